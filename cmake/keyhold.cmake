@@ -1,0 +1,15 @@
+# keyhold_library(NAME SOURCES ... DEPS ... TESTS ...)
+# One static library per source folder; its unit tests join the single test binary so that
+# the heavy headers are compiled as few times as possible.
+set(KEYHOLD_TEST_SOURCES "" CACHE INTERNAL "")
+function(keyhold_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;TESTS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE keyhold_warnings)
+  set(tests "")
+  foreach(t ${ARG_TESTS})
+    list(APPEND tests ${CMAKE_CURRENT_SOURCE_DIR}/${t})
+  endforeach()
+  set(KEYHOLD_TEST_SOURCES ${KEYHOLD_TEST_SOURCES} ${tests} CACHE INTERNAL "")
+endfunction()

@@ -1,0 +1,95 @@
+#include "cli/client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cstdlib>
+
+namespace keyhold::cli {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+
+StatusOr<ApiClient> ApiClient::FromEnvironment() {
+  ApiClient c;
+  const char* token = std::getenv("KEYHOLD_TOKEN");
+  if (!token || !*token) return InvalidArgument("set KEYHOLD_TOKEN to a root key");
+  c.token_ = token;
+  const char* addr_env = std::getenv("KEYHOLD_ADDR");
+  std::string addr = addr_env && *addr_env ? addr_env : "http://127.0.0.1:8080";
+  if (addr.starts_with("https://")) {
+    c.tls_ = true;
+    addr = addr.substr(8);
+  } else if (addr.starts_with("http://")) {
+    addr = addr.substr(7);
+  } else {
+    return InvalidArgument("KEYHOLD_ADDR must start with http:// or https://");
+  }
+  while (!addr.empty() && addr.back() == '/') addr.pop_back();
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || addr.back() == ']') {
+    c.host_ = addr;
+    c.port_ = c.tls_ ? "443" : "80";
+  } else {
+    c.host_ = addr.substr(0, colon);
+    c.port_ = addr.substr(colon + 1);
+  }
+  if (c.host_.size() > 2 && c.host_.front() == '[') c.host_ = c.host_.substr(1, c.host_.size() - 2);
+  if (const char* ca = std::getenv("KEYHOLD_CACERT")) c.ca_file_ = ca;
+  return c;
+}
+
+StatusOr<ApiResult> ApiClient::Call(const std::string& operation, const nlohmann::json& body) const {
+  try {
+    asio::io_context io;
+    asio::ip::tcp::resolver resolver(io);
+    auto endpoints = resolver.resolve(host_, port_);
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v2/" + operation, 11};
+    req.set(bhttp::field::host, host_);
+    req.set(bhttp::field::content_type, "application/json");
+    req.set(bhttp::field::authorization, "Bearer " + token_);
+    req.set(bhttp::field::user_agent, "keyhold-cli");
+    req.body() = body.dump();
+    req.prepare_payload();
+    bhttp::response<bhttp::string_body> resp;
+    beast::flat_buffer buffer;
+    if (tls_) {
+      asio::ssl::context ctx(asio::ssl::context::tls_client);
+      ctx.set_verify_mode(asio::ssl::verify_peer);
+      if (ca_file_.empty()) {
+        ctx.set_default_verify_paths();
+      } else {
+        ctx.load_verify_file(ca_file_);
+      }
+      beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+      // SNI; the OpenSSL macro for this uses a C-style cast.
+      SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(host_.c_str()));
+      stream.set_verify_callback(asio::ssl::host_name_verification(host_));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+      beast::get_lowest_layer(stream).connect(endpoints);
+      stream.handshake(asio::ssl::stream_base::client);
+      bhttp::write(stream, req);
+      bhttp::read(stream, buffer, resp);
+    } else {
+      beast::tcp_stream stream(io);
+      stream.expires_after(std::chrono::seconds(30));
+      stream.connect(endpoints);
+      bhttp::write(stream, req);
+      bhttp::read(stream, buffer, resp);
+    }
+    ApiResult out;
+    out.http_status = static_cast<int>(resp.result_int());
+    out.body = nlohmann::json::parse(resp.body(), nullptr, false);
+    if (out.body.is_discarded()) return Internal("the server's answer is not JSON");
+    return out;
+  } catch (const std::exception& e) {
+    return Unavailable(std::string("cannot reach the keyhold server: ") + e.what());
+  }
+}
+
+}  // namespace keyhold::cli

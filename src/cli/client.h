@@ -1,0 +1,38 @@
+// ApiClient: calls a keyhold server's `/v2/` operations, for the CLI's client commands.
+//
+//   KH_ASSIGN_OR_RETURN(ApiClient c, ApiClient::FromEnvironment());   // KEYHOLD_ADDR, KEYHOLD_TOKEN
+//   KH_ASSIGN_OR_RETURN(ApiResult r, c.Call("keys.getKey", {{"keyId", id}}));
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/status.h"
+
+namespace keyhold::cli {
+
+struct ApiResult {
+  int http_status = 0;
+  nlohmann::json body;  // the whole envelope
+};
+
+class ApiClient {
+ public:
+  // Reads KEYHOLD_ADDR (default http://127.0.0.1:8080), KEYHOLD_TOKEN (required) and
+  // KEYHOLD_CACERT (a PEM file of CAs to trust for https, default the system's).
+  // Errors: kInvalidArgument for a missing token or an unusable address.
+  static StatusOr<ApiClient> FromEnvironment();
+
+  // POSTs `body` to /v2/<operation>. Any HTTP status is a result; errors are kUnavailable for a
+  // connection or TLS failure, kInternal for a response that is not JSON.
+  StatusOr<ApiResult> Call(const std::string& operation, const nlohmann::json& body) const;
+
+ private:
+  bool tls_ = false;
+  std::string host_;
+  std::string port_;
+  std::string token_;
+  std::string ca_file_;
+};
+
+}  // namespace keyhold::cli

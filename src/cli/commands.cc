@@ -1,0 +1,365 @@
+// The `keyhold` command line: `serve` and `init` run locally; every other command is a client of
+// a server at KEYHOLD_ADDR, authenticated with KEYHOLD_TOKEN.
+//
+// Exit codes: 0 success; 1 the server answered with an error (or, for `keys verify`, the key is
+// not valid); 2 bad usage or settings; 3 the server could not be reached.
+#include "cli/commands.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "cli/client.h"
+#include "server/serve.h"
+
+namespace keyhold::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kExitApiError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnreachable = 3;
+
+struct ClientFlags {
+  bool json_output = false;
+};
+
+void PrintError(const json& body) {
+  const json& err = body.contains("error") ? body["error"] : body;
+  std::fprintf(stderr, "error: %s: %s\n", err.value("title", "error").c_str(),
+               err.value("detail", "").c_str());
+  if (err.contains("errors") && err["errors"].is_array()) {
+    for (const auto& e : err["errors"]) {
+      std::fprintf(stderr, "  %s: %s\n", e.value("location", "").c_str(),
+                   e.value("message", "").c_str());
+    }
+  }
+}
+
+// Calls the server and prints `data` (JSON, or through `human`); returns the exit code.
+// `exit_for` may turn a successful answer into a non-zero exit code (keys verify).
+int Run(const std::string& op, const json& body, const ClientFlags& flags,
+        const std::function<void(const json&)>& human,
+        const std::function<int(const json&)>& exit_for = nullptr) {
+  auto client = ApiClient::FromEnvironment();
+  if (!client.ok()) {
+    std::fprintf(stderr, "error: %s\n", client.status().message().c_str());
+    return kExitUsage;
+  }
+  auto result = client->Call(op, body);
+  if (!result.ok()) {
+    std::fprintf(stderr, "error: %s\n", result.status().message().c_str());
+    return kExitUnreachable;
+  }
+  if (result->http_status != 200) {
+    if (flags.json_output) {
+      std::printf("%s\n", result->body.dump(2).c_str());
+    } else {
+      PrintError(result->body);
+    }
+    return kExitApiError;
+  }
+  const json& data = result->body["data"];
+  if (flags.json_output) {
+    json out = data;
+    if (result->body.contains("pagination")) {
+      out = {{"data", data}, {"pagination", result->body["pagination"]}};
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    human(data);
+    if (result->body.contains("pagination") && result->body["pagination"].value("hasMore", false)) {
+      std::printf("more: --cursor %s\n",
+                  result->body["pagination"].value("cursor", "").c_str());
+    }
+  }
+  return exit_for ? exit_for(data) : 0;
+}
+
+void PrintKey(const json& k) {
+  std::printf("%s  %s  %s%s\n", k.value("keyId", "").c_str(), k.value("start", "").c_str(),
+              k.value("enabled", true) ? "enabled" : "disabled",
+              k.contains("name") ? ("  " + k["name"].get<std::string>()).c_str() : "");
+}
+
+void PrintCreatedKey(const json& d) {
+  std::printf("key id: %s\nkey:    %s\n(the key is shown only this once)\n",
+              d.value("keyId", "").c_str(), d.value("key", "").c_str());
+}
+
+json ParseJsonFlag(const std::string& text, const std::string& flag) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    throw CLI::ValidationError(flag, "must be a JSON object");
+  }
+  return j;
+}
+
+// Reads a key from stdin when the argument is "-", so it need not appear in the process list.
+std::string KeyArgument(const std::string& arg) {
+  if (arg != "-") return arg;
+  std::string line;
+  std::getline(std::cin, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
+}
+
+void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
+  auto* apis = app.add_subcommand("apis", "manage APIs (keyspaces)");
+  apis->require_subcommand(1);
+
+  auto* create = apis->add_subcommand("create", "create an API");
+  static std::string name, prefix;
+  static int byte_length = 0;
+  static std::vector<std::string> allow;
+  create->add_option("--name", name, "API name")->required();
+  create->add_option("--default-prefix", prefix, "prefix of keys created without one");
+  create->add_option("--default-byte-length", byte_length, "random bytes per key (16-255)");
+  create->add_option("--ip-allowlist", allow, "CIDRs allowed to use its keys (repeatable)");
+  create->callback([&] {
+    json body = {{"name", name}};
+    if (!prefix.empty()) body["defaultPrefix"] = prefix;
+    if (byte_length) body["defaultByteLength"] = byte_length;
+    if (!allow.empty()) body["ipAllowlist"] = allow;
+    code = Run("apis.createApi", body, flags,
+               [](const json& d) { std::printf("%s\n", d.value("apiId", "").c_str()); });
+  });
+
+  static std::string api_id;
+  auto* get = apis->add_subcommand("get", "show an API");
+  get->add_option("API_ID", api_id)->required();
+  get->callback([&] {
+    code = Run("apis.getApi", {{"apiId", api_id}}, flags, [](const json& d) {
+      std::printf("%s  %s\n", d.value("id", "").c_str(), d.value("name", "").c_str());
+    });
+  });
+
+  auto* del = apis->add_subcommand("delete", "delete an API and every key in it");
+  del->add_option("API_ID", api_id)->required();
+  del->callback([&] {
+    code = Run("apis.deleteApi", {{"apiId", api_id}}, flags, [](const json&) { std::printf("deleted\n"); });
+  });
+}
+
+void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
+  auto* keys = app.add_subcommand("keys", "manage and verify keys");
+  keys->require_subcommand(1);
+
+  static std::string api_id, name, prefix, external_id, meta, key_id, key, query, cursor;
+  static std::vector<std::string> permissions, roles;
+  static int64_t expires = 0, credits = -1, cost = -1;
+  static int byte_length = 0, limit = 0;
+  static bool disabled = false, permanent = false;
+
+  auto* create = keys->add_subcommand("create", "create a key (printed once)");
+  create->add_option("--api-id", api_id, "API the key belongs to")->required();
+  create->add_option("--name", name, "display name");
+  create->add_option("--prefix", prefix, "key prefix (at most 16 of [a-zA-Z0-9_])");
+  create->add_option("--byte-length", byte_length, "random bytes (16-255, default 32)");
+  create->add_option("--external-id", external_id, "your id of the key's owner (identity)");
+  create->add_option("--meta", meta, "JSON object stored with the key");
+  create->add_option("--permission", permissions, "permission slug (repeatable)");
+  create->add_option("--role", roles, "role name (repeatable)");
+  create->add_option("--expires", expires, "expiry, Unix time in milliseconds");
+  create->add_option("--credits", credits, "number of uses allowed");
+  create->add_flag("--disabled", disabled, "create the key disabled");
+  create->callback([&] {
+    json body = {{"apiId", api_id}};
+    if (!name.empty()) body["name"] = name;
+    if (!prefix.empty()) body["prefix"] = prefix;
+    if (byte_length) body["byteLength"] = byte_length;
+    if (!external_id.empty()) body["externalId"] = external_id;
+    if (!meta.empty()) body["meta"] = ParseJsonFlag(meta, "--meta");
+    if (!permissions.empty()) body["permissions"] = permissions;
+    if (!roles.empty()) body["roles"] = roles;
+    if (expires) body["expires"] = expires;
+    if (credits >= 0) body["credits"] = {{"remaining", credits}};
+    if (disabled) body["enabled"] = false;
+    code = Run("keys.createKey", body, flags, PrintCreatedKey);
+  });
+
+  auto* verify = keys->add_subcommand("verify", "verify a key; exit 0 only if it is valid");
+  verify->add_option("KEY", key, "the key, or - to read it from standard input")->required();
+  verify->add_option("--permissions", query, "permission query, e.g. 'a.read AND (b OR c)'");
+  verify->add_option("--cost", cost, "credits to spend (default 1)");
+  verify->callback([&] {
+    json body = {{"key", KeyArgument(key)}};
+    if (!query.empty()) body["permissions"] = query;
+    if (cost >= 0) body["credits"] = {{"cost", cost}};
+    code = Run(
+        "keys.verifyKey", body, flags,
+        [](const json& d) {
+          std::printf("%s%s\n", d.value("code", "").c_str(),
+                      d.contains("keyId") ? ("  " + d["keyId"].get<std::string>()).c_str() : "");
+        },
+        [](const json& d) { return d.value("valid", false) ? 0 : kExitApiError; });
+  });
+
+  auto* get = keys->add_subcommand("get", "show a key");
+  get->add_option("KEY_ID", key_id)->required();
+  get->callback([&] {
+    code = Run("keys.getKey", {{"keyId", key_id}}, flags, [](const json& d) {
+      PrintKey(d);
+      std::printf("%s\n", d.dump(2).c_str());
+    });
+  });
+
+  auto* list = keys->add_subcommand("list", "list the keys of an API");
+  list->add_option("--api-id", api_id)->required();
+  list->add_option("--limit", limit, "page size (1-100)");
+  list->add_option("--cursor", cursor, "continue after this cursor");
+  list->add_option("--external-id", external_id, "only keys of this identity");
+  list->callback([&] {
+    json body = {{"apiId", api_id}};
+    if (limit) body["limit"] = limit;
+    if (!cursor.empty()) body["cursor"] = cursor;
+    if (!external_id.empty()) body["externalId"] = external_id;
+    code = Run("apis.listKeys", body, flags, [](const json& d) {
+      for (const auto& k : d) PrintKey(k);
+    });
+  });
+
+  static std::string enabled;
+  auto* update = keys->add_subcommand("update", "change a key");
+  update->add_option("KEY_ID", key_id)->required();
+  update->add_option("--name", name, "display name");
+  update->add_option("--meta", meta, "JSON object stored with the key");
+  update->add_option("--enabled", enabled, "true or false")->check(CLI::IsMember({"true", "false"}));
+  update->add_option("--expires", expires, "expiry, Unix time in milliseconds");
+  update->add_option("--credits", credits, "remaining uses");
+  update->add_option("--permission", permissions, "replace the permissions (repeatable)");
+  update->add_option("--role", roles, "replace the roles (repeatable)");
+  update->callback([&] {
+    json body = {{"keyId", key_id}};
+    if (!name.empty()) body["name"] = name;
+    if (!meta.empty()) body["meta"] = ParseJsonFlag(meta, "--meta");
+    if (!enabled.empty()) body["enabled"] = enabled == "true";
+    if (expires) body["expires"] = expires;
+    if (credits >= 0) body["credits"] = {{"remaining", credits}};
+    if (!permissions.empty()) body["permissions"] = permissions;
+    if (!roles.empty()) body["roles"] = roles;
+    code = Run("keys.updateKey", body, flags, [](const json&) { std::printf("updated\n"); });
+  });
+
+  auto* del = keys->add_subcommand("delete", "revoke a key at once");
+  del->add_option("KEY_ID", key_id)->required();
+  del->add_flag("--permanent", permanent, "remove the record instead of marking it deleted");
+  del->callback([&] {
+    code = Run("keys.deleteKey", {{"keyId", key_id}, {"permanent", permanent}}, flags,
+               [](const json&) { std::printf("deleted\n"); });
+  });
+}
+
+void AddRootKeys(CLI::App& app, ClientFlags& flags, int& code) {
+  auto* root = app.add_subcommand("root-keys", "manage root keys (credentials for this API)");
+  root->require_subcommand(1);
+  static std::string name, key_id, cursor;
+  static std::vector<std::string> permissions;
+  auto* create = root->add_subcommand("create", "create a root key holding some permissions");
+  create->add_option("--name", name, "display name");
+  create->add_option("--permission", permissions,
+                     "permission, e.g. api.<apiId>.verify_key (repeatable)")
+      ->required();
+  create->callback([&] {
+    json body = {{"permissions", permissions}};
+    if (!name.empty()) body["name"] = name;
+    code = Run("rootKeys.createRootKey", body, flags, PrintCreatedKey);
+  });
+  auto* list = root->add_subcommand("list", "list root keys");
+  list->add_option("--cursor", cursor, "continue after this cursor");
+  list->callback([&] {
+    json body = json::object();
+    if (!cursor.empty()) body["cursor"] = cursor;
+    code = Run("rootKeys.listRootKeys", body, flags, [](const json& d) {
+      for (const auto& k : d) {
+        PrintKey(k);
+        for (const auto& p : k.value("permissions", json::array())) {
+          std::printf("    %s\n", p.get<std::string>().c_str());
+        }
+      }
+    });
+  });
+  auto* del = root->add_subcommand("delete", "delete a root key");
+  del->add_option("KEY_ID", key_id)->required();
+  del->callback([&] {
+    code = Run("rootKeys.deleteRootKey", {{"keyId", key_id}}, flags,
+               [](const json&) { std::printf("deleted\n"); });
+  });
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{
+      "keyhold — API keys, secrets, leak scanning and audit in one server.\n"
+      "Client commands talk to KEYHOLD_ADDR (default http://127.0.0.1:8080) with the root key in\n"
+      "KEYHOLD_TOKEN. Exit codes: 0 success, 1 the server answered with an error or the key is not\n"
+      "valid, 2 bad usage, 3 server unreachable.",
+      "keyhold"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", KEYHOLD_VERSION);
+  ClientFlags flags;
+  int code = 0;
+
+  server::Settings serve_settings(server::ServeSettingTable());
+  std::string config_path;
+  auto* serve = app.add_subcommand("serve", "run the keyhold server");
+  serve_settings.AddTo(*serve);
+  serve->add_option("--config", config_path,
+                    "TOML file of settings (keys as below); flags win over KEYHOLD_* variables, "
+                    "which win over the file [env KEYHOLD_CONFIG]");
+  serve->callback([&] {
+    if (config_path.empty()) {
+      if (const char* c = std::getenv("KEYHOLD_CONFIG")) config_path = c;
+    }
+    Status st = serve_settings.Resolve(config_path);
+    if (!st.ok()) {
+      std::fprintf(stderr, "keyhold serve: %s\n", st.message().c_str());
+      code = kExitUsage;
+      return;
+    }
+    code = server::Serve(serve_settings);
+  });
+
+  server::Settings init_settings(server::ServeSettingTable());
+  bool init_json = false;
+  auto* init = app.add_subcommand("init", "create a data directory, master key and first root key");
+  init_settings.AddTo(*init);
+  init->add_flag("--json", init_json, "print {\"rootKeyId\",\"rootKey\"} as JSON");
+  init->callback([&] {
+    Status st = init_settings.Resolve("");
+    if (!st.ok()) {
+      std::fprintf(stderr, "keyhold init: %s\n", st.message().c_str());
+      code = kExitUsage;
+      return;
+    }
+    code = server::Init(init_settings, init_json);
+  });
+
+  AddApis(app, flags, code);
+  AddKeys(app, flags, code);
+  AddRootKeys(app, flags, code);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (sub->get_name() == "serve" || sub->get_name() == "init") continue;
+    for (CLI::App* leaf : sub->get_subcommands([](CLI::App*) { return true; })) {
+      leaf->add_flag("--json", flags.json_output, "print the server's data as JSON");
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  return code;
+}
+
+}  // namespace keyhold::cli

@@ -1,0 +1,29 @@
+#include "core/ids.h"
+
+#include <array>
+
+#include "core/base62.h"
+
+namespace keyhold {
+
+std::string NewId(Env& env, std::string_view kind) {
+  std::string id(kind);
+  id.push_back('_');
+  id += Base62EncodeUint(static_cast<uint64_t>(env.NowMillis()), 8);
+  std::array<uint8_t, 12> rnd;
+  env.RandomBytes(rnd);
+  for (uint8_t b : rnd) {
+    // 248 = 4 * 62; values above are rare, folding them keeps ids uniform enough for uniqueness
+    // (they are identifiers, not secrets).
+    id.push_back(kBase62Alphabet[b % 62]);
+  }
+  return id;
+}
+
+bool LooksLikeId(std::string_view id, std::string_view kind) {
+  if (id.size() <= kind.size() + 1 || id.size() > kind.size() + 65) return false;
+  if (id.substr(0, kind.size()) != kind || id[kind.size()] != '_') return false;
+  return IsBase62(id.substr(kind.size() + 1));
+}
+
+}  // namespace keyhold

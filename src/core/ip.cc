@@ -1,0 +1,65 @@
+#include "core/ip.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+namespace keyhold {
+namespace {
+
+// Parses an address into 16 bytes; IPv4 (and IPv4-mapped IPv6) into the first 4. Returns the
+// family: 4, 6, or 0 if unparsable.
+int ParseAddress(std::string_view text, std::array<uint8_t, 16>* out) {
+  std::string s(text);
+  out->fill(0);
+  if (inet_pton(AF_INET, s.c_str(), out->data()) == 1) return 4;
+  std::array<uint8_t, 16> v6{};
+  if (inet_pton(AF_INET6, s.c_str(), v6.data()) != 1) return 0;
+  static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(v6.data(), kMapped, 12) == 0) {
+    std::memcpy(out->data(), v6.data() + 12, 4);
+    return 4;
+  }
+  *out = v6;
+  return 6;
+}
+
+}  // namespace
+
+StatusOr<Cidr> Cidr::Parse(std::string_view text) {
+  if (text.size() > 64) return InvalidArgument("IP network is too long");
+  size_t slash = text.find('/');
+  std::string_view addr = text.substr(0, slash);
+  Cidr c;
+  int family = ParseAddress(addr, &c.bytes_);
+  if (family == 0) return InvalidArgument("'" + std::string(addr) + "' is not an IP address");
+  c.v6_ = family == 6;
+  int max = c.v6_ ? 128 : 32;
+  c.prefix_ = max;
+  if (slash != std::string_view::npos) {
+    std::string_view bits = text.substr(slash + 1);
+    if (bits.empty() || bits.size() > 3) return InvalidArgument("bad prefix length in IP network");
+    int n = 0;
+    for (char ch : bits) {
+      if (ch < '0' || ch > '9') return InvalidArgument("bad prefix length in IP network");
+      n = n * 10 + (ch - '0');
+    }
+    if (n > max) return InvalidArgument("prefix length out of range in IP network");
+    c.prefix_ = n;
+  }
+  return c;
+}
+
+bool Cidr::Contains(std::string_view address) const {
+  std::array<uint8_t, 16> a{};
+  int family = ParseAddress(address, &a);
+  if (family == 0 || (family == 6) != v6_) return false;
+  int full = prefix_ / 8;
+  if (std::memcmp(a.data(), bytes_.data(), static_cast<size_t>(full)) != 0) return false;
+  int rest = prefix_ % 8;
+  if (rest == 0) return true;
+  uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (a[static_cast<size_t>(full)] & mask) == (bytes_[static_cast<size_t>(full)] & mask);
+}
+
+}  // namespace keyhold

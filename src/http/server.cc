@@ -1,0 +1,326 @@
+#include "http/server.h"
+
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/version.hpp>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace keyhold::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+class ServerImpl;
+
+// What every session needs from the server, whatever its stream type.
+struct SessionHost {
+  const ServerOptions& options;
+  const Handler& handler;
+  std::atomic<int>& live_sessions;
+  std::atomic<bool>& draining;
+};
+
+HttpRequest ToRequest(bhttp::request<bhttp::string_body>& in, const std::string& remote_ip) {
+  HttpRequest out;
+  out.method = std::string(in.method_string());
+  out.target = std::string(in.target());
+  for (const auto& field : in) {
+    std::string name(field.name_string());
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    out.headers.emplace_back(std::move(name), std::string(field.value()));
+  }
+  out.body = std::move(in.body());
+  out.remote_ip = remote_ip;
+  return out;
+}
+
+bhttp::response<bhttp::string_body> ToBeast(HttpResponse&& r, unsigned version, bool keep_alive) {
+  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(r.status), version};
+  out.set(bhttp::field::server, "keyhold");
+  for (auto& [k, v] : r.headers) out.set(k, v);
+  out.body() = std::move(r.body);
+  out.keep_alive(keep_alive);
+  out.prepare_payload();
+  return out;
+}
+
+// One connection. Stream is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
+template <typename Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  Session(SessionHost host, Stream stream, std::string remote_ip)
+      : host_(host), stream_(std::move(stream)), remote_ip_(std::move(remote_ip)) {
+    ++host_.live_sessions;
+  }
+  ~Session() { --host_.live_sessions; }
+
+  void Run() {
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      ReadRequest();
+    } else {
+      beast::get_lowest_layer(stream_).expires_after(host_.options.read_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (!ec) self->ReadRequest();
+                              });
+    }
+  }
+
+  // Called on shutdown: close if idle (waiting for a request that has not started).
+  void CloseIfIdle() {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (!self->busy_) beast::get_lowest_layer(self->stream_).socket().close();
+    });
+  }
+
+ private:
+  void ReadRequest() {
+    if (host_.draining) return Close();
+    busy_ = false;
+    parser_.emplace();
+    parser_->body_limit(host_.options.max_body_bytes);
+    parser_->header_limit(16 * 1024);
+    beast::get_lowest_layer(stream_).expires_after(host_.options.read_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                               self->OnHeader(ec);
+                             });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    busy_ = true;
+    auto& req = parser_->get();
+    if (req.has_content_length() && parser_->content_length() &&
+        *parser_->content_length() > host_.options.max_body_bytes) {
+      return Reject(413, "user/request_body_too_large", "the request body is larger than 1 MiB");
+    }
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = this->shared_from_this()](beast::error_code ec2, size_t) {
+                        if (ec2) return self->OnReadError(ec2);
+                        self->Dispatch();
+                      });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == bhttp::error::body_limit) {
+      return Reject(413, "user/request_body_too_large", "the request body is larger than 1 MiB");
+    }
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == beast::error::timeout || ec == asio::error::connection_reset ||
+        ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+      return Close();
+    }
+    if (busy_ || ec.category() == beast::error_code(bhttp::error::bad_target).category()) {
+      return Reject(400, "application/invalid_input", "the HTTP request is malformed");
+    }
+    Close();
+  }
+
+  void Dispatch() {
+    auto started = std::chrono::steady_clock::now();
+    auto& breq = parser_->get();
+    unsigned version = breq.version();
+    bool keep_alive = breq.keep_alive() && !host_.draining;
+    HttpRequest req = ToRequest(breq, remote_ip_);
+    HttpResponse resp = host_.handler(req);
+    Log(req, resp.status, started);
+    Write(ToBeast(std::move(resp), version, keep_alive));
+  }
+
+  void Reject(int status, const std::string& reason, const std::string& detail) {
+    auto started = std::chrono::steady_clock::now();
+    HttpRequest req;
+    if (parser_) {
+      req.method = std::string(parser_->get().method_string());
+      req.target = std::string(parser_->get().target());
+    }
+    req.remote_ip = remote_ip_;
+    HttpResponse resp = host_.options.error_response(status, reason, detail);
+    Log(req, resp.status, started);
+    Write(ToBeast(std::move(resp), 11, /*keep_alive=*/false));
+  }
+
+  void Log(const HttpRequest& req, int status, std::chrono::steady_clock::time_point started) {
+    if (!host_.options.on_response) return;
+    host_.options.on_response(req, status,
+                              std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - started));
+  }
+
+  void Write(bhttp::response<bhttp::string_body> resp) {
+    auto sp = std::make_shared<bhttp::response<bhttp::string_body>>(std::move(resp));
+    bool keep = sp->keep_alive();
+    bhttp::async_write(stream_, *sp,
+                       [self = this->shared_from_this(), sp, keep](beast::error_code ec, size_t) {
+                         if (ec || !keep) return self->Close();
+                         self->ReadRequest();
+                       });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    } else {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+    }
+  }
+
+  SessionHost host_;
+  Stream stream_;
+  std::string remote_ip_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::atomic<bool> busy_{false};
+};
+
+class ServerImpl final : public HttpServer {
+ public:
+  ServerImpl(ServerOptions options, Handler handler)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        io_(options_.threads),
+        acceptor_(asio::make_strand(io_)),
+        ssl_(asio::ssl::context::tls_server) {}
+
+  Status Init() {
+    if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+      if (options_.tls_cert_file.empty() || options_.tls_key_file.empty()) {
+        return InvalidArgument("TLS needs both a certificate and a private key file");
+      }
+      beast::error_code ec;
+      SSL_CTX_set_min_proto_version(ssl_.native_handle(), TLS1_2_VERSION);
+      ssl_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::single_dh_use);
+      ssl_.use_certificate_chain_file(options_.tls_cert_file, ec);
+      if (ec) return InvalidArgument("cannot load TLS certificate " + options_.tls_cert_file);
+      ssl_.use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, ec);
+      if (ec) return InvalidArgument("cannot load TLS private key " + options_.tls_key_file);
+      tls_ = true;
+    }
+    beast::error_code ec;
+    auto address = asio::ip::make_address(options_.host, ec);
+    if (ec) return InvalidArgument("'" + options_.host + "' is not an IP address to listen on");
+    tcp::endpoint ep{address, options_.port};
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                         ": " + ec.message());
+    }
+    Accept();
+    for (int i = 0; i < std::max(1, options_.threads); ++i) {
+      threads_.emplace_back([this] { io_.run(); });
+    }
+    return OkStatus();
+  }
+
+  ~ServerImpl() override { Shutdown(std::chrono::milliseconds(0)); }
+
+  std::string LocalAddress() const override {
+    auto ep = acceptor_.local_endpoint();
+    std::string host = ep.address().to_string();
+    if (ep.address().is_v6()) host = "[" + host + "]";
+    return host + ":" + std::to_string(ep.port());
+  }
+  uint16_t LocalPort() const override { return acceptor_.local_endpoint().port(); }
+
+  void Shutdown(std::chrono::milliseconds drain_deadline) override {
+    if (stopped_.exchange(true)) return;
+    draining_ = true;
+    asio::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    CloseIdleSessions();
+    auto deadline = std::chrono::steady_clock::now() + drain_deadline;
+    while (live_sessions_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      CloseIdleSessions();
+    }
+    io_.stop();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  SessionHost Host() { return {options_, handler_, live_sessions_, draining_}; }
+
+  void CloseIdleSessions() {
+    std::lock_guard lock(sessions_mu_);
+    for (auto& weak : plain_sessions_) {
+      if (auto s = weak.lock()) s->CloseIfIdle();
+    }
+    for (auto& weak : tls_sessions_) {
+      if (auto s = weak.lock()) s->CloseIfIdle();
+    }
+  }
+
+  void Accept() {
+    acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket sock) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+        return Accept();
+      }
+      beast::error_code ep_ec;
+      auto remote = sock.remote_endpoint(ep_ec);
+      std::string ip = ep_ec ? "" : remote.address().to_string();
+      sock.set_option(tcp::no_delay(true), ep_ec);
+      std::lock_guard lock(sessions_mu_);
+      std::erase_if(plain_sessions_, [](auto& w) { return w.expired(); });
+      std::erase_if(tls_sessions_, [](auto& w) { return w.expired(); });
+      if (tls_) {
+        auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+            Host(), beast::ssl_stream<beast::tcp_stream>(std::move(sock), ssl_), ip);
+        tls_sessions_.push_back(s);
+        s->Run();
+      } else {
+        auto s = std::make_shared<Session<beast::tcp_stream>>(Host(),
+                                                              beast::tcp_stream(std::move(sock)), ip);
+        plain_sessions_.push_back(s);
+        s->Run();
+      }
+      Accept();
+    });
+  }
+
+  ServerOptions options_;
+  Handler handler_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  asio::ssl::context ssl_;
+  bool tls_ = false;
+  std::vector<std::thread> threads_;
+  std::atomic<int> live_sessions_{0};
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> stopped_{false};
+  std::mutex sessions_mu_;
+  std::vector<std::weak_ptr<Session<beast::tcp_stream>>> plain_sessions_;
+  std::vector<std::weak_ptr<Session<beast::ssl_stream<beast::tcp_stream>>>> tls_sessions_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Handler handler) {
+  auto server = std::make_unique<ServerImpl>(std::move(options), std::move(handler));
+  KH_RETURN_IF_ERROR(server->Init());
+  return std::unique_ptr<HttpServer>(std::move(server));
+}
+
+}  // namespace keyhold::http

@@ -1,0 +1,320 @@
+#include "http/unkey/unkey_api.h"
+
+#include "http/unkey/call.h"
+#include "http/unkey/wire.h"
+
+namespace keyhold::http::unkey {
+
+using service::KeyService;
+
+static constexpr StringRule kIdRule{.required = true, .min = 1, .max = 128};
+static constexpr StringRule kNameRule{.min = 1, .max = service::kMaxNameLength};
+static constexpr size_t kMaxKeyText = 512;
+
+UnkeyApi::UnkeyApi(KeyService& service, Env& env) : service_(service), env_(env) {
+  operations_ = {
+      {"apis.createApi", &UnkeyApi::CreateApi},
+      {"apis.getApi", &UnkeyApi::GetApi},
+      {"apis.deleteApi", &UnkeyApi::DeleteApi},
+      {"apis.listKeys", &UnkeyApi::ListKeys},
+      {"keys.createKey", &UnkeyApi::CreateKey},
+      {"keys.verifyKey", &UnkeyApi::VerifyKey},
+      {"keys.getKey", &UnkeyApi::GetKey},
+      {"keys.whoami", &UnkeyApi::Whoami},
+      {"keys.updateKey", &UnkeyApi::UpdateKey},
+      {"keys.updateCredits", &UnkeyApi::UpdateCredits},
+      {"keys.deleteKey", &UnkeyApi::DeleteKey},
+      {"keys.addPermissions", &UnkeyApi::AddPermissions},
+      {"keys.setPermissions", &UnkeyApi::SetPermissions},
+      {"keys.removePermissions", &UnkeyApi::RemovePermissions},
+      {"keys.addRoles", &UnkeyApi::AddRoles},
+      {"keys.setRoles", &UnkeyApi::SetRoles},
+      {"keys.removeRoles", &UnkeyApi::RemoveRoles},
+      {"identities.createIdentity", &UnkeyApi::CreateIdentity},
+      {"identities.getIdentity", &UnkeyApi::GetIdentity},
+      {"identities.listIdentities", &UnkeyApi::ListIdentities},
+      {"identities.updateIdentity", &UnkeyApi::UpdateIdentity},
+      {"identities.deleteIdentity", &UnkeyApi::DeleteIdentity},
+      {"permissions.createPermission", &UnkeyApi::CreatePermission},
+      {"permissions.getPermission", &UnkeyApi::GetPermission},
+      {"permissions.listPermissions", &UnkeyApi::ListPermissions},
+      {"permissions.deletePermission", &UnkeyApi::DeletePermission},
+      {"permissions.createRole", &UnkeyApi::CreateRole},
+      {"permissions.getRole", &UnkeyApi::GetRole},
+      {"permissions.listRoles", &UnkeyApi::ListRoles},
+      {"permissions.deleteRole", &UnkeyApi::DeleteRole},
+      {"rootKeys.createRootKey", &UnkeyApi::CreateRootKey},
+      {"rootKeys.listRootKeys", &UnkeyApi::ListRootKeys},
+      {"rootKeys.deleteRootKey", &UnkeyApi::DeleteRootKey},
+  };
+}
+
+HttpResponse UnkeyApi::Handle(const HttpRequest& req) {
+  std::string request_id = NewRequestId(env_);
+  std::string_view path = req.Path();
+  if (path == "/v2/liveness") {
+    return Ok(request_id, {{"message", "OK"}});
+  }
+  auto op = operations_.find(path.substr(4));  // after "/v2/"
+  if (op == operations_.end()) {
+    return ErrorWith(request_id, 404, "application/route_not_found",
+                     "no operation at " + std::string(path));
+  }
+  if (req.method != "POST") {
+    HttpResponse r = ErrorWith(request_id, 405, "application/method_not_allowed",
+                               "operations are called with POST");
+    r.headers.emplace_back("Allow", "POST");
+    return r;
+  }
+  std::string_view auth = req.Header("authorization");
+  if (auth.empty()) {
+    return ErrorWith(request_id, 401, "authentication/missing",
+                     "send a root key as 'Authorization: Bearer <root key>'");
+  }
+  if (auth.size() < 8 || auth.substr(0, 7) != "Bearer " || auth.find(' ', 7) != std::string_view::npos) {
+    return ErrorWith(request_id, 401, "authentication/malformed",
+                     "the Authorization header must be 'Bearer <root key>'");
+  }
+  auto principal = service_.Authenticate(auth.substr(7));
+  if (!principal.ok()) return Error(request_id, principal.status());
+
+  json body = json::object();
+  if (!req.body.empty()) {
+    body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded()) {
+      return BadRequest(request_id, {{"body", "is not valid JSON (or not valid UTF-8)",
+                                      "send a JSON object encoded as UTF-8"}});
+    }
+    if (!body.is_object()) {
+      return BadRequest(request_id, {{"body", "must be a JSON object", ""}});
+    }
+  }
+  Call call(req, request_id, std::move(principal).value(), std::move(body));
+  return (this->*(op->second))(call);
+}
+
+// --- apis ---------------------------------------------------------------------------------
+
+HttpResponse UnkeyApi::CreateApi(Call& c) {
+  service::CreateApiRequest req;
+  req.name = c.r.String("name", {.required = true, .min = 1, .max = 256}).value_or("");
+  req.default_prefix = c.r.String("defaultPrefix", {.max = 16}).value_or("");
+  req.default_byte_length =
+      static_cast<int32_t>(c.r.Int("defaultByteLength", {.min = 16, .max = 255}).value_or(32));
+  req.ip_allowlist = c.r.Strings("ipAllowlist", {.max = 64}, 100).value_or(std::vector<std::string>{});
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(api, service_.CreateApi(c.principal, std::move(req)));
+  return Ok(c.id, {{"apiId", api->id}});
+}
+
+HttpResponse UnkeyApi::GetApi(Call& c) {
+  auto api_id = c.r.String("apiId", kIdRule);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(api, service_.GetApi(c.principal, *api_id));
+  return Ok(c.id, {{"id", api->id}, {"name", api->name}});
+}
+
+HttpResponse UnkeyApi::DeleteApi(Call& c) {
+  auto api_id = c.r.String("apiId", kIdRule);
+  if (auto bad = c.Finish()) return *bad;
+  Status st = service_.DeleteApi(c.principal, *api_id);
+  if (!st.ok()) return Error(c.id, st);
+  return Ok(c.id, json::object());
+}
+
+HttpResponse UnkeyApi::ListKeys(Call& c) {
+  auto api_id = c.r.String("apiId", kIdRule);
+  int limit = static_cast<int>(c.r.Int("limit", {.min = 1, .max = 100}).value_or(100));
+  std::string cursor = c.r.String("cursor", {.max = 128}).value_or("");
+  auto external_id = c.r.String("externalId", {.min = 1, .max = 256});
+  auto decrypt = c.r.Bool("decrypt");
+  c.r.Bool("revalidateKeysCache");
+  if (decrypt.value_or(false)) {
+    c.r.Error("body.decrypt", "keys of this server are not recoverable", "omit decrypt");
+  }
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(page, service_.ListKeys(c.principal, *api_id, cursor, limit, external_id));
+  json data = json::array();
+  for (const auto& k : page->items) data.push_back(KeyJson(k));
+  return OkPage(c.id, std::move(data), page->cursor, page->has_more);
+}
+
+// --- keys ---------------------------------------------------------------------------------
+
+HttpResponse UnkeyApi::CreateKey(Call& c) {
+  service::CreateKeyRequest req;
+  req.api_id = c.r.String("apiId", kIdRule).value_or("");
+  req.prefix = c.r.String("prefix", {.min = 1, .max = 16});
+  req.name = c.r.String("name", kNameRule);
+  if (auto n = c.r.Int("byteLength", {.min = 16, .max = 255})) req.byte_length = static_cast<int32_t>(*n);
+  req.external_id = c.r.String("externalId", {.min = 1, .max = 256});
+  req.meta_json = c.r.ObjectText("meta", service::kMaxMetaBytes).value_or("");
+  req.roles = c.r.Strings("roles", {.max = 256}, 1000).value_or(std::vector<std::string>{});
+  req.permissions = c.r.Strings("permissions", {.max = 512}, 1000).value_or(std::vector<std::string>{});
+  req.expires = c.r.Int("expires", {.min = 0, .max = 253402300799999});
+  if (auto credits = ReadCredits(c.r, "credits")) {
+    CreditsState s;
+    s.remaining = credits->remaining;
+    s.refill = credits->refill;
+    req.credits = s;
+  }
+  req.ratelimits = ReadRatelimits(c.r, "ratelimits");
+  req.enabled = c.r.Bool("enabled").value_or(true);
+  req.recoverable = c.r.Bool("recoverable").value_or(false);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(created, service_.CreateKey(c.principal, std::move(req)));
+  return Ok(c.id, {{"keyId", created->key_id}, {"key", created->key.Reveal()}});
+}
+
+HttpResponse UnkeyApi::VerifyKey(Call& c) {
+  service::VerifyRequest req;
+  auto key = c.r.String("key", {.required = true, .min = 1, .max = kMaxKeyText});
+  req.tags = c.r.Strings("tags", {.max = 128}, 20).value_or(std::vector<std::string>{});
+  req.permissions_query = c.r.String("permissions", {.min = 1, .max = 4096});
+  if (const json* credits = c.r.Object("credits")) {
+    BodyReader cr(*credits, "body.credits", &c.errors);
+    req.cost = cr.Int("cost", {.required = true, .min = 0, .max = kMaxCredits}).value_or(1);
+    cr.Finish();
+  }
+  // Rate limits requested at verification are accepted; enforcement is not part of this server
+  // yet, so they are checked for shape only.
+  ReadRatelimits(c.r, "ratelimits");
+  c.r.String("migrationId", {.max = 256});
+  if (auto bad = c.Finish()) return *bad;
+  req.key = *key;
+  req.client_ip = c.http.remote_ip;
+  KH_HTTP_TRY(result, service_.Verify(c.principal, req));
+  json data = {{"valid", result->valid()}, {"code", service::VerifyCodeName(result->code)}};
+  if (result->key) {
+    const service::KeyView& v = *result->key;
+    const store::KeyRecord& k = v.entry->rec;
+    data["keyId"] = k.id;
+    if (k.name) data["name"] = *k.name;
+    json meta = MetaJson(k.meta_json);
+    if (!meta.is_null()) data["meta"] = meta;
+    if (k.expires) data["expires"] = *k.expires;
+    if (v.credits.remaining) data["credits"] = *v.credits.remaining;
+    data["enabled"] = k.enabled;
+    data["permissions"] = v.entry->effective_permissions;
+    data["roles"] = v.entry->role_names;
+    if (v.identity) data["identity"] = IdentityJson(*v.identity);
+  }
+  return Ok(c.id, std::move(data));
+}
+
+HttpResponse UnkeyApi::GetKey(Call& c) {
+  auto key_id = c.r.String("keyId", kIdRule);
+  if (c.r.Bool("decrypt").value_or(false)) {
+    c.r.Error("body.decrypt", "keys of this server are not recoverable", "omit decrypt");
+  }
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(view, service_.GetKey(c.principal, *key_id));
+  return Ok(c.id, KeyJson(*view));
+}
+
+HttpResponse UnkeyApi::Whoami(Call& c) {
+  auto key = c.r.String("key", {.required = true, .min = 1, .max = kMaxKeyText});
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(view, service_.Whoami(c.principal, *key));
+  return Ok(c.id, KeyJson(*view));
+}
+
+HttpResponse UnkeyApi::UpdateKey(Call& c) {
+  service::UpdateKeyRequest req;
+  req.key_id = c.r.String("keyId", kIdRule).value_or("");
+  auto nullable_string = [&](const char* name, size_t max) {
+    std::optional<std::optional<std::string>> out;
+    if (c.r.IsNull(name)) {
+      c.r.String(name, {});
+      out.emplace(std::nullopt);
+    } else if (auto s = c.r.String(name, {.min = 1, .max = max})) {
+      out.emplace(*s);
+    }
+    return out;
+  };
+  req.name = nullable_string("name", service::kMaxNameLength);
+  req.external_id = nullable_string("externalId", service::kMaxExternalIdLength);
+  if (c.r.IsNull("meta")) {
+    c.r.Object("meta");
+    req.meta_json = "";
+  } else if (auto meta = c.r.ObjectText("meta", service::kMaxMetaBytes)) {
+    req.meta_json = *meta;
+  }
+  if (c.r.IsNull("expires")) {
+    c.r.Int("expires", {});
+    req.expires.emplace(std::nullopt);
+  } else if (auto e = c.r.Int("expires", {.min = 0, .max = 253402300799999})) {
+    req.expires.emplace(*e);
+  }
+  if (c.r.IsNull("credits")) {
+    c.r.Object("credits");
+    req.credits.emplace(std::nullopt);
+  } else if (auto credits = ReadCredits(c.r, "credits")) {
+    req.credits.emplace(*credits);
+  }
+  if (c.r.Has("ratelimits")) req.ratelimits = ReadRatelimits(c.r, "ratelimits");
+  req.enabled = c.r.Bool("enabled");
+  req.roles = c.r.Strings("roles", {.max = 256}, 1000);
+  req.permissions = c.r.Strings("permissions", {.max = 512}, 1000);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(view, service_.UpdateKey(c.principal, std::move(req)));
+  return Ok(c.id, json::object());
+}
+
+HttpResponse UnkeyApi::UpdateCredits(Call& c) {
+  auto key_id = c.r.String("keyId", kIdRule);
+  auto op_name = c.r.String("operation", {.required = true, .max = 16});
+  service::CreditsOperation op = service::CreditsOperation::kSet;
+  if (op_name == "increment") {
+    op = service::CreditsOperation::kIncrement;
+  } else if (op_name == "decrement") {
+    op = service::CreditsOperation::kDecrement;
+  } else if (op_name && *op_name != "set") {
+    c.r.Error("body.operation", "must be 'set', 'increment' or 'decrement'");
+  }
+  auto value = c.r.Int("value", {.min = 0, .max = kMaxCredits});
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(credits, service_.UpdateCredits(c.principal, *key_id, op, value));
+  return Ok(c.id, CreditsJson(*credits));
+}
+
+HttpResponse UnkeyApi::DeleteKey(Call& c) {
+  auto key_id = c.r.String("keyId", kIdRule);
+  bool permanent = c.r.Bool("permanent").value_or(false);
+  if (auto bad = c.Finish()) return *bad;
+  Status st = service_.DeleteKey(c.principal, *key_id, permanent);
+  if (!st.ok()) return Error(c.id, st);
+  return Ok(c.id, json::object());
+}
+
+HttpResponse UnkeyApi::ChangePermissions(Call& c, KeyService::SetMode mode) {
+  auto key_id = c.r.String("keyId", kIdRule);
+  auto perms = c.r.Strings("permissions", {.max = 512}, 1000, /*required=*/true);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(result, service_.ChangeKeyPermissions(c.principal, *key_id, mode, *perms));
+  json data = json::array();
+  for (const auto& p : *result) data.push_back(PermissionJson(p));
+  return Ok(c.id, std::move(data));
+}
+
+HttpResponse UnkeyApi::AddPermissions(Call& c) { return ChangePermissions(c, KeyService::SetMode::kAdd); }
+HttpResponse UnkeyApi::SetPermissions(Call& c) { return ChangePermissions(c, KeyService::SetMode::kSet); }
+HttpResponse UnkeyApi::RemovePermissions(Call& c) {
+  return ChangePermissions(c, KeyService::SetMode::kRemove);
+}
+
+HttpResponse UnkeyApi::ChangeRoles(Call& c, KeyService::SetMode mode) {
+  auto key_id = c.r.String("keyId", kIdRule);
+  auto roles = c.r.Strings("roles", {.max = 256}, 1000, /*required=*/true);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(result, service_.ChangeKeyRoles(c.principal, *key_id, mode, *roles));
+  json data = json::array();
+  for (const auto& r : *result) data.push_back(RoleJson(r));
+  return Ok(c.id, std::move(data));
+}
+
+HttpResponse UnkeyApi::AddRoles(Call& c) { return ChangeRoles(c, KeyService::SetMode::kAdd); }
+HttpResponse UnkeyApi::SetRoles(Call& c) { return ChangeRoles(c, KeyService::SetMode::kSet); }
+HttpResponse UnkeyApi::RemoveRoles(Call& c) { return ChangeRoles(c, KeyService::SetMode::kRemove); }
+
+}  // namespace keyhold::http::unkey

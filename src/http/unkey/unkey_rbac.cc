@@ -1,0 +1,166 @@
+// UnkeyApi: identities, permissions, roles and root keys.
+#include "http/unkey/call.h"
+#include "http/unkey/unkey_api.h"
+
+namespace keyhold::http::unkey {
+
+static constexpr StringRule kRefRule{.required = true, .min = 1, .max = 256};
+
+template <typename T, typename F>
+static HttpResponse PageResponse(const Call& c, const service::Page<T>& page, F to_json) {
+  json data = json::array();
+  for (const auto& item : page.items) data.push_back(to_json(item));
+  return OkPage(c.id, std::move(data), page.cursor, page.has_more);
+}
+
+struct ListArgs {
+  std::string cursor;
+  int limit;
+};
+
+static ListArgs ReadListArgs(Call& c) {
+  ListArgs a;
+  a.limit = static_cast<int>(c.r.Int("limit", {.min = 1, .max = 100}).value_or(100));
+  a.cursor = c.r.String("cursor", {.max = 128}).value_or("");
+  return a;
+}
+
+// --- identities ---------------------------------------------------------------------------
+
+HttpResponse UnkeyApi::CreateIdentity(Call& c) {
+  store::IdentityRecord req;
+  req.external_id = c.r.String("externalId", {.required = true, .min = 1, .max = 256}).value_or("");
+  req.meta_json = c.r.ObjectText("meta", service::kMaxMetaBytes).value_or("");
+  req.ratelimits = ReadRatelimits(c.r, "ratelimits");
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(ident, service_.CreateIdentity(c.principal, std::move(req)));
+  return Ok(c.id, {{"identityId", ident->id}});
+}
+
+HttpResponse UnkeyApi::GetIdentity(Call& c) {
+  auto ref = c.r.String("identity", kRefRule);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(ident, service_.GetIdentity(c.principal, *ref));
+  return Ok(c.id, IdentityJson(*ident));
+}
+
+HttpResponse UnkeyApi::ListIdentities(Call& c) {
+  ListArgs a = ReadListArgs(c);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(page, service_.ListIdentities(c.principal, a.cursor, a.limit));
+  return PageResponse(c, *page, IdentityJson);
+}
+
+HttpResponse UnkeyApi::UpdateIdentity(Call& c) {
+  auto ref = c.r.String("identity", kRefRule);
+  std::optional<std::string> meta;
+  if (c.r.Has("meta")) meta = c.r.ObjectText("meta", service::kMaxMetaBytes).value_or("");
+  std::optional<std::vector<store::RatelimitConfig>> rls;
+  if (c.r.Has("ratelimits")) rls = ReadRatelimits(c.r, "ratelimits");
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(ident, service_.UpdateIdentity(c.principal, *ref, std::move(meta), std::move(rls)));
+  return Ok(c.id, IdentityJson(*ident));
+}
+
+HttpResponse UnkeyApi::DeleteIdentity(Call& c) {
+  auto ref = c.r.String("identity", kRefRule);
+  if (auto bad = c.Finish()) return *bad;
+  Status st = service_.DeleteIdentity(c.principal, *ref);
+  if (!st.ok()) return Error(c.id, st);
+  return Ok(c.id, json::object());
+}
+
+// --- permissions --------------------------------------------------------------------------
+
+HttpResponse UnkeyApi::CreatePermission(Call& c) {
+  store::PermissionRecord req;
+  req.name = c.r.String("name", {.required = true, .min = 1, .max = 256}).value_or("");
+  req.slug = c.r.String("slug", {.required = true, .min = 1, .max = 512}).value_or("");
+  req.description = c.r.String("description", {.max = 1024}).value_or("");
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(perm, service_.CreatePermission(c.principal, std::move(req)));
+  return Ok(c.id, {{"permissionId", perm->id}});
+}
+
+HttpResponse UnkeyApi::GetPermission(Call& c) {
+  auto ref = c.r.String("permission", kRefRule);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(perm, service_.GetPermission(c.principal, *ref));
+  return Ok(c.id, PermissionJson(*perm));
+}
+
+HttpResponse UnkeyApi::ListPermissions(Call& c) {
+  ListArgs a = ReadListArgs(c);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(page, service_.ListPermissions(c.principal, a.cursor, a.limit));
+  return PageResponse(c, *page, PermissionJson);
+}
+
+HttpResponse UnkeyApi::DeletePermission(Call& c) {
+  auto ref = c.r.String("permission", kRefRule);
+  if (auto bad = c.Finish()) return *bad;
+  Status st = service_.DeletePermission(c.principal, *ref);
+  if (!st.ok()) return Error(c.id, st);
+  return Ok(c.id, json::object());
+}
+
+// --- roles --------------------------------------------------------------------------------
+
+HttpResponse UnkeyApi::CreateRole(Call& c) {
+  store::RoleRecord req;
+  req.name = c.r.String("name", {.required = true, .min = 1, .max = 256}).value_or("");
+  req.description = c.r.String("description", {.max = 1024}).value_or("");
+  auto perms = c.r.Strings("permissions", {.max = 512}, 1000).value_or(std::vector<std::string>{});
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(role, service_.CreateRole(c.principal, std::move(req), perms));
+  return Ok(c.id, {{"roleId", role->role.id}});
+}
+
+HttpResponse UnkeyApi::GetRole(Call& c) {
+  auto ref = c.r.String("role", kRefRule);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(role, service_.GetRole(c.principal, *ref));
+  return Ok(c.id, RoleJson(*role));
+}
+
+HttpResponse UnkeyApi::ListRoles(Call& c) {
+  ListArgs a = ReadListArgs(c);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(page, service_.ListRoles(c.principal, a.cursor, a.limit));
+  return PageResponse(c, *page, RoleJson);
+}
+
+HttpResponse UnkeyApi::DeleteRole(Call& c) {
+  auto ref = c.r.String("role", kRefRule);
+  if (auto bad = c.Finish()) return *bad;
+  Status st = service_.DeleteRole(c.principal, *ref);
+  if (!st.ok()) return Error(c.id, st);
+  return Ok(c.id, json::object());
+}
+
+// --- root keys ----------------------------------------------------------------------------
+
+HttpResponse UnkeyApi::CreateRootKey(Call& c) {
+  auto name = c.r.String("name", {.min = 1, .max = 256});
+  auto perms = c.r.Strings("permissions", {.max = 512}, 1000, /*required=*/true);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(created, service_.CreateRootKey(c.principal, name, *perms));
+  return Ok(c.id, {{"keyId", created->key_id}, {"key", created->key.Reveal()}});
+}
+
+HttpResponse UnkeyApi::ListRootKeys(Call& c) {
+  ListArgs a = ReadListArgs(c);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(page, service_.ListRootKeys(c.principal, a.cursor, a.limit));
+  return PageResponse(c, *page, KeyJson);
+}
+
+HttpResponse UnkeyApi::DeleteRootKey(Call& c) {
+  auto key_id = c.r.String("keyId", {.required = true, .min = 1, .max = 128});
+  if (auto bad = c.Finish()) return *bad;
+  Status st = service_.DeleteRootKey(c.principal, *key_id);
+  if (!st.ok()) return Error(c.id, st);
+  return Ok(c.id, json::object());
+}
+
+}  // namespace keyhold::http::unkey

@@ -1,0 +1,388 @@
+#include "http/unkey/wire.h"
+
+#include <algorithm>
+#include <array>
+
+#include "core/base62.h"
+
+namespace keyhold::http::unkey {
+
+static const char* kErrorTypeBase = "https://keyhold.dev/docs/errors/";
+
+BodyReader::BodyReader(const json& object, std::string location, std::vector<FieldError>* errors)
+    : object_(object), location_(std::move(location)), errors_(errors) {}
+
+void BodyReader::Error(std::string location, std::string message, std::string fix) {
+  errors_->push_back({std::move(location), std::move(message), std::move(fix)});
+}
+
+bool BodyReader::Has(const char* name) const { return object_.contains(name); }
+
+bool BodyReader::IsNull(const char* name) const {
+  auto it = object_.find(name);
+  return it != object_.end() && it->is_null();
+}
+
+const json* BodyReader::Field(const char* name) {
+  seen_.emplace_back(name);
+  auto it = object_.find(name);
+  if (it == object_.end()) return nullptr;
+  return &*it;
+}
+
+std::optional<std::string> BodyReader::String(const char* name, StringRule rule) {
+  const json* v = Field(name);
+  if (!v || v->is_null()) {
+    if (rule.required) Error(Location(name), "is required", "add the field " + std::string(name));
+    return std::nullopt;
+  }
+  if (!v->is_string()) {
+    Error(Location(name), "must be a string");
+    return std::nullopt;
+  }
+  const std::string& s = v->get_ref<const std::string&>();
+  if (s.size() < rule.min || s.size() > rule.max) {
+    Error(Location(name), "must be " + std::to_string(rule.min) + " to " + std::to_string(rule.max) +
+                              " characters long");
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::optional<int64_t> BodyReader::Int(const char* name, IntRule rule) {
+  const json* v = Field(name);
+  if (!v || v->is_null()) {
+    if (rule.required) Error(Location(name), "is required");
+    return std::nullopt;
+  }
+  int64_t out = 0;
+  if (v->is_number_integer() && !v->is_number_unsigned()) {
+    out = v->get<int64_t>();
+  } else if (v->is_number_unsigned() && v->get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX)) {
+    out = static_cast<int64_t>(v->get<uint64_t>());
+  } else if (v->is_number_float()) {
+    double d = v->get<double>();
+    if (d != static_cast<double>(static_cast<int64_t>(std::clamp(d, -9e18, 9e18))) ||
+        std::abs(d) > 9e15) {
+      Error(Location(name), "must be a whole number between " + std::to_string(rule.min) +
+                                " and " + std::to_string(rule.max));
+      return std::nullopt;
+    }
+    out = static_cast<int64_t>(d);
+  } else if (v->is_number()) {
+    Error(Location(name), "is out of range");
+    return std::nullopt;
+  } else {
+    Error(Location(name), "must be an integer");
+    return std::nullopt;
+  }
+  if (out < rule.min || out > rule.max) {
+    Error(Location(name),
+          "must be between " + std::to_string(rule.min) + " and " + std::to_string(rule.max));
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<bool> BodyReader::Bool(const char* name, bool required) {
+  const json* v = Field(name);
+  if (!v || v->is_null()) {
+    if (required) Error(Location(name), "is required");
+    return std::nullopt;
+  }
+  if (!v->is_boolean()) {
+    Error(Location(name), "must be a boolean");
+    return std::nullopt;
+  }
+  return v->get<bool>();
+}
+
+std::optional<std::vector<std::string>> BodyReader::Strings(const char* name, StringRule item,
+                                                            size_t max_items, bool required) {
+  const json* v = Array(name, max_items, required);
+  if (!v) return std::nullopt;
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v->size(); ++i) {
+    const json& e = (*v)[i];
+    std::string loc = Location(name) + "[" + std::to_string(i) + "]";
+    if (!e.is_string()) {
+      Error(loc, "must be a string");
+      return std::nullopt;
+    }
+    const std::string& s = e.get_ref<const std::string&>();
+    if (s.size() < std::max<size_t>(item.min, 1) || s.size() > item.max) {
+      Error(loc, "must be 1 to " + std::to_string(item.max) + " characters long");
+      return std::nullopt;
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::optional<std::string> BodyReader::ObjectText(const char* name, size_t max_bytes) {
+  const json* v = Object(name);
+  if (!v) return std::nullopt;
+  std::string text = v->dump();
+  if (text.size() > max_bytes) {
+    Error(Location(name), "must be at most " + std::to_string(max_bytes / 1024) + " KiB as JSON");
+    return std::nullopt;
+  }
+  return text;
+}
+
+const json* BodyReader::Object(const char* name, bool required) {
+  const json* v = Field(name);
+  if (!v || v->is_null()) {
+    if (required) Error(Location(name), "is required");
+    return nullptr;
+  }
+  if (!v->is_object()) {
+    Error(Location(name), "must be an object");
+    return nullptr;
+  }
+  return v;
+}
+
+const json* BodyReader::Array(const char* name, size_t max_items, bool required) {
+  const json* v = Field(name);
+  if (!v || v->is_null()) {
+    if (required) Error(Location(name), "is required");
+    return nullptr;
+  }
+  if (!v->is_array()) {
+    Error(Location(name), "must be an array");
+    return nullptr;
+  }
+  if (v->size() > max_items) {
+    Error(Location(name), "must have at most " + std::to_string(max_items) + " items");
+    return nullptr;
+  }
+  return v;
+}
+
+void BodyReader::Finish() {
+  for (auto it = object_.begin(); it != object_.end(); ++it) {
+    if (std::find(seen_.begin(), seen_.end(), it.key()) == seen_.end()) {
+      Error(location_ + "." + it.key(), "is not a known field", "remove the field");
+    }
+  }
+}
+
+// --- envelopes ----------------------------------------------------------------------------
+
+std::string NewRequestId(Env& env) {
+  std::array<uint8_t, 12> b;
+  env.RandomBytes(b);
+  return "req_" + Base62EncodeFixed(b);
+}
+
+static HttpResponse JsonResponse(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+HttpResponse Ok(const std::string& request_id, json data) {
+  return JsonResponse(200, {{"meta", {{"requestId", request_id}}}, {"data", std::move(data)}});
+}
+
+HttpResponse OkPage(const std::string& request_id, json data, const std::string& cursor,
+                    bool has_more) {
+  json pagination = {{"hasMore", has_more}};
+  if (!cursor.empty()) pagination["cursor"] = cursor;
+  return JsonResponse(200, {{"meta", {{"requestId", request_id}}},
+                            {"data", std::move(data)},
+                            {"pagination", pagination}});
+}
+
+static const char* TitleFor(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+  }
+}
+
+HttpResponse ErrorWith(const std::string& request_id, int http_status, const std::string& reason,
+                       const std::string& detail) {
+  json err = {{"title", TitleFor(http_status)},
+              {"detail", detail},
+              {"status", http_status},
+              {"type", kErrorTypeBase + reason}};
+  if (http_status == 400) err["errors"] = json::array();
+  return JsonResponse(http_status, {{"meta", {{"requestId", request_id}}}, {"error", err}});
+}
+
+HttpResponse Error(const std::string& request_id, const Status& status) {
+  HttpResponse r = ErrorWith(request_id, HttpStatusFor(status.code()), status.reason(),
+                             status.message());
+  if (status.code() == StatusCode::kInvalidArgument) {
+    // Service-level validation: name no field more precisely than the body.
+    json body = json::parse(r.body);
+    body["error"]["errors"] = json::array({{{"location", "body"}, {"message", status.message()}}});
+    r.body = body.dump();
+  }
+  return r;
+}
+
+HttpResponse BadRequest(const std::string& request_id, const std::vector<FieldError>& errors) {
+  json list = json::array();
+  for (const FieldError& e : errors) {
+    json item = {{"location", e.location}, {"message", e.message}};
+    if (!e.fix.empty()) item["fix"] = e.fix;
+    list.push_back(item);
+  }
+  std::string detail = errors.empty() ? "the request is invalid"
+                                      : errors.front().location + " " + errors.front().message;
+  json err = {{"title", "Bad Request"},
+              {"detail", detail},
+              {"status", 400},
+              {"type", std::string(kErrorTypeBase) + "application/invalid_input"},
+              {"errors", list}};
+  return JsonResponse(400, {{"meta", {{"requestId", request_id}}}, {"error", err}});
+}
+
+// --- record forms -------------------------------------------------------------------------
+
+json MetaJson(const std::string& meta_text) {
+  if (meta_text.empty()) return nullptr;
+  json v = json::parse(meta_text, nullptr, false);
+  return v.is_object() ? v : json(nullptr);
+}
+
+json RatelimitJson(const store::RatelimitConfig& r) {
+  return {{"id", r.id},
+          {"name", r.name},
+          {"limit", r.limit},
+          {"duration", r.duration_ms},
+          {"autoApply", r.auto_apply}};
+}
+
+static json RatelimitsJson(const std::vector<store::RatelimitConfig>& rls) {
+  json arr = json::array();
+  for (const auto& r : rls) arr.push_back(RatelimitJson(r));
+  return arr;
+}
+
+json IdentityJson(const store::IdentityRecord& r) {
+  json j = {{"id", r.id}, {"externalId", r.external_id}, {"ratelimits", RatelimitsJson(r.ratelimits)}};
+  json meta = MetaJson(r.meta_json);
+  j["meta"] = meta.is_null() ? json::object() : meta;
+  return j;
+}
+
+json PermissionJson(const store::PermissionRecord& r) {
+  json j = {{"id", r.id}, {"name", r.name}, {"slug", r.slug}};
+  if (!r.description.empty()) j["description"] = r.description;
+  return j;
+}
+
+json RoleJson(const service::RoleView& r) {
+  json perms = json::array();
+  for (const auto& p : r.permissions) perms.push_back(PermissionJson(p));
+  json j = {{"id", r.role.id}, {"name", r.role.name}, {"permissions", perms}};
+  if (!r.role.description.empty()) j["description"] = r.role.description;
+  return j;
+}
+
+json CreditsJson(const CreditsState& c) {
+  json j = {{"remaining", c.remaining ? json(*c.remaining) : json(nullptr)}};
+  if (c.refill) {
+    json refill = {{"interval", c.refill->interval == RefillInterval::kDaily ? "daily" : "monthly"},
+                   {"amount", c.refill->amount}};
+    if (c.refill->interval == RefillInterval::kMonthly) refill["refillDay"] = c.refill->refill_day;
+    j["refill"] = refill;
+  }
+  return j;
+}
+
+json KeyJson(const service::KeyView& v) {
+  const store::KeyRecord& k = v.entry->rec;
+  json j = {{"keyId", k.id},
+            {"start", k.start},
+            {"enabled", k.enabled},
+            {"createdAt", k.created_at},
+            {"permissions", v.entry->permission_slugs},
+            {"roles", v.entry->role_names},
+            {"ratelimits", RatelimitsJson(k.ratelimits)}};
+  if (k.kind == store::KeyKind::kRoot) j["permissions"] = k.root_permissions;
+  if (k.name) j["name"] = *k.name;
+  json meta = MetaJson(k.meta_json);
+  if (!meta.is_null()) j["meta"] = meta;
+  if (k.updated_at) j["updatedAt"] = k.updated_at;
+  if (v.last_used_at) j["lastUsedAt"] = v.last_used_at;
+  if (k.expires) j["expires"] = *k.expires;
+  if (v.credits.remaining || v.credits.refill) j["credits"] = CreditsJson(v.credits);
+  if (v.identity) j["identity"] = IdentityJson(*v.identity);
+  return j;
+}
+
+std::vector<store::RatelimitConfig> ReadRatelimits(BodyReader& r, const char* name) {
+  std::vector<store::RatelimitConfig> out;
+  const json* arr = r.Array(name, 100);
+  if (!arr) return out;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    std::string loc = r.Location(name) + "[" + std::to_string(i) + "]";
+    const json& item = (*arr)[i];
+    if (!item.is_object()) {
+      r.Error(loc, "must be an object");
+      continue;
+    }
+    std::vector<FieldError> errs;
+    BodyReader ir(item, loc, &errs);
+    store::RatelimitConfig rl;
+    rl.name = ir.String("name", {.required = true, .min = 1, .max = 128}).value_or("");
+    rl.limit = ir.Int("limit", {.required = true, .min = 1, .max = 1'000'000'000}).value_or(0);
+    rl.duration_ms =
+        ir.Int("duration", {.required = true, .min = 1000, .max = service::kMaxRatelimitDurationMs})
+            .value_or(0);
+    rl.auto_apply = ir.Bool("autoApply").value_or(false);
+    ir.Finish();
+    for (auto& e : errs) r.Error(e.location, e.message, e.fix);
+    out.push_back(std::move(rl));
+  }
+  return out;
+}
+
+std::optional<service::CreditsPatch> ReadCredits(BodyReader& r, const char* name) {
+  const json* obj = r.Object(name);
+  if (!obj) return std::nullopt;
+  std::vector<FieldError> errs;
+  BodyReader cr(*obj, r.Location(name), &errs);
+  service::CreditsPatch patch;
+  patch.set_remaining = cr.Has("remaining");
+  patch.remaining = cr.Int("remaining", {.min = 0, .max = kMaxCredits});
+  patch.set_refill = cr.Has("refill");
+  if (const json* refill = cr.Object("refill")) {
+    BodyReader rr(*refill, cr.Location("refill"), &errs);
+    RefillRule rule;
+    auto interval = rr.String("interval", {.required = true, .max = 16});
+    if (interval && *interval != "daily" && *interval != "monthly") {
+      rr.Error(rr.Location("interval"), "must be 'daily' or 'monthly'");
+    }
+    rule.interval = interval == "monthly" ? RefillInterval::kMonthly : RefillInterval::kDaily;
+    rule.amount = rr.Int("amount", {.required = true, .min = 0, .max = kMaxCredits}).value_or(0);
+    auto day = rr.Int("refillDay", {.min = 1, .max = 31});
+    if (day && rule.interval == RefillInterval::kDaily) {
+      rr.Error(rr.Location("refillDay"), "applies only to monthly refills");
+    }
+    rule.refill_day = static_cast<int>(day.value_or(1));
+    rr.Finish();
+    patch.refill = rule;
+  }
+  cr.Finish();
+  for (auto& e : errs) r.Error(e.location, e.message, e.fix);
+  return patch;
+}
+
+}  // namespace keyhold::http::unkey

@@ -1,0 +1,102 @@
+// Wire helpers for the Unkey-compatible API: reading request bodies field by field with precise
+// errors, the response envelopes, and JSON forms of keyhold's records.
+//
+//   BodyReader r(body_json);
+//   auto api_id = r.String("apiId", {.required = true, .max = 256});
+//   r.Finish();                       // unknown fields become errors
+//   if (!r.ok()) return BadRequest(request_id, r.errors());
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "http/message.h"
+#include "service/key_service.h"
+
+namespace keyhold::http::unkey {
+
+using nlohmann::json;
+
+struct FieldError {
+  std::string location;  // e.g. "body.credits.remaining"
+  std::string message;
+  std::string fix;
+};
+
+struct StringRule {
+  bool required = false;
+  size_t min = 0;
+  size_t max = 1024;
+};
+
+struct IntRule {
+  bool required = false;
+  int64_t min = 0;
+  int64_t max = INT64_MAX;
+};
+
+// Reads one JSON object. Each accessor records an error (and returns nullopt) on a wrong type
+// or a value out of range; fields never asked for are reported by Finish().
+class BodyReader {
+ public:
+  BodyReader(const json& object, std::string location, std::vector<FieldError>* errors);
+
+  std::optional<std::string> String(const char* name, StringRule rule);
+  std::optional<int64_t> Int(const char* name, IntRule rule);
+  std::optional<bool> Bool(const char* name, bool required = false);
+  std::optional<std::vector<std::string>> Strings(const char* name, StringRule item,
+                                                  size_t max_items, bool required = false);
+  // A JSON object, returned as its text (for opaque `meta`).
+  std::optional<std::string> ObjectText(const char* name, size_t max_bytes);
+  // A nested object or array, for the caller to read further (nullptr if absent or wrong type).
+  const json* Object(const char* name, bool required = false);
+  const json* Array(const char* name, size_t max_items, bool required = false);
+
+  // True if the field is present (even as null).
+  bool Has(const char* name) const;
+  bool IsNull(const char* name) const;
+  std::string Location(const char* name) const { return location_ + "." + name; }
+  void Error(std::string location, std::string message, std::string fix = "");
+
+  // Reports every field of the object that was not read.
+  void Finish();
+  bool ok() const { return errors_->empty(); }
+
+ private:
+  const json* Field(const char* name);
+  const json& object_;
+  std::string location_;
+  std::vector<FieldError>* errors_;
+  std::vector<std::string> seen_;
+};
+
+// --- envelopes ----------------------------------------------------------------------------
+
+std::string NewRequestId(Env& env);
+HttpResponse Ok(const std::string& request_id, json data);
+HttpResponse OkPage(const std::string& request_id, json data, const std::string& cursor,
+                    bool has_more);
+HttpResponse Error(const std::string& request_id, const Status& status);
+HttpResponse BadRequest(const std::string& request_id, const std::vector<FieldError>& errors);
+HttpResponse ErrorWith(const std::string& request_id, int http_status, const std::string& reason,
+                       const std::string& detail);
+
+// --- record forms -------------------------------------------------------------------------
+
+json MetaJson(const std::string& meta_text);  // an object, or null when empty
+json RatelimitJson(const store::RatelimitConfig& r);
+json IdentityJson(const store::IdentityRecord& r);
+json PermissionJson(const store::PermissionRecord& r);
+json RoleJson(const service::RoleView& r);
+json CreditsJson(const CreditsState& c);
+json KeyJson(const service::KeyView& v);
+
+// Reads `ratelimits` entries ({name, limit, duration, autoApply}).
+std::vector<store::RatelimitConfig> ReadRatelimits(BodyReader& r, const char* name);
+// Reads a credits object ({remaining, refill}); `patch` gets which parts were present.
+std::optional<service::CreditsPatch> ReadCredits(BodyReader& r, const char* name);
+
+}  // namespace keyhold::http::unkey

@@ -1,0 +1,102 @@
+#include "server/bootstrap.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "crypto/crypto.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace keyhold::server {
+namespace {
+
+Status EnsureDirectory(const std::string& dir) {
+  struct stat st{};
+  if (stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return FailedPrecondition(dir + " exists and is not a directory");
+    if ((st.st_mode & 0077) != 0) {
+      return FailedPrecondition("data directory " + dir +
+                                " is readable by other users; run: chmod 700 " + dir);
+    }
+    return OkStatus();
+  }
+  if (mkdir(dir.c_str(), 0700) != 0) {
+    return Unavailable("cannot create data directory " + dir + ": " + std::strerror(errno));
+  }
+  return OkStatus();
+}
+
+StatusOr<crypto::Secret> ParseMasterKey(std::string text, const std::string& where) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  std::string raw;
+  bool ok = text.size() == 64 && crypto::HexDecode(text, &raw);
+  std::fill(text.begin(), text.end(), '\0');
+  if (!ok) return FailedPrecondition("the master key in " + where + " must be 64 hex digits");
+  return crypto::Secret(std::move(raw));
+}
+
+StatusOr<crypto::Secret> ReadMasterKeyFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return FailedPrecondition("cannot open master key file " + path + ": " + std::strerror(errno));
+  struct stat st{};
+  fstat(fd, &st);
+  if ((st.st_mode & 0077) != 0 || st.st_uid != geteuid()) {
+    close(fd);
+    return FailedPrecondition("master key file " + path +
+                              " must have mode 0600 and belong to the user running keyhold");
+  }
+  std::string text(256, '\0');
+  ssize_t n = read(fd, text.data(), text.size());
+  close(fd);
+  if (n < 0) return Unavailable("cannot read master key file " + path);
+  text.resize(static_cast<size_t>(n));
+  return ParseMasterKey(std::move(text), path);
+}
+
+Status CreateMasterKeyFile(const std::string& path) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Unavailable("cannot create master key file " + path + ": " + std::strerror(errno));
+  std::array<uint8_t, 32> key;
+  crypto::RandomBytes(key);
+  std::string hex = crypto::HexEncode(key) + "\n";
+  bool ok = write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && fsync(fd) == 0;
+  close(fd);
+  std::fill(hex.begin(), hex.end(), '\0');
+  std::fill(key.begin(), key.end(), uint8_t{0});
+  if (!ok) return Unavailable("cannot write master key file " + path);
+  return OkStatus();
+}
+
+}  // namespace
+
+StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,
+                             Env& env) {
+  KH_RETURN_IF_ERROR(EnsureDirectory(data_dir));
+  Opened o;
+  if (!master_key_file.empty()) {
+    KH_ASSIGN_OR_RETURN(o.master_key, ReadMasterKeyFile(master_key_file));
+  } else if (const char* env_key = std::getenv("KEYHOLD_MASTER_KEY"); env_key && *env_key) {
+    KH_ASSIGN_OR_RETURN(o.master_key, ParseMasterKey(env_key, "KEYHOLD_MASTER_KEY"));
+  } else {
+    std::string path = data_dir + "/master.key";
+    if (access(path.c_str(), F_OK) != 0) KH_RETURN_IF_ERROR(CreateMasterKeyFile(path));
+    KH_ASSIGN_OR_RETURN(o.master_key, ReadMasterKeyFile(path));
+  }
+  KH_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(data_dir + "/keyhold.db"));
+  o.store = std::move(sqlite);
+  KH_ASSIGN_OR_RETURN(o.service, service::KeyService::Open(*o.store, env));
+  if (!o.service->HasRootKeys()) {
+    KH_ASSIGN_OR_RETURN(service::CreatedKey k, o.service->Bootstrap("bootstrap"));
+    o.created_root_key = std::move(k);
+  }
+  return o;
+}
+
+}  // namespace keyhold::server

@@ -1,0 +1,37 @@
+// Data directory set-up: creating it (0700), the master key file (0600), the store, and the
+// first root key.
+//
+//   KH_ASSIGN_OR_RETURN(Opened o, OpenDataDir(dir, master_key_file, env));
+//   if (o.created_root_key) print it once.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/env.h"
+#include "core/status.h"
+#include "crypto/secret.h"
+#include "service/key_service.h"
+#include "store/store.h"
+
+namespace keyhold::server {
+
+struct Opened {
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<service::KeyService> service;
+  crypto::Secret master_key;
+  // Set when this call created the first root key: the only time it is ever visible.
+  std::optional<service::CreatedKey> created_root_key;
+};
+
+// Creates `data_dir` if missing (mode 0700), loads or creates the master key, opens the store and
+// the key service, and creates the first root key when none exists.
+// Master key: `master_key_file` if given (must exist, be mode 0600 and owned by this user),
+// else the KEYHOLD_MASTER_KEY environment variable (64 hex digits), else DATA_DIR/master.key
+// (created with mode 0600 when the directory is new).
+// Errors: kFailedPrecondition for unsafe permissions or a malformed key; kUnavailable for I/O.
+StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,
+                             Env& env);
+
+}  // namespace keyhold::server

@@ -1,0 +1,137 @@
+#include "server/serve.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "crypto/system_env.h"
+#include "http/server.h"
+#include "http/unkey/unkey_api.h"
+#include "http/unkey/wire.h"
+#include "server/bootstrap.h"
+
+namespace keyhold::server {
+namespace {
+
+// Key material must never end up in a core file.
+void DisableCoreDumps() {
+  struct rlimit none{0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+}
+
+StatusOr<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return InvalidArgument("listen must be HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    return InvalidArgument("listen port must be a number from 0 to 65535");
+  }
+  return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
+}
+
+void PrintRootKey(const service::CreatedKey& k, bool json_output) {
+  if (json_output) {
+    nlohmann::json j = {{"rootKeyId", k.key_id}, {"rootKey", k.key.Reveal()}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf(
+        "Created the first root key. It holds every permission and is shown only this once:\n"
+        "  root key id: %s\n  root key:    %.*s\n"
+        "Store it in your secrets manager; use it to create narrower root keys.\n",
+        k.key_id.c_str(), static_cast<int>(k.key.Reveal().size()), k.key.Reveal().data());
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int Init(const Settings& settings, bool json_output) {
+  umask(077);
+  crypto::SystemEnv env;
+  auto opened = OpenDataDir(settings.Get("data_dir"), settings.Get("master_key_file"), env);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "keyhold init: %s\n", opened.status().message().c_str());
+    return 1;
+  }
+  if (!opened->created_root_key) {
+    std::fprintf(stderr, "keyhold init: %s is already initialized (it has a root key)\n",
+                 settings.Get("data_dir").c_str());
+    return 1;
+  }
+  PrintRootKey(*opened->created_root_key, json_output);
+  return 0;
+}
+
+int Serve(const Settings& settings) {
+  umask(077);  // the database and its journal are as private as the data directory
+  DisableCoreDumps();
+  auto level = spdlog::level::from_str(settings.Get("log_level"));
+  spdlog::set_level(level);
+  auto listen = SplitListen(settings.Get("listen"));
+  int threads = std::atoi(settings.Get("threads").c_str());
+  if (!listen.ok() || threads < 1 || threads > 256) {
+    std::fprintf(stderr, "keyhold serve: %s\n",
+                 listen.ok() ? "threads must be 1 to 256" : listen.status().message().c_str());
+    return 2;
+  }
+  // Block the signals before any thread starts, so only sigwait below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  crypto::SystemEnv env;
+  auto opened = OpenDataDir(settings.Get("data_dir"), settings.Get("master_key_file"), env);
+  if (!opened.ok()) {
+    spdlog::error("cannot open data directory {}: {}", settings.Get("data_dir"),
+                  opened.status().message());
+    return 1;
+  }
+  if (opened->created_root_key) PrintRootKey(*opened->created_root_key, /*json_output=*/false);
+
+  http::unkey::UnkeyApi unkey(*opened->service, env);
+  http::ServerOptions opts;
+  opts.host = listen->first;
+  opts.port = listen->second;
+  opts.threads = threads;
+  opts.tls_cert_file = settings.Get("tls_cert");
+  opts.tls_key_file = settings.Get("tls_key");
+  opts.error_response = [&env](int status, const std::string& reason, const std::string& detail) {
+    return http::unkey::ErrorWith(http::unkey::NewRequestId(env), status, reason, detail);
+  };
+  if (settings.Get("access_log") == "true") {
+    opts.on_response = [](const http::HttpRequest& r, int status, std::chrono::microseconds took) {
+      // Path only: a query string may carry a key.
+      spdlog::info("{} {} {} {}us", r.method, r.Path(), status, took.count());
+    };
+  }
+  http::Handler handler = [&unkey, &env](const http::HttpRequest& req) {
+    if (req.Path().starts_with("/v2/")) return unkey.Handle(req);
+    return http::unkey::ErrorWith(http::unkey::NewRequestId(env), 404, "application/route_not_found",
+                                  "no route for " + std::string(req.Path()));
+  };
+  auto server = http::HttpServer::Start(opts, handler);
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().message());
+    return 1;
+  }
+  spdlog::info("keyhold {} listening on {}://{} ({} keys loaded)", KEYHOLD_VERSION,
+               opts.tls_cert_file.empty() ? "http" : "https", (*server)->LocalAddress(),
+               opened->service->KeyCount());
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->Shutdown(std::chrono::seconds(10));
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace keyhold::server

@@ -1,0 +1,87 @@
+#include "server/settings.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <toml++/toml.h>
+
+namespace keyhold::server {
+
+std::vector<Setting> ServeSettingTable() {
+  return {
+      {"data_dir", "KEYHOLD_DATA_DIR", "./data",
+       "directory holding the database and master key (created with mode 0700)"},
+      {"listen", "KEYHOLD_LISTEN", "127.0.0.1:8080", "HOST:PORT to serve on (port 0: any free port)"},
+      {"threads", "KEYHOLD_THREADS", "2", "number of I/O threads serving requests"},
+      {"tls_cert", "KEYHOLD_TLS_CERT", "", "PEM certificate chain; with --tls-key serves HTTPS"},
+      {"tls_key", "KEYHOLD_TLS_KEY", "", "PEM private key for --tls-cert"},
+      {"master_key_file", "KEYHOLD_MASTER_KEY_FILE", "",
+       "master key file (mode 0600, owned by this user); default DATA_DIR/master.key"},
+      {"log_level", "KEYHOLD_LOG_LEVEL", "info", "trace, debug, info, warn, error or off"},
+      {"access_log", "KEYHOLD_ACCESS_LOG", "true", "log one line per request (never bodies)"},
+  };
+}
+
+static std::string FlagName(const std::string& name) {
+  std::string f = "--" + name;
+  for (char& c : f) {
+    if (c == '_') c = '-';
+  }
+  return f;
+}
+
+void Settings::AddTo(CLI::App& app) {
+  for (const Setting& s : table_) {
+    std::string help = s.help + " [env " + s.env + ", toml " + s.name +
+                       (s.default_value.empty() ? "" : ", default " + s.default_value) + "]";
+    app.add_option(FlagName(s.name), flag_values_[s.name], help);
+  }
+}
+
+Status Settings::Resolve(const std::string& toml_path) {
+  toml::table file;
+  if (!toml_path.empty()) {
+    try {
+      file = toml::parse_file(toml_path);
+    } catch (const toml::parse_error& e) {
+      return InvalidArgument("config file " + toml_path + ", line " +
+                             std::to_string(e.source().begin.line) + ": " +
+                             std::string(e.description()));
+    }
+    for (const auto& [key, value] : file) {
+      bool known = std::any_of(table_.begin(), table_.end(),
+                               [&](const Setting& s) { return s.name == key.str(); });
+      if (!known) {
+        return InvalidArgument("config file " + toml_path + ", line " +
+                               std::to_string(key.source().begin.line) + ": unknown setting '" +
+                               std::string(key.str()) + "'");
+      }
+    }
+  }
+  for (const Setting& s : table_) {
+    if (!flag_values_[s.name].empty()) {
+      values_[s.name] = flag_values_[s.name];
+      sources_[s.name] = "flag";
+    } else if (const char* env = std::getenv(s.env.c_str()); env && *env) {
+      values_[s.name] = env;
+      sources_[s.name] = "env";
+    } else if (auto node = file[s.name]; node) {
+      if (auto str = node.value<std::string>()) {
+        values_[s.name] = *str;
+      } else if (auto i = node.value<int64_t>()) {
+        values_[s.name] = std::to_string(*i);
+      } else if (auto b = node.value<bool>()) {
+        values_[s.name] = *b ? "true" : "false";
+      } else {
+        return InvalidArgument("config file " + toml_path + ": '" + s.name +
+                               "' must be a string, integer or boolean");
+      }
+      sources_[s.name] = "file";
+    } else {
+      values_[s.name] = s.default_value;
+      sources_[s.name] = "default";
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace keyhold::server

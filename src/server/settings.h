@@ -1,0 +1,54 @@
+// Settings: one table of every configuration setting, resolved in precedence order
+// command-line flag > KEYHOLD_* environment variable > TOML file > default.
+//
+//   Settings s = ServeSettings();
+//   s.AddTo(cli_app);               // flags, with help naming the env var and TOML key
+//   ... parse ...
+//   KH_RETURN_IF_ERROR(s.Resolve(cli_app, toml_path));
+//   s.Get("listen");
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace CLI {
+class App;
+}
+
+namespace keyhold::server {
+
+struct Setting {
+  std::string name;     // TOML key, and flag --name with '_' as '-'
+  std::string env;      // environment variable
+  std::string default_value;
+  std::string help;
+};
+
+class Settings {
+ public:
+  explicit Settings(std::vector<Setting> table) : table_(std::move(table)) {}
+
+  // Adds a flag per setting to `app`.
+  void AddTo(CLI::App& app);
+  // Fills every value not given as a flag from the environment, then from the TOML file at
+  // `toml_path` (if non-empty), then the default. Errors: kInvalidArgument naming the file and
+  // line of a malformed TOML file or an unknown key in it.
+  Status Resolve(const std::string& toml_path);
+  const std::string& Get(const std::string& name) const { return values_.at(name); }
+  // Where the value came from: "flag", "env", "file" or "default".
+  const std::string& Source(const std::string& name) const { return sources_.at(name); }
+
+ private:
+  std::vector<Setting> table_;
+  std::map<std::string, std::string> flag_values_;
+  std::map<std::string, std::string> values_;
+  std::map<std::string, std::string> sources_;
+};
+
+// The settings of `keyhold serve` (and `init`, which uses data_dir and master_key_file).
+std::vector<Setting> ServeSettingTable();
+
+}  // namespace keyhold::server

@@ -1,0 +1,66 @@
+#include "server/settings.h"
+
+#include <gtest/gtest.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <fstream>
+
+#include "fakes/temp_dir.h"
+
+namespace keyhold::server {
+namespace {
+
+class SettingsTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    unsetenv("KEYHOLD_LISTEN");
+    unsetenv("KEYHOLD_THREADS");
+  }
+  std::string WriteToml(const std::string& text) {
+    std::string path = dir_.path() + "/keyhold.toml";
+    std::ofstream(path) << text;
+    return path;
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(SettingsTest, FlagBeatsEnvBeatsFileBeatsDefault) {
+  std::string toml = WriteToml("listen = \"0.0.0.0:1\"\nthreads = 7\ndata_dir = \"/from/file\"\n");
+  setenv("KEYHOLD_LISTEN", "0.0.0.0:2", 1);
+  setenv("KEYHOLD_THREADS", "5", 1);
+  Settings s(ServeSettingTable());
+  CLI::App app;
+  s.AddTo(app);
+  const char* argv[] = {"serve", "--threads", "3"};
+  app.parse(3, const_cast<char**>(argv));
+  ASSERT_TRUE(s.Resolve(toml).ok());
+  EXPECT_EQ(s.Get("threads"), "3");
+  EXPECT_EQ(s.Source("threads"), "flag");
+  EXPECT_EQ(s.Get("listen"), "0.0.0.0:2");
+  EXPECT_EQ(s.Source("listen"), "env");
+  EXPECT_EQ(s.Get("data_dir"), "/from/file");
+  EXPECT_EQ(s.Source("data_dir"), "file");
+  EXPECT_EQ(s.Get("log_level"), "info");
+  EXPECT_EQ(s.Source("log_level"), "default");
+}
+
+TEST_F(SettingsTest, MalformedFileNamesTheLine) {
+  std::string toml = WriteToml("listen = \"ok\"\nthreads = = 2\n");
+  Settings s(ServeSettingTable());
+  Status st = s.Resolve(toml);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("line 2"), std::string::npos) << st.message();
+}
+
+TEST_F(SettingsTest, UnknownKeyInFileIsAnError) {
+  std::string toml = WriteToml("listen = \"ok\"\nlisten_port = 9\n");
+  Settings s(ServeSettingTable());
+  Status st = s.Resolve(toml);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("listen_port"), std::string::npos);
+  EXPECT_NE(st.message().find("line 2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace keyhold::server

@@ -1,0 +1,374 @@
+// KeyService: loading, lookups, root keys and APIs. Keys are in keys.cc, verification in
+// verify.cc, identities, permissions and roles in rbac.cc.
+#include "service/key_service.h"
+
+#include <algorithm>
+
+#include "core/ids.h"
+#include "core/ip.h"
+#include "core/key_format.h"
+#include "core/permissions.h"
+#include "service/internal.h"
+
+namespace keyhold::service {
+
+using store::KeyKind;
+using store::WriteBatch;
+
+bool Principal::Can(std::string_view permission) const {
+  return AnyPermissionMatches(permissions, permission);
+}
+
+const char* VerifyCodeName(VerifyCode code) {
+  switch (code) {
+    case VerifyCode::kValid: return "VALID";
+    case VerifyCode::kNotFound: return "NOT_FOUND";
+    case VerifyCode::kForbidden: return "FORBIDDEN";
+    case VerifyCode::kInsufficientPermissions: return "INSUFFICIENT_PERMISSIONS";
+    case VerifyCode::kUsageExceeded: return "USAGE_EXCEEDED";
+    case VerifyCode::kRateLimited: return "RATE_LIMITED";
+    case VerifyCode::kDisabled: return "DISABLED";
+    case VerifyCode::kExpired: return "EXPIRED";
+  }
+  return "NOT_FOUND";
+}
+
+Status Require(const Principal& p, const std::string& permission) {
+  if (p.Can(permission)) return OkStatus();
+  return PermissionDenied("this root key lacks the permission '" + permission + "'");
+}
+
+StatusOr<std::unique_ptr<KeyService>> KeyService::Open(store::Store& store, Env& env) {
+  KH_ASSIGN_OR_RETURN(store::Snapshot snap, store.LoadAll());
+  std::unique_ptr<KeyService> svc(new KeyService(store, env));
+  for (auto& a : snap.apis) svc->apis_.emplace(a.id, std::move(a));
+  for (auto& i : snap.identities) {
+    svc->identity_by_external_[i.external_id] = i.id;
+    svc->identities_.emplace(i.id, std::move(i));
+  }
+  for (auto& p : snap.permissions) {
+    svc->permission_by_slug_[p.slug] = p.id;
+    svc->permissions_.emplace(p.id, std::move(p));
+  }
+  for (auto& r : snap.roles) {
+    svc->role_by_name_[r.name] = r.id;
+    svc->roles_.emplace(r.id, std::move(r));
+  }
+  svc->by_hash_.reserve(snap.keys.size());
+  svc->by_id_.reserve(snap.keys.size());
+  for (auto& k : snap.keys) {
+    auto counters = std::make_shared<KeyCounters>();
+    counters->credits = k.credits;
+    counters->last_used_at = k.last_used_at;
+    svc->IndexKeyLocked(svc->MakeEntry(std::move(k), std::move(counters)));
+  }
+  return svc;
+}
+
+size_t KeyService::KeyCount() const {
+  std::shared_lock lock(mu_);
+  return by_id_.size();
+}
+
+std::shared_ptr<KeyEntry> KeyService::MakeEntry(KeyRecord rec,
+                                                std::shared_ptr<KeyCounters> counters) const {
+  auto e = std::make_shared<KeyEntry>();
+  if (rec.kind == KeyKind::kRoot) {
+    e->effective_permissions = rec.root_permissions;
+  } else {
+    for (const std::string& pid : rec.permission_ids) {
+      if (const PermissionRecord* p = FindPermission(pid)) {
+        e->permission_slugs.push_back(p->slug);
+        e->effective_permissions.push_back(p->slug);
+      }
+    }
+    for (const std::string& rid : rec.role_ids) {
+      auto it = roles_.find(rid);
+      if (it == roles_.end()) continue;
+      e->role_names.push_back(it->second.name);
+      for (const std::string& pid : it->second.permission_ids) {
+        if (const PermissionRecord* p = FindPermission(pid)) e->effective_permissions.push_back(p->slug);
+      }
+    }
+    std::sort(e->effective_permissions.begin(), e->effective_permissions.end());
+    e->effective_permissions.erase(
+        std::unique(e->effective_permissions.begin(), e->effective_permissions.end()),
+        e->effective_permissions.end());
+  }
+  e->rec = std::move(rec);
+  e->counters = std::move(counters);
+  return e;
+}
+
+void KeyService::IndexKeyLocked(std::shared_ptr<const KeyEntry> e) {
+  if (e->rec.kind == KeyKind::kRoot) root_key_ids_[e->rec.id] = e->rec.id;
+  by_hash_[e->rec.hash] = e;
+  by_id_[e->rec.id] = std::move(e);
+}
+
+void KeyService::UnindexKeyLocked(const KeyEntry& e) {
+  std::string id = e.rec.id;
+  by_hash_.erase(e.rec.hash);
+  root_key_ids_.erase(id);
+  by_id_.erase(id);
+}
+
+void KeyService::RebuildAllEntriesLocked() {
+  for (auto& [id, e] : by_id_) {
+    if (e->rec.kind == KeyKind::kRoot) continue;
+    auto fresh = MakeEntry(e->rec, e->counters);
+    by_hash_[fresh->rec.hash] = fresh;
+    e = std::move(fresh);
+  }
+}
+
+KeyView KeyService::ViewOf(const std::shared_ptr<const KeyEntry>& e) const {
+  KeyView v;
+  v.entry = e;
+  {
+    std::lock_guard lock(e->counters->mu);
+    v.credits = e->counters->credits;
+  }
+  ApplyRefill(v.credits, env_.NowMillis());
+  v.last_used_at = e->counters->last_used_at.load(std::memory_order_relaxed);
+  if (!e->rec.identity_id.empty()) {
+    auto it = identities_.find(e->rec.identity_id);
+    if (it != identities_.end()) v.identity = it->second;
+  }
+  return v;
+}
+
+const ApiRecord* KeyService::FindApi(const std::string& id) const {
+  auto it = apis_.find(id);
+  return it == apis_.end() ? nullptr : &it->second;
+}
+
+const IdentityRecord* KeyService::FindIdentity(const std::string& id_or_external) const {
+  auto it = identities_.find(id_or_external);
+  if (it != identities_.end()) return &it->second;
+  auto ext = identity_by_external_.find(id_or_external);
+  if (ext == identity_by_external_.end()) return nullptr;
+  return &identities_.at(ext->second);
+}
+
+const PermissionRecord* KeyService::FindPermission(const std::string& id_or_slug) const {
+  auto it = permissions_.find(id_or_slug);
+  if (it != permissions_.end()) return &it->second;
+  auto s = permission_by_slug_.find(id_or_slug);
+  if (s == permission_by_slug_.end()) return nullptr;
+  return &permissions_.at(s->second);
+}
+
+const RoleRecord* KeyService::FindRole(const std::string& id_or_name) const {
+  auto it = roles_.find(id_or_name);
+  if (it != roles_.end()) return &it->second;
+  auto n = role_by_name_.find(id_or_name);
+  if (n == role_by_name_.end()) return nullptr;
+  return &roles_.at(n->second);
+}
+
+std::shared_ptr<const KeyEntry> KeyService::FindKey(const std::string& key_id, KeyKind kind) const {
+  auto it = by_id_.find(key_id);
+  if (it == by_id_.end() || it->second->rec.kind != kind) return nullptr;
+  return it->second;
+}
+
+// --- root keys ----------------------------------------------------------------------------
+
+StatusOr<Principal> KeyService::Authenticate(std::string_view bearer) {
+  if (!ParseKey(bearer).ok()) {
+    return Unauthenticated("the root key is not in keyhold's key format", "authentication/malformed");
+  }
+  crypto::Sha256Digest h = crypto::Sha256(bearer);
+  std::shared_ptr<const KeyEntry> e;
+  {
+    std::shared_lock lock(mu_);
+    auto it = by_hash_.find(h);
+    if (it != by_hash_.end()) e = it->second;
+  }
+  if (!e || e->rec.kind != KeyKind::kRoot) {
+    return Unauthenticated("the root key was not found", "authentication/key_not_found");
+  }
+  if (!e->rec.enabled || (e->rec.expires && *e->rec.expires <= env_.NowMillis())) {
+    return Unauthenticated("the root key is disabled or expired", "authentication/key_disabled");
+  }
+  return Principal{e->rec.id, e->effective_permissions};
+}
+
+bool KeyService::HasRootKeys() const {
+  std::shared_lock lock(mu_);
+  return !root_key_ids_.empty();
+}
+
+static CreatedKey NewRootKey(Env& env, std::optional<std::string> name,
+                             std::vector<std::string> perms, KeyRecord* out) {
+  std::string text = GenerateKey(env, kRootKeyPrefix, kDefaultKeyBytes);
+  KeyRecord& k = *out;
+  k.id = NewId(env, "key");
+  k.kind = KeyKind::kRoot;
+  k.hash = crypto::Sha256(text);
+  k.start = KeyStart(text);
+  k.name = std::move(name);
+  k.created_at = k.updated_at = env.NowMillis();
+  std::sort(perms.begin(), perms.end());
+  perms.erase(std::unique(perms.begin(), perms.end()), perms.end());
+  k.root_permissions = std::move(perms);
+  return CreatedKey{k.id, crypto::Secret(std::move(text))};
+}
+
+StatusOr<CreatedKey> KeyService::Bootstrap(std::string_view name) {
+  std::lock_guard w(write_mu_);
+  if (!root_key_ids_.empty()) return FailedPrecondition("a root key already exists");
+  KeyRecord rec;
+  CreatedKey created = NewRootKey(env_, std::string(name), {"*"}, &rec);
+  KH_RETURN_IF_ERROR(CommitKey(std::move(rec), {}, {}, {}, std::make_shared<KeyCounters>()));
+  return created;
+}
+
+StatusOr<CreatedKey> KeyService::CreateRootKey(const Principal& p, std::optional<std::string> name,
+                                               const std::vector<std::string>& permissions) {
+  KH_RETURN_IF_ERROR(Require(p, "rbac.*.create_root_key"));
+  if (permissions.empty()) return InvalidArgument("a root key needs at least one permission");
+  for (const std::string& want : permissions) {
+    if (!IsValidPermission(want)) return InvalidArgument("'" + want + "' is not a valid permission");
+    bool covered = std::any_of(p.permissions.begin(), p.permissions.end(),
+                               [&](const std::string& h) { return PermissionCovers(h, want); });
+    if (!covered) {
+      return PermissionDenied("a root key cannot grant '" + want + "', which it does not hold itself");
+    }
+  }
+  std::lock_guard w(write_mu_);
+  KeyRecord rec;
+  CreatedKey created = NewRootKey(env_, std::move(name), permissions, &rec);
+  KH_RETURN_IF_ERROR(CommitKey(std::move(rec), {}, {}, {}, std::make_shared<KeyCounters>()));
+  return created;
+}
+
+StatusOr<Page<KeyView>> KeyService::ListRootKeys(const Principal& p, const std::string& cursor,
+                                                 int limit) {
+  KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_root_key"));
+  std::shared_lock lock(mu_);
+  return PageOver<KeyView>(root_key_ids_, cursor, limit, [&](const std::string& id) {
+    return ViewOf(by_id_.at(id));
+  });
+}
+
+Status KeyService::DeleteRootKey(const Principal& p, const std::string& key_id) {
+  KH_RETURN_IF_ERROR(Require(p, "rbac.*.delete_root_key"));
+  std::lock_guard w(write_mu_);
+  auto e = FindKey(key_id, KeyKind::kRoot);
+  if (!e) return NotFound("root key '" + key_id + "' was not found", "data/key_not_found");
+  for (const std::string& held : e->rec.root_permissions) {
+    bool covered = std::any_of(p.permissions.begin(), p.permissions.end(),
+                               [&](const std::string& h) { return PermissionCovers(h, held); });
+    if (!covered) {
+      return PermissionDenied("this root key cannot delete a root key holding '" + held + "'");
+    }
+  }
+  KeyRecord rec = e->rec;
+  rec.deleted_at = env_.NowMillis();
+  store::WriteBatch b;
+  b.put_keys.push_back(rec);
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  std::unique_lock lock(mu_);
+  UnindexKeyLocked(*e);
+  return OkStatus();
+}
+
+// --- APIs ---------------------------------------------------------------------------------
+
+StatusOr<ApiRecord> KeyService::CreateApi(const Principal& p, CreateApiRequest req) {
+  KH_RETURN_IF_ERROR(Require(p, "api.*.create_api"));
+  if (req.name.empty() || req.name.size() > kMaxNameLength) {
+    return InvalidArgument("name must be 1 to 256 characters");
+  }
+  if (!IsValidKeyPrefix(req.default_prefix)) {
+    return InvalidArgument("defaultPrefix must be at most 16 characters of [a-zA-Z0-9_]");
+  }
+  if (req.default_byte_length < kMinKeyBytes || req.default_byte_length > kMaxKeyBytes) {
+    return InvalidArgument("defaultByteLength must be between 16 and 255");
+  }
+  for (const std::string& cidr : req.ip_allowlist) KH_RETURN_IF_ERROR(Cidr::Parse(cidr).status());
+  ApiRecord a;
+  a.id = NewId(env_, "api");
+  a.name = std::move(req.name);
+  a.default_prefix = std::move(req.default_prefix);
+  a.default_byte_length = req.default_byte_length;
+  a.ip_allowlist = std::move(req.ip_allowlist);
+  a.created_at = env_.NowMillis();
+  std::lock_guard w(write_mu_);
+  WriteBatch b;
+  b.put_apis.push_back(a);
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  std::unique_lock lock(mu_);
+  apis_[a.id] = a;
+  return a;
+}
+
+StatusOr<ApiRecord> KeyService::GetApi(const Principal& p, const std::string& api_id) {
+  KH_RETURN_IF_ERROR(Require(p, "api." + api_id + ".read_api"));
+  std::shared_lock lock(mu_);
+  const ApiRecord* a = FindApi(api_id);
+  if (!a) return NotFound("API '" + api_id + "' was not found", "data/api_not_found");
+  return *a;
+}
+
+Status KeyService::DeleteApi(const Principal& p, const std::string& api_id) {
+  KH_RETURN_IF_ERROR(Require(p, "api." + api_id + ".delete_api"));
+  std::lock_guard w(write_mu_);
+  const ApiRecord* a = FindApi(api_id);
+  if (!a) return NotFound("API '" + api_id + "' was not found", "data/api_not_found");
+  int64_t now = env_.NowMillis();
+  WriteBatch b;
+  ApiRecord gone = *a;
+  gone.deleted_at = now;
+  b.put_apis.push_back(gone);
+  std::vector<std::shared_ptr<const KeyEntry>> doomed;
+  for (const auto& [id, e] : by_id_) {
+    if (e->rec.api_id != api_id) continue;
+    KeyRecord rec = e->rec;
+    {
+      std::lock_guard c(e->counters->mu);
+      rec.credits = e->counters->credits;
+    }
+    rec.deleted_at = now;
+    b.put_keys.push_back(std::move(rec));
+    doomed.push_back(e);
+  }
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  std::unique_lock lock(mu_);
+  for (const auto& e : doomed) UnindexKeyLocked(*e);
+  apis_.erase(api_id);
+  return OkStatus();
+}
+
+StatusOr<Page<KeyView>> KeyService::ListKeys(const Principal& p, const std::string& api_id,
+                                             const std::string& cursor, int limit,
+                                             const std::optional<std::string>& external_id) {
+  KH_RETURN_IF_ERROR(Require(p, "api." + api_id + ".read_key"));
+  std::string identity_id;
+  {
+    std::shared_lock lock(mu_);
+    if (!FindApi(api_id)) return NotFound("API '" + api_id + "' was not found", "data/api_not_found");
+    if (external_id) {
+      const IdentityRecord* ident = FindIdentity(*external_id);
+      if (!ident) return Page<KeyView>{};
+      identity_id = ident->id;
+    }
+  }
+  limit = std::clamp(limit, 1, kMaxPageSize);
+  KH_ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                      store_.ListKeyIds(api_id, cursor, identity_id, limit + 1));
+  Page<KeyView> page;
+  page.has_more = ids.size() > static_cast<size_t>(limit);
+  if (page.has_more) ids.resize(static_cast<size_t>(limit));
+  std::shared_lock lock(mu_);
+  for (const std::string& id : ids) {
+    auto e = FindKey(id, KeyKind::kApp);
+    if (e) page.items.push_back(ViewOf(e));
+  }
+  if (page.has_more && !ids.empty()) page.cursor = ids.back();
+  return page;
+}
+
+}  // namespace keyhold::service

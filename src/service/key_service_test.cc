@@ -1,0 +1,299 @@
+#include "service/key_service.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/key_format.h"
+
+#include "fakes/fake_env.h"
+#include "fakes/faulty_store.h"
+#include "fakes/temp_dir.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace keyhold::service {
+namespace {
+
+// A well-formed key that this service never issued.
+std::string GenerateKeyForTest(testing::FakeEnv& env) { return GenerateKey(env, "hd", 32); }
+
+class KeyServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen() {
+    svc_.reset();
+    faulty_.reset();
+    sqlite_.reset();
+    auto s = store::SqliteStore::Open(dir_.path() + "/k.db");
+    ASSERT_TRUE(s.ok());
+    sqlite_ = std::move(s).value();
+    faulty_ = std::make_unique<testing::FaultyStore>(*sqlite_);
+    auto svc = KeyService::Open(*faulty_, env_);
+    ASSERT_TRUE(svc.ok());
+    svc_ = std::move(svc).value();
+    if (!svc_->HasRootKeys()) {
+      auto root = svc_->Bootstrap("root");
+      ASSERT_TRUE(root.ok());
+      root_text_ = std::string(root->key.Reveal());
+    }
+    auto p = svc_->Authenticate(root_text_);
+    ASSERT_TRUE(p.ok());
+    root_ = *p;
+  }
+
+  std::string NewApi() {
+    auto a = svc_->CreateApi(root_, {.name = "helpdesk"});
+    EXPECT_TRUE(a.ok());
+    return a->id;
+  }
+
+  CreatedKey NewKey(CreateKeyRequest req) {
+    auto k = svc_->CreateKey(root_, std::move(req));
+    EXPECT_TRUE(k.ok()) << k.status().message();
+    return std::move(k).value();
+  }
+
+  VerifyCode Verify(const std::string& key, std::optional<std::string> query = std::nullopt,
+                    int64_t cost = 1) {
+    auto r = svc_->Verify(root_, {.key = key, .permissions_query = query, .cost = cost});
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r->code;
+  }
+
+  testing::TempDir dir_;
+  testing::FakeEnv env_;
+  std::unique_ptr<store::SqliteStore> sqlite_;
+  std::unique_ptr<testing::FaultyStore> faulty_;
+  std::unique_ptr<KeyService> svc_;
+  std::string root_text_;
+  Principal root_;
+};
+
+TEST_F(KeyServiceTest, CreatedKeyVerifiesAndIsNotStoredInPlaintext) {
+  std::string api = NewApi();
+  CreatedKey k = NewKey({.api_id = api, .prefix = "hd"});
+  EXPECT_TRUE(k.key.Reveal().starts_with("hd_"));
+  EXPECT_EQ(Verify(std::string(k.key.Reveal())), VerifyCode::kValid);
+  auto view = svc_->GetKey(root_, k.key_id);
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->entry->rec.start, std::string(k.key.Reveal().substr(0, 7)));
+  EXPECT_EQ(view->entry->rec.hash, crypto::Sha256(k.key.Reveal()));
+}
+
+TEST_F(KeyServiceTest, UnknownAndMalformedKeysAreNotFound) {
+  NewApi();
+  EXPECT_EQ(Verify("nope"), VerifyCode::kNotFound);
+  testing::FakeEnv other(0, 12345);
+  EXPECT_EQ(Verify(GenerateKeyForTest(other)), VerifyCode::kNotFound);
+}
+
+TEST_F(KeyServiceTest, ChecksInSpecOrderAndDeniedRequestsSpendNothing) {
+  std::string api = NewApi();
+  CreditsState credits;
+  credits.remaining = 1;
+  CreatedKey k = NewKey({.api_id = api, .permissions = {"documents.read"}, .credits = credits,
+                         .enabled = false});
+  std::string key(k.key.Reveal());
+  EXPECT_EQ(Verify(key), VerifyCode::kDisabled);
+  ASSERT_TRUE(svc_->UpdateKey(root_, {.key_id = k.key_id, .enabled = true}).ok());
+  EXPECT_EQ(Verify(key, "documents.write"), VerifyCode::kInsufficientPermissions);
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits.remaining, 1);  // nothing spent
+  EXPECT_EQ(Verify(key, "documents.read"), VerifyCode::kValid);
+  EXPECT_EQ(Verify(key), VerifyCode::kUsageExceeded);
+}
+
+TEST_F(KeyServiceTest, ExpiryFollowsTheClock) {
+  std::string api = NewApi();
+  CreatedKey k = NewKey({.api_id = api, .expires = env_.NowMillis() + 60'000});
+  std::string key(k.key.Reveal());
+  EXPECT_EQ(Verify(key), VerifyCode::kValid);
+  env_.Advance(60'000);
+  EXPECT_EQ(Verify(key), VerifyCode::kExpired);
+  auto past = svc_->CreateKey(root_, {.api_id = api, .expires = env_.NowMillis() - 1});
+  EXPECT_EQ(past.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(KeyServiceTest, WildcardPermissionsAndRolesGrant) {
+  std::string api = NewApi();
+  RoleRecord role;
+  role.name = "editor";
+  ASSERT_TRUE(svc_->CreateRole(root_, role, {"documents.write"}).ok());
+  CreatedKey k = NewKey({.api_id = api, .roles = {"editor"}, .permissions = {"reports.*"}});
+  std::string key(k.key.Reveal());
+  EXPECT_EQ(Verify(key, "reports.read AND documents.write"), VerifyCode::kValid);
+  EXPECT_EQ(Verify(key, "admin OR documents.delete"), VerifyCode::kInsufficientPermissions);
+  ASSERT_TRUE(svc_->DeleteRole(root_, "editor").ok());
+  EXPECT_EQ(Verify(key, "documents.write"), VerifyCode::kInsufficientPermissions);
+}
+
+TEST_F(KeyServiceTest, BadQueryIsAnError) {
+  std::string api = NewApi();
+  CreatedKey k = NewKey({.api_id = api});
+  auto r = svc_->Verify(root_, {.key = k.key.Reveal(), .permissions_query = "a AND"});
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(KeyServiceTest, WritesAreSeenByTheNextVerification) {
+  std::string api = NewApi();
+  CreatedKey k = NewKey({.api_id = api});
+  std::string key(k.key.Reveal());
+  ASSERT_EQ(Verify(key, "x.read"), VerifyCode::kInsufficientPermissions);
+  ASSERT_TRUE(svc_->ChangeKeyPermissions(root_, k.key_id, KeyService::SetMode::kAdd, {"x.read"}).ok());
+  EXPECT_EQ(Verify(key, "x.read"), VerifyCode::kValid);
+  ASSERT_TRUE(svc_->DeleteKey(root_, k.key_id, false).ok());
+  EXPECT_EQ(Verify(key), VerifyCode::kNotFound);
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(KeyServiceTest, StateSurvivesReopen) {
+  std::string api = NewApi();
+  CreditsState credits;
+  credits.remaining = 3;
+  CreatedKey k = NewKey({.api_id = api, .external_id = "user-1", .permissions = {"a.b"},
+                         .credits = credits});
+  std::string key(k.key.Reveal());
+  ASSERT_EQ(Verify(key), VerifyCode::kValid);
+  Reopen();
+  auto view = svc_->GetKey(root_, k.key_id);
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->credits.remaining, 2);
+  ASSERT_TRUE(view->identity.has_value());
+  EXPECT_EQ(view->identity->external_id, "user-1");
+  EXPECT_EQ(Verify(key, "a.b"), VerifyCode::kValid);
+}
+
+TEST_F(KeyServiceTest, FailedStoreWriteChangesNothing) {
+  std::string api = NewApi();
+  CreditsState credits;
+  credits.remaining = 5;
+  CreatedKey k = NewKey({.api_id = api, .credits = credits});
+  std::string key(k.key.Reveal());
+  faulty_->FailWrites(true);
+  EXPECT_EQ(svc_->UpdateKey(root_, {.key_id = k.key_id, .enabled = false}).status().code(),
+            StatusCode::kUnavailable);
+  EXPECT_EQ(svc_->DeleteKey(root_, k.key_id, true).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(svc_->Verify(root_, {.key = key}).status().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(svc_->CreateKey(root_, {.api_id = api}).ok());
+  faulty_->FailWrites(false);
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits.remaining, 5);
+  EXPECT_EQ(Verify(key), VerifyCode::kValid);
+}
+
+TEST_F(KeyServiceTest, RootKeysHoldOnlyWhatTheyWereGiven) {
+  std::string api = NewApi();
+  std::string other_api = NewApi();
+  auto verifier = svc_->CreateRootKey(root_, "verifier", {"api." + api + ".verify_key"});
+  ASSERT_TRUE(verifier.ok());
+  auto p = svc_->Authenticate(verifier->key.Reveal());
+  ASSERT_TRUE(p.ok());
+  CreatedKey mine = NewKey({.api_id = api});
+  CreatedKey theirs = NewKey({.api_id = other_api});
+  EXPECT_EQ(svc_->Verify(*p, {.key = mine.key.Reveal()})->code, VerifyCode::kValid);
+  // No verify permission on the other API: indistinguishable from a missing key.
+  auto hidden = svc_->Verify(*p, {.key = theirs.key.Reveal()});
+  EXPECT_EQ(hidden->code, VerifyCode::kNotFound);
+  EXPECT_FALSE(hidden->key.has_value());
+  auto create = svc_->CreateKey(*p, {.api_id = api});
+  EXPECT_EQ(create.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(create.status().message().find("api." + api + ".create_key"), std::string::npos);
+  // A root key can never grant more than it holds.
+  auto escalate = svc_->CreateRootKey(*p, "x", {"*"});
+  EXPECT_EQ(escalate.status().code(), StatusCode::kPermissionDenied);
+  auto delegate = svc_->CreateRootKey(root_, "admin-ish", {"rbac.*.create_root_key", "api.*.read_key"});
+  auto dp = svc_->Authenticate(delegate->key.Reveal());
+  EXPECT_TRUE(svc_->CreateRootKey(*dp, "narrow", {"api." + api + ".read_key"}).ok());
+  EXPECT_EQ(svc_->CreateRootKey(*dp, "wider", {"api.*.create_key"}).status().code(),
+            StatusCode::kPermissionDenied);
+}
+
+TEST_F(KeyServiceTest, AuthenticationErrorsAreDistinct) {
+  EXPECT_EQ(svc_->Authenticate("garbage").status().reason(), "authentication/malformed");
+  testing::FakeEnv other(0, 12345);
+  EXPECT_EQ(svc_->Authenticate(GenerateKeyForTest(other)).status().reason(),
+            "authentication/key_not_found");
+  std::string api = NewApi();
+  CreatedKey app_key = NewKey({.api_id = api});
+  EXPECT_EQ(svc_->Authenticate(app_key.key.Reveal()).status().reason(),
+            "authentication/key_not_found");  // an application key is no root key
+  auto r = svc_->CreateRootKey(root_, "temp", {"api.*.read_key"});
+  ASSERT_TRUE(svc_->DeleteRootKey(root_, r->key_id).ok());
+  EXPECT_EQ(svc_->Authenticate(r->key.Reveal()).status().reason(), "authentication/key_not_found");
+}
+
+TEST_F(KeyServiceTest, CreditsRefillOnTheirSchedule) {
+  std::string api = NewApi();
+  CreditsState credits;
+  credits.remaining = 1;
+  credits.refill = RefillRule{RefillInterval::kDaily, 2, 1};
+  CreatedKey k = NewKey({.api_id = api, .credits = credits});
+  std::string key(k.key.Reveal());
+  EXPECT_EQ(Verify(key), VerifyCode::kValid);
+  EXPECT_EQ(Verify(key), VerifyCode::kUsageExceeded);
+  env_.Advance(24LL * 3600 * 1000);
+  EXPECT_EQ(Verify(key), VerifyCode::kValid);
+  EXPECT_EQ(Verify(key), VerifyCode::kValid);
+  EXPECT_EQ(Verify(key), VerifyCode::kUsageExceeded);
+}
+
+TEST_F(KeyServiceTest, UpdateCreditsOperations) {
+  std::string api = NewApi();
+  CreatedKey k = NewKey({.api_id = api});
+  EXPECT_EQ(svc_->UpdateCredits(root_, k.key_id, CreditsOperation::kIncrement, 5).status().code(),
+            StatusCode::kInvalidArgument);  // unlimited keys have no balance to change
+  EXPECT_EQ(svc_->UpdateCredits(root_, k.key_id, CreditsOperation::kSet, 10)->remaining, 10);
+  EXPECT_EQ(svc_->UpdateCredits(root_, k.key_id, CreditsOperation::kIncrement, 5)->remaining, 15);
+  EXPECT_EQ(svc_->UpdateCredits(root_, k.key_id, CreditsOperation::kDecrement, 100)->remaining, 0);
+  EXPECT_EQ(Verify(std::string(k.key.Reveal())), VerifyCode::kUsageExceeded);
+  EXPECT_FALSE(svc_->UpdateCredits(root_, k.key_id, CreditsOperation::kSet, std::nullopt)
+                   ->remaining.has_value());
+  EXPECT_EQ(Verify(std::string(k.key.Reveal())), VerifyCode::kValid);
+}
+
+TEST_F(KeyServiceTest, IpAllowlist) {
+  auto a = svc_->CreateApi(root_, {.name = "internal", .ip_allowlist = {"10.0.0.0/8"}});
+  ASSERT_TRUE(a.ok());
+  CreatedKey k = NewKey({.api_id = a->id});
+  auto inside = svc_->Verify(root_, {.key = k.key.Reveal(), .client_ip = "10.1.2.3"});
+  EXPECT_EQ(inside->code, VerifyCode::kValid);
+  auto outside = svc_->Verify(root_, {.key = k.key.Reveal(), .client_ip = "192.0.2.1"});
+  EXPECT_EQ(outside->code, VerifyCode::kForbidden);
+}
+
+TEST_F(KeyServiceTest, ListKeysPagesThroughEverything) {
+  std::string api = NewApi();
+  std::set<std::string> ids;
+  for (int i = 0; i < 7; ++i) ids.insert(NewKey({.api_id = api}).key_id);
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto page = svc_->ListKeys(root_, api, cursor, 3, std::nullopt);
+    ASSERT_TRUE(page.ok());
+    for (const auto& v : page->items) seen.insert(v.entry->rec.id);
+    cursor = page->cursor;
+    ++pages;
+    if (!page->has_more) break;
+  } while (pages < 10);
+  EXPECT_EQ(seen, ids);
+  EXPECT_EQ(pages, 3);
+}
+
+TEST_F(KeyServiceTest, DeleteApiRevokesItsKeys) {
+  std::string api = NewApi();
+  CreatedKey k = NewKey({.api_id = api});
+  ASSERT_TRUE(svc_->DeleteApi(root_, api).ok());
+  EXPECT_EQ(Verify(std::string(k.key.Reveal())), VerifyCode::kNotFound);
+  EXPECT_EQ(svc_->GetApi(root_, api).status().code(), StatusCode::kNotFound);
+  Reopen();
+  EXPECT_EQ(Verify(std::string(k.key.Reveal())), VerifyCode::kNotFound);
+}
+
+TEST_F(KeyServiceTest, RecoverableIsRefusedClearly) {
+  std::string api = NewApi();
+  auto k = svc_->CreateKey(root_, {.api_id = api, .recoverable = true});
+  EXPECT_EQ(k.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace keyhold::service

@@ -1,0 +1,421 @@
+// KeyService: creating, reading, changing and deleting application keys.
+#include <algorithm>
+#include <set>
+
+#include "core/ids.h"
+#include "core/key_format.h"
+#include "core/permissions.h"
+#include "service/internal.h"
+#include "service/key_service.h"
+
+namespace keyhold::service {
+
+using store::KeyKind;
+using store::WriteBatch;
+
+namespace {
+
+Status ValidateCredits(const std::optional<int64_t>& remaining,
+                       const std::optional<RefillRule>& refill) {
+  if (remaining && (*remaining < 0 || *remaining > kMaxCredits)) {
+    return InvalidArgument("credits.remaining must be between 0 and 1000000000000000");
+  }
+  if (refill) {
+    if (refill->amount < 0 || refill->amount > kMaxCredits) {
+      return InvalidArgument("credits.refill.amount must be between 0 and 1000000000000000");
+    }
+    if (refill->refill_day < 1 || refill->refill_day > 31) {
+      return InvalidArgument("credits.refill.refillDay must be between 1 and 31");
+    }
+    if (!remaining) return InvalidArgument("credits.refill needs credits.remaining");
+  }
+  return OkStatus();
+}
+
+Status ValidateRatelimits(std::vector<RatelimitConfig>& rls, Env& env) {
+  if (rls.size() > 100) return InvalidArgument("at most 100 ratelimits");
+  std::set<std::string> names;
+  for (RatelimitConfig& r : rls) {
+    if (r.name.empty() || r.name.size() > 128) {
+      return InvalidArgument("ratelimit names must be 1 to 128 characters");
+    }
+    if (!names.insert(r.name).second) {
+      return InvalidArgument("ratelimit '" + r.name + "' is given twice");
+    }
+    if (r.limit < 1 || r.limit > 1'000'000'000) {
+      return InvalidArgument("ratelimit limit must be between 1 and 1000000000");
+    }
+    if (r.duration_ms < 1000 || r.duration_ms > kMaxRatelimitDurationMs) {
+      return InvalidArgument("ratelimit duration must be between 1000 and 2592000000 ms");
+    }
+    if (r.id.empty()) r.id = NewId(env, "rl");
+  }
+  return OkStatus();
+}
+
+Status ValidateCommon(const std::optional<std::string>& name, const std::string& meta_json) {
+  if (name && name->size() > kMaxNameLength) {
+    return InvalidArgument("name must be at most 256 characters");
+  }
+  if (meta_json.size() > kMaxMetaBytes) return InvalidArgument("meta must be at most 64 KiB");
+  return OkStatus();
+}
+
+}  // namespace
+
+StatusOr<std::vector<std::string>> KeyService::ResolvePermissions(
+    const Principal& p, const std::vector<std::string>& slugs, WriteBatch& batch,
+    std::vector<PermissionRecord>& created) {
+  if (slugs.size() > kMaxListItems) return InvalidArgument("at most 1000 permissions");
+  std::vector<std::string> ids;
+  for (const std::string& slug : slugs) {
+    if (const PermissionRecord* found = FindPermission(slug)) {
+      ids.push_back(found->id);
+      continue;
+    }
+    auto again = std::find_if(created.begin(), created.end(),
+                              [&](const PermissionRecord& r) { return r.slug == slug; });
+    if (again != created.end()) {
+      ids.push_back(again->id);
+      continue;
+    }
+    if (!IsValidPermission(slug)) {
+      return InvalidArgument("'" + slug + "' is not a valid permission slug");
+    }
+    KH_RETURN_IF_ERROR(Require(p, "rbac.*.create_permission"));
+    PermissionRecord rec{NewId(env_, "perm"), slug, slug, "", env_.NowMillis()};
+    batch.put_permissions.push_back(rec);
+    ids.push_back(rec.id);
+    created.push_back(std::move(rec));
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+StatusOr<std::vector<std::string>> KeyService::ResolveRoles(
+    const std::vector<std::string>& names) const {
+  if (names.size() > kMaxListItems) return InvalidArgument("at most 1000 roles");
+  std::vector<std::string> ids;
+  for (const std::string& name : names) {
+    const RoleRecord* r = FindRole(name);
+    if (!r) return NotFound("role '" + name + "' was not found", "data/role_not_found");
+    ids.push_back(r->id);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+StatusOr<std::string> KeyService::ResolveIdentity(const std::string& external_id, WriteBatch& batch,
+                                                  std::vector<IdentityRecord>& created) {
+  if (external_id.empty() || external_id.size() > kMaxExternalIdLength) {
+    return InvalidArgument("externalId must be 1 to 256 characters");
+  }
+  if (const IdentityRecord* found = FindIdentity(external_id)) {
+    if (found->external_id == external_id) return found->id;
+  }
+  IdentityRecord rec;
+  rec.id = NewId(env_, "id");
+  rec.external_id = external_id;
+  rec.created_at = env_.NowMillis();
+  batch.put_identities.push_back(rec);
+  created.push_back(rec);
+  return rec.id;
+}
+
+Status KeyService::CommitKey(KeyRecord rec, WriteBatch batch,
+                             const std::vector<PermissionRecord>& new_perms,
+                             const std::vector<IdentityRecord>& new_identities,
+                             std::shared_ptr<KeyCounters> counters) {
+  // Holding the counters' lock across the write keeps a concurrent credit spend from being
+  // overwritten by the balance this record carries.
+  std::lock_guard c(counters->mu);
+  batch.put_keys.push_back(rec);
+  KH_RETURN_IF_ERROR(store_.Apply(batch));
+  counters->credits = rec.credits;
+  std::unique_lock lock(mu_);
+  for (const auto& p : new_perms) {
+    permission_by_slug_[p.slug] = p.id;
+    permissions_[p.id] = p;
+  }
+  for (const auto& i : new_identities) {
+    identity_by_external_[i.external_id] = i.id;
+    identities_[i.id] = i;
+  }
+  if (rec.deleted_at) {
+    auto old = FindKey(rec.id, rec.kind);
+    if (old) UnindexKeyLocked(*old);
+    return OkStatus();
+  }
+  IndexKeyLocked(MakeEntry(std::move(rec), std::move(counters)));
+  return OkStatus();
+}
+
+StatusOr<CreatedKey> KeyService::CreateKey(const Principal& p, CreateKeyRequest req) {
+  KH_RETURN_IF_ERROR(Require(p, "api." + req.api_id + ".create_key"));
+  if (req.recoverable) {
+    return InvalidArgument(
+        "recoverable keys are stored encrypted by the secrets vault, which this server does not "
+        "offer yet; create the key with recoverable=false");
+  }
+  KH_RETURN_IF_ERROR(ValidateCommon(req.name, req.meta_json));
+  if (req.credits) KH_RETURN_IF_ERROR(ValidateCredits(req.credits->remaining, req.credits->refill));
+  KH_RETURN_IF_ERROR(ValidateRatelimits(req.ratelimits, env_));
+  int64_t now = env_.NowMillis();
+  if (req.expires && *req.expires <= now) return InvalidArgument("expires must be in the future");
+
+  std::lock_guard w(write_mu_);
+  const ApiRecord* api = FindApi(req.api_id);
+  if (!api) return NotFound("API '" + req.api_id + "' was not found", "data/api_not_found");
+  std::string prefix = req.prefix.value_or(api->default_prefix);
+  if (!IsValidKeyPrefix(prefix)) {
+    return InvalidArgument("prefix must be at most 16 characters of [a-zA-Z0-9_]");
+  }
+  int byte_length = req.byte_length.value_or(api->default_byte_length);
+  if (byte_length < kMinKeyBytes || byte_length > kMaxKeyBytes) {
+    return InvalidArgument("byteLength must be between 16 and 255");
+  }
+  WriteBatch batch;
+  std::vector<PermissionRecord> new_perms;
+  std::vector<IdentityRecord> new_identities;
+  KeyRecord k;
+  KH_ASSIGN_OR_RETURN(k.permission_ids, ResolvePermissions(p, req.permissions, batch, new_perms));
+  KH_ASSIGN_OR_RETURN(k.role_ids, ResolveRoles(req.roles));
+  if (req.external_id) {
+    KH_ASSIGN_OR_RETURN(k.identity_id, ResolveIdentity(*req.external_id, batch, new_identities));
+  }
+  std::string text = GenerateKey(env_, prefix, byte_length);
+  k.id = NewId(env_, "key");
+  k.kind = KeyKind::kApp;
+  k.api_id = req.api_id;
+  k.hash = crypto::Sha256(text);
+  k.start = KeyStart(text);
+  k.name = std::move(req.name);
+  k.meta_json = std::move(req.meta_json);
+  k.created_at = k.updated_at = now;
+  k.expires = req.expires;
+  k.enabled = req.enabled;
+  if (req.credits) {
+    k.credits = *req.credits;
+    k.credits.last_refill_at = now;
+  }
+  k.ratelimits = std::move(req.ratelimits);
+  std::string id = k.id;
+  KH_RETURN_IF_ERROR(CommitKey(std::move(k), std::move(batch), new_perms, new_identities,
+                               std::make_shared<KeyCounters>()));
+  return CreatedKey{id, crypto::Secret(std::move(text))};
+}
+
+StatusOr<std::shared_ptr<const KeyEntry>> KeyService::KeyForWrite(const Principal& p,
+                                                                  const std::string& key_id,
+                                                                  std::string_view action) {
+  auto e = FindKey(key_id, KeyKind::kApp);
+  if (!e) return NotFound("key '" + key_id + "' was not found", "data/key_not_found");
+  KH_RETURN_IF_ERROR(Require(p, "api." + e->rec.api_id + "." + std::string(action)));
+  return e;
+}
+
+StatusOr<KeyView> KeyService::GetKey(const Principal& p, const std::string& key_id) {
+  std::shared_lock lock(mu_);
+  auto e = FindKey(key_id, KeyKind::kApp);
+  if (!e) return NotFound("key '" + key_id + "' was not found", "data/key_not_found");
+  KH_RETURN_IF_ERROR(Require(p, "api." + e->rec.api_id + ".read_key"));
+  return ViewOf(e);
+}
+
+StatusOr<KeyView> KeyService::Whoami(const Principal& p, std::string_view key) {
+  if (!ParseKey(key).ok()) return NotFound("the key was not found", "data/key_not_found");
+  crypto::Sha256Digest h = crypto::Sha256(key);
+  std::shared_lock lock(mu_);
+  auto it = by_hash_.find(h);
+  if (it == by_hash_.end() || it->second->rec.kind != KeyKind::kApp) {
+    return NotFound("the key was not found", "data/key_not_found");
+  }
+  KH_RETURN_IF_ERROR(Require(p, "api." + it->second->rec.api_id + ".read_key"));
+  return ViewOf(it->second);
+}
+
+StatusOr<KeyView> KeyService::UpdateKey(const Principal& p, UpdateKeyRequest req) {
+  std::lock_guard w(write_mu_);
+  KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, req.key_id, "update_key"));
+  KeyRecord k = e->rec;
+  WriteBatch batch;
+  std::vector<PermissionRecord> new_perms;
+  std::vector<IdentityRecord> new_identities;
+  if (req.name) k.name = *req.name;
+  if (req.meta_json) k.meta_json = *req.meta_json;
+  KH_RETURN_IF_ERROR(ValidateCommon(k.name, k.meta_json));
+  if (req.external_id) {
+    k.identity_id.clear();
+    if (*req.external_id) {
+      KH_ASSIGN_OR_RETURN(k.identity_id, ResolveIdentity(**req.external_id, batch, new_identities));
+    }
+  }
+  int64_t now = env_.NowMillis();
+  if (req.expires) {
+    if (*req.expires && **req.expires <= now) return InvalidArgument("expires must be in the future");
+    k.expires = *req.expires;
+  }
+  if (req.ratelimits) {
+    KH_RETURN_IF_ERROR(ValidateRatelimits(*req.ratelimits, env_));
+    k.ratelimits = std::move(*req.ratelimits);
+  }
+  if (req.enabled) k.enabled = *req.enabled;
+  if (req.permissions) {
+    KH_ASSIGN_OR_RETURN(k.permission_ids, ResolvePermissions(p, *req.permissions, batch, new_perms));
+  }
+  if (req.roles) {
+    KH_ASSIGN_OR_RETURN(k.role_ids, ResolveRoles(*req.roles));
+  }
+  {
+    std::lock_guard c(e->counters->mu);
+    k.credits = e->counters->credits;
+  }
+  if (req.credits) {
+    if (!*req.credits) {
+      k.credits = CreditsState{};
+    } else {
+      const CreditsPatch& patch = **req.credits;
+      if (patch.set_remaining) k.credits.remaining = patch.remaining;
+      if (patch.set_refill) k.credits.refill = patch.refill;
+      KH_RETURN_IF_ERROR(ValidateCredits(k.credits.remaining, k.credits.refill));
+    }
+    k.credits.last_refill_at = now;
+  }
+  k.updated_at = now;
+  std::string id = k.id;
+  KH_RETURN_IF_ERROR(CommitKey(std::move(k), std::move(batch), new_perms, new_identities, e->counters));
+  std::shared_lock lock(mu_);
+  return ViewOf(by_id_.at(id));
+}
+
+StatusOr<CreditsState> KeyService::UpdateCredits(const Principal& p, const std::string& key_id,
+                                                 CreditsOperation op,
+                                                 std::optional<int64_t> value) {
+  std::lock_guard w(write_mu_);
+  KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "update_key"));
+  if (op != CreditsOperation::kSet && !value) {
+    return InvalidArgument("value is required for increment and decrement");
+  }
+  if (value && (*value < 0 || *value > kMaxCredits)) {
+    return InvalidArgument("value must be between 0 and 1000000000000000");
+  }
+  std::lock_guard c(e->counters->mu);
+  CreditsState next = e->counters->credits;
+  int64_t now = env_.NowMillis();
+  ApplyRefill(next, now);
+  if (op == CreditsOperation::kSet) {
+    next.remaining = value;
+    if (!value) next.refill.reset();
+  } else if (!next.remaining) {
+    return InvalidArgument("the key has unlimited credits; set a balance before changing it");
+  } else if (op == CreditsOperation::kIncrement) {
+    if (*next.remaining + *value > kMaxCredits) return InvalidArgument("the balance would exceed 1e15");
+    *next.remaining += *value;
+  } else {
+    *next.remaining = std::max<int64_t>(0, *next.remaining - *value);
+  }
+  WriteBatch b;
+  b.credits.push_back({key_id, next});
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  e->counters->credits = next;
+  return next;
+}
+
+Status KeyService::DeleteKey(const Principal& p, const std::string& key_id, bool permanent) {
+  std::lock_guard w(write_mu_);
+  KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "delete_key"));
+  WriteBatch b;
+  if (permanent) {
+    b.delete_keys.push_back(key_id);
+  } else {
+    KeyRecord rec = e->rec;
+    std::lock_guard c(e->counters->mu);
+    rec.credits = e->counters->credits;
+    rec.deleted_at = env_.NowMillis();
+    b.put_keys.push_back(std::move(rec));
+  }
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  std::unique_lock lock(mu_);
+  UnindexKeyLocked(*e);
+  return OkStatus();
+}
+
+template <typename Id>
+static std::vector<Id> Combine(std::vector<Id> current, const std::vector<Id>& given,
+                               KeyService::SetMode mode) {
+  if (mode == KeyService::SetMode::kSet) return given;
+  if (mode == KeyService::SetMode::kAdd) {
+    current.insert(current.end(), given.begin(), given.end());
+  } else {
+    std::erase_if(current, [&](const Id& x) {
+      return std::find(given.begin(), given.end(), x) != given.end();
+    });
+  }
+  std::sort(current.begin(), current.end());
+  current.erase(std::unique(current.begin(), current.end()), current.end());
+  return current;
+}
+
+StatusOr<std::vector<PermissionRecord>> KeyService::ChangeKeyPermissions(
+    const Principal& p, const std::string& key_id, SetMode mode,
+    const std::vector<std::string>& perms) {
+  std::lock_guard w(write_mu_);
+  KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "update_key"));
+  WriteBatch batch;
+  std::vector<PermissionRecord> new_perms;
+  std::vector<std::string> ids;
+  if (mode == SetMode::kRemove) {
+    for (const std::string& s : perms) {
+      if (const PermissionRecord* r = FindPermission(s)) ids.push_back(r->id);
+    }
+  } else {
+    KH_ASSIGN_OR_RETURN(ids, ResolvePermissions(p, perms, batch, new_perms));
+  }
+  KeyRecord k = e->rec;
+  k.permission_ids = Combine(k.permission_ids, ids, mode);
+  k.updated_at = env_.NowMillis();
+  {
+    std::lock_guard c(e->counters->mu);
+    k.credits = e->counters->credits;
+  }
+  KH_RETURN_IF_ERROR(CommitKey(std::move(k), std::move(batch), new_perms, {}, e->counters));
+  std::shared_lock lock(mu_);
+  std::vector<PermissionRecord> out;
+  for (const std::string& pid : by_id_.at(key_id)->rec.permission_ids) {
+    if (const PermissionRecord* r = FindPermission(pid)) out.push_back(*r);
+  }
+  return out;
+}
+
+StatusOr<std::vector<RoleView>> KeyService::ChangeKeyRoles(const Principal& p,
+                                                           const std::string& key_id, SetMode mode,
+                                                           const std::vector<std::string>& roles) {
+  std::lock_guard w(write_mu_);
+  KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "update_key"));
+  std::vector<std::string> ids;
+  if (mode == SetMode::kRemove) {
+    for (const std::string& s : roles) {
+      if (const RoleRecord* r = FindRole(s)) ids.push_back(r->id);
+    }
+  } else {
+    KH_ASSIGN_OR_RETURN(ids, ResolveRoles(roles));
+  }
+  KeyRecord k = e->rec;
+  k.role_ids = Combine(k.role_ids, ids, mode);
+  k.updated_at = env_.NowMillis();
+  {
+    std::lock_guard c(e->counters->mu);
+    k.credits = e->counters->credits;
+  }
+  KH_RETURN_IF_ERROR(CommitKey(std::move(k), {}, {}, {}, e->counters));
+  std::shared_lock lock(mu_);
+  std::vector<RoleView> out;
+  for (const std::string& rid : by_id_.at(key_id)->rec.role_ids) {
+    if (const RoleRecord* r = FindRole(rid)) out.push_back(RoleViewOf(*r));
+  }
+  return out;
+}
+
+}  // namespace keyhold::service

@@ -1,0 +1,272 @@
+// KeyService: identities, permissions and roles.
+#include <algorithm>
+
+#include "core/ids.h"
+#include "core/permissions.h"
+#include "service/internal.h"
+#include "service/key_service.h"
+
+namespace keyhold::service {
+
+using store::WriteBatch;
+
+RoleView KeyService::RoleViewOf(const RoleRecord& r) const {
+  RoleView v{r, {}};
+  for (const std::string& pid : r.permission_ids) {
+    if (const PermissionRecord* p = FindPermission(pid)) v.permissions.push_back(*p);
+  }
+  return v;
+}
+
+// --- identities ---------------------------------------------------------------------------
+
+StatusOr<IdentityRecord> KeyService::CreateIdentity(const Principal& p, IdentityRecord req) {
+  KH_RETURN_IF_ERROR(Require(p, "identity.*.create_identity"));
+  if (req.external_id.empty() || req.external_id.size() > kMaxExternalIdLength) {
+    return InvalidArgument("externalId must be 1 to 256 characters");
+  }
+  if (req.meta_json.size() > kMaxMetaBytes) return InvalidArgument("meta must be at most 64 KiB");
+  for (auto& r : req.ratelimits) {
+    if (r.limit < 1 || r.duration_ms < 1000 || r.duration_ms > kMaxRatelimitDurationMs) {
+      return InvalidArgument("ratelimits need limit >= 1 and duration between 1000 and 2592000000");
+    }
+    if (r.id.empty()) r.id = NewId(env_, "rl");
+  }
+  std::lock_guard w(write_mu_);
+  if (identity_by_external_.count(req.external_id)) {
+    return AlreadyExists("an identity with externalId '" + req.external_id + "' already exists",
+                         "data/identity_already_exists");
+  }
+  req.id = NewId(env_, "id");
+  req.created_at = env_.NowMillis();
+  WriteBatch b;
+  b.put_identities.push_back(req);
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  std::unique_lock lock(mu_);
+  identity_by_external_[req.external_id] = req.id;
+  identities_[req.id] = req;
+  return req;
+}
+
+StatusOr<IdentityRecord> KeyService::GetIdentity(const Principal& p,
+                                                 const std::string& id_or_external) {
+  KH_RETURN_IF_ERROR(Require(p, "identity.*.read_identity"));
+  std::shared_lock lock(mu_);
+  const IdentityRecord* r = FindIdentity(id_or_external);
+  if (!r) return NotFound("identity '" + id_or_external + "' was not found", "data/identity_not_found");
+  return *r;
+}
+
+StatusOr<Page<IdentityRecord>> KeyService::ListIdentities(const Principal& p,
+                                                          const std::string& cursor, int limit) {
+  KH_RETURN_IF_ERROR(Require(p, "identity.*.read_identity"));
+  std::shared_lock lock(mu_);
+  return PageOver<IdentityRecord>(identities_, cursor, limit,
+                                  [&](const std::string& id) { return identities_.at(id); });
+}
+
+StatusOr<IdentityRecord> KeyService::UpdateIdentity(
+    const Principal& p, const std::string& id_or_external, std::optional<std::string> meta_json,
+    std::optional<std::vector<RatelimitConfig>> ratelimits) {
+  KH_RETURN_IF_ERROR(Require(p, "identity.*.update_identity"));
+  std::lock_guard w(write_mu_);
+  const IdentityRecord* found = FindIdentity(id_or_external);
+  if (!found) {
+    return NotFound("identity '" + id_or_external + "' was not found", "data/identity_not_found");
+  }
+  IdentityRecord r = *found;
+  if (meta_json) {
+    if (meta_json->size() > kMaxMetaBytes) return InvalidArgument("meta must be at most 64 KiB");
+    r.meta_json = std::move(*meta_json);
+  }
+  if (ratelimits) {
+    for (auto& rl : *ratelimits) {
+      if (rl.limit < 1 || rl.duration_ms < 1000 || rl.duration_ms > kMaxRatelimitDurationMs) {
+        return InvalidArgument("ratelimits need limit >= 1 and duration between 1000 and 2592000000");
+      }
+      if (rl.id.empty()) rl.id = NewId(env_, "rl");
+    }
+    r.ratelimits = std::move(*ratelimits);
+  }
+  WriteBatch b;
+  b.put_identities.push_back(r);
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  std::unique_lock lock(mu_);
+  identities_[r.id] = r;
+  return r;
+}
+
+Status KeyService::DeleteIdentity(const Principal& p, const std::string& id_or_external) {
+  KH_RETURN_IF_ERROR(Require(p, "identity.*.delete_identity"));
+  std::lock_guard w(write_mu_);
+  const IdentityRecord* found = FindIdentity(id_or_external);
+  if (!found) {
+    return NotFound("identity '" + id_or_external + "' was not found", "data/identity_not_found");
+  }
+  IdentityRecord r = *found;
+  WriteBatch b;
+  std::vector<std::shared_ptr<const KeyEntry>> touched;
+  for (const auto& [id, e] : by_id_) {
+    if (e->rec.identity_id != r.id) continue;
+    KeyRecord k = e->rec;
+    std::lock_guard c(e->counters->mu);
+    k.credits = e->counters->credits;
+    k.identity_id.clear();
+    b.put_keys.push_back(std::move(k));
+    touched.push_back(e);
+  }
+  b.delete_identities.push_back(r.id);
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  std::unique_lock lock(mu_);
+  for (size_t i = 0; i < touched.size(); ++i) {
+    IndexKeyLocked(MakeEntry(b.put_keys[i], touched[i]->counters));
+  }
+  identity_by_external_.erase(r.external_id);
+  identities_.erase(r.id);
+  return OkStatus();
+}
+
+// --- permissions --------------------------------------------------------------------------
+
+StatusOr<PermissionRecord> KeyService::CreatePermission(const Principal& p, PermissionRecord req) {
+  KH_RETURN_IF_ERROR(Require(p, "rbac.*.create_permission"));
+  if (req.name.empty() || req.name.size() > kMaxNameLength) {
+    return InvalidArgument("name must be 1 to 256 characters");
+  }
+  if (!IsValidPermission(req.slug)) {
+    return InvalidArgument("slug must be 1 to 512 characters of [a-zA-Z0-9_:.*-] without empty segments");
+  }
+  if (req.description.size() > 1024) return InvalidArgument("description must be at most 1024 characters");
+  std::lock_guard w(write_mu_);
+  if (permission_by_slug_.count(req.slug)) {
+    return AlreadyExists("a permission with slug '" + req.slug + "' already exists",
+                         "data/permission_already_exists");
+  }
+  req.id = NewId(env_, "perm");
+  req.created_at = env_.NowMillis();
+  WriteBatch b;
+  b.put_permissions.push_back(req);
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  std::unique_lock lock(mu_);
+  permission_by_slug_[req.slug] = req.id;
+  permissions_[req.id] = req;
+  return req;
+}
+
+StatusOr<PermissionRecord> KeyService::GetPermission(const Principal& p,
+                                                     const std::string& id_or_slug) {
+  KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_permission"));
+  std::shared_lock lock(mu_);
+  const PermissionRecord* r = FindPermission(id_or_slug);
+  if (!r) return NotFound("permission '" + id_or_slug + "' was not found", "data/permission_not_found");
+  return *r;
+}
+
+StatusOr<Page<PermissionRecord>> KeyService::ListPermissions(const Principal& p,
+                                                             const std::string& cursor, int limit) {
+  KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_permission"));
+  std::shared_lock lock(mu_);
+  return PageOver<PermissionRecord>(permissions_, cursor, limit,
+                                    [&](const std::string& id) { return permissions_.at(id); });
+}
+
+Status KeyService::DeletePermission(const Principal& p, const std::string& id_or_slug) {
+  KH_RETURN_IF_ERROR(Require(p, "rbac.*.delete_permission"));
+  std::lock_guard w(write_mu_);
+  const PermissionRecord* found = FindPermission(id_or_slug);
+  if (!found) {
+    return NotFound("permission '" + id_or_slug + "' was not found", "data/permission_not_found");
+  }
+  PermissionRecord gone = *found;
+  WriteBatch b;
+  b.delete_permissions.push_back(gone.id);  // links go with it (ON DELETE CASCADE)
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  std::unique_lock lock(mu_);
+  for (auto& [id, r] : roles_) std::erase(r.permission_ids, gone.id);
+  for (auto& [id, e] : by_id_) {
+    if (std::find(e->rec.permission_ids.begin(), e->rec.permission_ids.end(), gone.id) ==
+        e->rec.permission_ids.end()) {
+      continue;
+    }
+    KeyRecord k = e->rec;
+    std::erase(k.permission_ids, gone.id);
+    e = MakeEntry(std::move(k), e->counters);
+    by_hash_[e->rec.hash] = e;
+  }
+  permission_by_slug_.erase(gone.slug);
+  permissions_.erase(gone.id);
+  RebuildAllEntriesLocked();
+  return OkStatus();
+}
+
+// --- roles --------------------------------------------------------------------------------
+
+StatusOr<RoleView> KeyService::CreateRole(const Principal& p, RoleRecord req,
+                                          const std::vector<std::string>& permissions) {
+  KH_RETURN_IF_ERROR(Require(p, "rbac.*.create_role"));
+  if (req.name.empty() || req.name.size() > kMaxNameLength) {
+    return InvalidArgument("name must be 1 to 256 characters");
+  }
+  if (req.description.size() > 1024) return InvalidArgument("description must be at most 1024 characters");
+  std::lock_guard w(write_mu_);
+  if (role_by_name_.count(req.name)) {
+    return AlreadyExists("a role named '" + req.name + "' already exists", "data/role_already_exists");
+  }
+  WriteBatch b;
+  std::vector<PermissionRecord> created;
+  KH_ASSIGN_OR_RETURN(req.permission_ids, ResolvePermissions(p, permissions, b, created));
+  req.id = NewId(env_, "role");
+  req.created_at = env_.NowMillis();
+  b.put_roles.push_back(req);
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  std::unique_lock lock(mu_);
+  for (const auto& perm : created) {
+    permission_by_slug_[perm.slug] = perm.id;
+    permissions_[perm.id] = perm;
+  }
+  role_by_name_[req.name] = req.id;
+  roles_[req.id] = req;
+  return RoleViewOf(req);
+}
+
+StatusOr<RoleView> KeyService::GetRole(const Principal& p, const std::string& id_or_name) {
+  KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_role"));
+  std::shared_lock lock(mu_);
+  const RoleRecord* r = FindRole(id_or_name);
+  if (!r) return NotFound("role '" + id_or_name + "' was not found", "data/role_not_found");
+  return RoleViewOf(*r);
+}
+
+StatusOr<Page<RoleView>> KeyService::ListRoles(const Principal& p, const std::string& cursor,
+                                               int limit) {
+  KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_role"));
+  std::shared_lock lock(mu_);
+  return PageOver<RoleView>(roles_, cursor, limit,
+                            [&](const std::string& id) { return RoleViewOf(roles_.at(id)); });
+}
+
+Status KeyService::DeleteRole(const Principal& p, const std::string& id_or_name) {
+  KH_RETURN_IF_ERROR(Require(p, "rbac.*.delete_role"));
+  std::lock_guard w(write_mu_);
+  const RoleRecord* found = FindRole(id_or_name);
+  if (!found) return NotFound("role '" + id_or_name + "' was not found", "data/role_not_found");
+  RoleRecord gone = *found;
+  WriteBatch b;
+  b.delete_roles.push_back(gone.id);
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  std::unique_lock lock(mu_);
+  for (auto& [id, e] : by_id_) {
+    if (std::find(e->rec.role_ids.begin(), e->rec.role_ids.end(), gone.id) == e->rec.role_ids.end()) {
+      continue;
+    }
+    KeyRecord k = e->rec;
+    std::erase(k.role_ids, gone.id);
+    e = MakeEntry(std::move(k), e->counters);
+    by_hash_[e->rec.hash] = e;
+  }
+  role_by_name_.erase(gone.name);
+  roles_.erase(gone.id);
+  return OkStatus();
+}
+
+}  // namespace keyhold::service

@@ -1,0 +1,78 @@
+// KeyService::Verify — the hot path. No store I/O unless the key has credits to spend.
+#include "core/ip.h"
+#include "core/key_format.h"
+#include "core/permissions.h"
+#include "service/internal.h"
+#include "service/key_service.h"
+
+namespace keyhold::service {
+
+static bool IpAllowed(const ApiRecord& api, const std::string& client_ip) {
+  if (api.ip_allowlist.empty()) return true;
+  for (const std::string& cidr : api.ip_allowlist) {
+    auto net = Cidr::Parse(cidr);
+    if (net.ok() && net->Contains(client_ip)) return true;
+  }
+  return false;
+}
+
+StatusOr<VerifyResult> KeyService::Verify(const Principal& p, const VerifyRequest& req) {
+  VerifyResult result;
+  // A malformed key or a failed check is answered without touching the index.
+  if (!ParseKey(req.key).ok()) return result;
+  std::optional<PermissionQuery> query;
+  if (req.permissions_query) {
+    KH_ASSIGN_OR_RETURN(query, PermissionQuery::Parse(*req.permissions_query));
+  }
+  if (req.cost < 0 || req.cost > kMaxCredits) {
+    return InvalidArgument("credits.cost must be between 0 and 1000000000000000");
+  }
+  crypto::Sha256Digest h = crypto::Sha256(req.key);
+  std::shared_ptr<const KeyEntry> e;
+  bool ip_ok = true;
+  {
+    std::shared_lock lock(mu_);
+    auto it = by_hash_.find(h);
+    if (it == by_hash_.end() || it->second->rec.kind != store::KeyKind::kApp) return result;
+    e = it->second;
+    if (!p.Can("api." + e->rec.api_id + ".verify_key")) return result;
+    const ApiRecord* api = FindApi(e->rec.api_id);
+    if (!api) return result;
+    ip_ok = IpAllowed(*api, req.client_ip);
+    result.key = ViewOf(e);
+  }
+  int64_t now = env_.NowMillis();
+  e->counters->last_used_at.store(now, std::memory_order_relaxed);
+  if (!e->rec.enabled) {
+    result.code = VerifyCode::kDisabled;
+  } else if (e->rec.expires && *e->rec.expires <= now) {
+    result.code = VerifyCode::kExpired;
+  } else if (!ip_ok) {
+    result.code = VerifyCode::kForbidden;
+  } else if (query && !query->Evaluate(e->effective_permissions)) {
+    result.code = VerifyCode::kInsufficientPermissions;
+  } else {
+    result.code = VerifyCode::kValid;
+  }
+  if (result.code != VerifyCode::kValid) return result;
+
+  // Credits last, so a request denied for any other reason spends nothing.
+  KeyCounters& c = *e->counters;
+  std::lock_guard lock(c.mu);
+  if (!c.credits.remaining) return result;
+  CreditsState next = c.credits;
+  ApplyRefill(next, now);
+  if (!TrySpend(next, req.cost)) {
+    result.code = VerifyCode::kUsageExceeded;
+    result.key->credits = next;
+    return result;
+  }
+  store::WriteBatch b;
+  b.credits.push_back({e->rec.id, next});
+  KH_RETURN_IF_ERROR(store_.Apply(b));
+  c.credits = next;
+  result.key->credits = next;
+  return result;
+}
+
+}  // namespace keyhold::service

@@ -1,0 +1,80 @@
+// The records keyhold persists. Plain data; invariants are kept by the service layer.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/credits.h"
+#include "crypto/crypto.h"
+
+namespace keyhold::store {
+
+struct RatelimitConfig {
+  std::string id;
+  std::string name;
+  int64_t limit = 0;
+  int64_t duration_ms = 0;
+  bool auto_apply = false;
+};
+
+struct ApiRecord {
+  std::string id;
+  std::string name;
+  std::string default_prefix;      // used when createKey gives none
+  int32_t default_byte_length = 32;
+  std::vector<std::string> ip_allowlist;  // CIDRs; empty = any address
+  int64_t created_at = 0;
+  std::optional<int64_t> deleted_at;
+};
+
+struct IdentityRecord {
+  std::string id;
+  std::string external_id;
+  std::string meta_json;  // JSON object text, empty if none
+  std::vector<RatelimitConfig> ratelimits;
+  int64_t created_at = 0;
+};
+
+struct PermissionRecord {
+  std::string id;
+  std::string name;
+  std::string slug;
+  std::string description;
+  int64_t created_at = 0;
+};
+
+struct RoleRecord {
+  std::string id;
+  std::string name;
+  std::string description;
+  std::vector<std::string> permission_ids;
+  int64_t created_at = 0;
+};
+
+enum class KeyKind : int32_t { kApp = 0, kRoot = 1 };
+
+struct KeyRecord {
+  std::string id;
+  KeyKind kind = KeyKind::kApp;
+  std::string api_id;
+  crypto::Sha256Digest hash{};  // SHA-256 of the whole key text; the key itself is never stored
+  std::string start;
+  std::optional<std::string> name;
+  std::string meta_json;  // JSON object text, empty if none
+  std::string identity_id;  // empty if none
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  int64_t last_used_at = 0;
+  std::optional<int64_t> expires;
+  bool enabled = true;
+  CreditsState credits;
+  std::vector<RatelimitConfig> ratelimits;
+  std::vector<std::string> permission_ids;    // app keys: ids of PermissionRecords
+  std::vector<std::string> role_ids;          // app keys: ids of RoleRecords
+  std::vector<std::string> root_permissions;  // root keys: permission patterns
+  std::optional<int64_t> deleted_at;
+};
+
+}  // namespace keyhold::store

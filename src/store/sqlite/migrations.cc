@@ -1,0 +1,86 @@
+#include "store/sqlite/migrations.h"
+
+namespace keyhold::store {
+
+const std::vector<std::string_view>& SqliteMigrations() {
+  static const std::vector<std::string_view> kMigrations = {
+      // 1: keys, APIs (keyspaces), identities, permissions and roles.
+      R"sql(
+CREATE TABLE apis (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  default_prefix TEXT NOT NULL DEFAULT '',
+  default_byte_length INTEGER NOT NULL DEFAULT 32,
+  ip_allowlist TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+CREATE TABLE identities (
+  id TEXT PRIMARY KEY,
+  external_id TEXT NOT NULL UNIQUE,
+  meta TEXT NOT NULL DEFAULT '',
+  ratelimits TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE permissions (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  slug TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE roles (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE role_permissions (
+  role_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+  permission_id TEXT NOT NULL REFERENCES permissions(id) ON DELETE CASCADE,
+  PRIMARY KEY (role_id, permission_id)
+);
+CREATE TABLE keys (
+  id TEXT PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  api_id TEXT NOT NULL,
+  hash BLOB NOT NULL UNIQUE,
+  start TEXT NOT NULL,
+  name TEXT,
+  meta TEXT NOT NULL DEFAULT '',
+  identity_id TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL DEFAULT 0,
+  expires INTEGER,
+  enabled INTEGER NOT NULL,
+  credits_remaining INTEGER,
+  refill_interval TEXT,
+  refill_amount INTEGER,
+  refill_day INTEGER,
+  last_refill_at INTEGER NOT NULL DEFAULT 0,
+  ratelimits TEXT NOT NULL DEFAULT '[]',
+  deleted_at INTEGER
+);
+CREATE INDEX keys_by_api ON keys(api_id, id);
+CREATE TABLE key_permissions (
+  key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+  permission_id TEXT NOT NULL REFERENCES permissions(id) ON DELETE CASCADE,
+  PRIMARY KEY (key_id, permission_id)
+);
+CREATE TABLE key_roles (
+  key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+  role_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+  PRIMARY KEY (key_id, role_id)
+);
+CREATE TABLE root_key_permissions (
+  key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+  permission TEXT NOT NULL,
+  PRIMARY KEY (key_id, permission)
+);
+)sql",
+  };
+  return kMigrations;
+}
+
+}  // namespace keyhold::store

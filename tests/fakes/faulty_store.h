@@ -1,0 +1,35 @@
+// FaultyStore: wraps a real Store and fails writes on demand, to test that a failed write
+// changes nothing and is reported.
+#pragma once
+
+#include <atomic>
+
+#include "store/store.h"
+
+namespace keyhold::testing {
+
+class FaultyStore final : public store::Store {
+ public:
+  explicit FaultyStore(store::Store& inner) : inner_(inner) {}
+  void FailWrites(bool fail) { fail_ = fail; }
+
+  StatusOr<store::Snapshot> LoadAll() override { return inner_.LoadAll(); }
+  Status Apply(const store::WriteBatch& b) override {
+    if (fail_) return Unavailable("injected write failure", "application/store_unavailable");
+    return inner_.Apply(b);
+  }
+  Status TouchLastUsed(const std::vector<std::pair<std::string, int64_t>>& t) override {
+    return inner_.TouchLastUsed(t);
+  }
+  StatusOr<std::vector<std::string>> ListKeyIds(const std::string& api, const std::string& after,
+                                                const std::string& identity, int limit) override {
+    return inner_.ListKeyIds(api, after, identity, limit);
+  }
+  int SchemaVersion() override { return inner_.SchemaVersion(); }
+
+ private:
+  store::Store& inner_;
+  std::atomic<bool> fail_{false};
+};
+
+}  // namespace keyhold::testing
