@@ -149,7 +149,23 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     req.remote_ip = remote_ip_;
     HttpResponse resp = host_.options.error_response(status, reason, detail);
     Log(req, resp.status, started);
+    lingering_ = true;
     Write(ToBeast(std::move(resp), 11, /*keep_alive=*/false));
+  }
+
+  // After rejecting a request whose body we did not read, keep reading (and discarding) for a
+  // short while, so a client still uploading gets to read our answer instead of a reset.
+  void Linger() {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) {
+                                beast::error_code ignored;
+                                beast::get_lowest_layer(self->stream_).socket().close(ignored);
+                                return;
+                              }
+                              self->Linger();
+                            });
   }
 
   void Log(const HttpRequest& req, int status, std::chrono::steady_clock::time_point started) {
@@ -164,6 +180,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     bool keep = sp->keep_alive();
     bhttp::async_write(stream_, *sp,
                        [self = this->shared_from_this(), sp, keep](beast::error_code ec, size_t) {
+                         if (!ec && self->lingering_) {
+                           if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+                             beast::error_code ignored;
+                             self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                           }
+                           return self->Linger();
+                         }
                          if (ec || !keep) return self->Close();
                          self->ReadRequest();
                        });
@@ -185,6 +208,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::atomic<bool> busy_{false};
+  bool lingering_ = false;
+  std::array<char, 16 * 1024> scratch_;
 };
 
 class ServerImpl final : public HttpServer {

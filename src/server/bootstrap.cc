@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "crypto/crypto.h"
 #include "store/sqlite/sqlite_store.h"
@@ -25,6 +26,9 @@ Status EnsureDirectory(const std::string& dir) {
     }
     return OkStatus();
   }
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   if (mkdir(dir.c_str(), 0700) != 0) {
     return Unavailable("cannot create data directory " + dir + ": " + std::strerror(errno));
   }

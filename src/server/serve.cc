@@ -1,6 +1,7 @@
 #include "server/serve.h"
 
 #include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -72,8 +73,9 @@ int Init(const Settings& settings, bool json_output) {
 int Serve(const Settings& settings) {
   umask(077);  // the database and its journal are as private as the data directory
   DisableCoreDumps();
-  auto level = spdlog::level::from_str(settings.Get("log_level"));
-  spdlog::set_level(level);
+  // Logs go to standard error; standard output carries only the one-time root key.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("keyhold"));
+  spdlog::set_level(spdlog::level::from_str(settings.Get("log_level")));
   auto listen = SplitListen(settings.Get("listen"));
   int threads = std::atoi(settings.Get("threads").c_str());
   if (!listen.ok() || threads < 1 || threads > 256) {

@@ -1,0 +1,149 @@
+// Test harness: starts the keyhold binary named by KEYHOLD_BIN on an ephemeral port in a temp
+// data directory, and talks to it over real HTTP(S).
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import https from "node:https";
+import os from "node:os";
+import path from "node:path";
+
+export const BIN = process.env.KEYHOLD_BIN;
+if (!BIN) throw new Error("set KEYHOLD_BIN to the keyhold binary under test");
+
+export function tempDir(name = "keyhold") {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`));
+}
+
+// Every plaintext key the suite sees, for the leak check.
+export const issuedKeys = new Set();
+// Every response body the suite sees, for the leak check.
+export const responseBodies = [];
+
+function waitFor(predicate, what, timeoutMs = 15000) {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      const v = predicate();
+      if (v) return resolve(v);
+      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 20);
+    };
+    tick();
+  });
+}
+
+export class Server {
+  constructor({ dataDir, args = [], env = {} } = {}) {
+    this.dataDir = dataDir ?? path.join(tempDir(), "data");
+    this.args = args;
+    this.env = env;
+    this.stdout = "";
+    this.stderr = "";
+  }
+
+  async start() {
+    this.stdout = "";
+    this.stderr = "";
+    this.proc = spawn(BIN, ["serve", "--data-dir", this.dataDir, "--listen", "127.0.0.1:0", ...this.args], {
+      env: { ...process.env, ...this.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.proc.stdout.on("data", (d) => (this.stdout += d));
+    this.proc.stderr.on("data", (d) => (this.stderr += d));
+    this.exited = new Promise((resolve) => this.proc.on("exit", (code, signal) => resolve({ code, signal })));
+    const m = await waitFor(() => /listening on (https?):\/\/([^ ]+)/.exec(this.stderr) || (this.proc.exitCode !== null && "exit"), "server start");
+    if (m === "exit") throw new Error(`server exited: ${this.stderr}`);
+    this.url = `${m[1]}://${m[2]}`;
+    this.port = Number(m[2].split(":").pop());
+    const root = /root key:\s+(\S+)/.exec(this.stdout);
+    if (root) {
+      this.rootKey = root[1];
+      issuedKeys.add(this.rootKey);
+    }
+    return this;
+  }
+
+  async stop(signal = "SIGTERM") {
+    if (!this.proc || this.proc.exitCode !== null) return this.exited;
+    this.proc.kill(signal);
+    return this.exited;
+  }
+
+  // POSTs to /v2/<op>; returns { status, body, headers }.
+  async call(op, body, token = this.rootKey, { raw, headers = {} } = {}) {
+    const h = { "content-type": "application/json", ...headers };
+    if (token) h.authorization = `Bearer ${token}`;
+    const payload = raw !== undefined ? raw : JSON.stringify(body ?? {});
+    if (this.url.startsWith("https")) return httpsPost(`${this.url}/v2/${op}`, payload, h, this.ca);
+    const res = await fetch(`${this.url}/v2/${op}`, { method: "POST", headers: h, body: payload });
+    const text = await res.text();
+    responseBodies.push(text);
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    noteKeys(json);
+    return { status: res.status, body: json, text, headers: res.headers };
+  }
+
+  // Shorthand: calls and expects 200; returns data.
+  async ok(op, body, token) {
+    const r = await this.call(op, body, token);
+    if (r.status !== 200) throw new Error(`${op} -> ${r.status}: ${r.text}`);
+    return r.body.data;
+  }
+}
+
+function noteKeys(json) {
+  const d = json?.data;
+  if (d && typeof d.key === "string" && d.keyId) issuedKeys.add(d.key);
+}
+
+export function httpsPost(url, payload, headers, ca, tlsOptions = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: "POST", headers, ca, ...tlsOptions }, (res) => {
+      const tls = res.socket?.getProtocol?.();
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => {
+        responseBodies.push(text);
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        noteKeys(json);
+        resolve({ status: res.statusCode, body: json, text, headers: res.headers, tls });
+      });
+    });
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+// A self-signed certificate for 127.0.0.1 / localhost.
+export function selfSignedCert(dir) {
+  const key = path.join(dir, "tls.key");
+  const cert = path.join(dir, "tls.crt");
+  execFileSync("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+  ], { stdio: "ignore" });
+  return { key, cert, ca: fs.readFileSync(cert) };
+}
+
+// Runs the CLI; returns { code, stdout, stderr }.
+export function cli(args, { env = {}, input } = {}) {
+  return new Promise((resolve) => {
+    const p = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    p.on("exit", (code) => resolve({ code, stdout, stderr }));
+    p.stdin.end(input ?? "");
+  });
+}
