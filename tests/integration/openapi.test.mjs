@@ -16,7 +16,7 @@ test("every routed operation is documented and every documented one is routed", 
   const s = await new Server().start();
   for (const op of documented) {
     const r = await s.call(op, {});
-    assert.notEqual(r.status, 404 === r.status && /route_not_found/.test(r.text) ? 404 : -1, `${op} is routed`);
+    assert.ok(!(r.status === 404 && /route_not_found/.test(r.text)), `${op} is routed`);
     assert.ok(r.body?.meta?.requestId, `${op} answers with the envelope`);
   }
   await s.stop();
