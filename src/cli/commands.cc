@@ -341,8 +341,11 @@ int RunCli(int argc, char** argv) {
   AddApis(app, flags, code);
   AddKeys(app, flags, code);
   AddRootKeys(app, flags, code);
+  AddBench(app, code);
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
-    if (sub->get_name() == "serve" || sub->get_name() == "init") continue;
+    if (sub->get_name() == "serve" || sub->get_name() == "init" || sub->get_name() == "bench") {
+      continue;
+    }
     for (CLI::App* leaf : sub->get_subcommands([](CLI::App*) { return true; })) {
       leaf->add_flag("--json", flags.json_output, "print the server's data as JSON");
     }

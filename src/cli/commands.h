@@ -6,3 +6,14 @@ namespace keyhold::cli {
 int RunCli(int argc, char** argv);
 
 }  // namespace keyhold::cli
+
+namespace CLI {
+class App;
+}
+
+namespace keyhold::cli {
+
+// Registers `keyhold bench …` (bench.cc).
+void AddBench(CLI::App& app, int& code);
+
+}  // namespace keyhold::cli

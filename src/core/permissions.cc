@@ -36,22 +36,31 @@ bool IsValidPermission(std::string_view name) {
 }
 
 // Shared by Matches and Covers: in Covers mode a `*` in `requested` is only covered by `*`.
+// Walks both names segment by segment without allocating: it runs on every verification.
 static bool SegmentsMatch(std::string_view held, std::string_view wanted, bool covers) {
-  std::vector<std::string_view> h = Segments(held);
-  std::vector<std::string_view> w = Segments(wanted);
-  for (size_t i = 0; i < h.size(); ++i) {
-    bool last = i + 1 == h.size();
-    if (h[i] == "*" && last) return w.size() > i;  // trailing * takes one or more segments
-    if (i >= w.size()) return false;
-    if (h[i] == "*") continue;
-    if (covers && w[i] == "*") return false;
-    if (h[i] != w[i]) return false;
+  size_t h = 0;
+  size_t w = 0;
+  while (true) {
+    size_t h_end = held.find('.', h);
+    std::string_view hs = held.substr(h, h_end == std::string_view::npos ? std::string_view::npos : h_end - h);
+    bool h_last = h_end == std::string_view::npos;
+    if (hs == "*" && h_last) return w <= wanted.size();  // trailing * takes one or more segments
+    if (w > wanted.size()) return false;
+    size_t w_end = wanted.find('.', w);
+    std::string_view ws = wanted.substr(w, w_end == std::string_view::npos ? std::string_view::npos : w_end - w);
+    bool w_last = w_end == std::string_view::npos;
+    if (hs != "*") {
+      if (covers && ws == "*") return false;
+      if (hs != ws) return false;
+    }
+    if (h_last || w_last) return h_last && w_last;
+    h = h_end + 1;
+    w = w_end + 1;
   }
-  return h.size() == w.size();
 }
 
 bool PermissionMatches(std::string_view held, std::string_view wanted) {
-  if (held == wanted) return true;
+  if (held == wanted || held == "*") return true;
   return SegmentsMatch(held, wanted, /*covers=*/false);
 }
 

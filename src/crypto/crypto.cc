@@ -18,10 +18,31 @@ void RandomBytes(std::span<uint8_t> out) {
   }
 }
 
+namespace {
+
+// EVP_Digest looks the algorithm up on every call; verification hashes on every request, so the
+// algorithm is fetched once and each thread keeps its own context.
+struct DigestContext {
+  DigestContext() : ctx(EVP_MD_CTX_new()) {}
+  ~DigestContext() { EVP_MD_CTX_free(ctx); }
+  EVP_MD_CTX* ctx;
+};
+
+const EVP_MD* FetchedSha256() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+}  // namespace
+
 Sha256Digest Sha256(std::string_view data) {
+  thread_local DigestContext c;
   Sha256Digest d{};
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr) != 1) {
+  const EVP_MD* md = FetchedSha256();
+  if (md == nullptr || c.ctx == nullptr || EVP_DigestInit_ex2(c.ctx, md, nullptr) != 1 ||
+      EVP_DigestUpdate(c.ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(c.ctx, d.data(), &len) != 1) {
     std::abort();  // only fails on allocation failure inside OpenSSL
   }
   return d;

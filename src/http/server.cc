@@ -77,10 +77,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
   }
 
-  // Called on shutdown: close if idle (waiting for a request that has not started).
+  // Called on shutdown: close if idle (waiting for a request of which no byte has arrived).
   void CloseIfIdle() {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
-      if (!self->busy_) beast::get_lowest_layer(self->stream_).socket().close();
+      bool started = self->busy_ || (self->parser_ && self->parser_->got_some());
+      if (!started) beast::get_lowest_layer(self->stream_).socket().close();
     });
   }
 
@@ -92,28 +93,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     parser_->body_limit(host_.options.max_body_bytes);
     parser_->header_limit(16 * 1024);
     beast::get_lowest_layer(stream_).expires_after(host_.options.read_timeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                               self->OnHeader(ec);
-                             });
-  }
-
-  void OnHeader(beast::error_code ec) {
-    if (ec) return OnReadError(ec);
-    busy_ = true;
-    auto& req = parser_->get();
-    if (req.has_content_length() && parser_->content_length() &&
-        *parser_->content_length() > host_.options.max_body_bytes) {
-      return Reject(413, "user/request_body_too_large", "the request body is larger than 1 MiB");
-    }
+    // One read for header and body: the parser's body limit rejects an oversized
+    // Content-Length as soon as the header is in, before any of the body is read.
     bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = this->shared_from_this()](beast::error_code ec2, size_t) {
-                        if (ec2) return self->OnReadError(ec2);
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->OnReadError(ec);
+                        self->busy_ = true;
                         self->Dispatch();
                       });
   }
 
   void OnReadError(beast::error_code ec) {
+    if (parser_ && parser_->is_header_done()) busy_ = true;
     if (ec == bhttp::error::body_limit) {
       return Reject(413, "user/request_body_too_large", "the request body is larger than 1 MiB");
     }

@@ -6,7 +6,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "crypto/system_env.h"
@@ -128,10 +131,29 @@ int Serve(const Settings& settings) {
   spdlog::info("keyhold {} listening on {}://{} ({} keys loaded)", KEYHOLD_VERSION,
                opts.tls_cert_file.empty() ? "http" : "https", (*server)->LocalAddress(),
                opened->service->KeyCount());
+  // Last-used times are usage metadata: written every few seconds, not on the verify path.
+  std::mutex flush_mu;
+  std::condition_variable flush_cv;
+  bool stopping = false;
+  std::thread flusher([&] {
+    std::unique_lock lock(flush_mu);
+    while (!flush_cv.wait_for(lock, std::chrono::seconds(5), [&] { return stopping; })) {
+      Status st = opened->service->FlushLastUsed();
+      if (!st.ok()) spdlog::warn("could not store last-used times: {}", st.message());
+    }
+  });
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Shutdown(std::chrono::seconds(10));
+  {
+    std::lock_guard lock(flush_mu);
+    stopping = true;
+  }
+  flush_cv.notify_all();
+  flusher.join();
+  Status flushed = opened->service->FlushLastUsed();
+  if (!flushed.ok()) spdlog::warn("could not store last-used times: {}", flushed.message());
   spdlog::info("stopped");
   return 0;
 }

@@ -60,9 +60,31 @@ StatusOr<std::unique_ptr<KeyService>> KeyService::Open(store::Store& store, Env&
     auto counters = std::make_shared<KeyCounters>();
     counters->credits = k.credits;
     counters->last_used_at = k.last_used_at;
+    counters->last_used_stored = k.last_used_at;
     svc->IndexKeyLocked(svc->MakeEntry(std::move(k), std::move(counters)));
   }
   return svc;
+}
+
+Status KeyService::FlushLastUsed() {
+  std::vector<std::pair<std::string, int64_t>> changed;
+  std::vector<std::pair<KeyCounters*, int64_t>> marks;
+  std::vector<std::shared_ptr<const KeyEntry>> hold;  // keeps the counters alive until marked
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [id, e] : by_id_) {
+      int64_t used = e->counters->last_used_at.load(std::memory_order_relaxed);
+      if (used > e->counters->last_used_stored.load(std::memory_order_relaxed)) {
+        changed.emplace_back(id, used);
+        marks.emplace_back(e->counters.get(), used);
+        hold.push_back(e);
+      }
+    }
+  }
+  if (changed.empty()) return OkStatus();
+  KH_RETURN_IF_ERROR(store_.TouchLastUsed(changed));
+  for (auto& [c, used] : marks) c->last_used_stored.store(used, std::memory_order_relaxed);
+  return OkStatus();
 }
 
 size_t KeyService::KeyCount() const {
@@ -103,7 +125,9 @@ std::shared_ptr<KeyEntry> KeyService::MakeEntry(KeyRecord rec,
 void KeyService::IndexKeyLocked(std::shared_ptr<const KeyEntry> e) {
   if (e->rec.kind == KeyKind::kRoot) root_key_ids_[e->rec.id] = e->rec.id;
   by_hash_[e->rec.hash] = e;
-  by_id_[e->rec.id] = std::move(e);
+  by_id_.erase(e->rec.id);  // the old key view points into the entry being replaced
+  std::string_view id = e->rec.id;
+  by_id_.emplace(id, std::move(e));
 }
 
 void KeyService::UnindexKeyLocked(const KeyEntry& e) {
@@ -114,12 +138,12 @@ void KeyService::UnindexKeyLocked(const KeyEntry& e) {
 }
 
 void KeyService::RebuildAllEntriesLocked() {
-  for (auto& [id, e] : by_id_) {
-    if (e->rec.kind == KeyKind::kRoot) continue;
-    auto fresh = MakeEntry(e->rec, e->counters);
-    by_hash_[fresh->rec.hash] = fresh;
-    e = std::move(fresh);
+  std::vector<std::shared_ptr<const KeyEntry>> all;
+  all.reserve(by_id_.size());
+  for (const auto& [id, e] : by_id_) {
+    if (e->rec.kind != KeyKind::kRoot) all.push_back(e);
   }
+  for (const auto& e : all) IndexKeyLocked(MakeEntry(e->rec, e->counters));
 }
 
 KeyView KeyService::ViewOf(const std::shared_ptr<const KeyEntry>& e) const {

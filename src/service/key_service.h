@@ -59,6 +59,7 @@ inline constexpr size_t kMaxExternalIdLength = 256;
 inline constexpr size_t kMaxMetaBytes = 64 * 1024;
 inline constexpr size_t kMaxListItems = 1000;
 inline constexpr int kMaxPageSize = 100;
+inline constexpr int kMaxBulkKeys = 1'000'000;
 inline constexpr int64_t kMaxRatelimitDurationMs = 30LL * 24 * 3600 * 1000;
 
 // Mutable per-key state shared by every version of a key's entry, so that a concurrent update
@@ -67,6 +68,7 @@ struct KeyCounters {
   std::mutex mu;
   CreditsState credits;                  // guarded by mu
   std::atomic<int64_t> last_used_at{0};
+  std::atomic<int64_t> last_used_stored{0};  // what the store has; FlushLastUsed catches up
 };
 
 // One key as held in memory: the record plus names resolved for answering requests.
@@ -210,6 +212,9 @@ class KeyService {
 
   // --- keys ------------------------------------------------------------------------------
   StatusOr<CreatedKey> CreateKey(const Principal& p, CreateKeyRequest req);
+  // Creates `count` keys alike but for their text, in one store write (bulk loads, benchmarks).
+  // Errors as CreateKey; kInvalidArgument if count is not 1..kMaxBulkKeys.
+  StatusOr<std::vector<CreatedKey>> CreateKeys(const Principal& p, CreateKeyRequest req, int count);
   StatusOr<KeyView> GetKey(const Principal& p, const std::string& key_id);
   // Looks a key up by its text. Errors: kNotFound (also for a malformed key).
   StatusOr<KeyView> Whoami(const Principal& p, std::string_view key);
@@ -255,6 +260,11 @@ class KeyService {
   StatusOr<RoleView> GetRole(const Principal& p, const std::string& id_or_name);
   StatusOr<Page<RoleView>> ListRoles(const Principal& p, const std::string& cursor, int limit);
   Status DeleteRole(const Principal& p, const std::string& id_or_name);
+
+  // Writes the last-used times that changed since the previous flush. Usage metadata, not an
+  // acknowledged write: the server calls this every few seconds and at shutdown.
+  // Errors: whatever the store returns (the times stay pending for the next flush).
+  Status FlushLastUsed();
 
   // Number of live keys in memory (app and root).
   size_t KeyCount() const;
@@ -306,7 +316,9 @@ class KeyService {
     }
   };
   std::unordered_map<crypto::Sha256Digest, std::shared_ptr<const KeyEntry>, DigestHash> by_hash_;
-  std::unordered_map<std::string, std::shared_ptr<const KeyEntry>> by_id_;
+  // Keyed by a view of the entry's own id, so the id is not stored twice; an entry is always
+  // erased before the entry that owns the viewed string goes.
+  std::unordered_map<std::string_view, std::shared_ptr<const KeyEntry>> by_id_;
   std::map<std::string, ApiRecord> apis_;
   std::map<std::string, IdentityRecord> identities_;
   std::unordered_map<std::string, std::string> identity_by_external_;

@@ -297,3 +297,21 @@ TEST_F(KeyServiceTest, RecoverableIsRefusedClearly) {
 
 }  // namespace
 }  // namespace keyhold::service
+
+namespace keyhold::service {
+namespace {
+
+TEST_F(KeyServiceTest, LastUsedIsKeptAcrossRestartsAfterAFlush) {
+  std::string api = NewApi();
+  CreatedKey k = NewKey({.api_id = api});
+  env_.Advance(5000);
+  ASSERT_EQ(Verify(std::string(k.key.Reveal())), VerifyCode::kValid);
+  int64_t used_at = env_.NowMillis();
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->last_used_at, used_at);
+  ASSERT_TRUE(svc_->FlushLastUsed().ok());
+  Reopen();
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->last_used_at, used_at);
+}
+
+}  // namespace
+}  // namespace keyhold::service

@@ -153,7 +153,14 @@ Status KeyService::CommitKey(KeyRecord rec, WriteBatch batch,
 }
 
 StatusOr<CreatedKey> KeyService::CreateKey(const Principal& p, CreateKeyRequest req) {
+  KH_ASSIGN_OR_RETURN(std::vector<CreatedKey> keys, CreateKeys(p, std::move(req), 1));
+  return std::move(keys.front());
+}
+
+StatusOr<std::vector<CreatedKey>> KeyService::CreateKeys(const Principal& p, CreateKeyRequest req,
+                                                         int count) {
   KH_RETURN_IF_ERROR(Require(p, "api." + req.api_id + ".create_key"));
+  if (count < 1 || count > kMaxBulkKeys) return InvalidArgument("count must be 1 to 1000000");
   if (req.recoverable) {
     return InvalidArgument(
         "recoverable keys are stored encrypted by the secrets vault, which this server does not "
@@ -179,32 +186,55 @@ StatusOr<CreatedKey> KeyService::CreateKey(const Principal& p, CreateKeyRequest 
   WriteBatch batch;
   std::vector<PermissionRecord> new_perms;
   std::vector<IdentityRecord> new_identities;
-  KeyRecord k;
-  KH_ASSIGN_OR_RETURN(k.permission_ids, ResolvePermissions(p, req.permissions, batch, new_perms));
-  KH_ASSIGN_OR_RETURN(k.role_ids, ResolveRoles(req.roles));
+  KeyRecord base;
+  KH_ASSIGN_OR_RETURN(base.permission_ids, ResolvePermissions(p, req.permissions, batch, new_perms));
+  KH_ASSIGN_OR_RETURN(base.role_ids, ResolveRoles(req.roles));
   if (req.external_id) {
-    KH_ASSIGN_OR_RETURN(k.identity_id, ResolveIdentity(*req.external_id, batch, new_identities));
+    KH_ASSIGN_OR_RETURN(base.identity_id, ResolveIdentity(*req.external_id, batch, new_identities));
   }
-  std::string text = GenerateKey(env_, prefix, byte_length);
-  k.id = NewId(env_, "key");
-  k.kind = KeyKind::kApp;
-  k.api_id = req.api_id;
-  k.hash = crypto::Sha256(text);
-  k.start = KeyStart(text);
-  k.name = std::move(req.name);
-  k.meta_json = std::move(req.meta_json);
-  k.created_at = k.updated_at = now;
-  k.expires = req.expires;
-  k.enabled = req.enabled;
+  base.kind = KeyKind::kApp;
+  base.api_id = req.api_id;
+  base.name = std::move(req.name);
+  base.meta_json = std::move(req.meta_json);
+  base.created_at = base.updated_at = now;
+  base.expires = req.expires;
+  base.enabled = req.enabled;
   if (req.credits) {
-    k.credits = *req.credits;
-    k.credits.last_refill_at = now;
+    base.credits = *req.credits;
+    base.credits.last_refill_at = now;
   }
-  k.ratelimits = std::move(req.ratelimits);
-  std::string id = k.id;
-  KH_RETURN_IF_ERROR(CommitKey(std::move(k), std::move(batch), new_perms, new_identities,
-                               std::make_shared<KeyCounters>()));
-  return CreatedKey{id, crypto::Secret(std::move(text))};
+  base.ratelimits = std::move(req.ratelimits);
+
+  std::vector<CreatedKey> created;
+  created.reserve(static_cast<size_t>(count));
+  batch.put_keys.reserve(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    std::string text = GenerateKey(env_, prefix, byte_length);
+    KeyRecord k = base;
+    k.id = NewId(env_, "key");
+    k.hash = crypto::Sha256(text);
+    k.start = KeyStart(text);
+    batch.put_keys.push_back(std::move(k));
+    created.push_back({batch.put_keys.back().id, crypto::Secret(std::move(text))});
+  }
+  KH_RETURN_IF_ERROR(store_.Apply(batch));
+  std::unique_lock lock(mu_);
+  for (const auto& perm : new_perms) {
+    permission_by_slug_[perm.slug] = perm.id;
+    permissions_[perm.id] = perm;
+  }
+  for (const auto& ident : new_identities) {
+    identity_by_external_[ident.external_id] = ident.id;
+    identities_[ident.id] = ident;
+  }
+  by_hash_.reserve(by_hash_.size() + batch.put_keys.size());
+  by_id_.reserve(by_id_.size() + batch.put_keys.size());
+  for (KeyRecord& k : batch.put_keys) {
+    auto counters = std::make_shared<KeyCounters>();
+    counters->credits = k.credits;
+    IndexKeyLocked(MakeEntry(std::move(k), std::move(counters)));
+  }
+  return created;
 }
 
 StatusOr<std::shared_ptr<const KeyEntry>> KeyService::KeyForWrite(const Principal& p,

@@ -183,15 +183,15 @@ Status KeyService::DeletePermission(const Principal& p, const std::string& id_or
   KH_RETURN_IF_ERROR(store_.Apply(b));
   std::unique_lock lock(mu_);
   for (auto& [id, r] : roles_) std::erase(r.permission_ids, gone.id);
-  for (auto& [id, e] : by_id_) {
-    if (std::find(e->rec.permission_ids.begin(), e->rec.permission_ids.end(), gone.id) ==
-        e->rec.permission_ids.end()) {
-      continue;
-    }
+  std::vector<std::shared_ptr<const KeyEntry>> holders;
+  for (const auto& [id, e] : by_id_) {
+    const auto& ids = e->rec.permission_ids;
+    if (std::find(ids.begin(), ids.end(), gone.id) != ids.end()) holders.push_back(e);
+  }
+  for (const auto& e : holders) {
     KeyRecord k = e->rec;
     std::erase(k.permission_ids, gone.id);
-    e = MakeEntry(std::move(k), e->counters);
-    by_hash_[e->rec.hash] = e;
+    IndexKeyLocked(MakeEntry(std::move(k), e->counters));
   }
   permission_by_slug_.erase(gone.slug);
   permissions_.erase(gone.id);
@@ -255,14 +255,15 @@ Status KeyService::DeleteRole(const Principal& p, const std::string& id_or_name)
   b.delete_roles.push_back(gone.id);
   KH_RETURN_IF_ERROR(store_.Apply(b));
   std::unique_lock lock(mu_);
-  for (auto& [id, e] : by_id_) {
-    if (std::find(e->rec.role_ids.begin(), e->rec.role_ids.end(), gone.id) == e->rec.role_ids.end()) {
-      continue;
-    }
+  std::vector<std::shared_ptr<const KeyEntry>> holders;
+  for (const auto& [id, e] : by_id_) {
+    const auto& ids = e->rec.role_ids;
+    if (std::find(ids.begin(), ids.end(), gone.id) != ids.end()) holders.push_back(e);
+  }
+  for (const auto& e : holders) {
     KeyRecord k = e->rec;
     std::erase(k.role_ids, gone.id);
-    e = MakeEntry(std::move(k), e->counters);
-    by_hash_[e->rec.hash] = e;
+    IndexKeyLocked(MakeEntry(std::move(k), e->counters));
   }
   role_by_name_.erase(gone.name);
   roles_.erase(gone.id);

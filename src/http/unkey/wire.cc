@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 
 #include "core/base62.h"
 
@@ -171,9 +172,16 @@ void BodyReader::Finish() {
 // --- envelopes ----------------------------------------------------------------------------
 
 std::string NewRequestId(Env& env) {
-  std::array<uint8_t, 12> b;
-  env.RandomBytes(b);
-  return "req_" + Base62EncodeFixed(b);
+  // Request ids need to be unique, not unpredictable: a random per-process part drawn once, then
+  // a counter, spares the CSPRNG on every request.
+  static const uint64_t process_part = [&env] {
+    uint64_t v = 0;
+    env.RandomBytes({reinterpret_cast<uint8_t*>(&v), sizeof v});
+    return v % 839299365868340224ULL;  // 62^10
+  }();
+  static std::atomic<uint64_t> counter{0};
+  return "req_" + Base62EncodeUint(process_part, 10) +
+         Base62EncodeUint(counter.fetch_add(1, std::memory_order_relaxed) % 56800235584ULL, 6);
 }
 
 static HttpResponse JsonResponse(int status, const json& body) {
@@ -184,17 +192,36 @@ static HttpResponse JsonResponse(int status, const json& body) {
   return r;
 }
 
+// {"meta":{"requestId":…},"data":…[,"pagination":…]} written around data's own serialization:
+// an initializer list would deep-copy the whole document first.
+static HttpResponse Envelope(const std::string& request_id, const json& data,
+                             const json* pagination) {
+  HttpResponse r;
+  r.status = 200;
+  r.headers.emplace_back("Content-Type", "application/json");
+  std::string& out = r.body;
+  out.reserve(256);
+  out += R"({"meta":{"requestId":")";
+  out += request_id;  // [A-Za-z0-9_] only: no escaping needed
+  out += R"("},"data":)";
+  out += data.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (pagination) {
+    out += R"(,"pagination":)";
+    out += pagination->dump();
+  }
+  out += '}';
+  return r;
+}
+
 HttpResponse Ok(const std::string& request_id, json data) {
-  return JsonResponse(200, {{"meta", {{"requestId", request_id}}}, {"data", std::move(data)}});
+  return Envelope(request_id, data, nullptr);
 }
 
 HttpResponse OkPage(const std::string& request_id, json data, const std::string& cursor,
                     bool has_more) {
   json pagination = {{"hasMore", has_more}};
   if (!cursor.empty()) pagination["cursor"] = cursor;
-  return JsonResponse(200, {{"meta", {{"requestId", request_id}}},
-                            {"data", std::move(data)},
-                            {"pagination", pagination}});
+  return Envelope(request_id, data, &pagination);
 }
 
 static const char* TitleFor(int status) {

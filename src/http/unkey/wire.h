@@ -70,7 +70,7 @@ class BodyReader {
   const json& object_;
   std::string location_;
   std::vector<FieldError>* errors_;
-  std::vector<std::string> seen_;
+  std::vector<std::string_view> seen_;  // field names are string literals
 };
 
 // --- envelopes ----------------------------------------------------------------------------

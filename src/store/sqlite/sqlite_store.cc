@@ -99,6 +99,7 @@ std::string RatelimitsToJson(const std::vector<RatelimitConfig>& rls) {
 
 std::vector<RatelimitConfig> RatelimitsFromJson(const std::string& text) {
   std::vector<RatelimitConfig> out;
+  if (text.empty() || text == "[]") return out;  // the common case; loading must stay fast
   json arr = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!arr.is_array()) return out;
   for (const auto& r : arr) {
@@ -348,6 +349,22 @@ Status SqliteStore::ApplyLocked(const WriteBatch& batch) {
                "refill_amount=excluded.refill_amount, refill_day=excluded.refill_day, "
                "last_refill_at=excluded.last_refill_at, ratelimits=excluded.ratelimits, "
                "deleted_at=excluded.deleted_at");
+  // Prepared once per batch: a bulk load of a million keys must not prepare millions of times.
+  struct LinkStatements {
+    Stmt clear;
+    Stmt insert;
+    std::vector<std::string> KeyRecord::*values;
+  };
+  LinkStatements links[] = {
+      {Stmt(db_, "DELETE FROM key_permissions WHERE key_id = ?"),
+       Stmt(db_, "INSERT INTO key_permissions (key_id, permission_id) VALUES (?,?)"),
+       &KeyRecord::permission_ids},
+      {Stmt(db_, "DELETE FROM key_roles WHERE key_id = ?"),
+       Stmt(db_, "INSERT INTO key_roles (key_id, role_id) VALUES (?,?)"), &KeyRecord::role_ids},
+      {Stmt(db_, "DELETE FROM root_key_permissions WHERE key_id = ?"),
+       Stmt(db_, "INSERT INTO root_key_permissions (key_id, permission) VALUES (?,?)"),
+       &KeyRecord::root_permissions},
+  };
   for (const KeyRecord& k : batch.put_keys) {
     put_key.Bind(1, k.id);
     put_key.Bind(2, int64_t{static_cast<int32_t>(k.kind)});
@@ -372,29 +389,13 @@ Status SqliteStore::ApplyLocked(const WriteBatch& batch) {
     put_key.Bind(19, RatelimitsToJson(k.ratelimits));
     put_key.Bind(20, k.deleted_at);
     KH_RETURN_IF_ERROR(run(put_key, "put key"));
-    struct Link {
-      const char* clear;
-      const char* insert;
-      const std::vector<std::string>* values;
-    };
-    const Link links[] = {
-        {"DELETE FROM key_permissions WHERE key_id = ?",
-         "INSERT INTO key_permissions (key_id, permission_id) VALUES (?,?)", &k.permission_ids},
-        {"DELETE FROM key_roles WHERE key_id = ?",
-         "INSERT INTO key_roles (key_id, role_id) VALUES (?,?)", &k.role_ids},
-        {"DELETE FROM root_key_permissions WHERE key_id = ?",
-         "INSERT INTO root_key_permissions (key_id, permission) VALUES (?,?)",
-         &k.root_permissions},
-    };
-    for (const Link& l : links) {
-      Stmt clear(db_, l.clear);
-      clear.Bind(1, k.id);
-      KH_RETURN_IF_ERROR(run(clear, "clear key links"));
-      Stmt ins(db_, l.insert);
-      for (const std::string& v : *l.values) {
-        ins.Bind(1, k.id);
-        ins.Bind(2, v);
-        KH_RETURN_IF_ERROR(run(ins, "link key"));
+    for (LinkStatements& l : links) {
+      l.clear.Bind(1, k.id);
+      KH_RETURN_IF_ERROR(run(l.clear, "clear key links"));
+      for (const std::string& v : k.*(l.values)) {
+        l.insert.Bind(1, k.id);
+        l.insert.Bind(2, v);
+        KH_RETURN_IF_ERROR(run(l.insert, "link key"));
       }
     }
   }
