@@ -57,33 +57,31 @@ StatusOr<std::unique_ptr<KeyService>> KeyService::Open(store::Store& store, Env&
   svc->by_hash_.reserve(snap.keys.size());
   svc->by_id_.reserve(snap.keys.size());
   for (auto& k : snap.keys) {
-    auto counters = std::make_shared<KeyCounters>();
-    counters->credits = k.credits;
-    counters->last_used_at = k.last_used_at;
-    counters->last_used_stored = k.last_used_at;
-    svc->IndexKeyLocked(svc->MakeEntry(std::move(k), std::move(counters)));
+    auto e = svc->MakeEntry(k, nullptr, nullptr);
+    e->last_used_at = k.last_used_at;
+    e->last_used_stored = k.last_used_at;
+    svc->IndexKeyLocked(std::move(e));
+    k = KeyRecord();  // release each record as soon as its entry exists
   }
   return svc;
 }
 
 Status KeyService::FlushLastUsed() {
   std::vector<std::pair<std::string, int64_t>> changed;
-  std::vector<std::pair<KeyCounters*, int64_t>> marks;
-  std::vector<std::shared_ptr<const KeyEntry>> hold;  // keeps the counters alive until marked
+  std::vector<std::pair<std::shared_ptr<const KeyEntry>, int64_t>> marks;
   {
     std::shared_lock lock(mu_);
     for (const auto& [id, e] : by_id_) {
-      int64_t used = e->counters->last_used_at.load(std::memory_order_relaxed);
-      if (used > e->counters->last_used_stored.load(std::memory_order_relaxed)) {
-        changed.emplace_back(id, used);
-        marks.emplace_back(e->counters.get(), used);
-        hold.push_back(e);
+      int64_t used = e->last_used_at.load(std::memory_order_relaxed);
+      if (used > e->last_used_stored.load(std::memory_order_relaxed)) {
+        changed.emplace_back(std::string(id), used);
+        marks.emplace_back(e, used);
       }
     }
   }
   if (changed.empty()) return OkStatus();
   KH_RETURN_IF_ERROR(store_.TouchLastUsed(changed));
-  for (auto& [c, used] : marks) c->last_used_stored.store(used, std::memory_order_relaxed);
+  for (auto& [e, used] : marks) e->last_used_stored.store(used, std::memory_order_relaxed);
   return OkStatus();
 }
 
@@ -92,47 +90,109 @@ size_t KeyService::KeyCount() const {
   return by_id_.size();
 }
 
-std::shared_ptr<KeyEntry> KeyService::MakeEntry(KeyRecord rec,
-                                                std::shared_ptr<KeyCounters> counters) const {
+KeyRecord KeyEntry::ToRecord() const {
+  KeyRecord r;
+  r.id = id.str();
+  r.kind = kind;
+  r.api_id = *api_id;
+  r.hash = hash;
+  r.start = start.str();
+  const KeyDetails& d = Details();
+  r.name = d.name;
+  r.meta_json = d.meta_json;
+  r.identity_id = d.identity_id;
+  r.created_at = created_at;
+  r.updated_at = updated_at;
+  r.last_used_at = last_used_at.load(std::memory_order_relaxed);
+  r.expires = expires;
+  r.enabled = enabled;
+  if (credits) {
+    std::lock_guard lock(credits->mu);
+    r.credits = credits->credits;
+  }
+  r.ratelimits = d.ratelimits;
+  r.permission_ids = d.permission_ids;
+  r.role_ids = d.role_ids;
+  r.root_permissions = d.root_permissions;
+  return r;
+}
+
+std::shared_ptr<const std::string> KeyService::InternApiId(const std::string& api_id) {
+  auto it = api_ids_.find(api_id);
+  if (it != api_ids_.end()) return it->second;
+  auto interned = std::make_shared<const std::string>(api_id);
+  api_ids_.emplace(api_id, interned);
+  return interned;
+}
+
+std::shared_ptr<KeyEntry> KeyService::MakeEntry(const KeyRecord& rec,
+                                                std::shared_ptr<CreditsCell> cell,
+                                                const KeyEntry* previous) {
   auto e = std::make_shared<KeyEntry>();
+  e->hash = rec.hash;
+  e->id = InlineString<32>(rec.id);
+  e->api_id = InternApiId(rec.api_id);
+  e->start = InlineString<24>(rec.start);
+  e->created_at = rec.created_at;
+  e->updated_at = rec.updated_at;
+  e->expires = rec.expires;
+  e->kind = rec.kind;
+  e->enabled = rec.enabled;
+  if (previous) {
+    e->last_used_at = previous->last_used_at.load(std::memory_order_relaxed);
+    e->last_used_stored = previous->last_used_stored.load(std::memory_order_relaxed);
+  }
+  if (cell) {
+    e->credits = std::move(cell);
+  } else if (rec.credits.remaining || rec.credits.refill) {
+    e->credits = std::make_shared<CreditsCell>();
+    e->credits->credits = rec.credits;
+  }
+  auto d = std::make_unique<KeyDetails>();
+  d->name = rec.name;
+  d->meta_json = rec.meta_json;
+  d->identity_id = rec.identity_id;
+  d->ratelimits = rec.ratelimits;
+  d->permission_ids = rec.permission_ids;
+  d->role_ids = rec.role_ids;
+  d->root_permissions = rec.root_permissions;
+  if (d->empty()) return e;
   if (rec.kind == KeyKind::kRoot) {
-    e->effective_permissions = rec.root_permissions;
+    d->effective_permissions = rec.root_permissions;
   } else {
     for (const std::string& pid : rec.permission_ids) {
       if (const PermissionRecord* p = FindPermission(pid)) {
-        e->permission_slugs.push_back(p->slug);
-        e->effective_permissions.push_back(p->slug);
+        d->permission_slugs.push_back(p->slug);
+        d->effective_permissions.push_back(p->slug);
       }
     }
     for (const std::string& rid : rec.role_ids) {
       auto it = roles_.find(rid);
       if (it == roles_.end()) continue;
-      e->role_names.push_back(it->second.name);
+      d->role_names.push_back(it->second.name);
       for (const std::string& pid : it->second.permission_ids) {
-        if (const PermissionRecord* p = FindPermission(pid)) e->effective_permissions.push_back(p->slug);
+        if (const PermissionRecord* p = FindPermission(pid)) d->effective_permissions.push_back(p->slug);
       }
     }
-    std::sort(e->effective_permissions.begin(), e->effective_permissions.end());
-    e->effective_permissions.erase(
-        std::unique(e->effective_permissions.begin(), e->effective_permissions.end()),
-        e->effective_permissions.end());
+    auto& eff = d->effective_permissions;
+    std::sort(eff.begin(), eff.end());
+    eff.erase(std::unique(eff.begin(), eff.end()), eff.end());
   }
-  e->rec = std::move(rec);
-  e->counters = std::move(counters);
+  e->details = std::move(d);
   return e;
 }
 
 void KeyService::IndexKeyLocked(std::shared_ptr<const KeyEntry> e) {
-  if (e->rec.kind == KeyKind::kRoot) root_key_ids_[e->rec.id] = e->rec.id;
-  by_hash_[e->rec.hash] = e;
-  by_id_.erase(e->rec.id);  // the old key view points into the entry being replaced
-  std::string_view id = e->rec.id;
+  if (e->kind == KeyKind::kRoot) root_key_ids_[e->id.str()] = e->id.str();
+  by_hash_[e->hash] = e;
+  by_id_.erase(e->id.view());  // the old key view points into the entry being replaced
+  std::string_view id = e->id.view();
   by_id_.emplace(id, std::move(e));
 }
 
 void KeyService::UnindexKeyLocked(const KeyEntry& e) {
-  std::string id = e.rec.id;
-  by_hash_.erase(e.rec.hash);
+  std::string id = e.id.str();
+  by_hash_.erase(e.hash);
   root_key_ids_.erase(id);
   by_id_.erase(id);
 }
@@ -141,22 +201,23 @@ void KeyService::RebuildAllEntriesLocked() {
   std::vector<std::shared_ptr<const KeyEntry>> all;
   all.reserve(by_id_.size());
   for (const auto& [id, e] : by_id_) {
-    if (e->rec.kind != KeyKind::kRoot) all.push_back(e);
+    if (e->kind != KeyKind::kRoot) all.push_back(e);
   }
-  for (const auto& e : all) IndexKeyLocked(MakeEntry(e->rec, e->counters));
+  for (const auto& e : all) IndexKeyLocked(MakeEntry(e->ToRecord(), e->credits, e.get()));
 }
 
 KeyView KeyService::ViewOf(const std::shared_ptr<const KeyEntry>& e) const {
   KeyView v;
   v.entry = e;
-  {
-    std::lock_guard lock(e->counters->mu);
-    v.credits = e->counters->credits;
+  if (e->credits) {
+    std::lock_guard lock(e->credits->mu);
+    v.credits = e->credits->credits;
+    ApplyRefill(v.credits, env_.NowMillis());
   }
-  ApplyRefill(v.credits, env_.NowMillis());
-  v.last_used_at = e->counters->last_used_at.load(std::memory_order_relaxed);
-  if (!e->rec.identity_id.empty()) {
-    auto it = identities_.find(e->rec.identity_id);
+  v.last_used_at = e->last_used_at.load(std::memory_order_relaxed);
+  const std::string& identity_id = e->Details().identity_id;
+  if (!identity_id.empty()) {
+    auto it = identities_.find(identity_id);
     if (it != identities_.end()) v.identity = it->second;
   }
   return v;
@@ -193,7 +254,7 @@ const RoleRecord* KeyService::FindRole(const std::string& id_or_name) const {
 
 std::shared_ptr<const KeyEntry> KeyService::FindKey(const std::string& key_id, KeyKind kind) const {
   auto it = by_id_.find(key_id);
-  if (it == by_id_.end() || it->second->rec.kind != kind) return nullptr;
+  if (it == by_id_.end() || it->second->kind != kind) return nullptr;
   return it->second;
 }
 
@@ -210,13 +271,13 @@ StatusOr<Principal> KeyService::Authenticate(std::string_view bearer) {
     auto it = by_hash_.find(h);
     if (it != by_hash_.end()) e = it->second;
   }
-  if (!e || e->rec.kind != KeyKind::kRoot) {
+  if (!e || e->kind != KeyKind::kRoot) {
     return Unauthenticated("the root key was not found", "authentication/key_not_found");
   }
-  if (!e->rec.enabled || (e->rec.expires && *e->rec.expires <= env_.NowMillis())) {
+  if (!e->enabled || (e->expires && *e->expires <= env_.NowMillis())) {
     return Unauthenticated("the root key is disabled or expired", "authentication/key_disabled");
   }
-  return Principal{e->rec.id, e->effective_permissions};
+  return Principal{e->id.str(), e->Details().effective_permissions};
 }
 
 bool KeyService::HasRootKeys() const {
@@ -245,7 +306,7 @@ StatusOr<CreatedKey> KeyService::Bootstrap(std::string_view name) {
   if (!root_key_ids_.empty()) return FailedPrecondition("a root key already exists");
   KeyRecord rec;
   CreatedKey created = NewRootKey(env_, std::string(name), {"*"}, &rec);
-  KH_RETURN_IF_ERROR(CommitKey(std::move(rec), {}, {}, {}, std::make_shared<KeyCounters>()));
+  KH_RETURN_IF_ERROR(CommitKey(std::move(rec), {}, {}, {}, nullptr));
   return created;
 }
 
@@ -264,7 +325,7 @@ StatusOr<CreatedKey> KeyService::CreateRootKey(const Principal& p, std::optional
   std::lock_guard w(write_mu_);
   KeyRecord rec;
   CreatedKey created = NewRootKey(env_, std::move(name), permissions, &rec);
-  KH_RETURN_IF_ERROR(CommitKey(std::move(rec), {}, {}, {}, std::make_shared<KeyCounters>()));
+  KH_RETURN_IF_ERROR(CommitKey(std::move(rec), {}, {}, {}, nullptr));
   return created;
 }
 
@@ -282,14 +343,14 @@ Status KeyService::DeleteRootKey(const Principal& p, const std::string& key_id) 
   std::lock_guard w(write_mu_);
   auto e = FindKey(key_id, KeyKind::kRoot);
   if (!e) return NotFound("root key '" + key_id + "' was not found", "data/key_not_found");
-  for (const std::string& held : e->rec.root_permissions) {
+  for (const std::string& held : e->Details().root_permissions) {
     bool covered = std::any_of(p.permissions.begin(), p.permissions.end(),
                                [&](const std::string& h) { return PermissionCovers(h, held); });
     if (!covered) {
       return PermissionDenied("this root key cannot delete a root key holding '" + held + "'");
     }
   }
-  KeyRecord rec = e->rec;
+  KeyRecord rec = e->ToRecord();
   rec.deleted_at = env_.NowMillis();
   store::WriteBatch b;
   b.put_keys.push_back(rec);
@@ -349,12 +410,8 @@ Status KeyService::DeleteApi(const Principal& p, const std::string& api_id) {
   b.put_apis.push_back(gone);
   std::vector<std::shared_ptr<const KeyEntry>> doomed;
   for (const auto& [id, e] : by_id_) {
-    if (e->rec.api_id != api_id) continue;
-    KeyRecord rec = e->rec;
-    {
-      std::lock_guard c(e->counters->mu);
-      rec.credits = e->counters->credits;
-    }
+    if (*e->api_id != api_id) continue;
+    KeyRecord rec = e->ToRecord();
     rec.deleted_at = now;
     b.put_keys.push_back(std::move(rec));
     doomed.push_back(e);

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "core/key_format.h"
 
@@ -77,8 +79,8 @@ TEST_F(KeyServiceTest, CreatedKeyVerifiesAndIsNotStoredInPlaintext) {
   EXPECT_EQ(Verify(std::string(k.key.Reveal())), VerifyCode::kValid);
   auto view = svc_->GetKey(root_, k.key_id);
   ASSERT_TRUE(view.ok());
-  EXPECT_EQ(view->entry->rec.start, std::string(k.key.Reveal().substr(0, 7)));
-  EXPECT_EQ(view->entry->rec.hash, crypto::Sha256(k.key.Reveal()));
+  EXPECT_EQ(view->entry->start.view(), k.key.Reveal().substr(0, 7));
+  EXPECT_EQ(view->entry->hash, crypto::Sha256(k.key.Reveal()));
 }
 
 TEST_F(KeyServiceTest, UnknownAndMalformedKeysAreNotFound) {
@@ -270,7 +272,7 @@ TEST_F(KeyServiceTest, ListKeysPagesThroughEverything) {
   do {
     auto page = svc_->ListKeys(root_, api, cursor, 3, std::nullopt);
     ASSERT_TRUE(page.ok());
-    for (const auto& v : page->items) seen.insert(v.entry->rec.id);
+    for (const auto& v : page->items) seen.insert(v.entry->id.str());
     cursor = page->cursor;
     ++pages;
     if (!page->has_more) break;

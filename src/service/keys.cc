@@ -127,13 +127,20 @@ StatusOr<std::string> KeyService::ResolveIdentity(const std::string& external_id
 Status KeyService::CommitKey(KeyRecord rec, WriteBatch batch,
                              const std::vector<PermissionRecord>& new_perms,
                              const std::vector<IdentityRecord>& new_identities,
-                             std::shared_ptr<KeyCounters> counters) {
-  // Holding the counters' lock across the write keeps a concurrent credit spend from being
-  // overwritten by the balance this record carries.
-  std::lock_guard c(counters->mu);
+                             std::shared_ptr<const KeyEntry> previous, Credits credits) {
+  std::shared_ptr<CreditsCell> cell = previous ? previous->credits : nullptr;
+  // Holding the cell's lock across the write keeps a concurrent spend from being overwritten.
+  std::unique_lock<std::mutex> cell_lock;
+  if (cell) cell_lock = std::unique_lock(cell->mu);
+  if (credits == Credits::kUnchanged) rec.credits = cell ? cell->credits : CreditsState{};
+  bool has_credits = rec.credits.remaining.has_value() || rec.credits.refill.has_value();
   batch.put_keys.push_back(rec);
   KH_RETURN_IF_ERROR(store_.Apply(batch));
-  counters->credits = rec.credits;
+  if (!has_credits) {
+    cell = nullptr;
+  } else if (cell) {
+    cell->credits = rec.credits;
+  }  // else MakeEntry creates the cell from rec
   std::unique_lock lock(mu_);
   for (const auto& p : new_perms) {
     permission_by_slug_[p.slug] = p.id;
@@ -148,7 +155,7 @@ Status KeyService::CommitKey(KeyRecord rec, WriteBatch batch,
     if (old) UnindexKeyLocked(*old);
     return OkStatus();
   }
-  IndexKeyLocked(MakeEntry(std::move(rec), std::move(counters)));
+  IndexKeyLocked(MakeEntry(rec, std::move(cell), previous.get()));
   return OkStatus();
 }
 
@@ -229,11 +236,7 @@ StatusOr<std::vector<CreatedKey>> KeyService::CreateKeys(const Principal& p, Cre
   }
   by_hash_.reserve(by_hash_.size() + batch.put_keys.size());
   by_id_.reserve(by_id_.size() + batch.put_keys.size());
-  for (KeyRecord& k : batch.put_keys) {
-    auto counters = std::make_shared<KeyCounters>();
-    counters->credits = k.credits;
-    IndexKeyLocked(MakeEntry(std::move(k), std::move(counters)));
-  }
+  for (const KeyRecord& k : batch.put_keys) IndexKeyLocked(MakeEntry(k, nullptr, nullptr));
   return created;
 }
 
@@ -242,7 +245,7 @@ StatusOr<std::shared_ptr<const KeyEntry>> KeyService::KeyForWrite(const Principa
                                                                   std::string_view action) {
   auto e = FindKey(key_id, KeyKind::kApp);
   if (!e) return NotFound("key '" + key_id + "' was not found", "data/key_not_found");
-  KH_RETURN_IF_ERROR(Require(p, "api." + e->rec.api_id + "." + std::string(action)));
+  KH_RETURN_IF_ERROR(Require(p, "api." + *e->api_id + "." + std::string(action)));
   return e;
 }
 
@@ -250,7 +253,7 @@ StatusOr<KeyView> KeyService::GetKey(const Principal& p, const std::string& key_
   std::shared_lock lock(mu_);
   auto e = FindKey(key_id, KeyKind::kApp);
   if (!e) return NotFound("key '" + key_id + "' was not found", "data/key_not_found");
-  KH_RETURN_IF_ERROR(Require(p, "api." + e->rec.api_id + ".read_key"));
+  KH_RETURN_IF_ERROR(Require(p, "api." + *e->api_id + ".read_key"));
   return ViewOf(e);
 }
 
@@ -259,17 +262,17 @@ StatusOr<KeyView> KeyService::Whoami(const Principal& p, std::string_view key) {
   crypto::Sha256Digest h = crypto::Sha256(key);
   std::shared_lock lock(mu_);
   auto it = by_hash_.find(h);
-  if (it == by_hash_.end() || it->second->rec.kind != KeyKind::kApp) {
+  if (it == by_hash_.end() || it->second->kind != KeyKind::kApp) {
     return NotFound("the key was not found", "data/key_not_found");
   }
-  KH_RETURN_IF_ERROR(Require(p, "api." + it->second->rec.api_id + ".read_key"));
+  KH_RETURN_IF_ERROR(Require(p, "api." + *it->second->api_id + ".read_key"));
   return ViewOf(it->second);
 }
 
 StatusOr<KeyView> KeyService::UpdateKey(const Principal& p, UpdateKeyRequest req) {
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, req.key_id, "update_key"));
-  KeyRecord k = e->rec;
+  KeyRecord k = e->ToRecord();
   WriteBatch batch;
   std::vector<PermissionRecord> new_perms;
   std::vector<IdentityRecord> new_identities;
@@ -298,10 +301,6 @@ StatusOr<KeyView> KeyService::UpdateKey(const Principal& p, UpdateKeyRequest req
   if (req.roles) {
     KH_ASSIGN_OR_RETURN(k.role_ids, ResolveRoles(*req.roles));
   }
-  {
-    std::lock_guard c(e->counters->mu);
-    k.credits = e->counters->credits;
-  }
   if (req.credits) {
     if (!*req.credits) {
       k.credits = CreditsState{};
@@ -315,7 +314,8 @@ StatusOr<KeyView> KeyService::UpdateKey(const Principal& p, UpdateKeyRequest req
   }
   k.updated_at = now;
   std::string id = k.id;
-  KH_RETURN_IF_ERROR(CommitKey(std::move(k), std::move(batch), new_perms, new_identities, e->counters));
+  KH_RETURN_IF_ERROR(CommitKey(std::move(k), std::move(batch), new_perms, new_identities, e,
+                               req.credits ? Credits::kChanged : Credits::kUnchanged));
   std::shared_lock lock(mu_);
   return ViewOf(by_id_.at(id));
 }
@@ -331,25 +331,51 @@ StatusOr<CreditsState> KeyService::UpdateCredits(const Principal& p, const std::
   if (value && (*value < 0 || *value > kMaxCredits)) {
     return InvalidArgument("value must be between 0 and 1000000000000000");
   }
-  std::lock_guard c(e->counters->mu);
-  CreditsState next = e->counters->credits;
   int64_t now = env_.NowMillis();
+  CreditsState current;
+  if (e->credits) {
+    std::lock_guard c(e->credits->mu);
+    current = e->credits->credits;
+  }
+  CreditsState next = current;
   ApplyRefill(next, now);
   if (op == CreditsOperation::kSet) {
     next.remaining = value;
     if (!value) next.refill.reset();
   } else if (!next.remaining) {
     return InvalidArgument("the key has unlimited credits; set a balance before changing it");
-  } else if (op == CreditsOperation::kIncrement) {
+  }
+  // Increments and decrements apply to the live balance under the cell's lock, so concurrent
+  // spends are neither lost nor double-counted.
+  KeyRecord k = e->ToRecord();
+  std::shared_ptr<CreditsCell> cell = e->credits;
+  std::unique_lock<std::mutex> cell_lock;
+  if (cell) {
+    cell_lock = std::unique_lock(cell->mu);
+    if (op != CreditsOperation::kSet) {
+      next = cell->credits;
+      ApplyRefill(next, now);
+    }
+  }
+  if (op == CreditsOperation::kIncrement) {
     if (*next.remaining + *value > kMaxCredits) return InvalidArgument("the balance would exceed 1e15");
     *next.remaining += *value;
-  } else {
+  } else if (op == CreditsOperation::kDecrement) {
     *next.remaining = std::max<int64_t>(0, *next.remaining - *value);
   }
   WriteBatch b;
   b.credits.push_back({key_id, next});
   KH_RETURN_IF_ERROR(store_.Apply(b));
-  e->counters->credits = next;
+  bool limited = next.remaining.has_value() || next.refill.has_value();
+  if (cell && limited) {
+    cell->credits = next;
+    return next;
+  }
+  // The key moves between unlimited and limited: its entry gets (or loses) a cell.
+  if (cell_lock) cell_lock.unlock();
+  k.credits = next;
+  std::unique_lock lock(mu_);
+  IndexKeyLocked(MakeEntry(k, nullptr, e.get()));
   return next;
 }
 
@@ -360,9 +386,7 @@ Status KeyService::DeleteKey(const Principal& p, const std::string& key_id, bool
   if (permanent) {
     b.delete_keys.push_back(key_id);
   } else {
-    KeyRecord rec = e->rec;
-    std::lock_guard c(e->counters->mu);
-    rec.credits = e->counters->credits;
+    KeyRecord rec = e->ToRecord();
     rec.deleted_at = env_.NowMillis();
     b.put_keys.push_back(std::move(rec));
   }
@@ -403,17 +427,14 @@ StatusOr<std::vector<PermissionRecord>> KeyService::ChangeKeyPermissions(
   } else {
     KH_ASSIGN_OR_RETURN(ids, ResolvePermissions(p, perms, batch, new_perms));
   }
-  KeyRecord k = e->rec;
+  KeyRecord k = e->ToRecord();
   k.permission_ids = Combine(k.permission_ids, ids, mode);
   k.updated_at = env_.NowMillis();
-  {
-    std::lock_guard c(e->counters->mu);
-    k.credits = e->counters->credits;
-  }
-  KH_RETURN_IF_ERROR(CommitKey(std::move(k), std::move(batch), new_perms, {}, e->counters));
+  KH_RETURN_IF_ERROR(
+      CommitKey(std::move(k), std::move(batch), new_perms, {}, e, Credits::kUnchanged));
   std::shared_lock lock(mu_);
   std::vector<PermissionRecord> out;
-  for (const std::string& pid : by_id_.at(key_id)->rec.permission_ids) {
+  for (const std::string& pid : by_id_.at(key_id)->Details().permission_ids) {
     if (const PermissionRecord* r = FindPermission(pid)) out.push_back(*r);
   }
   return out;
@@ -432,17 +453,13 @@ StatusOr<std::vector<RoleView>> KeyService::ChangeKeyRoles(const Principal& p,
   } else {
     KH_ASSIGN_OR_RETURN(ids, ResolveRoles(roles));
   }
-  KeyRecord k = e->rec;
+  KeyRecord k = e->ToRecord();
   k.role_ids = Combine(k.role_ids, ids, mode);
   k.updated_at = env_.NowMillis();
-  {
-    std::lock_guard c(e->counters->mu);
-    k.credits = e->counters->credits;
-  }
-  KH_RETURN_IF_ERROR(CommitKey(std::move(k), {}, {}, {}, e->counters));
+  KH_RETURN_IF_ERROR(CommitKey(std::move(k), {}, {}, {}, e, Credits::kUnchanged));
   std::shared_lock lock(mu_);
   std::vector<RoleView> out;
-  for (const std::string& rid : by_id_.at(key_id)->rec.role_ids) {
+  for (const std::string& rid : by_id_.at(key_id)->Details().role_ids) {
     if (const RoleRecord* r = FindRole(rid)) out.push_back(RoleViewOf(*r));
   }
   return out;

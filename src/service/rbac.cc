@@ -107,10 +107,8 @@ Status KeyService::DeleteIdentity(const Principal& p, const std::string& id_or_e
   WriteBatch b;
   std::vector<std::shared_ptr<const KeyEntry>> touched;
   for (const auto& [id, e] : by_id_) {
-    if (e->rec.identity_id != r.id) continue;
-    KeyRecord k = e->rec;
-    std::lock_guard c(e->counters->mu);
-    k.credits = e->counters->credits;
+    if (e->Details().identity_id != r.id) continue;
+    KeyRecord k = e->ToRecord();
     k.identity_id.clear();
     b.put_keys.push_back(std::move(k));
     touched.push_back(e);
@@ -119,7 +117,7 @@ Status KeyService::DeleteIdentity(const Principal& p, const std::string& id_or_e
   KH_RETURN_IF_ERROR(store_.Apply(b));
   std::unique_lock lock(mu_);
   for (size_t i = 0; i < touched.size(); ++i) {
-    IndexKeyLocked(MakeEntry(b.put_keys[i], touched[i]->counters));
+    IndexKeyLocked(MakeEntry(b.put_keys[i], touched[i]->credits, touched[i].get()));
   }
   identity_by_external_.erase(r.external_id);
   identities_.erase(r.id);
@@ -185,13 +183,13 @@ Status KeyService::DeletePermission(const Principal& p, const std::string& id_or
   for (auto& [id, r] : roles_) std::erase(r.permission_ids, gone.id);
   std::vector<std::shared_ptr<const KeyEntry>> holders;
   for (const auto& [id, e] : by_id_) {
-    const auto& ids = e->rec.permission_ids;
+    const auto& ids = e->Details().permission_ids;
     if (std::find(ids.begin(), ids.end(), gone.id) != ids.end()) holders.push_back(e);
   }
   for (const auto& e : holders) {
-    KeyRecord k = e->rec;
+    KeyRecord k = e->ToRecord();
     std::erase(k.permission_ids, gone.id);
-    IndexKeyLocked(MakeEntry(std::move(k), e->counters));
+    IndexKeyLocked(MakeEntry(k, e->credits, e.get()));
   }
   permission_by_slug_.erase(gone.slug);
   permissions_.erase(gone.id);
@@ -257,13 +255,13 @@ Status KeyService::DeleteRole(const Principal& p, const std::string& id_or_name)
   std::unique_lock lock(mu_);
   std::vector<std::shared_ptr<const KeyEntry>> holders;
   for (const auto& [id, e] : by_id_) {
-    const auto& ids = e->rec.role_ids;
+    const auto& ids = e->Details().role_ids;
     if (std::find(ids.begin(), ids.end(), gone.id) != ids.end()) holders.push_back(e);
   }
   for (const auto& e : holders) {
-    KeyRecord k = e->rec;
+    KeyRecord k = e->ToRecord();
     std::erase(k.role_ids, gone.id);
-    IndexKeyLocked(MakeEntry(std::move(k), e->counters));
+    IndexKeyLocked(MakeEntry(k, e->credits, e.get()));
   }
   role_by_name_.erase(gone.name);
   roles_.erase(gone.id);

@@ -33,23 +33,23 @@ StatusOr<VerifyResult> KeyService::Verify(const Principal& p, const VerifyReques
   {
     std::shared_lock lock(mu_);
     auto it = by_hash_.find(h);
-    if (it == by_hash_.end() || it->second->rec.kind != store::KeyKind::kApp) return result;
+    if (it == by_hash_.end() || it->second->kind != store::KeyKind::kApp) return result;
     e = it->second;
-    if (!p.Can("api." + e->rec.api_id + ".verify_key")) return result;
-    const ApiRecord* api = FindApi(e->rec.api_id);
+    if (!p.Can("api." + *e->api_id + ".verify_key")) return result;
+    const ApiRecord* api = FindApi(*e->api_id);
     if (!api) return result;
     ip_ok = IpAllowed(*api, req.client_ip);
     result.key = ViewOf(e);
   }
   int64_t now = env_.NowMillis();
-  e->counters->last_used_at.store(now, std::memory_order_relaxed);
-  if (!e->rec.enabled) {
+  e->last_used_at.store(now, std::memory_order_relaxed);
+  if (!e->enabled) {
     result.code = VerifyCode::kDisabled;
-  } else if (e->rec.expires && *e->rec.expires <= now) {
+  } else if (e->expires && *e->expires <= now) {
     result.code = VerifyCode::kExpired;
   } else if (!ip_ok) {
     result.code = VerifyCode::kForbidden;
-  } else if (query && !query->Evaluate(e->effective_permissions)) {
+  } else if (query && !query->Evaluate(e->Details().effective_permissions)) {
     result.code = VerifyCode::kInsufficientPermissions;
   } else {
     result.code = VerifyCode::kValid;
@@ -57,7 +57,8 @@ StatusOr<VerifyResult> KeyService::Verify(const Principal& p, const VerifyReques
   if (result.code != VerifyCode::kValid) return result;
 
   // Credits last, so a request denied for any other reason spends nothing.
-  KeyCounters& c = *e->counters;
+  if (!e->credits) return result;
+  CreditsCell& c = *e->credits;
   std::lock_guard lock(c.mu);
   if (!c.credits.remaining) return result;
   CreditsState next = c.credits;
@@ -68,7 +69,7 @@ StatusOr<VerifyResult> KeyService::Verify(const Principal& p, const VerifyReques
     return result;
   }
   store::WriteBatch b;
-  b.credits.push_back({e->rec.id, next});
+  b.credits.push_back({e->id.str(), next});
   KH_RETURN_IF_ERROR(store_.Apply(b));
   c.credits = next;
   result.key->credits = next;

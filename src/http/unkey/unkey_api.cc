@@ -187,16 +187,17 @@ HttpResponse UnkeyApi::VerifyKey(Call& c) {
   json data = {{"valid", result->valid()}, {"code", service::VerifyCodeName(result->code)}};
   if (result->key) {
     const service::KeyView& v = *result->key;
-    const store::KeyRecord& k = v.entry->rec;
-    data["keyId"] = k.id;
-    if (k.name) data["name"] = *k.name;
-    json meta = MetaJson(k.meta_json);
+    const service::KeyEntry& k = *v.entry;
+    const service::KeyDetails& d = k.Details();
+    data["keyId"] = k.id.view();
+    if (d.name) data["name"] = *d.name;
+    json meta = MetaJson(d.meta_json);
     if (!meta.is_null()) data["meta"] = meta;
     if (k.expires) data["expires"] = *k.expires;
     if (v.credits.remaining) data["credits"] = *v.credits.remaining;
     data["enabled"] = k.enabled;
-    data["permissions"] = v.entry->effective_permissions;
-    data["roles"] = v.entry->role_names;
+    data["permissions"] = d.effective_permissions;
+    data["roles"] = d.role_names;
     if (v.identity) data["identity"] = IdentityJson(*v.identity);
   }
   return Ok(c.id, std::move(data));

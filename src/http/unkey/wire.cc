@@ -334,17 +334,18 @@ json CreditsJson(const CreditsState& c) {
 }
 
 json KeyJson(const service::KeyView& v) {
-  const store::KeyRecord& k = v.entry->rec;
-  json j = {{"keyId", k.id},
-            {"start", k.start},
+  const service::KeyEntry& k = *v.entry;
+  const service::KeyDetails& d = k.Details();
+  json j = {{"keyId", k.id.view()},
+            {"start", k.start.view()},
             {"enabled", k.enabled},
             {"createdAt", k.created_at},
-            {"permissions", v.entry->permission_slugs},
-            {"roles", v.entry->role_names},
-            {"ratelimits", RatelimitsJson(k.ratelimits)}};
-  if (k.kind == store::KeyKind::kRoot) j["permissions"] = k.root_permissions;
-  if (k.name) j["name"] = *k.name;
-  json meta = MetaJson(k.meta_json);
+            {"permissions", d.permission_slugs},
+            {"roles", d.role_names},
+            {"ratelimits", RatelimitsJson(d.ratelimits)}};
+  if (k.kind == store::KeyKind::kRoot) j["permissions"] = d.root_permissions;
+  if (d.name) j["name"] = *d.name;
+  json meta = MetaJson(d.meta_json);
   if (!meta.is_null()) j["meta"] = meta;
   if (k.updated_at) j["updatedAt"] = k.updated_at;
   if (v.last_used_at) j["lastUsedAt"] = v.last_used_at;
