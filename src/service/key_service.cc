@@ -39,31 +39,38 @@ Status Require(const Principal& p, const std::string& permission) {
 }
 
 StatusOr<std::unique_ptr<KeyService>> KeyService::Open(store::Store& store, Env& env) {
-  KH_ASSIGN_OR_RETURN(store::Snapshot snap, store.LoadAll());
   std::unique_ptr<KeyService> svc(new KeyService(store, env));
-  for (auto& a : snap.apis) svc->apis_.emplace(a.id, std::move(a));
-  for (auto& i : snap.identities) {
-    svc->identity_by_external_[i.external_id] = i.id;
-    svc->identities_.emplace(i.id, std::move(i));
-  }
-  for (auto& p : snap.permissions) {
-    svc->permission_by_slug_[p.slug] = p.id;
-    svc->permissions_.emplace(p.id, std::move(p));
-  }
-  for (auto& r : snap.roles) {
-    svc->role_by_name_[r.name] = r.id;
-    svc->roles_.emplace(r.id, std::move(r));
-  }
-  svc->by_hash_.reserve(snap.keys.size());
-  svc->by_id_.reserve(snap.keys.size());
-  for (auto& k : snap.keys) {
+  store::Snapshot snap;
+  bool indexed_rest = false;
+  KH_RETURN_IF_ERROR(store.Load(snap, [&](KeyRecord&& k) {
+    if (!indexed_rest) {  // keys come after everything they refer to
+      svc->IndexSnapshotLocked(std::move(snap));
+      indexed_rest = true;
+    }
     auto e = svc->MakeEntry(k, nullptr, nullptr);
     e->last_used_at = k.last_used_at;
     e->last_used_stored = k.last_used_at;
     svc->IndexKeyLocked(std::move(e));
-    k = KeyRecord();  // release each record as soon as its entry exists
-  }
+    return OkStatus();
+  }));
+  if (!indexed_rest) svc->IndexSnapshotLocked(std::move(snap));
   return svc;
+}
+
+void KeyService::IndexSnapshotLocked(store::Snapshot snap) {
+  for (auto& a : snap.apis) apis_.emplace(a.id, std::move(a));
+  for (auto& i : snap.identities) {
+    identity_by_external_[i.external_id] = i.id;
+    identities_.emplace(i.id, std::move(i));
+  }
+  for (auto& p : snap.permissions) {
+    permission_by_slug_[p.slug] = p.id;
+    permissions_.emplace(p.id, std::move(p));
+  }
+  for (auto& r : snap.roles) {
+    role_by_name_[r.name] = r.id;
+    roles_.emplace(r.id, std::move(r));
+  }
 }
 
 Status KeyService::FlushLastUsed() {
@@ -148,6 +155,10 @@ std::shared_ptr<KeyEntry> KeyService::MakeEntry(const KeyRecord& rec,
     e->credits = std::make_shared<CreditsCell>();
     e->credits->credits = rec.credits;
   }
+  if (!rec.name && rec.meta_json.empty() && rec.identity_id.empty() && rec.ratelimits.empty() &&
+      rec.permission_ids.empty() && rec.role_ids.empty() && rec.root_permissions.empty()) {
+    return e;  // most keys: nothing but what the entry holds inline
+  }
   auto d = std::make_unique<KeyDetails>();
   d->name = rec.name;
   d->meta_json = rec.meta_json;
@@ -156,7 +167,6 @@ std::shared_ptr<KeyEntry> KeyService::MakeEntry(const KeyRecord& rec,
   d->permission_ids = rec.permission_ids;
   d->role_ids = rec.role_ids;
   d->root_permissions = rec.root_permissions;
-  if (d->empty()) return e;
   if (rec.kind == KeyKind::kRoot) {
     d->effective_permissions = rec.root_permissions;
   } else {

@@ -100,10 +100,6 @@ struct KeyDetails {
   std::vector<std::string> permission_slugs;       // direct permissions, resolved
   std::vector<std::string> role_names;             // resolved
   std::vector<std::string> effective_permissions;  // direct + through roles; root: patterns
-  bool empty() const {
-    return !name && meta_json.empty() && identity_id.empty() && ratelimits.empty() &&
-           permission_ids.empty() && role_ids.empty() && root_permissions.empty();
-  }
 };
 
 // One key as held in memory. Immutable but for the usage times; a change builds a new entry.
@@ -327,6 +323,8 @@ class KeyService {
   // times. The credits cell is `cell` if given, else a new one when rec has credits.
   std::shared_ptr<KeyEntry> MakeEntry(const KeyRecord& rec, std::shared_ptr<CreditsCell> cell,
                                       const KeyEntry* previous);
+  // Indexes everything but the keys of a freshly loaded store.
+  void IndexSnapshotLocked(store::Snapshot snap);
   std::shared_ptr<const std::string> InternApiId(const std::string& api_id);
   KeyView ViewOf(const std::shared_ptr<const KeyEntry>& e) const;
   RoleView RoleViewOf(const RoleRecord& r) const;

@@ -297,12 +297,6 @@ TEST_F(KeyServiceTest, RecoverableIsRefusedClearly) {
   EXPECT_EQ(k.status().code(), StatusCode::kInvalidArgument);
 }
 
-}  // namespace
-}  // namespace keyhold::service
-
-namespace keyhold::service {
-namespace {
-
 TEST_F(KeyServiceTest, LastUsedIsKeptAcrossRestartsAfterAFlush) {
   std::string api = NewApi();
   CreatedKey k = NewKey({.api_id = api});
@@ -313,6 +307,66 @@ TEST_F(KeyServiceTest, LastUsedIsKeptAcrossRestartsAfterAFlush) {
   ASSERT_TRUE(svc_->FlushLastUsed().ok());
   Reopen();
   EXPECT_EQ(svc_->GetKey(root_, k.key_id)->last_used_at, used_at);
+}
+
+TEST_F(KeyServiceTest, EachKeyGetsBackItsOwnLinksAfterReopen) {
+  std::string api = NewApi();
+  ASSERT_TRUE(svc_->CreateRole(root_, {.name = "reader"}, {"docs.read"}).ok());
+  CreatedKey a = NewKey({.api_id = api, .roles = {"reader"}, .permissions = {"a.only"}});
+  CreatedKey gone = NewKey({.api_id = api, .permissions = {"gone.perm"}});
+  CreatedKey b = NewKey({.api_id = api, .permissions = {"b.one", "b.two"}});
+  CreatedKey none = NewKey({.api_id = api});
+  auto limited = svc_->CreateRootKey(root_, "verifier", {"api.*.verify_key"});
+  ASSERT_TRUE(limited.ok());
+  ASSERT_TRUE(svc_->DeleteKey(root_, gone.key_id, /*permanent=*/false).ok());
+  Reopen();
+  auto perms_of = [&](const CreatedKey& k) {
+    auto v = svc_->GetKey(root_, k.key_id);
+    EXPECT_TRUE(v.ok());
+    return v.ok() ? v->entry->Details().effective_permissions : std::vector<std::string>{};
+  };
+  EXPECT_EQ(perms_of(a), (std::vector<std::string>{"a.only", "docs.read"}));
+  EXPECT_EQ(perms_of(b), (std::vector<std::string>{"b.one", "b.two"}));
+  EXPECT_TRUE(perms_of(none).empty());
+  EXPECT_EQ(svc_->GetKey(root_, gone.key_id).status().code(), StatusCode::kNotFound);
+  auto p = svc_->Authenticate(limited->key.Reveal());
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->permissions, std::vector<std::string>{"api.*.verify_key"});
+}
+
+// Updates racing verifications: every spend is kept and no verification sees a torn entry.
+TEST_F(KeyServiceTest, ConcurrentUpdatesNeverLoseASpend) {
+  std::string api = NewApi();
+  CreditsState credits;
+  credits.remaining = 100000;
+  CreatedKey k = NewKey({.api_id = api, .permissions = {"p.base"}, .credits = credits});
+  std::string key(k.key.Reveal());
+  constexpr int kThreads = 3;
+  constexpr int kVerifiesPerThread = 150;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> verifiers;
+  for (int t = 0; t < kThreads; ++t) {
+    verifiers.emplace_back([&] {
+      for (int i = 0; i < kVerifiesPerThread; ++i) {
+        auto r = svc_->Verify(root_, {.key = key, .permissions_query = "p.base"});
+        if (!r.ok() || r->code != VerifyCode::kValid) failures++;
+      }
+    });
+  }
+  for (int i = 0; i < 60; ++i) {
+    UpdateKeyRequest u{.key_id = k.key_id};
+    u.name = std::optional<std::string>("name-" + std::to_string(i));
+    ASSERT_TRUE(svc_->UpdateKey(root_, u).ok());
+    ASSERT_TRUE(svc_->ChangeKeyPermissions(root_, k.key_id, KeyService::SetMode::kAdd,
+                                           {"p.extra" + std::to_string(i)})
+                    .ok());
+  }
+  for (auto& t : verifiers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  constexpr int64_t kLeft = 100000 - kThreads * kVerifiesPerThread;
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits.remaining, kLeft);
+  Reopen();
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits.remaining, kLeft);
 }
 
 }  // namespace

@@ -136,11 +136,12 @@ Status KeyService::CommitKey(KeyRecord rec, WriteBatch batch,
   bool has_credits = rec.credits.remaining.has_value() || rec.credits.refill.has_value();
   batch.put_keys.push_back(rec);
   KH_RETURN_IF_ERROR(store_.Apply(batch));
-  if (!has_credits) {
-    cell = nullptr;
-  } else if (cell) {
-    cell->credits = rec.credits;
-  }  // else MakeEntry creates the cell from rec
+  // The old entry stays visible until the swap below: its cell must already say what the store
+  // says (an unlimited cell spends nothing). The cell's lock is released before mu_ is taken, as
+  // readers take mu_ first and then a cell's lock.
+  if (cell) cell->credits = rec.credits;
+  if (!has_credits) cell = nullptr;  // else MakeEntry creates the cell from rec if none exists
+  if (cell_lock) cell_lock.unlock();
   std::unique_lock lock(mu_);
   for (const auto& p : new_perms) {
     permission_by_slug_[p.slug] = p.id;
@@ -367,11 +368,10 @@ StatusOr<CreditsState> KeyService::UpdateCredits(const Principal& p, const std::
   b.credits.push_back({key_id, next});
   KH_RETURN_IF_ERROR(store_.Apply(b));
   bool limited = next.remaining.has_value() || next.refill.has_value();
-  if (cell && limited) {
-    cell->credits = next;
-    return next;
-  }
-  // The key moves between unlimited and limited: its entry gets (or loses) a cell.
+  if (cell) cell->credits = next;
+  if (cell && limited) return next;
+  // The key moves between unlimited and limited: its entry gets (or loses) a cell. The cell's
+  // lock goes first: readers take mu_ and then a cell's lock.
   if (cell_lock) cell_lock.unlock();
   k.credits = next;
   std::unique_lock lock(mu_);

@@ -11,6 +11,7 @@
 // Thread-safety: all methods may be called from any thread; implementations serialize writes.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,8 +61,25 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Reads the live state. Errors: kInternal if the store cannot be read.
-  virtual StatusOr<Snapshot> LoadAll() = 0;
+  // Receives each live key while the store is being loaded; an error stops the load.
+  using KeyVisitor = std::function<Status(KeyRecord&&)>;
+
+  // Reads the live state: everything but the keys into `snap` (whose `keys` stays empty), then
+  // each live key, complete with its links, to `on_key`, so that a million keys are never all held
+  // as records at once. Errors: kInternal if the store cannot be read; whatever `on_key` returns.
+  virtual Status Load(Snapshot& snap, const KeyVisitor& on_key) = 0;
+
+  // The whole live state, keys included, in one Snapshot (small stores and tests).
+  StatusOr<Snapshot> LoadAll() {
+    Snapshot snap;
+    std::vector<KeyRecord> keys;
+    KH_RETURN_IF_ERROR(Load(snap, [&](KeyRecord&& k) {
+      keys.push_back(std::move(k));
+      return OkStatus();
+    }));
+    snap.keys = std::move(keys);
+    return snap;
+  }
 
   // Applies `batch` atomically and durably. Errors: kAlreadyExists on a uniqueness conflict
   // (nothing applied), kUnavailable if the store cannot be written (nothing applied).

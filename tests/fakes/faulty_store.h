@@ -13,7 +13,9 @@ class FaultyStore final : public store::Store {
   explicit FaultyStore(store::Store& inner) : inner_(inner) {}
   void FailWrites(bool fail) { fail_ = fail; }
 
-  StatusOr<store::Snapshot> LoadAll() override { return inner_.LoadAll(); }
+  Status Load(store::Snapshot& snap, const KeyVisitor& on_key) override {
+    return inner_.Load(snap, on_key);
+  }
   Status Apply(const store::WriteBatch& b) override {
     if (fail_) return Unavailable("injected write failure", "application/store_unavailable");
     return inner_.Apply(b);

@@ -56,6 +56,13 @@ class Stmt {
                            static_cast<size_t>(sqlite3_column_bytes(stmt_, c)))
              : std::string();
   }
+  // Valid until the next Step() or Reset().
+  std::string_view View(int c) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, c);
+    return t ? std::string_view(reinterpret_cast<const char*>(t),
+                                static_cast<size_t>(sqlite3_column_bytes(stmt_, c)))
+             : std::string_view();
+  }
   int64_t Int(int c) const { return sqlite3_column_int64(stmt_, c); }
   bool IsNull(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
   std::optional<int64_t> OptInt(int c) const {
@@ -97,7 +104,7 @@ std::string RatelimitsToJson(const std::vector<RatelimitConfig>& rls) {
   return arr.dump();
 }
 
-std::vector<RatelimitConfig> RatelimitsFromJson(const std::string& text) {
+std::vector<RatelimitConfig> RatelimitsFromJson(std::string_view text) {
   std::vector<RatelimitConfig> out;
   if (text.empty() || text == "[]") return out;  // the common case; loading must stay fast
   json arr = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -176,9 +183,32 @@ Status SqliteStore::Migrate() {
   return OkStatus();
 }
 
-StatusOr<Snapshot> SqliteStore::LoadAll() {
+// Walks a (key_id, value) link table in key_id order, beside the keys walked in id order.
+class LinkCursor {
+ public:
+  LinkCursor(sqlite3* db, const char* sql) : s_(db, sql) {
+    if (s_.ok()) Advance();
+  }
+  bool ok() const { return s_.ok(); }
+  // False if reading the table failed (rather than reaching its end).
+  bool healthy() const { return rc_ == SQLITE_ROW || rc_ == SQLITE_DONE; }
+  // Appends the values linked to `key_id`, skipping those of keys before it (deleted keys).
+  void Collect(std::string_view key_id, std::vector<std::string>& out) {
+    while (rc_ == SQLITE_ROW && s_.View(0) < key_id) Advance();
+    while (rc_ == SQLITE_ROW && s_.View(0) == key_id) {
+      out.push_back(s_.Text(1));
+      Advance();
+    }
+  }
+
+ private:
+  void Advance() { rc_ = s_.Step(); }
+  Stmt s_;
+  int rc_ = SQLITE_DONE;
+};
+
+Status SqliteStore::Load(Snapshot& snap, const KeyVisitor& on_key) {
   std::lock_guard lock(mu_);
-  Snapshot snap;
   {
     Stmt s(db_, "SELECT id, name, default_prefix, default_byte_length, ip_allowlist, created_at "
                 "FROM apis WHERE deleted_at IS NULL ORDER BY id");
@@ -213,57 +243,57 @@ StatusOr<Snapshot> SqliteStore::LoadAll() {
       if (it != role_at.end()) snap.roles[it->second].permission_ids.push_back(rp.Text(1));
     }
   }
-  std::unordered_map<std::string, size_t> key_at;
-  {
-    Stmt s(db_, "SELECT id, kind, api_id, hash, start, name, meta, identity_id, created_at, "
-                "updated_at, last_used_at, expires, enabled, credits_remaining, refill_interval, "
-                "refill_amount, refill_day, last_refill_at, ratelimits FROM keys "
-                "WHERE deleted_at IS NULL ORDER BY id");
-    while (s.Step() == SQLITE_ROW) {
-      KeyRecord k;
-      k.id = s.Text(0);
-      k.kind = static_cast<KeyKind>(s.Int(1));
-      k.api_id = s.Text(2);
-      int size = 0;
-      const void* blob = s.Blob(3, &size);
-      if (size != static_cast<int>(k.hash.size())) return Internal("corrupt key hash in store");
-      std::memcpy(k.hash.data(), blob, k.hash.size());
-      k.start = s.Text(4);
-      if (!s.IsNull(5)) k.name = s.Text(5);
-      k.meta_json = s.Text(6);
-      k.identity_id = s.Text(7);
-      k.created_at = s.Int(8);
-      k.updated_at = s.Int(9);
-      k.last_used_at = s.Int(10);
-      k.expires = s.OptInt(11);
-      k.enabled = s.Int(12) != 0;
-      k.credits.remaining = s.OptInt(13);
-      if (!s.IsNull(14)) {
-        RefillRule r;
-        r.interval = s.Text(14) == "daily" ? RefillInterval::kDaily : RefillInterval::kMonthly;
-        r.amount = s.Int(15);
-        r.refill_day = static_cast<int>(s.Int(16));
-        k.credits.refill = r;
-      }
-      k.credits.last_refill_at = s.Int(17);
-      k.ratelimits = RatelimitsFromJson(s.Text(18));
-      key_at[k.id] = snap.keys.size();
-      snap.keys.push_back(std::move(k));
-    }
+  // Keys stream in id order, each joined with its links by cursors walking the link tables in
+  // key_id order beside it, so loading holds one key record at a time.
+  LinkCursor perms(db_, "SELECT key_id, permission_id FROM key_permissions ORDER BY key_id, permission_id");
+  LinkCursor roles(db_, "SELECT key_id, role_id FROM key_roles ORDER BY key_id, role_id");
+  LinkCursor root_perms(db_, "SELECT key_id, permission FROM root_key_permissions "
+                             "ORDER BY key_id, permission");
+  Stmt s(db_, "SELECT id, kind, api_id, hash, start, name, meta, identity_id, created_at, "
+              "updated_at, last_used_at, expires, enabled, credits_remaining, refill_interval, "
+              "refill_amount, refill_day, last_refill_at, ratelimits FROM keys "
+              "WHERE deleted_at IS NULL ORDER BY id");
+  if (!s.ok() || !perms.ok() || !roles.ok() || !root_perms.ok()) {
+    return Internal("cannot read keys from the store");
   }
-  auto load_links = [&](const char* sql, std::vector<std::string> KeyRecord::*field) {
-    Stmt s(db_, sql);
-    while (s.Step() == SQLITE_ROW) {
-      auto it = key_at.find(s.Text(0));
-      if (it != key_at.end()) (snap.keys[it->second].*field).push_back(s.Text(1));
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    KeyRecord k;
+    k.id = s.Text(0);
+    k.kind = static_cast<KeyKind>(s.Int(1));
+    k.api_id = s.Text(2);
+    int size = 0;
+    const void* blob = s.Blob(3, &size);
+    if (size != static_cast<int>(k.hash.size())) return Internal("corrupt key hash in store");
+    std::memcpy(k.hash.data(), blob, k.hash.size());
+    k.start = s.Text(4);
+    if (!s.IsNull(5)) k.name = s.Text(5);
+    k.meta_json = s.Text(6);
+    k.identity_id = s.Text(7);
+    k.created_at = s.Int(8);
+    k.updated_at = s.Int(9);
+    k.last_used_at = s.Int(10);
+    k.expires = s.OptInt(11);
+    k.enabled = s.Int(12) != 0;
+    k.credits.remaining = s.OptInt(13);
+    if (!s.IsNull(14)) {
+      RefillRule r;
+      r.interval = s.View(14) == "daily" ? RefillInterval::kDaily : RefillInterval::kMonthly;
+      r.amount = s.Int(15);
+      r.refill_day = static_cast<int>(s.Int(16));
+      k.credits.refill = r;
     }
-  };
-  load_links("SELECT key_id, permission_id FROM key_permissions ORDER BY permission_id",
-             &KeyRecord::permission_ids);
-  load_links("SELECT key_id, role_id FROM key_roles ORDER BY role_id", &KeyRecord::role_ids);
-  load_links("SELECT key_id, permission FROM root_key_permissions ORDER BY permission",
-             &KeyRecord::root_permissions);
-  return snap;
+    k.credits.last_refill_at = s.Int(17);
+    k.ratelimits = RatelimitsFromJson(s.View(18));
+    perms.Collect(k.id, k.permission_ids);
+    roles.Collect(k.id, k.role_ids);
+    root_perms.Collect(k.id, k.root_permissions);
+    KH_RETURN_IF_ERROR(on_key(std::move(k)));
+  }
+  if (rc != SQLITE_DONE || !perms.healthy() || !roles.healthy() || !root_perms.healthy()) {
+    return ErrorFrom(db_, rc, "read keys");
+  }
+  return OkStatus();
 }
 
 Status SqliteStore::Apply(const WriteBatch& batch) {

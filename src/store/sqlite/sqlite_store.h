@@ -24,7 +24,7 @@ class SqliteStore final : public Store {
   static StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path);
   ~SqliteStore() override;
 
-  StatusOr<Snapshot> LoadAll() override;
+  Status Load(Snapshot& snap, const KeyVisitor& on_key) override;
   Status Apply(const WriteBatch& batch) override;
   Status TouchLastUsed(const std::vector<std::pair<std::string, int64_t>>& key_times) override;
   StatusOr<std::vector<std::string>> ListKeyIds(const std::string& api_id,
