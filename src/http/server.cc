@@ -208,8 +208,8 @@ class ServerImpl final : public HttpServer {
   ServerImpl(ServerOptions options, Handler handler)
       : options_(std::move(options)),
         handler_(std::move(handler)),
-        io_(options_.threads),
-        acceptor_(asio::make_strand(io_)),
+        ios_(MakeContexts(std::max(1, options_.threads))),
+        acceptor_(*ios_[0]),
         ssl_(asio::ssl::context::tls_server) {}
 
   Status Init() {
@@ -240,8 +240,9 @@ class ServerImpl final : public HttpServer {
                          ": " + ec.message());
     }
     Accept();
-    for (int i = 0; i < std::max(1, options_.threads); ++i) {
-      threads_.emplace_back([this] { io_.run(); });
+    for (auto& io : ios_) {
+      guards_.emplace_back(io->get_executor());
+      threads_.emplace_back([ctx = io.get()] { ctx->run(); });
     }
     return OkStatus();
   }
@@ -259,7 +260,7 @@ class ServerImpl final : public HttpServer {
   void Shutdown(std::chrono::milliseconds drain_deadline) override {
     if (stopped_.exchange(true)) return;
     draining_ = true;
-    asio::post(acceptor_.get_executor(), [this] {
+    asio::post(acceptor_.get_executor(), [this] {  // the acceptor lives on ios_[0]
       beast::error_code ec;
       acceptor_.close(ec);
     });
@@ -269,7 +270,8 @@ class ServerImpl final : public HttpServer {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       CloseIdleSessions();
     }
-    io_.stop();
+    guards_.clear();
+    for (auto& io : ios_) io->stop();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
@@ -277,6 +279,14 @@ class ServerImpl final : public HttpServer {
 
  private:
   SessionHost Host() { return {options_, handler_, live_sessions_, draining_}; }
+
+  // One single-threaded io_context per I/O thread: a connection lives on one thread for its
+  // whole life, so its handlers need no strand and never wake another thread.
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
+    std::vector<std::unique_ptr<asio::io_context>> out;
+    for (int i = 0; i < n; ++i) out.push_back(std::make_unique<asio::io_context>(1));
+    return out;
+  }
 
   void CloseIdleSessions() {
     std::lock_guard lock(sessions_mu_);
@@ -289,7 +299,8 @@ class ServerImpl final : public HttpServer {
   }
 
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket sock) {
+    asio::io_context& home = *ios_[next_io_++ % ios_.size()];
+    acceptor_.async_accept(home, [this](beast::error_code ec, tcp::socket sock) {
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
         return Accept();
@@ -318,7 +329,9 @@ class ServerImpl final : public HttpServer {
 
   ServerOptions options_;
   Handler handler_;
-  asio::io_context io_;
+  std::vector<std::unique_ptr<asio::io_context>> ios_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  size_t next_io_ = 0;  // used only by the accept handler, which runs on ios_[0]
   tcp::acceptor acceptor_;
   asio::ssl::context ssl_;
   bool tls_ = false;
