@@ -15,5 +15,7 @@ namespace keyhold::cli {
 
 // Registers `keyhold bench …` (bench.cc).
 void AddBench(CLI::App& app, int& code);
+// Registers `keyhold scan …` and `keyhold hook install` (scan.cc).
+void AddScan(CLI::App& app, int& code);
 
 }  // namespace keyhold::cli

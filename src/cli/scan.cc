@@ -1,0 +1,227 @@
+// `keyhold scan` and `keyhold hook install`: the leak scanner on the command line.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "cli/commands.h"
+#include "scan/report.h"
+#include "scan/scanner.h"
+#include "scan/sources.h"
+
+namespace keyhold::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kExitClean = 0;
+constexpr int kExitFound = 1;
+constexpr int kExitError = 2;
+
+struct ScanFlags {
+  std::vector<std::string> paths;
+  std::string git_range;
+  bool git = false;
+  bool staged = false;
+  bool pre_receive = false;
+  std::string repo = ".";
+  std::string rules_file;
+  std::string format = "text";
+  std::string output;
+  std::string baseline;
+  std::string write_baseline;
+  uint64_t max_file_bytes = 10 << 20;
+  int threads = 0;
+  bool quiet = false;
+};
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "keyhold scan: %s\n", message.c_str());
+  return kExitError;
+}
+
+int RunScan(ScanFlags& f) {
+  int modes = (f.git ? 1 : 0) + (f.staged ? 1 : 0) + (f.pre_receive ? 1 : 0) + (f.paths.empty() ? 0 : 1);
+  if (modes != 1) return Fail("give paths to scan, or exactly one of --git, --staged, --pre-receive");
+  auto format = scan::ParseReportFormat(f.format);
+  if (!format.ok()) return Fail(format.status().message());
+  auto rules = scan::LoadRules(f.rules_file.empty() ? std::nullopt : std::optional(f.rules_file));
+  if (!rules.ok()) return Fail(rules.status().message());
+  std::vector<scan::Rule> rule_list = rules->rules;
+  auto scanner = scan::Scanner::Create(std::move(rules).value());
+  if (!scanner.ok()) return Fail(scanner.status().message());
+  scan::ScanOptions options{.max_file_bytes = f.max_file_bytes, .threads = f.threads};
+  scan::ScanStats stats;
+  auto started = std::chrono::steady_clock::now();
+  StatusOr<std::vector<scan::Finding>> found = std::vector<scan::Finding>{};
+  if (f.git) {
+    found = scan::ScanGitHistory(**scanner, f.repo, f.git_range, options, stats);
+  } else if (f.staged) {
+    found = scan::ScanGitStaged(**scanner, f.repo, options, stats);
+  } else if (f.pre_receive) {
+    std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    found = scan::ScanGitPush(**scanner, f.repo, input, options, stats);
+  } else {
+    found = scan::ScanPaths(**scanner, f.paths, options, stats);
+  }
+  if (!found.ok()) return Fail(found.status().message());
+  for (const std::string& w : stats.warnings) std::fprintf(stderr, "keyhold scan: warning: %s\n", w.c_str());
+  size_t accepted = 0;
+  if (!f.baseline.empty()) {
+    auto baseline = scan::ReadBaseline(f.baseline);
+    if (!baseline.ok()) return Fail(baseline.status().message());
+    accepted = scan::ApplyBaseline(*baseline, *found);
+  }
+  if (!f.write_baseline.empty()) {
+    Status st = scan::WriteBaseline(f.write_baseline, *found);
+    if (!st.ok()) return Fail(st.message());
+    std::fprintf(stderr, "keyhold scan: wrote %zu accepted findings to %s\n", found->size(),
+                 f.write_baseline.c_str());
+    return kExitClean;
+  }
+  std::string report = *format == scan::ReportFormat::kJson    ? scan::RenderJson(*found)
+                       : *format == scan::ReportFormat::kSarif ? scan::RenderSarif(*found, rule_list, KEYHOLD_VERSION)
+                                                               : scan::RenderText(*found);
+  if (f.output.empty()) {
+    std::fwrite(report.data(), 1, report.size(), stdout);
+  } else {
+    std::ofstream out(f.output, std::ios::trunc);
+    out << report;
+    out.close();
+    if (!out) return Fail("cannot write " + f.output);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!f.quiet) {
+    std::fprintf(stderr,
+                 "keyhold scan: %zu finding(s) in %llu file(s), %.1f MB%s in %.2f s; skipped %llu "
+                 "binary, %llu too large%s\n",
+                 found->size(), static_cast<unsigned long long>(stats.files), stats.bytes / 1e6,
+                 stats.commits ? (", " + std::to_string(stats.commits) + " commits").c_str() : "",
+                 secs, static_cast<unsigned long long>(stats.skipped_binary),
+                 static_cast<unsigned long long>(stats.skipped_large),
+                 accepted ? (", " + std::to_string(accepted) + " accepted by the baseline").c_str() : "");
+  }
+  if (!found->empty() && f.staged) {
+    std::fprintf(stderr,
+                 "\nkeyhold: this commit adds what looks like a secret, so it was stopped.\n"
+                 "  - If it is a real secret: remove it, rotate it, and load it from the environment.\n"
+                 "  - If it is not: add the comment 'keyhold:allow' on its line, or accept the current\n"
+                 "    findings with 'keyhold scan --staged --write-baseline .keyhold-baseline.json'\n"
+                 "    (the hook honours that file), or commit once with 'git commit --no-verify'.\n");
+  }
+  return found->empty() ? kExitClean : kExitFound;
+}
+
+constexpr const char* kHookMarker = "# keyhold pre-commit hook";
+
+std::string SelfPath() {
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("keyhold") : p.string();
+}
+
+int InstallHook(const std::string& repo, bool force) {
+  fs::path git_dir = fs::path(repo) / ".git";
+  std::error_code ec;
+  if (!fs::is_directory(git_dir, ec)) {
+    std::fprintf(stderr, "keyhold hook install: %s is not the top of a git work tree\n", repo.c_str());
+    return kExitError;
+  }
+  fs::path hooks = git_dir / "hooks";
+  fs::create_directories(hooks, ec);
+  fs::path hook = hooks / "pre-commit";
+  fs::path chained = hooks / "pre-commit.keyhold-chained";
+  if (fs::exists(hook)) {
+    std::ifstream in(hook);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find(kHookMarker) != std::string::npos && !force) {
+      std::printf("the keyhold pre-commit hook is already installed in %s\n", hook.c_str());
+      return kExitClean;
+    }
+    if (text.find(kHookMarker) == std::string::npos) {
+      if (fs::exists(chained)) {
+        std::fprintf(stderr, "keyhold hook install: %s already exists; move it away first\n",
+                     chained.c_str());
+        return kExitError;
+      }
+      fs::rename(hook, chained, ec);  // the existing hook keeps running, before the scan
+      if (ec) {
+        std::fprintf(stderr, "keyhold hook install: cannot move the existing hook: %s\n", ec.message().c_str());
+        return kExitError;
+      }
+    }
+  }
+  std::ofstream out(hook, std::ios::trunc);
+  out << "#!/bin/sh\n"
+      << kHookMarker << " (keyhold hook install). Stops commits that add secrets.\n"
+      << "hooks_dir=$(dirname \"$0\")\n"
+      << "if [ -x \"$hooks_dir/pre-commit.keyhold-chained\" ]; then\n"
+      << "  \"$hooks_dir/pre-commit.keyhold-chained\" \"$@\" || exit $?\n"
+      << "fi\n"
+      << "keyhold=\"" << SelfPath() << "\"\n"
+      << "[ -x \"$keyhold\" ] || keyhold=keyhold\n"
+      << "baseline=\n"
+      << "[ -f .keyhold-baseline.json ] && baseline=\"--baseline .keyhold-baseline.json\"\n"
+      << "rules=\n"
+      << "[ -f .keyhold-rules.toml ] && rules=\"--rules .keyhold-rules.toml\"\n"
+      << "exec \"$keyhold\" scan --staged --quiet $baseline $rules\n";
+  out.close();
+  if (!out) {
+    std::fprintf(stderr, "keyhold hook install: cannot write %s\n", hook.c_str());
+    return kExitError;
+  }
+  fs::permissions(hook, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                            fs::perms::others_read | fs::perms::others_exec, ec);
+  std::printf("installed the keyhold pre-commit hook in %s%s\n", hook.c_str(),
+              fs::exists(chained) ? " (the previous hook runs first)" : "");
+  return kExitClean;
+}
+
+}  // namespace
+
+void AddScan(CLI::App& app, int& code) {
+  static ScanFlags f;
+  auto* scan = app.add_subcommand(
+      "scan",
+      "find secrets in files, directories, stdin ('-'), git history (--git), the staged index "
+      "(--staged) or a push (--pre-receive). Exit codes: 0 clean, 1 found, 2 error.");
+  scan->add_option("paths", f.paths, "files or directories to scan; '-' reads standard input");
+  scan->add_option("--git", f.git_range,
+                   "scan the history of every ref, or only REV-RANGE (a revision or A..B)")
+      ->expected(0, 1);
+  scan->add_flag("--staged", f.staged, "scan what the next commit adds (for a pre-commit hook)");
+  scan->add_flag("--pre-receive", f.pre_receive,
+                 "scan the commits of a push, reading '<old> <new> <ref>' lines on stdin");
+  scan->add_option("--repo", f.repo, "repository for --git, --staged and --pre-receive (default .)");
+  scan->add_option("--rules", f.rules_file,
+                   "rules file (gitleaks schema; [extend] useDefault = true adds the built-in rules)");
+  scan->add_option("--format", f.format, "report format: text, json or sarif (default text)");
+  scan->add_option("--output,-o", f.output, "write the report to this file instead of stdout");
+  scan->add_option("--baseline", f.baseline, "ignore the findings accepted in this baseline file");
+  scan->add_option("--write-baseline", f.write_baseline,
+                   "accept every current finding: write them to this baseline file and exit 0");
+  scan->add_option("--max-file-size", f.max_file_bytes, "skip files larger than this many bytes (default 10 MiB)");
+  scan->add_option("--threads", f.threads, "scanning threads (default: one per core)");
+  scan->add_flag("--quiet,-q", f.quiet, "no summary line on stderr");
+  scan->callback([&code, scan] {
+    f.git = scan->count("--git") > 0;
+    code = RunScan(f);
+  });
+
+  static std::string repo = ".";
+  static bool force = false;
+  auto* hook = app.add_subcommand("hook", "git hooks");
+  hook->require_subcommand(1);
+  auto* install = hook->add_subcommand(
+      "install", "install a pre-commit hook that stops commits adding secrets (an existing hook is kept and run first)");
+  install->add_option("--repo", repo, "top of the git work tree (default .)");
+  install->add_flag("--force", force, "rewrite the hook even if it is already installed");
+  install->callback([&code] { code = InstallHook(repo, force); });
+}
+
+}  // namespace keyhold::cli

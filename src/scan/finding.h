@@ -1,0 +1,41 @@
+// Finding: one secret the scanner found, and where.
+//
+// A finding holds the secret's text only in memory, to check allowlists and baselines; reports
+// print it masked, and baselines keep only its fingerprint.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace keyhold::scan {
+
+enum class FindingKind {
+  kRule,        // matched a rule (built-in or the user's)
+  kKeyholdKey,  // a keyhold key, confirmed by its check: never a false positive
+};
+
+struct Finding {
+  FindingKind kind = FindingKind::kRule;
+  std::string rule_id;      // "keyhold-key" for keyhold keys
+  std::string description;
+  std::string path;         // as given on the command line, or the path in the repository
+  int64_t line = 0;         // 1-based
+  int64_t column = 0;       // 1-based, in bytes
+  int64_t end_line = 0;
+  std::string secret;       // in memory only: never printed, logged or stored
+  std::string fingerprint;  // hex SHA-256 of the secret, truncated to 128 bits
+  double entropy = 0;
+  // keyhold keys: what identifies the key without revealing it.
+  std::string key_prefix;
+  std::string key_start;
+  // History scans: the commit that introduced the secret.
+  std::string commit;
+  std::string author;
+  std::string email;
+  std::string date;  // ISO 8601, UTC
+
+  // The secret with all but its first few characters hidden ("ghp_…(40)").
+  std::string Masked() const;
+};
+
+}  // namespace keyhold::scan

@@ -1,0 +1,179 @@
+#include "scan/report.h"
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace keyhold::scan {
+namespace {
+
+using json = nlohmann::json;
+
+const char* KindName(FindingKind k) { return k == FindingKind::kKeyholdKey ? "keyhold-key" : "rule"; }
+
+json FindingJson(const Finding& f) {
+  json j = {{"ruleId", f.rule_id},
+            {"kind", KindName(f.kind)},
+            {"description", f.description},
+            {"path", f.path},
+            {"line", f.line},
+            {"endLine", f.end_line},
+            {"column", f.column},
+            {"secretMasked", f.Masked()},
+            {"fingerprint", f.fingerprint},
+            {"entropy", std::round(f.entropy * 100) / 100}};
+  if (f.kind == FindingKind::kKeyholdKey) {
+    j["keyPrefix"] = f.key_prefix;
+    j["keyStart"] = f.key_start;
+  }
+  if (!f.commit.empty()) {
+    j["commit"] = f.commit;
+    j["author"] = f.author;
+    j["email"] = f.email;
+    j["date"] = f.date;
+  }
+  return j;
+}
+
+// SARIF URIs are relative references: percent-encode what is not allowed unescaped.
+std::string UriOf(const std::string& path) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string p = path;
+  if (p.starts_with("./")) p = p.substr(2);
+  std::string out;
+  for (unsigned char c : p) {
+    if (std::isalnum(c) || std::strchr("-._~/", c)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<ReportFormat> ParseReportFormat(const std::string& name) {
+  if (name == "text") return ReportFormat::kText;
+  if (name == "json") return ReportFormat::kJson;
+  if (name == "sarif") return ReportFormat::kSarif;
+  return InvalidArgument("unknown report format '" + name + "' (text, json or sarif)");
+}
+
+std::string RenderText(const std::vector<Finding>& findings) {
+  std::ostringstream out;
+  for (const Finding& f : findings) {
+    out << f.path << ':' << f.line << ':' << f.column << ": " << f.rule_id << "  " << f.Masked();
+    if (!f.commit.empty()) {
+      out << "  (commit " << f.commit.substr(0, 12) << ", " << f.author << " <" << f.email << ">, "
+          << f.date << ")";
+    }
+    out << "\n    " << f.description << "  [fingerprint " << f.fingerprint << "]\n";
+  }
+  return out.str();
+}
+
+std::string RenderJson(const std::vector<Finding>& findings) {
+  json arr = json::array();
+  for (const Finding& f : findings) arr.push_back(FindingJson(f));
+  return arr.dump(2) + "\n";
+}
+
+std::string RenderSarif(const std::vector<Finding>& findings, const std::vector<Rule>& rules,
+                        const std::string& version) {
+  json driver_rules = json::array();
+  std::map<std::string, size_t> index;
+  auto add_rule = [&](const std::string& id, const std::string& description) {
+    index[id] = driver_rules.size();
+    driver_rules.push_back({{"id", id},
+                            {"name", id},
+                            {"shortDescription", {{"text", description.empty() ? id : description}}},
+                            {"defaultConfiguration", {{"level", "error"}}}});
+  };
+  add_rule("keyhold-key", "keyhold API key (confirmed by its check characters)");
+  for (const Rule& r : rules) add_rule(r.id, r.description);
+  json results = json::array();
+  for (const Finding& f : findings) {
+    if (!index.count(f.rule_id)) add_rule(f.rule_id, f.description);
+    json region = {{"startLine", std::max<int64_t>(1, f.line)},
+                   {"startColumn", std::max<int64_t>(1, f.column)},
+                   {"endLine", std::max<int64_t>(1, std::max(f.line, f.end_line))}};
+    json result = {
+        {"ruleId", f.rule_id},
+        {"ruleIndex", index[f.rule_id]},
+        {"level", "error"},
+        {"message", {{"text", f.description + ": " + f.Masked()}}},
+        {"locations",
+         json::array({{{"physicalLocation",
+                        {{"artifactLocation", {{"uri", UriOf(f.path)}}}, {"region", region}}}}})},
+        {"partialFingerprints", {{"secretFingerprint/v1", f.fingerprint}}}};
+    json props = json::object();
+    if (!f.commit.empty()) {
+      props["commit"] = f.commit;
+      props["author"] = f.author;
+      props["date"] = f.date;
+    }
+    if (f.kind == FindingKind::kKeyholdKey) {
+      props["keyPrefix"] = f.key_prefix;
+      props["keyStart"] = f.key_start;
+    }
+    if (!props.empty()) result["properties"] = props;
+    results.push_back(result);
+  }
+  json doc = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+              {"version", "2.1.0"},
+              {"runs", json::array({{{"tool",
+                                      {{"driver",
+                                        {{"name", "keyhold"},
+                                         {"version", version},
+                                         {"rules", driver_rules}}}}},
+                                     {"results", results}}})}};
+  return doc.dump(2) + "\n";
+}
+
+StatusOr<std::set<BaselineKey>> ReadBaseline(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) return NotFound("cannot read baseline " + file);
+  json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("findings") || !doc["findings"].is_array()) {
+    return InvalidArgument(file + " is not a keyhold baseline (expected {\"version\":1,\"findings\":[...]})");
+  }
+  std::set<BaselineKey> out;
+  for (const json& f : doc["findings"]) {
+    if (!f.is_object() || !f.value("rule", json()).is_string() ||
+        !f.value("path", json()).is_string() || !f.value("fingerprint", json()).is_string()) {
+      return InvalidArgument(file + ": each finding needs string 'rule', 'path' and 'fingerprint'");
+    }
+    out.emplace(f["rule"].get<std::string>(), f["path"].get<std::string>(),
+                f["fingerprint"].get<std::string>());
+  }
+  return out;
+}
+
+Status WriteBaseline(const std::string& file, const std::vector<Finding>& findings) {
+  std::set<BaselineKey> keys;
+  for (const Finding& f : findings) keys.emplace(f.rule_id, f.path, f.fingerprint);
+  json arr = json::array();
+  for (const auto& [rule, path, fp] : keys) {
+    arr.push_back({{"rule", rule}, {"path", path}, {"fingerprint", fp}});
+  }
+  std::ofstream out(file, std::ios::trunc);
+  out << json{{"version", 1}, {"findings", arr}}.dump(2) << "\n";
+  out.close();
+  if (!out) return Unavailable("cannot write baseline " + file);
+  return OkStatus();
+}
+
+size_t ApplyBaseline(const std::set<BaselineKey>& baseline, std::vector<Finding>& findings) {
+  size_t before = findings.size();
+  std::erase_if(findings, [&](const Finding& f) {
+    return baseline.count({f.rule_id, f.path, f.fingerprint}) > 0;
+  });
+  return before - findings.size();
+}
+
+}  // namespace keyhold::scan

@@ -1,0 +1,234 @@
+// Rules: parsing the gitleaks-style TOML schema into compiled rules.
+#include "scan/rules.h"
+
+#include <toml++/toml.h>
+
+#include <array>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace keyhold::scan {
+namespace {
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Where(std::string_view source, const toml::node& n) {
+  return std::string(source) + ", line " + std::to_string(n.source().begin.line);
+}
+
+// Reads an optional array of strings at `key`.
+Status Strings(const toml::table& t, std::string_view key, std::string_view where,
+               std::vector<std::string>& out) {
+  const toml::node* n = t.get(key);
+  if (!n) return OkStatus();
+  const toml::array* arr = n->as_array();
+  if (!arr) return InvalidArgument(std::string(where) + ": '" + std::string(key) + "' must be an array of strings");
+  for (const toml::node& item : *arr) {
+    auto s = item.value<std::string>();
+    if (!s) return InvalidArgument(std::string(where) + ": '" + std::string(key) + "' must be an array of strings");
+    out.push_back(*s);
+  }
+  return OkStatus();
+}
+
+StatusOr<std::shared_ptr<const RE2>> Compile(const std::string& pattern, std::string_view what) {
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  opts.set_max_mem(64 << 20);
+  auto re = std::make_shared<const RE2>(pattern, opts);
+  if (!re->ok()) {
+    return InvalidArgument(std::string(what) + ": the regex cannot be compiled: " + re->error());
+  }
+  return re;
+}
+
+StatusOr<Allowlist> ParseAllowlist(const toml::table& t, const std::string& where) {
+  Allowlist a;
+  a.description = t["description"].value_or(std::string());
+  std::string condition = Lower(t["condition"].value_or(std::string("OR")));
+  if (condition == "and") {
+    a.condition = Allowlist::Condition::kAnd;
+  } else if (condition != "or") {
+    return InvalidArgument(where + ": condition must be \"OR\" or \"AND\"");
+  }
+  std::string target = Lower(t["regexTarget"].value_or(std::string("secret")));
+  if (target == "match") {
+    a.regex_target = Allowlist::Target::kMatch;
+  } else if (target == "line") {
+    a.regex_target = Allowlist::Target::kLine;
+  } else if (target != "secret") {
+    return InvalidArgument(where + ": regexTarget must be \"secret\", \"match\" or \"line\"");
+  }
+  std::vector<std::string> regexes, paths;
+  KH_RETURN_IF_ERROR(Strings(t, "regexes", where, regexes));
+  KH_RETURN_IF_ERROR(Strings(t, "paths", where, paths));
+  KH_RETURN_IF_ERROR(Strings(t, "stopwords", where, a.stopwords));
+  KH_RETURN_IF_ERROR(Strings(t, "commits", where, a.commits));
+  for (auto& s : a.stopwords) s = Lower(s);
+  for (const auto& r : regexes) {
+    KH_ASSIGN_OR_RETURN(auto re, Compile(r, where + ", allowlist regex"));
+    a.regexes.push_back(std::move(re));
+  }
+  for (const auto& p : paths) {
+    KH_ASSIGN_OR_RETURN(auto re, Compile(p, where + ", allowlist path"));
+    a.paths.push_back(std::move(re));
+  }
+  return a;
+}
+
+// Reads `[name]` (one table) or `[[name]]` (an array of tables) of allowlists.
+Status ParseAllowlists(const toml::table& t, std::string_view source, const std::string& what,
+                       std::vector<Allowlist>& out) {
+  for (std::string_view key : {"allowlist", "allowlists"}) {
+    const toml::node* n = t.get(key);
+    if (!n) continue;
+    std::vector<const toml::table*> tables;
+    if (const toml::table* one = n->as_table()) tables.push_back(one);
+    if (const toml::array* many = n->as_array()) {
+      for (const toml::node& item : *many) {
+        if (!item.as_table()) return InvalidArgument(Where(source, item) + ": " + what + " allowlists must be tables");
+        tables.push_back(item.as_table());
+      }
+    }
+    if (tables.empty()) return InvalidArgument(Where(source, *n) + ": " + what + " allowlist must be a table");
+    for (const toml::table* a : tables) {
+      KH_ASSIGN_OR_RETURN(Allowlist al, ParseAllowlist(*a, Where(source, *a) + " (" + what + ")"));
+      out.push_back(std::move(al));
+    }
+  }
+  return OkStatus();
+}
+
+bool LooksMultiline(const std::string& regex) {
+  return regex.find("[\\s\\S]") != std::string::npos || regex.find("(?s") != std::string::npos ||
+         regex.find("\\n") != std::string::npos;
+}
+
+StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source) {
+  Rule r;
+  std::string where = Where(source, t);
+  auto id = t["id"].value<std::string>();
+  if (!id || id->empty()) return InvalidArgument(where + ": a rule needs an 'id'");
+  r.id = *id;
+  where += " (rule '" + r.id + "')";
+  r.description = t["description"].value_or(std::string());
+  auto regex = t["regex"].value<std::string>();
+  if (!regex || regex->empty()) return InvalidArgument(where + ": a rule needs a 'regex'");
+  r.regex_text = *regex;
+  KH_ASSIGN_OR_RETURN(r.regex, Compile(r.regex_text, where));
+  if (const toml::node* g = t.get("secretGroup")) {
+    auto v = g->value<int64_t>();
+    if (!v || *v < 0 || *v > r.regex->NumberOfCapturingGroups()) {
+      return InvalidArgument(where + ": secretGroup must name one of the regex's " +
+                             std::to_string(r.regex->NumberOfCapturingGroups()) + " groups");
+    }
+    r.secret_group = static_cast<int>(*v);
+  }
+  if (const toml::node* e = t.get("entropy")) {
+    auto v = e->value<double>();
+    if (!v || *v < 0 || *v > 8) return InvalidArgument(where + ": entropy must be a number from 0 to 8");
+    r.entropy = *v;
+  }
+  KH_RETURN_IF_ERROR(Strings(t, "keywords", where, r.keywords));
+  for (auto& k : r.keywords) k = Lower(k);
+  std::erase_if(r.keywords, [](const std::string& k) { return k.empty(); });
+  if (auto path = t["path"].value<std::string>()) {
+    KH_ASSIGN_OR_RETURN(r.path, Compile(*path, where + ", path"));
+  }
+  KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", r.allowlists));
+  r.multiline = LooksMultiline(r.regex_text);
+  return r;
+}
+
+}  // namespace
+
+double ShannonEntropy(std::string_view s) {
+  if (s.empty()) return 0;
+  std::array<int, 256> counts{};
+  for (unsigned char c : s) counts[c]++;
+  double h = 0;
+  double n = static_cast<double>(s.size());
+  for (int c : counts) {
+    if (c == 0) continue;
+    double p = c / n;
+    h -= p * std::log2(p);
+  }
+  return h;
+}
+
+StatusOr<RuleSet> ParseRules(std::string_view toml_text, std::string_view source_name) {
+  toml::table doc;
+  try {
+    doc = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    return InvalidArgument(std::string(source_name) + ", line " +
+                           std::to_string(e.source().begin.line) + ": " +
+                           std::string(e.description()));
+  }
+  RuleSet set;
+  if (const toml::node* rules = doc.get("rules")) {
+    const toml::array* arr = rules->as_array();
+    if (!arr) return InvalidArgument(Where(source_name, *rules) + ": 'rules' must be [[rules]] tables");
+    for (const toml::node& n : *arr) {
+      const toml::table* t = n.as_table();
+      if (!t) return InvalidArgument(Where(source_name, n) + ": each rule must be a table");
+      KH_ASSIGN_OR_RETURN(Rule r, ParseRule(*t, source_name));
+      for (const Rule& other : set.rules) {
+        if (other.id == r.id) {
+          return InvalidArgument(Where(source_name, *t) + ": rule id '" + r.id + "' is used twice");
+        }
+      }
+      set.rules.push_back(std::move(r));
+    }
+  }
+  KH_RETURN_IF_ERROR(ParseAllowlists(doc, source_name, "global", set.allowlists));
+  return set;
+}
+
+const RuleSet& BuiltinRules() {
+  static const RuleSet* rules = [] {
+    auto r = ParseRules(BuiltinRulesToml(), "built-in rules");
+    if (!r.ok()) {  // a broken built-in rule set is a bug in this binary
+      std::fprintf(stderr, "%s\n", r.status().message().c_str());
+      std::abort();
+    }
+    return new RuleSet(std::move(r).value());
+  }();
+  return *rules;
+}
+
+StatusOr<RuleSet> LoadRules(const std::optional<std::string>& file) {
+  if (!file) return BuiltinRules();
+  std::ifstream in(*file, std::ios::binary);
+  if (!in) return NotFound("cannot read rules file " + *file);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  std::string text = buf.str();
+  KH_ASSIGN_OR_RETURN(RuleSet set, ParseRules(text, *file));
+  // [extend]: the file adds to (and may disable some of) the built-in rules.
+  toml::table doc = toml::parse(text, *file);  // parsed above, so it does not throw
+  if (doc["extend"]["useDefault"].value_or(false)) {
+    std::vector<std::string> disabled;
+    if (const toml::table* ext = doc["extend"].as_table()) {
+      KH_RETURN_IF_ERROR(Strings(*ext, "disabledRules", *file + " [extend]", disabled));
+    }
+    RuleSet merged;
+    for (const Rule& r : BuiltinRules().rules) {
+      bool off = std::find(disabled.begin(), disabled.end(), r.id) != disabled.end();
+      bool overridden = std::any_of(set.rules.begin(), set.rules.end(),
+                                    [&](const Rule& mine) { return mine.id == r.id; });
+      if (!off && !overridden) merged.rules.push_back(r);
+    }
+    for (Rule& r : set.rules) merged.rules.push_back(std::move(r));
+    merged.allowlists = BuiltinRules().allowlists;
+    for (Allowlist& a : set.allowlists) merged.allowlists.push_back(std::move(a));
+    return merged;
+  }
+  return set;
+}
+
+}  // namespace keyhold::scan

@@ -1,0 +1,84 @@
+// Rules: what the scanner looks for, in a TOML schema that follows gitleaks'.
+//
+//   [[rules]]
+//   id = "stripe-secret-key"
+//   description = "Stripe secret key"
+//   regex = '''\b(sk_live_[A-Za-z0-9]{24,99})\b'''
+//   secretGroup = 1          # capture group holding the secret (0: first group, else whole match)
+//   entropy = 3.0            # minimum Shannon entropy of the secret (bits per character)
+//   keywords = ["sk_live_"]  # at least one must occur on the match's lines (case-insensitive)
+//   path = '''\.env$'''      # only files whose path matches
+//   [[rules.allowlists]]     # (or the older single [rules.allowlist])
+//   regexTarget = "secret"   # "secret", "match" or "line"
+//   regexes = ['''EXAMPLE''']
+//   stopwords = ["example"]
+//   paths = ['''^test/''']
+//   condition = "OR"         # "AND": every given criterion must hold
+//
+// Top level: `[allowlist]` or `[[allowlists]]` apply to every rule; `[extend] useDefault = true`
+// adds the built-in rules, `disabledRules = ["id", ...]` drops some of them.
+//
+//   KH_ASSIGN_OR_RETURN(RuleSet rules, LoadRules(RuleSource{.file = "keyhold-rules.toml"}));
+#pragma once
+
+#include <re2/re2.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace keyhold::scan {
+
+struct Allowlist {
+  enum class Condition { kOr, kAnd };
+  enum class Target { kSecret, kMatch, kLine };
+  std::string description;
+  Condition condition = Condition::kOr;
+  Target regex_target = Target::kSecret;
+  std::vector<std::shared_ptr<const RE2>> regexes;
+  std::vector<std::shared_ptr<const RE2>> paths;
+  std::vector<std::string> stopwords;  // lower case
+  std::vector<std::string> commits;
+};
+
+struct Rule {
+  std::string id;
+  std::string description;
+  std::string regex_text;
+  std::shared_ptr<const RE2> regex;
+  int secret_group = 0;
+  double entropy = 0;
+  std::vector<std::string> keywords;  // lower case
+  std::shared_ptr<const RE2> path;    // null: every path
+  std::vector<Allowlist> allowlists;
+  // True if a match may span several lines (e.g. a PEM block); its keywords' neighbourhood is
+  // then searched further.
+  bool multiline = false;
+};
+
+struct RuleSet {
+  std::vector<Rule> rules;
+  std::vector<Allowlist> allowlists;  // global
+};
+
+// Parses a rules file. `source_name` names it in errors. Errors: kInvalidArgument naming the
+// line of a TOML syntax error, or the rule (and line) of a missing field, a wrong type, or a
+// regex that cannot be compiled.
+StatusOr<RuleSet> ParseRules(std::string_view toml_text, std::string_view source_name);
+
+// The built-in rules, shipped in the binary.
+std::string_view BuiltinRulesToml();
+const RuleSet& BuiltinRules();
+
+// Loads `file` if given (honouring its [extend] section), else the built-in rules.
+// Errors: kNotFound if the file cannot be read; whatever ParseRules returns.
+StatusOr<RuleSet> LoadRules(const std::optional<std::string>& file);
+
+// Shannon entropy of `s` in bits per byte.
+double ShannonEntropy(std::string_view s);
+
+}  // namespace keyhold::scan

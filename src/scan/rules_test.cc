@@ -1,0 +1,84 @@
+#include "scan/rules.h"
+
+#include <gtest/gtest.h>
+
+namespace keyhold::scan {
+namespace {
+
+TEST(Rules, ParsesTheGitleaksSchema) {
+  auto set = ParseRules(R"(
+[[rules]]
+id = "acme"
+description = "Acme token"
+regex = '''acme_([a-z0-9]{16})'''
+secretGroup = 1
+entropy = 2.5
+keywords = ["ACME_"]
+path = '''\.env$'''
+[[rules.allowlists]]
+regexTarget = "line"
+regexes = ['''fixture''']
+stopwords = ["Example"]
+condition = "AND"
+
+[allowlist]
+paths = ['''^vendor/''']
+)", "mine.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  ASSERT_EQ(set->rules.size(), 1u);
+  const Rule& r = set->rules[0];
+  EXPECT_EQ(r.id, "acme");
+  EXPECT_EQ(r.secret_group, 1);
+  EXPECT_DOUBLE_EQ(r.entropy, 2.5);
+  EXPECT_EQ(r.keywords, std::vector<std::string>{"acme_"});
+  ASSERT_TRUE(r.path);
+  ASSERT_EQ(r.allowlists.size(), 1u);
+  EXPECT_EQ(r.allowlists[0].regex_target, Allowlist::Target::kLine);
+  EXPECT_EQ(r.allowlists[0].condition, Allowlist::Condition::kAnd);
+  EXPECT_EQ(r.allowlists[0].stopwords, std::vector<std::string>{"example"});
+  ASSERT_EQ(set->allowlists.size(), 1u);
+}
+
+TEST(Rules, SyntaxErrorNamesTheLine) {
+  auto set = ParseRules("[[rules]]\nid = \"a\"\nregex = '''x'''\nkeywords = [\"a\"\n", "bad.toml");
+  ASSERT_FALSE(set.ok());
+  EXPECT_EQ(set.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(set.status().message().find("bad.toml, line "), std::string::npos) << set.status().message();
+}
+
+TEST(Rules, UncompilableRegexNamesTheRuleAndLine) {
+  auto set = ParseRules("\n\n[[rules]]\nid = \"broken\"\nregex = '''([a-z'''\n", "r.toml");
+  ASSERT_FALSE(set.ok());
+  const std::string& m = set.status().message();
+  EXPECT_NE(m.find("rule 'broken'"), std::string::npos) << m;
+  EXPECT_NE(m.find("line 3"), std::string::npos) << m;
+  EXPECT_NE(m.find("cannot be compiled"), std::string::npos) << m;
+}
+
+TEST(Rules, MissingFieldsAndBadValuesAreNamed) {
+  EXPECT_NE(ParseRules("[[rules]]\nregex = '''x'''\n", "r").status().message().find("needs an 'id'"),
+            std::string::npos);
+  EXPECT_NE(ParseRules("[[rules]]\nid = \"a\"\n", "r").status().message().find("needs a 'regex'"),
+            std::string::npos);
+  EXPECT_NE(ParseRules("[[rules]]\nid = \"a\"\nregex = '''(x)'''\nsecretGroup = 2\n", "r")
+                .status().message().find("secretGroup"),
+            std::string::npos);
+  EXPECT_NE(ParseRules("[[rules]]\nid = \"a\"\nregex = '''x'''\n[[rules]]\nid = \"a\"\nregex = '''y'''\n", "r")
+                .status().message().find("used twice"),
+            std::string::npos);
+}
+
+TEST(Rules, BuiltinRulesLoad) {
+  const RuleSet& b = BuiltinRules();
+  EXPECT_GE(b.rules.size(), 25u);
+  for (const Rule& r : b.rules) EXPECT_FALSE(r.description.empty()) << r.id;
+}
+
+TEST(Rules, EntropyInBitsPerCharacter) {
+  EXPECT_DOUBLE_EQ(ShannonEntropy("aaaa"), 0);
+  EXPECT_DOUBLE_EQ(ShannonEntropy("abab"), 1);
+  EXPECT_DOUBLE_EQ(ShannonEntropy("abcd"), 2);
+}
+
+}  // namespace
+}  // namespace keyhold::scan

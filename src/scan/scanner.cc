@@ -1,0 +1,414 @@
+// Scanner: one multi-pattern pass to find where secrets may be, then exact confirmation.
+#include "scan/scanner.h"
+
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_set>
+
+#include "core/key_format.h"
+#include "crypto/crypto.h"
+
+namespace keyhold::scan {
+namespace {
+
+// Shortest keyhold key: a 16-byte body (22 base62 characters) and its 6 check characters.
+constexpr size_t kMinKeyholdKey = 28;
+// How far past a keyword a multi-line rule's match may reach (a PEM private key of 8192 bits is
+// about 6.5 KiB).
+constexpr size_t kMultilineReach = 16 * 1024;
+
+bool IsWordChar(unsigned char c) { return std::isalnum(c) || c == '_'; }
+
+std::string EscapeLiteral(std::string_view lit) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : lit) {
+    if (std::isalnum(c)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+size_t LineStart(std::string_view data, size_t pos) {
+  pos = std::min(pos, data.size());
+  while (pos > 0 && data[pos - 1] != '\n') --pos;
+  return pos;
+}
+
+size_t LineEnd(std::string_view data, size_t pos) {
+  if (pos >= data.size()) return data.size();
+  const void* nl = std::memchr(data.data() + pos, '\n', data.size() - pos);
+  return nl ? static_cast<size_t>(static_cast<const char*>(nl) - data.data()) : data.size();
+}
+
+// Start of the line before the one holding `pos` (a match may begin a line earlier).
+size_t PreviousLineStart(std::string_view data, size_t pos) {
+  size_t here = LineStart(data, pos);
+  return here > 0 ? LineStart(data, here - 1) : 0;
+}
+
+std::string LowerCopy(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool AnyMatch(const std::vector<std::shared_ptr<const RE2>>& res, std::string_view text) {
+  return std::any_of(res.begin(), res.end(),
+                     [&](const auto& re) { return RE2::PartialMatch(text, *re); });
+}
+
+// gitleaks' semantics: with OR any given criterion allows the finding; with AND all must.
+bool Allows(const Allowlist& a, const ScanContext& ctx, std::string_view secret,
+            std::string_view match, std::string_view line) {
+  bool any = false, all = true, some = false;
+  auto criterion = [&](bool hit) {
+    some = true;
+    any = any || hit;
+    all = all && hit;
+  };
+  if (!a.commits.empty()) {
+    criterion(!ctx.commit.empty() &&
+              std::find(a.commits.begin(), a.commits.end(), ctx.commit) != a.commits.end());
+  }
+  if (!a.paths.empty()) criterion(AnyMatch(a.paths, ctx.path));
+  if (!a.regexes.empty()) {
+    std::string_view target = a.regex_target == Allowlist::Target::kSecret  ? secret
+                              : a.regex_target == Allowlist::Target::kMatch ? match
+                                                                            : line;
+    criterion(AnyMatch(a.regexes, target));
+  }
+  if (!a.stopwords.empty()) {
+    std::string lower = LowerCopy(secret);
+    criterion(std::any_of(a.stopwords.begin(), a.stopwords.end(),
+                          [&](const std::string& w) { return lower.find(w) != std::string::npos; }));
+  }
+  if (!some) return false;
+  return a.condition == Allowlist::Condition::kOr ? any : all;
+}
+
+bool InlineAllowed(std::string_view line) {
+  return line.find("keyhold:allow") != std::string_view::npos ||
+         line.find("gitleaks:allow") != std::string_view::npos;
+}
+
+std::string Fingerprint(std::string_view secret) {
+  crypto::Sha256Digest d = crypto::Sha256(secret);
+  return crypto::HexEncode(std::span<const uint8_t>(d.data(), 16));
+}
+
+// Newline positions, computed once per buffer that has findings.
+class LineIndex {
+ public:
+  explicit LineIndex(std::string_view data) {
+    const char* p = data.data();
+    const char* end = p + data.size();
+    while (const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p))) {
+      newlines_.push_back(static_cast<size_t>(static_cast<const char*>(nl) - data.data()));
+      p = static_cast<const char*>(nl) + 1;
+    }
+  }
+  int64_t LineOf(size_t pos) const {
+    return static_cast<int64_t>(std::lower_bound(newlines_.begin(), newlines_.end(), pos) -
+                                newlines_.begin()) + 1;
+  }
+
+ private:
+  std::vector<size_t> newlines_;
+};
+
+struct HitSink {
+  std::vector<std::pair<uint32_t, uint64_t>>* hits;
+};
+
+int OnHit(unsigned id, unsigned long long /*from*/, unsigned long long to, unsigned /*flags*/,
+          void* ctx) {
+  static_cast<HitSink*>(ctx)->hits->emplace_back(id, to);
+  return 0;
+}
+
+// A keyhold key outranks a provider's rule, which outranks a generic one.
+int Rank(const Finding& f) {
+  if (f.kind == FindingKind::kKeyholdKey) return 0;
+  return f.rule_id.starts_with("generic") ? 2 : 1;
+}
+
+// One secret, one finding: where findings overlap (their `column` holds the secret's offset),
+// the best-ranked one stays.
+void DropOverlaps(std::vector<Finding>& found) {
+  std::sort(found.begin(), found.end(), [](const Finding& a, const Finding& b) {
+    return std::tie(a.column, a.rule_id) < std::tie(b.column, b.rule_id);
+  });
+  std::vector<Finding> kept;
+  for (Finding& f : found) {
+    if (!kept.empty()) {
+      Finding& last = kept.back();
+      bool overlaps = f.column < last.column + static_cast<int64_t>(last.secret.size());
+      if (overlaps) {
+        if (Rank(f) < Rank(last)) last = std::move(f);
+        continue;
+      }
+    }
+    kept.push_back(std::move(f));
+  }
+  found = std::move(kept);
+}
+
+}  // namespace
+
+std::string Finding::Masked() const {
+  if (kind == FindingKind::kKeyholdKey) return key_start + "…";
+  size_t shown = std::min<size_t>(4, secret.size() / 4);
+  return secret.substr(0, shown) + "…(" + std::to_string(secret.size()) + ")";
+}
+
+Scanner::Scratch::Scratch(Scratch&& o) noexcept : hs_(std::exchange(o.hs_, nullptr)) {}
+Scanner::Scratch& Scanner::Scratch::operator=(Scratch&& o) noexcept {
+  std::swap(hs_, o.hs_);
+  return *this;
+}
+Scanner::Scratch::~Scratch() {
+  if (hs_) hs_free_scratch(hs_);
+}
+
+Scanner::~Scanner() {
+  if (db_) hs_free_database(db_);
+}
+
+StatusOr<std::unique_ptr<Scanner>> Scanner::Create(RuleSet rules) {
+  std::unique_ptr<Scanner> s(new Scanner());
+  s->rules_ = std::move(rules);
+  KH_RETURN_IF_ERROR(s->Compile());
+  return s;
+}
+
+Status Scanner::Compile() {
+  std::vector<uint32_t> regex_candidates;
+  for (uint32_t i = 0; i < rules_.rules.size(); ++i) {
+    const Rule& r = rules_.rules[i];
+    if (r.keywords.empty()) {
+      regex_candidates.push_back(i);
+      continue;
+    }
+    for (const std::string& k : r.keywords) {
+      auto it = std::find(keywords_.begin(), keywords_.end(), k);
+      if (it == keywords_.end()) {
+        keywords_.push_back(k);
+        keyword_rules_.emplace_back();
+        it = keywords_.end() - 1;
+      }
+      keyword_rules_[static_cast<size_t>(it - keywords_.begin())].push_back(i);
+    }
+  }
+  // Rules without keywords go into the database as prefilters of their own regex; one it cannot
+  // take is searched in full with RE2 instead.
+  while (true) {
+    std::vector<std::string> exprs;
+    std::vector<unsigned> flags, ids;
+    for (const std::string& k : keywords_) {
+      exprs.push_back(EscapeLiteral(k));
+      flags.push_back(HS_FLAG_CASELESS);
+    }
+    for (uint32_t rule : regex_candidates) {
+      exprs.push_back(rules_.rules[rule].regex_text);
+      flags.push_back(HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY | HS_FLAG_MULTILINE);
+    }
+    exprs.push_back("(?:^|[^A-Za-z0-9_])[A-Za-z0-9_]{" + std::to_string(kMinKeyholdKey) + "}");
+    flags.push_back(HS_FLAG_MULTILINE);
+    std::vector<const char*> ptrs;
+    for (uint32_t i = 0; i < exprs.size(); ++i) {
+      ptrs.push_back(exprs[i].c_str());
+      ids.push_back(i);
+    }
+    hs_compile_error_t* err = nullptr;
+    hs_error_t rc = hs_compile_multi(ptrs.data(), flags.data(), ids.data(),
+                                     static_cast<unsigned>(ptrs.size()), HS_MODE_BLOCK, nullptr,
+                                     &db_, &err);
+    if (rc == HS_SUCCESS) {
+      regex_rules_ = regex_candidates;
+      keyhold_pattern_id_ = static_cast<uint32_t>(exprs.size() - 1);
+      return OkStatus();
+    }
+    int bad = err ? err->expression : -1;
+    std::string message = err && err->message ? err->message : "unknown error";
+    hs_free_compile_error(err);
+    int first_regex = static_cast<int>(keywords_.size());
+    if (bad < first_regex || bad >= first_regex + static_cast<int>(regex_candidates.size())) {
+      return InvalidArgument("cannot build the pattern database: " + message);
+    }
+    full_scan_rules_.push_back(regex_candidates[static_cast<size_t>(bad - first_regex)]);
+    regex_candidates.erase(regex_candidates.begin() + (bad - first_regex));
+  }
+}
+
+Scanner::Scratch Scanner::NewScratch() const {
+  Scratch s;
+  if (hs_alloc_scratch(db_, &s.hs_) != HS_SUCCESS) std::abort();  // out of memory
+  return s;
+}
+
+bool Scanner::PathAllowlisted(std::string_view path) const {
+  for (const Allowlist& a : rules_.allowlists) {
+    if (a.paths.empty() || !AnyMatch(a.paths, path)) continue;
+    bool only_paths = a.regexes.empty() && a.stopwords.empty() && a.commits.empty();
+    if (a.condition == Allowlist::Condition::kOr || only_paths) return true;
+  }
+  return false;
+}
+
+std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx,
+                                   Scratch& scratch) const {
+  std::vector<Finding> out;
+  if (PathAllowlisted(ctx.path)) return out;
+  std::vector<std::pair<uint32_t, uint64_t>> hits;
+  HitSink sink{&hits};
+  hs_scan(db_, data.data(), static_cast<unsigned>(data.size()), 0, scratch.hs_, OnHit, &sink);
+
+  // Windows to confirm, per rule.
+  std::vector<std::vector<Window>> windows(rules_.rules.size());
+  std::vector<uint64_t> key_ends;
+  for (auto [id, end] : hits) {
+    if (id == keyhold_pattern_id_) {
+      key_ends.push_back(end);
+      continue;
+    }
+    size_t line_begin = PreviousLineStart(data, end);
+    if (id < keywords_.size()) {
+      for (uint32_t rule : keyword_rules_[id]) {
+        size_t reach = rules_.rules[rule].multiline ? kMultilineReach : 0;
+        windows[rule].push_back({line_begin, LineEnd(data, LineEnd(data, end) + 1 + reach)});
+      }
+    } else {
+      uint32_t rule = regex_rules_[id - keywords_.size()];
+      windows[rule].push_back({line_begin, LineEnd(data, end)});
+    }
+  }
+  for (uint32_t rule : full_scan_rules_) windows[rule].push_back({0, data.size()});
+  for (size_t i = 0; i < rules_.rules.size(); ++i) {
+    if (!windows[i].empty()) ConfirmRule(rules_.rules[i], windows[i], data, ctx, out);
+  }
+  ConfirmKeyholdKeys(key_ends, data, out);
+  if (out.empty()) return out;
+
+  DropOverlaps(out);
+
+  // Where each finding is, and the filters that need its line.
+  LineIndex lines(data);
+  std::vector<Finding> kept;
+  for (Finding& f : out) {
+    size_t begin = static_cast<size_t>(f.column);  // byte offset until now
+    size_t end = begin + f.secret.size();
+    std::string_view line = data.substr(LineStart(data, begin), LineEnd(data, begin) - LineStart(data, begin));
+    if (InlineAllowed(line)) continue;
+    f.path = std::string(ctx.path);
+    f.line = lines.LineOf(begin);
+    f.end_line = lines.LineOf(end > begin ? end - 1 : begin);
+    f.column = static_cast<int64_t>(begin - LineStart(data, begin)) + 1;
+    f.fingerprint = Fingerprint(f.secret);
+    kept.push_back(std::move(f));
+  }
+  std::sort(kept.begin(), kept.end(), [](const Finding& a, const Finding& b) {
+    return std::tie(a.line, a.column, a.rule_id) < std::tie(b.line, b.column, b.rule_id);
+  });
+  return kept;
+}
+
+// Searches each window with the rule's regex. The finding's `column` temporarily holds the
+// secret's byte offset in `data`.
+void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::string_view data,
+                          const ScanContext& ctx, std::vector<Finding>& out) const {
+  if (rule.path && !RE2::PartialMatch(ctx.path, *rule.path)) return;
+  std::sort(windows.begin(), windows.end(),
+            [](const Window& a, const Window& b) { return a.begin < b.begin; });
+  const int groups = rule.regex->NumberOfCapturingGroups();
+  std::vector<re2::StringPiece> g(static_cast<size_t>(groups) + 1);
+  std::unordered_set<size_t> seen;
+  std::vector<Window> merged;
+  for (const Window& w : windows) {
+    if (!merged.empty() && w.begin <= merged.back().end) {
+      merged.back().end = std::max(merged.back().end, w.end);
+    } else {
+      merged.push_back(w);
+    }
+  }
+  for (const Window& w : merged) {
+    const size_t end = w.end;
+    re2::StringPiece text(data.data(), end);
+    size_t pos = w.begin;
+    while (pos < end && rule.regex->Match(text, pos, end, RE2::UNANCHORED, g.data(), groups + 1)) {
+      size_t m_begin = static_cast<size_t>(g[0].data() - data.data());
+      size_t m_end = m_begin + g[0].size();
+      pos = m_end > m_begin ? m_end : m_begin + 1;
+      re2::StringPiece secret = g[0];
+      if (rule.secret_group > 0) {
+        secret = g[static_cast<size_t>(rule.secret_group)];
+      } else {
+        for (int i = 1; i <= groups; ++i) {
+          if (!g[static_cast<size_t>(i)].empty()) {
+            secret = g[static_cast<size_t>(i)];
+            break;
+          }
+        }
+      }
+      if (secret.empty()) continue;
+      size_t s_begin = static_cast<size_t>(secret.data() - data.data());
+      if (!seen.insert(s_begin).second) continue;
+      std::string_view secret_view(secret.data(), secret.size());
+      double entropy = ShannonEntropy(secret_view);
+      if (rule.entropy > 0 && entropy <= rule.entropy) continue;
+      std::string_view match(g[0].data(), g[0].size());
+      std::string_view line = data.substr(LineStart(data, s_begin), LineEnd(data, s_begin) - LineStart(data, s_begin));
+      auto allowed = [&](const Allowlist& a) { return Allows(a, ctx, secret_view, match, line); };
+      if (std::any_of(rule.allowlists.begin(), rule.allowlists.end(), allowed)) continue;
+      if (std::any_of(rules_.allowlists.begin(), rules_.allowlists.end(), allowed)) continue;
+      Finding f;
+      f.kind = FindingKind::kRule;
+      f.rule_id = rule.id;
+      f.description = rule.description;
+      f.secret = std::string(secret_view);
+      f.entropy = entropy;
+      f.column = static_cast<int64_t>(s_begin);
+      out.push_back(std::move(f));
+    }
+  }
+}
+
+void Scanner::ConfirmKeyholdKeys(const std::vector<uint64_t>& ends, std::string_view data,
+                                 std::vector<Finding>& out) const {
+  for (uint64_t end : ends) {
+    size_t begin = static_cast<size_t>(end) - kMinKeyholdKey;
+    size_t token_end = static_cast<size_t>(end);
+    while (token_end < data.size() && IsWordChar(static_cast<unsigned char>(data[token_end]))) ++token_end;
+    // The key may be the whole token or its tail after an underscore (`MY_VAR_sk_...`).
+    size_t at = begin;
+    while (token_end - at >= kMinKeyholdKey) {
+      std::string_view candidate = data.substr(at, token_end - at);
+      auto parsed = ParseKey(candidate);
+      if (parsed.ok()) {
+        Finding f;
+        f.kind = FindingKind::kKeyholdKey;
+        f.rule_id = "keyhold-key";
+        f.description = "keyhold API key (confirmed by its check characters)";
+        f.secret = std::string(candidate);
+        f.key_prefix = std::string(parsed->prefix);
+        f.key_start = KeyStart(candidate);
+        f.entropy = ShannonEntropy(candidate);
+        f.column = static_cast<int64_t>(at);
+        out.push_back(std::move(f));
+        break;
+      }
+      size_t underscore = data.substr(at, token_end - at).find('_');
+      if (underscore == std::string_view::npos) break;
+      at += underscore + 1;
+    }
+  }
+}
+
+}  // namespace keyhold::scan

@@ -1,0 +1,93 @@
+// Scanner: finds secrets in a buffer with every rule at once.
+//
+// One Hyperscan (Vectorscan) database holds each rule's keywords (and the regex of rules without
+// keywords) plus a pattern for keyhold-key candidates; a single pass over the buffer reports where
+// they occur. Only the lines around those hits are then searched with the rule's own regex (RE2,
+// which gives capture groups), so the cost of the exact regexes is paid where a secret can be.
+// keyhold keys are confirmed by their check characters, so they are never false positives.
+//
+//   KH_ASSIGN_OR_RETURN(auto scanner, Scanner::Create(BuiltinRules()));
+//   Scanner::Scratch scratch = scanner->NewScratch();
+//   std::vector<Finding> found = scanner->Scan(text, "config/.env", scratch);
+//
+// Thread-safety: a Scanner is immutable and may be shared; each thread needs its own Scratch.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "scan/finding.h"
+#include "scan/rules.h"
+
+struct hs_database;
+struct hs_scratch;
+
+namespace keyhold::scan {
+
+// Where a buffer came from, for path rules and allowlists.
+struct ScanContext {
+  std::string_view path;
+  std::string_view commit;  // history scans only
+};
+
+class Scanner {
+ public:
+  class Scratch {
+   public:
+    Scratch() = default;
+    Scratch(Scratch&&) noexcept;
+    Scratch& operator=(Scratch&&) noexcept;
+    ~Scratch();
+
+   private:
+    friend class Scanner;
+    hs_scratch* hs_ = nullptr;
+  };
+
+  // Compiles `rules`. Errors: kInvalidArgument if the pattern database cannot be built (naming
+  // the rule at fault).
+  static StatusOr<std::unique_ptr<Scanner>> Create(RuleSet rules);
+  ~Scanner();
+
+  Scratch NewScratch() const;
+
+  // Every secret in `data`, in order of position, with path and line set. A file matched by a
+  // global path allowlist yields nothing. Lines carrying `keyhold:allow` are skipped.
+  std::vector<Finding> Scan(std::string_view data, const ScanContext& ctx, Scratch& scratch) const;
+
+  // True if a global allowlist excludes `path` entirely (checked before reading a file).
+  bool PathAllowlisted(std::string_view path) const;
+
+  const RuleSet& rules() const { return rules_; }
+
+ private:
+  struct Hit {
+    uint32_t id;
+    uint64_t end;
+  };
+  struct Window {
+    size_t begin;
+    size_t end;
+  };
+  Scanner() = default;
+  Status Compile();
+  void ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::string_view data,
+                   const ScanContext& ctx, std::vector<Finding>& out) const;
+  void ConfirmKeyholdKeys(const std::vector<uint64_t>& ends, std::string_view data,
+                          std::vector<Finding>& out) const;
+
+  RuleSet rules_;
+  // Pattern ids: [0, keywords_.size()) keywords; then rules without keywords; then the
+  // keyhold-key candidate pattern.
+  std::vector<std::string> keywords_;
+  std::vector<std::vector<uint32_t>> keyword_rules_;  // keyword id -> rule indexes
+  std::vector<uint32_t> regex_rules_;                 // pattern id - keywords_.size() -> rule
+  std::vector<uint32_t> full_scan_rules_;             // rules the database cannot prefilter
+  uint32_t keyhold_pattern_id_ = 0;
+  hs_database* db_ = nullptr;
+};
+
+}  // namespace keyhold::scan

@@ -1,0 +1,133 @@
+#include "scan/scanner.h"
+
+#include <gtest/gtest.h>
+
+#include "core/key_format.h"
+#include "fakes/fake_env.h"
+
+namespace keyhold::scan {
+namespace {
+
+class ScannerTest : public ::testing::Test {
+ protected:
+  std::vector<Finding> Scan(const std::string& text, const std::string& path = "app/config.py") {
+    if (!scanner_) {
+      auto s = Scanner::Create(BuiltinRules());
+      EXPECT_TRUE(s.ok()) << s.status().message();
+      scanner_ = std::move(s).value();
+      scratch_ = scanner_->NewScratch();
+    }
+    return scanner_->Scan(text, {.path = path}, scratch_);
+  }
+  std::vector<std::string> Rules(const std::vector<Finding>& found) {
+    std::vector<std::string> ids;
+    for (const Finding& f : found) ids.push_back(f.rule_id);
+    return ids;
+  }
+
+  testing::FakeEnv env_;
+  std::unique_ptr<Scanner> scanner_;
+  Scanner::Scratch scratch_;
+};
+
+TEST_F(ScannerTest, KeyholdKeysAreConfirmedByTheirCheck) {
+  std::string key = GenerateKey(env_, "hd", 32);
+  std::string bare = GenerateKey(env_, "", 16);
+  std::string text = "# config\nHELPDESK_KEY=" + key + "\nother = \"" + bare + "\"\n";
+  auto found = Scan(text);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].kind, FindingKind::kKeyholdKey);
+  EXPECT_EQ(found[0].line, 2);
+  EXPECT_EQ(found[0].column, 14);
+  EXPECT_EQ(found[0].key_prefix, "hd");
+  EXPECT_EQ(found[0].key_start, KeyStart(key));
+  EXPECT_EQ(found[0].Masked().find(key), std::string::npos);
+  EXPECT_EQ(found[1].line, 3);
+  EXPECT_EQ(found[1].key_prefix, "");
+}
+
+TEST_F(ScannerTest, AKeyWithAWrongCheckIsNotReported) {
+  std::string key = GenerateKey(env_, "hd", 32);
+  key.back() = key.back() == 'a' ? 'b' : 'a';
+  EXPECT_TRUE(Scan("id: " + key + "\n").empty());
+}
+
+TEST_F(ScannerTest, ProviderCredentials) {
+  std::string text =
+      "gh = 'ghp_" + std::string("A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8") + "'\n"
+      "stripe: sk_live_4eC39HqLyjWDarjtT1zdp7dc\n"
+      "aws_access_key_id = AKIAZ3MSJV4WWNJ4ELQZ\n";
+  auto found = Scan(text);
+  EXPECT_EQ(Rules(found), (std::vector<std::string>{"github-token", "stripe-key", "aws-access-key-id"}));
+  EXPECT_EQ(found[0].Masked(), "ghp_…(40)");
+}
+
+TEST_F(ScannerTest, PrivateKeysSpanLines) {
+  std::string body;
+  for (int i = 0; i < 10; ++i) body += "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n";
+  auto found = Scan("x = 1\n-----BEGIN PRIVATE KEY-----\n" + body + "-----END PRIVATE KEY-----\n");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].rule_id, "private-key");
+  EXPECT_EQ(found[0].line, 2);
+  EXPECT_EQ(found[0].end_line, 13);
+}
+
+TEST_F(ScannerTest, ConnectionStringsWithPasswordsButNotPlaceholders) {
+  auto found = Scan("DATABASE_URL=postgres://app:Xk29vLq7TzP1@db.internal:5432/crm\n"
+                    "example = \"postgres://user:password@localhost/db\"\n"
+                    "tmpl = \"mysql://root:${DB_PASSWORD}@db/app\"\n");
+  ASSERT_EQ(Rules(found), std::vector<std::string>{"connection-string-password"});
+  EXPECT_EQ(found[0].secret, "Xk29vLq7TzP1");
+}
+
+TEST_F(ScannerTest, GenericSecretsNeedEntropyAndSkipLookAlikes) {
+  auto found = Scan(
+      "client_secret = \"q8Zr2LmT7vXc4NpK9sWd\"\n"           // reported
+      "password = \"changeme_changeme\"\n"                    // stop-word
+      "session_token = \"123e4567-e89b-12d3-a456-426614174000\"\n"  // UUID
+      "api_key = os.getenv(\"API_KEY\")\n"                     // lookup
+      "secret_name = \"database_password_prod\"\n"             // identifier
+      "token = \"aaaaaaaaaaaaaaaa\"\n");                       // no entropy
+  ASSERT_EQ(Rules(found), std::vector<std::string>{"generic-secret"});
+  EXPECT_EQ(found[0].line, 1);
+}
+
+TEST_F(ScannerTest, InlineAllowAndPathAllowlists) {
+  std::string key = GenerateKey(env_, "hd", 32);
+  EXPECT_TRUE(Scan("k = \"" + key + "\"  # keyhold:allow\n").empty());
+  EXPECT_TRUE(Scan("k = \"" + key + "\"\n", "web/package-lock.json").empty());
+  EXPECT_EQ(Scan("k = \"" + key + "\"\n", "web/package.json").size(), 1u);
+}
+
+TEST_F(ScannerTest, UserRulesWithAndWithoutKeywords) {
+  auto set = ParseRules(R"(
+[[rules]]
+id = "acme"
+regex = '''acme_[a-z0-9]{16}'''
+keywords = ["acme_"]
+[[rules]]
+id = "order-token"
+regex = '''ORD-[0-9]{6}-[A-Z]{4}'''
+)", "mine.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto s = Scanner::Create(std::move(set).value());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  Scanner::Scratch scratch = (*s)->NewScratch();
+  auto found = (*s)->Scan("a acme_0123456789abcdef b\nc ORD-123456-ABCD\n", {.path = "x"}, scratch);
+  EXPECT_EQ(Rules(found), (std::vector<std::string>{"acme", "order-token"}));
+  EXPECT_EQ(found[0].secret, "acme_0123456789abcdef");
+}
+
+TEST_F(ScannerTest, FingerprintIgnoresPosition) {
+  std::string key = GenerateKey(env_, "hd", 32);
+  auto a = Scan("k=" + key + "\n");
+  auto b = Scan("\n\n   k=" + key + "\n");
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0].fingerprint, b[0].fingerprint);
+  EXPECT_NE(a[0].line, b[0].line);
+  EXPECT_EQ(a[0].fingerprint.size(), 32u);
+}
+
+}  // namespace
+}  // namespace keyhold::scan
