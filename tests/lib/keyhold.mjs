@@ -136,9 +136,9 @@ export function selfSignedCert(dir) {
 }
 
 // Runs the CLI; returns { code, stdout, stderr }.
-export function cli(args, { env = {}, input } = {}) {
+export function cli(args, { env = {}, input, cwd } = {}) {
   return new Promise((resolve) => {
-    const p = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    const p = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"], cwd });
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d) => (stdout += d));

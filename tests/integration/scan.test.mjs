@@ -1,0 +1,250 @@
+// The leak scanner over a generated corpus: real-format secrets planted in many kinds of file,
+// in the working tree and only in history, beside look-alikes that must not be reported.
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { execFileSync, spawnSync } from "node:child_process";
+import { BIN, cli, tempDir } from "../lib/keyhold.mjs";
+
+let root;      // corpus directory
+let keys;      // real keyhold keys: [root key, app keys...]
+const planted = [];  // [path, line, ruleId]
+
+function write(rel, text) {
+  const file = path.join(root, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+}
+function git(cwd, ...args) {
+  return execFileSync("git", args, { cwd, encoding: "utf8",
+    env: { ...process.env, GIT_AUTHOR_NAME: "Ann", GIT_AUTHOR_EMAIL: "ann@example.com",
+      GIT_COMMITTER_NAME: "Ann", GIT_COMMITTER_EMAIL: "ann@example.com", HOME: cwd } });
+}
+// Flips the last character: the key's shape stays, its check no longer matches.
+function corrupt(key) { return key.slice(0, -1) + (key.endsWith("a") ? "b" : "a"); }
+const pem = () => "-----BEGIN RSA PRIVATE KEY-----\n" +
+  "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n".repeat(8) +
+  "-----END RSA PRIVATE KEY-----\n";
+
+before(() => {
+  root = tempDir("scan-corpus");
+  const seed = tempDir("scan-seed");
+  execFileSync(BIN, ["bench", "seed", "--data-dir", path.join(seed, "data"), "--keys", "4",
+    "--out", path.join(seed, "keys.txt")], { stdio: "ignore" });
+  keys = fs.readFileSync(path.join(seed, "keys.txt"), "utf8").trim().split("\n");
+
+  write("src/app.py", `import os\n\nHELPDESK_KEY = "${keys[1]}"\nclient = Client(os.getenv("API_KEY"))\n`);
+  planted.push(["src/app.py", 3, "keyhold-key"]);
+  write("config/settings.yaml", `billing:\n  stripe_key: sk_live_51HqLyjWDarjtT1zdp7dcQ2x\n  currency: eur\n`);
+  planted.push(["config/settings.yaml", 2, "stripe-key"]);
+  write(".env", `GITHUB_TOKEN=ghp_R4nd0mT0k3nV4lu3F0rT3st1ngXyZ0123456\n` +
+    `DATABASE_URL=postgres://crm:Vq8s2LkT9xZp@db.internal:5432/crm\nDEBUG=true\n`);
+  planted.push([".env", 1, "github-token"], [".env", 2, "connection-string-password"]);
+  write("deploy/keys.json", JSON.stringify({ admin: keys[0], note: "rotate monthly" }, null, 2) + "\n");
+  planted.push(["deploy/keys.json", 2, "keyhold-key"]);
+  write("notebooks/analysis.ipynb", JSON.stringify({ cells: [{ cell_type: "code", source: [
+    "import openai\n", "openai.api_key = \"sk-proj-Ab3dE6gH9jK2mN5pQ8sT1vW4T3BlbkFJyZ7bC0eF3hJ6kM9nP2rS5uV8x\"\n"] }],
+    nbformat: 4 }, null, 1) + "\n");
+  planted.push(["notebooks/analysis.ipynb", 7, "openai-api-key"]);
+  write("ops/id_rsa", pem());
+  planted.push(["ops/id_rsa", 1, "private-key"]);
+  write("src/mailer.rb", `SMTP_PASSWORD = "n7Fq2Lw9ZxR4tY8v"\n`);
+  planted.push(["src/mailer.rb", 1, "generic-secret"]);
+
+  // Look-alikes: none of these may be reported.
+  write("src/hashes.txt", [
+    "sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "commit 5c2f1a8e7d3b9c4f6a0e2d8b1c7f3a9e5d4b2c10",
+    "request_id = 123e4567-e89b-12d3-a456-426614174000",
+    "session_token = \"123e4567-e89b-12d3-a456-426614174000\"",
+    `id: ${corrupt(keys[2])}`,
+    "password = \"changeme\"",
+    "api_key = \"YOUR_API_KEY_HERE\"",
+    "db_password = os.environ[\"DB_PASSWORD\"]",
+  ].join("\n") + "\n");
+  write("web/logo.html", `<img src="data:image/png;base64,${Buffer.alloc(3000, 7).toString("base64")}` +
+    `iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==">\n`);
+  write("web/package-lock.json", JSON.stringify({ token: keys[3] }) + "\n");  // allowlisted path
+  write("web/vendor.bin", Buffer.concat([Buffer.from([0, 1, 2]), Buffer.from(keys[3])]));  // binary
+  write("tests/fixture.py", `KEY = "${keys[3]}"  # keyhold:allow test fixture\n`);
+});
+
+function sortRows(rows) { return rows.map((r) => r.join(":")).sort(); }
+
+test("every planted secret is found, exactly, and no look-alike", async () => {
+  const r = await cli(["scan", ".", "--format", "json"], { cwd: root });
+  assert.equal(r.code, 1, r.stderr);
+  const found = JSON.parse(r.stdout);
+  assert.deepEqual(sortRows(found.map((f) => [f.path, f.line, f.ruleId])), sortRows(planted));
+  const k = found.find((f) => f.path === "src/app.py");
+  assert.equal(k.kind, "keyhold-key");
+  assert.equal(k.keyPrefix, "bench");
+  assert.ok(keys[1].startsWith(k.keyStart));
+  assert.match(r.stderr, /skipped 1 binary/);
+});
+
+test("reports never contain a secret", async () => {
+  for (const format of ["text", "json", "sarif"]) {
+    const r = await cli(["scan", ".", "--format", format], { cwd: root });
+    for (const key of keys) {
+      assert.ok(!r.stdout.includes(key) && !r.stderr.includes(key), `${format} leaked a key`);
+    }
+    assert.ok(!r.stdout.includes("Vq8s2LkT9xZp"), `${format} leaked a password`);
+  }
+});
+
+test("SARIF 2.1.0 report", async () => {
+  const r = await cli(["scan", ".", "--format", "sarif"], { cwd: root });
+  assert.equal(r.code, 1);
+  const doc = JSON.parse(r.stdout);
+  assert.equal(doc.version, "2.1.0");
+  const run = doc.runs[0];
+  assert.equal(run.tool.driver.name, "keyhold");
+  assert.equal(run.results.length, planted.length);
+  for (const res of run.results) {
+    assert.equal(run.tool.driver.rules[res.ruleIndex].id, res.ruleId);
+    const loc = res.locations[0].physicalLocation;
+    assert.ok(loc.artifactLocation.uri.length > 0 && !loc.artifactLocation.uri.startsWith("/"));
+    assert.ok(loc.region.startLine >= 1);
+    assert.match(res.partialFingerprints["secretFingerprint/v1"], /^[0-9a-f]{32}$/);
+  }
+});
+
+test("a baseline accepts current findings and survives moved lines", async () => {
+  const dir = tempDir("scan-baseline");
+  fs.writeFileSync(path.join(dir, "a.env"), `TOKEN=${keys[1]}\n`);
+  const w = await cli(["scan", ".", "--write-baseline", "base.json"], { cwd: dir });
+  assert.equal(w.code, 0, w.stderr);
+  const base = fs.readFileSync(path.join(dir, "base.json"), "utf8");
+  assert.ok(!base.includes(keys[1]));
+  assert.deepEqual(JSON.parse(base).findings.map((f) => f.rule), ["keyhold-key"]);
+  fs.writeFileSync(path.join(dir, "a.env"), `\n\n# moved\nTOKEN=${keys[1]}\n`);
+  const again = await cli(["scan", "a.env", "--baseline", "base.json"], { cwd: dir });
+  assert.equal(again.code, 0, again.stdout);
+  fs.appendFileSync(path.join(dir, "a.env"), `OTHER=${keys[2]}\n`);
+  const more = await cli(["scan", "a.env", "--baseline", "base.json", "--format", "json"], { cwd: dir });
+  assert.equal(more.code, 1);
+  assert.equal(JSON.parse(more.stdout).length, 1);
+});
+
+test("history: a secret added then deleted is found with its commit", async () => {
+  const repo = tempDir("scan-history");
+  git(repo, "init", "-q");
+  fs.writeFileSync(path.join(repo, "README.md"), "# crm\n");
+  git(repo, "add", ".");
+  git(repo, "commit", "-qm", "start");
+  fs.writeFileSync(path.join(repo, "settings.py"), `DEBUG = False\nAPI_KEY = "${keys[2]}"\n`);
+  git(repo, "add", ".");
+  git(repo, "commit", "-qm", "add settings");
+  const added = git(repo, "rev-parse", "HEAD").trim();
+  fs.writeFileSync(path.join(repo, "settings.py"), `DEBUG = True\nAPI_KEY = "${keys[2]}"\n`);
+  git(repo, "commit", "-qam", "debug on");
+  git(repo, "rm", "-q", "settings.py");
+  git(repo, "commit", "-qm", "remove settings");
+  for (let i = 0; i < 30; i++) {  // later history, on a branch too
+    fs.writeFileSync(path.join(repo, "README.md"), `# crm ${i}\n`);
+    git(repo, "commit", "-qam", `docs ${i}`);
+  }
+  git(repo, "checkout", "-qb", "feature");
+  fs.writeFileSync(path.join(repo, "feature.env"), "SENDGRID=SG.aBcDeFgHiJkLmNoPqRsTuV.wXyZ0123456789aBcDeFgHiJkLmNoPqRsTuVwXyZ012\n");
+  git(repo, "add", ".");
+  git(repo, "commit", "-qm", "feature");
+  git(repo, "checkout", "-q", "-");
+
+  const clean = await cli(["scan", "."], { cwd: repo });
+  assert.equal(clean.code, 0, clean.stdout);
+  const r = await cli(["scan", "--git", "--format", "json"], { cwd: repo });
+  assert.equal(r.code, 1, r.stderr);
+  const found = JSON.parse(r.stdout);
+  assert.deepEqual(found.map((f) => [f.path, f.line, f.ruleId]).sort(),
+    [["feature.env", 1, "sendgrid-api-key"], ["settings.py", 2, "keyhold-key"]]);
+  const k = found.find((f) => f.path === "settings.py");
+  assert.equal(k.commit, added);  // reported once, for the commit that introduced it
+  assert.equal(k.author, "Ann");
+  assert.match(k.date, /^\d{4}-\d\d-\d\dT/);
+  assert.match(r.stderr, /35 commits/);
+  const range = await cli(["scan", "--git", `${added}..HEAD`], { cwd: repo });
+  assert.equal(range.code, 0, range.stdout);  // the key came before the range; its removal is in it
+});
+
+test("pre-commit hook blocks a secret, lets a clean commit through, and keeps an existing hook", async () => {
+  const repo = tempDir("scan-hook");
+  git(repo, "init", "-q");
+  fs.writeFileSync(path.join(repo, ".git/hooks/pre-commit"), "#!/bin/sh\necho previous-hook-ran >&2\n", { mode: 0o755 });
+  const inst = await cli(["hook", "install"], { cwd: repo });
+  assert.equal(inst.code, 0, inst.stderr);
+  assert.match(inst.stdout, /previous hook runs first/);
+
+  fs.writeFileSync(path.join(repo, "ok.txt"), "nothing secret\n");
+  git(repo, "add", ".");
+  const ok = await runCommit(repo, "clean");
+  assert.equal(ok.code, 0, ok.out);
+  assert.match(ok.out, /previous-hook-ran/);
+
+  fs.writeFileSync(path.join(repo, "leak.env"), `KEY=${keys[1]}\n`);
+  git(repo, "add", ".");
+  const blocked = await runCommit(repo, "leak");
+  assert.notEqual(blocked.code, 0);
+  assert.match(blocked.out, /keyhold:allow/);
+  assert.ok(!blocked.out.includes(keys[1]));
+
+  fs.writeFileSync(path.join(repo, "leak.env"), `KEY=${keys[1]}  # keyhold:allow\n`);
+  git(repo, "add", ".");
+  assert.equal((await runCommit(repo, "allowed")).code, 0);
+});
+
+function runCommit(repo, message) {
+  const r = spawnSync("git", ["commit", "-qm", message], { cwd: repo, encoding: "utf8",
+    env: { ...process.env, GIT_AUTHOR_NAME: "A", GIT_AUTHOR_EMAIL: "a@x", GIT_COMMITTER_NAME: "A",
+      GIT_COMMITTER_EMAIL: "a@x" } });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+test("pre-receive scans only what a push brings", async () => {
+  const repo = tempDir("scan-push");
+  git(repo, "init", "-q");
+  fs.writeFileSync(path.join(repo, "a.txt"), `old=${keys[1]}\n`);
+  git(repo, "add", ".");
+  git(repo, "commit", "-qm", "old");
+  const before = git(repo, "rev-parse", "HEAD").trim();
+  fs.writeFileSync(path.join(repo, "b.txt"), `new=${keys[2]}\n`);
+  git(repo, "add", ".");
+  git(repo, "commit", "-qm", "new");
+  const after = git(repo, "rev-parse", "HEAD").trim();
+  const r = await cli(["scan", "--pre-receive", "--format", "json"],
+    { cwd: repo, input: `${before} ${after} refs/heads/main\n` });
+  assert.equal(r.code, 1, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).map((f) => f.path), ["b.txt"]);
+  const bad = await cli(["scan", "--pre-receive"], { cwd: repo, input: "nonsense\n" });
+  assert.equal(bad.code, 0);  // no complete line: nothing pushed
+});
+
+test("bad input: missing paths, malformed rules, uncompilable regex, unreadable directories", async () => {
+  const missing = await cli(["scan", "/no/such/dir"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /no such file or directory/);
+  const dir = tempDir("scan-bad");
+  fs.writeFileSync(path.join(dir, "r.toml"), "[[rules]]\nid = \"x\"\nregex = '''a'''\nkeywords = [\"a\"\n");
+  const syntax = await cli(["scan", "--rules", "r.toml", "."], { cwd: dir });
+  assert.equal(syntax.code, 2);
+  assert.match(syntax.stderr, /r\.toml, line \d+/);
+  fs.writeFileSync(path.join(dir, "r.toml"), "[[rules]]\nid = \"broken\"\nregex = '''(unclosed'''\n");
+  const regex = await cli(["scan", "--rules", "r.toml", "."], { cwd: dir });
+  assert.equal(regex.code, 2);
+  assert.match(regex.stderr, /rule 'broken'.*cannot be compiled/);
+  fs.mkdirSync(path.join(dir, "locked"));
+  fs.writeFileSync(path.join(dir, "locked/x.env"), `K=${keys[1]}\n`);
+  fs.writeFileSync(path.join(dir, "r.toml"), "[extend]\nuseDefault = true\n");
+  fs.chmodSync(path.join(dir, "locked"), 0o000);
+  const locked = await cli(["scan", "--rules", "r.toml", "."], { cwd: dir });
+  fs.chmodSync(path.join(dir, "locked"), 0o755);
+  if (process.getuid() !== 0) {  // root reads it anyway
+    assert.equal(locked.code, 0, locked.stdout);
+    assert.match(locked.stderr, /cannot read directory/);
+  }
+  const format = await cli(["scan", ".", "--format", "xml"], { cwd: dir });
+  assert.equal(format.code, 2);
+  const stdin = await cli(["scan", "-"], { input: `token ${keys[2]}\n` });
+  assert.equal(stdin.code, 1);
+});
