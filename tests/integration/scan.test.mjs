@@ -142,6 +142,7 @@ test("history: a secret added then deleted is found with its commit", async () =
   git(repo, "commit", "-qam", "debug on");
   git(repo, "rm", "-q", "settings.py");
   git(repo, "commit", "-qm", "remove settings");
+  const removed = git(repo, "rev-parse", "HEAD").trim();
   for (let i = 0; i < 30; i++) {  // later history, on a branch too
     fs.writeFileSync(path.join(repo, "README.md"), `# crm ${i}\n`);
     git(repo, "commit", "-qam", `docs ${i}`);
@@ -164,8 +165,11 @@ test("history: a secret added then deleted is found with its commit", async () =
   assert.equal(k.author, "Ann");
   assert.match(k.date, /^\d{4}-\d\d-\d\dT/);
   assert.match(r.stderr, /35 commits/);
-  const range = await cli(["scan", "--git", `${added}..HEAD`], { cwd: repo });
-  assert.equal(range.code, 0, range.stdout);  // the key came before the range; its removal is in it
+  const range = await cli(["scan", "--git", `${removed}..HEAD`], { cwd: repo });
+  assert.equal(range.code, 0, range.stdout);  // the key is older than the range
+  const since = await cli(["scan", "--git", `${added}..HEAD`, "--format", "json"], { cwd: repo });
+  assert.equal(since.code, 1);  // "debug on" rewrote the file with the key still in it
+  assert.notEqual(JSON.parse(since.stdout)[0].commit, added);
 });
 
 test("pre-commit hook blocks a secret, lets a clean commit through, and keeps an existing hook", async () => {
