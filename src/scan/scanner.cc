@@ -279,13 +279,16 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
       key_ends.push_back(end);
       continue;
     }
-    size_t line_begin = PreviousLineStart(data, end);
     if (id < keywords_.size()) {
+      // A keyword lies inside its rule's match: the match is on the keyword's line, or (for a
+      // multi-line rule) starts there.
+      size_t line_begin = LineStart(data, end);
       for (uint32_t rule : keyword_rules_[id]) {
         size_t reach = rules_.rules[rule].multiline ? kMultilineReach : 0;
-        windows[rule].push_back({line_begin, LineEnd(data, LineEnd(data, end) + 1 + reach)});
+        windows[rule].push_back({line_begin, LineEnd(data, end + reach)});
       }
     } else {
+      size_t line_begin = PreviousLineStart(data, end);
       uint32_t rule = regex_rules_[id - keywords_.size()];
       windows[rule].push_back({line_begin, LineEnd(data, end)});
     }
