@@ -203,7 +203,9 @@ description = "High-entropy value assigned to a secret-looking name"
 regex = '''(?i)(?:^|[^a-z0-9])[a-z0-9_.-]{0,30}(?:secret|passw(?:or)?d|passwd|pwd|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?)[a-z0-9_.-]{0,20}["']?\s{0,5}(?::=|=>|=|:)\s{0,5}["'`]?([a-z0-9+/=_.~!@#$%^&*-]{10,200})["'`]?'''
 secretGroup = 1
 entropy = 3.5
-keywords = ["secret", "passw", "pwd", "token", "key", "credential"]
+keywords = ["secret", "passw", "pwd", "token", "credential", "apikey", "api_key", "api-key",
+            "api.key", "accesskey", "access_key", "access-key", "access.key", "authkey", "auth_key",
+            "auth-key", "auth.key", "privatekey", "private_key", "private-key", "private.key"]
 [[rules.allowlists]]
 description = "placeholders, identifiers, UUIDs, environment lookups"
 stopwords = ["example", "placeholder", "changeme", "change_me", "dummy", "sample", "xxxxxx", "your_", "your-", "redacted", "notasecret", "lorem", "fake"]

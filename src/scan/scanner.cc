@@ -4,6 +4,7 @@
 #include <hs/hs.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <unordered_set>
 
@@ -19,7 +20,15 @@ constexpr size_t kMinKeyholdKey = 28;
 // about 6.5 KiB).
 constexpr size_t kMultilineReach = 16 * 1024;
 
-bool IsWordChar(unsigned char c) { return std::isalnum(c) || c == '_'; }
+constexpr std::array<bool, 256> kWordChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<size_t>(c)] = true;
+  t['_'] = true;
+  return t;
+}();
+inline bool IsWordChar(unsigned char c) { return kWordChars[c]; }
 
 std::string EscapeLiteral(std::string_view lit) {
   static const char* kHex = "0123456789abcdef";
@@ -220,8 +229,6 @@ Status Scanner::Compile() {
       exprs.push_back(rules_.rules[rule].regex_text);
       flags.push_back(HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY | HS_FLAG_MULTILINE);
     }
-    exprs.push_back("(?:^|[^A-Za-z0-9_])[A-Za-z0-9_]{" + std::to_string(kMinKeyholdKey) + "}");
-    flags.push_back(HS_FLAG_MULTILINE);
     std::vector<const char*> ptrs;
     for (uint32_t i = 0; i < exprs.size(); ++i) {
       ptrs.push_back(exprs[i].c_str());
@@ -233,7 +240,6 @@ Status Scanner::Compile() {
                                      &db_, &err);
     if (rc == HS_SUCCESS) {
       regex_rules_ = regex_candidates;
-      keyhold_pattern_id_ = static_cast<uint32_t>(exprs.size() - 1);
       return OkStatus();
     }
     int bad = err ? err->expression : -1;
@@ -273,12 +279,7 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
 
   // Windows to confirm, per rule.
   std::vector<std::vector<Window>> windows(rules_.rules.size());
-  std::vector<uint64_t> key_ends;
   for (auto [id, end] : hits) {
-    if (id == keyhold_pattern_id_) {
-      key_ends.push_back(end);
-      continue;
-    }
     if (id < keywords_.size()) {
       // A keyword lies inside its rule's match: the match is on the keyword's line, or (for a
       // multi-line rule) starts there.
@@ -297,7 +298,7 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
   for (size_t i = 0; i < rules_.rules.size(); ++i) {
     if (!windows[i].empty()) ConfirmRule(rules_.rules[i], windows[i], data, ctx, out);
   }
-  ConfirmKeyholdKeys(key_ends, data, out);
+  ConfirmKeyholdKeys(data, out);
   if (out.empty()) return out;
 
   DropOverlaps(out);
@@ -383,34 +384,56 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
   }
 }
 
-void Scanner::ConfirmKeyholdKeys(const std::vector<uint64_t>& ends, std::string_view data,
-                                 std::vector<Finding>& out) const {
-  for (uint64_t end : ends) {
-    size_t begin = static_cast<size_t>(end) - kMinKeyholdKey;
-    size_t token_end = static_cast<size_t>(end);
-    while (token_end < data.size() && IsWordChar(static_cast<unsigned char>(data[token_end]))) ++token_end;
-    // The key may be the whole token or its tail after an underscore (`MY_VAR_sk_...`).
-    size_t at = begin;
-    while (token_end - at >= kMinKeyholdKey) {
-      std::string_view candidate = data.substr(at, token_end - at);
-      auto parsed = ParseKey(candidate);
-      if (parsed.ok()) {
-        Finding f;
-        f.kind = FindingKind::kKeyholdKey;
-        f.rule_id = "keyhold-key";
-        f.description = "keyhold API key (confirmed by its check characters)";
-        f.secret = std::string(candidate);
-        f.key_prefix = std::string(parsed->prefix);
-        f.key_start = KeyStart(candidate);
-        f.entropy = ShannonEntropy(candidate);
-        f.column = static_cast<int64_t>(at);
-        out.push_back(std::move(f));
-        break;
-      }
-      size_t underscore = data.substr(at, token_end - at).find('_');
-      if (underscore == std::string_view::npos) break;
-      at += underscore + 1;
+// A keyhold key is a run of at least kMinKeyholdKey word characters, so any such run covers a
+// position that is a multiple of kMinKeyholdKey: only those bytes are looked at first, and a run
+// is measured only around one that is a word character. Most bytes are never touched.
+void Scanner::ConfirmKeyholdKeys(std::string_view data, std::vector<Finding>& out) const {
+  const size_t n = data.size();
+  auto word = [&](size_t i) { return IsWordChar(static_cast<unsigned char>(data[i])); };
+  size_t run_end = 0;  // runs already handled end before this
+  for (size_t probe = kMinKeyholdKey - 1; probe < n; probe += kMinKeyholdKey) {
+    if (probe < run_end || !word(probe)) continue;
+    // Word characters just before the probe (up to what a key needs), then the farthest one
+    // the rest of a key would need after it: most probes stop at one of these two checks.
+    size_t back = 0;
+    while (back < kMinKeyholdKey - 1 && back < probe && word(probe - back - 1)) ++back;
+    size_t need = kMinKeyholdKey - 1 - back;
+    if (probe + need >= n || !word(probe + need)) continue;
+    size_t ahead = 1;
+    while (ahead < need && word(probe + ahead)) ++ahead;
+    if (ahead < need) continue;
+    size_t begin = probe - back;
+    while (begin > 0 && word(begin - 1)) --begin;
+    size_t end = probe + need + 1;
+    while (end < n && word(end)) ++end;
+    run_end = end;
+    ConfirmKeyholdToken(data, begin, end, out);
+  }
+}
+
+// The key may be the whole token or its tail after an underscore (`MY_VAR_sk_...`).
+void Scanner::ConfirmKeyholdToken(std::string_view data, size_t begin, size_t end,
+                                  std::vector<Finding>& out) const {
+  size_t at = begin;
+  while (end - at >= kMinKeyholdKey) {
+    std::string_view candidate = data.substr(at, end - at);
+    auto parsed = ParseKey(candidate);
+    if (parsed.ok()) {
+      Finding f;
+      f.kind = FindingKind::kKeyholdKey;
+      f.rule_id = "keyhold-key";
+      f.description = "keyhold API key (confirmed by its check characters)";
+      f.secret = std::string(candidate);
+      f.key_prefix = std::string(parsed->prefix);
+      f.key_start = KeyStart(candidate);
+      f.entropy = ShannonEntropy(candidate);
+      f.column = static_cast<int64_t>(at);
+      out.push_back(std::move(f));
+      return;
     }
+    size_t underscore = candidate.find('_');
+    if (underscore == std::string_view::npos) return;
+    at += underscore + 1;
   }
 }
 

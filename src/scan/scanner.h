@@ -1,8 +1,8 @@
 // Scanner: finds secrets in a buffer with every rule at once.
 //
 // One Hyperscan (Vectorscan) database holds each rule's keywords (and the regex of rules without
-// keywords) plus a pattern for keyhold-key candidates; a single pass over the buffer reports where
-// they occur. Only the lines around those hits are then searched with the rule's own regex (RE2,
+// keywords); a single pass over the buffer reports where they occur, and a sparse probe finds the
+// runs of word characters long enough to be keyhold keys. Only the lines around those hits are then searched with the rule's own regex (RE2,
 // which gives capture groups), so the cost of the exact regexes is paid where a secret can be.
 // keyhold keys are confirmed by their check characters, so they are never false positives.
 //
@@ -76,17 +76,16 @@ class Scanner {
   Status Compile();
   void ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::string_view data,
                    const ScanContext& ctx, std::vector<Finding>& out) const;
-  void ConfirmKeyholdKeys(const std::vector<uint64_t>& ends, std::string_view data,
-                          std::vector<Finding>& out) const;
+  void ConfirmKeyholdKeys(std::string_view data, std::vector<Finding>& out) const;
+  void ConfirmKeyholdToken(std::string_view data, size_t begin, size_t end,
+                           std::vector<Finding>& out) const;
 
   RuleSet rules_;
-  // Pattern ids: [0, keywords_.size()) keywords; then rules without keywords; then the
-  // keyhold-key candidate pattern.
+  // Pattern ids: [0, keywords_.size()) keywords; then rules without keywords.
   std::vector<std::string> keywords_;
   std::vector<std::vector<uint32_t>> keyword_rules_;  // keyword id -> rule indexes
   std::vector<uint32_t> regex_rules_;                 // pattern id - keywords_.size() -> rule
   std::vector<uint32_t> full_scan_rules_;             // rules the database cannot prefilter
-  uint32_t keyhold_pattern_id_ = 0;
   hs_database* db_ = nullptr;
 };
 
