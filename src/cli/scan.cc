@@ -48,6 +48,9 @@ int Fail(const std::string& message) {
 int RunScan(ScanFlags& f) {
   int modes = (f.git ? 1 : 0) + (f.staged ? 1 : 0) + (f.pre_receive ? 1 : 0) + (f.paths.empty() ? 0 : 1);
   if (modes != 1) return Fail("give paths to scan, or exactly one of --git, --staged, --pre-receive");
+  if (f.max_file_bytes == 0 || f.max_file_bytes > (uint64_t{1} << 30)) {
+    return Fail("--max-file-size must be between 1 byte and 1 GiB");
+  }
   auto format = scan::ParseReportFormat(f.format);
   if (!format.ok()) return Fail(format.status().message());
   auto rules = scan::LoadRules(f.rules_file.empty() ? std::nullopt : std::optional(f.rules_file));

@@ -3,8 +3,13 @@
 
 #include <hs/hs.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <unordered_set>
 
@@ -229,6 +234,7 @@ Status Scanner::Compile() {
       exprs.push_back(rules_.rules[rule].regex_text);
       flags.push_back(HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY | HS_FLAG_MULTILINE);
     }
+    if (exprs.empty()) return OkStatus();  // no rules: keyhold keys only, no database
     std::vector<const char*> ptrs;
     for (uint32_t i = 0; i < exprs.size(); ++i) {
       ptrs.push_back(exprs[i].c_str());
@@ -256,7 +262,7 @@ Status Scanner::Compile() {
 
 Scanner::Scratch Scanner::NewScratch() const {
   Scratch s;
-  if (hs_alloc_scratch(db_, &s.hs_) != HS_SUCCESS) std::abort();  // out of memory
+  if (db_ && hs_alloc_scratch(db_, &s.hs_) != HS_SUCCESS) std::abort();  // out of memory
   return s;
 }
 
@@ -275,7 +281,7 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
   if (PathAllowlisted(ctx.path)) return out;
   std::vector<std::pair<uint32_t, uint64_t>> hits;
   HitSink sink{&hits};
-  hs_scan(db_, data.data(), static_cast<unsigned>(data.size()), 0, scratch.hs_, OnHit, &sink);
+  if (db_) hs_scan(db_, data.data(), static_cast<unsigned>(data.size()), 0, scratch.hs_, OnHit, &sink);
 
   // Windows to confirm, per rule.
   std::vector<std::vector<Window>> windows(rules_.rules.size());
@@ -384,30 +390,81 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
   }
 }
 
-// A keyhold key is a run of at least kMinKeyholdKey word characters, so any such run covers a
-// position that is a multiple of kMinKeyholdKey: only those bytes are looked at first, and a run
-// is measured only around one that is a word character. Most bytes are never touched.
+namespace {
+
+// Bit i set: byte i of the 64 at `p` is a word character.
+uint64_t WordMask64(const char* p) {
+#if defined(__SSE2__)
+  auto in_range = [](__m128i s, char lo, char hi) {  // s: bytes with their top bit flipped
+    __m128i above = _mm_cmpgt_epi8(s, _mm_set1_epi8(static_cast<char>((lo - 1) ^ 0x80)));
+    __m128i below = _mm_cmplt_epi8(s, _mm_set1_epi8(static_cast<char>((hi + 1) ^ 0x80)));
+    return _mm_and_si128(above, below);
+  };
+  uint64_t mask = 0;
+  for (int i = 0; i < 4; ++i) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i));
+    __m128i flip = _mm_set1_epi8(static_cast<char>(0x80));
+    __m128i digit = in_range(_mm_xor_si128(v, flip), '0', '9');
+    __m128i alpha = in_range(_mm_xor_si128(_mm_or_si128(v, _mm_set1_epi8(0x20)), flip), 'a', 'z');
+    __m128i under = _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
+    __m128i word = _mm_or_si128(_mm_or_si128(digit, alpha), under);
+    mask |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(word))) << (16 * i);
+  }
+  return mask;
+#else
+  uint64_t mask = 0;
+  for (int i = 0; i < 64; ++i) mask |= static_cast<uint64_t>(IsWordChar(static_cast<unsigned char>(p[i]))) << i;
+  return mask;
+#endif
+}
+
+// Bit i set: bits i .. i+27 of `m` are all set (a run long enough for a key starts at i).
+uint64_t RunsOfKeyLength(uint64_t m) {
+  static_assert(kMinKeyholdKey == 28);
+  uint64_t r2 = m & (m >> 1);
+  uint64_t r4 = r2 & (r2 >> 2);
+  uint64_t r8 = r4 & (r4 >> 4);
+  uint64_t r16 = r8 & (r8 >> 8);
+  return r16 & (r8 >> 16) & (r4 >> 24);
+}
+
+}  // namespace
+
+// A keyhold key is a run of at least kMinKeyholdKey word characters. Word characters are
+// classified 64 bytes at a time into a bit mask; only where a run is long enough (inside a block
+// or across the boundary with the previous one) is the run measured and its text checked.
 void Scanner::ConfirmKeyholdKeys(std::string_view data, std::vector<Finding>& out) const {
   const size_t n = data.size();
-  auto word = [&](size_t i) { return IsWordChar(static_cast<unsigned char>(data[i])); };
   size_t run_end = 0;  // runs already handled end before this
-  for (size_t probe = kMinKeyholdKey - 1; probe < n; probe += kMinKeyholdKey) {
-    if (probe < run_end || !word(probe)) continue;
-    // Word characters just before the probe (up to what a key needs), then the farthest one
-    // the rest of a key would need after it: most probes stop at one of these two checks.
-    size_t back = 0;
-    while (back < kMinKeyholdKey - 1 && back < probe && word(probe - back - 1)) ++back;
-    size_t need = kMinKeyholdKey - 1 - back;
-    if (probe + need >= n || !word(probe + need)) continue;
-    size_t ahead = 1;
-    while (ahead < need && word(probe + ahead)) ++ahead;
-    if (ahead < need) continue;
-    size_t begin = probe - back;
+  auto handle = [&](size_t at) {
+    if (at < run_end) return;
+    auto word = [&](size_t i) { return IsWordChar(static_cast<unsigned char>(data[i])); };
+    size_t begin = at;
     while (begin > 0 && word(begin - 1)) --begin;
-    size_t end = probe + need + 1;
+    size_t end = at;
     while (end < n && word(end)) ++end;
     run_end = end;
-    ConfirmKeyholdToken(data, begin, end, out);
+    if (end - begin >= kMinKeyholdKey) ConfirmKeyholdToken(data, begin, end, out);
+  };
+  char tail[64];
+  int prev_trailing = 0;  // word characters ending the previous block
+  for (size_t base = 0; base < n; base += 64) {
+    const char* block = data.data() + base;
+    if (n - base < 64) {
+      std::memset(tail, 0, sizeof tail);
+      std::memcpy(tail, block, n - base);
+      block = tail;
+    }
+    uint64_t m = WordMask64(block);
+    int leading = std::countr_one(m);
+    if (leading > 0 && prev_trailing + leading >= static_cast<int>(kMinKeyholdKey)) handle(base);
+    prev_trailing = leading == 64 ? prev_trailing + 64 : std::countl_one(m);
+    for (uint64_t r = RunsOfKeyLength(m); r != 0;) {
+      size_t at = base + static_cast<size_t>(std::countr_zero(r));
+      handle(at);
+      if (run_end >= base + 64) break;
+      r &= ~uint64_t{0} << (run_end - base);  // runs after the one just handled
+    }
   }
 }
 

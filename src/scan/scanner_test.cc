@@ -131,3 +131,32 @@ TEST_F(ScannerTest, FingerprintIgnoresPosition) {
 
 }  // namespace
 }  // namespace keyhold::scan
+
+namespace keyhold::scan {
+namespace {
+
+// Keys at every offset around the 64-byte blocks the candidate search works in, in runs of
+// other word characters and beside long runs that are not keys.
+TEST(ScannerKeyPositions, EveryOffsetAndNeighbourhood) {
+  testing::FakeEnv env;
+  auto s = Scanner::Create(RuleSet{});
+  ASSERT_TRUE(s.ok());
+  Scanner::Scratch scratch = (*s)->NewScratch();
+  std::string key = GenerateKey(env, "sk", 16);
+  std::string long_run(200, 'A');
+  for (size_t offset = 0; offset < 140; ++offset) {
+    for (const std::string& before : {std::string(" "), std::string("X_")}) {
+      std::string text = std::string(offset, ' ') + before + key + " " + long_run + "\n";
+      auto found = (*s)->Scan(text, {.path = "f"}, scratch);
+      ASSERT_EQ(found.size(), 1u) << "offset " << offset << " before '" << before << "'";
+      EXPECT_EQ(found[0].column, static_cast<int64_t>(offset + before.size() + 1));
+      EXPECT_EQ(found[0].secret.size(), key.size());
+    }
+    std::string at_end = std::string(offset, 'b') + "-" + key;  // key ends the buffer
+    EXPECT_EQ((*s)->Scan(at_end, {.path = "f"}, scratch).size(), 1u) << "offset " << offset;
+  }
+  EXPECT_TRUE((*s)->Scan(long_run + long_run, {.path = "f"}, scratch).empty());
+}
+
+}  // namespace
+}  // namespace keyhold::scan
