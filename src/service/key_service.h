@@ -353,6 +353,9 @@ class KeyService {
   StatusOr<std::shared_ptr<const KeyEntry>> KeyForWrite(const Principal& p,
                                                         const std::string& key_id,
                                                         std::string_view action);
+  // Indexes the permissions and identities a key write created, once the store has them.
+  void IndexCreatedLocked(const std::vector<PermissionRecord>& perms,
+                          const std::vector<IdentityRecord>& identities);
   // Rebuilds the derived names of every key (after a role or permission change).
   void RebuildAllEntriesLocked();
   void IndexKeyLocked(std::shared_ptr<const KeyEntry> e);

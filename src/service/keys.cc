@@ -124,6 +124,18 @@ StatusOr<std::string> KeyService::ResolveIdentity(const std::string& external_id
   return rec.id;
 }
 
+void KeyService::IndexCreatedLocked(const std::vector<PermissionRecord>& perms,
+                                    const std::vector<IdentityRecord>& identities) {
+  for (const auto& p : perms) {
+    permission_by_slug_[p.slug] = p.id;
+    permissions_[p.id] = p;
+  }
+  for (const auto& i : identities) {
+    identity_by_external_[i.external_id] = i.id;
+    identities_[i.id] = i;
+  }
+}
+
 Status KeyService::CommitKey(KeyRecord rec, WriteBatch batch,
                              const std::vector<PermissionRecord>& new_perms,
                              const std::vector<IdentityRecord>& new_identities,
@@ -143,14 +155,7 @@ Status KeyService::CommitKey(KeyRecord rec, WriteBatch batch,
   if (!has_credits) cell = nullptr;  // else MakeEntry creates the cell from rec if none exists
   if (cell_lock) cell_lock.unlock();
   std::unique_lock lock(mu_);
-  for (const auto& p : new_perms) {
-    permission_by_slug_[p.slug] = p.id;
-    permissions_[p.id] = p;
-  }
-  for (const auto& i : new_identities) {
-    identity_by_external_[i.external_id] = i.id;
-    identities_[i.id] = i;
-  }
+  IndexCreatedLocked(new_perms, new_identities);
   if (rec.deleted_at) {
     auto old = FindKey(rec.id, rec.kind);
     if (old) UnindexKeyLocked(*old);
@@ -227,14 +232,7 @@ StatusOr<std::vector<CreatedKey>> KeyService::CreateKeys(const Principal& p, Cre
   }
   KH_RETURN_IF_ERROR(store_.Apply(batch));
   std::unique_lock lock(mu_);
-  for (const auto& perm : new_perms) {
-    permission_by_slug_[perm.slug] = perm.id;
-    permissions_[perm.id] = perm;
-  }
-  for (const auto& ident : new_identities) {
-    identity_by_external_[ident.external_id] = ident.id;
-    identities_[ident.id] = ident;
-  }
+  IndexCreatedLocked(new_perms, new_identities);
   by_hash_.reserve(by_hash_.size() + batch.put_keys.size());
   by_id_.reserve(by_id_.size() + batch.put_keys.size());
   for (const KeyRecord& k : batch.put_keys) IndexKeyLocked(MakeEntry(k, nullptr, nullptr));

@@ -76,15 +76,7 @@ export class Server {
     if (this.url.startsWith("https")) return httpsPost(`${this.url}/v2/${op}`, payload, h, this.ca);
     const res = await fetch(`${this.url}/v2/${op}`, { method: "POST", headers: h, body: payload });
     const text = await res.text();
-    responseBodies.push(text);
-    let json;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    noteKeys(json);
-    return { status: res.status, body: json, text, headers: res.headers };
+    return { status: res.status, body: recordBody(text), text, headers: res.headers };
   }
 
   // Shorthand: calls and expects 200; returns data.
@@ -95,9 +87,19 @@ export class Server {
   }
 }
 
-function noteKeys(json) {
+// Keeps every response body (the suite checks none holds a key) and every key issued; returns
+// the parsed body, or undefined if it is not JSON.
+function recordBody(text) {
+  responseBodies.push(text);
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
   const d = json?.data;
   if (d && typeof d.key === "string" && d.keyId) issuedKeys.add(d.key);
+  return json;
 }
 
 export function httpsPost(url, payload, headers, ca, tlsOptions = {}) {
@@ -107,15 +109,7 @@ export function httpsPost(url, payload, headers, ca, tlsOptions = {}) {
       let text = "";
       res.on("data", (d) => (text += d));
       res.on("end", () => {
-        responseBodies.push(text);
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        noteKeys(json);
-        resolve({ status: res.statusCode, body: json, text, headers: res.headers, tls });
+        resolve({ status: res.statusCode, body: recordBody(text), text, headers: res.headers, tls });
       });
     });
     req.on("error", reject);
