@@ -160,3 +160,32 @@ TEST(ScannerKeyPositions, EveryOffsetAndNeighbourhood) {
 
 }  // namespace
 }  // namespace keyhold::scan
+
+namespace keyhold::scan {
+namespace {
+
+TEST(ScannerFallback, ARegexThePrefilterCannotTakeIsSearchedInFull) {
+  // Vectorscan does not accept RE2's (?U) flag; the rule must still work.
+  auto set = ParseRules("[[rules]]\nid = \"lazy\"\nregex = '''(?U)tok_[a-z]+9'''\n", "r.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto s = Scanner::Create(std::move(set).value());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  Scanner::Scratch scratch = (*s)->NewScratch();
+  auto found = (*s)->Scan("x = tok_abc9\n", {.path = "f"}, scratch);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].secret, "tok_abc9");
+}
+
+TEST(ScannerInput, InvalidUtf8AroundASecret) {
+  auto s = Scanner::Create(BuiltinRules());
+  ASSERT_TRUE(s.ok());
+  Scanner::Scratch scratch = (*s)->NewScratch();
+  std::string text = "\xff\xfe\xc3 token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 \xe2\x82\n\xc0\xaf";
+  auto found = (*s)->Scan(text, {.path = "f"}, scratch);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].rule_id, "github-token");
+  EXPECT_EQ(found[0].column, 11);
+}
+
+}  // namespace
+}  // namespace keyhold::scan

@@ -181,6 +181,25 @@ test("history: a secret added then deleted is found with its commit", async () =
   assert.notEqual(JSON.parse(since.stdout)[0].commit, added);
 });
 
+test("a history of thousands of commits", async () => {
+  const repo = tempDir("scan-long-history");
+  git(repo, "init", "-q");
+  let stream = "";
+  for (let i = 0; i < 3000; i++) {
+    let body = `value = ${i}\n`;
+    if (i === 1234) body += `SECRET_KEY = "${keys[3]}"\n`;
+    const msg = `change ${i}\n`;
+    stream += `commit refs/heads/main\ncommitter Bench <b@x> ${1700000000 + i} +0000\ndata ${msg.length}\n${msg}` +
+      `M 100644 inline file_${i % 40}.py\ndata ${Buffer.byteLength(body)}\n${body}\n`;
+  }
+  execFileSync("git", ["fast-import", "--quiet"], { cwd: repo, input: stream });
+  const r = await cli(["scan", "--git", "--format", "json"], { cwd: repo });
+  assert.equal(r.code, 1, r.stderr);
+  const found = JSON.parse(r.stdout);
+  assert.deepEqual(found.map((f) => [f.path, f.line, f.ruleId]), [["file_34.py", 2, "keyhold-key"]]);
+  assert.match(r.stderr, /3000 commits/);
+});
+
 test("pre-commit hook blocks a secret, lets a clean commit through, and keeps an existing hook", async () => {
   const repo = tempDir("scan-hook");
   git(repo, "init", "-q");
@@ -256,6 +275,10 @@ test("bad input: missing paths, malformed rules, uncompilable regex, unreadable 
     assert.equal(locked.code, 0, locked.stdout);
     assert.match(locked.stderr, /cannot read directory/);
   }
+  fs.writeFileSync(path.join(dir, "big.env"), `K=${keys[1]}\n` + "x".repeat(5000) + "\n");
+  const big = await cli(["scan", "big.env", "--max-file-size", "1000"], { cwd: dir });
+  assert.equal(big.code, 0);
+  assert.match(big.stderr, /1 too large/);
   const format = await cli(["scan", ".", "--format", "xml"], { cwd: dir });
   assert.equal(format.code, 2);
   const stdin = await cli(["scan", "-"], { input: `token ${keys[2]}\n` });
