@@ -277,12 +277,18 @@ StatusOr<std::vector<Finding>> ScanGitPush(const Scanner& scanner, const std::st
   Walk walk;
   if (git_revwalk_new(walk.out(), repo->get()) != 0) return Internal(GitError("cannot walk history"));
   std::istringstream in(hook_input);
-  std::string old_id, new_id, ref;
+  std::string line;
   bool any = false;
   bool hid_refs = false;
-  while (in >> old_id >> new_id >> ref) {
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    std::istringstream fields(line);
+    std::string old_id, new_id, ref, extra;
     git_oid old_oid, new_oid;
-    if (git_oid_fromstr(&old_oid, old_id.c_str()) != 0 || git_oid_fromstr(&new_oid, new_id.c_str()) != 0) {
+    // A hook fails closed: input it cannot read rejects the push rather than letting it through.
+    if (!(fields >> old_id >> new_id >> ref) || (fields >> extra) ||
+        git_oid_fromstr(&old_oid, old_id.c_str()) != 0 ||
+        git_oid_fromstr(&new_oid, new_id.c_str()) != 0) {
       return InvalidArgument("malformed pre-receive input: expected '<old> <new> <ref>' lines");
     }
     if (git_oid_is_zero(&new_oid)) continue;  // a deleted ref brings nothing

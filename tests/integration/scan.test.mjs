@@ -249,7 +249,10 @@ test("pre-receive scans only what a push brings", async () => {
   assert.equal(r.code, 1, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout).map((f) => f.path), ["b.txt"]);
   const bad = await cli(["scan", "--pre-receive"], { cwd: repo, input: "nonsense\n" });
-  assert.equal(bad.code, 0);  // no complete line: nothing pushed
+  assert.equal(bad.code, 2);  // fails closed: the push is refused
+  assert.match(bad.stderr, /malformed pre-receive input/);
+  const none = await cli(["scan", "--pre-receive"], { cwd: repo, input: "" });
+  assert.equal(none.code, 0);
 });
 
 test("bad input: missing paths, malformed rules, uncompilable regex, unreadable directories", async () => {
