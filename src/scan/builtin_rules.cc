@@ -215,6 +215,10 @@ regexes = [
   '''^\$''',
   '''(?i)^(?:process\.env|os\.environ|os\.getenv|env\.|config\.|settings\.|self\.|this\.)''',
 ]
+[[rules.allowlists]]
+description = "digests of secrets are not secrets: password_hash, token_sha256, ..."
+regexTarget = "match"
+regexes = ['''(?i)(?:hash|digest|checksum|sha1|sha224|sha256|sha384|sha512|md5|fingerprint)[a-z0-9_.-]*["']?\s{0,5}(?::=|=>|=|:)''']
 
 # --- files that are secrets wherever they appear ----------------------------------------------
 [allowlist]

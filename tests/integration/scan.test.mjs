@@ -67,6 +67,8 @@ before(() => {
     "password = \"changeme\"",
     "api_key = \"YOUR_API_KEY_HERE\"",
     "db_password = os.environ[\"DB_PASSWORD\"]",
+    "password_hash = \"5f4dcc3b5aa765d61d8327deb882cf99\"",
+    "refresh_token_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
   ].join("\n") + "\n");
   write("web/logo.html", `<img src="data:image/png;base64,${Buffer.alloc(3000, 7).toString("base64")}` +
     `iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==">\n`);
