@@ -20,73 +20,121 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A file to scan: its path as reported, and where its name starts, so that it can be opened
+// relative to its directory (one path component to resolve instead of all of them).
 struct FileJob {
   std::string path;
+  uint32_t dir;      // index into the directory list
+  uint32_t name_at;  // offset of the file name in `path`
 };
 
-void Walk(const fs::path& dir, std::vector<FileJob>& jobs, ScanStats& stats) {
+class FileList {
+ public:
+  void Add(const std::string& dir, std::string path, size_t name_at) {
+    if (dirs_.empty() || dirs_.back() != dir) dirs_.push_back(dir);
+    jobs_.push_back({std::move(path), static_cast<uint32_t>(dirs_.size() - 1),
+                     static_cast<uint32_t>(name_at)});
+  }
+  const std::vector<FileJob>& jobs() const { return jobs_; }
+  const std::string& dir(uint32_t i) const { return dirs_[i]; }
+
+ private:
+  std::vector<std::string> dirs_;
+  std::vector<FileJob> jobs_;
+};
+
+void Walk(const fs::path& dir, FileList& files, ScanStats& stats) {
   std::error_code ec;
   fs::directory_iterator it(dir, fs::directory_options::none, ec);
   if (ec) {
     stats.warnings.push_back("cannot read directory " + dir.string() + ": " + ec.message());
     return;
   }
+  std::vector<fs::path> subdirs;  // walked after this directory's files, which share its handle
+  const std::string dir_text = dir.string();
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) {
-      stats.warnings.push_back("cannot read directory " + dir.string() + ": " + ec.message());
-      return;
+      stats.warnings.push_back("cannot read directory " + dir_text + ": " + ec.message());
+      break;
     }
     const fs::directory_entry& e = *it;
+    // The entry's type comes from the directory listing itself, so these cost no system call.
     std::error_code sec;
-    fs::file_status st = e.symlink_status(sec);
-    if (sec || fs::is_symlink(st)) continue;
-    if (fs::is_directory(st)) {
-      if (e.path().filename() == ".git") continue;
-      Walk(e.path(), jobs, stats);
-    } else if (fs::is_regular_file(st)) {
-      jobs.push_back({e.path().lexically_normal().string()});
+    if (e.is_symlink(sec) || sec) continue;
+    if (e.is_directory(sec)) {
+      if (e.path().filename() != ".git") subdirs.push_back(e.path());
+    } else if (e.is_regular_file(sec)) {
+      std::string path = e.path().lexically_normal().string();
+      size_t name_at = path.size() - e.path().filename().string().size();
+      files.Add(dir_text, std::move(path), name_at);
     }
   }
+  for (const fs::path& sub : subdirs) Walk(sub, files, stats);
 }
 
-// Reads a whole file into `buf`. Returns false (with a warning) if it cannot be read; a file
-// over the limit is not read (true, with `too_large` set).
-bool ReadFile(const std::string& path, uint64_t limit, std::string& buf, bool& too_large,
-              std::string& warning) {
-  too_large = false;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    warning = "cannot read " + path + ": " + std::strerror(errno);
-    return false;
+// Per-worker reading state: the open directory of the last file and a reusable buffer.
+class Reader {
+ public:
+  ~Reader() {
+    if (dir_fd_ >= 0) ::close(dir_fd_);
   }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    warning = "cannot read " + path + ": " + std::strerror(errno);
-    ::close(fd);
-    return false;
-  }
-  if (static_cast<uint64_t>(st.st_size) > limit) {
-    too_large = true;
+  std::string_view data() const { return {buf_.get(), size_}; }
+
+  // Reads a whole file. Returns false (with a warning) if it cannot be read; a file over
+  // `limit` bytes is not kept (true, with `too_large` set).
+  bool Read(const FileList& files, const FileJob& job, uint64_t limit, bool& too_large,
+            std::string& warning) {
+    too_large = false;
+    size_ = 0;
+    int fd = Open(files, job);
+    if (fd < 0) {
+      warning = "cannot read " + job.path + ": " + std::strerror(errno);
+      return false;
+    }
+    while (true) {
+      if (size_ == cap_) Grow();
+      ssize_t n = ::read(fd, buf_.get() + size_, cap_ - size_);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        warning = "cannot read " + job.path + ": " + std::strerror(errno);
+        ::close(fd);
+        return false;
+      }
+      if (n == 0) break;  // end of file (also if it shrank while being read)
+      size_ += static_cast<size_t>(n);
+      if (size_ > limit) {
+        too_large = true;
+        break;
+      }
+    }
     ::close(fd);
     return true;
   }
-  buf.resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < buf.size()) {
-    ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      warning = "cannot read " + path + ": " + std::strerror(errno);
-      ::close(fd);
-      return false;
+
+ private:
+  int Open(const FileList& files, const FileJob& job) {
+    if (job.dir != dir_) {
+      if (dir_fd_ >= 0) ::close(dir_fd_);
+      dir_ = job.dir;
+      dir_fd_ = ::open(files.dir(job.dir).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     }
-    if (n == 0) break;  // the file shrank while being read
-    got += static_cast<size_t>(n);
+    if (dir_fd_ < 0) return ::open(job.path.c_str(), O_RDONLY | O_CLOEXEC);
+    return ::openat(dir_fd_, job.path.c_str() + job.name_at, O_RDONLY | O_CLOEXEC);
   }
-  buf.resize(got);
-  ::close(fd);
-  return true;
-}
+  void Grow() {
+    size_t cap = std::max<size_t>(64 * 1024, cap_ * 2);
+    auto bigger = std::make_unique_for_overwrite<char[]>(cap);
+    if (size_) std::memcpy(bigger.get(), buf_.get(), size_);
+    buf_ = std::move(bigger);
+    cap_ = cap;
+  }
+
+  uint32_t dir_ = UINT32_MAX;
+  int dir_fd_ = -1;
+  std::unique_ptr<char[]> buf_;
+  size_t cap_ = 0;
+  size_t size_ = 0;
+};
 
 }  // namespace
 
@@ -103,7 +151,7 @@ void SortFindings(std::vector<Finding>& findings) {
 StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner, const std::vector<std::string>& paths,
                                          const ScanOptions& options, ScanStats& stats) {
   std::vector<Finding> found;
-  std::vector<FileJob> jobs;
+  FileList files;
   for (const std::string& p : paths) {
     if (p == "-") {
       std::string data((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
@@ -117,33 +165,37 @@ StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner, const std::vect
     fs::file_status st = fs::status(p, ec);
     if (ec || !fs::exists(st)) return NotFound("no such file or directory: " + p);
     if (fs::is_directory(st)) {
-      Walk(p, jobs, stats);
+      Walk(p, files, stats);
     } else {
-      jobs.push_back({p});
+      fs::path fp(p);
+      std::string parent = fp.parent_path().empty() ? "." : fp.parent_path().string();
+      files.Add(parent, p, p.size() - fp.filename().string().size());
     }
   }
-  std::mutex mu;
+  const std::vector<FileJob>& jobs = files.jobs();
   ForEachParallel(jobs.size(), options.threads, [&](ParallelWorker& w, size_t i) {
-    const std::string& path = jobs[i].path;
-    if (scanner.PathAllowlisted(path)) return;
+    const FileJob& job = jobs[i];
+    if (scanner.PathAllowlisted(job.path)) return;
+    if (!w.reader) w.reader = std::make_shared<Reader>();
+    Reader& reader = *std::static_pointer_cast<Reader>(w.reader);
     bool too_large = false;
     std::string warning;
-    if (!ReadFile(path, options.max_file_bytes, w.buffer, too_large, warning)) {
-      std::lock_guard lock(mu);
-      stats.warnings.push_back(warning);
+    if (!reader.Read(files, job, options.max_file_bytes, too_large, warning)) {
+      w.stats.warnings.push_back(warning);
       return;
     }
     if (too_large) {
       w.stats.skipped_large++;
       return;
     }
-    if (LooksBinary(w.buffer)) {
+    std::string_view data = reader.data();
+    if (LooksBinary(data)) {
       w.stats.skipped_binary++;
       return;
     }
     w.stats.files++;
-    w.stats.bytes += w.buffer.size();
-    for (Finding& f : scanner.Scan(w.buffer, {.path = path}, w.scratch(scanner))) {
+    w.stats.bytes += data.size();
+    for (Finding& f : scanner.Scan(data, {.path = job.path}, w.scratch(scanner))) {
       w.found.push_back(std::move(f));
     }
   }, stats, found);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -14,7 +15,7 @@ namespace keyhold::scan {
 
 struct ParallelWorker {
   std::optional<Scanner::Scratch> scratch_;
-  std::string buffer;
+  std::shared_ptr<void> reader;  // the source's per-worker reading state
   ScanStats stats;
   std::vector<Finding> found;
   Scanner::Scratch& scratch(const Scanner& s) {

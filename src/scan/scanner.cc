@@ -471,6 +471,11 @@ void Scanner::ConfirmKeyholdKeys(std::string_view data, std::vector<Finding>& ou
 // The key may be the whole token or its tail after an underscore (`MY_VAR_sk_...`).
 void Scanner::ConfirmKeyholdToken(std::string_view data, size_t begin, size_t end,
                                   std::vector<Finding>& out) const {
+  // Body and check hold no '_': whatever prefix a key has, the token's last '_'-free stretch is
+  // at least kMinKeyholdKey long. Long identifiers (MACRO_NAMES_LIKE_THIS) stop here.
+  size_t tail = 0;
+  while (tail < kMinKeyholdKey && data[end - 1 - tail] != '_') ++tail;
+  if (tail < kMinKeyholdKey) return;
   size_t at = begin;
   while (end - at >= kMinKeyholdKey) {
     std::string_view candidate = data.substr(at, end - at);
