@@ -20,30 +20,35 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A file to scan: its path as reported, and where its name starts, so that it can be opened
-// relative to its directory (one path component to resolve instead of all of them).
+// A file to scan: its path as reported, its directory, and where its name starts, so that it
+// can be opened relative to its directory (one path component to resolve instead of all).
 struct FileJob {
   std::string path;
-  uint32_t dir;      // index into the directory list
-  uint32_t name_at;  // offset of the file name in `path`
+  std::shared_ptr<const std::string> dir;
+  uint32_t name_at;
 };
 
-class FileList {
+// Collects files in batches for the workers, while the walk goes on.
+class FileBatcher {
  public:
-  void Add(const std::string& dir, std::string path, size_t name_at) {
-    if (dirs_.empty() || dirs_.back() != dir) dirs_.push_back(dir);
-    jobs_.push_back({std::move(path), static_cast<uint32_t>(dirs_.size() - 1),
-                     static_cast<uint32_t>(name_at)});
+  explicit FileBatcher(BatchQueue<FileJob>& queue) : queue_(queue) {}
+  ~FileBatcher() { Flush(); }
+  void Add(const std::shared_ptr<const std::string>& dir, std::string path, size_t name_at) {
+    batch_.push_back({std::move(path), dir, static_cast<uint32_t>(name_at)});
+    if (batch_.size() == kBatch) Flush();
   }
-  const std::vector<FileJob>& jobs() const { return jobs_; }
-  const std::string& dir(uint32_t i) const { return dirs_[i]; }
+  void Flush() {
+    queue_.Push(std::move(batch_));
+    batch_.clear();
+  }
 
  private:
-  std::vector<std::string> dirs_;
-  std::vector<FileJob> jobs_;
+  static constexpr size_t kBatch = 64;
+  BatchQueue<FileJob>& queue_;
+  std::vector<FileJob> batch_;
 };
 
-void Walk(const fs::path& dir, FileList& files, ScanStats& stats) {
+void Walk(const fs::path& dir, FileBatcher& files, ScanStats& stats) {
   std::error_code ec;
   fs::directory_iterator it(dir, fs::directory_options::none, ec);
   if (ec) {
@@ -52,6 +57,7 @@ void Walk(const fs::path& dir, FileList& files, ScanStats& stats) {
   }
   std::vector<fs::path> subdirs;  // walked after this directory's files, which share its handle
   const std::string dir_text = dir.string();
+  auto shared_dir = std::make_shared<const std::string>(dir_text);
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) {
       stats.warnings.push_back("cannot read directory " + dir_text + ": " + ec.message());
@@ -66,7 +72,7 @@ void Walk(const fs::path& dir, FileList& files, ScanStats& stats) {
     } else if (e.is_regular_file(sec)) {
       std::string path = e.path().lexically_normal().string();
       size_t name_at = path.size() - e.path().filename().string().size();
-      files.Add(dir_text, std::move(path), name_at);
+      files.Add(shared_dir, std::move(path), name_at);
     }
   }
   for (const fs::path& sub : subdirs) Walk(sub, files, stats);
@@ -82,11 +88,11 @@ class Reader {
 
   // Reads a whole file. Returns false (with a warning) if it cannot be read; a file over
   // `limit` bytes is not kept (true, with `too_large` set).
-  bool Read(const FileList& files, const FileJob& job, uint64_t limit, bool& too_large,
+  bool Read(const FileJob& job, uint64_t limit, bool& too_large,
             std::string& warning) {
     too_large = false;
     size_ = 0;
-    int fd = Open(files, job);
+    int fd = Open(job);
     if (fd < 0) {
       warning = "cannot read " + job.path + ": " + std::strerror(errno);
       return false;
@@ -101,22 +107,25 @@ class Reader {
         return false;
       }
       if (n == 0) break;  // end of file (also if it shrank while being read)
+      size_t asked = cap_ - size_;
       size_ += static_cast<size_t>(n);
       if (size_ > limit) {
         too_large = true;
         break;
       }
+      // A regular file reads short only at its end: no need for a read that returns nothing.
+      if (static_cast<size_t>(n) < asked) break;
     }
     ::close(fd);
     return true;
   }
 
  private:
-  int Open(const FileList& files, const FileJob& job) {
+  int Open(const FileJob& job) {
     if (job.dir != dir_) {
       if (dir_fd_ >= 0) ::close(dir_fd_);
       dir_ = job.dir;
-      dir_fd_ = ::open(files.dir(job.dir).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      dir_fd_ = ::open(job.dir->c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     }
     if (dir_fd_ < 0) return ::open(job.path.c_str(), O_RDONLY | O_CLOEXEC);
     return ::openat(dir_fd_, job.path.c_str() + job.name_at, O_RDONLY | O_CLOEXEC);
@@ -129,12 +138,37 @@ class Reader {
     cap_ = cap;
   }
 
-  uint32_t dir_ = UINT32_MAX;
+  std::shared_ptr<const std::string> dir_;
   int dir_fd_ = -1;
   std::unique_ptr<char[]> buf_;
   size_t cap_ = 0;
   size_t size_ = 0;
 };
+
+void ScanFile(const Scanner& scanner, const ScanOptions& options, const FileJob& job,
+              Reader& reader, ParallelWorker& w) {
+  if (scanner.PathAllowlisted(job.path)) return;
+  bool too_large = false;
+  std::string warning;
+  if (!reader.Read(job, options.max_file_bytes, too_large, warning)) {
+    w.stats.warnings.push_back(warning);
+    return;
+  }
+  if (too_large) {
+    w.stats.skipped_large++;
+    return;
+  }
+  std::string_view data = reader.data();
+  if (LooksBinary(data)) {
+    w.stats.skipped_binary++;
+    return;
+  }
+  w.stats.files++;
+  w.stats.bytes += data.size();
+  for (Finding& f : scanner.Scan(data, {.path = job.path}, w.scratch(scanner))) {
+    w.found.push_back(std::move(f));
+  }
+}
 
 }  // namespace
 
@@ -151,54 +185,45 @@ void SortFindings(std::vector<Finding>& findings) {
 StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner, const std::vector<std::string>& paths,
                                          const ScanOptions& options, ScanStats& stats) {
   std::vector<Finding> found;
-  FileList files;
   for (const std::string& p : paths) {
-    if (p == "-") {
-      std::string data((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-      Scanner::Scratch scratch = scanner.NewScratch();
-      stats.files++;
-      stats.bytes += data.size();
-      for (Finding& f : scanner.Scan(data, {.path = "-"}, scratch)) found.push_back(std::move(f));
-      continue;
-    }
     std::error_code ec;
-    fs::file_status st = fs::status(p, ec);
-    if (ec || !fs::exists(st)) return NotFound("no such file or directory: " + p);
-    if (fs::is_directory(st)) {
-      Walk(p, files, stats);
-    } else {
-      fs::path fp(p);
-      std::string parent = fp.parent_path().empty() ? "." : fp.parent_path().string();
-      files.Add(parent, p, p.size() - fp.filename().string().size());
-    }
+    if (p != "-" && !fs::exists(fs::status(p, ec))) return NotFound("no such file or directory: " + p);
   }
-  const std::vector<FileJob>& jobs = files.jobs();
-  ForEachParallel(jobs.size(), options.threads, [&](ParallelWorker& w, size_t i) {
-    const FileJob& job = jobs[i];
-    if (scanner.PathAllowlisted(job.path)) return;
-    if (!w.reader) w.reader = std::make_shared<Reader>();
-    Reader& reader = *std::static_pointer_cast<Reader>(w.reader);
-    bool too_large = false;
-    std::string warning;
-    if (!reader.Read(files, job, options.max_file_bytes, too_large, warning)) {
-      w.stats.warnings.push_back(warning);
-      return;
+  for (const std::string& p : paths) {
+    if (p != "-") continue;
+    std::string data((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    Scanner::Scratch scratch = scanner.NewScratch();
+    stats.files++;
+    stats.bytes += data.size();
+    for (Finding& f : scanner.Scan(data, {.path = "-"}, scratch)) found.push_back(std::move(f));
+    break;  // standard input can be read once
+  }
+  // Workers scan while this thread walks the directories and hands them files in batches.
+  BatchQueue<FileJob> queue;
+  auto work = [&](ParallelWorker& w) {
+    Reader reader;
+    std::vector<FileJob> batch;
+    while (queue.Pop(batch)) {
+      for (const FileJob& job : batch) ScanFile(scanner, options, job, reader, w);
     }
-    if (too_large) {
-      w.stats.skipped_large++;
-      return;
+  };
+  auto walk = [&] {
+    FileBatcher files(queue);
+    for (const std::string& p : paths) {
+      if (p == "-") continue;
+      std::error_code ec;
+      if (fs::is_directory(p, ec)) {
+        Walk(p, files, stats);
+      } else {
+        fs::path fp(p);
+        files.Add(std::make_shared<const std::string>(fp.parent_path().empty() ? "." : fp.parent_path().string()),
+                  p, p.size() - fp.filename().string().size());
+      }
     }
-    std::string_view data = reader.data();
-    if (LooksBinary(data)) {
-      w.stats.skipped_binary++;
-      return;
-    }
-    w.stats.files++;
-    w.stats.bytes += data.size();
-    for (Finding& f : scanner.Scan(data, {.path = job.path}, w.scratch(scanner))) {
-      w.found.push_back(std::move(f));
-    }
-  }, stats, found);
+    files.Flush();
+    queue.Close();
+  };
+  RunParallel(WorkerCount(options.threads), work, walk, stats, found);
   SortFindings(found);
   return found;
 }

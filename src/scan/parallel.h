@@ -1,11 +1,14 @@
-// ForEachParallel: runs jobs 0..n-1 on worker threads, each with its own scratch space,
-// buffer, statistics and findings, merged when all are done.
+// Running scans on worker threads: each worker has its own scratch space, reading state,
+// statistics and findings, merged when all are done.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -24,20 +27,20 @@ struct ParallelWorker {
   }
 };
 
-inline void ForEachParallel(size_t n, int threads,
-                            const std::function<void(ParallelWorker&, size_t)>& job,
-                            ScanStats& stats, std::vector<Finding>& found) {
-  size_t workers = threads > 0 ? static_cast<size_t>(threads)
-                               : std::max(1u, std::thread::hardware_concurrency());
-  workers = std::max<size_t>(1, std::min(workers, n));
-  std::vector<ParallelWorker> state(workers);
-  std::atomic<size_t> next{0};
-  auto run = [&](ParallelWorker& w) {
-    for (size_t i; (i = next.fetch_add(1)) < n;) job(w, i);
-  };
+inline size_t WorkerCount(int threads) {
+  return threads > 0 ? static_cast<size_t>(threads)
+                     : std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Runs `work` on `workers` threads while `produce` runs on the calling thread, then merges what
+// the workers found into `stats` and `found`.
+inline void RunParallel(size_t workers, const std::function<void(ParallelWorker&)>& work,
+                        const std::function<void()>& produce, ScanStats& stats,
+                        std::vector<Finding>& found) {
+  std::vector<ParallelWorker> state(std::max<size_t>(1, workers));
   std::vector<std::thread> pool;
-  for (size_t t = 1; t < workers; ++t) pool.emplace_back(run, std::ref(state[t]));
-  if (n > 0) run(state[0]);
+  for (ParallelWorker& w : state) pool.emplace_back(work, std::ref(w));
+  produce();
   for (auto& t : pool) t.join();
   for (ParallelWorker& w : state) {
     stats.files += w.stats.files;
@@ -48,6 +51,55 @@ inline void ForEachParallel(size_t n, int threads,
     for (Finding& f : w.found) found.push_back(std::move(f));
   }
 }
+
+// Runs jobs 0..n-1 on the workers.
+inline void ForEachParallel(size_t n, int threads,
+                            const std::function<void(ParallelWorker&, size_t)>& job,
+                            ScanStats& stats, std::vector<Finding>& found) {
+  std::atomic<size_t> next{0};
+  size_t workers = std::max<size_t>(1, std::min(WorkerCount(threads), n));
+  RunParallel(
+      workers,
+      [&](ParallelWorker& w) {
+        for (size_t i; (i = next.fetch_add(1)) < n;) job(w, i);
+      },
+      [] {}, stats, found);
+}
+
+// Batches handed from a producer to workers; Pop blocks until a batch or the end comes.
+template <typename T>
+class BatchQueue {
+ public:
+  void Push(std::vector<T> batch) {
+    if (batch.empty()) return;
+    {
+      std::lock_guard lock(mu_);
+      batches_.push_back(std::move(batch));
+    }
+    cv_.notify_one();
+  }
+  void Close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool Pop(std::vector<T>& out) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return closed_ || !batches_.empty(); });
+    if (batches_.empty()) return false;
+    out = std::move(batches_.front());
+    batches_.pop_front();
+    return true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::vector<T>> batches_;
+  bool closed_ = false;
+};
 
 // True if `data` looks like a binary file: a NUL byte in its first 8000 bytes, as git decides.
 bool LooksBinary(std::string_view data);
