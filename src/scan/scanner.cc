@@ -204,6 +204,19 @@ StatusOr<std::unique_ptr<Scanner>> Scanner::Create(RuleSet rules) {
 }
 
 Status Scanner::Compile() {
+  // Global allowlists that exclude a path whatever its content, as one regex: it runs per file.
+  std::string skip;
+  for (const Allowlist& a : rules_.allowlists) {
+    bool only_paths = a.regexes.empty() && a.stopwords.empty() && a.commits.empty();
+    if (a.condition != Allowlist::Condition::kOr && !only_paths) continue;
+    for (const auto& p : a.paths) skip += (skip.empty() ? "(?:" : "|(?:") + p->pattern() + ")";
+  }
+  if (!skip.empty()) {
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    skip_paths_ = std::make_unique<const RE2>(skip, opts);
+    if (!skip_paths_->ok()) return InvalidArgument("cannot combine the path allowlists: " + skip_paths_->error());
+  }
   std::vector<uint32_t> regex_candidates;
   for (uint32_t i = 0; i < rules_.rules.size(); ++i) {
     const Rule& r = rules_.rules[i];
@@ -267,24 +280,21 @@ Scanner::Scratch Scanner::NewScratch() const {
 }
 
 bool Scanner::PathAllowlisted(std::string_view path) const {
-  for (const Allowlist& a : rules_.allowlists) {
-    if (a.paths.empty() || !AnyMatch(a.paths, path)) continue;
-    bool only_paths = a.regexes.empty() && a.stopwords.empty() && a.commits.empty();
-    if (a.condition == Allowlist::Condition::kOr || only_paths) return true;
-  }
-  return false;
+  return skip_paths_ && RE2::PartialMatch(path, *skip_paths_);
 }
 
 std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx,
                                    Scratch& scratch) const {
   std::vector<Finding> out;
-  if (PathAllowlisted(ctx.path)) return out;
-  std::vector<std::pair<uint32_t, uint64_t>> hits;
+  std::vector<std::pair<uint32_t, uint64_t>>& hits = scratch.hits_;
+  hits.clear();
   HitSink sink{&hits};
   if (db_) hs_scan(db_, data.data(), static_cast<unsigned>(data.size()), 0, scratch.hs_, OnHit, &sink);
 
   // Windows to confirm, per rule.
-  std::vector<std::vector<Window>> windows(rules_.rules.size());
+  std::vector<std::vector<Window>>& windows = scratch.windows_;
+  windows.resize(rules_.rules.size());
+  for (auto& w : windows) w.clear();
   for (auto [id, end] : hits) {
     if (id < keywords_.size()) {
       // A keyword lies inside its rule's match: the match is on the keyword's line, or (for a

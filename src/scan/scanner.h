@@ -35,6 +35,12 @@ struct ScanContext {
 
 class Scanner {
  public:
+  // A stretch of a buffer to search with one rule's regex.
+  struct Window {
+    size_t begin;
+    size_t end;
+  };
+
   class Scratch {
    public:
     Scratch() = default;
@@ -45,6 +51,9 @@ class Scanner {
    private:
     friend class Scanner;
     hs_scratch* hs_ = nullptr;
+    // Reused from one Scan to the next.
+    std::vector<std::pair<uint32_t, uint64_t>> hits_;
+    std::vector<std::vector<Window>> windows_;
   };
 
   // Compiles `rules`. Errors: kInvalidArgument if the pattern database cannot be built (naming
@@ -54,8 +63,8 @@ class Scanner {
 
   Scratch NewScratch() const;
 
-  // Every secret in `data`, in order of position, with path and line set. A file matched by a
-  // global path allowlist yields nothing. Lines carrying `keyhold:allow` are skipped.
+  // Every secret in `data`, in order of position, with path and line set. Lines carrying
+  // `keyhold:allow` are skipped. Callers check PathAllowlisted() first, before reading the file.
   std::vector<Finding> Scan(std::string_view data, const ScanContext& ctx, Scratch& scratch) const;
 
   // True if a global allowlist excludes `path` entirely (checked before reading a file).
@@ -67,10 +76,6 @@ class Scanner {
   struct Hit {
     uint32_t id;
     uint64_t end;
-  };
-  struct Window {
-    size_t begin;
-    size_t end;
   };
   Scanner() = default;
   Status Compile();
@@ -87,6 +92,7 @@ class Scanner {
   std::vector<uint32_t> regex_rules_;                 // pattern id - keywords_.size() -> rule
   std::vector<uint32_t> full_scan_rules_;             // rules the database cannot prefilter
   hs_database* db_ = nullptr;
+  std::unique_ptr<const RE2> skip_paths_;  // null: no path is excluded outright
 };
 
 }  // namespace keyhold::scan

@@ -97,7 +97,9 @@ TEST_F(ScannerTest, GenericSecretsNeedEntropyAndSkipLookAlikes) {
 TEST_F(ScannerTest, InlineAllowAndPathAllowlists) {
   std::string key = GenerateKey(env_, "hd", 32);
   EXPECT_TRUE(Scan("k = \"" + key + "\"  # keyhold:allow\n").empty());
-  EXPECT_TRUE(Scan("k = \"" + key + "\"\n", "web/package-lock.json").empty());
+  EXPECT_TRUE(scanner_->PathAllowlisted("web/package-lock.json"));
+  EXPECT_TRUE(scanner_->PathAllowlisted("assets/logo.PNG"));
+  EXPECT_FALSE(scanner_->PathAllowlisted("web/package.json"));
   EXPECT_EQ(Scan("k = \"" + key + "\"\n", "web/package.json").size(), 1u);
 }
 
