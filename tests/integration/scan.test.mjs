@@ -1,6 +1,6 @@
 // The leak scanner over a generated corpus: real-format secrets planted in many kinds of file,
 // in the working tree and only in history, beside look-alikes that must not be reported.
-import { test, before } from "node:test";
+import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -11,6 +11,20 @@ import addFormats from "ajv-formats";
 import { BIN, cli, tempDir } from "../lib/keyhold.mjs";
 
 const require = createRequire(import.meta.url);
+
+// Every directory the suite makes holds real-format secrets: all are removed at the end.
+const made = [];
+function tmp(name) {
+  const dir = tempDir(name);
+  made.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of made) {
+    fs.chmodSync(dir, 0o700);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 let root;      // corpus directory
 let keys;      // real keyhold keys: [root key, app keys...]
@@ -33,8 +47,8 @@ const pem = () => "-----BEGIN RSA PRIVATE KEY-----\n" +
   "-----END RSA PRIVATE KEY-----\n";
 
 before(() => {
-  root = tempDir("scan-corpus");
-  const seed = tempDir("scan-seed");
+  root = tmp("scan-corpus");
+  const seed = tmp("scan-seed");
   execFileSync(BIN, ["bench", "seed", "--data-dir", path.join(seed, "data"), "--keys", "4",
     "--out", path.join(seed, "keys.txt")], { stdio: "ignore" });
   keys = fs.readFileSync(path.join(seed, "keys.txt"), "utf8").trim().split("\n");
@@ -123,7 +137,7 @@ test("SARIF report validates against the SARIF 2.1.0 schema", async () => {
 });
 
 test("a baseline accepts current findings and survives moved lines", async () => {
-  const dir = tempDir("scan-baseline");
+  const dir = tmp("scan-baseline");
   fs.writeFileSync(path.join(dir, "a.env"), `TOKEN=${keys[1]}\n`);
   const w = await cli(["scan", ".", "--write-baseline", "base.json"], { cwd: dir });
   assert.equal(w.code, 0, w.stderr);
@@ -140,7 +154,7 @@ test("a baseline accepts current findings and survives moved lines", async () =>
 });
 
 test("history: a secret added then deleted is found with its commit", async () => {
-  const repo = tempDir("scan-history");
+  const repo = tmp("scan-history");
   git(repo, "init", "-q");
   fs.writeFileSync(path.join(repo, "README.md"), "# crm\n");
   git(repo, "add", ".");
@@ -184,7 +198,7 @@ test("history: a secret added then deleted is found with its commit", async () =
 });
 
 test("a history of thousands of commits", async () => {
-  const repo = tempDir("scan-long-history");
+  const repo = tmp("scan-long-history");
   git(repo, "init", "-q");
   let stream = "";
   for (let i = 0; i < 3000; i++) {
@@ -203,7 +217,7 @@ test("a history of thousands of commits", async () => {
 });
 
 test("pre-commit hook blocks a secret, lets a clean commit through, and keeps an existing hook", async () => {
-  const repo = tempDir("scan-hook");
+  const repo = tmp("scan-hook");
   git(repo, "init", "-q");
   fs.writeFileSync(path.join(repo, ".git/hooks/pre-commit"), "#!/bin/sh\necho previous-hook-ran >&2\n", { mode: 0o755 });
   const inst = await cli(["hook", "install"], { cwd: repo });
@@ -236,7 +250,7 @@ function runCommit(repo, message) {
 }
 
 test("pre-receive scans only what a push brings", async () => {
-  const repo = tempDir("scan-push");
+  const repo = tmp("scan-push");
   git(repo, "init", "-q");
   fs.writeFileSync(path.join(repo, "a.txt"), `old=${keys[1]}\n`);
   git(repo, "add", ".");
@@ -261,7 +275,7 @@ test("bad input: missing paths, malformed rules, uncompilable regex, unreadable 
   const missing = await cli(["scan", "/no/such/dir"]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /no such file or directory/);
-  const dir = tempDir("scan-bad");
+  const dir = tmp("scan-bad");
   fs.writeFileSync(path.join(dir, "r.toml"), "[[rules]]\nid = \"x\"\nregex = '''a'''\nkeywords = [\"a\"\n");
   const syntax = await cli(["scan", "--rules", "r.toml", "."], { cwd: dir });
   assert.equal(syntax.code, 2);
@@ -272,14 +286,24 @@ test("bad input: missing paths, malformed rules, uncompilable regex, unreadable 
   assert.match(regex.stderr, /rule 'broken'.*cannot be compiled/);
   fs.mkdirSync(path.join(dir, "locked"));
   fs.writeFileSync(path.join(dir, "locked/x.env"), `K=${keys[1]}\n`);
-  fs.writeFileSync(path.join(dir, "r.toml"), "[extend]\nuseDefault = true\n");
+  fs.writeFileSync(path.join(dir, "r.toml"), "[extend]\nuseDefault = true\n", { mode: 0o644 });
+  fs.chmodSync(dir, 0o755);
   fs.chmodSync(path.join(dir, "locked"), 0o000);
-  const locked = await cli(["scan", "--rules", "r.toml", "."], { cwd: dir });
-  fs.chmodSync(path.join(dir, "locked"), 0o755);
-  if (process.getuid() !== 0) {  // root reads it anyway
-    assert.equal(locked.code, 0, locked.stdout);
-    assert.match(locked.stderr, /cannot read directory/);
+  // Root reads any directory, so as root the scan runs as nobody, from a copy of the binary
+  // that nobody can reach.
+  let asUser = [BIN];
+  if (process.getuid() === 0) {
+    const binDir = tmp("scan-bin");
+    fs.chmodSync(binDir, 0o755);
+    fs.copyFileSync(BIN, path.join(binDir, "keyhold"));
+    fs.chmodSync(path.join(binDir, "keyhold"), 0o755);
+    asUser = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", path.join(binDir, "keyhold")];
   }
+  const locked = spawnSync(asUser[0], [...asUser.slice(1), "scan", "--rules", "r.toml", "."],
+    { cwd: dir, encoding: "utf8" });
+  fs.chmodSync(path.join(dir, "locked"), 0o755);
+  assert.equal(locked.status, 0, locked.stdout + locked.stderr);
+  assert.match(locked.stderr, /warning: cannot read directory \.\/locked/);
   fs.writeFileSync(path.join(dir, "big.env"), `K=${keys[1]}\n` + "x".repeat(5000) + "\n");
   const big = await cli(["scan", "big.env", "--max-file-size", "1000"], { cwd: dir });
   assert.equal(big.code, 0);
