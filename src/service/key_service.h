@@ -356,6 +356,10 @@ class KeyService {
   // Indexes the permissions and identities a key write created, once the store has them.
   void IndexCreatedLocked(const std::vector<PermissionRecord>& perms,
                           const std::vector<IdentityRecord>& identities);
+  // Removes a deleted permission or role `id` from every key linked to it (the store already
+  // dropped the links): `held` and `stored` name the same link list in entry and record.
+  void UnlinkFromKeysLocked(const std::string& id, std::vector<std::string> KeyDetails::*held,
+                            std::vector<std::string> KeyRecord::*stored);
   // Rebuilds the derived names of every key (after a role or permission change).
   void RebuildAllEntriesLocked();
   void IndexKeyLocked(std::shared_ptr<const KeyEntry> e);

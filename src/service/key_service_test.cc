@@ -334,6 +334,23 @@ TEST_F(KeyServiceTest, EachKeyGetsBackItsOwnLinksAfterReopen) {
   EXPECT_EQ(p->permissions, std::vector<std::string>{"api.*.verify_key"});
 }
 
+TEST_F(KeyServiceTest, DeletedPermissionsAndRolesLeaveTheirKeys) {
+  std::string api = NewApi();
+  ASSERT_TRUE(svc_->CreateRole(root_, {.name = "editor"}, {"docs.write"}).ok());
+  CreatedKey k = NewKey({.api_id = api, .roles = {"editor"}, .permissions = {"docs.read"}});
+  std::string key(k.key.Reveal());
+  ASSERT_EQ(Verify(key, "docs.read AND docs.write"), VerifyCode::kValid);
+  ASSERT_TRUE(svc_->DeletePermission(root_, "docs.read").ok());
+  EXPECT_EQ(Verify(key, "docs.read"), VerifyCode::kInsufficientPermissions);
+  EXPECT_EQ(Verify(key, "docs.write"), VerifyCode::kValid);
+  ASSERT_TRUE(svc_->DeleteRole(root_, "editor").ok());
+  EXPECT_EQ(Verify(key, "docs.write"), VerifyCode::kInsufficientPermissions);
+  EXPECT_TRUE(svc_->GetKey(root_, k.key_id)->entry->Details().role_names.empty());
+  Reopen();
+  EXPECT_EQ(Verify(key), VerifyCode::kValid);
+  EXPECT_EQ(Verify(key, "docs.read OR docs.write"), VerifyCode::kInsufficientPermissions);
+}
+
 // Updates racing verifications: every spend is kept and no verification sees a torn entry.
 TEST_F(KeyServiceTest, ConcurrentUpdatesNeverLoseASpend) {
   std::string api = NewApi();

@@ -168,6 +168,21 @@ StatusOr<Page<PermissionRecord>> KeyService::ListPermissions(const Principal& p,
                                     [&](const std::string& id) { return permissions_.at(id); });
 }
 
+void KeyService::UnlinkFromKeysLocked(const std::string& id,
+                                      std::vector<std::string> KeyDetails::*held,
+                                      std::vector<std::string> KeyRecord::*stored) {
+  std::vector<std::shared_ptr<const KeyEntry>> holders;
+  for (const auto& [key_id, e] : by_id_) {
+    const auto& ids = e->Details().*held;
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) holders.push_back(e);
+  }
+  for (const auto& e : holders) {
+    KeyRecord k = e->ToRecord();
+    std::erase(k.*stored, id);
+    IndexKeyLocked(MakeEntry(k, e->credits, e.get()));
+  }
+}
+
 Status KeyService::DeletePermission(const Principal& p, const std::string& id_or_slug) {
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.delete_permission"));
   std::lock_guard w(write_mu_);
@@ -181,16 +196,7 @@ Status KeyService::DeletePermission(const Principal& p, const std::string& id_or
   KH_RETURN_IF_ERROR(store_.Apply(b));
   std::unique_lock lock(mu_);
   for (auto& [id, r] : roles_) std::erase(r.permission_ids, gone.id);
-  std::vector<std::shared_ptr<const KeyEntry>> holders;
-  for (const auto& [id, e] : by_id_) {
-    const auto& ids = e->Details().permission_ids;
-    if (std::find(ids.begin(), ids.end(), gone.id) != ids.end()) holders.push_back(e);
-  }
-  for (const auto& e : holders) {
-    KeyRecord k = e->ToRecord();
-    std::erase(k.permission_ids, gone.id);
-    IndexKeyLocked(MakeEntry(k, e->credits, e.get()));
-  }
+  UnlinkFromKeysLocked(gone.id, &KeyDetails::permission_ids, &KeyRecord::permission_ids);
   permission_by_slug_.erase(gone.slug);
   permissions_.erase(gone.id);
   RebuildAllEntriesLocked();
@@ -253,16 +259,7 @@ Status KeyService::DeleteRole(const Principal& p, const std::string& id_or_name)
   b.delete_roles.push_back(gone.id);
   KH_RETURN_IF_ERROR(store_.Apply(b));
   std::unique_lock lock(mu_);
-  std::vector<std::shared_ptr<const KeyEntry>> holders;
-  for (const auto& [id, e] : by_id_) {
-    const auto& ids = e->Details().role_ids;
-    if (std::find(ids.begin(), ids.end(), gone.id) != ids.end()) holders.push_back(e);
-  }
-  for (const auto& e : holders) {
-    KeyRecord k = e->ToRecord();
-    std::erase(k.role_ids, gone.id);
-    IndexKeyLocked(MakeEntry(k, e->credits, e.get()));
-  }
+  UnlinkFromKeysLocked(gone.id, &KeyDetails::role_ids, &KeyRecord::role_ids);
   role_by_name_.erase(gone.name);
   roles_.erase(gone.id);
   return OkStatus();
