@@ -56,12 +56,14 @@ static int Seed(const std::string& data_dir, int count, const std::string& out_p
 void AddBench(CLI::App& app, int& code) {
   auto* bench = app.add_subcommand("bench", "benchmark helpers (see bench/README.md)");
   bench->require_subcommand(1);
-  auto* seed = bench->add_subcommand("seed", "create N keys in an empty data directory, for load tests");
+  auto* seed =
+      bench->add_subcommand("seed", "create N keys in an empty data directory, for load tests");
   static std::string dir, out;
   static int count = 10000;
   seed->add_option("--data-dir", dir, "empty data directory to fill")->required();
   seed->add_option("--keys", count, "number of keys (1-1000000)")->check(CLI::Range(1, 1000000));
-  seed->add_option("--out", out, "file for the root key and the keys' plaintext (mode 0600)")->required();
+  seed->add_option("--out", out, "file for the root key and the keys' plaintext (mode 0600)")
+      ->required();
   seed->callback([&] { code = Seed(dir, count, out); });
 }
 

@@ -43,7 +43,8 @@ StatusOr<ApiClient> ApiClient::FromEnvironment() {
   return c;
 }
 
-StatusOr<ApiResult> ApiClient::Call(const std::string& operation, const nlohmann::json& body) const {
+StatusOr<ApiResult> ApiClient::Call(const std::string& operation,
+                                    const nlohmann::json& body) const {
   try {
     asio::io_context io;
     asio::ip::tcp::resolver resolver(io);

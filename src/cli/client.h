@@ -1,7 +1,7 @@
 // ApiClient: calls a keyhold server's `/v2/` operations, for the CLI's client commands.
 //
-//   KH_ASSIGN_OR_RETURN(ApiClient c, ApiClient::FromEnvironment());   // KEYHOLD_ADDR, KEYHOLD_TOKEN
-//   KH_ASSIGN_OR_RETURN(ApiResult r, c.Call("keys.getKey", {{"keyId", id}}));
+//   KH_ASSIGN_OR_RETURN(ApiClient c, ApiClient::FromEnvironment());   // KEYHOLD_ADDR,
+//   KEYHOLD_TOKEN KH_ASSIGN_OR_RETURN(ApiResult r, c.Call("keys.getKey", {{"keyId", id}}));
 #pragma once
 
 #include <nlohmann/json.hpp>

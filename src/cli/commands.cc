@@ -71,8 +71,7 @@ int Run(const std::string& op, const json& body, const ClientFlags& flags,
   } else {
     human(data);
     if (result->body.contains("pagination") && result->body["pagination"].value("hasMore", false)) {
-      std::printf("more: --cursor %s\n",
-                  result->body["pagination"].value("cursor", "").c_str());
+      std::printf("more: --cursor %s\n", result->body["pagination"].value("cursor", "").c_str());
     }
   }
   return exit_for ? exit_for(data) : 0;
@@ -139,7 +138,8 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
   auto* del = apis->add_subcommand("delete", "delete an API and every key in it");
   del->add_option("API_ID", api_id)->required();
   del->callback([&] {
-    code = Run("apis.deleteApi", {{"apiId", api_id}}, flags, [](const json&) { std::printf("deleted\n"); });
+    code = Run("apis.deleteApi", {{"apiId", api_id}}, flags,
+               [](const json&) { std::printf("deleted\n"); });
   });
 }
 
@@ -226,7 +226,8 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
   update->add_option("KEY_ID", key_id)->required();
   update->add_option("--name", name, "display name");
   update->add_option("--meta", meta, "JSON object stored with the key");
-  update->add_option("--enabled", enabled, "true or false")->check(CLI::IsMember({"true", "false"}));
+  update->add_option("--enabled", enabled, "true or false")
+      ->check(CLI::IsMember({"true", "false"}));
   update->add_option("--expires", expires, "expiry, Unix time in milliseconds");
   update->add_option("--credits", credits, "remaining uses");
   update->add_option("--permission", permissions, "replace the permissions (repeatable)");
@@ -259,8 +260,9 @@ void AddRootKeys(CLI::App& app, ClientFlags& flags, int& code) {
   static std::vector<std::string> permissions;
   auto* create = root->add_subcommand("create", "create a root key holding some permissions");
   create->add_option("--name", name, "display name");
-  create->add_option("--permission", permissions,
-                     "permission, e.g. api.<apiId>.verify_key (repeatable)")
+  create
+      ->add_option("--permission", permissions,
+                   "permission, e.g. api.<apiId>.verify_key (repeatable)")
       ->required();
   create->callback([&] {
     json body = {{"permissions", permissions}};
@@ -295,7 +297,8 @@ int RunCli(int argc, char** argv) {
   CLI::App app{
       "keyhold — API keys, secrets, leak scanning and audit in one server.\n"
       "Client commands talk to KEYHOLD_ADDR (default http://127.0.0.1:8080) with the root key in\n"
-      "KEYHOLD_TOKEN. Exit codes: 0 success, 1 the server answered with an error or the key is not\n"
+      "KEYHOLD_TOKEN. Exit codes: 0 success, 1 the server answered with an error or the key is "
+      "not\n"
       "valid, 2 bad usage, 3 server unreachable.",
       "keyhold"};
   app.require_subcommand(1);

@@ -46,8 +46,10 @@ int Fail(const std::string& message) {
 }
 
 int RunScan(ScanFlags& f) {
-  int modes = (f.git ? 1 : 0) + (f.staged ? 1 : 0) + (f.pre_receive ? 1 : 0) + (f.paths.empty() ? 0 : 1);
-  if (modes != 1) return Fail("give paths to scan, or exactly one of --git, --staged, --pre-receive");
+  int modes =
+      (f.git ? 1 : 0) + (f.staged ? 1 : 0) + (f.pre_receive ? 1 : 0) + (f.paths.empty() ? 0 : 1);
+  if (modes != 1)
+    return Fail("give paths to scan, or exactly one of --git, --staged, --pre-receive");
   if (f.max_file_bytes == 0 || f.max_file_bytes > (uint64_t{1} << 30)) {
     return Fail("--max-file-size must be between 1 byte and 1 GiB");
   }
@@ -73,7 +75,8 @@ int RunScan(ScanFlags& f) {
     found = scan::ScanPaths(**scanner, f.paths, options, stats);
   }
   if (!found.ok()) return Fail(found.status().message());
-  for (const std::string& w : stats.warnings) std::fprintf(stderr, "keyhold scan: warning: %s\n", w.c_str());
+  for (const std::string& w : stats.warnings)
+    std::fprintf(stderr, "keyhold scan: warning: %s\n", w.c_str());
   size_t accepted = 0;
   if (!f.baseline.empty()) {
     auto baseline = scan::ReadBaseline(f.baseline);
@@ -87,9 +90,10 @@ int RunScan(ScanFlags& f) {
                  f.write_baseline.c_str());
     return kExitClean;
   }
-  std::string report = *format == scan::ReportFormat::kJson    ? scan::RenderJson(*found)
-                       : *format == scan::ReportFormat::kSarif ? scan::RenderSarif(*found, rule_list, KEYHOLD_VERSION)
-                                                               : scan::RenderText(*found);
+  std::string report = *format == scan::ReportFormat::kJson ? scan::RenderJson(*found)
+                       : *format == scan::ReportFormat::kSarif
+                           ? scan::RenderSarif(*found, rule_list, KEYHOLD_VERSION)
+                           : scan::RenderText(*found);
   if (f.output.empty()) {
     std::fwrite(report.data(), 1, report.size(), stdout);
   } else {
@@ -100,22 +104,24 @@ int RunScan(ScanFlags& f) {
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!f.quiet) {
-    std::fprintf(stderr,
-                 "keyhold scan: %zu finding(s) in %llu file(s), %.1f MB%s in %.2f s; skipped %llu "
-                 "binary, %llu too large%s\n",
-                 found->size(), static_cast<unsigned long long>(stats.files), stats.bytes / 1e6,
-                 stats.commits ? (", " + std::to_string(stats.commits) + " commits").c_str() : "",
-                 secs, static_cast<unsigned long long>(stats.skipped_binary),
-                 static_cast<unsigned long long>(stats.skipped_large),
-                 accepted ? (", " + std::to_string(accepted) + " accepted by the baseline").c_str() : "");
+    std::fprintf(
+        stderr,
+        "keyhold scan: %zu finding(s) in %llu file(s), %.1f MB%s in %.2f s; skipped %llu "
+        "binary, %llu too large%s\n",
+        found->size(), static_cast<unsigned long long>(stats.files), stats.bytes / 1e6,
+        stats.commits ? (", " + std::to_string(stats.commits) + " commits").c_str() : "", secs,
+        static_cast<unsigned long long>(stats.skipped_binary),
+        static_cast<unsigned long long>(stats.skipped_large),
+        accepted ? (", " + std::to_string(accepted) + " accepted by the baseline").c_str() : "");
   }
   if (!found->empty() && f.staged) {
-    std::fprintf(stderr,
-                 "\nkeyhold: this commit adds what looks like a secret, so it was stopped.\n"
-                 "  - If it is a real secret: remove it, rotate it, and load it from the environment.\n"
-                 "  - If it is not: add the comment 'keyhold:allow' on its line, or accept the current\n"
-                 "    findings with 'keyhold scan --staged --write-baseline .keyhold-baseline.json'\n"
-                 "    (the hook honours that file), or commit once with 'git commit --no-verify'.\n");
+    std::fprintf(
+        stderr,
+        "\nkeyhold: this commit adds what looks like a secret, so it was stopped.\n"
+        "  - If it is a real secret: remove it, rotate it, and load it from the environment.\n"
+        "  - If it is not: add the comment 'keyhold:allow' on its line, or accept the current\n"
+        "    findings with 'keyhold scan --staged --write-baseline .keyhold-baseline.json'\n"
+        "    (the hook honours that file), or commit once with 'git commit --no-verify'.\n");
   }
   return found->empty() ? kExitClean : kExitFound;
 }
@@ -132,7 +138,8 @@ int InstallHook(const std::string& repo, bool force) {
   fs::path git_dir = fs::path(repo) / ".git";
   std::error_code ec;
   if (!fs::is_directory(git_dir, ec)) {
-    std::fprintf(stderr, "keyhold hook install: %s is not the top of a git work tree\n", repo.c_str());
+    std::fprintf(stderr, "keyhold hook install: %s is not the top of a git work tree\n",
+                 repo.c_str());
     return kExitError;
   }
   fs::path hooks = git_dir / "hooks";
@@ -154,7 +161,8 @@ int InstallHook(const std::string& repo, bool force) {
       }
       fs::rename(hook, chained, ec);  // the existing hook keeps running, before the scan
       if (ec) {
-        std::fprintf(stderr, "keyhold hook install: cannot move the existing hook: %s\n", ec.message().c_str());
+        std::fprintf(stderr, "keyhold hook install: cannot move the existing hook: %s\n",
+                     ec.message().c_str());
         return kExitError;
       }
     }
@@ -178,8 +186,10 @@ int InstallHook(const std::string& repo, bool force) {
     std::fprintf(stderr, "keyhold hook install: cannot write %s\n", hook.c_str());
     return kExitError;
   }
-  fs::permissions(hook, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                            fs::perms::others_read | fs::perms::others_exec, ec);
+  fs::permissions(hook,
+                  fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                      fs::perms::others_read | fs::perms::others_exec,
+                  ec);
   std::printf("installed the keyhold pre-commit hook in %s%s\n", hook.c_str(),
               fs::exists(chained) ? " (the previous hook runs first)" : "");
   return kExitClean;
@@ -200,15 +210,18 @@ void AddScan(CLI::App& app, int& code) {
   scan->add_flag("--staged", f.staged, "scan what the next commit adds (for a pre-commit hook)");
   scan->add_flag("--pre-receive", f.pre_receive,
                  "scan the commits of a push, reading '<old> <new> <ref>' lines on stdin");
-  scan->add_option("--repo", f.repo, "repository for --git, --staged and --pre-receive (default .)");
-  scan->add_option("--rules", f.rules_file,
-                   "rules file (gitleaks schema; [extend] useDefault = true adds the built-in rules)");
+  scan->add_option("--repo", f.repo,
+                   "repository for --git, --staged and --pre-receive (default .)");
+  scan->add_option(
+      "--rules", f.rules_file,
+      "rules file (gitleaks schema; [extend] useDefault = true adds the built-in rules)");
   scan->add_option("--format", f.format, "report format: text, json or sarif (default text)");
   scan->add_option("--output,-o", f.output, "write the report to this file instead of stdout");
   scan->add_option("--baseline", f.baseline, "ignore the findings accepted in this baseline file");
   scan->add_option("--write-baseline", f.write_baseline,
                    "accept every current finding: write them to this baseline file and exit 0");
-  scan->add_option("--max-file-size", f.max_file_bytes, "skip files larger than this many bytes (default 10 MiB)");
+  scan->add_option("--max-file-size", f.max_file_bytes,
+                   "skip files larger than this many bytes (default 10 MiB)");
   scan->add_option("--threads", f.threads, "scanning threads (default: one per core)");
   scan->add_flag("--quiet,-q", f.quiet, "no summary line on stderr");
   scan->callback([&code, scan] {
@@ -220,8 +233,9 @@ void AddScan(CLI::App& app, int& code) {
   static bool force = false;
   auto* hook = app.add_subcommand("hook", "git hooks");
   hook->require_subcommand(1);
-  auto* install = hook->add_subcommand(
-      "install", "install a pre-commit hook that stops commits adding secrets (an existing hook is kept and run first)");
+  auto* install = hook->add_subcommand("install",
+                                       "install a pre-commit hook that stops commits adding "
+                                       "secrets (an existing hook is kept and run first)");
   install->add_option("--repo", repo, "top of the git work tree (default .)");
   install->add_flag("--force", force, "rewrite the hook even if it is already installed");
   install->callback([&code] { code = InstallHook(repo, force); });

@@ -17,8 +17,8 @@ int64_t DaysToMillis(std::chrono::sys_days d) {
 
 int DaysInMonth(int64_t year, int month) {
   using namespace std::chrono;
-  year_month_day_last last{std::chrono::year(static_cast<int>(year)) / std::chrono::month(
-      static_cast<unsigned>(month)) / std::chrono::last};
+  year_month_day_last last{std::chrono::year(static_cast<int>(year)) /
+                           std::chrono::month(static_cast<unsigned>(month)) / std::chrono::last};
   return static_cast<int>(static_cast<unsigned>(last.day()));
 }
 
@@ -30,7 +30,8 @@ int64_t LastRefillBoundary(const RefillRule& rule, int64_t now_ms) {
   sys_days today{days{day_index}};
   year_month_day ymd{today};
   auto boundary_in = [&](std::chrono::year_month ym) {
-    int dim = DaysInMonth(static_cast<int>(ym.year()), static_cast<int>(static_cast<unsigned>(ym.month())));
+    int dim = DaysInMonth(static_cast<int>(ym.year()),
+                          static_cast<int>(static_cast<unsigned>(ym.month())));
     int day = rule.refill_day < 1 ? 1 : (rule.refill_day > dim ? dim : rule.refill_day);
     return sys_days{ym / std::chrono::day(static_cast<unsigned>(day))};
   };

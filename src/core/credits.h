@@ -21,8 +21,8 @@ inline constexpr int64_t kMaxCredits = 1'000'000'000'000'000LL;  // 1e15, keeps 
 
 struct RefillRule {
   RefillInterval interval = RefillInterval::kDaily;
-  int64_t amount = 0;   // 0 .. kMaxCredits
-  int refill_day = 1;   // monthly only, 1..31
+  int64_t amount = 0;  // 0 .. kMaxCredits
+  int refill_day = 1;  // monthly only, 1..31
 };
 
 struct CreditsState {

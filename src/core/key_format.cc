@@ -11,7 +11,8 @@ namespace keyhold {
 bool IsValidKeyPrefix(std::string_view prefix) {
   if (prefix.size() > kMaxPrefixLength) return false;
   for (char c : prefix) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return false;
   }
   return true;

@@ -42,12 +42,14 @@ static bool SegmentsMatch(std::string_view held, std::string_view wanted, bool c
   size_t w = 0;
   while (true) {
     size_t h_end = held.find('.', h);
-    std::string_view hs = held.substr(h, h_end == std::string_view::npos ? std::string_view::npos : h_end - h);
+    std::string_view hs =
+        held.substr(h, h_end == std::string_view::npos ? std::string_view::npos : h_end - h);
     bool h_last = h_end == std::string_view::npos;
     if (hs == "*" && h_last) return w <= wanted.size();  // trailing * takes one or more segments
     if (w > wanted.size()) return false;
     size_t w_end = wanted.find('.', w);
-    std::string_view ws = wanted.substr(w, w_end == std::string_view::npos ? std::string_view::npos : w_end - w);
+    std::string_view ws =
+        wanted.substr(w, w_end == std::string_view::npos ? std::string_view::npos : w_end - w);
     bool w_last = w_end == std::string_view::npos;
     if (hs != "*") {
       if (covers && ws == "*") return false;
@@ -174,9 +176,12 @@ class Parser {
 
 bool EvaluateNode(const Node& n, const std::vector<std::string>& held) {
   switch (n.kind) {
-    case Node::Kind::kLeaf: return AnyPermissionMatches(held, n.name);
-    case Node::Kind::kAnd: return EvaluateNode(*n.left, held) && EvaluateNode(*n.right, held);
-    case Node::Kind::kOr: return EvaluateNode(*n.left, held) || EvaluateNode(*n.right, held);
+    case Node::Kind::kLeaf:
+      return AnyPermissionMatches(held, n.name);
+    case Node::Kind::kAnd:
+      return EvaluateNode(*n.left, held) && EvaluateNode(*n.right, held);
+    case Node::Kind::kOr:
+      return EvaluateNode(*n.left, held) || EvaluateNode(*n.right, held);
   }
   return false;
 }

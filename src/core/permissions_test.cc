@@ -66,8 +66,8 @@ TEST(PermissionQuery, SingleName) {
 }
 
 TEST(PermissionQuery, SyntaxErrorsNamePosition) {
-  for (const char* bad : {"", "a AND", "(a OR b", "a OR OR b", "a b", ")", "a AND ()", "a..b",
-                          "a & b"}) {
+  for (const char* bad :
+       {"", "a AND", "(a OR b", "a OR OR b", "a b", ")", "a AND ()", "a..b", "a & b"}) {
     auto q = PermissionQuery::Parse(bad);
     ASSERT_FALSE(q.ok()) << bad;
     EXPECT_EQ(q.status().code(), StatusCode::kInvalidArgument);

@@ -88,7 +88,7 @@ inline Status Unavailable(std::string msg, std::string reason = "application/ser
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  StatusOr(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   StatusOr(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     assert(!status_.ok() && "StatusOr needs a value or a non-OK status");
   }
@@ -119,7 +119,8 @@ class [[nodiscard]] StatusOr {
 
 #define KH_CONCAT_INNER(a, b) a##b
 #define KH_CONCAT(a, b) KH_CONCAT_INNER(a, b)
-#define KH_ASSIGN_OR_RETURN(lhs, expr) KH_ASSIGN_OR_RETURN_IMPL(KH_CONCAT(kh_or_, __LINE__), lhs, expr)
+#define KH_ASSIGN_OR_RETURN(lhs, expr) \
+  KH_ASSIGN_OR_RETURN_IMPL(KH_CONCAT(kh_or_, __LINE__), lhs, expr)
 #define KH_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \

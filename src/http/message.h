@@ -13,8 +13,8 @@
 namespace keyhold::http {
 
 struct HttpRequest {
-  std::string method;  // upper case, e.g. "POST"
-  std::string target;  // path and query as received
+  std::string method;                                        // upper case, e.g. "POST"
+  std::string target;                                        // path and query as received
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   std::string remote_ip;

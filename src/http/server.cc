@@ -318,8 +318,8 @@ class ServerImpl final : public HttpServer {
         tls_sessions_.push_back(s);
         s->Run();
       } else {
-        auto s = std::make_shared<Session<beast::tcp_stream>>(Host(),
-                                                              beast::tcp_stream(std::move(sock)), ip);
+        auto s = std::make_shared<Session<beast::tcp_stream>>(
+            Host(), beast::tcp_stream(std::move(sock)), ip);
         plain_sessions_.push_back(s);
         s->Run();
       }

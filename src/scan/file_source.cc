@@ -88,8 +88,7 @@ class Reader {
 
   // Reads a whole file. Returns false (with a warning) if it cannot be read; a file over
   // `limit` bytes is not kept (true, with `too_large` set).
-  bool Read(const FileJob& job, uint64_t limit, bool& too_large,
-            std::string& warning) {
+  bool Read(const FileJob& job, uint64_t limit, bool& too_large, std::string& warning) {
     too_large = false;
     size_ = 0;
     int fd = Open(job);
@@ -178,16 +177,19 @@ bool LooksBinary(std::string_view data) {
 
 void SortFindings(std::vector<Finding>& findings) {
   std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
-    return std::tie(a.path, a.line, a.column, a.rule_id) < std::tie(b.path, b.line, b.column, b.rule_id);
+    return std::tie(a.path, a.line, a.column, a.rule_id) <
+           std::tie(b.path, b.line, b.column, b.rule_id);
   });
 }
 
-StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner, const std::vector<std::string>& paths,
+StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner,
+                                         const std::vector<std::string>& paths,
                                          const ScanOptions& options, ScanStats& stats) {
   std::vector<Finding> found;
   for (const std::string& p : paths) {
     std::error_code ec;
-    if (p != "-" && !fs::exists(fs::status(p, ec))) return NotFound("no such file or directory: " + p);
+    if (p != "-" && !fs::exists(fs::status(p, ec)))
+      return NotFound("no such file or directory: " + p);
   }
   for (const std::string& p : paths) {
     if (p != "-") continue;
@@ -216,7 +218,8 @@ StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner, const std::vect
         Walk(p, files, stats);
       } else {
         fs::path fp(p);
-        files.Add(std::make_shared<const std::string>(fp.parent_path().empty() ? "." : fp.parent_path().string()),
+        files.Add(std::make_shared<const std::string>(
+                      fp.parent_path().empty() ? "." : fp.parent_path().string()),
                   p, p.size() - fp.filename().string().size());
       }
     }

@@ -92,7 +92,8 @@ StatusOr<std::unique_ptr<Repo>> OpenRepo(const std::string& dir) {
 
 // Adds the blobs that `tree` adds or changes relative to `parent` (null: all of them).
 Status CollectChanged(git_repository* repo, git_tree* parent, git_tree* tree, int commit,
-                      std::unordered_set<git_oid, OidHash, OidEq>& seen, std::vector<BlobJob>& jobs) {
+                      std::unordered_set<git_oid, OidHash, OidEq>& seen,
+                      std::vector<BlobJob>& jobs) {
   Diff diff;
   git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
   opts.flags = GIT_DIFF_SKIP_BINARY_CHECK;
@@ -121,7 +122,8 @@ Status CollectHistory(git_repository* repo, git_revwalk* walk, std::vector<Commi
   git_oid oid;
   while (git_revwalk_next(&oid, walk) == 0) {
     Commit c;
-    if (git_commit_lookup(c.out(), repo, &oid) != 0) return Internal(GitError("cannot read a commit"));
+    if (git_commit_lookup(c.out(), repo, &oid) != 0)
+      return Internal(GitError("cannot read a commit"));
     Tree tree, parent_tree;
     if (git_commit_tree(tree.out(), c.get()) != 0) return Internal(GitError("cannot read a tree"));
     if (git_commit_parentcount(c.get()) > 0) {
@@ -148,52 +150,56 @@ StatusOr<std::vector<Finding>> ScanBlobs(const Scanner& scanner, const std::stri
   std::vector<Finding> found;
   std::mutex mu;
   std::map<std::thread::id, std::unique_ptr<Repo>> repos;
-  ForEachParallel(jobs.size(), options.threads, [&](ParallelWorker& w, size_t i) {
-    git_repository* repo;
-    {
-      std::lock_guard lock(mu);
-      auto& r = repos[std::this_thread::get_id()];
-      if (!r) {
-        auto opened = OpenRepo(repo_dir);
-        if (!opened.ok()) {
-          w.stats.warnings.push_back(opened.status().message());
+  ForEachParallel(
+      jobs.size(), options.threads,
+      [&](ParallelWorker& w, size_t i) {
+        git_repository* repo;
+        {
+          std::lock_guard lock(mu);
+          auto& r = repos[std::this_thread::get_id()];
+          if (!r) {
+            auto opened = OpenRepo(repo_dir);
+            if (!opened.ok()) {
+              w.stats.warnings.push_back(opened.status().message());
+              return;
+            }
+            r = std::move(opened).value();
+          }
+          repo = r->get();
+        }
+        const BlobJob& job = jobs[i];
+        if (scanner.PathAllowlisted(job.path)) return;
+        Blob blob;
+        if (git_blob_lookup(blob.out(), repo, &job.oid) != 0) {
+          w.stats.warnings.push_back(GitError("cannot read blob of " + job.path));
           return;
         }
-        r = std::move(opened).value();
-      }
-      repo = r->get();
-    }
-    const BlobJob& job = jobs[i];
-    if (scanner.PathAllowlisted(job.path)) return;
-    Blob blob;
-    if (git_blob_lookup(blob.out(), repo, &job.oid) != 0) {
-      w.stats.warnings.push_back(GitError("cannot read blob of " + job.path));
-      return;
-    }
-    uint64_t size = static_cast<uint64_t>(git_blob_rawsize(blob.get()));
-    if (size > options.max_file_bytes) {
-      w.stats.skipped_large++;
-      return;
-    }
-    std::string_view data(static_cast<const char*>(git_blob_rawcontent(blob.get())), size);
-    if (LooksBinary(data)) {
-      w.stats.skipped_binary++;
-      return;
-    }
-    w.stats.files++;
-    w.stats.bytes += size;
-    const CommitInfo* c = job.commit >= 0 ? &commits[static_cast<size_t>(job.commit)] : nullptr;
-    ScanContext ctx{.path = job.path, .commit = c ? std::string_view(c->id) : std::string_view()};
-    for (Finding& f : scanner.Scan(data, ctx, w.scratch(scanner))) {
-      if (c) {
-        f.commit = c->id;
-        f.author = c->author;
-        f.email = c->email;
-        f.date = c->date;
-      }
-      w.found.push_back(std::move(f));
-    }
-  }, stats, found);
+        uint64_t size = static_cast<uint64_t>(git_blob_rawsize(blob.get()));
+        if (size > options.max_file_bytes) {
+          w.stats.skipped_large++;
+          return;
+        }
+        std::string_view data(static_cast<const char*>(git_blob_rawcontent(blob.get())), size);
+        if (LooksBinary(data)) {
+          w.stats.skipped_binary++;
+          return;
+        }
+        w.stats.files++;
+        w.stats.bytes += size;
+        const CommitInfo* c = job.commit >= 0 ? &commits[static_cast<size_t>(job.commit)] : nullptr;
+        ScanContext ctx{.path = job.path,
+                        .commit = c ? std::string_view(c->id) : std::string_view()};
+        for (Finding& f : scanner.Scan(data, ctx, w.scratch(scanner))) {
+          if (c) {
+            f.commit = c->id;
+            f.author = c->author;
+            f.email = c->email;
+            f.date = c->date;
+          }
+          w.found.push_back(std::move(f));
+        }
+      },
+      stats, found);
   // A secret that stays in a file across several versions is reported once, for the oldest.
   std::stable_sort(found.begin(), found.end(), [&](const Finding& a, const Finding& b) {
     return std::tie(a.rule_id, a.path, a.fingerprint) < std::tie(b.rule_id, b.path, b.fingerprint);
@@ -220,7 +226,8 @@ StatusOr<std::vector<Finding>> ScanGitHistory(const Scanner& scanner, const std:
                                               ScanStats& stats) {
   KH_ASSIGN_OR_RETURN(auto repo, OpenRepo(repo_dir));
   Walk walk;
-  if (git_revwalk_new(walk.out(), repo->get()) != 0) return Internal(GitError("cannot walk history"));
+  if (git_revwalk_new(walk.out(), repo->get()) != 0)
+    return Internal(GitError("cannot walk history"));
   if (range.empty()) {
     git_revwalk_push_glob(walk.get(), "refs/*");
     git_revwalk_push_head(walk.get());  // a detached HEAD; harmless otherwise
@@ -246,7 +253,8 @@ StatusOr<std::vector<Finding>> ScanGitStaged(const Scanner& scanner, const std::
                                              const ScanOptions& options, ScanStats& stats) {
   KH_ASSIGN_OR_RETURN(auto repo, OpenRepo(repo_dir));
   Index index;
-  if (git_repository_index(index.out(), repo->get()) != 0) return Internal(GitError("cannot read the index"));
+  if (git_repository_index(index.out(), repo->get()) != 0)
+    return Internal(GitError("cannot read the index"));
   Tree head_tree;
   Object head;
   if (git_revparse_single(head.out(), repo->get(), "HEAD^{tree}") == 0) {
@@ -275,7 +283,8 @@ StatusOr<std::vector<Finding>> ScanGitPush(const Scanner& scanner, const std::st
                                            const ScanOptions& options, ScanStats& stats) {
   KH_ASSIGN_OR_RETURN(auto repo, OpenRepo(repo_dir));
   Walk walk;
-  if (git_revwalk_new(walk.out(), repo->get()) != 0) return Internal(GitError("cannot walk history"));
+  if (git_revwalk_new(walk.out(), repo->get()) != 0)
+    return Internal(GitError("cannot walk history"));
   std::istringstream in(hook_input);
   std::string line;
   bool any = false;

@@ -11,7 +11,9 @@ namespace {
 
 using json = nlohmann::json;
 
-const char* KindName(FindingKind k) { return k == FindingKind::kKeyholdKey ? "keyhold-key" : "rule"; }
+const char* KindName(FindingKind k) {
+  return k == FindingKind::kKeyholdKey ? "keyhold-key" : "rule";
+}
 
 json FindingJson(const Finding& f) {
   json j = {{"ruleId", f.rule_id},
@@ -89,10 +91,11 @@ std::string RenderSarif(const std::vector<Finding>& findings, const std::vector<
   std::map<std::string, size_t> index;
   auto add_rule = [&](const std::string& id, const std::string& description) {
     index[id] = driver_rules.size();
-    driver_rules.push_back({{"id", id},
-                            {"name", id},
-                            {"shortDescription", {{"text", description.empty() ? id : description}}},
-                            {"defaultConfiguration", {{"level", "error"}}}});
+    driver_rules.push_back(
+        {{"id", id},
+         {"name", id},
+         {"shortDescription", {{"text", description.empty() ? id : description}}},
+         {"defaultConfiguration", {{"level", "error"}}}});
   };
   add_rule("keyhold-key", "keyhold API key (confirmed by its check characters)");
   for (const Rule& r : rules) add_rule(r.id, r.description);
@@ -124,14 +127,14 @@ std::string RenderSarif(const std::vector<Finding>& findings, const std::vector<
     if (!props.empty()) result["properties"] = props;
     results.push_back(result);
   }
-  json doc = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
-              {"version", "2.1.0"},
-              {"runs", json::array({{{"tool",
-                                      {{"driver",
-                                        {{"name", "keyhold"},
-                                         {"version", version},
-                                         {"rules", driver_rules}}}}},
-                                     {"results", results}}})}};
+  json doc = {
+      {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+      {"version", "2.1.0"},
+      {"runs",
+       json::array(
+           {{{"tool",
+              {{"driver", {{"name", "keyhold"}, {"version", version}, {"rules", driver_rules}}}}},
+             {"results", results}}})}};
   return doc.dump(2) + "\n";
 }
 
@@ -140,7 +143,8 @@ StatusOr<std::set<BaselineKey>> ReadBaseline(const std::string& file) {
   if (!in) return NotFound("cannot read baseline " + file);
   json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object() || !doc.contains("findings") || !doc["findings"].is_array()) {
-    return InvalidArgument(file + " is not a keyhold baseline (expected {\"version\":1,\"findings\":[...]})");
+    return InvalidArgument(
+        file + " is not a keyhold baseline (expected {\"version\":1,\"findings\":[...]})");
   }
   std::set<BaselineKey> out;
   for (const json& f : doc["findings"]) {

@@ -26,10 +26,14 @@ Status Strings(const toml::table& t, std::string_view key, std::string_view wher
   const toml::node* n = t.get(key);
   if (!n) return OkStatus();
   const toml::array* arr = n->as_array();
-  if (!arr) return InvalidArgument(std::string(where) + ": '" + std::string(key) + "' must be an array of strings");
+  if (!arr)
+    return InvalidArgument(std::string(where) + ": '" + std::string(key) +
+                           "' must be an array of strings");
   for (const toml::node& item : *arr) {
     auto s = item.value<std::string>();
-    if (!s) return InvalidArgument(std::string(where) + ": '" + std::string(key) + "' must be an array of strings");
+    if (!s)
+      return InvalidArgument(std::string(where) + ": '" + std::string(key) +
+                             "' must be an array of strings");
     out.push_back(*s);
   }
   return OkStatus();
@@ -90,11 +94,13 @@ Status ParseAllowlists(const toml::table& t, std::string_view source, const std:
     if (const toml::table* one = n->as_table()) tables.push_back(one);
     if (const toml::array* many = n->as_array()) {
       for (const toml::node& item : *many) {
-        if (!item.as_table()) return InvalidArgument(Where(source, item) + ": " + what + " allowlists must be tables");
+        if (!item.as_table())
+          return InvalidArgument(Where(source, item) + ": " + what + " allowlists must be tables");
         tables.push_back(item.as_table());
       }
     }
-    if (tables.empty()) return InvalidArgument(Where(source, *n) + ": " + what + " allowlist must be a table");
+    if (tables.empty())
+      return InvalidArgument(Where(source, *n) + ": " + what + " allowlist must be a table");
     for (const toml::table* a : tables) {
       KH_ASSIGN_OR_RETURN(Allowlist al, ParseAllowlist(*a, Where(source, *a) + " (" + what + ")"));
       out.push_back(std::move(al));
@@ -130,7 +136,8 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source) {
   }
   if (const toml::node* e = t.get("entropy")) {
     auto v = e->value<double>();
-    if (!v || *v < 0 || *v > 8) return InvalidArgument(where + ": entropy must be a number from 0 to 8");
+    if (!v || *v < 0 || *v > 8)
+      return InvalidArgument(where + ": entropy must be a number from 0 to 8");
     r.entropy = *v;
   }
   KH_RETURN_IF_ERROR(Strings(t, "keywords", where, r.keywords));
@@ -172,7 +179,8 @@ StatusOr<RuleSet> ParseRules(std::string_view toml_text, std::string_view source
   RuleSet set;
   if (const toml::node* rules = doc.get("rules")) {
     const toml::array* arr = rules->as_array();
-    if (!arr) return InvalidArgument(Where(source_name, *rules) + ": 'rules' must be [[rules]] tables");
+    if (!arr)
+      return InvalidArgument(Where(source_name, *rules) + ": 'rules' must be [[rules]] tables");
     for (const toml::node& n : *arr) {
       const toml::table* t = n.as_table();
       if (!t) return InvalidArgument(Where(source_name, n) + ": each rule must be a table");

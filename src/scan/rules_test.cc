@@ -23,7 +23,8 @@ condition = "AND"
 
 [allowlist]
 paths = ['''^vendor/''']
-)", "mine.toml");
+)",
+                        "mine.toml");
   ASSERT_TRUE(set.ok()) << set.status().message();
   ASSERT_EQ(set->rules.size(), 1u);
   const Rule& r = set->rules[0];
@@ -43,7 +44,8 @@ TEST(Rules, SyntaxErrorNamesTheLine) {
   auto set = ParseRules("[[rules]]\nid = \"a\"\nregex = '''x'''\nkeywords = [\"a\"\n", "bad.toml");
   ASSERT_FALSE(set.ok());
   EXPECT_EQ(set.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(set.status().message().find("bad.toml, line "), std::string::npos) << set.status().message();
+  EXPECT_NE(set.status().message().find("bad.toml, line "), std::string::npos)
+      << set.status().message();
 }
 
 TEST(Rules, UncompilableRegexNamesTheRuleAndLine) {
@@ -56,16 +58,23 @@ TEST(Rules, UncompilableRegexNamesTheRuleAndLine) {
 }
 
 TEST(Rules, MissingFieldsAndBadValuesAreNamed) {
-  EXPECT_NE(ParseRules("[[rules]]\nregex = '''x'''\n", "r").status().message().find("needs an 'id'"),
-            std::string::npos);
+  EXPECT_NE(
+      ParseRules("[[rules]]\nregex = '''x'''\n", "r").status().message().find("needs an 'id'"),
+      std::string::npos);
   EXPECT_NE(ParseRules("[[rules]]\nid = \"a\"\n", "r").status().message().find("needs a 'regex'"),
             std::string::npos);
   EXPECT_NE(ParseRules("[[rules]]\nid = \"a\"\nregex = '''(x)'''\nsecretGroup = 2\n", "r")
-                .status().message().find("secretGroup"),
+                .status()
+                .message()
+                .find("secretGroup"),
             std::string::npos);
-  EXPECT_NE(ParseRules("[[rules]]\nid = \"a\"\nregex = '''x'''\n[[rules]]\nid = \"a\"\nregex = '''y'''\n", "r")
-                .status().message().find("used twice"),
-            std::string::npos);
+  EXPECT_NE(
+      ParseRules("[[rules]]\nid = \"a\"\nregex = '''x'''\n[[rules]]\nid = \"a\"\nregex = '''y'''\n",
+                 "r")
+          .status()
+          .message()
+          .find("used twice"),
+      std::string::npos);
 }
 
 TEST(Rules, BuiltinRulesLoad) {

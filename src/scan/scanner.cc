@@ -101,8 +101,9 @@ bool Allows(const Allowlist& a, const ScanContext& ctx, std::string_view secret,
   }
   if (!a.stopwords.empty()) {
     std::string lower = LowerCopy(secret);
-    criterion(std::any_of(a.stopwords.begin(), a.stopwords.end(),
-                          [&](const std::string& w) { return lower.find(w) != std::string::npos; }));
+    criterion(std::any_of(a.stopwords.begin(), a.stopwords.end(), [&](const std::string& w) {
+      return lower.find(w) != std::string::npos;
+    }));
   }
   if (!some) return false;
   return a.condition == Allowlist::Condition::kOr ? any : all;
@@ -131,7 +132,8 @@ class LineIndex {
   }
   int64_t LineOf(size_t pos) const {
     return static_cast<int64_t>(std::lower_bound(newlines_.begin(), newlines_.end(), pos) -
-                                newlines_.begin()) + 1;
+                                newlines_.begin()) +
+           1;
   }
 
  private:
@@ -215,7 +217,8 @@ Status Scanner::Compile() {
     RE2::Options opts;
     opts.set_log_errors(false);
     skip_paths_ = std::make_unique<const RE2>(skip, opts);
-    if (!skip_paths_->ok()) return InvalidArgument("cannot combine the path allowlists: " + skip_paths_->error());
+    if (!skip_paths_->ok())
+      return InvalidArgument("cannot combine the path allowlists: " + skip_paths_->error());
   }
   std::vector<uint32_t> regex_candidates;
   for (uint32_t i = 0; i < rules_.rules.size(); ++i) {
@@ -254,9 +257,9 @@ Status Scanner::Compile() {
       ids.push_back(i);
     }
     hs_compile_error_t* err = nullptr;
-    hs_error_t rc = hs_compile_multi(ptrs.data(), flags.data(), ids.data(),
-                                     static_cast<unsigned>(ptrs.size()), HS_MODE_BLOCK, nullptr,
-                                     &db_, &err);
+    hs_error_t rc =
+        hs_compile_multi(ptrs.data(), flags.data(), ids.data(), static_cast<unsigned>(ptrs.size()),
+                         HS_MODE_BLOCK, nullptr, &db_, &err);
     if (rc == HS_SUCCESS) {
       regex_rules_ = regex_candidates;
       return OkStatus();
@@ -289,7 +292,8 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
   std::vector<std::pair<uint32_t, uint64_t>>& hits = scratch.hits_;
   hits.clear();
   HitSink sink{&hits};
-  if (db_) hs_scan(db_, data.data(), static_cast<unsigned>(data.size()), 0, scratch.hs_, OnHit, &sink);
+  if (db_)
+    hs_scan(db_, data.data(), static_cast<unsigned>(data.size()), 0, scratch.hs_, OnHit, &sink);
 
   // Windows to confirm, per rule.
   std::vector<std::vector<Window>>& windows = scratch.windows_;
@@ -325,7 +329,8 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
   for (Finding& f : out) {
     size_t begin = static_cast<size_t>(f.column);  // byte offset until now
     size_t end = begin + f.secret.size();
-    std::string_view line = data.substr(LineStart(data, begin), LineEnd(data, begin) - LineStart(data, begin));
+    std::string_view line =
+        data.substr(LineStart(data, begin), LineEnd(data, begin) - LineStart(data, begin));
     if (InlineAllowed(line)) continue;
     f.path = std::string(ctx.path);
     f.line = lines.LineOf(begin);
@@ -384,7 +389,8 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       double entropy = ShannonEntropy(secret_view);
       if (rule.entropy > 0 && entropy <= rule.entropy) continue;
       std::string_view match(g[0].data(), g[0].size());
-      std::string_view line = data.substr(LineStart(data, s_begin), LineEnd(data, s_begin) - LineStart(data, s_begin));
+      std::string_view line =
+          data.substr(LineStart(data, s_begin), LineEnd(data, s_begin) - LineStart(data, s_begin));
       auto allowed = [&](const Allowlist& a) { return Allows(a, ctx, secret_view, match, line); };
       if (std::any_of(rule.allowlists.begin(), rule.allowlists.end(), allowed)) continue;
       if (std::any_of(rules_.allowlists.begin(), rules_.allowlists.end(), allowed)) continue;
@@ -423,7 +429,8 @@ uint64_t WordMask64(const char* p) {
   return mask;
 #else
   uint64_t mask = 0;
-  for (int i = 0; i < 64; ++i) mask |= static_cast<uint64_t>(IsWordChar(static_cast<unsigned char>(p[i]))) << i;
+  for (int i = 0; i < 64; ++i)
+    mask |= static_cast<uint64_t>(IsWordChar(static_cast<unsigned char>(p[i]))) << i;
   return mask;
 #endif
 }

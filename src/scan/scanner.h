@@ -2,9 +2,10 @@
 //
 // One Hyperscan (Vectorscan) database holds each rule's keywords (and the regex of rules without
 // keywords); a single pass over the buffer reports where they occur, and a sparse probe finds the
-// runs of word characters long enough to be keyhold keys. Only the lines around those hits are then searched with the rule's own regex (RE2,
-// which gives capture groups), so the cost of the exact regexes is paid where a secret can be.
-// keyhold keys are confirmed by their check characters, so they are never false positives.
+// runs of word characters long enough to be keyhold keys. Only the lines around those hits are then
+// searched with the rule's own regex (RE2, which gives capture groups), so the cost of the exact
+// regexes is paid where a secret can be. keyhold keys are confirmed by their check characters, so
+// they are never false positives.
 //
 //   KH_ASSIGN_OR_RETURN(auto scanner, Scanner::Create(BuiltinRules()));
 //   Scanner::Scratch scratch = scanner->NewScratch();

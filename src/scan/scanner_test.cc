@@ -53,18 +53,20 @@ TEST_F(ScannerTest, AKeyWithAWrongCheckIsNotReported) {
 }
 
 TEST_F(ScannerTest, ProviderCredentials) {
-  std::string text =
-      "gh = 'ghp_" + std::string("A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8") + "'\n"
-      "stripe: sk_live_4eC39HqLyjWDarjtT1zdp7dc\n"
-      "aws_access_key_id = AKIAZ3MSJV4WWNJ4ELQZ\n";
+  std::string text = "gh = 'ghp_" + std::string("A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8") +
+                     "'\n"
+                     "stripe: sk_live_4eC39HqLyjWDarjtT1zdp7dc\n"
+                     "aws_access_key_id = AKIAZ3MSJV4WWNJ4ELQZ\n";
   auto found = Scan(text);
-  EXPECT_EQ(Rules(found), (std::vector<std::string>{"github-token", "stripe-key", "aws-access-key-id"}));
+  EXPECT_EQ(Rules(found),
+            (std::vector<std::string>{"github-token", "stripe-key", "aws-access-key-id"}));
   EXPECT_EQ(found[0].Masked(), "ghp_…(40)");
 }
 
 TEST_F(ScannerTest, PrivateKeysSpanLines) {
   std::string body;
-  for (int i = 0; i < 10; ++i) body += "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n";
+  for (int i = 0; i < 10; ++i)
+    body += "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n";
   auto found = Scan("x = 1\n-----BEGIN PRIVATE KEY-----\n" + body + "-----END PRIVATE KEY-----\n");
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].rule_id, "private-key");
@@ -73,22 +75,23 @@ TEST_F(ScannerTest, PrivateKeysSpanLines) {
 }
 
 TEST_F(ScannerTest, ConnectionStringsWithPasswordsButNotPlaceholders) {
-  auto found = Scan("DATABASE_URL=postgres://app:Xk29vLq7TzP1@db.internal:5432/crm\n"
-                    "example = \"postgres://user:password@localhost/db\"\n"
-                    "tmpl = \"mysql://root:${DB_PASSWORD}@db/app\"\n");
+  auto found = Scan(
+      "DATABASE_URL=postgres://app:Xk29vLq7TzP1@db.internal:5432/crm\n"
+      "example = \"postgres://user:password@localhost/db\"\n"
+      "tmpl = \"mysql://root:${DB_PASSWORD}@db/app\"\n");
   ASSERT_EQ(Rules(found), std::vector<std::string>{"connection-string-password"});
   EXPECT_EQ(found[0].secret, "Xk29vLq7TzP1");
 }
 
 TEST_F(ScannerTest, GenericSecretsNeedEntropyAndSkipLookAlikes) {
   auto found = Scan(
-      "client_secret = \"q8Zr2LmT7vXc4NpK9sWd\"\n"           // reported
-      "password = \"changeme_changeme\"\n"                    // stop-word
+      "client_secret = \"q8Zr2LmT7vXc4NpK9sWd\"\n"                  // reported
+      "password = \"changeme_changeme\"\n"                          // stop-word
       "session_token = \"123e4567-e89b-12d3-a456-426614174000\"\n"  // UUID
-      "api_key = os.getenv(\"API_KEY\")\n"                     // lookup
-      "secret_name = \"database_password_prod\"\n"             // identifier
-      "token = \"aaaaaaaaaaaaaaaa\"\n"                        // no entropy
-      "password_hash = \"5f4dcc3b5aa765d61d8327deb882cf99\"\n"    // a digest
+      "api_key = os.getenv(\"API_KEY\")\n"                          // lookup
+      "secret_name = \"database_password_prod\"\n"                  // identifier
+      "token = \"aaaaaaaaaaaaaaaa\"\n"                              // no entropy
+      "password_hash = \"5f4dcc3b5aa765d61d8327deb882cf99\"\n"      // a digest
       "api_key_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n");
   ASSERT_EQ(Rules(found), std::vector<std::string>{"generic-secret"});
   EXPECT_EQ(found[0].line, 1);
@@ -112,7 +115,8 @@ keywords = ["acme_"]
 [[rules]]
 id = "order-token"
 regex = '''ORD-[0-9]{6}-[A-Z]{4}'''
-)", "mine.toml");
+)",
+                        "mine.toml");
   ASSERT_TRUE(set.ok()) << set.status().message();
   auto s = Scanner::Create(std::move(set).value());
   ASSERT_TRUE(s.ok()) << s.status().message();
@@ -184,7 +188,8 @@ TEST(ScannerInput, InvalidUtf8AroundASecret) {
   auto s = Scanner::Create(BuiltinRules());
   ASSERT_TRUE(s.ok());
   Scanner::Scratch scratch = (*s)->NewScratch();
-  std::string text = "\xff\xfe\xc3 token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 \xe2\x82\n\xc0\xaf";
+  std::string text =
+      "\xff\xfe\xc3 token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 \xe2\x82\n\xc0\xaf";
   auto found = (*s)->Scan(text, {.path = "f"}, scratch);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].rule_id, "github-token");

@@ -35,7 +35,8 @@ struct ScanStats {
 
 // Scans files, directories (recursively; `.git` directories and symbolic links are not followed)
 // and "-" (standard input). Errors: kNotFound if an operand does not exist.
-StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner, const std::vector<std::string>& paths,
+StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner,
+                                         const std::vector<std::string>& paths,
                                          const ScanOptions& options, ScanStats& stats);
 
 // Scans the history of every ref of the repository at `repo_dir` (or only `range`, a revision

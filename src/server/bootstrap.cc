@@ -17,7 +17,7 @@ namespace keyhold::server {
 namespace {
 
 Status EnsureDirectory(const std::string& dir) {
-  struct stat st{};
+  struct stat st {};
   if (stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) return FailedPrecondition(dir + " exists and is not a directory");
     if ((st.st_mode & 0077) != 0) {
@@ -48,8 +48,9 @@ StatusOr<crypto::Secret> ParseMasterKey(std::string text, const std::string& whe
 
 StatusOr<crypto::Secret> ReadMasterKeyFile(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return FailedPrecondition("cannot open master key file " + path + ": " + std::strerror(errno));
-  struct stat st{};
+  if (fd < 0)
+    return FailedPrecondition("cannot open master key file " + path + ": " + std::strerror(errno));
+  struct stat st {};
   fstat(fd, &st);
   if ((st.st_mode & 0077) != 0 || st.st_uid != geteuid()) {
     close(fd);
@@ -66,7 +67,8 @@ StatusOr<crypto::Secret> ReadMasterKeyFile(const std::string& path) {
 
 Status CreateMasterKeyFile(const std::string& path) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Unavailable("cannot create master key file " + path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return Unavailable("cannot create master key file " + path + ": " + std::strerror(errno));
   std::array<uint8_t, 32> key;
   crypto::RandomBytes(key);
   std::string hex = crypto::HexEncode(key) + "\n";

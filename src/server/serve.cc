@@ -9,8 +9,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "crypto/system_env.h"
 #include "http/server.h"
@@ -23,7 +23,9 @@ namespace {
 
 // Key material must never end up in a core file.
 void DisableCoreDumps() {
-  struct rlimit none{0, 0};
+  struct rlimit none {
+    0, 0
+  };
   setrlimit(RLIMIT_CORE, &none);
 }
 
@@ -31,10 +33,11 @@ StatusOr<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return InvalidArgument("listen must be HOST:PORT");
   std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   std::string port = listen.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) > 65535) {
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
     return InvalidArgument("listen port must be a number from 0 to 65535");
   }
   return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
@@ -120,7 +123,8 @@ int Serve(const Settings& settings) {
   }
   http::Handler handler = [&unkey, &env](const http::HttpRequest& req) {
     if (req.Path().starts_with("/v2/")) return unkey.Handle(req);
-    return http::unkey::ErrorWith(http::unkey::NewRequestId(env), 404, "application/route_not_found",
+    return http::unkey::ErrorWith(http::unkey::NewRequestId(env), 404,
+                                  "application/route_not_found",
                                   "no route for " + std::string(req.Path()));
   };
   auto server = http::HttpServer::Start(opts, handler);

@@ -1,8 +1,9 @@
 #include "server/settings.h"
 
+#include <toml++/toml.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
-#include <toml++/toml.h>
 
 namespace keyhold::server {
 
@@ -10,7 +11,8 @@ std::vector<Setting> ServeSettingTable() {
   return {
       {"data_dir", "KEYHOLD_DATA_DIR", "./data",
        "directory holding the database and master key (created with mode 0700)"},
-      {"listen", "KEYHOLD_LISTEN", "127.0.0.1:8080", "HOST:PORT to serve on (port 0: any free port)"},
+      {"listen", "KEYHOLD_LISTEN", "127.0.0.1:8080",
+       "HOST:PORT to serve on (port 0: any free port)"},
       {"threads", "KEYHOLD_THREADS", "2", "number of I/O threads serving requests"},
       {"tls_cert", "KEYHOLD_TLS_CERT", "", "PEM certificate chain; with --tls-key serves HTTPS"},
       {"tls_key", "KEYHOLD_TLS_KEY", "", "PEM private key for --tls-cert"},

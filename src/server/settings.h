@@ -21,8 +21,8 @@ class App;
 namespace keyhold::server {
 
 struct Setting {
-  std::string name;     // TOML key, and flag --name with '_' as '-'
-  std::string env;      // environment variable
+  std::string name;  // TOML key, and flag --name with '_' as '-'
+  std::string env;   // environment variable
   std::string default_value;
   std::string help;
 };

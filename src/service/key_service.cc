@@ -21,14 +21,22 @@ bool Principal::Can(std::string_view permission) const {
 
 const char* VerifyCodeName(VerifyCode code) {
   switch (code) {
-    case VerifyCode::kValid: return "VALID";
-    case VerifyCode::kNotFound: return "NOT_FOUND";
-    case VerifyCode::kForbidden: return "FORBIDDEN";
-    case VerifyCode::kInsufficientPermissions: return "INSUFFICIENT_PERMISSIONS";
-    case VerifyCode::kUsageExceeded: return "USAGE_EXCEEDED";
-    case VerifyCode::kRateLimited: return "RATE_LIMITED";
-    case VerifyCode::kDisabled: return "DISABLED";
-    case VerifyCode::kExpired: return "EXPIRED";
+    case VerifyCode::kValid:
+      return "VALID";
+    case VerifyCode::kNotFound:
+      return "NOT_FOUND";
+    case VerifyCode::kForbidden:
+      return "FORBIDDEN";
+    case VerifyCode::kInsufficientPermissions:
+      return "INSUFFICIENT_PERMISSIONS";
+    case VerifyCode::kUsageExceeded:
+      return "USAGE_EXCEEDED";
+    case VerifyCode::kRateLimited:
+      return "RATE_LIMITED";
+    case VerifyCode::kDisabled:
+      return "DISABLED";
+    case VerifyCode::kExpired:
+      return "EXPIRED";
   }
   return "NOT_FOUND";
 }
@@ -181,7 +189,8 @@ std::shared_ptr<KeyEntry> KeyService::MakeEntry(const KeyRecord& rec,
       if (it == roles_.end()) continue;
       d->role_names.push_back(it->second.name);
       for (const std::string& pid : it->second.permission_ids) {
-        if (const PermissionRecord* p = FindPermission(pid)) d->effective_permissions.push_back(p->slug);
+        if (const PermissionRecord* p = FindPermission(pid))
+          d->effective_permissions.push_back(p->slug);
       }
     }
     auto& eff = d->effective_permissions;
@@ -272,7 +281,8 @@ std::shared_ptr<const KeyEntry> KeyService::FindKey(const std::string& key_id, K
 
 StatusOr<Principal> KeyService::Authenticate(std::string_view bearer) {
   if (!ParseKey(bearer).ok()) {
-    return Unauthenticated("the root key is not in keyhold's key format", "authentication/malformed");
+    return Unauthenticated("the root key is not in keyhold's key format",
+                           "authentication/malformed");
   }
   crypto::Sha256Digest h = crypto::Sha256(bearer);
   std::shared_ptr<const KeyEntry> e;
@@ -325,11 +335,13 @@ StatusOr<CreatedKey> KeyService::CreateRootKey(const Principal& p, std::optional
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.create_root_key"));
   if (permissions.empty()) return InvalidArgument("a root key needs at least one permission");
   for (const std::string& want : permissions) {
-    if (!IsValidPermission(want)) return InvalidArgument("'" + want + "' is not a valid permission");
+    if (!IsValidPermission(want))
+      return InvalidArgument("'" + want + "' is not a valid permission");
     bool covered = std::any_of(p.permissions.begin(), p.permissions.end(),
                                [&](const std::string& h) { return PermissionCovers(h, want); });
     if (!covered) {
-      return PermissionDenied("a root key cannot grant '" + want + "', which it does not hold itself");
+      return PermissionDenied("a root key cannot grant '" + want +
+                              "', which it does not hold itself");
     }
   }
   std::lock_guard w(write_mu_);
@@ -343,9 +355,8 @@ StatusOr<Page<KeyView>> KeyService::ListRootKeys(const Principal& p, const std::
                                                  int limit) {
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_root_key"));
   std::shared_lock lock(mu_);
-  return PageOver<KeyView>(root_key_ids_, cursor, limit, [&](const std::string& id) {
-    return ViewOf(by_id_.at(id));
-  });
+  return PageOver<KeyView>(root_key_ids_, cursor, limit,
+                           [&](const std::string& id) { return ViewOf(by_id_.at(id)); });
 }
 
 Status KeyService::DeleteRootKey(const Principal& p, const std::string& key_id) {
@@ -440,7 +451,8 @@ StatusOr<Page<KeyView>> KeyService::ListKeys(const Principal& p, const std::stri
   std::string identity_id;
   {
     std::shared_lock lock(mu_);
-    if (!FindApi(api_id)) return NotFound("API '" + api_id + "' was not found", "data/api_not_found");
+    if (!FindApi(api_id))
+      return NotFound("API '" + api_id + "' was not found", "data/api_not_found");
     if (external_id) {
       const IdentityRecord* ident = FindIdentity(*external_id);
       if (!ident) return Page<KeyView>{};

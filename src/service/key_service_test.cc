@@ -7,7 +7,6 @@
 #include <thread>
 
 #include "core/key_format.h"
-
 #include "fakes/fake_env.h"
 #include "fakes/faulty_store.h"
 #include "fakes/temp_dir.h"
@@ -94,8 +93,8 @@ TEST_F(KeyServiceTest, ChecksInSpecOrderAndDeniedRequestsSpendNothing) {
   std::string api = NewApi();
   CreditsState credits;
   credits.remaining = 1;
-  CreatedKey k = NewKey({.api_id = api, .permissions = {"documents.read"}, .credits = credits,
-                         .enabled = false});
+  CreatedKey k = NewKey(
+      {.api_id = api, .permissions = {"documents.read"}, .credits = credits, .enabled = false});
   std::string key(k.key.Reveal());
   EXPECT_EQ(Verify(key), VerifyCode::kDisabled);
   ASSERT_TRUE(svc_->UpdateKey(root_, {.key_id = k.key_id, .enabled = true}).ok());
@@ -141,7 +140,8 @@ TEST_F(KeyServiceTest, WritesAreSeenByTheNextVerification) {
   CreatedKey k = NewKey({.api_id = api});
   std::string key(k.key.Reveal());
   ASSERT_EQ(Verify(key, "x.read"), VerifyCode::kInsufficientPermissions);
-  ASSERT_TRUE(svc_->ChangeKeyPermissions(root_, k.key_id, KeyService::SetMode::kAdd, {"x.read"}).ok());
+  ASSERT_TRUE(
+      svc_->ChangeKeyPermissions(root_, k.key_id, KeyService::SetMode::kAdd, {"x.read"}).ok());
   EXPECT_EQ(Verify(key, "x.read"), VerifyCode::kValid);
   ASSERT_TRUE(svc_->DeleteKey(root_, k.key_id, false).ok());
   EXPECT_EQ(Verify(key), VerifyCode::kNotFound);
@@ -152,8 +152,8 @@ TEST_F(KeyServiceTest, StateSurvivesReopen) {
   std::string api = NewApi();
   CreditsState credits;
   credits.remaining = 3;
-  CreatedKey k = NewKey({.api_id = api, .external_id = "user-1", .permissions = {"a.b"},
-                         .credits = credits});
+  CreatedKey k =
+      NewKey({.api_id = api, .external_id = "user-1", .permissions = {"a.b"}, .credits = credits});
   std::string key(k.key.Reveal());
   ASSERT_EQ(Verify(key), VerifyCode::kValid);
   Reopen();
@@ -202,7 +202,8 @@ TEST_F(KeyServiceTest, RootKeysHoldOnlyWhatTheyWereGiven) {
   // A root key can never grant more than it holds.
   auto escalate = svc_->CreateRootKey(*p, "x", {"*"});
   EXPECT_EQ(escalate.status().code(), StatusCode::kPermissionDenied);
-  auto delegate = svc_->CreateRootKey(root_, "admin-ish", {"rbac.*.create_root_key", "api.*.read_key"});
+  auto delegate =
+      svc_->CreateRootKey(root_, "admin-ish", {"rbac.*.create_root_key", "api.*.read_key"});
   auto dp = svc_->Authenticate(delegate->key.Reveal());
   EXPECT_TRUE(svc_->CreateRootKey(*dp, "narrow", {"api." + api + ".read_key"}).ok());
   EXPECT_EQ(svc_->CreateRootKey(*dp, "wider", {"api.*.create_key"}).status().code(),

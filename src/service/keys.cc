@@ -200,7 +200,8 @@ StatusOr<std::vector<CreatedKey>> KeyService::CreateKeys(const Principal& p, Cre
   std::vector<PermissionRecord> new_perms;
   std::vector<IdentityRecord> new_identities;
   KeyRecord base;
-  KH_ASSIGN_OR_RETURN(base.permission_ids, ResolvePermissions(p, req.permissions, batch, new_perms));
+  KH_ASSIGN_OR_RETURN(base.permission_ids,
+                      ResolvePermissions(p, req.permissions, batch, new_perms));
   KH_ASSIGN_OR_RETURN(base.role_ids, ResolveRoles(req.roles));
   if (req.external_id) {
     KH_ASSIGN_OR_RETURN(base.identity_id, ResolveIdentity(*req.external_id, batch, new_identities));
@@ -286,7 +287,8 @@ StatusOr<KeyView> KeyService::UpdateKey(const Principal& p, UpdateKeyRequest req
   }
   int64_t now = env_.NowMillis();
   if (req.expires) {
-    if (*req.expires && **req.expires <= now) return InvalidArgument("expires must be in the future");
+    if (*req.expires && **req.expires <= now)
+      return InvalidArgument("expires must be in the future");
     k.expires = *req.expires;
   }
   if (req.ratelimits) {
@@ -295,7 +297,8 @@ StatusOr<KeyView> KeyService::UpdateKey(const Principal& p, UpdateKeyRequest req
   }
   if (req.enabled) k.enabled = *req.enabled;
   if (req.permissions) {
-    KH_ASSIGN_OR_RETURN(k.permission_ids, ResolvePermissions(p, *req.permissions, batch, new_perms));
+    KH_ASSIGN_OR_RETURN(k.permission_ids,
+                        ResolvePermissions(p, *req.permissions, batch, new_perms));
   }
   if (req.roles) {
     KH_ASSIGN_OR_RETURN(k.role_ids, ResolveRoles(*req.roles));
@@ -357,7 +360,8 @@ StatusOr<CreditsState> KeyService::UpdateCredits(const Principal& p, const std::
     }
   }
   if (op == CreditsOperation::kIncrement) {
-    if (*next.remaining + *value > kMaxCredits) return InvalidArgument("the balance would exceed 1e15");
+    if (*next.remaining + *value > kMaxCredits)
+      return InvalidArgument("the balance would exceed 1e15");
     *next.remaining += *value;
   } else if (op == CreditsOperation::kDecrement) {
     *next.remaining = std::max<int64_t>(0, *next.remaining - *value);

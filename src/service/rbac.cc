@@ -53,7 +53,8 @@ StatusOr<IdentityRecord> KeyService::GetIdentity(const Principal& p,
   KH_RETURN_IF_ERROR(Require(p, "identity.*.read_identity"));
   std::shared_lock lock(mu_);
   const IdentityRecord* r = FindIdentity(id_or_external);
-  if (!r) return NotFound("identity '" + id_or_external + "' was not found", "data/identity_not_found");
+  if (!r)
+    return NotFound("identity '" + id_or_external + "' was not found", "data/identity_not_found");
   return *r;
 }
 
@@ -82,7 +83,8 @@ StatusOr<IdentityRecord> KeyService::UpdateIdentity(
   if (ratelimits) {
     for (auto& rl : *ratelimits) {
       if (rl.limit < 1 || rl.duration_ms < 1000 || rl.duration_ms > kMaxRatelimitDurationMs) {
-        return InvalidArgument("ratelimits need limit >= 1 and duration between 1000 and 2592000000");
+        return InvalidArgument(
+            "ratelimits need limit >= 1 and duration between 1000 and 2592000000");
       }
       if (rl.id.empty()) rl.id = NewId(env_, "rl");
     }
@@ -132,9 +134,11 @@ StatusOr<PermissionRecord> KeyService::CreatePermission(const Principal& p, Perm
     return InvalidArgument("name must be 1 to 256 characters");
   }
   if (!IsValidPermission(req.slug)) {
-    return InvalidArgument("slug must be 1 to 512 characters of [a-zA-Z0-9_:.*-] without empty segments");
+    return InvalidArgument(
+        "slug must be 1 to 512 characters of [a-zA-Z0-9_:.*-] without empty segments");
   }
-  if (req.description.size() > 1024) return InvalidArgument("description must be at most 1024 characters");
+  if (req.description.size() > 1024)
+    return InvalidArgument("description must be at most 1024 characters");
   std::lock_guard w(write_mu_);
   if (permission_by_slug_.count(req.slug)) {
     return AlreadyExists("a permission with slug '" + req.slug + "' already exists",
@@ -156,7 +160,8 @@ StatusOr<PermissionRecord> KeyService::GetPermission(const Principal& p,
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_permission"));
   std::shared_lock lock(mu_);
   const PermissionRecord* r = FindPermission(id_or_slug);
-  if (!r) return NotFound("permission '" + id_or_slug + "' was not found", "data/permission_not_found");
+  if (!r)
+    return NotFound("permission '" + id_or_slug + "' was not found", "data/permission_not_found");
   return *r;
 }
 
@@ -211,10 +216,12 @@ StatusOr<RoleView> KeyService::CreateRole(const Principal& p, RoleRecord req,
   if (req.name.empty() || req.name.size() > kMaxNameLength) {
     return InvalidArgument("name must be 1 to 256 characters");
   }
-  if (req.description.size() > 1024) return InvalidArgument("description must be at most 1024 characters");
+  if (req.description.size() > 1024)
+    return InvalidArgument("description must be at most 1024 characters");
   std::lock_guard w(write_mu_);
   if (role_by_name_.count(req.name)) {
-    return AlreadyExists("a role named '" + req.name + "' already exists", "data/role_already_exists");
+    return AlreadyExists("a role named '" + req.name + "' already exists",
+                         "data/role_already_exists");
   }
   WriteBatch b;
   std::vector<PermissionRecord> created;

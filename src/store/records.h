@@ -22,7 +22,7 @@ struct RatelimitConfig {
 struct ApiRecord {
   std::string id;
   std::string name;
-  std::string default_prefix;      // used when createKey gives none
+  std::string default_prefix;  // used when createKey gives none
   int32_t default_byte_length = 32;
   std::vector<std::string> ip_allowlist;  // CIDRs; empty = any address
   int64_t created_at = 0;
@@ -62,7 +62,7 @@ struct KeyRecord {
   crypto::Sha256Digest hash{};  // SHA-256 of the whole key text; the key itself is never stored
   std::string start;
   std::optional<std::string> name;
-  std::string meta_json;  // JSON object text, empty if none
+  std::string meta_json;    // JSON object text, empty if none
   std::string identity_id;  // empty if none
   int64_t created_at = 0;
   int64_t updated_at = 0;

@@ -145,7 +145,8 @@ TEST_P(StoreContract, SchemaIsVersioned) {
   EXPECT_GE(s->SchemaVersion(), 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContract, ::testing::Values(Factory([](const std::string& dir) {
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContract,
+                         ::testing::Values(Factory([](const std::string& dir) {
                            auto s = SqliteStore::Open(dir + "/test.db");
                            EXPECT_TRUE(s.ok()) << s.status().message();
                            return std::unique_ptr<Store>(std::move(s).value());

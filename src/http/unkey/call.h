@@ -38,8 +38,8 @@ class Call {
 };
 
 // Returns the error response of a failed StatusOr, or continues.
-#define KH_HTTP_TRY(var, expr)                             \
-  auto var = (expr);                                       \
+#define KH_HTTP_TRY(var, expr) \
+  auto var = (expr);           \
   if (!var.ok()) return ::keyhold::http::unkey::Error(c.id, var.status())
 
 }  // namespace keyhold::http::unkey

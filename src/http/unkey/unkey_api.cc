@@ -71,7 +71,8 @@ HttpResponse UnkeyApi::Handle(const HttpRequest& req) {
     return ErrorWith(request_id, 401, "authentication/missing",
                      "send a root key as 'Authorization: Bearer <root key>'");
   }
-  if (auth.size() < 8 || auth.substr(0, 7) != "Bearer " || auth.find(' ', 7) != std::string_view::npos) {
+  if (auth.size() < 8 || auth.substr(0, 7) != "Bearer " ||
+      auth.find(' ', 7) != std::string_view::npos) {
     return ErrorWith(request_id, 401, "authentication/malformed",
                      "the Authorization header must be 'Bearer <root key>'");
   }
@@ -101,7 +102,8 @@ HttpResponse UnkeyApi::CreateApi(Call& c) {
   req.default_prefix = c.r.String("defaultPrefix", {.max = 16}).value_or("");
   req.default_byte_length =
       static_cast<int32_t>(c.r.Int("defaultByteLength", {.min = 16, .max = 255}).value_or(32));
-  req.ip_allowlist = c.r.Strings("ipAllowlist", {.max = 64}, 100).value_or(std::vector<std::string>{});
+  req.ip_allowlist =
+      c.r.Strings("ipAllowlist", {.max = 64}, 100).value_or(std::vector<std::string>{});
   if (auto bad = c.Finish()) return *bad;
   KH_HTTP_TRY(api, service_.CreateApi(c.principal, std::move(req)));
   return Ok(c.id, {{"apiId", api->id}});
@@ -146,11 +148,13 @@ HttpResponse UnkeyApi::CreateKey(Call& c) {
   req.api_id = c.r.String("apiId", kIdRule).value_or("");
   req.prefix = c.r.String("prefix", {.min = 1, .max = 16});
   req.name = c.r.String("name", kNameRule);
-  if (auto n = c.r.Int("byteLength", {.min = 16, .max = 255})) req.byte_length = static_cast<int32_t>(*n);
+  if (auto n = c.r.Int("byteLength", {.min = 16, .max = 255}))
+    req.byte_length = static_cast<int32_t>(*n);
   req.external_id = c.r.String("externalId", {.min = 1, .max = 256});
   req.meta_json = c.r.ObjectText("meta", service::kMaxMetaBytes).value_or("");
   req.roles = c.r.Strings("roles", {.max = 256}, 1000).value_or(std::vector<std::string>{});
-  req.permissions = c.r.Strings("permissions", {.max = 512}, 1000).value_or(std::vector<std::string>{});
+  req.permissions =
+      c.r.Strings("permissions", {.max = 512}, 1000).value_or(std::vector<std::string>{});
   req.expires = c.r.Int("expires", {.min = 0, .max = 253402300799999});
   if (auto credits = ReadCredits(c.r, "credits")) {
     CreditsState s;
@@ -298,8 +302,12 @@ HttpResponse UnkeyApi::ChangePermissions(Call& c, KeyService::SetMode mode) {
   return Ok(c.id, std::move(data));
 }
 
-HttpResponse UnkeyApi::AddPermissions(Call& c) { return ChangePermissions(c, KeyService::SetMode::kAdd); }
-HttpResponse UnkeyApi::SetPermissions(Call& c) { return ChangePermissions(c, KeyService::SetMode::kSet); }
+HttpResponse UnkeyApi::AddPermissions(Call& c) {
+  return ChangePermissions(c, KeyService::SetMode::kAdd);
+}
+HttpResponse UnkeyApi::SetPermissions(Call& c) {
+  return ChangePermissions(c, KeyService::SetMode::kSet);
+}
 HttpResponse UnkeyApi::RemovePermissions(Call& c) {
   return ChangePermissions(c, KeyService::SetMode::kRemove);
 }

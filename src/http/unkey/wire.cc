@@ -43,8 +43,8 @@ std::optional<std::string> BodyReader::String(const char* name, StringRule rule)
   }
   const std::string& s = v->get_ref<const std::string&>();
   if (s.size() < rule.min || s.size() > rule.max) {
-    Error(Location(name), "must be " + std::to_string(rule.min) + " to " + std::to_string(rule.max) +
-                              " characters long");
+    Error(Location(name), "must be " + std::to_string(rule.min) + " to " +
+                              std::to_string(rule.max) + " characters long");
     return std::nullopt;
   }
   return s;
@@ -65,8 +65,8 @@ std::optional<int64_t> BodyReader::Int(const char* name, IntRule rule) {
     double d = v->get<double>();
     if (d != static_cast<double>(static_cast<int64_t>(std::clamp(d, -9e18, 9e18))) ||
         std::abs(d) > 9e15) {
-      Error(Location(name), "must be a whole number between " + std::to_string(rule.min) +
-                                " and " + std::to_string(rule.max));
+      Error(Location(name), "must be a whole number between " + std::to_string(rule.min) + " and " +
+                                std::to_string(rule.max));
       return std::nullopt;
     }
     out = static_cast<int64_t>(d);
@@ -226,17 +226,28 @@ HttpResponse OkPage(const std::string& request_id, json data, const std::string&
 
 static const char* TitleFor(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Internal Server Error";
   }
 }
 
@@ -251,8 +262,8 @@ HttpResponse ErrorWith(const std::string& request_id, int http_status, const std
 }
 
 HttpResponse Error(const std::string& request_id, const Status& status) {
-  HttpResponse r = ErrorWith(request_id, HttpStatusFor(status.code()), status.reason(),
-                             status.message());
+  HttpResponse r =
+      ErrorWith(request_id, HttpStatusFor(status.code()), status.reason(), status.message());
   if (status.code() == StatusCode::kInvalidArgument) {
     // Service-level validation: name no field more precisely than the body.
     json body = json::parse(r.body);
@@ -302,7 +313,8 @@ static json RatelimitsJson(const std::vector<store::RatelimitConfig>& rls) {
 }
 
 json IdentityJson(const store::IdentityRecord& r) {
-  json j = {{"id", r.id}, {"externalId", r.external_id}, {"ratelimits", RatelimitsJson(r.ratelimits)}};
+  json j = {
+      {"id", r.id}, {"externalId", r.external_id}, {"ratelimits", RatelimitsJson(r.ratelimits)}};
   json meta = MetaJson(r.meta_json);
   j["meta"] = meta.is_null() ? json::object() : meta;
   return j;

@@ -45,9 +45,9 @@ TEST(BodyReader, NestedCreditsAndRatelimits) {
   ReadRatelimits(r, "ratelimits");
   std::vector<std::string> locations;
   for (const auto& e : errors) locations.push_back(e.location);
-  EXPECT_EQ(locations, (std::vector<std::string>{
-                           "body.credits.refill.interval", "body.credits.refill.bogus",
-                           "body.ratelimits[0].limit", "body.ratelimits[0].duration"}));
+  EXPECT_EQ(locations,
+            (std::vector<std::string>{"body.credits.refill.interval", "body.credits.refill.bogus",
+                                      "body.ratelimits[0].limit", "body.ratelimits[0].duration"}));
 }
 
 TEST(Envelope, ErrorShape) {

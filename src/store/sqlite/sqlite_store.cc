@@ -81,7 +81,8 @@ class Stmt {
 Status ErrorFrom(sqlite3* db, int rc, std::string_view what) {
   std::string msg = std::string(what) + ": " + sqlite3_errmsg(db);
   if ((rc & 0xff) == SQLITE_CONSTRAINT) return AlreadyExists(std::move(msg));
-  return Unavailable("the store could not be written (" + msg + ")", "application/store_unavailable");
+  return Unavailable("the store could not be written (" + msg + ")",
+                     "application/store_unavailable");
 }
 
 Status Exec(sqlite3* db, const char* sql) {
@@ -98,8 +99,11 @@ Status Exec(sqlite3* db, const char* sql) {
 std::string RatelimitsToJson(const std::vector<RatelimitConfig>& rls) {
   json arr = json::array();
   for (const auto& r : rls) {
-    arr.push_back({{"id", r.id}, {"name", r.name}, {"limit", r.limit},
-                   {"duration", r.duration_ms}, {"autoApply", r.auto_apply}});
+    arr.push_back({{"id", r.id},
+                   {"name", r.name},
+                   {"limit", r.limit},
+                   {"duration", r.duration_ms},
+                   {"autoApply", r.auto_apply}});
   }
   return arr.dump();
 }
@@ -136,9 +140,9 @@ const char* IntervalName(RefillInterval i) {
 
 StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -146,8 +150,9 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(db));
   sqlite3_busy_timeout(db, 5000);
-  KH_RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                              "PRAGMA foreign_keys=ON;"));
+  KH_RETURN_IF_ERROR(Exec(db,
+                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                          "PRAGMA foreign_keys=ON;"));
   KH_RETURN_IF_ERROR(store->Migrate());
   return store;
 }
@@ -210,8 +215,9 @@ class LinkCursor {
 Status SqliteStore::Load(Snapshot& snap, const KeyVisitor& on_key) {
   std::lock_guard lock(mu_);
   {
-    Stmt s(db_, "SELECT id, name, default_prefix, default_byte_length, ip_allowlist, created_at "
-                "FROM apis WHERE deleted_at IS NULL ORDER BY id");
+    Stmt s(db_,
+           "SELECT id, name, default_prefix, default_byte_length, ip_allowlist, created_at "
+           "FROM apis WHERE deleted_at IS NULL ORDER BY id");
     while (s.Step() == SQLITE_ROW) {
       snap.apis.push_back({s.Text(0), s.Text(1), s.Text(2), static_cast<int32_t>(s.Int(3)),
                            StringsFromJson(s.Text(4)), s.Int(5), std::nullopt});
@@ -245,14 +251,17 @@ Status SqliteStore::Load(Snapshot& snap, const KeyVisitor& on_key) {
   }
   // Keys stream in id order, each joined with its links by cursors walking the link tables in
   // key_id order beside it, so loading holds one key record at a time.
-  LinkCursor perms(db_, "SELECT key_id, permission_id FROM key_permissions ORDER BY key_id, permission_id");
+  LinkCursor perms(
+      db_, "SELECT key_id, permission_id FROM key_permissions ORDER BY key_id, permission_id");
   LinkCursor roles(db_, "SELECT key_id, role_id FROM key_roles ORDER BY key_id, role_id");
-  LinkCursor root_perms(db_, "SELECT key_id, permission FROM root_key_permissions "
-                             "ORDER BY key_id, permission");
-  Stmt s(db_, "SELECT id, kind, api_id, hash, start, name, meta, identity_id, created_at, "
-              "updated_at, last_used_at, expires, enabled, credits_remaining, refill_interval, "
-              "refill_amount, refill_day, last_refill_at, ratelimits FROM keys "
-              "WHERE deleted_at IS NULL ORDER BY id");
+  LinkCursor root_perms(db_,
+                        "SELECT key_id, permission FROM root_key_permissions "
+                        "ORDER BY key_id, permission");
+  Stmt s(db_,
+         "SELECT id, kind, api_id, hash, start, name, meta, identity_id, created_at, "
+         "updated_at, last_used_at, expires, enabled, credits_remaining, refill_interval, "
+         "refill_amount, refill_day, last_refill_at, ratelimits FROM keys "
+         "WHERE deleted_at IS NULL ORDER BY id");
   if (!s.ok() || !perms.ok() || !roles.ok() || !root_perms.ok()) {
     return Internal("cannot read keys from the store");
   }
@@ -317,8 +326,9 @@ Status SqliteStore::ApplyLocked(const WriteBatch& batch) {
     return OkStatus();
   };
   for (const ApiRecord& a : batch.put_apis) {
-    Stmt s(db_, "INSERT OR REPLACE INTO apis (id, name, default_prefix, default_byte_length, "
-                "ip_allowlist, created_at, deleted_at) VALUES (?,?,?,?,?,?,?)");
+    Stmt s(db_,
+           "INSERT OR REPLACE INTO apis (id, name, default_prefix, default_byte_length, "
+           "ip_allowlist, created_at, deleted_at) VALUES (?,?,?,?,?,?,?)");
     s.Bind(1, a.id);
     s.Bind(2, a.name);
     s.Bind(3, a.default_prefix);
@@ -329,9 +339,10 @@ Status SqliteStore::ApplyLocked(const WriteBatch& batch) {
     KH_RETURN_IF_ERROR(run(s, "put api"));
   }
   for (const IdentityRecord& i : batch.put_identities) {
-    Stmt s(db_, "INSERT INTO identities (id, external_id, meta, ratelimits, created_at) "
-                "VALUES (?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET external_id=excluded.external_id, "
-                "meta=excluded.meta, ratelimits=excluded.ratelimits");
+    Stmt s(db_,
+           "INSERT INTO identities (id, external_id, meta, ratelimits, created_at) "
+           "VALUES (?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET external_id=excluded.external_id, "
+           "meta=excluded.meta, ratelimits=excluded.ratelimits");
     s.Bind(1, i.id);
     s.Bind(2, i.external_id);
     s.Bind(3, i.meta_json);
@@ -340,9 +351,10 @@ Status SqliteStore::ApplyLocked(const WriteBatch& batch) {
     KH_RETURN_IF_ERROR(run(s, "put identity"));
   }
   for (const PermissionRecord& p : batch.put_permissions) {
-    Stmt s(db_, "INSERT INTO permissions (id, name, slug, description, created_at) "
-                "VALUES (?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET name=excluded.name, "
-                "slug=excluded.slug, description=excluded.description");
+    Stmt s(db_,
+           "INSERT INTO permissions (id, name, slug, description, created_at) "
+           "VALUES (?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET name=excluded.name, "
+           "slug=excluded.slug, description=excluded.description");
     s.Bind(1, p.id);
     s.Bind(2, p.name);
     s.Bind(3, p.slug);
@@ -351,8 +363,9 @@ Status SqliteStore::ApplyLocked(const WriteBatch& batch) {
     KH_RETURN_IF_ERROR(run(s, "put permission"));
   }
   for (const RoleRecord& r : batch.put_roles) {
-    Stmt s(db_, "INSERT INTO roles (id, name, description, created_at) VALUES (?,?,?,?) "
-                "ON CONFLICT(id) DO UPDATE SET name=excluded.name, description=excluded.description");
+    Stmt s(db_,
+           "INSERT INTO roles (id, name, description, created_at) VALUES (?,?,?,?) "
+           "ON CONFLICT(id) DO UPDATE SET name=excluded.name, description=excluded.description");
     s.Bind(1, r.id);
     s.Bind(2, r.name);
     s.Bind(3, r.description);
@@ -368,17 +381,18 @@ Status SqliteStore::ApplyLocked(const WriteBatch& batch) {
       KH_RETURN_IF_ERROR(run(link, "link role permission"));
     }
   }
-  Stmt put_key(db_,
-               "INSERT INTO keys (id, kind, api_id, hash, start, name, meta, identity_id, "
-               "created_at, updated_at, last_used_at, expires, enabled, credits_remaining, "
-               "refill_interval, refill_amount, refill_day, last_refill_at, ratelimits, deleted_at) "
-               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
-               "name=excluded.name, meta=excluded.meta, identity_id=excluded.identity_id, "
-               "updated_at=excluded.updated_at, expires=excluded.expires, enabled=excluded.enabled, "
-               "credits_remaining=excluded.credits_remaining, refill_interval=excluded.refill_interval, "
-               "refill_amount=excluded.refill_amount, refill_day=excluded.refill_day, "
-               "last_refill_at=excluded.last_refill_at, ratelimits=excluded.ratelimits, "
-               "deleted_at=excluded.deleted_at");
+  Stmt put_key(
+      db_,
+      "INSERT INTO keys (id, kind, api_id, hash, start, name, meta, identity_id, "
+      "created_at, updated_at, last_used_at, expires, enabled, credits_remaining, "
+      "refill_interval, refill_amount, refill_day, last_refill_at, ratelimits, deleted_at) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+      "name=excluded.name, meta=excluded.meta, identity_id=excluded.identity_id, "
+      "updated_at=excluded.updated_at, expires=excluded.expires, enabled=excluded.enabled, "
+      "credits_remaining=excluded.credits_remaining, refill_interval=excluded.refill_interval, "
+      "refill_amount=excluded.refill_amount, refill_day=excluded.refill_day, "
+      "last_refill_at=excluded.last_refill_at, ratelimits=excluded.ratelimits, "
+      "deleted_at=excluded.deleted_at");
   // Prepared once per batch: a bulk load of a million keys must not prepare millions of times.
   struct LinkStatements {
     Stmt clear;
@@ -470,8 +484,9 @@ StatusOr<std::vector<std::string>> SqliteStore::ListKeyIds(const std::string& ap
                                                            const std::string& identity_id,
                                                            int limit) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "SELECT id FROM keys WHERE api_id = ? AND id > ? AND deleted_at IS NULL "
-              "AND (? = '' OR identity_id = ?) ORDER BY id LIMIT ?");
+  Stmt s(db_,
+         "SELECT id FROM keys WHERE api_id = ? AND id > ? AND deleted_at IS NULL "
+         "AND (? = '' OR identity_id = ?) ORDER BY id LIMIT ?");
   if (!s.ok()) return Internal("cannot prepare key listing");
   s.Bind(1, api_id);
   s.Bind(2, after_id);
@@ -481,7 +496,8 @@ StatusOr<std::vector<std::string>> SqliteStore::ListKeyIds(const std::string& ap
   std::vector<std::string> ids;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) ids.push_back(s.Text(0));
-  if (rc != SQLITE_DONE) return Unavailable("the store could not be read", "application/store_unavailable");
+  if (rc != SQLITE_DONE)
+    return Unavailable("the store could not be read", "application/store_unavailable");
   return ids;
 }
 

@@ -29,8 +29,7 @@ class SqliteStore final : public Store {
   Status TouchLastUsed(const std::vector<std::pair<std::string, int64_t>>& key_times) override;
   StatusOr<std::vector<std::string>> ListKeyIds(const std::string& api_id,
                                                 const std::string& after_id,
-                                                const std::string& identity_id,
-                                                int limit) override;
+                                                const std::string& identity_id, int limit) override;
   int SchemaVersion() override;
 
  private:
