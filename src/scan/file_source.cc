@@ -147,6 +147,7 @@ class Reader {
 void ScanFile(const Scanner& scanner, const ScanOptions& options, const FileJob& job,
               Reader& reader, ParallelWorker& w) {
   if (scanner.PathAllowlisted(job.path)) return;
+  for (Finding& f : scanner.PathFindings({.path = job.path})) w.found.push_back(std::move(f));
   bool too_large = false;
   std::string warning;
   if (!reader.Read(job, options.max_file_bytes, too_large, warning)) {

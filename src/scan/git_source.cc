@@ -169,6 +169,20 @@ StatusOr<std::vector<Finding>> ScanBlobs(const Scanner& scanner, const std::stri
         }
         const BlobJob& job = jobs[i];
         if (scanner.PathAllowlisted(job.path)) return;
+        const CommitInfo* c = job.commit >= 0 ? &commits[static_cast<size_t>(job.commit)] : nullptr;
+        ScanContext ctx{.path = job.path,
+                        .commit = c ? std::string_view(c->id) : std::string_view()};
+        auto attribute = [&](Finding& f) {
+          if (!c) return;
+          f.commit = c->id;
+          f.author = c->author;
+          f.email = c->email;
+          f.date = c->date;
+        };
+        for (Finding& f : scanner.PathFindings(ctx)) {
+          attribute(f);
+          w.found.push_back(std::move(f));
+        }
         Blob blob;
         if (git_blob_lookup(blob.out(), repo, &job.oid) != 0) {
           w.stats.warnings.push_back(GitError("cannot read blob of " + job.path));
@@ -186,16 +200,8 @@ StatusOr<std::vector<Finding>> ScanBlobs(const Scanner& scanner, const std::stri
         }
         w.stats.files++;
         w.stats.bytes += size;
-        const CommitInfo* c = job.commit >= 0 ? &commits[static_cast<size_t>(job.commit)] : nullptr;
-        ScanContext ctx{.path = job.path,
-                        .commit = c ? std::string_view(c->id) : std::string_view()};
         for (Finding& f : scanner.Scan(data, ctx, w.scratch(scanner))) {
-          if (c) {
-            f.commit = c->id;
-            f.author = c->author;
-            f.email = c->email;
-            f.date = c->date;
-          }
+          attribute(f);
           w.found.push_back(std::move(f));
         }
       },

@@ -69,7 +69,11 @@ StatusOr<ReportFormat> ParseReportFormat(const std::string& name) {
 std::string RenderText(const std::vector<Finding>& findings) {
   std::ostringstream out;
   for (const Finding& f : findings) {
-    out << f.path << ':' << f.line << ':' << f.column << ": " << f.rule_id << "  " << f.Masked();
+    if (f.line == 0) {  // a path rule: the file itself
+      out << f.path << ": " << f.rule_id << "  (the file)";
+    } else {
+      out << f.path << ':' << f.line << ':' << f.column << ": " << f.rule_id << "  " << f.Masked();
+    }
     if (!f.commit.empty()) {
       out << "  (commit " << f.commit.substr(0, 12) << ", " << f.author << " <" << f.email << ">, "
           << f.date << ")";

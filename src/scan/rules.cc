@@ -122,8 +122,18 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source) {
   r.id = *id;
   where += " (rule '" + r.id + "')";
   r.description = t["description"].value_or(std::string());
+  if (auto path = t["path"].value<std::string>()) {
+    KH_ASSIGN_OR_RETURN(r.path, Compile(*path, where + ", path"));
+  }
   auto regex = t["regex"].value<std::string>();
-  if (!regex || regex->empty()) return InvalidArgument(where + ": a rule needs a 'regex'");
+  if (!regex || regex->empty()) {
+    if (r.path && !t.get("secretGroup")) {  // a path rule: the file itself is the finding
+      KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", r.allowlists));
+      return r;
+    }
+    return InvalidArgument(where +
+                           ": a rule needs a 'regex' (or only a 'path', to report files by name)");
+  }
   r.regex_text = *regex;
   KH_ASSIGN_OR_RETURN(r.regex, Compile(r.regex_text, where));
   if (const toml::node* g = t.get("secretGroup")) {
@@ -143,9 +153,6 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source) {
   KH_RETURN_IF_ERROR(Strings(t, "keywords", where, r.keywords));
   for (auto& k : r.keywords) k = Lower(k);
   std::erase_if(r.keywords, [](const std::string& k) { return k.empty(); });
-  if (auto path = t["path"].value<std::string>()) {
-    KH_ASSIGN_OR_RETURN(r.path, Compile(*path, where + ", path"));
-  }
   KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", r.allowlists));
   r.multiline = LooksMultiline(r.regex_text);
   return r;

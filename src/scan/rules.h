@@ -7,7 +7,8 @@
 //   secretGroup = 1          # capture group holding the secret (0: first group, else whole match)
 //   entropy = 3.0            # minimum Shannon entropy of the secret (bits per character)
 //   keywords = ["sk_live_"]  # at least one must occur on the match's lines (case-insensitive)
-//   path = '''\.env$'''      # only files whose path matches
+//   path = '''\.env$'''      # only files whose path matches (alone, without regex: report
+//                            # every such file, e.g. keystores)
 //   [[rules.allowlists]]     # (or the older single [rules.allowlist])
 //   regexTarget = "secret"   # "secret", "match" or "line"
 //   regexes = ['''EXAMPLE''']
@@ -49,7 +50,7 @@ struct Rule {
   std::string id;
   std::string description;
   std::string regex_text;
-  std::shared_ptr<const RE2> regex;
+  std::shared_ptr<const RE2> regex;  // null: a path rule, reporting every file `path` matches
   int secret_group = 0;
   double entropy = 0;
   std::vector<std::string> keywords;  // lower case

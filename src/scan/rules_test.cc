@@ -77,6 +77,17 @@ TEST(Rules, MissingFieldsAndBadValuesAreNamed) {
       std::string::npos);
 }
 
+TEST(Rules, PathRulesNeedNoRegex) {
+  auto set = ParseRules("[[rules]]\nid = \"keystore\"\npath = '''\\.p12$'''\n", "r");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->rules[0].regex, nullptr);
+  EXPECT_NE(ParseRules("[[rules]]\nid = \"k\"\npath = '''x'''\nsecretGroup = 1\n", "r")
+                .status()
+                .message()
+                .find("needs a 'regex'"),
+            std::string::npos);
+}
+
 TEST(Rules, BuiltinRulesLoad) {
   const RuleSet& b = BuiltinRules();
   EXPECT_GE(b.rules.size(), 25u);

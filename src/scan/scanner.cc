@@ -223,6 +223,10 @@ Status Scanner::Compile() {
   std::vector<uint32_t> regex_candidates;
   for (uint32_t i = 0; i < rules_.rules.size(); ++i) {
     const Rule& r = rules_.rules[i];
+    if (!r.regex) {
+      path_rules_.push_back(i);
+      continue;
+    }
     if (r.keywords.empty()) {
       regex_candidates.push_back(i);
       continue;
@@ -280,6 +284,25 @@ Scanner::Scratch Scanner::NewScratch() const {
   Scratch s;
   if (db_ && hs_alloc_scratch(db_, &s.hs_) != HS_SUCCESS) std::abort();  // out of memory
   return s;
+}
+
+std::vector<Finding> Scanner::PathFindings(const ScanContext& ctx) const {
+  std::vector<Finding> out;
+  for (uint32_t i : path_rules_) {
+    const Rule& rule = rules_.rules[i];
+    if (!RE2::PartialMatch(ctx.path, *rule.path)) continue;
+    auto allowed = [&](const Allowlist& a) { return Allows(a, ctx, ctx.path, ctx.path, ""); };
+    if (std::any_of(rule.allowlists.begin(), rule.allowlists.end(), allowed)) continue;
+    if (std::any_of(rules_.allowlists.begin(), rules_.allowlists.end(), allowed)) continue;
+    Finding f;
+    f.rule_id = rule.id;
+    f.description = rule.description.empty() ? "file matched by path rule" : rule.description;
+    f.path = std::string(ctx.path);
+    f.secret = std::string(ctx.path);  // the file is the finding; its path is no secret
+    f.fingerprint = Fingerprint(f.secret);
+    out.push_back(std::move(f));
+  }
+  return out;
 }
 
 bool Scanner::PathAllowlisted(std::string_view path) const {

@@ -71,6 +71,10 @@ class Scanner {
   // True if a global allowlist excludes `path` entirely (checked before reading a file).
   bool PathAllowlisted(std::string_view path) const;
 
+  // Findings of path rules (rules with a path and no regex) for the file at ctx.path, whatever
+  // its content; line and column are 0: the whole file. Checked before reading it.
+  std::vector<Finding> PathFindings(const ScanContext& ctx) const;
+
   const RuleSet& rules() const { return rules_; }
 
  private:
@@ -92,6 +96,7 @@ class Scanner {
   std::vector<std::vector<uint32_t>> keyword_rules_;  // keyword id -> rule indexes
   std::vector<uint32_t> regex_rules_;                 // pattern id - keywords_.size() -> rule
   std::vector<uint32_t> full_scan_rules_;             // rules the database cannot prefilter
+  std::vector<uint32_t> path_rules_;                  // rules without a regex
   hs_database* db_ = nullptr;
   std::unique_ptr<const RE2> skip_paths_;  // null: no path is excluded outright
 };

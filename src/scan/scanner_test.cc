@@ -184,6 +184,22 @@ TEST(ScannerFallback, ARegexThePrefilterCannotTakeIsSearchedInFull) {
   EXPECT_EQ(found[0].secret, "tok_abc9");
 }
 
+TEST(ScannerPathRules, ReportTheFileWhateverItHolds) {
+  auto set = ParseRules(
+      "[[rules]]\nid = \"keystore\"\ndescription = \"PKCS#12 keystore\"\npath = '''\\.p12$'''\n"
+      "[[rules.allowlists]]\npaths = ['''^test/''']\n",
+      "r.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto s = Scanner::Create(std::move(set).value());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto found = (*s)->PathFindings({.path = "certs/server.p12"});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].rule_id, "keystore");
+  EXPECT_EQ(found[0].line, 0);
+  EXPECT_TRUE((*s)->PathFindings({.path = "test/fixture.p12"}).empty());
+  EXPECT_TRUE((*s)->PathFindings({.path = "certs/server.pem"}).empty());
+}
+
 TEST(ScannerInput, InvalidUtf8AroundASecret) {
   auto s = Scanner::Create(BuiltinRules());
   ASSERT_TRUE(s.ok());

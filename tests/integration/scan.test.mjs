@@ -308,6 +308,13 @@ test("bad input: missing paths, malformed rules, uncompilable regex, unreadable 
   const big = await cli(["scan", "big.env", "--max-file-size", "1000"], { cwd: dir });
   assert.equal(big.code, 0);
   assert.match(big.stderr, /1 too large/);
+  // A path rule (gitleaks' way of flagging keystores) reports a file whatever it holds, binary too.
+  fs.writeFileSync(path.join(dir, "paths.toml"),
+    "[extend]\nuseDefault = true\n[[rules]]\nid = \"pkcs12\"\npath = '''\\.p12$'''\n");
+  fs.writeFileSync(path.join(dir, "server.p12"), Buffer.from([0x30, 0x82, 0, 1, 2, 3]));
+  const p12 = await cli(["scan", "--rules", "paths.toml", "server.p12", "--format", "json"], { cwd: dir });
+  assert.equal(p12.code, 1, p12.stderr);
+  assert.deepEqual(JSON.parse(p12.stdout).map((f) => [f.path, f.ruleId, f.line]), [["server.p12", "pkcs12", 0]]);
   const format = await cli(["scan", ".", "--format", "xml"], { cwd: dir });
   assert.equal(format.code, 2);
   const stdin = await cli(["scan", "-"], { input: `token ${keys[2]}\n` });
