@@ -11,7 +11,7 @@
 
 namespace keyhold::cli {
 
-struct ApiResult {
+struct ApiResult {  // NOLINT(bugprone-exception-escape): nlohmann::json members
   int http_status = 0;
   nlohmann::json body;  // the whole envelope
 };

@@ -121,7 +121,10 @@ class [[nodiscard]] StatusOr {
 #define KH_CONCAT(a, b) KH_CONCAT_INNER(a, b)
 #define KH_ASSIGN_OR_RETURN(lhs, expr) \
   KH_ASSIGN_OR_RETURN_IMPL(KH_CONCAT(kh_or_, __LINE__), lhs, expr)
+// `lhs` may be a declaration ("auto x"), so it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define KH_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

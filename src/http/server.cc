@@ -284,6 +284,7 @@ class ServerImpl final : public HttpServer {
   // whole life, so its handlers need no strand and never wake another thread.
   static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
     std::vector<std::unique_ptr<asio::io_context>> out;
+    out.reserve(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) out.push_back(std::make_unique<asio::io_context>(1));
     return out;
   }

@@ -39,6 +39,7 @@ inline void RunParallel(size_t workers, const std::function<void(ParallelWorker&
                         std::vector<Finding>& found) {
   std::vector<ParallelWorker> state(std::max<size_t>(1, workers));
   std::vector<std::thread> pool;
+  pool.reserve(state.size());
   for (ParallelWorker& w : state) pool.emplace_back(work, std::ref(w));
   produce();
   for (auto& t : pool) t.join();

@@ -49,7 +49,8 @@ Status Settings::Resolve(const std::string& toml_path) {
                              std::to_string(e.source().begin.line) + ": " +
                              std::string(e.description()));
     }
-    for (const auto& [key, value] : file) {
+    for (const auto& entry : file) {
+      const toml::key& key = entry.first;
       bool known = std::any_of(table_.begin(), table_.end(),
                                [&](const Setting& s) { return s.name == key.str(); });
       if (!known) {

@@ -350,7 +350,8 @@ class KeyService {
   Status CommitKey(KeyRecord rec, store::WriteBatch batch,
                    const std::vector<PermissionRecord>& new_perms,
                    const std::vector<IdentityRecord>& new_identities,
-                   std::shared_ptr<const KeyEntry> previous, Credits credits = Credits::kChanged);
+                   const std::shared_ptr<const KeyEntry>& previous,
+                   Credits credits = Credits::kChanged);
   StatusOr<std::shared_ptr<const KeyEntry>> KeyForWrite(const Principal& p,
                                                         const std::string& key_id,
                                                         std::string_view action);

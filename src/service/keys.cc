@@ -139,7 +139,7 @@ void KeyService::IndexCreatedLocked(const std::vector<PermissionRecord>& perms,
 Status KeyService::CommitKey(KeyRecord rec, WriteBatch batch,
                              const std::vector<PermissionRecord>& new_perms,
                              const std::vector<IdentityRecord>& new_identities,
-                             std::shared_ptr<const KeyEntry> previous, Credits credits) {
+                             const std::shared_ptr<const KeyEntry>& previous, Credits credits) {
   std::shared_ptr<CreditsCell> cell = previous ? previous->credits : nullptr;
   // Holding the cell's lock across the write keeps a concurrent spend from being overwritten.
   std::unique_lock<std::mutex> cell_lock;

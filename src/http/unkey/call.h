@@ -37,9 +37,11 @@ class Call {
   BodyReader r;
 };
 
-// Returns the error response of a failed StatusOr, or continues.
+// Returns the error response of a failed StatusOr, or continues. `var` names a new variable.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define KH_HTTP_TRY(var, expr) \
   auto var = (expr);           \
   if (!var.ok()) return ::keyhold::http::unkey::Error(c.id, var.status())
+// NOLINTEND(bugprone-macro-parentheses)
 
 }  // namespace keyhold::http::unkey

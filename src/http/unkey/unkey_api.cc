@@ -138,7 +138,7 @@ HttpResponse UnkeyApi::ListKeys(Call& c) {
   KH_HTTP_TRY(page, service_.ListKeys(c.principal, *api_id, cursor, limit, external_id));
   json data = json::array();
   for (const auto& k : page->items) data.push_back(KeyJson(k));
-  return OkPage(c.id, std::move(data), page->cursor, page->has_more);
+  return OkPage(c.id, data, page->cursor, page->has_more);
 }
 
 // --- keys ---------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ HttpResponse UnkeyApi::VerifyKey(Call& c) {
     data["roles"] = d.role_names;
     if (v.identity) data["identity"] = IdentityJson(*v.identity);
   }
-  return Ok(c.id, std::move(data));
+  return Ok(c.id, data);
 }
 
 HttpResponse UnkeyApi::GetKey(Call& c) {
@@ -299,7 +299,7 @@ HttpResponse UnkeyApi::ChangePermissions(Call& c, KeyService::SetMode mode) {
   KH_HTTP_TRY(result, service_.ChangeKeyPermissions(c.principal, *key_id, mode, *perms));
   json data = json::array();
   for (const auto& p : *result) data.push_back(PermissionJson(p));
-  return Ok(c.id, std::move(data));
+  return Ok(c.id, data);
 }
 
 HttpResponse UnkeyApi::AddPermissions(Call& c) {
@@ -319,7 +319,7 @@ HttpResponse UnkeyApi::ChangeRoles(Call& c, KeyService::SetMode mode) {
   KH_HTTP_TRY(result, service_.ChangeKeyRoles(c.principal, *key_id, mode, *roles));
   json data = json::array();
   for (const auto& r : *result) data.push_back(RoleJson(r));
-  return Ok(c.id, std::move(data));
+  return Ok(c.id, data);
 }
 
 HttpResponse UnkeyApi::AddRoles(Call& c) { return ChangeRoles(c, KeyService::SetMode::kAdd); }

@@ -10,7 +10,7 @@ template <typename T, typename F>
 static HttpResponse PageResponse(const Call& c, const service::Page<T>& page, F to_json) {
   json data = json::array();
   for (const auto& item : page.items) data.push_back(to_json(item));
-  return OkPage(c.id, std::move(data), page.cursor, page.has_more);
+  return OkPage(c.id, data, page.cursor, page.has_more);
 }
 
 struct ListArgs {

@@ -213,11 +213,11 @@ static HttpResponse Envelope(const std::string& request_id, const json& data,
   return r;
 }
 
-HttpResponse Ok(const std::string& request_id, json data) {
+HttpResponse Ok(const std::string& request_id, const json& data) {
   return Envelope(request_id, data, nullptr);
 }
 
-HttpResponse OkPage(const std::string& request_id, json data, const std::string& cursor,
+HttpResponse OkPage(const std::string& request_id, const json& data, const std::string& cursor,
                     bool has_more) {
   json pagination = {{"hasMore", has_more}};
   if (!cursor.empty()) pagination["cursor"] = cursor;

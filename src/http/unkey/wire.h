@@ -76,8 +76,8 @@ class BodyReader {
 // --- envelopes ----------------------------------------------------------------------------
 
 std::string NewRequestId(Env& env);
-HttpResponse Ok(const std::string& request_id, json data);
-HttpResponse OkPage(const std::string& request_id, json data, const std::string& cursor,
+HttpResponse Ok(const std::string& request_id, const json& data);
+HttpResponse OkPage(const std::string& request_id, const json& data, const std::string& cursor,
                     bool has_more);
 HttpResponse Error(const std::string& request_id, const Status& status);
 HttpResponse BadRequest(const std::string& request_id, const std::vector<FieldError>& errors);
