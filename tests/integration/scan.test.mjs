@@ -42,9 +42,24 @@ function git(cwd, ...args) {
 }
 // Flips the last character: the key's shape stays, its check no longer matches.
 function corrupt(key) { return key.slice(0, -1) + (key.endsWith("a") ? "b" : "a"); }
-const pem = () => "-----BEGIN RSA PRIVATE KEY-----\n" +
-  "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n".repeat(8) +
-  "-----END RSA PRIVATE KEY-----\n";
+// Credential-shaped strings are made at run time, so no source file holds one; a seeded
+// generator (mulberry32) makes them the same on every run.
+const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+let seed = 0x6b68;
+function random() {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+function fake(prefix, length, alphabet = ALNUM) {
+  return prefix + Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join("");
+}
+const DASHES = "-----";
+const pem = () => `${DASHES}BEGIN RSA PRIVATE KEY${DASHES}\n` +
+  Array.from({ length: 8 }, () => fake("", 64, ALNUM + "+/") + "\n").join("") +
+  `${DASHES}END RSA PRIVATE KEY${DASHES}\n`;
+const dbPassword = fake("", 12);
 
 before(() => {
   root = tmp("scan-corpus");
@@ -55,20 +70,20 @@ before(() => {
 
   write("src/app.py", `import os\n\nHELPDESK_KEY = "${keys[1]}"\nclient = Client(os.getenv("API_KEY"))\n`);
   planted.push(["src/app.py", 3, "keyhold-key"]);
-  write("config/settings.yaml", `billing:\n  stripe_key: sk_live_51HqLyjWDarjtT1zdp7dcQ2x\n  currency: eur\n`);
+  write("config/settings.yaml", `billing:\n  stripe_key: ${fake("sk_live_", 24)}\n  currency: eur\n`);
   planted.push(["config/settings.yaml", 2, "stripe-key"]);
-  write(".env", `GITHUB_TOKEN=ghp_R4nd0mT0k3nV4lu3F0rT3st1ngXyZ0123456\n` +
-    `DATABASE_URL=postgres://crm:Vq8s2LkT9xZp@db.internal:5432/crm\nDEBUG=true\n`);
+  write(".env", `GITHUB_TOKEN=${fake("ghp_", 36)}\n` +
+    `DATABASE_URL=postgres://crm:${dbPassword}@db.internal:5432/crm\nDEBUG=true\n`);
   planted.push([".env", 1, "github-token"], [".env", 2, "connection-string-password"]);
   write("deploy/keys.json", JSON.stringify({ admin: keys[0], note: "rotate monthly" }, null, 2) + "\n");
   planted.push(["deploy/keys.json", 2, "keyhold-key"]);
   write("notebooks/analysis.ipynb", JSON.stringify({ cells: [{ cell_type: "code", source: [
-    "import openai\n", "openai.api_key = \"sk-proj-Ab3dE6gH9jK2mN5pQ8sT1vW4T3BlbkFJyZ7bC0eF3hJ6kM9nP2rS5uV8x\"\n"] }],
+    "import openai\n", `openai.api_key = "${fake("sk-proj-", 24)}T3BlbkFJ${fake("", 24)}"\n`] }],
     nbformat: 4 }, null, 1) + "\n");
   planted.push(["notebooks/analysis.ipynb", 7, "openai-api-key"]);
   write("ops/id_rsa", pem());
   planted.push(["ops/id_rsa", 1, "private-key"]);
-  write("src/mailer.rb", `SMTP_PASSWORD = "n7Fq2Lw9ZxR4tY8v"\n`);
+  write("src/mailer.rb", `SMTP_PASSWORD = "${fake("", 8)}7${fake("", 7)}"\n`);
   planted.push(["src/mailer.rb", 1, "generic-secret"]);
 
   // Look-alikes: none of these may be reported.
@@ -111,7 +126,7 @@ test("reports never contain a secret", async () => {
     for (const key of keys) {
       assert.ok(!r.stdout.includes(key) && !r.stderr.includes(key), `${format} leaked a key`);
     }
-    assert.ok(!r.stdout.includes("Vq8s2LkT9xZp"), `${format} leaked a password`);
+    assert.ok(!r.stdout.includes(dbPassword), `${format} leaked a password`);
   }
 });
 
@@ -173,7 +188,7 @@ test("history: a secret added then deleted is found with its commit", async () =
     git(repo, "commit", "-qam", `docs ${i}`);
   }
   git(repo, "checkout", "-qb", "feature");
-  fs.writeFileSync(path.join(repo, "feature.env"), "SENDGRID=SG.aBcDeFgHiJkLmNoPqRsTuV.wXyZ0123456789aBcDeFgHiJkLmNoPqRsTuVwXyZ012\n");
+  fs.writeFileSync(path.join(repo, "feature.env"), `SENDGRID=${fake("SG.", 22)}.${fake("", 43)}\n`);
   git(repo, "add", ".");
   git(repo, "commit", "-qm", "feature");
   git(repo, "checkout", "-q", "-");
@@ -319,4 +334,12 @@ test("bad input: missing paths, malformed rules, uncompilable regex, unreadable 
   assert.equal(format.code, 2);
   const stdin = await cli(["scan", "-"], { input: `token ${keys[2]}\n` });
   assert.equal(stdin.code, 1);
+});
+
+test("this project's own sources hold nothing credential-shaped", async () => {
+  const top = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+  const bench = fs.readdirSync(path.join(top, "bench")).filter((f) => f !== "npm").map((f) => `bench/${f}`);
+  const r = await cli(["scan", "src", "apps", "docs", "scripts", "cmake", "tests/lib", "tests/integration",
+    "tests/compat", "tests/fakes", "README.md", "CMakeLists.txt", ...bench, "--format", "json"], { cwd: top });
+  assert.equal(r.code, 0, r.stdout);
 });
