@@ -4,7 +4,6 @@
 #include <cstring>
 #include <ctime>
 #include <map>
-#include <mutex>
 #include <set>
 #include <sstream>
 #include <unordered_set>
@@ -148,25 +147,19 @@ StatusOr<std::vector<Finding>> ScanBlobs(const Scanner& scanner, const std::stri
                                          const std::vector<CommitInfo>& commits,
                                          const ScanOptions& options, ScanStats& stats) {
   std::vector<Finding> found;
-  std::mutex mu;
-  std::map<std::thread::id, std::unique_ptr<Repo>> repos;
   ForEachParallel(
       jobs.size(), options.threads,
       [&](ParallelWorker& w, size_t i) {
-        git_repository* repo;
-        {
-          std::lock_guard lock(mu);
-          auto& r = repos[std::this_thread::get_id()];
-          if (!r) {
-            auto opened = OpenRepo(repo_dir);
-            if (!opened.ok()) {
-              w.stats.warnings.push_back(opened.status().message());
-              return;
-            }
-            r = std::move(opened).value();
+        // Each worker reads through its own repository handle.
+        if (!w.reader) {
+          auto opened = OpenRepo(repo_dir);
+          if (!opened.ok()) {
+            w.stats.warnings.push_back(opened.status().message());
+            return;
           }
-          repo = r->get();
+          w.reader = std::shared_ptr<Repo>(std::move(opened).value());
         }
+        git_repository* repo = std::static_pointer_cast<Repo>(w.reader)->get();
         const BlobJob& job = jobs[i];
         if (scanner.PathAllowlisted(job.path)) return;
         const CommitInfo* c = job.commit >= 0 ? &commits[static_cast<size_t>(job.commit)] : nullptr;
