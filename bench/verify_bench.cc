@@ -22,7 +22,8 @@ struct Fixture {
     store = std::move(store::SqliteStore::Open((dir / "b.db").string())).value();
     svc = std::move(service::KeyService::Open(*store, env)).value();
     auto root_key = svc->Bootstrap("bench");
-    root = *svc->Authenticate(root_key->key.Reveal());
+    root.actor = *svc->Authenticate(root_key->key.Reveal());
+    root.request_id = "req_bench";
     auto api = svc->CreateApi(root, {.name = "bench"});
     auto created = svc->CreateKeys(root, {.api_id = api->id, .prefix = "bench"}, 10000);
     for (auto& k : *created) keys.emplace_back(k.key.Reveal());
@@ -32,7 +33,7 @@ struct Fixture {
   crypto::SystemEnv env;
   std::unique_ptr<store::SqliteStore> store;
   std::unique_ptr<service::KeyService> svc;
-  service::Principal root;
+  RequestContext root;
   std::vector<std::string> keys;
 };
 

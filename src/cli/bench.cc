@@ -28,9 +28,11 @@ static int Seed(const std::string& data_dir, int count, const std::string& out_p
   auto started = std::chrono::steady_clock::now();
   auto& svc = *opened->service;
   auto root = svc.Authenticate(opened->created_root_key->key.Reveal());
-  auto api = svc.CreateApi(*root, {.name = "bench"});
-  if (!root.ok() || !api.ok()) return 1;
-  auto keys = svc.CreateKeys(*root, {.api_id = api->id, .prefix = "bench"}, count);
+  if (!root.ok()) return 1;
+  RequestContext ctx{.request_id = "req_bench", .actor = *root};
+  auto api = svc.CreateApi(ctx, {.name = "bench"});
+  if (!api.ok()) return 1;
+  auto keys = svc.CreateKeys(ctx, {.api_id = api->id, .prefix = "bench"}, count);
   if (!keys.ok()) {
     std::fprintf(stderr, "keyhold bench seed: %s\n", keys.status().message().c_str());
     return 1;

@@ -1,6 +1,7 @@
 #include "core/ids.h"
 
 #include <array>
+#include <atomic>
 
 #include "core/base62.h"
 
@@ -18,6 +19,17 @@ std::string NewId(Env& env, std::string_view kind) {
     id.push_back(kBase62Alphabet[b % 62]);
   }
   return id;
+}
+
+std::string NewRequestId(Env& env) {
+  static const uint64_t process_part = [&env] {
+    uint64_t v = 0;
+    env.RandomBytes({reinterpret_cast<uint8_t*>(&v), sizeof v});
+    return v % 839299365868340224ULL;  // 62^10
+  }();
+  static std::atomic<uint64_t> counter{0};
+  return "req_" + Base62EncodeUint(process_part, 10) +
+         Base62EncodeUint(counter.fetch_add(1, std::memory_order_relaxed) % 56800235584ULL, 6);
 }
 
 bool LooksLikeId(std::string_view id, std::string_view kind) {

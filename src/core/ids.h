@@ -13,6 +13,11 @@ namespace keyhold {
 
 std::string NewId(Env& env, std::string_view kind);
 
+// A request id, "req_" and 16 base62 characters: unique within and across processes, not
+// unpredictable (a random per-process part drawn once, then a counter), so the CSPRNG is spared on
+// every request. Thread-safe.
+std::string NewRequestId(Env& env);
+
 // True if `id` is `<kind>_` followed by 1..64 characters of [a-zA-Z0-9].
 bool LooksLikeId(std::string_view id, std::string_view kind);
 

@@ -62,4 +62,70 @@ bool Cidr::Contains(std::string_view address) const {
   return (a[static_cast<size_t>(full)] & mask) == (bytes_[static_cast<size_t>(full)] & mask);
 }
 
+std::string CanonicalAddress(std::string_view text) {
+  if (text.size() > 64) return "";
+  if (text.starts_with('[')) {  // [v6] or [v6]:port
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) return "";
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.empty() && (rest[0] != ':' || rest.size() > 6)) return "";
+    text = text.substr(1, close - 1);
+  } else if (size_t colon = text.find(':'); colon != std::string_view::npos &&
+                                            text.find(':', colon + 1) == std::string_view::npos) {
+    text = text.substr(0, colon);  // a.b.c.d:port (an IPv6 address has more than one colon)
+  }
+  std::array<uint8_t, 16> bytes{};
+  int family = ParseAddress(text, &bytes);
+  if (family == 0) return "";
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family == 4 ? AF_INET : AF_INET6, bytes.data(), buf, sizeof buf);
+  return buf;
+}
+
+StatusOr<TrustedProxies> TrustedProxies::Parse(std::string_view list) {
+  TrustedProxies out;
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.empty()) continue;
+    auto net = Cidr::Parse(item);
+    if (!net.ok()) {
+      return InvalidArgument("trusted proxy '" + std::string(item.substr(0, 64)) +
+                             "' is not an IP address or network");
+    }
+    out.nets_.push_back(*net);
+  }
+  return out;
+}
+
+bool TrustedProxies::Trusts(std::string_view address) const {
+  for (const Cidr& net : nets_) {
+    if (net.Contains(address)) return true;
+  }
+  return false;
+}
+
+std::string TrustedProxies::ClientAddress(std::string_view peer,
+                                          std::string_view forwarded_for) const {
+  std::string client(peer);
+  // At most 32 hops are looked at: a longer chain is an attacker padding it.
+  for (int hops = 0; hops < 32 && Trusts(client) && !forwarded_for.empty(); ++hops) {
+    size_t comma = forwarded_for.rfind(',');
+    std::string_view entry =
+        comma == std::string_view::npos ? forwarded_for : forwarded_for.substr(comma + 1);
+    forwarded_for =
+        comma == std::string_view::npos ? std::string_view() : forwarded_for.substr(0, comma);
+    while (!entry.empty() && (entry.front() == ' ' || entry.front() == '\t'))
+      entry.remove_prefix(1);
+    while (!entry.empty() && (entry.back() == ' ' || entry.back() == '\t')) entry.remove_suffix(1);
+    std::string next = CanonicalAddress(entry);
+    if (next.empty()) break;
+    client = std::move(next);
+  }
+  return client;
+}
+
 }  // namespace keyhold

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -26,5 +27,32 @@ class Cidr {
   std::array<uint8_t, 16> bytes_{};
   int prefix_ = 0;
 };
+
+// The proxies whose X-Forwarded-For a server believes: an empty list believes nobody.
+class TrustedProxies {
+ public:
+  TrustedProxies() = default;
+  // Parses a comma-separated list of CIDRs or addresses ("10.0.0.0/8, ::1"); blanks are skipped.
+  // Errors: kInvalidArgument naming the first entry that is not one.
+  static StatusOr<TrustedProxies> Parse(std::string_view list);
+
+  bool empty() const { return nets_.empty(); }
+  bool Trusts(std::string_view address) const;
+
+  // The address a request is attributed to. The socket `peer` unless it is trusted; then the
+  // `forwarded_for` chain (X-Forwarded-For, every header joined with ',' in order received) is
+  // walked from the right, each trusted hop handing over to the address it reports, and the first
+  // address that is not trusted is the client. An entry that is not an IP address (optionally with
+  // a port) stops the walk: the client is the hop that reported it, as nothing before it can be
+  // believed. Nothing an untrusted peer sends can change the result.
+  std::string ClientAddress(std::string_view peer, std::string_view forwarded_for) const;
+
+ private:
+  std::vector<Cidr> nets_;
+};
+
+// The address in `text` in canonical form ("::FFFF:1.2.3.4" -> "1.2.3.4", "[::1]:80" -> "::1",
+// "1.2.3.4:5678" -> "1.2.3.4"), or empty if it is not an IP address.
+std::string CanonicalAddress(std::string_view text);
 
 }  // namespace keyhold

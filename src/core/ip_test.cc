@@ -37,5 +37,48 @@ TEST(Cidr, RejectsJunk) {
   EXPECT_FALSE(Cidr::Parse("::/129").ok());
 }
 
+TEST(TrustedProxies, UntrustedPeerIsTheClientWhateverItForwards) {
+  auto none = TrustedProxies::Parse("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->ClientAddress("198.51.100.9", "1.2.3.4"), "198.51.100.9");
+  auto lb = TrustedProxies::Parse("10.0.0.0/8, ::1");
+  ASSERT_TRUE(lb.ok());
+  EXPECT_EQ(lb->ClientAddress("198.51.100.9", "1.2.3.4"), "198.51.100.9");
+}
+
+TEST(TrustedProxies, WalksTrustedHopsFromTheRight) {
+  auto lb = TrustedProxies::Parse("10.0.0.0/8,::1");
+  ASSERT_TRUE(lb.ok());
+  // The client forged its own X-Forwarded-For; the proxy appended the real address.
+  EXPECT_EQ(lb->ClientAddress("10.0.0.2", "6.6.6.6, 203.0.113.7"), "203.0.113.7");
+  // Two trusted proxies in a row.
+  EXPECT_EQ(lb->ClientAddress("::1", "203.0.113.7, 10.1.1.1"), "203.0.113.7");
+  // Every hop trusted: the leftmost address.
+  EXPECT_EQ(lb->ClientAddress("10.0.0.2", "10.9.9.9,10.1.1.1"), "10.9.9.9");
+  // No header: the proxy itself.
+  EXPECT_EQ(lb->ClientAddress("10.0.0.2", ""), "10.0.0.2");
+  // Ports and brackets are dropped, IPv4-mapped IPv6 is IPv4.
+  EXPECT_EQ(lb->ClientAddress("10.0.0.2", "203.0.113.7:4711"), "203.0.113.7");
+  EXPECT_EQ(lb->ClientAddress("10.0.0.2", "[2001:db8::1]:443"), "2001:db8::1");
+  EXPECT_EQ(lb->ClientAddress("10.0.0.2", "::ffff:203.0.113.7"), "203.0.113.7");
+}
+
+TEST(TrustedProxies, GarbageStopsAtTheHopThatReportedIt) {
+  auto lb = TrustedProxies::Parse("10.0.0.0/8");
+  ASSERT_TRUE(lb.ok());
+  EXPECT_EQ(lb->ClientAddress("10.0.0.2", "unknown"), "10.0.0.2");
+  EXPECT_EQ(lb->ClientAddress("10.0.0.2", "203.0.113.7, 10.0.0.3, bogus"), "10.0.0.2");
+  EXPECT_EQ(lb->ClientAddress("10.0.0.2", "bogus, 10.0.0.3"), "10.0.0.3");
+  std::string padded;
+  for (int i = 0; i < 1000; ++i) padded += "10.0.0.1,";
+  EXPECT_EQ(lb->ClientAddress("10.0.0.2", padded + "10.0.0.1"), "10.0.0.1");
+}
+
+TEST(TrustedProxies, RejectsWhatIsNoNetwork) {
+  EXPECT_EQ(TrustedProxies::Parse("10.0.0.0/8, nginx").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(TrustedProxies::Parse("10.0.0.0/33").status().code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace keyhold

@@ -84,6 +84,15 @@ inline Status Unavailable(std::string msg, std::string reason = "application/ser
   return {StatusCode::kUnavailable, std::move(reason), std::move(msg)};
 }
 
+// An operation asked not to wait on the disk (RequestContext::may_block false) that would have
+// to: the caller runs it again where it may block. Never reaches a client.
+inline Status WouldBlock() {
+  return {StatusCode::kUnavailable, "internal/would_block", "the operation needs a worker thread"};
+}
+inline bool IsWouldBlock(const Status& s) {
+  return s.code() == StatusCode::kUnavailable && s.reason() == "internal/would_block";
+}
+
 // A value or the Status saying why there is none.
 template <typename T>
 class [[nodiscard]] StatusOr {

@@ -1,23 +1,24 @@
-// HttpRequest / HttpResponse: what handlers see, independent of the socket layer.
+// HttpRequest / HttpResponse, and the Handler the listener calls: what handlers see,
+// independent of the socket layer.
 //
-// Handlers are pure functions from a request to a response (see Handler); the listener in
-// server.h does all reading, writing, timeouts and TLS.
+// Handlers are pure functions from a request (and its RequestContext) to a response; the listener
+// in server.h does all reading, writing, timeouts and TLS.
 #pragma once
 
-#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/context.h"
+
 namespace keyhold::http {
 
 struct HttpRequest {
   std::string method;                                        // upper case, e.g. "POST"
-  std::string target;                                        // path and query as received
+  std::string target;                                        // origin form: path and query
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
-  std::string remote_ip;
 
   // The first header named `name` (lower case), or empty.
   std::string_view Header(std::string_view name) const {
@@ -42,8 +43,35 @@ struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Set by a handler called with ctx.may_block == false that would have to wait on the disk: the
+  // server calls it again with the same request on a worker thread, where blocking is allowed.
+  // The handler must not have changed anything before answering this.
+  bool run_on_worker = false;
+
+  static HttpResponse RunOnWorker() {
+    HttpResponse r;
+    r.run_on_worker = true;
+    return r;
+  }
 };
 
-using Handler = std::function<HttpResponse(const HttpRequest&)>;
+// What the listener calls. Implemented by the Router (router.h).
+//
+// Thread-safety: both methods are called concurrently from every I/O and worker thread.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+
+  // Answers one request. Called first on an I/O thread with ctx.may_block == false; may answer
+  // HttpResponse::RunOnWorker() to be called again on a worker thread. Exceptions are caught by
+  // the listener and answered as 500 through Reject().
+  virtual HttpResponse Handle(RequestContext& ctx, const HttpRequest& req) = 0;
+
+  // The response for a request the listener refuses itself (malformed HTTP 400, 408, 413, 500 for
+  // a handler that threw, 503 when over capacity), in the error format of whatever owns `path`
+  // (empty when not even the request line could be read). `detail` is shown to the client.
+  virtual HttpResponse Reject(const RequestContext& ctx, std::string_view path, int status,
+                              std::string_view reason, std::string_view detail) = 0;
+};
 
 }  // namespace keyhold::http

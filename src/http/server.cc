@@ -5,10 +5,12 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
+#include <exception>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -26,12 +28,13 @@ class ServerImpl;
 // What every session needs from the server, whatever its stream type.
 struct SessionHost {
   const ServerOptions& options;
-  const Handler& handler;
+  Handler& handler;
+  asio::thread_pool& workers;
   std::atomic<int>& live_sessions;
   std::atomic<bool>& draining;
 };
 
-HttpRequest ToRequest(bhttp::request<bhttp::string_body>& in, const std::string& remote_ip) {
+HttpRequest ToRequest(bhttp::request<bhttp::string_body>& in) {
   HttpRequest out;
   out.method = std::string(in.method_string());
   out.target = std::string(in.target());
@@ -41,7 +44,17 @@ HttpRequest ToRequest(bhttp::request<bhttp::string_body>& in, const std::string&
     out.headers.emplace_back(std::move(name), std::string(field.value()));
   }
   out.body = std::move(in.body());
-  out.remote_ip = remote_ip;
+  return out;
+}
+
+// Every X-Forwarded-For header, joined in the order received.
+std::string ForwardedFor(const HttpRequest& req) {
+  std::string out;
+  for (const auto& [name, value] : req.headers) {
+    if (name != "x-forwarded-for") continue;
+    if (!out.empty()) out.push_back(',');
+    out += value;
+  }
   return out;
 }
 
@@ -119,27 +132,75 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Close();
   }
 
+  RequestContext NewContext(std::chrono::steady_clock::time_point started) const {
+    RequestContext ctx;
+    ctx.request_id = host_.options.new_request_id();
+    ctx.peer_ip = remote_ip_;
+    ctx.client_ip = remote_ip_;
+    ctx.started = started;
+    ctx.deadline = started + host_.options.read_timeout;
+    ctx.may_block = false;
+    return ctx;
+  }
+
   void Dispatch() {
-    auto started = std::chrono::steady_clock::now();
     auto& breq = parser_->get();
-    unsigned version = breq.version();
-    bool keep_alive = breq.keep_alive() && !host_.draining;
-    HttpRequest req = ToRequest(breq, remote_ip_);
-    HttpResponse resp = host_.handler(req);
-    Log(req, resp.status, started);
-    Write(ToBeast(std::move(resp), version, keep_alive));
+    version_ = breq.version();
+    keep_alive_ = breq.keep_alive() && !host_.draining;
+    request_ = ToRequest(breq);
+    ctx_ = NewContext(std::chrono::steady_clock::now());
+    if (!host_.options.trusted_proxies.empty()) {
+      ctx_.client_ip =
+          host_.options.trusted_proxies.ClientAddress(remote_ip_, ForwardedFor(request_));
+    }
+    HttpResponse resp = CallHandler();
+    if (!resp.run_on_worker) return Respond(std::move(resp));
+    ctx_.may_block = true;
+    asio::post(host_.workers, [self = this->shared_from_this()] {
+      HttpResponse r = self->CallHandler();
+      asio::post(self->stream_.get_executor(),
+                 [self, r = std::move(r)]() mutable { self->Respond(std::move(r)); });
+    });
+  }
+
+  // The exception boundary: a handler that throws costs its own request a 500, nothing more.
+  HttpResponse CallHandler() {
+    std::string what;
+    try {
+      HttpResponse r = host_.handler.Handle(ctx_, request_);
+      if (r.run_on_worker && ctx_.may_block) {
+        what = "a handler asked for a worker thread while on one";
+      } else {
+        return r;
+      }
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+      what = "an exception of unknown type";
+    }
+    if (host_.options.on_handler_failure) host_.options.on_handler_failure(ctx_, what);
+    return host_.handler.Reject(ctx_, request_.Path(), 500, "application/unexpected_error",
+                                "the server failed to answer this request; it is logged under "
+                                "the request id " +
+                                    ctx_.request_id);
+  }
+
+  void Respond(HttpResponse resp) {
+    resp.headers.emplace_back("X-Request-Id", ctx_.request_id);
+    Log(ctx_, request_, resp.status);
+    Write(ToBeast(std::move(resp), version_, keep_alive_));
   }
 
   void Reject(int status, const std::string& reason, const std::string& detail) {
-    auto started = std::chrono::steady_clock::now();
     HttpRequest req;
     if (parser_) {
       req.method = std::string(parser_->get().method_string());
       req.target = std::string(parser_->get().target());
     }
-    req.remote_ip = remote_ip_;
-    HttpResponse resp = host_.options.error_response(status, reason, detail);
-    Log(req, resp.status, started);
+    RequestContext ctx = NewContext(std::chrono::steady_clock::now());
+    HttpResponse resp = host_.handler.Reject(ctx, req.Path(), status, reason, detail);
+    resp.headers.emplace_back("X-Request-Id", ctx.request_id);
+    Log(ctx, req, resp.status);
     lingering_ = true;
     Write(ToBeast(std::move(resp), 11, /*keep_alive=*/false));
   }
@@ -159,11 +220,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                             });
   }
 
-  void Log(const HttpRequest& req, int status, std::chrono::steady_clock::time_point started) {
+  void Log(const RequestContext& ctx, const HttpRequest& req, int status) {
     if (!host_.options.on_response) return;
-    host_.options.on_response(req, status,
+    host_.options.on_response(ctx, req, status,
                               std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::steady_clock::now() - started));
+                                  std::chrono::steady_clock::now() - ctx.started));
   }
 
   void Write(bhttp::response<bhttp::string_body> resp) {
@@ -200,14 +261,20 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::atomic<bool> busy_{false};
   bool lingering_ = false;
+  // The request being answered; touched by one thread at a time (I/O, then worker, then I/O).
+  HttpRequest request_;
+  RequestContext ctx_;
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
   std::array<char, 16 * 1024> scratch_;
 };
 
 class ServerImpl final : public HttpServer {
  public:
-  ServerImpl(ServerOptions options, Handler handler)
+  ServerImpl(ServerOptions options, Handler& handler)
       : options_(std::move(options)),
-        handler_(std::move(handler)),
+        handler_(handler),
+        workers_(static_cast<size_t>(std::max(1, options_.worker_threads))),
         ios_(MakeContexts(std::max(1, options_.threads))),
         acceptor_(*ios_[0]),
         ssl_(asio::ssl::context::tls_server) {}
@@ -271,6 +338,7 @@ class ServerImpl final : public HttpServer {
       CloseIdleSessions();
     }
     guards_.clear();
+    workers_.join();  // handlers on workers finish; their answers are posted to I/O threads
     for (auto& io : ios_) io->stop();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
@@ -278,7 +346,7 @@ class ServerImpl final : public HttpServer {
   }
 
  private:
-  SessionHost Host() { return {options_, handler_, live_sessions_, draining_}; }
+  SessionHost Host() { return {options_, handler_, workers_, live_sessions_, draining_}; }
 
   // One single-threaded io_context per I/O thread: a connection lives on one thread for its
   // whole life, so its handlers need no strand and never wake another thread.
@@ -329,7 +397,8 @@ class ServerImpl final : public HttpServer {
   }
 
   ServerOptions options_;
-  Handler handler_;
+  Handler& handler_;
+  asio::thread_pool workers_;
   std::vector<std::unique_ptr<asio::io_context>> ios_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   size_t next_io_ = 0;  // used only by the accept handler, which runs on ios_[0]
@@ -347,8 +416,8 @@ class ServerImpl final : public HttpServer {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Handler handler) {
-  auto server = std::make_unique<ServerImpl>(std::move(options), std::move(handler));
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Handler& handler) {
+  auto server = std::make_unique<ServerImpl>(std::move(options), handler);
   KH_RETURN_IF_ERROR(server->Init());
   return std::unique_ptr<HttpServer>(std::move(server));
 }

@@ -1,16 +1,20 @@
 // HttpServer: the listener and sessions — all socket I/O, TLS and timeouts, nothing else.
 //
-// It reads each request (bodies over `max_body_bytes` get 413 without being read), passes it
-// to the Handler, and writes the response. Keep-alive is honoured. Shutdown() stops accepting,
-// closes idle connections, lets in-flight requests finish, and returns when all are done (or a
-// deadline passed).
+// It reads each request (bodies over `max_body_bytes` get 413 without being read), gives it a
+// RequestContext (request id, client address, deadline), passes both to the Handler on the
+// connection's I/O thread, and writes the response. A handler that would wait on the disk asks to
+// be run again on one of `worker_threads` worker threads (HttpResponse::RunOnWorker), so I/O
+// threads keep answering requests that need no write. A handler that throws is answered 500 and
+// the server keeps serving. Keep-alive is honoured. Shutdown() stops accepting, closes idle
+// connections, lets in-flight requests finish, and returns when all are done (or a deadline
+// passed).
 //
-//   KH_ASSIGN_OR_RETURN(auto srv, HttpServer::Start(opts, handler));
+//   KH_ASSIGN_OR_RETURN(auto srv, HttpServer::Start(opts, router));
 //   spdlog::info("listening on {}", srv->LocalAddress());
 //   srv->Shutdown(std::chrono::seconds(10));
 //
 // Thread-safety: Start, LocalAddress and Shutdown are called from one controlling thread; the
-// handler is called concurrently from `threads` I/O threads.
+// handler is called concurrently from the I/O and worker threads.
 #pragma once
 
 #include <chrono>
@@ -18,6 +22,7 @@
 #include <memory>
 #include <string>
 
+#include "core/ip.h"
 #include "core/status.h"
 #include "http/message.h"
 
@@ -26,23 +31,30 @@ namespace keyhold::http {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
-  int threads = 2;
+  int threads = 2;         // I/O threads
+  int worker_threads = 4;  // threads for handlers that wait on the disk
   size_t max_body_bytes = 1 << 20;
   std::chrono::seconds read_timeout{30};
   std::string tls_cert_file;  // both set: serve HTTPS (TLS 1.2 and later)
   std::string tls_key_file;
-  // Builds the response for a request the server rejects itself (413, malformed HTTP).
-  std::function<HttpResponse(int status, const std::string& reason, const std::string& detail)>
-      error_response;
+  // Whose X-Forwarded-For is believed for the client address (core/ip.h).
+  TrustedProxies trusted_proxies;
+  // Makes the id of each request; required.
+  std::function<std::string()> new_request_id;
   // Called after each response, for the access log. Must not log bodies or query strings.
-  std::function<void(const HttpRequest&, int status, std::chrono::microseconds took)> on_response;
+  std::function<void(const RequestContext&, const HttpRequest&, int status,
+                     std::chrono::microseconds took)>
+      on_response;
+  // Called when a handler throws (with what it threw) before the client gets a 500.
+  std::function<void(const RequestContext&, std::string_view what)> on_handler_failure;
 };
 
 class HttpServer {
  public:
   // Binds and starts serving. Errors: kUnavailable if the address cannot be bound;
   // kInvalidArgument if the TLS files cannot be loaded.
-  static StatusOr<std::unique_ptr<HttpServer>> Start(ServerOptions options, Handler handler);
+  // `handler` must outlive the server.
+  static StatusOr<std::unique_ptr<HttpServer>> Start(ServerOptions options, Handler& handler);
   virtual ~HttpServer() = default;
 
   // "host:port" actually bound (useful with port 0).

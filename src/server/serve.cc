@@ -12,10 +12,14 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/ids.h"
+#include "core/ip.h"
 #include "crypto/system_env.h"
+#include "http/health.h"
+#include "http/router.h"
 #include "http/server.h"
 #include "http/unkey/unkey_api.h"
-#include "http/unkey/wire.h"
+#include "http/vault/vault_api.h"
 #include "server/bootstrap.h"
 
 namespace keyhold::server {
@@ -84,9 +88,15 @@ int Serve(const Settings& settings) {
   spdlog::set_level(spdlog::level::from_str(settings.Get("log_level")));
   auto listen = SplitListen(settings.Get("listen"));
   int threads = std::atoi(settings.Get("threads").c_str());
-  if (!listen.ok() || threads < 1 || threads > 256) {
-    std::fprintf(stderr, "keyhold serve: %s\n",
-                 listen.ok() ? "threads must be 1 to 256" : listen.status().message().c_str());
+  int workers = std::atoi(settings.Get("workers").c_str());
+  auto trusted = TrustedProxies::Parse(settings.Get("trusted_proxies"));
+  std::string bad;
+  if (!listen.ok()) bad = listen.status().message();
+  if (threads < 1 || threads > 256) bad = "threads must be 1 to 256";
+  if (workers < 1 || workers > 256) bad = "workers must be 1 to 256";
+  if (!trusted.ok()) bad = trusted.status().message();
+  if (!bad.empty()) {
+    std::fprintf(stderr, "keyhold serve: %s\n", bad.c_str());
     return 2;
   }
   // Block the signals before any thread starts, so only sigwait below receives them.
@@ -105,29 +115,35 @@ int Serve(const Settings& settings) {
   }
   if (opened->created_root_key) PrintRootKey(*opened->created_root_key, /*json_output=*/false);
 
-  http::unkey::UnkeyApi unkey(*opened->service, env);
+  http::unkey::UnkeyApi unkey(*opened->service);
+  http::vault::VaultApi vault({.version = KEYHOLD_VERSION}, env);
+  http::HealthSurface health(KEYHOLD_VERSION);
+  http::Router router;
+  router.Mount("/v2/", unkey);
+  router.Mount("/v1/", vault);
+  router.Mount("/health", health);
+
   http::ServerOptions opts;
   opts.host = listen->first;
   opts.port = listen->second;
   opts.threads = threads;
+  opts.worker_threads = workers;
   opts.tls_cert_file = settings.Get("tls_cert");
   opts.tls_key_file = settings.Get("tls_key");
-  opts.error_response = [&env](int status, const std::string& reason, const std::string& detail) {
-    return http::unkey::ErrorWith(http::unkey::NewRequestId(env), status, reason, detail);
-  };
+  opts.trusted_proxies = std::move(trusted).value();
+  opts.new_request_id = [&env] { return NewRequestId(env); };
   if (settings.Get("access_log") == "true") {
-    opts.on_response = [](const http::HttpRequest& r, int status, std::chrono::microseconds took) {
-      // Path only: a query string may carry a key.
-      spdlog::info("{} {} {} {}us", r.method, r.Path(), status, took.count());
+    opts.on_response = [](const RequestContext& ctx, const http::HttpRequest& r, int status,
+                          std::chrono::microseconds took) {
+      // Path only: a query string may carry a key. The actor is a key id, never key material.
+      spdlog::info("{} {} {} {} {}us {} {}", ctx.request_id, r.method, r.Path(), status,
+                   took.count(), ctx.client_ip, ctx.actor.key_id.empty() ? "-" : ctx.actor.key_id);
     };
   }
-  http::Handler handler = [&unkey, &env](const http::HttpRequest& req) {
-    if (req.Path().starts_with("/v2/")) return unkey.Handle(req);
-    return http::unkey::ErrorWith(http::unkey::NewRequestId(env), 404,
-                                  "application/route_not_found",
-                                  "no route for " + std::string(req.Path()));
+  opts.on_handler_failure = [](const RequestContext& ctx, std::string_view what) {
+    spdlog::error("{} handler failed: {}", ctx.request_id, what);
   };
-  auto server = http::HttpServer::Start(opts, handler);
+  auto server = http::HttpServer::Start(opts, router);
   if (!server.ok()) {
     spdlog::error("{}", server.status().message());
     return 1;

@@ -17,6 +17,11 @@ inline constexpr std::string_view kRootKeyPrefix = "khr";
 // kPermissionDenied naming `permission` unless `p` holds it.
 Status Require(const Principal& p, const std::string& permission);
 
+// kInvalidArgument ("application/not_enforced") if `ratelimits` is not empty: limits that were
+// stored but not enforced would be answered as if they were, so none are accepted until rate
+// limiting is part of the service. An empty list (clearing) is fine.
+Status RefuseUnenforcedRatelimits(const std::vector<RatelimitConfig>& ratelimits);
+
 // One page of an id-ordered map, starting after `cursor`.
 template <typename T, typename V, typename F>
 Page<T> PageOver(const std::map<std::string, V>& m, const std::string& cursor, int limit, F make) {

@@ -15,10 +15,6 @@ namespace keyhold::service {
 using store::KeyKind;
 using store::WriteBatch;
 
-bool Principal::Can(std::string_view permission) const {
-  return AnyPermissionMatches(permissions, permission);
-}
-
 const char* VerifyCodeName(VerifyCode code) {
   switch (code) {
     case VerifyCode::kValid:
@@ -44,6 +40,14 @@ const char* VerifyCodeName(VerifyCode code) {
 Status Require(const Principal& p, const std::string& permission) {
   if (p.Can(permission)) return OkStatus();
   return PermissionDenied("this root key lacks the permission '" + permission + "'");
+}
+
+Status RefuseUnenforcedRatelimits(const std::vector<RatelimitConfig>& ratelimits) {
+  if (ratelimits.empty()) return OkStatus();
+  return InvalidArgument(
+      "rate limits are not enforced by this server yet, so none are accepted (a limit that is "
+      "stored but not enforced would be answered as if it were); remove ratelimits",
+      "application/not_enforced");
 }
 
 StatusOr<std::unique_ptr<KeyService>> KeyService::Open(store::Store& store, Env& env) {
@@ -330,8 +334,10 @@ StatusOr<CreatedKey> KeyService::Bootstrap(std::string_view name) {
   return created;
 }
 
-StatusOr<CreatedKey> KeyService::CreateRootKey(const Principal& p, std::optional<std::string> name,
+StatusOr<CreatedKey> KeyService::CreateRootKey(const RequestContext& ctx,
+                                               std::optional<std::string> name,
                                                const std::vector<std::string>& permissions) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.create_root_key"));
   if (permissions.empty()) return InvalidArgument("a root key needs at least one permission");
   for (const std::string& want : permissions) {
@@ -351,15 +357,17 @@ StatusOr<CreatedKey> KeyService::CreateRootKey(const Principal& p, std::optional
   return created;
 }
 
-StatusOr<Page<KeyView>> KeyService::ListRootKeys(const Principal& p, const std::string& cursor,
-                                                 int limit) {
+StatusOr<Page<KeyView>> KeyService::ListRootKeys(const RequestContext& ctx,
+                                                 const std::string& cursor, int limit) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_root_key"));
   std::shared_lock lock(mu_);
   return PageOver<KeyView>(root_key_ids_, cursor, limit,
                            [&](const std::string& id) { return ViewOf(by_id_.at(id)); });
 }
 
-Status KeyService::DeleteRootKey(const Principal& p, const std::string& key_id) {
+Status KeyService::DeleteRootKey(const RequestContext& ctx, const std::string& key_id) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.delete_root_key"));
   std::lock_guard w(write_mu_);
   auto e = FindKey(key_id, KeyKind::kRoot);
@@ -383,7 +391,8 @@ Status KeyService::DeleteRootKey(const Principal& p, const std::string& key_id) 
 
 // --- APIs ---------------------------------------------------------------------------------
 
-StatusOr<ApiRecord> KeyService::CreateApi(const Principal& p, CreateApiRequest req) {
+StatusOr<ApiRecord> KeyService::CreateApi(const RequestContext& ctx, CreateApiRequest req) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api.*.create_api"));
   if (req.name.empty() || req.name.size() > kMaxNameLength) {
     return InvalidArgument("name must be 1 to 256 characters");
@@ -411,7 +420,8 @@ StatusOr<ApiRecord> KeyService::CreateApi(const Principal& p, CreateApiRequest r
   return a;
 }
 
-StatusOr<ApiRecord> KeyService::GetApi(const Principal& p, const std::string& api_id) {
+StatusOr<ApiRecord> KeyService::GetApi(const RequestContext& ctx, const std::string& api_id) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api." + api_id + ".read_api"));
   std::shared_lock lock(mu_);
   const ApiRecord* a = FindApi(api_id);
@@ -419,7 +429,8 @@ StatusOr<ApiRecord> KeyService::GetApi(const Principal& p, const std::string& ap
   return *a;
 }
 
-Status KeyService::DeleteApi(const Principal& p, const std::string& api_id) {
+Status KeyService::DeleteApi(const RequestContext& ctx, const std::string& api_id) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api." + api_id + ".delete_api"));
   std::lock_guard w(write_mu_);
   const ApiRecord* a = FindApi(api_id);
@@ -444,9 +455,10 @@ Status KeyService::DeleteApi(const Principal& p, const std::string& api_id) {
   return OkStatus();
 }
 
-StatusOr<Page<KeyView>> KeyService::ListKeys(const Principal& p, const std::string& api_id,
+StatusOr<Page<KeyView>> KeyService::ListKeys(const RequestContext& ctx, const std::string& api_id,
                                              const std::string& cursor, int limit,
                                              const std::optional<std::string>& external_id) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api." + api_id + ".read_key"));
   std::string identity_id;
   {

@@ -33,6 +33,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/context.h"
 #include "core/env.h"
 #include "core/status.h"
 #include "crypto/secret.h"
@@ -46,13 +47,6 @@ using store::KeyRecord;
 using store::PermissionRecord;
 using store::RatelimitConfig;
 using store::RoleRecord;
-
-// An authenticated root key.
-struct Principal {
-  std::string key_id;
-  std::vector<std::string> permissions;
-  bool Can(std::string_view permission) const;
-};
 
 // Field limits enforced by the service (the wire layer reports them with the field's location).
 inline constexpr size_t kMaxNameLength = 256;
@@ -208,8 +202,8 @@ struct VerifyRequest {
   std::string_view key;
   std::optional<std::string> permissions_query;
   int64_t cost = 1;
-  std::string client_ip;
   std::vector<std::string> tags;
+  std::vector<RatelimitConfig> ratelimits;  // refused until rate limits are enforced
 };
 
 struct VerifyResult {
@@ -242,71 +236,77 @@ class KeyService {
   bool HasRootKeys() const;
 
   // Creates a root key holding `permissions`, each of which the caller must itself cover.
-  StatusOr<CreatedKey> CreateRootKey(const Principal& p, std::optional<std::string> name,
+  StatusOr<CreatedKey> CreateRootKey(const RequestContext& ctx, std::optional<std::string> name,
                                      const std::vector<std::string>& permissions);
-  StatusOr<Page<KeyView>> ListRootKeys(const Principal& p, const std::string& cursor, int limit);
+  StatusOr<Page<KeyView>> ListRootKeys(const RequestContext& ctx, const std::string& cursor,
+                                       int limit);
   // The caller must cover every permission of the key it deletes.
-  Status DeleteRootKey(const Principal& p, const std::string& key_id);
+  Status DeleteRootKey(const RequestContext& ctx, const std::string& key_id);
 
   // --- APIs ------------------------------------------------------------------------------
-  StatusOr<ApiRecord> CreateApi(const Principal& p, CreateApiRequest req);
-  StatusOr<ApiRecord> GetApi(const Principal& p, const std::string& api_id);
+  StatusOr<ApiRecord> CreateApi(const RequestContext& ctx, CreateApiRequest req);
+  StatusOr<ApiRecord> GetApi(const RequestContext& ctx, const std::string& api_id);
   // Soft-deletes the API and every key in it. Errors: kNotFound.
-  Status DeleteApi(const Principal& p, const std::string& api_id);
-  StatusOr<Page<KeyView>> ListKeys(const Principal& p, const std::string& api_id,
+  Status DeleteApi(const RequestContext& ctx, const std::string& api_id);
+  StatusOr<Page<KeyView>> ListKeys(const RequestContext& ctx, const std::string& api_id,
                                    const std::string& cursor, int limit,
                                    const std::optional<std::string>& external_id);
 
   // --- keys ------------------------------------------------------------------------------
-  StatusOr<CreatedKey> CreateKey(const Principal& p, CreateKeyRequest req);
+  StatusOr<CreatedKey> CreateKey(const RequestContext& ctx, CreateKeyRequest req);
   // Creates `count` keys alike but for their text, in one store write (bulk loads, benchmarks).
   // Errors as CreateKey; kInvalidArgument if count is not 1..kMaxBulkKeys.
-  StatusOr<std::vector<CreatedKey>> CreateKeys(const Principal& p, CreateKeyRequest req, int count);
-  StatusOr<KeyView> GetKey(const Principal& p, const std::string& key_id);
+  StatusOr<std::vector<CreatedKey>> CreateKeys(const RequestContext& ctx, CreateKeyRequest req,
+                                               int count);
+  StatusOr<KeyView> GetKey(const RequestContext& ctx, const std::string& key_id);
   // Looks a key up by its text. Errors: kNotFound (also for a malformed key).
-  StatusOr<KeyView> Whoami(const Principal& p, std::string_view key);
-  StatusOr<KeyView> UpdateKey(const Principal& p, UpdateKeyRequest req);
+  StatusOr<KeyView> Whoami(const RequestContext& ctx, std::string_view key);
+  StatusOr<KeyView> UpdateKey(const RequestContext& ctx, UpdateKeyRequest req);
   // `value` nullopt with kSet makes the key unlimited. Errors: kInvalidArgument for a missing or
   // negative value, or a change that would take the balance out of [0, 1e15].
-  StatusOr<CreditsState> UpdateCredits(const Principal& p, const std::string& key_id,
+  StatusOr<CreditsState> UpdateCredits(const RequestContext& ctx, const std::string& key_id,
                                        CreditsOperation op, std::optional<int64_t> value);
-  Status DeleteKey(const Principal& p, const std::string& key_id, bool permanent);
+  Status DeleteKey(const RequestContext& ctx, const std::string& key_id, bool permanent);
 
   enum class SetMode { kAdd, kSet, kRemove };
   StatusOr<std::vector<PermissionRecord>> ChangeKeyPermissions(
-      const Principal& p, const std::string& key_id, SetMode mode,
+      const RequestContext& ctx, const std::string& key_id, SetMode mode,
       const std::vector<std::string>& perms);
-  StatusOr<std::vector<RoleView>> ChangeKeyRoles(const Principal& p, const std::string& key_id,
-                                                 SetMode mode,
+  StatusOr<std::vector<RoleView>> ChangeKeyRoles(const RequestContext& ctx,
+                                                 const std::string& key_id, SetMode mode,
                                                  const std::vector<std::string>& roles);
 
   // Checks a key in the spec's order: not found/deleted, disabled, expired, IP allowlist,
   // permissions, rate limits, credits. A denied request spends nothing. Errors only when a
   // credit spend cannot be stored (kUnavailable); every outcome is a VerifyResult.
-  StatusOr<VerifyResult> Verify(const Principal& p, const VerifyRequest& req);
+  StatusOr<VerifyResult> Verify(const RequestContext& ctx, const VerifyRequest& req);
 
   // --- identities ------------------------------------------------------------------------
-  StatusOr<IdentityRecord> CreateIdentity(const Principal& p, IdentityRecord req);
-  StatusOr<IdentityRecord> GetIdentity(const Principal& p, const std::string& id_or_external);
-  StatusOr<Page<IdentityRecord>> ListIdentities(const Principal& p, const std::string& cursor,
-                                                int limit);
-  StatusOr<IdentityRecord> UpdateIdentity(const Principal& p, const std::string& id_or_external,
+  StatusOr<IdentityRecord> CreateIdentity(const RequestContext& ctx, IdentityRecord req);
+  StatusOr<IdentityRecord> GetIdentity(const RequestContext& ctx,
+                                       const std::string& id_or_external);
+  StatusOr<Page<IdentityRecord>> ListIdentities(const RequestContext& ctx,
+                                                const std::string& cursor, int limit);
+  StatusOr<IdentityRecord> UpdateIdentity(const RequestContext& ctx,
+                                          const std::string& id_or_external,
                                           std::optional<std::string> meta_json,
                                           std::optional<std::vector<RatelimitConfig>> ratelimits);
   // Keys of the identity keep working and lose their identity.
-  Status DeleteIdentity(const Principal& p, const std::string& id_or_external);
+  Status DeleteIdentity(const RequestContext& ctx, const std::string& id_or_external);
 
   // --- permissions and roles ------------------------------------------------------------
-  StatusOr<PermissionRecord> CreatePermission(const Principal& p, PermissionRecord req);
-  StatusOr<PermissionRecord> GetPermission(const Principal& p, const std::string& id_or_slug);
-  StatusOr<Page<PermissionRecord>> ListPermissions(const Principal& p, const std::string& cursor,
-                                                   int limit);
-  Status DeletePermission(const Principal& p, const std::string& id_or_slug);
-  StatusOr<RoleView> CreateRole(const Principal& p, RoleRecord req,
+  StatusOr<PermissionRecord> CreatePermission(const RequestContext& ctx, PermissionRecord req);
+  StatusOr<PermissionRecord> GetPermission(const RequestContext& ctx,
+                                           const std::string& id_or_slug);
+  StatusOr<Page<PermissionRecord>> ListPermissions(const RequestContext& ctx,
+                                                   const std::string& cursor, int limit);
+  Status DeletePermission(const RequestContext& ctx, const std::string& id_or_slug);
+  StatusOr<RoleView> CreateRole(const RequestContext& ctx, RoleRecord req,
                                 const std::vector<std::string>& permissions);
-  StatusOr<RoleView> GetRole(const Principal& p, const std::string& id_or_name);
-  StatusOr<Page<RoleView>> ListRoles(const Principal& p, const std::string& cursor, int limit);
-  Status DeleteRole(const Principal& p, const std::string& id_or_name);
+  StatusOr<RoleView> GetRole(const RequestContext& ctx, const std::string& id_or_name);
+  StatusOr<Page<RoleView>> ListRoles(const RequestContext& ctx, const std::string& cursor,
+                                     int limit);
+  Status DeleteRole(const RequestContext& ctx, const std::string& id_or_name);
 
   // Writes the last-used times that changed since the previous flush. Usage metadata, not an
   // acknowledged write: the server calls this every few seconds and at shutdown.

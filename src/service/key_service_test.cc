@@ -15,6 +15,10 @@
 namespace keyhold::service {
 namespace {
 
+RequestContext Ctx(const Principal& actor, std::string client_ip = "127.0.0.1") {
+  return {.request_id = "req_test", .client_ip = client_ip, .peer_ip = client_ip, .actor = actor};
+}
+
 // A well-formed key that this service never issued.
 std::string GenerateKeyForTest(testing::FakeEnv& env) { return GenerateKey(env, "hd", 32); }
 
@@ -40,7 +44,7 @@ class KeyServiceTest : public ::testing::Test {
     }
     auto p = svc_->Authenticate(root_text_);
     ASSERT_TRUE(p.ok());
-    root_ = *p;
+    root_ = Ctx(*p);
   }
 
   std::string NewApi() {
@@ -68,7 +72,7 @@ class KeyServiceTest : public ::testing::Test {
   std::unique_ptr<testing::FaultyStore> faulty_;
   std::unique_ptr<KeyService> svc_;
   std::string root_text_;
-  Principal root_;
+  RequestContext root_;
 };
 
 TEST_F(KeyServiceTest, CreatedKeyVerifiesAndIsNotStoredInPlaintext) {
@@ -191,22 +195,22 @@ TEST_F(KeyServiceTest, RootKeysHoldOnlyWhatTheyWereGiven) {
   ASSERT_TRUE(p.ok());
   CreatedKey mine = NewKey({.api_id = api});
   CreatedKey theirs = NewKey({.api_id = other_api});
-  EXPECT_EQ(svc_->Verify(*p, {.key = mine.key.Reveal()})->code, VerifyCode::kValid);
+  EXPECT_EQ(svc_->Verify(Ctx(*p), {.key = mine.key.Reveal()})->code, VerifyCode::kValid);
   // No verify permission on the other API: indistinguishable from a missing key.
-  auto hidden = svc_->Verify(*p, {.key = theirs.key.Reveal()});
+  auto hidden = svc_->Verify(Ctx(*p), {.key = theirs.key.Reveal()});
   EXPECT_EQ(hidden->code, VerifyCode::kNotFound);
   EXPECT_FALSE(hidden->key.has_value());
-  auto create = svc_->CreateKey(*p, {.api_id = api});
+  auto create = svc_->CreateKey(Ctx(*p), {.api_id = api});
   EXPECT_EQ(create.status().code(), StatusCode::kPermissionDenied);
   EXPECT_NE(create.status().message().find("api." + api + ".create_key"), std::string::npos);
   // A root key can never grant more than it holds.
-  auto escalate = svc_->CreateRootKey(*p, "x", {"*"});
+  auto escalate = svc_->CreateRootKey(Ctx(*p), "x", {"*"});
   EXPECT_EQ(escalate.status().code(), StatusCode::kPermissionDenied);
   auto delegate =
       svc_->CreateRootKey(root_, "admin-ish", {"rbac.*.create_root_key", "api.*.read_key"});
   auto dp = svc_->Authenticate(delegate->key.Reveal());
-  EXPECT_TRUE(svc_->CreateRootKey(*dp, "narrow", {"api." + api + ".read_key"}).ok());
-  EXPECT_EQ(svc_->CreateRootKey(*dp, "wider", {"api.*.create_key"}).status().code(),
+  EXPECT_TRUE(svc_->CreateRootKey(Ctx(*dp), "narrow", {"api." + api + ".read_key"}).ok());
+  EXPECT_EQ(svc_->CreateRootKey(Ctx(*dp), "wider", {"api.*.create_key"}).status().code(),
             StatusCode::kPermissionDenied);
 }
 
@@ -257,9 +261,9 @@ TEST_F(KeyServiceTest, IpAllowlist) {
   auto a = svc_->CreateApi(root_, {.name = "internal", .ip_allowlist = {"10.0.0.0/8"}});
   ASSERT_TRUE(a.ok());
   CreatedKey k = NewKey({.api_id = a->id});
-  auto inside = svc_->Verify(root_, {.key = k.key.Reveal(), .client_ip = "10.1.2.3"});
+  auto inside = svc_->Verify(Ctx(root_.actor, "10.1.2.3"), {.key = k.key.Reveal()});
   EXPECT_EQ(inside->code, VerifyCode::kValid);
-  auto outside = svc_->Verify(root_, {.key = k.key.Reveal(), .client_ip = "192.0.2.1"});
+  auto outside = svc_->Verify(Ctx(root_.actor, "192.0.2.1"), {.key = k.key.Reveal()});
   EXPECT_EQ(outside->code, VerifyCode::kForbidden);
 }
 

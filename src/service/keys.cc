@@ -165,13 +165,14 @@ Status KeyService::CommitKey(KeyRecord rec, WriteBatch batch,
   return OkStatus();
 }
 
-StatusOr<CreatedKey> KeyService::CreateKey(const Principal& p, CreateKeyRequest req) {
-  KH_ASSIGN_OR_RETURN(std::vector<CreatedKey> keys, CreateKeys(p, std::move(req), 1));
+StatusOr<CreatedKey> KeyService::CreateKey(const RequestContext& ctx, CreateKeyRequest req) {
+  KH_ASSIGN_OR_RETURN(std::vector<CreatedKey> keys, CreateKeys(ctx, std::move(req), 1));
   return std::move(keys.front());
 }
 
-StatusOr<std::vector<CreatedKey>> KeyService::CreateKeys(const Principal& p, CreateKeyRequest req,
-                                                         int count) {
+StatusOr<std::vector<CreatedKey>> KeyService::CreateKeys(const RequestContext& ctx,
+                                                         CreateKeyRequest req, int count) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api." + req.api_id + ".create_key"));
   if (count < 1 || count > kMaxBulkKeys) return InvalidArgument("count must be 1 to 1000000");
   if (req.recoverable) {
@@ -181,6 +182,7 @@ StatusOr<std::vector<CreatedKey>> KeyService::CreateKeys(const Principal& p, Cre
   }
   KH_RETURN_IF_ERROR(ValidateCommon(req.name, req.meta_json));
   if (req.credits) KH_RETURN_IF_ERROR(ValidateCredits(req.credits->remaining, req.credits->refill));
+  KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(req.ratelimits));
   KH_RETURN_IF_ERROR(ValidateRatelimits(req.ratelimits, env_));
   int64_t now = env_.NowMillis();
   if (req.expires && *req.expires <= now) return InvalidArgument("expires must be in the future");
@@ -249,7 +251,8 @@ StatusOr<std::shared_ptr<const KeyEntry>> KeyService::KeyForWrite(const Principa
   return e;
 }
 
-StatusOr<KeyView> KeyService::GetKey(const Principal& p, const std::string& key_id) {
+StatusOr<KeyView> KeyService::GetKey(const RequestContext& ctx, const std::string& key_id) {
+  const Principal& p = ctx.actor;
   std::shared_lock lock(mu_);
   auto e = FindKey(key_id, KeyKind::kApp);
   if (!e) return NotFound("key '" + key_id + "' was not found", "data/key_not_found");
@@ -257,7 +260,8 @@ StatusOr<KeyView> KeyService::GetKey(const Principal& p, const std::string& key_
   return ViewOf(e);
 }
 
-StatusOr<KeyView> KeyService::Whoami(const Principal& p, std::string_view key) {
+StatusOr<KeyView> KeyService::Whoami(const RequestContext& ctx, std::string_view key) {
+  const Principal& p = ctx.actor;
   if (!ParseKey(key).ok()) return NotFound("the key was not found", "data/key_not_found");
   crypto::Sha256Digest h = crypto::Sha256(key);
   std::shared_lock lock(mu_);
@@ -269,7 +273,8 @@ StatusOr<KeyView> KeyService::Whoami(const Principal& p, std::string_view key) {
   return ViewOf(it->second);
 }
 
-StatusOr<KeyView> KeyService::UpdateKey(const Principal& p, UpdateKeyRequest req) {
+StatusOr<KeyView> KeyService::UpdateKey(const RequestContext& ctx, UpdateKeyRequest req) {
+  const Principal& p = ctx.actor;
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, req.key_id, "update_key"));
   KeyRecord k = e->ToRecord();
@@ -292,6 +297,7 @@ StatusOr<KeyView> KeyService::UpdateKey(const Principal& p, UpdateKeyRequest req
     k.expires = *req.expires;
   }
   if (req.ratelimits) {
+    KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(*req.ratelimits));
     KH_RETURN_IF_ERROR(ValidateRatelimits(*req.ratelimits, env_));
     k.ratelimits = std::move(*req.ratelimits);
   }
@@ -322,9 +328,10 @@ StatusOr<KeyView> KeyService::UpdateKey(const Principal& p, UpdateKeyRequest req
   return ViewOf(by_id_.at(id));
 }
 
-StatusOr<CreditsState> KeyService::UpdateCredits(const Principal& p, const std::string& key_id,
-                                                 CreditsOperation op,
+StatusOr<CreditsState> KeyService::UpdateCredits(const RequestContext& ctx,
+                                                 const std::string& key_id, CreditsOperation op,
                                                  std::optional<int64_t> value) {
+  const Principal& p = ctx.actor;
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "update_key"));
   if (op != CreditsOperation::kSet && !value) {
@@ -381,7 +388,8 @@ StatusOr<CreditsState> KeyService::UpdateCredits(const Principal& p, const std::
   return next;
 }
 
-Status KeyService::DeleteKey(const Principal& p, const std::string& key_id, bool permanent) {
+Status KeyService::DeleteKey(const RequestContext& ctx, const std::string& key_id, bool permanent) {
+  const Principal& p = ctx.actor;
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "delete_key"));
   WriteBatch b;
@@ -415,8 +423,9 @@ static std::vector<Id> Combine(std::vector<Id> current, const std::vector<Id>& g
 }
 
 StatusOr<std::vector<PermissionRecord>> KeyService::ChangeKeyPermissions(
-    const Principal& p, const std::string& key_id, SetMode mode,
+    const RequestContext& ctx, const std::string& key_id, SetMode mode,
     const std::vector<std::string>& perms) {
+  const Principal& p = ctx.actor;
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "update_key"));
   WriteBatch batch;
@@ -442,9 +451,10 @@ StatusOr<std::vector<PermissionRecord>> KeyService::ChangeKeyPermissions(
   return out;
 }
 
-StatusOr<std::vector<RoleView>> KeyService::ChangeKeyRoles(const Principal& p,
+StatusOr<std::vector<RoleView>> KeyService::ChangeKeyRoles(const RequestContext& ctx,
                                                            const std::string& key_id, SetMode mode,
                                                            const std::vector<std::string>& roles) {
+  const Principal& p = ctx.actor;
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "update_key"));
   std::vector<std::string> ids;

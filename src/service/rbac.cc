@@ -20,12 +20,14 @@ RoleView KeyService::RoleViewOf(const RoleRecord& r) const {
 
 // --- identities ---------------------------------------------------------------------------
 
-StatusOr<IdentityRecord> KeyService::CreateIdentity(const Principal& p, IdentityRecord req) {
+StatusOr<IdentityRecord> KeyService::CreateIdentity(const RequestContext& ctx, IdentityRecord req) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "identity.*.create_identity"));
   if (req.external_id.empty() || req.external_id.size() > kMaxExternalIdLength) {
     return InvalidArgument("externalId must be 1 to 256 characters");
   }
   if (req.meta_json.size() > kMaxMetaBytes) return InvalidArgument("meta must be at most 64 KiB");
+  KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(req.ratelimits));
   for (auto& r : req.ratelimits) {
     if (r.limit < 1 || r.duration_ms < 1000 || r.duration_ms > kMaxRatelimitDurationMs) {
       return InvalidArgument("ratelimits need limit >= 1 and duration between 1000 and 2592000000");
@@ -48,8 +50,9 @@ StatusOr<IdentityRecord> KeyService::CreateIdentity(const Principal& p, Identity
   return req;
 }
 
-StatusOr<IdentityRecord> KeyService::GetIdentity(const Principal& p,
+StatusOr<IdentityRecord> KeyService::GetIdentity(const RequestContext& ctx,
                                                  const std::string& id_or_external) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "identity.*.read_identity"));
   std::shared_lock lock(mu_);
   const IdentityRecord* r = FindIdentity(id_or_external);
@@ -58,8 +61,9 @@ StatusOr<IdentityRecord> KeyService::GetIdentity(const Principal& p,
   return *r;
 }
 
-StatusOr<Page<IdentityRecord>> KeyService::ListIdentities(const Principal& p,
+StatusOr<Page<IdentityRecord>> KeyService::ListIdentities(const RequestContext& ctx,
                                                           const std::string& cursor, int limit) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "identity.*.read_identity"));
   std::shared_lock lock(mu_);
   return PageOver<IdentityRecord>(identities_, cursor, limit,
@@ -67,8 +71,9 @@ StatusOr<Page<IdentityRecord>> KeyService::ListIdentities(const Principal& p,
 }
 
 StatusOr<IdentityRecord> KeyService::UpdateIdentity(
-    const Principal& p, const std::string& id_or_external, std::optional<std::string> meta_json,
-    std::optional<std::vector<RatelimitConfig>> ratelimits) {
+    const RequestContext& ctx, const std::string& id_or_external,
+    std::optional<std::string> meta_json, std::optional<std::vector<RatelimitConfig>> ratelimits) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "identity.*.update_identity"));
   std::lock_guard w(write_mu_);
   const IdentityRecord* found = FindIdentity(id_or_external);
@@ -81,6 +86,7 @@ StatusOr<IdentityRecord> KeyService::UpdateIdentity(
     r.meta_json = std::move(*meta_json);
   }
   if (ratelimits) {
+    KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(*ratelimits));
     for (auto& rl : *ratelimits) {
       if (rl.limit < 1 || rl.duration_ms < 1000 || rl.duration_ms > kMaxRatelimitDurationMs) {
         return InvalidArgument(
@@ -98,7 +104,8 @@ StatusOr<IdentityRecord> KeyService::UpdateIdentity(
   return r;
 }
 
-Status KeyService::DeleteIdentity(const Principal& p, const std::string& id_or_external) {
+Status KeyService::DeleteIdentity(const RequestContext& ctx, const std::string& id_or_external) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "identity.*.delete_identity"));
   std::lock_guard w(write_mu_);
   const IdentityRecord* found = FindIdentity(id_or_external);
@@ -128,7 +135,9 @@ Status KeyService::DeleteIdentity(const Principal& p, const std::string& id_or_e
 
 // --- permissions --------------------------------------------------------------------------
 
-StatusOr<PermissionRecord> KeyService::CreatePermission(const Principal& p, PermissionRecord req) {
+StatusOr<PermissionRecord> KeyService::CreatePermission(const RequestContext& ctx,
+                                                        PermissionRecord req) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.create_permission"));
   if (req.name.empty() || req.name.size() > kMaxNameLength) {
     return InvalidArgument("name must be 1 to 256 characters");
@@ -155,8 +164,9 @@ StatusOr<PermissionRecord> KeyService::CreatePermission(const Principal& p, Perm
   return req;
 }
 
-StatusOr<PermissionRecord> KeyService::GetPermission(const Principal& p,
+StatusOr<PermissionRecord> KeyService::GetPermission(const RequestContext& ctx,
                                                      const std::string& id_or_slug) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_permission"));
   std::shared_lock lock(mu_);
   const PermissionRecord* r = FindPermission(id_or_slug);
@@ -165,8 +175,9 @@ StatusOr<PermissionRecord> KeyService::GetPermission(const Principal& p,
   return *r;
 }
 
-StatusOr<Page<PermissionRecord>> KeyService::ListPermissions(const Principal& p,
+StatusOr<Page<PermissionRecord>> KeyService::ListPermissions(const RequestContext& ctx,
                                                              const std::string& cursor, int limit) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_permission"));
   std::shared_lock lock(mu_);
   return PageOver<PermissionRecord>(permissions_, cursor, limit,
@@ -188,7 +199,8 @@ void KeyService::UnlinkFromKeysLocked(const std::string& id,
   }
 }
 
-Status KeyService::DeletePermission(const Principal& p, const std::string& id_or_slug) {
+Status KeyService::DeletePermission(const RequestContext& ctx, const std::string& id_or_slug) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.delete_permission"));
   std::lock_guard w(write_mu_);
   const PermissionRecord* found = FindPermission(id_or_slug);
@@ -210,8 +222,9 @@ Status KeyService::DeletePermission(const Principal& p, const std::string& id_or
 
 // --- roles --------------------------------------------------------------------------------
 
-StatusOr<RoleView> KeyService::CreateRole(const Principal& p, RoleRecord req,
+StatusOr<RoleView> KeyService::CreateRole(const RequestContext& ctx, RoleRecord req,
                                           const std::vector<std::string>& permissions) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.create_role"));
   if (req.name.empty() || req.name.size() > kMaxNameLength) {
     return InvalidArgument("name must be 1 to 256 characters");
@@ -240,7 +253,8 @@ StatusOr<RoleView> KeyService::CreateRole(const Principal& p, RoleRecord req,
   return RoleViewOf(req);
 }
 
-StatusOr<RoleView> KeyService::GetRole(const Principal& p, const std::string& id_or_name) {
+StatusOr<RoleView> KeyService::GetRole(const RequestContext& ctx, const std::string& id_or_name) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_role"));
   std::shared_lock lock(mu_);
   const RoleRecord* r = FindRole(id_or_name);
@@ -248,15 +262,17 @@ StatusOr<RoleView> KeyService::GetRole(const Principal& p, const std::string& id
   return RoleViewOf(*r);
 }
 
-StatusOr<Page<RoleView>> KeyService::ListRoles(const Principal& p, const std::string& cursor,
+StatusOr<Page<RoleView>> KeyService::ListRoles(const RequestContext& ctx, const std::string& cursor,
                                                int limit) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_role"));
   std::shared_lock lock(mu_);
   return PageOver<RoleView>(roles_, cursor, limit,
                             [&](const std::string& id) { return RoleViewOf(roles_.at(id)); });
 }
 
-Status KeyService::DeleteRole(const Principal& p, const std::string& id_or_name) {
+Status KeyService::DeleteRole(const RequestContext& ctx, const std::string& id_or_name) {
+  const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.delete_role"));
   std::lock_guard w(write_mu_);
   const RoleRecord* found = FindRole(id_or_name);

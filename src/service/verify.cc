@@ -16,7 +16,9 @@ static bool IpAllowed(const ApiRecord& api, const std::string& client_ip) {
   return false;
 }
 
-StatusOr<VerifyResult> KeyService::Verify(const Principal& p, const VerifyRequest& req) {
+StatusOr<VerifyResult> KeyService::Verify(const RequestContext& ctx, const VerifyRequest& req) {
+  const Principal& p = ctx.actor;
+  KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(req.ratelimits));
   VerifyResult result;
   // A malformed key or a failed check is answered without touching the index.
   if (!ParseKey(req.key).ok()) return result;
@@ -38,7 +40,7 @@ StatusOr<VerifyResult> KeyService::Verify(const Principal& p, const VerifyReques
     if (!p.Can("api." + *e->api_id + ".verify_key")) return result;
     const ApiRecord* api = FindApi(*e->api_id);
     if (!api) return result;
-    ip_ok = IpAllowed(*api, req.client_ip);
+    ip_ok = IpAllowed(*api, ctx.client_ip);
     result.key = ViewOf(e);
   }
   int64_t now = env_.NowMillis();
@@ -61,6 +63,7 @@ StatusOr<VerifyResult> KeyService::Verify(const Principal& p, const VerifyReques
   CreditsCell& c = *e->credits;
   std::lock_guard lock(c.mu);
   if (!c.credits.remaining) return result;
+  if (!ctx.may_block) return WouldBlock();  // the spend waits on the disk
   CreditsState next = c.credits;
   ApplyRefill(next, now);
   if (!TrySpend(next, req.cost)) {

@@ -35,7 +35,6 @@ test("createKey and verifyKey reach every implemented outcome", async () => {
   const { data: k } = await unkey.keys.createKey({
     apiId, prefix: "cx", name: "customer", externalId: "cust_1", meta: { plan: "team" },
     permissions: ["tickets.*"], credits: { remaining: 1 },
-    ratelimits: [{ name: "requests", limit: 100, duration: 60000, autoApply: true }],
   });
   assert.match(k.key, /^cx_/);
   let v = await verify(k.key, { permissions: "tickets.read AND tickets.write" });
@@ -61,6 +60,13 @@ test("createKey and verifyKey reach every implemented outcome", async () => {
   const { data: fk } = await unkey.keys.createKey({ apiId: fencedApi.apiId });
   assert.equal((await verify(fk.key)).code, "FORBIDDEN");
   assert.ok(fenced.apiId);
+
+  // Rate limits are not enforced yet: asking for one is refused, never answered VALID.
+  const limited = { name: "requests", limit: 100, duration: 60000, autoApply: true };
+  await assert.rejects(unkey.keys.createKey({ apiId, ratelimits: [limited] }),
+    (e) => e instanceof errors.BadRequestErrorResponse && /not_enforced/.test(e.data$.error.type));
+  await assert.rejects(unkey.keys.verifyKey({ key: k.key, ratelimits: [{ name: "requests" }] }),
+    errors.BadRequestErrorResponse);
 
   v = await verify("cx_definitelyNotAKeyOfOurs0000000000000000000000abcdef");
   assert.equal(v.code, "NOT_FOUND");

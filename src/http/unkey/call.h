@@ -11,10 +11,11 @@ namespace keyhold::http::unkey {
 
 class Call {
  public:
-  Call(const HttpRequest& request, std::string request_id, service::Principal caller, json body)
+  // `ctx` carries the authenticated actor; it and `request` must outlive the call.
+  Call(const HttpRequest& request, RequestContext& context, json body)
       : http(request),
-        id(std::move(request_id)),
-        principal(std::move(caller)),
+        ctx(context),
+        id(context.request_id),
         body_(std::move(body)),
         r(body_, "body", &errors) {}
 
@@ -26,8 +27,8 @@ class Call {
   }
 
   const HttpRequest& http;
-  std::string id;
-  service::Principal principal;
+  RequestContext& ctx;
+  const std::string& id;  // the request id
 
  private:
   json body_;
@@ -37,11 +38,12 @@ class Call {
   BodyReader r;
 };
 
-// Returns the error response of a failed StatusOr, or continues. `var` names a new variable.
+// In a handler of `call`: declares `var` as the result of `expr`, a StatusOr, or returns the
+// error response for its status.
 // NOLINTBEGIN(bugprone-macro-parentheses)
-#define KH_HTTP_TRY(var, expr) \
-  auto var = (expr);           \
-  if (!var.ok()) return ::keyhold::http::unkey::Error(c.id, var.status())
+#define KH_HTTP_TRY(call, var, expr) \
+  auto var = (expr);                 \
+  if (!var.ok()) return ::keyhold::http::unkey::Error((call).id, var.status())
 // NOLINTEND(bugprone-macro-parentheses)
 
 }  // namespace keyhold::http::unkey

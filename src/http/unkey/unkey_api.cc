@@ -11,46 +11,69 @@ static constexpr StringRule kIdRule{.required = true, .min = 1, .max = 128};
 static constexpr StringRule kNameRule{.min = 1, .max = service::kMaxNameLength};
 static constexpr size_t kMaxKeyText = 512;
 
-UnkeyApi::UnkeyApi(KeyService& service, Env& env) : service_(service), env_(env) {
+UnkeyApi::UnkeyApi(KeyService& service) : service_(service) {
+  using enum Blocking;
   operations_ = {
-      {"apis.createApi", &UnkeyApi::CreateApi},
-      {"apis.getApi", &UnkeyApi::GetApi},
-      {"apis.deleteApi", &UnkeyApi::DeleteApi},
-      {"apis.listKeys", &UnkeyApi::ListKeys},
-      {"keys.createKey", &UnkeyApi::CreateKey},
-      {"keys.verifyKey", &UnkeyApi::VerifyKey},
-      {"keys.getKey", &UnkeyApi::GetKey},
-      {"keys.whoami", &UnkeyApi::Whoami},
-      {"keys.updateKey", &UnkeyApi::UpdateKey},
-      {"keys.updateCredits", &UnkeyApi::UpdateCredits},
-      {"keys.deleteKey", &UnkeyApi::DeleteKey},
-      {"keys.addPermissions", &UnkeyApi::AddPermissions},
-      {"keys.setPermissions", &UnkeyApi::SetPermissions},
-      {"keys.removePermissions", &UnkeyApi::RemovePermissions},
-      {"keys.addRoles", &UnkeyApi::AddRoles},
-      {"keys.setRoles", &UnkeyApi::SetRoles},
-      {"keys.removeRoles", &UnkeyApi::RemoveRoles},
-      {"identities.createIdentity", &UnkeyApi::CreateIdentity},
-      {"identities.getIdentity", &UnkeyApi::GetIdentity},
-      {"identities.listIdentities", &UnkeyApi::ListIdentities},
-      {"identities.updateIdentity", &UnkeyApi::UpdateIdentity},
-      {"identities.deleteIdentity", &UnkeyApi::DeleteIdentity},
-      {"permissions.createPermission", &UnkeyApi::CreatePermission},
-      {"permissions.getPermission", &UnkeyApi::GetPermission},
-      {"permissions.listPermissions", &UnkeyApi::ListPermissions},
-      {"permissions.deletePermission", &UnkeyApi::DeletePermission},
-      {"permissions.createRole", &UnkeyApi::CreateRole},
-      {"permissions.getRole", &UnkeyApi::GetRole},
-      {"permissions.listRoles", &UnkeyApi::ListRoles},
-      {"permissions.deleteRole", &UnkeyApi::DeleteRole},
-      {"rootKeys.createRootKey", &UnkeyApi::CreateRootKey},
-      {"rootKeys.listRootKeys", &UnkeyApi::ListRootKeys},
-      {"rootKeys.deleteRootKey", &UnkeyApi::DeleteRootKey},
+      {"apis.createApi", {&UnkeyApi::CreateApi, kMay}},
+      {"apis.getApi", {&UnkeyApi::GetApi, kNever}},
+      {"apis.deleteApi", {&UnkeyApi::DeleteApi, kMay}},
+      {"apis.listKeys", {&UnkeyApi::ListKeys, kMay}},
+      {"keys.createKey", {&UnkeyApi::CreateKey, kMay}},
+      {"keys.verifyKey", {&UnkeyApi::VerifyKey, kNever}},
+      {"keys.getKey", {&UnkeyApi::GetKey, kNever}},
+      {"keys.whoami", {&UnkeyApi::Whoami, kNever}},
+      {"keys.updateKey", {&UnkeyApi::UpdateKey, kMay}},
+      {"keys.updateCredits", {&UnkeyApi::UpdateCredits, kMay}},
+      {"keys.deleteKey", {&UnkeyApi::DeleteKey, kMay}},
+      {"keys.addPermissions", {&UnkeyApi::AddPermissions, kMay}},
+      {"keys.setPermissions", {&UnkeyApi::SetPermissions, kMay}},
+      {"keys.removePermissions", {&UnkeyApi::RemovePermissions, kMay}},
+      {"keys.addRoles", {&UnkeyApi::AddRoles, kMay}},
+      {"keys.setRoles", {&UnkeyApi::SetRoles, kMay}},
+      {"keys.removeRoles", {&UnkeyApi::RemoveRoles, kMay}},
+      {"identities.createIdentity", {&UnkeyApi::CreateIdentity, kMay}},
+      {"identities.getIdentity", {&UnkeyApi::GetIdentity, kNever}},
+      {"identities.listIdentities", {&UnkeyApi::ListIdentities, kNever}},
+      {"identities.updateIdentity", {&UnkeyApi::UpdateIdentity, kMay}},
+      {"identities.deleteIdentity", {&UnkeyApi::DeleteIdentity, kMay}},
+      {"permissions.createPermission", {&UnkeyApi::CreatePermission, kMay}},
+      {"permissions.getPermission", {&UnkeyApi::GetPermission, kNever}},
+      {"permissions.listPermissions", {&UnkeyApi::ListPermissions, kNever}},
+      {"permissions.deletePermission", {&UnkeyApi::DeletePermission, kMay}},
+      {"permissions.createRole", {&UnkeyApi::CreateRole, kMay}},
+      {"permissions.getRole", {&UnkeyApi::GetRole, kNever}},
+      {"permissions.listRoles", {&UnkeyApi::ListRoles, kNever}},
+      {"permissions.deleteRole", {&UnkeyApi::DeleteRole, kMay}},
+      {"rootKeys.createRootKey", {&UnkeyApi::CreateRootKey, kMay}},
+      {"rootKeys.listRootKeys", {&UnkeyApi::ListRootKeys, kMay}},
+      {"rootKeys.deleteRootKey", {&UnkeyApi::DeleteRootKey, kMay}},
   };
 }
 
-HttpResponse UnkeyApi::Handle(const HttpRequest& req) {
-  std::string request_id = NewRequestId(env_);
+HttpResponse UnkeyApi::Error(const RequestContext& ctx, int status, std::string_view reason,
+                             std::string_view detail) const {
+  return ErrorWith(ctx.request_id, status, std::string(reason), std::string(detail));
+}
+
+std::optional<HttpResponse> UnkeyApi::Authenticate(RequestContext& ctx, const HttpRequest& req) {
+  std::string_view auth = req.Header("authorization");
+  if (auth.empty()) {
+    return ErrorWith(ctx.request_id, 401, "authentication/missing",
+                     "send a root key as 'Authorization: Bearer <root key>'");
+  }
+  auto token = BearerToken(auth);
+  if (!token) {
+    return ErrorWith(ctx.request_id, 401, "authentication/malformed",
+                     "the Authorization header must be 'Bearer <root key>'");
+  }
+  auto principal = service_.Authenticate(*token);
+  if (!principal.ok()) return unkey::Error(ctx.request_id, principal.status());
+  ctx.actor = std::move(principal).value();
+  return std::nullopt;
+}
+
+HttpResponse UnkeyApi::Handle(RequestContext& ctx, const HttpRequest& req) {
+  const std::string& request_id = ctx.request_id;
   std::string_view path = req.Path();
   if (path == "/v2/liveness") {
     return Ok(request_id, {{"message", "OK"}});
@@ -58,7 +81,7 @@ HttpResponse UnkeyApi::Handle(const HttpRequest& req) {
   auto op = operations_.find(path.substr(4));  // after "/v2/"
   if (op == operations_.end()) {
     return ErrorWith(request_id, 404, "application/route_not_found",
-                     "no operation at " + std::string(path));
+                     "no operation at " + std::string(path.substr(0, 256)));
   }
   if (req.method != "POST") {
     HttpResponse r = ErrorWith(request_id, 405, "application/method_not_allowed",
@@ -66,21 +89,17 @@ HttpResponse UnkeyApi::Handle(const HttpRequest& req) {
     r.headers.emplace_back("Allow", "POST");
     return r;
   }
-  std::string_view auth = req.Header("authorization");
-  if (auth.empty()) {
-    return ErrorWith(request_id, 401, "authentication/missing",
-                     "send a root key as 'Authorization: Bearer <root key>'");
-  }
-  if (auth.size() < 8 || auth.substr(0, 7) != "Bearer " ||
-      auth.find(' ', 7) != std::string_view::npos) {
-    return ErrorWith(request_id, 401, "authentication/malformed",
-                     "the Authorization header must be 'Bearer <root key>'");
-  }
-  auto principal = service_.Authenticate(auth.substr(7));
-  if (!principal.ok()) return Error(request_id, principal.status());
+  if (op->second.blocking == Blocking::kMay && !ctx.may_block) return HttpResponse::RunOnWorker();
+  if (auto refused = Authenticate(ctx, req)) return *refused;
 
   json body = json::object();
   if (!req.body.empty()) {
+    if (JsonDepthExceeds(req.body, kMaxJsonDepth)) {
+      return BadRequest(
+          request_id,
+          {{"body", "is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep",
+            "flatten the JSON document"}});
+    }
     body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
     if (body.is_discarded()) {
       return BadRequest(request_id, {{"body", "is not valid JSON (or not valid UTF-8)",
@@ -90,8 +109,8 @@ HttpResponse UnkeyApi::Handle(const HttpRequest& req) {
       return BadRequest(request_id, {{"body", "must be a JSON object", ""}});
     }
   }
-  Call call(req, request_id, std::move(principal).value(), std::move(body));
-  return (this->*(op->second))(call);
+  Call call(req, ctx, std::move(body));
+  return (this->*(op->second.handler))(call);
 }
 
 // --- apis ---------------------------------------------------------------------------------
@@ -105,22 +124,22 @@ HttpResponse UnkeyApi::CreateApi(Call& c) {
   req.ip_allowlist =
       c.r.Strings("ipAllowlist", {.max = 64}, 100).value_or(std::vector<std::string>{});
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(api, service_.CreateApi(c.principal, std::move(req)));
+  KH_HTTP_TRY(c, api, service_.CreateApi(c.ctx, std::move(req)));
   return Ok(c.id, {{"apiId", api->id}});
 }
 
 HttpResponse UnkeyApi::GetApi(Call& c) {
   auto api_id = c.r.String("apiId", kIdRule);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(api, service_.GetApi(c.principal, *api_id));
+  KH_HTTP_TRY(c, api, service_.GetApi(c.ctx, *api_id));
   return Ok(c.id, {{"id", api->id}, {"name", api->name}});
 }
 
 HttpResponse UnkeyApi::DeleteApi(Call& c) {
   auto api_id = c.r.String("apiId", kIdRule);
   if (auto bad = c.Finish()) return *bad;
-  Status st = service_.DeleteApi(c.principal, *api_id);
-  if (!st.ok()) return Error(c.id, st);
+  Status st = service_.DeleteApi(c.ctx, *api_id);
+  if (!st.ok()) return unkey::Error(c.id, st);
   return Ok(c.id, json::object());
 }
 
@@ -135,7 +154,7 @@ HttpResponse UnkeyApi::ListKeys(Call& c) {
     c.r.Error("body.decrypt", "keys of this server are not recoverable", "omit decrypt");
   }
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(page, service_.ListKeys(c.principal, *api_id, cursor, limit, external_id));
+  KH_HTTP_TRY(c, page, service_.ListKeys(c.ctx, *api_id, cursor, limit, external_id));
   json data = json::array();
   for (const auto& k : page->items) data.push_back(KeyJson(k));
   return OkPage(c.id, data, page->cursor, page->has_more);
@@ -166,7 +185,7 @@ HttpResponse UnkeyApi::CreateKey(Call& c) {
   req.enabled = c.r.Bool("enabled").value_or(true);
   req.recoverable = c.r.Bool("recoverable").value_or(false);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(created, service_.CreateKey(c.principal, std::move(req)));
+  KH_HTTP_TRY(c, created, service_.CreateKey(c.ctx, std::move(req)));
   return Ok(c.id, {{"keyId", created->key_id}, {"key", created->key.Reveal()}});
 }
 
@@ -180,14 +199,13 @@ HttpResponse UnkeyApi::VerifyKey(Call& c) {
     req.cost = cr.Int("cost", {.required = true, .min = 0, .max = kMaxCredits}).value_or(1);
     cr.Finish();
   }
-  // Rate limits requested at verification are accepted; enforcement is not part of this server
-  // yet, so they are checked for shape only.
-  ReadRatelimits(c.r, "ratelimits");
+  req.ratelimits = ReadRatelimits(c.r, "ratelimits");
   c.r.String("migrationId", {.max = 256});
   if (auto bad = c.Finish()) return *bad;
   req.key = *key;
-  req.client_ip = c.http.remote_ip;
-  KH_HTTP_TRY(result, service_.Verify(c.principal, req));
+  auto result = service_.Verify(c.ctx, req);
+  if (!result.ok() && IsWouldBlock(result.status())) return HttpResponse::RunOnWorker();
+  if (!result.ok()) return unkey::Error(c.id, result.status());
   json data = {{"valid", result->valid()}, {"code", service::VerifyCodeName(result->code)}};
   if (result->key) {
     const service::KeyView& v = *result->key;
@@ -213,14 +231,14 @@ HttpResponse UnkeyApi::GetKey(Call& c) {
     c.r.Error("body.decrypt", "keys of this server are not recoverable", "omit decrypt");
   }
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(view, service_.GetKey(c.principal, *key_id));
+  KH_HTTP_TRY(c, view, service_.GetKey(c.ctx, *key_id));
   return Ok(c.id, KeyJson(*view));
 }
 
 HttpResponse UnkeyApi::Whoami(Call& c) {
   auto key = c.r.String("key", {.required = true, .min = 1, .max = kMaxKeyText});
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(view, service_.Whoami(c.principal, *key));
+  KH_HTTP_TRY(c, view, service_.Whoami(c.ctx, *key));
   return Ok(c.id, KeyJson(*view));
 }
 
@@ -262,7 +280,7 @@ HttpResponse UnkeyApi::UpdateKey(Call& c) {
   req.roles = c.r.Strings("roles", {.max = 256}, 1000);
   req.permissions = c.r.Strings("permissions", {.max = 512}, 1000);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(view, service_.UpdateKey(c.principal, std::move(req)));
+  KH_HTTP_TRY(c, view, service_.UpdateKey(c.ctx, std::move(req)));
   return Ok(c.id, json::object());
 }
 
@@ -279,7 +297,7 @@ HttpResponse UnkeyApi::UpdateCredits(Call& c) {
   }
   auto value = c.r.Int("value", {.min = 0, .max = kMaxCredits});
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(credits, service_.UpdateCredits(c.principal, *key_id, op, value));
+  KH_HTTP_TRY(c, credits, service_.UpdateCredits(c.ctx, *key_id, op, value));
   return Ok(c.id, CreditsJson(*credits));
 }
 
@@ -287,8 +305,8 @@ HttpResponse UnkeyApi::DeleteKey(Call& c) {
   auto key_id = c.r.String("keyId", kIdRule);
   bool permanent = c.r.Bool("permanent").value_or(false);
   if (auto bad = c.Finish()) return *bad;
-  Status st = service_.DeleteKey(c.principal, *key_id, permanent);
-  if (!st.ok()) return Error(c.id, st);
+  Status st = service_.DeleteKey(c.ctx, *key_id, permanent);
+  if (!st.ok()) return unkey::Error(c.id, st);
   return Ok(c.id, json::object());
 }
 
@@ -296,7 +314,7 @@ HttpResponse UnkeyApi::ChangePermissions(Call& c, KeyService::SetMode mode) {
   auto key_id = c.r.String("keyId", kIdRule);
   auto perms = c.r.Strings("permissions", {.max = 512}, 1000, /*required=*/true);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(result, service_.ChangeKeyPermissions(c.principal, *key_id, mode, *perms));
+  KH_HTTP_TRY(c, result, service_.ChangeKeyPermissions(c.ctx, *key_id, mode, *perms));
   json data = json::array();
   for (const auto& p : *result) data.push_back(PermissionJson(p));
   return Ok(c.id, data);
@@ -316,7 +334,7 @@ HttpResponse UnkeyApi::ChangeRoles(Call& c, KeyService::SetMode mode) {
   auto key_id = c.r.String("keyId", kIdRule);
   auto roles = c.r.Strings("roles", {.max = 256}, 1000, /*required=*/true);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(result, service_.ChangeKeyRoles(c.principal, *key_id, mode, *roles));
+  KH_HTTP_TRY(c, result, service_.ChangeKeyRoles(c.ctx, *key_id, mode, *roles));
   json data = json::array();
   for (const auto& r : *result) data.push_back(RoleJson(r));
   return Ok(c.id, data);

@@ -2,33 +2,53 @@
 //
 // Translates requests to KeyService calls and results back to Unkey's envelopes; it holds no
 // state and no business rules of its own. Every error is the spec's envelope with the request
-// id; a 400 lists each bad field in `errors[]` with its `location`.
+// id; a 400 lists each bad field in `errors[]` with its `location`. Bodies nested deeper than
+// kMaxJsonDepth are refused before they are parsed.
 //
-//   UnkeyApi api(service, env);
-//   HttpResponse r = api.Handle(request);   // request.target "/v2/keys.verifyKey"
+// Operations that write run on a worker thread (HttpResponse::RunOnWorker); verifyKey and the
+// reads answer on the I/O thread, and verifyKey moves to a worker only when it has credits to
+// spend.
+//
+//   UnkeyApi api(service);
+//   router.Mount("/v2/", api);
 //
 // Thread-safety: Handle may be called concurrently.
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
-#include "core/env.h"
 #include "http/message.h"
+#include "http/router.h"
 #include "service/key_service.h"
 
 namespace keyhold::http::unkey {
 
 class Call;
 
-class UnkeyApi {
+// JSON request bodies nested deeper than this are refused with 400 before they are parsed.
+inline constexpr int kMaxJsonDepth = 64;
+
+class UnkeyApi final : public Surface {
  public:
-  UnkeyApi(service::KeyService& service, Env& env);
-  HttpResponse Handle(const HttpRequest& req);
+  explicit UnkeyApi(service::KeyService& service);
+  HttpResponse Handle(RequestContext& ctx, const HttpRequest& req) override;
+  HttpResponse Error(const RequestContext& ctx, int status, std::string_view reason,
+                     std::string_view detail) const override;
 
   using Operation = HttpResponse (UnkeyApi::*)(Call&);
+  // Whether an operation may wait on the disk (and so runs on a worker thread).
+  enum class Blocking { kNever, kMay };
+  struct OperationInfo {
+    Operation handler;
+    Blocking blocking;
+  };
 
  private:
+  // Authenticates the bearer token into ctx.actor, or returns the 401 to send.
+  std::optional<HttpResponse> Authenticate(RequestContext& ctx, const HttpRequest& req);
+
   HttpResponse CreateApi(Call& c);
   HttpResponse GetApi(Call& c);
   HttpResponse DeleteApi(Call& c);
@@ -66,8 +86,7 @@ class UnkeyApi {
   HttpResponse DeleteRootKey(Call& c);
 
   service::KeyService& service_;
-  Env& env_;
-  std::map<std::string, Operation, std::less<>> operations_;
+  std::map<std::string, OperationInfo, std::less<>> operations_;
 };
 
 }  // namespace keyhold::http::unkey

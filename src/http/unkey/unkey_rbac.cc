@@ -33,21 +33,21 @@ HttpResponse UnkeyApi::CreateIdentity(Call& c) {
   req.meta_json = c.r.ObjectText("meta", service::kMaxMetaBytes).value_or("");
   req.ratelimits = ReadRatelimits(c.r, "ratelimits");
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(ident, service_.CreateIdentity(c.principal, std::move(req)));
+  KH_HTTP_TRY(c, ident, service_.CreateIdentity(c.ctx, std::move(req)));
   return Ok(c.id, {{"identityId", ident->id}});
 }
 
 HttpResponse UnkeyApi::GetIdentity(Call& c) {
   auto ref = c.r.String("identity", kRefRule);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(ident, service_.GetIdentity(c.principal, *ref));
+  KH_HTTP_TRY(c, ident, service_.GetIdentity(c.ctx, *ref));
   return Ok(c.id, IdentityJson(*ident));
 }
 
 HttpResponse UnkeyApi::ListIdentities(Call& c) {
   ListArgs a = ReadListArgs(c);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(page, service_.ListIdentities(c.principal, a.cursor, a.limit));
+  KH_HTTP_TRY(c, page, service_.ListIdentities(c.ctx, a.cursor, a.limit));
   return PageResponse(c, *page, IdentityJson);
 }
 
@@ -58,15 +58,15 @@ HttpResponse UnkeyApi::UpdateIdentity(Call& c) {
   std::optional<std::vector<store::RatelimitConfig>> rls;
   if (c.r.Has("ratelimits")) rls = ReadRatelimits(c.r, "ratelimits");
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(ident, service_.UpdateIdentity(c.principal, *ref, std::move(meta), std::move(rls)));
+  KH_HTTP_TRY(c, ident, service_.UpdateIdentity(c.ctx, *ref, std::move(meta), std::move(rls)));
   return Ok(c.id, IdentityJson(*ident));
 }
 
 HttpResponse UnkeyApi::DeleteIdentity(Call& c) {
   auto ref = c.r.String("identity", kRefRule);
   if (auto bad = c.Finish()) return *bad;
-  Status st = service_.DeleteIdentity(c.principal, *ref);
-  if (!st.ok()) return Error(c.id, st);
+  Status st = service_.DeleteIdentity(c.ctx, *ref);
+  if (!st.ok()) return unkey::Error(c.id, st);
   return Ok(c.id, json::object());
 }
 
@@ -78,29 +78,29 @@ HttpResponse UnkeyApi::CreatePermission(Call& c) {
   req.slug = c.r.String("slug", {.required = true, .min = 1, .max = 512}).value_or("");
   req.description = c.r.String("description", {.max = 1024}).value_or("");
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(perm, service_.CreatePermission(c.principal, std::move(req)));
+  KH_HTTP_TRY(c, perm, service_.CreatePermission(c.ctx, std::move(req)));
   return Ok(c.id, {{"permissionId", perm->id}});
 }
 
 HttpResponse UnkeyApi::GetPermission(Call& c) {
   auto ref = c.r.String("permission", kRefRule);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(perm, service_.GetPermission(c.principal, *ref));
+  KH_HTTP_TRY(c, perm, service_.GetPermission(c.ctx, *ref));
   return Ok(c.id, PermissionJson(*perm));
 }
 
 HttpResponse UnkeyApi::ListPermissions(Call& c) {
   ListArgs a = ReadListArgs(c);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(page, service_.ListPermissions(c.principal, a.cursor, a.limit));
+  KH_HTTP_TRY(c, page, service_.ListPermissions(c.ctx, a.cursor, a.limit));
   return PageResponse(c, *page, PermissionJson);
 }
 
 HttpResponse UnkeyApi::DeletePermission(Call& c) {
   auto ref = c.r.String("permission", kRefRule);
   if (auto bad = c.Finish()) return *bad;
-  Status st = service_.DeletePermission(c.principal, *ref);
-  if (!st.ok()) return Error(c.id, st);
+  Status st = service_.DeletePermission(c.ctx, *ref);
+  if (!st.ok()) return unkey::Error(c.id, st);
   return Ok(c.id, json::object());
 }
 
@@ -112,29 +112,29 @@ HttpResponse UnkeyApi::CreateRole(Call& c) {
   req.description = c.r.String("description", {.max = 1024}).value_or("");
   auto perms = c.r.Strings("permissions", {.max = 512}, 1000).value_or(std::vector<std::string>{});
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(role, service_.CreateRole(c.principal, std::move(req), perms));
+  KH_HTTP_TRY(c, role, service_.CreateRole(c.ctx, std::move(req), perms));
   return Ok(c.id, {{"roleId", role->role.id}});
 }
 
 HttpResponse UnkeyApi::GetRole(Call& c) {
   auto ref = c.r.String("role", kRefRule);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(role, service_.GetRole(c.principal, *ref));
+  KH_HTTP_TRY(c, role, service_.GetRole(c.ctx, *ref));
   return Ok(c.id, RoleJson(*role));
 }
 
 HttpResponse UnkeyApi::ListRoles(Call& c) {
   ListArgs a = ReadListArgs(c);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(page, service_.ListRoles(c.principal, a.cursor, a.limit));
+  KH_HTTP_TRY(c, page, service_.ListRoles(c.ctx, a.cursor, a.limit));
   return PageResponse(c, *page, RoleJson);
 }
 
 HttpResponse UnkeyApi::DeleteRole(Call& c) {
   auto ref = c.r.String("role", kRefRule);
   if (auto bad = c.Finish()) return *bad;
-  Status st = service_.DeleteRole(c.principal, *ref);
-  if (!st.ok()) return Error(c.id, st);
+  Status st = service_.DeleteRole(c.ctx, *ref);
+  if (!st.ok()) return unkey::Error(c.id, st);
   return Ok(c.id, json::object());
 }
 
@@ -144,22 +144,22 @@ HttpResponse UnkeyApi::CreateRootKey(Call& c) {
   auto name = c.r.String("name", {.min = 1, .max = 256});
   auto perms = c.r.Strings("permissions", {.max = 512}, 1000, /*required=*/true);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(created, service_.CreateRootKey(c.principal, name, *perms));
+  KH_HTTP_TRY(c, created, service_.CreateRootKey(c.ctx, name, *perms));
   return Ok(c.id, {{"keyId", created->key_id}, {"key", created->key.Reveal()}});
 }
 
 HttpResponse UnkeyApi::ListRootKeys(Call& c) {
   ListArgs a = ReadListArgs(c);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(page, service_.ListRootKeys(c.principal, a.cursor, a.limit));
+  KH_HTTP_TRY(c, page, service_.ListRootKeys(c.ctx, a.cursor, a.limit));
   return PageResponse(c, *page, KeyJson);
 }
 
 HttpResponse UnkeyApi::DeleteRootKey(Call& c) {
   auto key_id = c.r.String("keyId", {.required = true, .min = 1, .max = 128});
   if (auto bad = c.Finish()) return *bad;
-  Status st = service_.DeleteRootKey(c.principal, *key_id);
-  if (!st.ok()) return Error(c.id, st);
+  Status st = service_.DeleteRootKey(c.ctx, *key_id);
+  if (!st.ok()) return unkey::Error(c.id, st);
   return Ok(c.id, json::object());
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 
 #include "core/base62.h"
 
@@ -171,19 +172,6 @@ void BodyReader::Finish() {
 
 // --- envelopes ----------------------------------------------------------------------------
 
-std::string NewRequestId(Env& env) {
-  // Request ids need to be unique, not unpredictable: a random per-process part drawn once, then
-  // a counter, spares the CSPRNG on every request.
-  static const uint64_t process_part = [&env] {
-    uint64_t v = 0;
-    env.RandomBytes({reinterpret_cast<uint8_t*>(&v), sizeof v});
-    return v % 839299365868340224ULL;  // 62^10
-  }();
-  static std::atomic<uint64_t> counter{0};
-  return "req_" + Base62EncodeUint(process_part, 10) +
-         Base62EncodeUint(counter.fetch_add(1, std::memory_order_relaxed) % 56800235584ULL, 6);
-}
-
 static HttpResponse JsonResponse(int status, const json& body) {
   HttpResponse r;
   r.status = status;
@@ -236,6 +224,8 @@ static const char* TitleFor(int status) {
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
     case 409:
       return "Conflict";
     case 412:
@@ -244,6 +234,8 @@ static const char* TitleFor(int status) {
       return "Payload Too Large";
     case 429:
       return "Too Many Requests";
+    case 501:
+      return "Not Implemented";
     case 503:
       return "Service Unavailable";
     default:
@@ -251,26 +243,31 @@ static const char* TitleFor(int status) {
   }
 }
 
-HttpResponse ErrorWith(const std::string& request_id, int http_status, const std::string& reason,
-                       const std::string& detail) {
+// The error envelope; `errors` (400 only) lists what was wrong where.
+static HttpResponse ErrorEnvelope(const std::string& request_id, int http_status,
+                                  const std::string& reason, const std::string& detail,
+                                  json errors) {
   json err = {{"title", TitleFor(http_status)},
               {"detail", detail},
               {"status", http_status},
               {"type", kErrorTypeBase + reason}};
-  if (http_status == 400) err["errors"] = json::array();
+  if (http_status == 400) err["errors"] = errors.is_array() ? std::move(errors) : json::array();
   return JsonResponse(http_status, {{"meta", {{"requestId", request_id}}}, {"error", err}});
 }
 
+HttpResponse ErrorWith(const std::string& request_id, int http_status, const std::string& reason,
+                       const std::string& detail) {
+  return ErrorEnvelope(request_id, http_status, reason, detail, nullptr);
+}
+
 HttpResponse Error(const std::string& request_id, const Status& status) {
-  HttpResponse r =
-      ErrorWith(request_id, HttpStatusFor(status.code()), status.reason(), status.message());
+  json errors = nullptr;
   if (status.code() == StatusCode::kInvalidArgument) {
     // Service-level validation: name no field more precisely than the body.
-    json body = json::parse(r.body);
-    body["error"]["errors"] = json::array({{{"location", "body"}, {"message", status.message()}}});
-    r.body = body.dump();
+    errors = json::array({{{"location", "body"}, {"message", status.message()}}});
   }
-  return r;
+  return ErrorEnvelope(request_id, HttpStatusFor(status.code()), status.reason(), status.message(),
+                       std::move(errors));
 }
 
 HttpResponse BadRequest(const std::string& request_id, const std::vector<FieldError>& errors) {
@@ -282,12 +279,48 @@ HttpResponse BadRequest(const std::string& request_id, const std::vector<FieldEr
   }
   std::string detail = errors.empty() ? "the request is invalid"
                                       : errors.front().location + " " + errors.front().message;
-  json err = {{"title", "Bad Request"},
-              {"detail", detail},
-              {"status", 400},
-              {"type", std::string(kErrorTypeBase) + "application/invalid_input"},
-              {"errors", list}};
-  return JsonResponse(400, {{"meta", {{"requestId", request_id}}}, {"error", err}});
+  return ErrorEnvelope(request_id, 400, "application/invalid_input", detail, std::move(list));
+}
+
+// --- request framing ----------------------------------------------------------------------
+
+bool JsonDepthExceeds(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char ch = text[i];
+    if (in_string) {
+      if (ch == '\\') {
+        ++i;  // whatever is escaped cannot end the string
+      } else if (ch == '"') {
+        in_string = false;
+      }
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > max_depth) return true;
+    } else if (ch == ']' || ch == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+std::optional<std::string_view> BearerToken(std::string_view authorization) {
+  // RFC 9110 §11.1: the scheme is case-insensitive; one or more spaces before the token.
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size() + 1) return std::nullopt;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
+      return std::nullopt;
+    }
+  }
+  std::string_view rest = authorization.substr(kScheme.size());
+  if (rest.front() != ' ') return std::nullopt;
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+  if (rest.empty() || rest.find_first_of(" \t,") != std::string_view::npos) return std::nullopt;
+  return rest;
 }
 
 // --- record forms -------------------------------------------------------------------------

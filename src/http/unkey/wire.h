@@ -75,7 +75,6 @@ class BodyReader {
 
 // --- envelopes ----------------------------------------------------------------------------
 
-std::string NewRequestId(Env& env);
 HttpResponse Ok(const std::string& request_id, const json& data);
 HttpResponse OkPage(const std::string& request_id, const json& data, const std::string& cursor,
                     bool has_more);
@@ -83,6 +82,16 @@ HttpResponse Error(const std::string& request_id, const Status& status);
 HttpResponse BadRequest(const std::string& request_id, const std::vector<FieldError>& errors);
 HttpResponse ErrorWith(const std::string& request_id, int http_status, const std::string& reason,
                        const std::string& detail);
+
+// --- request framing ----------------------------------------------------------------------
+
+// True if `text` (JSON or not) opens more than `max_depth` arrays and objects at once. Linear,
+// no recursion, so it is safe on any input; run before parsing, which recurses.
+bool JsonDepthExceeds(std::string_view text, int max_depth);
+
+// The token of an `Authorization: Bearer <token>` value (scheme matched case-insensitively), or
+// nullopt if the value is not of that form.
+std::optional<std::string_view> BearerToken(std::string_view authorization);
 
 // --- record forms -------------------------------------------------------------------------
 

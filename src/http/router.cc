@@ -1,0 +1,52 @@
+#include "http/router.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace keyhold::http {
+
+HttpResponse PlainJsonError(const RequestContext& ctx, int status, std::string_view reason,
+                            std::string_view detail) {
+  nlohmann::json body = {{"error",
+                          {{"status", status},
+                           {"reason", reason},
+                           {"message", detail},
+                           {"requestId", ctx.request_id}}}};
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+void Router::Mount(std::string prefix, Surface& surface) {
+  routes_.push_back({std::move(prefix), &surface});
+  std::stable_sort(routes_.begin(), routes_.end(), [](const Route& a, const Route& b) {
+    return a.prefix.size() > b.prefix.size();
+  });
+}
+
+Surface* Router::Find(std::string_view path) const {
+  for (const Route& r : routes_) {
+    if (!path.starts_with(r.prefix)) continue;
+    if (r.prefix.ends_with('/') || path.size() == r.prefix.size() || path[r.prefix.size()] == '/') {
+      return r.surface;
+    }
+  }
+  return nullptr;
+}
+
+HttpResponse Router::Handle(RequestContext& ctx, const HttpRequest& req) {
+  std::string_view path = req.Path();
+  if (Surface* s = Find(path)) return s->Handle(ctx, req);
+  return PlainJsonError(ctx, 404, "application/route_not_found",
+                        "no route for " + std::string(path.substr(0, 256)));
+}
+
+HttpResponse Router::Reject(const RequestContext& ctx, std::string_view path, int status,
+                            std::string_view reason, std::string_view detail) {
+  if (Surface* s = Find(path)) return s->Error(ctx, status, reason, detail);
+  return PlainJsonError(ctx, status, reason, detail);
+}
+
+}  // namespace keyhold::http

@@ -1,0 +1,164 @@
+// The platform every surface shares: routing and error formats, the request context (request id,
+// client address through trusted proxies, actor) and input the server refuses before any handler.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import net from "node:net";
+import { Server } from "../lib/keyhold.mjs";
+
+let s;
+let apiId;
+
+before(async () => {
+  s = await new Server().start();
+  apiId = (await s.ok("apis.createApi", { name: "platform" })).apiId;
+});
+after(async () => {
+  const { code } = await s.stop();
+  assert.equal(code, 0);
+});
+
+// Writes `raw` on a fresh connection; resolves with everything read until the server closes it
+// or `ms` pass.
+export function rawExchange(port, raw, ms = 3000) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, "127.0.0.1");
+    let out = "";
+    const done = () => {
+      sock.destroy();
+      resolve(out);
+    };
+    const timer = setTimeout(done, ms);
+    sock.on("data", (d) => (out += d.toString("latin1")));
+    sock.on("close", () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    sock.on("error", () => {});
+    sock.write(raw);
+  });
+}
+
+function bodyOf(response) {
+  return JSON.parse(response.slice(response.indexOf("\r\n\r\n") + 4));
+}
+
+test("each surface answers errors in its own format", async () => {
+  // /v2/: Unkey's envelope.
+  let r = await fetch(`${s.url}/v2/keys.nothing`, { method: "POST", body: "{}" });
+  let b = await r.json();
+  assert.equal(r.status, 404);
+  assert.match(b.meta.requestId, /^req_/);
+  assert.match(b.error.type, /route_not_found$/);
+  assert.equal(r.headers.get("x-request-id"), b.meta.requestId);
+  // /v1/: Vault's {"errors":[…]}.
+  r = await fetch(`${s.url}/v1/secret/data/nothing`);
+  b = await r.json();
+  assert.equal(r.status, 404);
+  assert.deepEqual(Object.keys(b), ["errors"]);
+  assert.match(b.errors[0], /no handler for route/);
+  // Anywhere else: plain JSON.
+  r = await fetch(`${s.url}/nowhere`);
+  b = await r.json();
+  assert.equal(r.status, 404);
+  assert.equal(b.error.status, 404);
+  assert.match(b.error.requestId, /^req_/);
+  // Errors the server raises itself, before any handler: 413 and malformed HTTP.
+  const big = `Content-Length: ${2 << 20}\r\n\r\n`;
+  let raw = await rawExchange(s.port, `POST /v1/secret/data/x HTTP/1.1\r\nHost: x\r\n${big}`);
+  assert.match(raw, /^HTTP\/1\.1 413/);
+  assert.ok(Array.isArray(bodyOf(raw).errors), raw);
+  raw = await rawExchange(s.port, `POST /v2/keys.createKey HTTP/1.1\r\nHost: x\r\n${big}`);
+  assert.match(raw, /^HTTP\/1\.1 413/);
+  assert.match(bodyOf(raw).error.type, /request_body_too_large$/);
+  raw = await rawExchange(s.port, "POST /v1/sys/health HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n");
+  assert.match(raw, /^HTTP\/1\.1 400/);
+  assert.ok(Array.isArray(bodyOf(raw).errors), raw);
+});
+
+test("health endpoints", async () => {
+  let r = await fetch(`${s.url}/health`);
+  assert.equal(r.status, 200);
+  assert.equal((await r.json()).status, "ok");
+  r = await fetch(`${s.url}/v1/sys/health`);
+  const h = await r.json();
+  assert.equal(r.status, 200);
+  assert.equal(h.initialized, true);
+  assert.equal(h.sealed, false);
+  r = await fetch(`${s.url}/v1/sys/seal-status`);
+  assert.equal((await r.json()).sealed, false);
+});
+
+test("a JSON body nested 100,000 deep is refused with 400 before it is parsed", async () => {
+  for (const op of ["keys.createKey", "identities.createIdentity", "keys.verifyKey"]) {
+    const deep = `{"apiId":"${apiId}","meta":{"x":${"[".repeat(100000)}${"]".repeat(100000)}}}`;
+    const r = await s.call(op, undefined, s.rootKey, { raw: deep });
+    assert.equal(r.status, 400, op);
+    assert.match(r.body.error.errors[0].message, /nested more than 64/);
+  }
+  // Also without a valid root key: refused the same, the server stays up.
+  const r = await s.call("keys.createKey", undefined, "nope", { raw: "[".repeat(100000) });
+  assert.equal(r.status, 401);
+  assert.equal((await fetch(`${s.url}/health`)).status, 200);
+  // 64 levels are fine.
+  const ok = await s.call("keys.createKey", undefined, s.rootKey, {
+    raw: JSON.stringify({ apiId, meta: { x: JSON.parse("[".repeat(60) + "]".repeat(60)) } }),
+  });
+  assert.equal(ok.status, 200, ok.text);
+});
+
+test("the Bearer scheme is matched case-insensitively", async () => {
+  for (const scheme of ["bearer", "BEARER", "Bearer", "bEaReR"]) {
+    const r = await s.call("apis.getApi", { apiId }, null, {
+      headers: { authorization: `${scheme} ${s.rootKey}` },
+    });
+    assert.equal(r.status, 200, scheme);
+  }
+  const r = await s.call("apis.getApi", { apiId }, null, { headers: { authorization: `Basic ${s.rootKey}` } });
+  assert.equal(r.status, 401);
+});
+
+test("rate limits that are not enforced yet are refused, never answered VALID", async () => {
+  const limited = [{ name: "requests", limit: 3, duration: 60000 }];
+  let r = await s.call("keys.createKey", { apiId, ratelimits: limited });
+  assert.equal(r.status, 400);
+  assert.match(r.body.error.type, /not_enforced$/);
+  const { key, keyId } = await s.ok("keys.createKey", { apiId });
+  r = await s.call("keys.updateKey", { keyId, ratelimits: limited });
+  assert.equal(r.status, 400);
+  r = await s.call("keys.verifyKey", { key, ratelimits: [{ name: "requests" }] });
+  assert.equal(r.status, 400);
+  r = await s.call("identities.createIdentity", { externalId: "rl-1", ratelimits: limited });
+  assert.equal(r.status, 400);
+  // Clearing is fine.
+  r = await s.call("keys.updateKey", { keyId, ratelimits: [] });
+  assert.equal(r.status, 200, r.text);
+});
+
+test("the client address comes from X-Forwarded-For only through trusted proxies", async () => {
+  const fenced = (await s.ok("apis.createApi", { name: "fenced", ipAllowlist: ["192.0.2.0/24"] })).apiId;
+  const { key } = await s.ok("keys.createKey", { apiId: fenced });
+  const forged = { headers: { "x-forwarded-for": "192.0.2.10" } };
+  let r = await s.call("keys.verifyKey", { key }, s.rootKey, forged);
+  assert.equal(r.body.data.code, "FORBIDDEN", "an untrusted peer cannot choose its address");
+
+  const behind = await new Server({ args: ["--trusted-proxies", "127.0.0.1/32"] }).start();
+  try {
+    const api = (await behind.ok("apis.createApi", { name: "fenced", ipAllowlist: ["192.0.2.0/24"] })).apiId;
+    const k = (await behind.ok("keys.createKey", { apiId: api })).key;
+    r = await behind.call("keys.verifyKey", { key: k }, behind.rootKey, forged);
+    assert.equal(r.body.data.code, "VALID");
+    r = await behind.call("keys.verifyKey", { key: k }, behind.rootKey, {
+      headers: { "x-forwarded-for": "192.0.2.10, 198.51.100.1" },
+    });
+    assert.equal(r.body.data.code, "FORBIDDEN", "the nearest untrusted hop is the client");
+    // The access log names the request, the client address and the actor.
+    const id = r.body.meta.requestId;
+    const line = behind.stderr.split("\n").find((l) => l.includes(id));
+    assert.ok(line, "the request id is logged");
+    assert.match(line, /POST \/v2\/keys\.verifyKey 200 \d+us 198\.51\.100\.1 key_/);
+  } finally {
+    await behind.stop();
+  }
+  const bad = new Server({ args: ["--trusted-proxies", "10.0.0.0/8,proxy.local"] });
+  await assert.rejects(bad.start(), /proxy\.local/);
+});
