@@ -42,7 +42,7 @@ Status Require(const Principal& p, const std::string& permission) {
   return PermissionDenied("this root key lacks the permission '" + permission + "'");
 }
 
-Status RefuseUnenforcedRatelimits(const std::vector<RatelimitConfig>& ratelimits) {
+Status RefuseUnenforcedRatelimits(const std::vector<Ratelimit>& ratelimits) {
   if (ratelimits.empty()) return OkStatus();
   return InvalidArgument(
       "rate limits are not enforced by this server yet, so none are accepted (a limit that is "
@@ -50,26 +50,61 @@ Status RefuseUnenforcedRatelimits(const std::vector<RatelimitConfig>& ratelimits
       "application/not_enforced");
 }
 
-StatusOr<std::unique_ptr<KeyService>> KeyService::Open(store::Store& store, Env& env) {
-  std::unique_ptr<KeyService> svc(new KeyService(store, env));
-  store::Snapshot snap;
-  bool indexed_rest = false;
-  KH_RETURN_IF_ERROR(store.Load(snap, [&](KeyRecord&& k) {
-    if (!indexed_rest) {  // keys come after everything they refer to
-      svc->IndexSnapshotLocked(std::move(snap));
-      indexed_rest = true;
-    }
-    auto e = svc->MakeEntry(k, nullptr, nullptr);
-    e->last_used_at = k.last_used_at;
-    e->last_used_stored = k.last_used_at;
-    svc->IndexKeyLocked(std::move(e));
-    return OkStatus();
-  }));
-  if (!indexed_rest) svc->IndexSnapshotLocked(std::move(snap));
-  return svc;
+RatelimitConfig ToRecord(const Ratelimit& r) {
+  return {r.id, r.name, r.limit, r.duration_ms, r.auto_apply};
+}
+std::vector<RatelimitConfig> ToRecords(const std::vector<Ratelimit>& rls) {
+  std::vector<RatelimitConfig> out;
+  out.reserve(rls.size());
+  for (const Ratelimit& r : rls) out.push_back(ToRecord(r));
+  return out;
+}
+Ratelimit FromRecord(const RatelimitConfig& r) {
+  return {r.id, r.name, r.limit, r.duration_ms, r.auto_apply};
+}
+std::vector<Ratelimit> FromRecords(const std::vector<RatelimitConfig>& rls) {
+  std::vector<Ratelimit> out;
+  out.reserve(rls.size());
+  for (const RatelimitConfig& r : rls) out.push_back(FromRecord(r));
+  return out;
+}
+ApiInfo FromRecord(const ApiRecord& r) {
+  return {r.id, r.name, r.default_prefix, r.default_byte_length, r.ip_allowlist, r.created_at};
+}
+PermissionInfo FromRecord(const PermissionRecord& r) {
+  return {r.id, r.name, r.slug, r.description, r.created_at};
+}
+IdentityInfo FromRecord(const IdentityRecord& r, bool with_meta) {
+  IdentityInfo out{r.id, r.external_id, std::nullopt, FromRecords(r.ratelimits), r.created_at};
+  if (with_meta) out.meta_json = r.meta_json;
+  return out;
 }
 
-void KeyService::IndexSnapshotLocked(store::Snapshot snap) {
+StatusOr<std::unique_ptr<KeyService>> KeyService::Open(store::Store& store, Env& env) {
+  auto svc = std::make_unique<KeyServiceImpl>(store, env);
+  KH_RETURN_IF_ERROR(svc->Load());
+  return std::unique_ptr<KeyService>(std::move(svc));
+}
+
+Status KeyServiceImpl::Load() {
+  store::Snapshot snap;
+  bool indexed_rest = false;
+  KH_RETURN_IF_ERROR(store_.Load(snap, [&](KeyRecord&& k) {
+    if (!indexed_rest) {  // keys come after everything they refer to
+      IndexSnapshotLocked(std::move(snap));
+      indexed_rest = true;
+    }
+    auto e = MakeEntry(k, nullptr, nullptr);
+    e->last_used_at = k.last_used_at;
+    e->last_used_stored = k.last_used_at;
+    IndexKeyLocked(std::move(e));
+    return OkStatus();
+  }));
+  if (!indexed_rest) IndexSnapshotLocked(std::move(snap));
+  return OkStatus();
+}
+
+void KeyServiceImpl::IndexSnapshotLocked(store::Snapshot snap) {
   for (auto& a : snap.apis) apis_.emplace(a.id, std::move(a));
   for (auto& i : snap.identities) {
     identity_by_external_[i.external_id] = i.id;
@@ -85,7 +120,7 @@ void KeyService::IndexSnapshotLocked(store::Snapshot snap) {
   }
 }
 
-Status KeyService::FlushLastUsed() {
+Status KeyServiceImpl::FlushLastUsed() {
   std::vector<std::pair<std::string, int64_t>> changed;
   std::vector<std::pair<std::shared_ptr<const KeyEntry>, int64_t>> marks;
   {
@@ -104,7 +139,7 @@ Status KeyService::FlushLastUsed() {
   return OkStatus();
 }
 
-size_t KeyService::KeyCount() const {
+size_t KeyServiceImpl::KeyCount() const {
   std::shared_lock lock(mu_);
   return by_id_.size();
 }
@@ -136,7 +171,7 @@ KeyRecord KeyEntry::ToRecord() const {
   return r;
 }
 
-std::shared_ptr<const std::string> KeyService::InternApiId(const std::string& api_id) {
+std::shared_ptr<const std::string> KeyServiceImpl::InternApiId(const std::string& api_id) {
   auto it = api_ids_.find(api_id);
   if (it != api_ids_.end()) return it->second;
   auto interned = std::make_shared<const std::string>(api_id);
@@ -144,9 +179,9 @@ std::shared_ptr<const std::string> KeyService::InternApiId(const std::string& ap
   return interned;
 }
 
-std::shared_ptr<KeyEntry> KeyService::MakeEntry(const KeyRecord& rec,
-                                                std::shared_ptr<CreditsCell> cell,
-                                                const KeyEntry* previous) {
+std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
+                                                    std::shared_ptr<CreditsCell> cell,
+                                                    const KeyEntry* previous) {
   auto e = std::make_shared<KeyEntry>();
   e->hash = rec.hash;
   e->id = InlineString<32>(rec.id);
@@ -205,7 +240,7 @@ std::shared_ptr<KeyEntry> KeyService::MakeEntry(const KeyRecord& rec,
   return e;
 }
 
-void KeyService::IndexKeyLocked(std::shared_ptr<const KeyEntry> e) {
+void KeyServiceImpl::IndexKeyLocked(std::shared_ptr<const KeyEntry> e) {
   if (e->kind == KeyKind::kRoot) root_key_ids_[e->id.str()] = e->id.str();
   by_hash_[e->hash] = e;
   by_id_.erase(e->id.view());  // the old key view points into the entry being replaced
@@ -213,14 +248,14 @@ void KeyService::IndexKeyLocked(std::shared_ptr<const KeyEntry> e) {
   by_id_.emplace(id, std::move(e));
 }
 
-void KeyService::UnindexKeyLocked(const KeyEntry& e) {
+void KeyServiceImpl::UnindexKeyLocked(const KeyEntry& e) {
   std::string id = e.id.str();
   by_hash_.erase(e.hash);
   root_key_ids_.erase(id);
   by_id_.erase(id);
 }
 
-void KeyService::RebuildAllEntriesLocked() {
+void KeyServiceImpl::RebuildAllEntriesLocked() {
   std::vector<std::shared_ptr<const KeyEntry>> all;
   all.reserve(by_id_.size());
   for (const auto& [id, e] : by_id_) {
@@ -229,29 +264,56 @@ void KeyService::RebuildAllEntriesLocked() {
   for (const auto& e : all) IndexKeyLocked(MakeEntry(e->ToRecord(), e->credits, e.get()));
 }
 
-KeyView KeyService::ViewOf(const std::shared_ptr<const KeyEntry>& e) const {
+KeyView KeyServiceImpl::ViewOf(const std::shared_ptr<const KeyEntry>& e,
+                               const Principal& viewer) const {
   KeyView v;
-  v.entry = e;
+  v.entry_ = e;
   if (e->credits) {
     std::lock_guard lock(e->credits->mu);
-    v.credits = e->credits->credits;
-    ApplyRefill(v.credits, env_.NowMillis());
+    v.credits_ = e->credits->credits;
+    ApplyRefill(v.credits_, env_.NowMillis());
   }
-  v.last_used_at = e->last_used_at.load(std::memory_order_relaxed);
+  v.last_used_at_ = e->last_used_at.load(std::memory_order_relaxed);
   const std::string& identity_id = e->Details().identity_id;
   if (!identity_id.empty()) {
     auto it = identities_.find(identity_id);
-    if (it != identities_.end()) v.identity = it->second;
+    if (it != identities_.end()) {
+      v.identity_ = FromRecord(it->second, viewer.Can("identity.*.read_identity"));
+    }
   }
   return v;
 }
 
-const ApiRecord* KeyService::FindApi(const std::string& id) const {
+// --- KeyView --------------------------------------------------------------------------------
+
+std::string_view KeyView::id() const { return entry_->id.view(); }
+std::string_view KeyView::api_id() const { return *entry_->api_id; }
+std::string_view KeyView::start() const { return entry_->start.view(); }
+bool KeyView::is_root() const { return entry_->kind == KeyKind::kRoot; }
+const std::optional<std::string>& KeyView::name() const { return entry_->Details().name; }
+const std::string& KeyView::meta_json() const { return entry_->Details().meta_json; }
+int64_t KeyView::created_at() const { return entry_->created_at; }
+int64_t KeyView::updated_at() const { return entry_->updated_at; }
+std::optional<int64_t> KeyView::expires() const { return entry_->expires; }
+bool KeyView::enabled() const { return entry_->enabled; }
+const std::vector<std::string>& KeyView::permissions() const {
+  const KeyDetails& d = entry_->Details();
+  return is_root() ? d.root_permissions : d.permission_slugs;
+}
+const std::vector<std::string>& KeyView::effective_permissions() const {
+  return entry_->Details().effective_permissions;
+}
+const std::vector<std::string>& KeyView::roles() const { return entry_->Details().role_names; }
+std::vector<Ratelimit> KeyView::ratelimits() const {
+  return FromRecords(entry_->Details().ratelimits);
+}
+
+const ApiRecord* KeyServiceImpl::FindApi(const std::string& id) const {
   auto it = apis_.find(id);
   return it == apis_.end() ? nullptr : &it->second;
 }
 
-const IdentityRecord* KeyService::FindIdentity(const std::string& id_or_external) const {
+const IdentityRecord* KeyServiceImpl::FindIdentity(const std::string& id_or_external) const {
   auto it = identities_.find(id_or_external);
   if (it != identities_.end()) return &it->second;
   auto ext = identity_by_external_.find(id_or_external);
@@ -259,7 +321,7 @@ const IdentityRecord* KeyService::FindIdentity(const std::string& id_or_external
   return &identities_.at(ext->second);
 }
 
-const PermissionRecord* KeyService::FindPermission(const std::string& id_or_slug) const {
+const PermissionRecord* KeyServiceImpl::FindPermission(const std::string& id_or_slug) const {
   auto it = permissions_.find(id_or_slug);
   if (it != permissions_.end()) return &it->second;
   auto s = permission_by_slug_.find(id_or_slug);
@@ -267,7 +329,7 @@ const PermissionRecord* KeyService::FindPermission(const std::string& id_or_slug
   return &permissions_.at(s->second);
 }
 
-const RoleRecord* KeyService::FindRole(const std::string& id_or_name) const {
+const RoleRecord* KeyServiceImpl::FindRole(const std::string& id_or_name) const {
   auto it = roles_.find(id_or_name);
   if (it != roles_.end()) return &it->second;
   auto n = role_by_name_.find(id_or_name);
@@ -275,7 +337,8 @@ const RoleRecord* KeyService::FindRole(const std::string& id_or_name) const {
   return &roles_.at(n->second);
 }
 
-std::shared_ptr<const KeyEntry> KeyService::FindKey(const std::string& key_id, KeyKind kind) const {
+std::shared_ptr<const KeyEntry> KeyServiceImpl::FindKey(const std::string& key_id,
+                                                        KeyKind kind) const {
   auto it = by_id_.find(key_id);
   if (it == by_id_.end() || it->second->kind != kind) return nullptr;
   return it->second;
@@ -283,7 +346,7 @@ std::shared_ptr<const KeyEntry> KeyService::FindKey(const std::string& key_id, K
 
 // --- root keys ----------------------------------------------------------------------------
 
-StatusOr<Principal> KeyService::Authenticate(std::string_view bearer) {
+StatusOr<Principal> KeyServiceImpl::Authenticate(std::string_view bearer) {
   if (!ParseKey(bearer).ok()) {
     return Unauthenticated("the root key is not in keyhold's key format",
                            "authentication/malformed");
@@ -304,7 +367,7 @@ StatusOr<Principal> KeyService::Authenticate(std::string_view bearer) {
   return Principal{e->id.str(), e->Details().effective_permissions};
 }
 
-bool KeyService::HasRootKeys() const {
+bool KeyServiceImpl::HasRootKeys() const {
   std::shared_lock lock(mu_);
   return !root_key_ids_.empty();
 }
@@ -325,7 +388,7 @@ static CreatedKey NewRootKey(Env& env, std::optional<std::string> name,
   return CreatedKey{k.id, crypto::Secret(std::move(text))};
 }
 
-StatusOr<CreatedKey> KeyService::Bootstrap(std::string_view name) {
+StatusOr<CreatedKey> KeyServiceImpl::Bootstrap(std::string_view name) {
   std::lock_guard w(write_mu_);
   if (!root_key_ids_.empty()) return FailedPrecondition("a root key already exists");
   KeyRecord rec;
@@ -334,9 +397,9 @@ StatusOr<CreatedKey> KeyService::Bootstrap(std::string_view name) {
   return created;
 }
 
-StatusOr<CreatedKey> KeyService::CreateRootKey(const RequestContext& ctx,
-                                               std::optional<std::string> name,
-                                               const std::vector<std::string>& permissions) {
+StatusOr<CreatedKey> KeyServiceImpl::CreateRootKey(const RequestContext& ctx,
+                                                   std::optional<std::string> name,
+                                                   const std::vector<std::string>& permissions) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.create_root_key"));
   if (permissions.empty()) return InvalidArgument("a root key needs at least one permission");
@@ -357,16 +420,16 @@ StatusOr<CreatedKey> KeyService::CreateRootKey(const RequestContext& ctx,
   return created;
 }
 
-StatusOr<Page<KeyView>> KeyService::ListRootKeys(const RequestContext& ctx,
-                                                 const std::string& cursor, int limit) {
+StatusOr<Page<KeyView>> KeyServiceImpl::ListRootKeys(const RequestContext& ctx,
+                                                     const std::string& cursor, int limit) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_root_key"));
   std::shared_lock lock(mu_);
   return PageOver<KeyView>(root_key_ids_, cursor, limit,
-                           [&](const std::string& id) { return ViewOf(by_id_.at(id)); });
+                           [&](const std::string& id) { return ViewOf(by_id_.at(id), p); });
 }
 
-Status KeyService::DeleteRootKey(const RequestContext& ctx, const std::string& key_id) {
+Status KeyServiceImpl::DeleteRootKey(const RequestContext& ctx, const std::string& key_id) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.delete_root_key"));
   std::lock_guard w(write_mu_);
@@ -391,7 +454,7 @@ Status KeyService::DeleteRootKey(const RequestContext& ctx, const std::string& k
 
 // --- APIs ---------------------------------------------------------------------------------
 
-StatusOr<ApiRecord> KeyService::CreateApi(const RequestContext& ctx, CreateApiRequest req) {
+StatusOr<ApiInfo> KeyServiceImpl::CreateApi(const RequestContext& ctx, CreateApiRequest req) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api.*.create_api"));
   if (req.name.empty() || req.name.size() > kMaxNameLength) {
@@ -417,19 +480,19 @@ StatusOr<ApiRecord> KeyService::CreateApi(const RequestContext& ctx, CreateApiRe
   KH_RETURN_IF_ERROR(store_.Apply(b));
   std::unique_lock lock(mu_);
   apis_[a.id] = a;
-  return a;
+  return FromRecord(a);
 }
 
-StatusOr<ApiRecord> KeyService::GetApi(const RequestContext& ctx, const std::string& api_id) {
+StatusOr<ApiInfo> KeyServiceImpl::GetApi(const RequestContext& ctx, const std::string& api_id) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api." + api_id + ".read_api"));
   std::shared_lock lock(mu_);
   const ApiRecord* a = FindApi(api_id);
   if (!a) return NotFound("API '" + api_id + "' was not found", "data/api_not_found");
-  return *a;
+  return FromRecord(*a);
 }
 
-Status KeyService::DeleteApi(const RequestContext& ctx, const std::string& api_id) {
+Status KeyServiceImpl::DeleteApi(const RequestContext& ctx, const std::string& api_id) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api." + api_id + ".delete_api"));
   std::lock_guard w(write_mu_);
@@ -455,9 +518,10 @@ Status KeyService::DeleteApi(const RequestContext& ctx, const std::string& api_i
   return OkStatus();
 }
 
-StatusOr<Page<KeyView>> KeyService::ListKeys(const RequestContext& ctx, const std::string& api_id,
-                                             const std::string& cursor, int limit,
-                                             const std::optional<std::string>& external_id) {
+StatusOr<Page<KeyView>> KeyServiceImpl::ListKeys(const RequestContext& ctx,
+                                                 const std::string& api_id,
+                                                 const std::string& cursor, int limit,
+                                                 const std::optional<std::string>& external_id) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api." + api_id + ".read_key"));
   std::string identity_id;
@@ -480,7 +544,7 @@ StatusOr<Page<KeyView>> KeyService::ListKeys(const RequestContext& ctx, const st
   std::shared_lock lock(mu_);
   for (const std::string& id : ids) {
     auto e = FindKey(id, KeyKind::kApp);
-    if (e) page.items.push_back(ViewOf(e));
+    if (e) page.items.push_back(ViewOf(e, p));
   }
   if (page.has_more && !ids.empty()) page.cursor = ids.back();
   return page;

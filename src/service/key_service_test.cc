@@ -82,8 +82,13 @@ TEST_F(KeyServiceTest, CreatedKeyVerifiesAndIsNotStoredInPlaintext) {
   EXPECT_EQ(Verify(std::string(k.key.Reveal())), VerifyCode::kValid);
   auto view = svc_->GetKey(root_, k.key_id);
   ASSERT_TRUE(view.ok());
-  EXPECT_EQ(view->entry->start.view(), k.key.Reveal().substr(0, 7));
-  EXPECT_EQ(view->entry->hash, crypto::Sha256(k.key.Reveal()));
+  EXPECT_EQ(view->start(), k.key.Reveal().substr(0, 7));
+  auto stored = sqlite_->LoadAll();
+  ASSERT_TRUE(stored.ok());
+  auto rec = std::find_if(stored->keys.begin(), stored->keys.end(),
+                          [&](const store::KeyRecord& r) { return r.id == k.key_id; });
+  ASSERT_NE(rec, stored->keys.end());
+  EXPECT_EQ(rec->hash, crypto::Sha256(k.key.Reveal()));
 }
 
 TEST_F(KeyServiceTest, UnknownAndMalformedKeysAreNotFound) {
@@ -103,7 +108,7 @@ TEST_F(KeyServiceTest, ChecksInSpecOrderAndDeniedRequestsSpendNothing) {
   EXPECT_EQ(Verify(key), VerifyCode::kDisabled);
   ASSERT_TRUE(svc_->UpdateKey(root_, {.key_id = k.key_id, .enabled = true}).ok());
   EXPECT_EQ(Verify(key, "documents.write"), VerifyCode::kInsufficientPermissions);
-  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits.remaining, 1);  // nothing spent
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, 1);  // nothing spent
   EXPECT_EQ(Verify(key, "documents.read"), VerifyCode::kValid);
   EXPECT_EQ(Verify(key), VerifyCode::kUsageExceeded);
 }
@@ -121,9 +126,7 @@ TEST_F(KeyServiceTest, ExpiryFollowsTheClock) {
 
 TEST_F(KeyServiceTest, WildcardPermissionsAndRolesGrant) {
   std::string api = NewApi();
-  RoleRecord role;
-  role.name = "editor";
-  ASSERT_TRUE(svc_->CreateRole(root_, role, {"documents.write"}).ok());
+  ASSERT_TRUE(svc_->CreateRole(root_, {.name = "editor", .permissions = {"documents.write"}}).ok());
   CreatedKey k = NewKey({.api_id = api, .roles = {"editor"}, .permissions = {"reports.*"}});
   std::string key(k.key.Reveal());
   EXPECT_EQ(Verify(key, "reports.read AND documents.write"), VerifyCode::kValid);
@@ -144,10 +147,9 @@ TEST_F(KeyServiceTest, WritesAreSeenByTheNextVerification) {
   CreatedKey k = NewKey({.api_id = api});
   std::string key(k.key.Reveal());
   ASSERT_EQ(Verify(key, "x.read"), VerifyCode::kInsufficientPermissions);
-  ASSERT_TRUE(
-      svc_->ChangeKeyPermissions(root_, k.key_id, KeyService::SetMode::kAdd, {"x.read"}).ok());
+  ASSERT_TRUE(svc_->ChangeKeyPermissions(root_, k.key_id, SetMode::kAdd, {"x.read"}).ok());
   EXPECT_EQ(Verify(key, "x.read"), VerifyCode::kValid);
-  ASSERT_TRUE(svc_->DeleteKey(root_, k.key_id, false).ok());
+  ASSERT_TRUE(svc_->DeleteKey(root_, k.key_id, Deletion::kSoft).ok());
   EXPECT_EQ(Verify(key), VerifyCode::kNotFound);
   EXPECT_EQ(svc_->GetKey(root_, k.key_id).status().code(), StatusCode::kNotFound);
 }
@@ -163,9 +165,9 @@ TEST_F(KeyServiceTest, StateSurvivesReopen) {
   Reopen();
   auto view = svc_->GetKey(root_, k.key_id);
   ASSERT_TRUE(view.ok());
-  EXPECT_EQ(view->credits.remaining, 2);
-  ASSERT_TRUE(view->identity.has_value());
-  EXPECT_EQ(view->identity->external_id, "user-1");
+  EXPECT_EQ(view->credits().remaining, 2);
+  ASSERT_TRUE(view->identity().has_value());
+  EXPECT_EQ(view->identity()->external_id, "user-1");
   EXPECT_EQ(Verify(key, "a.b"), VerifyCode::kValid);
 }
 
@@ -178,11 +180,12 @@ TEST_F(KeyServiceTest, FailedStoreWriteChangesNothing) {
   faulty_->FailWrites(true);
   EXPECT_EQ(svc_->UpdateKey(root_, {.key_id = k.key_id, .enabled = false}).status().code(),
             StatusCode::kUnavailable);
-  EXPECT_EQ(svc_->DeleteKey(root_, k.key_id, true).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(svc_->DeleteKey(root_, k.key_id, Deletion::kPermanent).code(),
+            StatusCode::kUnavailable);
   EXPECT_EQ(svc_->Verify(root_, {.key = key}).status().code(), StatusCode::kUnavailable);
   EXPECT_FALSE(svc_->CreateKey(root_, {.api_id = api}).ok());
   faulty_->FailWrites(false);
-  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits.remaining, 5);
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, 5);
   EXPECT_EQ(Verify(key), VerifyCode::kValid);
 }
 
@@ -212,6 +215,85 @@ TEST_F(KeyServiceTest, RootKeysHoldOnlyWhatTheyWereGiven) {
   EXPECT_TRUE(svc_->CreateRootKey(Ctx(*dp), "narrow", {"api." + api + ".read_key"}).ok());
   EXPECT_EQ(svc_->CreateRootKey(Ctx(*dp), "wider", {"api.*.create_key"}).status().code(),
             StatusCode::kPermissionDenied);
+}
+
+// A root key logged in with `permissions`, as a request context.
+RequestContext LoggedIn(KeyService& svc, const RequestContext& admin,
+                        std::vector<std::string> permissions) {
+  auto created = svc.CreateRootKey(admin, "scoped", permissions);
+  EXPECT_TRUE(created.ok()) << created.status().message();
+  auto p = svc.Authenticate(created->key.Reveal());
+  EXPECT_TRUE(p.ok());
+  return Ctx(*p);
+}
+
+TEST_F(KeyServiceTest, KeysOfAnApiOutOfReachLookExactlyLikeMissingOnes) {
+  std::string mine = NewApi();
+  std::string theirs = NewApi();
+  CreatedKey their_key = NewKey({.api_id = theirs});
+  RequestContext scoped = LoggedIn(*svc_, root_, {"api." + mine + ".*"});
+  auto missing = svc_->GetKey(scoped, "key_doesNotExist000000");
+  auto hidden = svc_->GetKey(scoped, their_key.key_id);
+  ASSERT_EQ(hidden.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(hidden.status().reason(), missing.status().reason());
+  EXPECT_EQ(hidden.status().message().find(theirs), std::string::npos);
+  testing::FakeEnv other(0, 999);
+  auto missing_text = svc_->Whoami(scoped, GenerateKeyForTest(other));
+  auto hidden_text = svc_->Whoami(scoped, their_key.key.Reveal());
+  EXPECT_EQ(hidden_text.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(hidden_text.status().reason(), missing_text.status().reason());
+  EXPECT_EQ(hidden_text.status().message(), missing_text.status().message());
+  // Writes too: nothing says the key exists.
+  auto update = svc_->UpdateKey(scoped, {.key_id = their_key.key_id, .enabled = false});
+  EXPECT_EQ(update.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(svc_->DeleteKey(scoped, their_key.key_id, Deletion::kSoft).code(),
+            StatusCode::kNotFound);
+  // A key that may read the API's keys but not change them is told what it lacks.
+  RequestContext reader = LoggedIn(*svc_, root_, {"api." + theirs + ".read_key"});
+  EXPECT_TRUE(svc_->GetKey(reader, their_key.key_id).ok());
+  auto denied = svc_->UpdateKey(reader, {.key_id = their_key.key_id, .enabled = false});
+  EXPECT_EQ(denied.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(Verify(std::string(their_key.key.Reveal())), VerifyCode::kValid);  // untouched
+}
+
+TEST_F(KeyServiceTest, IdentitiesOfOtherCustomersStayOutOfReach) {
+  std::string api = NewApi();
+  ASSERT_TRUE(
+      svc_->CreateIdentity(root_, {.external_id = "acme", .meta_json = R"({"plan":"x"})"}).ok());
+  RequestContext scoped = LoggedIn(*svc_, root_, {"api." + api + ".*"});
+  // Linking to an existing identity needs read access to identities...
+  auto link = svc_->CreateKey(scoped, {.api_id = api, .external_id = "acme"});
+  EXPECT_EQ(link.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(link.status().message().find("identity.*.read_identity"), std::string::npos);
+  // ...and creating a new one needs create access.
+  auto make = svc_->CreateKey(scoped, {.api_id = api, .external_id = "new-customer"});
+  EXPECT_EQ(make.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(make.status().message().find("identity.*.create_identity"), std::string::npos);
+  CreatedKey plain = NewKey({.api_id = api});
+  auto relink = svc_->UpdateKey(scoped, {.key_id = plain.key_id, .external_id = "acme"});
+  EXPECT_EQ(relink.status().code(), StatusCode::kPermissionDenied);
+
+  // An identity's meta is shown only to a root key that may read identities.
+  CreatedKey linked = NewKey({.api_id = api, .external_id = "acme"});
+  auto seen_by_scoped = svc_->GetKey(scoped, linked.key_id);
+  ASSERT_TRUE(seen_by_scoped.ok());
+  ASSERT_TRUE(seen_by_scoped->identity().has_value());
+  EXPECT_EQ(seen_by_scoped->identity()->external_id, "acme");
+  EXPECT_FALSE(seen_by_scoped->identity()->meta_json.has_value());
+  auto verified = svc_->Verify(scoped, {.key = linked.key.Reveal()});
+  ASSERT_TRUE(verified.ok() && verified->key.has_value());
+  EXPECT_FALSE(verified->key->identity()->meta_json.has_value());
+  auto listed = svc_->ListKeys(scoped, api, "", 100, std::nullopt);
+  ASSERT_TRUE(listed.ok());
+  for (const KeyView& v : listed->items) {
+    if (v.identity()) {
+      EXPECT_FALSE(v.identity()->meta_json.has_value());
+    }
+  }
+  RequestContext trusted =
+      LoggedIn(*svc_, root_, {"api." + api + ".*", "identity.*.read_identity"});
+  EXPECT_EQ(*svc_->GetKey(trusted, linked.key_id)->identity()->meta_json, R"({"plan":"x"})");
+  EXPECT_TRUE(svc_->CreateKey(trusted, {.api_id = api, .external_id = "acme"}).ok());
 }
 
 TEST_F(KeyServiceTest, AuthenticationErrorsAreDistinct) {
@@ -277,7 +359,7 @@ TEST_F(KeyServiceTest, ListKeysPagesThroughEverything) {
   do {
     auto page = svc_->ListKeys(root_, api, cursor, 3, std::nullopt);
     ASSERT_TRUE(page.ok());
-    for (const auto& v : page->items) seen.insert(v.entry->id.str());
+    for (const auto& v : page->items) seen.insert(std::string(v.id()));
     cursor = page->cursor;
     ++pages;
     if (!page->has_more) break;
@@ -308,27 +390,27 @@ TEST_F(KeyServiceTest, LastUsedIsKeptAcrossRestartsAfterAFlush) {
   env_.Advance(5000);
   ASSERT_EQ(Verify(std::string(k.key.Reveal())), VerifyCode::kValid);
   int64_t used_at = env_.NowMillis();
-  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->last_used_at, used_at);
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->last_used_at(), used_at);
   ASSERT_TRUE(svc_->FlushLastUsed().ok());
   Reopen();
-  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->last_used_at, used_at);
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->last_used_at(), used_at);
 }
 
 TEST_F(KeyServiceTest, EachKeyGetsBackItsOwnLinksAfterReopen) {
   std::string api = NewApi();
-  ASSERT_TRUE(svc_->CreateRole(root_, {.name = "reader"}, {"docs.read"}).ok());
+  ASSERT_TRUE(svc_->CreateRole(root_, {.name = "reader", .permissions = {"docs.read"}}).ok());
   CreatedKey a = NewKey({.api_id = api, .roles = {"reader"}, .permissions = {"a.only"}});
   CreatedKey gone = NewKey({.api_id = api, .permissions = {"gone.perm"}});
   CreatedKey b = NewKey({.api_id = api, .permissions = {"b.one", "b.two"}});
   CreatedKey none = NewKey({.api_id = api});
   auto limited = svc_->CreateRootKey(root_, "verifier", {"api.*.verify_key"});
   ASSERT_TRUE(limited.ok());
-  ASSERT_TRUE(svc_->DeleteKey(root_, gone.key_id, /*permanent=*/false).ok());
+  ASSERT_TRUE(svc_->DeleteKey(root_, gone.key_id, Deletion::kSoft).ok());
   Reopen();
   auto perms_of = [&](const CreatedKey& k) {
     auto v = svc_->GetKey(root_, k.key_id);
     EXPECT_TRUE(v.ok());
-    return v.ok() ? v->entry->Details().effective_permissions : std::vector<std::string>{};
+    return v.ok() ? v->effective_permissions() : std::vector<std::string>{};
   };
   EXPECT_EQ(perms_of(a), (std::vector<std::string>{"a.only", "docs.read"}));
   EXPECT_EQ(perms_of(b), (std::vector<std::string>{"b.one", "b.two"}));
@@ -341,7 +423,7 @@ TEST_F(KeyServiceTest, EachKeyGetsBackItsOwnLinksAfterReopen) {
 
 TEST_F(KeyServiceTest, DeletedPermissionsAndRolesLeaveTheirKeys) {
   std::string api = NewApi();
-  ASSERT_TRUE(svc_->CreateRole(root_, {.name = "editor"}, {"docs.write"}).ok());
+  ASSERT_TRUE(svc_->CreateRole(root_, {.name = "editor", .permissions = {"docs.write"}}).ok());
   CreatedKey k = NewKey({.api_id = api, .roles = {"editor"}, .permissions = {"docs.read"}});
   std::string key(k.key.Reveal());
   ASSERT_EQ(Verify(key, "docs.read AND docs.write"), VerifyCode::kValid);
@@ -350,7 +432,7 @@ TEST_F(KeyServiceTest, DeletedPermissionsAndRolesLeaveTheirKeys) {
   EXPECT_EQ(Verify(key, "docs.write"), VerifyCode::kValid);
   ASSERT_TRUE(svc_->DeleteRole(root_, "editor").ok());
   EXPECT_EQ(Verify(key, "docs.write"), VerifyCode::kInsufficientPermissions);
-  EXPECT_TRUE(svc_->GetKey(root_, k.key_id)->entry->Details().role_names.empty());
+  EXPECT_TRUE(svc_->GetKey(root_, k.key_id)->roles().empty());
   Reopen();
   EXPECT_EQ(Verify(key), VerifyCode::kValid);
   EXPECT_EQ(Verify(key, "docs.read OR docs.write"), VerifyCode::kInsufficientPermissions);
@@ -379,16 +461,16 @@ TEST_F(KeyServiceTest, ConcurrentUpdatesNeverLoseASpend) {
     UpdateKeyRequest u{.key_id = k.key_id};
     u.name = std::optional<std::string>("name-" + std::to_string(i));
     ASSERT_TRUE(svc_->UpdateKey(root_, u).ok());
-    ASSERT_TRUE(svc_->ChangeKeyPermissions(root_, k.key_id, KeyService::SetMode::kAdd,
-                                           {"p.extra" + std::to_string(i)})
-                    .ok());
+    ASSERT_TRUE(
+        svc_->ChangeKeyPermissions(root_, k.key_id, SetMode::kAdd, {"p.extra" + std::to_string(i)})
+            .ok());
   }
   for (auto& t : verifiers) t.join();
   EXPECT_EQ(failures.load(), 0);
   constexpr int64_t kLeft = 100000 - kThreads * kVerifiesPerThread;
-  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits.remaining, kLeft);
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, kLeft);
   Reopen();
-  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits.remaining, kLeft);
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, kLeft);
 }
 
 }  // namespace

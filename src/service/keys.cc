@@ -63,7 +63,7 @@ Status ValidateCommon(const std::optional<std::string>& name, const std::string&
 
 }  // namespace
 
-StatusOr<std::vector<std::string>> KeyService::ResolvePermissions(
+StatusOr<std::vector<std::string>> KeyServiceImpl::ResolvePermissions(
     const Principal& p, const std::vector<std::string>& slugs, WriteBatch& batch,
     std::vector<PermissionRecord>& created) {
   if (slugs.size() > kMaxListItems) return InvalidArgument("at most 1000 permissions");
@@ -93,7 +93,7 @@ StatusOr<std::vector<std::string>> KeyService::ResolvePermissions(
   return ids;
 }
 
-StatusOr<std::vector<std::string>> KeyService::ResolveRoles(
+StatusOr<std::vector<std::string>> KeyServiceImpl::ResolveRoles(
     const std::vector<std::string>& names) const {
   if (names.size() > kMaxListItems) return InvalidArgument("at most 1000 roles");
   std::vector<std::string> ids;
@@ -107,14 +107,23 @@ StatusOr<std::vector<std::string>> KeyService::ResolveRoles(
   return ids;
 }
 
-StatusOr<std::string> KeyService::ResolveIdentity(const std::string& external_id, WriteBatch& batch,
-                                                  std::vector<IdentityRecord>& created) {
+StatusOr<std::string> KeyServiceImpl::ResolveIdentity(const Principal& p,
+                                                      const std::string& external_id,
+                                                      WriteBatch& batch,
+                                                      std::vector<IdentityRecord>& created) {
   if (external_id.empty() || external_id.size() > kMaxExternalIdLength) {
     return InvalidArgument("externalId must be 1 to 256 characters");
   }
-  if (const IdentityRecord* found = FindIdentity(external_id)) {
-    if (found->external_id == external_id) return found->id;
+  auto again = std::find_if(created.begin(), created.end(),
+                            [&](const IdentityRecord& r) { return r.external_id == external_id; });
+  if (again != created.end()) return again->id;
+  auto known = identity_by_external_.find(external_id);
+  if (known != identity_by_external_.end()) {
+    // Identities are shared by every API: linking a key to one reaches another customer's data.
+    KH_RETURN_IF_ERROR(Require(p, "identity.*.read_identity"));
+    return known->second;
   }
+  KH_RETURN_IF_ERROR(Require(p, "identity.*.create_identity"));
   IdentityRecord rec;
   rec.id = NewId(env_, "id");
   rec.external_id = external_id;
@@ -124,8 +133,8 @@ StatusOr<std::string> KeyService::ResolveIdentity(const std::string& external_id
   return rec.id;
 }
 
-void KeyService::IndexCreatedLocked(const std::vector<PermissionRecord>& perms,
-                                    const std::vector<IdentityRecord>& identities) {
+void KeyServiceImpl::IndexCreatedLocked(const std::vector<PermissionRecord>& perms,
+                                        const std::vector<IdentityRecord>& identities) {
   for (const auto& p : perms) {
     permission_by_slug_[p.slug] = p.id;
     permissions_[p.id] = p;
@@ -136,10 +145,10 @@ void KeyService::IndexCreatedLocked(const std::vector<PermissionRecord>& perms,
   }
 }
 
-Status KeyService::CommitKey(KeyRecord rec, WriteBatch batch,
-                             const std::vector<PermissionRecord>& new_perms,
-                             const std::vector<IdentityRecord>& new_identities,
-                             const std::shared_ptr<const KeyEntry>& previous, Credits credits) {
+Status KeyServiceImpl::CommitKey(KeyRecord rec, WriteBatch batch,
+                                 const std::vector<PermissionRecord>& new_perms,
+                                 const std::vector<IdentityRecord>& new_identities,
+                                 const std::shared_ptr<const KeyEntry>& previous, Credits credits) {
   std::shared_ptr<CreditsCell> cell = previous ? previous->credits : nullptr;
   // Holding the cell's lock across the write keeps a concurrent spend from being overwritten.
   std::unique_lock<std::mutex> cell_lock;
@@ -165,13 +174,13 @@ Status KeyService::CommitKey(KeyRecord rec, WriteBatch batch,
   return OkStatus();
 }
 
-StatusOr<CreatedKey> KeyService::CreateKey(const RequestContext& ctx, CreateKeyRequest req) {
+StatusOr<CreatedKey> KeyServiceImpl::CreateKey(const RequestContext& ctx, CreateKeyRequest req) {
   KH_ASSIGN_OR_RETURN(std::vector<CreatedKey> keys, CreateKeys(ctx, std::move(req), 1));
   return std::move(keys.front());
 }
 
-StatusOr<std::vector<CreatedKey>> KeyService::CreateKeys(const RequestContext& ctx,
-                                                         CreateKeyRequest req, int count) {
+StatusOr<std::vector<CreatedKey>> KeyServiceImpl::CreateKeys(const RequestContext& ctx,
+                                                             CreateKeyRequest req, int count) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api." + req.api_id + ".create_key"));
   if (count < 1 || count > kMaxBulkKeys) return InvalidArgument("count must be 1 to 1000000");
@@ -183,7 +192,8 @@ StatusOr<std::vector<CreatedKey>> KeyService::CreateKeys(const RequestContext& c
   KH_RETURN_IF_ERROR(ValidateCommon(req.name, req.meta_json));
   if (req.credits) KH_RETURN_IF_ERROR(ValidateCredits(req.credits->remaining, req.credits->refill));
   KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(req.ratelimits));
-  KH_RETURN_IF_ERROR(ValidateRatelimits(req.ratelimits, env_));
+  std::vector<RatelimitConfig> ratelimits = ToRecords(req.ratelimits);
+  KH_RETURN_IF_ERROR(ValidateRatelimits(ratelimits, env_));
   int64_t now = env_.NowMillis();
   if (req.expires && *req.expires <= now) return InvalidArgument("expires must be in the future");
 
@@ -206,7 +216,8 @@ StatusOr<std::vector<CreatedKey>> KeyService::CreateKeys(const RequestContext& c
                       ResolvePermissions(p, req.permissions, batch, new_perms));
   KH_ASSIGN_OR_RETURN(base.role_ids, ResolveRoles(req.roles));
   if (req.external_id) {
-    KH_ASSIGN_OR_RETURN(base.identity_id, ResolveIdentity(*req.external_id, batch, new_identities));
+    KH_ASSIGN_OR_RETURN(base.identity_id,
+                        ResolveIdentity(p, *req.external_id, batch, new_identities));
   }
   base.kind = KeyKind::kApp;
   base.api_id = req.api_id;
@@ -219,7 +230,7 @@ StatusOr<std::vector<CreatedKey>> KeyService::CreateKeys(const RequestContext& c
     base.credits = *req.credits;
     base.credits.last_refill_at = now;
   }
-  base.ratelimits = std::move(req.ratelimits);
+  base.ratelimits = std::move(ratelimits);
 
   std::vector<CreatedKey> created;
   created.reserve(static_cast<size_t>(count));
@@ -242,38 +253,52 @@ StatusOr<std::vector<CreatedKey>> KeyService::CreateKeys(const RequestContext& c
   return created;
 }
 
-StatusOr<std::shared_ptr<const KeyEntry>> KeyService::KeyForWrite(const Principal& p,
-                                                                  const std::string& key_id,
-                                                                  std::string_view action) {
+static Status KeyNotFound(const std::string& key_id) {
+  return NotFound("key '" + key_id + "' was not found", "data/key_not_found");
+}
+
+Status KeyServiceImpl::RequireForKey(const Principal& p, const KeyEntry& e, std::string_view action,
+                                     Status not_found) {
+  std::string base = "api." + *e.api_id + ".";
+  std::string wanted = base + std::string(action);
+  if (p.Can(wanted)) return OkStatus();
+  // Without read access to the API's keys the caller learns nothing, not even that the key is
+  // there: the answer is the one a key that does not exist gets.
+  if (action == "read_key" || !p.Can(base + "read_key")) return not_found;
+  return PermissionDenied("this root key lacks the permission '" + wanted + "'");
+}
+
+StatusOr<std::shared_ptr<const KeyEntry>> KeyServiceImpl::KeyForWrite(const Principal& p,
+                                                                      const std::string& key_id,
+                                                                      std::string_view action) {
   auto e = FindKey(key_id, KeyKind::kApp);
-  if (!e) return NotFound("key '" + key_id + "' was not found", "data/key_not_found");
-  KH_RETURN_IF_ERROR(Require(p, "api." + *e->api_id + "." + std::string(action)));
+  if (!e) return KeyNotFound(key_id);
+  KH_RETURN_IF_ERROR(RequireForKey(p, *e, action, KeyNotFound(key_id)));
   return e;
 }
 
-StatusOr<KeyView> KeyService::GetKey(const RequestContext& ctx, const std::string& key_id) {
+StatusOr<KeyView> KeyServiceImpl::GetKey(const RequestContext& ctx, const std::string& key_id) {
   const Principal& p = ctx.actor;
   std::shared_lock lock(mu_);
   auto e = FindKey(key_id, KeyKind::kApp);
-  if (!e) return NotFound("key '" + key_id + "' was not found", "data/key_not_found");
-  KH_RETURN_IF_ERROR(Require(p, "api." + *e->api_id + ".read_key"));
-  return ViewOf(e);
+  if (!e) return KeyNotFound(key_id);
+  KH_RETURN_IF_ERROR(RequireForKey(p, *e, "read_key", KeyNotFound(key_id)));
+  return ViewOf(e, p);
 }
 
-StatusOr<KeyView> KeyService::Whoami(const RequestContext& ctx, std::string_view key) {
+StatusOr<KeyView> KeyServiceImpl::Whoami(const RequestContext& ctx, std::string_view key) {
   const Principal& p = ctx.actor;
-  if (!ParseKey(key).ok()) return NotFound("the key was not found", "data/key_not_found");
+  Status not_found = NotFound("the key was not found", "data/key_not_found");
+  if (!ParseKey(key).ok()) return not_found;
   crypto::Sha256Digest h = crypto::Sha256(key);
   std::shared_lock lock(mu_);
   auto it = by_hash_.find(h);
-  if (it == by_hash_.end() || it->second->kind != KeyKind::kApp) {
-    return NotFound("the key was not found", "data/key_not_found");
-  }
-  KH_RETURN_IF_ERROR(Require(p, "api." + *it->second->api_id + ".read_key"));
-  return ViewOf(it->second);
+  if (it == by_hash_.end() || it->second->kind != KeyKind::kApp) return not_found;
+  KH_RETURN_IF_ERROR(RequireForKey(p, *it->second, "read_key", not_found));
+  return ViewOf(it->second, p);
 }
 
-StatusOr<KeyView> KeyService::UpdateKey(const RequestContext& ctx, UpdateKeyRequest req) {
+StatusOr<KeyView> KeyServiceImpl::UpdateKey(const RequestContext& ctx, UpdateKeyRequest req) {
   const Principal& p = ctx.actor;
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, req.key_id, "update_key"));
@@ -287,7 +312,8 @@ StatusOr<KeyView> KeyService::UpdateKey(const RequestContext& ctx, UpdateKeyRequ
   if (req.external_id) {
     k.identity_id.clear();
     if (*req.external_id) {
-      KH_ASSIGN_OR_RETURN(k.identity_id, ResolveIdentity(**req.external_id, batch, new_identities));
+      KH_ASSIGN_OR_RETURN(k.identity_id,
+                          ResolveIdentity(p, **req.external_id, batch, new_identities));
     }
   }
   int64_t now = env_.NowMillis();
@@ -298,8 +324,9 @@ StatusOr<KeyView> KeyService::UpdateKey(const RequestContext& ctx, UpdateKeyRequ
   }
   if (req.ratelimits) {
     KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(*req.ratelimits));
-    KH_RETURN_IF_ERROR(ValidateRatelimits(*req.ratelimits, env_));
-    k.ratelimits = std::move(*req.ratelimits);
+    std::vector<RatelimitConfig> ratelimits = ToRecords(*req.ratelimits);
+    KH_RETURN_IF_ERROR(ValidateRatelimits(ratelimits, env_));
+    k.ratelimits = std::move(ratelimits);
   }
   if (req.enabled) k.enabled = *req.enabled;
   if (req.permissions) {
@@ -325,12 +352,12 @@ StatusOr<KeyView> KeyService::UpdateKey(const RequestContext& ctx, UpdateKeyRequ
   KH_RETURN_IF_ERROR(CommitKey(std::move(k), std::move(batch), new_perms, new_identities, e,
                                req.credits ? Credits::kChanged : Credits::kUnchanged));
   std::shared_lock lock(mu_);
-  return ViewOf(by_id_.at(id));
+  return ViewOf(by_id_.at(id), p);
 }
 
-StatusOr<CreditsState> KeyService::UpdateCredits(const RequestContext& ctx,
-                                                 const std::string& key_id, CreditsOperation op,
-                                                 std::optional<int64_t> value) {
+StatusOr<CreditsState> KeyServiceImpl::UpdateCredits(const RequestContext& ctx,
+                                                     const std::string& key_id, CreditsOperation op,
+                                                     std::optional<int64_t> value) {
   const Principal& p = ctx.actor;
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "update_key"));
@@ -388,12 +415,13 @@ StatusOr<CreditsState> KeyService::UpdateCredits(const RequestContext& ctx,
   return next;
 }
 
-Status KeyService::DeleteKey(const RequestContext& ctx, const std::string& key_id, bool permanent) {
+Status KeyServiceImpl::DeleteKey(const RequestContext& ctx, const std::string& key_id,
+                                 Deletion deletion) {
   const Principal& p = ctx.actor;
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "delete_key"));
   WriteBatch b;
-  if (permanent) {
+  if (deletion == Deletion::kPermanent) {
     b.delete_keys.push_back(key_id);
   } else {
     KeyRecord rec = e->ToRecord();
@@ -408,9 +436,9 @@ Status KeyService::DeleteKey(const RequestContext& ctx, const std::string& key_i
 
 template <typename Id>
 static std::vector<Id> Combine(std::vector<Id> current, const std::vector<Id>& given,
-                               KeyService::SetMode mode) {
-  if (mode == KeyService::SetMode::kSet) return given;
-  if (mode == KeyService::SetMode::kAdd) {
+                               SetMode mode) {
+  if (mode == SetMode::kSet) return given;
+  if (mode == SetMode::kAdd) {
     current.insert(current.end(), given.begin(), given.end());
   } else {
     std::erase_if(current, [&](const Id& x) {
@@ -422,7 +450,7 @@ static std::vector<Id> Combine(std::vector<Id> current, const std::vector<Id>& g
   return current;
 }
 
-StatusOr<std::vector<PermissionRecord>> KeyService::ChangeKeyPermissions(
+StatusOr<std::vector<PermissionInfo>> KeyServiceImpl::ChangeKeyPermissions(
     const RequestContext& ctx, const std::string& key_id, SetMode mode,
     const std::vector<std::string>& perms) {
   const Principal& p = ctx.actor;
@@ -444,16 +472,16 @@ StatusOr<std::vector<PermissionRecord>> KeyService::ChangeKeyPermissions(
   KH_RETURN_IF_ERROR(
       CommitKey(std::move(k), std::move(batch), new_perms, {}, e, Credits::kUnchanged));
   std::shared_lock lock(mu_);
-  std::vector<PermissionRecord> out;
+  std::vector<PermissionInfo> out;
   for (const std::string& pid : by_id_.at(key_id)->Details().permission_ids) {
-    if (const PermissionRecord* r = FindPermission(pid)) out.push_back(*r);
+    if (const PermissionRecord* r = FindPermission(pid)) out.push_back(FromRecord(*r));
   }
   return out;
 }
 
-StatusOr<std::vector<RoleView>> KeyService::ChangeKeyRoles(const RequestContext& ctx,
-                                                           const std::string& key_id, SetMode mode,
-                                                           const std::vector<std::string>& roles) {
+StatusOr<std::vector<RoleInfo>> KeyServiceImpl::ChangeKeyRoles(
+    const RequestContext& ctx, const std::string& key_id, SetMode mode,
+    const std::vector<std::string>& roles) {
   const Principal& p = ctx.actor;
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "update_key"));
@@ -470,9 +498,9 @@ StatusOr<std::vector<RoleView>> KeyService::ChangeKeyRoles(const RequestContext&
   k.updated_at = env_.NowMillis();
   KH_RETURN_IF_ERROR(CommitKey(std::move(k), {}, {}, {}, e, Credits::kUnchanged));
   std::shared_lock lock(mu_);
-  std::vector<RoleView> out;
+  std::vector<RoleInfo> out;
   for (const std::string& rid : by_id_.at(key_id)->Details().role_ids) {
-    if (const RoleRecord* r = FindRole(rid)) out.push_back(RoleViewOf(*r));
+    if (const RoleRecord* r = FindRole(rid)) out.push_back(RoleInfoOf(*r));
   }
   return out;
 }

@@ -10,24 +10,29 @@ namespace keyhold::service {
 
 using store::WriteBatch;
 
-RoleView KeyService::RoleViewOf(const RoleRecord& r) const {
-  RoleView v{r, {}};
+RoleInfo KeyServiceImpl::RoleInfoOf(const RoleRecord& r) const {
+  RoleInfo v{r.id, r.name, r.description, {}, r.created_at};
   for (const std::string& pid : r.permission_ids) {
-    if (const PermissionRecord* p = FindPermission(pid)) v.permissions.push_back(*p);
+    if (const PermissionRecord* p = FindPermission(pid)) v.permissions.push_back(FromRecord(*p));
   }
   return v;
 }
 
 // --- identities ---------------------------------------------------------------------------
 
-StatusOr<IdentityRecord> KeyService::CreateIdentity(const RequestContext& ctx, IdentityRecord req) {
+StatusOr<IdentityInfo> KeyServiceImpl::CreateIdentity(const RequestContext& ctx,
+                                                      CreateIdentityRequest in) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "identity.*.create_identity"));
+  IdentityRecord req;
+  req.external_id = std::move(in.external_id);
+  req.meta_json = std::move(in.meta_json);
   if (req.external_id.empty() || req.external_id.size() > kMaxExternalIdLength) {
     return InvalidArgument("externalId must be 1 to 256 characters");
   }
   if (req.meta_json.size() > kMaxMetaBytes) return InvalidArgument("meta must be at most 64 KiB");
-  KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(req.ratelimits));
+  KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(in.ratelimits));
+  req.ratelimits = ToRecords(in.ratelimits);
   for (auto& r : req.ratelimits) {
     if (r.limit < 1 || r.duration_ms < 1000 || r.duration_ms > kMaxRatelimitDurationMs) {
       return InvalidArgument("ratelimits need limit >= 1 and duration between 1000 and 2592000000");
@@ -47,32 +52,34 @@ StatusOr<IdentityRecord> KeyService::CreateIdentity(const RequestContext& ctx, I
   std::unique_lock lock(mu_);
   identity_by_external_[req.external_id] = req.id;
   identities_[req.id] = req;
-  return req;
+  return FromRecord(req, /*with_meta=*/true);
 }
 
-StatusOr<IdentityRecord> KeyService::GetIdentity(const RequestContext& ctx,
-                                                 const std::string& id_or_external) {
+StatusOr<IdentityInfo> KeyServiceImpl::GetIdentity(const RequestContext& ctx,
+                                                   const std::string& id_or_external) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "identity.*.read_identity"));
   std::shared_lock lock(mu_);
   const IdentityRecord* r = FindIdentity(id_or_external);
   if (!r)
     return NotFound("identity '" + id_or_external + "' was not found", "data/identity_not_found");
-  return *r;
+  return FromRecord(*r, /*with_meta=*/true);
 }
 
-StatusOr<Page<IdentityRecord>> KeyService::ListIdentities(const RequestContext& ctx,
-                                                          const std::string& cursor, int limit) {
+StatusOr<Page<IdentityInfo>> KeyServiceImpl::ListIdentities(const RequestContext& ctx,
+                                                            const std::string& cursor, int limit) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "identity.*.read_identity"));
   std::shared_lock lock(mu_);
-  return PageOver<IdentityRecord>(identities_, cursor, limit,
-                                  [&](const std::string& id) { return identities_.at(id); });
+  return PageOver<IdentityInfo>(identities_, cursor, limit, [&](const std::string& id) {
+    return FromRecord(identities_.at(id), /*with_meta=*/true);
+  });
 }
 
-StatusOr<IdentityRecord> KeyService::UpdateIdentity(
-    const RequestContext& ctx, const std::string& id_or_external,
-    std::optional<std::string> meta_json, std::optional<std::vector<RatelimitConfig>> ratelimits) {
+StatusOr<IdentityInfo> KeyServiceImpl::UpdateIdentity(const RequestContext& ctx,
+                                                      const std::string& id_or_external,
+                                                      std::optional<std::string> meta_json,
+                                                      std::optional<std::vector<Ratelimit>> given) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "identity.*.update_identity"));
   std::lock_guard w(write_mu_);
@@ -85,26 +92,28 @@ StatusOr<IdentityRecord> KeyService::UpdateIdentity(
     if (meta_json->size() > kMaxMetaBytes) return InvalidArgument("meta must be at most 64 KiB");
     r.meta_json = std::move(*meta_json);
   }
-  if (ratelimits) {
-    KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(*ratelimits));
-    for (auto& rl : *ratelimits) {
+  if (given) {
+    KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(*given));
+    std::vector<RatelimitConfig> ratelimits = ToRecords(*given);
+    for (auto& rl : ratelimits) {
       if (rl.limit < 1 || rl.duration_ms < 1000 || rl.duration_ms > kMaxRatelimitDurationMs) {
         return InvalidArgument(
             "ratelimits need limit >= 1 and duration between 1000 and 2592000000");
       }
       if (rl.id.empty()) rl.id = NewId(env_, "rl");
     }
-    r.ratelimits = std::move(*ratelimits);
+    r.ratelimits = std::move(ratelimits);
   }
   WriteBatch b;
   b.put_identities.push_back(r);
   KH_RETURN_IF_ERROR(store_.Apply(b));
   std::unique_lock lock(mu_);
   identities_[r.id] = r;
-  return r;
+  return FromRecord(r, /*with_meta=*/true);
 }
 
-Status KeyService::DeleteIdentity(const RequestContext& ctx, const std::string& id_or_external) {
+Status KeyServiceImpl::DeleteIdentity(const RequestContext& ctx,
+                                      const std::string& id_or_external) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "identity.*.delete_identity"));
   std::lock_guard w(write_mu_);
@@ -135,9 +144,10 @@ Status KeyService::DeleteIdentity(const RequestContext& ctx, const std::string& 
 
 // --- permissions --------------------------------------------------------------------------
 
-StatusOr<PermissionRecord> KeyService::CreatePermission(const RequestContext& ctx,
-                                                        PermissionRecord req) {
+StatusOr<PermissionInfo> KeyServiceImpl::CreatePermission(const RequestContext& ctx,
+                                                          CreatePermissionRequest in) {
   const Principal& p = ctx.actor;
+  PermissionRecord req{"", std::move(in.name), std::move(in.slug), std::move(in.description), 0};
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.create_permission"));
   if (req.name.empty() || req.name.size() > kMaxNameLength) {
     return InvalidArgument("name must be 1 to 256 characters");
@@ -161,32 +171,34 @@ StatusOr<PermissionRecord> KeyService::CreatePermission(const RequestContext& ct
   std::unique_lock lock(mu_);
   permission_by_slug_[req.slug] = req.id;
   permissions_[req.id] = req;
-  return req;
+  return FromRecord(req);
 }
 
-StatusOr<PermissionRecord> KeyService::GetPermission(const RequestContext& ctx,
-                                                     const std::string& id_or_slug) {
+StatusOr<PermissionInfo> KeyServiceImpl::GetPermission(const RequestContext& ctx,
+                                                       const std::string& id_or_slug) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_permission"));
   std::shared_lock lock(mu_);
   const PermissionRecord* r = FindPermission(id_or_slug);
   if (!r)
     return NotFound("permission '" + id_or_slug + "' was not found", "data/permission_not_found");
-  return *r;
+  return FromRecord(*r);
 }
 
-StatusOr<Page<PermissionRecord>> KeyService::ListPermissions(const RequestContext& ctx,
-                                                             const std::string& cursor, int limit) {
+StatusOr<Page<PermissionInfo>> KeyServiceImpl::ListPermissions(const RequestContext& ctx,
+                                                               const std::string& cursor,
+                                                               int limit) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_permission"));
   std::shared_lock lock(mu_);
-  return PageOver<PermissionRecord>(permissions_, cursor, limit,
-                                    [&](const std::string& id) { return permissions_.at(id); });
+  return PageOver<PermissionInfo>(permissions_, cursor, limit, [&](const std::string& id) {
+    return FromRecord(permissions_.at(id));
+  });
 }
 
-void KeyService::UnlinkFromKeysLocked(const std::string& id,
-                                      std::vector<std::string> KeyDetails::*held,
-                                      std::vector<std::string> KeyRecord::*stored) {
+void KeyServiceImpl::UnlinkFromKeysLocked(const std::string& id,
+                                          std::vector<std::string> KeyDetails::*held,
+                                          std::vector<std::string> KeyRecord::*stored) {
   std::vector<std::shared_ptr<const KeyEntry>> holders;
   for (const auto& [key_id, e] : by_id_) {
     const auto& ids = e->Details().*held;
@@ -199,7 +211,7 @@ void KeyService::UnlinkFromKeysLocked(const std::string& id,
   }
 }
 
-Status KeyService::DeletePermission(const RequestContext& ctx, const std::string& id_or_slug) {
+Status KeyServiceImpl::DeletePermission(const RequestContext& ctx, const std::string& id_or_slug) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.delete_permission"));
   std::lock_guard w(write_mu_);
@@ -222,9 +234,12 @@ Status KeyService::DeletePermission(const RequestContext& ctx, const std::string
 
 // --- roles --------------------------------------------------------------------------------
 
-StatusOr<RoleView> KeyService::CreateRole(const RequestContext& ctx, RoleRecord req,
-                                          const std::vector<std::string>& permissions) {
+StatusOr<RoleInfo> KeyServiceImpl::CreateRole(const RequestContext& ctx, CreateRoleRequest in) {
   const Principal& p = ctx.actor;
+  RoleRecord req;
+  req.name = std::move(in.name);
+  req.description = std::move(in.description);
+  const std::vector<std::string>& permissions = in.permissions;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.create_role"));
   if (req.name.empty() || req.name.size() > kMaxNameLength) {
     return InvalidArgument("name must be 1 to 256 characters");
@@ -250,28 +265,29 @@ StatusOr<RoleView> KeyService::CreateRole(const RequestContext& ctx, RoleRecord 
   }
   role_by_name_[req.name] = req.id;
   roles_[req.id] = req;
-  return RoleViewOf(req);
+  return RoleInfoOf(req);
 }
 
-StatusOr<RoleView> KeyService::GetRole(const RequestContext& ctx, const std::string& id_or_name) {
+StatusOr<RoleInfo> KeyServiceImpl::GetRole(const RequestContext& ctx,
+                                           const std::string& id_or_name) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_role"));
   std::shared_lock lock(mu_);
   const RoleRecord* r = FindRole(id_or_name);
   if (!r) return NotFound("role '" + id_or_name + "' was not found", "data/role_not_found");
-  return RoleViewOf(*r);
+  return RoleInfoOf(*r);
 }
 
-StatusOr<Page<RoleView>> KeyService::ListRoles(const RequestContext& ctx, const std::string& cursor,
-                                               int limit) {
+StatusOr<Page<RoleInfo>> KeyServiceImpl::ListRoles(const RequestContext& ctx,
+                                                   const std::string& cursor, int limit) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_role"));
   std::shared_lock lock(mu_);
-  return PageOver<RoleView>(roles_, cursor, limit,
-                            [&](const std::string& id) { return RoleViewOf(roles_.at(id)); });
+  return PageOver<RoleInfo>(roles_, cursor, limit,
+                            [&](const std::string& id) { return RoleInfoOf(roles_.at(id)); });
 }
 
-Status KeyService::DeleteRole(const RequestContext& ctx, const std::string& id_or_name) {
+Status KeyServiceImpl::DeleteRole(const RequestContext& ctx, const std::string& id_or_name) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.delete_role"));
   std::lock_guard w(write_mu_);

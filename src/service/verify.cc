@@ -1,9 +1,8 @@
-// KeyService::Verify — the hot path. No store I/O unless the key has credits to spend.
+// KeyServiceImpl::Verify — the hot path. No store I/O unless the key has credits to spend.
 #include "core/ip.h"
 #include "core/key_format.h"
 #include "core/permissions.h"
 #include "service/internal.h"
-#include "service/key_service.h"
 
 namespace keyhold::service {
 
@@ -16,7 +15,7 @@ static bool IpAllowed(const ApiRecord& api, const std::string& client_ip) {
   return false;
 }
 
-StatusOr<VerifyResult> KeyService::Verify(const RequestContext& ctx, const VerifyRequest& req) {
+StatusOr<VerifyResult> KeyServiceImpl::Verify(const RequestContext& ctx, const VerifyRequest& req) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(req.ratelimits));
   VerifyResult result;
@@ -41,7 +40,7 @@ StatusOr<VerifyResult> KeyService::Verify(const RequestContext& ctx, const Verif
     const ApiRecord* api = FindApi(*e->api_id);
     if (!api) return result;
     ip_ok = IpAllowed(*api, ctx.client_ip);
-    result.key = ViewOf(e);
+    result.key = ViewOf(e, p);
   }
   int64_t now = env_.NowMillis();
   e->last_used_at.store(now, std::memory_order_relaxed);
@@ -68,14 +67,14 @@ StatusOr<VerifyResult> KeyService::Verify(const RequestContext& ctx, const Verif
   ApplyRefill(next, now);
   if (!TrySpend(next, req.cost)) {
     result.code = VerifyCode::kUsageExceeded;
-    result.key->credits = next;
+    result.key->credits_ = next;
     return result;
   }
   store::WriteBatch b;
   b.credits.push_back({e->id.str(), next});
   KH_RETURN_IF_ERROR(store_.Apply(b));
   c.credits = next;
-  result.key->credits = next;
+  result.key->credits_ = next;
   return result;
 }
 

@@ -209,18 +209,16 @@ HttpResponse UnkeyApi::VerifyKey(Call& c) {
   json data = {{"valid", result->valid()}, {"code", service::VerifyCodeName(result->code)}};
   if (result->key) {
     const service::KeyView& v = *result->key;
-    const service::KeyEntry& k = *v.entry;
-    const service::KeyDetails& d = k.Details();
-    data["keyId"] = k.id.view();
-    if (d.name) data["name"] = *d.name;
-    json meta = MetaJson(d.meta_json);
+    data["keyId"] = v.id();
+    if (v.name()) data["name"] = *v.name();
+    json meta = MetaJson(v.meta_json());
     if (!meta.is_null()) data["meta"] = meta;
-    if (k.expires) data["expires"] = *k.expires;
-    if (v.credits.remaining) data["credits"] = *v.credits.remaining;
-    data["enabled"] = k.enabled;
-    data["permissions"] = d.effective_permissions;
-    data["roles"] = d.role_names;
-    if (v.identity) data["identity"] = IdentityJson(*v.identity);
+    if (v.expires()) data["expires"] = *v.expires();
+    if (v.credits().remaining) data["credits"] = *v.credits().remaining;
+    data["enabled"] = v.enabled();
+    data["permissions"] = v.effective_permissions();
+    data["roles"] = v.roles();
+    if (v.identity()) data["identity"] = IdentityJson(*v.identity());
   }
   return Ok(c.id, data);
 }
@@ -305,12 +303,13 @@ HttpResponse UnkeyApi::DeleteKey(Call& c) {
   auto key_id = c.r.String("keyId", kIdRule);
   bool permanent = c.r.Bool("permanent").value_or(false);
   if (auto bad = c.Finish()) return *bad;
-  Status st = service_.DeleteKey(c.ctx, *key_id, permanent);
+  Status st = service_.DeleteKey(
+      c.ctx, *key_id, permanent ? service::Deletion::kPermanent : service::Deletion::kSoft);
   if (!st.ok()) return unkey::Error(c.id, st);
   return Ok(c.id, json::object());
 }
 
-HttpResponse UnkeyApi::ChangePermissions(Call& c, KeyService::SetMode mode) {
+HttpResponse UnkeyApi::ChangePermissions(Call& c, service::SetMode mode) {
   auto key_id = c.r.String("keyId", kIdRule);
   auto perms = c.r.Strings("permissions", {.max = 512}, 1000, /*required=*/true);
   if (auto bad = c.Finish()) return *bad;
@@ -321,16 +320,16 @@ HttpResponse UnkeyApi::ChangePermissions(Call& c, KeyService::SetMode mode) {
 }
 
 HttpResponse UnkeyApi::AddPermissions(Call& c) {
-  return ChangePermissions(c, KeyService::SetMode::kAdd);
+  return ChangePermissions(c, service::SetMode::kAdd);
 }
 HttpResponse UnkeyApi::SetPermissions(Call& c) {
-  return ChangePermissions(c, KeyService::SetMode::kSet);
+  return ChangePermissions(c, service::SetMode::kSet);
 }
 HttpResponse UnkeyApi::RemovePermissions(Call& c) {
-  return ChangePermissions(c, KeyService::SetMode::kRemove);
+  return ChangePermissions(c, service::SetMode::kRemove);
 }
 
-HttpResponse UnkeyApi::ChangeRoles(Call& c, KeyService::SetMode mode) {
+HttpResponse UnkeyApi::ChangeRoles(Call& c, service::SetMode mode) {
   auto key_id = c.r.String("keyId", kIdRule);
   auto roles = c.r.Strings("roles", {.max = 256}, 1000, /*required=*/true);
   if (auto bad = c.Finish()) return *bad;
@@ -340,8 +339,8 @@ HttpResponse UnkeyApi::ChangeRoles(Call& c, KeyService::SetMode mode) {
   return Ok(c.id, data);
 }
 
-HttpResponse UnkeyApi::AddRoles(Call& c) { return ChangeRoles(c, KeyService::SetMode::kAdd); }
-HttpResponse UnkeyApi::SetRoles(Call& c) { return ChangeRoles(c, KeyService::SetMode::kSet); }
-HttpResponse UnkeyApi::RemoveRoles(Call& c) { return ChangeRoles(c, KeyService::SetMode::kRemove); }
+HttpResponse UnkeyApi::AddRoles(Call& c) { return ChangeRoles(c, service::SetMode::kAdd); }
+HttpResponse UnkeyApi::SetRoles(Call& c) { return ChangeRoles(c, service::SetMode::kSet); }
+HttpResponse UnkeyApi::RemoveRoles(Call& c) { return ChangeRoles(c, service::SetMode::kRemove); }
 
 }  // namespace keyhold::http::unkey

@@ -63,11 +63,11 @@ class UnkeyApi final : public Surface {
   HttpResponse AddPermissions(Call& c);
   HttpResponse SetPermissions(Call& c);
   HttpResponse RemovePermissions(Call& c);
-  HttpResponse ChangePermissions(Call& c, service::KeyService::SetMode mode);
+  HttpResponse ChangePermissions(Call& c, service::SetMode mode);
   HttpResponse AddRoles(Call& c);
   HttpResponse SetRoles(Call& c);
   HttpResponse RemoveRoles(Call& c);
-  HttpResponse ChangeRoles(Call& c, service::KeyService::SetMode mode);
+  HttpResponse ChangeRoles(Call& c, service::SetMode mode);
   HttpResponse CreateIdentity(Call& c);
   HttpResponse GetIdentity(Call& c);
   HttpResponse ListIdentities(Call& c);

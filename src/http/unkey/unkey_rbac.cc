@@ -28,7 +28,7 @@ static ListArgs ReadListArgs(Call& c) {
 // --- identities ---------------------------------------------------------------------------
 
 HttpResponse UnkeyApi::CreateIdentity(Call& c) {
-  store::IdentityRecord req;
+  service::CreateIdentityRequest req;
   req.external_id = c.r.String("externalId", {.required = true, .min = 1, .max = 256}).value_or("");
   req.meta_json = c.r.ObjectText("meta", service::kMaxMetaBytes).value_or("");
   req.ratelimits = ReadRatelimits(c.r, "ratelimits");
@@ -55,7 +55,7 @@ HttpResponse UnkeyApi::UpdateIdentity(Call& c) {
   auto ref = c.r.String("identity", kRefRule);
   std::optional<std::string> meta;
   if (c.r.Has("meta")) meta = c.r.ObjectText("meta", service::kMaxMetaBytes).value_or("");
-  std::optional<std::vector<store::RatelimitConfig>> rls;
+  std::optional<std::vector<service::Ratelimit>> rls;
   if (c.r.Has("ratelimits")) rls = ReadRatelimits(c.r, "ratelimits");
   if (auto bad = c.Finish()) return *bad;
   KH_HTTP_TRY(c, ident, service_.UpdateIdentity(c.ctx, *ref, std::move(meta), std::move(rls)));
@@ -73,7 +73,7 @@ HttpResponse UnkeyApi::DeleteIdentity(Call& c) {
 // --- permissions --------------------------------------------------------------------------
 
 HttpResponse UnkeyApi::CreatePermission(Call& c) {
-  store::PermissionRecord req;
+  service::CreatePermissionRequest req;
   req.name = c.r.String("name", {.required = true, .min = 1, .max = 256}).value_or("");
   req.slug = c.r.String("slug", {.required = true, .min = 1, .max = 512}).value_or("");
   req.description = c.r.String("description", {.max = 1024}).value_or("");
@@ -107,13 +107,14 @@ HttpResponse UnkeyApi::DeletePermission(Call& c) {
 // --- roles --------------------------------------------------------------------------------
 
 HttpResponse UnkeyApi::CreateRole(Call& c) {
-  store::RoleRecord req;
+  service::CreateRoleRequest req;
   req.name = c.r.String("name", {.required = true, .min = 1, .max = 256}).value_or("");
   req.description = c.r.String("description", {.max = 1024}).value_or("");
-  auto perms = c.r.Strings("permissions", {.max = 512}, 1000).value_or(std::vector<std::string>{});
+  req.permissions =
+      c.r.Strings("permissions", {.max = 512}, 1000).value_or(std::vector<std::string>{});
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(c, role, service_.CreateRole(c.ctx, std::move(req), perms));
-  return Ok(c.id, {{"roleId", role->role.id}});
+  KH_HTTP_TRY(c, role, service_.CreateRole(c.ctx, std::move(req)));
+  return Ok(c.id, {{"roleId", role->id}});
 }
 
 HttpResponse UnkeyApi::GetRole(Call& c) {

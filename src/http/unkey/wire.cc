@@ -331,7 +331,7 @@ json MetaJson(const std::string& meta_text) {
   return v.is_object() ? v : json(nullptr);
 }
 
-json RatelimitJson(const store::RatelimitConfig& r) {
+json RatelimitJson(const service::Ratelimit& r) {
   return {{"id", r.id},
           {"name", r.name},
           {"limit", r.limit},
@@ -339,31 +339,33 @@ json RatelimitJson(const store::RatelimitConfig& r) {
           {"autoApply", r.auto_apply}};
 }
 
-static json RatelimitsJson(const std::vector<store::RatelimitConfig>& rls) {
+static json RatelimitsJson(const std::vector<service::Ratelimit>& rls) {
   json arr = json::array();
   for (const auto& r : rls) arr.push_back(RatelimitJson(r));
   return arr;
 }
 
-json IdentityJson(const store::IdentityRecord& r) {
+json IdentityJson(const service::IdentityInfo& r) {
   json j = {
       {"id", r.id}, {"externalId", r.external_id}, {"ratelimits", RatelimitsJson(r.ratelimits)}};
-  json meta = MetaJson(r.meta_json);
-  j["meta"] = meta.is_null() ? json::object() : meta;
+  if (r.meta_json) {
+    json meta = MetaJson(*r.meta_json);
+    j["meta"] = meta.is_null() ? json::object() : meta;
+  }
   return j;
 }
 
-json PermissionJson(const store::PermissionRecord& r) {
+json PermissionJson(const service::PermissionInfo& r) {
   json j = {{"id", r.id}, {"name", r.name}, {"slug", r.slug}};
   if (!r.description.empty()) j["description"] = r.description;
   return j;
 }
 
-json RoleJson(const service::RoleView& r) {
+json RoleJson(const service::RoleInfo& r) {
   json perms = json::array();
   for (const auto& p : r.permissions) perms.push_back(PermissionJson(p));
-  json j = {{"id", r.role.id}, {"name", r.role.name}, {"permissions", perms}};
-  if (!r.role.description.empty()) j["description"] = r.role.description;
+  json j = {{"id", r.id}, {"name", r.name}, {"permissions", perms}};
+  if (!r.description.empty()) j["description"] = r.description;
   return j;
 }
 
@@ -379,29 +381,27 @@ json CreditsJson(const CreditsState& c) {
 }
 
 json KeyJson(const service::KeyView& v) {
-  const service::KeyEntry& k = *v.entry;
-  const service::KeyDetails& d = k.Details();
-  json j = {{"keyId", k.id.view()},
-            {"start", k.start.view()},
-            {"enabled", k.enabled},
-            {"createdAt", k.created_at},
-            {"permissions", d.permission_slugs},
-            {"roles", d.role_names},
-            {"ratelimits", RatelimitsJson(d.ratelimits)}};
-  if (k.kind == store::KeyKind::kRoot) j["permissions"] = d.root_permissions;
-  if (d.name) j["name"] = *d.name;
-  json meta = MetaJson(d.meta_json);
+  json j = {{"keyId", v.id()},
+            {"start", v.start()},
+            {"enabled", v.enabled()},
+            {"createdAt", v.created_at()},
+            {"permissions", v.permissions()},
+            {"roles", v.roles()},
+            {"ratelimits", RatelimitsJson(v.ratelimits())}};
+  if (v.name()) j["name"] = *v.name();
+  json meta = MetaJson(v.meta_json());
   if (!meta.is_null()) j["meta"] = meta;
-  if (k.updated_at) j["updatedAt"] = k.updated_at;
-  if (v.last_used_at) j["lastUsedAt"] = v.last_used_at;
-  if (k.expires) j["expires"] = *k.expires;
-  if (v.credits.remaining || v.credits.refill) j["credits"] = CreditsJson(v.credits);
-  if (v.identity) j["identity"] = IdentityJson(*v.identity);
+  if (v.updated_at()) j["updatedAt"] = v.updated_at();
+  if (v.last_used_at()) j["lastUsedAt"] = v.last_used_at();
+  if (v.expires()) j["expires"] = *v.expires();
+  const CreditsState& credits = v.credits();
+  if (credits.remaining || credits.refill) j["credits"] = CreditsJson(credits);
+  if (v.identity()) j["identity"] = IdentityJson(*v.identity());
   return j;
 }
 
-std::vector<store::RatelimitConfig> ReadRatelimits(BodyReader& r, const char* name) {
-  std::vector<store::RatelimitConfig> out;
+std::vector<service::Ratelimit> ReadRatelimits(BodyReader& r, const char* name) {
+  std::vector<service::Ratelimit> out;
   const json* arr = r.Array(name, 100);
   if (!arr) return out;
   for (size_t i = 0; i < arr->size(); ++i) {
@@ -413,7 +413,7 @@ std::vector<store::RatelimitConfig> ReadRatelimits(BodyReader& r, const char* na
     }
     std::vector<FieldError> errs;
     BodyReader ir(item, loc, &errs);
-    store::RatelimitConfig rl;
+    service::Ratelimit rl;
     rl.name = ir.String("name", {.required = true, .min = 1, .max = 128}).value_or("");
     rl.limit = ir.Int("limit", {.required = true, .min = 1, .max = 1'000'000'000}).value_or(0);
     rl.duration_ms =

@@ -96,15 +96,15 @@ std::optional<std::string_view> BearerToken(std::string_view authorization);
 // --- record forms -------------------------------------------------------------------------
 
 json MetaJson(const std::string& meta_text);  // an object, or null when empty
-json RatelimitJson(const store::RatelimitConfig& r);
-json IdentityJson(const store::IdentityRecord& r);
-json PermissionJson(const store::PermissionRecord& r);
-json RoleJson(const service::RoleView& r);
+json RatelimitJson(const service::Ratelimit& r);
+json IdentityJson(const service::IdentityInfo& r);  // meta only when the caller may see it
+json PermissionJson(const service::PermissionInfo& r);
+json RoleJson(const service::RoleInfo& r);
 json CreditsJson(const CreditsState& c);
 json KeyJson(const service::KeyView& v);
 
 // Reads `ratelimits` entries ({name, limit, duration, autoApply}).
-std::vector<store::RatelimitConfig> ReadRatelimits(BodyReader& r, const char* name);
+std::vector<service::Ratelimit> ReadRatelimits(BodyReader& r, const char* name);
 // Reads a credits object ({remaining, refill}); `patch` gets which parts were present.
 std::optional<service::CreditsPatch> ReadCredits(BodyReader& r, const char* name);
 

@@ -1,0 +1,215 @@
+// The types KeyService takes and hands out: requests, and results that are the service's own.
+//
+// Nothing here is a store record or an in-memory index entry. Results are snapshots: a KeyView
+// shares the service's immutable entry for the key (no copy on the verify path) but shows it only
+// through accessors, so callers cannot depend on how the service keeps its keys.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/credits.h"
+#include "crypto/secret.h"
+
+namespace keyhold::service {
+
+// Field limits enforced by the service (the wire layer reports them with the field's location).
+inline constexpr size_t kMaxNameLength = 256;
+inline constexpr size_t kMaxExternalIdLength = 256;
+inline constexpr size_t kMaxMetaBytes = 64 * 1024;
+inline constexpr size_t kMaxListItems = 1000;
+inline constexpr int kMaxPageSize = 100;
+inline constexpr int kMaxBulkKeys = 1'000'000;
+inline constexpr int64_t kMaxRatelimitDurationMs = 30LL * 24 * 3600 * 1000;
+
+struct Ratelimit {
+  std::string id;  // assigned by the service when empty
+  std::string name;
+  int64_t limit = 0;
+  int64_t duration_ms = 0;
+  bool auto_apply = false;
+};
+
+struct ApiInfo {
+  std::string id;
+  std::string name;
+  std::string default_prefix;
+  int32_t default_byte_length = 32;
+  std::vector<std::string> ip_allowlist;
+  int64_t created_at = 0;
+};
+
+struct IdentityInfo {
+  std::string id;
+  std::string external_id;
+  // JSON object text ("" if none); nullopt when the caller may not read identities, whose meta
+  // is then withheld (identities are shared by every API).
+  std::optional<std::string> meta_json;
+  std::vector<Ratelimit> ratelimits;
+  int64_t created_at = 0;
+};
+
+struct PermissionInfo {
+  std::string id;
+  std::string name;
+  std::string slug;
+  std::string description;
+  int64_t created_at = 0;
+};
+
+struct RoleInfo {
+  std::string id;
+  std::string name;
+  std::string description;
+  std::vector<PermissionInfo> permissions;
+  int64_t created_at = 0;
+};
+
+struct KeyEntry;  // the service's in-memory form of a key; not part of the interface
+
+// A key as returned to callers: an immutable snapshot, cheap to copy.
+class KeyView {
+ public:
+  std::string_view id() const;
+  std::string_view api_id() const;
+  std::string_view start() const;  // prefix and the first characters of the body
+  bool is_root() const;
+  const std::optional<std::string>& name() const;
+  const std::string& meta_json() const;  // JSON object text, "" if none
+  int64_t created_at() const;
+  int64_t updated_at() const;  // 0 if never updated
+  std::optional<int64_t> expires() const;
+  bool enabled() const;
+  // App keys: the permission slugs given directly. Root keys: the permission patterns held.
+  const std::vector<std::string>& permissions() const;
+  // App keys: direct permissions and those of its roles, sorted. Root keys: as permissions().
+  const std::vector<std::string>& effective_permissions() const;
+  const std::vector<std::string>& roles() const;  // role names
+  std::vector<Ratelimit> ratelimits() const;
+
+  const CreditsState& credits() const { return credits_; }  // as of the snapshot
+  int64_t last_used_at() const { return last_used_at_; }
+  const std::optional<IdentityInfo>& identity() const { return identity_; }
+
+ private:
+  friend class KeyServiceImpl;
+  std::shared_ptr<const KeyEntry> entry_;
+  CreditsState credits_;
+  int64_t last_used_at_ = 0;
+  std::optional<IdentityInfo> identity_;
+};
+
+struct CreateApiRequest {
+  std::string name;
+  std::string default_prefix;
+  int32_t default_byte_length = 32;
+  std::vector<std::string> ip_allowlist;
+};
+
+struct CreateKeyRequest {
+  std::string api_id;
+  std::optional<std::string> prefix;
+  std::optional<std::string> name;
+  std::optional<int32_t> byte_length;
+  std::optional<std::string> external_id;
+  std::string meta_json;                 // JSON object text or empty
+  std::vector<std::string> roles;        // role names or ids
+  std::vector<std::string> permissions;  // permission slugs; missing ones are created
+  std::optional<int64_t> expires;        // ms since epoch
+  std::optional<CreditsState> credits;
+  std::vector<Ratelimit> ratelimits;
+  bool enabled = true;
+  bool recoverable = false;
+};
+
+struct CreatedKey {
+  std::string key_id;
+  crypto::Secret key;  // the only time the plaintext exists outside the caller
+};
+
+// A change to a key's credits: each part applies only if its `set_` flag is true.
+struct CreditsPatch {
+  bool set_remaining = false;
+  std::optional<int64_t> remaining;  // nullopt: unlimited
+  bool set_refill = false;
+  std::optional<RefillRule> refill;  // nullopt: no refill
+};
+
+// Absent optionals leave a field unchanged; an inner nullopt clears it.
+struct UpdateKeyRequest {
+  std::string key_id;
+  std::optional<std::optional<std::string>> name;
+  std::optional<std::optional<std::string>> external_id;
+  std::optional<std::string> meta_json;  // "" clears
+  std::optional<std::optional<int64_t>> expires;
+  std::optional<std::optional<CreditsPatch>> credits;  // inner nullopt: unlimited, no refill
+  std::optional<std::vector<Ratelimit>> ratelimits;
+  std::optional<bool> enabled;
+  std::optional<std::vector<std::string>> roles;
+  std::optional<std::vector<std::string>> permissions;
+};
+
+enum class CreditsOperation { kSet, kIncrement, kDecrement };
+
+// How a key's permission or role list changes.
+enum class SetMode { kAdd, kSet, kRemove };
+
+// Whether a key is deleted for good or kept (soft-deleted) for the record.
+enum class Deletion { kSoft, kPermanent };
+
+struct CreateIdentityRequest {
+  std::string external_id;
+  std::string meta_json;  // JSON object text or empty
+  std::vector<Ratelimit> ratelimits;
+};
+
+struct CreatePermissionRequest {
+  std::string name;
+  std::string slug;
+  std::string description;
+};
+
+struct CreateRoleRequest {
+  std::string name;
+  std::string description;
+  std::vector<std::string> permissions;  // slugs or ids of existing permissions
+};
+
+enum class VerifyCode {
+  kValid,
+  kNotFound,
+  kForbidden,
+  kInsufficientPermissions,
+  kUsageExceeded,
+  kRateLimited,
+  kDisabled,
+  kExpired,
+};
+const char* VerifyCodeName(VerifyCode code);
+
+struct VerifyRequest {
+  std::string_view key;
+  std::optional<std::string> permissions_query;
+  int64_t cost = 1;
+  std::vector<std::string> tags;
+  std::vector<Ratelimit> ratelimits;  // refused until rate limits are enforced
+};
+
+struct VerifyResult {
+  VerifyCode code = VerifyCode::kNotFound;
+  std::optional<KeyView> key;  // set for every code except kNotFound
+  bool valid() const { return code == VerifyCode::kValid; }
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string cursor;  // empty when there is no next page
+  bool has_more = false;
+};
+
+}  // namespace keyhold::service
