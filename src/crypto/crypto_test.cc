@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "crypto/secret.h"
+#include "crypto/secure_bytes.h"
 
 namespace keyhold::crypto {
 namespace {
@@ -53,6 +54,29 @@ TEST(Crypto, RandomBytesDiffer) {
   RandomBytes(a);
   RandomBytes(b);
   EXPECT_NE(a, b);
+}
+
+TEST(SecureBytes, DecodesHexIntoLockedMemoryAndNeverQuotesIt) {
+  ASSERT_TRUE(InitSecureHeap());  // tests run where memory can be locked
+  std::string hex(64, 'a');
+  hex[0] = 'F';
+  auto key = SecureBytes::FromHex(" " + hex + "\n", 32);
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(key->size(), 32u);
+  EXPECT_EQ(key->view()[0], 0xFA);
+  EXPECT_EQ(key->view()[31], 0xAA);
+  EXPECT_TRUE(key->Locked());
+  std::ostringstream os;
+  os << *key;
+  EXPECT_EQ(os.str(), "[redacted]");
+  SecureBytes moved = std::move(key).value();
+  EXPECT_TRUE(moved.Locked());
+  std::string bad = hex;
+  bad[10] = 'g';
+  auto refused = SecureBytes::FromHex(bad, 32);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message().find(bad.substr(0, 8)), std::string::npos);
+  EXPECT_FALSE(SecureBytes::FromHex(hex.substr(2), 32).ok());
 }
 
 }  // namespace

@@ -46,8 +46,10 @@ class Secret {
   friend std::ostream& operator<<(std::ostream& os, const Secret&) { return os << "[redacted]"; }
 
  private:
+  // The whole buffer, not just the current size: a moved-from string keeps its old characters in
+  // its inline buffer, and OPENSSL_cleanse cannot be optimised away as std::fill can.
   void Wipe() {
-    if (!value_.empty()) OPENSSL_cleanse(value_.data(), value_.size());
+    OPENSSL_cleanse(value_.data(), value_.capacity());
     value_.clear();
   }
   std::string value_;

@@ -1,6 +1,7 @@
 #include "server/bootstrap.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <span>
 
 #include "crypto/crypto.h"
 #include "store/sqlite/sqlite_store.h"
@@ -35,18 +37,15 @@ Status EnsureDirectory(const std::string& dir) {
   return OkStatus();
 }
 
-StatusOr<crypto::Secret> ParseMasterKey(std::string text, const std::string& where) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
-    text.pop_back();
-  }
-  std::string raw;
-  bool ok = text.size() == 64 && crypto::HexDecode(text, &raw);
-  std::fill(text.begin(), text.end(), '\0');
-  if (!ok) return FailedPrecondition("the master key in " + where + " must be 64 hex digits");
-  return crypto::Secret(std::move(raw));
+// Decodes the master key into locked memory, then wipes `text`, wherever it came from.
+StatusOr<crypto::SecureBytes> ParseMasterKey(std::span<char> text, const std::string& where) {
+  auto key = crypto::SecureBytes::FromHex({text.data(), text.size()}, 32);
+  OPENSSL_cleanse(text.data(), text.size());
+  if (!key.ok()) return FailedPrecondition("the master key in " + where + " must be 64 hex digits");
+  return key;
 }
 
-StatusOr<crypto::Secret> ReadMasterKeyFile(const std::string& path) {
+StatusOr<crypto::SecureBytes> ReadMasterKeyFile(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return FailedPrecondition("cannot open master key file " + path + ": " + std::strerror(errno));
@@ -57,12 +56,11 @@ StatusOr<crypto::Secret> ReadMasterKeyFile(const std::string& path) {
     return FailedPrecondition("master key file " + path +
                               " must have mode 0600 and belong to the user running keyhold");
   }
-  std::string text(256, '\0');
+  std::array<char, 256> text{};
   ssize_t n = read(fd, text.data(), text.size());
   close(fd);
   if (n < 0) return Unavailable("cannot read master key file " + path);
-  text.resize(static_cast<size_t>(n));
-  return ParseMasterKey(std::move(text), path);
+  return ParseMasterKey({text.data(), static_cast<size_t>(n)}, path);
 }
 
 Status CreateMasterKeyFile(const std::string& path) {
@@ -74,8 +72,8 @@ Status CreateMasterKeyFile(const std::string& path) {
   std::string hex = crypto::HexEncode(key) + "\n";
   bool ok = write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && fsync(fd) == 0;
   close(fd);
-  std::fill(hex.begin(), hex.end(), '\0');
-  std::fill(key.begin(), key.end(), uint8_t{0});
+  OPENSSL_cleanse(hex.data(), hex.size());
+  OPENSSL_cleanse(key.data(), key.size());
   if (!ok) return Unavailable("cannot write master key file " + path);
   return OkStatus();
 }
@@ -88,8 +86,12 @@ StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& mas
   Opened o;
   if (!master_key_file.empty()) {
     KH_ASSIGN_OR_RETURN(o.master_key, ReadMasterKeyFile(master_key_file));
-  } else if (const char* env_key = std::getenv("KEYHOLD_MASTER_KEY"); env_key && *env_key) {
-    KH_ASSIGN_OR_RETURN(o.master_key, ParseMasterKey(env_key, "KEYHOLD_MASTER_KEY"));
+  } else if (char* env_key = std::getenv("KEYHOLD_MASTER_KEY"); env_key && *env_key) {
+    // Wiped in place (which also clears /proc/PID/environ) and removed, so neither child
+    // processes nor a later getenv see it.
+    auto key = ParseMasterKey({env_key, std::strlen(env_key)}, "KEYHOLD_MASTER_KEY");
+    unsetenv("KEYHOLD_MASTER_KEY");
+    KH_ASSIGN_OR_RETURN(o.master_key, std::move(key));
   } else {
     std::string path = data_dir + "/master.key";
     if (access(path.c_str(), F_OK) != 0) KH_RETURN_IF_ERROR(CreateMasterKeyFile(path));

@@ -11,7 +11,7 @@
 
 #include "core/env.h"
 #include "core/status.h"
-#include "crypto/secret.h"
+#include "crypto/secure_bytes.h"
 #include "service/key_service.h"
 #include "store/store.h"
 
@@ -20,7 +20,7 @@ namespace keyhold::server {
 struct Opened {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<service::KeyService> service;
-  crypto::Secret master_key;
+  crypto::SecureBytes master_key;  // in locked memory when the secure heap is set up
   // Set when this call created the first root key: the only time it is ever visible.
   std::optional<service::CreatedKey> created_root_key;
 };
@@ -28,7 +28,8 @@ struct Opened {
 // Creates `data_dir` if missing (mode 0700), loads or creates the master key, opens the store and
 // the key service, and creates the first root key when none exists.
 // Master key: `master_key_file` if given (must exist, be mode 0600 and owned by this user),
-// else the KEYHOLD_MASTER_KEY environment variable (64 hex digits), else DATA_DIR/master.key
+// else the KEYHOLD_MASTER_KEY environment variable (64 hex digits; wiped and removed from the
+// environment once read; REQUIRES: no other thread running), else DATA_DIR/master.key
 // (created with mode 0600 when the directory is new).
 // Errors: kFailedPrecondition for unsafe permissions or a malformed key; kUnavailable for I/O.
 StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,

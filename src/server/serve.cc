@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -14,6 +15,7 @@
 
 #include "core/ids.h"
 #include "core/ip.h"
+#include "crypto/secure_bytes.h"
 #include "crypto/system_env.h"
 #include "http/health.h"
 #include "http/router.h"
@@ -25,12 +27,14 @@
 namespace keyhold::server {
 namespace {
 
-// Key material must never end up in a core file.
+// Key material must never end up in a core file, nor be read out of this process's memory by
+// another process of the same user (not dumpable: no ptrace, no /proc/PID/mem).
 void DisableCoreDumps() {
   struct rlimit none {
     0, 0
   };
   setrlimit(RLIMIT_CORE, &none);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 StatusOr<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) {
@@ -107,6 +111,11 @@ int Serve(const Settings& settings) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   crypto::SystemEnv env;
+  if (!crypto::InitSecureHeap()) {
+    spdlog::warn(
+        "key material is not in locked memory: the system refused to lock it "
+        "(raise RLIMIT_MEMLOCK, e.g. LimitMEMLOCK= in a systemd unit)");
+  }
   auto opened = OpenDataDir(settings.Get("data_dir"), settings.Get("master_key_file"), env);
   if (!opened.ok()) {
     spdlog::error("cannot open data directory {}: {}", settings.Get("data_dir"),

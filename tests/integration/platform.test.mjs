@@ -2,6 +2,7 @@
 // client address through trusted proxies, actor) and input the server refuses before any handler.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import net from "node:net";
 import { Server } from "../lib/keyhold.mjs";
 
@@ -161,4 +162,58 @@ test("the client address comes from X-Forwarded-For only through trusted proxies
   }
   const bad = new Server({ args: ["--trusted-proxies", "10.0.0.0/8,proxy.local"] });
   await assert.rejects(bad.start(), /proxy\.local/);
+});
+
+test("least privilege leaks nothing: other APIs' keys and other customers' identities", async () => {
+  const other = (await s.ok("apis.createApi", { name: "other-tenant" })).apiId;
+  await s.ok("identities.createIdentity", { externalId: "tenant-b-customer", meta: { email: "b@example.com" } });
+  const theirs = await s.ok("keys.createKey", { apiId: other, externalId: "tenant-b-customer" });
+  const scoped = (await s.ok("rootKeys.createRootKey", { permissions: [`api.${apiId}.*`] })).key;
+
+  // Another API's key, by id or by text, is answered as a key that does not exist.
+  for (const [op, body, missing] of [
+    ["keys.getKey", { keyId: theirs.keyId }, { keyId: "key_0000000000000000000000" }],
+    ["keys.whoami", { key: theirs.key }, { key: theirs.key.slice(0, -8) + "AAAAAAAA" }],
+    ["keys.updateKey", { keyId: theirs.keyId, enabled: false }, { keyId: "key_0000000000000000000000", enabled: false }],
+    ["keys.deleteKey", { keyId: theirs.keyId }, { keyId: "key_0000000000000000000000" }],
+  ]) {
+    const hidden = await s.call(op, body, scoped);
+    const absent = await s.call(op, missing, scoped);
+    assert.equal(hidden.status, 404, `${op}: ${hidden.text}`);
+    assert.equal(hidden.status, absent.status, op);
+    assert.equal(hidden.body.error.type, absent.body.error.type, op);
+    assert.ok(!hidden.text.includes(other), `${op} does not name the other API`);
+  }
+  assert.equal((await s.call("keys.verifyKey", { key: theirs.key })).body.data.valid, true, "untouched");
+
+  // Linking a key to another customer's identity needs identity read permission.
+  const link = await s.call("keys.createKey", { apiId, externalId: "tenant-b-customer" }, scoped);
+  assert.equal(link.status, 403);
+  assert.match(link.body.error.detail, /identity\.\*\.read_identity/);
+  // An identity's meta is shown only to root keys that may read identities.
+  const own = await s.ok("keys.createKey", { apiId, externalId: "tenant-b-customer" });
+  const seen = await s.ok("keys.getKey", { keyId: own.keyId }, scoped);
+  assert.equal(seen.identity.externalId, "tenant-b-customer");
+  assert.equal(seen.identity.meta, undefined);
+  const verified = await s.ok("keys.verifyKey", { key: own.key }, scoped);
+  assert.equal(verified.identity.meta, undefined);
+  const listed = await s.call("apis.listKeys", { apiId }, scoped);
+  assert.ok(!listed.text.includes("b@example.com"));
+  assert.deepEqual((await s.ok("keys.getKey", { keyId: own.keyId })).identity.meta, { email: "b@example.com" });
+});
+
+test("the master key leaves the environment once read, and the server dumps no core", async () => {
+  const hex = "c0ffee".padEnd(64, "7");
+  const srv = await new Server({ env: { KEYHOLD_MASTER_KEY: hex } }).start();
+  try {
+    const environ = fs.readFileSync(`/proc/${srv.proc.pid}/environ`, "latin1");
+    assert.ok(!environ.includes(hex), "KEYHOLD_MASTER_KEY is wiped from the process environment");
+    const limits = fs.readFileSync(`/proc/${srv.proc.pid}/limits`, "utf8");
+    assert.match(limits, /Max core file size\s+0\s+0/);
+    const status = fs.readFileSync(`/proc/${srv.proc.pid}/status`, "utf8");
+    assert.doesNotMatch(status, /^VmLck:\s+0 kB/m, "key material is in locked memory");
+    assert.ok(!srv.stderr.includes(hex));
+  } finally {
+    await srv.stop();
+  }
 });
