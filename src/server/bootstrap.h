@@ -31,6 +31,7 @@ struct Opened {
 // else the KEYHOLD_MASTER_KEY environment variable (64 hex digits), else DATA_DIR/master.key
 // (created with mode 0600 when the directory is new).
 // Errors: kFailedPrecondition for unsafe permissions or a malformed key; kUnavailable for I/O.
+// The message is for the operator: it includes the store's log detail (the engine's own words).
 StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,
                              Env& env);
 

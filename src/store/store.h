@@ -66,7 +66,8 @@ class Store {
 
   // Reads the live state: everything but the keys into `snap` (whose `keys` stays empty), then
   // each live key, complete with its links, to `on_key`, so that a million keys are never all held
-  // as records at once. Errors: kInternal if the store cannot be read; whatever `on_key` returns.
+  // as records at once. Everything is read as of one moment. Errors: kUnavailable if the store
+  // cannot be read; kInternal if what it holds is corrupt; whatever `on_key` returns.
   virtual Status Load(Snapshot& snap, const KeyVisitor& on_key) = 0;
 
   // The whole live state, keys included, in one Snapshot (small stores and tests).

@@ -2,8 +2,9 @@
 //
 //   KH_ASSIGN_OR_RETURN(std::unique_ptr<Store> s, SqliteStore::Open(dir + "/keyhold.db"));
 //
-// Durability: synchronous=FULL, so an Apply() that returned OK survives a crash of the process
-// or of the machine. Writes are serialized by one connection behind a mutex.
+// Durability: synchronous=FULL, so a write that returned OK survives a crash of the process or
+// of the machine. Writes are serialized by one connection behind a mutex. Every transaction ends
+// before a method returns, committed or rolled back, even when COMMIT itself fails.
 #pragma once
 
 #include <memory>
@@ -16,12 +17,21 @@ struct sqlite3;
 
 namespace keyhold::store {
 
+struct SqliteOptions {
+  // The SQLite VFS to open the file through; empty for the default. Tests name a fault-injecting
+  // one (tests/fakes/faulty_vfs.h).
+  std::string vfs;
+};
+
 class SqliteStore final : public Store {
  public:
   // Opens (creating if needed) the database at `path` and applies pending migrations.
-  // Errors: kUnavailable if the file cannot be opened or is not a keyhold database;
-  // kFailedPrecondition if it was written by a newer keyhold (schema version too high).
-  static StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  // Errors: kUnavailable if the file cannot be opened, is not a keyhold database, or a migration
+  // fails (nothing of that migration applied); kFailedPrecondition if it was written by a newer
+  // keyhold (schema version too high). These errors are for the operator starting keyhold: the
+  // log detail says what the engine reported.
+  static StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path,
+                                                     const SqliteOptions& options = {});
   ~SqliteStore() override;
 
   Status Load(Snapshot& snap, const KeyVisitor& on_key) override;
@@ -35,7 +45,7 @@ class SqliteStore final : public Store {
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   Status Migrate();
-  Status ApplyLocked(const WriteBatch& batch);
+  int SchemaVersionLocked();
 
   std::mutex mu_;
   sqlite3* db_;  // owned
