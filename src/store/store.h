@@ -1,12 +1,19 @@
 // Store: keyhold's durable state behind one interface.
 //
-// Implementations (SQLite now, PostgreSQL later) must make every Apply() atomic and durable
-// before it returns OK: a caller that saw OK may acknowledge the write to its client, and a
-// crash afterwards must not lose it. Nothing engine-specific crosses this interface.
+// Implementations (SQLite now, PostgreSQL later) must make every write atomic and durable before
+// it returns OK: a caller that saw OK may acknowledge the write to its client, and a crash
+// afterwards must not lose it. Nothing engine-specific crosses this interface, not even in error
+// messages (the engine's words go in Status::log_detail()).
+//
+// The store is the authority on credit balances: SpendCredits and AdjustCredits read, change and
+// write a balance in one transaction, so several processes sharing a store never spend more than
+// a balance holds. Callers keep balances in memory only as a cache of what these calls return.
 //
 //   KH_ASSIGN_OR_RETURN(auto store, SqliteStore::Open(path));
 //   WriteBatch b; b.put_keys.push_back(rec);
 //   KH_RETURN_IF_ERROR(store->Apply(b));
+//   KH_ASSIGN_OR_RETURN(SpendResult r, store->SpendCredits(rec.id, /*cost=*/1, now_ms));
+//   if (!r.spent) -> USAGE_EXCEEDED
 //
 // Thread-safety: all methods may be called from any thread; implementations serialize writes.
 #pragma once
@@ -16,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "core/credits.h"
 #include "core/status.h"
 #include "store/records.h"
 
@@ -30,6 +38,9 @@ struct Snapshot {
   std::vector<RoleRecord> roles;
 };
 
+// Sets a key's balance and refill time outright (its refill rule is a key field: put the key).
+// For setting a balance by hand; spending and adding go through SpendCredits and AdjustCredits,
+// which read the stored balance rather than overwrite it.
 struct CreditsUpdate {
   std::string key_id;
   CreditsState credits;
@@ -55,6 +66,12 @@ struct WriteBatch {
            put_roles.empty() && put_keys.empty() && credits.empty() && delete_keys.empty() &&
            delete_identities.empty() && delete_permissions.empty() && delete_roles.empty();
   }
+};
+
+// What SpendCredits did.
+struct SpendResult {
+  bool spent = false;    // the balance covered the cost and it was taken (always, if unlimited)
+  CreditsState credits;  // the key's credits afterwards, with any due refill applied
 };
 
 class Store {
@@ -85,6 +102,32 @@ class Store {
   // Applies `batch` atomically and durably. Errors: kAlreadyExists on a uniqueness conflict
   // (nothing applied), kUnavailable if the store cannot be written (nothing applied).
   virtual Status Apply(const WriteBatch& batch) = 0;
+
+  // Takes `cost` credits from key `key_id`'s balance in one atomic step: first brings the balance
+  // up to date with the key's refill rule as of `now_ms` (core/credits.h ApplyRefill), then takes
+  // `cost` if the balance covers it (TrySpend: a cost of 0 passes unless the balance is 0).
+  // Concurrent spends, from any thread or process sharing the store, are serialized: together
+  // they never take more than the balance holds.
+  //   - Spent: the new balance, and the refill if one was due, are durable before this returns;
+  //     a spend that changes nothing (cost 0, no refill due) writes nothing.
+  //   - Refused (spent == false): nothing is written, not even a due refill (the next call
+  //     applies it again, to the same effect); `credits` shows the refilled balance.
+  //   - Unlimited key (no balance): spent, nothing written, `credits` as stored.
+  // `now_ms` may be behind the time of the last refill (another node's clock): no refill is due.
+  // Errors: kInvalidArgument if cost is not in [0, kMaxCredits]; kNotFound if there is no key
+  // `key_id` or it is deleted; kUnavailable if the store cannot be read or written. Nothing is
+  // spent on any error.
+  virtual StatusOr<SpendResult> SpendCredits(const std::string& key_id, int64_t cost,
+                                             int64_t now_ms) = 0;
+
+  // Adds `delta` to key `key_id`'s balance in one atomic step, after bringing it up to date with
+  // the refill rule as of `now_ms`: a decrement (delta < 0) stops at 0, an increment may not take
+  // the balance above kMaxCredits. Always writes (a delta of 0 stores a due refill). Returns the
+  // key's credits as stored. Errors, nothing changed: kInvalidArgument if |delta| > kMaxCredits,
+  // if the increment would take the balance above kMaxCredits, or if the key is unlimited (it
+  // has no balance to change: set one with Apply); kNotFound and kUnavailable as SpendCredits.
+  virtual StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta,
+                                               int64_t now_ms) = 0;
 
   // Stores last-used times; best effort (usage metadata, not an acknowledged write).
   virtual Status TouchLastUsed(const std::vector<std::pair<std::string, int64_t>>& key_times) = 0;

@@ -2,10 +2,13 @@
 // Factories() below. A new implementation joins by adding one line there.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <ostream>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "fakes/temp_dir.h"
 #include "store/sqlite/sqlite_store.h"
@@ -172,6 +175,193 @@ TEST_P(StoreContract, CreditUpdatesAndListing) {
 TEST_P(StoreContract, SchemaIsVersioned) {
   auto s = Open();
   EXPECT_GE(s->SchemaVersion(), 1);
+}
+
+// --- credits ---------------------------------------------------------------------------------
+
+constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kJan1 = 1'767'225'600'000;  // 2026-01-01T00:00Z
+
+// A key holding `remaining` credits (none: unlimited), refilled daily to `daily_refill` if set.
+KeyRecord CreditKey(const std::string& id, uint8_t hash_byte, std::optional<int64_t> remaining,
+                    std::optional<int64_t> daily_refill = std::nullopt) {
+  KeyRecord k = MakeKey(id, "api_1", hash_byte);
+  k.credits = CreditsState{};
+  k.credits.remaining = remaining;
+  if (daily_refill) k.credits.refill = RefillRule{RefillInterval::kDaily, *daily_refill, 1};
+  k.credits.last_refill_at = kJan1 + 3'600'000;  // 01:00 on the first day
+  return k;
+}
+
+Status Put(Store& s, const KeyRecord& k) {
+  WriteBatch b;
+  b.put_keys.push_back(k);
+  return s.Apply(b);
+}
+
+CreditsState Stored(Store& s, const std::string& key_id) {
+  auto snap = s.LoadAll();
+  EXPECT_TRUE(snap.ok());
+  for (const KeyRecord& k : snap->keys) {
+    if (k.id == key_id) return k.credits;
+  }
+  ADD_FAILURE() << key_id << " is not in the store";
+  return {};
+}
+
+TEST_P(StoreContract, SpendTakesTheWholeBalanceAndThenNothing) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 5)).ok());
+  auto r = s->SpendCredits("key_1", 3, kJan1 + 4'000'000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->spent);
+  EXPECT_EQ(r->credits.remaining, 2);
+  r = s->SpendCredits("key_1", 2, kJan1 + 4'000'000);
+  EXPECT_TRUE(r->spent);
+  EXPECT_EQ(r->credits.remaining, 0);
+  // An exhausted balance refuses even a cost of 0 (a probe).
+  EXPECT_FALSE(s->SpendCredits("key_1", 0, kJan1 + 4'000'000)->spent);
+  EXPECT_FALSE(s->SpendCredits("key_1", 1, kJan1 + 4'000'000)->spent);
+  s = Open();
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+}
+
+TEST_P(StoreContract, SpendOverTheBalanceIsRefusedAndChangesNothing) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 3)).ok());
+  auto r = s->SpendCredits("key_1", 4, kJan1 + 4'000'000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->spent);
+  EXPECT_EQ(r->credits.remaining, 3);
+  s = Open();
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 3);
+  EXPECT_EQ(Stored(*s, "key_1").last_refill_at, kJan1 + 3'600'000);
+}
+
+TEST_P(StoreContract, UnlimitedKeysAlwaysSpendAndKeepNoBalance) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, std::nullopt)).ok());
+  auto r = s->SpendCredits("key_1", kMaxCredits, kJan1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->spent);
+  EXPECT_FALSE(r->credits.remaining.has_value());
+  EXPECT_FALSE(Stored(*s, "key_1").remaining.has_value());
+  EXPECT_EQ(s->AdjustCredits("key_1", 5, kJan1).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreContract, CreditsOfMissingOrDeletedKeysAreNotFound) {
+  auto s = Open();
+  KeyRecord soft = CreditKey("key_soft", 1, 5);
+  soft.deleted_at = kJan1;
+  ASSERT_TRUE(Put(*s, soft).ok());
+  ASSERT_TRUE(Put(*s, CreditKey("key_hard", 2, 5)).ok());
+  WriteBatch del;
+  del.delete_keys.push_back("key_hard");
+  ASSERT_TRUE(s->Apply(del).ok());
+  for (const char* id : {"key_missing", "key_soft", "key_hard"}) {
+    EXPECT_EQ(s->SpendCredits(id, 1, kJan1).status().code(), StatusCode::kNotFound) << id;
+    EXPECT_EQ(s->AdjustCredits(id, 1, kJan1).status().code(), StatusCode::kNotFound) << id;
+  }
+}
+
+TEST_P(StoreContract, CostsAndDeltasOutOfRangeAreRefused) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 5)).ok());
+  EXPECT_EQ(s->SpendCredits("key_1", -1, kJan1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->SpendCredits("key_1", kMaxCredits + 1, kJan1).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->AdjustCredits("key_1", kMaxCredits + 1, kJan1).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->AdjustCredits("key_1", -kMaxCredits - 1, kJan1).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 5);
+}
+
+TEST_P(StoreContract, RefillIsAppliedAsOfTheTimeGiven) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 0, /*daily_refill=*/10)).ok());
+  // 23:59 on the day of the last refill: no refill is due.
+  EXPECT_FALSE(s->SpendCredits("key_1", 1, kJan1 + kDayMs - 60'000)->spent);
+  // Midnight: the balance is refilled, then spent.
+  auto r = s->SpendCredits("key_1", 1, kJan1 + kDayMs);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->spent);
+  EXPECT_EQ(r->credits.remaining, 9);
+  EXPECT_EQ(r->credits.last_refill_at, kJan1 + kDayMs);
+  // A clock behind the last refill (another node's) is not a new day.
+  r = s->SpendCredits("key_1", 1, kJan1 + kDayMs - 1);
+  EXPECT_EQ(r->credits.remaining, 8);
+  s = Open();
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 8);
+  EXPECT_EQ(Stored(*s, "key_1").last_refill_at, kJan1 + kDayMs);
+}
+
+TEST_P(StoreContract, ARefusedSpendDoesNotStoreItsRefill) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 0, /*daily_refill=*/2)).ok());
+  auto r = s->SpendCredits("key_1", 3, kJan1 + kDayMs);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->spent);
+  EXPECT_EQ(r->credits.remaining, 2);  // what the caller would have had
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+  EXPECT_EQ(Stored(*s, "key_1").last_refill_at, kJan1 + 3'600'000);
+  // The refill is applied again by the next call, to the same effect.
+  EXPECT_TRUE(s->SpendCredits("key_1", 2, kJan1 + kDayMs + 1)->spent);
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+}
+
+TEST_P(StoreContract, ConcurrentSpendsNeverSpendMoreThanTheBalance) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 1000)).ok());
+  constexpr int kThreads = 8;
+  constexpr int kSpendsPerThread = 500;
+  std::atomic<int> spent{0}, refused{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kSpendsPerThread; ++i) {
+        auto r = s->SpendCredits("key_1", 1, kJan1 + 4'000'000);
+        if (!r.ok()) {
+          failed++;
+        } else if (r->spent) {
+          spent++;
+        } else {
+          refused++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(spent.load(), 1000);
+  EXPECT_EQ(refused.load(), 3000);
+  s = Open();
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+}
+
+TEST_P(StoreContract, AdjustStaysWithinZeroAndTheMaximum) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 10)).ok());
+  EXPECT_EQ(s->AdjustCredits("key_1", 5, kJan1)->remaining, 15);
+  EXPECT_EQ(s->AdjustCredits("key_1", -100, kJan1)->remaining, 0);
+  EXPECT_EQ(s->AdjustCredits("key_1", kMaxCredits, kJan1)->remaining, kMaxCredits);
+  auto over = s->AdjustCredits("key_1", 1, kJan1);
+  EXPECT_EQ(over.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(over.status().message(), "the balance would exceed 1e15");
+  EXPECT_EQ(Stored(*s, "key_1").remaining, kMaxCredits);
+  EXPECT_EQ(s->AdjustCredits("key_1", -kMaxCredits, kJan1)->remaining, 0);
+  s = Open();
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+}
+
+TEST_P(StoreContract, AdjustAppliesADueRefillFirst) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 2, /*daily_refill=*/10)).ok());
+  auto r = s->AdjustCredits("key_1", 1, kJan1 + kDayMs);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->remaining, 11);
+  EXPECT_EQ(r->last_refill_at, kJan1 + kDayMs);
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 11);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllStores, StoreContract, ::testing::ValuesIn(Factories()),

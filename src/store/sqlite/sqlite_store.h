@@ -36,6 +36,10 @@ class SqliteStore final : public Store {
 
   Status Load(Snapshot& snap, const KeyVisitor& on_key) override;
   Status Apply(const WriteBatch& batch) override;
+  StatusOr<SpendResult> SpendCredits(const std::string& key_id, int64_t cost,
+                                     int64_t now_ms) override;
+  StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta,
+                                       int64_t now_ms) override;
   Status TouchLastUsed(const std::vector<std::pair<std::string, int64_t>>& key_times) override;
   StatusOr<std::vector<std::string>> ListKeyIds(const std::string& api_id,
                                                 const std::string& after_id,
