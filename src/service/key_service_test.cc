@@ -224,6 +224,21 @@ TEST_F(KeyServiceTest, TheStoreDecidesASpendNotTheCachedBalance) {
   EXPECT_EQ(added->remaining, 1);
 }
 
+TEST_F(KeyServiceTest, AKeyMadeUnlimitedLosesItsRefillForGood) {
+  std::string api = NewApi();
+  CreditsState credits;
+  credits.remaining = 1;
+  credits.refill = RefillRule{RefillInterval::kDaily, 5, 1};
+  CreatedKey k = NewKey({.api_id = api, .credits = credits});
+  ASSERT_TRUE(svc_->UpdateCredits(root_, k.key_id, CreditsOperation::kSet, std::nullopt).ok());
+  env_.Advance(2 * 24LL * 3600 * 1000);
+  Reopen();
+  auto view = svc_->GetKey(root_, k.key_id);
+  ASSERT_TRUE(view.ok());
+  EXPECT_FALSE(view->credits.remaining.has_value());
+  EXPECT_FALSE(view->credits.refill.has_value());
+}
+
 TEST_F(KeyServiceTest, RootKeysHoldOnlyWhatTheyWereGiven) {
   std::string api = NewApi();
   std::string other_api = NewApi();

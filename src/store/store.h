@@ -38,9 +38,9 @@ struct Snapshot {
   std::vector<RoleRecord> roles;
 };
 
-// Sets a key's balance and refill time outright (its refill rule is a key field: put the key).
-// For setting a balance by hand; spending and adding go through SpendCredits and AdjustCredits,
-// which read the stored balance rather than overwrite it.
+// Sets a key's credits outright: balance, refill rule and refill time. For setting a balance by
+// hand; spending and adding go through SpendCredits and AdjustCredits, which read the stored
+// balance rather than overwrite it.
 struct CreditsUpdate {
   std::string key_id;
   CreditsState credits;

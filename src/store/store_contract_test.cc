@@ -159,11 +159,18 @@ TEST_P(StoreContract, CreditUpdatesAndListing) {
   CreditsState cs;
   cs.remaining = 3;
   cs.last_refill_at = 42;
-  c.credits.push_back({"key_0", cs});
+  c.credits.push_back({"key_0", cs});  // replaces the balance, and the refill rule with none
+  CreditsState daily = cs;
+  daily.refill = RefillRule{RefillInterval::kDaily, 20, 1};
+  c.credits.push_back({"key_1", daily});
   ASSERT_TRUE(s->Apply(c).ok());
   auto snap = s->LoadAll();
   EXPECT_EQ(snap->keys[0].credits.remaining, 3);
   EXPECT_EQ(snap->keys[0].credits.last_refill_at, 42);
+  EXPECT_FALSE(snap->keys[0].credits.refill.has_value());
+  ASSERT_TRUE(snap->keys[1].credits.refill.has_value());
+  EXPECT_EQ(snap->keys[1].credits.refill->interval, RefillInterval::kDaily);
+  EXPECT_EQ(snap->keys[1].credits.refill->amount, 20);
   auto page1 = s->ListKeyIds("api_1", "", "", 2);
   ASSERT_TRUE(page1.ok());
   EXPECT_EQ(*page1, (std::vector<std::string>{"key_0", "key_1"}));

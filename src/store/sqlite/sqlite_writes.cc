@@ -153,11 +153,12 @@ Status PutKeys(sqlite3* db, const std::vector<KeyRecord>& keys) {
 }
 
 Status PutCredits(sqlite3* db, const std::vector<CreditsUpdate>& credits) {
-  Stmt s(db, "UPDATE keys SET credits_remaining = ?, last_refill_at = ? WHERE id = ?");
+  Stmt s(db,
+         "UPDATE keys SET credits_remaining = ?, refill_interval = ?, refill_amount = ?, "
+         "refill_day = ?, last_refill_at = ? WHERE id = ?");
   for (const CreditsUpdate& c : credits) {
-    s.Bind(1, c.credits.remaining);
-    s.Bind(2, c.credits.last_refill_at);
-    s.Bind(3, c.key_id);
+    sqlite::BindCredits(s, 1, c.credits);
+    s.Bind(6, c.key_id);
     KH_RETURN_IF_ERROR(s.Run(kWrite, "update credits"));
   }
   return OkStatus();
