@@ -9,6 +9,10 @@
 // write a balance in one transaction, so several processes sharing a store never spend more than
 // a balance holds. Callers keep balances in memory only as a cache of what these calls return.
 //
+// Every write also records what it changed in a change feed (ChangesSince, below), so that a
+// process caching the store's state — another node — can follow it: load a Snapshot, then read
+// the changes after the Snapshot's change_seq and re-read the records they name.
+//
 //   KH_ASSIGN_OR_RETURN(auto store, SqliteStore::Open(path));
 //   WriteBatch b; b.put_keys.push_back(rec);
 //   KH_RETURN_IF_ERROR(store->Apply(b));
@@ -36,7 +40,34 @@ struct Snapshot {
   std::vector<IdentityRecord> identities;
   std::vector<PermissionRecord> permissions;
   std::vector<RoleRecord> roles;
+  uint64_t change_seq = 0;  // the newest change the snapshot includes: follow on from here
 };
+
+// What a change touched, and how. Stored as these numbers (docs/storage-schema.md): never
+// renumber, only add.
+enum class ChangeKind : int32_t {
+  kKey = 1,  // a key's fields or links, app or root key
+  kApi = 2,
+  kIdentity = 3,
+  kPermission = 4,
+  kRole = 5,     // a role's fields or permission links
+  kCredits = 6,  // only a key's credits: balance, refill rule, refill time
+};
+enum class ChangeOp : int32_t {
+  kPut = 1,     // created or changed: re-read it
+  kDelete = 2,  // gone, whether removed or soft-deleted
+};
+
+// One entry of the change feed: record `id` of `kind` was written by the change numbered `seq`.
+struct Change {
+  uint64_t seq = 0;
+  ChangeKind kind = ChangeKind::kKey;
+  std::string id;
+  ChangeOp op = ChangeOp::kPut;
+};
+
+// The most changes one ChangesSince call returns.
+inline constexpr int kMaxChangesPage = 10'000;
 
 // Sets a key's credits outright: balance, refill rule and refill time. For setting a balance by
 // hand; spending and adding go through SpendCredits and AdjustCredits, which read the stored
@@ -83,8 +114,9 @@ class Store {
 
   // Reads the live state: everything but the keys into `snap` (whose `keys` stays empty), then
   // each live key, complete with its links, to `on_key`, so that a million keys are never all held
-  // as records at once. Everything is read as of one moment. Errors: kUnavailable if the store
-  // cannot be read; kInternal if what it holds is corrupt; whatever `on_key` returns.
+  // as records at once. Everything is read as of one moment, whose newest change is
+  // snap.change_seq. Errors: kUnavailable if the store cannot be read; kInternal if what it
+  // holds is corrupt; whatever `on_key` returns.
   virtual Status Load(Snapshot& snap, const KeyVisitor& on_key) = 0;
 
   // The whole live state, keys included, in one Snapshot (small stores and tests).
@@ -129,7 +161,47 @@ class Store {
   virtual StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta,
                                                int64_t now_ms) = 0;
 
+  // --- the change feed --------------------------------------------------------------------
+  //
+  // Each write records, in its own transaction, one Change per record it wrote:
+  //   - Apply: one per record in the batch, in the order of application (puts, credit updates,
+  //     deletes). A put with deleted_at set (a soft delete of an API or key) is a kDelete: to a
+  //     reader the record is gone. Links that go with a deleted permission, role or key are not
+  //     listed; the deletion implies them.
+  //   - SpendCredits, AdjustCredits: one kCredits kPut when they write. A refused spend, or one
+  //     that changes nothing, writes and records nothing.
+  //   - TouchLastUsed: nothing. Last-used times are usage metadata written in bulk every few
+  //     seconds; a change per key touched would push real changes past the retention horizon.
+  // A write that fails records nothing.
+  //
+  // Order: seqs strictly increase in commit order and a change becomes visible only once every
+  // change with a lower seq is, so a reader that has seen seq S never needs to look below S
+  // again. Seqs need not be contiguous.
+  //
+  // Retention: a store keeps at least its newest changes up to a documented count
+  // (SqliteOptions::change_retention) and prunes older ones, so the feed does not grow forever.
+  // A reader that falls further behind is told so (kFailedPrecondition) and loads a Snapshot.
+  //
+  // Cost: a spend's change is one more small row in the transaction that writes the balance. We
+  // measured it (bench/store_bench.cc) at less than the run-to-run noise of the commit's sync,
+  // so spends are not coalesced: a coalesced record would have to be rewritten in place, moving
+  // its seq, which costs an index update of its own and makes "every change is a new row" false.
+
+  // Up to `limit` changes with seq > `after_seq`, oldest first; empty when the reader is up to
+  // date. Errors: kInvalidArgument if limit is not in [1, kMaxChangesPage];
+  // kFailedPrecondition, reason "data/changes_pruned", if changes after `after_seq` have been
+  // pruned, or "data/changes_ahead" if `after_seq` is beyond the newest change (the reader
+  // followed another store, or this one restored from a backup) — either way, load a Snapshot;
+  // kUnavailable if the store cannot be read.
+  virtual StatusOr<std::vector<Change>> ChangesSince(uint64_t after_seq, int limit) = 0;
+
+  // The seq of the newest change; 0 if none was ever recorded. Errors: kUnavailable.
+  virtual StatusOr<uint64_t> LatestChangeSeq() = 0;
+
+  // --- other writes and reads --------------------------------------------------------------
+
   // Stores last-used times; best effort (usage metadata, not an acknowledged write).
+  // Records no change (see above). Errors: kUnavailable if the store cannot be written.
   virtual Status TouchLastUsed(const std::vector<std::pair<std::string, int64_t>>& key_times) = 0;
 
   // Ids of live keys of `api_id` (optionally only those of `identity_id`) with id > `after_id`,

@@ -6,8 +6,10 @@
 #include <functional>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "fakes/temp_dir.h"
@@ -16,12 +18,18 @@
 namespace keyhold::store {
 namespace {
 
+// What a test may ask of the store it opens.
+struct ContractOptions {
+  uint64_t change_retention = 0;  // 0: the store's default
+};
+
 // How the suite opens the store under test. `dir` is a fresh directory per test; opening again
 // with the same `dir` reopens the same store, with everything acknowledged before (the
 // durability tests reopen). A server-backed store uses `dir` to name a fresh database or schema.
 struct StoreFactory {
   std::string name;
-  std::function<StatusOr<std::unique_ptr<Store>>(const std::string& dir)> open;
+  std::function<StatusOr<std::unique_ptr<Store>>(const std::string& dir, const ContractOptions&)>
+      open;
 };
 
 void PrintTo(const StoreFactory& f, std::ostream* os) { *os << f.name; }
@@ -29,8 +37,10 @@ void PrintTo(const StoreFactory& f, std::ostream* os) { *os << f.name; }
 const std::vector<StoreFactory>& Factories() {
   static const std::vector<StoreFactory> kFactories = {
       {"sqlite",
-       [](const std::string& dir) -> StatusOr<std::unique_ptr<Store>> {
-         KH_ASSIGN_OR_RETURN(auto s, SqliteStore::Open(dir + "/test.db"));
+       [](const std::string& dir, const ContractOptions& o) -> StatusOr<std::unique_ptr<Store>> {
+         SqliteOptions options;
+         if (o.change_retention > 0) options.change_retention = o.change_retention;
+         KH_ASSIGN_OR_RETURN(auto s, SqliteStore::Open(dir + "/test.db", options));
          return std::unique_ptr<Store>(std::move(s));
        }},
   };
@@ -40,8 +50,8 @@ const std::vector<StoreFactory>& Factories() {
 class StoreContract : public ::testing::TestWithParam<StoreFactory> {
  protected:
   // Fails the test (gtest reports the exception) if the store cannot be opened.
-  std::unique_ptr<Store> Open() {
-    auto s = GetParam().open(dir_.path());
+  std::unique_ptr<Store> Open(const ContractOptions& options = {}) {
+    auto s = GetParam().open(dir_.path(), options);
     if (!s.ok()) {
       throw std::runtime_error("cannot open the store: " + s.status().message() + " (" +
                                s.status().log_detail() + ")");
@@ -344,6 +354,7 @@ TEST_P(StoreContract, ConcurrentSpendsNeverSpendMoreThanTheBalance) {
   EXPECT_EQ(refused.load(), 3000);
   s = Open();
   EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+  EXPECT_EQ(*s->LatestChangeSeq(), 1001u);  // the put, then one change per spend
 }
 
 TEST_P(StoreContract, AdjustStaysWithinZeroAndTheMaximum) {
@@ -369,6 +380,194 @@ TEST_P(StoreContract, AdjustAppliesADueRefillFirst) {
   EXPECT_EQ(r->remaining, 11);
   EXPECT_EQ(r->last_refill_at, kJan1 + kDayMs);
   EXPECT_EQ(Stored(*s, "key_1").remaining, 11);
+}
+
+// --- change feed -----------------------------------------------------------------------------
+
+using Feed = std::vector<std::tuple<ChangeKind, std::string, ChangeOp>>;
+
+// The changes after `after_seq`, checking that their seqs strictly increase.
+Feed ChangesAfter(Store& s, uint64_t after_seq) {
+  auto changes = s.ChangesSince(after_seq, kMaxChangesPage);
+  EXPECT_TRUE(changes.ok()) << changes.status().message();
+  Feed feed;
+  uint64_t last = after_seq;
+  for (const Change& c : *changes) {
+    EXPECT_GT(c.seq, last);
+    last = c.seq;
+    feed.emplace_back(c.kind, c.id, c.op);
+  }
+  return feed;
+}
+
+uint64_t Latest(Store& s) {
+  auto seq = s.LatestChangeSeq();
+  EXPECT_TRUE(seq.ok());
+  return seq.ok() ? *seq : 0;
+}
+
+TEST_P(StoreContract, EveryWriteIsInTheChangeFeed) {
+  auto s = Open();
+  EXPECT_EQ(Latest(*s), 0u);
+  EXPECT_TRUE(ChangesAfter(*s, 0).empty());
+  WriteBatch b;
+  b.put_apis.push_back({"api_1", "helpdesk", "", 32, {}, 5, std::nullopt});
+  b.put_identities.push_back({"id_1", "user-1", "", {}, 6});
+  b.put_permissions.push_back({"perm_1", "read", "documents.read", "", 7});
+  b.put_roles.push_back({"role_1", "reader", "", {"perm_1"}, 8});
+  b.put_keys.push_back(CreditKey("key_1", 1, 10));
+  b.put_keys.push_back(CreditKey("key_2", 2, 10));
+  ASSERT_TRUE(s->Apply(b).ok());
+  WriteBatch changes;
+  ApiRecord gone_api = b.put_apis[0];
+  gone_api.deleted_at = 9;
+  changes.put_apis.push_back(gone_api);
+  KeyRecord soft = b.put_keys[1];
+  soft.deleted_at = 9;
+  changes.put_keys.push_back(soft);
+  changes.credits.push_back({"key_1", CreditsState{20, std::nullopt, 9}});
+  changes.delete_keys.push_back("key_2");
+  changes.delete_roles.push_back("role_1");
+  changes.delete_permissions.push_back("perm_1");
+  changes.delete_identities.push_back("id_1");
+  ASSERT_TRUE(s->Apply(changes).ok());
+  ASSERT_TRUE(s->SpendCredits("key_1", 1, kJan1)->spent);
+  ASSERT_TRUE(s->AdjustCredits("key_1", 5, kJan1).ok());
+  // Writes that record nothing: refused and no-op spends, last-used times, failed writes.
+  ASSERT_FALSE(s->SpendCredits("key_1", 1000, kJan1)->spent);
+  ASSERT_TRUE(s->SpendCredits("key_1", 0, kJan1)->spent);
+  ASSERT_TRUE(s->TouchLastUsed({{"key_1", kJan1}}).ok());
+  WriteBatch conflict;
+  conflict.put_keys.push_back(CreditKey("key_3", 1, 1));  // key_1's hash
+  ASSERT_EQ(s->Apply(conflict).code(), StatusCode::kAlreadyExists);
+  ASSERT_EQ(s->SpendCredits("key_missing", 1, kJan1).status().code(), StatusCode::kNotFound);
+
+  using K = ChangeKind;
+  using O = ChangeOp;
+  Feed want = {
+      {K::kApi, "api_1", O::kPut},         {K::kIdentity, "id_1", O::kPut},
+      {K::kPermission, "perm_1", O::kPut}, {K::kRole, "role_1", O::kPut},
+      {K::kKey, "key_1", O::kPut},         {K::kKey, "key_2", O::kPut},
+      {K::kApi, "api_1", O::kDelete},      {K::kKey, "key_2", O::kDelete},
+      {K::kCredits, "key_1", O::kPut},     {K::kKey, "key_2", O::kDelete},
+      {K::kRole, "role_1", O::kDelete},    {K::kPermission, "perm_1", O::kDelete},
+      {K::kIdentity, "id_1", O::kDelete},  {K::kCredits, "key_1", O::kPut},
+      {K::kCredits, "key_1", O::kPut},
+  };
+  EXPECT_EQ(ChangesAfter(*s, 0), want);
+  auto all = s->ChangesSince(0, kMaxChangesPage);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(Latest(*s), all->back().seq);
+}
+
+TEST_P(StoreContract, TheChangeFeedCarriesOnAfterAReopen) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 10)).ok());
+  ASSERT_TRUE(s->SpendCredits("key_1", 1, kJan1)->spent);
+  uint64_t before = Latest(*s);
+  EXPECT_GE(before, 2u);
+  s = Open();
+  EXPECT_EQ(Latest(*s), before);
+  auto snap = s->LoadAll();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->change_seq, before);  // a reader follows on from the snapshot
+  ASSERT_TRUE(Put(*s, CreditKey("key_2", 2, 10)).ok());
+  EXPECT_GT(Latest(*s), before);
+  EXPECT_EQ(ChangesAfter(*s, before), (Feed{{ChangeKind::kKey, "key_2", ChangeOp::kPut}}));
+  EXPECT_EQ(ChangesAfter(*s, 0).size(), 3u);
+}
+
+TEST_P(StoreContract, ChangesPageWithoutGapsOrRepeats) {
+  auto s = Open();
+  for (int i = 0; i < 25; ++i) {
+    ASSERT_TRUE(Put(*s, CreditKey("key_" + std::to_string(i), static_cast<uint8_t>(i), 1)).ok());
+  }
+  std::vector<Change> paged;
+  uint64_t cursor = 0;
+  for (;;) {
+    auto page = s->ChangesSince(cursor, 7);
+    ASSERT_TRUE(page.ok());
+    ASSERT_LE(page->size(), 7u);
+    if (page->empty()) break;
+    cursor = page->back().seq;
+    paged.insert(paged.end(), page->begin(), page->end());
+  }
+  ASSERT_EQ(paged.size(), 25u);
+  for (int i = 0; i < 25; ++i)
+    EXPECT_EQ(paged[static_cast<size_t>(i)].id, "key_" + std::to_string(i));
+  EXPECT_EQ(cursor, Latest(*s));
+  EXPECT_EQ(s->ChangesSince(0, 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->ChangesSince(0, kMaxChangesPage + 1).status().code(), StatusCode::kInvalidArgument);
+  auto ahead = s->ChangesSince(cursor + 1, 10);
+  EXPECT_EQ(ahead.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ahead.status().reason(), "data/changes_ahead");
+}
+
+TEST_P(StoreContract, ConcurrentWritersGetDistinctOrderedSeqs) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_shared", 200, 1'000'000)).ok());
+  constexpr int kThreads = 4;
+  constexpr int kWritesPerThread = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWritesPerThread; ++i) {
+        int n = t * kWritesPerThread + i;
+        if (!Put(*s, CreditKey("key_" + std::to_string(n), static_cast<uint8_t>(n), 1)).ok()) {
+          failed++;
+        }
+        auto r = s->SpendCredits("key_shared", 1, kJan1);
+        if (!r.ok() || !r->spent) failed++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  Feed feed = ChangesAfter(*s, 0);  // checks the seqs strictly increase
+  ASSERT_EQ(feed.size(), 1u + 2 * kThreads * kWritesPerThread);
+  std::set<std::string> keys;
+  int spends = 0;
+  for (const auto& [kind, id, op] : feed) {
+    if (kind == ChangeKind::kKey) keys.insert(id);
+    if (kind == ChangeKind::kCredits) spends++;
+  }
+  EXPECT_EQ(keys.size(), 1u + kThreads * kWritesPerThread);
+  EXPECT_EQ(spends, kThreads * kWritesPerThread);
+}
+
+TEST_P(StoreContract, AReaderTooFarBehindIsToldToReload) {
+  auto s = Open({.change_retention = 10});
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 1000)).ok());
+  for (int i = 0; i < 49; ++i) ASSERT_TRUE(s->SpendCredits("key_1", 1, kJan1)->spent);
+  uint64_t latest = Latest(*s);
+  EXPECT_EQ(latest, 50u);
+  auto stale = s->ChangesSince(0, 100);
+  EXPECT_EQ(stale.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stale.status().reason(), "data/changes_pruned");
+  // The newest `change_retention` changes are always kept.
+  auto recent = s->ChangesSince(latest - 10, 100);
+  ASSERT_TRUE(recent.ok()) << recent.status().message();
+  EXPECT_EQ(recent->size(), 10u);
+  s = Open({.change_retention = 10});
+  EXPECT_EQ(s->ChangesSince(0, 100).status().reason(), "data/changes_pruned");
+  EXPECT_EQ(s->ChangesSince(latest - 10, 100)->size(), 10u);
+
+  // A batch larger than the retention: its newest changes are kept, in order.
+  WriteBatch bulk;
+  for (int i = 0; i < 25; ++i) {
+    bulk.put_keys.push_back(
+        CreditKey("key_b" + std::to_string(100 + i), static_cast<uint8_t>(i + 2), 1));
+  }
+  ASSERT_TRUE(s->Apply(bulk).ok());
+  EXPECT_EQ(Latest(*s), latest + 25);
+  EXPECT_EQ(s->ChangesSince(latest + 14, 100).status().reason(), "data/changes_pruned");
+  auto newest = s->ChangesSince(latest + 15, 100);
+  ASSERT_TRUE(newest.ok());
+  ASSERT_EQ(newest->size(), 10u);
+  EXPECT_EQ(newest->front().id, "key_b115");
+  EXPECT_EQ(newest->front().seq, latest + 16);
+  EXPECT_EQ(newest->back().id, "key_b124");
 }
 
 INSTANTIATE_TEST_SUITE_P(AllStores, StoreContract, ::testing::ValuesIn(Factories()),

@@ -37,6 +37,10 @@ class FaultyStore final : public store::Store {
                                                 const std::string& identity, int limit) override {
     return inner_.ListKeyIds(api, after, identity, limit);
   }
+  StatusOr<std::vector<store::Change>> ChangesSince(uint64_t after_seq, int limit) override {
+    return inner_.ChangesSince(after_seq, limit);
+  }
+  StatusOr<uint64_t> LatestChangeSeq() override { return inner_.LatestChangeSeq(); }
   int SchemaVersion() override { return inner_.SchemaVersion(); }
 
  private:

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "store/sqlite/changes.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/statement.h"
@@ -13,7 +14,6 @@ namespace keyhold::store {
 
 using sqlite::Access;
 using sqlite::EngineError;
-using sqlite::InTransaction;
 using sqlite::Stmt;
 
 namespace {
@@ -55,7 +55,7 @@ StatusOr<SpendResult> SqliteStore::SpendCredits(const std::string& key_id, int64
     return InvalidArgument("credits.cost must be between 0 and 1000000000000000");
   }
   SpendResult result;
-  auto spend = [&]() -> Status {
+  auto spend = [&](sqlite::ChangeLog& log) -> Status {
     KH_ASSIGN_OR_RETURN(result.credits, ReadLiveCredits(db_, key_id));
     if (!result.credits.remaining) {
       result.spent = true;
@@ -64,10 +64,11 @@ StatusOr<SpendResult> SqliteStore::SpendCredits(const std::string& key_id, int64
     bool refilled = ApplyRefill(result.credits, now_ms);
     result.spent = TrySpend(result.credits, cost);
     if (!result.spent || (cost == 0 && !refilled)) return OkStatus();  // nothing to write
-    return WriteCredits(db_, key_id, result.credits);
+    KH_RETURN_IF_ERROR(WriteCredits(db_, key_id, result.credits));
+    return log.Record(ChangeKind::kCredits, key_id, ChangeOp::kPut);
   };
   std::lock_guard lock(mu_);
-  KH_RETURN_IF_ERROR(InTransaction(db_, kWrite, spend));
+  KH_RETURN_IF_ERROR(WriteLocked(spend));
   return result;
 }
 
@@ -77,7 +78,7 @@ StatusOr<CreditsState> SqliteStore::AdjustCredits(const std::string& key_id, int
     return InvalidArgument("value must be between 0 and 1000000000000000");
   }
   CreditsState credits;
-  auto adjust = [&]() -> Status {
+  auto adjust = [&](sqlite::ChangeLog& log) -> Status {
     KH_ASSIGN_OR_RETURN(credits, ReadLiveCredits(db_, key_id));
     if (!credits.remaining) {
       return InvalidArgument("the key has unlimited credits; set a balance before changing it");
@@ -89,10 +90,11 @@ StatusOr<CreditsState> SqliteStore::AdjustCredits(const std::string& key_id, int
       return InvalidArgument("the balance would exceed 1e15");
     }
     credits.remaining = delta < 0 && current <= -delta ? 0 : current + delta;
-    return WriteCredits(db_, key_id, credits);
+    KH_RETURN_IF_ERROR(WriteCredits(db_, key_id, credits));
+    return log.Record(ChangeKind::kCredits, key_id, ChangeOp::kPut);
   };
   std::lock_guard lock(mu_);
-  KH_RETURN_IF_ERROR(InTransaction(db_, kWrite, adjust));
+  KH_RETURN_IF_ERROR(WriteLocked(adjust));
   return credits;
 }
 

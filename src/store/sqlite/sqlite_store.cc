@@ -6,6 +6,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "store/sqlite/changes.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/statement.h"
@@ -30,13 +31,21 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
     return Unavailable("the store could not be opened", "application/store_unavailable")
         .WithLogDetail("open " + path + ": " + text);
   }
-  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  if (options.change_retention < 1) {
+    sqlite3_close(db);
+    return InvalidArgument("the change feed must keep at least one change");
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db, options));
   sqlite3_busy_timeout(db, 5000);
   KH_RETURN_IF_ERROR(Exec(db,
                           "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
                           "PRAGMA foreign_keys=ON;",
                           Access::kWrite));
   KH_RETURN_IF_ERROR(store->Migrate());
+  {
+    std::lock_guard lock(store->mu_);
+    KH_RETURN_IF_ERROR(store->PruneLocked());  // the retention may be shorter than last time
+  }
   return store;
 }
 
@@ -204,6 +213,7 @@ Status SqliteStore::Load(Snapshot& snap, const KeyVisitor& on_key) {
   std::lock_guard lock(mu_);
   // One read transaction: every table is read as of the same commit.
   return InTransaction(db_, Access::kRead, [&] {
+    KH_ASSIGN_OR_RETURN(snap.change_seq, sqlite::LatestSeq(db_, Access::kRead));
     KH_RETURN_IF_ERROR(LoadApis(db_, snap));
     KH_RETURN_IF_ERROR(LoadIdentities(db_, snap));
     KH_RETURN_IF_ERROR(LoadPermissions(db_, snap));
@@ -231,6 +241,25 @@ StatusOr<std::vector<std::string>> SqliteStore::ListKeyIds(const std::string& ap
     return OkStatus();
   }));
   return ids;
+}
+
+StatusOr<std::vector<Change>> SqliteStore::ChangesSince(uint64_t after_seq, int limit) {
+  if (limit < 1 || limit > kMaxChangesPage) {
+    return InvalidArgument("limit must be between 1 and " + std::to_string(kMaxChangesPage));
+  }
+  std::vector<Change> out;
+  auto read = [&]() -> Status {
+    KH_ASSIGN_OR_RETURN(out, sqlite::ReadChanges(db_, after_seq, limit));
+    return OkStatus();
+  };
+  std::lock_guard lock(mu_);
+  KH_RETURN_IF_ERROR(InTransaction(db_, Access::kRead, read));
+  return out;
+}
+
+StatusOr<uint64_t> SqliteStore::LatestChangeSeq() {
+  std::lock_guard lock(mu_);
+  return sqlite::LatestSeq(db_, Access::kRead);
 }
 
 }  // namespace keyhold::store

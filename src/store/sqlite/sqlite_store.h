@@ -5,8 +5,13 @@
 // Durability: synchronous=FULL, so a write that returned OK survives a crash of the process or
 // of the machine. Writes are serialized by one connection behind a mutex. Every transaction ends
 // before a method returns, committed or rolled back, even when COMMIT itself fails.
+//
+// Change feed: the `changes` table keeps at least the newest `change_retention` changes; older
+// ones are deleted in the write transaction that records the change_retention-th (at most the
+// 1024th) change since the last pruning, and once at Open.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,8 +21,16 @@
 struct sqlite3;
 
 namespace keyhold::store {
+namespace sqlite {
+class ChangeLog;
+}  // namespace sqlite
 
 struct SqliteOptions {
+  // How many of the newest changes the change feed keeps at least (see Store::ChangesSince). A
+  // reader further behind than this loads a snapshot again. 100,000 rows take about 4 MB; at one
+  // change per spend that is minutes of a busy node's spends, far more than a node following
+  // the feed every second needs. Must be at least 1.
+  uint64_t change_retention = 100'000;
   // The SQLite VFS to open the file through; empty for the default. Tests name a fault-injecting
   // one (tests/fakes/faulty_vfs.h).
   std::string vfs;
@@ -41,18 +54,27 @@ class SqliteStore final : public Store {
   StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta,
                                        int64_t now_ms) override;
   Status TouchLastUsed(const std::vector<std::pair<std::string, int64_t>>& key_times) override;
+  StatusOr<std::vector<Change>> ChangesSince(uint64_t after_seq, int limit) override;
+  StatusOr<uint64_t> LatestChangeSeq() override;
   StatusOr<std::vector<std::string>> ListKeyIds(const std::string& api_id,
                                                 const std::string& after_id,
                                                 const std::string& identity_id, int limit) override;
   int SchemaVersion() override;
 
  private:
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  SqliteStore(sqlite3* db, const SqliteOptions& options) : db_(db), options_(options) {}
   Status Migrate();
   int SchemaVersionLocked();
+  // Runs `body` as one write transaction whose changes it records in the log it is given, and
+  // prunes the change feed in the same transaction when it is due. REQUIRES: mu_ held.
+  Status WriteLocked(const std::function<Status(sqlite::ChangeLog&)>& body);
+  // Prunes the change feed now, in a transaction of its own. REQUIRES: mu_ held.
+  Status PruneLocked();
 
   std::mutex mu_;
   sqlite3* db_;  // owned
+  const SqliteOptions options_;
+  uint64_t recorded_since_prune_ = 0;  // guarded by mu_
 };
 
 }  // namespace keyhold::store

@@ -1,6 +1,9 @@
 // SqliteStore: writing. Every method here is one transaction (statement.h's InTransaction).
 #include <sqlite3.h>
 
+#include <algorithm>
+
+#include "store/sqlite/changes.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/statement.h"
@@ -187,9 +190,8 @@ Status DeleteAll(sqlite3* db, const std::vector<std::string>& ids, const char* s
 
 Status SqliteStore::Apply(const WriteBatch& batch) {
   if (batch.empty()) return OkStatus();
-  std::lock_guard lock(mu_);
   // The order the WriteBatch contract gives: puts, then credit updates, then deletes.
-  return InTransaction(db_, kWrite, [&] {
+  auto apply = [&](sqlite::ChangeLog& log) -> Status {
     KH_RETURN_IF_ERROR(PutApis(db_, batch.put_apis));
     KH_RETURN_IF_ERROR(PutIdentities(db_, batch.put_identities));
     KH_RETURN_IF_ERROR(PutPermissions(db_, batch.put_permissions));
@@ -200,8 +202,12 @@ Status SqliteStore::Apply(const WriteBatch& batch) {
     KH_RETURN_IF_ERROR(DeleteAll(db_, batch.delete_roles, "DELETE FROM roles WHERE id = ?"));
     KH_RETURN_IF_ERROR(
         DeleteAll(db_, batch.delete_permissions, "DELETE FROM permissions WHERE id = ?"));
-    return DeleteAll(db_, batch.delete_identities, "DELETE FROM identities WHERE id = ?");
-  });
+    KH_RETURN_IF_ERROR(
+        DeleteAll(db_, batch.delete_identities, "DELETE FROM identities WHERE id = ?"));
+    return log.RecordBatch(batch);
+  };
+  std::lock_guard lock(mu_);
+  return WriteLocked(apply);
 }
 
 Status SqliteStore::TouchLastUsed(const std::vector<std::pair<std::string, int64_t>>& key_times) {
@@ -216,6 +222,36 @@ Status SqliteStore::TouchLastUsed(const std::vector<std::pair<std::string, int64
     }
     return OkStatus();
   });
+}
+
+namespace {
+
+// Pruning deletes a run of old rows at once rather than one row per change: the write that
+// prunes pays for up to this many deletions, the others for none.
+constexpr uint64_t kPruneEvery = 1024;
+
+}  // namespace
+
+Status SqliteStore::WriteLocked(const std::function<Status(sqlite::ChangeLog&)>& body) {
+  uint64_t recorded = 0;
+  bool prune = false;
+  auto write = [&]() -> Status {
+    sqlite::ChangeLog log(db_, options_.change_retention);
+    KH_RETURN_IF_ERROR(body(log));
+    recorded = log.recorded();
+    prune = recorded_since_prune_ + recorded >= std::min(kPruneEvery, options_.change_retention);
+    return prune ? sqlite::PruneChanges(db_, options_.change_retention) : OkStatus();
+  };
+  KH_RETURN_IF_ERROR(InTransaction(db_, kWrite, write));
+  recorded_since_prune_ = prune ? 0 : recorded_since_prune_ + recorded;
+  return OkStatus();
+}
+
+Status SqliteStore::PruneLocked() {
+  KH_RETURN_IF_ERROR(InTransaction(
+      db_, kWrite, [&] { return sqlite::PruneChanges(db_, options_.change_retention); }));
+  recorded_since_prune_ = 0;
+  return OkStatus();
 }
 
 }  // namespace keyhold::store
