@@ -5,18 +5,21 @@
 namespace keyhold::store::sqlite {
 
 Status ChangeLog::Record(ChangeKind kind, std::string_view id, ChangeOp op) {
-  if (next_seq_ == 0) {
-    KH_ASSIGN_OR_RETURN(uint64_t latest, LatestSeq(db_, Access::kWrite));
-    next_seq_ = latest + 1;
-  }
-  uint64_t seq = next_seq_++;
   ++recorded_;
   if (skip_ > 0) {
     --skip_;
+    ++skipped_;
     return OkStatus();
   }
   if (!insert_) insert_.emplace(db_, "INSERT INTO changes (seq, kind, id, op) VALUES (?,?,?,?)");
-  insert_->Bind(1, static_cast<int64_t>(seq));
+  if (skipped_ > 0) {
+    // The first row after numbers not written: the only time the number is given explicitly.
+    KH_ASSIGN_OR_RETURN(uint64_t latest, LatestSeq(db_, Access::kWrite));
+    insert_->Bind(1, static_cast<int64_t>(latest + skipped_ + 1));
+    skipped_ = 0;
+  } else {
+    insert_->BindNull(1);  // SQLite numbers the row max(seq) + 1 without a separate read
+  }
   insert_->Bind(2, int64_t{static_cast<int32_t>(kind)});
   insert_->Bind(3, id);
   insert_->Bind(4, int64_t{static_cast<int32_t>(op)});

@@ -13,11 +13,11 @@
 
 namespace keyhold::store::sqlite {
 
-// Appends changes to the feed, numbering them from the newest seq in the table. Changes that
-// the write's own pruning would delete at once — all but the newest `keep` of a batch larger than
-// that — are numbered but not written, so a bulk creation of a million keys does not insert and
-// delete nine hundred thousand rows; below the oldest row they read as pruned, as they would be.
-// REQUIRES: used only inside a write transaction on `db`.
+// Appends changes to the feed, each numbered one more than the newest seq in the table. Changes
+// that the write's own pruning would delete at once — all but the newest `keep` of a batch larger
+// than that — are numbered but not written, so a bulk creation of a million keys does not insert
+// and delete nine hundred thousand rows; below the oldest row they read as pruned, as they would
+// be. REQUIRES: used only inside a write transaction on `db`.
 class ChangeLog {
  public:
   ChangeLog(sqlite3* db, uint64_t keep) : db_(db), keep_(keep) {}
@@ -32,7 +32,7 @@ class ChangeLog {
   sqlite3* db_;
   uint64_t keep_;
   uint64_t skip_ = 0;           // changes still to number without writing
-  uint64_t next_seq_ = 0;       // 0 until the newest seq has been read
+  uint64_t skipped_ = 0;        // numbered without writing, since the last row written
   std::optional<Stmt> insert_;  // prepared on first use: most spends record one or none
   uint64_t recorded_ = 0;
 };

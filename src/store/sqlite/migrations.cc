@@ -79,8 +79,9 @@ CREATE TABLE root_key_permissions (
   PRIMARY KEY (key_id, permission)
 );
 )sql",
-      // 2: the change feed, one row per record written, numbered in commit order by the writer
-      // (max(seq) + 1); pruning always keeps the newest row, so a number is never given twice.
+      // 2: the change feed, one row per record written, numbered in commit order. seq is the
+      // rowid, so SQLite numbers a row max(seq) + 1; pruning always keeps the newest row, so a
+      // number is never given twice.
       R"sql(
 CREATE TABLE changes (
   seq INTEGER PRIMARY KEY,
