@@ -26,10 +26,11 @@ class ChangeLog;
 }  // namespace sqlite
 
 struct SqliteOptions {
-  // How many of the newest changes the change feed keeps at least (see Store::ChangesSince). A
-  // reader further behind than this loads a snapshot again. 100,000 rows take about 4 MB; at one
-  // change per spend that is minutes of a busy node's spends, far more than a node following
-  // the feed every second needs. Must be at least 1.
+  // How many of the newest changes the change feed keeps at least (see Store::ChangesSince); a
+  // reader further behind loads a snapshot again. 100,000 rows take about 4 MB; at one change
+  // per spend they hold at least 20 seconds of spends (one SQLite file syncs at most about
+  // 5,000 a second here: bench/store_bench.cc), far more than a node that follows the feed
+  // every second needs. Must be at least 1.
   uint64_t change_retention = 100'000;
   // The SQLite VFS to open the file through; empty for the default. Tests name a fault-injecting
   // one (tests/fakes/faulty_vfs.h).
