@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <cstring>
+#include <limits>
 #include <unordered_map>
 
 #include "store/sqlite/changes.h"
@@ -21,6 +22,11 @@ using sqlite::Stmt;
 
 StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                                                          const SqliteOptions& options) {
+  // The newest row carries the sequence, and pruning computes in signed 64-bit SQL integers.
+  if (options.change_retention < 1 ||
+      options.change_retention > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return InvalidArgument("change_retention must be at least 1 and fit in 63 bits");
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
@@ -30,10 +36,6 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
     sqlite3_close(db);
     return Unavailable("the store could not be opened", "application/store_unavailable")
         .WithLogDetail("open " + path + ": " + text);
-  }
-  if (options.change_retention < 1) {
-    sqlite3_close(db);
-    return InvalidArgument("the change feed must keep at least one change");
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(db, options));
   sqlite3_busy_timeout(db, 5000);

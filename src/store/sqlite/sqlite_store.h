@@ -30,7 +30,7 @@ struct SqliteOptions {
   // reader further behind loads a snapshot again. 100,000 rows take about 4 MB; at one change
   // per spend they hold at least 20 seconds of spends (one SQLite file syncs at most about
   // 5,000 a second here: bench/store_bench.cc), far more than a node that follows the feed
-  // every second needs. Must be at least 1.
+  // every second needs. Must be at least 1 and below 2^63.
   uint64_t change_retention = 100'000;
   // The SQLite VFS to open the file through; empty for the default. Tests name a fault-injecting
   // one (tests/fakes/faulty_vfs.h).
@@ -40,10 +40,10 @@ struct SqliteOptions {
 class SqliteStore final : public Store {
  public:
   // Opens (creating if needed) the database at `path` and applies pending migrations.
-  // Errors: kUnavailable if the file cannot be opened, is not a keyhold database, or a migration
-  // fails (nothing of that migration applied); kFailedPrecondition if it was written by a newer
-  // keyhold (schema version too high). These errors are for the operator starting keyhold: the
-  // log detail says what the engine reported.
+  // Errors: kInvalidArgument if `options` are out of range; kUnavailable if the file cannot be
+  // opened, is not a keyhold database, or a migration fails (nothing of that migration applied);
+  // kFailedPrecondition if it was written by a newer keyhold (schema version too high). These
+  // errors are for the operator starting keyhold: the log detail says what the engine reported.
   static StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path,
                                                      const SqliteOptions& options = {});
   ~SqliteStore() override;

@@ -170,6 +170,14 @@ TEST(SqliteStoreTest, ADatabaseFromANewerKeyholdIsRefused) {
   EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
 }
 
+TEST(SqliteStoreTest, ARetentionOutOfRangeIsRefused) {
+  testing::TempDir dir;
+  for (uint64_t retention : {uint64_t{0}, uint64_t{1} << 63}) {
+    auto s = SqliteStore::Open(dir.path() + "/k.db", {.change_retention = retention});
+    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument) << retention;
+  }
+}
+
 TEST(SqliteStoreTest, TheChangeTableStaysWithinItsRetention) {
   testing::TempDir dir;
   std::string path = dir.path() + "/k.db";
