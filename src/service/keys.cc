@@ -55,8 +55,8 @@ Status ValidateRatelimits(std::vector<RatelimitConfig>& rls, Env& env) {
 
 // Increments and decrements are decided by the store, on the stored balance. The cell's lock is
 // held across the call, so the cell is always set from the store's latest answer.
-StatusOr<CreditsState> AdjustCredits(store::Store& store, const KeyEntry& e, int64_t delta,
-                                     int64_t now) {
+StatusOr<CreditsState> AdjustStoredCredits(store::Store& store, const KeyEntry& e, int64_t delta,
+                                           int64_t now) {
   auto unlimited = [] {
     return InvalidArgument("the key has unlimited credits; set a balance before changing it");
   };
@@ -350,7 +350,8 @@ StatusOr<CreditsState> KeyService::UpdateCredits(const Principal& p, const std::
   }
   int64_t now = env_.NowMillis();
   if (op != CreditsOperation::kSet) {
-    return AdjustCredits(store_, *e, op == CreditsOperation::kIncrement ? *value : -*value, now);
+    return AdjustStoredCredits(store_, *e, op == CreditsOperation::kIncrement ? *value : -*value,
+                               now);
   }
   KeyRecord k = e->ToRecord();
   CreditsState next = k.credits;

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <ostream>
 #include <string_view>
 
 namespace keyhold::testing {
@@ -32,6 +33,10 @@ class FaultyVfs {
   // kWrite: writes to a WAL fail with SQLITE_FULL. kSync: syncs of a WAL fail with SQLITE_IOERR.
   // kBusy: writes to a WAL fail with SQLITE_BUSY.
   void FailWal(Fault fault) { fault_ = fault; }
+  friend void PrintTo(Fault f, std::ostream* os) {
+    static const char* const kNames[] = {"kNone", "kWrite", "kSync", "kBusy"};
+    *os << kNames[static_cast<int>(f)];
+  }
 
  private:
   // Our file handle: SQLite allocates szOsFile bytes; the real file's handle follows ours.

@@ -49,6 +49,20 @@ void ExpectNoEngineText(const Status& st) {
   EXPECT_FALSE(st.log_detail().empty());
 }
 
+const char* FaultName(FaultyVfs::Fault f) {
+  switch (f) {
+    case FaultyVfs::Fault::kWrite:
+      return "DiskFull";
+    case FaultyVfs::Fault::kSync:
+      return "SyncFails";
+    case FaultyVfs::Fault::kBusy:
+      return "Busy";
+    case FaultyVfs::Fault::kNone:
+      break;
+  }
+  return "None";
+}
+
 class FailedCommit : public ::testing::TestWithParam<FaultyVfs::Fault> {
  protected:
   void TearDown() override { FaultyVfs::Get().FailWal(FaultyVfs::Fault::kNone); }
@@ -83,14 +97,7 @@ INSTANTIATE_TEST_SUITE_P(DiskFaults, FailedCommit,
                          ::testing::Values(FaultyVfs::Fault::kWrite, FaultyVfs::Fault::kSync,
                                            FaultyVfs::Fault::kBusy),
                          [](const ::testing::TestParamInfo<FaultyVfs::Fault>& p) {
-                           switch (p.param) {
-                             case FaultyVfs::Fault::kWrite:
-                               return "DiskFull";
-                             case FaultyVfs::Fault::kSync:
-                               return "SyncFails";
-                             default:
-                               return "Busy";
-                           }
+                           return std::string(FaultName(p.param));
                          });
 
 TEST(SqliteStoreTest, ConflictsSayNothingOfTheSchema) {
