@@ -28,8 +28,8 @@ class ChangeLog;
 struct SqliteOptions {
   // How many of the newest changes the change feed keeps at least (see Store::ChangesSince); a
   // reader further behind loads a snapshot again. 100,000 rows take about 4 MB; at one change
-  // per spend they hold at least 20 seconds of spends (one SQLite file syncs at most about
-  // 5,000 a second here: bench/store_bench.cc), far more than a node that follows the feed
+  // per spend they hold at least 15 seconds of spends (one SQLite file synced about 6,000 a
+  // second at best here: bench/store_bench.cc), far more than a node that follows the feed
   // every second needs. Must be at least 1 and below 2^63.
   uint64_t change_retention = 100'000;
   // The SQLite VFS to open the file through; empty for the default. Tests name a fault-injecting
