@@ -7,7 +7,12 @@
 //   StatusOr<Key> k = service.GetKey(id);
 //   if (!k.ok()) return k.status();
 //
-// Messages are shown to API callers: they never contain key or secret material.
+// Messages are shown to API callers: they never contain key or secret material, nor anything
+// about keyhold's insides (engine error text, file names). What an operator needs to find the
+// cause travels beside the message as a log detail that is never sent:
+//
+//   return Unavailable("the store could not be written", "application/store_unavailable")
+//       .WithLogDetail(std::string("commit: ") + sqlite3_errmsg(db));
 #pragma once
 
 #include <cassert>
@@ -48,6 +53,16 @@ class [[nodiscard]] Status {
   // Human-readable explanation, safe to show to a caller.
   const std::string& message() const { return message_; }
 
+  // Adds what only the operator may see (an engine's error text, a path). Code that turns a
+  // Status into a response must never send it, and should log it with the request id; a process
+  // that fails to start prints it after the message. Empty unless set.
+  Status WithLogDetail(std::string detail) && {
+    log_detail_ = std::move(detail);
+    return std::move(*this);
+  }
+  // Never shown to a caller; see WithLogDetail.
+  const std::string& log_detail() const { return log_detail_; }
+
   // Marks a status as deliberately ignored.
   void IgnoreError() const {}
 
@@ -55,6 +70,7 @@ class [[nodiscard]] Status {
   StatusCode code_ = StatusCode::kOk;
   std::string reason_;
   std::string message_;
+  std::string log_detail_;
 };
 
 inline Status OkStatus() { return Status(); }

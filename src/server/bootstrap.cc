@@ -78,10 +78,7 @@ Status CreateMasterKeyFile(const std::string& path) {
   return OkStatus();
 }
 
-}  // namespace
-
-StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,
-                             Env& env) {
+StatusOr<Opened> Open(const std::string& data_dir, const std::string& master_key_file, Env& env) {
   KH_RETURN_IF_ERROR(EnsureDirectory(data_dir));
   Opened o;
   if (!master_key_file.empty()) {
@@ -104,6 +101,21 @@ StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& mas
     KH_ASSIGN_OR_RETURN(service::CreatedKey k, o.service->Bootstrap("bootstrap"));
     o.created_root_key = std::move(k);
   }
+  return o;
+}
+
+// Only the operator reads a start-up error, so it may say what the store's engine reported.
+Status ForOperator(const Status& st) {
+  if (st.log_detail().empty()) return st;
+  return Status(st.code(), st.reason(), st.message() + " (" + st.log_detail() + ")");
+}
+
+}  // namespace
+
+StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,
+                             Env& env) {
+  StatusOr<Opened> o = Open(data_dir, master_key_file, env);
+  if (!o.ok()) return ForOperator(o.status());
   return o;
 }
 

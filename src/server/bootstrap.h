@@ -32,6 +32,7 @@ struct Opened {
 // environment once read; REQUIRES: no other thread running), else DATA_DIR/master.key
 // (created with mode 0600 when the directory is new).
 // Errors: kFailedPrecondition for unsafe permissions or a malformed key; kUnavailable for I/O.
+// The message is for the operator: it includes the store's log detail (the engine's own words).
 StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,
                              Env& env);
 

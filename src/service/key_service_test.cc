@@ -189,6 +189,63 @@ TEST_F(KeyServiceTest, FailedStoreWriteChangesNothing) {
   EXPECT_EQ(Verify(key), VerifyCode::kValid);
 }
 
+TEST_F(KeyServiceTest, ASpendThatCannotBeStoredFailsClosed) {
+  std::string api = NewApi();
+  CreditsState credits;
+  credits.remaining = 5;
+  CreatedKey k = NewKey({.api_id = api, .credits = credits});
+  std::string key(k.key.Reveal());
+  EXPECT_EQ(Verify(key), VerifyCode::kValid);
+  faulty_->FailWrites(true);
+  auto r = svc_->Verify(root_, {.key = key});
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(r.status().message(), "the store could not be written");
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, 4);
+  for (CreditsOperation op : {CreditsOperation::kIncrement, CreditsOperation::kDecrement}) {
+    EXPECT_EQ(svc_->UpdateCredits(root_, k.key_id, op, 3).status().code(),
+              StatusCode::kUnavailable);
+  }
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, 4);
+  faulty_->FailWrites(false);
+  Reopen();
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, 4);
+  EXPECT_EQ(Verify(key), VerifyCode::kValid);
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, 3);
+}
+
+// Another process sharing the store spends too: this node's cached balance is then too high, and
+// the store, not the cache, decides.
+TEST_F(KeyServiceTest, TheStoreDecidesASpendNotTheCachedBalance) {
+  std::string api = NewApi();
+  CreditsState credits;
+  credits.remaining = 5;
+  CreatedKey k = NewKey({.api_id = api, .credits = credits});
+  std::string key(k.key.Reveal());
+  auto elsewhere = sqlite_->SpendCredits(k.key_id, 3, env_.NowMillis());
+  ASSERT_TRUE(elsewhere.ok() && elsewhere->spent);
+  EXPECT_EQ(Verify(key, std::nullopt, /*cost=*/3), VerifyCode::kUsageExceeded);
+  EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, 2);  // the cache caught up
+  EXPECT_EQ(Verify(key, std::nullopt, /*cost=*/2), VerifyCode::kValid);
+  auto added = svc_->UpdateCredits(root_, k.key_id, CreditsOperation::kIncrement, 1);
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(added->remaining, 1);
+}
+
+TEST_F(KeyServiceTest, AKeyMadeUnlimitedLosesItsRefillForGood) {
+  std::string api = NewApi();
+  CreditsState credits;
+  credits.remaining = 1;
+  credits.refill = RefillRule{RefillInterval::kDaily, 5, 1};
+  CreatedKey k = NewKey({.api_id = api, .credits = credits});
+  ASSERT_TRUE(svc_->UpdateCredits(root_, k.key_id, CreditsOperation::kSet, std::nullopt).ok());
+  env_.Advance(2 * 24LL * 3600 * 1000);
+  Reopen();
+  auto view = svc_->GetKey(root_, k.key_id);
+  ASSERT_TRUE(view.ok());
+  EXPECT_FALSE(view->credits().remaining.has_value());
+  EXPECT_FALSE(view->credits().refill.has_value());
+}
+
 TEST_F(KeyServiceTest, RootKeysHoldOnlyWhatTheyWereGiven) {
   std::string api = NewApi();
   std::string other_api = NewApi();

@@ -53,6 +53,21 @@ Status ValidateRatelimits(std::vector<RatelimitConfig>& rls, Env& env) {
   return OkStatus();
 }
 
+// Increments and decrements are decided by the store, on the stored balance. The cell's lock is
+// held across the call, so the cell is always set from the store's latest answer.
+StatusOr<CreditsState> AdjustStoredCredits(store::Store& store, const KeyEntry& e, int64_t delta,
+                                           int64_t now) {
+  auto unlimited = [] {
+    return InvalidArgument("the key has unlimited credits; set a balance before changing it");
+  };
+  if (!e.credits) return unlimited();
+  std::lock_guard lock(e.credits->mu);
+  if (!e.credits->credits.remaining) return unlimited();
+  KH_ASSIGN_OR_RETURN(CreditsState stored, store.AdjustCredits(e.id.str(), delta, now));
+  e.credits->credits = stored;
+  return stored;
+}
+
 Status ValidateCommon(const std::optional<std::string>& name, const std::string& meta_json) {
   if (name && name->size() > kMaxNameLength) {
     return InvalidArgument("name must be at most 256 characters");
@@ -368,38 +383,20 @@ StatusOr<CreditsState> KeyServiceImpl::UpdateCredits(const RequestContext& ctx,
     return InvalidArgument("value must be between 0 and 1000000000000000");
   }
   int64_t now = env_.NowMillis();
-  CreditsState current;
-  if (e->credits) {
-    std::lock_guard c(e->credits->mu);
-    current = e->credits->credits;
+  if (op != CreditsOperation::kSet) {
+    return AdjustStoredCredits(store_, *e, op == CreditsOperation::kIncrement ? *value : -*value,
+                               now);
   }
-  CreditsState next = current;
-  ApplyRefill(next, now);
-  if (op == CreditsOperation::kSet) {
-    next.remaining = value;
-    if (!value) next.refill.reset();
-  } else if (!next.remaining) {
-    return InvalidArgument("the key has unlimited credits; set a balance before changing it");
-  }
-  // Increments and decrements apply to the live balance under the cell's lock, so concurrent
-  // spends are neither lost nor double-counted.
   KeyRecord k = e->ToRecord();
+  CreditsState next = k.credits;
+  ApplyRefill(next, now);
+  next.remaining = value;
+  if (!value) next.refill.reset();
+  // The cell's lock is held across the write, so a concurrent spend cannot land in between and
+  // be overwritten by the balance set here.
   std::shared_ptr<CreditsCell> cell = e->credits;
   std::unique_lock<std::mutex> cell_lock;
-  if (cell) {
-    cell_lock = std::unique_lock(cell->mu);
-    if (op != CreditsOperation::kSet) {
-      next = cell->credits;
-      ApplyRefill(next, now);
-    }
-  }
-  if (op == CreditsOperation::kIncrement) {
-    if (*next.remaining + *value > kMaxCredits)
-      return InvalidArgument("the balance would exceed 1e15");
-    *next.remaining += *value;
-  } else if (op == CreditsOperation::kDecrement) {
-    *next.remaining = std::max<int64_t>(0, *next.remaining - *value);
-  }
+  if (cell) cell_lock = std::unique_lock(cell->mu);
   WriteBatch b;
   b.credits.push_back({key_id, next});
   KH_RETURN_IF_ERROR(store_.Apply(b));

@@ -60,21 +60,30 @@ StatusOr<VerifyResult> KeyServiceImpl::Verify(const RequestContext& ctx, const V
   // Credits last, so a request denied for any other reason spends nothing.
   if (!e->credits) return result;
   CreditsCell& c = *e->credits;
+  // Held across the store call, so the cell is always set from the store's latest answer.
   std::lock_guard lock(c.mu);
   if (!c.credits.remaining) return result;
-  if (!ctx.may_block) return WouldBlock();  // the spend waits on the disk
-  CreditsState next = c.credits;
-  ApplyRefill(next, now);
-  if (!TrySpend(next, req.cost)) {
+  // A balance the cell already shows too low is refused without I/O: an exhausted key that keeps
+  // being tried costs no store transaction. The cell can only be behind the store when another
+  // process added credits, which refuses too much, never admits too much.
+  CreditsState cached = c.credits;
+  ApplyRefill(cached, now);
+  if (CreditsState probe = cached; !TrySpend(probe, req.cost)) {
     result.code = VerifyCode::kUsageExceeded;
-    result.key->credits_ = next;
+    result.key->credits_ = cached;
     return result;
   }
-  store::WriteBatch b;
-  b.credits.push_back({e->id.str(), next});
-  KH_RETURN_IF_ERROR(store_.Apply(b));
-  c.credits = next;
-  result.key->credits_ = next;
+  if (!ctx.may_block) return WouldBlock();  // the spend waits on the disk
+  // The store decides: it spends from the stored balance, which the cell only caches.
+  StatusOr<store::SpendResult> spend = store_.SpendCredits(e->id.str(), req.cost, now);
+  if (!spend.ok()) {
+    // Deleted by another writer since the lookup above: answered as if not found.
+    if (spend.status().code() == StatusCode::kNotFound) return VerifyResult{};
+    return spend.status();
+  }
+  c.credits = spend->credits;
+  result.key->credits_ = spend->credits;
+  if (!spend->spent) result.code = VerifyCode::kUsageExceeded;
   return result;
 }
 

@@ -1,9 +1,16 @@
-// The contract every Store implementation meets. Each implementation is added to
-// INSTANTIATE_TEST_SUITE_P below with a factory.
+// The contract every Store implementation meets: one suite, run against each store in
+// Factories() below. A new implementation joins by adding one line there.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <ostream>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <tuple>
+#include <vector>
 
 #include "fakes/temp_dir.h"
 #include "store/sqlite/sqlite_store.h"
@@ -11,11 +18,46 @@
 namespace keyhold::store {
 namespace {
 
-using Factory = std::function<std::unique_ptr<Store>(const std::string& dir)>;
+// What a test may ask of the store it opens.
+struct ContractOptions {
+  uint64_t change_retention = 0;  // 0: the store's default
+};
 
-class StoreContract : public ::testing::TestWithParam<Factory> {
+// How the suite opens the store under test. `dir` is a fresh directory per test; opening again
+// with the same `dir` reopens the same store, with everything acknowledged before (the
+// durability tests reopen). A server-backed store uses `dir` to name a fresh database or schema.
+struct StoreFactory {
+  std::string name;
+  std::function<StatusOr<std::unique_ptr<Store>>(const std::string& dir, const ContractOptions&)>
+      open;
+};
+
+void PrintTo(const StoreFactory& f, std::ostream* os) { *os << f.name; }
+
+const std::vector<StoreFactory>& Factories() {
+  static const std::vector<StoreFactory> kFactories = {
+      {"sqlite",
+       [](const std::string& dir, const ContractOptions& o) -> StatusOr<std::unique_ptr<Store>> {
+         SqliteOptions options;
+         if (o.change_retention > 0) options.change_retention = o.change_retention;
+         KH_ASSIGN_OR_RETURN(auto s, SqliteStore::Open(dir + "/test.db", options));
+         return std::unique_ptr<Store>(std::move(s));
+       }},
+  };
+  return kFactories;
+}
+
+class StoreContract : public ::testing::TestWithParam<StoreFactory> {
  protected:
-  std::unique_ptr<Store> Open() { return GetParam()(dir_.path()); }
+  // Fails the test (gtest reports the exception) if the store cannot be opened.
+  std::unique_ptr<Store> Open(const ContractOptions& options = {}) {
+    auto s = GetParam().open(dir_.path(), options);
+    if (!s.ok()) {
+      throw std::runtime_error("cannot open the store: " + s.status().message() + " (" +
+                               s.status().log_detail() + ")");
+    }
+    return std::move(s).value();
+  }
   testing::TempDir dir_;
 };
 
@@ -127,11 +169,18 @@ TEST_P(StoreContract, CreditUpdatesAndListing) {
   CreditsState cs;
   cs.remaining = 3;
   cs.last_refill_at = 42;
-  c.credits.push_back({"key_0", cs});
+  c.credits.push_back({"key_0", cs});  // replaces the balance, and the refill rule with none
+  CreditsState daily = cs;
+  daily.refill = RefillRule{RefillInterval::kDaily, 20, 1};
+  c.credits.push_back({"key_1", daily});
   ASSERT_TRUE(s->Apply(c).ok());
   auto snap = s->LoadAll();
   EXPECT_EQ(snap->keys[0].credits.remaining, 3);
   EXPECT_EQ(snap->keys[0].credits.last_refill_at, 42);
+  EXPECT_FALSE(snap->keys[0].credits.refill.has_value());
+  ASSERT_TRUE(snap->keys[1].credits.refill.has_value());
+  EXPECT_EQ(snap->keys[1].credits.refill->interval, RefillInterval::kDaily);
+  EXPECT_EQ(snap->keys[1].credits.refill->amount, 20);
   auto page1 = s->ListKeyIds("api_1", "", "", 2);
   ASSERT_TRUE(page1.ok());
   EXPECT_EQ(*page1, (std::vector<std::string>{"key_0", "key_1"}));
@@ -145,12 +194,386 @@ TEST_P(StoreContract, SchemaIsVersioned) {
   EXPECT_GE(s->SchemaVersion(), 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContract,
-                         ::testing::Values(Factory([](const std::string& dir) {
-                           auto s = SqliteStore::Open(dir + "/test.db");
-                           EXPECT_TRUE(s.ok()) << s.status().message();
-                           return std::unique_ptr<Store>(std::move(s).value());
-                         })));
+// --- credits ---------------------------------------------------------------------------------
+
+constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kJan1 = 1'767'225'600'000;  // 2026-01-01T00:00Z
+
+// A key holding `remaining` credits (none: unlimited), refilled daily to `daily_refill` if set.
+KeyRecord CreditKey(const std::string& id, uint8_t hash_byte, std::optional<int64_t> remaining,
+                    std::optional<int64_t> daily_refill = std::nullopt) {
+  KeyRecord k = MakeKey(id, "api_1", hash_byte);
+  k.credits = CreditsState{};
+  k.credits.remaining = remaining;
+  if (daily_refill) k.credits.refill = RefillRule{RefillInterval::kDaily, *daily_refill, 1};
+  k.credits.last_refill_at = kJan1 + 3'600'000;  // 01:00 on the first day
+  return k;
+}
+
+Status Put(Store& s, const KeyRecord& k) {
+  WriteBatch b;
+  b.put_keys.push_back(k);
+  return s.Apply(b);
+}
+
+CreditsState Stored(Store& s, const std::string& key_id) {
+  auto snap = s.LoadAll();
+  EXPECT_TRUE(snap.ok());
+  for (const KeyRecord& k : snap->keys) {
+    if (k.id == key_id) return k.credits;
+  }
+  ADD_FAILURE() << key_id << " is not in the store";
+  return {};
+}
+
+TEST_P(StoreContract, SpendTakesTheWholeBalanceAndThenNothing) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 5)).ok());
+  auto r = s->SpendCredits("key_1", 3, kJan1 + 4'000'000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->spent);
+  EXPECT_EQ(r->credits.remaining, 2);
+  r = s->SpendCredits("key_1", 2, kJan1 + 4'000'000);
+  EXPECT_TRUE(r->spent);
+  EXPECT_EQ(r->credits.remaining, 0);
+  // An exhausted balance refuses even a cost of 0 (a probe).
+  EXPECT_FALSE(s->SpendCredits("key_1", 0, kJan1 + 4'000'000)->spent);
+  EXPECT_FALSE(s->SpendCredits("key_1", 1, kJan1 + 4'000'000)->spent);
+  s = Open();
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+}
+
+TEST_P(StoreContract, SpendOverTheBalanceIsRefusedAndChangesNothing) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 3)).ok());
+  auto r = s->SpendCredits("key_1", 4, kJan1 + 4'000'000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->spent);
+  EXPECT_EQ(r->credits.remaining, 3);
+  s = Open();
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 3);
+  EXPECT_EQ(Stored(*s, "key_1").last_refill_at, kJan1 + 3'600'000);
+}
+
+TEST_P(StoreContract, UnlimitedKeysAlwaysSpendAndKeepNoBalance) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, std::nullopt)).ok());
+  auto r = s->SpendCredits("key_1", kMaxCredits, kJan1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->spent);
+  EXPECT_FALSE(r->credits.remaining.has_value());
+  EXPECT_FALSE(Stored(*s, "key_1").remaining.has_value());
+  EXPECT_EQ(s->AdjustCredits("key_1", 5, kJan1).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreContract, CreditsOfMissingOrDeletedKeysAreNotFound) {
+  auto s = Open();
+  KeyRecord soft = CreditKey("key_soft", 1, 5);
+  soft.deleted_at = kJan1;
+  ASSERT_TRUE(Put(*s, soft).ok());
+  ASSERT_TRUE(Put(*s, CreditKey("key_hard", 2, 5)).ok());
+  WriteBatch del;
+  del.delete_keys.push_back("key_hard");
+  ASSERT_TRUE(s->Apply(del).ok());
+  for (const char* id : {"key_missing", "key_soft", "key_hard"}) {
+    EXPECT_EQ(s->SpendCredits(id, 1, kJan1).status().code(), StatusCode::kNotFound) << id;
+    EXPECT_EQ(s->AdjustCredits(id, 1, kJan1).status().code(), StatusCode::kNotFound) << id;
+  }
+}
+
+TEST_P(StoreContract, CostsAndDeltasOutOfRangeAreRefused) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 5)).ok());
+  EXPECT_EQ(s->SpendCredits("key_1", -1, kJan1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->SpendCredits("key_1", kMaxCredits + 1, kJan1).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->AdjustCredits("key_1", kMaxCredits + 1, kJan1).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->AdjustCredits("key_1", -kMaxCredits - 1, kJan1).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 5);
+}
+
+TEST_P(StoreContract, RefillIsAppliedAsOfTheTimeGiven) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 0, /*daily_refill=*/10)).ok());
+  // 23:59 on the day of the last refill: no refill is due.
+  EXPECT_FALSE(s->SpendCredits("key_1", 1, kJan1 + kDayMs - 60'000)->spent);
+  // Midnight: the balance is refilled, then spent.
+  auto r = s->SpendCredits("key_1", 1, kJan1 + kDayMs);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->spent);
+  EXPECT_EQ(r->credits.remaining, 9);
+  EXPECT_EQ(r->credits.last_refill_at, kJan1 + kDayMs);
+  // A clock behind the last refill (another node's) is not a new day.
+  r = s->SpendCredits("key_1", 1, kJan1 + kDayMs - 1);
+  EXPECT_EQ(r->credits.remaining, 8);
+  s = Open();
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 8);
+  EXPECT_EQ(Stored(*s, "key_1").last_refill_at, kJan1 + kDayMs);
+}
+
+TEST_P(StoreContract, ARefusedSpendDoesNotStoreItsRefill) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 0, /*daily_refill=*/2)).ok());
+  auto r = s->SpendCredits("key_1", 3, kJan1 + kDayMs);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->spent);
+  EXPECT_EQ(r->credits.remaining, 2);  // what the caller would have had
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+  EXPECT_EQ(Stored(*s, "key_1").last_refill_at, kJan1 + 3'600'000);
+  // The refill is applied again by the next call, to the same effect.
+  EXPECT_TRUE(s->SpendCredits("key_1", 2, kJan1 + kDayMs + 1)->spent);
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+}
+
+TEST_P(StoreContract, ConcurrentSpendsNeverSpendMoreThanTheBalance) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 1000)).ok());
+  constexpr int kThreads = 8;
+  constexpr int kSpendsPerThread = 500;
+  std::atomic<int> spent{0}, refused{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kSpendsPerThread; ++i) {
+        auto r = s->SpendCredits("key_1", 1, kJan1 + 4'000'000);
+        if (!r.ok()) {
+          failed++;
+        } else if (r->spent) {
+          spent++;
+        } else {
+          refused++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(spent.load(), 1000);
+  EXPECT_EQ(refused.load(), 3000);
+  s = Open();
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+  EXPECT_EQ(*s->LatestChangeSeq(), 1001u);  // the put, then one change per spend
+}
+
+TEST_P(StoreContract, AdjustStaysWithinZeroAndTheMaximum) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 10)).ok());
+  EXPECT_EQ(s->AdjustCredits("key_1", 5, kJan1)->remaining, 15);
+  EXPECT_EQ(s->AdjustCredits("key_1", -100, kJan1)->remaining, 0);
+  EXPECT_EQ(s->AdjustCredits("key_1", kMaxCredits, kJan1)->remaining, kMaxCredits);
+  auto over = s->AdjustCredits("key_1", 1, kJan1);
+  EXPECT_EQ(over.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(over.status().message(), "the balance would exceed 1e15");
+  EXPECT_EQ(Stored(*s, "key_1").remaining, kMaxCredits);
+  EXPECT_EQ(s->AdjustCredits("key_1", -kMaxCredits, kJan1)->remaining, 0);
+  s = Open();
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+}
+
+TEST_P(StoreContract, AdjustAppliesADueRefillFirst) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 2, /*daily_refill=*/10)).ok());
+  auto r = s->AdjustCredits("key_1", 1, kJan1 + kDayMs);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->remaining, 11);
+  EXPECT_EQ(r->last_refill_at, kJan1 + kDayMs);
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 11);
+}
+
+// --- change feed -----------------------------------------------------------------------------
+
+using Feed = std::vector<std::tuple<ChangeKind, std::string, ChangeOp>>;
+
+// The changes after `after_seq`, checking that their seqs strictly increase.
+Feed ChangesAfter(Store& s, uint64_t after_seq) {
+  auto changes = s.ChangesSince(after_seq, kMaxChangesPage);
+  EXPECT_TRUE(changes.ok()) << changes.status().message();
+  Feed feed;
+  uint64_t last = after_seq;
+  for (const Change& c : *changes) {
+    EXPECT_GT(c.seq, last);
+    last = c.seq;
+    feed.emplace_back(c.kind, c.id, c.op);
+  }
+  return feed;
+}
+
+uint64_t Latest(Store& s) {
+  auto seq = s.LatestChangeSeq();
+  EXPECT_TRUE(seq.ok());
+  return seq.ok() ? *seq : 0;
+}
+
+TEST_P(StoreContract, EveryWriteIsInTheChangeFeed) {
+  auto s = Open();
+  EXPECT_EQ(Latest(*s), 0u);
+  EXPECT_TRUE(ChangesAfter(*s, 0).empty());
+  WriteBatch b;
+  b.put_apis.push_back({"api_1", "helpdesk", "", 32, {}, 5, std::nullopt});
+  b.put_identities.push_back({"id_1", "user-1", "", {}, 6});
+  b.put_permissions.push_back({"perm_1", "read", "documents.read", "", 7});
+  b.put_roles.push_back({"role_1", "reader", "", {"perm_1"}, 8});
+  b.put_keys.push_back(CreditKey("key_1", 1, 10));
+  b.put_keys.push_back(CreditKey("key_2", 2, 10));
+  ASSERT_TRUE(s->Apply(b).ok());
+  WriteBatch changes;
+  ApiRecord gone_api = b.put_apis[0];
+  gone_api.deleted_at = 9;
+  changes.put_apis.push_back(gone_api);
+  KeyRecord soft = b.put_keys[1];
+  soft.deleted_at = 9;
+  changes.put_keys.push_back(soft);
+  changes.credits.push_back({"key_1", CreditsState{20, std::nullopt, 9}});
+  changes.delete_keys.push_back("key_2");
+  changes.delete_roles.push_back("role_1");
+  changes.delete_permissions.push_back("perm_1");
+  changes.delete_identities.push_back("id_1");
+  ASSERT_TRUE(s->Apply(changes).ok());
+  ASSERT_TRUE(s->SpendCredits("key_1", 1, kJan1)->spent);
+  ASSERT_TRUE(s->AdjustCredits("key_1", 5, kJan1).ok());
+  // Writes that record nothing: refused and no-op spends, last-used times, failed writes.
+  ASSERT_FALSE(s->SpendCredits("key_1", 1000, kJan1)->spent);
+  ASSERT_TRUE(s->SpendCredits("key_1", 0, kJan1)->spent);
+  ASSERT_TRUE(s->TouchLastUsed({{"key_1", kJan1}}).ok());
+  WriteBatch conflict;
+  conflict.put_keys.push_back(CreditKey("key_3", 1, 1));  // key_1's hash
+  ASSERT_EQ(s->Apply(conflict).code(), StatusCode::kAlreadyExists);
+  ASSERT_EQ(s->SpendCredits("key_missing", 1, kJan1).status().code(), StatusCode::kNotFound);
+
+  using K = ChangeKind;
+  using O = ChangeOp;
+  Feed want = {
+      {K::kApi, "api_1", O::kPut},         {K::kIdentity, "id_1", O::kPut},
+      {K::kPermission, "perm_1", O::kPut}, {K::kRole, "role_1", O::kPut},
+      {K::kKey, "key_1", O::kPut},         {K::kKey, "key_2", O::kPut},
+      {K::kApi, "api_1", O::kDelete},      {K::kKey, "key_2", O::kDelete},
+      {K::kCredits, "key_1", O::kPut},     {K::kKey, "key_2", O::kDelete},
+      {K::kRole, "role_1", O::kDelete},    {K::kPermission, "perm_1", O::kDelete},
+      {K::kIdentity, "id_1", O::kDelete},  {K::kCredits, "key_1", O::kPut},
+      {K::kCredits, "key_1", O::kPut},
+  };
+  EXPECT_EQ(ChangesAfter(*s, 0), want);
+  auto all = s->ChangesSince(0, kMaxChangesPage);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(Latest(*s), all->back().seq);
+}
+
+TEST_P(StoreContract, TheChangeFeedCarriesOnAfterAReopen) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 10)).ok());
+  ASSERT_TRUE(s->SpendCredits("key_1", 1, kJan1)->spent);
+  uint64_t before = Latest(*s);
+  EXPECT_GE(before, 2u);
+  s = Open();
+  EXPECT_EQ(Latest(*s), before);
+  auto snap = s->LoadAll();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->change_seq, before);  // a reader follows on from the snapshot
+  ASSERT_TRUE(Put(*s, CreditKey("key_2", 2, 10)).ok());
+  EXPECT_GT(Latest(*s), before);
+  EXPECT_EQ(ChangesAfter(*s, before), (Feed{{ChangeKind::kKey, "key_2", ChangeOp::kPut}}));
+  EXPECT_EQ(ChangesAfter(*s, 0).size(), 3u);
+}
+
+TEST_P(StoreContract, ChangesPageWithoutGapsOrRepeats) {
+  auto s = Open();
+  for (int i = 0; i < 25; ++i) {
+    ASSERT_TRUE(Put(*s, CreditKey("key_" + std::to_string(i), static_cast<uint8_t>(i), 1)).ok());
+  }
+  std::vector<Change> paged;
+  uint64_t cursor = 0;
+  for (;;) {
+    auto page = s->ChangesSince(cursor, 7);
+    ASSERT_TRUE(page.ok());
+    ASSERT_LE(page->size(), 7u);
+    if (page->empty()) break;
+    cursor = page->back().seq;
+    paged.insert(paged.end(), page->begin(), page->end());
+  }
+  ASSERT_EQ(paged.size(), 25u);
+  for (int i = 0; i < 25; ++i)
+    EXPECT_EQ(paged[static_cast<size_t>(i)].id, "key_" + std::to_string(i));
+  EXPECT_EQ(cursor, Latest(*s));
+  EXPECT_EQ(s->ChangesSince(0, 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->ChangesSince(0, kMaxChangesPage + 1).status().code(), StatusCode::kInvalidArgument);
+  auto ahead = s->ChangesSince(cursor + 1, 10);
+  EXPECT_EQ(ahead.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ahead.status().reason(), "data/changes_ahead");
+}
+
+TEST_P(StoreContract, ConcurrentWritersGetDistinctOrderedSeqs) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_shared", 200, 1'000'000)).ok());
+  constexpr int kThreads = 4;
+  constexpr int kWritesPerThread = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWritesPerThread; ++i) {
+        int n = t * kWritesPerThread + i;
+        if (!Put(*s, CreditKey("key_" + std::to_string(n), static_cast<uint8_t>(n), 1)).ok()) {
+          failed++;
+        }
+        auto r = s->SpendCredits("key_shared", 1, kJan1);
+        if (!r.ok() || !r->spent) failed++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  Feed feed = ChangesAfter(*s, 0);  // checks the seqs strictly increase
+  ASSERT_EQ(feed.size(), 1u + 2 * kThreads * kWritesPerThread);
+  std::set<std::string> keys;
+  int spends = 0;
+  for (const auto& [kind, id, op] : feed) {
+    if (kind == ChangeKind::kKey) keys.insert(id);
+    if (kind == ChangeKind::kCredits) spends++;
+  }
+  EXPECT_EQ(keys.size(), 1u + kThreads * kWritesPerThread);
+  EXPECT_EQ(spends, kThreads * kWritesPerThread);
+}
+
+TEST_P(StoreContract, AReaderTooFarBehindIsToldToReload) {
+  auto s = Open({.change_retention = 10});
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 1000)).ok());
+  for (int i = 0; i < 49; ++i) ASSERT_TRUE(s->SpendCredits("key_1", 1, kJan1)->spent);
+  uint64_t latest = Latest(*s);
+  EXPECT_EQ(latest, 50u);
+  auto stale = s->ChangesSince(0, 100);
+  EXPECT_EQ(stale.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stale.status().reason(), "data/changes_pruned");
+  // The newest `change_retention` changes are always kept.
+  auto recent = s->ChangesSince(latest - 10, 100);
+  ASSERT_TRUE(recent.ok()) << recent.status().message();
+  EXPECT_EQ(recent->size(), 10u);
+  s = Open({.change_retention = 10});
+  EXPECT_EQ(s->ChangesSince(0, 100).status().reason(), "data/changes_pruned");
+  EXPECT_EQ(s->ChangesSince(latest - 10, 100)->size(), 10u);
+
+  // A batch larger than the retention: its newest changes are kept, in order.
+  WriteBatch bulk;
+  for (int i = 0; i < 25; ++i) {
+    bulk.put_keys.push_back(
+        CreditKey("key_b" + std::to_string(100 + i), static_cast<uint8_t>(i + 2), 1));
+  }
+  ASSERT_TRUE(s->Apply(bulk).ok());
+  EXPECT_EQ(Latest(*s), latest + 25);
+  EXPECT_EQ(s->ChangesSince(latest + 14, 100).status().reason(), "data/changes_pruned");
+  auto newest = s->ChangesSince(latest + 15, 100);
+  ASSERT_TRUE(newest.ok());
+  ASSERT_EQ(newest->size(), 10u);
+  EXPECT_EQ(newest->front().id, "key_b115");
+  EXPECT_EQ(newest->front().seq, latest + 16);
+  EXPECT_EQ(newest->back().id, "key_b124");
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStores, StoreContract, ::testing::ValuesIn(Factories()),
+                         [](const ::testing::TestParamInfo<StoreFactory>& p) {
+                           return p.param.name;
+                         });
 
 }  // namespace
 }  // namespace keyhold::store

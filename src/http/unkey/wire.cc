@@ -1,5 +1,7 @@
 #include "http/unkey/wire.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -261,6 +263,10 @@ HttpResponse ErrorWith(const std::string& request_id, int http_status, const std
 }
 
 HttpResponse Error(const std::string& request_id, const Status& status) {
+  // What the engine said stays in the log, under the request id the client is given.
+  if (!status.log_detail().empty()) {
+    spdlog::error("{} {}: {}", request_id, status.reason(), status.log_detail());
+  }
   json errors = nullptr;
   if (status.code() == StatusCode::kInvalidArgument) {
     // Service-level validation: name no field more precisely than the body.

@@ -1,6 +1,8 @@
 #include "http/unkey/wire.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 namespace keyhold::http::unkey {
 namespace {
@@ -62,6 +64,43 @@ TEST(Envelope, ErrorShape) {
   HttpResponse bad = BadRequest("req_2", {{"body.x", "is required", ""}});
   json b = json::parse(bad.body);
   EXPECT_EQ(b["error"]["errors"][0]["location"], "body.x");
+}
+
+TEST(Envelope, EngineTextIsLoggedUnderTheRequestIdAndNeverSent) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+  Status st = Unavailable("the store could not be written")
+                  .WithLogDetail("commit: database or disk is full");
+  HttpResponse r = Error("req_abc", st);
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body.find("disk is full"), std::string::npos) << r.body;
+  json b = json::parse(r.body);
+  EXPECT_EQ(b["meta"]["requestId"], "req_abc");
+  EXPECT_EQ(b["error"]["detail"], "the store could not be written");
+  auto logged = sink->last_formatted();
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].find("req_abc"), std::string::npos);
+  EXPECT_NE(logged[0].find("disk is full"), std::string::npos);
+}
+
+TEST(RequestFraming, DepthIsMeasuredWithoutRecursionAndStringsDoNotCount) {
+  EXPECT_FALSE(JsonDepthExceeds(R"({"a":[[1]]})", 3));
+  EXPECT_TRUE(JsonDepthExceeds(R"({"a":[[[1]]]})", 3));
+  EXPECT_FALSE(JsonDepthExceeds(R"({"a":"[[[[[[\"[[["})", 1));
+  EXPECT_TRUE(JsonDepthExceeds(std::string(100000, '['), 64));
+  EXPECT_FALSE(JsonDepthExceeds(std::string(100000, ']'), 64));
+}
+
+TEST(RequestFraming, BearerSchemeIsCaseInsensitive) {
+  EXPECT_EQ(BearerToken("Bearer abc"), "abc");
+  EXPECT_EQ(BearerToken("bearer abc"), "abc");
+  EXPECT_EQ(BearerToken("BEARER   abc  "), "abc");
+  EXPECT_EQ(BearerToken("Bearerabc"), std::nullopt);
+  EXPECT_EQ(BearerToken("Basic abc"), std::nullopt);
+  EXPECT_EQ(BearerToken("Bearer a b"), std::nullopt);
+  EXPECT_EQ(BearerToken("Bearer "), std::nullopt);
 }
 
 }  // namespace

@@ -79,6 +79,17 @@ CREATE TABLE root_key_permissions (
   PRIMARY KEY (key_id, permission)
 );
 )sql",
+      // 2: the change feed, one row per record written, numbered in commit order. seq is the
+      // rowid, so SQLite numbers a row max(seq) + 1; pruning always keeps the newest row, so a
+      // number is never given twice.
+      R"sql(
+CREATE TABLE changes (
+  seq INTEGER PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  op INTEGER NOT NULL
+);
+)sql",
   };
   return kMigrations;
 }

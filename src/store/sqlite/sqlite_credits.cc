@@ -1,0 +1,101 @@
+// SqliteStore: spending and adjusting credit balances, each a read-modify-write in one
+// transaction. BEGIN IMMEDIATE takes SQLite's write lock before the read, so no other connection
+// can change the balance between our read and our write.
+#include <sqlite3.h>
+
+#include <string>
+
+#include "store/sqlite/changes.h"
+#include "store/sqlite/rows.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/statement.h"
+
+namespace keyhold::store {
+
+using sqlite::Access;
+using sqlite::EngineError;
+using sqlite::Stmt;
+
+namespace {
+
+constexpr Access kWrite = Access::kWrite;
+
+Status KeyNotFound(const std::string& key_id) {
+  return NotFound("key '" + key_id + "' was not found", "data/key_not_found");
+}
+
+// The credits of live key `key_id`. REQUIRES: inside a write transaction.
+StatusOr<CreditsState> ReadLiveCredits(sqlite3* db, const std::string& key_id) {
+  static const std::string kSql =
+      std::string("SELECT ") + sqlite::kCreditColumns + ", deleted_at FROM keys WHERE id = ?";
+  Stmt s(db, kSql.c_str());
+  if (!s.ok()) return EngineError(db, kWrite, "prepare read credits");
+  s.Bind(1, key_id);
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return KeyNotFound(key_id);
+  if (rc != SQLITE_ROW) return EngineError(db, kWrite, "read credits");
+  if (!s.IsNull(5)) return KeyNotFound(key_id);  // soft-deleted
+  return sqlite::ReadCredits(s, 0);
+}
+
+// The refill rule is not written: it is a field of the key, changed only by putting the key.
+Status WriteCredits(sqlite3* db, const std::string& key_id, const CreditsState& c) {
+  Stmt s(db, "UPDATE keys SET credits_remaining = ?, last_refill_at = ? WHERE id = ?");
+  s.Bind(1, c.remaining);
+  s.Bind(2, c.last_refill_at);
+  s.Bind(3, key_id);
+  return s.Run(kWrite, "write credits");
+}
+
+}  // namespace
+
+StatusOr<SpendResult> SqliteStore::SpendCredits(const std::string& key_id, int64_t cost,
+                                                int64_t now_ms) {
+  if (cost < 0 || cost > kMaxCredits) {
+    return InvalidArgument("credits.cost must be between 0 and 1000000000000000");
+  }
+  SpendResult result;
+  auto spend = [&](sqlite::ChangeLog& log) -> Status {
+    KH_ASSIGN_OR_RETURN(result.credits, ReadLiveCredits(db_, key_id));
+    if (!result.credits.remaining) {
+      result.spent = true;
+      return OkStatus();
+    }
+    bool refilled = ApplyRefill(result.credits, now_ms);
+    result.spent = TrySpend(result.credits, cost);
+    if (!result.spent || (cost == 0 && !refilled)) return OkStatus();  // nothing to write
+    KH_RETURN_IF_ERROR(WriteCredits(db_, key_id, result.credits));
+    return log.Record(ChangeKind::kCredits, key_id, ChangeOp::kPut);
+  };
+  std::lock_guard lock(mu_);
+  KH_RETURN_IF_ERROR(WriteLocked(spend));
+  return result;
+}
+
+StatusOr<CreditsState> SqliteStore::AdjustCredits(const std::string& key_id, int64_t delta,
+                                                  int64_t now_ms) {
+  if (delta < -kMaxCredits || delta > kMaxCredits) {
+    return InvalidArgument("value must be between 0 and 1000000000000000");
+  }
+  CreditsState credits;
+  auto adjust = [&](sqlite::ChangeLog& log) -> Status {
+    KH_ASSIGN_OR_RETURN(credits, ReadLiveCredits(db_, key_id));
+    if (!credits.remaining) {
+      return InvalidArgument("the key has unlimited credits; set a balance before changing it");
+    }
+    ApplyRefill(credits, now_ms);
+    int64_t current = *credits.remaining;
+    // Compared so that nothing overflows, whatever the stored balance.
+    if (delta > 0 && current > kMaxCredits - delta) {
+      return InvalidArgument("the balance would exceed 1e15");
+    }
+    credits.remaining = delta < 0 && current <= -delta ? 0 : current + delta;
+    KH_RETURN_IF_ERROR(WriteCredits(db_, key_id, credits));
+    return log.Record(ChangeKind::kCredits, key_id, ChangeOp::kPut);
+  };
+  std::lock_guard lock(mu_);
+  KH_RETURN_IF_ERROR(WriteLocked(adjust));
+  return credits;
+}
+
+}  // namespace keyhold::store

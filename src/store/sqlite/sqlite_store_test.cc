@@ -1,0 +1,211 @@
+// What only the SQLite store has to get right: its transactions when the disk fails, its
+// error messages, and upgrading databases in place. The Store contract itself is tested in
+// store_contract_test.cc.
+#include "store/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+
+#include "fakes/faulty_vfs.h"
+#include "fakes/temp_dir.h"
+#include "store/sqlite/migrations.h"
+
+namespace keyhold::store {
+namespace {
+
+using testing::FaultyVfs;
+
+KeyRecord Key(const std::string& id, uint8_t hash_byte) {
+  KeyRecord k;
+  k.id = id;
+  k.api_id = "api_1";
+  k.hash.fill(hash_byte);
+  k.start = "hd_abcd";
+  k.created_at = k.updated_at = 1000;
+  return k;
+}
+
+WriteBatch PutKey(const std::string& id, uint8_t hash_byte) {
+  WriteBatch b;
+  b.put_keys.push_back(Key(id, hash_byte));
+  return b;
+}
+
+std::vector<std::string> KeyIds(Store& s) {
+  auto snap = s.LoadAll();
+  EXPECT_TRUE(snap.ok()) << snap.status().log_detail();
+  std::vector<std::string> ids;
+  for (const KeyRecord& k : snap->keys) ids.push_back(k.id);
+  return ids;
+}
+
+// The message a caller may see names no engine, file or SQL.
+void ExpectNoEngineText(const Status& st) {
+  for (const char* word : {"SQLite", "sqlite", "disk", "UNIQUE", "constraint", "keys.", ".db"}) {
+    EXPECT_EQ(st.message().find(word), std::string::npos) << st.message();
+  }
+  EXPECT_FALSE(st.log_detail().empty());
+}
+
+const char* FaultName(FaultyVfs::Fault f) {
+  switch (f) {
+    case FaultyVfs::Fault::kWrite:
+      return "DiskFull";
+    case FaultyVfs::Fault::kSync:
+      return "SyncFails";
+    case FaultyVfs::Fault::kBusy:
+      return "Busy";
+    case FaultyVfs::Fault::kNone:
+      break;
+  }
+  return "None";
+}
+
+class FailedCommit : public ::testing::TestWithParam<FaultyVfs::Fault> {
+ protected:
+  void TearDown() override { FaultyVfs::Get().FailWal(FaultyVfs::Fault::kNone); }
+  std::unique_ptr<SqliteStore> Open() {
+    auto s = SqliteStore::Open(dir_.path() + "/k.db", {.vfs = FaultyVfs::Get().name()});
+    EXPECT_TRUE(s.ok()) << s.status().log_detail();
+    return std::move(s).value();
+  }
+  testing::TempDir dir_;
+};
+
+TEST_P(FailedCommit, IsRolledBackAndTheNextWriteSucceeds) {
+  auto s = Open();
+  ASSERT_TRUE(s->Apply(PutKey("key_1", 1)).ok());
+  FaultyVfs::Get().FailWal(GetParam());
+  Status st = s->Apply(PutKey("key_2", 2));
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(st.message(), "the store could not be written");
+  EXPECT_NE(st.log_detail().find("COMMIT"), std::string::npos) << st.log_detail();
+  ExpectNoEngineText(st);
+  EXPECT_EQ(s->TouchLastUsed({{"key_1", 5000}}).code(), StatusCode::kUnavailable);
+  FaultyVfs::Get().FailWal(FaultyVfs::Fault::kNone);
+
+  // A transaction left open would make this BEGIN fail.
+  ASSERT_TRUE(s->Apply(PutKey("key_3", 3)).ok());
+  EXPECT_EQ(KeyIds(*s), (std::vector<std::string>{"key_1", "key_3"}));
+  s = Open();
+  EXPECT_EQ(KeyIds(*s), (std::vector<std::string>{"key_1", "key_3"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(DiskFaults, FailedCommit,
+                         ::testing::Values(FaultyVfs::Fault::kWrite, FaultyVfs::Fault::kSync,
+                                           FaultyVfs::Fault::kBusy),
+                         [](const ::testing::TestParamInfo<FaultyVfs::Fault>& p) {
+                           return std::string(FaultName(p.param));
+                         });
+
+TEST(SqliteStoreTest, ConflictsSayNothingOfTheSchema) {
+  testing::TempDir dir;
+  auto s = SqliteStore::Open(dir.path() + "/k.db");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->Apply(PutKey("key_1", 1)).ok());
+  Status st = (*s)->Apply(PutKey("key_2", 1));  // same hash
+  EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
+  ExpectNoEngineText(st);
+  EXPECT_NE(st.log_detail().find("UNIQUE"), std::string::npos) << st.log_detail();
+}
+
+TEST(SqliteStoreTest, AFileThatIsNoDatabaseIsRefusedWithTheReasonInTheDetail) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/k.db";
+  std::ofstream(path) << std::string(4096, 'x');
+  auto s = SqliteStore::Open(path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnavailable);
+  ExpectNoEngineText(s.status());
+  EXPECT_NE(s.status().log_detail().find("not a database"), std::string::npos)
+      << s.status().log_detail();
+}
+
+// Runs `sql` on the database file at `path` outside the store, as an older keyhold or an operator
+// with the sqlite3 shell would.
+void RunSql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+int64_t CountRows(const std::string& path, const std::string& table) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db, ("SELECT COUNT(*) FROM " + table).c_str(), -1, &s, nullptr);
+  int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+TEST(SqliteStoreTest, AVersion1DatabaseIsUpgradedInPlace) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/k.db";
+  RunSql(path, "PRAGMA journal_mode=WAL; " + std::string(SqliteMigrations()[0]) +
+                   "INSERT INTO keys (id, kind, api_id, hash, start, created_at, updated_at, "
+                   "enabled, credits_remaining) VALUES ('key_old', 0, 'api_1', zeroblob(32), "
+                   "'hd_abcd', 1, 1, 1, 7); PRAGMA user_version = 1;");
+  auto s = SqliteStore::Open(path);
+  ASSERT_TRUE(s.ok()) << s.status().log_detail();
+  EXPECT_EQ((*s)->SchemaVersion(), static_cast<int>(SqliteMigrations().size()));
+  auto snap = (*s)->LoadAll();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->keys.size(), 1u);
+  EXPECT_EQ(snap->keys[0].credits.remaining, 7);
+  EXPECT_EQ(snap->change_seq, 0u);  // nothing was recorded before the feed existed
+  auto spent = (*s)->SpendCredits("key_old", 2, 1000);
+  ASSERT_TRUE(spent.ok() && spent->spent);
+  auto changes = (*s)->ChangesSince(0, 10);
+  ASSERT_TRUE(changes.ok());
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0].seq, 1u);
+  EXPECT_EQ((*changes)[0].id, "key_old");
+}
+
+TEST(SqliteStoreTest, ADatabaseFromANewerKeyholdIsRefused) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/k.db";
+  RunSql(path, "PRAGMA user_version = 999;");
+  auto s = SqliteStore::Open(path);
+  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(SqliteStoreTest, ARetentionOutOfRangeIsRefused) {
+  testing::TempDir dir;
+  for (uint64_t retention : {uint64_t{0}, uint64_t{1} << 63}) {
+    auto s = SqliteStore::Open(dir.path() + "/k.db", {.change_retention = retention});
+    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument) << retention;
+  }
+}
+
+TEST(SqliteStoreTest, TheChangeTableStaysWithinItsRetention) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/k.db";
+  constexpr uint64_t kRetention = 40;
+  auto s = SqliteStore::Open(path, {.change_retention = kRetention});
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->Apply(PutKey("key_1", 1)).ok());
+  WriteBatch set;
+  set.credits.push_back({"key_1", CreditsState{100'000, std::nullopt, 0}});
+  ASSERT_TRUE((*s)->Apply(set).ok());
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE((*s)->SpendCredits("key_1", 1, 1000)->spent);
+    // Pruned every kRetention changes, down to kRetention: never more than twice that.
+    ASSERT_LE(CountRows(path, "changes"), static_cast<int64_t>(2 * kRetention));
+  }
+  EXPECT_GE(CountRows(path, "changes"), static_cast<int64_t>(kRetention));
+  s = SqliteStore::Open(path, {.change_retention = 5});  // a shorter retention applies at once
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(CountRows(path, "changes"), 5);
+  EXPECT_EQ(*(*s)->LatestChangeSeq(), 202u);
+}
+
+}  // namespace
+}  // namespace keyhold::store

@@ -1,0 +1,124 @@
+// The SQLite plumbing shared by SqliteStore's files: prepared statements that finalize
+// themselves, errors that keep the engine's text out of what a caller sees, and transactions that
+// never stay open after a failure. Internal to src/store/sqlite.
+//
+//   KH_RETURN_IF_ERROR(InTransaction(db, Access::kWrite, [&]() -> Status {
+//     Stmt s(db, "UPDATE keys SET enabled = 0 WHERE id = ?");
+//     if (!s.ok()) return EngineError(db, Access::kWrite, "prepare disable key");
+//     s.Bind(1, id);
+//     return s.Run(Access::kWrite, "disable key");
+//   }));
+//
+// Thread-safety: none; SqliteStore calls these under its mutex.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace keyhold::store::sqlite {
+
+// Whether a failed operation was reading or writing: it chooses the caller-facing message.
+enum class Access { kRead, kWrite };
+
+// The error for the last failure on `db`, while doing `what`: kAlreadyExists for a constraint
+// violation, kUnavailable otherwise ("the store could not be read" / "... written"). The engine's
+// error text and code go into the log detail only, never into the message.
+Status EngineError(sqlite3* db, Access access, std::string_view what);
+
+// Runs one or more SQL statements that return no rows. Errors: as EngineError.
+Status Exec(sqlite3* db, const char* sql, Access access);
+
+// Runs `body` in a transaction — BEGIN IMMEDIATE for kWrite (takes the write lock at once, so a
+// read-then-write inside cannot fail to upgrade), a deferred BEGIN for kRead — and commits it.
+// If `body` or the COMMIT fails, the transaction is rolled back before returning: a COMMIT that
+// fails with SQLITE_BUSY leaves it open and one that fails with SQLITE_IOERR or SQLITE_FULL may
+// or may not have ended it, so the connection is asked (sqlite3_get_autocommit). Nothing of a
+// failed transaction is applied. Errors: whatever `body` returns, else as EngineError.
+Status InTransaction(sqlite3* db, Access access, const std::function<Status()>& body);
+
+// A prepared statement that finalizes itself. Bind indexes are 1-based, columns 0-based.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  // False if the statement could not be prepared; EngineError then says why.
+  bool ok() const { return stmt_ != nullptr; }
+
+  void Bind(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Bind(int i, std::span<const uint8_t> v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int i, const std::optional<int64_t>& v) {
+    if (v) {
+      Bind(i, *v);
+    } else {
+      sqlite3_bind_null(stmt_, i);
+    }
+  }
+  void BindOpt(int i, const std::optional<std::string>& v) {
+    if (v) {
+      Bind(i, std::string_view(*v));
+    } else {
+      sqlite3_bind_null(stmt_, i);
+    }
+  }
+  void BindNull(int i) { sqlite3_bind_null(stmt_, i); }
+
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(stmt_); }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  // Steps a statement that returns no rows, then resets it for the next bindings.
+  // Errors: as EngineError, naming `what`.
+  Status Run(Access access, std::string_view what);
+  // Steps through every row, calling `on_row` for each; an error from it stops the walk.
+  // Errors: as EngineError if a step fails (rather than reaching the end); whatever on_row returns.
+  Status ForEachRow(Access access, std::string_view what, const std::function<Status()>& on_row);
+
+  std::string Text(int c) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, c);
+    return t ? std::string(reinterpret_cast<const char*>(t),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, c)))
+             : std::string();
+  }
+  // Valid until the next Step() or Reset().
+  std::string_view View(int c) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, c);
+    return t ? std::string_view(reinterpret_cast<const char*>(t),
+                                static_cast<size_t>(sqlite3_column_bytes(stmt_, c)))
+             : std::string_view();
+  }
+  int64_t Int(int c) const { return sqlite3_column_int64(stmt_, c); }
+  bool IsNull(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
+  std::optional<int64_t> OptInt(int c) const {
+    return IsNull(c) ? std::nullopt : std::optional<int64_t>(Int(c));
+  }
+  const void* Blob(int c, int* size) const {
+    *size = sqlite3_column_bytes(stmt_, c);
+    return sqlite3_column_blob(stmt_, c);
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+}  // namespace keyhold::store::sqlite
