@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "fakes/fake_secrets.h"
 #include "fuzz/findings.h"
 #include "fuzz/property.h"
 #include "scan/rules.h"
@@ -32,10 +33,10 @@ using fuzz::Require;
 
 constexpr size_t kMaxInput = 16 * 1024;
 constexpr std::string_view kSource = "fuzz.toml";
-constexpr std::string_view kSample =
-    "password = \"hunter2-Xq7pLm9Zr4Tw8\"\n"
-    "url = postgres://app:s3cr3t-Pw@db.internal:5432/app\n"
-    "-----BEGIN PRIVATE KEY-----\n";
+// A few lines for the rules to find something in, their secrets made at run time.
+const std::string kSample = "password = \"" + testing::FakeSecret("", 20) + "\"\n" +
+                            "url = postgres://app:" + testing::FakeSecret("", 12) +
+                            "@db.internal:5432/app\n-----BEGIN PRIVATE KEY-----\n";
 constexpr std::string_view kPaths[] = {"src/main.py", "vendor/lib/a.js", "config/.env",
                                        "package-lock.json", "test/fixtures/keys.txt"};
 
@@ -86,7 +87,7 @@ void CheckScanner(const RuleSet& set, std::string_view text) {
             "the combined path allowlist disagrees with the allowlists");
   }
   Scanner::Scratch scratch = (*scanner)->NewScratch();
-  for (std::string_view data : {text, kSample}) {
+  for (std::string_view data : {text, std::string_view(kSample)}) {
     fuzz::CheckFindings(data, (*scanner)->Scan(data, {.path = kPaths[0]}, scratch));
   }
 }
