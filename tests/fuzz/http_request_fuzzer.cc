@@ -6,8 +6,11 @@
 //   - the outcome does not depend on how the bytes arrive: read all at once and read in small
 //     pieces (1 to 64 bytes, from the first input byte), the server answers the same way (the
 //     same request, or 413, or 400, or closing) as a TCP connection may split a request anywhere.
-//     (Beast may name a different error, e.g. a bad target it saw early or a message cut short:
-//     the server answers both with 400.);
+//     Beast may name a different error (a bad target it saw early, a message cut short: the
+//     server answers both with 400). And a header block longer than the limit may pass or not
+//     depending on the reads: Beast applies the limit to what each parsing step sees, so one
+//     large read lets through up to about a start line more than 16 KiB, and 1-byte reads none.
+//     Such inputs are not compared; the rest must agree;
 //   - an accepted request's body is within the limit, and as long as its Content-Length says
 //     when it is not chunked;
 //   - the request as handlers see it (http/message.h) has lower-case header names and a path
@@ -90,6 +93,13 @@ Outcome Read(std::string_view bytes, size_t piece) {
   return out;
 }
 
+// True if the header block (through the first empty line, or all of the input without one) is
+// longer than the limit: whether Beast refuses it depends on how the bytes arrive.
+bool OverHeaderLimit(std::string_view bytes) {
+  size_t end = bytes.find("\r\n\r\n");
+  return (end == std::string_view::npos ? bytes.size() : end + 4) > kHeaderLimit;
+}
+
 bool Same(const http::HttpRequest& a, const http::HttpRequest& b) {
   return a.method == b.method && a.target == b.target && a.headers == b.headers && a.body == b.body;
 }
@@ -115,14 +125,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   Outcome whole = Read(bytes, size + 1);
   Outcome pieces = Read(bytes, size == 0 ? 1 : 1 + data[0] % 64);
+  for (const Outcome* o : {&whole, &pieces}) {
+    if (!o->ec) CheckAccepted(*o);
+  }
+  if (OverHeaderLimit(bytes)) return 0;
   if (AnswerFor(whole.ec) != AnswerFor(pieces.ec)) {
     std::fprintf(stderr, "all at once: %s; in pieces: %s\n", whole.ec.message().c_str(),
                  pieces.ec.message().c_str());
   }
   fuzz::Require(AnswerFor(whole.ec) == AnswerFor(pieces.ec),
                 "the server's answer depends on how the bytes arrive");
-  if (whole.ec) return 0;
-  fuzz::Require(Same(whole.request, pieces.request), "the request depends on how the bytes arrive");
-  CheckAccepted(whole);
+  if (!whole.ec) {
+    fuzz::Require(Same(whole.request, pieces.request),
+                  "the request depends on how the bytes arrive");
+  }
   return 0;
 }
