@@ -6,9 +6,14 @@
 namespace keyhold {
 
 size_t Base62LengthFor(size_t byte_count) {
-  // log2(62) ~= 5.9542; computing in integers avoids float rounding differences across platforms.
-  // ceil(8 * n / log2(62)) == ceil(8 * n * 10000 / 59542).
-  return (byte_count * 8 * 10000 + 59541) / 59542;
+  // ceil(8 * n / log2(62)), in integers so that no platform rounds differently. 9792694 / 1644671
+  // is a continued-fraction convergent of log2(62) = 5.95419631038687... from *below* (by 2e-13):
+  // the width can never come out one short, which would drop the top digit of the largest
+  // numbers. It is the exact minimum for every n up to 1,000,000. (5.9542, used before, was
+  // above log2(62) and gave 262 instead of 263 characters for 195 bytes.)
+  constexpr uint64_t kLog2Of62Num = 9'792'694;
+  constexpr uint64_t kLog2Of62Den = 1'644'671;
+  return static_cast<size_t>((byte_count * 8 * kLog2Of62Den + kLog2Of62Num - 1) / kLog2Of62Num);
 }
 
 std::string Base62EncodeFixed(std::span<const uint8_t> bytes) {

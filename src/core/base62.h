@@ -13,7 +13,8 @@ namespace keyhold {
 inline constexpr std::string_view kBase62Alphabet =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-// Number of base62 characters needed for any `byte_count`-byte input.
+// Number of base62 characters needed for any `byte_count`-byte input: the least width that holds
+// every such number (exactly so up to 1,000,000 bytes; never less than enough).
 size_t Base62LengthFor(size_t byte_count);
 
 // Encodes `bytes` as a big-endian number in base62, left-padded with '0' to

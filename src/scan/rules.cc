@@ -146,7 +146,7 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source) {
   }
   if (const toml::node* e = t.get("entropy")) {
     auto v = e->value<double>();
-    if (!v || *v < 0 || *v > 8)
+    if (!v || !(*v >= 0 && *v <= 8))  // so that TOML's nan is refused too
       return InvalidArgument(where + ": entropy must be a number from 0 to 8");
     r.entropy = *v;
   }

@@ -77,6 +77,20 @@ TEST(Rules, MissingFieldsAndBadValuesAreNamed) {
       std::string::npos);
 }
 
+// `nan` compares false with everything: it passed a range check written as "< 0 || > 8" and
+// switched the rule's entropy threshold off instead of being refused.
+TEST(Rules, EntropyOutsideZeroToEightIsRefusedNanIncluded) {
+  for (const char* value : {"nan", "-nan", "inf", "-0.5", "8.5"}) {
+    auto set = ParseRules(
+        std::string("[[rules]]\nid = \"e\"\nregex = '''abc'''\nentropy = ") + value + "\n", "r");
+    ASSERT_FALSE(set.ok()) << value;
+    EXPECT_NE(set.status().message().find("entropy must be a number from 0 to 8"),
+              std::string::npos)
+        << value;
+  }
+  EXPECT_TRUE(ParseRules("[[rules]]\nid = \"e\"\nregex = '''abc'''\nentropy = 8.0\n", "r").ok());
+}
+
 TEST(Rules, PathRulesNeedNoRegex) {
   auto set = ParseRules("[[rules]]\nid = \"keystore\"\npath = '''\\.p12$'''\n", "r");
   ASSERT_TRUE(set.ok()) << set.status().message();
