@@ -4,6 +4,7 @@
 #include "http/server.h"
 
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -15,6 +16,7 @@
 #include <boost/beast/version.hpp>
 #include <exception>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "http/request_checks.h"
@@ -33,6 +35,8 @@ class ServerImpl;
 constexpr size_t kHeaderLimit = 16 * 1024;
 // How long, in all, the rest of a refused request is read and dropped.
 constexpr std::chrono::milliseconds kLingerBudget{2000};
+// The pause before accepting again when accepting failed for want of descriptors or memory.
+constexpr std::chrono::milliseconds kAcceptBackoff{100};
 // The most kept of the target of a request that never arrived whole: enough to route its error.
 constexpr size_t kPeekedTargetLimit = 256;
 
@@ -440,6 +444,7 @@ class ServerImpl final : public HttpServer {
         workers_(static_cast<size_t>(std::max(1, options_.worker_threads))),
         ios_(MakeContexts(std::max(1, options_.threads))),
         acceptor_(*ios_[0]),
+        accept_pause_(*ios_[0]),
         ssl_(asio::ssl::context::tls_server) {}
 
   Status Init() {
@@ -469,6 +474,9 @@ class ServerImpl final : public HttpServer {
       return Unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                          ": " + ec.message());
     }
+    max_connections_ = options_.max_connections > 0
+                           ? options_.max_connections
+                           : ConnectionLimitForDescriptors(DescriptorLimit());
     Accept();
     for (auto& io : ios_) {
       guards_.emplace_back(io->get_executor());
@@ -493,6 +501,7 @@ class ServerImpl final : public HttpServer {
     asio::post(acceptor_.get_executor(), [this] {  // the acceptor lives on ios_[0]
       beast::error_code ec;
       acceptor_.close(ec);
+      accept_pause_.cancel();
     });
     CloseIdleSessions();
     auto deadline = std::chrono::steady_clock::now() + drain_deadline;
@@ -533,13 +542,89 @@ class ServerImpl final : public HttpServer {
   void Accept() {
     asio::io_context& home = *ios_[next_io_++ % ios_.size()];
     acceptor_.async_accept(home, [this, &home](beast::error_code ec, tcp::socket sock) {
-      if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-        return Accept();
+      if (ec) return OnAcceptError(ec);
+      if (live_sessions_ >= max_connections_) {
+        RefuseOverCapacity(std::move(sock));
+      } else {
+        StartSession(home, std::move(sock));
       }
-      StartSession(home, std::move(sock));
       Accept();
     });
+  }
+
+  // accept(2) errors of the one connection being accepted, to be retried at once as EAGAIN
+  // would be. Any other error (out of descriptors or memory above all) would recur at once: the
+  // listener pauses instead of spinning, leaving the CPU to the connections it serves and
+  // giving the idle timeout a chance to free descriptors.
+  static bool OnlyThisConnectionFailed(beast::error_code ec) {
+    if (ec.category() != boost::system::system_category()) return false;
+    switch (ec.value()) {
+      case ECONNABORTED:
+      case EINTR:
+      case EPROTO:
+      case EPERM:
+      case ENETDOWN:
+      case ENETUNREACH:
+      case EHOSTDOWN:
+      case EHOSTUNREACH:
+      case ENONET:
+      case ENOPROTOOPT:
+      case EOPNOTSUPP:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  void OnAcceptError(beast::error_code ec) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (OnlyThisConnectionFailed(ec)) return Accept();
+    auto now = std::chrono::steady_clock::now();
+    if (options_.on_accept_failure && now - last_accept_report_ >= std::chrono::seconds(1)) {
+      last_accept_report_ = now;
+      options_.on_accept_failure(ec.message());
+    }
+    accept_pause_.expires_after(kAcceptBackoff);
+    accept_pause_.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && acceptor_.is_open()) Accept();
+    });
+  }
+
+  // Past the connection limit the request is not read, so its path and owner are unknown: the
+  // 503 is plain JSON. Over TLS the connection is closed at once — answering would take the
+  // handshake that the limit is there to spare.
+  void RefuseOverCapacity(tcp::socket sock) {
+    beast::error_code ec;
+    if (tls_) {
+      sock.close(ec);
+      return;
+    }
+    auto remote = sock.remote_endpoint(ec);
+    RequestContext ctx;
+    ctx.request_id = options_.new_request_id();
+    ctx.peer_ip = ctx.client_ip = ec ? "" : remote.address().to_string();
+    ctx.started = std::chrono::steady_clock::now();
+    HttpResponse r =
+        handler_.Reject(ctx, "", 503, "application/service_unavailable",
+                        "the server is at its limit of " + std::to_string(max_connections_) +
+                            " open connections; try again shortly");
+    r.headers.emplace_back("X-Request-Id", ctx.request_id);
+    r.headers.emplace_back("Retry-After", "1");
+    if (options_.on_response) {
+      options_.on_response(ctx, HttpRequest{}, 503, std::chrono::microseconds(0));
+    }
+    std::ostringstream text;
+    text << ToBeast(std::move(r), 11, /*keep_alive=*/false);
+    // A new socket's send buffer takes the whole answer without waiting.
+    sock.non_blocking(true, ec);
+    sock.send(asio::buffer(text.str()), 0, ec);
+    // Drop what already arrived, so that closing sends a FIN after the answer, not a reset.
+    std::array<char, 4096> sink;
+    for (int i = 0; i < 4; ++i) {
+      if (sock.receive(asio::buffer(sink), 0, ec) == 0) break;
+    }
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+    sock.close(ec);
   }
 
   void StartSession(asio::io_context& home, tcp::socket sock) {
@@ -579,6 +664,9 @@ class ServerImpl final : public HttpServer {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   size_t next_io_ = 0;  // used only by the accept handler, which runs on ios_[0]
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_pause_;  // on ios_[0], like the acceptor
+  std::chrono::steady_clock::time_point last_accept_report_;
+  int max_connections_ = 0;
   asio::ssl::context ssl_;
   bool tls_ = false;
   std::vector<std::thread> threads_;
@@ -592,6 +680,19 @@ class ServerImpl final : public HttpServer {
 };
 
 }  // namespace
+
+int ConnectionLimitForDescriptors(uint64_t descriptor_limit) {
+  uint64_t reserve = std::min<uint64_t>(64, descriptor_limit / 2);
+  uint64_t limit = std::clamp<uint64_t>(descriptor_limit - reserve, 1, 1'000'000);
+  return static_cast<int>(limit);
+}
+
+uint64_t DescriptorLimit() {
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
+  return limit.rlim_cur;
+}
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Handler& handler) {
   auto server = std::make_unique<ServerImpl>(std::move(options), handler);

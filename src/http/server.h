@@ -18,6 +18,10 @@
 // - a request the server refuses itself is answered in the format of the path's owner
 //   (Handler::Reject) and the connection closed; what the client still sends is read and dropped
 //   for at most 2 s in total (never longer than `read_timeout`), so it can read the answer;
+// - past `max_connections` open connections, a new one is answered 503 (plain JSON, without
+//   reading the request; over TLS it is closed at once) and closed, while the others carry on;
+// - when accepting fails for want of descriptors or memory, the listener waits 100 ms before
+//   accepting again instead of spinning.
 // A refused or timed-out request never reaches the handler.
 //
 //   KH_ASSIGN_OR_RETURN(auto srv, HttpServer::Start(opts, router));
@@ -49,6 +53,8 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{30000};
   // The most a connection may wait, open, for the first byte of its next request.
   std::chrono::milliseconds idle_timeout{10000};
+  // Open connections at most; 0: ConnectionLimitForDescriptors() of this process's limit.
+  int max_connections = 0;
   std::string tls_cert_file;  // both set: serve HTTPS (TLS 1.2 and later)
   std::string tls_key_file;
   // Whose X-Forwarded-For is believed for the client address (core/ip.h).
@@ -61,7 +67,17 @@ struct ServerOptions {
       on_response;
   // Called when a handler throws (with what it threw) before the client gets a 500.
   std::function<void(const RequestContext&, std::string_view what)> on_handler_failure;
+  // Called when accepting a connection fails for want of descriptors or memory, with the error;
+  // at most once per second while it lasts.
+  std::function<void(std::string_view error)> on_accept_failure;
 };
+
+// The connection limit that leaves room, within `descriptor_limit` open files, for the database,
+// logs and the listener itself: the limit less 64, or half of it when that is smaller.
+int ConnectionLimitForDescriptors(uint64_t descriptor_limit);
+
+// This process's soft limit on open files (RLIMIT_NOFILE).
+uint64_t DescriptorLimit();
 
 class HttpServer {
  public:

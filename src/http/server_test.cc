@@ -236,6 +236,37 @@ size_t Count(const std::string& haystack, const std::string& needle) {
 
 const std::string kKeepAliveGet = "GET /t/held HTTP/1.1\r\nHost: x\r\n\r\n";
 
+TEST_F(ServerTest, PastTheConnectionLimitANewConnectionGetsA503AndTheOthersCarryOn) {
+  Start([](ServerOptions& o) { o.max_connections = 3; });
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawClient>(server_->LocalPort()));
+    held.back()->Send(kKeepAliveGet);
+    ASSERT_TRUE(held.back()->ReadResponse().starts_with("HTTP/1.1 200"));
+  }
+  RawClient extra(server_->LocalPort());
+  extra.Send(Get("/t/refused"));
+  std::string r = extra.Read(milliseconds(2000));
+  EXPECT_TRUE(extra.closed());
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 503")) << r;
+  // The request was not read, so its path is unknown: plain JSON.
+  EXPECT_NE(r.find(R"("reason":"application/service_unavailable")"), std::string::npos) << r;
+  EXPECT_EQ(HeaderOf(r, "Retry-After"), "1");
+  EXPECT_TRUE(Logged(r, 503));
+  EXPECT_EQ(surface_.calls, 3);
+  for (auto& c : held) {
+    c->Send(kKeepAliveGet);
+    EXPECT_TRUE(c->ReadResponse().starts_with("HTTP/1.1 200"));
+  }
+  held.pop_back();
+  bool served = false;
+  for (int i = 0; i < 100 && !served; ++i) {
+    served = Exchange(Get("/t/again")).starts_with("HTTP/1.1 200");
+    if (!served) std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_TRUE(served) << "a freed place is given to the next connection";
+}
+
 TEST_F(ServerTest, AConnectionWaitingForARequestIsClosedAfterTheIdleTimeout) {
   Start([](ServerOptions& o) { o.idle_timeout = milliseconds(200); });
   RawClient fresh(server_->LocalPort());
@@ -394,6 +425,14 @@ TEST_F(ServerTest, TargetFormsAndMethods) {
   EXPECT_EQ(surface_.calls, 1);
   r = Exchange(request("LIST /t/echo"));
   EXPECT_TRUE(r.ends_with("LIST /t/echo")) << r;
+}
+
+TEST(ConnectionLimitForDescriptors, LeavesRoomForTheRestOfTheProcess) {
+  EXPECT_EQ(ConnectionLimitForDescriptors(1024), 960);
+  EXPECT_EQ(ConnectionLimitForDescriptors(128), 64);
+  EXPECT_EQ(ConnectionLimitForDescriptors(50), 25);
+  EXPECT_EQ(ConnectionLimitForDescriptors(1), 1);
+  EXPECT_EQ(ConnectionLimitForDescriptors(UINT64_MAX), 1'000'000);
 }
 
 TEST(Router, LongestPrefixOwnsAPathOnSegmentBoundaries) {

@@ -47,8 +47,8 @@ StatusOr<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen
   return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
 }
 
-// The listener's limits: how long a request and an idle connection may take. Errors:
-// kInvalidArgument naming the setting.
+// The listener's limits: how many connections, and how long a request and an idle connection
+// may take. Errors: kInvalidArgument naming the setting.
 Status ApplyListenerLimits(const Settings& settings, http::ServerOptions& opts) {
   for (auto [name, field] : {std::pair{"read_timeout", &opts.read_timeout},
                              std::pair{"idle_timeout", &opts.idle_timeout}}) {
@@ -58,6 +58,23 @@ Status ApplyListenerLimits(const Settings& settings, http::ServerOptions& opts) 
       return InvalidArgument(std::string(name) + " must be from 1ms to 1 hour");
     }
     *field = *d;
+  }
+  const std::string& max = settings.Get("max_connections");
+  uint64_t room = http::ConnectionLimitForDescriptors(http::DescriptorLimit());
+  if (max == "auto") {
+    opts.max_connections = static_cast<int>(room);
+    return OkStatus();
+  }
+  if (max.empty() || max.size() > 7 || max.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(max) < 1) {
+    return InvalidArgument("max_connections must be auto or a number from 1 to 9999999");
+  }
+  opts.max_connections = std::stoi(max);
+  if (static_cast<uint64_t>(opts.max_connections) > room) {
+    spdlog::warn(
+        "max_connections {} is more than the open-file limit ({}) leaves room for ({}): past "
+        "that, accepting waits for descriptors to be freed",
+        opts.max_connections, http::DescriptorLimit(), room);
   }
   return OkStatus();
 }
@@ -164,6 +181,9 @@ int Serve(const Settings& settings) {
   opts.on_handler_failure = [](const RequestContext& ctx, std::string_view what) {
     spdlog::error("{} handler failed: {}", ctx.request_id, what);
   };
+  opts.on_accept_failure = [](std::string_view error) {
+    spdlog::warn("cannot accept connections ({}); trying again every 100 ms", error);
+  };
   auto server = http::HttpServer::Start(opts, router);
   if (!server.ok()) {
     spdlog::error("{}", server.status().message());
@@ -172,8 +192,8 @@ int Serve(const Settings& settings) {
   spdlog::info("keyhold {} listening on {}://{} ({} keys loaded)", KEYHOLD_VERSION,
                opts.tls_cert_file.empty() ? "http" : "https", (*server)->LocalAddress(),
                opened->service->KeyCount());
-  spdlog::info("requests within {} ms, idle connections closed after {} ms",
-               opts.read_timeout.count(), opts.idle_timeout.count());
+  spdlog::info("at most {} connections; requests within {} ms, idle connections closed after {} ms",
+               opts.max_connections, opts.read_timeout.count(), opts.idle_timeout.count());
   // Last-used times are usage metadata: written every few seconds, not on the verify path.
   std::mutex flush_mu;
   std::condition_variable flush_cv;

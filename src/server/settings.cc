@@ -16,6 +16,9 @@ std::vector<Setting> ServeSettingTable() {
       {"threads", "KEYHOLD_THREADS", "2", "number of I/O threads serving requests"},
       {"workers", "KEYHOLD_WORKERS", "4",
        "threads for requests that wait on the disk (writes), so I/O threads keep verifying"},
+      {"max_connections", "KEYHOLD_MAX_CONNECTIONS", "auto",
+       "open connections at most; past it a new one is answered 503 and closed (auto: the "
+       "open-file limit less 64)"},
       {"read_timeout", "KEYHOLD_READ_TIMEOUT", "30s",
        "the most a request may take from its first byte to its last, and a response to be read "
        "(e.g. 30s, 500ms); past it: 408"},
