@@ -7,9 +7,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
+import tls from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
-import { Server } from "../lib/keyhold.mjs";
+import { Server, selfSignedCert, tempDir } from "../lib/keyhold.mjs";
 
 let s;
 
@@ -41,10 +42,10 @@ function rawExchange(port, raw, ms = 3000) {
   });
 }
 
-// A connection kept open across requests.
+// A connection kept open across requests (over TLS with connect = tls.connect).
 class RawConnection {
-  constructor(port, options = {}) {
-    this.sock = net.connect({ port, host: "127.0.0.1", ...options });
+  constructor(port, options = {}, connect = net.connect) {
+    this.sock = connect({ port, host: "127.0.0.1", ...options });
     this.buffer = "";
     this.closed = new Promise((resolve) => this.sock.on("close", resolve));
     this.sock.on("data", (d) => {
@@ -275,6 +276,44 @@ test("an idle keep-alive connection is closed after idle_timeout, and trickled b
     const took = Date.now() - started;
     assert.ok(took >= 900 && took < 2000, `408 after ${took} ms`);
     await assertRefused(srv, r, 408, "plain");
+    slow.destroy();
+  });
+});
+
+test("over TLS the same deadlines hold, and past max_connections a connection is closed at once", async () => {
+  const { key, cert, ca } = selfSignedCert(tempDir("tls"));
+  const args = ["--tls-cert", cert, "--tls-key", key, "--read-timeout", "1s", "--idle-timeout", "300ms"];
+  await withServer([...args, "--max-connections", "1"], async (srv) => {
+    // No ClientHello ever: the handshake has read_timeout.
+    const silent = new RawConnection(srv.port);
+    let started = Date.now();
+    await Promise.race([silent.closed, sleep(3000)]);
+    let took = Date.now() - started;
+    assert.ok(silent.sock.destroyed && took >= 900 && took < 2500, `closed during the handshake after ${took} ms`);
+    // A request over TLS, then idle.
+    const idle = new RawConnection(srv.port, { ca }, tls.connect);
+    assert.equal(status(await idle.request(liveness())), 200);
+    // The one place is taken: a new connection is closed at once, long before a handshake would time out.
+    const refused = new RawConnection(srv.port);
+    started = Date.now();
+    await Promise.race([refused.closed, sleep(3000)]);
+    took = Date.now() - started;
+    assert.ok(refused.sock.destroyed && took < 300 && refused.buffer === "", `refused after ${took} ms`);
+    started = Date.now();
+    await Promise.race([idle.closed, sleep(3000)]);
+    assert.ok(idle.sock.destroyed && Date.now() - started < 1500, "idle connection closed");
+    // A request trickling over TLS is answered 408.
+    let slow;
+    for (let i = 0; i < 100 && !slow; i++) {
+      const c = new RawConnection(srv.port, { ca }, tls.connect);
+      if (status(await c.request(liveness())) === 200) slow = c;
+      else await sleep(10);
+    }
+    assert.ok(slow, "served once the idle connection is gone");
+    const trickle = setInterval(() => slow.sock.write("a"), 100);
+    const r = await slow.request("POST /v2/keys.verifyKey HTTP/1.1\r\nX-Slow: ");
+    clearInterval(trickle);
+    await assertRefused(srv, r, 408, "unkey");
     slow.destroy();
   });
 });
