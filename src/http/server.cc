@@ -442,10 +442,10 @@ class ServerImpl final : public HttpServer {
       : options_(std::move(options)),
         handler_(handler),
         workers_(static_cast<size_t>(std::max(1, options_.worker_threads))),
+        ssl_(asio::ssl::context::tls_server),
         ios_(MakeContexts(std::max(1, options_.threads))),
         acceptor_(*ios_[0]),
-        accept_pause_(*ios_[0]),
-        ssl_(asio::ssl::context::tls_server) {}
+        accept_pause_(*ios_[0]) {}
 
   Status Init() {
     if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
@@ -660,6 +660,11 @@ class ServerImpl final : public HttpServer {
   ServerOptions options_;
   Handler& handler_;
   asio::thread_pool workers_;
+  // Declared before the I/O contexts, so that sessions still held by handlers queued in a
+  // context, destroyed with it, find these alive.
+  asio::ssl::context ssl_;
+  std::atomic<int> live_sessions_{0};
+  std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<asio::io_context>> ios_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   size_t next_io_ = 0;  // used only by the accept handler, which runs on ios_[0]
@@ -667,11 +672,8 @@ class ServerImpl final : public HttpServer {
   asio::steady_timer accept_pause_;  // on ios_[0], like the acceptor
   std::chrono::steady_clock::time_point last_accept_report_;
   int max_connections_ = 0;
-  asio::ssl::context ssl_;
   bool tls_ = false;
   std::vector<std::thread> threads_;
-  std::atomic<int> live_sessions_{0};
-  std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
   std::mutex sessions_mu_;
   std::vector<std::weak_ptr<Session<beast::tcp_stream>>> plain_sessions_;
