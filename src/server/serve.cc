@@ -51,6 +51,38 @@ StatusOr<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen
   return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
 }
 
+// The listener's limits: how many connections, and how long a request and an idle connection
+// may take. Errors: kInvalidArgument naming the setting.
+Status ApplyListenerLimits(const Settings& settings, http::ServerOptions& opts) {
+  for (auto [name, field] : {std::pair{"read_timeout", &opts.read_timeout},
+                             std::pair{"idle_timeout", &opts.idle_timeout}}) {
+    auto d = ParseDuration(settings.Get(name));
+    if (!d.ok()) return InvalidArgument(std::string(name) + ": " + d.status().message());
+    if (d->count() < 1 || *d > std::chrono::hours(1)) {
+      return InvalidArgument(std::string(name) + " must be from 1ms to 1 hour");
+    }
+    *field = *d;
+  }
+  const std::string& max = settings.Get("max_connections");
+  uint64_t room = http::ConnectionLimitForDescriptors(http::DescriptorLimit());
+  if (max == "auto") {
+    opts.max_connections = static_cast<int>(room);
+    return OkStatus();
+  }
+  if (max.empty() || max.size() > 7 || max.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(max) < 1) {
+    return InvalidArgument("max_connections must be auto or a number from 1 to 9999999");
+  }
+  opts.max_connections = std::stoi(max);
+  if (static_cast<uint64_t>(opts.max_connections) > room) {
+    spdlog::warn(
+        "max_connections {} is more than the open-file limit ({}) leaves room for ({}): past "
+        "that, accepting waits for descriptors to be freed",
+        opts.max_connections, http::DescriptorLimit(), room);
+  }
+  return OkStatus();
+}
+
 void PrintRootKey(const service::CreatedKey& k, bool json_output) {
   if (json_output) {
     nlohmann::json j = {{"rootKeyId", k.key_id}, {"rootKey", k.key.Reveal()}};
@@ -140,17 +172,26 @@ int Serve(const Settings& settings) {
   opts.tls_cert_file = settings.Get("tls_cert");
   opts.tls_key_file = settings.Get("tls_key");
   opts.trusted_proxies = std::move(trusted).value();
+  if (Status limits = ApplyListenerLimits(settings, opts); !limits.ok()) {
+    std::fprintf(stderr, "keyhold serve: %s\n", limits.message().c_str());
+    return 2;
+  }
   opts.new_request_id = [&env] { return NewRequestId(env); };
   if (settings.Get("access_log") == "true") {
     opts.on_response = [](const RequestContext& ctx, const http::HttpRequest& r, int status,
                           std::chrono::microseconds took) {
       // Path only: a query string may carry a key. The actor is a key id, never key material.
-      spdlog::info("{} {} {} {} {}us {} {}", ctx.request_id, r.method, r.Path(), status,
-                   took.count(), ctx.client_ip, ctx.actor.key_id.empty() ? "-" : ctx.actor.key_id);
+      // A request refused before its request line arrived has neither method nor path: "-".
+      spdlog::info("{} {} {} {} {}us {} {}", ctx.request_id, r.method.empty() ? "-" : r.method,
+                   r.Path().empty() ? "-" : r.Path(), status, took.count(), ctx.client_ip,
+                   ctx.actor.key_id.empty() ? "-" : ctx.actor.key_id);
     };
   }
   opts.on_handler_failure = [](const RequestContext& ctx, std::string_view what) {
     spdlog::error("{} handler failed: {}", ctx.request_id, what);
+  };
+  opts.on_accept_failure = [](std::string_view error) {
+    spdlog::warn("cannot accept connections ({}); trying again every 100 ms", error);
   };
   auto server = http::HttpServer::Start(opts, router);
   if (!server.ok()) {
@@ -160,6 +201,8 @@ int Serve(const Settings& settings) {
   spdlog::info("keyhold {} listening on {}://{} ({} keys loaded)", KEYHOLD_VERSION,
                opts.tls_cert_file.empty() ? "http" : "https", (*server)->LocalAddress(),
                opened->service->KeyCount());
+  spdlog::info("at most {} connections; requests within {} ms, idle connections closed after {} ms",
+               opts.max_connections, opts.read_timeout.count(), opts.idle_timeout.count());
   // Last-used times are usage metadata: written every few seconds, not on the verify path.
   std::mutex flush_mu;
   std::condition_variable flush_cv;

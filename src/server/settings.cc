@@ -16,6 +16,14 @@ std::vector<Setting> ServeSettingTable() {
       {"threads", "KEYHOLD_THREADS", "2", "number of I/O threads serving requests"},
       {"workers", "KEYHOLD_WORKERS", "4",
        "threads for requests that wait on the disk (writes), so I/O threads keep verifying"},
+      {"max_connections", "KEYHOLD_MAX_CONNECTIONS", "auto",
+       "open connections at most; past it a new one is answered 503 and closed (auto: the "
+       "open-file limit less 64)"},
+      {"read_timeout", "KEYHOLD_READ_TIMEOUT", "30s",
+       "the most a request may take from its first byte to its last, and a response to be read "
+       "(e.g. 30s, 500ms); past it: 408"},
+      {"idle_timeout", "KEYHOLD_IDLE_TIMEOUT", "10s",
+       "how long an open connection may wait for its next request before it is closed"},
       {"trusted_proxies", "KEYHOLD_TRUSTED_PROXIES", "",
        "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address"},
       {"tls_cert", "KEYHOLD_TLS_CERT", "", "PEM certificate chain; with --tls-key serves HTTPS"},
@@ -25,6 +33,21 @@ std::vector<Setting> ServeSettingTable() {
       {"log_level", "KEYHOLD_LOG_LEVEL", "info", "trace, debug, info, warn, error or off"},
       {"access_log", "KEYHOLD_ACCESS_LOG", "true", "log one line per request (never bodies)"},
   };
+}
+
+StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  size_t digits = text.find_first_not_of("0123456789");
+  std::string_view number = text.substr(0, digits);
+  std::string_view unit = digits == std::string_view::npos ? "" : text.substr(digits);
+  if (number.empty() || number.size() > 9) {
+    return InvalidArgument("'" + std::string(text) + "' is not a duration such as 30s or 500ms");
+  }
+  int64_t n = std::stoll(std::string(number));
+  using std::chrono::milliseconds;
+  if (unit == "ms") return milliseconds(n);
+  if (unit == "s" || unit.empty()) return milliseconds(std::chrono::seconds(n));
+  if (unit == "m") return milliseconds(std::chrono::minutes(n));
+  return InvalidArgument("'" + std::string(text) + "' has an unknown unit: use ms, s or m");
 }
 
 static std::string FlagName(const std::string& name) {

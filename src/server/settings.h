@@ -8,8 +8,10 @@
 //   s.Get("listen");
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -47,6 +49,11 @@ class Settings {
   std::map<std::string, std::string> values_;
   std::map<std::string, std::string> sources_;
 };
+
+// A duration setting: a whole number with the unit ms, s or m ("500ms", "30s", "2m"); a bare
+// number is seconds. Errors: kInvalidArgument for anything else (negative, fractional, another
+// unit, more than nine digits).
+StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
 // The settings of `keyhold serve` (and `init`, which uses data_dir and master_key_file).
 std::vector<Setting> ServeSettingTable();

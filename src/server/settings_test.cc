@@ -62,5 +62,16 @@ TEST_F(SettingsTest, UnknownKeyInFileIsAnError) {
   EXPECT_NE(st.message().find("line 2"), std::string::npos);
 }
 
+TEST(ParseDuration, WholeNumbersWithAUnitOrSeconds) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(ParseDuration("500ms").value(), milliseconds(500));
+  EXPECT_EQ(ParseDuration("30s").value(), milliseconds(30000));
+  EXPECT_EQ(ParseDuration("30").value(), milliseconds(30000));
+  EXPECT_EQ(ParseDuration("2m").value(), milliseconds(120000));
+  for (const char* bad : {"", "s", "-1s", "1.5s", "10h", "1 s", "9999999999s"}) {
+    EXPECT_EQ(ParseDuration(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace keyhold::server

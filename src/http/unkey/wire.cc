@@ -234,6 +234,10 @@ static const char* TitleFor(int status) {
       return "Precondition Failed";
     case 413:
       return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
     case 429:
       return "Too Many Requests";
     case 501:
