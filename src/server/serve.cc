@@ -116,67 +116,29 @@ int Init(const Settings& settings, bool json_output) {
   return 0;
 }
 
-int Serve(const Settings& settings) {
-  umask(077);  // the database and its journal are as private as the data directory
-  DisableCoreDumps();
-  // Logs go to standard error; standard output carries only the one-time root key.
-  spdlog::set_default_logger(spdlog::stderr_logger_mt("keyhold"));
-  spdlog::set_level(spdlog::level::from_str(settings.Get("log_level")));
-  auto listen = SplitListen(settings.Get("listen"));
-  int threads = std::atoi(settings.Get("threads").c_str());
-  int workers = std::atoi(settings.Get("workers").c_str());
-  auto trusted = TrustedProxies::Parse(settings.Get("trusted_proxies"));
-  std::string bad;
-  if (!listen.ok()) bad = listen.status().message();
-  if (threads < 1 || threads > 256) bad = "threads must be 1 to 256";
-  if (workers < 1 || workers > 256) bad = "workers must be 1 to 256";
-  if (!trusted.ok()) bad = trusted.status().message();
-  if (!bad.empty()) {
-    std::fprintf(stderr, "keyhold serve: %s\n", bad.c_str());
-    return 2;
-  }
-  // Block the signals before any thread starts, so only sigwait below receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+namespace {
 
-  crypto::SystemEnv env;
-  if (!crypto::InitSecureHeap()) {
-    spdlog::warn(
-        "key material is not in locked memory: the system refused to lock it "
-        "(raise RLIMIT_MEMLOCK, e.g. LimitMEMLOCK= in a systemd unit)");
+// Everything about the listener that comes from settings: address, threads, trusted proxies,
+// limits. Errors: kInvalidArgument naming the setting.
+Status ListenerOptions(const Settings& settings, http::ServerOptions& opts) {
+  KH_ASSIGN_OR_RETURN(auto listen, SplitListen(settings.Get("listen")));
+  opts.host = listen.first;
+  opts.port = listen.second;
+  opts.threads = std::atoi(settings.Get("threads").c_str());
+  if (opts.threads < 1 || opts.threads > 256) return InvalidArgument("threads must be 1 to 256");
+  opts.worker_threads = std::atoi(settings.Get("workers").c_str());
+  if (opts.worker_threads < 1 || opts.worker_threads > 256) {
+    return InvalidArgument("workers must be 1 to 256");
   }
-  auto opened = OpenDataDir(settings.Get("data_dir"), settings.Get("master_key_file"), env);
-  if (!opened.ok()) {
-    spdlog::error("cannot open data directory {}: {}", settings.Get("data_dir"),
-                  opened.status().message());
-    return 1;
-  }
-  if (opened->created_root_key) PrintRootKey(*opened->created_root_key, /*json_output=*/false);
-
-  http::unkey::UnkeyApi unkey(*opened->service);
-  http::vault::VaultApi vault({.version = KEYHOLD_VERSION}, env);
-  http::HealthSurface health(KEYHOLD_VERSION);
-  http::Router router;
-  router.Mount("/v2/", unkey);
-  router.Mount("/v1/", vault);
-  router.Mount("/health", health);
-
-  http::ServerOptions opts;
-  opts.host = listen->first;
-  opts.port = listen->second;
-  opts.threads = threads;
-  opts.worker_threads = workers;
+  KH_ASSIGN_OR_RETURN(opts.trusted_proxies, TrustedProxies::Parse(settings.Get("trusted_proxies")));
   opts.tls_cert_file = settings.Get("tls_cert");
   opts.tls_key_file = settings.Get("tls_key");
-  opts.trusted_proxies = std::move(trusted).value();
-  if (Status limits = ApplyListenerLimits(settings, opts); !limits.ok()) {
-    std::fprintf(stderr, "keyhold serve: %s\n", limits.message().c_str());
-    return 2;
-  }
-  opts.new_request_id = [&env] { return NewRequestId(env); };
+  return ApplyListenerLimits(settings, opts);
+}
+
+// What the listener writes to the log: one line per request (unless the access log is off),
+// handlers that threw, and accept failures.
+void LogTo(const Settings& settings, http::ServerOptions& opts) {
   if (settings.Get("access_log") == "true") {
     opts.on_response = [](const RequestContext& ctx, const http::HttpRequest& r, int status,
                           std::chrono::microseconds took) {
@@ -193,7 +155,101 @@ int Serve(const Settings& settings) {
   opts.on_accept_failure = [](std::string_view error) {
     spdlog::warn("cannot accept connections ({}); trying again every 100 ms", error);
   };
-  auto server = http::HttpServer::Start(opts, router);
+}
+
+// Blocks SIGTERM and SIGINT in this thread and every thread it starts afterwards, so that only
+// WaitForStopSignal receives them.
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+// Every surface the server serves, mounted on one router.
+struct Surfaces {
+  Surfaces(service::KeyService& keys, Env& env)
+      : unkey(keys), vault({.version = KEYHOLD_VERSION}, env), health(KEYHOLD_VERSION) {
+    router.Mount("/v2/", unkey);
+    router.Mount("/v1/", vault);
+    router.Mount("/health", health);
+  }
+  http::unkey::UnkeyApi unkey;
+  http::vault::VaultApi vault;
+  http::HealthSurface health;
+  http::Router router;
+};
+
+// Writes last-used times every few seconds from its own thread (usage metadata: not on the verify
+// path), and once more when stopped.
+class LastUsedFlusher {
+ public:
+  explicit LastUsedFlusher(service::KeyService& keys) : keys_(keys), thread_([this] { Run(); }) {}
+  ~LastUsedFlusher() { Stop(); }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    Flush();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::seconds(5), [&] { return stopping_; })) Flush();
+  }
+  void Flush() {
+    Status st = keys_.FlushLastUsed();
+    if (!st.ok()) spdlog::warn("could not store last-used times: {}", st.message());
+  }
+
+  service::KeyService& keys_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace
+
+int Serve(const Settings& settings) {
+  umask(077);  // the database and its journal are as private as the data directory
+  DisableCoreDumps();
+  // Logs go to standard error; standard output carries only the one-time root key.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("keyhold"));
+  spdlog::set_level(spdlog::level::from_str(settings.Get("log_level")));
+  http::ServerOptions opts;
+  if (Status st = ListenerOptions(settings, opts); !st.ok()) {
+    std::fprintf(stderr, "keyhold serve: %s\n", st.message().c_str());
+    return 2;
+  }
+  LogTo(settings, opts);
+  sigset_t signals = BlockStopSignals();  // before any thread starts
+
+  crypto::SystemEnv env;
+  if (!crypto::InitSecureHeap()) {
+    spdlog::warn(
+        "key material is not in locked memory: the system refused to lock it "
+        "(raise RLIMIT_MEMLOCK, e.g. LimitMEMLOCK= in a systemd unit)");
+  }
+  auto opened = OpenDataDir(settings.Get("data_dir"), settings.Get("master_key_file"), env);
+  if (!opened.ok()) {
+    spdlog::error("cannot open data directory {}: {}", settings.Get("data_dir"),
+                  opened.status().message());
+    return 1;
+  }
+  if (opened->created_root_key) PrintRootKey(*opened->created_root_key, /*json_output=*/false);
+
+  Surfaces surfaces(*opened->service, env);
+  opts.new_request_id = [&env] { return NewRequestId(env); };
+  auto server = http::HttpServer::Start(opts, surfaces.router);
   if (!server.ok()) {
     spdlog::error("{}", server.status().message());
     return 1;
@@ -203,29 +259,13 @@ int Serve(const Settings& settings) {
                opened->service->KeyCount());
   spdlog::info("at most {} connections; requests within {} ms, idle connections closed after {} ms",
                opts.max_connections, opts.read_timeout.count(), opts.idle_timeout.count());
-  // Last-used times are usage metadata: written every few seconds, not on the verify path.
-  std::mutex flush_mu;
-  std::condition_variable flush_cv;
-  bool stopping = false;
-  std::thread flusher([&] {
-    std::unique_lock lock(flush_mu);
-    while (!flush_cv.wait_for(lock, std::chrono::seconds(5), [&] { return stopping; })) {
-      Status st = opened->service->FlushLastUsed();
-      if (!st.ok()) spdlog::warn("could not store last-used times: {}", st.message());
-    }
-  });
+  LastUsedFlusher flusher(*opened->service);
+
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Shutdown(std::chrono::seconds(10));
-  {
-    std::lock_guard lock(flush_mu);
-    stopping = true;
-  }
-  flush_cv.notify_all();
-  flusher.join();
-  Status flushed = opened->service->FlushLastUsed();
-  if (!flushed.ok()) spdlog::warn("could not store last-used times: {}", flushed.message());
+  flusher.Stop();
   spdlog::info("stopped");
   return 0;
 }
