@@ -75,12 +75,21 @@ std::string ForwardedFor(const HttpRequest& req) {
   return out;
 }
 
-bhttp::response<bhttp::string_body> ToBeast(HttpResponse&& r, unsigned version, bool keep_alive) {
+// The answer to a HEAD request is the GET answer's head: its Content-Length, no body
+// (RFC 9110 §9.3.2), whatever the handler put in it.
+enum class Method { kOther, kHead };
+
+bhttp::response<bhttp::string_body> ToBeast(HttpResponse&& r, unsigned version, bool keep_alive,
+                                            Method method = Method::kOther) {
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(r.status), version};
   out.set(bhttp::field::server, "keyhold");
   for (auto& [k, v] : r.headers) out.set(k, v);
-  out.body() = std::move(r.body);
   out.keep_alive(keep_alive);
+  if (method == Method::kHead) {
+    out.content_length(r.body.size());
+    return out;
+  }
+  out.body() = std::move(r.body);
   out.prepare_payload();
   return out;
 }
@@ -337,7 +346,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void Respond(HttpResponse resp) {
     resp.headers.emplace_back("X-Request-Id", ctx_.request_id);
     Log(ctx_, request_, resp.status);
-    Write(ToBeast(std::move(resp), version_, keep_alive_));
+    Write(ToBeast(std::move(resp), version_, keep_alive_,
+                  request_.method == "HEAD" ? Method::kHead : Method::kOther));
   }
 
   // Answers a request the server refuses itself, in the format of its path's owner, and ends

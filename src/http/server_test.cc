@@ -400,6 +400,18 @@ TEST_F(ServerTest, OversizedHeadsAre431And414) {
   EXPECT_EQ(surface_.calls, 0);
 }
 
+TEST_F(ServerTest, HeadGetsTheHeadOfTheAnswerWithoutItsBody) {
+  Start();
+  std::string get = Exchange(Get("/t/inline"));
+  std::string head = Exchange("HEAD /t/inline HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(head.starts_with("HTTP/1.1 200")) << head;
+  size_t end = head.find("\r\n\r\n");
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_EQ(head.size(), end + 4) << "no body after the head";
+  size_t body = get.size() - (get.find("\r\n\r\n") + 4);
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(body)), std::string::npos) << head;
+}
+
 TEST_F(ServerTest, TargetFormsAndMethods) {
   Start();
   auto request = [](const std::string& line) {
