@@ -250,10 +250,28 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       if (parser_->is_header_done() && !head_checked_) {
         head_checked_ = true;
         if (auto refusal = CheckHead(parser_->get(), kMaxHeaderFields)) return Reject(*refusal);
+        if (!parser_->is_done() && ExpectsContinue(parser_->get())) return SendContinue();
       }
       if (parser_->is_done()) return Dispatch();
     }
     ReadMore();
+  }
+
+  // A client that sent `Expect: 100-continue` waits for this before it sends the body (RFC 9110
+  // §10.1.1); it is sent only once the head has passed every check.
+  static bool ExpectsContinue(const bhttp::request<bhttp::string_body>& head) {
+    auto expect = head.find(bhttp::field::expect);
+    return head.version() >= 11 && expect != head.end() &&
+           beast::iequals(expect->value(), "100-continue");
+  }
+
+  void SendContinue() {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        self->Parse();
+                      });
   }
 
   void OnParseError(beast::error_code ec) {

@@ -412,6 +412,25 @@ TEST_F(ServerTest, HeadGetsTheHeadOfTheAnswerWithoutItsBody) {
   EXPECT_NE(head.find("Content-Length: " + std::to_string(body)), std::string::npos) << head;
 }
 
+TEST_F(ServerTest, AClientExpectingContinueIsToldToSendItsBody) {
+  Start();
+  asio::io_context io;
+  tcp::socket sock(io);
+  sock.connect({asio::ip::make_address("127.0.0.1"), server_->LocalPort()});
+  asio::write(sock, asio::buffer(std::string("POST /t/inline HTTP/1.1\r\nHost: x\r\n"
+                                             "Expect: 100-continue\r\nContent-Length: 4\r\n"
+                                             "Connection: close\r\n\r\n")));
+  std::string interim(25, '\0');
+  asio::read(sock, asio::buffer(interim));
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  asio::write(sock, asio::buffer(std::string("body")));
+  std::string rest;
+  boost::system::error_code ec;
+  char buf[4096];
+  while (!ec) rest.append(buf, sock.read_some(asio::buffer(buf), ec));
+  EXPECT_TRUE(rest.starts_with("HTTP/1.1 200")) << rest;
+}
+
 TEST_F(ServerTest, TargetFormsAndMethods) {
   Start();
   auto request = [](const std::string& line) {
