@@ -16,9 +16,7 @@ HttpResponse HealthSurface::Handle(RequestContext& ctx, const HttpRequest& req) 
   }
   HttpResponse r;
   r.headers.emplace_back("Content-Type", "application/json");
-  if (req.method == "GET") {
-    r.body = nlohmann::json({{"status", "ok"}, {"version", version_}}).dump();
-  }
+  r.body = nlohmann::json({{"status", "ok"}, {"version", version_}}).dump();  // HEAD: its length
   return r;
 }
 

@@ -7,6 +7,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -15,6 +17,7 @@
 
 #include "core/ids.h"
 #include "core/ip.h"
+#include "core/key_format.h"
 #include "crypto/secure_bytes.h"
 #include "crypto/system_env.h"
 #include "http/health.h"
@@ -136,6 +139,34 @@ Status ListenerOptions(const Settings& settings, http::ServerOptions& opts) {
   return ApplyListenerLimits(settings, opts);
 }
 
+// `text` (a method or path the client sent) as it may appear in a log line: at most 200 bytes,
+// every byte that is not printable ASCII or is a space as '?', so a client cannot start a line of
+// its own, and every keyhold key in it (confirmed by its check characters) as "[key]".
+std::string ForLog(std::string_view text) {
+  if (text.empty()) return "-";
+  std::string out;
+  size_t token_start = 0;
+  auto end_token = [&](size_t at) {
+    std::string_view token = text.substr(token_start, at - token_start);
+    if (token.size() >= 20 && ParseKey(token).ok()) {
+      out.resize(out.size() - token.size());
+      out += "[key]";
+    }
+  };
+  for (size_t i = 0; i < text.size() && i < 200; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    bool word = std::isalnum(c) != 0 || c == '_';
+    if (!word) {
+      end_token(i);
+      token_start = i + 1;
+    }
+    out.push_back(c > 0x20 && c < 0x7f ? static_cast<char>(c) : '?');
+  }
+  end_token(std::min<size_t>(text.size(), 200));
+  if (text.size() > 200) out += "...";
+  return out;
+}
+
 // What the listener writes to the log: one line per request (unless the access log is off),
 // handlers that threw, and accept failures.
 void LogTo(const Settings& settings, http::ServerOptions& opts) {
@@ -144,8 +175,8 @@ void LogTo(const Settings& settings, http::ServerOptions& opts) {
                           std::chrono::microseconds took) {
       // Path only: a query string may carry a key. The actor is a key id, never key material.
       // A request refused before its request line arrived has neither method nor path: "-".
-      spdlog::info("{} {} {} {} {}us {} {}", ctx.request_id, r.method.empty() ? "-" : r.method,
-                   r.Path().empty() ? "-" : r.Path(), status, took.count(), ctx.client_ip,
+      spdlog::info("{} {} {} {} {}us {} {}", ctx.request_id, ForLog(r.method), ForLog(r.Path()),
+                   status, took.count(), ctx.client_ip,
                    ctx.actor.key_id.empty() ? "-" : ctx.actor.key_id);
     };
   }

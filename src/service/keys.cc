@@ -132,12 +132,12 @@ StatusOr<std::string> KeyServiceImpl::ResolveIdentity(const Principal& p,
   auto again = std::find_if(created.begin(), created.end(),
                             [&](const IdentityRecord& r) { return r.external_id == external_id; });
   if (again != created.end()) return again->id;
+  // Identities are shared by every API: linking a key to one reaches another customer's data, so
+  // an externalId needs read access to identities — asked first, whether or not the identity
+  // exists, so that the answer says nothing about which externalIds are taken.
+  KH_RETURN_IF_ERROR(Require(p, "identity.*.read_identity"));
   auto known = identity_by_external_.find(external_id);
-  if (known != identity_by_external_.end()) {
-    // Identities are shared by every API: linking a key to one reaches another customer's data.
-    KH_RETURN_IF_ERROR(Require(p, "identity.*.read_identity"));
-    return known->second;
-  }
+  if (known != identity_by_external_.end()) return known->second;
   KH_RETURN_IF_ERROR(Require(p, "identity.*.create_identity"));
   IdentityRecord rec;
   rec.id = NewId(env_, "id");

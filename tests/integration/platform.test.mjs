@@ -217,3 +217,27 @@ test("the master key leaves the environment once read, and the server dumps no c
     await srv.stop();
   }
 });
+
+test("what a client sends cannot forge log lines or put a key in the log", async () => {
+  const { key } = await s.ok("keys.createKey", { apiId });
+  await rawExchange(s.port, "GET\t/health\tHTTP/1.1\r\nX-Forged: [2026-01-01] [info] forged\r\n\r\n");
+  await fetch(`${s.url}/v2/${key}`, { method: "POST", body: "{}" });
+  await fetch(`${s.url}/v1/secret/data/${key}/x`);
+  await rawExchange(s.port, `${key.replace(/_/g, "")} /health HTTP/1.1\r\nHost: x\r\n\r\n`);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(!s.stderr.includes(key), "no key in the log");
+  assert.ok(!s.stderr.split("\n").some((l) => l.startsWith("X-Forged")), "no line of the client's own");
+  assert.match(s.stderr, /POST \/v2\/\[key\] 404/);
+});
+
+test("a body with a NUL byte, or two Authorization headers, is refused", async () => {
+  let r = await s.call("apis.createApi", undefined, s.rootKey, { raw: '{"name":"first"}\u0000{"name":"second"}' });
+  assert.equal(r.status, 400);
+  assert.match(r.body.error.errors[0].message, /NUL/);
+  const raw = await rawExchange(s.port, `POST /v2/apis.getApi HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n` +
+    `Authorization: Bearer ${s.rootKey}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+  assert.match(raw, /^HTTP\/1\.1 401/);
+  r = await fetch(`${s.url}/health`, { method: "HEAD" });
+  assert.equal(r.status, 200);
+  assert.ok(Number(r.headers.get("content-length")) > 0, "HEAD gets the GET answer's length");
+});

@@ -1,5 +1,7 @@
 #include "http/unkey/unkey_api.h"
 
+#include <algorithm>
+
 #include "http/unkey/call.h"
 #include "http/unkey/wire.h"
 
@@ -57,6 +59,12 @@ HttpResponse UnkeyApi::Error(const RequestContext& ctx, int status, std::string_
 
 std::optional<HttpResponse> UnkeyApi::Authenticate(RequestContext& ctx, const HttpRequest& req) {
   std::string_view auth = req.Header("authorization");
+  size_t given = std::count_if(req.headers.begin(), req.headers.end(),
+                               [](const auto& h) { return h.first == "authorization"; });
+  if (given > 1) {
+    return ErrorWith(ctx.request_id, 401, "authentication/malformed",
+                     "send exactly one Authorization header");
+  }
   if (auth.empty()) {
     return ErrorWith(ctx.request_id, 401, "authentication/missing",
                      "send a root key as 'Authorization: Bearer <root key>'");
@@ -94,6 +102,11 @@ HttpResponse UnkeyApi::Handle(RequestContext& ctx, const HttpRequest& req) {
 
   json body = json::object();
   if (!req.body.empty()) {
+    // JSON allows no raw NUL, and the parser would stop at one, leaving what follows unread.
+    if (req.body.find('\0') != std::string::npos) {
+      return BadRequest(request_id, {{"body", "is not valid JSON: it holds a NUL byte",
+                                      "send a JSON object encoded as UTF-8"}});
+    }
     if (JsonDepthExceeds(req.body, kMaxJsonDepth)) {
       return BadRequest(
           request_id,
