@@ -35,8 +35,8 @@ constexpr size_t kMaxInput = 16 * 1024;
 constexpr std::string_view kSource = "fuzz.toml";
 // A few lines for the rules to find something in, their secrets made at run time.
 const std::string kSample = "password = \"" + testing::FakeSecret("", 20) + "\"\n" +
-                            "url = postgres://app:" + testing::FakeSecret("", 12) +
-                            "@db.internal:5432/app\n-----BEGIN PRIVATE KEY-----\n";
+                            "url = postgres://app:" + testing::FakeSecret("", 12) + "@" +
+                            "db.example:5432/app\n" + testing::FakePem("PRIVATE KEY", 2);
 constexpr std::string_view kPaths[] = {"src/main.py", "vendor/lib/a.js", "config/.env",
                                        "package-lock.json", "test/fixtures/keys.txt"};
 
