@@ -3,20 +3,17 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "http/json_response.h"
+
 namespace keyhold::http {
 
 HttpResponse PlainJsonError(const RequestContext& ctx, int status, std::string_view reason,
                             std::string_view detail) {
-  nlohmann::json body = {{"error",
-                          {{"status", status},
-                           {"reason", reason},
-                           {"message", detail},
-                           {"requestId", ctx.request_id}}}};
-  HttpResponse r;
-  r.status = status;
-  r.headers.emplace_back("Content-Type", "application/json");
-  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return r;
+  return JsonResponse(status, {{"error",
+                                {{"status", status},
+                                 {"reason", reason},
+                                 {"message", detail},
+                                 {"requestId", ctx.request_id}}}});
 }
 
 void Router::Mount(std::string prefix, Surface& surface) {

@@ -10,7 +10,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
-import { Server, selfSignedCert, tempDir } from "../lib/keyhold.mjs";
+import { Server, selfSignedCert, tempDir, rawExchange } from "../lib/keyhold.mjs";
 
 let s;
 
@@ -21,26 +21,6 @@ after(async () => {
   const { code } = await s.stop();
   assert.equal(code, 0);
 });
-
-// Writes `raw` on a fresh connection; resolves with everything read until the server closes it
-// or `ms` pass (the pattern of platform.test.mjs).
-function rawExchange(port, raw, ms = 3000) {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, "127.0.0.1");
-    let out = "";
-    const timer = setTimeout(() => {
-      sock.destroy();
-      resolve(out);
-    }, ms);
-    sock.on("data", (d) => (out += d.toString("latin1")));
-    sock.on("close", () => {
-      clearTimeout(timer);
-      resolve(out);
-    });
-    sock.on("error", () => {});
-    sock.write(raw);
-  });
-}
 
 // A connection kept open across requests (over TLS with connect = tls.connect).
 class RawConnection {

@@ -3,8 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import net from "node:net";
-import { Server } from "../lib/keyhold.mjs";
+import { Server, rawExchange } from "../lib/keyhold.mjs";
 
 let s;
 let apiId;
@@ -18,26 +17,6 @@ after(async () => {
   assert.equal(code, 0);
 });
 
-// Writes `raw` on a fresh connection; resolves with everything read until the server closes it
-// or `ms` pass.
-export function rawExchange(port, raw, ms = 3000) {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, "127.0.0.1");
-    let out = "";
-    const done = () => {
-      sock.destroy();
-      resolve(out);
-    };
-    const timer = setTimeout(done, ms);
-    sock.on("data", (d) => (out += d.toString("latin1")));
-    sock.on("close", () => {
-      clearTimeout(timer);
-      resolve(out);
-    });
-    sock.on("error", () => {});
-    sock.write(raw);
-  });
-}
 
 function bodyOf(response) {
   return JSON.parse(response.slice(response.indexOf("\r\n\r\n") + 4));

@@ -3,6 +3,7 @@
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import https from "node:https";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
@@ -139,5 +140,25 @@ export function cli(args, { env = {}, input, cwd } = {}) {
     p.stderr.on("data", (d) => (stderr += d));
     p.on("exit", (code) => resolve({ code, stdout, stderr }));
     p.stdin.end(input ?? "");
+  });
+}
+
+// Writes `raw` on a fresh connection to 127.0.0.1:`port`; resolves with everything read until the
+// server closes it or `ms` pass.
+export function rawExchange(port, raw, ms = 3000) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, "127.0.0.1");
+    let out = "";
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve(out);
+    }, ms);
+    sock.on("data", (d) => (out += d.toString("latin1")));
+    sock.on("close", () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    sock.on("error", () => {});
+    sock.write(raw);
   });
 }

@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "core/base62.h"
+#include "http/json_response.h"
 
 namespace keyhold::http::unkey {
 
@@ -173,14 +174,6 @@ void BodyReader::Finish() {
 }
 
 // --- envelopes ----------------------------------------------------------------------------
-
-static HttpResponse JsonResponse(int status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.headers.emplace_back("Content-Type", "application/json");
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
-}
 
 // {"meta":{"requestId":…},"data":…[,"pagination":…]} written around data's own serialization:
 // an initializer list would deep-copy the whole document first.

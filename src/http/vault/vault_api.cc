@@ -2,17 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/json_response.h"
+
 namespace keyhold::http::vault {
 
 using nlohmann::json;
-
-static HttpResponse JsonResponse(int status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.headers.emplace_back("Content-Type", "application/json");
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
-}
 
 HttpResponse VaultError(int status, std::string_view detail) {
   json errors = json::array();
