@@ -60,4 +60,8 @@ std::optional<ChainBreak> VerifyChain(std::span<const AuditEntry> entries, const
   return std::nullopt;
 }
 
+std::string SensitiveDigest(std::span<const uint8_t> salt, std::string_view value) {
+  return "hmac-sha256:" + crypto::HexEncode(crypto::HmacSha256(salt, value));
+}
+
 }  // namespace keyhold::audit

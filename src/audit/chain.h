@@ -23,6 +23,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace keyhold::audit {
 
@@ -66,5 +67,11 @@ struct ChainBreak {
 std::optional<ChainBreak> VerifyChain(std::span<const AuditEntry> entries, const ChainHash& anchor,
                                       int64_t first_seq,
                                       const std::optional<ChainHash>& expected_end = std::nullopt);
+
+// How a sensitive string (a leaked key's text, a meta object that may hold personal data) is
+// recorded: "hmac-sha256:" and the hex HMAC of `value` under the installation's audit salt. Equal
+// values give equal digests within one installation, so entries can be correlated, but the value
+// cannot be read back, and without the salt not even guessed.
+std::string SensitiveDigest(std::span<const uint8_t> salt, std::string_view value);
 
 }  // namespace keyhold::audit

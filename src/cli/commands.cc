@@ -346,9 +346,10 @@ int RunCli(int argc, char** argv) {
   AddRootKeys(app, flags, code);
   AddBench(app, code);
   AddScan(app, code);
+  AddAudit(app, code);
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     if (sub->get_name() == "serve" || sub->get_name() == "init" || sub->get_name() == "bench" ||
-        sub->get_name() == "scan" || sub->get_name() == "hook") {
+        sub->get_name() == "scan" || sub->get_name() == "hook" || sub->get_name() == "audit") {
       continue;
     }
     for (CLI::App* leaf : sub->get_subcommands([](CLI::App*) { return true; })) {

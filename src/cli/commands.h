@@ -17,5 +17,7 @@ namespace keyhold::cli {
 void AddBench(CLI::App& app, int& code);
 // Registers `keyhold scan …` and `keyhold hook install` (scan.cc).
 void AddScan(CLI::App& app, int& code);
+// `keyhold audit verify|export|events` (audit.cc).
+void AddAudit(CLI::App& app, int& code);
 
 }  // namespace keyhold::cli

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "audit/checkpoint.h"
 #include "core/ids.h"
 #include "core/ip.h"
 #include "core/key_format.h"
@@ -26,6 +27,7 @@
 #include "http/unkey/unkey_api.h"
 #include "http/vault/vault_api.h"
 #include "server/bootstrap.h"
+#include "service/audit_service.h"
 
 namespace keyhold::server {
 namespace {
@@ -201,8 +203,8 @@ sigset_t BlockStopSignals() {
 
 // Every surface the server serves, mounted on one router.
 struct Surfaces {
-  Surfaces(service::KeyService& keys, Env& env)
-      : unkey(keys), vault({.version = KEYHOLD_VERSION}, env), health(KEYHOLD_VERSION) {
+  Surfaces(service::KeyService& keys, service::AuditService& audit, Env& env)
+      : unkey(keys, audit), vault({.version = KEYHOLD_VERSION}, env), health(KEYHOLD_VERSION) {
     router.Mount("/v2/", unkey);
     router.Mount("/v1/", vault);
     router.Mount("/health", health);
@@ -211,6 +213,59 @@ struct Surfaces {
   http::vault::VaultApi vault;
   http::HealthSurface health;
   http::Router router;
+};
+
+// Signs a checkpoint of the audit log every `interval` while it grows, and once more when stopped.
+// Each is stored and also logged as one JSON line: the log, shipped elsewhere, is the outside copy
+// that shows later whether the log was truncated or rewritten (`keyhold audit verify
+// --checkpoints`).
+class AuditCheckpointer {
+ public:
+  AuditCheckpointer(service::AuditService& audit, audit::CheckpointSigner signer,
+                    std::chrono::milliseconds interval)
+      : audit_(audit),
+        signer_(std::move(signer)),
+        interval_(interval),
+        thread_([this] { Run(); }) {}
+  ~AuditCheckpointer() { Stop(); }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    Sign();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, interval_, [&] { return stopping_; })) {
+      lock.unlock();
+      Sign();
+      lock.lock();
+    }
+  }
+  void Sign() {
+    auto cp = audit_.Checkpoint(signer_);
+    if (!cp.ok()) {
+      spdlog::error("audit checkpoint not written: {} ({})", cp.status().message(),
+                    cp.status().log_detail());
+    } else if (*cp) {
+      spdlog::info("audit checkpoint {}", audit::ToJson(**cp));
+    }
+  }
+
+  service::AuditService& audit_;
+  const audit::CheckpointSigner signer_;
+  const std::chrono::milliseconds interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;     // last: starts once the rest is set
 };
 
 // Writes last-used times every few seconds from its own thread (usage metadata: not on the verify
@@ -278,7 +333,20 @@ int Serve(const Settings& settings) {
   }
   if (opened->created_root_key) PrintRootKey(*opened->created_root_key, /*json_output=*/false);
 
-  Surfaces surfaces(*opened->service, env);
+  auto checkpoint_every = ParseDuration(settings.Get("audit_checkpoint_interval"));
+  if (!checkpoint_every.ok() || checkpoint_every->count() < 1) {
+    spdlog::error("--audit-checkpoint-interval: {}", checkpoint_every.ok()
+                                                         ? "must be at least 1ms"
+                                                         : checkpoint_every.status().message());
+    return 2;
+  }
+  auto signer = audit::CheckpointSigner::FromMasterKey(opened->master_key.view());
+  if (!signer.ok()) {
+    spdlog::error("{}", signer.status().message());
+    return 1;
+  }
+  std::unique_ptr<service::AuditService> audit = service::AuditService::Create(*opened->store, env);
+  Surfaces surfaces(*opened->service, *audit, env);
   opts.new_request_id = [&env] { return NewRequestId(env); };
   auto server = http::HttpServer::Start(opts, surfaces.router);
   if (!server.ok()) {
@@ -291,12 +359,14 @@ int Serve(const Settings& settings) {
   spdlog::info("at most {} connections; requests within {} ms, idle connections closed after {} ms",
                opts.max_connections, opts.read_timeout.count(), opts.idle_timeout.count());
   LastUsedFlusher flusher(*opened->service);
+  AuditCheckpointer checkpointer(*audit, std::move(signer).value(), *checkpoint_every);
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Shutdown(std::chrono::seconds(10));
   flusher.Stop();
+  checkpointer.Stop();
   spdlog::info("stopped");
   return 0;
 }

@@ -32,6 +32,9 @@ std::vector<Setting> ServeSettingTable() {
        "master key file (mode 0600, owned by this user); default DATA_DIR/master.key"},
       {"log_level", "KEYHOLD_LOG_LEVEL", "info", "trace, debug, info, warn, error or off"},
       {"access_log", "KEYHOLD_ACCESS_LOG", "true", "log one line per request (never bodies)"},
+      {"audit_checkpoint_interval", "KEYHOLD_AUDIT_CHECKPOINT_INTERVAL", "10m",
+       "how often to sign a checkpoint of the audit log (stored, and logged for an outside copy) "
+       "when it has grown (e.g. 10m, 1h)"},
   };
 }
 
@@ -47,7 +50,8 @@ StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   if (unit == "ms") return milliseconds(n);
   if (unit == "s" || unit.empty()) return milliseconds(std::chrono::seconds(n));
   if (unit == "m") return milliseconds(std::chrono::minutes(n));
-  return InvalidArgument("'" + std::string(text) + "' has an unknown unit: use ms, s or m");
+  if (unit == "h") return milliseconds(std::chrono::hours(n));
+  return InvalidArgument("'" + std::string(text) + "' has an unknown unit: use ms, s, m or h");
 }
 
 static std::string FlagName(const std::string& name) {

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "audit/chain.h"
 #include "core/status.h"
 #include "service/key_service.h"
 #include "store/store.h"
@@ -127,8 +128,10 @@ struct KeyEntry {
     static const KeyDetails kNone;
     return details ? *details : kNone;
   }
-  // The record this entry was built from; `credits` is the live balance (unlimited if no cell).
-  KeyRecord ToRecord() const;
+  // The record this entry was built from; `credits` is the live balance (unlimited if no cell),
+  // read under the cell's lock unless the caller says it holds it already.
+  enum class CellLock { kTake, kHeldByCaller };
+  KeyRecord ToRecord(CellLock lock = CellLock::kTake) const;
 };
 
 class KeyServiceImpl final : public KeyService {
@@ -201,6 +204,20 @@ class KeyServiceImpl final : public KeyService {
   // times. The credits cell is `cell` if given, else a new one when rec has credits.
   std::shared_ptr<KeyEntry> MakeEntry(const KeyRecord& rec, std::shared_ptr<CreditsCell> cell,
                                       const KeyEntry* previous);
+  // --- audit (audit_trail.cc) ---
+  // Adds to `batch` one audit entry per record it writes, describing each change against the
+  // state held now, then applies it: the entries are committed with the changes or not at all.
+  // Every write of the service goes through here. REQUIRES: write_mu_; if the caller holds a
+  // key's credits cell locked (so that no spend lands between its read and its write), it names
+  // it as `held`.
+  Status ApplyAudited(const RequestContext& ctx, store::WriteBatch& batch,
+                      const CreditsCell* held = nullptr);
+  audit::AuditEntry NewAuditEntry(const RequestContext& ctx, std::string action, std::string target,
+                                  std::string details) const;
+  // The entry for adding `delta` credits to a key's stored balance (AdjustCredits).
+  audit::AuditEntry CreditsAdjustmentEntry(const RequestContext& ctx, const std::string& key_id,
+                                           int64_t delta) const;
+
   // Indexes everything but the keys of a freshly loaded store.
   void IndexSnapshotLocked(store::Snapshot snap);
   std::shared_ptr<const std::string> InternApiId(const std::string& api_id);
@@ -232,7 +249,7 @@ class KeyServiceImpl final : public KeyService {
   // Unless `credits_changed`, rec's balance is refreshed from the live cell under its lock, so a
   // spend between reading the record and writing it is never overwritten.
   enum class Credits { kUnchanged, kChanged };
-  Status CommitKey(KeyRecord rec, store::WriteBatch batch,
+  Status CommitKey(const RequestContext& ctx, KeyRecord rec, store::WriteBatch batch,
                    const std::vector<PermissionRecord>& new_perms,
                    const std::vector<IdentityRecord>& new_identities,
                    const std::shared_ptr<const KeyEntry>& previous,
@@ -254,6 +271,7 @@ class KeyServiceImpl final : public KeyService {
 
   store::Store& store_;
   Env& env_;
+  std::vector<uint8_t> audit_salt_;  // the store's, read once at Load
 
   std::mutex write_mu_;           // serializes writers
   mutable std::shared_mutex mu_;  // guards the maps below against concurrent readers

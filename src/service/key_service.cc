@@ -87,6 +87,7 @@ StatusOr<std::unique_ptr<KeyService>> KeyService::Open(store::Store& store, Env&
 }
 
 Status KeyServiceImpl::Load() {
+  KH_ASSIGN_OR_RETURN(audit_salt_, store_.AuditSalt());
   store::Snapshot snap;
   bool indexed_rest = false;
   KH_RETURN_IF_ERROR(store_.Load(snap, [&](KeyRecord&& k) {
@@ -144,7 +145,7 @@ size_t KeyServiceImpl::KeyCount() const {
   return by_id_.size();
 }
 
-KeyRecord KeyEntry::ToRecord() const {
+KeyRecord KeyEntry::ToRecord(CellLock lock) const {
   KeyRecord r;
   r.id = id.str();
   r.kind = kind;
@@ -160,8 +161,10 @@ KeyRecord KeyEntry::ToRecord() const {
   r.last_used_at = last_used_at.load(std::memory_order_relaxed);
   r.expires = expires;
   r.enabled = enabled;
-  if (credits) {
-    std::lock_guard lock(credits->mu);
+  if (credits && lock == CellLock::kHeldByCaller) {
+    r.credits = credits->credits;
+  } else if (credits) {
+    std::lock_guard cell_lock(credits->mu);
     r.credits = credits->credits;
   }
   r.ratelimits = d.ratelimits;
@@ -393,7 +396,7 @@ StatusOr<CreatedKey> KeyServiceImpl::Bootstrap(std::string_view name) {
   if (!root_key_ids_.empty()) return FailedPrecondition("a root key already exists");
   KeyRecord rec;
   CreatedKey created = NewRootKey(env_, std::string(name), {"*"}, &rec);
-  KH_RETURN_IF_ERROR(CommitKey(std::move(rec), {}, {}, {}, nullptr));
+  KH_RETURN_IF_ERROR(CommitKey(RequestContext{}, std::move(rec), {}, {}, {}, nullptr));
   return created;
 }
 
@@ -416,7 +419,7 @@ StatusOr<CreatedKey> KeyServiceImpl::CreateRootKey(const RequestContext& ctx,
   std::lock_guard w(write_mu_);
   KeyRecord rec;
   CreatedKey created = NewRootKey(env_, std::move(name), permissions, &rec);
-  KH_RETURN_IF_ERROR(CommitKey(std::move(rec), {}, {}, {}, nullptr));
+  KH_RETURN_IF_ERROR(CommitKey(ctx, std::move(rec), {}, {}, {}, nullptr));
   return created;
 }
 
@@ -446,7 +449,7 @@ Status KeyServiceImpl::DeleteRootKey(const RequestContext& ctx, const std::strin
   rec.deleted_at = env_.NowMillis();
   store::WriteBatch b;
   b.put_keys.push_back(rec);
-  KH_RETURN_IF_ERROR(store_.Apply(b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
   UnindexKeyLocked(*e);
   return OkStatus();
@@ -477,7 +480,7 @@ StatusOr<ApiInfo> KeyServiceImpl::CreateApi(const RequestContext& ctx, CreateApi
   std::lock_guard w(write_mu_);
   WriteBatch b;
   b.put_apis.push_back(a);
-  KH_RETURN_IF_ERROR(store_.Apply(b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
   apis_[a.id] = a;
   return FromRecord(a);
@@ -511,7 +514,7 @@ Status KeyServiceImpl::DeleteApi(const RequestContext& ctx, const std::string& a
     b.put_keys.push_back(std::move(rec));
     doomed.push_back(e);
   }
-  KH_RETURN_IF_ERROR(store_.Apply(b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
   for (const auto& e : doomed) UnindexKeyLocked(*e);
   apis_.erase(api_id);

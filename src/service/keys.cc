@@ -56,14 +56,14 @@ Status ValidateRatelimits(std::vector<RatelimitConfig>& rls, Env& env) {
 // Increments and decrements are decided by the store, on the stored balance. The cell's lock is
 // held across the call, so the cell is always set from the store's latest answer.
 StatusOr<CreditsState> AdjustStoredCredits(store::Store& store, const KeyEntry& e, int64_t delta,
-                                           int64_t now) {
+                                           int64_t now, const audit::AuditEntry& audit) {
   auto unlimited = [] {
     return InvalidArgument("the key has unlimited credits; set a balance before changing it");
   };
   if (!e.credits) return unlimited();
   std::lock_guard lock(e.credits->mu);
   if (!e.credits->credits.remaining) return unlimited();
-  KH_ASSIGN_OR_RETURN(CreditsState stored, store.AdjustCredits(e.id.str(), delta, now));
+  KH_ASSIGN_OR_RETURN(CreditsState stored, store.AdjustCredits(e.id.str(), delta, now, &audit));
   e.credits->credits = stored;
   return stored;
 }
@@ -160,7 +160,7 @@ void KeyServiceImpl::IndexCreatedLocked(const std::vector<PermissionRecord>& per
   }
 }
 
-Status KeyServiceImpl::CommitKey(KeyRecord rec, WriteBatch batch,
+Status KeyServiceImpl::CommitKey(const RequestContext& ctx, KeyRecord rec, WriteBatch batch,
                                  const std::vector<PermissionRecord>& new_perms,
                                  const std::vector<IdentityRecord>& new_identities,
                                  const std::shared_ptr<const KeyEntry>& previous, Credits credits) {
@@ -171,7 +171,7 @@ Status KeyServiceImpl::CommitKey(KeyRecord rec, WriteBatch batch,
   if (credits == Credits::kUnchanged) rec.credits = cell ? cell->credits : CreditsState{};
   bool has_credits = rec.credits.remaining.has_value() || rec.credits.refill.has_value();
   batch.put_keys.push_back(rec);
-  KH_RETURN_IF_ERROR(store_.Apply(batch));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, batch, cell_lock ? cell.get() : nullptr));
   // The old entry stays visible until the swap below: its cell must already say what the store
   // says (an unlimited cell spends nothing). The cell's lock is released before mu_ is taken, as
   // readers take mu_ first and then a cell's lock.
@@ -259,7 +259,7 @@ StatusOr<std::vector<CreatedKey>> KeyServiceImpl::CreateKeys(const RequestContex
     batch.put_keys.push_back(std::move(k));
     created.push_back({batch.put_keys.back().id, crypto::Secret(std::move(text))});
   }
-  KH_RETURN_IF_ERROR(store_.Apply(batch));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, batch));
   std::unique_lock lock(mu_);
   IndexCreatedLocked(new_perms, new_identities);
   by_hash_.reserve(by_hash_.size() + batch.put_keys.size());
@@ -364,7 +364,7 @@ StatusOr<KeyView> KeyServiceImpl::UpdateKey(const RequestContext& ctx, UpdateKey
   }
   k.updated_at = now;
   std::string id = k.id;
-  KH_RETURN_IF_ERROR(CommitKey(std::move(k), std::move(batch), new_perms, new_identities, e,
+  KH_RETURN_IF_ERROR(CommitKey(ctx, std::move(k), std::move(batch), new_perms, new_identities, e,
                                req.credits ? Credits::kChanged : Credits::kUnchanged));
   std::shared_lock lock(mu_);
   return ViewOf(by_id_.at(id), p);
@@ -384,8 +384,8 @@ StatusOr<CreditsState> KeyServiceImpl::UpdateCredits(const RequestContext& ctx,
   }
   int64_t now = env_.NowMillis();
   if (op != CreditsOperation::kSet) {
-    return AdjustStoredCredits(store_, *e, op == CreditsOperation::kIncrement ? *value : -*value,
-                               now);
+    int64_t delta = op == CreditsOperation::kIncrement ? *value : -*value;
+    return AdjustStoredCredits(store_, *e, delta, now, CreditsAdjustmentEntry(ctx, key_id, delta));
   }
   KeyRecord k = e->ToRecord();
   CreditsState next = k.credits;
@@ -399,7 +399,7 @@ StatusOr<CreditsState> KeyServiceImpl::UpdateCredits(const RequestContext& ctx,
   if (cell) cell_lock = std::unique_lock(cell->mu);
   WriteBatch b;
   b.credits.push_back({key_id, next});
-  KH_RETURN_IF_ERROR(store_.Apply(b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b, cell.get()));
   bool limited = next.remaining.has_value() || next.refill.has_value();
   if (cell) cell->credits = next;
   if (cell && limited) return next;
@@ -425,7 +425,7 @@ Status KeyServiceImpl::DeleteKey(const RequestContext& ctx, const std::string& k
     rec.deleted_at = env_.NowMillis();
     b.put_keys.push_back(std::move(rec));
   }
-  KH_RETURN_IF_ERROR(store_.Apply(b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
   UnindexKeyLocked(*e);
   return OkStatus();
@@ -467,7 +467,7 @@ StatusOr<std::vector<PermissionInfo>> KeyServiceImpl::ChangeKeyPermissions(
   k.permission_ids = Combine(k.permission_ids, ids, mode);
   k.updated_at = env_.NowMillis();
   KH_RETURN_IF_ERROR(
-      CommitKey(std::move(k), std::move(batch), new_perms, {}, e, Credits::kUnchanged));
+      CommitKey(ctx, std::move(k), std::move(batch), new_perms, {}, e, Credits::kUnchanged));
   std::shared_lock lock(mu_);
   std::vector<PermissionInfo> out;
   for (const std::string& pid : by_id_.at(key_id)->Details().permission_ids) {
@@ -493,7 +493,7 @@ StatusOr<std::vector<RoleInfo>> KeyServiceImpl::ChangeKeyRoles(
   KeyRecord k = e->ToRecord();
   k.role_ids = Combine(k.role_ids, ids, mode);
   k.updated_at = env_.NowMillis();
-  KH_RETURN_IF_ERROR(CommitKey(std::move(k), {}, {}, {}, e, Credits::kUnchanged));
+  KH_RETURN_IF_ERROR(CommitKey(ctx, std::move(k), {}, {}, {}, e, Credits::kUnchanged));
   std::shared_lock lock(mu_);
   std::vector<RoleInfo> out;
   for (const std::string& rid : by_id_.at(key_id)->Details().role_ids) {

@@ -48,7 +48,7 @@ StatusOr<IdentityInfo> KeyServiceImpl::CreateIdentity(const RequestContext& ctx,
   req.created_at = env_.NowMillis();
   WriteBatch b;
   b.put_identities.push_back(req);
-  KH_RETURN_IF_ERROR(store_.Apply(b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
   identity_by_external_[req.external_id] = req.id;
   identities_[req.id] = req;
@@ -106,7 +106,7 @@ StatusOr<IdentityInfo> KeyServiceImpl::UpdateIdentity(const RequestContext& ctx,
   }
   WriteBatch b;
   b.put_identities.push_back(r);
-  KH_RETURN_IF_ERROR(store_.Apply(b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
   identities_[r.id] = r;
   return FromRecord(r, /*with_meta=*/true);
@@ -132,7 +132,7 @@ Status KeyServiceImpl::DeleteIdentity(const RequestContext& ctx,
     touched.push_back(e);
   }
   b.delete_identities.push_back(r.id);
-  KH_RETURN_IF_ERROR(store_.Apply(b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
   for (size_t i = 0; i < touched.size(); ++i) {
     IndexKeyLocked(MakeEntry(b.put_keys[i], touched[i]->credits, touched[i].get()));
@@ -167,7 +167,7 @@ StatusOr<PermissionInfo> KeyServiceImpl::CreatePermission(const RequestContext& 
   req.created_at = env_.NowMillis();
   WriteBatch b;
   b.put_permissions.push_back(req);
-  KH_RETURN_IF_ERROR(store_.Apply(b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
   permission_by_slug_[req.slug] = req.id;
   permissions_[req.id] = req;
@@ -222,7 +222,7 @@ Status KeyServiceImpl::DeletePermission(const RequestContext& ctx, const std::st
   PermissionRecord gone = *found;
   WriteBatch b;
   b.delete_permissions.push_back(gone.id);  // links go with it (ON DELETE CASCADE)
-  KH_RETURN_IF_ERROR(store_.Apply(b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
   for (auto& [id, r] : roles_) std::erase(r.permission_ids, gone.id);
   UnlinkFromKeysLocked(gone.id, &KeyDetails::permission_ids, &KeyRecord::permission_ids);
@@ -257,7 +257,7 @@ StatusOr<RoleInfo> KeyServiceImpl::CreateRole(const RequestContext& ctx, CreateR
   req.id = NewId(env_, "role");
   req.created_at = env_.NowMillis();
   b.put_roles.push_back(req);
-  KH_RETURN_IF_ERROR(store_.Apply(b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
   for (const auto& perm : created) {
     permission_by_slug_[perm.slug] = perm.id;
@@ -296,7 +296,7 @@ Status KeyServiceImpl::DeleteRole(const RequestContext& ctx, const std::string& 
   RoleRecord gone = *found;
   WriteBatch b;
   b.delete_roles.push_back(gone.id);
-  KH_RETURN_IF_ERROR(store_.Apply(b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
   UnlinkFromKeysLocked(gone.id, &KeyDetails::role_ids, &KeyRecord::role_ids);
   role_by_name_.erase(gone.name);

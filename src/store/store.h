@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "audit/chain.h"
+#include "audit/checkpoint.h"
 #include "core/credits.h"
 #include "core/status.h"
 #include "store/records.h"
@@ -79,7 +81,9 @@ struct CreditsUpdate {
 
 // A set of changes applied all together or not at all. Puts are upserts by id; a put of a key
 // or role replaces its permission and role links. Deletes are permanent (soft deletes are puts
-// with deleted_at set). Order of application: puts, then credit updates, then deletes.
+// with deleted_at set). Order of application: puts, then credit updates, then deletes, then the
+// audit entries that record them (a batch of only audit entries records an event that changes
+// nothing else, such as a secret read).
 struct WriteBatch {
   std::vector<ApiRecord> put_apis;
   std::vector<IdentityRecord> put_identities;
@@ -91,12 +95,34 @@ struct WriteBatch {
   std::vector<std::string> delete_identities;
   std::vector<std::string> delete_permissions;
   std::vector<std::string> delete_roles;
+  // Appended to the audit log in this batch's transaction; their seq and hash are the store's to
+  // set (see "the audit log" below), whatever the caller left there.
+  std::vector<audit::AuditEntry> audit;
 
   bool empty() const {
     return put_apis.empty() && put_identities.empty() && put_permissions.empty() &&
            put_roles.empty() && put_keys.empty() && credits.empty() && delete_keys.empty() &&
-           delete_identities.empty() && delete_permissions.empty() && delete_roles.empty();
+           delete_identities.empty() && delete_permissions.empty() && delete_roles.empty() &&
+           audit.empty();
   }
+};
+
+// Which audit entries QueryAudit returns: those matching every filter given, newest first.
+struct AuditQuery {
+  std::string actor;                // exact root key id ("" = any)
+  std::string action;               // exact ("key.create") or a family ("key.*"); "" = any
+  std::string target;               // exact ("" = any)
+  std::optional<int64_t> since_ms;  // time >= since
+  std::optional<int64_t> until_ms;  // time < until
+  int64_t before_seq = 0;           // cursor: only entries with seq < before_seq (0 = from newest)
+  int limit = 100;                  // 1..kMaxAuditPage
+};
+inline constexpr int kMaxAuditPage = 10'000;
+
+// The newest end of the audit chain: seq 0 and the genesis hash if the log is empty.
+struct AuditTail {
+  int64_t seq = 0;
+  audit::ChainHash hash = audit::kGenesis;
 };
 
 // What SpendCredits did.
@@ -154,12 +180,14 @@ class Store {
 
   // Adds `delta` to key `key_id`'s balance in one atomic step, after bringing it up to date with
   // the refill rule as of `now_ms`: a decrement (delta < 0) stops at 0, an increment may not take
-  // the balance above kMaxCredits. Always writes (a delta of 0 stores a due refill). Returns the
-  // key's credits as stored. Errors, nothing changed: kInvalidArgument if |delta| > kMaxCredits,
-  // if the increment would take the balance above kMaxCredits, or if the key is unlimited (it
-  // has no balance to change: set one with Apply); kNotFound and kUnavailable as SpendCredits.
+  // the balance above kMaxCredits. Always writes (a delta of 0 stores a due refill), and appends
+  // `audit` (if given) to the audit log in the same transaction. Returns the key's credits as
+  // stored. Errors, nothing changed: kInvalidArgument if |delta| > kMaxCredits, if the increment
+  // would take the balance above kMaxCredits, or if the key is unlimited (it has no balance to
+  // change: set one with Apply); kNotFound and kUnavailable as SpendCredits.
   virtual StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta,
-                                               int64_t now_ms) = 0;
+                                               int64_t now_ms,
+                                               const audit::AuditEntry* audit = nullptr) = 0;
 
   // --- the change feed --------------------------------------------------------------------
   //
@@ -200,6 +228,38 @@ class Store {
 
   // The seq of the newest change; 0 if none was ever recorded. Errors: kUnavailable.
   virtual StatusOr<uint64_t> LatestChangeSeq() = 0;
+
+  // --- the audit log -----------------------------------------------------------------------
+  //
+  // Entries are appended only in the transaction of the write they record (WriteBatch::audit,
+  // AdjustCredits), so a write whose entry cannot be appended does not happen, and an entry
+  // never records a write that did not. The store numbers each entry one more than the newest
+  // (from 1, no gaps) and links it to it (hash = audit::LinkHash(newest hash, entry)), so the
+  // entries of every writer sharing the store form one chain in commit order. Entries are never
+  // changed or removed by keyhold.
+
+  // Up to `limit` entries with seq > `after_seq`, in chain order, with their hashes: for
+  // verifying the chain and exporting it. Errors: kInvalidArgument if limit is not in
+  // [1, kMaxAuditPage]; kUnavailable.
+  virtual StatusOr<std::vector<audit::AuditEntry>> ReadAudit(int64_t after_seq, int limit) = 0;
+
+  // The entries matching `q`, newest first. Errors: kInvalidArgument if q.limit is not in
+  // [1, kMaxAuditPage]; kUnavailable.
+  virtual StatusOr<std::vector<audit::AuditEntry>> QueryAudit(const AuditQuery& q) = 0;
+
+  // The newest entry's seq and hash. Errors: kUnavailable.
+  virtual StatusOr<AuditTail> ReadAuditTail() = 0;
+
+  // The installation's random salt for audit::SensitiveDigest (32 bytes, made once when the
+  // store is created, never changed). Errors: kUnavailable.
+  virtual StatusOr<std::vector<uint8_t>> AuditSalt() = 0;
+
+  // Stores a signed checkpoint of the chain (an upsert by seq). Errors: kUnavailable.
+  virtual Status PutAuditCheckpoint(const audit::Checkpoint& cp) = 0;
+  // Up to `limit` stored checkpoints with seq > `after_seq`, oldest first. Errors:
+  // kInvalidArgument if limit is not in [1, kMaxAuditPage]; kUnavailable.
+  virtual StatusOr<std::vector<audit::Checkpoint>> ListAuditCheckpoints(int64_t after_seq,
+                                                                        int limit) = 0;
 
   // --- other writes and reads --------------------------------------------------------------
 

@@ -570,6 +570,173 @@ TEST_P(StoreContract, AReaderTooFarBehindIsToldToReload) {
   EXPECT_EQ(newest->back().id, "key_b124");
 }
 
+// --- audit log -------------------------------------------------------------------------------
+
+audit::AuditEntry Event(const std::string& action, const std::string& target,
+                        const std::string& actor = "key_root", int64_t time_ms = 1000) {
+  audit::AuditEntry e;
+  e.time_ms = time_ms;
+  e.actor = actor;
+  e.action = action;
+  e.target = target;
+  e.outcome = "success";
+  e.client_ip = "203.0.113.7";
+  e.request_id = "req_1";
+  e.details_json = R"({"after":{"name":"n"}})";
+  e.seq = 999;  // ignored: the store numbers entries
+  return e;
+}
+
+std::vector<audit::AuditEntry> WholeLog(Store& s) {
+  auto all = s.ReadAudit(0, kMaxAuditPage);
+  EXPECT_TRUE(all.ok()) << all.status().message();
+  return all.ok() ? *all : std::vector<audit::AuditEntry>{};
+}
+
+TEST_P(StoreContract, AuditEntriesFormOneChainWithTheirWrites) {
+  auto s = Open();
+  auto tail = s->ReadAuditTail();
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->seq, 0);
+  EXPECT_EQ(tail->hash, audit::kGenesis);
+
+  WriteBatch b;
+  b.put_keys.push_back(CreditKey("key_1", 1, 10));
+  b.audit = {Event("key.create", "key_1"), Event("permission.create", "perm_1")};
+  ASSERT_TRUE(s->Apply(b).ok());
+  audit::AuditEntry credits = Event("key.update_credits", "key_1");
+  ASSERT_TRUE(s->AdjustCredits("key_1", 5, kJan1, &credits).ok());
+  WriteBatch only_audit;  // an event that changes nothing else
+  only_audit.audit = {Event("secret.read", "secret/mail")};
+  ASSERT_TRUE(s->Apply(only_audit).ok());
+
+  // Failed writes append nothing: a uniqueness conflict, a refused adjustment.
+  WriteBatch conflict;
+  conflict.put_keys.push_back(CreditKey("key_2", 1, 10));  // key_1's hash
+  conflict.audit = {Event("key.create", "key_2")};
+  ASSERT_EQ(s->Apply(conflict).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(Put(*s, CreditKey("key_3", 3, std::nullopt)).ok());
+  audit::AuditEntry refused = Event("key.update_credits", "key_3");
+  ASSERT_EQ(s->AdjustCredits("key_3", 1, kJan1, &refused).status().code(),
+            StatusCode::kInvalidArgument);
+
+  s = Open();  // durable, and the chain carries on after a reopen
+  WriteBatch later;
+  later.audit = {Event("key.delete", "key_1")};
+  ASSERT_TRUE(s->Apply(later).ok());
+
+  std::vector<audit::AuditEntry> log = WholeLog(*s);
+  ASSERT_EQ(log.size(), 5u);
+  std::vector<std::string> actions;
+  for (size_t i = 0; i < log.size(); ++i) {
+    EXPECT_EQ(log[i].seq, static_cast<int64_t>(i + 1));
+    actions.push_back(log[i].action);
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"key.create", "permission.create",
+                                               "key.update_credits", "secret.read", "key.delete"}));
+  EXPECT_EQ(log[0].client_ip, "203.0.113.7");
+  EXPECT_EQ(log[0].details_json, R"({"after":{"name":"n"}})");
+  EXPECT_FALSE(audit::VerifyChain(log, audit::kGenesis, 1).has_value());
+  tail = s->ReadAuditTail();
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->seq, 5);
+  EXPECT_EQ(tail->hash, log.back().hash);
+
+  // Reading on from any point, in pages.
+  auto page = s->ReadAudit(2, 2);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].seq, 3);
+  EXPECT_EQ(s->ReadAudit(0, 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->ReadAudit(0, kMaxAuditPage + 1).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreContract, ConcurrentAuditWritersKeepOneChain) {
+  auto s = Open();
+  constexpr int kThreads = 4;
+  constexpr int kWrites = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        WriteBatch b;
+        b.audit = {Event("api.create", "api_" + std::to_string(t * kWrites + i))};
+        if (!s->Apply(b).ok()) failed++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  std::vector<audit::AuditEntry> log = WholeLog(*s);
+  EXPECT_EQ(log.size(), static_cast<size_t>(kThreads * kWrites));
+  EXPECT_FALSE(audit::VerifyChain(log, audit::kGenesis, 1).has_value());
+}
+
+TEST_P(StoreContract, AuditQueriesFilterAndPageNewestFirst) {
+  auto s = Open();
+  WriteBatch b;
+  b.audit = {Event("key.create", "key_1", "key_rootA", 1000),
+             Event("key.update", "key_1", "key_rootA", 2000),
+             Event("api.create", "api_1", "key_rootB", 3000),
+             Event("key.delete", "key_2", "key_rootB", 4000),
+             Event("keyring.rotate", "k", "key_rootB", 5000)};
+  ASSERT_TRUE(s->Apply(b).ok());
+  auto seqs = [&](AuditQuery q) {
+    auto r = s->QueryAudit(q);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    std::vector<int64_t> out;
+    if (r.ok()) {
+      for (const auto& e : *r) out.push_back(e.seq);
+    }
+    return out;
+  };
+  using V = std::vector<int64_t>;
+  EXPECT_EQ(seqs({}), (V{5, 4, 3, 2, 1}));
+  EXPECT_EQ(seqs({.actor = "key_rootA"}), (V{2, 1}));
+  EXPECT_EQ(seqs({.action = "key.create"}), (V{1}));
+  EXPECT_EQ(seqs({.action = "key.*"}), (V{4, 2, 1}));  // not "keyring.rotate"
+  EXPECT_EQ(seqs({.target = "key_1"}), (V{2, 1}));
+  EXPECT_EQ(seqs({.since_ms = 2000, .until_ms = 4000}), (V{3, 2}));
+  EXPECT_EQ(seqs({.actor = "key_rootB", .action = "key.*"}), (V{4}));
+  EXPECT_EQ(seqs({.limit = 2}), (V{5, 4}));
+  EXPECT_EQ(seqs({.before_seq = 4, .limit = 2}), (V{3, 2}));
+  EXPECT_EQ(seqs({.before_seq = 2, .limit = 2}), (V{1}));
+  EXPECT_EQ(seqs({.actor = "nobody"}), V{});
+  EXPECT_EQ(s->QueryAudit({.limit = 0}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreContract, TheAuditSaltIsMadeOnceAndKept) {
+  auto s = Open();
+  auto salt = s->AuditSalt();
+  ASSERT_TRUE(salt.ok()) << salt.status().message();
+  EXPECT_EQ(salt->size(), 32u);
+  EXPECT_NE(*salt, std::vector<uint8_t>(32, 0));
+  s = Open();
+  EXPECT_EQ(*s->AuditSalt(), *salt);
+}
+
+TEST_P(StoreContract, CheckpointsRoundTripInSeqOrder) {
+  auto s = Open();
+  auto signer = audit::CheckpointSigner::FromMasterKey(std::vector<uint8_t>(32, 4));
+  ASSERT_TRUE(signer.ok());
+  audit::ChainHash h{};
+  h.fill(9);
+  audit::Checkpoint later = signer->Sign(20, h, 2000);
+  audit::Checkpoint first = signer->Sign(10, h, 1000);
+  ASSERT_TRUE(s->PutAuditCheckpoint(later).ok());
+  ASSERT_TRUE(s->PutAuditCheckpoint(first).ok());
+  s = Open();
+  auto cps = s->ListAuditCheckpoints(0, 100);
+  ASSERT_TRUE(cps.ok()) << cps.status().message();
+  ASSERT_EQ(cps->size(), 2u);
+  EXPECT_EQ((*cps)[0].seq, 10);
+  EXPECT_EQ((*cps)[1].seq, 20);
+  EXPECT_EQ((*cps)[1].signature, later.signature);
+  EXPECT_TRUE(audit::VerifySignature((*cps)[1]));
+  EXPECT_EQ(s->ListAuditCheckpoints(10, 100)->size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllStores, StoreContract, ::testing::ValuesIn(Factories()),
                          [](const ::testing::TestParamInfo<StoreFactory>& p) {
                            return p.param.name;

@@ -12,12 +12,15 @@ class FaultyStore final : public store::Store {
  public:
   explicit FaultyStore(store::Store& inner) : inner_(inner) {}
   void FailWrites(bool fail) { fail_ = fail; }
+  // Fails only the writes that append to the audit log, as a store whose audit table cannot be
+  // written would.
+  void FailAuditWrites(bool fail) { fail_audit_ = fail; }
 
   Status Load(store::Snapshot& snap, const KeyVisitor& on_key) override {
     return inner_.Load(snap, on_key);
   }
   Status Apply(const store::WriteBatch& b) override {
-    if (fail_) return WriteFailure();
+    if (fail_ || (fail_audit_ && !b.audit.empty())) return WriteFailure();
     return inner_.Apply(b);
   }
   StatusOr<store::SpendResult> SpendCredits(const std::string& key_id, int64_t cost,
@@ -25,10 +28,10 @@ class FaultyStore final : public store::Store {
     if (fail_) return WriteFailure();
     return inner_.SpendCredits(key_id, cost, now_ms);
   }
-  StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta,
-                                       int64_t now_ms) override {
-    if (fail_) return WriteFailure();
-    return inner_.AdjustCredits(key_id, delta, now_ms);
+  StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta, int64_t now_ms,
+                                       const audit::AuditEntry* audit = nullptr) override {
+    if (fail_ || (fail_audit_ && audit)) return WriteFailure();
+    return inner_.AdjustCredits(key_id, delta, now_ms, audit);
   }
   Status TouchLastUsed(const std::vector<std::pair<std::string, int64_t>>& t) override {
     return inner_.TouchLastUsed(t);
@@ -41,6 +44,22 @@ class FaultyStore final : public store::Store {
     return inner_.ChangesSince(after_seq, limit);
   }
   StatusOr<uint64_t> LatestChangeSeq() override { return inner_.LatestChangeSeq(); }
+  StatusOr<std::vector<audit::AuditEntry>> ReadAudit(int64_t after_seq, int limit) override {
+    return inner_.ReadAudit(after_seq, limit);
+  }
+  StatusOr<std::vector<audit::AuditEntry>> QueryAudit(const store::AuditQuery& q) override {
+    return inner_.QueryAudit(q);
+  }
+  StatusOr<store::AuditTail> ReadAuditTail() override { return inner_.ReadAuditTail(); }
+  StatusOr<std::vector<uint8_t>> AuditSalt() override { return inner_.AuditSalt(); }
+  Status PutAuditCheckpoint(const audit::Checkpoint& cp) override {
+    if (fail_ || fail_audit_) return WriteFailure();
+    return inner_.PutAuditCheckpoint(cp);
+  }
+  StatusOr<std::vector<audit::Checkpoint>> ListAuditCheckpoints(int64_t after_seq,
+                                                                int limit) override {
+    return inner_.ListAuditCheckpoints(after_seq, limit);
+  }
   int SchemaVersion() override { return inner_.SchemaVersion(); }
 
  private:
@@ -51,6 +70,7 @@ class FaultyStore final : public store::Store {
 
   store::Store& inner_;
   std::atomic<bool> fail_{false};
+  std::atomic<bool> fail_audit_{false};
 };
 
 }  // namespace keyhold::testing

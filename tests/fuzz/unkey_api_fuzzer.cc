@@ -228,7 +228,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string& bearer = data[0] >= 128 ? world.limited_key : world.root_key;
   request.headers = {{"authorization", "Bearer " + bearer}, {"content-type", "application/json"}};
   request.body = world.Expand(raw);
-  http::unkey::UnkeyApi api(*world.service);
+  auto audit = service::AuditService::Create(*world.store, world.env);
+  http::unkey::UnkeyApi api(*world.service, *audit);
   http::HttpResponse response = CallApi(api, request);
   static const bool trace = std::getenv("KEYHOLD_FUZZ_TRACE") != nullptr;
   if (trace) {

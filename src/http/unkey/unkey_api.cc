@@ -13,7 +13,8 @@ static constexpr StringRule kIdRule{.required = true, .min = 1, .max = 128};
 static constexpr StringRule kNameRule{.min = 1, .max = service::kMaxNameLength};
 static constexpr size_t kMaxKeyText = 512;
 
-UnkeyApi::UnkeyApi(KeyService& service) : service_(service) {
+UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit)
+    : service_(service), audit_(audit) {
   using enum Blocking;
   operations_ = {
       {"apis.createApi", {&UnkeyApi::CreateApi, kMay}},
@@ -49,6 +50,8 @@ UnkeyApi::UnkeyApi(KeyService& service) : service_(service) {
       {"rootKeys.createRootKey", {&UnkeyApi::CreateRootKey, kMay}},
       {"rootKeys.listRootKeys", {&UnkeyApi::ListRootKeys, kMay}},
       {"rootKeys.deleteRootKey", {&UnkeyApi::DeleteRootKey, kMay}},
+      {"audit.listEvents", {&UnkeyApi::ListAuditEvents, kMay}},
+      {"audit.verifyChain", {&UnkeyApi::VerifyAuditChain, kMay}},
   };
 }
 

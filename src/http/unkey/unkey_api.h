@@ -21,6 +21,7 @@
 
 #include "http/message.h"
 #include "http/router.h"
+#include "service/audit_service.h"
 #include "service/key_service.h"
 
 namespace keyhold::http::unkey {
@@ -32,7 +33,8 @@ inline constexpr int kMaxJsonDepth = 64;
 
 class UnkeyApi final : public Surface {
  public:
-  explicit UnkeyApi(service::KeyService& service);
+  // Both services must outlive the surface.
+  UnkeyApi(service::KeyService& service, service::AuditService& audit);
   HttpResponse Handle(RequestContext& ctx, const HttpRequest& req) override;
   HttpResponse Error(const RequestContext& ctx, int status, std::string_view reason,
                      std::string_view detail) const override;
@@ -49,6 +51,8 @@ class UnkeyApi final : public Surface {
   // Authenticates the bearer token into ctx.actor, or returns the 401 to send.
   std::optional<HttpResponse> Authenticate(RequestContext& ctx, const HttpRequest& req);
 
+  HttpResponse ListAuditEvents(Call& c);
+  HttpResponse VerifyAuditChain(Call& c);
   HttpResponse CreateApi(Call& c);
   HttpResponse GetApi(Call& c);
   HttpResponse DeleteApi(Call& c);
@@ -86,6 +90,7 @@ class UnkeyApi final : public Surface {
   HttpResponse DeleteRootKey(Call& c);
 
   service::KeyService& service_;
+  service::AuditService& audit_;
   std::map<std::string, OperationInfo, std::less<>> operations_;
 };
 

@@ -90,6 +90,37 @@ CREATE TABLE changes (
   op INTEGER NOT NULL
 );
 )sql",
+      // 3: the audit log, a hash chain in seq order (audit/chain.h); signed checkpoints of it;
+      // and the installation's own random values, made once here.
+      R"sql(
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  client_ip TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  details TEXT NOT NULL,
+  hash BLOB NOT NULL
+);
+CREATE INDEX audit_by_actor ON audit_log(actor, seq);
+CREATE INDEX audit_by_action ON audit_log(action, seq);
+CREATE INDEX audit_by_target ON audit_log(target, seq);
+CREATE TABLE audit_checkpoints (
+  seq INTEGER PRIMARY KEY,
+  hash BLOB NOT NULL,
+  time_ms INTEGER NOT NULL,
+  public_key BLOB NOT NULL,
+  signature BLOB NOT NULL
+);
+CREATE TABLE installation (
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
+INSERT INTO installation (name, value) VALUES ('audit_salt', randomblob(32));
+)sql",
   };
   return kMigrations;
 }

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "store/sqlite/audit_log.h"
 #include "store/sqlite/changes.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
@@ -73,7 +74,7 @@ StatusOr<SpendResult> SqliteStore::SpendCredits(const std::string& key_id, int64
 }
 
 StatusOr<CreditsState> SqliteStore::AdjustCredits(const std::string& key_id, int64_t delta,
-                                                  int64_t now_ms) {
+                                                  int64_t now_ms, const audit::AuditEntry* audit) {
   if (delta < -kMaxCredits || delta > kMaxCredits) {
     return InvalidArgument("value must be between 0 and 1000000000000000");
   }
@@ -91,6 +92,7 @@ StatusOr<CreditsState> SqliteStore::AdjustCredits(const std::string& key_id, int
     }
     credits.remaining = delta < 0 && current <= -delta ? 0 : current + delta;
     KH_RETURN_IF_ERROR(WriteCredits(db_, key_id, credits));
+    if (audit) KH_RETURN_IF_ERROR(sqlite::AppendAudit(db_, {*audit}));
     return log.Record(ChangeKind::kCredits, key_id, ChangeOp::kPut);
   };
   std::lock_guard lock(mu_);

@@ -7,6 +7,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "store/sqlite/audit_log.h"
 #include "store/sqlite/changes.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/rows.h"
@@ -28,8 +29,8 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
     return InvalidArgument("change_retention must be at least 1 and fit in 63 bits");
   }
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+  int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_FULLMUTEX,
                            options.vfs.empty() ? nullptr : options.vfs.c_str());
   if (rc != SQLITE_OK) {
     std::string text = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -39,6 +40,16 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(db, options));
   sqlite3_busy_timeout(db, 5000);
+  if (options.read_only) {
+    int version = store->SchemaVersion();
+    if (version != static_cast<int>(SqliteMigrations().size())) {
+      return FailedPrecondition("the database at " + path + " is at schema version " +
+                                std::to_string(version) + ", this keyhold reads version " +
+                                std::to_string(SqliteMigrations().size()) +
+                                " (start the server once to migrate it)");
+    }
+    return store;
+  }
   KH_RETURN_IF_ERROR(Exec(db,
                           "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
                           "PRAGMA foreign_keys=ON;",
@@ -262,6 +273,53 @@ StatusOr<std::vector<Change>> SqliteStore::ChangesSince(uint64_t after_seq, int 
 StatusOr<uint64_t> SqliteStore::LatestChangeSeq() {
   std::lock_guard lock(mu_);
   return sqlite::LatestSeq(db_, Access::kRead);
+}
+
+// --- the audit log ---------------------------------------------------------------------------
+
+namespace {
+
+Status CheckAuditLimit(int limit) {
+  if (limit < 1 || limit > kMaxAuditPage) {
+    return InvalidArgument("limit must be between 1 and " + std::to_string(kMaxAuditPage));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+StatusOr<std::vector<audit::AuditEntry>> SqliteStore::ReadAudit(int64_t after_seq, int limit) {
+  KH_RETURN_IF_ERROR(CheckAuditLimit(limit));
+  std::lock_guard lock(mu_);
+  return sqlite::ReadAuditRange(db_, after_seq, limit);
+}
+
+StatusOr<std::vector<audit::AuditEntry>> SqliteStore::QueryAudit(const AuditQuery& q) {
+  KH_RETURN_IF_ERROR(CheckAuditLimit(q.limit));
+  std::lock_guard lock(mu_);
+  return sqlite::RunAuditQuery(db_, q);
+}
+
+StatusOr<AuditTail> SqliteStore::ReadAuditTail() {
+  std::lock_guard lock(mu_);
+  return sqlite::ReadTail(db_, Access::kRead);
+}
+
+StatusOr<std::vector<uint8_t>> SqliteStore::AuditSalt() {
+  std::lock_guard lock(mu_);
+  return sqlite::ReadAuditSalt(db_);
+}
+
+Status SqliteStore::PutAuditCheckpoint(const audit::Checkpoint& cp) {
+  std::lock_guard lock(mu_);
+  return InTransaction(db_, Access::kWrite, [&] { return sqlite::WriteCheckpoint(db_, cp); });
+}
+
+StatusOr<std::vector<audit::Checkpoint>> SqliteStore::ListAuditCheckpoints(int64_t after_seq,
+                                                                           int limit) {
+  KH_RETURN_IF_ERROR(CheckAuditLimit(limit));
+  std::lock_guard lock(mu_);
+  return sqlite::ReadCheckpoints(db_, after_seq, limit);
 }
 
 }  // namespace keyhold::store

@@ -35,6 +35,10 @@ struct SqliteOptions {
   // The SQLite VFS to open the file through; empty for the default. Tests name a fault-injecting
   // one (tests/fakes/faulty_vfs.h).
   std::string vfs;
+  // Opens an existing database for reading only (`keyhold audit verify` beside a running server):
+  // nothing is created, migrated or pruned, and every write fails with kUnavailable. The
+  // database must be at this keyhold's schema version.
+  bool read_only = false;
 };
 
 class SqliteStore final : public Store {
@@ -52,14 +56,21 @@ class SqliteStore final : public Store {
   Status Apply(const WriteBatch& batch) override;
   StatusOr<SpendResult> SpendCredits(const std::string& key_id, int64_t cost,
                                      int64_t now_ms) override;
-  StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta,
-                                       int64_t now_ms) override;
+  StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta, int64_t now_ms,
+                                       const audit::AuditEntry* audit = nullptr) override;
   Status TouchLastUsed(const std::vector<std::pair<std::string, int64_t>>& key_times) override;
   StatusOr<std::vector<Change>> ChangesSince(uint64_t after_seq, int limit) override;
   StatusOr<uint64_t> LatestChangeSeq() override;
   StatusOr<std::vector<std::string>> ListKeyIds(const std::string& api_id,
                                                 const std::string& after_id,
                                                 const std::string& identity_id, int limit) override;
+  StatusOr<std::vector<audit::AuditEntry>> ReadAudit(int64_t after_seq, int limit) override;
+  StatusOr<std::vector<audit::AuditEntry>> QueryAudit(const AuditQuery& q) override;
+  StatusOr<AuditTail> ReadAuditTail() override;
+  StatusOr<std::vector<uint8_t>> AuditSalt() override;
+  Status PutAuditCheckpoint(const audit::Checkpoint& cp) override;
+  StatusOr<std::vector<audit::Checkpoint>> ListAuditCheckpoints(int64_t after_seq,
+                                                                int limit) override;
   int SchemaVersion() override;
 
  private:

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "store/sqlite/audit_log.h"
 #include "store/sqlite/changes.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
@@ -204,6 +205,7 @@ Status SqliteStore::Apply(const WriteBatch& batch) {
         DeleteAll(db_, batch.delete_permissions, "DELETE FROM permissions WHERE id = ?"));
     KH_RETURN_IF_ERROR(
         DeleteAll(db_, batch.delete_identities, "DELETE FROM identities WHERE id = ?"));
+    KH_RETURN_IF_ERROR(sqlite::AppendAudit(db_, batch.audit));
     return log.RecordBatch(batch);
   };
   std::lock_guard lock(mu_);

@@ -7,7 +7,9 @@ namespace {
 // The caller-facing error for SQLite result code `rc`; `detail`, the engine's words, is for the
 // log.
 Status ErrorFor(int rc, Access access, std::string detail) {
-  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+  // Only a uniqueness conflict is the caller's: any other refusal (a trigger, a check) is the
+  // store's, and reported as a store that cannot be written.
+  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
     return AlreadyExists("the change conflicts with a record the store already holds")
         .WithLogDetail(std::move(detail));
   }
@@ -48,7 +50,8 @@ Status Exec(sqlite3* db, const char* sql, Access access) {
   // The first line is enough to tell which statement failed; a migration runs to many lines.
   std::string_view what(sql);
   what = what.substr(0, what.find('\n'));
-  return ErrorFor(rc, access, Describe(what, text, sqlite3_extended_errcode(db)));
+  int extended = sqlite3_extended_errcode(db);
+  return ErrorFor(extended, access, Describe(what, text, extended));
 }
 
 Status InTransaction(sqlite3* db, Access access, const std::function<Status()>& body) {

@@ -1,0 +1,332 @@
+// `keyhold audit`: checking and exporting the audit log.
+//
+//   keyhold audit verify --data-dir DIR [--checkpoints FILE] [--public-key HEX]   (offline)
+//   keyhold audit verify                                  (asks the server: audit.verifyChain)
+//   keyhold audit export --data-dir DIR [--output FILE] [--after SEQ] [--checkpoints] [--follow]
+//                        [--syslog]
+//   keyhold audit events [--actor ID] [--action A] [--target ID] [--since MS] [--until MS]
+//
+// The offline commands open the database read-only, so they run beside a running server (or
+// on a copy of the data directory) and never change it. Exit codes: 0 whole (or done), 1 the log
+// does not verify (or the server answered with an error), 2 bad usage, 3 cannot read the
+// database or reach the server.
+#include <syslog.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "audit/json.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "crypto/crypto.h"
+#include "service/audit_service.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace keyhold::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kExitBroken = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnavailable = 3;
+
+StatusOr<std::unique_ptr<store::SqliteStore>> OpenReadOnly(const std::string& data_dir) {
+  store::SqliteOptions options;
+  options.read_only = true;
+  return store::SqliteStore::Open(data_dir + "/keyhold.db", options);
+}
+
+// Checkpoints kept elsewhere: JSON lines as the server logs them or `export --checkpoints`
+// writes them. Lines that are not checkpoints (events, other log text) are skipped; a line that
+// says it is one but does not parse is an error.
+StatusOr<std::vector<audit::Checkpoint>> ReadCheckpointFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return InvalidArgument("cannot read " + path);
+  std::vector<audit::Checkpoint> out;
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    size_t start = line.find('{');
+    size_t end = line.rfind('}');
+    if (line.find("\"type\":\"checkpoint\"") == std::string::npos || start == std::string::npos ||
+        end < start) {
+      continue;
+    }
+    auto cp = audit::ParseCheckpoint(std::string_view(line).substr(start, end - start + 1));
+    if (!cp.ok()) {
+      return InvalidArgument(path + ", line " + std::to_string(n) + ": " + cp.status().message());
+    }
+    out.push_back(*cp);
+  }
+  return out;
+}
+
+void PrintReport(const audit::ChainReport& r) {
+  if (!r.first_bad) {
+    std::printf("audit log is whole: %lld entries, %lld checkpoints checked\n",
+                static_cast<long long>(r.entries), static_cast<long long>(r.checkpoints));
+  } else {
+    std::printf("audit log does NOT verify: entry %lld: %s\n",
+                static_cast<long long>(r.first_bad->seq), r.first_bad->reason.c_str());
+  }
+  std::printf("head: %s\n", crypto::HexEncode(r.head).c_str());
+  if (r.signer) std::printf("checkpoints signed by: %s\n", crypto::HexEncode(*r.signer).c_str());
+}
+
+struct VerifyFlags {
+  std::string data_dir;
+  std::string checkpoints;
+  std::string public_key;
+  bool json_output = false;
+};
+
+int VerifyOffline(const VerifyFlags& f) {
+  std::vector<audit::Checkpoint> external;
+  if (!f.checkpoints.empty()) {
+    auto read = ReadCheckpointFile(f.checkpoints);
+    if (!read.ok()) {
+      std::fprintf(stderr, "error: %s\n", read.status().message().c_str());
+      return kExitUsage;
+    }
+    external = std::move(read).value();
+  }
+  std::optional<audit::PublicKey> pinned;
+  if (!f.public_key.empty()) {
+    std::string bytes;
+    if (!crypto::HexDecode(f.public_key, &bytes) || bytes.size() != 32) {
+      std::fprintf(stderr, "error: --public-key must be 64 hex digits\n");
+      return kExitUsage;
+    }
+    pinned.emplace();
+    std::copy(bytes.begin(), bytes.end(), pinned->begin());
+  }
+  auto store = OpenReadOnly(f.data_dir);
+  if (!store.ok()) {
+    std::fprintf(stderr, "error: %s\n", store.status().message().c_str());
+    return kExitUnavailable;
+  }
+  auto report = service::VerifyStoredChain(**store, external, pinned);
+  if (!report.ok()) {
+    std::fprintf(stderr, "error: %s\n", report.status().message().c_str());
+    return kExitUnavailable;
+  }
+  if (f.json_output) {
+    std::printf("%s\n", audit::ReportJson(*report).dump(2).c_str());
+  } else {
+    PrintReport(*report);
+  }
+  return report->first_bad ? kExitBroken : 0;
+}
+
+int VerifyOnline(bool json_output) {
+  auto client = ApiClient::FromEnvironment();
+  if (!client.ok()) {
+    std::fprintf(stderr, "error: %s\n", client.status().message().c_str());
+    return kExitUsage;
+  }
+  auto result = client->Call("audit.verifyChain", json::object());
+  if (!result.ok()) {
+    std::fprintf(stderr, "error: %s\n", result.status().message().c_str());
+    return kExitUnavailable;
+  }
+  if (result->http_status != 200) {
+    std::fprintf(stderr, "error: %s\n", result->body.dump().c_str());
+    return kExitBroken;
+  }
+  const json& data = result->body["data"];
+  if (json_output) {
+    std::printf("%s\n", data.dump(2).c_str());
+  } else if (data.value("valid", false)) {
+    std::printf("audit log is whole: %lld entries, %lld checkpoints checked\n",
+                data.value("entries", 0LL), data.value("checkpoints", 0LL));
+  } else {
+    std::printf("audit log does NOT verify: entry %lld: %s\n", data["firstBad"].value("seq", 0LL),
+                data["firstBad"].value("reason", "").c_str());
+  }
+  return data.value("valid", false) ? 0 : kExitBroken;
+}
+
+struct ExportFlags {
+  std::string data_dir;
+  std::string output;
+  int64_t after = 0;
+  bool checkpoints = false;
+  bool follow = false;
+  bool syslog = false;
+  int poll_ms = 1000;
+};
+
+// Writes every entry after `f.after` (then, with --follow, each new one as it is committed) as
+// JSON lines, to the output and/or syslog (facility authpriv, identity "keyhold-audit").
+int Export(const ExportFlags& f) {
+  auto store = OpenReadOnly(f.data_dir);
+  if (!store.ok()) {
+    std::fprintf(stderr, "error: %s\n", store.status().message().c_str());
+    return kExitUnavailable;
+  }
+  FILE* out = stdout;
+  if (!f.output.empty()) {
+    out = std::fopen(f.output.c_str(), "a");
+    if (!out) {
+      std::fprintf(stderr, "error: cannot open %s for appending\n", f.output.c_str());
+      return kExitUsage;
+    }
+  }
+  bool to_output = !f.syslog || !f.output.empty();
+  if (f.syslog) openlog("keyhold-audit", LOG_PID, LOG_AUTHPRIV);
+  auto emit = [&](const std::string& line) {
+    if (to_output) {
+      std::fprintf(out, "%s\n", line.c_str());
+    }
+    if (f.syslog) syslog(LOG_INFO, "%s", line.c_str());
+  };
+  int64_t after = f.after;
+  int64_t checkpoint_after = f.after;
+  int code = 0;
+  while (true) {
+    auto page = (*store)->ReadAudit(after, store::kMaxAuditPage);
+    if (!page.ok()) {
+      std::fprintf(stderr, "error: %s\n", page.status().message().c_str());
+      code = kExitUnavailable;
+      break;
+    }
+    for (const audit::AuditEntry& e : *page) {
+      json j = audit::EntryJson(e);
+      j["type"] = "event";
+      emit(j.dump());
+      after = e.seq;
+    }
+    if (f.checkpoints) {
+      auto cps = (*store)->ListAuditCheckpoints(checkpoint_after, store::kMaxAuditPage);
+      if (cps.ok()) {
+        for (const auto& cp : *cps) {
+          emit(audit::ToJson(cp));
+          checkpoint_after = cp.seq;
+        }
+      }
+    }
+    std::fflush(out);
+    if (static_cast<int>(page->size()) == store::kMaxAuditPage) continue;
+    if (!f.follow) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(f.poll_ms));
+  }
+  if (out != stdout) std::fclose(out);
+  if (f.syslog) closelog();
+  return code;
+}
+
+struct EventFlags {
+  std::string actor, action, target, cursor;
+  std::optional<int64_t> since, until;
+  int limit = 50;
+  bool json_output = false;
+};
+
+int Events(const EventFlags& f) {
+  auto client = ApiClient::FromEnvironment();
+  if (!client.ok()) {
+    std::fprintf(stderr, "error: %s\n", client.status().message().c_str());
+    return kExitUsage;
+  }
+  json body = {{"limit", f.limit}};
+  if (!f.actor.empty()) body["actor"] = f.actor;
+  if (!f.action.empty()) body["action"] = f.action;
+  if (!f.target.empty()) body["target"] = f.target;
+  if (!f.cursor.empty()) body["cursor"] = f.cursor;
+  if (f.since) body["since"] = *f.since;
+  if (f.until) body["until"] = *f.until;
+  auto result = client->Call("audit.listEvents", body);
+  if (!result.ok()) {
+    std::fprintf(stderr, "error: %s\n", result.status().message().c_str());
+    return kExitUnavailable;
+  }
+  if (result->http_status != 200) {
+    std::fprintf(stderr, "error: %s\n", result->body.dump().c_str());
+    return kExitBroken;
+  }
+  const json& data = result->body["data"];
+  if (f.json_output) {
+    std::printf("%s\n", result->body.dump(2).c_str());
+    return 0;
+  }
+  if (data.empty()) std::printf("no events\n");
+  for (const json& e : data) {
+    std::printf("%6lld  %lld  %-20s %-24s %s  %s\n", e.value("seq", 0LL), e.value("time", 0LL),
+                e.value("action", "").c_str(), e.value("target", "").c_str(),
+                e.value("actor", "").empty() ? "(server)" : e.value("actor", "").c_str(),
+                e.value("clientIp", "").c_str());
+  }
+  const json& pagination = result->body["pagination"];
+  if (pagination.value("hasMore", false)) {
+    std::printf("more: --cursor %s\n", pagination.value("cursor", "").c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddAudit(CLI::App& app, int& code) {
+  auto* audit = app.add_subcommand("audit", "check, export and search the audit log");
+  audit->require_subcommand(1);
+
+  static VerifyFlags verify_flags;
+  auto* verify = audit->add_subcommand(
+      "verify", "check the audit log's hash chain and signed checkpoints; exit 1 if broken");
+  verify->add_option("--data-dir", verify_flags.data_dir,
+                     "check the database in DIR directly (read-only; the server may be "
+                     "running); without it, the server checks its own");
+  verify->add_option("--checkpoints", verify_flags.checkpoints,
+                     "FILE of signed checkpoints kept elsewhere (server log lines or `audit "
+                     "export --checkpoints` output): catches a truncated or rewritten log");
+  verify->add_option("--public-key", verify_flags.public_key,
+                     "the checkpoint signing key (64 hex digits) every checkpoint must be "
+                     "signed by");
+  verify->add_flag("--json", verify_flags.json_output, "print the report as JSON");
+  verify->callback([&code] {
+    if (verify_flags.data_dir.empty()) {
+      if (!verify_flags.checkpoints.empty() || !verify_flags.public_key.empty()) {
+        std::fprintf(stderr, "error: --checkpoints and --public-key need --data-dir\n");
+        code = kExitUsage;
+        return;
+      }
+      code = VerifyOnline(verify_flags.json_output);
+    } else {
+      code = VerifyOffline(verify_flags);
+    }
+  });
+
+  static ExportFlags export_flags;
+  auto* exp = audit->add_subcommand("export", "write the audit log as JSON lines, for a SIEM");
+  exp->add_option("--data-dir", export_flags.data_dir, "the data directory (read-only)")
+      ->required();
+  exp->add_option("--output,-o", export_flags.output, "append to FILE instead of stdout");
+  exp->add_option("--after", export_flags.after, "only entries after this seq (to resume)");
+  exp->add_flag("--checkpoints", export_flags.checkpoints, "also write the signed checkpoints");
+  exp->add_flag("--follow,-f", export_flags.follow, "keep writing new entries as they commit");
+  exp->add_flag("--syslog", export_flags.syslog,
+                "send each line to syslog (authpriv.info, ident keyhold-audit); stdout only if "
+                "--output is not given either");
+  exp->add_option("--poll", export_flags.poll_ms, "with --follow: ms between looks (default 1000)")
+      ->check(CLI::Range(10, 60000));
+  exp->callback([&code] { code = Export(export_flags); });
+
+  static EventFlags event_flags;
+  auto* events = audit->add_subcommand("events", "list audit events, newest first (server)");
+  events->add_option("--actor", event_flags.actor, "root key id");
+  events->add_option("--action", event_flags.action, "an action, or a family such as key.*");
+  events->add_option("--target", event_flags.target, "e.g. a key id");
+  events->add_option("--since", event_flags.since, "from this time (ms since the epoch)");
+  events->add_option("--until", event_flags.until, "before this time (ms since the epoch)");
+  events->add_option("--limit", event_flags.limit, "events per page (1-1000, default 50)")
+      ->check(CLI::Range(1, 1000));
+  events->add_option("--cursor", event_flags.cursor, "continue from a previous page");
+  events->add_flag("--json", event_flags.json_output, "print the server's answer as JSON");
+  events->callback([&code] { code = Events(event_flags); });
+}
+
+}  // namespace keyhold::cli

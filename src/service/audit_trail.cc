@@ -1,0 +1,229 @@
+// KeyService: the audit entries that record its writes. Every write of the service goes through
+// ApplyAudited, which describes each record of the batch against the state it replaces, so no
+// write can be made without its entry, and the entry is committed with it or not at all.
+//
+// An entry's details are {"after": {...}} for a creation, {"before": {...}} for a deletion and
+// both, holding only the fields that changed, for an update. Fields are the records' non-secret
+// ones; a key's text is never known here (only its hash, which is not recorded either), and meta
+// objects, which may hold personal data, are recorded as their SensitiveDigest.
+#include <nlohmann/json.hpp>
+
+#include "service/internal.h"
+
+namespace keyhold::service {
+
+using nlohmann::json;
+using store::KeyKind;
+using store::WriteBatch;
+
+namespace {
+
+// Permission and role names for a key's links, from the state held and the batch's new records.
+struct Names {
+  const std::map<std::string, PermissionRecord>& permissions;
+  const std::map<std::string, RoleRecord>& roles;
+  const WriteBatch& batch;
+
+  std::string Permission(const std::string& id) const {
+    if (auto it = permissions.find(id); it != permissions.end()) return it->second.slug;
+    for (const PermissionRecord& p : batch.put_permissions) {
+      if (p.id == id) return p.slug;
+    }
+    return id;
+  }
+  std::string Role(const std::string& id) const {
+    if (auto it = roles.find(id); it != roles.end()) return it->second.name;
+    for (const RoleRecord& r : batch.put_roles) {
+      if (r.id == id) return r.name;
+    }
+    return id;
+  }
+};
+
+json Ratelimits(const std::vector<RatelimitConfig>& rls) {
+  json out = json::array();
+  for (const RatelimitConfig& r : rls) {
+    out.push_back({{"name", r.name},
+                   {"limit", r.limit},
+                   {"duration", r.duration_ms},
+                   {"autoApply", r.auto_apply}});
+  }
+  return out;
+}
+
+json DescribeCredits(const CreditsState& c) {
+  if (!c.remaining && !c.refill) return nullptr;  // unlimited
+  json out = {{"remaining", c.remaining ? json(*c.remaining) : json(nullptr)}};
+  if (c.refill) {
+    out["refill"] = {
+        {"interval", c.refill->interval == RefillInterval::kMonthly ? "monthly" : "daily"},
+        {"amount", c.refill->amount},
+        {"refillDay", c.refill->refill_day}};
+  }
+  return out;
+}
+
+json Describe(const KeyRecord& k, const Names& names, std::span<const uint8_t> salt) {
+  json d = {{"start", k.start}, {"enabled", k.enabled}, {"createdAt", k.created_at}};
+  if (k.kind == KeyKind::kRoot) {
+    d["permissions"] = k.root_permissions;
+  } else {
+    d["apiId"] = k.api_id;
+    json perms = json::array();
+    for (const std::string& id : k.permission_ids) perms.push_back(names.Permission(id));
+    json roles = json::array();
+    for (const std::string& id : k.role_ids) roles.push_back(names.Role(id));
+    d["permissions"] = std::move(perms);
+    d["roles"] = std::move(roles);
+    d["identityId"] = k.identity_id.empty() ? json(nullptr) : json(k.identity_id);
+    d["meta"] =
+        k.meta_json.empty() ? json(nullptr) : json(audit::SensitiveDigest(salt, k.meta_json));
+    d["expires"] = k.expires ? json(*k.expires) : json(nullptr);
+    d["credits"] = DescribeCredits(k.credits);
+    d["ratelimits"] = Ratelimits(k.ratelimits);
+  }
+  d["name"] = k.name ? json(*k.name) : json(nullptr);
+  return d;
+}
+
+json Describe(const ApiRecord& a) {
+  return {{"name", a.name},
+          {"defaultPrefix", a.default_prefix},
+          {"defaultByteLength", a.default_byte_length},
+          {"ipAllowlist", a.ip_allowlist}};
+}
+
+json Describe(const IdentityRecord& i, std::span<const uint8_t> salt) {
+  return {{"externalId", i.external_id},
+          {"meta",
+           i.meta_json.empty() ? json(nullptr) : json(audit::SensitiveDigest(salt, i.meta_json))},
+          {"ratelimits", Ratelimits(i.ratelimits)}};
+}
+
+json Describe(const PermissionRecord& p) {
+  return {{"name", p.name}, {"slug", p.slug}, {"description", p.description}};
+}
+
+json Describe(const RoleRecord& r, const Names& names) {
+  json perms = json::array();
+  for (const std::string& id : r.permission_ids) perms.push_back(names.Permission(id));
+  return {{"name", r.name}, {"description", r.description}, {"permissions", std::move(perms)}};
+}
+
+// The details of a change from `before` to `after` (either may be null: created, deleted).
+std::string Details(const json& before, const json& after) {
+  if (before.is_null()) return json{{"after", after}}.dump();
+  if (after.is_null()) return json{{"before", before}}.dump();
+  json b = json::object(), a = json::object();
+  for (const auto& [field, value] : after.items()) {
+    auto old = before.find(field);
+    if (old == before.end() || *old != value) {
+      b[field] = old == before.end() ? json(nullptr) : *old;
+      a[field] = value;
+    }
+  }
+  return json{{"before", b}, {"after", a}}.dump();
+}
+
+// "created", "updated" or "deleted" as the action's verb.
+std::string Verb(bool existed, bool gone) {
+  if (gone) return "delete";
+  return existed ? "update" : "create";
+}
+
+}  // namespace
+
+audit::AuditEntry KeyServiceImpl::NewAuditEntry(const RequestContext& ctx, std::string action,
+                                                std::string target, std::string details) const {
+  audit::AuditEntry e;
+  e.time_ms = env_.NowMillis();
+  e.actor = ctx.actor.key_id;
+  e.action = std::move(action);
+  e.target = std::move(target);
+  e.outcome = "success";
+  e.client_ip = ctx.client_ip;
+  e.request_id = ctx.request_id;
+  e.details_json = std::move(details);
+  return e;
+}
+
+Status KeyServiceImpl::ApplyAudited(const RequestContext& ctx, WriteBatch& batch,
+                                    const CreditsCell* held) {
+  const Names names{permissions_, roles_, batch};
+  std::span<const uint8_t> salt = audit_salt_;
+  auto record_of = [&](const KeyEntry& e) {
+    return e.ToRecord(e.credits.get() == held && held ? KeyEntry::CellLock::kHeldByCaller
+                                                      : KeyEntry::CellLock::kTake);
+  };
+  auto add = [&](std::string action, const std::string& target, const json& before,
+                 const json& after) {
+    batch.audit.push_back(NewAuditEntry(ctx, std::move(action), target, Details(before, after)));
+  };
+  for (const ApiRecord& a : batch.put_apis) {
+    const ApiRecord* old = FindApi(a.id);
+    json before = old ? Describe(*old) : json(nullptr);
+    json after = a.deleted_at ? json(nullptr) : Describe(a);
+    add("api." + Verb(old, a.deleted_at.has_value()), a.id, before, after);
+  }
+  for (const IdentityRecord& i : batch.put_identities) {
+    auto old = identities_.find(i.id);
+    bool existed = old != identities_.end();
+    add("identity." + Verb(existed, false), i.id,
+        existed ? Describe(old->second, salt) : json(nullptr), Describe(i, salt));
+  }
+  for (const PermissionRecord& p : batch.put_permissions) {
+    auto old = permissions_.find(p.id);
+    bool existed = old != permissions_.end();
+    add("permission." + Verb(existed, false), p.id, existed ? Describe(old->second) : json(nullptr),
+        Describe(p));
+  }
+  for (const RoleRecord& r : batch.put_roles) {
+    auto old = roles_.find(r.id);
+    bool existed = old != roles_.end();
+    add("role." + Verb(existed, false), r.id,
+        existed ? Describe(old->second, names) : json(nullptr), Describe(r, names));
+  }
+  for (const KeyRecord& k : batch.put_keys) {
+    std::string kind = k.kind == KeyKind::kRoot ? "root_key." : "key.";
+    auto old = FindKey(k.id, k.kind);
+    json before = old ? Describe(record_of(*old), names, salt) : json(nullptr);
+    json after = k.deleted_at ? json(nullptr) : Describe(k, names, salt);
+    add(kind + Verb(old != nullptr, k.deleted_at.has_value()), k.id, before, after);
+  }
+  for (const store::CreditsUpdate& c : batch.credits) {
+    auto old = FindKey(c.key_id, KeyKind::kApp);
+    json before = {{"credits", old ? DescribeCredits(record_of(*old).credits) : json(nullptr)}};
+    add("key.update_credits", c.key_id, before, {{"credits", DescribeCredits(c.credits)}});
+  }
+  for (const std::string& id : batch.delete_keys) {
+    auto old = FindKey(id, KeyKind::kApp);
+    add("key.delete", id, old ? Describe(record_of(*old), names, salt) : json::object(), nullptr);
+  }
+  for (const std::string& id : batch.delete_roles) {
+    auto old = roles_.find(id);
+    add("role.delete", id, old != roles_.end() ? Describe(old->second, names) : json::object(),
+        nullptr);
+  }
+  for (const std::string& id : batch.delete_permissions) {
+    auto old = permissions_.find(id);
+    add("permission.delete", id, old != permissions_.end() ? Describe(old->second) : json::object(),
+        nullptr);
+  }
+  for (const std::string& id : batch.delete_identities) {
+    auto old = identities_.find(id);
+    add("identity.delete", id,
+        old != identities_.end() ? Describe(old->second, salt) : json::object(), nullptr);
+  }
+  return store_.Apply(batch);
+}
+
+audit::AuditEntry KeyServiceImpl::CreditsAdjustmentEntry(const RequestContext& ctx,
+                                                         const std::string& key_id,
+                                                         int64_t delta) const {
+  return NewAuditEntry(ctx, "key.update_credits", key_id,
+                       json{{"operation", delta < 0 ? "decrement" : "increment"},
+                            {"value", delta < 0 ? -delta : delta}}
+                           .dump());
+}
+
+}  // namespace keyhold::service
