@@ -6,7 +6,9 @@
 #include "cli/commands.h"
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <string>
 
@@ -291,6 +293,59 @@ void AddRootKeys(CLI::App& app, ClientFlags& flags, int& code) {
   });
 }
 
+void AddUsage(CLI::App& app, ClientFlags& flags, int& code) {
+  static std::vector<std::string> key_ids, api_ids, identity_ids, outcomes;
+  static std::vector<std::string> group_by{"time", "outcome"};
+  static std::string since = "24h", granularity = "hour";
+  auto* usage = app.add_subcommand("usage", "count verifications per key, API, outcome and time");
+  usage->add_option("--key", key_ids, "only this key id (repeatable)");
+  usage->add_option("--api", api_ids, "only this API id (repeatable)");
+  usage->add_option("--identity", identity_ids, "only this identity id (repeatable)");
+  usage->add_option("--outcome", outcomes, "only this outcome, e.g. VALID (repeatable)");
+  usage->add_option("--since", since, "how far back, e.g. 90m, 24h, 7d (default 24h)");
+  usage->add_option("--granularity", granularity, "minute, hour or day (default hour)")
+      ->check(CLI::IsMember({"minute", "hour", "day"}));
+  usage->add_option("--group-by", group_by, "time, key, identity, api, outcome (repeatable)")
+      ->check(CLI::IsMember({"time", "key", "identity", "api", "outcome"}));
+  usage->add_flag("--json", flags.json_output, "print the server's data as JSON");
+  usage->callback([&] {
+    auto back = server::ParseDuration(since);
+    if (!back.ok()) {
+      std::fprintf(stderr, "error: --since: %s\n", back.status().message().c_str());
+      code = kExitUsage;
+      return;
+    }
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    json body = {
+        {"since", now - back->count()}, {"granularity", granularity}, {"groupBy", group_by}};
+    if (!key_ids.empty()) body["keyIds"] = key_ids;
+    if (!api_ids.empty()) body["apiIds"] = api_ids;
+    if (!identity_ids.empty()) body["identityIds"] = identity_ids;
+    if (!outcomes.empty()) body["outcomes"] = outcomes;
+    code = Run("analytics.getVerifications", body, flags, [](const json& rows) {
+      if (rows.empty()) {
+        std::printf("no verifications\n");
+        return;
+      }
+      for (const json& r : rows) {
+        std::string line;
+        if (r.contains("time")) {
+          std::time_t t = r["time"].get<int64_t>() / 1000;
+          char buf[32];
+          std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", std::gmtime(&t));
+          line += std::string(buf) + "  ";
+        }
+        for (const char* f : {"apiId", "keyId", "identityId", "outcome"}) {
+          if (r.contains(f)) line += r[f].get<std::string>() + "  ";
+        }
+        std::printf("%s%lld\n", line.c_str(), r.value("count", 0LL));
+      }
+    });
+  });
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -344,6 +399,7 @@ int RunCli(int argc, char** argv) {
   AddApis(app, flags, code);
   AddKeys(app, flags, code);
   AddRootKeys(app, flags, code);
+  AddUsage(app, flags, code);
   AddBench(app, code);
   AddScan(app, code);
   AddAudit(app, code);

@@ -35,6 +35,9 @@ struct RequestContext {
   std::string client_ip;
   // The socket peer, whatever X-Forwarded-For says.
   std::string peer_ip;
+  // What the caller of the API being protected asked for, when a proxy says so (e.g.
+  // "GET /tickets"): recorded with each verification. Empty for direct API calls.
+  std::string route;
   // The root key the request authenticated with; empty key_id before authentication.
   Principal actor;
   // When the server read the first byte of the request, and when it stops waiting for it.

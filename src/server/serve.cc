@@ -27,7 +27,9 @@
 #include "http/unkey/unkey_api.h"
 #include "http/vault/vault_api.h"
 #include "server/bootstrap.h"
+#include "service/analytics.h"
 #include "service/audit_service.h"
+#include "service/usage_recorder.h"
 
 namespace keyhold::server {
 namespace {
@@ -203,8 +205,11 @@ sigset_t BlockStopSignals() {
 
 // Every surface the server serves, mounted on one router.
 struct Surfaces {
-  Surfaces(service::KeyService& keys, service::AuditService& audit, Env& env)
-      : unkey(keys, audit), vault({.version = KEYHOLD_VERSION}, env), health(KEYHOLD_VERSION) {
+  Surfaces(service::KeyService& keys, service::AuditService& audit,
+           service::AnalyticsService& analytics, Env& env)
+      : unkey(keys, audit, analytics),
+        vault({.version = KEYHOLD_VERSION}, env),
+        health(KEYHOLD_VERSION) {
     router.Mount("/v2/", unkey);
     router.Mount("/v1/", vault);
     router.Mount("/health", health);
@@ -345,8 +350,23 @@ int Serve(const Settings& settings) {
     spdlog::error("{}", signer.status().message());
     return 1;
   }
+  service::UsageOptions usage_options;
+  for (auto [name, field] : {std::pair{"usage_flush_interval", &usage_options.flush_interval},
+                             std::pair{"usage_retention", &usage_options.retention}}) {
+    auto d = ParseDuration(settings.Get(name));
+    if (!d.ok() || d->count() < 1) {
+      spdlog::error("{}: {}", name, d.ok() ? "must be at least 1ms" : d.status().message());
+      return 2;
+    }
+    *field = *d;
+  }
   std::unique_ptr<service::AuditService> audit = service::AuditService::Create(*opened->store, env);
-  Surfaces surfaces(*opened->service, *audit, env);
+  std::unique_ptr<service::AnalyticsService> analytics =
+      service::AnalyticsService::Create(*opened->store, env);
+  service::UsageRecorder usage(*opened->store, env, usage_options);
+  opened->service->SetUsageRecorder(&usage);
+  usage.Start();
+  Surfaces surfaces(*opened->service, *audit, *analytics, env);
   opts.new_request_id = [&env] { return NewRequestId(env); };
   auto server = http::HttpServer::Start(opts, surfaces.router);
   if (!server.ok()) {
@@ -366,6 +386,7 @@ int Serve(const Settings& settings) {
   spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Shutdown(std::chrono::seconds(10));
   flusher.Stop();
+  usage.Stop();
   checkpointer.Stop();
   spdlog::info("stopped");
   return 0;

@@ -32,6 +32,11 @@ std::vector<Setting> ServeSettingTable() {
        "master key file (mode 0600, owned by this user); default DATA_DIR/master.key"},
       {"log_level", "KEYHOLD_LOG_LEVEL", "info", "trace, debug, info, warn, error or off"},
       {"access_log", "KEYHOLD_ACCESS_LOG", "true", "log one line per request (never bodies)"},
+      {"usage_flush_interval", "KEYHOLD_USAGE_FLUSH_INTERVAL", "1s",
+       "how often recorded verifications are written (a crash loses at most this much usage)"},
+      {"usage_retention", "KEYHOLD_USAGE_RETENTION", "7d",
+       "how long per-second usage rows and minute rollups are kept (hour rollups: at least 90d, "
+       "day rollups: at least 730d)"},
       {"audit_checkpoint_interval", "KEYHOLD_AUDIT_CHECKPOINT_INTERVAL", "10m",
        "how often to sign a checkpoint of the audit log (stored, and logged for an outside copy) "
        "when it has grown (e.g. 10m, 1h)"},
@@ -51,7 +56,8 @@ StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   if (unit == "s" || unit.empty()) return milliseconds(std::chrono::seconds(n));
   if (unit == "m") return milliseconds(std::chrono::minutes(n));
   if (unit == "h") return milliseconds(std::chrono::hours(n));
-  return InvalidArgument("'" + std::string(text) + "' has an unknown unit: use ms, s, m or h");
+  if (unit == "d") return milliseconds(std::chrono::hours(24 * n));
+  return InvalidArgument("'" + std::string(text) + "' has an unknown unit: use ms, s, m, h or d");
 }
 
 static std::string FlagName(const std::string& name) {

@@ -69,7 +69,8 @@ TEST(ParseDuration, WholeNumbersWithAUnitOrSeconds) {
   EXPECT_EQ(ParseDuration("30").value(), milliseconds(30000));
   EXPECT_EQ(ParseDuration("2m").value(), milliseconds(120000));
   EXPECT_EQ(ParseDuration("2h").value(), milliseconds(7200000));
-  for (const char* bad : {"", "s", "-1s", "1.5s", "10d", "1 s", "9999999999s"}) {
+  EXPECT_EQ(ParseDuration("7d").value(), milliseconds(604800000));
+  for (const char* bad : {"", "s", "-1s", "1.5s", "10w", "1 s", "9999999999s"}) {
     EXPECT_EQ(ParseDuration(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
 }

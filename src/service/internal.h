@@ -193,6 +193,7 @@ class KeyServiceImpl final : public KeyService {
                                      int limit) override;
   Status DeleteRole(const RequestContext& ctx, const std::string& id_or_name) override;
   Status FlushLastUsed() override;
+  void SetUsageRecorder(UsageRecorder* usage) override { usage_ = usage; }
   size_t KeyCount() const override;
 
   // Loads the live state from the store. REQUIRES: called once, before any other method.
@@ -272,6 +273,9 @@ class KeyServiceImpl final : public KeyService {
   store::Store& store_;
   Env& env_;
   std::vector<uint8_t> audit_salt_;  // the store's, read once at Load
+  UsageRecorder* usage_ = nullptr;   // set before serving
+  // Verify without recording the verification.
+  StatusOr<VerifyResult> VerifyUnrecorded(const RequestContext& ctx, const VerifyRequest& req);
 
   std::mutex write_mu_;           // serializes writers
   mutable std::shared_mutex mu_;  // guards the maps below against concurrent readers

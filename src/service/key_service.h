@@ -46,6 +46,8 @@ class Store;
 
 namespace keyhold::service {
 
+class UsageRecorder;
+
 class KeyService {
  public:
   // Loads the live state from `store`. Both must outlive the service.
@@ -167,6 +169,10 @@ class KeyService {
   // acknowledged write: the server calls this every few seconds and at shutdown.
   // Errors: whatever the store returns (the times stay pending for the next flush).
   virtual Status FlushLastUsed() = 0;
+
+  // Hands every verification from now on to `usage` (which must outlive the service), or to
+  // nothing if null. REQUIRES: called before concurrent Verify calls start.
+  virtual void SetUsageRecorder(UsageRecorder* usage) = 0;
 
   // Number of live keys in memory (app and root).
   virtual size_t KeyCount() const = 0;

@@ -3,6 +3,7 @@
 #include "core/key_format.h"
 #include "core/permissions.h"
 #include "service/internal.h"
+#include "service/usage_recorder.h"
 
 namespace keyhold::service {
 
@@ -16,6 +17,26 @@ static bool IpAllowed(const ApiRecord& api, const std::string& client_ip) {
 }
 
 StatusOr<VerifyResult> KeyServiceImpl::Verify(const RequestContext& ctx, const VerifyRequest& req) {
+  StatusOr<VerifyResult> r = VerifyUnrecorded(ctx, req);
+  // Errors are not verifications (a bad request, or WouldBlock: the call is made again).
+  if (!usage_ || !r.ok()) return r;
+  Verification v;
+  v.time_ms = env_.NowMillis();
+  v.outcome = VerifyCodeName(r->code);
+  if (r->key) {
+    v.key_id = std::string(r->key->id());
+    v.api_id = std::string(r->key->api_id());
+    if (r->key->identity()) v.identity_id = r->key->identity()->id;
+  }
+  v.client_ip = ctx.client_ip;
+  v.route = ctx.route;
+  v.tags = req.tags;
+  usage_->Record(std::move(v));
+  return r;
+}
+
+StatusOr<VerifyResult> KeyServiceImpl::VerifyUnrecorded(const RequestContext& ctx,
+                                                        const VerifyRequest& req) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(req.ratelimits));
   VerifyResult result;

@@ -125,6 +125,49 @@ struct AuditTail {
   audit::ChainHash hash = audit::kGenesis;
 };
 
+// Verifications of one second that share every attribute, counted: the usage log's unit. The
+// recorder aggregates a flush's verifications into these, so a busy key costs one row a second
+// per client address, not one per request.
+struct UsageRow {
+  int64_t second_ms = 0;  // start of the second, ms since the epoch
+  std::string key_id;     // empty: no key matched
+  std::string identity_id;
+  std::string api_id;
+  std::string outcome;  // VALID, NOT_FOUND, ...
+  std::string client_ip;
+  std::string route;      // what the caller asked for, when known (e.g. "GET /tickets")
+  std::string tags_json;  // JSON array text; "" for none
+  int64_t count = 0;
+};
+
+// Rollup sizes: a bucket is the minute, hour or UTC day a verification fell in.
+enum class UsageGranularity : int32_t { kMinute = 1, kHour = 2, kDay = 3 };
+
+// Which verification counts QueryUsage returns: rollups of `granularity` whose bucket starts in
+// [since_ms, until_ms), matching every non-empty filter, summed over the attributes not grouped.
+struct UsageQuery {
+  UsageGranularity granularity = UsageGranularity::kHour;
+  int64_t since_ms = 0;
+  int64_t until_ms = 0;
+  std::vector<std::string> key_ids;
+  std::vector<std::string> identity_ids;
+  std::vector<std::string> api_ids;
+  std::vector<std::string> outcomes;
+  bool by_time = false, by_key = false, by_identity = false, by_api = false, by_outcome = false;
+  int limit = 1000;  // rows, 1..kMaxUsageRows
+};
+inline constexpr int kMaxUsageRows = 100'000;
+
+// One result row of QueryUsage: the grouped attributes (others empty / 0) and the count.
+struct UsageCount {
+  int64_t bucket_ms = 0;
+  std::string key_id;
+  std::string identity_id;
+  std::string api_id;
+  std::string outcome;
+  int64_t count = 0;
+};
+
 // What SpendCredits did.
 struct SpendResult {
   bool spent = false;    // the balance covered the cost and it was taken (always, if unlimited)
@@ -260,6 +303,29 @@ class Store {
   // kInvalidArgument if limit is not in [1, kMaxAuditPage]; kUnavailable.
   virtual StatusOr<std::vector<audit::Checkpoint>> ListAuditCheckpoints(int64_t after_seq,
                                                                         int limit) = 0;
+
+  // --- usage ---------------------------------------------------------------------------------
+  //
+  // Verification counts, written in batches by the usage recorder (best effort: usage, not an
+  // acknowledged write; recorded in no change feed and no audit entry).
+
+  // Appends `rows` to the usage log and adds their counts to the minute, hour and day rollups, in
+  // one transaction. Errors: kInvalidArgument for a negative count; kUnavailable.
+  virtual Status RecordUsage(const std::vector<UsageRow>& rows) = 0;
+
+  // Verification counts from the rollups, ordered by the grouped attributes (time first).
+  // Errors: kInvalidArgument if limit is out of range or until <= since; kUnavailable.
+  virtual StatusOr<std::vector<UsageCount>> QueryUsage(const UsageQuery& q) = 0;
+
+  // Up to `limit` usage rows of key `key_id` ("" = any key) in [since_ms, until_ms), newest
+  // first. Errors: kInvalidArgument for a limit out of [1, kMaxUsageRows]; kUnavailable.
+  virtual StatusOr<std::vector<UsageRow>> ReadUsage(const std::string& key_id, int64_t since_ms,
+                                                    int64_t until_ms, int limit) = 0;
+
+  // Deletes usage rows and minute rollups older than `rows_before_ms`, hour rollups older than
+  // `hours_before_ms` and day rollups older than `days_before_ms`. Errors: kUnavailable.
+  virtual Status PruneUsage(int64_t rows_before_ms, int64_t hours_before_ms,
+                            int64_t days_before_ms) = 0;
 
   // --- other writes and reads --------------------------------------------------------------
 

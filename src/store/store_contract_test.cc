@@ -737,6 +737,67 @@ TEST_P(StoreContract, CheckpointsRoundTripInSeqOrder) {
   EXPECT_EQ(s->ListAuditCheckpoints(10, 100)->size(), 1u);
 }
 
+// --- usage -----------------------------------------------------------------------------------
+
+TEST_P(StoreContract, UsageRowsRollUpAndQueryByAnyGrouping) {
+  auto s = Open();
+  constexpr int64_t kMin = 60'000;
+  // 10:00:05 and 10:00:40 (one minute), 10:01:10 (the next), all on 2026-01-01.
+  int64_t t0 = kJan1 + 10 * 3'600'000 + 5'000;
+  std::vector<UsageRow> rows = {
+      {t0, "key_a", "id_1", "api_1", "VALID", "10.0.0.1", "", "", 3},
+      {t0 + 35'000, "key_a", "id_1", "api_1", "VALID", "10.0.0.2", "", R"(["x"])", 2},
+      {t0 + 65'000, "key_b", "", "api_1", "DISABLED", "10.0.0.1", "GET /t", "", 1},
+      {t0 + 65'000, "", "", "", "NOT_FOUND", "10.0.0.9", "", "", 4},
+  };
+  ASSERT_TRUE(s->RecordUsage(rows).ok());
+  ASSERT_TRUE(
+      s->RecordUsage({{t0, "key_a", "id_1", "api_1", "VALID", "10.0.0.1", "", "", 1}}).ok());
+  EXPECT_EQ(s->RecordUsage({{t0, "key_a", "", "", "VALID", "", "", "", -1}}).code(),
+            StatusCode::kInvalidArgument);
+
+  auto query = [&](UsageQuery q) {
+    q.since_ms = kJan1;
+    q.until_ms = kJan1 + 86'400'000;
+    auto r = s->QueryUsage(q);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    std::vector<std::tuple<int64_t, std::string, std::string, int64_t>> out;
+    if (r.ok()) {
+      for (const auto& c : *r) out.emplace_back(c.bucket_ms, c.key_id, c.outcome, c.count);
+    }
+    return out;
+  };
+  using T = std::tuple<int64_t, std::string, std::string, int64_t>;
+  using V = std::vector<T>;
+  int64_t m0 = t0 - 5'000;
+  EXPECT_EQ(query({.granularity = UsageGranularity::kMinute, .by_time = true, .by_key = true}),
+            (V{T{m0, "key_a", "", 6}, T{m0 + kMin, "", "", 4}, T{m0 + kMin, "key_b", "", 1}}));
+  EXPECT_EQ(query({.granularity = UsageGranularity::kDay, .by_outcome = true}),
+            (V{T{0, "", "DISABLED", 1}, T{0, "", "NOT_FOUND", 4}, T{0, "", "VALID", 6}}));
+  EXPECT_EQ(
+      query(
+          {.granularity = UsageGranularity::kHour, .key_ids = {"key_a", "key_b"}, .by_key = true}),
+      (V{T{0, "key_a", "", 6}, T{0, "key_b", "", 1}}));
+  EXPECT_EQ(query({.granularity = UsageGranularity::kHour, .outcomes = {"NOT_FOUND"}}),
+            (V{T{0, "", "", 4}}));
+  EXPECT_EQ(query({.granularity = UsageGranularity::kHour, .api_ids = {"api_2"}}), V{});
+
+  auto raw = s->ReadUsage("key_a", kJan1, kJan1 + 86'400'000, 10);
+  ASSERT_TRUE(raw.ok());
+  ASSERT_EQ(raw->size(), 3u);
+  EXPECT_EQ((*raw)[0].client_ip, "10.0.0.2");
+  EXPECT_EQ((*raw)[0].tags_json, R"(["x"])");
+
+  // Pruning: rows and minute rollups before the horizon go; hour and day rollups stay.
+  ASSERT_TRUE(s->PruneUsage(t0 + 55'000, kJan1, kJan1).ok());
+  EXPECT_EQ(s->ReadUsage("", kJan1, kJan1 + 86'400'000, 10)->size(), 2u);
+  EXPECT_EQ(query({.granularity = UsageGranularity::kMinute, .by_key = true}),
+            (V{T{0, "", "", 4}, T{0, "key_b", "", 1}}));
+  EXPECT_EQ(query({.granularity = UsageGranularity::kDay}), (V{T{0, "", "", 11}}));
+  EXPECT_EQ(s->QueryUsage({.since_ms = 5, .until_ms = 5}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllStores, StoreContract, ::testing::ValuesIn(Factories()),
                          [](const ::testing::TestParamInfo<StoreFactory>& p) {
                            return p.param.name;

@@ -60,6 +60,20 @@ class FaultyStore final : public store::Store {
                                                                 int limit) override {
     return inner_.ListAuditCheckpoints(after_seq, limit);
   }
+  Status RecordUsage(const std::vector<store::UsageRow>& rows) override {
+    if (fail_) return WriteFailure();
+    return inner_.RecordUsage(rows);
+  }
+  StatusOr<std::vector<store::UsageCount>> QueryUsage(const store::UsageQuery& q) override {
+    return inner_.QueryUsage(q);
+  }
+  StatusOr<std::vector<store::UsageRow>> ReadUsage(const std::string& key_id, int64_t since_ms,
+                                                   int64_t until_ms, int limit) override {
+    return inner_.ReadUsage(key_id, since_ms, until_ms, limit);
+  }
+  Status PruneUsage(int64_t rows_before, int64_t hours_before, int64_t days_before) override {
+    return inner_.PruneUsage(rows_before, hours_before, days_before);
+  }
   int SchemaVersion() override { return inner_.SchemaVersion(); }
 
  private:

@@ -229,7 +229,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   request.headers = {{"authorization", "Bearer " + bearer}, {"content-type", "application/json"}};
   request.body = world.Expand(raw);
   auto audit = service::AuditService::Create(*world.store, world.env);
-  http::unkey::UnkeyApi api(*world.service, *audit);
+  auto analytics = service::AnalyticsService::Create(*world.store, world.env);
+  http::unkey::UnkeyApi api(*world.service, *audit, *analytics);
   http::HttpResponse response = CallApi(api, request);
   static const bool trace = std::getenv("KEYHOLD_FUZZ_TRACE") != nullptr;
   if (trace) {

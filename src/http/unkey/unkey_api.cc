@@ -13,8 +13,9 @@ static constexpr StringRule kIdRule{.required = true, .min = 1, .max = 128};
 static constexpr StringRule kNameRule{.min = 1, .max = service::kMaxNameLength};
 static constexpr size_t kMaxKeyText = 512;
 
-UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit)
-    : service_(service), audit_(audit) {
+UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
+                   service::AnalyticsService& analytics)
+    : service_(service), audit_(audit), analytics_(analytics) {
   using enum Blocking;
   operations_ = {
       {"apis.createApi", {&UnkeyApi::CreateApi, kMay}},
@@ -52,6 +53,7 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit)
       {"rootKeys.deleteRootKey", {&UnkeyApi::DeleteRootKey, kMay}},
       {"audit.listEvents", {&UnkeyApi::ListAuditEvents, kMay}},
       {"audit.verifyChain", {&UnkeyApi::VerifyAuditChain, kMay}},
+      {"analytics.getVerifications", {&UnkeyApi::GetVerifications, kMay}},
   };
 }
 

@@ -21,6 +21,7 @@
 
 #include "http/message.h"
 #include "http/router.h"
+#include "service/analytics.h"
 #include "service/audit_service.h"
 #include "service/key_service.h"
 
@@ -33,8 +34,9 @@ inline constexpr int kMaxJsonDepth = 64;
 
 class UnkeyApi final : public Surface {
  public:
-  // Both services must outlive the surface.
-  UnkeyApi(service::KeyService& service, service::AuditService& audit);
+  // The services must outlive the surface.
+  UnkeyApi(service::KeyService& service, service::AuditService& audit,
+           service::AnalyticsService& analytics);
   HttpResponse Handle(RequestContext& ctx, const HttpRequest& req) override;
   HttpResponse Error(const RequestContext& ctx, int status, std::string_view reason,
                      std::string_view detail) const override;
@@ -52,6 +54,7 @@ class UnkeyApi final : public Surface {
   std::optional<HttpResponse> Authenticate(RequestContext& ctx, const HttpRequest& req);
 
   HttpResponse ListAuditEvents(Call& c);
+  HttpResponse GetVerifications(Call& c);
   HttpResponse VerifyAuditChain(Call& c);
   HttpResponse CreateApi(Call& c);
   HttpResponse GetApi(Call& c);
@@ -91,6 +94,7 @@ class UnkeyApi final : public Surface {
 
   service::KeyService& service_;
   service::AuditService& audit_;
+  service::AnalyticsService& analytics_;
   std::map<std::string, OperationInfo, std::less<>> operations_;
 };
 

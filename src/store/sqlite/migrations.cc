@@ -121,6 +121,34 @@ CREATE TABLE installation (
 );
 INSERT INTO installation (name, value) VALUES ('audit_salt', randomblob(32));
 )sql",
+      // 4: usage: verifications counted per second and attributes, and rolled up per minute,
+      // hour and day (granularity 1, 2, 3).
+      R"sql(
+CREATE TABLE usage_events (
+  second_ms INTEGER NOT NULL,
+  key_id TEXT NOT NULL,
+  identity_id TEXT NOT NULL,
+  api_id TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  client_ip TEXT NOT NULL,
+  route TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  count INTEGER NOT NULL
+);
+CREATE INDEX usage_events_by_time ON usage_events(second_ms);
+CREATE INDEX usage_events_by_key ON usage_events(key_id, second_ms);
+CREATE TABLE usage_rollups (
+  granularity INTEGER NOT NULL,
+  bucket_ms INTEGER NOT NULL,
+  key_id TEXT NOT NULL,
+  identity_id TEXT NOT NULL,
+  api_id TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (granularity, bucket_ms, key_id, identity_id, api_id, outcome)
+) WITHOUT ROWID;
+CREATE INDEX usage_rollups_by_key ON usage_rollups(key_id, granularity, bucket_ms);
+)sql",
   };
   return kMigrations;
 }

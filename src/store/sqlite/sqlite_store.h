@@ -71,6 +71,12 @@ class SqliteStore final : public Store {
   Status PutAuditCheckpoint(const audit::Checkpoint& cp) override;
   StatusOr<std::vector<audit::Checkpoint>> ListAuditCheckpoints(int64_t after_seq,
                                                                 int limit) override;
+  Status RecordUsage(const std::vector<UsageRow>& rows) override;
+  StatusOr<std::vector<UsageCount>> QueryUsage(const UsageQuery& q) override;
+  StatusOr<std::vector<UsageRow>> ReadUsage(const std::string& key_id, int64_t since_ms,
+                                            int64_t until_ms, int limit) override;
+  Status PruneUsage(int64_t rows_before_ms, int64_t hours_before_ms,
+                    int64_t days_before_ms) override;
   int SchemaVersion() override;
 
  private:
