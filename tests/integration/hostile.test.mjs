@@ -10,7 +10,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
-import { Server, selfSignedCert, tempDir, rawExchange } from "../lib/keyhold.mjs";
+import { Server, selfSignedCert, tempDir, rawExchange, eventually } from "../lib/keyhold.mjs";
 
 let s;
 
@@ -86,9 +86,11 @@ async function assertRefused(server, response, code, surface) {
     assert.equal(body.error.requestId, id);
     assert.equal(body.error.status, code);
   }
-  await sleep(20); // the access log is written by another process: give it a moment
-  const line = server.stderr.split("\n").find((l) => l.includes(id));
-  assert.match(line ?? "", new RegExp(` ${code} \\d+us `), `access log line for ${id}`);
+  // The access log line arrives on the server's stderr pipe, possibly after the response.
+  await eventually(() => {
+    const line = server.stderr.split("\n").find((l) => l.includes(id));
+    assert.match(line ?? "", new RegExp(` ${code} \\d+us `), `access log line for ${id}`);
+  }, 5000);
   return body;
 }
 

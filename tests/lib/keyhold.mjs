@@ -32,6 +32,28 @@ function waitFor(predicate, what, timeoutMs = 15000) {
   });
 }
 
+// Polls `check` (async; throws while its condition does not hold) until it passes or `timeoutMs`
+// runs out, then rethrows its last error. For state the server reaches asynchronously (a flush,
+// a delivery), so a test waits as long as a loaded machine needs and no longer.
+export async function eventually(check, timeoutMs = 10000, everyMs = 50) {
+  const start = Date.now();
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() - start > timeoutMs) throw e;
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  }
+}
+
+// Servers still running when the test process exits (a test that failed before its stop()) are
+// killed then, and do not hold the process open meanwhile.
+const running = new Set();
+process.on("exit", () => {
+  for (const proc of running) proc.kill("SIGKILL");
+});
+
 export class Server {
   constructor({ dataDir, args = [], env = {} } = {}) {
     this.dataDir = dataDir ?? path.join(tempDir(), "data");
@@ -50,7 +72,17 @@ export class Server {
     });
     this.proc.stdout.on("data", (d) => (this.stdout += d));
     this.proc.stderr.on("data", (d) => (this.stderr += d));
-    this.exited = new Promise((resolve) => this.proc.on("exit", (code, signal) => resolve({ code, signal })));
+    const proc = this.proc;
+    running.add(proc);
+    proc.unref(); // a forgotten server does not keep the test process alive; `exited` re-refs it
+    proc.stdout.unref();
+    proc.stderr.unref();
+    this._exited = new Promise((resolve) =>
+      proc.on("exit", (code, signal) => {
+        running.delete(proc);
+        resolve({ code, signal });
+      }),
+    );
     const m = await waitFor(() => /listening on (https?):\/\/([^ ]+)/.exec(this.stderr) || (this.proc.exitCode !== null && "exit"), "server start");
     if (m === "exit") throw new Error(`server exited: ${this.stderr}`);
     this.url = `${m[1]}://${m[2]}`;
@@ -63,10 +95,17 @@ export class Server {
     return this;
   }
 
+  // Resolves with { code, signal } when the server exits; while awaited, keeps the test running.
+  get exited() {
+    this.proc?.ref();
+    return this._exited;
+  }
+
   async stop(signal = "SIGTERM") {
     if (!this.proc || this.proc.exitCode !== null) return this.exited;
+    const exited = this.exited;
     this.proc.kill(signal);
-    return this.exited;
+    return exited;
   }
 
   // POSTs to /v2/<op>; returns { status, body, headers }.
@@ -139,6 +178,8 @@ export function cli(args, { env = {}, input, cwd } = {}) {
     p.stdout.on("data", (d) => (stdout += d));
     p.stderr.on("data", (d) => (stderr += d));
     p.on("exit", (code) => resolve({ code, stdout, stderr }));
+    p.on("error", (e) => resolve({ code: null, stdout, stderr: stderr + String(e) }));
+    p.stdin.on("error", () => {}); // a command that exits before reading its input
     p.stdin.end(input ?? "");
   });
 }
