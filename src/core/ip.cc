@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace keyhold {
@@ -80,6 +81,21 @@ std::string CanonicalAddress(std::string_view text) {
   char buf[INET6_ADDRSTRLEN] = {};
   inet_ntop(family == 4 ? AF_INET : AF_INET6, bytes.data(), buf, sizeof buf);
   return buf;
+}
+
+std::string NetworkOf(std::string_view address, int v4_prefix, int v6_prefix) {
+  if (address.size() > 64) return "";
+  std::array<uint8_t, 16> bytes{};
+  int family = ParseAddress(address, &bytes);
+  if (family == 0) return "";
+  int width = family == 4 ? 32 : 128;
+  int prefix = std::clamp(family == 4 ? v4_prefix : v6_prefix, 0, width);
+  for (int bit = prefix; bit < width; ++bit) {
+    bytes[static_cast<size_t>(bit / 8)] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+  }
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family == 4 ? AF_INET : AF_INET6, bytes.data(), buf, sizeof buf);
+  return std::string(buf) + "/" + std::to_string(prefix);
 }
 
 StatusOr<TrustedProxies> TrustedProxies::Parse(std::string_view list) {

@@ -55,4 +55,10 @@ class TrustedProxies {
 // "1.2.3.4:5678" -> "1.2.3.4"), or empty if it is not an IP address.
 std::string CanonicalAddress(std::string_view text);
 
+// The network `address` belongs to, as canonical CIDR text: its first `v4_prefix` bits for an
+// IPv4 (or IPv4-mapped) address, `v6_prefix` bits for IPv6 ("203.0.113.9", 24, 48 ->
+// "203.0.113.0/24"). Empty if `address` is not an IP address. Prefixes are clamped to the family's
+// width.
+std::string NetworkOf(std::string_view address, int v4_prefix, int v6_prefix);
+
 }  // namespace keyhold

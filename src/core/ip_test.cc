@@ -80,5 +80,16 @@ TEST(TrustedProxies, RejectsWhatIsNoNetwork) {
   EXPECT_EQ(TrustedProxies::Parse("10.0.0.0/33").status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(NetworkOf, MasksToThePrefixOfTheFamily) {
+  EXPECT_EQ(NetworkOf("203.0.113.9", 24, 48), "203.0.113.0/24");
+  EXPECT_EQ(NetworkOf("::ffff:203.0.113.9", 24, 48), "203.0.113.0/24");
+  EXPECT_EQ(NetworkOf("2001:db8:abcd:12:1::7", 24, 48), "2001:db8:abcd::/48");
+  EXPECT_EQ(NetworkOf("10.1.2.3", 20, 48), "10.1.0.0/20");
+  EXPECT_EQ(NetworkOf("10.1.2.3", 99, 48), "10.1.2.3/32");
+  EXPECT_EQ(NetworkOf("2001:db8::1", 24, -3), "::/0");
+  EXPECT_EQ(NetworkOf("not-an-address", 24, 48), "");
+  EXPECT_EQ(NetworkOf("", 24, 48), "");
+}
+
 }  // namespace
 }  // namespace keyhold

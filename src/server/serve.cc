@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "audit/checkpoint.h"
@@ -26,8 +27,10 @@
 #include "http/server.h"
 #include "http/unkey/unkey_api.h"
 #include "http/vault/vault_api.h"
+#include "server/anomalies.h"
 #include "server/bootstrap.h"
 #include "service/analytics.h"
+#include "service/anomaly_monitor.h"
 #include "service/audit_service.h"
 #include "service/usage_recorder.h"
 
@@ -363,7 +366,21 @@ int Serve(const Settings& settings) {
   std::unique_ptr<service::AuditService> audit = service::AuditService::Create(*opened->store, env);
   std::unique_ptr<service::AnalyticsService> analytics =
       service::AnalyticsService::Create(*opened->store, env);
+  bool detect_anomalies = false;
+  auto anomaly_options = AnomalyOptions(settings, usage_options.flush_interval, &detect_anomalies);
+  if (!anomaly_options.ok()) {
+    spdlog::error("{}", anomaly_options.status().message());
+    return 2;
+  }
+  std::optional<service::AnomalyMonitor> anomalies;
   service::UsageRecorder usage(*opened->store, env, usage_options);
+  if (detect_anomalies) {
+    anomalies.emplace(*opened->store, std::move(anomaly_options).value(),
+                      [](const anomaly::Detection& d) {
+                        spdlog::warn("anomaly detected: {}", service::DetectionJson(d).dump());
+                      });
+    usage.SetObserver(&*anomalies);
+  }
   opened->service->SetUsageRecorder(&usage);
   usage.Start();
   Surfaces surfaces(*opened->service, *audit, *analytics, env);

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "fakes/temp_dir.h"
+#include "server/anomalies.h"
 
 namespace keyhold::server {
 namespace {
@@ -60,6 +61,45 @@ TEST_F(SettingsTest, UnknownKeyInFileIsAnError) {
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("listen_port"), std::string::npos);
   EXPECT_NE(st.message().find("line 2"), std::string::npos);
+}
+
+TEST_F(SettingsTest, AnomalyDetectorsAreConfiguredBySettings) {
+  std::string toml = WriteToml(
+      "anomaly_spike_z = 5\nanomaly_baseline = \"2h\"\n"
+      "anomaly_sensitive_routes = \"DELETE /admin/*, POST /billing/* ,\"\n");
+  Settings s(ServeSettingTable());
+  ASSERT_TRUE(s.Resolve(toml).ok());
+  bool on = false;
+  auto o = AnomalyOptions(s, std::chrono::seconds(1), &on);
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_TRUE(on);
+  EXPECT_EQ(o->spike_z, 5.0);
+  EXPECT_EQ(o->baseline_minutes, 120);
+  EXPECT_EQ(o->warmup_minutes, 30);
+  EXPECT_EQ(o->spike_min_per_minute, 60);
+  EXPECT_EQ(o->failed_window_ms, 60'000);
+  EXPECT_EQ(o->network_learning_ms, 24 * 3'600'000);
+  EXPECT_EQ(o->grace_ms, 2000);
+  EXPECT_EQ(o->sensitive_routes, (std::vector<std::string>{"DELETE /admin/*", "POST /billing/*"}));
+  EXPECT_TRUE(o->sensitive_tags.empty());
+}
+
+TEST_F(SettingsTest, MalformedAnomalySettingsAreNamed) {
+  for (auto [name, value] : {std::pair{"anomaly_spike_z", "4.5"},
+                             {"anomaly_spike_z", "0"},
+                             {"anomaly_spike_min", "-1"},
+                             {"anomaly_baseline", "30s"},
+                             {"anomaly_failed_per_key", "many"},
+                             {"anomaly_detection", "yes"},
+                             {"anomaly_failed_window", "1h30m"}}) {
+    Settings s(ServeSettingTable());
+    ASSERT_TRUE(s.Resolve(WriteToml(std::string(name) + " = \"" + value + "\"\n")).ok());
+    bool on = false;
+    auto o = AnomalyOptions(s, std::chrono::seconds(1), &on);
+    ASSERT_FALSE(o.ok()) << name << "=" << value;
+    EXPECT_EQ(o.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(o.status().message().find(name), std::string::npos) << o.status().message();
+  }
 }
 
 TEST(ParseDuration, WholeNumbersWithAUnitOrSeconds) {

@@ -55,13 +55,17 @@ Status UsageRecorder::Flush() {
   }
   std::vector<store::UsageRow> rows = std::move(unwritten_);
   unwritten_.clear();
+  const size_t retried = rows.size();
   for (auto& [k, n] : counts) {
     auto& [second, key, identity, api, outcome, ip, route, tags] = k;
     rows.push_back({second, key, identity, api, outcome, ip, route, tags, n});
   }
   buffered_.fetch_sub(events.size(), std::memory_order_relaxed);
+  Status st = rows.empty() ? OkStatus() : store_.RecordUsage(rows);
+  if (observer_ != nullptr) {
+    observer_->OnUsage(std::span<const store::UsageRow>(rows).subspan(retried), env_.NowMillis());
+  }
   if (rows.empty()) return OkStatus();
-  Status st = store_.RecordUsage(rows);
   if (!st.ok()) {
     // Kept for the next flush, as long as they fit: usage is best effort, memory is bounded.
     if (rows.size() <= options_.max_buffered) {

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +43,15 @@ struct Verification {
   std::string client_ip;
   std::string route;
   std::vector<std::string> tags;
+};
+
+// Sees every batch of usage rows the recorder aggregates (e.g. the anomaly detectors), on the
+// flushing thread, after the batch was handed to the store (written or kept for the next flush).
+// `rows` is empty when nothing was verified since the last flush: time still passed.
+class UsageObserver {
+ public:
+  virtual ~UsageObserver() = default;
+  virtual void OnUsage(std::span<const store::UsageRow> rows, int64_t now_ms) = 0;
 };
 
 struct UsageOptions {
@@ -66,6 +76,10 @@ class UsageRecorder {
   // flush, within max_buffered).
   Status Flush();
 
+  // Hands every flush's rows to `observer` (not owned; must outlive the recorder's last flush).
+  // Call before Start().
+  void SetObserver(UsageObserver* observer) { observer_ = observer; }
+
   // Starts the flushing thread; Stop() ends it and flushes once more. Both idempotent.
   void Start();
   void Stop();
@@ -85,6 +99,7 @@ class UsageRecorder {
   store::Store& store_;
   Env& env_;
   const UsageOptions options_;
+  UsageObserver* observer_ = nullptr;
   Shard shards_[kShards];
   std::atomic<size_t> buffered_{0};
   std::atomic<uint64_t> dropped_{0};

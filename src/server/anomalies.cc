@@ -1,0 +1,82 @@
+#include "server/anomalies.h"
+
+#include <charconv>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keyhold::server {
+namespace {
+
+Status Bad(std::string_view name, std::string_view why) {
+  return InvalidArgument(std::string(name) + ": " + std::string(why));
+}
+
+// A whole number in [min, max].
+Status ReadCount(const Settings& s, std::string_view name, int64_t min, int64_t max, int64_t* out) {
+  const std::string& text = s.Get(std::string(name));
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) {
+    return Bad(name, "'" + text + "' is not a whole number from " + std::to_string(min) + " to " +
+                         std::to_string(max));
+  }
+  *out = v;
+  return OkStatus();
+}
+
+// A duration of at least `min_ms`.
+Status ReadDuration(const Settings& s, std::string_view name, int64_t min_ms, int64_t* out_ms) {
+  auto d = ParseDuration(s.Get(std::string(name)));
+  if (!d.ok()) return Bad(name, d.status().message());
+  if (d->count() < min_ms) return Bad(name, "must be at least " + std::to_string(min_ms) + "ms");
+  *out_ms = d->count();
+  return OkStatus();
+}
+
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<anomaly::Options> AnomalyOptions(const Settings& s,
+                                          std::chrono::milliseconds flush_interval, bool* enabled) {
+  const std::string& on = s.Get("anomaly_detection");
+  if (on != "true" && on != "false") return Bad("anomaly_detection", "use true or false");
+  *enabled = on == "true";
+  anomaly::Options o;
+  int64_t z = 0, sustain = 0, baseline_ms = 0, warmup_ms = 0;
+  constexpr int64_t kMinute = 60'000;
+  KH_RETURN_IF_ERROR(ReadCount(s, "anomaly_spike_z", 1, 100, &z));
+  KH_RETURN_IF_ERROR(ReadCount(s, "anomaly_spike_min", 1, 1'000'000'000, &o.spike_min_per_minute));
+  KH_RETURN_IF_ERROR(ReadCount(s, "anomaly_spike_minutes", 1, 60, &sustain));
+  KH_RETURN_IF_ERROR(ReadDuration(s, "anomaly_baseline", kMinute, &baseline_ms));
+  KH_RETURN_IF_ERROR(ReadDuration(s, "anomaly_warmup", 0, &warmup_ms));
+  KH_RETURN_IF_ERROR(ReadDuration(s, "anomaly_network_learning", 0, &o.network_learning_ms));
+  KH_RETURN_IF_ERROR(ReadDuration(s, "anomaly_failed_window", 1000, &o.failed_window_ms));
+  KH_RETURN_IF_ERROR(ReadCount(s, "anomaly_failed_per_key", 0, 1'000'000'000, &o.failed_per_key));
+  KH_RETURN_IF_ERROR(
+      ReadCount(s, "anomaly_failed_per_address", 0, 1'000'000'000, &o.failed_per_address));
+  KH_RETURN_IF_ERROR(ReadDuration(s, "anomaly_cooldown", 0, &o.cooldown_ms));
+  o.spike_z = static_cast<double>(z);
+  o.spike_sustain = static_cast<int>(sustain);
+  o.baseline_minutes = static_cast<int>(std::min<int64_t>(baseline_ms / kMinute, 100'000));
+  o.warmup_minutes = static_cast<int>(std::min<int64_t>(warmup_ms / kMinute, 100'000));
+  o.sensitive_routes = SplitList(s.Get("anomaly_sensitive_routes"));
+  o.sensitive_tags = SplitList(s.Get("anomaly_sensitive_tags"));
+  o.grace_ms = flush_interval.count() + 1000;
+  return o;
+}
+
+}  // namespace keyhold::server

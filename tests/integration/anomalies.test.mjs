@@ -1,0 +1,79 @@
+// Anomaly detection end to end: real verifications provoke the detectors, whose reports carry
+// the evidence and never a key. (Every detector's thresholds are unit-tested on a made-up
+// timeline in src/core/anomaly_test.cc; spikes and new networks need hours of history.)
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Server, eventually } from "../lib/keyhold.mjs";
+
+function detections(s) {
+  return s.stderr
+    .split("\n")
+    .map((l) => /anomaly detected: (\{.*\})$/.exec(l))
+    .filter(Boolean)
+    .map((m) => JSON.parse(m[1]));
+}
+
+test("failed bursts and sensitive tags are detected from real traffic", async () => {
+  const s = await new Server({
+    args: [
+      "--usage-flush-interval", "100ms",
+      "--anomaly-failed-per-address", "5",
+      "--anomaly-failed-per-key", "3",
+      "--anomaly-sensitive-tags", "path=/admin*",
+    ],
+  }).start();
+  try {
+    const { apiId } = await s.ok("apis.createApi", { name: "helpdesk" });
+    const a = await s.ok("keys.createKey", { apiId });
+    const b = await s.ok("keys.createKey", { apiId });
+    await s.ok("keys.updateKey", { keyId: b.keyId, enabled: false });
+    for (let i = 0; i < 5; i++) {
+      await s.ok("keys.verifyKey", { key: `hd_guess${i}000000000000000000000000000` });
+    }
+    for (let i = 0; i < 3; i++) await s.ok("keys.verifyKey", { key: b.key });
+    await s.ok("keys.verifyKey", { key: a.key, tags: ["path=/admin/users"] });
+    await s.ok("keys.verifyKey", { key: a.key, tags: ["path=/tickets"] });
+
+    const found = await eventually(() => {
+      const d = detections(s);
+      assert.ok(d.some((x) => x.kind === "anomaly.failed_burst" && x.keyId === b.keyId), "by key");
+      assert.ok(d.some((x) => x.kind === "anomaly.sensitive_route"), "sensitive tag");
+      return d;
+    });
+    const byAddress = found.find((x) => x.kind === "anomaly.failed_burst" && !x.keyId);
+    assert.equal(byAddress.clientAddress, "127.0.0.1");
+    assert.equal(byAddress.count, 5, JSON.stringify(byAddress));
+    assert.equal(byAddress.threshold, 5);
+    assert.equal(byAddress.keyIds, undefined, "only unknown keys were guessed by then");
+    const byKey = found.find((x) => x.kind === "anomaly.failed_burst" && x.keyId === b.keyId);
+    assert.equal(byKey.count, 3);
+    assert.deepEqual(byKey.addresses, ["127.0.0.1"]);
+    const sensitive = found.find((x) => x.kind === "anomaly.sensitive_route");
+    assert.equal(sensitive.keyId, a.keyId);
+    assert.equal(sensitive.matched, "tag path=/admin/users (path=/admin*)");
+    assert.equal(found.filter((x) => x.kind === "anomaly.sensitive_route").length, 1);
+    for (const key of [a.key, b.key, s.rootKey]) assert.ok(!s.stderr.includes(key));
+  } finally {
+    await s.stop();
+  }
+});
+
+test("malformed anomaly settings stop the server with the setting named", async () => {
+  const s = new Server({ args: ["--anomaly-spike-z", "lots"] });
+  await assert.rejects(s.start(), /anomaly_spike_z/);
+});
+
+test("anomaly detection can be switched off", async () => {
+  const s = await new Server({
+    args: ["--usage-flush-interval", "100ms", "--anomaly-detection", "false",
+      "--anomaly-failed-per-address", "1"],
+  }).start();
+  try {
+    await s.ok("keys.verifyKey", { key: "hd_guess000000000000000000000000000" });
+    await s.ok("keys.verifyKey", { key: "hd_guess100000000000000000000000000" });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(detections(s), []);
+  } finally {
+    await s.stop();
+  }
+});
