@@ -18,6 +18,7 @@
 #include "audit/chain.h"
 #include "core/status.h"
 #include "service/key_service.h"
+#include "service/ratelimiter.h"
 #include "store/store.h"
 
 namespace keyhold::service {
@@ -34,11 +35,6 @@ inline constexpr std::string_view kRootKeyPrefix = "khr";
 
 // kPermissionDenied naming `permission` unless `p` holds it.
 Status Require(const Principal& p, const std::string& permission);
-
-// kInvalidArgument ("application/not_enforced") if `ratelimits` is not empty: limits that were
-// stored but not enforced would be answered as if they were, so none are accepted until rate
-// limiting is part of the service. An empty list (clearing) is fine.
-Status RefuseUnenforcedRatelimits(const std::vector<Ratelimit>& ratelimits);
 
 // Conversions between the service's types and the store's records.
 RatelimitConfig ToRecord(const Ratelimit& r);
@@ -276,6 +272,12 @@ class KeyServiceImpl final : public KeyService {
   UsageRecorder* usage_ = nullptr;   // set before serving
   // Verify without recording the verification.
   StatusOr<VerifyResult> VerifyUnrecorded(const RequestContext& ctx, const VerifyRequest& req);
+  // Spends `req.cost` credits of `e` (if it counts credits) into `result`: kUsageExceeded if they
+  // do not suffice, a result of kNotFound if the key was deleted meanwhile. kWouldBlock if the
+  // spend must wait on the disk and `ctx` may not block.
+  Status SpendCredits(const RequestContext& ctx, const VerifyRequest& req, const KeyEntry& e,
+                      int64_t now, VerifyResult& result);
+  RateLimiter limiter_;
 
   std::mutex write_mu_;           // serializes writers
   mutable std::shared_mutex mu_;  // guards the maps below against concurrent readers

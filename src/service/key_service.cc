@@ -42,14 +42,6 @@ Status Require(const Principal& p, const std::string& permission) {
   return PermissionDenied("this root key lacks the permission '" + permission + "'");
 }
 
-Status RefuseUnenforcedRatelimits(const std::vector<Ratelimit>& ratelimits) {
-  if (ratelimits.empty()) return OkStatus();
-  return InvalidArgument(
-      "rate limits are not enforced by this server yet, so none are accepted (a limit that is "
-      "stored but not enforced would be answered as if it were); remove ratelimits",
-      "application/not_enforced");
-}
-
 RatelimitConfig ToRecord(const Ratelimit& r) {
   return {r.id, r.name, r.limit, r.duration_ms, r.auto_apply};
 }

@@ -92,8 +92,7 @@ class KeyService {
   // Creates a key and returns its text, once. Needs `api.<apiId>.create_key`; naming
   // permissions that do not exist yet also needs `rbac.*.create_permission`; an `external_id`
   // links an existing identity only with `identity.*.read_identity`, and creates a new one only
-  // with `identity.*.create_identity`. Errors also: kInvalidArgument ("application/not_enforced")
-  // for rate limits, which are not enforced yet.
+  // with `identity.*.create_identity`.
   virtual StatusOr<CreatedKey> CreateKey(const RequestContext& ctx, CreateKeyRequest req) = 0;
   // Creates `count` keys alike but for their text, in one store write (bulk loads, benchmarks).
   // Errors as CreateKey; kInvalidArgument if count is not 1..kMaxBulkKeys.

@@ -206,7 +206,6 @@ StatusOr<std::vector<CreatedKey>> KeyServiceImpl::CreateKeys(const RequestContex
   }
   KH_RETURN_IF_ERROR(ValidateCommon(req.name, req.meta_json));
   if (req.credits) KH_RETURN_IF_ERROR(ValidateCredits(req.credits->remaining, req.credits->refill));
-  KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(req.ratelimits));
   std::vector<RatelimitConfig> ratelimits = ToRecords(req.ratelimits);
   KH_RETURN_IF_ERROR(ValidateRatelimits(ratelimits, env_));
   int64_t now = env_.NowMillis();
@@ -338,7 +337,6 @@ StatusOr<KeyView> KeyServiceImpl::UpdateKey(const RequestContext& ctx, UpdateKey
     k.expires = *req.expires;
   }
   if (req.ratelimits) {
-    KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(*req.ratelimits));
     std::vector<RatelimitConfig> ratelimits = ToRecords(*req.ratelimits);
     KH_RETURN_IF_ERROR(ValidateRatelimits(ratelimits, env_));
     k.ratelimits = std::move(ratelimits);

@@ -31,7 +31,6 @@ StatusOr<IdentityInfo> KeyServiceImpl::CreateIdentity(const RequestContext& ctx,
     return InvalidArgument("externalId must be 1 to 256 characters");
   }
   if (req.meta_json.size() > kMaxMetaBytes) return InvalidArgument("meta must be at most 64 KiB");
-  KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(in.ratelimits));
   req.ratelimits = ToRecords(in.ratelimits);
   for (auto& r : req.ratelimits) {
     if (r.limit < 1 || r.duration_ms < 1000 || r.duration_ms > kMaxRatelimitDurationMs) {
@@ -93,7 +92,6 @@ StatusOr<IdentityInfo> KeyServiceImpl::UpdateIdentity(const RequestContext& ctx,
     r.meta_json = std::move(*meta_json);
   }
   if (given) {
-    KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(*given));
     std::vector<RatelimitConfig> ratelimits = ToRecords(*given);
     for (auto& rl : ratelimits) {
       if (rl.limit < 1 || rl.duration_ms < 1000 || rl.duration_ms > kMaxRatelimitDurationMs) {

@@ -25,6 +25,7 @@ inline constexpr size_t kMaxListItems = 1000;
 inline constexpr int kMaxPageSize = 100;
 inline constexpr int kMaxBulkKeys = 1'000'000;
 inline constexpr int64_t kMaxRatelimitDurationMs = 30LL * 24 * 3600 * 1000;
+inline constexpr int64_t kMaxRatelimitLimit = 1'000'000'000;
 
 struct Ratelimit {
   std::string id;  // assigned by the service when empty
@@ -191,17 +192,40 @@ enum class VerifyCode {
 };
 const char* VerifyCodeName(VerifyCode code);
 
+// A rate limit a verification asks for by name: one of the key's (or else its identity's), with
+// the limit and duration optionally overridden, or a limit given here whole (limit and duration).
+struct RatelimitRequest {
+  std::string name;
+  int64_t cost = 1;  // tokens this request takes; 0 reads the limit without counting
+  std::optional<int64_t> limit;
+  std::optional<int64_t> duration_ms;
+};
+
 struct VerifyRequest {
   std::string_view key;
   std::optional<std::string> permissions_query;
-  int64_t cost = 1;
+  int64_t cost = 1;  // credits
   std::vector<std::string> tags;
-  std::vector<Ratelimit> ratelimits;  // refused until rate limits are enforced
+  std::vector<RatelimitRequest> ratelimits;
+};
+
+// A rate limit a verification was checked against, as it stands after the verification.
+struct RatelimitOutcome {
+  std::string id;  // the configured limit's; empty for one given whole in the request
+  std::string name;
+  int64_t limit = 0;
+  int64_t duration_ms = 0;
+  int64_t reset_ms = 0;   // until the limit is wholly available again
+  int64_t remaining = 0;  // requests of cost 1 it still admits now
+  bool exceeded = false;
+  bool auto_apply = false;
 };
 
 struct VerifyResult {
   VerifyCode code = VerifyCode::kNotFound;
-  std::optional<KeyView> key;  // set for every code except kNotFound
+  std::optional<KeyView> key;                // set for every code except kNotFound
+  std::vector<RatelimitOutcome> ratelimits;  // the limits checked, when rate limits were reached
+  int64_t retry_after_ms = 0;  // kRateLimited: until the request would pass (-1: never)
   bool valid() const { return code == VerifyCode::kValid; }
 };
 

@@ -1,4 +1,6 @@
 // KeyServiceImpl::Verify — the hot path. No store I/O unless the key has credits to spend.
+#include <set>
+
 #include "core/ip.h"
 #include "core/key_format.h"
 #include "core/permissions.h"
@@ -14,6 +16,76 @@ static bool IpAllowed(const ApiRecord& api, const std::string& client_ip) {
     if (net.ok() && net->Contains(client_ip)) return true;
   }
   return false;
+}
+
+// Whether spending `cost` from `cell` would be tried (its balance, as cached, allows it).
+static bool WouldSpend(CreditsCell& cell, int64_t cost, int64_t now) {
+  std::lock_guard lock(cell.mu);
+  if (!cell.credits.remaining) return false;
+  CreditsState probe = cell.credits;
+  ApplyRefill(probe, now);
+  return TrySpend(probe, cost);
+}
+
+static const Ratelimit* FindLimit(const std::vector<Ratelimit>& list, const std::string& name) {
+  for (const Ratelimit& r : list) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+// The rate limits a verification of `v` is checked against: the limits the request names (the
+// key's, else its identity's, with the request's overrides; or given whole in the request), then
+// the key's autoApply limits and its identity's, a key's limit hiding its identity's of the same
+// name. An identity's limits are shared by all its keys. Errors: kInvalidArgument for a name given
+// twice, or a limit neither the key nor its identity has and the request does not give whole.
+static Status CollectLimits(const KeyView& v, const VerifyRequest& req,
+                            std::vector<RateLimiter::Check>* checks,
+                            std::vector<RatelimitOutcome>* shown) {
+  const std::vector<Ratelimit> own = v.ratelimits();
+  const std::vector<Ratelimit> shared =
+      v.identity() ? v.identity()->ratelimits : std::vector<Ratelimit>{};
+  std::set<std::string> named;
+  auto add = [&](const Ratelimit* cfg, bool on_key, const std::string& name, GcraLimit limit,
+                 int64_t cost) {
+    std::string owner = on_key ? "k:" + std::string(v.id()) : "i:" + v.identity()->id;
+    checks->push_back({owner + ":" + name, limit, cost});
+    RatelimitOutcome o;
+    o.id = cfg ? cfg->id : "";
+    o.name = name;
+    o.limit = limit.limit;
+    o.duration_ms = limit.duration_ms;
+    o.auto_apply = cfg && cfg->auto_apply;
+    shown->push_back(std::move(o));
+  };
+  for (const RatelimitRequest& r : req.ratelimits) {
+    if (!named.insert(r.name).second) {
+      return InvalidArgument("ratelimit '" + r.name + "' is named twice");
+    }
+    const Ratelimit* cfg = FindLimit(own, r.name);
+    const bool on_key = cfg != nullptr || FindLimit(shared, r.name) == nullptr;
+    if (!cfg) cfg = FindLimit(shared, r.name);
+    if (!cfg && !(r.limit && r.duration_ms)) {
+      return InvalidArgument("ratelimit '" + r.name +
+                                 "' is not set on the key or its identity: give limit and "
+                                 "duration to apply it to this key",
+                             "application/ratelimit_not_found");
+    }
+    GcraLimit limit{r.limit.value_or(cfg ? cfg->limit : 0),
+                    r.duration_ms.value_or(cfg ? cfg->duration_ms : 0)};
+    add(cfg, on_key, r.name, limit, r.cost);
+  }
+  for (const Ratelimit& rl : own) {
+    if (rl.auto_apply && !named.contains(rl.name)) {
+      add(&rl, true, rl.name, {rl.limit, rl.duration_ms}, 1);
+    }
+  }
+  for (const Ratelimit& rl : shared) {
+    if (rl.auto_apply && !named.contains(rl.name) && !FindLimit(own, rl.name)) {
+      add(&rl, false, rl.name, {rl.limit, rl.duration_ms}, 1);
+    }
+  }
+  return OkStatus();
 }
 
 StatusOr<VerifyResult> KeyServiceImpl::Verify(const RequestContext& ctx, const VerifyRequest& req) {
@@ -38,7 +110,6 @@ StatusOr<VerifyResult> KeyServiceImpl::Verify(const RequestContext& ctx, const V
 StatusOr<VerifyResult> KeyServiceImpl::VerifyUnrecorded(const RequestContext& ctx,
                                                         const VerifyRequest& req) {
   const Principal& p = ctx.actor;
-  KH_RETURN_IF_ERROR(RefuseUnenforcedRatelimits(req.ratelimits));
   VerifyResult result;
   // A malformed key or a failed check is answered without touching the index.
   if (!ParseKey(req.key).ok()) return result;
@@ -78,12 +149,54 @@ StatusOr<VerifyResult> KeyServiceImpl::VerifyUnrecorded(const RequestContext& ct
   }
   if (result.code != VerifyCode::kValid) return result;
 
-  // Credits last, so a request denied for any other reason spends nothing.
-  if (!e->credits) return result;
-  CreditsCell& c = *e->credits;
+  std::vector<RateLimiter::Check> checks;
+  std::vector<RatelimitOutcome> shown;
+  KH_RETURN_IF_ERROR(CollectLimits(*result.key, req, &checks, &shown));
+  // A spend that waits on the disk is made on a worker, where the whole decision is taken again:
+  // handed over before any limit is counted, so each is counted once.
+  if (!ctx.may_block && e->credits && WouldSpend(*e->credits, req.cost, now)) return WouldBlock();
+  if (!checks.empty()) {
+    std::vector<RateLimiter::Outcome> out;
+    const bool admitted = limiter_.Apply(checks, now, &out);
+    for (size_t i = 0; i < out.size(); ++i) {
+      shown[i].remaining = out[i].remaining;
+      shown[i].reset_ms = out[i].reset_ms;
+      shown[i].exceeded = !out[i].allowed;
+      if (!out[i].allowed) {
+        int64_t wait = out[i].retry_after_ms;
+        if (wait < 0 || result.retry_after_ms < 0) {
+          result.retry_after_ms = -1;
+        } else {
+          result.retry_after_ms = std::max(result.retry_after_ms, wait);
+        }
+      }
+    }
+    if (!admitted) {
+      result.code = VerifyCode::kRateLimited;  // and no credits spent
+      result.ratelimits = std::move(shown);
+      return result;
+    }
+  }
+  Status spent = SpendCredits(ctx, req, *e, now, result);
+  if (!spent.ok() || result.code != VerifyCode::kValid) {
+    // Refused for its credits (or not decided): it does not count against the limits.
+    limiter_.Refund(checks, now);
+    KH_RETURN_IF_ERROR(spent);
+    for (size_t i = 0; i < shown.size(); ++i) {
+      shown[i].remaining = std::min(shown[i].limit, shown[i].remaining + checks[i].cost);
+    }
+  }
+  if (result.key) result.ratelimits = std::move(shown);
+  return result;
+}
+
+Status KeyServiceImpl::SpendCredits(const RequestContext& ctx, const VerifyRequest& req,
+                                    const KeyEntry& e, int64_t now, VerifyResult& result) {
+  if (!e.credits) return OkStatus();
+  CreditsCell& c = *e.credits;
   // Held across the store call, so the cell is always set from the store's latest answer.
   std::lock_guard lock(c.mu);
-  if (!c.credits.remaining) return result;
+  if (!c.credits.remaining) return OkStatus();
   // A balance the cell already shows too low is refused without I/O: an exhausted key that keeps
   // being tried costs no store transaction. The cell can only be behind the store when another
   // process added credits, which refuses too much, never admits too much.
@@ -92,20 +205,23 @@ StatusOr<VerifyResult> KeyServiceImpl::VerifyUnrecorded(const RequestContext& ct
   if (CreditsState probe = cached; !TrySpend(probe, req.cost)) {
     result.code = VerifyCode::kUsageExceeded;
     result.key->credits_ = cached;
-    return result;
+    return OkStatus();
   }
   if (!ctx.may_block) return WouldBlock();  // the spend waits on the disk
   // The store decides: it spends from the stored balance, which the cell only caches.
-  StatusOr<store::SpendResult> spend = store_.SpendCredits(e->id.str(), req.cost, now);
+  StatusOr<store::SpendResult> spend = store_.SpendCredits(e.id.str(), req.cost, now);
   if (!spend.ok()) {
     // Deleted by another writer since the lookup above: answered as if not found.
-    if (spend.status().code() == StatusCode::kNotFound) return VerifyResult{};
+    if (spend.status().code() == StatusCode::kNotFound) {
+      result = VerifyResult{};
+      return OkStatus();
+    }
     return spend.status();
   }
   c.credits = spend->credits;
   result.key->credits_ = spend->credits;
   if (!spend->spent) result.code = VerifyCode::kUsageExceeded;
-  return result;
+  return OkStatus();
 }
 
 }  // namespace keyhold::service

@@ -61,11 +61,23 @@ test("createKey and verifyKey reach every implemented outcome", async () => {
   assert.equal((await verify(fk.key)).code, "FORBIDDEN");
   assert.ok(fenced.apiId);
 
-  // Rate limits are not enforced yet: asking for one is refused, never answered VALID.
-  const limited = { name: "requests", limit: 100, duration: 60000, autoApply: true };
-  await assert.rejects(unkey.keys.createKey({ apiId, ratelimits: [limited] }),
-    (e) => e instanceof errors.BadRequestErrorResponse && /not_enforced/.test(e.data$.error.type));
-  await assert.rejects(unkey.keys.verifyKey({ key: k.key, ratelimits: [{ name: "requests" }] }),
+  // Rate limits: the SDK sends them and reads the answer's ratelimits.
+  const limited = { name: "requests", limit: 2, duration: 60000, autoApply: true };
+  const { data: rk } = await unkey.keys.createKey({ apiId, ratelimits: [limited] });
+  assert.equal((await verify(rk.key)).code, "VALID");
+  v = await verify(rk.key);
+  assert.equal(v.ratelimits[0].remaining, 0);
+  v = await verify(rk.key);
+  assert.equal(v.code, "RATE_LIMITED");
+  assert.equal(v.ratelimits[0].exceeded, true);
+  const { data: plain } = await unkey.keys.createKey({ apiId });
+  const { data: named } = await unkey.keys.verifyKey({
+    key: plain.key,
+    ratelimits: [{ name: "tokens", cost: 3, limit: 10, duration: 60000 }],
+  });
+  assert.equal(named.code, "VALID");
+  assert.equal(named.ratelimits[0].remaining, 7);
+  await assert.rejects(unkey.keys.verifyKey({ key: plain.key, ratelimits: [{ name: "nope" }] }),
     errors.BadRequestErrorResponse);
 
   v = await verify("cx_definitelyNotAKeyOfOurs0000000000000000000000abcdef");

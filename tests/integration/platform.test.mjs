@@ -97,21 +97,54 @@ test("the Bearer scheme is matched case-insensitively", async () => {
   assert.equal(r.status, 401);
 });
 
-test("rate limits that are not enforced yet are refused, never answered VALID", async () => {
-  const limited = [{ name: "requests", limit: 3, duration: 60000 }];
-  let r = await s.call("keys.createKey", { apiId, ratelimits: limited });
-  assert.equal(r.status, 400);
-  assert.match(r.body.error.type, /not_enforced$/);
-  const { key, keyId } = await s.ok("keys.createKey", { apiId });
-  r = await s.call("keys.updateKey", { keyId, ratelimits: limited });
-  assert.equal(r.status, 400);
-  r = await s.call("keys.verifyKey", { key, ratelimits: [{ name: "requests" }] });
-  assert.equal(r.status, 400);
-  r = await s.call("identities.createIdentity", { externalId: "rl-1", ratelimits: limited });
-  assert.equal(r.status, 400);
-  // Clearing is fine.
-  r = await s.call("keys.updateKey", { keyId, ratelimits: [] });
-  assert.equal(r.status, 200, r.text);
+test("a key limited to 3 a minute is RATE_LIMITED on the fourth verification", async () => {
+  const limited = [{ name: "requests", limit: 3, duration: 60000, autoApply: true }];
+  const { key, keyId } = await s.ok("keys.createKey", { apiId, ratelimits: limited, credits: { remaining: 10 } });
+  for (let left = 2; left >= 0; left--) {
+    const v = await s.ok("keys.verifyKey", { key });
+    assert.equal(v.code, "VALID");
+    assert.equal(v.ratelimits.length, 1);
+    const [rl] = v.ratelimits;
+    assert.match(rl.id, /^rl_/);
+    assert.deepEqual(
+      { name: rl.name, limit: rl.limit, duration: rl.duration, remaining: rl.remaining },
+      { name: "requests", limit: 3, duration: 60000, remaining: left },
+    );
+    assert.equal(rl.exceeded, false);
+    assert.equal(rl.autoApply, true);
+    assert.ok(rl.reset > 0 && rl.reset <= 60000);
+  }
+  const refused = await s.ok("keys.verifyKey", { key });
+  assert.equal(refused.code, "RATE_LIMITED");
+  assert.equal(refused.valid, false);
+  assert.equal(refused.ratelimits[0].exceeded, true);
+  assert.equal(refused.credits, 7, "a rate-limited request spends no credit");
+  // A named limit with a cost, given whole in the request.
+  const tokens = [{ name: "tokens", limit: 10, duration: 60000, cost: 7 }];
+  const { key: other } = await s.ok("keys.createKey", { apiId });
+  assert.equal((await s.ok("keys.verifyKey", { key: other, ratelimits: tokens })).code, "VALID");
+  assert.equal((await s.ok("keys.verifyKey", { key: other, ratelimits: tokens })).code, "RATE_LIMITED");
+  // An identity's limit, shared by its keys.
+  await s.ok("identities.createIdentity", { externalId: "rl-1", ratelimits: [{ ...limited[0], limit: 1 }] });
+  const a = await s.ok("keys.createKey", { apiId, externalId: "rl-1" });
+  const b = await s.ok("keys.createKey", { apiId, externalId: "rl-1" });
+  assert.equal((await s.ok("keys.verifyKey", { key: a.key })).code, "VALID");
+  assert.equal((await s.ok("keys.verifyKey", { key: b.key })).code, "RATE_LIMITED");
+  // Bad input is named.
+  for (const [bad, where] of [
+    [[{ name: "unknown" }], "ratelimit 'unknown'"],
+    [[{ name: "requests" }, { name: "requests" }], "named twice"],
+    [[{ name: "x", limit: 5, duration: 10 }], "body.ratelimits[0].duration"],
+    [[{ name: "x", limit: -1, duration: 1000 }], "body.ratelimits[0].limit"],
+    [[{ name: "x", cost: -1 }], "body.ratelimits[0].cost"],
+  ]) {
+    const r = await s.call("keys.verifyKey", { key, ratelimits: bad });
+    assert.equal(r.status, 400, JSON.stringify(bad));
+    assert.ok(r.text.includes(where), `${where} in ${r.text}`);
+  }
+  // Clearing the limits lifts them.
+  await s.ok("keys.updateKey", { keyId, ratelimits: [] });
+  assert.equal((await s.ok("keys.verifyKey", { key })).code, "VALID");
 });
 
 test("the client address comes from X-Forwarded-For only through trusted proxies", async () => {

@@ -217,7 +217,7 @@ HttpResponse UnkeyApi::VerifyKey(Call& c) {
     req.cost = cr.Int("cost", {.required = true, .min = 0, .max = kMaxCredits}).value_or(1);
     cr.Finish();
   }
-  req.ratelimits = ReadRatelimits(c.r, "ratelimits");
+  req.ratelimits = ReadVerifyRatelimits(c.r, "ratelimits");
   c.r.String("migrationId", {.max = 256});
   if (auto bad = c.Finish()) return *bad;
   req.key = *key;
@@ -238,6 +238,7 @@ HttpResponse UnkeyApi::VerifyKey(Call& c) {
     data["roles"] = v.roles();
     if (v.identity()) data["identity"] = IdentityJson(*v.identity());
   }
+  if (!result->ratelimits.empty()) data["ratelimits"] = RatelimitOutcomesJson(result->ratelimits);
   return Ok(c.id, data);
 }
 

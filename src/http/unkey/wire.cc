@@ -418,7 +418,8 @@ std::vector<service::Ratelimit> ReadRatelimits(BodyReader& r, const char* name) 
     BodyReader ir(item, loc, &errs);
     service::Ratelimit rl;
     rl.name = ir.String("name", {.required = true, .min = 1, .max = 128}).value_or("");
-    rl.limit = ir.Int("limit", {.required = true, .min = 1, .max = 1'000'000'000}).value_or(0);
+    rl.limit = ir.Int("limit", {.required = true, .min = 1, .max = service::kMaxRatelimitLimit})
+                   .value_or(0);
     rl.duration_ms =
         ir.Int("duration", {.required = true, .min = 1000, .max = service::kMaxRatelimitDurationMs})
             .value_or(0);
@@ -428,6 +429,46 @@ std::vector<service::Ratelimit> ReadRatelimits(BodyReader& r, const char* name) 
     out.push_back(std::move(rl));
   }
   return out;
+}
+
+std::vector<service::RatelimitRequest> ReadVerifyRatelimits(BodyReader& r, const char* name) {
+  std::vector<service::RatelimitRequest> out;
+  const json* arr = r.Array(name, 100);
+  if (!arr) return out;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    std::string loc = r.Location(name) + "[" + std::to_string(i) + "]";
+    const json& item = (*arr)[i];
+    if (!item.is_object()) {
+      r.Error(loc, "must be an object");
+      continue;
+    }
+    std::vector<FieldError> errs;
+    BodyReader ir(item, loc, &errs);
+    service::RatelimitRequest rl;
+    rl.name = ir.String("name", {.required = true, .min = 1, .max = 128}).value_or("");
+    rl.cost = ir.Int("cost", {.min = 0, .max = service::kMaxRatelimitLimit}).value_or(1);
+    rl.limit = ir.Int("limit", {.min = 0, .max = service::kMaxRatelimitLimit});
+    rl.duration_ms = ir.Int("duration", {.min = 1000, .max = service::kMaxRatelimitDurationMs});
+    ir.Finish();
+    for (auto& e : errs) r.Error(e.location, e.message, e.fix);
+    out.push_back(std::move(rl));
+  }
+  return out;
+}
+
+json RatelimitOutcomesJson(const std::vector<service::RatelimitOutcome>& outcomes) {
+  json arr = json::array();
+  for (const service::RatelimitOutcome& o : outcomes) {
+    arr.push_back({{"exceeded", o.exceeded},
+                   {"id", o.id},  // empty for a limit given whole in the request
+                   {"name", o.name},
+                   {"limit", o.limit},
+                   {"duration", o.duration_ms},
+                   {"reset", o.reset_ms},
+                   {"remaining", o.remaining},
+                   {"autoApply", o.auto_apply}});
+  }
+  return arr;
 }
 
 std::optional<service::CreditsPatch> ReadCredits(BodyReader& r, const char* name) {

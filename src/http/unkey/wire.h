@@ -105,6 +105,11 @@ json KeyJson(const service::KeyView& v);
 
 // Reads `ratelimits` entries ({name, limit, duration, autoApply}).
 std::vector<service::Ratelimit> ReadRatelimits(BodyReader& r, const char* name);
+// Reads keys.verifyKey's `ratelimits` entries ({name, cost?, limit?, duration?}).
+std::vector<service::RatelimitRequest> ReadVerifyRatelimits(BodyReader& r, const char* name);
+// keys.verifyKey's `ratelimits` answer: {exceeded, id, name, limit, duration, reset, remaining,
+// autoApply} per limit checked.
+json RatelimitOutcomesJson(const std::vector<service::RatelimitOutcome>& outcomes);
 // Reads a credits object ({remaining, refill}); `patch` gets which parts were present.
 std::optional<service::CreditsPatch> ReadCredits(BodyReader& r, const char* name);
 

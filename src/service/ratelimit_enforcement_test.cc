@@ -1,0 +1,200 @@
+// Rate limits in keys.verifyKey: which limits apply, all or nothing, and their order with credits.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "fakes/fake_env.h"
+#include "fakes/temp_dir.h"
+#include "service/key_service.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace keyhold::service {
+namespace {
+
+constexpr int64_t kMinute = 60'000;
+
+class RatelimitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = store::SqliteStore::Open(dir_.path() + "/r.db");
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(s).value();
+    auto svc = KeyService::Open(*store_, env_);
+    ASSERT_TRUE(svc.ok());
+    svc_ = std::move(svc).value();
+    auto root = svc_->Bootstrap("root");
+    ASSERT_TRUE(root.ok());
+    auto p = svc_->Authenticate(root->key.Reveal());
+    ASSERT_TRUE(p.ok());
+    root_ = {.request_id = "req_test", .client_ip = "127.0.0.1", .actor = *p, .may_block = true};
+    auto api = svc_->CreateApi(root_, {.name = "helpdesk"});
+    ASSERT_TRUE(api.ok());
+    api_ = api->id;
+  }
+
+  std::string NewKey(std::vector<Ratelimit> limits, std::optional<int64_t> credits = {},
+                     std::optional<std::string> external_id = {}) {
+    CreateKeyRequest req{.api_id = api_, .external_id = external_id, .ratelimits = limits};
+    if (credits) req.credits = CreditsState{.remaining = credits};
+    auto k = svc_->CreateKey(root_, std::move(req));
+    EXPECT_TRUE(k.ok()) << k.status().message();
+    return std::string(k->key.Reveal());
+  }
+
+  VerifyResult Verify(const std::string& key, std::vector<RatelimitRequest> limits = {}) {
+    auto r = svc_->Verify(root_, {.key = key, .ratelimits = std::move(limits)});
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? std::move(r).value() : VerifyResult{};
+  }
+
+  static Ratelimit Limit(std::string name, int64_t limit, int64_t duration,
+                         bool auto_apply = true) {
+    return {
+        .name = std::move(name), .limit = limit, .duration_ms = duration, .auto_apply = auto_apply};
+  }
+
+  testing::TempDir dir_;
+  testing::FakeEnv env_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<KeyService> svc_;
+  RequestContext root_;
+  std::string api_;
+};
+
+TEST_F(RatelimitTest, AnAutoAppliedLimitRefusesPastItAndRefills) {
+  std::string key = NewKey({Limit("requests", 3, kMinute)});
+  for (int64_t left = 2; left >= 0; --left) {
+    VerifyResult r = Verify(key);
+    ASSERT_EQ(r.code, VerifyCode::kValid);
+    ASSERT_EQ(r.ratelimits.size(), 1u);
+    EXPECT_EQ(r.ratelimits[0].name, "requests");
+    EXPECT_EQ(r.ratelimits[0].remaining, left);
+    EXPECT_FALSE(r.ratelimits[0].exceeded);
+    EXPECT_TRUE(r.ratelimits[0].auto_apply);
+    EXPECT_FALSE(r.ratelimits[0].id.empty());
+  }
+  VerifyResult limited = Verify(key);
+  EXPECT_EQ(limited.code, VerifyCode::kRateLimited);
+  EXPECT_TRUE(limited.ratelimits[0].exceeded);
+  EXPECT_EQ(limited.ratelimits[0].reset_ms, kMinute);
+  EXPECT_EQ(limited.retry_after_ms, 20'000);
+  env_.Advance(20'000);
+  EXPECT_EQ(Verify(key).code, VerifyCode::kValid);
+  EXPECT_EQ(Verify(key).code, VerifyCode::kRateLimited);
+}
+
+TEST_F(RatelimitTest, ARefusedLimitSpendsNoCreditsAndMissingCreditsCountNoLimit) {
+  std::string key = NewKey({Limit("requests", 2, kMinute)}, /*credits=*/10);
+  EXPECT_EQ(Verify(key).code, VerifyCode::kValid);
+  EXPECT_EQ(Verify(key).code, VerifyCode::kValid);
+  VerifyResult limited = Verify(key);
+  EXPECT_EQ(limited.code, VerifyCode::kRateLimited);
+  EXPECT_EQ(*limited.key->credits().remaining, 8) << "no credit spent on a refused request";
+
+  std::string poor = NewKey({Limit("requests", 5, kMinute)}, /*credits=*/1);
+  EXPECT_EQ(Verify(poor).code, VerifyCode::kValid);
+  for (int i = 0; i < 10; ++i) {
+    VerifyResult r = Verify(poor);
+    ASSERT_EQ(r.code, VerifyCode::kUsageExceeded);
+    EXPECT_EQ(r.ratelimits[0].remaining, 4) << "not counted against the limit";
+  }
+}
+
+TEST_F(RatelimitTest, SeveralLimitsAreAllOrNothing) {
+  std::string key = NewKey({Limit("burst", 1, kMinute), Limit("hourly", 5, 60 * kMinute)});
+  EXPECT_EQ(Verify(key).code, VerifyCode::kValid);
+  VerifyResult r = Verify(key);
+  EXPECT_EQ(r.code, VerifyCode::kRateLimited);
+  ASSERT_EQ(r.ratelimits.size(), 2u);
+  EXPECT_TRUE(r.ratelimits[0].exceeded);
+  EXPECT_FALSE(r.ratelimits[1].exceeded);
+  EXPECT_EQ(r.ratelimits[1].remaining, 4) << "the hourly limit took nothing for a refused request";
+}
+
+TEST_F(RatelimitTest, IdentityLimitsAreSharedAndAKeysLimitOfTheSameNameWins) {
+  auto identity = svc_->CreateIdentity(
+      root_, {.external_id = "acme", .ratelimits = {Limit("requests", 2, kMinute)}});
+  ASSERT_TRUE(identity.ok()) << identity.status().message();
+  std::string a = NewKey({}, {}, "acme");
+  std::string b = NewKey({}, {}, "acme");
+  EXPECT_EQ(Verify(a).code, VerifyCode::kValid);
+  EXPECT_EQ(Verify(b).code, VerifyCode::kValid);
+  EXPECT_EQ(Verify(a).code, VerifyCode::kRateLimited) << "two verifications of acme's keys";
+  EXPECT_EQ(Verify(b).code, VerifyCode::kRateLimited);
+
+  std::string own = NewKey({Limit("requests", 5, kMinute)}, {}, "acme");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Verify(own).code, VerifyCode::kValid) << i;
+  EXPECT_EQ(Verify(own).code, VerifyCode::kRateLimited);
+}
+
+TEST_F(RatelimitTest, NamedLimitsWithCostsAndOverrides) {
+  std::string key = NewKey({Limit("tokens", 100, kMinute, /*auto_apply=*/false)});
+  EXPECT_TRUE(Verify(key).ratelimits.empty()) << "not applied unless named";
+  VerifyResult r = Verify(key, {{.name = "tokens", .cost = 60}});
+  EXPECT_EQ(r.code, VerifyCode::kValid);
+  EXPECT_EQ(r.ratelimits[0].remaining, 40);
+  EXPECT_FALSE(r.ratelimits[0].auto_apply);
+  EXPECT_EQ(Verify(key, {{.name = "tokens", .cost = 60}}).code, VerifyCode::kRateLimited);
+  r = Verify(key, {{.name = "tokens", .cost = 0}});
+  EXPECT_EQ(r.code, VerifyCode::kValid) << "cost 0 reads the limit";
+  EXPECT_EQ(r.ratelimits[0].remaining, 40);
+  r = Verify(key, {{.name = "tokens", .cost = 60, .limit = 1000}});
+  EXPECT_EQ(r.code, VerifyCode::kValid) << "an override of the limit";
+  EXPECT_EQ(r.ratelimits[0].limit, 1000);
+
+  auto unknown = svc_->Verify(root_, {.key = key, .ratelimits = {{.name = "nope"}}});
+  EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
+  auto twice =
+      svc_->Verify(root_, {.key = key, .ratelimits = {{.name = "tokens"}, {.name = "tokens"}}});
+  EXPECT_EQ(twice.status().code(), StatusCode::kInvalidArgument);
+  r = Verify(key, {{.name = "search", .limit = 1, .duration_ms = kMinute}});
+  EXPECT_EQ(r.code, VerifyCode::kValid) << "a limit given whole in the request";
+  EXPECT_TRUE(r.ratelimits[0].id.empty());
+  EXPECT_EQ(Verify(key, {{.name = "search", .limit = 1, .duration_ms = kMinute}}).code,
+            VerifyCode::kRateLimited);
+  EXPECT_EQ(Verify(key, {{.name = "blocked", .limit = 0, .duration_ms = kMinute}}).code,
+            VerifyCode::kRateLimited)
+      << "a limit of zero admits nothing";
+}
+
+TEST_F(RatelimitTest, DeniedRequestsCountNoLimit) {
+  std::string key = NewKey({Limit("requests", 1, kMinute)});
+  auto denied = svc_->Verify(root_, {.key = key, .permissions_query = "admin"});
+  ASSERT_TRUE(denied.ok());
+  EXPECT_EQ(denied->code, VerifyCode::kInsufficientPermissions);
+  EXPECT_EQ(Verify(key).code, VerifyCode::kValid);
+}
+
+TEST_F(RatelimitTest, ConcurrentVerificationsAdmitExactlyTheLimitAndTheCredits) {
+  struct Counts {
+    std::atomic<int> valid{0}, limited{0}, exhausted{0};
+  };
+  auto hammer = [&](const std::string& key, Counts& n) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 100; ++i) {
+          auto r = svc_->Verify(root_, {.key = key});
+          ASSERT_TRUE(r.ok());
+          if (r->code == VerifyCode::kValid) ++n.valid;
+          if (r->code == VerifyCode::kRateLimited) ++n.limited;
+          if (r->code == VerifyCode::kUsageExceeded) ++n.exhausted;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  };
+  Counts rich;
+  hammer(NewKey({Limit("requests", 500, kMinute)}, /*credits=*/1000), rich);
+  EXPECT_EQ(rich.valid.load(), 500);
+  EXPECT_EQ(rich.limited.load(), 300);
+  Counts poor;
+  hammer(NewKey({Limit("requests", 500, kMinute)}, /*credits=*/400), poor);
+  EXPECT_EQ(poor.valid.load(), 400) << "every credit, never more";
+  EXPECT_EQ(poor.exhausted.load(), 400) << "refused for credits: not counted against the limit";
+  EXPECT_EQ(poor.limited.load(), 0);
+}
+
+}  // namespace
+}  // namespace keyhold::service
