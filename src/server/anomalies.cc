@@ -79,4 +79,12 @@ StatusOr<anomaly::Options> AnomalyOptions(const Settings& s,
   return o;
 }
 
+StatusOr<service::BruteForceOptions> BruteForceOptions(const Settings& s) {
+  service::BruteForceOptions o;
+  KH_RETURN_IF_ERROR(ReadCount(s, "brute_force_threshold", 0, 1'000'000'000, &o.threshold));
+  KH_RETURN_IF_ERROR(ReadDuration(s, "brute_force_window", 1000, &o.window_ms));
+  KH_RETURN_IF_ERROR(ReadDuration(s, "brute_force_cooldown", 1000, &o.cooldown_ms));
+  return o;
+}
+
 }  // namespace keyhold::server

@@ -1,4 +1,5 @@
-// The anomaly detectors' options, from the anomaly_* settings (docs/anomalies.md).
+// The options of the anomaly detectors and the brute-force guard, from the anomaly_* and
+// brute_force_* settings (docs/anomalies.md).
 #pragma once
 
 #include <chrono>
@@ -6,6 +7,7 @@
 #include "core/anomaly.h"
 #include "core/status.h"
 #include "server/settings.h"
+#include "service/brute_force.h"
 
 namespace keyhold::server {
 
@@ -14,5 +16,8 @@ namespace keyhold::server {
 // naming the setting whose value is malformed or out of range.
 StatusOr<anomaly::Options> AnomalyOptions(const Settings& settings,
                                           std::chrono::milliseconds flush_interval, bool* enabled);
+
+// Reads the brute_force_* settings. Errors: kInvalidArgument naming the malformed setting.
+StatusOr<service::BruteForceOptions> BruteForceOptions(const Settings& settings);
 
 }  // namespace keyhold::server

@@ -382,6 +382,23 @@ int Serve(const Settings& settings) {
     usage.SetObserver(&*anomalies);
   }
   opened->service->SetUsageRecorder(&usage);
+  auto brute_force_options = BruteForceOptions(settings);
+  if (!brute_force_options.ok()) {
+    spdlog::error("{}", brute_force_options.status().message());
+    return 2;
+  }
+  service::BruteForceGuard brute_force(*brute_force_options);
+  if (brute_force.enabled()) {
+    opened->service->SetBruteForceGuard(
+        &brute_force, [cooldown = brute_force_options->cooldown_ms](const std::string& address,
+                                                                    int64_t failures, int64_t now) {
+          spdlog::warn("brute force: {}", nlohmann::json({{"address", address},
+                                                          {"failures", failures},
+                                                          {"blockedFrom", now},
+                                                          {"blockedUntil", now + cooldown}})
+                                              .dump());
+        });
+  }
   usage.Start();
   Surfaces surfaces(*opened->service, *audit, *analytics, env);
   opts.new_request_id = [&env] { return NewRequestId(env); };

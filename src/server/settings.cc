@@ -37,6 +37,13 @@ std::vector<Setting> ServeSettingTable() {
       {"usage_retention", "KEYHOLD_USAGE_RETENTION", "7d",
        "how long per-second usage rows and minute rollups are kept (hour rollups: at least 90d, "
        "day rollups: at least 730d)"},
+      {"brute_force_threshold", "KEYHOLD_BRUTE_FORCE_THRESHOLD", "50",
+       "failed verifications from one end-user address (forwarded by a trusted proxy) within "
+       "the window after which it is answered RATE_LIMITED for the cool-down (0: off)"},
+      {"brute_force_window", "KEYHOLD_BRUTE_FORCE_WINDOW", "1m",
+       "window in which an address's failed verifications are counted"},
+      {"brute_force_cooldown", "KEYHOLD_BRUTE_FORCE_COOLDOWN", "5m",
+       "how long a blocked address is refused"},
       {"anomaly_detection", "KEYHOLD_ANOMALY_DETECTION", "true",
        "run the anomaly detectors over usage (docs/anomalies.md)"},
       {"anomaly_spike_z", "KEYHOLD_ANOMALY_SPIKE_Z", "4",

@@ -17,6 +17,7 @@
 
 #include "audit/chain.h"
 #include "core/status.h"
+#include "service/brute_force.h"
 #include "service/key_service.h"
 #include "service/ratelimiter.h"
 #include "store/store.h"
@@ -190,6 +191,10 @@ class KeyServiceImpl final : public KeyService {
   Status DeleteRole(const RequestContext& ctx, const std::string& id_or_name) override;
   Status FlushLastUsed() override;
   void SetUsageRecorder(UsageRecorder* usage) override { usage_ = usage; }
+  void SetBruteForceGuard(BruteForceGuard* guard, BlockedAddressFn on_block) override {
+    brute_force_ = guard;
+    on_block_ = std::move(on_block);
+  }
   size_t KeyCount() const override;
 
   // Loads the live state from the store. REQUIRES: called once, before any other method.
@@ -270,14 +275,18 @@ class KeyServiceImpl final : public KeyService {
   Env& env_;
   std::vector<uint8_t> audit_salt_;  // the store's, read once at Load
   UsageRecorder* usage_ = nullptr;   // set before serving
-  // Verify without recording the verification.
+  // Verify without recording the verification, and without the brute-force guard.
   StatusOr<VerifyResult> VerifyUnrecorded(const RequestContext& ctx, const VerifyRequest& req);
+  // VerifyUnrecorded behind the brute-force guard.
+  StatusOr<VerifyResult> Guarded(const RequestContext& ctx, const VerifyRequest& req);
   // Spends `req.cost` credits of `e` (if it counts credits) into `result`: kUsageExceeded if they
   // do not suffice, a result of kNotFound if the key was deleted meanwhile. kWouldBlock if the
   // spend must wait on the disk and `ctx` may not block.
   Status SpendCredits(const RequestContext& ctx, const VerifyRequest& req, const KeyEntry& e,
                       int64_t now, VerifyResult& result);
   RateLimiter limiter_;
+  BruteForceGuard* brute_force_ = nullptr;  // set before serving
+  BlockedAddressFn on_block_;
 
   std::mutex write_mu_;           // serializes writers
   mutable std::shared_mutex mu_;  // guards the maps below against concurrent readers

@@ -29,6 +29,7 @@
 // (Verify, Get*, List*) run in parallel with each other and with a writer's store I/O.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,7 @@ class Store;
 namespace keyhold::service {
 
 class UsageRecorder;
+class BruteForceGuard;
 
 class KeyService {
  public:
@@ -172,6 +174,12 @@ class KeyService {
   // Hands every verification from now on to `usage` (which must outlive the service), or to
   // nothing if null. REQUIRES: called before concurrent Verify calls start.
   virtual void SetUsageRecorder(UsageRecorder* usage) = 0;
+  // Guards verifications of forwarded end-user addresses with `guard` (which must outlive the
+  // service), or with nothing if null. `on_block` (may be empty) hears of each address blocked.
+  // REQUIRES: called before concurrent Verify calls start.
+  using BlockedAddressFn =
+      std::function<void(const std::string& address, int64_t failures, int64_t until_ms)>;
+  virtual void SetBruteForceGuard(BruteForceGuard* guard, BlockedAddressFn on_block) = 0;
 
   // Number of live keys in memory (app and root).
   virtual size_t KeyCount() const = 0;

@@ -6,6 +6,7 @@
 
 #include "fakes/fake_env.h"
 #include "fakes/temp_dir.h"
+#include "service/brute_force.h"
 #include "service/key_service.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -194,6 +195,42 @@ TEST_F(RatelimitTest, ConcurrentVerificationsAdmitExactlyTheLimitAndTheCredits) 
   EXPECT_EQ(poor.valid.load(), 400) << "every credit, never more";
   EXPECT_EQ(poor.exhausted.load(), 400) << "refused for credits: not counted against the limit";
   EXPECT_EQ(poor.limited.load(), 0);
+}
+
+TEST_F(RatelimitTest, AnEndUserAddressThatKeepsFailingIsRefusedForAWhile) {
+  BruteForceGuard guard({.threshold = 3, .window_ms = kMinute, .cooldown_ms = 5 * kMinute});
+  std::vector<std::string> blocked;
+  svc_->SetBruteForceGuard(
+      &guard, [&](const std::string& address, int64_t, int64_t) { blocked.push_back(address); });
+  std::string key = NewKey({});
+  RequestContext user = root_;
+  user.peer_ip = "10.0.0.1";  // a trusted proxy
+  user.client_ip = "198.51.100.7";
+  for (int i = 0; i < 3; ++i) {
+    auto r = svc_->Verify(user, {.key = "hd_guess" + std::to_string(i)});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->code, VerifyCode::kNotFound);
+  }
+  EXPECT_EQ(blocked, std::vector<std::string>{"198.51.100.7"});
+  auto r = svc_->Verify(user, {.key = key});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->code, VerifyCode::kRateLimited) << "even a valid key, from that address";
+  EXPECT_FALSE(r->key.has_value());
+  EXPECT_EQ(r->retry_after_ms, 5 * kMinute);
+  RequestContext other = user;
+  other.client_ip = "198.51.100.8";
+  EXPECT_EQ(svc_->Verify(other, {.key = key})->code, VerifyCode::kValid);
+  // The application's own address (not forwarded) is never blocked.
+  RequestContext app = root_;
+  app.client_ip = app.peer_ip = "10.0.0.1";
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(svc_->Verify(app, {.key = "hd_guess" + std::to_string(i)})->code,
+              VerifyCode::kNotFound);
+  }
+  EXPECT_EQ(svc_->Verify(app, {.key = key})->code, VerifyCode::kValid);
+  env_.Advance(5 * kMinute);
+  EXPECT_EQ(svc_->Verify(user, {.key = key})->code, VerifyCode::kValid);
+  svc_->SetBruteForceGuard(nullptr, {});
 }
 
 }  // namespace

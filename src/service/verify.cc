@@ -88,8 +88,35 @@ static Status CollectLimits(const KeyView& v, const VerifyRequest& req,
   return OkStatus();
 }
 
-StatusOr<VerifyResult> KeyServiceImpl::Verify(const RequestContext& ctx, const VerifyRequest& req) {
+static bool IsFailure(VerifyCode code) {
+  return code == VerifyCode::kNotFound || code == VerifyCode::kDisabled ||
+         code == VerifyCode::kExpired || code == VerifyCode::kForbidden ||
+         code == VerifyCode::kInsufficientPermissions;
+}
+
+StatusOr<VerifyResult> KeyServiceImpl::Guarded(const RequestContext& ctx,
+                                               const VerifyRequest& req) {
+  // Only an end user's address, forwarded by a trusted proxy, is guarded (brute_force.h).
+  if (!brute_force_ || ctx.client_ip == ctx.peer_ip || ctx.client_ip.empty()) {
+    return VerifyUnrecorded(ctx, req);
+  }
+  int64_t now = env_.NowMillis();
+  if (int64_t until = brute_force_->BlockedUntil(ctx.client_ip, now); until > now) {
+    VerifyResult blocked;
+    blocked.code = VerifyCode::kRateLimited;
+    blocked.retry_after_ms = until - now;
+    return blocked;
+  }
   StatusOr<VerifyResult> r = VerifyUnrecorded(ctx, req);
+  int64_t failures = 0;
+  if (r.ok() && IsFailure(r->code) && brute_force_->Fail(ctx.client_ip, now, &failures)) {
+    if (on_block_) on_block_(BruteForceSubject(ctx.client_ip), failures, now);
+  }
+  return r;
+}
+
+StatusOr<VerifyResult> KeyServiceImpl::Verify(const RequestContext& ctx, const VerifyRequest& req) {
+  StatusOr<VerifyResult> r = Guarded(ctx, req);
   // Errors are not verifications (a bad request, or WouldBlock: the call is made again).
   if (!usage_ || !r.ok()) return r;
   Verification v;
