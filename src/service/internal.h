@@ -190,6 +190,9 @@ class KeyServiceImpl final : public KeyService {
                                      int limit) override;
   Status DeleteRole(const RequestContext& ctx, const std::string& id_or_name) override;
   Status FlushLastUsed() override;
+  StatusOr<std::vector<LimitResult>> Limit(const RequestContext& ctx,
+                                           const std::vector<LimitCheck>& checks,
+                                           bool* all_passed) override;
   void SetUsageRecorder(UsageRecorder* usage) override { usage_ = usage; }
   void SetBruteForceGuard(BruteForceGuard* guard, BlockedAddressFn on_block) override {
     brute_force_ = guard;
@@ -284,7 +287,8 @@ class KeyServiceImpl final : public KeyService {
   // spend must wait on the disk and `ctx` may not block.
   Status SpendCredits(const RequestContext& ctx, const VerifyRequest& req, const KeyEntry& e,
                       int64_t now, VerifyResult& result);
-  RateLimiter limiter_;
+  RateLimiter limiter_;                     // keys' and identities' limits
+  RateLimiter namespace_limiter_;           // ratelimit.limit's namespaces
   BruteForceGuard* brute_force_ = nullptr;  // set before serving
   BlockedAddressFn on_block_;
 

@@ -171,6 +171,17 @@ class KeyService {
   // Errors: whatever the store returns (the times stay pending for the next flush).
   virtual Status FlushLastUsed() = 0;
 
+  // --- standalone rate limits (ratelimit.limit, ratelimit.multiLimit) ----------------------
+  // Decides `checks` together, all or nothing (core/ratelimit.h's GCRA; states in memory, per
+  // node): the tokens are taken only if every check passes; `*all_passed` tells. Needs
+  // `ratelimit.<namespace>.limit` for each namespace (kPermissionDenied naming the first
+  // missing). Errors: kInvalidArgument for no checks or more than 100, an empty or over-long
+  // (255) namespace or identifier, limit outside 1..1e9, duration outside 1 s..30 days, cost
+  // outside 0..1e9.
+  virtual StatusOr<std::vector<LimitResult>> Limit(const RequestContext& ctx,
+                                                   const std::vector<LimitCheck>& checks,
+                                                   bool* all_passed) = 0;
+
   // Hands every verification from now on to `usage` (which must outlive the service), or to
   // nothing if null. REQUIRES: called before concurrent Verify calls start.
   virtual void SetUsageRecorder(UsageRecorder* usage) = 0;

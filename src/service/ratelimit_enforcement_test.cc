@@ -233,5 +233,56 @@ TEST_F(RatelimitTest, AnEndUserAddressThatKeepsFailingIsRefusedForAWhile) {
   svc_->SetBruteForceGuard(nullptr, {});
 }
 
+TEST_F(RatelimitTest, StandaloneLimitsByNamespaceAndIdentifier) {
+  bool passed = false;
+  std::vector<LimitCheck> sms = {{.namespace_name = "sms.sign_up",
+                                  .identifier = "+15550100",
+                                  .limit = 2,
+                                  .duration_ms = kMinute}};
+  for (int64_t left = 1; left >= 0; --left) {
+    auto r = svc_->Limit(root_, sms, &passed);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_TRUE(passed);
+    EXPECT_EQ((*r)[0].remaining, left);
+    EXPECT_EQ((*r)[0].limit, 2);
+  }
+  auto r = svc_->Limit(root_, sms, &passed);
+  EXPECT_FALSE(passed);
+  EXPECT_FALSE((*r)[0].passed);
+  EXPECT_EQ((*r)[0].reset_at_ms, env_.NowMillis() + kMinute);
+  std::vector<LimitCheck> other = sms;
+  other[0].identifier = "+15550101";
+  ASSERT_TRUE(svc_->Limit(root_, other, &passed).ok());
+  EXPECT_TRUE(passed) << "another identifier";
+
+  // Several at once: all or nothing.
+  std::vector<LimitCheck> both = {other[0],
+                                  {.namespace_name = "email",
+                                   .identifier = "a@b",
+                                   .limit = 1,
+                                   .duration_ms = kMinute,
+                                   .cost = 2}};
+  r = svc_->Limit(root_, both, &passed);
+  EXPECT_FALSE(passed);
+  EXPECT_TRUE((*r)[0].passed);
+  EXPECT_EQ((*r)[0].remaining, 1) << "not taken: the other limit refused";
+  EXPECT_FALSE((*r)[1].passed);
+
+  // Least privilege, and bad input.
+  auto scoped = svc_->CreateRootKey(root_, "sms", {"ratelimit.sms.sign_up.limit"});
+  ASSERT_TRUE(scoped.ok()) << scoped.status().message();
+  RequestContext sms_only = root_;
+  sms_only.actor = *svc_->Authenticate(scoped->key.Reveal());
+  EXPECT_TRUE(svc_->Limit(sms_only, other, &passed).ok());
+  EXPECT_EQ(svc_->Limit(sms_only, both, &passed).status().code(), StatusCode::kPermissionDenied);
+  std::vector<LimitCheck> bad = sms;
+  bad[0].identifier = "a\nb";
+  EXPECT_EQ(svc_->Limit(root_, bad, &passed).status().code(), StatusCode::kInvalidArgument);
+  bad = sms;
+  bad[0].duration_ms = 10;
+  EXPECT_EQ(svc_->Limit(root_, bad, &passed).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(svc_->Limit(root_, {}, &passed).status().code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace keyhold::service

@@ -229,6 +229,24 @@ struct VerifyResult {
   bool valid() const { return code == VerifyCode::kValid; }
 };
 
+// One check of ratelimit.limit / multiLimit: `identifier` within `namespace_name`.
+struct LimitCheck {
+  std::string namespace_name;
+  std::string identifier;
+  int64_t limit = 0;
+  int64_t duration_ms = 0;
+  int64_t cost = 1;  // 0 reads the limit without counting
+};
+
+struct LimitResult {
+  std::string namespace_name;
+  std::string identifier;
+  int64_t limit = 0;
+  int64_t remaining = 0;
+  int64_t reset_at_ms = 0;  // when the limit is wholly available again, ms since the epoch
+  bool passed = false;      // this limit admits the request
+};
+
 template <typename T>
 struct Page {
   std::vector<T> items;

@@ -188,3 +188,18 @@ test("typed errors for 400, 401, 403 and 404", async () => {
   });
   await assert.rejects(unkey.keys.getKey({ keyId: "key_missing" }), errors.NotFoundErrorResponse);
 });
+
+test("ratelimit.limit and multiLimit through the SDK", async () => {
+  const check = { namespace: "api.requests", identifier: "user_1", limit: 1, duration: 60000 };
+  const { data: first } = await unkey.ratelimit.limit(check);
+  assert.equal(first.success, true);
+  assert.equal(first.remaining, 0);
+  const { data: second } = await unkey.ratelimit.limit(check);
+  assert.equal(second.success, false);
+  const { data: multi } = await unkey.ratelimit.multiLimit([
+    { ...check, identifier: "user_2" },
+    { ...check, identifier: "user_3", cost: 0 },
+  ]);
+  assert.equal(multi.passed, true);
+  assert.deepEqual(multi.limits.map((l) => l.remaining), [0, 1]);
+});

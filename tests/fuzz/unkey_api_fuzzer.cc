@@ -52,7 +52,7 @@ using fuzz::Require;
 using nlohmann::json;
 
 // The operations of UnkeyApi, as routed under /v2/.
-constexpr std::array<std::string_view, 34> kOperations = {
+constexpr std::array<std::string_view, 36> kOperations = {
     "apis.createApi",
     "apis.getApi",
     "apis.deleteApi",
@@ -87,6 +87,8 @@ constexpr std::array<std::string_view, 34> kOperations = {
     "rootKeys.listRootKeys",
     "rootKeys.deleteRootKey",
     "liveness",
+    "ratelimit.limit",
+    "ratelimit.multiLimit",
 };
 
 void Check(bool ok, const Status& status, const char* what) {

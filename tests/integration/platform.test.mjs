@@ -147,6 +147,46 @@ test("a key limited to 3 a minute is RATE_LIMITED on the fourth verification", a
   assert.equal((await s.ok("keys.verifyKey", { key })).code, "VALID");
 });
 
+test("ratelimit.limit and multiLimit count identifiers per namespace, all or nothing", async () => {
+  const check = { namespace: "sms.sign_up", identifier: "+15550100", limit: 2, duration: 60000 };
+  const t0 = Date.now();
+  for (let left = 1; left >= 0; left--) {
+    const d = await s.ok("ratelimit.limit", check);
+    assert.deepEqual({ success: d.success, limit: d.limit, remaining: d.remaining }, { success: true, limit: 2, remaining: left });
+    assert.ok(d.reset >= t0 && d.reset <= Date.now() + 60000);
+  }
+  assert.equal((await s.ok("ratelimit.limit", check)).success, false);
+  assert.equal((await s.ok("ratelimit.limit", { ...check, identifier: "+15550101" })).success, true);
+  const multi = await s.ok("ratelimit.multiLimit", [
+    { ...check, identifier: "+15550102" },
+    { namespace: "email", identifier: "a@example.com", limit: 1, duration: 60000, cost: 2 },
+  ]);
+  assert.equal(multi.passed, false);
+  assert.deepEqual(multi.limits.map((l) => [l.identifier, l.passed, l.remaining]), [
+    ["+15550102", true, 2],
+    ["a@example.com", false, 1],
+  ]);
+  const scoped = await s.ok("rootKeys.createRootKey", { permissions: ["ratelimit.sms.sign_up.limit"] });
+  assert.equal((await s.call("ratelimit.limit", { ...check, identifier: "x" }, scoped.key)).status, 200);
+  const other = await s.call("ratelimit.limit", { ...check, namespace: "email" }, scoped.key);
+  assert.equal(other.status, 403);
+  assert.match(other.text, /ratelimit\.email\.limit/);
+  for (const [bad, where] of [
+    [{ ...check, duration: 10 }, "body.duration"],
+    [{ ...check, limit: 0 }, "body.limit"],
+    [{ ...check, identifier: "" }, "body.identifier"],
+    [{ ...check, cost: -1 }, "body.cost"],
+    [{ ...check, identifier: "a\u0000b" }, "control characters"],
+  ]) {
+    const r = await s.call("ratelimit.limit", bad);
+    assert.equal(r.status, 400, JSON.stringify(bad));
+    assert.ok(r.text.includes(where), `${where} in ${r.text}`);
+  }
+  assert.equal((await s.call("ratelimit.multiLimit", [])).status, 400);
+  assert.equal((await s.call("ratelimit.multiLimit", { limits: "no" })).status, 400);
+  assert.equal((await s.call("ratelimit.limit", [check])).status, 400, "only multiLimit takes an array");
+});
+
 test("the client address comes from X-Forwarded-For only through trusted proxies", async () => {
   const fenced = (await s.ok("apis.createApi", { name: "fenced", ipAllowlist: ["192.0.2.0/24"] })).apiId;
   const { key } = await s.ok("keys.createKey", { apiId: fenced });

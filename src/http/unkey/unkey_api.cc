@@ -54,6 +54,8 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"audit.listEvents", {&UnkeyApi::ListAuditEvents, kMay}},
       {"audit.verifyChain", {&UnkeyApi::VerifyAuditChain, kMay}},
       {"analytics.getVerifications", {&UnkeyApi::GetVerifications, kMay}},
+      {"ratelimit.limit", {&UnkeyApi::RatelimitLimit, kNever}},
+      {"ratelimit.multiLimit", {&UnkeyApi::RatelimitMultiLimit, kNever}},
   };
 }
 
@@ -123,7 +125,9 @@ HttpResponse UnkeyApi::Handle(RequestContext& ctx, const HttpRequest& req) {
       return BadRequest(request_id, {{"body", "is not valid JSON (or not valid UTF-8)",
                                       "send a JSON object encoded as UTF-8"}});
     }
-    if (!body.is_object()) {
+    if (body.is_array() && op->first == "ratelimit.multiLimit") {
+      body = json{{"limits", std::move(body)}};  // its body is the array of limits
+    } else if (!body.is_object()) {
       return BadRequest(request_id, {{"body", "must be a JSON object", ""}});
     }
   }
@@ -240,6 +244,67 @@ HttpResponse UnkeyApi::VerifyKey(Call& c) {
   }
   if (!result->ratelimits.empty()) data["ratelimits"] = RatelimitOutcomesJson(result->ratelimits);
   return Ok(c.id, data);
+}
+
+// --- ratelimit ----------------------------------------------------------------------------
+
+static service::LimitCheck ReadLimitCheck(BodyReader& r) {
+  service::LimitCheck c;
+  c.namespace_name = r.String("namespace", {.required = true, .min = 1, .max = 255}).value_or("");
+  c.identifier = r.String("identifier", {.required = true, .min = 1, .max = 255}).value_or("");
+  c.limit =
+      r.Int("limit", {.required = true, .min = 1, .max = service::kMaxRatelimitLimit}).value_or(0);
+  c.duration_ms =
+      r.Int("duration", {.required = true, .min = 1000, .max = service::kMaxRatelimitDurationMs})
+          .value_or(0);
+  c.cost = r.Int("cost", {.min = 0, .max = service::kMaxRatelimitLimit}).value_or(1);
+  r.Bool("async");  // every check is decided before the answer; accepted and ignored
+  return c;
+}
+
+HttpResponse UnkeyApi::RatelimitLimit(Call& c) {
+  std::vector<service::LimitCheck> checks = {ReadLimitCheck(c.r)};
+  if (auto bad = c.Finish()) return *bad;
+  bool passed = false;
+  KH_HTTP_TRY(c, results, service_.Limit(c.ctx, checks, &passed));
+  const service::LimitResult& r = (*results)[0];
+  return Ok(c.id, {{"success", passed},
+                   {"limit", r.limit},
+                   {"remaining", r.remaining},
+                   {"reset", r.reset_at_ms}});
+}
+
+HttpResponse UnkeyApi::RatelimitMultiLimit(Call& c) {
+  std::vector<service::LimitCheck> checks;
+  if (const json* limits = c.r.Array("limits", 100)) {
+    for (size_t i = 0; i < limits->size(); ++i) {
+      std::string loc = c.r.Location("limits") + "[" + std::to_string(i) + "]";
+      if (!(*limits)[i].is_object()) {
+        c.r.Error(loc, "must be an object");
+        continue;
+      }
+      std::vector<FieldError> errs;
+      BodyReader ir((*limits)[i], loc, &errs);
+      checks.push_back(ReadLimitCheck(ir));
+      ir.Finish();
+      for (auto& e : errs) c.r.Error(e.location, e.message, e.fix);
+    }
+  } else {
+    c.r.Error("body", "must be an array of rate limits to check", "send [{namespace, ...}]");
+  }
+  if (auto bad = c.Finish()) return *bad;
+  bool passed = false;
+  KH_HTTP_TRY(c, results, service_.Limit(c.ctx, checks, &passed));
+  json limits = json::array();
+  for (const service::LimitResult& r : *results) {
+    limits.push_back({{"namespace", r.namespace_name},
+                      {"identifier", r.identifier},
+                      {"limit", r.limit},
+                      {"remaining", r.remaining},
+                      {"reset", r.reset_at_ms},
+                      {"passed", r.passed}});
+  }
+  return Ok(c.id, {{"passed", passed}, {"limits", limits}});
 }
 
 HttpResponse UnkeyApi::GetKey(Call& c) {

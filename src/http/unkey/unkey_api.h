@@ -91,6 +91,8 @@ class UnkeyApi final : public Surface {
   HttpResponse CreateRootKey(Call& c);
   HttpResponse ListRootKeys(Call& c);
   HttpResponse DeleteRootKey(Call& c);
+  HttpResponse RatelimitLimit(Call& c);
+  HttpResponse RatelimitMultiLimit(Call& c);
 
   service::KeyService& service_;
   service::AuditService& audit_;
