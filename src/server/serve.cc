@@ -374,14 +374,19 @@ int Serve(const Settings& settings) {
   }
   std::optional<service::AnomalyMonitor> anomalies;
   service::UsageRecorder usage(*opened->store, env, usage_options);
-  if (detect_anomalies) {
+  const std::string& recording = settings.Get("usage_recording");
+  if (recording != "true" && recording != "false") {
+    spdlog::error("usage_recording: use true or false");
+    return 2;
+  }
+  if (detect_anomalies && recording == "true") {
     anomalies.emplace(*opened->store, std::move(anomaly_options).value(),
                       [](const anomaly::Detection& d) {
                         spdlog::warn("anomaly detected: {}", service::DetectionJson(d).dump());
                       });
     usage.SetObserver(&*anomalies);
   }
-  opened->service->SetUsageRecorder(&usage);
+  if (recording == "true") opened->service->SetUsageRecorder(&usage);
   auto brute_force_options = BruteForceOptions(settings);
   if (!brute_force_options.ok()) {
     spdlog::error("{}", brute_force_options.status().message());

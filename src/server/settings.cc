@@ -32,6 +32,8 @@ std::vector<Setting> ServeSettingTable() {
        "master key file (mode 0600, owned by this user); default DATA_DIR/master.key"},
       {"log_level", "KEYHOLD_LOG_LEVEL", "info", "trace, debug, info, warn, error or off"},
       {"access_log", "KEYHOLD_ACCESS_LOG", "true", "log one line per request (never bodies)"},
+      {"usage_recording", "KEYHOLD_USAGE_RECORDING", "true",
+       "count every verification for analytics and anomaly detection (false: neither)"},
       {"usage_flush_interval", "KEYHOLD_USAGE_FLUSH_INTERVAL", "1s",
        "how often recorded verifications are written (a crash loses at most this much usage)"},
       {"usage_retention", "KEYHOLD_USAGE_RETENTION", "7d",

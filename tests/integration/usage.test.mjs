@@ -130,3 +130,15 @@ test("analytics needs read_analytics on the APIs asked about; SQL queries are re
   assert.ok(a.key);
   await s.stop();
 });
+
+test("usage recording can be switched off; a malformed switch stops the server", async () => {
+  const { s, a } = await setup(["--usage-flush-interval", "100ms", "--usage-recording", "false"]);
+  try {
+    for (let i = 0; i < 3; i++) await s.ok("keys.verifyKey", { key: a.key });
+    await new Promise((r) => setTimeout(r, 400));
+    assert.deepEqual(await counts(s), {});
+  } finally {
+    await s.stop();
+  }
+  await assert.rejects(new Server({ args: ["--usage-recording", "maybe"] }).start(), /usage_recording/);
+});
