@@ -374,3 +374,20 @@ test("500 slow-loris connections are cut at read_timeout with a 408 while other 
     console.log(`# slow loris: p50 ${latencies[Math.floor(latencies.length / 2)].toFixed(2)} ms, p99 ${p99.toFixed(2)} ms over ${latencies.length} verifications`);
   });
 });
+
+test("a body naming a field twice is refused: two readers must not see two requests", async () => {
+  const { apiId } = await s.ok("apis.createApi", { name: "dup" });
+  const { key } = await s.ok("keys.createKey", { apiId });
+  for (const raw of [
+    `{"key":"${key}","key":"hd_other"}`,
+    `{"key":"${key}","credits":{"cost":0,"cost":5}}`,
+  ]) {
+    const r = await s.call("keys.verifyKey", undefined, s.rootKey, { raw });
+    assert.equal(r.status, 400, raw);
+    assert.match(r.body.error.errors[0].message, /twice/);
+  }
+  const keyAsName = await s.call("keys.verifyKey", undefined, s.rootKey, { raw: `{"${key}":1,"${key}":2}` });
+  assert.equal(keyAsName.status, 400);
+  assert.ok(!keyAsName.text.includes(key), "an odd name is not echoed");
+  assert.equal((await s.call("keys.verifyKey", { key })).body.data.code, "VALID");
+});

@@ -120,7 +120,13 @@ HttpResponse UnkeyApi::Handle(RequestContext& ctx, const HttpRequest& req) {
           {{"body", "is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep",
             "flatten the JSON document"}});
     }
-    body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    std::string duplicate;
+    body = ParseJsonStrict(req.body, &duplicate);
+    if (!duplicate.empty()) {
+      // Not named: the name could be anything the caller sent, a key's text included.
+      return BadRequest(request_id, {{"body", "names the same field twice in one object",
+                                      "send each field once"}});
+    }
     if (body.is_discarded()) {
       return BadRequest(request_id, {{"body", "is not valid JSON (or not valid UTF-8)",
                                       "send a JSON object encoded as UTF-8"}});

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <set>
 
 #include "core/base62.h"
 #include "http/json_response.h"
@@ -286,6 +287,28 @@ HttpResponse BadRequest(const std::string& request_id, const std::vector<FieldEr
 }
 
 // --- request framing ----------------------------------------------------------------------
+
+json ParseJsonStrict(std::string_view text, std::string* duplicate_key) {
+  std::vector<std::set<std::string, std::less<>>> open_objects;
+  bool duplicate = false;
+  auto watch = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) {
+      open_objects.emplace_back();
+    } else if (event == json::parse_event_t::object_end && !open_objects.empty()) {
+      open_objects.pop_back();
+    } else if (event == json::parse_event_t::key && !open_objects.empty() && !duplicate) {
+      const std::string& key = parsed.get_ref<const std::string&>();
+      if (!open_objects.back().insert(key).second) {
+        duplicate = true;
+        *duplicate_key = key.substr(0, 128);
+      }
+    }
+    return true;
+  };
+  json v = json::parse(text, watch, /*allow_exceptions=*/false);
+  if (duplicate) return json(json::value_t::discarded);
+  return v;
+}
 
 bool JsonDepthExceeds(std::string_view text, int max_depth) {
   int depth = 0;
