@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "http/auth.h"
 #include "http/unkey/call.h"
 #include "http/unkey/wire.h"
 
@@ -63,23 +64,7 @@ HttpResponse UnkeyApi::Error(const RequestContext& ctx, int status, std::string_
 }
 
 std::optional<HttpResponse> UnkeyApi::Authenticate(RequestContext& ctx, const HttpRequest& req) {
-  std::string_view auth = req.Header("authorization");
-  size_t given = std::count_if(req.headers.begin(), req.headers.end(),
-                               [](const auto& h) { return h.first == "authorization"; });
-  if (given > 1) {
-    return ErrorWith(ctx.request_id, 401, "authentication/malformed",
-                     "send exactly one Authorization header");
-  }
-  if (auth.empty()) {
-    return ErrorWith(ctx.request_id, 401, "authentication/missing",
-                     "send a root key as 'Authorization: Bearer <root key>'");
-  }
-  auto token = BearerToken(auth);
-  if (!token) {
-    return ErrorWith(ctx.request_id, 401, "authentication/malformed",
-                     "the Authorization header must be 'Bearer <root key>'");
-  }
-  auto principal = service_.Authenticate(*token);
+  auto principal = AuthenticateRootKey(service_, req);
   if (!principal.ok()) return unkey::Error(ctx.request_id, principal.status());
   ctx.actor = std::move(principal).value();
   return std::nullopt;

@@ -89,10 +89,6 @@ HttpResponse ErrorWith(const std::string& request_id, int http_status, const std
 // no recursion, so it is safe on any input; run before parsing, which recurses.
 bool JsonDepthExceeds(std::string_view text, int max_depth);
 
-// The token of an `Authorization: Bearer <token>` value (scheme matched case-insensitively), or
-// nullopt if the value is not of that form.
-std::optional<std::string_view> BearerToken(std::string_view authorization);
-
 // --- record forms -------------------------------------------------------------------------
 
 json MetaJson(const std::string& meta_text);  // an object, or null when empty
