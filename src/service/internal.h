@@ -195,6 +195,7 @@ class KeyServiceImpl final : public KeyService {
   Status FlushLastUsed() override;
   void SetUsageRecorder(UsageRecorder* usage) override { usage_ = usage; }
   size_t KeyCount() const override;
+  ServiceStats Stats() const override;
 
   // Loads the live state from the store. REQUIRES: called once, before any other method.
   Status Load();
@@ -274,6 +275,9 @@ class KeyServiceImpl final : public KeyService {
   Env& env_;
   std::vector<uint8_t> audit_salt_;  // the store's, read once at Load
   UsageRecorder* usage_ = nullptr;   // set before serving
+  // For Stats(): relaxed counters, bumped on the verify and write paths.
+  std::array<std::atomic<uint64_t>, kVerifyCodeCount> verifications_{};
+  std::atomic<uint64_t> audit_entries_written_{0};
   // Verify without recording the verification.
   StatusOr<VerifyResult> VerifyUnrecorded(const RequestContext& ctx, const VerifyRequest& req);
 

@@ -62,6 +62,7 @@ Status UsageRecorder::Flush() {
   buffered_.fetch_sub(events.size(), std::memory_order_relaxed);
   if (rows.empty()) return OkStatus();
   Status st = store_.RecordUsage(rows);
+  (st.ok() ? flushes_ : failed_flushes_).fetch_add(1, std::memory_order_relaxed);
   if (!st.ok()) {
     // Kept for the next flush, as long as they fit: usage is best effort, memory is bounded.
     if (rows.size() <= options_.max_buffered) {
