@@ -56,6 +56,22 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"audit.verifyChain", {&UnkeyApi::VerifyAuditChain, kMay}},
       {"analytics.getVerifications", {&UnkeyApi::GetVerifications, kMay}},
   };
+  int route = 1;  // 0 is liveness
+  for (auto& [name, info] : operations_) info.route_index = route++;
+}
+
+std::vector<std::string_view> UnkeyApi::Routes() const {
+  std::vector<std::string_view> routes = {"liveness"};
+  for (const auto& [name, info] : operations_) routes.push_back(name);
+  return routes;
+}
+
+int UnkeyApi::RouteIndex(std::string_view path) const {
+  if (!path.starts_with("/v2/")) return -1;
+  path.remove_prefix(4);
+  if (path == "liveness") return 0;
+  auto op = operations_.find(path);
+  return op == operations_.end() ? -1 : op->second.route_index;
 }
 
 HttpResponse UnkeyApi::Error(const RequestContext& ctx, int status, std::string_view reason,
