@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "fakes/fake_env.h"
 #include "fakes/temp_dir.h"
 #include "http/health.h"
@@ -160,6 +162,42 @@ TEST(HttpMetrics, LabelsComeFromRouteTablesNeverFromThePath) {
   for (const char* leaked : {"SECRET", "khr_", "token", "nowhere", "x=1"}) {
     EXPECT_EQ(text.find(leaked), std::string::npos) << leaked;
   }
+}
+
+// Threads meeting a route and status for the first time together share one child (TSan checks
+// the lazy creation).
+TEST(HttpMetrics, ConcurrentRecordsOfNewRoutesAreAllCounted) {
+  testing::FakeEnv env;
+  vault::VaultApi vault({.version = "1.0"}, env);
+  Router router;
+  router.Mount("/v1/", vault);
+  metrics::Registry registry;
+  HttpMetrics m(registry, router);
+  constexpr int kThreads = 4;
+  constexpr int kEach = 2000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      HttpRequest req{.method = "GET", .target = "/v1/sys/health"};
+      for (int i = 0; i < kEach; ++i) m.Record(req, i % 2 ? 200 : 503, {}, 0);
+    });
+  }
+  std::thread renderer([&] {
+    for (int i = 0; i < 10; ++i) EXPECT_FALSE(registry.Render().empty());
+  });
+  for (auto& t : threads) t.join();
+  renderer.join();
+  std::string text = registry.Render();
+  for (const char* status : {"200", "503"}) {
+    std::string series =
+        "keyhold_http_requests_total{surface=\"vault\",route=\"sys/health\",status=\"" +
+        std::string(status) + "\"} " + std::to_string(kThreads * kEach / 2) + "\n";
+    EXPECT_NE(text.find(series), std::string::npos) << series << text;
+  }
+  EXPECT_NE(text.find("keyhold_http_request_duration_seconds_count{surface=\"vault\",route=\"sys/"
+                      "health\"} " +
+                      std::to_string(kThreads * kEach) + "\n"),
+            std::string::npos);
 }
 
 }  // namespace
