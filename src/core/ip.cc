@@ -63,6 +63,12 @@ bool Cidr::Contains(std::string_view address) const {
   return (a[static_cast<size_t>(full)] & mask) == (bytes_[static_cast<size_t>(full)] & mask);
 }
 
+bool IsLoopback(std::string_view address) {
+  static const Cidr kV4 = Cidr::Parse("127.0.0.0/8").value();
+  static const Cidr kV6 = Cidr::Parse("::1").value();
+  return kV4.Contains(address) || kV6.Contains(address);
+}
+
 std::string CanonicalAddress(std::string_view text) {
   if (text.size() > 64) return "";
   if (text.starts_with('[')) {  // [v6] or [v6]:port

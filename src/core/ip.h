@@ -28,6 +28,10 @@ class Cidr {
   int prefix_ = 0;
 };
 
+// True if `address` is a loopback address: 127.0.0.0/8, ::1, or 127.x.y.z mapped into IPv6
+// (::ffff:127.0.0.1). False for anything unparsable.
+bool IsLoopback(std::string_view address);
+
 // The proxies whose X-Forwarded-For a server believes: an empty list believes nobody.
 class TrustedProxies {
  public:

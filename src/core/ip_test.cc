@@ -37,6 +37,19 @@ TEST(Cidr, RejectsJunk) {
   EXPECT_FALSE(Cidr::Parse("::/129").ok());
 }
 
+TEST(IsLoopback, OnlyLoopbackAddresses) {
+  EXPECT_TRUE(IsLoopback("127.0.0.1"));
+  EXPECT_TRUE(IsLoopback("127.255.0.9"));
+  EXPECT_TRUE(IsLoopback("::1"));
+  EXPECT_TRUE(IsLoopback("::ffff:127.0.0.1"));
+  EXPECT_FALSE(IsLoopback("10.0.0.1"));
+  EXPECT_FALSE(IsLoopback("128.0.0.1"));
+  EXPECT_FALSE(IsLoopback("::2"));
+  EXPECT_FALSE(IsLoopback("::ffff:10.0.0.1"));
+  EXPECT_FALSE(IsLoopback("localhost"));
+  EXPECT_FALSE(IsLoopback(""));
+}
+
 TEST(TrustedProxies, UntrustedPeerIsTheClientWhateverItForwards) {
   auto none = TrustedProxies::Parse("");
   ASSERT_TRUE(none.ok());

@@ -16,6 +16,9 @@ class HealthSurface final : public Surface {
                      std::string_view detail) const override {
     return PlainJsonError(ctx, status, reason, detail);
   }
+  std::string_view Name() const override { return "health"; }
+  std::vector<std::string_view> Routes() const override { return {"/health"}; }
+  int RouteIndex(std::string_view path) const override { return path == "/health" ? 0 : -1; }
 
  private:
   std::string version_;

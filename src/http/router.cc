@@ -18,6 +18,9 @@ HttpResponse PlainJsonError(const RequestContext& ctx, int status, std::string_v
 
 void Router::Mount(std::string prefix, Surface& surface) {
   routes_.push_back({std::move(prefix), &surface});
+  if (std::find(surfaces_.begin(), surfaces_.end(), &surface) == surfaces_.end()) {
+    surfaces_.push_back(&surface);
+  }
   std::stable_sort(routes_.begin(), routes_.end(), [](const Route& a, const Route& b) {
     return a.prefix.size() > b.prefix.size();
   });
@@ -32,6 +35,8 @@ Surface* Router::Find(std::string_view path) const {
   }
   return nullptr;
 }
+
+std::vector<Surface*> Router::Surfaces() const { return surfaces_; }
 
 HttpResponse Router::Handle(RequestContext& ctx, const HttpRequest& req) {
   std::string_view path = req.Path();

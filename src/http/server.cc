@@ -363,7 +363,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void Respond(HttpResponse resp) {
     resp.headers.emplace_back("X-Request-Id", ctx_.request_id);
-    Log(ctx_, request_, resp.status);
+    Log(ctx_, request_, resp.status, resp.body.size());
     Write(ToBeast(std::move(resp), version_, keep_alive_,
                   request_.method == "HEAD" ? Method::kHead : Method::kOther));
   }
@@ -380,16 +380,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     HttpResponse resp =
         host_.handler.Reject(ctx, req.Path(), refusal.status, refusal.reason, refusal.detail);
     resp.headers.emplace_back("X-Request-Id", ctx.request_id);
-    Log(ctx, req, resp.status);
+    Log(ctx, req, resp.status, resp.body.size());
     lingering_ = true;
     Write(ToBeast(std::move(resp), 11, /*keep_alive=*/false));
   }
 
-  void Log(const RequestContext& ctx, const HttpRequest& req, int status) {
+  void Log(const RequestContext& ctx, const HttpRequest& req, int status, size_t body_bytes) {
     if (!host_.options.on_response) return;
     host_.options.on_response(
         ctx, req, status,
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ctx.started));
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ctx.started),
+        body_bytes);
   }
 
   void Write(bhttp::response<bhttp::string_body> resp) {
@@ -639,7 +640,7 @@ class ServerImpl final : public HttpServer {
     r.headers.emplace_back("X-Request-Id", ctx.request_id);
     r.headers.emplace_back("Retry-After", "1");
     if (options_.on_response) {
-      options_.on_response(ctx, HttpRequest{}, 503, std::chrono::microseconds(0));
+      options_.on_response(ctx, HttpRequest{}, 503, std::chrono::microseconds(0), r.body.size());
     }
     std::ostringstream text;
     text << ToBeast(std::move(r), 11, /*keep_alive=*/false);

@@ -61,9 +61,10 @@ struct ServerOptions {
   TrustedProxies trusted_proxies;
   // Makes the id of each request; required.
   std::function<std::string()> new_request_id;
-  // Called after each response, for the access log. Must not log bodies or query strings.
+  // Called after each response, for the access log and metrics, with the size of the response
+  // body (for HEAD: of the body a GET would have had). Must not log bodies or query strings.
   std::function<void(const RequestContext&, const HttpRequest&, int status,
-                     std::chrono::microseconds took)>
+                     std::chrono::microseconds took, size_t response_body_bytes)>
       on_response;
   // Called when a handler throws (with what it threw) before the client gets a 500.
   std::function<void(const RequestContext&, std::string_view what)> on_handler_failure;

@@ -95,6 +95,9 @@ class TestSurface final : public Surface {
     r.body = "test-format " + std::string(reason);
     return r;
   }
+  std::string_view Name() const override { return "test"; }
+  std::vector<std::string_view> Routes() const override { return {}; }
+  int RouteIndex(std::string_view /*path*/) const override { return -1; }
   std::atomic<int> calls{0};
 };
 
@@ -111,7 +114,7 @@ class ServerTest : public ::testing::Test {
       failures_.push_back(std::string(what));
     };
     o.on_response = [this](const RequestContext& ctx, const HttpRequest& req, int status,
-                           std::chrono::microseconds) {
+                           std::chrono::microseconds, size_t) {
       std::lock_guard lock(log_mu_);
       log_.push_back(ctx.request_id + " " + req.method + " " + std::string(req.Path()) + " " +
                      std::to_string(status));

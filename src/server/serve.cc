@@ -23,12 +23,15 @@
 #include "crypto/secure_bytes.h"
 #include "crypto/system_env.h"
 #include "http/health.h"
+#include "http/http_metrics.h"
+#include "http/metrics_surface.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "http/unkey/unkey_api.h"
 #include "http/vault/vault_api.h"
 #include "server/anomalies.h"
 #include "server/bootstrap.h"
+#include "server/server_metrics.h"
 #include "service/analytics.h"
 #include "service/anomaly_monitor.h"
 #include "service/audit_service.h"
@@ -174,19 +177,21 @@ std::string ForLog(std::string_view text) {
   return out;
 }
 
-// What the listener writes to the log: one line per request (unless the access log is off),
-// handlers that threw, and accept failures.
-void LogTo(const Settings& settings, http::ServerOptions& opts) {
-  if (settings.Get("access_log") == "true") {
-    opts.on_response = [](const RequestContext& ctx, const http::HttpRequest& r, int status,
-                          std::chrono::microseconds took) {
-      // Path only: a query string may carry a key. The actor is a key id, never key material.
-      // A request refused before its request line arrived has neither method nor path: "-".
-      spdlog::info("{} {} {} {} {}us {} {}", ctx.request_id, ForLog(r.method), ForLog(r.Path()),
-                   status, took.count(), ctx.client_ip,
-                   ctx.actor.key_id.empty() ? "-" : ctx.actor.key_id);
-    };
-  }
+// What the listener reports: every request to `metrics`, one log line per request (unless the
+// access log is off), handlers that threw, and accept failures.
+void ReportTo(const Settings& settings, http::HttpMetrics& metrics, http::ServerOptions& opts) {
+  bool access_log = settings.Get("access_log") == "true";
+  opts.on_response = [access_log, &metrics](const RequestContext& ctx, const http::HttpRequest& r,
+                                            int status, std::chrono::microseconds took,
+                                            size_t response_bytes) {
+    metrics.Record(r, status, took, response_bytes);
+    if (!access_log) return;
+    // Path only: a query string may carry a key. The actor is a key id, never key material.
+    // A request refused before its request line arrived has neither method nor path: "-".
+    spdlog::info("{} {} {} {} {}us {} {}", ctx.request_id, ForLog(r.method), ForLog(r.Path()),
+                 status, took.count(), ctx.client_ip,
+                 ctx.actor.key_id.empty() ? "-" : ctx.actor.key_id);
+  };
   opts.on_handler_failure = [](const RequestContext& ctx, std::string_view what) {
     spdlog::error("{} handler failed: {}", ctx.request_id, what);
   };
@@ -209,17 +214,21 @@ sigset_t BlockStopSignals() {
 // Every surface the server serves, mounted on one router.
 struct Surfaces {
   Surfaces(service::KeyService& keys, service::AuditService& audit,
-           service::AnalyticsService& analytics, Env& env)
+           service::AnalyticsService& analytics, Env& env, const metrics::Registry& registry,
+           http::MetricsAccess metrics_access)
       : unkey(keys, audit, analytics),
         vault({.version = KEYHOLD_VERSION}, env),
-        health(KEYHOLD_VERSION) {
+        health(KEYHOLD_VERSION),
+        metrics(registry, metrics_access, keys) {
     router.Mount("/v2/", unkey);
     router.Mount("/v1/", vault);
     router.Mount("/health", health);
+    router.Mount("/metrics", metrics);
   }
   http::unkey::UnkeyApi unkey;
   http::vault::VaultApi vault;
   http::HealthSurface health;
+  http::MetricsSurface metrics;
   http::Router router;
 };
 
@@ -324,7 +333,11 @@ int Serve(const Settings& settings) {
     std::fprintf(stderr, "keyhold serve: %s\n", st.message().c_str());
     return 2;
   }
-  LogTo(settings, opts);
+  auto metrics_access = http::ParseMetricsAccess(settings.Get("metrics_access"));
+  if (!metrics_access.ok()) {
+    std::fprintf(stderr, "keyhold serve: %s\n", metrics_access.status().message().c_str());
+    return 2;
+  }
   sigset_t signals = BlockStopSignals();  // before any thread starts
 
   crypto::SystemEnv env;
@@ -405,7 +418,11 @@ int Serve(const Settings& settings) {
         });
   }
   usage.Start();
-  Surfaces surfaces(*opened->service, *audit, *analytics, env);
+  metrics::Registry registry;
+  RegisterServerMetrics(registry, *opened->service, usage, KEYHOLD_VERSION);
+  Surfaces surfaces(*opened->service, *audit, *analytics, env, registry, *metrics_access);
+  http::HttpMetrics http_metrics(registry, surfaces.router);
+  ReportTo(settings, http_metrics, opts);
   opts.new_request_id = [&env] { return NewRequestId(env); };
   auto server = http::HttpServer::Start(opts, surfaces.router);
   if (!server.ok()) {

@@ -34,6 +34,9 @@ std::vector<Setting> ServeSettingTable() {
       {"access_log", "KEYHOLD_ACCESS_LOG", "true", "log one line per request (never bodies)"},
       {"usage_recording", "KEYHOLD_USAGE_RECORDING", "true",
        "count every verification for analytics and anomaly detection (false: neither)"},
+      {"metrics_access", "KEYHOLD_METRICS_ACCESS", "loopback",
+       "who may read GET /metrics: loopback (clients connecting from this host), open (anyone), "
+       "or root-key (a root key holding metrics.*.read)"},
       {"usage_flush_interval", "KEYHOLD_USAGE_FLUSH_INTERVAL", "1s",
        "how often recorded verifications are written (a crash loses at most this much usage)"},
       {"usage_retention", "KEYHOLD_USAGE_RETENTION", "7d",

@@ -214,7 +214,9 @@ Status KeyServiceImpl::ApplyAudited(const RequestContext& ctx, WriteBatch& batch
     add("identity.delete", id,
         old != identities_.end() ? Describe(old->second, salt) : json::object(), nullptr);
   }
-  return store_.Apply(batch);
+  Status applied = store_.Apply(batch);
+  if (applied.ok()) audit_entries_written_.fetch_add(batch.audit.size(), std::memory_order_relaxed);
+  return applied;
 }
 
 audit::AuditEntry KeyServiceImpl::CreditsAdjustmentEntry(const RequestContext& ctx,

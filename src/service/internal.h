@@ -199,6 +199,7 @@ class KeyServiceImpl final : public KeyService {
     on_block_ = std::move(on_block);
   }
   size_t KeyCount() const override;
+  ServiceStats Stats() const override;
 
   // Loads the live state from the store. REQUIRES: called once, before any other method.
   Status Load();
@@ -278,6 +279,9 @@ class KeyServiceImpl final : public KeyService {
   Env& env_;
   std::vector<uint8_t> audit_salt_;  // the store's, read once at Load
   UsageRecorder* usage_ = nullptr;   // set before serving
+  // For Stats(): relaxed counters, bumped on the verify and write paths.
+  std::array<std::atomic<uint64_t>, kVerifyCodeCount> verifications_{};
+  std::atomic<uint64_t> audit_entries_written_{0};
   // Verify without recording the verification, and without the brute-force guard.
   StatusOr<VerifyResult> VerifyUnrecorded(const RequestContext& ctx, const VerifyRequest& req);
   // VerifyUnrecorded behind the brute-force guard.

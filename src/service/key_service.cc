@@ -137,6 +137,16 @@ size_t KeyServiceImpl::KeyCount() const {
   return by_id_.size();
 }
 
+ServiceStats KeyServiceImpl::Stats() const {
+  ServiceStats s;
+  for (size_t i = 0; i < kVerifyCodeCount; ++i) {
+    s.verifications[i] = verifications_[i].load(std::memory_order_relaxed);
+  }
+  s.audit_entries_written = audit_entries_written_.load(std::memory_order_relaxed);
+  s.keys = KeyCount();
+  return s;
+}
+
 KeyRecord KeyEntry::ToRecord(CellLock lock) const {
   KeyRecord r;
   r.id = id.str();

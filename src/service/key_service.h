@@ -194,6 +194,10 @@ class KeyService {
 
   // Number of live keys in memory (app and root).
   virtual size_t KeyCount() const = 0;
+
+  // Verifications by outcome and audit entries committed since the service was opened, and the
+  // keys in memory. Counts are read one by one (relaxed): not one snapshot of all of them.
+  virtual ServiceStats Stats() const = 0;
 };
 
 }  // namespace keyhold::service

@@ -113,6 +113,30 @@ TEST_F(KeyServiceTest, ChecksInSpecOrderAndDeniedRequestsSpendNothing) {
   EXPECT_EQ(Verify(key), VerifyCode::kUsageExceeded);
 }
 
+TEST_F(KeyServiceTest, StatsCountVerificationsByCodeAndCommittedAuditEntries) {
+  ServiceStats before = svc_->Stats();
+  std::string api = NewApi();
+  CreatedKey k = NewKey({.api_id = api, .enabled = false});
+  std::string key(k.key.Reveal());
+  EXPECT_EQ(Verify(key), VerifyCode::kDisabled);
+  EXPECT_EQ(Verify("nope"), VerifyCode::kNotFound);
+  EXPECT_EQ(Verify("nope"), VerifyCode::kNotFound);
+  faulty_->FailWrites(true);
+  EXPECT_FALSE(svc_->UpdateKey(root_, {.key_id = k.key_id, .enabled = true}).ok());
+  faulty_->FailWrites(false);
+  ServiceStats after = svc_->Stats();
+  auto count = [&](VerifyCode c) {
+    size_t i = static_cast<size_t>(c);
+    return after.verifications[i] - before.verifications[i];
+  };
+  EXPECT_EQ(count(VerifyCode::kDisabled), 1u);
+  EXPECT_EQ(count(VerifyCode::kNotFound), 2u);
+  EXPECT_EQ(count(VerifyCode::kValid), 0u);
+  // api.create and key.create; the refused update wrote nothing.
+  EXPECT_EQ(after.audit_entries_written - before.audit_entries_written, 2u);
+  EXPECT_EQ(after.keys, before.keys + 1);
+}
+
 TEST_F(KeyServiceTest, ExpiryFollowsTheClock) {
   std::string api = NewApi();
   CreatedKey k = NewKey({.api_id = api, .expires = env_.NowMillis() + 60'000});

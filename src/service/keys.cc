@@ -383,7 +383,10 @@ StatusOr<CreditsState> KeyServiceImpl::UpdateCredits(const RequestContext& ctx,
   int64_t now = env_.NowMillis();
   if (op != CreditsOperation::kSet) {
     int64_t delta = op == CreditsOperation::kIncrement ? *value : -*value;
-    return AdjustStoredCredits(store_, *e, delta, now, CreditsAdjustmentEntry(ctx, key_id, delta));
+    auto adjusted =
+        AdjustStoredCredits(store_, *e, delta, now, CreditsAdjustmentEntry(ctx, key_id, delta));
+    if (adjusted.ok()) audit_entries_written_.fetch_add(1, std::memory_order_relaxed);
+    return adjusted;
   }
   KeyRecord k = e->ToRecord();
   CreditsState next = k.credits;

@@ -5,6 +5,7 @@
 // through accessors, so callers cannot depend on how the service keeps its keys.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -191,6 +192,14 @@ enum class VerifyCode {
   kExpired,
 };
 const char* VerifyCodeName(VerifyCode code);
+inline constexpr size_t kVerifyCodeCount = 8;  // the codes above, kValid = 0
+
+// Counts a service keeps for metrics, read without stopping it.
+struct ServiceStats {
+  std::array<uint64_t, kVerifyCodeCount> verifications{};  // by VerifyCode
+  uint64_t audit_entries_written = 0;  // entries committed with their change since start
+  size_t keys = 0;                     // live keys in memory (app and root)
+};
 
 // A rate limit a verification asks for by name: one of the key's (or else its identity's), with
 // the limit and duration optionally overridden, or a limit given here whole (limit and duration).

@@ -66,6 +66,7 @@ Status UsageRecorder::Flush() {
     observer_->OnUsage(std::span<const store::UsageRow>(rows).subspan(retried), env_.NowMillis());
   }
   if (rows.empty()) return OkStatus();
+  (st.ok() ? flushes_ : failed_flushes_).fetch_add(1, std::memory_order_relaxed);
   if (!st.ok()) {
     // Kept for the next flush, as long as they fit: usage is best effort, memory is bounded.
     if (rows.size() <= options_.max_buffered) {

@@ -15,7 +15,7 @@
 //   keys->SetUsageRecorder(&usage);
 //   usage.Start();  ...  usage.Stop();
 //
-// Thread-safety: Record, Flush, buffered and dropped may be called from any thread.
+// Thread-safety: Record, Flush and the counters may be called from any thread.
 #pragma once
 
 #include <atomic>
@@ -84,8 +84,13 @@ class UsageRecorder {
   void Start();
   void Stop();
 
+  // Verifications waiting to be written, and those never to be (over max_buffered).
   size_t buffered() const { return buffered_.load(std::memory_order_relaxed); }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  // Flushes that wrote to the store (flushes with nothing to write are not counted), and those
+  // the store refused (their rows wait for the next one).
+  uint64_t flushes() const { return flushes_.load(std::memory_order_relaxed); }
+  uint64_t failed_flushes() const { return failed_flushes_.load(std::memory_order_relaxed); }
 
  private:
   static constexpr size_t kShards = 8;
@@ -103,6 +108,8 @@ class UsageRecorder {
   Shard shards_[kShards];
   std::atomic<size_t> buffered_{0};
   std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> flushes_{0};
+  std::atomic<uint64_t> failed_flushes_{0};
   std::mutex flush_mu_;                     // one flush at a time
   std::vector<store::UsageRow> unwritten_;  // guarded by flush_mu_: rows a failed flush kept
   int64_t last_prune_ms_ = 0;               // guarded by flush_mu_

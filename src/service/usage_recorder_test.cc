@@ -68,11 +68,17 @@ TEST_F(UsageRecorderTest, AFailedFlushKeepsItsRowsForTheNext) {
   usage.Record(At(now_, "key_a"));
   faulty_->FailWrites(true);
   EXPECT_FALSE(usage.Flush().ok());
+  EXPECT_EQ(usage.failed_flushes(), 1u);
+  EXPECT_EQ(usage.flushes(), 0u);
   faulty_->FailWrites(false);
   usage.Record(At(now_, "key_a"));
   ASSERT_TRUE(usage.Flush().ok());
   EXPECT_EQ(Total(), 2);
   EXPECT_EQ(usage.dropped(), 0u);
+  EXPECT_EQ(usage.flushes(), 1u);
+  ASSERT_TRUE(usage.Flush().ok());
+  EXPECT_EQ(usage.flushes(), 1u) << "a flush with nothing to write is not counted";
+  EXPECT_EQ(usage.failed_flushes(), 1u);
 }
 
 TEST_F(UsageRecorderTest, PastTheBufferLimitVerificationsAreCountedAsDropped) {

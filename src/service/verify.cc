@@ -118,7 +118,9 @@ StatusOr<VerifyResult> KeyServiceImpl::Guarded(const RequestContext& ctx,
 StatusOr<VerifyResult> KeyServiceImpl::Verify(const RequestContext& ctx, const VerifyRequest& req) {
   StatusOr<VerifyResult> r = Guarded(ctx, req);
   // Errors are not verifications (a bad request, or WouldBlock: the call is made again).
-  if (!usage_ || !r.ok()) return r;
+  if (!r.ok()) return r;
+  verifications_[static_cast<size_t>(r->code)].fetch_add(1, std::memory_order_relaxed);
+  if (!usage_) return r;
   Verification v;
   v.time_ms = env_.NowMillis();
   v.outcome = VerifyCodeName(r->code);

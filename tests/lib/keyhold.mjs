@@ -55,8 +55,10 @@ process.on("exit", () => {
 });
 
 export class Server {
-  constructor({ dataDir, args = [], env = {} } = {}) {
+  // `listen`: the address to serve on; by default any free port on 127.0.0.1.
+  constructor({ dataDir, args = [], env = {}, listen = "127.0.0.1:0" } = {}) {
     this.dataDir = dataDir ?? path.join(tempDir(), "data");
+    this.listen = listen;
     this.args = args;
     this.env = env;
     this.stdout = "";
@@ -66,7 +68,7 @@ export class Server {
   async start() {
     this.stdout = "";
     this.stderr = "";
-    this.proc = spawn(BIN, ["serve", "--data-dir", this.dataDir, "--listen", "127.0.0.1:0", ...this.args], {
+    this.proc = spawn(BIN, ["serve", "--data-dir", this.dataDir, "--listen", this.listen, ...this.args], {
       env: { ...process.env, ...this.env },
       stdio: ["ignore", "pipe", "pipe"],
     });

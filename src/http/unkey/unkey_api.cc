@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "http/auth.h"
 #include "http/unkey/call.h"
 #include "http/unkey/wire.h"
 
@@ -57,6 +58,22 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"ratelimit.limit", {&UnkeyApi::RatelimitLimit, kNever}},
       {"ratelimit.multiLimit", {&UnkeyApi::RatelimitMultiLimit, kNever}},
   };
+  int route = 1;  // 0 is liveness
+  for (auto& [name, info] : operations_) info.route_index = route++;
+}
+
+std::vector<std::string_view> UnkeyApi::Routes() const {
+  std::vector<std::string_view> routes = {"liveness"};
+  for (const auto& [name, info] : operations_) routes.push_back(name);
+  return routes;
+}
+
+int UnkeyApi::RouteIndex(std::string_view path) const {
+  if (!path.starts_with("/v2/")) return -1;
+  path.remove_prefix(4);
+  if (path == "liveness") return 0;
+  auto op = operations_.find(path);
+  return op == operations_.end() ? -1 : op->second.route_index;
 }
 
 HttpResponse UnkeyApi::Error(const RequestContext& ctx, int status, std::string_view reason,
@@ -65,23 +82,7 @@ HttpResponse UnkeyApi::Error(const RequestContext& ctx, int status, std::string_
 }
 
 std::optional<HttpResponse> UnkeyApi::Authenticate(RequestContext& ctx, const HttpRequest& req) {
-  std::string_view auth = req.Header("authorization");
-  size_t given = std::count_if(req.headers.begin(), req.headers.end(),
-                               [](const auto& h) { return h.first == "authorization"; });
-  if (given > 1) {
-    return ErrorWith(ctx.request_id, 401, "authentication/malformed",
-                     "send exactly one Authorization header");
-  }
-  if (auth.empty()) {
-    return ErrorWith(ctx.request_id, 401, "authentication/missing",
-                     "send a root key as 'Authorization: Bearer <root key>'");
-  }
-  auto token = BearerToken(auth);
-  if (!token) {
-    return ErrorWith(ctx.request_id, 401, "authentication/malformed",
-                     "the Authorization header must be 'Bearer <root key>'");
-  }
-  auto principal = service_.Authenticate(*token);
+  auto principal = AuthenticateRootKey(service_, req);
   if (!principal.ok()) return unkey::Error(ctx.request_id, principal.status());
   ctx.actor = std::move(principal).value();
   return std::nullopt;

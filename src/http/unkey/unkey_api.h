@@ -40,6 +40,10 @@ class UnkeyApi final : public Surface {
   HttpResponse Handle(RequestContext& ctx, const HttpRequest& req) override;
   HttpResponse Error(const RequestContext& ctx, int status, std::string_view reason,
                      std::string_view detail) const override;
+  // Routes: "liveness" and every operation ("keys.verifyKey", ...).
+  std::string_view Name() const override { return "unkey"; }
+  std::vector<std::string_view> Routes() const override;
+  int RouteIndex(std::string_view path) const override;
 
   using Operation = HttpResponse (UnkeyApi::*)(Call&);
   // Whether an operation may wait on the disk (and so runs on a worker thread).
@@ -47,6 +51,7 @@ class UnkeyApi final : public Surface {
   struct OperationInfo {
     Operation handler;
     Blocking blocking;
+    int route_index = 0;  // in Routes()
   };
 
  private:

@@ -332,23 +332,6 @@ bool JsonDepthExceeds(std::string_view text, int max_depth) {
   return false;
 }
 
-std::optional<std::string_view> BearerToken(std::string_view authorization) {
-  // RFC 9110 §11.1: the scheme is case-insensitive; one or more spaces before the token.
-  constexpr std::string_view kScheme = "bearer";
-  if (authorization.size() <= kScheme.size() + 1) return std::nullopt;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
-      return std::nullopt;
-    }
-  }
-  std::string_view rest = authorization.substr(kScheme.size());
-  if (rest.front() != ' ') return std::nullopt;
-  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-  while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
-  if (rest.empty() || rest.find_first_of(" \t,") != std::string_view::npos) return std::nullopt;
-  return rest;
-}
-
 // --- record forms -------------------------------------------------------------------------
 
 json MetaJson(const std::string& meta_text) {

@@ -95,10 +95,6 @@ bool JsonDepthExceeds(std::string_view text, int max_depth);
 // was checked (JsonDepthExceeds), as parsing recurses.
 json ParseJsonStrict(std::string_view text, std::string* duplicate_key);
 
-// The token of an `Authorization: Bearer <token>` value (scheme matched case-insensitively), or
-// nullopt if the value is not of that form.
-std::optional<std::string_view> BearerToken(std::string_view authorization);
-
 // --- record forms -------------------------------------------------------------------------
 
 json MetaJson(const std::string& meta_text);  // an object, or null when empty

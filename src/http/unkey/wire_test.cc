@@ -4,6 +4,8 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "http/auth.h"
+
 namespace keyhold::http::unkey {
 namespace {
 

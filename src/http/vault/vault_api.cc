@@ -1,5 +1,6 @@
 #include "http/vault/vault_api.h"
 
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "http/json_response.h"
@@ -17,6 +18,22 @@ HttpResponse VaultError(int status, std::string_view detail) {
 HttpResponse VaultApi::Error(const RequestContext& /*ctx*/, int status, std::string_view /*reason*/,
                              std::string_view detail) const {
   return VaultError(status, detail);
+}
+
+// The paths served, after "/v1/": the route labels of metrics.
+static constexpr std::string_view kRoutes[] = {"sys/health", "sys/seal-status"};
+
+std::vector<std::string_view> VaultApi::Routes() const {
+  return {std::begin(kRoutes), std::end(kRoutes)};
+}
+
+int VaultApi::RouteIndex(std::string_view path) const {
+  if (!path.starts_with("/v1/")) return -1;
+  path.remove_prefix(4);
+  for (size_t i = 0; i < std::size(kRoutes); ++i) {
+    if (kRoutes[i] == path) return static_cast<int>(i);
+  }
+  return -1;
 }
 
 HttpResponse VaultApi::Handle(RequestContext& /*ctx*/, const HttpRequest& req) {

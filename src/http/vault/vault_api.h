@@ -29,6 +29,9 @@ class VaultApi final : public Surface {
   HttpResponse Handle(RequestContext& ctx, const HttpRequest& req) override;
   HttpResponse Error(const RequestContext& ctx, int status, std::string_view reason,
                      std::string_view detail) const override;
+  std::string_view Name() const override { return "vault"; }
+  std::vector<std::string_view> Routes() const override;
+  int RouteIndex(std::string_view path) const override;
 
  private:
   HttpResponse Health(const HttpRequest& req);

@@ -1,0 +1,63 @@
+#include "server/server_metrics.h"
+
+#include "metrics/process.h"
+
+namespace keyhold::server {
+namespace {
+
+using metrics::Sample;
+using metrics::Type;
+
+std::vector<Sample> One(double v) { return {Sample{{}, v}}; }
+
+void RegisterKeyServiceMetrics(metrics::Registry& registry, const service::KeyService& keys) {
+  registry.AddCallback(
+      "keyhold_verifications_total", "Key verifications answered, by outcome code.", Type::kCounter,
+      {"code"}, [&keys] {
+        service::ServiceStats s = keys.Stats();
+        std::vector<Sample> out;
+        for (size_t i = 0; i < service::kVerifyCodeCount; ++i) {
+          auto code = static_cast<service::VerifyCode>(i);
+          out.push_back({{service::VerifyCodeName(code)}, static_cast<double>(s.verifications[i])});
+        }
+        return out;
+      });
+  registry.AddCallback("keyhold_key_cache_entries", "Live keys held in memory (app and root).",
+                       Type::kGauge, {},
+                       [&keys] { return One(static_cast<double>(keys.Stats().keys)); });
+  registry.AddCallback(
+      "keyhold_audit_entries_written_total",
+      "Audit log entries committed together with the change they record.", Type::kCounter, {},
+      [&keys] { return One(static_cast<double>(keys.Stats().audit_entries_written)); });
+}
+
+void RegisterUsageMetrics(metrics::Registry& registry, const service::UsageRecorder& usage) {
+  registry.AddCallback("keyhold_usage_buffered_events",
+                       "Verifications waiting in memory to be written as usage.", Type::kGauge, {},
+                       [&usage] { return One(static_cast<double>(usage.buffered())); });
+  registry.AddCallback("keyhold_usage_dropped_events_total",
+                       "Verifications not recorded as usage because the buffer was full.",
+                       Type::kCounter, {},
+                       [&usage] { return One(static_cast<double>(usage.dropped())); });
+  registry.AddCallback(
+      "keyhold_usage_flushes_total", "Writes of buffered usage to the store, by result.",
+      Type::kCounter, {"result"}, [&usage] {
+        return std::vector<Sample>{{{"ok"}, static_cast<double>(usage.flushes())},
+                                   {{"failed"}, static_cast<double>(usage.failed_flushes())}};
+      });
+}
+
+}  // namespace
+
+void RegisterServerMetrics(metrics::Registry& registry, const service::KeyService& keys,
+                           const service::UsageRecorder& usage, const std::string& version) {
+  registry.AddCallback("keyhold_build_info", "The running keyhold's version; always 1.",
+                       Type::kGauge, {"version"}, [version] {
+                         return std::vector<Sample>{{{version}, 1}};
+                       });
+  RegisterKeyServiceMetrics(registry, keys);
+  RegisterUsageMetrics(registry, usage);
+  metrics::AddProcessMetrics(registry);
+}
+
+}  // namespace keyhold::server

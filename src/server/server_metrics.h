@@ -1,0 +1,29 @@
+// The server's own metrics, read from the parts it wires together each time /metrics is scraped:
+//
+//   keyhold_build_info{version}                  1
+//   keyhold_verifications_total{code}            verifications by outcome (VALID, NOT_FOUND, ...)
+//   keyhold_key_cache_entries                    live keys held in memory (app and root)
+//   keyhold_audit_entries_written_total          audit entries committed with their change
+//   keyhold_usage_buffered_events                verifications waiting to be written as usage
+//   keyhold_usage_dropped_events_total           verifications not recorded (buffer full)
+//   keyhold_usage_flushes_total{result}          usage flushes, result "ok" or "failed"
+//
+// plus the process_* families (metrics/process.h). HTTP request metrics are http/http_metrics.h.
+//
+//   metrics::Registry registry;
+//   RegisterServerMetrics(registry, keys, usage, KEYHOLD_VERSION);
+#pragma once
+
+#include <string>
+
+#include "metrics/metrics.h"
+#include "service/key_service.h"
+#include "service/usage_recorder.h"
+
+namespace keyhold::server {
+
+// `keys` and `usage` must outlive `registry`'s last Render.
+void RegisterServerMetrics(metrics::Registry& registry, const service::KeyService& keys,
+                           const service::UsageRecorder& usage, const std::string& version);
+
+}  // namespace keyhold::server
