@@ -194,6 +194,7 @@ class KeyServiceImpl final : public KeyService {
   Status DeleteRole(const RequestContext& ctx, const std::string& id_or_name) override;
   Status FlushLastUsed() override;
   void SetUsageRecorder(UsageRecorder* usage) override { usage_ = usage; }
+  void SetAlertSink(audit::AlertSink* sink) override { alert_sink_ = sink; }
   size_t KeyCount() const override;
 
   // Loads the live state from the store. REQUIRES: called once, before any other method.
@@ -215,6 +216,9 @@ class KeyServiceImpl final : public KeyService {
                       const CreditsCell* held = nullptr);
   audit::AuditEntry NewAuditEntry(const RequestContext& ctx, std::string action, std::string target,
                                   std::string details) const;
+  // Raises audit.sink_failing for a change refused with `refused` (kUnavailable), best effort.
+  void ReportAuditFailure(const RequestContext& ctx, const store::WriteBatch& batch,
+                          const Status& refused) const;
   // The entry for adding `delta` credits to a key's stored balance (AdjustCredits).
   audit::AuditEntry CreditsAdjustmentEntry(const RequestContext& ctx, const std::string& key_id,
                                            int64_t delta) const;
@@ -272,8 +276,9 @@ class KeyServiceImpl final : public KeyService {
 
   store::Store& store_;
   Env& env_;
-  std::vector<uint8_t> audit_salt_;  // the store's, read once at Load
-  UsageRecorder* usage_ = nullptr;   // set before serving
+  std::vector<uint8_t> audit_salt_;         // the store's, read once at Load
+  UsageRecorder* usage_ = nullptr;          // set before serving
+  audit::AlertSink* alert_sink_ = nullptr;  // set before serving
   // Verify without recording the verification.
   StatusOr<VerifyResult> VerifyUnrecorded(const RequestContext& ctx, const VerifyRequest& req);
 

@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/alert.h"
 #include "core/context.h"
 #include "core/env.h"
 #include "core/status.h"
@@ -173,6 +174,12 @@ class KeyService {
   // Hands every verification from now on to `usage` (which must outlive the service), or to
   // nothing if null. REQUIRES: called before concurrent Verify calls start.
   virtual void SetUsageRecorder(UsageRecorder* usage) = 0;
+
+  // Raises an audit.sink_failing alert through `sink` (which must outlive the service) whenever a
+  // change is refused because its audit entry could not be written; nothing if null. Best
+  // effort: if the sink fails too (the store may be what is failing), that is logged.
+  // REQUIRES: called before concurrent calls start.
+  virtual void SetAlertSink(audit::AlertSink* sink) = 0;
 
   // Number of live keys in memory (app and root).
   virtual size_t KeyCount() const = 0;
