@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "audit/checkpoint.h"
+#include "audit/webhook_delivery.h"
 #include "core/ids.h"
 #include "core/ip.h"
 #include "core/key_format.h"
@@ -27,6 +28,7 @@
 #include "http/unkey/unkey_api.h"
 #include "http/vault/vault_api.h"
 #include "server/bootstrap.h"
+#include "service/alerts.h"
 #include "service/analytics.h"
 #include "service/audit_service.h"
 #include "service/usage_recorder.h"
@@ -206,8 +208,8 @@ sigset_t BlockStopSignals() {
 // Every surface the server serves, mounted on one router.
 struct Surfaces {
   Surfaces(service::KeyService& keys, service::AuditService& audit,
-           service::AnalyticsService& analytics, Env& env)
-      : unkey(keys, audit, analytics),
+           service::AnalyticsService& analytics, service::AlertService& alerts, Env& env)
+      : unkey(keys, audit, analytics, alerts),
         vault({.version = KEYHOLD_VERSION}, env),
         health(KEYHOLD_VERSION) {
     router.Mount("/v2/", unkey);
@@ -308,6 +310,38 @@ class LastUsedFlusher {
   std::thread thread_;
 };
 
+// The alert outbox's settings. Errors: kInvalidArgument naming the setting.
+Status AlertSettings(const Settings& settings, service::AlertOptions& alerts,
+                     audit::DeliveryOptions& delivery) {
+  const std::pair<const char*, std::chrono::milliseconds*> durations[] = {
+      {"alert_dedupe_window", &alerts.dedupe_window},
+      {"webhook_secret_grace", &alerts.secret_grace},
+      {"alert_retention", &delivery.retention},
+      {"webhook_max_age", &delivery.max_age},
+      {"webhook_backoff_base", &delivery.backoff_base},
+      {"webhook_backoff_cap", &delivery.backoff_cap},
+      {"webhook_timeout", &delivery.timeout}};
+  for (auto [name, field] : durations) {
+    auto d = ParseDuration(settings.Get(name));
+    if (!d.ok()) return InvalidArgument(std::string(name) + ": " + d.status().message());
+    if (d->count() < 1) return InvalidArgument(std::string(name) + " must be at least 1ms");
+    *field = *d;
+  }
+  const std::string& attempts = settings.Get("webhook_max_attempts");
+  if (attempts.empty() || attempts.size() > 3 ||
+      attempts.find_first_not_of("0123456789") != std::string::npos || std::stoi(attempts) < 1 ||
+      std::stoi(attempts) > 100) {
+    return InvalidArgument("webhook_max_attempts must be a number from 1 to 100");
+  }
+  delivery.max_attempts = std::stoi(attempts);
+  const std::string& allow = settings.Get("webhook_allow_private_networks");
+  if (allow != "true" && allow != "false") {
+    return InvalidArgument("webhook_allow_private_networks must be true or false");
+  }
+  delivery.allow_private_networks = allow == "true";
+  return OkStatus();
+}
+
 }  // namespace
 
 int Serve(const Settings& settings) {
@@ -360,13 +394,25 @@ int Serve(const Settings& settings) {
     }
     *field = *d;
   }
+  service::AlertOptions alert_options;
+  audit::DeliveryOptions delivery_options;
+  if (Status st = AlertSettings(settings, alert_options, delivery_options); !st.ok()) {
+    spdlog::error("{}", st.message());
+    return 2;
+  }
+  audit::WebhookDelivery delivery(
+      *opened->store, env, audit::WebhookSecretKey(opened->master_key.view()), delivery_options);
+  alert_options.on_queued = [&delivery] { delivery.Wake(); };
+  std::unique_ptr<service::AlertService> alerts =
+      service::AlertService::Create(*opened->store, env, opened->master_key.view(), alert_options);
+  opened->service->SetAlertSink(alerts.get());
   std::unique_ptr<service::AuditService> audit = service::AuditService::Create(*opened->store, env);
   std::unique_ptr<service::AnalyticsService> analytics =
       service::AnalyticsService::Create(*opened->store, env);
   service::UsageRecorder usage(*opened->store, env, usage_options);
   opened->service->SetUsageRecorder(&usage);
   usage.Start();
-  Surfaces surfaces(*opened->service, *audit, *analytics, env);
+  Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, env);
   opts.new_request_id = [&env] { return NewRequestId(env); };
   auto server = http::HttpServer::Start(opts, surfaces.router);
   if (!server.ok()) {
@@ -379,6 +425,7 @@ int Serve(const Settings& settings) {
   spdlog::info("at most {} connections; requests within {} ms, idle connections closed after {} ms",
                opts.max_connections, opts.read_timeout.count(), opts.idle_timeout.count());
   LastUsedFlusher flusher(*opened->service);
+  delivery.Start();
   AuditCheckpointer checkpointer(*audit, std::move(signer).value(), *checkpoint_every);
 
   int sig = 0;
@@ -386,6 +433,7 @@ int Serve(const Settings& settings) {
   spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Shutdown(std::chrono::seconds(10));
   flusher.Stop();
+  delivery.Stop();
   usage.Stop();
   checkpointer.Stop();
   spdlog::info("stopped");

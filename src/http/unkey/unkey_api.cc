@@ -14,8 +14,8 @@ static constexpr StringRule kNameRule{.min = 1, .max = service::kMaxNameLength};
 static constexpr size_t kMaxKeyText = 512;
 
 UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
-                   service::AnalyticsService& analytics)
-    : service_(service), audit_(audit), analytics_(analytics) {
+                   service::AnalyticsService& analytics, service::AlertService& alerts)
+    : service_(service), audit_(audit), analytics_(analytics), alerts_(alerts) {
   using enum Blocking;
   operations_ = {
       {"apis.createApi", {&UnkeyApi::CreateApi, kMay}},
@@ -54,6 +54,16 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"audit.listEvents", {&UnkeyApi::ListAuditEvents, kMay}},
       {"audit.verifyChain", {&UnkeyApi::VerifyAuditChain, kMay}},
       {"analytics.getVerifications", {&UnkeyApi::GetVerifications, kMay}},
+      {"webhooks.createEndpoint", {&UnkeyApi::CreateWebhookEndpoint, kMay}},
+      {"webhooks.listEndpoints", {&UnkeyApi::ListWebhookEndpoints, kMay}},
+      {"webhooks.getEndpoint", {&UnkeyApi::GetWebhookEndpoint, kMay}},
+      {"webhooks.updateEndpoint", {&UnkeyApi::UpdateWebhookEndpoint, kMay}},
+      {"webhooks.rotateSecret", {&UnkeyApi::RotateWebhookSecret, kMay}},
+      {"webhooks.deleteEndpoint", {&UnkeyApi::DeleteWebhookEndpoint, kMay}},
+      {"webhooks.testEndpoint", {&UnkeyApi::TestWebhookEndpoint, kMay}},
+      {"webhooks.listDeliveries", {&UnkeyApi::ListWebhookDeliveries, kMay}},
+      {"alerts.list", {&UnkeyApi::ListAlerts, kMay}},
+      {"alerts.acknowledge", {&UnkeyApi::AcknowledgeAlert, kMay}},
   };
 }
 
