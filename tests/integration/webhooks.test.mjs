@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { Webhook } from "standardwebhooks";
-import { Server, tempDir } from "../lib/keyhold.mjs";
+import { Server, cli, tempDir } from "../lib/keyhold.mjs";
 import path from "node:path";
 
 const FAST_RETRIES = [
@@ -205,6 +205,40 @@ test("private addresses are refused unless allowed, and changes need alerts.*.ma
     assert.equal(rx.received.length, 0, "nothing reached the loopback receiver");
     await s.ok("webhooks.deleteEndpoint", { endpointId: created.endpointId });
     assert.equal((await s.call("webhooks.getEndpoint", { endpointId: created.endpointId })).status, 404);
+  } finally {
+    await s.stop();
+    await rx.close();
+  }
+});
+
+test("the command line creates, lists, tests and deletes endpoints, and lists and acknowledges alerts", async () => {
+  const rx = await receiver([204]);
+  const s = await new Server({ args: FAST_RETRIES }).start();
+  const env = { KEYHOLD_ADDR: s.url, KEYHOLD_TOKEN: s.rootKey };
+  try {
+    const created = await cli(["webhooks", "create", rx.url, "--kind", "webhook.test", "--json"], { env });
+    assert.equal(created.code, 0, created.stderr);
+    const endpoint = JSON.parse(created.stdout).data;
+    assert.match(endpoint.secret, /^whsec_/);
+    const listed = await cli(["webhooks", "list"], { env });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(endpoint.endpointId));
+    assert.ok(!listed.stdout.includes(endpoint.secret.slice(6)), "list never shows the secret");
+    const tested = await cli(["webhooks", "test", endpoint.endpointId], { env });
+    assert.equal(tested.code, 0, tested.stderr);
+    const alertId = /raised (alert_\S+)/.exec(tested.stdout)[1];
+    await until(() => rx.received.length >= 1, "the test delivery");
+    assertVerifies(endpoint.secret, rx.received[0]);
+    const open = await cli(["alerts", "list", "--open", "--json"], { env });
+    assert.equal(open.code, 0, open.stderr);
+    assert.deepEqual(JSON.parse(open.stdout).data.map((a) => a.id), [alertId]);
+    const acked = await cli(["alerts", "ack", alertId], { env });
+    assert.equal(acked.code, 0, acked.stderr);
+    assert.match(acked.stdout, /acked/);
+    const deleted = await cli(["webhooks", "delete", endpoint.endpointId], { env });
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const missing = await cli(["webhooks", "delete", endpoint.endpointId], { env });
+    assert.equal(missing.code, 1);
   } finally {
     await s.stop();
     await rx.close();
