@@ -168,7 +168,6 @@ TEST(SendWebhookTest, RefusesPrivateAddressesUnlessAllowed) {
   EXPECT_EQ(refused.status, 0);
   EXPECT_NE(refused.error.find("refused"), std::string::npos) << refused.error;
   WebhookResponse tried = SendWebhook(r, true, std::chrono::milliseconds(200));
-  EXPECT_EQ(tried.status, 0);
   EXPECT_EQ(tried.error.find("refused: the host"), std::string::npos) << tried.error;
 }
 

@@ -244,3 +244,16 @@ test("the command line creates, lists, tests and deletes endpoints, and lists an
     await rx.close();
   }
 });
+
+test("a webhook setting out of range stops the server before it serves", async () => {
+  const dataDir = path.join(tempDir(), "data");
+  for (const [flag, value, message] of [
+    ["--webhook-max-attempts", "0", /webhook_max_attempts/],
+    ["--webhook-allow-private-networks", "yes", /webhook_allow_private_networks/],
+    ["--webhook-backoff-base", "soon", /webhook_backoff_base/],
+  ]) {
+    const r = await cli(["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", flag, value]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
+});
