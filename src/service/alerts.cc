@@ -34,6 +34,20 @@ WebhookEndpoint View(const WebhookEndpointRecord& r) {
           r.updated_at_ms};
 }
 
+DeliveryInfo Info(const store::DeliveryRecord& d) {
+  DeliveryInfo out{d.id,         d.alert_id,      "pending",
+                   d.attempts,   std::nullopt,    d.last_http_status,
+                   d.last_error, d.created_at_ms, d.updated_at_ms};
+  if (d.status == store::DeliveryStatus::kDelivered) {
+    out.status = "delivered";
+  } else if (d.status == store::DeliveryStatus::kFailed) {
+    out.status = "failed";
+  } else {
+    out.next_attempt_ms = d.next_attempt_ms;
+  }
+  return out;
+}
+
 // An endpoint's audit description: its settings, never its secrets.
 json Describe(const WebhookEndpointRecord& r) {
   return {
@@ -163,12 +177,14 @@ class AlertServiceImpl final : public AlertService {
     return RaiseTo(a, id);
   }
 
-  StatusOr<std::vector<store::DeliveryRecord>> ListDeliveries(const RequestContext& ctx,
-                                                              const std::string& id,
-                                                              int limit) override {
+  StatusOr<std::vector<DeliveryInfo>> ListDeliveries(const RequestContext& ctx,
+                                                     const std::string& id, int limit) override {
     KH_RETURN_IF_ERROR(Require(ctx.actor, "alerts.*.read"));
     KH_RETURN_IF_ERROR(store_.GetWebhookEndpoint(id).status());
-    return store_.ListDeliveries(id, std::clamp(limit, 1, kMaxPage));
+    KH_ASSIGN_OR_RETURN(auto records, store_.ListDeliveries(id, std::clamp(limit, 1, kMaxPage)));
+    std::vector<DeliveryInfo> out;
+    for (const auto& d : records) out.push_back(Info(d));
+    return out;
   }
 
   StatusOr<AlertPage> ListAlerts(const RequestContext& ctx, const AlertFilter& filter,

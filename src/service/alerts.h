@@ -55,6 +55,19 @@ struct WebhookEndpoint {
   int64_t updated_at_ms = 0;
 };
 
+// One delivery of an alert to an endpoint, as the operations show it.
+struct DeliveryInfo {
+  std::string message_id;  // the webhook-id of every attempt
+  std::string alert_id;
+  std::string status;  // "pending", "delivered" or "failed"
+  int32_t attempts = 0;
+  std::optional<int64_t> next_attempt_ms;  // while pending
+  int32_t last_http_status = 0;            // 0: no answer yet
+  std::string last_error;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
 struct EndpointSpec {
   std::string url;
   std::string description;
@@ -122,9 +135,8 @@ class AlertService : public audit::AlertSink {
   virtual StatusOr<audit::RaiseOutcome> TestEndpoint(const RequestContext& ctx,
                                                      const std::string& id) = 0;
   // The newest `limit` (1..1000) deliveries to endpoint `id`. Errors: as GetEndpoint.
-  virtual StatusOr<std::vector<store::DeliveryRecord>> ListDeliveries(const RequestContext& ctx,
-                                                                      const std::string& id,
-                                                                      int limit) = 0;
+  virtual StatusOr<std::vector<DeliveryInfo>> ListDeliveries(const RequestContext& ctx,
+                                                             const std::string& id, int limit) = 0;
   // Alerts matching `filter`, newest first, `limit` (1..1000) at a time from `cursor`.
   // Errors: kPermissionDenied without alerts.*.read; kInvalidArgument for a bad cursor;
   // kUnavailable.

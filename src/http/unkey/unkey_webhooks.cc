@@ -27,25 +27,12 @@ json EndpointJson(const service::WebhookEndpoint& e) {
           {"updatedAt", e.updated_at_ms}};
 }
 
-std::string_view StatusName(store::DeliveryStatus s) {
-  switch (s) {
-    case store::DeliveryStatus::kDelivered:
-      return "delivered";
-    case store::DeliveryStatus::kFailed:
-      return "failed";
-    case store::DeliveryStatus::kPending:
-      break;
-  }
-  return "pending";
-}
-
-json DeliveryJson(const store::DeliveryRecord& d) {
-  bool pending = d.status == store::DeliveryStatus::kPending;
-  return {{"messageId", d.id},
+json DeliveryJson(const service::DeliveryInfo& d) {
+  return {{"messageId", d.message_id},
           {"alertId", d.alert_id},
-          {"status", StatusName(d.status)},
+          {"status", d.status},
           {"attempts", d.attempts},
-          {"nextAttemptAt", pending ? json(d.next_attempt_ms) : json(nullptr)},
+          {"nextAttemptAt", d.next_attempt_ms ? json(*d.next_attempt_ms) : json(nullptr)},
           {"lastHttpStatus", d.last_http_status ? json(d.last_http_status) : json(nullptr)},
           {"lastError", d.last_error.empty() ? json(nullptr) : json(d.last_error)},
           {"createdAt", d.created_at_ms},
