@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "audit/webhook.h"
@@ -48,10 +49,27 @@ DeliveryInfo Info(const store::DeliveryRecord& d) {
   return out;
 }
 
+// A URL as the audit log records it: scheme, host and port, with the rest as "/…" (a webhook
+// URL's path or query is often itself a bearer secret), and the whole as a SensitiveDigest so a
+// change of it still shows.
+json AuditUrl(const std::string& url, std::span<const uint8_t> salt) {
+  auto parsed = audit::ParseWebhookUrl(url);
+  std::string shown = "[unparsable]";
+  if (parsed.ok()) {
+    bool v6 = parsed->host.find(':') != std::string::npos;
+    shown = std::string(parsed->tls ? "https://" : "http://") +
+            (v6 ? "[" + parsed->host + "]" : parsed->host) + ":" + parsed->port +
+            (parsed->target == "/" ? "/" : "/…");
+  }
+  return {{"origin", shown}, {"digest", audit::SensitiveDigest(salt, url)}};
+}
+
 // An endpoint's audit description: its settings, never its secrets.
-json Describe(const WebhookEndpointRecord& r) {
-  return {
-      {"url", r.url}, {"description", r.description}, {"kinds", r.kinds}, {"enabled", r.enabled}};
+json Describe(const WebhookEndpointRecord& r, std::span<const uint8_t> salt) {
+  return {{"url", AuditUrl(r.url, salt)},
+          {"description", r.description},
+          {"kinds", r.kinds},
+          {"enabled", r.enabled}};
 }
 
 Status CheckKinds(const std::vector<std::string>& kinds) {
@@ -90,6 +108,7 @@ class AlertServiceImpl final : public AlertService {
     KH_RETURN_IF_ERROR(Require(ctx.actor, "alerts.*.manage"));
     KH_RETURN_IF_ERROR(audit::ParseWebhookUrl(spec.url).status());
     KH_RETURN_IF_ERROR(CheckKinds(spec.kinds));
+    KH_ASSIGN_OR_RETURN(std::vector<uint8_t> salt, Salt());
     WebhookEndpointRecord r;
     r.id = NewId(env_, "wh");
     r.url = spec.url;
@@ -100,7 +119,7 @@ class AlertServiceImpl final : public AlertService {
     audit::WebhookSecret secret = audit::NewWebhookSecret(env_);
     r.secret_sealed = audit::SealWebhookSecret(storage_key_, env_, r.id, secret.key);
     audit::AuditEntry e =
-        Entry(ctx, "webhook_endpoint.create", r.id, Details(nullptr, Describe(r)));
+        Entry(ctx, "webhook_endpoint.create", r.id, Details(nullptr, Describe(r, salt)));
     KH_RETURN_IF_ERROR(store_.PutWebhookEndpoint(r, &e));
     return CreatedEndpoint{View(r), crypto::Secret(std::move(secret.text))};
   }
@@ -128,8 +147,9 @@ class AlertServiceImpl final : public AlertService {
     if (u.kinds) {
       KH_RETURN_IF_ERROR(CheckKinds(*u.kinds));
     }
+    KH_ASSIGN_OR_RETURN(std::vector<uint8_t> salt, Salt());
     KH_ASSIGN_OR_RETURN(WebhookEndpointRecord r, store_.GetWebhookEndpoint(id));
-    json before = Describe(r);
+    json before = Describe(r, salt);
     if (u.url) r.url = *u.url;
     if (u.description) r.description = *u.description;
     if (u.kinds) r.kinds = *u.kinds;
@@ -138,7 +158,8 @@ class AlertServiceImpl final : public AlertService {
       if (r.enabled) r.disabled_reason.clear();
     }
     r.updated_at_ms = env_.NowMillis();
-    audit::AuditEntry e = Entry(ctx, "webhook_endpoint.update", id, Details(before, Describe(r)));
+    audit::AuditEntry e =
+        Entry(ctx, "webhook_endpoint.update", id, Details(before, Describe(r, salt)));
     KH_RETURN_IF_ERROR(store_.PutWebhookEndpoint(r, &e));
     return View(r);
   }
@@ -161,8 +182,10 @@ class AlertServiceImpl final : public AlertService {
 
   Status DeleteEndpoint(const RequestContext& ctx, const std::string& id) override {
     KH_RETURN_IF_ERROR(Require(ctx.actor, "alerts.*.manage"));
+    KH_ASSIGN_OR_RETURN(std::vector<uint8_t> salt, Salt());
     KH_ASSIGN_OR_RETURN(WebhookEndpointRecord r, store_.GetWebhookEndpoint(id));
-    audit::AuditEntry e = Entry(ctx, "webhook_endpoint.delete", id, Details(Describe(r), nullptr));
+    audit::AuditEntry e =
+        Entry(ctx, "webhook_endpoint.delete", id, Details(Describe(r, salt), nullptr));
     return store_.DeleteWebhookEndpoint(id, &e);
   }
 
@@ -217,6 +240,15 @@ class AlertServiceImpl final : public AlertService {
   }
 
  private:
+  // The installation's audit salt, read once.
+  StatusOr<std::vector<uint8_t>> Salt() {
+    std::lock_guard lock(salt_mu_);
+    if (salt_.empty()) {
+      KH_ASSIGN_OR_RETURN(salt_, store_.AuditSalt());
+    }
+    return salt_;
+  }
+
   StatusOr<audit::RaiseOutcome> RaiseTo(const audit::Alert& given, const std::string& only) {
     if (!audit::IsAlertKind(given.kind)) {
       return InvalidArgument("'" + given.kind.substr(0, 64) + "' is not an alert kind");
@@ -270,6 +302,8 @@ class AlertServiceImpl final : public AlertService {
   Env& env_;
   const crypto::Sha256Digest storage_key_;
   const AlertOptions options_;
+  std::mutex salt_mu_;
+  std::vector<uint8_t> salt_;  // guarded by salt_mu_
 };
 
 }  // namespace

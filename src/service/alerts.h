@@ -11,7 +11,8 @@
 // Permissions: `alerts.*.read` to list and get, `alerts.*.manage` for every change. Every change
 // is audited in its own transaction (actions webhook_endpoint.create|update|delete|rotate_secret
 // and alert.acknowledge); signing secrets are stored sealed and never appear in an audit entry,
-// a log line or an error.
+// a log line or an error. An entry shows an endpoint's URL as its origin and a SensitiveDigest,
+// as a webhook URL's path is often a bearer secret of the receiver's.
 //
 // Thread-safety: all methods may be called concurrently.
 #pragma once

@@ -108,9 +108,13 @@ TEST_F(AlertsTest, EndpointSecretsAreSealedAndNeverAudited) {
   for (const auto& e : *log) {
     actions.push_back(e.action);
     EXPECT_EQ(e.details_json.find(secret.substr(6)), std::string::npos);
+    EXPECT_EQ(e.details_json.find("example.com/h"), std::string::npos) << "the path is redacted";
     EXPECT_EQ(e.details_json.find(std::string(rotated->secret.Reveal()).substr(6)),
               std::string::npos);
   }
+  EXPECT_NE((*log)[0].details_json.find(R"("origin":"https://example.com:443/…")"),
+            std::string::npos)
+      << (*log)[0].details_json;
   EXPECT_EQ(actions,
             (std::vector<std::string>{"webhook_endpoint.create", "webhook_endpoint.rotate_secret",
                                       "webhook_endpoint.delete"}));
