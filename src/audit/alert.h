@@ -49,7 +49,8 @@ std::string_view SeverityName(AlertSeverity s);
 // The severity named `name`, if it is one of SeverityName's.
 std::optional<AlertSeverity> ParseSeverity(std::string_view name);
 
-// One alert. The raiser fills kind .. dedupe_key; the sink fills id, created_at_ms and count.
+// One alert. The raiser fills kind .. dedupe_key (and count, if it stands for several); the
+// sink fills id and created_at_ms.
 struct Alert {
   std::string id;  // "alert_..."
   std::string kind;
@@ -78,15 +79,16 @@ struct RaiseOutcome {
 // returning, and write a log line for it.
 //
 // Thread-safety: Raise may be called from any thread. It writes to the store, so it may wait on
-// the disk: a caller on the verification path hands alerts to a thread of its own first, and
-// never fails a verification because Raise did.
+// the disk: a caller on the verification path posts alerts to an AlertQueue
+// (audit/alert_queue.h) instead, and never fails a verification because Raise did.
 class AlertSink {
  public:
   virtual ~AlertSink() = default;
 
-  // Stores `alert` (its id, created_at_ms and count are set here) and queues one delivery per
-  // enabled webhook endpoint that accepts its kind. If an unacknowledged alert with the same
-  // non-empty dedupe_key was raised within the dedupe window, only that alert's count grows.
+  // Stores `alert` (its id and created_at_ms are set here; a count below 1 counts as 1) and
+  // queues one delivery per enabled webhook endpoint that accepts its kind. If an unacknowledged
+  // alert with the same non-empty dedupe_key was raised within the dedupe window, only that
+  // alert's count grows.
   // Errors: kInvalidArgument for an unknown kind or evidence that is not a JSON object;
   // kUnavailable if the store cannot be written (nothing stored).
   virtual StatusOr<RaiseOutcome> Raise(const Alert& alert) = 0;
