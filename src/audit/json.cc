@@ -1,5 +1,8 @@
 #include "audit/json.h"
 
+#include <cstdio>
+#include <ctime>
+
 #include "crypto/crypto.h"
 
 namespace keyhold::audit {
@@ -32,6 +35,42 @@ nlohmann::json ReportJson(const ChainReport& r) {
           {"head", crypto::HexEncode(r.head)},
           {"signer", r.signer ? json(crypto::HexEncode(*r.signer)) : json(nullptr)},
           {"firstBad", std::move(first_bad)}};
+}
+
+}  // namespace keyhold::audit
+
+namespace keyhold::audit {
+
+nlohmann::json AlertJson(const Alert& a) {
+  using nlohmann::json;
+  auto or_null = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
+  json evidence = json::parse(a.evidence_json, nullptr, false);
+  if (evidence.is_discarded()) evidence = json::object();
+  return {{"id", a.id},
+          {"kind", a.kind},
+          {"severity", SeverityName(a.severity)},
+          {"summary", a.summary},
+          {"keyId", or_null(a.key_id)},
+          {"apiId", or_null(a.api_id)},
+          {"clientIp", or_null(a.client_ip)},
+          {"evidence", std::move(evidence)},
+          {"dedupeKey", or_null(a.dedupe_key)},
+          {"count", a.count},
+          {"createdAt", a.created_at_ms},
+          {"acknowledgedAt", a.acknowledged_at_ms ? json(*a.acknowledged_at_ms) : json(nullptr)},
+          {"acknowledgedBy", or_null(a.acknowledged_by)}};
+}
+
+std::string Iso8601(int64_t ms) {
+  int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  auto t = static_cast<time_t>(secs);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms - secs * 1000));
+  return buf;
 }
 
 }  // namespace keyhold::audit

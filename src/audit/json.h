@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/alert.h"
 #include "audit/chain.h"
 #include "audit/checkpoint.h"
 
@@ -19,5 +20,14 @@ nlohmann::json EntryJson(const AuditEntry& entry);
 // {"valid":bool,"entries":N,"checkpoints":N,"head":"<hex>","signer":"<hex>"|null,
 //  "firstBad":{"seq":N,"reason":"…"}|null}
 nlohmann::json ReportJson(const ChainReport& report);
+
+// An alert as alerts.list answers it and a webhook's "data" carries it:
+//   {"id":"alert_…","kind":"anomaly.spike","severity":"warning","summary":"…","keyId":"key_…"|null,
+//    "apiId":…|null,"clientIp":…|null,"evidence":{…},"dedupeKey":…|null,"count":1,
+//    "createdAt":ms,"acknowledgedAt":ms|null,"acknowledgedBy":"key_…"|null}
+nlohmann::json AlertJson(const Alert& alert);
+
+// `ms` since the epoch as ISO 8601 UTC with milliseconds: "2026-01-01T00:00:00.000Z".
+std::string Iso8601(int64_t ms);
 
 }  // namespace keyhold::audit

@@ -403,9 +403,11 @@ int RunCli(int argc, char** argv) {
   AddBench(app, code);
   AddScan(app, code);
   AddAudit(app, code);
+  AddAlertCommands(app, code);
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     if (sub->get_name() == "serve" || sub->get_name() == "init" || sub->get_name() == "bench" ||
-        sub->get_name() == "scan" || sub->get_name() == "hook" || sub->get_name() == "audit") {
+        sub->get_name() == "scan" || sub->get_name() == "hook" || sub->get_name() == "audit" ||
+        sub->get_name() == "webhooks" || sub->get_name() == "alerts") {
       continue;
     }
     for (CLI::App* leaf : sub->get_subcommands([](CLI::App*) { return true; })) {

@@ -19,5 +19,7 @@ void AddBench(CLI::App& app, int& code);
 void AddScan(CLI::App& app, int& code);
 // `keyhold audit verify|export|events` (audit.cc).
 void AddAudit(CLI::App& app, int& code);
+// `keyhold webhooks create|list|delete|test` and `keyhold alerts list|ack` (alerts.cc).
+void AddAlertCommands(CLI::App& app, int& code);
 
 }  // namespace keyhold::cli

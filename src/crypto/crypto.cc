@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -93,6 +94,98 @@ bool HexDecode(std::string_view hex, std::string* out) {
   }
   *out = std::move(result);
   return true;
+}
+
+}  // namespace keyhold::crypto
+
+namespace keyhold::crypto {
+
+std::string Base64Encode(std::span<const uint8_t> bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+bool Base64Decode(std::string_view text, std::vector<uint8_t>* out) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  if (text.size() % 4 != 0) return false;
+  size_t pad = 0;
+  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+  // EVP_DecodeBlock skips whitespace and accepts '=' anywhere: check the text first.
+  for (size_t i = 0; i < text.size() - pad; ++i) {
+    if (kAlphabet.find(text[i]) == std::string_view::npos) return false;
+  }
+  out->assign(text.size() / 4 * 3, 0);
+  int n = EVP_DecodeBlock(out->data(), reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0) return false;
+  out->resize(static_cast<size_t>(n) - pad);
+  return true;
+}
+
+namespace {
+
+constexpr size_t kGcmNonce = 12;
+constexpr size_t kGcmTag = 16;
+
+struct CipherContext {
+  CipherContext() : ctx(EVP_CIPHER_CTX_new()) {}
+  ~CipherContext() { EVP_CIPHER_CTX_free(ctx); }
+  CipherContext(const CipherContext&) = delete;
+  CipherContext& operator=(const CipherContext&) = delete;
+  EVP_CIPHER_CTX* ctx;
+};
+
+const unsigned char* Bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+std::vector<uint8_t> Aes256GcmSeal(std::span<const uint8_t> key, std::span<const uint8_t> nonce,
+                                   std::string_view plaintext, std::string_view aad) {
+  if (key.size() != 32 || nonce.size() != kGcmNonce) std::abort();  // a caller's broken invariant
+  std::vector<uint8_t> out(kGcmNonce + plaintext.size() + kGcmTag);
+  std::copy(nonce.begin(), nonce.end(), out.begin());
+  CipherContext c;
+  int len = 0;
+  uint8_t* body = out.data() + kGcmNonce;
+  bool ok =
+      c.ctx &&
+      EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) == 1 &&
+      EVP_EncryptUpdate(c.ctx, nullptr, &len, Bytes(aad), static_cast<int>(aad.size())) == 1 &&
+      EVP_EncryptUpdate(c.ctx, body, &len, Bytes(plaintext), static_cast<int>(plaintext.size())) ==
+          1 &&
+      EVP_EncryptFinal_ex(c.ctx, body + len, &len) == 1 &&
+      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_GET_TAG, kGcmTag, body + plaintext.size()) == 1;
+  if (!ok) std::abort();  // only fails on allocation failure inside OpenSSL
+  return out;
+}
+
+bool Aes256GcmOpen(std::span<const uint8_t> key, std::span<const uint8_t> sealed,
+                   std::string_view aad, std::vector<uint8_t>* out) {
+  if (key.size() != 32 || sealed.size() < kGcmNonce + kGcmTag) return false;
+  size_t body_size = sealed.size() - kGcmNonce - kGcmTag;
+  std::vector<uint8_t> tag(sealed.end() - kGcmTag, sealed.end());
+  out->assign(body_size, 0);
+  CipherContext c;
+  int len = 0;
+  bool ok =
+      c.ctx &&
+      EVP_DecryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, key.data(), sealed.data()) == 1 &&
+      EVP_DecryptUpdate(c.ctx, nullptr, &len, Bytes(aad), static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(c.ctx, out->data(), &len, sealed.data() + kGcmNonce,
+                        static_cast<int>(body_size)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_TAG, kGcmTag, tag.data()) == 1 &&
+      EVP_DecryptFinal_ex(c.ctx, out->data() + len, &len) == 1;
+  if (!ok) {
+    OPENSSL_cleanse(out->data(), out->size());
+    out->clear();
+  }
+  return ok;
 }
 
 }  // namespace keyhold::crypto

@@ -1,9 +1,12 @@
 #include "server/anomalies.h"
 
 #include <charconv>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "service/anomaly_monitor.h"
 
 namespace keyhold::server {
 namespace {
@@ -77,6 +80,36 @@ StatusOr<anomaly::Options> AnomalyOptions(const Settings& s,
   o.sensitive_tags = SplitList(s.Get("anomaly_sensitive_tags"));
   o.grace_ms = flush_interval.count() + 1000;
   return o;
+}
+
+audit::Alert AlertOf(const anomaly::Detection& d) {
+  audit::Alert a;
+  a.kind = d.kind;  // the detector kinds are alert kinds
+  a.severity = audit::AlertSeverity::kWarning;
+  a.summary = d.summary;
+  a.key_id = d.key_id;
+  a.api_id = d.api_id;
+  a.client_ip = d.client_ip;
+  a.evidence_json = service::DetectionJson(d).dump();
+  a.dedupe_key = d.dedupe_key;
+  return a;
+}
+
+audit::Alert BruteForceAlert(const std::string& address, int64_t failures, int64_t from_ms,
+                             int64_t until_ms) {
+  audit::Alert a;
+  a.kind = std::string(audit::kAlertBruteForce);
+  a.severity = audit::AlertSeverity::kWarning;
+  a.summary = "address " + address + " refused until " + std::to_string(until_ms) + " after " +
+              std::to_string(failures) + " failed verifications";
+  a.client_ip = address;
+  a.evidence_json = nlohmann::json({{"address", address},
+                                    {"failures", failures},
+                                    {"blockedFrom", from_ms},
+                                    {"blockedUntil", until_ms}})
+                        .dump();
+  a.dedupe_key = a.kind + ":" + address;
+  return a;
 }
 
 StatusOr<service::BruteForceOptions> BruteForceOptions(const Settings& s) {

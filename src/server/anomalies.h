@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "audit/alert.h"
 #include "core/anomaly.h"
 #include "core/status.h"
 #include "server/settings.h"
@@ -19,5 +20,12 @@ StatusOr<anomaly::Options> AnomalyOptions(const Settings& settings,
 
 // Reads the brute_force_* settings. Errors: kInvalidArgument naming the malformed setting.
 StatusOr<service::BruteForceOptions> BruteForceOptions(const Settings& settings);
+
+// The alert of a detection: its kind, subject and dedupe key, the evidence as its JSON.
+audit::Alert AlertOf(const anomaly::Detection& d);
+
+// The alert of an end-user address blocked by the brute-force guard.
+audit::Alert BruteForceAlert(const std::string& address, int64_t failures, int64_t from_ms,
+                             int64_t until_ms);
 
 }  // namespace keyhold::server

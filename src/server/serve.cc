@@ -16,7 +16,9 @@
 #include <optional>
 #include <thread>
 
+#include "audit/alert_queue.h"
 #include "audit/checkpoint.h"
+#include "audit/webhook_delivery.h"
 #include "core/ids.h"
 #include "core/ip.h"
 #include "core/key_format.h"
@@ -32,6 +34,7 @@
 #include "server/anomalies.h"
 #include "server/bootstrap.h"
 #include "server/server_metrics.h"
+#include "service/alerts.h"
 #include "service/analytics.h"
 #include "service/anomaly_monitor.h"
 #include "service/audit_service.h"
@@ -214,9 +217,9 @@ sigset_t BlockStopSignals() {
 // Every surface the server serves, mounted on one router.
 struct Surfaces {
   Surfaces(service::KeyService& keys, service::AuditService& audit,
-           service::AnalyticsService& analytics, Env& env, const metrics::Registry& registry,
-           http::MetricsAccess metrics_access)
-      : unkey(keys, audit, analytics),
+           service::AnalyticsService& analytics, service::AlertService& alerts, Env& env,
+           const metrics::Registry& registry, http::MetricsAccess metrics_access)
+      : unkey(keys, audit, analytics, alerts),
         vault({.version = KEYHOLD_VERSION}, env),
         health(KEYHOLD_VERSION),
         metrics(registry, metrics_access, keys) {
@@ -320,6 +323,38 @@ class LastUsedFlusher {
   std::thread thread_;
 };
 
+// The alert outbox's settings. Errors: kInvalidArgument naming the setting.
+Status AlertSettings(const Settings& settings, service::AlertOptions& alerts,
+                     audit::DeliveryOptions& delivery) {
+  const std::pair<const char*, std::chrono::milliseconds*> durations[] = {
+      {"alert_dedupe_window", &alerts.dedupe_window},
+      {"webhook_secret_grace", &alerts.secret_grace},
+      {"alert_retention", &delivery.retention},
+      {"webhook_max_age", &delivery.max_age},
+      {"webhook_backoff_base", &delivery.backoff_base},
+      {"webhook_backoff_cap", &delivery.backoff_cap},
+      {"webhook_timeout", &delivery.timeout}};
+  for (auto [name, field] : durations) {
+    auto d = ParseDuration(settings.Get(name));
+    if (!d.ok()) return InvalidArgument(std::string(name) + ": " + d.status().message());
+    if (d->count() < 1) return InvalidArgument(std::string(name) + " must be at least 1ms");
+    *field = *d;
+  }
+  const std::string& attempts = settings.Get("webhook_max_attempts");
+  if (attempts.empty() || attempts.size() > 3 ||
+      attempts.find_first_not_of("0123456789") != std::string::npos || std::stoi(attempts) < 1 ||
+      std::stoi(attempts) > 100) {
+    return InvalidArgument("webhook_max_attempts must be a number from 1 to 100");
+  }
+  delivery.max_attempts = std::stoi(attempts);
+  const std::string& allow = settings.Get("webhook_allow_private_networks");
+  if (allow != "true" && allow != "false") {
+    return InvalidArgument("webhook_allow_private_networks must be true or false");
+  }
+  delivery.allow_private_networks = allow == "true";
+  return OkStatus();
+}
+
 }  // namespace
 
 int Serve(const Settings& settings) {
@@ -376,6 +411,18 @@ int Serve(const Settings& settings) {
     }
     *field = *d;
   }
+  service::AlertOptions alert_options;
+  audit::DeliveryOptions delivery_options;
+  if (Status st = AlertSettings(settings, alert_options, delivery_options); !st.ok()) {
+    spdlog::error("{}", st.message());
+    return 2;
+  }
+  audit::WebhookDelivery delivery(
+      *opened->store, env, audit::WebhookSecretKey(opened->master_key.view()), delivery_options);
+  alert_options.on_queued = [&delivery] { delivery.Wake(); };
+  std::unique_ptr<service::AlertService> alerts =
+      service::AlertService::Create(*opened->store, env, opened->master_key.view(), alert_options);
+  opened->service->SetAlertSink(alerts.get());
   std::unique_ptr<service::AuditService> audit = service::AuditService::Create(*opened->store, env);
   std::unique_ptr<service::AnalyticsService> analytics =
       service::AnalyticsService::Create(*opened->store, env);
@@ -385,6 +432,9 @@ int Serve(const Settings& settings) {
     spdlog::error("{}", anomaly_options.status().message());
     return 2;
   }
+  // Detections and blocks are raised off the verify and flush paths, through a queue.
+  audit::AlertQueue alert_queue(*alerts);
+  alert_queue.Start();
   std::optional<service::AnomalyMonitor> anomalies;
   service::UsageRecorder usage(*opened->store, env, usage_options);
   const std::string& recording = settings.Get("usage_recording");
@@ -394,8 +444,9 @@ int Serve(const Settings& settings) {
   }
   if (detect_anomalies && recording == "true") {
     anomalies.emplace(*opened->store, std::move(anomaly_options).value(),
-                      [](const anomaly::Detection& d) {
+                      [&alert_queue](const anomaly::Detection& d) {
                         spdlog::warn("anomaly detected: {}", service::DetectionJson(d).dump());
+                        alert_queue.Post(AlertOf(d));
                       });
     usage.SetObserver(&*anomalies);
   }
@@ -408,19 +459,17 @@ int Serve(const Settings& settings) {
   service::BruteForceGuard brute_force(*brute_force_options);
   if (brute_force.enabled()) {
     opened->service->SetBruteForceGuard(
-        &brute_force, [cooldown = brute_force_options->cooldown_ms](const std::string& address,
-                                                                    int64_t failures, int64_t now) {
-          spdlog::warn("brute force: {}", nlohmann::json({{"address", address},
-                                                          {"failures", failures},
-                                                          {"blockedFrom", now},
-                                                          {"blockedUntil", now + cooldown}})
-                                              .dump());
+        &brute_force, [&alert_queue, cooldown = brute_force_options->cooldown_ms](
+                          const std::string& address, int64_t failures, int64_t now) {
+          audit::Alert a = BruteForceAlert(address, failures, now, now + cooldown);
+          spdlog::warn("brute force: {}", a.evidence_json);
+          alert_queue.Post(std::move(a));
         });
   }
   usage.Start();
   metrics::Registry registry;
   RegisterServerMetrics(registry, *opened->service, usage, KEYHOLD_VERSION);
-  Surfaces surfaces(*opened->service, *audit, *analytics, env, registry, *metrics_access);
+  Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, env, registry, *metrics_access);
   http::HttpMetrics http_metrics(registry, surfaces.router);
   ReportTo(settings, http_metrics, opts);
   opts.new_request_id = [&env] { return NewRequestId(env); };
@@ -435,6 +484,7 @@ int Serve(const Settings& settings) {
   spdlog::info("at most {} connections; requests within {} ms, idle connections closed after {} ms",
                opts.max_connections, opts.read_timeout.count(), opts.idle_timeout.count());
   LastUsedFlusher flusher(*opened->service);
+  delivery.Start();
   AuditCheckpointer checkpointer(*audit, std::move(signer).value(), *checkpoint_every);
 
   int sig = 0;
@@ -442,7 +492,9 @@ int Serve(const Settings& settings) {
   spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Shutdown(std::chrono::seconds(10));
   flusher.Stop();
-  usage.Stop();
+  usage.Stop();  // its last flush may still detect something: queued, then raised
+  alert_queue.Stop();
+  delivery.Stop();
   checkpointer.Stop();
   spdlog::info("stopped");
   return 0;

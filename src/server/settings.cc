@@ -81,6 +81,26 @@ std::vector<Setting> ServeSettingTable() {
       {"audit_checkpoint_interval", "KEYHOLD_AUDIT_CHECKPOINT_INTERVAL", "10m",
        "how often to sign a checkpoint of the audit log (stored, and logged for an outside copy) "
        "when it has grown (e.g. 10m, 1h)"},
+      {"alert_dedupe_window", "KEYHOLD_ALERT_DEDUPE_WINDOW", "10m",
+       "an alert whose dedupe key matches an unacknowledged one raised this recently is counted, "
+       "not raised again"},
+      {"alert_retention", "KEYHOLD_ALERT_RETENTION", "30d",
+       "how long acknowledged alerts and finished webhook deliveries are kept"},
+      {"webhook_max_attempts", "KEYHOLD_WEBHOOK_MAX_ATTEMPTS", "8",
+       "attempts per webhook delivery before it is marked failed (1 to 100)"},
+      {"webhook_max_age", "KEYHOLD_WEBHOOK_MAX_AGE", "24h",
+       "a webhook delivery not made within this long of its alert is marked failed"},
+      {"webhook_backoff_base", "KEYHOLD_WEBHOOK_BACKOFF_BASE", "5s",
+       "wait before the second attempt at most; doubles per attempt, with full jitter"},
+      {"webhook_backoff_cap", "KEYHOLD_WEBHOOK_BACKOFF_CAP", "1h",
+       "the longest wait between two attempts"},
+      {"webhook_timeout", "KEYHOLD_WEBHOOK_TIMEOUT", "10s",
+       "how long a webhook attempt may take to connect, and then to be answered"},
+      {"webhook_secret_grace", "KEYHOLD_WEBHOOK_SECRET_GRACE", "24h",
+       "how long a rotated-out webhook signing secret keeps signing beside the new one"},
+      {"webhook_allow_private_networks", "KEYHOLD_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "false",
+       "true: webhooks may go to loopback, private, link-local and metadata addresses (refused "
+       "otherwise, checked on the resolved address)"},
   };
 }
 

@@ -176,5 +176,35 @@ TEST_F(AuditTest, ARecomputedChainIsCaughtOnlyByASignedCheckpoint) {
   EXPECT_NE(report->first_bad->reason.find("signed checkpoint"), std::string::npos);
 }
 
+// An AlertSink that keeps what it is given, or fails as a store that cannot be written would.
+class RecordingSink final : public audit::AlertSink {
+ public:
+  StatusOr<audit::RaiseOutcome> Raise(const audit::Alert& alert) override {
+    if (fail) return Unavailable("the store could not be written");
+    raised.push_back(alert);
+    return audit::RaiseOutcome{"alert_1", false, 0};
+  }
+  std::vector<audit::Alert> raised;
+  bool fail = false;
+};
+
+TEST_F(AuditTest, ARefusedChangeRaisesAuditSinkFailing) {
+  RecordingSink sink;
+  keys_->SetAlertSink(&sink);
+  faulty_->FailAuditWrites(true);
+  EXPECT_EQ(keys_->CreateApi(root_, {.name = "other"}).status().code(), StatusCode::kUnavailable);
+  faulty_->FailAuditWrites(false);
+  ASSERT_EQ(sink.raised.size(), 1u);
+  EXPECT_EQ(sink.raised[0].kind, audit::kAlertAuditSinkFailing);
+  EXPECT_EQ(sink.raised[0].dedupe_key, "audit.sink_failing");
+  EXPECT_NE(sink.raised[0].evidence_json.find("api.create"), std::string::npos);
+  // A sink that fails too changes nothing for the caller: the change is still refused, with 503.
+  sink.fail = true;
+  faulty_->FailWrites(true);
+  EXPECT_EQ(keys_->CreateApi(root_, {.name = "third"}).status().code(), StatusCode::kUnavailable);
+  faulty_->FailWrites(false);
+  keys_->SetAlertSink(nullptr);
+}
+
 }  // namespace
 }  // namespace keyhold::service

@@ -6,6 +6,8 @@
 // both, holding only the fields that changed, for an update. Fields are the records' non-secret
 // ones; a key's text is never known here (only its hash, which is not recorded either), and meta
 // objects, which may hold personal data, are recorded as their SensitiveDigest.
+#include <spdlog/spdlog.h>
+
 #include <nlohmann/json.hpp>
 
 #include "service/internal.h"
@@ -214,9 +216,30 @@ Status KeyServiceImpl::ApplyAudited(const RequestContext& ctx, WriteBatch& batch
     add("identity.delete", id,
         old != identities_.end() ? Describe(old->second, salt) : json::object(), nullptr);
   }
-  Status applied = store_.Apply(batch);
-  if (applied.ok()) audit_entries_written_.fetch_add(batch.audit.size(), std::memory_order_relaxed);
-  return applied;
+  Status st = store_.Apply(batch);
+  if (st.ok()) audit_entries_written_.fetch_add(batch.audit.size(), std::memory_order_relaxed);
+  if (st.code() == StatusCode::kUnavailable) ReportAuditFailure(ctx, batch, st);
+  return st;
+}
+
+void KeyServiceImpl::ReportAuditFailure(const RequestContext& ctx, const WriteBatch& batch,
+                                        const Status& refused) const {
+  if (!alert_sink_) return;
+  audit::Alert a;
+  a.kind = std::string(audit::kAlertAuditSinkFailing);
+  a.severity = audit::AlertSeverity::kCritical;
+  a.summary = "a change was refused because its audit entry could not be written";
+  a.client_ip = ctx.client_ip;
+  a.evidence_json = json{{"action", batch.audit.empty() ? "" : batch.audit.front().action},
+                         {"requestId", ctx.request_id},
+                         {"error", refused.message()}}
+                        .dump();
+  a.dedupe_key = std::string(audit::kAlertAuditSinkFailing);
+  auto raised = alert_sink_->Raise(a);
+  if (!raised.ok()) {
+    spdlog::error("audit sink failing, and the alert for it could not be stored either: {}",
+                  raised.status().message());
+  }
 }
 
 audit::AuditEntry KeyServiceImpl::CreditsAdjustmentEntry(const RequestContext& ctx,

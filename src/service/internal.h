@@ -198,6 +198,7 @@ class KeyServiceImpl final : public KeyService {
     brute_force_ = guard;
     on_block_ = std::move(on_block);
   }
+  void SetAlertSink(audit::AlertSink* sink) override { alert_sink_ = sink; }
   size_t KeyCount() const override;
   ServiceStats Stats() const override;
 
@@ -220,6 +221,9 @@ class KeyServiceImpl final : public KeyService {
                       const CreditsCell* held = nullptr);
   audit::AuditEntry NewAuditEntry(const RequestContext& ctx, std::string action, std::string target,
                                   std::string details) const;
+  // Raises audit.sink_failing for a change refused with `refused` (kUnavailable), best effort.
+  void ReportAuditFailure(const RequestContext& ctx, const store::WriteBatch& batch,
+                          const Status& refused) const;
   // The entry for adding `delta` credits to a key's stored balance (AdjustCredits).
   audit::AuditEntry CreditsAdjustmentEntry(const RequestContext& ctx, const std::string& key_id,
                                            int64_t delta) const;
@@ -277,8 +281,9 @@ class KeyServiceImpl final : public KeyService {
 
   store::Store& store_;
   Env& env_;
-  std::vector<uint8_t> audit_salt_;  // the store's, read once at Load
-  UsageRecorder* usage_ = nullptr;   // set before serving
+  std::vector<uint8_t> audit_salt_;         // the store's, read once at Load
+  UsageRecorder* usage_ = nullptr;          // set before serving
+  audit::AlertSink* alert_sink_ = nullptr;  // set before serving
   // For Stats(): relaxed counters, bumped on the verify and write paths.
   std::array<std::atomic<uint64_t>, kVerifyCodeCount> verifications_{};
   std::atomic<uint64_t> audit_entries_written_{0};

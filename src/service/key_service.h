@@ -36,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/alert.h"
 #include "core/context.h"
 #include "core/env.h"
 #include "core/status.h"
@@ -191,6 +192,12 @@ class KeyService {
   using BlockedAddressFn =
       std::function<void(const std::string& address, int64_t failures, int64_t until_ms)>;
   virtual void SetBruteForceGuard(BruteForceGuard* guard, BlockedAddressFn on_block) = 0;
+
+  // Raises an audit.sink_failing alert through `sink` (which must outlive the service) whenever a
+  // change is refused because its audit entry could not be written; nothing if null. Best
+  // effort: if the sink fails too (the store may be what is failing), that is logged.
+  // REQUIRES: called before concurrent calls start.
+  virtual void SetAlertSink(audit::AlertSink* sink) = 0;
 
   // Number of live keys in memory (app and root).
   virtual size_t KeyCount() const = 0;

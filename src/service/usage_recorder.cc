@@ -61,10 +61,11 @@ Status UsageRecorder::Flush() {
     rows.push_back({second, key, identity, api, outcome, ip, route, tags, n});
   }
   buffered_.fetch_sub(events.size(), std::memory_order_relaxed);
-  Status st = rows.empty() ? OkStatus() : store_.RecordUsage(rows);
+  // Observed before it is written: an observer reading the store sees none of this batch there.
   if (observer_ != nullptr) {
     observer_->OnUsage(std::span<const store::UsageRow>(rows).subspan(retried), env_.NowMillis());
   }
+  Status st = rows.empty() ? OkStatus() : store_.RecordUsage(rows);
   if (rows.empty()) return OkStatus();
   (st.ok() ? flushes_ : failed_flushes_).fetch_add(1, std::memory_order_relaxed);
   if (!st.ok()) {

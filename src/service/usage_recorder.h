@@ -46,7 +46,7 @@ struct Verification {
 };
 
 // Sees every batch of usage rows the recorder aggregates (e.g. the anomaly detectors), on the
-// flushing thread, after the batch was handed to the store (written or kept for the next flush).
+// flushing thread, just before the batch is written (so the store holds none of it yet).
 // `rows` is empty when nothing was verified since the last flush: time still passed.
 class UsageObserver {
  public:

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/alert.h"
 #include "audit/chain.h"
 #include "audit/checkpoint.h"
 #include "core/credits.h"
@@ -167,6 +168,55 @@ struct UsageCount {
   std::string outcome;
   int64_t count = 0;
 };
+
+// Which alerts ListAlerts returns: those matching every filter given, newest first.
+struct AlertQuery {
+  std::string kind;                  // exact ("" = any)
+  std::optional<bool> acknowledged;  // only acknowledged (true) or open (false) ones
+  std::optional<int64_t> since_ms;   // created_at >= since
+  std::string before_id;             // cursor: only alerts with id < before_id ("" = newest)
+  int limit = 100;                   // 1..kMaxAlertsPage
+};
+inline constexpr int kMaxAlertsPage = 1000;
+
+// A webhook endpoint. Its signing secrets are stored sealed (crypto::Aes256GcmSeal under a key
+// derived from the master key, the endpoint id as associated data); the store never sees them
+// in the clear.
+struct WebhookEndpointRecord {
+  std::string id;  // "wh_..."
+  std::string url;
+  std::string description;
+  std::vector<std::string> kinds;  // alert kinds or families ("anomaly.*"); empty = every kind
+  bool enabled = true;
+  std::vector<uint8_t> secret_sealed;
+  // After a rotation the old secret signs too, until previous_secret_until_ms.
+  std::vector<uint8_t> previous_secret_sealed;
+  std::optional<int64_t> previous_secret_until_ms;
+  std::string disabled_reason;  // why keyhold disabled it ("" if enabled or disabled by hand)
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+// Stored as these numbers (docs/storage-schema.md): never renumber, only add.
+enum class DeliveryStatus : int32_t { kPending = 1, kDelivered = 2, kFailed = 3 };
+
+// One alert to be sent to one endpoint: the outbox row. Its id is the webhook's message id
+// (`webhook-id`), the same on every attempt.
+struct DeliveryRecord {
+  std::string id;  // "msg_..."
+  std::string alert_id;
+  std::string endpoint_id;
+  DeliveryStatus status = DeliveryStatus::kPending;
+  int32_t attempts = 0;
+  int64_t next_attempt_ms = 0;   // pending: not before then
+  int32_t last_http_status = 0;  // of the last attempt; 0 if none answered
+  std::string last_error;        // of the last attempt, for the operator; "" if none
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+// The message id of alert `alert_id`'s delivery to endpoint `endpoint_id`.
+std::string DeliveryId(std::string_view alert_id, std::string_view endpoint_id);
 
 // What SpendCredits did.
 struct SpendResult {
@@ -326,6 +376,58 @@ class Store {
   // `hours_before_ms` and day rollups older than `days_before_ms`. Errors: kUnavailable.
   virtual Status PruneUsage(int64_t rows_before_ms, int64_t hours_before_ms,
                             int64_t days_before_ms) = 0;
+
+  // --- alerts and webhooks -------------------------------------------------------------------
+  //
+  // The alert outbox (audit/alert.h). Alerts, endpoints and deliveries are in no change feed:
+  // every node reads them from the store when it needs them. Endpoint changes and
+  // acknowledgements append `audit` (if given) in their own transaction, as Apply does.
+
+  // Stores `alert` (id, created_at_ms and count as given) and, in the same transaction, one
+  // pending delivery (due at alert.created_at_ms) per endpoint it goes to: the enabled endpoints
+  // whose kinds accept it, or, if `only_endpoint_id` is given, that endpoint alone whatever its
+  // kinds. Unless an unacknowledged alert with the same non-empty dedupe_key was created at or
+  // after `dedupe_since_ms`: then only that alert's count grows by alert.count, and its id is
+  // returned with deduplicated set. Errors: kNotFound if `only_endpoint_id` names no endpoint;
+  // kAlreadyExists if the id is taken; kUnavailable (nothing stored).
+  virtual StatusOr<audit::RaiseOutcome> RaiseAlert(const audit::Alert& alert,
+                                                   int64_t dedupe_since_ms,
+                                                   const std::string& only_endpoint_id) = 0;
+  // The alerts matching `q`, newest first. Errors: kInvalidArgument if q.limit is not in
+  // [1, kMaxAlertsPage]; kUnavailable.
+  virtual StatusOr<std::vector<audit::Alert>> ListAlerts(const AlertQuery& q) = 0;
+  // Errors: kNotFound; kUnavailable.
+  virtual StatusOr<audit::Alert> GetAlert(const std::string& id) = 0;
+  // Marks alert `id` acknowledged by `by` at `at_ms`; an alert already acknowledged keeps its
+  // first acknowledgement (and nothing is written). Errors: kNotFound; kUnavailable.
+  virtual Status AcknowledgeAlert(const std::string& id, const std::string& by, int64_t at_ms,
+                                  const audit::AuditEntry* audit = nullptr) = 0;
+
+  // Creates or replaces endpoint `e.id`. Errors: kUnavailable.
+  virtual Status PutWebhookEndpoint(const WebhookEndpointRecord& e,
+                                    const audit::AuditEntry* audit = nullptr) = 0;
+  // Removes endpoint `id` and every delivery to it. Errors: kNotFound; kUnavailable.
+  virtual Status DeleteWebhookEndpoint(const std::string& id,
+                                       const audit::AuditEntry* audit = nullptr) = 0;
+  // Every endpoint, by id. Errors: kUnavailable.
+  virtual StatusOr<std::vector<WebhookEndpointRecord>> ListWebhookEndpoints() = 0;
+  // Errors: kNotFound; kUnavailable.
+  virtual StatusOr<WebhookEndpointRecord> GetWebhookEndpoint(const std::string& id) = 0;
+
+  // Up to `limit` pending deliveries due at `now_ms`, earliest first. Errors: kInvalidArgument
+  // if limit is not in [1, kMaxAlertsPage]; kUnavailable.
+  virtual StatusOr<std::vector<DeliveryRecord>> DueDeliveries(int64_t now_ms, int limit) = 0;
+  // Up to `limit` deliveries to endpoint `endpoint_id`, newest first. Errors: as DueDeliveries.
+  virtual StatusOr<std::vector<DeliveryRecord>> ListDeliveries(const std::string& endpoint_id,
+                                                               int limit) = 0;
+  // Stores the outcome of an attempt: d's status, attempts, next attempt, last status and error,
+  // updated time. A delivery already recorded as delivered is never changed again, so a message
+  // is never sent twice once a 2xx was stored. Errors: kNotFound if there is no delivery d.id
+  // (its endpoint was deleted); kFailedPrecondition if it was already delivered; kUnavailable.
+  virtual Status RecordDeliveryAttempt(const DeliveryRecord& d) = 0;
+  // Deletes acknowledged alerts created before `before_ms` and delivered or failed deliveries
+  // last updated before it. Errors: kUnavailable.
+  virtual Status PruneAlerts(int64_t before_ms) = 0;
 
   // --- other writes and reads --------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 // The contract every Store implementation meets: one suite, run against each store in
-// Factories() below. A new implementation joins by adding one line there.
+// Factories() (store/store_contract.h). A new implementation joins by adding one line there.
+#include "store/store_contract.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,39 +15,9 @@
 #include <vector>
 
 #include "fakes/temp_dir.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace keyhold::store {
 namespace {
-
-// What a test may ask of the store it opens.
-struct ContractOptions {
-  uint64_t change_retention = 0;  // 0: the store's default
-};
-
-// How the suite opens the store under test. `dir` is a fresh directory per test; opening again
-// with the same `dir` reopens the same store, with everything acknowledged before (the
-// durability tests reopen). A server-backed store uses `dir` to name a fresh database or schema.
-struct StoreFactory {
-  std::string name;
-  std::function<StatusOr<std::unique_ptr<Store>>(const std::string& dir, const ContractOptions&)>
-      open;
-};
-
-void PrintTo(const StoreFactory& f, std::ostream* os) { *os << f.name; }
-
-const std::vector<StoreFactory>& Factories() {
-  static const std::vector<StoreFactory> kFactories = {
-      {"sqlite",
-       [](const std::string& dir, const ContractOptions& o) -> StatusOr<std::unique_ptr<Store>> {
-         SqliteOptions options;
-         if (o.change_retention > 0) options.change_retention = o.change_retention;
-         KH_ASSIGN_OR_RETURN(auto s, SqliteStore::Open(dir + "/test.db", options));
-         return std::unique_ptr<Store>(std::move(s));
-       }},
-  };
-  return kFactories;
-}
 
 class StoreContract : public ::testing::TestWithParam<StoreFactory> {
  protected:

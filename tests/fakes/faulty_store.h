@@ -74,6 +74,51 @@ class FaultyStore final : public store::Store {
   Status PruneUsage(int64_t rows_before, int64_t hours_before, int64_t days_before) override {
     return inner_.PruneUsage(rows_before, hours_before, days_before);
   }
+  StatusOr<audit::RaiseOutcome> RaiseAlert(const audit::Alert& alert, int64_t dedupe_since_ms,
+                                           const std::string& only_endpoint_id) override {
+    if (fail_) return WriteFailure();
+    return inner_.RaiseAlert(alert, dedupe_since_ms, only_endpoint_id);
+  }
+  StatusOr<std::vector<audit::Alert>> ListAlerts(const store::AlertQuery& q) override {
+    return inner_.ListAlerts(q);
+  }
+  StatusOr<audit::Alert> GetAlert(const std::string& id) override { return inner_.GetAlert(id); }
+  Status AcknowledgeAlert(const std::string& id, const std::string& by, int64_t at_ms,
+                          const audit::AuditEntry* audit = nullptr) override {
+    if (fail_ || (fail_audit_ && audit)) return WriteFailure();
+    return inner_.AcknowledgeAlert(id, by, at_ms, audit);
+  }
+  Status PutWebhookEndpoint(const store::WebhookEndpointRecord& e,
+                            const audit::AuditEntry* audit = nullptr) override {
+    if (fail_ || (fail_audit_ && audit)) return WriteFailure();
+    return inner_.PutWebhookEndpoint(e, audit);
+  }
+  Status DeleteWebhookEndpoint(const std::string& id,
+                               const audit::AuditEntry* audit = nullptr) override {
+    if (fail_ || (fail_audit_ && audit)) return WriteFailure();
+    return inner_.DeleteWebhookEndpoint(id, audit);
+  }
+  StatusOr<std::vector<store::WebhookEndpointRecord>> ListWebhookEndpoints() override {
+    return inner_.ListWebhookEndpoints();
+  }
+  StatusOr<store::WebhookEndpointRecord> GetWebhookEndpoint(const std::string& id) override {
+    return inner_.GetWebhookEndpoint(id);
+  }
+  StatusOr<std::vector<store::DeliveryRecord>> DueDeliveries(int64_t now_ms, int limit) override {
+    return inner_.DueDeliveries(now_ms, limit);
+  }
+  StatusOr<std::vector<store::DeliveryRecord>> ListDeliveries(const std::string& endpoint_id,
+                                                              int limit) override {
+    return inner_.ListDeliveries(endpoint_id, limit);
+  }
+  Status RecordDeliveryAttempt(const store::DeliveryRecord& d) override {
+    if (fail_) return WriteFailure();
+    return inner_.RecordDeliveryAttempt(d);
+  }
+  Status PruneAlerts(int64_t before_ms) override {
+    if (fail_) return WriteFailure();
+    return inner_.PruneAlerts(before_ms);
+  }
   int SchemaVersion() override { return inner_.SchemaVersion(); }
 
  private:

@@ -232,7 +232,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   request.body = world.Expand(raw);
   auto audit = service::AuditService::Create(*world.store, world.env);
   auto analytics = service::AnalyticsService::Create(*world.store, world.env);
-  http::unkey::UnkeyApi api(*world.service, *audit, *analytics);
+  static const std::vector<uint8_t> kMasterKey(32, 7);
+  auto alerts = service::AlertService::Create(*world.store, world.env, kMasterKey);
+  http::unkey::UnkeyApi api(*world.service, *audit, *analytics, *alerts);
   http::HttpResponse response = CallApi(api, request);
   static const bool trace = std::getenv("KEYHOLD_FUZZ_TRACE") != nullptr;
   if (trace) {

@@ -32,6 +32,13 @@ test("an address that keeps guessing keys is refused for the cool-down, and logg
       assert.match(line, /"address":"198\.51\.100\.7"/);
       assert.match(line, /"failures":4/);
     });
+    const [alert] = await eventually(async () => {
+      const list = await s.ok("alerts.list", { kind: "anomaly.brute_force" });
+      assert.equal(list.length, 1);
+      return list;
+    });
+    assert.equal(alert.evidence.address, "198.51.100.7");
+    assert.equal(alert.evidence.failures, 4);
     await eventually(async () => assert.equal((await verify(key, "198.51.100.7")).code, "VALID"), 5000, 200);
     assert.ok(!s.stderr.includes(key));
   } finally {

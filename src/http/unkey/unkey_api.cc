@@ -15,8 +15,8 @@ static constexpr StringRule kNameRule{.min = 1, .max = service::kMaxNameLength};
 static constexpr size_t kMaxKeyText = 512;
 
 UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
-                   service::AnalyticsService& analytics)
-    : service_(service), audit_(audit), analytics_(analytics) {
+                   service::AnalyticsService& analytics, service::AlertService& alerts)
+    : service_(service), audit_(audit), analytics_(analytics), alerts_(alerts) {
   using enum Blocking;
   operations_ = {
       {"apis.createApi", {&UnkeyApi::CreateApi, kMay}},
@@ -57,6 +57,16 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"analytics.getVerifications", {&UnkeyApi::GetVerifications, kMay}},
       {"ratelimit.limit", {&UnkeyApi::RatelimitLimit, kNever}},
       {"ratelimit.multiLimit", {&UnkeyApi::RatelimitMultiLimit, kNever}},
+      {"webhooks.createEndpoint", {&UnkeyApi::CreateWebhookEndpoint, kMay}},
+      {"webhooks.listEndpoints", {&UnkeyApi::ListWebhookEndpoints, kMay}},
+      {"webhooks.getEndpoint", {&UnkeyApi::GetWebhookEndpoint, kMay}},
+      {"webhooks.updateEndpoint", {&UnkeyApi::UpdateWebhookEndpoint, kMay}},
+      {"webhooks.rotateSecret", {&UnkeyApi::RotateWebhookSecret, kMay}},
+      {"webhooks.deleteEndpoint", {&UnkeyApi::DeleteWebhookEndpoint, kMay}},
+      {"webhooks.testEndpoint", {&UnkeyApi::TestWebhookEndpoint, kMay}},
+      {"webhooks.listDeliveries", {&UnkeyApi::ListWebhookDeliveries, kMay}},
+      {"alerts.list", {&UnkeyApi::ListAlerts, kMay}},
+      {"alerts.acknowledge", {&UnkeyApi::AcknowledgeAlert, kMay}},
   };
   int route = 1;  // 0 is liveness
   for (auto& [name, info] : operations_) info.route_index = route++;

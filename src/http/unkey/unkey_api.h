@@ -21,6 +21,7 @@
 
 #include "http/message.h"
 #include "http/router.h"
+#include "service/alerts.h"
 #include "service/analytics.h"
 #include "service/audit_service.h"
 #include "service/key_service.h"
@@ -36,7 +37,7 @@ class UnkeyApi final : public Surface {
  public:
   // The services must outlive the surface.
   UnkeyApi(service::KeyService& service, service::AuditService& audit,
-           service::AnalyticsService& analytics);
+           service::AnalyticsService& analytics, service::AlertService& alerts);
   HttpResponse Handle(RequestContext& ctx, const HttpRequest& req) override;
   HttpResponse Error(const RequestContext& ctx, int status, std::string_view reason,
                      std::string_view detail) const override;
@@ -59,6 +60,16 @@ class UnkeyApi final : public Surface {
   std::optional<HttpResponse> Authenticate(RequestContext& ctx, const HttpRequest& req);
 
   HttpResponse ListAuditEvents(Call& c);
+  HttpResponse CreateWebhookEndpoint(Call& c);
+  HttpResponse ListWebhookEndpoints(Call& c);
+  HttpResponse GetWebhookEndpoint(Call& c);
+  HttpResponse UpdateWebhookEndpoint(Call& c);
+  HttpResponse RotateWebhookSecret(Call& c);
+  HttpResponse DeleteWebhookEndpoint(Call& c);
+  HttpResponse TestWebhookEndpoint(Call& c);
+  HttpResponse ListWebhookDeliveries(Call& c);
+  HttpResponse ListAlerts(Call& c);
+  HttpResponse AcknowledgeAlert(Call& c);
   HttpResponse GetVerifications(Call& c);
   HttpResponse VerifyAuditChain(Call& c);
   HttpResponse CreateApi(Call& c);
@@ -102,6 +113,7 @@ class UnkeyApi final : public Surface {
   service::KeyService& service_;
   service::AuditService& audit_;
   service::AnalyticsService& analytics_;
+  service::AlertService& alerts_;
   std::map<std::string, OperationInfo, std::less<>> operations_;
 };
 

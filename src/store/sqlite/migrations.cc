@@ -149,6 +149,54 @@ CREATE TABLE usage_rollups (
 ) WITHOUT ROWID;
 CREATE INDEX usage_rollups_by_key ON usage_rollups(key_id, granularity, bucket_ms);
 )sql",
+      // 5: the alert outbox: alerts, webhook endpoints (secrets sealed), and one delivery per
+      // alert and endpoint, created in the alert's transaction.
+      R"sql(
+CREATE TABLE alerts (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  summary TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  api_id TEXT NOT NULL,
+  client_ip TEXT NOT NULL,
+  evidence TEXT NOT NULL,
+  dedupe_key TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  acknowledged_at INTEGER,
+  acknowledged_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX alerts_open_by_dedupe ON alerts(dedupe_key, created_at)
+  WHERE acknowledged_at IS NULL;
+CREATE TABLE webhook_endpoints (
+  id TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  description TEXT NOT NULL,
+  kinds TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  secret BLOB NOT NULL,
+  previous_secret BLOB,
+  previous_secret_until INTEGER,
+  disabled_reason TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+  id TEXT PRIMARY KEY,
+  alert_id TEXT NOT NULL,
+  endpoint_id TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  last_status INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries(endpoint_id, created_at);
+)sql",
   };
   return kMigrations;
 }

@@ -77,6 +77,23 @@ class SqliteStore final : public Store {
                                             int64_t until_ms, int limit) override;
   Status PruneUsage(int64_t rows_before_ms, int64_t hours_before_ms,
                     int64_t days_before_ms) override;
+  StatusOr<audit::RaiseOutcome> RaiseAlert(const audit::Alert& alert, int64_t dedupe_since_ms,
+                                           const std::string& only_endpoint_id) override;
+  StatusOr<std::vector<audit::Alert>> ListAlerts(const AlertQuery& q) override;
+  StatusOr<audit::Alert> GetAlert(const std::string& id) override;
+  Status AcknowledgeAlert(const std::string& id, const std::string& by, int64_t at_ms,
+                          const audit::AuditEntry* audit = nullptr) override;
+  Status PutWebhookEndpoint(const WebhookEndpointRecord& e,
+                            const audit::AuditEntry* audit = nullptr) override;
+  Status DeleteWebhookEndpoint(const std::string& id,
+                               const audit::AuditEntry* audit = nullptr) override;
+  StatusOr<std::vector<WebhookEndpointRecord>> ListWebhookEndpoints() override;
+  StatusOr<WebhookEndpointRecord> GetWebhookEndpoint(const std::string& id) override;
+  StatusOr<std::vector<DeliveryRecord>> DueDeliveries(int64_t now_ms, int limit) override;
+  StatusOr<std::vector<DeliveryRecord>> ListDeliveries(const std::string& endpoint_id,
+                                                       int limit) override;
+  Status RecordDeliveryAttempt(const DeliveryRecord& d) override;
+  Status PruneAlerts(int64_t before_ms) override;
   int SchemaVersion() override;
 
  private:

@@ -1,0 +1,118 @@
+// WebhookDelivery: the worker that empties the alert outbox. It reads due deliveries from the
+// store, POSTs each alert to its endpoint signed per Standard Webhooks, and stores the outcome of
+// every attempt before it moves on, so a restart resumes where it stopped and a message recorded
+// as delivered is never sent again.
+//
+//   WebhookDelivery worker(store, env, storage_key, {.max_attempts = 8});
+//   worker.Start();
+//   ... alerts->Raise(a); worker.Wake();
+//   worker.Stop();
+//
+// Each attempt: the body {"type":kind,"timestamp":ISO 8601,"data":{alert}} with headers
+// webhook-id (the delivery's id), webhook-timestamp (unix seconds) and webhook-signature
+// ("v1,<sig>", and " v1,<sig>" with a rotated-out secret still in its grace period). A 2xx is
+// delivered; 410 Gone fails the delivery and disables the endpoint; anything else (or no answer)
+// is tried again after BackoffDelayMs, until max_attempts or max_age, then failed.
+//
+// Thread-safety: Start, Stop and Wake may be called from any thread; RunOnce only while the
+// worker is not started (tests).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/webhook.h"
+#include "core/env.h"
+#include "core/status.h"
+#include "store/store.h"
+
+namespace keyhold::audit {
+
+struct DeliveryOptions {
+  int max_attempts = 8;
+  std::chrono::milliseconds max_age = std::chrono::hours(24);
+  std::chrono::milliseconds backoff_base = std::chrono::seconds(5);
+  std::chrono::milliseconds backoff_cap = std::chrono::hours(1);
+  std::chrono::milliseconds timeout = std::chrono::seconds(10);  // connect, and then the answer
+  bool allow_private_networks = false;
+  std::chrono::milliseconds poll_interval = std::chrono::seconds(1);
+  // Acknowledged alerts and finished deliveries older than this are deleted (hourly).
+  std::chrono::milliseconds retention = std::chrono::hours(24 * 30);
+};
+
+// One signed POST, as the worker hands it to a sender.
+struct WebhookRequest {
+  WebhookUrl url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+// What came of a POST: the HTTP status, or 0 and why nothing usable came back.
+struct WebhookResponse {
+  int status = 0;
+  std::string error;
+};
+
+// Sends one request; never throws. The default is SendWebhook.
+using WebhookSender = std::function<WebhookResponse(const WebhookRequest&)>;
+
+// POSTs over HTTP or HTTPS (certificates verified against the system's CAs, SNI and host name
+// checked) with Boost.Beast: resolves the host, refuses if any resolved address is forbidden
+// (IsForbiddenWebhookAddress) unless `allow_private`, and connects only to the addresses it
+// checked. `timeout` bounds the connection and, again, reading the answer.
+WebhookResponse SendWebhook(const WebhookRequest& request, bool allow_private,
+                            std::chrono::milliseconds timeout);
+
+class WebhookDelivery {
+ public:
+  // `store` and `env` must outlive the worker; `storage_key` opens sealed signing secrets
+  // (WebhookSecretKey). `sender` replaces SendWebhook (tests).
+  WebhookDelivery(store::Store& store, Env& env, const crypto::Sha256Digest& storage_key,
+                  DeliveryOptions options, WebhookSender sender = nullptr);
+  ~WebhookDelivery();
+  WebhookDelivery(const WebhookDelivery&) = delete;
+  WebhookDelivery& operator=(const WebhookDelivery&) = delete;
+
+  // Starts the worker thread. REQUIRES: not started.
+  void Start();
+  // Finishes the attempt in flight (at most about twice the timeout) and stops. Idempotent.
+  void Stop();
+  // Looks for due deliveries now rather than at the next poll.
+  void Wake();
+
+  // Attempts every delivery due now once; returns how many were attempted. Errors:
+  // kUnavailable if the store cannot be read.
+  StatusOr<int> RunOnce();
+
+ private:
+  void Run();
+  // Attempts `d` and stores its outcome.
+  Status Attempt(store::DeliveryRecord d);
+  // The request for `d`, or the reason it cannot be made (the delivery then fails).
+  StatusOr<WebhookRequest> BuildRequest(const store::DeliveryRecord& d,
+                                        const store::WebhookEndpointRecord& endpoint);
+  // Stores the outcome of an attempt that got `response`.
+  Status Finish(store::DeliveryRecord& d, const WebhookResponse& response);
+  Status DisableEndpoint(const std::string& endpoint_id, const std::string& why);
+  void PruneIfDue();
+
+  store::Store& store_;
+  Env& env_;
+  const crypto::Sha256Digest storage_key_;
+  const DeliveryOptions options_;
+  const WebhookSender sender_;
+  int64_t last_prune_ms_ = 0;  // only the worker thread uses it
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  bool woken_ = false;     // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace keyhold::audit

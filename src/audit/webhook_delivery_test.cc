@@ -1,0 +1,175 @@
+#include "audit/webhook_delivery.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fakes/fake_env.h"
+#include "fakes/temp_dir.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace keyhold::audit {
+namespace {
+
+class DeliveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = store::SqliteStore::Open(dir_.path() + "/k.db");
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(s).value();
+    storage_key_ = WebhookSecretKey(std::vector<uint8_t>(32, 1));
+    secret_ = std::vector<uint8_t>(24, 9);
+    store::WebhookEndpointRecord e;
+    e.id = "wh_1";
+    e.url = "https://hooks.example.com/in";
+    e.secret_sealed = SealWebhookSecret(storage_key_, env_, e.id, secret_);
+    ASSERT_TRUE(store_->PutWebhookEndpoint(e).ok());
+    Alert a;
+    a.id = "alert_1";
+    a.kind = "key.leaked";
+    a.summary = "key found in a public repository";
+    a.key_id = "key_9";
+    a.created_at_ms = env_.NowMillis();
+    ASSERT_TRUE(store_->RaiseAlert(a, 0, "").ok());
+  }
+
+  WebhookDelivery Worker(DeliveryOptions o = {}) {
+    return WebhookDelivery(*store_, env_, storage_key_, o, [this](const WebhookRequest& r) {
+      sent_.push_back(r);
+      int status = answers_.empty() ? 204 : answers_.front();
+      if (!answers_.empty()) answers_.erase(answers_.begin());
+      return WebhookResponse{status, ""};
+    });
+  }
+
+  store::DeliveryRecord Delivery() {
+    auto all = store_->ListDeliveries("wh_1", 10);
+    EXPECT_TRUE(all.ok() && all->size() == 1);
+    return all.ok() && !all->empty() ? (*all)[0] : store::DeliveryRecord{};
+  }
+
+  std::string Header(const WebhookRequest& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+
+  testing::TempDir dir_;
+  testing::FakeEnv env_;
+  std::unique_ptr<store::SqliteStore> store_;
+  crypto::Sha256Digest storage_key_{};
+  std::vector<uint8_t> secret_;
+  std::vector<WebhookRequest> sent_;
+  std::vector<int> answers_;
+};
+
+TEST_F(DeliveryTest, SignsTheBodyAsStandardWebhooksDoes) {
+  auto worker = Worker();
+  ASSERT_EQ(*worker.RunOnce(), 1);
+  ASSERT_EQ(sent_.size(), 1u);
+  const WebhookRequest& r = sent_[0];
+  std::string id = Header(r, "webhook-id"), ts = Header(r, "webhook-timestamp");
+  EXPECT_EQ(id, store::DeliveryId("alert_1", "wh_1"));
+  EXPECT_EQ(ts, std::to_string(env_.NowMillis() / 1000));
+  EXPECT_EQ(Header(r, "webhook-signature"), SignWebhook(secret_, id, std::stoll(ts), r.body));
+  auto body = nlohmann::json::parse(r.body);
+  EXPECT_EQ(body["type"], "key.leaked");
+  EXPECT_EQ(body["data"]["keyId"], "key_9");
+  EXPECT_EQ(body["timestamp"], "2026-01-01T00:00:00.000Z");
+  EXPECT_EQ(Delivery().status, store::DeliveryStatus::kDelivered);
+  EXPECT_EQ(*worker.RunOnce(), 0);  // never sent twice
+}
+
+TEST_F(DeliveryTest, RetriesWithBackoffUntilDelivered) {
+  answers_ = {500, 503};
+  DeliveryOptions o;
+  o.backoff_base = std::chrono::seconds(10);
+  auto worker = Worker(o);
+  ASSERT_EQ(*worker.RunOnce(), 1);
+  store::DeliveryRecord d = Delivery();
+  EXPECT_EQ(d.status, store::DeliveryStatus::kPending);
+  EXPECT_EQ(d.attempts, 1);
+  EXPECT_EQ(d.last_http_status, 500);
+  EXPECT_LE(d.next_attempt_ms, env_.NowMillis() + 10'000);
+  env_.Advance(10'000);
+  ASSERT_EQ(*worker.RunOnce(), 1);
+  env_.Advance(20'000);
+  ASSERT_EQ(*worker.RunOnce(), 1);
+  EXPECT_EQ(Delivery().status, store::DeliveryStatus::kDelivered);
+  EXPECT_EQ(Delivery().attempts, 3);
+  // Every attempt carries the same message id.
+  EXPECT_EQ(Header(sent_[0], "webhook-id"), Header(sent_[2], "webhook-id"));
+}
+
+TEST_F(DeliveryTest, GivesUpAfterTheLastAttempt) {
+  answers_ = {500, 500, 500};
+  DeliveryOptions o;
+  o.max_attempts = 2;
+  auto worker = Worker(o);
+  ASSERT_EQ(*worker.RunOnce(), 1);
+  env_.Advance(3'600'000);
+  ASSERT_EQ(*worker.RunOnce(), 1);
+  EXPECT_EQ(Delivery().status, store::DeliveryStatus::kFailed);
+  env_.Advance(3'600'000);
+  EXPECT_EQ(*worker.RunOnce(), 0);
+}
+
+TEST_F(DeliveryTest, GoneDisablesTheEndpoint) {
+  answers_ = {410};
+  auto worker = Worker();
+  ASSERT_EQ(*worker.RunOnce(), 1);
+  EXPECT_EQ(Delivery().status, store::DeliveryStatus::kFailed);
+  auto e = store_->GetWebhookEndpoint("wh_1");
+  ASSERT_TRUE(e.ok());
+  EXPECT_FALSE(e->enabled);
+  EXPECT_FALSE(e->disabled_reason.empty());
+  auto log = store_->ReadAudit(0, 10);
+  ASSERT_EQ(log->size(), 1u);
+  EXPECT_EQ((*log)[0].action, "webhook_endpoint.update");
+}
+
+TEST_F(DeliveryTest, ARotatedOutSecretSignsTooDuringItsGrace) {
+  auto e = store_->GetWebhookEndpoint("wh_1");
+  std::vector<uint8_t> fresh(24, 7);
+  e->previous_secret_sealed = e->secret_sealed;
+  e->previous_secret_until_ms = env_.NowMillis() + 1000;
+  e->secret_sealed = SealWebhookSecret(storage_key_, env_, "wh_1", fresh);
+  ASSERT_TRUE(store_->PutWebhookEndpoint(*e).ok());
+  auto worker = Worker();
+  ASSERT_EQ(*worker.RunOnce(), 1);
+  const WebhookRequest& r = sent_[0];
+  int64_t ts = std::stoll(Header(r, "webhook-timestamp"));
+  std::string id = Header(r, "webhook-id");
+  EXPECT_EQ(Header(r, "webhook-signature"),
+            SignWebhook(fresh, id, ts, r.body) + " " + SignWebhook(secret_, id, ts, r.body));
+}
+
+TEST_F(DeliveryTest, ARestartedWorkerPicksUpWhatWasPending) {
+  answers_ = {500};
+  {
+    auto worker = Worker();
+    ASSERT_EQ(*worker.RunOnce(), 1);
+  }
+  store_.reset();
+  auto s = store::SqliteStore::Open(dir_.path() + "/k.db");
+  ASSERT_TRUE(s.ok());
+  store_ = std::move(s).value();
+  env_.Advance(3'600'000);
+  auto worker = Worker();
+  ASSERT_EQ(*worker.RunOnce(), 1);
+  EXPECT_EQ(Delivery().status, store::DeliveryStatus::kDelivered);
+}
+
+TEST(SendWebhookTest, RefusesPrivateAddressesUnlessAllowed) {
+  WebhookRequest r;
+  r.url = *ParseWebhookUrl("http://127.0.0.1:9/");
+  WebhookResponse refused = SendWebhook(r, false, std::chrono::milliseconds(200));
+  EXPECT_EQ(refused.status, 0);
+  EXPECT_NE(refused.error.find("refused"), std::string::npos) << refused.error;
+  WebhookResponse tried = SendWebhook(r, true, std::chrono::milliseconds(200));
+  EXPECT_EQ(tried.error.find("refused: the host"), std::string::npos) << tried.error;
+}
+
+}  // namespace
+}  // namespace keyhold::audit

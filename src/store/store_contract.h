@@ -1,0 +1,44 @@
+// The stores the Store contract suites run against (store_contract_test.cc,
+// alerts_contract_test.cc). A new implementation joins every suite by adding one line here.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace keyhold::store {
+
+// What a test may ask of the store it opens.
+struct ContractOptions {
+  uint64_t change_retention = 0;  // 0: the store's default
+};
+
+// How the suite opens the store under test. `dir` is a fresh directory per test; opening again
+// with the same `dir` reopens the same store, with everything acknowledged before (the
+// durability tests reopen). A server-backed store uses `dir` to name a fresh database or schema.
+struct StoreFactory {
+  std::string name;
+  std::function<StatusOr<std::unique_ptr<Store>>(const std::string& dir, const ContractOptions&)>
+      open;
+};
+
+inline void PrintTo(const StoreFactory& f, std::ostream* os) { *os << f.name; }
+
+inline const std::vector<StoreFactory>& Factories() {
+  static const std::vector<StoreFactory> kFactories = {
+      {"sqlite",
+       [](const std::string& dir, const ContractOptions& o) -> StatusOr<std::unique_ptr<Store>> {
+         SqliteOptions options;
+         if (o.change_retention > 0) options.change_retention = o.change_retention;
+         KH_ASSIGN_OR_RETURN(auto s, SqliteStore::Open(dir + "/test.db", options));
+         return std::unique_ptr<Store>(std::move(s));
+       }},
+  };
+  return kFactories;
+}
+
+}  // namespace keyhold::store
