@@ -40,6 +40,11 @@ class AlertQueue {
   // Queues `alert`; false if the queue was full (the alert is dropped and counted).
   bool Post(Alert alert);
   uint64_t Dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  // Alerts queued and not yet raised.
+  size_t Depth() const {
+    std::lock_guard lock(mu_);
+    return queue_.size();
+  }
 
  private:
   void Run();
@@ -47,7 +52,7 @@ class AlertQueue {
   AlertSink& sink_;
   const size_t capacity_;
   std::atomic<uint64_t> dropped_{0};
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Alert> queue_;   // guarded by mu_
   bool stopping_ = false;     // guarded by mu_

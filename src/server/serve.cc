@@ -469,6 +469,7 @@ int Serve(const Settings& settings) {
   usage.Start();
   metrics::Registry registry;
   RegisterServerMetrics(registry, *opened->service, usage, KEYHOLD_VERSION);
+  RegisterAlertMetrics(registry, alert_queue);
   Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, env, registry, *metrics_access);
   http::HttpMetrics http_metrics(registry, surfaces.router);
   ReportTo(settings, http_metrics, opts);

@@ -31,6 +31,26 @@ void RegisterKeyServiceMetrics(metrics::Registry& registry, const service::KeySe
       [&keys] { return One(static_cast<double>(keys.Stats().audit_entries_written)); });
 }
 
+void RegisterLimitMetrics(metrics::Registry& registry, const service::KeyService& keys) {
+  registry.AddCallback(
+      "keyhold_ratelimit_checks_total",
+      "ratelimit.limit and ratelimit.multiLimit calls, by decision (keys' limits show as "
+      "keyhold_verifications_total{code=\"RATE_LIMITED\"}).",
+      Type::kCounter, {"result"}, [&keys] {
+        service::ServiceStats s = keys.Stats();
+        return std::vector<Sample>{{{"passed"}, static_cast<double>(s.ratelimit_passed)},
+                                   {{"refused"}, static_cast<double>(s.ratelimit_refused)}};
+      });
+  registry.AddCallback("keyhold_ratelimit_states",
+                       "Rate limits (of keys, identities and namespaces) whose bucket is not full.",
+                       Type::kGauge, {},
+                       [&keys] { return One(static_cast<double>(keys.Stats().ratelimit_states)); });
+  registry.AddCallback(
+      "keyhold_bruteforce_blocks_total",
+      "End-user addresses blocked for failing verification too often.", Type::kCounter, {},
+      [&keys] { return One(static_cast<double>(keys.Stats().addresses_blocked)); });
+}
+
 void RegisterUsageMetrics(metrics::Registry& registry, const service::UsageRecorder& usage) {
   registry.AddCallback("keyhold_usage_buffered_events",
                        "Verifications waiting in memory to be written as usage.", Type::kGauge, {},
@@ -56,8 +76,18 @@ void RegisterServerMetrics(metrics::Registry& registry, const service::KeyServic
                          return std::vector<Sample>{{{version}, 1}};
                        });
   RegisterKeyServiceMetrics(registry, keys);
+  RegisterLimitMetrics(registry, keys);
   RegisterUsageMetrics(registry, usage);
   metrics::AddProcessMetrics(registry);
+}
+
+void RegisterAlertMetrics(metrics::Registry& registry, const audit::AlertQueue& queue) {
+  registry.AddCallback(
+      "keyhold_alert_queue_depth", "Alerts of detectors waiting to be stored in the alert outbox.",
+      Type::kGauge, {}, [&queue] { return One(static_cast<double>(queue.Depth())); });
+  registry.AddCallback("keyhold_alerts_dropped_total",
+                       "Alerts of detectors dropped because their queue was full.", Type::kCounter,
+                       {}, [&queue] { return One(static_cast<double>(queue.Dropped())); });
 }
 
 }  // namespace keyhold::server

@@ -7,6 +7,11 @@
 //   keyhold_usage_buffered_events                verifications waiting to be written as usage
 //   keyhold_usage_dropped_events_total           verifications not recorded (buffer full)
 //   keyhold_usage_flushes_total{result}          usage flushes, result "ok" or "failed"
+//   keyhold_ratelimit_checks_total{result}       ratelimit.limit/multiLimit, "passed" or "refused"
+//   keyhold_ratelimit_states                     limits whose bucket is not full
+//   keyhold_bruteforce_blocks_total              end-user addresses blocked
+//   keyhold_alert_queue_depth                    detectors' alerts waiting for the outbox
+//   keyhold_alerts_dropped_total                 detectors' alerts dropped (queue full)
 //
 // plus the process_* families (metrics/process.h). HTTP request metrics are http/http_metrics.h.
 //
@@ -16,6 +21,7 @@
 
 #include <string>
 
+#include "audit/alert_queue.h"
 #include "metrics/metrics.h"
 #include "service/key_service.h"
 #include "service/usage_recorder.h"
@@ -25,5 +31,8 @@ namespace keyhold::server {
 // `keys` and `usage` must outlive `registry`'s last Render.
 void RegisterServerMetrics(metrics::Registry& registry, const service::KeyService& keys,
                            const service::UsageRecorder& usage, const std::string& version);
+
+// `queue` must outlive `registry`'s last Render.
+void RegisterAlertMetrics(metrics::Registry& registry, const audit::AlertQueue& queue);
 
 }  // namespace keyhold::server

@@ -287,6 +287,9 @@ class KeyServiceImpl final : public KeyService {
   // For Stats(): relaxed counters, bumped on the verify and write paths.
   std::array<std::atomic<uint64_t>, kVerifyCodeCount> verifications_{};
   std::atomic<uint64_t> audit_entries_written_{0};
+  std::atomic<uint64_t> ratelimit_passed_{0};
+  std::atomic<uint64_t> ratelimit_refused_{0};
+  std::atomic<uint64_t> addresses_blocked_{0};
   // Verify without recording the verification, and without the brute-force guard.
   StatusOr<VerifyResult> VerifyUnrecorded(const RequestContext& ctx, const VerifyRequest& req);
   // VerifyUnrecorded behind the brute-force guard.

@@ -144,6 +144,10 @@ ServiceStats KeyServiceImpl::Stats() const {
   }
   s.audit_entries_written = audit_entries_written_.load(std::memory_order_relaxed);
   s.keys = KeyCount();
+  s.ratelimit_passed = ratelimit_passed_.load(std::memory_order_relaxed);
+  s.ratelimit_refused = ratelimit_refused_.load(std::memory_order_relaxed);
+  s.ratelimit_states = limiter_.size() + namespace_limiter_.size();
+  s.addresses_blocked = addresses_blocked_.load(std::memory_order_relaxed);
   return s;
 }
 

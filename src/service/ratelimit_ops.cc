@@ -50,6 +50,7 @@ StatusOr<std::vector<LimitResult>> KeyServiceImpl::Limit(const RequestContext& c
   const int64_t now = env_.NowMillis();
   std::vector<RateLimiter::Outcome> out;
   *all_passed = namespace_limiter_.Apply(limiter_checks, now, &out);
+  (*all_passed ? ratelimit_passed_ : ratelimit_refused_).fetch_add(1, std::memory_order_relaxed);
   std::vector<LimitResult> results;
   for (size_t i = 0; i < checks.size(); ++i) {
     results.push_back({checks[i].namespace_name, checks[i].identifier, checks[i].limit,

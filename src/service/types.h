@@ -199,6 +199,10 @@ struct ServiceStats {
   std::array<uint64_t, kVerifyCodeCount> verifications{};  // by VerifyCode
   uint64_t audit_entries_written = 0;  // entries committed with their change since start
   size_t keys = 0;                     // live keys in memory (app and root)
+  uint64_t ratelimit_passed = 0;       // ratelimit.limit / multiLimit calls admitted
+  uint64_t ratelimit_refused = 0;      // ... and refused
+  size_t ratelimit_states = 0;     // limits with a bucket not full (keys, identities, namespaces)
+  uint64_t addresses_blocked = 0;  // brute-force blocks since start
 };
 
 // A rate limit a verification asks for by name: one of the key's (or else its identity's), with

@@ -110,6 +110,7 @@ StatusOr<VerifyResult> KeyServiceImpl::Guarded(const RequestContext& ctx,
   StatusOr<VerifyResult> r = VerifyUnrecorded(ctx, req);
   int64_t failures = 0;
   if (r.ok() && IsFailure(r->code) && brute_force_->Fail(ctx.client_ip, now, &failures)) {
+    addresses_blocked_.fetch_add(1, std::memory_order_relaxed);
     if (on_block_) on_block_(BruteForceSubject(ctx.client_ip), failures, now);
   }
   return r;

@@ -58,6 +58,9 @@ test("counters move with the traffic and the exposition passes promtool", async 
     await s.ok("keys.verifyKey", { key });
     await s.ok("keys.verifyKey", { key: "hd_notakeyatall0000000000000000000" });
     await s.ok("keys.updateKey", { keyId: (await s.ok("keys.whoami", { key })).keyId, name: "n" });
+    const limit = { namespace: "sms", identifier: "+15550100", limit: 1, duration: 60000 };
+    await s.ok("ratelimit.limit", limit);
+    await s.ok("ratelimit.limit", limit);
     await sleep(300); // one usage flush
     const after = await scrape(s.url);
     const text = after.text;
@@ -81,6 +84,12 @@ test("counters move with the traffic and the exposition passes promtool", async 
     assert.ok(sample(text, 'keyhold_usage_flushes_total{result="ok"}') >= 1);
     assert.equal(sample(text, "keyhold_usage_dropped_events_total"), 0);
     assert.ok(sample(text, "keyhold_usage_buffered_events") >= 0);
+    assert.equal(sample(text, 'keyhold_ratelimit_checks_total{result="passed"}'), 1);
+    assert.equal(sample(text, 'keyhold_ratelimit_checks_total{result="refused"}'), 1);
+    assert.equal(sample(text, "keyhold_ratelimit_states"), 1);
+    assert.equal(sample(text, "keyhold_bruteforce_blocks_total"), 0);
+    assert.equal(sample(text, "keyhold_alert_queue_depth"), 0);
+    assert.equal(sample(text, "keyhold_alerts_dropped_total"), 0);
     assert.match(text, /^keyhold_build_info\{version="\d+\.\d+\.\d+"\} 1$/m);
     for (const name of ["process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds", "process_start_time_seconds"]) {
       assert.ok(sample(text, name) > 0, name);
