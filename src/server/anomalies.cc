@@ -95,6 +95,26 @@ audit::Alert AlertOf(const anomaly::Detection& d) {
   return a;
 }
 
+audit::Alert CreditsLowAlert(const service::KeyView& key, int64_t remaining, int64_t threshold) {
+  audit::Alert a;
+  a.kind = std::string(audit::kAlertCreditsLow);
+  a.severity = audit::AlertSeverity::kWarning;
+  a.key_id = std::string(key.id());
+  a.api_id = std::string(key.api_id());
+  a.summary = "key " + a.key_id + " has " + std::to_string(remaining) + " credits left";
+  a.evidence_json =
+      nlohmann::json({{"keyId", a.key_id}, {"remaining", remaining}, {"threshold", threshold}})
+          .dump();
+  a.dedupe_key = a.kind + ":" + a.key_id;
+  return a;
+}
+
+StatusOr<int64_t> CreditsLowThreshold(const Settings& s) {
+  int64_t v = 0;
+  KH_RETURN_IF_ERROR(ReadCount(s, "credits_low_threshold", 0, 1'000'000'000'000'000, &v));
+  return v;
+}
+
 audit::Alert BruteForceAlert(const std::string& address, int64_t failures, int64_t from_ms,
                              int64_t until_ms) {
   audit::Alert a;

@@ -9,6 +9,7 @@
 #include "core/status.h"
 #include "server/settings.h"
 #include "service/brute_force.h"
+#include "service/types.h"
 
 namespace keyhold::server {
 
@@ -23,6 +24,12 @@ StatusOr<service::BruteForceOptions> BruteForceOptions(const Settings& settings)
 
 // The alert of a detection: its kind, subject and dedupe key, the evidence as its JSON.
 audit::Alert AlertOf(const anomaly::Detection& d);
+
+// The alert of a key whose remaining credits fell below `threshold`.
+audit::Alert CreditsLowAlert(const service::KeyView& key, int64_t remaining, int64_t threshold);
+
+// The credits_low_threshold setting. Errors: kInvalidArgument if it is not a whole number >= 0.
+StatusOr<int64_t> CreditsLowThreshold(const Settings& settings);
 
 // The alert of an end-user address blocked by the brute-force guard.
 audit::Alert BruteForceAlert(const std::string& address, int64_t failures, int64_t from_ms,

@@ -451,6 +451,15 @@ int Serve(const Settings& settings) {
     usage.SetObserver(&*anomalies);
   }
   if (recording == "true") opened->service->SetUsageRecorder(&usage);
+  auto credits_low = CreditsLowThreshold(settings);
+  if (!credits_low.ok()) {
+    spdlog::error("{}", credits_low.status().message());
+    return 2;
+  }
+  opened->service->SetCreditsLowAlert(
+      *credits_low, [&alert_queue](const service::KeyView& key, int64_t left, int64_t threshold) {
+        alert_queue.Post(CreditsLowAlert(key, left, threshold));
+      });
   auto brute_force_options = BruteForceOptions(settings);
   if (!brute_force_options.ok()) {
     spdlog::error("{}", brute_force_options.status().message());

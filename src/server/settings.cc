@@ -42,6 +42,9 @@ std::vector<Setting> ServeSettingTable() {
       {"usage_retention", "KEYHOLD_USAGE_RETENTION", "7d",
        "how long per-second usage rows and minute rollups are kept (hour rollups: at least 90d, "
        "day rollups: at least 730d)"},
+      {"credits_low_threshold", "KEYHOLD_CREDITS_LOW_THRESHOLD", "10",
+       "raise a key.credits_low alert when a verification takes a key's remaining credits below "
+       "this (0: never)"},
       {"brute_force_threshold", "KEYHOLD_BRUTE_FORCE_THRESHOLD", "50",
        "failed verifications from one end-user address (forwarded by a trusted proxy) within "
        "the window after which it is answered RATE_LIMITED for the cool-down (0: off)"},

@@ -199,6 +199,10 @@ class KeyServiceImpl final : public KeyService {
     on_block_ = std::move(on_block);
   }
   void SetAlertSink(audit::AlertSink* sink) override { alert_sink_ = sink; }
+  void SetCreditsLowAlert(int64_t threshold, CreditsLowFn on_low) override {
+    credits_low_threshold_ = threshold;
+    on_credits_low_ = std::move(on_low);
+  }
   size_t KeyCount() const override;
   ServiceStats Stats() const override;
 
@@ -284,6 +288,8 @@ class KeyServiceImpl final : public KeyService {
   std::vector<uint8_t> audit_salt_;         // the store's, read once at Load
   UsageRecorder* usage_ = nullptr;          // set before serving
   audit::AlertSink* alert_sink_ = nullptr;  // set before serving
+  int64_t credits_low_threshold_ = 0;       // set before serving
+  CreditsLowFn on_credits_low_;
   // For Stats(): relaxed counters, bumped on the verify and write paths.
   std::array<std::atomic<uint64_t>, kVerifyCodeCount> verifications_{};
   std::atomic<uint64_t> audit_entries_written_{0};

@@ -199,6 +199,13 @@ class KeyService {
   // REQUIRES: called before concurrent calls start.
   virtual void SetAlertSink(audit::AlertSink* sink) = 0;
 
+  // Calls `on_low` (on the verify path: it must not wait) when a spend takes a key's remaining
+  // credits from `threshold` or more to below it; `threshold` 0 or an empty function: never.
+  // REQUIRES: called before concurrent Verify calls start.
+  using CreditsLowFn =
+      std::function<void(const KeyView& key, int64_t remaining, int64_t threshold)>;
+  virtual void SetCreditsLowAlert(int64_t threshold, CreditsLowFn on_low) = 0;
+
   // Number of live keys in memory (app and root).
   virtual size_t KeyCount() const = 0;
 

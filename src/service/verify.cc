@@ -248,9 +248,15 @@ Status KeyServiceImpl::SpendCredits(const RequestContext& ctx, const VerifyReque
     }
     return spend.status();
   }
+  const std::optional<int64_t> before = c.credits.remaining;
   c.credits = spend->credits;
   result.key->credits_ = spend->credits;
   if (!spend->spent) result.code = VerifyCode::kUsageExceeded;
+  const std::optional<int64_t>& after = spend->credits.remaining;
+  if (spend->spent && on_credits_low_ && credits_low_threshold_ > 0 && after && before &&
+      *after < credits_low_threshold_ && *before >= credits_low_threshold_) {
+    on_credits_low_(*result.key, *after, credits_low_threshold_);
+  }
   return OkStatus();
 }
 

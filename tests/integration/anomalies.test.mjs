@@ -90,3 +90,23 @@ test("anomaly detection can be switched off", async () => {
     await s.stop();
   }
 });
+
+test("a key whose credits fall below the threshold raises key.credits_low once", async () => {
+  const s = await new Server({ args: ["--credits-low-threshold", "10"] }).start();
+  try {
+    const { apiId } = await s.ok("apis.createApi", { name: "billing" });
+    const { key, keyId } = await s.ok("keys.createKey", { apiId, credits: { remaining: 12 } });
+    for (let i = 0; i < 5; i++) assert.equal((await s.ok("keys.verifyKey", { key })).code, "VALID");
+    const [alert] = await eventually(async () => {
+      const list = await s.ok("alerts.list", { kind: "key.credits_low" });
+      assert.equal(list.length, 1);
+      return list;
+    });
+    assert.equal(alert.keyId, keyId);
+    assert.deepEqual(alert.evidence, { keyId, remaining: 9, threshold: 10 });
+    assert.equal(alert.count, 1, "only the crossing raises it");
+    assert.ok(!JSON.stringify(alert).includes(key));
+  } finally {
+    await s.stop();
+  }
+});
