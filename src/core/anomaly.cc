@@ -194,7 +194,10 @@ void Detector::WatchNetwork(std::string_view key_id, KeyState& k, const Observat
   if (o.client_ip.empty() || o.outcome == "NOT_FOUND" || k.anywhere) return;
   std::string net = NetworkOf(o.client_ip, options_.v4_prefix, options_.v6_prefix);
   if (net.empty()) return;
-  if (k.first_seen_ms < 0) k.first_seen_ms = o.second_ms;
+  // A key in the stored usage was in use before this start: past its learning period.
+  if (k.first_seen_ms < 0) {
+    k.first_seen_ms = seeding_ ? o.second_ms - options_.network_learning_ms : o.second_ms;
+  }
   if (std::find(k.networks.begin(), k.networks.end(), net) != k.networks.end()) return;
   const size_t known = k.networks.size();
   const bool learning = o.second_ms - k.first_seen_ms < options_.network_learning_ms;
@@ -282,9 +285,11 @@ void Detector::WatchSensitive(const KeyState& k, const Observation& o,
                               std::vector<Detection>* out) {
   if (o.outcome != "VALID") return;
   std::string matched;
+  std::string pattern;
   for (const std::string& p : options_.sensitive_routes) {
     if (!o.route.empty() && GlobMatch(p, o.route)) {
       matched = "route " + std::string(o.route) + " (" + p + ")";
+      pattern = "route " + p;
       break;
     }
   }
@@ -292,6 +297,7 @@ void Detector::WatchSensitive(const KeyState& k, const Observation& o,
     for (const std::string& p : options_.sensitive_tags) {
       if (GlobMatch(p, o.tags[i])) {
         matched = "tag " + o.tags[i] + " (" + p + ")";
+        pattern = "tag " + p;
         break;
       }
     }
@@ -309,7 +315,8 @@ void Detector::WatchSensitive(const KeyState& k, const Observation& o,
   if (!o.client_ip.empty()) d.addresses = {std::string(o.client_ip)};
   d.matched = matched;
   d.summary = "key " + d.key_id + " used for sensitive " + matched;
-  d.dedupe_key = std::string(kSensitiveRoute) + ":" + d.key_id + ":" + matched;
+  // One report per key and pattern: the concrete route or tag (often the caller's) is evidence.
+  d.dedupe_key = std::string(kSensitiveRoute) + ":" + d.key_id + ":" + pattern;
   Emit(std::move(d), o.second_ms, out);
 }
 
@@ -345,6 +352,13 @@ void Detector::Seed(const Observation& o) {
 
 void Detector::Emit(Detection d, int64_t at_ms, std::vector<Detection>* out) {
   if (seeding_) return;
+  if (quiet_until_.size() >= options_.max_tracked && !quiet_until_.contains(d.dedupe_key)) {
+    std::erase_if(quiet_until_, [&](const auto& e) { return e.second <= at_ms; });
+    if (quiet_until_.size() >= options_.max_tracked) {  // bounded: fewer reports, not more
+      ++suppressed_;
+      return;
+    }
+  }
   int64_t& until = quiet_until_[d.dedupe_key];
   if (until > at_ms) {
     ++suppressed_;

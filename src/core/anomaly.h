@@ -119,7 +119,7 @@ class Detector {
   // and forgets idle state. Call after each batch of Observe().
   void Advance(int64_t now_ms, std::vector<Detection>* out);
   // Learns from past usage (rows in time order) without detecting anything: the networks keys
-  // were used from and their per-minute baselines.
+  // were used from (such a key is past its learning period) and their per-minute baselines.
   void Seed(const Observation& o);
 
   size_t tracked_keys() const { return keys_.size(); }

@@ -204,6 +204,8 @@ TEST(Sensitive, ValidUseOfAMarkedRouteOrTag) {
   t.At(4000, "key_a", 1, "10.0.0.5", "VALID", "", {"plan=pro", "path=/billing/cards"});
   ASSERT_EQ(t.found.size(), 2u);
   EXPECT_EQ(t.found[1].matched, "tag path=/billing/cards (path=/billing*)");
+  t.At(5000, "key_a", 1, "10.0.0.5", "VALID", "", {"path=/billing/invoices"});
+  EXPECT_EQ(t.found.size(), 2u) << "one report per key and pattern, whatever the concrete tag";
 }
 
 TEST(Seed, PastUsageIsLearnedWithoutDetections) {
@@ -228,6 +230,11 @@ TEST(Seed, PastUsageIsLearnedWithoutDetections) {
   d.Advance(now.second_ms + 1000, &found);
   EXPECT_TRUE(found.empty()) << "the network was seen before, the spike was in the past";
   EXPECT_EQ(d.tracked_keys(), 1u);
+  now.client_ip = "198.51.100.1";
+  now.second_ms += 1000;
+  d.Observe(now, &found);
+  ASSERT_EQ(found.size(), 1u) << "a key found in the stored usage is past its learning period";
+  EXPECT_EQ(found[0].kind, kNewNetwork);
 }
 
 TEST(Limits, StateIsBoundedAndIdleKeysAreForgotten) {

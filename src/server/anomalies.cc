@@ -65,6 +65,7 @@ StatusOr<anomaly::Options> AnomalyOptions(const Settings& s,
   KH_RETURN_IF_ERROR(ReadCount(s, "anomaly_spike_min", 1, 1'000'000'000, &o.spike_min_per_minute));
   KH_RETURN_IF_ERROR(ReadCount(s, "anomaly_spike_minutes", 1, 60, &sustain));
   KH_RETURN_IF_ERROR(ReadDuration(s, "anomaly_baseline", kMinute, &baseline_ms));
+  if (baseline_ms > 24 * 60 * kMinute) return Bad("anomaly_baseline", "must be at most 24h");
   KH_RETURN_IF_ERROR(ReadDuration(s, "anomaly_warmup", 0, &warmup_ms));
   KH_RETURN_IF_ERROR(ReadDuration(s, "anomaly_network_learning", 0, &o.network_learning_ms));
   KH_RETURN_IF_ERROR(ReadDuration(s, "anomaly_failed_window", 1000, &o.failed_window_ms));

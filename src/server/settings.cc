@@ -45,9 +45,10 @@ std::vector<Setting> ServeSettingTable() {
       {"credits_low_threshold", "KEYHOLD_CREDITS_LOW_THRESHOLD", "10",
        "raise a key.credits_low alert when a verification takes a key's remaining credits below "
        "this (0: never)"},
-      {"brute_force_threshold", "KEYHOLD_BRUTE_FORCE_THRESHOLD", "50",
-       "failed verifications from one end-user address (forwarded by a trusted proxy) within "
-       "the window after which it is answered RATE_LIMITED for the cool-down (0: off)"},
+      {"brute_force_threshold", "KEYHOLD_BRUTE_FORCE_THRESHOLD", "0",
+       "failed verifications from one forwarded client address within the window after which it "
+       "is answered RATE_LIMITED for the cool-down; 0 (default): off. Turn on only where the "
+       "forwarded addresses are end users' (see docs/architecture.md)"},
       {"brute_force_window", "KEYHOLD_BRUTE_FORCE_WINDOW", "1m",
        "window in which an address's failed verifications are counted"},
       {"brute_force_cooldown", "KEYHOLD_BRUTE_FORCE_COOLDOWN", "5m",

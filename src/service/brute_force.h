@@ -3,10 +3,12 @@
 // Failed verifications (NOT_FOUND, DISABLED, EXPIRED, FORBIDDEN, INSUFFICIENT_PERMISSIONS) are
 // counted per client address (IPv6 by its /64) in fixed windows of `window_ms`; the failure that
 // reaches `threshold` within one window blocks the address for `cooldown_ms`, during which every
-// verification from it is answered RATE_LIMITED without looking the key up. Only end users'
-// addresses are guarded — an address a trusted proxy forwarded (X-Forwarded-For) — never the
-// peer that calls the API itself: an application verifying its users' keys is not its users, and
-// blocking it would let anyone who sends it bad keys lock out all of them.
+// verification from it is answered RATE_LIMITED without looking the key up. Only an address a
+// trusted proxy forwarded (X-Forwarded-For) is guarded, never the peer calling the API itself.
+// That is an end user's address only where keyhold sees end users (an application forwarding its
+// users' addresses); behind keyhold's own reverse proxy the forwarded address is the
+// application's, and blocking it would let anyone who sends it bad keys lock out all its users.
+// So the guard is off unless configured (threshold 0).
 //
 // State is bounded: at most `max_tracked` addresses (past that, new ones are not counted) and an
 // address is forgotten once its window and cool-down are over.
@@ -22,7 +24,7 @@
 namespace keyhold::service {
 
 struct BruteForceOptions {
-  int64_t threshold = 50;  // 0: off
+  int64_t threshold = 0;  // 0: off
   int64_t window_ms = 60'000;
   int64_t cooldown_ms = 5 * 60'000;
   size_t max_tracked = 1'000'000;

@@ -16,6 +16,13 @@ void RateLimiter::SweepIfDue(Shard& s, int64_t now_ms) {
   std::erase_if(s.states, [&](const auto& e) { return GcraIsFull(e.second, now_ms); });
 }
 
+bool RateLimiter::HasRoom(Shard& s, int64_t now_ms) {
+  if (s.states.size() < shard_cap_) return true;
+  s.ops = 0;
+  std::erase_if(s.states, [&](const auto& e) { return GcraIsFull(e.second, now_ms); });
+  return s.states.size() < shard_cap_;
+}
+
 bool RateLimiter::Apply(std::span<const Check> checks, int64_t now_ms, std::vector<Outcome>* out) {
   // Every shard involved is locked, in index order, for the whole decision: atomic across limits.
   std::vector<size_t> shard_of(checks.size());
@@ -42,6 +49,17 @@ bool RateLimiter::Apply(std::span<const Check> checks, int64_t now_ms, std::vect
   bool all = true;
   std::vector<GcraDecision> decisions;
   for (size_t i = 0; i < checks.size(); ++i) {
+    Shard& shard = shards_[shard_of[i]];
+    const bool is_new =
+        !after.contains(checks[i].subject) && !shard.states.contains(checks[i].subject);
+    if (is_new && checks[i].cost > 0 && !HasRoom(shard, now_ms)) {
+      refused_for_space_.fetch_add(1, std::memory_order_relaxed);
+      GcraDecision full;
+      full.retry_after_ms = 1000;
+      all = false;
+      decisions.push_back(full);
+      continue;
+    }
     GcraDecision d = Gcra(state_of(i), checks[i].limit, checks[i].cost, now_ms);
     all = all && d.allowed;
     if (d.allowed) after[checks[i].subject] = d.state;

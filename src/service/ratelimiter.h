@@ -11,10 +11,16 @@
 //   if (limiter.Apply(checks, now, &out)) { ... later, if the request is refused after all:
 //     limiter.Refund(checks, now); }
 //
+// Memory is bounded: at most `max_states` subjects hold a bucket that is not full. A new subject
+// arriving when its shard is full (after sweeping the full buckets out) is refused, as if its
+// limit were exhausted, and counted in refused_for_space(): limits keep holding under a flood of
+// identifiers, at the price of refusing new ones until old buckets refill.
+//
 // Limits are per node: several nodes behind one balancer each admit up to the limit.
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <span>
@@ -40,6 +46,8 @@ class RateLimiter {
     int64_t retry_after_ms = 0;  // refused: until it would be admitted (-1: never)
   };
 
+  explicit RateLimiter(size_t max_states = 4'000'000) : shard_cap_(max_states / kShards + 1) {}
+
   // Decides `checks` at `now_ms`; true if all admit, and then all take their tokens; false if any
   // refuses, and then none does (the others' outcomes show their state, untouched). `out` gets one
   // outcome per check, in order.
@@ -50,6 +58,8 @@ class RateLimiter {
 
   // Subjects with state (not full buckets, less those not yet swept).
   size_t size() const;
+  // Checks refused because their shard had no room for a new subject.
+  uint64_t refused_for_space() const { return refused_for_space_.load(std::memory_order_relaxed); }
 
  private:
   static constexpr size_t kShards = 64;
@@ -60,7 +70,11 @@ class RateLimiter {
   };
   static size_t ShardOf(const std::string& subject);
   static void SweepIfDue(Shard& s, int64_t now_ms);
+  // Whether `s` can take one more subject (sweeping it if it is full). REQUIRES: s.mu held.
+  bool HasRoom(Shard& s, int64_t now_ms);
 
+  const size_t shard_cap_;
+  std::atomic<uint64_t> refused_for_space_{0};
   Shard shards_[kShards];
 };
 

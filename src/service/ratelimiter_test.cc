@@ -64,5 +64,24 @@ TEST(RateLimiter, ThreadsSharingSubjectsAdmitExactlyTheLimit) {
   EXPECT_EQ(admitted.load(), 3000);
 }
 
+TEST(RateLimiter, AFloodOfSubjectsIsBoundedAndNewOnesWaitForRoom) {
+  RateLimiter limiter(/*max_states=*/64);  // one subject per shard
+  std::vector<RateLimiter::Outcome> out;
+  int admitted = 0;
+  for (int i = 0; i < 1000; ++i) {
+    std::vector<RateLimiter::Check> c = {{"n:" + std::to_string(i), {1, 60'000}, 1}};
+    admitted += limiter.Apply(c, kNow, &out);
+  }
+  EXPECT_LE(limiter.size(), 128u);
+  EXPECT_GT(limiter.refused_for_space(), 0u);
+  EXPECT_LT(admitted, 1000);
+  // Once the buckets refill there is room again.
+  std::vector<RateLimiter::Check> later = {{"n:fresh", {1, 60'000}, 1}};
+  EXPECT_TRUE(limiter.Apply(later, kNow + 60'000, &out));
+  // Reading (cost 0) never needs room.
+  std::vector<RateLimiter::Check> read = {{"n:other", {1, 60'000}, 0}};
+  EXPECT_TRUE(limiter.Apply(read, kNow, &out));
+}
+
 }  // namespace
 }  // namespace keyhold::service

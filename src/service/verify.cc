@@ -248,7 +248,7 @@ Status KeyServiceImpl::SpendCredits(const RequestContext& ctx, const VerifyReque
     }
     return spend.status();
   }
-  const std::optional<int64_t> before = c.credits.remaining;
+  const std::optional<int64_t> before = cached.remaining;  // refilled, as the store spends
   c.credits = spend->credits;
   result.key->credits_ = spend->credits;
   if (!spend->spent) result.code = VerifyCode::kUsageExceeded;

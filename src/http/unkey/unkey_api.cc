@@ -131,9 +131,9 @@ HttpResponse UnkeyApi::Handle(RequestContext& ctx, const HttpRequest& req) {
           {{"body", "is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep",
             "flatten the JSON document"}});
     }
-    std::string duplicate;
+    bool duplicate = false;
     body = ParseJsonStrict(req.body, &duplicate);
-    if (!duplicate.empty()) {
+    if (duplicate) {
       // Not named: the name could be anything the caller sent, a key's text included.
       return BadRequest(request_id, {{"body", "names the same field twice in one object",
                                       "send each field once"}});

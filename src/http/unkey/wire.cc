@@ -288,25 +288,22 @@ HttpResponse BadRequest(const std::string& request_id, const std::vector<FieldEr
 
 // --- request framing ----------------------------------------------------------------------
 
-json ParseJsonStrict(std::string_view text, std::string* duplicate_key) {
+json ParseJsonStrict(std::string_view text, bool* duplicate) {
   std::vector<std::set<std::string, std::less<>>> open_objects;
-  bool duplicate = false;
+  *duplicate = false;
   auto watch = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
     if (event == json::parse_event_t::object_start) {
       open_objects.emplace_back();
     } else if (event == json::parse_event_t::object_end && !open_objects.empty()) {
       open_objects.pop_back();
-    } else if (event == json::parse_event_t::key && !open_objects.empty() && !duplicate) {
-      const std::string& key = parsed.get_ref<const std::string&>();
-      if (!open_objects.back().insert(key).second) {
-        duplicate = true;
-        *duplicate_key = key.substr(0, 128);
-      }
+    } else if (event == json::parse_event_t::key && !open_objects.empty() &&
+               !open_objects.back().insert(parsed.get_ref<const std::string&>()).second) {
+      *duplicate = true;
     }
     return true;
   };
   json v = json::parse(text, watch, /*allow_exceptions=*/false);
-  if (duplicate) return json(json::value_t::discarded);
+  if (*duplicate) return json(json::value_t::discarded);
   return v;
 }
 

@@ -90,10 +90,10 @@ HttpResponse ErrorWith(const std::string& request_id, int http_status, const std
 bool JsonDepthExceeds(std::string_view text, int max_depth);
 
 // Parses `text` as JSON; discarded (is_discarded()) if it is not. An object naming a key twice is
-// refused too, with the key in `*duplicate_key`: JSON leaves its meaning open, and two readers of
-// one request (a proxy, a log, this server) must not see different values. REQUIRES: the depth
-// was checked (JsonDepthExceeds), as parsing recurses.
-json ParseJsonStrict(std::string_view text, std::string* duplicate_key);
+// refused too, with `*duplicate` set: JSON leaves its meaning open, and two readers of one request
+// (a proxy, a log, this server) must not see different values. REQUIRES: the depth was checked
+// (JsonDepthExceeds), as parsing recurses.
+json ParseJsonStrict(std::string_view text, bool* duplicate);
 
 // --- record forms -------------------------------------------------------------------------
 
