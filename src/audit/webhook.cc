@@ -103,7 +103,7 @@ bool OpenWebhookSecret(std::span<const uint8_t> storage_key, std::span<const uin
 }
 
 StatusOr<WebhookUrl> ParseWebhookUrl(std::string_view url) {
-  auto bad = [](std::string why) { return InvalidArgument("url " + why); };
+  auto bad = [](const std::string& why) { return InvalidArgument("url " + why); };
   if (url.size() > 2048) return bad("is longer than 2048 bytes");
   WebhookUrl out;
   if (url.starts_with("https://")) {

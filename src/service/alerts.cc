@@ -128,6 +128,7 @@ class AlertServiceImpl final : public AlertService {
     KH_RETURN_IF_ERROR(Require(ctx.actor, "alerts.*.read"));
     KH_ASSIGN_OR_RETURN(auto records, store_.ListWebhookEndpoints());
     std::vector<WebhookEndpoint> out;
+    out.reserve(records.size());
     for (const auto& r : records) out.push_back(View(r));
     return out;
   }
@@ -206,6 +207,7 @@ class AlertServiceImpl final : public AlertService {
     KH_RETURN_IF_ERROR(store_.GetWebhookEndpoint(id).status());
     KH_ASSIGN_OR_RETURN(auto records, store_.ListDeliveries(id, std::clamp(limit, 1, kMaxPage)));
     std::vector<DeliveryInfo> out;
+    out.reserve(records.size());
     for (const auto& d : records) out.push_back(Info(d));
     return out;
   }
