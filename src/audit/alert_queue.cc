@@ -24,7 +24,8 @@ void AlertQueue::Stop() {
 bool AlertQueue::Post(Alert alert) {
   {
     std::lock_guard lock(mu_);
-    if (queue_.size() >= capacity_) {
+    // Full, or stopped (no thread would raise it): dropped and counted either way.
+    if (queue_.size() >= capacity_ || stopping_) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       if (!full_logged_) {
         full_logged_ = true;
@@ -46,7 +47,7 @@ void AlertQueue::Run() {
     if (queue_.empty()) return;  // stopping, and everything raised
     Alert next = std::move(queue_.front());
     queue_.pop_front();
-    full_logged_ = false;
+    if (queue_.size() <= capacity_ / 2) full_logged_ = false;  // a full spell ends half drained
     lock.unlock();
     (void)sink_.Raise(next);  // the sink logs a failure; an alert is not worth a retry loop
     lock.lock();

@@ -37,7 +37,7 @@ class AlertQueue {
   // Raises every alert still queued, then stops the thread. Idempotent.
   void Stop();
 
-  // Queues `alert`; false if the queue was full (the alert is dropped and counted).
+  // Queues `alert`; false if the queue was full or stopped (the alert is dropped and counted).
   bool Post(Alert alert);
   uint64_t Dropped() const { return dropped_.load(std::memory_order_relaxed); }
   // Alerts queued and not yet raised.

@@ -66,5 +66,17 @@ TEST(AlertQueueTest, StopRaisesWhatIsQueued) {
   EXPECT_EQ(sink.raised.size(), 5u);
 }
 
+TEST(AlertQueueTest, APostAfterStopIsDroppedAndCounted) {
+  SlowSink sink;
+  sink.Release();
+  AlertQueue queue(sink);
+  queue.Start();
+  queue.Stop();
+  EXPECT_FALSE(queue.Post(Named("late")));
+  EXPECT_EQ(queue.Dropped(), 1u);
+  EXPECT_EQ(queue.Depth(), 0u);
+  EXPECT_TRUE(sink.raised.empty());
+}
+
 }  // namespace
 }  // namespace keyhold::audit
