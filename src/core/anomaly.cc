@@ -31,6 +31,16 @@ std::string AddressSubject(std::string_view address) {
   return net.empty() ? std::string(address) : net;
 }
 
+// `text` (a route or tag: the caller's) fit for a one-line summary: control characters become
+// '?', so a report cannot forge log lines.
+std::string Printable(std::string_view text) {
+  std::string out(text.substr(0, 256));
+  for (char& ch : out) {
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+  }
+  return out;
+}
+
 std::string Decimal(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f", v);
@@ -288,7 +298,7 @@ void Detector::WatchSensitive(const KeyState& k, const Observation& o,
   std::string pattern;
   for (const std::string& p : options_.sensitive_routes) {
     if (!o.route.empty() && GlobMatch(p, o.route)) {
-      matched = "route " + std::string(o.route) + " (" + p + ")";
+      matched = "route " + Printable(o.route) + " (" + p + ")";
       pattern = "route " + p;
       break;
     }
@@ -296,7 +306,7 @@ void Detector::WatchSensitive(const KeyState& k, const Observation& o,
   for (size_t i = 0; matched.empty() && i < o.tags.size(); ++i) {
     for (const std::string& p : options_.sensitive_tags) {
       if (GlobMatch(p, o.tags[i])) {
-        matched = "tag " + o.tags[i] + " (" + p + ")";
+        matched = "tag " + Printable(o.tags[i]) + " (" + p + ")";
         pattern = "tag " + p;
         break;
       }

@@ -206,6 +206,10 @@ TEST(Sensitive, ValidUseOfAMarkedRouteOrTag) {
   EXPECT_EQ(t.found[1].matched, "tag path=/billing/cards (path=/billing*)");
   t.At(5000, "key_a", 1, "10.0.0.5", "VALID", "", {"path=/billing/invoices"});
   EXPECT_EQ(t.found.size(), 2u) << "one report per key and pattern, whatever the concrete tag";
+  t.At(kMinute * 20, "key_b", 1, "10.0.0.5", "VALID", "", {"path=/billing\nFORGED line"});
+  ASSERT_EQ(t.found.size(), 3u);
+  EXPECT_EQ(t.found[2].matched, "tag path=/billing?FORGED line (path=/billing*)")
+      << "control characters never reach a summary";
 }
 
 TEST(Seed, PastUsageIsLearnedWithoutDetections) {
