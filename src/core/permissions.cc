@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "core/secret_path.h"
+
 namespace keyhold {
 namespace {
 
@@ -63,11 +65,26 @@ static bool SegmentsMatch(std::string_view held, std::string_view wanted, bool c
 
 bool PermissionMatches(std::string_view held, std::string_view wanted) {
   if (held == wanted || held == "*") return true;
+  // A secret permission's glob is matched by SecretAccessGranted, not segment by segment.
+  if (SplitSecretPermission(held, nullptr, nullptr)) return false;
   return SegmentsMatch(held, wanted, /*covers=*/false);
 }
 
 bool PermissionCovers(std::string_view held, std::string_view requested) {
   if (held == requested) return true;
+  std::string_view held_cap;
+  std::string_view held_glob;
+  bool held_secret = SplitSecretPermission(held, &held_cap, &held_glob);
+  std::string_view cap;
+  std::string_view glob;
+  if (SplitSecretPermission(requested, &cap, &glob)) {
+    if (held_secret) {
+      return (held_cap == "*" || held_cap == cap) && SecretGlobCovers(held_glob, glob);
+    }
+    // A plain pattern grants its capability on every path.
+    return PermissionCovers(held, "secret." + std::string(cap));
+  }
+  if (held_secret) return false;
   return SegmentsMatch(held, requested, /*covers=*/true);
 }
 

@@ -8,6 +8,7 @@
 #include "core/ip.h"
 #include "core/key_format.h"
 #include "core/permissions.h"
+#include "core/secret_path.h"
 #include "service/internal.h"
 
 namespace keyhold::service {
@@ -413,7 +414,7 @@ StatusOr<CreatedKey> KeyServiceImpl::CreateRootKey(const RequestContext& ctx,
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.create_root_key"));
   if (permissions.empty()) return InvalidArgument("a root key needs at least one permission");
   for (const std::string& want : permissions) {
-    if (!IsValidPermission(want))
+    if (!IsValidPermission(want) && !IsValidSecretPermission(want))
       return InvalidArgument("'" + want + "' is not a valid permission");
     bool covered = std::any_of(p.permissions.begin(), p.permissions.end(),
                                [&](const std::string& h) { return PermissionCovers(h, want); });

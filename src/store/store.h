@@ -32,6 +32,7 @@
 #include "audit/checkpoint.h"
 #include "core/credits.h"
 #include "core/status.h"
+#include "crypto/keyring.h"
 #include "store/records.h"
 
 namespace keyhold::store {
@@ -217,6 +218,71 @@ struct DeliveryRecord {
 
 // The message id of alert `alert_id`'s delivery to endpoint `endpoint_id`.
 std::string DeliveryId(std::string_view alert_id, std::string_view endpoint_id);
+
+// --- secrets (records) -----------------------------------------------------------------------
+
+// A KV version 2 mount: a namespace of secrets with its defaults.
+struct SecretMountRecord {
+  std::string name;
+  int32_t max_versions = 0;   // versions kept per secret; 0: 10
+  bool cas_required = false;  // every write must give `cas`
+  int64_t delete_version_after_ms =
+      0;  // a version soft-deletes itself this long after its write; 0: never
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+// One version of a secret. Its value is an envelope (crypto/keyring.h): sealed data key and
+// ciphertext, never the value itself.
+struct SecretVersionRecord {
+  int64_t version = 0;  // from 1
+  int64_t created_at_ms = 0;
+  // Soft-deleted from then on (a time in the future: delete_version_after will delete it then).
+  std::optional<int64_t> deleted_at_ms;
+  bool destroyed = false;  // the sealed value is gone for good
+  int32_t kek_term = 0;
+  std::vector<uint8_t> wrapped_key;  // empty when destroyed or read without its value
+  std::vector<uint8_t> ciphertext;   // likewise
+};
+
+// A secret's metadata and its versions (values not included).
+struct SecretRecord {
+  std::string mount;
+  std::string path;
+  int64_t current_version = 0;  // the newest version written; 0 before any
+  int64_t oldest_version = 0;   // the oldest version still kept; 0 before any
+  int32_t max_versions = 0;     // 0: the mount's
+  bool cas_required = false;
+  int64_t delete_version_after_ms = 0;  // 0: the mount's
+  std::string custom_metadata_json;     // a JSON object of strings; "" for none
+  std::optional<int64_t> rotation_period_ms;
+  std::optional<int64_t> next_rotation_at_ms;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  std::vector<SecretVersionRecord> versions;  // kept versions, oldest first, without values
+};
+
+// A new version of a secret, sealed by the caller for version expected_current + 1.
+struct SecretVersionWrite {
+  std::string mount;
+  std::string path;
+  int64_t expected_current = 0;  // the secret's current version the value was sealed after
+  SecretVersionRecord version;   // version, created_at_ms, deleted_at_ms, kek_term, value
+};
+
+// How ChangeSecretVersions changes the versions it is given.
+enum class SecretVersionOp { kDelete, kUndelete, kDestroy };
+
+// A version whose data key is wrapped by an old keyring term (for re-wrapping).
+struct WrappedVersion {
+  std::string mount;
+  std::string path;
+  int64_t version = 0;
+  int32_t kek_term = 0;
+  std::vector<uint8_t> wrapped_key;
+};
+
+inline constexpr int kMaxSecretListPage = 10'000;
 
 // What SpendCredits did.
 struct SpendResult {
@@ -428,6 +494,74 @@ class Store {
   // Deletes acknowledged alerts created before `before_ms` and delivered or failed deliveries
   // last updated before it. Errors: kUnavailable.
   virtual Status PruneAlerts(int64_t before_ms) = 0;
+
+  // --- secrets -------------------------------------------------------------------------------
+  //
+  // The KV version 2 secrets (service/secrets.h), sealed by the caller: the store holds
+  // envelopes and metadata, never a value. In no change feed: every node reads secrets from the
+  // store. Each write appends `audit` (if given) in its own transaction, as Apply does.
+
+  // Every mount, by name. Errors: kUnavailable.
+  virtual StatusOr<std::vector<SecretMountRecord>> ListSecretMounts() = 0;
+  // Creates or replaces mount `m.name`. Errors: kUnavailable.
+  virtual Status PutSecretMount(const SecretMountRecord& m,
+                                const audit::AuditEntry* audit = nullptr) = 0;
+
+  // Every keyring term, oldest first. Errors: kUnavailable.
+  virtual StatusOr<std::vector<crypto::SealedTerm>> ReadKeyring() = 0;
+  // Adds a term. Errors: kAlreadyExists if its number is taken (another node rotated first);
+  // kUnavailable.
+  virtual Status AddKeyringTerm(const crypto::SealedTerm& t,
+                                const audit::AuditEntry* audit = nullptr) = 0;
+
+  // Secret `path` of `mount`: metadata and kept versions, without values. Errors: kNotFound
+  // (reason "data/secret_not_found") if there is none; kUnavailable.
+  virtual StatusOr<SecretRecord> ReadSecret(const std::string& mount, const std::string& path) = 0;
+  // One kept version with its value (empty if destroyed). Errors: kNotFound if the secret or
+  // the version is not kept; kUnavailable.
+  virtual StatusOr<SecretVersionRecord> ReadSecretVersion(const std::string& mount,
+                                                          const std::string& path,
+                                                          int64_t version) = 0;
+  // Stores w.version as the secret's new current version, creating the secret if needed, if
+  // and only if its current version is still w.expected_current (w.version.version must be one
+  // more); then drops the oldest versions beyond max_versions (the secret's, else the mount's,
+  // else 10), in the same transaction. Errors: kFailedPrecondition, reason
+  // "data/secret_changed", if another write came first (nothing written: seal again and
+  // retry); kInvalidArgument if the version is not expected_current + 1; kNotFound if the
+  // mount does not exist; kUnavailable.
+  virtual Status WriteSecretVersion(const SecretVersionWrite& w,
+                                    const audit::AuditEntry* audit = nullptr) = 0;
+  // Soft-deletes (at `now_ms`), undeletes or destroys the kept versions of `versions` that are
+  // not destroyed; other numbers are ignored. Errors: kNotFound if there is no such secret;
+  // kUnavailable.
+  virtual Status ChangeSecretVersions(const std::string& mount, const std::string& path,
+                                      SecretVersionOp op, const std::vector<int64_t>& versions,
+                                      int64_t now_ms, const audit::AuditEntry* audit = nullptr) = 0;
+  // Creates or updates a secret's metadata: max_versions, cas_required,
+  // delete_version_after_ms, custom_metadata_json, the rotation fields and updated_at_ms (and
+  // created_at_ms for a new one); dropping versions beyond a lowered max_versions. Errors:
+  // kNotFound if the mount does not exist; kUnavailable.
+  virtual Status PutSecretMetadata(const SecretRecord& m,
+                                   const audit::AuditEntry* audit = nullptr) = 0;
+  // Removes a secret, every version and its metadata. Errors: kNotFound if there is none;
+  // kUnavailable.
+  virtual Status DeleteSecret(const std::string& mount, const std::string& path,
+                              const audit::AuditEntry* audit = nullptr) = 0;
+  // Up to `limit` paths of `mount` that start with `prefix` and sort after `after`, ascending
+  // (byte order). Errors: kInvalidArgument if limit is not in [1, kMaxSecretListPage];
+  // kUnavailable.
+  virtual StatusOr<std::vector<std::string>> ListSecretPaths(const std::string& mount,
+                                                             const std::string& prefix,
+                                                             const std::string& after,
+                                                             int limit) = 0;
+  // Up to `limit` versions, not destroyed, whose data key is wrapped by a term below `term`.
+  // Errors: kInvalidArgument for a limit out of [1, kMaxSecretListPage]; kUnavailable.
+  virtual StatusOr<std::vector<WrappedVersion>> VersionsWrappedBelow(int32_t term, int limit) = 0;
+  // Replaces a version's wrapped data key if it is still wrapped by `old.kek_term`; returns
+  // whether it was (a version destroyed or re-wrapped meanwhile is left alone). Errors:
+  // kUnavailable.
+  virtual StatusOr<bool> RewrapSecretVersion(const WrappedVersion& old, int32_t new_term,
+                                             const std::vector<uint8_t>& wrapped_key) = 0;
 
   // --- other writes and reads --------------------------------------------------------------
 

@@ -119,9 +119,68 @@ class FaultyStore final : public store::Store {
     if (fail_) return WriteFailure();
     return inner_.PruneAlerts(before_ms);
   }
+  StatusOr<std::vector<store::SecretMountRecord>> ListSecretMounts() override {
+    return inner_.ListSecretMounts();
+  }
+  Status PutSecretMount(const store::SecretMountRecord& m,
+                        const audit::AuditEntry* audit = nullptr) override {
+    if (Fails(audit)) return WriteFailure();
+    return inner_.PutSecretMount(m, audit);
+  }
+  StatusOr<std::vector<crypto::SealedTerm>> ReadKeyring() override { return inner_.ReadKeyring(); }
+  Status AddKeyringTerm(const crypto::SealedTerm& t,
+                        const audit::AuditEntry* audit = nullptr) override {
+    if (Fails(audit)) return WriteFailure();
+    return inner_.AddKeyringTerm(t, audit);
+  }
+  StatusOr<store::SecretRecord> ReadSecret(const std::string& mount,
+                                           const std::string& path) override {
+    return inner_.ReadSecret(mount, path);
+  }
+  StatusOr<store::SecretVersionRecord> ReadSecretVersion(const std::string& mount,
+                                                         const std::string& path,
+                                                         int64_t version) override {
+    return inner_.ReadSecretVersion(mount, path, version);
+  }
+  Status WriteSecretVersion(const store::SecretVersionWrite& w,
+                            const audit::AuditEntry* audit = nullptr) override {
+    if (Fails(audit)) return WriteFailure();
+    return inner_.WriteSecretVersion(w, audit);
+  }
+  Status ChangeSecretVersions(const std::string& mount, const std::string& path,
+                              store::SecretVersionOp op, const std::vector<int64_t>& versions,
+                              int64_t now_ms, const audit::AuditEntry* audit = nullptr) override {
+    if (Fails(audit)) return WriteFailure();
+    return inner_.ChangeSecretVersions(mount, path, op, versions, now_ms, audit);
+  }
+  Status PutSecretMetadata(const store::SecretRecord& m,
+                           const audit::AuditEntry* audit = nullptr) override {
+    if (Fails(audit)) return WriteFailure();
+    return inner_.PutSecretMetadata(m, audit);
+  }
+  Status DeleteSecret(const std::string& mount, const std::string& path,
+                      const audit::AuditEntry* audit = nullptr) override {
+    if (Fails(audit)) return WriteFailure();
+    return inner_.DeleteSecret(mount, path, audit);
+  }
+  StatusOr<std::vector<std::string>> ListSecretPaths(const std::string& mount,
+                                                     const std::string& prefix,
+                                                     const std::string& after, int limit) override {
+    return inner_.ListSecretPaths(mount, prefix, after, limit);
+  }
+  StatusOr<std::vector<store::WrappedVersion>> VersionsWrappedBelow(int32_t term,
+                                                                    int limit) override {
+    return inner_.VersionsWrappedBelow(term, limit);
+  }
+  StatusOr<bool> RewrapSecretVersion(const store::WrappedVersion& old, int32_t new_term,
+                                     const std::vector<uint8_t>& wrapped_key) override {
+    if (fail_) return WriteFailure();
+    return inner_.RewrapSecretVersion(old, new_term, wrapped_key);
+  }
   int SchemaVersion() override { return inner_.SchemaVersion(); }
 
  private:
+  bool Fails(const audit::AuditEntry* audit) const { return fail_ || (fail_audit_ && audit); }
   static Status WriteFailure() {
     return Unavailable("the store could not be written", "application/store_unavailable")
         .WithLogDetail("injected write failure");

@@ -197,6 +197,54 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
 CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries(endpoint_id, created_at);
 )sql",
+      // 6: secrets: KV version 2 mounts, the keyring (terms sealed by the master key), each
+      // secret's metadata and its versions as envelopes (docs/envelope-format.md). The default
+      // mount "secret" exists from the start.
+      R"sql(
+CREATE TABLE secret_mounts (
+  name TEXT PRIMARY KEY,
+  max_versions INTEGER NOT NULL,
+  cas_required INTEGER NOT NULL,
+  delete_version_after INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+INSERT INTO secret_mounts VALUES ('secret', 0, 0, 0,
+  CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+CREATE TABLE secret_keyring (
+  term INTEGER PRIMARY KEY,
+  sealed BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE secrets (
+  mount TEXT NOT NULL,
+  path TEXT NOT NULL,
+  current_version INTEGER NOT NULL,
+  oldest_version INTEGER NOT NULL,
+  max_versions INTEGER NOT NULL,
+  cas_required INTEGER NOT NULL,
+  delete_version_after INTEGER NOT NULL,
+  custom_metadata TEXT NOT NULL,
+  rotation_period INTEGER,
+  next_rotation_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (mount, path)
+) WITHOUT ROWID;
+CREATE TABLE secret_versions (
+  mount TEXT NOT NULL,
+  path TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  deleted_at INTEGER,
+  destroyed INTEGER NOT NULL,
+  kek_term INTEGER NOT NULL,
+  wrapped_key BLOB NOT NULL,
+  ciphertext BLOB NOT NULL,
+  PRIMARY KEY (mount, path, version)
+);
+CREATE INDEX secret_versions_by_term ON secret_versions(kek_term) WHERE destroyed = 0;
+)sql",
   };
   return kMigrations;
 }

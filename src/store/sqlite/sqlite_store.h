@@ -94,6 +94,30 @@ class SqliteStore final : public Store {
                                                        int limit) override;
   Status RecordDeliveryAttempt(const DeliveryRecord& d) override;
   Status PruneAlerts(int64_t before_ms) override;
+  StatusOr<std::vector<SecretMountRecord>> ListSecretMounts() override;
+  Status PutSecretMount(const SecretMountRecord& m,
+                        const audit::AuditEntry* audit = nullptr) override;
+  StatusOr<std::vector<crypto::SealedTerm>> ReadKeyring() override;
+  Status AddKeyringTerm(const crypto::SealedTerm& t,
+                        const audit::AuditEntry* audit = nullptr) override;
+  StatusOr<SecretRecord> ReadSecret(const std::string& mount, const std::string& path) override;
+  StatusOr<SecretVersionRecord> ReadSecretVersion(const std::string& mount, const std::string& path,
+                                                  int64_t version) override;
+  Status WriteSecretVersion(const SecretVersionWrite& w,
+                            const audit::AuditEntry* audit = nullptr) override;
+  Status ChangeSecretVersions(const std::string& mount, const std::string& path, SecretVersionOp op,
+                              const std::vector<int64_t>& versions, int64_t now_ms,
+                              const audit::AuditEntry* audit = nullptr) override;
+  Status PutSecretMetadata(const SecretRecord& m,
+                           const audit::AuditEntry* audit = nullptr) override;
+  Status DeleteSecret(const std::string& mount, const std::string& path,
+                      const audit::AuditEntry* audit = nullptr) override;
+  StatusOr<std::vector<std::string>> ListSecretPaths(const std::string& mount,
+                                                     const std::string& prefix,
+                                                     const std::string& after, int limit) override;
+  StatusOr<std::vector<WrappedVersion>> VersionsWrappedBelow(int32_t term, int limit) override;
+  StatusOr<bool> RewrapSecretVersion(const WrappedVersion& old, int32_t new_term,
+                                     const std::vector<uint8_t>& wrapped_key) override;
   int SchemaVersion() override;
 
  private:

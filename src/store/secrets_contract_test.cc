@@ -1,0 +1,237 @@
+// The Store contract for secrets (store/store.h "secrets"), run against every store in
+// Factories().
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "fakes/temp_dir.h"
+#include "store/store_contract.h"
+
+namespace keyhold::store {
+namespace {
+
+class SecretStoreContract : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  std::unique_ptr<Store> Open() {
+    auto s = GetParam().open(dir_.path(), {});
+    if (!s.ok()) throw std::runtime_error("cannot open the store: " + s.status().message());
+    return std::move(s).value();
+  }
+  testing::TempDir dir_;
+};
+
+SecretVersionWrite Write(const std::string& path, int64_t after, int64_t at = 1000) {
+  SecretVersionWrite w;
+  w.mount = "secret";
+  w.path = path;
+  w.expected_current = after;
+  w.version.version = after + 1;
+  w.version.created_at_ms = at;
+  w.version.kek_term = 1;
+  w.version.wrapped_key = {1, 2, 3};
+  w.version.ciphertext = {4, 5, 6, static_cast<uint8_t>(after + 1)};
+  return w;
+}
+
+audit::AuditEntry Entry(const std::string& action) {
+  audit::AuditEntry e;
+  e.time_ms = 5;
+  e.actor = "key_root";
+  e.action = action;
+  e.target = "secret/app";
+  e.outcome = "success";
+  e.details_json = "{}";
+  return e;
+}
+
+TEST_P(SecretStoreContract, TheDefaultMountExists) {
+  auto s = Open();
+  auto mounts = s->ListSecretMounts();
+  ASSERT_TRUE(mounts.ok());
+  ASSERT_EQ(mounts->size(), 1u);
+  EXPECT_EQ((*mounts)[0].name, "secret");
+  EXPECT_EQ((*mounts)[0].max_versions, 0);
+}
+
+TEST_P(SecretStoreContract, VersionsAreWrittenInOrderWithTheirAuditEntry) {
+  auto s = Open();
+  audit::AuditEntry e = Entry("secret.write");
+  ASSERT_TRUE(s->WriteSecretVersion(Write("app", 0), &e).ok());
+  ASSERT_TRUE(s->WriteSecretVersion(Write("app", 1, 2000)).ok());
+  auto r = s->ReadSecret("secret", "app");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->current_version, 2);
+  EXPECT_EQ(r->oldest_version, 1);
+  EXPECT_EQ(r->created_at_ms, 1000);
+  EXPECT_EQ(r->updated_at_ms, 2000);
+  ASSERT_EQ(r->versions.size(), 2u);
+  EXPECT_TRUE(r->versions[0].ciphertext.empty());  // metadata only
+  auto v2 = s->ReadSecretVersion("secret", "app", 2);
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ(v2->ciphertext, (std::vector<uint8_t>{4, 5, 6, 2}));
+  EXPECT_EQ(v2->wrapped_key, (std::vector<uint8_t>{1, 2, 3}));
+  auto audit = s->ReadAudit(0, 10);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].action, "secret.write");
+}
+
+TEST_P(SecretStoreContract, AStaleWriteIsRefusedAndWritesNothing) {
+  auto s = Open();
+  ASSERT_TRUE(s->WriteSecretVersion(Write("app", 0)).ok());
+  audit::AuditEntry e = Entry("secret.write");
+  Status stale = s->WriteSecretVersion(Write("app", 0), &e);
+  EXPECT_EQ(stale.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stale.reason(), "data/secret_changed");
+  EXPECT_EQ(s->ReadSecret("secret", "app")->current_version, 1);
+  EXPECT_TRUE(s->ReadAudit(0, 10)->empty());
+  SecretVersionWrite skipping = Write("app", 1);
+  skipping.version.version = 5;
+  EXPECT_EQ(s->WriteSecretVersion(skipping).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(SecretStoreContract, AnUnknownMountIsRefused) {
+  auto s = Open();
+  SecretVersionWrite w = Write("app", 0);
+  w.mount = "nope";
+  EXPECT_EQ(s->WriteSecretVersion(w).code(), StatusCode::kNotFound);
+  SecretRecord m;
+  m.mount = "nope";
+  m.path = "x";
+  EXPECT_EQ(s->PutSecretMetadata(m).code(), StatusCode::kNotFound);
+}
+
+TEST_P(SecretStoreContract, OnlyMaxVersionsAreKept) {
+  auto s = Open();
+  SecretRecord m;
+  m.mount = "secret";
+  m.path = "app";
+  m.max_versions = 3;
+  ASSERT_TRUE(s->PutSecretMetadata(m).ok());
+  for (int64_t v = 0; v < 5; ++v) ASSERT_TRUE(s->WriteSecretVersion(Write("app", v)).ok());
+  auto r = s->ReadSecret("secret", "app");
+  EXPECT_EQ(r->current_version, 5);
+  EXPECT_EQ(r->oldest_version, 3);
+  EXPECT_EQ(r->versions.size(), 3u);
+  EXPECT_EQ(s->ReadSecretVersion("secret", "app", 2).status().code(), StatusCode::kNotFound);
+  m.max_versions = 1;  // lowering it drops the excess at once
+  ASSERT_TRUE(s->PutSecretMetadata(m).ok());
+  r = s->ReadSecret("secret", "app");
+  EXPECT_EQ(r->oldest_version, 5);
+  EXPECT_EQ(r->versions.size(), 1u);
+}
+
+TEST_P(SecretStoreContract, TheMountsMaxVersionsAppliesWhenTheSecretHasNone) {
+  auto s = Open();
+  ASSERT_TRUE(s->PutSecretMount({"secret", 2, false, 0, 1, 1}).ok());
+  for (int64_t v = 0; v < 4; ++v) ASSERT_TRUE(s->WriteSecretVersion(Write("app", v)).ok());
+  EXPECT_EQ(s->ReadSecret("secret", "app")->versions.size(), 2u);
+}
+
+TEST_P(SecretStoreContract, DeleteUndeleteDestroy) {
+  auto s = Open();
+  for (int64_t v = 0; v < 3; ++v) ASSERT_TRUE(s->WriteSecretVersion(Write("app", v)).ok());
+  ASSERT_TRUE(
+      s->ChangeSecretVersions("secret", "app", SecretVersionOp::kDelete, {1, 2, 99}, 5000).ok());
+  auto r = s->ReadSecret("secret", "app");
+  EXPECT_EQ(r->versions[0].deleted_at_ms, 5000);
+  EXPECT_EQ(r->versions[1].deleted_at_ms, 5000);
+  EXPECT_FALSE(r->versions[2].deleted_at_ms.has_value());
+  ASSERT_TRUE(s->ChangeSecretVersions("secret", "app", SecretVersionOp::kUndelete, {2}, 6000).ok());
+  ASSERT_TRUE(s->ChangeSecretVersions("secret", "app", SecretVersionOp::kDestroy, {1}, 7000).ok());
+  r = s->ReadSecret("secret", "app");
+  EXPECT_TRUE(r->versions[0].destroyed);
+  EXPECT_FALSE(r->versions[1].deleted_at_ms.has_value());
+  auto v1 = s->ReadSecretVersion("secret", "app", 1);
+  ASSERT_TRUE(v1.ok());
+  EXPECT_TRUE(v1->ciphertext.empty());
+  EXPECT_TRUE(v1->wrapped_key.empty());
+  // A destroyed version stays destroyed.
+  ASSERT_TRUE(s->ChangeSecretVersions("secret", "app", SecretVersionOp::kUndelete, {1}, 8000).ok());
+  EXPECT_TRUE(s->ReadSecret("secret", "app")->versions[0].destroyed);
+  EXPECT_EQ(s->ChangeSecretVersions("secret", "none", SecretVersionOp::kDelete, {1}, 1).code(),
+            StatusCode::kNotFound);
+}
+
+TEST_P(SecretStoreContract, MetadataRoundTripsAndDeleteRemovesEverything) {
+  auto s = Open();
+  SecretRecord m;
+  m.mount = "secret";
+  m.path = "crm/stripe";
+  m.cas_required = true;
+  m.delete_version_after_ms = 60'000;
+  m.custom_metadata_json = R"({"owner":"billing"})";
+  m.rotation_period_ms = 86'400'000;
+  m.next_rotation_at_ms = 123;
+  m.created_at_ms = m.updated_at_ms = 10;
+  ASSERT_TRUE(s->PutSecretMetadata(m).ok());
+  auto r = s->ReadSecret("secret", "crm/stripe");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->cas_required);
+  EXPECT_EQ(r->delete_version_after_ms, 60'000);
+  EXPECT_EQ(r->custom_metadata_json, R"({"owner":"billing"})");
+  EXPECT_EQ(r->rotation_period_ms, 86'400'000);
+  EXPECT_EQ(r->next_rotation_at_ms, 123);
+  EXPECT_EQ(r->current_version, 0);
+  ASSERT_TRUE(s->WriteSecretVersion(Write("crm/stripe", 0)).ok());
+  EXPECT_TRUE(s->ReadSecret("secret", "crm/stripe")->cas_required);  // a write keeps metadata
+  audit::AuditEntry e = Entry("secret.destroy_all");
+  ASSERT_TRUE(s->DeleteSecret("secret", "crm/stripe", &e).ok());
+  EXPECT_EQ(s->ReadSecret("secret", "crm/stripe").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(s->ReadSecretVersion("secret", "crm/stripe", 1).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(s->DeleteSecret("secret", "crm/stripe").code(), StatusCode::kNotFound);
+  EXPECT_EQ(s->ReadAudit(0, 10)->size(), 1u);
+}
+
+TEST_P(SecretStoreContract, ListsPathsByPrefixLiterally) {
+  auto s = Open();
+  for (const char* p : {"a/x", "a/y/z", "a_b", "ab", "b"}) {
+    ASSERT_TRUE(s->WriteSecretVersion(Write(p, 0)).ok());
+  }
+  auto all = s->ListSecretPaths("secret", "", "", 100);
+  EXPECT_EQ(*all, (std::vector<std::string>{"a/x", "a/y/z", "a_b", "ab", "b"}));
+  EXPECT_EQ(*s->ListSecretPaths("secret", "a/", "", 100),
+            (std::vector<std::string>{"a/x", "a/y/z"}));
+  EXPECT_EQ(*s->ListSecretPaths("secret", "a_", "", 100), (std::vector<std::string>{"a_b"}));
+  EXPECT_EQ(*s->ListSecretPaths("secret", "", "a_b", 2), (std::vector<std::string>{"ab", "b"}));
+  EXPECT_TRUE(s->ListSecretPaths("other", "", "", 100)->empty());
+  EXPECT_EQ(s->ListSecretPaths("secret", "", "", 0).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(SecretStoreContract, KeyringTermsAndRewrapping) {
+  auto s = Open();
+  ASSERT_TRUE(s->AddKeyringTerm({1, {9, 9}, 100}).ok());
+  EXPECT_EQ(s->AddKeyringTerm({1, {8}, 200}).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(s->AddKeyringTerm({2, {7}, 300}).ok());
+  auto ring = s->ReadKeyring();
+  ASSERT_EQ(ring->size(), 2u);
+  EXPECT_EQ((*ring)[0].sealed, (std::vector<uint8_t>{9, 9}));
+  for (int64_t v = 0; v < 2; ++v) ASSERT_TRUE(s->WriteSecretVersion(Write("app", v)).ok());
+  auto old = s->VersionsWrappedBelow(2, 100);
+  ASSERT_EQ(old->size(), 2u);
+  auto done = s->RewrapSecretVersion((*old)[0], 2, {5, 5});
+  ASSERT_TRUE(done.ok());
+  EXPECT_TRUE(*done);
+  EXPECT_FALSE(*s->RewrapSecretVersion((*old)[0], 2, {6}));  // already moved on
+  EXPECT_EQ(s->VersionsWrappedBelow(2, 100)->size(), 1u);
+  auto v = s->ReadSecretVersion("secret", (*old)[0].path, (*old)[0].version);
+  EXPECT_EQ(v->kek_term, 2);
+  EXPECT_EQ(v->wrapped_key, (std::vector<uint8_t>{5, 5}));
+}
+
+TEST_P(SecretStoreContract, SecretsSurviveAReopen) {
+  {
+    auto s = Open();
+    ASSERT_TRUE(s->WriteSecretVersion(Write("app", 0)).ok());
+  }
+  auto s = Open();
+  EXPECT_EQ(s->ReadSecret("secret", "app")->current_version, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStores, SecretStoreContract, ::testing::ValuesIn(Factories()),
+                         [](const ::testing::TestParamInfo<StoreFactory>& p) {
+                           return p.param.name;
+                         });
+
+}  // namespace
+}  // namespace keyhold::store

@@ -1,0 +1,425 @@
+// SqliteStore: KV version 2 secrets. A version is written, and the versions beyond max_versions
+// dropped, in the transaction that checks the caller's expected current version, so two writers
+// never both become version N and a check-and-set write is exact (store/store.h "secrets").
+#include <sqlite3.h>
+
+#include "store/sqlite/audit_log.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/statement.h"
+
+namespace keyhold::store {
+
+using sqlite::Access;
+using sqlite::InTransaction;
+using sqlite::Stmt;
+
+namespace {
+
+constexpr int32_t kDefaultMaxVersions = 10;
+
+constexpr char kSecretColumns[] =
+    "mount, path, current_version, oldest_version, max_versions, cas_required, "
+    "delete_version_after, custom_metadata, rotation_period, next_rotation_at, created_at, "
+    "updated_at";
+
+std::vector<uint8_t> ReadBlob(const Stmt& s, int c) {
+  int size = 0;
+  const auto* p = static_cast<const uint8_t*>(s.Blob(c, &size));
+  return p ? std::vector<uint8_t>(p, p + size) : std::vector<uint8_t>();
+}
+
+Status AppendOne(sqlite3* db, const audit::AuditEntry* audit) {
+  if (!audit) return OkStatus();
+  return sqlite::AppendAudit(db, {*audit});
+}
+
+Status CheckListLimit(int limit) {
+  if (limit < 1 || limit > kMaxSecretListPage) {
+    return InvalidArgument("limit must be between 1 and " + std::to_string(kMaxSecretListPage));
+  }
+  return OkStatus();
+}
+
+Status SecretNotFound() { return NotFound("no such secret", "data/secret_not_found"); }
+
+SecretRecord ReadSecretRow(const Stmt& s) {
+  SecretRecord r;
+  r.mount = s.Text(0);
+  r.path = s.Text(1);
+  r.current_version = s.Int(2);
+  r.oldest_version = s.Int(3);
+  r.max_versions = static_cast<int32_t>(s.Int(4));
+  r.cas_required = s.Int(5) != 0;
+  r.delete_version_after_ms = s.Int(6);
+  r.custom_metadata_json = s.Text(7);
+  r.rotation_period_ms = s.OptInt(8);
+  r.next_rotation_at_ms = s.OptInt(9);
+  r.created_at_ms = s.Int(10);
+  r.updated_at_ms = s.Int(11);
+  return r;
+}
+
+// The secret's metadata row, if any. REQUIRES: a transaction on `db` (or a lone read).
+StatusOr<std::optional<SecretRecord>> FindSecret(sqlite3* db, Access access,
+                                                 const std::string& mount,
+                                                 const std::string& path) {
+  Stmt s(db,
+         (std::string("SELECT ") + kSecretColumns + " FROM secrets WHERE mount = ? AND path = ?")
+             .c_str());
+  s.Bind(1, mount);
+  s.Bind(2, path);
+  std::optional<SecretRecord> found;
+  KH_RETURN_IF_ERROR(s.ForEachRow(access, "read secret", [&] {
+    found = ReadSecretRow(s);
+    return OkStatus();
+  }));
+  return found;
+}
+
+// The mount's max_versions, or nullopt if there is no such mount.
+StatusOr<std::optional<int32_t>> MountMaxVersions(sqlite3* db, const std::string& mount) {
+  Stmt s(db, "SELECT max_versions FROM secret_mounts WHERE name = ?");
+  s.Bind(1, mount);
+  std::optional<int32_t> found;
+  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kWrite, "read secret mount", [&] {
+    found = static_cast<int32_t>(s.Int(0));
+    return OkStatus();
+  }));
+  return found;
+}
+
+// Drops the oldest versions beyond `keep` and records the oldest kept. REQUIRES: a write
+// transaction on `db`, the secret's row present.
+Status DropOldVersions(sqlite3* db, const std::string& mount, const std::string& path,
+                       int32_t keep) {
+  Stmt drop(db,
+            "DELETE FROM secret_versions WHERE mount = ?1 AND path = ?2 AND version <= "
+            "(SELECT current_version FROM secrets WHERE mount = ?1 AND path = ?2) - ?3");
+  drop.Bind(1, mount);
+  drop.Bind(2, path);
+  drop.Bind(3, int64_t{keep});
+  KH_RETURN_IF_ERROR(drop.Run(Access::kWrite, "drop old secret versions"));
+  Stmt oldest(db,
+              "UPDATE secrets SET oldest_version = COALESCE((SELECT MIN(version) FROM "
+              "secret_versions WHERE mount = ?1 AND path = ?2), 0) WHERE mount = ?1 AND path = ?2");
+  oldest.Bind(1, mount);
+  oldest.Bind(2, path);
+  return oldest.Run(Access::kWrite, "record oldest secret version");
+}
+
+int32_t EffectiveMaxVersions(int32_t secret_max, int32_t mount_max) {
+  if (secret_max > 0) return secret_max;
+  if (mount_max > 0) return mount_max;
+  return kDefaultMaxVersions;
+}
+
+Status InsertVersion(sqlite3* db, const SecretVersionWrite& w) {
+  Stmt s(db,
+         "INSERT INTO secret_versions (mount, path, version, created_at, deleted_at, destroyed, "
+         "kek_term, wrapped_key, ciphertext) VALUES (?,?,?,?,?,0,?,?,?)");
+  s.Bind(1, w.mount);
+  s.Bind(2, w.path);
+  s.Bind(3, w.version.version);
+  s.Bind(4, w.version.created_at_ms);
+  s.Bind(5, w.version.deleted_at_ms);
+  s.Bind(6, int64_t{w.version.kek_term});
+  s.Bind(7, std::span<const uint8_t>(w.version.wrapped_key));
+  s.Bind(8, std::span<const uint8_t>(w.version.ciphertext));
+  return s.Run(Access::kWrite, "insert secret version");
+}
+
+}  // namespace
+
+StatusOr<std::vector<SecretMountRecord>> SqliteStore::ListSecretMounts() {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT name, max_versions, cas_required, delete_version_after, created_at, updated_at "
+         "FROM secret_mounts ORDER BY name");
+  std::vector<SecretMountRecord> out;
+  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "list secret mounts", [&] {
+    out.push_back(
+        {s.Text(0), static_cast<int32_t>(s.Int(1)), s.Int(2) != 0, s.Int(3), s.Int(4), s.Int(5)});
+    return OkStatus();
+  }));
+  return out;
+}
+
+Status SqliteStore::PutSecretMount(const SecretMountRecord& m, const audit::AuditEntry* audit) {
+  std::lock_guard lock(mu_);
+  return InTransaction(db_, Access::kWrite, [&]() -> Status {
+    Stmt s(db_,
+           "INSERT INTO secret_mounts (name, max_versions, cas_required, delete_version_after, "
+           "created_at, updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
+           "max_versions = excluded.max_versions, cas_required = excluded.cas_required, "
+           "delete_version_after = excluded.delete_version_after, updated_at = "
+           "excluded.updated_at");
+    s.Bind(1, m.name);
+    s.Bind(2, int64_t{m.max_versions});
+    s.Bind(3, int64_t{m.cas_required ? 1 : 0});
+    s.Bind(4, m.delete_version_after_ms);
+    s.Bind(5, m.created_at_ms);
+    s.Bind(6, m.updated_at_ms);
+    KH_RETURN_IF_ERROR(s.Run(Access::kWrite, "write secret mount"));
+    return AppendOne(db_, audit);
+  });
+}
+
+StatusOr<std::vector<crypto::SealedTerm>> SqliteStore::ReadKeyring() {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT term, sealed, created_at FROM secret_keyring ORDER BY term");
+  std::vector<crypto::SealedTerm> out;
+  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "read keyring", [&] {
+    out.push_back({static_cast<int32_t>(s.Int(0)), ReadBlob(s, 1), s.Int(2)});
+    return OkStatus();
+  }));
+  return out;
+}
+
+Status SqliteStore::AddKeyringTerm(const crypto::SealedTerm& t, const audit::AuditEntry* audit) {
+  std::lock_guard lock(mu_);
+  return InTransaction(db_, Access::kWrite, [&]() -> Status {
+    Stmt s(db_, "INSERT INTO secret_keyring (term, sealed, created_at) VALUES (?,?,?)");
+    s.Bind(1, int64_t{t.term});
+    s.Bind(2, std::span<const uint8_t>(t.sealed));
+    s.Bind(3, t.created_at_ms);
+    KH_RETURN_IF_ERROR(s.Run(Access::kWrite, "add keyring term"));
+    return AppendOne(db_, audit);
+  });
+}
+
+StatusOr<SecretRecord> SqliteStore::ReadSecret(const std::string& mount, const std::string& path) {
+  std::lock_guard lock(mu_);
+  std::optional<SecretRecord> found;
+  Status st = InTransaction(db_, Access::kRead, [&]() -> Status {
+    KH_ASSIGN_OR_RETURN(found, FindSecret(db_, Access::kRead, mount, path));
+    if (!found) return OkStatus();
+    Stmt s(db_,
+           "SELECT version, created_at, deleted_at, destroyed, kek_term FROM secret_versions "
+           "WHERE mount = ? AND path = ? ORDER BY version");
+    s.Bind(1, mount);
+    s.Bind(2, path);
+    return s.ForEachRow(Access::kRead, "read secret versions", [&] {
+      SecretVersionRecord v;
+      v.version = s.Int(0);
+      v.created_at_ms = s.Int(1);
+      v.deleted_at_ms = s.OptInt(2);
+      v.destroyed = s.Int(3) != 0;
+      v.kek_term = static_cast<int32_t>(s.Int(4));
+      found->versions.push_back(std::move(v));
+      return OkStatus();
+    });
+  });
+  if (!st.ok()) return st;
+  if (!found) return SecretNotFound();
+  return *std::move(found);
+}
+
+StatusOr<SecretVersionRecord> SqliteStore::ReadSecretVersion(const std::string& mount,
+                                                             const std::string& path,
+                                                             int64_t version) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT version, created_at, deleted_at, destroyed, kek_term, wrapped_key, ciphertext "
+         "FROM secret_versions WHERE mount = ? AND path = ? AND version = ?");
+  s.Bind(1, mount);
+  s.Bind(2, path);
+  s.Bind(3, version);
+  std::optional<SecretVersionRecord> found;
+  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "read secret version", [&] {
+    SecretVersionRecord v;
+    v.version = s.Int(0);
+    v.created_at_ms = s.Int(1);
+    v.deleted_at_ms = s.OptInt(2);
+    v.destroyed = s.Int(3) != 0;
+    v.kek_term = static_cast<int32_t>(s.Int(4));
+    v.wrapped_key = ReadBlob(s, 5);
+    v.ciphertext = ReadBlob(s, 6);
+    found = std::move(v);
+    return OkStatus();
+  }));
+  if (!found) return NotFound("no such secret version", "data/secret_not_found");
+  return *std::move(found);
+}
+
+Status SqliteStore::WriteSecretVersion(const SecretVersionWrite& w,
+                                       const audit::AuditEntry* audit) {
+  if (w.version.version != w.expected_current + 1) {
+    return InvalidArgument("a new version must follow the current one");
+  }
+  std::lock_guard lock(mu_);
+  return InTransaction(db_, Access::kWrite, [&]() -> Status {
+    KH_ASSIGN_OR_RETURN(auto mount_max, MountMaxVersions(db_, w.mount));
+    if (!mount_max) return NotFound("no such secrets mount", "data/mount_not_found");
+    KH_ASSIGN_OR_RETURN(auto secret, FindSecret(db_, Access::kWrite, w.mount, w.path));
+    int64_t current = secret ? secret->current_version : 0;
+    if (current != w.expected_current) {
+      return FailedPrecondition("the secret changed while it was being written",
+                                "data/secret_changed");
+    }
+    Stmt up(db_,
+            "INSERT INTO secrets (mount, path, current_version, oldest_version, max_versions, "
+            "cas_required, delete_version_after, custom_metadata, rotation_period, "
+            "next_rotation_at, created_at, updated_at) VALUES (?1,?2,?3,?3,0,0,0,'',NULL,NULL,"
+            "?4,?4) ON CONFLICT(mount, path) DO UPDATE SET current_version = ?3, updated_at = ?4");
+    up.Bind(1, w.mount);
+    up.Bind(2, w.path);
+    up.Bind(3, w.version.version);
+    up.Bind(4, w.version.created_at_ms);
+    KH_RETURN_IF_ERROR(up.Run(Access::kWrite, "write secret"));
+    KH_RETURN_IF_ERROR(InsertVersion(db_, w));
+    int32_t keep = EffectiveMaxVersions(secret ? secret->max_versions : 0, *mount_max);
+    KH_RETURN_IF_ERROR(DropOldVersions(db_, w.mount, w.path, keep));
+    return AppendOne(db_, audit);
+  });
+}
+
+Status SqliteStore::ChangeSecretVersions(const std::string& mount, const std::string& path,
+                                         SecretVersionOp op, const std::vector<int64_t>& versions,
+                                         int64_t now_ms, const audit::AuditEntry* audit) {
+  const char* sql = nullptr;
+  switch (op) {
+    case SecretVersionOp::kDelete:
+      // A version set to delete itself later is deleted now; one already deleted keeps its time.
+      sql =
+          "UPDATE secret_versions SET deleted_at = ?4 WHERE mount = ?1 AND path = ?2 AND "
+          "version = ?3 AND destroyed = 0 AND (deleted_at IS NULL OR deleted_at > ?4)";
+      break;
+    case SecretVersionOp::kUndelete:
+      sql =
+          "UPDATE secret_versions SET deleted_at = NULL WHERE mount = ?1 AND path = ?2 AND "
+          "version = ?3 AND destroyed = 0 AND ?4 = ?4";
+      break;
+    case SecretVersionOp::kDestroy:
+      sql =
+          "UPDATE secret_versions SET destroyed = 1, wrapped_key = x'', ciphertext = x'' WHERE "
+          "mount = ?1 AND path = ?2 AND version = ?3 AND destroyed = 0 AND ?4 = ?4";
+      break;
+  }
+  std::lock_guard lock(mu_);
+  return InTransaction(db_, Access::kWrite, [&]() -> Status {
+    KH_ASSIGN_OR_RETURN(auto secret, FindSecret(db_, Access::kWrite, mount, path));
+    if (!secret) return SecretNotFound();
+    Stmt s(db_, sql);
+    for (int64_t v : versions) {
+      s.Bind(1, mount);
+      s.Bind(2, path);
+      s.Bind(3, v);
+      s.Bind(4, now_ms);
+      KH_RETURN_IF_ERROR(s.Run(Access::kWrite, "change secret version"));
+    }
+    Stmt touch(db_, "UPDATE secrets SET updated_at = ? WHERE mount = ? AND path = ?");
+    touch.Bind(1, now_ms);
+    touch.Bind(2, mount);
+    touch.Bind(3, path);
+    KH_RETURN_IF_ERROR(touch.Run(Access::kWrite, "touch secret"));
+    return AppendOne(db_, audit);
+  });
+}
+
+Status SqliteStore::PutSecretMetadata(const SecretRecord& m, const audit::AuditEntry* audit) {
+  std::lock_guard lock(mu_);
+  return InTransaction(db_, Access::kWrite, [&]() -> Status {
+    KH_ASSIGN_OR_RETURN(auto mount_max, MountMaxVersions(db_, m.mount));
+    if (!mount_max) return NotFound("no such secrets mount", "data/mount_not_found");
+    Stmt s(db_,
+           "INSERT INTO secrets (mount, path, current_version, oldest_version, max_versions, "
+           "cas_required, delete_version_after, custom_metadata, rotation_period, "
+           "next_rotation_at, created_at, updated_at) VALUES (?1,?2,0,0,?3,?4,?5,?6,?7,?8,?9,?10) "
+           "ON CONFLICT(mount, path) DO UPDATE SET max_versions = ?3, cas_required = ?4, "
+           "delete_version_after = ?5, custom_metadata = ?6, rotation_period = ?7, "
+           "next_rotation_at = ?8, updated_at = ?10");
+    s.Bind(1, m.mount);
+    s.Bind(2, m.path);
+    s.Bind(3, int64_t{m.max_versions});
+    s.Bind(4, int64_t{m.cas_required ? 1 : 0});
+    s.Bind(5, m.delete_version_after_ms);
+    s.Bind(6, m.custom_metadata_json);
+    s.Bind(7, m.rotation_period_ms);
+    s.Bind(8, m.next_rotation_at_ms);
+    s.Bind(9, m.created_at_ms);
+    s.Bind(10, m.updated_at_ms);
+    KH_RETURN_IF_ERROR(s.Run(Access::kWrite, "write secret metadata"));
+    KH_RETURN_IF_ERROR(
+        DropOldVersions(db_, m.mount, m.path, EffectiveMaxVersions(m.max_versions, *mount_max)));
+    return AppendOne(db_, audit);
+  });
+}
+
+Status SqliteStore::DeleteSecret(const std::string& mount, const std::string& path,
+                                 const audit::AuditEntry* audit) {
+  std::lock_guard lock(mu_);
+  return InTransaction(db_, Access::kWrite, [&]() -> Status {
+    Stmt s(db_, "DELETE FROM secrets WHERE mount = ? AND path = ?");
+    s.Bind(1, mount);
+    s.Bind(2, path);
+    KH_RETURN_IF_ERROR(s.Run(Access::kWrite, "delete secret"));
+    if (sqlite3_changes(db_) == 0) return SecretNotFound();
+    Stmt v(db_, "DELETE FROM secret_versions WHERE mount = ? AND path = ?");
+    v.Bind(1, mount);
+    v.Bind(2, path);
+    KH_RETURN_IF_ERROR(v.Run(Access::kWrite, "delete secret versions"));
+    return AppendOne(db_, audit);
+  });
+}
+
+StatusOr<std::vector<std::string>> SqliteStore::ListSecretPaths(const std::string& mount,
+                                                                const std::string& prefix,
+                                                                const std::string& after,
+                                                                int limit) {
+  KH_RETURN_IF_ERROR(CheckListLimit(limit));
+  std::lock_guard lock(mu_);
+  // substr rather than LIKE: a path may hold `_`, which LIKE would take as a wildcard.
+  Stmt s(db_,
+         "SELECT path FROM secrets WHERE mount = ?1 AND path > ?3 AND path >= ?2 AND "
+         "substr(path, 1, length(?2)) = ?2 ORDER BY path LIMIT ?4");
+  s.Bind(1, mount);
+  s.Bind(2, prefix);
+  s.Bind(3, after);
+  s.Bind(4, int64_t{limit});
+  std::vector<std::string> out;
+  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "list secrets", [&] {
+    out.push_back(s.Text(0));
+    return OkStatus();
+  }));
+  return out;
+}
+
+StatusOr<std::vector<WrappedVersion>> SqliteStore::VersionsWrappedBelow(int32_t term, int limit) {
+  KH_RETURN_IF_ERROR(CheckListLimit(limit));
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT mount, path, version, kek_term, wrapped_key FROM secret_versions "
+         "WHERE destroyed = 0 AND kek_term < ? LIMIT ?");
+  s.Bind(1, int64_t{term});
+  s.Bind(2, int64_t{limit});
+  std::vector<WrappedVersion> out;
+  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "list wrapped versions", [&] {
+    out.push_back({s.Text(0), s.Text(1), s.Int(2), static_cast<int32_t>(s.Int(3)), ReadBlob(s, 4)});
+    return OkStatus();
+  }));
+  return out;
+}
+
+StatusOr<bool> SqliteStore::RewrapSecretVersion(const WrappedVersion& old, int32_t new_term,
+                                                const std::vector<uint8_t>& wrapped_key) {
+  std::lock_guard lock(mu_);
+  bool changed = false;
+  Status st = InTransaction(db_, Access::kWrite, [&]() -> Status {
+    Stmt s(db_,
+           "UPDATE secret_versions SET kek_term = ?, wrapped_key = ? WHERE mount = ? AND path = ? "
+           "AND version = ? AND kek_term = ? AND destroyed = 0");
+    s.Bind(1, int64_t{new_term});
+    s.Bind(2, std::span<const uint8_t>(wrapped_key));
+    s.Bind(3, old.mount);
+    s.Bind(4, old.path);
+    s.Bind(5, old.version);
+    s.Bind(6, int64_t{old.kek_term});
+    KH_RETURN_IF_ERROR(s.Run(Access::kWrite, "rewrap secret version"));
+    changed = sqlite3_changes(db_) > 0;
+    return OkStatus();
+  });
+  if (!st.ok()) return st;
+  return changed;
+}
+
+}  // namespace keyhold::store
