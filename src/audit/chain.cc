@@ -64,4 +64,18 @@ std::string SensitiveDigest(std::span<const uint8_t> salt, std::string_view valu
   return "hmac-sha256:" + crypto::HexEncode(crypto::HmacSha256(salt, value));
 }
 
+AuditEntry EntryFor(const RequestContext& ctx, int64_t time_ms, std::string action,
+                    std::string target, std::string details_json, std::string outcome) {
+  AuditEntry e;
+  e.time_ms = time_ms;
+  e.actor = ctx.actor.key_id;
+  e.action = std::move(action);
+  e.target = std::move(target);
+  e.outcome = std::move(outcome);
+  e.client_ip = ctx.client_ip;
+  e.request_id = ctx.request_id;
+  e.details_json = std::move(details_json);
+  return e;
+}
+
 }  // namespace keyhold::audit

@@ -25,6 +25,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/context.h"
+
 namespace keyhold::audit {
 
 using ChainHash = std::array<uint8_t, 32>;
@@ -73,5 +75,10 @@ std::optional<ChainBreak> VerifyChain(std::span<const AuditEntry> entries, const
 // values give equal digests within one installation, so entries can be correlated, but the value
 // cannot be read back, and without the salt not even guessed.
 std::string SensitiveDigest(std::span<const uint8_t> salt, std::string_view value);
+
+// An entry for what `ctx`'s caller did at `time_ms`: actor, client address and request id from
+// the context, outcome "success" unless given (seq and hash are the store's to set).
+AuditEntry EntryFor(const RequestContext& ctx, int64_t time_ms, std::string action,
+                    std::string target, std::string details_json, std::string outcome = "success");
 
 }  // namespace keyhold::audit

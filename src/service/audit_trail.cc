@@ -137,16 +137,8 @@ std::string Verb(bool existed, bool gone) {
 
 audit::AuditEntry KeyServiceImpl::NewAuditEntry(const RequestContext& ctx, std::string action,
                                                 std::string target, std::string details) const {
-  audit::AuditEntry e;
-  e.time_ms = env_.NowMillis();
-  e.actor = ctx.actor.key_id;
-  e.action = std::move(action);
-  e.target = std::move(target);
-  e.outcome = "success";
-  e.client_ip = ctx.client_ip;
-  e.request_id = ctx.request_id;
-  e.details_json = std::move(details);
-  return e;
+  return audit::EntryFor(ctx, env_.NowMillis(), std::move(action), std::move(target),
+                         std::move(details));
 }
 
 Status KeyServiceImpl::ApplyAudited(const RequestContext& ctx, WriteBatch& batch,

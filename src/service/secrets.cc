@@ -1,0 +1,641 @@
+// SecretService: path policy first, then the store, with every value sealed before it leaves this
+// file for the store and opened only for the caller who may read it.
+#include "service/secrets.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <stop_token>
+#include <thread>
+
+#include "audit/chain.h"
+#include "core/secret_path.h"
+#include "crypto/keyring.h"
+#include "store/store.h"
+
+namespace keyhold::service {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kWriteAttempts = 8;       // retries of a write another writer overtook
+constexpr size_t kMaxListed = 100'000;  // names one LIST returns at most
+constexpr int kRewrapBatch = 500;
+
+std::string Target(const std::string& mount, const std::string& path) { return mount + "/" + path; }
+
+// The associated data binding a sealed value to its row. Neither a mount name nor a path can
+// hold '|', so distinct rows never share it.
+std::string Aad(const std::string& mount, const std::string& path, int64_t version) {
+  return mount + "|" + path + "|" + std::to_string(version);
+}
+
+Status CheckMount(const std::string& mount) {
+  if (!IsValidMountName(mount)) return InvalidArgument("invalid mount name");
+  return OkStatus();
+}
+
+Status CheckPath(const std::string& mount, const std::string& path) {
+  KH_RETURN_IF_ERROR(CheckMount(mount));
+  if (!IsValidSecretPath(path)) {
+    return InvalidArgument(
+        "invalid secret path: use '/'-separated segments of letters, digits and ._@=,~:- (no "
+        "empty, '.' or '..' segment), at most " +
+        std::to_string(kMaxSecretPathLength) + " characters");
+  }
+  return OkStatus();
+}
+
+SecretVersionInfo InfoOf(const store::SecretVersionRecord& v) {
+  return {v.version, v.created_at_ms, v.deleted_at_ms, v.destroyed};
+}
+
+bool Available(const store::SecretVersionRecord& v, int64_t now) {
+  return !v.destroyed && !(v.deleted_at_ms && *v.deleted_at_ms <= now);
+}
+
+SecretMetadata MetadataOf(const store::SecretRecord& r) {
+  SecretMetadata m{r.mount,
+                   r.path,
+                   r.current_version,
+                   r.oldest_version,
+                   r.max_versions,
+                   r.cas_required,
+                   r.delete_version_after_ms,
+                   r.custom_metadata_json,
+                   r.rotation_period_ms,
+                   r.next_rotation_at_ms,
+                   r.created_at_ms,
+                   r.updated_at_ms,
+                   {}};
+  for (const auto& v : r.versions) m.versions.push_back(InfoOf(v));
+  return m;
+}
+
+json Describe(const store::SecretRecord& r) {
+  return {{"maxVersions", r.max_versions},
+          {"casRequired", r.cas_required},
+          {"deleteVersionAfterMs", r.delete_version_after_ms},
+          {"customMetadata", r.custom_metadata_json.empty()
+                                 ? json::object()
+                                 : json::parse(r.custom_metadata_json, nullptr, false)},
+          {"rotationPeriodMs", r.rotation_period_ms ? json(*r.rotation_period_ms) : json(nullptr)}};
+}
+
+// A JSON object of data, parsed; kInvalidArgument (never quoting it) if it is not one.
+StatusOr<json> ParseDataObject(std::string_view text) {
+  if (text.size() > kMaxSecretDataBytes) {
+    return Status(StatusCode::kPayloadTooLarge, "application/payload_too_large",
+                  "secret data is over " + std::to_string(kMaxSecretDataBytes) + " bytes");
+  }
+  json data = json::parse(text, nullptr, false);
+  if (!data.is_object()) return InvalidArgument("secret data must be a JSON object");
+  return data;
+}
+
+Status CheckCustomMetadata(const std::string& text) {
+  if (text.size() > kMaxCustomMetadataBytes) {
+    return InvalidArgument("custom_metadata is over " + std::to_string(kMaxCustomMetadataBytes) +
+                           " bytes");
+  }
+  json m = json::parse(text, nullptr, false);
+  if (!m.is_object()) return InvalidArgument("custom_metadata must be an object of strings");
+  for (const auto& [k, v] : m.items()) {
+    if (!v.is_string() || k.empty()) {
+      return InvalidArgument("custom_metadata must be an object of strings");
+    }
+  }
+  return OkStatus();
+}
+
+Status CasMismatch() {
+  return InvalidArgument("check-and-set parameter did not match the current version",
+                         "data/cas_mismatch");
+}
+
+class SecretServiceImpl final : public SecretService {
+ public:
+  SecretServiceImpl(store::Store& store, Env& env, std::unique_ptr<crypto::Keyring> ring)
+      : store_(store), env_(env), ring_(std::move(ring)) {}
+  ~SecretServiceImpl() override {
+    std::lock_guard lock(rewrap_mu_);
+    if (rewrap_.joinable()) {
+      rewrap_.request_stop();
+      rewrap_.join();
+    }
+  }
+
+  // Starts re-wrapping data keys of older terms, if there are any (an interrupted rotation).
+  void ResumeRewrap() { StartRewrap(); }
+
+  StatusOr<SecretValue> Read(const RequestContext& ctx, const std::string& mount,
+                             const std::string& path, int64_t version) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    if (version < 0) return InvalidArgument("version must not be negative");
+    KH_RETURN_IF_ERROR(Require(ctx, "read", mount, path, "secret.read"));
+    KH_RETURN_IF_ERROR(RequireMount(mount));
+    KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
+    int64_t wanted = version == 0 ? rec.current_version : version;
+    auto kept = std::find_if(rec.versions.begin(), rec.versions.end(),
+                             [&](const auto& v) { return v.version == wanted; });
+    if (wanted == 0 || kept == rec.versions.end()) {
+      return NotFound("no such secret version", "data/secret_not_found");
+    }
+    SecretValue out;
+    out.version = InfoOf(*kept);
+    out.custom_metadata_json = rec.custom_metadata_json;
+    if (!Available(*kept, env_.NowMillis())) return out;
+    KH_ASSIGN_OR_RETURN(store::SecretVersionRecord sealed,
+                        store_.ReadSecretVersion(mount, path, wanted));
+    crypto::Envelope e{sealed.kek_term, std::move(sealed.wrapped_key),
+                       std::move(sealed.ciphertext)};
+    auto value = ring_->Open(Aad(mount, path, wanted), e);
+    if (!value.ok()) {
+      spdlog::error("secret {} version {} cannot be opened: {}", Target(mount, path), wanted,
+                    value.status().message());
+      return value.status();
+    }
+    KH_RETURN_IF_ERROR(Record(ctx, "secret.read", mount, path, {{"version", wanted}}));
+    out.available = true;
+    out.data_json = std::move(*value);
+    return out;
+  }
+
+  StatusOr<SecretVersionInfo> Write(const RequestContext& ctx, const std::string& mount,
+                                    const std::string& path, crypto::Secret data_json,
+                                    std::optional<int64_t> cas) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(RequireWrite(ctx, mount, path));
+    KH_RETURN_IF_ERROR(ParseDataObject(data_json.Reveal()).status());
+    return WriteVersion(ctx, mount, path, "secret.write", cas,
+                        [&](const store::SecretRecord&) -> StatusOr<crypto::Secret> {
+                          return crypto::Secret(std::string(data_json.Reveal()));
+                        });
+  }
+
+  StatusOr<SecretVersionInfo> Patch(const RequestContext& ctx, const std::string& mount,
+                                    const std::string& path, crypto::Secret patch_json,
+                                    std::optional<int64_t> cas) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "patch", mount, path, "secret.patch"));
+    KH_ASSIGN_OR_RETURN(json patch, ParseDataObject(patch_json.Reveal()));
+    return WriteVersion(
+        ctx, mount, path, "secret.patch", cas,
+        [&](const store::SecretRecord& rec) -> StatusOr<crypto::Secret> {
+          KH_ASSIGN_OR_RETURN(crypto::Secret current, OpenCurrent(rec));
+          json data = json::parse(current.Reveal(), nullptr, false);
+          if (!data.is_object()) return Internal("a stored secret is not an object");
+          data.merge_patch(patch);
+          std::string text = data.dump();
+          if (text.size() > kMaxSecretDataBytes) {
+            return Status(StatusCode::kPayloadTooLarge, "application/payload_too_large",
+                          "secret data is over " + std::to_string(kMaxSecretDataBytes) + " bytes");
+          }
+          return crypto::Secret(std::move(text));
+        });
+  }
+
+  Status DeleteVersions(const RequestContext& ctx, const std::string& mount,
+                        const std::string& path, const std::vector<int64_t>& versions) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "delete", mount, path, "secret.delete"));
+    KH_RETURN_IF_ERROR(RequireMount(mount));
+    std::vector<int64_t> which = versions;
+    if (which.empty()) {
+      KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
+      if (rec.current_version == 0) return OkStatus();
+      which.push_back(rec.current_version);
+    }
+    return ChangeVersions(ctx, mount, path, store::SecretVersionOp::kDelete, which,
+                          "secret.delete");
+  }
+
+  Status UndeleteVersions(const RequestContext& ctx, const std::string& mount,
+                          const std::string& path, const std::vector<int64_t>& versions) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "update", mount, path, "secret.undelete"));
+    KH_RETURN_IF_ERROR(RequireMount(mount));
+    return ChangeVersions(ctx, mount, path, store::SecretVersionOp::kUndelete, versions,
+                          "secret.undelete");
+  }
+
+  Status DestroyVersions(const RequestContext& ctx, const std::string& mount,
+                         const std::string& path, const std::vector<int64_t>& versions) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "destroy", mount, path, "secret.destroy"));
+    KH_RETURN_IF_ERROR(RequireMount(mount));
+    return ChangeVersions(ctx, mount, path, store::SecretVersionOp::kDestroy, versions,
+                          "secret.destroy");
+  }
+
+  StatusOr<SecretMetadata> ReadMetadata(const RequestContext& ctx, const std::string& mount,
+                                        const std::string& path) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "read", mount, path, "secret.metadata_read"));
+    KH_RETURN_IF_ERROR(RequireMount(mount));
+    KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
+    return MetadataOf(rec);
+  }
+
+  Status WriteMetadata(const RequestContext& ctx, const std::string& mount, const std::string& path,
+                       const MetadataChange& change) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "update", mount, path, "secret.metadata_update"));
+    KH_RETURN_IF_ERROR(CheckMetadataChange(change));
+    KH_RETURN_IF_ERROR(RequireMount(mount));
+    int64_t now = env_.NowMillis();
+    store::SecretRecord rec;
+    auto found = store_.ReadSecret(mount, path);
+    if (found.ok()) {
+      rec = *std::move(found);
+    } else if (found.status().code() == StatusCode::kNotFound) {
+      rec.mount = mount;
+      rec.path = path;
+      rec.created_at_ms = now;
+    } else {
+      return found.status();
+    }
+    json before = found.ok() ? Describe(rec) : json(nullptr);
+    Apply(change, now, rec);
+    rec.updated_at_ms = now;
+    audit::AuditEntry entry = Entry(ctx, "secret.metadata_update", mount, path,
+                                    {{"before", before}, {"after", Describe(rec)}});
+    return store_.PutSecretMetadata(rec, &entry);
+  }
+
+  Status DeleteMetadata(const RequestContext& ctx, const std::string& mount,
+                        const std::string& path) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "destroy", mount, path, "secret.metadata_delete"));
+    KH_RETURN_IF_ERROR(RequireMount(mount));
+    audit::AuditEntry entry = Entry(ctx, "secret.metadata_delete", mount, path, json::object());
+    return store_.DeleteSecret(mount, path, &entry);
+  }
+
+  StatusOr<std::vector<std::string>> List(const RequestContext& ctx, const std::string& mount,
+                                          const std::string& folder) override {
+    KH_RETURN_IF_ERROR(CheckMount(mount));
+    if (!folder.empty() &&
+        (!folder.ends_with('/') ||
+         !IsValidSecretPath(std::string_view(folder).substr(0, folder.size() - 1)))) {
+      return InvalidArgument("invalid folder path");
+    }
+    std::string under = mount + "/" + folder;
+    if (!SecretListReaches(ctx.actor.permissions, under)) {
+      return Deny(ctx, "secret.list", mount, folder);
+    }
+    KH_RETURN_IF_ERROR(RequireMount(mount));
+    return Children(ctx, mount, folder);
+  }
+
+  StatusOr<MountConfig> ReadMountConfig(const RequestContext& ctx,
+                                        const std::string& mount) override {
+    KH_RETURN_IF_ERROR(CheckMount(mount));
+    if (!SecretAccessGranted(ctx.actor.permissions, "read", mount)) {
+      return Deny(ctx, "secret.mount_read", mount, "");
+    }
+    KH_ASSIGN_OR_RETURN(store::SecretMountRecord m, FreshMount(mount));
+    return MountConfig{m.name, m.max_versions, m.cas_required, m.delete_version_after_ms};
+  }
+
+  Status WriteMountConfig(const RequestContext& ctx, const MountConfig& config) override {
+    KH_RETURN_IF_ERROR(CheckMount(config.name));
+    KH_RETURN_IF_ERROR(CheckMountConfig(config));
+    if (!SecretAccessGranted(ctx.actor.permissions, "update", config.name)) {
+      return Deny(ctx, "secret.mount_update", config.name, "");
+    }
+    KH_ASSIGN_OR_RETURN(store::SecretMountRecord m, FreshMount(config.name));
+    return PutMount(ctx, "secret.mount_update", m, config);
+  }
+
+  Status EnableMount(const RequestContext& ctx, const MountConfig& config) override {
+    KH_RETURN_IF_ERROR(CheckMount(config.name));
+    KH_RETURN_IF_ERROR(CheckMountConfig(config));
+    if (!SecretAccessGranted(ctx.actor.permissions, "update", config.name)) {
+      return Deny(ctx, "secret.mount_enable", config.name, "");
+    }
+    if (MountExists(config.name)) {
+      return AlreadyExists("a mount named '" + config.name + "' already exists",
+                           "data/mount_exists");
+    }
+    store::SecretMountRecord m;
+    m.name = config.name;
+    m.created_at_ms = env_.NowMillis();
+    return PutMount(ctx, "secret.mount_enable", m, config);
+  }
+
+  bool MountExists(const std::string& mount) override { return FreshMount(mount).ok(); }
+
+  StatusOr<int32_t> RotateKeyring(const RequestContext& ctx) override {
+    if (!ctx.actor.Can("secret.rotate")) return Deny(ctx, "secret.keyring_rotate", "", "");
+    crypto::SealedTerm t = ring_->MakeTerm(env_.NowMillis());
+    audit::AuditEntry entry = audit::EntryFor(ctx, env_.NowMillis(), "secret.keyring_rotate",
+                                              "keyring", json{{"term", t.term}}.dump());
+    KH_RETURN_IF_ERROR(store_.AddKeyringTerm(t, &entry));
+    KH_RETURN_IF_ERROR(ring_->AddTerm(t));
+    StartRewrap();
+    return t.term;
+  }
+
+ private:
+  // kPermissionDenied unless the caller holds `capability` on the path; a refusal is audited.
+  Status Require(const RequestContext& ctx, std::string_view capability, const std::string& mount,
+                 const std::string& path, const std::string& action) {
+    if (SecretAccessGranted(ctx.actor.permissions, capability, Target(mount, path))) {
+      return OkStatus();
+    }
+    return Deny(ctx, action, mount, path);
+  }
+
+  // A write needs create or update: which one depends on whether the secret has a version,
+  // checked again once that is known.
+  Status RequireWrite(const RequestContext& ctx, const std::string& mount,
+                      const std::string& path) {
+    const auto& held = ctx.actor.permissions;
+    std::string target = Target(mount, path);
+    if (SecretAccessGranted(held, "create", target) ||
+        SecretAccessGranted(held, "update", target)) {
+      return OkStatus();
+    }
+    return Deny(ctx, "secret.write", mount, path);
+  }
+
+  Status Deny(const RequestContext& ctx, const std::string& action, const std::string& mount,
+              const std::string& path) {
+    store::WriteBatch b;
+    b.audit.push_back(audit::EntryFor(ctx, env_.NowMillis(), action,
+                                      path.empty() ? mount : Target(mount, path), "{}", "denied"));
+    if (Status st = store_.Apply(b); !st.ok()) {
+      spdlog::warn("a refused secret call could not be audited: {}", st.message());
+    }
+    return PermissionDenied("permission denied", "auth/permission_denied");
+  }
+
+  audit::AuditEntry Entry(const RequestContext& ctx, std::string action, const std::string& mount,
+                          const std::string& path, const json& details) const {
+    return audit::EntryFor(ctx, env_.NowMillis(), std::move(action), Target(mount, path),
+                           details.dump());
+  }
+
+  // Appends an entry recording an event that changes nothing else (a read).
+  Status Record(const RequestContext& ctx, std::string action, const std::string& mount,
+                const std::string& path, const json& details) {
+    store::WriteBatch b;
+    b.audit.push_back(Entry(ctx, std::move(action), mount, path, details));
+    return store_.Apply(b);
+  }
+
+  StatusOr<store::SecretMountRecord> FreshMount(const std::string& mount) {
+    KH_ASSIGN_OR_RETURN(auto mounts, store_.ListSecretMounts());
+    for (auto& m : mounts) {
+      if (m.name == mount) return std::move(m);
+    }
+    return NotFound("no secrets mount '" + mount + "'", "data/mount_not_found");
+  }
+
+  Status RequireMount(const std::string& mount) { return FreshMount(mount).status(); }
+
+  Status PutMount(const RequestContext& ctx, const std::string& action, store::SecretMountRecord m,
+                  const MountConfig& config) {
+    json before = {{"maxVersions", m.max_versions},
+                   {"casRequired", m.cas_required},
+                   {"deleteVersionAfterMs", m.delete_version_after_ms}};
+    m.max_versions = config.max_versions;
+    m.cas_required = config.cas_required;
+    m.delete_version_after_ms = config.delete_version_after_ms;
+    m.updated_at_ms = env_.NowMillis();
+    json after = {{"maxVersions", m.max_versions},
+                  {"casRequired", m.cas_required},
+                  {"deleteVersionAfterMs", m.delete_version_after_ms}};
+    audit::AuditEntry entry = audit::EntryFor(
+        ctx, env_.NowMillis(), action, m.name,
+        json{{"before", action == "secret.mount_enable" ? json(nullptr) : before}, {"after", after}}
+            .dump());
+    return store_.PutSecretMount(m, &entry);
+  }
+
+  static Status CheckMountConfig(const MountConfig& c) {
+    if (c.max_versions < 0 || c.max_versions > kMaxSecretVersions) {
+      return InvalidArgument("max_versions must be between 0 and " +
+                             std::to_string(kMaxSecretVersions));
+    }
+    if (c.delete_version_after_ms < 0) {
+      return InvalidArgument("delete_version_after must not be negative");
+    }
+    return OkStatus();
+  }
+
+  static Status CheckMetadataChange(const MetadataChange& c) {
+    if (c.max_versions && (*c.max_versions < 0 || *c.max_versions > kMaxSecretVersions)) {
+      return InvalidArgument("max_versions must be between 0 and " +
+                             std::to_string(kMaxSecretVersions));
+    }
+    if (c.delete_version_after_ms && *c.delete_version_after_ms < 0) {
+      return InvalidArgument("delete_version_after must not be negative");
+    }
+    if (c.rotation_period_ms && *c.rotation_period_ms < 0) {
+      return InvalidArgument("rotation_period must not be negative");
+    }
+    if (c.custom_metadata_json) KH_RETURN_IF_ERROR(CheckCustomMetadata(*c.custom_metadata_json));
+    return OkStatus();
+  }
+
+  static void Apply(const MetadataChange& c, int64_t now, store::SecretRecord& rec) {
+    if (c.max_versions) rec.max_versions = *c.max_versions;
+    if (c.cas_required) rec.cas_required = *c.cas_required;
+    if (c.delete_version_after_ms) rec.delete_version_after_ms = *c.delete_version_after_ms;
+    if (c.custom_metadata_json) rec.custom_metadata_json = *c.custom_metadata_json;
+    if (c.rotation_period_ms) {
+      if (*c.rotation_period_ms == 0) {
+        rec.rotation_period_ms.reset();
+        rec.next_rotation_at_ms.reset();
+      } else {
+        rec.rotation_period_ms = *c.rotation_period_ms;
+        int64_t from = rec.current_version > 0 ? rec.updated_at_ms : now;
+        rec.next_rotation_at_ms = from + *c.rotation_period_ms;
+      }
+    }
+  }
+
+  // The current version's value. Errors: kNotFound if there is none or it is deleted or
+  // destroyed.
+  StatusOr<crypto::Secret> OpenCurrent(const store::SecretRecord& rec) {
+    auto kept = std::find_if(rec.versions.begin(), rec.versions.end(),
+                             [&](const auto& v) { return v.version == rec.current_version; });
+    if (rec.current_version == 0 || kept == rec.versions.end() ||
+        !Available(*kept, env_.NowMillis())) {
+      return NotFound("no current version to patch", "data/secret_not_found");
+    }
+    KH_ASSIGN_OR_RETURN(store::SecretVersionRecord sealed,
+                        store_.ReadSecretVersion(rec.mount, rec.path, rec.current_version));
+    crypto::Envelope e{sealed.kek_term, std::move(sealed.wrapped_key),
+                       std::move(sealed.ciphertext)};
+    return ring_->Open(Aad(rec.mount, rec.path, rec.current_version), e);
+  }
+
+  using MakeValue = std::function<StatusOr<crypto::Secret>(const store::SecretRecord&)>;
+
+  // Seals make(current record) as the next version and stores it if nobody wrote meanwhile;
+  // else tries again (or, under a cas, reports the mismatch).
+  StatusOr<SecretVersionInfo> WriteVersion(const RequestContext& ctx, const std::string& mount,
+                                           const std::string& path, const std::string& action,
+                                           std::optional<int64_t> cas, const MakeValue& make) {
+    if (cas && *cas < 0) return InvalidArgument("cas must not be negative");
+    for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
+      KH_ASSIGN_OR_RETURN(store::SecretMountRecord m, FreshMount(mount));
+      store::SecretRecord rec;
+      auto found = store_.ReadSecret(mount, path);
+      if (found.ok()) {
+        rec = *std::move(found);
+      } else if (found.status().code() != StatusCode::kNotFound) {
+        return found.status();
+      }
+      rec.mount = mount;
+      rec.path = path;
+      if (action == "secret.write") {
+        const char* cap = rec.current_version == 0 ? "create" : "update";
+        KH_RETURN_IF_ERROR(Require(ctx, cap, mount, path, action));
+      }
+      if (!cas && (rec.cas_required || m.cas_required)) {
+        return InvalidArgument("check-and-set parameter required for this call",
+                               "data/cas_required");
+      }
+      if (cas && *cas != rec.current_version) return CasMismatch();
+      KH_ASSIGN_OR_RETURN(crypto::Secret value, make(rec));
+      int64_t now = env_.NowMillis();
+      store::SecretVersionWrite w;
+      w.mount = mount;
+      w.path = path;
+      w.expected_current = rec.current_version;
+      w.version.version = rec.current_version + 1;
+      w.version.created_at_ms = now;
+      int64_t dva =
+          rec.delete_version_after_ms > 0 ? rec.delete_version_after_ms : m.delete_version_after_ms;
+      if (dva > 0) w.version.deleted_at_ms = now + dva;
+      crypto::Envelope e = ring_->Seal(Aad(mount, path, w.version.version), value.Reveal());
+      w.version.kek_term = e.term;
+      w.version.wrapped_key = std::move(e.wrapped_key);
+      w.version.ciphertext = std::move(e.ciphertext);
+      json details = {{"version", w.version.version}};
+      if (cas) details["cas"] = *cas;
+      audit::AuditEntry entry = Entry(ctx, action, mount, path, details);
+      Status st = store_.WriteSecretVersion(w, &entry);
+      if (st.ok()) return InfoOf(w.version);
+      if (st.reason() != "data/secret_changed") return st;
+      if (cas) return CasMismatch();  // another write took the version this one was set on
+    }
+    return Unavailable("the secret is being written too often to write it now; try again");
+  }
+
+  Status ChangeVersions(const RequestContext& ctx, const std::string& mount,
+                        const std::string& path, store::SecretVersionOp op,
+                        const std::vector<int64_t>& versions, const std::string& action) {
+    if (versions.empty()) return InvalidArgument("no versions given");
+    for (int64_t v : versions) {
+      if (v < 1) return InvalidArgument("versions must be positive");
+    }
+    audit::AuditEntry entry = Entry(ctx, action, mount, path, {{"versions", versions}});
+    return store_.ChangeSecretVersions(mount, path, op, versions, env_.NowMillis(), &entry);
+  }
+
+  StatusOr<std::vector<std::string>> Children(const RequestContext& ctx, const std::string& mount,
+                                              const std::string& folder) {
+    const auto& held = ctx.actor.permissions;
+    std::vector<std::string> out;
+    std::string after;
+    while (out.size() < kMaxListed) {
+      KH_ASSIGN_OR_RETURN(auto paths, store_.ListSecretPaths(mount, folder, after, 1000));
+      if (paths.empty()) break;
+      std::string next = paths.back();
+      for (const std::string& p : paths) {
+        std::string_view rest = std::string_view(p).substr(folder.size());
+        size_t slash = rest.find('/');
+        if (slash == std::string_view::npos) {
+          if (SecretAccessGranted(held, "list", Target(mount, p))) out.emplace_back(rest);
+          continue;
+        }
+        std::string child(rest.substr(0, slash + 1));
+        if (SecretListReaches(held, Target(mount, folder + child))) out.push_back(child);
+        // Every path under the child folder sorts before this (paths hold no byte above '~'):
+        // go on past the whole subtree.
+        next = folder + child + '\x7f';
+        break;
+      }
+      after = std::move(next);
+    }
+    return out;
+  }
+
+  void StartRewrap() {
+    std::lock_guard lock(rewrap_mu_);
+    if (rewrap_.joinable()) {
+      rewrap_.request_stop();
+      rewrap_.join();
+    }
+    rewrap_ = std::jthread([this](std::stop_token stop) { Rewrap(stop); });
+  }
+
+  // Moves every data key wrapped by an older term to the current one, a batch at a time, so
+  // reads and writes go on between batches.
+  void Rewrap(const std::stop_token& stop) {
+    int32_t term = ring_->CurrentTerm();
+    size_t moved = 0;
+    while (!stop.stop_requested()) {
+      auto batch = store_.VersionsWrappedBelow(term, kRewrapBatch);
+      if (!batch.ok()) {
+        spdlog::error("re-wrapping secrets stopped: {}", batch.status().message());
+        return;
+      }
+      if (batch->empty()) break;
+      for (const store::WrappedVersion& v : *batch) {
+        if (stop.stop_requested()) return;
+        crypto::Envelope e{v.kek_term, v.wrapped_key, {}};
+        auto re = ring_->Rewrap(Aad(v.mount, v.path, v.version), e);
+        if (!re.ok()) {
+          spdlog::error("secret {} version {} cannot be re-wrapped: {}", Target(v.mount, v.path),
+                        v.version, re.status().message());
+          return;  // left for the operator: a row that does not open is not skipped silently
+        }
+        auto done = store_.RewrapSecretVersion(v, re->term, re->wrapped_key);
+        if (!done.ok()) {
+          spdlog::error("re-wrapping secrets stopped: {}", done.status().message());
+          return;
+        }
+        moved += *done ? 1 : 0;
+      }
+    }
+    if (moved > 0) spdlog::info("re-wrapped {} secret versions under keyring term {}", moved, term);
+  }
+
+  store::Store& store_;
+  Env& env_;
+  std::unique_ptr<crypto::Keyring> ring_;
+  std::mutex rewrap_mu_;
+  std::jthread rewrap_;  // guarded by rewrap_mu_
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<SecretService>> SecretService::Open(store::Store& store, Env& env,
+                                                             std::span<const uint8_t> master_key) {
+  KH_ASSIGN_OR_RETURN(auto terms, store.ReadKeyring());
+  KH_ASSIGN_OR_RETURN(auto ring, crypto::Keyring::Open(master_key, terms));
+  if (ring->CurrentTerm() == 0) {
+    crypto::SealedTerm first = ring->MakeTerm(env.NowMillis());
+    Status st = store.AddKeyringTerm(first);
+    if (st.code() == StatusCode::kAlreadyExists) {  // another process made it first
+      KH_ASSIGN_OR_RETURN(terms, store.ReadKeyring());
+      KH_ASSIGN_OR_RETURN(ring, crypto::Keyring::Open(master_key, terms));
+    } else {
+      KH_RETURN_IF_ERROR(st);
+      KH_RETURN_IF_ERROR(ring->AddTerm(first));
+    }
+  }
+  auto svc = std::make_unique<SecretServiceImpl>(store, env, std::move(ring));
+  svc->ResumeRewrap();
+  return std::unique_ptr<SecretService>(std::move(svc));
+}
+
+}  // namespace keyhold::service

@@ -1,0 +1,180 @@
+// SecretService: the KV version 2 secrets — versioned, sealed at rest, decided by path policy,
+// audited on every read and change.
+//
+// Every call first checks the caller's `secret.<capability>:<glob>` permissions
+// (core/secret_path.h) against "<mount>/<path>", so a caller learns nothing about paths it may not
+// touch; then does the work with values sealed by the keyring (crypto/keyring.h) and appends an
+// audit entry in the same store transaction (a read or change whose entry cannot be written does
+// not happen: kUnavailable). Denied calls are audited too, with outcome "denied". Values and field
+// names never reach the audit log or an error.
+//
+//   KH_ASSIGN_OR_RETURN(auto secrets, SecretService::Open(store, env, master_key));
+//   KH_ASSIGN_OR_RETURN(SecretVersionInfo v, secrets->Write(ctx, "secret", "helpdesk/smtp",
+//                                                           crypto::Secret(R"({"password":"…"})"),
+//                                                           {}));
+//   KH_ASSIGN_OR_RETURN(SecretValue got, secrets->Read(ctx, "secret", "helpdesk/smtp", 0));
+//
+// Capabilities: read (data, metadata, config), create (a first version), update (later versions,
+// undelete, metadata, mount config), patch, delete (soft delete of versions), destroy (of versions,
+// and of a whole secret with its metadata), list (folders), rotate (the keyring).
+//
+// Errors common to every call: kPermissionDenied ("auth/permission_denied") when the caller lacks
+// the capability; kInvalidArgument for a malformed mount or path; kNotFound
+// ("data/mount_not_found") for an unknown mount; kUnavailable when the store cannot be read or
+// written, or the audit entry cannot be; WouldBlock() when ctx.may_block is false (every call
+// waits on the store).
+//
+// Thread-safety: all methods may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/context.h"
+#include "core/env.h"
+#include "core/status.h"
+#include "crypto/secret.h"
+
+namespace keyhold::store {
+class Store;
+}
+
+namespace keyhold::service {
+
+// The largest data object a version may hold, as JSON text.
+inline constexpr size_t kMaxSecretDataBytes = 512 * 1024;
+// The largest custom_metadata object, as JSON text (Vault: 64 keys of up to 128 + 512 bytes).
+inline constexpr size_t kMaxCustomMetadataBytes = 64 * 1024;
+inline constexpr int32_t kMaxSecretVersions = 1000;
+
+struct SecretVersionInfo {
+  int64_t version = 0;
+  int64_t created_at_ms = 0;
+  // When the version was (or, in the future, will be) soft-deleted.
+  std::optional<int64_t> deletion_time_ms;
+  bool destroyed = false;
+};
+
+struct SecretValue {
+  SecretVersionInfo version;
+  std::string custom_metadata_json;  // the secret's, "" for none
+  bool available = false;            // false: the version is deleted or destroyed
+  crypto::Secret data_json;          // the data object's JSON text when available
+};
+
+struct SecretMetadata {
+  std::string mount;
+  std::string path;
+  int64_t current_version = 0;
+  int64_t oldest_version = 0;
+  int32_t max_versions = 0;  // 0: the mount's
+  bool cas_required = false;
+  int64_t delete_version_after_ms = 0;
+  std::string custom_metadata_json;
+  std::optional<int64_t> rotation_period_ms;
+  std::optional<int64_t> next_rotation_at_ms;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  std::vector<SecretVersionInfo> versions;  // kept versions, oldest first
+};
+
+// A change to a secret's metadata: fields left empty stay as they are.
+struct MetadataChange {
+  std::optional<int32_t> max_versions;
+  std::optional<bool> cas_required;
+  std::optional<int64_t> delete_version_after_ms;
+  std::optional<std::string> custom_metadata_json;  // a JSON object of strings
+  // keyhold's rotation schedule: every period from the last write; 0 removes it.
+  std::optional<int64_t> rotation_period_ms;
+};
+
+struct MountConfig {
+  std::string name;
+  int32_t max_versions = 0;
+  bool cas_required = false;
+  int64_t delete_version_after_ms = 0;
+};
+
+class SecretService {
+ public:
+  virtual ~SecretService() = default;
+
+  // Opens the keyring with `master_key` (creating its first term in a new store). Errors:
+  // kFailedPrecondition ("crypto/wrong_master_key") if the master key does not open the stored
+  // keyring; kUnavailable.
+  static StatusOr<std::unique_ptr<SecretService>> Open(store::Store& store, Env& env,
+                                                       std::span<const uint8_t> master_key);
+
+  // Version `version` (0: the current one). A deleted or destroyed version comes back with
+  // available = false (and its metadata). Needs read. Errors: kNotFound
+  // ("data/secret_not_found") if there is no such secret or version; kInternal
+  // ("crypto/tampered") if the stored row does not decrypt.
+  virtual StatusOr<SecretValue> Read(const RequestContext& ctx, const std::string& mount,
+                                     const std::string& path, int64_t version) = 0;
+
+  // Writes `data_json` (a JSON object) as a new version. `cas`: 0 writes only if the secret has
+  // no version yet, N only if N is the current version. Needs create for a first version,
+  // update after. Errors: kInvalidArgument for data that is not an object or is over
+  // kMaxSecretDataBytes, a missing cas where the secret or mount requires one, or a cas that
+  // does not match (reason "data/cas_mismatch").
+  virtual StatusOr<SecretVersionInfo> Write(const RequestContext& ctx, const std::string& mount,
+                                            const std::string& path, crypto::Secret data_json,
+                                            std::optional<int64_t> cas) = 0;
+
+  // Applies the JSON merge patch `patch_json` (RFC 7386) to the current version, as a new
+  // version. Needs patch. Errors: as Write; kNotFound if there is no current version or it is
+  // deleted or destroyed.
+  virtual StatusOr<SecretVersionInfo> Patch(const RequestContext& ctx, const std::string& mount,
+                                            const std::string& path, crypto::Secret patch_json,
+                                            std::optional<int64_t> cas) = 0;
+
+  // Soft-deletes `versions` (empty: the current version); needs delete. Undelete needs update;
+  // destroy needs destroy. Versions that are not kept are ignored. Errors: kNotFound if there
+  // is no such secret; kInvalidArgument for no versions (undelete, destroy) or a version < 1.
+  virtual Status DeleteVersions(const RequestContext& ctx, const std::string& mount,
+                                const std::string& path, const std::vector<int64_t>& versions) = 0;
+  virtual Status UndeleteVersions(const RequestContext& ctx, const std::string& mount,
+                                  const std::string& path,
+                                  const std::vector<int64_t>& versions) = 0;
+  virtual Status DestroyVersions(const RequestContext& ctx, const std::string& mount,
+                                 const std::string& path, const std::vector<int64_t>& versions) = 0;
+
+  // Needs read. Errors: kNotFound if there is no such secret.
+  virtual StatusOr<SecretMetadata> ReadMetadata(const RequestContext& ctx, const std::string& mount,
+                                                const std::string& path) = 0;
+  // Creates or changes a secret's metadata. Needs update. Errors: kInvalidArgument for
+  // max_versions outside [0, kMaxSecretVersions], a negative duration, or custom metadata that
+  // is not an object of strings within kMaxCustomMetadataBytes.
+  virtual Status WriteMetadata(const RequestContext& ctx, const std::string& mount,
+                               const std::string& path, const MetadataChange& change) = 0;
+  // Removes a secret with every version. Needs destroy. Errors: kNotFound if there is none.
+  virtual Status DeleteMetadata(const RequestContext& ctx, const std::string& mount,
+                                const std::string& path) = 0;
+
+  // The names directly under `folder` ("" for the top, else ending in "/"), folders ending in
+  // "/", sorted; only names under which the caller may list something. Needs list reaching
+  // somewhere under the folder. Empty if there is nothing to show.
+  virtual StatusOr<std::vector<std::string>> List(const RequestContext& ctx,
+                                                  const std::string& mount,
+                                                  const std::string& folder) = 0;
+
+  // Mounts. Reading a mount's config needs read on "<mount>"; changing it, or enabling a new
+  // mount, needs update on "<mount>". Errors: EnableMount: kAlreadyExists if it exists,
+  // kInvalidArgument for a bad name.
+  virtual StatusOr<MountConfig> ReadMountConfig(const RequestContext& ctx,
+                                                const std::string& mount) = 0;
+  virtual Status WriteMountConfig(const RequestContext& ctx, const MountConfig& config) = 0;
+  virtual Status EnableMount(const RequestContext& ctx, const MountConfig& config) = 0;
+  virtual bool MountExists(const std::string& mount) = 0;
+
+  // Adds a keyring term and re-wraps every data key under it; returns the new term. Needs
+  // rotate on "*"-equivalent access (`secret.rotate` or a glob matching everything). Errors:
+  // kAlreadyExists if another node rotated at the same moment.
+  virtual StatusOr<int32_t> RotateKeyring(const RequestContext& ctx) = 0;
+};
+
+}  // namespace keyhold::service

@@ -1,0 +1,333 @@
+#include "service/secrets.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "fakes/fake_env.h"
+#include "fakes/faulty_store.h"
+#include "fakes/temp_dir.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace keyhold::service {
+namespace {
+
+class SecretsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = store::SqliteStore::Open(dir_.path() + "/k.db");
+    ASSERT_TRUE(s.ok());
+    sqlite_ = std::move(s).value();
+    faulty_ = std::make_unique<testing::FaultyStore>(*sqlite_);
+    auto svc = SecretService::Open(*faulty_, env_, master_);
+    ASSERT_TRUE(svc.ok()) << svc.status().message();
+    secrets_ = std::move(svc).value();
+    admin_ = Caller("key_admin", {"*"});
+  }
+
+  static RequestContext Caller(const std::string& id, std::vector<std::string> permissions) {
+    RequestContext ctx{.request_id = "req_1", .client_ip = "198.51.100.4"};
+    ctx.actor = {.key_id = id, .permissions = std::move(permissions)};
+    return ctx;
+  }
+
+  StatusOr<SecretVersionInfo> Put(const std::string& path, const std::string& data,
+                                  std::optional<int64_t> cas = {}) {
+    return secrets_->Write(admin_, "secret", path, crypto::Secret(data), cas);
+  }
+
+  std::string Value(const std::string& path, int64_t version = 0) {
+    auto v = secrets_->Read(admin_, "secret", path, version);
+    if (!v.ok()) return "error: " + v.status().message();
+    if (!v->available) return "unavailable";
+    return std::string(v->data_json.Reveal());
+  }
+
+  std::vector<audit::AuditEntry> Audit() { return sqlite_->ReadAudit(0, 1000).value(); }
+
+  testing::TempDir dir_;
+  testing::FakeEnv env_;
+  std::vector<uint8_t> master_ = std::vector<uint8_t>(32, 9);
+  std::unique_ptr<store::SqliteStore> sqlite_;
+  std::unique_ptr<testing::FaultyStore> faulty_;
+  std::unique_ptr<SecretService> secrets_;
+  RequestContext admin_;
+};
+
+TEST_F(SecretsTest, WritesVersionsAndReadsAnyKeptOne) {
+  auto v1 = Put("helpdesk/smtp", R"({"password":"first"})");
+  ASSERT_TRUE(v1.ok()) << v1.status().message();
+  EXPECT_EQ(v1->version, 1);
+  env_.Advance(1000);
+  ASSERT_EQ(Put("helpdesk/smtp", R"({"password":"second"})")->version, 2);
+  EXPECT_EQ(Value("helpdesk/smtp"), R"({"password":"second"})");
+  EXPECT_EQ(Value("helpdesk/smtp", 1), R"({"password":"first"})");
+  EXPECT_EQ(secrets_->Read(admin_, "secret", "helpdesk/smtp", 3).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(secrets_->Read(admin_, "secret", "nothing", 0).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SecretsTest, TheStoreNeverHoldsTheValue) {
+  ASSERT_TRUE(Put("crm/stripe", R"({"key":"value-marker-7f3a"})").ok());
+  auto v = sqlite_->ReadSecretVersion("secret", "crm/stripe", 1);
+  ASSERT_TRUE(v.ok());
+  std::string blob(v->ciphertext.begin(), v->ciphertext.end());
+  EXPECT_EQ(blob.find("value-marker-7f3a"), std::string::npos);
+}
+
+TEST_F(SecretsTest, DataMustBeAnObjectWithinTheLimit) {
+  EXPECT_EQ(Put("a", "[1,2]").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Put("a", "not json").status().code(), StatusCode::kInvalidArgument);
+  std::string big = R"({"v":")" + std::string(kMaxSecretDataBytes, 'x') + R"("})";
+  EXPECT_EQ(Put("a", big).status().code(), StatusCode::kPayloadTooLarge);
+  EXPECT_EQ(Put("../etc/passwd", "{}").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Put("a//b", "{}").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(secrets_->Write(admin_, "nomount", "a", crypto::Secret("{}"), {}).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(SecretsTest, CheckAndSet) {
+  EXPECT_EQ(Put("a", R"({"v":1})", 1).status().reason(), "data/cas_mismatch");
+  ASSERT_TRUE(Put("a", R"({"v":1})", 0).ok());  // cas 0: create only
+  EXPECT_EQ(Put("a", R"({"v":2})", 0).status().reason(), "data/cas_mismatch");
+  ASSERT_TRUE(Put("a", R"({"v":2})", 1).ok());
+  EXPECT_EQ(Value("a"), R"({"v":2})");
+  ASSERT_TRUE(secrets_->WriteMetadata(admin_, "secret", "a", {.cas_required = true}).ok());
+  EXPECT_EQ(Put("a", R"({"v":3})").status().reason(), "data/cas_required");
+  ASSERT_TRUE(Put("a", R"({"v":3})", 2).ok());
+}
+
+TEST_F(SecretsTest, TheMountCanRequireCas) {
+  ASSERT_TRUE(secrets_->WriteMountConfig(admin_, {.name = "secret", .cas_required = true}).ok());
+  EXPECT_EQ(Put("a", "{}").status().reason(), "data/cas_required");
+  EXPECT_TRUE(Put("a", "{}", 0).ok());
+  auto config = secrets_->ReadMountConfig(admin_, "secret");
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(config->cas_required);
+}
+
+TEST_F(SecretsTest, PatchMergesIntoTheCurrentVersion) {
+  ASSERT_TRUE(Put("a", R"({"user":"u","password":"p","old":"x"})").ok());
+  auto v =
+      secrets_->Patch(admin_, "secret", "a", crypto::Secret(R"({"password":"q","old":null})"), {});
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_EQ(v->version, 2);
+  EXPECT_EQ(Value("a"), R"({"password":"q","user":"u"})");
+  EXPECT_EQ(secrets_->Patch(admin_, "secret", "none", crypto::Secret("{}"), {}).status().code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(secrets_->DeleteVersions(admin_, "secret", "a", {}).ok());
+  EXPECT_EQ(secrets_->Patch(admin_, "secret", "a", crypto::Secret("{}"), {}).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(SecretsTest, DeleteUndeleteDestroy) {
+  ASSERT_TRUE(Put("a", R"({"v":1})").ok());
+  ASSERT_TRUE(Put("a", R"({"v":2})").ok());
+  ASSERT_TRUE(secrets_->DeleteVersions(admin_, "secret", "a", {}).ok());  // the current one
+  EXPECT_EQ(Value("a"), "unavailable");
+  EXPECT_EQ(Value("a", 1), R"({"v":1})");
+  ASSERT_TRUE(secrets_->UndeleteVersions(admin_, "secret", "a", {2}).ok());
+  EXPECT_EQ(Value("a"), R"({"v":2})");
+  ASSERT_TRUE(secrets_->DestroyVersions(admin_, "secret", "a", {1}).ok());
+  EXPECT_EQ(Value("a", 1), "unavailable");
+  ASSERT_TRUE(secrets_->UndeleteVersions(admin_, "secret", "a", {1}).ok());
+  EXPECT_EQ(Value("a", 1), "unavailable");  // destroyed stays destroyed
+  EXPECT_EQ(secrets_->DestroyVersions(admin_, "secret", "a", {}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(secrets_->DestroyVersions(admin_, "secret", "a", {0}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(secrets_->DeleteVersions(admin_, "secret", "none", {1}).code(), StatusCode::kNotFound);
+}
+
+TEST_F(SecretsTest, MetadataAndMaxVersions) {
+  ASSERT_TRUE(secrets_
+                  ->WriteMetadata(admin_, "secret", "a",
+                                  {.max_versions = 2, .custom_metadata_json = R"({"owner":"ops"})"})
+                  .ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Put("a", "{}").ok());
+  auto m = secrets_->ReadMetadata(admin_, "secret", "a");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->current_version, 3);
+  EXPECT_EQ(m->oldest_version, 2);
+  EXPECT_EQ(m->versions.size(), 2u);
+  EXPECT_EQ(m->custom_metadata_json, R"({"owner":"ops"})");
+  EXPECT_EQ(
+      secrets_->WriteMetadata(admin_, "secret", "a", {.custom_metadata_json = R"({"n":1})"}).code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ(secrets_->WriteMetadata(admin_, "secret", "a", {.max_versions = -1}).code(),
+            StatusCode::kInvalidArgument);
+  ASSERT_TRUE(secrets_->DeleteMetadata(admin_, "secret", "a").ok());
+  EXPECT_EQ(secrets_->ReadMetadata(admin_, "secret", "a").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(secrets_->DeleteMetadata(admin_, "secret", "a").code(), StatusCode::kNotFound);
+}
+
+TEST_F(SecretsTest, DeleteVersionAfterSoftDeletesOnTime) {
+  ASSERT_TRUE(
+      secrets_->WriteMetadata(admin_, "secret", "a", {.delete_version_after_ms = 60'000}).ok());
+  ASSERT_TRUE(Put("a", R"({"v":1})").ok());
+  EXPECT_EQ(Value("a"), R"({"v":1})");
+  env_.Advance(60'000);
+  EXPECT_EQ(Value("a"), "unavailable");
+}
+
+TEST_F(SecretsTest, RotationPeriodSetsTheNextDueTime) {
+  ASSERT_TRUE(Put("a", "{}").ok());
+  int64_t written = env_.NowMillis();
+  env_.Advance(5000);
+  ASSERT_TRUE(
+      secrets_->WriteMetadata(admin_, "secret", "a", {.rotation_period_ms = 86'400'000}).ok());
+  auto m = secrets_->ReadMetadata(admin_, "secret", "a");
+  EXPECT_EQ(m->rotation_period_ms, 86'400'000);
+  EXPECT_EQ(m->next_rotation_at_ms, written + 86'400'000);
+  ASSERT_TRUE(secrets_->WriteMetadata(admin_, "secret", "a", {.rotation_period_ms = 0}).ok());
+  EXPECT_FALSE(secrets_->ReadMetadata(admin_, "secret", "a")->next_rotation_at_ms.has_value());
+}
+
+TEST_F(SecretsTest, DenyByDefaultAndByGlob) {
+  ASSERT_TRUE(Put("helpdesk/smtp", R"({"p":"x"})").ok());
+  ASSERT_TRUE(Put("crm/stripe", R"({"p":"y"})").ok());
+  RequestContext none = Caller("key_none", {"api.*.read_key"});
+  EXPECT_EQ(secrets_->Read(none, "secret", "helpdesk/smtp", 0).status().code(),
+            StatusCode::kPermissionDenied);
+  RequestContext helpdesk = Caller("key_hd", {"secret.read:secret/helpdesk/*"});
+  auto ok = secrets_->Read(helpdesk, "secret", "helpdesk/smtp", 0);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->data_json.Reveal(), R"({"p":"x"})");
+  EXPECT_EQ(secrets_->Read(helpdesk, "secret", "crm/stripe", 0).status().code(),
+            StatusCode::kPermissionDenied);
+  // The same answer whether or not the path exists: no existence leak.
+  EXPECT_EQ(secrets_->Read(helpdesk, "secret", "crm/none", 0).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(secrets_->Write(helpdesk, "secret", "helpdesk/smtp", crypto::Secret("{}"), {})
+                .status()
+                .code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(secrets_->DestroyVersions(helpdesk, "secret", "helpdesk/smtp", {1}).code(),
+            StatusCode::kPermissionDenied);
+}
+
+TEST_F(SecretsTest, CreateDoesNotGrantUpdate) {
+  RequestContext creator = Caller("key_c", {"secret.create:secret/app/*"});
+  ASSERT_TRUE(secrets_->Write(creator, "secret", "app/x", crypto::Secret("{}"), {}).ok());
+  EXPECT_EQ(secrets_->Write(creator, "secret", "app/x", crypto::Secret("{}"), {}).status().code(),
+            StatusCode::kPermissionDenied);
+  RequestContext updater = Caller("key_u", {"secret.update:secret/app/*"});
+  EXPECT_EQ(secrets_->Write(updater, "secret", "app/y", crypto::Secret("{}"), {}).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_TRUE(secrets_->Write(updater, "secret", "app/x", crypto::Secret("{}"), {}).ok());
+}
+
+TEST_F(SecretsTest, ListShowsOnlyWhatTheCallerMayList) {
+  for (const char* p :
+       {"helpdesk/smtp", "helpdesk/imap", "helpdesk/deep/x", "crm/stripe", "top", "helpdesk-old"}) {
+    ASSERT_TRUE(Put(p, "{}").ok());
+  }
+  auto all = secrets_->List(admin_, "secret", "");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, (std::vector<std::string>{"crm/", "helpdesk-old", "helpdesk/", "top"}));
+  EXPECT_EQ(*secrets_->List(admin_, "secret", "helpdesk/"),
+            (std::vector<std::string>{"deep/", "imap", "smtp"}));
+  RequestContext hd = Caller("key_hd", {"secret.list:secret/helpdesk/*"});
+  EXPECT_EQ(*secrets_->List(hd, "secret", ""), (std::vector<std::string>{"helpdesk/"}));
+  EXPECT_EQ(*secrets_->List(hd, "secret", "helpdesk/"),
+            (std::vector<std::string>{"deep/", "imap", "smtp"}));
+  EXPECT_EQ(secrets_->List(hd, "secret", "crm/").status().code(), StatusCode::kPermissionDenied);
+  RequestContext reader = Caller("key_r", {"secret.read:secret/*"});
+  EXPECT_EQ(secrets_->List(reader, "secret", "").status().code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(secrets_->List(admin_, "secret", "nothing/")->empty());
+  EXPECT_EQ(secrets_->List(admin_, "secret", "bad").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(SecretsTest, ReadsChangesAndRefusalsAreAuditedWithoutValues) {
+  ASSERT_TRUE(Put("a", R"({"password":"audit-marker-91"})").ok());
+  ASSERT_EQ(Value("a"), R"({"password":"audit-marker-91"})");
+  RequestContext none = Caller("key_none", {});
+  EXPECT_FALSE(secrets_->Read(none, "secret", "a", 0).ok());
+  auto entries = Audit();
+  ASSERT_GE(entries.size(), 3u);
+  std::vector<std::string> actions;
+  for (const auto& e : entries) {
+    actions.push_back(e.action + ":" + e.outcome);
+    EXPECT_EQ(e.target, "secret/a");
+    EXPECT_EQ(e.details_json.find("audit-marker-91"), std::string::npos);
+    EXPECT_EQ(e.details_json.find("password"), std::string::npos);
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"secret.write:success", "secret.read:success",
+                                               "secret.read:denied"}));
+  EXPECT_EQ(entries[2].actor, "key_none");
+}
+
+TEST_F(SecretsTest, NoAuditNoReadAndNoWrite) {
+  ASSERT_TRUE(Put("a", R"({"v":1})").ok());
+  faulty_->FailAuditWrites(true);
+  EXPECT_EQ(secrets_->Read(admin_, "secret", "a", 0).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(Put("a", R"({"v":2})").status().code(), StatusCode::kUnavailable);
+  faulty_->FailAuditWrites(false);
+  EXPECT_EQ(Value("a"), R"({"v":1})");
+}
+
+TEST_F(SecretsTest, AMovedRowFailsAloneAndTheRestServe) {
+  ASSERT_TRUE(Put("a", R"({"v":"a"})").ok());
+  ASSERT_TRUE(Put("b", R"({"v":"b"})").ok());
+  auto sealed = sqlite_->ReadSecretVersion("secret", "a", 1);
+  store::SecretVersionWrite w;
+  w.mount = "secret";
+  w.path = "c";
+  w.version = *sealed;
+  w.version.version = 1;
+  ASSERT_TRUE(sqlite_->WriteSecretVersion(w).ok());
+  auto moved = secrets_->Read(admin_, "secret", "c", 0);
+  ASSERT_FALSE(moved.ok());
+  EXPECT_EQ(moved.status().reason(), "crypto/tampered");
+  EXPECT_EQ(moved.status().message().find("\"a\""), std::string::npos);
+  EXPECT_EQ(Value("b"), R"({"v":"b"})");
+}
+
+TEST_F(SecretsTest, AWrongMasterKeyIsRefused) {
+  ASSERT_TRUE(Put("a", "{}").ok());
+  std::vector<uint8_t> other(32, 1);
+  auto wrong = SecretService::Open(*sqlite_, env_, other);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().reason(), "crypto/wrong_master_key");
+  auto same = SecretService::Open(*sqlite_, env_, master_);
+  ASSERT_TRUE(same.ok());
+  auto v = (*same)->Read(admin_, "secret", "a", 0);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->data_json.Reveal(), "{}");
+}
+
+TEST_F(SecretsTest, RotatingTheKeyringRewrapsEveryDataKeyAndReadsStayCorrect) {
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(Put("s" + std::to_string(i), R"({"i":1})").ok());
+  RequestContext scoped = Caller("key_s", {"secret.rotate:secret/*"});
+  EXPECT_EQ(secrets_->RotateKeyring(scoped).status().code(), StatusCode::kPermissionDenied);
+  auto term = secrets_->RotateKeyring(admin_);
+  ASSERT_TRUE(term.ok()) << term.status().message();
+  EXPECT_EQ(*term, 2);
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(Value("s" + std::to_string(i)), R"({"i":1})");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!sqlite_->VersionsWrappedBelow(2, 100)->empty() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(sqlite_->VersionsWrappedBelow(2, 100)->empty());
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(Value("s" + std::to_string(i)), R"({"i":1})");
+  EXPECT_EQ(Put("new", "{}")->version, 1);
+  EXPECT_EQ(sqlite_->ReadSecretVersion("secret", "new", 1)->kek_term, 2);
+}
+
+TEST_F(SecretsTest, Mounts) {
+  EXPECT_TRUE(secrets_->MountExists("secret"));
+  EXPECT_FALSE(secrets_->MountExists("team"));
+  ASSERT_TRUE(secrets_->EnableMount(admin_, {.name = "team", .max_versions = 3}).ok());
+  EXPECT_TRUE(secrets_->MountExists("team"));
+  EXPECT_EQ(secrets_->EnableMount(admin_, {.name = "team"}).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(secrets_->EnableMount(admin_, {.name = "sys"}).code(), StatusCode::kInvalidArgument);
+  RequestContext scoped = Caller("key_s", {"secret.*:secret/*"});
+  EXPECT_EQ(secrets_->EnableMount(scoped, {.name = "other"}).code(), StatusCode::kPermissionDenied);
+  ASSERT_TRUE(secrets_->Write(admin_, "team", "x", crypto::Secret("{}"), {}).ok());
+  EXPECT_EQ(secrets_->ReadMountConfig(admin_, "team")->max_versions, 3);
+}
+
+}  // namespace
+}  // namespace keyhold::service
