@@ -133,6 +133,7 @@ TEST(HttpMetrics, LabelsComeFromRouteTablesNeverFromThePath) {
   record("/v1/sys/health", 200);
   record("/v1/sys/health?x=1", 200);
   record("/v1/secret/data/hd_SECRETLOOKING123?token=khr_abc", 404);
+  record("/v1/secret/hd_SECRETLOOKING456/x", 404);
   record("/nowhere/khr_abcdef", 404);
   record("", 503);
   record("/health/khr_zzz", 404);
@@ -144,6 +145,10 @@ TEST(HttpMetrics, LabelsComeFromRouteTablesNeverFromThePath) {
   EXPECT_NE(
       text.find(
           "keyhold_http_requests_total{surface=\"vault\",route=\"unmatched\",status=\"404\"} 1\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "keyhold_http_requests_total{surface=\"vault\",route=\"kv/data\",status=\"404\"} 1\n"),
       std::string::npos);
   EXPECT_NE(
       text.find(

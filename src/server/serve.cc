@@ -38,6 +38,7 @@
 #include "service/analytics.h"
 #include "service/anomaly_monitor.h"
 #include "service/audit_service.h"
+#include "service/secrets.h"
 #include "service/usage_recorder.h"
 
 namespace keyhold::server {
@@ -217,10 +218,11 @@ sigset_t BlockStopSignals() {
 // Every surface the server serves, mounted on one router.
 struct Surfaces {
   Surfaces(service::KeyService& keys, service::AuditService& audit,
-           service::AnalyticsService& analytics, service::AlertService& alerts, Env& env,
-           const metrics::Registry& registry, http::MetricsAccess metrics_access)
+           service::AnalyticsService& analytics, service::AlertService& alerts,
+           service::SecretService& secrets, Env& env, const metrics::Registry& registry,
+           http::MetricsAccess metrics_access)
       : unkey(keys, audit, analytics, alerts),
-        vault({.version = KEYHOLD_VERSION}, env),
+        vault({.version = KEYHOLD_VERSION}, env, &keys, &secrets),
         health(KEYHOLD_VERSION),
         metrics(registry, metrics_access, keys) {
     router.Mount("/v2/", unkey);
@@ -479,7 +481,13 @@ int Serve(const Settings& settings) {
   metrics::Registry registry;
   RegisterServerMetrics(registry, *opened->service, usage, KEYHOLD_VERSION);
   RegisterAlertMetrics(registry, alert_queue);
-  Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, env, registry, *metrics_access);
+  auto secrets = service::SecretService::Open(*opened->store, env, opened->master_key.view());
+  if (!secrets.ok()) {
+    spdlog::error("cannot open the secrets keyring: {}", secrets.status().message());
+    return 2;
+  }
+  Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, **secrets, env, registry,
+                    *metrics_access);
   http::HttpMetrics http_metrics(registry, surfaces.router);
   ReportTo(settings, http_metrics, opts);
   opts.new_request_id = [&env] { return NewRequestId(env); };

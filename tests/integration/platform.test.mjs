@@ -31,7 +31,7 @@ test("each surface answers errors in its own format", async () => {
   assert.match(b.error.type, /route_not_found$/);
   assert.equal(r.headers.get("x-request-id"), b.meta.requestId);
   // /v1/: Vault's {"errors":[…]}.
-  r = await fetch(`${s.url}/v1/secret/data/nothing`);
+  r = await fetch(`${s.url}/v1/nomount/data/nothing`, { headers: { "x-vault-token": s.rootKey } });
   b = await r.json();
   assert.equal(r.status, 404);
   assert.deepEqual(Object.keys(b), ["errors"]);

@@ -3,11 +3,174 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "core/secret_path.h"
+#include "http/auth.h"
 #include "http/json_response.h"
+#include "http/unkey/wire.h"
+#include "service/key_service.h"
+#include "service/secrets.h"
 
 namespace keyhold::http::vault {
 
 using nlohmann::json;
+
+namespace {
+
+constexpr int kMaxJsonDepth = 64;
+
+// The route labels of metrics: fixed names, never a mount or path a client sent.
+constexpr std::string_view kRoutes[] = {"sys/health",
+                                        "sys/seal-status",
+                                        "sys/mounts",
+                                        "sys/internal/ui/mounts",
+                                        "sys/rotate",
+                                        "auth/token/lookup-self",
+                                        "auth/token/renew-self",
+                                        "kv/data",
+                                        "kv/metadata",
+                                        "kv/delete",
+                                        "kv/undelete",
+                                        "kv/destroy",
+                                        "kv/config"};
+
+HttpResponse PermissionDenied() { return VaultError(403, "permission denied"); }
+
+HttpResponse NoHandler(std::string_view path) {
+  return VaultError(404, "no handler for route \"" + std::string(path.substr(0, 256)) +
+                             "\". route entry not found.");
+}
+
+HttpResponse NoContent() {
+  HttpResponse r;
+  r.status = 204;
+  return r;
+}
+
+// A service error in Vault's words. Not-found secrets are Vault's bare 404.
+HttpResponse ErrorOf(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kPermissionDenied:
+    case StatusCode::kUnauthenticated:
+      return PermissionDenied();
+    case StatusCode::kNotFound:
+      return VaultError(404, "");
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
+      return VaultError(400, st.message());
+    case StatusCode::kPayloadTooLarge:
+      return VaultError(413, st.message());
+    case StatusCode::kUnavailable:
+      return VaultError(503, st.message());
+    default:
+      return VaultError(500, st.message());
+  }
+}
+
+// The token of a request: X-Vault-Token, else Authorization: Bearer.
+std::optional<std::string_view> TokenOf(const HttpRequest& req) {
+  if (req.HasHeader("x-vault-token")) return req.Header("x-vault-token");
+  if (req.HasHeader("authorization")) return BearerToken(req.Header("authorization"));
+  return std::nullopt;
+}
+
+// The request body as a JSON object; an empty body is an empty object.
+StatusOr<json> BodyObject(const HttpRequest& req) {
+  if (req.body.empty()) return json::object();
+  if (unkey::JsonDepthExceeds(req.body, kMaxJsonDepth)) {
+    return InvalidArgument("the request body is nested too deeply");
+  }
+  bool duplicate = false;
+  json body = unkey::ParseJsonStrict(req.body, &duplicate);
+  if (duplicate) return InvalidArgument("the request body repeats a key");
+  if (!body.is_object()) return InvalidArgument("failed to parse JSON input: not an object");
+  return body;
+}
+
+json VersionMetadata(const service::SecretVersionInfo& v, const std::string& custom) {
+  json custom_json = custom.empty() ? json(nullptr) : json::parse(custom, nullptr, false);
+  return {{"created_time", VaultTime(v.created_at_ms)},
+          {"custom_metadata", custom_json.is_discarded() ? json(nullptr) : custom_json},
+          {"deletion_time", v.deletion_time_ms ? VaultTime(*v.deletion_time_ms) : ""},
+          {"destroyed", v.destroyed},
+          {"version", v.version}};
+}
+
+// `options.cas` of a write body: absent, or a non-negative integer.
+StatusOr<std::optional<int64_t>> CasOf(const json& body) {
+  auto options = body.find("options");
+  if (options == body.end() || options->is_null()) return std::optional<int64_t>();
+  if (!options->is_object()) return InvalidArgument("options must be an object");
+  auto cas = options->find("cas");
+  if (cas == options->end() || cas->is_null()) return std::optional<int64_t>();
+  if (!cas->is_number_integer() || cas->get<int64_t>() < 0) {
+    return InvalidArgument("cas must be a non-negative integer");
+  }
+  return std::optional<int64_t>(cas->get<int64_t>());
+}
+
+// `versions` of a delete/undelete/destroy body: integers, as numbers or numeric strings.
+StatusOr<std::vector<int64_t>> VersionsOf(const json& body) {
+  auto versions = body.find("versions");
+  if (versions == body.end() || !versions->is_array() || versions->empty()) {
+    return InvalidArgument("no version number provided");
+  }
+  if (versions->size() > 1000) return InvalidArgument("too many versions");
+  std::vector<int64_t> out;
+  for (const json& v : *versions) {
+    if (v.is_number_integer()) {
+      out.push_back(v.get<int64_t>());
+    } else if (v.is_string() && !v.get_ref<const std::string&>().empty() &&
+               v.get_ref<const std::string&>().size() < 19 &&
+               std::all_of(v.get_ref<const std::string&>().begin(),
+                           v.get_ref<const std::string&>().end(),
+                           [](char c) { return c >= '0' && c <= '9'; })) {
+      out.push_back(std::stoll(v.get<std::string>()));
+    } else {
+      return InvalidArgument("versions must be integers");
+    }
+  }
+  return out;
+}
+
+// A duration field given as a Go duration string or a number of seconds.
+StatusOr<std::optional<int64_t>> DurationOf(const json& body, const char* name) {
+  auto d = body.find(name);
+  if (d == body.end() || d->is_null()) return std::optional<int64_t>();
+  std::optional<int64_t> ms;
+  if (d->is_number_unsigned() || (d->is_number_integer() && d->get<int64_t>() >= 0)) {
+    ms = ParseGoDuration(std::to_string(d->get<int64_t>()));
+  } else if (d->is_string()) {
+    ms = ParseGoDuration(d->get<std::string>());
+  }
+  if (!ms) return InvalidArgument(std::string(name) + " must be a duration such as \"1h30m\"");
+  return ms;
+}
+
+StatusOr<std::optional<int32_t>> MaxVersionsOf(const json& body) {
+  auto m = body.find("max_versions");
+  if (m == body.end() || m->is_null()) return std::optional<int32_t>();
+  if (!m->is_number_integer() || m->get<int64_t>() < 0 ||
+      m->get<int64_t>() > service::kMaxSecretVersions) {
+    return InvalidArgument("max_versions must be an integer between 0 and " +
+                           std::to_string(service::kMaxSecretVersions));
+  }
+  return std::optional<int32_t>(static_cast<int32_t>(m->get<int64_t>()));
+}
+
+StatusOr<std::optional<bool>> BoolOf(const json& body, const char* name) {
+  auto b = body.find(name);
+  if (b == body.end() || b->is_null()) return std::optional<bool>();
+  if (!b->is_boolean()) return InvalidArgument(std::string(name) + " must be true or false");
+  return std::optional<bool>(b->get<bool>());
+}
+
+bool IsMergePatch(const HttpRequest& req) {
+  std::string_view type = req.Header("content-type");
+  return type.substr(0, type.find(';')) == "application/merge-patch+json";
+}
+
+}  // namespace
 
 HttpResponse VaultError(int status, std::string_view detail) {
   json errors = json::array();
@@ -20,9 +183,6 @@ HttpResponse VaultApi::Error(const RequestContext& /*ctx*/, int status, std::str
   return VaultError(status, detail);
 }
 
-// The paths served, after "/v1/": the route labels of metrics.
-static constexpr std::string_view kRoutes[] = {"sys/health", "sys/seal-status"};
-
 std::vector<std::string_view> VaultApi::Routes() const {
   return {std::begin(kRoutes), std::end(kRoutes)};
 }
@@ -30,22 +190,311 @@ std::vector<std::string_view> VaultApi::Routes() const {
 int VaultApi::RouteIndex(std::string_view path) const {
   if (!path.starts_with("/v1/")) return -1;
   path.remove_prefix(4);
-  for (size_t i = 0; i < std::size(kRoutes); ++i) {
-    if (kRoutes[i] == path) return static_cast<int>(i);
-  }
-  return -1;
+  auto index_of = [](std::string_view label) {
+    for (size_t i = 0; i < std::size(kRoutes); ++i) {
+      if (kRoutes[i] == label) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  if (path.starts_with("sys/internal/ui/mounts")) return index_of("sys/internal/ui/mounts");
+  if (path.starts_with("sys/mounts")) return index_of("sys/mounts");
+  if (path.starts_with("sys/") || path.starts_with("auth/")) return index_of(path);
+  auto route = ParseKvPath(path);
+  if (!route) return -1;
+  return index_of("kv/" + route->kind);
 }
 
-HttpResponse VaultApi::Handle(RequestContext& /*ctx*/, const HttpRequest& req) {
+HttpResponse VaultApi::Envelope(const RequestContext& ctx, int status, json data) const {
+  return JsonResponse(status, {{"request_id", ctx.request_id},
+                               {"lease_id", ""},
+                               {"renewable", false},
+                               {"lease_duration", 0},
+                               {"data", std::move(data)},
+                               {"wrap_info", nullptr},
+                               {"warnings", nullptr},
+                               {"auth", nullptr}});
+}
+
+HttpResponse VaultApi::Handle(RequestContext& ctx, const HttpRequest& req) {
   std::string_view path = req.Path().substr(4);  // after "/v1/"
   if (path == "sys/health") return Health(req);
   if (path == "sys/seal-status") {
     if (req.method != "GET") return VaultError(405, "");
     return SealStatus();
   }
-  // Vault's own words for a path no mount or backend serves.
-  return VaultError(404, "no handler for route \"" + std::string(path.substr(0, 256)) +
-                             "\". route entry not found.");
+  if (!keys_ || !secrets_) return NoHandler(path);
+  // Everything else reads the store (tokens are in memory, but secrets and mounts are not).
+  if (!ctx.may_block) return HttpResponse::RunOnWorker();
+  return Authenticated(ctx, req, path);
+}
+
+HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req,
+                                     std::string_view path) {
+  auto token = TokenOf(req);
+  if (!token || token->empty()) return PermissionDenied();
+  auto actor = keys_->Authenticate(*token);
+  if (!actor.ok()) return PermissionDenied();
+  ctx.actor = *std::move(actor);
+  if (path.starts_with("sys/")) return Sys(ctx, req, path);
+  if (path.starts_with("auth/")) return Token(ctx, req, path);
+  auto route = ParseKvPath(path);
+  if (!route || !IsValidMountName(route->mount) || !secrets_->MountExists(route->mount)) {
+    return NoHandler(path);
+  }
+  return Kv(ctx, req, *route);
+}
+
+HttpResponse VaultApi::Kv(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
+  if (route.kind == "data") return Data(ctx, req, route);
+  if (route.kind == "metadata") return Metadata(ctx, req, route);
+  if (route.kind == "delete" || route.kind == "undelete" || route.kind == "destroy") {
+    return Versions(ctx, req, route);
+  }
+  if (route.kind == "config" && route.path.empty()) return Config(ctx, req, route);
+  return NoHandler(req.Path().substr(4));
+}
+
+HttpResponse VaultApi::Data(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
+  if (req.method == "GET") {
+    int64_t version = 0;
+    if (auto v = QueryParam(req.target, "version")) {
+      if (v->empty() || v->size() > 18 ||
+          !std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return VaultError(400, "version must be a non-negative integer");
+      }
+      version = std::stoll(*v);
+    }
+    auto got = secrets_->Read(ctx, route.mount, route.path, version);
+    if (!got.ok()) return ErrorOf(got.status());
+    json metadata = VersionMetadata(got->version, got->custom_metadata_json);
+    if (!got->available) {
+      return Envelope(ctx, 404, {{"data", nullptr}, {"metadata", metadata}});
+    }
+    json data = json::parse(got->data_json.Reveal(), nullptr, false);
+    return Envelope(ctx, 200, {{"data", std::move(data)}, {"metadata", metadata}});
+  }
+  if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+    bool patch = req.method == "PATCH";
+    if (patch && !IsMergePatch(req)) {
+      return VaultError(415, "PATCH requires Content-Type: application/merge-patch+json");
+    }
+    auto body = BodyObject(req);
+    if (!body.ok()) return ErrorOf(body.status());
+    auto cas = CasOf(*body);
+    if (!cas.ok()) return ErrorOf(cas.status());
+    auto data = body->find("data");
+    if (data == body->end() || !data->is_object()) return VaultError(400, "no data provided");
+    crypto::Secret text(data->dump());
+    auto written = patch ? secrets_->Patch(ctx, route.mount, route.path, std::move(text), *cas)
+                         : secrets_->Write(ctx, route.mount, route.path, std::move(text), *cas);
+    if (!written.ok()) return ErrorOf(written.status());
+    return Envelope(ctx, 200, VersionMetadata(*written, ""));
+  }
+  if (req.method == "DELETE") {
+    Status st = secrets_->DeleteVersions(ctx, route.mount, route.path, {});
+    if (!st.ok() && st.code() != StatusCode::kNotFound) return ErrorOf(st);
+    return NoContent();
+  }
+  return VaultError(405, "");
+}
+
+HttpResponse VaultApi::Metadata(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
+  auto list = QueryParam(req.target, "list");
+  if (req.method == "LIST" || (req.method == "GET" && list && (*list == "true" || *list == "1"))) {
+    return List(ctx, route);
+  }
+  if (req.method == "GET") {
+    auto m = secrets_->ReadMetadata(ctx, route.mount, route.path);
+    if (!m.ok()) return ErrorOf(m.status());
+    json versions = json::object();
+    for (const auto& v : m->versions) {
+      versions[std::to_string(v.version)] = {
+          {"created_time", VaultTime(v.created_at_ms)},
+          {"deletion_time", v.deletion_time_ms ? VaultTime(*v.deletion_time_ms) : ""},
+          {"destroyed", v.destroyed}};
+    }
+    json custom = m->custom_metadata_json.empty()
+                      ? json(nullptr)
+                      : json::parse(m->custom_metadata_json, nullptr, false);
+    json data = {{"cas_required", m->cas_required},
+                 {"created_time", VaultTime(m->created_at_ms)},
+                 {"current_version", m->current_version},
+                 {"custom_metadata", custom},
+                 {"delete_version_after", GoDuration(m->delete_version_after_ms)},
+                 {"max_versions", m->max_versions},
+                 {"oldest_version", m->oldest_version},
+                 {"updated_time", VaultTime(m->updated_at_ms)},
+                 {"versions", versions}};
+    if (m->rotation_period_ms) {
+      data["keyhold"] = {
+          {"rotation_period", GoDuration(*m->rotation_period_ms)},
+          {"next_rotation_time", m->next_rotation_at_ms ? VaultTime(*m->next_rotation_at_ms) : ""}};
+    }
+    return Envelope(ctx, 200, data);
+  }
+  if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+    if (req.method == "PATCH" && !IsMergePatch(req)) {
+      return VaultError(415, "PATCH requires Content-Type: application/merge-patch+json");
+    }
+    auto body = BodyObject(req);
+    if (!body.ok()) return ErrorOf(body.status());
+    service::MetadataChange change;
+    auto max_versions = MaxVersionsOf(*body);
+    auto cas_required = BoolOf(*body, "cas_required");
+    auto dva = DurationOf(*body, "delete_version_after");
+    auto rotation = DurationOf(*body, "rotation_period");
+    for (const Status& st :
+         {max_versions.status(), cas_required.status(), dva.status(), rotation.status()}) {
+      if (!st.ok()) return ErrorOf(st);
+    }
+    change.max_versions = *max_versions;
+    change.cas_required = *cas_required;
+    change.delete_version_after_ms = *dva;
+    change.rotation_period_ms = *rotation;
+    if (auto custom = body->find("custom_metadata"); custom != body->end() && !custom->is_null()) {
+      change.custom_metadata_json = custom->dump();
+    }
+    Status st = secrets_->WriteMetadata(ctx, route.mount, route.path, change);
+    return st.ok() ? NoContent() : ErrorOf(st);
+  }
+  if (req.method == "DELETE") {
+    Status st = secrets_->DeleteMetadata(ctx, route.mount, route.path);
+    if (!st.ok() && st.code() != StatusCode::kNotFound) return ErrorOf(st);
+    return NoContent();
+  }
+  return VaultError(405, "");
+}
+
+HttpResponse VaultApi::List(RequestContext& ctx, const KvPath& route) {
+  std::string folder = route.path;
+  if (!folder.empty() && !folder.ends_with('/')) folder += '/';
+  auto names = secrets_->List(ctx, route.mount, folder);
+  if (!names.ok()) return ErrorOf(names.status());
+  if (names->empty()) return VaultError(404, "");
+  return Envelope(ctx, 200, {{"keys", *names}});
+}
+
+HttpResponse VaultApi::Versions(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
+  if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
+  auto body = BodyObject(req);
+  if (!body.ok()) return ErrorOf(body.status());
+  auto versions = VersionsOf(*body);
+  if (!versions.ok()) return ErrorOf(versions.status());
+  Status st;
+  if (route.kind == "delete") {
+    st = secrets_->DeleteVersions(ctx, route.mount, route.path, *versions);
+  } else if (route.kind == "undelete") {
+    st = secrets_->UndeleteVersions(ctx, route.mount, route.path, *versions);
+  } else {
+    st = secrets_->DestroyVersions(ctx, route.mount, route.path, *versions);
+  }
+  if (!st.ok() && st.code() != StatusCode::kNotFound) return ErrorOf(st);
+  return NoContent();
+}
+
+HttpResponse VaultApi::Config(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
+  if (req.method == "GET") {
+    auto c = secrets_->ReadMountConfig(ctx, route.mount);
+    if (!c.ok()) return ErrorOf(c.status());
+    return Envelope(ctx, 200,
+                    {{"cas_required", c->cas_required},
+                     {"delete_version_after", GoDuration(c->delete_version_after_ms)},
+                     {"max_versions", c->max_versions}});
+  }
+  if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
+  auto body = BodyObject(req);
+  if (!body.ok()) return ErrorOf(body.status());
+  auto current = secrets_->ReadMountConfig(ctx, route.mount);
+  if (!current.ok()) return ErrorOf(current.status());
+  auto max_versions = MaxVersionsOf(*body);
+  auto cas_required = BoolOf(*body, "cas_required");
+  auto dva = DurationOf(*body, "delete_version_after");
+  for (const Status& st : {max_versions.status(), cas_required.status(), dva.status()}) {
+    if (!st.ok()) return ErrorOf(st);
+  }
+  service::MountConfig c = *current;
+  if (*max_versions) c.max_versions = **max_versions;
+  if (*cas_required) c.cas_required = **cas_required;
+  if (*dva) c.delete_version_after_ms = **dva;
+  Status st = secrets_->WriteMountConfig(ctx, c);
+  return st.ok() ? NoContent() : ErrorOf(st);
+}
+
+HttpResponse VaultApi::Sys(RequestContext& ctx, const HttpRequest& req, std::string_view path) {
+  if (path == "sys/rotate") {
+    if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
+    auto term = secrets_->RotateKeyring(ctx);
+    return term.ok() ? NoContent() : ErrorOf(term.status());
+  }
+  if (path.starts_with("sys/internal/ui/mounts/")) {
+    std::string_view rest = path.substr(std::string_view("sys/internal/ui/mounts/").size());
+    std::string mount(rest.substr(0, rest.find('/')));
+    if (!IsValidMountName(mount) || !secrets_->MountExists(mount)) return PermissionDenied();
+    return Envelope(ctx, 200,
+                    {{"path", mount + "/"},
+                     {"type", "kv"},
+                     {"options", {{"version", "2"}}},
+                     {"description", "key/value secret storage"}});
+  }
+  if (path.starts_with("sys/mounts/")) {
+    std::string name(path.substr(std::string_view("sys/mounts/").size()));
+    if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
+    auto body = BodyObject(req);
+    if (!body.ok()) return ErrorOf(body.status());
+    std::string type = body->value("type", "");
+    std::string version = body->contains("options") && (*body)["options"].is_object()
+                              ? (*body)["options"].value("version", "")
+                              : "";
+    if (type != "kv" && type != "kv-v2") {
+      return VaultError(400, "only the kv secrets engine (version 2) is served");
+    }
+    if (type == "kv" && version != "2") return VaultError(400, "only kv version 2 is served");
+    Status st = secrets_->EnableMount(ctx, {.name = name});
+    if (st.code() == StatusCode::kAlreadyExists) {
+      return VaultError(400, "path is already in use at " + name + "/");
+    }
+    return st.ok() ? NoContent() : ErrorOf(st);
+  }
+  return NoHandler(path);
+}
+
+HttpResponse VaultApi::Token(RequestContext& ctx, const HttpRequest& req, std::string_view path) {
+  const Principal& p = ctx.actor;
+  json policies = json::array();
+  for (const std::string& perm : p.permissions) policies.push_back(perm == "*" ? "root" : perm);
+  if (path == "auth/token/lookup-self") {
+    if (req.method != "GET") return VaultError(405, "");
+    // The token itself is never echoed: `id` is the root key's id, which names it.
+    return Envelope(ctx, 200,
+                    {{"accessor", p.key_id},
+                     {"creation_ttl", 0},
+                     {"display_name", "keyhold-root-key"},
+                     {"entity_id", ""},
+                     {"expire_time", nullptr},
+                     {"explicit_max_ttl", 0},
+                     {"id", p.key_id},
+                     {"meta", nullptr},
+                     {"num_uses", 0},
+                     {"orphan", true},
+                     {"path", "auth/token/create"},
+                     {"policies", policies},
+                     {"renewable", false},
+                     {"ttl", 0},
+                     {"type", "service"}});
+  }
+  if (path == "auth/token/renew-self") {
+    if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
+    json body = {{"request_id", ctx.request_id}, {"lease_id", ""},  {"renewable", false},
+                 {"lease_duration", 0},          {"data", nullptr}, {"wrap_info", nullptr},
+                 {"warnings", nullptr}};
+    body["auth"] = {{"client_token", ""},      {"accessor", p.key_id},
+                    {"policies", policies},    {"token_policies", policies},
+                    {"metadata", nullptr},     {"lease_duration", 0},
+                    {"renewable", false},      {"entity_id", ""},
+                    {"token_type", "service"}, {"orphan", true}};
+    return JsonResponse(200, body);
+  }
+  return NoHandler(path);
 }
 
 // The server holds its master key from start-up, so it is always initialized, unsealed and

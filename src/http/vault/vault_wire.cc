@@ -1,0 +1,142 @@
+#include "http/vault/vault_wire.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <ctime>
+
+namespace keyhold::http::vault {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+constexpr int64_t kMaxDurationMs = 100LL * 365 * 24 * 3600 * 1000;
+
+}  // namespace
+
+std::optional<std::string> PercentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      int hi = HexValue(text[i + 1]);
+      int lo = HexValue(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      c = static_cast<char>(hi * 16 + lo);
+      i += 2;
+    }
+    if (c == '\0') return std::nullopt;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::optional<std::string> QueryParam(std::string_view target, std::string_view name) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+std::optional<KvPath> ParseKvPath(std::string_view after_v1) {
+  size_t first = after_v1.find('/');
+  if (first == std::string_view::npos) return std::nullopt;
+  KvPath out;
+  out.mount = std::string(after_v1.substr(0, first));
+  std::string_view rest = after_v1.substr(first + 1);
+  size_t second = rest.find('/');
+  out.kind = std::string(rest.substr(0, second));
+  if (second != std::string_view::npos) {
+    auto decoded = PercentDecode(rest.substr(second + 1));
+    if (!decoded) return std::nullopt;
+    out.path = *std::move(decoded);
+  }
+  return out;
+}
+
+std::string VaultTime(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+std::string GoDuration(int64_t ms) {
+  if (ms <= 0) return "0s";
+  if (ms < 1000) return fmt::format("{}ms", ms);
+  int64_t h = ms / 3'600'000;
+  int64_t m = (ms / 60'000) % 60;
+  int64_t s = (ms / 1000) % 60;
+  int64_t frac = ms % 1000;
+  std::string seconds = frac == 0 ? fmt::format("{}s", s) : fmt::format("{}.{:03}s", s, frac);
+  while (frac != 0 && seconds.size() > 2 && seconds[seconds.size() - 2] == '0') {
+    seconds.erase(seconds.size() - 2, 1);  // Go trims trailing zeros: 1.500s -> 1.5s
+  }
+  if (h > 0) return fmt::format("{}h{}m{}", h, m, seconds);
+  if (m > 0) return fmt::format("{}m{}", m, seconds);
+  return seconds;
+}
+
+std::optional<int64_t> ParseGoDuration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  if (std::all_of(text.begin(), text.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (text.size() > 12) return std::nullopt;
+    int64_t secs = std::stoll(std::string(text));
+    if (secs * 1000 > kMaxDurationMs) return std::nullopt;
+    return secs * 1000;
+  }
+  double total_ms = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+      ++i;
+    if (i == start || i - start > 20) return std::nullopt;
+    std::string number(text.substr(start, i - start));
+    if (std::count(number.begin(), number.end(), '.') > 1 || number == ".") return std::nullopt;
+    double value = std::stod(number);
+    size_t unit_start = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+    std::string_view unit = text.substr(unit_start, i - unit_start);
+    double scale = 0;
+    if (unit == "ms") {
+      scale = 1;
+    } else if (unit == "s") {
+      scale = 1000;
+    } else if (unit == "m") {
+      scale = 60'000;
+    } else if (unit == "h") {
+      scale = 3'600'000;
+    } else if (unit == "d") {
+      scale = 86'400'000;
+    } else {
+      return std::nullopt;
+    }
+    total_ms += value * scale;
+    if (total_ms > static_cast<double>(kMaxDurationMs)) return std::nullopt;
+  }
+  return static_cast<int64_t>(std::llround(total_ms));
+}
+
+}  // namespace keyhold::http::vault
