@@ -245,6 +245,7 @@ HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req
 }
 
 HttpResponse VaultApi::Kv(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
+  if (route.malformed) return VaultError(400, "invalid secret path: a malformed %-escape");
   if (route.kind == "data") return Data(ctx, req, route);
   if (route.kind == "metadata") return Metadata(ctx, req, route);
   if (route.kind == "delete" || route.kind == "undelete" || route.kind == "destroy") {

@@ -67,8 +67,11 @@ std::optional<KvPath> ParseKvPath(std::string_view after_v1) {
   out.kind = std::string(rest.substr(0, second));
   if (second != std::string_view::npos) {
     auto decoded = PercentDecode(rest.substr(second + 1));
-    if (!decoded) return std::nullopt;
-    out.path = *std::move(decoded);
+    if (decoded) {
+      out.path = *std::move(decoded);
+    } else {
+      out.malformed = true;
+    }
   }
   return out;
 }

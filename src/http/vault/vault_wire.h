@@ -20,11 +20,13 @@ std::optional<std::string> PercentDecode(std::string_view text);
 // The value of query parameter `name` in `target` (percent-decoded), or nullopt if absent.
 std::optional<std::string> QueryParam(std::string_view target, std::string_view name);
 
-// A KV path after "/v1/": "<mount>/<kind>" or "<mount>/<kind>/<path>".
+// A KV path after "/v1/": "<mount>/<kind>" or "<mount>/<kind>/<path>"; nullopt if it has no
+// kind.
 struct KvPath {
   std::string mount;
-  std::string kind;  // data, metadata, delete, undelete, destroy, config, subkeys
-  std::string path;  // decoded, may be empty or end in '/' (a folder to list)
+  std::string kind;        // data, metadata, delete, undelete, destroy, config, subkeys
+  std::string path;        // decoded, may be empty or end in '/' (a folder to list)
+  bool malformed = false;  // the path has a bad %-escape or an encoded NUL (path is empty)
 };
 std::optional<KvPath> ParseKvPath(std::string_view after_v1);
 

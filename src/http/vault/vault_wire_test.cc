@@ -18,8 +18,9 @@ TEST(VaultWire, SplitsKvPaths) {
   EXPECT_EQ(ParseKvPath("secret/metadata/dir/")->path, "dir/");
   EXPECT_EQ(ParseKvPath("secret/data/a%2Fb")->path, "a/b");
   EXPECT_FALSE(ParseKvPath("secret"));
-  EXPECT_FALSE(ParseKvPath("secret/data/a%2"));
-  EXPECT_FALSE(ParseKvPath("secret/data/a%00b"));
+  EXPECT_TRUE(ParseKvPath("secret/data/a%2")->malformed);
+  EXPECT_TRUE(ParseKvPath("secret/data/a%00b")->malformed);
+  EXPECT_FALSE(ParseKvPath("secret/data/a%2Fb")->malformed);
 }
 
 TEST(VaultWire, QueryParameters) {

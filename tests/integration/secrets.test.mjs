@@ -1,0 +1,194 @@
+// The secrets API over HTTP as a hostile or careless client meets it: malformed paths and bodies,
+// the wrong content type, other callers' paths, a crash after an acknowledged write, a wrong
+// master key; and what the audit log records of it all.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Server, rawExchange } from "../lib/keyhold.mjs";
+
+let s;
+
+before(async () => {
+  s = await new Server().start();
+});
+after(async () => {
+  await s.stop();
+});
+
+// A /v1/ request with the root key (or `token`); returns { status, body }.
+async function v1(method, path, body, { token = s.rootKey, headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h["x-vault-token"] = token;
+  if (body !== undefined && !h["content-type"]) h["content-type"] = "application/json";
+  const res = await fetch(`${s.url}/v1/${path}`, {
+    method,
+    headers: h,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, text };
+}
+
+test("paths that escape, repeat or smuggle are refused with 400", async () => {
+  // Sent raw: a client library would normalise some of these away before they left.
+  const body = JSON.stringify({ data: { v: 1 } });
+  for (const bad of ["a/../b", "a/%2e%2e/b", "a//b", "a/./b", "a%00b", "a%2", "%2e%2e", "a/b%20c", "../../etc/passwd"]) {
+    const raw = await rawExchange(
+      s.port,
+      `POST /v1/secret/data/${bad} HTTP/1.1\r\nHost: x\r\nX-Vault-Token: ${s.rootKey}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    assert.match(raw, /^HTTP\/1\.1 400/, `${bad} -> ${raw.slice(0, 300)}`);
+    assert.match(raw, /"errors":\["/);
+  }
+  const long = await v1("POST", `secret/data/${"a".repeat(600)}`, { data: { v: 1 } });
+  assert.equal(long.status, 400);
+});
+
+test("bad bodies: no data, not an object, deep, duplicate keys, oversized, bad cas", async () => {
+  const cases = [
+    [{ nodata: 1 }, 400],
+    [{ data: [1, 2] }, 400],
+    [{ data: "x" }, 400],
+    ["{not json", 400],
+    ["[]", 400],
+    ['{"data":{"a":1},"data":{"a":2}}', 400],
+    [{ data: { v: 1 }, options: { cas: -1 } }, 400],
+    [{ data: { v: 1 }, options: { cas: "1" } }, 400],
+    [{ data: { v: 1 }, options: "x" }, 400],
+    ["[".repeat(100000), 400],
+    [{ data: { v: "x".repeat(600 * 1024) } }, 413],
+  ];
+  for (const [body, want] of cases) {
+    const r = await v1("POST", "secret/data/bad/body", body);
+    assert.equal(r.status, want, `${String(JSON.stringify(body)).slice(0, 60)} -> ${r.text.slice(0, 200)}`);
+    assert.ok(Array.isArray(r.body.errors));
+  }
+  // Nothing was written by any of them.
+  assert.equal((await v1("GET", "secret/data/bad/body")).status, 404);
+});
+
+test("PATCH needs the merge-patch content type; versions must be numbers", async () => {
+  await v1("POST", "secret/data/p/x", { data: { a: 1 } });
+  const wrong = await v1("PATCH", "secret/data/p/x", { data: { a: 2 } });
+  assert.equal(wrong.status, 415);
+  const right = await v1("PATCH", "secret/data/p/x", { data: { a: 2 } }, {
+    headers: { "content-type": "application/merge-patch+json" },
+  });
+  assert.equal(right.status, 200, right.text);
+  assert.equal((await v1("POST", "secret/destroy/p/x", { versions: ["x"] })).status, 400);
+  assert.equal((await v1("POST", "secret/destroy/p/x", { versions: [] })).status, 400);
+  assert.equal((await v1("POST", "secret/destroy/p/x", {})).status, 400);
+  assert.equal((await v1("GET", "secret/data/p/x?version=abc")).status, 400);
+  assert.equal((await v1("GET", "secret/data/p/x?version=-1")).status, 400);
+  assert.equal((await v1("DELETE", "secret/config")).status, 405);
+});
+
+test("no token, a wrong token, or a wrong mount", async () => {
+  for (const token of [null, "", "khr_x", "hvs.abcdef"]) {
+    const r = await v1("GET", "secret/data/p/x", undefined, { token });
+    assert.equal(r.status, 403);
+    assert.deepEqual(r.body, { errors: ["permission denied"] });
+  }
+  const viaBearer = await fetch(`${s.url}/v1/secret/data/p/x`, { headers: { authorization: `Bearer ${s.rootKey}` } });
+  assert.equal(viaBearer.status, 200);
+  const nomount = await v1("GET", "nomount/data/x");
+  assert.equal(nomount.status, 404);
+  assert.match(nomount.body.errors[0], /no handler for route/);
+  // LIST is a method the listener passes through.
+  const raw = await rawExchange(s.port, `LIST /v1/secret/metadata/ HTTP/1.1\r\nHost: x\r\nX-Vault-Token: ${s.rootKey}\r\n\r\n`);
+  assert.match(raw, /^HTTP\/1\.1 200/);
+  assert.match(raw, /"keys":\[/);
+});
+
+test("a narrow root key sees and touches only its globs, and each refusal is audited", async () => {
+  await v1("POST", "secret/data/helpdesk/smtp", { data: { password: "p1" } });
+  await v1("POST", "secret/data/crm/stripe", { data: { key: "k1" } });
+  const hd = await s.ok("rootKeys.createRootKey", {
+    name: "helpdesk",
+    permissions: ["secret.read:secret/helpdesk/*", "secret.list:secret/helpdesk/*"],
+  });
+  assert.equal((await v1("GET", "secret/data/helpdesk/smtp", undefined, { token: hd.key })).status, 200);
+  for (const [method, path, body] of [
+    ["GET", "secret/data/crm/stripe"],
+    ["GET", "secret/data/crm/nonexistent"],
+    ["GET", "secret/metadata/crm/stripe"],
+    ["POST", "secret/data/helpdesk/smtp", { data: { password: "x" } }],
+    ["POST", "secret/destroy/helpdesk/smtp", { versions: [1] }],
+    ["DELETE", "secret/metadata/helpdesk/smtp"],
+    ["LIST", "secret/metadata/crm/"],
+    ["POST", "secret/config", { max_versions: 1 }],
+    ["POST", "sys/mounts/stolen", { type: "kv", options: { version: "2" } }],
+    ["POST", "sys/rotate"],
+  ]) {
+    const r = await v1(method, path, body, { token: hd.key });
+    assert.equal(r.status, 403, `${method} ${path} -> ${r.status}`);
+    assert.deepEqual(r.body, { errors: ["permission denied"] });
+  }
+  const denied = await s.call("audit.listEvents", { actor: hd.keyId, limit: 100 });
+  const outcomes = denied.body.data.map((e) => `${e.action}:${e.outcome}`);
+  assert.ok(outcomes.includes("secret.read:denied"), outcomes.join());
+  assert.ok(outcomes.includes("secret.read:success"), outcomes.join());
+  assert.ok(denied.body.data.length >= 11, outcomes.join());
+  // Root keys can only hand out secret permissions they hold themselves.
+  const escalate = await s.call("rootKeys.createRootKey", { permissions: ["secret.read:secret/*"] }, hd.key);
+  assert.equal(escalate.status, 403);
+});
+
+test("reads and changes are audited without values or field names", async () => {
+  await v1("POST", "secret/data/audited/x", { data: { field_marker_q: "value_marker_q" } });
+  await v1("GET", "secret/data/audited/x");
+  await v1("POST", "secret/delete/audited/x", { versions: [1] });
+  const events = await s.call("audit.listEvents", { target: "secret/audited/x" });
+  assert.deepEqual(events.body.data.map((e) => e.action), ["secret.delete", "secret.read", "secret.write"]);
+  const text = JSON.stringify(events.body);
+  assert.equal(text.includes("value_marker_q"), false);
+  assert.equal(text.includes("field_marker_q"), false);
+  const chain = await s.call("audit.verifyChain", {});
+  assert.equal(chain.body.data.valid, true, chain.text);
+});
+
+test("mounts are enabled by an operator; the vault CLI's mount lookup answers", async () => {
+  const enable = await v1("POST", "sys/mounts/team-a", { type: "kv", options: { version: "2" } });
+  assert.equal(enable.status, 204, enable.text);
+  assert.equal((await v1("POST", "sys/mounts/team-a", { type: "kv", options: { version: "2" } })).status, 400);
+  assert.equal((await v1("POST", "sys/mounts/x1", { type: "transit" })).status, 400);
+  assert.equal((await v1("POST", "sys/mounts/sys", { type: "kv-v2" })).status, 400);
+  assert.equal((await v1("POST", "team-a/data/db", { data: { p: "x" } })).status, 200);
+  const ui = await v1("GET", "sys/internal/ui/mounts/team-a/db");
+  assert.equal(ui.status, 200);
+  assert.deepEqual(ui.body.data.options, { version: "2" });
+  assert.equal(ui.body.data.type, "kv");
+});
+
+test("rotating the keyring keeps every secret readable", async () => {
+  for (let i = 0; i < 20; i++) await v1("POST", `secret/data/rot/s${i}`, { data: { i } });
+  assert.equal((await v1("POST", "sys/rotate")).status, 204);
+  for (let i = 0; i < 20; i++) {
+    const r = await v1("GET", `secret/data/rot/s${i}`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.data.data.i, i);
+  }
+});
+
+test("kill -9 loses no acknowledged secret write; a wrong master key refuses to start", async () => {
+  const t = await new Server().start();
+  const token = t.rootKey;
+  for (let i = 0; i < 10; i++) {
+    const r = await fetch(`${t.url}/v1/secret/data/crash/s${i}`, {
+      method: "POST",
+      headers: { "x-vault-token": token, "content-type": "application/json" },
+      body: JSON.stringify({ data: { i } }),
+    });
+    assert.equal(r.status, 200);
+  }
+  await t.stop("SIGKILL");
+  const again = await new Server({ dataDir: t.dataDir }).start();
+  for (let i = 0; i < 10; i++) {
+    const r = await fetch(`${again.url}/v1/secret/data/crash/s${i}`, { headers: { "x-vault-token": token } });
+    assert.equal(r.status, 200);
+    assert.equal((await r.json()).data.data.i, i);
+  }
+  await again.stop();
+  const wrong = new Server({ dataDir: t.dataDir, env: { KEYHOLD_MASTER_KEY: "ab".repeat(32) } });
+  await assert.rejects(wrong.start(), /master key does not open the secrets keyring/);
+});
