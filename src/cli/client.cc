@@ -45,16 +45,45 @@ StatusOr<ApiClient> ApiClient::FromEnvironment() {
 
 StatusOr<ApiResult> ApiClient::Call(const std::string& operation,
                                     const nlohmann::json& body) const {
+  auto r = Send("POST", "/v2/" + operation, body.dump(), "application/json", /*vault=*/false);
+  if (r.ok() && r->body.is_null()) return Internal("the server's answer is not JSON");
+  return r;
+}
+
+StatusOr<ApiResult> ApiClient::Vault(const std::string& method, const std::string& target,
+                                     const nlohmann::json& body,
+                                     const std::string& content_type) const {
+  return Send(method, target, body.is_null() ? "" : body.dump(), content_type, /*vault=*/true);
+}
+
+std::string ApiClient::Address() const {
+  bool v6 = host_.find(':') != std::string::npos;
+  return std::string(tls_ ? "https://" : "http://") + (v6 ? "[" + host_ + "]" : host_) + ":" +
+         port_;
+}
+
+StatusOr<ApiResult> ApiClient::Send(const std::string& method, const std::string& target,
+                                    const std::string& body, const std::string& content_type,
+                                    bool vault) const {
   try {
     asio::io_context io;
     asio::ip::tcp::resolver resolver(io);
     auto endpoints = resolver.resolve(host_, port_);
-    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v2/" + operation, 11};
+    bhttp::request<bhttp::string_body> req;
+    req.method_string(method);
+    req.target(target);
+    req.version(11);
     req.set(bhttp::field::host, host_);
-    req.set(bhttp::field::content_type, "application/json");
-    req.set(bhttp::field::authorization, "Bearer " + token_);
+    if (vault) {
+      req.set("X-Vault-Token", token_);
+    } else {
+      req.set(bhttp::field::authorization, "Bearer " + token_);
+    }
     req.set(bhttp::field::user_agent, "keyhold-cli");
-    req.body() = body.dump();
+    if (!body.empty()) {
+      req.set(bhttp::field::content_type, content_type);
+      req.body() = body;
+    }
     req.prepare_payload();
     bhttp::response<bhttp::string_body> resp;
     beast::flat_buffer buffer;
@@ -85,11 +114,12 @@ StatusOr<ApiResult> ApiClient::Call(const std::string& operation,
     }
     ApiResult out;
     out.http_status = static_cast<int>(resp.result_int());
+    if (resp.body().empty()) return out;
     out.body = nlohmann::json::parse(resp.body(), nullptr, false);
     if (out.body.is_discarded()) return Internal("the server's answer is not JSON");
     return out;
   } catch (const std::exception& e) {
-    return Unavailable(std::string("cannot reach the keyhold server: ") + e.what());
+    return Unavailable("cannot reach the keyhold server at " + Address() + ": " + e.what());
   }
 }
 

@@ -27,7 +27,21 @@ class ApiClient {
   // connection or TLS failure, kInternal for a response that is not JSON.
   StatusOr<ApiResult> Call(const std::string& operation, const nlohmann::json& body) const;
 
+  // Sends `method` to `target` (e.g. "/v1/secret/data/app") with the token as X-Vault-Token and
+  // `body` as JSON unless it is null. An empty answer (204) is a result with a null body. Errors:
+  // as Call.
+  StatusOr<ApiResult> Vault(const std::string& method, const std::string& target,
+                            const nlohmann::json& body,
+                            const std::string& content_type = "application/json") const;
+
+  // Where the client connects, for messages: "http://host:port".
+  std::string Address() const;
+
  private:
+  StatusOr<ApiResult> Send(const std::string& method, const std::string& target,
+                           const std::string& body, const std::string& content_type,
+                           bool vault) const;
+
   bool tls_ = false;
   std::string host_;
   std::string port_;

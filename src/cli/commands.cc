@@ -404,10 +404,23 @@ int RunCli(int argc, char** argv) {
   AddScan(app, code);
   AddAudit(app, code);
   AddAlertCommands(app, code);
+  AddSecrets(app, code);
+  std::vector<std::string> run_command;
+  if (argc > 1 && std::string_view(argv[1]) == "run") {
+    for (int i = 2; i < argc; ++i) {
+      if (std::string_view(argv[i]) == "--") {
+        run_command.assign(argv + i + 1, argv + argc);
+        argc = i;
+        break;
+      }
+    }
+  }
+  AddRun(app, code, run_command);
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     if (sub->get_name() == "serve" || sub->get_name() == "init" || sub->get_name() == "bench" ||
         sub->get_name() == "scan" || sub->get_name() == "hook" || sub->get_name() == "audit" ||
-        sub->get_name() == "webhooks" || sub->get_name() == "alerts") {
+        sub->get_name() == "webhooks" || sub->get_name() == "alerts" ||
+        sub->get_name() == "secrets" || sub->get_name() == "operator" || sub->get_name() == "run") {
       continue;
     }
     for (CLI::App* leaf : sub->get_subcommands([](CLI::App*) { return true; })) {

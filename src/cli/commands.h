@@ -1,6 +1,9 @@
 // The keyhold command line. Returns the process exit code.
 #pragma once
 
+#include <string>
+#include <vector>
+
 namespace keyhold::cli {
 
 int RunCli(int argc, char** argv);
@@ -21,5 +24,10 @@ void AddScan(CLI::App& app, int& code);
 void AddAudit(CLI::App& app, int& code);
 // `keyhold webhooks create|list|delete|test` and `keyhold alerts list|ack` (alerts.cc).
 void AddAlertCommands(CLI::App& app, int& code);
+// `keyhold secrets …` and `keyhold operator rotate-kek` (secrets.cc).
+void AddSecrets(CLI::App& app, int& code);
+// `keyhold run -- CMD` (run.cc). `after_dashes`: the words after `keyhold run … --`, split off
+// before parsing so that none of the command's own flags is taken for one of ours.
+void AddRun(CLI::App& app, int& code, const std::vector<std::string>& after_dashes);
 
 }  // namespace keyhold::cli

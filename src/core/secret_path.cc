@@ -36,8 +36,9 @@ bool IsOneSegmentWildcard(std::string_view glob, size_t g) {
 }
 
 // Walks `glob` against `path`. Returns true on a full match; if `reach` is set, also when
-// `path` runs out first (something longer than `path` could match).
-bool Walk(std::string_view glob, std::string_view path, bool reach) {
+// `path` runs out first (something longer than `path` could match). Sets `*last_by_plus` if a `+`
+// took the last segment of `path` (a folder's, before its trailing '/').
+bool Walk(std::string_view glob, std::string_view path, bool reach, bool* last_by_plus = nullptr) {
   size_t g = 0;
   size_t p = 0;
   while (g < glob.size()) {
@@ -48,6 +49,7 @@ bool Walk(std::string_view glob, std::string_view path, bool reach) {
       size_t end = path.find('/', p);
       if (end == std::string_view::npos) end = path.size();
       if (end == p) return false;  // an empty segment is no segment
+      if (last_by_plus) *last_by_plus = end + 1 >= path.size();
       p = end;
       ++g;
       continue;
@@ -63,7 +65,13 @@ bool Walk(std::string_view glob, std::string_view path, bool reach) {
 
 bool IsValidMountName(std::string_view name) {
   if (name.empty() || name.size() > kMaxMountNameLength) return false;
-  if (name == "sys" || name == "auth" || name == "identity" || name == "cubbyhole") return false;
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "sys" || lower == "auth" || lower == "identity" || lower == "cubbyhole" ||
+      lower == "v1" || lower == "v2") {
+    return false;
+  }
   return std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
   });
@@ -157,17 +165,42 @@ bool SecretAccessGranted(const std::vector<std::string>& held, std::string_view 
   return false;
 }
 
-bool SecretListReaches(const std::vector<std::string>& held, std::string_view folder) {
+namespace {
+
+// True if a held permission with a capability `capability` accepts (any capability if empty)
+// reaches under `folder`; with `named`, only one whose glob names the folder's last segment
+// itself rather than matching it with `+`.
+bool Reaches(const std::vector<std::string>& held, std::string_view capability,
+             std::string_view folder, bool named) {
   for (const std::string& h : held) {
     std::string_view cap;
     std::string_view glob;
     if (SplitSecretPermission(h, &cap, &glob)) {
-      if ((cap == "*" || cap == "list") && SecretGlobReachesUnder(glob, folder)) return true;
-    } else if (PermissionMatches(h, "secret.list")) {
+      if (!capability.empty() && cap != "*" && cap != capability) continue;
+      bool by_plus = false;
+      if (Walk(glob, folder, /*reach=*/true, &by_plus) && !(named && by_plus)) return true;
+    } else if (capability.empty()
+                   ? PermissionMatches(h, "secret.read") || PermissionMatches(h, "secret.list") ||
+                         PermissionMatches(h, "secret.create")
+                   : PermissionMatches(h, "secret." + std::string(capability))) {
       return true;
     }
   }
   return false;
+}
+
+}  // namespace
+
+bool SecretListReaches(const std::vector<std::string>& held, std::string_view folder) {
+  return Reaches(held, "list", folder, /*named=*/false);
+}
+
+bool SecretListNamesFolder(const std::vector<std::string>& held, std::string_view folder) {
+  return Reaches(held, "list", folder, /*named=*/true);
+}
+
+bool SecretAnyAccessReaches(const std::vector<std::string>& held, std::string_view folder) {
+  return Reaches(held, "", folder, /*named=*/false);
 }
 
 }  // namespace keyhold

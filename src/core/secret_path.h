@@ -22,7 +22,7 @@ inline constexpr size_t kMaxSecretPathLength = 512;
 inline constexpr size_t kMaxMountNameLength = 64;
 
 // True if `name` can name a mount: 1..64 of [A-Za-z0-9_-], and not one of the names the `/v1/`
-// surface uses for itself (sys, auth, identity, cubbyhole).
+// surface uses for itself or Vault reserves (sys, auth, identity, cubbyhole, v1, v2), in any case.
 bool IsValidMountName(std::string_view name);
 
 // True if `path` is a well-formed secret path (see above), 1..512 characters.
@@ -64,5 +64,15 @@ bool SecretAccessGranted(const std::vector<std::string>& held, std::string_view 
 // True if listing `folder` ("mount/dir/", or "mount/" for the top) may show the caller anything:
 // some held permission grants `list` on a path under it.
 bool SecretListReaches(const std::vector<std::string>& held, std::string_view folder);
+
+// True if a LIST may show the sub-folder `folder` ("mount/dir/sub/") by name: a held `list`
+// permission reaches under it with a glob that names its last segment (literally or through a
+// `*`), not one that only matches it with `+` — so `secret/+/db` does not reveal every folder of
+// `secret/`.
+bool SecretListNamesFolder(const std::vector<std::string>& held, std::string_view folder);
+
+// True if some held permission, of any capability, reaches under `folder` ("mount/" or
+// "mount/dir/"): the caller may learn that the folder's mount exists.
+bool SecretAnyAccessReaches(const std::vector<std::string>& held, std::string_view folder);
 
 }  // namespace keyhold

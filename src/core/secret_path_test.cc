@@ -14,8 +14,8 @@ TEST(SecretPath, AcceptsOrdinaryPaths) {
 }
 
 TEST(SecretPath, RefusesTraversalEmptySegmentsAndOddCharacters) {
-  for (const char* bad : {"", "/a", "a/", "a//b", ".", "..", "a/../b", "a/./b", "a b", "a\\b",
-                          "a*", "a+", "a%2Fb", "a?b", "a#b", "caf\xc3\xa9"}) {
+  for (const char* bad : {"", "/a", "a/", "a//b", ".", "..", "a/../b", "a/./b", "a b", "a\\b", "a*",
+                          "a+", "a%2Fb", "a?b", "a#b", "caf\xc3\xa9"}) {
     EXPECT_FALSE(IsValidSecretPath(bad)) << bad;
   }
   EXPECT_FALSE(IsValidSecretPath(std::string(kMaxSecretPathLength + 1, 'a')));
@@ -25,14 +25,15 @@ TEST(SecretPath, RefusesTraversalEmptySegmentsAndOddCharacters) {
 TEST(SecretPath, MountNames) {
   EXPECT_TRUE(IsValidMountName("secret"));
   EXPECT_TRUE(IsValidMountName("team-a_kv2"));
-  for (const char* bad : {"", "sys", "auth", "identity", "cubbyhole", "a/b", "a.b", "a b"}) {
+  for (const char* bad :
+       {"", "sys", "SYS", "Auth", "identity", "cubbyhole", "v1", "a/b", "a.b", "a b"}) {
     EXPECT_FALSE(IsValidMountName(bad)) << bad;
   }
 }
 
 TEST(SecretGlob, Validity) {
-  for (const char* good : {"*", "secret/*", "secret/+/smtp", "secret/mail-*", "+", "+/x/+",
-                           "secret/app"}) {
+  for (const char* good :
+       {"*", "secret/*", "secret/+/smtp", "secret/mail-*", "+", "+/x/+", "secret/app"}) {
     EXPECT_TRUE(IsValidSecretGlob(good)) << good;
   }
   for (const char* bad : {"", "a*b", "a/*/b", "a+/b", "a/++", "a//b", "a/../*", "**"}) {
@@ -129,6 +130,26 @@ TEST(SecretPermission, ListReach) {
   EXPECT_TRUE(SecretListReaches(held, "secret/helpdesk/"));
   EXPECT_FALSE(SecretListReaches(held, "secret/crm/"));
   EXPECT_FALSE(SecretListReaches({"secret.read:secret/*"}, "secret/"));
+}
+
+TEST(SecretPermission, APlusGlobDoesNotNameEveryFolderItPassesThrough) {
+  std::vector<std::string> plus = {"secret.list:secret/+/db"};
+  EXPECT_TRUE(SecretListReaches(plus, "secret/"));
+  EXPECT_FALSE(SecretListNamesFolder(plus, "secret/zzz/"));
+  EXPECT_TRUE(SecretListReaches(plus, "secret/zzz/"));
+  std::vector<std::string> prefix = {"secret.list:secret/helpdesk/*", "secret.list:secret/app*"};
+  EXPECT_TRUE(SecretListNamesFolder(prefix, "secret/helpdesk/"));
+  EXPECT_TRUE(SecretListNamesFolder(prefix, "secret/app-old/"));
+  EXPECT_FALSE(SecretListNamesFolder(prefix, "secret/crm/"));
+  EXPECT_TRUE(SecretListNamesFolder({"*"}, "secret/x/"));
+}
+
+TEST(SecretPermission, AnyAccessReachesAMount) {
+  EXPECT_TRUE(SecretAnyAccessReaches({"secret.read:secret/app/*"}, "secret/"));
+  EXPECT_FALSE(SecretAnyAccessReaches({"secret.read:secret/app/*"}, "team/"));
+  EXPECT_FALSE(SecretAnyAccessReaches({"api.*.read_key"}, "secret/"));
+  EXPECT_TRUE(SecretAnyAccessReaches({"secret.*"}, "team/"));
+  EXPECT_TRUE(SecretAnyAccessReaches({"*"}, "team/"));
 }
 
 TEST(SecretPermission, CoversForDelegation) {

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -108,6 +110,14 @@ Status CheckCustomMetadata(const std::string& text) {
     }
   }
   return OkStatus();
+}
+
+// A secret's own limit (max versions, delete-after) within the mount's: the smaller of the two
+// where both are set, as Vault does, so a caller who may change one secret's metadata cannot
+// escape the operator's limit. 0 means unset.
+int64_t EffectiveLimit(int64_t secret, int64_t mount) {
+  if (secret > 0 && mount > 0) return std::min(secret, mount);
+  return secret > 0 ? secret : mount;
 }
 
 Status CasMismatch() {
@@ -511,8 +521,7 @@ class SecretServiceImpl final : public SecretService {
       w.expected_current = rec.current_version;
       w.version.version = rec.current_version + 1;
       w.version.created_at_ms = now;
-      int64_t dva =
-          rec.delete_version_after_ms > 0 ? rec.delete_version_after_ms : m.delete_version_after_ms;
+      int64_t dva = EffectiveLimit(rec.delete_version_after_ms, m.delete_version_after_ms);
       if (dva > 0) w.version.deleted_at_ms = now + dva;
       crypto::Envelope e = ring_->Seal(Aad(mount, path, w.version.version), value.Reveal());
       w.version.kek_term = e.term;
@@ -545,10 +554,17 @@ class SecretServiceImpl final : public SecretService {
     const auto& held = ctx.actor.permissions;
     std::vector<std::string> out;
     std::string after;
+    // Pages start small and grow while they hold only leaves: a folder of many sub-folders
+    // costs a short read per sub-folder, a folder of many leaves a few long ones.
+    int page = 16;
     while (out.size() < kMaxListed) {
-      KH_ASSIGN_OR_RETURN(auto paths, store_.ListSecretPaths(mount, folder, after, 1000));
+      if (ctx.Expired(std::chrono::steady_clock::now())) {
+        return Unavailable("listing took too long; list a narrower folder");
+      }
+      KH_ASSIGN_OR_RETURN(auto paths, store_.ListSecretPaths(mount, folder, after, page));
       if (paths.empty()) break;
       std::string next = paths.back();
+      bool jumped = false;
       for (const std::string& p : paths) {
         std::string_view rest = std::string_view(p).substr(folder.size());
         size_t slash = rest.find('/');
@@ -557,12 +573,14 @@ class SecretServiceImpl final : public SecretService {
           continue;
         }
         std::string child(rest.substr(0, slash + 1));
-        if (SecretListReaches(held, Target(mount, folder + child))) out.push_back(child);
+        if (SecretListNamesFolder(held, Target(mount, folder + child))) out.push_back(child);
         // Every path under the child folder sorts before this (paths hold no byte above '~'):
         // go on past the whole subtree.
         next = folder + child + '\x7f';
+        jumped = true;
         break;
       }
+      page = jumped ? 16 : std::min(page * 4, 1000);
       after = std::move(next);
     }
     return out;

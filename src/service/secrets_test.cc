@@ -171,6 +171,37 @@ TEST_F(SecretsTest, DeleteVersionAfterSoftDeletesOnTime) {
   EXPECT_EQ(Value("a"), "unavailable");
 }
 
+TEST_F(SecretsTest, TheMountsLimitsCapTheSecrets) {
+  ASSERT_TRUE(
+      secrets_
+          ->WriteMountConfig(admin_,
+                             {.name = "secret", .max_versions = 2, .delete_version_after_ms = 1000})
+          .ok());
+  ASSERT_TRUE(secrets_
+                  ->WriteMetadata(admin_, "secret", "a",
+                                  {.max_versions = 10, .delete_version_after_ms = 3'600'000})
+                  .ok());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Put("a", "{}").ok());
+  auto m = secrets_->ReadMetadata(admin_, "secret", "a");
+  EXPECT_EQ(m->versions.size(), 2u);
+  EXPECT_EQ(m->versions.back().deletion_time_ms, m->versions.back().created_at_ms + 1000);
+}
+
+TEST_F(SecretsTest, ListingManySubFoldersReadsLittle) {
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(Put("many/d" + std::to_string(1000 + i) + "/x", "{}").ok());
+  }
+  auto names = secrets_->List(admin_, "secret", "many/");
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(names->size(), 300u);
+  EXPECT_EQ(names->front(), "d1000/");
+  RequestContext plus = Caller("key_p", {"secret.list:secret/many/+/x"});
+  // `+` reaches every sub-folder but names none of them; what it names literally is shown.
+  EXPECT_EQ(*secrets_->List(plus, "secret", ""), std::vector<std::string>{"many/"});
+  EXPECT_TRUE(secrets_->List(plus, "secret", "many/")->empty());
+  EXPECT_EQ(*secrets_->List(plus, "secret", "many/d1000/"), std::vector<std::string>{"x"});
+}
+
 TEST_F(SecretsTest, RotationPeriodSetsTheNextDueTime) {
   ASSERT_TRUE(Put("a", "{}").ok());
   int64_t written = env_.NowMillis();

@@ -524,8 +524,8 @@ class Store {
                                                           int64_t version) = 0;
   // Stores w.version as the secret's new current version, creating the secret if needed, if
   // and only if its current version is still w.expected_current (w.version.version must be one
-  // more); then drops the oldest versions beyond max_versions (the secret's, else the mount's,
-  // else 10), in the same transaction. Errors: kFailedPrecondition, reason
+  // more); then drops the oldest versions beyond max_versions (the smaller of the secret's and
+  // the mount's where both are set, else whichever is, else 10), in the same transaction. Errors: kFailedPrecondition, reason
   // "data/secret_changed", if another write came first (nothing written: seal again and
   // retry); kInvalidArgument if the version is not expected_current + 1; kNotFound if the
   // mount does not exist; kUnavailable.

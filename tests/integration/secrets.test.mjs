@@ -34,7 +34,7 @@ test("paths that escape, repeat or smuggle are refused with 400", async () => {
   for (const bad of ["a/../b", "a/%2e%2e/b", "a//b", "a/./b", "a%00b", "a%2", "%2e%2e", "a/b%20c", "../../etc/passwd"]) {
     const raw = await rawExchange(
       s.port,
-      `POST /v1/secret/data/${bad} HTTP/1.1\r\nHost: x\r\nX-Vault-Token: ${s.rootKey}\r\n` +
+      `POST /v1/secret/data/${bad} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Vault-Token: ${s.rootKey}\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
     );
     assert.match(raw, /^HTTP\/1\.1 400/, `${bad} -> ${raw.slice(0, 300)}`);
@@ -95,7 +95,7 @@ test("no token, a wrong token, or a wrong mount", async () => {
   assert.equal(nomount.status, 404);
   assert.match(nomount.body.errors[0], /no handler for route/);
   // LIST is a method the listener passes through.
-  const raw = await rawExchange(s.port, `LIST /v1/secret/metadata/ HTTP/1.1\r\nHost: x\r\nX-Vault-Token: ${s.rootKey}\r\n\r\n`);
+  const raw = await rawExchange(s.port, `LIST /v1/secret/metadata/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Vault-Token: ${s.rootKey}\r\n\r\n`);
   assert.match(raw, /^HTTP\/1\.1 200/);
   assert.match(raw, /"keys":\[/);
 });
@@ -191,4 +191,23 @@ test("kill -9 loses no acknowledged secret write; a wrong master key refuses to 
   await again.stop();
   const wrong = new Server({ dataDir: t.dataDir, env: { KEYHOLD_MASTER_KEY: "ab".repeat(32) } });
   await assert.rejects(wrong.start(), /master key does not open the secrets keyring/);
+});
+
+test("mount existence is told only to callers who may use the mount; odd inputs stay 4xx", async () => {
+  const keysOnly = await s.ok("rootKeys.createRootKey", { permissions: ["api.*.read_key"] });
+  for (const path of ["secret/data/x", "nomount/data/x", "sys/internal/ui/mounts/secret", "sys/internal/ui/mounts/nomount"]) {
+    const r = await v1("GET", path, undefined, { token: keysOnly.key });
+    assert.equal(r.status, 403, `${path}: ${r.text}`);
+  }
+  for (const body of [{ type: 5 }, { type: null }, { type: [] }, { type: "kv", options: { version: 2 } }, { type: "kv", options: 7 }]) {
+    const r = await v1("POST", "sys/mounts/t1", body);
+    assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+  }
+  const wrapped = await v1("GET", "secret/data/p/x", undefined, { headers: { "x-vault-wrap-ttl": "60s" } });
+  assert.equal(wrapped.status, 400);
+  assert.equal((await v1("GET", "secret/metadata/?list=TRUE")).status, 200);
+  const upper = await v1("PATCH", "secret/data/p/x", { data: { b: 1 } }, {
+    headers: { "content-type": "Application/Merge-Patch+JSON; charset=utf-8" },
+  });
+  assert.equal(upper.status, 200, upper.text);
 });

@@ -167,7 +167,28 @@ StatusOr<std::optional<bool>> BoolOf(const json& body, const char* name) {
 
 bool IsMergePatch(const HttpRequest& req) {
   std::string_view type = req.Header("content-type");
-  return type.substr(0, type.find(';')) == "application/merge-patch+json";
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  constexpr std::string_view kMergePatch = "application/merge-patch+json";
+  return type.size() == kMergePatch.size() &&
+         std::equal(type.begin(), type.end(), kMergePatch.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
+// A query flag as Go's strconv.ParseBool reads it (what Vault accepts): true for 1, t, T, TRUE,
+// true, True.
+bool QueryTrue(const std::optional<std::string>& v) {
+  return v && (*v == "1" || *v == "t" || *v == "T" || *v == "TRUE" || *v == "true" || *v == "True");
+}
+
+// A string member of `body` ("" if absent); false if it is there but not a string.
+bool StringMember(const json& body, const char* name, std::string* out) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return true;
+  if (!it->is_string()) return false;
+  *out = it->get<std::string>();
+  return true;
 }
 
 }  // namespace
@@ -235,9 +256,16 @@ HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req
   auto actor = keys_->Authenticate(*token);
   if (!actor.ok()) return PermissionDenied();
   ctx.actor = *std::move(actor);
+  if (req.HasHeader("x-vault-wrap-ttl")) {
+    return VaultError(400, "response wrapping is not supported: ask without X-Vault-Wrap-TTL");
+  }
   if (path.starts_with("sys/")) return Sys(ctx, req, path);
   if (path.starts_with("auth/")) return Token(ctx, req, path);
   auto route = ParseKvPath(path);
+  // Only a caller who may use something in a mount learns whether it exists.
+  if (route && !SecretAnyAccessReaches(ctx.actor.permissions, route->mount + "/")) {
+    return PermissionDenied();
+  }
   if (!route || !IsValidMountName(route->mount) || !secrets_->MountExists(route->mount)) {
     return NoHandler(path);
   }
@@ -300,8 +328,7 @@ HttpResponse VaultApi::Data(RequestContext& ctx, const HttpRequest& req, const K
 }
 
 HttpResponse VaultApi::Metadata(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
-  auto list = QueryParam(req.target, "list");
-  if (req.method == "LIST" || (req.method == "GET" && list && (*list == "true" || *list == "1"))) {
+  if (req.method == "LIST" || (req.method == "GET" && QueryTrue(QueryParam(req.target, "list")))) {
     return List(ctx, route);
   }
   if (req.method == "GET") {
@@ -430,7 +457,10 @@ HttpResponse VaultApi::Sys(RequestContext& ctx, const HttpRequest& req, std::str
   if (path.starts_with("sys/internal/ui/mounts/")) {
     std::string_view rest = path.substr(std::string_view("sys/internal/ui/mounts/").size());
     std::string mount(rest.substr(0, rest.find('/')));
-    if (!IsValidMountName(mount) || !secrets_->MountExists(mount)) return PermissionDenied();
+    if (!IsValidMountName(mount) || !SecretAnyAccessReaches(ctx.actor.permissions, mount + "/") ||
+        !secrets_->MountExists(mount)) {
+      return PermissionDenied();
+    }
     return Envelope(ctx, 200,
                     {{"path", mount + "/"},
                      {"type", "kv"},
@@ -442,10 +472,14 @@ HttpResponse VaultApi::Sys(RequestContext& ctx, const HttpRequest& req, std::str
     if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
     auto body = BodyObject(req);
     if (!body.ok()) return ErrorOf(body.status());
-    std::string type = body->value("type", "");
-    std::string version = body->contains("options") && (*body)["options"].is_object()
-                              ? (*body)["options"].value("version", "")
-                              : "";
+    std::string type;
+    std::string version;
+    auto options = body->find("options");
+    if (!StringMember(*body, "type", &type) ||
+        (options != body->end() && !options->is_null() &&
+         (!options->is_object() || !StringMember(*options, "version", &version)))) {
+      return VaultError(400, "type and options.version must be strings");
+    }
     if (type != "kv" && type != "kv-v2") {
       return VaultError(400, "only the kv secrets engine (version 2) is served");
     }

@@ -3,6 +3,8 @@
 // never both become version N and a check-and-set write is exact (store/store.h "secrets").
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "store/sqlite/audit_log.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/statement.h"
@@ -107,7 +109,9 @@ Status DropOldVersions(sqlite3* db, const std::string& mount, const std::string&
   return oldest.Run(Access::kWrite, "record oldest secret version");
 }
 
+// The secret's max_versions within the mount's (the smaller where both are set, as Vault does).
 int32_t EffectiveMaxVersions(int32_t secret_max, int32_t mount_max) {
+  if (secret_max > 0 && mount_max > 0) return std::min(secret_max, mount_max);
   if (secret_max > 0) return secret_max;
   if (mount_max > 0) return mount_max;
   return kDefaultMaxVersions;
