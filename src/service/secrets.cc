@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <stop_token>
@@ -167,7 +168,8 @@ class SecretServiceImpl final : public SecretService {
                     value.status().message());
       return value.status();
     }
-    KH_RETURN_IF_ERROR(Record(ctx, "secret.read", mount, path, {{"version", wanted}}));
+    KH_RETURN_IF_ERROR(
+        store_.RecordSecretRead(Entry(ctx, "secret.read", mount, path, {{"version", wanted}})));
     out.available = true;
     out.data_json = std::move(*value);
     return out;
@@ -336,7 +338,7 @@ class SecretServiceImpl final : public SecretService {
     return PutMount(ctx, "secret.mount_enable", m, config);
   }
 
-  bool MountExists(const std::string& mount) override { return FreshMount(mount).ok(); }
+  bool MountExists(const std::string& mount) override { return RequireMount(mount).ok(); }
 
   StatusOr<int32_t> RotateKeyring(const RequestContext& ctx) override {
     if (!ctx.actor.Can("secret.rotate")) return Deny(ctx, "secret.keyring_rotate", "", "");
@@ -389,23 +391,31 @@ class SecretServiceImpl final : public SecretService {
                            details.dump());
   }
 
-  // Appends an entry recording an event that changes nothing else (a read).
-  Status Record(const RequestContext& ctx, std::string action, const std::string& mount,
-                const std::string& path, const json& details) {
-    store::WriteBatch b;
-    b.audit.push_back(Entry(ctx, std::move(action), mount, path, details));
-    return store_.Apply(b);
-  }
-
+  // The mount as stored now (for writes, which apply its settings).
   StatusOr<store::SecretMountRecord> FreshMount(const std::string& mount) {
     KH_ASSIGN_OR_RETURN(auto mounts, store_.ListSecretMounts());
+    std::lock_guard lock(mounts_mu_);
+    known_mounts_.clear();
+    for (const auto& m : mounts) known_mounts_.insert(m.name);
+    mounts_read_at_ = std::chrono::steady_clock::now();
     for (auto& m : mounts) {
       if (m.name == mount) return std::move(m);
     }
     return NotFound("no secrets mount '" + mount + "'", "data/mount_not_found");
   }
 
-  Status RequireMount(const std::string& mount) { return FreshMount(mount).status(); }
+  // Whether a mount exists, from a list at most kMountsFresh old (mounts are only ever added;
+  // one added by another node is seen within that time, one added here at once).
+  Status RequireMount(const std::string& mount) {
+    {
+      std::lock_guard lock(mounts_mu_);
+      if (std::chrono::steady_clock::now() - mounts_read_at_ < kMountsFresh &&
+          known_mounts_.contains(mount)) {
+        return OkStatus();
+      }
+    }
+    return FreshMount(mount).status();
+  }
 
   Status PutMount(const RequestContext& ctx, const std::string& action, store::SecretMountRecord m,
                   const MountConfig& config) {
@@ -630,6 +640,10 @@ class SecretServiceImpl final : public SecretService {
   store::Store& store_;
   Env& env_;
   std::unique_ptr<crypto::Keyring> ring_;
+  static constexpr std::chrono::seconds kMountsFresh{1};
+  std::mutex mounts_mu_;
+  std::set<std::string> known_mounts_;                // guarded by mounts_mu_
+  std::chrono::steady_clock::time_point mounts_read_at_;  // guarded by mounts_mu_
   std::mutex rewrap_mu_;
   std::jthread rewrap_;  // guarded by rewrap_mu_
 };

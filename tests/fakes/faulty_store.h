@@ -119,6 +119,10 @@ class FaultyStore final : public store::Store {
     if (fail_) return WriteFailure();
     return inner_.PruneAlerts(before_ms);
   }
+  Status RecordSecretRead(const audit::AuditEntry& entry) override {
+    if (Fails(&entry)) return WriteFailure();
+    return inner_.RecordSecretRead(entry);
+  }
   StatusOr<std::vector<store::SecretMountRecord>> ListSecretMounts() override {
     return inner_.ListSecretMounts();
   }

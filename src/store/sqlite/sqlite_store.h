@@ -94,6 +94,7 @@ class SqliteStore final : public Store {
                                                        int limit) override;
   Status RecordDeliveryAttempt(const DeliveryRecord& d) override;
   Status PruneAlerts(int64_t before_ms) override;
+  Status RecordSecretRead(const audit::AuditEntry& entry) override;
   StatusOr<std::vector<SecretMountRecord>> ListSecretMounts() override;
   Status PutSecretMount(const SecretMountRecord& m,
                         const audit::AuditEntry* audit = nullptr) override;
