@@ -150,6 +150,12 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source) {
       return InvalidArgument(where + ": entropy must be a number from 0 to 8");
     r.entropy = *v;
   }
+  if (const toml::node* v = t.get("validate")) {
+    auto name = v->value<std::string>();
+    auto validator = name ? ParseValidator(*name) : std::nullopt;
+    if (!validator) return InvalidArgument(where + ": validate must be one of " + ValidatorNames());
+    r.validator = *validator;
+  }
   KH_RETURN_IF_ERROR(Strings(t, "keywords", where, r.keywords));
   for (auto& k : r.keywords) k = Lower(k);
   std::erase_if(r.keywords, [](const std::string& k) { return k.empty(); });

@@ -9,6 +9,8 @@
 //   keywords = ["sk_live_"]  # at least one must occur on the match's lines (case-insensitive)
 //   path = '''\.env$'''      # only files whose path matches (alone, without regex: report
 //                            # every such file, e.g. keystores)
+//   validate = "github-crc32"  # keyhold's own: a structure check the secret must pass
+//                              # (validate.h lists them)
 //   [[rules.allowlists]]     # (or the older single [rules.allowlist])
 //   regexTarget = "secret"   # "secret", "match" or "line"
 //   regexes = ['''EXAMPLE''']
@@ -31,6 +33,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "scan/validate.h"
 
 namespace keyhold::scan {
 
@@ -56,6 +59,7 @@ struct Rule {
   std::vector<std::string> keywords;  // lower case
   std::shared_ptr<const RE2> path;    // null: every path
   std::vector<Allowlist> allowlists;
+  Validator validator = Validator::kNone;
   // True if a match may span several lines (e.g. a PEM block); its keywords' neighbourhood is
   // then searched further.
   bool multiline = false;

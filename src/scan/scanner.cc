@@ -150,10 +150,11 @@ int OnHit(unsigned id, unsigned long long /*from*/, unsigned long long to, unsig
   return 0;
 }
 
-// A keyhold key outranks a provider's rule, which outranks a generic one.
+// A keyhold key outranks a provider's rule, which outranks a generic one. A bare JWT counts as
+// generic: a rule that names the token's issuer says more about the same text.
 int Rank(const Finding& f) {
   if (f.kind == FindingKind::kKeyholdKey) return 0;
-  return f.rule_id.starts_with("generic") ? 2 : 1;
+  return f.rule_id.starts_with("generic") || f.rule_id == "jwt" ? 2 : 1;
 }
 
 // One secret, one finding: where findings overlap (their `column` holds the secret's offset),
@@ -168,7 +169,11 @@ void DropOverlaps(std::vector<Finding>& found) {
       Finding& last = kept.back();
       bool overlaps = f.column < last.column + static_cast<int64_t>(last.secret.size());
       if (overlaps) {
-        if (Rank(f) < Rank(last)) last = std::move(f);
+        // A keyhold key that is only the tail of a provider's token (GitHub's and npm's tokens
+        // end in a CRC32 check, as a bare keyhold key does) belongs to that provider.
+        bool tail_of_token =
+            f.kind == FindingKind::kKeyholdKey && Rank(last) == 1 && f.column > last.column;
+        if (!tail_of_token && Rank(f) < Rank(last)) last = std::move(f);
         continue;
       }
     }
@@ -411,6 +416,7 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       std::string_view secret_view(secret.data(), secret.size());
       double entropy = ShannonEntropy(secret_view);
       if (rule.entropy > 0 && entropy <= rule.entropy) continue;
+      if (!Validate(rule.validator, secret_view)) continue;
       std::string_view match(g[0].data(), g[0].size());
       std::string_view line =
           data.substr(LineStart(data, s_begin), LineEnd(data, s_begin) - LineStart(data, s_begin));
