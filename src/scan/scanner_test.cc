@@ -55,21 +55,22 @@ TEST_F(ScannerTest, AKeyWithAWrongCheckIsNotReported) {
 
 TEST_F(ScannerTest, ProviderCredentials) {
   using testing::FakeSecret;
-  std::string text = "gh = '" + FakeSecret("ghp_", 36) +
+  std::string body = FakeSecret("", 30);
+  std::string text = "gh = 'ghp_" + body + KeyCheck(body) +
                      "'\n"
                      "stripe: " +
                      FakeSecret("sk_live_", 24) + "\n" + "aws_access_key_id = " +
                      FakeSecret("AKIA", 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") + "\n";
   auto found = Scan(text);
   EXPECT_EQ(Rules(found),
-            (std::vector<std::string>{"github-token", "stripe-key", "aws-access-key-id"}));
+            (std::vector<std::string>{"github-pat", "stripe-secret-key", "aws-access-key-id"}));
   EXPECT_EQ(found[0].Masked(), "ghp_…(40)");
 }
 
 TEST_F(ScannerTest, PrivateKeysSpanLines) {
   auto found = Scan("x = 1\n" + testing::FakePem("PRIVATE KEY", 10));
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].rule_id, "private-key");
+  EXPECT_EQ(found[0].rule_id, "private-key-pkcs8");
   EXPECT_EQ(found[0].line, 2);
   EXPECT_EQ(found[0].end_line, 13);
 }
@@ -79,7 +80,7 @@ TEST_F(ScannerTest, ConnectionStringsWithPasswordsButNotPlaceholders) {
                     "@db.internal:5432/crm\n" +
                     "example = \"postgres://user:password@localhost/db\"\n"
                     "tmpl = \"mysql://root:${DB_PASSWORD}@db/app\"\n");
-  ASSERT_EQ(Rules(found), std::vector<std::string>{"connection-string-password"});
+  ASSERT_EQ(Rules(found), std::vector<std::string>{"postgres-connection-string"});
   EXPECT_EQ(found[0].secret, testing::FakeSecret("", 12));
 }
 
@@ -205,10 +206,10 @@ TEST(ScannerInput, InvalidUtf8AroundASecret) {
   ASSERT_TRUE(s.ok());
   Scanner::Scratch scratch = (*s)->NewScratch();
   std::string text =
-      "\xff\xfe\xc3 token " + testing::FakeSecret("ghp_", 36) + " \xe2\x82\n\xc0\xaf";
+      "\xff\xfe\xc3 token " + testing::FakeSecret("sk_live_", 24) + " \xe2\x82\n\xc0\xaf";
   auto found = (*s)->Scan(text, {.path = "f"}, scratch);
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].rule_id, "github-token");
+  EXPECT_EQ(found[0].rule_id, "stripe-secret-key");
   EXPECT_EQ(found[0].column, 11);
 }
 

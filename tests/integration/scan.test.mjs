@@ -55,6 +55,22 @@ function random() {
 function fake(prefix, length, alphabet = ALNUM) {
   return prefix + Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join("");
 }
+// GitHub's token check: CRC32 of the 30 random characters, base62 ([0-9A-Za-z]) in 6 characters.
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+function crc32(text) {
+  let crc = ~0;
+  for (const byte of Buffer.from(text)) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return (~crc) >>> 0;
+}
+function githubToken(prefix) {
+  const body = fake("", 30);
+  let n = crc32(body), check = "";
+  for (let i = 0; i < 6; i++) { check = BASE62[n % 62] + check; n = Math.floor(n / 62); }
+  return prefix + body + check;
+}
 const DASHES = "-----";
 const pem = () => `${DASHES}BEGIN RSA PRIVATE KEY${DASHES}\n` +
   Array.from({ length: 8 }, () => fake("", 64, ALNUM + "+/") + "\n").join("") +
@@ -71,10 +87,10 @@ before(() => {
   write("src/app.py", `import os\n\nHELPDESK_KEY = "${keys[1]}"\nclient = Client(os.getenv("API_KEY"))\n`);
   planted.push(["src/app.py", 3, "keyhold-key"]);
   write("config/settings.yaml", `billing:\n  stripe_key: ${fake("sk_live_", 24)}\n  currency: eur\n`);
-  planted.push(["config/settings.yaml", 2, "stripe-key"]);
-  write(".env", `GITHUB_TOKEN=${fake("ghp_", 36)}\n` +
+  planted.push(["config/settings.yaml", 2, "stripe-secret-key"]);
+  write(".env", `GITHUB_TOKEN=${githubToken("ghp_")}\n` +
     `DATABASE_URL=postgres://crm:${dbPassword}@db.internal:5432/crm\nDEBUG=true\n`);
-  planted.push([".env", 1, "github-token"], [".env", 2, "connection-string-password"]);
+  planted.push([".env", 1, "github-pat"], [".env", 2, "postgres-connection-string"]);
   write("deploy/keys.json", JSON.stringify({ admin: keys[0], note: "rotate monthly" }, null, 2) + "\n");
   planted.push(["deploy/keys.json", 2, "keyhold-key"]);
   write("notebooks/analysis.ipynb", JSON.stringify({ cells: [{ cell_type: "code", source: [
@@ -82,7 +98,7 @@ before(() => {
     nbformat: 4 }, null, 1) + "\n");
   planted.push(["notebooks/analysis.ipynb", 7, "openai-api-key"]);
   write("ops/id_rsa", pem());
-  planted.push(["ops/id_rsa", 1, "private-key"]);
+  planted.push(["ops/id_rsa", 1, "private-key-rsa"]);
   write("src/mailer.rb", `SMTP_PASSWORD = "${fake("", 8)}7${fake("", 7)}"\n`);
   planted.push(["src/mailer.rb", 1, "generic-secret"]);
 
@@ -325,7 +341,7 @@ test("bad input: missing paths, malformed rules, uncompilable regex, unreadable 
   assert.match(big.stderr, /1 too large/);
   // A path rule (gitleaks' way of flagging keystores) reports a file whatever it holds, binary too.
   fs.writeFileSync(path.join(dir, "paths.toml"),
-    "[extend]\nuseDefault = true\n[[rules]]\nid = \"pkcs12\"\npath = '''\\.p12$'''\n");
+    "[extend]\nuseDefault = true\ndisabledRules = [\"pkcs12-file\"]\n[[rules]]\nid = \"pkcs12\"\npath = '''\\.p12$'''\n");
   fs.writeFileSync(path.join(dir, "server.p12"), Buffer.from([0x30, 0x82, 0, 1, 2, 3]));
   const p12 = await cli(["scan", "--rules", "paths.toml", "server.p12", "--format", "json"], { cwd: dir });
   assert.equal(p12.code, 1, p12.stderr);
