@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "cli/commands.h"
+#include "scan/db_cache.h"
 #include "scan/report.h"
 #include "scan/scanner.h"
 #include "scan/sources.h"
@@ -58,7 +59,7 @@ int RunScan(ScanFlags& f) {
   auto rules = scan::LoadRules(f.rules_file.empty() ? std::nullopt : std::optional(f.rules_file));
   if (!rules.ok()) return Fail(rules.status().message());
   std::vector<scan::Rule> rule_list = rules->rules;
-  auto scanner = scan::Scanner::Create(std::move(rules).value());
+  auto scanner = scan::Scanner::Create(std::move(rules).value(), scan::DefaultCacheDir());
   if (!scanner.ok()) return Fail(scanner.status().message());
   scan::ScanOptions options{.max_file_bytes = f.max_file_bytes, .threads = f.threads};
   scan::ScanStats stats;
@@ -202,7 +203,8 @@ void AddScan(CLI::App& app, int& code) {
   auto* scan = app.add_subcommand(
       "scan",
       "find secrets in files, directories, stdin ('-'), git history (--git), the staged index "
-      "(--staged) or a push (--pre-receive). Exit codes: 0 clean, 1 found, 2 error.");
+      "(--staged) or a push (--pre-receive). Exit codes: 0 clean, 1 found, 2 error. The compiled "
+      "rules are cached in $KEYHOLD_CACHE_DIR (default ~/.cache/keyhold; 'off' disables it).");
   scan->add_option("paths", f.paths, "files or directories to scan; '-' reads standard input");
   scan->add_option("--git", f.git_range,
                    "scan the history of every ref, or only REV-RANGE (a revision or A..B)")

@@ -27,6 +27,7 @@
 #include <re2/re2.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,11 +50,27 @@ struct Allowlist {
   std::vector<std::string> commits;
 };
 
+// A rule's regex, compiled on first use: a scan touches only the rules whose keywords occur, and
+// compiling every one of hundreds of built-in regexes would cost more than scanning a small
+// repository. Thread-safe; shared by the copies of a rule.
+class LazyRegex {
+ public:
+  explicit LazyRegex(std::string pattern);
+  const RE2& get() const;
+  const RE2* operator->() const { return &get(); }
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  std::string pattern_;
+  mutable std::once_flag once_;
+  mutable std::unique_ptr<const RE2> re_;
+};
+
 struct Rule {
   std::string id;
   std::string description;
   std::string regex_text;
-  std::shared_ptr<const RE2> regex;  // null: a path rule, reporting every file `path` matches
+  std::shared_ptr<const LazyRegex> regex;  // null: a path rule, reporting every file `path` matches
   int secret_group = 0;
   double entropy = 0;
   std::vector<std::string> keywords;  // lower case

@@ -102,10 +102,16 @@ TEST(Rules, PathRulesNeedNoRegex) {
             std::string::npos);
 }
 
-TEST(Rules, BuiltinRulesLoad) {
+// The built-in rules' regexes are compiled on first use, so they are compiled here, all of them.
+TEST(Rules, BuiltinRulesLoadAndEveryRegexCompiles) {
   const RuleSet& b = BuiltinRules();
-  EXPECT_GE(b.rules.size(), 25u);
-  for (const Rule& r : b.rules) EXPECT_FALSE(r.description.empty()) << r.id;
+  EXPECT_GE(b.rules.size(), 200u);
+  for (const Rule& r : b.rules) {
+    EXPECT_FALSE(r.description.empty()) << r.id;
+    if (!r.regex) continue;
+    EXPECT_TRUE(r.regex->get().ok()) << r.id << ": " << r.regex->get().error();
+    EXPECT_LE(r.secret_group, r.regex->get().NumberOfCapturingGroups()) << r.id;
+  }
 }
 
 TEST(Rules, EntropyInBitsPerCharacter) {

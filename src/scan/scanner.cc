@@ -15,6 +15,7 @@
 
 #include "core/key_format.h"
 #include "crypto/crypto.h"
+#include "scan/db_cache.h"
 
 namespace keyhold::scan {
 namespace {
@@ -203,9 +204,10 @@ Scanner::~Scanner() {
   if (db_) hs_free_database(db_);
 }
 
-StatusOr<std::unique_ptr<Scanner>> Scanner::Create(RuleSet rules) {
+StatusOr<std::unique_ptr<Scanner>> Scanner::Create(RuleSet rules, std::string cache_dir) {
   std::unique_ptr<Scanner> s(new Scanner());
   s->rules_ = std::move(rules);
+  s->cache_dir_ = std::move(cache_dir);
   KH_RETURN_IF_ERROR(s->Compile());
   return s;
 }
@@ -247,7 +249,11 @@ Status Scanner::Compile() {
     }
   }
   // Rules without keywords go into the database as prefilters of their own regex; one it cannot
-  // take is searched in full with RE2 instead.
+  // take is searched in full with RE2 instead. `dropped` records which, by position among the
+  // candidates, so that a cached database comes with the same split.
+  const std::vector<uint32_t> all_candidates = regex_candidates;
+  std::vector<uint32_t> dropped;
+  std::string cache_key;
   while (true) {
     std::vector<std::string> exprs;
     std::vector<unsigned> flags, ids;
@@ -260,6 +266,20 @@ Status Scanner::Compile() {
       flags.push_back(HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY | HS_FLAG_MULTILINE);
     }
     if (exprs.empty()) return OkStatus();  // no rules: keyhold keys only, no database
+    if (cache_key.empty()) {
+      cache_key = DatabaseCacheKey(exprs, flags);
+      std::vector<uint32_t> cached_dropped;
+      if ((db_ = LoadCachedDatabase(cache_dir_, cache_key, cached_dropped))) {
+        std::vector<uint32_t> kept;
+        for (uint32_t i = 0; i < regex_candidates.size(); ++i) {
+          bool out =
+              std::find(cached_dropped.begin(), cached_dropped.end(), i) != cached_dropped.end();
+          (out ? full_scan_rules_ : kept).push_back(regex_candidates[i]);
+        }
+        regex_rules_ = kept;
+        return OkStatus();
+      }
+    }
     std::vector<const char*> ptrs;
     for (uint32_t i = 0; i < exprs.size(); ++i) {
       ptrs.push_back(exprs[i].c_str());
@@ -271,6 +291,7 @@ Status Scanner::Compile() {
                          HS_MODE_BLOCK, nullptr, &db_, &err);
     if (rc == HS_SUCCESS) {
       regex_rules_ = regex_candidates;
+      StoreCachedDatabase(cache_dir_, cache_key, db_, dropped);
       return OkStatus();
     }
     int bad = err ? err->expression : -1;
@@ -280,8 +301,11 @@ Status Scanner::Compile() {
     if (bad < first_regex || bad >= first_regex + static_cast<int>(regex_candidates.size())) {
       return InvalidArgument("cannot build the pattern database: " + message);
     }
-    full_scan_rules_.push_back(regex_candidates[static_cast<size_t>(bad - first_regex)]);
+    uint32_t rule = regex_candidates[static_cast<size_t>(bad - first_regex)];
+    full_scan_rules_.push_back(rule);
     regex_candidates.erase(regex_candidates.begin() + (bad - first_regex));
+    dropped.push_back(static_cast<uint32_t>(
+        std::find(all_candidates.begin(), all_candidates.end(), rule) - all_candidates.begin()));
   }
 }
 
@@ -380,7 +404,8 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
   if (rule.path && !RE2::PartialMatch(ctx.path, *rule.path)) return;
   std::sort(windows.begin(), windows.end(),
             [](const Window& a, const Window& b) { return a.begin < b.begin; });
-  const int groups = rule.regex->NumberOfCapturingGroups();
+  const RE2& regex = rule.regex->get();
+  const int groups = regex.NumberOfCapturingGroups();
   std::vector<re2::StringPiece> g(static_cast<size_t>(groups) + 1);
   std::unordered_set<size_t> seen;
   std::vector<Window> merged;
@@ -395,7 +420,7 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
     const size_t end = w.end;
     re2::StringPiece text(data.data(), end);
     size_t pos = w.begin;
-    while (pos < end && rule.regex->Match(text, pos, end, RE2::UNANCHORED, g.data(), groups + 1)) {
+    while (pos < end && regex.Match(text, pos, end, RE2::UNANCHORED, g.data(), groups + 1)) {
       size_t m_begin = static_cast<size_t>(g[0].data() - data.data());
       size_t m_end = m_begin + g[0].size();
       pos = m_end > m_begin ? m_end : m_begin + 1;

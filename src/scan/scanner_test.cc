@@ -1,6 +1,10 @@
 #include "scan/scanner.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "core/key_format.h"
 #include "fakes/fake_env.h"
@@ -211,6 +215,51 @@ TEST(ScannerInput, InvalidUtf8AroundASecret) {
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].rule_id, "stripe-secret-key");
   EXPECT_EQ(found[0].column, 11);
+}
+
+}  // namespace
+}  // namespace keyhold::scan
+
+namespace keyhold::scan {
+namespace {
+
+// The compiled database is kept in the cache directory and used by the next scanner with the
+// same rules, with the same split of regexes the database could not take; a damaged entry is
+// a miss, not an error.
+TEST(ScannerDatabaseCache, ReusedWhenTheRulesAreTheSameAndIgnoredWhenDamaged) {
+  std::string dir = ::testing::TempDir() + "/kh-db-cache-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  const char* toml =
+      "[[rules]]\nid = \"lazy\"\nregex = '''(?U)tok_[a-z]+9'''\n"
+      "[[rules]]\nid = \"acme\"\nregex = '''acme_[a-z0-9]{16}'''\nkeywords = [\"acme_\"]\n";
+  auto scan_with_cache = [&] {
+    auto set = ParseRules(toml, "r.toml");
+    EXPECT_TRUE(set.ok());
+    auto s = Scanner::Create(std::move(set).value(), dir);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    Scanner::Scratch scratch = (*s)->NewScratch();
+    std::vector<std::string> ids;
+    for (const Finding& f :
+         (*s)->Scan("x = tok_abc9\ny = acme_0123456789abcdef\n", {.path = "f"}, scratch)) {
+      ids.push_back(f.rule_id);
+    }
+    return ids;
+  };
+  const std::vector<std::string> want = {"lazy", "acme"};
+  EXPECT_EQ(scan_with_cache(), want);  // compiles and stores
+  std::vector<std::filesystem::path> entries;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) entries.push_back(e.path());
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(std::filesystem::status(entries[0]).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(scan_with_cache(), want);  // loads
+  {
+    std::fstream f(entries[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+  }
+  EXPECT_EQ(scan_with_cache(), want);  // damaged: compiled again
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
