@@ -102,7 +102,7 @@ keywords = ["sig="]
 [[rules]]
 id = "azure-ad-client-secret"
 description = "Microsoft Entra ID (Azure AD) application client secret: 3 characters, a digit, Q~ and 31-34 more, per Microsoft identity platform's secret format"
-regex = '''(?:^|[^a-zA-Z0-9_~.-])([a-zA-Z0-9_~.]{3}\dQ~[a-zA-Z0-9_~.-]{31,34})(?:[^a-zA-Z0-9_~.-]|$)'''
+regex = '''(?m)(?:^|[^a-zA-Z0-9_~.-])([a-zA-Z0-9_~.]{3}\dQ~[a-zA-Z0-9_~.-]{31,34})(?:[^a-zA-Z0-9_~.-]|$)'''
 entropy = 3.0
 keywords = ["q~"]
 
@@ -711,7 +711,7 @@ keywords = [":_authtoken="]
 id = "npmrc-basic-auth"
 description = "npm basic credentials in .npmrc: _auth= and base64 of user:password, per npm's .npmrc documentation"
 path = '''(?i)(?:^|/)\.?npmrc$'''
-regex = '''(?:^|[\s:])_auth\s{0,3}=\s{0,3}[\"']?([A-Za-z0-9+/]{16,}={0,2})(?:[^A-Za-z0-9+/=]|$)'''
+regex = '''(?m)(?:^|[\s:])_auth\s{0,3}=\s{0,3}[\"']?([A-Za-z0-9+/]{16,}={0,2})(?:[^A-Za-z0-9+/=]|$)'''
 secretGroup = 1
 entropy = 3.0
 keywords = ["_auth"]
@@ -2581,7 +2581,7 @@ regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+
 [[rules]]
 id = "generic-secret"
 description = "High-entropy value assigned to a secret-looking name (more than 3.5 bits per character)"
-regex = '''(?i)(?:^|[^a-z0-9])[a-z0-9_.-]{0,30}(?:secret|passw(?:or)?d|passwd|pwd|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?)[a-z0-9_.-]{0,20}["']?\s{0,5}(?::=|=>|=|:)\s{0,5}["'`]?([a-z0-9+/=_.~!@#$%^&*-]{10,200})["'`]?'''
+regex = '''(?im)(?:^|[^a-z0-9])[a-z0-9_.-]{0,30}(?:secret|passw(?:or)?d|passwd|pwd|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?)[a-z0-9_.-]{0,20}["']?\s{0,5}(?::=|=>|=|:)\s{0,5}["'`]?([a-z0-9+/=_.~!@#$%^&*-]{10,200})["'`]?'''
 secretGroup = 1
 entropy = 3.5
 keywords = ["secret", "passw", "pwd", "token", "credential", "apikey", "api_key", "api-key",

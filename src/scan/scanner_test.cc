@@ -102,6 +102,16 @@ TEST_F(ScannerTest, GenericSecretsNeedEntropyAndSkipLookAlikes) {
   EXPECT_EQ(found[0].line, 1);
 }
 
+// RE2 treats the text before a window as context, so a bare ^ matched only at the start of a
+// file: a secret-looking name that began any later line was never reported.
+TEST_F(ScannerTest, GenericSecretAtTheStartOfALaterLine) {
+  auto found = Scan("# settings\npassword = \"" + testing::FakeSecret("", 20) +
+                    "\"\nSECRET_KEY=" + testing::FakeSecret("", 24) + "\n");
+  ASSERT_EQ(Rules(found), (std::vector<std::string>{"generic-secret", "generic-secret"}));
+  EXPECT_EQ(found[0].line, 2);
+  EXPECT_EQ(found[1].line, 3);
+}
+
 TEST_F(ScannerTest, InlineAllowAndPathAllowlists) {
   std::string key = GenerateKey(env_, "hd", 32);
   EXPECT_TRUE(Scan("k = \"" + key + "\"  # keyhold:allow\n").empty());
