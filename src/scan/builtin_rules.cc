@@ -19,6 +19,7 @@ description = "AWS access key ID: AKIA (long-term), ASIA (STS), ABIA, ACCA or A3
 regex = '''\b((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["akia", "asia", "abia", "acca", "a3t"]
+revoke = "https://console.aws.amazon.com/iam/home#/security_credentials"
 [[rules.allowlists]]
 description = "AWS's documented example key IDs end in EXAMPLE"
 regexes = ['''EXAMPLE$''']
@@ -30,6 +31,7 @@ regex = '''(?i:aws[\w.-]{0,20}?(?:secret|private))[\w.-]{0,25}["']?\s{0,3}(?::=|
 secretGroup = 1
 entropy = 3.5
 keywords = ["aws"]
+revoke = "https://console.aws.amazon.com/iam/home#/security_credentials"
 [[rules.allowlists]]
 stopwords = ["example"]
 
@@ -60,6 +62,7 @@ description = "Google Cloud / Firebase API key: AIza and 35 base64url characters
 regex = '''\b(AIza[0-9A-Za-z_-]{35})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["aiza"]
+revoke = "https://console.cloud.google.com/apis/credentials"
 
 [[rules]]
 id = "gcp-service-account-key"
@@ -68,6 +71,7 @@ regex = '''"private_key_id"\s{0,3}:\s{0,3}"([0-9a-f]{40})"'''
 secretGroup = 1
 entropy = 3.0
 keywords = ["private_key_id"]
+revoke = "https://console.cloud.google.com/iam-admin/serviceaccounts"
 
 [[rules]]
 id = "gcp-oauth-client-secret"
@@ -75,6 +79,7 @@ description = "Google OAuth client secret: GOCSPX- and 28 base64url characters, 
 regex = '''\b(GOCSPX-[A-Za-z0-9_-]{28})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["gocspx-"]
+revoke = "https://console.cloud.google.com/apis/credentials"
 
 [[rules]]
 id = "gcp-oauth-access-token"
@@ -105,6 +110,7 @@ description = "Microsoft Entra ID (Azure AD) application client secret: 3 charac
 regex = '''(?m)(?:^|[^a-zA-Z0-9_~.-])([a-zA-Z0-9_~.]{3}\dQ~[a-zA-Z0-9_~.-]{31,34})(?:[^a-zA-Z0-9_~.-]|$)'''
 entropy = 3.0
 keywords = ["q~"]
+revoke = "https://portal.azure.com/#view/Microsoft_AAD_RegisteredApps/ApplicationsListBlade"
 
 [[rules]]
 id = "azure-service-bus-key"
@@ -128,6 +134,7 @@ description = "Azure DevOps personal access token (2024 format): 84 characters w
 regex = '''\b([A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["azdo"]
+revoke = "https://learn.microsoft.com/azure/devops/organizations/accounts/use-personal-access-tokens-to-authenticate#revoke-pats"
 
 [[rules]]
 id = "alibaba-access-key-id"
@@ -174,6 +181,7 @@ description = "DigitalOcean personal access token: dop_v1_ and 64 hex, per Digit
 regex = '''\b(dop_v1_[a-f0-9]{64})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["dop_v1_"]
+revoke = "https://cloud.digitalocean.com/account/api/tokens"
 
 [[rules]]
 id = "digitalocean-oauth-token"
@@ -196,6 +204,7 @@ regex = '''(?i:heroku)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}["'`]?([0-9a-f
 secretGroup = 1
 entropy = 3.0
 keywords = ["heroku"]
+revoke = "https://dashboard.heroku.com/account/applications"
 
 [[rules]]
 id = "heroku-api-key-v2"
@@ -203,6 +212,7 @@ description = "Heroku API key: HRKU-AA and 58 base64url characters, per Heroku's
 regex = '''\b(HRKU-AA[0-9a-zA-Z_-]{58})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["hrku-aa"]
+revoke = "https://dashboard.heroku.com/account/applications"
 
 [[rules]]
 id = "flyio-access-token"
@@ -225,6 +235,7 @@ regex = '''(?i:vercel)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}["'`]?([A-Za-z
 secretGroup = 1
 entropy = 3.0
 keywords = ["vercel"]
+revoke = "https://vercel.com/account/tokens"
 
 [[rules]]
 id = "netlify-access-token"
@@ -233,6 +244,7 @@ regex = '''(?i:netlify)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}["'`]?([A-Za-
 secretGroup = 1
 entropy = 3.0
 keywords = ["netlify"]
+revoke = "https://app.netlify.com/user/applications"
 
 [[rules]]
 id = "cloudflare-api-token"
@@ -241,6 +253,7 @@ regex = '''(?i:cloudflare|\bcf_api)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}[
 secretGroup = 1
 entropy = 3.0
 keywords = ["cloudflare", "cf_api"]
+revoke = "https://dash.cloudflare.com/profile/api-tokens"
 
 [[rules]]
 id = "cloudflare-global-api-key"
@@ -249,6 +262,7 @@ regex = '''(?i:cloudflare)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}["'`]?([a-
 secretGroup = 1
 entropy = 3.0
 keywords = ["cloudflare"]
+revoke = "https://dash.cloudflare.com/profile/api-tokens"
 
 [[rules]]
 id = "cloudflare-origin-ca-key"
@@ -359,6 +373,7 @@ regex = '''\b(ghp_[A-Za-z0-9]{36})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 validate = "github-crc32"
 keywords = ["ghp_"]
+revoke = "https://github.com/settings/tokens"
 
 [[rules]]
 id = "github-oauth-token"
@@ -367,6 +382,7 @@ regex = '''\b(gho_[A-Za-z0-9]{36})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 validate = "github-crc32"
 keywords = ["gho_"]
+revoke = "https://github.com/settings/applications"
 
 [[rules]]
 id = "github-app-user-token"
@@ -398,6 +414,7 @@ description = "GitHub fine-grained personal access token: github_pat_, 22 alphan
 regex = '''\b(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["github_pat_"]
+revoke = "https://github.com/settings/personal-access-tokens"
 
 [[rules]]
 id = "gitlab-pat"
@@ -405,6 +422,7 @@ description = "GitLab personal, project or group access token: glpat- and 20 cha
 regex = '''\b(glpat-[A-Za-z0-9_-]{20})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["glpat-"]
+revoke = "https://gitlab.com/-/user_settings/personal_access_tokens"
 
 [[rules]]
 id = "gitlab-pat-routable"
@@ -412,6 +430,7 @@ description = "GitLab routable access token (17.x): glpat-, 27-300 characters, .
 regex = '''\b(glpat-[A-Za-z0-9_-]{27,300}\.[0-9a-z]{2}[0-9a-z]{7})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["glpat-"]
+revoke = "https://gitlab.com/-/user_settings/personal_access_tokens"
 
 [[rules]]
 id = "gitlab-deploy-token"
@@ -475,6 +494,7 @@ description = "GitLab feature flags client token: glffct- and 20 characters, per
 regex = '''\b(glffct-[A-Za-z0-9_-]{20})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["glffct-"]
+severity = "low"
 
 [[rules]]
 id = "gitlab-pipeline-trigger-token"
@@ -497,6 +517,7 @@ regex = '''_gitlab_session=([0-9a-f]{32})\b'''
 secretGroup = 1
 entropy = 3.0
 keywords = ["_gitlab_session="]
+severity = "medium"
 
 [[rules]]
 id = "bitbucket-app-password"
@@ -504,6 +525,7 @@ description = "Bitbucket app password / Atlassian API token for Bitbucket: ATBB 
 regex = '''\b(ATBB[A-Za-z0-9_=.-]{32})(?:[^A-Za-z0-9_=.-]|$)'''
 entropy = 3.0
 keywords = ["atbb"]
+revoke = "https://bitbucket.org/account/settings/app-passwords/"
 
 [[rules]]
 id = "bitbucket-client-id"
@@ -512,6 +534,7 @@ regex = '''(?i:bitbucket)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}["'`]?([A-Z
 secretGroup = 1
 entropy = 3.0
 keywords = ["bitbucket"]
+severity = "medium"
 
 [[rules]]
 id = "bitbucket-client-secret"
@@ -527,6 +550,7 @@ description = "CircleCI personal API token: CCIPAT_, 22 alphanumerics, _ and 40 
 regex = '''\b(CCIPAT_[A-Za-z0-9]{22}_[a-f0-9]{40})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["ccipat_"]
+revoke = "https://app.circleci.com/settings/user/tokens"
 
 [[rules]]
 id = "circleci-project-token"
@@ -698,6 +722,7 @@ regex = '''\b(npm_[A-Za-z0-9]{36})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 validate = "github-crc32"
 keywords = ["npm_"]
+revoke = "https://docs.npmjs.com/revoking-access-tokens"
 
 [[rules]]
 id = "npmrc-auth-token"
@@ -722,6 +747,7 @@ description = "PyPI API token: pypi- and a macaroon whose serialised prefix name
 regex = '''\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["pypi-ageichlwas5vcmc"]
+revoke = "https://pypi.org/manage/account/token/"
 
 [[rules]]
 id = "pypi-test-upload-token"
@@ -736,6 +762,7 @@ description = "RubyGems API key: rubygems_ and 48 hex, per RubyGems.org's API ke
 regex = '''\b(rubygems_[a-f0-9]{48})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["rubygems_"]
+revoke = "https://rubygems.org/profile/api_keys"
 
 [[rules]]
 id = "nuget-api-key"
@@ -743,6 +770,7 @@ description = "NuGet.org API key: oy2 and 43 lowercase alphanumerics, per NuGet.
 regex = '''\b(oy2[a-z0-9]{43})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["oy2"]
+revoke = "https://www.nuget.org/account/apikeys"
 
 [[rules]]
 id = "nuget-config-password"
@@ -759,6 +787,7 @@ description = "crates.io API token: cio and 32 alphanumerics, per crates.io's to
 regex = '''\b(cio[A-Za-z0-9]{32})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["cio"]
+revoke = "https://crates.io/settings/tokens"
 
 [[rules]]
 id = "docker-hub-pat"
@@ -766,6 +795,7 @@ description = "Docker Hub personal access token: dckr_pat_ and 27 base64url char
 regex = '''\b(dckr_pat_[A-Za-z0-9_-]{27})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["dckr_pat_"]
+revoke = "https://app.docker.com/settings/personal-access-tokens"
 
 [[rules]]
 id = "docker-hub-oat"
@@ -844,6 +874,7 @@ description = "OpenAI API key: sk-, an optional proj-, svcacct- or admin- scope,
 regex = '''\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,74}T3BlbkFJ[A-Za-z0-9_-]{20,74})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["t3blbkfj"]
+revoke = "https://platform.openai.com/api-keys"
 
 [[rules]]
 id = "anthropic-api-key"
@@ -851,6 +882,7 @@ description = "Anthropic API key: sk-ant-api03-, 93 base64url characters and AA,
 regex = '''\b(sk-ant-api03-[A-Za-z0-9_-]{93}AA)(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["sk-ant-api03-"]
+revoke = "https://console.anthropic.com/settings/keys"
 
 [[rules]]
 id = "anthropic-admin-key"
@@ -858,6 +890,7 @@ description = "Anthropic Admin API key: sk-ant-admin01-, 93 base64url characters
 regex = '''\b(sk-ant-admin01-[A-Za-z0-9_-]{93}AA)(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["sk-ant-admin01-"]
+revoke = "https://console.anthropic.com/settings/admin-keys"
 
 [[rules]]
 id = "cohere-api-key"
@@ -873,6 +906,7 @@ description = "Hugging Face user access token: hf_ and 34 letters, per Hugging F
 regex = '''\b(hf_[A-Za-z]{34})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["hf_"]
+revoke = "https://huggingface.co/settings/tokens"
 
 [[rules]]
 id = "huggingface-org-token"
@@ -887,6 +921,7 @@ description = "Replicate API token: r8_ and 37 alphanumerics, per Replicate's AP
 regex = '''\b(r8_[A-Za-z0-9]{37})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["r8_"]
+revoke = "https://replicate.com/account/api-tokens"
 
 [[rules]]
 id = "groq-api-key"
@@ -894,6 +929,7 @@ description = "Groq API key: gsk_ and 52 alphanumerics, per Groq's API key forma
 regex = '''\b(gsk_[A-Za-z0-9]{52})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["gsk_"]
+revoke = "https://console.groq.com/keys"
 
 [[rules]]
 id = "mistral-api-key"
@@ -909,6 +945,7 @@ description = "Perplexity API key: pplx- and 48 alphanumerics, per Perplexity's 
 regex = '''\b(pplx-[A-Za-z0-9]{48})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["pplx-"]
+revoke = "https://www.perplexity.ai/settings/api"
 
 [[rules]]
 id = "xai-api-key"
@@ -923,6 +960,7 @@ description = "OpenRouter API key: sk-or-v1- and 64 hex, per OpenRouter's API ke
 regex = '''\b(sk-or-v1-[a-f0-9]{64})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["sk-or-v1-"]
+revoke = "https://openrouter.ai/settings/keys"
 
 [[rules]]
 id = "deepseek-api-key"
@@ -1017,6 +1055,7 @@ description = "Stripe live secret key: sk_live_ and 24-99 alphanumerics, per Str
 regex = '''\b(sk_live_[A-Za-z0-9]{24,99})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["sk_live_"]
+revoke = "https://dashboard.stripe.com/apikeys"
 
 [[rules]]
 id = "stripe-test-secret-key"
@@ -1024,6 +1063,8 @@ description = "Stripe test-mode secret key: sk_test_ and 24-99 alphanumerics, pe
 regex = '''\b(sk_test_[A-Za-z0-9]{24,99})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["sk_test_"]
+severity = "low"
+revoke = "https://dashboard.stripe.com/test/apikeys"
 
 [[rules]]
 id = "stripe-restricted-key"
@@ -1031,6 +1072,7 @@ description = "Stripe restricted key: rk_live_ or rk_test_ and 24-99 alphanumeri
 regex = '''\b(rk_(?:live|test)_[A-Za-z0-9]{24,99})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["rk_live_", "rk_test_"]
+revoke = "https://dashboard.stripe.com/apikeys"
 
 [[rules]]
 id = "stripe-webhook-secret"
@@ -1038,6 +1080,7 @@ description = "Webhook signing secret of Stripe (and of Standard Webhooks / Svix
 regex = '''\b(whsec_[A-Za-z0-9+/]{32,88}={0,2})(?:[^A-Za-z0-9+/=]|$)'''
 entropy = 3.0
 keywords = ["whsec_"]
+revoke = "https://dashboard.stripe.com/webhooks"
 [[rules.allowlists]]
 description = "the Standard Webhooks specification's documented example secret"
 regexes = ['''^whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw$''']
@@ -1048,6 +1091,7 @@ description = "Square access token: sq0atp- and 22 characters (legacy) or EAAA a
 regex = '''\b((?:sq0atp-[0-9A-Za-z_-]{22}|EAAA[0-9A-Za-z_-]{60}))(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["sq0atp-", "eaaa"]
+revoke = "https://developer.squareup.com/apps"
 
 [[rules]]
 id = "square-oauth-secret"
@@ -1055,6 +1099,7 @@ description = "Square OAuth application secret: sq0csp- and 43 characters, per S
 regex = '''\b(sq0csp-[0-9A-Za-z_-]{43})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["sq0csp-"]
+revoke = "https://developer.squareup.com/apps"
 
 [[rules]]
 id = "braintree-access-token"
@@ -1137,6 +1182,7 @@ description = "Razorpay API key id: rzp_live_ or rzp_test_ and 14 alphanumerics,
 regex = '''\b(rzp_(?:live|test)_[A-Za-z0-9]{14})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["rzp_live_", "rzp_test_"]
+severity = "medium"
 
 [[rules]]
 id = "razorpay-key-secret"
@@ -1221,6 +1267,7 @@ description = "Slack bot token: xoxb-, the workspace id, the bot id and 24 alpha
 regex = '''\b(xoxb-[0-9]{10,13}-[0-9]{10,13}-[A-Za-z0-9]{24})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["xoxb-"]
+revoke = "https://api.slack.com/apps"
 
 [[rules]]
 id = "slack-user-token"
@@ -1228,6 +1275,7 @@ description = "Slack user token: xoxp-, three numeric ids and 32 hex, per Slack'
 regex = '''\b(xoxp-[0-9]{10,13}-[0-9]{10,13}-[0-9]{10,13}-[a-f0-9]{32})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["xoxp-"]
+revoke = "https://api.slack.com/apps"
 
 [[rules]]
 id = "slack-app-token"
@@ -1235,6 +1283,7 @@ description = "Slack app-level token: xapp-, a version digit, the app id, a nume
 regex = '''\b(xapp-\d-[A-Z0-9]{9,12}-\d{10,13}-[a-f0-9]{64})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["xapp-"]
+revoke = "https://api.slack.com/apps"
 
 [[rules]]
 id = "slack-config-token"
@@ -1263,6 +1312,7 @@ description = "Slack incoming webhook or workflow trigger URL: hooks.slack.com/s
 regex = '''(https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/]{43,56})(?:[^A-Za-z0-9+/]|$)'''
 entropy = 3.0
 keywords = ["hooks.slack.com"]
+revoke = "https://api.slack.com/apps"
 
 [[rules]]
 id = "discord-webhook-url"
@@ -1279,6 +1329,7 @@ secretGroup = 1
 entropy = 3.0
 validate = "discord-bot-token"
 keywords = ["discord"]
+revoke = "https://discord.com/developers/applications"
 
 [[rules]]
 id = "discord-client-secret"
@@ -1294,12 +1345,14 @@ description = "Telegram bot token: the bot's numeric id, :AA and 33 base64url ch
 regex = '''\b([0-9]{8,10}:AA[0-9A-Za-z_-]{33})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = [":aa"]
+revoke = "https://t.me/BotFather"
 
 [[rules]]
 id = "twilio-api-key"
 description = "Twilio API key SID: SK and 32 hex, per Twilio's API keys"
 regex = '''\b(SK[0-9a-f]{32})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
+revoke = "https://console.twilio.com/us1/account/keys-credentials/api-keys"
 
 [[rules]]
 id = "twilio-auth-token"
@@ -1308,6 +1361,7 @@ regex = '''(?i:twilio)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}["'`]?([a-f0-9
 secretGroup = 1
 entropy = 3.0
 keywords = ["twilio"]
+revoke = "https://console.twilio.com/us1/account/keys-credentials/api-keys"
 
 [[rules]]
 id = "sendgrid-api-key"
@@ -1315,6 +1369,7 @@ description = "SendGrid API key: SG., 22 base64url characters, . and 43, per Sen
 regex = '''\b(SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["sg."]
+revoke = "https://app.sendgrid.com/settings/api_keys"
 
 [[rules]]
 id = "mailgun-api-key"
@@ -1322,6 +1377,7 @@ description = "Mailgun API key (legacy): key- and 32 hex, per Mailgun's API keys
 regex = '''\b(key-[0-9a-f]{32})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["key-"]
+revoke = "https://app.mailgun.com/settings/api_security"
 
 [[rules]]
 id = "mailgun-private-key"
@@ -1330,6 +1386,8 @@ regex = '''(?i:mailgun)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}["'`]?([a-f0-
 secretGroup = 1
 entropy = 3.0
 keywords = ["mailgun"]
+severity = "critical"
+revoke = "https://app.mailgun.com/settings/api_security"
 
 [[rules]]
 id = "mailgun-public-key"
@@ -1337,6 +1395,7 @@ description = "Mailgun public validation key: pubkey- and 32 hex, per Mailgun's 
 regex = '''\b(pubkey-[a-f0-9]{32})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["pubkey-"]
+severity = "low"
 
 [[rules]]
 id = "mailchimp-api-key"
@@ -1507,6 +1566,7 @@ regex = '''(?i:twitter)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}["'`]?([A-Za-
 secretGroup = 1
 entropy = 3.0
 keywords = ["twitter"]
+severity = "medium"
 
 [[rules]]
 id = "twitter-api-secret"
@@ -1588,6 +1648,7 @@ regex = '''(?i:datadog[\w.-]{0,10}api|\bdd_api_key)[\w.-]{0,25}["']?\s{0,3}(?::=
 secretGroup = 1
 entropy = 3.0
 keywords = ["datadog", "dd_api_key"]
+revoke = "https://app.datadoghq.com/organization-settings/api-keys"
 
 [[rules]]
 id = "datadog-app-key"
@@ -1596,6 +1657,7 @@ regex = '''(?i:datadog[\w.-]{0,10}app|\bdd_app(?:lication)?_key)[\w.-]{0,25}["']
 secretGroup = 1
 entropy = 3.0
 keywords = ["datadog", "dd_app"]
+revoke = "https://app.datadoghq.com/organization-settings/application-keys"
 
 [[rules]]
 id = "new-relic-user-api-key"
@@ -1603,6 +1665,7 @@ description = "New Relic user API key: NRAK- and 27 uppercase alphanumerics, per
 regex = '''\b(NRAK-[A-Z0-9]{27})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["nrak-"]
+revoke = "https://one.newrelic.com/api-keys"
 
 [[rules]]
 id = "new-relic-license-key"
@@ -1610,6 +1673,7 @@ description = "New Relic ingest license key: 36 hex and NRAL, per New Relic's AP
 regex = '''\b([a-f0-9]{36}NRAL)(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["nral"]
+revoke = "https://one.newrelic.com/api-keys"
 
 [[rules]]
 id = "new-relic-insert-key"
@@ -1624,6 +1688,7 @@ description = "New Relic browser ingest key: NRJS- and 19 hex, per New Relic's A
 regex = '''\b(NRJS-[a-f0-9]{19})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["nrjs-"]
+severity = "low"
 
 [[rules]]
 id = "new-relic-query-key"
@@ -1662,6 +1727,7 @@ regex = '''\b(sntrys_eyJ[A-Za-z0-9+/]{30,400}={0,2}_[A-Za-z0-9+/]{43})(?:[^A-Za-
 entropy = 3.0
 validate = "base64-json"
 keywords = ["sntrys_eyj"]
+revoke = "https://sentry.io/orgredirect/organizations/:orgslug/settings/auth-tokens/"
 
 [[rules]]
 id = "sentry-user-token"
@@ -1669,6 +1735,7 @@ description = "Sentry user auth token: sntryu_ and 64 hex, per Sentry's auth tok
 regex = '''\b(sntryu_[a-f0-9]{64})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["sntryu_"]
+revoke = "https://sentry.io/settings/account/api/auth-tokens/"
 
 [[rules]]
 id = "sentry-legacy-token"
@@ -1739,6 +1806,7 @@ regex = '''(?i:sumo)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}["'`]?(su[A-Za-z
 secretGroup = 1
 entropy = 3.0
 keywords = ["sumo"]
+severity = "medium"
 
 [[rules]]
 id = "opsgenie-api-key"
@@ -1763,6 +1831,7 @@ regex = '''(?i:bugsnag)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}["'`]?([a-f0-
 secretGroup = 1
 entropy = 3.0
 keywords = ["bugsnag"]
+severity = "low"
 
 [[rules]]
 id = "logzio-token"
@@ -1812,6 +1881,7 @@ regex = '''(?i:(?:atlas|mongodb)[\w.-]{0,20}private)[\w.-]{0,25}["']?\s{0,3}(?::
 secretGroup = 1
 entropy = 3.0
 keywords = ["atlas", "mongodb"]
+severity = "critical"
 
 [[rules]]
 id = "mongodb-atlas-service-account-secret"
@@ -1847,6 +1917,7 @@ description = "Supabase personal access token: sbp_ and 40 hex, per Supabase's m
 regex = '''\b(sbp_[a-f0-9]{40})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["sbp_"]
+revoke = "https://supabase.com/dashboard/account/tokens"
 
 [[rules]]
 id = "supabase-secret-key"
@@ -1940,6 +2011,7 @@ regex = '''(?i:airtable)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}["'`]?(pat[A
 secretGroup = 1
 entropy = 3.0
 keywords = ["airtable"]
+revoke = "https://airtable.com/create/tokens"
 
 
 # --- secret managers and identity ----------------------------------------------------------------
@@ -2029,6 +2101,7 @@ regex = '''\b(AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})(?:[^A-Za-z
 entropy = 3.0
 validate = "age-bech32"
 keywords = ["age-secret-key-1"]
+severity = "critical"
 
 [[rules]]
 id = "okta-api-token"
@@ -2085,6 +2158,7 @@ description = "Atlassian API token (Jira, Confluence): ATATT3 and 186 characters
 regex = '''\b(ATATT3[A-Za-z0-9_=-]{186})(?:[^A-Za-z0-9_=-]|$)'''
 entropy = 3.0
 keywords = ["atatt3"]
+revoke = "https://id.atlassian.com/manage-profile/security/api-tokens"
 
 [[rules]]
 id = "atlassian-legacy-token"
@@ -2093,6 +2167,7 @@ regex = '''(?i:atlassian|jira|confluence)[\w.-]{0,25}["']?\s{0,3}(?::=|=>|=|:)\s
 secretGroup = 1
 entropy = 3.0
 keywords = ["atlassian", "jira", "confluence"]
+revoke = "https://id.atlassian.com/manage-profile/security/api-tokens"
 
 [[rules]]
 id = "linear-api-key"
@@ -2100,6 +2175,7 @@ description = "Linear personal API key: lin_api_ and 40 alphanumerics, per Linea
 regex = '''\b(lin_api_[A-Za-z0-9]{40})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["lin_api_"]
+revoke = "https://linear.app/settings/account/security"
 
 [[rules]]
 id = "linear-oauth-token"
@@ -2122,6 +2198,7 @@ description = "Notion integration token: ntn_, 11 digits and 35 alphanumerics, p
 regex = '''\b(ntn_[0-9]{11}[A-Za-z0-9]{35})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["ntn_"]
+revoke = "https://www.notion.so/profile/integrations"
 
 [[rules]]
 id = "notion-legacy-token"
@@ -2129,6 +2206,7 @@ description = "Notion integration token (before 2024): secret_ and 43 alphanumer
 regex = '''\b(secret_[A-Za-z0-9]{43})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["secret_"]
+revoke = "https://www.notion.so/profile/integrations"
 
 [[rules]]
 id = "asana-personal-access-token"
@@ -2144,6 +2222,7 @@ description = "Figma personal access token: figd_ and 40 base64url characters, p
 regex = '''\b(figd_[A-Za-z0-9_-]{40})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["figd_"]
+revoke = "https://www.figma.com/settings"
 
 [[rules]]
 id = "trello-api-token"
@@ -2281,72 +2360,84 @@ regex = '''\b(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,})(
 entropy = 3.0
 validate = "jwt"
 keywords = ["eyj"]
+severity = "medium"
 
 [[rules]]
 id = "private-key-rsa"
 description = "RSA private key (PKCS#1) in PEM armour: -----BEGIN RSA PRIVATE KEY----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
 regex = '''(?s)(-----BEGIN RSA PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END RSA PRIVATE KEY-----)'''
 keywords = ["rsa private key"]
+severity = "critical"
 
 [[rules]]
 id = "private-key-dsa"
 description = "DSA private key in PEM armour: -----BEGIN DSA PRIVATE KEY----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
 regex = '''(?s)(-----BEGIN DSA PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END DSA PRIVATE KEY-----)'''
 keywords = ["dsa private key"]
+severity = "critical"
 
 [[rules]]
 id = "private-key-ec"
 description = "EC private key (SEC 1) in PEM armour: -----BEGIN EC PRIVATE KEY----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
 regex = '''(?s)(-----BEGIN EC PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END EC PRIVATE KEY-----)'''
 keywords = ["ec private key"]
+severity = "critical"
 
 [[rules]]
 id = "private-key-openssh"
 description = "OpenSSH private key in PEM armour: -----BEGIN OPENSSH PRIVATE KEY----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
 regex = '''(?s)(-----BEGIN OPENSSH PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END OPENSSH PRIVATE KEY-----)'''
 keywords = ["openssh private key"]
+severity = "critical"
 
 [[rules]]
 id = "private-key-pkcs8"
 description = "PKCS#8 private key in PEM armour: -----BEGIN PRIVATE KEY----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
 regex = '''(?s)(-----BEGIN PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END PRIVATE KEY-----)'''
 keywords = ["private key"]
+severity = "critical"
 
 [[rules]]
 id = "private-key-pkcs8-encrypted"
 description = "encrypted PKCS#8 private key in PEM armour: -----BEGIN ENCRYPTED PRIVATE KEY----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
 regex = '''(?s)(-----BEGIN ENCRYPTED PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END ENCRYPTED PRIVATE KEY-----)'''
 keywords = ["encrypted private key"]
+severity = "critical"
 
 [[rules]]
 id = "private-key-pgp"
 description = "OpenPGP private key block in PEM armour: -----BEGIN PGP PRIVATE KEY BLOCK----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
 regex = '''(?s)(-----BEGIN PGP PRIVATE KEY BLOCK-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END PGP PRIVATE KEY BLOCK-----)'''
 keywords = ["pgp private key block"]
+severity = "critical"
 
 [[rules]]
 id = "generic-private-key"
 description = "Private key of another kind in PEM armour (-----BEGIN ... PRIVATE KEY-----), per RFC 7468"
 regex = '''(?s)(-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----)'''
 keywords = ["private key"]
+severity = "critical"
 
 [[rules]]
 id = "private-key-ssh2"
 description = "SSH2 (RFC 4716 / SECSH) private key: ---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ---- and its body, per RFC 4716's key file format"
 regex = '''(?s)(---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----[A-Za-z0-9+/=\s:,.\\\"-]{64,}?---- END SSH2 ENCRYPTED PRIVATE KEY ----)'''
 keywords = ["begin ssh2 encrypted private key"]
+severity = "critical"
 
 [[rules]]
 id = "private-key-putty"
 description = "PuTTY private key file: PuTTY-User-Key-File-2 or -3 header and its Private-Lines, per PuTTY's PPK format"
 regex = '''(PuTTY-User-Key-File-[23]: [\s\S]{20,1000}?Private-Lines: \d+\s+[A-Za-z0-9+/=\s]{40,})'''
 keywords = ["putty-user-key-file-"]
+severity = "critical"
 
 [[rules]]
 id = "openvpn-static-key"
 description = "OpenVPN static key (tls-auth / tls-crypt): -----BEGIN OpenVPN Static key V1----- and 16 lines of hex, per OpenVPN's static key format"
 regex = '''(-----BEGIN OpenVPN Static key V1-----(?:\s|\\n)+(?:[0-9a-f]{32}(?:\s|\\n)+){16}-----END OpenVPN Static key V1-----)'''
 keywords = ["openvpn static key"]
+severity = "critical"
 
 [[rules]]
 id = "wireguard-private-key"
@@ -2355,16 +2446,19 @@ regex = '''(?i:PrivateKey)\s{0,3}=\s{0,3}([A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=)'
 secretGroup = 1
 entropy = 3.5
 keywords = ["privatekey"]
+severity = "critical"
 
 [[rules]]
 id = "pkcs12-file"
 description = "PKCS#12 keystore file (.p12, .pfx): a bundle that usually holds private keys, per RFC 7292"
 path = '''(?i)(?:^|/)[^/]+\.(?:p12|pfx)$'''
+severity = "medium"
 
 [[rules]]
 id = "java-keystore-file"
 description = "Java keystore file (.jks, .keystore): a store that usually holds private keys, per the JDK's keytool documentation"
 path = '''(?i)(?:^|/)[^/]+\.(?:jks|keystore)$'''
+severity = "medium"
 
 [[rules]]
 id = "htpasswd-hash"
@@ -2374,6 +2468,7 @@ regex = '''(?m)^[A-Za-z0-9._@-]{1,64}:(\$(?:apr1|2[aby])\$[./A-Za-z0-9$]{20,}|\{
 secretGroup = 1
 entropy = 3.0
 keywords = ["$apr1$", "$2y$", "$2a$", "$2b$", "{sha}"]
+severity = "medium"
 
 
 # --- connection strings --------------------------------------------------------------------------
@@ -2383,6 +2478,7 @@ description = "PostgreSQL (and CockroachDB, Neon, Supabase) URL with a password,
 regex = '''(?i:\b(?:postgres(?:ql)?))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["postgres://", "postgresql://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2393,6 +2489,7 @@ description = "MySQL / MariaDB URL with a password, per MySQL Connector's URI sy
 regex = '''(?i:\b(?:mysql(?:x)?|mariadb))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["mysql://", "mysqlx://", "mariadb://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2403,6 +2500,7 @@ description = "MongoDB URL (mongodb:// or mongodb+srv://) with a password, per M
 regex = '''(?i:\b(?:mongodb(?:\+srv)?))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["mongodb://", "mongodb+srv://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2413,6 +2511,7 @@ description = "Redis / Valkey URL with a password, per the redis:// URI scheme (
 regex = '''(?i:\b(?:rediss?|valkeys?))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["redis://", "rediss://", "valkey://", "valkeys://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2423,6 +2522,7 @@ description = "RabbitMQ / AMQP broker URL with a password, per RabbitMQ's URI sp
 regex = '''(?i:\b(?:amqps?))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["amqp://", "amqps://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2433,6 +2533,7 @@ description = "SQL Server URL (mssql:// or sqlserver://) with a password, per th
 regex = '''(?i:\b(?:mssql|sqlserver))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["mssql://", "sqlserver://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2443,6 +2544,7 @@ description = "JDBC URL with user:password, per the JDBC drivers' URL formats"
 regex = '''(?i:\b(?:jdbc:[a-z0-9]+))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["jdbc:"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2453,6 +2555,7 @@ description = "ClickHouse URL with a password, per ClickHouse's client connectio
 regex = '''(?i:\b(?:clickhouse(?:\+[a-z]+)?))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["clickhouse://", "clickhouse+"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2463,6 +2566,7 @@ description = "Snowflake URL with a password, per Snowflake's SQLAlchemy and Go 
 regex = '''(?i:\b(?:snowflake))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["snowflake://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2473,6 +2577,7 @@ description = "Neo4j / Bolt URL with a password, per Neo4j's driver connection U
 regex = '''(?i:\b(?:neo4j(?:\+s{1,2}c?)?|bolt(?:\+s{1,2}c?)?))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["neo4j://", "neo4j+", "bolt://", "bolt+"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2483,6 +2588,7 @@ description = "NATS URL with a password, per NATS' connection URLs"
 regex = '''(?i:\b(?:nats|tls))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["nats://", "tls://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2493,6 +2599,7 @@ description = "MQTT broker URL with a password, per the mqtt:// URI scheme"
 regex = '''(?i:\b(?:mqtts?|wss?))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["mqtt://", "mqtts://", "ws://", "wss://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2503,6 +2610,7 @@ description = "Kafka URL with a password (kafka:// or kafka+ssl://), per the Kaf
 regex = '''(?i:\b(?:kafka(?:\+[a-z]+)?))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["kafka://", "kafka+"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2513,6 +2621,7 @@ description = "LDAP URL with a bind password, per RFC 4516"
 regex = '''(?i:\b(?:ldaps?))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["ldap://", "ldaps://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2523,6 +2632,7 @@ description = "SMTP / IMAP / POP3 URL with a password, per the mail URL schemes"
 regex = '''(?i:\b(?:smtps?|imaps?|pop3s?|submission))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["smtp://", "smtps://", "imap://", "imaps://", "pop3://", "pop3s://", "submission://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2533,6 +2643,7 @@ description = "FTP / SFTP / SSH URL with a password, per RFC 1738 and the sftp U
 regex = '''(?i:\b(?:s?ftps?|ssh|scp))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["ftp://", "ftps://", "sftp://", "ssh://", "scp://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2543,6 +2654,7 @@ description = "Elasticsearch / OpenSearch / CouchDB / InfluxDB URL with a passwo
 regex = '''(?i:\b(?:elasticsearch|opensearch|couchdbs?|influxdb|cassandra|memcached))://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["elasticsearch://", "opensearch://", "couchdb://", "couchdbs://", "influxdb://", "cassandra://", "memcached://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2553,6 +2665,7 @@ description = "SQL Server / ADO.NET connection string with Server and Password k
 regex = '''(?i:(?:server|data source|host)\s*=[^;\"'\n]{1,200};[^\"'\n]{0,300}?(?:password|pwd)\s*=)\s*([^;\"'\s]{3,128})'''
 secretGroup = 1
 keywords = ["password=", "pwd="]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2563,6 +2676,7 @@ description = "Kafka SASL JAAS configuration with a password, per Kafka's sasl.j
 regex = '''(?i:LoginModule\s+required\b[^;\n]{0,300}?\bpassword\s*=\s*)[\"']([^\"'\s]{3,200})[\"']'''
 secretGroup = 1
 keywords = ["loginmodule"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']
@@ -2573,6 +2687,7 @@ description = "URL with user:password of another scheme (https://user:pw@host, .
 regex = '''(?i)\b(?:https?|[a-z][a-z0-9+.-]{1,30})://[^\s:@/'\"`]{1,100}:([^\s:@/'\"`]{3,200})@[^\s'\"`<>]+'''
 secretGroup = 1
 keywords = ["://"]
+severity = "high"
 [[rules.allowlists]]
 description = "placeholders and templated passwords"
 regexes = ['''(?i)^(?:password|passwd|pass|pwd|secret|changeme|example|x{3,}|\*+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_]+%|\{\{.*\}\}|\{[A-Za-z0-9_:.]*\}|%s)$''']

@@ -693,6 +693,27 @@ TEST_F(BuiltinRuleCases, CorpusOfEveryFormat) {
             << " near misses reported\n";
 }
 
+TEST_F(BuiltinRuleCases, FindingsCarrySeverityAndWhereToRevoke) {
+  Expander gen(11);
+  Sample s{.text = "STRIPE_KEY=" + gen.Expand("sk_live_{24:A}") + "\n" +
+                   testing::FakePem("RSA PRIVATE KEY", 4) + "password = \"" + gen.Expand("{20:A}") +
+                   "\"\n",
+           .secret = "",
+           .path = "app/config.env"};
+  std::map<std::string, Finding> by_rule;
+  for (Finding& f : Scan(s)) by_rule[f.rule_id] = f;
+  std::string ids;
+  for (const auto& [id, f] : by_rule) ids += " " + id;
+  ASSERT_TRUE(by_rule.count("stripe-secret-key") && by_rule.count("private-key-rsa") &&
+              by_rule.count("generic-secret"))
+      << "found:" << ids;
+  EXPECT_EQ(by_rule["stripe-secret-key"].severity, "high");
+  EXPECT_EQ(by_rule["stripe-secret-key"].revoke_url, "https://dashboard.stripe.com/apikeys");
+  EXPECT_EQ(by_rule["private-key-rsa"].severity, "critical");
+  EXPECT_EQ(by_rule["generic-secret"].severity, "medium");
+  EXPECT_EQ(by_rule["generic-secret"].revoke_url, "");
+}
+
 TEST(Validators, GithubCrc32) {
   std::string body = testing::FakeSecret("", 30, testing::kAlnum, 3);
   EXPECT_TRUE(Validate(Validator::kGithubCrc32, "ghp_" + body + KeyCheck(body)));

@@ -168,6 +168,22 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCom
     if (!validator) return InvalidArgument(where + ": validate must be one of " + ValidatorNames());
     r.validator = *validator;
   }
+  if (const toml::node* sev = t.get("severity")) {
+    auto v = sev->value<std::string>();
+    static const std::vector<std::string> kSeverities = {"critical", "high", "medium", "low",
+                                                         "info"};
+    if (!v || std::find(kSeverities.begin(), kSeverities.end(), Lower(*v)) == kSeverities.end())
+      return InvalidArgument(where + ": severity must be critical, high, medium, low or info");
+    r.severity = Lower(*v);
+  } else if (r.id.starts_with("generic")) {
+    r.severity = "medium";
+  }
+  if (const toml::node* rev = t.get("revoke")) {
+    auto v = rev->value<std::string>();
+    if (!v || !v->starts_with("https://"))
+      return InvalidArgument(where + ": revoke must be an https:// URL");
+    r.revoke_url = *v;
+  }
   KH_RETURN_IF_ERROR(Strings(t, "keywords", where, r.keywords));
   for (auto& k : r.keywords) k = Lower(k);
   std::erase_if(r.keywords, [](const std::string& k) { return k.empty(); });

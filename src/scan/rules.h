@@ -11,6 +11,8 @@
 //                            # every such file, e.g. keystores)
 //   validate = "github-crc32"  # keyhold's own: a structure check the secret must pass
 //                              # (validate.h lists them)
+//   severity = "high"          # keyhold's own: critical, high (default), medium, low or info
+//   revoke = "https://..."     # keyhold's own: where the provider lets you revoke it
 //   [[rules.allowlists]]     # (or the older single [rules.allowlist])
 //   regexTarget = "secret"   # "secret", "match" or "line"
 //   regexes = ['''EXAMPLE''']
@@ -77,6 +79,8 @@ struct Rule {
   std::shared_ptr<const RE2> path;    // null: every path
   std::vector<Allowlist> allowlists;
   Validator validator = Validator::kNone;
+  std::string severity = "high";
+  std::string revoke_url;  // empty: none known
   // True if a match may span several lines (e.g. a PEM block); its keywords' neighbourhood is
   // then searched further.
   bool multiline = false;

@@ -91,6 +91,29 @@ TEST(Rules, EntropyOutsideZeroToEightIsRefusedNanIncluded) {
   EXPECT_TRUE(ParseRules("[[rules]]\nid = \"e\"\nregex = '''abc'''\nentropy = 8.0\n", "r").ok());
 }
 
+TEST(Rules, SeverityAndRevokeLink) {
+  auto set = ParseRules(
+      "[[rules]]\nid = \"a\"\nregex = '''a'''\nseverity = \"Critical\"\n"
+      "revoke = \"https://acme.test/keys\"\n[[rules]]\nid = \"b\"\nregex = '''b'''\n"
+      "[[rules]]\nid = \"generic-c\"\nregex = '''c'''\n",
+      "r");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->rules[0].severity, "critical");
+  EXPECT_EQ(set->rules[0].revoke_url, "https://acme.test/keys");
+  EXPECT_EQ(set->rules[1].severity, "high");
+  EXPECT_EQ(set->rules[2].severity, "medium");
+  EXPECT_NE(ParseRules("[[rules]]\nid = \"a\"\nregex = '''a'''\nseverity = \"urgent\"\n", "r")
+                .status()
+                .message()
+                .find("severity must be"),
+            std::string::npos);
+  EXPECT_NE(ParseRules("[[rules]]\nid = \"a\"\nregex = '''a'''\nrevoke = \"javascript:x\"\n", "r")
+                .status()
+                .message()
+                .find("revoke must be an https:// URL"),
+            std::string::npos);
+}
+
 TEST(Rules, PathRulesNeedNoRegex) {
   auto set = ParseRules("[[rules]]\nid = \"keystore\"\npath = '''\\.p12$'''\n", "r");
   ASSERT_TRUE(set.ok()) << set.status().message();

@@ -326,6 +326,8 @@ std::vector<Finding> Scanner::PathFindings(const ScanContext& ctx) const {
     Finding f;
     f.rule_id = rule.id;
     f.description = rule.description.empty() ? "file matched by path rule" : rule.description;
+    f.severity = rule.severity;
+    f.revoke_url = rule.revoke_url;
     f.path = std::string(ctx.path);
     f.secret = std::string(ctx.path);  // the file is the finding; its path is no secret
     f.fingerprint = Fingerprint(f.secret);
@@ -452,6 +454,8 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       f.kind = FindingKind::kRule;
       f.rule_id = rule.id;
       f.description = rule.description;
+      f.severity = rule.severity;
+      f.revoke_url = rule.revoke_url;
       f.secret = std::string(secret_view);
       f.entropy = entropy;
       f.column = static_cast<int64_t>(s_begin);
@@ -556,6 +560,7 @@ void Scanner::ConfirmKeyholdToken(std::string_view data, size_t begin, size_t en
       f.kind = FindingKind::kKeyholdKey;
       f.rule_id = "keyhold-key";
       f.description = "keyhold API key (confirmed by its check characters)";
+      f.severity = "critical";
       f.secret = std::string(candidate);
       f.key_prefix = std::string(parsed->prefix);
       f.key_start = KeyStart(candidate);

@@ -131,6 +131,10 @@ test("every planted secret is found, exactly, and no look-alike", async () => {
   assert.deepEqual(sortRows(found.map((f) => [f.path, f.line, f.ruleId])), sortRows(planted));
   const k = found.find((f) => f.path === "src/app.py");
   assert.equal(k.kind, "keyhold-key");
+  assert.equal(k.severity, "critical");
+  const stripe = found.find((f) => f.ruleId === "stripe-secret-key");
+  assert.equal(stripe.severity, "high");
+  assert.equal(stripe.revokeUrl, "https://dashboard.stripe.com/apikeys");
   assert.equal(k.keyPrefix, "bench");
   assert.ok(keys[1].startsWith(k.keyStart));
   assert.match(r.stderr, /skipped 1 binary/);
