@@ -77,7 +77,9 @@ StatusOr<ReportFormat> ParseReportFormat(const std::string& name) {
   if (name == "text") return ReportFormat::kText;
   if (name == "json") return ReportFormat::kJson;
   if (name == "sarif") return ReportFormat::kSarif;
-  return InvalidArgument("unknown report format '" + name + "' (text, json or sarif)");
+  if (name == "gitleaks-json" || name == "gitleaks") return ReportFormat::kGitleaksJson;
+  return InvalidArgument("unknown report format '" + name +
+                         "' (text, json, sarif or gitleaks-json)");
 }
 
 std::string RenderText(const std::vector<Finding>& findings) {

@@ -306,6 +306,35 @@ test("pre-receive scans only what a push brings", async () => {
   assert.equal(none.code, 0);
 });
 
+test("a team moving from gitleaks: its .gitleaks.toml, .gitleaksignore and JSON report shape", async () => {
+  const dir = tmp("scan-gitleaks");
+  const token = fake("acme_", 24);
+  fs.writeFileSync(path.join(dir, "app.env"), `ACME=${token}\nSTRIPE=${fake("sk_live_", 24)}\n`);
+  // gitleaks' own rules file: without [extend] it replaces the built-in rules, as in gitleaks.
+  fs.writeFileSync(path.join(dir, ".gitleaks.toml"),
+    "title = \"team rules\"\n[[rules]]\nid = \"acme-token\"\ndescription = \"Acme\"\n" +
+    "regex = '''acme_[A-Za-z0-9]{24}'''\ntags = [\"key\"]\nkeywords = [\"acme_\"]\n");
+  let r = await cli(["scan", ".", "--report-format", "gitleaks-json"], { cwd: dir });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /rules from \.\/\.gitleaks\.toml/);
+  const found = JSON.parse(r.stdout);
+  assert.deepEqual(found.map((f) => [f.File, f.RuleID, f.StartLine, f.Fingerprint]),
+    [["app.env", "acme-token", 1, "app.env:acme-token:1"]]);
+  assert.equal(found[0].Secret, "REDACTED");
+  assert.ok(!r.stdout.includes(token));
+  // .keyhold-rules.toml wins over .gitleaks.toml.
+  fs.writeFileSync(path.join(dir, ".keyhold-rules.toml"), "[extend]\nuseDefault = true\n");
+  r = await cli(["scan", ".", "--format", "json"], { cwd: dir });
+  assert.deepEqual(JSON.parse(r.stdout).map((f) => f.ruleId), ["stripe-secret-key"]);
+  // gitleaks' fingerprints in .gitleaksignore, with gitleaks' rule names; a bad line only warns.
+  fs.writeFileSync(path.join(dir, ".gitleaksignore"),
+    "# accepted\napp.env:stripe-access-token:2\nnot a fingerprint\n");
+  r = await cli(["scan", "."], { cwd: dir });
+  assert.equal(r.code, 0, r.stdout);
+  assert.match(r.stderr, /\.gitleaksignore, line 3: not a finding fingerprint/);
+  assert.match(r.stderr, /1 accepted by the baseline or \.gitleaksignore/);
+});
+
 test("bad input: missing paths, malformed rules, uncompilable regex, unreadable directories", async () => {
   const missing = await cli(["scan", "/no/such/dir"]);
   assert.equal(missing.code, 2);
