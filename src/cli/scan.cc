@@ -74,6 +74,8 @@ int RunScan(ScanFlags& f) {
   }
   auto rules = scan::LoadRules(rules_file.empty() ? std::nullopt : std::optional(rules_file));
   if (!rules.ok()) return Fail(rules.status().message());
+  for (const std::string& w : rules->warnings)
+    std::fprintf(stderr, "keyhold scan: warning: %s\n", w.c_str());
   std::vector<scan::Rule> rule_list = rules->rules;
   auto scanner = scan::Scanner::Create(std::move(rules).value(), scan::DefaultCacheDir());
   if (!scanner.ok()) return Fail(scanner.status().message());

@@ -118,11 +118,25 @@ bool LooksMultiline(const std::string& regex) {
          regex.find("\\n") != std::string::npos;
 }
 
+// A keyword is a literal of the regex, possibly with escapes in between ("dp\\.pt\\."). One that
+// is not may still be right ("circle_ci" for circle[_-]?ci), so it is only a warning.
+bool KeywordInRegex(const std::string& keyword, const std::string& regex) {
+  std::string unescaped;
+  for (size_t i = 0; i < regex.size(); ++i) {
+    bool escape = regex[i] == '\\' && i + 1 < regex.size() &&
+                  !std::isalnum(static_cast<unsigned char>(regex[i + 1]));
+    if (escape) continue;
+    unescaped.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(regex[i]))));
+  }
+  return unescaped.find(keyword) != std::string::npos;
+}
+
 // How a rule's own regex is compiled: now, so that errors name the file and line (a user's
 // rules), or on first use (the built-in rules, which a test compiles in full).
 enum class RegexCompile { kNow, kOnFirstUse };
 
-StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCompile when) {
+StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCompile when,
+                         std::vector<std::string>& warnings) {
   Rule r;
   std::string where = Where(source, t);
   auto id = t["id"].value<std::string>();
@@ -187,6 +201,13 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCom
   KH_RETURN_IF_ERROR(Strings(t, "keywords", where, r.keywords));
   for (auto& k : r.keywords) k = Lower(k);
   std::erase_if(r.keywords, [](const std::string& k) { return k.empty(); });
+  for (const std::string& k : r.keywords) {
+    if (when == RegexCompile::kNow && !KeywordInRegex(k, r.regex_text)) {
+      warnings.push_back(where + ": keyword '" + k +
+                         "' does not occur in the regex; the rule is searched only on lines "
+                         "holding a keyword");
+    }
+  }
   KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", r.allowlists));
   r.multiline = LooksMultiline(r.regex_text);
   return r;
@@ -228,7 +249,7 @@ StatusOr<RuleSet> Parse(std::string_view toml_text, std::string_view source_name
     for (const toml::node& n : *arr) {
       const toml::table* t = n.as_table();
       if (!t) return InvalidArgument(Where(source_name, n) + ": each rule must be a table");
-      KH_ASSIGN_OR_RETURN(Rule r, ParseRule(*t, source_name, when));
+      KH_ASSIGN_OR_RETURN(Rule r, ParseRule(*t, source_name, when, set.warnings));
       for (const Rule& other : set.rules) {
         if (other.id == r.id) {
           return InvalidArgument(Where(source_name, *t) + ": rule id '" + r.id + "' is used twice");

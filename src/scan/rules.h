@@ -89,6 +89,9 @@ struct Rule {
 struct RuleSet {
   std::vector<Rule> rules;
   std::vector<Allowlist> allowlists;  // global
+  // Things that load but are probably mistakes, each naming the file, line and rule: a keyword
+  // that does not occur in its rule's regex (the rule then runs only where it does).
+  std::vector<std::string> warnings;
 };
 
 // Parses a rules file. `source_name` names it in errors. Errors: kInvalidArgument naming the

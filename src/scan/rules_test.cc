@@ -114,6 +114,31 @@ TEST(Rules, SeverityAndRevokeLink) {
             std::string::npos);
 }
 
+TEST(Rules, AKeywordOutsideTheRegexIsAWarningNamingFileLineAndRule) {
+  auto set = ParseRules(
+      "\n[[rules]]\nid = \"acme\"\nregex = '''acme\\.key_[0-9]{8}'''\n"
+      "keywords = [\"ACME.KEY_\", \"acme-key\"]\n",
+      "team.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  ASSERT_EQ(set->warnings.size(), 1u);
+  EXPECT_NE(set->warnings[0].find("team.toml, line 2 (rule 'acme'): keyword 'acme-key'"),
+            std::string::npos)
+      << set->warnings[0];
+}
+
+// A thousand rules load; nothing in the loader is quadratic in them.
+TEST(Rules, AThousandRules) {
+  std::string toml;
+  for (int i = 0; i < 1000; ++i) {
+    toml += "[[rules]]\nid = \"r" + std::to_string(i) + "\"\nregex = '''tok" + std::to_string(i) +
+            "_[a-z]{8}'''\nkeywords = [\"tok" + std::to_string(i) + "_\"]\n";
+  }
+  auto set = ParseRules(toml, "big.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->rules.size(), 1000u);
+  EXPECT_TRUE(set->warnings.empty());
+}
+
 TEST(Rules, PathRulesNeedNoRegex) {
   auto set = ParseRules("[[rules]]\nid = \"keystore\"\npath = '''\\.p12$'''\n", "r");
   ASSERT_TRUE(set.ok()) << set.status().message();
