@@ -351,8 +351,16 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
 
   // Windows to confirm, per rule.
   std::vector<std::vector<Window>>& windows = scratch.windows_;
+  // Only the rules that had windows are cleared and confirmed: with hundreds of rules, walking
+  // all of them for every file costs more than the few that a file's keywords touch.
+  std::vector<uint32_t>& touched = scratch.touched_;
+  for (uint32_t rule : touched) windows[rule].clear();
+  touched.clear();
   windows.resize(rules_.rules.size());
-  for (auto& w : windows) w.clear();
+  auto add = [&](uint32_t rule, Window w) {
+    if (windows[rule].empty()) touched.push_back(rule);
+    windows[rule].push_back(w);
+  };
   for (auto [id, end] : hits) {
     if (id < keywords_.size()) {
       // A keyword lies inside its rule's match: the match is on the keyword's line, or (for a
@@ -360,18 +368,16 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
       size_t line_begin = LineStart(data, end);
       for (uint32_t rule : keyword_rules_[id]) {
         size_t reach = rules_.rules[rule].multiline ? kMultilineReach : 0;
-        windows[rule].push_back({line_begin, LineEnd(data, end + reach)});
+        add(rule, {line_begin, LineEnd(data, end + reach)});
       }
     } else {
       size_t line_begin = PreviousLineStart(data, end);
       uint32_t rule = regex_rules_[id - keywords_.size()];
-      windows[rule].push_back({line_begin, LineEnd(data, end)});
+      add(rule, {line_begin, LineEnd(data, end)});
     }
   }
-  for (uint32_t rule : full_scan_rules_) windows[rule].push_back({0, data.size()});
-  for (size_t i = 0; i < rules_.rules.size(); ++i) {
-    if (!windows[i].empty()) ConfirmRule(rules_.rules[i], windows[i], data, ctx, out);
-  }
+  for (uint32_t rule : full_scan_rules_) add(rule, {0, data.size()});
+  for (uint32_t rule : touched) ConfirmRule(rules_.rules[rule], windows[rule], data, ctx, out);
   ConfirmKeyholdKeys(data, out);
   if (out.empty()) return out;
 

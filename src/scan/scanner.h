@@ -55,6 +55,7 @@ class Scanner {
     // Reused from one Scan to the next.
     std::vector<std::pair<uint32_t, uint64_t>> hits_;
     std::vector<std::vector<Window>> windows_;
+    std::vector<uint32_t> touched_;  // rules with windows in the last Scan
   };
 
   // Compiles `rules`. With a `cache_dir`, the compiled pattern database is read from and kept
