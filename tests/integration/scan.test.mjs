@@ -169,6 +169,14 @@ test("SARIF report validates against the SARIF 2.1.0 schema", async () => {
     assert.ok(loc.region.startLine >= 1);
     assert.match(res.partialFingerprints["secretFingerprint/v1"], /^[0-9a-f]{32}$/);
   }
+  // Severity as the level and as GitHub's security-severity; the revocation page as helpUri.
+  const stripe = run.results.find((res) => res.ruleId === "stripe-secret-key");
+  assert.equal(stripe.level, "error");
+  assert.equal(stripe.properties.severity, "high");
+  const rule = run.tool.driver.rules[stripe.ruleIndex];
+  assert.equal(rule.properties["security-severity"], "8.0");
+  assert.equal(rule.helpUri, "https://dashboard.stripe.com/apikeys");
+  assert.equal(run.results.find((res) => res.ruleId === "generic-secret").level, "warning");
 });
 
 test("a baseline accepts current findings and survives moved lines", async () => {
