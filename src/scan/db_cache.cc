@@ -69,8 +69,16 @@ std::string DefaultCacheDir() {
 
 std::string DatabaseCacheKey(const std::vector<std::string>& exprs,
                              const std::vector<unsigned>& flags) {
+  // The database is compiled for this machine's CPU; a cache shared by several (a network home
+  // directory) keeps one entry per CPU.
   std::string all = hs_version();
   all.push_back('\0');
+  hs_platform_info_t platform{};
+  if (hs_populate_platform(&platform) == HS_SUCCESS) {
+    PutU32(all, platform.tune);
+    for (int i = 0; i < 8; ++i)
+      all.push_back(static_cast<char>((platform.cpu_features >> (8 * i)) & 0xff));
+  }
   for (size_t i = 0; i < exprs.size(); ++i) {
     PutU32(all, flags[i]);
     all += exprs[i];
@@ -102,6 +110,12 @@ hs_database_t* LoadCachedDatabase(const std::string& dir, const std::string& key
   }
   hs_database_t* db = nullptr;
   if (hs_deserialize_database(in.data(), in.size(), &db) != HS_SUCCESS) return nullptr;
+  hs_scratch_t* scratch = nullptr;  // a database this CPU cannot run is a miss, not an abort
+  if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS) {
+    hs_free_database(db);
+    return nullptr;
+  }
+  hs_free_scratch(scratch);
   return db;
 }
 

@@ -23,7 +23,7 @@ namespace keyhold::scan {
 // $HOME/.cache/keyhold; empty (no cache) if none is set or KEYHOLD_CACHE_DIR is "off".
 std::string DefaultCacheDir();
 
-// Hex SHA-256 of Vectorscan's version and each expression with its flags.
+// Hex SHA-256 of Vectorscan's version, this CPU's features and each expression with its flags.
 std::string DatabaseCacheKey(const std::vector<std::string>& exprs,
                              const std::vector<unsigned>& flags);
 
