@@ -9,6 +9,7 @@ import os
 import random
 import string
 import sys
+import zlib
 
 out, target_mb, keys_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 SOURCES = ["/usr/include", "/usr/lib/python3", "/usr/share/perl"]
@@ -49,6 +50,19 @@ def rand(alphabet, n):
 
 
 alnum = string.ascii_letters + string.digits
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+def github_token(prefix):
+    """GitHub's format: 30 random characters and their CRC32 in 6 base62 characters."""
+    body = rand(alnum, 30)
+    n, check = zlib.crc32(body.encode()), ""
+    for _ in range(6):
+        n, d = divmod(n, 62)
+        check = BASE62[d] + check
+    return prefix + body + check
+
+
 # The markers are put together here so that this file itself holds no private-key block.
 DASHES = "-" * 5
 PEM_BEGIN = DASHES + "BEGIN RSA PRIVATE KEY" + DASHES
@@ -56,9 +70,9 @@ PEM_END = DASHES + "END RSA PRIVATE KEY" + DASHES
 keyhold_keys = open(keys_file).read().split()[1:]
 makers = {
     "aws-access-key-id": lambda: "AKIA" + rand(string.ascii_uppercase + "234567", 16),
-    "github-token": lambda: "ghp_" + rand(alnum, 36),
+    "github-pat": lambda: github_token("ghp_"),
     "slack-token": lambda: "xoxb-" + rand(string.digits, 12) + "-" + rand(string.digits, 12) + "-" + rand(alnum, 24),
-    "private-key": lambda: PEM_BEGIN + "\n" + "\n".join(rand(alnum + "+/", 64) for _ in range(12)) + "\n" + PEM_END,
+    "private-key-rsa": lambda: PEM_BEGIN + "\n" + "\n".join(rand(alnum + "+/", 64) for _ in range(12)) + "\n" + PEM_END,
     "keyhold-key": lambda: keyhold_keys.pop(),
 }
 planted = []
@@ -70,7 +84,7 @@ for kind, make in makers.items():
         secret = make()
         name = f"service_{i}.py"
         lines = [f"# service {i}", "import os", "", "def connect():"]
-        lines.append(f'    credential = """{secret}"""' if kind == "private-key" else f'    token = "{secret}"')
+        lines.append(f'    credential = """{secret}"""' if kind == "private-key-rsa" else f'    token = "{secret}"')
         lines.append("    return Client(credential if False else token)")
         open(os.path.join(plant_dir, name), "w").write("\n".join(lines) + "\n")
         planted.append((f"planted/{name}", 5, kind))

@@ -10,6 +10,8 @@
 #include <iterator>
 
 #include "cli/commands.h"
+#include "scan/db_cache.h"
+#include "scan/gitleaks.h"
 #include "scan/report.h"
 #include "scan/scanner.h"
 #include "scan/sources.h"
@@ -35,6 +37,7 @@ struct ScanFlags {
   std::string output;
   std::string baseline;
   std::string write_baseline;
+  std::string gitleaks_ignore;
   uint64_t max_file_bytes = 10 << 20;
   int threads = 0;
   bool quiet = false;
@@ -55,10 +58,26 @@ int RunScan(ScanFlags& f) {
   }
   auto format = scan::ParseReportFormat(f.format);
   if (!format.ok()) return Fail(format.status().message());
-  auto rules = scan::LoadRules(f.rules_file.empty() ? std::nullopt : std::optional(f.rules_file));
+  // Without --rules, the scanned repository's own rules apply: .keyhold-rules.toml, else the
+  // .gitleaks.toml a team brings from gitleaks.
+  const std::string config_dir = f.paths.empty() ? f.repo : ".";
+  std::string rules_file = f.rules_file;
+  if (rules_file.empty()) {
+    for (const char* name : {".keyhold-rules.toml", ".gitleaks.toml"}) {
+      std::error_code ec;
+      if (fs::is_regular_file(fs::path(config_dir) / name, ec)) {
+        rules_file = (fs::path(config_dir) / name).string();
+        if (!f.quiet) std::fprintf(stderr, "keyhold scan: rules from %s\n", rules_file.c_str());
+        break;
+      }
+    }
+  }
+  auto rules = scan::LoadRules(rules_file.empty() ? std::nullopt : std::optional(rules_file));
   if (!rules.ok()) return Fail(rules.status().message());
+  for (const std::string& w : rules->warnings)
+    std::fprintf(stderr, "keyhold scan: warning: %s\n", w.c_str());
   std::vector<scan::Rule> rule_list = rules->rules;
-  auto scanner = scan::Scanner::Create(std::move(rules).value());
+  auto scanner = scan::Scanner::Create(std::move(rules).value(), scan::DefaultCacheDir());
   if (!scanner.ok()) return Fail(scanner.status().message());
   scan::ScanOptions options{.max_file_bytes = f.max_file_bytes, .threads = f.threads};
   scan::ScanStats stats;
@@ -83,6 +102,19 @@ int RunScan(ScanFlags& f) {
     if (!baseline.ok()) return Fail(baseline.status().message());
     accepted = scan::ApplyBaseline(*baseline, *found);
   }
+  std::string ignore_file = f.gitleaks_ignore;
+  std::error_code ec;
+  if (ignore_file.empty() && fs::is_regular_file(fs::path(config_dir) / ".gitleaksignore", ec)) {
+    ignore_file = (fs::path(config_dir) / ".gitleaksignore").string();
+  }
+  if (!ignore_file.empty()) {
+    std::vector<std::string> warnings;
+    auto ignore = scan::ReadGitleaksIgnore(ignore_file, warnings);
+    if (!ignore.ok()) return Fail(ignore.status().message());
+    for (const std::string& w : warnings)
+      std::fprintf(stderr, "keyhold scan: warning: %s\n", w.c_str());
+    accepted += ignore->Apply(*found);
+  }
   if (!f.write_baseline.empty()) {
     Status st = scan::WriteBaseline(f.write_baseline, *found);
     if (!st.ok()) return Fail(st.message());
@@ -93,6 +125,8 @@ int RunScan(ScanFlags& f) {
   std::string report = *format == scan::ReportFormat::kJson ? scan::RenderJson(*found)
                        : *format == scan::ReportFormat::kSarif
                            ? scan::RenderSarif(*found, rule_list, KEYHOLD_VERSION)
+                       : *format == scan::ReportFormat::kGitleaksJson
+                           ? scan::RenderGitleaksJson(*found)
                            : scan::RenderText(*found);
   if (f.output.empty()) {
     std::fwrite(report.data(), 1, report.size(), stdout);
@@ -104,15 +138,17 @@ int RunScan(ScanFlags& f) {
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!f.quiet) {
-    std::fprintf(
-        stderr,
-        "keyhold scan: %zu finding(s) in %llu file(s), %.1f MB%s in %.2f s; skipped %llu "
-        "binary, %llu too large%s\n",
-        found->size(), static_cast<unsigned long long>(stats.files), stats.bytes / 1e6,
-        stats.commits ? (", " + std::to_string(stats.commits) + " commits").c_str() : "", secs,
-        static_cast<unsigned long long>(stats.skipped_binary),
-        static_cast<unsigned long long>(stats.skipped_large),
-        accepted ? (", " + std::to_string(accepted) + " accepted by the baseline").c_str() : "");
+    std::fprintf(stderr,
+                 "keyhold scan: %zu finding(s) in %llu file(s), %.1f MB%s in %.2f s; skipped %llu "
+                 "binary, %llu too large%s\n",
+                 found->size(), static_cast<unsigned long long>(stats.files), stats.bytes / 1e6,
+                 stats.commits ? (", " + std::to_string(stats.commits) + " commits").c_str() : "",
+                 secs, static_cast<unsigned long long>(stats.skipped_binary),
+                 static_cast<unsigned long long>(stats.skipped_large),
+                 accepted ? (", " + std::to_string(accepted) +
+                             " accepted by the baseline or .gitleaksignore")
+                                .c_str()
+                          : "");
   }
   if (!found->empty() && f.staged) {
     std::fprintf(
@@ -202,7 +238,8 @@ void AddScan(CLI::App& app, int& code) {
   auto* scan = app.add_subcommand(
       "scan",
       "find secrets in files, directories, stdin ('-'), git history (--git), the staged index "
-      "(--staged) or a push (--pre-receive). Exit codes: 0 clean, 1 found, 2 error.");
+      "(--staged) or a push (--pre-receive). Exit codes: 0 clean, 1 found, 2 error. The compiled "
+      "rules are cached in $KEYHOLD_CACHE_DIR (default ~/.cache/keyhold; 'off' disables it).");
   scan->add_option("paths", f.paths, "files or directories to scan; '-' reads standard input");
   scan->add_option("--git", f.git_range,
                    "scan the history of every ref, or only REV-RANGE (a revision or A..B)")
@@ -214,10 +251,18 @@ void AddScan(CLI::App& app, int& code) {
                    "repository for --git, --staged and --pre-receive (default .)");
   scan->add_option(
       "--rules", f.rules_file,
-      "rules file (gitleaks schema; [extend] useDefault = true adds the built-in rules)");
-  scan->add_option("--format", f.format, "report format: text, json or sarif (default text)");
-  scan->add_option("--output,-o", f.output, "write the report to this file instead of stdout");
+      "rules file (gitleaks schema; [extend] useDefault = true adds the built-in rules). "
+      "Default: .keyhold-rules.toml, else .gitleaks.toml, at the top of the repository (--git, "
+      "--staged, --pre-receive) or in the current directory, else the built-in rules");
+  scan->add_option("--format,--report-format", f.format,
+                   "report format: text, json, sarif or gitleaks-json (gitleaks' JSON report, "
+                   "redacted; default text)");
+  scan->add_option("--output,-o,--report-path", f.output,
+                   "write the report to this file instead of stdout");
   scan->add_option("--baseline", f.baseline, "ignore the findings accepted in this baseline file");
+  scan->add_option("--gitleaks-ignore-path", f.gitleaks_ignore,
+                   "a .gitleaksignore file of finding fingerprints to ignore (default: the one at "
+                   "the top of the repository or current directory, if any)");
   scan->add_option("--write-baseline", f.write_baseline,
                    "accept every current finding: write them to this baseline file and exit 0");
   scan->add_option("--max-file-size", f.max_file_bytes,

@@ -18,9 +18,11 @@ struct Finding {
   FindingKind kind = FindingKind::kRule;
   std::string rule_id;  // "keyhold-key" for keyhold keys
   std::string description;
-  std::string path;    // as given on the command line, or the path in the repository
-  int64_t line = 0;    // 1-based
-  int64_t column = 0;  // 1-based, in bytes
+  std::string severity = "high";  // critical, high, medium, low or info
+  std::string revoke_url;         // the provider's page for revoking it; empty if none is known
+  std::string path;               // as given on the command line, or the path in the repository
+  int64_t line = 0;               // 1-based
+  int64_t column = 0;             // 1-based, in bytes
   int64_t end_line = 0;
   std::string secret;       // in memory only: never printed, logged or stored
   std::string fingerprint;  // hex SHA-256 of the secret, truncated to 128 bits

@@ -19,6 +19,7 @@ json FindingJson(const Finding& f) {
   json j = {{"ruleId", f.rule_id},
             {"kind", KindName(f.kind)},
             {"description", f.description},
+            {"severity", f.severity},
             {"path", f.path},
             {"line", f.line},
             {"endLine", f.end_line},
@@ -26,6 +27,7 @@ json FindingJson(const Finding& f) {
             {"secretMasked", f.Masked()},
             {"fingerprint", f.fingerprint},
             {"entropy", std::round(f.entropy * 100) / 100}};
+  if (!f.revoke_url.empty()) j["revokeUrl"] = f.revoke_url;
   if (f.kind == FindingKind::kKeyholdKey) {
     j["keyPrefix"] = f.key_prefix;
     j["keyStart"] = f.key_start;
@@ -37,6 +39,18 @@ json FindingJson(const Finding& f) {
     j["date"] = f.date;
   }
   return j;
+}
+
+// SARIF's levels; GitHub code scanning reads "security-severity" (a CVSS-like score) too.
+const char* SarifLevel(const std::string& severity) {
+  if (severity == "critical" || severity == "high") return "error";
+  return severity == "medium" ? "warning" : "note";
+}
+const char* SecuritySeverity(const std::string& severity) {
+  if (severity == "critical") return "9.5";
+  if (severity == "high") return "8.0";
+  if (severity == "medium") return "5.5";
+  return severity == "low" ? "3.0" : "1.0";
 }
 
 // SARIF URIs are relative references: percent-encode what is not allowed unescaped.
@@ -63,7 +77,9 @@ StatusOr<ReportFormat> ParseReportFormat(const std::string& name) {
   if (name == "text") return ReportFormat::kText;
   if (name == "json") return ReportFormat::kJson;
   if (name == "sarif") return ReportFormat::kSarif;
-  return InvalidArgument("unknown report format '" + name + "' (text, json or sarif)");
+  if (name == "gitleaks-json" || name == "gitleaks") return ReportFormat::kGitleaksJson;
+  return InvalidArgument("unknown report format '" + name +
+                         "' (text, json, sarif or gitleaks-json)");
 }
 
 std::string RenderText(const std::vector<Finding>& findings) {
@@ -72,13 +88,15 @@ std::string RenderText(const std::vector<Finding>& findings) {
     if (f.line == 0) {  // a path rule: the file itself
       out << f.path << ": " << f.rule_id << "  (the file)";
     } else {
-      out << f.path << ':' << f.line << ':' << f.column << ": " << f.rule_id << "  " << f.Masked();
+      out << f.path << ':' << f.line << ':' << f.column << ": " << f.rule_id << " [" << f.severity
+          << "]  " << f.Masked();
     }
     if (!f.commit.empty()) {
       out << "  (commit " << f.commit.substr(0, 12) << ", " << f.author << " <" << f.email << ">, "
           << f.date << ")";
     }
     out << "\n    " << f.description << "  [fingerprint " << f.fingerprint << "]\n";
+    if (!f.revoke_url.empty()) out << "    revoke it: " << f.revoke_url << "\n";
   }
   return out.str();
 }
@@ -93,32 +111,38 @@ std::string RenderSarif(const std::vector<Finding>& findings, const std::vector<
                         const std::string& version) {
   json driver_rules = json::array();
   std::map<std::string, size_t> index;
-  auto add_rule = [&](const std::string& id, const std::string& description) {
+  auto add_rule = [&](const std::string& id, const std::string& description,
+                      const std::string& severity, const std::string& revoke_url) {
     index[id] = driver_rules.size();
-    driver_rules.push_back(
-        {{"id", id},
-         {"name", id},
-         {"shortDescription", {{"text", description.empty() ? id : description}}},
-         {"defaultConfiguration", {{"level", "error"}}}});
+    json rule = {{"id", id},
+                 {"name", id},
+                 {"shortDescription", {{"text", description.empty() ? id : description}}},
+                 {"defaultConfiguration", {{"level", SarifLevel(severity)}}},
+                 {"properties",
+                  {{"security-severity", SecuritySeverity(severity)}, {"severity", severity}}}};
+    if (!revoke_url.empty()) rule["helpUri"] = revoke_url;
+    driver_rules.push_back(rule);
   };
-  add_rule("keyhold-key", "keyhold API key (confirmed by its check characters)");
-  for (const Rule& r : rules) add_rule(r.id, r.description);
+  add_rule("keyhold-key", "keyhold API key (confirmed by its check characters)", "critical", "");
+  for (const Rule& r : rules) add_rule(r.id, r.description, r.severity, r.revoke_url);
   json results = json::array();
   for (const Finding& f : findings) {
-    if (!index.count(f.rule_id)) add_rule(f.rule_id, f.description);
+    if (!index.count(f.rule_id)) add_rule(f.rule_id, f.description, f.severity, f.revoke_url);
     json region = {{"startLine", std::max<int64_t>(1, f.line)},
                    {"startColumn", std::max<int64_t>(1, f.column)},
                    {"endLine", std::max<int64_t>(1, std::max(f.line, f.end_line))}};
     json result = {
         {"ruleId", f.rule_id},
         {"ruleIndex", index[f.rule_id]},
-        {"level", "error"},
-        {"message", {{"text", f.description + ": " + f.Masked()}}},
+        {"level", SarifLevel(f.severity)},
+        {"message",
+         {{"text", f.description + ": " + f.Masked() +
+                       (f.revoke_url.empty() ? "" : " (revoke it: " + f.revoke_url + ")")}}},
         {"locations",
          json::array({{{"physicalLocation",
                         {{"artifactLocation", {{"uri", UriOf(f.path)}}}, {"region", region}}}}})},
         {"partialFingerprints", {{"secretFingerprint/v1", f.fingerprint}}}};
-    json props = json::object();
+    json props = {{"severity", f.severity}};
     if (!f.commit.empty()) {
       props["commit"] = f.commit;
       props["author"] = f.author;

@@ -19,9 +19,9 @@
 
 namespace keyhold::scan {
 
-enum class ReportFormat { kText, kJson, kSarif };
+enum class ReportFormat { kText, kJson, kSarif, kGitleaksJson };
 
-// Errors: kInvalidArgument for an unknown name ("text", "json", "sarif").
+// Errors: kInvalidArgument for an unknown name ("text", "json", "sarif", "gitleaks-json").
 StatusOr<ReportFormat> ParseReportFormat(const std::string& name);
 
 std::string RenderText(const std::vector<Finding>& findings);

@@ -39,11 +39,15 @@ Status Strings(const toml::table& t, std::string_view key, std::string_view wher
   return OkStatus();
 }
 
-StatusOr<std::shared_ptr<const RE2>> Compile(const std::string& pattern, std::string_view what) {
+RE2::Options RegexOptions() {
   RE2::Options opts;
   opts.set_log_errors(false);
   opts.set_max_mem(64 << 20);
-  auto re = std::make_shared<const RE2>(pattern, opts);
+  return opts;
+}
+
+StatusOr<std::shared_ptr<const RE2>> Compile(const std::string& pattern, std::string_view what) {
+  auto re = std::make_shared<const RE2>(pattern, RegexOptions());
   if (!re->ok()) {
     return InvalidArgument(std::string(what) + ": the regex cannot be compiled: " + re->error());
   }
@@ -114,7 +118,25 @@ bool LooksMultiline(const std::string& regex) {
          regex.find("\\n") != std::string::npos;
 }
 
-StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source) {
+// A keyword is a literal of the regex, possibly with escapes in between ("dp\\.pt\\."). One that
+// is not may still be right ("circle_ci" for circle[_-]?ci), so it is only a warning.
+bool KeywordInRegex(const std::string& keyword, const std::string& regex) {
+  std::string unescaped;
+  for (size_t i = 0; i < regex.size(); ++i) {
+    bool escape = regex[i] == '\\' && i + 1 < regex.size() &&
+                  !std::isalnum(static_cast<unsigned char>(regex[i + 1]));
+    if (escape) continue;
+    unescaped.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(regex[i]))));
+  }
+  return unescaped.find(keyword) != std::string::npos;
+}
+
+// How a rule's own regex is compiled: now, so that errors name the file and line (a user's
+// rules), or on first use (the built-in rules, which a test compiles in full).
+enum class RegexCompile { kNow, kOnFirstUse };
+
+StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCompile when,
+                         std::vector<std::string>& warnings) {
   Rule r;
   std::string where = Where(source, t);
   auto id = t["id"].value<std::string>();
@@ -135,12 +157,16 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source) {
                            ": a rule needs a 'regex' (or only a 'path', to report files by name)");
   }
   r.regex_text = *regex;
-  KH_ASSIGN_OR_RETURN(r.regex, Compile(r.regex_text, where));
+  r.regex = std::make_shared<const LazyRegex>(r.regex_text);
+  if (when == RegexCompile::kNow && !r.regex->get().ok()) {
+    return InvalidArgument(where + ": the regex cannot be compiled: " + r.regex->get().error());
+  }
   if (const toml::node* g = t.get("secretGroup")) {
     auto v = g->value<int64_t>();
-    if (!v || *v < 0 || *v > r.regex->NumberOfCapturingGroups()) {
+    bool known = when == RegexCompile::kNow;
+    if (!v || *v < 0 || (known && *v > r.regex->get().NumberOfCapturingGroups())) {
       return InvalidArgument(where + ": secretGroup must name one of the regex's " +
-                             std::to_string(r.regex->NumberOfCapturingGroups()) + " groups");
+                             std::to_string(r.regex->get().NumberOfCapturingGroups()) + " groups");
     }
     r.secret_group = static_cast<int>(*v);
   }
@@ -150,9 +176,38 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source) {
       return InvalidArgument(where + ": entropy must be a number from 0 to 8");
     r.entropy = *v;
   }
+  if (const toml::node* v = t.get("validate")) {
+    auto name = v->value<std::string>();
+    auto validator = name ? ParseValidator(*name) : std::nullopt;
+    if (!validator) return InvalidArgument(where + ": validate must be one of " + ValidatorNames());
+    r.validator = *validator;
+  }
+  if (const toml::node* sev = t.get("severity")) {
+    auto v = sev->value<std::string>();
+    static const std::vector<std::string> kSeverities = {"critical", "high", "medium", "low",
+                                                         "info"};
+    if (!v || std::find(kSeverities.begin(), kSeverities.end(), Lower(*v)) == kSeverities.end())
+      return InvalidArgument(where + ": severity must be critical, high, medium, low or info");
+    r.severity = Lower(*v);
+  } else if (r.id.starts_with("generic")) {
+    r.severity = "medium";
+  }
+  if (const toml::node* rev = t.get("revoke")) {
+    auto v = rev->value<std::string>();
+    if (!v || !v->starts_with("https://"))
+      return InvalidArgument(where + ": revoke must be an https:// URL");
+    r.revoke_url = *v;
+  }
   KH_RETURN_IF_ERROR(Strings(t, "keywords", where, r.keywords));
   for (auto& k : r.keywords) k = Lower(k);
   std::erase_if(r.keywords, [](const std::string& k) { return k.empty(); });
+  for (const std::string& k : r.keywords) {
+    if (when == RegexCompile::kNow && !KeywordInRegex(k, r.regex_text)) {
+      warnings.push_back(where + ": keyword '" + k +
+                         "' does not occur in the regex; the rule is searched only on lines "
+                         "holding a keyword");
+    }
+  }
   KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", r.allowlists));
   r.multiline = LooksMultiline(r.regex_text);
   return r;
@@ -174,7 +229,10 @@ double ShannonEntropy(std::string_view s) {
   return h;
 }
 
-StatusOr<RuleSet> ParseRules(std::string_view toml_text, std::string_view source_name) {
+namespace {
+
+StatusOr<RuleSet> Parse(std::string_view toml_text, std::string_view source_name,
+                        RegexCompile when) {
   toml::table doc;
   try {
     doc = toml::parse(toml_text, source_name);
@@ -191,7 +249,7 @@ StatusOr<RuleSet> ParseRules(std::string_view toml_text, std::string_view source
     for (const toml::node& n : *arr) {
       const toml::table* t = n.as_table();
       if (!t) return InvalidArgument(Where(source_name, n) + ": each rule must be a table");
-      KH_ASSIGN_OR_RETURN(Rule r, ParseRule(*t, source_name));
+      KH_ASSIGN_OR_RETURN(Rule r, ParseRule(*t, source_name, when, set.warnings));
       for (const Rule& other : set.rules) {
         if (other.id == r.id) {
           return InvalidArgument(Where(source_name, *t) + ": rule id '" + r.id + "' is used twice");
@@ -204,9 +262,22 @@ StatusOr<RuleSet> ParseRules(std::string_view toml_text, std::string_view source
   return set;
 }
 
+}  // namespace
+
+StatusOr<RuleSet> ParseRules(std::string_view toml_text, std::string_view source_name) {
+  return Parse(toml_text, source_name, RegexCompile::kNow);
+}
+
+LazyRegex::LazyRegex(std::string pattern) : pattern_(std::move(pattern)) {}
+
+const RE2& LazyRegex::get() const {
+  std::call_once(once_, [this] { re_ = std::make_unique<const RE2>(pattern_, RegexOptions()); });
+  return *re_;
+}
+
 const RuleSet& BuiltinRules() {
   static const RuleSet* rules = [] {
-    auto r = ParseRules(BuiltinRulesToml(), "built-in rules");
+    auto r = Parse(BuiltinRulesToml(), "built-in rules", RegexCompile::kOnFirstUse);
     if (!r.ok()) {  // a broken built-in rule set is a bug in this binary
       std::fprintf(stderr, "%s\n", r.status().message().c_str());
       std::abort();

@@ -9,6 +9,10 @@
 //   keywords = ["sk_live_"]  # at least one must occur on the match's lines (case-insensitive)
 //   path = '''\.env$'''      # only files whose path matches (alone, without regex: report
 //                            # every such file, e.g. keystores)
+//   validate = "github-crc32"  # keyhold's own: a structure check the secret must pass
+//                              # (validate.h lists them)
+//   severity = "high"          # keyhold's own: critical, high (default), medium, low or info
+//   revoke = "https://..."     # keyhold's own: where the provider lets you revoke it
 //   [[rules.allowlists]]     # (or the older single [rules.allowlist])
 //   regexTarget = "secret"   # "secret", "match" or "line"
 //   regexes = ['''EXAMPLE''']
@@ -25,12 +29,14 @@
 #include <re2/re2.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/status.h"
+#include "scan/validate.h"
 
 namespace keyhold::scan {
 
@@ -46,16 +52,35 @@ struct Allowlist {
   std::vector<std::string> commits;
 };
 
+// A rule's regex, compiled on first use: a scan touches only the rules whose keywords occur, and
+// compiling every one of hundreds of built-in regexes would cost more than scanning a small
+// repository. Thread-safe; shared by the copies of a rule.
+class LazyRegex {
+ public:
+  explicit LazyRegex(std::string pattern);
+  const RE2& get() const;
+  const RE2* operator->() const { return &get(); }
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  std::string pattern_;
+  mutable std::once_flag once_;
+  mutable std::unique_ptr<const RE2> re_;
+};
+
 struct Rule {
   std::string id;
   std::string description;
   std::string regex_text;
-  std::shared_ptr<const RE2> regex;  // null: a path rule, reporting every file `path` matches
+  std::shared_ptr<const LazyRegex> regex;  // null: a path rule, reporting every file `path` matches
   int secret_group = 0;
   double entropy = 0;
   std::vector<std::string> keywords;  // lower case
   std::shared_ptr<const RE2> path;    // null: every path
   std::vector<Allowlist> allowlists;
+  Validator validator = Validator::kNone;
+  std::string severity = "high";
+  std::string revoke_url;  // empty: none known
   // True if a match may span several lines (e.g. a PEM block); its keywords' neighbourhood is
   // then searched further.
   bool multiline = false;
@@ -64,6 +89,9 @@ struct Rule {
 struct RuleSet {
   std::vector<Rule> rules;
   std::vector<Allowlist> allowlists;  // global
+  // Things that load but are probably mistakes, each naming the file, line and rule: a keyword
+  // that does not occur in its rule's regex (the rule then runs only where it does).
+  std::vector<std::string> warnings;
 };
 
 // Parses a rules file. `source_name` names it in errors. Errors: kInvalidArgument naming the

@@ -91,6 +91,54 @@ TEST(Rules, EntropyOutsideZeroToEightIsRefusedNanIncluded) {
   EXPECT_TRUE(ParseRules("[[rules]]\nid = \"e\"\nregex = '''abc'''\nentropy = 8.0\n", "r").ok());
 }
 
+TEST(Rules, SeverityAndRevokeLink) {
+  auto set = ParseRules(
+      "[[rules]]\nid = \"a\"\nregex = '''a'''\nseverity = \"Critical\"\n"
+      "revoke = \"https://acme.test/keys\"\n[[rules]]\nid = \"b\"\nregex = '''b'''\n"
+      "[[rules]]\nid = \"generic-c\"\nregex = '''c'''\n",
+      "r");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->rules[0].severity, "critical");
+  EXPECT_EQ(set->rules[0].revoke_url, "https://acme.test/keys");
+  EXPECT_EQ(set->rules[1].severity, "high");
+  EXPECT_EQ(set->rules[2].severity, "medium");
+  EXPECT_NE(ParseRules("[[rules]]\nid = \"a\"\nregex = '''a'''\nseverity = \"urgent\"\n", "r")
+                .status()
+                .message()
+                .find("severity must be"),
+            std::string::npos);
+  EXPECT_NE(ParseRules("[[rules]]\nid = \"a\"\nregex = '''a'''\nrevoke = \"javascript:x\"\n", "r")
+                .status()
+                .message()
+                .find("revoke must be an https:// URL"),
+            std::string::npos);
+}
+
+TEST(Rules, AKeywordOutsideTheRegexIsAWarningNamingFileLineAndRule) {
+  auto set = ParseRules(
+      "\n[[rules]]\nid = \"acme\"\nregex = '''acme\\.key_[0-9]{8}'''\n"
+      "keywords = [\"ACME.KEY_\", \"acme-key\"]\n",
+      "team.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  ASSERT_EQ(set->warnings.size(), 1u);
+  EXPECT_NE(set->warnings[0].find("team.toml, line 2 (rule 'acme'): keyword 'acme-key'"),
+            std::string::npos)
+      << set->warnings[0];
+}
+
+// A thousand rules load; nothing in the loader is quadratic in them.
+TEST(Rules, AThousandRules) {
+  std::string toml;
+  for (int i = 0; i < 1000; ++i) {
+    toml += "[[rules]]\nid = \"r" + std::to_string(i) + "\"\nregex = '''tok" + std::to_string(i) +
+            "_[a-z]{8}'''\nkeywords = [\"tok" + std::to_string(i) + "_\"]\n";
+  }
+  auto set = ParseRules(toml, "big.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->rules.size(), 1000u);
+  EXPECT_TRUE(set->warnings.empty());
+}
+
 TEST(Rules, PathRulesNeedNoRegex) {
   auto set = ParseRules("[[rules]]\nid = \"keystore\"\npath = '''\\.p12$'''\n", "r");
   ASSERT_TRUE(set.ok()) << set.status().message();
@@ -102,10 +150,16 @@ TEST(Rules, PathRulesNeedNoRegex) {
             std::string::npos);
 }
 
-TEST(Rules, BuiltinRulesLoad) {
+// The built-in rules' regexes are compiled on first use, so they are compiled here, all of them.
+TEST(Rules, BuiltinRulesLoadAndEveryRegexCompiles) {
   const RuleSet& b = BuiltinRules();
-  EXPECT_GE(b.rules.size(), 25u);
-  for (const Rule& r : b.rules) EXPECT_FALSE(r.description.empty()) << r.id;
+  EXPECT_GE(b.rules.size(), 200u);
+  for (const Rule& r : b.rules) {
+    EXPECT_FALSE(r.description.empty()) << r.id;
+    if (!r.regex) continue;
+    EXPECT_TRUE(r.regex->get().ok()) << r.id << ": " << r.regex->get().error();
+    EXPECT_LE(r.secret_group, r.regex->get().NumberOfCapturingGroups()) << r.id;
+  }
 }
 
 TEST(Rules, EntropyInBitsPerCharacter) {

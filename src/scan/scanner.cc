@@ -15,6 +15,7 @@
 
 #include "core/key_format.h"
 #include "crypto/crypto.h"
+#include "scan/db_cache.h"
 
 namespace keyhold::scan {
 namespace {
@@ -150,10 +151,11 @@ int OnHit(unsigned id, unsigned long long /*from*/, unsigned long long to, unsig
   return 0;
 }
 
-// A keyhold key outranks a provider's rule, which outranks a generic one.
+// A keyhold key outranks a provider's rule, which outranks a generic one. A bare JWT counts as
+// generic: a rule that names the token's issuer says more about the same text.
 int Rank(const Finding& f) {
   if (f.kind == FindingKind::kKeyholdKey) return 0;
-  return f.rule_id.starts_with("generic") ? 2 : 1;
+  return f.rule_id.starts_with("generic") || f.rule_id == "jwt" ? 2 : 1;
 }
 
 // One secret, one finding: where findings overlap (their `column` holds the secret's offset),
@@ -168,7 +170,11 @@ void DropOverlaps(std::vector<Finding>& found) {
       Finding& last = kept.back();
       bool overlaps = f.column < last.column + static_cast<int64_t>(last.secret.size());
       if (overlaps) {
-        if (Rank(f) < Rank(last)) last = std::move(f);
+        // A keyhold key that is only the tail of a provider's token (GitHub's and npm's tokens
+        // end in a CRC32 check, as a bare keyhold key does) belongs to that provider.
+        bool tail_of_token =
+            f.kind == FindingKind::kKeyholdKey && Rank(last) == 1 && f.column > last.column;
+        if (!tail_of_token && Rank(f) < Rank(last)) last = std::move(f);
         continue;
       }
     }
@@ -198,9 +204,10 @@ Scanner::~Scanner() {
   if (db_) hs_free_database(db_);
 }
 
-StatusOr<std::unique_ptr<Scanner>> Scanner::Create(RuleSet rules) {
+StatusOr<std::unique_ptr<Scanner>> Scanner::Create(RuleSet rules, std::string cache_dir) {
   std::unique_ptr<Scanner> s(new Scanner());
   s->rules_ = std::move(rules);
+  s->cache_dir_ = std::move(cache_dir);
   KH_RETURN_IF_ERROR(s->Compile());
   return s;
 }
@@ -242,7 +249,11 @@ Status Scanner::Compile() {
     }
   }
   // Rules without keywords go into the database as prefilters of their own regex; one it cannot
-  // take is searched in full with RE2 instead.
+  // take is searched in full with RE2 instead. `dropped` records which, by position among the
+  // candidates, so that a cached database comes with the same split.
+  const std::vector<uint32_t> all_candidates = regex_candidates;
+  std::vector<uint32_t> dropped;
+  std::string cache_key;
   while (true) {
     std::vector<std::string> exprs;
     std::vector<unsigned> flags, ids;
@@ -255,6 +266,20 @@ Status Scanner::Compile() {
       flags.push_back(HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY | HS_FLAG_MULTILINE);
     }
     if (exprs.empty()) return OkStatus();  // no rules: keyhold keys only, no database
+    if (cache_key.empty()) {
+      cache_key = DatabaseCacheKey(exprs, flags);
+      std::vector<uint32_t> cached_dropped;
+      if ((db_ = LoadCachedDatabase(cache_dir_, cache_key, cached_dropped))) {
+        std::vector<uint32_t> kept;
+        for (uint32_t i = 0; i < regex_candidates.size(); ++i) {
+          bool out =
+              std::find(cached_dropped.begin(), cached_dropped.end(), i) != cached_dropped.end();
+          (out ? full_scan_rules_ : kept).push_back(regex_candidates[i]);
+        }
+        regex_rules_ = kept;
+        return OkStatus();
+      }
+    }
     std::vector<const char*> ptrs;
     for (uint32_t i = 0; i < exprs.size(); ++i) {
       ptrs.push_back(exprs[i].c_str());
@@ -266,6 +291,7 @@ Status Scanner::Compile() {
                          HS_MODE_BLOCK, nullptr, &db_, &err);
     if (rc == HS_SUCCESS) {
       regex_rules_ = regex_candidates;
+      StoreCachedDatabase(cache_dir_, cache_key, db_, dropped);
       return OkStatus();
     }
     int bad = err ? err->expression : -1;
@@ -275,8 +301,11 @@ Status Scanner::Compile() {
     if (bad < first_regex || bad >= first_regex + static_cast<int>(regex_candidates.size())) {
       return InvalidArgument("cannot build the pattern database: " + message);
     }
-    full_scan_rules_.push_back(regex_candidates[static_cast<size_t>(bad - first_regex)]);
+    uint32_t rule = regex_candidates[static_cast<size_t>(bad - first_regex)];
+    full_scan_rules_.push_back(rule);
     regex_candidates.erase(regex_candidates.begin() + (bad - first_regex));
+    dropped.push_back(static_cast<uint32_t>(
+        std::find(all_candidates.begin(), all_candidates.end(), rule) - all_candidates.begin()));
   }
 }
 
@@ -297,6 +326,8 @@ std::vector<Finding> Scanner::PathFindings(const ScanContext& ctx) const {
     Finding f;
     f.rule_id = rule.id;
     f.description = rule.description.empty() ? "file matched by path rule" : rule.description;
+    f.severity = rule.severity;
+    f.revoke_url = rule.revoke_url;
     f.path = std::string(ctx.path);
     f.secret = std::string(ctx.path);  // the file is the finding; its path is no secret
     f.fingerprint = Fingerprint(f.secret);
@@ -320,8 +351,16 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
 
   // Windows to confirm, per rule.
   std::vector<std::vector<Window>>& windows = scratch.windows_;
+  // Only the rules that had windows are cleared and confirmed: with hundreds of rules, walking
+  // all of them for every file costs more than the few that a file's keywords touch.
+  std::vector<uint32_t>& touched = scratch.touched_;
+  for (uint32_t rule : touched) windows[rule].clear();
+  touched.clear();
   windows.resize(rules_.rules.size());
-  for (auto& w : windows) w.clear();
+  auto add = [&](uint32_t rule, Window w) {
+    if (windows[rule].empty()) touched.push_back(rule);
+    windows[rule].push_back(w);
+  };
   for (auto [id, end] : hits) {
     if (id < keywords_.size()) {
       // A keyword lies inside its rule's match: the match is on the keyword's line, or (for a
@@ -329,18 +368,16 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
       size_t line_begin = LineStart(data, end);
       for (uint32_t rule : keyword_rules_[id]) {
         size_t reach = rules_.rules[rule].multiline ? kMultilineReach : 0;
-        windows[rule].push_back({line_begin, LineEnd(data, end + reach)});
+        add(rule, {line_begin, LineEnd(data, end + reach)});
       }
     } else {
       size_t line_begin = PreviousLineStart(data, end);
       uint32_t rule = regex_rules_[id - keywords_.size()];
-      windows[rule].push_back({line_begin, LineEnd(data, end)});
+      add(rule, {line_begin, LineEnd(data, end)});
     }
   }
-  for (uint32_t rule : full_scan_rules_) windows[rule].push_back({0, data.size()});
-  for (size_t i = 0; i < rules_.rules.size(); ++i) {
-    if (!windows[i].empty()) ConfirmRule(rules_.rules[i], windows[i], data, ctx, out);
-  }
+  for (uint32_t rule : full_scan_rules_) add(rule, {0, data.size()});
+  for (uint32_t rule : touched) ConfirmRule(rules_.rules[rule], windows[rule], data, ctx, out);
   ConfirmKeyholdKeys(data, out);
   if (out.empty()) return out;
 
@@ -375,7 +412,8 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
   if (rule.path && !RE2::PartialMatch(ctx.path, *rule.path)) return;
   std::sort(windows.begin(), windows.end(),
             [](const Window& a, const Window& b) { return a.begin < b.begin; });
-  const int groups = rule.regex->NumberOfCapturingGroups();
+  const RE2& regex = rule.regex->get();
+  const int groups = regex.NumberOfCapturingGroups();
   std::vector<re2::StringPiece> g(static_cast<size_t>(groups) + 1);
   std::unordered_set<size_t> seen;
   std::vector<Window> merged;
@@ -390,7 +428,7 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
     const size_t end = w.end;
     re2::StringPiece text(data.data(), end);
     size_t pos = w.begin;
-    while (pos < end && rule.regex->Match(text, pos, end, RE2::UNANCHORED, g.data(), groups + 1)) {
+    while (pos < end && regex.Match(text, pos, end, RE2::UNANCHORED, g.data(), groups + 1)) {
       size_t m_begin = static_cast<size_t>(g[0].data() - data.data());
       size_t m_end = m_begin + g[0].size();
       pos = m_end > m_begin ? m_end : m_begin + 1;
@@ -411,6 +449,7 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       std::string_view secret_view(secret.data(), secret.size());
       double entropy = ShannonEntropy(secret_view);
       if (rule.entropy > 0 && entropy <= rule.entropy) continue;
+      if (!Validate(rule.validator, secret_view)) continue;
       std::string_view match(g[0].data(), g[0].size());
       std::string_view line =
           data.substr(LineStart(data, s_begin), LineEnd(data, s_begin) - LineStart(data, s_begin));
@@ -421,6 +460,8 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       f.kind = FindingKind::kRule;
       f.rule_id = rule.id;
       f.description = rule.description;
+      f.severity = rule.severity;
+      f.revoke_url = rule.revoke_url;
       f.secret = std::string(secret_view);
       f.entropy = entropy;
       f.column = static_cast<int64_t>(s_begin);
@@ -525,6 +566,7 @@ void Scanner::ConfirmKeyholdToken(std::string_view data, size_t begin, size_t en
       f.kind = FindingKind::kKeyholdKey;
       f.rule_id = "keyhold-key";
       f.description = "keyhold API key (confirmed by its check characters)";
+      f.severity = "critical";
       f.secret = std::string(candidate);
       f.key_prefix = std::string(parsed->prefix);
       f.key_start = KeyStart(candidate);

@@ -55,11 +55,13 @@ class Scanner {
     // Reused from one Scan to the next.
     std::vector<std::pair<uint32_t, uint64_t>> hits_;
     std::vector<std::vector<Window>> windows_;
+    std::vector<uint32_t> touched_;  // rules with windows in the last Scan
   };
 
-  // Compiles `rules`. Errors: kInvalidArgument if the pattern database cannot be built (naming
-  // the rule at fault).
-  static StatusOr<std::unique_ptr<Scanner>> Create(RuleSet rules);
+  // Compiles `rules`. With a `cache_dir`, the compiled pattern database is read from and kept
+  // there (db_cache.h). Errors: kInvalidArgument if the pattern database cannot be built
+  // (naming the rule at fault).
+  static StatusOr<std::unique_ptr<Scanner>> Create(RuleSet rules, std::string cache_dir = {});
   ~Scanner();
 
   Scratch NewScratch() const;
@@ -99,6 +101,7 @@ class Scanner {
   std::vector<uint32_t> path_rules_;                  // rules without a regex
   hs_database* db_ = nullptr;
   std::unique_ptr<const RE2> skip_paths_;  // null: no path is excluded outright
+  std::string cache_dir_;
 };
 
 }  // namespace keyhold::scan

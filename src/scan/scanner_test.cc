@@ -1,6 +1,10 @@
 #include "scan/scanner.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "core/key_format.h"
 #include "fakes/fake_env.h"
@@ -55,21 +59,22 @@ TEST_F(ScannerTest, AKeyWithAWrongCheckIsNotReported) {
 
 TEST_F(ScannerTest, ProviderCredentials) {
   using testing::FakeSecret;
-  std::string text = "gh = '" + FakeSecret("ghp_", 36) +
+  std::string body = FakeSecret("", 30);
+  std::string text = "gh = 'ghp_" + body + KeyCheck(body) +
                      "'\n"
                      "stripe: " +
                      FakeSecret("sk_live_", 24) + "\n" + "aws_access_key_id = " +
                      FakeSecret("AKIA", 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") + "\n";
   auto found = Scan(text);
   EXPECT_EQ(Rules(found),
-            (std::vector<std::string>{"github-token", "stripe-key", "aws-access-key-id"}));
+            (std::vector<std::string>{"github-pat", "stripe-secret-key", "aws-access-key-id"}));
   EXPECT_EQ(found[0].Masked(), "ghp_…(40)");
 }
 
 TEST_F(ScannerTest, PrivateKeysSpanLines) {
   auto found = Scan("x = 1\n" + testing::FakePem("PRIVATE KEY", 10));
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].rule_id, "private-key");
+  EXPECT_EQ(found[0].rule_id, "private-key-pkcs8");
   EXPECT_EQ(found[0].line, 2);
   EXPECT_EQ(found[0].end_line, 13);
 }
@@ -79,7 +84,7 @@ TEST_F(ScannerTest, ConnectionStringsWithPasswordsButNotPlaceholders) {
                     "@db.internal:5432/crm\n" +
                     "example = \"postgres://user:password@localhost/db\"\n"
                     "tmpl = \"mysql://root:${DB_PASSWORD}@db/app\"\n");
-  ASSERT_EQ(Rules(found), std::vector<std::string>{"connection-string-password"});
+  ASSERT_EQ(Rules(found), std::vector<std::string>{"postgres-connection-string"});
   EXPECT_EQ(found[0].secret, testing::FakeSecret("", 12));
 }
 
@@ -95,6 +100,16 @@ TEST_F(ScannerTest, GenericSecretsNeedEntropyAndSkipLookAlikes) {
       "api_key_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n");
   ASSERT_EQ(Rules(found), std::vector<std::string>{"generic-secret"});
   EXPECT_EQ(found[0].line, 1);
+}
+
+// RE2 treats the text before a window as context, so a bare ^ matched only at the start of a
+// file: a secret-looking name that began any later line was never reported.
+TEST_F(ScannerTest, GenericSecretAtTheStartOfALaterLine) {
+  auto found = Scan("# settings\npassword = \"" + testing::FakeSecret("", 20) +
+                    "\"\nSECRET_KEY=" + testing::FakeSecret("", 24) + "\n");
+  ASSERT_EQ(Rules(found), (std::vector<std::string>{"generic-secret", "generic-secret"}));
+  EXPECT_EQ(found[0].line, 2);
+  EXPECT_EQ(found[1].line, 3);
 }
 
 TEST_F(ScannerTest, InlineAllowAndPathAllowlists) {
@@ -205,11 +220,56 @@ TEST(ScannerInput, InvalidUtf8AroundASecret) {
   ASSERT_TRUE(s.ok());
   Scanner::Scratch scratch = (*s)->NewScratch();
   std::string text =
-      "\xff\xfe\xc3 token " + testing::FakeSecret("ghp_", 36) + " \xe2\x82\n\xc0\xaf";
+      "\xff\xfe\xc3 token " + testing::FakeSecret("sk_live_", 24) + " \xe2\x82\n\xc0\xaf";
   auto found = (*s)->Scan(text, {.path = "f"}, scratch);
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].rule_id, "github-token");
+  EXPECT_EQ(found[0].rule_id, "stripe-secret-key");
   EXPECT_EQ(found[0].column, 11);
+}
+
+}  // namespace
+}  // namespace keyhold::scan
+
+namespace keyhold::scan {
+namespace {
+
+// The compiled database is kept in the cache directory and used by the next scanner with the
+// same rules, with the same split of regexes the database could not take; a damaged entry is
+// a miss, not an error.
+TEST(ScannerDatabaseCache, ReusedWhenTheRulesAreTheSameAndIgnoredWhenDamaged) {
+  std::string dir = ::testing::TempDir() + "/kh-db-cache-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  const char* toml =
+      "[[rules]]\nid = \"lazy\"\nregex = '''(?U)tok_[a-z]+9'''\n"
+      "[[rules]]\nid = \"acme\"\nregex = '''acme_[a-z0-9]{16}'''\nkeywords = [\"acme_\"]\n";
+  auto scan_with_cache = [&] {
+    auto set = ParseRules(toml, "r.toml");
+    EXPECT_TRUE(set.ok());
+    auto s = Scanner::Create(std::move(set).value(), dir);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    Scanner::Scratch scratch = (*s)->NewScratch();
+    std::vector<std::string> ids;
+    for (const Finding& f :
+         (*s)->Scan("x = tok_abc9\ny = acme_0123456789abcdef\n", {.path = "f"}, scratch)) {
+      ids.push_back(f.rule_id);
+    }
+    return ids;
+  };
+  const std::vector<std::string> want = {"lazy", "acme"};
+  EXPECT_EQ(scan_with_cache(), want);  // compiles and stores
+  std::vector<std::filesystem::path> entries;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) entries.push_back(e.path());
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(std::filesystem::status(entries[0]).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(scan_with_cache(), want);  // loads
+  {
+    std::fstream f(entries[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+  }
+  EXPECT_EQ(scan_with_cache(), want);  // damaged: compiled again
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

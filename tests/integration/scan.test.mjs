@@ -55,6 +55,22 @@ function random() {
 function fake(prefix, length, alphabet = ALNUM) {
   return prefix + Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join("");
 }
+// GitHub's token check: CRC32 of the 30 random characters, base62 ([0-9A-Za-z]) in 6 characters.
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+function crc32(text) {
+  let crc = ~0;
+  for (const byte of Buffer.from(text)) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return (~crc) >>> 0;
+}
+function githubToken(prefix) {
+  const body = fake("", 30);
+  let n = crc32(body), check = "";
+  for (let i = 0; i < 6; i++) { check = BASE62[n % 62] + check; n = Math.floor(n / 62); }
+  return prefix + body + check;
+}
 const DASHES = "-----";
 const pem = () => `${DASHES}BEGIN RSA PRIVATE KEY${DASHES}\n` +
   Array.from({ length: 8 }, () => fake("", 64, ALNUM + "+/") + "\n").join("") +
@@ -71,10 +87,10 @@ before(() => {
   write("src/app.py", `import os\n\nHELPDESK_KEY = "${keys[1]}"\nclient = Client(os.getenv("API_KEY"))\n`);
   planted.push(["src/app.py", 3, "keyhold-key"]);
   write("config/settings.yaml", `billing:\n  stripe_key: ${fake("sk_live_", 24)}\n  currency: eur\n`);
-  planted.push(["config/settings.yaml", 2, "stripe-key"]);
-  write(".env", `GITHUB_TOKEN=${fake("ghp_", 36)}\n` +
+  planted.push(["config/settings.yaml", 2, "stripe-secret-key"]);
+  write(".env", `GITHUB_TOKEN=${githubToken("ghp_")}\n` +
     `DATABASE_URL=postgres://crm:${dbPassword}@db.internal:5432/crm\nDEBUG=true\n`);
-  planted.push([".env", 1, "github-token"], [".env", 2, "connection-string-password"]);
+  planted.push([".env", 1, "github-pat"], [".env", 2, "postgres-connection-string"]);
   write("deploy/keys.json", JSON.stringify({ admin: keys[0], note: "rotate monthly" }, null, 2) + "\n");
   planted.push(["deploy/keys.json", 2, "keyhold-key"]);
   write("notebooks/analysis.ipynb", JSON.stringify({ cells: [{ cell_type: "code", source: [
@@ -82,7 +98,7 @@ before(() => {
     nbformat: 4 }, null, 1) + "\n");
   planted.push(["notebooks/analysis.ipynb", 7, "openai-api-key"]);
   write("ops/id_rsa", pem());
-  planted.push(["ops/id_rsa", 1, "private-key"]);
+  planted.push(["ops/id_rsa", 1, "private-key-rsa"]);
   write("src/mailer.rb", `SMTP_PASSWORD = "${fake("", 8)}7${fake("", 7)}"\n`);
   planted.push(["src/mailer.rb", 1, "generic-secret"]);
 
@@ -115,6 +131,10 @@ test("every planted secret is found, exactly, and no look-alike", async () => {
   assert.deepEqual(sortRows(found.map((f) => [f.path, f.line, f.ruleId])), sortRows(planted));
   const k = found.find((f) => f.path === "src/app.py");
   assert.equal(k.kind, "keyhold-key");
+  assert.equal(k.severity, "critical");
+  const stripe = found.find((f) => f.ruleId === "stripe-secret-key");
+  assert.equal(stripe.severity, "high");
+  assert.equal(stripe.revokeUrl, "https://dashboard.stripe.com/apikeys");
   assert.equal(k.keyPrefix, "bench");
   assert.ok(keys[1].startsWith(k.keyStart));
   assert.match(r.stderr, /skipped 1 binary/);
@@ -149,6 +169,14 @@ test("SARIF report validates against the SARIF 2.1.0 schema", async () => {
     assert.ok(loc.region.startLine >= 1);
     assert.match(res.partialFingerprints["secretFingerprint/v1"], /^[0-9a-f]{32}$/);
   }
+  // Severity as the level and as GitHub's security-severity; the revocation page as helpUri.
+  const stripe = run.results.find((res) => res.ruleId === "stripe-secret-key");
+  assert.equal(stripe.level, "error");
+  assert.equal(stripe.properties.severity, "high");
+  const rule = run.tool.driver.rules[stripe.ruleIndex];
+  assert.equal(rule.properties["security-severity"], "8.0");
+  assert.equal(rule.helpUri, "https://dashboard.stripe.com/apikeys");
+  assert.equal(run.results.find((res) => res.ruleId === "generic-secret").level, "warning");
 });
 
 test("a baseline accepts current findings and survives moved lines", async () => {
@@ -286,6 +314,35 @@ test("pre-receive scans only what a push brings", async () => {
   assert.equal(none.code, 0);
 });
 
+test("a team moving from gitleaks: its .gitleaks.toml, .gitleaksignore and JSON report shape", async () => {
+  const dir = tmp("scan-gitleaks");
+  const token = fake("acme_", 24);
+  fs.writeFileSync(path.join(dir, "app.env"), `ACME=${token}\nSTRIPE=${fake("sk_live_", 24)}\n`);
+  // gitleaks' own rules file: without [extend] it replaces the built-in rules, as in gitleaks.
+  fs.writeFileSync(path.join(dir, ".gitleaks.toml"),
+    "title = \"team rules\"\n[[rules]]\nid = \"acme-token\"\ndescription = \"Acme\"\n" +
+    "regex = '''acme_[A-Za-z0-9]{24}'''\ntags = [\"key\"]\nkeywords = [\"acme_\"]\n");
+  let r = await cli(["scan", ".", "--report-format", "gitleaks-json"], { cwd: dir });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /rules from \.\/\.gitleaks\.toml/);
+  const found = JSON.parse(r.stdout);
+  assert.deepEqual(found.map((f) => [f.File, f.RuleID, f.StartLine, f.Fingerprint]),
+    [["app.env", "acme-token", 1, "app.env:acme-token:1"]]);
+  assert.equal(found[0].Secret, "REDACTED");
+  assert.ok(!r.stdout.includes(token));
+  // .keyhold-rules.toml wins over .gitleaks.toml.
+  fs.writeFileSync(path.join(dir, ".keyhold-rules.toml"), "[extend]\nuseDefault = true\n");
+  r = await cli(["scan", ".", "--format", "json"], { cwd: dir });
+  assert.deepEqual(JSON.parse(r.stdout).map((f) => f.ruleId), ["stripe-secret-key"]);
+  // gitleaks' fingerprints in .gitleaksignore, with gitleaks' rule names; a bad line only warns.
+  fs.writeFileSync(path.join(dir, ".gitleaksignore"),
+    "# accepted\napp.env:stripe-access-token:2\nnot a fingerprint\n");
+  r = await cli(["scan", "."], { cwd: dir });
+  assert.equal(r.code, 0, r.stdout);
+  assert.match(r.stderr, /\.gitleaksignore, line 3: not a finding fingerprint/);
+  assert.match(r.stderr, /1 accepted by the baseline or \.gitleaksignore/);
+});
+
 test("bad input: missing paths, malformed rules, uncompilable regex, unreadable directories", async () => {
   const missing = await cli(["scan", "/no/such/dir"]);
   assert.equal(missing.code, 2);
@@ -325,7 +382,7 @@ test("bad input: missing paths, malformed rules, uncompilable regex, unreadable 
   assert.match(big.stderr, /1 too large/);
   // A path rule (gitleaks' way of flagging keystores) reports a file whatever it holds, binary too.
   fs.writeFileSync(path.join(dir, "paths.toml"),
-    "[extend]\nuseDefault = true\n[[rules]]\nid = \"pkcs12\"\npath = '''\\.p12$'''\n");
+    "[extend]\nuseDefault = true\ndisabledRules = [\"pkcs12-file\"]\n[[rules]]\nid = \"pkcs12\"\npath = '''\\.p12$'''\n");
   fs.writeFileSync(path.join(dir, "server.p12"), Buffer.from([0x30, 0x82, 0, 1, 2, 3]));
   const p12 = await cli(["scan", "--rules", "paths.toml", "server.p12", "--format", "json"], { cwd: dir });
   assert.equal(p12.code, 1, p12.stderr);

@@ -1,0 +1,155 @@
+// The compiled-database cache: <dir>/scan-<key>.hsdb holds "KHDB1\n", the SHA-256 of the rest,
+// the count and positions of dropped expressions (uint32, little-endian) and the serialized
+// database.
+#include "scan/db_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "crypto/crypto.h"
+
+namespace keyhold::scan {
+namespace {
+
+constexpr std::string_view kMagic = "KHDB1\n";
+constexpr size_t kMaxEntryBytes = 256 << 20;
+
+std::string PathOf(const std::string& dir, const std::string& key) {
+  return dir + "/scan-" + key + ".hsdb";
+}
+
+void PutU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+bool GetU32(std::string_view& in, uint32_t& v) {
+  if (in.size() < 4) return false;
+  v = 0;
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  in.remove_prefix(4);
+  return true;
+}
+
+bool ReadOwnedFile(const std::string& path, std::string& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+            (st.st_mode & 022) == 0 && static_cast<size_t>(st.st_size) <= kMaxEntryBytes;
+  if (ok) {
+    out.resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < out.size()) {
+      ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    ok = got == out.size();
+  }
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+std::string DefaultCacheDir() {
+  if (const char* d = std::getenv("KEYHOLD_CACHE_DIR"); d && *d) {
+    return std::string(d) == "off" ? "" : d;
+  }
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/keyhold";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/keyhold";
+  return "";
+}
+
+std::string DatabaseCacheKey(const std::vector<std::string>& exprs,
+                             const std::vector<unsigned>& flags) {
+  // The database is compiled for this machine's CPU; a cache shared by several (a network home
+  // directory) keeps one entry per CPU.
+  std::string all = hs_version();
+  all.push_back('\0');
+  hs_platform_info_t platform{};
+  if (hs_populate_platform(&platform) == HS_SUCCESS) {
+    PutU32(all, platform.tune);
+    for (int i = 0; i < 8; ++i)
+      all.push_back(static_cast<char>((platform.cpu_features >> (8 * i)) & 0xff));
+  }
+  for (size_t i = 0; i < exprs.size(); ++i) {
+    PutU32(all, flags[i]);
+    all += exprs[i];
+    all.push_back('\0');
+  }
+  crypto::Sha256Digest d = crypto::Sha256(all);
+  return crypto::HexEncode(d);
+}
+
+hs_database_t* LoadCachedDatabase(const std::string& dir, const std::string& key,
+                                  std::vector<uint32_t>& dropped) {
+  if (dir.empty()) return nullptr;
+  std::string file;
+  if (!ReadOwnedFile(PathOf(dir, key), file)) return nullptr;
+  std::string_view in(file);
+  if (!in.starts_with(kMagic) || in.size() < kMagic.size() + 32) return nullptr;
+  in.remove_prefix(kMagic.size());
+  std::string_view sum = in.substr(0, 32);
+  in.remove_prefix(32);
+  crypto::Sha256Digest d = crypto::Sha256(in);
+  if (std::memcmp(d.data(), sum.data(), 32) != 0) return nullptr;
+  uint32_t n = 0;
+  if (!GetU32(in, n) || n > in.size() / 4) return nullptr;
+  dropped.clear();
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t v = 0;
+    GetU32(in, v);
+    dropped.push_back(v);
+  }
+  hs_database_t* db = nullptr;
+  if (hs_deserialize_database(in.data(), in.size(), &db) != HS_SUCCESS) return nullptr;
+  hs_scratch_t* scratch = nullptr;  // a database this CPU cannot run is a miss, not an abort
+  if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS) {
+    hs_free_database(db);
+    return nullptr;
+  }
+  hs_free_scratch(scratch);
+  return db;
+}
+
+void StoreCachedDatabase(const std::string& dir, const std::string& key, const hs_database_t* db,
+                         const std::vector<uint32_t>& dropped) {
+  if (dir.empty() || !db) return;
+  char* bytes = nullptr;
+  size_t length = 0;
+  if (hs_serialize_database(db, &bytes, &length) != HS_SUCCESS) return;
+  std::string body;
+  PutU32(body, static_cast<uint32_t>(dropped.size()));
+  for (uint32_t v : dropped) PutU32(body, v);
+  body.append(bytes, length);
+  std::free(bytes);
+  crypto::Sha256Digest d = crypto::Sha256(body);
+  std::string file(kMagic);
+  file.append(reinterpret_cast<const char*>(d.data()), d.size());
+  file += body;
+
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  ::chmod(dir.c_str(), 0700);
+  std::string tmp = PathOf(dir, key) + ".XXXXXX";
+  int fd = ::mkstemp(tmp.data());  // mode 0600
+  if (fd < 0) return;
+  size_t put = 0;
+  while (put < file.size()) {
+    ssize_t n = ::write(fd, file.data() + put, file.size() - put);
+    if (n <= 0) break;
+    put += static_cast<size_t>(n);
+  }
+  bool closed = ::close(fd) == 0;
+  bool ok = put == file.size() && closed;
+  if (!ok || std::rename(tmp.c_str(), PathOf(dir, key).c_str()) != 0) ::unlink(tmp.c_str());
+}
+
+}  // namespace keyhold::scan
