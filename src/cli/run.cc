@@ -155,6 +155,7 @@ int StatusOf(int wait_status) {
 int Supervise(const std::vector<std::string>& command, std::vector<char*>& env,
               const sigset_t& old_mask, const sigset_t& forwarded) {
   std::vector<char*> argv;
+  argv.reserve(command.size() + 1);
   for (const std::string& a : command) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t child = fork();

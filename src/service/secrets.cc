@@ -260,7 +260,8 @@ class SecretServiceImpl final : public SecretService {
     int64_t now = env_.NowMillis();
     store::SecretRecord rec;
     auto found = store_.ReadSecret(mount, path);
-    if (found.ok()) {
+    bool existed = found.ok();
+    if (existed) {
       rec = *std::move(found);
     } else if (found.status().code() == StatusCode::kNotFound) {
       rec.mount = mount;
@@ -269,7 +270,7 @@ class SecretServiceImpl final : public SecretService {
     } else {
       return found.status();
     }
-    json before = found.ok() ? Describe(rec) : json(nullptr);
+    json before = existed ? Describe(rec) : json(nullptr);
     Apply(change, now, rec);
     rec.updated_at_ms = now;
     audit::AuditEntry entry = Entry(ctx, "secret.metadata_update", mount, path,
@@ -602,7 +603,7 @@ class SecretServiceImpl final : public SecretService {
       rewrap_.request_stop();
       rewrap_.join();
     }
-    rewrap_ = std::jthread([this](std::stop_token stop) { Rewrap(stop); });
+    rewrap_ = std::jthread([this](const std::stop_token& stop) { Rewrap(stop); });
   }
 
   // Moves every data key wrapped by an older term to the current one, a batch at a time, so
