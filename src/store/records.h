@@ -75,6 +75,15 @@ struct KeyRecord {
   std::vector<std::string> role_ids;          // app keys: ids of RoleRecords
   std::vector<std::string> root_permissions;  // root keys: permission patterns
   std::optional<int64_t> deleted_at;
+
+  // --- rotation and revocation ---
+  // A reroll links the old key and its replacement both ways. During the overlap the old key
+  // spends its replacement's balance: its own credit columns are empty and `credits_key_id`
+  // names the key whose stored balance it spends ("" = its own).
+  std::string rerolled_from;           // the key this one replaced ("" if none)
+  std::string rerolled_to;             // the key that replaced this one ("" if none)
+  std::optional<int64_t> rerolled_at;  // when rerolled_to was issued
+  std::string credits_key_id;
 };
 
 }  // namespace keyhold::store

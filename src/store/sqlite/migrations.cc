@@ -197,6 +197,18 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
 CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries(endpoint_id, created_at);
 )sql",
+      // 6: reserved for the secrets vault's tables (developed beside this one).
+      R"sql(
+SELECT 1;
+)sql",
+      // 7: rotation and revocation. A reroll links the old key and its replacement; the old key
+      // spends its replacement's balance during the overlap (credits_key_id).
+      R"sql(
+ALTER TABLE keys ADD COLUMN rerolled_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE keys ADD COLUMN rerolled_to TEXT NOT NULL DEFAULT '';
+ALTER TABLE keys ADD COLUMN rerolled_at INTEGER;
+ALTER TABLE keys ADD COLUMN credits_key_id TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -184,6 +184,10 @@ Status ReadKey(const Stmt& s, KeyRecord& k) {
   k.enabled = s.Int(12) != 0;
   k.credits = sqlite::ReadCredits(s, 13);
   k.ratelimits = sqlite::RatelimitsFromJson(s.View(18));
+  k.rerolled_from = s.Text(19);
+  k.rerolled_to = s.Text(20);
+  k.rerolled_at = s.OptInt(21);
+  k.credits_key_id = s.Text(22);
   return OkStatus();
 }
 
@@ -199,7 +203,9 @@ Status LoadKeys(sqlite3* db, const Store::KeyVisitor& on_key) {
   std::string sql = std::string(
                         "SELECT id, kind, api_id, hash, start, name, meta, identity_id, "
                         "created_at, updated_at, last_used_at, expires, enabled, ") +
-                    sqlite::kCreditColumns + ", ratelimits FROM keys " +
+                    sqlite::kCreditColumns +
+                    ", ratelimits, rerolled_from, rerolled_to, rerolled_at, credits_key_id "
+                    "FROM keys " +
                     "WHERE deleted_at IS NULL ORDER BY id";
   Stmt s(db, sql.c_str());
   if (!perms.ok() || !roles.ok() || !root_perms.ok()) {

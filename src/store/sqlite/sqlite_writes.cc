@@ -122,6 +122,10 @@ Status BindAndPutKey(Stmt& s, const KeyRecord& k) {
   sqlite::BindCredits(s, 14, k.credits);
   s.Bind(19, sqlite::RatelimitsToJson(k.ratelimits));
   s.Bind(20, k.deleted_at);
+  s.Bind(21, k.rerolled_from);
+  s.Bind(22, k.rerolled_to);
+  s.Bind(23, k.rerolled_at);
+  s.Bind(24, k.credits_key_id);
   return s.Run(kWrite, "put key");
 }
 
@@ -131,14 +135,17 @@ Status PutKeys(sqlite3* db, const std::vector<KeyRecord>& keys) {
   Stmt put(db,
            "INSERT INTO keys (id, kind, api_id, hash, start, name, meta, identity_id, "
            "created_at, updated_at, last_used_at, expires, enabled, credits_remaining, "
-           "refill_interval, refill_amount, refill_day, last_refill_at, ratelimits, deleted_at) "
-           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+           "refill_interval, refill_amount, refill_day, last_refill_at, ratelimits, deleted_at, "
+           "rerolled_from, rerolled_to, rerolled_at, credits_key_id) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
            "name=excluded.name, meta=excluded.meta, identity_id=excluded.identity_id, "
            "updated_at=excluded.updated_at, expires=excluded.expires, enabled=excluded.enabled, "
            "credits_remaining=excluded.credits_remaining, "
            "refill_interval=excluded.refill_interval, refill_amount=excluded.refill_amount, "
            "refill_day=excluded.refill_day, last_refill_at=excluded.last_refill_at, "
-           "ratelimits=excluded.ratelimits, deleted_at=excluded.deleted_at");
+           "ratelimits=excluded.ratelimits, deleted_at=excluded.deleted_at, "
+           "rerolled_from=excluded.rerolled_from, rerolled_to=excluded.rerolled_to, "
+           "rerolled_at=excluded.rerolled_at, credits_key_id=excluded.credits_key_id");
   KeyLinks links[] = {
       {Stmt(db, "DELETE FROM key_permissions WHERE key_id = ?"),
        Stmt(db, "INSERT INTO key_permissions (key_id, permission_id) VALUES (?,?)"),
