@@ -90,6 +90,17 @@ void PrintCreatedKey(const json& d) {
               d.value("keyId", "").c_str(), d.value("key", "").c_str());
 }
 
+// keys reroll / root-keys reroll: `overlap` is a duration ("24h"); prints the new key once.
+int Reroll(const std::string& op, const std::string& key_id, const std::string& overlap,
+           const ClientFlags& flags) {
+  auto ms = server::ParseDuration(overlap);
+  if (!ms.ok()) {
+    std::fprintf(stderr, "error: --overlap: %s\n", ms.status().message().c_str());
+    return kExitUsage;
+  }
+  return Run(op, {{"keyId", key_id}, {"expiration", ms->count()}}, flags, PrintCreatedKey);
+}
+
 json ParseJsonFlag(const std::string& text, const std::string& flag) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
@@ -246,6 +257,16 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
     code = Run("keys.updateKey", body, flags, [](const json&) { std::printf("updated\n"); });
   });
 
+  static std::string overlap;
+  auto* reroll = keys->add_subcommand(
+      "reroll", "replace a key: a new key like it, the old one working on for --overlap");
+  reroll->add_option("KEY_ID", key_id)->required();
+  reroll
+      ->add_option("--overlap", overlap,
+                   "how long the old key keeps working, e.g. 24h or 7d; 0 ends it at once")
+      ->required();
+  reroll->callback([&] { code = Reroll("keys.rerollKey", key_id, overlap, flags); });
+
   auto* del = keys->add_subcommand("delete", "revoke a key at once");
   del->add_option("KEY_ID", key_id)->required();
   del->add_flag("--permanent", permanent, "remove the record instead of marking it deleted");
@@ -285,6 +306,15 @@ void AddRootKeys(CLI::App& app, ClientFlags& flags, int& code) {
       }
     });
   });
+  static std::string overlap;
+  auto* reroll = root->add_subcommand(
+      "reroll", "replace a root key: a new one like it, the old one working on for --overlap");
+  reroll->add_option("KEY_ID", key_id)->required();
+  reroll
+      ->add_option("--overlap", overlap,
+                   "how long the old root key keeps working, e.g. 1h; 0 ends it at once")
+      ->required();
+  reroll->callback([&] { code = Reroll("rootKeys.rerollRootKey", key_id, overlap, flags); });
   auto* del = root->add_subcommand("delete", "delete a root key");
   del->add_option("KEY_ID", key_id)->required();
   del->callback([&] {

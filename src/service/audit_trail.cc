@@ -85,6 +85,9 @@ json Describe(const KeyRecord& k, const Names& names, std::span<const uint8_t> s
     d["ratelimits"] = Ratelimits(k.ratelimits);
   }
   d["name"] = k.name ? json(*k.name) : json(nullptr);
+  if (!k.rerolled_from.empty()) d["rerolledFrom"] = k.rerolled_from;
+  if (!k.rerolled_to.empty()) d["rerolledTo"] = k.rerolled_to;
+  if (!k.credits_key_id.empty()) d["creditsOf"] = k.credits_key_id;
   return d;
 }
 

@@ -86,9 +86,12 @@ class InlineString {
 
 // A key's credit balance, shared by every version of the key's entry so that a concurrent update
 // of the key's other fields can never lose a spend. Only keys with credits have one.
+// After a reroll the old key and its replacement share one cell, so spends through either come
+// off one balance: the one stored with key `owner_id` (the replacement).
 struct CreditsCell {
   std::mutex mu;
   CreditsState credits;  // guarded by mu
+  std::string owner_id;  // guarded by mu: the key whose stored balance this caches
 };
 
 // The fields most keys leave empty, allocated only when one is set.
@@ -103,6 +106,9 @@ struct KeyDetails {
   std::vector<std::string> permission_slugs;       // direct permissions, resolved
   std::vector<std::string> role_names;             // resolved
   std::vector<std::string> effective_permissions;  // direct + through roles; root: patterns
+  std::string rerolled_from;                       // lineage (store::KeyRecord)
+  std::string rerolled_to;
+  std::optional<int64_t> rerolled_at;
 };
 
 // One key as held in memory. Immutable but for the usage times; a change builds a new entry.
@@ -143,6 +149,10 @@ class KeyServiceImpl final : public KeyService {
   StatusOr<Page<KeyView>> ListRootKeys(const RequestContext& ctx, const std::string& cursor,
                                        int limit) override;
   Status DeleteRootKey(const RequestContext& ctx, const std::string& key_id) override;
+  StatusOr<CreatedKey> RerollKey(const RequestContext& ctx, const std::string& key_id,
+                                 int64_t overlap_ms) override;
+  StatusOr<CreatedKey> RerollRootKey(const RequestContext& ctx, const std::string& key_id,
+                                     int64_t overlap_ms) override;
   StatusOr<ApiInfo> CreateApi(const RequestContext& ctx, CreateApiRequest req) override;
   StatusOr<ApiInfo> GetApi(const RequestContext& ctx, const std::string& api_id) override;
   Status DeleteApi(const RequestContext& ctx, const std::string& api_id) override;
@@ -231,6 +241,14 @@ class KeyServiceImpl final : public KeyService {
   // The entry for adding `delta` credits to a key's stored balance (AdjustCredits).
   audit::AuditEntry CreditsAdjustmentEntry(const RequestContext& ctx, const std::string& key_id,
                                            int64_t delta) const;
+
+  // --- rotation (rotation.cc) ---
+  // Issues the replacement of `old` (the caller checked the actor may) and ends `old` after
+  // `overlap_ms`, capped by its own expiry. REQUIRES: write_mu_.
+  StatusOr<CreatedKey> RerollLocked(const RequestContext& ctx,
+                                    const std::shared_ptr<const KeyEntry>& old, int64_t overlap_ms);
+  // Makes every loaded key that spends another key's balance share that key's cell.
+  void LinkSharedCreditsLocked(const std::vector<std::pair<std::string, std::string>>& links);
 
   // Indexes everything but the keys of a freshly loaded store.
   void IndexSnapshotLocked(store::Snapshot snap);

@@ -82,11 +82,13 @@ Status KeyServiceImpl::Load() {
   KH_ASSIGN_OR_RETURN(audit_salt_, store_.AuditSalt());
   store::Snapshot snap;
   bool indexed_rest = false;
+  std::vector<std::pair<std::string, std::string>> shared_credits;  // (key, balance owner)
   KH_RETURN_IF_ERROR(store_.Load(snap, [&](KeyRecord&& k) {
     if (!indexed_rest) {  // keys come after everything they refer to
       IndexSnapshotLocked(std::move(snap));
       indexed_rest = true;
     }
+    if (!k.credits_key_id.empty()) shared_credits.emplace_back(k.id, k.credits_key_id);
     auto e = MakeEntry(k, nullptr, nullptr);
     e->last_used_at = k.last_used_at;
     e->last_used_stored = k.last_used_at;
@@ -94,6 +96,7 @@ Status KeyServiceImpl::Load() {
     return OkStatus();
   }));
   if (!indexed_rest) IndexSnapshotLocked(std::move(snap));
+  LinkSharedCreditsLocked(shared_credits);
   return OkStatus();
 }
 
@@ -167,16 +170,23 @@ KeyRecord KeyEntry::ToRecord(CellLock lock) const {
   r.last_used_at = last_used_at.load(std::memory_order_relaxed);
   r.expires = expires;
   r.enabled = enabled;
-  if (credits && lock == CellLock::kHeldByCaller) {
-    r.credits = credits->credits;
-  } else if (credits) {
-    std::lock_guard cell_lock(credits->mu);
-    r.credits = credits->credits;
+  if (credits) {
+    std::unique_lock<std::mutex> cell_lock;
+    if (lock == CellLock::kTake) cell_lock = std::unique_lock(credits->mu);
+    // A key that spends its replacement's balance stores none of its own.
+    if (credits->owner_id.empty() || credits->owner_id == r.id) {
+      r.credits = credits->credits;
+    } else {
+      r.credits_key_id = credits->owner_id;
+    }
   }
   r.ratelimits = d.ratelimits;
   r.permission_ids = d.permission_ids;
   r.role_ids = d.role_ids;
   r.root_permissions = d.root_permissions;
+  r.rerolled_from = d.rerolled_from;
+  r.rerolled_to = d.rerolled_to;
+  r.rerolled_at = d.rerolled_at;
   return r;
 }
 
@@ -210,9 +220,11 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
   } else if (rec.credits.remaining || rec.credits.refill) {
     e->credits = std::make_shared<CreditsCell>();
     e->credits->credits = rec.credits;
+    e->credits->owner_id = rec.id;
   }
   if (!rec.name && rec.meta_json.empty() && rec.identity_id.empty() && rec.ratelimits.empty() &&
-      rec.permission_ids.empty() && rec.role_ids.empty() && rec.root_permissions.empty()) {
+      rec.permission_ids.empty() && rec.role_ids.empty() && rec.root_permissions.empty() &&
+      rec.rerolled_from.empty() && rec.rerolled_to.empty()) {
     return e;  // most keys: nothing but what the entry holds inline
   }
   auto d = std::make_unique<KeyDetails>();
@@ -223,6 +235,9 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
   d->permission_ids = rec.permission_ids;
   d->role_ids = rec.role_ids;
   d->root_permissions = rec.root_permissions;
+  d->rerolled_from = rec.rerolled_from;
+  d->rerolled_to = rec.rerolled_to;
+  d->rerolled_at = rec.rerolled_at;
   if (rec.kind == KeyKind::kRoot) {
     d->effective_permissions = rec.root_permissions;
   } else {
@@ -313,6 +328,9 @@ const std::vector<std::string>& KeyView::effective_permissions() const {
   return entry_->Details().effective_permissions;
 }
 const std::vector<std::string>& KeyView::roles() const { return entry_->Details().role_names; }
+const std::string& KeyView::rerolled_from() const { return entry_->Details().rerolled_from; }
+const std::string& KeyView::rerolled_to() const { return entry_->Details().rerolled_to; }
+std::optional<int64_t> KeyView::rerolled_at() const { return entry_->Details().rerolled_at; }
 std::vector<Ratelimit> KeyView::ratelimits() const {
   return FromRecords(entry_->Details().ratelimits);
 }

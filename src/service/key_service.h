@@ -78,6 +78,12 @@ class KeyService {
                                                int limit) = 0;
   // Needs `rbac.*.delete_root_key`, and the actor must cover every permission of the key.
   virtual Status DeleteRootKey(const RequestContext& ctx, const std::string& key_id) = 0;
+  // Rolls root key `key_id` as RerollKey rolls an app key: a new root key with the same name and
+  // permissions, the old one working `overlap_ms` longer. Needs `rbac.*.create_root_key`, and the
+  // actor must cover every permission of the key (kPermissionDenied naming the first it does
+  // not). Errors as RerollKey; kNotFound reason "data/key_not_found" for no such root key.
+  virtual StatusOr<CreatedKey> RerollRootKey(const RequestContext& ctx, const std::string& key_id,
+                                             int64_t overlap_ms) = 0;
 
   // --- APIs ------------------------------------------------------------------------------
   // Needs `api.*.create_api`.
@@ -114,6 +120,18 @@ class KeyService {
   virtual StatusOr<CreditsState> UpdateCredits(const RequestContext& ctx, const std::string& key_id,
                                                CreditsOperation op,
                                                std::optional<int64_t> value) = 0;
+  // Replaces key `key_id` with a new key (returned, with its text, once) that inherits its
+  // name, meta, identity, permissions, roles, rate limits, expiry, enabled state and credits
+  // with their refill rule. The old key keeps working for `overlap_ms` (0: it stops at once),
+  // but never past its own expiry; until then both keys spend one balance, stored with the new
+  // key. Both keys show the lineage (KeyView::rerolled_from/rerolled_to/rerolled_at). The new key
+  // has the old one's prefix and its API's default byte length. Needs `api.<apiId>.reroll_key`.
+  // Errors: kInvalidArgument if overlap_ms is not in [0, kMaxRerollOverlapMs]; kNotFound for a
+  // key that does not exist or is deleted; kAlreadyExists (409) reason "data/key_expired" for a
+  // key already expired, "data/key_already_rerolled" for a key already replaced (reroll its
+  // replacement instead).
+  virtual StatusOr<CreatedKey> RerollKey(const RequestContext& ctx, const std::string& key_id,
+                                         int64_t overlap_ms) = 0;
   // Revokes a key from the next request on. Needs `api.<apiId>.delete_key`.
   virtual Status DeleteKey(const RequestContext& ctx, const std::string& key_id,
                            Deletion deletion) = 0;

@@ -63,9 +63,17 @@ StatusOr<CreditsState> AdjustStoredCredits(store::Store& store, const KeyEntry& 
   if (!e.credits) return unlimited();
   std::lock_guard lock(e.credits->mu);
   if (!e.credits->credits.remaining) return unlimited();
-  KH_ASSIGN_OR_RETURN(CreditsState stored, store.AdjustCredits(e.id.str(), delta, now, &audit));
+  KH_ASSIGN_OR_RETURN(CreditsState stored,
+                      store.AdjustCredits(e.credits->owner_id, delta, now, &audit));
   e.credits->credits = stored;
   return stored;
+}
+
+// A rerolled key spends its replacement's balance until it stops: that is where it is changed.
+Status CreditsShared(const KeyRecord& k) {
+  return AlreadyExists("key '" + k.id + "' was rerolled and spends the credits of key '" +
+                           k.credits_key_id + "'; change them there",
+                       "data/credits_shared");
 }
 
 Status ValidateCommon(const std::optional<std::string>& name, const std::string& meta_json) {
@@ -168,14 +176,17 @@ Status KeyServiceImpl::CommitKey(const RequestContext& ctx, KeyRecord rec, Write
   // Holding the cell's lock across the write keeps a concurrent spend from being overwritten.
   std::unique_lock<std::mutex> cell_lock;
   if (cell) cell_lock = std::unique_lock(cell->mu);
-  if (credits == Credits::kUnchanged) rec.credits = cell ? cell->credits : CreditsState{};
-  bool has_credits = rec.credits.remaining.has_value() || rec.credits.refill.has_value();
+  // A rerolled key spending its replacement's balance keeps sharing it and stores none itself.
+  const bool shares = !rec.credits_key_id.empty();
+  if (credits == Credits::kUnchanged)
+    rec.credits = cell && !shares ? cell->credits : CreditsState{};
+  bool has_credits = shares || rec.credits.remaining.has_value() || rec.credits.refill.has_value();
   batch.put_keys.push_back(rec);
   KH_RETURN_IF_ERROR(ApplyAudited(ctx, batch, cell_lock ? cell.get() : nullptr));
   // The old entry stays visible until the swap below: its cell must already say what the store
   // says (an unlimited cell spends nothing). The cell's lock is released before mu_ is taken, as
   // readers take mu_ first and then a cell's lock.
-  if (cell) cell->credits = rec.credits;
+  if (cell && !shares) cell->credits = rec.credits;
   if (!has_credits) cell = nullptr;  // else MakeEntry creates the cell from rec if none exists
   if (cell_lock) cell_lock.unlock();
   std::unique_lock lock(mu_);
@@ -317,6 +328,7 @@ StatusOr<KeyView> KeyServiceImpl::UpdateKey(const RequestContext& ctx, UpdateKey
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, req.key_id, "update_key"));
   KeyRecord k = e->ToRecord();
+  if (req.credits && !k.credits_key_id.empty()) return CreditsShared(k);
   WriteBatch batch;
   std::vector<PermissionRecord> new_perms;
   std::vector<IdentityRecord> new_identities;
@@ -374,6 +386,7 @@ StatusOr<CreditsState> KeyServiceImpl::UpdateCredits(const RequestContext& ctx,
   const Principal& p = ctx.actor;
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "update_key"));
+  if (KeyRecord k = e->ToRecord(); !k.credits_key_id.empty()) return CreditsShared(k);
   if (op != CreditsOperation::kSet && !value) {
     return InvalidArgument("value is required for increment and decrement");
   }

@@ -27,6 +27,8 @@ inline constexpr int kMaxPageSize = 100;
 inline constexpr int kMaxBulkKeys = 1'000'000;
 inline constexpr int64_t kMaxRatelimitDurationMs = 30LL * 24 * 3600 * 1000;
 inline constexpr int64_t kMaxRatelimitLimit = 1'000'000'000;
+// The longest a rerolled key may keep working beside its replacement: a year.
+inline constexpr int64_t kMaxRerollOverlapMs = 366LL * 24 * 3600 * 1000;
 
 struct Ratelimit {
   std::string id;  // assigned by the service when empty
@@ -92,6 +94,12 @@ class KeyView {
   const std::vector<std::string>& effective_permissions() const;
   const std::vector<std::string>& roles() const;  // role names
   std::vector<Ratelimit> ratelimits() const;
+
+  // Lineage: the key this one replaced by a reroll, the key that replaced it and when ("" and
+  // nullopt if none). A replaced key stops at expires().
+  const std::string& rerolled_from() const;
+  const std::string& rerolled_to() const;
+  std::optional<int64_t> rerolled_at() const;
 
   const CreditsState& credits() const { return credits_; }  // as of the snapshot
   int64_t last_used_at() const { return last_used_at_; }

@@ -239,7 +239,8 @@ Status KeyServiceImpl::SpendCredits(const RequestContext& ctx, const VerifyReque
   }
   if (!ctx.may_block) return WouldBlock();  // the spend waits on the disk
   // The store decides: it spends from the stored balance, which the cell only caches.
-  StatusOr<store::SpendResult> spend = store_.SpendCredits(e.id.str(), req.cost, now);
+  // From the balance's own key: a rerolled key spends its replacement's (CreditsCell).
+  StatusOr<store::SpendResult> spend = store_.SpendCredits(c.owner_id, req.cost, now);
   if (!spend.ok()) {
     // Deleted by another writer since the lookup above: answered as if not found.
     if (spend.status().code() == StatusCode::kNotFound) {

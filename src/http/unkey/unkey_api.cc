@@ -30,6 +30,7 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"keys.updateKey", {&UnkeyApi::UpdateKey, kMay}},
       {"keys.updateCredits", {&UnkeyApi::UpdateCredits, kMay}},
       {"keys.deleteKey", {&UnkeyApi::DeleteKey, kMay}},
+      {"keys.rerollKey", {&UnkeyApi::RerollKey, kMay}},
       {"keys.addPermissions", {&UnkeyApi::AddPermissions, kMay}},
       {"keys.setPermissions", {&UnkeyApi::SetPermissions, kMay}},
       {"keys.removePermissions", {&UnkeyApi::RemovePermissions, kMay}},
@@ -52,6 +53,7 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"rootKeys.createRootKey", {&UnkeyApi::CreateRootKey, kMay}},
       {"rootKeys.listRootKeys", {&UnkeyApi::ListRootKeys, kMay}},
       {"rootKeys.deleteRootKey", {&UnkeyApi::DeleteRootKey, kMay}},
+      {"rootKeys.rerollRootKey", {&UnkeyApi::RerollRootKey, kMay}},
       {"audit.listEvents", {&UnkeyApi::ListAuditEvents, kMay}},
       {"audit.verifyChain", {&UnkeyApi::VerifyAuditChain, kMay}},
       {"analytics.getVerifications", {&UnkeyApi::GetVerifications, kMay}},
@@ -408,6 +410,14 @@ HttpResponse UnkeyApi::DeleteKey(Call& c) {
       c.ctx, *key_id, permanent ? service::Deletion::kPermanent : service::Deletion::kSoft);
   if (!st.ok()) return unkey::Error(c.id, st);
   return Ok(c.id, json::object());
+}
+
+HttpResponse UnkeyApi::RerollKey(Call& c) {
+  auto key_id = c.r.String("keyId", kIdRule);
+  auto overlap = c.r.Int("expiration", {.required = true, .max = service::kMaxRerollOverlapMs});
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, created, service_.RerollKey(c.ctx, *key_id, *overlap));
+  return Ok(c.id, {{"keyId", created->key_id}, {"key", created->key.Reveal()}});
 }
 
 HttpResponse UnkeyApi::ChangePermissions(Call& c, service::SetMode mode) {

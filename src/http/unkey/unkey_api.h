@@ -83,6 +83,8 @@ class UnkeyApi final : public Surface {
   HttpResponse UpdateKey(Call& c);
   HttpResponse UpdateCredits(Call& c);
   HttpResponse DeleteKey(Call& c);
+  HttpResponse RerollKey(Call& c);
+  HttpResponse RerollRootKey(Call& c);
   HttpResponse AddPermissions(Call& c);
   HttpResponse SetPermissions(Call& c);
   HttpResponse RemovePermissions(Call& c);
