@@ -84,6 +84,11 @@ struct KeyRecord {
   std::string rerolled_to;             // the key that replaced this one ("" if none)
   std::optional<int64_t> rerolled_at;  // when rerolled_to was issued
   std::string credits_key_id;
+  // A revoked key is a soft-deleted one (deleted_at is the time) that keeps a reason, and stays
+  // readable for the record. A key merely deleted has none.
+  std::optional<std::string> revoked_reason;
+  // The root key that created it ("" if unknown). Written when the key is created, never changed.
+  std::string created_by;
 };
 
 }  // namespace keyhold::store

@@ -126,6 +126,8 @@ Status BindAndPutKey(Stmt& s, const KeyRecord& k) {
   s.Bind(22, k.rerolled_to);
   s.Bind(23, k.rerolled_at);
   s.Bind(24, k.credits_key_id);
+  s.BindOpt(25, k.revoked_reason);
+  s.Bind(26, k.created_by);
   return s.Run(kWrite, "put key");
 }
 
@@ -136,8 +138,9 @@ Status PutKeys(sqlite3* db, const std::vector<KeyRecord>& keys) {
            "INSERT INTO keys (id, kind, api_id, hash, start, name, meta, identity_id, "
            "created_at, updated_at, last_used_at, expires, enabled, credits_remaining, "
            "refill_interval, refill_amount, refill_day, last_refill_at, ratelimits, deleted_at, "
-           "rerolled_from, rerolled_to, rerolled_at, credits_key_id) "
-           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+           "rerolled_from, rerolled_to, rerolled_at, credits_key_id, revoked_reason, created_by) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+           "ON CONFLICT(id) DO UPDATE SET "
            "name=excluded.name, meta=excluded.meta, identity_id=excluded.identity_id, "
            "updated_at=excluded.updated_at, expires=excluded.expires, enabled=excluded.enabled, "
            "credits_remaining=excluded.credits_remaining, "
@@ -145,7 +148,8 @@ Status PutKeys(sqlite3* db, const std::vector<KeyRecord>& keys) {
            "refill_day=excluded.refill_day, last_refill_at=excluded.last_refill_at, "
            "ratelimits=excluded.ratelimits, deleted_at=excluded.deleted_at, "
            "rerolled_from=excluded.rerolled_from, rerolled_to=excluded.rerolled_to, "
-           "rerolled_at=excluded.rerolled_at, credits_key_id=excluded.credits_key_id");
+           "rerolled_at=excluded.rerolled_at, credits_key_id=excluded.credits_key_id, "
+           "revoked_reason=excluded.revoked_reason");  // created_by is never changed
   KeyLinks links[] = {
       {Stmt(db, "DELETE FROM key_permissions WHERE key_id = ?"),
        Stmt(db, "INSERT INTO key_permissions (key_id, permission_id) VALUES (?,?)"),
