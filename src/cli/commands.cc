@@ -79,9 +79,20 @@ int Run(const std::string& op, const json& body, const ClientFlags& flags,
   return exit_for ? exit_for(data) : 0;
 }
 
+// `text` with control characters replaced, for a terminal (a reason is anyone's text).
+std::string Printable(std::string text) {
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return text;
+}
+
 void PrintKey(const json& k) {
+  std::string state = k.value("enabled", true) ? "enabled" : "disabled";
+  if (k.contains("revokedAt"))
+    state = "revoked (" + Printable(k.value("revocationReason", "")) + ")";
   std::printf("%s  %s  %s%s\n", k.value("keyId", "").c_str(), k.value("start", "").c_str(),
-              k.value("enabled", true) ? "enabled" : "disabled",
+              state.c_str(),
               k.contains("name") ? ("  " + k["name"].get<std::string>()).c_str() : "");
 }
 
@@ -156,6 +167,8 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
   });
 }
 
+void AddRevoke(CLI::App& keys, ClientFlags& flags, int& code);
+
 void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
   auto* keys = app.add_subcommand("keys", "manage and verify keys");
   keys->require_subcommand(1);
@@ -224,8 +237,11 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
   list->add_option("--limit", limit, "page size (1-100)");
   list->add_option("--cursor", cursor, "continue after this cursor");
   list->add_option("--external-id", external_id, "only keys of this identity");
+  static bool include_revoked = false;
+  list->add_flag("--include-revoked", include_revoked, "also list revoked keys, with the reason");
   list->callback([&] {
     json body = {{"apiId", api_id}};
+    if (include_revoked) body["includeRevoked"] = true;
     if (limit) body["limit"] = limit;
     if (!cursor.empty()) body["cursor"] = cursor;
     if (!external_id.empty()) body["externalId"] = external_id;
@@ -273,6 +289,43 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
   del->callback([&] {
     code = Run("keys.deleteKey", {{"keyId", key_id}, {"permanent", permanent}}, flags,
                [](const json&) { std::printf("deleted\n"); });
+  });
+  AddRevoke(*keys, flags, code);
+}
+
+// keys revoke: one key, several, or every key matching filters, with a reason.
+void AddRevoke(CLI::App& keys, ClientFlags& flags, int& code) {
+  static std::vector<std::string> key_ids;
+  static std::string reason, api_id, identity, created_by;
+  static int64_t created_after = -1, created_before = -1;
+  auto* revoke = keys.add_subcommand(
+      "revoke", "revoke keys at once, with a reason: by id, or every key matching the filters");
+  revoke->add_option("KEY_ID", key_ids, "key ids (optional when a filter is given)");
+  revoke->add_option("--reason", reason, "why (kept with each key, shown by keys get)")->required();
+  revoke->add_option("--api-id", api_id, "only keys of this API");
+  revoke->add_option("--identity", identity, "only keys of this identity (id or externalId)");
+  revoke->add_option("--created-after", created_after, "only keys created at or after (Unix ms)");
+  revoke->add_option("--created-before", created_before, "only keys created before (Unix ms)");
+  revoke->add_option("--created-by", created_by, "only keys created by this root key id");
+  revoke->callback([&] {
+    json body = {{"reason", reason}};
+    if (!key_ids.empty()) body["keyIds"] = key_ids;
+    if (!api_id.empty()) body["apiId"] = api_id;
+    if (!identity.empty()) body["identity"] = identity;
+    if (created_after >= 0) body["createdAfter"] = created_after;
+    if (created_before >= 0) body["createdBefore"] = created_before;
+    if (!created_by.empty()) body["createdBy"] = created_by;
+    if (body.size() == 1) {
+      std::fprintf(stderr, "error: name key ids or give a filter (--api-id, --identity, ...)\n");
+      code = kExitUsage;
+      return;
+    }
+    code = Run("keys.revokeKeys", body, flags, [](const json& d) {
+      std::printf("revoked %lld keys\n", static_cast<long long>(d.value("revoked", int64_t{0})));
+      for (const auto& id : d.value("keyIds", json::array())) {
+        std::printf("  %s\n", id.get<std::string>().c_str());
+      }
+    });
   });
 }
 

@@ -192,6 +192,12 @@ Status KeyServiceImpl::ApplyAudited(const RequestContext& ctx, WriteBatch& batch
     std::string kind = k.kind == KeyKind::kRoot ? "root_key." : "key.";
     auto old = FindKey(k.id, k.kind);
     json before = old ? Describe(record_of(*old), names, salt) : json(nullptr);
+    if (k.deleted_at && k.revoked_reason) {
+      batch.audit.push_back(
+          NewAuditEntry(ctx, kind + "revoke", k.id,
+                        json{{"before", before}, {"reason", *k.revoked_reason}}.dump()));
+      continue;
+    }
     json after = k.deleted_at ? json(nullptr) : Describe(k, names, salt);
     add(kind + Verb(old != nullptr, k.deleted_at.has_value()), k.id, before, after);
   }

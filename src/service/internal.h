@@ -36,6 +36,8 @@ inline constexpr std::string_view kRootKeyPrefix = "khr";
 
 // kPermissionDenied naming `permission` unless `p` holds it.
 Status Require(const Principal& p, const std::string& permission);
+// What a key that does not exist (or may not be seen) gets: kNotFound, "data/key_not_found".
+Status KeyNotFound(const std::string& key_id);
 
 // Conversions between the service's types and the store's records.
 RatelimitConfig ToRecord(const Ratelimit& r);
@@ -109,6 +111,8 @@ struct KeyDetails {
   std::string rerolled_from;                       // lineage (store::KeyRecord)
   std::string rerolled_to;
   std::optional<int64_t> rerolled_at;
+  std::optional<int64_t> revoked_at;  // only entries built to show a revoked key
+  std::string revoked_reason;
 };
 
 // One key as held in memory. Immutable but for the usage times; a change builds a new entry.
@@ -158,7 +162,10 @@ class KeyServiceImpl final : public KeyService {
   Status DeleteApi(const RequestContext& ctx, const std::string& api_id) override;
   StatusOr<Page<KeyView>> ListKeys(const RequestContext& ctx, const std::string& api_id,
                                    const std::string& cursor, int limit,
-                                   const std::optional<std::string>& external_id) override;
+                                   const std::optional<std::string>& external_id,
+                                   Revoked revoked) override;
+  StatusOr<std::vector<std::string>> RevokeKeys(const RequestContext& ctx,
+                                                const RevokeKeysRequest& req) override;
   StatusOr<CreatedKey> CreateKey(const RequestContext& ctx, CreateKeyRequest req) override;
   StatusOr<std::vector<CreatedKey>> CreateKeys(const RequestContext& ctx, CreateKeyRequest req,
                                                int count) override;
@@ -247,6 +254,14 @@ class KeyServiceImpl final : public KeyService {
   // `overlap_ms`, capped by its own expiry. REQUIRES: write_mu_.
   StatusOr<CreatedKey> RerollLocked(const RequestContext& ctx,
                                     const std::shared_ptr<const KeyEntry>& old, int64_t overlap_ms);
+  // --- revocation (revocation.cc) ---
+  // The view of key `key_id` if it was revoked with a reason (read from the store), else
+  // kNotFound as for a missing key. REQUIRES: no lock on mu_ held (it takes it).
+  StatusOr<KeyView> RevokedKeyView(const Principal& p, const std::string& key_id);
+  // The ids RevokeKeys considers: those matching the request's filters in the store, or its
+  // key_ids alone. kInvalidArgument if more than kMaxRevokedPerCall match.
+  StatusOr<std::vector<std::string>> RevocationCandidates(const RevokeKeysRequest& req,
+                                                          const std::string& identity_id);
   // Makes every loaded key that spends another key's balance share that key's cell.
   void LinkSharedCreditsLocked(const std::vector<std::pair<std::string, std::string>>& links);
 

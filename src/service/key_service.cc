@@ -187,6 +187,10 @@ KeyRecord KeyEntry::ToRecord(CellLock lock) const {
   r.rerolled_from = d.rerolled_from;
   r.rerolled_to = d.rerolled_to;
   r.rerolled_at = d.rerolled_at;
+  if (d.revoked_at) {
+    r.deleted_at = d.revoked_at;
+    r.revoked_reason = d.revoked_reason;
+  }
   return r;
 }
 
@@ -224,7 +228,7 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
   }
   if (!rec.name && rec.meta_json.empty() && rec.identity_id.empty() && rec.ratelimits.empty() &&
       rec.permission_ids.empty() && rec.role_ids.empty() && rec.root_permissions.empty() &&
-      rec.rerolled_from.empty() && rec.rerolled_to.empty()) {
+      rec.rerolled_from.empty() && rec.rerolled_to.empty() && !rec.revoked_reason) {
     return e;  // most keys: nothing but what the entry holds inline
   }
   auto d = std::make_unique<KeyDetails>();
@@ -238,6 +242,10 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
   d->rerolled_from = rec.rerolled_from;
   d->rerolled_to = rec.rerolled_to;
   d->rerolled_at = rec.rerolled_at;
+  if (rec.revoked_reason && rec.deleted_at) {
+    d->revoked_at = rec.deleted_at;
+    d->revoked_reason = *rec.revoked_reason;
+  }
   if (rec.kind == KeyKind::kRoot) {
     d->effective_permissions = rec.root_permissions;
   } else {
@@ -331,6 +339,8 @@ const std::vector<std::string>& KeyView::roles() const { return entry_->Details(
 const std::string& KeyView::rerolled_from() const { return entry_->Details().rerolled_from; }
 const std::string& KeyView::rerolled_to() const { return entry_->Details().rerolled_to; }
 std::optional<int64_t> KeyView::rerolled_at() const { return entry_->Details().rerolled_at; }
+std::optional<int64_t> KeyView::revoked_at() const { return entry_->Details().revoked_at; }
+const std::string& KeyView::revocation_reason() const { return entry_->Details().revoked_reason; }
 std::vector<Ratelimit> KeyView::ratelimits() const {
   return FromRecords(entry_->Details().ratelimits);
 }
@@ -548,7 +558,8 @@ Status KeyServiceImpl::DeleteApi(const RequestContext& ctx, const std::string& a
 StatusOr<Page<KeyView>> KeyServiceImpl::ListKeys(const RequestContext& ctx,
                                                  const std::string& api_id,
                                                  const std::string& cursor, int limit,
-                                                 const std::optional<std::string>& external_id) {
+                                                 const std::optional<std::string>& external_id,
+                                                 Revoked revoked) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api." + api_id + ".read_key"));
   std::string identity_id;
@@ -563,15 +574,32 @@ StatusOr<Page<KeyView>> KeyServiceImpl::ListKeys(const RequestContext& ctx,
     }
   }
   limit = std::clamp(limit, 1, kMaxPageSize);
-  KH_ASSIGN_OR_RETURN(std::vector<std::string> ids,
-                      store_.ListKeyIds(api_id, cursor, identity_id, limit + 1));
+  std::vector<std::string> ids;
+  if (revoked == Revoked::kInclude) {
+    KH_ASSIGN_OR_RETURN(ids, store_.QueryKeyIds({.api_id = api_id,
+                                                 .identity_id = identity_id,
+                                                 .include_revoked = true,
+                                                 .after_id = cursor,
+                                                 .limit = limit + 1}));
+  } else {
+    KH_ASSIGN_OR_RETURN(ids, store_.ListKeyIds(api_id, cursor, identity_id, limit + 1));
+  }
   Page<KeyView> page;
   page.has_more = ids.size() > static_cast<size_t>(limit);
   if (page.has_more) ids.resize(static_cast<size_t>(limit));
-  std::shared_lock lock(mu_);
-  for (const std::string& id : ids) {
-    auto e = FindKey(id, KeyKind::kApp);
-    if (e) page.items.push_back(ViewOf(e, p));
+  std::vector<std::optional<KeyView>> views(ids.size());
+  {
+    std::shared_lock lock(mu_);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (auto e = FindKey(ids[i], KeyKind::kApp)) views[i] = ViewOf(e, p);
+    }
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    // Not live: revoked (shown only when asked for), or deleted since the store was read.
+    if (!views[i] && revoked == Revoked::kInclude) {
+      if (auto v = RevokedKeyView(p, ids[i]); v.ok()) views[i] = std::move(v).value();
+    }
+    if (views[i]) page.items.push_back(std::move(*views[i]));
   }
   if (page.has_more && !ids.empty()) page.cursor = ids.back();
   return page;

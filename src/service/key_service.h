@@ -92,10 +92,12 @@ class KeyService {
   virtual StatusOr<ApiInfo> GetApi(const RequestContext& ctx, const std::string& api_id) = 0;
   // Soft-deletes the API and every key in it. Needs `api.<id>.delete_api`.
   virtual Status DeleteApi(const RequestContext& ctx, const std::string& api_id) = 0;
-  // Keys of an API in id order, optionally of one identity. Needs `api.<id>.read_key`.
+  // Keys of an API in id order, optionally of one identity, and with kInclude the keys revoked
+  // with a reason too. Needs `api.<id>.read_key`.
   virtual StatusOr<Page<KeyView>> ListKeys(const RequestContext& ctx, const std::string& api_id,
                                            const std::string& cursor, int limit,
-                                           const std::optional<std::string>& external_id) = 0;
+                                           const std::optional<std::string>& external_id,
+                                           Revoked revoked = Revoked::kExclude) = 0;
 
   // --- keys ------------------------------------------------------------------------------
   // Creates a key and returns its text, once. Needs `api.<apiId>.create_key`; naming
@@ -108,7 +110,9 @@ class KeyService {
   virtual StatusOr<std::vector<CreatedKey>> CreateKeys(const RequestContext& ctx,
                                                        CreateKeyRequest req, int count) = 0;
   // Needs `api.<apiId>.read_key`; without it (or any action on that API), kNotFound as for a key
-  // that does not exist. The identity's meta only with `identity.*.read_identity`.
+  // that does not exist. The identity's meta only with `identity.*.read_identity`. A key revoked
+  // with a reason (RevokeKeys) is still shown, with its revocation; one deleted is kNotFound.
+  // Reading a revoked key needs the disk: WouldBlock() if ctx.may_block is false.
   virtual StatusOr<KeyView> GetKey(const RequestContext& ctx, const std::string& key_id) = 0;
   // GetKey by the key's text. kNotFound also for a malformed key.
   virtual StatusOr<KeyView> Whoami(const RequestContext& ctx, std::string_view key) = 0;
@@ -132,6 +136,18 @@ class KeyService {
   // replacement instead).
   virtual StatusOr<CreatedKey> RerollKey(const RequestContext& ctx, const std::string& key_id,
                                          int64_t overlap_ms) = 0;
+  // Revokes, in one write, every live key matching all the filters of `req`, with its reason:
+  // from the next request on they verify as NOT_FOUND, and GetKey / ListKeys(kInclude) show them
+  // with the reason and time. One audit entry ("key.revoke") per key. Returns the ids revoked
+  // (empty if none matched). Keys of APIs the actor cannot see at all are not matched; keys named
+  // in key_ids alone must all exist and be visible (else kNotFound, nothing revoked). Needs
+  // `api.<apiId>.delete_key` for each key's API (kPermissionDenied naming the first missing,
+  // nothing revoked); an identity filter needs `identity.*.read_identity`.
+  // Errors: kInvalidArgument for no filter at all (never "revoke everything"), a reason empty or
+  // over 512 characters, an empty creation window, over 1000 key_ids, or a filter matching more
+  // than kMaxRevokedPerCall keys; kNotFound for an unknown API or identity.
+  virtual StatusOr<std::vector<std::string>> RevokeKeys(const RequestContext& ctx,
+                                                        const RevokeKeysRequest& req) = 0;
   // Revokes a key from the next request on. Needs `api.<apiId>.delete_key`.
   virtual Status DeleteKey(const RequestContext& ctx, const std::string& key_id,
                            Deletion deletion) = 0;

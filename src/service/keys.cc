@@ -249,6 +249,7 @@ StatusOr<std::vector<CreatedKey>> KeyServiceImpl::CreateKeys(const RequestContex
   base.name = std::move(req.name);
   base.meta_json = std::move(req.meta_json);
   base.created_at = base.updated_at = now;
+  base.created_by = ctx.actor.key_id;
   base.expires = req.expires;
   base.enabled = req.enabled;
   if (req.credits) {
@@ -278,7 +279,7 @@ StatusOr<std::vector<CreatedKey>> KeyServiceImpl::CreateKeys(const RequestContex
   return created;
 }
 
-static Status KeyNotFound(const std::string& key_id) {
+Status KeyNotFound(const std::string& key_id) {
   return NotFound("key '" + key_id + "' was not found", "data/key_not_found");
 }
 
@@ -304,11 +305,16 @@ StatusOr<std::shared_ptr<const KeyEntry>> KeyServiceImpl::KeyForWrite(const Prin
 
 StatusOr<KeyView> KeyServiceImpl::GetKey(const RequestContext& ctx, const std::string& key_id) {
   const Principal& p = ctx.actor;
-  std::shared_lock lock(mu_);
-  auto e = FindKey(key_id, KeyKind::kApp);
-  if (!e) return KeyNotFound(key_id);
-  KH_RETURN_IF_ERROR(RequireForKey(p, *e, "read_key", KeyNotFound(key_id)));
-  return ViewOf(e, p);
+  {
+    std::shared_lock lock(mu_);
+    if (auto e = FindKey(key_id, KeyKind::kApp)) {
+      KH_RETURN_IF_ERROR(RequireForKey(p, *e, "read_key", KeyNotFound(key_id)));
+      return ViewOf(e, p);
+    }
+  }
+  // Not live: it may have been revoked, which the store remembers.
+  if (!ctx.may_block) return WouldBlock();
+  return RevokedKeyView(p, key_id);
 }
 
 StatusOr<KeyView> KeyServiceImpl::Whoami(const RequestContext& ctx, std::string_view key) {

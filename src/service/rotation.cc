@@ -93,6 +93,7 @@ StatusOr<CreatedKey> KeyServiceImpl::RerollLocked(const RequestContext& ctx,
   fresh.hash = crypto::Sha256(text);
   fresh.start = KeyStart(text);
   fresh.created_at = fresh.updated_at = now;
+  fresh.created_by = ctx.actor.key_id;
   fresh.last_used_at = 0;
   fresh.rerolled_from = old_id;
   fresh.rerolled_to.clear();

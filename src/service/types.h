@@ -100,6 +100,10 @@ class KeyView {
   const std::string& rerolled_from() const;
   const std::string& rerolled_to() const;
   std::optional<int64_t> rerolled_at() const;
+  // Revocation (keys revoked with a reason stay readable): when, and why; nullopt and "" if the
+  // key is not revoked. A revoked key shows enabled() false.
+  std::optional<int64_t> revoked_at() const;
+  const std::string& revocation_reason() const;
 
   const CreditsState& credits() const { return credits_; }  // as of the snapshot
   int64_t last_used_at() const { return last_used_at_; }
@@ -170,6 +174,23 @@ enum class SetMode { kAdd, kSet, kRemove };
 
 // Whether a key is deleted for good or kept (soft-deleted) for the record.
 enum class Deletion { kSoft, kPermanent };
+
+// Whether a listing shows keys revoked with a reason beside the live ones.
+enum class Revoked { kExclude, kInclude };
+
+inline constexpr size_t kMaxRevocationReason = 512;
+inline constexpr int kMaxRevokedPerCall = 10'000;
+
+// Which keys RevokeKeys revokes: those matching every filter given. At least one is required.
+struct RevokeKeysRequest {
+  std::vector<std::string> key_ids;  // at most kMaxListItems
+  std::string api_id;
+  std::string identity;  // identity id or externalId
+  std::optional<int64_t> created_since_ms;
+  std::optional<int64_t> created_until_ms;
+  std::string created_by;  // the root key that created them
+  std::string reason;      // 1..kMaxRevocationReason characters, kept with each key
+};
 
 struct CreateIdentityRequest {
   std::string external_id;

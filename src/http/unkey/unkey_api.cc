@@ -31,6 +31,7 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"keys.updateCredits", {&UnkeyApi::UpdateCredits, kMay}},
       {"keys.deleteKey", {&UnkeyApi::DeleteKey, kMay}},
       {"keys.rerollKey", {&UnkeyApi::RerollKey, kMay}},
+      {"keys.revokeKeys", {&UnkeyApi::RevokeKeys, kMay}},
       {"keys.addPermissions", {&UnkeyApi::AddPermissions, kMay}},
       {"keys.setPermissions", {&UnkeyApi::SetPermissions, kMay}},
       {"keys.removePermissions", {&UnkeyApi::RemovePermissions, kMay}},
@@ -191,11 +192,15 @@ HttpResponse UnkeyApi::ListKeys(Call& c) {
   auto external_id = c.r.String("externalId", {.min = 1, .max = 256});
   auto decrypt = c.r.Bool("decrypt");
   c.r.Bool("revalidateKeysCache");
+  bool include_revoked = c.r.Bool("includeRevoked").value_or(false);  // keyhold's
   if (decrypt.value_or(false)) {
     c.r.Error("body.decrypt", "keys of this server are not recoverable", "omit decrypt");
   }
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(c, page, service_.ListKeys(c.ctx, *api_id, cursor, limit, external_id));
+  KH_HTTP_TRY(
+      c, page,
+      service_.ListKeys(c.ctx, *api_id, cursor, limit, external_id,
+                        include_revoked ? service::Revoked::kInclude : service::Revoked::kExclude));
   json data = json::array();
   for (const auto& k : page->items) data.push_back(KeyJson(k));
   return OkPage(c.id, data, page->cursor, page->has_more);
@@ -332,7 +337,9 @@ HttpResponse UnkeyApi::GetKey(Call& c) {
     c.r.Error("body.decrypt", "keys of this server are not recoverable", "omit decrypt");
   }
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(c, view, service_.GetKey(c.ctx, *key_id));
+  auto view = service_.GetKey(c.ctx, *key_id);
+  if (!view.ok() && IsWouldBlock(view.status())) return HttpResponse::RunOnWorker();
+  if (!view.ok()) return unkey::Error(c.id, view.status());
   return Ok(c.id, KeyJson(*view));
 }
 
@@ -418,6 +425,24 @@ HttpResponse UnkeyApi::RerollKey(Call& c) {
   if (auto bad = c.Finish()) return *bad;
   KH_HTTP_TRY(c, created, service_.RerollKey(c.ctx, *key_id, *overlap));
   return Ok(c.id, {{"keyId", created->key_id}, {"key", created->key.Reveal()}});
+}
+
+HttpResponse UnkeyApi::RevokeKeys(Call& c) {
+  service::RevokeKeysRequest req;
+  req.key_ids = c.r.Strings("keyIds", {.min = 1, .max = 128}, service::kMaxListItems)
+                    .value_or(std::vector<std::string>{});
+  req.api_id = c.r.String("apiId", {.min = 1, .max = 128}).value_or("");
+  req.identity =
+      c.r.String("identity", {.min = 1, .max = service::kMaxExternalIdLength}).value_or("");
+  req.created_since_ms = c.r.Int("createdAfter", {.min = 0, .max = 253402300799999});
+  req.created_until_ms = c.r.Int("createdBefore", {.min = 0, .max = 253402300799999});
+  req.created_by = c.r.String("createdBy", {.min = 1, .max = 128}).value_or("");
+  req.reason =
+      c.r.String("reason", {.required = true, .min = 1, .max = service::kMaxRevocationReason})
+          .value_or("");
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, revoked, service_.RevokeKeys(c.ctx, req));
+  return Ok(c.id, {{"revoked", revoked->size()}, {"keyIds", *revoked}});
 }
 
 HttpResponse UnkeyApi::ChangePermissions(Call& c, service::SetMode mode) {

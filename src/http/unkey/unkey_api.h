@@ -84,6 +84,7 @@ class UnkeyApi final : public Surface {
   HttpResponse UpdateCredits(Call& c);
   HttpResponse DeleteKey(Call& c);
   HttpResponse RerollKey(Call& c);
+  HttpResponse RevokeKeys(Call& c);
   HttpResponse RerollRootKey(Call& c);
   HttpResponse AddPermissions(Call& c);
   HttpResponse SetPermissions(Call& c);

@@ -407,6 +407,10 @@ json KeyJson(const service::KeyView& v) {
   if (!v.rerolled_from().empty()) j["rerolledFrom"] = v.rerolled_from();
   if (!v.rerolled_to().empty()) j["rerolledTo"] = v.rerolled_to();
   if (v.rerolled_at()) j["rerolledAt"] = *v.rerolled_at();
+  if (v.revoked_at()) {
+    j["revokedAt"] = *v.revoked_at();
+    j["revocationReason"] = v.revocation_reason();
+  }
   return j;
 }
 

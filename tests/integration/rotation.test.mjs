@@ -1,0 +1,103 @@
+// Rotation and revocation over real HTTP and the command line: keys.rerollKey, keys.revokeKeys.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { Server, cli, issuedKeys } from "../lib/keyhold.mjs";
+
+let s;
+let apiId;
+let env;
+
+before(async () => {
+  s = await new Server().start();
+  env = { KEYHOLD_ADDR: s.url, KEYHOLD_TOKEN: s.rootKey };
+  apiId = (await s.ok("apis.createApi", { name: "rotation" })).apiId;
+});
+after(async () => {
+  await s.stop();
+  // No key issued here, old or new, reaches the log, the database or its journal.
+  const haystacks = [["server log", s.stderr]];
+  for (const f of fs.readdirSync(s.dataDir)) {
+    haystacks.push([f, fs.readFileSync(path.join(s.dataDir, f)).toString("latin1")]);
+  }
+  for (const [where, text] of haystacks) {
+    for (const k of issuedKeys) assert.ok(!text.includes(k), `an issued key appears in ${where}`);
+  }
+});
+
+const verify = async (key) => (await s.ok("keys.verifyKey", { key })).code;
+
+test("rerollKey: bad input gets Unkey's error envelope, and the audit log records both keys", async () => {
+  const { keyId } = await s.ok("keys.createKey", { apiId });
+  for (const body of [{ keyId }, { keyId, expiration: -1 }, { keyId, expiration: "1h" },
+    { keyId, expiration: 31622400001 }, { keyId, expiration: 0, extra: 1 }]) {
+    const r = await s.call("keys.rerollKey", body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.ok(r.body.error.errors.length > 0);
+    assert.match(r.body.meta.requestId, /^req_/);
+  }
+  const { keyId: fresh } = await s.ok("keys.rerollKey", { keyId, expiration: 60000 });
+  const again = await s.call("keys.rerollKey", { keyId, expiration: 0 });
+  assert.equal(again.status, 409);
+  assert.match(again.body.error.detail, new RegExp(fresh));
+  const events = await s.ok("audit.listEvents", { target: fresh });
+  assert.ok(events.some((e) => e.action === "key.create"));
+});
+
+test("revokeKeys: by filter, with a reason that getKey and listKeys show", async () => {
+  const a = await s.ok("keys.createKey", { apiId, externalId: "acme" });
+  const b = await s.ok("keys.createKey", { apiId, externalId: "acme" });
+  const c = await s.ok("keys.createKey", { apiId, externalId: "globex" });
+  const r = await s.ok("keys.revokeKeys", { identity: "acme", reason: "customer offboarded" });
+  assert.equal(r.revoked, 2);
+  assert.deepEqual(r.keyIds.sort(), [a.keyId, b.keyId].sort());
+  assert.equal(await verify(a.key), "NOT_FOUND");
+  assert.equal(await verify(c.key), "VALID");
+  const got = await s.ok("keys.getKey", { keyId: a.keyId });
+  assert.equal(got.revocationReason, "customer offboarded");
+  assert.equal(got.enabled, false);
+  assert.ok(got.revokedAt > 0);
+  const live = await s.ok("apis.listKeys", { apiId });
+  assert.ok(!live.some((k) => k.keyId === a.keyId));
+  const all = await s.ok("apis.listKeys", { apiId, includeRevoked: true });
+  assert.ok(all.some((k) => k.keyId === a.keyId && k.revocationReason === "customer offboarded"));
+  const events = await s.ok("audit.listEvents", { action: "key.revoke" });
+  assert.equal(events.filter((e) => [a.keyId, b.keyId].includes(e.target)).length, 2);
+});
+
+test("revokeKeys: an empty filter, a missing reason and unknown names are refused", async () => {
+  const k = await s.ok("keys.createKey", { apiId });
+  const cases = [
+    [{ reason: "x" }, 400],
+    [{ apiId }, 400],
+    [{ apiId, reason: "" }, 400],
+    [{ keyIds: [], reason: "x" }, 400],
+    [{ createdAfter: 10, createdBefore: 5, reason: "x" }, 400],
+    [{ apiId: "api_nope", reason: "x" }, 404],
+    [{ identity: "nobody", reason: "x" }, 404],
+    [{ keyIds: [k.keyId, "key_nope"], reason: "x" }, 404],
+  ];
+  for (const [body, status] of cases) {
+    const r = await s.call("keys.revokeKeys", body);
+    assert.equal(r.status, status, JSON.stringify(body));
+    assert.ok(r.body.error.type);
+  }
+  assert.equal(await verify(k.key), "VALID");
+});
+
+test("keys revoke and keys list --include-revoked from the command line", async () => {
+  const k = await s.ok("keys.createKey", { apiId, name: "cli" });
+  const none = await cli(["keys", "revoke", "--reason", "x"], { env });
+  assert.equal(none.code, 2);
+  const one = await cli(["keys", "revoke", k.keyId, "--reason", "suspected leak"], { env });
+  assert.equal(one.code, 0, one.stderr);
+  assert.match(one.stdout, /revoked 1 keys/);
+  const list = await cli(["keys", "list", "--api-id", apiId, "--include-revoked"], { env });
+  assert.match(list.stdout, new RegExp(`${k.keyId}.*revoked \\(suspected leak\\)`));
+  const later = await s.ok("keys.createKey", { apiId });
+  const bulk = await cli(["keys", "revoke", "--api-id", apiId, "--created-after",
+    String(Date.now() - 60000), "--reason", "drill", "--json"], { env });
+  assert.equal(bulk.code, 0, bulk.stderr);
+  assert.ok(JSON.parse(bulk.stdout).keyIds.includes(later.keyId));
+});
