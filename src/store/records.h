@@ -19,6 +19,9 @@ struct RatelimitConfig {
   bool auto_apply = false;
 };
 
+// What keys.reportLeak does to a leaked key of an API. Stored as these numbers: never renumber.
+enum class LeakResponse : int32_t { kRevoke = 0, kDisable = 1 };
+
 struct ApiRecord {
   std::string id;
   std::string name;
@@ -27,6 +30,11 @@ struct ApiRecord {
   std::vector<std::string> ip_allowlist;  // CIDRs; empty = any address
   int64_t created_at = 0;
   std::optional<int64_t> deleted_at;
+
+  // --- rotation and revocation ---
+  LeakResponse on_leak = LeakResponse::kRevoke;
+  std::optional<int64_t> max_key_age_ms;    // rotation policy: keys older are due; none if unset
+  std::optional<int64_t> overdue_grace_ms;  // overdue keys expire this long after they fell due
 };
 
 struct IdentityRecord {

@@ -822,6 +822,25 @@ TEST_P(StoreContract, KeepsLineageRevocationAndCreator) {
   EXPECT_EQ(s->QueryKeyIds({.limit = 0}).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST_P(StoreContract, KeepsAnApisLeakResponseAndRotationPolicy) {
+  auto s = Open();
+  ApiRecord a{"api_1", "helpdesk", "hd", 24, {}, 5, std::nullopt};
+  a.on_leak = LeakResponse::kDisable;
+  a.max_key_age_ms = 90LL * 86'400'000;
+  a.overdue_grace_ms = 86'400'000;
+  WriteBatch b;
+  b.put_apis.push_back(a);
+  b.put_apis.push_back({"api_2", "mail", "", 32, {}, 6, std::nullopt});
+  ASSERT_TRUE(s->Apply(b).ok());
+  auto snap = s->LoadAll();
+  ASSERT_EQ(snap->apis.size(), 2u);
+  EXPECT_EQ(snap->apis[0].on_leak, LeakResponse::kDisable);
+  EXPECT_EQ(snap->apis[0].max_key_age_ms, 90LL * 86'400'000);
+  EXPECT_EQ(snap->apis[0].overdue_grace_ms, 86'400'000);
+  EXPECT_EQ(snap->apis[1].on_leak, LeakResponse::kRevoke);
+  EXPECT_FALSE(snap->apis[1].max_key_age_ms.has_value());
+}
+
 INSTANTIATE_TEST_SUITE_P(AllStores, StoreContract, ::testing::ValuesIn(Factories()),
                          [](const ::testing::TestParamInfo<StoreFactory>& p) {
                            return p.param.name;

@@ -96,12 +96,17 @@ Status SqliteStore::Migrate() {
 namespace {
 
 Status LoadApis(sqlite3* db, Snapshot& snap) {
-  Stmt s(db,
-         "SELECT id, name, default_prefix, default_byte_length, ip_allowlist, created_at "
-         "FROM apis WHERE deleted_at IS NULL ORDER BY id");
+  Stmt s(
+      db,
+      "SELECT id, name, default_prefix, default_byte_length, ip_allowlist, created_at, "
+      "on_leak, max_key_age_ms, overdue_grace_ms FROM apis WHERE deleted_at IS NULL ORDER BY id");
   return s.ForEachRow(Access::kRead, "read apis", [&] {
     snap.apis.push_back({s.Text(0), s.Text(1), s.Text(2), static_cast<int32_t>(s.Int(3)),
                          sqlite::StringsFromJson(s.View(4)), s.Int(5), std::nullopt});
+    ApiRecord& a = snap.apis.back();
+    a.on_leak = s.Int(6) == 1 ? LeakResponse::kDisable : LeakResponse::kRevoke;
+    a.max_key_age_ms = s.OptInt(7);
+    a.overdue_grace_ms = s.OptInt(8);
     return OkStatus();
   });
 }

@@ -26,7 +26,8 @@ Status PutApis(sqlite3* db, const std::vector<ApiRecord>& apis) {
   if (apis.empty()) return OkStatus();
   Stmt s(db,
          "INSERT OR REPLACE INTO apis (id, name, default_prefix, default_byte_length, "
-         "ip_allowlist, created_at, deleted_at) VALUES (?,?,?,?,?,?,?)");
+         "ip_allowlist, created_at, deleted_at, on_leak, max_key_age_ms, overdue_grace_ms) "
+         "VALUES (?,?,?,?,?,?,?,?,?,?)");
   for (const ApiRecord& a : apis) {
     s.Bind(1, a.id);
     s.Bind(2, a.name);
@@ -35,6 +36,9 @@ Status PutApis(sqlite3* db, const std::vector<ApiRecord>& apis) {
     s.Bind(5, sqlite::StringsToJson(a.ip_allowlist));
     s.Bind(6, a.created_at);
     s.Bind(7, a.deleted_at);
+    s.Bind(8, int64_t{static_cast<int32_t>(a.on_leak)});
+    s.Bind(9, a.max_key_age_ms);
+    s.Bind(10, a.overdue_grace_ms);
     KH_RETURN_IF_ERROR(s.Run(kWrite, "put api"));
   }
   return OkStatus();
