@@ -11,6 +11,7 @@
 #include <ctime>
 #include <iostream>
 #include <string>
+#include <tuple>
 
 #include "cli/client.h"
 #include "server/serve.h"
@@ -141,11 +142,32 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
   create->add_option("--default-prefix", prefix, "prefix of keys created without one");
   create->add_option("--default-byte-length", byte_length, "random bytes per key (16-255)");
   create->add_option("--ip-allowlist", allow, "CIDRs allowed to use its keys (repeatable)");
+  static std::string on_leak, max_key_age, overdue_grace;
+  create->add_option("--on-leak", on_leak, "what a leak report does to a key: revoke or disable")
+      ->check(CLI::IsMember({"revoke", "disable"}));
+  create->add_option("--max-key-age", max_key_age,
+                     "rotation policy: keys older than this are due, e.g. 90d");
+  create->add_option(
+      "--overdue-grace", overdue_grace,
+      "with --max-key-age: overdue keys expire this long after falling due, e.g. 7d");
   create->callback([&] {
     json body = {{"name", name}};
     if (!prefix.empty()) body["defaultPrefix"] = prefix;
     if (byte_length) body["defaultByteLength"] = byte_length;
     if (!allow.empty()) body["ipAllowlist"] = allow;
+    if (!on_leak.empty()) body["onLeak"] = on_leak;
+    for (auto [flag, text, field] :
+         {std::tuple{"--max-key-age", &max_key_age, "maxKeyAge"},
+          std::tuple{"--overdue-grace", &overdue_grace, "overdueGrace"}}) {
+      if (text->empty()) continue;
+      auto ms = server::ParseDuration(*text);
+      if (!ms.ok()) {
+        std::fprintf(stderr, "error: %s: %s\n", flag, ms.status().message().c_str());
+        code = kExitUsage;
+        return;
+      }
+      body[field] = ms->count();
+    }
     code = Run("apis.createApi", body, flags,
                [](const json& d) { std::printf("%s\n", d.value("apiId", "").c_str()); });
   });
@@ -168,6 +190,7 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
 }
 
 void AddRevoke(CLI::App& keys, ClientFlags& flags, int& code);
+void AddReportLeak(CLI::App& keys, ClientFlags& flags, int& code);
 
 void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
   auto* keys = app.add_subcommand("keys", "manage and verify keys");
@@ -291,6 +314,7 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
                [](const json&) { std::printf("deleted\n"); });
   });
   AddRevoke(*keys, flags, code);
+  AddReportLeak(*keys, flags, code);
 }
 
 // keys revoke: one key, several, or every key matching filters, with a reason.
@@ -324,6 +348,27 @@ void AddRevoke(CLI::App& keys, ClientFlags& flags, int& code) {
       std::printf("revoked %lld keys\n", static_cast<long long>(d.value("revoked", int64_t{0})));
       for (const auto& id : d.value("keyIds", json::array())) {
         std::printf("  %s\n", id.get<std::string>().c_str());
+      }
+    });
+  });
+}
+
+// keys report-leak: revoke (or disable, per its API) a key found leaked.
+void AddReportLeak(CLI::App& keys, ClientFlags& flags, int& code) {
+  static std::string key, source;
+  auto* leak = keys.add_subcommand(
+      "report-leak", "revoke (or disable, as its API says) a key found leaked, and raise an alert");
+  leak->add_option("KEY", key, "the key, or - to read it from standard input")->required();
+  leak->add_option("--source", source, "where it was found (URL, or file:line@commit)");
+  leak->callback([&] {
+    json body = {{"key", KeyArgument(key)}};
+    if (!source.empty()) body["source"] = source;
+    code = Run("keys.reportLeak", body, flags, [](const json& d) {
+      std::string action = d.value("action", "none");
+      if (action == "none") {
+        std::printf("nothing done: not a key this root key may act on, or already revoked\n");
+      } else {
+        std::printf("%s\n", action.c_str());
       }
     });
   });

@@ -92,10 +92,14 @@ json Describe(const KeyRecord& k, const Names& names, std::span<const uint8_t> s
 }
 
 json Describe(const ApiRecord& a) {
-  return {{"name", a.name},
-          {"defaultPrefix", a.default_prefix},
-          {"defaultByteLength", a.default_byte_length},
-          {"ipAllowlist", a.ip_allowlist}};
+  json d = {{"name", a.name},
+            {"defaultPrefix", a.default_prefix},
+            {"defaultByteLength", a.default_byte_length},
+            {"ipAllowlist", a.ip_allowlist},
+            {"onLeak", a.on_leak == store::LeakResponse::kDisable ? "disable" : "revoke"}};
+  if (a.max_key_age_ms) d["maxKeyAge"] = *a.max_key_age_ms;
+  if (a.overdue_grace_ms) d["overdueGrace"] = *a.overdue_grace_ms;
+  return d;
 }
 
 json Describe(const IdentityRecord& i, std::span<const uint8_t> salt) {

@@ -166,6 +166,8 @@ class KeyServiceImpl final : public KeyService {
                                    Revoked revoked) override;
   StatusOr<std::vector<std::string>> RevokeKeys(const RequestContext& ctx,
                                                 const RevokeKeysRequest& req) override;
+  StatusOr<LeakAction> ReportLeak(const RequestContext& ctx, std::string_view key,
+                                  const std::string& source) override;
   StatusOr<CreatedKey> CreateKey(const RequestContext& ctx, CreateKeyRequest req) override;
   StatusOr<std::vector<CreatedKey>> CreateKeys(const RequestContext& ctx, CreateKeyRequest req,
                                                int count) override;
@@ -262,6 +264,12 @@ class KeyServiceImpl final : public KeyService {
   // key_ids alone. kInvalidArgument if more than kMaxRevokedPerCall match.
   StatusOr<std::vector<std::string>> RevocationCandidates(const RevokeKeysRequest& req,
                                                           const std::string& identity_id);
+  // --- leaks (leaks.cc) ---
+  // Whether `p` may act on leaked key `e` (as RevokeKeys / DeleteRootKey would let it).
+  bool MayActOnLeak(const Principal& p, const KeyEntry& e) const;
+  // Raises key.leaked for key `e`, best effort (logged if it cannot be stored).
+  void RaiseLeakAlert(const RequestContext& ctx, const KeyEntry& e, LeakAction action,
+                      const std::string& source) const;
   // Makes every loaded key that spends another key's balance share that key's cell.
   void LinkSharedCreditsLocked(const std::vector<std::pair<std::string, std::string>>& links);
 

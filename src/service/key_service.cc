@@ -61,7 +61,11 @@ std::vector<Ratelimit> FromRecords(const std::vector<RatelimitConfig>& rls) {
   return out;
 }
 ApiInfo FromRecord(const ApiRecord& r) {
-  return {r.id, r.name, r.default_prefix, r.default_byte_length, r.ip_allowlist, r.created_at};
+  ApiInfo info{r.id, r.name, r.default_prefix, r.default_byte_length, r.ip_allowlist, r.created_at};
+  info.on_leak = r.on_leak == store::LeakResponse::kDisable ? OnLeak::kDisable : OnLeak::kRevoke;
+  info.max_key_age_ms = r.max_key_age_ms;
+  info.overdue_grace_ms = r.overdue_grace_ms;
+  return info;
 }
 PermissionInfo FromRecord(const PermissionRecord& r) {
   return {r.id, r.name, r.slug, r.description, r.created_at};
@@ -504,7 +508,22 @@ StatusOr<ApiInfo> KeyServiceImpl::CreateApi(const RequestContext& ctx, CreateApi
     return InvalidArgument("defaultByteLength must be between 16 and 255");
   }
   for (const std::string& cidr : req.ip_allowlist) KH_RETURN_IF_ERROR(Cidr::Parse(cidr).status());
+  if (req.max_key_age_ms &&
+      (*req.max_key_age_ms < kMinKeyAgeMs || *req.max_key_age_ms > kMaxKeyAgeMs)) {
+    return InvalidArgument("maxKeyAge must be between 3600000 ms (an hour) and ten years");
+  }
+  if (req.overdue_grace_ms && !req.max_key_age_ms) {
+    return InvalidArgument("overdueGrace needs maxKeyAge");
+  }
+  if (req.overdue_grace_ms &&
+      (*req.overdue_grace_ms < 0 || *req.overdue_grace_ms > kMaxOverdueGraceMs)) {
+    return InvalidArgument("overdueGrace must be between 0 and 31622400000 ms (366 days)");
+  }
   ApiRecord a;
+  a.on_leak = req.on_leak == OnLeak::kDisable ? store::LeakResponse::kDisable
+                                              : store::LeakResponse::kRevoke;
+  a.max_key_age_ms = req.max_key_age_ms;
+  a.overdue_grace_ms = req.overdue_grace_ms;
   a.id = NewId(env_, "api");
   a.name = std::move(req.name);
   a.default_prefix = std::move(req.default_prefix);

@@ -86,7 +86,9 @@ class KeyService {
                                              int64_t overlap_ms) = 0;
 
   // --- APIs ------------------------------------------------------------------------------
-  // Needs `api.*.create_api`.
+  // Needs `api.*.create_api`. Errors: kInvalidArgument also for a rotation policy out of range
+  // (max_key_age_ms kMinKeyAgeMs..kMaxKeyAgeMs; overdue_grace_ms 0..kMaxOverdueGraceMs and only
+  // with max_key_age_ms).
   virtual StatusOr<ApiInfo> CreateApi(const RequestContext& ctx, CreateApiRequest req) = 0;
   // Needs `api.<id>.read_api`.
   virtual StatusOr<ApiInfo> GetApi(const RequestContext& ctx, const std::string& api_id) = 0;
@@ -148,6 +150,18 @@ class KeyService {
   // than kMaxRevokedPerCall keys; kNotFound for an unknown API or identity.
   virtual StatusOr<std::vector<std::string>> RevokeKeys(const RequestContext& ctx,
                                                         const RevokeKeysRequest& req) = 0;
+  // Acts on a leaked key, given as its text: checks its checksum first (a string that is not a
+  // keyhold key is never looked up), then revokes it with the reason "leaked" and `source` (where
+  // it was found), or disables it if its API says so (CreateApiRequest::on_leak), records the
+  // report in the audit log ("key.leak_reported") and raises a "key.leaked" alert. A root key
+  // found leaked is revoked. Needs `api.<apiId>.delete_key` for an application key,
+  // `rbac.*.delete_root_key` (and covering its permissions) for a root key; without it, as for a
+  // string that is no key, or a key already revoked or disabled: kNone, the same answer, so a
+  // report reveals nothing about keys the caller may not act on.
+  // Errors: kInvalidArgument if source is over kMaxLeakSource bytes or holds the key itself;
+  // kUnavailable if the store cannot be written (nothing changed).
+  virtual StatusOr<LeakAction> ReportLeak(const RequestContext& ctx, std::string_view key,
+                                          const std::string& source) = 0;
   // Revokes a key from the next request on. Needs `api.<apiId>.delete_key`.
   virtual Status DeleteKey(const RequestContext& ctx, const std::string& key_id,
                            Deletion deletion) = 0;

@@ -38,6 +38,17 @@ struct Ratelimit {
   bool auto_apply = false;
 };
 
+// What keys.reportLeak does to a leaked key of an API.
+enum class OnLeak { kRevoke, kDisable };
+// What one leak report did: nothing (not a key, not one the caller may act on, or already
+// revoked or disabled: the three look alike), or revoked or disabled the key.
+enum class LeakAction { kNone, kRevoked, kDisabled };
+
+inline constexpr int64_t kMinKeyAgeMs = 3'600'000;                     // an hour
+inline constexpr int64_t kMaxKeyAgeMs = 10LL * 366 * 24 * 3'600'000;   // ten years
+inline constexpr int64_t kMaxOverdueGraceMs = 366LL * 24 * 3'600'000;  // a year
+inline constexpr size_t kMaxLeakSource = 1024;
+
 struct ApiInfo {
   std::string id;
   std::string name;
@@ -45,6 +56,9 @@ struct ApiInfo {
   int32_t default_byte_length = 32;
   std::vector<std::string> ip_allowlist;
   int64_t created_at = 0;
+  OnLeak on_leak = OnLeak::kRevoke;
+  std::optional<int64_t> max_key_age_ms;    // rotation policy: keys older are due
+  std::optional<int64_t> overdue_grace_ms;  // overdue keys expire this long after falling due
 };
 
 struct IdentityInfo {
@@ -122,6 +136,9 @@ struct CreateApiRequest {
   std::string default_prefix;
   int32_t default_byte_length = 32;
   std::vector<std::string> ip_allowlist;
+  OnLeak on_leak = OnLeak::kRevoke;
+  std::optional<int64_t> max_key_age_ms;    // kMinKeyAgeMs..kMaxKeyAgeMs
+  std::optional<int64_t> overdue_grace_ms;  // 0..kMaxOverdueGraceMs; needs max_key_age_ms
 };
 
 struct CreateKeyRequest {

@@ -65,6 +65,8 @@ constexpr std::array<std::string_view, 36> kOperations = {
     "keys.updateCredits",
     "keys.deleteKey",
     "keys.rerollKey",
+    "keys.revokeKeys",
+    "keys.reportLeak",
     "keys.addPermissions",
     "keys.setPermissions",
     "keys.removePermissions",

@@ -101,3 +101,52 @@ test("keys revoke and keys list --include-revoked from the command line", async 
   assert.equal(bulk.code, 0, bulk.stderr);
   assert.ok(JSON.parse(bulk.stdout).keyIds.includes(later.keyId));
 });
+
+test("reportLeak: revoke or disable per API, alert, and the same answer for what is out of reach", async () => {
+  const disabling = (await s.ok("apis.createApi", { name: "mail", onLeak: "disable" })).apiId;
+  assert.equal((await s.ok("apis.getApi", { apiId: disabling })).onLeak, "disable");
+  const a = await s.ok("keys.createKey", { apiId });
+  const b = await s.ok("keys.createKey", { apiId: disabling });
+  const source = "https://github.com/acme/app/blob/0a1b2c/config.yml#L12";
+  assert.equal((await s.ok("keys.reportLeak", { key: a.key, source })).action, "revoked");
+  assert.equal(await verify(a.key), "NOT_FOUND");
+  assert.equal((await s.ok("keys.getKey", { keyId: a.keyId })).revocationReason, `leaked: ${source}`);
+  assert.equal((await s.ok("keys.reportLeak", { key: b.key })).action, "disabled");
+  assert.equal(await verify(b.key), "DISABLED");
+  const alerts = await s.ok("alerts.list", { kind: "key.leaked" });
+  assert.ok(alerts.some((x) => x.keyId === a.keyId));
+  assert.ok(alerts.some((x) => x.keyId === b.keyId));
+
+  // Already revoked, never issued, not a key at all, or out of the caller's reach: all "none".
+  const c = await s.ok("keys.createKey", { apiId });
+  const outsider = (await s.ok("rootKeys.createRootKey", { permissions: ["api.elsewhere.delete_key"] })).key;
+  const answers = [
+    await s.call("keys.reportLeak", { key: a.key }),
+    await s.call("keys.reportLeak", { key: "hd_" + "A".repeat(49) }),
+    await s.call("keys.reportLeak", { key: "certainly not a key" }),
+    await s.call("keys.reportLeak", { key: c.key }, outsider),
+  ];
+  for (const r of answers) {
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.data, { action: "none" });
+  }
+  assert.equal(await verify(c.key), "VALID");
+  const bad = await s.call("keys.reportLeak", { key: c.key, source: `found ${c.key}` });
+  assert.equal(bad.status, 400);
+  assert.ok(!bad.text.includes(c.key));
+  assert.equal((await s.call("keys.reportLeak", {})).status, 400);
+});
+
+test("keys report-leak from the command line reads the key from standard input", async () => {
+  const api = JSON.parse((await cli(["apis", "create", "--name", "leaky", "--on-leak", "disable",
+    "--max-key-age", "90d", "--json"], { env })).stdout);
+  assert.equal((await s.ok("apis.getApi", { apiId: api.apiId })).maxKeyAge, 90 * 86400000);
+  const k = await s.ok("keys.createKey", { apiId: api.apiId });
+  const r = await cli(["keys", "report-leak", "-", "--source", "ticket 1234"], { env, input: k.key + "\n" });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^disabled/);
+  const again = await cli(["keys", "report-leak", "-"], { env, input: k.key + "\n" });
+  assert.match(again.stdout, /nothing done/);
+  const bad = await cli(["apis", "create", "--name", "x", "--max-key-age", "soon"], { env });
+  assert.equal(bad.code, 2);
+});

@@ -32,6 +32,7 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"keys.deleteKey", {&UnkeyApi::DeleteKey, kMay}},
       {"keys.rerollKey", {&UnkeyApi::RerollKey, kMay}},
       {"keys.revokeKeys", {&UnkeyApi::RevokeKeys, kMay}},
+      {"keys.reportLeak", {&UnkeyApi::ReportLeak, kMay}},
       {"keys.addPermissions", {&UnkeyApi::AddPermissions, kMay}},
       {"keys.setPermissions", {&UnkeyApi::SetPermissions, kMay}},
       {"keys.removePermissions", {&UnkeyApi::RemovePermissions, kMay}},
@@ -165,6 +166,17 @@ HttpResponse UnkeyApi::CreateApi(Call& c) {
       static_cast<int32_t>(c.r.Int("defaultByteLength", {.min = 16, .max = 255}).value_or(32));
   req.ip_allowlist =
       c.r.Strings("ipAllowlist", {.max = 64}, 100).value_or(std::vector<std::string>{});
+  // keyhold's: what a leak report does to its keys, and its rotation policy.
+  if (auto on_leak = c.r.String("onLeak", {.max = 16})) {
+    if (*on_leak == "disable") {
+      req.on_leak = service::OnLeak::kDisable;
+    } else if (*on_leak != "revoke") {
+      c.r.Error("body.onLeak", "must be 'revoke' or 'disable'");
+    }
+  }
+  req.max_key_age_ms =
+      c.r.Int("maxKeyAge", {.min = service::kMinKeyAgeMs, .max = service::kMaxKeyAgeMs});
+  req.overdue_grace_ms = c.r.Int("overdueGrace", {.max = service::kMaxOverdueGraceMs});
   if (auto bad = c.Finish()) return *bad;
   KH_HTTP_TRY(c, api, service_.CreateApi(c.ctx, std::move(req)));
   return Ok(c.id, {{"apiId", api->id}});
@@ -174,7 +186,12 @@ HttpResponse UnkeyApi::GetApi(Call& c) {
   auto api_id = c.r.String("apiId", kIdRule);
   if (auto bad = c.Finish()) return *bad;
   KH_HTTP_TRY(c, api, service_.GetApi(c.ctx, *api_id));
-  return Ok(c.id, {{"id", api->id}, {"name", api->name}});
+  json data = {{"id", api->id},
+               {"name", api->name},
+               {"onLeak", api->on_leak == service::OnLeak::kDisable ? "disable" : "revoke"}};
+  if (api->max_key_age_ms) data["maxKeyAge"] = *api->max_key_age_ms;
+  if (api->overdue_grace_ms) data["overdueGrace"] = *api->overdue_grace_ms;
+  return Ok(c.id, data);
 }
 
 HttpResponse UnkeyApi::DeleteApi(Call& c) {
@@ -443,6 +460,17 @@ HttpResponse UnkeyApi::RevokeKeys(Call& c) {
   if (auto bad = c.Finish()) return *bad;
   KH_HTTP_TRY(c, revoked, service_.RevokeKeys(c.ctx, req));
   return Ok(c.id, {{"revoked", revoked->size()}, {"keyIds", *revoked}});
+}
+
+HttpResponse UnkeyApi::ReportLeak(Call& c) {
+  auto key = c.r.String("key", {.required = true, .min = 1, .max = kMaxKeyText});
+  std::string source = c.r.String("source", {.max = service::kMaxLeakSource}).value_or("");
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, action, service_.ReportLeak(c.ctx, *key, source));
+  const char* name = *action == service::LeakAction::kRevoked    ? "revoked"
+                     : *action == service::LeakAction::kDisabled ? "disabled"
+                                                                 : "none";
+  return Ok(c.id, {{"action", name}});
 }
 
 HttpResponse UnkeyApi::ChangePermissions(Call& c, service::SetMode mode) {

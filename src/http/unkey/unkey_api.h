@@ -85,6 +85,7 @@ class UnkeyApi final : public Surface {
   HttpResponse DeleteKey(Call& c);
   HttpResponse RerollKey(Call& c);
   HttpResponse RevokeKeys(Call& c);
+  HttpResponse ReportLeak(Call& c);
   HttpResponse RerollRootKey(Call& c);
   HttpResponse AddPermissions(Call& c);
   HttpResponse SetPermissions(Call& c);
