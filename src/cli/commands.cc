@@ -191,6 +191,7 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
 
 void AddRevoke(CLI::App& keys, ClientFlags& flags, int& code);
 void AddReportLeak(CLI::App& keys, ClientFlags& flags, int& code);
+void AddDue(CLI::App& keys, ClientFlags& flags, int& code);
 
 void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
   auto* keys = app.add_subcommand("keys", "manage and verify keys");
@@ -315,6 +316,7 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
   });
   AddRevoke(*keys, flags, code);
   AddReportLeak(*keys, flags, code);
+  AddDue(*keys, flags, code);
 }
 
 // keys revoke: one key, several, or every key matching filters, with a reason.
@@ -369,6 +371,36 @@ void AddReportLeak(CLI::App& keys, ClientFlags& flags, int& code) {
         std::printf("nothing done: not a key this root key may act on, or already revoked\n");
       } else {
         std::printf("%s\n", action.c_str());
+      }
+    });
+  });
+}
+
+// keys due: the keys their APIs' rotation policies say to roll, earliest first.
+void AddDue(CLI::App& keys, ClientFlags& flags, int& code) {
+  static std::string api_id, within = "7d";
+  auto* due = keys.add_subcommand(
+      "due", "list keys due for rotation under their API's policy (or overdue), earliest first");
+  due->add_option("--api-id", api_id, "only keys of this API");
+  due->add_option("--within", within, "also keys falling due this soon (default 7d; 0 = only due)");
+  due->callback([&] {
+    auto ms = server::ParseDuration(within);
+    if (!ms.ok()) {
+      std::fprintf(stderr, "error: --within: %s\n", ms.status().message().c_str());
+      code = kExitUsage;
+      return;
+    }
+    json body = {{"within", ms->count()}};
+    if (!api_id.empty()) body["apiId"] = api_id;
+    code = Run("keys.listDue", body, flags, [](const json& d) {
+      if (d.empty()) std::printf("no keys due\n");
+      for (const auto& k : d) {
+        std::time_t at = static_cast<std::time_t>(k.value("dueAt", int64_t{0}) / 1000);
+        char when[32];
+        std::strftime(when, sizeof when, "%Y-%m-%dT%H:%MZ", std::gmtime(&at));
+        std::printf("%s  %s  %s  %s%s\n", k.value("keyId", "").c_str(),
+                    k.value("apiId", "").c_str(), k.value("overdue", false) ? "OVERDUE" : "due",
+                    when, k.contains("name") ? ("  " + k["name"].get<std::string>()).c_str() : "");
       }
     });
   });

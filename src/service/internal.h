@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -168,6 +169,9 @@ class KeyServiceImpl final : public KeyService {
                                                 const RevokeKeysRequest& req) override;
   StatusOr<LeakAction> ReportLeak(const RequestContext& ctx, std::string_view key,
                                   const std::string& source) override;
+  StatusOr<std::vector<DueKey>> ListDueKeys(const RequestContext& ctx, const std::string& api_id,
+                                            int64_t within_ms) override;
+  StatusOr<RotationSweep> SweepRotation() override;
   StatusOr<CreatedKey> CreateKey(const RequestContext& ctx, CreateKeyRequest req) override;
   StatusOr<std::vector<CreatedKey>> CreateKeys(const RequestContext& ctx, CreateKeyRequest req,
                                                int count) override;
@@ -270,6 +274,10 @@ class KeyServiceImpl final : public KeyService {
   // Raises key.leaked for key `e`, best effort (logged if it cannot be stored).
   void RaiseLeakAlert(const RequestContext& ctx, const KeyEntry& e, LeakAction action,
                       const std::string& source) const;
+  // --- rotation policy (rotation_policy.cc) ---
+  // Raises key.rotation_due for `e`, best effort (logged if it cannot be stored).
+  void RaiseRotationDue(const KeyEntry& e, int64_t due_at) const;
+  std::set<std::string> rotation_alerted_;  // guarded by write_mu_: keys alerted as due
   // Makes every loaded key that spends another key's balance share that key's cell.
   void LinkSharedCreditsLocked(const std::vector<std::pair<std::string, std::string>>& links);
 

@@ -162,6 +162,20 @@ class KeyService {
   // kUnavailable if the store cannot be written (nothing changed).
   virtual StatusOr<LeakAction> ReportLeak(const RequestContext& ctx, std::string_view key,
                                           const std::string& source) = 0;
+  // The application keys due for rotation within `within_ms` from now, or overdue, under their
+  // API's policy (CreateApiRequest::max_key_age_ms), of API `api_id` ("" = every API the actor
+  // may read keys of), earliest first. Keys already rerolled or expired are not due. Needs
+  // `api.<apiId>.read_key` (keys of other APIs are left out). Errors: kInvalidArgument for a
+  // negative or over-long window, or more than kMaxDueKeys keys due; kNotFound for an unknown API.
+  virtual StatusOr<std::vector<DueKey>> ListDueKeys(const RequestContext& ctx,
+                                                    const std::string& api_id,
+                                                    int64_t within_ms) = 0;
+  // Applies the rotation policies as of now: raises key.rotation_due (through the alert sink) once
+  // per overdue key in this process's life, and gives each overdue key of an API with an overdue
+  // grace the expiry due_at + grace (an audited write whose actor is "keyhold"). The server calls
+  // it periodically. Errors: kUnavailable if the expiries cannot be stored (alerts may have been
+  // raised; the next sweep tries the expiries again).
+  virtual StatusOr<RotationSweep> SweepRotation() = 0;
   // Revokes a key from the next request on. Needs `api.<apiId>.delete_key`.
   virtual Status DeleteKey(const RequestContext& ctx, const std::string& key_id,
                            Deletion deletion) = 0;

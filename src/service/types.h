@@ -306,6 +306,20 @@ struct LimitResult {
   bool passed = false;      // this limit admits the request
 };
 
+// A key due for rotation under its API's policy (ListDueKeys).
+struct DueKey {
+  KeyView key;
+  int64_t due_at = 0;    // created_at + the API's maximum key age
+  bool overdue = false;  // due_at has passed
+};
+inline constexpr int kMaxDueKeys = 10'000;
+
+// What one rotation sweep did.
+struct RotationSweep {
+  int alerts = 0;   // key.rotation_due alerts raised
+  int expired = 0;  // overdue keys given an expiry (the API's overdue grace)
+};
+
 template <typename T>
 struct Page {
   std::vector<T> items;

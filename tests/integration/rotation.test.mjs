@@ -150,3 +150,21 @@ test("keys report-leak from the command line reads the key from standard input",
   const bad = await cli(["apis", "create", "--name", "x", "--max-key-age", "soon"], { env });
   assert.equal(bad.code, 2);
 });
+
+test("keys.listDue and keys due list what the rotation policy says to roll", async () => {
+  const policed = (await s.ok("apis.createApi", { name: "policed", maxKeyAge: 3600000 })).apiId;
+  const k = await s.ok("keys.createKey", { apiId: policed, name: "hourly" });
+  assert.deepEqual(await s.ok("keys.listDue", { apiId: policed, within: 0 }), []);
+  const soon = await s.ok("keys.listDue", { apiId: policed, within: 7200000 });
+  assert.equal(soon.length, 1);
+  assert.equal(soon[0].keyId, k.keyId);
+  assert.equal(soon[0].overdue, false);
+  assert.equal(soon[0].dueAt, soon[0].createdAt + 3600000);
+  const cliDue = await cli(["keys", "due", "--api-id", policed, "--within", "2h"], { env });
+  assert.equal(cliDue.code, 0, cliDue.stderr);
+  assert.match(cliDue.stdout, new RegExp(`${k.keyId}.*due.*hourly`));
+  assert.equal((await s.call("keys.listDue", { within: -1 })).status, 400);
+  assert.equal((await s.call("keys.listDue", { apiId: "api_nope" })).status, 404);
+  assert.equal((await s.call("apis.createApi", { name: "x", maxKeyAge: 1000 })).status, 400);
+  assert.equal((await s.call("apis.createApi", { name: "x", overdueGrace: 1000 })).status, 400);
+});

@@ -33,6 +33,7 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"keys.rerollKey", {&UnkeyApi::RerollKey, kMay}},
       {"keys.revokeKeys", {&UnkeyApi::RevokeKeys, kMay}},
       {"keys.reportLeak", {&UnkeyApi::ReportLeak, kMay}},
+      {"keys.listDue", {&UnkeyApi::ListDueKeys, kNever}},
       {"keys.addPermissions", {&UnkeyApi::AddPermissions, kMay}},
       {"keys.setPermissions", {&UnkeyApi::SetPermissions, kMay}},
       {"keys.removePermissions", {&UnkeyApi::RemovePermissions, kMay}},
@@ -471,6 +472,23 @@ HttpResponse UnkeyApi::ReportLeak(Call& c) {
                      : *action == service::LeakAction::kDisabled ? "disabled"
                                                                  : "none";
   return Ok(c.id, {{"action", name}});
+}
+
+HttpResponse UnkeyApi::ListDueKeys(Call& c) {
+  std::string api_id = c.r.String("apiId", {.min = 1, .max = 128}).value_or("");
+  int64_t within = c.r.Int("within", {.max = service::kMaxKeyAgeMs}).value_or(7 * 86'400'000LL);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, due, service_.ListDueKeys(c.ctx, api_id, within));
+  json data = json::array();
+  for (const service::DueKey& d : *due) {
+    json k = {{"keyId", d.key.id()},    {"apiId", d.key.api_id()},
+              {"start", d.key.start()}, {"createdAt", d.key.created_at()},
+              {"dueAt", d.due_at},      {"overdue", d.overdue}};
+    if (d.key.name()) k["name"] = *d.key.name();
+    if (d.key.expires()) k["expires"] = *d.key.expires();
+    data.push_back(std::move(k));
+  }
+  return Ok(c.id, data);
 }
 
 HttpResponse UnkeyApi::ChangePermissions(Call& c, service::SetMode mode) {

@@ -86,6 +86,7 @@ class UnkeyApi final : public Surface {
   HttpResponse RerollKey(Call& c);
   HttpResponse RevokeKeys(Call& c);
   HttpResponse ReportLeak(Call& c);
+  HttpResponse ListDueKeys(Call& c);
   HttpResponse RerollRootKey(Call& c);
   HttpResponse AddPermissions(Call& c);
   HttpResponse SetPermissions(Call& c);
