@@ -67,6 +67,7 @@ constexpr std::array<std::string_view, 36> kOperations = {
     "keys.rerollKey",
     "keys.revokeKeys",
     "keys.reportLeak",
+    "keys.listDue",
     "keys.addPermissions",
     "keys.setPermissions",
     "keys.removePermissions",
