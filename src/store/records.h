@@ -97,6 +97,9 @@ struct KeyRecord {
   std::optional<std::string> revoked_reason;
   // The root key that created it ("" if unknown). Written when the key is created, never changed.
   std::string created_by;
+  // Moved in from another system (keys.migrateKeys): its text need not be in keyhold's format,
+  // so it carries no checksum to check before the lookup.
+  bool imported = false;
 };
 
 }  // namespace keyhold::store

@@ -214,6 +214,7 @@ ALTER TABLE keys ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
 UPDATE keys SET created_by = COALESCE((SELECT actor FROM audit_log
   WHERE action IN ('key.create', 'root_key.create') AND target = keys.id ORDER BY seq LIMIT 1), '');
 CREATE INDEX keys_by_creator ON keys(created_by, id);
+ALTER TABLE keys ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE apis ADD COLUMN on_leak INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE apis ADD COLUMN max_key_age_ms INTEGER;
 ALTER TABLE apis ADD COLUMN overdue_grace_ms INTEGER;

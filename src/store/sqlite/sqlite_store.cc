@@ -175,7 +175,7 @@ std::string KeyColumns() {
              "updated_at, last_used_at, expires, enabled, ") +
          sqlite::kCreditColumns +
          ", ratelimits, rerolled_from, rerolled_to, rerolled_at, credits_key_id, revoked_reason, "
-         "created_by, deleted_at";
+         "created_by, deleted_at, imported";
 }
 
 Status ReadKey(const Stmt& s, KeyRecord& k) {
@@ -206,6 +206,7 @@ Status ReadKey(const Stmt& s, KeyRecord& k) {
   if (!s.IsNull(23)) k.revoked_reason = s.Text(23);
   k.created_by = s.Text(24);
   k.deleted_at = s.OptInt(25);
+  k.imported = s.Int(26) != 0;
   return OkStatus();
 }
 

@@ -132,6 +132,7 @@ Status BindAndPutKey(Stmt& s, const KeyRecord& k) {
   s.Bind(24, k.credits_key_id);
   s.BindOpt(25, k.revoked_reason);
   s.Bind(26, k.created_by);
+  s.Bind(27, int64_t{k.imported ? 1 : 0});
   return s.Run(kWrite, "put key");
 }
 
@@ -142,8 +143,9 @@ Status PutKeys(sqlite3* db, const std::vector<KeyRecord>& keys) {
            "INSERT INTO keys (id, kind, api_id, hash, start, name, meta, identity_id, "
            "created_at, updated_at, last_used_at, expires, enabled, credits_remaining, "
            "refill_interval, refill_amount, refill_day, last_refill_at, ratelimits, deleted_at, "
-           "rerolled_from, rerolled_to, rerolled_at, credits_key_id, revoked_reason, created_by) "
-           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+           "rerolled_from, rerolled_to, rerolled_at, credits_key_id, revoked_reason, created_by, "
+           "imported) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
            "ON CONFLICT(id) DO UPDATE SET "
            "name=excluded.name, meta=excluded.meta, identity_id=excluded.identity_id, "
            "updated_at=excluded.updated_at, expires=excluded.expires, enabled=excluded.enabled, "
