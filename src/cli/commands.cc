@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <tuple>
@@ -192,6 +193,7 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
 void AddRevoke(CLI::App& keys, ClientFlags& flags, int& code);
 void AddReportLeak(CLI::App& keys, ClientFlags& flags, int& code);
 void AddDue(CLI::App& keys, ClientFlags& flags, int& code);
+void AddImport(CLI::App& keys, ClientFlags& flags, int& code);
 
 void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
   auto* keys = app.add_subcommand("keys", "manage and verify keys");
@@ -317,6 +319,7 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
   AddRevoke(*keys, flags, code);
   AddReportLeak(*keys, flags, code);
   AddDue(*keys, flags, code);
+  AddImport(*keys, flags, code);
 }
 
 // keys revoke: one key, several, or every key matching filters, with a reason.
@@ -405,6 +408,64 @@ void AddDue(CLI::App& keys, ClientFlags& flags, int& code) {
     });
   });
 }
+
+// keys import: JSON lines of keys.migrateKeys' key objects, sent in batches of 1000.
+void AddImport(CLI::App& keys, ClientFlags& flags, int& code) {
+  static std::string file, api_id, migration;
+  auto* import = keys.add_subcommand(
+      "import", "move in keys another system issued, from JSON lines ({\"hash\": ...} per line)");
+  import->add_option("FILE", file, "JSON lines, or - for standard input")->required();
+  import->add_option("--api-id", api_id, "the API they join")->required();
+  import
+      ->add_option("--migration", migration,
+                   "how they are given: sha256_hex, sha256_base64, plaintext")
+      ->required()
+      ->check(CLI::IsMember({"sha256_hex", "sha256_base64", "plaintext"}));
+  import->callback([&] {
+    std::ifstream in;
+  if (file != "-") {
+    in.open(file);
+    if (!in) {
+      std::fprintf(stderr, "error: cannot read %s\n", file.c_str());
+      code = kExitUsage;
+      return;
+    }
+  }
+  std::istream& src = file == "-" ? std::cin : in;
+  int64_t migrated = 0, duplicates = 0, line_no = 0;
+  json batch = json::array();
+  auto send = [&]() -> bool {
+    if (batch.empty()) return true;
+    json body = {{"migrationId", migration}, {"apiId", api_id}, {"keys", batch}};
+    int c = Run("keys.migrateKeys", body, flags, [&](const json& d) {
+      migrated += static_cast<int64_t>(d.value("migrated", json::array()).size());
+      duplicates += static_cast<int64_t>(d.value("failed", json::array()).size());
+    });
+    batch = json::array();
+    if (c != 0) code = c;
+    return c == 0;
+  };
+  for (std::string line; std::getline(src, line);) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json item = json::parse(line, nullptr, false);
+    if (item.is_discarded() || !item.is_object()) {
+      // The line is not echoed: it may hold a key.
+      std::fprintf(stderr, "error: line %lld is not a JSON object\n",
+                   static_cast<long long>(line_no));
+      code = kExitUsage;
+      return;
+    }
+    batch.push_back(std::move(item));
+    if (batch.size() == 1000 && !send()) return;
+  }
+  if (!send()) return;
+  if (!flags.json_output) {
+    std::printf("imported %lld keys, %lld duplicates skipped\n", static_cast<long long>(migrated),
+                static_cast<long long>(duplicates));
+  }
+});
+}  // namespace
 
 void AddRootKeys(CLI::App& app, ClientFlags& flags, int& code) {
   auto* root = app.add_subcommand("root-keys", "manage root keys (credentials for this API)");
@@ -506,7 +567,7 @@ void AddUsage(CLI::App& app, ClientFlags& flags, int& code) {
   });
 }
 
-}  // namespace
+}  // namespace keyhold::cli
 
 int RunCli(int argc, char** argv) {
   CLI::App app{

@@ -39,6 +39,11 @@ inline constexpr std::string_view kRootKeyPrefix = "khr";
 Status Require(const Principal& p, const std::string& permission);
 // What a key that does not exist (or may not be seen) gets: kNotFound, "data/key_not_found".
 Status KeyNotFound(const std::string& key_id);
+// Field checks shared by the operations that create keys (keys.cc).
+Status ValidateCredits(const std::optional<int64_t>& remaining,
+                       const std::optional<RefillRule>& refill);
+Status ValidateRatelimits(std::vector<RatelimitConfig>& rls, Env& env);
+Status ValidateCommon(const std::optional<std::string>& name, const std::string& meta_json);
 
 // Conversions between the service's types and the store's records.
 RatelimitConfig ToRecord(const Ratelimit& r);
@@ -129,6 +134,7 @@ struct KeyEntry {
   mutable std::atomic<int64_t> last_used_stored{0};  // what the store has; FlushLastUsed catches up
   store::KeyKind kind = store::KeyKind::kApp;
   bool enabled = true;
+  bool imported = false;                      // keys.migrateKeys: its text may not parse
   std::shared_ptr<CreditsCell> credits;       // null: unlimited
   std::unique_ptr<const KeyDetails> details;  // null: no name, meta, identity, permissions...
 
@@ -172,6 +178,9 @@ class KeyServiceImpl final : public KeyService {
   StatusOr<std::vector<DueKey>> ListDueKeys(const RequestContext& ctx, const std::string& api_id,
                                             int64_t within_ms) override;
   StatusOr<RotationSweep> SweepRotation() override;
+  StatusOr<MigrationResult> MigrateKeys(const RequestContext& ctx, const std::string& api_id,
+                                        MigrationScheme scheme,
+                                        std::vector<MigratedKey> keys) override;
   StatusOr<CreatedKey> CreateKey(const RequestContext& ctx, CreateKeyRequest req) override;
   StatusOr<std::vector<CreatedKey>> CreateKeys(const RequestContext& ctx, CreateKeyRequest req,
                                                int count) override;
@@ -278,6 +287,9 @@ class KeyServiceImpl final : public KeyService {
   // Raises key.rotation_due for `e`, best effort (logged if it cannot be stored).
   void RaiseRotationDue(const KeyEntry& e, int64_t due_at) const;
   std::set<std::string> rotation_alerted_;  // guarded by write_mu_: keys alerted as due
+  // Set once any imported key is indexed: from then on a key text that fails keyhold's checksum
+  // is still looked up (it may be an imported key), and only then rejected.
+  std::atomic<bool> has_imported_keys_{false};
   // Makes every loaded key that spends another key's balance share that key's cell.
   void LinkSharedCreditsLocked(const std::vector<std::pair<std::string, std::string>>& links);
 

@@ -174,6 +174,7 @@ KeyRecord KeyEntry::ToRecord(CellLock lock) const {
   r.last_used_at = last_used_at.load(std::memory_order_relaxed);
   r.expires = expires;
   r.enabled = enabled;
+  r.imported = imported;
   if (credits) {
     std::unique_lock<std::mutex> cell_lock;
     if (lock == CellLock::kTake) cell_lock = std::unique_lock(credits->mu);
@@ -219,6 +220,7 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
   e->expires = rec.expires;
   e->kind = rec.kind;
   e->enabled = rec.enabled;
+  e->imported = rec.imported;
   if (previous) {
     e->last_used_at = previous->last_used_at.load(std::memory_order_relaxed);
     e->last_used_stored = previous->last_used_stored.load(std::memory_order_relaxed);
@@ -278,6 +280,7 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
 
 void KeyServiceImpl::IndexKeyLocked(std::shared_ptr<const KeyEntry> e) {
   if (e->kind == KeyKind::kRoot) root_key_ids_[e->id.str()] = e->id.str();
+  if (e->imported) has_imported_keys_.store(true, std::memory_order_relaxed);
   by_hash_[e->hash] = e;
   by_id_.erase(e->id.view());  // the old key view points into the entry being replaced
   std::string_view id = e->id.view();

@@ -176,6 +176,16 @@ class KeyService {
   // it periodically. Errors: kUnavailable if the expiries cannot be stored (alerts may have been
   // raised; the next sweep tries the expiries again).
   virtual StatusOr<RotationSweep> SweepRotation() = 0;
+  // Moves keys that another system issued into API `api_id`, in one write (all or nothing): each
+  // verifies from then on by its own text, beside keyhold's keys. Keys whose hash keyhold already
+  // holds (or given twice) are skipped and listed as duplicates. Needs `api.<apiId>.create_key`,
+  // and the permissions CreateKey needs for permissions and externalIds.
+  // Errors: kInvalidArgument naming the first bad key (keys[i]) for a hash that is not a SHA-256
+  // in the scheme's encoding, an empty or over-long (512) plaintext, or a field CreateKey would
+  // refuse; or for 0 or more than kMaxMigratedKeys keys; kNotFound for an unknown API or role.
+  virtual StatusOr<MigrationResult> MigrateKeys(const RequestContext& ctx,
+                                                const std::string& api_id, MigrationScheme scheme,
+                                                std::vector<MigratedKey> keys) = 0;
   // Revokes a key from the next request on. Needs `api.<apiId>.delete_key`.
   virtual Status DeleteKey(const RequestContext& ctx, const std::string& key_id,
                            Deletion deletion) = 0;

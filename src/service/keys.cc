@@ -13,8 +13,6 @@ namespace keyhold::service {
 using store::KeyKind;
 using store::WriteBatch;
 
-namespace {
-
 Status ValidateCredits(const std::optional<int64_t>& remaining,
                        const std::optional<RefillRule>& refill) {
   if (remaining && (*remaining < 0 || *remaining > kMaxCredits)) {
@@ -53,6 +51,8 @@ Status ValidateRatelimits(std::vector<RatelimitConfig>& rls, Env& env) {
   return OkStatus();
 }
 
+namespace {
+
 // Increments and decrements are decided by the store, on the stored balance. The cell's lock is
 // held across the call, so the cell is always set from the store's latest answer.
 StatusOr<CreditsState> AdjustStoredCredits(store::Store& store, const KeyEntry& e, int64_t delta,
@@ -76,6 +76,8 @@ Status CreditsShared(const KeyRecord& k) {
                        "data/credits_shared");
 }
 
+}  // namespace
+
 Status ValidateCommon(const std::optional<std::string>& name, const std::string& meta_json) {
   if (name && name->size() > kMaxNameLength) {
     return InvalidArgument("name must be at most 256 characters");
@@ -83,8 +85,6 @@ Status ValidateCommon(const std::optional<std::string>& name, const std::string&
   if (meta_json.size() > kMaxMetaBytes) return InvalidArgument("meta must be at most 64 KiB");
   return OkStatus();
 }
-
-}  // namespace
 
 StatusOr<std::vector<std::string>> KeyServiceImpl::ResolvePermissions(
     const Principal& p, const std::vector<std::string>& slugs, WriteBatch& batch,
@@ -320,11 +320,13 @@ StatusOr<KeyView> KeyServiceImpl::GetKey(const RequestContext& ctx, const std::s
 StatusOr<KeyView> KeyServiceImpl::Whoami(const RequestContext& ctx, std::string_view key) {
   const Principal& p = ctx.actor;
   Status not_found = NotFound("the key was not found", "data/key_not_found");
-  if (!ParseKey(key).ok()) return not_found;
+  const bool well_formed = ParseKey(key).ok();
+  if (!well_formed && !has_imported_keys_.load(std::memory_order_relaxed)) return not_found;
   crypto::Sha256Digest h = crypto::Sha256(key);
   std::shared_lock lock(mu_);
   auto it = by_hash_.find(h);
   if (it == by_hash_.end() || it->second->kind != KeyKind::kApp) return not_found;
+  if (!well_formed && !it->second->imported) return not_found;
   KH_RETURN_IF_ERROR(RequireForKey(p, *it->second, "read_key", not_found));
   return ViewOf(it->second, p);
 }

@@ -53,7 +53,11 @@ StatusOr<LeakAction> KeyServiceImpl::ReportLeak(const RequestContext& ctx, std::
   if (!key.empty() && source.find(key) != std::string::npos) {
     return InvalidArgument("source must say where the key was found, without the key itself");
   }
-  if (!ParseKey(key).ok()) return LeakAction::kNone;  // no lookup for what is no keyhold key
+  // No lookup for what is no keyhold key, unless keys moved in from elsewhere may look like that.
+  const bool well_formed = ParseKey(key).ok();
+  if (!well_formed && !has_imported_keys_.load(std::memory_order_relaxed)) {
+    return LeakAction::kNone;
+  }
   const crypto::Sha256Digest hash = crypto::Sha256(key);
   std::lock_guard w(write_mu_);
   std::shared_ptr<const KeyEntry> e;
@@ -62,7 +66,9 @@ StatusOr<LeakAction> KeyServiceImpl::ReportLeak(const RequestContext& ctx, std::
     auto it = by_hash_.find(hash);
     if (it != by_hash_.end()) e = it->second;
   }
-  if (!e || !MayActOnLeak(ctx.actor, *e)) return LeakAction::kNone;
+  if (!e || (!well_formed && !e->imported) || !MayActOnLeak(ctx.actor, *e)) {
+    return LeakAction::kNone;
+  }
   LeakAction action = LeakAction::kRevoked;
   if (e->kind == KeyKind::kApp) {
     const ApiRecord* api = FindApi(*e->api_id);

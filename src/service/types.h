@@ -306,6 +306,32 @@ struct LimitResult {
   bool passed = false;      // this limit admits the request
 };
 
+// How another system stored the keys moved in with MigrateKeys: the SHA-256 of the key text, as
+// hex or as base64, or the key text itself (hashed on arrival, never stored).
+enum class MigrationScheme { kSha256Hex, kSha256Base64, kPlaintext };
+inline constexpr size_t kMaxMigratedKeys = 1000;
+
+// One key moved in from another system: as CreateKeyRequest, with `hash` instead of a new key.
+struct MigratedKey {
+  std::string hash;  // per MigrationScheme; for kPlaintext the key text
+  std::optional<std::string> name;
+  std::optional<std::string> external_id;
+  std::string meta_json;
+  std::vector<std::string> roles;
+  std::vector<std::string> permissions;
+  std::optional<int64_t> expires;
+  bool enabled = true;
+  std::optional<CreditsState> credits;
+  std::vector<Ratelimit> ratelimits;
+};
+
+struct MigrationResult {
+  // (hash, new key id) per key moved in; the hash as given, or for kPlaintext the SHA-256 of the
+  // key as hex (the text itself is never answered).
+  std::vector<std::pair<std::string, std::string>> migrated;
+  std::vector<std::string> duplicates;  // hashes keyhold already held (or given twice): skipped
+};
+
 // A key due for rotation under its API's policy (ListDueKeys).
 struct DueKey {
   KeyView key;

@@ -68,6 +68,7 @@ constexpr std::array<std::string_view, 36> kOperations = {
     "keys.revokeKeys",
     "keys.reportLeak",
     "keys.listDue",
+    "keys.migrateKeys",
     "keys.addPermissions",
     "keys.setPermissions",
     "keys.removePermissions",

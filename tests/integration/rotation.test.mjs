@@ -168,3 +168,15 @@ test("keys.listDue and keys due list what the rotation policy says to roll", asy
   assert.equal((await s.call("apis.createApi", { name: "x", maxKeyAge: 1000 })).status, 400);
   assert.equal((await s.call("apis.createApi", { name: "x", overdueGrace: 1000 })).status, 400);
 });
+
+test("keys import moves in keys from JSON lines", async () => {
+  const target = (await s.ok("apis.createApi", { name: "imported" })).apiId;
+  const lines = ["legacy-one", "legacy-two", "legacy-one"].map((k) => JSON.stringify({ hash: k })).join("\n");
+  const r = await cli(["keys", "import", "-", "--api-id", target, "--migration", "plaintext"], { env, input: lines + "\n" });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /imported 2 keys, 1 duplicates skipped/);
+  assert.equal(await verify("legacy-two"), "VALID");
+  const bad = await cli(["keys", "import", "-", "--api-id", target, "--migration", "plaintext"], { env, input: "legacy-three\n" });
+  assert.equal(bad.code, 2);
+  assert.ok(!bad.stderr.includes("legacy-three"));
+});

@@ -34,6 +34,7 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"keys.revokeKeys", {&UnkeyApi::RevokeKeys, kMay}},
       {"keys.reportLeak", {&UnkeyApi::ReportLeak, kMay}},
       {"keys.listDue", {&UnkeyApi::ListDueKeys, kNever}},
+      {"keys.migrateKeys", {&UnkeyApi::MigrateKeys, kMay}},
       {"keys.addPermissions", {&UnkeyApi::AddPermissions, kMay}},
       {"keys.setPermissions", {&UnkeyApi::SetPermissions, kMay}},
       {"keys.removePermissions", {&UnkeyApi::RemovePermissions, kMay}},
@@ -489,6 +490,65 @@ HttpResponse UnkeyApi::ListDueKeys(Call& c) {
     data.push_back(std::move(k));
   }
   return Ok(c.id, data);
+}
+
+// One entry of keys.migrateKeys' `keys`; errors go to `r`'s list under `loc`.
+static service::MigratedKey ReadMigratedKey(BodyReader& r, const json& item,
+                                            const std::string& loc) {
+  std::vector<FieldError> errs;
+  BodyReader ir(item, loc, &errs);
+  service::MigratedKey k;
+  k.hash = ir.String("hash", {.required = true, .min = 1, .max = kMaxKeyText}).value_or("");
+  k.name = ir.String("name", kNameRule);
+  k.external_id = ir.String("externalId", {.min = 1, .max = 256});
+  k.meta_json = ir.ObjectText("meta", service::kMaxMetaBytes).value_or("");
+  k.roles = ir.Strings("roles", {.max = 256}, 1000).value_or(std::vector<std::string>{});
+  k.permissions =
+      ir.Strings("permissions", {.max = 512}, 1000).value_or(std::vector<std::string>{});
+  k.expires = ir.Int("expires", {.min = 0, .max = 253402300799999});
+  k.enabled = ir.Bool("enabled").value_or(true);
+  if (auto credits = ReadCredits(ir, "credits")) {
+    CreditsState s;
+    s.remaining = credits->remaining;
+    s.refill = credits->refill;
+    k.credits = s;
+  }
+  k.ratelimits = ReadRatelimits(ir, "ratelimits");
+  ir.Finish();
+  for (auto& e : errs) r.Error(e.location, e.message, e.fix);
+  return k;
+}
+
+HttpResponse UnkeyApi::MigrateKeys(Call& c) {
+  auto migration = c.r.String("migrationId", {.required = true, .min = 1, .max = 64});
+  service::MigrationScheme scheme = service::MigrationScheme::kSha256Hex;
+  if (migration == "sha256_base64") {
+    scheme = service::MigrationScheme::kSha256Base64;
+  } else if (migration == "plaintext") {
+    scheme = service::MigrationScheme::kPlaintext;
+  } else if (migration && *migration != "sha256_hex") {
+    c.r.Error("body.migrationId", "must be 'sha256_hex', 'sha256_base64' or 'plaintext'",
+              "name how the old system stored its keys");
+  }
+  std::string api_id = c.r.String("apiId", kIdRule).value_or("");
+  std::vector<service::MigratedKey> keys;
+  if (const json* arr = c.r.Array("keys", service::kMaxMigratedKeys, /*required=*/true)) {
+    for (size_t i = 0; i < arr->size(); ++i) {
+      std::string loc = c.r.Location("keys") + "[" + std::to_string(i) + "]";
+      if (!(*arr)[i].is_object()) {
+        c.r.Error(loc, "must be an object");
+        continue;
+      }
+      keys.push_back(ReadMigratedKey(c.r, (*arr)[i], loc));
+    }
+  }
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, result, service_.MigrateKeys(c.ctx, api_id, scheme, std::move(keys)));
+  json migrated = json::array();
+  for (const auto& [hash, key_id] : result->migrated) {
+    migrated.push_back({{"hash", hash}, {"keyId", key_id}});
+  }
+  return Ok(c.id, {{"migrated", migrated}, {"failed", result->duplicates}});
 }
 
 HttpResponse UnkeyApi::ChangePermissions(Call& c, service::SetMode mode) {

@@ -87,6 +87,7 @@ class UnkeyApi final : public Surface {
   HttpResponse RevokeKeys(Call& c);
   HttpResponse ReportLeak(Call& c);
   HttpResponse ListDueKeys(Call& c);
+  HttpResponse MigrateKeys(Call& c);
   HttpResponse RerollRootKey(Call& c);
   HttpResponse AddPermissions(Call& c);
   HttpResponse SetPermissions(Call& c);
