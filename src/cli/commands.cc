@@ -9,8 +9,10 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <string>
+#include <tuple>
 
 #include "cli/client.h"
 #include "server/serve.h"
@@ -79,15 +81,37 @@ int Run(const std::string& op, const json& body, const ClientFlags& flags,
   return exit_for ? exit_for(data) : 0;
 }
 
+// `text` with control characters replaced, for a terminal (a reason is anyone's text).
+std::string Printable(std::string text) {
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return text;
+}
+
 void PrintKey(const json& k) {
+  std::string state = k.value("enabled", true) ? "enabled" : "disabled";
+  if (k.contains("revokedAt"))
+    state = "revoked (" + Printable(k.value("revocationReason", "")) + ")";
   std::printf("%s  %s  %s%s\n", k.value("keyId", "").c_str(), k.value("start", "").c_str(),
-              k.value("enabled", true) ? "enabled" : "disabled",
+              state.c_str(),
               k.contains("name") ? ("  " + k["name"].get<std::string>()).c_str() : "");
 }
 
 void PrintCreatedKey(const json& d) {
   std::printf("key id: %s\nkey:    %s\n(the key is shown only this once)\n",
               d.value("keyId", "").c_str(), d.value("key", "").c_str());
+}
+
+// keys reroll / root-keys reroll: `overlap` is a duration ("24h"); prints the new key once.
+int Reroll(const std::string& op, const std::string& key_id, const std::string& overlap,
+           const ClientFlags& flags) {
+  auto ms = server::ParseDuration(overlap);
+  if (!ms.ok()) {
+    std::fprintf(stderr, "error: --overlap: %s\n", ms.status().message().c_str());
+    return kExitUsage;
+  }
+  return Run(op, {{"keyId", key_id}, {"expiration", ms->count()}}, flags, PrintCreatedKey);
 }
 
 json ParseJsonFlag(const std::string& text, const std::string& flag) {
@@ -119,11 +143,32 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
   create->add_option("--default-prefix", prefix, "prefix of keys created without one");
   create->add_option("--default-byte-length", byte_length, "random bytes per key (16-255)");
   create->add_option("--ip-allowlist", allow, "CIDRs allowed to use its keys (repeatable)");
+  static std::string on_leak, max_key_age, overdue_grace;
+  create->add_option("--on-leak", on_leak, "what a leak report does to a key: revoke or disable")
+      ->check(CLI::IsMember({"revoke", "disable"}));
+  create->add_option("--max-key-age", max_key_age,
+                     "rotation policy: keys older than this are due, e.g. 90d");
+  create->add_option(
+      "--overdue-grace", overdue_grace,
+      "with --max-key-age: overdue keys expire this long after falling due, e.g. 7d");
   create->callback([&] {
     json body = {{"name", name}};
     if (!prefix.empty()) body["defaultPrefix"] = prefix;
     if (byte_length) body["defaultByteLength"] = byte_length;
     if (!allow.empty()) body["ipAllowlist"] = allow;
+    if (!on_leak.empty()) body["onLeak"] = on_leak;
+    for (auto [flag, text, field] :
+         {std::tuple{"--max-key-age", &max_key_age, "maxKeyAge"},
+          std::tuple{"--overdue-grace", &overdue_grace, "overdueGrace"}}) {
+      if (text->empty()) continue;
+      auto ms = server::ParseDuration(*text);
+      if (!ms.ok()) {
+        std::fprintf(stderr, "error: %s: %s\n", flag, ms.status().message().c_str());
+        code = kExitUsage;
+        return;
+      }
+      body[field] = ms->count();
+    }
     code = Run("apis.createApi", body, flags,
                [](const json& d) { std::printf("%s\n", d.value("apiId", "").c_str()); });
   });
@@ -144,6 +189,11 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
                [](const json&) { std::printf("deleted\n"); });
   });
 }
+
+void AddRevoke(CLI::App& keys, ClientFlags& flags, int& code);
+void AddReportLeak(CLI::App& keys, ClientFlags& flags, int& code);
+void AddDue(CLI::App& keys, ClientFlags& flags, int& code);
+void AddImport(CLI::App& keys, ClientFlags& flags, int& code);
 
 void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
   auto* keys = app.add_subcommand("keys", "manage and verify keys");
@@ -213,8 +263,11 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
   list->add_option("--limit", limit, "page size (1-100)");
   list->add_option("--cursor", cursor, "continue after this cursor");
   list->add_option("--external-id", external_id, "only keys of this identity");
+  static bool include_revoked = false;
+  list->add_flag("--include-revoked", include_revoked, "also list revoked keys, with the reason");
   list->callback([&] {
     json body = {{"apiId", api_id}};
+    if (include_revoked) body["includeRevoked"] = true;
     if (limit) body["limit"] = limit;
     if (!cursor.empty()) body["cursor"] = cursor;
     if (!external_id.empty()) body["externalId"] = external_id;
@@ -246,6 +299,16 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
     code = Run("keys.updateKey", body, flags, [](const json&) { std::printf("updated\n"); });
   });
 
+  static std::string overlap;
+  auto* reroll = keys->add_subcommand(
+      "reroll", "replace a key: a new key like it, the old one working on for --overlap");
+  reroll->add_option("KEY_ID", key_id)->required();
+  reroll
+      ->add_option("--overlap", overlap,
+                   "how long the old key keeps working, e.g. 24h or 7d; 0 ends it at once")
+      ->required();
+  reroll->callback([&] { code = Reroll("keys.rerollKey", key_id, overlap, flags); });
+
   auto* del = keys->add_subcommand("delete", "revoke a key at once");
   del->add_option("KEY_ID", key_id)->required();
   del->add_flag("--permanent", permanent, "remove the record instead of marking it deleted");
@@ -253,7 +316,156 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
     code = Run("keys.deleteKey", {{"keyId", key_id}, {"permanent", permanent}}, flags,
                [](const json&) { std::printf("deleted\n"); });
   });
+  AddRevoke(*keys, flags, code);
+  AddReportLeak(*keys, flags, code);
+  AddDue(*keys, flags, code);
+  AddImport(*keys, flags, code);
 }
+
+// keys revoke: one key, several, or every key matching filters, with a reason.
+void AddRevoke(CLI::App& keys, ClientFlags& flags, int& code) {
+  static std::vector<std::string> key_ids;
+  static std::string reason, api_id, identity, created_by;
+  static int64_t created_after = -1, created_before = -1;
+  auto* revoke = keys.add_subcommand(
+      "revoke", "revoke keys at once, with a reason: by id, or every key matching the filters");
+  revoke->add_option("KEY_ID", key_ids, "key ids (optional when a filter is given)");
+  revoke->add_option("--reason", reason, "why (kept with each key, shown by keys get)")->required();
+  revoke->add_option("--api-id", api_id, "only keys of this API");
+  revoke->add_option("--identity", identity, "only keys of this identity (id or externalId)");
+  revoke->add_option("--created-after", created_after, "only keys created at or after (Unix ms)");
+  revoke->add_option("--created-before", created_before, "only keys created before (Unix ms)");
+  revoke->add_option("--created-by", created_by, "only keys created by this root key id");
+  revoke->callback([&] {
+    json body = {{"reason", reason}};
+    if (!key_ids.empty()) body["keyIds"] = key_ids;
+    if (!api_id.empty()) body["apiId"] = api_id;
+    if (!identity.empty()) body["identity"] = identity;
+    if (created_after >= 0) body["createdAfter"] = created_after;
+    if (created_before >= 0) body["createdBefore"] = created_before;
+    if (!created_by.empty()) body["createdBy"] = created_by;
+    if (body.size() == 1) {
+      std::fprintf(stderr, "error: name key ids or give a filter (--api-id, --identity, ...)\n");
+      code = kExitUsage;
+      return;
+    }
+    code = Run("keys.revokeKeys", body, flags, [](const json& d) {
+      std::printf("revoked %lld keys\n", static_cast<long long>(d.value("revoked", int64_t{0})));
+      for (const auto& id : d.value("keyIds", json::array())) {
+        std::printf("  %s\n", id.get<std::string>().c_str());
+      }
+    });
+  });
+}
+
+// keys report-leak: revoke (or disable, per its API) a key found leaked.
+void AddReportLeak(CLI::App& keys, ClientFlags& flags, int& code) {
+  static std::string key, source;
+  auto* leak = keys.add_subcommand(
+      "report-leak", "revoke (or disable, as its API says) a key found leaked, and raise an alert");
+  leak->add_option("KEY", key, "the key, or - to read it from standard input")->required();
+  leak->add_option("--source", source, "where it was found (URL, or file:line@commit)");
+  leak->callback([&] {
+    json body = {{"key", KeyArgument(key)}};
+    if (!source.empty()) body["source"] = source;
+    code = Run("keys.reportLeak", body, flags, [](const json& d) {
+      std::string action = d.value("action", "none");
+      if (action == "none") {
+        std::printf("nothing done: not a key this root key may act on, or already revoked\n");
+      } else {
+        std::printf("%s\n", action.c_str());
+      }
+    });
+  });
+}
+
+// keys due: the keys their APIs' rotation policies say to roll, earliest first.
+void AddDue(CLI::App& keys, ClientFlags& flags, int& code) {
+  static std::string api_id, within = "7d";
+  auto* due = keys.add_subcommand(
+      "due", "list keys due for rotation under their API's policy (or overdue), earliest first");
+  due->add_option("--api-id", api_id, "only keys of this API");
+  due->add_option("--within", within, "also keys falling due this soon (default 7d; 0 = only due)");
+  due->callback([&] {
+    auto ms = server::ParseDuration(within);
+    if (!ms.ok()) {
+      std::fprintf(stderr, "error: --within: %s\n", ms.status().message().c_str());
+      code = kExitUsage;
+      return;
+    }
+    json body = {{"within", ms->count()}};
+    if (!api_id.empty()) body["apiId"] = api_id;
+    code = Run("keys.listDue", body, flags, [](const json& d) {
+      if (d.empty()) std::printf("no keys due\n");
+      for (const auto& k : d) {
+        std::time_t at = static_cast<std::time_t>(k.value("dueAt", int64_t{0}) / 1000);
+        char when[32];
+        std::strftime(when, sizeof when, "%Y-%m-%dT%H:%MZ", std::gmtime(&at));
+        std::printf("%s  %s  %s  %s%s\n", k.value("keyId", "").c_str(),
+                    k.value("apiId", "").c_str(), k.value("overdue", false) ? "OVERDUE" : "due",
+                    when, k.contains("name") ? ("  " + k["name"].get<std::string>()).c_str() : "");
+      }
+    });
+  });
+}
+
+// keys import: JSON lines of keys.migrateKeys' key objects, sent in batches of 1000.
+void AddImport(CLI::App& keys, ClientFlags& flags, int& code) {
+  static std::string file, api_id, migration;
+  auto* import = keys.add_subcommand(
+      "import", "move in keys another system issued, from JSON lines ({\"hash\": ...} per line)");
+  import->add_option("FILE", file, "JSON lines, or - for standard input")->required();
+  import->add_option("--api-id", api_id, "the API they join")->required();
+  import
+      ->add_option("--migration", migration,
+                   "how they are given: sha256_hex, sha256_base64, plaintext")
+      ->required()
+      ->check(CLI::IsMember({"sha256_hex", "sha256_base64", "plaintext"}));
+  import->callback([&] {
+    std::ifstream in;
+  if (file != "-") {
+    in.open(file);
+    if (!in) {
+      std::fprintf(stderr, "error: cannot read %s\n", file.c_str());
+      code = kExitUsage;
+      return;
+    }
+  }
+  std::istream& src = file == "-" ? std::cin : in;
+  int64_t migrated = 0, duplicates = 0, line_no = 0;
+  json batch = json::array();
+  auto send = [&]() -> bool {
+    if (batch.empty()) return true;
+    json body = {{"migrationId", migration}, {"apiId", api_id}, {"keys", batch}};
+    int c = Run("keys.migrateKeys", body, flags, [&](const json& d) {
+      migrated += static_cast<int64_t>(d.value("migrated", json::array()).size());
+      duplicates += static_cast<int64_t>(d.value("failed", json::array()).size());
+    });
+    batch = json::array();
+    if (c != 0) code = c;
+    return c == 0;
+  };
+  for (std::string line; std::getline(src, line);) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json item = json::parse(line, nullptr, false);
+    if (item.is_discarded() || !item.is_object()) {
+      // The line is not echoed: it may hold a key.
+      std::fprintf(stderr, "error: line %lld is not a JSON object\n",
+                   static_cast<long long>(line_no));
+      code = kExitUsage;
+      return;
+    }
+    batch.push_back(std::move(item));
+    if (batch.size() == 1000 && !send()) return;
+  }
+  if (!send()) return;
+  if (!flags.json_output) {
+    std::printf("imported %lld keys, %lld duplicates skipped\n", static_cast<long long>(migrated),
+                static_cast<long long>(duplicates));
+  }
+});
+}  // namespace
 
 void AddRootKeys(CLI::App& app, ClientFlags& flags, int& code) {
   auto* root = app.add_subcommand("root-keys", "manage root keys (credentials for this API)");
@@ -285,6 +497,15 @@ void AddRootKeys(CLI::App& app, ClientFlags& flags, int& code) {
       }
     });
   });
+  static std::string overlap;
+  auto* reroll = root->add_subcommand(
+      "reroll", "replace a root key: a new one like it, the old one working on for --overlap");
+  reroll->add_option("KEY_ID", key_id)->required();
+  reroll
+      ->add_option("--overlap", overlap,
+                   "how long the old root key keeps working, e.g. 1h; 0 ends it at once")
+      ->required();
+  reroll->callback([&] { code = Reroll("rootKeys.rerollRootKey", key_id, overlap, flags); });
   auto* del = root->add_subcommand("delete", "delete a root key");
   del->add_option("KEY_ID", key_id)->required();
   del->callback([&] {
@@ -346,7 +567,7 @@ void AddUsage(CLI::App& app, ClientFlags& flags, int& code) {
   });
 }
 
-}  // namespace
+}  // namespace keyhold::cli
 
 int RunCli(int argc, char** argv) {
   CLI::App app{

@@ -325,6 +325,45 @@ class LastUsedFlusher {
   std::thread thread_;
 };
 
+// Applies the rotation policies (KeyService::SweepRotation) at start and every `interval`.
+class RotationSweeper {
+ public:
+  RotationSweeper(service::KeyService& keys, std::chrono::milliseconds interval)
+      : keys_(keys), interval_(interval), thread_([this] { Run(); }) {}
+  ~RotationSweeper() { Stop(); }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    do {
+      auto swept = keys_.SweepRotation();
+      if (!swept.ok()) {
+        spdlog::warn("rotation policies could not be applied: {}", swept.status().message());
+      } else if (swept->alerts || swept->expired) {
+        spdlog::info("rotation policies: {} keys newly due, {} overdue keys given an expiry",
+                     swept->alerts, swept->expired);
+      }
+    } while (!cv_.wait_for(lock, interval_, [&] { return stopping_; }));
+  }
+
+  service::KeyService& keys_;
+  const std::chrono::milliseconds interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;     // last: starts once the rest is set
+};
+
 // The alert outbox's settings. Errors: kInvalidArgument naming the setting.
 Status AlertSettings(const Settings& settings, service::AlertOptions& alerts,
                      audit::DeliveryOptions& delivery) {
@@ -391,6 +430,12 @@ int Serve(const Settings& settings) {
   }
   if (opened->created_root_key) PrintRootKey(*opened->created_root_key, /*json_output=*/false);
 
+  auto sweep_every = ParseDuration(settings.Get("rotation_sweep_interval"));
+  if (!sweep_every.ok() || sweep_every->count() < 100) {
+    spdlog::error("--rotation-sweep-interval: {}",
+                  sweep_every.ok() ? "must be at least 100ms" : sweep_every.status().message());
+    return 2;
+  }
   auto checkpoint_every = ParseDuration(settings.Get("audit_checkpoint_interval"));
   if (!checkpoint_every.ok() || checkpoint_every->count() < 1) {
     spdlog::error("--audit-checkpoint-interval: {}", checkpoint_every.ok()
@@ -504,12 +549,14 @@ int Serve(const Settings& settings) {
   LastUsedFlusher flusher(*opened->service);
   delivery.Start();
   AuditCheckpointer checkpointer(*audit, std::move(signer).value(), *checkpoint_every);
+  RotationSweeper rotation(*opened->service, *sweep_every);
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Shutdown(std::chrono::seconds(10));
   flusher.Stop();
+  rotation.Stop();
   usage.Stop();  // its last flush may still detect something: queued, then raised
   alert_queue.Stop();
   delivery.Stop();

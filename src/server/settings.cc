@@ -85,6 +85,8 @@ std::vector<Setting> ServeSettingTable() {
       {"audit_checkpoint_interval", "KEYHOLD_AUDIT_CHECKPOINT_INTERVAL", "10m",
        "how often to sign a checkpoint of the audit log (stored, and logged for an outside copy) "
        "when it has grown (e.g. 10m, 1h)"},
+      {"rotation_sweep_interval", "KEYHOLD_ROTATION_SWEEP_INTERVAL", "1m",
+       "how often rotation policies are applied (key.rotation_due alerts, overdue expiry)"},
       {"alert_dedupe_window", "KEYHOLD_ALERT_DEDUPE_WINDOW", "10m",
        "an alert whose dedupe key matches an unacknowledged one raised this recently is counted, "
        "not raised again"},

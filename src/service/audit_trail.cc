@@ -85,14 +85,21 @@ json Describe(const KeyRecord& k, const Names& names, std::span<const uint8_t> s
     d["ratelimits"] = Ratelimits(k.ratelimits);
   }
   d["name"] = k.name ? json(*k.name) : json(nullptr);
+  if (!k.rerolled_from.empty()) d["rerolledFrom"] = k.rerolled_from;
+  if (!k.rerolled_to.empty()) d["rerolledTo"] = k.rerolled_to;
+  if (!k.credits_key_id.empty()) d["creditsOf"] = k.credits_key_id;
   return d;
 }
 
 json Describe(const ApiRecord& a) {
-  return {{"name", a.name},
-          {"defaultPrefix", a.default_prefix},
-          {"defaultByteLength", a.default_byte_length},
-          {"ipAllowlist", a.ip_allowlist}};
+  json d = {{"name", a.name},
+            {"defaultPrefix", a.default_prefix},
+            {"defaultByteLength", a.default_byte_length},
+            {"ipAllowlist", a.ip_allowlist},
+            {"onLeak", a.on_leak == store::LeakResponse::kDisable ? "disable" : "revoke"}};
+  if (a.max_key_age_ms) d["maxKeyAge"] = *a.max_key_age_ms;
+  if (a.overdue_grace_ms) d["overdueGrace"] = *a.overdue_grace_ms;
+  return d;
 }
 
 json Describe(const IdentityRecord& i, std::span<const uint8_t> salt) {
@@ -181,6 +188,12 @@ Status KeyServiceImpl::ApplyAudited(const RequestContext& ctx, WriteBatch& batch
     std::string kind = k.kind == KeyKind::kRoot ? "root_key." : "key.";
     auto old = FindKey(k.id, k.kind);
     json before = old ? Describe(record_of(*old), names, salt) : json(nullptr);
+    if (k.deleted_at && k.revoked_reason) {
+      batch.audit.push_back(
+          NewAuditEntry(ctx, kind + "revoke", k.id,
+                        json{{"before", before}, {"reason", *k.revoked_reason}}.dump()));
+      continue;
+    }
     json after = k.deleted_at ? json(nullptr) : Describe(k, names, salt);
     add(kind + Verb(old != nullptr, k.deleted_at.has_value()), k.id, before, after);
   }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -36,6 +37,13 @@ inline constexpr std::string_view kRootKeyPrefix = "khr";
 
 // kPermissionDenied naming `permission` unless `p` holds it.
 Status Require(const Principal& p, const std::string& permission);
+// What a key that does not exist (or may not be seen) gets: kNotFound, "data/key_not_found".
+Status KeyNotFound(const std::string& key_id);
+// Field checks shared by the operations that create keys (keys.cc).
+Status ValidateCredits(const std::optional<int64_t>& remaining,
+                       const std::optional<RefillRule>& refill);
+Status ValidateRatelimits(std::vector<RatelimitConfig>& rls, Env& env);
+Status ValidateCommon(const std::optional<std::string>& name, const std::string& meta_json);
 
 // Conversions between the service's types and the store's records.
 RatelimitConfig ToRecord(const Ratelimit& r);
@@ -86,9 +94,12 @@ class InlineString {
 
 // A key's credit balance, shared by every version of the key's entry so that a concurrent update
 // of the key's other fields can never lose a spend. Only keys with credits have one.
+// After a reroll the old key and its replacement share one cell, so spends through either come
+// off one balance: the one stored with key `owner_id` (the replacement).
 struct CreditsCell {
   std::mutex mu;
   CreditsState credits;  // guarded by mu
+  std::string owner_id;  // guarded by mu: the key whose stored balance this caches
 };
 
 // The fields most keys leave empty, allocated only when one is set.
@@ -103,6 +114,11 @@ struct KeyDetails {
   std::vector<std::string> permission_slugs;       // direct permissions, resolved
   std::vector<std::string> role_names;             // resolved
   std::vector<std::string> effective_permissions;  // direct + through roles; root: patterns
+  std::string rerolled_from;                       // lineage (store::KeyRecord)
+  std::string rerolled_to;
+  std::optional<int64_t> rerolled_at;
+  std::optional<int64_t> revoked_at;  // only entries built to show a revoked key
+  std::string revoked_reason;
 };
 
 // One key as held in memory. Immutable but for the usage times; a change builds a new entry.
@@ -118,6 +134,7 @@ struct KeyEntry {
   mutable std::atomic<int64_t> last_used_stored{0};  // what the store has; FlushLastUsed catches up
   store::KeyKind kind = store::KeyKind::kApp;
   bool enabled = true;
+  bool imported = false;                      // keys.migrateKeys: its text may not parse
   std::shared_ptr<CreditsCell> credits;       // null: unlimited
   std::unique_ptr<const KeyDetails> details;  // null: no name, meta, identity, permissions...
 
@@ -143,12 +160,27 @@ class KeyServiceImpl final : public KeyService {
   StatusOr<Page<KeyView>> ListRootKeys(const RequestContext& ctx, const std::string& cursor,
                                        int limit) override;
   Status DeleteRootKey(const RequestContext& ctx, const std::string& key_id) override;
+  StatusOr<CreatedKey> RerollKey(const RequestContext& ctx, const std::string& key_id,
+                                 int64_t overlap_ms) override;
+  StatusOr<CreatedKey> RerollRootKey(const RequestContext& ctx, const std::string& key_id,
+                                     int64_t overlap_ms) override;
   StatusOr<ApiInfo> CreateApi(const RequestContext& ctx, CreateApiRequest req) override;
   StatusOr<ApiInfo> GetApi(const RequestContext& ctx, const std::string& api_id) override;
   Status DeleteApi(const RequestContext& ctx, const std::string& api_id) override;
   StatusOr<Page<KeyView>> ListKeys(const RequestContext& ctx, const std::string& api_id,
                                    const std::string& cursor, int limit,
-                                   const std::optional<std::string>& external_id) override;
+                                   const std::optional<std::string>& external_id,
+                                   Revoked revoked) override;
+  StatusOr<std::vector<std::string>> RevokeKeys(const RequestContext& ctx,
+                                                const RevokeKeysRequest& req) override;
+  StatusOr<LeakAction> ReportLeak(const RequestContext& ctx, std::string_view key,
+                                  const std::string& source) override;
+  StatusOr<std::vector<DueKey>> ListDueKeys(const RequestContext& ctx, const std::string& api_id,
+                                            int64_t within_ms) override;
+  StatusOr<RotationSweep> SweepRotation() override;
+  StatusOr<MigrationResult> MigrateKeys(const RequestContext& ctx, const std::string& api_id,
+                                        MigrationScheme scheme,
+                                        std::vector<MigratedKey> keys) override;
   StatusOr<CreatedKey> CreateKey(const RequestContext& ctx, CreateKeyRequest req) override;
   StatusOr<std::vector<CreatedKey>> CreateKeys(const RequestContext& ctx, CreateKeyRequest req,
                                                int count) override;
@@ -231,6 +263,35 @@ class KeyServiceImpl final : public KeyService {
   // The entry for adding `delta` credits to a key's stored balance (AdjustCredits).
   audit::AuditEntry CreditsAdjustmentEntry(const RequestContext& ctx, const std::string& key_id,
                                            int64_t delta) const;
+
+  // --- rotation (rotation.cc) ---
+  // Issues the replacement of `old` (the caller checked the actor may) and ends `old` after
+  // `overlap_ms`, capped by its own expiry. REQUIRES: write_mu_.
+  StatusOr<CreatedKey> RerollLocked(const RequestContext& ctx,
+                                    const std::shared_ptr<const KeyEntry>& old, int64_t overlap_ms);
+  // --- revocation (revocation.cc) ---
+  // The view of key `key_id` if it was revoked with a reason (read from the store), else
+  // kNotFound as for a missing key. REQUIRES: no lock on mu_ held (it takes it).
+  StatusOr<KeyView> RevokedKeyView(const Principal& p, const std::string& key_id);
+  // The ids RevokeKeys considers: those matching the request's filters in the store, or its
+  // key_ids alone. kInvalidArgument if more than kMaxRevokedPerCall match.
+  StatusOr<std::vector<std::string>> RevocationCandidates(const RevokeKeysRequest& req,
+                                                          const std::string& identity_id);
+  // --- leaks (leaks.cc) ---
+  // Whether `p` may act on leaked key `e` (as RevokeKeys / DeleteRootKey would let it).
+  bool MayActOnLeak(const Principal& p, const KeyEntry& e) const;
+  // Raises key.leaked for key `e`, best effort (logged if it cannot be stored).
+  void RaiseLeakAlert(const RequestContext& ctx, const KeyEntry& e, LeakAction action,
+                      const std::string& source) const;
+  // --- rotation policy (rotation_policy.cc) ---
+  // Raises key.rotation_due for `e`, best effort (logged if it cannot be stored).
+  void RaiseRotationDue(const KeyEntry& e, int64_t due_at) const;
+  std::set<std::string> rotation_alerted_;  // guarded by write_mu_: keys alerted as due
+  // Set once any imported key is indexed: from then on a key text that fails keyhold's checksum
+  // is still looked up (it may be an imported key), and only then rejected.
+  std::atomic<bool> has_imported_keys_{false};
+  // Makes every loaded key that spends another key's balance share that key's cell.
+  void LinkSharedCreditsLocked(const std::vector<std::pair<std::string, std::string>>& links);
 
   // Indexes everything but the keys of a freshly loaded store.
   void IndexSnapshotLocked(store::Snapshot snap);

@@ -62,7 +62,11 @@ std::vector<Ratelimit> FromRecords(const std::vector<RatelimitConfig>& rls) {
   return out;
 }
 ApiInfo FromRecord(const ApiRecord& r) {
-  return {r.id, r.name, r.default_prefix, r.default_byte_length, r.ip_allowlist, r.created_at};
+  ApiInfo info{r.id, r.name, r.default_prefix, r.default_byte_length, r.ip_allowlist, r.created_at};
+  info.on_leak = r.on_leak == store::LeakResponse::kDisable ? OnLeak::kDisable : OnLeak::kRevoke;
+  info.max_key_age_ms = r.max_key_age_ms;
+  info.overdue_grace_ms = r.overdue_grace_ms;
+  return info;
 }
 PermissionInfo FromRecord(const PermissionRecord& r) {
   return {r.id, r.name, r.slug, r.description, r.created_at};
@@ -83,11 +87,13 @@ Status KeyServiceImpl::Load() {
   KH_ASSIGN_OR_RETURN(audit_salt_, store_.AuditSalt());
   store::Snapshot snap;
   bool indexed_rest = false;
+  std::vector<std::pair<std::string, std::string>> shared_credits;  // (key, balance owner)
   KH_RETURN_IF_ERROR(store_.Load(snap, [&](KeyRecord&& k) {
     if (!indexed_rest) {  // keys come after everything they refer to
       IndexSnapshotLocked(std::move(snap));
       indexed_rest = true;
     }
+    if (!k.credits_key_id.empty()) shared_credits.emplace_back(k.id, k.credits_key_id);
     auto e = MakeEntry(k, nullptr, nullptr);
     e->last_used_at = k.last_used_at;
     e->last_used_stored = k.last_used_at;
@@ -95,6 +101,7 @@ Status KeyServiceImpl::Load() {
     return OkStatus();
   }));
   if (!indexed_rest) IndexSnapshotLocked(std::move(snap));
+  LinkSharedCreditsLocked(shared_credits);
   return OkStatus();
 }
 
@@ -168,16 +175,28 @@ KeyRecord KeyEntry::ToRecord(CellLock lock) const {
   r.last_used_at = last_used_at.load(std::memory_order_relaxed);
   r.expires = expires;
   r.enabled = enabled;
-  if (credits && lock == CellLock::kHeldByCaller) {
-    r.credits = credits->credits;
-  } else if (credits) {
-    std::lock_guard cell_lock(credits->mu);
-    r.credits = credits->credits;
+  r.imported = imported;
+  if (credits) {
+    std::unique_lock<std::mutex> cell_lock;
+    if (lock == CellLock::kTake) cell_lock = std::unique_lock(credits->mu);
+    // A key that spends its replacement's balance stores none of its own.
+    if (credits->owner_id.empty() || credits->owner_id == r.id) {
+      r.credits = credits->credits;
+    } else {
+      r.credits_key_id = credits->owner_id;
+    }
   }
   r.ratelimits = d.ratelimits;
   r.permission_ids = d.permission_ids;
   r.role_ids = d.role_ids;
   r.root_permissions = d.root_permissions;
+  r.rerolled_from = d.rerolled_from;
+  r.rerolled_to = d.rerolled_to;
+  r.rerolled_at = d.rerolled_at;
+  if (d.revoked_at) {
+    r.deleted_at = d.revoked_at;
+    r.revoked_reason = d.revoked_reason;
+  }
   return r;
 }
 
@@ -202,6 +221,7 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
   e->expires = rec.expires;
   e->kind = rec.kind;
   e->enabled = rec.enabled;
+  e->imported = rec.imported;
   if (previous) {
     e->last_used_at = previous->last_used_at.load(std::memory_order_relaxed);
     e->last_used_stored = previous->last_used_stored.load(std::memory_order_relaxed);
@@ -211,9 +231,11 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
   } else if (rec.credits.remaining || rec.credits.refill) {
     e->credits = std::make_shared<CreditsCell>();
     e->credits->credits = rec.credits;
+    e->credits->owner_id = rec.id;
   }
   if (!rec.name && rec.meta_json.empty() && rec.identity_id.empty() && rec.ratelimits.empty() &&
-      rec.permission_ids.empty() && rec.role_ids.empty() && rec.root_permissions.empty()) {
+      rec.permission_ids.empty() && rec.role_ids.empty() && rec.root_permissions.empty() &&
+      rec.rerolled_from.empty() && rec.rerolled_to.empty() && !rec.revoked_reason) {
     return e;  // most keys: nothing but what the entry holds inline
   }
   auto d = std::make_unique<KeyDetails>();
@@ -224,6 +246,13 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
   d->permission_ids = rec.permission_ids;
   d->role_ids = rec.role_ids;
   d->root_permissions = rec.root_permissions;
+  d->rerolled_from = rec.rerolled_from;
+  d->rerolled_to = rec.rerolled_to;
+  d->rerolled_at = rec.rerolled_at;
+  if (rec.revoked_reason && rec.deleted_at) {
+    d->revoked_at = rec.deleted_at;
+    d->revoked_reason = *rec.revoked_reason;
+  }
   if (rec.kind == KeyKind::kRoot) {
     d->effective_permissions = rec.root_permissions;
   } else {
@@ -252,6 +281,7 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
 
 void KeyServiceImpl::IndexKeyLocked(std::shared_ptr<const KeyEntry> e) {
   if (e->kind == KeyKind::kRoot) root_key_ids_[e->id.str()] = e->id.str();
+  if (e->imported) has_imported_keys_.store(true, std::memory_order_relaxed);
   by_hash_[e->hash] = e;
   by_id_.erase(e->id.view());  // the old key view points into the entry being replaced
   std::string_view id = e->id.view();
@@ -314,6 +344,11 @@ const std::vector<std::string>& KeyView::effective_permissions() const {
   return entry_->Details().effective_permissions;
 }
 const std::vector<std::string>& KeyView::roles() const { return entry_->Details().role_names; }
+const std::string& KeyView::rerolled_from() const { return entry_->Details().rerolled_from; }
+const std::string& KeyView::rerolled_to() const { return entry_->Details().rerolled_to; }
+std::optional<int64_t> KeyView::rerolled_at() const { return entry_->Details().rerolled_at; }
+std::optional<int64_t> KeyView::revoked_at() const { return entry_->Details().revoked_at; }
+const std::string& KeyView::revocation_reason() const { return entry_->Details().revoked_reason; }
 std::vector<Ratelimit> KeyView::ratelimits() const {
   return FromRecords(entry_->Details().ratelimits);
 }
@@ -477,7 +512,22 @@ StatusOr<ApiInfo> KeyServiceImpl::CreateApi(const RequestContext& ctx, CreateApi
     return InvalidArgument("defaultByteLength must be between 16 and 255");
   }
   for (const std::string& cidr : req.ip_allowlist) KH_RETURN_IF_ERROR(Cidr::Parse(cidr).status());
+  if (req.max_key_age_ms &&
+      (*req.max_key_age_ms < kMinKeyAgeMs || *req.max_key_age_ms > kMaxKeyAgeMs)) {
+    return InvalidArgument("maxKeyAge must be between 3600000 ms (an hour) and ten years");
+  }
+  if (req.overdue_grace_ms && !req.max_key_age_ms) {
+    return InvalidArgument("overdueGrace needs maxKeyAge");
+  }
+  if (req.overdue_grace_ms &&
+      (*req.overdue_grace_ms < 0 || *req.overdue_grace_ms > kMaxOverdueGraceMs)) {
+    return InvalidArgument("overdueGrace must be between 0 and 31622400000 ms (366 days)");
+  }
   ApiRecord a;
+  a.on_leak = req.on_leak == OnLeak::kDisable ? store::LeakResponse::kDisable
+                                              : store::LeakResponse::kRevoke;
+  a.max_key_age_ms = req.max_key_age_ms;
+  a.overdue_grace_ms = req.overdue_grace_ms;
   a.id = NewId(env_, "api");
   a.name = std::move(req.name);
   a.default_prefix = std::move(req.default_prefix);
@@ -531,7 +581,8 @@ Status KeyServiceImpl::DeleteApi(const RequestContext& ctx, const std::string& a
 StatusOr<Page<KeyView>> KeyServiceImpl::ListKeys(const RequestContext& ctx,
                                                  const std::string& api_id,
                                                  const std::string& cursor, int limit,
-                                                 const std::optional<std::string>& external_id) {
+                                                 const std::optional<std::string>& external_id,
+                                                 Revoked revoked) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api." + api_id + ".read_key"));
   std::string identity_id;
@@ -546,15 +597,32 @@ StatusOr<Page<KeyView>> KeyServiceImpl::ListKeys(const RequestContext& ctx,
     }
   }
   limit = std::clamp(limit, 1, kMaxPageSize);
-  KH_ASSIGN_OR_RETURN(std::vector<std::string> ids,
-                      store_.ListKeyIds(api_id, cursor, identity_id, limit + 1));
+  std::vector<std::string> ids;
+  if (revoked == Revoked::kInclude) {
+    KH_ASSIGN_OR_RETURN(ids, store_.QueryKeyIds({.api_id = api_id,
+                                                 .identity_id = identity_id,
+                                                 .include_revoked = true,
+                                                 .after_id = cursor,
+                                                 .limit = limit + 1}));
+  } else {
+    KH_ASSIGN_OR_RETURN(ids, store_.ListKeyIds(api_id, cursor, identity_id, limit + 1));
+  }
   Page<KeyView> page;
   page.has_more = ids.size() > static_cast<size_t>(limit);
   if (page.has_more) ids.resize(static_cast<size_t>(limit));
-  std::shared_lock lock(mu_);
-  for (const std::string& id : ids) {
-    auto e = FindKey(id, KeyKind::kApp);
-    if (e) page.items.push_back(ViewOf(e, p));
+  std::vector<std::optional<KeyView>> views(ids.size());
+  {
+    std::shared_lock lock(mu_);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (auto e = FindKey(ids[i], KeyKind::kApp)) views[i] = ViewOf(e, p);
+    }
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    // Not live: revoked (shown only when asked for), or deleted since the store was read.
+    if (!views[i] && revoked == Revoked::kInclude) {
+      if (auto v = RevokedKeyView(p, ids[i]); v.ok()) views[i] = std::move(v).value();
+    }
+    if (views[i]) page.items.push_back(std::move(*views[i]));
   }
   if (page.has_more && !ids.empty()) page.cursor = ids.back();
   return page;

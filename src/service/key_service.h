@@ -78,18 +78,28 @@ class KeyService {
                                                int limit) = 0;
   // Needs `rbac.*.delete_root_key`, and the actor must cover every permission of the key.
   virtual Status DeleteRootKey(const RequestContext& ctx, const std::string& key_id) = 0;
+  // Rolls root key `key_id` as RerollKey rolls an app key: a new root key with the same name and
+  // permissions, the old one working `overlap_ms` longer. Needs `rbac.*.create_root_key`, and the
+  // actor must cover every permission of the key (kPermissionDenied naming the first it does
+  // not). Errors as RerollKey; kNotFound reason "data/key_not_found" for no such root key.
+  virtual StatusOr<CreatedKey> RerollRootKey(const RequestContext& ctx, const std::string& key_id,
+                                             int64_t overlap_ms) = 0;
 
   // --- APIs ------------------------------------------------------------------------------
-  // Needs `api.*.create_api`.
+  // Needs `api.*.create_api`. Errors: kInvalidArgument also for a rotation policy out of range
+  // (max_key_age_ms kMinKeyAgeMs..kMaxKeyAgeMs; overdue_grace_ms 0..kMaxOverdueGraceMs and only
+  // with max_key_age_ms).
   virtual StatusOr<ApiInfo> CreateApi(const RequestContext& ctx, CreateApiRequest req) = 0;
   // Needs `api.<id>.read_api`.
   virtual StatusOr<ApiInfo> GetApi(const RequestContext& ctx, const std::string& api_id) = 0;
   // Soft-deletes the API and every key in it. Needs `api.<id>.delete_api`.
   virtual Status DeleteApi(const RequestContext& ctx, const std::string& api_id) = 0;
-  // Keys of an API in id order, optionally of one identity. Needs `api.<id>.read_key`.
+  // Keys of an API in id order, optionally of one identity, and with kInclude the keys revoked
+  // with a reason too. Needs `api.<id>.read_key`.
   virtual StatusOr<Page<KeyView>> ListKeys(const RequestContext& ctx, const std::string& api_id,
                                            const std::string& cursor, int limit,
-                                           const std::optional<std::string>& external_id) = 0;
+                                           const std::optional<std::string>& external_id,
+                                           Revoked revoked = Revoked::kExclude) = 0;
 
   // --- keys ------------------------------------------------------------------------------
   // Creates a key and returns its text, once. Needs `api.<apiId>.create_key`; naming
@@ -102,7 +112,9 @@ class KeyService {
   virtual StatusOr<std::vector<CreatedKey>> CreateKeys(const RequestContext& ctx,
                                                        CreateKeyRequest req, int count) = 0;
   // Needs `api.<apiId>.read_key`; without it (or any action on that API), kNotFound as for a key
-  // that does not exist. The identity's meta only with `identity.*.read_identity`.
+  // that does not exist. The identity's meta only with `identity.*.read_identity`. A key revoked
+  // with a reason (RevokeKeys) is still shown, with its revocation; one deleted is kNotFound.
+  // Reading a revoked key needs the disk: WouldBlock() if ctx.may_block is false.
   virtual StatusOr<KeyView> GetKey(const RequestContext& ctx, const std::string& key_id) = 0;
   // GetKey by the key's text. kNotFound also for a malformed key.
   virtual StatusOr<KeyView> Whoami(const RequestContext& ctx, std::string_view key) = 0;
@@ -114,6 +126,66 @@ class KeyService {
   virtual StatusOr<CreditsState> UpdateCredits(const RequestContext& ctx, const std::string& key_id,
                                                CreditsOperation op,
                                                std::optional<int64_t> value) = 0;
+  // Replaces key `key_id` with a new key (returned, with its text, once) that inherits its
+  // name, meta, identity, permissions, roles, rate limits, expiry, enabled state and credits
+  // with their refill rule. The old key keeps working for `overlap_ms` (0: it stops at once),
+  // but never past its own expiry; until then both keys spend one balance, stored with the new
+  // key. Both keys show the lineage (KeyView::rerolled_from/rerolled_to/rerolled_at). The new key
+  // has the old one's prefix and its API's default byte length. Needs `api.<apiId>.reroll_key`.
+  // Errors: kInvalidArgument if overlap_ms is not in [0, kMaxRerollOverlapMs]; kNotFound for a
+  // key that does not exist or is deleted; kAlreadyExists (409) reason "data/key_expired" for a
+  // key already expired, "data/key_already_rerolled" for a key already replaced (reroll its
+  // replacement instead).
+  virtual StatusOr<CreatedKey> RerollKey(const RequestContext& ctx, const std::string& key_id,
+                                         int64_t overlap_ms) = 0;
+  // Revokes, in one write, every live key matching all the filters of `req`, with its reason:
+  // from the next request on they verify as NOT_FOUND, and GetKey / ListKeys(kInclude) show them
+  // with the reason and time. One audit entry ("key.revoke") per key. Returns the ids revoked
+  // (empty if none matched). Keys of APIs the actor cannot see at all are not matched; keys named
+  // in key_ids alone must all exist and be visible (else kNotFound, nothing revoked). Needs
+  // `api.<apiId>.delete_key` for each key's API (kPermissionDenied naming the first missing,
+  // nothing revoked); an identity filter needs `identity.*.read_identity`.
+  // Errors: kInvalidArgument for no filter at all (never "revoke everything"), a reason empty or
+  // over 512 characters, an empty creation window, over 1000 key_ids, or a filter matching more
+  // than kMaxRevokedPerCall keys; kNotFound for an unknown API or identity.
+  virtual StatusOr<std::vector<std::string>> RevokeKeys(const RequestContext& ctx,
+                                                        const RevokeKeysRequest& req) = 0;
+  // Acts on a leaked key, given as its text: checks its checksum first (a string that is not a
+  // keyhold key is never looked up), then revokes it with the reason "leaked" and `source` (where
+  // it was found), or disables it if its API says so (CreateApiRequest::on_leak), records the
+  // report in the audit log ("key.leak_reported") and raises a "key.leaked" alert. A root key
+  // found leaked is revoked. Needs `api.<apiId>.delete_key` for an application key,
+  // `rbac.*.delete_root_key` (and covering its permissions) for a root key; without it, as for a
+  // string that is no key, or a key already revoked or disabled: kNone, the same answer, so a
+  // report reveals nothing about keys the caller may not act on.
+  // Errors: kInvalidArgument if source is over kMaxLeakSource bytes or holds the key itself;
+  // kUnavailable if the store cannot be written (nothing changed).
+  virtual StatusOr<LeakAction> ReportLeak(const RequestContext& ctx, std::string_view key,
+                                          const std::string& source) = 0;
+  // The application keys due for rotation within `within_ms` from now, or overdue, under their
+  // API's policy (CreateApiRequest::max_key_age_ms), of API `api_id` ("" = every API the actor
+  // may read keys of), earliest first. Keys already rerolled or expired are not due. Needs
+  // `api.<apiId>.read_key` (keys of other APIs are left out). Errors: kInvalidArgument for a
+  // negative or over-long window, or more than kMaxDueKeys keys due; kNotFound for an unknown API.
+  virtual StatusOr<std::vector<DueKey>> ListDueKeys(const RequestContext& ctx,
+                                                    const std::string& api_id,
+                                                    int64_t within_ms) = 0;
+  // Applies the rotation policies as of now: raises key.rotation_due (through the alert sink) once
+  // per overdue key in this process's life, and gives each overdue key of an API with an overdue
+  // grace the expiry due_at + grace (an audited write whose actor is "keyhold"). The server calls
+  // it periodically. Errors: kUnavailable if the expiries cannot be stored (alerts may have been
+  // raised; the next sweep tries the expiries again).
+  virtual StatusOr<RotationSweep> SweepRotation() = 0;
+  // Moves keys that another system issued into API `api_id`, in one write (all or nothing): each
+  // verifies from then on by its own text, beside keyhold's keys. Keys whose hash keyhold already
+  // holds (or given twice) are skipped and listed as duplicates. Needs `api.<apiId>.create_key`,
+  // and the permissions CreateKey needs for permissions and externalIds.
+  // Errors: kInvalidArgument naming the first bad key (keys[i]) for a hash that is not a SHA-256
+  // in the scheme's encoding, an empty or over-long (512) plaintext, or a field CreateKey would
+  // refuse; or for 0 or more than kMaxMigratedKeys keys; kNotFound for an unknown API or role.
+  virtual StatusOr<MigrationResult> MigrateKeys(const RequestContext& ctx,
+                                                const std::string& api_id, MigrationScheme scheme,
+                                                std::vector<MigratedKey> keys) = 0;
   // Revokes a key from the next request on. Needs `api.<apiId>.delete_key`.
   virtual Status DeleteKey(const RequestContext& ctx, const std::string& key_id,
                            Deletion deletion) = 0;

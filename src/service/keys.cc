@@ -13,8 +13,6 @@ namespace keyhold::service {
 using store::KeyKind;
 using store::WriteBatch;
 
-namespace {
-
 Status ValidateCredits(const std::optional<int64_t>& remaining,
                        const std::optional<RefillRule>& refill) {
   if (remaining && (*remaining < 0 || *remaining > kMaxCredits)) {
@@ -53,6 +51,8 @@ Status ValidateRatelimits(std::vector<RatelimitConfig>& rls, Env& env) {
   return OkStatus();
 }
 
+namespace {
+
 // Increments and decrements are decided by the store, on the stored balance. The cell's lock is
 // held across the call, so the cell is always set from the store's latest answer.
 StatusOr<CreditsState> AdjustStoredCredits(store::Store& store, const KeyEntry& e, int64_t delta,
@@ -63,10 +63,20 @@ StatusOr<CreditsState> AdjustStoredCredits(store::Store& store, const KeyEntry& 
   if (!e.credits) return unlimited();
   std::lock_guard lock(e.credits->mu);
   if (!e.credits->credits.remaining) return unlimited();
-  KH_ASSIGN_OR_RETURN(CreditsState stored, store.AdjustCredits(e.id.str(), delta, now, &audit));
+  KH_ASSIGN_OR_RETURN(CreditsState stored,
+                      store.AdjustCredits(e.credits->owner_id, delta, now, &audit));
   e.credits->credits = stored;
   return stored;
 }
+
+// A rerolled key spends its replacement's balance until it stops: that is where it is changed.
+Status CreditsShared(const KeyRecord& k) {
+  return AlreadyExists("key '" + k.id + "' was rerolled and spends the credits of key '" +
+                           k.credits_key_id + "'; change them there",
+                       "data/credits_shared");
+}
+
+}  // namespace
 
 Status ValidateCommon(const std::optional<std::string>& name, const std::string& meta_json) {
   if (name && name->size() > kMaxNameLength) {
@@ -75,8 +85,6 @@ Status ValidateCommon(const std::optional<std::string>& name, const std::string&
   if (meta_json.size() > kMaxMetaBytes) return InvalidArgument("meta must be at most 64 KiB");
   return OkStatus();
 }
-
-}  // namespace
 
 StatusOr<std::vector<std::string>> KeyServiceImpl::ResolvePermissions(
     const Principal& p, const std::vector<std::string>& slugs, WriteBatch& batch,
@@ -168,14 +176,17 @@ Status KeyServiceImpl::CommitKey(const RequestContext& ctx, KeyRecord rec, Write
   // Holding the cell's lock across the write keeps a concurrent spend from being overwritten.
   std::unique_lock<std::mutex> cell_lock;
   if (cell) cell_lock = std::unique_lock(cell->mu);
-  if (credits == Credits::kUnchanged) rec.credits = cell ? cell->credits : CreditsState{};
-  bool has_credits = rec.credits.remaining.has_value() || rec.credits.refill.has_value();
+  // A rerolled key spending its replacement's balance keeps sharing it and stores none itself.
+  const bool shares = !rec.credits_key_id.empty();
+  if (credits == Credits::kUnchanged)
+    rec.credits = cell && !shares ? cell->credits : CreditsState{};
+  bool has_credits = shares || rec.credits.remaining.has_value() || rec.credits.refill.has_value();
   batch.put_keys.push_back(rec);
   KH_RETURN_IF_ERROR(ApplyAudited(ctx, batch, cell_lock ? cell.get() : nullptr));
   // The old entry stays visible until the swap below: its cell must already say what the store
   // says (an unlimited cell spends nothing). The cell's lock is released before mu_ is taken, as
   // readers take mu_ first and then a cell's lock.
-  if (cell) cell->credits = rec.credits;
+  if (cell && !shares) cell->credits = rec.credits;
   if (!has_credits) cell = nullptr;  // else MakeEntry creates the cell from rec if none exists
   if (cell_lock) cell_lock.unlock();
   std::unique_lock lock(mu_);
@@ -238,6 +249,7 @@ StatusOr<std::vector<CreatedKey>> KeyServiceImpl::CreateKeys(const RequestContex
   base.name = std::move(req.name);
   base.meta_json = std::move(req.meta_json);
   base.created_at = base.updated_at = now;
+  base.created_by = ctx.actor.key_id;
   base.expires = req.expires;
   base.enabled = req.enabled;
   if (req.credits) {
@@ -267,7 +279,7 @@ StatusOr<std::vector<CreatedKey>> KeyServiceImpl::CreateKeys(const RequestContex
   return created;
 }
 
-static Status KeyNotFound(const std::string& key_id) {
+Status KeyNotFound(const std::string& key_id) {
   return NotFound("key '" + key_id + "' was not found", "data/key_not_found");
 }
 
@@ -293,21 +305,28 @@ StatusOr<std::shared_ptr<const KeyEntry>> KeyServiceImpl::KeyForWrite(const Prin
 
 StatusOr<KeyView> KeyServiceImpl::GetKey(const RequestContext& ctx, const std::string& key_id) {
   const Principal& p = ctx.actor;
-  std::shared_lock lock(mu_);
-  auto e = FindKey(key_id, KeyKind::kApp);
-  if (!e) return KeyNotFound(key_id);
-  KH_RETURN_IF_ERROR(RequireForKey(p, *e, "read_key", KeyNotFound(key_id)));
-  return ViewOf(e, p);
+  {
+    std::shared_lock lock(mu_);
+    if (auto e = FindKey(key_id, KeyKind::kApp)) {
+      KH_RETURN_IF_ERROR(RequireForKey(p, *e, "read_key", KeyNotFound(key_id)));
+      return ViewOf(e, p);
+    }
+  }
+  // Not live: it may have been revoked, which the store remembers.
+  if (!ctx.may_block) return WouldBlock();
+  return RevokedKeyView(p, key_id);
 }
 
 StatusOr<KeyView> KeyServiceImpl::Whoami(const RequestContext& ctx, std::string_view key) {
   const Principal& p = ctx.actor;
   Status not_found = NotFound("the key was not found", "data/key_not_found");
-  if (!ParseKey(key).ok()) return not_found;
+  const bool well_formed = ParseKey(key).ok();
+  if (!well_formed && !has_imported_keys_.load(std::memory_order_relaxed)) return not_found;
   crypto::Sha256Digest h = crypto::Sha256(key);
   std::shared_lock lock(mu_);
   auto it = by_hash_.find(h);
   if (it == by_hash_.end() || it->second->kind != KeyKind::kApp) return not_found;
+  if (!well_formed && !it->second->imported) return not_found;
   KH_RETURN_IF_ERROR(RequireForKey(p, *it->second, "read_key", not_found));
   return ViewOf(it->second, p);
 }
@@ -317,6 +336,7 @@ StatusOr<KeyView> KeyServiceImpl::UpdateKey(const RequestContext& ctx, UpdateKey
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, req.key_id, "update_key"));
   KeyRecord k = e->ToRecord();
+  if (req.credits && !k.credits_key_id.empty()) return CreditsShared(k);
   WriteBatch batch;
   std::vector<PermissionRecord> new_perms;
   std::vector<IdentityRecord> new_identities;
@@ -374,6 +394,7 @@ StatusOr<CreditsState> KeyServiceImpl::UpdateCredits(const RequestContext& ctx,
   const Principal& p = ctx.actor;
   std::lock_guard w(write_mu_);
   KH_ASSIGN_OR_RETURN(auto e, KeyForWrite(p, key_id, "update_key"));
+  if (KeyRecord k = e->ToRecord(); !k.credits_key_id.empty()) return CreditsShared(k);
   if (op != CreditsOperation::kSet && !value) {
     return InvalidArgument("value is required for increment and decrement");
   }

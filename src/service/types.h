@@ -27,6 +27,8 @@ inline constexpr int kMaxPageSize = 100;
 inline constexpr int kMaxBulkKeys = 1'000'000;
 inline constexpr int64_t kMaxRatelimitDurationMs = 30LL * 24 * 3600 * 1000;
 inline constexpr int64_t kMaxRatelimitLimit = 1'000'000'000;
+// The longest a rerolled key may keep working beside its replacement: a year.
+inline constexpr int64_t kMaxRerollOverlapMs = 366LL * 24 * 3600 * 1000;
 
 struct Ratelimit {
   std::string id;  // assigned by the service when empty
@@ -36,6 +38,17 @@ struct Ratelimit {
   bool auto_apply = false;
 };
 
+// What keys.reportLeak does to a leaked key of an API.
+enum class OnLeak { kRevoke, kDisable };
+// What one leak report did: nothing (not a key, not one the caller may act on, or already
+// revoked or disabled: the three look alike), or revoked or disabled the key.
+enum class LeakAction { kNone, kRevoked, kDisabled };
+
+inline constexpr int64_t kMinKeyAgeMs = 3'600'000;                     // an hour
+inline constexpr int64_t kMaxKeyAgeMs = 10LL * 366 * 24 * 3'600'000;   // ten years
+inline constexpr int64_t kMaxOverdueGraceMs = 366LL * 24 * 3'600'000;  // a year
+inline constexpr size_t kMaxLeakSource = 1024;
+
 struct ApiInfo {
   std::string id;
   std::string name;
@@ -43,6 +56,9 @@ struct ApiInfo {
   int32_t default_byte_length = 32;
   std::vector<std::string> ip_allowlist;
   int64_t created_at = 0;
+  OnLeak on_leak = OnLeak::kRevoke;
+  std::optional<int64_t> max_key_age_ms;    // rotation policy: keys older are due
+  std::optional<int64_t> overdue_grace_ms;  // overdue keys expire this long after falling due
 };
 
 struct IdentityInfo {
@@ -93,6 +109,16 @@ class KeyView {
   const std::vector<std::string>& roles() const;  // role names
   std::vector<Ratelimit> ratelimits() const;
 
+  // Lineage: the key this one replaced by a reroll, the key that replaced it and when ("" and
+  // nullopt if none). A replaced key stops at expires().
+  const std::string& rerolled_from() const;
+  const std::string& rerolled_to() const;
+  std::optional<int64_t> rerolled_at() const;
+  // Revocation (keys revoked with a reason stay readable): when, and why; nullopt and "" if the
+  // key is not revoked. A revoked key shows enabled() false.
+  std::optional<int64_t> revoked_at() const;
+  const std::string& revocation_reason() const;
+
   const CreditsState& credits() const { return credits_; }  // as of the snapshot
   int64_t last_used_at() const { return last_used_at_; }
   const std::optional<IdentityInfo>& identity() const { return identity_; }
@@ -110,6 +136,9 @@ struct CreateApiRequest {
   std::string default_prefix;
   int32_t default_byte_length = 32;
   std::vector<std::string> ip_allowlist;
+  OnLeak on_leak = OnLeak::kRevoke;
+  std::optional<int64_t> max_key_age_ms;    // kMinKeyAgeMs..kMaxKeyAgeMs
+  std::optional<int64_t> overdue_grace_ms;  // 0..kMaxOverdueGraceMs; needs max_key_age_ms
 };
 
 struct CreateKeyRequest {
@@ -162,6 +191,23 @@ enum class SetMode { kAdd, kSet, kRemove };
 
 // Whether a key is deleted for good or kept (soft-deleted) for the record.
 enum class Deletion { kSoft, kPermanent };
+
+// Whether a listing shows keys revoked with a reason beside the live ones.
+enum class Revoked { kExclude, kInclude };
+
+inline constexpr size_t kMaxRevocationReason = 512;
+inline constexpr int kMaxRevokedPerCall = 10'000;
+
+// Which keys RevokeKeys revokes: those matching every filter given. At least one is required.
+struct RevokeKeysRequest {
+  std::vector<std::string> key_ids;  // at most kMaxListItems
+  std::string api_id;
+  std::string identity;  // identity id or externalId
+  std::optional<int64_t> created_since_ms;
+  std::optional<int64_t> created_until_ms;
+  std::string created_by;  // the root key that created them
+  std::string reason;      // 1..kMaxRevocationReason characters, kept with each key
+};
 
 struct CreateIdentityRequest {
   std::string external_id;
@@ -258,6 +304,46 @@ struct LimitResult {
   int64_t remaining = 0;
   int64_t reset_at_ms = 0;  // when the limit is wholly available again, ms since the epoch
   bool passed = false;      // this limit admits the request
+};
+
+// How another system stored the keys moved in with MigrateKeys: the SHA-256 of the key text, as
+// hex or as base64, or the key text itself (hashed on arrival, never stored).
+enum class MigrationScheme { kSha256Hex, kSha256Base64, kPlaintext };
+inline constexpr size_t kMaxMigratedKeys = 1000;
+
+// One key moved in from another system: as CreateKeyRequest, with `hash` instead of a new key.
+struct MigratedKey {
+  std::string hash;  // per MigrationScheme; for kPlaintext the key text
+  std::optional<std::string> name;
+  std::optional<std::string> external_id;
+  std::string meta_json;
+  std::vector<std::string> roles;
+  std::vector<std::string> permissions;
+  std::optional<int64_t> expires;
+  bool enabled = true;
+  std::optional<CreditsState> credits;
+  std::vector<Ratelimit> ratelimits;
+};
+
+struct MigrationResult {
+  // (hash, new key id) per key moved in; the hash as given, or for kPlaintext the SHA-256 of the
+  // key as hex (the text itself is never answered).
+  std::vector<std::pair<std::string, std::string>> migrated;
+  std::vector<std::string> duplicates;  // hashes keyhold already held (or given twice): skipped
+};
+
+// A key due for rotation under its API's policy (ListDueKeys).
+struct DueKey {
+  KeyView key;
+  int64_t due_at = 0;    // created_at + the API's maximum key age
+  bool overdue = false;  // due_at has passed
+};
+inline constexpr int kMaxDueKeys = 10'000;
+
+// What one rotation sweep did.
+struct RotationSweep {
+  int alerts = 0;   // key.rotation_due alerts raised
+  int expired = 0;  // overdue keys given an expiry (the API's overdue grace)
 };
 
 template <typename T>

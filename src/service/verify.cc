@@ -141,8 +141,10 @@ StatusOr<VerifyResult> KeyServiceImpl::VerifyUnrecorded(const RequestContext& ct
                                                         const VerifyRequest& req) {
   const Principal& p = ctx.actor;
   VerifyResult result;
-  // A malformed key or a failed check is answered without touching the index.
-  if (!ParseKey(req.key).ok()) return result;
+  // A malformed key or a failed check is answered without touching the index — unless keys moved
+  // in from another system are held, whose text need not be in keyhold's format.
+  const bool well_formed = ParseKey(req.key).ok();
+  if (!well_formed && !has_imported_keys_.load(std::memory_order_relaxed)) return result;
   std::optional<PermissionQuery> query;
   if (req.permissions_query) {
     KH_ASSIGN_OR_RETURN(query, PermissionQuery::Parse(*req.permissions_query));
@@ -157,6 +159,7 @@ StatusOr<VerifyResult> KeyServiceImpl::VerifyUnrecorded(const RequestContext& ct
     std::shared_lock lock(mu_);
     auto it = by_hash_.find(h);
     if (it == by_hash_.end() || it->second->kind != store::KeyKind::kApp) return result;
+    if (!well_formed && !it->second->imported) return result;
     e = it->second;
     if (!p.Can("api." + *e->api_id + ".verify_key")) return result;
     const ApiRecord* api = FindApi(*e->api_id);
@@ -239,7 +242,8 @@ Status KeyServiceImpl::SpendCredits(const RequestContext& ctx, const VerifyReque
   }
   if (!ctx.may_block) return WouldBlock();  // the spend waits on the disk
   // The store decides: it spends from the stored balance, which the cell only caches.
-  StatusOr<store::SpendResult> spend = store_.SpendCredits(e.id.str(), req.cost, now);
+  // From the balance's own key: a rerolled key spends its replacement's (CreditsCell).
+  StatusOr<store::SpendResult> spend = store_.SpendCredits(c.owner_id, req.cost, now);
   if (!spend.ok()) {
     // Deleted by another writer since the lookup above: answered as if not found.
     if (spend.status().code() == StatusCode::kNotFound) {

@@ -19,6 +19,9 @@ struct RatelimitConfig {
   bool auto_apply = false;
 };
 
+// What keys.reportLeak does to a leaked key of an API. Stored as these numbers: never renumber.
+enum class LeakResponse : int32_t { kRevoke = 0, kDisable = 1 };
+
 struct ApiRecord {
   std::string id;
   std::string name;
@@ -27,6 +30,11 @@ struct ApiRecord {
   std::vector<std::string> ip_allowlist;  // CIDRs; empty = any address
   int64_t created_at = 0;
   std::optional<int64_t> deleted_at;
+
+  // --- rotation and revocation ---
+  LeakResponse on_leak = LeakResponse::kRevoke;
+  std::optional<int64_t> max_key_age_ms;    // rotation policy: keys older are due; none if unset
+  std::optional<int64_t> overdue_grace_ms;  // overdue keys expire this long after they fell due
 };
 
 struct IdentityRecord {
@@ -75,6 +83,23 @@ struct KeyRecord {
   std::vector<std::string> role_ids;          // app keys: ids of RoleRecords
   std::vector<std::string> root_permissions;  // root keys: permission patterns
   std::optional<int64_t> deleted_at;
+
+  // --- rotation and revocation ---
+  // A reroll links the old key and its replacement both ways. During the overlap the old key
+  // spends its replacement's balance: its own credit columns are empty and `credits_key_id`
+  // names the key whose stored balance it spends ("" = its own).
+  std::string rerolled_from;           // the key this one replaced ("" if none)
+  std::string rerolled_to;             // the key that replaced this one ("" if none)
+  std::optional<int64_t> rerolled_at;  // when rerolled_to was issued
+  std::string credits_key_id;
+  // A revoked key is a soft-deleted one (deleted_at is the time) that keeps a reason, and stays
+  // readable for the record. A key merely deleted has none.
+  std::optional<std::string> revoked_reason;
+  // The root key that created it ("" if unknown). Written when the key is created, never changed.
+  std::string created_by;
+  // Moved in from another system (keys.migrateKeys): its text need not be in keyhold's format,
+  // so it carries no checksum to check before the lookup.
+  bool imported = false;
 };
 
 }  // namespace keyhold::store

@@ -284,6 +284,19 @@ struct WrappedVersion {
 
 inline constexpr int kMaxSecretListPage = 10'000;
 
+// Which keys QueryKeyIds returns: application keys matching every filter given, by id.
+struct KeyQuery {
+  std::string api_id;                       // "" = any
+  std::string identity_id;                  // "" = any
+  std::string created_by;                   // root key id; "" = any
+  std::optional<int64_t> created_since_ms;  // created_at >= since
+  std::optional<int64_t> created_until_ms;  // created_at < until
+  bool include_revoked = false;  // also keys revoked with a reason (not those merely deleted)
+  std::string after_id;          // cursor: only ids > after_id
+  int limit = 100;               // 1..kMaxKeyQuery
+};
+inline constexpr int kMaxKeyQuery = 100'000;
+
 // What SpendCredits did.
 struct SpendResult {
   bool spent = false;    // the balance covered the cost and it was taken (always, if unlimited)
@@ -582,6 +595,17 @@ class Store {
                                                         const std::string& after_id,
                                                         const std::string& identity_id,
                                                         int limit) = 0;
+
+  // --- rotation and revocation ----------------------------------------------------------------
+
+  // Key `key_id` with its links, whether live, deleted or revoked (deleted_at and revoked_reason
+  // tell). Errors: kNotFound if there is no such key (or it was deleted permanently);
+  // kUnavailable.
+  virtual StatusOr<KeyRecord> GetKeyRecord(const std::string& key_id) = 0;
+
+  // Ids of the keys matching `q`, ascending, at most q.limit. Errors: kInvalidArgument if q.limit
+  // is not in [1, kMaxKeyQuery]; kUnavailable.
+  virtual StatusOr<std::vector<std::string>> QueryKeyIds(const KeyQuery& q) = 0;
 
   // Schema version currently applied.
   virtual int SchemaVersion() = 0;

@@ -770,6 +770,77 @@ TEST_P(StoreContract, UsageRowsRollUpAndQueryByAnyGrouping) {
             StatusCode::kInvalidArgument);
 }
 
+// --- rotation and revocation ---------------------------------------------------------------
+
+TEST_P(StoreContract, KeepsLineageRevocationAndCreator) {
+  auto s = Open();
+  WriteBatch b;
+  KeyRecord fresh = MakeKey("key_b", "api_1", 2);
+  fresh.rerolled_from = "key_a";
+  fresh.created_by = "key_root";
+  fresh.permission_ids = {};
+  KeyRecord old = MakeKey("key_a", "api_1", 1);
+  old.rerolled_to = "key_b";
+  old.rerolled_at = 500;
+  old.credits = {};
+  old.credits_key_id = "key_b";
+  old.created_by = "key_root";
+  b.put_keys = {fresh, old};
+  ASSERT_TRUE(s->Apply(b).ok());
+  auto snap = s->LoadAll();
+  ASSERT_EQ(snap->keys.size(), 2u);
+  EXPECT_EQ(snap->keys[0].rerolled_to, "key_b");
+  EXPECT_EQ(snap->keys[0].rerolled_at, 500);
+  EXPECT_EQ(snap->keys[0].credits_key_id, "key_b");
+  EXPECT_FALSE(snap->keys[0].credits.remaining.has_value());
+  EXPECT_EQ(snap->keys[1].rerolled_from, "key_a");
+
+  // Revoked: gone from the live state, kept with its reason; the creator never changes.
+  KeyRecord revoked = snap->keys[0];
+  revoked.deleted_at = 900;
+  revoked.revoked_reason = "found in a public repository";
+  revoked.created_by = "";
+  WriteBatch r;
+  r.put_keys = {revoked};
+  ASSERT_TRUE(s->Apply(r).ok());
+  EXPECT_EQ(s->LoadAll()->keys.size(), 1u);
+  auto read = s->GetKeyRecord("key_a");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->deleted_at, 900);
+  EXPECT_EQ(read->revoked_reason, "found in a public repository");
+  EXPECT_EQ(read->created_by, "key_root");
+  EXPECT_EQ(read->ratelimits.size(), 1u);
+  EXPECT_EQ(s->GetKeyRecord("key_none").status().code(), StatusCode::kNotFound);
+
+  using Ids = std::vector<std::string>;
+  EXPECT_EQ(*s->QueryKeyIds({.api_id = "api_1"}), Ids{"key_b"});
+  EXPECT_EQ(*s->QueryKeyIds({.api_id = "api_1", .include_revoked = true}), (Ids{"key_a", "key_b"}));
+  EXPECT_EQ(*s->QueryKeyIds({.created_by = "key_root"}), Ids{"key_b"});
+  EXPECT_EQ(*s->QueryKeyIds({.created_by = "key_other"}), Ids{});
+  EXPECT_EQ(*s->QueryKeyIds({.created_since_ms = 1000, .created_until_ms = 1001}), Ids{"key_b"});
+  EXPECT_EQ(*s->QueryKeyIds({.created_since_ms = 1001}), Ids{});
+  EXPECT_EQ(s->QueryKeyIds({.limit = 0}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreContract, KeepsAnApisLeakResponseAndRotationPolicy) {
+  auto s = Open();
+  ApiRecord a{"api_1", "helpdesk", "hd", 24, {}, 5, std::nullopt};
+  a.on_leak = LeakResponse::kDisable;
+  a.max_key_age_ms = 90LL * 86'400'000;
+  a.overdue_grace_ms = 86'400'000;
+  WriteBatch b;
+  b.put_apis.push_back(a);
+  b.put_apis.push_back({"api_2", "mail", "", 32, {}, 6, std::nullopt});
+  ASSERT_TRUE(s->Apply(b).ok());
+  auto snap = s->LoadAll();
+  ASSERT_EQ(snap->apis.size(), 2u);
+  EXPECT_EQ(snap->apis[0].on_leak, LeakResponse::kDisable);
+  EXPECT_EQ(snap->apis[0].max_key_age_ms, 90LL * 86'400'000);
+  EXPECT_EQ(snap->apis[0].overdue_grace_ms, 86'400'000);
+  EXPECT_EQ(snap->apis[1].on_leak, LeakResponse::kRevoke);
+  EXPECT_FALSE(snap->apis[1].max_key_age_ms.has_value());
+}
+
 INSTANTIATE_TEST_SUITE_P(AllStores, StoreContract, ::testing::ValuesIn(Factories()),
                          [](const ::testing::TestParamInfo<StoreFactory>& p) {
                            return p.param.name;

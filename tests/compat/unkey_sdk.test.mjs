@@ -203,3 +203,93 @@ test("ratelimit.limit and multiLimit through the SDK", async () => {
   assert.equal(multi.passed, true);
   assert.deepEqual(multi.limits.map((l) => l.remaining), [0, 1]);
 });
+
+test("rerollKey: the old key works through the overlap and both spend one balance", async () => {
+  const { data: old } = await unkey.keys.createKey({
+    apiId, prefix: "rr", name: "rolling", externalId: "cust_roll", meta: { plan: "pro" },
+    permissions: ["tickets.read"], credits: { remaining: 5 },
+  });
+  const { data: fresh } = await unkey.keys.rerollKey({ keyId: old.keyId, expiration: 3600000 });
+  assert.notEqual(fresh.keyId, old.keyId);
+  assert.match(fresh.key, /^rr_/);
+  assert.equal((await verify(old.key, { permissions: "tickets.read" })).code, "VALID");
+  const v = await verify(fresh.key, { credits: { cost: 2 } });
+  assert.equal(v.code, "VALID");
+  assert.equal(v.credits, 2); // 5 - 1 through the old key - 2 through the new one
+  assert.deepEqual(v.meta, { plan: "pro" });
+  assert.equal(v.identity.externalId, "cust_roll");
+  assert.equal((await verify(old.key, { credits: { cost: 3 } })).code, "USAGE_EXCEEDED");
+  assert.equal((await verify(old.key, { credits: { cost: 2 } })).code, "VALID");
+  assert.equal((await verify(fresh.key)).code, "USAGE_EXCEEDED");
+
+  const oldView = (await unkey.keys.getKey({ keyId: old.keyId })).data;
+  assert.equal(oldView.credits.remaining, 0);
+  assert.ok(oldView.expires > Date.now() && oldView.expires <= Date.now() + 3600000);
+  // keyhold's lineage fields, beyond what the SDK's types name: read over plain HTTP.
+  assert.equal((await s.ok("keys.getKey", { keyId: old.keyId })).rerolledTo, fresh.keyId);
+  assert.equal((await s.ok("keys.getKey", { keyId: fresh.keyId })).rerolledFrom, old.keyId);
+
+  await assert.rejects(unkey.keys.rerollKey({ keyId: old.keyId, expiration: 0 }), (e) => {
+    assert.equal(e.statusCode, 409);
+    return true;
+  });
+});
+
+test("rerollKey with expiration 0 ends the old key at once; bad rerolls are refused", async () => {
+  const { data: old } = await unkey.keys.createKey({ apiId });
+  const { data: fresh } = await unkey.keys.rerollKey({ keyId: old.keyId, expiration: 0 });
+  assert.equal((await verify(old.key)).code, "EXPIRED");
+  assert.equal((await verify(fresh.key)).code, "VALID");
+  await assert.rejects(unkey.keys.rerollKey({ keyId: "key_missing", expiration: 0 }),
+    errors.NotFoundErrorResponse);
+  await unkey.keys.deleteKey({ keyId: fresh.keyId });
+  await assert.rejects(unkey.keys.rerollKey({ keyId: fresh.keyId, expiration: 0 }),
+    errors.NotFoundErrorResponse);
+  const { data: k } = await unkey.keys.createKey({ apiId });
+  await assert.rejects(unkey.keys.rerollKey({ keyId: k.keyId, expiration: 400 * 86400000 }),
+    errors.BadRequestErrorResponse);
+});
+
+test("migrateKeys: hashed and plaintext keys from another system verify beside keyhold keys", async () => {
+  const { createHash } = await import("node:crypto");
+  const sha = (k, enc) => createHash("sha256").update(k).digest(enc);
+  const { data: api } = await unkey.apis.createApi({ name: "moved-in" });
+  const { data: own } = await unkey.keys.createKey({ apiId: api.apiId });
+  const hexKey = "helpdesk_live_4f1c2a9e";
+  const b64Key = "postal-7Hq2Lw9Zk";
+  const plainKey = "crm_abcdef0123456789";
+  const hexRes = await unkey.keys.migrateKeys({
+    migrationId: "sha256_hex", apiId: api.apiId,
+    keys: [{ hash: sha(hexKey, "hex"), name: "legacy", externalId: "cust_mig", permissions: ["tickets.read"] }],
+  });
+  assert.equal(hexRes.data.migrated.length, 1);
+  assert.equal(hexRes.data.migrated[0].hash, sha(hexKey, "hex"));
+  const b64Res = await unkey.keys.migrateKeys({
+    migrationId: "sha256_base64", apiId: api.apiId, keys: [{ hash: sha(b64Key, "base64"), credits: { remaining: 1 } }],
+  });
+  assert.equal(b64Res.data.migrated.length, 1);
+  const plainRes = await unkey.keys.migrateKeys({
+    migrationId: "plaintext", apiId: api.apiId, keys: [{ hash: plainKey }, { hash: plainKey }],
+  });
+  assert.equal(plainRes.data.migrated.length, 1);
+  assert.equal(plainRes.data.migrated[0].hash, sha(plainKey, "hex")); // never the key itself
+  assert.deepEqual(plainRes.data.failed, [sha(plainKey, "hex")]);
+
+  const v = await verify(hexKey, { permissions: "tickets.read" });
+  assert.equal(v.code, "VALID");
+  assert.equal(v.keyId, hexRes.data.migrated[0].keyId);
+  assert.equal(v.identity.externalId, "cust_mig");
+  assert.equal((await verify(b64Key)).code, "VALID");
+  assert.equal((await verify(b64Key)).code, "USAGE_EXCEEDED");
+  assert.equal((await verify(plainKey)).code, "VALID");
+  assert.equal((await verify(own.key)).code, "VALID");
+  assert.equal((await verify("crm_not_a_moved_key")).code, "NOT_FOUND");
+
+  await assert.rejects(unkey.keys.migrateKeys({
+    migrationId: "md5", apiId: api.apiId, keys: [{ hash: "x" }],
+  }), errors.BadRequestErrorResponse);
+  await assert.rejects(unkey.keys.migrateKeys({
+    migrationId: "sha256_hex", apiId: api.apiId, keys: [{ hash: sha("ok-key", "hex") }, { hash: "zz" }],
+  }), errors.BadRequestErrorResponse);
+  assert.equal((await verify("ok-key")).code, "NOT_FOUND"); // the batch was refused whole
+});

@@ -181,6 +181,12 @@ class FaultyStore final : public store::Store {
     if (fail_) return WriteFailure();
     return inner_.RewrapSecretVersion(old, new_term, wrapped_key);
   }
+  StatusOr<store::KeyRecord> GetKeyRecord(const std::string& key_id) override {
+    return inner_.GetKeyRecord(key_id);
+  }
+  StatusOr<std::vector<std::string>> QueryKeyIds(const store::KeyQuery& q) override {
+    return inner_.QueryKeyIds(q);
+  }
   int SchemaVersion() override { return inner_.SchemaVersion(); }
 
  private:

@@ -66,6 +66,32 @@ test("root keys from the command line", async () => {
   assert.equal(del.code, 0);
 });
 
+test("keys reroll and root-keys reroll", async () => {
+  const api = JSON.parse((await cli(["apis", "create", "--name", "rolled", "--json"], { env })).stdout);
+  const created = JSON.parse((await cli(["keys", "create", "--api-id", api.apiId, "--prefix", "roll",
+    "--json"], { env })).stdout);
+  const rolled = await cli(["keys", "reroll", created.keyId, "--overlap", "1h", "--json"], { env });
+  assert.equal(rolled.code, 0, rolled.stderr);
+  const fresh = JSON.parse(rolled.stdout);
+  assert.match(fresh.key, /^roll_/);
+  const human = await cli(["keys", "reroll", fresh.keyId, "--overlap", "0"], { env });
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /shown only this once/);
+  const again = await cli(["keys", "reroll", created.keyId, "--overlap", "0"], { env });
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already rerolled/);
+  const bad = await cli(["keys", "reroll", created.keyId, "--overlap", "soon"], { env });
+  assert.equal(bad.code, 2);
+  const missing = await cli(["keys", "reroll", created.keyId], { env });
+  assert.equal(missing.code, 2);
+
+  const root = JSON.parse((await cli(["root-keys", "create", "--permission", "api.*.verify_key",
+    "--json"], { env })).stdout);
+  const rootRolled = await cli(["root-keys", "reroll", root.keyId, "--overlap", "10m", "--json"], { env });
+  assert.equal(rootRolled.code, 0, rootRolled.stderr);
+  assert.match(JSON.parse(rootRolled.stdout).key, /^khr_/);
+});
+
 test("exit codes for usage errors and an unreachable server", async () => {
   const usage = await cli(["keys", "create"], { env });
   assert.equal(usage.code, 2);

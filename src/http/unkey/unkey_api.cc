@@ -30,6 +30,11 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"keys.updateKey", {&UnkeyApi::UpdateKey, kMay}},
       {"keys.updateCredits", {&UnkeyApi::UpdateCredits, kMay}},
       {"keys.deleteKey", {&UnkeyApi::DeleteKey, kMay}},
+      {"keys.rerollKey", {&UnkeyApi::RerollKey, kMay}},
+      {"keys.revokeKeys", {&UnkeyApi::RevokeKeys, kMay}},
+      {"keys.reportLeak", {&UnkeyApi::ReportLeak, kMay}},
+      {"keys.listDue", {&UnkeyApi::ListDueKeys, kNever}},
+      {"keys.migrateKeys", {&UnkeyApi::MigrateKeys, kMay}},
       {"keys.addPermissions", {&UnkeyApi::AddPermissions, kMay}},
       {"keys.setPermissions", {&UnkeyApi::SetPermissions, kMay}},
       {"keys.removePermissions", {&UnkeyApi::RemovePermissions, kMay}},
@@ -52,6 +57,7 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"rootKeys.createRootKey", {&UnkeyApi::CreateRootKey, kMay}},
       {"rootKeys.listRootKeys", {&UnkeyApi::ListRootKeys, kMay}},
       {"rootKeys.deleteRootKey", {&UnkeyApi::DeleteRootKey, kMay}},
+      {"rootKeys.rerollRootKey", {&UnkeyApi::RerollRootKey, kMay}},
       {"audit.listEvents", {&UnkeyApi::ListAuditEvents, kMay}},
       {"audit.verifyChain", {&UnkeyApi::VerifyAuditChain, kMay}},
       {"analytics.getVerifications", {&UnkeyApi::GetVerifications, kMay}},
@@ -162,6 +168,17 @@ HttpResponse UnkeyApi::CreateApi(Call& c) {
       static_cast<int32_t>(c.r.Int("defaultByteLength", {.min = 16, .max = 255}).value_or(32));
   req.ip_allowlist =
       c.r.Strings("ipAllowlist", {.max = 64}, 100).value_or(std::vector<std::string>{});
+  // keyhold's: what a leak report does to its keys, and its rotation policy.
+  if (auto on_leak = c.r.String("onLeak", {.max = 16})) {
+    if (*on_leak == "disable") {
+      req.on_leak = service::OnLeak::kDisable;
+    } else if (*on_leak != "revoke") {
+      c.r.Error("body.onLeak", "must be 'revoke' or 'disable'");
+    }
+  }
+  req.max_key_age_ms =
+      c.r.Int("maxKeyAge", {.min = service::kMinKeyAgeMs, .max = service::kMaxKeyAgeMs});
+  req.overdue_grace_ms = c.r.Int("overdueGrace", {.max = service::kMaxOverdueGraceMs});
   if (auto bad = c.Finish()) return *bad;
   KH_HTTP_TRY(c, api, service_.CreateApi(c.ctx, std::move(req)));
   return Ok(c.id, {{"apiId", api->id}});
@@ -171,7 +188,12 @@ HttpResponse UnkeyApi::GetApi(Call& c) {
   auto api_id = c.r.String("apiId", kIdRule);
   if (auto bad = c.Finish()) return *bad;
   KH_HTTP_TRY(c, api, service_.GetApi(c.ctx, *api_id));
-  return Ok(c.id, {{"id", api->id}, {"name", api->name}});
+  json data = {{"id", api->id},
+               {"name", api->name},
+               {"onLeak", api->on_leak == service::OnLeak::kDisable ? "disable" : "revoke"}};
+  if (api->max_key_age_ms) data["maxKeyAge"] = *api->max_key_age_ms;
+  if (api->overdue_grace_ms) data["overdueGrace"] = *api->overdue_grace_ms;
+  return Ok(c.id, data);
 }
 
 HttpResponse UnkeyApi::DeleteApi(Call& c) {
@@ -189,11 +211,15 @@ HttpResponse UnkeyApi::ListKeys(Call& c) {
   auto external_id = c.r.String("externalId", {.min = 1, .max = 256});
   auto decrypt = c.r.Bool("decrypt");
   c.r.Bool("revalidateKeysCache");
+  bool include_revoked = c.r.Bool("includeRevoked").value_or(false);  // keyhold's
   if (decrypt.value_or(false)) {
     c.r.Error("body.decrypt", "keys of this server are not recoverable", "omit decrypt");
   }
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(c, page, service_.ListKeys(c.ctx, *api_id, cursor, limit, external_id));
+  KH_HTTP_TRY(
+      c, page,
+      service_.ListKeys(c.ctx, *api_id, cursor, limit, external_id,
+                        include_revoked ? service::Revoked::kInclude : service::Revoked::kExclude));
   json data = json::array();
   for (const auto& k : page->items) data.push_back(KeyJson(k));
   return OkPage(c.id, data, page->cursor, page->has_more);
@@ -330,7 +356,9 @@ HttpResponse UnkeyApi::GetKey(Call& c) {
     c.r.Error("body.decrypt", "keys of this server are not recoverable", "omit decrypt");
   }
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(c, view, service_.GetKey(c.ctx, *key_id));
+  auto view = service_.GetKey(c.ctx, *key_id);
+  if (!view.ok() && IsWouldBlock(view.status())) return HttpResponse::RunOnWorker();
+  if (!view.ok()) return unkey::Error(c.id, view.status());
   return Ok(c.id, KeyJson(*view));
 }
 
@@ -408,6 +436,119 @@ HttpResponse UnkeyApi::DeleteKey(Call& c) {
       c.ctx, *key_id, permanent ? service::Deletion::kPermanent : service::Deletion::kSoft);
   if (!st.ok()) return unkey::Error(c.id, st);
   return Ok(c.id, json::object());
+}
+
+HttpResponse UnkeyApi::RerollKey(Call& c) {
+  auto key_id = c.r.String("keyId", kIdRule);
+  auto overlap = c.r.Int("expiration", {.required = true, .max = service::kMaxRerollOverlapMs});
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, created, service_.RerollKey(c.ctx, *key_id, *overlap));
+  return Ok(c.id, {{"keyId", created->key_id}, {"key", created->key.Reveal()}});
+}
+
+HttpResponse UnkeyApi::RevokeKeys(Call& c) {
+  service::RevokeKeysRequest req;
+  req.key_ids = c.r.Strings("keyIds", {.min = 1, .max = 128}, service::kMaxListItems)
+                    .value_or(std::vector<std::string>{});
+  req.api_id = c.r.String("apiId", {.min = 1, .max = 128}).value_or("");
+  req.identity =
+      c.r.String("identity", {.min = 1, .max = service::kMaxExternalIdLength}).value_or("");
+  req.created_since_ms = c.r.Int("createdAfter", {.min = 0, .max = 253402300799999});
+  req.created_until_ms = c.r.Int("createdBefore", {.min = 0, .max = 253402300799999});
+  req.created_by = c.r.String("createdBy", {.min = 1, .max = 128}).value_or("");
+  req.reason =
+      c.r.String("reason", {.required = true, .min = 1, .max = service::kMaxRevocationReason})
+          .value_or("");
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, revoked, service_.RevokeKeys(c.ctx, req));
+  return Ok(c.id, {{"revoked", revoked->size()}, {"keyIds", *revoked}});
+}
+
+HttpResponse UnkeyApi::ReportLeak(Call& c) {
+  auto key = c.r.String("key", {.required = true, .min = 1, .max = kMaxKeyText});
+  std::string source = c.r.String("source", {.max = service::kMaxLeakSource}).value_or("");
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, action, service_.ReportLeak(c.ctx, *key, source));
+  const char* name = *action == service::LeakAction::kRevoked    ? "revoked"
+                     : *action == service::LeakAction::kDisabled ? "disabled"
+                                                                 : "none";
+  return Ok(c.id, {{"action", name}});
+}
+
+HttpResponse UnkeyApi::ListDueKeys(Call& c) {
+  std::string api_id = c.r.String("apiId", {.min = 1, .max = 128}).value_or("");
+  int64_t within = c.r.Int("within", {.max = service::kMaxKeyAgeMs}).value_or(7 * 86'400'000LL);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, due, service_.ListDueKeys(c.ctx, api_id, within));
+  json data = json::array();
+  for (const service::DueKey& d : *due) {
+    json k = {{"keyId", d.key.id()},    {"apiId", d.key.api_id()},
+              {"start", d.key.start()}, {"createdAt", d.key.created_at()},
+              {"dueAt", d.due_at},      {"overdue", d.overdue}};
+    if (d.key.name()) k["name"] = *d.key.name();
+    if (d.key.expires()) k["expires"] = *d.key.expires();
+    data.push_back(std::move(k));
+  }
+  return Ok(c.id, data);
+}
+
+// One entry of keys.migrateKeys' `keys`; errors go to `r`'s list under `loc`.
+static service::MigratedKey ReadMigratedKey(BodyReader& r, const json& item,
+                                            const std::string& loc) {
+  std::vector<FieldError> errs;
+  BodyReader ir(item, loc, &errs);
+  service::MigratedKey k;
+  k.hash = ir.String("hash", {.required = true, .min = 1, .max = kMaxKeyText}).value_or("");
+  k.name = ir.String("name", kNameRule);
+  k.external_id = ir.String("externalId", {.min = 1, .max = 256});
+  k.meta_json = ir.ObjectText("meta", service::kMaxMetaBytes).value_or("");
+  k.roles = ir.Strings("roles", {.max = 256}, 1000).value_or(std::vector<std::string>{});
+  k.permissions =
+      ir.Strings("permissions", {.max = 512}, 1000).value_or(std::vector<std::string>{});
+  k.expires = ir.Int("expires", {.min = 0, .max = 253402300799999});
+  k.enabled = ir.Bool("enabled").value_or(true);
+  if (auto credits = ReadCredits(ir, "credits")) {
+    CreditsState s;
+    s.remaining = credits->remaining;
+    s.refill = credits->refill;
+    k.credits = s;
+  }
+  k.ratelimits = ReadRatelimits(ir, "ratelimits");
+  ir.Finish();
+  for (auto& e : errs) r.Error(e.location, e.message, e.fix);
+  return k;
+}
+
+HttpResponse UnkeyApi::MigrateKeys(Call& c) {
+  auto migration = c.r.String("migrationId", {.required = true, .min = 1, .max = 64});
+  service::MigrationScheme scheme = service::MigrationScheme::kSha256Hex;
+  if (migration == "sha256_base64") {
+    scheme = service::MigrationScheme::kSha256Base64;
+  } else if (migration == "plaintext") {
+    scheme = service::MigrationScheme::kPlaintext;
+  } else if (migration && *migration != "sha256_hex") {
+    c.r.Error("body.migrationId", "must be 'sha256_hex', 'sha256_base64' or 'plaintext'",
+              "name how the old system stored its keys");
+  }
+  std::string api_id = c.r.String("apiId", kIdRule).value_or("");
+  std::vector<service::MigratedKey> keys;
+  if (const json* arr = c.r.Array("keys", service::kMaxMigratedKeys, /*required=*/true)) {
+    for (size_t i = 0; i < arr->size(); ++i) {
+      std::string loc = c.r.Location("keys") + "[" + std::to_string(i) + "]";
+      if (!(*arr)[i].is_object()) {
+        c.r.Error(loc, "must be an object");
+        continue;
+      }
+      keys.push_back(ReadMigratedKey(c.r, (*arr)[i], loc));
+    }
+  }
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, result, service_.MigrateKeys(c.ctx, api_id, scheme, std::move(keys)));
+  json migrated = json::array();
+  for (const auto& [hash, key_id] : result->migrated) {
+    migrated.push_back({{"hash", hash}, {"keyId", key_id}});
+  }
+  return Ok(c.id, {{"migrated", migrated}, {"failed", result->duplicates}});
 }
 
 HttpResponse UnkeyApi::ChangePermissions(Call& c, service::SetMode mode) {

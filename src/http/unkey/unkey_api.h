@@ -83,6 +83,12 @@ class UnkeyApi final : public Surface {
   HttpResponse UpdateKey(Call& c);
   HttpResponse UpdateCredits(Call& c);
   HttpResponse DeleteKey(Call& c);
+  HttpResponse RerollKey(Call& c);
+  HttpResponse RevokeKeys(Call& c);
+  HttpResponse ReportLeak(Call& c);
+  HttpResponse ListDueKeys(Call& c);
+  HttpResponse MigrateKeys(Call& c);
+  HttpResponse RerollRootKey(Call& c);
   HttpResponse AddPermissions(Call& c);
   HttpResponse SetPermissions(Call& c);
   HttpResponse RemovePermissions(Call& c);

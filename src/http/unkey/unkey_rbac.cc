@@ -156,6 +156,14 @@ HttpResponse UnkeyApi::ListRootKeys(Call& c) {
   return PageResponse(c, *page, KeyJson);
 }
 
+HttpResponse UnkeyApi::RerollRootKey(Call& c) {
+  auto key_id = c.r.String("keyId", {.required = true, .min = 1, .max = 128});
+  auto overlap = c.r.Int("expiration", {.required = true, .max = service::kMaxRerollOverlapMs});
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, created, service_.RerollRootKey(c.ctx, *key_id, *overlap));
+  return Ok(c.id, {{"keyId", created->key_id}, {"key", created->key.Reveal()}});
+}
+
 HttpResponse UnkeyApi::DeleteRootKey(Call& c) {
   auto key_id = c.r.String("keyId", {.required = true, .min = 1, .max = 128});
   if (auto bad = c.Finish()) return *bad;

@@ -403,6 +403,14 @@ json KeyJson(const service::KeyView& v) {
   const CreditsState& credits = v.credits();
   if (credits.remaining || credits.refill) j["credits"] = CreditsJson(credits);
   if (v.identity()) j["identity"] = IdentityJson(*v.identity());
+  // keyhold's lineage of rerolled keys (the replaced key stops at `expires`).
+  if (!v.rerolled_from().empty()) j["rerolledFrom"] = v.rerolled_from();
+  if (!v.rerolled_to().empty()) j["rerolledTo"] = v.rerolled_to();
+  if (v.rerolled_at()) j["rerolledAt"] = *v.rerolled_at();
+  if (v.revoked_at()) {
+    j["revokedAt"] = *v.revoked_at();
+    j["revocationReason"] = v.revocation_reason();
+  }
   return j;
 }
 

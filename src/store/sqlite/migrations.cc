@@ -245,6 +245,24 @@ CREATE TABLE secret_versions (
 );
 CREATE INDEX secret_versions_by_term ON secret_versions(kek_term) WHERE destroyed = 0;
 )sql",
+      // 7: rotation and revocation. A reroll links the old key and its replacement; the old key
+      // spends its replacement's balance during the overlap (credits_key_id). A revoked key keeps
+      // its reason. created_by is filled in for existing keys from their audit entries.
+      R"sql(
+ALTER TABLE keys ADD COLUMN rerolled_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE keys ADD COLUMN rerolled_to TEXT NOT NULL DEFAULT '';
+ALTER TABLE keys ADD COLUMN rerolled_at INTEGER;
+ALTER TABLE keys ADD COLUMN credits_key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE keys ADD COLUMN revoked_reason TEXT;
+ALTER TABLE keys ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+UPDATE keys SET created_by = COALESCE((SELECT actor FROM audit_log
+  WHERE action IN ('key.create', 'root_key.create') AND target = keys.id ORDER BY seq LIMIT 1), '');
+CREATE INDEX keys_by_creator ON keys(created_by, id);
+ALTER TABLE keys ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE apis ADD COLUMN on_leak INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE apis ADD COLUMN max_key_age_ms INTEGER;
+ALTER TABLE apis ADD COLUMN overdue_grace_ms INTEGER;
+)sql",
   };
   return kMigrations;
 }

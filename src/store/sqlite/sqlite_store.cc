@@ -96,12 +96,17 @@ Status SqliteStore::Migrate() {
 namespace {
 
 Status LoadApis(sqlite3* db, Snapshot& snap) {
-  Stmt s(db,
-         "SELECT id, name, default_prefix, default_byte_length, ip_allowlist, created_at "
-         "FROM apis WHERE deleted_at IS NULL ORDER BY id");
+  Stmt s(
+      db,
+      "SELECT id, name, default_prefix, default_byte_length, ip_allowlist, created_at, "
+      "on_leak, max_key_age_ms, overdue_grace_ms FROM apis WHERE deleted_at IS NULL ORDER BY id");
   return s.ForEachRow(Access::kRead, "read apis", [&] {
     snap.apis.push_back({s.Text(0), s.Text(1), s.Text(2), static_cast<int32_t>(s.Int(3)),
                          sqlite::StringsFromJson(s.View(4)), s.Int(5), std::nullopt});
+    ApiRecord& a = snap.apis.back();
+    a.on_leak = s.Int(6) == 1 ? LeakResponse::kDisable : LeakResponse::kRevoke;
+    a.max_key_age_ms = s.OptInt(7);
+    a.overdue_grace_ms = s.OptInt(8);
     return OkStatus();
   });
 }
@@ -163,6 +168,16 @@ class LinkCursor {
   int rc_ = SQLITE_DONE;
 };
 
+// The columns ReadKey reads, in its order.
+std::string KeyColumns() {
+  return std::string(
+             "SELECT id, kind, api_id, hash, start, name, meta, identity_id, created_at, "
+             "updated_at, last_used_at, expires, enabled, ") +
+         sqlite::kCreditColumns +
+         ", ratelimits, rerolled_from, rerolled_to, rerolled_at, credits_key_id, revoked_reason, "
+         "created_by, deleted_at, imported";
+}
+
 Status ReadKey(const Stmt& s, KeyRecord& k) {
   k.id = s.Text(0);
   k.kind = static_cast<KeyKind>(s.Int(1));
@@ -184,6 +199,14 @@ Status ReadKey(const Stmt& s, KeyRecord& k) {
   k.enabled = s.Int(12) != 0;
   k.credits = sqlite::ReadCredits(s, 13);
   k.ratelimits = sqlite::RatelimitsFromJson(s.View(18));
+  k.rerolled_from = s.Text(19);
+  k.rerolled_to = s.Text(20);
+  k.rerolled_at = s.OptInt(21);
+  k.credits_key_id = s.Text(22);
+  if (!s.IsNull(23)) k.revoked_reason = s.Text(23);
+  k.created_by = s.Text(24);
+  k.deleted_at = s.OptInt(25);
+  k.imported = s.Int(26) != 0;
   return OkStatus();
 }
 
@@ -196,11 +219,7 @@ Status LoadKeys(sqlite3* db, const Store::KeyVisitor& on_key) {
   LinkCursor root_perms(db,
                         "SELECT key_id, permission FROM root_key_permissions "
                         "ORDER BY key_id, permission");
-  std::string sql = std::string(
-                        "SELECT id, kind, api_id, hash, start, name, meta, identity_id, "
-                        "created_at, updated_at, last_used_at, expires, enabled, ") +
-                    sqlite::kCreditColumns + ", ratelimits FROM keys " +
-                    "WHERE deleted_at IS NULL ORDER BY id";
+  std::string sql = KeyColumns() + " FROM keys WHERE deleted_at IS NULL ORDER BY id";
   Stmt s(db, sql.c_str());
   if (!perms.ok() || !roles.ok() || !root_perms.ok()) {
     return EngineError(db, Access::kRead, "prepare key links");
@@ -320,6 +339,76 @@ StatusOr<std::vector<audit::Checkpoint>> SqliteStore::ListAuditCheckpoints(int64
   KH_RETURN_IF_ERROR(CheckAuditLimit(limit));
   std::lock_guard lock(mu_);
   return sqlite::ReadCheckpoints(db_, after_seq, limit);
+}
+
+}  // namespace keyhold::store
+
+namespace keyhold::store {
+
+// --- rotation and revocation ----------------------------------------------------------------
+
+StatusOr<KeyRecord> SqliteStore::GetKeyRecord(const std::string& key_id) {
+  std::lock_guard lock(mu_);
+  KeyRecord k;
+  bool found = false;
+  auto read = [&]() -> Status {
+    std::string sql = KeyColumns() + " FROM keys WHERE id = ?";
+    Stmt s(db_, sql.c_str());
+    s.Bind(1, key_id);
+    KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "read key", [&] {
+      found = true;
+      return ReadKey(s, k);
+    }));
+    if (!found) return OkStatus();
+    struct Link {
+      const char* sql;
+      std::vector<std::string> KeyRecord::*values;
+    };
+    for (const Link& l :
+         {Link{"SELECT permission_id FROM key_permissions WHERE key_id = ? ORDER BY 1",
+               &KeyRecord::permission_ids},
+          Link{"SELECT role_id FROM key_roles WHERE key_id = ? ORDER BY 1", &KeyRecord::role_ids},
+          Link{"SELECT permission FROM root_key_permissions WHERE key_id = ? ORDER BY 1",
+               &KeyRecord::root_permissions}}) {
+      Stmt ls(db_, l.sql);
+      ls.Bind(1, key_id);
+      KH_RETURN_IF_ERROR(ls.ForEachRow(Access::kRead, "read key links", [&] {
+        (k.*(l.values)).push_back(ls.Text(0));
+        return OkStatus();
+      }));
+    }
+    return OkStatus();
+  };
+  KH_RETURN_IF_ERROR(InTransaction(db_, Access::kRead, read));
+  if (!found) return NotFound("key '" + key_id + "' was not found", "data/key_not_found");
+  return k;
+}
+
+StatusOr<std::vector<std::string>> SqliteStore::QueryKeyIds(const KeyQuery& q) {
+  if (q.limit < 1 || q.limit > kMaxKeyQuery) {
+    return InvalidArgument("limit must be between 1 and " + std::to_string(kMaxKeyQuery));
+  }
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT id FROM keys WHERE kind = 0 AND id > ?1 "
+         "AND (deleted_at IS NULL OR (?2 AND revoked_reason IS NOT NULL)) "
+         "AND (?3 = '' OR api_id = ?3) AND (?4 = '' OR identity_id = ?4) "
+         "AND (?5 = '' OR created_by = ?5) AND (?6 IS NULL OR created_at >= ?6) "
+         "AND (?7 IS NULL OR created_at < ?7) ORDER BY id LIMIT ?8");
+  s.Bind(1, q.after_id);
+  s.Bind(2, int64_t{q.include_revoked ? 1 : 0});
+  s.Bind(3, q.api_id);
+  s.Bind(4, q.identity_id);
+  s.Bind(5, q.created_by);
+  s.Bind(6, q.created_since_ms);
+  s.Bind(7, q.created_until_ms);
+  s.Bind(8, int64_t{q.limit});
+  std::vector<std::string> ids;
+  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "query keys", [&] {
+    ids.push_back(s.Text(0));
+    return OkStatus();
+  }));
+  return ids;
 }
 
 }  // namespace keyhold::store

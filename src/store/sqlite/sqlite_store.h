@@ -64,6 +64,8 @@ class SqliteStore final : public Store {
   StatusOr<std::vector<std::string>> ListKeyIds(const std::string& api_id,
                                                 const std::string& after_id,
                                                 const std::string& identity_id, int limit) override;
+  StatusOr<KeyRecord> GetKeyRecord(const std::string& key_id) override;
+  StatusOr<std::vector<std::string>> QueryKeyIds(const KeyQuery& q) override;
   StatusOr<std::vector<audit::AuditEntry>> ReadAudit(int64_t after_seq, int limit) override;
   StatusOr<std::vector<audit::AuditEntry>> QueryAudit(const AuditQuery& q) override;
   StatusOr<AuditTail> ReadAuditTail() override;

@@ -26,7 +26,8 @@ Status PutApis(sqlite3* db, const std::vector<ApiRecord>& apis) {
   if (apis.empty()) return OkStatus();
   Stmt s(db,
          "INSERT OR REPLACE INTO apis (id, name, default_prefix, default_byte_length, "
-         "ip_allowlist, created_at, deleted_at) VALUES (?,?,?,?,?,?,?)");
+         "ip_allowlist, created_at, deleted_at, on_leak, max_key_age_ms, overdue_grace_ms) "
+         "VALUES (?,?,?,?,?,?,?,?,?,?)");
   for (const ApiRecord& a : apis) {
     s.Bind(1, a.id);
     s.Bind(2, a.name);
@@ -35,6 +36,9 @@ Status PutApis(sqlite3* db, const std::vector<ApiRecord>& apis) {
     s.Bind(5, sqlite::StringsToJson(a.ip_allowlist));
     s.Bind(6, a.created_at);
     s.Bind(7, a.deleted_at);
+    s.Bind(8, int64_t{static_cast<int32_t>(a.on_leak)});
+    s.Bind(9, a.max_key_age_ms);
+    s.Bind(10, a.overdue_grace_ms);
     KH_RETURN_IF_ERROR(s.Run(kWrite, "put api"));
   }
   return OkStatus();
@@ -122,6 +126,13 @@ Status BindAndPutKey(Stmt& s, const KeyRecord& k) {
   sqlite::BindCredits(s, 14, k.credits);
   s.Bind(19, sqlite::RatelimitsToJson(k.ratelimits));
   s.Bind(20, k.deleted_at);
+  s.Bind(21, k.rerolled_from);
+  s.Bind(22, k.rerolled_to);
+  s.Bind(23, k.rerolled_at);
+  s.Bind(24, k.credits_key_id);
+  s.BindOpt(25, k.revoked_reason);
+  s.Bind(26, k.created_by);
+  s.Bind(27, int64_t{k.imported ? 1 : 0});
   return s.Run(kWrite, "put key");
 }
 
@@ -131,14 +142,20 @@ Status PutKeys(sqlite3* db, const std::vector<KeyRecord>& keys) {
   Stmt put(db,
            "INSERT INTO keys (id, kind, api_id, hash, start, name, meta, identity_id, "
            "created_at, updated_at, last_used_at, expires, enabled, credits_remaining, "
-           "refill_interval, refill_amount, refill_day, last_refill_at, ratelimits, deleted_at) "
-           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+           "refill_interval, refill_amount, refill_day, last_refill_at, ratelimits, deleted_at, "
+           "rerolled_from, rerolled_to, rerolled_at, credits_key_id, revoked_reason, created_by, "
+           "imported) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+           "ON CONFLICT(id) DO UPDATE SET "
            "name=excluded.name, meta=excluded.meta, identity_id=excluded.identity_id, "
            "updated_at=excluded.updated_at, expires=excluded.expires, enabled=excluded.enabled, "
            "credits_remaining=excluded.credits_remaining, "
            "refill_interval=excluded.refill_interval, refill_amount=excluded.refill_amount, "
            "refill_day=excluded.refill_day, last_refill_at=excluded.last_refill_at, "
-           "ratelimits=excluded.ratelimits, deleted_at=excluded.deleted_at");
+           "ratelimits=excluded.ratelimits, deleted_at=excluded.deleted_at, "
+           "rerolled_from=excluded.rerolled_from, rerolled_to=excluded.rerolled_to, "
+           "rerolled_at=excluded.rerolled_at, credits_key_id=excluded.credits_key_id, "
+           "revoked_reason=excluded.revoked_reason");  // created_by is never changed
   KeyLinks links[] = {
       {Stmt(db, "DELETE FROM key_permissions WHERE key_id = ?"),
        Stmt(db, "INSERT INTO key_permissions (key_id, permission_id) VALUES (?,?)"),
