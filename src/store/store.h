@@ -545,10 +545,10 @@ class Store {
   // Stores w.version as the secret's new current version, creating the secret if needed, if
   // and only if its current version is still w.expected_current (w.version.version must be one
   // more); then drops the oldest versions beyond max_versions (the smaller of the secret's and
-  // the mount's where both are set, else whichever is, else 10), in the same transaction. Errors: kFailedPrecondition, reason
-  // "data/secret_changed", if another write came first (nothing written: seal again and
-  // retry); kInvalidArgument if the version is not expected_current + 1; kNotFound if the
-  // mount does not exist; kUnavailable.
+  // the mount's where both are set, else whichever is, else 10), in the same transaction. Errors:
+  // kFailedPrecondition, reason "data/secret_changed", if another write came first (nothing
+  // written: seal again and retry); kInvalidArgument if the version is not expected_current + 1;
+  // kNotFound if the mount does not exist; kUnavailable.
   virtual Status WriteSecretVersion(const SecretVersionWrite& w,
                                     const audit::AuditEntry* audit = nullptr) = 0;
   // Soft-deletes (at `now_ms`), undeletes or destroys the kept versions of `versions` that are
