@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
-#include <set>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <stop_token>
 #include <thread>
 
@@ -643,7 +643,7 @@ class SecretServiceImpl final : public SecretService {
   std::unique_ptr<crypto::Keyring> ring_;
   static constexpr std::chrono::seconds kMountsFresh{1};
   std::mutex mounts_mu_;
-  std::set<std::string> known_mounts_;                // guarded by mounts_mu_
+  std::set<std::string> known_mounts_;                    // guarded by mounts_mu_
   std::chrono::steady_clock::time_point mounts_read_at_;  // guarded by mounts_mu_
   std::mutex rewrap_mu_;
   std::jthread rewrap_;  // guarded by rewrap_mu_
