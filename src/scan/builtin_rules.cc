@@ -2710,6 +2710,9 @@ regexes = [
   '''(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$''',
   '''^\$''',
   '''(?i)^(?:process\.env|os\.environ|os\.getenv|env\.|config\.|settings\.|self\.|this\.)''',
+  # A reference to where a secret is kept, not the secret: `keyhold run --secret
+  # DB_PASSWORD=secret/app/db#password`, Vault and keyhold KV paths.
+  '''^[a-z0-9_-]+(?:/[a-z0-9_.-]+)+(?:#[A-Za-z0-9_.-]+)?$''',
 ]
 [[rules.allowlists]]
 description = "digests of secrets are not secrets: password_hash, token_sha256, ..."

@@ -90,13 +90,14 @@ TEST_F(ScannerTest, ConnectionStringsWithPasswordsButNotPlaceholders) {
 
 TEST_F(ScannerTest, GenericSecretsNeedEntropyAndSkipLookAlikes) {
   auto found = Scan(
-      "client_secret = \"q8Zr2LmT7vXc4NpK9sWd\"\n"                  // reported
-      "password = \"changeme_changeme\"\n"                          // stop-word
-      "session_token = \"123e4567-e89b-12d3-a456-426614174000\"\n"  // UUID
-      "api_key = os.getenv(\"API_KEY\")\n"                          // lookup
-      "secret_name = \"database_password_prod\"\n"                  // identifier
-      "token = \"aaaaaaaaaaaaaaaa\"\n"                              // no entropy
-      "password_hash = \"5f4dcc3b5aa765d61d8327deb882cf99\"\n"      // a digest
+      "client_secret = \"q8Zr2LmT7vXc4NpK9sWd\"\n"                          // reported
+      "password = \"changeme_changeme\"\n"                                  // stop-word
+      "session_token = \"123e4567-e89b-12d3-a456-426614174000\"\n"          // UUID
+      "api_key = os.getenv(\"API_KEY\")\n"                                  // lookup
+      "secret_name = \"database_password_prod\"\n"                          // identifier
+      "token = \"aaaaaaaaaaaaaaaa\"\n"                                      // no entropy
+      "password_hash = \"5f4dcc3b5aa765d61d8327deb882cf99\"\n"              // a digest
+      "keyhold run --secret SMTP_PASSWORD=secret/helpdesk/smtp#password\n"  // a reference
       "api_key_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n");
   ASSERT_EQ(Rules(found), std::vector<std::string>{"generic-secret"});
   EXPECT_EQ(found[0].line, 1);

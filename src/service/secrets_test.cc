@@ -271,8 +271,8 @@ TEST_F(SecretsTest, ListShowsOnlyWhatTheCallerMayList) {
 }
 
 TEST_F(SecretsTest, ReadsChangesAndRefusalsAreAuditedWithoutValues) {
-  ASSERT_TRUE(Put("a", R"({"password":"audit-marker-91"})").ok());
-  ASSERT_EQ(Value("a"), R"({"password":"audit-marker-91"})");
+  ASSERT_TRUE(Put("a", R"({"smtp_user":"audit-marker-91"})").ok());
+  ASSERT_EQ(Value("a"), R"({"smtp_user":"audit-marker-91"})");
   RequestContext none = Caller("key_none", {});
   EXPECT_FALSE(secrets_->Read(none, "secret", "a", 0).ok());
   auto entries = Audit();
@@ -282,7 +282,7 @@ TEST_F(SecretsTest, ReadsChangesAndRefusalsAreAuditedWithoutValues) {
     actions.push_back(e.action + ":" + e.outcome);
     EXPECT_EQ(e.target, "secret/a");
     EXPECT_EQ(e.details_json.find("audit-marker-91"), std::string::npos);
-    EXPECT_EQ(e.details_json.find("password"), std::string::npos);
+    EXPECT_EQ(e.details_json.find("smtp_user"), std::string::npos);
   }
   EXPECT_EQ(actions, (std::vector<std::string>{"secret.write:success", "secret.read:success",
                                                "secret.read:denied"}));
