@@ -5,12 +5,19 @@
 // case in builtin_rules_test.cc: a value it must find and a near miss it must not.
 //
 // This file is long because it is data: one table, grouped by kind of provider.
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
 #include "scan/rules.h"
 
 namespace keyhold::scan {
 
-std::string_view BuiltinRulesToml() {
-  return R"toml(
+namespace {
+
+// In parts: one string literal this long is more than compilers must accept (C++ requires 65,536
+// characters). Each part ends with a newline, so they join into the one TOML document.
+constexpr std::string_view kPart0 = R"toml(
 
 # --- cloud ---------------------------------------------------------------------------------------
 [[rules]]
@@ -1048,7 +1055,10 @@ entropy = 3.0
 keywords = ["pcsk_"]
 
 
-# --- payments and commerce -----------------------------------------------------------------------
+)toml";
+
+constexpr std::string_view kPart1 =
+    R"toml(# --- payments and commerce -----------------------------------------------------------------------
 [[rules]]
 id = "stripe-secret-key"
 description = "Stripe live secret key: sk_live_ and 24-99 alphanumerics, per Stripe's API keys documentation"
@@ -2014,7 +2024,10 @@ keywords = ["airtable"]
 revoke = "https://airtable.com/create/tokens"
 
 
-# --- secret managers and identity ----------------------------------------------------------------
+)toml";
+
+constexpr std::string_view kPart2 =
+    R"toml(# --- secret managers and identity ----------------------------------------------------------------
 [[rules]]
 id = "vault-service-token"
 description = "HashiCorp Vault service token: hvs. and 90-120 characters, per Vault's token prefixes"
@@ -2726,7 +2739,18 @@ paths = [
   '''(?i)\.(?:png|jpe?g|gif|bmp|ico|tiff?|webp|svg|woff2?|ttf|otf|eot|pdf|zip|gz|tgz|bz2|xz|jar|war|class|so|dylib|dll|exe)$''',
   '''(?:^|/)(?:package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|go\.sum|Cargo\.lock|poetry\.lock|composer\.lock|Gemfile\.lock)$''',
 ]
+
 )toml";
+
+}  // namespace
+
+std::string_view BuiltinRulesToml() {
+  static const std::string kRules = [] {
+    std::string all;
+    for (std::string_view part : {kPart0, kPart1, kPart2}) all += part;
+    return all;
+  }();
+  return kRules;
 }
 
 }  // namespace keyhold::scan
