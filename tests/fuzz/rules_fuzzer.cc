@@ -54,7 +54,7 @@ void CheckRuleSet(const RuleSet& set) {
     Require(!r.id.empty() && ids.insert(r.id).second, "rule ids are empty or repeated");
     Require(r.regex || r.path, "a rule with neither regex nor path");
     if (r.regex) {
-      Require(r.secret_group >= 0 && r.secret_group <= r.regex->NumberOfCapturingGroups(),
+      Require(r.secret_group >= 0 && r.secret_group <= r.regex->get().NumberOfCapturingGroups(),
               "secretGroup outside the regex's groups");
     }
     Require(r.entropy >= 0 && r.entropy <= 8, "entropy outside 0..8");

@@ -52,7 +52,7 @@ using fuzz::Require;
 using nlohmann::json;
 
 // The operations of UnkeyApi, as routed under /v2/.
-constexpr std::array<std::string_view, 36> kOperations = {
+constexpr std::array<std::string_view, 42> kOperations = {
     "apis.createApi",
     "apis.getApi",
     "apis.deleteApi",

@@ -60,12 +60,12 @@ struct World {
     secrets = std::move(sec).value();
     auto root = keys->Bootstrap("root");
     Check(root.ok(), "bootstrap");
-    root_key = root->key;
+    root_key = std::string(root->key.Reveal());
     RequestContext admin{.request_id = "req_setup"};
     admin.actor = {.key_id = root->key_id, .permissions = {"*"}};
     auto narrow = keys->CreateRootKey(admin, "app", {"secret.*:secret/app/*"});
     Check(narrow.ok(), "narrow key");
-    narrow_key = narrow->key;
+    narrow_key = std::string(narrow->key.Reveal());
     Check(
         secrets->Write(admin, "secret", "app/db", crypto::Secret(R"({"p":"app-value"})"), {}).ok(),
         "write app/db");
