@@ -203,9 +203,13 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCom
   std::erase_if(r.keywords, [](const std::string& k) { return k.empty(); });
   for (const std::string& k : r.keywords) {
     if (when == RegexCompile::kNow && !KeywordInRegex(k, r.regex_text)) {
-      warnings.push_back(where + ": keyword '" + k +
-                         "' does not occur in the regex; the rule is searched only on lines "
-                         "holding a keyword");
+      std::string warning = where;
+      warning += ": keyword '";
+      warning += k;
+      warning +=
+          "' does not occur in the regex; the rule is searched only on lines holding a "
+          "keyword";
+      warnings.push_back(std::move(warning));
     }
   }
   KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", r.allowlists));

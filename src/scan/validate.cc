@@ -12,11 +12,11 @@ namespace {
 constexpr std::array<int8_t, 256> kBase64Values = [] {
   std::array<int8_t, 256> t{};
   t.fill(-1);
-  for (int i = 0; i < 26; ++i) {
-    t[static_cast<size_t>('A' + i)] = static_cast<int8_t>(i);
-    t[static_cast<size_t>('a' + i)] = static_cast<int8_t>(26 + i);
+  for (size_t i = 0; i < 26; ++i) {
+    t['A' + i] = static_cast<int8_t>(i);
+    t['a' + i] = static_cast<int8_t>(26 + i);
   }
-  for (int i = 0; i < 10; ++i) t[static_cast<size_t>('0' + i)] = static_cast<int8_t>(52 + i);
+  for (size_t i = 0; i < 10; ++i) t['0' + i] = static_cast<int8_t>(52 + i);
   t['+'] = t['-'] = 62;
   t['/'] = t['_'] = 63;
   return t;
