@@ -3,11 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <iterator>
 #include <mutex>
 #include <thread>
@@ -96,6 +96,14 @@ class Reader {
       warning = "cannot read " + job.path + ": " + std::strerror(errno);
       return false;
     }
+    // A file replaced by a FIFO or a device since it was listed is not read: that could block
+    // or never end. (O_NONBLOCK keeps the open itself from waiting for a FIFO's writer.)
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      warning = "not a regular file, skipped: " + job.path;
+      ::close(fd);
+      return false;
+    }
     while (true) {
       if (size_ == cap_) Grow();
       ssize_t n = ::read(fd, buf_.get() + size_, cap_ - size_);
@@ -126,8 +134,9 @@ class Reader {
       dir_ = job.dir;
       dir_fd_ = ::open(job.dir->c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     }
-    if (dir_fd_ < 0) return ::open(job.path.c_str(), O_RDONLY | O_CLOEXEC);
-    return ::openat(dir_fd_, job.path.c_str() + job.name_at, O_RDONLY | O_CLOEXEC);
+    constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+    if (dir_fd_ < 0) return ::open(job.path.c_str(), kFlags);
+    return ::openat(dir_fd_, job.path.c_str() + job.name_at, kFlags);
   }
   void Grow() {
     size_t cap = std::max<size_t>(64 * 1024, cap_ * 2);
@@ -165,9 +174,53 @@ void ScanFile(const Scanner& scanner, const ScanOptions& options, const FileJob&
   }
   w.stats.files++;
   w.stats.bytes += data.size();
-  for (Finding& f : scanner.Scan(data, {.path = job.path}, w.scratch(scanner))) {
-    w.found.push_back(std::move(f));
+  AppendFindings(w.found, scanner.Scan(data, {.path = job.path}, w.scratch(scanner)));
+}
+
+std::string KindOf(const fs::file_status& st) {
+  switch (st.type()) {
+    case fs::file_type::fifo:
+      return "a FIFO";
+    case fs::file_type::socket:
+      return "a socket";
+    case fs::file_type::character:
+      return "a character device";
+    case fs::file_type::block:
+      return "a block device";
+    default:
+      return "not a regular file";
   }
+}
+
+// Standard input, read as a file is: at most the size limit (what is over it is not read, and
+// the input is skipped as too large), and skipped if it looks binary.
+Status ScanStandardInput(const Scanner& scanner, const ScanOptions& options, ScanStats& stats,
+                         std::vector<Finding>& found) {
+  std::string data;
+  char chunk[64 * 1024];
+  while (true) {
+    ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Internal(std::string("cannot read standard input: ") + std::strerror(errno));
+    if (n == 0) break;
+    data.append(chunk, static_cast<size_t>(n));
+    if (data.size() > options.max_file_bytes) {
+      stats.skipped_large++;
+      stats.warnings.push_back("standard input is larger than the size limit (" +
+                               std::to_string(options.max_file_bytes) +
+                               " bytes) and was not scanned; raise it with --max-file-size");
+      return OkStatus();
+    }
+  }
+  if (LooksBinary(data)) {
+    stats.skipped_binary++;
+    return OkStatus();
+  }
+  Scanner::Scratch scratch = scanner.NewScratch();
+  stats.files++;
+  stats.bytes += data.size();
+  AppendFindings(found, scanner.Scan(data, {.path = "-"}, scratch));
+  return OkStatus();
 }
 
 }  // namespace
@@ -188,18 +241,18 @@ StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner,
                                          const ScanOptions& options, ScanStats& stats) {
   std::vector<Finding> found;
   for (const std::string& p : paths) {
+    if (p == "-") continue;
     std::error_code ec;
-    if (p != "-" && !fs::exists(fs::status(p, ec)))
-      return NotFound("no such file or directory: " + p);
+    fs::file_status st = fs::status(p, ec);
+    if (!fs::exists(st)) return NotFound("no such file or directory: " + p);
+    // A FIFO or a device would block the scan or never end; what was asked for is not a file.
+    if (!fs::is_regular_file(st) && !fs::is_directory(st)) {
+      return InvalidArgument("not a regular file or directory: " + p + " (" + KindOf(st) +
+                             "); to scan a stream, pipe it to 'keyhold scan -'");
+    }
   }
-  for (const std::string& p : paths) {
-    if (p != "-") continue;
-    std::string data((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    Scanner::Scratch scratch = scanner.NewScratch();
-    stats.files++;
-    stats.bytes += data.size();
-    for (Finding& f : scanner.Scan(data, {.path = "-"}, scratch)) found.push_back(std::move(f));
-    break;  // standard input can be read once
+  if (std::find(paths.begin(), paths.end(), "-") != paths.end()) {
+    KH_RETURN_IF_ERROR(ScanStandardInput(scanner, options, stats, found));
   }
   // Workers scan while this thread walks the directories and hands them files in batches.
   BatchQueue<FileJob> queue;

@@ -119,16 +119,23 @@ Status CollectHistory(git_repository* repo, git_revwalk* walk, std::vector<Commi
   git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME | GIT_SORT_REVERSE);
   std::unordered_set<git_oid, OidHash, OidEq> seen;
   git_oid oid;
-  while (git_revwalk_next(&oid, walk) == 0) {
+  int rc;
+  while ((rc = git_revwalk_next(&oid, walk)) == 0) {
     Commit c;
     if (git_commit_lookup(c.out(), repo, &oid) != 0)
-      return Internal(GitError("cannot read a commit"));
+      return Internal(GitError("cannot read commit " + std::string(git_oid_tostr_s(&oid))));
     Tree tree, parent_tree;
-    if (git_commit_tree(tree.out(), c.get()) != 0) return Internal(GitError("cannot read a tree"));
+    if (git_commit_tree(tree.out(), c.get()) != 0)
+      return Internal(
+          GitError("cannot read the tree of commit " + std::string(git_oid_tostr_s(&oid))));
     if (git_commit_parentcount(c.get()) > 0) {
+      // A parent that cannot be read would make every file of the commit look new; and it is
+      // itself part of the history asked for.
       Commit parent;
-      if (git_commit_parent(parent.out(), c.get(), 0) == 0) {
-        git_commit_tree(parent_tree.out(), parent.get());
+      if (git_commit_parent(parent.out(), c.get(), 0) != 0 ||
+          git_commit_tree(parent_tree.out(), parent.get()) != 0) {
+        return Internal(
+            GitError("cannot read the parent of commit " + std::string(git_oid_tostr_s(&oid))));
       }
     }
     const git_signature* author = git_commit_author(c.get());
@@ -138,6 +145,9 @@ Status CollectHistory(git_repository* repo, git_revwalk* walk, std::vector<Commi
     KH_RETURN_IF_ERROR(CollectChanged(repo, parent_tree.get(), tree.get(),
                                       static_cast<int>(commits.size() - 1), seen, jobs));
   }
+  // The walk ends with GIT_ITEROVER; anything else is history it could not read (a damaged
+  // commit, a missing object), which must not pass for a clean scan.
+  if (rc != GIT_ITEROVER) return Internal(GitError("cannot walk the history"));
   return OkStatus();
 }
 
@@ -154,7 +164,7 @@ StatusOr<std::vector<Finding>> ScanBlobs(const Scanner& scanner, const std::stri
         if (!w.reader) {
           auto opened = OpenRepo(repo_dir);
           if (!opened.ok()) {
-            w.stats.warnings.push_back(opened.status().message());
+            w.stats.errors.push_back(opened.status().message());
             return;
           }
           w.reader = std::shared_ptr<Repo>(std::move(opened).value());
@@ -178,7 +188,7 @@ StatusOr<std::vector<Finding>> ScanBlobs(const Scanner& scanner, const std::stri
         }
         Blob blob;
         if (git_blob_lookup(blob.out(), repo, &job.oid) != 0) {
-          w.stats.warnings.push_back(GitError("cannot read blob of " + job.path));
+          w.stats.errors.push_back(GitError("cannot read the blob of " + job.path));
           return;
         }
         uint64_t size = static_cast<uint64_t>(git_blob_rawsize(blob.get()));
@@ -193,12 +203,17 @@ StatusOr<std::vector<Finding>> ScanBlobs(const Scanner& scanner, const std::stri
         }
         w.stats.files++;
         w.stats.bytes += size;
-        for (Finding& f : scanner.Scan(data, ctx, w.scratch(scanner))) {
-          attribute(f);
-          w.found.push_back(std::move(f));
-        }
+        std::vector<Finding> in_blob = scanner.Scan(data, ctx, w.scratch(scanner));
+        for (Finding& f : in_blob) attribute(f);
+        AppendFindings(w.found, std::move(in_blob));
       },
       stats, found);
+  if (!stats.errors.empty()) {
+    std::string more = stats.errors.size() > 1
+                           ? " (and " + std::to_string(stats.errors.size() - 1) + " more)"
+                           : std::string();
+    return Internal(stats.errors.front() + more);
+  }
   // A secret that stays in a file across several versions is reported once, for the oldest.
   std::stable_sort(found.begin(), found.end(), [&](const Finding& a, const Finding& b) {
     return std::tie(a.rule_id, a.path, a.fingerprint) < std::tie(b.rule_id, b.path, b.fingerprint);
@@ -228,8 +243,11 @@ StatusOr<std::vector<Finding>> ScanGitHistory(const Scanner& scanner, const std:
   if (git_revwalk_new(walk.out(), repo->get()) != 0)
     return Internal(GitError("cannot walk history"));
   if (range.empty()) {
-    git_revwalk_push_glob(walk.get(), "refs/*");
-    git_revwalk_push_head(walk.get());  // a detached HEAD; harmless otherwise
+    if (git_revwalk_push_glob(walk.get(), "refs/*") != 0)
+      return Internal(GitError("cannot read the repository's refs"));
+    // A detached HEAD; already pushed otherwise. A repository without commits has none.
+    if (git_repository_head_unborn(repo->get()) != 1 && git_revwalk_push_head(walk.get()) != 0)
+      return Internal(GitError("cannot read HEAD"));
   } else if (range.find("..") != std::string::npos) {
     if (git_revwalk_push_range(walk.get(), range.c_str()) != 0) {
       return InvalidArgument(GitError("cannot resolve the range '" + range + "'"));
@@ -256,8 +274,12 @@ StatusOr<std::vector<Finding>> ScanGitStaged(const Scanner& scanner, const std::
     return Internal(GitError("cannot read the index"));
   Tree head_tree;
   Object head;
-  if (git_revparse_single(head.out(), repo->get(), "HEAD^{tree}") == 0) {
-    git_tree_lookup(head_tree.out(), repo->get(), git_object_id(head.get()));
+  int head_rc = git_revparse_single(head.out(), repo->get(), "HEAD^{tree}");
+  if (head_rc == 0) {
+    if (git_tree_lookup(head_tree.out(), repo->get(), git_object_id(head.get())) != 0)
+      return Internal(GitError("cannot read the tree of HEAD"));
+  } else if (head_rc != GIT_ENOTFOUND && head_rc != GIT_EUNBORNBRANCH) {
+    return Internal(GitError("cannot read HEAD"));
   }  // else: the first commit; everything staged is new
   Diff diff;
   git_diff_options opts = GIT_DIFF_OPTIONS_INIT;

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,6 +27,15 @@ struct ParallelWorker {
     return *scratch_;
   }
 };
+
+// Moves `from` to the end of `to`; whole, if `to` is empty (no copy, no fresh pages).
+inline void AppendFindings(std::vector<Finding>& to, std::vector<Finding>&& from) {
+  if (to.empty()) {
+    to = std::move(from);
+  } else {
+    to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+  }
+}
 
 inline size_t WorkerCount(int threads) {
   return threads > 0 ? static_cast<size_t>(threads)
@@ -49,7 +59,8 @@ inline void RunParallel(size_t workers, const std::function<void(ParallelWorker&
     stats.skipped_binary += w.stats.skipped_binary;
     stats.skipped_large += w.stats.skipped_large;
     for (auto& warning : w.stats.warnings) stats.warnings.push_back(std::move(warning));
-    for (Finding& f : w.found) found.push_back(std::move(f));
+    for (auto& error : w.stats.errors) stats.errors.push_back(std::move(error));
+    AppendFindings(found, std::move(w.found));
   }
 }
 

@@ -51,22 +51,82 @@ std::string EscapeLiteral(std::string_view lit) {
   return out;
 }
 
-size_t LineStart(std::string_view data, size_t pos) {
-  pos = std::min(pos, data.size());
-  while (pos > 0 && data[pos - 1] != '\n') --pos;
-  return pos;
-}
-
 size_t LineEnd(std::string_view data, size_t pos) {
   if (pos >= data.size()) return data.size();
   const void* nl = std::memchr(data.data() + pos, '\n', data.size() - pos);
   return nl ? static_cast<size_t>(static_cast<const char*>(nl) - data.data()) : data.size();
 }
 
-// Start of the line before the one holding `pos` (a match may begin a line earlier).
-size_t PreviousLineStart(std::string_view data, size_t pos) {
-  size_t here = LineStart(data, pos);
-  return here > 0 ? LineStart(data, here - 1) : 0;
+// How far from a keyword a single-line rule's match is looked for, either way. A line longer than
+// this (minified code, a data URI, an attacker's input) is not searched whole for every keyword
+// on it, which would make the scan quadratic in the line's length.
+constexpr size_t kLineReach = 4 * 1024;
+
+// The lines around positions that never decrease, as a pass over a buffer meets them: every byte
+// is looked at a bounded number of times however long the lines are, so finding the line of each
+// of a million hits on one 10 MB line costs one walk over it, not a million.
+class LineCursor {
+ public:
+  explicit LineCursor(std::string_view data) : data_(data) {}
+
+  // Moves to the line holding `pos`, which must not be before the previous call's. Lines are
+  // [begin(), end()], end() being the offset of the line's newline or the buffer's size.
+  void MoveTo(size_t pos) {
+    pos = std::min(pos, data_.size());
+    if (started_ && pos < begin_) started_ = false;  // misuse: start again rather than lie
+    if (started_ && pos <= end_) return;
+    const size_t from = started_ ? end_ + 1 : 0;
+    const size_t old_begin = begin_;
+    const char* base = data_.data();
+    if (const void* nl = pos > from ? memrchr(base + from, '\n', pos - from) : nullptr) {
+      const size_t at = static_cast<size_t>(static_cast<const char*>(nl) - base);
+      begin_ = at + 1;
+      const void* nl2 = at > from ? memrchr(base + from, '\n', at - from) : nullptr;
+      previous_begin_ = nl2 ? static_cast<size_t>(static_cast<const char*>(nl2) - base) + 1 : from;
+    } else {
+      previous_begin_ = started_ ? old_begin : 0;
+      begin_ = from;
+    }
+    end_ = LineEnd(data_, pos);
+    started_ = true;
+  }
+  size_t begin() const { return begin_; }
+  size_t end() const { return end_; }
+  // Start of the line before this one (this one's start on the first line).
+  size_t previous_begin() const { return previous_begin_; }
+
+ private:
+  std::string_view data_;
+  bool started_ = false;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  size_t previous_begin_ = 0;
+};
+
+// The first newline at or after positions that never decrease (the buffer's size if none).
+class NewlineCursor {
+ public:
+  explicit NewlineCursor(std::string_view data) : data_(data) {}
+  size_t AtOrAfter(size_t pos) {
+    pos = std::min(pos, data_.size());
+    if (!started_ || pos > newline_) newline_ = LineEnd(data_, pos);
+    started_ = true;
+    return newline_;
+  }
+
+ private:
+  std::string_view data_;
+  bool started_ = false;
+  size_t newline_ = 0;
+};
+
+// The part of the line [line_begin, line_end] that a finding at [begin, end) is judged by: the
+// whole line, or on a very long one the kLineReach either side of the finding.
+std::string_view LineAround(std::string_view data, size_t line_begin, size_t line_end, size_t begin,
+                            size_t end) {
+  size_t from = std::max(line_begin, begin > kLineReach ? begin - kLineReach : 0);
+  size_t to = std::min(line_end, end + kLineReach);
+  return data.substr(from, to - from);
 }
 
 std::string LowerCopy(std::string_view s) {
@@ -164,10 +224,12 @@ void DropOverlaps(std::vector<Finding>& found) {
   std::sort(found.begin(), found.end(), [](const Finding& a, const Finding& b) {
     return std::tie(a.column, a.rule_id) < std::tie(b.column, b.rule_id);
   });
-  std::vector<Finding> kept;
+  // Compacted in place: a file dense with secrets holds hundreds of thousands of findings, and a
+  // second vector of them would only add copies and fresh pages.
+  size_t kept = 0;
   for (Finding& f : found) {
-    if (!kept.empty()) {
-      Finding& last = kept.back();
+    if (kept > 0) {
+      Finding& last = found[kept - 1];
       bool overlaps = f.column < last.column + static_cast<int64_t>(last.secret.size());
       if (overlaps) {
         // A keyhold key that is only the tail of a provider's token (GitHub's and npm's tokens
@@ -178,9 +240,10 @@ void DropOverlaps(std::vector<Finding>& found) {
         continue;
       }
     }
-    kept.push_back(std::move(f));
+    if (&found[kept] != &f) found[kept] = std::move(f);
+    ++kept;
   }
-  found = std::move(kept);
+  found.erase(found.begin() + static_cast<std::ptrdiff_t>(kept), found.end());
 }
 
 }  // namespace
@@ -357,52 +420,87 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
   for (uint32_t rule : touched) windows[rule].clear();
   touched.clear();
   windows.resize(rules_.rules.size());
+  // A rule's windows come in order of their start, so one that reaches the last is merged into
+  // it at once: a keyword repeated all over a line costs one window, not one per repetition.
   auto add = [&](uint32_t rule, Window w) {
-    if (windows[rule].empty()) touched.push_back(rule);
-    windows[rule].push_back(w);
+    std::vector<Window>& ws = windows[rule];
+    if (ws.empty()) {
+      touched.push_back(rule);
+    } else if (w.begin <= ws.back().end) {
+      ws.back().end = std::max(ws.back().end, w.end);
+      ws.back().context_end = std::max(ws.back().context_end, w.context_end);
+      return;
+    }
+    ws.push_back(w);
   };
-  for (auto [id, end] : hits) {
+  // The cursors below need the hits in order of their end, as the database reports them.
+  auto by_end = [](const auto& a, const auto& b) { return a.second < b.second; };
+  if (!std::is_sorted(hits.begin(), hits.end(), by_end)) {
+    std::stable_sort(hits.begin(), hits.end(), by_end);
+  }
+  LineCursor line(data);
+  NewlineCursor multiline_end(data);
+  const size_t n = data.size();
+  for (auto [id, hit_end] : hits) {
+    const size_t end = std::min<size_t>(hit_end, n);
+    line.MoveTo(end);
+    const size_t near_begin = end > kLineReach ? end - kLineReach : 0;
     if (id < keywords_.size()) {
       // A keyword lies inside its rule's match: the match is on the keyword's line, or (for a
       // multi-line rule) starts there.
-      size_t line_begin = LineStart(data, end);
+      const size_t begin = std::max(line.begin(), near_begin);
+      const Window single{begin, std::min(line.end(), end + kLineReach), line.end()};
       for (uint32_t rule : keyword_rules_[id]) {
-        size_t reach = rules_.rules[rule].multiline ? kMultilineReach : 0;
-        add(rule, {line_begin, LineEnd(data, end + reach)});
+        if (!rules_.rules[rule].multiline) {
+          add(rule, single);
+          continue;
+        }
+        const size_t reach = std::min(n, end + kMultilineReach);
+        const size_t last_line_end = multiline_end.AtOrAfter(reach);
+        add(rule, {begin, std::min(last_line_end, reach + kLineReach), last_line_end});
       }
     } else {
-      size_t line_begin = PreviousLineStart(data, end);
-      uint32_t rule = regex_rules_[id - keywords_.size()];
-      add(rule, {line_begin, LineEnd(data, end)});
+      // A prefiltered rule's match ends here and may begin a line earlier.
+      const uint32_t rule = regex_rules_[id - keywords_.size()];
+      add(rule, {std::max(line.previous_begin(), near_begin), line.end(), line.end()});
     }
   }
-  for (uint32_t rule : full_scan_rules_) add(rule, {0, data.size()});
+  for (uint32_t rule : full_scan_rules_) add(rule, {0, n, n});
   for (uint32_t rule : touched) ConfirmRule(rules_.rules[rule], windows[rule], data, ctx, out);
   ConfirmKeyholdKeys(data, out);
   if (out.empty()) return out;
 
   DropOverlaps(out);
 
-  // Where each finding is, and the filters that need its line.
+  // Where each finding is, and the filters that need its line. Findings are in order of their
+  // offset here, so the line cursor moves forward only, and a line's inline allow comment is
+  // looked for once however many findings the line holds.
   LineIndex lines(data);
-  std::vector<Finding> kept;
+  LineCursor finding_line(data);
+  size_t allow_checked_line = SIZE_MAX;
+  bool line_allowed = false;
+  size_t kept = 0;
   for (Finding& f : out) {
     size_t begin = static_cast<size_t>(f.column);  // byte offset until now
     size_t end = begin + f.secret.size();
-    std::string_view line =
-        data.substr(LineStart(data, begin), LineEnd(data, begin) - LineStart(data, begin));
-    if (InlineAllowed(line)) continue;
+    finding_line.MoveTo(begin);
+    if (finding_line.begin() != allow_checked_line) {
+      allow_checked_line = finding_line.begin();
+      line_allowed = InlineAllowed(
+          data.substr(finding_line.begin(), finding_line.end() - finding_line.begin()));
+    }
+    if (line_allowed) continue;
     f.path = std::string(ctx.path);
     f.line = lines.LineOf(begin);
     f.end_line = lines.LineOf(end > begin ? end - 1 : begin);
-    f.column = static_cast<int64_t>(begin - LineStart(data, begin)) + 1;
+    f.column = static_cast<int64_t>(begin - finding_line.begin()) + 1;
     f.fingerprint = Fingerprint(f.secret);
-    kept.push_back(std::move(f));
+    if (&out[kept] != &f) out[kept] = std::move(f);
+    ++kept;
   }
-  std::sort(kept.begin(), kept.end(), [](const Finding& a, const Finding& b) {
-    return std::tie(a.line, a.column, a.rule_id) < std::tie(b.line, b.column, b.rule_id);
-  });
-  return kept;
+  // In order of offset, one finding per offset: so also in order of line and column.
+  out.erase(out.begin() + static_cast<std::ptrdiff_t>(kept), out.end());
+  return out;
 }
 
 // Searches each window with the rule's regex. The finding's `column` temporarily holds the
@@ -420,13 +518,16 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
   for (const Window& w : windows) {
     if (!merged.empty() && w.begin <= merged.back().end) {
       merged.back().end = std::max(merged.back().end, w.end);
+      merged.back().context_end = std::max(merged.back().context_end, w.context_end);
     } else {
       merged.push_back(w);
     }
   }
+  // Matches come in order of their offset, so their lines are found by a cursor moving forward.
+  LineCursor secret_line(data);
   for (const Window& w : merged) {
     const size_t end = w.end;
-    re2::StringPiece text(data.data(), end);
+    re2::StringPiece text(data.data(), w.context_end);
     size_t pos = w.begin;
     while (pos < end && regex.Match(text, pos, end, RE2::UNANCHORED, g.data(), groups + 1)) {
       size_t m_begin = static_cast<size_t>(g[0].data() - data.data());
@@ -451,8 +552,9 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       if (rule.entropy > 0 && entropy <= rule.entropy) continue;
       if (!Validate(rule.validator, secret_view)) continue;
       std::string_view match(g[0].data(), g[0].size());
-      std::string_view line =
-          data.substr(LineStart(data, s_begin), LineEnd(data, s_begin) - LineStart(data, s_begin));
+      secret_line.MoveTo(s_begin);
+      std::string_view line = LineAround(data, secret_line.begin(), secret_line.end(), s_begin,
+                                         s_begin + secret_view.size());
       auto allowed = [&](const Allowlist& a) { return Allows(a, ctx, secret_view, match, line); };
       if (std::any_of(rule.allowlists.begin(), rule.allowlists.end(), allowed)) continue;
       if (std::any_of(rules_.allowlists.begin(), rules_.allowlists.end(), allowed)) continue;

@@ -36,10 +36,12 @@ struct ScanContext {
 
 class Scanner {
  public:
-  // A stretch of a buffer to search with one rule's regex.
+  // A stretch of a buffer to search with one rule's regex: [begin, end), searched with the text
+  // up to `context_end` (the end of the line holding `end`) as context for `$` and `\b`.
   struct Window {
     size_t begin;
     size_t end;
+    size_t context_end;
   };
 
   class Scratch {

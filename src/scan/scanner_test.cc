@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "core/key_format.h"
 #include "fakes/fake_env.h"
@@ -111,6 +113,28 @@ TEST_F(ScannerTest, GenericSecretAtTheStartOfALaterLine) {
   ASSERT_EQ(Rules(found), (std::vector<std::string>{"generic-secret", "generic-secret"}));
   EXPECT_EQ(found[0].line, 2);
   EXPECT_EQ(found[1].line, 3);
+}
+
+// A line far longer than any secret is searched near its keywords only: what lies near a keyword
+// is still found with its true column, and an allow comment anywhere on the line still counts.
+TEST_F(ScannerTest, SecretsOnAVeryLongLine) {
+  std::string filler;
+  while (filler.size() < 300000) filler += "lorem ipsum dolor ";
+  const std::string stripe = testing::FakeSecret("sk_live_", 24);
+  const std::string generic = "client_secret = \"q8Zr2LmT7vXc4NpK9sWd\"";
+  const std::string text = filler + "stripe: " + stripe + " " + filler + generic + " " + filler;
+  auto found = Scan(text + "\n");
+  ASSERT_EQ(Rules(found), (std::vector<std::string>{"stripe-secret-key", "generic-secret"}));
+  EXPECT_EQ(found[0].line, 1);
+  EXPECT_EQ(found[0].column, static_cast<int64_t>(filler.size() + 9));
+  EXPECT_EQ(found[0].secret, stripe);
+  EXPECT_EQ(found[1].column, static_cast<int64_t>(text.find("q8Zr") + 1));
+  EXPECT_TRUE(Scan(text + " # keyhold:allow\n").empty());
+  // The same secrets on a later, shorter line are reported on it.
+  found = Scan(filler + "\n" + generic + "\n");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].line, 2);
+  EXPECT_EQ(found[0].column, 18);
 }
 
 TEST_F(ScannerTest, InlineAllowAndPathAllowlists) {
@@ -271,6 +295,72 @@ TEST(ScannerDatabaseCache, ReusedWhenTheRulesAreTheSameAndIgnoredWhenDamaged) {
   }
   EXPECT_EQ(scan_with_cache(), want);  // damaged: compiled again
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace keyhold::scan
+
+namespace keyhold::scan {
+namespace {
+
+// Scanning time must grow with the input, whatever its shape: four times the input may take
+// about four times as long, never sixteen (the quadratic cost that one long line of keywords
+// once had: 240 KB of "token token ..." took 5.6 s). Each shape is a worst case of one part of
+// the scanner: keywords on every word of one line, a multi-line rule's keyword repeated, text
+// with no line breaks, a finding every few bytes.
+TEST(ScannerLinear, TimeGrowsWithTheInputNotItsSquare) {
+  auto s = Scanner::Create(BuiltinRules());
+  ASSERT_TRUE(s.ok());
+  Scanner::Scratch scratch = (*s)->NewScratch();
+  auto repeat = [](std::string_view unit, size_t size) {
+    std::string out;
+    out.reserve(size + unit.size());
+    while (out.size() < size) out += unit;
+    return out;
+  };
+  auto noise = [](size_t size) {
+    const std::string_view alphabet =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 =:_-.";
+    std::string out(size, ' ');
+    uint64_t x = 88172645463325252ULL;
+    for (char& c : out) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      c = alphabet[x % alphabet.size()];
+    }
+    return out;
+  };
+  struct Shape {
+    const char* name;
+    std::function<std::string(size_t)> make;
+  };
+  const std::vector<Shape> shapes = {
+      {"one line of keywords", [&](size_t n) { return repeat("token ", n); }},
+      {"keyword and separator", [&](size_t n) { return repeat("api_key=", n); }},
+      {"multi-line rule's keyword",
+       [&](size_t n) { return repeat("-----BEGIN RSA PRIVATE KEY-----", n); }},
+      {"noise without line breaks", noise},
+      {"a finding every line",
+       [&](size_t n) { return repeat("password=\"Xk9#mQ2v!pL7zR4w\"\n", n); }},
+  };
+  auto seconds = [&](const std::string& text) {
+    double best = 1e9;
+    for (int run = 0; run < 3; ++run) {
+      auto start = std::chrono::steady_clock::now();
+      auto found = (*s)->Scan(text, {.path = "f"}, scratch);
+      best = std::min(
+          best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    return best;
+  };
+  constexpr size_t kSmall = 128 * 1024;
+  for (const Shape& shape : shapes) {
+    double small = seconds(shape.make(kSmall));
+    double large = seconds(shape.make(4 * kSmall));
+    EXPECT_LT(large, 10 * std::max(small, 0.002))
+        << shape.name << ": " << small << " s for 128 KiB, " << large << " s for 512 KiB";
+  }
 }
 
 }  // namespace

@@ -31,10 +31,14 @@ struct ScanStats {
   uint64_t skipped_large = 0;
   uint64_t commits = 0;  // history scans
   std::vector<std::string> warnings;
+  // What could not be read although it had to be (git objects): the scan fails with these.
+  std::vector<std::string> errors;
 };
 
 // Scans files, directories (recursively; `.git` directories and symbolic links are not followed)
-// and "-" (standard input). Errors: kNotFound if an operand does not exist.
+// and "-" (standard input, read like a file: up to the size limit, skipped if binary). Errors:
+// kNotFound if an operand does not exist; kInvalidArgument if one is neither a regular file nor a
+// directory (a FIFO or a device, which could block or never end).
 StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner,
                                          const std::vector<std::string>& paths,
                                          const ScanOptions& options, ScanStats& stats);
@@ -42,7 +46,8 @@ StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner,
 // Scans the history of every ref of the repository at `repo_dir` (or only `range`, a revision
 // or "A..B"), each unique blob once; a secret is reported once per rule and path, with the
 // oldest commit that carries it. Errors: kNotFound if there is no repository; kInvalidArgument
-// for a range git cannot resolve.
+// for a range git cannot resolve; kInternal if a commit, tree or blob it had to read cannot be
+// read (a damaged repository never looks clean).
 StatusOr<std::vector<Finding>> ScanGitHistory(const Scanner& scanner, const std::string& repo_dir,
                                               const std::string& range, const ScanOptions& options,
                                               ScanStats& stats);

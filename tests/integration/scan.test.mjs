@@ -393,6 +393,66 @@ test("bad input: missing paths, malformed rules, uncompilable regex, unreadable 
   assert.equal(stdin.code, 1);
 });
 
+test("input that could hang or mislead: FIFOs, devices, large or binary stdin, damaged repositories", async () => {
+  const dir = tmp("scan-hostile-input");
+  fs.writeFileSync(path.join(dir, "app.env"), `K=${keys[1]}\n`);
+  execFileSync("mkfifo", [path.join(dir, "pipe")]);
+  // Named on the command line, a FIFO or a device is refused at once (it could block forever or
+  // never end); inside a directory, a FIFO is passed over and the rest is scanned.
+  const fifo = await cli(["scan", "pipe"], { cwd: dir });
+  assert.equal(fifo.code, 2, fifo.stderr);
+  assert.match(fifo.stderr, /not a regular file or directory: pipe \(a FIFO\)/);
+  const dev = await cli(["scan", "/dev/zero"]);
+  assert.equal(dev.code, 2, dev.stderr);
+  assert.match(dev.stderr, /a character device/);
+  const walked = await cli(["scan", "."], { cwd: dir });
+  assert.equal(walked.code, 1, walked.stderr);
+  assert.match(walked.stdout, /app\.env:1:/);
+
+  // Standard input is read like a file: up to the size limit, and not if it is binary.
+  const large = await cli(["scan", "-", "--max-file-size", "1000"],
+    { input: `token ${keys[2]}\n` + "x".repeat(200000) });
+  assert.equal(large.code, 0, large.stdout);
+  assert.match(large.stderr, /standard input is larger than the size limit/);
+  assert.match(large.stderr, /1 too large/);
+  const binary = await cli(["scan", "-"], { input: Buffer.concat([Buffer.alloc(64), Buffer.from(`token ${keys[2]}\n`)]) });
+  assert.equal(binary.code, 0, binary.stdout);
+  assert.match(binary.stderr, /skipped 1 binary/);
+
+  // A repository whose objects cannot be read fails the scan (exit 2), naming what failed.
+  const make = (name) => {
+    const repo = tmp(name);
+    git(repo, "init", "-q");
+    fs.writeFileSync(path.join(repo, "README.md"), "# crm\n");
+    git(repo, "add", ".");
+    git(repo, "commit", "-qm", "start");
+    fs.writeFileSync(path.join(repo, "settings.py"), `API_KEY = "${keys[2]}"\n`);
+    git(repo, "add", ".");
+    git(repo, "commit", "-qm", "settings");
+    return repo;
+  };
+  const objectFile = (repo, id) => path.join(repo, ".git", "objects", id.slice(0, 2), id.slice(2));
+  const damaged = make("scan-damaged-head");
+  const head = objectFile(damaged, git(damaged, "rev-parse", "HEAD").trim());
+  fs.chmodSync(head, 0o644);
+  fs.writeFileSync(head, "not a git object");
+  const r1 = await cli(["scan", "--git"], { cwd: damaged });
+  assert.equal(r1.code, 2, r1.stdout + r1.stderr);
+  assert.match(r1.stderr, /cannot/);
+  const missing = make("scan-missing-blob");
+  fs.rmSync(objectFile(missing, git(missing, "rev-parse", "HEAD:settings.py").trim()));
+  const r2 = await cli(["scan", "--git"], { cwd: missing });
+  assert.equal(r2.code, 2, r2.stdout + r2.stderr);
+  assert.match(r2.stderr, /cannot read the blob of settings\.py/);
+  const staged = await cli(["scan", "--staged"], { cwd: missing });
+  assert.equal(staged.code, 0, staged.stderr);  // nothing staged: nothing to read
+  // A repository with no commits yet is clean, not an error.
+  const empty = tmp("scan-empty-repo");
+  git(empty, "init", "-q");
+  const r3 = await cli(["scan", "--git"], { cwd: empty });
+  assert.equal(r3.code, 0, r3.stderr);
+});
+
 test("this project's own sources hold nothing credential-shaped", async () => {
   const top = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
   const bench = fs.readdirSync(path.join(top, "bench")).filter((f) => f !== "npm").map((f) => `bench/${f}`);
