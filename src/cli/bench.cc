@@ -14,7 +14,8 @@
 
 namespace keyhold::cli {
 
-static int Seed(const std::string& data_dir, int count, const std::string& out_path) {
+static int Seed(const std::string& data_dir, int count, int64_t credits,
+                const std::string& out_path) {
   crypto::SystemEnv env;
   auto opened = server::OpenDataDir(data_dir, "", env);
   if (!opened.ok()) {
@@ -32,7 +33,9 @@ static int Seed(const std::string& data_dir, int count, const std::string& out_p
   RequestContext ctx{.request_id = "req_bench", .actor = *root};
   auto api = svc.CreateApi(ctx, {.name = "bench"});
   if (!api.ok()) return 1;
-  auto keys = svc.CreateKeys(ctx, {.api_id = api->id, .prefix = "bench"}, count);
+  service::CreateKeyRequest req{.api_id = api->id, .prefix = "bench"};
+  if (credits > 0) req.credits = CreditsState{.remaining = credits};
+  auto keys = svc.CreateKeys(ctx, req, count);
   if (!keys.ok()) {
     std::fprintf(stderr, "keyhold bench seed: %s\n", keys.status().message().c_str());
     return 1;
@@ -62,11 +65,15 @@ void AddBench(CLI::App& app, int& code) {
       bench->add_subcommand("seed", "create N keys in an empty data directory, for load tests");
   static std::string dir, out;
   static int count = 10000;
+  static int64_t credits = 0;
   seed->add_option("--data-dir", dir, "empty data directory to fill")->required();
   seed->add_option("--keys", count, "number of keys (1-1000000)")->check(CLI::Range(1, 1000000));
   seed->add_option("--out", out, "file for the root key and the keys' plaintext (mode 0600)")
       ->required();
-  seed->callback([&] { code = Seed(dir, count, out); });
+  seed->add_option("--credits", credits,
+                   "give every key this many credits (0: unlimited), to measure spending")
+      ->check(CLI::Range(int64_t{0}, kMaxCredits));
+  seed->callback([&] { code = Seed(dir, count, credits, out); });
 }
 
 }  // namespace keyhold::cli

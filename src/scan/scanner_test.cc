@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -344,13 +344,18 @@ TEST(ScannerLinear, TimeGrowsWithTheInputNotItsSquare) {
       {"a finding every line",
        [&](size_t n) { return repeat("password=\"Xk9#mQ2v!pL7zR4w\"\n", n); }},
   };
+  // CPU time of this thread, so that a loaded machine's preemptions do not count.
+  auto cpu_now = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+  };
   auto seconds = [&](const std::string& text) {
     double best = 1e9;
     for (int run = 0; run < 3; ++run) {
-      auto start = std::chrono::steady_clock::now();
+      const double start = cpu_now();
       auto found = (*s)->Scan(text, {.path = "f"}, scratch);
-      best = std::min(
-          best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      best = std::min(best, cpu_now() - start);
     }
     return best;
   };
@@ -358,7 +363,7 @@ TEST(ScannerLinear, TimeGrowsWithTheInputNotItsSquare) {
   for (const Shape& shape : shapes) {
     double small = seconds(shape.make(kSmall));
     double large = seconds(shape.make(4 * kSmall));
-    EXPECT_LT(large, 10 * std::max(small, 0.002))
+    EXPECT_LT(large, 10 * std::max(small, 0.005))
         << shape.name << ": " << small << " s for 128 KiB, " << large << " s for 512 KiB";
   }
 }

@@ -14,8 +14,9 @@ std::vector<Setting> ServeSettingTable() {
       {"listen", "KEYHOLD_LISTEN", "127.0.0.1:8080",
        "HOST:PORT to serve on (port 0: any free port)"},
       {"threads", "KEYHOLD_THREADS", "2", "number of I/O threads serving requests"},
-      {"workers", "KEYHOLD_WORKERS", "4",
-       "threads for requests that wait on the disk (writes), so I/O threads keep verifying"},
+      {"workers", "KEYHOLD_WORKERS", "64",
+       "threads for requests that wait on the disk (writes), so I/O threads keep verifying; "
+       "credit spends waiting together are made durable by one sync"},
       {"max_connections", "KEYHOLD_MAX_CONNECTIONS", "auto",
        "open connections at most; past it a new one is answered 503 and closed (auto: the "
        "open-file limit less 64)"},

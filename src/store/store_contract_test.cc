@@ -329,6 +329,50 @@ TEST_P(StoreContract, ConcurrentSpendsNeverSpendMoreThanTheBalance) {
   EXPECT_EQ(*s->LatestChangeSeq(), 1001u);  // the put, then one change per spend
 }
 
+// Concurrent spends are committed together: a batch mixes keys, spends of a key that does not
+// exist and spends refused for their balance, and each caller still gets its own answer.
+TEST_P(StoreContract, SpendsCommittedTogetherEachGetTheirOwnAnswer) {
+  auto s = Open();
+  for (int k = 0; k < 4; ++k) {
+    ASSERT_TRUE(Put(*s, CreditKey("key_" + std::to_string(k), k + 1, 300)).ok());
+  }
+  constexpr int kThreads = 16;
+  constexpr int kSpendsPerThread = 100;
+  std::atomic<int> spent[4] = {}, refused{0}, missing{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kSpendsPerThread; ++i) {
+        if (t == 0 && i % 10 == 0) {
+          auto r = s->SpendCredits("key_missing", 1, kJan1);
+          (r.status().code() == StatusCode::kNotFound ? missing : failed)++;
+          continue;
+        }
+        const int k = (t + i) % 4;
+        auto r = s->SpendCredits("key_" + std::to_string(k), 1, kJan1 + 4'000'000);
+        if (!r.ok()) {
+          failed++;
+        } else if (r->spent) {
+          spent[k]++;
+          EXPECT_GE(*r->credits.remaining, 0);
+        } else {
+          refused++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(missing.load(), 10);
+  s = Open();
+  for (int k = 0; k < 4; ++k) {
+    const int by_key = spent[k].load();
+    EXPECT_EQ(by_key, 300) << "key_" << k;
+    EXPECT_EQ(Stored(*s, "key_" + std::to_string(k)).remaining, 0) << "key_" << k;
+  }
+  EXPECT_EQ(refused.load(), kThreads * kSpendsPerThread - 10 - 4 * 300);
+}
+
 TEST_P(StoreContract, AdjustStaysWithinZeroAndTheMaximum) {
   auto s = Open();
   ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 10)).ok());

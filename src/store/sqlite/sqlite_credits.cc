@@ -1,8 +1,10 @@
-// SqliteStore: spending and adjusting credit balances, each a read-modify-write in one
-// transaction. BEGIN IMMEDIATE takes SQLite's write lock before the read, so no other connection
-// can change the balance between our read and our write.
+// SqliteStore: spending and adjusting credit balances, each a read-modify-write in a transaction.
+// BEGIN IMMEDIATE takes SQLite's write lock before the read, so no other connection can change the
+// balance between our read and our write. Concurrent spends are committed together (one sync for
+// the batch), each answered once its batch is durable.
 #include <sqlite3.h>
 
+#include <condition_variable>
 #include <string>
 
 #include "store/sqlite/audit_log.h"
@@ -50,27 +52,80 @@ Status WriteCredits(sqlite3* db, const std::string& key_id, const CreditsState& 
 
 }  // namespace
 
+struct SqliteStore::PendingSpend {
+  const std::string& key_id;
+  int64_t cost;
+  int64_t now_ms;
+  StatusOr<SpendResult> result = SpendResult{};
+  bool done = false;
+  std::condition_variable wake;  // its own, so that a commit wakes only whom it concerns
+};
+
 StatusOr<SpendResult> SqliteStore::SpendCredits(const std::string& key_id, int64_t cost,
                                                 int64_t now_ms) {
   if (cost < 0 || cost > kMaxCredits) {
     return InvalidArgument("credits.cost must be between 0 and 1000000000000000");
   }
-  SpendResult result;
-  auto spend = [&](sqlite::ChangeLog& log) -> Status {
-    KH_ASSIGN_OR_RETURN(result.credits, ReadLiveCredits(db_, key_id));
-    if (!result.credits.remaining) {
-      result.spent = true;
-      return OkStatus();
+  PendingSpend mine{.key_id = key_id, .cost = cost, .now_ms = now_ms};
+  std::unique_lock lock(spend_mu_);
+  spend_queue_.push_back(&mine);
+  while (!mine.done) {
+    if (spend_committing_) {
+      mine.wake.wait(lock);
+      continue;
     }
-    bool refilled = ApplyRefill(result.credits, now_ms);
-    result.spent = TrySpend(result.credits, cost);
-    if (!result.spent || (cost == 0 && !refilled)) return OkStatus();  // nothing to write
-    KH_RETURN_IF_ERROR(WriteCredits(db_, key_id, result.credits));
-    return log.Record(ChangeKind::kCredits, key_id, ChangeOp::kPut);
+    // No commit in progress: this caller commits every spend queued so far, its own among them
+    // (or it came while a batch was being committed, and leads the next one).
+    std::vector<PendingSpend*> batch;
+    batch.swap(spend_queue_);
+    spend_committing_ = true;
+    lock.unlock();
+    CommitSpends(batch);
+    lock.lock();
+    spend_committing_ = false;
+    for (PendingSpend* p : batch) {
+      p->done = true;
+      if (p != &mine) p->wake.notify_one();
+    }
+    // Those that came during the commit: the first of them leads the next batch.
+    if (!spend_queue_.empty()) spend_queue_.front()->wake.notify_one();
+  }
+  return std::move(mine.result);
+}
+
+// One transaction for the whole batch, spends applied in the order they came: several spends of
+// one key each see the balance the one before left. A spend refused, or of a key that does not
+// exist, leaves the others be; if the transaction itself fails, no spend of the batch happened
+// and each caller gets the error.
+void SqliteStore::CommitSpends(const std::vector<PendingSpend*>& batch) {
+  auto spend_all = [&](sqlite::ChangeLog& log) -> Status {
+    for (PendingSpend* p : batch) {
+      StatusOr<CreditsState> read = ReadLiveCredits(db_, p->key_id);
+      if (!read.ok()) {
+        if (read.status().code() != StatusCode::kNotFound) return read.status();
+        p->result = read.status();
+        continue;
+      }
+      SpendResult r{.credits = *read};
+      if (!r.credits.remaining) {
+        r.spent = true;
+        p->result = r;
+        continue;
+      }
+      bool refilled = ApplyRefill(r.credits, p->now_ms);
+      r.spent = TrySpend(r.credits, p->cost);
+      p->result = r;
+      if (!r.spent || (p->cost == 0 && !refilled)) continue;  // nothing to write
+      KH_RETURN_IF_ERROR(WriteCredits(db_, p->key_id, r.credits));
+      KH_RETURN_IF_ERROR(log.Record(ChangeKind::kCredits, p->key_id, ChangeOp::kPut));
+    }
+    return OkStatus();
   };
   std::lock_guard lock(mu_);
-  KH_RETURN_IF_ERROR(WriteLocked(spend));
-  return result;
+  Status st = WriteLocked(spend_all);
+  if (!st.ok()) {
+    for (PendingSpend* p : batch) p->result = st;
+  }
 }
 
 StatusOr<CreditsState> SqliteStore::AdjustCredits(const std::string& key_id, int64_t delta,

@@ -133,6 +133,16 @@ class SqliteStore final : public Store {
   // Prunes the change feed now, in a transaction of its own. REQUIRES: mu_ held.
   Status PruneLocked();
 
+  // Group commit of credit spends: callers queue their spend; the first to find no commit in
+  // progress takes every queued spend and makes them durable in one transaction (one sync),
+  // then wakes the others with their results. A spend is answered only once its batch is
+  // durable, so a crash can lose only spends nobody was told about.
+  struct PendingSpend;
+  void CommitSpends(const std::vector<PendingSpend*>& batch);
+  std::mutex spend_mu_;
+  std::vector<PendingSpend*> spend_queue_;  // guarded by spend_mu_
+  bool spend_committing_ = false;           // guarded by spend_mu_
+
   std::mutex mu_;
   sqlite3* db_;  // owned
   const SqliteOptions options_;
