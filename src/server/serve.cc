@@ -1,7 +1,6 @@
 #include "server/serve.h"
 
 #include <signal.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -33,6 +32,7 @@
 #include "http/vault/vault_api.h"
 #include "server/anomalies.h"
 #include "server/bootstrap.h"
+#include "server/logging.h"
 #include "server/server_metrics.h"
 #include "service/alerts.h"
 #include "service/analytics.h"
@@ -183,16 +183,19 @@ std::string ForLog(std::string_view text) {
 
 // What the listener reports: every request to `metrics`, one log line per request (unless the
 // access log is off), handlers that threw, and accept failures.
-void ReportTo(const Settings& settings, http::HttpMetrics& metrics, http::ServerOptions& opts) {
-  bool access_log = settings.Get("access_log") == "true";
-  opts.on_response = [access_log, &metrics](const RequestContext& ctx, const http::HttpRequest& r,
-                                            int status, std::chrono::microseconds took,
-                                            size_t response_bytes) {
+void ReportTo(const Settings& settings, const ServerLog& log, http::HttpMetrics& metrics,
+              http::ServerOptions& opts) {
+  std::shared_ptr<spdlog::logger> access =
+      settings.Get("access_log") == "true" ? log.access() : nullptr;
+  opts.on_response = [access, &metrics](const RequestContext& ctx, const http::HttpRequest& r,
+                                        int status, std::chrono::microseconds took,
+                                        size_t response_bytes) {
     metrics.Record(r, status, took, response_bytes);
-    if (!access_log) return;
+    if (!access) return;
     // Path only: a query string may carry a key. The actor is a key id, never key material.
     // A request refused before its request line arrived has neither method nor path: "-".
-    spdlog::info("{} {} {} {} {}us {} {}", ctx.request_id, ForLog(r.method), ForLog(r.Path()),
+    // Formatted here, written in the background (server/logging.h).
+    access->info("{} {} {} {} {}us {} {}", ctx.request_id, ForLog(r.method), ForLog(r.Path()),
                  status, took.count(), ctx.client_ip,
                  ctx.actor.key_id.empty() ? "-" : ctx.actor.key_id);
   };
@@ -401,9 +404,9 @@ Status AlertSettings(const Settings& settings, service::AlertOptions& alerts,
 int Serve(const Settings& settings) {
   umask(077);  // the database and its journal are as private as the data directory
   DisableCoreDumps();
+  sigset_t signals = BlockStopSignals();  // before any thread starts, the logger's among them
   // Logs go to standard error; standard output carries only the one-time root key.
-  spdlog::set_default_logger(spdlog::stderr_logger_mt("keyhold"));
-  spdlog::set_level(spdlog::level::from_str(settings.Get("log_level")));
+  ServerLog log(spdlog::level::from_str(settings.Get("log_level")));
   http::ServerOptions opts;
   if (Status st = ListenerOptions(settings, opts); !st.ok()) {
     std::fprintf(stderr, "keyhold serve: %s\n", st.message().c_str());
@@ -414,7 +417,6 @@ int Serve(const Settings& settings) {
     std::fprintf(stderr, "keyhold serve: %s\n", metrics_access.status().message().c_str());
     return 2;
   }
-  sigset_t signals = BlockStopSignals();  // before any thread starts
 
   crypto::SystemEnv env;
   if (!crypto::InitSecureHeap()) {
@@ -534,7 +536,7 @@ int Serve(const Settings& settings) {
   Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, **secrets, env, registry,
                     *metrics_access);
   http::HttpMetrics http_metrics(registry, surfaces.router);
-  ReportTo(settings, http_metrics, opts);
+  ReportTo(settings, log, http_metrics, opts);
   opts.new_request_id = [&env] { return NewRequestId(env); };
   auto server = http::HttpServer::Start(opts, surfaces.router);
   if (!server.ok()) {

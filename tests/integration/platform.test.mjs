@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { Server, rawExchange } from "../lib/keyhold.mjs";
+import { Server, rawExchange, eventually } from "../lib/keyhold.mjs";
 
 let s;
 let apiId;
@@ -204,11 +204,14 @@ test("the client address comes from X-Forwarded-For only through trusted proxies
       headers: { "x-forwarded-for": "192.0.2.10, 198.51.100.1" },
     });
     assert.equal(r.body.data.code, "FORBIDDEN", "the nearest untrusted hop is the client");
-    // The access log names the request, the client address and the actor.
+    // The access log names the request, the client address and the actor (written in the
+    // background, within a second).
     const id = r.body.meta.requestId;
-    const line = behind.stderr.split("\n").find((l) => l.includes(id));
-    assert.ok(line, "the request id is logged");
-    assert.match(line, /POST \/v2\/keys\.verifyKey 200 \d+us 198\.51\.100\.1 key_/);
+    await eventually(() => {
+      const line = behind.stderr.split("\n").find((l) => l.includes(id));
+      assert.ok(line, "the request id is logged");
+      assert.match(line, /POST \/v2\/keys\.verifyKey 200 \d+us 198\.51\.100\.1 key_/);
+    });
   } finally {
     await behind.stop();
   }
@@ -276,10 +279,12 @@ test("what a client sends cannot forge log lines or put a key in the log", async
   await fetch(`${s.url}/v2/${key}`, { method: "POST", body: "{}" });
   await fetch(`${s.url}/v1/secret/data/${key}/x`);
   await rawExchange(s.port, `${key.replace(/_/g, "")} /health HTTP/1.1\r\nHost: x\r\n\r\n`);
-  await new Promise((r) => setTimeout(r, 100));
+  // The access log is written in the background, in order: wait for a last request's line.
+  await fetch(`${s.url}/log-marker`);
+  await eventually(() => assert.match(s.stderr, /GET \/log-marker 404/));
+  assert.match(s.stderr, /POST \/v2\/\[key\] 404/);
   assert.ok(!s.stderr.includes(key), "no key in the log");
   assert.ok(!s.stderr.split("\n").some((l) => l.startsWith("X-Forged")), "no line of the client's own");
-  assert.match(s.stderr, /POST \/v2\/\[key\] 404/);
 });
 
 test("a body with a NUL byte, or two Authorization headers, is refused", async () => {

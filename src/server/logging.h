@@ -1,0 +1,44 @@
+// Logging: the server's lines go to standard error, written by a background thread, so that the
+// I/O threads only format a line and queue it.
+//
+//   ServerLog log(spdlog::level::info);   // after the stop signals are blocked
+//   log.access()->info("{} {} ...", ...); // an access-log line
+//   spdlog::info("...");                  // any other line, written at once
+//
+// Ordinary lines are written as soon as the background thread takes them. Access-log lines (one
+// per request) are gathered and written in chunks of up to 64 KiB: at the latest a second after
+// they were logged, at once when an ordinary line follows them, and when the log is destroyed. A
+// `kill -9` can therefore lose the last second of the access log, never a warning or an error.
+// The queue holds 8,192 lines; when it is full a logging thread waits (no line is dropped).
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+namespace spdlog::details {
+class thread_pool;
+}
+
+namespace keyhold::server {
+
+class ServerLog {
+ public:
+  // Installs the default logger. REQUIRES: the stop signals are already blocked (the background
+  // threads inherit the mask).
+  explicit ServerLog(spdlog::level::level_enum level);
+  // Writes out everything logged, then leaves a synchronous logger on standard error as the
+  // default, for whatever logs after.
+  ~ServerLog();
+  ServerLog(const ServerLog&) = delete;
+  ServerLog& operator=(const ServerLog&) = delete;
+
+  const std::shared_ptr<spdlog::logger>& access() const { return access_; }
+
+ private:
+  std::shared_ptr<spdlog::details::thread_pool> pool_;
+  std::shared_ptr<spdlog::logger> main_;
+  std::shared_ptr<spdlog::logger> access_;
+};
+
+}  // namespace keyhold::server
