@@ -118,7 +118,9 @@ std::vector<std::pair<std::string, std::string>> IdentityHeaders(const service::
   if (!key->meta_json().empty()) {
     // Re-serialized with every non-ASCII character escaped: a header value is ASCII.
     nlohmann::json meta = nlohmann::json::parse(key->meta_json(), nullptr, false);
-    if (!meta.is_discarded()) h[7].second = meta.dump(-1, ' ', true);
+    if (!meta.is_discarded()) {
+      h[7].second = meta.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+    }
   }
   if (key->credits().remaining) h[8].second = std::to_string(*key->credits().remaining);
   return h;
@@ -227,12 +229,10 @@ HttpResponse ForwardAuth::Decide(RequestContext& ctx, const HttpRequest& req) {
   }
   StatusOr<std::string> key = ExtractKey(req, *original, options_.key_sources);
   if (!key.ok()) {
-    if (key.status().reason() == "authentication/conflicting_keys") {
-      CountFailure(ctx);
-      return Deny(401, "CONFLICTING_KEYS");
-    }
+    // Two different keys, or a query key that is not well encoded: a guess either way.
     CountFailure(ctx);
-    return Deny(401, "NOT_FOUND");
+    const bool conflict = key.status().reason() == "authentication/conflicting_keys";
+    return Deny(401, conflict ? "CONFLICTING_KEYS" : "NOT_FOUND");
   }
   if (key->empty()) return Deny(401, "MISSING_KEY");
 
