@@ -284,6 +284,20 @@ StatusOr<std::optional<http::forward_auth::ForwardAuthOptions>> ForwardAuthSetti
     return InvalidArgument("forward_auth_key_query must be a parameter name such as api_key");
   }
 
+  using http::forward_auth::OriginalSource;
+  const std::string& proxy = s.Get("forward_auth_proxy");
+  if (proxy == "auto") {
+    o.original_source = OriginalSource::kAuto;
+  } else if (proxy == "nginx") {
+    o.original_source = OriginalSource::kXOriginal;
+  } else if (proxy == "traefik" || proxy == "caddy") {
+    o.original_source = OriginalSource::kXForwarded;
+  } else if (proxy == "envoy") {
+    o.original_source = OriginalSource::kPath;
+  } else {
+    return InvalidArgument("forward_auth_proxy: use auto, nginx, traefik, caddy or envoy");
+  }
+
   const std::string& nginx = s.Get("forward_auth_nginx_mode");
   if (nginx != "true" && nginx != "false") {
     return InvalidArgument("forward_auth_nginx_mode: use true or false");

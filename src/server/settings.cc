@@ -64,6 +64,10 @@ std::vector<Setting> ServeSettingTable() {
       {"forward_auth_key_query", "KEYHOLD_FORWARD_AUTH_KEY_QUERY", "",
        "query parameter of the original URI /forward-auth reads a key from (empty, default: "
        "none; URLs end up in logs)"},
+      {"forward_auth_proxy", "KEYHOLD_FORWARD_AUTH_PROXY", "auto",
+       "which proxy's headers describe the original request: auto (any, refusing two that "
+       "disagree), or only nginx's (X-Original-*), traefik's or caddy's (X-Forwarded-*), or "
+       "envoy's (the path after /forward-auth)"},
       {"forward_auth_nginx_mode", "KEYHOLD_FORWARD_AUTH_NGINX_MODE", "false",
        "true: /forward-auth answers 429 and 400 as 403 with X-Keyhold-Status (nginx's "
        "auth_request turns other codes into 500)"},

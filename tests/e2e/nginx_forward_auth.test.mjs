@@ -86,6 +86,7 @@ before(async () => {
   keyhold.args = [
     "--forward-auth-apis", apiId,
     "--forward-auth-rules", rules,
+    "--forward-auth-proxy", "nginx",
     "--forward-auth-nginx-mode", "true",
     "--trusted-proxies", "127.0.0.1",
   ];
@@ -194,6 +195,11 @@ test("rate limited, nginx mode: the client gets 429 with Retry-After and RateLim
   assert.ok(Number(r.headers.get("retry-after")) >= 1, "Retry-After carried through");
   assert.match(r.headers.get("ratelimit"), /^"requests";r=0;t=\d+$/);
   assert.equal(r.headers.get("ratelimit-policy"), '"requests";q=2;w=60');
+});
+
+test("with the proxy named, a client's X-Forwarded-Uri cannot choose the rule, nor refuse itself", async () => {
+  const r = await get("/admin/users", { "x-api-key": reader, "x-forwarded-uri": "/tickets/1" });
+  assert.equal(r.status, 403, "judged as /admin/users, what nginx asked about");
 });
 
 test("nginx never answered 500 for a policy decision", async () => {

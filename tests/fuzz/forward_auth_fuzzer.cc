@@ -3,9 +3,9 @@
 // Input: lines. Line 1: the target after "/forward-auth" (Envoy's original path, or empty);
 // each further line (at most 16) a header "name: value", the name lower-cased as the listener
 // does. Beyond "no crash" it checks:
-//   - RebuildOriginal fails only with its three reasons; a rebuilt path starts with '/', has no
-//     empty, '.' or '..' segment and no control byte, and normalizes to itself; the method is
-//     an upper-case token;
+//   - RebuildOriginal, from any source, rebuilds a path that starts with '/', has no empty, '.'
+//     or '..' segment and no control byte, and normalizes to itself, and an upper-case method;
+//     from every proxy's headers (kAuto) it fails only with its three reasons;
 //   - ExtractKey fails only with kUnauthenticated; a key it finds is the value of one of the
 //     places it reads (bearer, the key header, the decoded query parameter);
 //   - "/**" matches every rebuilt path, and a path without '*' that is a valid pattern matches
@@ -103,6 +103,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 16384) return 0;
   keyhold::http::HttpRequest req =
       Parse(std::string_view(reinterpret_cast<const char*>(data), size));
+  // Every source gives a checked answer; the key is looked for in what kAuto rebuilt.
+  for (OriginalSource source :
+       {OriginalSource::kXOriginal, OriginalSource::kXForwarded, OriginalSource::kPath}) {
+    auto one = RebuildOriginal(req, "/forward-auth", source);
+    if (one.ok()) CheckOriginal(*one);
+  }
   auto o = RebuildOriginal(req, "/forward-auth");
   if (!o.ok()) {
     static const std::set<std::string> kReasons = {"forward_auth/no_original_uri",

@@ -222,6 +222,35 @@ test("a rules file with mistakes stops the server, naming each line", async () =
   });
 });
 
+test("a bad forward-auth setting stops the server, naming it", async () => {
+  await assert.rejects(
+    new Server({ args: ["--forward-auth-apis", "api_x", "--forward-auth-proxy", "haproxy"] }).start(),
+    /forward_auth_proxy: use auto, nginx, traefik, caddy or envoy/,
+  );
+  await assert.rejects(
+    new Server({ args: ["--forward-auth-apis", "api_x", "--forward-auth-key-query", "a&b"] }).start(),
+    /forward_auth_key_query/,
+  );
+});
+
+test("with the proxy named, only its headers are read", async () => {
+  const srv = new Server({
+    dataDir: path.join(dir, "data"),
+    args: ["--forward-auth-apis", apiId, "--forward-auth-rules", rules, "--forward-auth-proxy", "traefik"],
+  });
+  await s.stop(); // one server on a data directory at a time
+  await srv.start();
+  try {
+    const r = await fetch(`${srv.url}/forward-auth`, {
+      headers: traefik("/tickets/7", "DELETE", { "x-original-uri": "/status", "x-original-method": "GET", "x-api-key": reader }),
+    });
+    assert.equal(r.status, 403, "judged as DELETE /tickets/7: X-Original-* ignored, not a conflict");
+  } finally {
+    await srv.stop();
+    await s.start();
+  }
+});
+
 test("without forward_auth_apis the surface is not served", async () => {
   const srv = await new Server().start();
   try {

@@ -209,7 +209,7 @@ HttpResponse ForwardAuth::Handle(RequestContext& ctx, const HttpRequest& req) {
 }
 
 HttpResponse ForwardAuth::Decide(RequestContext& ctx, const HttpRequest& req) {
-  StatusOr<OriginalRequest> original = RebuildOriginal(req, kPrefix);
+  StatusOr<OriginalRequest> original = RebuildOriginal(req, kPrefix, options_.original_source);
   if (!original.ok()) return Deny(400, "BAD_ORIGINAL_REQUEST");
   // Recorded with the verification; never the query, which may hold the key.
   ctx.route = original->method + " " + original->path;

@@ -41,6 +41,7 @@ inline constexpr std::string_view kPrefix = "/forward-auth";
 struct ForwardAuthOptions {
   std::vector<std::string> api_ids;  // whose keys are accepted
   KeySources key_sources;
+  OriginalSource original_source = OriginalSource::kAuto;
   std::shared_ptr<const RouteTable> routes;  // required
   bool nginx_mode = false;
   // Failed verifications per forwarded client address (threshold 0: not guarded).

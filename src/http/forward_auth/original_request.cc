@@ -41,13 +41,13 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// The one value the headers named `a` and `b` agree on ("" if neither is sent). Several copies
-// of one header count as several sources.
+// The one value the headers named `a` and `b` agree on ("" if neither is sent; an empty name
+// is no header). Several copies of one header count as several sources.
 StatusOr<std::string> Agreed(const HttpRequest& req, std::string_view a, std::string_view b) {
   std::string value;
   bool seen = false;
   for (const auto& [name, v] : req.headers) {
-    if (name != a && name != b) continue;
+    if ((a.empty() || name != a) && (b.empty() || name != b)) continue;
     std::string_view t = Trim(v);
     if (seen && t != value) {
       return InvalidArgument("the proxy's headers describe two different original requests",
@@ -123,32 +123,45 @@ StatusOr<std::string> NormalizePath(std::string_view raw) {
   return out;
 }
 
-StatusOr<OriginalRequest> RebuildOriginal(const HttpRequest& req, std::string_view prefix) {
+StatusOr<OriginalRequest> RebuildOriginal(const HttpRequest& req, std::string_view prefix,
+                                          OriginalSource source) {
+  // The headers read for the URI and the method under `source`; "" for none.
+  std::string_view uri_a = "x-original-uri";
+  std::string_view uri_b = "x-forwarded-uri";
+  std::string_view method_a = "x-original-method";
+  std::string_view method_b = "x-forwarded-method";
+  if (source == OriginalSource::kXOriginal) uri_b = method_b = "";
+  if (source == OriginalSource::kXForwarded) uri_a = method_a = "";
+  if (source == OriginalSource::kPath) uri_a = uri_b = method_a = method_b = "";
+  const bool from_path = source == OriginalSource::kAuto || source == OriginalSource::kPath;
+
   OriginalRequest o;
-  KH_ASSIGN_OR_RETURN(std::string uri, Agreed(req, "x-original-uri", "x-forwarded-uri"));
-  if (uri.empty()) {
+  KH_ASSIGN_OR_RETURN(std::string uri, Agreed(req, uri_a, uri_b));
+  if (uri.empty() && from_path) {
     std::string_view target = req.target;
     if (target.starts_with(prefix)) target.remove_prefix(prefix.size());
-    if (!target.starts_with('/')) {
-      return InvalidArgument(
-          "the proxy named no original URI (X-Original-URI, X-Forwarded-Uri, or a path after "
-          "/forward-auth)",
-          "forward_auth/no_original_uri");
-    }
-    uri = target;
+    if (target.starts_with('/')) uri = target;
   }
-  std::string_view u = uri;
-  u = u.substr(0, u.find('#'));
-  size_t q = u.find('?');
-  KH_ASSIGN_OR_RETURN(o.path, NormalizePath(u.substr(0, q)));
-  if (q != std::string_view::npos) o.query = u.substr(q + 1);
+  if (uri.empty()) {
+    return InvalidArgument(
+        "the proxy named no original URI (X-Original-URI, X-Forwarded-Uri, or a path after "
+        "/forward-auth)",
+        "forward_auth/no_original_uri");
+  }
+  if (size_t fragment = uri.find('#'); fragment != std::string::npos) uri.resize(fragment);
+  const size_t q = uri.find('?');
+  KH_ASSIGN_OR_RETURN(o.path, NormalizePath(std::string_view(uri).substr(0, q)));
+  if (q != std::string::npos) o.query = uri.substr(q + 1);
 
-  KH_ASSIGN_OR_RETURN(std::string method, Agreed(req, "x-original-method", "x-forwarded-method"));
+  KH_ASSIGN_OR_RETURN(std::string method, Agreed(req, method_a, method_b));
   if (method.empty()) method = req.method;
   if (!IsToken(method)) return BadUri("the original method is not an HTTP method");
   o.method = Upper(method);
 
-  std::string_view host = Trim(req.Header("x-forwarded-host"));
+  std::string_view host;
+  if (source == OriginalSource::kAuto || source == OriginalSource::kXForwarded) {
+    host = Trim(req.Header("x-forwarded-host"));
+  }
   if (host.empty()) host = Trim(req.Header("host"));
   o.host = Lower(host);
   return o;

@@ -29,15 +29,25 @@ struct OriginalRequest {
   std::string host;    // X-Forwarded-Host, else Host; lower case, may be empty
 };
 
-// Rebuilds the original request. The URI comes from X-Original-URI or X-Forwarded-Uri; if neither
-// is sent, from the target after `prefix` (Envoy: "/forward-auth/tickets?x=1" is "/tickets?x=1").
-// The method from X-Original-Method or X-Forwarded-Method, else the request's own. When both
-// headers of a pair are sent they must say the same: a client can add the one its proxy does not
-// set, and which one a rule sees must not be the client's choice.
+// Which headers describe the original request: those of any proxy (kAuto), or only those of one.
+enum class OriginalSource {
+  kAuto,        // X-Original-*, X-Forwarded-*, else the path after the prefix
+  kXOriginal,   // nginx: X-Original-URI, X-Original-Method
+  kXForwarded,  // Traefik, Caddy: X-Forwarded-Uri, X-Forwarded-Method, X-Forwarded-Host
+  kPath,        // Envoy: the path after the prefix and the request's own method
+};
+
+// Rebuilds the original request. Under kAuto the URI comes from X-Original-URI or
+// X-Forwarded-Uri; if neither is sent, from the target after `prefix` (Envoy:
+// "/forward-auth/tickets?x=1" is "/tickets?x=1"); the method from X-Original-Method or
+// X-Forwarded-Method, else the request's own. When both headers of a pair are sent they must say
+// the same: a client can add the one its proxy does not set, and which one a rule sees must not be
+// the client's choice. Naming one proxy's source ignores every other header.
 // Errors: kInvalidArgument reason "forward_auth/no_original_uri" when nothing names the URI,
 // "forward_auth/conflicting_original" when two sources disagree, "forward_auth/bad_original_uri"
 // for a URI NormalizePath refuses or a method that is not a token.
-StatusOr<OriginalRequest> RebuildOriginal(const HttpRequest& req, std::string_view prefix);
+StatusOr<OriginalRequest> RebuildOriginal(const HttpRequest& req, std::string_view prefix,
+                                          OriginalSource source = OriginalSource::kAuto);
 
 // The path rules are matched against: an absolute-form URI's scheme and authority dropped,
 // percent-escapes decoded (%2F too, as nginx does), empty and "." segments dropped, ".." segments

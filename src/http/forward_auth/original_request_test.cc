@@ -72,6 +72,35 @@ TEST(OriginalRequestTest, TwoSourcesThatDisagreeAreRefused) {
   EXPECT_TRUE(same.ok());
 }
 
+TEST(OriginalRequestTest, NamingTheProxyIgnoresEveryOtherHeader) {
+  HttpRequest req = Req("GET", "/forward-auth/envoy/path",
+                        {{"x-original-uri", "/public"},
+                         {"x-original-method", "GET"},
+                         {"x-forwarded-uri", "/admin"},
+                         {"x-forwarded-method", "DELETE"},
+                         {"x-forwarded-host", "forged.example.com"},
+                         {"host", "app.example.com"}});
+  auto nginx = RebuildOriginal(req, "/forward-auth", OriginalSource::kXOriginal);
+  ASSERT_TRUE(nginx.ok());
+  EXPECT_EQ(nginx->path, "/public");
+  EXPECT_EQ(nginx->host, "app.example.com");
+  auto traefik = RebuildOriginal(req, "/forward-auth", OriginalSource::kXForwarded);
+  ASSERT_TRUE(traefik.ok());
+  EXPECT_EQ(traefik->path, "/admin");
+  EXPECT_EQ(traefik->method, "DELETE");
+  EXPECT_EQ(traefik->host, "forged.example.com");
+  auto envoy = RebuildOriginal(req, "/forward-auth", OriginalSource::kPath);
+  ASSERT_TRUE(envoy.ok());
+  EXPECT_EQ(envoy->path, "/envoy/path");
+  EXPECT_EQ(envoy->method, "GET");
+  EXPECT_EQ(RebuildOriginal(req, "/forward-auth").status().reason(),
+            "forward_auth/conflicting_original");
+  // nginx named, but only Traefik's header sent: nothing names the URI.
+  auto missing = RebuildOriginal(Req("GET", "/forward-auth", {{"x-forwarded-uri", "/a"}}),
+                                 "/forward-auth", OriginalSource::kXOriginal);
+  EXPECT_EQ(missing.status().reason(), "forward_auth/no_original_uri");
+}
+
 TEST(OriginalRequestTest, BadMethodIsRefused) {
   auto o = RebuildOriginal(
       Req("GET", "/forward-auth", {{"x-original-uri", "/a"}, {"x-original-method", "GE T"}}),
