@@ -217,6 +217,29 @@ sigset_t BlockStopSignals() {
   return signals;
 }
 
+// The /forward-auth surface's options from `settings` (nullopt: not served), with the addresses
+// its brute-force guard blocks raised as alerts through `alerts`. Errors: as ForwardAuthSettings.
+StatusOr<std::optional<http::forward_auth::ForwardAuthOptions>> ForwardAuthFor(
+    const Settings& settings, audit::AlertQueue& alerts) {
+  auto options = ForwardAuthSettings(settings);
+  if (!options.ok() || !*options) return options;
+  http::forward_auth::ForwardAuthOptions& o = **options;
+  o.on_block = [&alerts, cooldown = o.brute_force.cooldown_ms](const std::string& address,
+                                                               int64_t failures, int64_t now) {
+    audit::Alert a = BruteForceAlert(address, failures, now, now + cooldown);
+    spdlog::warn("brute force: {} (forward-auth)", a.evidence_json);
+    alerts.Post(std::move(a));
+  };
+  spdlog::info("serving /forward-auth for {} API(s), {} route rule(s){}", o.api_ids.size(),
+               o.routes->routes().size(), o.nginx_mode ? ", nginx mode" : "");
+  if (settings.Get("trusted_proxies").empty()) {
+    spdlog::warn(
+        "/forward-auth is served but --trusted-proxies is empty: every request is attributed to "
+        "the proxy's address, so IP allowlists and the brute-force guard see the proxy");
+  }
+  return options;
+}
+
 // Every surface the server serves, mounted on one router.
 struct Surfaces {
   Surfaces(service::KeyService& keys, service::AuditService& audit,
@@ -539,26 +562,10 @@ int Serve(const Settings& settings) {
     spdlog::error("cannot open the secrets keyring: {}", secrets.status().message());
     return 2;
   }
-  auto forward_auth = ForwardAuthSettings(settings);
+  auto forward_auth = ForwardAuthFor(settings, alert_queue);
   if (!forward_auth.ok()) {
     spdlog::error("{}", forward_auth.status().message());
     return 2;
-  }
-  if (*forward_auth) {
-    (*forward_auth)->on_block = [&alert_queue, cooldown = (*forward_auth)->brute_force.cooldown_ms](
-                                    const std::string& address, int64_t failures, int64_t now) {
-      audit::Alert a = BruteForceAlert(address, failures, now, now + cooldown);
-      spdlog::warn("brute force: {} (forward-auth)", a.evidence_json);
-      alert_queue.Post(std::move(a));
-    };
-    spdlog::info("serving /forward-auth for {} API(s), {} route rule(s){}",
-                 (*forward_auth)->api_ids.size(), (*forward_auth)->routes->routes().size(),
-                 (*forward_auth)->nginx_mode ? ", nginx mode" : "");
-    if (settings.Get("trusted_proxies").empty()) {
-      spdlog::warn(
-          "/forward-auth is served but --trusted-proxies is empty: every request is attributed "
-          "to the proxy's address, so IP allowlists and the brute-force guard see the proxy");
-    }
   }
   Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, **secrets, env, registry,
                     *metrics_access, std::move(forward_auth).value());

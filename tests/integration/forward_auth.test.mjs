@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { Server, tempDir, rawExchange } from "../lib/keyhold.mjs";
+import { Server, tempDir, rawExchange, eventually } from "../lib/keyhold.mjs";
 
 const dir = tempDir("forward-auth");
 const rules = path.join(dir, "rules.toml");
@@ -198,6 +198,11 @@ test("an address that keeps guessing is refused for the cool-down; other address
   assert.equal(blocked.status, 429);
   assert.ok(Number(blocked.headers.get("retry-after")) > 0);
   assert.equal((await ask(from("203.0.113.10", reader))).status, 200);
+  await eventually(() => assert.match(s.stderr, /brute force: .*"address":"203\.0\.113\.9".*\(forward-auth\)/));
+  await eventually(async () => {
+    const list = await s.ok("alerts.list", { kind: "anomaly.brute_force" });
+    assert.ok(list.some((a) => a.evidence.address === "203.0.113.9"));
+  });
 });
 
 test("the surface answers in its own format for errors the listener raises", async () => {
