@@ -227,6 +227,19 @@ test("a rules file with mistakes stops the server, naming each line", async () =
   });
 });
 
+test("the rules file docs/forward-auth.md shows is accepted", async () => {
+  const doc = fs.readFileSync(new URL("../../docs/forward-auth.md", import.meta.url), "utf8");
+  const example = /```toml\n([\s\S]*?)```/.exec(doc)[1];
+  const file = path.join(dir, "documented.toml");
+  fs.writeFileSync(file, example);
+  const srv = await new Server({ args: ["--forward-auth-apis", "api_x", "--forward-auth-rules", file] }).start();
+  try {
+    assert.match(srv.stderr, /serving \/forward-auth for 1 API\(s\), 3 route rule\(s\)/);
+  } finally {
+    await srv.stop();
+  }
+});
+
 test("a bad forward-auth setting stops the server, naming it", async () => {
   await assert.rejects(
     new Server({ args: ["--forward-auth-apis", "api_x", "--forward-auth-proxy", "haproxy"] }).start(),
