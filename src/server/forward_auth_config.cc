@@ -21,14 +21,32 @@ using http::forward_auth::RouteTable;
 
 constexpr int64_t kMaxCost = 1'000'000'000;
 
+// `text` with control bytes written as \xNN: a message is one line per problem, whatever a file
+// holds (a quoted key may contain a newline, and the TOML parser quotes what it saw).
+std::string Printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 // Collects every problem of a rules file, each with its line.
 class Problems {
  public:
-  explicit Problems(std::string_view source) : source_(source) {}
+  explicit Problems(std::string_view source) : source_(Printable(source)) {}
   void Add(const toml::node& at, std::string_view what) { Add(at.source().begin.line, what); }
   void Add(uint32_t line, std::string_view what) {
     text_ += std::string(text_.empty() ? "" : "\n") + source_ + ", line " + std::to_string(line) +
-             ": " + std::string(what);
+             ": " + Printable(what);
   }
   bool empty() const { return text_.empty(); }
   const std::string& text() const { return text_; }
@@ -202,9 +220,9 @@ StatusOr<RouteTable> ParseForwardAuthRules(std::string_view text, std::string_vi
   try {
     doc = toml::parse(text, source_name);
   } catch (const toml::parse_error& e) {
-    return InvalidArgument(std::string(source_name) + ", line " +
+    return InvalidArgument(Printable(source_name) + ", line " +
                            std::to_string(e.source().begin.line) + ": " +
-                           std::string(e.description()));
+                           Printable(e.description()));
   }
   Problems p(source_name);
   std::vector<RouteRule> routes;

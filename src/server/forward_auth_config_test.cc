@@ -100,5 +100,17 @@ TEST(ForwardAuthRulesTest, MalformedTomlNamesItsLine) {
       << u.status().message();
 }
 
+TEST(ForwardAuthRulesTest, AProblemIsOneLineWhateverTheFileHolds) {
+  auto t = ParseForwardAuthRules("[[route]]\n\"a\\nb\" = 1\nanonymous = tr\n", "rules.toml");
+  ASSERT_FALSE(t.ok());
+  const std::string& m = t.status().message();
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  EXPECT_NE(m.find("rules.toml, line 3"), std::string::npos) << m;
+  auto u = ParseForwardAuthRules("[[route]]\n\"a\\nb\" = 1\n", "rules.toml");
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(u.status().message().find("unknown field 'a\\x0ab'"), std::string::npos)
+      << u.status().message();
+}
+
 }  // namespace
 }  // namespace keyhold::server
