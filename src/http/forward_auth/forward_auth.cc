@@ -35,7 +35,8 @@ std::string SfString(std::string_view s) {
   return out + "\"";
 }
 
-// Codes the brute-force guard counts as a guess (brute_force.h), plus two different keys.
+// Codes the brute-force guard counts as a guess (brute_force.h); Decide counts two different
+// keys too.
 bool IsFailure(service::VerifyCode code) {
   using service::VerifyCode;
   return code == VerifyCode::kNotFound || code == VerifyCode::kDisabled ||
@@ -219,14 +220,7 @@ HttpResponse ForwardAuth::Decide(RequestContext& ctx, const HttpRequest& req) {
     allowed.headers = IdentityHeaders(nullptr);
     return allowed;
   }
-  if (Guarded(ctx)) {
-    int64_t now = env_.NowMillis();
-    if (int64_t until = guard_->BlockedUntil(ctx.client_ip, now); until > now) {
-      HttpResponse r = Deny(429, "RATE_LIMITED");
-      r.headers.emplace_back("Retry-After", std::to_string(CeilSeconds(until - now)));
-      return r;
-    }
-  }
+  if (std::optional<HttpResponse> blocked = Blocked(ctx)) return std::move(*blocked);
   StatusOr<std::string> key = ExtractKey(req, *original, options_.key_sources);
   if (!key.ok()) {
     // Two different keys, or a query key that is not well encoded: a guess either way.
@@ -235,10 +229,23 @@ HttpResponse ForwardAuth::Decide(RequestContext& ctx, const HttpRequest& req) {
     return Deny(401, conflict ? "CONFLICTING_KEYS" : "NOT_FOUND");
   }
   if (key->empty()) return Deny(401, "MISSING_KEY");
+  return Verify(ctx, rule, *key);
+}
 
+std::optional<HttpResponse> ForwardAuth::Blocked(const RequestContext& ctx) const {
+  if (!Guarded(ctx)) return std::nullopt;
+  int64_t now = env_.NowMillis();
+  int64_t until = guard_->BlockedUntil(ctx.client_ip, now);
+  if (until <= now) return std::nullopt;
+  HttpResponse r = Deny(429, "RATE_LIMITED");
+  r.headers.emplace_back("Retry-After", std::to_string(CeilSeconds(until - now)));
+  return r;
+}
+
+HttpResponse ForwardAuth::Verify(RequestContext& ctx, const RouteRule& rule, std::string_view key) {
   RequestContext vctx = ctx;
   vctx.actor = verifier_;
-  StatusOr<service::VerifyResult> result = keys_.Verify(vctx, VerifyRequestFor(rule, *key));
+  StatusOr<service::VerifyResult> result = keys_.Verify(vctx, VerifyRequestFor(rule, key));
   if (!result.ok()) {
     if (IsWouldBlock(result.status())) return HttpResponse::RunOnWorker();
     if (result.status().code() == StatusCode::kUnavailable) {
@@ -250,23 +257,27 @@ HttpResponse ForwardAuth::Decide(RequestContext& ctx, const HttpRequest& req) {
     return Error(ctx, 500, "application/unexpected_error", "");
   }
   if (IsFailure(result->code)) CountFailure(ctx);
-  const int status = StatusFor(result->code);
+  return Answer(*result);
+}
+
+HttpResponse ForwardAuth::Answer(const service::VerifyResult& result) const {
+  const int status = StatusFor(result.code);
   HttpResponse r;
   if (status == 200) {
-    r.headers = IdentityHeaders(&*result->key);
+    r.headers = IdentityHeaders(&*result.key);
   } else {
-    r = Deny(status, service::VerifyCodeName(result->code));
+    r = Deny(status, service::VerifyCodeName(result.code));
   }
-  if (result->code == service::VerifyCode::kRateLimited) {
+  if (result.code == service::VerifyCode::kRateLimited) {
     // -1: the cost is more than the limit holds, so waiting never helps; say a full window.
-    int64_t wait = result->retry_after_ms;
-    for (const auto& l : result->ratelimits) {
+    int64_t wait = result.retry_after_ms;
+    for (const auto& l : result.ratelimits) {
       if (wait < 0 && l.exceeded) wait = std::max(wait, l.duration_ms);
     }
     r.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, CeilSeconds(wait))));
   }
-  if (!result->ratelimits.empty()) {
-    auto [policy, state] = RateLimitFields(result->ratelimits);
+  if (!result.ratelimits.empty()) {
+    auto [policy, state] = RateLimitFields(result.ratelimits);
     r.headers.emplace_back("RateLimit-Policy", std::move(policy));
     r.headers.emplace_back("RateLimit", std::move(state));
   }

@@ -24,6 +24,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,12 @@ class ForwardAuth final : public Surface {
 
  private:
   HttpResponse Decide(RequestContext& ctx, const HttpRequest& req);
+  // 429 while ctx's client address is blocked for guessing; nullopt when it is not.
+  std::optional<HttpResponse> Blocked(const RequestContext& ctx) const;
+  // Verifies `key` under `rule` and answers; counts a failure against ctx's client address.
+  HttpResponse Verify(RequestContext& ctx, const RouteRule& rule, std::string_view key);
+  // The answer for a verification: its status, identity or refusal headers, rate-limit fields.
+  HttpResponse Answer(const service::VerifyResult& result) const;
   HttpResponse Deny(int status, std::string_view code) const;
   // Counts a failure from ctx's client address, if it is guarded.
   void CountFailure(const RequestContext& ctx);
