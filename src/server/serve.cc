@@ -23,6 +23,7 @@
 #include "core/key_format.h"
 #include "crypto/secure_bytes.h"
 #include "crypto/system_env.h"
+#include "http/forward_auth/forward_auth.h"
 #include "http/health.h"
 #include "http/http_metrics.h"
 #include "http/metrics_surface.h"
@@ -32,6 +33,7 @@
 #include "http/vault/vault_api.h"
 #include "server/anomalies.h"
 #include "server/bootstrap.h"
+#include "server/forward_auth_config.h"
 #include "server/logging.h"
 #include "server/server_metrics.h"
 #include "service/alerts.h"
@@ -218,12 +220,36 @@ sigset_t BlockStopSignals() {
   return signals;
 }
 
+// The /forward-auth surface's options from `settings` (nullopt: not served), with the addresses
+// its brute-force guard blocks raised as alerts through `alerts`. Errors: as ForwardAuthSettings.
+StatusOr<std::optional<http::forward_auth::ForwardAuthOptions>> ForwardAuthFor(
+    const Settings& settings, audit::AlertQueue& alerts) {
+  auto options = ForwardAuthSettings(settings);
+  if (!options.ok() || !*options) return options;
+  http::forward_auth::ForwardAuthOptions& o = **options;
+  o.on_block = [&alerts, cooldown = o.brute_force.cooldown_ms](const std::string& address,
+                                                               int64_t failures, int64_t now) {
+    audit::Alert a = BruteForceAlert(address, failures, now, now + cooldown);
+    spdlog::warn("brute force: {} (forward-auth)", a.evidence_json);
+    alerts.Post(std::move(a));
+  };
+  spdlog::info("serving /forward-auth for {} API(s), {} route rule(s){}", o.api_ids.size(),
+               o.routes->routes().size(), o.nginx_mode ? ", nginx mode" : "");
+  if (settings.Get("trusted_proxies").empty()) {
+    spdlog::warn(
+        "/forward-auth is served but --trusted-proxies is empty: every request is attributed to "
+        "the proxy's address, so IP allowlists and the brute-force guard see the proxy");
+  }
+  return options;
+}
+
 // Every surface the server serves, mounted on one router.
 struct Surfaces {
   Surfaces(service::KeyService& keys, service::AuditService& audit,
            service::AnalyticsService& analytics, service::AlertService& alerts,
            service::SecretService& secrets, Env& env, const metrics::Registry& registry,
-           http::MetricsAccess metrics_access)
+           http::MetricsAccess metrics_access,
+           std::optional<http::forward_auth::ForwardAuthOptions> forward_auth_options)
       : unkey(keys, audit, analytics, alerts),
         vault({.version = KEYHOLD_VERSION}, env, &keys, &secrets),
         health(KEYHOLD_VERSION),
@@ -232,11 +258,16 @@ struct Surfaces {
     router.Mount("/v1/", vault);
     router.Mount("/health", health);
     router.Mount("/metrics", metrics);
+    if (forward_auth_options) {
+      forward_auth.emplace(keys, env, std::move(*forward_auth_options));
+      router.Mount(std::string(http::forward_auth::kPrefix), *forward_auth);
+    }
   }
   http::unkey::UnkeyApi unkey;
   http::vault::VaultApi vault;
   http::HealthSurface health;
   http::MetricsSurface metrics;
+  std::optional<http::forward_auth::ForwardAuth> forward_auth;  // when forward_auth_apis is set
   http::Router router;
 };
 
@@ -533,8 +564,13 @@ int Serve(const Settings& settings) {
     spdlog::error("cannot open the secrets keyring: {}", secrets.status().message());
     return 2;
   }
+  auto forward_auth = ForwardAuthFor(settings, alert_queue);
+  if (!forward_auth.ok()) {
+    spdlog::error("{}", forward_auth.status().message());
+    return 2;
+  }
   Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, **secrets, env, registry,
-                    *metrics_access);
+                    *metrics_access, std::move(forward_auth).value());
   http::HttpMetrics http_metrics(registry, surfaces.router);
   ReportTo(settings, log, http_metrics, opts);
   opts.new_request_id = [&env] { return NewRequestId(env); };

@@ -54,6 +54,27 @@ std::vector<Setting> ServeSettingTable() {
        "window in which an address's failed verifications are counted"},
       {"brute_force_cooldown", "KEYHOLD_BRUTE_FORCE_COOLDOWN", "5m",
        "how long a blocked address is refused"},
+      {"forward_auth_apis", "KEYHOLD_FORWARD_AUTH_APIS", "",
+       "comma-separated API ids whose keys /forward-auth accepts; empty (default): /forward-auth "
+       "is not served (docs/forward-auth.md)"},
+      {"forward_auth_rules", "KEYHOLD_FORWARD_AUTH_RULES", "",
+       "TOML file of /forward-auth route rules (method + path -> permissions, rate limits, "
+       "credits); none: any valid key, 1 credit"},
+      {"forward_auth_key_header", "KEYHOLD_FORWARD_AUTH_KEY_HEADER", "X-API-Key",
+       "header /forward-auth reads a key from, besides Authorization: Bearer (none: only that)"},
+      {"forward_auth_key_query", "KEYHOLD_FORWARD_AUTH_KEY_QUERY", "",
+       "query parameter of the original URI /forward-auth reads a key from (empty, default: "
+       "none; URLs end up in logs)"},
+      {"forward_auth_proxy", "KEYHOLD_FORWARD_AUTH_PROXY", "auto",
+       "which proxy's headers describe the original request: auto (any, refusing two that "
+       "disagree), or only nginx's (X-Original-*), traefik's or caddy's (X-Forwarded-*), or "
+       "envoy's (the path after /forward-auth)"},
+      {"forward_auth_nginx_mode", "KEYHOLD_FORWARD_AUTH_NGINX_MODE", "false",
+       "true: /forward-auth answers 429 and 400 as 403 with X-Keyhold-Status (nginx's "
+       "auth_request turns other codes into 500)"},
+      {"forward_auth_brute_force_threshold", "KEYHOLD_FORWARD_AUTH_BRUTE_FORCE_THRESHOLD", "20",
+       "failed /forward-auth requests from one forwarded client address within "
+       "brute_force_window after which it is answered 429 for brute_force_cooldown (0: off)"},
       {"anomaly_detection", "KEYHOLD_ANOMALY_DETECTION", "true",
        "run the anomaly detectors over usage (docs/anomalies.md)"},
       {"anomaly_spike_z", "KEYHOLD_ANOMALY_SPIKE_Z", "4",
