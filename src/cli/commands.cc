@@ -28,7 +28,27 @@ constexpr int kExitUnreachable = 3;
 
 struct ClientFlags {
   bool json_output = false;
+  bool quiet = false;  // print only the value a script needs (QuietValue)
 };
+
+// The one value of an answer a script wants, for --quiet: a new key's text (shown only once),
+// else the id of what was created or shown; for a list, each element's id on its own line.
+void PrintQuiet(const json& data) {
+  auto id_of = [](const json& d) -> std::string {
+    if (!d.is_object()) return "";
+    for (const char* f : {"key", "keyId", "apiId", "id"}) {
+      if (d.contains(f) && d[f].is_string()) return d[f].get<std::string>();
+    }
+    return "";
+  };
+  if (data.is_array()) {
+    for (const json& d : data) {
+      if (std::string id = id_of(d); !id.empty()) std::printf("%s\n", id.c_str());
+    }
+  } else if (std::string v = id_of(data); !v.empty()) {
+    std::printf("%s\n", v.c_str());
+  }
+}
 
 void PrintError(const json& body) {
   const json& err = body.contains("error") ? body["error"] : body;
@@ -72,6 +92,8 @@ int Run(const std::string& op, const json& body, const ClientFlags& flags,
       out = {{"data", data}, {"pagination", result->body["pagination"]}};
     }
     std::printf("%s\n", out.dump(2).c_str());
+  } else if (flags.quiet) {
+    PrintQuiet(data);
   } else {
     human(data);
     if (result->body.contains("pagination") && result->body["pagination"].value("hasMore", false)) {
@@ -646,6 +668,9 @@ int RunCli(int argc, char** argv) {
     }
     for (CLI::App* leaf : sub->get_subcommands([](CLI::App*) { return true; })) {
       leaf->add_flag("--json", flags.json_output, "print the server's data as JSON");
+      leaf->add_flag("-q,--quiet", flags.quiet,
+                     "print only what a script needs: a new key, else the id (one per line for "
+                     "lists)");
     }
   }
   try {
