@@ -220,10 +220,10 @@ struct Surfaces {
   Surfaces(service::KeyService& keys, service::AuditService& audit,
            service::AnalyticsService& analytics, service::AlertService& alerts,
            service::SecretService& secrets, Env& env, const metrics::Registry& registry,
-           http::MetricsAccess metrics_access)
+           http::MetricsAccess metrics_access, const http::Readiness& readiness)
       : unkey(keys, audit, analytics, alerts),
         vault({.version = KEYHOLD_VERSION}, env, &keys, &secrets),
-        health(KEYHOLD_VERSION),
+        health(KEYHOLD_VERSION, readiness),
         metrics(registry, metrics_access, keys) {
     router.Mount("/v2/", unkey);
     router.Mount("/v1/", vault);
@@ -235,6 +235,75 @@ struct Surfaces {
   http::HealthSurface health;
   http::MetricsSurface metrics;
   http::Router router;
+};
+
+// While the server starts (the data directory opened, the keys loaded): `/health` answered, every
+// other path 503, on the address the server will serve on.
+struct StartingSurfaces {
+  explicit StartingSurfaces(const http::Readiness& readiness) : health(KEYHOLD_VERSION, readiness) {
+    router.Mount("/health", health);
+    router.Mount("/", loading);
+  }
+  http::HealthSurface health;
+  http::LoadingSurface loading;
+  http::Router router;
+};
+
+// Checks every 2 s that the store still answers and that its database file is still the one
+// opened (not removed or replaced underneath); readiness follows. Runs off the request threads,
+// since a check waits for the store's lock.
+class StoreWatch {
+ public:
+  StoreWatch(store::Store& store, std::string db_path, http::Readiness& readiness)
+      : store_(store),
+        db_path_(std::move(db_path)),
+        readiness_(readiness),
+        inode_(Inode()),
+        thread_([this] { Run(); }) {}
+  ~StoreWatch() { Stop(); }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  ino_t Inode() const {
+    struct stat st {};
+    return stat(db_path_.c_str(), &st) == 0 ? st.st_ino : 0;
+  }
+  void Run() {
+    std::unique_lock lock(mu_);
+    bool was_ok = true;
+    do {
+      bool ok = inode_ != 0 && Inode() == inode_ && store_.SchemaVersion() >= 0;
+      if (ok != was_ok) {
+        if (ok) {
+          spdlog::info("the store answers again: ready");
+        } else {
+          spdlog::error("the store does not answer, or {} was removed or replaced: not ready",
+                        db_path_);
+        }
+        was_ok = ok;
+      }
+      readiness_.Set(ok ? http::Readiness::State::kReady
+                        : http::Readiness::State::kStoreUnreachable);
+    } while (!cv_.wait_for(lock, std::chrono::seconds(2), [&] { return stopping_; }));
+  }
+
+  store::Store& store_;
+  const std::string db_path_;
+  http::Readiness& readiness_;
+  const ino_t inode_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;     // last: starts once the rest is set
 };
 
 // Signs a checkpoint of the audit log every `interval` while it grows, and once more when stopped.
@@ -422,7 +491,28 @@ int Serve(const Settings& settings) {
         "key material is not in locked memory: the system refused to lock it "
         "(raise RLIMIT_MEMLOCK, e.g. LimitMEMLOCK= in a systemd unit)");
   }
-  auto opened = OpenDataDir(settings.Get("data_dir"), settings.Get("master_key_file"), env);
+  opts.new_request_id = [&env] { return NewRequestId(env); };
+  // Health checks are answered while the keys load: live, not ready.
+  http::Readiness readiness;
+  StartingSurfaces starting(readiness);
+  std::unique_ptr<http::HttpServer> early;
+  Status early_status = OkStatus();
+  auto opened =
+      OpenDataDir(settings.Get("data_dir"), settings.Get("master_key_file"), env, [&]() -> Status {
+        auto s = http::HttpServer::Start(opts, starting.router);
+        if (!s.ok()) {
+          early_status = s.status();
+          return early_status;
+        }
+        early = std::move(s).value();
+        spdlog::info("opening the data directory and loading keys; health checks answered on {}",
+                     early->LocalAddress());
+        return OkStatus();
+      });
+  if (!early_status.ok()) {
+    spdlog::error("{}", early_status.message());
+    return 1;
+  }
   if (!opened.ok()) {
     spdlog::error("cannot open data directory {}: {}", settings.Get("data_dir"),
                   opened.status().message());
@@ -532,10 +622,15 @@ int Serve(const Settings& settings) {
     return 2;
   }
   Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, **secrets, env, registry,
-                    *metrics_access);
+                    *metrics_access, readiness);
   http::HttpMetrics http_metrics(registry, surfaces.router);
   ReportTo(settings, http_metrics, opts);
-  opts.new_request_id = [&env] { return NewRequestId(env); };
+  if (early) {  // the real listener takes over the address (and the port it was given, if 0)
+    std::string bound = early->LocalAddress();
+    opts.port = static_cast<uint16_t>(std::stoi(bound.substr(bound.rfind(':') + 1)));
+    early->Shutdown(std::chrono::milliseconds(0));
+    early.reset();
+  }
   auto server = http::HttpServer::Start(opts, surfaces.router);
   if (!server.ok()) {
     spdlog::error("{}", server.status().message());
@@ -550,10 +645,13 @@ int Serve(const Settings& settings) {
   delivery.Start();
   AuditCheckpointer checkpointer(*audit, std::move(signer).value(), *checkpoint_every);
   RotationSweeper rotation(*opened->service, *sweep_every);
+  StoreWatch store_watch(*opened->store, settings.Get("data_dir") + "/keyhold.db", readiness);
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  store_watch.Stop();
+  readiness.Set(http::Readiness::State::kStopping);
   (*server)->Shutdown(std::chrono::seconds(10));
   flusher.Stop();
   rotation.Stop();
