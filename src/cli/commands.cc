@@ -611,7 +611,15 @@ int RunCli(int argc, char** argv) {
   serve->add_option("--config", config_path,
                     "TOML file of settings (keys as below); flags win over KEYHOLD_* variables, "
                     "which win over the file [env KEYHOLD_CONFIG]");
+  std::string check_config_path;
+  serve->add_option("--check-config", check_config_path,
+                    "check this TOML file (and the flags and KEYHOLD_* variables given) as serve "
+                    "would, report every problem with its line, and exit 0 or 2 without serving");
   serve->callback([&] {
+    if (!check_config_path.empty()) {
+      code = server::CheckConfig(serve_settings, check_config_path);
+      return;
+    }
     if (config_path.empty()) {
       if (const char* c = std::getenv("KEYHOLD_CONFIG")) config_path = c;
     }

@@ -6,11 +6,14 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -465,13 +468,98 @@ Status AlertSettings(const Settings& settings, service::AlertOptions& alerts,
   return OkStatus();
 }
 
+// Every check of a setting's value that Serve makes, without side effects: the first problem.
+Status ValidateSettings(const Settings& settings) {
+  http::ServerOptions opts;
+  KH_RETURN_IF_ERROR(ListenerOptions(settings, opts));
+  KH_RETURN_IF_ERROR(http::ParseMetricsAccess(settings.Get("metrics_access")).status());
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info",     "warn", "warning",
+                                                 "error", "err",   "critical", "off"};
+  const std::string& level = settings.Get("log_level");
+  if (std::find(std::begin(kLevels), std::end(kLevels), level) == std::end(kLevels)) {
+    return InvalidArgument("log_level must be trace, debug, info, warn, error or off");
+  }
+  for (const char* name : {"access_log", "usage_recording"}) {
+    if (settings.Get(name) != "true" && settings.Get(name) != "false") {
+      return InvalidArgument(std::string(name) + " must be true or false");
+    }
+  }
+  for (auto [name, min_ms] :
+       {std::pair{"rotation_sweep_interval", 100}, std::pair{"audit_checkpoint_interval", 1},
+        std::pair{"usage_flush_interval", 1}, std::pair{"usage_retention", 1}}) {
+    auto d = ParseDuration(settings.Get(name));
+    if (!d.ok()) return InvalidArgument(std::string(name) + ": " + d.status().message());
+    if (d->count() < min_ms) {
+      return InvalidArgument(std::string(name) + " must be at least " + std::to_string(min_ms) +
+                             "ms");
+    }
+  }
+  service::AlertOptions alerts;
+  audit::DeliveryOptions delivery;
+  KH_RETURN_IF_ERROR(AlertSettings(settings, alerts, delivery));
+  bool detect = false;
+  KH_RETURN_IF_ERROR(AnomalyOptions(settings, std::chrono::seconds(1), &detect).status());
+  KH_RETURN_IF_ERROR(CreditsLowThreshold(settings).status());
+  KH_RETURN_IF_ERROR(BruteForceOptions(settings).status());
+  return OkStatus();
+}
+
 }  // namespace
+
+int CheckConfig(Settings& settings, const std::string& toml_path) {
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("keyhold"));
+  std::vector<std::pair<int64_t, std::string>> problems;
+  for (auto& p : settings.ResolveAll(toml_path)) {
+    problems.emplace_back(p.line, toml_path + ":" + std::to_string(p.line) + ": " + p.message);
+  }
+  // A problem with `name`'s value, sorted by its line in the file (else first).
+  auto add = [&](const std::string& name, const std::string& message) {
+    std::string origin = settings.Origin(name);
+    int64_t line =
+        settings.Source(name) == "file" ? std::stoll(origin.substr(origin.rfind(':') + 1)) : 0;
+    problems.emplace_back(line, origin + ": " + message);
+  };
+  // Each setting alone, the others at their defaults, so every bad value is named.
+  for (const Setting& s : settings.Table()) {
+    if (settings.Source(s.name) == "default") continue;
+    if (Status st = ValidateSettings(settings.Isolated(s.name)); !st.ok())
+      add(s.name, st.message());
+  }
+  if (settings.Get("tls_cert").empty() != settings.Get("tls_key").empty()) {
+    add(settings.Get("tls_cert").empty() ? "tls_key" : "tls_cert",
+        "tls_cert and tls_key go together");
+  }
+  for (const char* name : {"tls_cert", "tls_key", "master_key_file"}) {
+    const std::string& file = settings.Get(name);
+    if (!file.empty() && access(file.c_str(), R_OK) != 0) {
+      add(name, "cannot read " + file + ": " + std::strerror(errno));
+    }
+  }
+  std::stable_sort(problems.begin(), problems.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.second.c_str());
+  if (!problems.empty()) {
+    std::fprintf(stderr, "%zu problem%s; nothing served\n", problems.size(),
+                 problems.size() == 1 ? "" : "s");
+    return 2;
+  }
+  size_t from_file = 0;
+  for (const Setting& s : settings.Table()) from_file += settings.Source(s.name) == "file";
+  std::printf("%s: ok (%zu settings from the file, the rest from flags, KEYHOLD_* or defaults)\n",
+              toml_path.c_str(), from_file);
+  return 0;
+}
 
 int Serve(const Settings& settings) {
   umask(077);  // the database and its journal are as private as the data directory
   DisableCoreDumps();
   // Logs go to standard error; standard output carries only the one-time root key.
   spdlog::set_default_logger(spdlog::stderr_logger_mt("keyhold"));
+  spdlog::set_level(spdlog::level::off);  // what ValidateSettings warns of is warned again below
+  if (Status st = ValidateSettings(settings); !st.ok()) {
+    std::fprintf(stderr, "keyhold serve: %s\n", st.message().c_str());
+    return 2;
+  }
   spdlog::set_level(spdlog::level::from_str(settings.Get("log_level")));
   http::ServerOptions opts;
   if (Status st = ListenerOptions(settings, opts); !st.ok()) {
