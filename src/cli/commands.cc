@@ -210,6 +210,21 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
     });
   });
 
+  auto* list = apis->add_subcommand("list", "list the APIs this root key may read");
+  list->callback([&] {
+    code = Run("apis.listApis", json::object(), flags, [](const json& d) {
+      if (d.empty()) {
+        std::printf("no APIs\n");
+        return;
+      }
+      std::printf("%-24s  %s\n", "API ID", "NAME");
+      for (const auto& a : d) {
+        std::printf("%-24s  %s\n", a.value("id", "").c_str(),
+                    Printable(a.value("name", std::string())).c_str());
+      }
+    });
+  });
+
   auto* del = apis->add_subcommand("delete", "delete an API and every key in it");
   del->add_option("API_ID", api_id)->required();
   del->callback([&] {

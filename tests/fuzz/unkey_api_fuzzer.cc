@@ -52,9 +52,10 @@ using fuzz::Require;
 using nlohmann::json;
 
 // The operations of UnkeyApi, as routed under /v2/.
-constexpr std::array<std::string_view, 42> kOperations = {
+constexpr std::array<std::string_view, 43> kOperations = {
     "apis.createApi",
     "apis.getApi",
+    "apis.listApis",
     "apis.deleteApi",
     "apis.listKeys",
     "keys.createKey",

@@ -228,3 +228,27 @@ test("shell completion for bash and zsh, from the command definitions", async ()
   assert.ok(!offered.includes("--permissions"), "hidden former names are not offered");
   assert.ok(!offered.includes("create"));
 });
+
+test("apis list: the APIs the root key may read, with a header; apis get", async () => {
+  const a = (await cli(["apis", "create", "--name", "listed-a", "--quiet"], { env })).stdout.trim();
+  const b = (await cli(["apis", "create", "--name", "listed-b", "--quiet"], { env })).stdout.trim();
+  const all = await cli(["apis", "list"], { env });
+  assert.equal(all.code, 0, all.stderr);
+  assert.match(all.stdout, /^API ID\s+NAME\n/);
+  assert.match(all.stdout, new RegExp(`^${a}\\s+listed-a$`, "m"));
+  assert.match(all.stdout, new RegExp(`^${b}\\s+listed-b$`, "m"));
+  const ids = (await cli(["apis", "list", "--quiet"], { env })).stdout.trim().split("\n");
+  assert.ok(ids.includes(a) && ids.includes(b));
+  assert.deepEqual([...ids].sort(), ids, "in id order");
+  const json = JSON.parse((await cli(["apis", "list", "--json"], { env })).stdout);
+  assert.equal(json.find((x) => x.id === a).name, "listed-a");
+
+  // A root key that may read one API lists that one; one that may read none: "no APIs".
+  const narrow = JSON.parse((await cli(["root-keys", "create", "--permission", `api.${a}.read_api`, "--json"], { env })).stdout).key;
+  const mine = await cli(["apis", "list", "--quiet"], { env: { ...env, KEYHOLD_TOKEN: narrow } });
+  assert.equal(mine.stdout, `${a}\n`);
+  const none = JSON.parse((await cli(["root-keys", "create", "--permission", `api.${a}.verify_key`, "--json"], { env })).stdout).key;
+  const empty = await cli(["apis", "list"], { env: { ...env, KEYHOLD_TOKEN: none } });
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.equal(empty.stdout, "no APIs\n");
+});
