@@ -165,6 +165,7 @@ void ScanFile(const Scanner& scanner, const ScanOptions& options, const FileJob&
   }
   w.stats.files++;
   w.stats.bytes += data.size();
+  if (options.progress) options.progress->Add(data.size());
   for (Finding& f : scanner.Scan(data, {.path = job.path}, w.scratch(scanner))) {
     w.found.push_back(std::move(f));
   }

@@ -193,6 +193,7 @@ StatusOr<std::vector<Finding>> ScanBlobs(const Scanner& scanner, const std::stri
         }
         w.stats.files++;
         w.stats.bytes += size;
+        if (options.progress) options.progress->Add(size);
         for (Finding& f : scanner.Scan(data, ctx, w.scratch(scanner))) {
           attribute(f);
           w.found.push_back(std::move(f));
