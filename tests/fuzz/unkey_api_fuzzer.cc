@@ -55,7 +55,6 @@ using nlohmann::json;
 constexpr std::array<std::string_view, 43> kOperations = {
     "apis.createApi",
     "apis.getApi",
-    "apis.listApis",
     "apis.deleteApi",
     "apis.listKeys",
     "keys.createKey",
@@ -96,6 +95,7 @@ constexpr std::array<std::string_view, 43> kOperations = {
     "liveness",
     "ratelimit.limit",
     "ratelimit.multiLimit",
+    "apis.listApis",  // last, so the corpus keeps naming the operations it named
 };
 
 void Check(bool ok, const Status& status, const char* what) {
