@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -28,7 +29,27 @@ constexpr int kExitUnreachable = 3;
 
 struct ClientFlags {
   bool json_output = false;
+  bool quiet = false;  // print only the value a script needs (QuietValue)
 };
+
+// The one value of an answer a script wants, for --quiet: a new key's text (shown only once),
+// else the id of what was created or shown; for a list, each element's id on its own line.
+void PrintQuiet(const json& data) {
+  auto id_of = [](const json& d) -> std::string {
+    if (!d.is_object()) return "";
+    for (const char* f : {"key", "keyId", "apiId", "id"}) {
+      if (d.contains(f) && d[f].is_string()) return d[f].get<std::string>();
+    }
+    return "";
+  };
+  if (data.is_array()) {
+    for (const json& d : data) {
+      if (std::string id = id_of(d); !id.empty()) std::printf("%s\n", id.c_str());
+    }
+  } else if (std::string v = id_of(data); !v.empty()) {
+    std::printf("%s\n", v.c_str());
+  }
+}
 
 void PrintError(const json& body) {
   const json& err = body.contains("error") ? body["error"] : body;
@@ -72,6 +93,8 @@ int Run(const std::string& op, const json& body, const ClientFlags& flags,
       out = {{"data", data}, {"pagination", result->body["pagination"]}};
     }
     std::printf("%s\n", out.dump(2).c_str());
+  } else if (flags.quiet) {
+    PrintQuiet(data);
   } else {
     human(data);
     if (result->body.contains("pagination") && result->body["pagination"].value("hasMore", false)) {
@@ -89,13 +112,18 @@ std::string Printable(std::string text) {
   return text;
 }
 
+// One line per key under PrintKeyHeader's columns: id, start, state, name.
 void PrintKey(const json& k) {
   std::string state = k.value("enabled", true) ? "enabled" : "disabled";
   if (k.contains("revokedAt"))
     state = "revoked (" + Printable(k.value("revocationReason", "")) + ")";
-  std::printf("%s  %s  %s%s\n", k.value("keyId", "").c_str(), k.value("start", "").c_str(),
-              state.c_str(),
-              k.contains("name") ? ("  " + k["name"].get<std::string>()).c_str() : "");
+  std::printf("%-24s  %-10s  %-8s  %s\n", k.value("keyId", "").c_str(),
+              k.value("start", "").c_str(), state.c_str(),
+              Printable(k.value("name", std::string())).c_str());
+}
+
+void PrintKeyHeader() {
+  std::printf("%-24s  %-10s  %-8s  %s\n", "KEY ID", "START", "STATE", "NAME");
 }
 
 void PrintCreatedKey(const json& d) {
@@ -182,6 +210,21 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
     });
   });
 
+  auto* list = apis->add_subcommand("list", "list the APIs this root key may read");
+  list->callback([&] {
+    code = Run("apis.listApis", json::object(), flags, [](const json& d) {
+      if (d.empty()) {
+        std::printf("no APIs\n");
+        return;
+      }
+      std::printf("%-24s  %s\n", "API ID", "NAME");
+      for (const auto& a : d) {
+        std::printf("%-24s  %s\n", a.value("id", "").c_str(),
+                    Printable(a.value("name", std::string())).c_str());
+      }
+    });
+  });
+
   auto* del = apis->add_subcommand("delete", "delete an API and every key in it");
   del->add_option("API_ID", api_id)->required();
   del->callback([&] {
@@ -199,7 +242,7 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
   auto* keys = app.add_subcommand("keys", "manage and verify keys");
   keys->require_subcommand(1);
 
-  static std::string api_id, name, prefix, external_id, meta, key_id, key, query, cursor;
+  static std::string api_id, name, prefix, external_id, meta, key_id, key, cursor;
   static std::vector<std::string> permissions, roles;
   static int64_t expires = 0, credits = -1, cost = -1;
   static int byte_length = 0, limit = 0;
@@ -234,11 +277,21 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
 
   auto* verify = keys->add_subcommand("verify", "verify a key; exit 0 only if it is valid");
   verify->add_option("KEY", key, "the key, or - to read it from standard input")->required();
-  verify->add_option("--permissions", query, "permission query, e.g. 'a.read AND (b OR c)'");
+  static std::vector<std::string> required;
+  verify->add_option("--permission", required,
+                     "permission the key must hold, or a query such as 'a.read AND (b OR c)' "
+                     "(repeatable: all must hold)");
+  verify->add_option("--permissions", required)->group("");  // the former name, hidden
   verify->add_option("--cost", cost, "credits to spend (default 1)");
   verify->callback([&] {
     json body = {{"key", KeyArgument(key)}};
-    if (!query.empty()) body["permissions"] = query;
+    if (required.size() == 1) {
+      body["permissions"] = required.front();
+    } else if (!required.empty()) {
+      std::string all;
+      for (const std::string& q : required) all += (all.empty() ? "(" : " AND (") + q + ")";
+      body["permissions"] = all;
+    }
     if (cost >= 0) body["credits"] = {{"cost", cost}};
     code = Run(
         "keys.verifyKey", body, flags,
@@ -272,6 +325,11 @@ void AddKeys(CLI::App& app, ClientFlags& flags, int& code) {
     if (!cursor.empty()) body["cursor"] = cursor;
     if (!external_id.empty()) body["externalId"] = external_id;
     code = Run("apis.listKeys", body, flags, [](const json& d) {
+      if (d.empty()) {
+        std::printf("no keys\n");
+        return;
+      }
+      PrintKeyHeader();
       for (const auto& k : d) PrintKey(k);
     });
   });
@@ -489,6 +547,11 @@ void AddRootKeys(CLI::App& app, ClientFlags& flags, int& code) {
     json body = json::object();
     if (!cursor.empty()) body["cursor"] = cursor;
     code = Run("rootKeys.listRootKeys", body, flags, [](const json& d) {
+      if (d.empty()) {
+        std::printf("no root keys\n");
+        return;
+      }
+      PrintKeyHeader();
       for (const auto& k : d) {
         PrintKey(k);
         for (const auto& p : k.value("permissions", json::array())) {
@@ -519,8 +582,10 @@ void AddUsage(CLI::App& app, ClientFlags& flags, int& code) {
   static std::vector<std::string> group_by{"time", "outcome"};
   static std::string since = "24h", granularity = "hour";
   auto* usage = app.add_subcommand("usage", "count verifications per key, API, outcome and time");
-  usage->add_option("--key", key_ids, "only this key id (repeatable)");
-  usage->add_option("--api", api_ids, "only this API id (repeatable)");
+  usage->add_option("--key-id", key_ids, "only this key id (repeatable)");
+  usage->add_option("--key", key_ids)->group("");  // the former name, hidden
+  usage->add_option("--api-id", api_ids, "only this API id (repeatable)");
+  usage->add_option("--api", api_ids)->group("");  // the former name, hidden
   usage->add_option("--identity", identity_ids, "only this identity id (repeatable)");
   usage->add_option("--outcome", outcomes, "only this outcome, e.g. VALID (repeatable)");
   usage->add_option("--since", since, "how far back, e.g. 90m, 24h, 7d (default 24h)");
@@ -569,15 +634,136 @@ void AddUsage(CLI::App& app, ClientFlags& flags, int& code) {
 
 }  // namespace keyhold::cli
 
+namespace {
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The closest of `names` to `word`, if close enough to be a likely typo; else "".
+std::string Closest(std::string_view word, const std::vector<std::string>& names) {
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const std::string& n : names) {
+    size_t d = EditDistance(word, n);
+    if (d < best_distance || (d == best_distance && best.empty() && n.starts_with(word))) {
+      best = n;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+std::vector<std::string> SubcommandNames(const CLI::App* app) {
+  std::vector<std::string> out;
+  for (const CLI::App* sub : app->get_subcommands({})) out.push_back(sub->get_name());
+  return out;
+}
+
+// Every long flag `app` (and, falling through, its parents) accepts, hidden aliases included.
+std::vector<std::string> FlagNames(const CLI::App* app) {
+  std::vector<std::string> out;
+  for (; app; app = app->get_parent()) {
+    for (const CLI::Option* o : app->get_options({})) {
+      for (const std::string& l : o->get_lnames()) out.push_back("--" + l);
+    }
+  }
+  return out;
+}
+
+const CLI::Option* FindFlag(const CLI::App* app, const std::string& flag) {
+  for (; app; app = app->get_parent()) {
+    for (const CLI::Option* o : app->get_options({})) {
+      if (o->check_lname(flag.substr(2))) return o;
+    }
+  }
+  return nullptr;
+}
+
+// After a parse error: walks the words as given through the command tree and, at the first word
+// that is no command or flag there, says so on standard error with the closest correct one.
+// Returns false when it found nothing to say (CLI11's own message is printed then).
+bool ExplainUnknown(const CLI::App& root, int argc, char** argv) {
+  const CLI::App* at = &root;
+  std::string path = "keyhold";
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word == "--") return false;
+    if (word.starts_with("--")) {
+      std::string flag = word.substr(0, word.find('='));
+      const CLI::Option* o = FindFlag(at, flag);
+      if (!o) {
+        std::string near = Closest(flag, FlagNames(at));
+        // A hidden former name is suggested as the name to use now.
+        static const std::pair<std::string_view, std::string_view> kRenamed[] = {
+            {"--permissions", "--permission"}, {"--key", "--key-id"}, {"--api", "--api-id"}};
+        for (auto [before, now] : kRenamed) {
+          if (near == before) near = now;
+        }
+        std::fprintf(stderr, "%s: unknown flag '%s'%s\nRun '%s --help' for its flags.\n",
+                     path.c_str(), flag.c_str(),
+                     near.empty() ? "" : ("; did you mean '" + near + "'?").c_str(), path.c_str());
+        return true;
+      }
+      if (word.find('=') == std::string::npos && o->get_items_expected_max() > 0) ++i;
+      continue;
+    }
+    if (word.starts_with("-")) continue;
+    std::vector<std::string> subs = SubcommandNames(at);
+    if (subs.empty()) continue;  // a positional argument
+    const CLI::App* next = nullptr;
+    for (const CLI::App* sub : at->get_subcommands({})) {
+      if (sub->get_name() == word) next = sub;
+    }
+    if (!next) {
+      if (!at->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty()) {
+        continue;
+      }
+      std::string near = Closest(word, subs);
+      std::string list;
+      for (const std::string& n : subs) list += (list.empty() ? "" : ", ") + n;
+      std::fprintf(stderr, "%s: unknown command '%s'%s\nCommands: %s\n", path.c_str(), word.c_str(),
+                   near.empty() ? "" : ("; did you mean '" + near + "'?").c_str(), list.c_str());
+      return true;
+    }
+    at = next;
+    path += " " + word;
+  }
+  return false;
+}
+
+}  // namespace
+
 int RunCli(int argc, char** argv) {
   CLI::App app{
-      "keyhold — API keys, secrets, leak scanning and audit in one server.\n"
+      "keyhold — one self-hosted server for an application's API keys (Unkey v2 API) and the\n"
+      "third-party secrets it holds (Vault KV v2 API), with a hash-chained audit log, usage\n"
+      "analytics, anomaly alerts and a leak scanner for files and git history.\n"
       "Client commands talk to KEYHOLD_ADDR (default http://127.0.0.1:8080) with the root key in\n"
-      "KEYHOLD_TOKEN. Exit codes: 0 success, 1 the server answered with an error or the key is "
-      "not\n"
-      "valid, 2 bad usage, 3 server unreachable.",
+      "KEYHOLD_TOKEN; for https with a private CA, --cacert FILE or KEYHOLD_CACERT. Exit codes:\n"
+      "0 success, 1 the server answered with an error or the key is not valid, 2 bad usage,\n"
+      "3 server unreachable.",
       "keyhold"};
   app.require_subcommand(1);
+  // Options of the top level may also follow a subcommand (keyhold keys list --cacert ca.pem).
+  app.fallthrough();
+  std::string cacert;
+  app.add_option("--cacert", cacert,
+                 "PEM file of the CAs to trust for an https KEYHOLD_ADDR (e.g. a private CA) "
+                 "[env KEYHOLD_CACERT]")
+      ->check(CLI::ExistingFile)
+      ->each([](const std::string& file) { setenv("KEYHOLD_CACERT", file.c_str(), 1); });
   app.set_version_flag("--version", KEYHOLD_VERSION);
   ClientFlags flags;
   int code = 0;
@@ -589,7 +775,15 @@ int RunCli(int argc, char** argv) {
   serve->add_option("--config", config_path,
                     "TOML file of settings (keys as below); flags win over KEYHOLD_* variables, "
                     "which win over the file [env KEYHOLD_CONFIG]");
+  std::string check_config_path;
+  serve->add_option("--check-config", check_config_path,
+                    "check this TOML file (and the flags and KEYHOLD_* variables given) as serve "
+                    "would, report every problem with its line, and exit 0 or 2 without serving");
   serve->callback([&] {
+    if (!check_config_path.empty()) {
+      code = server::CheckConfig(serve_settings, check_config_path);
+      return;
+    }
     if (config_path.empty()) {
       if (const char* c = std::getenv("KEYHOLD_CONFIG")) config_path = c;
     }
@@ -637,15 +831,20 @@ int RunCli(int argc, char** argv) {
     }
   }
   AddRun(app, code, run_command);
+  AddCompletion(app, code);
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     if (sub->get_name() == "serve" || sub->get_name() == "init" || sub->get_name() == "bench" ||
         sub->get_name() == "scan" || sub->get_name() == "hook" || sub->get_name() == "audit" ||
         sub->get_name() == "webhooks" || sub->get_name() == "alerts" ||
-        sub->get_name() == "secrets" || sub->get_name() == "operator" || sub->get_name() == "run") {
+        sub->get_name() == "secrets" || sub->get_name() == "operator" || sub->get_name() == "run" ||
+        sub->get_name() == "completion") {
       continue;
     }
     for (CLI::App* leaf : sub->get_subcommands([](CLI::App*) { return true; })) {
       leaf->add_flag("--json", flags.json_output, "print the server's data as JSON");
+      leaf->add_flag("-q,--quiet", flags.quiet,
+                     "print only what a script needs: a new key, else the id (one per line for "
+                     "lists)");
     }
   }
   try {
@@ -657,7 +856,7 @@ int RunCli(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    if (!ExplainUnknown(app, argc, argv)) app.exit(e);
     return kExitUsage;
   }
   return code;

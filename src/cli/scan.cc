@@ -3,11 +3,15 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <mutex>
+#include <thread>
 
 #include "cli/commands.h"
 #include "scan/db_cache.h"
@@ -41,6 +45,54 @@ struct ScanFlags {
   uint64_t max_file_bytes = 10 << 20;
   int threads = 0;
   bool quiet = false;
+};
+
+// While a long scan runs and standard error is a terminal: one line on it, rewritten every 250 ms
+// once the scan has taken a second: files, bytes and rate. Erased when the scan ends, so what
+// follows (the report, the summary) reads as without it.
+class ProgressLine {
+ public:
+  ProgressLine(const scan::ScanProgress& progress, bool enabled) : progress_(progress) {
+    if (enabled) thread_ = std::thread([this] { Run(); });
+  }
+  ~ProgressLine() { Stop(); }
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (shown_) std::fprintf(stderr, "\r\033[K");
+  }
+
+ private:
+  void Run() {
+    auto start = std::chrono::steady_clock::now();
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; })) return;
+    do {
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double mb = static_cast<double>(progress_.bytes.load(std::memory_order_relaxed)) / 1e6;
+      std::fprintf(stderr, "\r\033[Kkeyhold scan: %llu files, %.1f MB, %.1f MB/s",
+                   static_cast<unsigned long long>(progress_.files.load(std::memory_order_relaxed)),
+                   mb, mb / seconds);
+      std::fflush(stderr);
+      shown_ = true;
+    } while (!cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_; }));
+  }
+
+  const scan::ScanProgress& progress_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  bool shown_ = false;     // written by the thread, read after it is joined
+  std::thread thread_;
 };
 
 int Fail(const std::string& message) {
@@ -79,7 +131,10 @@ int RunScan(ScanFlags& f) {
   std::vector<scan::Rule> rule_list = rules->rules;
   auto scanner = scan::Scanner::Create(std::move(rules).value(), scan::DefaultCacheDir());
   if (!scanner.ok()) return Fail(scanner.status().message());
-  scan::ScanOptions options{.max_file_bytes = f.max_file_bytes, .threads = f.threads};
+  scan::ScanProgress progress;
+  scan::ScanOptions options{
+      .max_file_bytes = f.max_file_bytes, .threads = f.threads, .progress = &progress};
+  ProgressLine progress_line(progress, !f.quiet && isatty(STDERR_FILENO) == 1);
   scan::ScanStats stats;
   auto started = std::chrono::steady_clock::now();
   StatusOr<std::vector<scan::Finding>> found = std::vector<scan::Finding>{};
@@ -93,6 +148,7 @@ int RunScan(ScanFlags& f) {
   } else {
     found = scan::ScanPaths(**scanner, f.paths, options, stats);
   }
+  progress_line.Stop();
   if (!found.ok()) return Fail(found.status().message());
   for (const std::string& w : stats.warnings)
     std::fprintf(stderr, "keyhold scan: warning: %s\n", w.c_str());
@@ -268,7 +324,7 @@ void AddScan(CLI::App& app, int& code) {
   scan->add_option("--max-file-size", f.max_file_bytes,
                    "skip files larger than this many bytes (default 10 MiB)");
   scan->add_option("--threads", f.threads, "scanning threads (default: one per core)");
-  scan->add_flag("--quiet,-q", f.quiet, "no summary line on stderr");
+  scan->add_flag("--quiet,-q", f.quiet, "no summary or progress line on stderr");
   scan->callback([&code, scan] {
     f.git = scan->count("--git") > 0;
     code = RunScan(f);

@@ -174,6 +174,7 @@ void ScanFile(const Scanner& scanner, const ScanOptions& options, const FileJob&
   }
   w.stats.files++;
   w.stats.bytes += data.size();
+  if (options.progress) options.progress->Add(data.size());
   AppendFindings(w.found, scanner.Scan(data, {.path = job.path}, w.scratch(scanner)));
 }
 

@@ -203,6 +203,7 @@ StatusOr<std::vector<Finding>> ScanBlobs(const Scanner& scanner, const std::stri
         }
         w.stats.files++;
         w.stats.bytes += size;
+        if (options.progress) options.progress->Add(size);
         std::vector<Finding> in_blob = scanner.Scan(data, ctx, w.scratch(scanner));
         for (Finding& f : in_blob) attribute(f);
         AppendFindings(w.found, std::move(in_blob));

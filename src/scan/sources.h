@@ -10,6 +10,7 @@
 // are skipped and counted. Findings come back ordered by path, line and column.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,9 +20,20 @@
 
 namespace keyhold::scan {
 
+// What a scan has done so far, for a progress display to read from another thread while it runs.
+struct ScanProgress {
+  std::atomic<uint64_t> files{0};  // files or blobs scanned
+  std::atomic<uint64_t> bytes{0};
+  void Add(uint64_t n) {
+    files.fetch_add(1, std::memory_order_relaxed);
+    bytes.fetch_add(n, std::memory_order_relaxed);
+  }
+};
+
 struct ScanOptions {
   uint64_t max_file_bytes = 10 << 20;
-  int threads = 0;  // 0: one per core
+  int threads = 0;                   // 0: one per core
+  ScanProgress* progress = nullptr;  // counted as files are scanned, if set
 };
 
 struct ScanStats {

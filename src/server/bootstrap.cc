@@ -78,7 +78,8 @@ Status CreateMasterKeyFile(const std::string& path) {
   return OkStatus();
 }
 
-StatusOr<Opened> Open(const std::string& data_dir, const std::string& master_key_file, Env& env) {
+StatusOr<Opened> Open(const std::string& data_dir, const std::string& master_key_file, Env& env,
+                      const std::function<Status()>& before_load) {
   KH_RETURN_IF_ERROR(EnsureDirectory(data_dir));
   Opened o;
   if (!master_key_file.empty()) {
@@ -94,6 +95,7 @@ StatusOr<Opened> Open(const std::string& data_dir, const std::string& master_key
     if (access(path.c_str(), F_OK) != 0) KH_RETURN_IF_ERROR(CreateMasterKeyFile(path));
     KH_ASSIGN_OR_RETURN(o.master_key, ReadMasterKeyFile(path));
   }
+  if (before_load) KH_RETURN_IF_ERROR(before_load());
   KH_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(data_dir + "/keyhold.db"));
   o.store = std::move(sqlite);
   KH_ASSIGN_OR_RETURN(o.service, service::KeyService::Open(*o.store, env));
@@ -113,8 +115,8 @@ Status ForOperator(const Status& st) {
 }  // namespace
 
 StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,
-                             Env& env) {
-  StatusOr<Opened> o = Open(data_dir, master_key_file, env);
+                             Env& env, const std::function<Status()>& before_load) {
+  StatusOr<Opened> o = Open(data_dir, master_key_file, env, before_load);
   if (!o.ok()) return ForOperator(o.status());
   return o;
 }

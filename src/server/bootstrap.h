@@ -5,6 +5,7 @@
 //   if (o.created_root_key) print it once.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,7 +34,10 @@ struct Opened {
 // (created with mode 0600 when the directory is new).
 // Errors: kFailedPrecondition for unsafe permissions or a malformed key; kUnavailable for I/O.
 // The message is for the operator: it includes the store's log detail (the engine's own words).
+// `before_load`, if set, is called once the master key is read (and KEYHOLD_MASTER_KEY wiped),
+// before the store is opened and its keys loaded, which may take long: it may start threads (the
+// server answers health checks meanwhile). An error from it is returned as is.
 StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,
-                             Env& env);
+                             Env& env, const std::function<Status()>& before_load = nullptr);
 
 }  // namespace keyhold::server

@@ -71,6 +71,11 @@ ServerLog::ServerLog(spdlog::level::level_enum level)
   spdlog::flush_every(std::chrono::seconds(1));
 }
 
+void ServerLog::SetLevel(spdlog::level::level_enum level) {
+  main_->set_level(level);
+  access_->set_level(level);
+}
+
 ServerLog::~ServerLog() {
   access_->flush();  // queued behind every line logged so far
   spdlog::drop("access");

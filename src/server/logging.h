@@ -33,6 +33,8 @@ class ServerLog {
   ServerLog(const ServerLog&) = delete;
   ServerLog& operator=(const ServerLog&) = delete;
 
+  // Lines below `level` are not logged, by either logger.
+  void SetLevel(spdlog::level::level_enum level);
   const std::shared_ptr<spdlog::logger>& access() const { return access_; }
 
  private:

@@ -1,15 +1,19 @@
 #include "server/serve.h"
 
 #include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -248,11 +252,11 @@ struct Surfaces {
   Surfaces(service::KeyService& keys, service::AuditService& audit,
            service::AnalyticsService& analytics, service::AlertService& alerts,
            service::SecretService& secrets, Env& env, const metrics::Registry& registry,
-           http::MetricsAccess metrics_access,
+           http::MetricsAccess metrics_access, const http::Readiness& readiness,
            std::optional<http::forward_auth::ForwardAuthOptions> forward_auth_options)
       : unkey(keys, audit, analytics, alerts),
         vault({.version = KEYHOLD_VERSION}, env, &keys, &secrets),
-        health(KEYHOLD_VERSION),
+        health(KEYHOLD_VERSION, readiness),
         metrics(registry, metrics_access, keys) {
     router.Mount("/v2/", unkey);
     router.Mount("/v1/", vault);
@@ -269,6 +273,75 @@ struct Surfaces {
   http::MetricsSurface metrics;
   std::optional<http::forward_auth::ForwardAuth> forward_auth;  // when forward_auth_apis is set
   http::Router router;
+};
+
+// While the server starts (the data directory opened, the keys loaded): `/health` answered, every
+// other path 503, on the address the server will serve on.
+struct StartingSurfaces {
+  explicit StartingSurfaces(const http::Readiness& readiness) : health(KEYHOLD_VERSION, readiness) {
+    router.Mount("/health", health);
+    router.Mount("/", loading);
+  }
+  http::HealthSurface health;
+  http::LoadingSurface loading;
+  http::Router router;
+};
+
+// Checks every 2 s that the store still answers and that its database file is still the one
+// opened (not removed or replaced underneath); readiness follows. Runs off the request threads,
+// since a check waits for the store's lock.
+class StoreWatch {
+ public:
+  StoreWatch(store::Store& store, std::string db_path, http::Readiness& readiness)
+      : store_(store),
+        db_path_(std::move(db_path)),
+        readiness_(readiness),
+        inode_(Inode()),
+        thread_([this] { Run(); }) {}
+  ~StoreWatch() { Stop(); }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  ino_t Inode() const {
+    struct stat st {};
+    return stat(db_path_.c_str(), &st) == 0 ? st.st_ino : 0;
+  }
+  void Run() {
+    std::unique_lock lock(mu_);
+    bool was_ok = true;
+    do {
+      bool ok = inode_ != 0 && Inode() == inode_ && store_.SchemaVersion() >= 0;
+      if (ok != was_ok) {
+        if (ok) {
+          spdlog::info("the store answers again: ready");
+        } else {
+          spdlog::error("the store does not answer, or {} was removed or replaced: not ready",
+                        db_path_);
+        }
+        was_ok = ok;
+      }
+      readiness_.Set(ok ? http::Readiness::State::kReady
+                        : http::Readiness::State::kStoreUnreachable);
+    } while (!cv_.wait_for(lock, std::chrono::seconds(2), [&] { return stopping_; }));
+  }
+
+  store::Store& store_;
+  const std::string db_path_;
+  http::Readiness& readiness_;
+  const ino_t inode_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;     // last: starts once the rest is set
 };
 
 // Signs a checkpoint of the audit log every `interval` while it grows, and once more when stopped.
@@ -430,14 +503,100 @@ Status AlertSettings(const Settings& settings, service::AlertOptions& alerts,
   return OkStatus();
 }
 
+// Every check of a setting's value that Serve makes, without side effects: the first problem.
+Status ValidateSettings(const Settings& settings) {
+  http::ServerOptions opts;
+  KH_RETURN_IF_ERROR(ListenerOptions(settings, opts));
+  KH_RETURN_IF_ERROR(http::ParseMetricsAccess(settings.Get("metrics_access")).status());
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info",     "warn", "warning",
+                                                 "error", "err",   "critical", "off"};
+  const std::string& level = settings.Get("log_level");
+  if (std::find(std::begin(kLevels), std::end(kLevels), level) == std::end(kLevels)) {
+    return InvalidArgument("log_level must be trace, debug, info, warn, error or off");
+  }
+  for (const char* name : {"access_log", "usage_recording"}) {
+    if (settings.Get(name) != "true" && settings.Get(name) != "false") {
+      return InvalidArgument(std::string(name) + " must be true or false");
+    }
+  }
+  for (auto [name, min_ms] :
+       {std::pair{"rotation_sweep_interval", 100}, std::pair{"audit_checkpoint_interval", 1},
+        std::pair{"usage_flush_interval", 1}, std::pair{"usage_retention", 1}}) {
+    auto d = ParseDuration(settings.Get(name));
+    if (!d.ok()) return InvalidArgument(std::string(name) + ": " + d.status().message());
+    if (d->count() < min_ms) {
+      return InvalidArgument(std::string(name) + " must be at least " + std::to_string(min_ms) +
+                             "ms");
+    }
+  }
+  service::AlertOptions alerts;
+  audit::DeliveryOptions delivery;
+  KH_RETURN_IF_ERROR(AlertSettings(settings, alerts, delivery));
+  bool detect = false;
+  KH_RETURN_IF_ERROR(AnomalyOptions(settings, std::chrono::seconds(1), &detect).status());
+  KH_RETURN_IF_ERROR(CreditsLowThreshold(settings).status());
+  KH_RETURN_IF_ERROR(BruteForceOptions(settings).status());
+  KH_RETURN_IF_ERROR(ForwardAuthSettings(settings).status());  // and its route rules file
+  return OkStatus();
+}
+
 }  // namespace
+
+int CheckConfig(Settings& settings, const std::string& toml_path) {
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("keyhold"));
+  std::vector<std::pair<int64_t, std::string>> problems;
+  for (auto& p : settings.ResolveAll(toml_path)) {
+    problems.emplace_back(p.line, toml_path + ":" + std::to_string(p.line) + ": " + p.message);
+  }
+  // A problem with `name`'s value, sorted by its line in the file (else first).
+  auto add = [&](const std::string& name, const std::string& message) {
+    std::string origin = settings.Origin(name);
+    int64_t line =
+        settings.Source(name) == "file" ? std::stoll(origin.substr(origin.rfind(':') + 1)) : 0;
+    problems.emplace_back(line, origin + ": " + message);
+  };
+  // Each setting alone, the others at their defaults, so every bad value is named.
+  for (const Setting& s : settings.Table()) {
+    if (settings.Source(s.name) == "default") continue;
+    if (Status st = ValidateSettings(settings.Isolated(s.name)); !st.ok())
+      add(s.name, st.message());
+  }
+  if (settings.Get("tls_cert").empty() != settings.Get("tls_key").empty()) {
+    add(settings.Get("tls_cert").empty() ? "tls_key" : "tls_cert",
+        "tls_cert and tls_key go together");
+  }
+  for (const char* name : {"tls_cert", "tls_key", "master_key_file"}) {
+    const std::string& file = settings.Get(name);
+    if (!file.empty() && access(file.c_str(), R_OK) != 0) {
+      add(name, "cannot read " + file + ": " + std::strerror(errno));
+    }
+  }
+  std::stable_sort(problems.begin(), problems.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.second.c_str());
+  if (!problems.empty()) {
+    std::fprintf(stderr, "%zu problem%s; nothing served\n", problems.size(),
+                 problems.size() == 1 ? "" : "s");
+    return 2;
+  }
+  size_t from_file = 0;
+  for (const Setting& s : settings.Table()) from_file += settings.Source(s.name) == "file";
+  std::printf("%s: ok (%zu settings from the file, the rest from flags, KEYHOLD_* or defaults)\n",
+              toml_path.c_str(), from_file);
+  return 0;
+}
 
 int Serve(const Settings& settings) {
   umask(077);  // the database and its journal are as private as the data directory
   DisableCoreDumps();
   sigset_t signals = BlockStopSignals();  // before any thread starts, the logger's among them
   // Logs go to standard error; standard output carries only the one-time root key.
-  ServerLog log(spdlog::level::from_str(settings.Get("log_level")));
+  ServerLog log(spdlog::level::off);  // what ValidateSettings warns of is warned again below
+  if (Status st = ValidateSettings(settings); !st.ok()) {
+    std::fprintf(stderr, "keyhold serve: %s\n", st.message().c_str());
+    return 2;
+  }
+  log.SetLevel(spdlog::level::from_str(settings.Get("log_level")));
   http::ServerOptions opts;
   if (Status st = ListenerOptions(settings, opts); !st.ok()) {
     std::fprintf(stderr, "keyhold serve: %s\n", st.message().c_str());
@@ -455,7 +614,28 @@ int Serve(const Settings& settings) {
         "key material is not in locked memory: the system refused to lock it "
         "(raise RLIMIT_MEMLOCK, e.g. LimitMEMLOCK= in a systemd unit)");
   }
-  auto opened = OpenDataDir(settings.Get("data_dir"), settings.Get("master_key_file"), env);
+  opts.new_request_id = [&env] { return NewRequestId(env); };
+  // Health checks are answered while the keys load: live, not ready.
+  http::Readiness readiness;
+  StartingSurfaces starting(readiness);
+  std::unique_ptr<http::HttpServer> early;
+  Status early_status = OkStatus();
+  auto opened =
+      OpenDataDir(settings.Get("data_dir"), settings.Get("master_key_file"), env, [&]() -> Status {
+        auto s = http::HttpServer::Start(opts, starting.router);
+        if (!s.ok()) {
+          early_status = s.status();
+          return early_status;
+        }
+        early = std::move(s).value();
+        spdlog::info("opening the data directory and loading keys; health checks answered on {}",
+                     early->LocalAddress());
+        return OkStatus();
+      });
+  if (!early_status.ok()) {
+    spdlog::error("{}", early_status.message());
+    return 1;
+  }
   if (!opened.ok()) {
     spdlog::error("cannot open data directory {}: {}", settings.Get("data_dir"),
                   opened.status().message());
@@ -570,10 +750,15 @@ int Serve(const Settings& settings) {
     return 2;
   }
   Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, **secrets, env, registry,
-                    *metrics_access, std::move(forward_auth).value());
+                    *metrics_access, readiness, std::move(forward_auth).value());
   http::HttpMetrics http_metrics(registry, surfaces.router);
   ReportTo(settings, log, http_metrics, opts);
-  opts.new_request_id = [&env] { return NewRequestId(env); };
+  if (early) {  // the real listener takes over the address (and the port it was given, if 0)
+    std::string bound = early->LocalAddress();
+    opts.port = static_cast<uint16_t>(std::stoi(bound.substr(bound.rfind(':') + 1)));
+    early->Shutdown(std::chrono::milliseconds(0));
+    early.reset();
+  }
   auto server = http::HttpServer::Start(opts, surfaces.router);
   if (!server.ok()) {
     spdlog::error("{}", server.status().message());
@@ -588,10 +773,13 @@ int Serve(const Settings& settings) {
   delivery.Start();
   AuditCheckpointer checkpointer(*audit, std::move(signer).value(), *checkpoint_every);
   RotationSweeper rotation(*opened->service, *sweep_every);
+  StoreWatch store_watch(*opened->store, settings.Get("data_dir") + "/keyhold.db", readiness);
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  store_watch.Stop();
+  readiness.Set(http::Readiness::State::kStopping);
   (*server)->Shutdown(std::chrono::seconds(10));
   flusher.Stop();
   rotation.Stop();

@@ -166,27 +166,39 @@ void Settings::AddTo(CLI::App& app) {
 }
 
 Status Settings::Resolve(const std::string& toml_path) {
+  std::vector<Problem> problems = ResolveAll(toml_path);
+  if (problems.empty()) return OkStatus();
+  return InvalidArgument("config file " + toml_path + ", line " +
+                         std::to_string(problems.front().line) + ": " + problems.front().message);
+}
+
+std::vector<Settings::Problem> Settings::ResolveAll(const std::string& toml_path) {
+  std::vector<Problem> problems;
+  toml_path_ = toml_path;
+  lines_.clear();
   toml::table file;
   if (!toml_path.empty()) {
     try {
       file = toml::parse_file(toml_path);
     } catch (const toml::parse_error& e) {
-      return InvalidArgument("config file " + toml_path + ", line " +
-                             std::to_string(e.source().begin.line) + ": " +
-                             std::string(e.description()));
+      problems.push_back({e.source().begin.line, std::string(e.description())});
+      file = toml::table();
     }
     for (const auto& entry : file) {
       const toml::key& key = entry.first;
       bool known = std::any_of(table_.begin(), table_.end(),
                                [&](const Setting& s) { return s.name == key.str(); });
       if (!known) {
-        return InvalidArgument("config file " + toml_path + ", line " +
-                               std::to_string(key.source().begin.line) + ": unknown setting '" +
-                               std::string(key.str()) + "'");
+        problems.push_back(
+            {key.source().begin.line, "unknown setting '" + std::string(key.str()) + "'"});
+      } else {
+        lines_[std::string(key.str())] = key.source().begin.line;
       }
     }
   }
   for (const Setting& s : table_) {
+    values_[s.name] = s.default_value;
+    sources_[s.name] = "default";
     if (!flag_values_[s.name].empty()) {
       values_[s.name] = flag_values_[s.name];
       sources_[s.name] = "flag";
@@ -194,23 +206,43 @@ Status Settings::Resolve(const std::string& toml_path) {
       values_[s.name] = env;
       sources_[s.name] = "env";
     } else if (auto node = file[s.name]; node) {
-      if (auto str = node.value<std::string>()) {
-        values_[s.name] = *str;
-      } else if (auto i = node.value<int64_t>()) {
-        values_[s.name] = std::to_string(*i);
-      } else if (auto b = node.value<bool>()) {
-        values_[s.name] = *b ? "true" : "false";
+      // By type, booleans first: value<int64_t>() would also read `true` (as 1).
+      if (node.is_boolean()) {
+        values_[s.name] = node.value<bool>().value_or(false) ? "true" : "false";
+      } else if (node.is_integer()) {
+        values_[s.name] = std::to_string(node.value<int64_t>().value_or(0));
+      } else if (node.is_string()) {
+        values_[s.name] = node.value<std::string>().value_or("");
       } else {
-        return InvalidArgument("config file " + toml_path + ": '" + s.name +
-                               "' must be a string, integer or boolean");
+        problems.push_back({lines_[s.name], s.name + " must be a string, integer or boolean"});
+        continue;
       }
       sources_[s.name] = "file";
-    } else {
-      values_[s.name] = s.default_value;
-      sources_[s.name] = "default";
     }
   }
-  return OkStatus();
+  return problems;
+}
+
+std::string Settings::Origin(const std::string& name) const {
+  const std::string& source = sources_.at(name);
+  if (source == "file") return toml_path_ + ":" + std::to_string(lines_.at(name));
+  for (const Setting& s : table_) {
+    if (s.name != name) continue;
+    if (source == "env") return s.env;
+    if (source == "flag") return FlagName(s.name);
+  }
+  return name + " (default)";
+}
+
+Settings Settings::Isolated(const std::string& name) const {
+  Settings copy(table_);
+  for (const Setting& s : table_) {
+    copy.values_[s.name] = s.name == name ? values_.at(s.name) : s.default_value;
+    copy.sources_[s.name] = s.name == name ? sources_.at(s.name) : "default";
+  }
+  copy.toml_path_ = toml_path_;
+  copy.lines_ = lines_;
+  return copy;
 }
 
 }  // namespace keyhold::server

@@ -63,6 +63,31 @@ TEST_F(SettingsTest, UnknownKeyInFileIsAnError) {
   EXPECT_NE(st.message().find("line 2"), std::string::npos);
 }
 
+TEST_F(SettingsTest, BooleansAndIntegersInFileKeepTheirType) {
+  std::string toml = WriteToml("access_log = true\nusage_recording = false\nthreads = 3\n");
+  Settings s(ServeSettingTable());
+  ASSERT_TRUE(s.Resolve(toml).ok());
+  EXPECT_EQ(s.Get("access_log"), "true");
+  EXPECT_EQ(s.Get("usage_recording"), "false");
+  EXPECT_EQ(s.Get("threads"), "3");
+}
+
+TEST_F(SettingsTest, ResolveAllNamesEveryProblemWithItsLine) {
+  std::string toml = WriteToml("colour = 1\nlisten = \"x:1\"\nthreads = [2]\nshade = 2\n");
+  Settings s(ServeSettingTable());
+  auto problems = s.ResolveAll(toml);
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_EQ(problems[0].line, 1);
+  EXPECT_NE(problems[0].message.find("colour"), std::string::npos);
+  EXPECT_EQ(problems[1].line, 4);
+  EXPECT_EQ(problems[2].line, 3);
+  EXPECT_EQ(s.Get("threads"), "2");  // left at its default
+  EXPECT_EQ(s.Origin("listen"), toml + ":2");
+  Settings alone = s.Isolated("listen");
+  EXPECT_EQ(alone.Get("listen"), "x:1");
+  EXPECT_EQ(alone.Source("data_dir"), "default");
+}
+
 TEST_F(SettingsTest, AnomalyDetectorsAreConfiguredBySettings) {
   std::string toml = WriteToml(
       "anomaly_spike_z = 5\nanomaly_baseline = \"2h\"\n"

@@ -552,6 +552,15 @@ StatusOr<ApiInfo> KeyServiceImpl::GetApi(const RequestContext& ctx, const std::s
   return FromRecord(*a);
 }
 
+StatusOr<std::vector<ApiInfo>> KeyServiceImpl::ListApis(const RequestContext& ctx) {
+  std::vector<ApiInfo> out;
+  std::shared_lock lock(mu_);
+  for (const auto& [id, a] : apis_) {
+    if (Require(ctx.actor, "api." + id + ".read_api").ok()) out.push_back(FromRecord(a));
+  }
+  return out;
+}
+
 Status KeyServiceImpl::DeleteApi(const RequestContext& ctx, const std::string& api_id) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api." + api_id + ".delete_api"));

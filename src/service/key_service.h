@@ -92,6 +92,8 @@ class KeyService {
   virtual StatusOr<ApiInfo> CreateApi(const RequestContext& ctx, CreateApiRequest req) = 0;
   // Needs `api.<id>.read_api`.
   virtual StatusOr<ApiInfo> GetApi(const RequestContext& ctx, const std::string& api_id) = 0;
+  // Every API the actor may read (`api.<id>.read_api`), in id order; none is not an error.
+  virtual StatusOr<std::vector<ApiInfo>> ListApis(const RequestContext& ctx) = 0;
   // Soft-deletes the API and every key in it. Needs `api.<id>.delete_api`.
   virtual Status DeleteApi(const RequestContext& ctx, const std::string& api_id) = 0;
   // Keys of an API in id order, optionally of one identity, and with kInclude the keys revoked

@@ -1,7 +1,10 @@
 // The command line as a client of a running server.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Server, cli } from "../lib/keyhold.mjs";
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { Server, cli, selfSignedCert, tempDir } from "../lib/keyhold.mjs";
 
 let s;
 let env;
@@ -102,4 +105,179 @@ test("exit codes for usage errors and an unreachable server", async () => {
   const help = await cli(["--help"]);
   assert.equal(help.code, 0);
   for (const c of ["serve", "init", "apis", "keys", "root-keys"]) assert.match(help.stdout, new RegExp(c));
+});
+
+test("one flag name for one thing: --permission on create and verify, the former --permissions hidden", async () => {
+  const { apiId } = JSON.parse((await cli(["apis", "create", "--name", "flags", "--json"], { env })).stdout);
+  const key = (await cli(["keys", "create", "--api-id", apiId, "--permission", "a.read", "--permission", "b.write", "--quiet"], { env })).stdout.trim();
+  const one = await cli(["keys", "verify", "-", "--permission", "a.read"], { env, input: key });
+  assert.equal(one.code, 0, one.stderr);
+  const all = await cli(["keys", "verify", "-", "--permission", "a.read", "--permission", "b.write OR c"], { env, input: key });
+  assert.equal(all.code, 0, all.stderr);
+  const missing = await cli(["keys", "verify", "-", "--permission", "a.read", "--permission", "c"], { env, input: key });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stdout, /INSUFFICIENT_PERMISSIONS/);
+  const former = await cli(["keys", "verify", "-", "--permissions", "a.read"], { env, input: key });
+  assert.equal(former.code, 0, former.stderr);
+  const help = await cli(["keys", "verify", "--help"]);
+  assert.match(help.stdout, /--permission\b/);
+  assert.doesNotMatch(help.stdout, /--permissions/);
+  const usageHelp = await cli(["usage", "--help"]);
+  assert.match(usageHelp.stdout, /--key-id/);
+  assert.match(usageHelp.stdout, /--api-id/);
+  assert.equal((await cli(["usage", "--api", apiId, "--json"], { env })).code, 0);
+});
+
+test("an unknown command or flag is named, with the closest correct one", async () => {
+  let r = await cli(["kyes", "list"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^keyhold: unknown command 'kyes'; did you mean 'keys'\?/);
+  r = await cli(["keys", "verfy", "x"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^keyhold keys: unknown command 'verfy'; did you mean 'verify'\?/);
+  r = await cli(["keys", "verify", "x", "--permisions", "a"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^keyhold keys verify: unknown flag '--permisions'; did you mean '--permission'\?/);
+  r = await cli(["keys", "list", "--api-di=api_x"]);
+  assert.match(r.stderr, /^keyhold keys list: unknown flag '--api-di'; did you mean '--api-id'\?/);
+  r = await cli(["keys", "list", "--api-id", "api_x", "--zzzzzz"]);
+  assert.match(r.stderr, /^keyhold keys list: unknown flag '--zzzzzz'\nRun 'keyhold keys list --help'/);
+  r = await cli(["scan", "--formt", "json", "."]);
+  assert.match(r.stderr, /unknown flag '--formt'; did you mean '--format'\?/);
+});
+
+test("cannot reach the server: the address tried is named", async () => {
+  const r = await cli(["keys", "list", "--api-id", "api_x"], { env: { KEYHOLD_ADDR: "http://127.0.0.1:1", KEYHOLD_TOKEN: "x" } });
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /cannot reach the keyhold server at http:\/\/127\.0\.0\.1:1/);
+});
+
+test("a private CA is trusted through --cacert or KEYHOLD_CACERT", async () => {
+  const dir = tempDir("ca");
+  const { key, cert } = selfSignedCert(dir);
+  const tls = await new Server({ args: ["--tls-cert", cert, "--tls-key", key] }).start();
+  try {
+    const tenv = { KEYHOLD_ADDR: tls.url, KEYHOLD_TOKEN: tls.rootKey, KEYHOLD_CACERT: "" };
+    const untrusted = await cli(["root-keys", "list"], { env: tenv });
+    assert.equal(untrusted.code, 3);
+    assert.match(untrusted.stderr, new RegExp(`cannot reach the keyhold server at ${tls.url.replaceAll(".", "\\.")}: .*certificate verify failed`));
+    const flag = await cli(["root-keys", "list", "--cacert", cert], { env: tenv });
+    assert.equal(flag.code, 0, flag.stderr);
+    const before = await cli(["--cacert", cert, "root-keys", "list", "--quiet"], { env: tenv });
+    assert.equal(before.code, 0, before.stderr);
+    const viaEnv = await cli(["root-keys", "list"], { env: { ...tenv, KEYHOLD_CACERT: cert } });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    const missing = await cli(["root-keys", "list", "--cacert", path.join(dir, "none.pem")], { env: tenv });
+    assert.equal(missing.code, 2);
+  } finally {
+    await tls.stop();
+  }
+});
+
+test("lists have a header, and say so when empty; --quiet prints ids", async () => {
+  const { apiId } = JSON.parse((await cli(["apis", "create", "--name", "listing", "--json"], { env })).stdout);
+  const empty = await cli(["keys", "list", "--api-id", apiId], { env });
+  assert.equal(empty.code, 0);
+  assert.equal(empty.stdout, "no keys\n");
+  assert.equal((await cli(["keys", "list", "--api-id", apiId, "--quiet"], { env })).stdout, "");
+  const keyId = JSON.parse((await cli(["keys", "create", "--api-id", apiId, "--name", "first", "--json"], { env })).stdout).keyId;
+  const one = await cli(["keys", "list", "--api-id", apiId], { env });
+  const lines = one.stdout.trim().split("\n");
+  assert.match(lines[0], /^KEY ID\s+START\s+STATE\s+NAME$/);
+  assert.match(lines[1], new RegExp(`^${keyId}\\s+\\S+\\s+enabled\\s+first$`));
+  assert.equal((await cli(["keys", "list", "--api-id", apiId, "--quiet"], { env })).stdout, `${keyId}\n`);
+  const roots = await cli(["root-keys", "list"], { env });
+  assert.match(roots.stdout, /^KEY ID\s+START\s+STATE\s+NAME\n/);
+});
+
+test("--help says what keyhold is today", async () => {
+  const help = await cli(["--help"]);
+  const tagline = help.stdout.split("\nClient commands")[0];
+  for (const part of ["API keys", "Unkey v2 API", "secrets", "Vault KV v2 API", "audit log", "leak scanner"]) {
+    assert.ok(tagline.includes(part), part);
+  }
+  assert.match(help.stdout, /--cacert/);
+  assert.match(help.stdout, /completion/);
+});
+
+test("shell completion for bash and zsh, from the command definitions", async () => {
+  const bash = await cli(["completion", "bash"]);
+  assert.equal(bash.code, 0);
+  const dir = tempDir("completion");
+  fs.writeFileSync(path.join(dir, "keyhold.bash"), bash.stdout);
+  const complete = (words) => spawnSync("bash", ["-c",
+    `source ${dir}/keyhold.bash; COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _keyhold; printf '%s\\n' "\${COMPREPLY[@]}"`],
+  { encoding: "utf8" }).stdout.trim().split("\n");
+  assert.deepEqual(complete("keyhold ke"), ["keys"]);
+  assert.ok(complete("keyhold keys ''").includes("verify"));
+  assert.deepEqual(complete("keyhold keys verify --per"), ["--permission"]);
+  assert.deepEqual(complete("keyhold --cacert ca.pem keys create --api-id x --cre"), ["--credits"]);
+  assert.deepEqual(complete("keyhold completion --h"), ["--help"]);
+
+  const zsh = await cli(["completion", "zsh"]);
+  assert.equal(zsh.code, 0);
+  assert.match(zsh.stdout, /^#compdef keyhold\n/);
+  fs.writeFileSync(path.join(dir, "_keyhold"), zsh.stdout);
+  const z = spawnSync("zsh", ["-c",
+    `compadd() { print -rl -- "$@"; }; compdef() {}; source ${dir}/_keyhold; words=(keyhold keys verify --per); CURRENT=4; _keyhold`],
+  { encoding: "utf8" });
+  assert.equal(z.error, undefined, "zsh is missing: scripts/setup --test installs it");
+  assert.equal(z.status, 0, z.stderr);
+  const offered = z.stdout.trim().split("\n");
+  assert.ok(offered.includes("--permission"));
+  assert.ok(!offered.includes("--permissions"), "hidden former names are not offered");
+  assert.ok(!offered.includes("create"));
+});
+
+test("apis list: the APIs the root key may read, with a header; apis get", async () => {
+  const a = (await cli(["apis", "create", "--name", "listed-a", "--quiet"], { env })).stdout.trim();
+  const b = (await cli(["apis", "create", "--name", "listed-b", "--quiet"], { env })).stdout.trim();
+  const all = await cli(["apis", "list"], { env });
+  assert.equal(all.code, 0, all.stderr);
+  assert.match(all.stdout, /^API ID\s+NAME\n/);
+  assert.match(all.stdout, new RegExp(`^${a}\\s+listed-a$`, "m"));
+  assert.match(all.stdout, new RegExp(`^${b}\\s+listed-b$`, "m"));
+  const ids = (await cli(["apis", "list", "--quiet"], { env })).stdout.trim().split("\n");
+  assert.ok(ids.includes(a) && ids.includes(b));
+  assert.deepEqual([...ids].sort(), ids, "in id order");
+  const json = JSON.parse((await cli(["apis", "list", "--json"], { env })).stdout);
+  assert.equal(json.find((x) => x.id === a).name, "listed-a");
+
+  // A root key that may read one API lists that one; one that may read none: "no APIs".
+  const narrow = JSON.parse((await cli(["root-keys", "create", "--permission", `api.${a}.read_api`, "--json"], { env })).stdout).key;
+  const mine = await cli(["apis", "list", "--quiet"], { env: { ...env, KEYHOLD_TOKEN: narrow } });
+  assert.equal(mine.stdout, `${a}\n`);
+  const none = JSON.parse((await cli(["root-keys", "create", "--permission", `api.${a}.verify_key`, "--json"], { env })).stdout).key;
+  const empty = await cli(["apis", "list"], { env: { ...env, KEYHOLD_TOKEN: none } });
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.equal(empty.stdout, "no APIs\n");
+});
+
+// A scan that takes long: one of its operands is a named pipe written only after `ms`.
+async function slowScan(command, dir, ms) {
+  const { spawn } = await import("node:child_process");
+  const p = spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (out += d));
+  await new Promise((r) => setTimeout(r, ms));
+  fs.writeFileSync(path.join(dir, "slow.fifo"), "nothing secret\n");
+  const code = await new Promise((r) => p.on("exit", r));
+  return { code, out };
+}
+
+test("a long scan shows files, bytes and rate on a terminal's stderr, and nothing when it is no terminal", async () => {
+  const dir = tempDir("progress");
+  fs.writeFileSync(path.join(dir, "a.txt"), "hello\n");
+  execFileSync("mkfifo", [path.join(dir, "slow.fifo")]);
+  const { BIN } = await import("../lib/keyhold.mjs");
+  const args = `${BIN} scan ${dir}/a.txt ${dir}/slow.fifo`;
+  // `script` runs the scan on a pseudo-terminal.
+  const tty = await slowScan(["script", "-qec", args, "/dev/null"], dir, 1800);
+  assert.equal(tty.code, 0, tty.out);
+  assert.match(tty.out, /\r\x1b\[Kkeyhold scan: 1 files, 0\.0 MB, [\d.]+ MB\/s/);
+  assert.match(tty.out, /\r\x1b\[Kkeyhold scan: 0 finding\(s\) in 2 file\(s\)/, "the line is erased before the summary");
+  const piped = await slowScan([BIN, "scan", `${dir}/a.txt`, `${dir}/slow.fifo`], dir, 1800);
+  assert.equal(piped.code, 0, piped.out);
+  assert.doesNotMatch(piped.out, /MB\/s|\x1b/);
 });

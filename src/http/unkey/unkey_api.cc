@@ -21,6 +21,7 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
   operations_ = {
       {"apis.createApi", {&UnkeyApi::CreateApi, kMay}},
       {"apis.getApi", {&UnkeyApi::GetApi, kNever}},
+      {"apis.listApis", {&UnkeyApi::ListApis, kNever}},
       {"apis.deleteApi", {&UnkeyApi::DeleteApi, kMay}},
       {"apis.listKeys", {&UnkeyApi::ListKeys, kMay}},
       {"keys.createKey", {&UnkeyApi::CreateKey, kMay}},
@@ -184,15 +185,31 @@ HttpResponse UnkeyApi::CreateApi(Call& c) {
   return Ok(c.id, {{"apiId", api->id}});
 }
 
+namespace {
+
+json ApiJson(const service::ApiInfo& api) {
+  json data = {{"id", api.id},
+               {"name", api.name},
+               {"onLeak", api.on_leak == service::OnLeak::kDisable ? "disable" : "revoke"}};
+  if (api.max_key_age_ms) data["maxKeyAge"] = *api.max_key_age_ms;
+  if (api.overdue_grace_ms) data["overdueGrace"] = *api.overdue_grace_ms;
+  return data;
+}
+
+}  // namespace
+
 HttpResponse UnkeyApi::GetApi(Call& c) {
   auto api_id = c.r.String("apiId", kIdRule);
   if (auto bad = c.Finish()) return *bad;
   KH_HTTP_TRY(c, api, service_.GetApi(c.ctx, *api_id));
-  json data = {{"id", api->id},
-               {"name", api->name},
-               {"onLeak", api->on_leak == service::OnLeak::kDisable ? "disable" : "revoke"}};
-  if (api->max_key_age_ms) data["maxKeyAge"] = *api->max_key_age_ms;
-  if (api->overdue_grace_ms) data["overdueGrace"] = *api->overdue_grace_ms;
+  return Ok(c.id, ApiJson(*api));
+}
+
+HttpResponse UnkeyApi::ListApis(Call& c) {
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, apis, service_.ListApis(c.ctx));
+  json data = json::array();
+  for (const service::ApiInfo& a : *apis) data.push_back(ApiJson(a));
   return Ok(c.id, data);
 }
 
