@@ -248,12 +248,43 @@ class KeyService {
   // Decides `checks` together, all or nothing (core/ratelimit.h's GCRA; states in memory, per
   // node): the tokens are taken only if every check passes; `*all_passed` tells. Needs
   // `ratelimit.<namespace>.limit` for each namespace (kPermissionDenied naming the first
-  // missing). Errors: kInvalidArgument for no checks or more than 100, an empty or over-long
-  // (255) namespace or identifier, limit outside 1..1e9, duration outside 1 s..30 days, cost
-  // outside 0..1e9.
+  // missing). A check whose identifier has an override (below) is decided by the override's
+  // limit and duration instead of its own, and its result names the override. Errors:
+  // kInvalidArgument for no checks or more than 100, an empty or over-long (255) namespace or
+  // identifier, limit outside 1..1e9, duration outside 1 s..30 days, cost outside 0..1e9.
   virtual StatusOr<std::vector<LimitResult>> Limit(const RequestContext& ctx,
                                                    const std::vector<LimitCheck>& checks,
                                                    bool* all_passed) = 0;
+
+  // --- rate-limit overrides (ratelimit.setOverride / getOverride / listOverrides /
+  // deleteOverride) ---------------------------------------------------------------------------
+  // An override replaces, for its identifier or every identifier its pattern matches, the limit
+  // and duration that Limit() is given for the namespace (precedence: core/ratelimit_override.h).
+  // Overrides are held in memory, so Limit() never reads the store for them; a change is stored
+  // and audited ("ratelimit.set_override", "ratelimit.delete_override") first, then applied to
+  // memory, so this node's next Limit() sees it. The permissions are `ratelimit.<namespace>.`
+  // (or `ratelimit.*.`) `set_override`, `read_override` and `delete_override`.
+
+  // Creates the override of (namespace, identifier), or changes the one there (which keeps its
+  // id). Errors: kInvalidArgument for a namespace or identifier empty, over 255 characters or
+  // holding control characters, a limit outside 0..1e9 or a duration outside 1 s..30 days;
+  // kPermissionDenied; kUnavailable if it cannot be stored with its audit entry (nothing set).
+  virtual StatusOr<RatelimitOverrideInfo> SetRatelimitOverride(const RequestContext& ctx,
+                                                               const SetOverrideRequest& req) = 0;
+  // The override set for exactly `identifier` (a pattern is named as it was set; nothing is
+  // matched). Errors: kNotFound, reason "data/ratelimit_override_not_found"; kPermissionDenied.
+  virtual StatusOr<RatelimitOverrideInfo> GetRatelimitOverride(const RequestContext& ctx,
+                                                               const std::string& namespace_name,
+                                                               const std::string& identifier) = 0;
+  // The overrides of a namespace in id (creation) order, `limit` (1..100) a page after `cursor`.
+  // Errors: kPermissionDenied.
+  virtual StatusOr<Page<RatelimitOverrideInfo>> ListRatelimitOverrides(
+      const RequestContext& ctx, const std::string& namespace_name, const std::string& cursor,
+      int limit) = 0;
+  // Errors: kNotFound as GetRatelimitOverride; kPermissionDenied; kUnavailable (nothing removed).
+  virtual Status DeleteRatelimitOverride(const RequestContext& ctx,
+                                         const std::string& namespace_name,
+                                         const std::string& identifier) = 0;
 
   // Hands every verification from now on to `usage` (which must outlive the service), or to
   // nothing if null. REQUIRES: called before concurrent Verify calls start.

@@ -52,7 +52,7 @@ using fuzz::Require;
 using nlohmann::json;
 
 // The operations of UnkeyApi, as routed under /v2/.
-constexpr std::array<std::string_view, 42> kOperations = {
+constexpr std::array<std::string_view, 46> kOperations = {
     "apis.createApi",
     "apis.getApi",
     "apis.deleteApi",
@@ -95,6 +95,10 @@ constexpr std::array<std::string_view, 42> kOperations = {
     "liveness",
     "ratelimit.limit",
     "ratelimit.multiLimit",
+    "ratelimit.setOverride",
+    "ratelimit.getOverride",
+    "ratelimit.listOverrides",
+    "ratelimit.deleteOverride",
 };
 
 void Check(bool ok, const Status& status, const char* what) {
