@@ -336,6 +336,11 @@ TEST_F(KeyIpAllowlistTest, UpdateSetsAndClearsItAndGetKeyShowsIt) {
       svc_->UpdateKey(root_, {.key_id = key_id_, .ip_allowlist = std::vector<std::string>{}}).ok());
   EXPECT_EQ(VerifyFrom(key, "192.0.2.2"), VerifyCode::kValid);
   EXPECT_TRUE(svc_->GetKey(root_, key_id_)->ip_allowlist().empty());
+  auto updates = store_->QueryAudit({.action = "key.update", .target = key_id_});
+  ASSERT_TRUE(updates.ok());
+  ASSERT_EQ(updates->size(), 2u);
+  EXPECT_NE((*updates)[0].details_json.find(R"("after":{"ipAllowlist":[]})"), std::string::npos)
+      << (*updates)[0].details_json;  // the clearing is recorded, newest first
 }
 
 TEST_F(KeyIpAllowlistTest, AForbiddenRequestSpendsNothingAndCountsNoLimit) {
