@@ -127,11 +127,11 @@ class KeyService {
                                                CreditsOperation op,
                                                std::optional<int64_t> value) = 0;
   // Replaces key `key_id` with a new key (returned, with its text, once) that inherits its
-  // name, meta, identity, permissions, roles, rate limits, expiry, enabled state and credits
-  // with their refill rule. The old key keeps working for `overlap_ms` (0: it stops at once),
-  // but never past its own expiry; until then both keys spend one balance, stored with the new
-  // key. Both keys show the lineage (KeyView::rerolled_from/rerolled_to/rerolled_at). The new key
-  // has the old one's prefix and its API's default byte length. Needs `api.<apiId>.reroll_key`.
+  // name, meta, identity, permissions, roles, rate limits, IP allowlist, expiry, enabled state
+  // and credits with their refill rule. The old key keeps working for `overlap_ms` (0: it stops at
+  // once), but never past its own expiry; until then both keys spend one balance, stored with the
+  // new key. Both keys show the lineage (KeyView::rerolled_from/rerolled_to/rerolled_at). The new
+  // key has the old one's prefix and its API's default byte length. Needs `api.<apiId>.reroll_key`.
   // Errors: kInvalidArgument if overlap_ms is not in [0, kMaxRerollOverlapMs]; kNotFound for a
   // key that does not exist or is deleted; kAlreadyExists (409) reason "data/key_expired" for a
   // key already expired, "data/key_already_rerolled" for a key already replaced (reroll its

@@ -343,6 +343,15 @@ TEST_F(KeyIpAllowlistTest, UpdateSetsAndClearsItAndGetKeyShowsIt) {
       << (*updates)[0].details_json;  // the clearing is recorded, newest first
 }
 
+TEST_F(KeyIpAllowlistTest, ARerolledKeyKeepsIt) {
+  NewKey({"192.0.2.0/24"});
+  auto fresh = svc_->RerollKey(root_, key_id_, 0);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  std::string key(fresh->key.Reveal());
+  EXPECT_EQ(VerifyFrom(key, "192.0.2.9"), VerifyCode::kValid);
+  EXPECT_EQ(VerifyFrom(key, "198.51.100.9"), VerifyCode::kForbidden);
+}
+
 TEST_F(KeyIpAllowlistTest, AForbiddenRequestSpendsNothingAndCountsNoLimit) {
   auto api = svc_->CreateApi(root_, {.name = "x"});
   ASSERT_TRUE(api.ok());
