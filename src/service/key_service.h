@@ -199,11 +199,12 @@ class KeyService {
                                                          const std::string& key_id, SetMode mode,
                                                          const std::vector<std::string>& roles) = 0;
 
-  // Checks a key in the spec's order: not found/deleted, disabled, expired, IP allowlist
-  // (ctx.client_ip), permissions, rate limits, credits. A denied request spends nothing. An actor
-  // without `api.<apiId>.verify_key` gets NOT_FOUND. Every outcome is a VerifyResult; errors only
-  // for a bad query or cost (kInvalidArgument), requested rate limits (not enforced yet), or a
-  // credit spend that cannot be stored (kUnavailable; WouldBlock() when ctx.may_block is false).
+  // Checks a key in the spec's order: not found/deleted, disabled, expired, IP allowlists
+  // (the API's and the key's own must both admit ctx.client_ip), permissions, rate limits, credits.
+  // A denied request spends nothing. An actor without `api.<apiId>.verify_key` gets NOT_FOUND.
+  // Every outcome is a VerifyResult; errors only for a bad query or cost (kInvalidArgument),
+  // requested rate limits (not enforced yet), or a credit spend that cannot be stored
+  // (kUnavailable; WouldBlock() when ctx.may_block is false).
   virtual StatusOr<VerifyResult> Verify(const RequestContext& ctx, const VerifyRequest& req) = 0;
 
   // --- identities ------------------------------------------------------------------------
