@@ -252,9 +252,6 @@ StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner,
                              "); to scan a stream, pipe it to 'keyhold scan -'");
     }
   }
-  if (std::find(paths.begin(), paths.end(), "-") != paths.end()) {
-    KH_RETURN_IF_ERROR(ScanStandardInput(scanner, options, stats, found));
-  }
   // Workers scan while this thread walks the directories and hands them files in batches.
   BatchQueue<FileJob> queue;
   auto work = [&](ParallelWorker& w) {
@@ -282,6 +279,10 @@ StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner,
     queue.Close();
   };
   RunParallel(WorkerCount(options.threads), work, walk, stats, found);
+  // Standard input last: it may be a pipe that stays open long after the files are done.
+  if (std::find(paths.begin(), paths.end(), "-") != paths.end()) {
+    KH_RETURN_IF_ERROR(ScanStandardInput(scanner, options, stats, found));
+  }
   SortFindings(found);
   return found;
 }

@@ -83,6 +83,8 @@ json Describe(const KeyRecord& k, const Names& names, std::span<const uint8_t> s
     d["expires"] = k.expires ? json(*k.expires) : json(nullptr);
     d["credits"] = DescribeCredits(k.credits);
     d["ratelimits"] = Ratelimits(k.ratelimits);
+    // Always present, so that clearing it shows in an update's details.
+    d["ipAllowlist"] = k.ip_allowlist;
   }
   d["name"] = k.name ? json(*k.name) : json(nullptr);
   if (!k.rerolled_from.empty()) d["rerolledFrom"] = k.rerolled_from;

@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "audit/chain.h"
+#include "core/ip.h"
+#include "core/ratelimit_override.h"
 #include "core/status.h"
 #include "service/brute_force.h"
 #include "service/key_service.h"
@@ -44,6 +46,17 @@ Status ValidateCredits(const std::optional<int64_t>& remaining,
                        const std::optional<RefillRule>& refill);
 Status ValidateRatelimits(std::vector<RatelimitConfig>& rls, Env& env);
 Status ValidateCommon(const std::optional<std::string>& name, const std::string& meta_json);
+// kInvalidArgument naming `field` and the entry unless every entry of `cidrs` is an IPv4 or IPv6
+// address or network ("10.0.0.0/8", "2001:db8::/32", "203.0.113.7") and there are at most
+// kMaxIpAllowlist of them.
+Status ValidateIpAllowlist(const std::vector<std::string>& cidrs, std::string_view field);
+
+// Rate limits (ratelimit_ops.cc): kInvalidArgument naming `field` unless `text` is 1..255
+// characters without control characters; kPermissionDenied unless `p` holds
+// `ratelimit.<namespace>.<action>` or `ratelimit.*.<action>`.
+Status ValidateRatelimitText(const std::string& text, std::string_view field);
+Status RequireRatelimit(const Principal& p, const std::string& namespace_name,
+                        std::string_view action);
 
 // Conversions between the service's types and the store's records.
 RatelimitConfig ToRecord(const Ratelimit& r);
@@ -119,6 +132,8 @@ struct KeyDetails {
   std::optional<int64_t> rerolled_at;
   std::optional<int64_t> revoked_at;  // only entries built to show a revoked key
   std::string revoked_reason;
+  std::vector<std::string> ip_allowlist;  // the key's own CIDRs, as given
+  std::vector<Cidr> ip_networks;          // ... parsed once, for Verify
 };
 
 // One key as held in memory. Immutable but for the usage times; a change builds a new entry.
@@ -226,6 +241,17 @@ class KeyServiceImpl final : public KeyService {
   StatusOr<std::vector<LimitResult>> Limit(const RequestContext& ctx,
                                            const std::vector<LimitCheck>& checks,
                                            bool* all_passed) override;
+  StatusOr<RatelimitOverrideInfo> SetRatelimitOverride(const RequestContext& ctx,
+                                                       const SetOverrideRequest& req) override;
+  StatusOr<RatelimitOverrideInfo> GetRatelimitOverride(const RequestContext& ctx,
+                                                       const std::string& namespace_name,
+                                                       const std::string& identifier) override;
+  StatusOr<Page<RatelimitOverrideInfo>> ListRatelimitOverrides(const RequestContext& ctx,
+                                                               const std::string& namespace_name,
+                                                               const std::string& cursor,
+                                                               int limit) override;
+  Status DeleteRatelimitOverride(const RequestContext& ctx, const std::string& namespace_name,
+                                 const std::string& identifier) override;
   void SetUsageRecorder(UsageRecorder* usage) override { usage_ = usage; }
   void SetBruteForceGuard(BruteForceGuard* guard, BlockedAddressFn on_block) override {
     brute_force_ = guard;
@@ -367,8 +393,17 @@ class KeyServiceImpl final : public KeyService {
   // spend must wait on the disk and `ctx` may not block.
   Status SpendCredits(const RequestContext& ctx, const VerifyRequest& req, const KeyEntry& e,
                       int64_t now, VerifyResult& result);
-  RateLimiter limiter_;                     // keys' and identities' limits
-  RateLimiter namespace_limiter_;           // ratelimit.limit's namespaces
+  RateLimiter limiter_;            // keys' and identities' limits
+  RateLimiter namespace_limiter_;  // ratelimit.limit's namespaces
+  // --- rate-limit overrides (ratelimit_overrides.cc) ---
+  // Reads every stored override into overrides_. REQUIRES: called from Load().
+  Status LoadOverrides();
+  // Override writers are serialized by overrides_write_mu_ (held across the store write, so
+  // memory follows the store's order); overrides_mu_ guards the table against Limit() readers.
+  // Lock order: overrides_write_mu_, then overrides_mu_; neither is held with write_mu_ or mu_.
+  std::mutex overrides_write_mu_;
+  mutable std::shared_mutex overrides_mu_;
+  OverrideTable overrides_;                 // guarded by overrides_mu_
   BruteForceGuard* brute_force_ = nullptr;  // set before serving
   BlockedAddressFn on_block_;
 

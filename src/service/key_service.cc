@@ -102,7 +102,7 @@ Status KeyServiceImpl::Load() {
   }));
   if (!indexed_rest) IndexSnapshotLocked(std::move(snap));
   LinkSharedCreditsLocked(shared_credits);
-  return OkStatus();
+  return LoadOverrides();
 }
 
 void KeyServiceImpl::IndexSnapshotLocked(store::Snapshot snap) {
@@ -187,6 +187,7 @@ KeyRecord KeyEntry::ToRecord(CellLock lock) const {
     }
   }
   r.ratelimits = d.ratelimits;
+  r.ip_allowlist = d.ip_allowlist;
   r.permission_ids = d.permission_ids;
   r.role_ids = d.role_ids;
   r.root_permissions = d.root_permissions;
@@ -235,7 +236,8 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
   }
   if (!rec.name && rec.meta_json.empty() && rec.identity_id.empty() && rec.ratelimits.empty() &&
       rec.permission_ids.empty() && rec.role_ids.empty() && rec.root_permissions.empty() &&
-      rec.rerolled_from.empty() && rec.rerolled_to.empty() && !rec.revoked_reason) {
+      rec.rerolled_from.empty() && rec.rerolled_to.empty() && !rec.revoked_reason &&
+      rec.ip_allowlist.empty()) {
     return e;  // most keys: nothing but what the entry holds inline
   }
   auto d = std::make_unique<KeyDetails>();
@@ -243,6 +245,11 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
   d->meta_json = rec.meta_json;
   d->identity_id = rec.identity_id;
   d->ratelimits = rec.ratelimits;
+  d->ip_allowlist = rec.ip_allowlist;
+  for (const std::string& cidr : rec.ip_allowlist) {
+    // Checked when set; one that no longer parses matches nothing (Verify fails closed).
+    if (auto net = Cidr::Parse(cidr); net.ok()) d->ip_networks.push_back(*net);
+  }
   d->permission_ids = rec.permission_ids;
   d->role_ids = rec.role_ids;
   d->root_permissions = rec.root_permissions;
@@ -344,6 +351,9 @@ const std::vector<std::string>& KeyView::effective_permissions() const {
   return entry_->Details().effective_permissions;
 }
 const std::vector<std::string>& KeyView::roles() const { return entry_->Details().role_names; }
+const std::vector<std::string>& KeyView::ip_allowlist() const {
+  return entry_->Details().ip_allowlist;
+}
 const std::string& KeyView::rerolled_from() const { return entry_->Details().rerolled_from; }
 const std::string& KeyView::rerolled_to() const { return entry_->Details().rerolled_to; }
 std::optional<int64_t> KeyView::rerolled_at() const { return entry_->Details().rerolled_at; }
@@ -511,7 +521,7 @@ StatusOr<ApiInfo> KeyServiceImpl::CreateApi(const RequestContext& ctx, CreateApi
   if (req.default_byte_length < kMinKeyBytes || req.default_byte_length > kMaxKeyBytes) {
     return InvalidArgument("defaultByteLength must be between 16 and 255");
   }
-  for (const std::string& cidr : req.ip_allowlist) KH_RETURN_IF_ERROR(Cidr::Parse(cidr).status());
+  KH_RETURN_IF_ERROR(ValidateIpAllowlist(req.ip_allowlist, "ipAllowlist"));
   if (req.max_key_age_ms &&
       (*req.max_key_age_ms < kMinKeyAgeMs || *req.max_key_age_ms > kMaxKeyAgeMs)) {
     return InvalidArgument("maxKeyAge must be between 3600000 ms (an hour) and ten years");

@@ -129,11 +129,11 @@ class KeyService {
                                                CreditsOperation op,
                                                std::optional<int64_t> value) = 0;
   // Replaces key `key_id` with a new key (returned, with its text, once) that inherits its
-  // name, meta, identity, permissions, roles, rate limits, expiry, enabled state and credits
-  // with their refill rule. The old key keeps working for `overlap_ms` (0: it stops at once),
-  // but never past its own expiry; until then both keys spend one balance, stored with the new
-  // key. Both keys show the lineage (KeyView::rerolled_from/rerolled_to/rerolled_at). The new key
-  // has the old one's prefix and its API's default byte length. Needs `api.<apiId>.reroll_key`.
+  // name, meta, identity, permissions, roles, rate limits, IP allowlist, expiry, enabled state
+  // and credits with their refill rule. The old key keeps working for `overlap_ms` (0: it stops at
+  // once), but never past its own expiry; until then both keys spend one balance, stored with the
+  // new key. Both keys show the lineage (KeyView::rerolled_from/rerolled_to/rerolled_at). The new
+  // key has the old one's prefix and its API's default byte length. Needs `api.<apiId>.reroll_key`.
   // Errors: kInvalidArgument if overlap_ms is not in [0, kMaxRerollOverlapMs]; kNotFound for a
   // key that does not exist or is deleted; kAlreadyExists (409) reason "data/key_expired" for a
   // key already expired, "data/key_already_rerolled" for a key already replaced (reroll its
@@ -201,11 +201,12 @@ class KeyService {
                                                          const std::string& key_id, SetMode mode,
                                                          const std::vector<std::string>& roles) = 0;
 
-  // Checks a key in the spec's order: not found/deleted, disabled, expired, IP allowlist
-  // (ctx.client_ip), permissions, rate limits, credits. A denied request spends nothing. An actor
-  // without `api.<apiId>.verify_key` gets NOT_FOUND. Every outcome is a VerifyResult; errors only
-  // for a bad query or cost (kInvalidArgument), requested rate limits (not enforced yet), or a
-  // credit spend that cannot be stored (kUnavailable; WouldBlock() when ctx.may_block is false).
+  // Checks a key in the spec's order: not found/deleted, disabled, expired, IP allowlists
+  // (the API's and the key's own must both admit ctx.client_ip), permissions, rate limits, credits.
+  // A denied request spends nothing. An actor without `api.<apiId>.verify_key` gets NOT_FOUND.
+  // Every outcome is a VerifyResult; errors only for a bad query or cost (kInvalidArgument),
+  // requested rate limits (not enforced yet), or a credit spend that cannot be stored
+  // (kUnavailable; WouldBlock() when ctx.may_block is false).
   virtual StatusOr<VerifyResult> Verify(const RequestContext& ctx, const VerifyRequest& req) = 0;
 
   // --- identities ------------------------------------------------------------------------
@@ -250,12 +251,43 @@ class KeyService {
   // Decides `checks` together, all or nothing (core/ratelimit.h's GCRA; states in memory, per
   // node): the tokens are taken only if every check passes; `*all_passed` tells. Needs
   // `ratelimit.<namespace>.limit` for each namespace (kPermissionDenied naming the first
-  // missing). Errors: kInvalidArgument for no checks or more than 100, an empty or over-long
-  // (255) namespace or identifier, limit outside 1..1e9, duration outside 1 s..30 days, cost
-  // outside 0..1e9.
+  // missing). A check whose identifier has an override (below) is decided by the override's
+  // limit and duration instead of its own, and its result names the override. Errors:
+  // kInvalidArgument for no checks or more than 100, an empty or over-long (255) namespace or
+  // identifier, limit outside 1..1e9, duration outside 1 s..30 days, cost outside 0..1e9.
   virtual StatusOr<std::vector<LimitResult>> Limit(const RequestContext& ctx,
                                                    const std::vector<LimitCheck>& checks,
                                                    bool* all_passed) = 0;
+
+  // --- rate-limit overrides (ratelimit.setOverride / getOverride / listOverrides /
+  // deleteOverride) ---------------------------------------------------------------------------
+  // An override replaces, for its identifier or every identifier its pattern matches, the limit
+  // and duration that Limit() is given for the namespace (precedence: core/ratelimit_override.h).
+  // Overrides are held in memory, so Limit() never reads the store for them; a change is stored
+  // and audited ("ratelimit.set_override", "ratelimit.delete_override") first, then applied to
+  // memory, so this node's next Limit() sees it. The permissions are `ratelimit.<namespace>.`
+  // (or `ratelimit.*.`) `set_override`, `read_override` and `delete_override`.
+
+  // Creates the override of (namespace, identifier), or changes the one there (which keeps its
+  // id). Errors: kInvalidArgument for a namespace or identifier empty, over 255 characters or
+  // holding control characters, a limit outside 0..1e9 or a duration outside 1 s..30 days;
+  // kPermissionDenied; kUnavailable if it cannot be stored with its audit entry (nothing set).
+  virtual StatusOr<RatelimitOverrideInfo> SetRatelimitOverride(const RequestContext& ctx,
+                                                               const SetOverrideRequest& req) = 0;
+  // The override set for exactly `identifier` (a pattern is named as it was set; nothing is
+  // matched). Errors: kNotFound, reason "data/ratelimit_override_not_found"; kPermissionDenied.
+  virtual StatusOr<RatelimitOverrideInfo> GetRatelimitOverride(const RequestContext& ctx,
+                                                               const std::string& namespace_name,
+                                                               const std::string& identifier) = 0;
+  // The overrides of a namespace in id (creation) order, `limit` (1..100) a page after `cursor`.
+  // Errors: kPermissionDenied.
+  virtual StatusOr<Page<RatelimitOverrideInfo>> ListRatelimitOverrides(
+      const RequestContext& ctx, const std::string& namespace_name, const std::string& cursor,
+      int limit) = 0;
+  // Errors: kNotFound as GetRatelimitOverride; kPermissionDenied; kUnavailable (nothing removed).
+  virtual Status DeleteRatelimitOverride(const RequestContext& ctx,
+                                         const std::string& namespace_name,
+                                         const std::string& identifier) = 0;
 
   // Hands every verification from now on to `usage` (which must outlive the service), or to
   // nothing if null. REQUIRES: called before concurrent Verify calls start.

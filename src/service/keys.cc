@@ -51,6 +51,22 @@ Status ValidateRatelimits(std::vector<RatelimitConfig>& rls, Env& env) {
   return OkStatus();
 }
 
+Status ValidateIpAllowlist(const std::vector<std::string>& cidrs, std::string_view field) {
+  if (cidrs.size() > kMaxIpAllowlist) {
+    return InvalidArgument(std::string(field) + " holds at most 100 entries");
+  }
+  for (size_t i = 0; i < cidrs.size(); ++i) {
+    auto net = Cidr::Parse(cidrs[i]);
+    if (!net.ok()) {
+      return InvalidArgument(std::string(field) + "[" + std::to_string(i) +
+                             "] is not an IPv4 or IPv6 address or CIDR network (such as "
+                             "10.0.0.0/8 or 2001:db8::/32): " +
+                             net.status().message());
+    }
+  }
+  return OkStatus();
+}
+
 namespace {
 
 // Increments and decrements are decided by the store, on the stored balance. The cell's lock is
@@ -219,6 +235,7 @@ StatusOr<std::vector<CreatedKey>> KeyServiceImpl::CreateKeys(const RequestContex
   if (req.credits) KH_RETURN_IF_ERROR(ValidateCredits(req.credits->remaining, req.credits->refill));
   std::vector<RatelimitConfig> ratelimits = ToRecords(req.ratelimits);
   KH_RETURN_IF_ERROR(ValidateRatelimits(ratelimits, env_));
+  KH_RETURN_IF_ERROR(ValidateIpAllowlist(req.ip_allowlist, "ipAllowlist"));
   int64_t now = env_.NowMillis();
   if (req.expires && *req.expires <= now) return InvalidArgument("expires must be in the future");
 
@@ -257,6 +274,7 @@ StatusOr<std::vector<CreatedKey>> KeyServiceImpl::CreateKeys(const RequestContex
     base.credits.last_refill_at = now;
   }
   base.ratelimits = std::move(ratelimits);
+  base.ip_allowlist = std::move(req.ip_allowlist);
 
   std::vector<CreatedKey> created;
   created.reserve(static_cast<size_t>(count));
@@ -360,6 +378,10 @@ StatusOr<KeyView> KeyServiceImpl::UpdateKey(const RequestContext& ctx, UpdateKey
     std::vector<RatelimitConfig> ratelimits = ToRecords(*req.ratelimits);
     KH_RETURN_IF_ERROR(ValidateRatelimits(ratelimits, env_));
     k.ratelimits = std::move(ratelimits);
+  }
+  if (req.ip_allowlist) {
+    KH_RETURN_IF_ERROR(ValidateIpAllowlist(*req.ip_allowlist, "ipAllowlist"));
+    k.ip_allowlist = std::move(*req.ip_allowlist);
   }
   if (req.enabled) k.enabled = *req.enabled;
   if (req.permissions) {

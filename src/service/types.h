@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/credits.h"
+#include "core/ratelimit_override.h"
 #include "crypto/secret.h"
 
 namespace keyhold::service {
@@ -27,6 +28,7 @@ inline constexpr int kMaxPageSize = 100;
 inline constexpr int kMaxBulkKeys = 1'000'000;
 inline constexpr int64_t kMaxRatelimitDurationMs = 30LL * 24 * 3600 * 1000;
 inline constexpr int64_t kMaxRatelimitLimit = 1'000'000'000;
+inline constexpr size_t kMaxIpAllowlist = 100;  // CIDRs per API or key
 // The longest a rerolled key may keep working beside its replacement: a year.
 inline constexpr int64_t kMaxRerollOverlapMs = 366LL * 24 * 3600 * 1000;
 
@@ -108,6 +110,8 @@ class KeyView {
   const std::vector<std::string>& effective_permissions() const;
   const std::vector<std::string>& roles() const;  // role names
   std::vector<Ratelimit> ratelimits() const;
+  // The key's own IP allowlist (CIDRs), checked beside its API's; empty = any address.
+  const std::vector<std::string>& ip_allowlist() const;
 
   // Lineage: the key this one replaced by a reroll, the key that replaced it and when ("" and
   // nullopt if none). A replaced key stops at expires().
@@ -155,6 +159,7 @@ struct CreateKeyRequest {
   std::vector<Ratelimit> ratelimits;
   bool enabled = true;
   bool recoverable = false;
+  std::vector<std::string> ip_allowlist;  // CIDRs; empty = any address (the API's still applies)
 };
 
 struct CreatedKey {
@@ -182,6 +187,7 @@ struct UpdateKeyRequest {
   std::optional<bool> enabled;
   std::optional<std::vector<std::string>> roles;
   std::optional<std::vector<std::string>> permissions;
+  std::optional<std::vector<std::string>> ip_allowlist;  // empty clears
 };
 
 enum class CreditsOperation { kSet, kIncrement, kDecrement };
@@ -304,6 +310,18 @@ struct LimitResult {
   int64_t remaining = 0;
   int64_t reset_at_ms = 0;  // when the limit is wholly available again, ms since the epoch
   bool passed = false;      // this limit admits the request
+  std::string override_id;  // the override whose limit applied ("" if the request's did)
+};
+
+// A rate-limit override as set (ratelimit.setOverride): core/ratelimit_override.h.
+using RatelimitOverrideInfo = RatelimitOverride;
+
+// What ratelimit.setOverride sets: the limit of `identifier` (or pattern) in `namespace_name`.
+struct SetOverrideRequest {
+  std::string namespace_name;
+  std::string identifier;
+  int64_t limit = 0;  // 0..kMaxRatelimitLimit; 0 admits nothing
+  int64_t duration_ms = 0;
 };
 
 // How another system stored the keys moved in with MigrateKeys: the SHA-256 of the key text, as

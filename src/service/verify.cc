@@ -1,4 +1,5 @@
 // KeyServiceImpl::Verify — the hot path. No store I/O unless the key has credits to spend.
+#include <algorithm>
 #include <set>
 
 #include "core/ip.h"
@@ -16,6 +17,13 @@ static bool IpAllowed(const ApiRecord& api, const std::string& client_ip) {
     if (net.ok() && net->Contains(client_ip)) return true;
   }
   return false;
+}
+
+// The key's own allowlist, checked beside its API's: both must admit the address.
+static bool IpAllowed(const KeyDetails& key, const std::string& client_ip) {
+  if (key.ip_allowlist.empty()) return true;
+  return std::any_of(key.ip_networks.begin(), key.ip_networks.end(),
+                     [&](const Cidr& net) { return net.Contains(client_ip); });
 }
 
 // Whether spending `cost` from `cell` would be tried (its balance, as cached, allows it).
@@ -164,7 +172,7 @@ StatusOr<VerifyResult> KeyServiceImpl::VerifyUnrecorded(const RequestContext& ct
     if (!p.Can("api." + *e->api_id + ".verify_key")) return result;
     const ApiRecord* api = FindApi(*e->api_id);
     if (!api) return result;
-    ip_ok = IpAllowed(*api, ctx.client_ip);
+    ip_ok = IpAllowed(*api, ctx.client_ip) && IpAllowed(e->Details(), ctx.client_ip);
     result.key = ViewOf(e, p);
   }
   int64_t now = env_.NowMillis();

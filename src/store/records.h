@@ -100,6 +100,8 @@ struct KeyRecord {
   // Moved in from another system (keys.migrateKeys): its text need not be in keyhold's format,
   // so it carries no checksum to check before the lookup.
   bool imported = false;
+  // CIDRs (IPv4 or IPv6) the key may be used from, beside its API's; empty = any address.
+  std::vector<std::string> ip_allowlist;
 };
 
 }  // namespace keyhold::store

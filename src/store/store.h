@@ -54,8 +54,9 @@ enum class ChangeKind : int32_t {
   kApi = 2,
   kIdentity = 3,
   kPermission = 4,
-  kRole = 5,     // a role's fields or permission links
-  kCredits = 6,  // only a key's credits: balance, refill rule, refill time
+  kRole = 5,               // a role's fields or permission links
+  kCredits = 6,            // only a key's credits: balance, refill rule, refill time
+  kRatelimitOverride = 7,  // a rate-limit override, by its id
 };
 enum class ChangeOp : int32_t {
   kPut = 1,     // created or changed: re-read it
@@ -283,6 +284,21 @@ struct WrappedVersion {
 };
 
 inline constexpr int kMaxSecretListPage = 10'000;
+
+// --- rate-limit overrides (records) ----------------------------------------------------------
+
+// A limit that replaces, for one identifier or a pattern of them, the limit a ratelimit.limit
+// call gives for a namespace. At most one per (namespace, identifier).
+struct RatelimitOverrideRecord {
+  std::string id;              // "rlo_..."
+  std::string namespace_name;  // 1..255 characters
+  std::string identifier;      // exact, or a pattern where '*' stands for any characters
+  int64_t limit = 0;           // 0 admits nothing
+  int64_t duration_ms = 0;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+inline constexpr int kMaxOverridesPage = 10'000;
 
 // Which keys QueryKeyIds returns: application keys matching every filter given, by id.
 struct KeyQuery {
@@ -582,6 +598,28 @@ class Store {
   // kUnavailable.
   virtual StatusOr<bool> RewrapSecretVersion(const WrappedVersion& old, int32_t new_term,
                                              const std::vector<uint8_t>& wrapped_key) = 0;
+
+  // --- rate-limit overrides ------------------------------------------------------------------
+  //
+  // Every node holds them all in memory (they are few, and read on every ratelimit.limit call).
+  // Each write records a change (ChangeKind::kRatelimitOverride, the override's id) and appends
+  // `audit` (if given) in its own transaction, as Apply does.
+
+  // Creates the override of (o.namespace_name, o.identifier), or replaces the limit, duration
+  // and updated_at_ms of the one there, which keeps its id and creation time. Returns the
+  // override as stored. Errors: kUnavailable (nothing written).
+  virtual StatusOr<RatelimitOverrideRecord> PutRatelimitOverride(
+      const RatelimitOverrideRecord& o, const audit::AuditEntry* audit = nullptr) = 0;
+  // Removes the override of (namespace_name, identifier) and returns it. Errors: kNotFound
+  // (reason "data/ratelimit_override_not_found") if there is none; kUnavailable.
+  virtual StatusOr<RatelimitOverrideRecord> DeleteRatelimitOverride(
+      const std::string& namespace_name, const std::string& identifier,
+      const audit::AuditEntry* audit = nullptr) = 0;
+  // Up to `limit` overrides with id > `after_id`, by id (creation order), of `namespace_name`
+  // ("" = of every namespace). Errors: kInvalidArgument if limit is not in
+  // [1, kMaxOverridesPage]; kUnavailable.
+  virtual StatusOr<std::vector<RatelimitOverrideRecord>> ListRatelimitOverrides(
+      const std::string& namespace_name, const std::string& after_id, int limit) = 0;
 
   // --- other writes and reads --------------------------------------------------------------
 

@@ -204,6 +204,32 @@ test("ratelimit.limit and multiLimit through the SDK", async () => {
   assert.deepEqual(multi.limits.map((l) => l.remaining), [0, 1]);
 });
 
+test("rate-limit overrides through the SDK: set, get, list, applied, deleted", async () => {
+  const namespace = "sdk.overrides";
+  const { data: set } = await unkey.ratelimit.setOverride(
+    { namespace, identifier: "vip_*", limit: 3, duration: 60000 });
+  assert.match(set.overrideId, /^rlo_/);
+  const { data: got } = await unkey.ratelimit.getOverride({ namespace, identifier: "vip_*" });
+  assert.deepEqual(got, { overrideId: set.overrideId, identifier: "vip_*", limit: 3, duration: 60000 });
+  const listed = await unkey.ratelimit.listOverrides({ namespace });
+  assert.deepEqual(listed.result.data.map((o) => o.overrideId), [set.overrideId]);
+  assert.equal(listed.result.pagination.hasMore, false);
+  const { data: applied } = await unkey.ratelimit.limit(
+    { namespace, identifier: "vip_1", limit: 1, duration: 60000 });
+  assert.deepEqual([applied.success, applied.limit, applied.remaining, applied.overrideId],
+    [true, 3, 2, set.overrideId]);
+  const { data: multi } = await unkey.ratelimit.multiLimit(
+    [{ namespace, identifier: "vip_2", limit: 1, duration: 60000 }]);
+  assert.equal(multi.limits[0].overrideId, set.overrideId);
+  await unkey.ratelimit.deleteOverride({ namespace, identifier: "vip_*" });
+  await assert.rejects(unkey.ratelimit.getOverride({ namespace, identifier: "vip_*" }),
+    errors.NotFoundErrorResponse);
+  const { data: plain } = await unkey.ratelimit.limit(
+    { namespace, identifier: "vip_3", limit: 1, duration: 60000 });
+  assert.equal(plain.limit, 1);
+  assert.equal(plain.overrideId, undefined);
+});
+
 test("rerollKey: the old key works through the overlap and both spend one balance", async () => {
   const { data: old } = await unkey.keys.createKey({
     apiId, prefix: "rr", name: "rolling", externalId: "cust_roll", meta: { plan: "pro" },

@@ -187,6 +187,21 @@ class FaultyStore final : public store::Store {
   StatusOr<std::vector<std::string>> QueryKeyIds(const store::KeyQuery& q) override {
     return inner_.QueryKeyIds(q);
   }
+  StatusOr<store::RatelimitOverrideRecord> PutRatelimitOverride(
+      const store::RatelimitOverrideRecord& o, const audit::AuditEntry* audit = nullptr) override {
+    if (Fails(audit)) return WriteFailure();
+    return inner_.PutRatelimitOverride(o, audit);
+  }
+  StatusOr<store::RatelimitOverrideRecord> DeleteRatelimitOverride(
+      const std::string& namespace_name, const std::string& identifier,
+      const audit::AuditEntry* audit = nullptr) override {
+    if (Fails(audit)) return WriteFailure();
+    return inner_.DeleteRatelimitOverride(namespace_name, identifier, audit);
+  }
+  StatusOr<std::vector<store::RatelimitOverrideRecord>> ListRatelimitOverrides(
+      const std::string& namespace_name, const std::string& after_id, int limit) override {
+    return inner_.ListRatelimitOverrides(namespace_name, after_id, limit);
+  }
   int SchemaVersion() override { return inner_.SchemaVersion(); }
 
  private:

@@ -52,7 +52,7 @@ using fuzz::Require;
 using nlohmann::json;
 
 // The operations of UnkeyApi, as routed under /v2/.
-constexpr std::array<std::string_view, 43> kOperations = {
+constexpr std::array<std::string_view, 47> kOperations = {
     "apis.createApi",
     "apis.getApi",
     "apis.deleteApi",
@@ -95,7 +95,11 @@ constexpr std::array<std::string_view, 43> kOperations = {
     "liveness",
     "ratelimit.limit",
     "ratelimit.multiLimit",
-    "apis.listApis",  // last, so the corpus keeps naming the operations it named
+    "ratelimit.setOverride",
+    "ratelimit.getOverride",
+    "ratelimit.listOverrides",
+    "ratelimit.deleteOverride",
+    "apis.listApis",  // new operations go last, so the corpus keeps naming the ones it named
 };
 
 void Check(bool ok, const Status& status, const char* what) {

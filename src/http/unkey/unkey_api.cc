@@ -64,6 +64,10 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
       {"analytics.getVerifications", {&UnkeyApi::GetVerifications, kMay}},
       {"ratelimit.limit", {&UnkeyApi::RatelimitLimit, kNever}},
       {"ratelimit.multiLimit", {&UnkeyApi::RatelimitMultiLimit, kNever}},
+      {"ratelimit.setOverride", {&UnkeyApi::SetRatelimitOverride, kMay}},
+      {"ratelimit.getOverride", {&UnkeyApi::GetRatelimitOverride, kNever}},
+      {"ratelimit.listOverrides", {&UnkeyApi::ListRatelimitOverrides, kNever}},
+      {"ratelimit.deleteOverride", {&UnkeyApi::DeleteRatelimitOverride, kMay}},
       {"webhooks.createEndpoint", {&UnkeyApi::CreateWebhookEndpoint, kMay}},
       {"webhooks.listEndpoints", {&UnkeyApi::ListWebhookEndpoints, kMay}},
       {"webhooks.getEndpoint", {&UnkeyApi::GetWebhookEndpoint, kMay}},
@@ -266,6 +270,9 @@ HttpResponse UnkeyApi::CreateKey(Call& c) {
   req.ratelimits = ReadRatelimits(c.r, "ratelimits");
   req.enabled = c.r.Bool("enabled").value_or(true);
   req.recoverable = c.r.Bool("recoverable").value_or(false);
+  // keyhold's: the key's own IP allowlist, beside its API's.
+  req.ip_allowlist = c.r.Strings("ipAllowlist", {.min = 1, .max = 64}, service::kMaxIpAllowlist)
+                         .value_or(std::vector<std::string>{});
   if (auto bad = c.Finish()) return *bad;
   KH_HTTP_TRY(c, created, service_.CreateKey(c.ctx, std::move(req)));
   return Ok(c.id, {{"keyId", created->key_id}, {"key", created->key.Reveal()}});
@@ -328,10 +335,12 @@ HttpResponse UnkeyApi::RatelimitLimit(Call& c) {
   bool passed = false;
   KH_HTTP_TRY(c, results, service_.Limit(c.ctx, checks, &passed));
   const service::LimitResult& r = (*results)[0];
-  return Ok(c.id, {{"success", passed},
-                   {"limit", r.limit},
-                   {"remaining", r.remaining},
-                   {"reset", r.reset_at_ms}});
+  json data = {{"success", passed},
+               {"limit", r.limit},
+               {"remaining", r.remaining},
+               {"reset", r.reset_at_ms}};
+  if (!r.override_id.empty()) data["overrideId"] = r.override_id;
+  return Ok(c.id, data);
 }
 
 HttpResponse UnkeyApi::RatelimitMultiLimit(Call& c) {
@@ -357,14 +366,67 @@ HttpResponse UnkeyApi::RatelimitMultiLimit(Call& c) {
   KH_HTTP_TRY(c, results, service_.Limit(c.ctx, checks, &passed));
   json limits = json::array();
   for (const service::LimitResult& r : *results) {
-    limits.push_back({{"namespace", r.namespace_name},
-                      {"identifier", r.identifier},
-                      {"limit", r.limit},
-                      {"remaining", r.remaining},
-                      {"reset", r.reset_at_ms},
-                      {"passed", r.passed}});
+    json one = {
+        {"namespace", r.namespace_name}, {"identifier", r.identifier}, {"limit", r.limit},
+        {"remaining", r.remaining},      {"reset", r.reset_at_ms},     {"passed", r.passed}};
+    if (!r.override_id.empty()) one["overrideId"] = r.override_id;
+    limits.push_back(std::move(one));
   }
   return Ok(c.id, {{"passed", passed}, {"limits", limits}});
+}
+
+// --- ratelimit overrides ------------------------------------------------------------------
+
+static constexpr StringRule kNamespaceRule{.required = true, .min = 1, .max = 255};
+static constexpr StringRule kIdentifierRule{.required = true, .min = 1, .max = 255};
+
+static json OverrideJson(const service::RatelimitOverrideInfo& o) {
+  return {{"overrideId", o.id},
+          {"identifier", o.identifier},
+          {"limit", o.limit},
+          {"duration", o.duration_ms}};
+}
+
+HttpResponse UnkeyApi::SetRatelimitOverride(Call& c) {
+  service::SetOverrideRequest req;
+  req.namespace_name = c.r.String("namespace", kNamespaceRule).value_or("");
+  req.identifier = c.r.String("identifier", kIdentifierRule).value_or("");
+  req.limit = c.r.Int("limit", {.required = true, .min = 0, .max = service::kMaxRatelimitLimit})
+                  .value_or(0);
+  req.duration_ms =
+      c.r.Int("duration", {.required = true, .min = 1000, .max = service::kMaxRatelimitDurationMs})
+          .value_or(0);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, set, service_.SetRatelimitOverride(c.ctx, req));
+  return Ok(c.id, {{"overrideId", set->id}});
+}
+
+HttpResponse UnkeyApi::GetRatelimitOverride(Call& c) {
+  auto ns = c.r.String("namespace", kNamespaceRule);
+  auto identifier = c.r.String("identifier", kIdentifierRule);
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, o, service_.GetRatelimitOverride(c.ctx, *ns, *identifier));
+  return Ok(c.id, OverrideJson(*o));
+}
+
+HttpResponse UnkeyApi::ListRatelimitOverrides(Call& c) {
+  auto ns = c.r.String("namespace", kNamespaceRule);
+  std::string cursor = c.r.String("cursor", {.max = 128}).value_or("");
+  int limit = static_cast<int>(c.r.Int("limit", {.min = 1, .max = 100}).value_or(10));
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, page, service_.ListRatelimitOverrides(c.ctx, *ns, cursor, limit));
+  json data = json::array();
+  for (const auto& o : page->items) data.push_back(OverrideJson(o));
+  return OkPage(c.id, data, page->cursor, page->has_more);
+}
+
+HttpResponse UnkeyApi::DeleteRatelimitOverride(Call& c) {
+  auto ns = c.r.String("namespace", kNamespaceRule);
+  auto identifier = c.r.String("identifier", kIdentifierRule);
+  if (auto bad = c.Finish()) return *bad;
+  Status st = service_.DeleteRatelimitOverride(c.ctx, *ns, *identifier);
+  if (!st.ok()) return unkey::Error(c.id, st);
+  return Ok(c.id, json::object());
 }
 
 HttpResponse UnkeyApi::GetKey(Call& c) {
@@ -423,6 +485,12 @@ HttpResponse UnkeyApi::UpdateKey(Call& c) {
   req.enabled = c.r.Bool("enabled");
   req.roles = c.r.Strings("roles", {.max = 256}, 1000);
   req.permissions = c.r.Strings("permissions", {.max = 512}, 1000);
+  if (c.r.IsNull("ipAllowlist")) {  // keyhold's; null or [] clears it
+    c.r.Array("ipAllowlist", 0);
+    req.ip_allowlist.emplace();
+  } else {
+    req.ip_allowlist = c.r.Strings("ipAllowlist", {.min = 1, .max = 64}, service::kMaxIpAllowlist);
+  }
   if (auto bad = c.Finish()) return *bad;
   KH_HTTP_TRY(c, view, service_.UpdateKey(c.ctx, std::move(req)));
   return Ok(c.id, json::object());

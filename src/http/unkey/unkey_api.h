@@ -116,6 +116,10 @@ class UnkeyApi final : public Surface {
   HttpResponse DeleteRootKey(Call& c);
   HttpResponse RatelimitLimit(Call& c);
   HttpResponse RatelimitMultiLimit(Call& c);
+  HttpResponse SetRatelimitOverride(Call& c);
+  HttpResponse GetRatelimitOverride(Call& c);
+  HttpResponse ListRatelimitOverrides(Call& c);
+  HttpResponse DeleteRatelimitOverride(Call& c);
 
   service::KeyService& service_;
   service::AuditService& audit_;

@@ -403,6 +403,8 @@ json KeyJson(const service::KeyView& v) {
   const CreditsState& credits = v.credits();
   if (credits.remaining || credits.refill) j["credits"] = CreditsJson(credits);
   if (v.identity()) j["identity"] = IdentityJson(*v.identity());
+  // keyhold's own IP allowlist of the key (beside its API's).
+  if (!v.ip_allowlist().empty()) j["ipAllowlist"] = v.ip_allowlist();
   // keyhold's lineage of rerolled keys (the replaced key stops at `expires`).
   if (!v.rerolled_from().empty()) j["rerolledFrom"] = v.rerolled_from();
   if (!v.rerolled_to().empty()) j["rerolledTo"] = v.rerolled_to();

@@ -109,7 +109,7 @@ StatusOr<Change> ChangeFromRow(const Stmt& s) {
   int64_t kind = s.Int(1);
   int64_t op = s.Int(3);
   if (kind < static_cast<int32_t>(ChangeKind::kKey) ||
-      kind > static_cast<int32_t>(ChangeKind::kCredits) ||
+      kind > static_cast<int32_t>(ChangeKind::kRatelimitOverride) ||
       (op != static_cast<int32_t>(ChangeOp::kPut) &&
        op != static_cast<int32_t>(ChangeOp::kDelete))) {
     return Internal("a change in the store is corrupt")

@@ -263,6 +263,22 @@ ALTER TABLE apis ADD COLUMN on_leak INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE apis ADD COLUMN max_key_age_ms INTEGER;
 ALTER TABLE apis ADD COLUMN overdue_grace_ms INTEGER;
 )sql",
+      // 8: rate limits: overrides of ratelimit.limit's limits per namespace and identifier (or
+      // pattern), and a key's own IP allowlist beside its API's.
+      R"sql(
+CREATE TABLE ratelimit_overrides (
+  id TEXT PRIMARY KEY,
+  namespace TEXT NOT NULL,
+  identifier TEXT NOT NULL,
+  ratelimit INTEGER NOT NULL,
+  duration INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (namespace, identifier)
+);
+CREATE INDEX ratelimit_overrides_by_namespace ON ratelimit_overrides(namespace, id);
+ALTER TABLE keys ADD COLUMN ip_allowlist TEXT NOT NULL DEFAULT '[]';
+)sql",
   };
   return kMigrations;
 }

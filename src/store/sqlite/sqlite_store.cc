@@ -175,7 +175,7 @@ std::string KeyColumns() {
              "updated_at, last_used_at, expires, enabled, ") +
          sqlite::kCreditColumns +
          ", ratelimits, rerolled_from, rerolled_to, rerolled_at, credits_key_id, revoked_reason, "
-         "created_by, deleted_at, imported";
+         "created_by, deleted_at, imported, ip_allowlist";
 }
 
 Status ReadKey(const Stmt& s, KeyRecord& k) {
@@ -207,6 +207,7 @@ Status ReadKey(const Stmt& s, KeyRecord& k) {
   k.created_by = s.Text(24);
   k.deleted_at = s.OptInt(25);
   k.imported = s.Int(26) != 0;
+  k.ip_allowlist = sqlite::StringsFromJson(s.View(27));
   return OkStatus();
 }
 

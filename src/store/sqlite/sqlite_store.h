@@ -121,6 +121,13 @@ class SqliteStore final : public Store {
   StatusOr<std::vector<WrappedVersion>> VersionsWrappedBelow(int32_t term, int limit) override;
   StatusOr<bool> RewrapSecretVersion(const WrappedVersion& old, int32_t new_term,
                                      const std::vector<uint8_t>& wrapped_key) override;
+  StatusOr<RatelimitOverrideRecord> PutRatelimitOverride(
+      const RatelimitOverrideRecord& o, const audit::AuditEntry* audit = nullptr) override;
+  StatusOr<RatelimitOverrideRecord> DeleteRatelimitOverride(
+      const std::string& namespace_name, const std::string& identifier,
+      const audit::AuditEntry* audit = nullptr) override;
+  StatusOr<std::vector<RatelimitOverrideRecord>> ListRatelimitOverrides(
+      const std::string& namespace_name, const std::string& after_id, int limit) override;
   int SchemaVersion() override;
 
  private:

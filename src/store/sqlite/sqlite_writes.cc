@@ -133,29 +133,33 @@ Status BindAndPutKey(Stmt& s, const KeyRecord& k) {
   s.BindOpt(25, k.revoked_reason);
   s.Bind(26, k.created_by);
   s.Bind(27, int64_t{k.imported ? 1 : 0});
+  s.Bind(28, sqlite::StringsToJson(k.ip_allowlist));
   return s.Run(kWrite, "put key");
 }
 
 Status PutKeys(sqlite3* db, const std::vector<KeyRecord>& keys) {
   if (keys.empty()) return OkStatus();
   // Prepared once per batch: a bulk load of a million keys must not prepare millions of times.
-  Stmt put(db,
-           "INSERT INTO keys (id, kind, api_id, hash, start, name, meta, identity_id, "
-           "created_at, updated_at, last_used_at, expires, enabled, credits_remaining, "
-           "refill_interval, refill_amount, refill_day, last_refill_at, ratelimits, deleted_at, "
-           "rerolled_from, rerolled_to, rerolled_at, credits_key_id, revoked_reason, created_by, "
-           "imported) "
-           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-           "ON CONFLICT(id) DO UPDATE SET "
-           "name=excluded.name, meta=excluded.meta, identity_id=excluded.identity_id, "
-           "updated_at=excluded.updated_at, expires=excluded.expires, enabled=excluded.enabled, "
-           "credits_remaining=excluded.credits_remaining, "
-           "refill_interval=excluded.refill_interval, refill_amount=excluded.refill_amount, "
-           "refill_day=excluded.refill_day, last_refill_at=excluded.last_refill_at, "
-           "ratelimits=excluded.ratelimits, deleted_at=excluded.deleted_at, "
-           "rerolled_from=excluded.rerolled_from, rerolled_to=excluded.rerolled_to, "
-           "rerolled_at=excluded.rerolled_at, credits_key_id=excluded.credits_key_id, "
-           "revoked_reason=excluded.revoked_reason");  // created_by is never changed
+  Stmt put(
+      db,
+      "INSERT INTO keys (id, kind, api_id, hash, start, name, meta, identity_id, "
+      "created_at, updated_at, last_used_at, expires, enabled, credits_remaining, "
+      "refill_interval, refill_amount, refill_day, last_refill_at, ratelimits, deleted_at, "
+      "rerolled_from, rerolled_to, rerolled_at, credits_key_id, revoked_reason, created_by, "
+      "imported, ip_allowlist) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+      "ON CONFLICT(id) DO UPDATE SET "
+      "name=excluded.name, meta=excluded.meta, identity_id=excluded.identity_id, "
+      "updated_at=excluded.updated_at, expires=excluded.expires, enabled=excluded.enabled, "
+      "credits_remaining=excluded.credits_remaining, "
+      "refill_interval=excluded.refill_interval, refill_amount=excluded.refill_amount, "
+      "refill_day=excluded.refill_day, last_refill_at=excluded.last_refill_at, "
+      "ratelimits=excluded.ratelimits, deleted_at=excluded.deleted_at, "
+      "rerolled_from=excluded.rerolled_from, rerolled_to=excluded.rerolled_to, "
+      "rerolled_at=excluded.rerolled_at, credits_key_id=excluded.credits_key_id, "
+      "revoked_reason=excluded.revoked_reason, ip_allowlist=excluded.ip_allowlist");  // created_by
+                                                                                      // is never
+                                                                                      // changed
   KeyLinks links[] = {
       {Stmt(db, "DELETE FROM key_permissions WHERE key_id = ?"),
        Stmt(db, "INSERT INTO key_permissions (key_id, permission_id) VALUES (?,?)"),
