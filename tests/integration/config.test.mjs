@@ -29,7 +29,9 @@ test("--check-config accepts the example and exits without serving", async () =>
   const data = path.join(tempDir("check"), "data");
   const r = await cli(["serve", "--check-config", example, "--data-dir", data]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /keyhold\.toml: ok \(44 settings from the file/);
+  // Every setting the file sets, but data_dir, given as a flag.
+  const set = fs.readFileSync(example, "utf8").match(/^[a-z_]+ = /gm).length;
+  assert.match(r.stdout, new RegExp(`keyhold\\.toml: ok \\(${set - 1} settings from the file`));
   assert.ok(!fs.existsSync(data), "nothing created");
 });
 

@@ -143,7 +143,11 @@ TEST(ExtractKeyTest, BearerHeaderOrQuery) {
   EXPECT_EQ(
       *ExtractKey(Req("GET", "/", {{"authorization", "Basic dXNlcjpwdw=="}}), WithQuery(""), src),
       "");
-  EXPECT_EQ(*ExtractKey(Req("GET", "/", {}), WithQuery("api_keyx=1&xapi_key=2"), src), "");
+  EXPECT_EQ(*ExtractKey(Req("GET", "/", {}),
+                        WithQuery("api_keyx=1"
+                                  "&xapi_key=2"),
+                        src),
+            "");
 }
 
 TEST(ExtractKeyTest, SourcesNotConfiguredAreNotRead) {
