@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { Server, eventually } from "../lib/keyhold.mjs";
+import { spawn, execFileSync } from "node:child_process";
+import { BIN, Server, eventually, tempDir } from "../lib/keyhold.mjs";
 
 async function get(s, p) {
   const r = await fetch(`${s.url}${p}`);
@@ -50,5 +51,42 @@ test("live and ready once started; not ready while the store is gone; ready agai
     assert.equal((await fetch(`${s.url}/health/other`)).status, 404);
   } finally {
     await s.stop();
+  }
+});
+
+// Loading 50,000 keys takes long enough to be seen: meanwhile the process is live, not ready, and
+// answers every other path 503; once the keys are loaded it is ready.
+test("while the keys load: live, not ready, and every other path 503", async () => {
+  const top = tempDir("loading");
+  const dir = path.join(top, "data");
+  execFileSync(BIN, ["bench", "seed", "--data-dir", dir, "--keys", "50000", "--out", path.join(top, "keys.txt")]);
+  const proc = spawn(BIN, ["serve", "--data-dir", dir, "--listen", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  proc.stderr.on("data", (d) => (err += d));
+  try {
+    const addr = await eventually(() => {
+      const m = /health checks answered on (\S+)/.exec(err);
+      assert.ok(m, err);
+      return m[1];
+    }, 30000, 2);
+    const seen = [];
+    while (!/listening on/.test(err)) {
+      assert.equal(proc.exitCode, null, err);
+      const [ready, live, other] = await Promise.all(["/health/ready", "/health/live", "/v2/keys.verifyKey"]
+        .map((p) => fetch(`http://${addr}${p}`, p.startsWith("/v2") ? { method: "POST", body: "{}" } : {})
+          .then(async (r) => [r.status, await r.text()]).catch(() => null)));
+      if (ready && ready[0] === 503) seen.push({ ready, live, other });
+    }
+    assert.ok(seen.length > 0, "some answer came while the keys loaded");
+    for (const { ready, live, other } of seen) {
+      assert.deepEqual(JSON.parse(ready[1]), { status: "loading" });
+      if (live) assert.equal(live[0], 200);
+      if (other) assert.equal(other[0], 503);
+    }
+    const port = /listening on http:\/\/\S+:(\d+)/.exec(err)[1];
+    await eventually(async () => assert.equal((await fetch(`http://127.0.0.1:${port}/health/ready`)).status, 200));
+  } finally {
+    proc.kill("SIGTERM");
+    await new Promise((r) => proc.on("exit", r));
   }
 });
