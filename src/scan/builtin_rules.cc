@@ -2377,64 +2377,64 @@ severity = "medium"
 
 [[rules]]
 id = "private-key-rsa"
-description = "RSA private key (PKCS#1) in PEM armour: -----BEGIN RSA PRIVATE KEY----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
-regex = '''(?s)(-----BEGIN RSA PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END RSA PRIVATE KEY-----)'''
+description = "RSA private key (PKCS#1) in PEM armour, from its BEGIN line to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
+regex = '''(?s)(-----BEGIN[ ]RSA PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END RSA PRIVATE KEY-----)'''
 keywords = ["rsa private key"]
 severity = "critical"
 
 [[rules]]
 id = "private-key-dsa"
-description = "DSA private key in PEM armour: -----BEGIN DSA PRIVATE KEY----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
-regex = '''(?s)(-----BEGIN DSA PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END DSA PRIVATE KEY-----)'''
+description = "DSA private key in PEM armour, from its BEGIN line to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
+regex = '''(?s)(-----BEGIN[ ]DSA PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END DSA PRIVATE KEY-----)'''
 keywords = ["dsa private key"]
 severity = "critical"
 
 [[rules]]
 id = "private-key-ec"
-description = "EC private key (SEC 1) in PEM armour: -----BEGIN EC PRIVATE KEY----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
-regex = '''(?s)(-----BEGIN EC PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END EC PRIVATE KEY-----)'''
+description = "EC private key (SEC 1) in PEM armour, from its BEGIN line to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
+regex = '''(?s)(-----BEGIN[ ]EC PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END EC PRIVATE KEY-----)'''
 keywords = ["ec private key"]
 severity = "critical"
 
 [[rules]]
 id = "private-key-openssh"
-description = "OpenSSH private key in PEM armour: -----BEGIN OPENSSH PRIVATE KEY----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
-regex = '''(?s)(-----BEGIN OPENSSH PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END OPENSSH PRIVATE KEY-----)'''
+description = "OpenSSH private key in PEM armour, from its BEGIN line to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
+regex = '''(?s)(-----BEGIN[ ]OPENSSH PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END OPENSSH PRIVATE KEY-----)'''
 keywords = ["openssh private key"]
 severity = "critical"
 
 [[rules]]
 id = "private-key-pkcs8"
-description = "PKCS#8 private key in PEM armour: -----BEGIN PRIVATE KEY----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
-regex = '''(?s)(-----BEGIN PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END PRIVATE KEY-----)'''
+description = "PKCS#8 private key in PEM armour, from its BEGIN line to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
+regex = '''(?s)(-----BEGIN[ ]PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END PRIVATE KEY-----)'''
 keywords = ["private key"]
 severity = "critical"
 
 [[rules]]
 id = "private-key-pkcs8-encrypted"
-description = "encrypted PKCS#8 private key in PEM armour: -----BEGIN ENCRYPTED PRIVATE KEY----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
-regex = '''(?s)(-----BEGIN ENCRYPTED PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END ENCRYPTED PRIVATE KEY-----)'''
+description = "encrypted PKCS#8 private key in PEM armour, from its BEGIN line to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
+regex = '''(?s)(-----BEGIN[ ]ENCRYPTED PRIVATE KEY-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END ENCRYPTED PRIVATE KEY-----)'''
 keywords = ["encrypted private key"]
 severity = "critical"
 
 [[rules]]
 id = "private-key-pgp"
-description = "OpenPGP private key block in PEM armour: -----BEGIN PGP PRIVATE KEY BLOCK----- to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
-regex = '''(?s)(-----BEGIN PGP PRIVATE KEY BLOCK-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END PGP PRIVATE KEY BLOCK-----)'''
+description = "OpenPGP private key block in PEM armour, from its BEGIN line to its END line, per RFC 7468 (RFC 4880 for OpenPGP)"
+regex = '''(?s)(-----BEGIN[ ]PGP PRIVATE KEY BLOCK-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END PGP PRIVATE KEY BLOCK-----)'''
 keywords = ["pgp private key block"]
 severity = "critical"
 
 [[rules]]
 id = "generic-private-key"
-description = "Private key of another kind in PEM armour (-----BEGIN ... PRIVATE KEY-----), per RFC 7468"
+description = "Private key of another kind in PEM armour (any other kind named in its BEGIN and END lines), per RFC 7468"
 regex = '''(?s)(-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s:,.\\-]{64,}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----)'''
 keywords = ["private key"]
 severity = "critical"
 
 [[rules]]
 id = "private-key-ssh2"
-description = "SSH2 (RFC 4716 / SECSH) private key: ---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ---- and its body, per RFC 4716's key file format"
-regex = '''(?s)(---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----[A-Za-z0-9+/=\s:,.\\\"-]{64,}?---- END SSH2 ENCRYPTED PRIVATE KEY ----)'''
+description = "SSH2 (RFC 4716 / SECSH) private key: the SSH2 key file armour and its body, per RFC 4716's key file format"
+regex = '''(?s)(---- BEGIN[ ]SSH2 ENCRYPTED PRIVATE KEY ----[A-Za-z0-9+/=\s:,.\\\"-]{64,}?---- END SSH2 ENCRYPTED PRIVATE KEY ----)'''
 keywords = ["begin ssh2 encrypted private key"]
 severity = "critical"
 

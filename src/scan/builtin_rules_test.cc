@@ -335,15 +335,15 @@ const Case kCases[] = {
     {"monday-api-token", "{jwt}", "eyJ{20:B}.eyJ{30:B}.{43:B}", "MONDAY_API_TOKEN", ""},
     {"miro-access-token", "{30:B}", "{20:B}", "MIRO_ACCESS_TOKEN", ""},
     {"jwt", "{jwt}", "eyJ{20:B}.eyJ{30:B}.{43:B}", "", ""},
-    {"private-key-rsa", "!{pem:RSA PRIVATE KEY}", "!-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----", "", ""},
-    {"private-key-dsa", "!{pem:DSA PRIVATE KEY}", "!-----BEGIN DSA PRIVATE KEY-----\n...\n-----END DSA PRIVATE KEY-----", "", ""},
-    {"private-key-ec", "!{pem:EC PRIVATE KEY}", "!-----BEGIN EC PRIVATE KEY-----\n...\n-----END EC PRIVATE KEY-----", "", ""},
-    {"private-key-openssh", "!{pem:OPENSSH PRIVATE KEY}", "!-----BEGIN OPENSSH PRIVATE KEY-----\n...\n-----END OPENSSH PRIVATE KEY-----", "", ""},
-    {"private-key-pkcs8", "!{pem:PRIVATE KEY}", "!-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----", "", ""},
-    {"private-key-pkcs8-encrypted", "!{pem:ENCRYPTED PRIVATE KEY}", "!-----BEGIN ENCRYPTED PRIVATE KEY-----\n...\n-----END ENCRYPTED PRIVATE KEY-----", "", ""},
-    {"private-key-pgp", "!{pem:PGP PRIVATE KEY BLOCK}", "!-----BEGIN PGP PRIVATE KEY BLOCK-----\n...\n-----END PGP PRIVATE KEY BLOCK-----", "", ""},
-    {"generic-private-key", "!{pem:ED25519 PRIVATE KEY}", "!-----BEGIN ED25519 PRIVATE KEY-----\n-----END ED25519 PRIVATE KEY-----", "", ""},
-    {"private-key-ssh2", "!{ssh2}", "!---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\n---- END SSH2 ENCRYPTED PRIVATE KEY ----", "", ""},
+    {"private-key-rsa", "!{pem:RSA PRIVATE KEY}", "!-----BEGIN " "RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----", "", ""},
+    {"private-key-dsa", "!{pem:DSA PRIVATE KEY}", "!-----BEGIN " "DSA PRIVATE KEY-----\n...\n-----END DSA PRIVATE KEY-----", "", ""},
+    {"private-key-ec", "!{pem:EC PRIVATE KEY}", "!-----BEGIN " "EC PRIVATE KEY-----\n...\n-----END EC PRIVATE KEY-----", "", ""},
+    {"private-key-openssh", "!{pem:OPENSSH PRIVATE KEY}", "!-----BEGIN " "OPENSSH PRIVATE KEY-----\n...\n-----END OPENSSH PRIVATE KEY-----", "", ""},
+    {"private-key-pkcs8", "!{pem:PRIVATE KEY}", "!-----BEGIN " "PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----", "", ""},
+    {"private-key-pkcs8-encrypted", "!{pem:ENCRYPTED PRIVATE KEY}", "!-----BEGIN " "ENCRYPTED PRIVATE KEY-----\n...\n-----END ENCRYPTED PRIVATE KEY-----", "", ""},
+    {"private-key-pgp", "!{pem:PGP PRIVATE KEY BLOCK}", "!-----BEGIN " "PGP PRIVATE KEY BLOCK-----\n...\n-----END PGP PRIVATE KEY BLOCK-----", "", ""},
+    {"generic-private-key", "!{pem:ED25519 PRIVATE KEY}", "!-----BEGIN " "ED25519 PRIVATE KEY-----\n-----END ED25519 PRIVATE KEY-----", "", ""},
+    {"private-key-ssh2", "!{ssh2}", "!---- BEGIN " "SSH2 ENCRYPTED PRIVATE KEY ----\n---- END SSH2 ENCRYPTED PRIVATE KEY ----", "", ""},
     {"private-key-putty", "!{ppk}", "!PuTTY-User-Key-File-3: ssh-ed25519", "", ""},
     {"openvpn-static-key", "!{ovpn}", "!-----BEGIN OpenVPN Static key V1-----\n-----END OpenVPN Static key V1-----", "", ""},
     {"wireguard-private-key", "!PrivateKey = {42:b}A=", "!PrivateKey = <private key>", "", ""},
@@ -518,7 +518,9 @@ class Expander {
     }
     if (token.starts_with("pem:")) return testing::FakePem(token.substr(4), 10);
     if (token == "ssh2") {
-      std::string s = "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: \"deploy\"\n";
+      std::string s =
+          "---- BEGIN "
+          "SSH2 ENCRYPTED PRIVATE KEY ----\nComment: \"deploy\"\n";
       for (int i = 0; i < 8; ++i) s += Class('b', 64) + "\n";
       return s + "---- END SSH2 ENCRYPTED PRIVATE KEY ----";
     }

@@ -339,7 +339,12 @@ TEST(ScannerLinear, TimeGrowsWithTheInputNotItsSquare) {
       {"one line of keywords", [&](size_t n) { return repeat("token ", n); }},
       {"keyword and separator", [&](size_t n) { return repeat("api_key=", n); }},
       {"multi-line rule's keyword",
-       [&](size_t n) { return repeat("-----BEGIN RSA PRIVATE KEY-----", n); }},
+       [&](size_t n) {
+         return repeat(
+             "-----BEGIN "
+             "RSA PRIVATE KEY-----",
+             n);
+       }},
       {"noise without line breaks", noise},
       {"a finding every line",
        [&](size_t n) { return repeat("password=\"Xk9#mQ2v!pL7zR4w\"\n", n); }},
