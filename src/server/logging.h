@@ -8,8 +8,10 @@
 // Ordinary lines are written as soon as the background thread takes them. Access-log lines (one
 // per request) are gathered and written in chunks of up to 64 KiB: at the latest a second after
 // they were logged, at once when an ordinary line follows them, and when the log is destroyed. A
-// `kill -9` can therefore lose the last second of the access log, never a warning or an error.
-// The queue holds 8,192 lines; when it is full a logging thread waits (no line is dropped).
+// `kill -9` (or a crash) loses what is still queued or gathered: at most the last second of the
+// access log, and the lines the background thread had not yet taken.
+// The queue holds 8,192 lines; when it is full a logging thread waits (no line is dropped), so a
+// standard error that stops being read stalls the server rather than losing lines.
 #pragma once
 
 #include <spdlog/spdlog.h>

@@ -12,6 +12,7 @@
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -590,6 +591,9 @@ int Serve(const Settings& settings) {
   umask(077);  // the database and its journal are as private as the data directory
   DisableCoreDumps();
   sigset_t signals = BlockStopSignals();  // before any thread starts, the logger's among them
+  // A log reader (a pipe to a shipper) that goes away must not kill the server: a write to it
+  // fails with EPIPE instead, and the line is lost.
+  std::signal(SIGPIPE, SIG_IGN);
   // Logs go to standard error; standard output carries only the one-time root key.
   ServerLog log(spdlog::level::off);  // what ValidateSettings warns of is warned again below
   if (Status st = ValidateSettings(settings); !st.ok()) {

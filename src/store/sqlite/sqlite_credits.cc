@@ -50,6 +50,30 @@ Status WriteCredits(sqlite3* db, const std::string& key_id, const CreditsState& 
   return s.Run(kWrite, "write credits");
 }
 
+// One spend, inside a write transaction: its answer goes to `result` (a key that does not exist is
+// an answer, kNotFound); an error returned is the engine's, and fails the transaction.
+Status ApplySpend(sqlite3* db, const std::string& key_id, int64_t cost, int64_t now_ms,
+                  StatusOr<SpendResult>& result, sqlite::ChangeLog& log) {
+  StatusOr<CreditsState> read = ReadLiveCredits(db, key_id);
+  if (!read.ok()) {
+    if (read.status().code() != StatusCode::kNotFound) return read.status();
+    result = read.status();
+    return OkStatus();
+  }
+  SpendResult r{.credits = *read};
+  if (!r.credits.remaining) {
+    r.spent = true;
+    result = r;
+    return OkStatus();
+  }
+  bool refilled = ApplyRefill(r.credits, now_ms);
+  r.spent = TrySpend(r.credits, cost);
+  result = r;
+  if (!r.spent || (cost == 0 && !refilled)) return OkStatus();  // nothing to write
+  KH_RETURN_IF_ERROR(WriteCredits(db, key_id, r.credits));
+  return log.Record(ChangeKind::kCredits, key_id, ChangeOp::kPut);
+}
+
 }  // namespace
 
 struct SqliteStore::PendingSpend {
@@ -58,6 +82,7 @@ struct SqliteStore::PendingSpend {
   int64_t now_ms;
   StatusOr<SpendResult> result = SpendResult{};
   bool done = false;
+  bool threw = false;            // the commit of its batch threw: nothing of the batch happened
   std::condition_variable wake;  // its own, so that a commit wakes only whom it concerns
 };
 
@@ -80,51 +105,55 @@ StatusOr<SpendResult> SqliteStore::SpendCredits(const std::string& key_id, int64
     batch.swap(spend_queue_);
     spend_committing_ = true;
     lock.unlock();
-    CommitSpends(batch);
-    lock.lock();
-    spend_committing_ = false;
-    for (PendingSpend* p : batch) {
-      p->done = true;
-      if (p != &mine) p->wake.notify_one();
+    // Whatever happens in the commit, its callers are woken and the next batch can be led.
+    auto finish = [&](bool threw) {
+      lock.lock();
+      spend_committing_ = false;
+      for (PendingSpend* p : batch) {
+        p->threw = threw;
+        p->done = true;
+        if (p != &mine) p->wake.notify_one();
+      }
+      // Those that came during the commit: the first of them leads the next batch.
+      if (!spend_queue_.empty()) spend_queue_.front()->wake.notify_one();
+    };
+    try {
+      CommitSpends(batch);
+    } catch (...) {
+      finish(true);
+      throw;
     }
-    // Those that came during the commit: the first of them leads the next batch.
-    if (!spend_queue_.empty()) spend_queue_.front()->wake.notify_one();
+    finish(false);
   }
+  if (mine.threw) return Unavailable("the credit spend could not be committed");
   return std::move(mine.result);
 }
 
 // One transaction for the whole batch, spends applied in the order they came: several spends of
 // one key each see the balance the one before left. A spend refused, or of a key that does not
-// exist, leaves the others be; if the transaction itself fails, no spend of the batch happened
-// and each caller gets the error.
+// exist, leaves the others be; if the transaction itself fails, it is rolled back and each spend
+// is tried alone, so that an error reaches only the spends it concerns.
 void SqliteStore::CommitSpends(const std::vector<PendingSpend*>& batch) {
   auto spend_all = [&](sqlite::ChangeLog& log) -> Status {
     for (PendingSpend* p : batch) {
-      StatusOr<CreditsState> read = ReadLiveCredits(db_, p->key_id);
-      if (!read.ok()) {
-        if (read.status().code() != StatusCode::kNotFound) return read.status();
-        p->result = read.status();
-        continue;
-      }
-      SpendResult r{.credits = *read};
-      if (!r.credits.remaining) {
-        r.spent = true;
-        p->result = r;
-        continue;
-      }
-      bool refilled = ApplyRefill(r.credits, p->now_ms);
-      r.spent = TrySpend(r.credits, p->cost);
-      p->result = r;
-      if (!r.spent || (p->cost == 0 && !refilled)) continue;  // nothing to write
-      KH_RETURN_IF_ERROR(WriteCredits(db_, p->key_id, r.credits));
-      KH_RETURN_IF_ERROR(log.Record(ChangeKind::kCredits, p->key_id, ChangeOp::kPut));
+      KH_RETURN_IF_ERROR(ApplySpend(db_, p->key_id, p->cost, p->now_ms, p->result, log));
     }
     return OkStatus();
   };
   std::lock_guard lock(mu_);
   Status st = WriteLocked(spend_all);
-  if (!st.ok()) {
-    for (PendingSpend* p : batch) p->result = st;
+  if (st.ok()) return;
+  if (batch.size() == 1) {
+    batch.front()->result = st;
+    return;
+  }
+  // The batch was rolled back. Each spend is tried again in a transaction of its own, so that one
+  // that cannot be written fails alone, as it would have without company.
+  for (PendingSpend* p : batch) {
+    Status alone = WriteLocked([&](sqlite::ChangeLog& log) {
+      return ApplySpend(db_, p->key_id, p->cost, p->now_ms, p->result, log);
+    });
+    if (!alone.ok()) p->result = alone;
   }
 }
 

@@ -56,7 +56,14 @@ Status Exec(sqlite3* db, const char* sql, Access access) {
 
 Status InTransaction(sqlite3* db, Access access, const std::function<Status()>& body) {
   KH_RETURN_IF_ERROR(Exec(db, access == Access::kWrite ? "BEGIN IMMEDIATE" : "BEGIN", access));
-  Status st = body();
+  Status st;
+  try {
+    st = body();
+  } catch (...) {
+    // A transaction left open would make every later BEGIN fail: end it, then let the error go.
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
   if (!st.ok()) return RollBack(db, std::move(st));
   st = Exec(db, "COMMIT", access);
   if (!st.ok()) return RollBack(db, std::move(st));
