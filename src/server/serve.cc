@@ -15,6 +15,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -288,18 +290,20 @@ struct StartingSurfaces {
   http::Router router;
 };
 
-// Checks every 2 s that the store still answers and that its database file is still the one
-// opened (not removed or replaced underneath); readiness follows. Runs off the request threads,
-// since a check waits for the store's lock.
-class StoreWatch {
+// Runs `tick` on a thread of its own every `interval` (and first at once, if `at_start`), and once
+// more when stopped, if `at_stop`. Stop wakes the thread at once and waits for a tick in progress.
+class PeriodicTask {
  public:
-  StoreWatch(store::Store& store, std::string db_path, http::Readiness& readiness)
-      : store_(store),
-        db_path_(std::move(db_path)),
-        readiness_(readiness),
-        inode_(Inode()),
+  PeriodicTask(std::chrono::milliseconds interval, bool at_start, bool at_stop,
+               std::function<void()> tick)
+      : interval_(interval),
+        at_start_(at_start),
+        at_stop_(at_stop),
+        tick_(std::move(tick)),
         thread_([this] { Run(); }) {}
-  ~StoreWatch() { Stop(); }
+  ~PeriodicTask() { Stop(); }
+  PeriodicTask(const PeriodicTask&) = delete;
+  PeriodicTask& operator=(const PeriodicTask&) = delete;
 
   void Stop() {
     {
@@ -309,168 +313,103 @@ class StoreWatch {
     }
     cv_.notify_all();
     thread_.join();
+    if (at_stop_) tick_();
   }
 
  private:
-  ino_t Inode() const {
-    struct stat st {};
-    return stat(db_path_.c_str(), &st) == 0 ? st.st_ino : 0;
-  }
   void Run() {
+    if (at_start_) tick_();
     std::unique_lock lock(mu_);
-    bool was_ok = true;
-    do {
-      bool ok = inode_ != 0 && Inode() == inode_ && store_.SchemaVersion() >= 0;
-      if (ok != was_ok) {
-        if (ok) {
-          spdlog::info("the store answers again: ready");
-        } else {
-          spdlog::error("the store does not answer, or {} was removed or replaced: not ready",
-                        db_path_);
-        }
-        was_ok = ok;
-      }
-      readiness_.Set(ok ? http::Readiness::State::kReady
-                        : http::Readiness::State::kStoreUnreachable);
-    } while (!cv_.wait_for(lock, std::chrono::seconds(2), [&] { return stopping_; }));
+    while (!cv_.wait_for(lock, interval_, [&] { return stopping_; })) {
+      lock.unlock();
+      tick_();
+      lock.lock();
+    }
   }
 
-  store::Store& store_;
-  const std::string db_path_;
-  http::Readiness& readiness_;
-  const ino_t inode_;
+  const std::chrono::milliseconds interval_;
+  const bool at_start_;
+  const bool at_stop_;
+  const std::function<void()> tick_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_
   std::thread thread_;     // last: starts once the rest is set
 };
 
+// Checks every 2 s that the store still answers and that its database file is still the one
+// opened (not removed or replaced underneath); readiness follows. Runs off the request threads,
+// since a check waits for the store's lock.
+std::unique_ptr<PeriodicTask> WatchStore(store::Store& store, const std::string& db_path,
+                                         http::Readiness& readiness) {
+  auto inode = [db_path] {
+    struct stat st {};
+    return stat(db_path.c_str(), &st) == 0 ? st.st_ino : 0;
+  };
+  auto check = [&store, &readiness, db_path, inode, opened = inode(), was_ok = true]() mutable {
+    bool ok = opened != 0 && inode() == opened && store.SchemaVersion() >= 0;
+    if (ok != was_ok) {
+      if (ok) {
+        spdlog::info("the store answers again: ready");
+      } else {
+        spdlog::error("the store does not answer, or {} was removed or replaced: not ready",
+                      db_path);
+      }
+      was_ok = ok;
+    }
+    readiness.Set(ok ? http::Readiness::State::kReady : http::Readiness::State::kStoreUnreachable);
+  };
+  return std::make_unique<PeriodicTask>(std::chrono::seconds(2), /*at_start=*/true,
+                                        /*at_stop=*/false, std::move(check));
+}
+
 // Signs a checkpoint of the audit log every `interval` while it grows, and once more when stopped.
 // Each is stored and also logged as one JSON line: the log, shipped elsewhere, is the outside copy
 // that shows later whether the log was truncated or rewritten (`keyhold audit verify
 // --checkpoints`).
-class AuditCheckpointer {
- public:
-  AuditCheckpointer(service::AuditService& audit, audit::CheckpointSigner signer,
-                    std::chrono::milliseconds interval)
-      : audit_(audit),
-        signer_(std::move(signer)),
-        interval_(interval),
-        thread_([this] { Run(); }) {}
-  ~AuditCheckpointer() { Stop(); }
-
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-    Sign();
-  }
-
- private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, interval_, [&] { return stopping_; })) {
-      lock.unlock();
-      Sign();
-      lock.lock();
-    }
-  }
-  void Sign() {
-    auto cp = audit_.Checkpoint(signer_);
+std::unique_ptr<PeriodicTask> CheckpointAudit(service::AuditService& audit,
+                                              audit::CheckpointSigner signer,
+                                              std::chrono::milliseconds interval) {
+  auto sign = [&audit,
+               signer = std::make_shared<const audit::CheckpointSigner>(std::move(signer))] {
+    auto cp = audit.Checkpoint(*signer);
     if (!cp.ok()) {
       spdlog::error("audit checkpoint not written: {} ({})", cp.status().message(),
                     cp.status().log_detail());
     } else if (*cp) {
       spdlog::info("audit checkpoint {}", audit::ToJson(**cp));
     }
-  }
-
-  service::AuditService& audit_;
-  const audit::CheckpointSigner signer_;
-  const std::chrono::milliseconds interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;     // last: starts once the rest is set
-};
+  };
+  return std::make_unique<PeriodicTask>(interval, /*at_start=*/false, /*at_stop=*/true,
+                                        std::move(sign));
+}
 
 // Writes last-used times every few seconds from its own thread (usage metadata: not on the verify
 // path), and once more when stopped.
-class LastUsedFlusher {
- public:
-  explicit LastUsedFlusher(service::KeyService& keys) : keys_(keys), thread_([this] { Run(); }) {}
-  ~LastUsedFlusher() { Stop(); }
-
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-    Flush();
-  }
-
- private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::seconds(5), [&] { return stopping_; })) Flush();
-  }
-  void Flush() {
-    Status st = keys_.FlushLastUsed();
-    if (!st.ok()) spdlog::warn("could not store last-used times: {}", st.message());
-  }
-
-  service::KeyService& keys_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
-};
+std::unique_ptr<PeriodicTask> FlushLastUsed(service::KeyService& keys) {
+  return std::make_unique<PeriodicTask>(std::chrono::seconds(5), /*at_start=*/false,
+                                        /*at_stop=*/true, [&keys] {
+                                          Status st = keys.FlushLastUsed();
+                                          if (!st.ok()) {
+                                            spdlog::warn("could not store last-used times: {}",
+                                                         st.message());
+                                          }
+                                        });
+}
 
 // Applies the rotation policies (KeyService::SweepRotation) at start and every `interval`.
-class RotationSweeper {
- public:
-  RotationSweeper(service::KeyService& keys, std::chrono::milliseconds interval)
-      : keys_(keys), interval_(interval), thread_([this] { Run(); }) {}
-  ~RotationSweeper() { Stop(); }
-
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
+std::unique_ptr<PeriodicTask> SweepRotation(service::KeyService& keys,
+                                            std::chrono::milliseconds interval) {
+  return std::make_unique<PeriodicTask>(interval, /*at_start=*/true, /*at_stop=*/false, [&keys] {
+    auto swept = keys.SweepRotation();
+    if (!swept.ok()) {
+      spdlog::warn("rotation policies could not be applied: {}", swept.status().message());
+    } else if (swept->alerts || swept->expired) {
+      spdlog::info("rotation policies: {} keys newly due, {} overdue keys given an expiry",
+                   swept->alerts, swept->expired);
     }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    do {
-      auto swept = keys_.SweepRotation();
-      if (!swept.ok()) {
-        spdlog::warn("rotation policies could not be applied: {}", swept.status().message());
-      } else if (swept->alerts || swept->expired) {
-        spdlog::info("rotation policies: {} keys newly due, {} overdue keys given an expiry",
-                     swept->alerts, swept->expired);
-      }
-    } while (!cv_.wait_for(lock, interval_, [&] { return stopping_; }));
-  }
-
-  service::KeyService& keys_;
-  const std::chrono::milliseconds interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;     // last: starts once the rest is set
-};
+  });
+}
 
 // The alert outbox's settings. Errors: kInvalidArgument naming the setting.
 Status AlertSettings(const Settings& settings, service::AlertOptions& alerts,
@@ -773,24 +712,25 @@ int Serve(const Settings& settings) {
                opened->service->KeyCount());
   spdlog::info("at most {} connections; requests within {} ms, idle connections closed after {} ms",
                opts.max_connections, opts.read_timeout.count(), opts.idle_timeout.count());
-  LastUsedFlusher flusher(*opened->service);
+  auto flusher = FlushLastUsed(*opened->service);
   delivery.Start();
-  AuditCheckpointer checkpointer(*audit, std::move(signer).value(), *checkpoint_every);
-  RotationSweeper rotation(*opened->service, *sweep_every);
-  StoreWatch store_watch(*opened->store, settings.Get("data_dir") + "/keyhold.db", readiness);
+  auto checkpointer = CheckpointAudit(*audit, std::move(signer).value(), *checkpoint_every);
+  auto rotation = SweepRotation(*opened->service, *sweep_every);
+  auto store_watch =
+      WatchStore(*opened->store, settings.Get("data_dir") + "/keyhold.db", readiness);
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  store_watch.Stop();
+  store_watch->Stop();
   readiness.Set(http::Readiness::State::kStopping);
   (*server)->Shutdown(std::chrono::seconds(10));
-  flusher.Stop();
-  rotation.Stop();
+  flusher->Stop();
+  rotation->Stop();
   usage.Stop();  // its last flush may still detect something: queued, then raised
   alert_queue.Stop();
   delivery.Stop();
-  checkpointer.Stop();
+  checkpointer->Stop();
   spdlog::info("stopped");
   return 0;
 }
