@@ -44,16 +44,7 @@ WebhookEndpointRecord MakeEndpoint(const std::string& id, std::vector<std::strin
   return e;
 }
 
-audit::AuditEntry Entry(const std::string& action) {
-  audit::AuditEntry e;
-  e.time_ms = 5;
-  e.actor = "key_root";
-  e.action = action;
-  e.target = "wh_1";
-  e.outcome = "success";
-  e.details_json = "{}";
-  return e;
-}
+audit::AuditEntry Entry(const std::string& action) { return ContractAuditEntry(action, "wh_1"); }
 
 TEST_P(AlertStoreContract, EndpointsRoundTripWithTheirAuditEntry) {
   auto s = Open();

@@ -26,16 +26,7 @@ RatelimitOverrideRecord MakeOverride(const std::string& id, const std::string& n
   return {id, ns, identifier, limit, 60'000, at, at};
 }
 
-audit::AuditEntry Entry(const std::string& action) {
-  audit::AuditEntry e;
-  e.time_ms = 5;
-  e.actor = "key_root";
-  e.action = action;
-  e.target = "rlo_1";
-  e.outcome = "success";
-  e.details_json = "{}";
-  return e;
-}
+audit::AuditEntry Entry(const std::string& action) { return ContractAuditEntry(action, "rlo_1"); }
 
 TEST_P(OverrideStoreContract, OverridesRoundTripWithTheirAuditEntries) {
   auto s = Open();

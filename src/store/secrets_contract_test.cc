@@ -34,14 +34,7 @@ SecretVersionWrite Write(const std::string& path, int64_t after, int64_t at = 10
 }
 
 audit::AuditEntry Entry(const std::string& action) {
-  audit::AuditEntry e;
-  e.time_ms = 5;
-  e.actor = "key_root";
-  e.action = action;
-  e.target = "secret/app";
-  e.outcome = "success";
-  e.details_json = "{}";
-  return e;
+  return ContractAuditEntry(action, "secret/app");
 }
 
 TEST_P(SecretStoreContract, TheDefaultMountExists) {

@@ -28,6 +28,19 @@ struct StoreFactory {
 
 inline void PrintTo(const StoreFactory& f, std::ostream* os) { *os << f.name; }
 
+// An audit entry as an operation would write it with its change, for the suites that check an
+// entry is stored in the same transaction.
+inline audit::AuditEntry ContractAuditEntry(const std::string& action, const std::string& target) {
+  audit::AuditEntry e;
+  e.time_ms = 5;
+  e.actor = "key_root";
+  e.action = action;
+  e.target = target;
+  e.outcome = "success";
+  e.details_json = "{}";
+  return e;
+}
+
 inline const std::vector<StoreFactory>& Factories() {
   static const std::vector<StoreFactory> kFactories = {
       {"sqlite",
