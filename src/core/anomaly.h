@@ -37,6 +37,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/glob.h"
+
 namespace keyhold::anomaly {
 
 inline constexpr std::string_view kSpike = "anomaly.spike";
@@ -185,8 +187,5 @@ class Detector {
   uint64_t untracked_ = 0;
   uint64_t suppressed_ = 0;
 };
-
-// Whether `text` matches `pattern`, where '*' matches any run of characters (also none).
-bool GlobMatch(std::string_view pattern, std::string_view text);
 
 }  // namespace keyhold::anomaly

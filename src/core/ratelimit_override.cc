@@ -2,32 +2,12 @@
 
 #include <algorithm>
 
+#include "core/glob.h"
+
 namespace keyhold {
 
 bool IsOverridePattern(std::string_view identifier) {
   return identifier.find('*') != std::string_view::npos;
-}
-
-bool WildcardMatch(std::string_view pattern, std::string_view text) {
-  // Greedy with backtracking to the last '*': the classic two-pointer glob match.
-  size_t p = 0, t = 0;
-  size_t star = std::string_view::npos, resume = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      resume = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
 }
 
 bool MoreSpecificPattern(std::string_view a, std::string_view b) {
@@ -90,7 +70,7 @@ const RatelimitOverride* OverrideTable::Find(std::string_view namespace_name,
     return &it->second;
   }
   for (const RatelimitOverride* p : ns->second.patterns) {
-    if (WildcardMatch(p->identifier, identifier)) return p;
+    if (GlobMatch(p->identifier, identifier)) return p;
   }
   return nullptr;
 }

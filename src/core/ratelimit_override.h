@@ -36,9 +36,6 @@ struct RatelimitOverride {
 
 // Whether `identifier` is a pattern (holds a '*').
 bool IsOverridePattern(std::string_view identifier);
-// Whether pattern `pattern` matches `text` in full ('*' any run of characters). Linear in
-// practice; at worst |pattern|·|text| steps (both are at most 255 characters).
-bool WildcardMatch(std::string_view pattern, std::string_view text);
 // Whether pattern `a` takes precedence over pattern `b` (rule 2 above).
 bool MoreSpecificPattern(std::string_view a, std::string_view b);
 

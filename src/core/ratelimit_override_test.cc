@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/glob.h"
+
 namespace keyhold {
 namespace {
 
@@ -11,28 +13,28 @@ RatelimitOverride Make(std::string id, std::string identifier, int64_t limit) {
   return {std::move(id), "sms", std::move(identifier), limit, 60'000, 0, 0};
 }
 
-TEST(WildcardMatch, StarStandsForAnyRunIncludingNone) {
-  EXPECT_TRUE(WildcardMatch("premium_*", "premium_"));
-  EXPECT_TRUE(WildcardMatch("premium_*", "premium_42"));
-  EXPECT_FALSE(WildcardMatch("premium_*", "premium"));
-  EXPECT_TRUE(WildcardMatch("*@example.com", "bob@example.com"));
-  EXPECT_FALSE(WildcardMatch("*@example.com", "bob@example.com.evil"));
-  EXPECT_TRUE(WildcardMatch("*spam*", "spam"));
-  EXPECT_TRUE(WildcardMatch("*spam*", "xxspamyy"));
-  EXPECT_TRUE(WildcardMatch("a*b*c", "aXbYbZc"));
-  EXPECT_FALSE(WildcardMatch("a*b*c", "aXbYbZ"));
-  EXPECT_TRUE(WildcardMatch("*", ""));
-  EXPECT_TRUE(WildcardMatch("**", "anything"));
-  EXPECT_FALSE(WildcardMatch("abc", "abcd"));  // no star: the whole text, literally
-  EXPECT_TRUE(WildcardMatch("a?c", "a?c"));    // only '*' is special
-  EXPECT_FALSE(WildcardMatch("a?c", "abc"));
+TEST(OverrideGlob, StarStandsForAnyRunIncludingNone) {
+  EXPECT_TRUE(GlobMatch("premium_*", "premium_"));
+  EXPECT_TRUE(GlobMatch("premium_*", "premium_42"));
+  EXPECT_FALSE(GlobMatch("premium_*", "premium"));
+  EXPECT_TRUE(GlobMatch("*@example.com", "bob@example.com"));
+  EXPECT_FALSE(GlobMatch("*@example.com", "bob@example.com.evil"));
+  EXPECT_TRUE(GlobMatch("*spam*", "spam"));
+  EXPECT_TRUE(GlobMatch("*spam*", "xxspamyy"));
+  EXPECT_TRUE(GlobMatch("a*b*c", "aXbYbZc"));
+  EXPECT_FALSE(GlobMatch("a*b*c", "aXbYbZ"));
+  EXPECT_TRUE(GlobMatch("*", ""));
+  EXPECT_TRUE(GlobMatch("**", "anything"));
+  EXPECT_FALSE(GlobMatch("abc", "abcd"));  // no star: the whole text, literally
+  EXPECT_TRUE(GlobMatch("a?c", "a?c"));    // only '*' is special
+  EXPECT_FALSE(GlobMatch("a?c", "abc"));
 }
 
-TEST(WildcardMatch, AdversarialPatternsStayBounded) {
+TEST(OverrideGlob, AdversarialPatternsStayBounded) {
   std::string pattern(120, '*');
   pattern += "b";
   std::string text(255, 'a');
-  EXPECT_FALSE(WildcardMatch(pattern, text));  // returns, and quickly: no exponential backtracking
+  EXPECT_FALSE(GlobMatch(pattern, text));  // returns, and quickly: no exponential backtracking
 }
 
 TEST(OverrideTable, ExactBeatsEveryPattern) {
