@@ -137,11 +137,32 @@ StatusOr<OriginalRequest> RebuildOriginal(const HttpRequest& req, std::string_vi
 
   OriginalRequest o;
   KH_ASSIGN_OR_RETURN(std::string uri, Agreed(req, uri_a, uri_b));
-  if (uri.empty() && from_path) {
+  // Envoy's description: the path after the prefix, and the request's own method.
+  std::string path_uri;
+  if (from_path) {
     std::string_view target = req.target;
     if (target.starts_with(prefix)) target.remove_prefix(prefix.size());
-    if (target.starts_with('/')) uri = target;
+    if (target.starts_with('/')) path_uri = target;
   }
+  KH_ASSIGN_OR_RETURN(std::string header_method, Agreed(req, method_a, method_b));
+  if (!path_uri.empty()) {
+    // Both kinds of description (only possible under auto): a client behind Envoy could add
+    // the headers to have another route's rule applied, so they must name the same request.
+    bool same = header_method.empty() || Upper(header_method) == Upper(req.method);
+    if (same && !uri.empty()) {
+      auto path_of = [](const std::string& u) {
+        return NormalizePath(std::string_view(u).substr(0, u.find('?')));
+      };
+      KH_ASSIGN_OR_RETURN(std::string a, path_of(uri));
+      KH_ASSIGN_OR_RETURN(std::string b, path_of(path_uri));
+      same = a == b;
+    }
+    if (!same) {
+      return InvalidArgument("the proxy's headers describe two different original requests",
+                             "forward_auth/conflicting_original");
+    }
+  }
+  if (uri.empty()) uri = path_uri;
   if (uri.empty()) {
     return InvalidArgument(
         "the proxy named no original URI (X-Original-URI, X-Forwarded-Uri, or a path after "
@@ -153,7 +174,7 @@ StatusOr<OriginalRequest> RebuildOriginal(const HttpRequest& req, std::string_vi
   KH_ASSIGN_OR_RETURN(o.path, NormalizePath(std::string_view(uri).substr(0, q)));
   if (q != std::string::npos) o.query = uri.substr(q + 1);
 
-  KH_ASSIGN_OR_RETURN(std::string method, Agreed(req, method_a, method_b));
+  std::string method = path_uri.empty() ? header_method : std::string(req.method);
   if (method.empty()) method = req.method;
   if (!IsToken(method)) return BadUri("the original method is not an HTTP method");
   o.method = Upper(method);

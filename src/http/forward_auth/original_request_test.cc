@@ -72,6 +72,31 @@ TEST(OriginalRequestTest, TwoSourcesThatDisagreeAreRefused) {
   EXPECT_TRUE(same.ok());
 }
 
+// Behind Envoy the path and method are the proxy's own; a client that adds nginx's or Traefik's
+// headers must not choose another route's rule with them.
+TEST(OriginalRequestTest, HeadersThatContradictEnvoysPathOrMethodAreRefused) {
+  for (const char* header : {"x-original-uri", "x-forwarded-uri"}) {
+    auto o = RebuildOriginal(Req("GET", "/forward-auth/admin/x", {{header, "/status"}}),
+                             "/forward-auth");
+    ASSERT_FALSE(o.ok()) << header;
+    EXPECT_EQ(o.status().reason(), "forward_auth/conflicting_original");
+  }
+  for (const char* header : {"x-original-method", "x-forwarded-method"}) {
+    auto o =
+        RebuildOriginal(Req("DELETE", "/forward-auth/x/1", {{header, "GET"}}), "/forward-auth");
+    ASSERT_FALSE(o.ok()) << header;
+    EXPECT_EQ(o.status().reason(), "forward_auth/conflicting_original");
+  }
+  // The same request described both ways is that request.
+  auto same =
+      RebuildOriginal(Req("DELETE", "/forward-auth/x/./1?a=b",
+                          {{"x-forwarded-uri", "/x/1?a=b"}, {"x-forwarded-method", "delete"}}),
+                      "/forward-auth");
+  ASSERT_TRUE(same.ok()) << same.status().message();
+  EXPECT_EQ(same->method, "DELETE");
+  EXPECT_EQ(same->path, "/x/1");
+}
+
 TEST(OriginalRequestTest, NamingTheProxyIgnoresEveryOtherHeader) {
   HttpRequest req = Req("GET", "/forward-auth/envoy/path",
                         {{"x-original-uri", "/public"},
