@@ -11,6 +11,8 @@ namespace {
 // Parses an address into 16 bytes; IPv4 (and IPv4-mapped IPv6) into the first 4. Returns the
 // family: 4, 6, or 0 if unparsable.
 int ParseAddress(std::string_view text, std::array<uint8_t, 16>* out) {
+  // inet_pton reads a C string: text after a NUL would be ignored, not refused.
+  if (text.find('\0') != std::string_view::npos) return 0;
   std::string s(text);
   out->fill(0);
   if (inet_pton(AF_INET, s.c_str(), out->data()) == 1) return 4;

@@ -106,3 +106,17 @@ TEST(NetworkOf, MasksToThePrefixOfTheFamily) {
 
 }  // namespace
 }  // namespace keyhold
+
+namespace keyhold {
+namespace {
+
+// An address is read whole: a NUL byte does not end it early ("1.2.3.4\0/8" is not 1.2.3.4/8).
+TEST(Cidr, ANulByteIsRefusedNotTruncated) {
+  EXPECT_FALSE(Cidr::Parse(std::string_view("1.2.3.4\0/8", 10)).ok());
+  EXPECT_FALSE(Cidr::Parse(std::string_view("1.2.3.4\0garbage", 15)).ok());
+  EXPECT_FALSE(Cidr::Parse(std::string_view("::1\0", 4)).ok());
+  EXPECT_TRUE(Cidr::Parse("1.2.3.4/8").ok());
+}
+
+}  // namespace
+}  // namespace keyhold
