@@ -104,6 +104,11 @@ StatusOr<std::string> NormalizePath(std::string_view raw) {
     std::string_view seg = rest.substr(0, slash);
     rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
     if (seg.empty() || seg == ".") continue;
+    // "/admin;x=1/" is /admin/ to Tomcat or Spring but would not match a rule for /admin: refused
+    // rather than matched as something the backend does not serve.
+    if (seg.find(';') != std::string_view::npos) {
+      return BadUri("the original URI has a path parameter (';'), which backends read differently");
+    }
     if (seg == "..") {
       if (segments.empty()) return BadUri("the original URI climbs above the root");
       segments.pop_back();

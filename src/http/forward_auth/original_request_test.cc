@@ -156,6 +156,15 @@ TEST(NormalizePathTest, RefusesWhatCannotBeMatchedSafely) {
 
 OriginalRequest WithQuery(std::string q) { return {.method = "GET", .path = "/", .query = q}; }
 
+// A backend that reads ';' as path parameters would serve /admin/x for "/admin;/x": refused.
+TEST(NormalizePathTest, PathParametersAreRefused) {
+  for (const char* uri : {"/admin;/x", "/admin;jsessionid=1/x", "/a/b%3Bc"}) {
+    auto p = NormalizePath(uri);
+    ASSERT_FALSE(p.ok()) << uri;
+    EXPECT_EQ(p.status().reason(), "forward_auth/bad_original_uri");
+  }
+}
+
 TEST(ExtractKeyTest, BearerHeaderOrQuery) {
   KeySources src{.header = "x-api-key", .query_param = "api_key"};
   EXPECT_EQ(*ExtractKey(Req("GET", "/", {{"authorization", "Bearer hd_abc"}}), WithQuery(""), src),
