@@ -10,9 +10,12 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "scan/db_cache.h"
 #include "scan/gitleaks.h"
@@ -45,6 +48,7 @@ struct ScanFlags {
   uint64_t max_file_bytes = 10 << 20;
   int threads = 0;
   bool quiet = false;
+  bool revoke = false;
 };
 
 // While a long scan runs and standard error is a terminal: one line on it, rewritten every 250 ms
@@ -100,6 +104,61 @@ int Fail(const std::string& message) {
   return kExitError;
 }
 
+// Where a finding was, for the server's record of the leak: "path:line", and the commit in a
+// history scan. Never the key itself: a file named after one is only "a scanned file".
+std::string LeakSource(const scan::Finding& f) {
+  std::string where = f.path + ":" + std::to_string(f.line);
+  if (!f.commit.empty()) where += "@" + f.commit.substr(0, 12);
+  where = "keyhold scan: " + where;
+  if (where.size() > 1024 || where.find(f.secret) != std::string::npos) {
+    where = "keyhold scan: a scanned file";
+  }
+  return where;
+}
+
+// --revoke: reports every keyhold key found through keys.reportLeak, once per key, and records on
+// each finding what the server did. Returns false if any report did not reach the server.
+bool ReportLeakedKeys(const ApiClient& client, std::vector<scan::Finding>& found, bool quiet) {
+  std::map<std::string, std::string> done;  // secret → action
+  size_t revoked = 0, disabled = 0, none = 0, failed = 0;
+  for (scan::Finding& f : found) {
+    if (f.kind != scan::FindingKind::kKeyholdKey) continue;
+    auto it = done.find(f.secret);
+    if (it == done.end()) {
+      std::string action = "failed";
+      auto r = client.Call("keys.reportLeak", {{"key", f.secret}, {"source", LeakSource(f)}});
+      if (!r.ok()) {
+        std::fprintf(stderr, "keyhold scan: cannot report %s: %s\n", f.key_start.c_str(),
+                     r.status().message().c_str());
+      } else if (r->http_status != 200) {
+        std::string message = r->body.is_object() && r->body.contains("error")
+                                  ? r->body["error"].value("detail", "")
+                                  : "";
+        std::fprintf(stderr, "keyhold scan: the server refused the report of %s: HTTP %d %s\n",
+                     f.key_start.c_str(), r->http_status, message.c_str());
+      } else {
+        const nlohmann::json& data = r->body.value("data", nlohmann::json::object());
+        action = data.is_object() ? data.value("action", "none") : "none";
+        if (action != "revoked" && action != "disabled") action = "none";
+      }
+      it = done.emplace(f.secret, action).first;
+      (action == "revoked"    ? revoked
+       : action == "disabled" ? disabled
+       : action == "none"     ? none
+                              : failed)++;
+    }
+    f.leak_action = it->second;
+  }
+  if (!quiet) {
+    std::fprintf(stderr,
+                 "keyhold scan: reported %zu keyhold key(s) to %s: %zu revoked, %zu disabled, %zu "
+                 "not acted on%s\n",
+                 done.size(), client.Address().c_str(), revoked, disabled, none,
+                 failed ? (", " + std::to_string(failed) + " not reported").c_str() : "");
+  }
+  return failed == 0;
+}
+
 int RunScan(ScanFlags& f) {
   int modes =
       (f.git ? 1 : 0) + (f.staged ? 1 : 0) + (f.pre_receive ? 1 : 0) + (f.paths.empty() ? 0 : 1);
@@ -110,6 +169,14 @@ int RunScan(ScanFlags& f) {
   }
   auto format = scan::ParseReportFormat(f.format);
   if (!format.ok()) return Fail(format.status().message());
+  // --revoke needs a server to report to: checked before the scan, not after it.
+  std::optional<ApiClient> client;
+  if (f.revoke) {
+    if (!f.write_baseline.empty()) return Fail("--revoke and --write-baseline do not go together");
+    auto c = ApiClient::FromEnvironment();
+    if (!c.ok()) return Fail("--revoke: " + c.status().message());
+    client = std::move(c).value();
+  }
   // Without --rules, the scanned repository's own rules apply: .keyhold-rules.toml, else the
   // .gitleaks.toml a team brings from gitleaks.
   const std::string config_dir = f.paths.empty() ? f.repo : ".";
@@ -178,6 +245,8 @@ int RunScan(ScanFlags& f) {
                  f.write_baseline.c_str());
     return kExitClean;
   }
+  bool reported = true;
+  if (client) reported = ReportLeakedKeys(*client, *found, f.quiet);
   std::string report = *format == scan::ReportFormat::kJson ? scan::RenderJson(*found)
                        : *format == scan::ReportFormat::kSarif
                            ? scan::RenderSarif(*found, rule_list, KEYHOLD_VERSION)
@@ -215,6 +284,7 @@ int RunScan(ScanFlags& f) {
         "    findings with 'keyhold scan --staged --write-baseline .keyhold-baseline.json'\n"
         "    (the hook honours that file), or commit once with 'git commit --no-verify'.\n");
   }
+  if (!reported) return kExitError;
   return found->empty() ? kExitClean : kExitFound;
 }
 
@@ -325,6 +395,10 @@ void AddScan(CLI::App& app, int& code) {
                    "skip files larger than this many bytes (default 10 MiB)");
   scan->add_option("--threads", f.threads, "scanning threads (default: one per core)");
   scan->add_flag("--quiet,-q", f.quiet, "no summary or progress line on stderr");
+  scan->add_flag("--revoke", f.revoke,
+                 "report every keyhold key found to the server at KEYHOLD_ADDR (keys.reportLeak, "
+                 "with KEYHOLD_TOKEN), which revokes or disables it; the report says which. Exit 2 "
+                 "if a report did not reach the server");
   scan->callback([&code, scan] {
     f.git = scan->count("--git") > 0;
     code = RunScan(f);

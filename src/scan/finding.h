@@ -30,6 +30,10 @@ struct Finding {
   // keyhold keys: what identifies the key without revealing it.
   std::string key_prefix;
   std::string key_start;
+  // `keyhold scan --revoke`: what the server did when the key was reported leaked — "revoked",
+  // "disabled", "none" (not a key that server holds and the token may act on, or already revoked)
+  // or "failed" (the report did not reach it). Empty when not reported.
+  std::string leak_action;
   // History scans: the commit that introduced the secret.
   std::string commit;
   std::string author;

@@ -31,6 +31,7 @@ json FindingJson(const Finding& f) {
   if (f.kind == FindingKind::kKeyholdKey) {
     j["keyPrefix"] = f.key_prefix;
     j["keyStart"] = f.key_start;
+    if (!f.leak_action.empty()) j["leakAction"] = f.leak_action;
   }
   if (!f.commit.empty()) {
     j["commit"] = f.commit;
@@ -71,6 +72,16 @@ std::string UriOf(const std::string& path) {
   return out;
 }
 
+// What `keyhold scan --revoke` did with a keyhold key, for people.
+std::string LeakActionText(const std::string& action) {
+  if (action == "revoked") return "revoked by the server";
+  if (action == "disabled") return "disabled by the server (its API disables leaked keys)";
+  if (action == "none") {
+    return "nothing done (not a key of that server this token may act on, or already revoked)";
+  }
+  return "the report did not reach the server: revoke this key by hand";
+}
+
 }  // namespace
 
 StatusOr<ReportFormat> ParseReportFormat(const std::string& name) {
@@ -97,6 +108,8 @@ std::string RenderText(const std::vector<Finding>& findings) {
     }
     out << "\n    " << f.description << "  [fingerprint " << f.fingerprint << "]\n";
     if (!f.revoke_url.empty()) out << "    revoke it: " << f.revoke_url << "\n";
+    if (!f.leak_action.empty())
+      out << "    reported leaked: " << LeakActionText(f.leak_action) << "\n";
   }
   return out.str();
 }
@@ -151,6 +164,7 @@ std::string RenderSarif(const std::vector<Finding>& findings, const std::vector<
     if (f.kind == FindingKind::kKeyholdKey) {
       props["keyPrefix"] = f.key_prefix;
       props["keyStart"] = f.key_start;
+      if (!f.leak_action.empty()) props["leakAction"] = f.leak_action;
     }
     if (!props.empty()) result["properties"] = props;
     results.push_back(result);
