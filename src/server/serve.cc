@@ -33,6 +33,7 @@
 #include "http/forward_auth/forward_auth.h"
 #include "http/health.h"
 #include "http/http_metrics.h"
+#include "http/leak_report.h"
 #include "http/metrics_surface.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -256,7 +257,8 @@ struct Surfaces {
            service::AnalyticsService& analytics, service::AlertService& alerts,
            service::SecretService& secrets, Env& env, const metrics::Registry& registry,
            http::MetricsAccess metrics_access, const http::Readiness& readiness,
-           std::optional<http::forward_auth::ForwardAuthOptions> forward_auth_options)
+           std::optional<http::forward_auth::ForwardAuthOptions> forward_auth_options,
+           http::LeakReportKeyFile* leak_report_keys)
       : unkey(keys, audit, analytics, alerts),
         vault({.version = KEYHOLD_VERSION}, env, &keys, &secrets),
         health(KEYHOLD_VERSION, readiness),
@@ -269,12 +271,17 @@ struct Surfaces {
       forward_auth.emplace(keys, env, std::move(*forward_auth_options));
       router.Mount(std::string(http::forward_auth::kPrefix), *forward_auth);
     }
+    if (leak_report_keys != nullptr) {
+      leak_reports.emplace(keys, *leak_report_keys);
+      router.Mount(std::string(http::kLeakReportPath), *leak_reports);
+    }
   }
   http::unkey::UnkeyApi unkey;
   http::vault::VaultApi vault;
   http::HealthSurface health;
   http::MetricsSurface metrics;
   std::optional<http::forward_auth::ForwardAuth> forward_auth;  // when forward_auth_apis is set
+  std::optional<http::LeakReportSurface> leak_reports;          // when leak_report_keys is set
   http::Router router;
 };
 
@@ -477,6 +484,10 @@ Status ValidateSettings(const Settings& settings) {
   KH_RETURN_IF_ERROR(CreditsLowThreshold(settings).status());
   KH_RETURN_IF_ERROR(BruteForceOptions(settings).status());
   KH_RETURN_IF_ERROR(ForwardAuthSettings(settings).status());  // and its route rules file
+  if (const std::string& keys = settings.Get("leak_report_keys"); !keys.empty()) {
+    auto file = http::LeakReportKeyFile::Open(keys);
+    if (!file.ok()) return InvalidArgument("leak_report_keys: " + file.status().message());
+  }
   return OkStatus();
 }
 
@@ -692,8 +703,20 @@ int Serve(const Settings& settings) {
     spdlog::error("{}", forward_auth.status().message());
     return 2;
   }
+  std::unique_ptr<http::LeakReportKeyFile> leak_report_keys;
+  if (const std::string& path = settings.Get("leak_report_keys"); !path.empty()) {
+    auto file = http::LeakReportKeyFile::Open(path);
+    if (!file.ok()) {
+      spdlog::error("leak_report_keys: {}", file.status().message());
+      return 2;
+    }
+    leak_report_keys = std::move(file).value();
+    spdlog::info("serving POST {} for reports signed with the keys in {}", http::kLeakReportPath,
+                 path);
+  }
   Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, **secrets, env, registry,
-                    *metrics_access, readiness, std::move(forward_auth).value());
+                    *metrics_access, readiness, std::move(forward_auth).value(),
+                    leak_report_keys.get());
   http::HttpMetrics http_metrics(registry, surfaces.router);
   ReportTo(settings, log, http_metrics, opts);
   if (early) {  // the real listener takes over the address (and the port it was given, if 0)

@@ -75,6 +75,10 @@ std::vector<Setting> ServeSettingTable() {
       {"forward_auth_brute_force_threshold", "KEYHOLD_FORWARD_AUTH_BRUTE_FORCE_THRESHOLD", "20",
        "failed /forward-auth requests from one forwarded client address within "
        "brute_force_window after which it is answered 429 for brute_force_cooldown (0: off)"},
+      {"leak_report_keys", "KEYHOLD_LEAK_REPORT_KEYS", "",
+       "JSON file of the public keys code hosts sign leak reports with "
+       "({\"public_keys\":[{\"key_identifier\",\"key\"}]}); set: POST /leak-reports is served "
+       "(docs/leak-reports.md)"},
       {"anomaly_detection", "KEYHOLD_ANOMALY_DETECTION", "true",
        "run the anomaly detectors over usage (docs/anomalies.md)"},
       {"anomaly_spike_z", "KEYHOLD_ANOMALY_SPIKE_Z", "4",

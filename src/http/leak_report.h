@@ -1,0 +1,109 @@
+// LeakReportSurface: `POST /leak-reports`, where a code host that scans public code for secrets
+// sends the keyhold keys it found — the secret-scanning partner shape GitHub uses:
+//
+//   POST /leak-reports
+//   Github-Public-Key-Identifier: <the id of the key that signed the body>
+//   Github-Public-Key-Signature:  <base64 of the ECDSA P-256 / SHA-256 signature of the raw body>
+//   [{"token":"hd_3ZH…","type":"keyhold_api_key","url":"https://…","source":"content"}]
+//
+// No root key: the signature is the credential. Each token is acted on as keys.reportLeak would
+// (revoked, or disabled where its API says so, an audit entry and a key.leaked alert), and the
+// answer is the same whatever the tokens were — {"received":N} — so a report says nothing about
+// which tokens are keyhold's. Unsigned, wrongly signed or malformed reports change nothing: 401 or
+// 400, checked for the whole report before any token is acted on.
+//
+// The public keys come from an operator's file in the shape code hosts publish them
+// ({"public_keys":[{"key_identifier":"…","key":"<PEM>","is_current":true}]}); it is read again
+// when it changes, so a rotated key is taken up without a restart.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "crypto/ecdsa.h"
+#include "http/router.h"
+
+namespace keyhold::service {
+class KeyService;
+}
+
+namespace keyhold::http {
+
+inline constexpr std::string_view kLeakReportPath = "/leak-reports";
+// Tokens in one report at most: past it the report is refused whole (413), not half acted on.
+inline constexpr size_t kMaxLeakReportTokens = 1000;
+
+// The public keys reports may be signed with, by identifier.
+class LeakReportKeys {
+ public:
+  // Errors: kInvalidArgument naming what is wrong (not JSON, no "public_keys" array, an entry
+  // without an identifier, a key that is not ECDSA P-256 PEM, an identifier given twice).
+  static StatusOr<LeakReportKeys> Parse(std::string_view json_text);
+
+  const crypto::EcdsaP256PublicKey* Find(std::string_view identifier) const;
+  size_t size() const { return keys_.size(); }
+
+ private:
+  std::map<std::string, crypto::EcdsaP256PublicKey, std::less<>> keys_;
+};
+
+// The keys file, re-read when its size, time or inode changes (looked at most once a second). A
+// change that does not parse keeps the keys read before, and is logged.
+class LeakReportKeyFile {
+ public:
+  // Errors: kNotFound if the file cannot be read; as LeakReportKeys::Parse.
+  static StatusOr<std::unique_ptr<LeakReportKeyFile>> Open(std::string path);
+  std::shared_ptr<const LeakReportKeys> Current();
+
+ private:
+  explicit LeakReportKeyFile(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+  std::mutex mu_;
+  std::shared_ptr<const LeakReportKeys> keys_;
+  std::string stamp_;  // size, mtime and inode when keys_ was read
+  std::chrono::steady_clock::time_point checked_;
+};
+
+struct LeakReportItem {
+  std::string token;
+  std::string type;
+  std::string url;
+  std::string source;
+};
+
+// Reads a report body: a JSON array of {token, type?, url?, source?} objects (other members
+// ignored). Errors: kInvalidArgument saying what is wrong; kResourceExhausted for more than
+// kMaxLeakReportTokens tokens.
+StatusOr<std::vector<LeakReportItem>> ParseLeakReport(std::string_view body);
+
+// What keyhold records as where a reported key was found: the host's source and URL, never the
+// token (a URL that holds it is left out), at most 1024 bytes.
+std::string LeakReportSource(const LeakReportItem& item);
+
+class LeakReportSurface final : public Surface {
+ public:
+  // Both must outlive the surface.
+  LeakReportSurface(service::KeyService& keys, LeakReportKeyFile& key_file)
+      : keys_(keys), key_file_(key_file) {}
+
+  HttpResponse Handle(RequestContext& ctx, const HttpRequest& req) override;
+  HttpResponse Error(const RequestContext& ctx, int status, std::string_view reason,
+                     std::string_view detail) const override {
+    return PlainJsonError(ctx, status, reason, detail);
+  }
+  std::string_view Name() const override { return "leak_report"; }
+  std::vector<std::string_view> Routes() const override { return {kLeakReportPath}; }
+  int RouteIndex(std::string_view path) const override { return path == kLeakReportPath ? 0 : -1; }
+
+ private:
+  service::KeyService& keys_;
+  LeakReportKeyFile& key_file_;
+};
+
+}  // namespace keyhold::http
