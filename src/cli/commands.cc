@@ -225,6 +225,54 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
     });
   });
 
+  auto* update = apis->add_subcommand(
+      "update", "change an API's name, IP allowlist, leak response or rotation policy");
+  static std::string new_name, up_on_leak, up_max_age, up_grace;
+  static std::vector<std::string> up_allow;
+  static bool clear_allow = false, clear_policy = false;
+  update->add_option("API_ID", api_id)->required();
+  update->add_option("--name", new_name, "new name");
+  update->add_option("--ip-allowlist", up_allow, "CIDRs allowed to use its keys (repeatable)");
+  update->add_flag("--any-ip", clear_allow, "remove the IP allowlist");
+  update->add_option("--on-leak", up_on_leak, "what a leak report does to a key: revoke or disable")
+      ->check(CLI::IsMember({"revoke", "disable"}));
+  update->add_option("--max-key-age", up_max_age,
+                     "rotation policy: keys older than this are due, e.g. 90d");
+  update->add_option("--overdue-grace", up_grace,
+                     "overdue keys expire this long after falling due, e.g. 7d");
+  update->add_flag("--no-rotation-policy", clear_policy,
+                   "remove the rotation policy (maximum key age and overdue grace)");
+  update->callback([&] {
+    json body = {{"apiId", api_id}};
+    if (!new_name.empty()) body["name"] = new_name;
+    if (!up_allow.empty()) body["ipAllowlist"] = up_allow;
+    if (clear_allow) body["ipAllowlist"] = nullptr;
+    if (!up_on_leak.empty()) body["onLeak"] = up_on_leak;
+    if (clear_policy) body["maxKeyAge"] = nullptr;
+    for (auto [flag, text, field] : {std::tuple{"--max-key-age", &up_max_age, "maxKeyAge"},
+                                     std::tuple{"--overdue-grace", &up_grace, "overdueGrace"}}) {
+      if (text->empty()) continue;
+      auto ms = server::ParseDuration(*text);
+      if (!ms.ok()) {
+        std::fprintf(stderr, "error: %s: %s\n", flag, ms.status().message().c_str());
+        code = kExitUsage;
+        return;
+      }
+      body[field] = ms->count();
+    }
+    if (body.size() == 1) {
+      std::fprintf(stderr, "error: nothing to change: give at least one option\n");
+      code = kExitUsage;
+      return;
+    }
+    code = Run("apis.updateApi", body, flags,
+               [](const json& d) { std::printf("%s updated\n", d.value("id", "").c_str()); });
+  });
+  update->get_option("--any-ip")->excludes("--ip-allowlist");
+  update->get_option("--no-rotation-policy")
+      ->excludes("--max-key-age")
+      ->excludes("--overdue-grace");
+
   auto* del = apis->add_subcommand("delete", "delete an API and every key in it");
   del->add_option("API_ID", api_id)->required();
   del->callback([&] {

@@ -181,6 +181,7 @@ class KeyServiceImpl final : public KeyService {
                                      int64_t overlap_ms) override;
   StatusOr<ApiInfo> CreateApi(const RequestContext& ctx, CreateApiRequest req) override;
   StatusOr<ApiInfo> GetApi(const RequestContext& ctx, const std::string& api_id) override;
+  StatusOr<ApiInfo> UpdateApi(const RequestContext& ctx, UpdateApiRequest req) override;
   StatusOr<std::vector<ApiInfo>> ListApis(const RequestContext& ctx) override;
   Status DeleteApi(const RequestContext& ctx, const std::string& api_id) override;
   StatusOr<Page<KeyView>> ListKeys(const RequestContext& ctx, const std::string& api_id,

@@ -509,6 +509,22 @@ Status KeyServiceImpl::DeleteRootKey(const RequestContext& ctx, const std::strin
 
 // --- APIs ---------------------------------------------------------------------------------
 
+namespace {
+
+Status ValidateRotationPolicy(std::optional<int64_t> max_key_age_ms,
+                              std::optional<int64_t> overdue_grace_ms) {
+  if (max_key_age_ms && (*max_key_age_ms < kMinKeyAgeMs || *max_key_age_ms > kMaxKeyAgeMs)) {
+    return InvalidArgument("maxKeyAge must be between 3600000 ms (an hour) and ten years");
+  }
+  if (overdue_grace_ms && !max_key_age_ms) return InvalidArgument("overdueGrace needs maxKeyAge");
+  if (overdue_grace_ms && (*overdue_grace_ms < 0 || *overdue_grace_ms > kMaxOverdueGraceMs)) {
+    return InvalidArgument("overdueGrace must be between 0 and 31622400000 ms (366 days)");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 StatusOr<ApiInfo> KeyServiceImpl::CreateApi(const RequestContext& ctx, CreateApiRequest req) {
   const Principal& p = ctx.actor;
   KH_RETURN_IF_ERROR(Require(p, "api.*.create_api"));
@@ -522,17 +538,7 @@ StatusOr<ApiInfo> KeyServiceImpl::CreateApi(const RequestContext& ctx, CreateApi
     return InvalidArgument("defaultByteLength must be between 16 and 255");
   }
   KH_RETURN_IF_ERROR(ValidateIpAllowlist(req.ip_allowlist, "ipAllowlist"));
-  if (req.max_key_age_ms &&
-      (*req.max_key_age_ms < kMinKeyAgeMs || *req.max_key_age_ms > kMaxKeyAgeMs)) {
-    return InvalidArgument("maxKeyAge must be between 3600000 ms (an hour) and ten years");
-  }
-  if (req.overdue_grace_ms && !req.max_key_age_ms) {
-    return InvalidArgument("overdueGrace needs maxKeyAge");
-  }
-  if (req.overdue_grace_ms &&
-      (*req.overdue_grace_ms < 0 || *req.overdue_grace_ms > kMaxOverdueGraceMs)) {
-    return InvalidArgument("overdueGrace must be between 0 and 31622400000 ms (366 days)");
-  }
+  KH_RETURN_IF_ERROR(ValidateRotationPolicy(req.max_key_age_ms, req.overdue_grace_ms));
   ApiRecord a;
   a.on_leak = req.on_leak == OnLeak::kDisable ? store::LeakResponse::kDisable
                                               : store::LeakResponse::kRevoke;
@@ -560,6 +566,37 @@ StatusOr<ApiInfo> KeyServiceImpl::GetApi(const RequestContext& ctx, const std::s
   const ApiRecord* a = FindApi(api_id);
   if (!a) return NotFound("API '" + api_id + "' was not found", "data/api_not_found");
   return FromRecord(*a);
+}
+
+StatusOr<ApiInfo> KeyServiceImpl::UpdateApi(const RequestContext& ctx, UpdateApiRequest req) {
+  KH_RETURN_IF_ERROR(Require(ctx.actor, "api." + req.api_id + ".update_api"));
+  if (req.name && (req.name->empty() || req.name->size() > kMaxNameLength)) {
+    return InvalidArgument("name must be 1 to 256 characters");
+  }
+  if (req.ip_allowlist) KH_RETURN_IF_ERROR(ValidateIpAllowlist(*req.ip_allowlist, "ipAllowlist"));
+  std::lock_guard w(write_mu_);
+  const ApiRecord* current = FindApi(req.api_id);
+  if (!current) return NotFound("API '" + req.api_id + "' was not found", "data/api_not_found");
+  ApiRecord a = *current;
+  if (req.name) a.name = std::move(*req.name);
+  if (req.ip_allowlist) a.ip_allowlist = std::move(*req.ip_allowlist);
+  if (req.on_leak) {
+    a.on_leak = *req.on_leak == OnLeak::kDisable ? store::LeakResponse::kDisable
+                                                 : store::LeakResponse::kRevoke;
+  }
+  if (req.max_key_age_ms) a.max_key_age_ms = *req.max_key_age_ms;
+  if (req.overdue_grace_ms) a.overdue_grace_ms = *req.overdue_grace_ms;
+  // Without a maximum age there is nothing to be overdue of: clearing the policy clears its grace.
+  if (req.max_key_age_ms && !*req.max_key_age_ms && !req.overdue_grace_ms) {
+    a.overdue_grace_ms.reset();
+  }
+  KH_RETURN_IF_ERROR(ValidateRotationPolicy(a.max_key_age_ms, a.overdue_grace_ms));
+  WriteBatch b;
+  b.put_apis.push_back(a);
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
+  std::unique_lock lock(mu_);
+  apis_[a.id] = a;
+  return FromRecord(a);
 }
 
 StatusOr<std::vector<ApiInfo>> KeyServiceImpl::ListApis(const RequestContext& ctx) {

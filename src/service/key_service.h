@@ -92,6 +92,10 @@ class KeyService {
   virtual StatusOr<ApiInfo> CreateApi(const RequestContext& ctx, CreateApiRequest req) = 0;
   // Needs `api.<id>.read_api`.
   virtual StatusOr<ApiInfo> GetApi(const RequestContext& ctx, const std::string& api_id) = 0;
+  // Changes an API's name, IP allowlist, leak response or rotation policy (keyhold's; the same
+  // rules as CreateApi, checked on the API as it would stand). Needs `api.<id>.update_api`.
+  // A new policy applies to the API's keys from the next rotation sweep on.
+  virtual StatusOr<ApiInfo> UpdateApi(const RequestContext& ctx, UpdateApiRequest req) = 0;
   // Every API the actor may read (`api.<id>.read_api`), in id order; none is not an error.
   virtual StatusOr<std::vector<ApiInfo>> ListApis(const RequestContext& ctx) = 0;
   // Soft-deletes the API and every key in it. Needs `api.<id>.delete_api`.

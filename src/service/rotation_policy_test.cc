@@ -126,5 +126,61 @@ TEST_F(RotationPolicyTest, BadPoliciesAndQueriesAreRefused) {
   EXPECT_EQ(svc_->ListDueKeys(root_, "api_missing", 0).status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(RotationPolicyTest, UpdateApiChangesThePolicyOfKeysAlreadyIssued) {
+  CreatedKey k = NewKey(free_);
+  env_.Advance(40 * kDay);
+  EXPECT_TRUE(DueIds(free_, 0).empty());
+  auto updated = svc_->UpdateApi(root_, {.api_id = free_,
+                                         .name = "free no more",
+                                         .max_key_age_ms = std::optional<int64_t>(30 * kDay),
+                                         .overdue_grace_ms = std::optional<int64_t>(kDay)});
+  ASSERT_TRUE(updated.ok()) << updated.status().message();
+  EXPECT_EQ(updated->name, "free no more");
+  EXPECT_EQ(updated->max_key_age_ms, 30 * kDay);
+  EXPECT_EQ(DueIds(free_, 0), std::vector<std::string>{k.key_id});
+  // Removing the maximum age removes its grace with it; the name stays.
+  updated = svc_->UpdateApi(root_, {.api_id = free_,
+                                    .max_key_age_ms = std::optional<std::optional<int64_t>>(
+                                        std::in_place, std::nullopt)});
+  ASSERT_TRUE(updated.ok()) << updated.status().message();
+  EXPECT_FALSE(updated->max_key_age_ms.has_value());
+  EXPECT_FALSE(updated->overdue_grace_ms.has_value());
+  EXPECT_EQ(svc_->GetApi(root_, free_)->name, "free no more");
+  EXPECT_TRUE(DueIds(free_, 0).empty());
+  // The change is audited with what it was before.
+  auto entries = sqlite_->QueryAudit({.action = "api.update"});
+  ASSERT_TRUE(entries.ok());
+  EXPECT_EQ(entries->size(), 2u);
+}
+
+TEST_F(RotationPolicyTest, UpdateApiIsCheckedLikeCreateApi) {
+  auto code = [&](UpdateApiRequest r) { return svc_->UpdateApi(root_, r).status().code(); };
+  EXPECT_EQ(code({.api_id = free_, .overdue_grace_ms = std::optional<int64_t>(kDay)}),
+            StatusCode::kInvalidArgument);  // grace without a maximum age
+  EXPECT_EQ(code({.api_id = policed_, .max_key_age_ms = std::optional<int64_t>(1000)}),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(code({.api_id = policed_, .name = ""}), StatusCode::kInvalidArgument);
+  EXPECT_EQ(code({.api_id = policed_, .ip_allowlist = std::vector<std::string>{"10.0.0.0/33"}}),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(code({.api_id = "api_missing", .name = "x"}), StatusCode::kNotFound);
+  // Nothing refused changed anything.
+  EXPECT_EQ(svc_->GetApi(root_, policed_)->max_key_age_ms, 90 * kDay);
+  EXPECT_EQ(svc_->GetApi(root_, policed_)->name, "policed");
+  // Only with api.<id>.update_api.
+  auto reader = svc_->CreateRootKey(root_, "reader", {"api.*.read_api", "api.*.create_api"});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  RequestContext as_reader = root_;
+  as_reader.actor = *svc_->Authenticate(reader->key.Reveal());
+  EXPECT_EQ(svc_->UpdateApi(as_reader, {.api_id = policed_, .name = "x"}).status().code(),
+            StatusCode::kPermissionDenied);
+  auto one = svc_->CreateRootKey(root_, "one", {"api." + policed_ + ".update_api"});
+  RequestContext as_one = root_;
+  as_one.actor = *svc_->Authenticate(one->key.Reveal());
+  EXPECT_TRUE(svc_->UpdateApi(as_one, {.api_id = policed_, .on_leak = OnLeak::kDisable}).ok());
+  EXPECT_EQ(svc_->GetApi(root_, policed_)->on_leak, OnLeak::kDisable);
+  EXPECT_EQ(svc_->UpdateApi(as_one, {.api_id = strict_, .name = "x"}).status().code(),
+            StatusCode::kPermissionDenied);
+}
+
 }  // namespace
 }  // namespace keyhold::service

@@ -145,6 +145,16 @@ struct CreateApiRequest {
   std::optional<int64_t> overdue_grace_ms;  // 0..kMaxOverdueGraceMs; needs max_key_age_ms
 };
 
+// What apis.updateApi changes: each field given replaces the API's; absent fields stay.
+struct UpdateApiRequest {
+  std::string api_id;
+  std::optional<std::string> name;
+  std::optional<std::vector<std::string>> ip_allowlist;  // empty: any address
+  std::optional<OnLeak> on_leak;
+  std::optional<std::optional<int64_t>> max_key_age_ms;    // inner nullopt: no rotation policy
+  std::optional<std::optional<int64_t>> overdue_grace_ms;  // inner nullopt: overdue keys stay
+};
+
 struct CreateKeyRequest {
   std::string api_id;
   std::optional<std::string> prefix;

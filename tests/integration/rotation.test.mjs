@@ -180,3 +180,39 @@ test("keys import moves in keys from JSON lines", async () => {
   assert.equal(bad.code, 2);
   assert.ok(!bad.stderr.includes("legacy-three"));
 });
+
+test("apis.updateApi and apis update change the leak response and rotation policy of a live API", async () => {
+  const api = (await s.ok("apis.createApi", { name: "crm" })).apiId;
+  const k = await s.ok("keys.createKey", { apiId: api });
+  const updated = await s.ok("apis.updateApi", { apiId: api, onLeak: "disable", maxKeyAge: 30 * 86400000,
+    overdueGrace: 86400000, ipAllowlist: ["10.0.0.0/8", "127.0.0.1/32"] });
+  assert.deepEqual(updated, { id: api, name: "crm", onLeak: "disable", maxKeyAge: 30 * 86400000,
+    overdueGrace: 86400000, ipAllowlist: ["10.0.0.0/8", "127.0.0.1/32"] });
+  assert.equal((await s.ok("keys.reportLeak", { key: k.key })).action, "disabled");
+  // null removes the policy (and its grace) and the allowlist; absent fields stay.
+  const cleared = await s.ok("apis.updateApi", { apiId: api, maxKeyAge: null, ipAllowlist: null });
+  assert.deepEqual(cleared, { id: api, name: "crm", onLeak: "disable" });
+  for (const body of [{ apiId: api, overdueGrace: 1000 }, { apiId: api, maxKeyAge: 5 },
+    { apiId: api, onLeak: "explode" }, { apiId: api, name: "" }, { apiId: api, ipAllowlist: ["nope"] },
+    { apiId: api, extra: true }, {}]) {
+    const r = await s.call("apis.updateApi", body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+  }
+  assert.equal((await s.call("apis.updateApi", { apiId: "api_missing", name: "x" })).status, 404);
+  const reader = (await s.ok("rootKeys.createRootKey", { permissions: [`api.${api}.read_api`] })).key;
+  assert.equal((await s.call("apis.updateApi", { apiId: api, name: "x" }, reader)).status, 403);
+  const events = await s.ok("audit.listEvents", { target: api });
+  assert.equal(events.filter((e) => e.action === "api.update").length, 2);
+
+  const cliUpdate = await cli(["apis", "update", api, "--on-leak", "revoke", "--max-key-age", "90d", "--json"], { env });
+  assert.equal(cliUpdate.code, 0, cliUpdate.stderr);
+  assert.equal(JSON.parse(cliUpdate.stdout).maxKeyAge, 90 * 86400000);
+  const none = await cli(["apis", "update", api], { env });
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /nothing to change/);
+  const both = await cli(["apis", "update", api, "--no-rotation-policy", "--max-key-age", "9d"], { env });
+  assert.equal(both.code, 2);
+  const off = await cli(["apis", "update", api, "--no-rotation-policy"], { env });
+  assert.equal(off.code, 0, off.stderr);
+  assert.equal((await s.ok("apis.getApi", { apiId: api })).maxKeyAge, undefined);
+});

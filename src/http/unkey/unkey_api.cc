@@ -21,6 +21,7 @@ UnkeyApi::UnkeyApi(KeyService& service, service::AuditService& audit,
   operations_ = {
       {"apis.createApi", {&UnkeyApi::CreateApi, kMay}},
       {"apis.getApi", {&UnkeyApi::GetApi, kNever}},
+      {"apis.updateApi", {&UnkeyApi::UpdateApi, kMay}},
       {"apis.listApis", {&UnkeyApi::ListApis, kNever}},
       {"apis.deleteApi", {&UnkeyApi::DeleteApi, kMay}},
       {"apis.listKeys", {&UnkeyApi::ListKeys, kMay}},
@@ -197,6 +198,7 @@ json ApiJson(const service::ApiInfo& api) {
                {"onLeak", api.on_leak == service::OnLeak::kDisable ? "disable" : "revoke"}};
   if (api.max_key_age_ms) data["maxKeyAge"] = *api.max_key_age_ms;
   if (api.overdue_grace_ms) data["overdueGrace"] = *api.overdue_grace_ms;
+  if (!api.ip_allowlist.empty()) data["ipAllowlist"] = api.ip_allowlist;
   return data;
 }
 
@@ -206,6 +208,40 @@ HttpResponse UnkeyApi::GetApi(Call& c) {
   auto api_id = c.r.String("apiId", kIdRule);
   if (auto bad = c.Finish()) return *bad;
   KH_HTTP_TRY(c, api, service_.GetApi(c.ctx, *api_id));
+  return Ok(c.id, ApiJson(*api));
+}
+
+// keyhold's: changes what an API was created with. Absent fields stay; null clears maxKeyAge,
+// overdueGrace and ipAllowlist.
+HttpResponse UnkeyApi::UpdateApi(Call& c) {
+  service::UpdateApiRequest req;
+  req.api_id = c.r.String("apiId", kIdRule).value_or("");
+  req.name = c.r.String("name", {.min = 1, .max = 256});
+  if (c.r.IsNull("ipAllowlist")) {
+    c.r.Array("ipAllowlist", 0);
+    req.ip_allowlist.emplace();
+  } else {
+    req.ip_allowlist = c.r.Strings("ipAllowlist", {.min = 1, .max = 64}, 100);
+  }
+  if (auto on_leak = c.r.String("onLeak", {.max = 16})) {
+    if (*on_leak == "disable" || *on_leak == "revoke") {
+      req.on_leak = *on_leak == "disable" ? service::OnLeak::kDisable : service::OnLeak::kRevoke;
+    } else {
+      c.r.Error("body.onLeak", "must be 'revoke' or 'disable'");
+    }
+  }
+  for (auto [name, field, max] :
+       {std::tuple{"maxKeyAge", &req.max_key_age_ms, service::kMaxKeyAgeMs},
+        std::tuple{"overdueGrace", &req.overdue_grace_ms, service::kMaxOverdueGraceMs}}) {
+    if (c.r.IsNull(name)) {
+      c.r.Int(name, {});
+      field->emplace(std::nullopt);
+    } else if (auto ms = c.r.Int(name, {.max = max})) {
+      field->emplace(*ms);
+    }
+  }
+  if (auto bad = c.Finish()) return *bad;
+  KH_HTTP_TRY(c, api, service_.UpdateApi(c.ctx, std::move(req)));
   return Ok(c.id, ApiJson(*api));
 }
 

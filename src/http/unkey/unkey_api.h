@@ -74,6 +74,7 @@ class UnkeyApi final : public Surface {
   HttpResponse VerifyAuditChain(Call& c);
   HttpResponse CreateApi(Call& c);
   HttpResponse GetApi(Call& c);
+  HttpResponse UpdateApi(Call& c);
   HttpResponse ListApis(Call& c);
   HttpResponse DeleteApi(Call& c);
   HttpResponse ListKeys(Call& c);
