@@ -158,6 +158,8 @@ void WebhookDelivery::Run() {
       spdlog::error("webhook deliveries not read: {} ({})", n.status().message(),
                     n.status().log_detail());
     }
+    auto pending = store_.CountPendingDeliveries();
+    pending_.store(pending.ok() ? *pending : -1, std::memory_order_relaxed);
     lock.lock();
     bool more = n.ok() && *n == kPage;
     if (!more) {

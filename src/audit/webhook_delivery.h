@@ -18,6 +18,7 @@
 // worker is not started (tests).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -84,6 +85,9 @@ class WebhookDelivery {
   void Stop();
   // Looks for due deliveries now rather than at the next poll.
   void Wake();
+  // Deliveries pending (due or waiting for a retry) as the worker last counted them, once per
+  // poll; -1 before the first count or while the store cannot be read. For the metrics.
+  int64_t Pending() const { return pending_.load(std::memory_order_relaxed); }
 
   // Attempts every delivery due now once; returns how many were attempted. Errors:
   // kUnavailable if the store cannot be read.
@@ -107,6 +111,7 @@ class WebhookDelivery {
   const DeliveryOptions options_;
   const WebhookSender sender_;
   int64_t last_prune_ms_ = 0;  // only the worker thread uses it
+  std::atomic<int64_t> pending_{-1};
 
   std::mutex mu_;
   std::condition_variable cv_;

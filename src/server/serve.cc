@@ -693,6 +693,7 @@ int Serve(const Settings& settings) {
   metrics::Registry registry;
   RegisterServerMetrics(registry, *opened->service, usage, KEYHOLD_VERSION);
   RegisterAlertMetrics(registry, alert_queue);
+  RegisterDeliveryMetrics(registry, delivery);
   auto secrets = service::SecretService::Open(*opened->store, env, opened->master_key.view());
   if (!secrets.ok()) {
     spdlog::error("cannot open the secrets keyring: {}", secrets.status().message());

@@ -90,4 +90,12 @@ void RegisterAlertMetrics(metrics::Registry& registry, const audit::AlertQueue& 
                        {}, [&queue] { return One(static_cast<double>(queue.Dropped())); });
 }
 
+void RegisterDeliveryMetrics(metrics::Registry& registry, const audit::WebhookDelivery& delivery) {
+  registry.AddCallback("keyhold_webhook_deliveries_pending",
+                       "Alert deliveries to webhook endpoints not yet made (due, or waiting for a "
+                       "retry); -1 until first counted or while the store cannot be read.",
+                       Type::kGauge, {},
+                       [&delivery] { return One(static_cast<double>(delivery.Pending())); });
+}
+
 }  // namespace keyhold::server

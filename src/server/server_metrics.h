@@ -22,6 +22,7 @@
 #include <string>
 
 #include "audit/alert_queue.h"
+#include "audit/webhook_delivery.h"
 #include "metrics/metrics.h"
 #include "service/key_service.h"
 #include "service/usage_recorder.h"
@@ -34,5 +35,7 @@ void RegisterServerMetrics(metrics::Registry& registry, const service::KeyServic
 
 // `queue` must outlive `registry`'s last Render.
 void RegisterAlertMetrics(metrics::Registry& registry, const audit::AlertQueue& queue);
+// The webhook outbox's depth: deliveries pending, as the delivery worker last counted them.
+void RegisterDeliveryMetrics(metrics::Registry& registry, const audit::WebhookDelivery& delivery);
 
 }  // namespace keyhold::server

@@ -183,6 +183,30 @@ TEST_P(AlertStoreContract, PendingDeliveriesSurviveReopening) {
   }
   auto s = Open();
   EXPECT_EQ(s->DueDeliveries(1000, 10)->size(), 1u);
+  EXPECT_EQ(*s->CountPendingDeliveries(), 1);
+}
+
+TEST_P(AlertStoreContract, PendingDeliveriesAreCountedUntilDeliveredOrFailed) {
+  auto s = Open();
+  EXPECT_EQ(*s->CountPendingDeliveries(), 0);
+  ASSERT_TRUE(s->PutWebhookEndpoint(MakeEndpoint("wh_a")).ok());
+  ASSERT_TRUE(s->PutWebhookEndpoint(MakeEndpoint("wh_b")).ok());
+  ASSERT_TRUE(s->RaiseAlert(MakeAlert("alert_1", "key.leaked", 1000), 0, "").ok());
+  EXPECT_EQ(*s->CountPendingDeliveries(), 2);
+  auto due = s->DueDeliveries(1000, 10);
+  ASSERT_TRUE(due.ok() && due->size() == 2);
+  DeliveryRecord retry = (*due)[0], done = (*due)[1];
+  retry.attempts = 1;
+  retry.next_attempt_ms = 9000;  // waiting for a retry: still pending
+  ASSERT_TRUE(s->RecordDeliveryAttempt(retry).ok());
+  EXPECT_EQ(*s->CountPendingDeliveries(), 2);
+  done.attempts = 1;
+  done.status = DeliveryStatus::kDelivered;
+  ASSERT_TRUE(s->RecordDeliveryAttempt(done).ok());
+  EXPECT_EQ(*s->CountPendingDeliveries(), 1);
+  retry.status = DeliveryStatus::kFailed;
+  ASSERT_TRUE(s->RecordDeliveryAttempt(retry).ok());
+  EXPECT_EQ(*s->CountPendingDeliveries(), 0);
 }
 
 TEST_P(AlertStoreContract, PruningKeepsOpenAlertsAndPendingDeliveries) {

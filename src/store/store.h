@@ -512,6 +512,8 @@ class Store {
   // Up to `limit` pending deliveries due at `now_ms`, earliest first. Errors: kInvalidArgument
   // if limit is not in [1, kMaxAlertsPage]; kUnavailable.
   virtual StatusOr<std::vector<DeliveryRecord>> DueDeliveries(int64_t now_ms, int limit) = 0;
+  // Deliveries still pending (due now or waiting for a retry). Errors: kUnavailable.
+  virtual StatusOr<int64_t> CountPendingDeliveries() = 0;
   // Up to `limit` deliveries to endpoint `endpoint_id`, newest first. Errors: as DueDeliveries.
   virtual StatusOr<std::vector<DeliveryRecord>> ListDeliveries(const std::string& endpoint_id,
                                                                int limit) = 0;

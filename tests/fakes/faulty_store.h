@@ -107,6 +107,7 @@ class FaultyStore final : public store::Store {
   StatusOr<std::vector<store::DeliveryRecord>> DueDeliveries(int64_t now_ms, int limit) override {
     return inner_.DueDeliveries(now_ms, limit);
   }
+  StatusOr<int64_t> CountPendingDeliveries() override { return inner_.CountPendingDeliveries(); }
   StatusOr<std::vector<store::DeliveryRecord>> ListDeliveries(const std::string& endpoint_id,
                                                               int limit) override {
     return inner_.ListDeliveries(endpoint_id, limit);

@@ -90,6 +90,7 @@ test("counters move with the traffic and the exposition passes promtool", async 
     assert.equal(sample(text, "keyhold_bruteforce_blocks_total"), 0);
     assert.equal(sample(text, "keyhold_alert_queue_depth"), 0);
     assert.equal(sample(text, "keyhold_alerts_dropped_total"), 0);
+    assert.equal(sample(text, "keyhold_webhook_deliveries_pending"), 0);
     assert.match(text, /^keyhold_build_info\{version="\d+\.\d+\.\d+"\} 1$/m);
     for (const name of ["process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds", "process_start_time_seconds"]) {
       assert.ok(sample(text, name) > 0, name);

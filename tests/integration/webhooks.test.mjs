@@ -34,6 +34,13 @@ async function receiver(answers) {
   return r;
 }
 
+// The outbox depth /metrics reports (keyhold_webhook_deliveries_pending).
+async function pendingDeliveries(s) {
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  const m = /^keyhold_webhook_deliveries_pending (-?\d+)$/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
 async function until(predicate, what, ms = 15000) {
   const start = Date.now();
   for (;;) {
@@ -134,6 +141,8 @@ test("a pending delivery survives a restart and is received once", async () => {
     created = await s.ok("webhooks.createEndpoint", { url: rx.url });
     await s.ok("webhooks.testEndpoint", { endpointId: created.endpointId });
     await until(() => rx.received.length >= 1, "the first attempt");
+    // Waiting for its retry, the delivery is counted in the outbox's depth.
+    await until(async () => (await pendingDeliveries(s)) === 1, "the pending delivery in /metrics");
   } finally {
     await s.stop();
   }
@@ -153,6 +162,7 @@ test("a pending delivery survives a restart and is received once", async () => {
     assertVerifies(created.secret, ok[0]);
     const d = await again.ok("webhooks.listDeliveries", { endpointId: created.endpointId });
     assert.equal(d[0].status, "delivered");
+    await until(async () => (await pendingDeliveries(again)) === 0, "an empty outbox in /metrics");
   } finally {
     await again.stop();
     await rx.close();

@@ -366,6 +366,17 @@ StatusOr<std::vector<DeliveryRecord>> SqliteStore::DueDeliveries(int64_t now_ms,
   return out;
 }
 
+StatusOr<int64_t> SqliteStore::CountPendingDeliveries() {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 1");
+  int64_t n = 0;
+  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "count pending deliveries", [&] {
+    n = s.Int(0);
+    return OkStatus();
+  }));
+  return n;
+}
+
 StatusOr<std::vector<DeliveryRecord>> SqliteStore::ListDeliveries(const std::string& endpoint_id,
                                                                   int limit) {
   KH_RETURN_IF_ERROR(CheckLimit(limit));

@@ -92,6 +92,7 @@ class SqliteStore final : public Store {
   StatusOr<std::vector<WebhookEndpointRecord>> ListWebhookEndpoints() override;
   StatusOr<WebhookEndpointRecord> GetWebhookEndpoint(const std::string& id) override;
   StatusOr<std::vector<DeliveryRecord>> DueDeliveries(int64_t now_ms, int limit) override;
+  StatusOr<int64_t> CountPendingDeliveries() override;
   StatusOr<std::vector<DeliveryRecord>> ListDeliveries(const std::string& endpoint_id,
                                                        int limit) override;
   Status RecordDeliveryAttempt(const DeliveryRecord& d) override;
