@@ -5,8 +5,10 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
-import { Server, cli, tempDir } from "../lib/keyhold.mjs";
+import { Webhook } from "standardwebhooks";
+import { Server, cli, eventually, tempDir } from "../lib/keyhold.mjs";
 
 const servers = [];
 const allShares = [];
@@ -201,25 +203,50 @@ test("a server with its master key is unsealed; init-shares refuses a key it doe
   assert.equal(init.code, 2);
 });
 
-test("an existing data directory keeps its key: secrets written before sealing read after unseal", async () => {
+test("an existing directory keeps its key; alerts raised while sealed are delivered after unseal", async () => {
+  const received = [];
+  const rx = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((resolve) => rx.listen(0, "127.0.0.1", resolve));
+  const args = ["--webhook-allow-private-networks", "true"];
   const dataDir = path.join(tempDir(), "data");
-  let s = new Server({ dataDir });
+  let s = new Server({ dataDir, args });
   servers.push(s);
   await s.start();
   const root = s.rootKey;
   assert.equal((await v1(s, "POST", "secret/data/before", { data: { v: "written-unsealed" } })).status, 200);
+  const endpoint = await s.ok("webhooks.createEndpoint", { url: `http://127.0.0.1:${rx.address().port}/hook` });
   await s.stop();
+
   const init = await initShares(dataDir, 1, 1);
   assert.equal(init.code, 0, init.stderr);
   const out = JSON.parse(init.stdout);
   assert.equal(out.rootKey, undefined, "an existing directory's root key is not made again");
-  s = new Server({ dataDir });
+  s = new Server({ dataDir, args });
   servers.push(s);
   await s.start();
   s.rootKey = root;
   assert.equal((await v1(s, "GET", "secret/data/before")).status, 503);
+  // No signing secret can be made while sealed; an alert is queued, not sent.
+  const created = await s.call("webhooks.createEndpoint", { url: "https://hooks.example.com/x" });
+  assert.equal(created.status, 503);
+  const tested = await s.ok("webhooks.testEndpoint", { endpointId: endpoint.endpointId });
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(received.length, 0, "nothing is delivered while sealed");
+
   const r = await v1(s, "PUT", "sys/unseal", { key: out.unseal_keys_b64[0] }, null);
   assert.equal(r.status, 200);
   assert.equal(r.body.sealed, false);
   assert.equal((await v1(s, "GET", "secret/data/before")).body.data.data.v, "written-unsealed");
+  await eventually(async () => assert.equal(received.length, 1));
+  const payload = new Webhook(endpoint.secret).verify(received[0].body, received[0].headers);
+  assert.equal(payload.data.id, tested.alertId);
+  assert.equal((await s.call("webhooks.createEndpoint", { url: "https://hooks.example.com/x" })).status, 200);
+  await new Promise((resolve) => rx.close(resolve));
 });
