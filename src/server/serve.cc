@@ -751,6 +751,7 @@ int Serve(const Settings& settings) {
   metrics::Registry registry;
   RegisterServerMetrics(registry, *opened->service, usage, KEYHOLD_VERSION);
   RegisterAlertMetrics(registry, alert_queue);
+  RegisterSealMetric(registry, readiness);
   // Sealed: the master key comes from shares (PUT /v1/sys/unseal); everything else serves now.
   std::optional<Unsealer> unsealer;
   http::vault::VaultApi* vault_api = nullptr;  // set below, before the listener starts

@@ -90,4 +90,11 @@ void RegisterAlertMetrics(metrics::Registry& registry, const audit::AlertQueue& 
                        {}, [&queue] { return One(static_cast<double>(queue.Dropped())); });
 }
 
+void RegisterSealMetric(metrics::Registry& registry, const http::Readiness& readiness) {
+  registry.AddCallback("keyhold_sealed",
+                       "1 while the server is sealed: keys verify, secrets wait for unseal shares.",
+                       Type::kGauge, {},
+                       [&readiness] { return One(readiness.Sealed() ? 1.0 : 0.0); });
+}
+
 }  // namespace keyhold::server

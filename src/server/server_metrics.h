@@ -12,6 +12,7 @@
 //   keyhold_bruteforce_blocks_total              end-user addresses blocked
 //   keyhold_alert_queue_depth                    detectors' alerts waiting for the outbox
 //   keyhold_alerts_dropped_total                 detectors' alerts dropped (queue full)
+//   keyhold_sealed                               1 while the master key waits for unseal shares
 //
 // plus the process_* families (metrics/process.h). HTTP request metrics are http/http_metrics.h.
 //
@@ -22,6 +23,7 @@
 #include <string>
 
 #include "audit/alert_queue.h"
+#include "http/health.h"
 #include "metrics/metrics.h"
 #include "service/key_service.h"
 #include "service/usage_recorder.h"
@@ -34,5 +36,8 @@ void RegisterServerMetrics(metrics::Registry& registry, const service::KeyServic
 
 // `queue` must outlive `registry`'s last Render.
 void RegisterAlertMetrics(metrics::Registry& registry, const audit::AlertQueue& queue);
+
+// keyhold_sealed, from `readiness` (which must outlive `registry`'s last Render).
+void RegisterSealMetric(metrics::Registry& registry, const http::Readiness& readiness);
 
 }  // namespace keyhold::server

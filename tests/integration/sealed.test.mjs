@@ -105,6 +105,8 @@ test("init-shares seals a data directory; serve starts sealed; unseal by shares;
   let ready = await get(s, "/health/ready");
   assert.deepEqual([ready.status, ready.body.status], [200, "sealed"]);
   assert.equal((await get(s, "/health")).body.sealed, true);
+  const metrics = await (await fetch(`${s.url}/metrics`)).text();
+  assert.match(metrics, /^keyhold_sealed 1$/m);
 
   // Bad requests to sys/unseal.
   r = await v1(s, "PUT", "sys/unseal", {}, null);
@@ -158,12 +160,16 @@ test("init-shares seals a data directory; serve starts sealed; unseal by shares;
   assert.equal((await v1(s, "GET", "sys/seal-status", undefined, null)).body.sealed, false);
   ready = await get(s, "/health/ready");
   assert.deepEqual([ready.status, ready.body.status], [200, "ready"]);
+  assert.match(await (await fetch(`${s.url}/metrics`)).text(), /^keyhold_sealed 0$/m);
   assert.equal((await s.ok("keys.verifyKey", { key })).valid, true);
   u = await unseal(s, `${shares[1]}\n`);  // more shares change nothing
   assert.equal(u.stdout, "unsealed\n");
 
-  // A restart is sealed again; three other shares open the same secrets.
+  // A restart is sealed again; three other shares open the same secrets. A key given
+  // explicitly must be the one the shares make.
   await s.stop();
+  const wrong = new Server({ dataDir, env: { KEYHOLD_MASTER_KEY: crypto.randomBytes(32).toString("hex") } });
+  await assert.rejects(wrong.start(), /is not the one .*seal\.json was made for/);
   s = new Server({ dataDir });
   servers.push(s);
   await s.start();
