@@ -17,6 +17,7 @@
 #include "crypto/secure_bytes.h"
 #include "crypto/system_env.h"
 #include "server/bootstrap.h"
+#include "service/secrets.h"
 
 namespace keyhold::server {
 namespace {
@@ -156,6 +157,13 @@ int InitShares(const Settings& settings, int shares, int threshold, bool json_ou
   crypto::SystemEnv env;
   auto opened = OpenDataDir(dir, "", env);
   if (!opened.ok()) return fail(opened.status().message());
+  // Never split a key that does not open this directory's secrets (e.g. a master.key made anew
+  // beside a store whose key was lost): the shares would unseal nothing.
+  if (auto secrets = service::SecretService::Open(*opened->store, env, opened->master_key.view());
+      !secrets.ok()) {
+    return fail("cannot open the secrets keyring with " + MasterKeyPath(dir) + ": " +
+                secrets.status().message() + "; nothing was split");
+  }
   auto split = shamir::Split(opened->master_key.view(), threshold, shares);
   if (!split.ok()) return fail(split.status().message());
   SealConfig config{.threshold = threshold, .shares = shares};

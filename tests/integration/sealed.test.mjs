@@ -207,6 +207,15 @@ test("a server with its master key is unsealed; init-shares refuses a key it doe
   assert.ok(fs.existsSync(keyFile));
   init = await initShares(path.join(tempDir(), "data"), 2, 3);
   assert.equal(init.code, 2);
+
+  // A master.key that does not open the directory's secrets is not split.
+  const keyPath = path.join(s.dataDir, "master.key");
+  fs.writeFileSync(keyPath, crypto.randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
+  init = await initShares(s.dataDir, 2, 2);
+  assert.equal(init.code, 1);
+  assert.match(init.stderr, /cannot open the secrets keyring.*nothing was split/);
+  assert.ok(fs.existsSync(keyPath));
+  assert.equal(fs.existsSync(path.join(s.dataDir, "seal.json")), false);
 });
 
 test("an existing directory keeps its key; alerts raised while sealed are delivered after unseal", async () => {
