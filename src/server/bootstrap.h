@@ -22,8 +22,8 @@ namespace keyhold::server {
 struct Opened {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<service::KeyService> service;
-  crypto::SecureBytes
-      master_key;  // in locked memory when the secure heap is set up; empty if sealed
+  // In locked memory when the secure heap is set up; empty if sealed.
+  crypto::SecureBytes master_key;
   // The seal configuration when the master key is split into shares (server/seal.h). With it and
   // an empty master_key the directory is sealed: the key comes from shares at run time.
   std::optional<SealConfig> seal;

@@ -100,6 +100,7 @@ class AlertServiceImpl final : public AlertService {
   }
 
   void Unseal(std::span<const uint8_t> master_key) override {
+    std::lock_guard lock(unseal_mu_);
     if (has_storage_key_.load(std::memory_order_acquire)) return;
     storage_key_ = audit::WebhookSecretKey(master_key);
     has_storage_key_.store(true, std::memory_order_release);
@@ -309,7 +310,9 @@ class AlertServiceImpl final : public AlertService {
 
   store::Store& store_;
   Env& env_;
-  // Written once, before has_storage_key_ is set; read only after it is seen set.
+  // Written once (under unseal_mu_), before has_storage_key_ is set; read only after it is seen
+  // set.
+  std::mutex unseal_mu_;
   crypto::Sha256Digest storage_key_{};
   std::atomic<bool> has_storage_key_{false};
   const AlertOptions options_;
