@@ -15,10 +15,15 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 
 StatusOr<ApiClient> ApiClient::FromEnvironment() {
-  ApiClient c;
   const char* token = std::getenv("KEYHOLD_TOKEN");
   if (!token || !*token) return InvalidArgument("set KEYHOLD_TOKEN to a root key");
+  KH_ASSIGN_OR_RETURN(ApiClient c, WithoutToken());
   c.token_ = token;
+  return c;
+}
+
+StatusOr<ApiClient> ApiClient::WithoutToken() {
+  ApiClient c;
   const char* addr_env = std::getenv("KEYHOLD_ADDR");
   std::string addr = addr_env && *addr_env ? addr_env : "http://127.0.0.1:8080";
   if (addr.starts_with("https://")) {
@@ -74,7 +79,9 @@ StatusOr<ApiResult> ApiClient::Send(const std::string& method, const std::string
     req.target(target);
     req.version(11);
     req.set(bhttp::field::host, host_);
-    if (vault) {
+    if (token_.empty()) {
+      // no credential: a call that needs none
+    } else if (vault) {
       req.set("X-Vault-Token", token_);
     } else {
       req.set(bhttp::field::authorization, "Bearer " + token_);

@@ -22,6 +22,8 @@ class ApiClient {
   // KEYHOLD_CACERT (a PEM file of CAs to trust for https, default the system's).
   // Errors: kInvalidArgument for a missing token or an unusable address.
   static StatusOr<ApiClient> FromEnvironment();
+  // As FromEnvironment, for calls that need no token (`sys/unseal`): KEYHOLD_TOKEN is not read.
+  static StatusOr<ApiClient> WithoutToken();
 
   // POSTs `body` to /v2/<operation>. Any HTTP status is a result; errors are kUnavailable for a
   // connection or TLS failure, kInternal for a response that is not JSON.

@@ -868,6 +868,7 @@ int RunCli(int argc, char** argv) {
   AddAudit(app, code);
   AddAlertCommands(app, code);
   AddSecrets(app, code);
+  AddSealCommands(app, code);
   std::vector<std::string> run_command;
   if (argc > 1 && std::string_view(argv[1]) == "run") {
     for (int i = 2; i < argc; ++i) {

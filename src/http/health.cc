@@ -43,10 +43,12 @@ HttpResponse HealthSurface::Handle(RequestContext& ctx, const HttpRequest& req) 
   nlohmann::json body;
   if (route == 0) {
     body = {{"status", "ok"}, {"version", version_}, {"ready", state == Readiness::State::kReady}};
+    if (readiness_.Sealed()) body["sealed"] = true;
   } else if (route == 1) {
     body = {{"status", "ok"}};
   } else {
-    body = {{"status", Readiness::Name(state)}};
+    bool sealed = state == Readiness::State::kReady && readiness_.Sealed();
+    body = {{"status", sealed ? "sealed" : Readiness::Name(state)}};
     if (state != Readiness::State::kReady) {
       r.status = 503;
       r.headers.emplace_back("Retry-After", "1");

@@ -3,7 +3,9 @@
 //                      serves (liveness; kept for existing probes)
 //   GET /health/live   200 {"status":"ok"}: the process answers; restart it if this fails
 //   GET /health/ready  200 {"status":"ready"} when it should be sent traffic, else 503
-//                      {"status":"loading"|"store_unreachable"|"stopping"} with Retry-After
+//                      {"status":"loading"|"store_unreachable"|"stopping"} with Retry-After;
+//                      a sealed server that is otherwise ready answers 200 {"status":"sealed"}:
+//                      it verifies keys, but serves no secrets until unsealed
 // Errors are plain JSON (router.h). LoadingSurface answers every other path 503 while the data
 // directory is being opened and the keys loaded.
 #pragma once
@@ -22,11 +24,15 @@ class Readiness {
   enum class State { kLoading, kReady, kStoreUnreachable, kStopping };
   void Set(State s) { state_.store(s, std::memory_order_relaxed); }
   State Get() const { return state_.load(std::memory_order_relaxed); }
+  // Whether the server waits for its master key (server/seal.h).
+  void SetSealed(bool sealed) { sealed_.store(sealed, std::memory_order_relaxed); }
+  bool Sealed() const { return sealed_.load(std::memory_order_relaxed); }
   // "loading", "ready", "store_unreachable" or "stopping".
   static std::string_view Name(State s);
 
  private:
   std::atomic<State> state_{State::kLoading};
+  std::atomic<bool> sealed_{false};
 };
 
 class HealthSurface final : public Surface {

@@ -82,6 +82,7 @@ StatusOr<Opened> Open(const std::string& data_dir, const std::string& master_key
                       const std::function<Status()>& before_load) {
   KH_RETURN_IF_ERROR(EnsureDirectory(data_dir));
   Opened o;
+  KH_ASSIGN_OR_RETURN(o.seal, LoadSealConfig(data_dir));
   if (!master_key_file.empty()) {
     KH_ASSIGN_OR_RETURN(o.master_key, ReadMasterKeyFile(master_key_file));
   } else if (char* env_key = std::getenv("KEYHOLD_MASTER_KEY"); env_key && *env_key) {
@@ -90,10 +91,14 @@ StatusOr<Opened> Open(const std::string& data_dir, const std::string& master_key
     auto key = ParseMasterKey({env_key, std::strlen(env_key)}, "KEYHOLD_MASTER_KEY");
     unsetenv("KEYHOLD_MASTER_KEY");
     KH_ASSIGN_OR_RETURN(o.master_key, std::move(key));
-  } else {
-    std::string path = data_dir + "/master.key";
+  } else if (std::string path = data_dir + "/master.key";
+             !o.seal || access(path.c_str(), F_OK) == 0) {
     if (access(path.c_str(), F_OK) != 0) KH_RETURN_IF_ERROR(CreateMasterKeyFile(path));
     KH_ASSIGN_OR_RETURN(o.master_key, ReadMasterKeyFile(path));
+  }  // else sealed: the key comes from shares
+  if (o.seal && !o.master_key.empty() && !KeyMatches(*o.seal, o.master_key.view())) {
+    return FailedPrecondition("the master key given is not the one " + SealConfigPath(data_dir) +
+                              " was made for");
   }
   if (before_load) KH_RETURN_IF_ERROR(before_load());
   KH_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(data_dir + "/keyhold.db"));

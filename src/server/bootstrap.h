@@ -13,6 +13,7 @@
 #include "core/env.h"
 #include "core/status.h"
 #include "crypto/secure_bytes.h"
+#include "server/seal.h"
 #include "service/key_service.h"
 #include "store/store.h"
 
@@ -21,7 +22,11 @@ namespace keyhold::server {
 struct Opened {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<service::KeyService> service;
-  crypto::SecureBytes master_key;  // in locked memory when the secure heap is set up
+  // In locked memory when the secure heap is set up; empty if sealed.
+  crypto::SecureBytes master_key;
+  // The seal configuration when the master key is split into shares (server/seal.h). With it and
+  // an empty master_key the directory is sealed: the key comes from shares at run time.
+  std::optional<SealConfig> seal;
   // Set when this call created the first root key: the only time it is ever visible.
   std::optional<service::CreatedKey> created_root_key;
 };
@@ -31,7 +36,8 @@ struct Opened {
 // Master key: `master_key_file` if given (must exist, be mode 0600 and owned by this user),
 // else the KEYHOLD_MASTER_KEY environment variable (64 hex digits; wiped and removed from the
 // environment once read; REQUIRES: no other thread running), else DATA_DIR/master.key
-// (created with mode 0600 when the directory is new).
+// (created with mode 0600 when the directory is new), else, when DATA_DIR/seal.json exists,
+// none: sealed. A key given while seal.json exists must match its key check value.
 // Errors: kFailedPrecondition for unsafe permissions or a malformed key; kUnavailable for I/O.
 // The message is for the operator: it includes the store's log detail (the engine's own words).
 // `before_load`, if set, is called once the master key is read (and KEYHOLD_MASTER_KEY wiped),

@@ -1,5 +1,6 @@
 #include "server/serve.h"
 
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
@@ -43,6 +45,7 @@
 #include "server/bootstrap.h"
 #include "server/forward_auth_config.h"
 #include "server/logging.h"
+#include "server/seal.h"
 #include "server/server_metrics.h"
 #include "service/alerts.h"
 #include "service/analytics.h"
@@ -255,12 +258,13 @@ StatusOr<std::optional<http::forward_auth::ForwardAuthOptions>> ForwardAuthFor(
 struct Surfaces {
   Surfaces(service::KeyService& keys, service::AuditService& audit,
            service::AnalyticsService& analytics, service::AlertService& alerts,
-           service::SecretService& secrets, Env& env, const metrics::Registry& registry,
-           http::MetricsAccess metrics_access, const http::Readiness& readiness,
+           service::SecretService* secrets, http::vault::SealControl* seal, Env& env,
+           const metrics::Registry& registry, http::MetricsAccess metrics_access,
+           const http::Readiness& readiness,
            std::optional<http::forward_auth::ForwardAuthOptions> forward_auth_options,
            http::LeakReportKeyFile* leak_report_keys)
       : unkey(keys, audit, analytics, alerts),
-        vault({.version = KEYHOLD_VERSION}, env, &keys, &secrets),
+        vault({.version = KEYHOLD_VERSION, .seal = seal}, env, &keys, secrets),
         health(KEYHOLD_VERSION, readiness),
         metrics(registry, metrics_access, keys) {
     router.Mount("/v2/", unkey);
@@ -390,6 +394,76 @@ std::unique_ptr<PeriodicTask> CheckpointAudit(service::AuditService& audit,
   return std::make_unique<PeriodicTask>(interval, /*at_start=*/false, /*at_stop=*/true,
                                         std::move(sign));
 }
+
+// What needs the master key: the secrets keyring, webhook delivery (endpoint signing secrets are
+// sealed with a key derived from it) and audit checkpoint signing. Started at once when the
+// master key is at hand, else when the server is unsealed. Until then alerts wait in the durable
+// outbox and the audit log grows unsigned: nothing is lost, only delayed.
+class KeyedServices {
+ public:
+  KeyedServices(store::Store& store, Env& env, audit::DeliveryOptions delivery_options,
+                std::chrono::milliseconds checkpoint_every)
+      : store_(store),
+        env_(env),
+        delivery_options_(delivery_options),
+        checkpoint_every_(checkpoint_every) {}
+  KeyedServices(const KeyedServices&) = delete;
+  KeyedServices& operator=(const KeyedServices&) = delete;
+  ~KeyedServices() { Stop(); }
+
+  // Errors: the master key does not open the secrets keyring (kFailedPrecondition), or the store
+  // does not answer. Nothing is started then.
+  Status Start(std::span<const uint8_t> master_key, service::AuditService& audit) {
+    std::lock_guard lock(mu_);
+    if (secrets_) return OkStatus();
+    KH_ASSIGN_OR_RETURN(audit::CheckpointSigner signer,
+                        audit::CheckpointSigner::FromMasterKey(master_key));
+    auto secrets = service::SecretService::Open(store_, env_, master_key);
+    if (!secrets.ok()) {
+      return Status(secrets.status().code(), secrets.status().reason(),
+                    "cannot open the secrets keyring: " + secrets.status().message());
+    }
+    crypto::Sha256Digest webhook_key = audit::WebhookSecretKey(master_key);
+    delivery_ =
+        std::make_unique<audit::WebhookDelivery>(store_, env_, webhook_key, delivery_options_);
+    OPENSSL_cleanse(webhook_key.data(), webhook_key.size());
+    delivery_->Start();
+    delivery_ptr_.store(delivery_.get(), std::memory_order_release);
+    checkpointer_ = CheckpointAudit(audit, std::move(signer), checkpoint_every_);
+    secrets_ = std::move(secrets).value();
+    return OkStatus();
+  }
+  // Deliveries pending as the delivery worker last counted them; -1 while sealed (not started).
+  int64_t PendingDeliveries() const {
+    auto* d = delivery_ptr_.load(std::memory_order_acquire);
+    return d ? d->Pending() : -1;
+  }
+  // Wakes webhook delivery, once started (an alert was queued).
+  void Wake() {
+    if (auto* d = delivery_ptr_.load(std::memory_order_acquire)) d->Wake();
+  }
+  service::SecretService* secrets() {
+    std::lock_guard lock(mu_);
+    return secrets_.get();
+  }
+  // Stops delivery and checkpoint signing (a last checkpoint is signed).
+  void Stop() {
+    std::lock_guard lock(mu_);
+    if (delivery_) delivery_->Stop();
+    if (checkpointer_) checkpointer_->Stop();
+  }
+
+ private:
+  store::Store& store_;
+  Env& env_;
+  const audit::DeliveryOptions delivery_options_;
+  const std::chrono::milliseconds checkpoint_every_;
+  std::mutex mu_;
+  std::unique_ptr<service::SecretService> secrets_;   // guarded by mu_
+  std::unique_ptr<audit::WebhookDelivery> delivery_;  // guarded by mu_
+  std::atomic<audit::WebhookDelivery*> delivery_ptr_{nullptr};
+  std::unique_ptr<PeriodicTask> checkpointer_;  // guarded by mu_
+};
 
 // Writes last-used times every few seconds from its own thread (usage metadata: not on the verify
 // path), and once more when stopped.
@@ -610,11 +684,6 @@ int Serve(const Settings& settings) {
                                                          : checkpoint_every.status().message());
     return 2;
   }
-  auto signer = audit::CheckpointSigner::FromMasterKey(opened->master_key.view());
-  if (!signer.ok()) {
-    spdlog::error("{}", signer.status().message());
-    return 1;
-  }
   service::UsageOptions usage_options;
   for (auto [name, field] : {std::pair{"usage_flush_interval", &usage_options.flush_interval},
                              std::pair{"usage_retention", &usage_options.retention}}) {
@@ -631,13 +700,18 @@ int Serve(const Settings& settings) {
     spdlog::error("{}", st.message());
     return 2;
   }
-  audit::WebhookDelivery delivery(
-      *opened->store, env, audit::WebhookSecretKey(opened->master_key.view()), delivery_options);
-  alert_options.on_queued = [&delivery] { delivery.Wake(); };
+  KeyedServices keyed(*opened->store, env, delivery_options, *checkpoint_every);
+  alert_options.on_queued = [&keyed] { keyed.Wake(); };
   std::unique_ptr<service::AlertService> alerts =
       service::AlertService::Create(*opened->store, env, opened->master_key.view(), alert_options);
   opened->service->SetAlertSink(alerts.get());
   std::unique_ptr<service::AuditService> audit = service::AuditService::Create(*opened->store, env);
+  // Whatever way Serve returns, the keyed services stop while the audit service (which the
+  // checkpoint signer uses once more as it stops) still exists.
+  struct StopKeyed {
+    KeyedServices& keyed;
+    ~StopKeyed() { keyed.Stop(); }
+  } stop_keyed{keyed};
   std::unique_ptr<service::AnalyticsService> analytics =
       service::AnalyticsService::Create(*opened->store, env);
   bool detect_anomalies = false;
@@ -693,10 +767,26 @@ int Serve(const Settings& settings) {
   metrics::Registry registry;
   RegisterServerMetrics(registry, *opened->service, usage, KEYHOLD_VERSION);
   RegisterAlertMetrics(registry, alert_queue);
-  RegisterDeliveryMetrics(registry, delivery);
-  auto secrets = service::SecretService::Open(*opened->store, env, opened->master_key.view());
-  if (!secrets.ok()) {
-    spdlog::error("cannot open the secrets keyring: {}", secrets.status().message());
+  RegisterDeliveryMetrics(registry, [&keyed] { return keyed.PendingDeliveries(); });
+  RegisterSealMetric(registry, readiness);
+  // Sealed: the master key comes from shares (PUT /v1/sys/unseal); everything else serves now.
+  std::optional<Unsealer> unsealer;
+  http::vault::VaultApi* vault_api = nullptr;  // set below, before the listener starts
+  if (opened->master_key.empty()) {
+    unsealer.emplace(*opened->seal, env, [&](std::span<const uint8_t> key) -> Status {
+      KH_RETURN_IF_ERROR(keyed.Start(key, *audit));
+      alerts->Unseal(key);
+      vault_api->SetSecrets(keyed.secrets());
+      readiness.SetSealed(false);
+      return OkStatus();
+    });
+    readiness.SetSealed(true);
+    spdlog::warn(
+        "sealed: keys are verified, but secrets, webhook delivery and audit checkpoints wait "
+        "until {} of {} unseal shares are given (keyhold operator unseal)",
+        opened->seal->threshold, opened->seal->shares);
+  } else if (Status st = keyed.Start(opened->master_key.view(), *audit); !st.ok()) {
+    spdlog::error("{}", st.message());
     return 2;
   }
   auto forward_auth = ForwardAuthFor(settings, alert_queue);
@@ -715,9 +805,10 @@ int Serve(const Settings& settings) {
     spdlog::info("serving POST {} for reports signed with the keys in {}", http::kLeakReportPath,
                  path);
   }
-  Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, **secrets, env, registry,
-                    *metrics_access, readiness, std::move(forward_auth).value(),
-                    leak_report_keys.get());
+  Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, keyed.secrets(),
+                    unsealer ? &*unsealer : nullptr, env, registry, *metrics_access, readiness,
+                    std::move(forward_auth).value(), leak_report_keys.get());
+  vault_api = &surfaces.vault;
   http::HttpMetrics http_metrics(registry, surfaces.router);
   ReportTo(settings, log, http_metrics, opts);
   if (early) {  // the real listener takes over the address (and the port it was given, if 0)
@@ -737,8 +828,6 @@ int Serve(const Settings& settings) {
   spdlog::info("at most {} connections; requests within {} ms, idle connections closed after {} ms",
                opts.max_connections, opts.read_timeout.count(), opts.idle_timeout.count());
   auto flusher = FlushLastUsed(*opened->service);
-  delivery.Start();
-  auto checkpointer = CheckpointAudit(*audit, std::move(signer).value(), *checkpoint_every);
   auto rotation = SweepRotation(*opened->service, *sweep_every);
   auto store_watch =
       WatchStore(*opened->store, settings.Get("data_dir") + "/keyhold.db", readiness);
@@ -753,8 +842,7 @@ int Serve(const Settings& settings) {
   rotation->Stop();
   usage.Stop();  // its last flush may still detect something: queued, then raised
   alert_queue.Stop();
-  delivery.Stop();
-  checkpointer->Stop();
+  keyed.Stop();
   spdlog::info("stopped");
   return 0;
 }

@@ -90,12 +90,20 @@ void RegisterAlertMetrics(metrics::Registry& registry, const audit::AlertQueue& 
                        {}, [&queue] { return One(static_cast<double>(queue.Dropped())); });
 }
 
-void RegisterDeliveryMetrics(metrics::Registry& registry, const audit::WebhookDelivery& delivery) {
-  registry.AddCallback("keyhold_webhook_deliveries_pending",
-                       "Alert deliveries to webhook endpoints not yet made (due, or waiting for a "
-                       "retry); -1 until first counted or while the store cannot be read.",
+void RegisterDeliveryMetrics(metrics::Registry& registry, std::function<int64_t()> pending) {
+  registry.AddCallback(
+      "keyhold_webhook_deliveries_pending",
+      "Alert deliveries to webhook endpoints not yet made (due, or waiting for a "
+      "retry); -1 while sealed, until first counted, or while the store cannot be read.",
+      Type::kGauge, {},
+      [pending = std::move(pending)] { return One(static_cast<double>(pending())); });
+}
+
+void RegisterSealMetric(metrics::Registry& registry, const http::Readiness& readiness) {
+  registry.AddCallback("keyhold_sealed",
+                       "1 while the server is sealed: keys verify, secrets wait for unseal shares.",
                        Type::kGauge, {},
-                       [&delivery] { return One(static_cast<double>(delivery.Pending())); });
+                       [&readiness] { return One(readiness.Sealed() ? 1.0 : 0.0); });
 }
 
 }  // namespace keyhold::server

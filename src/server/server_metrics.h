@@ -12,6 +12,7 @@
 //   keyhold_bruteforce_blocks_total              end-user addresses blocked
 //   keyhold_alert_queue_depth                    detectors' alerts waiting for the outbox
 //   keyhold_alerts_dropped_total                 detectors' alerts dropped (queue full)
+//   keyhold_sealed                               1 while the master key waits for unseal shares
 //
 // plus the process_* families (metrics/process.h). HTTP request metrics are http/http_metrics.h.
 //
@@ -19,10 +20,11 @@
 //   RegisterServerMetrics(registry, keys, usage, KEYHOLD_VERSION);
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "audit/alert_queue.h"
-#include "audit/webhook_delivery.h"
+#include "http/health.h"
 #include "metrics/metrics.h"
 #include "service/key_service.h"
 #include "service/usage_recorder.h"
@@ -36,6 +38,10 @@ void RegisterServerMetrics(metrics::Registry& registry, const service::KeyServic
 // `queue` must outlive `registry`'s last Render.
 void RegisterAlertMetrics(metrics::Registry& registry, const audit::AlertQueue& queue);
 // The webhook outbox's depth: deliveries pending, as the delivery worker last counted them.
-void RegisterDeliveryMetrics(metrics::Registry& registry, const audit::WebhookDelivery& delivery);
+// `pending` is called on each scrape and must not wait (WebhookDelivery::Pending).
+void RegisterDeliveryMetrics(metrics::Registry& registry, std::function<int64_t()> pending);
+
+// keyhold_sealed, from `readiness` (which must outlive `registry`'s last Render).
+void RegisterSealMetric(metrics::Registry& registry, const http::Readiness& readiness);
 
 }  // namespace keyhold::server

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -94,10 +95,16 @@ class AlertServiceImpl final : public AlertService {
  public:
   AlertServiceImpl(store::Store& store, Env& env, std::span<const uint8_t> master_key,
                    AlertOptions options)
-      : store_(store),
-        env_(env),
-        storage_key_(audit::WebhookSecretKey(master_key)),
-        options_(std::move(options)) {}
+      : store_(store), env_(env), options_(std::move(options)) {
+    if (!master_key.empty()) Unseal(master_key);
+  }
+
+  void Unseal(std::span<const uint8_t> master_key) override {
+    std::lock_guard lock(unseal_mu_);
+    if (has_storage_key_.load(std::memory_order_acquire)) return;
+    storage_key_ = audit::WebhookSecretKey(master_key);
+    has_storage_key_.store(true, std::memory_order_release);
+  }
 
   StatusOr<audit::RaiseOutcome> Raise(const audit::Alert& alert) override {
     return RaiseTo(alert, "");
@@ -106,6 +113,7 @@ class AlertServiceImpl final : public AlertService {
   StatusOr<CreatedEndpoint> CreateEndpoint(const RequestContext& ctx,
                                            const EndpointSpec& spec) override {
     KH_RETURN_IF_ERROR(Require(ctx.actor, "alerts.*.manage"));
+    KH_RETURN_IF_ERROR(Unsealed());
     KH_RETURN_IF_ERROR(audit::ParseWebhookUrl(spec.url).status());
     KH_RETURN_IF_ERROR(CheckKinds(spec.kinds));
     KH_ASSIGN_OR_RETURN(std::vector<uint8_t> salt, Salt());
@@ -168,6 +176,7 @@ class AlertServiceImpl final : public AlertService {
   StatusOr<CreatedEndpoint> RotateSecret(const RequestContext& ctx,
                                          const std::string& id) override {
     KH_RETURN_IF_ERROR(Require(ctx.actor, "alerts.*.manage"));
+    KH_RETURN_IF_ERROR(Unsealed());
     KH_ASSIGN_OR_RETURN(WebhookEndpointRecord r, store_.GetWebhookEndpoint(id));
     int64_t now = env_.NowMillis();
     audit::WebhookSecret secret = audit::NewWebhookSecret(env_);
@@ -286,6 +295,13 @@ class AlertServiceImpl final : public AlertService {
                  or_dash(a.key_id), or_dash(a.api_id), or_dash(a.client_ip), out.deliveries);
   }
 
+  // Signing secrets are sealed with a key from the master key: none while the server is sealed.
+  Status Unsealed() const {
+    if (has_storage_key_.load(std::memory_order_acquire)) return OkStatus();
+    return Unavailable("keyhold is sealed: webhook signing secrets can be made once it is unsealed",
+                       "server/sealed");
+  }
+
   audit::AuditEntry Entry(const RequestContext& ctx, std::string action, std::string target,
                           std::string details) const {
     return audit::EntryFor(ctx, env_.NowMillis(), std::move(action), std::move(target),
@@ -294,7 +310,11 @@ class AlertServiceImpl final : public AlertService {
 
   store::Store& store_;
   Env& env_;
-  const crypto::Sha256Digest storage_key_;
+  // Written once (under unseal_mu_), before has_storage_key_ is set; read only after it is seen
+  // set.
+  std::mutex unseal_mu_;
+  crypto::Sha256Digest storage_key_{};
+  std::atomic<bool> has_storage_key_{false};
   const AlertOptions options_;
   std::mutex salt_mu_;
   std::vector<uint8_t> salt_;  // guarded by salt_mu_

@@ -104,10 +104,15 @@ struct AlertPage {
 class AlertService : public audit::AlertSink {
  public:
   // `store` and `env` must outlive the service; `master_key` (32 bytes) is used only here, to
-  // derive the key that seals signing secrets (audit::WebhookSecretKey).
+  // derive the key that seals signing secrets (audit::WebhookSecretKey). An empty `master_key`
+  // (a sealed server) makes a service that raises and lists alerts but answers kUnavailable
+  // ("server/sealed") to creating an endpoint or rotating its secret until Unseal.
   static std::unique_ptr<AlertService> Create(store::Store& store, Env& env,
                                               std::span<const uint8_t> master_key,
                                               AlertOptions options = {});
+
+  // Gives a service made without a master key the key (once; later calls change nothing).
+  virtual void Unseal(std::span<const uint8_t> master_key) = 0;
 
   // audit::AlertSink: also writes the alert to the log (ids and addresses only).
   StatusOr<audit::RaiseOutcome> Raise(const audit::Alert& alert) override = 0;

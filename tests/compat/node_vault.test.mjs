@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import vault from "node-vault";
-import { Server } from "../lib/keyhold.mjs";
+import { Server, cli, tempDir } from "../lib/keyhold.mjs";
 
 let s;
 let v;
@@ -164,4 +164,37 @@ test("an unknown or insufficient token is Vault's 403", async () => {
     (e) => e.response.statusCode === 403,
   );
   assert.deepEqual((await app.list("secret/metadata/")).data.keys, ["helpdesk/"]);
+});
+
+test("a sealed server: status(), health(), a sealed read, unseal() share by share", async () => {
+  const dataDir = path.join(tempDir(), "data");
+  const init = await cli(["operator", "init-shares", "--data-dir", dataDir, "--shares", "3", "--threshold", "2", "--json"]);
+  assert.equal(init.code, 0, init.stderr);
+  const { unseal_keys_b64: shares, rootKey } = JSON.parse(init.stdout);
+  const sealed = await new Server({ dataDir }).start();
+  try {
+    const sv = vault({ endpoint: sealed.url, token: rootKey });
+    let status = await sv.status();
+    assert.deepEqual([status.sealed, status.t, status.n, status.progress], [true, 2, 3, 0]);
+    // node-vault takes any sys/health answer as a result, as Vault's status codes carry the state.
+    assert.equal((await sv.health()).sealed, true);
+    assert.equal((await sv.health({ sealedcode: 200 })).sealed, true);
+    await assert.rejects(sv.read("secret/data/app/db"), (e) => {
+      assert.equal(e.response.statusCode, 503);
+      assert.deepEqual(e.response.body, { errors: ["Vault is sealed"] });
+      return true;
+    });
+    status = await sv.unseal({ key: shares[2] });
+    assert.deepEqual([status.sealed, status.progress], [true, 1]);
+    status = await sv.unseal({ key: shares[0] });
+    assert.equal(status.sealed, false);
+    assert.equal((await sv.health()).sealed, false);
+    await sv.write("secret/data/app/db", { data: { password: secret("db") } });
+    assert.equal((await sv.read("secret/data/app/db")).data.metadata.version, 1);
+  } finally {
+    await sealed.stop();
+  }
+  for (const share of shares) {
+    assert.equal(sealed.stderr.includes(share) || sealed.stdout.includes(share), false, "a share was logged");
+  }
 });

@@ -1,5 +1,7 @@
 #include "http/vault/vault_api.h"
 
+#include <openssl/crypto.h>
+
 #include <iterator>
 #include <nlohmann/json.hpp>
 
@@ -31,9 +33,19 @@ constexpr std::string_view kRoutes[] = {"sys/health",
                                         "kv/delete",
                                         "kv/undelete",
                                         "kv/destroy",
-                                        "kv/config"};
+                                        "kv/config",
+                                        "sys/unseal"};
 
 HttpResponse PermissionDenied() { return VaultError(403, "permission denied"); }
+
+// Vault's seal-status shape (also the answer to sys/unseal).
+json SealStatusJson(const SealControl::State& state, const VaultOptions& options) {
+  return {
+      {"type", "shamir"},     {"initialized", true},        {"sealed", state.sealed},
+      {"t", state.threshold}, {"n", state.shares},          {"progress", state.progress},
+      {"nonce", state.nonce}, {"version", options.version}, {"build_date", ""},
+      {"migration", false},   {"recovery_seal", false},     {"storage_type", options.storage_type}};
+}
 
 HttpResponse NoHandler(std::string_view path) {
   return VaultError(404, "no handler for route \"" + std::string(path.substr(0, 256)) +
@@ -241,7 +253,11 @@ HttpResponse VaultApi::Handle(RequestContext& ctx, const HttpRequest& req) {
   if (path == "sys/health") return Health(req);
   if (path == "sys/seal-status") {
     if (req.method != "GET") return VaultError(405, "");
-    return SealStatus();
+    return SealStatus(ctx);
+  }
+  if (path == "sys/unseal") return Unseal(ctx, req);
+  if (options_.seal && !secrets_ && options_.seal->IsSealed()) {
+    return VaultError(503, "Vault is sealed");
   }
   if (!keys_ || !secrets_) return NoHandler(path);
   // Everything else reads the store (tokens are in memory, but secrets and mounts are not).
@@ -532,12 +548,23 @@ HttpResponse VaultApi::Token(RequestContext& ctx, const HttpRequest& req, std::s
   return NoHandler(path);
 }
 
-// The server holds its master key from start-up, so it is always initialized, unsealed and
-// active: 200.
+// Vault's health: 200 when unsealed; when sealed 503, or `sealedcode` if given (as Vault).
+// There is no standby, so `standbyok` and `standbycode` change nothing; `activecode` replaces
+// the 200.
 HttpResponse VaultApi::Health(const HttpRequest& req) {
   if (req.method != "GET" && req.method != "HEAD") return VaultError(405, "");
+  bool sealed = options_.seal && options_.seal->IsSealed();
+  int status = sealed ? 503 : 200;
+  if (auto code = QueryParam(req.target, sealed ? "sealedcode" : "activecode")) {
+    if (code->size() != 3 ||
+        !std::all_of(code->begin(), code->end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        (*code)[0] < '1' || (*code)[0] > '5') {
+      return VaultError(400, "bad code");
+    }
+    status = std::stoi(*code);
+  }
   json body = {{"initialized", true},
-               {"sealed", false},
+               {"sealed", sealed},
                {"standby", false},
                {"performance_standby", false},
                {"replication_performance_mode", "disabled"},
@@ -545,22 +572,48 @@ HttpResponse VaultApi::Health(const HttpRequest& req) {
                {"server_time_utc", env_.NowMillis() / 1000},
                {"version", options_.version},
                {"cluster_name", "keyhold"}};
-  return JsonResponse(200, body);  // for HEAD the listener sends the head alone
+  return JsonResponse(status, body);  // for HEAD the listener sends the head alone
 }
 
-HttpResponse VaultApi::SealStatus() {
-  return JsonResponse(200, {{"type", "shamir"},
-                            {"initialized", true},
-                            {"sealed", false},
-                            {"t", 1},
-                            {"n", 1},
-                            {"progress", 0},
-                            {"nonce", ""},
-                            {"version", options_.version},
-                            {"build_date", ""},
-                            {"migration", false},
-                            {"recovery_seal", false},
-                            {"storage_type", options_.storage_type}});
+// Without a seal the server held its master key from start-up: always unsealed, t = n = 1.
+HttpResponse VaultApi::SealStatus(RequestContext& ctx) {
+  SealControl::State state;
+  if (options_.seal) {
+    if (!ctx.may_block) return HttpResponse::RunOnWorker();  // an unseal may be in progress
+    state = options_.seal->Get();
+  }
+  return JsonResponse(200, SealStatusJson(state, options_));
+}
+
+// Vault's unseal: {"key": share} adds a share, {"reset": true} forgets those held. No token, as
+// in Vault; the seal bounds how fast shares are taken. The share is never echoed or logged.
+HttpResponse VaultApi::Unseal(RequestContext& ctx, const HttpRequest& req) {
+  if (req.method != "PUT" && req.method != "POST") return VaultError(405, "");
+  if (!options_.seal) return JsonResponse(200, SealStatusJson({}, options_));
+  if (req.body.size() > 4096) return VaultError(413, "the request body is too large");
+  // Unsealing opens the secrets keyring, which reads the store.
+  if (!ctx.may_block) return HttpResponse::RunOnWorker();
+  auto body = BodyObject(req);
+  if (!body.ok()) return VaultError(400, body.status().message());
+  auto reset = BoolOf(*body, "reset");
+  if (!reset.ok()) return VaultError(400, reset.status().message());
+  if (*reset && **reset) return JsonResponse(200, SealStatusJson(options_.seal->Reset(), options_));
+  auto key = body->find("key");
+  if (key == body->end() || !key->is_string() || key->get_ref<const std::string&>().empty()) {
+    return VaultError(400,
+                      "'key' must be specified in request body as JSON, or 'reset' set to true");
+  }
+  auto state = options_.seal->Submit(key->get_ref<const std::string&>());
+  OPENSSL_cleanse(key->get_ref<std::string&>().data(), key->get_ref<const std::string&>().size());
+  if (!state.ok()) {
+    if (state.status().code() == StatusCode::kResourceExhausted) {
+      HttpResponse r = VaultError(429, state.status().message());
+      r.headers.emplace_back("Retry-After", "60");
+      return r;
+    }
+    return ErrorOf(state.status());
+  }
+  return JsonResponse(200, SealStatusJson(*state, options_));
 }
 
 }  // namespace keyhold::http::vault

@@ -5,9 +5,12 @@
 //     undelete|destroy/<path>`, `<mount>/config`, the LIST verb and `?list=true`;
 //   - `auth/token/lookup-self`, `auth/token/renew-self`: the root key in `X-Vault-Token` (or
 //     `Authorization: Bearer`) described as a Vault token;
-//   - `sys/health`, `sys/seal-status`, `sys/mounts/<name>` (enable a KV v2 mount),
+//   - `sys/health`, `sys/seal-status`, `sys/unseal` (no token, as in Vault), `sys/mounts/<name>`
+//     (enable a KV v2 mount),
 //     `sys/internal/ui/mounts/<path>` (which the vault CLI asks to learn a mount's KV version),
 //     `sys/rotate` (a new keyring term; data keys re-wrapped in the background).
+// While the server is sealed (SealControl) everything but `sys/health`, `sys/seal-status` and
+// `sys/unseal` is Vault's 503 `{"errors":["Vault is sealed"]}`.
 // Any other path is Vault's 404 for a route that has no handler. A missing, unknown or
 // insufficient token is Vault's 403 `{"errors":["permission denied"]}`.
 //
@@ -17,11 +20,14 @@
 // Thread-safety: Handle may be called concurrently.
 #pragma once
 
+#include <atomic>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/env.h"
+#include "core/status.h"
 #include "http/router.h"
 #include "http/vault/vault_wire.h"
 
@@ -32,15 +38,41 @@ class SecretService;
 
 namespace keyhold::http::vault {
 
+// The seal of a server that starts sealed (server/seal.h): its state, and unsealing by shares.
+class SealControl {
+ public:
+  struct State {
+    bool sealed = false;
+    int threshold = 1;
+    int shares = 1;
+    int progress = 0;   // distinct shares held towards the threshold
+    std::string nonce;  // names the unseal attempt in progress ("" when none)
+  };
+  virtual ~SealControl() = default;
+  // Whether the master key is still missing; never waits.
+  virtual bool IsSealed() const = 0;
+  // May wait while an unseal is in progress: call from a worker.
+  virtual State Get() = 0;
+  // Takes one share (its text as the operator has it). Errors: kInvalidArgument for a share that
+  // is malformed, foreign, repeated, or completes a set that does not give the master key (the
+  // progress is then reset); kResourceExhausted when shares come too fast; kUnavailable when
+  // the master key was had but the services that need it did not start. Messages never quote
+  // the share.
+  virtual StatusOr<State> Submit(std::string_view share) = 0;
+  // Forgets the shares held so far.
+  virtual State Reset() = 0;
+};
+
 struct VaultOptions {
   std::string version;
   std::string storage_type = "sqlite";
+  SealControl* seal = nullptr;  // null: the master key was at hand from the start
 };
 
 class VaultApi final : public Surface {
  public:
   // `keys` authenticates tokens and `secrets` serves the KV mounts; without them only `sys/health`
-  // and `sys/seal-status` are served.
+  // and `sys/seal-status` are served. A sealed server has no `secrets` until SetSecrets.
   VaultApi(VaultOptions options, Env& env, service::KeyService* keys = nullptr,
            service::SecretService* secrets = nullptr)
       : options_(std::move(options)), env_(env), keys_(keys), secrets_(secrets) {}
@@ -51,10 +83,24 @@ class VaultApi final : public Surface {
   std::string_view Name() const override { return "vault"; }
   std::vector<std::string_view> Routes() const override;
   int RouteIndex(std::string_view path) const override;
+  // Serves the KV mounts from now on (once the server is unsealed). `secrets` must outlive this.
+  void SetSecrets(service::SecretService* secrets) { secrets_.Set(secrets); }
 
  private:
   HttpResponse Health(const HttpRequest& req);
-  HttpResponse SealStatus();
+  HttpResponse SealStatus(RequestContext& ctx);
+  HttpResponse Unseal(RequestContext& ctx, const HttpRequest& req);
+  // The secret service, set at construction or once later (SetSecrets); read by any thread.
+  class LateSecrets {
+   public:
+    explicit LateSecrets(service::SecretService* s) : p_(s) {}
+    void Set(service::SecretService* s) { p_.store(s, std::memory_order_release); }
+    service::SecretService* operator->() const { return p_.load(std::memory_order_acquire); }
+    bool operator!() const { return p_.load(std::memory_order_acquire) == nullptr; }
+
+   private:
+    std::atomic<service::SecretService*> p_;
+  };
   // Everything that needs a token.
   HttpResponse Authenticated(RequestContext& ctx, const HttpRequest& req, std::string_view path);
   HttpResponse Sys(RequestContext& ctx, const HttpRequest& req, std::string_view path);
@@ -71,7 +117,7 @@ class VaultApi final : public Surface {
   VaultOptions options_;
   Env& env_;
   service::KeyService* keys_;
-  service::SecretService* secrets_;
+  LateSecrets secrets_;
 };
 
 // A Vault error response: {"errors":[detail]} (or [] when detail is empty).

@@ -1,0 +1,305 @@
+#include "server/seal.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "crypto/crypto.h"
+#include "crypto/secure_bytes.h"
+#include "crypto/system_env.h"
+#include "server/bootstrap.h"
+#include "service/secrets.h"
+
+namespace keyhold::server {
+namespace {
+
+using nlohmann::json;
+namespace shamir = crypto::shamir;
+
+std::string MasterKeyPath(const std::string& data_dir) { return data_dir + "/master.key"; }
+
+Status SyncDirectory(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Unavailable("cannot open " + dir + ": " + std::strerror(errno));
+  int rc = fsync(fd);
+  close(fd);
+  if (rc != 0) return Unavailable("cannot sync " + dir + ": " + std::strerror(errno));
+  return OkStatus();
+}
+
+// Overwrites the file with zeros, syncs, then unlinks it and syncs its directory. (On a
+// copy-on-write or journaling file system the old blocks may survive: the overwrite is a best
+// effort, the unlink is not.)
+Status SecureRemove(const std::string& path, const std::string& dir) {
+  int fd = open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Unavailable("cannot open " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  bool ok = fstat(fd, &st) == 0;
+  std::vector<char> zeros(ok ? static_cast<size_t>(st.st_size) : 0, '\0');
+  ok = ok && write(fd, zeros.data(), zeros.size()) == static_cast<ssize_t>(zeros.size()) &&
+       fsync(fd) == 0;
+  close(fd);
+  if (!ok) return Unavailable("cannot overwrite " + path + ": " + std::strerror(errno));
+  if (unlink(path.c_str()) != 0) {
+    return Unavailable("cannot remove " + path + ": " + std::strerror(errno));
+  }
+  return SyncDirectory(dir);
+}
+
+}  // namespace
+
+std::string SealConfigPath(const std::string& data_dir) { return data_dir + "/seal.json"; }
+
+StatusOr<std::optional<SealConfig>> LoadSealConfig(const std::string& data_dir) {
+  std::string path = SealConfigPath(data_dir);
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<SealConfig>();
+    return Unavailable("cannot open " + path + ": " + std::strerror(errno));
+  }
+  std::string text(4096, '\0');
+  ssize_t n = read(fd, text.data(), text.size());
+  close(fd);
+  if (n < 0) return Unavailable("cannot read " + path + ": " + std::strerror(errno));
+  text.resize(static_cast<size_t>(n));
+  Status bad = FailedPrecondition(path + " is not a keyhold seal configuration");
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object() || j.value("type", "") != "shamir") return bad;
+  SealConfig c;
+  auto threshold = j.find("threshold");
+  auto shares = j.find("shares");
+  if (threshold == j.end() || shares == j.end() || !threshold->is_number_integer() ||
+      !shares->is_number_integer()) {
+    return bad;
+  }
+  c.threshold = threshold->get<int>();
+  c.shares = shares->get<int>();
+  if (c.threshold < 1 || c.threshold > c.shares || c.shares > shamir::kMaxShares) return bad;
+  std::string set_id;
+  std::string check;
+  if (!j.contains("setId") || !j["setId"].is_string() || !j.contains("keyCheck") ||
+      !j["keyCheck"].is_string() || !crypto::HexDecode(j["setId"].get<std::string>(), &set_id) ||
+      !crypto::HexDecode(j["keyCheck"].get<std::string>(), &check) ||
+      set_id.size() != c.set_id.size() || check.size() != c.key_check.size()) {
+    return bad;
+  }
+  std::memcpy(c.set_id.data(), set_id.data(), c.set_id.size());
+  std::memcpy(c.key_check.data(), check.data(), c.key_check.size());
+  return std::optional<SealConfig>(c);
+}
+
+Status SaveSealConfig(const std::string& data_dir, const SealConfig& config) {
+  json j = {{"type", "shamir"},
+            {"threshold", config.threshold},
+            {"shares", config.shares},
+            {"setId", crypto::HexEncode(config.set_id)},
+            {"keyCheck", crypto::HexEncode(config.key_check)}};
+  std::string text = j.dump(2) + "\n";
+  std::string path = SealConfigPath(data_dir);
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return Unavailable("cannot create " + tmp + ": " + std::strerror(errno));
+  bool ok =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    return Unavailable("cannot write " + path + ": " + std::strerror(errno));
+  }
+  return SyncDirectory(data_dir);
+}
+
+bool KeyMatches(const SealConfig& config, std::span<const uint8_t> key) {
+  return crypto::ConstantTimeEqual(shamir::KeyCheck(key), config.key_check);
+}
+
+int InitShares(const Settings& settings, int shares, int threshold, bool json_output) {
+  umask(077);
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "keyhold operator init-shares: %s\n", message.c_str());
+    return 1;
+  };
+  if (shares < 1 || shares > shamir::kMaxShares || threshold < 1 || threshold > shares) {
+    std::fprintf(stderr,
+                 "keyhold operator init-shares: --shares must be from 1 to 255 and --threshold "
+                 "from 1 to --shares\n");
+    return 2;
+  }
+  if (!settings.Get("master_key_file").empty()) {
+    return fail(
+        "the master key comes from KEYHOLD_MASTER_KEY_FILE (--master-key-file), which keyhold "
+        "does not own: splitting it would leave the whole key on disk. Copy it to "
+        "DATA_DIR/master.key (mode 0600), unset the setting, and run this again");
+  }
+  if (const char* env_key = std::getenv("KEYHOLD_MASTER_KEY"); env_key && *env_key) {
+    return fail(
+        "the master key comes from KEYHOLD_MASTER_KEY: a sealed server takes it from shares "
+        "instead. Write it to DATA_DIR/master.key (mode 0600), unset the variable, and run this "
+        "again");
+  }
+  const std::string& dir = settings.Get("data_dir");
+  crypto::InitSecureHeap();
+  auto existing = LoadSealConfig(dir);
+  if (!existing.ok()) return fail(existing.status().message());
+  if (*existing && access(MasterKeyPath(dir).c_str(), F_OK) != 0) {
+    return fail(dir + " is already sealed (" + SealConfigPath(dir) +
+                "): its master key exists only as shares");
+  }
+  crypto::SystemEnv env;
+  auto opened = OpenDataDir(dir, "", env);
+  if (!opened.ok()) return fail(opened.status().message());
+  // Never split a key that does not open this directory's secrets (e.g. a master.key made anew
+  // beside a store whose key was lost): the shares would unseal nothing.
+  if (auto secrets = service::SecretService::Open(*opened->store, env, opened->master_key.view());
+      !secrets.ok()) {
+    return fail("cannot open the secrets keyring with " + MasterKeyPath(dir) + ": " +
+                secrets.status().message() + "; nothing was split");
+  }
+  auto split = shamir::Split(opened->master_key.view(), threshold, shares);
+  if (!split.ok()) return fail(split.status().message());
+  SealConfig config{.threshold = threshold, .shares = shares};
+  crypto::RandomBytes(config.set_id);
+  config.key_check = shamir::KeyCheck(opened->master_key.view());
+  // seal.json first: until master.key is gone the server keeps using master.key (checked
+  // against seal.json), so a crash in between loses nothing.
+  if (Status st = SaveSealConfig(dir, config); !st.ok()) return fail(st.message());
+
+  std::vector<std::string> texts;
+  for (const shamir::Share& s : *split)
+    texts.push_back(shamir::EncodeShare(config.set_id, threshold, s));
+  if (json_output) {
+    json j = {
+        {"unseal_keys_b64", texts}, {"unseal_shares", shares}, {"unseal_threshold", threshold}};
+    if (opened->created_root_key) {
+      j["rootKeyId"] = opened->created_root_key->key_id;
+      j["rootKey"] = std::string(opened->created_root_key->key.Reveal());
+    }
+    std::string out = j.dump();
+    std::printf("%s\n", out.c_str());
+    OPENSSL_cleanse(out.data(), out.size());
+  } else {
+    if (opened->created_root_key) {
+      const auto& k = *opened->created_root_key;
+      std::printf(
+          "Created the first root key. It holds every permission and is shown only this once:\n"
+          "  root key id: %s\n  root key:    %.*s\n\n",
+          k.key_id.c_str(), static_cast<int>(k.key.Reveal().size()), k.key.Reveal().data());
+    }
+    std::printf(
+        "The master key is split into %d share%s; any %d of them unseal the server.\n"
+        "Each share is shown only this once: give each to a different person.\n\n",
+        shares, shares == 1 ? "" : "s", threshold);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::printf("  Unseal share %zu of %d: %s\n", i + 1, shares, texts[i].c_str());
+    }
+    std::printf(
+        "\n%s is now sealed: keyhold serve starts sealed (keys verify; secrets answer 503) "
+        "until `keyhold operator unseal` is given %d share%s.\n",
+        dir.c_str(), threshold, threshold == 1 ? "" : "s");
+  }
+  for (std::string& t : texts) OPENSSL_cleanse(t.data(), t.size());
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
+    // The shares may not have reached anyone: keep master.key, which still opens the directory.
+    return fail("the shares could not be written out; " + MasterKeyPath(dir) +
+                " is kept: run this again");
+  }
+  if (Status st = SecureRemove(MasterKeyPath(dir), dir); !st.ok()) {
+    return fail(st.message() + "; remove it by hand, or the server keeps using it");
+  }
+  return 0;
+}
+
+Unsealer::State Unsealer::StateLocked() const {
+  return {.sealed = sealed_.load(std::memory_order_acquire),
+          .threshold = config_.threshold,
+          .shares = config_.shares,
+          .progress = static_cast<int>(held_.size()),
+          .nonce = nonce_};
+}
+
+void Unsealer::ForgetLocked() {
+  held_.clear();  // each share's bytes are zeroed as it is freed
+  nonce_.clear();
+}
+
+Unsealer::State Unsealer::Get() {
+  std::lock_guard lock(mu_);
+  if (!held_.empty() && env_.NowMillis() - last_share_ms_ > kProgressTimeoutMs) ForgetLocked();
+  return StateLocked();
+}
+
+Unsealer::State Unsealer::Reset() {
+  std::lock_guard lock(mu_);
+  ForgetLocked();
+  return StateLocked();
+}
+
+StatusOr<Unsealer::State> Unsealer::Submit(std::string_view text) {
+  std::lock_guard lock(mu_);
+  if (!IsSealed()) return StateLocked();
+  int64_t now = env_.NowMillis();
+  if (now - window_start_ms_ >= 60'000) {
+    window_start_ms_ = now;
+    window_count_ = 0;
+  }
+  if (++window_count_ > kMaxSharesPerMinute) {
+    return Status(StatusCode::kResourceExhausted, "server/unseal_rate",
+                  "too many unseal attempts: wait a minute");
+  }
+  if (!held_.empty() && now - last_share_ms_ > kProgressTimeoutMs) ForgetLocked();
+  auto parsed = shamir::ParseShare(text);
+  if (!parsed.ok()) {
+    spdlog::warn("unseal share refused: {}", parsed.status().message());
+    return parsed.status();
+  }
+  if (parsed->set_id != config_.set_id || parsed->threshold != config_.threshold ||
+      parsed->share.y.size() != 32) {
+    spdlog::warn("unseal share refused: it is from another split of the master key");
+    return InvalidArgument(
+        "this share is from another split of the master key (another data directory, or an "
+        "earlier init-shares)");
+  }
+  for (const shamir::Share& h : held_) {
+    if (h.x == parsed->share.x) {
+      return InvalidArgument("given key has already been provided during this unseal operation");
+    }
+  }
+  if (held_.empty()) {
+    std::array<uint8_t, 16> nonce{};
+    env_.RandomBytes(nonce);
+    nonce_ = crypto::HexEncode(nonce);
+  }
+  last_share_ms_ = now;
+  held_.push_back(std::move(parsed->share));
+  if (static_cast<int>(held_.size()) < config_.threshold) {
+    spdlog::info("unseal progress {}/{}", held_.size(), config_.threshold);
+    return StateLocked();
+  }
+  auto key = shamir::Combine(held_);
+  ForgetLocked();
+  if (!key.ok() || !KeyMatches(config_, key->view())) {
+    spdlog::warn("unseal refused: the {} shares given do not give the master key",
+                 config_.threshold);
+    return InvalidArgument(
+        "the shares given do not reconstruct the master key: unseal progress reset");
+  }
+  if (Status st = on_unseal_(key->view()); !st.ok()) {
+    spdlog::error("the master key was reconstructed but the server could not start with it: {}",
+                  st.message());
+    return Unavailable("the server could not start with the master key: " + st.message());
+  }
+  sealed_.store(false, std::memory_order_release);
+  spdlog::info("unsealed");
+  return StateLocked();
+}
+
+}  // namespace keyhold::server

@@ -1,0 +1,90 @@
+// Sealed start: the master key split into Shamir shares (crypto/shamir.h), none of it on disk.
+//
+// A sealed data directory holds DATA_DIR/seal.json (threshold, number of shares, the split's id
+// and a key check value; no key material) and no master.key. `keyhold serve` then starts
+// sealed; an Unsealer takes shares (PUT /v1/sys/unseal, `keyhold operator unseal`) until it has
+// the threshold, checks the combined key against the key check value, and hands it to the
+// services that need it.
+//
+//   KH_ASSIGN_OR_RETURN(std::optional<SealConfig> seal, LoadSealConfig(data_dir));
+//   Unsealer unsealer(*seal, env, [&](std::span<const uint8_t> key) { return StartKeyed(key); });
+//
+// Thread-safety: Unsealer may be called from many threads; the rest are free functions.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/env.h"
+#include "core/status.h"
+#include "crypto/shamir.h"
+#include "http/vault/vault_api.h"
+#include "server/settings.h"
+
+namespace keyhold::server {
+
+struct SealConfig {
+  int threshold = 0;
+  int shares = 0;
+  crypto::shamir::SetId set_id{};
+  crypto::Sha256Digest key_check{};
+};
+
+// DATA_DIR/seal.json.
+std::string SealConfigPath(const std::string& data_dir);
+// The seal configuration of `data_dir`, or nullopt when it has none (the key is not split).
+// Errors: kFailedPrecondition for a file that is not a seal configuration; kUnavailable for I/O.
+StatusOr<std::optional<SealConfig>> LoadSealConfig(const std::string& data_dir);
+// Writes the seal configuration (mode 0600) in place of any other, atomically.
+Status SaveSealConfig(const std::string& data_dir, const SealConfig& config);
+// True if `key` is the key whose check value `config` holds (in constant time).
+bool KeyMatches(const SealConfig& config, std::span<const uint8_t> key);
+
+// `keyhold operator init-shares`: splits the data directory's master key (created first, with
+// the first root key, on a new directory) into `shares` shares, prints them once, keeps a seal
+// configuration and securely removes DATA_DIR/master.key. Refused when the master key comes
+// from KEYHOLD_MASTER_KEY_FILE or KEYHOLD_MASTER_KEY (keyhold does not own those), or when the
+// directory is already sealed. Returns the exit code.
+int InitShares(const Settings& settings, int shares, int threshold, bool json_output);
+
+class Unsealer final : public http::vault::SealControl {
+ public:
+  // Shares held this long without a new one are forgotten.
+  static constexpr int64_t kProgressTimeoutMs = 10 * 60 * 1000;
+  // At most this many shares (good or bad) are taken per minute.
+  static constexpr int kMaxSharesPerMinute = 30;
+
+  // `on_unseal` is called once, with the master key, when a threshold of shares gives it; until
+  // it returns OK the server stays sealed (a failure is returned to the caller who gave the last
+  // share, and the shares are forgotten).
+  using OnUnseal = std::function<Status(std::span<const uint8_t> master_key)>;
+  Unsealer(SealConfig config, Env& env, OnUnseal on_unseal)
+      : config_(config), env_(env), on_unseal_(std::move(on_unseal)) {}
+
+  bool IsSealed() const override { return sealed_.load(std::memory_order_acquire); }
+  State Get() override;
+  StatusOr<State> Submit(std::string_view share) override;
+  State Reset() override;
+
+ private:
+  State StateLocked() const;  // REQUIRES: mu_ held
+  void ForgetLocked();        // REQUIRES: mu_ held
+
+  const SealConfig config_;
+  Env& env_;
+  const OnUnseal on_unseal_;
+  std::atomic<bool> sealed_{true};
+  std::mutex mu_;
+  std::vector<crypto::shamir::Share> held_;  // guarded by mu_; in locked memory
+  std::string nonce_;                        // guarded by mu_
+  int64_t last_share_ms_ = 0;                // guarded by mu_
+  int64_t window_start_ms_ = 0;              // guarded by mu_
+  int window_count_ = 0;                     // guarded by mu_
+};
+
+}  // namespace keyhold::server

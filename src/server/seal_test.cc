@@ -1,0 +1,198 @@
+#include "server/seal.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "fakes/fake_env.h"
+#include "fakes/temp_dir.h"
+
+namespace keyhold::server {
+namespace {
+
+namespace shamir = crypto::shamir;
+
+struct Split {
+  crypto::SecureBytes key{32};
+  SealConfig config;
+  std::vector<std::string> texts;
+};
+
+Split MakeSplit(int threshold, int shares) {
+  Split s;
+  crypto::RandomBytes(s.key.mutable_view());
+  s.config = {.threshold = threshold, .shares = shares, .set_id = {7, 7, 7, 7}};
+  s.config.key_check = shamir::KeyCheck(s.key.view());
+  auto split = shamir::Split(s.key.view(), threshold, shares);
+  EXPECT_TRUE(split.ok());
+  for (const auto& share : *split) {
+    s.texts.push_back(shamir::EncodeShare(s.config.set_id, threshold, share));
+  }
+  return s;
+}
+
+class UnsealerTest : public ::testing::Test {
+ protected:
+  Unsealer Make(const Split& s) {
+    return {s.config, env_, [this, &s](std::span<const uint8_t> key) {
+              ++calls_;
+              EXPECT_TRUE(crypto::ConstantTimeEqual(key, s.key.view()));
+              return next_;
+            }};
+  }
+  testing::FakeEnv env_;
+  int calls_ = 0;
+  Status next_ = OkStatus();
+};
+
+TEST_F(UnsealerTest, ThresholdOfSharesUnseals) {
+  Split s = MakeSplit(3, 5);
+  Unsealer u = Make(s);
+  EXPECT_TRUE(u.Get().sealed);
+  EXPECT_EQ(u.Get().threshold, 3);
+  EXPECT_EQ(u.Get().shares, 5);
+  auto st = u.Submit(s.texts[4]);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->progress, 1);
+  EXPECT_FALSE(st->nonce.empty());
+  EXPECT_TRUE(st->sealed);
+  st = u.Submit("  " + s.texts[0] + "\n");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->progress, 2);
+  EXPECT_EQ(calls_, 0);
+  st = u.Submit(s.texts[2]);
+  ASSERT_TRUE(st.ok()) << st.status().message();
+  EXPECT_FALSE(st->sealed);
+  EXPECT_EQ(st->progress, 0);
+  EXPECT_EQ(calls_, 1);
+  EXPECT_FALSE(u.IsSealed());
+  // Once unsealed, more shares change nothing.
+  st = u.Submit(s.texts[1]);
+  ASSERT_TRUE(st.ok());
+  EXPECT_FALSE(st->sealed);
+  EXPECT_EQ(calls_, 1);
+}
+
+TEST_F(UnsealerTest, RepeatedShareIsRefusedAndNotCounted) {
+  Split s = MakeSplit(2, 3);
+  Unsealer u = Make(s);
+  ASSERT_TRUE(u.Submit(s.texts[1]).ok());
+  auto st = u.Submit(s.texts[1]);
+  EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(u.Get().progress, 1);
+  EXPECT_TRUE(u.Get().sealed);
+}
+
+TEST_F(UnsealerTest, ForeignAndCorruptSharesAreRefused) {
+  Split s = MakeSplit(2, 3);
+  Split other = MakeSplit(2, 3);
+  other.config.set_id = {1, 2, 3, 4};
+  auto foreign = shamir::ParseShare(other.texts[0]);
+  ASSERT_TRUE(foreign.ok());
+  std::string foreign_text = shamir::EncodeShare({1, 2, 3, 4}, 2, foreign->share);
+  Unsealer u = Make(s);
+  auto st = u.Submit(foreign_text);
+  EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.status().message().find("another split"), std::string::npos);
+  std::string corrupt = s.texts[0];
+  corrupt[5] = corrupt[5] == 'x' ? 'y' : 'x';
+  EXPECT_FALSE(u.Submit(corrupt).ok());
+  EXPECT_EQ(u.Get().progress, 0);
+  EXPECT_EQ(calls_, 0);
+}
+
+TEST_F(UnsealerTest, SharesThatDoNotGiveTheKeyAreRefusedAndForgotten) {
+  Split s = MakeSplit(2, 3);
+  // Well-formed shares of this split's id and threshold, but of another key: they combine, and
+  // only the key check tells the result is not the master key.
+  Split forged = MakeSplit(2, 3);
+  std::vector<std::string> forged_texts;
+  for (const std::string& t : forged.texts) {
+    auto p = shamir::ParseShare(t);
+    ASSERT_TRUE(p.ok());
+    forged_texts.push_back(shamir::EncodeShare(s.config.set_id, 2, p->share));
+  }
+  Unsealer u = Make(s);
+  ASSERT_TRUE(u.Submit(s.texts[0]).ok());
+  auto st = u.Submit(forged_texts[1]);
+  EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.status().message().find("do not reconstruct"), std::string::npos);
+  EXPECT_EQ(calls_, 0);
+  EXPECT_TRUE(u.Get().sealed);
+  EXPECT_EQ(u.Get().progress, 0);
+  // The right shares still unseal afterwards.
+  ASSERT_TRUE(u.Submit(s.texts[2]).ok());
+  ASSERT_TRUE(u.Submit(s.texts[1]).ok());
+  EXPECT_FALSE(u.Get().sealed);
+}
+
+TEST_F(UnsealerTest, FailureToStartKeepsItSealed) {
+  Split s = MakeSplit(1, 1);
+  Unsealer u = Make(s);
+  next_ = FailedPrecondition("the keyring does not open");
+  auto st = u.Submit(s.texts[0]);
+  EXPECT_EQ(st.status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(u.Get().sealed);
+  next_ = OkStatus();
+  ASSERT_TRUE(u.Submit(s.texts[0]).ok());
+  EXPECT_FALSE(u.Get().sealed);
+  EXPECT_EQ(calls_, 2);
+}
+
+TEST_F(UnsealerTest, ResetAndTimeoutForgetProgress) {
+  Split s = MakeSplit(3, 3);
+  Unsealer u = Make(s);
+  ASSERT_TRUE(u.Submit(s.texts[0]).ok());
+  EXPECT_EQ(u.Reset().progress, 0);
+  EXPECT_TRUE(u.Get().nonce.empty());
+  ASSERT_TRUE(u.Submit(s.texts[0]).ok());
+  env_.Advance(Unsealer::kProgressTimeoutMs + 1);
+  EXPECT_EQ(u.Get().progress, 0);
+  ASSERT_TRUE(u.Submit(s.texts[0]).ok());  // not a repeat: the earlier one was forgotten
+  EXPECT_EQ(u.Get().progress, 1);
+}
+
+TEST_F(UnsealerTest, TooManyAttemptsAreRefusedForAMinute) {
+  Split s = MakeSplit(2, 2);
+  Unsealer u = Make(s);
+  for (int i = 0; i < Unsealer::kMaxSharesPerMinute; ++i) {
+    EXPECT_EQ(u.Submit("garbage").status().code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(u.Submit(s.texts[0]).status().code(), StatusCode::kResourceExhausted);
+  env_.Advance(60'000);
+  EXPECT_TRUE(u.Submit(s.texts[0]).ok());
+}
+
+TEST(SealConfig, SavesAndLoads) {
+  testing::TempDir dir;
+  auto none = LoadSealConfig(dir.path());
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  Split s = MakeSplit(2, 4);
+  ASSERT_TRUE(SaveSealConfig(dir.path(), s.config).ok());
+  struct stat st {};
+  ASSERT_EQ(stat(SealConfigPath(dir.path()).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  auto loaded = LoadSealConfig(dir.path());
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->threshold, 2);
+  EXPECT_EQ((*loaded)->shares, 4);
+  EXPECT_EQ((*loaded)->set_id, s.config.set_id);
+  EXPECT_TRUE(KeyMatches(**loaded, s.key.view()));
+  crypto::SecureBytes other(32);
+  EXPECT_FALSE(KeyMatches(**loaded, other.view()));
+}
+
+TEST(SealConfig, RefusesAFileThatIsNotOne) {
+  testing::TempDir dir;
+  for (const char* text : {"{}", "not json", R"({"type":"shamir","threshold":3,"shares":2,
+      "setId":"07070707","keyCheck":"00"})"}) {
+    std::ofstream(SealConfigPath(dir.path())) << text;
+    EXPECT_EQ(LoadSealConfig(dir.path()).status().code(), StatusCode::kFailedPrecondition);
+  }
+}
+
+}  // namespace
+}  // namespace keyhold::server
