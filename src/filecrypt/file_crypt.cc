@@ -34,6 +34,39 @@ Status NotSealed(std::string_view path) {
                    "changed after encryption)");
 }
 
+// Length of the well-formed UTF-8 sequence at the start of `s`, or 0 (RFC 3629: no overlongs,
+// no surrogates, nothing above U+10FFFF).
+size_t Utf8SequenceLength(std::string_view s) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char b = byte(0);
+  if (b < 0x80) return 1;
+  size_t n = b >= 0xC2 && b <= 0xDF   ? 2
+             : b >= 0xE0 && b <= 0xEF ? 3
+             : b >= 0xF0 && b <= 0xF4 ? 4
+                                      : 0;
+  if (n == 0 || s.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((byte(i) & 0xC0) != 0x80) return 0;
+  }
+  unsigned char b1 = byte(1);
+  if ((b == 0xE0 && b1 < 0xA0) || (b == 0xED && b1 > 0x9F) || (b == 0xF0 && b1 < 0x90) ||
+      (b == 0xF4 && b1 > 0x8F)) {
+    return 0;
+  }
+  return n;
+}
+
+Status CheckUtf8(std::string_view text) {
+  size_t line = 1;
+  for (size_t i = 0; i < text.size();) {
+    size_t n = Utf8SequenceLength(text.substr(i));
+    if (n == 0) return Malformed("line " + std::to_string(line) + ": not valid UTF-8");
+    if (text[i] == '\n') ++line;
+    i += n;
+  }
+  return OkStatus();
+}
+
 Status CountValue(size_t& count) {
   if (++count > kMaxValues) {
     return TooLarge("the file has more than " + std::to_string(kMaxValues) + " values");

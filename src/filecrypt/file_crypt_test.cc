@@ -189,6 +189,14 @@ TEST_F(FileCryptTest, YamlRoundTripKeepsKeysOrderAndTypes) {
   EXPECT_EQ(back.find("_keyhold"), std::string::npos);
 }
 
+TEST_F(FileCryptTest, YamlStringsComeBackAsStrings) {
+  // Each would read back as something else if written plain: another type, or other text.
+  std::string text = "a: \"1\\r\"\nb: \" padded \"\nc: \"null\"\nd: \"\"\ne: \"0x1F\"\n";
+  std::string once = Decrypt(Encrypt(text, FileFormat::kYaml), FileFormat::kYaml);
+  EXPECT_EQ(once, text);
+  EXPECT_EQ(Decrypt(Encrypt(once, FileFormat::kYaml), FileFormat::kYaml), once);
+}
+
 TEST_F(FileCryptTest, YamlRefusesBadInputClearly) {
   auto bad = EncryptFile("a: 1\nb: [unclosed\n", FileFormat::kYaml, key_, env_);
   ASSERT_FALSE(bad.ok());
@@ -200,8 +208,25 @@ TEST_F(FileCryptTest, YamlRefusesBadInputClearly) {
             kReasonMalformed);
   EXPECT_EQ(EncryptFile("a: !custom x\n", FileFormat::kYaml, key_, env_).status().reason(),
             kReasonMalformed);
+  // yaml-cpp 0.7's LoadAll never returns on these.
+  EXPECT_EQ(EncryptFile(",: 0\n", FileFormat::kYaml, key_, env_).status().reason(),
+            kReasonMalformed);
+  EXPECT_EQ(EncryptFile("a: 1\n---\n,:0 -\n", FileFormat::kYaml, key_, env_).status().reason(),
+            kReasonMalformed);
   std::string deep = "a: " + std::string(100, '[') + std::string(100, ']') + "\n";
   EXPECT_EQ(EncryptFile(deep, FileFormat::kYaml, key_, env_).status().reason(), kReasonMalformed);
+}
+
+TEST_F(FileCryptTest, YamlAndJsonRefuseMalformedUtf8) {
+  // yaml-cpp would write the byte back as U+FFFD: the key would change under the MAC.
+  auto yaml = EncryptFile("a: 1\n\x9c--: 2\n", FileFormat::kYaml, key_, env_);
+  ASSERT_FALSE(yaml.ok());
+  EXPECT_EQ(yaml.status().reason(), kReasonMalformed);
+  EXPECT_NE(yaml.status().message().find("line 2: not valid UTF-8"), std::string::npos);
+  auto json = EncryptFile("{\"a\": \"\xed\xa0\x80\"}", FileFormat::kJson, key_, env_);
+  EXPECT_EQ(json.status().reason(), kReasonMalformed);
+  EXPECT_TRUE(
+      EncryptFile("a: \"h\xc3\xa9llo \xf0\x9f\x94\x91\"\n", FileFormat::kYaml, key_, env_).ok());
 }
 
 TEST_F(FileCryptTest, YamlAliasBombIsBounded) {

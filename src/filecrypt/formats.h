@@ -28,6 +28,9 @@ Status Integrity(std::string message);
 // A value where a sealed one belongs: an entry was added or left in clear.
 Status NotSealed(std::string_view path);
 
+// Errors: kReasonMalformed naming the line of the first byte that is not well-formed UTF-8.
+Status CheckUtf8(std::string_view text);
+
 // Counts values against kMaxValues as a file is walked.
 Status CountValue(size_t& count);
 

@@ -51,6 +51,7 @@ Status CheckDepth(std::string_view text) {
 }
 
 StatusOr<Json> Parse(std::string_view text) {
+  KH_RETURN_IF_ERROR(CheckUtf8(text));
   KH_RETURN_IF_ERROR(CheckDepth(text));
   try {
     Json doc = Json::parse(text.begin(), text.end());

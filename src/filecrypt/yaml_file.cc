@@ -4,10 +4,13 @@
 // are. Scalars are typed by the YAML 1.2 core schema: a plain `5` is an int, a quoted "5" a
 // string, and each comes back the same way.
 #include <openssl/crypto.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <optional>
 #include <regex>
+#include <sstream>
 
 #include "filecrypt/formats.h"
 
@@ -50,7 +53,10 @@ StatusOr<ValueType> TypeOf(const YAML::Node& node, const std::string& path) {
 
 // Writes a string so that it reads back as a string with the same text.
 void EmitString(YAML::Emitter& out, const std::string& s) {
-  if (s.empty() || s.find('\n') != std::string::npos || ResolvePlain(s) != ValueType::kString) {
+  bool control = std::any_of(
+      s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
+  if (s.empty() || control || s.front() == ' ' || s.back() == ' ' ||
+      ResolvePlain(s) != ValueType::kString) {
     out << YAML::DoubleQuoted;
   }
   out << s;
@@ -66,14 +72,43 @@ void EmitKey(YAML::Emitter& out, const YAML::Node& key) {
 
 Status CountTerminals(const YAML::Node& node, int depth, size_t& count);
 
+// Takes the parser's events and keeps none: only documents are counted.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// True if `text` holds more than one document. yaml-cpp 0.7's LoadAll can loop forever on some
+// malformed input (each turn yielding another empty document); asking for at most two does not.
+bool HasSecondDocument(const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentCounter counter;
+  return parser.HandleNextDocument(counter) && parser.HandleNextDocument(counter);
+}
+
 StatusOr<YAML::Node> Parse(std::string_view text) {
+  // yaml-cpp would write malformed bytes back as U+FFFD, changing keys and values.
+  KH_RETURN_IF_ERROR(CheckUtf8(text));
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.size() != 1) return Malformed("the file must hold exactly one YAML document");
-    if (!docs[0].IsMap()) return Malformed("the top level must be a mapping");
+    std::string input(text);
+    if (HasSecondDocument(input)) return Malformed("the file must hold exactly one YAML document");
+    YAML::Node doc = YAML::Load(input);
+    if (!doc.IsMap()) return Malformed("the top level must be a mapping");
     size_t count = 0;
-    KH_RETURN_IF_ERROR(CountTerminals(docs[0], 0, count));
-    return docs[0];
+    KH_RETURN_IF_ERROR(CountTerminals(doc, 0, count));
+    return doc;
   } catch (const YAML::Exception& e) {
     // yaml-cpp's own message describes the syntax problem without quoting the text.
     return Malformed("line " + std::to_string(e.mark.line + 1) + ", column " +
