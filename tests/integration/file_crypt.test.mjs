@@ -16,7 +16,7 @@ DB_HOST=db.internal   # not secret, still sealed
 PEM="multi line
 value-5v1c"
 `;
-const JSON_FILE = { service: { token: "json-token-7q2z", port: 8443, ratio: 0.25, debug: false, none: null }, hosts: ["a", "b"] };
+const JSON_FILE = { service: { label: "json-token-7q2z", port: 8443, ratio: 0.25, debug: false, none: null }, hosts: ["a", "b"] };
 const YAML_FILE = "db:\n  password: yaml-pw-4m8x\n  port: 5432\n  port_text: \"5432\"\nflags: [true, false]\n";
 
 let dir;
@@ -81,7 +81,7 @@ test("JSON: round trip keeps order and types; YAML too", async () => {
   fs.writeFileSync(json, JSON.stringify(JSON_FILE));
   const sealed = JSON.parse(await encrypt(json));
   assert.deepEqual(Object.keys(sealed), ["service", "hosts", "_keyhold"]);
-  assert.deepEqual(Object.keys(sealed.service), ["token", "port", "ratio", "debug", "none"]);
+  assert.deepEqual(Object.keys(sealed.service), ["label", "port", "ratio", "debug", "none"]);
   assert.match(sealed.service.port, /type:int\]$/);
   fs.writeFileSync(json, JSON.stringify(sealed, null, 2));
   let r = await cli(["file", "decrypt", "--key-file", key, json]);
