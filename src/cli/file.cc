@@ -309,8 +309,8 @@ void AddKeyOptions(CLI::App& cmd, FileFlags& f) {
   cmd.add_option("--key-file", f.key_file,
                  "file holding the base64 file key (mode 0600, owned by you)");
   cmd.add_option("--key-secret", f.key_secret,
-                 "read the file key from keyhold's secrets: MOUNT/PATH#FIELD (uses KEYHOLD_ADDR, "
-                 "KEYHOLD_TOKEN)");
+                 "read the file key from keyhold's secrets, at MOUNT/PATH#FIELD (with KEYHOLD_ADDR "
+                 "and KEYHOLD_TOKEN)");
   cmd.add_flag("-i,--in-place", f.in_place,
                "rewrite FILE (atomically, keeping its mode) instead of printing the result");
 }
