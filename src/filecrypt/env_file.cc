@@ -62,50 +62,64 @@ bool IsValidTail(std::string_view tail) {
   return tail.substr(i) == "\r";
 }
 
+// Reads `[export ]NAME=` and the blanks after it from `i`; leaves `i` at the value.
+Status ParseHead(std::string_view text, size_t& i, Piece& p) {
+  auto skip_blanks = [&] {
+    while (i < text.size() && IsBlank(text[i])) ++i;
+  };
+  skip_blanks();
+  if (text.substr(i).starts_with("export") && i + 6 < text.size() && IsBlank(text[i + 6])) {
+    i += 6;
+    skip_blanks();
+  }
+  size_t name_start = i;
+  if (i >= text.size() || !IsNameStart(text[i])) {
+    return Malformed(AtLine(p.line, "expected NAME=VALUE"));
+  }
+  while (i < text.size() && IsNameChar(text[i])) ++i;
+  p.name = std::string(text.substr(name_start, i - name_start));
+  skip_blanks();
+  if (i >= text.size() || text[i] != '=') return Malformed(AtLine(p.line, "expected NAME=VALUE"));
+  ++i;
+  skip_blanks();
+  return OkStatus();
+}
+
+// Reads the value at `i` into `p`; returns where its tail starts.
+StatusOr<size_t> ParseValue(std::string_view text, size_t i, Piece& p) {
+  if (i < text.size() && (text[i] == '"' || text[i] == '\'')) {
+    size_t close = ClosingQuote(text, i);
+    if (close == std::string_view::npos) {
+      return Malformed(AtLine(p.line, p.name + ": the quoted value is never closed"));
+    }
+    p.quote = text[i];
+    p.value = std::string(text.substr(i + 1, close - i - 1));
+    return close + 1;
+  }
+  // A bare value ends at the line's end or at a '#' after a blank; blanks around it are not part
+  // of it.
+  size_t end = std::min(text.find('\n', i), text.size());
+  size_t stop = end;
+  for (size_t j = i + 1; j < end; ++j) {
+    if (text[j] == '#' && IsBlank(text[j - 1])) {
+      stop = j;
+      break;
+    }
+  }
+  while (stop > i && (IsBlank(text[stop - 1]) || text[stop - 1] == '\r')) --stop;
+  p.value = std::string(text.substr(i, stop - i));
+  return stop;
+}
+
 // Parses an assignment starting at `pos`; advances `pos` past its line ending.
 StatusOr<Piece> ParseEntry(std::string_view text, size_t& pos, int line) {
   Piece p;
   p.is_entry = true;
   p.line = line;
   size_t i = pos;
-  while (i < text.size() && IsBlank(text[i])) ++i;
-  if (text.substr(i).starts_with("export") && i + 6 < text.size() && IsBlank(text[i + 6])) {
-    i += 6;
-    while (i < text.size() && IsBlank(text[i])) ++i;
-  }
-  size_t name_start = i;
-  if (i >= text.size() || !IsNameStart(text[i]))
-    return Malformed(AtLine(line, "expected NAME=VALUE"));
-  while (i < text.size() && IsNameChar(text[i])) ++i;
-  p.name = std::string(text.substr(name_start, i - name_start));
-  while (i < text.size() && IsBlank(text[i])) ++i;
-  if (i >= text.size() || text[i] != '=') return Malformed(AtLine(line, "expected NAME=VALUE"));
-  ++i;
-  while (i < text.size() && IsBlank(text[i])) ++i;
+  KH_RETURN_IF_ERROR(ParseHead(text, i, p));
   p.head = std::string(text.substr(pos, i - pos));
-  size_t tail_start;
-  if (i < text.size() && (text[i] == '"' || text[i] == '\'')) {
-    size_t close = ClosingQuote(text, i);
-    if (close == std::string_view::npos) {
-      return Malformed(AtLine(line, p.name + ": the quoted value is never closed"));
-    }
-    p.quote = text[i];
-    p.value = std::string(text.substr(i + 1, close - i - 1));
-    tail_start = close + 1;
-  } else {
-    size_t end = text.find('\n', i);
-    if (end == std::string_view::npos) end = text.size();
-    size_t stop = end;
-    for (size_t j = i; j < end; ++j) {
-      if (text[j] == '#' && j > i && IsBlank(text[j - 1])) {
-        stop = j;
-        break;
-      }
-    }
-    while (stop > i && (IsBlank(text[stop - 1]) || text[stop - 1] == '\r')) --stop;
-    p.value = std::string(text.substr(i, stop - i));
-    tail_start = stop;
-  }
+  KH_ASSIGN_OR_RETURN(size_t tail_start, ParseValue(text, i, p));
   size_t end = text.find('\n', tail_start);
   end = end == std::string_view::npos ? text.size() : end + 1;
   p.tail = std::string(text.substr(tail_start, end - tail_start));
