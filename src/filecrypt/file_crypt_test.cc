@@ -215,6 +215,10 @@ TEST_F(FileCryptTest, YamlRefusesBadInputClearly) {
             kReasonMalformed);
   std::string deep = "a: " + std::string(100, '[') + std::string(100, ']') + "\n";
   EXPECT_EQ(EncryptFile(deep, FileFormat::kYaml, key_, env_).status().reason(), kReasonMalformed);
+  // Deeper than yaml-cpp's own guard: its exception becomes the same error.
+  auto deeper = EncryptFile("a: " + std::string(100'000, '['), FileFormat::kYaml, key_, env_);
+  EXPECT_EQ(deeper.status().reason(), kReasonMalformed);
+  EXPECT_NE(deeper.status().message().find("nesting deeper"), std::string::npos);
 }
 
 TEST_F(FileCryptTest, YamlAndJsonRefuseMalformedUtf8) {

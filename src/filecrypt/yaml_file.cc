@@ -4,6 +4,7 @@
 // are. Scalars are typed by the YAML 1.2 core schema: a plain `5` is an int, a quoted "5" a
 // string, and each comes back the same way.
 #include <openssl/crypto.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -109,6 +110,9 @@ StatusOr<YAML::Node> Parse(std::string_view text) {
     size_t count = 0;
     KH_RETURN_IF_ERROR(CountTerminals(doc, 0, count));
     return doc;
+  } catch (const YAML::DeepRecursion& e) {
+    return Malformed("line " + std::to_string(e.mark.line + 1) + ": nesting deeper than " +
+                     std::to_string(kMaxDepth) + " levels");
   } catch (const YAML::Exception& e) {
     // yaml-cpp's own message describes the syntax problem without quoting the text.
     return Malformed("line " + std::to_string(e.mark.line + 1) + ", column " +
