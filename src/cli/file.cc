@@ -19,8 +19,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
-#include <iterator>
 
 #include "cli/client.h"
 #include "cli/commands.h"
@@ -156,23 +154,21 @@ StatusOr<filecrypt::FileKey> ResolveKey(const FileFlags& f, int& code) {
       "(keyhold file keygen makes one)");
 }
 
+// Reads at most one byte past the bound: enough for the library to refuse the input as too large.
 StatusOr<std::string> ReadInput(const std::string& file) {
-  std::string text;
-  if (file == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    return text;
-  }
-  std::FILE* in = std::fopen(file.c_str(), "rb");
+  bool from_stdin = file == "-";
+  std::FILE* in = from_stdin ? stdin : std::fopen(file.c_str(), "rb");
   if (in == nullptr) return InvalidArgument("cannot read " + file + ": " + std::strerror(errno));
+  std::string text;
   std::array<char, 65536> buf{};
   size_t n = 0;
-  // One byte past the bound is enough for the library to refuse the file as too large.
   while (text.size() <= filecrypt::kMaxFileBytes &&
          (n = std::fread(buf.data(), 1, buf.size(), in)) > 0) {
     text.append(buf.data(), n);
   }
   bool failed = std::ferror(in) != 0;
-  std::fclose(in);
+  if (!from_stdin) std::fclose(in);
+  OPENSSL_cleanse(buf.data(), buf.size());
   if (failed) return InvalidArgument("cannot read " + file);
   return text;
 }

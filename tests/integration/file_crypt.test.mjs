@@ -186,6 +186,10 @@ test("KEYHOLD_FILE_KEY and standard input", async () => {
   noSecretIn(r.stdout, "stdout");
   const back = await cli(["file", "decrypt", "--format", "env", "-"], { env: { KEYHOLD_FILE_KEY: k }, input: r.stdout });
   assert.equal(back.stdout, "A=env-pass-9f3k\n");
+  const big = await cli(["file", "encrypt", "--format", "env", "-"], { env: { KEYHOLD_FILE_KEY: k }, input: "A=" + "x".repeat(17 << 20) });
+  assert.equal(big.code, 2);
+  assert.match(big.stderr, /larger than 16 MiB/);
+  assert.equal(big.stdout, "");
 });
 
 let s;
