@@ -869,6 +869,7 @@ int RunCli(int argc, char** argv) {
   AddAlertCommands(app, code);
   AddSecrets(app, code);
   AddSealCommands(app, code);
+  AddFile(app, code);
   std::vector<std::string> run_command;
   if (argc > 1 && std::string_view(argv[1]) == "run") {
     for (int i = 2; i < argc; ++i) {
@@ -886,7 +887,7 @@ int RunCli(int argc, char** argv) {
         sub->get_name() == "scan" || sub->get_name() == "hook" || sub->get_name() == "audit" ||
         sub->get_name() == "webhooks" || sub->get_name() == "alerts" ||
         sub->get_name() == "secrets" || sub->get_name() == "operator" || sub->get_name() == "run" ||
-        sub->get_name() == "completion") {
+        sub->get_name() == "completion" || sub->get_name() == "file") {
       continue;
     }
     for (CLI::App* leaf : sub->get_subcommands([](CLI::App*) { return true; })) {

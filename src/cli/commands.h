@@ -28,6 +28,8 @@ void AddAlertCommands(CLI::App& app, int& code);
 void AddSecrets(CLI::App& app, int& code);
 // `keyhold operator init-shares|unseal` (seal.cc). REQUIRES: AddSecrets made `operator`.
 void AddSealCommands(CLI::App& app, int& code);
+// `keyhold file encrypt|decrypt|keygen` (file.cc).
+void AddFile(CLI::App& app, int& code);
 // `keyhold completion bash|zsh`, from the commands registered before it (completion.cc).
 void AddCompletion(CLI::App& app, int& code);
 // `keyhold run -- CMD` (run.cc). `after_dashes`: the words after `keyhold run … --`, split off
