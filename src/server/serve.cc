@@ -36,12 +36,14 @@
 #include "http/metrics_surface.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "http/unkey/rotation_api.h"
 #include "http/unkey/unkey_api.h"
 #include "http/vault/vault_api.h"
 #include "server/anomalies.h"
 #include "server/bootstrap.h"
 #include "server/forward_auth_config.h"
 #include "server/logging.h"
+#include "server/secret_rotation_config.h"
 #include "server/server_metrics.h"
 #include "service/alerts.h"
 #include "service/analytics.h"
@@ -254,14 +256,17 @@ StatusOr<std::optional<http::forward_auth::ForwardAuthOptions>> ForwardAuthFor(
 struct Surfaces {
   Surfaces(service::KeyService& keys, service::AuditService& audit,
            service::AnalyticsService& analytics, service::AlertService& alerts,
-           service::SecretService& secrets, Env& env, const metrics::Registry& registry,
-           http::MetricsAccess metrics_access, const http::Readiness& readiness,
+           service::SecretService& secrets, service::SecretRotator& rotator, Env& env,
+           const metrics::Registry& registry, http::MetricsAccess metrics_access,
+           const http::Readiness& readiness,
            std::optional<http::forward_auth::ForwardAuthOptions> forward_auth_options)
       : unkey(keys, audit, analytics, alerts),
+        secret_rotation(keys, rotator, secrets),
         vault({.version = KEYHOLD_VERSION}, env, &keys, &secrets),
         health(KEYHOLD_VERSION, readiness),
         metrics(registry, metrics_access, keys) {
     router.Mount("/v2/", unkey);
+    router.Mount("/v2/secrets.", secret_rotation);
     router.Mount("/v1/", vault);
     router.Mount("/health", health);
     router.Mount("/metrics", metrics);
@@ -271,6 +276,7 @@ struct Surfaces {
     }
   }
   http::unkey::UnkeyApi unkey;
+  http::unkey::RotationApi secret_rotation;
   http::vault::VaultApi vault;
   http::HealthSurface health;
   http::MetricsSurface metrics;
@@ -411,6 +417,18 @@ std::unique_ptr<PeriodicTask> SweepRotation(service::KeyService& keys,
   });
 }
 
+// Raises the reminders of secrets due for rotation (SecretRotator::SweepDue) at start and every
+// `interval`.
+std::unique_ptr<PeriodicTask> SweepSecretRotation(service::SecretRotator& rotator,
+                                                  std::chrono::milliseconds interval) {
+  return std::make_unique<PeriodicTask>(interval, /*at_start=*/true, /*at_stop=*/false, [&rotator] {
+    auto raised = rotator.SweepDue();
+    if (!raised.ok()) {
+      spdlog::warn("due secrets could not be looked for: {}", raised.status().message());
+    }
+  });
+}
+
 // The alert outbox's settings. Errors: kInvalidArgument naming the setting.
 Status AlertSettings(const Settings& settings, service::AlertOptions& alerts,
                      audit::DeliveryOptions& delivery) {
@@ -477,6 +495,7 @@ Status ValidateSettings(const Settings& settings) {
   KH_RETURN_IF_ERROR(CreditsLowThreshold(settings).status());
   KH_RETURN_IF_ERROR(BruteForceOptions(settings).status());
   KH_RETURN_IF_ERROR(ForwardAuthSettings(settings).status());  // and its route rules file
+  KH_RETURN_IF_ERROR(ReadSecretRotationSettings(settings).status());
   return OkStatus();
 }
 
@@ -510,6 +529,10 @@ int CheckConfig(Settings& settings, const std::string& toml_path) {
     if (!file.empty() && access(file.c_str(), R_OK) != 0) {
       add(name, "cannot read " + file + ": " + std::strerror(errno));
     }
+  }
+  if (const std::string& command = settings.Get("secret_rotation_command");
+      command.starts_with('/') && access(command.c_str(), X_OK) != 0) {
+    add("secret_rotation_command", "cannot run " + command + ": " + std::strerror(errno));
   }
   std::stable_sort(problems.begin(), problems.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -687,13 +710,20 @@ int Serve(const Settings& settings) {
     spdlog::error("cannot open the secrets keyring: {}", secrets.status().message());
     return 2;
   }
+  auto rotation_settings = ReadSecretRotationSettings(settings);
+  if (!rotation_settings.ok()) {
+    spdlog::error("{}", rotation_settings.status().message());
+    return 2;
+  }
+  SecretRotation secret_rotation(*rotation_settings, **secrets, *opened->store, env, alerts.get());
   auto forward_auth = ForwardAuthFor(settings, alert_queue);
   if (!forward_auth.ok()) {
     spdlog::error("{}", forward_auth.status().message());
     return 2;
   }
-  Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, **secrets, env, registry,
-                    *metrics_access, readiness, std::move(forward_auth).value());
+  Surfaces surfaces(*opened->service, *audit, *analytics, *alerts, **secrets,
+                    secret_rotation.rotator(), env, registry, *metrics_access, readiness,
+                    std::move(forward_auth).value());
   http::HttpMetrics http_metrics(registry, surfaces.router);
   ReportTo(settings, log, http_metrics, opts);
   if (early) {  // the real listener takes over the address (and the port it was given, if 0)
@@ -712,10 +742,13 @@ int Serve(const Settings& settings) {
                opened->service->KeyCount());
   spdlog::info("at most {} connections; requests within {} ms, idle connections closed after {} ms",
                opts.max_connections, opts.read_timeout.count(), opts.idle_timeout.count());
+  secret_rotation.SetAddress(
+      CommandAddress(!opts.tls_cert_file.empty(), (*server)->LocalAddress()));
   auto flusher = FlushLastUsed(*opened->service);
   delivery.Start();
   auto checkpointer = CheckpointAudit(*audit, std::move(signer).value(), *checkpoint_every);
   auto rotation = SweepRotation(*opened->service, *sweep_every);
+  auto secret_reminders = SweepSecretRotation(secret_rotation.rotator(), *sweep_every);
   auto store_watch =
       WatchStore(*opened->store, settings.Get("data_dir") + "/keyhold.db", readiness);
 
@@ -727,6 +760,7 @@ int Serve(const Settings& settings) {
   (*server)->Shutdown(std::chrono::seconds(10));
   flusher->Stop();
   rotation->Stop();
+  secret_reminders->Stop();
   usage.Stop();  // its last flush may still detect something: queued, then raised
   alert_queue.Stop();
   delivery.Stop();
