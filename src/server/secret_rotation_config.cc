@@ -14,25 +14,21 @@ Status ReadWebhook(const Settings& settings, SecretRotationSettings& s) {
   const std::string& url = settings.Get("secret_rotation_webhook");
   s.allow_private_networks = settings.Get("webhook_allow_private_networks") == "true";
   if (url.empty()) return OkStatus();
-  if (!s.command.empty()) {
-    return InvalidArgument(
-        "secret_rotation_webhook: set either secret_rotation_command or secret_rotation_webhook");
-  }
   auto parsed = audit::ParseWebhookUrl(url);
   if (!parsed.ok()) {
     return InvalidArgument("secret_rotation_webhook: " + parsed.status().message());
   }
   s.webhook = *parsed;
   const std::string& file = settings.Get("secret_rotation_webhook_secret_file");
+  if (file.empty()) return OkStatus();  // CheckSecretRotationPairs reports it
   std::ifstream in(file);
   std::stringstream text;
   text << in.rdbuf();
   std::string secret = text.str();
   while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  if (file.empty() || !in || !audit::ParseWebhookSecret(secret, &s.webhook_key)) {
-    return InvalidArgument(
-        "secret_rotation_webhook_secret_file: name a readable file holding the webhook's signing "
-        "secret (whsec_...)");
+  if (!in || !audit::ParseWebhookSecret(secret, &s.webhook_key)) {
+    return InvalidArgument("secret_rotation_webhook_secret_file: " + file +
+                           " does not hold a webhook signing secret (whsec_...)");
   }
   return OkStatus();
 }
@@ -61,6 +57,20 @@ StatusOr<SecretRotationSettings> ReadSecretRotationSettings(const Settings& sett
   return s;
 }
 
+Status CheckSecretRotationPairs(const Settings& settings) {
+  const bool webhook = !settings.Get("secret_rotation_webhook").empty();
+  if (webhook && !settings.Get("secret_rotation_command").empty()) {
+    return InvalidArgument(
+        "secret_rotation_webhook: set either secret_rotation_command or secret_rotation_webhook");
+  }
+  if (webhook && settings.Get("secret_rotation_webhook_secret_file").empty()) {
+    return InvalidArgument(
+        "secret_rotation_webhook: name the file holding its signing secret "
+        "(secret_rotation_webhook_secret_file)");
+  }
+  return OkStatus();
+}
+
 std::string CommandAddress(bool tls, const std::string& bound) {
   std::string host = bound.substr(0, bound.rfind(':'));
   std::string port = bound.substr(bound.rfind(':') + 1);
@@ -71,12 +81,22 @@ std::string CommandAddress(bool tls, const std::string& bound) {
 
 SecretRotation::SecretRotation(const SecretRotationSettings& s, service::SecretService& secrets,
                                store::Store& store, Env& env, audit::AlertSink* alerts) {
+  auto address = [this] {
+    std::lock_guard lock(mu_);
+    return address_;
+  };
   if (!s.command.empty()) {
     driver_ = std::make_unique<service::CommandDriver>(service::CommandOptions{
-        .command = s.command, .timeout_ms = s.timeout_ms, .address = [this] {
-          std::lock_guard lock(mu_);
-          return address_;
-        }});
+        .command = s.command, .timeout_ms = s.timeout_ms, .address = address});
+  } else if (s.webhook) {
+    driver_ = std::make_unique<WebhookDriver>(
+        env, RotationWebhookOptions{.url = *s.webhook,
+                                    .key = s.webhook_key,
+                                    .timeout_ms = s.timeout_ms,
+                                    .token_ttl_ms = s.options.token_ttl_ms,
+                                    .allow_private_networks = s.allow_private_networks,
+                                    .address = address,
+                                    .sender = nullptr});
   }
   rotator_ = std::make_unique<service::SecretRotator>(secrets, store, env, alerts, driver_.get(),
                                                       s.options);

@@ -34,9 +34,13 @@ struct SecretRotationSettings {
 };
 
 // Errors: kInvalidArgument naming the setting (a duration that does not parse or is 0, a
-// command that is not an absolute path, a webhook URL that does not parse, a webhook without a
-// readable secret file holding a "whsec_…" secret, a command and a webhook both).
+// command that is not an absolute path, a webhook URL that does not parse, a secret file that
+// does not hold a "whsec_…" secret).
 StatusOr<SecretRotationSettings> ReadSecretRotationSettings(const Settings& settings);
+
+// The settings that go together: a command or a webhook, not both; a webhook with its secret
+// file. Errors: kInvalidArgument naming the setting.
+Status CheckSecretRotationPairs(const Settings& settings);
 
 // The address a command reaches keyhold at, from the listener's bound address: a wildcard host
 // becomes the loopback address.

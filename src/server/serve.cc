@@ -530,6 +530,9 @@ int CheckConfig(Settings& settings, const std::string& toml_path) {
       add(name, "cannot read " + file + ": " + std::strerror(errno));
     }
   }
+  if (Status st = CheckSecretRotationPairs(settings); !st.ok()) {
+    add("secret_rotation_webhook", st.message());
+  }
   if (const std::string& command = settings.Get("secret_rotation_command");
       command.starts_with('/') && access(command.c_str(), X_OK) != 0) {
     add("secret_rotation_command", "cannot run " + command + ": " + std::strerror(errno));
@@ -711,8 +714,10 @@ int Serve(const Settings& settings) {
     return 2;
   }
   auto rotation_settings = ReadSecretRotationSettings(settings);
-  if (!rotation_settings.ok()) {
-    spdlog::error("{}", rotation_settings.status().message());
+  if (Status st =
+          rotation_settings.ok() ? CheckSecretRotationPairs(settings) : rotation_settings.status();
+      !st.ok()) {
+    spdlog::error("{}", st.message());
     return 2;
   }
   SecretRotation secret_rotation(*rotation_settings, **secrets, *opened->store, env, alerts.get());

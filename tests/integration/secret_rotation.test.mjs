@@ -203,3 +203,84 @@ test("secrets due lists due and overdue secrets earliest first, and reminders ar
     assert.ok(texts.includes("secret secret/due/soon is overdue for rotation"), texts.join("; "));
   });
 });
+
+test("a signed webhook can drive the steps instead of a command", async () => {
+  const http = await import("node:http");
+  const crypto = await import("node:crypto");
+  const key = crypto.randomBytes(24);
+  const secretFile = path.join(dir, "webhook.secret");
+  fs.writeFileSync(secretFile, `whsec_${key.toString("base64")}\n`, { mode: 0o600 });
+  const seen = [];
+  let failTest = true;
+  const receiver = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", async () => {
+      const id = req.headers["webhook-id"];
+      const ts = req.headers["webhook-timestamp"];
+      const expected = "v1," + crypto.createHmac("sha256", key).update(`${id}.${ts}.${body}`).digest("base64");
+      const signed = req.headers["webhook-signature"] === expected;
+      const event = JSON.parse(body);
+      seen.push({ step: event.data.step, signed, argvFree: !body.includes("webhook-value") });
+      const { step, mount, path: p, keyholdAddr, token } = event.data;
+      const call = (op, payload) => fetch(`${keyholdAddr}/v2/secrets.${op}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ mount, path: p, ...payload }),
+      });
+      let status = signed ? 200 : 401;
+      if (signed && step === "create") {
+        status = (await call("putPendingValue", { data: { password: "webhook-value" } })).status;
+      } else if (signed && step === "test" && failTest) {
+        status = 500;
+      }
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  const hook = new Server({
+    args: ["--secret-rotation-webhook", `http://127.0.0.1:${receiver.address().port}/rotate`,
+      "--secret-rotation-webhook-secret-file", secretFile, "--webhook-allow-private-networks", "true"],
+  });
+  await hook.start();
+  try {
+    const hookEnv = { KEYHOLD_ADDR: hook.url, KEYHOLD_TOKEN: hook.rootKey };
+    await fetch(`${hook.url}/v1/secret/data/api/token`, {
+      method: "POST",
+      headers: { "x-vault-token": hook.rootKey, "content-type": "application/json" },
+      body: JSON.stringify({ data: { password: "first-password" } }),
+    });
+    let r = await cli(["secrets", "rotate", "secret/api/token"], { env: hookEnv });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /failed: test: the webhook answered HTTP 500/, r.stderr);
+    r = await cli(["secrets", "get", "secret/api/token#password"], { env: hookEnv });
+    assert.equal(r.stdout, "first-password\n");
+    failTest = false;
+    r = await cli(["secrets", "rotate", "secret/api/token"], { env: hookEnv });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    r = await cli(["secrets", "get", "secret/api/token#password"], { env: hookEnv });
+    assert.equal(r.stdout, "webhook-value\n");
+    assert.deepEqual(seen.map((e) => e.step), ["create", "set", "test", "test"]);
+    assert.ok(seen.every((e) => e.signed && e.argvFree), JSON.stringify(seen));
+  } finally {
+    await hook.stop();
+    receiver.close();
+  }
+  assert.equal(hook.stderr.includes("webhook-value"), false, "a value was logged");
+});
+
+test("what runs is checked when the configuration is", async () => {
+  const bad = path.join(dir, "bad.toml");
+  fs.writeFileSync(bad, `secret_rotation_command = "rotate.sh"\n`);
+  let r = await cli(["serve", "--check-config", bad]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /secret_rotation_command must be an absolute path/);
+  fs.writeFileSync(bad, `secret_rotation_command = "${script}"\nsecret_rotation_webhook = "https://example.com/x"\n`);
+  r = await cli(["serve", "--check-config", bad]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /set either secret_rotation_command or secret_rotation_webhook/);
+  fs.writeFileSync(bad, `secret_rotation_command = "${path.join(dir, "missing.sh")}"\n`);
+  r = await cli(["serve", "--check-config", bad]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /cannot run .*missing\.sh/);
+});
