@@ -220,6 +220,7 @@ StatusOr<int> SecretRotator::SweepDue() {
   const int64_t now = env_.NowMillis();
   KH_ASSIGN_OR_RETURN(auto rows, store_.ListSecretsDue(now + options_.remind_before_ms, kDuePage));
   int raised = 0;
+  std::set<std::string> current;
   for (const store::SecretRecord& r : rows) {
     const int64_t due = *r.next_rotation_at_ms;
     const bool overdue = due <= now;
@@ -228,13 +229,20 @@ StatusOr<int> SecretRotator::SweepDue() {
     key += overdue ? "overdue:" + std::to_string((now - due) /
                                                  std::max<int64_t>(options_.remind_every_ms, 1))
                    : "upcoming";
+    bool fresh = false;
     {
       std::lock_guard lock(mu_);
-      if (!reminded_.insert(key).second) continue;
+      fresh = !reminded_.contains(key);
     }
+    current.insert(std::move(key));
+    if (!fresh) continue;
     Remind(r, now, overdue);
     ++raised;
   }
+  // Only the reminders that could still come up again are remembered: the set stays as small as
+  // the due list, however long the server runs.
+  std::lock_guard lock(mu_);
+  reminded_ = std::move(current);
   return raised;
 }
 
