@@ -30,6 +30,8 @@ void AddSecrets(CLI::App& app, int& code);
 void AddSealCommands(CLI::App& app, int& code);
 // `keyhold file encrypt|decrypt|keygen` (file.cc).
 void AddFile(CLI::App& app, int& code);
+// `keyhold secrets rotate|due` under `secrets` (secret_rotation.cc).
+void AddSecretRotationCommands(CLI::App& secrets, int& code);
 // `keyhold completion bash|zsh`, from the commands registered before it (completion.cc).
 void AddCompletion(CLI::App& app, int& code);
 // `keyhold run -- CMD` (run.cc). `after_dashes`: the words after `keyhold run … --`, split off

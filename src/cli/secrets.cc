@@ -162,6 +162,7 @@ struct SecretFlags {
   std::vector<int64_t> versions;
   int64_t cas = -1;
   int64_t version = 0;
+  std::string stage;  // a rotation stage: current, pending or previous
   std::string field;
   bool json_output = false;
   int32_t max_versions = -1;
@@ -201,6 +202,10 @@ int Get(const SecretFlags& f) {
   std::string field = f.field.empty() ? ref->field : f.field;
   std::string target = Target("data", *ref);
   if (f.version > 0) target += "?version=" + std::to_string(f.version);
+  if (!f.stage.empty()) {
+    if (f.version > 0) return Usage(InvalidArgument("give either --version or --stage"));
+    target += "?keyhold_stage=" + f.stage;
+  }
   return Vault("GET", target, nullptr, [&](const ApiResult& r) {
     const json& data = r.body["data"]["data"];
     if (!field.empty()) {
@@ -324,6 +329,9 @@ void AddSecretsCommands(CLI::App& app, int& code) {
   ref_option(get, "MOUNT/PATH or MOUNT/PATH#FIELD");
   get->add_option("--field", f.field, "print only this field's value");
   get->add_option("--version", f.version, "a past version (default: the current one)");
+  get->add_option("--stage", f.stage,
+                  "the version at a rotation stage: current, pending or previous")
+      ->check(CLI::IsMember({"current", "pending", "previous"}));
   get->callback([&] { code = Get(f); });
 
   auto* list = secrets->add_subcommand("list", "list the names in a folder");
@@ -370,6 +378,7 @@ void AddSecretsCommands(CLI::App& app, int& code) {
                  });
   });
   for (CLI::App* c : {put, patch, get, list}) c->add_flag("--json", f.json_output, "print JSON");
+  AddSecretRotationCommands(*secrets, code);
 }
 
 }  // namespace

@@ -29,7 +29,9 @@ void Router::Mount(std::string prefix, Surface& surface) {
 Surface* Router::Find(std::string_view path) const {
   for (const Route& r : routes_) {
     if (!path.starts_with(r.prefix)) continue;
-    if (r.prefix.ends_with('/') || path.size() == r.prefix.size() || path[r.prefix.size()] == '/') {
+    // A prefix ending in '/' or '.' (a family of operations, "/v2/secrets.") owns all it starts.
+    if (r.prefix.ends_with('/') || r.prefix.ends_with('.') || path.size() == r.prefix.size() ||
+        path[r.prefix.size()] == '/') {
       return r.surface;
     }
   }

@@ -47,8 +47,9 @@ HttpResponse PlainJsonError(const RequestContext& ctx, int status, std::string_v
 
 class Router final : public Handler {
  public:
-  // Mounts `surface` (which must outlive the router) at `prefix`. A prefix ending in '/' owns every
-  // path that starts with it; any other prefix owns the path itself and the paths under it
+  // Mounts `surface` (which must outlive the router) at `prefix`. A prefix ending in '/' or '.'
+  // ("/v2/secrets.": a family of operations) owns every path that starts with it; any other
+  // prefix owns the path itself and the paths under it
   // ("/forward-auth" owns "/forward-auth" and "/forward-auth/check", not "/forward-authx").
   void Mount(std::string prefix, Surface& surface);
 

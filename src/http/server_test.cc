@@ -482,5 +482,16 @@ TEST(Router, LongestPrefixOwnsAPathOnSegmentBoundaries) {
   EXPECT_EQ(r.Find(""), nullptr);
 }
 
+TEST(Router, APrefixEndingInADotOwnsAFamilyOfOperations) {
+  TestSurface v2, secrets;
+  Router r;
+  r.Mount("/v2/", v2);
+  r.Mount("/v2/secrets.", secrets);
+  EXPECT_EQ(r.Find("/v2/secrets.rotate"), &secrets);
+  EXPECT_EQ(r.Find("/v2/secrets.listDue"), &secrets);
+  EXPECT_EQ(r.Find("/v2/keys.createKey"), &v2);
+  EXPECT_EQ(r.Find("/v2/secretsXrotate"), &v2);
+}
+
 }  // namespace
 }  // namespace keyhold::http

@@ -39,6 +39,7 @@
 #include "http/metrics_surface.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "http/unkey/rotation_api.h"
 #include "http/unkey/unkey_api.h"
 #include "http/vault/vault_api.h"
 #include "server/anomalies.h"
@@ -46,6 +47,7 @@
 #include "server/forward_auth_config.h"
 #include "server/logging.h"
 #include "server/seal.h"
+#include "server/secret_rotation_config.h"
 #include "server/server_metrics.h"
 #include "service/alerts.h"
 #include "service/analytics.h"
@@ -264,10 +266,12 @@ struct Surfaces {
            std::optional<http::forward_auth::ForwardAuthOptions> forward_auth_options,
            http::LeakReportKeyFile* leak_report_keys)
       : unkey(keys, audit, analytics, alerts),
+        secret_rotation(keys),
         vault({.version = KEYHOLD_VERSION, .seal = seal}, env, &keys, secrets),
         health(KEYHOLD_VERSION, readiness),
         metrics(registry, metrics_access, keys) {
     router.Mount("/v2/", unkey);
+    router.Mount("/v2/secrets.", secret_rotation);
     router.Mount("/v1/", vault);
     router.Mount("/health", health);
     router.Mount("/metrics", metrics);
@@ -281,6 +285,7 @@ struct Surfaces {
     }
   }
   http::unkey::UnkeyApi unkey;
+  http::unkey::RotationApi secret_rotation;
   http::vault::VaultApi vault;
   http::HealthSurface health;
   http::MetricsSurface metrics;
@@ -395,6 +400,18 @@ std::unique_ptr<PeriodicTask> CheckpointAudit(service::AuditService& audit,
                                         std::move(sign));
 }
 
+// Raises the reminders of secrets due for rotation (SecretRotator::SweepDue) at start and every
+// `interval`.
+std::unique_ptr<PeriodicTask> SweepSecretRotation(service::SecretRotator& rotator,
+                                                  std::chrono::milliseconds interval) {
+  return std::make_unique<PeriodicTask>(interval, /*at_start=*/true, /*at_stop=*/false, [&rotator] {
+    auto raised = rotator.SweepDue();
+    if (!raised.ok()) {
+      spdlog::warn("due secrets could not be looked for: {}", raised.status().message());
+    }
+  });
+}
+
 // What needs the master key: the secrets keyring, webhook delivery (endpoint signing secrets are
 // sealed with a key derived from it) and audit checkpoint signing. Started at once when the
 // master key is at hand, else when the server is unsealed. Until then alerts wait in the durable
@@ -402,18 +419,22 @@ std::unique_ptr<PeriodicTask> CheckpointAudit(service::AuditService& audit,
 class KeyedServices {
  public:
   KeyedServices(store::Store& store, Env& env, audit::DeliveryOptions delivery_options,
-                std::chrono::milliseconds checkpoint_every)
+                std::chrono::milliseconds checkpoint_every,
+                SecretRotationSettings rotation_settings, std::chrono::milliseconds sweep_every)
       : store_(store),
         env_(env),
         delivery_options_(delivery_options),
-        checkpoint_every_(checkpoint_every) {}
+        checkpoint_every_(checkpoint_every),
+        rotation_settings_(std::move(rotation_settings)),
+        sweep_every_(sweep_every) {}
   KeyedServices(const KeyedServices&) = delete;
   KeyedServices& operator=(const KeyedServices&) = delete;
   ~KeyedServices() { Stop(); }
 
   // Errors: the master key does not open the secrets keyring (kFailedPrecondition), or the store
   // does not answer. Nothing is started then.
-  Status Start(std::span<const uint8_t> master_key, service::AuditService& audit) {
+  Status Start(std::span<const uint8_t> master_key, service::AuditService& audit,
+               audit::AlertSink* alerts) {
     std::lock_guard lock(mu_);
     if (secrets_) return OkStatus();
     KH_ASSIGN_OR_RETURN(audit::CheckpointSigner signer,
@@ -431,7 +452,22 @@ class KeyedServices {
     delivery_ptr_.store(delivery_.get(), std::memory_order_release);
     checkpointer_ = CheckpointAudit(audit, std::move(signer), checkpoint_every_);
     secrets_ = std::move(secrets).value();
+    rotation_ =
+        std::make_unique<SecretRotation>(rotation_settings_, *secrets_, store_, env_, alerts);
+    if (!address_.empty()) rotation_->SetAddress(address_);
+    reminders_ = SweepSecretRotation(rotation_->rotator(), sweep_every_);
     return OkStatus();
+  }
+  // Where rotation commands reach this server, once it listens.
+  void SetAddress(std::string address) {
+    std::lock_guard lock(mu_);
+    address_ = std::move(address);
+    if (rotation_) rotation_->SetAddress(address_);
+  }
+  // Null while sealed.
+  service::SecretRotator* rotator() {
+    std::lock_guard lock(mu_);
+    return rotation_ ? &rotation_->rotator() : nullptr;
   }
   // Deliveries pending as the delivery worker last counted them; -1 while sealed (not started).
   int64_t PendingDeliveries() const {
@@ -449,6 +485,7 @@ class KeyedServices {
   // Stops delivery and checkpoint signing (a last checkpoint is signed).
   void Stop() {
     std::lock_guard lock(mu_);
+    if (reminders_) reminders_->Stop();
     if (delivery_) delivery_->Stop();
     if (checkpointer_) checkpointer_->Stop();
   }
@@ -463,6 +500,11 @@ class KeyedServices {
   std::unique_ptr<audit::WebhookDelivery> delivery_;  // guarded by mu_
   std::atomic<audit::WebhookDelivery*> delivery_ptr_{nullptr};
   std::unique_ptr<PeriodicTask> checkpointer_;  // guarded by mu_
+  const SecretRotationSettings rotation_settings_;
+  const std::chrono::milliseconds sweep_every_;
+  std::string address_;                       // guarded by mu_
+  std::unique_ptr<SecretRotation> rotation_;  // guarded by mu_
+  std::unique_ptr<PeriodicTask> reminders_;   // guarded by mu_
 };
 
 // Writes last-used times every few seconds from its own thread (usage metadata: not on the verify
@@ -562,6 +604,7 @@ Status ValidateSettings(const Settings& settings) {
     auto file = http::LeakReportKeyFile::Open(keys);
     if (!file.ok()) return InvalidArgument("leak_report_keys: " + file.status().message());
   }
+  KH_RETURN_IF_ERROR(ReadSecretRotationSettings(settings).status());
   return OkStatus();
 }
 
@@ -595,6 +638,13 @@ int CheckConfig(Settings& settings, const std::string& toml_path) {
     if (!file.empty() && access(file.c_str(), R_OK) != 0) {
       add(name, "cannot read " + file + ": " + std::strerror(errno));
     }
+  }
+  if (Status st = CheckSecretRotationPairs(settings); !st.ok()) {
+    add("secret_rotation_webhook", st.message());
+  }
+  if (const std::string& command = settings.Get("secret_rotation_command");
+      command.starts_with('/') && access(command.c_str(), X_OK) != 0) {
+    add("secret_rotation_command", "cannot run " + command + ": " + std::strerror(errno));
   }
   std::stable_sort(problems.begin(), problems.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -700,7 +750,15 @@ int Serve(const Settings& settings) {
     spdlog::error("{}", st.message());
     return 2;
   }
-  KeyedServices keyed(*opened->store, env, delivery_options, *checkpoint_every);
+  auto rotation_settings = ReadSecretRotationSettings(settings);
+  if (Status st =
+          rotation_settings.ok() ? CheckSecretRotationPairs(settings) : rotation_settings.status();
+      !st.ok()) {
+    spdlog::error("{}", st.message());
+    return 2;
+  }
+  KeyedServices keyed(*opened->store, env, delivery_options, *checkpoint_every, *rotation_settings,
+                      *sweep_every);
   alert_options.on_queued = [&keyed] { keyed.Wake(); };
   std::unique_ptr<service::AlertService> alerts =
       service::AlertService::Create(*opened->store, env, opened->master_key.view(), alert_options);
@@ -772,11 +830,13 @@ int Serve(const Settings& settings) {
   // Sealed: the master key comes from shares (PUT /v1/sys/unseal); everything else serves now.
   std::optional<Unsealer> unsealer;
   http::vault::VaultApi* vault_api = nullptr;  // set below, before the listener starts
+  http::unkey::RotationApi* rotation_api = nullptr;
   if (opened->master_key.empty()) {
     unsealer.emplace(*opened->seal, env, [&](std::span<const uint8_t> key) -> Status {
-      KH_RETURN_IF_ERROR(keyed.Start(key, *audit));
+      KH_RETURN_IF_ERROR(keyed.Start(key, *audit, alerts.get()));
       alerts->Unseal(key);
       vault_api->SetSecrets(keyed.secrets());
+      rotation_api->Set(keyed.rotator(), keyed.secrets());
       readiness.SetSealed(false);
       return OkStatus();
     });
@@ -785,7 +845,7 @@ int Serve(const Settings& settings) {
         "sealed: keys are verified, but secrets, webhook delivery and audit checkpoints wait "
         "until {} of {} unseal shares are given (keyhold operator unseal)",
         opened->seal->threshold, opened->seal->shares);
-  } else if (Status st = keyed.Start(opened->master_key.view(), *audit); !st.ok()) {
+  } else if (Status st = keyed.Start(opened->master_key.view(), *audit, alerts.get()); !st.ok()) {
     spdlog::error("{}", st.message());
     return 2;
   }
@@ -809,6 +869,8 @@ int Serve(const Settings& settings) {
                     unsealer ? &*unsealer : nullptr, env, registry, *metrics_access, readiness,
                     std::move(forward_auth).value(), leak_report_keys.get());
   vault_api = &surfaces.vault;
+  surfaces.secret_rotation.Set(keyed.rotator(), keyed.secrets());  // null while sealed
+  rotation_api = &surfaces.secret_rotation;
   http::HttpMetrics http_metrics(registry, surfaces.router);
   ReportTo(settings, log, http_metrics, opts);
   if (early) {  // the real listener takes over the address (and the port it was given, if 0)
@@ -827,6 +889,7 @@ int Serve(const Settings& settings) {
                opened->service->KeyCount());
   spdlog::info("at most {} connections; requests within {} ms, idle connections closed after {} ms",
                opts.max_connections, opts.read_timeout.count(), opts.idle_timeout.count());
+  keyed.SetAddress(CommandAddress(!opts.tls_cert_file.empty(), (*server)->LocalAddress()));
   auto flusher = FlushLastUsed(*opened->service);
   auto rotation = SweepRotation(*opened->service, *sweep_every);
   auto store_watch =

@@ -112,7 +112,25 @@ std::vector<Setting> ServeSettingTable() {
        "how often to sign a checkpoint of the audit log (stored, and logged for an outside copy) "
        "when it has grown (e.g. 10m, 1h)"},
       {"rotation_sweep_interval", "KEYHOLD_ROTATION_SWEEP_INTERVAL", "1m",
-       "how often rotation policies are applied (key.rotation_due alerts, overdue expiry)"},
+       "how often rotation policies are applied (key.rotation_due alerts, overdue expiry) and due "
+       "secrets are looked for (secret.rotation_due alerts)"},
+      {"secret_rotation_command", "KEYHOLD_SECRET_ROTATION_COMMAND", "",
+       "absolute path of the command that performs the steps of a secret's rotation (run as "
+       "COMMAND STEP MOUNT/PATH with a token for that path; docs/secrets.md); empty (default): "
+       "none, rotations are driven by hand"},
+      {"secret_rotation_webhook", "KEYHOLD_SECRET_ROTATION_WEBHOOK", "",
+       "URL each step of a secret's rotation is POSTed to instead of a command, signed per "
+       "Standard Webhooks (docs/secrets.md); empty (default): none"},
+      {"secret_rotation_webhook_secret_file", "KEYHOLD_SECRET_ROTATION_WEBHOOK_SECRET_FILE", "",
+       "file holding the whsec_... secret that signs secret_rotation_webhook's requests"},
+      {"secret_rotation_timeout", "KEYHOLD_SECRET_ROTATION_TIMEOUT", "30s",
+       "how long one step of the rotation command (or webhook) may run before it is killed (or "
+       "given up on) and the step fails"},
+      {"secret_rotation_remind_before", "KEYHOLD_SECRET_ROTATION_REMIND_BEFORE", "7d",
+       "raise a secret.rotation_due alert this long before a secret falls due for rotation"},
+      {"secret_rotation_remind_every", "KEYHOLD_SECRET_ROTATION_REMIND_EVERY", "1d",
+       "once a secret is overdue for rotation, raise its secret.rotation_due alert again this "
+       "often"},
       {"alert_dedupe_window", "KEYHOLD_ALERT_DEDUPE_WINDOW", "10m",
        "an alert whose dedupe key matches an unacknowledged one raised this recently is counted, "
        "not raised again"},

@@ -72,7 +72,11 @@ SecretMetadata MetadataOf(const store::SecretRecord& r) {
                    r.next_rotation_at_ms,
                    r.created_at_ms,
                    r.updated_at_ms,
-                   {}};
+                   {},
+                   r.pending_version,
+                   r.previous_version,
+                   r.rotation_step,
+                   r.rotation_failure};
   for (const auto& v : r.versions) m.versions.push_back(InfoOf(v));
   return m;
 }
@@ -340,6 +344,96 @@ class SecretServiceImpl final : public SecretService {
   }
 
   bool MountExists(const std::string& mount) override { return RequireMount(mount).ok(); }
+
+  StatusOr<SecretValue> ReadStage(const RequestContext& ctx, const std::string& mount,
+                                  const std::string& path, SecretStage stage) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "read", mount, path, "secret.read"));
+    KH_RETURN_IF_ERROR(RequireMount(mount));
+    KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
+    std::optional<int64_t> version =
+        rec.current_version > 0 ? std::optional(rec.current_version) : std::nullopt;
+    if (stage == SecretStage::kPending) version = rec.pending_version;
+    if (stage == SecretStage::kPrevious) version = rec.previous_version;
+    if (!version) return NotFound("no version at that stage", "data/secret_not_found");
+    return Read(ctx, mount, path, *version);
+  }
+
+  StatusOr<SecretVersionInfo> WritePending(const RequestContext& ctx, const std::string& mount,
+                                           const std::string& path,
+                                           crypto::Secret data_json) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "rotate", mount, path, "secret.rotation_create"));
+    KH_RETURN_IF_ERROR(ParseDataObject(data_json.Reveal()).status());
+    KH_ASSIGN_OR_RETURN(store::SecretMountRecord m, FreshMount(mount));
+    KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
+    if (rec.current_version == 0) {
+      return NotFound("the secret has no version to rotate", "data/secret_not_found");
+    }
+    int64_t now = env_.NowMillis();
+    store::SecretVersionWrite w;
+    w.mount = mount;
+    w.path = path;
+    w.expected_current = rec.current_version;
+    w.version.version = rec.current_version + 1;
+    w.version.created_at_ms = now;
+    int64_t dva = EffectiveLimit(rec.delete_version_after_ms, m.delete_version_after_ms);
+    if (dva > 0) w.version.deleted_at_ms = now + dva;
+    crypto::Envelope e = ring_->Seal(Aad(mount, path, w.version.version), data_json.Reveal());
+    w.version.kek_term = e.term;
+    w.version.wrapped_key = std::move(e.wrapped_key);
+    w.version.ciphertext = std::move(e.ciphertext);
+    audit::AuditEntry entry =
+        Entry(ctx, "secret.rotation_create", mount, path, {{"version", w.version.version}});
+    KH_RETURN_IF_ERROR(store_.WritePendingSecretVersion(w, &entry));
+    return InfoOf(w.version);
+  }
+
+  StatusOr<SecretMetadata> RotationState(const RequestContext& ctx, const std::string& mount,
+                                         const std::string& path) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "rotate", mount, path, "secret.rotation_read"));
+    KH_RETURN_IF_ERROR(RequireMount(mount));
+    KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
+    return MetadataOf(rec);
+  }
+
+  Status RecordRotationStep(const RequestContext& ctx, const std::string& mount,
+                            const std::string& path, const std::string& step,
+                            const std::string& failure) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "rotate", mount, path, "secret.rotation_step"));
+    json details = {{"step", step}};
+    if (!failure.empty()) details["failure"] = failure;
+    audit::AuditEntry entry =
+        audit::EntryFor(ctx, env_.NowMillis(), "secret.rotation_step", Target(mount, path),
+                        details.dump(), failure.empty() ? "success" : "failed");
+    return store_.SetSecretRotationStep(mount, path, step, failure, &entry);
+  }
+
+  Status FinishRotation(const RequestContext& ctx, const std::string& mount,
+                        const std::string& path, int64_t pending) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "rotate", mount, path, "secret.rotation_finish"));
+    KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
+    int64_t now = env_.NowMillis();
+    std::optional<int64_t> next;
+    if (rec.rotation_period_ms) next = now + *rec.rotation_period_ms;
+    audit::AuditEntry entry =
+        Entry(ctx, "secret.rotation_finish", mount, path,
+              {{"version", pending}, {"previousVersion", rec.current_version}});
+    return store_.FinishSecretRotation(mount, path, pending, next, now, &entry);
+  }
+
+  Status CancelRotation(const RequestContext& ctx, const std::string& mount,
+                        const std::string& path) override {
+    KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    KH_RETURN_IF_ERROR(Require(ctx, "rotate", mount, path, "secret.rotation_cancel"));
+    KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
+    json details = {{"version", rec.pending_version ? json(*rec.pending_version) : json(nullptr)}};
+    audit::AuditEntry entry = Entry(ctx, "secret.rotation_cancel", mount, path, details);
+    return store_.CancelSecretRotation(mount, path, &entry);
+  }
 
   StatusOr<int32_t> RotateKeyring(const RequestContext& ctx) override {
     if (!ctx.actor.Can("secret.rotate")) return Deny(ctx, "secret.keyring_rotate", "", "");

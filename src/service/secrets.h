@@ -79,8 +79,17 @@ struct SecretMetadata {
   std::optional<int64_t> next_rotation_at_ms;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
-  std::vector<SecretVersionInfo> versions;  // kept versions, oldest first
+  std::vector<SecretVersionInfo> versions;  // kept versions, oldest first, pending one included
+  // The staged versions of a rotation (service/secret_rotation.h): current_version is the
+  // current stage; these are the pending and previous ones, if any.
+  std::optional<int64_t> pending_version;
+  std::optional<int64_t> previous_version;
+  std::string rotation_step;     // the last rotation step done: "", "create", "set" or "test"
+  std::string rotation_failure;  // why the last step failed, "" if it did not; never a value
 };
+
+// The stages of a rotation: which version a stage selector reads.
+enum class SecretStage { kCurrent, kPending, kPrevious };
 
 // A change to a secret's metadata: fields left empty stay as they are.
 struct MetadataChange {
@@ -170,6 +179,42 @@ class SecretService {
   virtual Status WriteMountConfig(const RequestContext& ctx, const MountConfig& config) = 0;
   virtual Status EnableMount(const RequestContext& ctx, const MountConfig& config) = 0;
   virtual bool MountExists(const std::string& mount) = 0;
+
+  // The version at `stage` (as Read of that version). Needs read. Errors: as Read; kNotFound
+  // ("data/secret_not_found") if no version is at that stage.
+  virtual StatusOr<SecretValue> ReadStage(const RequestContext& ctx, const std::string& mount,
+                                          const std::string& path, SecretStage stage) = 0;
+
+  // Rotation of the held value, one primitive each (service/secret_rotation.h puts them in
+  // order). Each needs rotate on the path, and is audited (actions secret.rotation_create,
+  // secret.rotation_step, secret.rotation_finish, secret.rotation_cancel; details hold version
+  // numbers, steps and failure reasons, never a value).
+  //
+  // Seals `data_json` as the pending version, beside the current one, which stays current.
+  // Errors: as Write; kNotFound if the secret has no version yet; kFailedPrecondition
+  // ("data/rotation_pending") if a version is already pending.
+  virtual StatusOr<SecretVersionInfo> WritePending(const RequestContext& ctx,
+                                                   const std::string& mount,
+                                                   const std::string& path,
+                                                   crypto::Secret data_json) = 0;
+  // The secret's metadata as the rotation sees it. Errors: kNotFound if there is no secret.
+  virtual StatusOr<SecretMetadata> RotationState(const RequestContext& ctx,
+                                                 const std::string& mount,
+                                                 const std::string& path) = 0;
+  // Records that `step` was done (failure empty), or that the step after it failed. Errors:
+  // kNotFound; kFailedPrecondition ("data/no_pending_version") if nothing is pending.
+  virtual Status RecordRotationStep(const RequestContext& ctx, const std::string& mount,
+                                    const std::string& path, const std::string& step,
+                                    const std::string& failure) = 0;
+  // Makes pending version `pending` current (the current one becomes previous) and schedules
+  // the next rotation one rotation_period from now, if the secret has one. Errors: kNotFound;
+  // kFailedPrecondition ("data/no_pending_version") if `pending` is not pending.
+  virtual Status FinishRotation(const RequestContext& ctx, const std::string& mount,
+                                const std::string& path, int64_t pending) = 0;
+  // Drops the pending version, if any, and the rotation's progress; current is untouched.
+  // Errors: kNotFound if there is no secret.
+  virtual Status CancelRotation(const RequestContext& ctx, const std::string& mount,
+                                const std::string& path) = 0;
 
   // Adds a keyring term and re-wraps every data key under it; returns the new term. Needs
   // rotate on "*"-equivalent access (`secret.rotate` or a glob matching everything). Errors:

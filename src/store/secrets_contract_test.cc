@@ -221,6 +221,110 @@ TEST_P(SecretStoreContract, SecretsSurviveAReopen) {
   EXPECT_EQ(s->ReadSecret("secret", "app")->current_version, 1);
 }
 
+TEST_P(SecretStoreContract, APendingVersionWaitsBesideTheCurrentOne) {
+  auto s = Open();
+  ASSERT_TRUE(s->WriteSecretVersion(Write("app", 0)).ok());
+  audit::AuditEntry e = Entry("secret.rotation_create");
+  ASSERT_TRUE(s->WritePendingSecretVersion(Write("app", 1, 2000), &e).ok());
+  auto r = s->ReadSecret("secret", "app");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->current_version, 1);
+  EXPECT_EQ(r->pending_version, 2);
+  EXPECT_EQ(r->rotation_step, "create");
+  EXPECT_EQ(r->versions.size(), 2u);
+  EXPECT_EQ(s->ReadSecretVersion("secret", "app", 2)->ciphertext.back(), 2);
+  // One pending version at a time, and no plain write while it waits.
+  EXPECT_EQ(s->WritePendingSecretVersion(Write("app", 1)).reason(), "data/rotation_pending");
+  EXPECT_EQ(s->WriteSecretVersion(Write("app", 1)).reason(), "data/rotation_pending");
+  EXPECT_EQ(s->WritePendingSecretVersion(Write("app", 0)).reason(), "data/secret_changed");
+  EXPECT_EQ(s->WritePendingSecretVersion(Write("none", 0)).code(), StatusCode::kNotFound);
+  EXPECT_EQ(s->ReadAudit(0, 100)->back().action, "secret.rotation_create");
+}
+
+TEST_P(SecretStoreContract, RotationStepsAreRecorded) {
+  auto s = Open();
+  ASSERT_TRUE(s->WriteSecretVersion(Write("app", 0)).ok());
+  EXPECT_EQ(s->SetSecretRotationStep("secret", "app", "set", "").reason(),
+            "data/no_pending_version");
+  ASSERT_TRUE(s->WritePendingSecretVersion(Write("app", 1)).ok());
+  ASSERT_TRUE(s->SetSecretRotationStep("secret", "app", "set", "").ok());
+  EXPECT_EQ(s->ReadSecret("secret", "app")->rotation_step, "set");
+  audit::AuditEntry e = Entry("secret.rotation_test");
+  ASSERT_TRUE(s->SetSecretRotationStep("secret", "app", "set", "test: exited 1", &e).ok());
+  auto r = s->ReadSecret("secret", "app");
+  EXPECT_EQ(r->rotation_step, "set");
+  EXPECT_EQ(r->rotation_failure, "test: exited 1");
+  EXPECT_EQ(s->ReadAudit(0, 100)->back().action, "secret.rotation_test");
+  EXPECT_EQ(s->SetSecretRotationStep("secret", "none", "set", "").code(), StatusCode::kNotFound);
+}
+
+TEST_P(SecretStoreContract, FinishingMakesPendingCurrentAndCurrentPrevious) {
+  auto s = Open();
+  ASSERT_TRUE(s->WriteSecretVersion(Write("app", 0)).ok());
+  SecretRecord meta = *s->ReadSecret("secret", "app");
+  meta.max_versions = 1;  // the previous version is kept all the same
+  ASSERT_TRUE(s->PutSecretMetadata(meta).ok());
+  ASSERT_TRUE(s->WritePendingSecretVersion(Write("app", 1)).ok());
+  EXPECT_EQ(s->FinishSecretRotation("secret", "app", 3, 9000, 5000).reason(),
+            "data/no_pending_version");
+  audit::AuditEntry e = Entry("secret.rotation_finish");
+  ASSERT_TRUE(s->FinishSecretRotation("secret", "app", 2, 9000, 5000, &e).ok());
+  auto r = s->ReadSecret("secret", "app");
+  EXPECT_EQ(r->current_version, 2);
+  EXPECT_EQ(r->previous_version, 1);
+  EXPECT_FALSE(r->pending_version);
+  EXPECT_EQ(r->rotation_step, "");
+  EXPECT_EQ(r->next_rotation_at_ms, 9000);
+  EXPECT_EQ(r->updated_at_ms, 5000);
+  EXPECT_EQ(r->versions.size(), 2u);
+  // Finished: a second finish finds nothing pending, and plain writes go on from version 2.
+  EXPECT_EQ(s->FinishSecretRotation("secret", "app", 2, 9000, 5000).reason(),
+            "data/no_pending_version");
+  EXPECT_TRUE(s->WriteSecretVersion(Write("app", 2)).ok());
+  EXPECT_EQ(s->ReadAudit(0, 100)->back().action, "secret.rotation_finish");
+}
+
+TEST_P(SecretStoreContract, CancellingDropsThePendingVersionOnly) {
+  auto s = Open();
+  ASSERT_TRUE(s->WriteSecretVersion(Write("app", 0)).ok());
+  ASSERT_TRUE(s->WritePendingSecretVersion(Write("app", 1)).ok());
+  ASSERT_TRUE(s->SetSecretRotationStep("secret", "app", "create", "set: exited 2").ok());
+  ASSERT_TRUE(s->CancelSecretRotation("secret", "app").ok());
+  auto r = s->ReadSecret("secret", "app");
+  EXPECT_EQ(r->current_version, 1);
+  EXPECT_FALSE(r->pending_version);
+  EXPECT_EQ(r->rotation_step, "");
+  EXPECT_EQ(r->rotation_failure, "");
+  EXPECT_EQ(r->versions.size(), 1u);
+  EXPECT_EQ(s->ReadSecretVersion("secret", "app", 2).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(s->CancelSecretRotation("secret", "app").ok());  // nothing pending: no change
+  // The number is free again for the next rotation.
+  EXPECT_TRUE(s->WritePendingSecretVersion(Write("app", 1)).ok());
+  EXPECT_EQ(s->CancelSecretRotation("secret", "none").code(), StatusCode::kNotFound);
+}
+
+TEST_P(SecretStoreContract, DueSecretsAreListedEarliestFirst) {
+  auto s = Open();
+  for (const auto& [path, at] :
+       {std::pair{"b", int64_t{3000}}, {"a", 3000}, {"c", 1000}, {"later", 9000}}) {
+    ASSERT_TRUE(s->WriteSecretVersion(Write(path, 0)).ok());
+    SecretRecord meta = *s->ReadSecret("secret", path);
+    meta.rotation_period_ms = 100;
+    meta.next_rotation_at_ms = at;
+    ASSERT_TRUE(s->PutSecretMetadata(meta).ok());
+  }
+  ASSERT_TRUE(s->WriteSecretVersion(Write("unscheduled", 0)).ok());
+  auto due = s->ListSecretsDue(5000, 100);
+  ASSERT_TRUE(due.ok());
+  std::vector<std::string> paths;
+  for (const auto& r : *due) paths.push_back(r.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"c", "a", "b"}));
+  EXPECT_EQ((*due)[0].next_rotation_at_ms, 1000);
+  EXPECT_TRUE((*due)[0].versions.empty());
+  EXPECT_EQ(s->ListSecretsDue(5000, 1)->size(), 1u);
+  EXPECT_EQ(s->ListSecretsDue(5000, 0).status().code(), StatusCode::kInvalidArgument);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllStores, SecretStoreContract, ::testing::ValuesIn(Factories()),
                          [](const ::testing::TestParamInfo<StoreFactory>& p) {
                            return p.param.name;

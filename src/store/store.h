@@ -261,6 +261,13 @@ struct SecretRecord {
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
   std::vector<SecretVersionRecord> versions;  // kept versions, oldest first, without values
+  // A rotation of the held value (service/secret_rotation.h): the staged versions and the
+  // progress of the rotation under way. Set only by the rotation methods below; the other
+  // writes keep them.
+  std::optional<int64_t> pending_version;   // written, not yet current
+  std::optional<int64_t> previous_version;  // the current version before the last rotation
+  std::string rotation_step;                // the last step done: "", "create", "set" or "test"
+  std::string rotation_failure;             // why the last step failed ("" if it did not)
 };
 
 // A new version of a secret, sealed by the caller for version expected_current + 1.
@@ -600,6 +607,43 @@ class Store {
   // kUnavailable.
   virtual StatusOr<bool> RewrapSecretVersion(const WrappedVersion& old, int32_t new_term,
                                              const std::vector<uint8_t>& wrapped_key) = 0;
+
+  // Rotation of held secrets. A pending version is numbered current + 1 and kept beside the
+  // current one, which stays current (and is what a plain read returns) until the rotation
+  // finishes. While a version is pending, WriteSecretVersion refuses with kFailedPrecondition,
+  // reason "data/rotation_pending".
+
+  // Stores w.version as the secret's pending version (step "create", no failure), if its
+  // current version is still w.expected_current and nothing is pending. Errors: kNotFound if
+  // there is no such secret; kFailedPrecondition "data/secret_changed" if another write came
+  // first, "data/rotation_pending" if a version is already pending; kInvalidArgument if the
+  // version is not expected_current + 1; kUnavailable.
+  virtual Status WritePendingSecretVersion(const SecretVersionWrite& w,
+                                           const audit::AuditEntry* audit = nullptr) = 0;
+  // Records the rotation's progress: `step` done (failure empty) or failed (failure set; step
+  // is then the last step that was done). Errors: kNotFound if there is no such secret;
+  // kFailedPrecondition "data/no_pending_version" if nothing is pending and step is not "";
+  // kUnavailable.
+  virtual Status SetSecretRotationStep(const std::string& mount, const std::string& path,
+                                       const std::string& step, const std::string& failure,
+                                       const audit::AuditEntry* audit = nullptr) = 0;
+  // Makes pending version `pending` current and the current one previous; clears the
+  // rotation's progress, sets next_rotation_at_ms (nullopt: none) and updated_at_ms; then drops
+  // versions beyond max_versions, but never the previous one. Errors: kNotFound if there is no
+  // such secret; kFailedPrecondition "data/no_pending_version" if `pending` is not the pending
+  // version; kUnavailable.
+  virtual Status FinishSecretRotation(const std::string& mount, const std::string& path,
+                                      int64_t pending, std::optional<int64_t> next_rotation_at_ms,
+                                      int64_t now_ms, const audit::AuditEntry* audit = nullptr) = 0;
+  // Removes the pending version (its sealed value with it) and clears the rotation's progress;
+  // the current version is untouched. Nothing pending: only the progress is cleared. Errors:
+  // kNotFound if there is no such secret; kUnavailable.
+  virtual Status CancelSecretRotation(const std::string& mount, const std::string& path,
+                                      const audit::AuditEntry* audit = nullptr) = 0;
+  // Up to `limit` secrets (every mount) whose next_rotation_at_ms is at or before
+  // `due_by_ms`, earliest first (then by mount and path), without versions. Errors:
+  // kInvalidArgument if limit is not in [1, kMaxSecretListPage]; kUnavailable.
+  virtual StatusOr<std::vector<SecretRecord>> ListSecretsDue(int64_t due_by_ms, int limit) = 0;
 
   // --- rate-limit overrides ------------------------------------------------------------------
   //

@@ -177,6 +177,31 @@ class FaultyStore final : public store::Store {
                                                                     int limit) override {
     return inner_.VersionsWrappedBelow(term, limit);
   }
+  Status WritePendingSecretVersion(const store::SecretVersionWrite& w,
+                                   const audit::AuditEntry* audit = nullptr) override {
+    if (Fails(audit)) return WriteFailure();
+    return inner_.WritePendingSecretVersion(w, audit);
+  }
+  Status SetSecretRotationStep(const std::string& mount, const std::string& path,
+                               const std::string& step, const std::string& failure,
+                               const audit::AuditEntry* audit = nullptr) override {
+    if (Fails(audit)) return WriteFailure();
+    return inner_.SetSecretRotationStep(mount, path, step, failure, audit);
+  }
+  Status FinishSecretRotation(const std::string& mount, const std::string& path, int64_t pending,
+                              std::optional<int64_t> next_rotation_at_ms, int64_t now_ms,
+                              const audit::AuditEntry* audit = nullptr) override {
+    if (Fails(audit)) return WriteFailure();
+    return inner_.FinishSecretRotation(mount, path, pending, next_rotation_at_ms, now_ms, audit);
+  }
+  Status CancelSecretRotation(const std::string& mount, const std::string& path,
+                              const audit::AuditEntry* audit = nullptr) override {
+    if (Fails(audit)) return WriteFailure();
+    return inner_.CancelSecretRotation(mount, path, audit);
+  }
+  StatusOr<std::vector<store::SecretRecord>> ListSecretsDue(int64_t due_by_ms, int limit) override {
+    return inner_.ListSecretsDue(due_by_ms, limit);
+  }
   StatusOr<bool> RewrapSecretVersion(const store::WrappedVersion& old, int32_t new_term,
                                      const std::vector<uint8_t>& wrapped_key) override {
     if (fail_) return WriteFailure();

@@ -203,6 +203,31 @@ bool StringMember(const json& body, const char* name, std::string* out) {
   return true;
 }
 
+// `keyhold_stage` of a data read (Vault has no such parameter, so no Vault client sends it):
+// current, pending or previous.
+StatusOr<std::optional<service::SecretStage>> StageOf(const HttpRequest& req) {
+  auto v = QueryParam(req.target, "keyhold_stage");
+  if (!v) return std::optional<service::SecretStage>();
+  if (*v == "current") return std::optional(service::SecretStage::kCurrent);
+  if (*v == "pending") return std::optional(service::SecretStage::kPending);
+  if (*v == "previous") return std::optional(service::SecretStage::kPrevious);
+  return InvalidArgument("keyhold_stage must be current, pending or previous");
+}
+
+// keyhold's own metadata of a secret: its rotation schedule and the stages of its versions.
+json KeyholdMetadata(const service::SecretMetadata& m) {
+  auto version = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
+  json out = {
+      {"rotation_period", m.rotation_period_ms ? GoDuration(*m.rotation_period_ms) : ""},
+      {"next_rotation_time", m.next_rotation_at_ms ? VaultTime(*m.next_rotation_at_ms) : ""},
+      {"current_version", m.current_version},
+      {"pending_version", version(m.pending_version)},
+      {"previous_version", version(m.previous_version)},
+      {"rotation_step", m.rotation_step},
+      {"rotation_failure", m.rotation_failure}};
+  return out;
+}
+
 }  // namespace
 
 HttpResponse VaultError(int status, std::string_view detail) {
@@ -309,7 +334,11 @@ HttpResponse VaultApi::Data(RequestContext& ctx, const HttpRequest& req, const K
       }
       version = std::stoll(*v);
     }
-    auto got = secrets_->Read(ctx, route.mount, route.path, version);
+    auto stage = StageOf(req);
+    if (!stage.ok()) return ErrorOf(stage.status());
+    if (*stage && version != 0) return VaultError(400, "give either version or keyhold_stage");
+    auto got = *stage ? secrets_->ReadStage(ctx, route.mount, route.path, **stage)
+                      : secrets_->Read(ctx, route.mount, route.path, version);
     if (!got.ok()) return ErrorOf(got.status());
     json metadata = VersionMetadata(got->version, got->custom_metadata_json);
     if (!got->available) {
@@ -369,10 +398,8 @@ HttpResponse VaultApi::Metadata(RequestContext& ctx, const HttpRequest& req, con
                  {"oldest_version", m->oldest_version},
                  {"updated_time", VaultTime(m->updated_at_ms)},
                  {"versions", versions}};
-    if (m->rotation_period_ms) {
-      data["keyhold"] = {
-          {"rotation_period", GoDuration(*m->rotation_period_ms)},
-          {"next_rotation_time", m->next_rotation_at_ms ? VaultTime(*m->next_rotation_at_ms) : ""}};
+    if (m->rotation_period_ms || m->pending_version || m->previous_version) {
+      data["keyhold"] = KeyholdMetadata(*m);
     }
     return Envelope(ctx, 200, data);
   }

@@ -279,6 +279,16 @@ CREATE TABLE ratelimit_overrides (
 CREATE INDEX ratelimit_overrides_by_namespace ON ratelimit_overrides(namespace, id);
 ALTER TABLE keys ADD COLUMN ip_allowlist TEXT NOT NULL DEFAULT '[]';
 )sql",
+      // 9: rotation of held secrets: the pending and previous versions of a secret beside its
+      // current one, the rotation's last step done or its failure, and the due secrets by date.
+      R"sql(
+ALTER TABLE secrets ADD COLUMN pending_version INTEGER;
+ALTER TABLE secrets ADD COLUMN previous_version INTEGER;
+ALTER TABLE secrets ADD COLUMN rotation_step TEXT NOT NULL DEFAULT '';
+ALTER TABLE secrets ADD COLUMN rotation_failure TEXT NOT NULL DEFAULT '';
+CREATE INDEX secrets_by_next_rotation ON secrets(next_rotation_at, mount, path)
+  WHERE next_rotation_at IS NOT NULL;
+)sql",
   };
   return kMigrations;
 }

@@ -23,7 +23,7 @@ constexpr int32_t kDefaultMaxVersions = 10;
 constexpr char kSecretColumns[] =
     "mount, path, current_version, oldest_version, max_versions, cas_required, "
     "delete_version_after, custom_metadata, rotation_period, next_rotation_at, created_at, "
-    "updated_at";
+    "updated_at, pending_version, previous_version, rotation_step, rotation_failure";
 
 std::vector<uint8_t> ReadBlob(const Stmt& s, int c) {
   int size = 0;
@@ -45,6 +45,16 @@ Status CheckListLimit(int limit) {
 
 Status SecretNotFound() { return NotFound("no such secret", "data/secret_not_found"); }
 
+Status RotationPending() {
+  return FailedPrecondition(
+      "a rotation of this secret is under way: finish or cancel it before writing a new version",
+      "data/rotation_pending");
+}
+
+Status NoPendingVersion() {
+  return FailedPrecondition("no rotation of this secret is under way", "data/no_pending_version");
+}
+
 SecretRecord ReadSecretRow(const Stmt& s) {
   SecretRecord r;
   r.mount = s.Text(0);
@@ -59,6 +69,10 @@ SecretRecord ReadSecretRow(const Stmt& s) {
   r.next_rotation_at_ms = s.OptInt(9);
   r.created_at_ms = s.Int(10);
   r.updated_at_ms = s.Int(11);
+  r.pending_version = s.OptInt(12);
+  r.previous_version = s.OptInt(13);
+  r.rotation_step = s.Text(14);
+  r.rotation_failure = s.Text(15);
   return r;
 }
 
@@ -272,6 +286,7 @@ Status SqliteStore::WriteSecretVersion(const SecretVersionWrite& w,
       return FailedPrecondition("the secret changed while it was being written",
                                 "data/secret_changed");
     }
+    if (secret && secret->pending_version) return RotationPending();
     Stmt up(db_,
             "INSERT INTO secrets (mount, path, current_version, oldest_version, max_versions, "
             "cas_required, delete_version_after, custom_metadata, rotation_period, "
@@ -436,6 +451,122 @@ StatusOr<bool> SqliteStore::RewrapSecretVersion(const WrappedVersion& old, int32
   });
   if (!st.ok()) return st;
   return changed;
+}
+
+Status SqliteStore::WritePendingSecretVersion(const SecretVersionWrite& w,
+                                              const audit::AuditEntry* audit) {
+  if (w.version.version != w.expected_current + 1) {
+    return InvalidArgument("a new version must follow the current one");
+  }
+  std::lock_guard lock(mu_);
+  return InTransaction(db_, Access::kWrite, [&]() -> Status {
+    KH_ASSIGN_OR_RETURN(auto secret, FindSecret(db_, Access::kWrite, w.mount, w.path));
+    if (!secret) return SecretNotFound();
+    if (secret->current_version != w.expected_current) {
+      return FailedPrecondition("the secret changed while it was being written",
+                                "data/secret_changed");
+    }
+    if (secret->pending_version) return RotationPending();
+    // A row left by a pending version that was destroyed and then cancelled cannot exist (cancel
+    // deletes it), so the number is free.
+    KH_RETURN_IF_ERROR(InsertVersion(db_, w));
+    Stmt up(db_,
+            "UPDATE secrets SET pending_version = ?, rotation_step = 'create', rotation_failure = "
+            "'', updated_at = ? WHERE mount = ? AND path = ?");
+    up.Bind(1, w.version.version);
+    up.Bind(2, w.version.created_at_ms);
+    up.Bind(3, w.mount);
+    up.Bind(4, w.path);
+    KH_RETURN_IF_ERROR(up.Run(Access::kWrite, "write pending secret version"));
+    return AppendOne(db_, audit);
+  });
+}
+
+Status SqliteStore::SetSecretRotationStep(const std::string& mount, const std::string& path,
+                                          const std::string& step, const std::string& failure,
+                                          const audit::AuditEntry* audit) {
+  std::lock_guard lock(mu_);
+  return InTransaction(db_, Access::kWrite, [&]() -> Status {
+    KH_ASSIGN_OR_RETURN(auto secret, FindSecret(db_, Access::kWrite, mount, path));
+    if (!secret) return SecretNotFound();
+    if (!secret->pending_version && !step.empty()) return NoPendingVersion();
+    Stmt up(db_,
+            "UPDATE secrets SET rotation_step = ?, rotation_failure = ? WHERE mount = ? AND "
+            "path = ?");
+    up.Bind(1, step);
+    up.Bind(2, failure);
+    up.Bind(3, mount);
+    up.Bind(4, path);
+    KH_RETURN_IF_ERROR(up.Run(Access::kWrite, "record secret rotation step"));
+    return AppendOne(db_, audit);
+  });
+}
+
+Status SqliteStore::FinishSecretRotation(const std::string& mount, const std::string& path,
+                                         int64_t pending,
+                                         std::optional<int64_t> next_rotation_at_ms, int64_t now_ms,
+                                         const audit::AuditEntry* audit) {
+  std::lock_guard lock(mu_);
+  return InTransaction(db_, Access::kWrite, [&]() -> Status {
+    KH_ASSIGN_OR_RETURN(auto mount_max, MountMaxVersions(db_, mount));
+    KH_ASSIGN_OR_RETURN(auto secret, FindSecret(db_, Access::kWrite, mount, path));
+    if (!secret || !mount_max) return SecretNotFound();
+    if (secret->pending_version != pending) return NoPendingVersion();
+    Stmt up(db_,
+            "UPDATE secrets SET previous_version = current_version, current_version = ?, "
+            "pending_version = NULL, rotation_step = '', rotation_failure = '', "
+            "next_rotation_at = ?, updated_at = ? WHERE mount = ? AND path = ?");
+    up.Bind(1, pending);
+    up.Bind(2, next_rotation_at_ms);
+    up.Bind(3, now_ms);
+    up.Bind(4, mount);
+    up.Bind(5, path);
+    KH_RETURN_IF_ERROR(up.Run(Access::kWrite, "finish secret rotation"));
+    // The previous version stays readable until the next rotation or write drops it.
+    int32_t keep = std::max(EffectiveMaxVersions(secret->max_versions, *mount_max), 2);
+    KH_RETURN_IF_ERROR(DropOldVersions(db_, mount, path, keep));
+    return AppendOne(db_, audit);
+  });
+}
+
+Status SqliteStore::CancelSecretRotation(const std::string& mount, const std::string& path,
+                                         const audit::AuditEntry* audit) {
+  std::lock_guard lock(mu_);
+  return InTransaction(db_, Access::kWrite, [&]() -> Status {
+    KH_ASSIGN_OR_RETURN(auto secret, FindSecret(db_, Access::kWrite, mount, path));
+    if (!secret) return SecretNotFound();
+    if (secret->pending_version) {
+      Stmt drop(db_, "DELETE FROM secret_versions WHERE mount = ? AND path = ? AND version = ?");
+      drop.Bind(1, mount);
+      drop.Bind(2, path);
+      drop.Bind(3, *secret->pending_version);
+      KH_RETURN_IF_ERROR(drop.Run(Access::kWrite, "drop pending secret version"));
+    }
+    Stmt up(db_,
+            "UPDATE secrets SET pending_version = NULL, rotation_step = '', rotation_failure = '' "
+            "WHERE mount = ? AND path = ?");
+    up.Bind(1, mount);
+    up.Bind(2, path);
+    KH_RETURN_IF_ERROR(up.Run(Access::kWrite, "cancel secret rotation"));
+    return AppendOne(db_, audit);
+  });
+}
+
+StatusOr<std::vector<SecretRecord>> SqliteStore::ListSecretsDue(int64_t due_by_ms, int limit) {
+  KH_RETURN_IF_ERROR(CheckListLimit(limit));
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kSecretColumns +
+               " FROM secrets WHERE next_rotation_at IS NOT NULL AND next_rotation_at <= ? "
+               "ORDER BY next_rotation_at, mount, path LIMIT ?")
+                  .c_str());
+  s.Bind(1, due_by_ms);
+  s.Bind(2, int64_t{limit});
+  std::vector<SecretRecord> out;
+  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "list due secrets", [&] {
+    out.push_back(ReadSecretRow(s));
+    return OkStatus();
+  }));
+  return out;
 }
 
 }  // namespace keyhold::store

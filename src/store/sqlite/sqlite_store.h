@@ -122,6 +122,17 @@ class SqliteStore final : public Store {
   StatusOr<std::vector<WrappedVersion>> VersionsWrappedBelow(int32_t term, int limit) override;
   StatusOr<bool> RewrapSecretVersion(const WrappedVersion& old, int32_t new_term,
                                      const std::vector<uint8_t>& wrapped_key) override;
+  Status WritePendingSecretVersion(const SecretVersionWrite& w,
+                                   const audit::AuditEntry* audit = nullptr) override;
+  Status SetSecretRotationStep(const std::string& mount, const std::string& path,
+                               const std::string& step, const std::string& failure,
+                               const audit::AuditEntry* audit = nullptr) override;
+  Status FinishSecretRotation(const std::string& mount, const std::string& path, int64_t pending,
+                              std::optional<int64_t> next_rotation_at_ms, int64_t now_ms,
+                              const audit::AuditEntry* audit = nullptr) override;
+  Status CancelSecretRotation(const std::string& mount, const std::string& path,
+                              const audit::AuditEntry* audit = nullptr) override;
+  StatusOr<std::vector<SecretRecord>> ListSecretsDue(int64_t due_by_ms, int limit) override;
   StatusOr<RatelimitOverrideRecord> PutRatelimitOverride(
       const RatelimitOverrideRecord& o, const audit::AuditEntry* audit = nullptr) override;
   StatusOr<RatelimitOverrideRecord> DeleteRatelimitOverride(

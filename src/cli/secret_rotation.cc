@@ -1,0 +1,171 @@
+// `keyhold secrets rotate` and `keyhold secrets due`: clients of the `/v2/secrets.*` rotation
+// operations (docs/secrets.md "Rotation of held secrets"). They print names, versions, steps and
+// dates, never a value.
+//
+// Exit codes as every client command: 0, 1 the server answered with an error (or, for rotate, a
+// step failed), 2 bad usage, 3 the server could not be reached.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <ctime>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "core/secret_path.h"
+#include "server/settings.h"
+
+namespace keyhold::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kExitApiError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnreachable = 3;
+
+std::string When(int64_t ms) {
+  auto at = static_cast<std::time_t>(ms / 1000);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%MZ", std::gmtime(&at));
+  return out;
+}
+
+// Calls `op`; prints the error (or, with --json, the whole answer) and returns its exit code,
+// or hands `data` to `done`.
+int Call(const std::string& op, const json& body, bool json_output,
+         const std::function<int(const json&)>& done) {
+  auto client = ApiClient::FromEnvironment();
+  if (!client.ok()) {
+    std::fprintf(stderr, "error: %s\n", client.status().message().c_str());
+    return kExitUsage;
+  }
+  auto result = client->Call(op, body);
+  if (!result.ok()) {
+    std::fprintf(stderr, "error: %s\n", result.status().message().c_str());
+    return kExitUnreachable;
+  }
+  if (result->http_status != 200) {
+    if (json_output) {
+      std::printf("%s\n", result->body.dump(2).c_str());
+    } else {
+      const json& err = result->body.contains("error") ? result->body["error"] : result->body;
+      std::fprintf(stderr, "error: %s\n", err.value("detail", "the server refused").c_str());
+    }
+    return kExitApiError;
+  }
+  return done(result->body["data"]);
+}
+
+// "MOUNT/PATH" into the body's mount and path. Errors: kInvalidArgument.
+StatusOr<json> TargetOf(const std::string& ref) {
+  size_t slash = ref.find('/');
+  std::string mount = ref.substr(0, slash);
+  std::string path = slash == std::string::npos ? "" : ref.substr(slash + 1);
+  if (!IsValidMountName(mount) || !IsValidSecretPath(path)) {
+    return InvalidArgument("write a secret as MOUNT/PATH, e.g. secret/db/password");
+  }
+  return json{{"mount", mount}, {"path", path}};
+}
+
+void PrintStatus(const json& s) {
+  std::printf("%s/%s: current version %lld", s.value("mount", "").c_str(),
+              s.value("path", "").c_str(), static_cast<long long>(s.value("currentVersion", 0)));
+  if (s["previousVersion"].is_number()) {
+    std::printf(", previous %lld", static_cast<long long>(s["previousVersion"].get<int64_t>()));
+  }
+  if (s["pendingVersion"].is_number()) {
+    std::printf(", pending %lld (last step done: %s)",
+                static_cast<long long>(s["pendingVersion"].get<int64_t>()),
+                s.value("lastStep", "").c_str());
+  } else if (s.value("lastStep", "") == "finish") {
+    std::printf(" (rotated)");
+  }
+  std::printf("\n");
+  if (s["failure"].is_string()) {
+    std::printf("failed: %s\n", s["failure"].get<std::string>().c_str());
+  }
+  if (s["nextRotationAt"].is_number()) {
+    std::printf("next rotation due %s\n", When(s["nextRotationAt"].get<int64_t>()).c_str());
+  }
+}
+
+void AddRotate(CLI::App& secrets, int& code) {
+  static std::string ref, step;
+  static bool cancel = false, status_only = false, json_output = false;
+  auto* rotate = secrets.add_subcommand(
+      "rotate",
+      "rotate a held secret: run the steps not yet done (create pending, set at the provider, "
+      "test, finish) through the server's configured rotation command; a failed step leaves the "
+      "current value and is retried by running this again");
+  rotate->add_option("SECRET", ref, "MOUNT/PATH, e.g. secret/db/password")->required();
+  rotate->add_option("--step", step, "run only this step (its earlier steps must be done)")
+      ->check(CLI::IsMember({"create", "set", "test", "finish"}));
+  rotate->add_flag("--cancel", cancel, "drop the pending version; the current one stays");
+  rotate->add_flag("--status", status_only, "only show the stages and the last step");
+  rotate->add_flag("--json", json_output, "print JSON");
+  rotate->callback([&] {
+    auto body = TargetOf(ref);
+    if (!body.ok()) {
+      std::fprintf(stderr, "error: %s\n", body.status().message().c_str());
+      code = kExitUsage;
+      return;
+    }
+    if (cancel && (status_only || !step.empty())) {
+      std::fprintf(stderr, "error: --cancel goes alone\n");
+      code = kExitUsage;
+      return;
+    }
+    std::string op = cancel        ? "secrets.cancelRotation"
+                     : status_only ? "secrets.getRotation"
+                                   : "secrets.rotate";
+    if (!step.empty()) (*body)["step"] = step;
+    code = Call(op, *body, json_output, [](const json& s) {
+      if (json_output) {
+        std::printf("%s\n", s.dump(2).c_str());
+      } else {
+        PrintStatus(s);
+      }
+      return s["failure"].is_string() && !status_only ? kExitApiError : 0;
+    });
+  });
+}
+
+void AddDue(CLI::App& secrets, int& code) {
+  static std::string within = "7d";
+  static bool json_output = false;
+  auto* due = secrets.add_subcommand(
+      "due", "list secrets due for rotation (or overdue) that this key may rotate, earliest first");
+  due->add_option("--within", within,
+                  "also secrets falling due this soon (default 7d; 0 = only those due now)");
+  due->add_flag("--json", json_output, "print JSON");
+  due->callback([&] {
+    auto ms = server::ParseDuration(within);
+    if (!ms.ok()) {
+      std::fprintf(stderr, "error: --within: %s\n", ms.status().message().c_str());
+      code = kExitUsage;
+      return;
+    }
+    code = Call("secrets.listDue", {{"within", ms->count()}}, json_output, [](const json& d) {
+      if (json_output) {
+        std::printf("%s\n", d.dump(2).c_str());
+        return 0;
+      }
+      if (d.empty()) std::printf("no secrets due\n");
+      for (const auto& s : d) {
+        std::printf("%s/%s  %s  %s%s\n", s.value("mount", "").c_str(), s.value("path", "").c_str(),
+                    s.value("overdue", false) ? "OVERDUE" : "due",
+                    When(s.value("dueAt", int64_t{0})).c_str(),
+                    s.value("rotating", false) ? "  (rotation under way)" : "");
+      }
+      return 0;
+    });
+  });
+}
+
+}  // namespace
+
+void AddSecretRotationCommands(CLI::App& secrets, int& code) {
+  AddRotate(secrets, code);
+  AddDue(secrets, code);
+}
+
+}  // namespace keyhold::cli

@@ -1,0 +1,110 @@
+#include "server/secret_rotation_config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "server/rotation_webhook.h"
+
+namespace keyhold::server {
+
+namespace {
+
+// The webhook settings, if a webhook is configured: its URL and the signing secret from its file.
+Status ReadWebhook(const Settings& settings, SecretRotationSettings& s) {
+  const std::string& url = settings.Get("secret_rotation_webhook");
+  s.allow_private_networks = settings.Get("webhook_allow_private_networks") == "true";
+  if (url.empty()) return OkStatus();
+  auto parsed = audit::ParseWebhookUrl(url);
+  if (!parsed.ok()) {
+    return InvalidArgument("secret_rotation_webhook: " + parsed.status().message());
+  }
+  s.webhook = *parsed;
+  const std::string& file = settings.Get("secret_rotation_webhook_secret_file");
+  if (file.empty()) return OkStatus();  // CheckSecretRotationPairs reports it
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string secret = text.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (!in || !audit::ParseWebhookSecret(secret, &s.webhook_key)) {
+    return InvalidArgument("secret_rotation_webhook_secret_file: " + file +
+                           " does not hold a webhook signing secret (whsec_...)");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+StatusOr<SecretRotationSettings> ReadSecretRotationSettings(const Settings& settings) {
+  SecretRotationSettings s;
+  s.command = settings.Get("secret_rotation_command");
+  if (!s.command.empty() && !s.command.starts_with('/')) {
+    return InvalidArgument("secret_rotation_command must be an absolute path");
+  }
+  const std::pair<const char*, int64_t*> durations[] = {
+      {"secret_rotation_timeout", &s.timeout_ms},
+      {"secret_rotation_remind_before", &s.options.remind_before_ms},
+      {"secret_rotation_remind_every", &s.options.remind_every_ms}};
+  for (const auto& [name, field] : durations) {
+    auto d = ParseDuration(settings.Get(name));
+    if (!d.ok()) return InvalidArgument(std::string(name) + ": " + d.status().message());
+    if (d->count() < 1) return InvalidArgument(std::string(name) + " must be at least 1ms");
+    *field = d->count();
+  }
+  KH_RETURN_IF_ERROR(ReadWebhook(settings, s));
+  // The token outlives the step a little, for a command that is slow to exit after its last call.
+  s.options.token_ttl_ms = s.timeout_ms + 5'000;
+  return s;
+}
+
+Status CheckSecretRotationPairs(const Settings& settings) {
+  const bool webhook = !settings.Get("secret_rotation_webhook").empty();
+  if (webhook && !settings.Get("secret_rotation_command").empty()) {
+    return InvalidArgument(
+        "secret_rotation_webhook: set either secret_rotation_command or secret_rotation_webhook");
+  }
+  if (webhook && settings.Get("secret_rotation_webhook_secret_file").empty()) {
+    return InvalidArgument(
+        "secret_rotation_webhook: name the file holding its signing secret "
+        "(secret_rotation_webhook_secret_file)");
+  }
+  return OkStatus();
+}
+
+std::string CommandAddress(bool tls, const std::string& bound) {
+  std::string host = bound.substr(0, bound.rfind(':'));
+  std::string port = bound.substr(bound.rfind(':') + 1);
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  if (host == "::" || host == "[::]") host = "[::1]";
+  return std::string(tls ? "https://" : "http://") + host + ":" + port;
+}
+
+SecretRotation::SecretRotation(const SecretRotationSettings& s, service::SecretService& secrets,
+                               store::Store& store, Env& env, audit::AlertSink* alerts) {
+  auto address = [this] {
+    std::lock_guard lock(mu_);
+    return address_;
+  };
+  if (!s.command.empty()) {
+    driver_ = std::make_unique<service::CommandDriver>(service::CommandOptions{
+        .command = s.command, .timeout_ms = s.timeout_ms, .address = address});
+  } else if (s.webhook) {
+    driver_ = std::make_unique<WebhookDriver>(
+        env, RotationWebhookOptions{.url = *s.webhook,
+                                    .key = s.webhook_key,
+                                    .timeout_ms = s.timeout_ms,
+                                    .token_ttl_ms = s.options.token_ttl_ms,
+                                    .allow_private_networks = s.allow_private_networks,
+                                    .address = address,
+                                    .sender = nullptr});
+  }
+  rotator_ = std::make_unique<service::SecretRotator>(secrets, store, env, alerts, driver_.get(),
+                                                      s.options);
+}
+
+void SecretRotation::SetAddress(std::string address) {
+  std::lock_guard lock(mu_);
+  address_ = std::move(address);
+}
+
+}  // namespace keyhold::server

@@ -1,0 +1,96 @@
+// The secret_rotation_* settings: what is read from them, and what is refused.
+#include "server/secret_rotation_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "fakes/temp_dir.h"
+
+namespace keyhold::server {
+namespace {
+
+class SecretRotationConfigTest : public ::testing::Test {
+ protected:
+  Settings From(const std::string& toml_text) {
+    std::string path = dir_.path() + "/keyhold.toml";
+    std::ofstream(path) << toml_text;
+    Settings s(ServeSettingTable());
+    EXPECT_TRUE(s.Resolve(path).ok());
+    return s;
+  }
+  std::string SecretFile(const std::string& text) {
+    std::string path = dir_.path() + "/whsec";
+    std::ofstream(path) << text;
+    return path;
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(SecretRotationConfigTest, DefaultsRotateByHandWithWeeklyReminders) {
+  auto s = ReadSecretRotationSettings(From(""));
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->command, "");
+  EXPECT_FALSE(s->webhook);
+  EXPECT_EQ(s->timeout_ms, 30'000);
+  EXPECT_EQ(s->options.remind_before_ms, 7LL * 24 * 3600 * 1000);
+  EXPECT_EQ(s->options.remind_every_ms, 24LL * 3600 * 1000);
+  EXPECT_EQ(s->options.token_ttl_ms, 35'000);
+  EXPECT_TRUE(CheckSecretRotationPairs(From("")).ok());
+}
+
+TEST_F(SecretRotationConfigTest, ACommandMustBeAnAbsolutePath) {
+  auto s = ReadSecretRotationSettings(From("secret_rotation_command = \"rotate.sh\"\n"));
+  EXPECT_EQ(s.status().message(), "secret_rotation_command must be an absolute path");
+  EXPECT_TRUE(
+      ReadSecretRotationSettings(From("secret_rotation_command = \"/usr/local/bin/rotate\"\n"))
+          .ok());
+}
+
+TEST_F(SecretRotationConfigTest, AWebhookNeedsItsSecretFileAndNoCommand) {
+  std::string file = SecretFile("whsec_" + std::string(32, 'A') + "\n");
+  Settings good = From(
+      "secret_rotation_webhook = \"https://rotate.example.com/x\"\n"
+      "secret_rotation_webhook_secret_file = \"" +
+      file + "\"\n");
+  auto s = ReadSecretRotationSettings(good);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_TRUE(s->webhook);
+  EXPECT_EQ(s->webhook->host, "rotate.example.com");
+  EXPECT_EQ(s->webhook_key.size(), 24u);
+  EXPECT_TRUE(CheckSecretRotationPairs(good).ok());
+
+  Settings alone = From("secret_rotation_webhook = \"https://rotate.example.com/x\"\n");
+  EXPECT_NE(CheckSecretRotationPairs(alone).message().find("secret_rotation_webhook_secret_file"),
+            std::string::npos);
+  Settings both = From(
+      "secret_rotation_webhook = \"https://rotate.example.com/x\"\n"
+      "secret_rotation_command = \"/bin/true\"\n");
+  EXPECT_NE(CheckSecretRotationPairs(both).message().find("either"), std::string::npos);
+  Settings garbled = From(
+      "secret_rotation_webhook = \"https://rotate.example.com/x\"\n"
+      "secret_rotation_webhook_secret_file = \"" +
+      SecretFile("not a secret") + "\"\n");
+  EXPECT_EQ(ReadSecretRotationSettings(garbled).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      ReadSecretRotationSettings(From("secret_rotation_webhook = \"ftp://x\"\n")).status().code(),
+      StatusCode::kInvalidArgument);
+}
+
+TEST_F(SecretRotationConfigTest, DurationsMustParseAndBePositive) {
+  EXPECT_EQ(
+      ReadSecretRotationSettings(From("secret_rotation_timeout = \"0s\"\n")).status().message(),
+      "secret_rotation_timeout must be at least 1ms");
+  EXPECT_EQ(
+      ReadSecretRotationSettings(From("secret_rotation_remind_every = \"soon\"\n")).status().code(),
+      StatusCode::kInvalidArgument);
+}
+
+TEST_F(SecretRotationConfigTest, ACommandReachesTheListenerOnLoopbackForAWildcard) {
+  EXPECT_EQ(CommandAddress(false, "0.0.0.0:8080"), "http://127.0.0.1:8080");
+  EXPECT_EQ(CommandAddress(true, "10.0.0.5:8443"), "https://10.0.0.5:8443");
+  EXPECT_EQ(CommandAddress(false, "[::]:80"), "http://[::1]:80");
+}
+
+}  // namespace
+}  // namespace keyhold::server

@@ -1,0 +1,99 @@
+// CommandDriver: fork and exec with nothing of keyhold's inherited but PATH; between fork and
+// exec only async-signal-safe calls, as the server is multi-threaded.
+#include "service/rotation_command.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+namespace keyhold::service {
+namespace {
+
+constexpr int kExecFailed = 127;
+
+Status StepFailed(const std::string& why) {
+  return Status(StatusCode::kUnavailable, "rotation/step_failed", why);
+}
+
+// The child's side: never returns.
+[[noreturn]] void Exec(const char* file, char* const argv[], char* const envp[]) {
+  setpgid(0, 0);
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+  }
+  // Nothing of keyhold's (the database, sockets, the master key file) stays open in the command.
+  syscall(SYS_close_range, 3U, ~0U, 0U);
+  execve(file, argv, envp);
+  _exit(kExecFailed);
+}
+
+}  // namespace
+
+Status CommandDriver::Run(const Call& call) {
+  const std::string step(RotationStepName(call.step));
+  const std::string target = call.mount + "/" + call.path;
+  std::vector<std::string> args = {options_.command, step, target};
+  const char* path_env = std::getenv("PATH");
+  std::vector<std::string> env = {
+      std::string("PATH=") + (path_env ? path_env : "/usr/local/bin:/usr/bin:/bin"),
+      "KEYHOLD_ADDR=" + (options_.address ? options_.address() : std::string()),
+      "KEYHOLD_TOKEN=" + call.token,
+      "KEYHOLD_ROTATION_STEP=" + step,
+      "KEYHOLD_SECRET_MOUNT=" + call.mount,
+      "KEYHOLD_SECRET_PATH=" + call.path};
+  // Built before fork: the child may only make async-signal-safe calls.
+  std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  pid_t pid = fork();
+  if (pid < 0) return StepFailed("the command could not be started (fork failed)");
+  if (pid == 0) Exec(options_.command.c_str(), argv.data(), envp.data());
+  setpgid(pid, pid);  // also here: the child may not have run yet when the timeout strikes
+
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
+  auto pause = std::chrono::milliseconds(1);
+  int status = 0;
+  while (true) {
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) return StepFailed("the command could not be waited for");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return StepFailed("the command did not finish within " + std::to_string(options_.timeout_ms) +
+                        "ms");
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+  if (WIFSIGNALED(status)) {
+    return StepFailed("the command was killed by signal " + std::to_string(WTERMSIG(status)));
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (code == 0) return OkStatus();
+  if (code == kExecFailed) {
+    return StepFailed("the command exited with status 127 (could it be started?)");
+  }
+  return StepFailed("the command exited with status " + std::to_string(code));
+}
+
+}  // namespace keyhold::service

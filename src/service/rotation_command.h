@@ -1,0 +1,46 @@
+// CommandDriver: a RotationDriver (secret_rotation.h) that runs a command the operator
+// configured (setting secret_rotation_command), once per step.
+//
+// The command is started as `COMMAND STEP MOUNT/PATH` with standard input, output and error on
+// /dev/null and an environment of its own, not keyhold's (which may hold the master key):
+//   PATH                   keyhold's PATH
+//   KEYHOLD_ADDR           where keyhold serves (http://127.0.0.1:8080)
+//   KEYHOLD_TOKEN          a token that may read and rotate MOUNT/PATH only, while the step runs
+//   KEYHOLD_ROTATION_STEP  create, set or test
+//   KEYHOLD_SECRET_MOUNT, KEYHOLD_SECRET_PATH
+// It reads and writes the pending value through keyhold with that token; no value is ever in
+// its arguments. Exit status 0 is success; any other status, a signal, or running past the
+// timeout (the process group is then killed) fails the step.
+//
+//   CommandDriver driver({.command = "/etc/keyhold/rotate-db", .timeout_ms = 30'000,
+//                         .address = [] { return std::string("http://127.0.0.1:8080"); }});
+//
+// Thread-safety: Run may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "service/secret_rotation.h"
+
+namespace keyhold::service {
+
+struct CommandOptions {
+  std::string command;  // an absolute path to an executable
+  int64_t timeout_ms = 30'000;
+  std::function<std::string()> address;  // KEYHOLD_ADDR, asked at each run
+};
+
+class CommandDriver final : public RotationDriver {
+ public:
+  explicit CommandDriver(CommandOptions options) : options_(std::move(options)) {}
+  // OK on exit status 0. Errors: kUnavailable ("rotation/step_failed") with a message naming the
+  // exit status, the signal, the timeout, or that the command could not be started.
+  Status Run(const Call& call) override;
+
+ private:
+  CommandOptions options_;
+};
+
+}  // namespace keyhold::service

@@ -1,0 +1,85 @@
+// CommandDriver: a real command per step, its arguments and environment, and each way it fails.
+#include "service/rotation_command.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "fakes/temp_dir.h"
+
+namespace keyhold::service {
+namespace {
+
+class RotationCommandTest : public ::testing::Test {
+ protected:
+  std::string Script(const std::string& body) {
+    std::string path = dir_.path() + "/rotate.sh";
+    std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+    chmod(path.c_str(), 0700);
+    return path;
+  }
+  std::string Slurp(const std::string& name) {
+    std::ifstream in(dir_.path() + "/" + name);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  static RotationDriver::Call Call(RotationStep step) {
+    return {step, "secret", "db/password", "khrot_token"};
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(RotationCommandTest, GetsTheStepAndPathAndAnEnvironmentOfItsOwn) {
+  setenv("KEYHOLD_MASTER_KEY", "must-not-leak", 1);
+  CommandDriver d({.command = Script("echo \"$1 $2 $#\" > '" + dir_.path() +
+                                     "/args'\nenv | sort > '" + dir_.path() + "/env'"),
+                   .timeout_ms = 10'000,
+                   .address = [] { return std::string("http://127.0.0.1:9"); }});
+  ASSERT_TRUE(d.Run(Call(RotationStep::kSet)).ok());
+  unsetenv("KEYHOLD_MASTER_KEY");
+  EXPECT_EQ(Slurp("args"), "set secret/db/password 2\n");
+  std::string env = Slurp("env");
+  EXPECT_NE(env.find("KEYHOLD_ADDR=http://127.0.0.1:9\n"), std::string::npos);
+  EXPECT_NE(env.find("KEYHOLD_TOKEN=khrot_token\n"), std::string::npos);
+  EXPECT_NE(env.find("KEYHOLD_ROTATION_STEP=set\n"), std::string::npos);
+  EXPECT_NE(env.find("KEYHOLD_SECRET_PATH=db/password\n"), std::string::npos);
+  EXPECT_EQ(env.find("MASTER_KEY"), std::string::npos);
+}
+
+TEST_F(RotationCommandTest, ANonZeroExitFailsTheStep) {
+  CommandDriver d({.command = Script("exit 3"), .timeout_ms = 10'000});
+  Status st = d.Run(Call(RotationStep::kTest));
+  EXPECT_EQ(st.reason(), "rotation/step_failed");
+  EXPECT_EQ(st.message(), "the command exited with status 3");
+}
+
+TEST_F(RotationCommandTest, ACommandThatRunsTooLongIsKilled) {
+  CommandDriver d({.command = Script("sleep 30"), .timeout_ms = 200});
+  auto started = std::chrono::steady_clock::now();
+  Status st = d.Run(Call(RotationStep::kSet));
+  EXPECT_EQ(st.message(), "the command did not finish within 200ms");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+}
+
+TEST_F(RotationCommandTest, AMissingCommandFails) {
+  CommandDriver d({.command = dir_.path() + "/nowhere", .timeout_ms = 10'000});
+  EXPECT_EQ(d.Run(Call(RotationStep::kCreate)).message(),
+            "the command exited with status 127 (could it be started?)");
+}
+
+TEST_F(RotationCommandTest, OutputIsNeitherKeptNorPassedOn) {
+  CommandDriver d({.command = Script("echo secret-value; echo secret-value >&2; exit 0"),
+                   .timeout_ms = 10'000});
+  ::testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStdout();
+  EXPECT_TRUE(d.Run(Call(RotationStep::kTest)).ok());
+  EXPECT_EQ(::testing::internal::GetCapturedStdout(), "");
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+}  // namespace
+}  // namespace keyhold::service

@@ -1,0 +1,300 @@
+// SecretRotator: the order of the steps, what a failure leaves behind, and the reminders.
+#include "service/secret_rotation.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "core/base62.h"
+#include "core/secret_path.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+namespace keyhold::service {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::string_view, 4> kStepNames = {"create", "set", "test", "finish"};
+constexpr int kDuePage = 1000;
+
+std::string TokenKey(std::string_view token) {
+  crypto::Sha256Digest d = crypto::Sha256(token);
+  return crypto::HexEncode(d);
+}
+
+// How far the rotation has come: 0 nothing pending, 1 created, 2 set, 3 tested.
+int Progress(const SecretMetadata& m) {
+  if (!m.pending_version) return 0;
+  if (m.rotation_step == "test") return 3;
+  if (m.rotation_step == "set") return 2;
+  return 1;
+}
+
+RotationStatus StatusOf(const SecretMetadata& m) {
+  RotationStatus s;
+  s.mount = m.mount;
+  s.path = m.path;
+  s.current_version = m.current_version;
+  s.pending_version = m.pending_version;
+  s.previous_version = m.previous_version;
+  s.last_step = m.pending_version ? m.rotation_step : "";
+  s.failure = m.rotation_failure;
+  s.rotation_period_ms = m.rotation_period_ms;
+  s.next_rotation_at_ms = m.next_rotation_at_ms;
+  return s;
+}
+
+}  // namespace
+
+std::string_view RotationStepName(RotationStep step) {
+  return kStepNames[static_cast<size_t>(step)];
+}
+
+std::optional<RotationStep> ParseRotationStep(std::string_view name) {
+  for (size_t i = 0; i < kStepNames.size(); ++i) {
+    if (kStepNames[i] == name) return static_cast<RotationStep>(i);
+  }
+  return std::nullopt;
+}
+
+SecretRotator::SecretRotator(SecretService& secrets, store::Store& store, Env& env,
+                             audit::AlertSink* alerts, RotationDriver* driver,
+                             RotationOptions options)
+    : secrets_(secrets),
+      store_(store),
+      env_(env),
+      alerts_(alerts),
+      driver_(driver),
+      options_(options) {}
+
+StatusOr<RotationStatus> SecretRotator::Rotate(const RequestContext& ctx, const std::string& mount,
+                                               const std::string& path,
+                                               std::optional<RotationStep> only) {
+  // Permission and existence first, so a caller who may not rotate learns nothing more.
+  KH_RETURN_IF_ERROR(secrets_.RotationState(ctx, mount, path).status());
+  std::string target = mount + "/" + path;
+  {
+    std::lock_guard lock(mu_);
+    if (!busy_.insert(target).second) {
+      return AlreadyExists("this secret is being rotated now; try again when that is done",
+                           "data/rotation_busy");
+    }
+  }
+  auto done = Drive(ctx, mount, path, only);
+  std::lock_guard lock(mu_);
+  busy_.erase(target);
+  return done;
+}
+
+// Runs the steps from the first not done (or `only`) through finish (or `only`), stopping at
+// the first that fails.
+StatusOr<RotationStatus> SecretRotator::Drive(const RequestContext& ctx, const std::string& mount,
+                                              const std::string& path,
+                                              std::optional<RotationStep> only) {
+  KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
+  if (m.current_version == 0) {
+    return NotFound("the secret has no version to rotate", "data/secret_not_found");
+  }
+  const int progress = Progress(m);
+  const int first = only ? static_cast<int>(*only) : progress;
+  const int last = only ? first : static_cast<int>(RotationStep::kFinish);
+  if (only && first > progress) {
+    if (*only == RotationStep::kFinish && !m.pending_version) return StatusOf(m);  // finished
+    return FailedPrecondition("step '" + std::string(RotationStepName(*only)) + "' comes after '" +
+                                  std::string(kStepNames[progress]) + "', which is not done yet",
+                              "data/rotation_out_of_order");
+  }
+  if (only && first < progress) return StatusOf(m);  // done already: nothing to do
+  for (int i = first; i <= last; ++i) {
+    auto step = static_cast<RotationStep>(i);
+    if (step == RotationStep::kFinish) return Finish(ctx, mount, path);
+    if (step == RotationStep::kCreate && !driver_) {
+      return FailedPrecondition(
+          "no rotation command or webhook is configured: write the pending value first "
+          "(secrets.putPendingValue)",
+          "rotation/no_pending_value");
+    }
+    Status ran = RunStep(step, mount, path);
+    if (ran.ok() && step == RotationStep::kCreate) {
+      KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
+      if (!m.pending_version) {
+        ran = FailedPrecondition("no pending value was written", "rotation/step_failed");
+      }
+    }
+    if (!ran.ok()) return Failed(ctx, mount, path, step, ran);
+    std::string name(RotationStepName(step));
+    KH_RETURN_IF_ERROR(secrets_.RecordRotationStep(ctx, mount, path, name, ""));
+  }
+  KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
+  return StatusOf(m);
+}
+
+StatusOr<RotationStatus> SecretRotator::Finish(const RequestContext& ctx, const std::string& mount,
+                                               const std::string& path) {
+  KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
+  if (!m.pending_version) {
+    return FailedPrecondition("nothing is pending", "data/no_pending_version");
+  }
+  KH_RETURN_IF_ERROR(secrets_.FinishRotation(ctx, mount, path, *m.pending_version));
+  KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
+  RotationStatus out = StatusOf(m);
+  out.last_step = RotationStepName(RotationStep::kFinish);
+  return out;
+}
+
+// Records that `step` failed with `ran`; the current version is left as it is.
+StatusOr<RotationStatus> SecretRotator::Failed(const RequestContext& ctx, const std::string& mount,
+                                               const std::string& path, RotationStep step,
+                                               const Status& ran) {
+  std::string failure = std::string(RotationStepName(step)) + ": " + ran.message();
+  KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
+  if (step == RotationStep::kCreate && m.pending_version) {
+    // What a failed create wrote is not trusted: the retry creates afresh.
+    KH_RETURN_IF_ERROR(secrets_.CancelRotation(ctx, mount, path));
+    KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
+  }
+  KH_RETURN_IF_ERROR(secrets_.RecordRotationStep(
+      ctx, mount, path, m.pending_version ? m.rotation_step : "", failure));
+  spdlog::warn("rotation of secret {}/{} failed: {}", mount, path, failure);
+  KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
+  RotationStatus out = StatusOf(m);
+  out.failure = failure;
+  return out;
+}
+
+Status SecretRotator::RunStep(RotationStep step, const std::string& mount,
+                              const std::string& path) {
+  if (!driver_) return OkStatus();  // set and test done by hand: the caller says so
+  RotationDriver::Call call{step, mount, path, MintToken(mount, path)};
+  Status st = driver_->Run(call);
+  DropToken(call.token);
+  return st;
+}
+
+StatusOr<RotationStatus> SecretRotator::Get(const RequestContext& ctx, const std::string& mount,
+                                            const std::string& path) {
+  KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
+  return StatusOf(m);
+}
+
+StatusOr<RotationStatus> SecretRotator::Cancel(const RequestContext& ctx, const std::string& mount,
+                                               const std::string& path) {
+  KH_RETURN_IF_ERROR(secrets_.RotationState(ctx, mount, path).status());
+  std::string target = mount + "/" + path;
+  {
+    std::lock_guard lock(mu_);
+    if (busy_.contains(target)) {
+      return AlreadyExists("this secret is being rotated now; try again when that is done",
+                           "data/rotation_busy");
+    }
+  }
+  KH_RETURN_IF_ERROR(secrets_.CancelRotation(ctx, mount, path));
+  return Get(ctx, mount, path);
+}
+
+StatusOr<std::vector<DueSecret>> SecretRotator::ListDue(const RequestContext& ctx,
+                                                        int64_t within_ms) {
+  if (within_ms < 0) return InvalidArgument("within must not be negative");
+  const int64_t now = env_.NowMillis();
+  const int64_t by = within_ms > std::numeric_limits<int64_t>::max() - now
+                         ? std::numeric_limits<int64_t>::max()
+                         : now + within_ms;
+  KH_ASSIGN_OR_RETURN(auto rows, store_.ListSecretsDue(by, store::kMaxSecretListPage));
+  if (rows.size() >= static_cast<size_t>(store::kMaxSecretListPage)) {
+    return InvalidArgument("too many secrets are due: ask for a shorter within");
+  }
+  std::vector<DueSecret> out;
+  for (const store::SecretRecord& r : rows) {
+    if (!SecretAccessGranted(ctx.actor.permissions, "rotate", r.mount + "/" + r.path)) continue;
+    out.push_back({r.mount, r.path, *r.next_rotation_at_ms, *r.next_rotation_at_ms <= now,
+                   r.pending_version.has_value(), r.rotation_period_ms});
+  }
+  return out;
+}
+
+StatusOr<int> SecretRotator::SweepDue() {
+  const int64_t now = env_.NowMillis();
+  KH_ASSIGN_OR_RETURN(auto rows, store_.ListSecretsDue(now + options_.remind_before_ms, kDuePage));
+  int raised = 0;
+  std::set<std::string> current;
+  for (const store::SecretRecord& r : rows) {
+    const int64_t due = *r.next_rotation_at_ms;
+    const bool overdue = due <= now;
+    // One key per reminder: "upcoming" once, then one per remind_every period while overdue.
+    std::string key = r.mount + "/" + r.path + "@" + std::to_string(due) + ":";
+    key += overdue ? "overdue:" + std::to_string((now - due) /
+                                                 std::max<int64_t>(options_.remind_every_ms, 1))
+                   : "upcoming";
+    bool fresh = false;
+    {
+      std::lock_guard lock(mu_);
+      fresh = !reminded_.contains(key);
+    }
+    current.insert(std::move(key));
+    if (!fresh) continue;
+    Remind(r, now, overdue);
+    ++raised;
+  }
+  // Only the reminders that could still come up again are remembered: the set stays as small as
+  // the due list, however long the server runs.
+  std::lock_guard lock(mu_);
+  reminded_ = std::move(current);
+  return raised;
+}
+
+void SecretRotator::Remind(const store::SecretRecord& r, int64_t now, bool overdue) {
+  if (!alerts_) return;
+  const std::string target = r.mount + "/" + r.path;
+  const int64_t due = *r.next_rotation_at_ms;
+  audit::Alert a;
+  a.kind = std::string(audit::kAlertSecretRotationDue);
+  a.severity = overdue ? audit::AlertSeverity::kWarning : audit::AlertSeverity::kInfo;
+  a.summary = "secret " + target + (overdue ? " is overdue for rotation" : " is due for rotation");
+  a.evidence_json = json{{"mount", r.mount},
+                         {"path", r.path},
+                         {"dueAt", due},
+                         {"overdue", overdue},
+                         {"overdueMs", overdue ? now - due : 0},
+                         {"rotating", r.pending_version.has_value()}}
+                        .dump();
+  a.dedupe_key = std::string(audit::kAlertSecretRotationDue) + ":" + target + ":" +
+                 (overdue ? "overdue" : "upcoming");
+  auto st = alerts_->Raise(a);
+  if (!st.ok()) {
+    spdlog::warn("the secret.rotation_due alert for {} could not be stored: {}", target,
+                 st.status().message());
+  }
+}
+
+std::string SecretRotator::MintToken(const std::string& mount, const std::string& path) {
+  std::array<uint8_t, 32> bytes{};
+  env_.RandomBytes(bytes);
+  std::string token = std::string(kTokenPrefix) + Base62EncodeFixed(bytes);
+  std::lock_guard lock(mu_);
+  const int64_t now = env_.NowMillis();
+  std::erase_if(tokens_, [&](const auto& t) { return t.second.expires_at_ms <= now; });
+  tokens_[TokenKey(token)] = {mount + "/" + path, now + options_.token_ttl_ms};
+  return token;
+}
+
+void SecretRotator::DropToken(const std::string& token) {
+  std::lock_guard lock(mu_);
+  tokens_.erase(TokenKey(token));
+}
+
+std::optional<Principal> SecretRotator::AuthenticateToken(std::string_view token) {
+  if (!token.starts_with(kTokenPrefix)) return std::nullopt;
+  std::lock_guard lock(mu_);
+  auto it = tokens_.find(TokenKey(token));
+  if (it == tokens_.end() || it->second.expires_at_ms <= env_.NowMillis()) return std::nullopt;
+  Principal p;
+  p.key_id = "rotation:" + it->second.target;
+  p.permissions = {"secret.read:" + it->second.target, "secret.rotate:" + it->second.target};
+  return p;
+}
+
+}  // namespace keyhold::service

@@ -1,0 +1,168 @@
+// SecretRotator: rotation of held secrets — the staged versions pending → current → previous,
+// moved on by four idempotent steps, and the reminders for secrets due for rotation.
+//
+// Steps, in order (docs/secrets.md "Rotation of held secrets"):
+//   create  a new value is written as the pending version (by the driver, through keyhold);
+//   set     the driver sets the pending value at the provider (a database password, an API);
+//   test    the driver checks that the pending value works there;
+//   finish  keyhold makes the pending version current and the current one previous.
+// Until finish, a plain read returns the current version. A step that fails leaves the current
+// version untouched and is recorded (audit and rotation state); running the rotation again
+// retries from the failed step. A step that is done is not run again. Cancel drops the pending
+// version. A create that fails drops what it wrote, so a retry creates afresh.
+//
+// The driver (a command the operator configured, rotation_command.h) is called with the step and
+// the path, and a token that may read and rotate that one path only, for as long as the step
+// may take; it never gets a value in its arguments. Without a driver, steps are the caller's:
+// create needs a pending value written first (WritePending), set and test are recorded as done.
+//
+//   SecretRotator rotator(secrets, store, env, &alerts, &command, {});
+//   KH_ASSIGN_OR_RETURN(RotationStatus s, rotator.Rotate(ctx, "secret", "db/password", {}));
+//
+// Permissions: `secret.rotate:<glob>` on the path for every call (and read for values).
+// Thread-safety: all methods may be called concurrently; one rotation of a path runs at a time.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/alert.h"
+#include "core/context.h"
+#include "core/env.h"
+#include "core/status.h"
+#include "service/secrets.h"
+
+namespace keyhold::store {
+class Store;
+struct SecretRecord;
+}  // namespace keyhold::store
+
+namespace keyhold::service {
+
+enum class RotationStep { kCreate, kSet, kTest, kFinish };
+
+// "create", "set", "test", "finish".
+std::string_view RotationStepName(RotationStep step);
+std::optional<RotationStep> ParseRotationStep(std::string_view name);
+
+// What carries out a step outside keyhold.
+class RotationDriver {
+ public:
+  struct Call {
+    RotationStep step = RotationStep::kCreate;
+    std::string mount;
+    std::string path;
+    std::string token;  // scoped to mount/path, valid while the step runs
+  };
+  virtual ~RotationDriver() = default;
+  // OK when the step was done. Otherwise a status whose message says why in words that hold
+  // no value (an exit status, an HTTP status, a timeout).
+  virtual Status Run(const Call& call) = 0;
+};
+
+struct RotationOptions {
+  // A reminder is raised this long before a secret falls due.
+  int64_t remind_before_ms = 7LL * 24 * 3600 * 1000;
+  // Once overdue, a reminder is raised when it falls due and again every this long.
+  int64_t remind_every_ms = 24LL * 3600 * 1000;
+  // How long a driver's token stays valid (the driver's own timeout, and a little more).
+  int64_t token_ttl_ms = 60'000;
+};
+
+struct RotationStatus {
+  std::string mount;
+  std::string path;
+  int64_t current_version = 0;
+  std::optional<int64_t> pending_version;
+  std::optional<int64_t> previous_version;
+  std::string last_step;  // "", "create", "set", "test", or "finish" when this call finished it
+  std::string failure;    // the failed step and why; "" if none failed
+  std::optional<int64_t> rotation_period_ms;
+  std::optional<int64_t> next_rotation_at_ms;
+};
+
+struct DueSecret {
+  std::string mount;
+  std::string path;
+  int64_t due_at_ms = 0;
+  bool overdue = false;
+  bool rotating = false;  // a rotation is under way (a version is pending)
+  std::optional<int64_t> rotation_period_ms;
+};
+
+class SecretRotator {
+ public:
+  // Rotation-token prefix: a bearer token starting with it is one of AuthenticateToken's.
+  static constexpr std::string_view kTokenPrefix = "khrot_";
+  static constexpr int kMaxDue = 10'000;
+
+  // `secrets`, `store`, `env` must outlive the rotator; `alerts` (reminders) and `driver` may
+  // be null.
+  SecretRotator(SecretService& secrets, store::Store& store, Env& env, audit::AlertSink* alerts,
+                RotationDriver* driver, RotationOptions options);
+
+  // Runs the steps not yet done, in order, through finish; or, with `only`, that step alone if
+  // the steps before it are done (a done step is a no-op). Returns the state after the call: a
+  // failed step is in `failure` (this is not an error: the call did its work). Errors:
+  // kPermissionDenied without rotate; kNotFound for no secret (or no version yet);
+  // kFailedPrecondition "data/rotation_out_of_order" if `only` comes before its time, and
+  // "rotation/no_pending_value" for create without a driver and without a pending value;
+  // kAlreadyExists "data/rotation_busy" if this path is rotating now; kUnavailable.
+  StatusOr<RotationStatus> Rotate(const RequestContext& ctx, const std::string& mount,
+                                  const std::string& path, std::optional<RotationStep> only);
+  // The rotation's state. Errors: as Rotate.
+  StatusOr<RotationStatus> Get(const RequestContext& ctx, const std::string& mount,
+                               const std::string& path);
+  // Drops the pending version; the current one is untouched. Errors: as Rotate.
+  StatusOr<RotationStatus> Cancel(const RequestContext& ctx, const std::string& mount,
+                                  const std::string& path);
+  // The secrets due within `within_ms` from now (or overdue) that the caller may rotate,
+  // earliest first. Errors: kInvalidArgument for a negative within, or more than kMaxDue due;
+  // kUnavailable.
+  StatusOr<std::vector<DueSecret>> ListDue(const RequestContext& ctx, int64_t within_ms);
+  // Raises a secret.rotation_due alert for each secret coming due within remind_before, once,
+  // and for each overdue secret when it falls due and every remind_every after. Returns how
+  // many were raised. Errors: kUnavailable.
+  StatusOr<int> SweepDue();
+
+  // The principal of a rotation token that is still valid: `secret.read` and `secret.rotate`
+  // on its one path. nullopt for any other text.
+  std::optional<Principal> AuthenticateToken(std::string_view token);
+
+ private:
+  StatusOr<RotationStatus> Drive(const RequestContext& ctx, const std::string& mount,
+                                 const std::string& path, std::optional<RotationStep> only);
+  StatusOr<RotationStatus> Finish(const RequestContext& ctx, const std::string& mount,
+                                  const std::string& path);
+  StatusOr<RotationStatus> Failed(const RequestContext& ctx, const std::string& mount,
+                                  const std::string& path, RotationStep step, const Status& ran);
+  // Runs `step` through the driver (or, without one, takes it as done). OK or the failure.
+  Status RunStep(RotationStep step, const std::string& mount, const std::string& path);
+  std::string MintToken(const std::string& mount, const std::string& path);
+  void DropToken(const std::string& token);
+  void Remind(const store::SecretRecord& r, int64_t now, bool overdue);
+
+  SecretService& secrets_;
+  store::Store& store_;
+  Env& env_;
+  audit::AlertSink* alerts_;
+  RotationDriver* driver_;
+  RotationOptions options_;
+
+  std::mutex mu_;
+  std::set<std::string> busy_;  // "mount/path" being rotated; guarded by mu_
+  struct TokenGrant {
+    std::string target;  // mount/path
+    int64_t expires_at_ms = 0;
+  };
+  std::map<std::string, TokenGrant> tokens_;  // by SHA-256 hex of the token; guarded by mu_
+  std::set<std::string> reminded_;            // reminder keys raised; guarded by mu_
+};
+
+}  // namespace keyhold::service

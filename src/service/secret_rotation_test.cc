@@ -1,0 +1,344 @@
+// SecretRotator: staged versions, idempotent steps, failures that leave the current value alone,
+// retries, and reminders for due and overdue secrets, on a fake clock.
+#include "service/secret_rotation.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "fakes/fake_env.h"
+#include "fakes/temp_dir.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace keyhold::service {
+namespace {
+
+constexpr int64_t kDay = 24LL * 3600 * 1000;
+
+class CountingSink final : public audit::AlertSink {
+ public:
+  StatusOr<audit::RaiseOutcome> Raise(const audit::Alert& alert) override {
+    raised.push_back(alert);
+    return audit::RaiseOutcome{"alert_1", false, 0};
+  }
+  std::vector<audit::Alert> raised;
+};
+
+// A provider that does what a rotation command does: on create it writes a new value through
+// keyhold with the token it was given; set and test succeed unless told to fail.
+class FakeProvider final : public RotationDriver {
+ public:
+  FakeProvider(SecretService& secrets, SecretRotator*& rotator)
+      : secrets_(secrets), rotator_(rotator) {}
+  Status Run(const Call& call) override {
+    ++runs[std::string(RotationStepName(call.step))];
+    auto who = rotator_->AuthenticateToken(call.token);
+    if (!who) return Unavailable("no valid token");
+    RequestContext ctx{.request_id = "req_cmd"};
+    ctx.actor = *who;
+    if (call.step == RotationStep::kCreate && write_on_create) {
+      auto w = secrets_.WritePending(
+          ctx, call.mount, call.path,
+          crypto::Secret(R"({"password":"new-)" + std::to_string(++generation) + R"("})"));
+      if (!w.ok()) return w.status();
+    }
+    if (call.step == fail_at)
+      return Status(StatusCode::kUnavailable, "rotation/step_failed",
+                    "the command exited with status 3");
+    return OkStatus();
+  }
+  std::optional<RotationStep> fail_at;
+  bool write_on_create = true;
+  int generation = 0;
+  std::map<std::string, int> runs;
+
+ private:
+  SecretService& secrets_;
+  SecretRotator*& rotator_;
+};
+
+class SecretRotationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = store::SqliteStore::Open(dir_.path() + "/k.db");
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(s).value();
+    auto svc = SecretService::Open(*store_, env_, master_);
+    ASSERT_TRUE(svc.ok());
+    secrets_ = std::move(svc).value();
+    provider_ = std::make_unique<FakeProvider>(*secrets_, rotator_ptr_);
+    rotator_ = std::make_unique<SecretRotator>(*secrets_, *store_, env_, &sink_, provider_.get(),
+                                               RotationOptions{});
+    rotator_ptr_ = rotator_.get();
+    admin_.actor = {.key_id = "key_admin", .permissions = {"*"}};
+    ASSERT_TRUE(
+        secrets_
+            ->Write(admin_, "secret", "db/password", crypto::Secret(R"({"password":"old"})"), {})
+            .ok());
+  }
+
+  std::string Current() {
+    auto v = secrets_->Read(admin_, "secret", "db/password", 0);
+    return v.ok() ? std::string(v->data_json.Reveal()) : "error: " + v.status().message();
+  }
+  std::string AtStage(SecretStage stage) {
+    auto v = secrets_->ReadStage(admin_, "secret", "db/password", stage);
+    return v.ok() ? std::string(v->data_json.Reveal()) : "error: " + v.status().reason();
+  }
+  StatusOr<RotationStatus> Rotate(std::optional<RotationStep> only = {}) {
+    return rotator_->Rotate(admin_, "secret", "db/password", only);
+  }
+  std::vector<audit::AuditEntry> Audit() { return store_->ReadAudit(0, 1000).value(); }
+
+  testing::TempDir dir_;
+  testing::FakeEnv env_;
+  std::vector<uint8_t> master_ = std::vector<uint8_t>(32, 7);
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<SecretService> secrets_;
+  SecretRotator* rotator_ptr_ = nullptr;
+  std::unique_ptr<FakeProvider> provider_;
+  std::unique_ptr<SecretRotator> rotator_;
+  CountingSink sink_;
+  RequestContext admin_{.request_id = "req_admin"};
+};
+
+TEST_F(SecretRotationTest, AFullRotationMakesPendingCurrentAndCurrentPrevious) {
+  auto s = Rotate();
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->failure, "");
+  EXPECT_EQ(s->last_step, "finish");
+  EXPECT_EQ(s->current_version, 2);
+  EXPECT_EQ(s->previous_version, 1);
+  EXPECT_FALSE(s->pending_version);
+  EXPECT_EQ(Current(), R"({"password":"new-1"})");
+  EXPECT_EQ(AtStage(SecretStage::kPrevious), R"({"password":"old"})");
+  EXPECT_EQ(AtStage(SecretStage::kPending), "error: data/secret_not_found");
+  EXPECT_EQ(provider_->runs, (std::map<std::string, int>{{"create", 1}, {"set", 1}, {"test", 1}}));
+  std::vector<std::string> actions;
+  for (const auto& e : Audit()) {
+    if (e.action.starts_with("secret.rotation")) actions.push_back(e.action);
+    EXPECT_EQ(e.details_json.find("new-1"), std::string::npos);  // never a value
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"secret.rotation_create", "secret.rotation_step",
+                                               "secret.rotation_step", "secret.rotation_step",
+                                               "secret.rotation_finish"}));
+}
+
+TEST_F(SecretRotationTest, APlainReadReturnsCurrentUntilFinish) {
+  ASSERT_TRUE(Rotate(RotationStep::kCreate).ok());
+  EXPECT_EQ(Current(), R"({"password":"old"})");
+  EXPECT_EQ(AtStage(SecretStage::kPending), R"({"password":"new-1"})");
+  EXPECT_EQ(AtStage(SecretStage::kCurrent), R"({"password":"old"})");
+  auto by_number = secrets_->Read(admin_, "secret", "db/password", 2);
+  ASSERT_TRUE(by_number.ok());
+  EXPECT_EQ(by_number->data_json.Reveal(), R"({"password":"new-1"})");
+  auto meta = secrets_->ReadMetadata(admin_, "secret", "db/password");
+  EXPECT_EQ(meta->current_version, 1);
+  EXPECT_EQ(meta->pending_version, 2);
+  EXPECT_EQ(meta->rotation_step, "create");
+  // No plain write while the rotation is under way.
+  EXPECT_EQ(secrets_->Write(admin_, "secret", "db/password", crypto::Secret(R"({"a":"b"})"), {})
+                .status()
+                .reason(),
+            "data/rotation_pending");
+  ASSERT_TRUE(Rotate(RotationStep::kSet).ok());
+  ASSERT_TRUE(Rotate(RotationStep::kTest).ok());
+  EXPECT_EQ(Current(), R"({"password":"old"})");
+  ASSERT_TRUE(Rotate(RotationStep::kFinish).ok());
+  EXPECT_EQ(Current(), R"({"password":"new-1"})");
+}
+
+TEST_F(SecretRotationTest, ADoneStepIsNotRunAgain) {
+  ASSERT_TRUE(Rotate(RotationStep::kCreate).ok());
+  ASSERT_TRUE(Rotate(RotationStep::kSet).ok());
+  auto again = Rotate(RotationStep::kCreate);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->pending_version, 2);
+  EXPECT_EQ(again->last_step, "set");
+  ASSERT_TRUE(Rotate(RotationStep::kSet).ok());
+  EXPECT_EQ(provider_->runs["create"], 1);
+  EXPECT_EQ(provider_->runs["set"], 1);
+  EXPECT_EQ(AtStage(SecretStage::kPending), R"({"password":"new-1"})");
+  ASSERT_TRUE(Rotate().ok());  // the rest: test and finish
+  EXPECT_EQ(provider_->runs["test"], 1);
+  auto finished_again = Rotate(RotationStep::kFinish);
+  ASSERT_TRUE(finished_again.ok());
+  EXPECT_EQ(finished_again->current_version, 2);
+  EXPECT_EQ(Current(), R"({"password":"new-1"})");
+}
+
+TEST_F(SecretRotationTest, StepsRunOnlyInOrder) {
+  auto early = Rotate(RotationStep::kTest);
+  EXPECT_EQ(early.status().reason(), "data/rotation_out_of_order");
+  EXPECT_EQ(provider_->runs["test"], 0);
+}
+
+TEST_F(SecretRotationTest, AFailedStepLeavesCurrentAndIsRetried) {
+  provider_->fail_at = RotationStep::kSet;
+  auto failed = Rotate();
+  ASSERT_TRUE(failed.ok()) << failed.status().message();
+  EXPECT_EQ(failed->failure, "set: the command exited with status 3");
+  EXPECT_EQ(failed->last_step, "create");
+  EXPECT_EQ(failed->current_version, 1);
+  EXPECT_EQ(Current(), R"({"password":"old"})");
+  auto meta = secrets_->ReadMetadata(admin_, "secret", "db/password");
+  EXPECT_EQ(meta->rotation_failure, "set: the command exited with status 3");
+  bool audited = false;
+  for (const auto& e : Audit()) {
+    audited = audited || (e.action == "secret.rotation_step" && e.outcome == "failed");
+  }
+  EXPECT_TRUE(audited);
+
+  provider_->fail_at.reset();
+  auto retried = Rotate();
+  ASSERT_TRUE(retried.ok());
+  EXPECT_EQ(retried->failure, "");
+  EXPECT_EQ(retried->current_version, 2);
+  EXPECT_EQ(provider_->runs["create"], 1);  // the pending value from before is the one set
+  EXPECT_EQ(provider_->runs["set"], 2);
+  EXPECT_EQ(Current(), R"({"password":"new-1"})");
+}
+
+TEST_F(SecretRotationTest, AFailedCreateDropsWhatItWrote) {
+  provider_->fail_at = RotationStep::kCreate;
+  auto failed = Rotate();
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(failed->failure, "create: the command exited with status 3");
+  EXPECT_FALSE(failed->pending_version);
+  EXPECT_EQ(AtStage(SecretStage::kPending), "error: data/secret_not_found");
+  provider_->fail_at.reset();
+  ASSERT_TRUE(Rotate().ok());
+  EXPECT_EQ(Current(), R"({"password":"new-2"})");
+}
+
+TEST_F(SecretRotationTest, ACreateThatWritesNothingFails) {
+  provider_->write_on_create = false;
+  auto failed = Rotate();
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(failed->failure, "create: no pending value was written");
+  EXPECT_EQ(provider_->runs["set"], 0);
+}
+
+TEST_F(SecretRotationTest, CancelDropsThePendingVersionAndCurrentStays) {
+  ASSERT_TRUE(Rotate(RotationStep::kCreate).ok());
+  auto cancelled = rotator_->Cancel(admin_, "secret", "db/password");
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_FALSE(cancelled->pending_version);
+  EXPECT_EQ(Current(), R"({"password":"old"})");
+  EXPECT_EQ(AtStage(SecretStage::kPending), "error: data/secret_not_found");
+  ASSERT_TRUE(Rotate().ok());
+  EXPECT_EQ(Current(), R"({"password":"new-2"})");
+}
+
+TEST_F(SecretRotationTest, TheTokenReachesOnePathAndOnlyWhileTheStepRuns) {
+  RotationDriver::Call seen;
+  class Capture final : public RotationDriver {
+   public:
+    Capture(SecretRotator*& r, RotationDriver::Call& out) : r_(r), out_(out) {}
+    Status Run(const Call& call) override {
+      out_ = call;
+      valid_during = r_->AuthenticateToken(call.token).has_value();
+      return Unavailable("stop here");
+    }
+    bool valid_during = false;
+
+   private:
+    SecretRotator*& r_;
+    RotationDriver::Call& out_;
+  } capture(rotator_ptr_, seen);
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &capture, {});
+  rotator_ptr_ = &rotator;
+  ASSERT_TRUE(rotator.Rotate(admin_, "secret", "db/password", {}).ok());
+  EXPECT_TRUE(capture.valid_during);
+  EXPECT_TRUE(seen.token.starts_with(SecretRotator::kTokenPrefix));
+  EXPECT_FALSE(rotator.AuthenticateToken(seen.token));  // gone once the step ended
+  EXPECT_FALSE(rotator.AuthenticateToken("khrot_guessed"));
+}
+
+TEST_F(SecretRotationTest, AScopedCallerCannotRotateOtherPaths) {
+  RequestContext narrow{.request_id = "req_n"};
+  narrow.actor = {.key_id = "key_n", .permissions = {"secret.rotate:secret/app/*"}};
+  EXPECT_EQ(rotator_->Rotate(narrow, "secret", "db/password", {}).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(provider_->runs["create"], 0);
+  narrow.actor.permissions = {"secret.rotate:secret/db/*"};
+  EXPECT_TRUE(rotator_->Rotate(narrow, "secret", "db/password", {}).ok());
+}
+
+TEST_F(SecretRotationTest, WithoutADriverTheCallerWritesThePendingValue) {
+  SecretRotator manual(*secrets_, *store_, env_, nullptr, nullptr, {});
+  EXPECT_EQ(manual.Rotate(admin_, "secret", "db/password", {}).status().reason(),
+            "rotation/no_pending_value");
+  ASSERT_TRUE(
+      secrets_
+          ->WritePending(admin_, "secret", "db/password", crypto::Secret(R"({"password":"typed"})"))
+          .ok());
+  auto done = manual.Rotate(admin_, "secret", "db/password", {});
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(Current(), R"({"password":"typed"})");
+}
+
+TEST_F(SecretRotationTest, DueSecretsAreListedEarliestFirstAndFinishingReschedules) {
+  for (const auto& [path, period] : {std::pair{"a", 10 * kDay}, {"b", 3 * kDay}}) {
+    ASSERT_TRUE(secrets_->Write(admin_, "secret", path, crypto::Secret(R"({"x":"1"})"), {}).ok());
+    MetadataChange c;
+    c.rotation_period_ms = period;
+    ASSERT_TRUE(secrets_->WriteMetadata(admin_, "secret", path, c).ok());
+  }
+  auto none = rotator_->ListDue(admin_, 0);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto week = rotator_->ListDue(admin_, 7 * kDay);
+  ASSERT_EQ(week->size(), 1u);
+  EXPECT_EQ((*week)[0].path, "b");
+  EXPECT_FALSE((*week)[0].overdue);
+
+  env_.Advance(11 * kDay);
+  auto due = rotator_->ListDue(admin_, 0);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].path, "b");
+  EXPECT_EQ((*due)[1].path, "a");
+  EXPECT_TRUE((*due)[0].overdue);
+  EXPECT_EQ((*due)[0].due_at_ms, env_.NowMillis() - 8 * kDay);
+
+  ASSERT_TRUE(rotator_->Rotate(admin_, "secret", "b", {}).ok());
+  auto after = rotator_->ListDue(admin_, 0);
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].path, "a");
+  auto meta = secrets_->ReadMetadata(admin_, "secret", "b");
+  EXPECT_EQ(meta->next_rotation_at_ms, env_.NowMillis() + 3 * kDay);
+
+  RequestContext other{.request_id = "req_o"};
+  other.actor = {.key_id = "key_o", .permissions = {"secret.rotate:secret/b"}};
+  EXPECT_TRUE(rotator_->ListDue(other, 0)->empty());  // a is not theirs to see
+  EXPECT_EQ(rotator_->ListDue(admin_, -1).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(SecretRotationTest, RemindersComeBeforeAndAfterTheDueDate) {
+  MetadataChange c;
+  c.rotation_period_ms = 30 * kDay;
+  ASSERT_TRUE(secrets_->WriteMetadata(admin_, "secret", "db/password", c).ok());
+  EXPECT_EQ(*rotator_->SweepDue(), 0);
+  env_.Advance(24 * kDay);  // 6 days before: within the default 7
+  EXPECT_EQ(*rotator_->SweepDue(), 1);
+  EXPECT_EQ(*rotator_->SweepDue(), 0);  // once
+  ASSERT_EQ(sink_.raised.size(), 1u);
+  EXPECT_EQ(sink_.raised[0].kind, "secret.rotation_due");
+  EXPECT_EQ(sink_.raised[0].severity, audit::AlertSeverity::kInfo);
+  EXPECT_NE(sink_.raised[0].evidence_json.find(R"("overdue":false)"), std::string::npos);
+
+  env_.Advance(6 * kDay);  // due now
+  EXPECT_EQ(*rotator_->SweepDue(), 1);
+  EXPECT_EQ(sink_.raised.back().severity, audit::AlertSeverity::kWarning);
+  EXPECT_NE(sink_.raised.back().summary.find("overdue"), std::string::npos);
+  env_.Advance(kDay / 2);
+  EXPECT_EQ(*rotator_->SweepDue(), 0);
+  env_.Advance(kDay);  // a day on: reminded again
+  EXPECT_EQ(*rotator_->SweepDue(), 1);
+  for (const auto& a : sink_.raised) {
+    EXPECT_EQ(a.evidence_json.find("old"), std::string::npos);  // names, never values
+  }
+}
+
+}  // namespace
+}  // namespace keyhold::service
