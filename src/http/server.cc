@@ -89,6 +89,13 @@ bhttp::response<bhttp::string_body> ToBeast(HttpResponse&& r, unsigned version, 
     out.content_length(r.body.size());
     return out;
   }
+  // 1xx, 204 and 304 carry no body (RFC 9110 §6.4.1): whatever a handler put there is dropped,
+  // never sent, and never a reason to fail the connection.
+  if (r.status < 200 || r.status == 204 || r.status == 304) {
+    out.body().clear();
+    out.content_length(boost::none);
+    return out;
+  }
   out.body() = std::move(r.body);
   out.prepare_payload();
   return out;

@@ -85,6 +85,11 @@ class TestSurface final : public Surface {
       r.body = req.method + " " + req.target;
       return r;
     }
+    if (path == "/t/status") {  // ?NNN: that status, with a body
+      r.status = std::stoi(req.target.substr(req.target.find('?') + 1));
+      r.body = "a body the status cannot carry";
+      return r;
+    }
     r.body = std::string(ctx.may_block ? "worker " : "io ") + ctx.client_ip;
     return r;
   }
@@ -190,6 +195,16 @@ TEST_F(ServerTest, AHandlerThatThrowsCostsOnlyItsOwnRequest) {
   ASSERT_EQ(failures_.size(), 1u);
   EXPECT_EQ(failures_[0], "boom");
   EXPECT_TRUE(Exchange(Get("/t/fine")).starts_with("HTTP/1.1 200"));
+}
+
+TEST_F(ServerTest, AStatusThatCarriesNoBodyIsSentWithoutTheHandlersBody) {
+  Start();
+  for (int status : {204, 304, 100}) {
+    std::string r = Exchange(Get("/t/status?" + std::to_string(status)));
+    EXPECT_TRUE(r.starts_with("HTTP/1.1 " + std::to_string(status))) << r;
+    EXPECT_EQ(r.find("a body the status cannot carry"), std::string::npos) << r;
+  }
+  EXPECT_TRUE(Exchange(Get("/t/fine")).starts_with("HTTP/1.1 200"));  // still serving
 }
 
 TEST_F(ServerTest, BlockingWorkMovesToAWorkerThread) {

@@ -104,6 +104,10 @@ test("init-shares seals a data directory; serve starts sealed; unseal by shares;
   assert.equal(r.body.sealed, true);
   assert.equal(r.body.initialized, true);
   assert.equal((await v1(s, "GET", "sys/health?sealedcode=200", undefined, null)).status, 200);
+  // Codes that cannot carry the health body are refused, not sent.
+  for (const code of ["204", "304", "100", "199", "600", "20"]) {
+    assert.equal((await v1(s, "GET", `sys/health?sealedcode=${code}`, undefined, null)).status, 400, code);
+  }
   r = await v1(s, "GET", "sys/seal-status", undefined, null);
   assert.equal(r.status, 200);
   assert.deepEqual([r.body.sealed, r.body.t, r.body.n, r.body.progress, r.body.type], [true, 3, 5, 0, "shamir"]);
@@ -164,6 +168,8 @@ test("init-shares seals a data directory; serve starts sealed; unseal by shares;
   r = await s.call("secrets.getRotation", { path: "app/db" });
   assert.equal(r.status, 200, r.text);
   assert.equal((await v1(s, "GET", "sys/health", undefined, null)).status, 200);
+  assert.equal((await v1(s, "GET", "sys/health?activecode=204", undefined, null)).status, 400);
+  assert.equal((await v1(s, "GET", "sys/health?activecode=429", undefined, null)).status, 429);
   assert.equal((await v1(s, "GET", "sys/seal-status", undefined, null)).body.sealed, false);
   ready = await get(s, "/health/ready");
   assert.deepEqual([ready.status, ready.body.status], [200, "ready"]);

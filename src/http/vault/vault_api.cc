@@ -583,9 +583,10 @@ HttpResponse VaultApi::Health(const HttpRequest& req) {
   bool sealed = options_.seal && options_.seal->IsSealed();
   int status = sealed ? 503 : 200;
   if (auto code = QueryParam(req.target, sealed ? "sealedcode" : "activecode")) {
+    // A status that carries the health body: 200-599, and not 204 or 304 (which carry none).
     if (code->size() != 3 ||
         !std::all_of(code->begin(), code->end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-        (*code)[0] < '1' || (*code)[0] > '5') {
+        (*code)[0] < '2' || (*code)[0] > '5' || *code == "204" || *code == "304") {
       return VaultError(400, "bad code");
     }
     status = std::stoi(*code);
