@@ -293,7 +293,8 @@ std::optional<Principal> SecretRotator::AuthenticateToken(std::string_view token
   if (it == tokens_.end() || it->second.expires_at_ms <= env_.NowMillis()) return std::nullopt;
   Principal p;
   p.key_id = "rotation:" + it->second.target;
-  p.permissions = {"secret.read:" + it->second.target, "secret.rotate:" + it->second.target};
+  p.permissions = {"secret.read:" + it->second.target, "secret.update:" + it->second.target,
+                   "secret.rotate:" + it->second.target};
   return p;
 }
 

@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "core/secret_path.h"
 #include "fakes/fake_env.h"
 #include "fakes/temp_dir.h"
 #include "store/sqlite/sqlite_store.h"
@@ -237,10 +238,13 @@ TEST_F(SecretRotationTest, TheTokenReachesOnePathAndOnlyWhileTheStepRuns) {
     Capture(SecretRotator*& r, RotationDriver::Call& out) : r_(r), out_(out) {}
     Status Run(const Call& call) override {
       out_ = call;
-      valid_during = r_->AuthenticateToken(call.token).has_value();
+      auto p = r_->AuthenticateToken(call.token);
+      valid_during = p.has_value();
+      if (p) held = p->permissions;
       return Unavailable("stop here");
     }
     bool valid_during = false;
+    std::vector<std::string> held;
 
    private:
     SecretRotator*& r_;
@@ -250,6 +254,15 @@ TEST_F(SecretRotationTest, TheTokenReachesOnePathAndOnlyWhileTheStepRuns) {
   rotator_ptr_ = &rotator;
   ASSERT_TRUE(rotator.Rotate(admin_, "secret", "db/password", {}).ok());
   EXPECT_TRUE(capture.valid_during);
+  // What the token may do: read, update and rotate this one path, nothing else.
+  for (const char* cap : {"read", "update", "rotate"}) {
+    EXPECT_TRUE(SecretAccessGranted(capture.held, cap, "secret/db/password")) << cap;
+    EXPECT_FALSE(SecretAccessGranted(capture.held, cap, "secret/db/password2")) << cap;
+    EXPECT_FALSE(SecretAccessGranted(capture.held, cap, "other/db/password")) << cap;
+  }
+  for (const char* cap : {"create", "delete", "destroy", "list", "patch"}) {
+    EXPECT_FALSE(SecretAccessGranted(capture.held, cap, "secret/db/password")) << cap;
+  }
   EXPECT_TRUE(seen.token.starts_with(SecretRotator::kTokenPrefix));
   EXPECT_FALSE(rotator.AuthenticateToken(seen.token));  // gone once the step ended
   EXPECT_FALSE(rotator.AuthenticateToken("khrot_guessed"));
@@ -263,6 +276,20 @@ TEST_F(SecretRotationTest, AScopedCallerCannotRotateOtherPaths) {
   EXPECT_EQ(provider_->runs["create"], 0);
   narrow.actor.permissions = {"secret.rotate:secret/db/*"};
   EXPECT_TRUE(rotator_->Rotate(narrow, "secret", "db/password", {}).ok());
+}
+
+TEST_F(SecretRotationTest, RotatePermissionAloneCannotWriteAPendingValue) {
+  // `secret.rotate` is also what rotating the keyring needs: it must not replace values.
+  RequestContext keyring_job{.request_id = "req_k"};
+  keyring_job.actor = {.key_id = "key_k", .permissions = {"secret.rotate"}};
+  auto pending = secrets_->WritePending(keyring_job, "secret", "db/password",
+                                        crypto::Secret(R"({"password":"mine"})"));
+  EXPECT_EQ(pending.status().code(), StatusCode::kPermissionDenied);
+  keyring_job.actor.permissions = {"secret.rotate", "secret.update:secret/db/*"};
+  EXPECT_TRUE(secrets_
+                  ->WritePending(keyring_job, "secret", "db/password",
+                                 crypto::Secret(R"({"password":"mine"})"))
+                  .ok());
 }
 
 TEST_F(SecretRotationTest, WithoutADriverTheCallerWritesThePendingValue) {

@@ -363,7 +363,10 @@ class SecretServiceImpl final : public SecretService {
                                            const std::string& path,
                                            crypto::Secret data_json) override {
     KH_RETURN_IF_ERROR(CheckPath(mount, path));
+    // A pending value becomes the secret's value at finish: writing one is an update as well as
+    // a rotation, so `secret.rotate` alone (the keyring's permission) cannot replace values.
     KH_RETURN_IF_ERROR(Require(ctx, "rotate", mount, path, "secret.rotation_create"));
+    KH_RETURN_IF_ERROR(Require(ctx, "update", mount, path, "secret.rotation_create"));
     KH_RETURN_IF_ERROR(ParseDataObject(data_json.Reveal()).status());
     KH_ASSIGN_OR_RETURN(store::SecretMountRecord m, FreshMount(mount));
     KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
