@@ -26,6 +26,15 @@ Status StepFailed(const std::string& why) {
 // The child's side: never returns.
 [[noreturn]] void Exec(const char* file, char* const argv[], char* const envp[]) {
   setpgid(0, 0);
+  // The server blocks its stop signals in every thread and ignores SIGPIPE; both would pass
+  // through exec, leaving a command that ignores SIGTERM and never sees a broken pipe.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
   int null = open("/dev/null", O_RDWR);
   if (null >= 0) {
     dup2(null, 0);
@@ -33,7 +42,9 @@ Status StepFailed(const std::string& why) {
     dup2(null, 2);
   }
   // Nothing of keyhold's (the database, sockets, the master key file) stays open in the command.
-  syscall(SYS_close_range, 3U, ~0U, 0U);
+  if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
+    for (int fd = 3; fd < 65536; ++fd) close(fd);  // kernels before 5.9
+  }
   execve(file, argv, envp);
   _exit(kExecFailed);
 }

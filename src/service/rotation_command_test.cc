@@ -1,9 +1,13 @@
 // CommandDriver: a real command per step, its arguments and environment, and each way it fails.
 #include "service/rotation_command.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -48,6 +52,31 @@ TEST_F(RotationCommandTest, GetsTheStepAndPathAndAnEnvironmentOfItsOwn) {
   EXPECT_NE(env.find("KEYHOLD_ROTATION_STEP=set\n"), std::string::npos);
   EXPECT_NE(env.find("KEYHOLD_SECRET_PATH=db/password\n"), std::string::npos);
   EXPECT_EQ(env.find("MASTER_KEY"), std::string::npos);
+}
+
+TEST_F(RotationCommandTest, StartsWithNoSignalBlockedOrIgnoredAndNoInheritedDescriptors) {
+  // As the server runs it: stop signals blocked, SIGPIPE ignored, a descriptor open.
+  sigset_t stop, old;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, &old);
+  auto old_pipe = std::signal(SIGPIPE, SIG_IGN);
+  int opened = open("/dev/null", O_RDONLY);  // no O_CLOEXEC
+  int held = fcntl(opened, F_DUPFD, 200);    // a number the shell does not use itself
+  close(opened);
+  CommandDriver d(
+      {.command = Script("grep -E '^Sig(Blk|Ign):' /proc/self/status > '" + dir_.path() +
+                         "/signals'\nls /proc/$$/fd > '" + dir_.path() + "/fds'"),
+       .timeout_ms = 10'000});
+  Status st = d.Run(Call(RotationStep::kSet));
+  close(held);
+  std::signal(SIGPIPE, old_pipe);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Slurp("signals"), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+  std::string fds = Slurp("fds");
+  EXPECT_EQ(fds.find(std::to_string(held) + "\n"), std::string::npos) << fds;
 }
 
 TEST_F(RotationCommandTest, ANonZeroExitFailsTheStep) {
