@@ -197,6 +197,24 @@ TEST_F(FileCryptTest, YamlStringsComeBackAsStrings) {
   EXPECT_EQ(Decrypt(Encrypt(once, FileFormat::kYaml), FileFormat::kYaml), once);
 }
 
+TEST_F(FileCryptTest, YamlPlainScalarsKeepTheirCoreSchemaType) {
+  // Plain scalars of every core-schema form, and near misses that are strings: each comes back
+  // written the way that reads as the same type.
+  std::string text =
+      "a: 0x1F\nb: 0o17\nc: -12\nd: +7\ne: .5\nf: 1e3\ng: -2.5E-3\nh: .inf\ni: -.Inf\n"
+      "j: .NaN\nk: True\nl: ~\nm: 12abc\nn: 1.2.3\no: 0x\np: 1e\nq: +.nan\nr: " +
+      std::string(100'000, '9') + "\n";
+  std::string back = Decrypt(Encrypt(text, FileFormat::kYaml), FileFormat::kYaml);
+  for (std::string_view line :
+       {"a: 0x1F\n", "b: 0o17\n", "c: -12\n", "d: +7\n", "e: .5\n", "f: 1e3\n", "g: -2.5E-3\n",
+        "h: .inf\n", "i: -.Inf\n", "j: .NaN\n", "k: True\n", "l: ~\n", "m: 12abc\n",
+        "n: 1.2.3\n", "o: 0x\n", "p: 1e\n", "q: +.nan\n"}) {
+    EXPECT_NE(back.find(line), std::string::npos) << line << "\n---\n" << back.substr(0, 400);
+  }
+  EXPECT_NE(back.find("r: " + std::string(100'000, '9') + "\n"), std::string::npos);
+  EXPECT_EQ(Decrypt(Encrypt(back, FileFormat::kYaml), FileFormat::kYaml), back);
+}
+
 TEST_F(FileCryptTest, YamlRefusesBadInputClearly) {
   auto bad = EncryptFile("a: 1\nb: [unclosed\n", FileFormat::kYaml, key_, env_);
   ASSERT_FALSE(bad.ok());

@@ -9,9 +9,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
+#include <initializer_list>
 #include <optional>
-#include <regex>
 #include <sstream>
+#include <string>
+#include <string_view>
 
 #include "filecrypt/formats.h"
 
@@ -20,18 +23,67 @@ namespace {
 
 constexpr std::string_view kCoreTag = "tag:yaml.org,2002:";
 
+bool IsOneOf(std::string_view s, std::initializer_list<std::string_view> words) {
+  return std::find(words.begin(), words.end(), s) != words.end();
+}
+
+// Consumes a run of characters `ok` accepts from the front of `s`; returns how many.
+template <typename Pred>
+size_t Run(std::string_view& s, Pred ok) {
+  size_t n = 0;
+  while (n < s.size() && ok(static_cast<unsigned char>(s[n]))) ++n;
+  s.remove_prefix(n);
+  return n;
+}
+
+bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+// [-+]?[0-9]+ | 0o[0-7]+ | 0x[0-9a-fA-F]+
+bool IsCoreInt(std::string_view s) {
+  if (s.starts_with("0o") || s.starts_with("0x")) {
+    const bool hex = s[1] == 'x';
+    s.remove_prefix(2);
+    return !s.empty() &&
+           Run(s,
+               [hex](unsigned char c) {
+                 return hex ? std::isxdigit(c) != 0 : (c >= '0' && c <= '7');
+               }) > 0 &&
+           s.empty();
+  }
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  return Run(s, IsDigit) > 0 && s.empty();
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? | [-+]?\.(inf|Inf|INF) | \.(nan|NaN|NAN)
+bool IsCoreFloat(std::string_view s) {
+  if (IsOneOf(s, {".nan", ".NaN", ".NAN"})) return true;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  if (IsOneOf(s, {".inf", ".Inf", ".INF"})) return true;
+  if (!s.empty() && s[0] == '.') {
+    s.remove_prefix(1);
+    if (Run(s, IsDigit) == 0) return false;
+  } else {
+    if (Run(s, IsDigit) == 0) return false;
+    if (!s.empty() && s[0] == '.') {
+      s.remove_prefix(1);
+      Run(s, IsDigit);
+    }
+  }
+  if (!s.empty() && (s[0] == 'e' || s[0] == 'E')) {
+    s.remove_prefix(1);
+    if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+    if (Run(s, IsDigit) == 0) return false;
+  }
+  return s.empty();
+}
+
 // The type a plain (unquoted, untagged) scalar resolves to in the YAML 1.2 core schema.
-ValueType ResolvePlain(const std::string& s) {
-  static const std::regex kBool("true|True|TRUE|false|False|FALSE");
-  static const std::regex kNull("null|Null|NULL|~|");
-  static const std::regex kInt("[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+");
-  static const std::regex kFloat(
-      "[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\\.(inf|Inf|INF)|"
-      "\\.(nan|NaN|NAN)");
-  if (std::regex_match(s, kBool)) return ValueType::kBool;
-  if (std::regex_match(s, kNull)) return ValueType::kNull;
-  if (std::regex_match(s, kInt)) return ValueType::kInt;
-  if (std::regex_match(s, kFloat)) return ValueType::kFloat;
+ValueType ResolvePlain(const std::string& text) {
+  std::string_view s = text;
+  if (IsOneOf(s, {"true", "True", "TRUE", "false", "False", "FALSE"})) return ValueType::kBool;
+  if (IsOneOf(s, {"null", "Null", "NULL", "~", ""})) return ValueType::kNull;
+  if (IsCoreInt(s)) return ValueType::kInt;
+  if (IsCoreFloat(s)) return ValueType::kFloat;
   return ValueType::kString;
 }
 
