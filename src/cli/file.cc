@@ -118,12 +118,17 @@ StatusOr<filecrypt::FileKey> KeyFromSecret(const std::string& spec, int& code) {
     return NotFound("cannot read the key at " + ref.mount + "/" + ref.path + " (" +
                     std::to_string(r->http_status) + ")");
   }
-  json& data = r->body["data"]["data"];
+  // The value is wiped where it lies in the answer: no copy of it is made.
+  json* data = nullptr;
+  if (json& b = r->body; b.is_object() && b.contains("data") && b["data"].is_object() &&
+                         b["data"].contains("data") && b["data"]["data"].is_object()) {
+    data = &b["data"]["data"];
+  }
   json* value = nullptr;
-  if (!ref.field.empty() && data.is_object() && data.contains(ref.field)) {
-    value = &data[ref.field];
-  } else if (ref.field.empty() && data.is_object() && data.size() == 1) {
-    value = &data.begin().value();
+  if (data && !ref.field.empty() && data->contains(ref.field)) {
+    value = &(*data)[ref.field];
+  } else if (data && ref.field.empty() && data->size() == 1) {
+    value = &data->begin().value();
   }
   if (value == nullptr || !value->is_string()) {
     return NotFound(ref.mount + "/" + ref.path +
@@ -183,16 +188,19 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
-// Replaces `path` with `data` atomically: a temporary file beside it, with its mode, renamed over
-// it once written and synced. On failure the original is untouched and the temporary removed.
-Status ReplaceFile(const std::string& path, std::string_view data) {
+// Replaces `path` with `data` atomically: a temporary file beside it, with its mode (at most
+// 0600 when `plaintext`: a committed encrypted file is often world-readable, its decryption must
+// not be), renamed over it once written and synced. On failure the original is untouched and the
+// temporary removed.
+Status ReplaceFile(const std::string& path, std::string_view data, bool plaintext) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return InvalidArgument("cannot stat " + path);
   std::string tmp = path + ".keyhold-XXXXXX";
   int fd = ::mkstemp(tmp.data());
   if (fd < 0)
     return InvalidArgument("cannot create a file beside " + path + ": " + std::strerror(errno));
-  bool ok = ::fchmod(fd, st.st_mode & 07777) == 0 && WriteAll(fd, data) && ::fsync(fd) == 0;
+  const mode_t mode = plaintext ? (st.st_mode & 0600) : (st.st_mode & 07777);
+  bool ok = ::fchmod(fd, mode) == 0 && WriteAll(fd, data) && ::fsync(fd) == 0;
   ok = ::close(fd) == 0 && ok;
   if (ok && ::rename(tmp.c_str(), path.c_str()) == 0) return OkStatus();
   int err = errno;
@@ -231,7 +239,7 @@ int Transform(const FileFlags& f, Direction direction) {
   }
   Status written = OkStatus();
   if (f.in_place) {
-    written = ReplaceFile(f.file, *out);
+    written = ReplaceFile(f.file, *out, direction == Direction::kDecrypt);
   } else if (std::fwrite(out->data(), 1, out->size(), stdout) != out->size() ||
              std::fflush(stdout) != 0) {
     written = InvalidArgument("cannot write to standard output");

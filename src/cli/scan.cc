@@ -131,14 +131,19 @@ bool ReportLeakedKeys(const ApiClient& client, std::vector<scan::Finding>& found
         std::fprintf(stderr, "keyhold scan: cannot report %s: %s\n", f.key_start.c_str(),
                      r.status().message().c_str());
       } else if (r->http_status != 200) {
-        std::string message = r->body.is_object() && r->body.contains("error")
-                                  ? r->body["error"].value("detail", "")
-                                  : "";
+        std::string message;
+        if (r->body.is_object() && r->body.contains("error") && r->body["error"].is_object() &&
+            r->body["error"].contains("detail") && r->body["error"]["detail"].is_string()) {
+          message = r->body["error"]["detail"].get<std::string>();
+        }
         std::fprintf(stderr, "keyhold scan: the server refused the report of %s: HTTP %d %s\n",
                      f.key_start.c_str(), r->http_status, message.c_str());
       } else {
-        const nlohmann::json& data = r->body.value("data", nlohmann::json::object());
-        action = data.is_object() ? data.value("action", "none") : "none";
+        action = "none";
+        if (r->body.is_object() && r->body.contains("data") && r->body["data"].is_object() &&
+            r->body["data"].contains("action") && r->body["data"]["action"].is_string()) {
+          action = r->body["data"]["action"].get<std::string>();
+        }
         if (action != "revoked" && action != "disabled") action = "none";
       }
       it = done.emplace(f.secret, action).first;

@@ -100,7 +100,7 @@ test("JSON: round trip keeps order and types; YAML too", async () => {
   assert.equal(r.stdout, "db:\n  password: yaml-pw-4m8x\n  port: 5432\n  port_text: \"5432\"\nflags:\n  - true\n  - false\n");
 });
 
-test("--in-place rewrites atomically and keeps the mode; encrypting twice is refused", async () => {
+test("--in-place rewrites atomically and keeps the mode (decrypted: at most 0600); encrypting twice is refused", async () => {
   const file = path.join(dir, "app.env");
   fs.writeFileSync(file, "A=env-pass-9f3k\n", { mode: 0o640 });
   fs.chmodSync(file, 0o640);
@@ -118,6 +118,8 @@ test("--in-place rewrites atomically and keeps the mode; encrypting twice is ref
   r = await cli(["file", "decrypt", "--key-file", key, "--in-place", file]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(fs.readFileSync(file, "utf8"), "A=env-pass-9f3k\n");
+  // The plaintext is not left as readable as the committed encrypted file was.
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
 });
 
 test("a tampered file exits 1, names no value and is left untouched", async () => {
