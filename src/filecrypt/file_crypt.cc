@@ -1,5 +1,7 @@
 #include "filecrypt/file_crypt.h"
 
+#include <openssl/crypto.h>
+
 #include "filecrypt/formats.h"
 
 namespace keyhold::filecrypt {
@@ -126,15 +128,26 @@ StatusOr<FileFormat> ParseFormatName(std::string_view name) {
 StatusOr<std::string> EncryptFile(std::string_view text, FileFormat format, const FileKey& key,
                                   Env& env) {
   KH_RETURN_IF_ERROR(CheckSize(text));
+  StatusOr<std::string> out = InvalidArgument("unknown format");
   switch (format) {
     case FileFormat::kEnv:
-      return internal::EncryptEnv(text, key, env);
+      out = internal::EncryptEnv(text, key, env);
+      break;
     case FileFormat::kJson:
-      return internal::EncryptJson(text, key, env);
+      out = internal::EncryptJson(text, key, env);
+      break;
     case FileFormat::kYaml:
-      return internal::EncryptYaml(text, key, env);
+      out = internal::EncryptYaml(text, key, env);
+      break;
   }
-  return InvalidArgument("unknown format");
+  // Sealed values are longer than their plaintext: a file that would not decrypt again is not
+  // written (with --in-place its plaintext would be gone for good).
+  if (out.ok() && out->size() > kMaxFileBytes) {
+    OPENSSL_cleanse(out->data(), out->size());
+    return internal::TooLarge("encrypted, the file would be larger than " +
+                              std::to_string(kMaxFileBytes >> 20) + " MiB, which decrypt refuses");
+  }
+  return out;
 }
 
 StatusOr<std::string> DecryptFile(std::string_view text, FileFormat format, const FileKey& key) {

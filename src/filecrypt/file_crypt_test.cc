@@ -135,6 +135,31 @@ TEST_F(FileCryptTest, JsonRoundTripKeepsOrderTypesAndStructure) {
   EXPECT_EQ(back.dump(), expected.dump());  // same order, same types
 }
 
+TEST_F(FileCryptTest, JsonRefusesDuplicateMembersAndNumbersOutOfRange) {
+  for (std::string_view bad : {R"({"a":"V1","a":"V2"})", R"({"o":{"x":1,"x":2}})",
+                               R"({"a":"S","b":-1e400})", R"({"a":1e999999})"}) {
+    auto r = EncryptFile(bad, FileFormat::kJson, key_, env_);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().reason(), kReasonMalformed) << bad;
+    EXPECT_EQ(r.status().message().find("V1"), std::string::npos);
+  }
+  // A member slipped in beside a sealed one with the same name does not decrypt.
+  std::string sealed = Encrypt(R"({"a":"json-secret-1"})", FileFormat::kJson);
+  std::string twice = sealed;
+  twice.insert(twice.find('{') + 1, "\"a\": \"x\",");
+  auto r = DecryptFile(twice, FileFormat::kJson, key_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().reason(), kReasonMalformed);
+}
+
+TEST_F(FileCryptTest, AFileThatWouldNotDecryptAgainIsNotEncrypted) {
+  // Under the input bound, but larger than it once sealed (base64 and the envelope).
+  std::string text = "A=" + std::string(13 << 20, 'x') + "\n";
+  auto r = EncryptFile(text, FileFormat::kEnv, key_, env_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("which decrypt refuses"), std::string::npos);
+}
+
 TEST_F(FileCryptTest, JsonRefusesBadInputClearly) {
   auto bad = EncryptFile("{\n  \"a\": \"secretvalue\",\n  oops\n}", FileFormat::kJson, key_, env_);
   ASSERT_FALSE(bad.ok());
@@ -207,8 +232,8 @@ TEST_F(FileCryptTest, YamlPlainScalarsKeepTheirCoreSchemaType) {
   std::string back = Decrypt(Encrypt(text, FileFormat::kYaml), FileFormat::kYaml);
   for (std::string_view line :
        {"a: 0x1F\n", "b: 0o17\n", "c: -12\n", "d: +7\n", "e: .5\n", "f: 1e3\n", "g: -2.5E-3\n",
-        "h: .inf\n", "i: -.Inf\n", "j: .NaN\n", "k: True\n", "l: ~\n", "m: 12abc\n",
-        "n: 1.2.3\n", "o: 0x\n", "p: 1e\n", "q: +.nan\n"}) {
+        "h: .inf\n", "i: -.Inf\n", "j: .NaN\n", "k: True\n", "l: ~\n", "m: 12abc\n", "n: 1.2.3\n",
+        "o: 0x\n", "p: 1e\n", "q: +.nan\n"}) {
     EXPECT_NE(back.find(line), std::string::npos) << line << "\n---\n" << back.substr(0, 400);
   }
   EXPECT_NE(back.find("r: " + std::string(100'000, '9') + "\n"), std::string::npos);

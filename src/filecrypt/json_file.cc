@@ -3,6 +3,9 @@
 #include <openssl/crypto.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "filecrypt/formats.h"
 
@@ -53,10 +56,26 @@ Status CheckDepth(std::string_view text) {
 StatusOr<Json> Parse(std::string_view text) {
   KH_RETURN_IF_ERROR(CheckUtf8(text));
   KH_RETURN_IF_ERROR(CheckDepth(text));
+  // A member named twice in one object would be read as one of the two, silently: refused.
+  std::vector<std::set<std::string>> names;
+  bool duplicate = false;
+  auto watch = [&](int /*depth*/, nlohmann::json::parse_event_t event, Json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    if (event == E::object_start) names.emplace_back();
+    if (event == E::object_end && !names.empty()) names.pop_back();
+    if (event == E::key && !names.empty() &&
+        !names.back().insert(parsed.get<std::string>()).second) {
+      duplicate = true;
+    }
+    return true;
+  };
   try {
-    Json doc = Json::parse(text.begin(), text.end());
+    Json doc = Json::parse(text.begin(), text.end(), watch);
+    if (duplicate) return Malformed("an object names a member twice");
     if (!doc.is_object()) return Malformed("the top level must be an object");
     return doc;
+  } catch (const Json::out_of_range&) {
+    return Malformed("a number is out of range");
   } catch (const Json::parse_error& e) {
     // e.what() quotes the text near the error, which may be a secret: only the place is told.
     size_t at = std::min(e.byte == 0 ? 0 : e.byte - 1, text.size());
