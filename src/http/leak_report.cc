@@ -1,9 +1,11 @@
 #include "http/leak_report.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include <fstream>
+#include <cerrno>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -33,12 +35,29 @@ std::string FileStamp(const std::string& path) {
 }
 
 StatusOr<std::string> ReadKeysFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot read the leak report keys file " + path);
-  std::string text;
-  text.resize(kMaxKeysFile + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
+  // Non-blocking, and only a regular file: a FIFO or a device put there must not hold a worker
+  // (and the reload lock) forever.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return NotFound("cannot read the leak report keys file " + path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return InvalidArgument("the leak report keys file " + path + " is not a regular file");
+  }
+  if (static_cast<uint64_t>(st.st_size) > kMaxKeysFile) {
+    ::close(fd);
+    return InvalidArgument("the leak report keys file " + path + " is larger than 1 MiB");
+  }
+  std::string text(kMaxKeysFile + 1, '\0');
+  size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  text.resize(got);
   if (text.size() > kMaxKeysFile) {
     return InvalidArgument("the leak report keys file " + path + " is larger than 1 MiB");
   }
@@ -223,6 +242,11 @@ HttpResponse LeakReportSurface::Handle(RequestContext& ctx, const HttpRequest& r
   size_t failed = 0;
   for (const LeakReportItem& item : *items) {
     auto done = keys_.ReportLeak(ctx, item.token, LeakReportSource(item));
+    if (done.status().code() == StatusCode::kInvalidArgument) {
+      // A token that is part of the words recorded ("code", "host"…) is no key of ours: the
+      // report is acted on without a source rather than refused for ever.
+      done = keys_.ReportLeak(ctx, item.token, "");
+    }
     if (!done.ok()) {
       ++failed;
       spdlog::error("{}: a reported token could not be acted on: {}", ctx.request_id,

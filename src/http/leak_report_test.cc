@@ -2,8 +2,10 @@
 #include "http/leak_report.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -124,6 +126,26 @@ TEST_F(LeakReportTest, SignedReportRevokesOrDisablesAsEachApiSays) {
   r = Post(Report({a, b, "hd_notakey", "ghp_someoneelses"}));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(json::parse(r.body), (json{{"received", 4}}));
+}
+
+TEST_F(LeakReportTest, ATokenThatIsPartOfTheRecordedWordsIsAnsweredAlike) {
+  // "code" and "host" are in "reported by a code host": no key, and no reason to refuse.
+  HttpResponse r = Post(Report({"code", "host", "a"}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body), (json{{"received", 3}}));
+}
+
+TEST_F(LeakReportTest, AKeysFileThatIsNoRegularFileIsRefusedWithoutWaiting) {
+  std::string fifo = dir_.path() + "/fifo.json";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto opened = LeakReportKeyFile::Open(fifo);  // would block for ever on a plain open
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.status().message().find("not a regular file"), std::string::npos);
+  // Swapped in while serving: the keys read before stay, and requests do not wait.
+  std::filesystem::remove(keys_path_);
+  ASSERT_EQ(mkfifo(keys_path_.c_str(), 0600), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(Post(Report({NewKey(revoking_)})).status, 200);
 }
 
 TEST_F(LeakReportTest, UnsignedOrWronglySignedReportsChangeNothing) {
