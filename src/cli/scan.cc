@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -107,7 +109,15 @@ int Fail(const std::string& message) {
 // Where a finding was, for the server's record of the leak: "path:line", and the commit in a
 // history scan. Never the key itself: a file named after one is only "a scanned file".
 std::string LeakSource(const scan::Finding& f) {
-  std::string where = f.path + ":" + std::to_string(f.line);
+  // A path may itself hold a key (a file named after one): any run long enough to be a key's body
+  // keeps the path out of what the server records.
+  size_t run = 0, longest = 0;
+  for (unsigned char c : f.path) {
+    run = (std::isalnum(c) != 0 || c == '_' || c == '-') ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  const std::string file = longest >= 22 ? std::string("a scanned file") : f.path;
+  std::string where = file + ":" + std::to_string(f.line);
   if (!f.commit.empty()) where += "@" + f.commit.substr(0, 12);
   where = "keyhold scan: " + where;
   if (where.size() > 1024 || where.find(f.secret) != std::string::npos) {

@@ -192,6 +192,20 @@ test("scan --revoke reports each keyhold key found in history, and says what was
   assert.match(again.stdout, /reported leaked: nothing done/);
 });
 
+test("scan --revoke keeps a path that holds a key out of what the server records", async () => {
+  const found = await s.ok("keys.createKey", { apiId: revoking });
+  const named = await s.ok("keys.createKey", { apiId: revoking });
+  const dir = tempDir("leaky-names");
+  fs.writeFileSync(path.join(dir, `notes_${named.key}.txt`), `token: ${found.key}\n`);
+  const r = await cli(["scan", dir, "--revoke", "--format", "json"], { env });
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(await verify(found.key), "NOT_FOUND");
+  const got = await s.ok("keys.getKey", { keyId: found.keyId });
+  assert.match(got.revocationReason, /^leaked: keyhold scan: a scanned file:1$/);
+  const events = JSON.stringify(await s.ok("audit.listEvents", { target: found.keyId }));
+  assert.ok(!events.includes(named.key), "a key from a file name reached the audit log");
+});
+
 test("scan --revoke needs a token before scanning, and exits 2 when the server cannot be reached", async () => {
   const k = await s.ok("keys.createKey", { apiId: revoking });
   const dir = tempDir("leaky-dir");
