@@ -237,23 +237,36 @@ Unsealer::State Unsealer::Get() {
   return StateLocked();
 }
 
-Unsealer::State Unsealer::Reset() {
+bool Unsealer::AdmitLocked(std::string_view client, int64_t now) {
+  if (windows_.size() >= kMaxTrackedAddresses) {
+    std::erase_if(windows_, [&](const auto& w) { return now - w.second.start_ms >= 60'000; });
+  }
+  // Past the bound, new addresses share one window: a flood of addresses is bounded too.
+  std::string key = windows_.size() < kMaxTrackedAddresses || windows_.contains(client)
+                        ? std::string(client)
+                        : std::string("*");
+  Window& w = windows_[key];
+  if (now - w.start_ms >= 60'000) w = {now, 0};
+  return ++w.count <= kMaxSharesPerMinute;
+}
+
+StatusOr<Unsealer::State> Unsealer::Reset(std::string_view client) {
   std::lock_guard lock(mu_);
+  if (!AdmitLocked(client, env_.NowMillis())) {
+    return Status(StatusCode::kResourceExhausted, "server/unseal_rate",
+                  "too many unseal attempts from this address: wait a minute");
+  }
   ForgetLocked();
   return StateLocked();
 }
 
-StatusOr<Unsealer::State> Unsealer::Submit(std::string_view text) {
+StatusOr<Unsealer::State> Unsealer::Submit(std::string_view text, std::string_view client) {
   std::lock_guard lock(mu_);
   if (!IsSealed()) return StateLocked();
   int64_t now = env_.NowMillis();
-  if (now - window_start_ms_ >= 60'000) {
-    window_start_ms_ = now;
-    window_count_ = 0;
-  }
-  if (++window_count_ > kMaxSharesPerMinute) {
+  if (!AdmitLocked(client, now)) {
     return Status(StatusCode::kResourceExhausted, "server/unseal_rate",
-                  "too many unseal attempts: wait a minute");
+                  "too many unseal attempts from this address: wait a minute");
   }
   if (!held_.empty() && now - last_share_ms_ > kProgressTimeoutMs) ForgetLocked();
   auto parsed = shamir::ParseShare(text);

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -56,8 +57,10 @@ class Unsealer final : public http::vault::SealControl {
  public:
   // Shares held this long without a new one are forgotten.
   static constexpr int64_t kProgressTimeoutMs = 10 * 60 * 1000;
-  // At most this many shares (good or bad) are taken per minute.
+  // At most this many shares or resets (good or bad) are taken per minute from one address.
   static constexpr int kMaxSharesPerMinute = 30;
+  // Addresses counted at once; past it, those over the count share one window.
+  static constexpr size_t kMaxTrackedAddresses = 4096;
 
   // `on_unseal` is called once, with the master key, when a threshold of shares gives it; until
   // it returns OK the server stays sealed (a failure is returned to the caller who gave the last
@@ -68,12 +71,14 @@ class Unsealer final : public http::vault::SealControl {
 
   bool IsSealed() const override { return sealed_.load(std::memory_order_acquire); }
   State Get() override;
-  StatusOr<State> Submit(std::string_view share) override;
-  State Reset() override;
+  StatusOr<State> Submit(std::string_view share, std::string_view client) override;
+  StatusOr<State> Reset(std::string_view client) override;
 
  private:
   State StateLocked() const;  // REQUIRES: mu_ held
   void ForgetLocked();        // REQUIRES: mu_ held
+  // Counts one attempt from `client`; false past kMaxSharesPerMinute. REQUIRES: mu_ held.
+  bool AdmitLocked(std::string_view client, int64_t now);
 
   const SealConfig config_;
   Env& env_;
@@ -83,8 +88,11 @@ class Unsealer final : public http::vault::SealControl {
   std::vector<crypto::shamir::Share> held_;  // guarded by mu_; in locked memory
   std::string nonce_;                        // guarded by mu_
   int64_t last_share_ms_ = 0;                // guarded by mu_
-  int64_t window_start_ms_ = 0;              // guarded by mu_
-  int window_count_ = 0;                     // guarded by mu_
+  struct Window {
+    int64_t start_ms = 0;
+    int count = 0;
+  };
+  std::map<std::string, Window, std::less<>> windows_;  // guarded by mu_; by client address
 };
 
 }  // namespace keyhold::server

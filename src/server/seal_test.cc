@@ -32,6 +32,8 @@ Split MakeSplit(int threshold, int shares) {
   return s;
 }
 
+constexpr std::string_view kOperator = "198.51.100.1";
+
 class UnsealerTest : public ::testing::Test {
  protected:
   Unsealer Make(const Split& s) {
@@ -52,23 +54,23 @@ TEST_F(UnsealerTest, ThresholdOfSharesUnseals) {
   EXPECT_TRUE(u.Get().sealed);
   EXPECT_EQ(u.Get().threshold, 3);
   EXPECT_EQ(u.Get().shares, 5);
-  auto st = u.Submit(s.texts[4]);
+  auto st = u.Submit(s.texts[4], kOperator);
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->progress, 1);
   EXPECT_FALSE(st->nonce.empty());
   EXPECT_TRUE(st->sealed);
-  st = u.Submit("  " + s.texts[0] + "\n");
+  st = u.Submit("  " + s.texts[0] + "\n", kOperator);
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->progress, 2);
   EXPECT_EQ(calls_, 0);
-  st = u.Submit(s.texts[2]);
+  st = u.Submit(s.texts[2], kOperator);
   ASSERT_TRUE(st.ok()) << st.status().message();
   EXPECT_FALSE(st->sealed);
   EXPECT_EQ(st->progress, 0);
   EXPECT_EQ(calls_, 1);
   EXPECT_FALSE(u.IsSealed());
   // Once unsealed, more shares change nothing.
-  st = u.Submit(s.texts[1]);
+  st = u.Submit(s.texts[1], kOperator);
   ASSERT_TRUE(st.ok());
   EXPECT_FALSE(st->sealed);
   EXPECT_EQ(calls_, 1);
@@ -77,8 +79,8 @@ TEST_F(UnsealerTest, ThresholdOfSharesUnseals) {
 TEST_F(UnsealerTest, RepeatedShareIsRefusedAndNotCounted) {
   Split s = MakeSplit(2, 3);
   Unsealer u = Make(s);
-  ASSERT_TRUE(u.Submit(s.texts[1]).ok());
-  auto st = u.Submit(s.texts[1]);
+  ASSERT_TRUE(u.Submit(s.texts[1], kOperator).ok());
+  auto st = u.Submit(s.texts[1], kOperator);
   EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(u.Get().progress, 1);
   EXPECT_TRUE(u.Get().sealed);
@@ -92,12 +94,12 @@ TEST_F(UnsealerTest, ForeignAndCorruptSharesAreRefused) {
   ASSERT_TRUE(foreign.ok());
   std::string foreign_text = shamir::EncodeShare({1, 2, 3, 4}, 2, foreign->share);
   Unsealer u = Make(s);
-  auto st = u.Submit(foreign_text);
+  auto st = u.Submit(foreign_text, kOperator);
   EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.status().message().find("another split"), std::string::npos);
   std::string corrupt = s.texts[0];
   corrupt[5] = corrupt[5] == 'x' ? 'y' : 'x';
-  EXPECT_FALSE(u.Submit(corrupt).ok());
+  EXPECT_FALSE(u.Submit(corrupt, kOperator).ok());
   EXPECT_EQ(u.Get().progress, 0);
   EXPECT_EQ(calls_, 0);
 }
@@ -114,16 +116,16 @@ TEST_F(UnsealerTest, SharesThatDoNotGiveTheKeyAreRefusedAndForgotten) {
     forged_texts.push_back(shamir::EncodeShare(s.config.set_id, 2, p->share));
   }
   Unsealer u = Make(s);
-  ASSERT_TRUE(u.Submit(s.texts[0]).ok());
-  auto st = u.Submit(forged_texts[1]);
+  ASSERT_TRUE(u.Submit(s.texts[0], kOperator).ok());
+  auto st = u.Submit(forged_texts[1], kOperator);
   EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.status().message().find("do not reconstruct"), std::string::npos);
   EXPECT_EQ(calls_, 0);
   EXPECT_TRUE(u.Get().sealed);
   EXPECT_EQ(u.Get().progress, 0);
   // The right shares still unseal afterwards.
-  ASSERT_TRUE(u.Submit(s.texts[2]).ok());
-  ASSERT_TRUE(u.Submit(s.texts[1]).ok());
+  ASSERT_TRUE(u.Submit(s.texts[2], kOperator).ok());
+  ASSERT_TRUE(u.Submit(s.texts[1], kOperator).ok());
   EXPECT_FALSE(u.Get().sealed);
 }
 
@@ -131,11 +133,11 @@ TEST_F(UnsealerTest, FailureToStartKeepsItSealed) {
   Split s = MakeSplit(1, 1);
   Unsealer u = Make(s);
   next_ = FailedPrecondition("the keyring does not open");
-  auto st = u.Submit(s.texts[0]);
+  auto st = u.Submit(s.texts[0], kOperator);
   EXPECT_EQ(st.status().code(), StatusCode::kUnavailable);
   EXPECT_TRUE(u.Get().sealed);
   next_ = OkStatus();
-  ASSERT_TRUE(u.Submit(s.texts[0]).ok());
+  ASSERT_TRUE(u.Submit(s.texts[0], kOperator).ok());
   EXPECT_FALSE(u.Get().sealed);
   EXPECT_EQ(calls_, 2);
 }
@@ -143,25 +145,45 @@ TEST_F(UnsealerTest, FailureToStartKeepsItSealed) {
 TEST_F(UnsealerTest, ResetAndTimeoutForgetProgress) {
   Split s = MakeSplit(3, 3);
   Unsealer u = Make(s);
-  ASSERT_TRUE(u.Submit(s.texts[0]).ok());
-  EXPECT_EQ(u.Reset().progress, 0);
+  ASSERT_TRUE(u.Submit(s.texts[0], kOperator).ok());
+  EXPECT_EQ(u.Reset(kOperator)->progress, 0);
   EXPECT_TRUE(u.Get().nonce.empty());
-  ASSERT_TRUE(u.Submit(s.texts[0]).ok());
+  ASSERT_TRUE(u.Submit(s.texts[0], kOperator).ok());
   env_.Advance(Unsealer::kProgressTimeoutMs + 1);
   EXPECT_EQ(u.Get().progress, 0);
-  ASSERT_TRUE(u.Submit(s.texts[0]).ok());  // not a repeat: the earlier one was forgotten
+  ASSERT_TRUE(u.Submit(s.texts[0], kOperator).ok());  // not a repeat: the earlier one was forgotten
   EXPECT_EQ(u.Get().progress, 1);
+}
+
+TEST_F(UnsealerTest, OneAddressFloodingIsRefusedWithoutLockingOthersOut) {
+  Split s = MakeSplit(3, 5);
+  Unsealer u = Make(s);
+  for (int i = 0; i < Unsealer::kMaxSharesPerMinute; ++i) {
+    EXPECT_EQ(u.Submit("garbage", "203.0.113.66").status().code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(u.Submit(s.texts[0], "203.0.113.66").status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(u.Reset("203.0.113.66").status().code(), StatusCode::kResourceExhausted);
+  // The operators' address is not held back by another's flood.
+  ASSERT_TRUE(u.Submit(s.texts[0], kOperator).ok());
+  ASSERT_TRUE(u.Submit(s.texts[1], kOperator).ok());
+  EXPECT_EQ(u.Get().progress, 2);
+  // A flooding address cannot wipe the progress either while it is held back.
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(u.Reset("203.0.113.66").ok());
+  EXPECT_EQ(u.Get().progress, 2);
+  auto done = u.Submit(s.texts[2], kOperator);
+  ASSERT_TRUE(done.ok());
+  EXPECT_FALSE(done->sealed);
 }
 
 TEST_F(UnsealerTest, TooManyAttemptsAreRefusedForAMinute) {
   Split s = MakeSplit(2, 2);
   Unsealer u = Make(s);
   for (int i = 0; i < Unsealer::kMaxSharesPerMinute; ++i) {
-    EXPECT_EQ(u.Submit("garbage").status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(u.Submit("garbage", kOperator).status().code(), StatusCode::kInvalidArgument);
   }
-  EXPECT_EQ(u.Submit(s.texts[0]).status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(u.Submit(s.texts[0], kOperator).status().code(), StatusCode::kResourceExhausted);
   env_.Advance(60'000);
-  EXPECT_TRUE(u.Submit(s.texts[0]).ok());
+  EXPECT_TRUE(u.Submit(s.texts[0], kOperator).ok());
 }
 
 TEST(SealConfig, SavesAndLoads) {

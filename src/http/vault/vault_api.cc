@@ -625,13 +625,17 @@ HttpResponse VaultApi::Unseal(RequestContext& ctx, const HttpRequest& req) {
   if (!body.ok()) return VaultError(400, body.status().message());
   auto reset = BoolOf(*body, "reset");
   if (!reset.ok()) return VaultError(400, reset.status().message());
-  if (*reset && **reset) return JsonResponse(200, SealStatusJson(options_.seal->Reset(), options_));
+  if (*reset && **reset) {
+    auto state = options_.seal->Reset(ctx.client_ip);
+    if (!state.ok()) return VaultError(429, state.status().message());
+    return JsonResponse(200, SealStatusJson(*state, options_));
+  }
   auto key = body->find("key");
   if (key == body->end() || !key->is_string() || key->get_ref<const std::string&>().empty()) {
     return VaultError(400,
                       "'key' must be specified in request body as JSON, or 'reset' set to true");
   }
-  auto state = options_.seal->Submit(key->get_ref<const std::string&>());
+  auto state = options_.seal->Submit(key->get_ref<const std::string&>(), ctx.client_ip);
   OPENSSL_cleanse(key->get_ref<std::string&>().data(), key->get_ref<const std::string&>().size());
   if (!state.ok()) {
     if (state.status().code() == StatusCode::kResourceExhausted) {

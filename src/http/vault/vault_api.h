@@ -53,14 +53,15 @@ class SealControl {
   virtual bool IsSealed() const = 0;
   // May wait while an unseal is in progress: call from a worker.
   virtual State Get() = 0;
-  // Takes one share (its text as the operator has it). Errors: kInvalidArgument for a share that
-  // is malformed, foreign, repeated, or completes a set that does not give the master key (the
-  // progress is then reset); kResourceExhausted when shares come too fast; kUnavailable when
-  // the master key was had but the services that need it did not start. Messages never quote
-  // the share.
-  virtual StatusOr<State> Submit(std::string_view share) = 0;
-  // Forgets the shares held so far.
-  virtual State Reset() = 0;
+  // Takes one share (its text as the operator has it) from `client` (an address). Errors:
+  // kInvalidArgument for a share that is malformed, foreign, repeated, or completes a set that
+  // does not give the master key (the progress is then reset); kResourceExhausted when `client`
+  // sends shares or resets too fast (each address is counted apart, so one cannot hold the
+  // others back); kUnavailable when the master key was had but the services that need it did
+  // not start. Messages never quote the share.
+  virtual StatusOr<State> Submit(std::string_view share, std::string_view client) = 0;
+  // Forgets the shares held so far. Errors: kResourceExhausted as Submit.
+  virtual StatusOr<State> Reset(std::string_view client) = 0;
 };
 
 struct VaultOptions {
