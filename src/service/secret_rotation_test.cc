@@ -231,6 +231,26 @@ TEST_F(SecretRotationTest, CancelDropsThePendingVersionAndCurrentStays) {
   EXPECT_EQ(Current(), R"({"password":"new-2"})");
 }
 
+TEST_F(SecretRotationTest, APendingVersionDestroyedOrDeletedIsNotMadeCurrent) {
+  for (bool destroy : {true, false}) {
+    for (RotationStep step : {RotationStep::kCreate, RotationStep::kSet, RotationStep::kTest}) {
+      ASSERT_TRUE(Rotate(step).ok());
+    }
+    auto state = rotator_->Get(admin_, "secret", "db/password");
+    ASSERT_TRUE(state.ok() && state->pending_version);
+    const std::vector<int64_t> pending = {*state->pending_version};
+    Status gone = destroy ? secrets_->DestroyVersions(admin_, "secret", "db/password", pending)
+                          : secrets_->DeleteVersions(admin_, "secret", "db/password", pending);
+    ASSERT_TRUE(gone.ok()) << gone.message();
+    const std::string before = Current();
+    auto finish = Rotate(RotationStep::kFinish);
+    EXPECT_EQ(finish.status().reason(), "data/pending_version_gone");
+    EXPECT_EQ(Current(), before);  // the current value still reads
+    ASSERT_TRUE(rotator_->Cancel(admin_, "secret", "db/password").ok());
+  }
+  ASSERT_TRUE(Rotate().ok());  // and a fresh rotation goes through
+}
+
 TEST_F(SecretRotationTest, TheTokenReachesOnePathAndOnlyWhileTheStepRuns) {
   RotationDriver::Call seen;
   class Capture final : public RotationDriver {

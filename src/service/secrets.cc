@@ -420,6 +420,15 @@ class SecretServiceImpl final : public SecretService {
     KH_RETURN_IF_ERROR(Require(ctx, "rotate", mount, path, "secret.rotation_finish"));
     KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
     int64_t now = env_.NowMillis();
+    // A pending version deleted or destroyed since it was written would become a current value
+    // that cannot be read: the rotation is cancelled and started again instead.
+    auto kept = std::find_if(rec.versions.begin(), rec.versions.end(),
+                             [&](const auto& v) { return v.version == pending; });
+    if (kept == rec.versions.end() || !Available(*kept, now)) {
+      return FailedPrecondition(
+          "the pending version was deleted or destroyed: cancel the rotation and run it again",
+          "data/pending_version_gone");
+    }
     std::optional<int64_t> next;
     if (rec.rotation_period_ms) next = now + *rec.rotation_period_ms;
     audit::AuditEntry entry =
