@@ -12,6 +12,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli/client.h"
 #include "cli/commands.h"
@@ -156,6 +157,7 @@ void AddSealCommands(CLI::App& app, int& code) {
   struct UnsealFlags {
     bool reset = false;
     bool json_output = false;
+    std::vector<std::string> arguments;  // refused: a share is never taken from argv
   };
   auto u = std::make_shared<UnsealFlags>();
   auto* unseal = op->add_subcommand(
@@ -164,7 +166,21 @@ void AddSealCommands(CLI::App& app, int& code) {
       "terminal, else one per line on standard input (never as an argument); no token needed");
   unseal->add_flag("--reset", u->reset, "forget the shares given so far");
   unseal->add_flag("--json", u->json_output, "print the seal status as JSON");
-  unseal->callback([&code, u] { code = Unseal(u->reset, u->json_output); });
+  // A share typed as an argument must not be echoed back in a usage error: it is taken by a
+  // hidden positional, and refused without being shown.
+  unseal->add_option("SHARE", u->arguments)->group("");
+  unseal->callback([&code, u] {
+    if (!u->arguments.empty()) {
+      for (std::string& a : u->arguments) OPENSSL_cleanse(a.data(), a.size());
+      std::fprintf(stderr,
+                   "error: operator unseal takes no arguments: shares are read from the terminal "
+                   "or standard input, never from the command line (where other users and the "
+                   "shell history see them)\n");
+      code = kExitUsage;
+      return;
+    }
+    code = Unseal(u->reset, u->json_output);
+  });
 }
 
 }  // namespace keyhold::cli

@@ -126,7 +126,12 @@ test("init-shares seals a data directory; serve starts sealed; unseal by shares;
 
   // A mistyped share, and a share of another directory's split, are refused through the CLI.
   const mistyped = shares[0].slice(0, 10) + (shares[0][10] === "A" ? "B" : "A") + shares[0].slice(11);
-  let u = await unseal(s, mistyped + "\n");
+  // A share given as an argument is refused without being echoed.
+  let u = await unseal(s, "", [shares[0]]);
+  assert.equal(u.code, 2);
+  assert.ok(!u.stderr.includes(shares[0]) && !u.stdout.includes(shares[0]), "the share was echoed");
+  assert.match(u.stderr, /never from the command line/);
+  u = await unseal(s, mistyped + "\n");
   assert.equal(u.code, 1);
   assert.match(u.stderr, /checksum/);
   assert.equal(u.stderr.includes(mistyped), false);
