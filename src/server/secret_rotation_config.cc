@@ -18,6 +18,16 @@ Status ReadWebhook(const Settings& settings, SecretRotationSettings& s) {
   if (!parsed.ok()) {
     return InvalidArgument("secret_rotation_webhook: " + parsed.status().message());
   }
+  // The request carries a token that reads the secret and writes its next value: only over TLS,
+  // unless it stays on this machine.
+  const std::string& host = parsed->host;
+  const bool loopback =
+      host == "localhost" || host.starts_with("127.") || host == "::1" || host == "[::1]";
+  if (!parsed->tls && !loopback) {
+    return InvalidArgument(
+        "secret_rotation_webhook: use https (the request carries a token for the secret); plain "
+        "http only to a loopback address");
+  }
   s.webhook = *parsed;
   const std::string& file = settings.Get("secret_rotation_webhook_secret_file");
   if (file.empty()) return OkStatus();  // CheckSecretRotationPairs reports it

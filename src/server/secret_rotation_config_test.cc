@@ -75,6 +75,20 @@ TEST_F(SecretRotationConfigTest, AWebhookNeedsItsSecretFileAndNoCommand) {
   EXPECT_EQ(
       ReadSecretRotationSettings(From("secret_rotation_webhook = \"ftp://x\"\n")).status().code(),
       StatusCode::kInvalidArgument);
+  // Plain http carries the token in the clear: only to this machine.
+  file = SecretFile("whsec_" + std::string(32, 'A') + "\n");  // (garbled above)
+  auto plain =
+      ReadSecretRotationSettings(From("secret_rotation_webhook = \"http://rotate.example.com/x\"\n"
+                                      "secret_rotation_webhook_secret_file = \"" +
+                                      file + "\"\n"));
+  EXPECT_NE(plain.status().message().find("use https"), std::string::npos);
+  for (const char* local : {"http://127.0.0.1:9/x", "http://localhost:9/x", "http://[::1]:9/x"}) {
+    EXPECT_TRUE(ReadSecretRotationSettings(
+                    From(std::string("secret_rotation_webhook = \"") + local +
+                         "\"\nsecret_rotation_webhook_secret_file = \"" + file + "\"\n"))
+                    .ok())
+        << local;
+  }
 }
 
 TEST_F(SecretRotationConfigTest, DurationsMustParseAndBePositive) {

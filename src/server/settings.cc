@@ -119,8 +119,8 @@ std::vector<Setting> ServeSettingTable() {
        "COMMAND STEP MOUNT/PATH with a token for that path; docs/secrets.md); empty (default): "
        "none, rotations are driven by hand"},
       {"secret_rotation_webhook", "KEYHOLD_SECRET_ROTATION_WEBHOOK", "",
-       "URL each step of a secret's rotation is POSTed to instead of a command, signed per "
-       "Standard Webhooks (docs/secrets.md); empty (default): none"},
+       "https URL (http only to loopback) each step of a secret's rotation is POSTed to instead "
+       "of a command, signed per Standard Webhooks (docs/secrets.md); empty (default): none"},
       {"secret_rotation_webhook_secret_file", "KEYHOLD_SECRET_ROTATION_WEBHOOK_SECRET_FILE", "",
        "file holding the whsec_... secret that signs secret_rotation_webhook's requests"},
       {"secret_rotation_timeout", "KEYHOLD_SECRET_ROTATION_TIMEOUT", "30s",
