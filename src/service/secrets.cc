@@ -351,12 +351,12 @@ class SecretServiceImpl final : public SecretService {
     KH_RETURN_IF_ERROR(Require(ctx, "read", mount, path, "secret.read"));
     KH_RETURN_IF_ERROR(RequireMount(mount));
     KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
-    std::optional<int64_t> version =
-        rec.current_version > 0 ? std::optional(rec.current_version) : std::nullopt;
-    if (stage == SecretStage::kPending) version = rec.pending_version;
-    if (stage == SecretStage::kPrevious) version = rec.previous_version;
-    if (!version) return NotFound("no version at that stage", "data/secret_not_found");
-    return Read(ctx, mount, path, *version);
+    // 0: no version at that stage.
+    int64_t version = rec.current_version;
+    if (stage == SecretStage::kPending) version = rec.pending_version.value_or(0);
+    if (stage == SecretStage::kPrevious) version = rec.previous_version.value_or(0);
+    if (version <= 0) return NotFound("no version at that stage", "data/secret_not_found");
+    return Read(ctx, mount, path, version);
   }
 
   StatusOr<SecretVersionInfo> WritePending(const RequestContext& ctx, const std::string& mount,
