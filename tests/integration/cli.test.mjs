@@ -268,7 +268,9 @@ test("a long scan shows files, bytes and rate on a terminal's stderr, and nothin
   const dir = tempDir("progress");
   fs.writeFileSync(path.join(dir, "a.txt"), "hello\n");
   const { BIN } = await import("../lib/keyhold.mjs");
-  const pipeline = `sleep 1.8 | ${BIN} scan ${dir}/a.txt -`;
+  // Long enough that the scan waits more than a second on stdin even when the binary is slow
+  // to start (a sanitizer build on a loaded machine).
+  const pipeline = `sleep 3 | ${BIN} scan ${dir}/a.txt -`;
   // `script` runs the scan on a pseudo-terminal.
   const tty = await slowScan(["script", "-qec", pipeline, "/dev/null"]);
   assert.equal(tty.code, 0, tty.out);
