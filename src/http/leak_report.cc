@@ -197,6 +197,8 @@ std::string LeakReportSource(const LeakReportItem& item) {
   };
   if (fits(item.source) && item.source.size() <= 64) out += " (" + item.source + ")";
   if (fits(item.url) && out.size() + 2 + item.url.size() <= kMaxSource) out += ": " + item.url;
+  // A token that is part of these words ("code", "host", "y") would be held by them: no source.
+  if (out.find(item.token) != std::string::npos) return "";
   return out;
 }
 

@@ -83,7 +83,8 @@ struct LeakReportItem {
 StatusOr<std::vector<LeakReportItem>> ParseLeakReport(std::string_view body);
 
 // What keyhold records as where a reported key was found: the host's source and URL, never the
-// token (a URL that holds it is left out), at most 1024 bytes.
+// token (a URL that holds it is left out; empty if the token is part of the words themselves),
+// at most 1024 bytes.
 std::string LeakReportSource(const LeakReportItem& item);
 
 class LeakReportSurface final : public Surface {

@@ -232,6 +232,8 @@ TEST(LeakReportSource, NeverCarriesTheToken) {
   item.url = std::string(2000, 'u');
   item.source = "line\nbreak";
   EXPECT_EQ(LeakReportSource(item), "reported by a code host");
+  item.token = "y";  // in "by": nothing is recorded rather than the token
+  EXPECT_EQ(LeakReportSource(item), "");
 }
 
 }  // namespace
