@@ -159,6 +159,23 @@ std::string KeyArgument(const std::string& arg) {
   return line;
 }
 
+// --max-key-age and --overdue-grace ("90d") into `body` as milliseconds, where given. False
+// (after saying which) if one does not parse.
+bool PutPolicyDurations(json& body, const std::string& max_key_age,
+                        const std::string& overdue_grace) {
+  for (auto [flag, text, field] : {std::tuple{"--max-key-age", &max_key_age, "maxKeyAge"},
+                                   std::tuple{"--overdue-grace", &overdue_grace, "overdueGrace"}}) {
+    if (text->empty()) continue;
+    auto ms = server::ParseDuration(*text);
+    if (!ms.ok()) {
+      std::fprintf(stderr, "error: %s: %s\n", flag, ms.status().message().c_str());
+      return false;
+    }
+    body[field] = ms->count();
+  }
+  return true;
+}
+
 void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
   auto* apis = app.add_subcommand("apis", "manage APIs (keyspaces)");
   apis->require_subcommand(1);
@@ -185,17 +202,9 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
     if (byte_length) body["defaultByteLength"] = byte_length;
     if (!allow.empty()) body["ipAllowlist"] = allow;
     if (!on_leak.empty()) body["onLeak"] = on_leak;
-    for (auto [flag, text, field] :
-         {std::tuple{"--max-key-age", &max_key_age, "maxKeyAge"},
-          std::tuple{"--overdue-grace", &overdue_grace, "overdueGrace"}}) {
-      if (text->empty()) continue;
-      auto ms = server::ParseDuration(*text);
-      if (!ms.ok()) {
-        std::fprintf(stderr, "error: %s: %s\n", flag, ms.status().message().c_str());
-        code = kExitUsage;
-        return;
-      }
-      body[field] = ms->count();
+    if (!PutPolicyDurations(body, max_key_age, overdue_grace)) {
+      code = kExitUsage;
+      return;
     }
     code = Run("apis.createApi", body, flags,
                [](const json& d) { std::printf("%s\n", d.value("apiId", "").c_str()); });
@@ -249,16 +258,9 @@ void AddApis(CLI::App& app, ClientFlags& flags, int& code) {
     if (clear_allow) body["ipAllowlist"] = nullptr;
     if (!up_on_leak.empty()) body["onLeak"] = up_on_leak;
     if (clear_policy) body["maxKeyAge"] = nullptr;
-    for (auto [flag, text, field] : {std::tuple{"--max-key-age", &up_max_age, "maxKeyAge"},
-                                     std::tuple{"--overdue-grace", &up_grace, "overdueGrace"}}) {
-      if (text->empty()) continue;
-      auto ms = server::ParseDuration(*text);
-      if (!ms.ok()) {
-        std::fprintf(stderr, "error: %s: %s\n", flag, ms.status().message().c_str());
-        code = kExitUsage;
-        return;
-      }
-      body[field] = ms->count();
+    if (!PutPolicyDurations(body, up_max_age, up_grace)) {
+      code = kExitUsage;
+      return;
     }
     if (body.size() == 1) {
       std::fprintf(stderr, "error: nothing to change: give at least one option\n");

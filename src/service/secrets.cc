@@ -373,19 +373,7 @@ class SecretServiceImpl final : public SecretService {
     if (rec.current_version == 0) {
       return NotFound("the secret has no version to rotate", "data/secret_not_found");
     }
-    int64_t now = env_.NowMillis();
-    store::SecretVersionWrite w;
-    w.mount = mount;
-    w.path = path;
-    w.expected_current = rec.current_version;
-    w.version.version = rec.current_version + 1;
-    w.version.created_at_ms = now;
-    int64_t dva = EffectiveLimit(rec.delete_version_after_ms, m.delete_version_after_ms);
-    if (dva > 0) w.version.deleted_at_ms = now + dva;
-    crypto::Envelope e = ring_->Seal(Aad(mount, path, w.version.version), data_json.Reveal());
-    w.version.kek_term = e.term;
-    w.version.wrapped_key = std::move(e.wrapped_key);
-    w.version.ciphertext = std::move(e.ciphertext);
+    store::SecretVersionWrite w = NextVersion(mount, path, rec, m, data_json.Reveal());
     audit::AuditEntry entry =
         Entry(ctx, "secret.rotation_create", mount, path, {{"version", w.version.version}});
     KH_RETURN_IF_ERROR(store_.WritePendingSecretVersion(w, &entry));
@@ -459,6 +447,28 @@ class SecretServiceImpl final : public SecretService {
   }
 
  private:
+  // The version after `rec`'s current one, holding `plaintext` sealed under a fresh data key, with
+  // the delete-after time of the secret or its mount.
+  store::SecretVersionWrite NextVersion(const std::string& mount, const std::string& path,
+                                        const store::SecretRecord& rec,
+                                        const store::SecretMountRecord& m,
+                                        std::string_view plaintext) const {
+    const int64_t now = env_.NowMillis();
+    store::SecretVersionWrite w;
+    w.mount = mount;
+    w.path = path;
+    w.expected_current = rec.current_version;
+    w.version.version = rec.current_version + 1;
+    w.version.created_at_ms = now;
+    int64_t dva = EffectiveLimit(rec.delete_version_after_ms, m.delete_version_after_ms);
+    if (dva > 0) w.version.deleted_at_ms = now + dva;
+    crypto::Envelope e = ring_->Seal(Aad(mount, path, w.version.version), plaintext);
+    w.version.kek_term = e.term;
+    w.version.wrapped_key = std::move(e.wrapped_key);
+    w.version.ciphertext = std::move(e.ciphertext);
+    return w;
+  }
+
   // kPermissionDenied unless the caller holds `capability` on the path; a refusal is audited.
   Status Require(const RequestContext& ctx, std::string_view capability, const std::string& mount,
                  const std::string& path, const std::string& action) {
@@ -631,19 +641,7 @@ class SecretServiceImpl final : public SecretService {
       }
       if (cas && *cas != rec.current_version) return CasMismatch();
       KH_ASSIGN_OR_RETURN(crypto::Secret value, make(rec));
-      int64_t now = env_.NowMillis();
-      store::SecretVersionWrite w;
-      w.mount = mount;
-      w.path = path;
-      w.expected_current = rec.current_version;
-      w.version.version = rec.current_version + 1;
-      w.version.created_at_ms = now;
-      int64_t dva = EffectiveLimit(rec.delete_version_after_ms, m.delete_version_after_ms);
-      if (dva > 0) w.version.deleted_at_ms = now + dva;
-      crypto::Envelope e = ring_->Seal(Aad(mount, path, w.version.version), value.Reveal());
-      w.version.kek_term = e.term;
-      w.version.wrapped_key = std::move(e.wrapped_key);
-      w.version.ciphertext = std::move(e.ciphertext);
+      store::SecretVersionWrite w = NextVersion(mount, path, rec, m, value.Reveal());
       json details = {{"version", w.version.version}};
       if (cas) details["cas"] = *cas;
       audit::AuditEntry entry = Entry(ctx, action, mount, path, details);
