@@ -54,7 +54,7 @@ void BM_SpendCredits(benchmark::State& state) {
   Db db;
   PutOne(*db.store, Key(1, kMaxCredits));
   for (auto _ : state) {
-    auto r = db.store->SpendCredits("key_1", 1, kNow);
+    auto r = db.store->SpendCredits("key_1", 1, kNow, 0);
     if (!r.ok() || !r->spent) state.SkipWithError("spend failed");
   }
   state.SetItemsProcessed(state.iterations());
@@ -65,7 +65,7 @@ void BM_SpendCreditsRefused(benchmark::State& state) {
   Db db;
   PutOne(*db.store, Key(1, 0));
   for (auto _ : state) {
-    auto r = db.store->SpendCredits("key_1", 1, kNow);
+    auto r = db.store->SpendCredits("key_1", 1, kNow, 0);
     if (!r.ok() || r->spent) state.SkipWithError("spend not refused");
   }
   state.SetItemsProcessed(state.iterations());

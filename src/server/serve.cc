@@ -508,16 +508,18 @@ class KeyedServices {
 };
 
 // Writes last-used times every few seconds from its own thread (usage metadata: not on the verify
-// path), and once more when stopped.
+// path), and once more when stopped; gives back the credits reserved for keys idle for a few
+// seconds (KeyService::ReleaseReservedCredits), so that a crash can forfeit only what keys busy
+// at that moment had reserved.
 std::unique_ptr<PeriodicTask> FlushLastUsed(service::KeyService& keys) {
-  return std::make_unique<PeriodicTask>(std::chrono::seconds(5), /*at_start=*/false,
-                                        /*at_stop=*/true, [&keys] {
-                                          Status st = keys.FlushLastUsed();
-                                          if (!st.ok()) {
-                                            spdlog::warn("could not store last-used times: {}",
-                                                         st.message());
-                                          }
-                                        });
+  return std::make_unique<PeriodicTask>(
+      std::chrono::seconds(5), /*at_start=*/false,
+      /*at_stop=*/true, [&keys] {
+        Status st = keys.FlushLastUsed();
+        if (!st.ok()) spdlog::warn("could not store last-used times: {}", st.message());
+        st = keys.ReleaseReservedCredits(/*idle_ms=*/5000);
+        if (!st.ok()) spdlog::warn("could not give back reserved credits: {}", st.message());
+      });
 }
 
 // Applies the rotation policies (KeyService::SweepRotation) at start and every `interval`.
@@ -902,6 +904,9 @@ int Serve(const Settings& settings) {
   readiness.Set(http::Readiness::State::kStopping);
   (*server)->Shutdown(std::chrono::seconds(10));
   flusher->Stop();
+  if (Status st = opened->service->ReleaseReservedCredits(0); !st.ok()) {
+    spdlog::warn("could not give back reserved credits: {}", st.message());
+  }
   rotation->Stop();
   usage.Stop();  // its last flush may still detect something: queued, then raised
   alert_queue.Stop();

@@ -140,6 +140,40 @@ Status KeyServiceImpl::FlushLastUsed() {
   return OkStatus();
 }
 
+Status KeyServiceImpl::ReleaseReservedCredits(int64_t idle_ms) {
+  std::vector<std::shared_ptr<CreditsCell>> cells;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [id, e] : by_id_) {
+      if (e->credits && e->credits->owner_id == id) cells.push_back(e->credits);
+    }
+  }
+  const int64_t now = env_.NowMillis();
+  Status first = OkStatus();
+  for (const auto& cell : cells) {
+    std::lock_guard lock(cell->mu);
+    if (cell->reserved <= 0 || !cell->credits.remaining) continue;
+    if (idle_ms > 0 && now - cell->last_spent_at < idle_ms) continue;
+    CreditsState probe = cell->credits;
+    if (ApplyRefill(probe, now)) {  // the refill replaces the balance: nothing to give back
+      cell->reserved = 0;
+      continue;
+    }
+    StatusOr<CreditsState> stored =
+        store_.AdjustCredits(cell->owner_id, cell->reserved, now, nullptr);
+    if (stored.ok()) {
+      cell->credits = *stored;
+      cell->reserved = 0;
+      cell->block = 0;
+    } else if (stored.status().code() == StatusCode::kNotFound) {
+      cell->reserved = 0;  // the key is gone, and its balance with it
+    } else if (first.ok()) {
+      first = stored.status();
+    }
+  }
+  return first;
+}
+
 size_t KeyServiceImpl::KeyCount() const {
   std::shared_lock lock(mu_);
   return by_id_.size();
@@ -317,8 +351,7 @@ KeyView KeyServiceImpl::ViewOf(const std::shared_ptr<const KeyEntry>& e,
   v.entry_ = e;
   if (e->credits) {
     std::lock_guard lock(e->credits->mu);
-    v.credits_ = e->credits->credits;
-    ApplyRefill(v.credits_, env_.NowMillis());
+    v.credits_ = e->credits->Shown(env_.NowMillis());
   }
   v.last_used_at_ = e->last_used_at.load(std::memory_order_relaxed);
   const std::string& identity_id = e->Details().identity_id;

@@ -251,6 +251,12 @@ class KeyService {
   // Errors: whatever the store returns (the times stay pending for the next flush).
   virtual Status FlushLastUsed() = 0;
 
+  // Gives back to the stored balance the credits reserved for keys (see Verify) that have not
+  // spent for `idle_ms`; 0: every key's, as at a graceful stop. Not a change of any balance a
+  // key shows, so not audited. Errors: the first the store returns (the others are still tried;
+  // what could not be given back stays reserved).
+  virtual Status ReleaseReservedCredits(int64_t idle_ms) = 0;
+
   // --- standalone rate limits (ratelimit.limit, ratelimit.multiLimit) ----------------------
   // Decides `checks` together, all or nothing (core/ratelimit.h's GCRA; states in memory, per
   // node): the tokens are taken only if every check passes; `*all_passed` tells. Needs

@@ -245,7 +245,7 @@ TEST_F(KeyServiceTest, TheStoreDecidesASpendNotTheCachedBalance) {
   credits.remaining = 5;
   CreatedKey k = NewKey({.api_id = api, .credits = credits});
   std::string key(k.key.Reveal());
-  auto elsewhere = sqlite_->SpendCredits(k.key_id, 3, env_.NowMillis());
+  auto elsewhere = sqlite_->SpendCredits(k.key_id, 3, env_.NowMillis(), 0);
   ASSERT_TRUE(elsewhere.ok() && elsewhere->spent);
   EXPECT_EQ(Verify(key, std::nullopt, /*cost=*/3), VerifyCode::kUsageExceeded);
   EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, 2);  // the cache caught up
@@ -253,6 +253,148 @@ TEST_F(KeyServiceTest, TheStoreDecidesASpendNotTheCachedBalance) {
   auto added = svc_->UpdateCredits(root_, k.key_id, CreditsOperation::kIncrement, 1);
   ASSERT_TRUE(added.ok());
   EXPECT_EQ(added->remaining, 1);
+}
+
+// --- credits reserved ahead (CreditsCell::reserved) ---------------------------------------
+
+class ReservedCreditsTest : public KeyServiceTest {
+ protected:
+  // Key `id`'s balance as the store holds it (not as the service shows it).
+  int64_t Stored(const std::string& id) {
+    auto all = sqlite_->LoadAll();
+    EXPECT_TRUE(all.ok());
+    for (const auto& k : all->keys) {
+      if (k.id == id) return k.credits.remaining.value_or(-1);
+    }
+    ADD_FAILURE() << id << " is not stored";
+    return -1;
+  }
+  int64_t Shown(const std::string& id) {
+    auto view = svc_->GetKey(root_, id);
+    EXPECT_TRUE(view.ok());
+    return view->credits().remaining.value_or(-1);
+  }
+  CreatedKey KeyWith(int64_t remaining, std::optional<RefillRule> refill = std::nullopt) {
+    CreditsState credits;
+    credits.remaining = remaining;
+    credits.refill = refill;
+    return NewKey({.api_id = NewApi(), .credits = credits});
+  }
+};
+
+TEST_F(ReservedCreditsTest, ABusyKeySpendsFromItsReservationAndShowsTheWholeBalance) {
+  CreatedKey k = KeyWith(1000);
+  std::string key(k.key.Reveal());
+  for (int i = 1; i <= 100; ++i) {
+    ASSERT_EQ(Verify(key), VerifyCode::kValid);
+    ASSERT_EQ(Shown(k.key_id), 1000 - i);
+  }
+  const int64_t stored = Stored(k.key_id);
+  EXPECT_LT(stored, 900) << "the store was asked for every spend: nothing was reserved";
+  EXPECT_GE(stored, 900 - 900 / 8);
+  // A spend the reservation covers needs no disk: it is answered where blocking is not allowed.
+  RequestContext io = root_;
+  io.may_block = false;
+  auto r = svc_->Verify(io, {.key = key});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->code, VerifyCode::kValid);
+  EXPECT_EQ(r->key->credits().remaining, 899);
+  // A graceful stop gives back what was reserved: the store then holds the balance shown.
+  ASSERT_TRUE(svc_->ReleaseReservedCredits(0).ok());
+  EXPECT_EQ(Stored(k.key_id), 899);
+  EXPECT_EQ(Shown(k.key_id), 899);
+}
+
+TEST_F(ReservedCreditsTest, NeverGrantsMoreThanTheBalance) {
+  CreatedKey k = KeyWith(50);
+  std::string key(k.key.Reveal());
+  int valid = 0;
+  for (int i = 0; i < 80; ++i) valid += Verify(key) == VerifyCode::kValid ? 1 : 0;
+  EXPECT_EQ(valid, 50);
+  EXPECT_EQ(Shown(k.key_id), 0);
+  EXPECT_EQ(Stored(k.key_id), 0);
+  EXPECT_EQ(Verify(key, std::nullopt, /*cost=*/0), VerifyCode::kUsageExceeded);
+}
+
+// A crash (the service dropped without giving anything back) forfeits what was reserved and not
+// granted: the balance afterwards plus what was granted never exceeds the balance before.
+TEST_F(ReservedCreditsTest, ACrashForfeitsTheReservationAndNeverGrantsTwice) {
+  CreatedKey k = KeyWith(1000);
+  std::string key(k.key.Reveal());
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(Verify(key), VerifyCode::kValid);
+  Reopen();
+  const int64_t after = Shown(k.key_id);
+  EXPECT_LE(after, 900);
+  EXPECT_GE(after, 900 - 900 / 8);
+  EXPECT_EQ(Stored(k.key_id), after);
+  EXPECT_EQ(Verify(key), VerifyCode::kValid);
+  EXPECT_EQ(Shown(k.key_id), after - 1);
+}
+
+TEST_F(ReservedCreditsTest, ARefillReplacesTheReservation) {
+  CreatedKey k = KeyWith(100, RefillRule{RefillInterval::kDaily, 100, 1});
+  std::string key(k.key.Reveal());
+  for (int i = 0; i < 60 && Stored(k.key_id) == Shown(k.key_id); ++i) {
+    ASSERT_EQ(Verify(key), VerifyCode::kValid);
+  }
+  ASSERT_LT(Stored(k.key_id), Shown(k.key_id)) << "nothing was reserved";
+  env_.Advance(24LL * 3600 * 1000);
+  EXPECT_EQ(Shown(k.key_id), 100);
+  EXPECT_EQ(Verify(key), VerifyCode::kValid);
+  EXPECT_EQ(Shown(k.key_id), 99);
+  ASSERT_TRUE(svc_->ReleaseReservedCredits(0).ok());
+  EXPECT_EQ(Stored(k.key_id), 99);
+}
+
+TEST_F(ReservedCreditsTest, ChangesApplyToTheBalanceShown) {
+  CreatedKey k = KeyWith(100);
+  std::string key(k.key.Reveal());
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(Verify(key), VerifyCode::kValid);
+  ASSERT_LT(Stored(k.key_id), 50);
+  // A decrement larger than the stored balance, not than the one shown.
+  auto down = svc_->UpdateCredits(root_, k.key_id, CreditsOperation::kDecrement, 45);
+  ASSERT_TRUE(down.ok()) << down.status().message();
+  EXPECT_EQ(down->remaining, 5);
+  EXPECT_EQ(Stored(k.key_id), 5);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Verify(key), VerifyCode::kValid);
+  auto up = svc_->UpdateCredits(root_, k.key_id, CreditsOperation::kIncrement, 10);
+  ASSERT_TRUE(up.ok());
+  EXPECT_EQ(up->remaining, 12);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Verify(key), VerifyCode::kValid);
+  auto set = svc_->UpdateCredits(root_, k.key_id, CreditsOperation::kSet, 7);
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(Shown(k.key_id), 7);
+  ASSERT_TRUE(svc_->ReleaseReservedCredits(0).ok());
+  EXPECT_EQ(Stored(k.key_id), 7);
+  for (int i = 0; i < 10; ++i) Verify(key);
+  EXPECT_EQ(Shown(k.key_id), 0);
+}
+
+TEST_F(ReservedCreditsTest, AnIdleKeyGivesItsReservationBack) {
+  CreatedKey k = KeyWith(1000);
+  std::string key(k.key.Reveal());
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(Verify(key), VerifyCode::kValid);
+  ASSERT_TRUE(svc_->ReleaseReservedCredits(5000).ok());
+  EXPECT_LT(Stored(k.key_id), 900);  // still busy
+  env_.Advance(6000);
+  ASSERT_TRUE(svc_->ReleaseReservedCredits(5000).ok());
+  EXPECT_EQ(Stored(k.key_id), 900);
+  EXPECT_EQ(Shown(k.key_id), 900);
+}
+
+// A reroll moves the balance to the new key; what the old one reserved goes with it.
+TEST_F(ReservedCreditsTest, ARerolledKeyKeepsItsReservation) {
+  CreatedKey k = KeyWith(1000);
+  std::string key(k.key.Reveal());
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(Verify(key), VerifyCode::kValid);
+  auto fresh = svc_->RerollKey(root_, k.key_id, 60'000);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  EXPECT_EQ(Shown(fresh->key_id), 900);
+  EXPECT_EQ(Verify(std::string(fresh->key.Reveal())), VerifyCode::kValid);
+  EXPECT_EQ(Verify(key), VerifyCode::kValid);
+  EXPECT_EQ(Shown(fresh->key_id), 898);
+  ASSERT_TRUE(svc_->ReleaseReservedCredits(0).ok());
+  EXPECT_EQ(Stored(fresh->key_id), 898);
 }
 
 TEST_F(KeyServiceTest, AKeyMadeUnlimitedLosesItsRefillForGood) {
@@ -555,6 +697,7 @@ TEST_F(KeyServiceTest, ConcurrentUpdatesNeverLoseASpend) {
   EXPECT_EQ(failures.load(), 0);
   constexpr int64_t kLeft = 100000 - kThreads * kVerifiesPerThread;
   EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, kLeft);
+  ASSERT_TRUE(svc_->ReleaseReservedCredits(0).ok());  // as a graceful stop does
   Reopen();
   EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, kLeft);
 }

@@ -77,11 +77,18 @@ StatusOr<CreditsState> AdjustStoredCredits(store::Store& store, const KeyEntry& 
     return InvalidArgument("the key has unlimited credits; set a balance before changing it");
   };
   if (!e.credits) return unlimited();
-  std::lock_guard lock(e.credits->mu);
-  if (!e.credits->credits.remaining) return unlimited();
+  CreditsCell& c = *e.credits;
+  std::lock_guard lock(c.mu);
+  if (!c.credits.remaining) return unlimited();
+  // What is reserved goes back into the stored balance in the same write, so that the change
+  // applies to the balance the key shows (a due refill forfeits it, as the store refills).
+  CreditsState probe = c.credits;
+  const int64_t reserved = ApplyRefill(probe, now) ? 0 : c.reserved;
+  if (delta > kMaxCredits - reserved) return InvalidArgument("the balance would exceed 1e15");
   KH_ASSIGN_OR_RETURN(CreditsState stored,
-                      store.AdjustCredits(e.credits->owner_id, delta, now, &audit));
-  e.credits->credits = stored;
+                      store.AdjustCredits(c.owner_id, delta + reserved, now, &audit));
+  c.credits = stored;
+  c.reserved = 0;
   return stored;
 }
 
@@ -202,7 +209,10 @@ Status KeyServiceImpl::CommitKey(const RequestContext& ctx, KeyRecord rec, Write
   // The old entry stays visible until the swap below: its cell must already say what the store
   // says (an unlimited cell spends nothing). The cell's lock is released before mu_ is taken, as
   // readers take mu_ first and then a cell's lock.
-  if (cell && !shares) cell->credits = rec.credits;
+  if (cell && !shares) {
+    cell->credits = rec.credits;
+    if (credits == Credits::kChanged) cell->reserved = 0;  // a balance set replaces what it held
+  }
   if (!has_credits) cell = nullptr;  // else MakeEntry creates the cell from rec if none exists
   if (cell_lock) cell_lock.unlock();
   std::unique_lock lock(mu_);
@@ -445,7 +455,10 @@ StatusOr<CreditsState> KeyServiceImpl::UpdateCredits(const RequestContext& ctx,
   b.credits.push_back({key_id, next});
   KH_RETURN_IF_ERROR(ApplyAudited(ctx, b, cell.get()));
   bool limited = next.remaining.has_value() || next.refill.has_value();
-  if (cell) cell->credits = next;
+  if (cell) {
+    cell->credits = next;
+    cell->reserved = 0;  // the balance set replaces what was reserved from the old one
+  }
   if (cell && limited) return next;
   // The key moves between unlimited and limited: its entry gets (or loses) a cell. The cell's
   // lock goes first: readers take mu_ and then a cell's lock.

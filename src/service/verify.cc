@@ -26,13 +26,34 @@ static bool IpAllowed(const KeyDetails& key, const std::string& client_ip) {
                      [&](const Cidr& net) { return net.Contains(client_ip); });
 }
 
-// Whether spending `cost` from `cell` would be tried (its balance, as cached, allows it).
-static bool WouldSpend(CreditsCell& cell, int64_t cost, int64_t now) {
+// Whether spending `cost` from `cell` needs the store: the balance, as cached, allows the spend
+// and what is reserved does not cover it (or a refill is due, which the store writes).
+static bool NeedsStore(CreditsCell& cell, int64_t cost, int64_t now) {
   std::lock_guard lock(cell.mu);
   if (!cell.credits.remaining) return false;
   CreditsState probe = cell.credits;
-  ApplyRefill(probe, now);
+  if (!ApplyRefill(probe, now)) {
+    if (cell.reserved >= cost && *probe.remaining + cell.reserved > 0) return false;
+    *probe.remaining += cell.reserved;
+  }
   return TrySpend(probe, cost);
+}
+
+// How many credits to reserve beyond a spend that goes to the store at `now`: none for a key
+// spent now and then; for one that goes back to the store within a quarter of a second, twice as
+// many as the last time, up to kMaxReserveBlock, so that a reservation lasts a key about as long
+// whatever its rate, and a crash forfeits at most about that much of its spending. Never more
+// than an eighth of what the balance holds beyond the spend. REQUIRES: cell.mu held.
+constexpr int64_t kMaxReserveBlock = 4096;
+static int64_t ReserveBlock(CreditsCell& cell, int64_t now, int64_t beyond) {
+  const int64_t since = now - cell.last_reserved_at;
+  if (cell.last_reserved_at >= 0 && since >= 0 && since < 250) {
+    cell.block = std::min(kMaxReserveBlock, std::max<int64_t>(1, cell.block * 2));
+  } else if (cell.last_reserved_at < 0 || since > 1000) {
+    cell.block /= 2;
+  }
+  cell.last_reserved_at = now;
+  return std::min(cell.block, std::max<int64_t>(0, beyond / 8));
 }
 
 static const Ratelimit* FindLimit(const std::vector<Ratelimit>& list, const std::string& name) {
@@ -195,7 +216,7 @@ StatusOr<VerifyResult> KeyServiceImpl::VerifyUnrecorded(const RequestContext& ct
   KH_RETURN_IF_ERROR(CollectLimits(*result.key, req, &checks, &shown));
   // A spend that waits on the disk is made on a worker, where the whole decision is taken again:
   // handed over before any limit is counted, so each is counted once.
-  if (!ctx.may_block && e->credits && WouldSpend(*e->credits, req.cost, now)) return WouldBlock();
+  if (!ctx.may_block && e->credits && NeedsStore(*e->credits, req.cost, now)) return WouldBlock();
   if (!checks.empty()) {
     std::vector<RateLimiter::Outcome> out;
     const bool admitted = limiter_.Apply(checks, now, &out);
@@ -238,20 +259,47 @@ Status KeyServiceImpl::SpendCredits(const RequestContext& ctx, const VerifyReque
   // Held across the store call, so the cell is always set from the store's latest answer.
   std::lock_guard lock(c.mu);
   if (!c.credits.remaining) return OkStatus();
+  CreditsState cached = c.credits;
+  // A due refill replaces the balance, and what was reserved from it with it.
+  const bool refill_due = ApplyRefill(cached, now);
+  if (refill_due) c.reserved = 0;
+  c.last_spent_at = now;
+  const int64_t before = *cached.remaining + c.reserved;  // the balance the key shows
+  auto show = [&](int64_t remaining) {
+    CreditsState shown = cached;
+    shown.remaining = remaining;
+    result.key->credits_ = shown;
+  };
+  auto report_low = [&](int64_t after) {
+    if (on_credits_low_ && credits_low_threshold_ > 0 && after < credits_low_threshold_ &&
+        before >= credits_low_threshold_) {
+      on_credits_low_(*result.key, after, credits_low_threshold_);
+    }
+  };
+  // Granted from the reservation: nothing to write, nothing to wait for.
+  if (!refill_due && c.reserved >= req.cost && before > 0) {
+    c.reserved -= req.cost;
+    show(before - req.cost);
+    report_low(before - req.cost);
+    return OkStatus();
+  }
   // A balance the cell already shows too low is refused without I/O: an exhausted key that keeps
   // being tried costs no store transaction. The cell can only be behind the store when another
   // process added credits, which refuses too much, never admits too much.
-  CreditsState cached = c.credits;
-  ApplyRefill(cached, now);
-  if (CreditsState probe = cached; !TrySpend(probe, req.cost)) {
+  CreditsState probe = cached;
+  probe.remaining = before;
+  if (!TrySpend(probe, req.cost)) {
     result.code = VerifyCode::kUsageExceeded;
-    result.key->credits_ = cached;
+    show(before);
     return OkStatus();
   }
   if (!ctx.may_block) return WouldBlock();  // the spend waits on the disk
-  // The store decides: it spends from the stored balance, which the cell only caches.
+  // The store decides: it spends from the stored balance, which the cell only caches, what the
+  // reservation does not cover, and takes the next reservation in the same write.
   // From the balance's own key: a rerolled key spends its replacement's (CreditsCell).
-  StatusOr<store::SpendResult> spend = store_.SpendCredits(c.owner_id, req.cost, now);
+  const int64_t need = req.cost - c.reserved;
+  const int64_t extra = ReserveBlock(c, now, *cached.remaining - need);
+  StatusOr<store::SpendResult> spend = store_.SpendCredits(c.owner_id, need, now, extra);
   if (!spend.ok()) {
     // Deleted by another writer since the lookup above: answered as if not found.
     if (spend.status().code() == StatusCode::kNotFound) {
@@ -260,15 +308,22 @@ Status KeyServiceImpl::SpendCredits(const RequestContext& ctx, const VerifyReque
     }
     return spend.status();
   }
-  const std::optional<int64_t> before = cached.remaining;  // refilled, as the store spends
   c.credits = spend->credits;
-  result.key->credits_ = spend->credits;
-  if (!spend->spent) result.code = VerifyCode::kUsageExceeded;
-  const std::optional<int64_t>& after = spend->credits.remaining;
-  if (spend->spent && on_credits_low_ && credits_low_threshold_ > 0 && after && before &&
-      *after < credits_low_threshold_ && *before >= credits_low_threshold_) {
-    on_credits_low_(*result.key, *after, credits_low_threshold_);
+  cached = spend->credits;
+  if (!spend->credits.remaining) {  // made unlimited by another process meanwhile
+    c.reserved = 0;
+    result.key->credits_ = spend->credits;
+    return OkStatus();
   }
+  if (!spend->spent) {
+    result.code = VerifyCode::kUsageExceeded;
+    show(*spend->credits.remaining + c.reserved);
+    return OkStatus();
+  }
+  c.reserved = spend->extra;  // what was reserved went into this spend, with `need`
+  const int64_t after = *spend->credits.remaining + c.reserved;
+  show(after);
+  report_low(after);
   return OkStatus();
 }
 

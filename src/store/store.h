@@ -16,7 +16,7 @@
 //   KH_ASSIGN_OR_RETURN(auto store, SqliteStore::Open(path));
 //   WriteBatch b; b.put_keys.push_back(rec);
 //   KH_RETURN_IF_ERROR(store->Apply(b));
-//   KH_ASSIGN_OR_RETURN(SpendResult r, store->SpendCredits(rec.id, /*cost=*/1, now_ms));
+//   KH_ASSIGN_OR_RETURN(SpendResult r, store->SpendCredits(rec.id, /*cost=*/1, now_ms, 0));
 //   if (!r.spent) -> USAGE_EXCEEDED
 //
 // Thread-safety: all methods may be called from any thread; implementations serialize writes.
@@ -324,6 +324,7 @@ inline constexpr int kMaxKeyQuery = 100'000;
 struct SpendResult {
   bool spent = false;    // the balance covered the cost and it was taken (always, if unlimited)
   CreditsState credits;  // the key's credits afterwards, with any due refill applied
+  int64_t extra = 0;     // taken beyond the cost, to be reserved by the caller (SpendCredits)
 };
 
 class Store {
@@ -367,11 +368,14 @@ class Store {
   //     applies it again, to the same effect); `credits` shows the refilled balance.
   //   - Unlimited key (no balance): spent, nothing written, `credits` as stored.
   // `now_ms` may be behind the time of the last refill (another node's clock): no refill is due.
-  // Errors: kInvalidArgument if cost is not in [0, kMaxCredits]; kNotFound if there is no key
-  // `key_id` or it is deleted; kUnavailable if the store cannot be read or written. Nothing is
-  // spent on any error.
+  // A spend that is taken also takes up to `extra` more credits, as many as the balance holds
+  // beyond the cost, in the same write (SpendResult::extra): the caller reserves them, to grant
+  // later spends without a write. Unlimited keys take no extra.
+  // Errors: kInvalidArgument if cost or extra is not in [0, kMaxCredits]; kNotFound if there is
+  // no key `key_id` or it is deleted; kUnavailable if the store cannot be read or written.
+  // Nothing is spent on any error.
   virtual StatusOr<SpendResult> SpendCredits(const std::string& key_id, int64_t cost,
-                                             int64_t now_ms) = 0;
+                                             int64_t now_ms, int64_t extra) = 0;
 
   // Adds `delta` to key `key_id`'s balance in one atomic step, after bringing it up to date with
   // the refill rule as of `now_ms`: a decrement (delta < 0) stops at 0, an increment may not take

@@ -201,24 +201,46 @@ CreditsState Stored(Store& s, const std::string& key_id) {
 TEST_P(StoreContract, SpendTakesTheWholeBalanceAndThenNothing) {
   auto s = Open();
   ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 5)).ok());
-  auto r = s->SpendCredits("key_1", 3, kJan1 + 4'000'000);
+  auto r = s->SpendCredits("key_1", 3, kJan1 + 4'000'000, 0);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->spent);
   EXPECT_EQ(r->credits.remaining, 2);
-  r = s->SpendCredits("key_1", 2, kJan1 + 4'000'000);
+  r = s->SpendCredits("key_1", 2, kJan1 + 4'000'000, 0);
   EXPECT_TRUE(r->spent);
   EXPECT_EQ(r->credits.remaining, 0);
   // An exhausted balance refuses even a cost of 0 (a probe).
-  EXPECT_FALSE(s->SpendCredits("key_1", 0, kJan1 + 4'000'000)->spent);
-  EXPECT_FALSE(s->SpendCredits("key_1", 1, kJan1 + 4'000'000)->spent);
+  EXPECT_FALSE(s->SpendCredits("key_1", 0, kJan1 + 4'000'000, 0)->spent);
+  EXPECT_FALSE(s->SpendCredits("key_1", 1, kJan1 + 4'000'000, 0)->spent);
   s = Open();
   EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+}
+
+// Credits taken beyond the cost, for the caller to reserve: as many as the balance holds, in the
+// same durable write; none when the spend is refused.
+TEST_P(StoreContract, ASpendTakesItsExtraInTheSameWrite) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 10)).ok());
+  auto r = s->SpendCredits("key_1", 2, kJan1 + 4'000'000, 5);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->spent);
+  EXPECT_EQ(r->extra, 5);
+  EXPECT_EQ(r->credits.remaining, 3);
+  r = s->SpendCredits("key_1", 1, kJan1 + 4'000'000, 100);  // only 2 left beyond the cost
+  EXPECT_TRUE(r->spent);
+  EXPECT_EQ(r->extra, 2);
+  EXPECT_EQ(r->credits.remaining, 0);
+  r = s->SpendCredits("key_1", 1, kJan1 + 4'000'000, 100);
+  EXPECT_FALSE(r->spent);
+  EXPECT_EQ(r->extra, 0);
+  s = Open();
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
+  EXPECT_EQ(s->SpendCredits("key_1", 0, kJan1, -1).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_P(StoreContract, SpendOverTheBalanceIsRefusedAndChangesNothing) {
   auto s = Open();
   ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 3)).ok());
-  auto r = s->SpendCredits("key_1", 4, kJan1 + 4'000'000);
+  auto r = s->SpendCredits("key_1", 4, kJan1 + 4'000'000, 0);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->spent);
   EXPECT_EQ(r->credits.remaining, 3);
@@ -230,7 +252,7 @@ TEST_P(StoreContract, SpendOverTheBalanceIsRefusedAndChangesNothing) {
 TEST_P(StoreContract, UnlimitedKeysAlwaysSpendAndKeepNoBalance) {
   auto s = Open();
   ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, std::nullopt)).ok());
-  auto r = s->SpendCredits("key_1", kMaxCredits, kJan1);
+  auto r = s->SpendCredits("key_1", kMaxCredits, kJan1, 0);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->spent);
   EXPECT_FALSE(r->credits.remaining.has_value());
@@ -248,7 +270,7 @@ TEST_P(StoreContract, CreditsOfMissingOrDeletedKeysAreNotFound) {
   del.delete_keys.push_back("key_hard");
   ASSERT_TRUE(s->Apply(del).ok());
   for (const char* id : {"key_missing", "key_soft", "key_hard"}) {
-    EXPECT_EQ(s->SpendCredits(id, 1, kJan1).status().code(), StatusCode::kNotFound) << id;
+    EXPECT_EQ(s->SpendCredits(id, 1, kJan1, 0).status().code(), StatusCode::kNotFound) << id;
     EXPECT_EQ(s->AdjustCredits(id, 1, kJan1).status().code(), StatusCode::kNotFound) << id;
   }
 }
@@ -256,8 +278,8 @@ TEST_P(StoreContract, CreditsOfMissingOrDeletedKeysAreNotFound) {
 TEST_P(StoreContract, CostsAndDeltasOutOfRangeAreRefused) {
   auto s = Open();
   ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 5)).ok());
-  EXPECT_EQ(s->SpendCredits("key_1", -1, kJan1).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(s->SpendCredits("key_1", kMaxCredits + 1, kJan1).status().code(),
+  EXPECT_EQ(s->SpendCredits("key_1", -1, kJan1, 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->SpendCredits("key_1", kMaxCredits + 1, kJan1, 0).status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(s->AdjustCredits("key_1", kMaxCredits + 1, kJan1).status().code(),
             StatusCode::kInvalidArgument);
@@ -270,15 +292,15 @@ TEST_P(StoreContract, RefillIsAppliedAsOfTheTimeGiven) {
   auto s = Open();
   ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 0, /*daily_refill=*/10)).ok());
   // 23:59 on the day of the last refill: no refill is due.
-  EXPECT_FALSE(s->SpendCredits("key_1", 1, kJan1 + kDayMs - 60'000)->spent);
+  EXPECT_FALSE(s->SpendCredits("key_1", 1, kJan1 + kDayMs - 60'000, 0)->spent);
   // Midnight: the balance is refilled, then spent.
-  auto r = s->SpendCredits("key_1", 1, kJan1 + kDayMs);
+  auto r = s->SpendCredits("key_1", 1, kJan1 + kDayMs, 0);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->spent);
   EXPECT_EQ(r->credits.remaining, 9);
   EXPECT_EQ(r->credits.last_refill_at, kJan1 + kDayMs);
   // A clock behind the last refill (another node's) is not a new day.
-  r = s->SpendCredits("key_1", 1, kJan1 + kDayMs - 1);
+  r = s->SpendCredits("key_1", 1, kJan1 + kDayMs - 1, 0);
   EXPECT_EQ(r->credits.remaining, 8);
   s = Open();
   EXPECT_EQ(Stored(*s, "key_1").remaining, 8);
@@ -288,14 +310,14 @@ TEST_P(StoreContract, RefillIsAppliedAsOfTheTimeGiven) {
 TEST_P(StoreContract, ARefusedSpendDoesNotStoreItsRefill) {
   auto s = Open();
   ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 0, /*daily_refill=*/2)).ok());
-  auto r = s->SpendCredits("key_1", 3, kJan1 + kDayMs);
+  auto r = s->SpendCredits("key_1", 3, kJan1 + kDayMs, 0);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->spent);
   EXPECT_EQ(r->credits.remaining, 2);  // what the caller would have had
   EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
   EXPECT_EQ(Stored(*s, "key_1").last_refill_at, kJan1 + 3'600'000);
   // The refill is applied again by the next call, to the same effect.
-  EXPECT_TRUE(s->SpendCredits("key_1", 2, kJan1 + kDayMs + 1)->spent);
+  EXPECT_TRUE(s->SpendCredits("key_1", 2, kJan1 + kDayMs + 1, 0)->spent);
   EXPECT_EQ(Stored(*s, "key_1").remaining, 0);
 }
 
@@ -309,7 +331,7 @@ TEST_P(StoreContract, ConcurrentSpendsNeverSpendMoreThanTheBalance) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kSpendsPerThread; ++i) {
-        auto r = s->SpendCredits("key_1", 1, kJan1 + 4'000'000);
+        auto r = s->SpendCredits("key_1", 1, kJan1 + 4'000'000, 0);
         if (!r.ok()) {
           failed++;
         } else if (r->spent) {
@@ -344,12 +366,12 @@ TEST_P(StoreContract, SpendsCommittedTogetherEachGetTheirOwnAnswer) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kSpendsPerThread; ++i) {
         if (t == 0 && i % 10 == 0) {
-          auto r = s->SpendCredits("key_missing", 1, kJan1);
+          auto r = s->SpendCredits("key_missing", 1, kJan1, 0);
           (r.status().code() == StatusCode::kNotFound ? missing : failed)++;
           continue;
         }
         const int k = (t + i) % 4;
-        auto r = s->SpendCredits("key_" + std::to_string(k), 1, kJan1 + 4'000'000);
+        auto r = s->SpendCredits("key_" + std::to_string(k), 1, kJan1 + 4'000'000, 0);
         if (!r.ok()) {
           failed++;
         } else if (r->spent) {
@@ -447,16 +469,16 @@ TEST_P(StoreContract, EveryWriteIsInTheChangeFeed) {
   changes.delete_permissions.push_back("perm_1");
   changes.delete_identities.push_back("id_1");
   ASSERT_TRUE(s->Apply(changes).ok());
-  ASSERT_TRUE(s->SpendCredits("key_1", 1, kJan1)->spent);
+  ASSERT_TRUE(s->SpendCredits("key_1", 1, kJan1, 0)->spent);
   ASSERT_TRUE(s->AdjustCredits("key_1", 5, kJan1).ok());
   // Writes that record nothing: refused and no-op spends, last-used times, failed writes.
-  ASSERT_FALSE(s->SpendCredits("key_1", 1000, kJan1)->spent);
-  ASSERT_TRUE(s->SpendCredits("key_1", 0, kJan1)->spent);
+  ASSERT_FALSE(s->SpendCredits("key_1", 1000, kJan1, 0)->spent);
+  ASSERT_TRUE(s->SpendCredits("key_1", 0, kJan1, 0)->spent);
   ASSERT_TRUE(s->TouchLastUsed({{"key_1", kJan1}}).ok());
   WriteBatch conflict;
   conflict.put_keys.push_back(CreditKey("key_3", 1, 1));  // key_1's hash
   ASSERT_EQ(s->Apply(conflict).code(), StatusCode::kAlreadyExists);
-  ASSERT_EQ(s->SpendCredits("key_missing", 1, kJan1).status().code(), StatusCode::kNotFound);
+  ASSERT_EQ(s->SpendCredits("key_missing", 1, kJan1, 0).status().code(), StatusCode::kNotFound);
 
   using K = ChangeKind;
   using O = ChangeOp;
@@ -479,7 +501,7 @@ TEST_P(StoreContract, EveryWriteIsInTheChangeFeed) {
 TEST_P(StoreContract, TheChangeFeedCarriesOnAfterAReopen) {
   auto s = Open();
   ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 10)).ok());
-  ASSERT_TRUE(s->SpendCredits("key_1", 1, kJan1)->spent);
+  ASSERT_TRUE(s->SpendCredits("key_1", 1, kJan1, 0)->spent);
   uint64_t before = Latest(*s);
   EXPECT_GE(before, 2u);
   s = Open();
@@ -533,7 +555,7 @@ TEST_P(StoreContract, ConcurrentWritersGetDistinctOrderedSeqs) {
         if (!Put(*s, CreditKey("key_" + std::to_string(n), static_cast<uint8_t>(n), 1)).ok()) {
           failed++;
         }
-        auto r = s->SpendCredits("key_shared", 1, kJan1);
+        auto r = s->SpendCredits("key_shared", 1, kJan1, 0);
         if (!r.ok() || !r->spent) failed++;
       }
     });
@@ -555,7 +577,7 @@ TEST_P(StoreContract, ConcurrentWritersGetDistinctOrderedSeqs) {
 TEST_P(StoreContract, AReaderTooFarBehindIsToldToReload) {
   auto s = Open({.change_retention = 10});
   ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 1000)).ok());
-  for (int i = 0; i < 49; ++i) ASSERT_TRUE(s->SpendCredits("key_1", 1, kJan1)->spent);
+  for (int i = 0; i < 49; ++i) ASSERT_TRUE(s->SpendCredits("key_1", 1, kJan1, 0)->spent);
   uint64_t latest = Latest(*s);
   EXPECT_EQ(latest, 50u);
   auto stale = s->ChangesSince(0, 100);

@@ -23,10 +23,10 @@ class FaultyStore final : public store::Store {
     if (fail_ || (fail_audit_ && !b.audit.empty())) return WriteFailure();
     return inner_.Apply(b);
   }
-  StatusOr<store::SpendResult> SpendCredits(const std::string& key_id, int64_t cost,
-                                            int64_t now_ms) override {
+  StatusOr<store::SpendResult> SpendCredits(const std::string& key_id, int64_t cost, int64_t now_ms,
+                                            int64_t extra) override {
     if (fail_) return WriteFailure();
-    return inner_.SpendCredits(key_id, cost, now_ms);
+    return inner_.SpendCredits(key_id, cost, now_ms, extra);
   }
   StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta, int64_t now_ms,
                                        const audit::AuditEntry* audit = nullptr) override {

@@ -120,9 +120,10 @@ test("SIGTERM lets an in-flight request finish, then exits 0", async () => {
   assert.match(answer, /"keyId":"key_/);
 });
 
-// Spends are made durable in batches (one sync for many), each answered only once its batch is:
-// killed in the middle of a spending load, the server may lose spends nobody was told about, but
-// never one that was answered VALID, and never grants a credit twice.
+// Spends are made durable in batches (one sync for many), each answered only once its batch is,
+// and busy keys reserve credits ahead in those writes: killed in the middle of a spending load, the
+// server may lose spends nobody was told about and forfeit what was reserved (at most 4,096 credits
+// a key), but never loses one that was answered VALID, and never grants a credit twice.
 test("kill -9 under a credit-spending load: no answered spend is lost, none is granted twice", async () => {
   const s = await new Server().start();
   const { apiId } = await s.ok("apis.createApi", { name: "spending" });
@@ -161,7 +162,8 @@ test("kill -9 under a credit-spending load: no answered spend is lost, none is g
     assert.ok(spent >= answered.get(k.keyId), `key ${k.keyId}: ${answered.get(k.keyId)} spends answered, ${spent} kept`);
     unanswered += spent - answered.get(k.keyId);
   }
-  assert.ok(unanswered <= CLIENTS, `${unanswered} spends kept that were never answered`);
+  const MAX_RESERVED = 4096;
+  assert.ok(unanswered <= CLIENTS + keys.length * MAX_RESERVED, `${unanswered} credits gone that were never answered`);
   await again.stop();
 });
 

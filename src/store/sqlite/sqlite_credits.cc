@@ -4,6 +4,7 @@
 // the batch), each answered once its batch is durable.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <string>
 
@@ -52,8 +53,8 @@ Status WriteCredits(sqlite3* db, const std::string& key_id, const CreditsState& 
 
 // One spend, inside a write transaction: its answer goes to `result` (a key that does not exist is
 // an answer, kNotFound); an error returned is the engine's, and fails the transaction.
-Status ApplySpend(sqlite3* db, const std::string& key_id, int64_t cost, int64_t now_ms,
-                  StatusOr<SpendResult>& result, sqlite::ChangeLog& log) {
+Status ApplySpend(sqlite3* db, const std::string& key_id, int64_t cost, int64_t extra,
+                  int64_t now_ms, StatusOr<SpendResult>& result, sqlite::ChangeLog& log) {
   StatusOr<CreditsState> read = ReadLiveCredits(db, key_id);
   if (!read.ok()) {
     if (read.status().code() != StatusCode::kNotFound) return read.status();
@@ -68,8 +69,12 @@ Status ApplySpend(sqlite3* db, const std::string& key_id, int64_t cost, int64_t 
   }
   bool refilled = ApplyRefill(r.credits, now_ms);
   r.spent = TrySpend(r.credits, cost);
+  if (r.spent && extra > 0) {
+    r.extra = std::min(extra, *r.credits.remaining);
+    *r.credits.remaining -= r.extra;
+  }
   result = r;
-  if (!r.spent || (cost == 0 && !refilled)) return OkStatus();  // nothing to write
+  if (!r.spent || (cost == 0 && r.extra == 0 && !refilled)) return OkStatus();  // nothing to write
   KH_RETURN_IF_ERROR(WriteCredits(db, key_id, r.credits));
   return log.Record(ChangeKind::kCredits, key_id, ChangeOp::kPut);
 }
@@ -79,6 +84,7 @@ Status ApplySpend(sqlite3* db, const std::string& key_id, int64_t cost, int64_t 
 struct SqliteStore::PendingSpend {
   const std::string& key_id;
   int64_t cost;
+  int64_t extra;
   int64_t now_ms;
   StatusOr<SpendResult> result = SpendResult{};
   bool done = false;
@@ -87,11 +93,14 @@ struct SqliteStore::PendingSpend {
 };
 
 StatusOr<SpendResult> SqliteStore::SpendCredits(const std::string& key_id, int64_t cost,
-                                                int64_t now_ms) {
+                                                int64_t now_ms, int64_t extra) {
   if (cost < 0 || cost > kMaxCredits) {
     return InvalidArgument("credits.cost must be between 0 and 1000000000000000");
   }
-  PendingSpend mine{.key_id = key_id, .cost = cost, .now_ms = now_ms};
+  if (extra < 0 || extra > kMaxCredits) {
+    return InvalidArgument("the credits reserved must be between 0 and 1000000000000000");
+  }
+  PendingSpend mine{.key_id = key_id, .cost = cost, .extra = extra, .now_ms = now_ms};
   std::unique_lock lock(spend_mu_);
   spend_queue_.push_back(&mine);
   while (!mine.done) {
@@ -136,7 +145,7 @@ StatusOr<SpendResult> SqliteStore::SpendCredits(const std::string& key_id, int64
 void SqliteStore::CommitSpends(const std::vector<PendingSpend*>& batch) {
   auto spend_all = [&](sqlite::ChangeLog& log) -> Status {
     for (PendingSpend* p : batch) {
-      KH_RETURN_IF_ERROR(ApplySpend(db_, p->key_id, p->cost, p->now_ms, p->result, log));
+      KH_RETURN_IF_ERROR(ApplySpend(db_, p->key_id, p->cost, p->extra, p->now_ms, p->result, log));
     }
     return OkStatus();
   };
@@ -151,7 +160,7 @@ void SqliteStore::CommitSpends(const std::vector<PendingSpend*>& batch) {
   // that cannot be written fails alone, as it would have without company.
   for (PendingSpend* p : batch) {
     Status alone = WriteLocked([&](sqlite::ChangeLog& log) {
-      return ApplySpend(db_, p->key_id, p->cost, p->now_ms, p->result, log);
+      return ApplySpend(db_, p->key_id, p->cost, p->extra, p->now_ms, p->result, log);
     });
     if (!alone.ok()) p->result = alone;
   }

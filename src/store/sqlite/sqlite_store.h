@@ -54,8 +54,8 @@ class SqliteStore final : public Store {
 
   Status Load(Snapshot& snap, const KeyVisitor& on_key) override;
   Status Apply(const WriteBatch& batch) override;
-  StatusOr<SpendResult> SpendCredits(const std::string& key_id, int64_t cost,
-                                     int64_t now_ms) override;
+  StatusOr<SpendResult> SpendCredits(const std::string& key_id, int64_t cost, int64_t now_ms,
+                                     int64_t extra) override;
   StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta, int64_t now_ms,
                                        const audit::AuditEntry* audit = nullptr) override;
   Status TouchLastUsed(const std::vector<std::pair<std::string, int64_t>>& key_times) override;

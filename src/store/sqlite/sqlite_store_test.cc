@@ -160,7 +160,7 @@ TEST(SqliteStoreTest, AVersion1DatabaseIsUpgradedInPlace) {
   ASSERT_EQ(snap->keys.size(), 1u);
   EXPECT_EQ(snap->keys[0].credits.remaining, 7);
   EXPECT_EQ(snap->change_seq, 0u);  // nothing was recorded before the feed existed
-  auto spent = (*s)->SpendCredits("key_old", 2, 1000);
+  auto spent = (*s)->SpendCredits("key_old", 2, 1000, 0);
   ASSERT_TRUE(spent.ok() && spent->spent);
   auto changes = (*s)->ChangesSince(0, 10);
   ASSERT_TRUE(changes.ok());
@@ -196,7 +196,7 @@ TEST(SqliteStoreTest, TheChangeTableStaysWithinItsRetention) {
   set.credits.push_back({"key_1", CreditsState{100'000, std::nullopt, 0}});
   ASSERT_TRUE((*s)->Apply(set).ok());
   for (int i = 0; i < 200; ++i) {
-    ASSERT_TRUE((*s)->SpendCredits("key_1", 1, 1000)->spent);
+    ASSERT_TRUE((*s)->SpendCredits("key_1", 1, 1000, 0)->spent);
     // Pruned every kRetention changes, down to kRetention: never more than twice that.
     ASSERT_LE(CountRows(path, "changes"), static_cast<int64_t>(2 * kRetention));
   }
