@@ -90,7 +90,7 @@ void PrintStatus(const json& s) {
 
 void AddRotate(CLI::App& secrets, int& code) {
   static std::string ref, step;
-  static bool cancel = false, status_only = false, json_output = false;
+  static bool cancel = false, force = false, status_only = false, json_output = false;
   auto* rotate = secrets.add_subcommand(
       "rotate",
       "rotate a held secret: run the steps not yet done (create pending, set at the provider, "
@@ -100,6 +100,9 @@ void AddRotate(CLI::App& secrets, int& code) {
   rotate->add_option("--step", step, "run only this step (its earlier steps must be done)")
       ->check(CLI::IsMember({"create", "set", "test", "finish"}));
   rotate->add_flag("--cancel", cancel, "drop the pending version; the current one stays");
+  rotate->add_flag("--force", force,
+                   "with --cancel: drop the pending version even once 'set' has run (the "
+                   "provider may already use it, and it is its only stored copy)");
   rotate->add_flag("--status", status_only, "only show the stages and the last step");
   rotate->add_flag("--json", json_output, "print JSON");
   rotate->callback([&] {
@@ -114,10 +117,16 @@ void AddRotate(CLI::App& secrets, int& code) {
       code = kExitUsage;
       return;
     }
+    if (force && !cancel) {
+      std::fprintf(stderr, "error: --force goes with --cancel\n");
+      code = kExitUsage;
+      return;
+    }
     std::string op = cancel        ? "secrets.cancelRotation"
                      : status_only ? "secrets.getRotation"
                                    : "secrets.rotate";
     if (!step.empty()) (*body)["step"] = step;
+    if (force) (*body)["force"] = true;
     code = Call(op, *body, json_output, [](const json& s) {
       if (json_output) {
         std::printf("%s\n", s.dump(2).c_str());

@@ -34,6 +34,14 @@ int Progress(const SecretMetadata& m) {
   return 1;
 }
 
+// Whether `set` has run for the pending version: done (the step is set or test), or failed (it
+// may have changed the provider before it failed).
+bool SetHasRun(const SecretMetadata& m) {
+  if (!m.pending_version) return false;
+  return Progress(m) >= 2 || m.rotation_failure.starts_with("set:") ||
+         m.rotation_failure.starts_with("test:");
+}
+
 RotationStatus StatusOf(const SecretMetadata& m) {
   RotationStatus s;
   s.mount = m.mount;
@@ -154,7 +162,7 @@ StatusOr<RotationStatus> SecretRotator::Failed(const RequestContext& ctx, const 
   KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
   if (step == RotationStep::kCreate && m.pending_version) {
     // What a failed create wrote is not trusted: the retry creates afresh.
-    KH_RETURN_IF_ERROR(secrets_.CancelRotation(ctx, mount, path));
+    KH_RETURN_IF_ERROR(secrets_.CancelRotation(ctx, mount, path, /*forced=*/false));
     KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
   }
   KH_RETURN_IF_ERROR(secrets_.RecordRotationStep(
@@ -182,8 +190,18 @@ StatusOr<RotationStatus> SecretRotator::Get(const RequestContext& ctx, const std
 }
 
 StatusOr<RotationStatus> SecretRotator::Cancel(const RequestContext& ctx, const std::string& mount,
-                                               const std::string& path) {
-  KH_RETURN_IF_ERROR(secrets_.RotationState(ctx, mount, path).status());
+                                               const std::string& path, bool force) {
+  KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
+  if (!force && SetHasRun(m)) {
+    const std::string ran = m.rotation_failure.empty()
+                                ? m.rotation_step
+                                : m.rotation_failure.substr(0, m.rotation_failure.find(':'));
+    return AlreadyExists("step '" + ran +
+                             "' has run: the provider may already use the pending value, and "
+                             "keyhold holds its only copy; finish the rotation, or cancel with "
+                             "force to drop it anyway",
+                         "data/rotation_past_set");
+  }
   std::string target = mount + "/" + path;
   {
     std::lock_guard lock(mu_);
@@ -192,7 +210,7 @@ StatusOr<RotationStatus> SecretRotator::Cancel(const RequestContext& ctx, const 
                            "data/rotation_busy");
     }
   }
-  KH_RETURN_IF_ERROR(secrets_.CancelRotation(ctx, mount, path));
+  KH_RETURN_IF_ERROR(secrets_.CancelRotation(ctx, mount, path, force && SetHasRun(m)));
   return Get(ctx, mount, path);
 }
 

@@ -9,7 +9,9 @@
 // Until finish, a plain read returns the current version. A step that fails leaves the current
 // version untouched and is recorded (audit and rotation state); running the rotation again
 // retries from the failed step. A step that is done is not run again. Cancel drops the pending
-// version. A create that fails drops what it wrote, so a retry creates afresh.
+// version — refused, unless forced, once `set` has run (done or failed), since the provider may
+// already use the pending value and it is its only stored copy. A create that fails drops what
+// it wrote, so a retry creates afresh.
 //
 // The driver (a command the operator configured, rotation_command.h) is called with the step and
 // the path, and a token that may read and rotate that one path only, for as long as the step
@@ -119,9 +121,12 @@ class SecretRotator {
   // The rotation's state. Errors: as Rotate.
   StatusOr<RotationStatus> Get(const RequestContext& ctx, const std::string& mount,
                                const std::string& path);
-  // Drops the pending version; the current one is untouched. Errors: as Rotate.
+  // Drops the pending version; the current one is untouched. Once `set` has run (done, or
+  // failed: it may have changed the provider anyway) the pending value may be the one the
+  // provider uses and keyhold holds its only copy, so cancel is then refused unless `force`:
+  // kAlreadyExists "data/rotation_past_set". Other errors: as Rotate.
   StatusOr<RotationStatus> Cancel(const RequestContext& ctx, const std::string& mount,
-                                  const std::string& path);
+                                  const std::string& path, bool force);
   // The secrets due within `within_ms` from now (or overdue) that the caller may rotate,
   // earliest first. Errors: kInvalidArgument for a negative within, or more than kMaxDue due;
   // kUnavailable.

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "core/secret_path.h"
@@ -222,13 +223,52 @@ TEST_F(SecretRotationTest, ACreateThatWritesNothingFails) {
 
 TEST_F(SecretRotationTest, CancelDropsThePendingVersionAndCurrentStays) {
   ASSERT_TRUE(Rotate(RotationStep::kCreate).ok());
-  auto cancelled = rotator_->Cancel(admin_, "secret", "db/password");
+  auto cancelled = rotator_->Cancel(admin_, "secret", "db/password", /*force=*/false);
   ASSERT_TRUE(cancelled.ok());
   EXPECT_FALSE(cancelled->pending_version);
   EXPECT_EQ(Current(), R"({"password":"old"})");
   EXPECT_EQ(AtStage(SecretStage::kPending), "error: data/secret_not_found");
   ASSERT_TRUE(Rotate().ok());
   EXPECT_EQ(Current(), R"({"password":"new-2"})");
+}
+
+TEST_F(SecretRotationTest, CancelOnceSetHasRunIsRefusedUnlessForced) {
+  for (RotationStep last : {RotationStep::kSet, RotationStep::kTest}) {
+    for (RotationStep step : {RotationStep::kCreate, RotationStep::kSet, RotationStep::kTest}) {
+      ASSERT_TRUE(Rotate(step).ok());
+      if (step == last) break;
+    }
+    const std::string pending = AtStage(SecretStage::kPending);
+    auto refused = rotator_->Cancel(admin_, "secret", "db/password", /*force=*/false);
+    EXPECT_EQ(refused.status().code(), StatusCode::kAlreadyExists);
+    EXPECT_EQ(refused.status().reason(), "data/rotation_past_set");
+    EXPECT_NE(refused.status().message().find(std::string(RotationStepName(last))),
+              std::string::npos);
+    EXPECT_EQ(AtStage(SecretStage::kPending), pending);  // still held
+    auto forced = rotator_->Cancel(admin_, "secret", "db/password", /*force=*/true);
+    ASSERT_TRUE(forced.ok()) << forced.status().message();
+    EXPECT_FALSE(forced->pending_version);
+    EXPECT_EQ(Current(), R"({"password":"old"})");
+  }
+  const auto audit = Audit();
+  const auto last_cancel =
+      std::find_if(audit.rbegin(), audit.rend(),
+                   [](const audit::AuditEntry& e) { return e.action == "secret.rotation_cancel"; });
+  ASSERT_NE(last_cancel, audit.rend());
+  EXPECT_NE(last_cancel->details_json.find(R"("forced":true)"), std::string::npos);
+}
+
+TEST_F(SecretRotationTest, CancelAfterAFailedSetIsRefusedUnlessForced) {
+  provider_->fail_at = RotationStep::kSet;
+  auto failed = Rotate();
+  ASSERT_TRUE(failed.ok());
+  ASSERT_EQ(failed->failure, "set: the command exited with status 3");
+  ASSERT_TRUE(failed->pending_version);
+  EXPECT_EQ(rotator_->Cancel(admin_, "secret", "db/password", false).status().reason(),
+            "data/rotation_past_set");
+  EXPECT_TRUE(rotator_->Cancel(admin_, "secret", "db/password", true).ok());
+  // Nothing pending: a plain cancel is a no-op, not refused.
+  EXPECT_TRUE(rotator_->Cancel(admin_, "secret", "db/password", false).ok());
 }
 
 TEST_F(SecretRotationTest, APendingVersionDestroyedOrDeletedIsNotMadeCurrent) {
@@ -246,7 +286,7 @@ TEST_F(SecretRotationTest, APendingVersionDestroyedOrDeletedIsNotMadeCurrent) {
     auto finish = Rotate(RotationStep::kFinish);
     EXPECT_EQ(finish.status().reason(), "data/pending_version_gone");
     EXPECT_EQ(Current(), before);  // the current value still reads
-    ASSERT_TRUE(rotator_->Cancel(admin_, "secret", "db/password").ok());
+    ASSERT_TRUE(rotator_->Cancel(admin_, "secret", "db/password", /*force=*/true).ok());
   }
   ASSERT_TRUE(Rotate().ok());  // and a fresh rotation goes through
 }

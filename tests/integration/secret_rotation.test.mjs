@@ -165,6 +165,27 @@ test("cancel drops the pending version; steps out of order are refused", async (
     "first-password");
 });
 
+test("cancel once set has run is refused (409) unless forced", async () => {
+  await vault("POST", "secret/data/db/set-already", { data: { password: "first-password" } });
+  for (const step of ["create", "set"]) {
+    const r = await cli(["secrets", "rotate", "secret/db/set-already", "--step", step], { env });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const refused = await s.call("secrets.cancelRotation", { path: "db/set-already" });
+  assert.equal(refused.status, 409, refused.text);
+  assert.match(refused.body.error.type, /rotation_past_set$/);
+  let r = await cli(["secrets", "rotate", "secret/db/set-already", "--cancel"], { env });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /step 'set' has run/);
+  assert.equal((await vault("GET", "secret/data/db/set-already?keyhold_stage=pending")).status, 200);
+  r = await cli(["secrets", "rotate", "secret/db/set-already", "--force"], { env });
+  assert.equal(r.code, 2);
+  r = await cli(["secrets", "rotate", "secret/db/set-already", "--cancel", "--force"], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await vault("GET", "secret/data/db/set-already?keyhold_stage=pending")).status, 404);
+  assert.match(await auditText(), /secret\.rotation_cancel[^}]*forced/);
+});
+
 test("rotation needs secret.rotate on the path", async () => {
   await vault("POST", "secret/data/db/guarded", { data: { password: "first-password" } });
   const reader = await s.ok("rootKeys.createRootKey", { permissions: ["secret.read:secret/*"] });

@@ -147,8 +147,9 @@ HttpResponse RotationApi::GetRotation(Call& c) {
 
 HttpResponse RotationApi::CancelRotation(Call& c) {
   Target t = ReadTarget(c);
+  bool force = c.r.Bool("force").value_or(false);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(c, s, rotator().Cancel(c.ctx, t.mount, t.path));
+  KH_HTTP_TRY(c, s, rotator().Cancel(c.ctx, t.mount, t.path, force));
   return Ok(c.id, StatusJson(*s));
 }
 
