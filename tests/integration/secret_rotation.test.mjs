@@ -186,6 +186,26 @@ test("cancel once set has run is refused (409) unless forced", async () => {
   assert.match(await auditText(), /secret\.rotation_cancel[^}]*forced/);
 });
 
+test("a command others can change stops the start, named", async () => {
+  const d = tempDir("rotation-loose");
+  const loose = path.join(d, "rotate.sh");
+  fs.writeFileSync(loose, "#!/bin/sh\nexit 0\n");
+  fs.chmodSync(loose, 0o777);
+  const args = ["--data-dir", path.join(d, "data"), "--listen", "127.0.0.1:0",
+    "--secret-rotation-command", loose];
+  let r = await cli(["serve", ...args]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, new RegExp(`secret_rotation_command: ${loose}: it is writable by group or others`));
+  const config = path.join(d, "keyhold.toml");
+  fs.writeFileSync(config, `secret_rotation_command = "${loose}"\n`);
+  r = await cli(["serve", "--check-config", config, "--data-dir", path.join(d, "data")]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr + r.stdout, /it is writable by group or others/);
+  fs.chmodSync(loose, 0o755);
+  r = await cli(["serve", "--check-config", config, "--data-dir", path.join(d, "data")]);
+  assert.equal(r.code, 0, r.stderr);
+});
+
 test("rotation needs secret.rotate on the path", async () => {
   await vault("POST", "secret/data/db/guarded", { data: { password: "first-password" } });
   const reader = await s.ok("rootKeys.createRootKey", { permissions: ["secret.read:secret/*"] });
