@@ -206,6 +206,43 @@ test("a command others can change stops the start, named", async () => {
   assert.equal(r.code, 0, r.stderr);
 });
 
+test("rotate answers 202 and the steps run apart from request threads: one worker is enough", async () => {
+  const one = await new Server({
+    args: ["--workers", "1", "--secret-rotation-command", script, "--secret-rotation-timeout", "20s"],
+  }).start();
+  try {
+    const put = await fetch(`${one.url}/v1/secret/data/db/one-worker`, {
+      method: "POST",
+      headers: { "x-vault-token": one.rootKey, "content-type": "application/json" },
+      body: JSON.stringify({ data: { password: "first-password" } }),
+    });
+    assert.equal(put.status, 200);
+    const started = Date.now();
+    const r = await one.call("secrets.rotate", { path: "db/one-worker" });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.body.data.running, true);
+    assert.equal(r.body.data.currentVersion, 1);
+    let state;
+    await eventually(async () => {
+      state = await one.ok("secrets.getRotation", { path: "db/one-worker" });
+      assert.equal(state.running, false);
+    }, 15000);
+    assert.equal(state.lastStep, "finish", JSON.stringify(state));
+    assert.equal(state.failure, null);
+    assert.equal(state.currentVersion, 2);
+    // The command's calls back into the server were served while its step ran: well within the
+    // step timeout, which a step waiting on the only worker would have run into.
+    assert.ok(Date.now() - started < 15000);
+    // The CLI waits for the end in the same way.
+    const cliEnv = { KEYHOLD_ADDR: one.url, KEYHOLD_TOKEN: one.rootKey };
+    const again = await cli(["secrets", "rotate", "secret/db/one-worker"], { env: cliEnv });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /current version 3, previous 2 \(rotated\)/);
+  } finally {
+    await one.stop();
+  }
+});
+
 test("rotation needs secret.rotate on the path", async () => {
   await vault("POST", "secret/data/db/guarded", { data: { password: "first-password" } });
   const reader = await s.ok("rootKeys.createRootKey", { permissions: ["secret.read:secret/*"] });
