@@ -5,8 +5,10 @@
 // Exit codes as every client command: 0, 1 the server answered with an error (or, for rotate, a
 // step failed), 2 bad usage, 3 the server could not be reached.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <thread>
 
 #include "cli/client.h"
 #include "cli/commands.h"
@@ -29,16 +31,47 @@ std::string When(int64_t ms) {
   return out;
 }
 
+constexpr auto kPollEvery = std::chrono::milliseconds(200);
+
+// Whether an answer's data says a rotation is still queued or running.
+bool Running(const json& answer) {
+  if (!answer.is_object() || !answer.contains("data") || !answer["data"].is_object()) return false;
+  const json& data = answer["data"];
+  return data.contains("running") && data["running"].is_boolean() && data["running"].get<bool>();
+}
+
 // Calls `op`; prints the error (or, with --json, the whole answer) and returns its exit code,
-// or hands `data` to `done`.
+// or hands `data` to `done`. A rotation that is accepted (202) is then asked after with
+// secrets.getRotation until it is no longer running, for at most `wait`; `done` gets its end.
 int Call(const std::string& op, const json& body, bool json_output,
-         const std::function<int(const json&)>& done) {
+         const std::function<int(const json&)>& done,
+         std::chrono::milliseconds wait = std::chrono::milliseconds(0)) {
   auto client = ApiClient::FromEnvironment();
   if (!client.ok()) {
     std::fprintf(stderr, "error: %s\n", client.status().message().c_str());
     return kExitUsage;
   }
   auto result = client->Call(op, body);
+  if (result.ok() && result->http_status == 202) {
+    const json target = {{"mount", body.value("mount", "secret")},
+                         {"path", body.value("path", "")}};
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (result.ok() && (result->http_status == 200 || result->http_status == 202) &&
+           Running(result->body)) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        std::fprintf(stderr,
+                     "error: the rotation is still running after %llds; see how it ends with "
+                     "`keyhold secrets rotate %s/%s --status`\n",
+                     static_cast<long long>(wait.count() / 1000),
+                     target["mount"].get<std::string>().c_str(),
+                     target["path"].get<std::string>().c_str());
+        return kExitApiError;
+      }
+      std::this_thread::sleep_for(kPollEvery);
+      result = client->Call("secrets.getRotation", target);
+    }
+    if (result.ok() && result->http_status == 202) result->http_status = 200;
+  }
   if (!result.ok()) {
     std::fprintf(stderr, "error: %s\n", result.status().message().c_str());
     return kExitUnreachable;
@@ -79,6 +112,7 @@ void PrintStatus(const json& s) {
   } else if (s.value("lastStep", "") == "finish") {
     std::printf(" (rotated)");
   }
+  if (s.value("running", false)) std::printf(" (rotating now)");
   std::printf("\n");
   if (s["failure"].is_string()) {
     std::printf("failed: %s\n", s["failure"].get<std::string>().c_str());
@@ -89,8 +123,8 @@ void PrintStatus(const json& s) {
 }
 
 void AddRotate(CLI::App& secrets, int& code) {
-  static std::string ref, step;
-  static bool cancel = false, status_only = false, json_output = false;
+  static std::string ref, step, wait = "10m";
+  static bool cancel = false, force = false, status_only = false, json_output = false;
   auto* rotate = secrets.add_subcommand(
       "rotate",
       "rotate a held secret: run the steps not yet done (create pending, set at the provider, "
@@ -100,7 +134,13 @@ void AddRotate(CLI::App& secrets, int& code) {
   rotate->add_option("--step", step, "run only this step (its earlier steps must be done)")
       ->check(CLI::IsMember({"create", "set", "test", "finish"}));
   rotate->add_flag("--cancel", cancel, "drop the pending version; the current one stays");
+  rotate->add_flag("--force", force,
+                   "with --cancel: drop the pending version even once 'set' has run (the "
+                   "provider may already use it, and it is its only stored copy)");
   rotate->add_flag("--status", status_only, "only show the stages and the last step");
+  rotate->add_option("--wait", wait,
+                     "how long to wait for the rotation to end (default 10m); it goes on in the "
+                     "server after that");
   rotate->add_flag("--json", json_output, "print JSON");
   rotate->callback([&] {
     auto body = TargetOf(ref);
@@ -114,18 +154,33 @@ void AddRotate(CLI::App& secrets, int& code) {
       code = kExitUsage;
       return;
     }
+    if (force && !cancel) {
+      std::fprintf(stderr, "error: --force goes with --cancel\n");
+      code = kExitUsage;
+      return;
+    }
+    auto wait_ms = server::ParseDuration(wait);
+    if (!wait_ms.ok()) {
+      std::fprintf(stderr, "error: --wait: %s\n", wait_ms.status().message().c_str());
+      code = kExitUsage;
+      return;
+    }
     std::string op = cancel        ? "secrets.cancelRotation"
                      : status_only ? "secrets.getRotation"
                                    : "secrets.rotate";
     if (!step.empty()) (*body)["step"] = step;
-    code = Call(op, *body, json_output, [](const json& s) {
-      if (json_output) {
-        std::printf("%s\n", s.dump(2).c_str());
-      } else {
-        PrintStatus(s);
-      }
-      return s["failure"].is_string() && !status_only ? kExitApiError : 0;
-    });
+    if (force) (*body)["force"] = true;
+    code = Call(
+        op, *body, json_output,
+        [](const json& s) {
+          if (json_output) {
+            std::printf("%s\n", s.dump(2).c_str());
+          } else {
+            PrintStatus(s);
+          }
+          return s["failure"].is_string() && !status_only ? kExitApiError : 0;
+        },
+        *wait_ms);
   });
 }
 

@@ -202,6 +202,42 @@ std::string LeakReportSource(const LeakReportItem& item) {
   return out;
 }
 
+bool RecentReports::Claim(std::string_view body, Clock::time_point now) {
+  const Digest d = crypto::Sha256(body);
+  std::lock_guard lock(mu_);
+  ExpireLocked(now);
+  if (seen_.contains(d)) return false;
+  while (!order_.empty() && seen_.size() >= capacity_) PopOldestLocked();
+  seen_.emplace(d, now);
+  order_.emplace_back(now, d);
+  return true;
+}
+
+void RecentReports::Release(std::string_view body) {
+  const Digest d = crypto::Sha256(body);
+  std::lock_guard lock(mu_);
+  seen_.erase(d);  // its entry in order_ goes when it expires (it names nothing in seen_ then)
+}
+
+size_t RecentReports::size() {
+  std::lock_guard lock(mu_);
+  return seen_.size();
+}
+
+void RecentReports::PopOldestLocked() {
+  auto it = seen_.find(order_.front().second);
+  // Only the entry this one made: a body released and claimed again has a later one.
+  if (it != seen_.end() && it->second == order_.front().first) seen_.erase(it);
+  order_.pop_front();
+}
+
+void RecentReports::ExpireLocked(Clock::time_point now) {
+  // Released bodies leave their place in order_ behind: it is bounded too.
+  while (!order_.empty() && (now - order_.front().first >= ttl_ || order_.size() > 2 * capacity_)) {
+    PopOldestLocked();
+  }
+}
+
 HttpResponse LeakReportSurface::Handle(RequestContext& ctx, const HttpRequest& req) {
   if (req.Path() != kLeakReportPath) {
     return PlainJsonError(ctx, 404, "application/route_not_found",
@@ -239,6 +275,12 @@ HttpResponse LeakReportSurface::Handle(RequestContext& ctx, const HttpRequest& r
                           too_many ? "leak_report/too_many_tokens" : "leak_report/malformed",
                           items.status().message());
   }
+  if (!recent_.Claim(req.body, RecentReports::Clock::now())) {
+    // Acted on already (a replay, or a retry of a report that was): the same answer, nothing done.
+    spdlog::info("{}: leak report of {} token(s) from {} was acted on already: not again",
+                 ctx.request_id, items->size(), ctx.client_ip);
+    return JsonResponse(200, {{"received", items->size()}});
+  }
   // The signed report stands for a caller allowed to act on any key.
   ctx.actor = Principal{.key_id = "leak-report", .permissions = {"*"}};
   size_t failed = 0;
@@ -258,7 +300,9 @@ HttpResponse LeakReportSurface::Handle(RequestContext& ctx, const HttpRequest& r
   spdlog::info("{}: leak report of {} token(s) from {} (key {})", ctx.request_id, items->size(),
                ctx.client_ip, std::string(identifier.substr(0, 16)));
   if (failed > 0) {
-    // Acting again is harmless (a revoked key stays revoked): the sender retries the whole report.
+    // Acting again is harmless (a revoked key stays revoked): the sender retries the whole report,
+    // which is then acted on again.
+    recent_.Release(req.body);
     HttpResponse r = PlainJsonError(ctx, 503, "application/service_unavailable",
                                     "the report could not be acted on in full; send it again");
     r.headers.emplace_back("Retry-After", "5");

@@ -9,15 +9,18 @@
 // No root key: the signature is the credential. Each token is acted on as keys.reportLeak would
 // (revoked, or disabled where its API says so, an audit entry and a key.leaked alert), and the
 // answer is the same whatever the tokens were — {"received":N} — so a report says nothing about
-// which tokens are keyhold's. Unsigned, wrongly signed or malformed reports change nothing: 401 or
-// 400, checked for the whole report before any token is acted on.
+// which tokens are keyhold's. A report acted on in the last 24 hours that is sent again is
+// answered alike and not acted on again (RecentReports). Unsigned, wrongly signed or malformed
+// reports change nothing: 401 or 400, checked for the whole report before any token is acted on.
 //
 // The public keys come from an operator's file in the shape code hosts publish them
 // ({"public_keys":[{"key_identifier":"…","key":"<PEM>","is_current":true}]}); it is read again
 // when it changes, so a rotated key is taken up without a restart.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -87,6 +90,36 @@ StatusOr<std::vector<LeakReportItem>> ParseLeakReport(std::string_view body);
 // at most 1024 bytes.
 std::string LeakReportSource(const LeakReportItem& item);
 
+// The reports acted on lately, by the SHA-256 of their body: a signed report sent again (a
+// replay, or a host's retry of a report already acted on) is answered without acting on it again.
+// Bounded: at most `capacity` bodies, each for `ttl`; past the capacity the oldest is forgotten
+// first. Thread-safe.
+class RecentReports {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr size_t kDefaultCapacity = 10'000;
+  static constexpr std::chrono::hours kDefaultTtl{24};
+
+  explicit RecentReports(size_t capacity = kDefaultCapacity, Clock::duration ttl = kDefaultTtl)
+      : capacity_(capacity), ttl_(ttl) {}
+  // True, and the body is remembered from `now`, if it is not remembered already (or no
+  // longer); false for a body seen within the ttl (or claimed by a report still being acted on).
+  bool Claim(std::string_view body, Clock::time_point now);
+  // Forgets a claimed body (its report could not be acted on in full: a retry acts again).
+  void Release(std::string_view body);
+  size_t size();
+
+ private:
+  using Digest = std::array<uint8_t, 32>;
+  void ExpireLocked(Clock::time_point now);  // REQUIRES: mu_ held
+  void PopOldestLocked();                    // REQUIRES: mu_ held, order_ not empty
+  const size_t capacity_;
+  const Clock::duration ttl_;
+  std::mutex mu_;
+  std::map<Digest, Clock::time_point> seen_;                // guarded by mu_
+  std::deque<std::pair<Clock::time_point, Digest>> order_;  // oldest first; guarded by mu_
+};
+
 class LeakReportSurface final : public Surface {
  public:
   // Both must outlive the surface.
@@ -105,6 +138,7 @@ class LeakReportSurface final : public Surface {
  private:
   service::KeyService& keys_;
   LeakReportKeyFile& key_file_;
+  RecentReports recent_;
 };
 
 }  // namespace keyhold::http

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -126,6 +127,53 @@ TEST_F(LeakReportTest, SignedReportRevokesOrDisablesAsEachApiSays) {
   r = Post(Report({a, b, "hd_notakey", "ghp_someoneelses"}));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(json::parse(r.body), (json{{"received", 4}}));
+}
+
+TEST_F(LeakReportTest, AReportSentAgainIsAnsweredAlikeButNotActedOnAgain) {
+  std::string a = NewKey(revoking_);
+  const std::string body = Report({a, "hd_notakey"});
+  auto count = [&](std::string_view action) {
+    auto all = store_->ReadAudit(0, 1000);
+    return std::count_if(all->begin(), all->end(),
+                         [&](const audit::AuditEntry& e) { return e.action == action; });
+  };
+  ASSERT_EQ(Post(body).status, 200);
+  const auto acted = count("key.leak_reported");
+  EXPECT_GE(acted, 1);
+  // The same body, signed afresh (ECDSA signatures differ each time): no second action.
+  HttpResponse again = Post(body);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(json::parse(again.body), (json{{"received", 2}}));
+  EXPECT_EQ(count("key.leak_reported"), acted);
+  // Another report is acted on.
+  std::string b = NewKey(revoking_);
+  ASSERT_EQ(Post(Report({b})).status, 200);
+  EXPECT_EQ(Verify(b), service::VerifyCode::kNotFound);
+  EXPECT_GT(count("key.leak_reported"), acted);
+}
+
+TEST(RecentReports, RemembersEachBodyForItsTimeAndNoMoreThanItsCapacity) {
+  using Clock = RecentReports::Clock;
+  const Clock::time_point t0{};
+  RecentReports recent(3, std::chrono::hours(24));
+  EXPECT_TRUE(recent.Claim("a", t0));
+  EXPECT_FALSE(recent.Claim("a", t0 + std::chrono::hours(1)));
+  EXPECT_TRUE(recent.Claim("a", t0 + std::chrono::hours(24)));  // expired, claimed anew
+  // A released body (its report failed part-way) is acted on again when retried.
+  EXPECT_TRUE(recent.Claim("b", t0 + std::chrono::hours(25)));
+  recent.Release("b");
+  EXPECT_TRUE(recent.Claim("b", t0 + std::chrono::hours(25)));
+  // Past the capacity the oldest is forgotten first.
+  EXPECT_TRUE(recent.Claim("c", t0 + std::chrono::hours(25)));
+  EXPECT_TRUE(recent.Claim("d", t0 + std::chrono::hours(25)));
+  EXPECT_EQ(recent.size(), 3U);
+  EXPECT_TRUE(recent.Claim("a", t0 + std::chrono::hours(26)));
+  EXPECT_FALSE(recent.Claim("d", t0 + std::chrono::hours(26)));
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(recent.Claim("x" + std::to_string(i), t0 + std::chrono::hours(27)));
+    recent.Release("x" + std::to_string(i));
+  }
+  EXPECT_LE(recent.size(), 3U);
 }
 
 TEST_F(LeakReportTest, ATokenThatIsPartOfTheRecordedWordsIsAnsweredAlike) {

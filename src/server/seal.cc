@@ -218,6 +218,21 @@ int InitShares(const Settings& settings, int shares, int threshold, bool json_ou
   return 0;
 }
 
+Status Unsealer::Audit(const RequestContext& ctx, std::string action, std::string outcome,
+                       std::string details_json) {
+  if (!audit_) return OkStatus();
+  return audit_(audit::EntryFor(ctx, env_.NowMillis(), std::move(action), "seal",
+                                std::move(details_json), std::move(outcome)));
+}
+
+Status Unsealer::Refuse(const RequestContext& ctx, std::string_view why, Status refusal) {
+  json details = {{"reason", why}, {"threshold", config_.threshold}};
+  if (Status st = Audit(ctx, "seal.unseal_share", "failed", details.dump()); !st.ok()) {
+    spdlog::error("the refused unseal share could not be audited: {}", st.message());
+  }
+  return refusal;
+}
+
 Unsealer::State Unsealer::StateLocked() const {
   return {.sealed = sealed_.load(std::memory_order_acquire),
           .threshold = config_.threshold,
@@ -250,21 +265,26 @@ bool Unsealer::AdmitLocked(std::string_view client, int64_t now) {
   return ++w.count <= kMaxSharesPerMinute;
 }
 
-StatusOr<Unsealer::State> Unsealer::Reset(std::string_view client) {
+StatusOr<Unsealer::State> Unsealer::Reset(const RequestContext& ctx) {
   std::lock_guard lock(mu_);
-  if (!AdmitLocked(client, env_.NowMillis())) {
+  if (!AdmitLocked(ctx.client_ip, env_.NowMillis())) {
     return Status(StatusCode::kResourceExhausted, "server/unseal_rate",
                   "too many unseal attempts from this address: wait a minute");
   }
+  json details = {{"forgotten", held_.size()}, {"threshold", config_.threshold}};
   ForgetLocked();
+  if (Status st = Audit(ctx, "seal.unseal_reset", "success", details.dump()); !st.ok()) {
+    spdlog::error("the unseal reset could not be audited: {}", st.message());
+  }
   return StateLocked();
 }
 
-StatusOr<Unsealer::State> Unsealer::Submit(std::string_view text, std::string_view client) {
+StatusOr<Unsealer::State> Unsealer::Submit(std::string_view text, const RequestContext& ctx) {
   std::lock_guard lock(mu_);
   if (!IsSealed()) return StateLocked();
   int64_t now = env_.NowMillis();
-  if (!AdmitLocked(client, now)) {
+  if (!AdmitLocked(ctx.client_ip, now)) {
+    // Not audited: the limit is there to bound a flood, which would otherwise fill the log.
     return Status(StatusCode::kResourceExhausted, "server/unseal_rate",
                   "too many unseal attempts from this address: wait a minute");
   }
@@ -272,25 +292,39 @@ StatusOr<Unsealer::State> Unsealer::Submit(std::string_view text, std::string_vi
   auto parsed = shamir::ParseShare(text);
   if (!parsed.ok()) {
     spdlog::warn("unseal share refused: {}", parsed.status().message());
-    return parsed.status();
+    return Refuse(ctx, "malformed", parsed.status());
   }
   if (parsed->set_id != config_.set_id || parsed->threshold != config_.threshold ||
       parsed->share.y.size() != 32) {
     spdlog::warn("unseal share refused: it is from another split of the master key");
-    return InvalidArgument(
-        "this share is from another split of the master key (another data directory, or an "
-        "earlier init-shares)");
+    return Refuse(ctx, "foreign",
+                  InvalidArgument("this share is from another split of the master key (another "
+                                  "data directory, or an earlier init-shares)"));
   }
   for (const shamir::Share& h : held_) {
     if (h.x == parsed->share.x) {
-      return InvalidArgument("given key has already been provided during this unseal operation");
+      return Refuse(
+          ctx, "repeated",
+          InvalidArgument("given key has already been provided during this unseal operation"));
     }
   }
+  const int index = parsed->share.x;
+  std::string nonce = nonce_;
   if (held_.empty()) {
-    std::array<uint8_t, 16> nonce{};
-    env_.RandomBytes(nonce);
-    nonce_ = crypto::HexEncode(nonce);
+    std::array<uint8_t, 16> bytes{};
+    env_.RandomBytes(bytes);
+    nonce = crypto::HexEncode(bytes);
   }
+  // The share counts only once its taking is on record.
+  json details = {{"shareIndex", index},
+                  {"progress", held_.size() + 1},
+                  {"threshold", config_.threshold},
+                  {"nonce", nonce}};
+  if (Status st = Audit(ctx, "seal.unseal_share", "success", details.dump()); !st.ok()) {
+    spdlog::error("unseal share not taken: the audit log cannot be written: {}", st.message());
+    return Unavailable("the audit log cannot be written: the share was not taken; try again");
+  }
+  nonce_ = std::move(nonce);
   last_share_ms_ = now;
   held_.push_back(std::move(parsed->share));
   if (static_cast<int>(held_.size()) < config_.threshold) {
@@ -302,16 +336,23 @@ StatusOr<Unsealer::State> Unsealer::Submit(std::string_view text, std::string_vi
   if (!key.ok() || !KeyMatches(config_, key->view())) {
     spdlog::warn("unseal refused: the {} shares given do not give the master key",
                  config_.threshold);
-    return InvalidArgument(
-        "the shares given do not reconstruct the master key: unseal progress reset");
+    return Refuse(ctx, "wrong_key",
+                  InvalidArgument(
+                      "the shares given do not reconstruct the master key: unseal progress reset"));
   }
   if (Status st = on_unseal_(key->view()); !st.ok()) {
     spdlog::error("the master key was reconstructed but the server could not start with it: {}",
                   st.message());
-    return Unavailable("the server could not start with the master key: " + st.message());
+    return Refuse(ctx, "start_failed",
+                  Unavailable("the server could not start with the master key: " + st.message()));
   }
   sealed_.store(false, std::memory_order_release);
   spdlog::info("unsealed");
+  if (Status st =
+          Audit(ctx, "seal.unseal", "success", json{{"threshold", config_.threshold}}.dump());
+      !st.ok()) {
+    spdlog::error("the unseal could not be audited: {}", st.message());
+  }
   return StateLocked();
 }
 

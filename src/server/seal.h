@@ -4,7 +4,10 @@
 // and a key check value; no key material) and no master.key. `keyhold serve` then starts
 // sealed; an Unsealer takes shares (PUT /v1/sys/unseal, `keyhold operator unseal`) until it has
 // the threshold, checks the combined key against the key check value, and hands it to the
-// services that need it.
+// services that need it. Each attempt is recorded in the audit log (which is in the store, not
+// under the master key, so it is written while sealed): a share taken (seal.unseal_share, with
+// the progress and the share's index, never the share), a share refused (outcome failed, with
+// why), the unseal (seal.unseal), a reset (seal.unseal_reset).
 //
 //   KH_ASSIGN_OR_RETURN(std::optional<SealConfig> seal, LoadSealConfig(data_dir));
 //   Unsealer unsealer(*seal, env, [&](std::span<const uint8_t> key) { return StartKeyed(key); });
@@ -21,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "audit/chain.h"
+#include "core/context.h"
 #include "core/env.h"
 #include "core/status.h"
 #include "crypto/shamir.h"
@@ -66,15 +71,24 @@ class Unsealer final : public http::vault::SealControl {
   // it returns OK the server stays sealed (a failure is returned to the caller who gave the last
   // share, and the shares are forgotten).
   using OnUnseal = std::function<Status(std::span<const uint8_t> master_key)>;
-  Unsealer(SealConfig config, Env& env, OnUnseal on_unseal)
-      : config_(config), env_(env), on_unseal_(std::move(on_unseal)) {}
+  // Appends one entry to the audit log (e.g. a store::WriteBatch holding only it). A share is
+  // taken only once its entry is written; refusals and resets whose entry cannot be written are
+  // logged. Empty: nothing is audited.
+  using AuditRecorder = std::function<Status(const audit::AuditEntry&)>;
+  Unsealer(SealConfig config, Env& env, OnUnseal on_unseal, AuditRecorder audit = {})
+      : config_(config), env_(env), on_unseal_(std::move(on_unseal)), audit_(std::move(audit)) {}
 
   bool IsSealed() const override { return sealed_.load(std::memory_order_acquire); }
   State Get() override;
-  StatusOr<State> Submit(std::string_view share, std::string_view client) override;
-  StatusOr<State> Reset(std::string_view client) override;
+  StatusOr<State> Submit(std::string_view share, const RequestContext& ctx) override;
+  StatusOr<State> Reset(const RequestContext& ctx) override;
 
  private:
+  // Writes an audit entry for `ctx`'s caller; OK without a recorder.
+  Status Audit(const RequestContext& ctx, std::string action, std::string outcome,
+               std::string details_json);
+  // Audits a refused share (a failure to write the entry is logged) and returns `refusal`.
+  Status Refuse(const RequestContext& ctx, std::string_view why, Status refusal);
   State StateLocked() const;  // REQUIRES: mu_ held
   void ForgetLocked();        // REQUIRES: mu_ held
   // Counts one attempt from `client`; false past kMaxSharesPerMinute. REQUIRES: mu_ held.
@@ -83,6 +97,7 @@ class Unsealer final : public http::vault::SealControl {
   const SealConfig config_;
   Env& env_;
   const OnUnseal on_unseal_;
+  const AuditRecorder audit_;
   std::atomic<bool> sealed_{true};
   std::mutex mu_;
   std::vector<crypto::shamir::Share> held_;  // guarded by mu_; in locked memory

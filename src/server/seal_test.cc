@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "fakes/fake_env.h"
 #include "fakes/temp_dir.h"
@@ -34,18 +35,42 @@ Split MakeSplit(int threshold, int shares) {
 
 constexpr std::string_view kOperator = "198.51.100.1";
 
+RequestContext Caller(std::string_view ip) {
+  return {.request_id = "req_unseal", .client_ip = std::string(ip)};
+}
+
 class UnsealerTest : public ::testing::Test {
  protected:
   Unsealer Make(const Split& s) {
-    return {s.config, env_, [this, &s](std::span<const uint8_t> key) {
+    return {s.config, env_,
+            [this, &s](std::span<const uint8_t> key) {
               ++calls_;
               EXPECT_TRUE(crypto::ConstantTimeEqual(key, s.key.view()));
               return next_;
+            },
+            [this](const audit::AuditEntry& e) {
+              if (!audit_ok_.ok()) return audit_ok_;
+              audited_.push_back(e);
+              return OkStatus();
             }};
+  }
+  // "action outcome reason-or-progress" of each audited entry.
+  std::vector<std::string> Audited() const {
+    std::vector<std::string> out;
+    for (const auto& e : audited_) {
+      auto d = nlohmann::json::parse(e.details_json);
+      std::string what = d.contains("reason")     ? d["reason"].get<std::string>()
+                         : d.contains("progress") ? std::to_string(d["progress"].get<int>())
+                                                  : "";
+      out.push_back(e.action + " " + e.outcome + (what.empty() ? "" : " " + what));
+    }
+    return out;
   }
   testing::FakeEnv env_;
   int calls_ = 0;
   Status next_ = OkStatus();
+  Status audit_ok_ = OkStatus();
+  std::vector<audit::AuditEntry> audited_;
 };
 
 TEST_F(UnsealerTest, ThresholdOfSharesUnseals) {
@@ -54,23 +79,23 @@ TEST_F(UnsealerTest, ThresholdOfSharesUnseals) {
   EXPECT_TRUE(u.Get().sealed);
   EXPECT_EQ(u.Get().threshold, 3);
   EXPECT_EQ(u.Get().shares, 5);
-  auto st = u.Submit(s.texts[4], kOperator);
+  auto st = u.Submit(s.texts[4], Caller(kOperator));
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->progress, 1);
   EXPECT_FALSE(st->nonce.empty());
   EXPECT_TRUE(st->sealed);
-  st = u.Submit("  " + s.texts[0] + "\n", kOperator);
+  st = u.Submit("  " + s.texts[0] + "\n", Caller(kOperator));
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->progress, 2);
   EXPECT_EQ(calls_, 0);
-  st = u.Submit(s.texts[2], kOperator);
+  st = u.Submit(s.texts[2], Caller(kOperator));
   ASSERT_TRUE(st.ok()) << st.status().message();
   EXPECT_FALSE(st->sealed);
   EXPECT_EQ(st->progress, 0);
   EXPECT_EQ(calls_, 1);
   EXPECT_FALSE(u.IsSealed());
   // Once unsealed, more shares change nothing.
-  st = u.Submit(s.texts[1], kOperator);
+  st = u.Submit(s.texts[1], Caller(kOperator));
   ASSERT_TRUE(st.ok());
   EXPECT_FALSE(st->sealed);
   EXPECT_EQ(calls_, 1);
@@ -79,8 +104,8 @@ TEST_F(UnsealerTest, ThresholdOfSharesUnseals) {
 TEST_F(UnsealerTest, RepeatedShareIsRefusedAndNotCounted) {
   Split s = MakeSplit(2, 3);
   Unsealer u = Make(s);
-  ASSERT_TRUE(u.Submit(s.texts[1], kOperator).ok());
-  auto st = u.Submit(s.texts[1], kOperator);
+  ASSERT_TRUE(u.Submit(s.texts[1], Caller(kOperator)).ok());
+  auto st = u.Submit(s.texts[1], Caller(kOperator));
   EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(u.Get().progress, 1);
   EXPECT_TRUE(u.Get().sealed);
@@ -94,12 +119,12 @@ TEST_F(UnsealerTest, ForeignAndCorruptSharesAreRefused) {
   ASSERT_TRUE(foreign.ok());
   std::string foreign_text = shamir::EncodeShare({1, 2, 3, 4}, 2, foreign->share);
   Unsealer u = Make(s);
-  auto st = u.Submit(foreign_text, kOperator);
+  auto st = u.Submit(foreign_text, Caller(kOperator));
   EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.status().message().find("another split"), std::string::npos);
   std::string corrupt = s.texts[0];
   corrupt[5] = corrupt[5] == 'x' ? 'y' : 'x';
-  EXPECT_FALSE(u.Submit(corrupt, kOperator).ok());
+  EXPECT_FALSE(u.Submit(corrupt, Caller(kOperator)).ok());
   EXPECT_EQ(u.Get().progress, 0);
   EXPECT_EQ(calls_, 0);
 }
@@ -116,16 +141,16 @@ TEST_F(UnsealerTest, SharesThatDoNotGiveTheKeyAreRefusedAndForgotten) {
     forged_texts.push_back(shamir::EncodeShare(s.config.set_id, 2, p->share));
   }
   Unsealer u = Make(s);
-  ASSERT_TRUE(u.Submit(s.texts[0], kOperator).ok());
-  auto st = u.Submit(forged_texts[1], kOperator);
+  ASSERT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
+  auto st = u.Submit(forged_texts[1], Caller(kOperator));
   EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.status().message().find("do not reconstruct"), std::string::npos);
   EXPECT_EQ(calls_, 0);
   EXPECT_TRUE(u.Get().sealed);
   EXPECT_EQ(u.Get().progress, 0);
   // The right shares still unseal afterwards.
-  ASSERT_TRUE(u.Submit(s.texts[2], kOperator).ok());
-  ASSERT_TRUE(u.Submit(s.texts[1], kOperator).ok());
+  ASSERT_TRUE(u.Submit(s.texts[2], Caller(kOperator)).ok());
+  ASSERT_TRUE(u.Submit(s.texts[1], Caller(kOperator)).ok());
   EXPECT_FALSE(u.Get().sealed);
 }
 
@@ -133,25 +158,76 @@ TEST_F(UnsealerTest, FailureToStartKeepsItSealed) {
   Split s = MakeSplit(1, 1);
   Unsealer u = Make(s);
   next_ = FailedPrecondition("the keyring does not open");
-  auto st = u.Submit(s.texts[0], kOperator);
+  auto st = u.Submit(s.texts[0], Caller(kOperator));
   EXPECT_EQ(st.status().code(), StatusCode::kUnavailable);
   EXPECT_TRUE(u.Get().sealed);
   next_ = OkStatus();
-  ASSERT_TRUE(u.Submit(s.texts[0], kOperator).ok());
+  ASSERT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
   EXPECT_FALSE(u.Get().sealed);
   EXPECT_EQ(calls_, 2);
+}
+
+TEST_F(UnsealerTest, EveryAttemptIsAuditedWithoutTheShare) {
+  Split s = MakeSplit(2, 3);
+  Unsealer u = Make(s);
+  EXPECT_FALSE(u.Submit("garbage", Caller(kOperator)).ok());
+  ASSERT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
+  EXPECT_FALSE(u.Submit(s.texts[0], Caller(kOperator)).ok());
+  ASSERT_TRUE(u.Reset(Caller(kOperator)).ok());
+  ASSERT_TRUE(u.Submit(s.texts[1], Caller(kOperator)).ok());
+  ASSERT_TRUE(u.Submit(s.texts[2], Caller(kOperator)).ok());
+  EXPECT_FALSE(u.Get().sealed);
+  EXPECT_EQ(Audited(), (std::vector<std::string>{
+                           "seal.unseal_share failed malformed", "seal.unseal_share success 1",
+                           "seal.unseal_share failed repeated", "seal.unseal_reset success",
+                           "seal.unseal_share success 1", "seal.unseal_share success 2",
+                           "seal.unseal success"}));
+  for (const auto& e : audited_) {
+    EXPECT_EQ(e.client_ip, kOperator);
+    EXPECT_EQ(e.request_id, "req_unseal");
+    EXPECT_EQ(e.target, "seal");
+    for (const std::string& text : s.texts) {
+      EXPECT_EQ(e.details_json.find(text), std::string::npos);
+      // Nor the share's value part (what follows its header).
+      EXPECT_EQ(e.details_json.find(text.substr(text.size() - 16)), std::string::npos);
+    }
+  }
+  EXPECT_EQ(nlohmann::json::parse(audited_[1].details_json)["shareIndex"], 1);
+  EXPECT_EQ(nlohmann::json::parse(audited_[3].details_json)["forgotten"], 1);
+}
+
+TEST_F(UnsealerTest, ASetThatDoesNotGiveTheKeyIsAuditedAsRefused) {
+  Split s = MakeSplit(2, 2);
+  Split other = MakeSplit(2, 2);  // same set id, another key
+  Unsealer u = Make(s);
+  ASSERT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
+  EXPECT_FALSE(u.Submit(other.texts[1], Caller(kOperator)).ok());
+  EXPECT_EQ(Audited().back(), "seal.unseal_share failed wrong_key");
+}
+
+TEST_F(UnsealerTest, AShareIsNotTakenWhenItCannotBeAudited) {
+  Split s = MakeSplit(2, 2);
+  Unsealer u = Make(s);
+  audit_ok_ = Unavailable("the store is read-only");
+  auto refused = u.Submit(s.texts[0], Caller(kOperator));
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(u.Get().progress, 0);
+  audit_ok_ = OkStatus();
+  ASSERT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
+  EXPECT_EQ(u.Get().progress, 1);
 }
 
 TEST_F(UnsealerTest, ResetAndTimeoutForgetProgress) {
   Split s = MakeSplit(3, 3);
   Unsealer u = Make(s);
-  ASSERT_TRUE(u.Submit(s.texts[0], kOperator).ok());
-  EXPECT_EQ(u.Reset(kOperator)->progress, 0);
+  ASSERT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
+  EXPECT_EQ(u.Reset(Caller(kOperator))->progress, 0);
   EXPECT_TRUE(u.Get().nonce.empty());
-  ASSERT_TRUE(u.Submit(s.texts[0], kOperator).ok());
+  ASSERT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
   env_.Advance(Unsealer::kProgressTimeoutMs + 1);
   EXPECT_EQ(u.Get().progress, 0);
-  ASSERT_TRUE(u.Submit(s.texts[0], kOperator).ok());  // not a repeat: the earlier one was forgotten
+  ASSERT_TRUE(
+      u.Submit(s.texts[0], Caller(kOperator)).ok());  // not a repeat: the earlier one was forgotten
   EXPECT_EQ(u.Get().progress, 1);
 }
 
@@ -159,18 +235,20 @@ TEST_F(UnsealerTest, OneAddressFloodingIsRefusedWithoutLockingOthersOut) {
   Split s = MakeSplit(3, 5);
   Unsealer u = Make(s);
   for (int i = 0; i < Unsealer::kMaxSharesPerMinute; ++i) {
-    EXPECT_EQ(u.Submit("garbage", "203.0.113.66").status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(u.Submit("garbage", Caller("203.0.113.66")).status().code(),
+              StatusCode::kInvalidArgument);
   }
-  EXPECT_EQ(u.Submit(s.texts[0], "203.0.113.66").status().code(), StatusCode::kResourceExhausted);
-  EXPECT_EQ(u.Reset("203.0.113.66").status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(u.Submit(s.texts[0], Caller("203.0.113.66")).status().code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_EQ(u.Reset(Caller("203.0.113.66")).status().code(), StatusCode::kResourceExhausted);
   // The operators' address is not held back by another's flood.
-  ASSERT_TRUE(u.Submit(s.texts[0], kOperator).ok());
-  ASSERT_TRUE(u.Submit(s.texts[1], kOperator).ok());
+  ASSERT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
+  ASSERT_TRUE(u.Submit(s.texts[1], Caller(kOperator)).ok());
   EXPECT_EQ(u.Get().progress, 2);
   // A flooding address cannot wipe the progress either while it is held back.
-  for (int i = 0; i < 3; ++i) EXPECT_FALSE(u.Reset("203.0.113.66").ok());
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(u.Reset(Caller("203.0.113.66")).ok());
   EXPECT_EQ(u.Get().progress, 2);
-  auto done = u.Submit(s.texts[2], kOperator);
+  auto done = u.Submit(s.texts[2], Caller(kOperator));
   ASSERT_TRUE(done.ok());
   EXPECT_FALSE(done->sealed);
 }
@@ -179,11 +257,12 @@ TEST_F(UnsealerTest, TooManyAttemptsAreRefusedForAMinute) {
   Split s = MakeSplit(2, 2);
   Unsealer u = Make(s);
   for (int i = 0; i < Unsealer::kMaxSharesPerMinute; ++i) {
-    EXPECT_EQ(u.Submit("garbage", kOperator).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(u.Submit("garbage", Caller(kOperator)).status().code(), StatusCode::kInvalidArgument);
   }
-  EXPECT_EQ(u.Submit(s.texts[0], kOperator).status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(u.Submit(s.texts[0], Caller(kOperator)).status().code(),
+            StatusCode::kResourceExhausted);
   env_.Advance(60'000);
-  EXPECT_TRUE(u.Submit(s.texts[0], kOperator).ok());
+  EXPECT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
 }
 
 TEST(SealConfig, SavesAndLoads) {

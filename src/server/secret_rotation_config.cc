@@ -1,5 +1,13 @@
 #include "server/secret_rotation_config.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -43,7 +51,54 @@ Status ReadWebhook(const Settings& settings, SecretRotationSettings& s) {
   return OkStatus();
 }
 
+// "owned by uid N" unless `st` is owned by root or `self`; "" when it is.
+std::string ForeignOwner(const struct stat& st, uid_t self) {
+  if (st.st_uid == 0 || st.st_uid == self) return "";
+  return "it is owned by uid " + std::to_string(st.st_uid) + ", neither root nor keyhold's uid " +
+         std::to_string(self);
+}
+
 }  // namespace
+
+Status CheckCommandFile(const std::string& path, uid_t self) {
+  auto refuse = [](const std::string& what, const std::string& why) {
+    return InvalidArgument("secret_rotation_command: " + what + ": " + why +
+                           " (a command others can change would run with keyhold's tokens)");
+  };
+  char resolved_buf[PATH_MAX];
+  if (realpath(path.c_str(), resolved_buf) == nullptr) {
+    return InvalidArgument("secret_rotation_command: " + path + ": " + std::strerror(errno));
+  }
+  const std::string resolved = resolved_buf;
+  const std::string named = resolved == path ? path : path + " (" + resolved + ")";
+  struct stat st {};
+  if (stat(resolved.c_str(), &st) != 0) {
+    return InvalidArgument("secret_rotation_command: " + named + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return refuse(named, "it is not a regular file");
+  if (std::string owner = ForeignOwner(st, self); !owner.empty()) return refuse(named, owner);
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return refuse(named, "it is writable by group or others (chmod go-w)");
+  }
+  if (access(resolved.c_str(), X_OK) != 0) {
+    return InvalidArgument("secret_rotation_command: " + named + " is not executable by keyhold");
+  }
+  // Every directory above it: whoever may write one may put another file in its place.
+  std::string dir = resolved;
+  while (dir.size() > 1) {
+    dir = dir.substr(0, std::max<size_t>(dir.rfind('/'), 1));
+    if (stat(dir.c_str(), &st) != 0) {
+      return InvalidArgument("secret_rotation_command: " + dir + ": " + std::strerror(errno));
+    }
+    if (std::string owner = ForeignOwner(st, self); !owner.empty()) {
+      return refuse("its directory " + dir, owner);
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+      return refuse("its directory " + dir, "it is writable by group or others and not sticky");
+    }
+  }
+  return OkStatus();
+}
 
 StatusOr<SecretRotationSettings> ReadSecretRotationSettings(const Settings& settings) {
   SecretRotationSettings s;
@@ -51,6 +106,7 @@ StatusOr<SecretRotationSettings> ReadSecretRotationSettings(const Settings& sett
   if (!s.command.empty() && !s.command.starts_with('/')) {
     return InvalidArgument("secret_rotation_command must be an absolute path");
   }
+  if (!s.command.empty()) KH_RETURN_IF_ERROR(CheckCommandFile(s.command, geteuid()));
   const std::pair<const char*, int64_t*> durations[] = {
       {"secret_rotation_timeout", &s.timeout_ms},
       {"secret_rotation_remind_before", &s.options.remind_before_ms},

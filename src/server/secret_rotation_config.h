@@ -9,6 +9,8 @@
 // flag or environment), never from a request.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,9 +36,17 @@ struct SecretRotationSettings {
 };
 
 // Errors: kInvalidArgument naming the setting (a duration that does not parse or is 0, a
-// command that is not an absolute path, a webhook URL that does not parse, a secret file that
-// does not hold a "whsec_…" secret).
+// command that is not an absolute path or fails CheckCommandFile, a webhook URL that does not
+// parse, a secret file that does not hold a "whsec_…" secret).
 StatusOr<SecretRotationSettings> ReadSecretRotationSettings(const Settings& settings);
+
+// Whether the rotation command at `path` is safe to run, as sshd and sudo judge their helpers:
+// after resolving symbolic links it must be a regular file that the server (`self`, its
+// effective uid) may execute, owned by root or by `self` and writable by neither group nor
+// others; and each directory above it must be owned by root or `self` and not writable by group
+// or others, unless it is sticky (as /tmp is: no one else can replace the file there). Errors:
+// kInvalidArgument naming the file or directory and what is wrong.
+Status CheckCommandFile(const std::string& path, uid_t self);
 
 // The settings that go together: a command or a webhook, not both; a webhook with its secret
 // file. Errors: kInvalidArgument naming the setting.

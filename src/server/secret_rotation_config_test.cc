@@ -2,7 +2,10 @@
 #include "server/secret_rotation_config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "fakes/temp_dir.h"
@@ -24,6 +27,13 @@ class SecretRotationConfigTest : public ::testing::Test {
     std::ofstream(path) << text;
     return path;
   }
+  // An executable script at dir/name, mode `mode`.
+  std::string Command(const std::string& dir, const std::string& name, mode_t mode) {
+    std::string path = dir + "/" + name;
+    std::ofstream(path) << "#!/bin/sh\nexit 0\n";
+    EXPECT_EQ(chmod(path.c_str(), mode), 0);
+    return path;
+  }
   testing::TempDir dir_;
 };
 
@@ -42,9 +52,69 @@ TEST_F(SecretRotationConfigTest, DefaultsRotateByHandWithWeeklyReminders) {
 TEST_F(SecretRotationConfigTest, ACommandMustBeAnAbsolutePath) {
   auto s = ReadSecretRotationSettings(From("secret_rotation_command = \"rotate.sh\"\n"));
   EXPECT_EQ(s.status().message(), "secret_rotation_command must be an absolute path");
-  EXPECT_TRUE(
-      ReadSecretRotationSettings(From("secret_rotation_command = \"/usr/local/bin/rotate\"\n"))
-          .ok());
+  const std::string command = Command(dir_.path(), "rotate", 0700);
+  auto good = ReadSecretRotationSettings(From("secret_rotation_command = \"" + command + "\"\n"));
+  EXPECT_TRUE(good.ok()) << good.status().message();
+}
+
+TEST_F(SecretRotationConfigTest, ACommandOthersCanChangeIsRefusedNamingIt) {
+  const uid_t self = geteuid();
+  const std::string ok = Command(dir_.path(), "rotate", 0750);
+  EXPECT_TRUE(CheckCommandFile(ok, self).ok()) << CheckCommandFile(ok, self).message();
+
+  for (mode_t mode : {0770, 0702, 0777}) {
+    const std::string loose = Command(dir_.path(), "loose", mode);
+    Status st = CheckCommandFile(loose, self);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(st.message().find(loose + ": it is writable by group or others"), std::string::npos)
+        << st.message();
+  }
+  // Through the setting too, as `serve --check-config` reads it.
+  const std::string loose = Command(dir_.path(), "loose", 0777);
+  EXPECT_NE(ReadSecretRotationSettings(From("secret_rotation_command = \"" + loose + "\"\n"))
+                .status()
+                .message()
+                .find(loose),
+            std::string::npos);
+
+  // Owned by another user who is not root: refused. (As root, the file is given away; otherwise
+  // the server is taken to run as someone else.)
+  const std::string theirs = Command(dir_.path(), "theirs", 0755);
+  uid_t server = self;
+  if (self == 0) {
+    ASSERT_EQ(chown(theirs.c_str(), 4242, static_cast<gid_t>(-1)), 0);
+  } else {
+    server = self + 1;
+  }
+  Status st = CheckCommandFile(theirs, server);
+  EXPECT_NE(st.message().find(theirs + ": it is owned by uid"), std::string::npos) << st.message();
+
+  // A symbolic link is judged by what it points at, and named with it.
+  const std::string link = dir_.path() + "/link";
+  std::filesystem::create_symlink(dir_.path() + "/loose", link);
+  EXPECT_NE(CheckCommandFile(link, self).message().find("(" + dir_.path()), std::string::npos);
+
+  EXPECT_NE(CheckCommandFile(dir_.path() + "/missing", self).message().find("missing"),
+            std::string::npos);
+  EXPECT_NE(CheckCommandFile(dir_.path(), self).message().find("not a regular file"),
+            std::string::npos);
+  const std::string plain = Command(dir_.path(), "plain", 0600);
+  // (Root too may execute only a file with an execute bit.)
+  EXPECT_NE(CheckCommandFile(plain, self).message().find("not executable"), std::string::npos);
+}
+
+TEST_F(SecretRotationConfigTest, ADirectoryOthersCanWriteIsRefusedUnlessSticky) {
+  const uid_t self = geteuid();
+  const std::string open_dir = dir_.path() + "/open";
+  ASSERT_EQ(mkdir(open_dir.c_str(), 0700), 0);
+  const std::string command = Command(open_dir, "rotate", 0700);
+  ASSERT_EQ(chmod(open_dir.c_str(), 0777), 0);
+  Status st = CheckCommandFile(command, self);
+  EXPECT_NE(st.message().find("its directory " + open_dir + ": it is writable by group or others"),
+            std::string::npos)
+      << st.message();
+  ASSERT_EQ(chmod(open_dir.c_str(), 01777), 0);  // sticky, as /tmp
+  EXPECT_TRUE(CheckCommandFile(command, self).ok());
 }
 
 TEST_F(SecretRotationConfigTest, AWebhookNeedsItsSecretFileAndNoCommand) {

@@ -834,14 +834,22 @@ int Serve(const Settings& settings) {
   http::vault::VaultApi* vault_api = nullptr;  // set below, before the listener starts
   http::unkey::RotationApi* rotation_api = nullptr;
   if (opened->master_key.empty()) {
-    unsealer.emplace(*opened->seal, env, [&](std::span<const uint8_t> key) -> Status {
-      KH_RETURN_IF_ERROR(keyed.Start(key, *audit, alerts.get()));
-      alerts->Unseal(key);
-      vault_api->SetSecrets(keyed.secrets());
-      rotation_api->Set(keyed.rotator(), keyed.secrets());
-      readiness.SetSealed(false);
-      return OkStatus();
-    });
+    unsealer.emplace(
+        *opened->seal, env,
+        [&](std::span<const uint8_t> key) -> Status {
+          KH_RETURN_IF_ERROR(keyed.Start(key, *audit, alerts.get()));
+          alerts->Unseal(key);
+          vault_api->SetSecrets(keyed.secrets());
+          rotation_api->Set(keyed.rotator(), keyed.secrets());
+          readiness.SetSealed(false);
+          return OkStatus();
+        },
+        // The audit log is in the store, not under the master key: written while sealed.
+        [&](const audit::AuditEntry& entry) {
+          store::WriteBatch batch;
+          batch.audit.push_back(entry);
+          return opened->store->Apply(batch);
+        });
     readiness.SetSealed(true);
     spdlog::warn(
         "sealed: keys are verified, but secrets, webhook delivery and audit checkpoints wait "

@@ -116,8 +116,9 @@ std::vector<Setting> ServeSettingTable() {
        "secrets are looked for (secret.rotation_due alerts)"},
       {"secret_rotation_command", "KEYHOLD_SECRET_ROTATION_COMMAND", "",
        "absolute path of the command that performs the steps of a secret's rotation (run as "
-       "COMMAND STEP MOUNT/PATH with a token for that path; docs/secrets.md); empty (default): "
-       "none, rotations are driven by hand"},
+       "COMMAND STEP MOUNT/PATH with a token for that path; docs/secrets.md); it must be owned "
+       "by root or keyhold's user and writable by no one else, nor its directories; empty "
+       "(default): none, rotations are driven by hand"},
       {"secret_rotation_webhook", "KEYHOLD_SECRET_ROTATION_WEBHOOK", "",
        "https URL (http only to loopback) each step of a secret's rotation is POSTed to instead "
        "of a command, signed per Standard Webhooks (docs/secrets.md); empty (default): none"},

@@ -34,6 +34,14 @@ int Progress(const SecretMetadata& m) {
   return 1;
 }
 
+// Whether `set` has run for the pending version: done (the step is set or test), or failed (it
+// may have changed the provider before it failed).
+bool SetHasRun(const SecretMetadata& m) {
+  if (!m.pending_version) return false;
+  return Progress(m) >= 2 || m.rotation_failure.starts_with("set:") ||
+         m.rotation_failure.starts_with("test:");
+}
+
 RotationStatus StatusOf(const SecretMetadata& m) {
   RotationStatus s;
   s.mount = m.mount;
@@ -70,6 +78,111 @@ SecretRotator::SecretRotator(SecretService& secrets, store::Store& store, Env& e
       alerts_(alerts),
       driver_(driver),
       options_(options) {}
+
+SecretRotator::~SecretRotator() {
+  std::vector<std::thread> workers;
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+    queue_.clear();
+    workers.swap(workers_);
+  }
+  queue_cv_.notify_all();
+  for (std::thread& t : workers) t.join();
+}
+
+bool SecretRotator::Submit(std::function<void()> job) {
+  std::lock_guard lock(queue_mu_);
+  if (stopping_ || queue_.size() >= static_cast<size_t>(std::max(options_.queue_limit, 0))) {
+    return false;
+  }
+  queue_.push_back(std::move(job));
+  if (workers_.empty()) {
+    for (int i = 0; i < std::max(options_.workers, 1); ++i) {
+      workers_.emplace_back([this] { WorkerLoop(); });
+    }
+  }
+  queue_cv_.notify_one();
+  return true;
+}
+
+void SecretRotator::WorkerLoop() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    job();
+  }
+}
+
+Status SecretRotator::CheckStart(const SecretMetadata& m, std::optional<RotationStep> only) const {
+  if (m.current_version == 0) {
+    return NotFound("the secret has no version to rotate", "data/secret_not_found");
+  }
+  const int progress = Progress(m);
+  if (only && static_cast<int>(*only) > progress &&
+      !(*only == RotationStep::kFinish && !m.pending_version)) {
+    return FailedPrecondition("step '" + std::string(RotationStepName(*only)) + "' comes after '" +
+                                  std::string(kStepNames[progress]) + "', which is not done yet",
+                              "data/rotation_out_of_order");
+  }
+  if (!driver_ && progress == 0 && (!only || *only == RotationStep::kCreate)) {
+    return FailedPrecondition(
+        "no rotation command or webhook is configured: write the pending value first "
+        "(secrets.putPendingValue)",
+        "rotation/no_pending_value");
+  }
+  return OkStatus();
+}
+
+StatusOr<RotationStatus> SecretRotator::Start(const RequestContext& ctx, const std::string& mount,
+                                              const std::string& path,
+                                              std::optional<RotationStep> only) {
+  KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
+  KH_RETURN_IF_ERROR(CheckStart(m, only));
+  const std::string target = mount + "/" + path;
+  {
+    std::lock_guard lock(mu_);
+    if (!busy_.insert(target).second) {
+      return AlreadyExists("this secret is being rotated now; try again when that is done",
+                           "data/rotation_busy");
+    }
+    outcomes_.erase(target);
+  }
+  // The request is answered before the rotation ends: its audit entries still name its caller,
+  // address and request id, without its deadline.
+  RequestContext job_ctx = ctx;
+  job_ctx.deadline = std::chrono::steady_clock::time_point::max();
+  job_ctx.may_block = true;
+  const bool queued = Submit([this, job_ctx, mount, path, only, target] {
+    auto done = Drive(job_ctx, mount, path, only);
+    Outcome o;
+    o.finished = done.ok() && done->last_step == RotationStepName(RotationStep::kFinish);
+    if (!done.ok()) {
+      o.error = done.status().message();
+      spdlog::warn("{}: rotation of secret {} ended in an error: {}", job_ctx.request_id, target,
+                   o.error);
+    }
+    std::lock_guard lock(mu_);
+    busy_.erase(target);
+    if (outcomes_.size() >= kMaxOutcomes) outcomes_.erase(outcomes_.begin());
+    outcomes_[target] = std::move(o);
+  });
+  if (!queued) {
+    std::lock_guard lock(mu_);
+    busy_.erase(target);
+    return Status(StatusCode::kResourceExhausted, "rotation/queue_full",
+                  "too many rotations are under way; try again in a few seconds");
+  }
+  RotationStatus out = StatusOf(m);
+  out.running = true;
+  return out;
+}
 
 StatusOr<RotationStatus> SecretRotator::Rotate(const RequestContext& ctx, const std::string& mount,
                                                const std::string& path,
@@ -154,7 +267,7 @@ StatusOr<RotationStatus> SecretRotator::Failed(const RequestContext& ctx, const 
   KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
   if (step == RotationStep::kCreate && m.pending_version) {
     // What a failed create wrote is not trusted: the retry creates afresh.
-    KH_RETURN_IF_ERROR(secrets_.CancelRotation(ctx, mount, path));
+    KH_RETURN_IF_ERROR(secrets_.CancelRotation(ctx, mount, path, /*forced=*/false));
     KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
   }
   KH_RETURN_IF_ERROR(secrets_.RecordRotationStep(
@@ -178,12 +291,32 @@ Status SecretRotator::RunStep(RotationStep step, const std::string& mount,
 StatusOr<RotationStatus> SecretRotator::Get(const RequestContext& ctx, const std::string& mount,
                                             const std::string& path) {
   KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
-  return StatusOf(m);
+  RotationStatus out = StatusOf(m);
+  std::lock_guard lock(mu_);
+  const std::string target = mount + "/" + path;
+  out.running = busy_.contains(target);
+  if (auto it = outcomes_.find(target); !out.running && it != outcomes_.end()) {
+    if (it->second.finished && !m.pending_version) {
+      out.last_step = RotationStepName(RotationStep::kFinish);
+    }
+    if (!it->second.error.empty() && out.failure.empty()) out.failure = it->second.error;
+  }
+  return out;
 }
 
 StatusOr<RotationStatus> SecretRotator::Cancel(const RequestContext& ctx, const std::string& mount,
-                                               const std::string& path) {
-  KH_RETURN_IF_ERROR(secrets_.RotationState(ctx, mount, path).status());
+                                               const std::string& path, bool force) {
+  KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
+  if (!force && SetHasRun(m)) {
+    const std::string ran = m.rotation_failure.empty()
+                                ? m.rotation_step
+                                : m.rotation_failure.substr(0, m.rotation_failure.find(':'));
+    return AlreadyExists("step '" + ran +
+                             "' has run: the provider may already use the pending value, and "
+                             "keyhold holds its only copy; finish the rotation, or cancel with "
+                             "force to drop it anyway",
+                         "data/rotation_past_set");
+  }
   std::string target = mount + "/" + path;
   {
     std::lock_guard lock(mu_);
@@ -192,7 +325,11 @@ StatusOr<RotationStatus> SecretRotator::Cancel(const RequestContext& ctx, const 
                            "data/rotation_busy");
     }
   }
-  KH_RETURN_IF_ERROR(secrets_.CancelRotation(ctx, mount, path));
+  KH_RETURN_IF_ERROR(secrets_.CancelRotation(ctx, mount, path, force && SetHasRun(m)));
+  {
+    std::lock_guard lock(mu_);
+    outcomes_.erase(target);
+  }
   return Get(ctx, mount, path);
 }
 

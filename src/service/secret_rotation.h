@@ -9,7 +9,9 @@
 // Until finish, a plain read returns the current version. A step that fails leaves the current
 // version untouched and is recorded (audit and rotation state); running the rotation again
 // retries from the failed step. A step that is done is not run again. Cancel drops the pending
-// version. A create that fails drops what it wrote, so a retry creates afresh.
+// version — refused, unless forced, once `set` has run (done or failed), since the provider may
+// already use the pending value and it is its only stored copy. A create that fails drops what
+// it wrote, so a retry creates afresh.
 //
 // The driver (a command the operator configured, rotation_command.h) is called with the step and
 // the path, and a token that may read and rotate that one path only, for as long as the step
@@ -23,13 +25,17 @@
 // Thread-safety: all methods may be called concurrently; one rotation of a path runs at a time.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "audit/alert.h"
@@ -73,6 +79,10 @@ struct RotationOptions {
   int64_t remind_every_ms = 24LL * 3600 * 1000;
   // How long a driver's token stays valid (the driver's own timeout, and a little more).
   int64_t token_ttl_ms = 60'000;
+  // Start runs rotations on threads of their own, never a request's: this many at once, and
+  // this many more waiting; past that Start refuses (kResourceExhausted).
+  int workers = 2;
+  int queue_limit = 32;
 };
 
 struct RotationStatus {
@@ -85,6 +95,7 @@ struct RotationStatus {
   std::string failure;    // the failed step and why; "" if none failed
   std::optional<int64_t> rotation_period_ms;
   std::optional<int64_t> next_rotation_at_ms;
+  bool running = false;  // a rotation of this secret is queued or running now
 };
 
 struct DueSecret {
@@ -106,6 +117,11 @@ class SecretRotator {
   // be null.
   SecretRotator(SecretService& secrets, store::Store& store, Env& env, audit::AlertSink* alerts,
                 RotationDriver* driver, RotationOptions options);
+  // Waits for the rotations running now (each step is bounded by the driver's timeout); those
+  // still queued are not run.
+  ~SecretRotator();
+  SecretRotator(const SecretRotator&) = delete;
+  SecretRotator& operator=(const SecretRotator&) = delete;
 
   // Runs the steps not yet done, in order, through finish; or, with `only`, that step alone if
   // the steps before it are done (a done step is a no-op). Returns the state after the call: a
@@ -116,12 +132,25 @@ class SecretRotator {
   // kAlreadyExists "data/rotation_busy" if this path is rotating now; kUnavailable.
   StatusOr<RotationStatus> Rotate(const RequestContext& ctx, const std::string& mount,
                                   const std::string& path, std::optional<RotationStep> only);
+  // As Rotate, but on the rotator's own threads: checks what Rotate would refuse at once
+  // (permission, no secret, out of order, busy), queues the rotation and returns the state with
+  // `running` set. Get tells how it went: `running` until it is done, then `last_step` "finish"
+  // if it finished the rotation, and `failure` if a step failed or the run ended in an error.
+  // A rotation command calls back into the server while its step runs: were the step run on
+  // the request's thread, few request threads could all wait on steps waiting on them.
+  // Errors: as Rotate; kResourceExhausted "rotation/queue_full" when workers + queue_limit
+  // rotations are under way.
+  StatusOr<RotationStatus> Start(const RequestContext& ctx, const std::string& mount,
+                                 const std::string& path, std::optional<RotationStep> only);
   // The rotation's state. Errors: as Rotate.
   StatusOr<RotationStatus> Get(const RequestContext& ctx, const std::string& mount,
                                const std::string& path);
-  // Drops the pending version; the current one is untouched. Errors: as Rotate.
+  // Drops the pending version; the current one is untouched. Once `set` has run (done, or
+  // failed: it may have changed the provider anyway) the pending value may be the one the
+  // provider uses and keyhold holds its only copy, so cancel is then refused unless `force`:
+  // kAlreadyExists "data/rotation_past_set". Other errors: as Rotate.
   StatusOr<RotationStatus> Cancel(const RequestContext& ctx, const std::string& mount,
-                                  const std::string& path);
+                                  const std::string& path, bool force);
   // The secrets due within `within_ms` from now (or overdue) that the caller may rotate,
   // earliest first. Errors: kInvalidArgument for a negative within, or more than kMaxDue due;
   // kUnavailable.
@@ -138,6 +167,11 @@ class SecretRotator {
  private:
   StatusOr<RotationStatus> Drive(const RequestContext& ctx, const std::string& mount,
                                  const std::string& path, std::optional<RotationStep> only);
+  // What Drive would refuse before running anything.
+  Status CheckStart(const SecretMetadata& m, std::optional<RotationStep> only) const;
+  // Queues `job` for a worker; false if the queue is full.
+  bool Submit(std::function<void()> job);
+  void WorkerLoop();
   StatusOr<RotationStatus> Finish(const RequestContext& ctx, const std::string& mount,
                                   const std::string& path);
   StatusOr<RotationStatus> Failed(const RequestContext& ctx, const std::string& mount,
@@ -163,6 +197,19 @@ class SecretRotator {
   };
   std::map<std::string, TokenGrant> tokens_;  // by SHA-256 hex of the token; guarded by mu_
   std::set<std::string> reminded_;            // reminder keys raised; guarded by mu_
+  // How the last run Start queued for a path ended (until the next starts, or a cancel).
+  struct Outcome {
+    bool finished = false;  // it made the pending version current
+    std::string error;      // why it ended in an error that is no step failure; "" if none
+  };
+  static constexpr size_t kMaxOutcomes = 1024;
+  std::map<std::string, Outcome> outcomes_;  // by mount/path; guarded by mu_
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<std::function<void()>> queue_;  // guarded by queue_mu_
+  std::vector<std::thread> workers_;         // started at the first Start; guarded by queue_mu_
+  bool stopping_ = false;                    // guarded by queue_mu_
 };
 
 }  // namespace keyhold::service

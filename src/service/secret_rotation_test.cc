@@ -4,7 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "core/secret_path.h"
 #include "fakes/fake_env.h"
@@ -222,13 +228,52 @@ TEST_F(SecretRotationTest, ACreateThatWritesNothingFails) {
 
 TEST_F(SecretRotationTest, CancelDropsThePendingVersionAndCurrentStays) {
   ASSERT_TRUE(Rotate(RotationStep::kCreate).ok());
-  auto cancelled = rotator_->Cancel(admin_, "secret", "db/password");
+  auto cancelled = rotator_->Cancel(admin_, "secret", "db/password", /*force=*/false);
   ASSERT_TRUE(cancelled.ok());
   EXPECT_FALSE(cancelled->pending_version);
   EXPECT_EQ(Current(), R"({"password":"old"})");
   EXPECT_EQ(AtStage(SecretStage::kPending), "error: data/secret_not_found");
   ASSERT_TRUE(Rotate().ok());
   EXPECT_EQ(Current(), R"({"password":"new-2"})");
+}
+
+TEST_F(SecretRotationTest, CancelOnceSetHasRunIsRefusedUnlessForced) {
+  for (RotationStep last : {RotationStep::kSet, RotationStep::kTest}) {
+    for (RotationStep step : {RotationStep::kCreate, RotationStep::kSet, RotationStep::kTest}) {
+      ASSERT_TRUE(Rotate(step).ok());
+      if (step == last) break;
+    }
+    const std::string pending = AtStage(SecretStage::kPending);
+    auto refused = rotator_->Cancel(admin_, "secret", "db/password", /*force=*/false);
+    EXPECT_EQ(refused.status().code(), StatusCode::kAlreadyExists);
+    EXPECT_EQ(refused.status().reason(), "data/rotation_past_set");
+    EXPECT_NE(refused.status().message().find(std::string(RotationStepName(last))),
+              std::string::npos);
+    EXPECT_EQ(AtStage(SecretStage::kPending), pending);  // still held
+    auto forced = rotator_->Cancel(admin_, "secret", "db/password", /*force=*/true);
+    ASSERT_TRUE(forced.ok()) << forced.status().message();
+    EXPECT_FALSE(forced->pending_version);
+    EXPECT_EQ(Current(), R"({"password":"old"})");
+  }
+  const auto audit = Audit();
+  const auto last_cancel =
+      std::find_if(audit.rbegin(), audit.rend(),
+                   [](const audit::AuditEntry& e) { return e.action == "secret.rotation_cancel"; });
+  ASSERT_NE(last_cancel, audit.rend());
+  EXPECT_NE(last_cancel->details_json.find(R"("forced":true)"), std::string::npos);
+}
+
+TEST_F(SecretRotationTest, CancelAfterAFailedSetIsRefusedUnlessForced) {
+  provider_->fail_at = RotationStep::kSet;
+  auto failed = Rotate();
+  ASSERT_TRUE(failed.ok());
+  ASSERT_EQ(failed->failure, "set: the command exited with status 3");
+  ASSERT_TRUE(failed->pending_version);
+  EXPECT_EQ(rotator_->Cancel(admin_, "secret", "db/password", false).status().reason(),
+            "data/rotation_past_set");
+  EXPECT_TRUE(rotator_->Cancel(admin_, "secret", "db/password", true).ok());
+  // Nothing pending: a plain cancel is a no-op, not refused.
+  EXPECT_TRUE(rotator_->Cancel(admin_, "secret", "db/password", false).ok());
 }
 
 TEST_F(SecretRotationTest, APendingVersionDestroyedOrDeletedIsNotMadeCurrent) {
@@ -246,7 +291,7 @@ TEST_F(SecretRotationTest, APendingVersionDestroyedOrDeletedIsNotMadeCurrent) {
     auto finish = Rotate(RotationStep::kFinish);
     EXPECT_EQ(finish.status().reason(), "data/pending_version_gone");
     EXPECT_EQ(Current(), before);  // the current value still reads
-    ASSERT_TRUE(rotator_->Cancel(admin_, "secret", "db/password").ok());
+    ASSERT_TRUE(rotator_->Cancel(admin_, "secret", "db/password", /*force=*/true).ok());
   }
   ASSERT_TRUE(Rotate().ok());  // and a fresh rotation goes through
 }
@@ -385,6 +430,111 @@ TEST_F(SecretRotationTest, RemindersComeBeforeAndAfterTheDueDate) {
   for (const auto& a : sink_.raised) {
     EXPECT_EQ(a.evidence_json.find("old"), std::string::npos);  // names, never values
   }
+}
+
+// Waits (on the real clock) until the rotation of `path` is no longer running.
+StatusOr<RotationStatus> AwaitRotation(SecretRotator& rotator, const RequestContext& ctx,
+                                       const std::string& path) {
+  for (int i = 0; i < 1000; ++i) {
+    auto s = rotator.Get(ctx, "secret", path);
+    if (!s.ok() || !s->running) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Unavailable("still running after 5 s");
+}
+
+TEST_F(SecretRotationTest, StartRunsTheStepsOnTheRotatorsThreadsAndGetTellsTheEnd) {
+  std::set<std::thread::id> ran_on;
+  class Recording final : public RotationDriver {
+   public:
+    Recording(RotationDriver& inner, std::set<std::thread::id>& ids) : inner_(inner), ids_(ids) {}
+    Status Run(const Call& call) override {
+      ids_.insert(std::this_thread::get_id());
+      return inner_.Run(call);
+    }
+
+   private:
+    RotationDriver& inner_;
+    std::set<std::thread::id>& ids_;
+  } recording(*provider_, ran_on);
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &recording, RotationOptions{});
+  rotator_ptr_ = &rotator;
+  auto started = rotator.Start(admin_, "secret", "db/password", {});
+  ASSERT_TRUE(started.ok()) << started.status().message();
+  EXPECT_TRUE(started->running);
+  EXPECT_EQ(started->current_version, 1);
+  auto done = AwaitRotation(rotator, admin_, "db/password");
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  EXPECT_FALSE(done->running);
+  EXPECT_EQ(done->last_step, "finish");
+  EXPECT_EQ(done->failure, "");
+  EXPECT_EQ(done->current_version, 2);
+  EXPECT_EQ(Current(), R"({"password":"new-1"})");
+  EXPECT_EQ(ran_on.size(), 1U);
+  EXPECT_FALSE(ran_on.contains(std::this_thread::get_id()));
+  rotator_ptr_ = rotator_.get();
+}
+
+TEST_F(SecretRotationTest, StartRefusesAtOnceWhatRotateWouldRefuse) {
+  auto early = rotator_->Start(admin_, "secret", "db/password", RotationStep::kTest);
+  EXPECT_EQ(early.status().reason(), "data/rotation_out_of_order");
+  EXPECT_EQ(rotator_->Start(admin_, "secret", "db/none", {}).status().code(),
+            StatusCode::kNotFound);
+  RequestContext reader{.request_id = "req_r"};
+  reader.actor = {.key_id = "key_r", .permissions = {"secret.read:*"}};
+  EXPECT_EQ(rotator_->Start(reader, "secret", "db/password", {}).status().code(),
+            StatusCode::kPermissionDenied);
+  SecretRotator by_hand(*secrets_, *store_, env_, nullptr, nullptr, RotationOptions{});
+  EXPECT_EQ(by_hand.Start(admin_, "secret", "db/password", {}).status().reason(),
+            "rotation/no_pending_value");
+}
+
+TEST_F(SecretRotationTest, StartIsBoundedByItsWorkersAndQueue) {
+  // A driver whose steps wait until released, as a slow command does.
+  class Gate final : public RotationDriver {
+   public:
+    Status Run(const Call&) override {
+      std::unique_lock lock(mu);
+      ++entered;
+      cv.notify_all();
+      cv.wait(lock, [&] { return open; });
+      return Unavailable("the command exited with status 1");
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    int entered = 0;
+    bool open = false;
+  } gate;
+  for (const char* p : {"db/a", "db/b", "db/c"}) {
+    ASSERT_TRUE(secrets_->Write(admin_, "secret", p, crypto::Secret(R"({"v":"1"})"), {}).ok());
+  }
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &gate,
+                        RotationOptions{.workers = 1, .queue_limit = 1});
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/a", {}).ok());
+  {
+    std::unique_lock lock(gate.mu);
+    gate.cv.wait(lock, [&] { return gate.entered == 1; });  // a runs; the queue is empty
+  }
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/b", {}).ok());  // b waits
+  auto full = rotator.Start(admin_, "secret", "db/c", {});
+  EXPECT_EQ(full.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(full.status().reason(), "rotation/queue_full");
+  EXPECT_FALSE(rotator.Get(admin_, "secret", "db/c")->running);  // refused: not left busy
+  EXPECT_EQ(rotator.Start(admin_, "secret", "db/a", {}).status().reason(), "data/rotation_busy");
+  EXPECT_TRUE(rotator.Get(admin_, "secret", "db/b")->running);
+  {
+    std::lock_guard lock(gate.mu);
+    gate.open = true;
+  }
+  gate.cv.notify_all();
+  for (const char* p : {"db/a", "db/b"}) {
+    auto end = AwaitRotation(rotator, admin_, p);
+    ASSERT_TRUE(end.ok()) << end.status().message();
+    EXPECT_EQ(end->failure, "create: the command exited with status 1");
+    EXPECT_NE(end->last_step, "finish");
+  }
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/c", {}).ok());  // room again
+  EXPECT_TRUE(AwaitRotation(rotator, admin_, "db/c").ok());
 }
 
 }  // namespace

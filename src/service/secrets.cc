@@ -426,11 +426,12 @@ class SecretServiceImpl final : public SecretService {
   }
 
   Status CancelRotation(const RequestContext& ctx, const std::string& mount,
-                        const std::string& path) override {
+                        const std::string& path, bool forced) override {
     KH_RETURN_IF_ERROR(CheckPath(mount, path));
     KH_RETURN_IF_ERROR(Require(ctx, "rotate", mount, path, "secret.rotation_cancel"));
     KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
     json details = {{"version", rec.pending_version ? json(*rec.pending_version) : json(nullptr)}};
+    if (forced) details["forced"] = true;
     audit::AuditEntry entry = Entry(ctx, "secret.rotation_cancel", mount, path, details);
     return store_.CancelSecretRotation(mount, path, &entry);
   }

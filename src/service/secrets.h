@@ -212,9 +212,10 @@ class SecretService {
   virtual Status FinishRotation(const RequestContext& ctx, const std::string& mount,
                                 const std::string& path, int64_t pending) = 0;
   // Drops the pending version, if any, and the rotation's progress; current is untouched.
-  // Errors: kNotFound if there is no secret.
+  // `forced` (the caller overrode the refusal to drop a value already set at the provider) is
+  // recorded in the audit entry. Errors: kNotFound if there is no secret.
   virtual Status CancelRotation(const RequestContext& ctx, const std::string& mount,
-                                const std::string& path) = 0;
+                                const std::string& path, bool forced) = 0;
 
   // Adds a keyring term and re-wraps every data key under it; returns the new term. Needs
   // rotate on "*"-equivalent access (`secret.rotate` or a glob matching everything). Errors:

@@ -86,9 +86,14 @@ test("a signed report revokes or disables each keyhold key, and answers alike fo
   assert.ok(alerts.some((x) => x.keyId === b.keyId));
   const events = await s.ok("audit.listEvents", { target: a.keyId });
   assert.ok(events.some((e) => e.action === "key.leak_reported"));
-  // The same report again: the same answer.
+  // The same report again (a replay, or a retry): the same answer, and it is not acted on again.
+  const leakEntries = async () =>
+    (await s.ok("audit.listEvents", { action: "key.leak_reported", limit: 1000 })).length;
+  const before = await leakEntries();
   const again = await report([match(a.key), match(b.key), match("hd_" + "A".repeat(49)), match("not a key")]);
+  assert.equal(again.status, 200, again.text);
   assert.deepEqual(again.body, { received: 4 });
+  assert.equal(await leakEntries(), before);
 });
 
 test("unsigned, wrongly signed and malformed reports change nothing", async () => {

@@ -183,6 +183,31 @@ test("init-shares seals a data directory; serve starts sealed; unseal by shares;
   u = await unseal(s, `${shares[1]}\n`);  // more shares change nothing
   assert.equal(u.stdout, "unsealed\n");
 
+  // Every attempt made while sealed is in the audit log, with the client's address and the
+  // request id, and no share in it.
+  const events = (await s.ok("audit.listEvents", { action: "seal.*", limit: 100 })).reverse();
+  const text = JSON.stringify(events);
+  for (const share of [...shares, mistyped]) {
+    assert.equal(text.includes(share) || text.includes(share.slice(-20)), false, "a share was audited");
+  }
+  const summary = events.map((e) => {
+    const d = typeof e.details === "string" ? JSON.parse(e.details) : e.details;
+    return `${e.action} ${e.outcome}${d.reason ? " " + d.reason : ""}`;
+  });
+  assert.deepEqual(summary, [
+    "seal.unseal_share failed malformed", "seal.unseal_share failed malformed",
+    "seal.unseal_share failed foreign",
+    // The third share is taken; the set it completes does not give the key.
+    "seal.unseal_share success", "seal.unseal_share success", "seal.unseal_share success",
+    "seal.unseal_share failed wrong_key",
+    "seal.unseal_share success", "seal.unseal_share success", "seal.unseal_share failed repeated",
+    "seal.unseal_reset success",
+    "seal.unseal_share success", "seal.unseal_share success", "seal.unseal_share success",
+    "seal.unseal success",
+  ]);
+  assert.ok(events.every((e) => e.requestId?.startsWith("req_") && e.clientIp === "127.0.0.1"),
+    JSON.stringify(events[0]));
+
   // A restart is sealed again; three other shares open the same secrets. A key given
   // explicitly must be the one the shares make.
   await s.stop();

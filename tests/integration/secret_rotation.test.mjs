@@ -165,6 +165,84 @@ test("cancel drops the pending version; steps out of order are refused", async (
     "first-password");
 });
 
+test("cancel once set has run is refused (409) unless forced", async () => {
+  await vault("POST", "secret/data/db/set-already", { data: { password: "first-password" } });
+  for (const step of ["create", "set"]) {
+    const r = await cli(["secrets", "rotate", "secret/db/set-already", "--step", step], { env });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const refused = await s.call("secrets.cancelRotation", { path: "db/set-already" });
+  assert.equal(refused.status, 409, refused.text);
+  assert.match(refused.body.error.type, /rotation_past_set$/);
+  let r = await cli(["secrets", "rotate", "secret/db/set-already", "--cancel"], { env });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /step 'set' has run/);
+  assert.equal((await vault("GET", "secret/data/db/set-already?keyhold_stage=pending")).status, 200);
+  r = await cli(["secrets", "rotate", "secret/db/set-already", "--force"], { env });
+  assert.equal(r.code, 2);
+  r = await cli(["secrets", "rotate", "secret/db/set-already", "--cancel", "--force"], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await vault("GET", "secret/data/db/set-already?keyhold_stage=pending")).status, 404);
+  assert.match(await auditText(), /secret\.rotation_cancel[^}]*forced/);
+});
+
+test("a command others can change stops the start, named", async () => {
+  const d = tempDir("rotation-loose");
+  const loose = path.join(d, "rotate.sh");
+  fs.writeFileSync(loose, "#!/bin/sh\nexit 0\n");
+  fs.chmodSync(loose, 0o777);
+  const args = ["--data-dir", path.join(d, "data"), "--listen", "127.0.0.1:0",
+    "--secret-rotation-command", loose];
+  let r = await cli(["serve", ...args]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, new RegExp(`secret_rotation_command: ${loose}: it is writable by group or others`));
+  const config = path.join(d, "keyhold.toml");
+  fs.writeFileSync(config, `secret_rotation_command = "${loose}"\n`);
+  r = await cli(["serve", "--check-config", config, "--data-dir", path.join(d, "data")]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr + r.stdout, /it is writable by group or others/);
+  fs.chmodSync(loose, 0o755);
+  r = await cli(["serve", "--check-config", config, "--data-dir", path.join(d, "data")]);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test("rotate answers 202 and the steps run apart from request threads: one worker is enough", async () => {
+  const one = await new Server({
+    args: ["--workers", "1", "--secret-rotation-command", script, "--secret-rotation-timeout", "20s"],
+  }).start();
+  try {
+    const put = await fetch(`${one.url}/v1/secret/data/db/one-worker`, {
+      method: "POST",
+      headers: { "x-vault-token": one.rootKey, "content-type": "application/json" },
+      body: JSON.stringify({ data: { password: "first-password" } }),
+    });
+    assert.equal(put.status, 200);
+    const started = Date.now();
+    const r = await one.call("secrets.rotate", { path: "db/one-worker" });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.body.data.running, true);
+    assert.equal(r.body.data.currentVersion, 1);
+    let state;
+    await eventually(async () => {
+      state = await one.ok("secrets.getRotation", { path: "db/one-worker" });
+      assert.equal(state.running, false);
+    }, 15000);
+    assert.equal(state.lastStep, "finish", JSON.stringify(state));
+    assert.equal(state.failure, null);
+    assert.equal(state.currentVersion, 2);
+    // The command's calls back into the server were served while its step ran: well within the
+    // step timeout, which a step waiting on the only worker would have run into.
+    assert.ok(Date.now() - started < 15000);
+    // The CLI waits for the end in the same way.
+    const cliEnv = { KEYHOLD_ADDR: one.url, KEYHOLD_TOKEN: one.rootKey };
+    const again = await cli(["secrets", "rotate", "secret/db/one-worker"], { env: cliEnv });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /current version 3, previous 2 \(rotated\)/);
+  } finally {
+    await one.stop();
+  }
+});
+
 test("rotation needs secret.rotate on the path", async () => {
   await vault("POST", "secret/data/db/guarded", { data: { password: "first-password" } });
   const reader = await s.ok("rootKeys.createRootKey", { permissions: ["secret.read:secret/*"] });

@@ -34,7 +34,8 @@ json StatusJson(const service::RotationStatus& s) {
           {"lastStep", s.last_step},
           {"failure", s.failure.empty() ? json(nullptr) : json(s.failure)},
           {"rotationPeriodMs", OptionalInt(s.rotation_period_ms)},
-          {"nextRotationAt", OptionalInt(s.next_rotation_at_ms)}};
+          {"nextRotationAt", OptionalInt(s.next_rotation_at_ms)},
+          {"running", s.running}};
 }
 
 struct Target {
@@ -134,8 +135,19 @@ HttpResponse RotationApi::Rotate(Call& c) {
     if (!step) c.r.Error("body.step", "must be create, set, test or finish");
   }
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(c, s, rotator().Rotate(c.ctx, t.mount, t.path, step));
-  return Ok(c.id, StatusJson(*s));
+  // The steps run on the rotator's threads (a rotation command calls back into this server while
+  // its step runs): 202 with the state, then secrets.getRotation until running is false.
+  auto s = rotator().Start(c.ctx, t.mount, t.path, step);
+  if (!s.ok()) {
+    HttpResponse r = unkey::Error(c.id, s.status());
+    if (s.status().code() == StatusCode::kResourceExhausted) {
+      r.headers.emplace_back("Retry-After", "5");
+    }
+    return r;
+  }
+  HttpResponse r = Ok(c.id, StatusJson(*s));
+  r.status = 202;
+  return r;
 }
 
 HttpResponse RotationApi::GetRotation(Call& c) {
@@ -147,8 +159,9 @@ HttpResponse RotationApi::GetRotation(Call& c) {
 
 HttpResponse RotationApi::CancelRotation(Call& c) {
   Target t = ReadTarget(c);
+  bool force = c.r.Bool("force").value_or(false);
   if (auto bad = c.Finish()) return *bad;
-  KH_HTTP_TRY(c, s, rotator().Cancel(c.ctx, t.mount, t.path));
+  KH_HTTP_TRY(c, s, rotator().Cancel(c.ctx, t.mount, t.path, force));
   return Ok(c.id, StatusJson(*s));
 }
 

@@ -626,7 +626,7 @@ HttpResponse VaultApi::Unseal(RequestContext& ctx, const HttpRequest& req) {
   auto reset = BoolOf(*body, "reset");
   if (!reset.ok()) return VaultError(400, reset.status().message());
   if (*reset && **reset) {
-    auto state = options_.seal->Reset(ctx.client_ip);
+    auto state = options_.seal->Reset(ctx);
     if (!state.ok()) return VaultError(429, state.status().message());
     return JsonResponse(200, SealStatusJson(*state, options_));
   }
@@ -635,7 +635,7 @@ HttpResponse VaultApi::Unseal(RequestContext& ctx, const HttpRequest& req) {
     return VaultError(400,
                       "'key' must be specified in request body as JSON, or 'reset' set to true");
   }
-  auto state = options_.seal->Submit(key->get_ref<const std::string&>(), ctx.client_ip);
+  auto state = options_.seal->Submit(key->get_ref<const std::string&>(), ctx);
   OPENSSL_cleanse(key->get_ref<std::string&>().data(), key->get_ref<const std::string&>().size());
   if (!state.ok()) {
     if (state.status().code() == StatusCode::kResourceExhausted) {

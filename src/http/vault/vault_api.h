@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/context.h"
 #include "core/env.h"
 #include "core/status.h"
 #include "http/router.h"
@@ -53,15 +54,16 @@ class SealControl {
   virtual bool IsSealed() const = 0;
   // May wait while an unseal is in progress: call from a worker.
   virtual State Get() = 0;
-  // Takes one share (its text as the operator has it) from `client` (an address). Errors:
+  // Takes one share (its text as the operator has it) from `ctx`'s caller (counted by its client
+  // address; its request id is what the audit entry names). Errors:
   // kInvalidArgument for a share that is malformed, foreign, repeated, or completes a set that
   // does not give the master key (the progress is then reset); kResourceExhausted when `client`
   // sends shares or resets too fast (each address is counted apart, so one cannot hold the
   // others back); kUnavailable when the master key was had but the services that need it did
   // not start. Messages never quote the share.
-  virtual StatusOr<State> Submit(std::string_view share, std::string_view client) = 0;
+  virtual StatusOr<State> Submit(std::string_view share, const RequestContext& ctx) = 0;
   // Forgets the shares held so far. Errors: kResourceExhausted as Submit.
-  virtual StatusOr<State> Reset(std::string_view client) = 0;
+  virtual StatusOr<State> Reset(const RequestContext& ctx) = 0;
 };
 
 struct VaultOptions {
