@@ -151,12 +151,37 @@ audit::AuditEntry KeyServiceImpl::NewAuditEntry(const RequestContext& ctx, std::
 }
 
 Status KeyServiceImpl::ApplyAudited(const RequestContext& ctx, WriteBatch& batch,
-                                    const CreditsCell* held) {
+                                    CreditsCell* held) {
+  std::vector<CreditsCell*> cells;
+  if (held) cells.push_back(held);
+  return ApplyAudited(ctx, batch, cells);
+}
+
+std::vector<std::unique_lock<std::mutex>> KeyServiceImpl::LockCells(
+    const std::vector<std::shared_ptr<const KeyEntry>>& entries, std::vector<CreditsCell*>* cells) {
+  std::vector<CreditsCell*> order;
+  for (const auto& e : entries) {
+    if (e->credits) order.push_back(e->credits.get());
+  }
+  std::sort(order.begin(), order.end());
+  order.erase(std::unique(order.begin(), order.end()), order.end());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(order.size());
+  for (CreditsCell* c : order) {
+    locks.emplace_back(c->mu);
+    cells->push_back(c);
+  }
+  return locks;
+}
+
+Status KeyServiceImpl::ApplyAudited(const RequestContext& ctx, WriteBatch& batch,
+                                    const std::vector<CreditsCell*>& held_cells) {
   const Names names{permissions_, roles_, batch};
   std::span<const uint8_t> salt = audit_salt_;
   auto record_of = [&](const KeyEntry& e) {
-    return e.ToRecord(e.credits.get() == held && held ? KeyEntry::CellLock::kHeldByCaller
-                                                      : KeyEntry::CellLock::kTake);
+    const bool held = e.credits && std::find(held_cells.begin(), held_cells.end(),
+                                             e.credits.get()) != held_cells.end();
+    return e.ToRecord(held ? KeyEntry::CellLock::kHeldByCaller : KeyEntry::CellLock::kTake);
   };
   auto add = [&](std::string action, const std::string& target, const json& before,
                  const json& after) {

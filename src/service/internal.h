@@ -304,9 +304,17 @@ class KeyServiceImpl final : public KeyService {
   // state held now, then applies it: the entries are committed with the changes or not at all.
   // Every write of the service goes through here. REQUIRES: write_mu_; if the caller holds a
   // key's credits cell locked (so that no spend lands between its read and its write), it names
-  // it as `held`.
+  // it as `held` (several: `held_cells`).
   Status ApplyAudited(const RequestContext& ctx, store::WriteBatch& batch,
-                      const CreditsCell* held = nullptr);
+                      CreditsCell* held = nullptr);
+  Status ApplyAudited(const RequestContext& ctx, store::WriteBatch& batch,
+                      const std::vector<CreditsCell*>& held_cells);
+  // Locks the credits cells of `entries` (each once, in one order, so that two callers cannot
+  // deadlock), for a write of whole key records that must not overwrite a spend made between
+  // reading a record and writing it. Release them before taking mu_ (readers take mu_ first).
+  static std::vector<std::unique_lock<std::mutex>> LockCells(
+      const std::vector<std::shared_ptr<const KeyEntry>>& entries,
+      std::vector<CreditsCell*>* cells);
   audit::AuditEntry NewAuditEntry(const RequestContext& ctx, std::string action, std::string target,
                                   std::string details) const;
   // Raises audit.sink_failing for a change refused with `refused` (kUnavailable), best effort.
@@ -375,7 +383,8 @@ class KeyServiceImpl final : public KeyService {
   // Writes `rec` (with `batch`) and swaps its entry in. `previous` is the entry it replaces.
   // Unless `credits_changed`, rec's balance is refreshed from the live cell under its lock, so a
   // spend between reading the record and writing it is never overwritten.
-  enum class Credits { kUnchanged, kChanged };
+  // kRefillChanged: rec's refill rule is new, its balance the one the key shows at the write.
+  enum class Credits { kUnchanged, kChanged, kRefillChanged };
   Status CommitKey(const RequestContext& ctx, KeyRecord rec, store::WriteBatch batch,
                    const std::vector<PermissionRecord>& new_perms,
                    const std::vector<IdentityRecord>& new_identities,

@@ -141,17 +141,20 @@ Status KeyServiceImpl::FlushLastUsed() {
 }
 
 Status KeyServiceImpl::ReleaseReservedCredits(int64_t idle_ms) {
-  std::vector<std::shared_ptr<CreditsCell>> cells;
+  std::vector<std::shared_ptr<const KeyEntry>> entries;
   {
     std::shared_lock lock(mu_);
     for (const auto& [id, e] : by_id_) {
-      if (e->credits && e->credits->owner_id == id) cells.push_back(e->credits);
+      if (e->credits) entries.push_back(e);
     }
   }
+  // Every cell once, locked until the store has answered: no spend lands in between.
+  std::vector<CreditsCell*> locked;
+  auto held = LockCells(entries, &locked);
   const int64_t now = env_.NowMillis();
-  Status first = OkStatus();
-  for (const auto& cell : cells) {
-    std::lock_guard lock(cell->mu);
+  std::vector<store::CreditsReturn> returns;
+  std::vector<CreditsCell*> giving;
+  for (CreditsCell* cell : locked) {
     if (cell->reserved <= 0 || !cell->credits.remaining) continue;
     if (idle_ms > 0 && now - cell->last_spent_at < idle_ms) continue;
     CreditsState probe = cell->credits;
@@ -159,19 +162,19 @@ Status KeyServiceImpl::ReleaseReservedCredits(int64_t idle_ms) {
       cell->reserved = 0;
       continue;
     }
-    StatusOr<CreditsState> stored =
-        store_.AdjustCredits(cell->owner_id, cell->reserved, now, nullptr);
-    if (stored.ok()) {
-      cell->credits = *stored;
-      cell->reserved = 0;
-      cell->block = 0;
-    } else if (stored.status().code() == StatusCode::kNotFound) {
-      cell->reserved = 0;  // the key is gone, and its balance with it
-    } else if (first.ok()) {
-      first = stored.status();
-    }
+    returns.push_back({cell->owner_id, cell->reserved, cell->credits.last_refill_at});
+    giving.push_back(cell);
   }
-  return first;
+  if (returns.empty()) return OkStatus();
+  KH_ASSIGN_OR_RETURN(std::vector<std::optional<CreditsState>> stored,
+                      store_.GiveBackCredits(returns, now));
+  for (size_t i = 0; i < giving.size(); ++i) {
+    // Given back, or forfeited: the key is gone, or its balance was set or refilled elsewhere.
+    giving[i]->reserved = 0;
+    giving[i]->block = 0;
+    if (stored[i]) giving[i]->credits = *stored[i];
+  }
+  return OkStatus();
 }
 
 size_t KeyServiceImpl::KeyCount() const {
@@ -331,6 +334,12 @@ void KeyServiceImpl::IndexKeyLocked(std::shared_ptr<const KeyEntry> e) {
 
 void KeyServiceImpl::UnindexKeyLocked(const KeyEntry& e) {
   std::string id = e.id.str();
+  if (e.credits) {
+    // The balance's own key is gone: what was reserved from it is forfeited, so that a rerolled
+    // key still spending it is answered by the store (not found), not from memory.
+    std::lock_guard cell_lock(e.credits->mu);
+    if (e.credits->owner_id == id) e.credits->reserved = 0;
+  }
   by_hash_.erase(e.hash);
   root_key_ids_.erase(id);
   by_id_.erase(id);

@@ -397,6 +397,45 @@ TEST_F(ReservedCreditsTest, ARerolledKeyKeepsItsReservation) {
   EXPECT_EQ(Stored(fresh->key_id), 898);
 }
 
+// The old key of a reroll spends its replacement's balance; once the replacement is deleted, it
+// is answered as the store answers (not found), not from what was reserved.
+TEST_F(ReservedCreditsTest, ARerolledKeyStopsWhenItsReplacementIsDeleted) {
+  CreatedKey k = KeyWith(1000);
+  std::string key(k.key.Reveal());
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(Verify(key), VerifyCode::kValid);
+  auto fresh = svc_->RerollKey(root_, k.key_id, 60'000);
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_TRUE(svc_->DeleteKey(root_, fresh->key_id, Deletion::kSoft).ok());
+  EXPECT_EQ(Verify(key), VerifyCode::kNotFound);
+}
+
+// A new refill rule keeps the balance the key shows, reserved credits included.
+TEST_F(ReservedCreditsTest, ChangingOnlyTheRefillKeepsTheBalanceShown) {
+  CreatedKey k = KeyWith(1000);
+  std::string key(k.key.Reveal());
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(Verify(key), VerifyCode::kValid);
+  ASSERT_LT(Stored(k.key_id), 900);
+  UpdateKeyRequest u{.key_id = k.key_id};
+  CreditsPatch patch;
+  patch.set_refill = true;
+  patch.refill = RefillRule{RefillInterval::kDaily, 5000, 1};
+  u.credits = std::optional<CreditsPatch>(patch);
+  ASSERT_TRUE(svc_->UpdateKey(root_, u).ok());
+  EXPECT_EQ(Shown(k.key_id), 900);
+  EXPECT_EQ(Stored(k.key_id), 900);
+}
+
+// A probe (cost 0) with nothing reserved is the store's to answer: another process may have
+// emptied the balance.
+TEST_F(ReservedCreditsTest, AProbeWithNothingReservedAsksTheStore) {
+  CreatedKey k = KeyWith(5);
+  std::string key(k.key.Reveal());
+  ASSERT_EQ(Verify(key), VerifyCode::kValid);
+  auto elsewhere = sqlite_->SpendCredits(k.key_id, 4, env_.NowMillis(), 0);
+  ASSERT_TRUE(elsewhere.ok() && elsewhere->spent);
+  EXPECT_EQ(Verify(key, std::nullopt, /*cost=*/0), VerifyCode::kUsageExceeded);
+}
+
 TEST_F(KeyServiceTest, AKeyMadeUnlimitedLosesItsRefillForGood) {
   std::string api = NewApi();
   CreditsState credits;

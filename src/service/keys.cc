@@ -201,8 +201,12 @@ Status KeyServiceImpl::CommitKey(const RequestContext& ctx, KeyRecord rec, Write
   if (cell) cell_lock = std::unique_lock(cell->mu);
   // A rerolled key spending its replacement's balance keeps sharing it and stores none itself.
   const bool shares = !rec.credits_key_id.empty();
-  if (credits == Credits::kUnchanged)
+  if (credits == Credits::kUnchanged) {
     rec.credits = cell && !shares ? cell->credits : CreditsState{};
+  } else if (credits == Credits::kRefillChanged && cell && !shares) {
+    // The balance stays what the key shows, reserved credits included, read under the lock.
+    rec.credits.remaining = cell->Shown(env_.NowMillis()).remaining;
+  }
   bool has_credits = shares || rec.credits.remaining.has_value() || rec.credits.refill.has_value();
   batch.put_keys.push_back(rec);
   KH_RETURN_IF_ERROR(ApplyAudited(ctx, batch, cell_lock ? cell.get() : nullptr));
@@ -211,7 +215,8 @@ Status KeyServiceImpl::CommitKey(const RequestContext& ctx, KeyRecord rec, Write
   // readers take mu_ first and then a cell's lock.
   if (cell && !shares) {
     cell->credits = rec.credits;
-    if (credits == Credits::kChanged) cell->reserved = 0;  // a balance set replaces what it held
+    // A balance written whole (set, or what the key showed) replaces what was reserved.
+    if (credits != Credits::kUnchanged) cell->reserved = 0;
   }
   if (!has_credits) cell = nullptr;  // else MakeEntry creates the cell from rec if none exists
   if (cell_lock) cell_lock.unlock();
@@ -414,8 +419,13 @@ StatusOr<KeyView> KeyServiceImpl::UpdateKey(const RequestContext& ctx, UpdateKey
   }
   k.updated_at = now;
   std::string id = k.id;
-  KH_RETURN_IF_ERROR(CommitKey(ctx, std::move(k), std::move(batch), new_perms, new_identities, e,
-                               req.credits ? Credits::kChanged : Credits::kUnchanged));
+  Credits change = Credits::kUnchanged;
+  if (req.credits) {
+    change = *req.credits && !(*req.credits)->set_remaining ? Credits::kRefillChanged
+                                                            : Credits::kChanged;
+  }
+  KH_RETURN_IF_ERROR(
+      CommitKey(ctx, std::move(k), std::move(batch), new_perms, new_identities, e, change));
   std::shared_lock lock(mu_);
   return ViewOf(by_id_.at(id), p);
 }

@@ -123,14 +123,21 @@ Status KeyServiceImpl::DeleteIdentity(const RequestContext& ctx,
   WriteBatch b;
   std::vector<std::shared_ptr<const KeyEntry>> touched;
   for (const auto& [id, e] : by_id_) {
-    if (e->Details().identity_id != r.id) continue;
-    KeyRecord k = e->ToRecord();
+    if (e->Details().identity_id == r.id) touched.push_back(e);
+  }
+  // The keys' cells stay locked from reading their balances to writing them back, so that no
+  // spend made in between is overwritten.
+  std::vector<CreditsCell*> cells;
+  auto held = LockCells(touched, &cells);
+  for (const auto& e : touched) {
+    KeyRecord k =
+        e->ToRecord(e->credits ? KeyEntry::CellLock::kHeldByCaller : KeyEntry::CellLock::kTake);
     k.identity_id.clear();
     b.put_keys.push_back(std::move(k));
-    touched.push_back(e);
   }
   b.delete_identities.push_back(r.id);
-  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, b, cells));
+  held.clear();  // before mu_: readers take mu_ first, then a cell's lock
   std::unique_lock lock(mu_);
   for (size_t i = 0; i < touched.size(); ++i) {
     IndexKeyLocked(MakeEntry(b.put_keys[i], touched[i]->credits, touched[i].get()));

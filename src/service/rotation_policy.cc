@@ -72,6 +72,7 @@ StatusOr<RotationSweep> KeyServiceImpl::SweepRotation() {
   RotationSweep sweep;
   WriteBatch batch;
   std::vector<std::shared_ptr<const KeyEntry>> expiring;
+  std::vector<int64_t> ends;
   for (const auto& [e, at] : overdue) {
     if (rotation_alerted_.insert(e->id.str()).second) {
       RaiseRotationDue(*e, at);
@@ -81,14 +82,23 @@ StatusOr<RotationSweep> KeyServiceImpl::SweepRotation() {
     if (!api || !api->overdue_grace_ms) continue;
     const int64_t end = at + *api->overdue_grace_ms;
     if (e->expires && *e->expires <= end) continue;  // already ends by then
-    KeyRecord rec = e->ToRecord();
-    rec.expires = std::max(end, now);
+    expiring.push_back(e);
+    ends.push_back(std::max(end, now));
+  }
+  if (expiring.empty()) return sweep;
+  // The keys' cells stay locked from reading their balances to writing them back, so that no
+  // spend made in between is overwritten.
+  std::vector<CreditsCell*> cells;
+  auto held = LockCells(expiring, &cells);
+  for (size_t i = 0; i < expiring.size(); ++i) {
+    KeyRecord rec = expiring[i]->ToRecord(expiring[i]->credits ? KeyEntry::CellLock::kHeldByCaller
+                                                               : KeyEntry::CellLock::kTake);
+    rec.expires = ends[i];
     rec.updated_at = now;
     batch.put_keys.push_back(std::move(rec));
-    expiring.push_back(e);
   }
-  if (batch.put_keys.empty()) return sweep;
-  KH_RETURN_IF_ERROR(ApplyAudited(ctx, batch));
+  KH_RETURN_IF_ERROR(ApplyAudited(ctx, batch, cells));
+  held.clear();  // before mu_: readers take mu_ first, then a cell's lock
   std::unique_lock lock(mu_);
   for (size_t i = 0; i < expiring.size(); ++i) {
     IndexKeyLocked(MakeEntry(batch.put_keys[i], expiring[i]->credits, expiring[i].get()));

@@ -33,7 +33,7 @@ static bool NeedsStore(CreditsCell& cell, int64_t cost, int64_t now) {
   if (!cell.credits.remaining) return false;
   CreditsState probe = cell.credits;
   if (!ApplyRefill(probe, now)) {
-    if (cell.reserved >= cost && *probe.remaining + cell.reserved > 0) return false;
+    if (cell.reserved > 0 && cell.reserved >= cost) return false;
     *probe.remaining += cell.reserved;
   }
   return TrySpend(probe, cost);
@@ -277,7 +277,9 @@ Status KeyServiceImpl::SpendCredits(const RequestContext& ctx, const VerifyReque
     }
   };
   // Granted from the reservation: nothing to write, nothing to wait for.
-  if (!refill_due && c.reserved >= req.cost && before > 0) {
+  // (Never a probe of cost 0 with nothing reserved: the store answers that, as it may know the
+  // balance is gone.)
+  if (!refill_due && c.reserved > 0 && c.reserved >= req.cost) {
     c.reserved -= req.cost;
     show(before - req.cost);
     report_low(before - req.cost);

@@ -321,6 +321,14 @@ struct KeyQuery {
 inline constexpr int kMaxKeyQuery = 100'000;
 
 // What SpendCredits did.
+// Credits reserved from key `key_id`'s balance when it stood at `last_refill_at`, to be added
+// back (Store::GiveBackCredits).
+struct CreditsReturn {
+  std::string key_id;
+  int64_t amount = 0;
+  int64_t last_refill_at = 0;
+};
+
 struct SpendResult {
   bool spent = false;    // the balance covered the cost and it was taken (always, if unlimited)
   CreditsState credits;  // the key's credits afterwards, with any due refill applied
@@ -387,6 +395,16 @@ class Store {
   virtual StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta,
                                                int64_t now_ms,
                                                const audit::AuditEntry* audit = nullptr) = 0;
+
+  // Adds each return's amount back to its key's balance, all in one transaction, where the balance
+  // is still the one it was reserved from: the key exists, has a balance, its last_refill_at is
+  // the return's, and no refill is due at `now_ms`. Elsewhere (deleted, made unlimited, set or
+  // refilled since) the return is forfeited: adding it would grant what the new balance never
+  // held. The sum is capped at kMaxCredits. Returns, per return, the credits as stored
+  // afterwards (nullopt where forfeited). Not audited: the balance a key shows does not change.
+  // Errors: kUnavailable if the store cannot be written (nothing is given back).
+  virtual StatusOr<std::vector<std::optional<CreditsState>>> GiveBackCredits(
+      const std::vector<CreditsReturn>& returns, int64_t now_ms) = 0;
 
   // --- the change feed --------------------------------------------------------------------
   //

@@ -237,6 +237,31 @@ TEST_P(StoreContract, ASpendTakesItsExtraInTheSameWrite) {
   EXPECT_EQ(s->SpendCredits("key_1", 0, kJan1, -1).status().code(), StatusCode::kInvalidArgument);
 }
 
+// Reserved credits go back only to the balance they were taken from.
+TEST_P(StoreContract, GiveBackAddsToTheSameBalanceAndForfeitsElsewhere) {
+  auto s = Open();
+  ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 10)).ok());
+  ASSERT_TRUE(Put(*s, CreditKey("key_set", 2, 10)).ok());
+  ASSERT_TRUE(Put(*s, CreditKey("key_free", 3, std::nullopt)).ok());
+  ASSERT_TRUE(Put(*s, CreditKey("key_daily", 4, 10, 100)).ok());
+  const int64_t at = kJan1 + 3'600'000;
+  auto r = s->GiveBackCredits({{"key_1", 5, at},
+                               {"key_set", 5, at + 1},  // its balance was set since
+                               {"key_free", 5, at},
+                               {"key_gone", 5, at},
+                               {"key_daily", 5, at}},  // a refill is due by then
+                              kJan1 + kDayMs + 1);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->size(), 5u);
+  ASSERT_TRUE((*r)[0].has_value());
+  EXPECT_EQ((*r)[0]->remaining, 15);
+  for (size_t i = 1; i < 5; ++i) EXPECT_FALSE((*r)[i].has_value()) << i;
+  s = Open();
+  EXPECT_EQ(Stored(*s, "key_1").remaining, 15);
+  EXPECT_EQ(Stored(*s, "key_set").remaining, 10);
+  EXPECT_EQ(Stored(*s, "key_daily").remaining, 10);
+}
+
 TEST_P(StoreContract, SpendOverTheBalanceIsRefusedAndChangesNothing) {
   auto s = Open();
   ASSERT_TRUE(Put(*s, CreditKey("key_1", 1, 3)).ok());

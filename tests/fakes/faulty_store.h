@@ -28,6 +28,11 @@ class FaultyStore final : public store::Store {
     if (fail_) return WriteFailure();
     return inner_.SpendCredits(key_id, cost, now_ms, extra);
   }
+  StatusOr<std::vector<std::optional<CreditsState>>> GiveBackCredits(
+      const std::vector<store::CreditsReturn>& returns, int64_t now_ms) override {
+    if (fail_) return WriteFailure();
+    return inner_.GiveBackCredits(returns, now_ms);
+  }
   StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta, int64_t now_ms,
                                        const audit::AuditEntry* audit = nullptr) override {
     if (fail_ || (fail_audit_ && audit)) return WriteFailure();

@@ -166,6 +166,36 @@ void SqliteStore::CommitSpends(const std::vector<PendingSpend*>& batch) {
   }
 }
 
+StatusOr<std::vector<std::optional<CreditsState>>> SqliteStore::GiveBackCredits(
+    const std::vector<CreditsReturn>& returns, int64_t now_ms) {
+  std::vector<std::optional<CreditsState>> out(returns.size());
+  auto give_back = [&](sqlite::ChangeLog& log) -> Status {
+    for (size_t i = 0; i < returns.size(); ++i) {
+      const CreditsReturn& r = returns[i];
+      out[i].reset();
+      StatusOr<CreditsState> read = ReadLiveCredits(db_, r.key_id);
+      if (!read.ok()) {
+        if (read.status().code() == StatusCode::kNotFound) continue;
+        return read.status();
+      }
+      CreditsState credits = *read;
+      if (!credits.remaining || r.amount <= 0 || credits.last_refill_at != r.last_refill_at) {
+        continue;
+      }
+      if (CreditsState probe = credits; ApplyRefill(probe, now_ms)) continue;
+      credits.remaining =
+          std::min(kMaxCredits, *credits.remaining + std::min(r.amount, kMaxCredits));
+      KH_RETURN_IF_ERROR(WriteCredits(db_, r.key_id, credits));
+      KH_RETURN_IF_ERROR(log.Record(ChangeKind::kCredits, r.key_id, ChangeOp::kPut));
+      out[i] = credits;
+    }
+    return OkStatus();
+  };
+  std::lock_guard lock(mu_);
+  KH_RETURN_IF_ERROR(WriteLocked(give_back));
+  return out;
+}
+
 StatusOr<CreditsState> SqliteStore::AdjustCredits(const std::string& key_id, int64_t delta,
                                                   int64_t now_ms, const audit::AuditEntry* audit) {
   if (delta < -kMaxCredits || delta > kMaxCredits) {

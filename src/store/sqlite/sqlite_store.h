@@ -56,6 +56,8 @@ class SqliteStore final : public Store {
   Status Apply(const WriteBatch& batch) override;
   StatusOr<SpendResult> SpendCredits(const std::string& key_id, int64_t cost, int64_t now_ms,
                                      int64_t extra) override;
+  StatusOr<std::vector<std::optional<CreditsState>>> GiveBackCredits(
+      const std::vector<CreditsReturn>& returns, int64_t now_ms) override;
   StatusOr<CreditsState> AdjustCredits(const std::string& key_id, int64_t delta, int64_t now_ms,
                                        const audit::AuditEntry* audit = nullptr) override;
   Status TouchLastUsed(const std::vector<std::pair<std::string, int64_t>>& key_times) override;
