@@ -198,6 +198,11 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCom
       return InvalidArgument(where + ": revoke must be an https:// URL");
     r.revoke_url = *v;
   }
+  if (const toml::node* pre = t.get("prefilter")) {
+    auto v = pre->value<std::string>();
+    if (!v || v->empty()) return InvalidArgument(where + ": prefilter must be a non-empty string");
+    r.prefilter = *v;
+  }
   KH_RETURN_IF_ERROR(Strings(t, "keywords", where, r.keywords));
   for (auto& k : r.keywords) k = Lower(k);
   std::erase_if(r.keywords, [](const std::string& k) { return k.empty(); });

@@ -13,6 +13,10 @@
 //                              # (validate.h lists them)
 //   severity = "high"          # keyhold's own: critical, high (default), medium, low or info
 //   revoke = "https://..."     # keyhold's own: where the provider lets you revoke it
+//   prefilter = '''token\s*=\s*\d'''  # keyhold's own: a Vectorscan pattern (case-insensitive)
+//                              # that matches on every line where the rule reports a finding,
+//                              # allowlists applied; the regex then runs only near its matches
+//                              # instead of near every keyword
 //   [[rules.allowlists]]     # (or the older single [rules.allowlist])
 //   regexTarget = "secret"   # "secret", "match" or "line"
 //   regexes = ['''EXAMPLE''']
@@ -76,7 +80,10 @@ struct Rule {
   int secret_group = 0;
   double entropy = 0;
   std::vector<std::string> keywords;  // lower case
-  std::shared_ptr<const RE2> path;    // null: every path
+  // Empty, or a Vectorscan pattern that sends the rule to its regex in place of the keywords: it
+  // must match somewhere on the line of each finding the rule can report (see rules.h's header).
+  std::string prefilter;
+  std::shared_ptr<const RE2> path;  // null: every path
   std::vector<Allowlist> allowlists;
   Validator validator = Validator::kNone;
   std::string severity = "high";

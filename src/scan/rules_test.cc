@@ -170,3 +170,23 @@ TEST(Rules, EntropyInBitsPerCharacter) {
 
 }  // namespace
 }  // namespace keyhold::scan
+
+namespace keyhold::scan {
+namespace {
+
+TEST(Rules, PrefilterIsAStringAndNotEmpty) {
+  auto ok = ParseRules("[[rules]]\nid = \"a\"\nregex = '''a[0-9]+'''\nprefilter = '''a[0-9]'''\n",
+                       "r.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->rules[0].prefilter, "a[0-9]");
+  for (const char* bad : {"prefilter = ''", "prefilter = 3"}) {
+    auto r =
+        ParseRules(std::string("[[rules]]\nid = \"a\"\nregex = '''a'''\n") + bad + "\n", "r.toml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("prefilter must be a non-empty string"), std::string::npos)
+        << r.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace keyhold::scan

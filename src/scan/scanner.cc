@@ -11,6 +11,7 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <span>
 #include <unordered_set>
 
 #include "core/key_format.h"
@@ -221,9 +222,20 @@ int Rank(const Finding& f) {
 // One secret, one finding: where findings overlap (their `column` holds the secret's offset),
 // the best-ranked one stays.
 void DropOverlaps(std::vector<Finding>& found) {
-  std::sort(found.begin(), found.end(), [](const Finding& a, const Finding& b) {
+  auto before = [](const Finding& a, const Finding& b) {
     return std::tie(a.column, a.rule_id) < std::tie(b.column, b.rule_id);
-  });
+  };
+  if (!std::is_sorted(found.begin(), found.end(), before)) {
+    // Positions are sorted, and each finding moved once: a finding is large.
+    std::vector<uint32_t> order(found.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return before(found[a], found[b]); });
+    std::vector<Finding> sorted;
+    sorted.reserve(found.size());
+    for (uint32_t i : order) sorted.push_back(std::move(found[i]));
+    found = std::move(sorted);
+  }
   // Compacted in place: a file dense with secrets holds hundreds of thousands of findings, and a
   // second vector of them would only add copies and fresh pages.
   size_t kept = 0;
@@ -297,6 +309,10 @@ Status Scanner::Compile() {
       path_rules_.push_back(i);
       continue;
     }
+    if (!r.prefilter.empty()) {
+      prefilter_rules_.push_back(i);
+      continue;
+    }
     if (r.keywords.empty()) {
       regex_candidates.push_back(i);
       continue;
@@ -322,6 +338,10 @@ Status Scanner::Compile() {
     std::vector<unsigned> flags, ids;
     for (const std::string& k : keywords_) {
       exprs.push_back(EscapeLiteral(k));
+      flags.push_back(HS_FLAG_CASELESS);
+    }
+    for (uint32_t rule : prefilter_rules_) {
+      exprs.push_back(rules_.rules[rule].prefilter);
       flags.push_back(HS_FLAG_CASELESS);
     }
     for (uint32_t rule : regex_candidates) {
@@ -360,7 +380,13 @@ Status Scanner::Compile() {
     int bad = err ? err->expression : -1;
     std::string message = err && err->message ? err->message : "unknown error";
     hs_free_compile_error(err);
-    int first_regex = static_cast<int>(keywords_.size());
+    const int first_prefilter = static_cast<int>(keywords_.size());
+    int first_regex = first_prefilter + static_cast<int>(prefilter_rules_.size());
+    if (bad >= first_prefilter && bad < first_regex) {
+      return InvalidArgument(
+          "rule '" + rules_.rules[prefilter_rules_[static_cast<size_t>(bad - first_prefilter)]].id +
+          "': the prefilter cannot be compiled: " + message);
+    }
     if (bad < first_regex || bad >= first_regex + static_cast<int>(regex_candidates.size())) {
       return InvalidArgument("cannot build the pattern database: " + message);
     }
@@ -445,12 +471,22 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
     const size_t end = std::min<size_t>(hit_end, n);
     line.MoveTo(end);
     const size_t near_begin = end > kLineReach ? end - kLineReach : 0;
-    if (id < keywords_.size()) {
-      // A keyword lies inside its rule's match: the match is on the keyword's line, or (for a
-      // multi-line rule) starts there.
+    const size_t first_regex = keywords_.size() + prefilter_rules_.size();
+    if (id < first_regex) {
+      // A keyword lies inside its rule's match, and a prefilter matches on a finding's line: the
+      // match is on that line, or (for a multi-line rule) starts there.
       const size_t begin = std::max(line.begin(), near_begin);
       const Window single{begin, std::min(line.end(), end + kLineReach), line.end()};
-      for (uint32_t rule : keyword_rules_[id]) {
+      const uint32_t* first = nullptr;
+      const uint32_t* last = nullptr;
+      if (id < keywords_.size()) {
+        first = keyword_rules_[id].data();
+        last = first + keyword_rules_[id].size();
+      } else {
+        first = &prefilter_rules_[id - keywords_.size()];
+        last = first + 1;
+      }
+      for (const uint32_t rule : std::span(first, last)) {
         if (!rules_.rules[rule].multiline) {
           add(rule, single);
           continue;
@@ -461,7 +497,7 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
       }
     } else {
       // A prefiltered rule's match ends here and may begin a line earlier.
-      const uint32_t rule = regex_rules_[id - keywords_.size()];
+      const uint32_t rule = regex_rules_[id - first_regex];
       add(rule, {std::max(line.previous_begin(), near_begin), line.end(), line.end()});
     }
   }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <random>
 
 #include "core/key_format.h"
 #include "fakes/fake_env.h"
@@ -222,6 +223,107 @@ TEST(ScannerFallback, ARegexThePrefilterCannotTakeIsSearchedInFull) {
   auto found = (*s)->Scan("x = tok_abc9\n", {.path = "f"}, scratch);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].secret, "tok_abc9");
+}
+
+TEST(ScannerPrefilter, ARuleRunsWhereItsPrefilterMatchesNotWhereItsKeywordsDo) {
+  auto set = ParseRules(R"(
+[[rules]]
+id = "acme"
+regex = '''acme_[a-z0-9]{16}'''
+keywords = ["acme_"]
+prefilter = '''acme_[0-9]'''
+)",
+                        "mine.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto s = Scanner::Create(std::move(set).value());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  Scanner::Scratch scratch = (*s)->NewScratch();
+  // Both lines match the regex and hold the keyword; only the second matches the prefilter.
+  auto found =
+      (*s)->Scan("a acme_abcdef0123456789 b\nc acme_0123456789abcdef\n", {.path = "x"}, scratch);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].line, 2);
+}
+
+TEST(ScannerPrefilter, OneVectorscanCannotCompileNamesTheRule) {
+  auto set = ParseRules(R"(
+[[rules]]
+id = "broken-prefilter"
+regex = '''acme_[a-z0-9]{16}'''
+prefilter = '''acme_(?<=x)'''
+)",
+                        "mine.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto s = Scanner::Create(std::move(set).value());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("rule 'broken-prefilter': the prefilter cannot be compiled"),
+            std::string::npos)
+      << s.status().message();
+}
+
+// The built-in generic rule's prefilter leaves out lines whose value is an identifier; findings
+// must be exactly those of the same rules sent to their regexes by their keywords alone.
+TEST(ScannerPrefilter, BuiltinRulesFindTheSameWithoutTheirPrefilters) {
+  RuleSet with = BuiltinRules();
+  RuleSet without = BuiltinRules();
+  size_t prefiltered = 0;
+  for (Rule& r : without.rules) {
+    prefiltered += r.prefilter.empty() ? 0 : 1;
+    r.prefilter.clear();
+  }
+  ASSERT_GT(prefiltered, 0u);
+  auto a = Scanner::Create(std::move(with));
+  auto b = Scanner::Create(std::move(without));
+  ASSERT_TRUE(a.ok() && b.ok());
+  Scanner::Scratch sa = (*a)->NewScratch(), sb = (*b)->NewScratch();
+  const std::vector<std::string> names = {
+      "token",       "API_KEY",        "db_password", "client-secret", "x.apikey",
+      "PRIVATE_KEY", "auth.key",       "credentials", "pwd",           "token_count",
+      "secret2",     "my_passwd_file", "AccessKey",   "private-key",   "a_token_sha256"};
+  const std::vector<std::string> ops = {"=",     " = ",  ":",   ": ", ":=",      " => ",
+                                        "  =\t", "= \"", ": '", "=`", "\" : \"", "\" = "};
+  const std::string alphabet =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-+/=~!@#$%^&*\"'`(), ";
+  std::mt19937 rng(12345);
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  std::string text;
+  for (int i = 0; i < 20000; ++i) {
+    std::string value;
+    switch (pick(5)) {
+      case 0:  // an identifier, maybe dotted or dashed
+        for (size_t k = 0, n = 4 + pick(24); k < n; ++k) value += "abcXYZ_.-mnopQRS"[pick(16)];
+        break;
+      case 1:  // a random run from the whole alphabet
+        for (size_t k = 0, n = 2 + pick(40); k < n; ++k) value += alphabet[pick(alphabet.size())];
+        break;
+      case 2:  // letters with one digit or symbol somewhere
+        for (size_t k = 0, n = 6 + pick(20); k < n; ++k) value += "qwertyuiopASDFGHJKL"[pick(19)];
+        value[pick(value.size())] = "0123456789+/=~!@#$%^&*"[pick(22)];
+        break;
+      case 3:  // starts with '.' or '-'
+        value = pick(2) ? "." : "-";
+        for (size_t k = 0, n = 8 + pick(20); k < n; ++k)
+          value += "abcdefghijklmnopqrstuvw"[pick(23)];
+        break;
+      default:  // base64-looking
+        for (size_t k = 0, n = 8 + pick(50); k < n; ++k) value += alphabet[pick(66)];
+        break;
+    }
+    text += std::string(pick(3), ' ') + names[pick(names.size())] + ops[pick(ops.size())] + value +
+            (pick(2) ? "\"" : "") + (pick(4) == 0 ? " # note" : "") + "\n";
+  }
+  auto key = [](const std::vector<Finding>& found) {
+    std::vector<std::string> out;
+    for (const Finding& f : found) {
+      out.push_back(f.rule_id + "@" + std::to_string(f.line) + ":" + std::to_string(f.column) +
+                    "=" + f.secret);
+    }
+    return out;
+  };
+  auto fa = key((*a)->Scan(text, {.path = "app/settings.py"}, sa));
+  auto fb = key((*b)->Scan(text, {.path = "app/settings.py"}, sb));
+  EXPECT_GT(fb.size(), 1000u);  // the input does hold many findings
+  EXPECT_EQ(fa, fb);
 }
 
 TEST(ScannerPathRules, ReportTheFileWhateverItHolds) {
