@@ -1,17 +1,20 @@
 #include "scan/scanner.h"
 
 #include <gtest/gtest.h>
+#include <hs/hs.h>
 #include <unistd.h>
 
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <random>
 
 #include "core/key_format.h"
 #include "fakes/fake_env.h"
 #include "fakes/fake_secrets.h"
+#include "scan/db_cache.h"
 
 namespace keyhold::scan {
 namespace {
@@ -363,6 +366,67 @@ namespace {
 // The compiled database is kept in the cache directory and used by the next scanner with the
 // same rules, with the same split of regexes the database could not take; a damaged entry is
 // a miss, not an error.
+TEST(ScannerDatabaseCache, AnEntryIsUsedOnlyWhenWholeAndForTheSameRules) {
+  std::string dir = ::testing::TempDir() + "/kh-db-entry-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  const std::vector<std::string> exprs = {"acme_", "tok_[a-z]+9"};
+  const std::vector<unsigned> flags = {HS_FLAG_CASELESS, HS_FLAG_PREFILTER};
+  const std::string key = DatabaseCacheKey(exprs, flags);
+  // Any change to the rules' patterns or flags is another entry.
+  EXPECT_NE(key, DatabaseCacheKey({"acme_", "tok_[a-z]+8"}, flags));
+  EXPECT_NE(key, DatabaseCacheKey(exprs, {HS_FLAG_CASELESS, HS_FLAG_CASELESS}));
+  EXPECT_NE(key, DatabaseCacheKey({"acme_"}, {HS_FLAG_CASELESS}));
+  EXPECT_EQ(key, DatabaseCacheKey(exprs, flags));
+
+  std::vector<const char*> ptrs = {exprs[0].c_str(), exprs[1].c_str()};
+  std::vector<unsigned> ids = {0, 1};
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  ASSERT_EQ(
+      hs_compile_multi(ptrs.data(), flags.data(), ids.data(), 2, HS_MODE_BLOCK, nullptr, &db, &err),
+      HS_SUCCESS);
+  StoreCachedDatabase(dir, key, db, {7});
+  hs_free_database(db);
+  const std::string path = dir + "/scan-" + key + ".hsdb";
+  std::string good;
+  {
+    std::ifstream in(path, std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_GT(good.size(), 100u);
+  auto load = [&](const std::string& k) {
+    std::vector<uint32_t> dropped;
+    hs_database_t* got = LoadCachedDatabase(dir, k, dropped);
+    bool ok = got != nullptr && dropped == std::vector<uint32_t>{7};
+    if (got) hs_free_database(got);
+    return ok;
+  };
+  auto write = [&](const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  };
+  EXPECT_TRUE(load(key));
+  EXPECT_FALSE(load(DatabaseCacheKey({"other"}, {0})));  // no entry for other rules
+  // One byte changed anywhere, or the file cut short, is a miss (never a database).
+  for (size_t at = 0; at < good.size(); at += 1 + good.size() / 97) {
+    std::string bad = good;
+    bad[at] = static_cast<char>(bad[at] ^ 0x20);
+    write(bad);
+    EXPECT_FALSE(load(key)) << "byte " << at;
+  }
+  write(good.substr(0, good.size() - 1));
+  EXPECT_FALSE(load(key));
+  write("");
+  EXPECT_FALSE(load(key));
+  write(good);
+  EXPECT_TRUE(load(key));
+  // Writable by others: not trusted.
+  std::filesystem::permissions(path, std::filesystem::perms::group_write,
+                               std::filesystem::perm_options::add);
+  EXPECT_FALSE(load(key));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ScannerDatabaseCache, ReusedWhenTheRulesAreTheSameAndIgnoredWhenDamaged) {
   std::string dir = ::testing::TempDir() + "/kh-db-cache-" + std::to_string(::getpid());
   std::filesystem::remove_all(dir);
