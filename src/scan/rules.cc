@@ -46,15 +46,22 @@ RE2::Options RegexOptions() {
   return opts;
 }
 
-StatusOr<std::shared_ptr<const RE2>> Compile(const std::string& pattern, std::string_view what) {
-  auto re = std::make_shared<const RE2>(pattern, RegexOptions());
-  if (!re->ok()) {
-    return InvalidArgument(std::string(what) + ": the regex cannot be compiled: " + re->error());
+// How a regex is compiled: now, so that errors name the file and line (a user's rules), or on
+// first use (the built-in rules, which a test compiles in full).
+enum class RegexCompile { kNow, kOnFirstUse };
+
+StatusOr<std::shared_ptr<const LazyRegex>> Compile(const std::string& pattern,
+                                                   std::string_view what, RegexCompile when) {
+  auto re = std::make_shared<const LazyRegex>(pattern);
+  if (when == RegexCompile::kNow && !re->get().ok()) {
+    return InvalidArgument(std::string(what) +
+                           ": the regex cannot be compiled: " + re->get().error());
   }
   return re;
 }
 
-StatusOr<Allowlist> ParseAllowlist(const toml::table& t, const std::string& where) {
+StatusOr<Allowlist> ParseAllowlist(const toml::table& t, const std::string& where,
+                                   RegexCompile when) {
   Allowlist a;
   a.description = t["description"].value_or(std::string());
   std::string condition = Lower(t["condition"].value_or(std::string("OR")));
@@ -78,11 +85,11 @@ StatusOr<Allowlist> ParseAllowlist(const toml::table& t, const std::string& wher
   KH_RETURN_IF_ERROR(Strings(t, "commits", where, a.commits));
   for (auto& s : a.stopwords) s = Lower(s);
   for (const auto& r : regexes) {
-    KH_ASSIGN_OR_RETURN(auto re, Compile(r, where + ", allowlist regex"));
+    KH_ASSIGN_OR_RETURN(auto re, Compile(r, where + ", allowlist regex", when));
     a.regexes.push_back(std::move(re));
   }
   for (const auto& p : paths) {
-    KH_ASSIGN_OR_RETURN(auto re, Compile(p, where + ", allowlist path"));
+    KH_ASSIGN_OR_RETURN(auto re, Compile(p, where + ", allowlist path", when));
     a.paths.push_back(std::move(re));
   }
   return a;
@@ -90,7 +97,7 @@ StatusOr<Allowlist> ParseAllowlist(const toml::table& t, const std::string& wher
 
 // Reads `[name]` (one table) or `[[name]]` (an array of tables) of allowlists.
 Status ParseAllowlists(const toml::table& t, std::string_view source, const std::string& what,
-                       std::vector<Allowlist>& out) {
+                       RegexCompile when, std::vector<Allowlist>& out) {
   for (std::string_view key : {"allowlist", "allowlists"}) {
     const toml::node* n = t.get(key);
     if (!n) continue;
@@ -106,7 +113,8 @@ Status ParseAllowlists(const toml::table& t, std::string_view source, const std:
     if (tables.empty())
       return InvalidArgument(Where(source, *n) + ": " + what + " allowlist must be a table");
     for (const toml::table* a : tables) {
-      KH_ASSIGN_OR_RETURN(Allowlist al, ParseAllowlist(*a, Where(source, *a) + " (" + what + ")"));
+      KH_ASSIGN_OR_RETURN(Allowlist al,
+                          ParseAllowlist(*a, Where(source, *a) + " (" + what + ")", when));
       out.push_back(std::move(al));
     }
   }
@@ -131,10 +139,6 @@ bool KeywordInRegex(const std::string& keyword, const std::string& regex) {
   return unescaped.find(keyword) != std::string::npos;
 }
 
-// How a rule's own regex is compiled: now, so that errors name the file and line (a user's
-// rules), or on first use (the built-in rules, which a test compiles in full).
-enum class RegexCompile { kNow, kOnFirstUse };
-
 StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCompile when,
                          std::vector<std::string>& warnings) {
   Rule r;
@@ -145,12 +149,12 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCom
   where += " (rule '" + r.id + "')";
   r.description = t["description"].value_or(std::string());
   if (auto path = t["path"].value<std::string>()) {
-    KH_ASSIGN_OR_RETURN(r.path, Compile(*path, where + ", path"));
+    KH_ASSIGN_OR_RETURN(r.path, Compile(*path, where + ", path", when));
   }
   auto regex = t["regex"].value<std::string>();
   if (!regex || regex->empty()) {
     if (r.path && !t.get("secretGroup")) {  // a path rule: the file itself is the finding
-      KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", r.allowlists));
+      KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", when, r.allowlists));
       return r;
     }
     return InvalidArgument(where +
@@ -217,7 +221,7 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCom
       warnings.push_back(std::move(warning));
     }
   }
-  KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", r.allowlists));
+  KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", when, r.allowlists));
   r.multiline = LooksMultiline(r.regex_text);
   return r;
 }
@@ -267,7 +271,7 @@ StatusOr<RuleSet> Parse(std::string_view toml_text, std::string_view source_name
       set.rules.push_back(std::move(r));
     }
   }
-  KH_RETURN_IF_ERROR(ParseAllowlists(doc, source_name, "global", set.allowlists));
+  KH_RETURN_IF_ERROR(ParseAllowlists(doc, source_name, "global", when, set.allowlists));
   return set;
 }
 

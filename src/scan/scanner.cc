@@ -136,9 +136,9 @@ std::string LowerCopy(std::string_view s) {
   return out;
 }
 
-bool AnyMatch(const std::vector<std::shared_ptr<const RE2>>& res, std::string_view text) {
+bool AnyMatch(const std::vector<std::shared_ptr<const LazyRegex>>& res, std::string_view text) {
   return std::any_of(res.begin(), res.end(),
-                     [&](const auto& re) { return RE2::PartialMatch(text, *re); });
+                     [&](const auto& re) { return RE2::PartialMatch(text, re->get()); });
 }
 
 // gitleaks' semantics: with OR any given criterion allows the finding; with AND all must.
@@ -408,7 +408,7 @@ std::vector<Finding> Scanner::PathFindings(const ScanContext& ctx) const {
   std::vector<Finding> out;
   for (uint32_t i : path_rules_) {
     const Rule& rule = rules_.rules[i];
-    if (!RE2::PartialMatch(ctx.path, *rule.path)) continue;
+    if (!RE2::PartialMatch(ctx.path, rule.path->get())) continue;
     auto allowed = [&](const Allowlist& a) { return Allows(a, ctx, ctx.path, ctx.path, ""); };
     if (std::any_of(rule.allowlists.begin(), rule.allowlists.end(), allowed)) continue;
     if (std::any_of(rules_.allowlists.begin(), rules_.allowlists.end(), allowed)) continue;
@@ -543,7 +543,7 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
 // secret's byte offset in `data`.
 void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::string_view data,
                           const ScanContext& ctx, std::vector<Finding>& out) const {
-  if (rule.path && !RE2::PartialMatch(ctx.path, *rule.path)) return;
+  if (rule.path && !RE2::PartialMatch(ctx.path, rule.path->get())) return;
   std::sort(windows.begin(), windows.end(),
             [](const Window& a, const Window& b) { return a.begin < b.begin; });
   const RE2& regex = rule.regex->get();
