@@ -561,7 +561,8 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
   }
   // Matches come in order of their offset, so their lines are found by a cursor moving forward.
   LineCursor secret_line(data);
-  for (const Window& w : merged) {
+  for (size_t wi = 0; wi < merged.size(); ++wi) {
+    const Window& w = merged[wi];
     const size_t end = w.end;
     re2::StringPiece text(data.data(), w.context_end);
     size_t pos = w.begin;
@@ -603,6 +604,11 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       f.secret = std::string(secret_view);
       f.entropy = entropy;
       f.column = static_cast<int64_t>(s_begin);
+      // Room for a finding in each window left, at once: a file with a finding on every line
+      // would otherwise move each (large) finding to fresh pages a dozen times as the vector grew.
+      if (out.size() == out.capacity()) {
+        out.reserve(std::max(2 * out.size(), out.size() + merged.size() - wi));
+      }
       out.push_back(std::move(f));
     }
   }
