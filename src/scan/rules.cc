@@ -1,6 +1,7 @@
 // Rules: parsing the gitleaks-style TOML schema into compiled rules.
 #include "scan/rules.h"
 
+#include <hs/hs.h>
 #include <toml++/toml.h>
 
 #include <array>
@@ -205,6 +206,17 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCom
   if (const toml::node* pre = t.get("prefilter")) {
     auto v = pre->value<std::string>();
     if (!v || v->empty()) return InvalidArgument(where + ": prefilter must be a non-empty string");
+    if (when == RegexCompile::kNow) {  // as the scanner compiles it, so errors name the line
+      hs_database_t* db = nullptr;
+      hs_compile_error_t* err = nullptr;
+      if (hs_compile(v->c_str(), HS_FLAG_CASELESS, HS_MODE_BLOCK, nullptr, &db, &err) !=
+          HS_SUCCESS) {
+        std::string message = err && err->message ? err->message : "unknown error";
+        hs_free_compile_error(err);
+        return InvalidArgument(where + ": the prefilter cannot be compiled: " + message);
+      }
+      hs_free_database(db);
+    }
     r.prefilter = *v;
   }
   KH_RETURN_IF_ERROR(Strings(t, "keywords", where, r.keywords));

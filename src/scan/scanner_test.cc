@@ -249,14 +249,24 @@ prefilter = '''acme_[0-9]'''
 }
 
 TEST(ScannerPrefilter, OneVectorscanCannotCompileNamesTheRule) {
-  auto set = ParseRules(R"(
-[[rules]]
+  const std::string good = R"([[rules]]
 id = "broken-prefilter"
 regex = '''acme_[a-z0-9]{16}'''
-prefilter = '''acme_(?<=x)'''
-)",
-                        "mine.toml");
+prefilter = '''acme_[0-9]'''
+)";
+  // Read from a file: refused there, naming the file, line and rule.
+  std::string bad = good;
+  bad.replace(bad.find("acme_[0-9]"), 10, "acme_(?<=x)");
+  auto refused = ParseRules(bad, "mine.toml");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("mine.toml, line 1 (rule 'broken-prefilter'): the "
+                                            "prefilter cannot be compiled"),
+            std::string::npos)
+      << refused.status().message();
+  // Built in code: refused by the scanner, naming the rule.
+  auto set = ParseRules(good, "mine.toml");
   ASSERT_TRUE(set.ok()) << set.status().message();
+  set->rules[0].prefilter = "acme_(?<=x)";
   auto s = Scanner::Create(std::move(set).value());
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("rule 'broken-prefilter': the prefilter cannot be compiled"),
