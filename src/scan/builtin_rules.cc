@@ -2219,6 +2219,8 @@ description = "Notion integration token (before 2024): secret_ and 43 alphanumer
 regex = '''\b(secret_[A-Za-z0-9]{43})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["secret_"]
+# Names such as secret_key or secret_manager are common in code; only a token's shape is searched.
+prefilter = '''secret_[a-z0-9]{43}'''
 revoke = "https://www.notion.so/profile/integrations"
 
 [[rules]]

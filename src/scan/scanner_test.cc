@@ -302,7 +302,7 @@ TEST(ScannerPrefilter, BuiltinRulesFindTheSameWithoutTheirPrefilters) {
   std::string text;
   for (int i = 0; i < 20000; ++i) {
     std::string value;
-    switch (pick(5)) {
+    switch (pick(6)) {
       case 0:  // an identifier, maybe dotted or dashed
         for (size_t k = 0, n = 4 + pick(24); k < n; ++k) value += "abcXYZ_.-mnopQRS"[pick(16)];
         break;
@@ -317,6 +317,10 @@ TEST(ScannerPrefilter, BuiltinRulesFindTheSameWithoutTheirPrefilters) {
         value = pick(2) ? "." : "-";
         for (size_t k = 0, n = 8 + pick(20); k < n; ++k)
           value += "abcdefghijklmnopqrstuvw"[pick(23)];
+        break;
+      case 4:  // a Notion token (or one character short), or a name that starts like one
+        value = pick(2) ? "secret_" : "SECRET_";
+        for (size_t k = 0, n = 41 + pick(4); k < n; ++k) value += alphabet[pick(62)];
         break;
       default:  // base64-looking
         for (size_t k = 0, n = 8 + pick(50); k < n; ++k) value += alphabet[pick(66)];
@@ -335,7 +339,12 @@ TEST(ScannerPrefilter, BuiltinRulesFindTheSameWithoutTheirPrefilters) {
   };
   auto fa = key((*a)->Scan(text, {.path = "app/settings.py"}, sa));
   auto fb = key((*b)->Scan(text, {.path = "app/settings.py"}, sb));
-  EXPECT_GT(fb.size(), 1000u);  // the input does hold many findings
+  EXPECT_GT(fb.size(), 1000u);  // the input does hold many findings, of both prefiltered rules
+  for (const char* rule : {"generic-secret@", "notion-legacy-token@"}) {
+    EXPECT_TRUE(std::any_of(fb.begin(), fb.end(), [&](const std::string& f) {
+      return f.starts_with(rule);
+    })) << rule;
+  }
   EXPECT_EQ(fa, fb);
 }
 
