@@ -210,7 +210,6 @@ int RunScan(ScanFlags& f) {
   if (!rules.ok()) return Fail(rules.status().message());
   for (const std::string& w : rules->warnings)
     std::fprintf(stderr, "keyhold scan: warning: %s\n", w.c_str());
-  std::vector<scan::Rule> rule_list = rules->rules;
   auto scanner = scan::Scanner::Create(std::move(rules).value(), scan::DefaultCacheDir());
   if (!scanner.ok()) return Fail(scanner.status().message());
   scan::ScanProgress progress;
@@ -264,7 +263,7 @@ int RunScan(ScanFlags& f) {
   if (client) reported = ReportLeakedKeys(*client, *found, f.quiet);
   std::string report = *format == scan::ReportFormat::kJson ? scan::RenderJson(*found)
                        : *format == scan::ReportFormat::kSarif
-                           ? scan::RenderSarif(*found, rule_list, KEYHOLD_VERSION)
+                           ? scan::RenderSarif(*found, (*scanner)->rules().rules, KEYHOLD_VERSION)
                        : *format == scan::ReportFormat::kGitleaksJson
                            ? scan::RenderGitleaksJson(*found)
                            : scan::RenderText(*found);

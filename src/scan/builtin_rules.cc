@@ -2219,6 +2219,8 @@ description = "Notion integration token (before 2024): secret_ and 43 alphanumer
 regex = '''\b(secret_[A-Za-z0-9]{43})(?:[^A-Za-z0-9_-]|$)'''
 entropy = 3.0
 keywords = ["secret_"]
+# Names such as secret_key or secret_manager are common in code; only a token's shape is searched.
+prefilter = '''secret_[a-z0-9]{43}'''
 revoke = "https://www.notion.so/profile/integrations"
 
 [[rules]]
@@ -2712,6 +2714,11 @@ description = "High-entropy value assigned to a secret-looking name (more than 3
 regex = '''(?im)(?:^|[^a-z0-9])[a-z0-9_.-]{0,30}(?:secret|passw(?:or)?d|passwd|pwd|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?)[a-z0-9_.-]{0,20}["']?\s{0,5}(?::=|=>|=|:)\s{0,5}["'`]?([a-z0-9+/=_.~!@#$%^&*-]{10,200})["'`]?'''
 secretGroup = 1
 entropy = 3.5
+# Where the regex can report a finding: a name, an assignment and a value of 10 or more characters
+# that the identifier allowlist below lets through (one holding a digit or a symbol, or starting
+# with '.' or '-'). Names of values that are identifiers (`token_count = get_token_count()`) are
+# common in code; they no longer send the line to the regex.
+prefilter = '''(?:secret|passw(?:or)?d|passwd|pwd|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?)[a-z0-9_.-]*["']?\s*(?::=|=>|=|:)\s*["'`]?(?:[a-z0-9+/=_.~!@#$%^&*-]{9,}[0-9+/=~!@#$%^&*]|[0-9+/=~!@#$%^&*][a-z0-9+/=_.~!@#$%^&*-]{9}|[a-z0-9+/=_.~!@#$%^&*-][0-9+/=~!@#$%^&*][a-z0-9+/=_.~!@#$%^&*-]{8}|[a-z0-9+/=_.~!@#$%^&*-]{2}[0-9+/=~!@#$%^&*][a-z0-9+/=_.~!@#$%^&*-]{7}|[a-z0-9+/=_.~!@#$%^&*-]{3}[0-9+/=~!@#$%^&*][a-z0-9+/=_.~!@#$%^&*-]{6}|[a-z0-9+/=_.~!@#$%^&*-]{4}[0-9+/=~!@#$%^&*][a-z0-9+/=_.~!@#$%^&*-]{5}|[a-z0-9+/=_.~!@#$%^&*-]{5}[0-9+/=~!@#$%^&*][a-z0-9+/=_.~!@#$%^&*-]{4}|[a-z0-9+/=_.~!@#$%^&*-]{6}[0-9+/=~!@#$%^&*][a-z0-9+/=_.~!@#$%^&*-]{3}|[a-z0-9+/=_.~!@#$%^&*-]{7}[0-9+/=~!@#$%^&*][a-z0-9+/=_.~!@#$%^&*-]{2}|[a-z0-9+/=_.~!@#$%^&*-]{8}[0-9+/=~!@#$%^&*][a-z0-9+/=_.~!@#$%^&*-]|[.-][a-z0-9+/=_.~!@#$%^&*-]{9})'''
 keywords = ["secret", "passw", "pwd", "token", "credential", "apikey", "api_key", "api-key",
             "api.key", "accesskey", "access_key", "access-key", "access.key", "authkey", "auth_key",
             "auth-key", "auth.key", "privatekey", "private_key", "private-key", "private.key"]

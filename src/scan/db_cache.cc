@@ -1,5 +1,5 @@
-// The compiled-database cache: <dir>/scan-<key>.hsdb holds "KHDB1\n", the SHA-256 of the rest,
-// the count and positions of dropped expressions (uint32, little-endian) and the serialized
+// The compiled-database cache: <dir>/scan-<key>.hsdb holds "KHDB2\n", a 128-bit digest of the
+// rest, the count and positions of dropped expressions (uint32, little-endian) and the serialized
 // database.
 #include "scan/db_cache.h"
 
@@ -10,14 +10,40 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-
-#include "crypto/crypto.h"
+#include <functional>
 
 namespace keyhold::scan {
 namespace {
 
-constexpr std::string_view kMagic = "KHDB1\n";
+constexpr std::string_view kMagic = "KHDB2\n";
+constexpr size_t kDigestBytes = 16;
 constexpr size_t kMaxEntryBytes = 256 << 20;
+
+// A 128-bit digest: FNV-1a and the standard library's hash (MurmurHash2), side by side. The cache
+// only has to tell damaged or different entries from its own, in a directory only this user can
+// write; a cryptographic hash would cost a scan more in loading OpenSSL (several milliseconds)
+// than it takes to run on an empty directory.
+std::string Digest128(std::string_view data) {
+  uint64_t fnv = 0xcbf29ce484222325ULL;
+  for (unsigned char c : data) fnv = (fnv ^ c) * 0x100000001b3ULL;
+  const uint64_t murmur = std::hash<std::string_view>{}(data);
+  std::string out(kDigestBytes, '\0');
+  for (size_t i = 0; i < 8; ++i) {
+    out[i] = static_cast<char>((fnv >> (8 * i)) & 0xff);
+    out[8 + i] = static_cast<char>((murmur >> (8 * i)) & 0xff);
+  }
+  return out;
+}
+
+std::string Hex(std::string_view bytes) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
 
 std::string PathOf(const std::string& dir, const std::string& key) {
   return dir + "/scan-" + key + ".hsdb";
@@ -84,8 +110,7 @@ std::string DatabaseCacheKey(const std::vector<std::string>& exprs,
     all += exprs[i];
     all.push_back('\0');
   }
-  crypto::Sha256Digest d = crypto::Sha256(all);
-  return crypto::HexEncode(d);
+  return Hex(Digest128(all));
 }
 
 hs_database_t* LoadCachedDatabase(const std::string& dir, const std::string& key,
@@ -94,12 +119,11 @@ hs_database_t* LoadCachedDatabase(const std::string& dir, const std::string& key
   std::string file;
   if (!ReadOwnedFile(PathOf(dir, key), file)) return nullptr;
   std::string_view in(file);
-  if (!in.starts_with(kMagic) || in.size() < kMagic.size() + 32) return nullptr;
+  if (!in.starts_with(kMagic) || in.size() < kMagic.size() + kDigestBytes) return nullptr;
   in.remove_prefix(kMagic.size());
-  std::string_view sum = in.substr(0, 32);
-  in.remove_prefix(32);
-  crypto::Sha256Digest d = crypto::Sha256(in);
-  if (std::memcmp(d.data(), sum.data(), 32) != 0) return nullptr;
+  std::string_view sum = in.substr(0, kDigestBytes);
+  in.remove_prefix(kDigestBytes);
+  if (Digest128(in) != sum) return nullptr;
   uint32_t n = 0;
   if (!GetU32(in, n) || n > in.size() / 4) return nullptr;
   dropped.clear();
@@ -130,9 +154,8 @@ void StoreCachedDatabase(const std::string& dir, const std::string& key, const h
   for (uint32_t v : dropped) PutU32(body, v);
   body.append(bytes, length);
   std::free(bytes);
-  crypto::Sha256Digest d = crypto::Sha256(body);
   std::string file(kMagic);
-  file.append(reinterpret_cast<const char*>(d.data()), d.size());
+  file += Digest128(body);
   file += body;
 
   std::error_code ec;

@@ -7,7 +7,7 @@
 //   StoreCachedDatabase(dir, key, db, dropped);
 //
 // An entry is used only if it is a regular file owned by this user and writable by no one else,
-// and its content matches the SHA-256 stored with it; anything else is a miss. Failures to
+// and its content matches the digest stored with it; anything else is a miss. Failures to
 // write are ignored: the cache only saves time.
 #pragma once
 
@@ -23,7 +23,8 @@ namespace keyhold::scan {
 // $HOME/.cache/keyhold; empty (no cache) if none is set or KEYHOLD_CACHE_DIR is "off".
 std::string DefaultCacheDir();
 
-// Hex SHA-256 of Vectorscan's version, this CPU's features and each expression with its flags.
+// Hex 128-bit digest of Vectorscan's version, this CPU's features and each expression with its
+// flags.
 std::string DatabaseCacheKey(const std::vector<std::string>& exprs,
                              const std::vector<unsigned>& flags);
 

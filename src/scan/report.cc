@@ -4,7 +4,6 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace keyhold::scan {
 namespace {
@@ -94,24 +93,62 @@ StatusOr<ReportFormat> ParseReportFormat(const std::string& name) {
 }
 
 std::string RenderText(const std::vector<Finding>& findings) {
-  std::ostringstream out;
+  // Appended to one string sized for all of it: a report of hundreds of thousands of findings
+  // would otherwise be copied each time a stream's buffer grew.
+  size_t size = 0;
   for (const Finding& f : findings) {
+    size += f.path.size() + f.rule_id.size() + f.severity.size() + f.description.size() +
+            f.fingerprint.size() + f.revoke_url.size() + f.commit.size() + f.author.size() +
+            f.email.size() + f.date.size() + 160;
+  }
+  std::string out;
+  out.reserve(size);
+  for (const Finding& f : findings) {
+    out += f.path;
     if (f.line == 0) {  // a path rule: the file itself
-      out << f.path << ": " << f.rule_id << "  (the file)";
+      out += ": ";
+      out += f.rule_id;
+      out += "  (the file)";
     } else {
-      out << f.path << ':' << f.line << ':' << f.column << ": " << f.rule_id << " [" << f.severity
-          << "]  " << f.Masked();
+      out += ':';
+      out += std::to_string(f.line);
+      out += ':';
+      out += std::to_string(f.column);
+      out += ": ";
+      out += f.rule_id;
+      out += " [";
+      out += f.severity;
+      out += "]  ";
+      out += f.Masked();
     }
     if (!f.commit.empty()) {
-      out << "  (commit " << f.commit.substr(0, 12) << ", " << f.author << " <" << f.email << ">, "
-          << f.date << ")";
+      out += "  (commit ";
+      out += std::string_view(f.commit).substr(0, 12);
+      out += ", ";
+      out += f.author;
+      out += " <";
+      out += f.email;
+      out += ">, ";
+      out += f.date;
+      out += ")";
     }
-    out << "\n    " << f.description << "  [fingerprint " << f.fingerprint << "]\n";
-    if (!f.revoke_url.empty()) out << "    revoke it: " << f.revoke_url << "\n";
-    if (!f.leak_action.empty())
-      out << "    reported leaked: " << LeakActionText(f.leak_action) << "\n";
+    out += "\n    ";
+    out += f.description;
+    out += "  [fingerprint ";
+    out += f.fingerprint;
+    out += "]\n";
+    if (!f.revoke_url.empty()) {
+      out += "    revoke it: ";
+      out += f.revoke_url;
+      out += "\n";
+    }
+    if (!f.leak_action.empty()) {
+      out += "    reported leaked: ";
+      out += LeakActionText(f.leak_action);
+      out += "\n";
+    }
   }
-  return out.str();
+  return out;
 }
 
 std::string RenderJson(const std::vector<Finding>& findings) {

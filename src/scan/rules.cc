@@ -1,6 +1,7 @@
 // Rules: parsing the gitleaks-style TOML schema into compiled rules.
 #include "scan/rules.h"
 
+#include <hs/hs.h>
 #include <toml++/toml.h>
 
 #include <array>
@@ -46,15 +47,22 @@ RE2::Options RegexOptions() {
   return opts;
 }
 
-StatusOr<std::shared_ptr<const RE2>> Compile(const std::string& pattern, std::string_view what) {
-  auto re = std::make_shared<const RE2>(pattern, RegexOptions());
-  if (!re->ok()) {
-    return InvalidArgument(std::string(what) + ": the regex cannot be compiled: " + re->error());
+// How a regex is compiled: now, so that errors name the file and line (a user's rules), or on
+// first use (the built-in rules, which a test compiles in full).
+enum class RegexCompile { kNow, kOnFirstUse };
+
+StatusOr<std::shared_ptr<const LazyRegex>> Compile(const std::string& pattern,
+                                                   std::string_view what, RegexCompile when) {
+  auto re = std::make_shared<const LazyRegex>(pattern);
+  if (when == RegexCompile::kNow && !re->get().ok()) {
+    return InvalidArgument(std::string(what) +
+                           ": the regex cannot be compiled: " + re->get().error());
   }
   return re;
 }
 
-StatusOr<Allowlist> ParseAllowlist(const toml::table& t, const std::string& where) {
+StatusOr<Allowlist> ParseAllowlist(const toml::table& t, const std::string& where,
+                                   RegexCompile when) {
   Allowlist a;
   a.description = t["description"].value_or(std::string());
   std::string condition = Lower(t["condition"].value_or(std::string("OR")));
@@ -78,11 +86,11 @@ StatusOr<Allowlist> ParseAllowlist(const toml::table& t, const std::string& wher
   KH_RETURN_IF_ERROR(Strings(t, "commits", where, a.commits));
   for (auto& s : a.stopwords) s = Lower(s);
   for (const auto& r : regexes) {
-    KH_ASSIGN_OR_RETURN(auto re, Compile(r, where + ", allowlist regex"));
+    KH_ASSIGN_OR_RETURN(auto re, Compile(r, where + ", allowlist regex", when));
     a.regexes.push_back(std::move(re));
   }
   for (const auto& p : paths) {
-    KH_ASSIGN_OR_RETURN(auto re, Compile(p, where + ", allowlist path"));
+    KH_ASSIGN_OR_RETURN(auto re, Compile(p, where + ", allowlist path", when));
     a.paths.push_back(std::move(re));
   }
   return a;
@@ -90,7 +98,7 @@ StatusOr<Allowlist> ParseAllowlist(const toml::table& t, const std::string& wher
 
 // Reads `[name]` (one table) or `[[name]]` (an array of tables) of allowlists.
 Status ParseAllowlists(const toml::table& t, std::string_view source, const std::string& what,
-                       std::vector<Allowlist>& out) {
+                       RegexCompile when, std::vector<Allowlist>& out) {
   for (std::string_view key : {"allowlist", "allowlists"}) {
     const toml::node* n = t.get(key);
     if (!n) continue;
@@ -106,7 +114,8 @@ Status ParseAllowlists(const toml::table& t, std::string_view source, const std:
     if (tables.empty())
       return InvalidArgument(Where(source, *n) + ": " + what + " allowlist must be a table");
     for (const toml::table* a : tables) {
-      KH_ASSIGN_OR_RETURN(Allowlist al, ParseAllowlist(*a, Where(source, *a) + " (" + what + ")"));
+      KH_ASSIGN_OR_RETURN(Allowlist al,
+                          ParseAllowlist(*a, Where(source, *a) + " (" + what + ")", when));
       out.push_back(std::move(al));
     }
   }
@@ -131,10 +140,6 @@ bool KeywordInRegex(const std::string& keyword, const std::string& regex) {
   return unescaped.find(keyword) != std::string::npos;
 }
 
-// How a rule's own regex is compiled: now, so that errors name the file and line (a user's
-// rules), or on first use (the built-in rules, which a test compiles in full).
-enum class RegexCompile { kNow, kOnFirstUse };
-
 StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCompile when,
                          std::vector<std::string>& warnings) {
   Rule r;
@@ -145,12 +150,12 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCom
   where += " (rule '" + r.id + "')";
   r.description = t["description"].value_or(std::string());
   if (auto path = t["path"].value<std::string>()) {
-    KH_ASSIGN_OR_RETURN(r.path, Compile(*path, where + ", path"));
+    KH_ASSIGN_OR_RETURN(r.path, Compile(*path, where + ", path", when));
   }
   auto regex = t["regex"].value<std::string>();
   if (!regex || regex->empty()) {
     if (r.path && !t.get("secretGroup")) {  // a path rule: the file itself is the finding
-      KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", r.allowlists));
+      KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", when, r.allowlists));
       return r;
     }
     return InvalidArgument(where +
@@ -198,6 +203,22 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCom
       return InvalidArgument(where + ": revoke must be an https:// URL");
     r.revoke_url = *v;
   }
+  if (const toml::node* pre = t.get("prefilter")) {
+    auto v = pre->value<std::string>();
+    if (!v || v->empty()) return InvalidArgument(where + ": prefilter must be a non-empty string");
+    if (when == RegexCompile::kNow) {  // as the scanner compiles it, so errors name the line
+      hs_database_t* db = nullptr;
+      hs_compile_error_t* err = nullptr;
+      if (hs_compile(v->c_str(), HS_FLAG_CASELESS, HS_MODE_BLOCK, nullptr, &db, &err) !=
+          HS_SUCCESS) {
+        std::string message = err && err->message ? err->message : "unknown error";
+        hs_free_compile_error(err);
+        return InvalidArgument(where + ": the prefilter cannot be compiled: " + message);
+      }
+      hs_free_database(db);
+    }
+    r.prefilter = *v;
+  }
   KH_RETURN_IF_ERROR(Strings(t, "keywords", where, r.keywords));
   for (auto& k : r.keywords) k = Lower(k);
   std::erase_if(r.keywords, [](const std::string& k) { return k.empty(); });
@@ -212,7 +233,7 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCom
       warnings.push_back(std::move(warning));
     }
   }
-  KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", r.allowlists));
+  KH_RETURN_IF_ERROR(ParseAllowlists(t, source, "rule '" + r.id + "'", when, r.allowlists));
   r.multiline = LooksMultiline(r.regex_text);
   return r;
 }
@@ -262,7 +283,7 @@ StatusOr<RuleSet> Parse(std::string_view toml_text, std::string_view source_name
       set.rules.push_back(std::move(r));
     }
   }
-  KH_RETURN_IF_ERROR(ParseAllowlists(doc, source_name, "global", set.allowlists));
+  KH_RETURN_IF_ERROR(ParseAllowlists(doc, source_name, "global", when, set.allowlists));
   return set;
 }
 

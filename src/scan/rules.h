@@ -13,6 +13,10 @@
 //                              # (validate.h lists them)
 //   severity = "high"          # keyhold's own: critical, high (default), medium, low or info
 //   revoke = "https://..."     # keyhold's own: where the provider lets you revoke it
+//   prefilter = '''token\s*=\s*\d'''  # keyhold's own: a Vectorscan pattern (case-insensitive)
+//                              # that matches on every line where the rule reports a finding,
+//                              # allowlists applied; the regex then runs only near its matches
+//                              # instead of near every keyword
 //   [[rules.allowlists]]     # (or the older single [rules.allowlist])
 //   regexTarget = "secret"   # "secret", "match" or "line"
 //   regexes = ['''EXAMPLE''']
@@ -40,21 +44,9 @@
 
 namespace keyhold::scan {
 
-struct Allowlist {
-  enum class Condition { kOr, kAnd };
-  enum class Target { kSecret, kMatch, kLine };
-  std::string description;
-  Condition condition = Condition::kOr;
-  Target regex_target = Target::kSecret;
-  std::vector<std::shared_ptr<const RE2>> regexes;
-  std::vector<std::shared_ptr<const RE2>> paths;
-  std::vector<std::string> stopwords;  // lower case
-  std::vector<std::string> commits;
-};
-
-// A rule's regex, compiled on first use: a scan touches only the rules whose keywords occur, and
-// compiling every one of hundreds of built-in regexes would cost more than scanning a small
-// repository. Thread-safe; shared by the copies of a rule.
+// A regex compiled on first use: a scan touches only the rules whose keywords occur, and
+// compiling every one of hundreds of built-in regexes (and their allowlists') would cost more than
+// scanning a small repository. Thread-safe; shared by the copies of a rule.
 class LazyRegex {
  public:
   explicit LazyRegex(std::string pattern);
@@ -68,6 +60,18 @@ class LazyRegex {
   mutable std::unique_ptr<const RE2> re_;
 };
 
+struct Allowlist {
+  enum class Condition { kOr, kAnd };
+  enum class Target { kSecret, kMatch, kLine };
+  std::string description;
+  Condition condition = Condition::kOr;
+  Target regex_target = Target::kSecret;
+  std::vector<std::shared_ptr<const LazyRegex>> regexes;
+  std::vector<std::shared_ptr<const LazyRegex>> paths;
+  std::vector<std::string> stopwords;  // lower case
+  std::vector<std::string> commits;
+};
+
 struct Rule {
   std::string id;
   std::string description;
@@ -76,7 +80,10 @@ struct Rule {
   int secret_group = 0;
   double entropy = 0;
   std::vector<std::string> keywords;  // lower case
-  std::shared_ptr<const RE2> path;    // null: every path
+  // Empty, or a Vectorscan pattern that sends the rule to its regex in place of the keywords: it
+  // must match somewhere on the line of each finding the rule can report (see rules.h's header).
+  std::string prefilter;
+  std::shared_ptr<const LazyRegex> path;  // null: every path
   std::vector<Allowlist> allowlists;
   Validator validator = Validator::kNone;
   std::string severity = "high";

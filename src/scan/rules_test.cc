@@ -150,12 +150,25 @@ TEST(Rules, PathRulesNeedNoRegex) {
             std::string::npos);
 }
 
-// The built-in rules' regexes are compiled on first use, so they are compiled here, all of them.
+// The built-in rules' regexes (and their allowlists' and paths') are compiled on first use, so
+// they are compiled here, all of them.
 TEST(Rules, BuiltinRulesLoadAndEveryRegexCompiles) {
   const RuleSet& b = BuiltinRules();
   EXPECT_GE(b.rules.size(), 200u);
+  auto allowlists_compile = [](const std::vector<Allowlist>& lists, const std::string& of) {
+    for (const Allowlist& a : lists) {
+      for (const auto* res : {&a.regexes, &a.paths}) {
+        for (const auto& re : *res) EXPECT_TRUE(re->get().ok()) << of << ": " << re->pattern();
+      }
+    }
+  };
+  allowlists_compile(b.allowlists, "global allowlist");
   for (const Rule& r : b.rules) {
     EXPECT_FALSE(r.description.empty()) << r.id;
+    allowlists_compile(r.allowlists, r.id);
+    if (r.path) {
+      EXPECT_TRUE(r.path->get().ok()) << r.id << ": " << r.path->pattern();
+    }
     if (!r.regex) continue;
     EXPECT_TRUE(r.regex->get().ok()) << r.id << ": " << r.regex->get().error();
     EXPECT_LE(r.secret_group, r.regex->get().NumberOfCapturingGroups()) << r.id;
@@ -166,6 +179,26 @@ TEST(Rules, EntropyInBitsPerCharacter) {
   EXPECT_DOUBLE_EQ(ShannonEntropy("aaaa"), 0);
   EXPECT_DOUBLE_EQ(ShannonEntropy("abab"), 1);
   EXPECT_DOUBLE_EQ(ShannonEntropy("abcd"), 2);
+}
+
+}  // namespace
+}  // namespace keyhold::scan
+
+namespace keyhold::scan {
+namespace {
+
+TEST(Rules, PrefilterIsAStringAndNotEmpty) {
+  auto ok = ParseRules("[[rules]]\nid = \"a\"\nregex = '''a[0-9]+'''\nprefilter = '''a[0-9]'''\n",
+                       "r.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->rules[0].prefilter, "a[0-9]");
+  for (const char* bad : {"prefilter = ''", "prefilter = 3"}) {
+    auto r =
+        ParseRules(std::string("[[rules]]\nid = \"a\"\nregex = '''a'''\n") + bad + "\n", "r.toml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("prefilter must be a non-empty string"), std::string::npos)
+        << r.status().message();
+  }
 }
 
 }  // namespace

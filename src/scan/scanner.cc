@@ -11,6 +11,7 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <span>
 #include <unordered_set>
 
 #include "core/key_format.h"
@@ -135,9 +136,9 @@ std::string LowerCopy(std::string_view s) {
   return out;
 }
 
-bool AnyMatch(const std::vector<std::shared_ptr<const RE2>>& res, std::string_view text) {
+bool AnyMatch(const std::vector<std::shared_ptr<const LazyRegex>>& res, std::string_view text) {
   return std::any_of(res.begin(), res.end(),
-                     [&](const auto& re) { return RE2::PartialMatch(text, *re); });
+                     [&](const auto& re) { return RE2::PartialMatch(text, re->get()); });
 }
 
 // gitleaks' semantics: with OR any given criterion allows the finding; with AND all must.
@@ -221,9 +222,20 @@ int Rank(const Finding& f) {
 // One secret, one finding: where findings overlap (their `column` holds the secret's offset),
 // the best-ranked one stays.
 void DropOverlaps(std::vector<Finding>& found) {
-  std::sort(found.begin(), found.end(), [](const Finding& a, const Finding& b) {
+  auto before = [](const Finding& a, const Finding& b) {
     return std::tie(a.column, a.rule_id) < std::tie(b.column, b.rule_id);
-  });
+  };
+  if (!std::is_sorted(found.begin(), found.end(), before)) {
+    // Positions are sorted, and each finding moved once: a finding is large.
+    std::vector<uint32_t> order(found.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return before(found[a], found[b]); });
+    std::vector<Finding> sorted;
+    sorted.reserve(found.size());
+    for (uint32_t i : order) sorted.push_back(std::move(found[i]));
+    found = std::move(sorted);
+  }
   // Compacted in place: a file dense with secrets holds hundreds of thousands of findings, and a
   // second vector of them would only add copies and fresh pages.
   size_t kept = 0;
@@ -297,6 +309,10 @@ Status Scanner::Compile() {
       path_rules_.push_back(i);
       continue;
     }
+    if (!r.prefilter.empty()) {
+      prefilter_rules_.push_back(i);
+      continue;
+    }
     if (r.keywords.empty()) {
       regex_candidates.push_back(i);
       continue;
@@ -322,6 +338,10 @@ Status Scanner::Compile() {
     std::vector<unsigned> flags, ids;
     for (const std::string& k : keywords_) {
       exprs.push_back(EscapeLiteral(k));
+      flags.push_back(HS_FLAG_CASELESS);
+    }
+    for (uint32_t rule : prefilter_rules_) {
+      exprs.push_back(rules_.rules[rule].prefilter);
       flags.push_back(HS_FLAG_CASELESS);
     }
     for (uint32_t rule : regex_candidates) {
@@ -360,7 +380,13 @@ Status Scanner::Compile() {
     int bad = err ? err->expression : -1;
     std::string message = err && err->message ? err->message : "unknown error";
     hs_free_compile_error(err);
-    int first_regex = static_cast<int>(keywords_.size());
+    const int first_prefilter = static_cast<int>(keywords_.size());
+    int first_regex = first_prefilter + static_cast<int>(prefilter_rules_.size());
+    if (bad >= first_prefilter && bad < first_regex) {
+      return InvalidArgument(
+          "rule '" + rules_.rules[prefilter_rules_[static_cast<size_t>(bad - first_prefilter)]].id +
+          "': the prefilter cannot be compiled: " + message);
+    }
     if (bad < first_regex || bad >= first_regex + static_cast<int>(regex_candidates.size())) {
       return InvalidArgument("cannot build the pattern database: " + message);
     }
@@ -382,7 +408,7 @@ std::vector<Finding> Scanner::PathFindings(const ScanContext& ctx) const {
   std::vector<Finding> out;
   for (uint32_t i : path_rules_) {
     const Rule& rule = rules_.rules[i];
-    if (!RE2::PartialMatch(ctx.path, *rule.path)) continue;
+    if (!RE2::PartialMatch(ctx.path, rule.path->get())) continue;
     auto allowed = [&](const Allowlist& a) { return Allows(a, ctx, ctx.path, ctx.path, ""); };
     if (std::any_of(rule.allowlists.begin(), rule.allowlists.end(), allowed)) continue;
     if (std::any_of(rules_.allowlists.begin(), rules_.allowlists.end(), allowed)) continue;
@@ -445,12 +471,22 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
     const size_t end = std::min<size_t>(hit_end, n);
     line.MoveTo(end);
     const size_t near_begin = end > kLineReach ? end - kLineReach : 0;
-    if (id < keywords_.size()) {
-      // A keyword lies inside its rule's match: the match is on the keyword's line, or (for a
-      // multi-line rule) starts there.
+    const size_t first_regex = keywords_.size() + prefilter_rules_.size();
+    if (id < first_regex) {
+      // A keyword lies inside its rule's match, and a prefilter matches on a finding's line: the
+      // match is on that line, or (for a multi-line rule) starts there.
       const size_t begin = std::max(line.begin(), near_begin);
       const Window single{begin, std::min(line.end(), end + kLineReach), line.end()};
-      for (uint32_t rule : keyword_rules_[id]) {
+      const uint32_t* first = nullptr;
+      const uint32_t* last = nullptr;
+      if (id < keywords_.size()) {
+        first = keyword_rules_[id].data();
+        last = first + keyword_rules_[id].size();
+      } else {
+        first = &prefilter_rules_[id - keywords_.size()];
+        last = first + 1;
+      }
+      for (const uint32_t rule : std::span(first, last)) {
         if (!rules_.rules[rule].multiline) {
           add(rule, single);
           continue;
@@ -461,7 +497,7 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
       }
     } else {
       // A prefiltered rule's match ends here and may begin a line earlier.
-      const uint32_t rule = regex_rules_[id - keywords_.size()];
+      const uint32_t rule = regex_rules_[id - first_regex];
       add(rule, {std::max(line.previous_begin(), near_begin), line.end(), line.end()});
     }
   }
@@ -507,7 +543,7 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
 // secret's byte offset in `data`.
 void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::string_view data,
                           const ScanContext& ctx, std::vector<Finding>& out) const {
-  if (rule.path && !RE2::PartialMatch(ctx.path, *rule.path)) return;
+  if (rule.path && !RE2::PartialMatch(ctx.path, rule.path->get())) return;
   std::sort(windows.begin(), windows.end(),
             [](const Window& a, const Window& b) { return a.begin < b.begin; });
   const RE2& regex = rule.regex->get();
@@ -525,7 +561,8 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
   }
   // Matches come in order of their offset, so their lines are found by a cursor moving forward.
   LineCursor secret_line(data);
-  for (const Window& w : merged) {
+  for (size_t wi = 0; wi < merged.size(); ++wi) {
+    const Window& w = merged[wi];
     const size_t end = w.end;
     re2::StringPiece text(data.data(), w.context_end);
     size_t pos = w.begin;
@@ -567,6 +604,11 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       f.secret = std::string(secret_view);
       f.entropy = entropy;
       f.column = static_cast<int64_t>(s_begin);
+      // Room for a finding in each window left, at once: a file with a finding on every line
+      // would otherwise move each (large) finding to fresh pages a dozen times as the vector grew.
+      if (out.size() == out.capacity()) {
+        out.reserve(std::max(2 * out.size(), out.size() + merged.size() - wi));
+      }
       out.push_back(std::move(f));
     }
   }

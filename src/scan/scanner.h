@@ -95,10 +95,12 @@ class Scanner {
                            std::vector<Finding>& out) const;
 
   RuleSet rules_;
-  // Pattern ids: [0, keywords_.size()) keywords; then rules without keywords.
+  // Pattern ids: [0, keywords_.size()) keywords; then the rules' prefilters; then rules without
+  // keywords or prefilter.
   std::vector<std::string> keywords_;
   std::vector<std::vector<uint32_t>> keyword_rules_;  // keyword id -> rule indexes
-  std::vector<uint32_t> regex_rules_;                 // pattern id - keywords_.size() -> rule
+  std::vector<uint32_t> prefilter_rules_;             // pattern id - keywords_.size() -> rule
+  std::vector<uint32_t> regex_rules_;                 // pattern id - first regex id -> rule
   std::vector<uint32_t> full_scan_rules_;             // rules the database cannot prefilter
   std::vector<uint32_t> path_rules_;                  // rules without a regex
   hs_database* db_ = nullptr;

@@ -1,16 +1,20 @@
 #include "scan/scanner.h"
 
 #include <gtest/gtest.h>
+#include <hs/hs.h>
 #include <unistd.h>
 
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
+#include <random>
 
 #include "core/key_format.h"
 #include "fakes/fake_env.h"
 #include "fakes/fake_secrets.h"
+#include "scan/db_cache.h"
 
 namespace keyhold::scan {
 namespace {
@@ -224,6 +228,126 @@ TEST(ScannerFallback, ARegexThePrefilterCannotTakeIsSearchedInFull) {
   EXPECT_EQ(found[0].secret, "tok_abc9");
 }
 
+TEST(ScannerPrefilter, ARuleRunsWhereItsPrefilterMatchesNotWhereItsKeywordsDo) {
+  auto set = ParseRules(R"(
+[[rules]]
+id = "acme"
+regex = '''acme_[a-z0-9]{16}'''
+keywords = ["acme_"]
+prefilter = '''acme_[0-9]'''
+)",
+                        "mine.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto s = Scanner::Create(std::move(set).value());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  Scanner::Scratch scratch = (*s)->NewScratch();
+  // Both lines match the regex and hold the keyword; only the second matches the prefilter.
+  auto found =
+      (*s)->Scan("a acme_abcdef0123456789 b\nc acme_0123456789abcdef\n", {.path = "x"}, scratch);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].line, 2);
+}
+
+TEST(ScannerPrefilter, OneVectorscanCannotCompileNamesTheRule) {
+  const std::string good = R"([[rules]]
+id = "broken-prefilter"
+regex = '''acme_[a-z0-9]{16}'''
+prefilter = '''acme_[0-9]'''
+)";
+  // Read from a file: refused there, naming the file, line and rule.
+  std::string bad = good;
+  bad.replace(bad.find("acme_[0-9]"), 10, "acme_(?<=x)");
+  auto refused = ParseRules(bad, "mine.toml");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("mine.toml, line 1 (rule 'broken-prefilter'): the "
+                                            "prefilter cannot be compiled"),
+            std::string::npos)
+      << refused.status().message();
+  // Built in code: refused by the scanner, naming the rule.
+  auto set = ParseRules(good, "mine.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  set->rules[0].prefilter = "acme_(?<=x)";
+  auto s = Scanner::Create(std::move(set).value());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("rule 'broken-prefilter': the prefilter cannot be compiled"),
+            std::string::npos)
+      << s.status().message();
+}
+
+// The built-in generic rule's prefilter leaves out lines whose value is an identifier; findings
+// must be exactly those of the same rules sent to their regexes by their keywords alone.
+TEST(ScannerPrefilter, BuiltinRulesFindTheSameWithoutTheirPrefilters) {
+  RuleSet with = BuiltinRules();
+  RuleSet without = BuiltinRules();
+  size_t prefiltered = 0;
+  for (Rule& r : without.rules) {
+    prefiltered += r.prefilter.empty() ? 0 : 1;
+    r.prefilter.clear();
+  }
+  ASSERT_GT(prefiltered, 0u);
+  auto a = Scanner::Create(std::move(with));
+  auto b = Scanner::Create(std::move(without));
+  ASSERT_TRUE(a.ok() && b.ok());
+  Scanner::Scratch sa = (*a)->NewScratch(), sb = (*b)->NewScratch();
+  const std::vector<std::string> names = {
+      "token",       "API_KEY",        "db_password", "client-secret", "x.apikey",
+      "PRIVATE_KEY", "auth.key",       "credentials", "pwd",           "token_count",
+      "secret2",     "my_passwd_file", "AccessKey",   "private-key",   "a_token_sha256"};
+  const std::vector<std::string> ops = {"=",     " = ",  ":",   ": ", ":=",      " => ",
+                                        "  =\t", "= \"", ": '", "=`", "\" : \"", "\" = "};
+  const std::string alphabet =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-+/=~!@#$%^&*\"'`(), ";
+  std::mt19937 rng(12345);
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  std::string text;
+  for (int i = 0; i < 20000; ++i) {
+    std::string value;
+    switch (pick(6)) {
+      case 0:  // an identifier, maybe dotted or dashed
+        for (size_t k = 0, n = 4 + pick(24); k < n; ++k) value += "abcXYZ_.-mnopQRS"[pick(16)];
+        break;
+      case 1:  // a random run from the whole alphabet
+        for (size_t k = 0, n = 2 + pick(40); k < n; ++k) value += alphabet[pick(alphabet.size())];
+        break;
+      case 2:  // letters with one digit or symbol somewhere
+        for (size_t k = 0, n = 6 + pick(20); k < n; ++k) value += "qwertyuiopASDFGHJKL"[pick(19)];
+        value[pick(value.size())] = "0123456789+/=~!@#$%^&*"[pick(22)];
+        break;
+      case 3:  // starts with '.' or '-'
+        value = pick(2) ? "." : "-";
+        for (size_t k = 0, n = 8 + pick(20); k < n; ++k)
+          value += "abcdefghijklmnopqrstuvw"[pick(23)];
+        break;
+      case 4:  // a Notion token (or one character short), or a name that starts like one
+        value = pick(2) ? "secret_" : "SECRET_";
+        for (size_t k = 0, n = 41 + pick(4); k < n; ++k) value += alphabet[pick(62)];
+        break;
+      default:  // base64-looking
+        for (size_t k = 0, n = 8 + pick(50); k < n; ++k) value += alphabet[pick(66)];
+        break;
+    }
+    text += std::string(pick(3), ' ') + names[pick(names.size())] + ops[pick(ops.size())] + value +
+            (pick(2) ? "\"" : "") + (pick(4) == 0 ? " # note" : "") + "\n";
+  }
+  auto key = [](const std::vector<Finding>& found) {
+    std::vector<std::string> out;
+    for (const Finding& f : found) {
+      out.push_back(f.rule_id + "@" + std::to_string(f.line) + ":" + std::to_string(f.column) +
+                    "=" + f.secret);
+    }
+    return out;
+  };
+  auto fa = key((*a)->Scan(text, {.path = "app/settings.py"}, sa));
+  auto fb = key((*b)->Scan(text, {.path = "app/settings.py"}, sb));
+  EXPECT_GT(fb.size(), 1000u);  // the input does hold many findings, of both prefiltered rules
+  for (const char* rule : {"generic-secret@", "notion-legacy-token@"}) {
+    EXPECT_TRUE(std::any_of(fb.begin(), fb.end(), [&](const std::string& f) {
+      return f.starts_with(rule);
+    })) << rule;
+  }
+  EXPECT_EQ(fa, fb);
+}
+
 TEST(ScannerPathRules, ReportTheFileWhateverItHolds) {
   auto set = ParseRules(
       "[[rules]]\nid = \"keystore\"\ndescription = \"PKCS#12 keystore\"\npath = '''\\.p12$'''\n"
@@ -261,6 +385,67 @@ namespace {
 // The compiled database is kept in the cache directory and used by the next scanner with the
 // same rules, with the same split of regexes the database could not take; a damaged entry is
 // a miss, not an error.
+TEST(ScannerDatabaseCache, AnEntryIsUsedOnlyWhenWholeAndForTheSameRules) {
+  std::string dir = ::testing::TempDir() + "/kh-db-entry-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  const std::vector<std::string> exprs = {"acme_", "tok_[a-z]+9"};
+  const std::vector<unsigned> flags = {HS_FLAG_CASELESS, HS_FLAG_PREFILTER};
+  const std::string key = DatabaseCacheKey(exprs, flags);
+  // Any change to the rules' patterns or flags is another entry.
+  EXPECT_NE(key, DatabaseCacheKey({"acme_", "tok_[a-z]+8"}, flags));
+  EXPECT_NE(key, DatabaseCacheKey(exprs, {HS_FLAG_CASELESS, HS_FLAG_CASELESS}));
+  EXPECT_NE(key, DatabaseCacheKey({"acme_"}, {HS_FLAG_CASELESS}));
+  EXPECT_EQ(key, DatabaseCacheKey(exprs, flags));
+
+  std::vector<const char*> ptrs = {exprs[0].c_str(), exprs[1].c_str()};
+  std::vector<unsigned> ids = {0, 1};
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  ASSERT_EQ(
+      hs_compile_multi(ptrs.data(), flags.data(), ids.data(), 2, HS_MODE_BLOCK, nullptr, &db, &err),
+      HS_SUCCESS);
+  StoreCachedDatabase(dir, key, db, {7});
+  hs_free_database(db);
+  const std::string path = dir + "/scan-" + key + ".hsdb";
+  std::string good;
+  {
+    std::ifstream in(path, std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_GT(good.size(), 100u);
+  auto load = [&](const std::string& k) {
+    std::vector<uint32_t> dropped;
+    hs_database_t* got = LoadCachedDatabase(dir, k, dropped);
+    bool ok = got != nullptr && dropped == std::vector<uint32_t>{7};
+    if (got) hs_free_database(got);
+    return ok;
+  };
+  auto write = [&](const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  };
+  EXPECT_TRUE(load(key));
+  EXPECT_FALSE(load(DatabaseCacheKey({"other"}, {0})));  // no entry for other rules
+  // One byte changed anywhere, or the file cut short, is a miss (never a database).
+  for (size_t at = 0; at < good.size(); at += 1 + good.size() / 97) {
+    std::string bad = good;
+    bad[at] = static_cast<char>(bad[at] ^ 0x20);
+    write(bad);
+    EXPECT_FALSE(load(key)) << "byte " << at;
+  }
+  write(good.substr(0, good.size() - 1));
+  EXPECT_FALSE(load(key));
+  write("");
+  EXPECT_FALSE(load(key));
+  write(good);
+  EXPECT_TRUE(load(key));
+  // Writable by others: not trusted.
+  std::filesystem::permissions(path, std::filesystem::perms::group_write,
+                               std::filesystem::perm_options::add);
+  EXPECT_FALSE(load(key));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ScannerDatabaseCache, ReusedWhenTheRulesAreTheSameAndIgnoredWhenDamaged) {
   std::string dir = ::testing::TempDir() + "/kh-db-cache-" + std::to_string(::getpid());
   std::filesystem::remove_all(dir);

@@ -73,7 +73,7 @@ bool ExcludedOneByOne(const RuleSet& set, std::string_view path) {
     bool only_paths = a.regexes.empty() && a.stopwords.empty() && a.commits.empty();
     if (a.condition != Allowlist::Condition::kOr && !only_paths) continue;
     for (const auto& p : a.paths) {
-      if (RE2::PartialMatch(path, *p)) return true;
+      if (RE2::PartialMatch(path, p->get())) return true;
     }
   }
   return false;
