@@ -122,13 +122,13 @@ Status KeyServiceImpl::DeleteIdentity(const RequestContext& ctx,
   IdentityRecord r = *found;
   WriteBatch b;
   std::vector<std::shared_ptr<const KeyEntry>> touched;
-  for (const auto& [id, e] : by_id_) {
-    if (e->Details().identity_id != r.id) continue;
+  keys_.ForEach([&](const std::shared_ptr<const KeyEntry>& e) {
+    if (e->Details().identity_id != r.id) return;
     KeyRecord k = e->ToRecord();
     k.identity_id.clear();
     b.put_keys.push_back(std::move(k));
     touched.push_back(e);
-  }
+  });
   b.delete_identities.push_back(r.id);
   KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
@@ -198,10 +198,10 @@ void KeyServiceImpl::UnlinkFromKeysLocked(const std::string& id,
                                           std::vector<std::string> KeyDetails::*held,
                                           std::vector<std::string> KeyRecord::*stored) {
   std::vector<std::shared_ptr<const KeyEntry>> holders;
-  for (const auto& [key_id, e] : by_id_) {
+  keys_.ForEach([&](const std::shared_ptr<const KeyEntry>& e) {
     const auto& ids = e->Details().*held;
     if (std::find(ids.begin(), ids.end(), id) != ids.end()) holders.push_back(e);
-  }
+  });
   for (const auto& e : holders) {
     KeyRecord k = e->ToRecord();
     std::erase(k.*stored, id);
