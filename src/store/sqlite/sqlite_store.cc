@@ -256,6 +256,14 @@ Status LoadKeys(sqlite3* db, const Store::KeyVisitor& on_key) {
 
 Status SqliteStore::Load(Snapshot& snap, const KeyVisitor& on_key) {
   std::lock_guard lock(mu_);
+  // Each sqlite3_column_* call takes the connection's recursive mutex, and a million keys are
+  // read 28 columns each: held once around the load, every one of those is a cheap re-entry.
+  sqlite3_mutex* db_mu = sqlite3_db_mutex(db_);
+  sqlite3_mutex_enter(db_mu);
+  struct Leave {
+    sqlite3_mutex* mu;
+    ~Leave() { sqlite3_mutex_leave(mu); }
+  } leave{db_mu};
   // One read transaction: every table is read as of the same commit.
   return InTransaction(db_, Access::kRead, [&] {
     KH_ASSIGN_OR_RETURN(snap.change_seq, sqlite::LatestSeq(db_, Access::kRead));
