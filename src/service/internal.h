@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,7 @@
 #include "core/ratelimit_override.h"
 #include "core/status.h"
 #include "service/brute_force.h"
+#include "service/flat_index.h"
 #include "service/key_service.h"
 #include "service/ratelimiter.h"
 #include "store/store.h"
@@ -159,21 +161,41 @@ struct KeyDetails {
   std::vector<Cidr> ip_networks;          // ... parsed once, for Verify
 };
 
+// An optional time in ms in one word: "none" is INT64_MIN, which no stored time takes (expiries
+// are checked to lie in the future when set). Converts to and from std::optional<int64_t>.
+class OptionalMillis {
+ public:
+  OptionalMillis() = default;
+  OptionalMillis(std::optional<int64_t> v)  // NOLINT(google-explicit-constructor): as optional
+      : ms_(v ? *v : kNone) {}
+  explicit operator bool() const { return ms_ != kNone; }
+  int64_t operator*() const { return ms_; }
+  std::optional<int64_t> get() const {
+    return ms_ == kNone ? std::nullopt : std::optional<int64_t>(ms_);
+  }
+
+ private:
+  static constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+  int64_t ms_ = kNone;
+};
+
 // One key as held in memory. Immutable but for the usage times; a change builds a new entry.
+// A million of these are held: the fields are ordered so that the entry has no padding to speak
+// of and, with its shared_ptr control block, fills one 192-byte allocation.
 struct KeyEntry {
   crypto::Sha256Digest hash{};
   InlineString<32> id;
-  std::shared_ptr<const std::string> api_id;  // interned: one string per API
   InlineString<24> start;
+  bool enabled = true;
+  bool imported = false;  // keys.migrateKeys: its text may not parse
+  store::KeyKind kind = store::KeyKind::kApp;
+  std::shared_ptr<const std::string> api_id;  // interned: one string per API
   int64_t created_at = 0;
   int64_t updated_at = 0;
-  std::optional<int64_t> expires;
+  OptionalMillis expires;
   mutable std::atomic<int64_t> last_used_at{0};
   mutable std::atomic<int64_t> last_used_stored{0};  // what the store has; FlushLastUsed catches up
-  store::KeyKind kind = store::KeyKind::kApp;
-  bool enabled = true;
-  bool imported = false;                      // keys.migrateKeys: its text may not parse
-  std::shared_ptr<CreditsCell> credits;       // null: unlimited
+  std::shared_ptr<CreditsCell> credits;              // null: unlimited
   std::unique_ptr<const KeyDetails> details;  // null: no name, meta, identity, permissions...
 
   const KeyDetails& Details() const {
@@ -185,6 +207,59 @@ struct KeyEntry {
   enum class CellLock { kTake, kHeldByCaller };
   KeyRecord ToRecord(CellLock lock = CellLock::kTake) const;
 };
+// 176 bytes and the control block's 16 make an allocation of the 192-byte size class; a field
+// more moves every key to the next class (224).
+static_assert(sizeof(KeyEntry) <= 176, "KeyEntry outgrew its allocation size class");
+
+// Every live key in memory, found by the SHA-256 of its text (Verify) or by its id. The entries
+// are owned by the hash table; the id table points at the same entries. An id names one key and a
+// hash one key: inserting an entry drops any other entry holding its id or its hash.
+// Not thread-safe: KeyServiceImpl's mu_ guards it.
+class KeyIndex {
+ public:
+  using EntryPtr = std::shared_ptr<const KeyEntry>;
+
+  // The entry, or null. Valid until the next Insert, Erase or Reserve.
+  const EntryPtr* FindByHash(const crypto::Sha256Digest& hash) const { return by_hash_.Find(hash); }
+  const EntryPtr* FindById(std::string_view id) const {
+    const KeyEntry* const* e = by_id_.Find(id);
+    return e ? by_hash_.Find((*e)->hash) : nullptr;
+  }
+  // Adds `e`, replacing the entries with its id or its hash. REQUIRES: e is not null.
+  void Insert(EntryPtr e);
+  // Removes the entry with e's id and the one with e's hash (`e` may be freed by it).
+  void Erase(const KeyEntry& e);
+  // Makes room for `n` keys (or shrinks to fit, see FlatIndex::Reserve).
+  void Reserve(size_t n) {
+    by_hash_.Reserve(n);
+    by_id_.Reserve(n);
+  }
+  size_t size() const { return by_hash_.size(); }
+  // Calls f(const EntryPtr&) for every key, in no particular order; f must not change the index.
+  template <typename F>
+  void ForEach(F&& f) const {
+    by_hash_.ForEach(f);
+  }
+
+ private:
+  struct HashOf {
+    const crypto::Sha256Digest& operator()(const EntryPtr& e) const { return e->hash; }
+  };
+  struct DigestHash {
+    uint64_t operator()(const crypto::Sha256Digest& d) const {
+      uint64_t h;  // a SHA-256 is uniform: its first 8 bytes are hash enough
+      std::memcpy(&h, d.data(), sizeof h);
+      return h;
+    }
+  };
+  struct IdOf {
+    std::string_view operator()(const KeyEntry* e) const;
+  };
+  FlatIndex<EntryPtr, HashOf, DigestHash> by_hash_;
+  FlatIndex<const KeyEntry*, IdOf, std::hash<std::string_view>> by_id_;
+};
+
+inline std::string_view KeyIndex::IdOf::operator()(const KeyEntry* e) const { return e->id.view(); }
 
 class KeyServiceImpl final : public KeyService {
  public:
@@ -444,17 +519,7 @@ class KeyServiceImpl final : public KeyService {
   std::mutex write_mu_;           // serializes writers
   mutable std::shared_mutex mu_;  // guards the maps below against concurrent readers
 
-  struct DigestHash {
-    size_t operator()(const crypto::Sha256Digest& d) const {
-      size_t h;
-      std::memcpy(&h, d.data(), sizeof h);
-      return h;
-    }
-  };
-  std::unordered_map<crypto::Sha256Digest, std::shared_ptr<const KeyEntry>, DigestHash> by_hash_;
-  // Keyed by a view of the entry's own id, so the id is not stored twice; an entry is always
-  // erased before the entry that owns the viewed string goes.
-  std::unordered_map<std::string_view, std::shared_ptr<const KeyEntry>> by_id_;
+  KeyIndex keys_;  // every live key, by hash and by id
   std::map<std::string, ApiRecord> apis_;
   std::map<std::string, IdentityRecord> identities_;
   std::unordered_map<std::string, std::string> identity_by_external_;

@@ -90,6 +90,7 @@ Status KeyServiceImpl::Load() {
   std::vector<std::pair<std::string, std::string>> shared_credits;  // (key, balance owner)
   KH_RETURN_IF_ERROR(store_.Load(snap, [&](KeyRecord&& k) {
     if (!indexed_rest) {  // keys come after everything they refer to
+      keys_.Reserve(snap.key_rows);
       IndexSnapshotLocked(std::move(snap));
       indexed_rest = true;
     }
@@ -102,6 +103,7 @@ Status KeyServiceImpl::Load() {
   }));
   if (!indexed_rest) IndexSnapshotLocked(std::move(snap));
   LinkSharedCreditsLocked(shared_credits);
+  keys_.Reserve(keys_.size());  // key_rows counts deleted keys too: give back what they took
   return LoadOverrides();
 }
 
@@ -126,13 +128,13 @@ Status KeyServiceImpl::FlushLastUsed() {
   std::vector<std::pair<std::shared_ptr<const KeyEntry>, int64_t>> marks;
   {
     std::shared_lock lock(mu_);
-    for (const auto& [id, e] : by_id_) {
+    keys_.ForEach([&](const std::shared_ptr<const KeyEntry>& e) {
       int64_t used = e->last_used_at.load(std::memory_order_relaxed);
       if (used > e->last_used_stored.load(std::memory_order_relaxed)) {
-        changed.emplace_back(std::string(id), used);
+        changed.emplace_back(e->id.str(), used);
         marks.emplace_back(e, used);
       }
-    }
+    });
   }
   if (changed.empty()) return OkStatus();
   KH_RETURN_IF_ERROR(store_.TouchLastUsed(changed));
@@ -144,9 +146,9 @@ Status KeyServiceImpl::ReleaseReservedCredits(int64_t idle_ms) {
   std::vector<std::shared_ptr<const KeyEntry>> entries;
   {
     std::shared_lock lock(mu_);
-    for (const auto& [id, e] : by_id_) {
+    keys_.ForEach([&](const std::shared_ptr<const KeyEntry>& e) {
       if (e->credits) entries.push_back(e);
-    }
+    });
   }
   // Every cell once, locked until the store has answered: no spend lands in between.
   std::vector<CreditsCell*> locked;
@@ -179,7 +181,7 @@ Status KeyServiceImpl::ReleaseReservedCredits(int64_t idle_ms) {
 
 size_t KeyServiceImpl::KeyCount() const {
   std::shared_lock lock(mu_);
-  return by_id_.size();
+  return keys_.size();
 }
 
 ServiceStats KeyServiceImpl::Stats() const {
@@ -210,7 +212,7 @@ KeyRecord KeyEntry::ToRecord(CellLock lock) const {
   r.created_at = created_at;
   r.updated_at = updated_at;
   r.last_used_at = last_used_at.load(std::memory_order_relaxed);
-  r.expires = expires;
+  r.expires = expires.get();
   r.enabled = enabled;
   r.imported = imported;
   if (credits) {
@@ -323,34 +325,44 @@ std::shared_ptr<KeyEntry> KeyServiceImpl::MakeEntry(const KeyRecord& rec,
   return e;
 }
 
+void KeyIndex::Insert(EntryPtr e) {
+  const KeyEntry* raw = e.get();
+  // The id slot first: the entry it replaced (if any) is still owned by the hash table, so both
+  // tables only ever point at live entries.
+  const KeyEntry* same_id = by_id_.Insert(raw);
+  if (same_id && same_id->hash != raw->hash) by_hash_.Erase(crypto::Sha256Digest(same_id->hash));
+  EntryPtr same_hash = by_hash_.Insert(std::move(e));
+  if (same_hash && same_hash->id.view() != raw->id.view()) by_id_.Erase(same_hash->id.view());
+}
+
+void KeyIndex::Erase(const KeyEntry& e) {
+  by_id_.Erase(e.id.view());
+  by_hash_.Erase(crypto::Sha256Digest(e.hash));  // the copy: erasing may free e
+}
+
 void KeyServiceImpl::IndexKeyLocked(std::shared_ptr<const KeyEntry> e) {
   if (e->kind == KeyKind::kRoot) root_key_ids_[e->id.str()] = e->id.str();
   if (e->imported) has_imported_keys_.store(true, std::memory_order_relaxed);
-  by_hash_[e->hash] = e;
-  by_id_.erase(e->id.view());  // the old key view points into the entry being replaced
-  std::string_view id = e->id.view();
-  by_id_.emplace(id, std::move(e));
+  keys_.Insert(std::move(e));
 }
 
 void KeyServiceImpl::UnindexKeyLocked(const KeyEntry& e) {
-  std::string id = e.id.str();
   if (e.credits) {
     // The balance's own key is gone: what was reserved from it is forfeited, so that a rerolled
     // key still spending it is answered by the store (not found), not from memory.
     std::lock_guard cell_lock(e.credits->mu);
-    if (e.credits->owner_id == id) e.credits->reserved = 0;
+    if (e.credits->owner_id == e.id.view()) e.credits->reserved = 0;
   }
-  by_hash_.erase(e.hash);
-  root_key_ids_.erase(id);
-  by_id_.erase(id);
+  root_key_ids_.erase(e.id.str());
+  keys_.Erase(e);  // may free e
 }
 
 void KeyServiceImpl::RebuildAllEntriesLocked() {
   std::vector<std::shared_ptr<const KeyEntry>> all;
-  all.reserve(by_id_.size());
-  for (const auto& [id, e] : by_id_) {
+  all.reserve(keys_.size());
+  keys_.ForEach([&](const std::shared_ptr<const KeyEntry>& e) {
     if (e->kind != KeyKind::kRoot) all.push_back(e);
-  }
+  });
   for (const auto& e : all) IndexKeyLocked(MakeEntry(e->ToRecord(), e->credits, e.get()));
 }
 
@@ -383,7 +395,7 @@ const std::optional<std::string>& KeyView::name() const { return entry_->Details
 const std::string& KeyView::meta_json() const { return entry_->Details().meta_json; }
 int64_t KeyView::created_at() const { return entry_->created_at; }
 int64_t KeyView::updated_at() const { return entry_->updated_at; }
-std::optional<int64_t> KeyView::expires() const { return entry_->expires; }
+std::optional<int64_t> KeyView::expires() const { return entry_->expires.get(); }
 bool KeyView::enabled() const { return entry_->enabled; }
 const std::vector<std::string>& KeyView::permissions() const {
   const KeyDetails& d = entry_->Details();
@@ -436,9 +448,9 @@ const RoleRecord* KeyServiceImpl::FindRole(const std::string& id_or_name) const 
 
 std::shared_ptr<const KeyEntry> KeyServiceImpl::FindKey(const std::string& key_id,
                                                         KeyKind kind) const {
-  auto it = by_id_.find(key_id);
-  if (it == by_id_.end() || it->second->kind != kind) return nullptr;
-  return it->second;
+  const std::shared_ptr<const KeyEntry>* e = keys_.FindById(key_id);
+  if (!e || (*e)->kind != kind) return nullptr;
+  return *e;
 }
 
 // --- root keys ----------------------------------------------------------------------------
@@ -452,8 +464,7 @@ StatusOr<Principal> KeyServiceImpl::Authenticate(std::string_view bearer) {
   std::shared_ptr<const KeyEntry> e;
   {
     std::shared_lock lock(mu_);
-    auto it = by_hash_.find(h);
-    if (it != by_hash_.end()) e = it->second;
+    if (const auto* found = keys_.FindByHash(h)) e = *found;
   }
   if (!e || e->kind != KeyKind::kRoot) {
     return Unauthenticated("the root key was not found", "authentication/key_not_found");
@@ -523,7 +534,7 @@ StatusOr<Page<KeyView>> KeyServiceImpl::ListRootKeys(const RequestContext& ctx,
   KH_RETURN_IF_ERROR(Require(p, "rbac.*.read_root_key"));
   std::shared_lock lock(mu_);
   return PageOver<KeyView>(root_key_ids_, cursor, limit,
-                           [&](const std::string& id) { return ViewOf(by_id_.at(id), p); });
+                           [&](const std::string& id) { return ViewOf(*keys_.FindById(id), p); });
 }
 
 Status KeyServiceImpl::DeleteRootKey(const RequestContext& ctx, const std::string& key_id) {
@@ -662,13 +673,13 @@ Status KeyServiceImpl::DeleteApi(const RequestContext& ctx, const std::string& a
   gone.deleted_at = now;
   b.put_apis.push_back(gone);
   std::vector<std::shared_ptr<const KeyEntry>> doomed;
-  for (const auto& [id, e] : by_id_) {
-    if (*e->api_id != api_id) continue;
+  keys_.ForEach([&](const std::shared_ptr<const KeyEntry>& e) {
+    if (*e->api_id != api_id) return;
     KeyRecord rec = e->ToRecord();
     rec.deleted_at = now;
     b.put_keys.push_back(std::move(rec));
     doomed.push_back(e);
-  }
+  });
   KH_RETURN_IF_ERROR(ApplyAudited(ctx, b));
   std::unique_lock lock(mu_);
   for (const auto& e : doomed) UnindexKeyLocked(*e);

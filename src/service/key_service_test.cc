@@ -741,5 +741,46 @@ TEST_F(KeyServiceTest, ConcurrentUpdatesNeverLoseASpend) {
   EXPECT_EQ(svc_->GetKey(root_, k.key_id)->credits().remaining, kLeft);
 }
 
+// The key index grows while verifications read it, and keeps every key through deletions (which
+// shift entries within the index) and a reload sized from the store.
+TEST_F(KeyServiceTest, KeysStayFindableAsTheIndexGrowsShrinksAndReloads) {
+  std::string api = NewApi();
+  CreatedKey first = NewKey({.api_id = api});
+  std::string first_text(first.key.Reveal());
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::thread verifier([&] {
+    while (!stop.load()) {
+      auto r = svc_->Verify(root_, {.key = first_text});
+      if (!r.ok() || r->code != VerifyCode::kValid) failures++;
+    }
+  });
+  std::vector<CreatedKey> keys;
+  for (int round = 0; round < 6; ++round) {
+    auto batch = svc_->CreateKeys(root_, {.api_id = api}, 500);
+    ASSERT_TRUE(batch.ok()) << batch.status().message();
+    for (auto& k : *batch) keys.push_back(std::move(k));
+  }
+  stop = true;
+  verifier.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (size_t i = 0; i < keys.size(); i += 2) {
+    ASSERT_TRUE(svc_->DeleteKey(root_, keys[i].key_id, Deletion::kSoft).ok());
+  }
+  auto check = [&] {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      std::string text(keys[i].key.Reveal());
+      EXPECT_EQ(Verify(text), i % 2 == 0 ? VerifyCode::kNotFound : VerifyCode::kValid) << i;
+      EXPECT_EQ(svc_->GetKey(root_, keys[i].key_id).ok(), i % 2 == 1) << i;
+    }
+    EXPECT_EQ(Verify(first_text), VerifyCode::kValid);
+  };
+  check();
+  EXPECT_EQ(svc_->KeyCount(), 2 + keys.size() / 2);  // the root key, `first`, the odd ones
+  Reopen();
+  check();
+  EXPECT_EQ(svc_->KeyCount(), 2 + keys.size() / 2);
+}
+
 }  // namespace
 }  // namespace keyhold::service

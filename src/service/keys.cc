@@ -306,8 +306,7 @@ StatusOr<std::vector<CreatedKey>> KeyServiceImpl::CreateKeys(const RequestContex
   KH_RETURN_IF_ERROR(ApplyAudited(ctx, batch));
   std::unique_lock lock(mu_);
   IndexCreatedLocked(new_perms, new_identities);
-  by_hash_.reserve(by_hash_.size() + batch.put_keys.size());
-  by_id_.reserve(by_id_.size() + batch.put_keys.size());
+  keys_.Reserve(keys_.size() + batch.put_keys.size());
   for (const KeyRecord& k : batch.put_keys) IndexKeyLocked(MakeEntry(k, nullptr, nullptr));
   return created;
 }
@@ -357,11 +356,11 @@ StatusOr<KeyView> KeyServiceImpl::Whoami(const RequestContext& ctx, std::string_
   if (!well_formed && !has_imported_keys_.load(std::memory_order_relaxed)) return not_found;
   crypto::Sha256Digest h = crypto::Sha256(key);
   std::shared_lock lock(mu_);
-  auto it = by_hash_.find(h);
-  if (it == by_hash_.end() || it->second->kind != KeyKind::kApp) return not_found;
-  if (!well_formed && !it->second->imported) return not_found;
-  KH_RETURN_IF_ERROR(RequireForKey(p, *it->second, "read_key", not_found));
-  return ViewOf(it->second, p);
+  const std::shared_ptr<const KeyEntry>* found = keys_.FindByHash(h);
+  if (!found || (*found)->kind != KeyKind::kApp) return not_found;
+  if (!well_formed && !(*found)->imported) return not_found;
+  KH_RETURN_IF_ERROR(RequireForKey(p, *(*found), "read_key", not_found));
+  return ViewOf((*found), p);
 }
 
 StatusOr<KeyView> KeyServiceImpl::UpdateKey(const RequestContext& ctx, UpdateKeyRequest req) {
@@ -427,7 +426,7 @@ StatusOr<KeyView> KeyServiceImpl::UpdateKey(const RequestContext& ctx, UpdateKey
   KH_RETURN_IF_ERROR(
       CommitKey(ctx, std::move(k), std::move(batch), new_perms, new_identities, e, change));
   std::shared_lock lock(mu_);
-  return ViewOf(by_id_.at(id), p);
+  return ViewOf(*keys_.FindById(id), p);
 }
 
 StatusOr<CreditsState> KeyServiceImpl::UpdateCredits(const RequestContext& ctx,
@@ -537,7 +536,7 @@ StatusOr<std::vector<PermissionInfo>> KeyServiceImpl::ChangeKeyPermissions(
       CommitKey(ctx, std::move(k), std::move(batch), new_perms, {}, e, Credits::kUnchanged));
   std::shared_lock lock(mu_);
   std::vector<PermissionInfo> out;
-  for (const std::string& pid : by_id_.at(key_id)->Details().permission_ids) {
+  for (const std::string& pid : (*keys_.FindById(key_id))->Details().permission_ids) {
     if (const PermissionRecord* r = FindPermission(pid)) out.push_back(FromRecord(*r));
   }
   return out;
@@ -563,7 +562,7 @@ StatusOr<std::vector<RoleInfo>> KeyServiceImpl::ChangeKeyRoles(
   KH_RETURN_IF_ERROR(CommitKey(ctx, std::move(k), {}, {}, {}, e, Credits::kUnchanged));
   std::shared_lock lock(mu_);
   std::vector<RoleInfo> out;
-  for (const std::string& rid : by_id_.at(key_id)->Details().role_ids) {
+  for (const std::string& rid : (*keys_.FindById(key_id))->Details().role_ids) {
     if (const RoleRecord* r = FindRole(rid)) out.push_back(RoleInfoOf(*r));
   }
   return out;

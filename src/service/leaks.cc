@@ -63,8 +63,7 @@ StatusOr<LeakAction> KeyServiceImpl::ReportLeak(const RequestContext& ctx, std::
   std::shared_ptr<const KeyEntry> e;
   {
     std::shared_lock lock(mu_);
-    auto it = by_hash_.find(hash);
-    if (it != by_hash_.end()) e = it->second;
+    if (const auto* found = keys_.FindByHash(hash)) e = *found;
   }
   if (!e || (!well_formed && !e->imported) || !MayActOnLeak(ctx.actor, *e)) {
     return LeakAction::kNone;

@@ -79,7 +79,7 @@ StatusOr<MigrationResult> KeyServiceImpl::MigrateKeys(const RequestContext& ctx,
     bool known = false;
     {
       std::shared_lock lock(mu_);
-      known = by_hash_.contains(rec.hash);
+      known = keys_.FindByHash(rec.hash) != nullptr;
     }
     if (known || !seen.insert(rec.hash).second) {
       result.duplicates.push_back(std::move(answered));

@@ -122,9 +122,9 @@ Status KeyServiceImpl::DeleteIdentity(const RequestContext& ctx,
   IdentityRecord r = *found;
   WriteBatch b;
   std::vector<std::shared_ptr<const KeyEntry>> touched;
-  for (const auto& [id, e] : by_id_) {
+  keys_.ForEach([&](const std::shared_ptr<const KeyEntry>& e) {
     if (e->Details().identity_id == r.id) touched.push_back(e);
-  }
+  });
   // The keys' cells stay locked from reading their balances to writing them back, so that no
   // spend made in between is overwritten.
   std::vector<CreditsCell*> cells;
@@ -205,10 +205,10 @@ void KeyServiceImpl::UnlinkFromKeysLocked(const std::string& id,
                                           std::vector<std::string> KeyDetails::*held,
                                           std::vector<std::string> KeyRecord::*stored) {
   std::vector<std::shared_ptr<const KeyEntry>> holders;
-  for (const auto& [key_id, e] : by_id_) {
+  keys_.ForEach([&](const std::shared_ptr<const KeyEntry>& e) {
     const auto& ids = e->Details().*held;
     if (std::find(ids.begin(), ids.end(), id) != ids.end()) holders.push_back(e);
-  }
+  });
   for (const auto& e : holders) {
     KeyRecord k = e->ToRecord();
     std::erase(k.*stored, id);

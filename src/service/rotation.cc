@@ -130,8 +130,8 @@ void KeyServiceImpl::LinkSharedCreditsLocked(
   if (links.empty()) return;
   std::unordered_map<std::string, std::string> spends_of(links.begin(), links.end());
   for (const auto& [key_id, first_owner] : links) {
-    auto it = by_id_.find(key_id);
-    if (it == by_id_.end()) continue;
+    const std::shared_ptr<const KeyEntry>* it = keys_.FindById(key_id);
+    if (!it) continue;
     // A key rerolled twice (a -> b -> c) was written pointing at b; the balance is at the end
     // of the chain. The bound only guards against a corrupt cycle.
     std::string owner = first_owner;
@@ -141,8 +141,8 @@ void KeyServiceImpl::LinkSharedCreditsLocked(
       owner = next->second;
     }
     std::shared_ptr<CreditsCell> cell;
-    if (auto o = by_id_.find(owner); o != by_id_.end()) {
-      cell = o->second->credits;
+    if (const auto* o = keys_.FindById(owner)) {
+      cell = (*o)->credits;
       if (!cell) continue;  // the balance was made unlimited: so is the old key's
     } else {
       // The balance's key is gone: the old key has nothing left to spend (it fails closed
@@ -151,7 +151,7 @@ void KeyServiceImpl::LinkSharedCreditsLocked(
       cell->credits.remaining = 0;
       cell->owner_id = owner;
     }
-    std::shared_ptr<const KeyEntry> e = it->second;
+    std::shared_ptr<const KeyEntry> e = *it;
     IndexKeyLocked(MakeEntry(e->ToRecord(), std::move(cell), e.get()));
   }
 }

@@ -39,16 +39,22 @@ StatusOr<std::vector<DueKey>> KeyServiceImpl::ListDueKeys(const RequestContext& 
   if (!api_id.empty() && !FindApi(api_id)) {
     return NotFound("API '" + api_id + "' was not found", "data/api_not_found");
   }
-  for (const auto& [id, e] : by_id_) {
-    if (e->kind != KeyKind::kApp || (!api_id.empty() && *e->api_id != api_id)) continue;
+  bool too_many = false;
+  keys_.ForEach([&](const std::shared_ptr<const KeyEntry>& e) {
+    if (too_many) return;
+    if (e->kind != KeyKind::kApp || (!api_id.empty() && *e->api_id != api_id)) return;
     const ApiRecord* api = FindApi(*e->api_id);
-    if (!api || !p.Can("api." + *e->api_id + ".read_key")) continue;
+    if (!api || !p.Can("api." + *e->api_id + ".read_key")) return;
     std::optional<int64_t> at = DueAt(*api, *e, now);
-    if (!at || *at > now + within_ms) continue;
+    if (!at || *at > now + within_ms) return;
     if (due.size() >= static_cast<size_t>(kMaxDueKeys)) {
-      return InvalidArgument("more than 10000 keys are due: narrow the query to one API");
+      too_many = true;
+      return;
     }
     due.push_back({ViewOf(e, p), *at, *at <= now});
+  });
+  if (too_many) {
+    return InvalidArgument("more than 10000 keys are due: narrow the query to one API");
   }
   std::sort(due.begin(), due.end(),
             [](const DueKey& a, const DueKey& b) { return a.due_at < b.due_at; });
@@ -63,11 +69,11 @@ StatusOr<RotationSweep> KeyServiceImpl::SweepRotation() {
   std::vector<std::pair<std::shared_ptr<const KeyEntry>, int64_t>> overdue;  // entry, due at
   {
     std::shared_lock lock(mu_);
-    for (const auto& [id, e] : by_id_) {
+    keys_.ForEach([&](const std::shared_ptr<const KeyEntry>& e) {
       const ApiRecord* api = e->kind == KeyKind::kApp ? FindApi(*e->api_id) : nullptr;
       std::optional<int64_t> at = api ? DueAt(*api, *e, now) : std::nullopt;
       if (at && *at <= now) overdue.emplace_back(e, *at);
-    }
+    });
   }
   RotationSweep sweep;
   WriteBatch batch;

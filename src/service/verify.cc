@@ -186,10 +186,10 @@ StatusOr<VerifyResult> KeyServiceImpl::VerifyUnrecorded(const RequestContext& ct
   bool ip_ok = true;
   {
     std::shared_lock lock(mu_);
-    auto it = by_hash_.find(h);
-    if (it == by_hash_.end() || it->second->kind != store::KeyKind::kApp) return result;
-    if (!well_formed && !it->second->imported) return result;
-    e = it->second;
+    const std::shared_ptr<const KeyEntry>* found = keys_.FindByHash(h);
+    if (!found || (*found)->kind != store::KeyKind::kApp) return result;
+    if (!well_formed && !(*found)->imported) return result;
+    e = (*found);
     if (!p.Can("api." + *e->api_id + ".verify_key")) return result;
     const ApiRecord* api = FindApi(*e->api_id);
     if (!api) return result;

@@ -211,6 +211,18 @@ Status ReadKey(const Stmt& s, KeyRecord& k) {
   return OkStatus();
 }
 
+// Every row of keys, deleted or not: counting the rows of the smallest index is cheaper than
+// finding the live ones.
+StatusOr<uint64_t> CountKeyRows(sqlite3* db) {
+  Stmt s(db, "SELECT count(*) FROM keys");
+  uint64_t n = 0;
+  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "count keys", [&] {
+    n = static_cast<uint64_t>(s.Int(0));
+    return OkStatus();
+  }));
+  return n;
+}
+
 // Keys stream in id order, each joined with its links by cursors walking the link tables in
 // key_id order beside it, so loading holds one key record at a time.
 Status LoadKeys(sqlite3* db, const Store::KeyVisitor& on_key) {
@@ -244,6 +256,14 @@ Status LoadKeys(sqlite3* db, const Store::KeyVisitor& on_key) {
 
 Status SqliteStore::Load(Snapshot& snap, const KeyVisitor& on_key) {
   std::lock_guard lock(mu_);
+  // Each sqlite3_column_* call takes the connection's recursive mutex, and a million keys are
+  // read 28 columns each: held once around the load, every one of those is a cheap re-entry.
+  sqlite3_mutex* db_mu = sqlite3_db_mutex(db_);
+  sqlite3_mutex_enter(db_mu);
+  struct Leave {
+    sqlite3_mutex* mu;
+    ~Leave() { sqlite3_mutex_leave(mu); }
+  } leave{db_mu};
   // One read transaction: every table is read as of the same commit.
   return InTransaction(db_, Access::kRead, [&] {
     KH_ASSIGN_OR_RETURN(snap.change_seq, sqlite::LatestSeq(db_, Access::kRead));
@@ -251,6 +271,7 @@ Status SqliteStore::Load(Snapshot& snap, const KeyVisitor& on_key) {
     KH_RETURN_IF_ERROR(LoadIdentities(db_, snap));
     KH_RETURN_IF_ERROR(LoadPermissions(db_, snap));
     KH_RETURN_IF_ERROR(LoadRoles(db_, snap));
+    KH_ASSIGN_OR_RETURN(snap.key_rows, CountKeyRows(db_));
     return LoadKeys(db_, on_key);
   });
 }
