@@ -202,15 +202,23 @@ std::string LeakReportSource(const LeakReportItem& item) {
   return out;
 }
 
-bool RecentReports::Claim(std::string_view body, Clock::time_point now) {
+RecentReports::Claimed RecentReports::Claim(std::string_view body, Clock::time_point now) {
   const Digest d = crypto::Sha256(body);
   std::lock_guard lock(mu_);
   ExpireLocked(now);
-  if (seen_.contains(d)) return false;
+  if (auto it = seen_.find(d); it != seen_.end()) {
+    return it->second.done ? Claimed::kDone : Claimed::kInFlight;
+  }
   while (!order_.empty() && seen_.size() >= capacity_) PopOldestLocked();
-  seen_.emplace(d, now);
+  seen_.emplace(d, Seen{.at = now});
   order_.emplace_back(now, d);
-  return true;
+  return Claimed::kNew;
+}
+
+void RecentReports::Finish(std::string_view body) {
+  const Digest d = crypto::Sha256(body);
+  std::lock_guard lock(mu_);
+  if (auto it = seen_.find(d); it != seen_.end()) it->second.done = true;
 }
 
 void RecentReports::Release(std::string_view body) {
@@ -227,7 +235,7 @@ size_t RecentReports::size() {
 void RecentReports::PopOldestLocked() {
   auto it = seen_.find(order_.front().second);
   // Only the entry this one made: a body released and claimed again has a later one.
-  if (it != seen_.end() && it->second == order_.front().first) seen_.erase(it);
+  if (it != seen_.end() && it->second.at == order_.front().first) seen_.erase(it);
   order_.pop_front();
 }
 
@@ -275,7 +283,18 @@ HttpResponse LeakReportSurface::Handle(RequestContext& ctx, const HttpRequest& r
                           too_many ? "leak_report/too_many_tokens" : "leak_report/malformed",
                           items.status().message());
   }
-  if (!recent_.Claim(req.body, RecentReports::Clock::now())) {
+  const RecentReports::Claimed claimed = recent_.Claim(req.body, RecentReports::Clock::now());
+  if (claimed == RecentReports::Claimed::kInFlight) {
+    // The first delivery may yet fail: a 2xx now would stop the sender's retries with the keys
+    // still live. The sender retries; by then the first delivery has finished one way or the other.
+    spdlog::info("{}: leak report of {} token(s) from {} is being acted on already: retry asked",
+                 ctx.request_id, items->size(), ctx.client_ip);
+    HttpResponse r = PlainJsonError(ctx, 503, "application/service_unavailable",
+                                    "the same report is being acted on; send it again");
+    r.headers.emplace_back("Retry-After", "5");
+    return r;
+  }
+  if (claimed == RecentReports::Claimed::kDone) {
     // Acted on already (a replay, or a retry of a report that was): the same answer, nothing done.
     spdlog::info("{}: leak report of {} token(s) from {} was acted on already: not again",
                  ctx.request_id, items->size(), ctx.client_ip);
@@ -308,6 +327,7 @@ HttpResponse LeakReportSurface::Handle(RequestContext& ctx, const HttpRequest& r
     r.headers.emplace_back("Retry-After", "5");
     return r;
   }
+  recent_.Finish(req.body);
   return JsonResponse(200, {{"received", items->size()}});
 }
 

@@ -10,8 +10,10 @@
 // (revoked, or disabled where its API says so, an audit entry and a key.leaked alert), and the
 // answer is the same whatever the tokens were — {"received":N} — so a report says nothing about
 // which tokens are keyhold's. A report acted on in the last 24 hours that is sent again is
-// answered alike and not acted on again (RecentReports). Unsigned, wrongly signed or malformed
-// reports change nothing: 401 or 400, checked for the whole report before any token is acted on.
+// answered alike and not acted on again (RecentReports); sent again while it is still being acted
+// on, it is answered 503 with Retry-After, as the first delivery may yet fail. Unsigned, wrongly
+// signed or malformed reports change nothing: 401 or 400, checked for the whole report before any
+// token is acted on.
 //
 // The public keys come from an operator's file in the shape code hosts publish them
 // ({"public_keys":[{"key_identifier":"…","key":"<PEM>","is_current":true}]}); it is read again
@@ -102,9 +104,14 @@ class RecentReports {
 
   explicit RecentReports(size_t capacity = kDefaultCapacity, Clock::duration ttl = kDefaultTtl)
       : capacity_(capacity), ttl_(ttl) {}
-  // True, and the body is remembered from `now`, if it is not remembered already (or no
-  // longer); false for a body seen within the ttl (or claimed by a report still being acted on).
-  bool Claim(std::string_view body, Clock::time_point now);
+  enum class Claimed {
+    kNew,       // not remembered (or no longer): remembered from `now`, in flight; act on it
+    kInFlight,  // claimed by a report still being acted on, which may yet fail
+    kDone,      // acted on in full within the ttl
+  };
+  Claimed Claim(std::string_view body, Clock::time_point now);
+  // Marks a claimed body as acted on in full: it is answered alike from then on.
+  void Finish(std::string_view body);
   // Forgets a claimed body (its report could not be acted on in full: a retry acts again).
   void Release(std::string_view body);
   size_t size();
@@ -116,7 +123,11 @@ class RecentReports {
   const size_t capacity_;
   const Clock::duration ttl_;
   std::mutex mu_;
-  std::map<Digest, Clock::time_point> seen_;                // guarded by mu_
+  struct Seen {
+    Clock::time_point at;
+    bool done = false;
+  };
+  std::map<Digest, Seen> seen_;                             // guarded by mu_
   std::deque<std::pair<Clock::time_point, Digest>> order_;  // oldest first; guarded by mu_
 };
 

@@ -8,12 +8,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "crypto/crypto.h"
 #include "fakes/ecdsa_signer.h"
 #include "fakes/fake_env.h"
+#include "fakes/faulty_store.h"
 #include "fakes/temp_dir.h"
 #include "service/key_service.h"
 #include "store/sqlite/sqlite_store.h"
@@ -154,26 +156,95 @@ TEST_F(LeakReportTest, AReportSentAgainIsAnsweredAlikeButNotActedOnAgain) {
 
 TEST(RecentReports, RemembersEachBodyForItsTimeAndNoMoreThanItsCapacity) {
   using Clock = RecentReports::Clock;
+  using enum RecentReports::Claimed;
   const Clock::time_point t0{};
   RecentReports recent(3, std::chrono::hours(24));
-  EXPECT_TRUE(recent.Claim("a", t0));
-  EXPECT_FALSE(recent.Claim("a", t0 + std::chrono::hours(1)));
-  EXPECT_TRUE(recent.Claim("a", t0 + std::chrono::hours(24)));  // expired, claimed anew
+  EXPECT_EQ(recent.Claim("a", t0), kNew);
+  // Still being acted on: not yet answered as done, as the first delivery may fail.
+  EXPECT_EQ(recent.Claim("a", t0 + std::chrono::minutes(1)), kInFlight);
+  recent.Finish("a");
+  EXPECT_EQ(recent.Claim("a", t0 + std::chrono::hours(1)), kDone);
+  EXPECT_EQ(recent.Claim("a", t0 + std::chrono::hours(24)), kNew);  // expired, claimed anew
   // A released body (its report failed part-way) is acted on again when retried.
-  EXPECT_TRUE(recent.Claim("b", t0 + std::chrono::hours(25)));
+  EXPECT_EQ(recent.Claim("b", t0 + std::chrono::hours(25)), kNew);
   recent.Release("b");
-  EXPECT_TRUE(recent.Claim("b", t0 + std::chrono::hours(25)));
+  EXPECT_EQ(recent.Claim("b", t0 + std::chrono::hours(25)), kNew);
   // Past the capacity the oldest is forgotten first.
-  EXPECT_TRUE(recent.Claim("c", t0 + std::chrono::hours(25)));
-  EXPECT_TRUE(recent.Claim("d", t0 + std::chrono::hours(25)));
+  EXPECT_EQ(recent.Claim("c", t0 + std::chrono::hours(25)), kNew);
+  EXPECT_EQ(recent.Claim("d", t0 + std::chrono::hours(25)), kNew);
+  recent.Finish("d");
   EXPECT_EQ(recent.size(), 3U);
-  EXPECT_TRUE(recent.Claim("a", t0 + std::chrono::hours(26)));
-  EXPECT_FALSE(recent.Claim("d", t0 + std::chrono::hours(26)));
+  EXPECT_EQ(recent.Claim("a", t0 + std::chrono::hours(26)), kNew);
+  EXPECT_EQ(recent.Claim("d", t0 + std::chrono::hours(26)), kDone);
   for (int i = 0; i < 100; ++i) {
-    ASSERT_TRUE(recent.Claim("x" + std::to_string(i), t0 + std::chrono::hours(27)));
+    ASSERT_EQ(recent.Claim("x" + std::to_string(i), t0 + std::chrono::hours(27)), kNew);
     recent.Release("x" + std::to_string(i));
   }
   EXPECT_LE(recent.size(), 3U);
+}
+
+// A retry that arrives while the first delivery is still being acted on must not be answered
+// 2xx: if the first then fails, the sender would stop retrying with the key still live.
+TEST(LeakReportInFlight, ARetryWhileTheFirstIsActedOnIsAskedToRetryUntilItSucceeds) {
+  testing::TempDir dir;
+  testing::FakeEnv env;
+  testing::EcdsaSigner signer;
+  auto sqlite = store::SqliteStore::Open(dir.path() + "/l.db");
+  ASSERT_TRUE(sqlite.ok());
+  testing::FaultyStore store(**sqlite);
+  auto svc = service::KeyService::Open(store, env);
+  ASSERT_TRUE(svc.ok());
+  auto root = (*svc)->Bootstrap("root");
+  ASSERT_TRUE(root.ok());
+  RequestContext root_ctx{.request_id = "req_t",
+                          .client_ip = "127.0.0.1",
+                          .actor = *(*svc)->Authenticate(root->key.Reveal())};
+  const std::string api = (*svc)->CreateApi(root_ctx, {.name = "helpdesk"})->id;
+  const std::string key((*svc)->CreateKey(root_ctx, {.api_id = api})->key.Reveal());
+  std::ofstream(dir.path() + "/keys.json") << KeysJson({{"k1", signer.PublicPem()}});
+  auto file = LeakReportKeyFile::Open(dir.path() + "/keys.json");
+  ASSERT_TRUE(file.ok()) << file.status().message();
+  LeakReportSurface surface(**svc, **file);
+  json arr = json::array({{{"token", key}, {"type", "keyhold_api_key"}, {"url", "https://x"}}});
+  const std::string body = arr.dump();
+  auto post = [&] {
+    HttpRequest req{
+        .method = "POST",
+        .target = std::string(kLeakReportPath),
+        .headers = {{"github-public-key-identifier", "k1"},
+                    {"github-public-key-signature", crypto::Base64Encode(signer.Sign(body))}},
+        .body = body};
+    RequestContext ctx{.request_id = "req_1", .client_ip = "140.82.115.1"};
+    ctx.may_block = true;
+    return surface.Handle(ctx, req);
+  };
+  // The first delivery's write waits until let go, then fails.
+  std::promise<void> entered, go;
+  std::shared_future<void> go_f = go.get_future().share();
+  std::atomic<bool> first{true};
+  store.BeforeApply([&] {
+    if (first.exchange(false)) {
+      entered.set_value();
+      go_f.wait();
+    }
+  });
+  std::future<HttpResponse> first_delivery = std::async(std::launch::async, post);
+  entered.get_future().wait();
+  HttpResponse retry = post();
+  EXPECT_EQ(retry.status, 503) << retry.body;
+  EXPECT_TRUE(
+      std::ranges::any_of(retry.headers, [](const auto& h) { return h.first == "Retry-After"; }));
+  store.FailWrites(true);
+  go.set_value();
+  EXPECT_EQ(first_delivery.get().status, 503);
+  store.FailWrites(false);
+  store.BeforeApply(nullptr);
+  EXPECT_EQ((*svc)->Verify(root_ctx, {.key = key})->code, service::VerifyCode::kValid);
+  // The sender's next retry is acted on; one after that is answered alike.
+  HttpResponse again = post();
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ((*svc)->Verify(root_ctx, {.key = key})->code, service::VerifyCode::kNotFound);
+  EXPECT_EQ(post().status, 200);
 }
 
 TEST_F(LeakReportTest, ATokenThatIsPartOfTheRecordedWordsIsAnsweredAlike) {

@@ -267,6 +267,9 @@ bool Unsealer::AdmitLocked(std::string_view client, int64_t now) {
 
 StatusOr<Unsealer::State> Unsealer::Reset(const RequestContext& ctx) {
   std::lock_guard lock(mu_);
+  // Unsealed, there is no progress to forget: nothing changes and nothing is audited, so
+  // unauthenticated resets cannot fill the audit log.
+  if (!IsSealed()) return StateLocked();
   if (!AdmitLocked(ctx.client_ip, env_.NowMillis())) {
     return Status(StatusCode::kResourceExhausted, "server/unseal_rate",
                   "too many unseal attempts from this address: wait a minute");

@@ -231,6 +231,21 @@ TEST_F(UnsealerTest, ResetAndTimeoutForgetProgress) {
   EXPECT_EQ(u.Get().progress, 1);
 }
 
+TEST_F(UnsealerTest, ResetOnceUnsealedChangesAndAuditsNothing) {
+  Split s = MakeSplit(1, 1);
+  Unsealer u = Make(s);
+  ASSERT_FALSE(u.Submit(s.texts[0], Caller(kOperator))->sealed);
+  size_t audited = audited_.size();
+  for (int i = 0; i < Unsealer::kMaxSharesPerMinute + 5; ++i) {
+    auto st = u.Reset(Caller("203.0.113.66"));
+    ASSERT_TRUE(st.ok()) << st.status().message();
+    EXPECT_FALSE(st->sealed);
+    EXPECT_EQ(st->progress, 0);
+  }
+  EXPECT_EQ(audited_.size(), audited);
+  EXPECT_FALSE(u.IsSealed());
+}
+
 TEST_F(UnsealerTest, OneAddressFloodingIsRefusedWithoutLockingOthersOut) {
   Split s = MakeSplit(3, 5);
   Unsealer u = Make(s);

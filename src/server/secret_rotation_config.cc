@@ -61,6 +61,10 @@ std::string ForeignOwner(const struct stat& st, uid_t self) {
 }  // namespace
 
 Status CheckCommandFile(const std::string& path, uid_t self) {
+  return ResolveCommandFile(path, self).status();
+}
+
+StatusOr<std::string> ResolveCommandFile(const std::string& path, uid_t self) {
   auto refuse = [](const std::string& what, const std::string& why) {
     return InvalidArgument("secret_rotation_command: " + what + ": " + why +
                            " (a command others can change would run with keyhold's tokens)");
@@ -97,7 +101,26 @@ Status CheckCommandFile(const std::string& path, uid_t self) {
       return refuse("its directory " + dir, "it is writable by group or others and not sticky");
     }
   }
-  return OkStatus();
+  return resolved;
+}
+
+std::unique_ptr<service::CommandDriver> MakeCommandDriver(const SecretRotationSettings& s,
+                                                          std::function<std::string()> address) {
+  const std::string command = s.command;
+  auto check = [command]() -> Status {
+    auto now = ResolveCommandFile(command, geteuid());
+    if (!now.ok()) return now.status();
+    if (*now != command) {
+      return InvalidArgument("secret_rotation_command: " + command +
+                             " now resolves to another file (" + *now + ")");
+    }
+    return OkStatus();
+  };
+  return std::make_unique<service::CommandDriver>(
+      service::CommandOptions{.command = command,
+                              .timeout_ms = s.timeout_ms,
+                              .address = std::move(address),
+                              .check = std::move(check)});
 }
 
 StatusOr<SecretRotationSettings> ReadSecretRotationSettings(const Settings& settings) {
@@ -106,7 +129,9 @@ StatusOr<SecretRotationSettings> ReadSecretRotationSettings(const Settings& sett
   if (!s.command.empty() && !s.command.starts_with('/')) {
     return InvalidArgument("secret_rotation_command must be an absolute path");
   }
-  if (!s.command.empty()) KH_RETURN_IF_ERROR(CheckCommandFile(s.command, geteuid()));
+  if (!s.command.empty()) {
+    KH_ASSIGN_OR_RETURN(s.command, ResolveCommandFile(s.command, geteuid()));
+  }
   const std::pair<const char*, int64_t*> durations[] = {
       {"secret_rotation_timeout", &s.timeout_ms},
       {"secret_rotation_remind_before", &s.options.remind_before_ms},
@@ -152,8 +177,7 @@ SecretRotation::SecretRotation(const SecretRotationSettings& s, service::SecretS
     return address_;
   };
   if (!s.command.empty()) {
-    driver_ = std::make_unique<service::CommandDriver>(service::CommandOptions{
-        .command = s.command, .timeout_ms = s.timeout_ms, .address = address});
+    driver_ = MakeCommandDriver(s, address);
   } else if (s.webhook) {
     driver_ = std::make_unique<WebhookDriver>(
         env, RotationWebhookOptions{.url = *s.webhook,

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,7 +27,9 @@
 namespace keyhold::server {
 
 struct SecretRotationSettings {
-  std::string command;  // "" for none
+  // "" for none. The configured path with its symbolic links resolved once, at start: that file
+  // is what runs, so a link re-pointed later changes nothing.
+  std::string command;
   // Or a webhook (never both): its URL and signing key.
   std::optional<audit::WebhookUrl> webhook;
   std::vector<uint8_t> webhook_key;
@@ -47,6 +50,14 @@ StatusOr<SecretRotationSettings> ReadSecretRotationSettings(const Settings& sett
 // or others, unless it is sticky (as /tmp is: no one else can replace the file there). Errors:
 // kInvalidArgument naming the file or directory and what is wrong.
 Status CheckCommandFile(const std::string& path, uid_t self);
+// As CheckCommandFile, answering the path with its symbolic links resolved.
+StatusOr<std::string> ResolveCommandFile(const std::string& path, uid_t self);
+
+// The driver that runs `s.command` (which must be set): before each run it checks the file again
+// (CheckCommandFile, and that its path still resolves to itself) and refuses the step if it has
+// become unsafe since start.
+std::unique_ptr<service::CommandDriver> MakeCommandDriver(const SecretRotationSettings& s,
+                                                          std::function<std::string()> address);
 
 // The settings that go together: a command or a webhook, not both; a webhook with its secret
 // file. Errors: kInvalidArgument naming the setting.

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "fakes/temp_dir.h"
 
@@ -115,6 +116,57 @@ TEST_F(SecretRotationConfigTest, ADirectoryOthersCanWriteIsRefusedUnlessSticky) 
       << st.message();
   ASSERT_EQ(chmod(open_dir.c_str(), 01777), 0);  // sticky, as /tmp
   EXPECT_TRUE(CheckCommandFile(command, self).ok());
+}
+
+TEST_F(SecretRotationConfigTest, ALinkIsResolvedOnceAndTheFileCheckedBeforeEachRun) {
+  // A safe command, linked from a directory anyone may write (and so re-point the link in).
+  const std::string safe_dir = dir_.path() + "/safe", open_dir = dir_.path() + "/open";
+  ASSERT_EQ(mkdir(safe_dir.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(open_dir.c_str(), 0700), 0);
+  const std::string ran = dir_.path() + "/ran";
+  auto script = [&](const std::string& name, const std::string& says) {
+    std::string path = safe_dir + "/" + name;
+    std::ofstream(path) << "#!/bin/sh\necho " << says << " >> " << ran << "\n";
+    EXPECT_EQ(chmod(path.c_str(), 0755), 0);
+    return path;
+  };
+  const std::string good = script("good", "good"), other = script("other", "other");
+  const std::string link = open_dir + "/rotate";
+  ASSERT_EQ(symlink(good.c_str(), link.c_str()), 0);
+  ASSERT_EQ(chmod(open_dir.c_str(), 0777), 0);
+  auto s = ReadSecretRotationSettings(From("secret_rotation_command = \"" + link + "\"\n"));
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->command, std::filesystem::canonical(good).string());
+  auto driver = MakeCommandDriver(*s, nullptr);
+  const service::RotationDriver::Call call{
+      .step = service::RotationStep::kCreate, .mount = "secret", .path = "app/db", .token = "t"};
+  auto ran_lines = [&] {
+    std::ifstream in(ran);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return all;
+  };
+  ASSERT_TRUE(driver->Run(call).ok());
+  EXPECT_EQ(ran_lines(), "good\n");
+  // Re-pointing the link after start changes nothing: the file resolved at start runs.
+  ASSERT_EQ(unlink(link.c_str()), 0);
+  ASSERT_EQ(symlink(other.c_str(), link.c_str()), 0);
+  ASSERT_TRUE(driver->Run(call).ok());
+  EXPECT_EQ(ran_lines(), "good\ngood\n");
+  // The file itself turned unsafe after start: the step is refused and nothing runs.
+  ASSERT_EQ(chmod(good.c_str(), 0777), 0);
+  Status st = driver->Run(call);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_NE(st.message().find("the command was not run"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("writable by group or others"), std::string::npos) << st.message();
+  EXPECT_EQ(ran_lines(), "good\ngood\n");
+  ASSERT_EQ(chmod(good.c_str(), 0755), 0);
+  // Its directory opened to others: refused too.
+  ASSERT_EQ(chmod(safe_dir.c_str(), 0777), 0);
+  EXPECT_NE(driver->Run(call).message().find("its directory"), std::string::npos);
+  ASSERT_EQ(chmod(safe_dir.c_str(), 0755), 0);
+  ASSERT_TRUE(driver->Run(call).ok());
+  EXPECT_EQ(ran_lines(), "good\ngood\ngood\n");
+  ASSERT_EQ(chmod(open_dir.c_str(), 0700), 0);
 }
 
 TEST_F(SecretRotationConfigTest, AWebhookNeedsItsSecretFileAndNoCommand) {

@@ -482,8 +482,15 @@ class KeyedServices {
     std::lock_guard lock(mu_);
     return secrets_.get();
   }
-  // Stops delivery and checkpoint signing (a last checkpoint is signed).
+  // Stops secret rotation (SecretRotator::Stop): the running steps are ended and recorded as
+  // failed. Called while the server still serves: a command calls back into it as it ends.
+  void StopRotation() {
+    service::SecretRotator* rotator = this->rotator();
+    if (rotator) rotator->Stop();  // not under mu_: requests ask for the rotator meanwhile
+  }
+  // Stops rotation, delivery and checkpoint signing (a last checkpoint is signed, after all else).
   void Stop() {
+    StopRotation();
     std::lock_guard lock(mu_);
     if (reminders_) reminders_->Stop();
     if (delivery_) delivery_->Stop();
@@ -910,6 +917,9 @@ int Serve(const Settings& settings) {
   spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   store_watch->Stop();
   readiness.Set(http::Readiness::State::kStopping);
+  // Before the requests drain: a rotation step under way is ended now (its command may call
+  // back), not left to run on after the server has stopped.
+  keyed.StopRotation();
   (*server)->Shutdown(std::chrono::seconds(10));
   flusher->Stop();
   if (Status st = opened->service->ReleaseReservedCredits(0); !st.ok()) {

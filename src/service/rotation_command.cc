@@ -52,6 +52,14 @@ Status StepFailed(const std::string& why) {
 }  // namespace
 
 Status CommandDriver::Run(const Call& call) {
+  if (interrupted_.load(std::memory_order_acquire)) {
+    return StepFailed("the command was not run: keyhold is stopping");
+  }
+  if (options_.check) {
+    if (Status st = options_.check(); !st.ok()) {
+      return StepFailed("the command was not run: " + st.message());
+    }
+  }
   const std::string step(RotationStepName(call.step));
   const std::string target = call.mount + "/" + call.path;
   std::vector<std::string> args = {options_.command, step, target};
@@ -86,6 +94,22 @@ Status CommandDriver::Run(const Call& call) {
     pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
     if (done < 0 && errno != EINTR) return StepFailed("the command could not be waited for");
+    if (interrupted_.load(std::memory_order_acquire)) {
+      // The server is stopping: the command's whole group is asked to end, then made to.
+      kill(-pid, SIGTERM);
+      kill(pid, SIGTERM);
+      const auto grace =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.stop_grace_ms);
+      while (waitpid(pid, &status, WNOHANG) == 0 && std::chrono::steady_clock::now() < grace) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      kill(-pid, SIGKILL);  // what is left of the group, if the command itself has ended
+      if (waitpid(pid, &status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+      }
+      return StepFailed("the command was stopped as keyhold stopped; rotate again to retry");
+    }
     if (std::chrono::steady_clock::now() >= deadline) {
       kill(-pid, SIGKILL);
       kill(pid, SIGKILL);

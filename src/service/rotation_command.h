@@ -18,6 +18,7 @@
 // Thread-safety: Run may be called concurrently.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -30,17 +31,25 @@ struct CommandOptions {
   std::string command;  // an absolute path to an executable
   int64_t timeout_ms = 30'000;
   std::function<std::string()> address;  // KEYHOLD_ADDR, asked at each run
+  // Asked before each run, if set: an error refuses the step (the command is not started).
+  std::function<Status()> check;
+  // On Interrupt, a running command's process group gets SIGTERM, and SIGKILL this much later.
+  int64_t stop_grace_ms = 2'000;
 };
 
 class CommandDriver final : public RotationDriver {
  public:
   explicit CommandDriver(CommandOptions options) : options_(std::move(options)) {}
   // OK on exit status 0. Errors: kUnavailable ("rotation/step_failed") with a message naming the
-  // exit status, the signal, the timeout, or that the command could not be started.
+  // exit status, the signal, the timeout, that the command could not be started, or why `check`
+  // refused it.
   Status Run(const Call& call) override;
+  // Terminates the commands running now (their steps fail, "stopped"); later runs fail at once.
+  void Interrupt() override { interrupted_.store(true, std::memory_order_release); }
 
  private:
   CommandOptions options_;
+  std::atomic<bool> interrupted_{false};
 };
 
 }  // namespace keyhold::service

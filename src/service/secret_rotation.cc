@@ -20,6 +20,12 @@ using nlohmann::json;
 
 constexpr std::array<std::string_view, 4> kStepNames = {"create", "set", "test", "finish"};
 constexpr int kDuePage = 1000;
+// The step recorded, durably, just before set runs: from then on the provider may use the pending
+// value, even if keyhold is killed before set ends and nothing else is recorded.
+constexpr std::string_view kSetStarted = "set-started";
+constexpr std::string_view kSetUnfinished =
+    "set: started, but keyhold stopped before it ended (the provider may use the pending value); "
+    "rotate again to retry it";
 
 std::string TokenKey(std::string_view token) {
   crypto::Sha256Digest d = crypto::Sha256(token);
@@ -34,12 +40,18 @@ int Progress(const SecretMetadata& m) {
   return 1;
 }
 
-// Whether `set` has run for the pending version: done (the step is set or test), or failed (it
-// may have changed the provider before it failed).
+// Whether `set` has run for the pending version: done (the step is set or test), failed (it
+// may have changed the provider before it failed), or started and not known to have ended.
 bool SetHasRun(const SecretMetadata& m) {
   if (!m.pending_version) return false;
-  return Progress(m) >= 2 || m.rotation_failure.starts_with("set:") ||
-         m.rotation_failure.starts_with("test:");
+  return Progress(m) >= 2 || m.rotation_step == kSetStarted ||
+         m.rotation_failure.starts_with("set:") || m.rotation_failure.starts_with("test:");
+}
+
+// The last step done ("" if none): "set-started" is create done, set not (yet).
+std::string LastDone(const SecretMetadata& m) {
+  const int progress = Progress(m);
+  return progress == 0 ? "" : std::string(kStepNames[progress - 1]);
 }
 
 RotationStatus StatusOf(const SecretMetadata& m) {
@@ -49,8 +61,12 @@ RotationStatus StatusOf(const SecretMetadata& m) {
   s.current_version = m.current_version;
   s.pending_version = m.pending_version;
   s.previous_version = m.previous_version;
-  s.last_step = m.pending_version ? m.rotation_step : "";
+  s.last_step = LastDone(m);
   s.failure = m.rotation_failure;
+  // Set started and nothing since: it is running now (Get says so), or keyhold stopped under it.
+  if (m.pending_version && m.rotation_step == kSetStarted && s.failure.empty()) {
+    s.failure = kSetUnfinished;
+  }
   s.rotation_period_ms = m.rotation_period_ms;
   s.next_rotation_at_ms = m.next_rotation_at_ms;
   return s;
@@ -79,19 +95,25 @@ SecretRotator::SecretRotator(SecretService& secrets, store::Store& store, Env& e
       driver_(driver),
       options_(options) {}
 
-SecretRotator::~SecretRotator() {
+SecretRotator::~SecretRotator() { Stop(); }
+
+void SecretRotator::Stop() {
   std::vector<std::thread> workers;
+  std::deque<std::function<void(bool)>> dropped;
   {
     std::lock_guard lock(queue_mu_);
     stopping_ = true;
-    queue_.clear();
+    stopped_.store(true, std::memory_order_release);
+    dropped.swap(queue_);
     workers.swap(workers_);
   }
   queue_cv_.notify_all();
+  for (auto& job : dropped) job(false);
+  if (driver_) driver_->Interrupt();
   for (std::thread& t : workers) t.join();
 }
 
-bool SecretRotator::Submit(std::function<void()> job) {
+bool SecretRotator::Submit(std::function<void(bool)> job) {
   std::lock_guard lock(queue_mu_);
   if (stopping_ || queue_.size() >= static_cast<size_t>(std::max(options_.queue_limit, 0))) {
     return false;
@@ -108,7 +130,7 @@ bool SecretRotator::Submit(std::function<void()> job) {
 
 void SecretRotator::WorkerLoop() {
   for (;;) {
-    std::function<void()> job;
+    std::function<void(bool)> job;
     {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -116,7 +138,7 @@ void SecretRotator::WorkerLoop() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    job();
+    job(true);
   }
 }
 
@@ -159,8 +181,10 @@ StatusOr<RotationStatus> SecretRotator::Start(const RequestContext& ctx, const s
   RequestContext job_ctx = ctx;
   job_ctx.deadline = std::chrono::steady_clock::time_point::max();
   job_ctx.may_block = true;
-  const bool queued = Submit([this, job_ctx, mount, path, only, target] {
-    auto done = Drive(job_ctx, mount, path, only);
+  const bool queued = Submit([this, job_ctx, mount, path, only, target](bool run) {
+    auto done = run ? Drive(job_ctx, mount, path, only)
+                    : StatusOr<RotationStatus>(
+                          Unavailable("keyhold stopped before the rotation ran; start it again"));
     Outcome o;
     o.finished = done.ok() && done->last_step == RotationStepName(RotationStep::kFinish);
     if (!done.ok()) {
@@ -176,6 +200,7 @@ StatusOr<RotationStatus> SecretRotator::Start(const RequestContext& ctx, const s
   if (!queued) {
     std::lock_guard lock(mu_);
     busy_.erase(target);
+    if (stopped_.load(std::memory_order_acquire)) return Unavailable("keyhold is stopping");
     return Status(StatusCode::kResourceExhausted, "rotation/queue_full",
                   "too many rotations are under way; try again in a few seconds");
   }
@@ -224,12 +249,23 @@ StatusOr<RotationStatus> SecretRotator::Drive(const RequestContext& ctx, const s
   if (only && first < progress) return StatusOf(m);  // done already: nothing to do
   for (int i = first; i <= last; ++i) {
     auto step = static_cast<RotationStep>(i);
+    if (stopped_.load(std::memory_order_acquire)) {
+      // The steps done so far are recorded: a later rotate picks up here.
+      return Unavailable("keyhold is stopping: step '" + std::string(RotationStepName(step)) +
+                         "' was not started; rotate again once it runs");
+    }
     if (step == RotationStep::kFinish) return Finish(ctx, mount, path);
     if (step == RotationStep::kCreate && !driver_) {
       return FailedPrecondition(
           "no rotation command or webhook is configured: write the pending value first "
           "(secrets.putPendingValue)",
           "rotation/no_pending_value");
+    }
+    if (step == RotationStep::kSet && driver_) {
+      // Durably before set runs: a cancel must know set may have changed the provider, however
+      // this run ends (even by keyhold being killed).
+      KH_RETURN_IF_ERROR(
+          secrets_.RecordRotationStep(ctx, mount, path, std::string(kSetStarted), ""));
     }
     Status ran = RunStep(step, mount, path);
     if (ran.ok() && step == RotationStep::kCreate) {
@@ -270,8 +306,7 @@ StatusOr<RotationStatus> SecretRotator::Failed(const RequestContext& ctx, const 
     KH_RETURN_IF_ERROR(secrets_.CancelRotation(ctx, mount, path, /*forced=*/false));
     KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
   }
-  KH_RETURN_IF_ERROR(secrets_.RecordRotationStep(
-      ctx, mount, path, m.pending_version ? m.rotation_step : "", failure));
+  KH_RETURN_IF_ERROR(secrets_.RecordRotationStep(ctx, mount, path, LastDone(m), failure));
   spdlog::warn("rotation of secret {}/{} failed: {}", mount, path, failure);
   KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
   RotationStatus out = StatusOf(m);
@@ -295,6 +330,7 @@ StatusOr<RotationStatus> SecretRotator::Get(const RequestContext& ctx, const std
   std::lock_guard lock(mu_);
   const std::string target = mount + "/" + path;
   out.running = busy_.contains(target);
+  if (out.running && out.failure == kSetUnfinished) out.failure.clear();  // set is running now
   if (auto it = outcomes_.find(target); !out.running && it != outcomes_.end()) {
     if (it->second.finished && !m.pending_version) {
       out.last_step = RotationStepName(RotationStep::kFinish);
@@ -306,31 +342,43 @@ StatusOr<RotationStatus> SecretRotator::Get(const RequestContext& ctx, const std
 
 StatusOr<RotationStatus> SecretRotator::Cancel(const RequestContext& ctx, const std::string& mount,
                                                const std::string& path, bool force) {
+  // Permission and existence first, so a caller who may not rotate learns nothing more.
+  KH_RETURN_IF_ERROR(secrets_.RotationState(ctx, mount, path).status());
+  const std::string target = mount + "/" + path;
+  {
+    // Claimed while the state is read again and acted on: no rotation may start (and run set)
+    // between the check below and the cancel.
+    std::lock_guard lock(mu_);
+    if (!busy_.insert(target).second) {
+      return AlreadyExists("this secret is being rotated now; try again when that is done",
+                           "data/rotation_busy");
+    }
+  }
+  Status cancelled = CancelClaimed(ctx, mount, path, force);
+  {
+    std::lock_guard lock(mu_);
+    busy_.erase(target);
+    if (cancelled.ok()) outcomes_.erase(target);
+  }
+  KH_RETURN_IF_ERROR(cancelled);
+  return Get(ctx, mount, path);
+}
+
+Status SecretRotator::CancelClaimed(const RequestContext& ctx, const std::string& mount,
+                                    const std::string& path, bool force) {
   KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
   if (!force && SetHasRun(m)) {
-    const std::string ran = m.rotation_failure.empty()
-                                ? m.rotation_step
-                                : m.rotation_failure.substr(0, m.rotation_failure.find(':'));
+    const std::string ran = !m.rotation_failure.empty()
+                                ? m.rotation_failure.substr(0, m.rotation_failure.find(':'))
+                            : m.rotation_step == kSetStarted ? "set"
+                                                             : m.rotation_step;
     return AlreadyExists("step '" + ran +
                              "' has run: the provider may already use the pending value, and "
                              "keyhold holds its only copy; finish the rotation, or cancel with "
                              "force to drop it anyway",
                          "data/rotation_past_set");
   }
-  std::string target = mount + "/" + path;
-  {
-    std::lock_guard lock(mu_);
-    if (busy_.contains(target)) {
-      return AlreadyExists("this secret is being rotated now; try again when that is done",
-                           "data/rotation_busy");
-    }
-  }
-  KH_RETURN_IF_ERROR(secrets_.CancelRotation(ctx, mount, path, force && SetHasRun(m)));
-  {
-    std::lock_guard lock(mu_);
-    outcomes_.erase(target);
-  }
-  return Get(ctx, mount, path);
+  return secrets_.CancelRotation(ctx, mount, path, force && SetHasRun(m));
 }
 
 StatusOr<std::vector<DueSecret>> SecretRotator::ListDue(const RequestContext& ctx,

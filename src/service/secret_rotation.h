@@ -25,6 +25,7 @@
 // Thread-safety: all methods may be called concurrently; one rotation of a path runs at a time.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -70,6 +71,9 @@ class RotationDriver {
   // OK when the step was done. Otherwise a status whose message says why in words that hold
   // no value (an exit status, an HTTP status, a timeout).
   virtual Status Run(const Call& call) = 0;
+  // The server is stopping: runs under way end soon, failed, and later runs fail at once. By
+  // default runs are left to end within their own timeout.
+  virtual void Interrupt() {}
 };
 
 struct RotationOptions {
@@ -117,8 +121,7 @@ class SecretRotator {
   // be null.
   SecretRotator(SecretService& secrets, store::Store& store, Env& env, audit::AlertSink* alerts,
                 RotationDriver* driver, RotationOptions options);
-  // Waits for the rotations running now (each step is bounded by the driver's timeout); those
-  // still queued are not run.
+  // Stop, if not stopped already.
   ~SecretRotator();
   SecretRotator(const SecretRotator&) = delete;
   SecretRotator& operator=(const SecretRotator&) = delete;
@@ -142,13 +145,20 @@ class SecretRotator {
   // rotations are under way.
   StatusOr<RotationStatus> Start(const RequestContext& ctx, const std::string& mount,
                                  const std::string& path, std::optional<RotationStep> only);
+  // Stops rotating, for the server to stop: refuses new rotations (Start: kUnavailable), drops
+  // those still queued, starts no new step, interrupts the steps running now (the driver ends
+  // them: a command is terminated) and waits for them to be recorded as failed, so a later
+  // rotate retries them. Call it while the server still serves (a command calls back into it)
+  // and before the last audit checkpoint.
+  void Stop();
   // The rotation's state. Errors: as Rotate.
   StatusOr<RotationStatus> Get(const RequestContext& ctx, const std::string& mount,
                                const std::string& path);
-  // Drops the pending version; the current one is untouched. Once `set` has run (done, or
-  // failed: it may have changed the provider anyway) the pending value may be the one the
-  // provider uses and keyhold holds its only copy, so cancel is then refused unless `force`:
-  // kAlreadyExists "data/rotation_past_set". Other errors: as Rotate.
+  // Drops the pending version; the current one is untouched. Once `set` has run (done, failed:
+  // it may have changed the provider anyway, or started and not known to have ended, as when
+  // keyhold was killed under it: its start is recorded before it runs) the pending value may be
+  // the one the provider uses and keyhold holds its only copy, so cancel is then refused unless
+  // `force`: kAlreadyExists "data/rotation_past_set". Other errors: as Rotate.
   StatusOr<RotationStatus> Cancel(const RequestContext& ctx, const std::string& mount,
                                   const std::string& path, bool force);
   // The secrets due within `within_ms` from now (or overdue) that the caller may rotate,
@@ -169,8 +179,11 @@ class SecretRotator {
                                  const std::string& path, std::optional<RotationStep> only);
   // What Drive would refuse before running anything.
   Status CheckStart(const SecretMetadata& m, std::optional<RotationStep> only) const;
+  // Cancel, with the path claimed in busy_.
+  Status CancelClaimed(const RequestContext& ctx, const std::string& mount, const std::string& path,
+                       bool force);
   // Queues `job` for a worker; false if the queue is full.
-  bool Submit(std::function<void()> job);
+  bool Submit(std::function<void(bool)> job);
   void WorkerLoop();
   StatusOr<RotationStatus> Finish(const RequestContext& ctx, const std::string& mount,
                                   const std::string& path);
@@ -207,9 +220,11 @@ class SecretRotator {
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::deque<std::function<void()>> queue_;  // guarded by queue_mu_
-  std::vector<std::thread> workers_;         // started at the first Start; guarded by queue_mu_
-  bool stopping_ = false;                    // guarded by queue_mu_
+  // Each job is called once: with true to run it, with false when it is dropped unrun.
+  std::deque<std::function<void(bool)>> queue_;  // guarded by queue_mu_
+  std::vector<std::thread> workers_;             // started at the first Start; guarded by queue_mu_
+  bool stopping_ = false;                        // guarded by queue_mu_
+  std::atomic<bool> stopped_{false};             // Stop was called: no new step starts
 };
 
 }  // namespace keyhold::service

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -123,12 +124,19 @@ TEST_F(SecretRotationTest, AFullRotationMakesPendingCurrentAndCurrentPrevious) {
   EXPECT_EQ(provider_->runs, (std::map<std::string, int>{{"create", 1}, {"set", 1}, {"test", 1}}));
   std::vector<std::string> actions;
   for (const auto& e : Audit()) {
-    if (e.action.starts_with("secret.rotation")) actions.push_back(e.action);
+    if (!e.action.starts_with("secret.rotation")) continue;
+    std::string step;
+    if (e.action == "secret.rotation_step") {
+      step = " " + nlohmann::json::parse(e.details_json)["step"].get<std::string>();
+    }
+    actions.push_back(e.action + step);
     EXPECT_EQ(e.details_json.find("new-1"), std::string::npos);  // never a value
   }
-  EXPECT_EQ(actions, (std::vector<std::string>{"secret.rotation_create", "secret.rotation_step",
-                                               "secret.rotation_step", "secret.rotation_step",
-                                               "secret.rotation_finish"}));
+  // That set has started is recorded before it runs.
+  EXPECT_EQ(actions, (std::vector<std::string>{
+                         "secret.rotation_create", "secret.rotation_step create",
+                         "secret.rotation_step set-started", "secret.rotation_step set",
+                         "secret.rotation_step test", "secret.rotation_finish"}));
 }
 
 TEST_F(SecretRotationTest, APlainReadReturnsCurrentUntilFinish) {
@@ -274,6 +282,58 @@ TEST_F(SecretRotationTest, CancelAfterAFailedSetIsRefusedUnlessForced) {
   EXPECT_TRUE(rotator_->Cancel(admin_, "secret", "db/password", true).ok());
   // Nothing pending: a plain cancel is a no-op, not refused.
   EXPECT_TRUE(rotator_->Cancel(admin_, "secret", "db/password", false).ok());
+}
+
+TEST_F(SecretRotationTest, ASetStillRunningOrCutShortBlocksAPlainCancel) {
+  // While set runs, what is durable is all a server restarted after a kill would know: a new
+  // rotator over the same store stands for it.
+  class Crashing final : public RotationDriver {
+   public:
+    Crashing(RotationDriver& inner, SecretService& secrets, store::Store& store, Env& env,
+             const RequestContext& admin)
+        : inner_(inner), secrets_(secrets), store_(store), env_(env), admin_(admin) {}
+    Status Run(const Call& call) override {
+      if (call.step != RotationStep::kSet) return inner_.Run(call);
+      SecretRotator restarted(secrets_, store_, env_, nullptr, nullptr, RotationOptions{});
+      auto state = restarted.Get(admin_, call.mount, call.path);
+      seen_step = state.ok() ? state->last_step : state.status().message();
+      seen_failure = state.ok() ? state->failure : "";
+      cancel = restarted.Cancel(admin_, call.mount, call.path, /*force=*/false).status();
+      return Unavailable("the command was killed by signal 9");
+    }
+    std::string seen_step, seen_failure;
+    Status cancel;
+
+   private:
+    RotationDriver& inner_;
+    SecretService& secrets_;
+    store::Store& store_;
+    Env& env_;
+    const RequestContext& admin_;
+  } crashing(*provider_, *secrets_, *store_, env_, admin_);
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &crashing, RotationOptions{});
+  rotator_ptr_ = &rotator;
+  // The same rotator is busy with it: a cancel waits for the end.
+  ASSERT_TRUE(rotator.Rotate(admin_, "secret", "db/password", RotationStep::kCreate).ok());
+  auto failed = rotator.Rotate(admin_, "secret", "db/password", {});
+  ASSERT_TRUE(failed.ok()) << failed.status().message();
+  EXPECT_EQ(crashing.seen_step, "create");
+  EXPECT_NE(crashing.seen_failure.find("set: started, but keyhold stopped before it ended"),
+            std::string::npos)
+      << crashing.seen_failure;
+  EXPECT_EQ(crashing.cancel.reason(), "data/rotation_past_set") << crashing.cancel.message();
+  EXPECT_NE(crashing.cancel.message().find("step 'set' has run"), std::string::npos);
+  // The pending value is still held, and set is retried.
+  EXPECT_EQ(AtStage(SecretStage::kPending), R"({"password":"new-1"})");
+  EXPECT_EQ(failed->last_step, "create");
+  EXPECT_EQ(failed->failure, "set: the command was killed by signal 9");
+  EXPECT_EQ(rotator.Cancel(admin_, "secret", "db/password", false).status().reason(),
+            "data/rotation_past_set");
+  rotator_ptr_ = rotator_.get();
+  auto retried = Rotate();
+  ASSERT_TRUE(retried.ok()) << retried.status().message();
+  EXPECT_EQ(retried->last_step, "finish");
+  EXPECT_EQ(Current(), R"({"password":"new-1"})");
 }
 
 TEST_F(SecretRotationTest, APendingVersionDestroyedOrDeletedIsNotMadeCurrent) {
@@ -535,6 +595,75 @@ TEST_F(SecretRotationTest, StartIsBoundedByItsWorkersAndQueue) {
   }
   ASSERT_TRUE(rotator.Start(admin_, "secret", "db/c", {}).ok());  // room again
   EXPECT_TRUE(AwaitRotation(rotator, admin_, "db/c").ok());
+}
+
+TEST_F(SecretRotationTest, StopEndsTheRunningStepRecordsItFailedAndStartsNoOther) {
+  // Create writes the pending value; set waits until interrupted, as a slow command would.
+  class Slow final : public RotationDriver {
+   public:
+    explicit Slow(RotationDriver& inner) : inner_(inner) {}
+    Status Run(const Call& call) override {
+      steps.push_back(std::string(RotationStepName(call.step)));
+      if (call.step != RotationStep::kSet) return inner_.Run(call);
+      std::unique_lock lock(mu);
+      in_set = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return interrupted; });
+      return Unavailable("the command was stopped as keyhold stopped");
+    }
+    void Interrupt() override {
+      std::lock_guard lock(mu);
+      interrupted = true;
+      cv.notify_all();
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    bool in_set = false, interrupted = false;
+    std::vector<std::string> steps;  // written by the one worker only
+
+   private:
+    RotationDriver& inner_;
+  } slow(*provider_);
+  ASSERT_TRUE(secrets_->Write(admin_, "secret", "db/b", crypto::Secret(R"({"v":"1"})"), {}).ok());
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &slow,
+                        RotationOptions{.workers = 1, .queue_limit = 4});
+  rotator_ptr_ = &rotator;
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/password", {}).ok());
+  {
+    std::unique_lock lock(slow.mu);
+    slow.cv.wait(lock, [&] { return slow.in_set; });
+  }
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/b", {}).ok());  // queued behind it
+  rotator.Stop();
+  EXPECT_EQ(slow.steps, (std::vector<std::string>{"create", "set"}));  // test never started
+  auto state = rotator.Get(admin_, "secret", "db/password");
+  ASSERT_TRUE(state.ok()) << state.status().message();
+  EXPECT_FALSE(state->running);
+  EXPECT_EQ(state->last_step, "create");
+  EXPECT_EQ(state->failure, "set: the command was stopped as keyhold stopped");
+  EXPECT_TRUE(state->pending_version.has_value());
+  EXPECT_EQ(Current(), R"({"password":"old"})");
+  // The failure is recorded durably, with its audit entry, by the time Stop returns.
+  auto audit = Audit();
+  EXPECT_TRUE(std::ranges::any_of(audit, [](const audit::AuditEntry& e) {
+    return e.outcome == "failed" &&
+           e.details_json.find("set: the command was stopped") != std::string::npos;
+  }));
+  // The queued rotation was not run, and is not left busy.
+  auto queued = rotator.Get(admin_, "secret", "db/b");
+  EXPECT_FALSE(queued->running);
+  EXPECT_NE(queued->failure.find("stopped before the rotation ran"), std::string::npos);
+  EXPECT_FALSE(queued->pending_version.has_value());
+  // Stopped: no more rotations.
+  EXPECT_EQ(rotator.Start(admin_, "secret", "db/b", {}).status().code(), StatusCode::kUnavailable);
+  auto sync = rotator.Rotate(admin_, "secret", "db/b", {});
+  EXPECT_EQ(sync.status().code(), StatusCode::kUnavailable);
+  rotator_ptr_ = rotator_.get();
+  // Another rotator (the restarted server) retries the interrupted step.
+  auto retried = Rotate();
+  ASSERT_TRUE(retried.ok()) << retried.status().message();
+  EXPECT_EQ(retried->last_step, "finish");
+  EXPECT_EQ(Current(), R"({"password":"new-1"})");
 }
 
 }  // namespace

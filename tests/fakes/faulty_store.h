@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
 #include "store/store.h"
 
@@ -19,7 +20,12 @@ class FaultyStore final : public store::Store {
   Status Load(store::Snapshot& snap, const KeyVisitor& on_key) override {
     return inner_.Load(snap, on_key);
   }
+  // Runs `hook` at the start of each Apply (before any failure is decided); nullptr for none.
+  // Set it while no write is under way.
+  void BeforeApply(std::function<void()> hook) { before_apply_ = std::move(hook); }
+
   Status Apply(const store::WriteBatch& b) override {
+    if (before_apply_) before_apply_();
     if (fail_ || (fail_audit_ && !b.audit.empty())) return WriteFailure();
     return inner_.Apply(b);
   }
@@ -243,6 +249,7 @@ class FaultyStore final : public store::Store {
   }
 
   store::Store& inner_;
+  std::function<void()> before_apply_;
   std::atomic<bool> fail_{false};
   std::atomic<bool> fail_audit_{false};
 };

@@ -182,6 +182,12 @@ test("init-shares seals a data directory; serve starts sealed; unseal by shares;
   assert.equal((await s.ok("keys.verifyKey", { key })).valid, true);
   u = await unseal(s, `${shares[1]}\n`);  // more shares change nothing
   assert.equal(u.stdout, "unsealed\n");
+  // Nor do resets, which need no token: answered, not audited (the log below has no more).
+  for (let i = 0; i < 3; i++) {
+    const reset = await v1(s, "PUT", "sys/unseal", { reset: true }, null);
+    assert.equal(reset.status, 200, JSON.stringify(reset.body));
+    assert.deepEqual([reset.body.sealed, reset.body.progress], [false, 0]);
+  }
 
   // Every attempt made while sealed is in the audit log, with the client's address and the
   // request id, and no share in it.

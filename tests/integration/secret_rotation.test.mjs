@@ -362,3 +362,81 @@ test("what runs is checked when the configuration is", async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /cannot run .*missing\.sh/);
 });
+
+test("a stop ends a running step at once, recorded as failed, and a restart retries it", async () => {
+  const d = tempDir("rotation-stop");
+  const slow = path.join(d, "rotate-slow.sh");
+  // set takes 20s unless told to be quick; the provider here is a file again.
+  fs.writeFileSync(
+    slow,
+    `#!/bin/sh
+set -eu
+dir='${d}'
+body='{"mount":"'"$KEYHOLD_SECRET_MOUNT"'","path":"'"$KEYHOLD_SECRET_PATH"'"'
+case "$1" in
+  create)
+    curl -sf -H "Authorization: Bearer $KEYHOLD_TOKEN" -H 'content-type: application/json' \\
+      -d "$body"',"data":{"password":"slow-rotated"}}' "$KEYHOLD_ADDR/v2/secrets.putPendingValue" >/dev/null
+    ;;
+  set)
+    echo started >> "$dir/set-started"
+    [ -e "$dir/quick" ] || sleep 20
+    echo done >> "$dir/set-done"
+    ;;
+  test) ;;
+  *) exit 9 ;;
+esac
+`,
+  );
+  fs.chmodSync(slow, 0o700);
+  const args = ["--secret-rotation-command", slow, "--secret-rotation-timeout", "60s"];
+  const first = await new Server({ args }).start();
+  const put = await fetch(`${first.url}/v1/secret/data/db/slow`, {
+    method: "POST",
+    headers: { "x-vault-token": first.rootKey, "content-type": "application/json" },
+    body: JSON.stringify({ data: { password: "first-password" } }),
+  });
+  assert.equal(put.status, 200);
+  const r = await first.call("secrets.rotate", { path: "db/slow" });
+  assert.equal(r.status, 202, r.text);
+  await eventually(() => assert.ok(fs.existsSync(path.join(d, "set-started"))), 10000);
+
+  const stopping = Date.now();
+  const exit = await first.stop();
+  assert.equal(exit.code, 0, first.stderr);
+  assert.ok(Date.now() - stopping < 8000, `stopping took ${Date.now() - stopping}ms`);
+  // The step was ended with the server, not left to finish after it, and recorded before the
+  // last checkpoint and before "stopped".
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(fs.existsSync(path.join(d, "set-done")), false);
+  const log = first.stderr;
+  const failedAt = log.indexOf("rotation of secret secret/db/slow failed: set: the command was stopped");
+  assert.ok(failedAt >= 0, log);
+  assert.ok(failedAt < log.lastIndexOf("audit checkpoint"), log);
+  const stoppedAt = log.search(/ stopped\r?\n?$/);
+  assert.ok(stoppedAt > failedAt, log);
+
+  const again = new Server({ dataDir: first.dataDir, args });
+  await again.start();
+  again.rootKey = first.rootKey;
+  try {
+    let state = await again.ok("secrets.getRotation", { path: "db/slow" });
+    assert.equal(state.running, false);
+    assert.equal(state.lastStep, "create", JSON.stringify(state));
+    assert.match(state.failure, /^set: the command was stopped as keyhold stopped/);
+    assert.equal(state.currentVersion, 1);
+    assert.equal(state.pendingVersion, 2);
+    // Retryable: rotating again runs set again (quick now) and finishes.
+    fs.writeFileSync(path.join(d, "quick"), "");
+    assert.equal((await again.call("secrets.rotate", { path: "db/slow" })).status, 202);
+    await eventually(async () => {
+      state = await again.ok("secrets.getRotation", { path: "db/slow" });
+      assert.equal(state.running, false);
+    }, 15000);
+    assert.equal(state.lastStep, "finish", JSON.stringify(state));
+    assert.equal(state.currentVersion, 2);
+    assert.equal(fs.readFileSync(path.join(d, "set-started"), "utf8"), "started\nstarted\n");
+  } finally {
+    await again.stop();
+  }
+});
