@@ -6,10 +6,12 @@
 //   spdlog::info("...");                  // any other line, written at once
 //
 // Ordinary lines are written as soon as the background thread takes them. Access-log lines (one
-// per request) are gathered and written in chunks of up to 64 KiB: at the latest a second after
-// they were logged, at once when an ordinary line follows them, and when the log is destroyed. A
-// `kill -9` (or a crash) loses what is still queued or gathered: at most the last second of the
-// access log, and the lines the background thread had not yet taken.
+// per request) are gathered by the thread that logs them, in a buffer of its own, and written by
+// the background thread in chunks: when a thread's buffer holds 64 KiB, at the latest a second
+// after they were logged, before any ordinary line logged after them, and when the log is
+// destroyed. Logging an access line wakes no thread. A `kill -9` (or a crash) loses what is still
+// queued or gathered: at most the last second of the access log, and the lines the background
+// thread had not yet taken.
 // The queue holds 8,192 lines; when it is full a logging thread waits (no line is dropped), so a
 // standard error that stops being read stalls the server rather than losing lines.
 #pragma once
