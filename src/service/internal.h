@@ -117,7 +117,7 @@ class InlineString {
 // with no write and no wait on the disk. The balance a key shows is the stored balance plus
 // what is reserved. A reservation is taken out of the stored balance before any of it is
 // granted, so no crash can grant a credit twice; a kill -9 forfeits what was reserved and not
-// yet granted (at most about half a second of the key's spending, ReserveBlock), and a graceful
+// yet granted (at most about a second or two of the key's spending, ReserveBlock), and a graceful
 // stop, or a key left idle, gives it back (ReleaseReservedCredits).
 struct CreditsCell {
   std::mutex mu;

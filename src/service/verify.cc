@@ -40,16 +40,16 @@ static bool NeedsStore(CreditsCell& cell, int64_t cost, int64_t now) {
 }
 
 // How many credits to reserve beyond a spend that goes to the store at `now`: none for a key
-// spent now and then; for one that goes back to the store within a quarter of a second, twice as
+// spent now and then; for one that goes back to the store within a second, twice as
 // many as the last time, up to kMaxReserveBlock, so that a reservation lasts a key about as long
 // whatever its rate, and a crash forfeits at most about that much of its spending. Never more
 // than an eighth of what the balance holds beyond the spend. REQUIRES: cell.mu held.
 constexpr int64_t kMaxReserveBlock = 4096;
 static int64_t ReserveBlock(CreditsCell& cell, int64_t now, int64_t beyond) {
   const int64_t since = now - cell.last_reserved_at;
-  if (cell.last_reserved_at >= 0 && since >= 0 && since < 250) {
+  if (cell.last_reserved_at >= 0 && since >= 0 && since < 1000) {
     cell.block = std::min(kMaxReserveBlock, std::max<int64_t>(1, cell.block * 2));
-  } else if (cell.last_reserved_at < 0 || since > 1000) {
+  } else if (cell.last_reserved_at < 0 || since > 5000) {
     cell.block /= 2;
   }
   cell.last_reserved_at = now;
