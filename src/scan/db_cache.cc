@@ -1,6 +1,6 @@
-// The compiled-database cache: <dir>/scan-<key>.hsdb holds "KHDB2\n", a 128-bit digest of the
-// rest, the count and positions of dropped expressions (uint32, little-endian) and the serialized
-// database.
+// The compiled-database cache: <dir>/scan-<key>.hsdb holds "KHDB3\n", a 128-bit digest of the
+// rest, the length and bytes of the key's material (what the database was built from), the count
+// and positions of dropped expressions (uint32, little-endian) and the serialized database.
 #include "scan/db_cache.h"
 
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 namespace keyhold::scan {
 namespace {
 
-constexpr std::string_view kMagic = "KHDB2\n";
+constexpr std::string_view kMagic = "KHDB3\n";
 constexpr size_t kDigestBytes = 16;
 constexpr size_t kMaxEntryBytes = 256 << 20;
 
@@ -93,8 +93,8 @@ std::string DefaultCacheDir() {
   return "";
 }
 
-std::string DatabaseCacheKey(const std::vector<std::string>& exprs,
-                             const std::vector<unsigned>& flags) {
+CacheKey DatabaseCacheKey(const std::vector<std::string>& exprs,
+                          const std::vector<unsigned>& flags) {
   // The database is compiled for this machine's CPU; a cache shared by several (a network home
   // directory) keeps one entry per CPU.
   std::string all = hs_version();
@@ -105,25 +105,33 @@ std::string DatabaseCacheKey(const std::vector<std::string>& exprs,
     for (int i = 0; i < 8; ++i)
       all.push_back(static_cast<char>((platform.cpu_features >> (8 * i)) & 0xff));
   }
+  PutU32(all, static_cast<uint32_t>(exprs.size()));
   for (size_t i = 0; i < exprs.size(); ++i) {
     PutU32(all, flags[i]);
+    PutU32(all, static_cast<uint32_t>(exprs[i].size()));
     all += exprs[i];
-    all.push_back('\0');
   }
-  return Hex(Digest128(all));
+  std::string id = Hex(Digest128(all));
+  return {std::move(id), std::move(all)};
 }
 
-hs_database_t* LoadCachedDatabase(const std::string& dir, const std::string& key,
+hs_database_t* LoadCachedDatabase(const std::string& dir, const CacheKey& key,
                                   std::vector<uint32_t>& dropped) {
   if (dir.empty()) return nullptr;
   std::string file;
-  if (!ReadOwnedFile(PathOf(dir, key), file)) return nullptr;
+  if (!ReadOwnedFile(PathOf(dir, key.id), file)) return nullptr;
   std::string_view in(file);
   if (!in.starts_with(kMagic) || in.size() < kMagic.size() + kDigestBytes) return nullptr;
   in.remove_prefix(kMagic.size());
   std::string_view sum = in.substr(0, kDigestBytes);
   in.remove_prefix(kDigestBytes);
   if (Digest128(in) != sum) return nullptr;
+  uint32_t material = 0;
+  if (!GetU32(in, material) || material != key.material.size() || in.size() < material ||
+      in.substr(0, material) != key.material) {
+    return nullptr;  // built from other expressions, whatever its name
+  }
+  in.remove_prefix(material);
   uint32_t n = 0;
   if (!GetU32(in, n) || n > in.size() / 4) return nullptr;
   dropped.clear();
@@ -143,13 +151,15 @@ hs_database_t* LoadCachedDatabase(const std::string& dir, const std::string& key
   return db;
 }
 
-void StoreCachedDatabase(const std::string& dir, const std::string& key, const hs_database_t* db,
+void StoreCachedDatabase(const std::string& dir, const CacheKey& key, const hs_database_t* db,
                          const std::vector<uint32_t>& dropped) {
-  if (dir.empty() || !db) return;
+  if (dir.empty() || !db || key.material.size() > UINT32_MAX) return;
   char* bytes = nullptr;
   size_t length = 0;
   if (hs_serialize_database(db, &bytes, &length) != HS_SUCCESS) return;
   std::string body;
+  PutU32(body, static_cast<uint32_t>(key.material.size()));
+  body += key.material;
   PutU32(body, static_cast<uint32_t>(dropped.size()));
   for (uint32_t v : dropped) PutU32(body, v);
   body.append(bytes, length);
@@ -161,7 +171,7 @@ void StoreCachedDatabase(const std::string& dir, const std::string& key, const h
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   ::chmod(dir.c_str(), 0700);
-  std::string tmp = PathOf(dir, key) + ".XXXXXX";
+  std::string tmp = PathOf(dir, key.id) + ".XXXXXX";
   int fd = ::mkstemp(tmp.data());  // mode 0600
   if (fd < 0) return;
   size_t put = 0;
@@ -172,7 +182,7 @@ void StoreCachedDatabase(const std::string& dir, const std::string& key, const h
   }
   bool closed = ::close(fd) == 0;
   bool ok = put == file.size() && closed;
-  if (!ok || std::rename(tmp.c_str(), PathOf(dir, key).c_str()) != 0) ::unlink(tmp.c_str());
+  if (!ok || std::rename(tmp.c_str(), PathOf(dir, key.id).c_str()) != 0) ::unlink(tmp.c_str());
 }
 
 }  // namespace keyhold::scan

@@ -161,6 +161,9 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCom
     return InvalidArgument(where +
                            ": a rule needs a 'regex' (or only a 'path', to report files by name)");
   }
+  if (regex->find('\0') != std::string::npos) {
+    return InvalidArgument(where + ": the regex must not contain a NUL character");
+  }
   r.regex_text = *regex;
   r.regex = std::make_shared<const LazyRegex>(r.regex_text);
   if (when == RegexCompile::kNow && !r.regex->get().ok()) {
@@ -206,6 +209,9 @@ StatusOr<Rule> ParseRule(const toml::table& t, std::string_view source, RegexCom
   if (const toml::node* pre = t.get("prefilter")) {
     auto v = pre->value<std::string>();
     if (!v || v->empty()) return InvalidArgument(where + ": prefilter must be a non-empty string");
+    if (v->find('\0') != std::string::npos) {
+      return InvalidArgument(where + ": prefilter must not contain a NUL character");
+    }
     if (when == RegexCompile::kNow) {  // as the scanner compiles it, so errors name the line
       hs_database_t* db = nullptr;
       hs_compile_error_t* err = nullptr;

@@ -201,5 +201,16 @@ TEST(Rules, PrefilterIsAStringAndNotEmpty) {
   }
 }
 
+// A NUL cannot be in a pattern: the database compiler would stop at it, and the text after it
+// would go unchecked.
+TEST(Rules, PatternsWithANulAreRefused) {
+  for (const char* bad : {"regex = \"a\\u0000b\"\n", "regex = 'a'\nprefilter = \"a\\u0000b\"\n"}) {
+    auto r = ParseRules(std::string("[[rules]]\nid = \"a\"\n") + bad, "r.toml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("must not contain a NUL character"), std::string::npos)
+        << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace keyhold::scan

@@ -202,13 +202,42 @@ class LineIndex {
   std::vector<size_t> newlines_;
 };
 
+// Where the database's hits go. A pattern with an open repeat (a prefilter's value run) reports
+// every end position of a long run; the hits of one pattern a short way apart on one line are
+// kept as the first and the last of them: every window the others would open lies in the union
+// of theirs (the windows grow with the hit's end and stop at the line), so confirming sees the
+// same text, while a 10 MB value costs two hits per 2 KiB instead of one per byte.
 struct HitSink {
+  static constexpr uint64_t kNone = UINT64_MAX;
+  static constexpr uint64_t kSpacing = kLineReach / 2;
   std::vector<std::pair<uint32_t, uint64_t>>* hits;
+  std::string_view data;
+  unsigned last_id = 0;
+  uint64_t last_kept = kNone;  // the last hit of last_id kept
+  uint64_t pending = kNone;    // the last hit of last_id since, not yet kept
+
+  void Add(unsigned id, uint64_t to) {
+    if (id == last_id && last_kept != kNone && to >= last_kept && to - last_kept < kSpacing &&
+        to <= data.size() &&
+        std::memchr(data.data() + last_kept, '\n', static_cast<size_t>(to - last_kept)) ==
+            nullptr) {
+      pending = to;
+      return;
+    }
+    Flush();
+    hits->emplace_back(id, to);
+    last_id = id;
+    last_kept = to;
+  }
+  void Flush() {
+    if (pending != kNone) hits->emplace_back(last_id, pending);
+    pending = kNone;
+  }
 };
 
 int OnHit(unsigned id, unsigned long long /*from*/, unsigned long long to, unsigned /*flags*/,
           void* ctx) {
-  static_cast<HitSink*>(ctx)->hits->emplace_back(id, to);
+  static_cast<HitSink*>(ctx)->Add(id, to);
   return 0;
 }
 
@@ -332,7 +361,7 @@ Status Scanner::Compile() {
   // candidates, so that a cached database comes with the same split.
   const std::vector<uint32_t> all_candidates = regex_candidates;
   std::vector<uint32_t> dropped;
-  std::string cache_key;
+  CacheKey cache_key;
   while (true) {
     std::vector<std::string> exprs;
     std::vector<unsigned> flags, ids;
@@ -349,7 +378,7 @@ Status Scanner::Compile() {
       flags.push_back(HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY | HS_FLAG_MULTILINE);
     }
     if (exprs.empty()) return OkStatus();  // no rules: keyhold keys only, no database
-    if (cache_key.empty()) {
+    if (cache_key.id.empty()) {
       cache_key = DatabaseCacheKey(exprs, flags);
       std::vector<uint32_t> cached_dropped;
       if ((db_ = LoadCachedDatabase(cache_dir_, cache_key, cached_dropped))) {
@@ -434,9 +463,10 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
   std::vector<Finding> out;
   std::vector<std::pair<uint32_t, uint64_t>>& hits = scratch.hits_;
   hits.clear();
-  HitSink sink{&hits};
+  HitSink sink{.hits = &hits, .data = data};
   if (db_)
     hs_scan(db_, data.data(), static_cast<unsigned>(data.size()), 0, scratch.hs_, OnHit, &sink);
+  sink.Flush();
 
   // Windows to confirm, per rule.
   std::vector<std::vector<Window>>& windows = scratch.windows_;
@@ -472,6 +502,7 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
     line.MoveTo(end);
     const size_t near_begin = end > kLineReach ? end - kLineReach : 0;
     const size_t first_regex = keywords_.size() + prefilter_rules_.size();
+    if (id >= first_regex + regex_rules_.size()) continue;  // not one of this database's
     if (id < first_regex) {
       // A keyword lies inside its rule's match, and a prefilter matches on a finding's line: the
       // match is on that line, or (for a multi-line rule) starts there.

@@ -390,12 +390,15 @@ TEST(ScannerDatabaseCache, AnEntryIsUsedOnlyWhenWholeAndForTheSameRules) {
   std::filesystem::remove_all(dir);
   const std::vector<std::string> exprs = {"acme_", "tok_[a-z]+9"};
   const std::vector<unsigned> flags = {HS_FLAG_CASELESS, HS_FLAG_PREFILTER};
-  const std::string key = DatabaseCacheKey(exprs, flags);
+  const CacheKey key = DatabaseCacheKey(exprs, flags);
   // Any change to the rules' patterns or flags is another entry.
-  EXPECT_NE(key, DatabaseCacheKey({"acme_", "tok_[a-z]+8"}, flags));
-  EXPECT_NE(key, DatabaseCacheKey(exprs, {HS_FLAG_CASELESS, HS_FLAG_CASELESS}));
-  EXPECT_NE(key, DatabaseCacheKey({"acme_"}, {HS_FLAG_CASELESS}));
-  EXPECT_EQ(key, DatabaseCacheKey(exprs, flags));
+  EXPECT_NE(key.id, DatabaseCacheKey({"acme_", "tok_[a-z]+8"}, flags).id);
+  EXPECT_NE(key.id, DatabaseCacheKey(exprs, {HS_FLAG_CASELESS, HS_FLAG_CASELESS}).id);
+  EXPECT_NE(key.id, DatabaseCacheKey({"acme_"}, {HS_FLAG_CASELESS}).id);
+  EXPECT_EQ(key.id, DatabaseCacheKey(exprs, flags).id);
+  // An expression holding what would separate two others encodes apart from them.
+  EXPECT_NE(DatabaseCacheKey({std::string("a\0\1\0\0\0b", 7)}, {1}).material,
+            DatabaseCacheKey({"a", "b"}, {1, 1}).material);
 
   std::vector<const char*> ptrs = {exprs[0].c_str(), exprs[1].c_str()};
   std::vector<unsigned> ids = {0, 1};
@@ -406,14 +409,14 @@ TEST(ScannerDatabaseCache, AnEntryIsUsedOnlyWhenWholeAndForTheSameRules) {
       HS_SUCCESS);
   StoreCachedDatabase(dir, key, db, {7});
   hs_free_database(db);
-  const std::string path = dir + "/scan-" + key + ".hsdb";
+  const std::string path = dir + "/scan-" + key.id + ".hsdb";
   std::string good;
   {
     std::ifstream in(path, std::ios::binary);
     good.assign(std::istreambuf_iterator<char>(in), {});
   }
   ASSERT_GT(good.size(), 100u);
-  auto load = [&](const std::string& k) {
+  auto load = [&](const CacheKey& k) {
     std::vector<uint32_t> dropped;
     hs_database_t* got = LoadCachedDatabase(dir, k, dropped);
     bool ok = got != nullptr && dropped == std::vector<uint32_t>{7};
@@ -426,6 +429,8 @@ TEST(ScannerDatabaseCache, AnEntryIsUsedOnlyWhenWholeAndForTheSameRules) {
   };
   EXPECT_TRUE(load(key));
   EXPECT_FALSE(load(DatabaseCacheKey({"other"}, {0})));  // no entry for other rules
+  // An entry under the right name built from other expressions (a digest collision) is a miss.
+  EXPECT_FALSE(load(CacheKey{key.id, DatabaseCacheKey({"other"}, {0}).material}));
   // One byte changed anywhere, or the file cut short, is a miss (never a database).
   for (size_t at = 0; at < good.size(); at += 1 + good.size() / 97) {
     std::string bad = good;
