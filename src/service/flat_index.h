@@ -92,12 +92,17 @@ class FlatIndex {
     return removed;
   }
 
-  // Makes room for `n` elements without growing again, or shrinks to fit the elements held
-  // (and `n`) when the table is more than twice that.
+  // Makes room for `n` elements without growing again (at least doubling, so that reserving
+  // one more at a time costs amortized constant time), or shrinks to fit the elements held (and
+  // `n`) when the table is more than twice that.
   void Reserve(size_t n) {
     size_t want = std::max(n, size_);
     size_t cap = want + want / 4 + 1;
-    if (cap > capacity_ || capacity_ > 2 * cap + 16) Rehash(cap < 16 ? 16 : cap);
+    if (cap > capacity_) {
+      Rehash(std::max<size_t>({cap, 16, capacity_ * 2}));
+    } else if (capacity_ > 2 * cap + 16) {
+      Rehash(cap < 16 ? 16 : cap);
+    }
   }
 
   // Calls f(ptr) for every element, in no particular order. `f` must not change the table.

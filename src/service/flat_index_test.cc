@@ -129,6 +129,24 @@ TEST(FlatIndexTest, ReserveAvoidsGrowthAndShrinksToFit) {
   for (uint64_t i = 0; i < 10; ++i) EXPECT_NE(index.Find(i * 0x9E3779B97F4A7C15ULL), nullptr);
 }
 
+// Reserving one more element at a time (a key created at a time) grows the table by doubling,
+// not by rehashing on every call.
+TEST(FlatIndexTest, ReservingOneMoreAtATimeGrowsGeometrically) {
+  Index index;
+  index.Reserve(1000);
+  for (uint64_t i = 0; i < 1000; ++i) index.Insert(MakeItem(i * 0x9E3779B97F4A7C15ULL, 0));
+  int growths = 0;
+  size_t cap = index.capacity();
+  for (uint64_t i = 1000; i < 20000; ++i) {
+    index.Reserve(index.size() + 1);
+    index.Insert(MakeItem(i * 0x9E3779B97F4A7C15ULL, 0));
+    if (index.capacity() != cap) ++growths;
+    cap = index.capacity();
+  }
+  EXPECT_LE(growths, 6);
+  EXPECT_EQ(index.size(), 20000u);
+}
+
 // Random inserts, replacements and erases checked against std::map, with keys crowded into few
 // homes so that runs are long and erases shift often.
 TEST(FlatIndexTest, MatchesAMapUnderRandomChurn) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -245,12 +246,28 @@ class KeyIndex {
   struct HashOf {
     const crypto::Sha256Digest& operator()(const EntryPtr& e) const { return e->hash; }
   };
+  // All 32 bytes mixed with a seed drawn at start: the digests of keys moved in from another
+  // system (keys.migrateKeys) are the caller's choice, and must not be able to pile up in one
+  // run of the table by sharing a prefix.
   struct DigestHash {
     uint64_t operator()(const crypto::Sha256Digest& d) const {
-      uint64_t h;  // a SHA-256 is uniform: its first 8 bytes are hash enough
-      std::memcpy(&h, d.data(), sizeof h);
+      uint64_t h = Seed();
+      for (size_t i = 0; i < d.size(); i += 8) {
+        uint64_t w;
+        std::memcpy(&w, d.data() + i, sizeof w);
+        h = Mix(h ^ w);
+      }
       return h;
     }
+    static uint64_t Mix(uint64_t x) {  // MurmurHash3's finalizer: a bijection that spreads bits
+      x ^= x >> 33;
+      x *= 0xff51afd7ed558ccdULL;
+      x ^= x >> 33;
+      x *= 0xc4ceb9fe1a85ec53ULL;
+      x ^= x >> 33;
+      return x;
+    }
+    static uint64_t Seed();
   };
   struct IdOf {
     std::string_view operator()(const KeyEntry* e) const;
@@ -260,6 +277,14 @@ class KeyIndex {
 };
 
 inline std::string_view KeyIndex::IdOf::operator()(const KeyEntry* e) const { return e->id.view(); }
+
+inline uint64_t KeyIndex::DigestHash::Seed() {
+  static const uint64_t seed = [] {
+    std::random_device device;
+    return (static_cast<uint64_t>(device()) << 32) ^ device();
+  }();
+  return seed;
+}
 
 class KeyServiceImpl final : public KeyService {
  public:

@@ -90,7 +90,10 @@ Status KeyServiceImpl::Load() {
   std::vector<std::pair<std::string, std::string>> shared_credits;  // (key, balance owner)
   KH_RETURN_IF_ERROR(store_.Load(snap, [&](KeyRecord&& k) {
     if (!indexed_rest) {  // keys come after everything they refer to
-      keys_.Reserve(snap.key_rows);
+      // The count includes deleted rows: a store holding far more of those than live keys must
+      // not make the load hold a table for all of them; past the cap the table grows as it goes.
+      constexpr uint64_t kMostReserved = 4'000'000;
+      keys_.Reserve(static_cast<size_t>(std::min(snap.key_rows, kMostReserved)));
       IndexSnapshotLocked(std::move(snap));
       indexed_rest = true;
     }
