@@ -175,10 +175,17 @@ std::string ForLog(std::string_view text) {
   if (text.empty()) return "-";
   std::string out;
   size_t token_start = 0;
+  // `at`: where the token ends in what is written; a token the 200-byte cut goes through is
+  // checked whole, so that a key there is not written all but its last characters.
   auto end_token = [&](size_t at) {
-    std::string_view token = text.substr(token_start, at - token_start);
+    size_t whole = at;
+    while (whole < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[whole])) != 0 || text[whole] == '_')) {
+      ++whole;
+    }
+    std::string_view token = text.substr(token_start, whole - token_start);
     if (token.size() >= 20 && ParseKey(token).ok()) {
-      out.resize(out.size() - token.size());
+      out.resize(out.size() - (at - token_start));
       out += "[key]";
     }
   };
