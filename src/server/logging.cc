@@ -182,8 +182,10 @@ ServerLog::~ServerLog() {
   spdlog::set_default_logger(std::make_shared<spdlog::logger>(
       "keyhold", std::make_shared<spdlog::sinks::stderr_sink_mt>()));
   access_.reset();
-  main_.reset();
-  pool_.reset();  // the thread takes every queued line, then stops; the sink writes the rest
+  // The thread takes every queued line, then stops; joining it makes everything it did (the
+  // messages it held references to the logger through, among others) happen before what follows.
+  pool_.reset();
+  main_.reset();  // the sink writes what is left
 }
 
 }  // namespace keyhold::server
