@@ -236,17 +236,7 @@ void SortFindings(std::vector<Finding>& findings) {
            std::tie(b.path, b.line, b.column, b.rule_id);
   };
   // Usually in order already (one file, or files that finished in order).
-  if (std::is_sorted(findings.begin(), findings.end(), before)) return;
-  // A finding is large: sorting their positions and moving each finding once costs far less than
-  // a merge sort's log2(n) moves of every finding when a file holds hundreds of thousands.
-  std::vector<uint32_t> order(findings.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t a, uint32_t b) { return before(findings[a], findings[b]); });
-  std::vector<Finding> sorted;
-  sorted.reserve(findings.size());
-  for (uint32_t i : order) sorted.push_back(std::move(findings[i]));
-  findings = std::move(sorted);
+  SortMovingOnce(findings, before);
 }
 
 StatusOr<std::vector<Finding>> ScanPaths(const Scanner& scanner,

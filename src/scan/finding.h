@@ -4,8 +4,11 @@
 // print it masked, and baselines keep only its fingerprint.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace keyhold::scan {
 
@@ -43,5 +46,22 @@ struct Finding {
   // The secret with all but its first few characters hidden ("ghp_…(40)").
   std::string Masked() const;
 };
+
+// Sorts `findings` by `before`, stably, moving each finding once: a finding is large, and a file
+// dense with secrets holds hundreds of thousands, so sorting their positions and moving each into
+// place costs far less than a sort's log2(n) moves of every finding. Returns at once when they are
+// in order already.
+template <typename Before>
+void SortMovingOnce(std::vector<Finding>& findings, Before before) {
+  if (std::is_sorted(findings.begin(), findings.end(), before)) return;
+  std::vector<uint32_t> order(findings.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return before(findings[a], findings[b]); });
+  std::vector<Finding> sorted;
+  sorted.reserve(findings.size());
+  for (uint32_t i : order) sorted.push_back(std::move(findings[i]));
+  findings = std::move(sorted);
+}
 
 }  // namespace keyhold::scan

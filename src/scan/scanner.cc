@@ -254,17 +254,7 @@ void DropOverlaps(std::vector<Finding>& found) {
   auto before = [](const Finding& a, const Finding& b) {
     return std::tie(a.column, a.rule_id) < std::tie(b.column, b.rule_id);
   };
-  if (!std::is_sorted(found.begin(), found.end(), before)) {
-    // Positions are sorted, and each finding moved once: a finding is large.
-    std::vector<uint32_t> order(found.size());
-    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](uint32_t a, uint32_t b) { return before(found[a], found[b]); });
-    std::vector<Finding> sorted;
-    sorted.reserve(found.size());
-    for (uint32_t i : order) sorted.push_back(std::move(found[i]));
-    found = std::move(sorted);
-  }
+  SortMovingOnce(found, before);
   // Compacted in place: a file dense with secrets holds hundreds of thousands of findings, and a
   // second vector of them would only add copies and fresh pages.
   size_t kept = 0;

@@ -150,8 +150,14 @@ TEST_F(ScannerTest, InlineAllowAndPathAllowlists) {
   EXPECT_EQ(Scan("k = \"" + key + "\"\n", "web/package.json").size(), 1u);
 }
 
+// A scanner of the rules in `toml` (a user's rules file named mine.toml).
+StatusOr<std::unique_ptr<Scanner>> ScannerOf(const std::string& toml) {
+  KH_ASSIGN_OR_RETURN(RuleSet set, ParseRules(toml, "mine.toml"));
+  return Scanner::Create(std::move(set));
+}
+
 TEST_F(ScannerTest, UserRulesWithAndWithoutKeywords) {
-  auto set = ParseRules(R"(
+  auto s = ScannerOf(R"(
 [[rules]]
 id = "acme"
 regex = '''acme_[a-z0-9]{16}'''
@@ -159,10 +165,7 @@ keywords = ["acme_"]
 [[rules]]
 id = "order-token"
 regex = '''ORD-[0-9]{6}-[A-Z]{4}'''
-)",
-                        "mine.toml");
-  ASSERT_TRUE(set.ok()) << set.status().message();
-  auto s = Scanner::Create(std::move(set).value());
+)");
   ASSERT_TRUE(s.ok()) << s.status().message();
   Scanner::Scratch scratch = (*s)->NewScratch();
   auto found = (*s)->Scan("a acme_0123456789abcdef b\nc ORD-123456-ABCD\n", {.path = "x"}, scratch);
@@ -229,16 +232,13 @@ TEST(ScannerFallback, ARegexThePrefilterCannotTakeIsSearchedInFull) {
 }
 
 TEST(ScannerPrefilter, ARuleRunsWhereItsPrefilterMatchesNotWhereItsKeywordsDo) {
-  auto set = ParseRules(R"(
+  auto s = ScannerOf(R"(
 [[rules]]
 id = "acme"
 regex = '''acme_[a-z0-9]{16}'''
 keywords = ["acme_"]
 prefilter = '''acme_[0-9]'''
-)",
-                        "mine.toml");
-  ASSERT_TRUE(set.ok()) << set.status().message();
-  auto s = Scanner::Create(std::move(set).value());
+)");
   ASSERT_TRUE(s.ok()) << s.status().message();
   Scanner::Scratch scratch = (*s)->NewScratch();
   // Both lines match the regex and hold the keyword; only the second matches the prefilter.
