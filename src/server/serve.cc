@@ -168,9 +168,33 @@ Status ListenerOptions(const Settings& settings, http::ServerOptions& opts) {
   return ApplyListenerLimits(settings, opts);
 }
 
+// Whether `token` (letters, digits and '_') could be a key or a piece of one: a keyhold key, or a
+// run of 16 or more letters and digits mixing capitals, small letters and digits, as the random
+// part of any key does and names in paths almost never do. A key the client hid behind an escape
+// (`%2F`), glued to other text, or split by a control byte is caught by its random part.
+bool KeyLike(std::string_view token) {
+  if (token.size() >= 20 && ParseKey(token).ok()) return true;
+  size_t run = 0;
+  bool upper = false, lower = false, digit = false;
+  for (size_t i = 0; i <= token.size(); ++i) {
+    unsigned char c = i < token.size() ? static_cast<unsigned char>(token[i]) : '_';
+    if (std::isalnum(c) != 0) {
+      ++run;
+      upper = upper || std::isupper(c) != 0;
+      lower = lower || std::islower(c) != 0;
+      digit = digit || std::isdigit(c) != 0;
+      continue;
+    }
+    if (run >= 16 && upper && lower && digit) return true;
+    run = 0;
+    upper = lower = digit = false;
+  }
+  return false;
+}
+
 // `text` (a method or path the client sent) as it may appear in a log line: at most 200 bytes,
 // every byte that is not printable ASCII or is a space as '?', so a client cannot start a line of
-// its own, and every keyhold key in it (confirmed by its check characters) as "[key]".
+// its own, and every key or piece of one in it (KeyLike) as "[key]".
 std::string ForLog(std::string_view text) {
   if (text.empty()) return "-";
   std::string out;
@@ -184,7 +208,7 @@ std::string ForLog(std::string_view text) {
       ++whole;
     }
     std::string_view token = text.substr(token_start, whole - token_start);
-    if (token.size() >= 20 && ParseKey(token).ok()) {
+    if (KeyLike(token)) {
       out.resize(out.size() - (at - token_start));
       out += "[key]";
     }

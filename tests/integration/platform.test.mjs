@@ -281,12 +281,19 @@ test("what a client sends cannot forge log lines or put a key in the log", async
   await rawExchange(s.port, `${key.replace(/_/g, "")} /health HTTP/1.1\r\nHost: x\r\n\r\n`);
   // A key that the 200-byte cut of a logged path goes through is still recognized whole.
   for (const pad of [150, 160, 175, 195]) await fetch(`${s.url}/${"a".repeat(pad)}/${key}`);
+  // Nor behind an escape, glued to the method, or split by a control byte.
+  await fetch(`${s.url}/${"a".repeat(140)}%2F${key}`);
+  await rawExchange(s.port, `${"A".repeat(150)}${key} /x HTTP/1.1\r\nHost: x\r\n\r\n`);
+  await rawExchange(s.port, `GET /a/${key.slice(0, 30)}\x01${key.slice(30)} HTTP/1.1\r\nHost: x\r\n\r\n`);
   // The access log is written in the background, in order: wait for a last request's line.
   await fetch(`${s.url}/log-marker`);
   await eventually(() => assert.match(s.stderr, /GET \/log-marker 404/));
   assert.match(s.stderr, /POST \/v2\/\[key\] 404/);
   assert.ok(!s.stderr.includes(key), "no key in the log");
   assert.ok(!s.stderr.includes(key.slice(0, 20)), "no key cut short in the log");
+  for (let at = 0; at + 16 <= key.length; at += 4) {
+    assert.ok(!s.stderr.includes(key.slice(at, at + 16)), `no 16 characters of the key from ${at} in the log`);
+  }
   assert.ok(!s.stderr.split("\n").some((l) => l.startsWith("X-Forged")), "no line of the client's own");
 });
 
