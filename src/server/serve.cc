@@ -810,8 +810,6 @@ int Serve(const Settings& settings) {
     KeyedServices& keyed;
     ~StopKeyed() { keyed.Stop(); }
   } stop_keyed{keyed};
-  std::unique_ptr<service::AnalyticsService> analytics =
-      service::AnalyticsService::Create(*opened->store, env);
   bool detect_anomalies = false;
   auto anomaly_options = AnomalyOptions(settings, usage_options.flush_interval, &detect_anomalies);
   if (!anomaly_options.ok()) {
@@ -837,6 +835,8 @@ int Serve(const Settings& settings) {
     usage.SetObserver(&*anomalies);
   }
   if (recording == "true") opened->service->SetUsageRecorder(&usage);
+  std::unique_ptr<service::AnalyticsService> analytics =
+      service::AnalyticsService::Create(*opened->store, env, &usage);
   auto credits_low = CreditsLowThreshold(settings);
   if (!credits_low.ok()) {
     spdlog::error("{}", credits_low.status().message());

@@ -41,7 +41,7 @@ std::vector<Setting> ServeSettingTable() {
       {"usage_flush_interval", "KEYHOLD_USAGE_FLUSH_INTERVAL", "1s",
        "how often recorded verifications are written (a crash loses at most this much usage)"},
       {"usage_retention", "KEYHOLD_USAGE_RETENTION", "7d",
-       "how long per-second usage rows and minute rollups are kept (hour rollups: at least 90d, "
+       "how long usage rows and minute rollups are kept (hour rollups: at least 90d, "
        "day rollups: at least 730d)"},
       {"credits_low_threshold", "KEYHOLD_CREDITS_LOW_THRESHOLD", "10",
        "raise a key.credits_low alert when a verification takes a key's remaining credits below "

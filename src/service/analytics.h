@@ -1,6 +1,7 @@
-// AnalyticsService: verification counts, from the rollups the usage recorder writes.
+// AnalyticsService: verification counts, from the rollups the usage recorder writes and, when
+// given the recorder, the counts it has flushed but not yet written (the minutes still open).
 //
-//   auto analytics = AnalyticsService::Create(store, env);
+//   auto analytics = AnalyticsService::Create(store, env, &usage);
 //   VerificationQuery q{.since_ms = now - 86'400'000, .key_ids = {"key_1", "key_2"}};
 //   q.group_by_key = q.group_by_outcome = true;
 //   KH_ASSIGN_OR_RETURN(std::vector<store::UsageCount> rows, analytics->GetVerifications(ctx, q));
@@ -20,6 +21,8 @@
 
 namespace keyhold::service {
 
+class UsageRecorder;
+
 struct VerificationQuery {
   store::UsageGranularity granularity = store::UsageGranularity::kHour;
   int64_t since_ms = 0;
@@ -35,7 +38,9 @@ struct VerificationQuery {
 
 class AnalyticsService {
  public:
-  static std::unique_ptr<AnalyticsService> Create(store::Store& store, Env& env);
+  // `usage` (not owned, may be null) must outlive the service.
+  static std::unique_ptr<AnalyticsService> Create(store::Store& store, Env& env,
+                                                  const UsageRecorder* usage = nullptr);
   virtual ~AnalyticsService() = default;
 
   // Counts of verifications in [since, until) matching the filters, grouped as asked. Buckets are

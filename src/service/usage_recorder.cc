@@ -3,11 +3,24 @@
 #include <spdlog/spdlog.h>
 
 #include <functional>
-#include <map>
+#include <limits>
 #include <nlohmann/json.hpp>
-#include <tuple>
 
 namespace keyhold::service {
+namespace {
+
+constexpr int64_t kMinuteMs = 60'000;
+// A minute is written once the clock is this far past its end: a verification timed just before
+// the minute ended may reach the buffer a little later. One that comes later still is written as
+// a further row of its minute.
+constexpr int64_t kCloseMarginMs = 2'000;
+
+int64_t MinuteOf(int64_t t) {
+  int64_t m = t - t % kMinuteMs;
+  return t < 0 && t % kMinuteMs != 0 ? m - kMinuteMs : m;
+}
+
+}  // namespace
 
 UsageRecorder::UsageRecorder(store::Store& store, Env& env, UsageOptions options)
     : store_(store), env_(env), options_(options) {}
@@ -26,59 +39,154 @@ void UsageRecorder::Record(Verification&& v) {
   s.events.push_back(std::move(v));
 }
 
-Status UsageRecorder::Flush() {
+size_t UsageRecorder::AttributesHash::operator()(const Attributes& a) const {
+  size_t h = 0;
+  for (const std::string* s :
+       {&a.key_id, &a.identity_id, &a.api_id, &a.outcome, &a.client_ip, &a.route, &a.tags_json}) {
+    h = h * 1'000'003 ^ std::hash<std::string>()(*s);
+  }
+  return h;
+}
+
+UsageRecorder::Attributes UsageRecorder::TakeAttributes(store::UsageRow& r) {
+  return {std::move(r.key_id),   std::move(r.identity_id), std::move(r.api_id),
+          std::move(r.outcome),  std::move(r.client_ip),   std::move(r.route),
+          std::move(r.tags_json)};
+}
+
+store::UsageRow UsageRecorder::RowOf(int64_t time_ms, const Attributes& a, int64_t count) {
+  return {time_ms,     a.key_id, a.identity_id, a.api_id, a.outcome,
+          a.client_ip, a.route,  a.tags_json,   count};
+}
+
+Status UsageRecorder::Replay() {
+  if (replayed_) return OkStatus();
+  auto journal = store_.ReadUsageJournal();
+  if (!journal.ok()) return journal.status();
+  if (journal->unreadable > 0) {
+    spdlog::warn("usage journal: {} entries could not be read and are skipped",
+                 journal->unreadable);
+  }
+  std::lock_guard lock(open_mu_);
+  for (store::UsageRow& r : journal->rows) {
+    auto [it, added] = open_[r.second_ms].try_emplace(TakeAttributes(r), 0);
+    it->second += r.count;
+    open_rows_ += added;
+  }
+  replayed_ = true;
+  if (!journal->rows.empty()) {
+    spdlog::info("usage journal: {} rows read back", journal->rows.size());
+  }
+  return OkStatus();
+}
+
+Status UsageRecorder::Flush(bool close_all) {
   std::lock_guard flush_lock(flush_mu_);
-  std::vector<Verification> events;
-  for (Shard& s : shards_) {
-    std::vector<Verification> taken;
-    {
-      std::lock_guard lock(s.mu);
-      taken.swap(s.events);
-    }
-    if (events.empty()) {
-      events = std::move(taken);
-    } else {
-      events.insert(events.end(), std::make_move_iterator(taken.begin()),
-                    std::make_move_iterator(taken.end()));
-    }
-  }
   // Verifications of one second with the same attributes become one row with their count.
-  using Key = std::tuple<int64_t, std::string, std::string, std::string, std::string, std::string,
-                         std::string, std::string>;
-  std::map<Key, int64_t> counts;
-  for (Verification& v : events) {
-    std::string tags;
-    if (!v.tags.empty()) tags = nlohmann::json(v.tags).dump();
-    counts[{v.time_ms - v.time_ms % 1000, std::move(v.key_id), std::move(v.identity_id),
-            std::move(v.api_id), v.outcome, std::move(v.client_ip), std::move(v.route),
-            std::move(tags)}] += 1;
-  }
-  std::vector<store::UsageRow> rows = std::move(unwritten_);
-  unwritten_.clear();
-  const size_t retried = rows.size();
-  for (auto& [k, n] : counts) {
-    auto& [second, key, identity, api, outcome, ip, route, tags] = k;
-    rows.push_back({second, key, identity, api, outcome, ip, route, tags, n});
-  }
-  buffered_.fetch_sub(events.size(), std::memory_order_relaxed);
-  // Observed before it is written: an observer reading the store sees none of this batch there.
-  if (observer_ != nullptr) {
-    observer_->OnUsage(std::span<const store::UsageRow>(rows).subspan(retried), env_.NowMillis());
-  }
-  Status st = rows.empty() ? OkStatus() : store_.RecordUsage(rows);
-  if (rows.empty()) return OkStatus();
-  (st.ok() ? flushes_ : failed_flushes_).fetch_add(1, std::memory_order_relaxed);
-  if (!st.ok()) {
-    // Kept for the next flush, as long as they fit: usage is best effort, memory is bounded.
-    if (rows.size() <= options_.max_buffered) {
-      unwritten_ = std::move(rows);
-    } else {
-      dropped_.fetch_add(rows.size(), std::memory_order_relaxed);
+  std::map<int64_t, Counts> seconds;
+  for (size_t i = 0; i < kShards; ++i) {
+    // Each shard's buffer and its spare are swapped, so neither is grown again every flush.
+    std::vector<Verification>& taken = spare_[i];
+    {
+      std::lock_guard lock(shards_[i].mu);
+      taken.swap(shards_[i].events);
     }
+    for (Verification& v : taken) {
+      std::string tags;
+      if (!v.tags.empty()) tags = nlohmann::json(v.tags).dump();
+      seconds[v.time_ms - v.time_ms % 1000]
+             [{std::move(v.key_id), std::move(v.identity_id), std::move(v.api_id), v.outcome,
+               std::move(v.client_ip), std::move(v.route), std::move(tags)}] += 1;
+    }
+    buffered_.fetch_sub(taken.size(), std::memory_order_relaxed);
+    taken.clear();
+  }
+  std::vector<store::UsageRow> rows;
+  for (auto& [second, counts] : seconds) {
+    while (!counts.empty()) {
+      auto node = counts.extract(counts.begin());
+      Attributes& a = node.key();
+      rows.push_back({second, std::move(a.key_id), std::move(a.identity_id), std::move(a.api_id),
+                      std::move(a.outcome), std::move(a.client_ip), std::move(a.route),
+                      std::move(a.tags_json), node.mapped()});
+    }
+  }
+  // Observed before it is written: an observer reading the store sees none of this batch there.
+  if (observer_ != nullptr) observer_->OnUsage(rows, env_.NowMillis());
+
+  // The same rows, timed by their minute, wait for the journal (rows of one minute with the same
+  // attributes are summed when they join the open minutes).
+  {
+    std::lock_guard lock(open_mu_);
+    if (unjournaled_.size() + rows.size() > options_.max_buffered) {
+      // Usage is best effort and memory is bounded: what the store could not take is dropped.
+      for (const auto& r : unjournaled_) dropped_.fetch_add(r.count, std::memory_order_relaxed);
+      unjournaled_.clear();
+    }
+    for (store::UsageRow& r : rows) {
+      r.second_ms = MinuteOf(r.second_ms);
+      unjournaled_.push_back(std::move(r));
+    }
+  }
+  KH_RETURN_IF_ERROR(Replay());
+  bool wrote = false;
+  if (!unjournaled_.empty()) {
+    // Only this thread changes unjournaled_; readers take open_mu_ and see each row once, here
+    // or in open_.
+    Status st = store_.JournalUsage(unjournaled_);
+    if (!st.ok()) {
+      failed_flushes_.fetch_add(1, std::memory_order_relaxed);
+      return st;
+    }
+    std::lock_guard lock(open_mu_);
+    for (store::UsageRow& r : unjournaled_) {
+      auto [it, added] = open_[r.second_ms].try_emplace(TakeAttributes(r), 0);
+      it->second += r.count;
+      open_rows_ += added;
+    }
+    unjournaled_.clear();
+    wrote = true;
+  }
+  Status st = CloseMinutes(close_all);
+  if (!st.ok()) {
+    failed_flushes_.fetch_add(1, std::memory_order_relaxed);
     return st;
   }
+  if (wrote) flushes_.fetch_add(1, std::memory_order_relaxed);
   PruneIfDue(env_.NowMillis());
   return OkStatus();
+}
+
+Status UsageRecorder::CloseMinutes(bool close_all) {
+  std::lock_guard lock(open_mu_);
+  if (open_.empty()) return OkStatus();
+  int64_t before = close_all || open_rows_ > options_.max_open_rows
+                       ? std::numeric_limits<int64_t>::max()
+                       : MinuteOf(env_.NowMillis() - kCloseMarginMs);
+  auto end = open_.lower_bound(before);
+  if (end == open_.begin()) return OkStatus();
+  std::vector<store::UsageRow> rows;
+  size_t closed = 0;
+  for (auto it = open_.begin(); it != end; ++it) {
+    for (const auto& [a, n] : it->second) rows.push_back(RowOf(it->first, a, n));
+    closed += it->second.size();
+  }
+  // Held while the minutes are written: a reader never sees them both here and in the store.
+  KH_RETURN_IF_ERROR(store_.CloseUsage(before, rows));
+  open_.erase(open_.begin(), end);
+  open_rows_ -= closed;
+  return OkStatus();
+}
+
+void UsageRecorder::ReadWithUnwritten(
+    const std::function<void(std::span<const store::UsageRow>)>& read) const {
+  std::lock_guard lock(open_mu_);
+  std::vector<store::UsageRow> rows(unjournaled_.begin(), unjournaled_.end());
+  rows.reserve(rows.size() + open_rows_);
+  for (const auto& [minute, counts] : open_) {
+    for (const auto& [a, n] : counts) rows.push_back(RowOf(minute, a, n));
+  }
+  read(rows);
 }
 
 void UsageRecorder::PruneIfDue(int64_t now_ms) {
@@ -93,6 +201,13 @@ void UsageRecorder::PruneIfDue(int64_t now_ms) {
 }
 
 void UsageRecorder::Start() {
+  {
+    std::lock_guard lock(flush_mu_);
+    Status st = Replay();
+    if (!st.ok()) {
+      spdlog::warn("usage journal not read back yet: {} ({})", st.message(), st.log_detail());
+    }
+  }
   std::lock_guard lock(run_mu_);
   if (running_) return;
   running_ = true;
@@ -107,7 +222,7 @@ void UsageRecorder::Stop() {
   }
   run_cv_.notify_all();
   thread_.join();
-  Status st = Flush();
+  Status st = Flush(/*close_all=*/true);
   if (!st.ok()) spdlog::warn("usage not written at stop: {} ({})", st.message(), st.log_detail());
 }
 

@@ -3,28 +3,36 @@
 // Verify() hands each verification to Record(), which only appends it to an in-memory buffer (a
 // short critical section on one of several shards, no I/O, no allocation beyond the event's own
 // strings). A background thread flushes every `flush_interval`: it aggregates the buffer into
-// per-second rows of identical attributes (store::UsageRow) and writes them, with the minute,
-// hour and day rollups, in one store transaction. Stop() flushes what is left.
+// per-second rows of identical attributes (store::UsageRow), shows them to the observer, adds them
+// to the counts of their minute kept in memory, and makes them durable in the store's usage
+// journal with one write. Once a minute has ended (plus a margin for late verifications), its rows
+// are written to the usage log, one row per attribute set, with the minute, hour and day rollups,
+// in the transaction that removes them from the journal. Stop() writes everything, the current
+// minute included. A restart reads the journal back, so nothing flushed is lost or counted twice.
 //
 // What a crash can lose: the verifications of the last flush interval (1 s by default) — they are
 // usage, not acknowledged writes. If the store cannot keep up, at most `max_buffered`
 // verifications wait; past that new ones are counted in dropped() and not recorded, so the verify
-// path never blocks and memory stays bounded.
+// path never blocks and memory stays bounded. At most `max_open_rows` rows of open minutes are
+// kept: past that, every open minute is written at once (a minute may then have several rows).
 //
 //   UsageRecorder usage(store, env, {});
 //   keys->SetUsageRecorder(&usage);
 //   usage.Start();  ...  usage.Stop();
 //
-// Thread-safety: Record, Flush and the counters may be called from any thread.
+// Thread-safety: Record, Flush, ReadWithUnwritten and the counters may be called from any thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <span>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/env.h"
@@ -57,7 +65,8 @@ class UsageObserver {
 struct UsageOptions {
   std::chrono::milliseconds flush_interval{1000};
   size_t max_buffered = 1'000'000;
-  // How long per-second rows and minute rollups are kept; hour rollups are kept 90 days and day
+  size_t max_open_rows = 200'000;
+  // How long usage rows and minute rollups are kept; hour rollups are kept 90 days and day
   // rollups 2 years, or this long if it is longer.
   std::chrono::milliseconds retention = std::chrono::hours(24 * 7);
 };
@@ -72,15 +81,22 @@ class UsageRecorder {
   // Buffers `v`; never waits on I/O.
   void Record(Verification&& v);
 
-  // Writes everything buffered now. Errors: the store's (the batch is then kept for the next
-  // flush, within max_buffered).
-  Status Flush();
+  // Journals everything buffered now and writes the minutes that have ended (every open minute
+  // if `close_all`). Errors: the store's (the rows are then kept for the next flush, within
+  // max_buffered).
+  Status Flush(bool close_all = false);
+
+  // Calls `read` with the rows counted but not yet in the usage log (their second_ms is their
+  // minute), while no minute is being written: what `read` reads from the store's usage log and
+  // these rows together count each flushed verification once.
+  void ReadWithUnwritten(const std::function<void(std::span<const store::UsageRow>)>& read) const;
 
   // Hands every flush's rows to `observer` (not owned; must outlive the recorder's last flush).
   // Call before Start().
   void SetObserver(UsageObserver* observer) { observer_ = observer; }
 
-  // Starts the flushing thread; Stop() ends it and flushes once more. Both idempotent.
+  // Reads the journal back and starts the flushing thread; Stop() ends it and writes everything
+  // (Flush(true)). Both idempotent.
   void Start();
   void Stop();
 
@@ -98,7 +114,20 @@ class UsageRecorder {
     std::mutex mu;
     std::vector<Verification> events;  // guarded by mu
   };
+  // What a row counts, but its time.
+  struct Attributes {
+    std::string key_id, identity_id, api_id, outcome, client_ip, route, tags_json;
+    bool operator==(const Attributes&) const = default;
+  };
+  struct AttributesHash {
+    size_t operator()(const Attributes& a) const;
+  };
+  using Counts = std::unordered_map<Attributes, int64_t, AttributesHash>;
+  static Attributes TakeAttributes(store::UsageRow& r);
+  static store::UsageRow RowOf(int64_t time_ms, const Attributes& a, int64_t count);
   void Run();
+  Status Replay();
+  Status CloseMinutes(bool close_all);
   void PruneIfDue(int64_t now_ms);
 
   store::Store& store_;
@@ -110,9 +139,17 @@ class UsageRecorder {
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> flushes_{0};
   std::atomic<uint64_t> failed_flushes_{0};
-  std::mutex flush_mu_;                     // one flush at a time
-  std::vector<store::UsageRow> unwritten_;  // guarded by flush_mu_: rows a failed flush kept
-  int64_t last_prune_ms_ = 0;               // guarded by flush_mu_
+  std::mutex flush_mu_;                       // one flush at a time
+  std::vector<Verification> spare_[kShards];  // guarded by flush_mu_: emptied buffers
+  bool replayed_ = false;      // guarded by flush_mu_: the journal has been read back
+  int64_t last_prune_ms_ = 0;  // guarded by flush_mu_
+  // Held by readers of the unwritten rows, and by a flush while it moves rows between them or
+  // writes a minute to the usage log.
+  mutable std::mutex open_mu_;
+  // Guarded by open_mu_: journaled, minute not written; by minute, then attributes.
+  std::map<int64_t, Counts> open_;
+  size_t open_rows_ = 0;                      // guarded by open_mu_: rows in open_
+  std::vector<store::UsageRow> unjournaled_;  // guarded by open_mu_: minute rows not yet journaled
   std::mutex run_mu_;
   std::condition_variable run_cv_;
   bool running_ = false;   // guarded by run_mu_

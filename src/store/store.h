@@ -135,7 +135,7 @@ struct AuditTail {
 // recorder aggregates a flush's verifications into these, so a busy key costs one row a second
 // per client address, not one per request.
 struct UsageRow {
-  int64_t second_ms = 0;  // start of the second, ms since the epoch
+  int64_t second_ms = 0;  // start of the second, ms since the epoch (of the minute, once stored)
   std::string key_id;     // empty: no key matched
   std::string identity_id;
   std::string api_id;
@@ -144,6 +144,12 @@ struct UsageRow {
   std::string route;      // what the caller asked for, when known (e.g. "GET /tickets")
   std::string tags_json;  // JSON array text; "" for none
   int64_t count = 0;
+};
+
+// The usage journal's rows, and how many of its entries could not be read.
+struct UsageJournal {
+  std::vector<UsageRow> rows;
+  size_t unreadable = 0;
 };
 
 // Rollup sizes: a bucket is the minute, hour or UTC day a verification fell in.
@@ -489,6 +495,18 @@ class Store {
   // Appends `rows` to the usage log and adds their counts to the minute, hour and day rollups, in
   // one transaction. Errors: kInvalidArgument for a negative count; kUnavailable.
   virtual Status RecordUsage(const std::vector<UsageRow>& rows) = 0;
+
+  // The usage journal: rows counted but not yet in the usage log, kept durable in one write per
+  // flush until their minute is closed. Every row's second_ms must be the start of its minute.
+  // Errors: kInvalidArgument for a negative count or a time not on a minute; kUnavailable.
+  virtual Status JournalUsage(const std::vector<UsageRow>& rows) = 0;
+  // Everything in the journal, in the order it was written; entries that cannot be read (a
+  // damaged file) are skipped and counted. Errors: kUnavailable.
+  virtual StatusOr<UsageJournal> ReadUsageJournal() = 0;
+  // RecordUsage(rows) and the removal of the journal's rows of minutes before `before_ms`, in one
+  // transaction: `rows` must be those journal rows (summed as the caller likes). Errors: as
+  // RecordUsage.
+  virtual Status CloseUsage(int64_t before_ms, const std::vector<UsageRow>& rows) = 0;
 
   // Verification counts from the rollups, ordered by the grouped attributes (time first).
   // Errors: kInvalidArgument if limit is out of range or until <= since; kUnavailable.

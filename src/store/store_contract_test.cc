@@ -802,6 +802,53 @@ TEST_P(StoreContract, CheckpointsRoundTripInSeqOrder) {
 
 // --- usage -----------------------------------------------------------------------------------
 
+TEST_P(StoreContract, UsageJournalKeepsRowsUntilTheirMinuteIsClosed) {
+  auto s = Open();
+  const int64_t m0 = kJan1 + 10 * 3'600'000;
+  const int64_t m1 = m0 + 60'000;
+  // Route and tags are callers' text: kept as given, invalid UTF-8 replaced.
+  ASSERT_TRUE(s->JournalUsage({{m0, "key_a", "id_1", "api_1", "VALID", "10.0.0.1", "GET /t\xff",
+                                R"(["x"])", 3},
+                               {m1, "key_b", "", "api_1", "DISABLED", "10.0.0.2",
+                                std::string("q\"\\\x01\0z", 6), "", 1}})
+                  .ok());
+  ASSERT_TRUE(
+      s->JournalUsage({{m0, "key_a", "id_1", "api_1", "VALID", "10.0.0.1", "", "", 2}}).ok());
+  EXPECT_EQ(s->JournalUsage({{m0 + 1'000, "key_a", "", "", "VALID", "", "", "", 1}}).code(),
+            StatusCode::kInvalidArgument);
+  auto journal = s->ReadUsageJournal();
+  ASSERT_TRUE(journal.ok());
+  EXPECT_EQ(journal->unreadable, 0u);
+  ASSERT_EQ(journal->rows.size(), 3u);
+  EXPECT_EQ(journal->rows[0].second_ms, m0);
+  EXPECT_EQ(journal->rows[0].route, "GET /t\xef\xbf\xbd");
+  EXPECT_EQ(journal->rows[0].tags_json, R"(["x"])");
+  EXPECT_EQ(journal->rows[0].count, 3);
+  EXPECT_EQ(journal->rows[1].key_id, "key_b");
+  EXPECT_EQ(journal->rows[1].route, std::string("q\"\\\x01\0z", 6)) << "quotes, controls, NUL";
+  EXPECT_EQ(journal->rows[2].count, 2);
+
+  // Closing minute m0 writes its rows and removes only its entries, in one transaction.
+  ASSERT_TRUE(
+      s->CloseUsage(m1, {{m0, "key_a", "id_1", "api_1", "VALID", "10.0.0.1", "", "", 5}}).ok());
+  journal = s->ReadUsageJournal();
+  ASSERT_TRUE(journal.ok());
+  ASSERT_EQ(journal->rows.size(), 1u);
+  EXPECT_EQ(journal->rows[0].key_id, "key_b");
+  auto written = s->ReadUsage("key_a", 0, INT64_MAX, 10);
+  ASSERT_TRUE(written.ok());
+  ASSERT_EQ(written->size(), 1u);
+  EXPECT_EQ((*written)[0].count, 5);
+  auto total = s->QueryUsage(
+      {.granularity = UsageGranularity::kDay, .since_ms = kJan1, .until_ms = kJan1 + 86'400'000});
+  ASSERT_TRUE(total.ok());
+  ASSERT_EQ(total->size(), 1u);
+  EXPECT_EQ((*total)[0].count, 5);
+  EXPECT_EQ(s->CloseUsage(INT64_MAX, {{m1, "key_b", "", "", "VALID", "", "", "", -1}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->ReadUsageJournal()->rows.size(), 1u) << "a refused close removes nothing";
+}
+
 TEST_P(StoreContract, UsageRowsRollUpAndQueryByAnyGrouping) {
   auto s = Open();
   constexpr int64_t kMin = 60'000;

@@ -75,6 +75,15 @@ class FaultyStore final : public store::Store {
     if (fail_) return WriteFailure();
     return inner_.RecordUsage(rows);
   }
+  Status JournalUsage(const std::vector<store::UsageRow>& rows) override {
+    if (fail_) return WriteFailure();
+    return inner_.JournalUsage(rows);
+  }
+  StatusOr<store::UsageJournal> ReadUsageJournal() override { return inner_.ReadUsageJournal(); }
+  Status CloseUsage(int64_t before_ms, const std::vector<store::UsageRow>& rows) override {
+    if (fail_) return WriteFailure();
+    return inner_.CloseUsage(before_ms, rows);
+  }
   StatusOr<std::vector<store::UsageCount>> QueryUsage(const store::UsageQuery& q) override {
     return inner_.QueryUsage(q);
   }

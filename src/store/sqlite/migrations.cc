@@ -289,6 +289,16 @@ ALTER TABLE secrets ADD COLUMN rotation_failure TEXT NOT NULL DEFAULT '';
 CREATE INDEX secrets_by_next_rotation ON secrets(next_rotation_at, mount, path)
   WHERE next_rotation_at IS NOT NULL;
 )sql",
+      // 10: the usage journal: each flush's counts as one JSON row per minute, until the minute
+      // is written to usage_events (now one row per minute and attributes) and the rollups.
+      R"sql(
+CREATE TABLE usage_journal (
+  id INTEGER PRIMARY KEY,
+  minute_ms INTEGER NOT NULL,
+  rows TEXT NOT NULL
+);
+CREATE INDEX usage_journal_by_minute ON usage_journal(minute_ms);
+)sql",
   };
   return kMigrations;
 }

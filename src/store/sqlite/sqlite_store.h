@@ -76,6 +76,9 @@ class SqliteStore final : public Store {
   StatusOr<std::vector<audit::Checkpoint>> ListAuditCheckpoints(int64_t after_seq,
                                                                 int limit) override;
   Status RecordUsage(const std::vector<UsageRow>& rows) override;
+  Status JournalUsage(const std::vector<UsageRow>& rows) override;
+  StatusOr<UsageJournal> ReadUsageJournal() override;
+  Status CloseUsage(int64_t before_ms, const std::vector<UsageRow>& rows) override;
   StatusOr<std::vector<UsageCount>> QueryUsage(const UsageQuery& q) override;
   StatusOr<std::vector<UsageRow>> ReadUsage(const std::string& key_id, int64_t since_ms,
                                             int64_t until_ms, int limit) override;
