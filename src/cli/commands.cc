@@ -828,8 +828,10 @@ int RunCli(int argc, char** argv) {
   static constexpr std::string_view kCommands[] = {
       "serve", "init",  "apis",     "keys",   "root-keys", "usage",    "bench", "scan",
       "hook",  "audit", "webhooks", "alerts", "secrets",   "operator", "file",  "run"};
+  // `keyhold --version` alone needs none of them.
+  const bool none = argc == 2 && first == "--version";
   const bool all =
-      std::find(std::begin(kCommands), std::end(kCommands), first) == std::end(kCommands);
+      !none && std::find(std::begin(kCommands), std::end(kCommands), first) == std::end(kCommands);
   auto wanted = [&](std::initializer_list<std::string_view> names) {
     return all || std::find(names.begin(), names.end(), first) != names.end();
   };
