@@ -12,6 +12,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -818,62 +819,89 @@ int RunCli(int argc, char** argv) {
   ClientFlags flags;
   int code = 0;
 
-  server::Settings serve_settings(server::ServeSettingTable());
+  // Only the command the first word names is built (its options, their help, their checks),
+  // since building all of them took longer than many commands run. Every command is built when
+  // the first word names none (keyhold --help, a mistyped command: the list of commands and the
+  // closest one are shown then) and for `completion`, which is generated from all of them.
+  // Building only one changes nothing in what the command line accepts or prints.
+  const std::string_view first = argc > 1 ? std::string_view(argv[1]) : std::string_view();
+  static constexpr std::string_view kCommands[] = {
+      "serve", "init",  "apis",     "keys",   "root-keys", "usage",    "bench", "scan",
+      "hook",  "audit", "webhooks", "alerts", "secrets",   "operator", "file",  "run"};
+  // `keyhold --version` alone needs none of them.
+  const bool none = argc == 2 && first == "--version";
+  const bool all =
+      !none && std::find(std::begin(kCommands), std::end(kCommands), first) == std::end(kCommands);
+  auto wanted = [&](std::initializer_list<std::string_view> names) {
+    return all || std::find(names.begin(), names.end(), first) != names.end();
+  };
+
+  std::optional<server::Settings> serve_settings;
   std::string config_path;
-  auto* serve = app.add_subcommand("serve", "run the keyhold server");
-  serve_settings.AddTo(*serve);
-  serve->add_option("--config", config_path,
-                    "TOML file of settings (keys as below); flags win over KEYHOLD_* variables, "
-                    "which win over the file [env KEYHOLD_CONFIG]");
   std::string check_config_path;
-  serve->add_option("--check-config", check_config_path,
-                    "check this TOML file (and the flags and KEYHOLD_* variables given) as serve "
-                    "would, report every problem with its line, and exit 0 or 2 without serving");
-  serve->callback([&] {
-    if (!check_config_path.empty()) {
-      code = server::CheckConfig(serve_settings, check_config_path);
-      return;
-    }
-    if (config_path.empty()) {
-      if (const char* c = std::getenv("KEYHOLD_CONFIG")) config_path = c;
-    }
-    Status st = serve_settings.Resolve(config_path);
-    if (!st.ok()) {
-      std::fprintf(stderr, "keyhold serve: %s\n", st.message().c_str());
-      code = kExitUsage;
-      return;
-    }
-    code = server::Serve(serve_settings);
-  });
+  if (wanted({"serve"})) {
+    serve_settings.emplace(server::ServeSettingTable());
+    auto* serve = app.add_subcommand("serve", "run the keyhold server");
+    serve_settings->AddTo(*serve);
+    serve->add_option("--config", config_path,
+                      "TOML file of settings (keys as below); flags win over KEYHOLD_* variables, "
+                      "which win over the file [env KEYHOLD_CONFIG]");
+    serve->add_option("--check-config", check_config_path,
+                      "check this TOML file (and the flags and KEYHOLD_* variables given) as "
+                      "serve would, report every problem with its line, and exit 0 or 2 without "
+                      "serving");
+    serve->callback([&] {
+      if (!check_config_path.empty()) {
+        code = server::CheckConfig(*serve_settings, check_config_path);
+        return;
+      }
+      if (config_path.empty()) {
+        if (const char* c = std::getenv("KEYHOLD_CONFIG")) config_path = c;
+      }
+      Status st = serve_settings->Resolve(config_path);
+      if (!st.ok()) {
+        std::fprintf(stderr, "keyhold serve: %s\n", st.message().c_str());
+        code = kExitUsage;
+        return;
+      }
+      code = server::Serve(*serve_settings);
+    });
+  }
 
-  server::Settings init_settings(server::ServeSettingTable());
+  std::optional<server::Settings> init_settings;
   bool init_json = false;
-  auto* init = app.add_subcommand("init", "create a data directory, master key and first root key");
-  init_settings.AddTo(*init);
-  init->add_flag("--json", init_json, "print {\"rootKeyId\",\"rootKey\"} as JSON");
-  init->callback([&] {
-    Status st = init_settings.Resolve("");
-    if (!st.ok()) {
-      std::fprintf(stderr, "keyhold init: %s\n", st.message().c_str());
-      code = kExitUsage;
-      return;
-    }
-    code = server::Init(init_settings, init_json);
-  });
+  if (wanted({"init"})) {
+    init_settings.emplace(server::ServeSettingTable());
+    auto* init =
+        app.add_subcommand("init", "create a data directory, master key and first root key");
+    init_settings->AddTo(*init);
+    init->add_flag("--json", init_json, "print {\"rootKeyId\",\"rootKey\"} as JSON");
+    init->callback([&] {
+      Status st = init_settings->Resolve("");
+      if (!st.ok()) {
+        std::fprintf(stderr, "keyhold init: %s\n", st.message().c_str());
+        code = kExitUsage;
+        return;
+      }
+      code = server::Init(*init_settings, init_json);
+    });
+  }
 
-  AddApis(app, flags, code);
-  AddKeys(app, flags, code);
-  AddRootKeys(app, flags, code);
-  AddUsage(app, flags, code);
-  AddBench(app, code);
-  AddScan(app, code);
-  AddAudit(app, code);
-  AddAlertCommands(app, code);
-  AddSecrets(app, code);
-  AddSealCommands(app, code);
-  AddFile(app, code);
+  if (wanted({"apis"})) AddApis(app, flags, code);
+  if (wanted({"keys"})) AddKeys(app, flags, code);
+  if (wanted({"root-keys"})) AddRootKeys(app, flags, code);
+  if (wanted({"usage"})) AddUsage(app, flags, code);
+  if (wanted({"bench"})) AddBench(app, code);
+  if (wanted({"scan", "hook"})) AddScan(app, code);
+  if (wanted({"audit"})) AddAudit(app, code);
+  if (wanted({"webhooks", "alerts"})) AddAlertCommands(app, code);
+  if (wanted({"secrets", "operator"})) {
+    AddSecrets(app, code);
+    AddSealCommands(app, code);
+  }
+  if (wanted({"file"})) AddFile(app, code);
   std::vector<std::string> run_command;
-  if (argc > 1 && std::string_view(argv[1]) == "run") {
+  if (first == "run") {
     for (int i = 2; i < argc; ++i) {
       if (std::string_view(argv[i]) == "--") {
         run_command.assign(argv + i + 1, argv + argc);
@@ -882,8 +910,8 @@ int RunCli(int argc, char** argv) {
       }
     }
   }
-  AddRun(app, code, run_command);
-  AddCompletion(app, code);
+  if (wanted({"run"})) AddRun(app, code, run_command);
+  if (all) AddCompletion(app, code);
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     if (sub->get_name() == "serve" || sub->get_name() == "init" || sub->get_name() == "bench" ||
         sub->get_name() == "scan" || sub->get_name() == "hook" || sub->get_name() == "audit" ||

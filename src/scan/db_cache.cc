@@ -4,6 +4,7 @@
 #include "scan/db_cache.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,25 +63,56 @@ bool GetU32(std::string_view& in, uint32_t& v) {
   return true;
 }
 
-bool ReadOwnedFile(const std::string& path, std::string& out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st {};
-  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
-            (st.st_mode & 022) == 0 && static_cast<size_t>(st.st_size) <= kMaxEntryBytes;
-  if (ok) {
-    out.resize(static_cast<size_t>(st.st_size));
-    size_t got = 0;
-    while (got < out.size()) {
-      ssize_t n = ::read(fd, out.data() + got, out.size() - got);
-      if (n <= 0) break;
-      got += static_cast<size_t>(n);
-    }
-    ok = got == out.size();
-  }
-  ::close(fd);
-  return ok;
+// Asks the kernel to back [p, p + size) with memory now, in one call: touching a fresh page costs
+// a page fault each, which is most of what loading a database of 100-400 kilobytes costs
+// (tens of microseconds each on a virtual machine). Only whole pages inside the range are
+// populated; without MADV_POPULATE_WRITE (Linux before 5.14) this does nothing.
+void Populate(void* p, size_t size) {
+#ifndef MADV_POPULATE_WRITE
+  constexpr int MADV_POPULATE_WRITE = 23;  // NOLINT(readability-identifier-naming): the kernel's
+#endif
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t skip = (page - reinterpret_cast<uintptr_t>(p) % page) % page;  // to a page start
+  if (size <= skip) return;
+  const size_t whole = (size - skip) / page * page;
+  if (whole > 0) ::madvise(static_cast<char*>(p) + skip, whole, MADV_POPULATE_WRITE);
 }
+
+// A cache entry, mapped read-only: its pages come from the page cache, read ahead in one call,
+// instead of being copied into a buffer that would first have to be zeroed.
+class OwnedFile {
+ public:
+  // Maps `path` if it is a regular file owned by this user and writable by no one else.
+  explicit OwnedFile(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st {};
+    bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+              (st.st_mode & 022) == 0 && st.st_size > 0 &&
+              static_cast<size_t>(st.st_size) <= kMaxEntryBytes;
+    if (ok) {
+      void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
+                       MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (p != MAP_FAILED) {
+        data_ = static_cast<const char*>(p);
+        size_ = static_cast<size_t>(st.st_size);
+      }
+    }
+    ::close(fd);
+  }
+  ~OwnedFile() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
+  }
+  OwnedFile(const OwnedFile&) = delete;
+  OwnedFile& operator=(const OwnedFile&) = delete;
+
+  bool ok() const { return data_ != nullptr; }
+  std::string_view view() const { return {data_, size_}; }
+
+ private:
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 }  // namespace
 
@@ -118,9 +150,9 @@ CacheKey DatabaseCacheKey(const std::vector<std::string>& exprs,
 hs_database_t* LoadCachedDatabase(const std::string& dir, const CacheKey& key,
                                   std::vector<uint32_t>& dropped) {
   if (dir.empty()) return nullptr;
-  std::string file;
-  if (!ReadOwnedFile(PathOf(dir, key.id), file)) return nullptr;
-  std::string_view in(file);
+  const OwnedFile file(PathOf(dir, key.id));
+  if (!file.ok()) return nullptr;
+  std::string_view in = file.view();
   if (!in.starts_with(kMagic) || in.size() < kMagic.size() + kDigestBytes) return nullptr;
   in.remove_prefix(kMagic.size());
   std::string_view sum = in.substr(0, kDigestBytes);
@@ -140,8 +172,17 @@ hs_database_t* LoadCachedDatabase(const std::string& dir, const CacheKey& key,
     GetU32(in, v);
     dropped.push_back(v);
   }
-  hs_database_t* db = nullptr;
-  if (hs_deserialize_database(in.data(), in.size(), &db) != HS_SUCCESS) return nullptr;
+  // Deserialized into memory populated up front (see Populate). hs_free_database frees it with
+  // Vectorscan's default allocator, free().
+  size_t size = 0;
+  if (hs_serialized_database_size(in.data(), in.size(), &size) != HS_SUCCESS) return nullptr;
+  auto* db = static_cast<hs_database_t*>(std::malloc(size));
+  if (!db) return nullptr;
+  Populate(db, size);
+  if (hs_deserialize_database_at(in.data(), in.size(), db) != HS_SUCCESS) {
+    std::free(db);
+    return nullptr;
+  }
   hs_scratch_t* scratch = nullptr;  // a database this CPU cannot run is a miss, not an abort
   if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS) {
     hs_free_database(db);

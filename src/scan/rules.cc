@@ -6,8 +6,6 @@
 
 #include <array>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 namespace keyhold::scan {
 namespace {
@@ -47,8 +45,9 @@ RE2::Options RegexOptions() {
   return opts;
 }
 
-// How a regex is compiled: now, so that errors name the file and line (a user's rules), or on
-// first use (the built-in rules, which a test compiles in full).
+// How a regex is compiled: now, so that errors name the file and line, or on first use. Every
+// parse compiles now (the built-in rules too, once, at build time: keyhold_rules_gen); the
+// built-in table's regexes compile on first use.
 enum class RegexCompile { kNow, kOnFirstUse };
 
 StatusOr<std::shared_ptr<const LazyRegex>> Compile(const std::string& pattern,
@@ -304,48 +303,6 @@ LazyRegex::LazyRegex(std::string pattern) : pattern_(std::move(pattern)) {}
 const RE2& LazyRegex::get() const {
   std::call_once(once_, [this] { re_ = std::make_unique<const RE2>(pattern_, RegexOptions()); });
   return *re_;
-}
-
-const RuleSet& BuiltinRules() {
-  static const RuleSet* rules = [] {
-    auto r = Parse(BuiltinRulesToml(), "built-in rules", RegexCompile::kOnFirstUse);
-    if (!r.ok()) {  // a broken built-in rule set is a bug in this binary
-      std::fprintf(stderr, "%s\n", r.status().message().c_str());
-      std::abort();
-    }
-    return new RuleSet(std::move(r).value());
-  }();
-  return *rules;
-}
-
-StatusOr<RuleSet> LoadRules(const std::optional<std::string>& file) {
-  if (!file) return BuiltinRules();
-  std::ifstream in(*file, std::ios::binary);
-  if (!in) return NotFound("cannot read rules file " + *file);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  std::string text = buf.str();
-  KH_ASSIGN_OR_RETURN(RuleSet set, ParseRules(text, *file));
-  // [extend]: the file adds to (and may disable some of) the built-in rules.
-  toml::table doc = toml::parse(text, *file);  // parsed above, so it does not throw
-  if (doc["extend"]["useDefault"].value_or(false)) {
-    std::vector<std::string> disabled;
-    if (const toml::table* ext = doc["extend"].as_table()) {
-      KH_RETURN_IF_ERROR(Strings(*ext, "disabledRules", *file + " [extend]", disabled));
-    }
-    RuleSet merged;
-    for (const Rule& r : BuiltinRules().rules) {
-      bool off = std::find(disabled.begin(), disabled.end(), r.id) != disabled.end();
-      bool overridden = std::any_of(set.rules.begin(), set.rules.end(),
-                                    [&](const Rule& mine) { return mine.id == r.id; });
-      if (!off && !overridden) merged.rules.push_back(r);
-    }
-    for (Rule& r : set.rules) merged.rules.push_back(std::move(r));
-    merged.allowlists = BuiltinRules().allowlists;
-    for (Allowlist& a : set.allowlists) merged.allowlists.push_back(std::move(a));
-    return merged;
-  }
-  return set;
 }
 
 }  // namespace keyhold::scan

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace keyhold::scan {
 namespace {
 
@@ -210,6 +212,103 @@ TEST(Rules, PatternsWithANulAreRefused) {
     EXPECT_NE(r.status().message().find("must not contain a NUL character"), std::string::npos)
         << r.status().message();
   }
+}
+
+}  // namespace
+}  // namespace keyhold::scan
+
+namespace keyhold::scan {
+namespace {
+
+void ExpectSameAllowlist(const Allowlist& table, const Allowlist& parsed, const std::string& what) {
+  SCOPED_TRACE(what);
+  EXPECT_EQ(table.description, parsed.description);
+  EXPECT_EQ(table.condition, parsed.condition);
+  EXPECT_EQ(table.regex_target, parsed.regex_target);
+  auto patterns = [](const std::vector<std::shared_ptr<const LazyRegex>>& v) {
+    std::vector<std::string> out;
+    for (const auto& re : v) {
+      EXPECT_NE(re, nullptr);
+      if (re) out.push_back(re->pattern());
+    }
+    return out;
+  };
+  EXPECT_EQ(patterns(table.regexes), patterns(parsed.regexes));
+  EXPECT_EQ(patterns(table.paths), patterns(parsed.paths));
+  EXPECT_EQ(table.stopwords, parsed.stopwords);
+  EXPECT_EQ(table.commits, parsed.commits);
+}
+
+void ExpectSameRules(const RuleSet& table, const RuleSet& parsed) {
+  ASSERT_EQ(table.rules.size(), parsed.rules.size());
+  for (size_t i = 0; i < table.rules.size(); ++i) {
+    const Rule& t = table.rules[i];
+    const Rule& p = parsed.rules[i];
+    SCOPED_TRACE("rule " + p.id);
+    EXPECT_EQ(t.id, p.id);
+    EXPECT_EQ(t.description, p.description);
+    EXPECT_EQ(t.regex_text, p.regex_text);
+    ASSERT_EQ(t.regex == nullptr, p.regex == nullptr);
+    if (t.regex) {
+      EXPECT_EQ(t.regex->pattern(), p.regex->pattern());
+      EXPECT_EQ(t.regex->pattern(), t.regex_text);
+    }
+    EXPECT_EQ(t.secret_group, p.secret_group);
+    EXPECT_EQ(t.entropy, p.entropy);  // exactly: the table writes every digit
+    EXPECT_EQ(t.keywords, p.keywords);
+    EXPECT_EQ(t.prefilter, p.prefilter);
+    ASSERT_EQ(t.path == nullptr, p.path == nullptr);
+    if (t.path) {
+      EXPECT_EQ(t.path->pattern(), p.path->pattern());
+    }
+    ASSERT_EQ(t.allowlists.size(), p.allowlists.size());
+    for (size_t a = 0; a < t.allowlists.size(); ++a) {
+      ExpectSameAllowlist(t.allowlists[a], p.allowlists[a], "allowlist " + std::to_string(a));
+    }
+    EXPECT_EQ(t.validator, p.validator);
+    EXPECT_EQ(t.severity, p.severity);
+    EXPECT_EQ(t.revoke_url, p.revoke_url);
+    EXPECT_EQ(t.multiline, p.multiline);
+  }
+  ASSERT_EQ(table.allowlists.size(), parsed.allowlists.size());
+  for (size_t a = 0; a < table.allowlists.size(); ++a) {
+    ExpectSameAllowlist(table.allowlists[a], parsed.allowlists[a],
+                        "global allowlist " + std::to_string(a));
+  }
+}
+
+// The built-in rules come from a table generated at build time from builtin_rules.toml; it must
+// hold exactly what parsing that file yields, field by field.
+TEST(BuiltinRuleTable, EqualsTheParsedToml) {
+  auto parsed = ParseRules(BuiltinRulesToml(), "built-in rules");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  ASSERT_GT(parsed->rules.size(), 300u);
+  ASSERT_FALSE(parsed->allowlists.empty());
+  // The table must cover every kind of field the file uses, or the comparison proves little.
+  auto some = [&](auto pred) {
+    return std::any_of(parsed->rules.begin(), parsed->rules.end(), pred);
+  };
+  EXPECT_TRUE(some([](const Rule& r) { return !r.regex; }));  // path rules
+  EXPECT_TRUE(some([](const Rule& r) { return r.path && r.regex; }));
+  EXPECT_TRUE(some([](const Rule& r) { return !r.prefilter.empty(); }));
+  EXPECT_TRUE(some([](const Rule& r) { return r.validator != Validator::kNone; }));
+  EXPECT_TRUE(some([](const Rule& r) { return r.multiline; }));
+  EXPECT_TRUE(some([](const Rule& r) { return !r.revoke_url.empty(); }));
+  EXPECT_TRUE(some([](const Rule& r) { return r.severity != "high"; }));
+  auto some_allowlist = [&](auto pred) {
+    return some(
+        [&](const Rule& r) { return std::any_of(r.allowlists.begin(), r.allowlists.end(), pred); });
+  };
+  EXPECT_TRUE(some_allowlist(
+      [](const Allowlist& a) { return a.regex_target != Allowlist::Target::kSecret; }));
+  EXPECT_TRUE(some_allowlist(
+      [](const Allowlist& a) { return !a.stopwords.empty() && !a.regexes.empty(); }));
+  EXPECT_TRUE(some_allowlist([](const Allowlist& a) { return !a.description.empty(); }));
+  EXPECT_FALSE(parsed->allowlists[0].paths.empty());
+  ExpectSameRules(BuiltinRules(), *parsed);
+  auto loaded = LoadRules(std::nullopt);  // what a scan without a rules file gets
+  ASSERT_TRUE(loaded.ok());
+  ExpectSameRules(*loaded, *parsed);
 }
 
 }  // namespace
