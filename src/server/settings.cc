@@ -39,7 +39,7 @@ std::vector<Setting> ServeSettingTable() {
        "who may read GET /metrics: loopback (clients connecting from this host), open (anyone), "
        "or root-key (a root key holding metrics.*.read)"},
       {"usage_flush_interval", "KEYHOLD_USAGE_FLUSH_INTERVAL", "1s",
-       "how often recorded verifications are written (a crash loses at most this much usage)"},
+       "how often recorded verifications are made durable (a crash loses at most this much usage)"},
       {"usage_retention", "KEYHOLD_USAGE_RETENTION", "7d",
        "how long usage rows and minute rollups are kept (hour rollups: at least 90d, "
        "day rollups: at least 730d)"},

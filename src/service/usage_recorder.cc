@@ -15,6 +15,12 @@ constexpr int64_t kMinuteMs = 60'000;
 // a further row of its minute.
 constexpr int64_t kCloseMarginMs = 2'000;
 
+// Adds `n` to `count`, stopping at the largest count rather than wrapping.
+void AddCount(int64_t& count, int64_t n) {
+  count = n > std::numeric_limits<int64_t>::max() - count ? std::numeric_limits<int64_t>::max()
+                                                          : count + n;
+}
+
 int64_t MinuteOf(int64_t t) {
   int64_t m = t - t % kMinuteMs;
   return t < 0 && t % kMinuteMs != 0 ? m - kMinuteMs : m;
@@ -33,19 +39,11 @@ void UsageRecorder::Record(Verification&& v) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  if (v.route.size() > kMaxRoute) v.route.resize(kMaxRoute);
   static thread_local const size_t shard = std::hash<std::thread::id>()(std::this_thread::get_id());
   Shard& s = shards_[shard % kShards];
   std::lock_guard lock(s.mu);
   s.events.push_back(std::move(v));
-}
-
-size_t UsageRecorder::AttributesHash::operator()(const Attributes& a) const {
-  size_t h = 0;
-  for (const std::string* s :
-       {&a.key_id, &a.identity_id, &a.api_id, &a.outcome, &a.client_ip, &a.route, &a.tags_json}) {
-    h = h * 1'000'003 ^ std::hash<std::string>()(*s);
-  }
-  return h;
 }
 
 UsageRecorder::Attributes UsageRecorder::TakeAttributes(store::UsageRow& r) {
@@ -70,7 +68,7 @@ Status UsageRecorder::Replay() {
   std::lock_guard lock(open_mu_);
   for (store::UsageRow& r : journal->rows) {
     auto [it, added] = open_[r.second_ms].try_emplace(TakeAttributes(r), 0);
-    it->second += r.count;
+    AddCount(it->second, r.count);
     open_rows_ += added;
   }
   replayed_ = true;
@@ -141,7 +139,7 @@ Status UsageRecorder::Flush(bool close_all) {
     std::lock_guard lock(open_mu_);
     for (store::UsageRow& r : unjournaled_) {
       auto [it, added] = open_[r.second_ms].try_emplace(TakeAttributes(r), 0);
-      it->second += r.count;
+      AddCount(it->second, r.count);
       open_rows_ += added;
     }
     unjournaled_.clear();
@@ -172,7 +170,19 @@ Status UsageRecorder::CloseMinutes(bool close_all) {
     closed += it->second.size();
   }
   // Held while the minutes are written: a reader never sees them both here and in the store.
-  KH_RETURN_IF_ERROR(store_.CloseUsage(before, rows));
+  Status st = store_.CloseUsage(before, rows);
+  if (!st.ok() && open_rows_ > 2 * options_.max_open_rows) {
+    // The store keeps refusing: memory stays bounded. The oldest minutes are dropped here (their
+    // journal entries stay, so a restart reads them back unless a later close removes them).
+    while (open_rows_ > options_.max_open_rows && !open_.empty()) {
+      for (const auto& [a, n] : open_.begin()->second) {
+        dropped_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      }
+      open_rows_ -= open_.begin()->second.size();
+      open_.erase(open_.begin());
+    }
+  }
+  KH_RETURN_IF_ERROR(st);
   open_.erase(open_.begin(), end);
   open_rows_ -= closed;
   return OkStatus();

@@ -32,7 +32,6 @@
 #include <span>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "core/env.h"
@@ -73,12 +72,14 @@ struct UsageOptions {
 
 class UsageRecorder {
  public:
+  static constexpr size_t kMaxRoute = 256;
+
   UsageRecorder(store::Store& store, Env& env, UsageOptions options);
   ~UsageRecorder();
   UsageRecorder(const UsageRecorder&) = delete;
   UsageRecorder& operator=(const UsageRecorder&) = delete;
 
-  // Buffers `v`; never waits on I/O.
+  // Buffers `v` (a route longer than kMaxRoute bytes is cut there); never waits on I/O.
   void Record(Verification&& v);
 
   // Journals everything buffered now and writes the minutes that have ended (every open minute
@@ -117,12 +118,10 @@ class UsageRecorder {
   // What a row counts, but its time.
   struct Attributes {
     std::string key_id, identity_id, api_id, outcome, client_ip, route, tags_json;
-    bool operator==(const Attributes&) const = default;
+    auto operator<=>(const Attributes&) const = default;
   };
-  struct AttributesHash {
-    size_t operator()(const Attributes& a) const;
-  };
-  using Counts = std::unordered_map<Attributes, int64_t, AttributesHash>;
+  // Ordered, not hashed: a route is the caller's text, and colliding strings could be chosen.
+  using Counts = std::map<Attributes, int64_t>;
   static Attributes TakeAttributes(store::UsageRow& r);
   static store::UsageRow RowOf(int64_t time_ms, const Attributes& a, int64_t count);
   void Run();

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <random>
 #include <thread>
 
 #include "fakes/fake_env.h"
@@ -236,6 +237,88 @@ TEST_F(UsageRecorderTest, AJournalEntryThatCannotBeReadIsSkipped) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(sqlite_->JournalUsage({{minute_, "key_a", "", "", "VALID", "", "", "", -1}}).code(),
             StatusCode::kInvalidArgument);
+}
+
+TEST_F(UsageRecorderTest, WhateverBytesARouteHoldsTheJournalReadsItBack) {
+  std::mt19937 rng(1);
+  auto text = [&] {
+    std::string out(rng() % 12, '\0');
+    for (char& c : out) {
+      switch (rng() % 4) {
+        case 0:
+          c = static_cast<char>(rng() % 0x20);
+          break;  // controls, NUL
+        case 1:
+          c = static_cast<char>(0x80 + rng() % 0x80);
+          break;  // not UTF-8 alone
+        case 2:
+          c = "\"\\/"[rng() % 3];
+          break;
+        default:
+          c = static_cast<char>(rng() % 256);
+      }
+    }
+    return out;
+  };
+  for (int i = 0; i < 500; ++i) {
+    ASSERT_TRUE(
+        sqlite_
+            ->JournalUsage({{minute_, text(), text(), text(), text(), text(), text(), text(), 1}})
+            .ok());
+  }
+  auto journal = sqlite_->ReadUsageJournal();
+  ASSERT_TRUE(journal.ok());
+  EXPECT_EQ(journal->unreadable, 0u);
+  EXPECT_EQ(journal->rows.size(), 500u);
+}
+
+TEST_F(UsageRecorderTest, ACountNoFlushCouldReachIsDamageAndSkipped) {
+  ASSERT_TRUE(
+      sqlite_->JournalUsage({{minute_, "key_a", "", "", "VALID", "", "", "", int64_t{1} << 40}})
+          .ok());
+  ASSERT_TRUE(sqlite_->JournalUsage({{minute_, "key_a", "", "", "VALID", "", "", "", 2}}).ok());
+  UsageRecorder usage(*faulty_, env_, {});
+  usage.Start();
+  EXPECT_EQ(Unwritten(usage), 2);
+  env_.Set(minute_ + 2 * 60'000);
+  ASSERT_TRUE(usage.Flush().ok()) << "writing goes on";
+  EXPECT_EQ(Total(), 2);
+  usage.Stop();
+}
+
+TEST_F(UsageRecorderTest, WhileTheStoreRefusesMinutesMemoryStaysBoundedAndDropsAreCounted) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_.path() + "/u.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TRIGGER no_rows BEFORE INSERT ON usage_events BEGIN "
+                         "SELECT RAISE(ABORT, 'refused'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  UsageRecorder usage(*faulty_, env_, {.max_open_rows = 100});
+  for (int f = 0; f < 50; ++f) {
+    env_.Set(minute_ + f * 1000);
+    for (int i = 0; i < 100; ++i)
+      usage.Record(At(env_.NowMillis(), "key_" + std::to_string(f * 100 + i)));
+    (void)usage.Flush();
+  }
+  size_t rows = 0;
+  usage.ReadWithUnwritten([&](std::span<const store::UsageRow> r) { rows = r.size(); });
+  EXPECT_LE(rows, 300u) << "at most twice the limit, plus one flush";
+  EXPECT_GE(usage.dropped(), 4'700u) << "what memory let go of is counted";
+  EXPECT_EQ(Unwritten(usage) + static_cast<int64_t>(usage.dropped()), 5'000);
+}
+
+TEST_F(UsageRecorderTest, ALongRouteIsCut) {
+  UsageRecorder usage(*faulty_, env_, {});
+  Verification v = At(minute_, "key_a");
+  v.route = "GET /" + std::string(10'000, 'a');
+  usage.Record(std::move(v));
+  ASSERT_TRUE(usage.Flush().ok());
+  usage.ReadWithUnwritten([&](std::span<const store::UsageRow> rows) {
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].route.size(), UsageRecorder::kMaxRoute);
+  });
 }
 
 }  // namespace

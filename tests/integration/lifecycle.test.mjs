@@ -45,6 +45,18 @@ test("serve on an empty directory bootstraps and prints the root key on stdout o
   await second.stop();
 });
 
+test("a second server on the same data directory is refused; a killed one releases it", async () => {
+  const s = await new Server().start();
+  await assert.rejects(
+    new Server({ dataDir: s.dataDir }).start(),
+    /another keyhold server is serving/,
+  );
+  assert.equal((await s.call("apis.listApis", {})).status, 200, "the first one serves on");
+  await s.stop("SIGKILL");
+  const again = await new Server({ dataDir: s.dataDir }).start();
+  await again.stop();
+});
+
 test("a loose master key file is refused", async () => {
   const dir = tempDir();
   const keyFile = path.join(dir, "mk");

@@ -140,7 +140,9 @@ bool ParseJournal(int64_t minute_ms, const std::string& text, std::vector<UsageR
   if (!j.is_array()) return false;
   size_t first = out->size();
   for (const auto& r : j) {
-    bool ok = r.is_array() && r.size() == 8 && r[7].is_number_integer() && r[7].get<int64_t>() >= 0;
+    // A count no flush could reach (2^40) is damage, not usage.
+    bool ok = r.is_array() && r.size() == 8 && r[7].is_number_integer() &&
+              r[7].get<int64_t>() >= 0 && r[7].get<int64_t>() < (int64_t{1} << 40);
     for (size_t i = 0; ok && i < 7; ++i) ok = r[i].is_string();
     if (!ok) {
       out->resize(first);
