@@ -4,6 +4,7 @@
 #include <charconv>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include "crypto/crypto.h"
 #include "service/internal.h"
@@ -103,6 +104,50 @@ class AuditServiceImpl final : public AuditService {
  public:
   AuditServiceImpl(store::Store& store, Env& env) : store_(store), env_(env) {}
 
+  static constexpr int64_t kRefusalGapMs = 60'000;
+  static constexpr size_t kMaxRefusers = 10'000;
+
+  Status RecordRefusal(const RequestContext& ctx, const std::string& operation) override {
+    const std::string who = ctx.actor.key_id + '\n' + operation;
+    const int64_t now = env_.NowMillis();
+    int64_t also = 0;
+    {
+      std::lock_guard lock(refusals_mu_);
+      if (refusals_.size() >= kMaxRefusers && !refusals_.contains(who)) {
+        std::erase_if(refusals_,
+                      [&](const auto& r) { return now - r.second.last_ms >= kRefusalGapMs; });
+        if (refusals_.size() >= kMaxRefusers) refusals_.clear();
+      }
+      auto [it, added] = refusals_.try_emplace(who);
+      if (!added && now - it->second.last_ms < kRefusalGapMs) {
+        ++it->second.since_last;
+        return OkStatus();
+      }
+      also = it->second.since_last;
+      it->second = {now, 0};
+    }
+    store::WriteBatch b;
+    b.audit.push_back(audit::EntryFor(
+        ctx, now, "request.denied", operation,
+        also > 0 ? "{\"alsoDenied\":" + std::to_string(also) + "}" : "{}", "denied"));
+    Status st = store_.Apply(b);
+    if (!st.ok()) {
+      std::lock_guard lock(refusals_mu_);
+      refusals_[who] = {0, also};  // not written: the next refusal tries again
+    }
+    return st;
+  }
+
+  bool RefusalDue(const RequestContext& ctx, const std::string& operation) override {
+    std::lock_guard lock(refusals_mu_);
+    auto it = refusals_.find(ctx.actor.key_id + '\n' + operation);
+    if (it == refusals_.end() || env_.NowMillis() - it->second.last_ms >= kRefusalGapMs) {
+      return true;
+    }
+    ++it->second.since_last;
+    return false;
+  }
+
   StatusOr<AuditPage> ListEvents(const RequestContext& ctx, const AuditFilter& filter,
                                  const std::string& cursor, int limit) override {
     KH_RETURN_IF_ERROR(Require(ctx.actor, "audit.*.read_event"));
@@ -156,8 +201,14 @@ class AuditServiceImpl final : public AuditService {
   }
 
  private:
+  struct Refusals {
+    int64_t last_ms = 0;     // when the last entry was written
+    int64_t since_last = 0;  // refusals not written since
+  };
   store::Store& store_;
   Env& env_;
+  std::mutex refusals_mu_;
+  std::unordered_map<std::string, Refusals> refusals_;  // guarded by refusals_mu_; actor\nop
   std::mutex checkpoint_mu_;
   int64_t last_checkpoint_seq_ = 0;  // guarded by checkpoint_mu_
 };

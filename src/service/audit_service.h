@@ -73,6 +73,15 @@ class AuditService {
   // audit.*.verify_chain; as VerifyStoredChain.
   virtual StatusOr<ChainReport> VerifyChain(const RequestContext& ctx) = 0;
 
+  // Appends an entry (action "request.denied", outcome "denied") saying that `ctx`'s actor was
+  // refused `operation`, which is the target: what the caller named could be anything, a key's
+  // text included. At most one entry a minute per actor and operation; the refusals in between
+  // are counted in the next one's details ("alsoDenied"). Errors: kUnavailable.
+  virtual Status RecordRefusal(const RequestContext& ctx, const std::string& operation) = 0;
+  // Whether RecordRefusal(ctx, operation) would write now (it may block on the store); if not,
+  // counts the refusal as RecordRefusal would.
+  virtual bool RefusalDue(const RequestContext& ctx, const std::string& operation) = 0;
+
   // Signs and stores a checkpoint of the chain's current end, unless the newest stored checkpoint
   // already covers it. Returns the checkpoint written, or nothing. Errors: kUnavailable.
   virtual StatusOr<std::optional<audit::Checkpoint>> Checkpoint(

@@ -129,6 +129,28 @@ test("reading the audit log needs its own permissions", async () => {
   });
   assert.equal((await s.call("audit.listEvents", {}, reader.key)).status, 200);
   assert.equal((await s.call("audit.verifyChain", {}, reader.key)).status, 200);
+
+  // Refusals are audited: the operation, who, from where; once a minute per key and operation.
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await s.call("audit.listEvents", {}, limited.key)).status, 403);
+  }
+  // Refused on the I/O thread (a read), audited on a worker.
+  assert.equal((await s.call("permissions.listPermissions", {}, limited.key)).status, 403);
+  const denied = await s.ok("audit.listEvents", { action: "request.denied", limit: 100 });
+  assert.deepEqual(denied.map((e) => e.target).sort(), [
+    "/v2/audit.listEvents",
+    "/v2/audit.verifyChain",
+    "/v2/permissions.listPermissions",
+  ]);
+  for (const e of denied) {
+    assert.equal(e.actor, limited.keyId);
+    assert.equal(e.outcome, "denied");
+    assert.equal(e.clientIp, "127.0.0.1");
+    assert.match(e.requestId, /^req_/);
+  }
+  assert.ok(!JSON.stringify(denied).includes(limited.key.slice(4)));
+  const chain = await s.ok("audit.verifyChain", {});
+  assert.equal(chain.valid, true);
   await s.stop();
 });
 

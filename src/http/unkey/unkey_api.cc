@@ -1,5 +1,7 @@
 #include "http/unkey/unkey_api.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "http/auth.h"
@@ -161,7 +163,19 @@ HttpResponse UnkeyApi::Handle(RequestContext& ctx, const HttpRequest& req) {
     }
   }
   Call call(req, ctx, std::move(body));
-  return (this->*(op->second.handler))(call);
+  HttpResponse out = (this->*(op->second.handler))(call);
+  if (out.status == 403 && !ctx.actor.key_id.empty()) {
+    // A root key refused an operation: a line in the audit log for whoever watches it, written
+    // on a worker (the operation is read-only, so running it again there changes nothing).
+    std::string operation = "/v2/" + op->first;
+    if (audit_.RefusalDue(ctx, operation)) {
+      if (!ctx.may_block) return HttpResponse::RunOnWorker();
+      if (Status st = audit_.RecordRefusal(ctx, operation); !st.ok()) {
+        spdlog::warn("a refused call could not be audited: {}", st.message());
+      }
+    }
+  }
+  return out;
 }
 
 // --- apis ---------------------------------------------------------------------------------
