@@ -45,8 +45,8 @@ struct Snapshot {
   std::vector<PermissionRecord> permissions;
   std::vector<RoleRecord> roles;
   uint64_t change_seq = 0;  // the newest change the snapshot includes: follow on from here
-  // Load only: the number of key rows stored, deleted ones included (0 if unknown), so that a
-  // loader can make room for the keys before they stream in.
+  // Load only: at least the number of key rows stored, deleted ones included (0 if unknown), so
+  // that a loader can make room for the keys before they stream in.
   uint64_t key_rows = 0;
 };
 
