@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace keyhold::service {
 namespace {
@@ -114,6 +115,39 @@ TEST(FlatIndexTest, GrowsKeepingEveryElementAndStaysUnderFourFifths) {
   size_t visited = 0;
   index.ForEach([&](const std::shared_ptr<const Item>&) { ++visited; });
   EXPECT_EQ(visited, keys.size());
+}
+
+// InsertNew places each element of a batch in a slot fetched a few elements earlier: batches
+// shorter and longer than that distance, runs of keys sharing one home, and batches that make the
+// table grow must all leave every element findable and erasable.
+TEST(FlatIndexTest, InsertNewKeepsEveryElementOfBatchesOfAnySize) {
+  std::mt19937_64 rng(7);
+  for (size_t batch : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{1000}}) {
+    Index index;
+    std::vector<uint64_t> keys;
+    for (int round = 0; round < 3; ++round) {
+      std::vector<std::shared_ptr<const Item>> items;
+      for (size_t i = 0; i < batch; ++i) {
+        // Every third key shares its high bits (its home) with the one before it.
+        uint64_t key = i % 3 == 2 ? keys.back() + 1 : rng();
+        keys.push_back(key);
+        items.push_back(MakeItem(key, static_cast<int>(keys.size() - 1)));
+      }
+      index.InsertNew(items.data(), items.size());
+      index.Insert(MakeItem(rng(), -1));  // one by one between batches, as a live index is
+      ASSERT_LE(index.size() * 5, index.capacity() * 4);
+    }
+    EXPECT_EQ(index.size(), keys.size() + 3) << batch;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const auto* found = index.Find(keys[i]);
+      ASSERT_NE(found, nullptr) << "batch " << batch << " lost " << i;
+      EXPECT_EQ((*found)->value, static_cast<int>(i));
+    }
+    for (size_t i = 0; i < keys.size(); i += 2) ASSERT_NE(index.Erase(keys[i]), nullptr);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      EXPECT_EQ(index.Find(keys[i]) != nullptr, i % 2 == 1) << "batch " << batch << " key " << i;
+    }
+  }
 }
 
 TEST(FlatIndexTest, ReserveAvoidsGrowthAndShrinksToFit) {

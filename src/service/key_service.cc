@@ -3,6 +3,10 @@
 #include "service/key_service.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "core/ids.h"
 #include "core/ip.h"
@@ -83,27 +87,122 @@ StatusOr<std::unique_ptr<KeyService>> KeyService::Open(store::Store& store, Env&
   return std::unique_ptr<KeyService>(std::move(svc));
 }
 
+namespace {
+
+// Loading: the records of the store's keys are handed from the thread reading the store to one
+// building and indexing their entries, in batches of kLoadBatch, with at most kLoadBatches batches
+// allocated (the reader waits for one to come back). The strings of a batch's records keep their
+// buffers from one round to the next, so records are moved in without allocating.
+constexpr size_t kLoadBatch = 1024;
+constexpr size_t kLoadBatches = 4;
+
+}  // namespace
+
 Status KeyServiceImpl::Load() {
   KH_ASSIGN_OR_RETURN(audit_salt_, store_.AuditSalt());
   store::Snapshot snap;
   bool indexed_rest = false;
   std::vector<std::pair<std::string, std::string>> shared_credits;  // (key, balance owner)
+  std::vector<std::shared_ptr<const KeyEntry>> entries;
+  entries.reserve(kLoadBatch);
+  // Builds and indexes the entries of the first `n` records of `batch`: the builder's work, on
+  // the builder thread once there is one (it alone touches the index until it is joined).
+  auto index_batch = [&](std::vector<KeyRecord>& batch, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      const KeyRecord& k = batch[i];
+      if (!k.credits_key_id.empty()) shared_credits.emplace_back(k.id, k.credits_key_id);
+      auto e = MakeEntry(k, nullptr, nullptr);
+      e->last_used_at = k.last_used_at;
+      e->last_used_stored = k.last_used_at;
+      // What IndexKeyLocked notes of each key.
+      if (e->kind == KeyKind::kRoot) root_key_ids_[e->id.str()] = e->id.str();
+      if (e->imported) has_imported_keys_.store(true, std::memory_order_relaxed);
+      entries.push_back(std::move(e));
+    }
+    keys_.InsertLoaded(entries);  // ids and hashes are unique in the store
+  };
+
+  struct Handoff {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::vector<KeyRecord>> empty;                   // guarded by mu
+    std::deque<std::pair<std::vector<KeyRecord>, size_t>> full;  // guarded by mu
+    size_t allocated = 1;                                        // guarded by mu
+    bool done = false;                                           // guarded by mu
+    std::thread builder;
+  } handoff;
+  size_t reserve = 0;  // set before the first batch is passed on
+  auto build = [&] {
+    keys_.Reserve(reserve);
+    std::unique_lock lock(handoff.mu);
+    for (;;) {
+      handoff.cv.wait(lock, [&] { return handoff.done || !handoff.full.empty(); });
+      if (handoff.full.empty()) return;
+      auto [batch, n] = std::move(handoff.full.front());
+      handoff.full.pop_front();
+      lock.unlock();
+      index_batch(batch, n);
+      lock.lock();
+      handoff.empty.push_back(std::move(batch));
+      handoff.cv.notify_all();
+    }
+  };
+  // Lets the builder finish the batches passed on, and joins it. Whatever way the load ends, this
+  // runs before anything the builder uses goes away.
+  struct JoinBuilder {
+    decltype(handoff)& h;
+    void Join() {
+      {
+        std::lock_guard lock(h.mu);
+        h.done = true;
+      }
+      h.cv.notify_all();
+      if (h.builder.joinable()) h.builder.join();
+    }
+    ~JoinBuilder() { Join(); }
+  } join_builder{handoff};
+
+  std::vector<KeyRecord> filling(kLoadBatch);
+  size_t filled = 0;
+  // Hands the filled batch to the builder (started with the first one) and takes an empty one.
+  auto pass_on = [&] {
+    std::unique_lock lock(handoff.mu);
+    handoff.full.emplace_back(std::move(filling), filled);
+    filled = 0;
+    if (!handoff.builder.joinable()) handoff.builder = std::thread(build);
+    handoff.cv.notify_all();
+    if (handoff.empty.empty() && handoff.allocated < kLoadBatches) {
+      ++handoff.allocated;
+      lock.unlock();
+      filling = std::vector<KeyRecord>(kLoadBatch);
+      return;
+    }
+    handoff.cv.wait(lock, [&] { return !handoff.empty.empty(); });
+    filling = std::move(handoff.empty.back());
+    handoff.empty.pop_back();
+  };
+
   KH_RETURN_IF_ERROR(store_.Load(snap, [&](KeyRecord&& k) {
     if (!indexed_rest) {  // keys come after everything they refer to
       // The count includes deleted rows: a store holding far more of those than live keys must
       // not make the load hold a table for all of them; past the cap the table grows as it goes.
+      // Reserved by the builder (or below): zeroing the tables is not work for this thread.
       constexpr uint64_t kMostReserved = 4'000'000;
-      keys_.Reserve(static_cast<size_t>(std::min(snap.key_rows, kMostReserved)));
+      reserve = static_cast<size_t>(std::min(snap.key_rows, kMostReserved));
       IndexSnapshotLocked(std::move(snap));
       indexed_rest = true;
     }
-    if (!k.credits_key_id.empty()) shared_credits.emplace_back(k.id, k.credits_key_id);
-    auto e = MakeEntry(k, nullptr, nullptr);
-    e->last_used_at = k.last_used_at;
-    e->last_used_stored = k.last_used_at;
-    IndexKeyLocked(std::move(e));
+    filling[filled++] = std::move(k);
+    if (filled == kLoadBatch) pass_on();
     return OkStatus();
   }));
+  if (handoff.builder.joinable()) {
+    if (filled > 0) pass_on();
+    join_builder.Join();
+  } else {
+    keys_.Reserve(reserve);
+    index_batch(filling, filled);  // too few keys to be worth a thread
+  }
   if (!indexed_rest) IndexSnapshotLocked(std::move(snap));
   LinkSharedCreditsLocked(shared_credits);
   keys_.Reserve(keys_.size());  // key_rows counts deleted keys too: give back what they took
@@ -336,6 +435,16 @@ void KeyIndex::Insert(EntryPtr e) {
   if (same_id && same_id->hash != raw->hash) by_hash_.Erase(crypto::Sha256Digest(same_id->hash));
   EntryPtr same_hash = by_hash_.Insert(std::move(e));
   if (same_hash && same_hash->id.view() != raw->id.view()) by_id_.Erase(same_hash->id.view());
+}
+
+void KeyIndex::InsertLoaded(std::vector<EntryPtr>& batch) {
+  std::vector<const KeyEntry*> raw;
+  raw.reserve(batch.size());
+  for (const EntryPtr& e : batch) raw.push_back(e.get());
+  // The id table first, as in Insert: both tables only ever point at entries the hash table owns.
+  by_id_.InsertNew(raw.data(), raw.size());
+  by_hash_.InsertNew(batch.data(), batch.size());
+  batch.clear();
 }
 
 void KeyIndex::Erase(const KeyEntry& e) {

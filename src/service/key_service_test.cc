@@ -782,5 +782,43 @@ TEST_F(KeyServiceTest, KeysStayFindableAsTheIndexGrowsShrinksAndReloads) {
   EXPECT_EQ(svc_->KeyCount(), 2 + keys.size() / 2);
 }
 
+// A load of more keys than the loader hands over in its first few batches: batches are passed
+// between threads and filled again. Every key must come back, each with its own fields (a plain key
+// loaded into a batch slot that held one with a name must not keep that name), and verify.
+TEST_F(KeyServiceTest, AReloadOfManyKeysKeepsEachWithItsOwnFields) {
+  std::string api = NewApi();
+  std::vector<CreatedKey> keys;
+  std::vector<int> kinds;  // 0 plain, 1 named with meta, 2 with credits
+  for (int round = 0; round < 11; ++round) {
+    CreateKeyRequest req{.api_id = api};
+    int kind = round % 3;
+    if (kind == 1) {
+      req.name = "named";
+      req.meta_json = R"({"round":1})";
+    } else if (kind == 2) {
+      req.credits = CreditsState{.remaining = 5};
+    }
+    auto batch = svc_->CreateKeys(root_, req, 500);
+    ASSERT_TRUE(batch.ok()) << batch.status().message();
+    for (auto& k : *batch) {
+      keys.push_back(std::move(k));
+      kinds.push_back(kind);
+    }
+  }
+  Reopen();
+  EXPECT_EQ(svc_->KeyCount(), 1 + keys.size());  // and the root key
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto view = svc_->GetKey(root_, keys[i].key_id);
+    ASSERT_TRUE(view.ok()) << i;
+    EXPECT_EQ(view->name().has_value(), kinds[i] == 1) << i;
+    EXPECT_EQ(view->meta_json().empty(), kinds[i] != 1) << i;
+    EXPECT_EQ(view->credits().remaining, kinds[i] == 2 ? std::optional<int64_t>(5) : std::nullopt)
+        << i;
+  }
+  for (size_t i = 0; i < keys.size(); i += 97) {
+    EXPECT_EQ(Verify(std::string(keys[i].key.Reveal())), VerifyCode::kValid) << i;
+  }
+}
+
 }  // namespace
 }  // namespace keyhold::service

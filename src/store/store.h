@@ -22,6 +22,7 @@
 // Thread-safety: all methods may be called from any thread; implementations serialize writes.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -45,8 +46,8 @@ struct Snapshot {
   std::vector<PermissionRecord> permissions;
   std::vector<RoleRecord> roles;
   uint64_t change_seq = 0;  // the newest change the snapshot includes: follow on from here
-  // Load only: the number of key rows stored, deleted ones included (0 if unknown), so that a
-  // loader can make room for the keys before they stream in.
+  // Load only: at least the number of key rows stored, deleted ones included (0 if unknown), so
+  // that a loader can make room for the keys before they stream in.
   uint64_t key_rows = 0;
 };
 
@@ -352,13 +353,13 @@ class Store {
   using KeyVisitor = std::function<Status(KeyRecord&&)>;
 
   // Reads the live state: everything but the keys into `snap` (whose `keys` stays empty), then
-  // each live key, complete with its links, to `on_key`, so that a million keys are never all held
-  // as records at once. Everything is read as of one moment, whose newest change is
-  // snap.change_seq. Errors: kUnavailable if the store cannot be read; kInternal if what it
-  // holds is corrupt; whatever `on_key` returns.
+  // each live key, complete with its links, to `on_key` (in no particular order), so that a
+  // million keys are never all held as records at once. Everything is read as of one moment, whose
+  // newest change is snap.change_seq. Errors: kUnavailable if the store cannot be read; kInternal
+  // if what it holds is corrupt; whatever `on_key` returns.
   virtual Status Load(Snapshot& snap, const KeyVisitor& on_key) = 0;
 
-  // The whole live state, keys included, in one Snapshot (small stores and tests).
+  // The whole live state, keys included (in id order), in one Snapshot (small stores and tests).
   StatusOr<Snapshot> LoadAll() {
     Snapshot snap;
     std::vector<KeyRecord> keys;
@@ -366,6 +367,8 @@ class Store {
       keys.push_back(std::move(k));
       return OkStatus();
     }));
+    std::sort(keys.begin(), keys.end(),
+              [](const KeyRecord& a, const KeyRecord& b) { return a.id < b.id; });
     snap.keys = std::move(keys);
     return snap;
   }

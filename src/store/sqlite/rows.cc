@@ -33,6 +33,7 @@ std::vector<RatelimitConfig> RatelimitsFromJson(std::string_view text) {
 std::string StringsToJson(const std::vector<std::string>& v) { return json(v).dump(); }
 
 std::vector<std::string> StringsFromJson(std::string_view text) {
+  if (text.empty() || text == "[]") return {};  // the common case; loading must stay fast
   json arr = json::parse(text, nullptr, /*allow_exceptions=*/false);
   std::vector<std::string> out;
   if (arr.is_array()) {

@@ -39,6 +39,11 @@ struct SqliteOptions {
   // nothing is created, migrated or pruned, and every write fails with kUnavailable. The
   // database must be at this keyhold's schema version.
   bool read_only = false;
+  // Loading: with at most this many rows in the key link tables (permissions, roles and root
+  // permissions of keys), the links are held in memory (about 200 bytes a row) and the keys read
+  // in table order, the fastest; with more, the keys are read in id order and joined with their
+  // links as they stream, in bounded memory.
+  size_t most_links_held = 16'384;
 };
 
 class SqliteStore final : public Store {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "fakes/faulty_vfs.h"
@@ -61,6 +62,66 @@ const char* FaultName(FaultyVfs::Fault f) {
       break;
   }
   return "None";
+}
+
+// The load holds the key links in memory and reads the keys in table order when there are few
+// links, and joins them in id order as they stream when there are more: both give every key its
+// own links, in the same order.
+TEST(SqliteLoad, KeysGetTheSameLinksWhetherTheLinksAreHeldOrJoinedAsTheyStream) {
+  testing::TempDir dir;
+  {
+    auto s = SqliteStore::Open(dir.path() + "/k.db");
+    ASSERT_TRUE(s.ok());
+    WriteBatch b;
+    b.put_permissions.push_back({"perm_a", "a", "a", "", 1});
+    b.put_permissions.push_back({"perm_b", "b", "b", "", 1});
+    b.put_roles.push_back({"role_a", "ra", "", {"perm_a"}, 1});
+    // Written out of id order, so that table order and id order differ.
+    for (int i = 20; i >= 1; --i) {
+      KeyRecord k =
+          Key("key_" + std::string(i < 10 ? "0" : "") + std::to_string(i), static_cast<uint8_t>(i));
+      if (i % 2 == 0) k.permission_ids = {"perm_a", "perm_b"};
+      if (i % 3 == 0) k.role_ids = {"role_a"};
+      if (i % 5 == 0) {
+        k.kind = KeyKind::kRoot;
+        k.api_id = "";
+        k.root_permissions = {"api.*.read_key", "*"};
+      }
+      b.put_keys.push_back(k);
+    }
+    ASSERT_TRUE((*s)->Apply(b).ok());
+    ASSERT_TRUE((*s)->Apply(PutKey("key_21", 21)).ok());  // no links
+  }
+  auto links_of = [&](size_t most_links_held) {
+    auto s = SqliteStore::Open(dir.path() + "/k.db", {.most_links_held = most_links_held});
+    EXPECT_TRUE(s.ok());
+    std::vector<std::string> out;
+    Snapshot snap;
+    EXPECT_TRUE(
+        (*s)->Load(snap,
+                   [&](KeyRecord&& k) {
+                     std::string line = k.id + ":";
+                     for (const auto* v : {&k.permission_ids, &k.role_ids, &k.root_permissions}) {
+                       for (const std::string& x : *v) line += x + ",";
+                       line += ";";
+                     }
+                     out.push_back(line);
+                     return OkStatus();
+                   })
+            .ok());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  // 10 + 6 + 2 * 4 = 24 link rows.
+  std::vector<std::string> held = links_of(1000);
+  ASSERT_EQ(held.size(), 21u);
+  EXPECT_EQ(held[0], "key_01:;;;");
+  EXPECT_EQ(held[5], "key_06:perm_a,perm_b,;role_a,;;");
+  EXPECT_EQ(held[19], "key_20:perm_a,perm_b,;;*,api.*.read_key,;");
+  EXPECT_EQ(held[20], "key_21:;;;");
+  for (size_t most : {size_t{0}, size_t{1}, size_t{10}, size_t{23}, size_t{24}}) {
+    EXPECT_EQ(links_of(most), held) << most;
+  }
 }
 
 class FailedCommit : public ::testing::TestWithParam<FaultyVfs::Fault> {
