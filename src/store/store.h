@@ -585,11 +585,13 @@ class Store {
   // envelopes and metadata, never a value. In no change feed: every node reads secrets from the
   // store. Each write appends `audit` (if given) in its own transaction, as Apply does.
 
-  // Appends the audit entry of a secret read in a transaction of its own that is durable against
+  // Appends the audit entry of a secret read in a transaction of reads only that is durable against
   // a crash of this process once this returns (it is in the write-ahead log) but is not synced to
   // the disk by itself: the next synced write, or the log's next checkpoint, syncs it. Reads are
   // audited at the speed of reads, as Vault's file audit device audits them; a power loss may
-  // lose the newest read entries, never a change's. Errors: kUnavailable (nothing appended).
+  // lose the newest read entries, never a change's. Concurrent calls may be committed together in
+  // one transaction; each returns once its own entry is committed, and if that transaction fails
+  // every call in it fails. Errors: kUnavailable (nothing appended).
   virtual Status RecordSecretRead(const audit::AuditEntry& entry) = 0;
 
   // Every mount, by name. Errors: kUnavailable.

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 
 #include "store/sqlite/audit_log.h"
@@ -77,12 +78,13 @@ SecretRecord ReadSecretRow(const Stmt& s) {
 }
 
 // The secret's metadata row, if any. REQUIRES: a transaction on `db` (or a lone read).
+// `cache`, if given, keeps the statement.
 StatusOr<std::optional<SecretRecord>> FindSecret(sqlite3* db, Access access,
-                                                 const std::string& mount,
-                                                 const std::string& path) {
-  Stmt s(db,
-         (std::string("SELECT ") + kSecretColumns + " FROM secrets WHERE mount = ? AND path = ?")
-             .c_str());
+                                                 const std::string& mount, const std::string& path,
+                                                 sqlite::StmtCache* cache = nullptr) {
+  static const std::string sql =
+      std::string("SELECT ") + kSecretColumns + " FROM secrets WHERE mount = ? AND path = ?";
+  Stmt s(db, sql.c_str(), cache);
   s.Bind(1, mount);
   s.Bind(2, path);
   std::optional<SecretRecord> found;
@@ -149,15 +151,70 @@ Status InsertVersion(sqlite3* db, const SecretVersionWrite& w) {
 
 }  // namespace
 
+struct SqliteStore::PendingRead {
+  const audit::AuditEntry& entry;
+  Status result;
+  bool done = false;
+  bool threw = false;            // the commit of its batch threw: none of its entries was written
+  std::condition_variable wake;  // its own, so that a commit wakes only whom it concerns
+};
+
+// Group commit, as for credit spends (sqlite_credits.cc): the first reader to find no commit in
+// progress appends every entry queued so far in one transaction and wakes the others with its
+// outcome; those that came meanwhile wait for it and the first of them leads the next batch. Each
+// caller returns only once its own entry is committed (or its batch failed).
 Status SqliteStore::RecordSecretRead(const audit::AuditEntry& entry) {
+  PendingRead mine{.entry = entry};
+  std::unique_lock lock(read_audit_mu_);
+  read_audit_queue_.push_back(&mine);
+  while (!mine.done) {
+    if (read_audit_committing_) {
+      mine.wake.wait(lock);
+      continue;
+    }
+    std::vector<PendingRead*> batch;
+    batch.swap(read_audit_queue_);
+    read_audit_committing_ = true;
+    lock.unlock();
+    auto finish = [&](bool threw) {
+      lock.lock();
+      read_audit_committing_ = false;
+      for (PendingRead* p : batch) {
+        p->threw = threw;
+        p->done = true;
+        if (p != &mine) p->wake.notify_one();
+      }
+      if (!read_audit_queue_.empty()) read_audit_queue_.front()->wake.notify_one();
+    };
+    try {
+      CommitReadAudits(batch);
+    } catch (...) {
+      finish(true);
+      throw;
+    }
+    finish(false);
+  }
+  if (mine.threw) return Unavailable("the store could not be written");
+  return mine.result;
+}
+
+// The batch's entries, in the order they came, appended to the one audit chain in one
+// transaction under mu_ (so after, never among, any other writer's entries). If it fails, nothing
+// of it is written and every read of the batch fails: none may return its value unaudited.
+void SqliteStore::CommitReadAudits(const std::vector<PendingRead*>& batch) {
+  std::vector<audit::AuditEntry> entries;
+  entries.reserve(batch.size());
+  for (const PendingRead* p : batch) entries.push_back(p->entry);
   std::lock_guard lock(mu_);
   // synchronous=NORMAL in WAL mode: the commit reaches the log file (a crash of the process loses
   // nothing) without an fsync of its own. Every other write keeps FULL.
-  KH_RETURN_IF_ERROR(sqlite::Exec(db_, "PRAGMA synchronous=NORMAL", Access::kWrite));
-  Status st = InTransaction(db_, Access::kWrite, [&] { return sqlite::AppendAudit(db_, {entry}); });
-  Status restored = sqlite::Exec(db_, "PRAGMA synchronous=FULL", Access::kWrite);
-  if (!restored.ok()) std::abort();  // every later write would lose its durability silently
-  return st;
+  Status st = sqlite::Exec(db_, "PRAGMA synchronous=NORMAL", Access::kWrite);
+  if (st.ok()) {
+    st = InTransaction(db_, Access::kWrite, [&] { return sqlite::AppendAudit(db_, entries); });
+    Status restored = sqlite::Exec(db_, "PRAGMA synchronous=FULL", Access::kWrite);
+    if (!restored.ok()) std::abort();  // every later write would lose its durability silently
+  }
+  for (PendingRead* p : batch) p->result = st;
 }
 
 StatusOr<std::vector<SecretMountRecord>> SqliteStore::ListSecretMounts() {
@@ -221,11 +278,12 @@ StatusOr<SecretRecord> SqliteStore::ReadSecret(const std::string& mount, const s
   std::lock_guard lock(mu_);
   std::optional<SecretRecord> found;
   Status st = InTransaction(db_, Access::kRead, [&]() -> Status {
-    KH_ASSIGN_OR_RETURN(found, FindSecret(db_, Access::kRead, mount, path));
+    KH_ASSIGN_OR_RETURN(found, FindSecret(db_, Access::kRead, mount, path, stmts_.get()));
     if (!found) return OkStatus();
     Stmt s(db_,
            "SELECT version, created_at, deleted_at, destroyed, kek_term FROM secret_versions "
-           "WHERE mount = ? AND path = ? ORDER BY version");
+           "WHERE mount = ? AND path = ? ORDER BY version",
+           stmts_.get());
     s.Bind(1, mount);
     s.Bind(2, path);
     return s.ForEachRow(Access::kRead, "read secret versions", [&] {
@@ -250,7 +308,8 @@ StatusOr<SecretVersionRecord> SqliteStore::ReadSecretVersion(const std::string& 
   std::lock_guard lock(mu_);
   Stmt s(db_,
          "SELECT version, created_at, deleted_at, destroyed, kek_term, wrapped_key, ciphertext "
-         "FROM secret_versions WHERE mount = ? AND path = ? AND version = ?");
+         "FROM secret_versions WHERE mount = ? AND path = ? AND version = ?",
+         stmts_.get());
   s.Bind(1, mount);
   s.Bind(2, path);
   s.Bind(3, version);

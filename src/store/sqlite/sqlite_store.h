@@ -23,6 +23,7 @@ struct sqlite3;
 namespace keyhold::store {
 namespace sqlite {
 class ChangeLog;
+class StmtCache;
 }  // namespace sqlite
 
 struct SqliteOptions {
@@ -153,7 +154,7 @@ class SqliteStore final : public Store {
   int SchemaVersion() override;
 
  private:
-  SqliteStore(sqlite3* db, const SqliteOptions& options) : db_(db), options_(options) {}
+  SqliteStore(sqlite3* db, const SqliteOptions& options);
   Status Migrate();
   int SchemaVersionLocked();
   // Runs `body` as one write transaction whose changes it records in the log it is given, and
@@ -172,8 +173,18 @@ class SqliteStore final : public Store {
   std::vector<PendingSpend*> spend_queue_;  // guarded by spend_mu_
   bool spend_committing_ = false;           // guarded by spend_mu_
 
+  // Group commit of secret-read audit entries (RecordSecretRead), the same way: a read is
+  // answered only once its entry is committed, and a batch that cannot be written fails every
+  // read in it.
+  struct PendingRead;
+  void CommitReadAudits(const std::vector<PendingRead*>& batch);
+  std::mutex read_audit_mu_;
+  std::vector<PendingRead*> read_audit_queue_;  // guarded by read_audit_mu_
+  bool read_audit_committing_ = false;          // guarded by read_audit_mu_
+
   std::mutex mu_;
-  sqlite3* db_;  // owned
+  sqlite3* db_;                               // owned
+  std::unique_ptr<sqlite::StmtCache> stmts_;  // db_'s kept statements; used under mu_
   const SqliteOptions options_;
   uint64_t recorded_since_prune_ = 0;  // guarded by mu_
 };

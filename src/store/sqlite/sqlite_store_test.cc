@@ -7,8 +7,12 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <set>
+#include <thread>
 
+#include "audit/chain.h"
 #include "fakes/faulty_vfs.h"
 #include "fakes/temp_dir.h"
 #include "store/sqlite/migrations.h"
@@ -266,6 +270,87 @@ TEST(SqliteStoreTest, TheChangeTableStaysWithinItsRetention) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(CountRows(path, "changes"), 5);
   EXPECT_EQ(*(*s)->LatestChangeSeq(), 202u);
+}
+
+audit::AuditEntry ReadEntry(const std::string& request_id) {
+  audit::AuditEntry e;
+  e.time_ms = 1000;
+  e.actor = "root_1";
+  e.action = "secret.read";
+  e.target = "secret/app/db";
+  e.outcome = "success";
+  e.request_id = request_id;
+  e.details_json = R"({"version":1})";
+  return e;
+}
+
+// Concurrent reads are committed in batches: every one of them is audited exactly once, and their
+// entries and those of other writers form one unbroken chain.
+TEST(SqliteStoreTest, ConcurrentSecretReadsAreEachAuditedInOneChain) {
+  testing::TempDir dir;
+  auto s = SqliteStore::Open(dir.path() + "/k.db");
+  ASSERT_TRUE(s.ok()) << s.status().log_detail();
+  constexpr int kThreads = 8;
+  constexpr int kReads = 60;
+  std::atomic<int> failed = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kReads; ++i) {
+        if (!(*s)->RecordSecretRead(ReadEntry("r" + std::to_string(t) + "_" + std::to_string(i)))
+                 .ok()) {
+          ++failed;
+        }
+        if (t == 0 && i % 10 == 0) {  // another writer of the chain, in between
+          WriteBatch b = PutKey("key_" + std::to_string(i), static_cast<uint8_t>(i + 1));
+          b.audit.push_back(ReadEntry("w" + std::to_string(i)));
+          b.audit.back().action = "key.create";
+          if (!(*s)->Apply(b).ok()) ++failed;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failed, 0);
+  auto entries = (*s)->ReadAudit(0, 1000);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), size_t{kThreads * kReads + kReads / 10});
+  std::set<std::string> ids;
+  for (const auto& e : *entries) ids.insert(e.request_id);
+  EXPECT_EQ(ids.size(), entries->size());
+  EXPECT_FALSE(audit::VerifyChain(*entries, audit::kGenesis, 1).has_value());
+}
+
+// Fail closed: while the log cannot be written, every concurrent read fails and none is audited;
+// afterwards reads are audited again, the chain unbroken.
+TEST(SqliteStoreTest, AFailedReadAuditBatchFailsEveryReadInIt) {
+  testing::TempDir dir;
+  auto s = SqliteStore::Open(dir.path() + "/k.db", {.vfs = FaultyVfs::Get().name()});
+  ASSERT_TRUE(s.ok()) << s.status().log_detail();
+  ASSERT_TRUE((*s)->RecordSecretRead(ReadEntry("before")).ok());
+  FaultyVfs::Get().FailWal(FaultyVfs::Fault::kWrite);
+  constexpr int kThreads = 6;
+  std::atomic<int> unavailable = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        Status st = (*s)->RecordSecretRead(ReadEntry("x" + std::to_string(t * 100 + i)));
+        if (st.code() == StatusCode::kUnavailable) ++unavailable;
+        ExpectNoEngineText(st);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  FaultyVfs::Get().FailWal(FaultyVfs::Fault::kNone);
+  EXPECT_EQ(unavailable, kThreads * 20);
+  ASSERT_TRUE((*s)->RecordSecretRead(ReadEntry("after")).ok());
+  auto entries = (*s)->ReadAudit(0, 1000);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].request_id, "before");
+  EXPECT_EQ((*entries)[1].request_id, "after");
+  EXPECT_FALSE(audit::VerifyChain(*entries, audit::kGenesis, 1).has_value());
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/status.h"
 
@@ -44,13 +45,59 @@ Status Exec(sqlite3* db, const char* sql, Access access);
 // failed transaction is applied. Errors: whatever `body` returns, else as EngineError.
 Status InTransaction(sqlite3* db, Access access, const std::function<Status()>& body);
 
-// A prepared statement that finalizes itself. Bind indexes are 1-based, columns 0-based.
+// Statements prepared once and kept for the connection's life, for the paths that run them most
+// (a secret read): compiling SQL costs more than running these statements. Keyed by the address of
+// the SQL text, which must therefore outlive the cache (a string literal or a static string).
+// Destroy it before closing its connection.
+class StmtCache {
+ public:
+  explicit StmtCache(sqlite3* db) : db_(db) {}
+  ~StmtCache() {
+    for (auto& [sql, stmt] : stmts_) sqlite3_finalize(stmt);
+  }
+  StmtCache(const StmtCache&) = delete;
+  StmtCache& operator=(const StmtCache&) = delete;
+
+  // The prepared statement for `sql`, or nullptr if it cannot be prepared (not kept: the next
+  // call tries again).
+  sqlite3_stmt* Get(const char* sql) {
+    auto it = stmts_.find(sql);
+    if (it != stmts_.end()) return it->second;
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+      return nullptr;
+    }
+    stmts_.emplace(sql, stmt);
+    return stmt;
+  }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<const char*, sqlite3_stmt*> stmts_;
+};
+
+// A prepared statement that finalizes itself, or one borrowed from a StmtCache that is reset
+// instead. Bind indexes are 1-based, columns 0-based.
 class Stmt {
  public:
   Stmt(sqlite3* db, const char* sql) : db_(db) {
     if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
   }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  // From `cache` when there is one; prepared for this use alone otherwise.
+  Stmt(sqlite3* db, const char* sql, StmtCache* cache) : db_(db), cached_(cache != nullptr) {
+    if (cache) {
+      stmt_ = cache->Get(sql);
+    } else if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      stmt_ = nullptr;
+    }
+  }
+  ~Stmt() {
+    if (!cached_) {
+      sqlite3_finalize(stmt_);
+    } else if (stmt_) {
+      Reset();
+    }
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -119,6 +166,7 @@ class Stmt {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  bool cached_ = false;
 };
 
 }  // namespace keyhold::store::sqlite
