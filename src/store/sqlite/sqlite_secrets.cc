@@ -210,9 +210,15 @@ void SqliteStore::CommitReadAudits(const std::vector<PendingRead*>& batch) {
   // nothing) without an fsync of its own. Every other write keeps FULL.
   Status st = sqlite::Exec(db_, "PRAGMA synchronous=NORMAL", Access::kWrite);
   if (st.ok()) {
+    // FULL again however the append ends, an exception included: every later write would
+    // otherwise lose its durability silently.
+    struct RestoreFull {
+      sqlite3* db;
+      ~RestoreFull() {
+        if (!sqlite::Exec(db, "PRAGMA synchronous=FULL", Access::kWrite).ok()) std::abort();
+      }
+    } restore{db_};
     st = InTransaction(db_, Access::kWrite, [&] { return sqlite::AppendAudit(db_, entries); });
-    Status restored = sqlite::Exec(db_, "PRAGMA synchronous=FULL", Access::kWrite);
-    if (!restored.ok()) std::abort();  // every later write would lose its durability silently
   }
   for (PendingRead* p : batch) p->result = st;
 }
