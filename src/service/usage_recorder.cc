@@ -39,6 +39,8 @@ void UsageRecorder::Record(Verification&& v) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  // A caller that named no key chooses its route freely: kept, every route would be a row.
+  if (v.key_id.empty()) v.route.clear();
   if (v.route.size() > kMaxRoute) v.route.resize(kMaxRoute);
   static thread_local const size_t shard = std::hash<std::thread::id>()(std::this_thread::get_id());
   Shard& s = shards_[shard % kShards];

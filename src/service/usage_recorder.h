@@ -79,7 +79,8 @@ class UsageRecorder {
   UsageRecorder(const UsageRecorder&) = delete;
   UsageRecorder& operator=(const UsageRecorder&) = delete;
 
-  // Buffers `v` (a route longer than kMaxRoute bytes is cut there); never waits on I/O.
+  // Buffers `v` (a route longer than kMaxRoute bytes is cut there; one that matched no key is
+  // recorded without its route); never waits on I/O.
   void Record(Verification&& v);
 
   // Journals everything buffered now and writes the minutes that have ended (every open minute

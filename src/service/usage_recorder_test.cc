@@ -309,15 +309,28 @@ TEST_F(UsageRecorderTest, WhileTheStoreRefusesMinutesMemoryStaysBoundedAndDropsA
   EXPECT_EQ(Unwritten(usage) + static_cast<int64_t>(usage.dropped()), 5'000);
 }
 
-TEST_F(UsageRecorderTest, ALongRouteIsCut) {
+TEST_F(UsageRecorderTest, ALongRouteIsCutAndOneWithoutAKeyIsNotKept) {
   UsageRecorder usage(*faulty_, env_, {});
   Verification v = At(minute_, "key_a");
   v.route = "GET /" + std::string(10'000, 'a');
   usage.Record(std::move(v));
+  for (int i = 0; i < 100; ++i) {
+    Verification unknown = At(minute_, "");
+    unknown.outcome = "NOT_FOUND";
+    unknown.route = "GET /probe/" + std::to_string(i);
+    usage.Record(std::move(unknown));
+  }
   ASSERT_TRUE(usage.Flush().ok());
   usage.ReadWithUnwritten([&](std::span<const store::UsageRow> rows) {
-    ASSERT_EQ(rows.size(), 1u);
-    EXPECT_EQ(rows[0].route.size(), UsageRecorder::kMaxRoute);
+    ASSERT_EQ(rows.size(), 2u) << "a hundred routes of unknown keys are one row";
+    for (const auto& r : rows) {
+      if (r.key_id.empty()) {
+        EXPECT_EQ(r.route, "");
+        EXPECT_EQ(r.count, 100);
+      } else {
+        EXPECT_EQ(r.route.size(), UsageRecorder::kMaxRoute);
+      }
+    }
   });
 }
 
