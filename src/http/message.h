@@ -5,6 +5,7 @@
 // in server.h does all reading, writing, timeouts and TLS.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,9 +49,21 @@ struct HttpResponse {
   // The handler must not have changed anything before answering this.
   bool run_on_worker = false;
 
+  // Set by a handler whose answer comes later, from another thread (a read waiting for its
+  // audit entry to be committed): the server calls `later` once, with a function that sends the
+  // response when it is given. `respond` must be called exactly once, from any thread, and soon:
+  // the server waits for it when it stops. Nothing else of this response is used.
+  using Respond = std::function<void(HttpResponse)>;
+  std::function<void(Respond)> later;
+
   static HttpResponse RunOnWorker() {
     HttpResponse r;
     r.run_on_worker = true;
+    return r;
+  }
+  static HttpResponse Later(std::function<void(Respond)> start) {
+    HttpResponse r;
+    r.later = std::move(start);
     return r;
   }
 };
@@ -63,8 +76,9 @@ class Handler {
   virtual ~Handler() = default;
 
   // Answers one request. Called first on an I/O thread with ctx.may_block == false; may answer
-  // HttpResponse::RunOnWorker() to be called again on a worker thread. Exceptions are caught by
-  // the listener and answered as 500 through Reject().
+  // HttpResponse::RunOnWorker() to be called again on a worker thread, or HttpResponse::Later()
+  // to answer from another thread without holding either. Exceptions are caught by the listener
+  // and answered as 500 through Reject().
   virtual HttpResponse Handle(RequestContext& ctx, const HttpRequest& req) = 0;
 
   // The response for a request the listener refuses itself (malformed HTTP 400, 408, 413, 500 for

@@ -49,6 +49,7 @@ struct SessionHost {
   asio::thread_pool& workers;
   std::atomic<int>& live_sessions;
   std::atomic<bool>& draining;
+  std::atomic<int>& answers_owed;  // HttpResponse::Later answers not yet posted to their thread
 };
 
 HttpRequest ToRequest(bhttp::request<bhttp::string_body>& in) {
@@ -337,13 +338,49 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     if (request_.target == "*") return Respond(ServerWideOptions());
     HttpResponse resp = CallHandler();
+    if (resp.later) return AnswerLater(resp.later);
     if (!resp.run_on_worker) return Respond(std::move(resp));
     ctx_.may_block = true;
     asio::post(host_.workers, [self = this->shared_from_this()] {
       HttpResponse r = self->CallHandler();
+      if (r.later) return self->AnswerLater(r.later);
       asio::post(self->stream_.get_executor(),
                  [self, r = std::move(r)]() mutable { self->Respond(std::move(r)); });
     });
+  }
+
+  // Starts a handler's later answer. Whichever thread gives it, the answer is sent from this
+  // connection's own thread, once: a second answer is dropped, and a start that throws, or
+  // drops `respond` without calling it, is answered 500. The server's stop waits until every
+  // owed answer is posted.
+  void AnswerLater(const std::function<void(HttpResponse::Respond)>& start) {
+    struct Owed {
+      std::shared_ptr<Session> self;
+      std::atomic<bool> given{false};
+      void Give(HttpResponse r) {
+        if (given.exchange(true)) return;
+        asio::post(self->stream_.get_executor(),
+                   [s = self, r = std::move(r)]() mutable { s->Respond(std::move(r)); });
+        --self->host_.answers_owed;
+      }
+      ~Owed() {
+        if (!given) Give(self->FailedAnswer());
+      }
+    };
+    ++host_.answers_owed;
+    auto owed = std::make_shared<Owed>();
+    owed->self = this->shared_from_this();
+    std::string what;
+    try {
+      start([owed](HttpResponse r) { owed->Give(std::move(r)); });
+      return;
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+      what = "an exception of unknown type";
+    }
+    if (host_.options.on_handler_failure) host_.options.on_handler_failure(ctx_, what);
+    owed->Give(FailedAnswer());
   }
 
   // The exception boundary: a handler that throws costs its own request a 500, nothing more.
@@ -362,6 +399,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       what = "an exception of unknown type";
     }
     if (host_.options.on_handler_failure) host_.options.on_handler_failure(ctx_, what);
+    return FailedAnswer();
+  }
+
+  HttpResponse FailedAnswer() {
     return host_.handler.Reject(ctx_, request_.Path(), 500, "application/unexpected_error",
                                 "the server failed to answer this request; it is logged under "
                                 "the request id " +
@@ -547,6 +588,9 @@ class ServerImpl final : public HttpServer {
     }
     guards_.clear();
     workers_.join();  // handlers on workers finish; their answers are posted to I/O threads
+    // Answers given later (reads whose audit entries are being committed) come soon: every
+    // batch is committed or failed. Their connections' threads must still run to send them.
+    while (answers_owed_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     for (auto& io : ios_) io->stop();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
@@ -554,7 +598,9 @@ class ServerImpl final : public HttpServer {
   }
 
  private:
-  SessionHost Host() { return {options_, handler_, workers_, live_sessions_, draining_}; }
+  SessionHost Host() {
+    return {options_, handler_, workers_, live_sessions_, draining_, answers_owed_};
+  }
 
   // One single-threaded io_context per I/O thread: a connection lives on one thread for its
   // whole life, so its handlers need no strand and never wake another thread.
@@ -700,6 +746,7 @@ class ServerImpl final : public HttpServer {
   // context, destroyed with it, find these alive.
   asio::ssl::context ssl_;
   std::atomic<int> live_sessions_{0};
+  std::atomic<int> answers_owed_{0};
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<asio::io_context>> ios_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;

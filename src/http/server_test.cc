@@ -79,6 +79,7 @@ class TestSurface final : public Surface {
     if (path == "/t/throw") throw std::runtime_error("boom");
     if (path == "/t/worker" && !ctx.may_block) return HttpResponse::RunOnWorker();
     if (path == "/t/worker-twice") return HttpResponse::RunOnWorker();
+    if (path.starts_with("/t/later")) return Later(path);
     ++calls;
     HttpResponse r;
     if (path == "/t/echo") {
@@ -100,6 +101,38 @@ class TestSurface final : public Surface {
     r.body = "test-format " + std::string(reason);
     return r;
   }
+  // Answers given later: from another thread after a while ("/t/later/thread"), at once from
+  // the start ("/t/later/now"), twice ("/t/later/twice": the first counts), never (the function
+  // is dropped: "/t/later/dropped"), or by a start that throws ("/t/later/throw").
+  HttpResponse Later(std::string_view path) {
+    std::string which(path.substr(std::string_view("/t/later/").size()));
+    return HttpResponse::Later([this, which](const HttpResponse::Respond& respond) {
+      auto answer = [which](std::string body) {
+        HttpResponse r;
+        r.body = which + ": " + body;
+        return r;
+      };
+      if (which == "now") return respond(answer("now"));
+      if (which == "twice") {
+        respond(answer("first"));
+        return respond(answer("second"));
+      }
+      if (which == "dropped") return;
+      if (which == "throw") throw std::runtime_error("later boom");
+      std::lock_guard lock(later_mu);
+      later_threads.emplace_back([respond, answer] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        respond(answer("from another thread"));
+      });
+    });
+  }
+  ~TestSurface() override {
+    std::lock_guard lock(later_mu);
+    for (auto& t : later_threads) t.join();
+  }
+  std::mutex later_mu;
+  std::vector<std::thread> later_threads;
+
   std::string_view Name() const override { return "test"; }
   std::vector<std::string_view> Routes() const override { return {}; }
   int RouteIndex(std::string_view /*path*/) const override { return -1; }
@@ -215,6 +248,67 @@ TEST_F(ServerTest, BlockingWorkMovesToAWorkerThread) {
   EXPECT_NE(Exchange(Get("/t/inline")).find("io 127.0.0.1"), std::string::npos);
   // Asking again from the worker is a bug in the handler: 500, not a loop.
   EXPECT_TRUE(Exchange(Get("/t/worker-twice")).starts_with("HTTP/1.1 500"));
+}
+
+TEST_F(ServerTest, AnAnswerGivenLaterFromAnyThreadIsSentOnceAndLogged) {
+  Start();
+  for (const char* which : {"thread", "now"}) {
+    std::string r = Exchange(Get(std::string("/t/later/") + which));
+    EXPECT_TRUE(r.starts_with("HTTP/1.1 200")) << r;
+    EXPECT_NE(r.find(which), std::string::npos) << r;
+    EXPECT_TRUE(Logged(r, 200)) << r;
+  }
+  std::string twice = Exchange(Get("/t/later/twice"));
+  EXPECT_NE(twice.find("twice: first"), std::string::npos) << twice;
+  EXPECT_EQ(twice.find("second"), std::string::npos) << twice;
+  // A start that throws, or a handler that loses the function, costs its request a 500.
+  std::string thrown = Exchange(Get("/t/later/throw"));
+  EXPECT_TRUE(thrown.starts_with("HTTP/1.1 500")) << thrown;
+  EXPECT_NE(thrown.find("test-format application/unexpected_error"), std::string::npos);
+  ASSERT_EQ(failures_.size(), 1u);
+  EXPECT_EQ(failures_[0], "later boom");
+  std::string dropped = Exchange(Get("/t/later/dropped"));
+  EXPECT_TRUE(dropped.starts_with("HTTP/1.1 500")) << dropped;
+  // A keep-alive connection carries on after a later answer.
+  asio::io_context io;
+  tcp::socket sock(io);
+  sock.connect({asio::ip::make_address("127.0.0.1"), server_->LocalPort()});
+  std::string two = "GET /t/later/thread HTTP/1.1\r\nHost: x\r\n\r\n" + Get("/t/fine");
+  asio::write(sock, asio::buffer(two));
+  std::string out;
+  boost::system::error_code ec;
+  char buf[4096];
+  while (!ec) {
+    size_t n = sock.read_some(asio::buffer(buf), ec);
+    out.append(buf, n);
+  }
+  EXPECT_NE(out.find("thread: from another thread"), std::string::npos) << out;
+  EXPECT_NE(out.find("io 127.0.0.1"), std::string::npos) << out;
+}
+
+TEST_F(ServerTest, StoppingWithinItsDrainTimeSendsTheAnswersOwed) {
+  Start();
+  asio::io_context io;
+  tcp::socket sock(io);
+  sock.connect({asio::ip::make_address("127.0.0.1"), server_->LocalPort()});
+  asio::write(sock, asio::buffer(Get("/t/later/thread")));
+  // The request is in the handler's hands once its start ran; stop while the answer is owed.
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard lock(surface_.later_mu);
+      if (!surface_.later_threads.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  server_->Shutdown(std::chrono::seconds(5));
+  std::string out;
+  boost::system::error_code ec;
+  char buf[4096];
+  while (!ec) {
+    size_t n = sock.read_some(asio::buffer(buf), ec);
+    out.append(buf, n);
+  }
+  EXPECT_NE(out.find("thread: from another thread"), std::string::npos) << out;
 }
 
 TEST_F(ServerTest, ErrorsOfTheServerItselfUseTheFormatOfThePathsOwner) {

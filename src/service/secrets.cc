@@ -151,32 +151,36 @@ class SecretServiceImpl final : public SecretService {
     if (version < 0) return InvalidArgument("version must not be negative");
     KH_RETURN_IF_ERROR(Require(ctx, "read", mount, path, "secret.read"));
     KH_RETURN_IF_ERROR(RequireMount(mount));
-    KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
-    int64_t wanted = version == 0 ? rec.current_version : version;
-    auto kept = std::find_if(rec.versions.begin(), rec.versions.end(),
-                             [&](const auto& v) { return v.version == wanted; });
-    if (wanted == 0 || kept == rec.versions.end()) {
-      return NotFound("no such secret version", "data/secret_not_found");
-    }
-    SecretValue out;
-    out.version = InfoOf(*kept);
-    out.custom_metadata_json = rec.custom_metadata_json;
-    if (!Available(*kept, env_.NowMillis())) return out;
-    KH_ASSIGN_OR_RETURN(store::SecretVersionRecord sealed,
-                        store_.ReadSecretVersion(mount, path, wanted));
-    crypto::Envelope e{sealed.kek_term, std::move(sealed.wrapped_key),
-                       std::move(sealed.ciphertext)};
-    auto value = ring_->Open(Aad(mount, path, wanted), e);
-    if (!value.ok()) {
-      spdlog::error("secret {} version {} cannot be opened: {}", Target(mount, path), wanted,
-                    value.status().message());
-      return value.status();
-    }
-    KH_RETURN_IF_ERROR(
-        store_.RecordSecretRead(Entry(ctx, "secret.read", mount, path, {{"version", wanted}})));
-    out.available = true;
-    out.data_json = std::move(*value);
+    int64_t wanted = 0;
+    KH_ASSIGN_OR_RETURN(SecretValue out, OpenVersion(mount, path, version, wanted));
+    if (out.available)
+      KH_RETURN_IF_ERROR(store_.RecordSecretRead(ReadEntry(ctx, mount, path, wanted)));
     return out;
+  }
+
+  bool ReadLater(const RequestContext& ctx, const std::string& mount, const std::string& path,
+                 int64_t version, std::function<void(StatusOr<SecretValue>)> done) override {
+    // What would wait, or is rare enough not to matter, is left to Read: reads that would wait
+    // for the writer's connection, a refusal (it is audited), mounts to read again, bad input.
+    if (!store_.ReadsSecretsBesideWriters() || version < 0 || !CheckPath(mount, path).ok() ||
+        !SecretAccessGranted(ctx.actor.permissions, "read", Target(mount, path)) ||
+        !MountKnownNow(mount)) {
+      return false;
+    }
+    int64_t wanted = 0;
+    StatusOr<SecretValue> out = OpenVersion(mount, path, version, wanted);
+    if (!out.ok() || !out->available) {
+      done(std::move(out));
+      return true;
+    }
+    auto value = std::make_shared<SecretValue>(std::move(out.value()));
+    store_.RecordSecretReadLater(
+        ReadEntry(ctx, mount, path, wanted),
+        [value = std::move(value), done = std::move(done)](const Status& st) {
+          if (!st.ok()) return done(st);
+          done(std::move(*value));
+        });
+    return true;
   }
 
   StatusOr<SecretVersionInfo> Write(const RequestContext& ctx, const std::string& mount,
@@ -525,14 +529,51 @@ class SecretServiceImpl final : public SecretService {
   // Whether a mount exists, from a list at most kMountsFresh old (mounts are only ever added;
   // one added by another node is seen within that time, one added here at once).
   Status RequireMount(const std::string& mount) {
-    {
-      std::lock_guard lock(mounts_mu_);
-      if (std::chrono::steady_clock::now() - mounts_read_at_ < kMountsFresh &&
-          known_mounts_.contains(mount)) {
-        return OkStatus();
-      }
-    }
+    if (MountKnownNow(mount)) return OkStatus();
     return FreshMount(mount).status();
+  }
+
+  // Whether the list of mounts at hand, if fresh, has `mount`; false if it would have to be read.
+  bool MountKnownNow(const std::string& mount) {
+    std::lock_guard lock(mounts_mu_);
+    return std::chrono::steady_clock::now() - mounts_read_at_ < kMountsFresh &&
+           known_mounts_.contains(mount);
+  }
+
+  // Version `version` (0: the current one) of a secret, opened if it is available; `wanted` is
+  // set to the version read. The caller has checked the path and the caller's access.
+  StatusOr<SecretValue> OpenVersion(const std::string& mount, const std::string& path,
+                                    int64_t version, int64_t& wanted) {
+    KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
+    wanted = version == 0 ? rec.current_version : version;
+    auto kept = std::find_if(rec.versions.begin(), rec.versions.end(),
+                             [&](const auto& v) { return v.version == wanted; });
+    if (wanted == 0 || kept == rec.versions.end()) {
+      return NotFound("no such secret version", "data/secret_not_found");
+    }
+    SecretValue out;
+    out.version = InfoOf(*kept);
+    out.custom_metadata_json = std::move(rec.custom_metadata_json);
+    if (!Available(*kept, env_.NowMillis())) return out;
+    KH_ASSIGN_OR_RETURN(store::SecretVersionRecord sealed,
+                        store_.ReadSecretVersion(mount, path, wanted));
+    crypto::Envelope e{sealed.kek_term, std::move(sealed.wrapped_key),
+                       std::move(sealed.ciphertext)};
+    auto value = ring_->Open(Aad(mount, path, wanted), e);
+    if (!value.ok()) {
+      spdlog::error("secret {} version {} cannot be opened: {}", Target(mount, path), wanted,
+                    value.status().message());
+      return value.status();
+    }
+    out.available = true;
+    out.data_json = std::move(*value);
+    return out;
+  }
+
+  // The audit entry of a read of `version`: never its value.
+  audit::AuditEntry ReadEntry(const RequestContext& ctx, const std::string& mount,
+                              const std::string& path, int64_t version) {
+    return Entry(ctx, "secret.read", mount, path, {{"version", version}});
   }
 
   Status PutMount(const RequestContext& ctx, const std::string& action, store::SecretMountRecord m,

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -124,6 +125,15 @@ class SecretService {
   // ("crypto/tampered") if the stored row does not decrypt.
   virtual StatusOr<SecretValue> Read(const RequestContext& ctx, const std::string& mount,
                                      const std::string& path, int64_t version) = 0;
+  // Read, for a thread that must not wait (an I/O thread). Returns false, having done nothing,
+  // when the read would have to wait for more than the disk (the writer's connection, a refusal
+  // to audit, the mounts to read again) or its input is bad: the caller then calls Read on a
+  // thread that may wait. Else returns true, and `done` is called exactly once with what Read
+  // would return: from this call for an answer that needs no audit entry, or once the read's
+  // audit entry is committed, from a thread of the store's.
+  virtual bool ReadLater(const RequestContext& ctx, const std::string& mount,
+                         const std::string& path, int64_t version,
+                         std::function<void(StatusOr<SecretValue>)> done) = 0;
 
   // Writes `data_json` (a JSON object) as a new version. `cas`: 0 writes only if the secret has
   // no version yet, N only if N is the current version. Needs create for a first version,

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "fakes/fake_env.h"
@@ -287,6 +288,57 @@ TEST_F(SecretsTest, ReadsChangesAndRefusalsAreAuditedWithoutValues) {
   EXPECT_EQ(actions, (std::vector<std::string>{"secret.write:success", "secret.read:success",
                                                "secret.read:denied"}));
   EXPECT_EQ(entries[2].actor, "key_none");
+}
+
+// ReadLater answers as Read does, once the read's entry is committed, and leaves to Read
+// (returning false, having done nothing) what would have to wait: here, a refusal to audit.
+TEST_F(SecretsTest, ReadLaterAnswersAsReadDoesOnceItsEntryIsCommitted) {
+  ASSERT_TRUE(Put("a", R"({"v":1})").ok());
+  ASSERT_TRUE(Put("a", R"({"v":2})").ok());
+  ASSERT_TRUE(secrets_->DeleteVersions(admin_, "secret", "a", {1}).ok());
+  auto read_later = [&](const RequestContext& ctx, const std::string& path, int64_t version,
+                        bool* taken) {
+    std::promise<StatusOr<SecretValue>> got;
+    *taken = secrets_->ReadLater(ctx, "secret", path, version,
+                                 [&got](StatusOr<SecretValue> v) { got.set_value(std::move(v)); });
+    if (!*taken) return StatusOr<SecretValue>(Internal("not taken"));
+    return got.get_future().get();
+  };
+  size_t before = Audit().size();
+  bool taken = false;
+  auto current = read_later(admin_, "a", 0, &taken);
+  ASSERT_TRUE(taken);
+  ASSERT_TRUE(current.ok()) << current.status().message();
+  EXPECT_TRUE(current->available);
+  EXPECT_EQ(current->data_json.Reveal(), R"({"v":2})");
+  EXPECT_EQ(current->version.version, 2);
+  auto entries = Audit();
+  ASSERT_EQ(entries.size(), before + 1);
+  EXPECT_EQ(entries.back().action, "secret.read");
+  EXPECT_EQ(entries.back().details_json, R"({"version":2})");
+  // A deleted version: its metadata, no value, nothing to audit. No such secret: kNotFound.
+  auto deleted = read_later(admin_, "a", 1, &taken);
+  ASSERT_TRUE(taken);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_FALSE(deleted->available);
+  EXPECT_EQ(read_later(admin_, "nothing", 0, &taken).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Audit().size(), before + 1);
+  // A refusal is Read's to audit; bad input is Read's to report.
+  RequestContext none = Caller("key_none", {});
+  EXPECT_EQ(read_later(none, "a", 0, &taken).status().code(), StatusCode::kInternal);
+  EXPECT_FALSE(taken);
+  EXPECT_FALSE(read_later(admin_, "a", -1, &taken).ok());
+  EXPECT_FALSE(taken);
+  EXPECT_FALSE(read_later(admin_, "../a", 0, &taken).ok());
+  EXPECT_FALSE(taken);
+  EXPECT_EQ(Audit().size(), before + 1);
+  // Fail closed: no entry, no value.
+  faulty_->FailAuditWrites(true);
+  auto unaudited = read_later(admin_, "a", 0, &taken);
+  faulty_->FailAuditWrites(false);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(unaudited.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(Audit().size(), before + 1);
 }
 
 TEST_F(SecretsTest, NoAuditNoReadAndNoWrite) {

@@ -593,6 +593,19 @@ class Store {
   // one transaction; each returns once its own entry is committed, and if that transaction fails
   // every call in it fails. Errors: kUnavailable (nothing appended).
   virtual Status RecordSecretRead(const audit::AuditEntry& entry) = 0;
+  // RecordSecretRead for a caller that must not wait: `done` is called exactly once with what
+  // RecordSecretRead would return, from a thread of the store's once the entry's transaction is
+  // over (or from this call, as this default does). `done` must not call back into the store.
+  // By value: a store that queues the entry keeps it.
+  virtual void RecordSecretReadLater(
+      audit::AuditEntry entry,             // NOLINT(performance-unnecessary-value-param)
+      std::function<void(Status)> done) {  // NOLINT(performance-unnecessary-value-param)
+    done(RecordSecretRead(entry));
+  }
+  // Whether ReadSecret and ReadSecretVersion wait only for the disk, never for a writer's
+  // transaction to end (reads on connections of their own), so a thread that must stay
+  // responsive may call them.
+  virtual bool ReadsSecretsBesideWriters() const { return false; }
 
   // Every mount, by name. Errors: kUnavailable.
   virtual StatusOr<std::vector<SecretMountRecord>> ListSecretMounts() = 0;

@@ -144,6 +144,11 @@ class FaultyStore final : public store::Store {
     if (Fails(&entry)) return WriteFailure();
     return inner_.RecordSecretRead(entry);
   }
+  void RecordSecretReadLater(audit::AuditEntry entry, std::function<void(Status)> done) override {
+    if (Fails(&entry)) return done(WriteFailure());
+    inner_.RecordSecretReadLater(std::move(entry), std::move(done));
+  }
+  bool ReadsSecretsBesideWriters() const override { return inner_.ReadsSecretsBesideWriters(); }
   StatusOr<std::vector<store::SecretMountRecord>> ListSecretMounts() override {
     return inner_.ListSecretMounts();
   }

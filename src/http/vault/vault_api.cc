@@ -2,7 +2,9 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <iterator>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "core/secret_path.h"
@@ -106,6 +108,31 @@ json VersionMetadata(const service::SecretVersionInfo& v, const std::string& cus
           {"deletion_time", v.deletion_time_ms ? VaultTime(*v.deletion_time_ms) : ""},
           {"destroyed", v.destroyed},
           {"version", v.version}};
+}
+
+// The answer to a read of a secret's data, for the request `request_id`: Vault's envelope
+// around the data and its version's metadata, 404 with the metadata for a deleted or destroyed
+// version. The stored data is a JSON object keyhold wrote (every write checks it), so its text
+// goes into the envelope as it is, in the place nlohmann's sorted keys would give it.
+HttpResponse SecretDataAnswer(const std::string& request_id,
+                              const StatusOr<service::SecretValue>& got) {
+  if (!got.ok()) return ErrorOf(got.status());
+  std::string metadata = VersionMetadata(got->version, got->custom_metadata_json)
+                             .dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string_view data = got->available ? got->data_json.Reveal() : "null";
+  HttpResponse r;
+  r.status = got->available ? 200 : 404;
+  r.headers.emplace_back("Content-Type", "application/json");
+  std::string id = json(request_id).dump(-1, ' ', false, json::error_handler_t::replace);
+  r.body.reserve(data.size() + metadata.size() + id.size() + 160);
+  r.body.append(R"({"auth":null,"data":{"data":)")
+      .append(data)
+      .append(R"(,"metadata":)")
+      .append(metadata)
+      .append(R"(},"lease_duration":0,"lease_id":"","renewable":false,"request_id":)")
+      .append(id)
+      .append(R"(,"warnings":null,"wrap_info":null})");
+  return r;
 }
 
 // `options.cas` of a write body: absent, or a non-negative integer.
@@ -285,9 +312,77 @@ HttpResponse VaultApi::Handle(RequestContext& ctx, const HttpRequest& req) {
     return VaultError(503, "Vault is sealed");
   }
   if (!keys_ || !secrets_) return NoHandler(path);
-  // Everything else reads the store (tokens are in memory, but secrets and mounts are not).
-  if (!ctx.may_block) return HttpResponse::RunOnWorker();
+  if (!ctx.may_block) {
+    // Everything else reads the store (tokens are in memory, but secrets and mounts are not):
+    // on a worker, unless it is a read of a secret's data that can be answered without one.
+    if (auto later = ReadWithoutWorker(ctx, req, path)) return *std::move(later);
+    return HttpResponse::RunOnWorker();
+  }
   return Authenticated(ctx, req, path);
+}
+
+// The most frequent call, a read of a secret's current (or a given) version, answered from the
+// I/O thread: the value is read and opened here, and the answer is sent once the read's audit
+// entry is committed, by the store's commit thread, so that neither thread waits for the other.
+// Anything this does not take (no valid token, a refusal, a stage, a mount not known at once)
+// goes to a worker through Authenticated, which gives every answer; nothing has changed by then.
+std::optional<HttpResponse> VaultApi::ReadWithoutWorker(RequestContext& ctx, const HttpRequest& req,
+                                                        std::string_view path) {
+  if (req.method != "GET" || path.starts_with("sys/") || path.starts_with("auth/") ||
+      req.HasHeader("x-vault-wrap-ttl") || QueryParam(req.target, "keyhold_stage")) {
+    return std::nullopt;
+  }
+  auto route = ParseKvPath(path);
+  if (!route || route->malformed || route->kind != "data" || !IsValidMountName(route->mount)) {
+    return std::nullopt;
+  }
+  int64_t version = 0;
+  if (auto v = QueryParam(req.target, "version")) {
+    if (v->empty() || v->size() > 18 ||
+        !std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return std::nullopt;
+    }
+    version = std::stoll(*v);
+  }
+  auto token = TokenOf(req);
+  if (!token || token->empty()) return std::nullopt;
+  auto actor = keys_->Authenticate(*token);
+  if (!actor.ok()) return std::nullopt;
+  RequestContext reader = ctx;
+  reader.actor = *std::move(actor);
+  // The read may end before the server asks for the answer, or after: whichever comes second
+  // sends it.
+  struct Meeting {
+    std::mutex mu;
+    std::optional<HttpResponse> answer;            // guarded by mu
+    std::optional<HttpResponse::Respond> respond;  // guarded by mu
+  };
+  auto meeting = std::make_shared<Meeting>();
+  bool taken = secrets_->ReadLater(
+      reader, route->mount, route->path, version,
+      [request_id = ctx.request_id, meeting](const StatusOr<service::SecretValue>& got) {
+        HttpResponse answer = SecretDataAnswer(request_id, got);
+        std::unique_lock lock(meeting->mu);
+        if (!meeting->respond) {
+          meeting->answer = std::move(answer);
+          return;
+        }
+        HttpResponse::Respond respond = std::move(*meeting->respond);
+        lock.unlock();
+        respond(std::move(answer));
+      });
+  if (!taken) return std::nullopt;
+  ctx.actor = std::move(reader.actor);
+  return HttpResponse::Later([meeting](HttpResponse::Respond respond) {
+    std::unique_lock lock(meeting->mu);
+    if (!meeting->answer) {
+      meeting->respond = std::move(respond);
+      return;
+    }
+    HttpResponse answer = std::move(*meeting->answer);
+    lock.unlock();
+    respond(std::move(answer));
+  });
 }
 
 HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req,
@@ -339,13 +434,7 @@ HttpResponse VaultApi::Data(RequestContext& ctx, const HttpRequest& req, const K
     if (*stage && version != 0) return VaultError(400, "give either version or keyhold_stage");
     auto got = *stage ? secrets_->ReadStage(ctx, route.mount, route.path, **stage)
                       : secrets_->Read(ctx, route.mount, route.path, version);
-    if (!got.ok()) return ErrorOf(got.status());
-    json metadata = VersionMetadata(got->version, got->custom_metadata_json);
-    if (!got->available) {
-      return Envelope(ctx, 404, {{"data", nullptr}, {"metadata", metadata}});
-    }
-    json data = json::parse(got->data_json.Reveal(), nullptr, false);
-    return Envelope(ctx, 200, {{"data", std::move(data)}, {"metadata", metadata}});
+    return SecretDataAnswer(ctx.request_id, got);
   }
   if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
     bool patch = req.method == "PATCH";

@@ -104,6 +104,10 @@ class VaultApi final : public Surface {
    private:
     std::atomic<service::SecretService*> p_;
   };
+  // A read of a secret's data answered from the I/O thread, or nullopt (nothing done) if it
+  // is to go to a worker.
+  std::optional<HttpResponse> ReadWithoutWorker(RequestContext& ctx, const HttpRequest& req,
+                                                std::string_view path);
   // Everything that needs a token.
   HttpResponse Authenticated(RequestContext& ctx, const HttpRequest& req, std::string_view path);
   HttpResponse Sys(RequestContext& ctx, const HttpRequest& req, std::string_view path);

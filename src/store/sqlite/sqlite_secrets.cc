@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
+#include <future>
+#include <thread>
 
 #include "store/sqlite/audit_log.h"
 #include "store/sqlite/sqlite_store.h"
@@ -151,76 +153,111 @@ Status InsertVersion(sqlite3* db, const SecretVersionWrite& w) {
 
 }  // namespace
 
-struct SqliteStore::PendingRead {
-  const audit::AuditEntry& entry;
-  Status result;
-  bool done = false;
-  bool threw = false;            // the commit of its batch threw: none of its entries was written
-  std::condition_variable wake;  // its own, so that a commit wakes only whom it concerns
-};
-
-// Group commit, as for credit spends (sqlite_credits.cc): the first reader to find no commit in
-// progress appends every entry queued so far in one transaction and wakes the others with its
-// outcome; those that came meanwhile wait for it and the first of them leads the next batch. Each
-// caller returns only once its own entry is committed (or its batch failed).
 Status SqliteStore::RecordSecretRead(const audit::AuditEntry& entry) {
-  PendingRead mine{.entry = entry};
-  std::unique_lock lock(read_audit_mu_);
-  read_audit_queue_.push_back(&mine);
-  while (!mine.done) {
-    if (read_audit_committing_) {
-      mine.wake.wait(lock);
-      continue;
-    }
-    std::vector<PendingRead*> batch;
-    batch.swap(read_audit_queue_);
-    read_audit_committing_ = true;
-    lock.unlock();
-    auto finish = [&](bool threw) {
-      lock.lock();
-      read_audit_committing_ = false;
-      for (PendingRead* p : batch) {
-        p->threw = threw;
-        p->done = true;
-        if (p != &mine) p->wake.notify_one();
+  std::promise<Status> outcome;
+  std::future<Status> got = outcome.get_future();
+  RecordSecretReadLater(entry, [&outcome](Status st) { outcome.set_value(std::move(st)); });
+  return got.get();
+}
+
+void SqliteStore::RecordSecretReadLater(audit::AuditEntry entry, std::function<void(Status)> done) {
+  {
+    std::lock_guard lock(read_audit_mu_);
+    if (!read_audit_stopping_) {
+      if (!read_audit_thread_.joinable()) {
+        read_audit_thread_ = std::thread([this] { CommitReadAuditsUntilStopped(); });
       }
-      if (!read_audit_queue_.empty()) read_audit_queue_.front()->wake.notify_one();
-    };
-    try {
-      CommitReadAudits(batch);
-    } catch (...) {
-      finish(true);
-      throw;
+      read_audit_queue_.push_back({std::move(entry), std::move(done)});
+      if (read_audit_queue_.size() == 1) read_audit_wake_.notify_one();
+      return;
     }
-    finish(false);
   }
-  if (mine.threw) return Unavailable("the store could not be written");
-  return mine.result;
+  done(Unavailable("the store is closing"));
+}
+
+// The commit thread: while reads queue up during one commit, the next commit takes them all, so
+// the batch grows with the load and a read waits for at most two commits.
+void SqliteStore::CommitReadAuditsUntilStopped() {
+  std::vector<QueuedRead> batch;
+  std::vector<audit::AuditEntry> entries;
+  for (;;) {
+    {
+      std::unique_lock lock(read_audit_mu_);
+      read_audit_wake_.wait(lock,
+                            [&] { return read_audit_stopping_ || !read_audit_queue_.empty(); });
+      if (read_audit_queue_.empty()) return;  // stopping, and nothing left to commit
+      batch.swap(read_audit_queue_);
+    }
+    entries.clear();
+    entries.reserve(batch.size());
+    Status st = OkStatus();
+    try {
+      for (QueuedRead& q : batch) entries.push_back(std::move(q.entry));
+      st = CommitReadAudits(entries);
+    } catch (...) {  // e.g. no memory: nothing of the batch was committed
+      st = Unavailable("the store could not be written");
+    }
+    for (QueuedRead& q : batch) q.done(st);
+    batch.clear();
+  }
 }
 
 // The batch's entries, in the order they came, appended to the one audit chain in one
 // transaction under mu_ (so after, never among, any other writer's entries). If it fails, nothing
 // of it is written and every read of the batch fails: none may return its value unaudited.
-void SqliteStore::CommitReadAudits(const std::vector<PendingRead*>& batch) {
-  std::vector<audit::AuditEntry> entries;
-  entries.reserve(batch.size());
-  for (const PendingRead* p : batch) entries.push_back(p->entry);
+Status SqliteStore::CommitReadAudits(const std::vector<audit::AuditEntry>& entries) {
   std::lock_guard lock(mu_);
   // synchronous=NORMAL in WAL mode: the commit reaches the log file (a crash of the process loses
   // nothing) without an fsync of its own. Every other write keeps FULL.
-  Status st = sqlite::Exec(db_, "PRAGMA synchronous=NORMAL", Access::kWrite);
-  if (st.ok()) {
-    // FULL again however the append ends, an exception included: every later write would
-    // otherwise lose its durability silently.
-    struct RestoreFull {
-      sqlite3* db;
-      ~RestoreFull() {
-        if (!sqlite::Exec(db, "PRAGMA synchronous=FULL", Access::kWrite).ok()) std::abort();
+  KH_RETURN_IF_ERROR(sqlite::Exec(db_, "PRAGMA synchronous=NORMAL", Access::kWrite));
+  // FULL again however the append ends, an exception included: every later write would
+  // otherwise lose its durability silently.
+  struct RestoreFull {
+    sqlite3* db;
+    ~RestoreFull() {
+      if (!sqlite::Exec(db, "PRAGMA synchronous=FULL", Access::kWrite).ok()) std::abort();
+    }
+  } restore{db_};
+  return InTransaction(db_, Access::kWrite, [&] { return sqlite::AppendAudit(db_, entries); });
+}
+
+Status SqliteStore::WithSecretReader(
+    const std::function<Status(sqlite3*, sqlite::StmtCache*)>& read) {
+  if (!path_.empty()) {
+    // Start where this thread's hash points, so that threads tend to keep to their own.
+    size_t first = std::hash<std::thread::id>{}(std::this_thread::get_id()) % kReaders;
+    std::unique_lock<std::mutex> held;
+    size_t at = first;
+    for (size_t i = 0; i < kReaders && !held.owns_lock(); ++i) {
+      at = (first + i) % kReaders;
+      held = std::unique_lock(readers_[at].mu, std::try_to_lock);
+    }
+    if (!held.owns_lock()) {
+      at = first;
+      held = std::unique_lock(readers_[at].mu);
+    }
+    Reader& r = readers_[at];
+    if (!r.db && !r.failed) {
+      sqlite3* db = nullptr;
+      int flags = options_.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+      int rc = sqlite3_open_v2(path_.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX,
+                               options_.vfs.empty() ? nullptr : options_.vfs.c_str());
+      if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        rc = sqlite3_exec(db, "PRAGMA query_only=1", nullptr, nullptr, nullptr);
       }
-    } restore{db_};
-    st = InTransaction(db_, Access::kWrite, [&] { return sqlite::AppendAudit(db_, entries); });
+      if (rc == SQLITE_OK) {
+        r.db = db;
+        r.stmts = std::make_unique<sqlite::StmtCache>(db);
+      } else {
+        sqlite3_close(db);
+        r.failed = true;  // this reader falls back to the writer's connection for good
+      }
+    }
+    if (r.db) return read(r.db, r.stmts.get());
   }
-  for (PendingRead* p : batch) p->result = st;
+  std::lock_guard lock(mu_);
+  return read(db_, stmts_.get());
 }
 
 StatusOr<std::vector<SecretMountRecord>> SqliteStore::ListSecretMounts() {
@@ -281,26 +318,28 @@ Status SqliteStore::AddKeyringTerm(const crypto::SealedTerm& t, const audit::Aud
 }
 
 StatusOr<SecretRecord> SqliteStore::ReadSecret(const std::string& mount, const std::string& path) {
-  std::lock_guard lock(mu_);
   std::optional<SecretRecord> found;
-  Status st = InTransaction(db_, Access::kRead, [&]() -> Status {
-    KH_ASSIGN_OR_RETURN(found, FindSecret(db_, Access::kRead, mount, path, stmts_.get()));
-    if (!found) return OkStatus();
-    Stmt s(db_,
-           "SELECT version, created_at, deleted_at, destroyed, kek_term FROM secret_versions "
-           "WHERE mount = ? AND path = ? ORDER BY version",
-           stmts_.get());
-    s.Bind(1, mount);
-    s.Bind(2, path);
-    return s.ForEachRow(Access::kRead, "read secret versions", [&] {
-      SecretVersionRecord v;
-      v.version = s.Int(0);
-      v.created_at_ms = s.Int(1);
-      v.deleted_at_ms = s.OptInt(2);
-      v.destroyed = s.Int(3) != 0;
-      v.kek_term = static_cast<int32_t>(s.Int(4));
-      found->versions.push_back(std::move(v));
-      return OkStatus();
+  Status st = WithSecretReader([&](sqlite3* db, sqlite::StmtCache* stmts) {
+    found.reset();
+    return InTransaction(db, Access::kRead, [&]() -> Status {
+      KH_ASSIGN_OR_RETURN(found, FindSecret(db, Access::kRead, mount, path, stmts));
+      if (!found) return OkStatus();
+      Stmt s(db,
+             "SELECT version, created_at, deleted_at, destroyed, kek_term FROM secret_versions "
+             "WHERE mount = ? AND path = ? ORDER BY version",
+             stmts);
+      s.Bind(1, mount);
+      s.Bind(2, path);
+      return s.ForEachRow(Access::kRead, "read secret versions", [&] {
+        SecretVersionRecord v;
+        v.version = s.Int(0);
+        v.created_at_ms = s.Int(1);
+        v.deleted_at_ms = s.OptInt(2);
+        v.destroyed = s.Int(3) != 0;
+        v.kek_term = static_cast<int32_t>(s.Int(4));
+        found->versions.push_back(std::move(v));
+        return OkStatus();
+      });
     });
   });
   if (!st.ok()) return st;
@@ -311,26 +350,27 @@ StatusOr<SecretRecord> SqliteStore::ReadSecret(const std::string& mount, const s
 StatusOr<SecretVersionRecord> SqliteStore::ReadSecretVersion(const std::string& mount,
                                                              const std::string& path,
                                                              int64_t version) {
-  std::lock_guard lock(mu_);
-  Stmt s(db_,
-         "SELECT version, created_at, deleted_at, destroyed, kek_term, wrapped_key, ciphertext "
-         "FROM secret_versions WHERE mount = ? AND path = ? AND version = ?",
-         stmts_.get());
-  s.Bind(1, mount);
-  s.Bind(2, path);
-  s.Bind(3, version);
   std::optional<SecretVersionRecord> found;
-  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "read secret version", [&] {
-    SecretVersionRecord v;
-    v.version = s.Int(0);
-    v.created_at_ms = s.Int(1);
-    v.deleted_at_ms = s.OptInt(2);
-    v.destroyed = s.Int(3) != 0;
-    v.kek_term = static_cast<int32_t>(s.Int(4));
-    v.wrapped_key = ReadBlob(s, 5);
-    v.ciphertext = ReadBlob(s, 6);
-    found = std::move(v);
-    return OkStatus();
+  KH_RETURN_IF_ERROR(WithSecretReader([&](sqlite3* db, sqlite::StmtCache* stmts) {
+    Stmt s(db,
+           "SELECT version, created_at, deleted_at, destroyed, kek_term, wrapped_key, ciphertext "
+           "FROM secret_versions WHERE mount = ? AND path = ? AND version = ?",
+           stmts);
+    s.Bind(1, mount);
+    s.Bind(2, path);
+    s.Bind(3, version);
+    return s.ForEachRow(Access::kRead, "read secret version", [&] {
+      SecretVersionRecord v;
+      v.version = s.Int(0);
+      v.created_at_ms = s.Int(1);
+      v.deleted_at_ms = s.OptInt(2);
+      v.destroyed = s.Int(3) != 0;
+      v.kek_term = static_cast<int32_t>(s.Int(4));
+      v.wrapped_key = ReadBlob(s, 5);
+      v.ciphertext = ReadBlob(s, 6);
+      found = std::move(v);
+      return OkStatus();
+    });
   }));
   if (!found) return NotFound("no such secret version", "data/secret_not_found");
   return *std::move(found);

@@ -45,7 +45,10 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
     return Unavailable("the store could not be opened", "application/store_unavailable")
         .WithLogDetail("open " + path + ": " + text);
   }
-  std::unique_ptr<SqliteStore> store(new SqliteStore(db, options));
+  // Secret reads get connections of their own where another connection sees the same
+  // database: a file, not an in-memory or URI-named database.
+  bool own_file = !path.empty() && path != ":memory:" && !path.starts_with("file:");
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db, options, own_file ? path : ""));
   sqlite3_busy_timeout(db, 5000);
   if (options.read_only) {
     int version = store->SchemaVersion();
@@ -69,10 +72,24 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   return store;
 }
 
-SqliteStore::SqliteStore(sqlite3* db, const SqliteOptions& options)
-    : db_(db), stmts_(std::make_unique<sqlite::StmtCache>(db)), options_(options) {}
+SqliteStore::SqliteStore(sqlite3* db, const SqliteOptions& options, std::string reader_path)
+    : db_(db),
+      stmts_(std::make_unique<sqlite::StmtCache>(db)),
+      options_(options),
+      path_(std::move(reader_path)) {}
 
 SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard lock(read_audit_mu_);
+    read_audit_stopping_ = true;
+    read_audit_wake_.notify_one();
+  }
+  // The commit thread commits what is queued (every caller gets its answer), then ends.
+  if (read_audit_thread_.joinable()) read_audit_thread_.join();
+  for (Reader& r : readers_) {
+    r.stmts.reset();
+    sqlite3_close(r.db);
+  }
   stmts_.reset();  // a connection with statements left does not close
   sqlite3_close(db_);
 }

@@ -3,7 +3,8 @@
 //   KH_ASSIGN_OR_RETURN(std::unique_ptr<Store> s, SqliteStore::Open(dir + "/keyhold.db"));
 //
 // Durability: synchronous=FULL, so a write that returned OK survives a crash of the process or
-// of the machine. Writes are serialized by one connection behind a mutex. Every transaction ends
+// of the machine. Writes are serialized by one connection behind a mutex; reads of secrets use
+// connections of their own (WithSecretReader). Every transaction ends
 // before a method returns, committed or rolled back, even when COMMIT itself fails.
 //
 // Change feed: the `changes` table keeps at least the newest `change_retention` changes; older
@@ -11,10 +12,14 @@
 // 1024th) change since the last pruning, and once at Open.
 #pragma once
 
+#include <array>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "store/store.h"
 
@@ -109,6 +114,8 @@ class SqliteStore final : public Store {
   Status RecordDeliveryAttempt(const DeliveryRecord& d) override;
   Status PruneAlerts(int64_t before_ms) override;
   Status RecordSecretRead(const audit::AuditEntry& entry) override;
+  void RecordSecretReadLater(audit::AuditEntry entry, std::function<void(Status)> done) override;
+  bool ReadsSecretsBesideWriters() const override { return !path_.empty(); }
   StatusOr<std::vector<SecretMountRecord>> ListSecretMounts() override;
   Status PutSecretMount(const SecretMountRecord& m,
                         const audit::AuditEntry* audit = nullptr) override;
@@ -154,7 +161,7 @@ class SqliteStore final : public Store {
   int SchemaVersion() override;
 
  private:
-  SqliteStore(sqlite3* db, const SqliteOptions& options);
+  SqliteStore(sqlite3* db, const SqliteOptions& options, std::string reader_path);
   Status Migrate();
   int SchemaVersionLocked();
   // Runs `body` as one write transaction whose changes it records in the log it is given, and
@@ -173,20 +180,42 @@ class SqliteStore final : public Store {
   std::vector<PendingSpend*> spend_queue_;  // guarded by spend_mu_
   bool spend_committing_ = false;           // guarded by spend_mu_
 
-  // Group commit of secret-read audit entries (RecordSecretRead), the same way: a read is
-  // answered only once its entry is committed, and a batch that cannot be written fails every
-  // read in it.
-  struct PendingRead;
-  void CommitReadAudits(const std::vector<PendingRead*>& batch);
+  // Secret-read audit entries are committed by a thread of their own, started at the first
+  // one: it takes every entry queued meanwhile and appends them in one transaction, then calls
+  // each one's `done` with the outcome. A read is answered only once its entry is committed,
+  // and a batch that cannot be written fails every read in it.
+  struct QueuedRead {
+    audit::AuditEntry entry;
+    std::function<void(Status)> done;
+  };
+  void CommitReadAuditsUntilStopped();
+  Status CommitReadAudits(const std::vector<audit::AuditEntry>& entries);
   std::mutex read_audit_mu_;
-  std::vector<PendingRead*> read_audit_queue_;  // guarded by read_audit_mu_
-  bool read_audit_committing_ = false;          // guarded by read_audit_mu_
+  std::condition_variable read_audit_wake_;
+  std::vector<QueuedRead> read_audit_queue_;  // guarded by read_audit_mu_
+  bool read_audit_stopping_ = false;          // guarded by read_audit_mu_
+  std::thread read_audit_thread_;             // started under read_audit_mu_
 
+  // Connections of their own for ReadSecret and ReadSecretVersion, opened when first used, so
+  // that a secret read waits neither for a writer's transaction (WAL: readers see the last
+  // commit) nor for the other readers. None for a database that is not a file of its own
+  // (`path_` empty): those reads use db_ under mu_.
+  struct Reader {
+    std::mutex mu;
+    sqlite3* db = nullptr;                     // guarded by mu
+    std::unique_ptr<sqlite::StmtCache> stmts;  // guarded by mu
+    bool failed = false;                       // could not be opened: use db_
+  };
+  static constexpr size_t kReaders = 4;
+  // Runs `read(db, stmts)` on a reader connection, or on db_ under mu_ if none can be had.
+  Status WithSecretReader(const std::function<Status(sqlite3*, sqlite::StmtCache*)>& read);
   std::mutex mu_;
   sqlite3* db_;                               // owned
   std::unique_ptr<sqlite::StmtCache> stmts_;  // db_'s kept statements; used under mu_
   const SqliteOptions options_;
   uint64_t recorded_since_prune_ = 0;  // guarded by mu_
+  const std::string path_;             // "" when there are no reader connections
+  std::array<Reader, kReaders> readers_;
 };
 
 }  // namespace keyhold::store

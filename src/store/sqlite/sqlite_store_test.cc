@@ -321,6 +321,38 @@ TEST(SqliteStoreTest, ConcurrentSecretReadsAreEachAuditedInOneChain) {
   EXPECT_FALSE(audit::VerifyChain(*entries, audit::kGenesis, 1).has_value());
 }
 
+// Entries queued without waiting are committed in order, each caller is answered from the
+// store's thread, and those still queued when the store closes are committed before it does.
+TEST(SqliteStoreTest, ReadAuditsQueuedWithoutWaitingAreAllCommittedEvenAtClose) {
+  testing::TempDir dir;
+  constexpr int kReads = 300;
+  std::atomic<int> answered = 0;
+  std::atomic<int> failed = 0;
+  std::thread::id caller = std::this_thread::get_id();
+  std::atomic<bool> answered_on_caller = false;
+  {
+    auto s = SqliteStore::Open(dir.path() + "/k.db");
+    ASSERT_TRUE(s.ok()) << s.status().log_detail();
+    for (int i = 0; i < kReads; ++i) {
+      (*s)->RecordSecretReadLater(ReadEntry("q" + std::to_string(i)), [&](const Status& st) {
+        if (std::this_thread::get_id() == caller) answered_on_caller = true;
+        if (!st.ok()) ++failed;
+        ++answered;
+      });
+    }
+  }  // closed with entries still queued
+  EXPECT_EQ(answered, kReads);
+  EXPECT_EQ(failed, 0);
+  EXPECT_FALSE(answered_on_caller);
+  auto s = SqliteStore::Open(dir.path() + "/k.db");
+  ASSERT_TRUE(s.ok());
+  auto entries = (*s)->ReadAudit(0, 1000);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), size_t{kReads});
+  for (int i = 0; i < kReads; ++i) EXPECT_EQ((*entries)[i].request_id, "q" + std::to_string(i));
+  EXPECT_FALSE(audit::VerifyChain(*entries, audit::kGenesis, 1).has_value());
+}
+
 // Fail closed: while the log cannot be written, every concurrent read fails and none is audited;
 // afterwards reads are audited again, the chain unbroken.
 TEST(SqliteStoreTest, AFailedReadAuditBatchFailsEveryReadInIt) {
