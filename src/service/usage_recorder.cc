@@ -67,6 +67,10 @@ Status UsageRecorder::Replay() {
     spdlog::warn("usage journal: {} entries could not be read and are skipped",
                  journal->unreadable);
   }
+  // The observer learns of these minutes here and only here: they are not in the usage log yet,
+  // and no later batch holds them.
+  if (observer_ != nullptr) observer_->OnReplay(journal->rows, env_.NowMillis());
+  const size_t read_back = journal->rows.size();
   std::lock_guard lock(open_mu_);
   for (store::UsageRow& r : journal->rows) {
     auto [it, added] = open_[r.second_ms].try_emplace(TakeAttributes(r), 0);
@@ -74,14 +78,15 @@ Status UsageRecorder::Replay() {
     open_rows_ += added;
   }
   replayed_ = true;
-  if (!journal->rows.empty()) {
-    spdlog::info("usage journal: {} rows read back", journal->rows.size());
-  }
+  if (read_back > 0) spdlog::info("usage journal: {} rows read back", read_back);
   return OkStatus();
 }
 
 Status UsageRecorder::Flush(bool close_all) {
   std::lock_guard flush_lock(flush_mu_);
+  // Read back before anything new is journaled or observed (writing a minute removes its journal
+  // entries, read or not). Until then verifications wait in the buffer, within max_buffered.
+  KH_RETURN_IF_ERROR(Replay());
   // Verifications of one second with the same attributes become one row with their count.
   std::map<int64_t, Counts> seconds;
   for (size_t i = 0; i < kShards; ++i) {
@@ -128,7 +133,6 @@ Status UsageRecorder::Flush(bool close_all) {
       unjournaled_.push_back(std::move(r));
     }
   }
-  KH_RETURN_IF_ERROR(Replay());
   bool wrote = false;
   if (!unjournaled_.empty()) {
     // Only this thread changes unjournaled_; readers take open_mu_ and see each row once, here

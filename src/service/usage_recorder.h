@@ -58,6 +58,11 @@ struct Verification {
 class UsageObserver {
  public:
   virtual ~UsageObserver() = default;
+  // Called once, before any OnUsage, when the journal has been read back: `journaled` holds the
+  // rows of the minutes an earlier run journaled but did not write to the usage log (second_ms
+  // is their minute; empty if there are none). They are in neither the usage log nor any later
+  // batch: the usage log and these rows count each earlier verification once.
+  virtual void OnReplay(std::span<const store::UsageRow> journaled, int64_t now_ms) = 0;
   virtual void OnUsage(std::span<const store::UsageRow> rows, int64_t now_ms) = 0;
 };
 
@@ -84,8 +89,8 @@ class UsageRecorder {
   void Record(Verification&& v);
 
   // Journals everything buffered now and writes the minutes that have ended (every open minute
-  // if `close_all`). Errors: the store's (the rows are then kept for the next flush, within
-  // max_buffered).
+  // if `close_all`); reads the journal back first if Start() has not. Errors: the store's (the
+  // rows are then kept for the next flush, within max_buffered).
   Status Flush(bool close_all = false);
 
   // Calls `read` with the rows counted but not yet in the usage log (their second_ms is their
@@ -97,8 +102,8 @@ class UsageRecorder {
   // Call before Start().
   void SetObserver(UsageObserver* observer) { observer_ = observer; }
 
-  // Reads the journal back and starts the flushing thread; Stop() ends it and writes everything
-  // (Flush(true)). Both idempotent.
+  // Reads the journal back (showing its rows to the observer) and starts the flushing thread;
+  // Stop() ends it and writes everything (Flush(true)). Both idempotent.
   void Start();
   void Stop();
 

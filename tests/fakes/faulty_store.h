@@ -79,7 +79,12 @@ class FaultyStore final : public store::Store {
     if (fail_) return WriteFailure();
     return inner_.JournalUsage(rows);
   }
-  StatusOr<store::UsageJournal> ReadUsageJournal() override { return inner_.ReadUsageJournal(); }
+  // How many times the usage journal was read.
+  size_t journal_reads() const { return journal_reads_; }
+  StatusOr<store::UsageJournal> ReadUsageJournal() override {
+    ++journal_reads_;
+    return inner_.ReadUsageJournal();
+  }
   Status CloseUsage(int64_t before_ms, const std::vector<store::UsageRow>& rows) override {
     if (fail_) return WriteFailure();
     return inner_.CloseUsage(before_ms, rows);
@@ -261,6 +266,7 @@ class FaultyStore final : public store::Store {
   std::function<void()> before_apply_;
   std::atomic<bool> fail_{false};
   std::atomic<bool> fail_audit_{false};
+  std::atomic<size_t> journal_reads_{0};
 };
 
 }  // namespace keyhold::testing
