@@ -124,7 +124,7 @@ TEST_F(AnomalyMonitorTest, AFailureBurstAcrossAKillIsCompletedFromTheJournal) {
   UsageRecorder usage(*faulty_, env_, {});
   usage.SetObserver(&monitor);
   const size_t reads = faulty_->journal_reads();
-  usage.Start();
+  ASSERT_TRUE(usage.Start().ok());
   EXPECT_EQ(faulty_->journal_reads(), reads + 1) << "the journal is read once, by the recorder";
   EXPECT_EQ(monitor.tracked_keys(), 1u) << "learned before the first flush";
   for (int i = 0; i < 5; ++i)
@@ -147,7 +147,7 @@ TEST_F(AnomalyMonitorTest, AFailureBurstBeforeAStopIsCompletedFromTheUsageLog) {
     AnomalyMonitor monitor(*faulty_, BurstOf10(), sink_);
     UsageRecorder usage(*faulty_, env_, {.flush_interval = std::chrono::hours(1)});
     usage.SetObserver(&monitor);
-    usage.Start();
+    ASSERT_TRUE(usage.Start().ok());
     for (int i = 0; i < 8; ++i)
       usage.Record(At(minute_ + 52'000 + i * 1000, "key_a", "EXPIRED", ""));
     usage.Stop();  // writes the open minute to the usage log
@@ -162,7 +162,7 @@ TEST_F(AnomalyMonitorTest, AFailureBurstBeforeAStopIsCompletedFromTheUsageLog) {
   AnomalyMonitor monitor(*faulty_, BurstOf10(), sink_);
   UsageRecorder usage(*faulty_, env_, {.flush_interval = std::chrono::hours(1)});
   usage.SetObserver(&monitor);
-  usage.Start();
+  ASSERT_TRUE(usage.Start().ok());
   usage.Record(At(minute_ + 75'000, "key_a", "EXPIRED", ""));
   ASSERT_TRUE(usage.Flush().ok());
   EXPECT_TRUE(found_.empty()) << "nine failures";
@@ -181,7 +181,7 @@ TEST_F(AnomalyMonitorTest, AFailureBurstLongOverIsNotCompletedAfterARestart) {
   AnomalyMonitor monitor(*faulty_, BurstOf10(), sink_);
   UsageRecorder usage(*faulty_, env_, {});
   usage.SetObserver(&monitor);
-  usage.Start();
+  ASSERT_TRUE(usage.Start().ok());
   usage.Record(At(minute_ + 119'000, "key_a", "DISABLED", ""));
   ASSERT_TRUE(usage.Flush().ok());
   EXPECT_TRUE(found_.empty());
@@ -198,7 +198,7 @@ TEST_F(AnomalyMonitorTest, AMinuteInTheUsageLogAndTheJournalIsLearnedOnceFromEac
   UsageRecorder usage(*faulty_, env_, {});
   usage.SetObserver(&monitor);
   const size_t reads = faulty_->journal_reads();
-  usage.Start();
+  ASSERT_TRUE(usage.Start().ok());
   ASSERT_TRUE(usage.Flush().ok());
   EXPECT_TRUE(found_.empty()) << "learning reports nothing";
   usage.Record(At(minute_ + 30'000, "key_a", "FORBIDDEN", ""));

@@ -216,18 +216,16 @@ void UsageRecorder::PruneIfDue(int64_t now_ms) {
   if (!st.ok()) spdlog::warn("usage not pruned: {} ({})", st.message(), st.log_detail());
 }
 
-void UsageRecorder::Start() {
+Status UsageRecorder::Start() {
   {
     std::lock_guard lock(flush_mu_);
-    Status st = Replay();
-    if (!st.ok()) {
-      spdlog::warn("usage journal not read back yet: {} ({})", st.message(), st.log_detail());
-    }
+    KH_RETURN_IF_ERROR(Replay());
   }
   std::lock_guard lock(run_mu_);
-  if (running_) return;
+  if (running_) return OkStatus();
   running_ = true;
   thread_ = std::thread([this] { Run(); });
+  return OkStatus();
 }
 
 void UsageRecorder::Stop() {

@@ -8,7 +8,8 @@
 // journal with one write. Once a minute has ended (plus a margin for late verifications), its rows
 // are written to the usage log, one row per attribute set, with the minute, hour and day rollups,
 // in the transaction that removes them from the journal. Stop() writes everything, the current
-// minute included. A restart reads the journal back, so nothing flushed is lost or counted twice.
+// minute included. A restart reads the journal back, so nothing flushed is lost or counted twice;
+// if it cannot be read, Start() fails rather than count what could not be kept.
 //
 // What a crash can lose: the verifications of the last flush interval (1 s by default) — they are
 // usage, not acknowledged writes. If the store cannot keep up, at most `max_buffered`
@@ -103,8 +104,11 @@ class UsageRecorder {
   void SetObserver(UsageObserver* observer) { observer_ = observer; }
 
   // Reads the journal back (showing its rows to the observer) and starts the flushing thread;
-  // Stop() ends it and writes everything (Flush(true)). Both idempotent.
-  void Start();
+  // Stop() ends it and writes everything (Flush(true)). Both idempotent. Errors: the store's if
+  // the journal cannot be read; nothing is started then. Nothing can be journaled before the
+  // journal is read back (writing a minute removes its entries, read or not), so a server must
+  // not run without it: what it counted would wait in memory and be lost at its stop.
+  Status Start();
   void Stop();
 
   // Verifications waiting to be written, and those never to be (over max_buffered).
