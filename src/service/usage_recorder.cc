@@ -86,7 +86,10 @@ Status UsageRecorder::Flush(bool close_all) {
   std::lock_guard flush_lock(flush_mu_);
   // Read back before anything new is journaled or observed (writing a minute removes its journal
   // entries, read or not). Until then verifications wait in the buffer, within max_buffered.
-  KH_RETURN_IF_ERROR(Replay());
+  if (Status st = Replay(); !st.ok()) {
+    failed_flushes_.fetch_add(1, std::memory_order_relaxed);
+    return st;
+  }
   // Verifications of one second with the same attributes become one row with their count.
   std::map<int64_t, Counts> seconds;
   for (size_t i = 0; i < kShards; ++i) {
@@ -133,7 +136,6 @@ Status UsageRecorder::Flush(bool close_all) {
       unjournaled_.push_back(std::move(r));
     }
   }
-  bool wrote = false;
   if (!unjournaled_.empty()) {
     // Only this thread changes unjournaled_; readers take open_mu_ and see each row once, here
     // or in open_.
@@ -149,14 +151,9 @@ Status UsageRecorder::Flush(bool close_all) {
       open_rows_ += added;
     }
     unjournaled_.clear();
-    wrote = true;
+    flushes_.fetch_add(1, std::memory_order_relaxed);
   }
-  Status st = CloseMinutes(close_all);
-  if (!st.ok()) {
-    failed_flushes_.fetch_add(1, std::memory_order_relaxed);
-    return st;
-  }
-  if (wrote) flushes_.fetch_add(1, std::memory_order_relaxed);
+  KH_RETURN_IF_ERROR(CloseMinutes(close_all));
   PruneIfDue(env_.NowMillis());
   return OkStatus();
 }
@@ -177,6 +174,7 @@ Status UsageRecorder::CloseMinutes(bool close_all) {
   }
   // Held while the minutes are written: a reader never sees them both here and in the store.
   Status st = store_.CloseUsage(before, rows);
+  (st.ok() ? minute_writes_ : failed_minute_writes_).fetch_add(1, std::memory_order_relaxed);
   if (!st.ok() && open_rows_ > 2 * options_.max_open_rows) {
     // The store keeps refusing: memory stays bounded. The oldest minutes are dropped here (their
     // journal entries stay, so a restart reads them back unless a later close removes them).

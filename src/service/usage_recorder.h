@@ -114,10 +114,17 @@ class UsageRecorder {
   // Verifications waiting to be written, and those never to be (over max_buffered).
   size_t buffered() const { return buffered_.load(std::memory_order_relaxed); }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
-  // Flushes that wrote to the store (flushes with nothing to write are not counted), and those
-  // the store refused (their rows wait for the next one).
+  // Flushes that journaled their rows (flushes with nothing to journal are not counted), and
+  // those that could not (the store refused the journal write, or the journal could not be read
+  // back first): their rows wait for the next one.
   uint64_t flushes() const { return flushes_.load(std::memory_order_relaxed); }
   uint64_t failed_flushes() const { return failed_flushes_.load(std::memory_order_relaxed); }
+  // Writes of ended minutes from the journal to the usage log, and those the store refused (the
+  // minutes stay journaled and open, for a later flush).
+  uint64_t minute_writes() const { return minute_writes_.load(std::memory_order_relaxed); }
+  uint64_t failed_minute_writes() const {
+    return failed_minute_writes_.load(std::memory_order_relaxed);
+  }
 
  private:
   static constexpr size_t kShards = 8;
@@ -148,6 +155,8 @@ class UsageRecorder {
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> flushes_{0};
   std::atomic<uint64_t> failed_flushes_{0};
+  std::atomic<uint64_t> minute_writes_{0};
+  std::atomic<uint64_t> failed_minute_writes_{0};
   std::mutex flush_mu_;                       // one flush at a time
   std::vector<Verification> spare_[kShards];  // guarded by flush_mu_: emptied buffers
   bool replayed_ = false;      // guarded by flush_mu_: the journal has been read back
