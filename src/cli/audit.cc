@@ -3,7 +3,7 @@
 //   keyhold audit verify --data-dir DIR [--checkpoints FILE] [--public-key HEX]   (offline)
 //   keyhold audit verify                                  (asks the server: audit.verifyChain)
 //   keyhold audit export --data-dir DIR [--output FILE] [--after SEQ] [--checkpoints] [--follow]
-//                        [--syslog]
+//                        [--syslog] [--syslog-addr unix:/PATH|udp:HOST:PORT]
 //   keyhold audit events [--actor ID] [--action A] [--target ID] [--since MS] [--until MS]
 //
 // The offline commands open the database read-only, so they run beside a running server (or
@@ -19,9 +19,11 @@
 #include <thread>
 
 #include "audit/json.h"
+#include "audit/syslog.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "crypto/crypto.h"
+#include "crypto/system_env.h"
 #include "service/audit_service.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -158,12 +160,30 @@ struct ExportFlags {
   bool checkpoints = false;
   bool follow = false;
   bool syslog = false;
+  std::string syslog_addr;
   int poll_ms = 1000;
 };
 
 // Writes every entry after `f.after` (then, with --follow, each new one as it is committed) as
-// JSON lines, to the output and/or syslog (facility authpriv, identity "keyhold-audit").
+// JSON lines, to the output and/or syslog (facility authpriv, identity "keyhold-audit"): libc's
+// syslog(), or RFC 5424 datagrams to --syslog-addr. A line the address does not take stops the
+// export (exit 3) after saying which entry it was, so that it can be resumed with --after.
 int Export(const ExportFlags& f) {
+  std::unique_ptr<audit::SyslogSender> sender;
+  if (!f.syslog_addr.empty()) {
+    auto address = audit::ParseSyslogAddress(f.syslog_addr);
+    if (!address.ok()) {
+      std::fprintf(stderr, "error: --syslog-addr: %s\n", address.status().message().c_str());
+      return kExitUsage;
+    }
+    auto connected = audit::SyslogSender::Connect(*address, "keyhold-audit");
+    if (!connected.ok()) {
+      std::fprintf(stderr, "error: %s\n", connected.status().message().c_str());
+      return kExitUnavailable;
+    }
+    sender = std::move(connected).value();
+  }
+  const bool to_syslog = f.syslog || sender != nullptr;
   auto store = OpenReadOnly(f.data_dir);
   if (!store.ok()) {
     std::fprintf(stderr, "error: %s\n", store.status().message().c_str());
@@ -177,18 +197,30 @@ int Export(const ExportFlags& f) {
       return kExitUsage;
     }
   }
-  bool to_output = !f.syslog || !f.output.empty();
-  if (f.syslog) openlog("keyhold-audit", LOG_PID, LOG_AUTHPRIV);
-  auto emit = [&](const std::string& line) {
+  bool to_output = !to_syslog || !f.output.empty();
+  const bool libc_syslog = to_syslog && sender == nullptr;
+  if (libc_syslog) openlog("keyhold-audit", LOG_PID, LOG_AUTHPRIV);
+  crypto::SystemEnv env;
+  // False if the line could not be sent (the error is printed).
+  auto emit = [&](const std::string& line, const char* what, int64_t seq) {
     if (to_output) {
       std::fprintf(out, "%s\n", line.c_str());
     }
-    if (f.syslog) syslog(LOG_INFO, "%s", line.c_str());
+    if (libc_syslog) syslog(LOG_INFO, "%s", line.c_str());
+    if (sender != nullptr) {
+      Status st = sender->Send(audit::kSyslogInfo, line, env.NowMillis());
+      if (!st.ok()) {
+        std::fprintf(stderr, "error: %s %lld not sent: %s\n", what, static_cast<long long>(seq),
+                     st.message().c_str());
+        return false;
+      }
+    }
+    return true;
   };
   int64_t after = f.after;
   int64_t checkpoint_after = f.after;
   int code = 0;
-  while (true) {
+  while (code == 0) {
     auto page = (*store)->ReadAudit(after, store::kMaxAuditPage);
     if (!page.ok()) {
       std::fprintf(stderr, "error: %s\n", page.status().message().c_str());
@@ -198,25 +230,32 @@ int Export(const ExportFlags& f) {
     for (const audit::AuditEntry& e : *page) {
       json j = audit::EntryJson(e);
       j["type"] = "event";
-      emit(j.dump());
+      if (!emit(j.dump(), "entry", e.seq)) {
+        code = kExitUnavailable;
+        break;
+      }
       after = e.seq;
     }
-    if (f.checkpoints) {
+    if (f.checkpoints && code == 0) {
       auto cps = (*store)->ListAuditCheckpoints(checkpoint_after, store::kMaxAuditPage);
       if (cps.ok()) {
         for (const auto& cp : *cps) {
-          emit(audit::ToJson(cp));
+          if (!emit(audit::ToJson(cp), "checkpoint at entry", cp.seq)) {
+            code = kExitUnavailable;
+            break;
+          }
           checkpoint_after = cp.seq;
         }
       }
     }
     std::fflush(out);
+    if (code != 0) break;
     if (static_cast<int>(page->size()) == store::kMaxAuditPage) continue;
     if (!f.follow) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(f.poll_ms));
   }
   if (out != stdout) std::fclose(out);
-  if (f.syslog) closelog();
+  if (libc_syslog) closelog();
   return code;
 }
 
@@ -311,6 +350,10 @@ void AddAudit(CLI::App& app, int& code) {
   exp->add_flag("--syslog", export_flags.syslog,
                 "send each line to syslog (authpriv.info, ident keyhold-audit); stdout only if "
                 "--output is not given either");
+  exp->add_option("--syslog-addr", export_flags.syslog_addr,
+                  "send to syslog as RFC 5424 datagrams at unix:/PATH (a datagram socket) or "
+                  "udp:HOST:PORT instead of the local syslog (implies --syslog); an entry not "
+                  "sent stops the export with exit 3, naming it");
   exp->add_option("--poll", export_flags.poll_ms, "with --follow: ms between looks (default 1000)")
       ->check(CLI::Range(10, 60000));
   exp->callback([&code] { code = Export(export_flags); });

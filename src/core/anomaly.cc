@@ -47,23 +47,39 @@ std::string Decimal(double v) {
   return buf;
 }
 
+// The last second of `o`'s span: the latest time its verifications may have happened.
+int64_t LastSecond(const Observation& o) {
+  return o.second_ms + std::max<int64_t>(o.span_ms, 1000) - 1000;
+}
+
 }  // namespace
 
 Detector::Detector(Options options)
     : options_(std::move(options)), alpha_(2.0 / (std::max(options_.baseline_minutes, 1) + 1.0)) {}
 
-void Detector::Window::Add(int64_t second_ms, int64_t count, int64_t window_ms) {
-  while (!seconds.empty() && seconds.front().first + window_ms <= second_ms) {
-    total -= seconds.front().second;
-    seconds.pop_front();
+void Detector::Window::Add(const Observation& o, int64_t window_ms) {
+  // Counted conservatively: a span leaves only once its last second is out of the window that
+  // ends with this row's first.
+  while (!spans.empty() && spans.front().last_ms + window_ms <= o.second_ms) {
+    total -= spans.front().count;
+    spans.pop_front();
   }
-  if (seconds.empty()) others.clear();
-  if (!seconds.empty() && seconds.back().first >= second_ms) {
-    seconds.back().second += count;  // this second again, or a late row: counted with the last
+  if (spans.empty()) others.clear();
+  const int64_t last = LastSecond(o);
+  if (!spans.empty() && spans.back().last_ms >= last) {
+    // This second again, or a late row: counted with the last span, which leaves no earlier.
+    spans.back().from_ms = std::min(spans.back().from_ms, o.second_ms);
+    spans.back().count += o.count;
   } else {
-    seconds.emplace_back(second_ms, count);
+    spans.push_back({o.second_ms, last, o.count});
   }
-  total += count;
+  total += o.count;
+}
+
+int64_t Detector::Window::Start() const {
+  int64_t start = spans.empty() ? 0 : spans.front().from_ms;
+  for (const Span& s : spans) start = std::min(start, s.from_ms);
+  return start;
 }
 
 Detector::KeyState* Detector::KeyFor(const Observation& o) {
@@ -79,7 +95,7 @@ Detector::KeyState* Detector::KeyFor(const Observation& o) {
   KeyState& k = it->second;
   if (k.api_id != o.api_id) k.api_id = o.api_id;
   if (k.identity_id != o.identity_id) k.identity_id = o.identity_id;
-  k.last_seen_ms = std::max(k.last_seen_ms, o.second_ms);
+  k.last_seen_ms = std::max(k.last_seen_ms, LastSecond(o));
   return &k;
 }
 
@@ -222,7 +238,7 @@ void Detector::WatchFailures(KeyState* k, const Observation& o, std::vector<Dete
   if (!IsFailure(o.outcome)) return;
   const int64_t window = options_.failed_window_ms;
   if (k != nullptr && options_.failed_per_key > 0) {
-    k->failures.Add(o.second_ms, o.count, window);
+    k->failures.Add(o, window);
     AddDistinct(k->failures.others, o.client_ip);
     if (k->failures.total >= options_.failed_per_key) {
       Detection d;
@@ -230,8 +246,8 @@ void Detector::WatchFailures(KeyState* k, const Observation& o, std::vector<Dete
       d.key_id = o.key_id;
       d.api_id = k->api_id;
       d.identity_id = k->identity_id;
-      d.window_start_ms = k->failures.seconds.front().first;
-      d.window_end_ms = o.second_ms + 1000;
+      d.window_start_ms = k->failures.Start();
+      d.window_end_ms = LastSecond(o) + 1000;
       d.count = k->failures.total;
       d.threshold = options_.failed_per_key;
       d.addresses = k->failures.others;
@@ -252,15 +268,15 @@ void Detector::WatchFailures(KeyState* k, const Observation& o, std::vector<Dete
     it = addresses_.emplace(subject, AddressState{}).first;
   }
   AddressState& a = it->second;
-  a.last_seen_ms = std::max(a.last_seen_ms, o.second_ms);
-  a.failures.Add(o.second_ms, o.count, window);
+  a.last_seen_ms = std::max(a.last_seen_ms, LastSecond(o));
+  a.failures.Add(o, window);
   AddDistinct(a.failures.others, o.key_id);
   if (a.failures.total < options_.failed_per_address) return;
   Detection d;
   d.kind = kFailedBurst;
   d.client_ip = subject;
-  d.window_start_ms = a.failures.seconds.front().first;
-  d.window_end_ms = o.second_ms + 1000;
+  d.window_start_ms = a.failures.Start();
+  d.window_end_ms = LastSecond(o) + 1000;
   d.count = a.failures.total;
   d.threshold = options_.failed_per_address;
   d.addresses = {subject};

@@ -20,7 +20,10 @@
 //    seen from more than `max_networks_per_key` networks is taken to be used from anywhere.
 //  - failed burst: at least `failed_per_key` failed verifications (NOT_FOUND, DISABLED, EXPIRED,
 //    FORBIDDEN, INSUFFICIENT_PERMISSIONS) of one key, or `failed_per_address` from one client
-//    address (IPv6 by its /64), within `failed_window_ms`.
+//    address (IPv6 by its /64), within `failed_window_ms`. A row covering a span (a stored
+//    minute) may have happened at any time in it: it stays in the window until the window has
+//    passed the span's last second, so a burst is never forgotten for where in its minute it
+//    fell (it may then be reported spread over up to a window plus the span).
 //  - sensitive: a valid verification whose route or one of whose tags matches a pattern of
 //    `sensitive_routes` / `sensitive_tags` ('*' matches any run of characters).
 // One subject (a key, an address, a key and network, a key and route) gives one detection of a
@@ -74,9 +77,12 @@ struct Options {
   int64_t idle_eviction_ms = 7LL * 24 * 3'600'000;
 };
 
-// Verifications of one second sharing their attributes (one usage row).
+// Verifications sharing their attributes (one usage row): of one second, or of a longer span.
 struct Observation {
-  int64_t second_ms = 0;
+  int64_t second_ms = 0;  // the start of the span
+  // The verifications happened within [second_ms, second_ms + span_ms): a second for the rows of
+  // a flush, a minute for the stored rows of a minute (usage_events, the usage journal).
+  int64_t span_ms = 1000;
   std::string_view key_id;  // empty: no key matched
   std::string_view identity_id;
   std::string_view api_id;
@@ -132,11 +138,19 @@ class Detector {
   uint64_t suppressed() const { return suppressed_; }
 
  private:
-  struct Window {  // failed verifications per second over failed_window_ms
-    std::deque<std::pair<int64_t, int64_t>> seconds;
+  // Failed verifications over failed_window_ms, by the span they happened in. A span leaves the
+  // window once its last second has: spans are kept in the order of their last second.
+  struct Window {
+    struct Span {
+      int64_t from_ms;
+      int64_t last_ms;  // the span's last second
+      int64_t count;
+    };
+    std::deque<Span> spans;
     int64_t total = 0;
     std::vector<std::string> others;  // addresses (by key) or key ids (by address)
-    void Add(int64_t second_ms, int64_t count, int64_t window_ms);
+    void Add(const Observation& o, int64_t window_ms);
+    int64_t Start() const;  // the earliest time the counted failures may have happened
   };
   struct KeyState {
     std::string api_id;

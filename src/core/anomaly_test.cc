@@ -165,6 +165,36 @@ TEST(FailedBurst, SpreadOverMoreThanTheWindowIsNot) {
   EXPECT_EQ(t.Count(kFailedBurst), 0u) << "valid verifications are not failures";
 }
 
+TEST(FailedBurst, AMinuteRowCountsUntilItsLastSecondHasLeftTheWindow) {
+  // 15 failures stored for minute 10: they may have happened as late as 10 min 59 s.
+  for (int64_t later : {118'000, 119'000}) {
+    Detector d({});
+    Observation minute;
+    minute.second_ms = 10 * kMinute;
+    minute.span_ms = kMinute;
+    minute.key_id = "key_a";
+    minute.outcome = "DISABLED";
+    minute.client_ip = "10.0.0.5";
+    minute.count = 15;
+    d.Seed(minute);
+    std::vector<Detection> found;
+    Observation now = minute;
+    now.second_ms = 10 * kMinute + later;
+    now.span_ms = 1000;
+    now.count = 5;
+    d.Observe(now, &found);
+    if (later == 119'000) {
+      EXPECT_TRUE(found.empty()) << "the minute's last second is a full window before";
+      continue;
+    }
+    ASSERT_EQ(found.size(), 2u) << "by key and by address";
+    EXPECT_EQ(found[0].count, 20);
+    EXPECT_EQ(found[0].window_start_ms, 10 * kMinute) << "from the minute's start";
+    EXPECT_EQ(found[0].window_end_ms, 10 * kMinute + later + 1000);
+    EXPECT_EQ(found[1].count, 20);
+  }
+}
+
 TEST(FailedBurst, PerAddressAcrossKeysAndUnknownKeys) {
   Traffic t;
   for (int i = 0; i < 15; ++i) t.At(i * 1000, "", 1, "198.51.100.7", "NOT_FOUND");

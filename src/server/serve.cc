@@ -889,7 +889,15 @@ int Serve(const Settings& settings) {
           alert_queue.Post(std::move(a));
         });
   }
-  usage.Start();
+  if (Status st = usage.Start(); !st.ok()) {
+    // Nothing could be journaled (writing a minute removes its journal entries, read or not):
+    // serving would count verifications only to lose them at the stop.
+    spdlog::error(
+        "the usage journal cannot be read ({}; {}): not starting, so that the usage it holds and "
+        "the usage to come are not lost; repair or restore the store",
+        st.message(), st.log_detail());
+    return 1;
+  }
   metrics::Registry registry;
   RegisterServerMetrics(registry, *opened->service, usage, KEYHOLD_VERSION);
   RegisterAlertMetrics(registry, alert_queue);

@@ -60,10 +60,17 @@ void RegisterUsageMetrics(metrics::Registry& registry, const service::UsageRecor
                        Type::kCounter, {},
                        [&usage] { return One(static_cast<double>(usage.dropped())); });
   registry.AddCallback(
-      "keyhold_usage_flushes_total", "Writes of buffered usage to the store, by result.",
+      "keyhold_usage_flushes_total", "Writes of buffered usage to the usage journal, by result.",
       Type::kCounter, {"result"}, [&usage] {
         return std::vector<Sample>{{{"ok"}, static_cast<double>(usage.flushes())},
                                    {{"failed"}, static_cast<double>(usage.failed_flushes())}};
+      });
+  registry.AddCallback(
+      "keyhold_usage_minute_writes_total",
+      "Writes of ended minutes of usage from the journal to the usage log, by result.",
+      Type::kCounter, {"result"}, [&usage] {
+        return std::vector<Sample>{{{"ok"}, static_cast<double>(usage.minute_writes())},
+                                   {{"failed"}, static_cast<double>(usage.failed_minute_writes())}};
       });
 }
 

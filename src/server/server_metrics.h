@@ -6,7 +6,8 @@
 //   keyhold_audit_entries_written_total          audit entries committed with their change
 //   keyhold_usage_buffered_events                verifications waiting to be written as usage
 //   keyhold_usage_dropped_events_total           verifications not recorded (buffer full)
-//   keyhold_usage_flushes_total{result}          usage flushes, result "ok" or "failed"
+//   keyhold_usage_flushes_total{result}          usage journal writes, "ok" or "failed"
+//   keyhold_usage_minute_writes_total{result}    ended minutes written to the usage log, same
 //   keyhold_ratelimit_checks_total{result}       ratelimit.limit/multiLimit, "passed" or "refused"
 //   keyhold_ratelimit_states                     limits whose bucket is not full
 //   keyhold_bruteforce_blocks_total              end-user addresses blocked

@@ -33,24 +33,40 @@ anomaly::Observation AnomalyMonitor::ToObservation(const store::UsageRow& row) c
   return o;
 }
 
-void AnomalyMonitor::Seed(int64_t now_ms) {
+void AnomalyMonitor::OnReplay(std::span<const store::UsageRow> journaled, int64_t now_ms) {
   constexpr int64_t kDayMs = 24LL * 3'600'000;
-  auto past = store_.ReadUsage("", now_ms - kDayMs, now_ms, store::kMaxUsageRows);
-  if (!past.ok()) {
-    spdlog::warn("anomaly detection starts without history: {}", past.status().message());
-    return;
+  constexpr int64_t kMinuteMs = 60'000;
+  const int64_t since = now_ms - kDayMs;
+  auto written = store_.ReadUsage("", since, now_ms, store::kMaxUsageRows);
+  if (!written.ok()) {
+    spdlog::warn("anomaly detection starts without the usage log: {}", written.status().message());
   }
-  std::stable_sort(past->begin(), past->end(),
-                   [](const auto& a, const auto& b) { return a.second_ms < b.second_ms; });
-  for (const store::UsageRow& row : *past) detector_.Seed(ToObservation(row));
-  spdlog::info("anomaly detection learned from {} usage rows of the last day", past->size());
+  // The usage log and the journal hold different verifications (a minute leaves the journal in
+  // the transaction that writes it to the log): each row is learned once.
+  std::vector<const store::UsageRow*> past;
+  if (written.ok()) {
+    for (const store::UsageRow& r : *written) past.push_back(&r);
+  }
+  for (const store::UsageRow& r : journaled) {
+    if (r.second_ms >= since) past.push_back(&r);
+  }
+  std::stable_sort(past.begin(), past.end(),
+                   [](const auto* a, const auto* b) { return a->second_ms < b->second_ms; });
+  for (const store::UsageRow* row : past) {
+    anomaly::Observation o = ToObservation(*row);
+    // Stored rows are per minute (a row off the minute is a second's, written by an older
+    // version): its verifications happened anywhere in it.
+    if (row->second_ms % kMinuteMs == 0) o.span_ms = kMinuteMs;
+    detector_.Seed(o);
+  }
+  tracked_keys_.store(detector_.tracked_keys(), std::memory_order_relaxed);
+  spdlog::info(
+      "anomaly detection learned from {} usage rows of the last day ({} read back from "
+      "the usage journal)",
+      past.size(), past.size() - (written.ok() ? written->size() : 0));
 }
 
 void AnomalyMonitor::OnUsage(std::span<const store::UsageRow> rows, int64_t now_ms) {
-  if (!seeded_) {
-    seeded_ = true;
-    Seed(now_ms);
-  }
   std::vector<anomaly::Detection> found;
   for (const store::UsageRow& row : rows) detector_.Observe(ToObservation(row), &found);
   detector_.Advance(now_ms, &found);

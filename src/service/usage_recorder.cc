@@ -67,6 +67,10 @@ Status UsageRecorder::Replay() {
     spdlog::warn("usage journal: {} entries could not be read and are skipped",
                  journal->unreadable);
   }
+  // The observer learns of these minutes here and only here: they are not in the usage log yet,
+  // and no later batch holds them.
+  if (observer_ != nullptr) observer_->OnReplay(journal->rows, env_.NowMillis());
+  const size_t read_back = journal->rows.size();
   std::lock_guard lock(open_mu_);
   for (store::UsageRow& r : journal->rows) {
     auto [it, added] = open_[r.second_ms].try_emplace(TakeAttributes(r), 0);
@@ -74,14 +78,18 @@ Status UsageRecorder::Replay() {
     open_rows_ += added;
   }
   replayed_ = true;
-  if (!journal->rows.empty()) {
-    spdlog::info("usage journal: {} rows read back", journal->rows.size());
-  }
+  if (read_back > 0) spdlog::info("usage journal: {} rows read back", read_back);
   return OkStatus();
 }
 
 Status UsageRecorder::Flush(bool close_all) {
   std::lock_guard flush_lock(flush_mu_);
+  // Read back before anything new is journaled or observed (writing a minute removes its journal
+  // entries, read or not). Until then verifications wait in the buffer, within max_buffered.
+  if (Status st = Replay(); !st.ok()) {
+    failed_flushes_.fetch_add(1, std::memory_order_relaxed);
+    return st;
+  }
   // Verifications of one second with the same attributes become one row with their count.
   std::map<int64_t, Counts> seconds;
   for (size_t i = 0; i < kShards; ++i) {
@@ -128,8 +136,6 @@ Status UsageRecorder::Flush(bool close_all) {
       unjournaled_.push_back(std::move(r));
     }
   }
-  KH_RETURN_IF_ERROR(Replay());
-  bool wrote = false;
   if (!unjournaled_.empty()) {
     // Only this thread changes unjournaled_; readers take open_mu_ and see each row once, here
     // or in open_.
@@ -145,14 +151,9 @@ Status UsageRecorder::Flush(bool close_all) {
       open_rows_ += added;
     }
     unjournaled_.clear();
-    wrote = true;
+    flushes_.fetch_add(1, std::memory_order_relaxed);
   }
-  Status st = CloseMinutes(close_all);
-  if (!st.ok()) {
-    failed_flushes_.fetch_add(1, std::memory_order_relaxed);
-    return st;
-  }
-  if (wrote) flushes_.fetch_add(1, std::memory_order_relaxed);
+  KH_RETURN_IF_ERROR(CloseMinutes(close_all));
   PruneIfDue(env_.NowMillis());
   return OkStatus();
 }
@@ -173,6 +174,7 @@ Status UsageRecorder::CloseMinutes(bool close_all) {
   }
   // Held while the minutes are written: a reader never sees them both here and in the store.
   Status st = store_.CloseUsage(before, rows);
+  (st.ok() ? minute_writes_ : failed_minute_writes_).fetch_add(1, std::memory_order_relaxed);
   if (!st.ok() && open_rows_ > 2 * options_.max_open_rows) {
     // The store keeps refusing: memory stays bounded. The oldest minutes are dropped here (their
     // journal entries stay, so a restart reads them back unless a later close removes them).
@@ -212,18 +214,16 @@ void UsageRecorder::PruneIfDue(int64_t now_ms) {
   if (!st.ok()) spdlog::warn("usage not pruned: {} ({})", st.message(), st.log_detail());
 }
 
-void UsageRecorder::Start() {
+Status UsageRecorder::Start() {
   {
     std::lock_guard lock(flush_mu_);
-    Status st = Replay();
-    if (!st.ok()) {
-      spdlog::warn("usage journal not read back yet: {} ({})", st.message(), st.log_detail());
-    }
+    KH_RETURN_IF_ERROR(Replay());
   }
   std::lock_guard lock(run_mu_);
-  if (running_) return;
+  if (running_) return OkStatus();
   running_ = true;
   thread_ = std::thread([this] { Run(); });
+  return OkStatus();
 }
 
 void UsageRecorder::Stop() {

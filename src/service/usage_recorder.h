@@ -8,7 +8,8 @@
 // journal with one write. Once a minute has ended (plus a margin for late verifications), its rows
 // are written to the usage log, one row per attribute set, with the minute, hour and day rollups,
 // in the transaction that removes them from the journal. Stop() writes everything, the current
-// minute included. A restart reads the journal back, so nothing flushed is lost or counted twice.
+// minute included. A restart reads the journal back, so nothing flushed is lost or counted twice;
+// if it cannot be read, Start() fails rather than count what could not be kept.
 //
 // What a crash can lose: the verifications of the last flush interval (1 s by default) — they are
 // usage, not acknowledged writes. If the store cannot keep up, at most `max_buffered`
@@ -58,6 +59,11 @@ struct Verification {
 class UsageObserver {
  public:
   virtual ~UsageObserver() = default;
+  // Called once, before any OnUsage, when the journal has been read back: `journaled` holds the
+  // rows of the minutes an earlier run journaled but did not write to the usage log (second_ms
+  // is their minute; empty if there are none). They are in neither the usage log nor any later
+  // batch: the usage log and these rows count each earlier verification once.
+  virtual void OnReplay(std::span<const store::UsageRow> journaled, int64_t now_ms) = 0;
   virtual void OnUsage(std::span<const store::UsageRow> rows, int64_t now_ms) = 0;
 };
 
@@ -84,8 +90,8 @@ class UsageRecorder {
   void Record(Verification&& v);
 
   // Journals everything buffered now and writes the minutes that have ended (every open minute
-  // if `close_all`). Errors: the store's (the rows are then kept for the next flush, within
-  // max_buffered).
+  // if `close_all`); reads the journal back first if Start() has not. Errors: the store's (the
+  // rows are then kept for the next flush, within max_buffered).
   Status Flush(bool close_all = false);
 
   // Calls `read` with the rows counted but not yet in the usage log (their second_ms is their
@@ -97,18 +103,28 @@ class UsageRecorder {
   // Call before Start().
   void SetObserver(UsageObserver* observer) { observer_ = observer; }
 
-  // Reads the journal back and starts the flushing thread; Stop() ends it and writes everything
-  // (Flush(true)). Both idempotent.
-  void Start();
+  // Reads the journal back (showing its rows to the observer) and starts the flushing thread;
+  // Stop() ends it and writes everything (Flush(true)). Both idempotent. Errors: the store's if
+  // the journal cannot be read; nothing is started then. Nothing can be journaled before the
+  // journal is read back (writing a minute removes its entries, read or not), so a server must
+  // not run without it: what it counted would wait in memory and be lost at its stop.
+  Status Start();
   void Stop();
 
   // Verifications waiting to be written, and those never to be (over max_buffered).
   size_t buffered() const { return buffered_.load(std::memory_order_relaxed); }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
-  // Flushes that wrote to the store (flushes with nothing to write are not counted), and those
-  // the store refused (their rows wait for the next one).
+  // Flushes that journaled their rows (flushes with nothing to journal are not counted), and
+  // those that could not (the store refused the journal write, or the journal could not be read
+  // back first): their rows wait for the next one.
   uint64_t flushes() const { return flushes_.load(std::memory_order_relaxed); }
   uint64_t failed_flushes() const { return failed_flushes_.load(std::memory_order_relaxed); }
+  // Writes of ended minutes from the journal to the usage log, and those the store refused (the
+  // minutes stay journaled and open, for a later flush).
+  uint64_t minute_writes() const { return minute_writes_.load(std::memory_order_relaxed); }
+  uint64_t failed_minute_writes() const {
+    return failed_minute_writes_.load(std::memory_order_relaxed);
+  }
 
  private:
   static constexpr size_t kShards = 8;
@@ -139,6 +155,8 @@ class UsageRecorder {
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> flushes_{0};
   std::atomic<uint64_t> failed_flushes_{0};
+  std::atomic<uint64_t> minute_writes_{0};
+  std::atomic<uint64_t> failed_minute_writes_{0};
   std::mutex flush_mu_;                       // one flush at a time
   std::vector<Verification> spare_[kShards];  // guarded by flush_mu_: emptied buffers
   bool replayed_ = false;      // guarded by flush_mu_: the journal has been read back

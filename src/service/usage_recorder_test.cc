@@ -132,7 +132,7 @@ TEST_F(UsageRecorderTest, ARestartReadsTheJournalBackWithoutCountingTwice) {
   EXPECT_EQ(Journaled(), 7);
   env_.Set(minute_ + 5 * 60'000);
   UsageRecorder again(*faulty_, env_, {});
-  again.Start();
+  ASSERT_TRUE(again.Start().ok());
   int64_t unwritten = 0;
   again.ReadWithUnwritten([&](std::span<const store::UsageRow> rows) {
     for (const auto& r : rows) unwritten += r.count;
@@ -143,6 +143,32 @@ TEST_F(UsageRecorderTest, ARestartReadsTheJournalBackWithoutCountingTwice) {
   EXPECT_EQ(Journaled(), 0);
   again.Stop();
   EXPECT_EQ(Total(), 7);
+}
+
+TEST_F(UsageRecorderTest, AJournalThatCannotBeReadRefusesTheStartAndIsLeftAsItIs) {
+  ASSERT_TRUE(sqlite_->JournalUsage({{minute_, "key_a", "", "", "VALID", "", "", "", 6}}).ok());
+  env_.Set(minute_ + 5 * 60'000);
+  faulty_->FailJournalReads(true);
+  {
+    UsageRecorder usage(*faulty_, env_, {.flush_interval = std::chrono::milliseconds(1)});
+    Status st = usage.Start();
+    EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+    usage.Record(At(minute_ + 5 * 60'000, "key_a"));
+    EXPECT_FALSE(usage.Flush(/*close_all=*/true).ok()) << "nothing is journaled or written";
+    EXPECT_EQ(usage.buffered(), 1u) << "kept in memory, within max_buffered";
+    EXPECT_EQ(usage.failed_flushes(), 1u);
+    EXPECT_EQ(Total(), 0);
+    usage.Stop();  // not started: nothing to stop
+  }
+  faulty_->FailJournalReads(false);
+  EXPECT_EQ(Journaled(), 6) << "the entries no run could read are still there";
+  EXPECT_EQ(Total(), 0);
+
+  UsageRecorder again(*faulty_, env_, {});
+  ASSERT_TRUE(again.Start().ok());
+  again.Stop();
+  EXPECT_EQ(Total(), 6) << "read back and written once the journal can be read";
+  EXPECT_EQ(Journaled(), 0);
 }
 
 TEST_F(UsageRecorderTest, AFailedFlushKeepsItsRowsForTheNext) {
@@ -168,11 +194,46 @@ TEST_F(UsageRecorderTest, AFailedFlushKeepsItsRowsForTheNext) {
   faulty_->FailWrites(true);
   EXPECT_FALSE(usage.Flush().ok());
   EXPECT_EQ(Unwritten(usage), 2);
+  EXPECT_EQ(usage.failed_flushes(), 1u) << "nothing was to be journaled";
+  EXPECT_EQ(usage.failed_minute_writes(), 1u);
+  EXPECT_EQ(usage.minute_writes(), 0u);
   faulty_->FailWrites(false);
   ASSERT_TRUE(usage.Flush().ok());
   EXPECT_EQ(Total(), 2);
   EXPECT_EQ(Unwritten(usage), 0);
   EXPECT_EQ(Journaled(), 0);
+  EXPECT_EQ(usage.minute_writes(), 1u);
+  EXPECT_EQ(usage.failed_minute_writes(), 1u);
+}
+
+TEST_F(UsageRecorderTest, AJournaledFlushWhoseMinuteCannotBeWrittenIsNotAFailedFlush) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_.path() + "/u.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TRIGGER no_rows BEFORE INSERT ON usage_events BEGIN "
+                         "SELECT RAISE(ABORT, 'refused'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  UsageRecorder usage(*faulty_, env_, {});
+  usage.Record(At(minute_, "key_a"));
+  ASSERT_TRUE(usage.Flush().ok());
+  env_.Set(minute_ + 62'000);
+  usage.Record(At(minute_ + 61'000, "key_a"));
+  EXPECT_FALSE(usage.Flush().ok()) << "the ended minute could not be written";
+  EXPECT_EQ(Journaled(), 2) << "yet this flush's verification was journaled";
+  EXPECT_EQ(usage.flushes(), 2u);
+  EXPECT_EQ(usage.failed_flushes(), 0u);
+  EXPECT_EQ(usage.minute_writes(), 0u);
+  EXPECT_EQ(usage.failed_minute_writes(), 1u);
+
+  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER no_rows", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  ASSERT_TRUE(usage.Flush().ok());
+  EXPECT_EQ(Total(), 1);
+  EXPECT_EQ(Journaled(), 1) << "the open minute";
+  EXPECT_EQ(usage.flushes(), 2u) << "nothing new to journal";
+  EXPECT_EQ(usage.minute_writes(), 1u);
+  EXPECT_EQ(usage.failed_minute_writes(), 1u);
 }
 
 TEST_F(UsageRecorderTest, PastTheBufferLimitVerificationsAreCountedAsDropped) {
@@ -204,7 +265,7 @@ TEST_F(UsageRecorderTest, PastTheOpenRowLimitEveryOpenMinuteIsWritten) {
 TEST_F(UsageRecorderTest, StopWritesEverythingTheCurrentMinuteIncluded) {
   {
     UsageRecorder usage(*faulty_, env_, {.flush_interval = std::chrono::hours(1)});
-    usage.Start();
+    ASSERT_TRUE(usage.Start().ok());
     usage.Record(At(minute_, "key_a"));
     usage.Stop();
   }
@@ -278,7 +339,7 @@ TEST_F(UsageRecorderTest, ACountNoFlushCouldReachIsDamageAndSkipped) {
           .ok());
   ASSERT_TRUE(sqlite_->JournalUsage({{minute_, "key_a", "", "", "VALID", "", "", "", 2}}).ok());
   UsageRecorder usage(*faulty_, env_, {});
-  usage.Start();
+  ASSERT_TRUE(usage.Start().ok());
   EXPECT_EQ(Unwritten(usage), 2);
   env_.Set(minute_ + 2 * 60'000);
   ASSERT_TRUE(usage.Flush().ok()) << "writing goes on";

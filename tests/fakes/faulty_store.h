@@ -79,7 +79,18 @@ class FaultyStore final : public store::Store {
     if (fail_) return WriteFailure();
     return inner_.JournalUsage(rows);
   }
-  StatusOr<store::UsageJournal> ReadUsageJournal() override { return inner_.ReadUsageJournal(); }
+  // How many times the usage journal was read.
+  size_t journal_reads() const { return journal_reads_; }
+  // Fails reads of the usage journal, as a store whose journal table cannot be read would.
+  void FailJournalReads(bool fail) { fail_journal_reads_ = fail; }
+  StatusOr<store::UsageJournal> ReadUsageJournal() override {
+    ++journal_reads_;
+    if (fail_journal_reads_) {
+      return Unavailable("the store could not be read", "application/store_unavailable")
+          .WithLogDetail("injected read failure");
+    }
+    return inner_.ReadUsageJournal();
+  }
   Status CloseUsage(int64_t before_ms, const std::vector<store::UsageRow>& rows) override {
     if (fail_) return WriteFailure();
     return inner_.CloseUsage(before_ms, rows);
@@ -266,6 +277,8 @@ class FaultyStore final : public store::Store {
   std::function<void()> before_apply_;
   std::atomic<bool> fail_{false};
   std::atomic<bool> fail_audit_{false};
+  std::atomic<size_t> journal_reads_{0};
+  std::atomic<bool> fail_journal_reads_{false};
 };
 
 }  // namespace keyhold::testing

@@ -3,6 +3,8 @@
 // timeline in src/core/anomaly_test.cc; spikes and new networks need hours of history.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import path from "node:path";
 import { Server, eventually } from "../lib/keyhold.mjs";
 
 function detections(s) {
@@ -68,6 +70,50 @@ test("failed bursts and sensitive tags are detected from real traffic", async ()
     for (const key of [a.key, b.key, s.rootKey]) assert.ok(!everything.includes(key));
   } finally {
     await s.stop();
+  }
+});
+
+test("a burst of failures cut by a kill -9 is completed after the restart", async () => {
+  const args = [
+    "--usage-flush-interval", "100ms",
+    "--anomaly-failed-per-key", "6",
+    "--anomaly-failed-per-address", "0",
+  ];
+  const s = await new Server({ args }).start();
+  const { apiId } = await s.ok("apis.createApi", { name: "helpdesk" });
+  const b = await s.ok("keys.createKey", { apiId });
+  await s.ok("keys.updateKey", { keyId: b.keyId, enabled: false });
+  for (let i = 0; i < 3; i++) await s.ok("keys.verifyKey", { key: b.key });
+  // Journaled (the minute is open), then killed before the minute is written.
+  await eventually(() => {
+    const n = execFileSync(
+      "sqlite3",
+      [
+        "-cmd", ".timeout 5000", path.join(s.dataDir, "keyhold.db"),
+        "SELECT coalesce(sum(json_extract(r.value, '$[7]')), 0) FROM usage_journal j, " +
+          "json_each(j.rows) r UNION ALL SELECT coalesce(sum(count), 0) FROM usage_events",
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(n.split("\n").filter(Boolean).map(Number).reduce((x, y) => x + y, 0), 3);
+  });
+  await s.stop("SIGKILL");
+  assert.deepEqual(detections(s), []);
+
+  const again = await new Server({ dataDir: s.dataDir, args }).start();
+  again.rootKey = s.rootKey;
+  try {
+    for (let i = 0; i < 3; i++) await again.ok("keys.verifyKey", { key: b.key });
+    const [burst] = await eventually(() => {
+      const d = detections(again).filter((x) => x.kind === "anomaly.failed_burst");
+      assert.equal(d.length, 1);
+      return d;
+    });
+    assert.equal(burst.keyId, b.keyId);
+    assert.equal(burst.count, 6, "three before the kill, three after, each counted once");
+    assert.ok(!again.stderr.includes(b.key));
+  } finally {
+    await again.stop();
   }
 });
 

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { Server, cli, tempDir } from "../lib/keyhold.mjs";
+import dgram from "node:dgram";
+import { Server, cli, eventually, tempDir } from "../lib/keyhold.mjs";
 
 const sql = (dataDir, statement) =>
   execFileSync("sqlite3", ["-cmd", ".timeout 5000", path.join(dataDir, "keyhold.db"), statement], {
@@ -310,6 +311,48 @@ test("export writes JSON lines a SIEM can re-check, and follows new entries", as
   assert.ok(found, "the new entry was exported");
   const verify = await cli(["audit", "verify", "--data-dir", s.dataDir, "--checkpoints", followed]);
   assert.equal(verify.code, 0, verify.stdout);
+  await s.stop();
+});
+
+test("export --syslog-addr sends each entry as one RFC 5424 datagram, authpriv.info", async () => {
+  const { s, created } = await serverWithHistory();
+  const receiver = dgram.createSocket("udp4");
+  const got = [];
+  receiver.on("message", (m) => got.push(m.toString("utf8")));
+  await new Promise((resolve) => receiver.bind(0, "127.0.0.1", resolve));
+  try {
+    const addr = `udp:127.0.0.1:${receiver.address().port}`;
+    const r = await cli(["audit", "export", "--data-dir", s.dataDir, "--syslog-addr", addr]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "", "to syslog only: nothing on stdout");
+    await eventually(() => assert.equal(got.length, 9));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(got.length, 9, "one datagram per entry, no more");
+    const header = /^<86>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ keyhold-audit \d+ - - (\{.*\})$/;
+    const entries = got.map((m) => {
+      const match = header.exec(m); // <86>: facility authpriv (10) * 8 + severity info (6)
+      assert.ok(match, m);
+      assert.ok(!m.includes("\n"), "one line per datagram");
+      return JSON.parse(match[1]);
+    });
+    assert.deepEqual(entries.map((e) => e.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.ok(entries.every((e) => e.type === "event" && /^[0-9a-f]{64}$/.test(e.hash)));
+    assert.ok(entries.some((e) => e.action === "key.create" && e.target === created.keyId));
+    for (const m of got) {
+      assert.ok(!m.includes(created.key) && !m.includes(s.rootKey), "no key material");
+    }
+  } finally {
+    receiver.close();
+  }
+  const bad = await cli(["audit", "export", "--data-dir", s.dataDir, "--syslog-addr", "tcp:x:1"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--syslog-addr: .*unix:\/PATH or udp:HOST:PORT/);
+  const nobody = path.join(tempDir(), "nobody.sock");
+  const down = await cli(["audit", "export", "--data-dir", s.dataDir, "--syslog-addr", `unix:${nobody}`]);
+  assert.equal(down.code, 3);
+  assert.match(down.stderr, /cannot reach syslog socket/);
+  const help = await cli(["audit", "export", "--help"]);
+  assert.match(help.stdout, /--syslog-addr/);
   await s.stop();
 });
 

@@ -82,6 +82,10 @@ test("counters move with the traffic and the exposition passes promtool", async 
     assert.ok(sample(text, "keyhold_audit_entries_written_total") >= 3);
     assert.equal(sample(text, "keyhold_key_cache_entries"), 2); // the root key and hd
     assert.ok(sample(text, 'keyhold_usage_flushes_total{result="ok"}') >= 1);
+    assert.equal(sample(text, 'keyhold_usage_flushes_total{result="failed"}'), 0);
+    // The minute under way is journaled, not yet written to the usage log.
+    assert.ok(sample(text, 'keyhold_usage_minute_writes_total{result="ok"}') >= 0);
+    assert.equal(sample(text, 'keyhold_usage_minute_writes_total{result="failed"}'), 0);
     assert.equal(sample(text, "keyhold_usage_dropped_events_total"), 0);
     assert.ok(sample(text, "keyhold_usage_buffered_events") >= 0);
     assert.equal(sample(text, 'keyhold_ratelimit_checks_total{result="passed"}'), 1);

@@ -107,6 +107,31 @@ test("a graceful stop writes what is buffered; kill -9 loses at most the flush i
   await again.stop();
 });
 
+test("a usage journal that cannot be read stops the server at start, and is left as it is", async () => {
+  const { s, a } = await setup(["--usage-flush-interval", "1h"]);
+  for (let i = 0; i < 3; i++) await s.ok("keys.verifyKey", { key: a.key });
+  await s.stop();
+  // A journal entry of a run killed mid-minute, and a journal the store can no longer read.
+  const minute = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
+  sql(
+    s.dataDir,
+    `INSERT INTO usage_journal (minute_ms, rows) VALUES (${minute}, ` +
+      `'[["${a.keyId}","","","VALID","127.0.0.1","","",2]]')`,
+  );
+  sql(s.dataDir, "ALTER TABLE usage_journal RENAME COLUMN rows TO damaged");
+  const refused = new Server({ dataDir: s.dataDir });
+  await assert.rejects(refused.start(), /usage journal cannot be read/);
+  assert.equal((await refused.exited).code, 1);
+  assert.ok(!refused.stderr.includes(s.rootKey) && !refused.stderr.includes(a.key));
+  sql(s.dataDir, "ALTER TABLE usage_journal RENAME COLUMN damaged TO rows");
+  assert.equal(sql(s.dataDir, "SELECT count(*) FROM usage_journal"), "1\n");
+  const again = await new Server({ dataDir: s.dataDir }).start();
+  again.rootKey = s.rootKey;
+  assert.equal((await counts(again))[`${a.keyId}/VALID`], 5, "the journaled minute is read back");
+  await again.stop();
+  assert.equal(sql(s.dataDir, "SELECT count(*) FROM usage_journal"), "0\n");
+});
+
 test("analytics needs read_analytics on the APIs asked about; SQL queries are refused", async () => {
   const { s, apiId, a } = await setup();
   const scoped = await s.ok("rootKeys.createRootKey", {
