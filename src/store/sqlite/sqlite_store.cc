@@ -302,7 +302,11 @@ StatusOr<bool> HoldLinks(sqlite3* db, size_t most,
     std::string sql = std::string(kLinkQueries[t]) + " LIMIT ?";
     Stmt s(db, sql.c_str());
     if (!s.ok()) return EngineError(db, Access::kRead, "prepare key links");
-    s.Bind(1, static_cast<int64_t>(most - held + 1));
+    // One row past what may be held tells whether there are more. Saturated: `most` may be as
+    // large as SIZE_MAX (no bound), where one more would wrap to a limit of none at all.
+    const size_t room = most - held;
+    constexpr auto kNoLimit = static_cast<size_t>(std::numeric_limits<int64_t>::max());
+    s.Bind(1, static_cast<int64_t>(room >= kNoLimit ? kNoLimit : room + 1));
     KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "read key links", [&] {
       ++held;
       links[s.Text(0)][t].push_back(s.Text(1));

@@ -43,7 +43,7 @@ struct SqliteOptions {
   // Loading: with at most this many rows in the key link tables (permissions, roles and root
   // permissions of keys), the links are held in memory (about 200 bytes a row) and the keys read
   // in table order, the fastest; with more, the keys are read in id order and joined with their
-  // links as they stream, in bounded memory.
+  // links as they stream, in bounded memory. Any value is valid: SIZE_MAX holds every link.
   size_t most_links_held = 16'384;
 };
 

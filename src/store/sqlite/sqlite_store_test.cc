@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -123,7 +124,11 @@ TEST(SqliteLoad, KeysGetTheSameLinksWhetherTheLinksAreHeldOrJoinedAsTheyStream) 
   EXPECT_EQ(held[5], "key_06:perm_a,perm_b,;role_a,;;");
   EXPECT_EQ(held[19], "key_20:perm_a,perm_b,;;*,api.*.read_key,;");
   EXPECT_EQ(held[20], "key_21:;;;");
-  for (size_t most : {size_t{0}, size_t{1}, size_t{10}, size_t{23}, size_t{24}}) {
+  // Bounds as large as size_t holds (no bound at all) hold every link too.
+  constexpr size_t kMax = std::numeric_limits<size_t>::max();
+  for (size_t most : {size_t{0}, size_t{1}, size_t{10}, size_t{23}, size_t{24}, kMax - 1, kMax,
+                      static_cast<size_t>(std::numeric_limits<int64_t>::max()),
+                      static_cast<size_t>(std::numeric_limits<int64_t>::max()) + 1}) {
     EXPECT_EQ(links_of(most), held) << most;
   }
 }
