@@ -57,6 +57,7 @@
 #include "service/audit_service.h"
 #include "service/secrets.h"
 #include "service/usage_recorder.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace keyhold::server {
 namespace {
@@ -741,6 +742,11 @@ int Serve(const Settings& settings) {
     return 2;
   }
   log.SetLevel(spdlog::level::from_str(settings.Get("log_level")));
+  // Possible only before SQLite initializes, and no other thread uses it yet: before any store
+  // opens. Only a matter of speed, so a refusal is worth a warning, not a stop.
+  if (Status st = store::SqliteStore::TurnOffMemoryStatistics(); !st.ok()) {
+    spdlog::warn("{}", st.message());
+  }
   http::ServerOptions opts;
   if (Status st = ListenerOptions(settings, opts); !st.ok()) {
     std::fprintf(stderr, "keyhold serve: %s\n", st.message().c_str());

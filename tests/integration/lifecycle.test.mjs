@@ -37,6 +37,8 @@ test("serve on an empty directory bootstraps and prints the root key on stdout o
   const s = await new Server().start();
   assert.match(s.rootKey, /^khr_/);
   assert.ok(!s.stderr.includes(s.rootKey));
+  // Set before SQLite initializes, as it can only be.
+  assert.doesNotMatch(s.stderr, /memory statistics/);
   await s.ok("apis.createApi", { name: "x" });
   const { code } = await s.stop();
   assert.equal(code, 0);

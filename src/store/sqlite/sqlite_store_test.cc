@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -356,6 +357,28 @@ TEST(SqliteStoreTest, AFailedReadAuditBatchFailsEveryReadInIt) {
   EXPECT_EQ((*entries)[0].request_id, "before");
   EXPECT_EQ((*entries)[1].request_id, "after");
   EXPECT_FALSE(audit::VerifyChain(*entries, audit::kGenesis, 1).has_value());
+}
+
+// Memory statistics can be turned off only before SQLite initializes: in a fresh process (the
+// check runs in a child started anew) it works, and the library then counts no memory; once
+// SQLite is initialized the refusal is reported, not ignored.
+TEST(SqliteMemoryStatistics, TurnedOffBeforeSQLiteInitializesAndRefusedAfter) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // a child that re-executes: SQLite unused
+  EXPECT_EXIT(
+      {
+        if (!SqliteStore::TurnOffMemoryStatistics().ok()) std::_Exit(1);
+        auto s = SqliteStore::Open(":memory:");  // a file would outlive the child
+        if (!s.ok() || !(*s)->Apply(PutKey("key_01", 1)).ok()) std::_Exit(2);
+        sqlite3_int64 used = -1;
+        sqlite3_int64 highest = -1;
+        sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &used, &highest, 0);
+        std::_Exit(used == 0 && highest == 0 ? 0 : 3);
+      },
+      ::testing::ExitedWithCode(0), "");
+  ASSERT_EQ(sqlite3_initialize(), SQLITE_OK);
+  Status st = SqliteStore::TurnOffMemoryStatistics();
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("already initialized"), std::string::npos) << st.message();
 }
 
 }  // namespace
