@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,20 +21,39 @@ namespace {
 
 Status EnsureDirectory(const std::string& dir) {
   struct stat st {};
-  if (stat(dir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) return FailedPrecondition(dir + " exists and is not a directory");
-    if ((st.st_mode & 0077) != 0) {
-      return FailedPrecondition("data directory " + dir +
-                                " is readable by other users; run: chmod 700 " + dir);
+  if (stat(dir.c_str(), &st) != 0) {
+    std::error_code ec;
+    std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    // Another process starting on the same new directory may create it first: no error.
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Unavailable("cannot create data directory " + dir + ": " + std::strerror(errno));
     }
-    return OkStatus();
+    if (stat(dir.c_str(), &st) != 0) {
+      return Unavailable("cannot read data directory " + dir + ": " + std::strerror(errno));
+    }
   }
-  std::error_code ec;
-  std::filesystem::path parent = std::filesystem::path(dir).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  if (mkdir(dir.c_str(), 0700) != 0) {
-    return Unavailable("cannot create data directory " + dir + ": " + std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) return FailedPrecondition(dir + " exists and is not a directory");
+  if ((st.st_mode & 0077) != 0) {
+    return FailedPrecondition("data directory " + dir +
+                              " is readable by other users; run: chmod 700 " + dir);
   }
+  return OkStatus();
+}
+
+// Takes an exclusive flock on `path` (opened with `flags`, created 0600 if missing), refused at
+// once if held. On success the descriptor stays open, and the lock held, until the process ends.
+// `what` names what is served, in the refusal.
+Status LockFile(const std::string& path, int flags, const std::string& what, int* fd) {
+  int f = open(path.c_str(), flags | O_CREAT | O_CLOEXEC, 0600);
+  if (f < 0) return Unavailable("cannot open " + path + ": " + std::strerror(errno));
+  if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    close(f);
+    if (err == EWOULDBLOCK) return FailedPrecondition("another keyhold server is serving " + what);
+    return Unavailable("cannot lock " + path + ": " + std::strerror(err));
+  }
+  *fd = f;
   return OkStatus();
 }
 
@@ -79,8 +99,11 @@ Status CreateMasterKeyFile(const std::string& path) {
 }
 
 StatusOr<Opened> Open(const std::string& data_dir, const std::string& master_key_file, Env& env,
-                      const std::function<Status()>& before_load) {
+                      DataDirLock lock, const std::function<Status()>& before_load) {
   KH_RETURN_IF_ERROR(EnsureDirectory(data_dir));
+  // Before anything in the directory is read or created: a server that starts beside another
+  // on a new directory must not see the master key file half written, nor race to create it.
+  if (lock == DataDirLock::kServing) KH_RETURN_IF_ERROR(LockDataDir(data_dir));
   Opened o;
   KH_ASSIGN_OR_RETURN(o.seal, LoadSealConfig(data_dir));
   if (!master_key_file.empty()) {
@@ -119,9 +142,15 @@ Status ForOperator(const Status& st) {
 
 }  // namespace
 
+Status LockDataDir(const std::string& dir) {
+  int dir_lock = -1;
+  return LockFile(dir + "/serve.lock", O_RDWR | O_NOFOLLOW, dir, &dir_lock);
+}
+
 StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,
-                             Env& env, const std::function<Status()>& before_load) {
-  StatusOr<Opened> o = Open(data_dir, master_key_file, env, before_load);
+                             Env& env, DataDirLock lock,
+                             const std::function<Status()>& before_load) {
+  StatusOr<Opened> o = Open(data_dir, master_key_file, env, lock, before_load);
   if (!o.ok()) return ForOperator(o.status());
   return o;
 }

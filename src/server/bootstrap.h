@@ -31,6 +31,9 @@ struct Opened {
   std::optional<service::CreatedKey> created_root_key;
 };
 
+// Whether OpenDataDir takes the one-server lock of the data directory (LockDataDir).
+enum class DataDirLock { kNone, kServing };
+
 // Creates `data_dir` if missing (mode 0700), loads or creates the master key, opens the store and
 // the key service, and creates the first root key when none exists.
 // Master key: `master_key_file` if given (must exist, be mode 0600 and owned by this user),
@@ -40,10 +43,24 @@ struct Opened {
 // none: sealed. A key given while seal.json exists must match its key check value.
 // Errors: kFailedPrecondition for unsafe permissions or a malformed key; kUnavailable for I/O.
 // The message is for the operator: it includes the store's log detail (the engine's own words).
+// With DataDirLock::kServing the lock is taken as soon as the directory exists, before anything
+// in it is read or created: a server starting beside another on a new directory is refused (the
+// lock's kFailedPrecondition), never shown the other's master key file half written.
 // `before_load`, if set, is called once the master key is read (and KEYHOLD_MASTER_KEY wiped),
 // before the store is opened and its keys loaded, which may take long: it may start threads (the
 // server answers health checks meanwhile). An error from it is returned as is.
 StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,
-                             Env& env, const std::function<Status()>& before_load = nullptr);
+                             Env& env, DataDirLock lock = DataDirLock::kNone,
+                             const std::function<Status()>& before_load = nullptr);
+
+// One server per data directory. SQLite lets several processes share the file, but what a server
+// keeps beside it (the usage journal's open minutes, credits reserved ahead, rate-limit buckets)
+// assumes it is the only one; several nodes share a PostgreSQL database instead. Takes an
+// exclusive flock on DIR/serve.lock. The lock is the kernel's, so a killed server releases it;
+// it is held until the process ends (its descriptor is never closed).
+// REQUIRES: `dir` exists.
+// Errors: kFailedPrecondition "another keyhold server is serving DIR" while another process
+// holds it; kUnavailable if the lock file cannot be opened or locked.
+Status LockDataDir(const std::string& dir);
 
 }  // namespace keyhold::server

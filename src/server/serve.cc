@@ -153,30 +153,6 @@ int Init(const Settings& settings, bool json_output) {
 
 namespace {
 
-// One server per data directory. SQLite lets several processes share the file, but what a server
-// keeps beside it (the usage journal's open minutes, credits reserved ahead, rate-limit buckets)
-// assumes it is the only one; several nodes share a PostgreSQL database instead. The lock is the
-// kernel's, so a killed server releases it. `*fd` stays open for the life of the process.
-Status LockDataDir(const std::string& dir, int* fd) {
-  std::string path = dir + "/serve.lock";
-  int f = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (f < 0) return Unavailable("cannot open " + path + ": " + std::strerror(errno));
-  if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    close(f);
-    if (err == EWOULDBLOCK) {
-      return FailedPrecondition("another keyhold server is serving " + dir);
-    }
-    return Unavailable("cannot lock " + path + ": " + std::strerror(err));
-  }
-  *fd = f;
-  return OkStatus();
-}
-
-}  // namespace
-
-namespace {
-
 // Everything about the listener that comes from settings: address, threads, trusted proxies,
 // limits. Errors: kInvalidArgument naming the setting.
 Status ListenerOptions(const Settings& settings, http::ServerOptions& opts) {
@@ -770,10 +746,9 @@ int Serve(const Settings& settings) {
   StartingSurfaces starting(readiness);
   std::unique_ptr<http::HttpServer> early;
   Status early_status = OkStatus();
-  int data_dir_lock = -1;  // held until the process ends
-  auto opened =
-      OpenDataDir(settings.Get("data_dir"), settings.Get("master_key_file"), env, [&]() -> Status {
-        KH_RETURN_IF_ERROR(LockDataDir(settings.Get("data_dir"), &data_dir_lock));
+  auto opened = OpenDataDir(
+      settings.Get("data_dir"), settings.Get("master_key_file"), env, DataDirLock::kServing,
+      [&]() -> Status {
         auto s = http::HttpServer::Start(opts, starting.router);
         if (!s.ok()) {
           early_status = s.status();

@@ -59,6 +59,32 @@ test("a second server on the same data directory is refused; a killed one releas
   await again.stop();
 });
 
+test("servers started at once on a new directory: one serves, the others are refused for that alone", async () => {
+  for (let round = 0; round < 30; round++) {
+    const dataDir = path.join(tempDir(), "data");
+    const servers = [1, 2, 3, 4].map(() => new Server({ dataDir }));
+    const started = await Promise.allSettled(servers.map((s) => s.start()));
+    const why = started.map((r) => r.reason?.message ?? "started").join("\n");
+    const winners = servers.filter((_, i) => started[i].status === "fulfilled");
+    assert.equal(winners.length, 1, `round ${round}: ${why}`);
+    const [winner] = winners;
+    for (const loser of servers.filter((s) => s !== winner)) {
+      assert.equal((await loser.exited).code, 1, `round ${round}`);
+      // The lock's refusal and no other complaint: not a master key file half written by the
+      // winner, nor a directory or file that the winner created first.
+      const complaints = loser.stderr
+        .split("\n")
+        .filter((l) => /\[(error|warning|critical)\]|cannot|must/i.test(l));
+      assert.equal(complaints.length, 1, `round ${round}: ${loser.stderr}`);
+      assert.match(complaints[0], /another keyhold server is serving /, `round ${round}`);
+      assert.ok(!loser.stdout.includes("khr_"), "a refused server creates no root key");
+    }
+    assert.match(winner.rootKey, /^khr_/);
+    await winner.ok("apis.createApi", { name: `round${round}` });
+    assert.equal((await winner.stop()).code, 0);
+  }
+});
+
 test("a loose master key file is refused", async () => {
   const dir = tempDir();
   const keyFile = path.join(dir, "mk");
