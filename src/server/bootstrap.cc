@@ -19,6 +19,8 @@
 namespace keyhold::server {
 namespace {
 
+std::string DatabasePath(const std::string& data_dir) { return data_dir + "/keyhold.db"; }
+
 Status EnsureDirectory(const std::string& dir) {
   struct stat st {};
   if (stat(dir.c_str(), &st) != 0) {
@@ -124,7 +126,7 @@ StatusOr<Opened> Open(const std::string& data_dir, const std::string& master_key
                               " was made for");
   }
   if (before_load) KH_RETURN_IF_ERROR(before_load());
-  KH_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(data_dir + "/keyhold.db"));
+  KH_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(DatabasePath(data_dir)));
   o.store = std::move(sqlite);
   KH_ASSIGN_OR_RETURN(o.service, service::KeyService::Open(*o.store, env));
   if (!o.service->HasRootKeys()) {
@@ -144,7 +146,21 @@ Status ForOperator(const Status& st) {
 
 Status LockDataDir(const std::string& dir) {
   int dir_lock = -1;
-  return LockFile(dir + "/serve.lock", O_RDWR | O_NOFOLLOW, dir, &dir_lock);
+  KH_RETURN_IF_ERROR(LockFile(dir + "/serve.lock", O_RDWR | O_NOFOLLOW, dir, &dir_lock));
+  // The database may be a link to another directory's (symbolic, or even hard): the file itself
+  // is locked too, through the link, so that no two directories serve one database. Read-only
+  // is all a flock needs. SQLite's own locks are POSIX record locks, which a flock neither takes
+  // nor releases; but closing any descriptor of the file drops those of the whole process, so
+  // this one is never closed once SQLite may have the file open.
+  const std::string db = DatabasePath(dir);
+  std::error_code ec;
+  std::string real = std::filesystem::weakly_canonical(db, ec).string();
+  if (ec || real.empty()) real = db;
+  int db_lock = -1;
+  Status st = LockFile(db, O_RDONLY, "the database " + real + (real == db ? "" : " (" + db + ")"),
+                       &db_lock);
+  if (!st.ok()) close(dir_lock);  // the directory may be tried again, by this process too
+  return st;
 }
 
 StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,

@@ -53,14 +53,19 @@ StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& mas
                              Env& env, DataDirLock lock = DataDirLock::kNone,
                              const std::function<Status()>& before_load = nullptr);
 
-// One server per data directory. SQLite lets several processes share the file, but what a server
-// keeps beside it (the usage journal's open minutes, credits reserved ahead, rate-limit buckets)
-// assumes it is the only one; several nodes share a PostgreSQL database instead. Takes an
-// exclusive flock on DIR/serve.lock. The lock is the kernel's, so a killed server releases it;
-// it is held until the process ends (its descriptor is never closed).
-// REQUIRES: `dir` exists.
-// Errors: kFailedPrecondition "another keyhold server is serving DIR" while another process
-// holds it; kUnavailable if the lock file cannot be opened or locked.
+// One server per data directory, and per database. SQLite lets several processes share the file,
+// but what a server keeps beside it (the usage journal's open minutes, credits reserved ahead,
+// rate-limit buckets) assumes it is the only one; several nodes share a PostgreSQL database
+// instead. Takes exclusive flock locks on DIR/serve.lock and on the database file DIR/keyhold.db
+// itself (created empty if missing; through a symbolic link, the file it leads to), so that a
+// directory whose database is a link to another's is refused while that one is served. The locks
+// are the kernel's, so a killed server releases them; they are held until the process ends
+// (their descriptors are never closed: closing one of the database's would drop SQLite's own
+// locks on it). Either lock is an flock, which does not conflict with SQLite's POSIX locks.
+// REQUIRES: `dir` exists; this process has not opened the database yet.
+// Errors: kFailedPrecondition "another keyhold server is serving DIR" or "... serving the database
+// PATH" while another process holds either lock; kUnavailable if a file cannot be opened or
+// locked.
 Status LockDataDir(const std::string& dir);
 
 }  // namespace keyhold::server

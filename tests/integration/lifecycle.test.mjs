@@ -59,6 +59,31 @@ test("a second server on the same data directory is refused; a killed one releas
   await again.stop();
 });
 
+test("a directory whose database is a link to a served one is refused; SQLite's locks still work", async () => {
+  const a = await new Server().start();
+  const { apiId: before } = await a.ok("apis.createApi", { name: "before" });
+  const other = path.join(tempDir(), "data");
+  fs.mkdirSync(other, { mode: 0o700 });
+  fs.copyFileSync(path.join(a.dataDir, "master.key"), path.join(other, "master.key"));
+  fs.symlinkSync(path.join(a.dataDir, "keyhold.db"), path.join(other, "keyhold.db"));
+  const refused = new Server({ dataDir: other });
+  await assert.rejects(refused.start(), /another keyhold server is serving the database /);
+  assert.ok(!refused.stdout.includes("khr_"), "a refused server creates no root key");
+  // The first serves on, and a reader beside it (SQLite's own locks) sees its writes.
+  const { apiId: after } = await a.ok("apis.createApi", { name: "after" });
+  const verify = await cli(["audit", "verify", "--data-dir", a.dataDir]);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  await a.stop();
+  // Once it has stopped, the database is served through the link, with all it holds.
+  const b = await new Server({ dataDir: other }).start();
+  assert.equal(b.rootKey, undefined, "the linked database already has its root key");
+  b.rootKey = a.rootKey;
+  for (const apiId of [before, after]) await b.ok("apis.getApi", { apiId });
+  // And the first directory is now the one refused.
+  await assert.rejects(new Server({ dataDir: a.dataDir }).start(), /another keyhold server is serving the database /);
+  await b.stop();
+});
+
 test("servers started at once on a new directory: one serves, the others are refused for that alone", async () => {
   for (let round = 0; round < 30; round++) {
     const dataDir = path.join(tempDir(), "data");
