@@ -19,6 +19,8 @@ struct Fixture {
   Fixture() {
     dir = std::filesystem::temp_directory_path() / ("keyhold-bench-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir);
+    // As the server does. Only the first call can succeed; later ones are refused, harmlessly.
+    store::SqliteStore::TurnOffMemoryStatistics().IgnoreError();
     store = std::move(store::SqliteStore::Open((dir / "b.db").string())).value();
     svc = std::move(service::KeyService::Open(*store, env)).value();
     auto root_key = svc->Bootstrap("bench");

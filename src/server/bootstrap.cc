@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,22 +19,43 @@
 namespace keyhold::server {
 namespace {
 
+std::string DatabasePath(const std::string& data_dir) { return data_dir + "/keyhold.db"; }
+
 Status EnsureDirectory(const std::string& dir) {
   struct stat st {};
-  if (stat(dir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) return FailedPrecondition(dir + " exists and is not a directory");
-    if ((st.st_mode & 0077) != 0) {
-      return FailedPrecondition("data directory " + dir +
-                                " is readable by other users; run: chmod 700 " + dir);
+  if (stat(dir.c_str(), &st) != 0) {
+    std::error_code ec;
+    std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    // Another process starting on the same new directory may create it first: no error.
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Unavailable("cannot create data directory " + dir + ": " + std::strerror(errno));
     }
-    return OkStatus();
+    if (stat(dir.c_str(), &st) != 0) {
+      return Unavailable("cannot read data directory " + dir + ": " + std::strerror(errno));
+    }
   }
-  std::error_code ec;
-  std::filesystem::path parent = std::filesystem::path(dir).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  if (mkdir(dir.c_str(), 0700) != 0) {
-    return Unavailable("cannot create data directory " + dir + ": " + std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) return FailedPrecondition(dir + " exists and is not a directory");
+  if ((st.st_mode & 0077) != 0) {
+    return FailedPrecondition("data directory " + dir +
+                              " is readable by other users; run: chmod 700 " + dir);
   }
+  return OkStatus();
+}
+
+// Takes an exclusive flock on `path` (opened with `flags`, created 0600 if missing), refused at
+// once if held. On success the descriptor stays open, and the lock held, until the process ends.
+// `what` names what is served, in the refusal.
+Status LockFile(const std::string& path, int flags, const std::string& what, int* fd) {
+  int f = open(path.c_str(), flags | O_CREAT | O_CLOEXEC, 0600);
+  if (f < 0) return Unavailable("cannot open " + path + ": " + std::strerror(errno));
+  if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    close(f);
+    if (err == EWOULDBLOCK) return FailedPrecondition("another keyhold server is serving " + what);
+    return Unavailable("cannot lock " + path + ": " + std::strerror(err));
+  }
+  *fd = f;
   return OkStatus();
 }
 
@@ -79,8 +101,11 @@ Status CreateMasterKeyFile(const std::string& path) {
 }
 
 StatusOr<Opened> Open(const std::string& data_dir, const std::string& master_key_file, Env& env,
-                      const std::function<Status()>& before_load) {
+                      DataDirLock lock, const std::function<Status()>& before_load) {
   KH_RETURN_IF_ERROR(EnsureDirectory(data_dir));
+  // Before anything in the directory is read or created: a server that starts beside another
+  // on a new directory must not see the master key file half written, nor race to create it.
+  if (lock == DataDirLock::kServing) KH_RETURN_IF_ERROR(LockDataDir(data_dir));
   Opened o;
   KH_ASSIGN_OR_RETURN(o.seal, LoadSealConfig(data_dir));
   if (!master_key_file.empty()) {
@@ -101,7 +126,7 @@ StatusOr<Opened> Open(const std::string& data_dir, const std::string& master_key
                               " was made for");
   }
   if (before_load) KH_RETURN_IF_ERROR(before_load());
-  KH_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(data_dir + "/keyhold.db"));
+  KH_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(DatabasePath(data_dir)));
   o.store = std::move(sqlite);
   KH_ASSIGN_OR_RETURN(o.service, service::KeyService::Open(*o.store, env));
   if (!o.service->HasRootKeys()) {
@@ -119,9 +144,29 @@ Status ForOperator(const Status& st) {
 
 }  // namespace
 
+Status LockDataDir(const std::string& dir) {
+  int dir_lock = -1;
+  KH_RETURN_IF_ERROR(LockFile(dir + "/serve.lock", O_RDWR | O_NOFOLLOW, dir, &dir_lock));
+  // The database may be a link to another directory's (symbolic, or even hard): the file itself
+  // is locked too, through the link, so that no two directories serve one database. Read-only
+  // is all a flock needs. SQLite's own locks are POSIX record locks, which a flock neither takes
+  // nor releases; but closing any descriptor of the file drops those of the whole process, so
+  // this one is never closed once SQLite may have the file open.
+  const std::string db = DatabasePath(dir);
+  std::error_code ec;
+  std::string real = std::filesystem::weakly_canonical(db, ec).string();
+  if (ec || real.empty()) real = db;
+  int db_lock = -1;
+  Status st = LockFile(db, O_RDONLY, "the database " + real + (real == db ? "" : " (" + db + ")"),
+                       &db_lock);
+  if (!st.ok()) close(dir_lock);  // the directory may be tried again, by this process too
+  return st;
+}
+
 StatusOr<Opened> OpenDataDir(const std::string& data_dir, const std::string& master_key_file,
-                             Env& env, const std::function<Status()>& before_load) {
-  StatusOr<Opened> o = Open(data_dir, master_key_file, env, before_load);
+                             Env& env, DataDirLock lock,
+                             const std::function<Status()>& before_load) {
+  StatusOr<Opened> o = Open(data_dir, master_key_file, env, lock, before_load);
   if (!o.ok()) return ForOperator(o.status());
   return o;
 }

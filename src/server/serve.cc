@@ -57,6 +57,7 @@
 #include "service/audit_service.h"
 #include "service/secrets.h"
 #include "service/usage_recorder.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace keyhold::server {
 namespace {
@@ -149,30 +150,6 @@ int Init(const Settings& settings, bool json_output) {
   PrintRootKey(*opened->created_root_key, json_output);
   return 0;
 }
-
-namespace {
-
-// One server per data directory. SQLite lets several processes share the file, but what a server
-// keeps beside it (the usage journal's open minutes, credits reserved ahead, rate-limit buckets)
-// assumes it is the only one; several nodes share a PostgreSQL database instead. The lock is the
-// kernel's, so a killed server releases it. `*fd` stays open for the life of the process.
-Status LockDataDir(const std::string& dir, int* fd) {
-  std::string path = dir + "/serve.lock";
-  int f = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (f < 0) return Unavailable("cannot open " + path + ": " + std::strerror(errno));
-  if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    close(f);
-    if (err == EWOULDBLOCK) {
-      return FailedPrecondition("another keyhold server is serving " + dir);
-    }
-    return Unavailable("cannot lock " + path + ": " + std::strerror(err));
-  }
-  *fd = f;
-  return OkStatus();
-}
-
-}  // namespace
 
 namespace {
 
@@ -741,6 +718,11 @@ int Serve(const Settings& settings) {
     return 2;
   }
   log.SetLevel(spdlog::level::from_str(settings.Get("log_level")));
+  // Possible only before SQLite initializes, and no other thread uses it yet: before any store
+  // opens. Only a matter of speed, so a refusal is worth a warning, not a stop.
+  if (Status st = store::SqliteStore::TurnOffMemoryStatistics(); !st.ok()) {
+    spdlog::warn("{}", st.message());
+  }
   http::ServerOptions opts;
   if (Status st = ListenerOptions(settings, opts); !st.ok()) {
     std::fprintf(stderr, "keyhold serve: %s\n", st.message().c_str());
@@ -764,10 +746,9 @@ int Serve(const Settings& settings) {
   StartingSurfaces starting(readiness);
   std::unique_ptr<http::HttpServer> early;
   Status early_status = OkStatus();
-  int data_dir_lock = -1;  // held until the process ends
-  auto opened =
-      OpenDataDir(settings.Get("data_dir"), settings.Get("master_key_file"), env, [&]() -> Status {
-        KH_RETURN_IF_ERROR(LockDataDir(settings.Get("data_dir"), &data_dir_lock));
+  auto opened = OpenDataDir(
+      settings.Get("data_dir"), settings.Get("master_key_file"), env, DataDirLock::kServing,
+      [&]() -> Status {
         auto s = http::HttpServer::Start(opts, starting.router);
         if (!s.ok()) {
           early_status = s.status();

@@ -394,8 +394,9 @@ class KeyServiceImpl final : public KeyService {
   size_t KeyCount() const override;
   ServiceStats Stats() const override;
 
-  // Loads the live state from the store. REQUIRES: called once, before any other method.
-  Status Load();
+  // Loads the live state from the store; `before_index_batch` as in KeyServiceOptions.
+  // REQUIRES: called once, before any other method.
+  Status Load(const std::function<void()>& before_index_batch);
 
  private:
   // All helpers below REQUIRE write_mu_ or a lock on mu_ (shared suffices for reads).

@@ -7,6 +7,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 
 #include "core/ids.h"
 #include "core/ip.h"
@@ -81,9 +82,10 @@ IdentityInfo FromRecord(const IdentityRecord& r, bool with_meta) {
   return out;
 }
 
-StatusOr<std::unique_ptr<KeyService>> KeyService::Open(store::Store& store, Env& env) {
+StatusOr<std::unique_ptr<KeyService>> KeyService::Open(store::Store& store, Env& env,
+                                                       const KeyServiceOptions& options) {
   auto svc = std::make_unique<KeyServiceImpl>(store, env);
-  KH_RETURN_IF_ERROR(svc->Load());
+  KH_RETURN_IF_ERROR(svc->Load(options.before_index_batch));
   return std::unique_ptr<KeyService>(std::move(svc));
 }
 
@@ -96,9 +98,31 @@ namespace {
 constexpr size_t kLoadBatch = 1024;
 constexpr size_t kLoadBatches = 4;
 
+// Runs `f`, turning an exception it throws (running out of memory, most likely) into an error:
+// thrown on the builder thread it would end the process, and on the reading thread it would leave
+// through callers that expect a Status. `step` names what failed, for the operator.
+// `f` returns a Status or nothing.
+template <typename F>
+Status LoadStep(const char* step, F&& f) {
+  try {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      f();
+      return OkStatus();
+    } else {
+      return f();
+    }
+  } catch (const std::exception& e) {
+    return Internal("the keys could not be loaded")
+        .WithLogDetail(std::string(step) + ": " + e.what());
+  } catch (...) {
+    return Internal("the keys could not be loaded")
+        .WithLogDetail(std::string(step) + ": unknown exception");
+  }
+}
+
 }  // namespace
 
-Status KeyServiceImpl::Load() {
+Status KeyServiceImpl::Load(const std::function<void()>& before_index_batch) {
   KH_ASSIGN_OR_RETURN(audit_salt_, store_.AuditSalt());
   store::Snapshot snap;
   bool indexed_rest = false;
@@ -108,18 +132,21 @@ Status KeyServiceImpl::Load() {
   // Builds and indexes the entries of the first `n` records of `batch`: the builder's work, on
   // the builder thread once there is one (it alone touches the index until it is joined).
   auto index_batch = [&](std::vector<KeyRecord>& batch, size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-      const KeyRecord& k = batch[i];
-      if (!k.credits_key_id.empty()) shared_credits.emplace_back(k.id, k.credits_key_id);
-      auto e = MakeEntry(k, nullptr, nullptr);
-      e->last_used_at = k.last_used_at;
-      e->last_used_stored = k.last_used_at;
-      // What IndexKeyLocked notes of each key.
-      if (e->kind == KeyKind::kRoot) root_key_ids_[e->id.str()] = e->id.str();
-      if (e->imported) has_imported_keys_.store(true, std::memory_order_relaxed);
-      entries.push_back(std::move(e));
-    }
-    keys_.InsertLoaded(entries);  // ids and hashes are unique in the store
+    return LoadStep("building the key index", [&] {
+      if (before_index_batch) before_index_batch();
+      for (size_t i = 0; i < n; ++i) {
+        const KeyRecord& k = batch[i];
+        if (!k.credits_key_id.empty()) shared_credits.emplace_back(k.id, k.credits_key_id);
+        auto e = MakeEntry(k, nullptr, nullptr);
+        e->last_used_at = k.last_used_at;
+        e->last_used_stored = k.last_used_at;
+        // What IndexKeyLocked notes of each key.
+        if (e->kind == KeyKind::kRoot) root_key_ids_[e->id.str()] = e->id.str();
+        if (e->imported) has_imported_keys_.store(true, std::memory_order_relaxed);
+        entries.push_back(std::move(e));
+      }
+      keys_.InsertLoaded(entries);  // ids and hashes are unique in the store
+    });
   };
 
   struct Handoff {
@@ -129,23 +156,28 @@ Status KeyServiceImpl::Load() {
     std::deque<std::pair<std::vector<KeyRecord>, size_t>> full;  // guarded by mu
     size_t allocated = 1;                                        // guarded by mu
     bool done = false;                                           // guarded by mu
+    Status failed;  // guarded by mu: why the builder stopped before it was done
     std::thread builder;
   } handoff;
-  size_t reserve = 0;  // set before the first batch is passed on
+  handoff.empty.reserve(kLoadBatches);  // giving a batch back never allocates
+  size_t reserve = 0;                   // set before the first batch is passed on
   auto build = [&] {
-    keys_.Reserve(reserve);
+    Status st = LoadStep("reserving the key index", [&] { keys_.Reserve(reserve); });
     std::unique_lock lock(handoff.mu);
-    for (;;) {
+    while (st.ok()) {
       handoff.cv.wait(lock, [&] { return handoff.done || !handoff.full.empty(); });
       if (handoff.full.empty()) return;
       auto [batch, n] = std::move(handoff.full.front());
       handoff.full.pop_front();
       lock.unlock();
-      index_batch(batch, n);
+      st = index_batch(batch, n);
       lock.lock();
       handoff.empty.push_back(std::move(batch));
       handoff.cv.notify_all();
     }
+    // The reader sees it at its next hand-off, or once the builder is joined.
+    handoff.failed = std::move(st);
+    handoff.cv.notify_all();
   };
   // Lets the builder finish the batches passed on, and joins it. Whatever way the load ends, this
   // runs before anything the builder uses goes away.
@@ -165,43 +197,52 @@ Status KeyServiceImpl::Load() {
   std::vector<KeyRecord> filling(kLoadBatch);
   size_t filled = 0;
   // Hands the filled batch to the builder (started with the first one) and takes an empty one.
+  // Errors: the builder's, once it has failed.
   auto pass_on = [&] {
-    std::unique_lock lock(handoff.mu);
-    handoff.full.emplace_back(std::move(filling), filled);
-    filled = 0;
-    if (!handoff.builder.joinable()) handoff.builder = std::thread(build);
-    handoff.cv.notify_all();
-    if (handoff.empty.empty() && handoff.allocated < kLoadBatches) {
-      ++handoff.allocated;
-      lock.unlock();
-      filling = std::vector<KeyRecord>(kLoadBatch);
-      return;
-    }
-    handoff.cv.wait(lock, [&] { return !handoff.empty.empty(); });
-    filling = std::move(handoff.empty.back());
-    handoff.empty.pop_back();
+    return LoadStep("passing keys to the index builder", [&]() -> Status {
+      std::unique_lock lock(handoff.mu);
+      if (!handoff.failed.ok()) return handoff.failed;
+      handoff.full.emplace_back(std::move(filling), filled);
+      filled = 0;
+      if (!handoff.builder.joinable()) handoff.builder = std::thread(build);
+      handoff.cv.notify_all();
+      if (handoff.empty.empty() && handoff.allocated < kLoadBatches) {
+        ++handoff.allocated;
+        lock.unlock();
+        filling = std::vector<KeyRecord>(kLoadBatch);
+        return OkStatus();
+      }
+      handoff.cv.wait(lock, [&] { return !handoff.empty.empty() || !handoff.failed.ok(); });
+      if (!handoff.failed.ok()) return handoff.failed;
+      filling = std::move(handoff.empty.back());
+      handoff.empty.pop_back();
+      return OkStatus();
+    });
   };
 
   KH_RETURN_IF_ERROR(store_.Load(snap, [&](KeyRecord&& k) {
-    if (!indexed_rest) {  // keys come after everything they refer to
-      // The count includes deleted rows: a store holding far more of those than live keys must
-      // not make the load hold a table for all of them; past the cap the table grows as it goes.
-      // Reserved by the builder (or below): zeroing the tables is not work for this thread.
-      constexpr uint64_t kMostReserved = 4'000'000;
-      reserve = static_cast<size_t>(std::min(snap.key_rows, kMostReserved));
-      IndexSnapshotLocked(std::move(snap));
-      indexed_rest = true;
-    }
-    filling[filled++] = std::move(k);
-    if (filled == kLoadBatch) pass_on();
-    return OkStatus();
+    return LoadStep("reading the keys", [&]() -> Status {
+      if (!indexed_rest) {  // keys come after everything they refer to
+        // The count includes deleted rows: a store holding far more of those than live keys
+        // must not make the load hold a table for all of them; past the cap the table grows as
+        // it goes. Reserved by the builder (or below): zeroing the tables is not work for this
+        // thread.
+        constexpr uint64_t kMostReserved = 4'000'000;
+        reserve = static_cast<size_t>(std::min(snap.key_rows, kMostReserved));
+        IndexSnapshotLocked(std::move(snap));
+        indexed_rest = true;
+      }
+      filling[filled++] = std::move(k);
+      return filled == kLoadBatch ? pass_on() : OkStatus();
+    });
   }));
   if (handoff.builder.joinable()) {
-    if (filled > 0) pass_on();
+    if (filled > 0) KH_RETURN_IF_ERROR(pass_on());
     join_builder.Join();
+    if (!handoff.failed.ok()) return handoff.failed;  // the builder is joined: no lock needed
   } else {
-    keys_.Reserve(reserve);
-    index_batch(filling, filled);  // too few keys to be worth a thread
+    KH_RETURN_IF_ERROR(LoadStep("reserving the key index", [&] { keys_.Reserve(reserve); }));
+    KH_RETURN_IF_ERROR(index_batch(filling, filled));  // too few keys to be worth a thread
   }
   if (!indexed_rest) IndexSnapshotLocked(std::move(snap));
   LinkSharedCreditsLocked(shared_credits);

@@ -51,11 +51,21 @@ namespace keyhold::service {
 class UsageRecorder;
 class BruteForceGuard;
 
+// How KeyService::Open loads.
+struct KeyServiceOptions {
+  // For tests: called before each batch of loaded keys is indexed, on the thread building the
+  // index (the loading thread itself when there are too few keys to start one). A test makes it
+  // throw, as running out of memory there would.
+  std::function<void()> before_index_batch;
+};
+
 class KeyService {
  public:
   // Loads the live state from `store`. Both must outlive the service.
-  // Errors: whatever the store's Load returns.
-  static StatusOr<std::unique_ptr<KeyService>> Open(store::Store& store, Env& env);
+  // Errors: whatever the store's Load returns; kInternal if building the index of the keys
+  // fails (an exception, such as running out of memory, on any thread of the load).
+  static StatusOr<std::unique_ptr<KeyService>> Open(store::Store& store, Env& env,
+                                                    const KeyServiceOptions& options = {});
   virtual ~KeyService() = default;
 
   // --- root keys -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <new>
 #include <set>
 #include <thread>
 
@@ -818,6 +819,65 @@ TEST_F(KeyServiceTest, AReloadOfManyKeysKeepsEachWithItsOwnFields) {
   for (size_t i = 0; i < keys.size(); i += 97) {
     EXPECT_EQ(Verify(std::string(keys[i].key.Reveal())), VerifyCode::kValid) << i;
   }
+}
+
+// An exception while the loaded keys are indexed (running out of memory, most likely) fails the
+// load with an error for the operator, and the process lives on: thrown on the thread that
+// builds the index of many keys, at its first batch, a later one or the last (passed on once the
+// store has been read), or on the loading thread, which indexes a few keys itself.
+TEST_F(KeyServiceTest, AnExceptionWhileIndexingLoadedKeysFailsTheLoad) {
+  std::string api = NewApi();
+  for (int round = 0; round < 10; ++round) {
+    ASSERT_TRUE(svc_->CreateKeys(root_, {.api_id = api}, 500).ok());
+  }
+  svc_.reset();
+  const std::thread::id loading_thread = std::this_thread::get_id();
+  std::atomic<int> batches{0};
+  std::atomic<bool> on_loading_thread{false};
+  auto count = [&] {
+    if (std::this_thread::get_id() == loading_thread) on_loading_thread = true;
+    return batches++;
+  };
+  auto loaded = KeyService::Open(*faulty_, env_, {.before_index_batch = [&] { count(); }});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ((*loaded)->KeyCount(), 5001u);
+  loaded->reset();  // released before the next loads
+  const int all = batches.exchange(0);
+  ASSERT_GE(all, 3);
+  EXPECT_FALSE(on_loading_thread) << "many keys are indexed on a thread of their own";
+  auto expect_failed = [](const StatusOr<std::unique_ptr<KeyService>>& svc) {
+    ASSERT_FALSE(svc.ok());
+    EXPECT_EQ(svc.status().code(), StatusCode::kInternal);
+    EXPECT_EQ(svc.status().message(), "the keys could not be loaded");
+    EXPECT_EQ(svc.status().log_detail(), "building the key index: std::bad_alloc");
+  };
+  for (int failing : {0, 1, all - 1}) {
+    batches = 0;
+    auto svc = KeyService::Open(*faulty_, env_, {.before_index_batch = [&] {
+      if (count() == failing) throw std::bad_alloc();
+    }});
+    SCOPED_TRACE(failing);
+    expect_failed(svc);
+  }
+  EXPECT_FALSE(on_loading_thread);
+
+  testing::TempDir few_dir;
+  auto few = store::SqliteStore::Open(few_dir.path() + "/k.db");
+  ASSERT_TRUE(few.ok());
+  {
+    auto svc = KeyService::Open(**few, env_);
+    ASSERT_TRUE(svc.ok());
+    ASSERT_TRUE((*svc)->Bootstrap("root").ok());
+  }
+  auto svc = KeyService::Open(**few, env_, {.before_index_batch = [&] {
+    count();
+    throw std::bad_alloc();
+  }});
+  expect_failed(svc);
+  EXPECT_TRUE(on_loading_thread) << "a few keys are indexed on the loading thread";
+  // Nothing was left half done: without the failure, both load.
+  EXPECT_TRUE(KeyService::Open(**few, env_).ok());
+  EXPECT_TRUE(KeyService::Open(*faulty_, env_).ok());
 }
 
 }  // namespace

@@ -37,6 +37,8 @@ test("serve on an empty directory bootstraps and prints the root key on stdout o
   const s = await new Server().start();
   assert.match(s.rootKey, /^khr_/);
   assert.ok(!s.stderr.includes(s.rootKey));
+  // Set before SQLite initializes, as it can only be.
+  assert.doesNotMatch(s.stderr, /memory statistics/);
   await s.ok("apis.createApi", { name: "x" });
   const { code } = await s.stop();
   assert.equal(code, 0);
@@ -55,6 +57,57 @@ test("a second server on the same data directory is refused; a killed one releas
   await s.stop("SIGKILL");
   const again = await new Server({ dataDir: s.dataDir }).start();
   await again.stop();
+});
+
+test("a directory whose database is a link to a served one is refused; SQLite's locks still work", async () => {
+  const a = await new Server().start();
+  const { apiId: before } = await a.ok("apis.createApi", { name: "before" });
+  const other = path.join(tempDir(), "data");
+  fs.mkdirSync(other, { mode: 0o700 });
+  fs.copyFileSync(path.join(a.dataDir, "master.key"), path.join(other, "master.key"));
+  fs.symlinkSync(path.join(a.dataDir, "keyhold.db"), path.join(other, "keyhold.db"));
+  const refused = new Server({ dataDir: other });
+  await assert.rejects(refused.start(), /another keyhold server is serving the database /);
+  assert.ok(!refused.stdout.includes("khr_"), "a refused server creates no root key");
+  // The first serves on, and a reader beside it (SQLite's own locks) sees its writes.
+  const { apiId: after } = await a.ok("apis.createApi", { name: "after" });
+  const verify = await cli(["audit", "verify", "--data-dir", a.dataDir]);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  await a.stop();
+  // Once it has stopped, the database is served through the link, with all it holds.
+  const b = await new Server({ dataDir: other }).start();
+  assert.equal(b.rootKey, undefined, "the linked database already has its root key");
+  b.rootKey = a.rootKey;
+  for (const apiId of [before, after]) await b.ok("apis.getApi", { apiId });
+  // And the first directory is now the one refused.
+  await assert.rejects(new Server({ dataDir: a.dataDir }).start(), /another keyhold server is serving the database /);
+  await b.stop();
+});
+
+test("servers started at once on a new directory: one serves, the others are refused for that alone", async () => {
+  for (let round = 0; round < 30; round++) {
+    const dataDir = path.join(tempDir(), "data");
+    const servers = [1, 2, 3, 4].map(() => new Server({ dataDir }));
+    const started = await Promise.allSettled(servers.map((s) => s.start()));
+    const why = started.map((r) => r.reason?.message ?? "started").join("\n");
+    const winners = servers.filter((_, i) => started[i].status === "fulfilled");
+    assert.equal(winners.length, 1, `round ${round}: ${why}`);
+    const [winner] = winners;
+    for (const loser of servers.filter((s) => s !== winner)) {
+      assert.equal((await loser.exited).code, 1, `round ${round}`);
+      // The lock's refusal and no other complaint: not a master key file half written by the
+      // winner, nor a directory or file that the winner created first.
+      const complaints = loser.stderr
+        .split("\n")
+        .filter((l) => /\[(error|warning|critical)\]|cannot|must/i.test(l));
+      assert.equal(complaints.length, 1, `round ${round}: ${loser.stderr}`);
+      assert.match(complaints[0], /another keyhold server is serving /, `round ${round}`);
+      assert.ok(!loser.stdout.includes("khr_"), "a refused server creates no root key");
+    }
+    assert.match(winner.rootKey, /^khr_/);
+    await winner.ok("apis.createApi", { name: `round${round}` });
+    assert.equal((await winner.stop()).code, 0);
+  }
 });
 
 test("a loose master key file is refused", async () => {

@@ -30,11 +30,6 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
       options.change_retention > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return InvalidArgument("change_retention must be at least 1 and fit in 63 bits");
   }
-  // SQLite's memory statistics take a process-wide lock around every allocation, which every
-  // connection's thread then contends for; nothing here reads them. Turning them off is possible
-  // only before SQLite initializes (the first Open, in the server): afterwards this does nothing.
-  static const int no_memory_statistics = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  (void)no_memory_statistics;
   sqlite3* db = nullptr;
   int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_FULLMUTEX,
@@ -70,6 +65,13 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
     KH_RETURN_IF_ERROR(store->PruneLocked());  // the retention may be shorter than last time
   }
   return store;
+}
+
+Status SqliteStore::TurnOffMemoryStatistics() {
+  const int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  if (rc == SQLITE_OK) return OkStatus();
+  std::string why = rc == SQLITE_MISUSE ? "SQLite was already initialized" : sqlite3_errstr(rc);
+  return FailedPrecondition("SQLite's memory statistics stay on (slower, not wrong): " + why);
 }
 
 SqliteStore::SqliteStore(sqlite3* db, const SqliteOptions& options, std::string reader_path)
@@ -319,7 +321,11 @@ StatusOr<bool> HoldLinks(sqlite3* db, size_t most,
     std::string sql = std::string(kLinkQueries[t]) + " LIMIT ?";
     Stmt s(db, sql.c_str());
     if (!s.ok()) return EngineError(db, Access::kRead, "prepare key links");
-    s.Bind(1, static_cast<int64_t>(most - held + 1));
+    // One row past what may be held tells whether there are more. Saturated: `most` may be as
+    // large as SIZE_MAX (no bound), where one more would wrap to a limit of none at all.
+    const size_t room = most - held;
+    constexpr auto kNoLimit = static_cast<size_t>(std::numeric_limits<int64_t>::max());
+    s.Bind(1, static_cast<int64_t>(room >= kNoLimit ? kNoLimit : room + 1));
     KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "read key links", [&] {
       ++held;
       links[s.Text(0)][t].push_back(s.Text(1));

@@ -48,7 +48,7 @@ struct SqliteOptions {
   // Loading: with at most this many rows in the key link tables (permissions, roles and root
   // permissions of keys), the links are held in memory (about 200 bytes a row) and the keys read
   // in table order, the fastest; with more, the keys are read in id order and joined with their
-  // links as they stream, in bounded memory.
+  // links as they stream, in bounded memory. Any value is valid: SIZE_MAX holds every link.
   size_t most_links_held = 16'384;
 };
 
@@ -62,6 +62,14 @@ class SqliteStore final : public Store {
   static StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path,
                                                      const SqliteOptions& options = {});
   ~SqliteStore() override;
+
+  // Turns off SQLite's memory statistics for the whole process: with them on, every allocation
+  // of every connection takes one process-wide lock, which the connections' threads contend
+  // for, and nothing in keyhold reads them. The server does this once as it starts.
+  // REQUIRES: no other thread is using SQLite.
+  // Errors: kFailedPrecondition if SQLite is already initialized (as it is once any store has
+  // been opened): the statistics then stay on, which is slower, never wrong.
+  static Status TurnOffMemoryStatistics();
 
   Status Load(Snapshot& snap, const KeyVisitor& on_key) override;
   Status Apply(const WriteBatch& batch) override;

@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -123,7 +125,11 @@ TEST(SqliteLoad, KeysGetTheSameLinksWhetherTheLinksAreHeldOrJoinedAsTheyStream) 
   EXPECT_EQ(held[5], "key_06:perm_a,perm_b,;role_a,;;");
   EXPECT_EQ(held[19], "key_20:perm_a,perm_b,;;*,api.*.read_key,;");
   EXPECT_EQ(held[20], "key_21:;;;");
-  for (size_t most : {size_t{0}, size_t{1}, size_t{10}, size_t{23}, size_t{24}}) {
+  // Bounds as large as size_t holds (no bound at all) hold every link too.
+  constexpr size_t kMax = std::numeric_limits<size_t>::max();
+  for (size_t most : {size_t{0}, size_t{1}, size_t{10}, size_t{23}, size_t{24}, kMax - 1, kMax,
+                      static_cast<size_t>(std::numeric_limits<int64_t>::max()),
+                      static_cast<size_t>(std::numeric_limits<int64_t>::max()) + 1}) {
     EXPECT_EQ(links_of(most), held) << most;
   }
 }
@@ -383,6 +389,28 @@ TEST(SqliteStoreTest, AFailedReadAuditBatchFailsEveryReadInIt) {
   EXPECT_EQ((*entries)[0].request_id, "before");
   EXPECT_EQ((*entries)[1].request_id, "after");
   EXPECT_FALSE(audit::VerifyChain(*entries, audit::kGenesis, 1).has_value());
+}
+
+// Memory statistics can be turned off only before SQLite initializes: in a fresh process (the
+// check runs in a child started anew) it works, and the library then counts no memory; once
+// SQLite is initialized the refusal is reported, not ignored.
+TEST(SqliteMemoryStatistics, TurnedOffBeforeSQLiteInitializesAndRefusedAfter) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // a child that re-executes: SQLite unused
+  EXPECT_EXIT(
+      {
+        if (!SqliteStore::TurnOffMemoryStatistics().ok()) std::_Exit(1);
+        auto s = SqliteStore::Open(":memory:");  // a file would outlive the child
+        if (!s.ok() || !(*s)->Apply(PutKey("key_01", 1)).ok()) std::_Exit(2);
+        sqlite3_int64 used = -1;
+        sqlite3_int64 highest = -1;
+        sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &used, &highest, 0);
+        std::_Exit(used == 0 && highest == 0 ? 0 : 3);
+      },
+      ::testing::ExitedWithCode(0), "");
+  ASSERT_EQ(sqlite3_initialize(), SQLITE_OK);
+  Status st = SqliteStore::TurnOffMemoryStatistics();
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("already initialized"), std::string::npos) << st.message();
 }
 
 }  // namespace
