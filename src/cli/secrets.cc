@@ -165,6 +165,7 @@ struct SecretFlags {
   std::string stage;  // a rotation stage: current, pending or previous
   std::string field;
   bool json_output = false;
+  bool recursive = false;
   int32_t max_versions = -1;
   std::string cas_required;  // "true" / "false" / ""
   std::string delete_version_after;
@@ -235,25 +236,44 @@ int List(const SecretFlags& f) {
   if (!target.ends_with('/')) target += "/";
   auto client = ApiClient::FromEnvironment();
   if (!client.ok()) return Usage(client.status());
-  auto r = client->Vault("LIST", target, nullptr);
-  if (!r.ok()) {
-    std::fprintf(stderr, "error: %s\n", r.status().message().c_str());
-    return kExitUnreachable;
-  }
-  if (r->http_status == 404) {
-    if (f.json_output) std::printf("[]\n");
-    if (!f.json_output) std::printf("no secrets\n");
-    return 0;
-  }
-  if (r->http_status != 200) {
-    PrintVaultError(*r);
-    return kExitApiError;
-  }
-  const json& keys = r->body["data"]["keys"];
+  // Recursive: every secret under the folder, following the pages to the end.
+  json keys = json::array();
+  size_t listed = 0;
+  std::optional<std::string> after;
+  do {
+    std::string page_target = target;
+    if (f.recursive) {
+      page_target += "?recursive=true";
+      if (after) page_target += "&after=" + Encode(*after);
+    }
+    auto r = client->Vault("LIST", page_target, nullptr);
+    if (!r.ok()) {
+      std::fprintf(stderr, "error: %s\n", r.status().message().c_str());
+      return kExitUnreachable;
+    }
+    if (r->http_status == 404) break;
+    if (r->http_status != 200) {
+      PrintVaultError(*r);
+      return kExitApiError;
+    }
+    const json& data = r->body["data"];
+    for (const auto& k : data["keys"]) {
+      ++listed;
+      if (f.json_output) {
+        keys.push_back(k);
+      } else {
+        std::printf("%s\n", k.get<std::string>().c_str());
+      }
+    }
+    after.reset();
+    if (f.recursive && data.contains("next_after") && data["next_after"].is_string()) {
+      after = data["next_after"].get<std::string>();
+    }
+  } while (after);
   if (f.json_output) {
     std::printf("%s\n", keys.dump(2).c_str());
-  } else {
-    for (const auto& k : keys) std::printf("%s\n", k.get<std::string>().c_str());
+  } else if (listed == 0) {
+    std::printf("no secrets\n");
   }
   return 0;
 }
@@ -336,6 +356,7 @@ void AddSecretsCommands(CLI::App& app, int& code) {
 
   auto* list = secrets->add_subcommand("list", "list the names in a folder");
   list->add_option("FOLDER", f.ref, "MOUNT or MOUNT/FOLDER")->required();
+  list->add_flag("--recursive", f.recursive, "every secret under the folder, at any depth");
   list->callback([&] { code = List(f); });
 
   for (const char* kind : {"delete", "undelete", "destroy"}) {

@@ -311,6 +311,55 @@ class SecretServiceImpl final : public SecretService {
     return Children(ctx, mount, folder);
   }
 
+  StatusOr<ListPage> ListRecursive(const RequestContext& ctx, const std::string& mount,
+                                   const std::string& folder, const std::string& after,
+                                   int limit) override {
+    KH_RETURN_IF_ERROR(CheckMount(mount));
+    if (!folder.empty() &&
+        (!folder.ends_with('/') ||
+         !IsValidSecretPath(std::string_view(folder).substr(0, folder.size() - 1)))) {
+      return InvalidArgument("invalid folder path");
+    }
+    if (limit < 1 || limit > kMaxListPage) {
+      return InvalidArgument("limit must be 1 to " + std::to_string(kMaxListPage));
+    }
+    if (after.size() > 4096) return InvalidArgument("after is too long");
+    if (!SecretListReaches(ctx.actor.permissions, mount + "/" + folder)) {
+      return Deny(ctx, "secret.list", mount, folder);
+    }
+    KH_RETURN_IF_ERROR(RequireMount(mount));
+    const auto& held = ctx.actor.permissions;
+    ListPage page;
+    std::string from = folder + after;
+    // Stored paths looked at for one page: enough for a caller who may list a tenth of a folder
+    // to fill a page, bounded for one who may list almost none of it.
+    size_t budget = static_cast<size_t>(limit) * 10;
+    while (page.keys.size() < static_cast<size_t>(limit)) {
+      if (ctx.Expired(std::chrono::steady_clock::now())) {
+        return Unavailable("listing took too long; list a narrower folder");
+      }
+      if (budget == 0) {  // more may follow: the caller goes on from here
+        page.next_after = from.substr(folder.size());
+        return page;
+      }
+      int want = static_cast<int>(std::min<size_t>(budget, 1000));
+      KH_ASSIGN_OR_RETURN(auto paths, store_.ListSecretPaths(mount, folder, from, want));
+      budget -= std::min(budget, paths.size());
+      bool full = false;
+      for (const std::string& p : paths) {
+        from = p;
+        if (SecretAccessGranted(held, "list", Target(mount, p))) {
+          page.keys.push_back(p.substr(folder.size()));
+          full = page.keys.size() == static_cast<size_t>(limit);
+          if (full) break;
+        }
+      }
+      if (!full && paths.size() < static_cast<size_t>(want)) return page;  // nothing further
+    }
+    page.next_after = from.substr(folder.size());
+    return page;
+  }
+
   StatusOr<MountConfig> ReadMountConfig(const RequestContext& ctx,
                                         const std::string& mount) override {
     KH_RETURN_IF_ERROR(CheckMount(mount));

@@ -180,6 +180,20 @@ class SecretService {
   virtual StatusOr<std::vector<std::string>> List(const RequestContext& ctx,
                                                   const std::string& mount,
                                                   const std::string& folder) = 0;
+  // One page of every secret under `folder`, at any depth: paths relative to the folder, sorted,
+  // only those the caller may list, the first after `after` (relative too; "" for the start), at
+  // most `limit` (1 to kMaxListPage). `next_after` is set when there may be more: pass it as
+  // `after` for the next page. A page looks at no more than a bounded number of stored paths, so
+  // it can hold fewer than `limit` (even none) and still have a next one. Needs list reaching
+  // somewhere under the folder. Errors: as List; kInvalidArgument for a limit out of range.
+  struct ListPage {
+    std::vector<std::string> keys;
+    std::optional<std::string> next_after;
+  };
+  static constexpr int kMaxListPage = 10'000;
+  virtual StatusOr<ListPage> ListRecursive(const RequestContext& ctx, const std::string& mount,
+                                           const std::string& folder, const std::string& after,
+                                           int limit) = 0;
 
   // Mounts. Reading a mount's config needs read on "<mount>"; changing it, or enabling a new
   // mount, needs update on "<mount>". Errors: EnableMount: kAlreadyExists if it exists,

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -269,6 +270,93 @@ TEST_F(SecretsTest, ListShowsOnlyWhatTheCallerMayList) {
   EXPECT_EQ(secrets_->List(reader, "secret", "").status().code(), StatusCode::kPermissionDenied);
   EXPECT_TRUE(secrets_->List(admin_, "secret", "nothing/")->empty());
   EXPECT_EQ(secrets_->List(admin_, "secret", "bad").status().code(), StatusCode::kInvalidArgument);
+}
+
+// Every secret under a folder at any depth, a page at a time: paging with `after` gives each
+// path once, in order, whatever the page size, and only the paths the caller may list.
+TEST_F(SecretsTest, RecursiveListPagesThroughEverySecretTheCallerMayList) {
+  std::vector<std::string> under;
+  for (int i = 0; i < 25; ++i) {
+    std::string p = "app/" +
+                    std::string(i % 3 == 0   ? "deep/er/"
+                                : i % 3 == 1 ? "mid/"
+                                             : "") +
+                    "s" + std::to_string(100 + i);
+    ASSERT_TRUE(Put(p, "{}").ok());
+    under.push_back(p.substr(4));
+  }
+  ASSERT_TRUE(Put("apps", "{}").ok());  // beside the folder, not in it
+  ASSERT_TRUE(Put("other/x", "{}").ok());
+  std::sort(under.begin(), under.end());
+  auto pages = [&](const RequestContext& ctx, int limit, int* count) {
+    std::vector<std::string> got;
+    std::string after;
+    *count = 0;
+    for (;;) {
+      auto page = secrets_->ListRecursive(ctx, "secret", "app/", after, limit);
+      EXPECT_TRUE(page.ok()) << page.status().message();
+      if (!page.ok() || ++*count > 100) break;
+      EXPECT_LE(page->keys.size(), static_cast<size_t>(limit));
+      got.insert(got.end(), page->keys.begin(), page->keys.end());
+      if (!page->next_after) break;
+      after = *page->next_after;
+    }
+    return got;
+  };
+  int count = 0;
+  for (int limit : {1, 2, 7, 25, 1000}) {
+    EXPECT_EQ(pages(admin_, limit, &count), under) << "limit " << limit;
+  }
+  EXPECT_EQ(pages(admin_, 1000, &count), under);
+  EXPECT_EQ(count, 1);
+  // Only what the caller may list: a caller allowed one sub-folder gets it, even across pages
+  // that look at the rest first.
+  RequestContext mid = Caller("key_mid", {"secret.list:secret/app/mid/*"});
+  std::vector<std::string> mids;
+  for (const auto& p : under) {
+    if (p.starts_with("mid/")) mids.push_back(p);
+  }
+  EXPECT_EQ(pages(mid, 1, &count), mids);
+  EXPECT_EQ(pages(mid, 3, &count), mids);
+  // Refusals (audited, as List's), bad limits, a bad folder.
+  RequestContext none = Caller("key_none", {"secret.read:secret/*"});
+  EXPECT_EQ(secrets_->ListRecursive(none, "secret", "app/", "", 10).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(Audit().back().action, "secret.list");
+  EXPECT_EQ(Audit().back().outcome, "denied");
+  for (int bad : {0, -1, SecretService::kMaxListPage + 1}) {
+    EXPECT_EQ(secrets_->ListRecursive(admin_, "secret", "app/", "", bad).status().code(),
+              StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(secrets_->ListRecursive(admin_, "secret", "app", "", 10).status().code(),
+            StatusCode::kInvalidArgument);
+  auto nothing = secrets_->ListRecursive(admin_, "secret", "nothing/", "", 10);
+  ASSERT_TRUE(nothing.ok());
+  EXPECT_TRUE(nothing->keys.empty());
+  EXPECT_FALSE(nothing->next_after);
+  // The whole mount from the top.
+  auto top = secrets_->ListRecursive(admin_, "secret", "", "", 1000);
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ(top->keys.size(), under.size() + 2);
+}
+
+// A caller who may list almost nothing of a big folder gets pages that look at a bounded number
+// of paths each, possibly empty, each with where to go on, and in the end every path it may list.
+TEST_F(SecretsTest, RecursiveListLooksAtABoundedNumberOfPathsPerPage) {
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(Put("big/s" + std::to_string(100 + i), "{}").ok());
+  RequestContext one = Caller("key_one", {"secret.list:secret/big/s159"});
+  std::vector<std::string> got;
+  std::string after;
+  int pages = 0;
+  for (; pages < 100; ++pages) {
+    auto page = secrets_->ListRecursive(one, "secret", "big/", after, 2);  // looks at 20 a page
+    ASSERT_TRUE(page.ok());
+    got.insert(got.end(), page->keys.begin(), page->keys.end());
+    if (!page->next_after) break;
+    after = *page->next_after;
+  }
+  EXPECT_EQ(got, std::vector<std::string>{"s159"});
+  EXPECT_EQ(pages, 3);  // 20 paths, 20, 20 (with s159), then an empty last page: the end
 }
 
 TEST_F(SecretsTest, ReadsChangesAndRefusalsAreAuditedWithoutValues) {

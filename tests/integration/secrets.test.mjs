@@ -100,6 +100,48 @@ test("no token, a wrong token, or a wrong mount", async () => {
   assert.match(raw, /"keys":\[/);
 });
 
+test("recursive LIST pages through every secret under a folder that the caller may list", async () => {
+  const paths = [];
+  for (let i = 0; i < 12; i++) {
+    const p = `tree/${i % 2 ? "a/b/" : ""}n${String(i).padStart(2, "0")}`;
+    assert.equal((await v1("POST", `secret/data/${p}`, { data: { v: i } })).status, 200);
+    paths.push(p.slice("tree/".length));
+  }
+  paths.sort();
+  // Plain LIST is Vault's: one level, folders ending in "/".
+  const plain = await v1("LIST", "secret/metadata/tree/");
+  assert.deepEqual(plain.body.data.keys, ["a/", ...paths.filter((p) => !p.includes("/"))]);
+  const got = [];
+  let after = null;
+  for (let pages = 0; pages < 20; pages++) {
+    const q = `recursive=true&limit=5${after === null ? "" : `&after=${encodeURIComponent(after)}`}`;
+    const r = await v1("GET", `secret/metadata/tree/?list=true&${q}`);
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.body.data.keys.length <= 5);
+    got.push(...r.body.data.keys);
+    if (r.body.data.next_after === undefined) break;
+    after = r.body.data.next_after;
+  }
+  assert.deepEqual(got, paths);
+  // The LIST verb too; a caller sees only what it may list; an empty folder is Vault's 404.
+  const raw = await rawExchange(
+    s.port,
+    `LIST /v1/secret/metadata/tree/a/?recursive=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Vault-Token: ${s.rootKey}\r\n\r\n`,
+  );
+  assert.match(raw, /^HTTP\/1\.1 200/);
+  assert.match(raw, /"keys":\["b\/n01","b\/n03"/);
+  const narrow = await s.ok("rootKeys.createRootKey", { permissions: ["secret.list:secret/tree/a/*"] });
+  const seen = await v1("GET", "secret/metadata/tree/?list=true&recursive=true", undefined, { token: narrow.key });
+  assert.deepEqual(seen.body.data.keys, paths.filter((p) => p.startsWith("a/")));
+  const refused = await v1("GET", "secret/metadata/other/?list=true&recursive=true", undefined, { token: narrow.key });
+  assert.equal(refused.status, 403);
+  assert.equal((await v1("GET", "secret/metadata/empty/?list=true&recursive=true")).status, 404);
+  for (const bad of ["0", "-1", "x", "10001", ""]) {
+    const r = await v1("GET", `secret/metadata/tree/?list=true&recursive=true&limit=${bad}`);
+    assert.equal(r.status, 400, `limit=${bad}`);
+  }
+});
+
 test("a narrow root key sees and touches only its globs, and each refusal is audited", async () => {
   await v1("POST", "secret/data/helpdesk/smtp", { data: { password: "p1" } });
   await v1("POST", "secret/data/crm/stripe", { data: { key: "k1" } });

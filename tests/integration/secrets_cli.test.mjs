@@ -40,6 +40,11 @@ test("put from arguments, a file and stdin; get; list; values never echoed", asy
   assert.deepEqual(JSON.parse(r.stdout).data, { user: "mailer", password: "cli-pass-1" });
   r = await cli(["secrets", "list", "secret/mail"], { env });
   assert.equal(r.stdout, "imap\nsmtp\n");
+  r = await cli(["secrets", "list", "secret", "--recursive"], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "mail/imap\nmail/smtp\n");
+  r = await cli(["secrets", "list", "secret/mail", "--recursive", "--json"], { env });
+  assert.deepEqual(JSON.parse(r.stdout), ["imap", "smtp"]);
   r = await cli(["secrets", "list", "secret/none"], { env });
   assert.equal(r.code, 0);
   assert.equal(r.stdout, "no secrets\n");

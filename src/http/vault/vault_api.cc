@@ -463,7 +463,7 @@ HttpResponse VaultApi::Data(RequestContext& ctx, const HttpRequest& req, const K
 
 HttpResponse VaultApi::Metadata(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
   if (req.method == "LIST" || (req.method == "GET" && QueryTrue(QueryParam(req.target, "list")))) {
-    return List(ctx, route);
+    return List(ctx, req, route);
   }
   if (req.method == "GET") {
     auto m = secrets_->ReadMetadata(ctx, route.mount, route.path);
@@ -525,13 +525,37 @@ HttpResponse VaultApi::Metadata(RequestContext& ctx, const HttpRequest& req, con
   return VaultError(405, "");
 }
 
-HttpResponse VaultApi::List(RequestContext& ctx, const KvPath& route) {
+HttpResponse VaultApi::List(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
   std::string folder = route.path;
   if (!folder.empty() && !folder.ends_with('/')) folder += '/';
+  if (QueryTrue(QueryParam(req.target, "recursive"))) return ListRecursive(ctx, req, route, folder);
   auto names = secrets_->List(ctx, route.mount, folder);
   if (!names.ok()) return ErrorOf(names.status());
   if (names->empty()) return VaultError(404, "");
   return Envelope(ctx, 200, {{"keys", *names}});
+}
+
+// Beyond Vault: every secret under the folder, at any depth, a page at a time:
+// `?recursive=true[&limit=N][&after=PATH]`. `keys` are paths relative to the folder; `next_after`,
+// when present, is the `after` of the next page. An empty first page is Vault's empty LIST, 404.
+HttpResponse VaultApi::ListRecursive(RequestContext& ctx, const HttpRequest& req,
+                                     const KvPath& route, const std::string& folder) {
+  int limit = kDefaultListPage;
+  if (auto v = QueryParam(req.target, "limit")) {
+    if (v->empty() || v->size() > 5 ||
+        !std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return VaultError(400, "limit must be a whole number from 1 to " +
+                                 std::to_string(service::SecretService::kMaxListPage));
+    }
+    limit = std::stoi(*v);
+  }
+  std::string after = QueryParam(req.target, "after").value_or("");
+  auto page = secrets_->ListRecursive(ctx, route.mount, folder, after, limit);
+  if (!page.ok()) return ErrorOf(page.status());
+  if (page->keys.empty() && !page->next_after && after.empty()) return VaultError(404, "");
+  json data = {{"keys", page->keys}};
+  if (page->next_after) data["next_after"] = *page->next_after;
+  return Envelope(ctx, 200, std::move(data));
 }
 
 HttpResponse VaultApi::Versions(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {

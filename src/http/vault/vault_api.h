@@ -117,7 +117,10 @@ class VaultApi final : public Surface {
   HttpResponse Metadata(RequestContext& ctx, const HttpRequest& req, const KvPath& route);
   HttpResponse Versions(RequestContext& ctx, const HttpRequest& req, const KvPath& route);
   HttpResponse Config(RequestContext& ctx, const HttpRequest& req, const KvPath& route);
-  HttpResponse List(RequestContext& ctx, const KvPath& route);
+  HttpResponse List(RequestContext& ctx, const HttpRequest& req, const KvPath& route);
+  HttpResponse ListRecursive(RequestContext& ctx, const HttpRequest& req, const KvPath& route,
+                             const std::string& folder);
+  static constexpr int kDefaultListPage = 1000;
   // Vault's success envelope around `data`.
   HttpResponse Envelope(const RequestContext& ctx, int status, nlohmann::json data) const;
 
