@@ -160,15 +160,29 @@ class SecretServiceImpl final : public SecretService {
 
   bool ReadLater(const RequestContext& ctx, const std::string& mount, const std::string& path,
                  int64_t version, std::function<void(StatusOr<SecretValue>)> done) override {
-    // What would wait, or is rare enough not to matter, is left to Read: reads that would wait
-    // for the writer's connection, a refusal (it is audited), mounts to read again, bad input.
-    if (!store_.ReadsSecretsBesideWriters() || version < 0 || !CheckPath(mount, path).ok() ||
+    // What would wait, or is rare enough not to matter, is left to Read: a refusal (it is
+    // audited), mounts to read again, a read that would wait for the store, bad input.
+    if (version < 0 || !CheckPath(mount, path).ok() ||
         !SecretAccessGranted(ctx.actor.permissions, "read", Target(mount, path)) ||
         !MountKnownNow(mount)) {
       return false;
     }
+    auto now = store_.TryReadSecretNow(mount, path, version);
+    if (!now) return false;
+    if (!now->ok()) {
+      done(now->status());
+      return true;
+    }
     int64_t wanted = 0;
-    StatusOr<SecretValue> out = OpenVersion(mount, path, version, wanted);
+    store::Store::SecretReadNow& read = now->value();
+    StatusOr<SecretValue> out =
+        OpenKept(mount, path, read.secret, version, wanted,
+                 [&](int64_t v) -> StatusOr<store::SecretVersionRecord> {
+                   if (!read.version || read.version->version != v) {
+                     return NotFound("no such secret version", "data/secret_not_found");
+                   }
+                   return std::move(*read.version);
+                 });
     if (!out.ok() || !out->available) {
       done(std::move(out));
       return true;
@@ -594,6 +608,15 @@ class SecretServiceImpl final : public SecretService {
   StatusOr<SecretValue> OpenVersion(const std::string& mount, const std::string& path,
                                     int64_t version, int64_t& wanted) {
     KH_ASSIGN_OR_RETURN(store::SecretRecord rec, store_.ReadSecret(mount, path));
+    return OpenKept(mount, path, rec, version, wanted,
+                    [&](int64_t v) { return store_.ReadSecretVersion(mount, path, v); });
+  }
+
+  // OpenVersion of the secret `rec`, whose sealed versions `sealed_of` gives.
+  StatusOr<SecretValue> OpenKept(
+      const std::string& mount, const std::string& path, store::SecretRecord& rec, int64_t version,
+      int64_t& wanted,
+      const std::function<StatusOr<store::SecretVersionRecord>(int64_t)>& sealed_of) {
     wanted = version == 0 ? rec.current_version : version;
     auto kept = std::find_if(rec.versions.begin(), rec.versions.end(),
                              [&](const auto& v) { return v.version == wanted; });
@@ -604,8 +627,7 @@ class SecretServiceImpl final : public SecretService {
     out.version = InfoOf(*kept);
     out.custom_metadata_json = std::move(rec.custom_metadata_json);
     if (!Available(*kept, env_.NowMillis())) return out;
-    KH_ASSIGN_OR_RETURN(store::SecretVersionRecord sealed,
-                        store_.ReadSecretVersion(mount, path, wanted));
+    KH_ASSIGN_OR_RETURN(store::SecretVersionRecord sealed, sealed_of(wanted));
     crypto::Envelope e{sealed.kek_term, std::move(sealed.wrapped_key),
                        std::move(sealed.ciphertext)};
     auto value = ring_->Open(Aad(mount, path, wanted), e);

@@ -69,6 +69,32 @@ TEST_P(SecretStoreContract, VersionsAreWrittenInOrderWithTheirAuditEntry) {
   EXPECT_EQ((*audit)[0].action, "secret.write");
 }
 
+// A read without waiting, where the store offers one, gives what ReadSecret and
+// ReadSecretVersion give together.
+TEST_P(SecretStoreContract, AReadWithoutWaitingGivesTheSecretAndTheVersionAsked) {
+  auto s = Open();
+  ASSERT_TRUE(s->WriteSecretVersion(Write("app", 0)).ok());
+  ASSERT_TRUE(s->WriteSecretVersion(Write("app", 1, 2000)).ok());
+  auto current = s->TryReadSecretNow("secret", "app", 0);
+  if (!current) GTEST_SKIP() << "this store has no reads without waiting";
+  ASSERT_TRUE(current->ok());
+  EXPECT_EQ((*current)->secret.current_version, 2);
+  ASSERT_EQ((*current)->secret.versions.size(), 2u);
+  ASSERT_TRUE((*current)->version.has_value());
+  EXPECT_EQ((*current)->version->version, 2);
+  EXPECT_EQ((*current)->version->ciphertext, (std::vector<uint8_t>{4, 5, 6, 2}));
+  auto first = s->TryReadSecretNow("secret", "app", 1);
+  ASSERT_TRUE(first && first->ok());
+  ASSERT_TRUE((*first)->version.has_value());
+  EXPECT_EQ((*first)->version->ciphertext, (std::vector<uint8_t>{4, 5, 6, 1}));
+  auto unkept = s->TryReadSecretNow("secret", "app", 7);
+  ASSERT_TRUE(unkept && unkept->ok());
+  EXPECT_FALSE((*unkept)->version.has_value());
+  auto none = s->TryReadSecretNow("secret", "nothing", 0);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status().code(), StatusCode::kNotFound);
+}
+
 TEST_P(SecretStoreContract, AStaleWriteIsRefusedAndWritesNothing) {
   auto s = Open();
   ASSERT_TRUE(s->WriteSecretVersion(Write("app", 0)).ok());

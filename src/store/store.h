@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -602,10 +603,6 @@ class Store {
       std::function<void(Status)> done) {  // NOLINT(performance-unnecessary-value-param)
     done(RecordSecretRead(entry));
   }
-  // Whether ReadSecret and ReadSecretVersion wait only for the disk, never for a writer's
-  // transaction to end (reads on connections of their own), so a thread that must stay
-  // responsive may call them.
-  virtual bool ReadsSecretsBesideWriters() const { return false; }
 
   // Every mount, by name. Errors: kUnavailable.
   virtual StatusOr<std::vector<SecretMountRecord>> ListSecretMounts() = 0;
@@ -628,6 +625,20 @@ class Store {
   virtual StatusOr<SecretVersionRecord> ReadSecretVersion(const std::string& mount,
                                                           const std::string& path,
                                                           int64_t version) = 0;
+  // ReadSecret, then ReadSecretVersion of `version` (0: the secret's current one) if it is kept,
+  // in one read transaction, for a thread that must not wait: std::nullopt, having done
+  // nothing, when that would wait for anything but the disk (every connection for such reads
+  // busy, a lock held) or failed; the caller then reads the usual way. Errors: kNotFound if
+  // there is no such secret. This default never reads.
+  struct SecretReadNow {
+    SecretRecord secret;
+    std::optional<SecretVersionRecord> version;  // empty if not kept (or 0 and none current)
+  };
+  virtual std::optional<StatusOr<SecretReadNow>> TryReadSecretNow(const std::string& /*mount*/,
+                                                                  const std::string& /*path*/,
+                                                                  int64_t /*version*/) {
+    return std::nullopt;
+  }
   // Stores w.version as the secret's new current version, creating the secret if needed, if
   // and only if its current version is still w.expected_current (w.version.version must be one
   // more); then drops the oldest versions beyond max_versions (the smaller of the secret's and

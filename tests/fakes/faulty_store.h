@@ -159,7 +159,11 @@ class FaultyStore final : public store::Store {
     if (Fails(&entry)) return done(WriteFailure());
     inner_.RecordSecretReadLater(std::move(entry), std::move(done));
   }
-  bool ReadsSecretsBesideWriters() const override { return inner_.ReadsSecretsBesideWriters(); }
+  std::optional<StatusOr<store::Store::SecretReadNow>> TryReadSecretNow(const std::string& mount,
+                                                                        const std::string& path,
+                                                                        int64_t version) override {
+    return inner_.TryReadSecretNow(mount, path, version);
+  }
   StatusOr<std::vector<store::SecretMountRecord>> ListSecretMounts() override {
     return inner_.ListSecretMounts();
   }

@@ -197,7 +197,12 @@ void SqliteStore::CommitReadAuditsUntilStopped() {
     } catch (...) {  // e.g. no memory: nothing of the batch was committed
       st = Unavailable("the store could not be written");
     }
-    for (QueuedRead& q : batch) q.done(st);
+    for (QueuedRead& q : batch) {
+      try {
+        q.done(st);
+      } catch (...) {  // that caller's answer is lost; every other one is still given
+      }
+    }
     batch.clear();
   }
 }
@@ -221,43 +226,132 @@ Status SqliteStore::CommitReadAudits(const std::vector<audit::AuditEntry>& entri
   return InTransaction(db_, Access::kWrite, [&] { return sqlite::AppendAudit(db_, entries); });
 }
 
+void SqliteStore::OpenReaders(const std::string& path) {
+  for (Reader& r : readers_) {
+    sqlite3* db = nullptr;
+    int flags = options_.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX,
+                             options_.vfs.empty() ? nullptr : options_.vfs.c_str());
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "PRAGMA query_only=1", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_close(db);
+      for (Reader& opened : readers_) {  // all or none: reads go to db_ then
+        opened.stmts.reset();
+        sqlite3_close(opened.db);
+        opened.db = nullptr;
+      }
+      return;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    r.db = db;
+    r.stmts = std::make_unique<sqlite::StmtCache>(db);
+  }
+}
+
+namespace {
+
+// Where a thread starts looking for a free reader, so that threads tend to keep to their own.
+size_t FirstReader(size_t readers) {
+  // Thread ids are often aligned addresses: mix the bits before taking the remainder.
+  uint64_t h = std::hash<std::thread::id>{}(std::this_thread::get_id());
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return static_cast<size_t>(h % readers);
+}
+
+Status ReadSecretOn(sqlite3* db, sqlite::StmtCache* stmts, const std::string& mount,
+                    const std::string& path, std::optional<SecretRecord>& found) {
+  found.reset();
+  KH_ASSIGN_OR_RETURN(found, FindSecret(db, Access::kRead, mount, path, stmts));
+  if (!found) return OkStatus();
+  Stmt s(db,
+         "SELECT version, created_at, deleted_at, destroyed, kek_term FROM secret_versions "
+         "WHERE mount = ? AND path = ? ORDER BY version",
+         stmts);
+  s.Bind(1, mount);
+  s.Bind(2, path);
+  return s.ForEachRow(Access::kRead, "read secret versions", [&] {
+    SecretVersionRecord v;
+    v.version = s.Int(0);
+    v.created_at_ms = s.Int(1);
+    v.deleted_at_ms = s.OptInt(2);
+    v.destroyed = s.Int(3) != 0;
+    v.kek_term = static_cast<int32_t>(s.Int(4));
+    found->versions.push_back(std::move(v));
+    return OkStatus();
+  });
+}
+
+Status ReadSecretVersionOn(sqlite3* db, sqlite::StmtCache* stmts, const std::string& mount,
+                           const std::string& path, int64_t version,
+                           std::optional<SecretVersionRecord>& found) {
+  found.reset();
+  Stmt s(db,
+         "SELECT version, created_at, deleted_at, destroyed, kek_term, wrapped_key, ciphertext "
+         "FROM secret_versions WHERE mount = ? AND path = ? AND version = ?",
+         stmts);
+  s.Bind(1, mount);
+  s.Bind(2, path);
+  s.Bind(3, version);
+  return s.ForEachRow(Access::kRead, "read secret version", [&] {
+    SecretVersionRecord v;
+    v.version = s.Int(0);
+    v.created_at_ms = s.Int(1);
+    v.deleted_at_ms = s.OptInt(2);
+    v.destroyed = s.Int(3) != 0;
+    v.kek_term = static_cast<int32_t>(s.Int(4));
+    v.wrapped_key = ReadBlob(s, 5);
+    v.ciphertext = ReadBlob(s, 6);
+    found = std::move(v);
+    return OkStatus();
+  });
+}
+
+}  // namespace
+
 Status SqliteStore::WithSecretReader(
     const std::function<Status(sqlite3*, sqlite::StmtCache*)>& read) {
-  if (!path_.empty()) {
-    // Start where this thread's hash points, so that threads tend to keep to their own.
-    size_t first = std::hash<std::thread::id>{}(std::this_thread::get_id()) % kReaders;
-    std::unique_lock<std::mutex> held;
-    size_t at = first;
-    for (size_t i = 0; i < kReaders && !held.owns_lock(); ++i) {
-      at = (first + i) % kReaders;
-      held = std::unique_lock(readers_[at].mu, std::try_to_lock);
+  if (readers_[0].db) {
+    size_t first = FirstReader(kReaders);
+    for (size_t i = 0; i < kReaders; ++i) {
+      Reader& r = readers_[(first + i) % kReaders];
+      std::unique_lock held(r.mu, std::try_to_lock);
+      if (held.owns_lock()) return read(r.db, r.stmts.get());
     }
-    if (!held.owns_lock()) {
-      at = first;
-      held = std::unique_lock(readers_[at].mu);
-    }
-    Reader& r = readers_[at];
-    if (!r.db && !r.failed) {
-      sqlite3* db = nullptr;
-      int flags = options_.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
-      int rc = sqlite3_open_v2(path_.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX,
-                               options_.vfs.empty() ? nullptr : options_.vfs.c_str());
-      if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 5000);
-        rc = sqlite3_exec(db, "PRAGMA query_only=1", nullptr, nullptr, nullptr);
-      }
-      if (rc == SQLITE_OK) {
-        r.db = db;
-        r.stmts = std::make_unique<sqlite::StmtCache>(db);
-      } else {
-        sqlite3_close(db);
-        r.failed = true;  // this reader falls back to the writer's connection for good
-      }
-    }
-    if (r.db) return read(r.db, r.stmts.get());
+    Reader& r = readers_[first];
+    std::lock_guard held(r.mu);
+    return read(r.db, r.stmts.get());
   }
   std::lock_guard lock(mu_);
   return read(db_, stmts_.get());
+}
+
+std::optional<StatusOr<Store::SecretReadNow>> SqliteStore::TryReadSecretNow(
+    const std::string& mount, const std::string& path, int64_t version) {
+  if (!readers_[0].db) return std::nullopt;
+  size_t first = FirstReader(kReaders);
+  for (size_t i = 0; i < kReaders; ++i) {
+    Reader& r = readers_[(first + i) % kReaders];
+    std::unique_lock held(r.mu, std::try_to_lock);
+    if (!held.owns_lock()) continue;
+    // A lock held elsewhere (a crashed writer's log being recovered, another process's
+    // exclusive transaction) fails the read at once instead of waiting for it.
+    sqlite3_busy_timeout(r.db, 0);
+    std::optional<SecretRecord> secret;
+    std::optional<SecretVersionRecord> kept;
+    Status st = InTransaction(r.db, Access::kRead, [&]() -> Status {
+      KH_RETURN_IF_ERROR(ReadSecretOn(r.db, r.stmts.get(), mount, path, secret));
+      int64_t wanted = !secret ? 0 : version == 0 ? secret->current_version : version;
+      if (wanted == 0) return OkStatus();
+      return ReadSecretVersionOn(r.db, r.stmts.get(), mount, path, wanted, kept);
+    });
+    sqlite3_busy_timeout(r.db, 5000);
+    if (!st.ok()) return std::nullopt;
+    if (!secret) return StatusOr<SecretReadNow>(SecretNotFound());
+    return StatusOr<SecretReadNow>(SecretReadNow{*std::move(secret), std::move(kept)});
+  }
+  return std::nullopt;
 }
 
 StatusOr<std::vector<SecretMountRecord>> SqliteStore::ListSecretMounts() {
@@ -319,30 +413,10 @@ Status SqliteStore::AddKeyringTerm(const crypto::SealedTerm& t, const audit::Aud
 
 StatusOr<SecretRecord> SqliteStore::ReadSecret(const std::string& mount, const std::string& path) {
   std::optional<SecretRecord> found;
-  Status st = WithSecretReader([&](sqlite3* db, sqlite::StmtCache* stmts) {
-    found.reset();
-    return InTransaction(db, Access::kRead, [&]() -> Status {
-      KH_ASSIGN_OR_RETURN(found, FindSecret(db, Access::kRead, mount, path, stmts));
-      if (!found) return OkStatus();
-      Stmt s(db,
-             "SELECT version, created_at, deleted_at, destroyed, kek_term FROM secret_versions "
-             "WHERE mount = ? AND path = ? ORDER BY version",
-             stmts);
-      s.Bind(1, mount);
-      s.Bind(2, path);
-      return s.ForEachRow(Access::kRead, "read secret versions", [&] {
-        SecretVersionRecord v;
-        v.version = s.Int(0);
-        v.created_at_ms = s.Int(1);
-        v.deleted_at_ms = s.OptInt(2);
-        v.destroyed = s.Int(3) != 0;
-        v.kek_term = static_cast<int32_t>(s.Int(4));
-        found->versions.push_back(std::move(v));
-        return OkStatus();
-      });
-    });
-  });
-  if (!st.ok()) return st;
+  KH_RETURN_IF_ERROR(WithSecretReader([&](sqlite3* db, sqlite::StmtCache* stmts) {
+    return InTransaction(db, Access::kRead,
+                         [&] { return ReadSecretOn(db, stmts, mount, path, found); });
+  }));
   if (!found) return SecretNotFound();
   return *std::move(found);
 }
@@ -352,25 +426,7 @@ StatusOr<SecretVersionRecord> SqliteStore::ReadSecretVersion(const std::string& 
                                                              int64_t version) {
   std::optional<SecretVersionRecord> found;
   KH_RETURN_IF_ERROR(WithSecretReader([&](sqlite3* db, sqlite::StmtCache* stmts) {
-    Stmt s(db,
-           "SELECT version, created_at, deleted_at, destroyed, kek_term, wrapped_key, ciphertext "
-           "FROM secret_versions WHERE mount = ? AND path = ? AND version = ?",
-           stmts);
-    s.Bind(1, mount);
-    s.Bind(2, path);
-    s.Bind(3, version);
-    return s.ForEachRow(Access::kRead, "read secret version", [&] {
-      SecretVersionRecord v;
-      v.version = s.Int(0);
-      v.created_at_ms = s.Int(1);
-      v.deleted_at_ms = s.OptInt(2);
-      v.destroyed = s.Int(3) != 0;
-      v.kek_term = static_cast<int32_t>(s.Int(4));
-      v.wrapped_key = ReadBlob(s, 5);
-      v.ciphertext = ReadBlob(s, 6);
-      found = std::move(v);
-      return OkStatus();
-    });
+    return ReadSecretVersionOn(db, stmts, mount, path, version, found);
   }));
   if (!found) return NotFound("no such secret version", "data/secret_not_found");
   return *std::move(found);

@@ -40,10 +40,7 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
     return Unavailable("the store could not be opened", "application/store_unavailable")
         .WithLogDetail("open " + path + ": " + text);
   }
-  // Secret reads get connections of their own where another connection sees the same
-  // database: a file, not an in-memory or URI-named database.
-  bool own_file = !path.empty() && path != ":memory:" && !path.starts_with("file:");
-  std::unique_ptr<SqliteStore> store(new SqliteStore(db, options, own_file ? path : ""));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db, options));
   sqlite3_busy_timeout(db, 5000);
   if (options.read_only) {
     int version = store->SchemaVersion();
@@ -64,6 +61,9 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
     std::lock_guard lock(store->mu_);
     KH_RETURN_IF_ERROR(store->PruneLocked());  // the retention may be shorter than last time
   }
+  // Secret reads get connections of their own where another connection sees the same
+  // database: a file, not an in-memory or URI-named database.
+  if (!path.empty() && path != ":memory:" && !path.starts_with("file:")) store->OpenReaders(path);
   return store;
 }
 
@@ -74,11 +74,8 @@ Status SqliteStore::TurnOffMemoryStatistics() {
   return FailedPrecondition("SQLite's memory statistics stay on (slower, not wrong): " + why);
 }
 
-SqliteStore::SqliteStore(sqlite3* db, const SqliteOptions& options, std::string reader_path)
-    : db_(db),
-      stmts_(std::make_unique<sqlite::StmtCache>(db)),
-      options_(options),
-      path_(std::move(reader_path)) {}
+SqliteStore::SqliteStore(sqlite3* db, const SqliteOptions& options)
+    : db_(db), stmts_(std::make_unique<sqlite::StmtCache>(db)), options_(options) {}
 
 SqliteStore::~SqliteStore() {
   {

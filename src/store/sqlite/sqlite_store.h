@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -123,7 +124,6 @@ class SqliteStore final : public Store {
   Status PruneAlerts(int64_t before_ms) override;
   Status RecordSecretRead(const audit::AuditEntry& entry) override;
   void RecordSecretReadLater(audit::AuditEntry entry, std::function<void(Status)> done) override;
-  bool ReadsSecretsBesideWriters() const override { return !path_.empty(); }
   StatusOr<std::vector<SecretMountRecord>> ListSecretMounts() override;
   Status PutSecretMount(const SecretMountRecord& m,
                         const audit::AuditEntry* audit = nullptr) override;
@@ -133,6 +133,9 @@ class SqliteStore final : public Store {
   StatusOr<SecretRecord> ReadSecret(const std::string& mount, const std::string& path) override;
   StatusOr<SecretVersionRecord> ReadSecretVersion(const std::string& mount, const std::string& path,
                                                   int64_t version) override;
+  std::optional<StatusOr<SecretReadNow>> TryReadSecretNow(const std::string& mount,
+                                                          const std::string& path,
+                                                          int64_t version) override;
   Status WriteSecretVersion(const SecretVersionWrite& w,
                             const audit::AuditEntry* audit = nullptr) override;
   Status ChangeSecretVersions(const std::string& mount, const std::string& path, SecretVersionOp op,
@@ -169,7 +172,7 @@ class SqliteStore final : public Store {
   int SchemaVersion() override;
 
  private:
-  SqliteStore(sqlite3* db, const SqliteOptions& options, std::string reader_path);
+  SqliteStore(sqlite3* db, const SqliteOptions& options);
   Status Migrate();
   int SchemaVersionLocked();
   // Runs `body` as one write transaction whose changes it records in the log it is given, and
@@ -204,25 +207,25 @@ class SqliteStore final : public Store {
   bool read_audit_stopping_ = false;          // guarded by read_audit_mu_
   std::thread read_audit_thread_;             // started under read_audit_mu_
 
-  // Connections of their own for ReadSecret and ReadSecretVersion, opened when first used, so
-  // that a secret read waits neither for a writer's transaction (WAL: readers see the last
-  // commit) nor for the other readers. None for a database that is not a file of its own
-  // (`path_` empty): those reads use db_ under mu_.
+  // Connections of their own for reading secrets (ReadSecret, ReadSecretVersion,
+  // TryReadSecretNow), opened with the store, so that a secret read does not wait for a writer's
+  // transaction (WAL: readers see the last commit). Callers that may wait share them, waiting
+  // for one if all are busy; TryReadSecretNow takes only a free one. None for a database that is
+  // not a file of its own, or if they could not be opened: reads then use db_ under mu_.
   struct Reader {
     std::mutex mu;
-    sqlite3* db = nullptr;                     // guarded by mu
-    std::unique_ptr<sqlite::StmtCache> stmts;  // guarded by mu
-    bool failed = false;                       // could not be opened: use db_
+    sqlite3* db = nullptr;                     // set at Open; used under mu
+    std::unique_ptr<sqlite::StmtCache> stmts;  // used under mu
   };
   static constexpr size_t kReaders = 4;
-  // Runs `read(db, stmts)` on a reader connection, or on db_ under mu_ if none can be had.
+  void OpenReaders(const std::string& path);
+  // Runs `read(db, stmts)` on a reader connection, or on db_ under mu_ if there are none.
   Status WithSecretReader(const std::function<Status(sqlite3*, sqlite::StmtCache*)>& read);
   std::mutex mu_;
   sqlite3* db_;                               // owned
   std::unique_ptr<sqlite::StmtCache> stmts_;  // db_'s kept statements; used under mu_
   const SqliteOptions options_;
   uint64_t recorded_since_prune_ = 0;  // guarded by mu_
-  const std::string path_;             // "" when there are no reader connections
   std::array<Reader, kReaders> readers_;
 };
 
