@@ -51,8 +51,10 @@ struct HttpResponse {
 
   // Set by a handler whose answer comes later, from another thread (a read waiting for its
   // audit entry to be committed): the server calls `later` once, with a function that sends the
-  // response when it is given. `respond` must be called exactly once, from any thread, and soon:
-  // the server waits for it when it stops. Nothing else of this response is used.
+  // response when it is given. `respond` must be called once, from any thread, and soon (a
+  // dropped one answers 500): the server's stop drains connections for its drain time and then
+  // waits for every `respond` to be called or dropped; answers given after the drain time are
+  // not sent. Nothing else of this response is used.
   using Respond = std::function<void(HttpResponse)>;
   std::function<void(Respond)> later;
 

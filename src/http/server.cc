@@ -351,25 +351,39 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   // Starts a handler's later answer. Whichever thread gives it, the answer is sent from this
   // connection's own thread, once: a second answer is dropped, and a start that throws, or
-  // drops `respond` without calling it, is answered 500. The server's stop waits until every
-  // owed answer is posted.
+  // drops `respond` without calling it, is answered 500. The server counts the answers owed
+  // until the last reference to one is gone, and its stop waits for that count.
   void AnswerLater(const std::function<void(HttpResponse::Respond)>& start) {
     struct Owed {
+      explicit Owed(std::shared_ptr<Session> s) : self(std::move(s)) { ++self->host_.answers_owed; }
+      Owed(const Owed&) = delete;
+      Owed& operator=(const Owed&) = delete;
       std::shared_ptr<Session> self;
       std::atomic<bool> given{false};
       void Give(HttpResponse r) {
         if (given.exchange(true)) return;
         asio::post(self->stream_.get_executor(),
                    [s = self, r = std::move(r)]() mutable { s->Respond(std::move(r)); });
-        --self->host_.answers_owed;
       }
       ~Owed() {
-        if (!given) Give(self->FailedAnswer());
+        if (!given) {
+          try {
+            auto& options = self->host_.options;
+            if (options.on_handler_failure) {
+              options.on_handler_failure(self->ctx_, "the handler dropped its answer");
+            }
+            Give(self->FailedAnswer());
+          } catch (...) {  // nothing can be sent: the connection is closed unanswered
+          }
+        }
+        // The session (and through it the server) is let go of before the count falls: the
+        // server may be destroyed as soon as it reaches 0.
+        std::atomic<int>& owed = self->host_.answers_owed;
+        self.reset();
+        --owed;
       }
     };
-    ++host_.answers_owed;
-    auto owed = std::make_shared<Owed>();
-    owed->self = this->shared_from_this();
+    auto owed = std::make_shared<Owed>(this->shared_from_this());
     std::string what;
     try {
       start([owed](HttpResponse r) { owed->Give(std::move(r)); });
@@ -381,6 +395,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     if (host_.options.on_handler_failure) host_.options.on_handler_failure(ctx_, what);
     owed->Give(FailedAnswer());
+  }
+
+  // Nothing keyhold answers may be kept by a cache between it and the client: answers carry
+  // secret values, new keys and tokens' details. A handler's own Cache-Control is kept.
+  static void NoStore(HttpResponse& resp) {
+    for (const auto& [name, value] : resp.headers) {
+      if (beast::iequals(name, "cache-control")) return;
+    }
+    resp.headers.emplace_back("Cache-Control", "no-store");
   }
 
   // The exception boundary: a handler that throws costs its own request a 500, nothing more.
@@ -411,6 +434,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void Respond(HttpResponse resp) {
     resp.headers.emplace_back("X-Request-Id", ctx_.request_id);
+    NoStore(resp);
     Log(ctx_, request_, resp.status, resp.body.size());
     Write(ToBeast(std::move(resp), version_, keep_alive_,
                   request_.method == "HEAD" ? Method::kHead : Method::kOther));
@@ -428,6 +452,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     HttpResponse resp =
         host_.handler.Reject(ctx, req.Path(), refusal.status, refusal.reason, refusal.detail);
     resp.headers.emplace_back("X-Request-Id", ctx.request_id);
+    NoStore(resp);
     Log(ctx, req, resp.status, resp.body.size());
     lingering_ = true;
     Write(ToBeast(std::move(resp), 11, /*keep_alive=*/false));
@@ -588,13 +613,14 @@ class ServerImpl final : public HttpServer {
     }
     guards_.clear();
     workers_.join();  // handlers on workers finish; their answers are posted to I/O threads
-    // Answers given later (reads whose audit entries are being committed) come soon: every
-    // batch is committed or failed. Their connections' threads must still run to send them.
-    while (answers_owed_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     for (auto& io : ios_) io->stop();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
+    // No answer can be started any more. One still owed (a read whose audit entry is being
+    // committed: every batch ends, committed or failed) holds its session, which needs this
+    // server alive; its answer, too late to be sent, is dropped with the I/O contexts.
+    while (answers_owed_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 
  private:

@@ -91,6 +91,13 @@ test("no token, a wrong token, or a wrong mount", async () => {
   }
   const viaBearer = await fetch(`${s.url}/v1/secret/data/p/x`, { headers: { authorization: `Bearer ${s.rootKey}` } });
   assert.equal(viaBearer.status, 200);
+  // Nothing that carries a value may be cached on the way.
+  assert.equal(viaBearer.headers.get("cache-control"), "no-store");
+  // As Vault: an empty X-Vault-Token leaves the token to Authorization.
+  const emptyHeader = await fetch(`${s.url}/v1/secret/data/p/x`, {
+    headers: { "x-vault-token": "", authorization: `Bearer ${s.rootKey}` },
+  });
+  assert.equal(emptyHeader.status, 200);
   const nomount = await v1("GET", "nomount/data/x");
   assert.equal(nomount.status, 404);
   assert.match(nomount.body.errors[0], /no handler for route/);

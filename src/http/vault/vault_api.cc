@@ -81,9 +81,10 @@ HttpResponse ErrorOf(const Status& st) {
   }
 }
 
-// The token of a request: X-Vault-Token, else Authorization: Bearer.
+// The token of a request: X-Vault-Token, else (as Vault, also when it is empty) Authorization:
+// Bearer.
 std::optional<std::string_view> TokenOf(const HttpRequest& req) {
-  if (req.HasHeader("x-vault-token")) return req.Header("x-vault-token");
+  if (!req.Header("x-vault-token").empty()) return req.Header("x-vault-token");
   if (req.HasHeader("authorization")) return BearerToken(req.Header("authorization"));
   return std::nullopt;
 }
@@ -112,8 +113,9 @@ json VersionMetadata(const service::SecretVersionInfo& v, const std::string& cus
 
 // The answer to a read of a secret's data, for the request `request_id`: Vault's envelope
 // around the data and its version's metadata, 404 with the metadata for a deleted or destroyed
-// version. The stored data is a JSON object keyhold wrote (every write checks it), so its text
-// goes into the envelope as it is, in the place nlohmann's sorted keys would give it.
+// version. The stored data is the text of one JSON object (every write checks that), so it goes
+// into the envelope as it is, in the place nlohmann's sorted keys would give it; what the HTTP
+// surface stores is nlohmann's own dump, so the bytes are those parsing and dumping it gave.
 HttpResponse SecretDataAnswer(const std::string& request_id,
                               const StatusOr<service::SecretValue>& got) {
   if (!got.ok()) return ErrorOf(got.status());
