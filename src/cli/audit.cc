@@ -23,7 +23,6 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "crypto/crypto.h"
-#include "crypto/system_env.h"
 #include "service/audit_service.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -200,15 +199,15 @@ int Export(const ExportFlags& f) {
   bool to_output = !to_syslog || !f.output.empty();
   const bool libc_syslog = to_syslog && sender == nullptr;
   if (libc_syslog) openlog("keyhold-audit", LOG_PID, LOG_AUTHPRIV);
-  crypto::SystemEnv env;
   // False if the line could not be sent (the error is printed).
-  auto emit = [&](const std::string& line, const char* what, int64_t seq) {
+  // A datagram is stamped with the time of what it carries, so a backfill keeps its times.
+  auto emit = [&](const std::string& line, const char* what, int64_t seq, int64_t time_ms) {
     if (to_output) {
       std::fprintf(out, "%s\n", line.c_str());
     }
     if (libc_syslog) syslog(LOG_INFO, "%s", line.c_str());
     if (sender != nullptr) {
-      Status st = sender->Send(audit::kSyslogInfo, line, env.NowMillis());
+      Status st = sender->Send(audit::kSyslogInfo, line, time_ms);
       if (!st.ok()) {
         std::fprintf(stderr, "error: %s %lld not sent: %s\n", what, static_cast<long long>(seq),
                      st.message().c_str());
@@ -230,7 +229,7 @@ int Export(const ExportFlags& f) {
     for (const audit::AuditEntry& e : *page) {
       json j = audit::EntryJson(e);
       j["type"] = "event";
-      if (!emit(j.dump(), "entry", e.seq)) {
+      if (!emit(j.dump(), "entry", e.seq, e.time_ms)) {
         code = kExitUnavailable;
         break;
       }
@@ -240,7 +239,7 @@ int Export(const ExportFlags& f) {
       auto cps = (*store)->ListAuditCheckpoints(checkpoint_after, store::kMaxAuditPage);
       if (cps.ok()) {
         for (const auto& cp : *cps) {
-          if (!emit(audit::ToJson(cp), "checkpoint at entry", cp.seq)) {
+          if (!emit(audit::ToJson(cp), "checkpoint at entry", cp.seq, cp.time_ms)) {
             code = kExitUnavailable;
             break;
           }

@@ -67,7 +67,8 @@ void RegisterUsageMetrics(metrics::Registry& registry, const service::UsageRecor
       });
   registry.AddCallback(
       "keyhold_usage_minute_writes_total",
-      "Writes of ended minutes of usage from the journal to the usage log, by result.",
+      "Writes of ended minutes of usage from the journal to the usage log (one may hold several "
+      "minutes), by result.",
       Type::kCounter, {"result"}, [&usage] {
         return std::vector<Sample>{{{"ok"}, static_cast<double>(usage.minute_writes())},
                                    {{"failed"}, static_cast<double>(usage.failed_minute_writes())}};

@@ -328,12 +328,15 @@ test("export --syslog-addr sends each entry as one RFC 5424 datagram, authpriv.i
     await eventually(() => assert.equal(got.length, 9));
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(got.length, 9, "one datagram per entry, no more");
-    const header = /^<86>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ keyhold-audit \d+ - - (\{.*\})$/;
+    const header = /^<86>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) \S+ keyhold-audit \d+ - - (\{.*\})$/;
     const entries = got.map((m) => {
       const match = header.exec(m); // <86>: facility authpriv (10) * 8 + severity info (6)
       assert.ok(match, m);
       assert.ok(!m.includes("\n"), "one line per datagram");
-      return JSON.parse(match[1]);
+      const entry = JSON.parse(match[2]);
+      // Stamped with the entry's own time, not the time it was sent.
+      assert.equal(match[1], new Date(entry.time).toISOString(), m);
+      return entry;
     });
     assert.deepEqual(entries.map((e) => e.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert.ok(entries.every((e) => e.type === "event" && /^[0-9a-f]{64}$/.test(e.hash)));
