@@ -85,7 +85,16 @@ IdentityInfo FromRecord(const IdentityRecord& r, bool with_meta) {
 StatusOr<std::unique_ptr<KeyService>> KeyService::Open(store::Store& store, Env& env,
                                                        const KeyServiceOptions& options) {
   auto svc = std::make_unique<KeyServiceImpl>(store, env);
-  KH_RETURN_IF_ERROR(svc->Load(options.before_index_batch));
+  // Load turns an exception of its own steps into an error; one from elsewhere in it (the
+  // store's reading, the salt, linking shared credits) ends here the same way, its builder
+  // thread already joined.
+  try {
+    KH_RETURN_IF_ERROR(svc->Load(options.before_index_batch));
+  } catch (const std::exception& e) {
+    return Internal("the keys could not be loaded").WithLogDetail(e.what());
+  } catch (...) {
+    return Internal("the keys could not be loaded").WithLogDetail("unknown exception");
+  }
   return std::unique_ptr<KeyService>(std::move(svc));
 }
 
