@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -153,8 +155,13 @@ class SecretServiceImpl final : public SecretService {
     KH_RETURN_IF_ERROR(RequireMount(mount));
     int64_t wanted = 0;
     KH_ASSIGN_OR_RETURN(SecretValue out, OpenVersion(mount, path, version, wanted));
-    if (out.available)
-      KH_RETURN_IF_ERROR(store_.RecordSecretRead(ReadEntry(ctx, mount, path, wanted)));
+    if (out.available) {
+      Status audited = store_.RecordSecretRead(ReadEntry(ctx, mount, path, wanted));
+      if (!audited.ok()) {
+        ReportUnaudited(audited);
+        return audited;
+      }
+    }
     return out;
   }
 
@@ -190,8 +197,11 @@ class SecretServiceImpl final : public SecretService {
     auto value = std::make_shared<SecretValue>(std::move(out.value()));
     store_.RecordSecretReadLater(
         ReadEntry(ctx, mount, path, wanted),
-        [value = std::move(value), done = std::move(done)](const Status& st) {
-          if (!st.ok()) return done(st);
+        [this, value = std::move(value), done = std::move(done)](const Status& st) {
+          if (!st.ok()) {
+            ReportUnaudited(st);
+            return done(st);
+          }
           done(std::move(*value));
         });
     return true;
@@ -641,6 +651,23 @@ class SecretServiceImpl final : public SecretService {
     return out;
   }
 
+  // A read refused because its audit entry could not be written: the caller gets the error
+  // (503) and no value; the operator hears of it in the log, at most every 10 seconds, with how
+  // many more were refused meanwhile.
+  void ReportUnaudited(const Status& st) {
+    int64_t now = env_.NowMillis();
+    int64_t last = unaudited_logged_at_.load(std::memory_order_relaxed);
+    if (now - last < 10'000 || !unaudited_logged_at_.compare_exchange_strong(last, now)) {
+      unaudited_since_log_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    spdlog::error(
+        "secret reads refused: their audit entries could not be written ({}); {} more since the "
+        "last report",
+        st.log_detail().empty() ? st.message() : st.log_detail(),
+        unaudited_since_log_.exchange(0, std::memory_order_relaxed));
+  }
+
   // The audit entry of a read of `version`: never its value.
   audit::AuditEntry ReadEntry(const RequestContext& ctx, const std::string& mount,
                               const std::string& path, int64_t version) {
@@ -859,6 +886,8 @@ class SecretServiceImpl final : public SecretService {
   Env& env_;
   std::unique_ptr<crypto::Keyring> ring_;
   static constexpr std::chrono::seconds kMountsFresh{1};
+  std::atomic<int64_t> unaudited_logged_at_{std::numeric_limits<int64_t>::min() / 2};
+  std::atomic<uint64_t> unaudited_since_log_{0};
   std::mutex mounts_mu_;
   std::set<std::string> known_mounts_;                    // guarded by mounts_mu_
   std::chrono::steady_clock::time_point mounts_read_at_;  // guarded by mounts_mu_

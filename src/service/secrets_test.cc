@@ -1,6 +1,8 @@
 #include "service/secrets.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -429,6 +431,28 @@ TEST_F(SecretsTest, ReadLaterAnswersAsReadDoesOnceItsEntryIsCommitted) {
   ASSERT_TRUE(taken);
   EXPECT_EQ(unaudited.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(Audit().size(), before + 1);
+}
+
+// A read refused for want of its audit entry is told to the operator, without flooding the log.
+TEST_F(SecretsTest, ReadsRefusedForTheirAuditEntryAreLoggedAtMostEveryTenSeconds) {
+  ASSERT_TRUE(Put("a", R"({"v":"logged-value-57"})").ok());
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(100);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+  faulty_->FailAuditWrites(true);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(secrets_->Read(admin_, "secret", "a", 0).status().code(), StatusCode::kUnavailable);
+  }
+  env_.Advance(10'000);
+  EXPECT_FALSE(secrets_->Read(admin_, "secret", "a", 0).ok());
+  faulty_->FailAuditWrites(false);
+  spdlog::set_default_logger(previous);
+  std::vector<std::string> lines = sink->last_formatted();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("secret reads refused"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("0 more since"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("2 more since"), std::string::npos) << lines[1];
+  for (const auto& line : lines) EXPECT_EQ(line.find("logged-value-57"), std::string::npos);
 }
 
 TEST_F(SecretsTest, NoAuditNoReadAndNoWrite) {
