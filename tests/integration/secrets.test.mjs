@@ -80,6 +80,13 @@ test("PATCH needs the merge-patch content type; versions must be numbers", async
   assert.equal((await v1("POST", "secret/destroy/p/x", {})).status, 400);
   assert.equal((await v1("GET", "secret/data/p/x?version=abc")).status, 400);
   assert.equal((await v1("GET", "secret/data/p/x?version=-1")).status, 400);
+  assert.equal((await v1("GET", "secret/data/p/x?version=1000000000000000000")).status, 400);
+  // As Vault: an empty version is the current one; leading zeros are the number; a version
+  // too big to exist is simply not there.
+  const current = (await v1("GET", "secret/data/p/x")).body.data.metadata.version;
+  assert.equal((await v1("GET", "secret/data/p/x?version=")).body.data.metadata.version, current);
+  assert.equal((await v1("GET", "secret/data/p/x?version=0000000000000000000001")).body.data.metadata.version, 1);
+  assert.equal((await v1("GET", "secret/data/p/x?version=999999999999999999")).status, 404);
   assert.equal((await v1("DELETE", "secret/config")).status, 405);
 });
 

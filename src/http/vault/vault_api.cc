@@ -111,6 +111,20 @@ json VersionMetadata(const service::SecretVersionInfo& v, const std::string& cus
           {"version", v.version}};
 }
 
+// `?version=` of a data read: absent or empty (as Vault) is 0, the current version; else decimal
+// digits, leading zeros allowed, of a number below 10^18. std::nullopt for anything else.
+std::optional<int64_t> VersionParam(const HttpRequest& req) {
+  auto v = QueryParam(req.target, "version");
+  if (!v || v->empty()) return 0;
+  if (!std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  size_t first = v->find_first_not_of('0');
+  if (first == std::string::npos) return 0;
+  if (v->size() - first > 18) return std::nullopt;
+  return std::stoll(v->substr(first));
+}
+
 // The answer to a read of a secret's data, for the request `request_id`: Vault's envelope
 // around the data and its version's metadata, 404 with the metadata for a deleted or destroyed
 // version. The stored data is the text of one JSON object (every write checks that), so it goes
@@ -338,14 +352,8 @@ std::optional<HttpResponse> VaultApi::ReadWithoutWorker(RequestContext& ctx, con
   if (!route || route->malformed || route->kind != "data" || !IsValidMountName(route->mount)) {
     return std::nullopt;
   }
-  int64_t version = 0;
-  if (auto v = QueryParam(req.target, "version")) {
-    if (v->empty() || v->size() > 18 ||
-        !std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return std::nullopt;
-    }
-    version = std::stoll(*v);
-  }
+  std::optional<int64_t> version = VersionParam(req);
+  if (!version) return std::nullopt;
   auto token = TokenOf(req);
   if (!token || token->empty()) return std::nullopt;
   auto actor = keys_->Authenticate(*token);
@@ -361,7 +369,7 @@ std::optional<HttpResponse> VaultApi::ReadWithoutWorker(RequestContext& ctx, con
   };
   auto meeting = std::make_shared<Meeting>();
   bool taken = secrets_->ReadLater(
-      reader, route->mount, route->path, version,
+      reader, route->mount, route->path, *version,
       [request_id = ctx.request_id, meeting](const StatusOr<service::SecretValue>& got) {
         HttpResponse answer = SecretDataAnswer(request_id, got);
         std::unique_lock lock(meeting->mu);
@@ -423,14 +431,9 @@ HttpResponse VaultApi::Kv(RequestContext& ctx, const HttpRequest& req, const KvP
 
 HttpResponse VaultApi::Data(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
   if (req.method == "GET") {
-    int64_t version = 0;
-    if (auto v = QueryParam(req.target, "version")) {
-      if (v->empty() || v->size() > 18 ||
-          !std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        return VaultError(400, "version must be a non-negative integer");
-      }
-      version = std::stoll(*v);
-    }
+    std::optional<int64_t> parsed = VersionParam(req);
+    if (!parsed) return VaultError(400, "version must be a whole number of at most 18 digits");
+    int64_t version = *parsed;
     auto stage = StageOf(req);
     if (!stage.ok()) return ErrorOf(stage.status());
     if (*stage && version != 0) return VaultError(400, "give either version or keyhold_stage");
