@@ -53,7 +53,12 @@ StatusOr<SyslogAddress> ParseSyslogAddress(std::string_view text) {
   }
   std::string_view host = text.substr(0, colon);
   std::string_view port = text.substr(colon + 1);
-  if (host.starts_with("[") && host.ends_with("]")) host = host.substr(1, host.size() - 2);
+  if (host.starts_with("[") && host.ends_with("]")) {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find_first_of("[]:") != std::string_view::npos) {
+    // "udp:fe80::1" would otherwise be host "fe80:" and port 1.
+    return InvalidArgument("syslog address: write an IPv6 host in brackets, udp:[::1]:514");
+  }
   unsigned value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {

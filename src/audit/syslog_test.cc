@@ -32,7 +32,8 @@ TEST(SyslogAddress, UnixPathsAndUdpHostsWithTheirPorts) {
   EXPECT_EQ(ParseSyslogAddress("udp:siem.example:514")->host, "siem.example");
   for (const char* bad :
        {"", "tcp:127.0.0.1:514", "udp:127.0.0.1", "udp:127.0.0.1:0", "udp:127.0.0.1:65536",
-        "udp::514", "udp:host:5x", "relative/path", "unix:relative"}) {
+        "udp::514", "udp:host:5x", "relative/path", "unix:relative", "udp:fe80::1", "udp:::1:514",
+        "udp:[::1:514", "udp:::1]:514"}) {
     EXPECT_EQ(ParseSyslogAddress(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_EQ(ParseSyslogAddress("unix:/" + std::string(200, 'a')).status().code(),
