@@ -173,15 +173,7 @@ class ServerTest : public ::testing::Test {
     tcp::socket sock(io);
     sock.connect({asio::ip::make_address("127.0.0.1"), server_->LocalPort()});
     asio::write(sock, asio::buffer(raw));
-    std::string out;
-    boost::system::error_code ec;
-    char buf[4096];
-    while (true) {
-      size_t n = sock.read_some(asio::buffer(buf), ec);
-      if (ec) break;
-      out.append(buf, n);
-    }
-    return out;
+    return ReadToEnd(sock);
   }
   static std::string Get(const std::string& path, const std::string& extra = "") {
     return "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extra + "\r\n";
@@ -198,6 +190,29 @@ class ServerTest : public ::testing::Test {
   std::vector<std::string> AccessLog() {
     std::lock_guard lock(log_mu_);
     return log_;
+  }
+  // Everything the server writes on `sock` until it closes the connection.
+  static std::string ReadToEnd(tcp::socket& sock) {
+    std::string out;
+    boost::system::error_code ec;
+    char buf[4096];
+    while (!ec) {
+      size_t n = sock.read_some(asio::buffer(buf), ec);
+      out.append(buf, n);
+    }
+    return out;
+  }
+  // Waits up to a second for a "/t/later/thread" request to be in the handler's hands, its
+  // answer owed; true once it is.
+  bool AnswerIsOwed() {
+    for (int i = 0; i < 200; ++i) {
+      {
+        std::lock_guard lock(surface_.later_mu);
+        if (!surface_.later_threads.empty()) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
   }
   // The value of header `name` in a raw response, or empty.
   static std::string HeaderOf(const std::string& response, const std::string& name) {
@@ -277,13 +292,7 @@ TEST_F(ServerTest, AnAnswerGivenLaterFromAnyThreadIsSentOnceAndLogged) {
   sock.connect({asio::ip::make_address("127.0.0.1"), server_->LocalPort()});
   std::string two = "GET /t/later/thread HTTP/1.1\r\nHost: x\r\n\r\n" + Get("/t/fine");
   asio::write(sock, asio::buffer(two));
-  std::string out;
-  boost::system::error_code ec;
-  char buf[4096];
-  while (!ec) {
-    size_t n = sock.read_some(asio::buffer(buf), ec);
-    out.append(buf, n);
-  }
+  std::string out = ReadToEnd(sock);
   size_t first = out.find("thread: from another thread");
   EXPECT_NE(first, std::string::npos) << out;
   EXPECT_LT(first, out.find("io 127.0.0.1")) << out;  // answered in the order asked
@@ -296,25 +305,9 @@ TEST_F(ServerTest, StoppingWithinItsDrainTimeSendsTheAnswersOwed) {
   sock.connect({asio::ip::make_address("127.0.0.1"), server_->LocalPort()});
   asio::write(sock, asio::buffer(Get("/t/later/thread")));
   // The request is in the handler's hands once its start ran; stop while the answer is owed.
-  for (int i = 0; i < 200; ++i) {
-    {
-      std::lock_guard lock(surface_.later_mu);
-      if (!surface_.later_threads.empty()) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  {
-    std::lock_guard lock(surface_.later_mu);
-    ASSERT_EQ(surface_.later_threads.size(), 1u);
-  }
+  ASSERT_TRUE(AnswerIsOwed());
   server_->Shutdown(std::chrono::seconds(5));
-  std::string out;
-  boost::system::error_code ec;
-  char buf[4096];
-  while (!ec) {
-    size_t n = sock.read_some(asio::buffer(buf), ec);
-    out.append(buf, n);
-  }
+  std::string out = ReadToEnd(sock);
   EXPECT_NE(out.find("thread: from another thread"), std::string::npos) << out;
 }
 
@@ -326,25 +319,13 @@ TEST_F(ServerTest, AServerStoppedAndDestroyedWhileAnAnswerIsOwedEndsCleanly) {
   tcp::socket sock(io);
   sock.connect({asio::ip::make_address("127.0.0.1"), server_->LocalPort()});
   asio::write(sock, asio::buffer(Get("/t/later/thread")));
-  for (int i = 0; i < 200; ++i) {
-    {
-      std::lock_guard lock(surface_.later_mu);
-      if (!surface_.later_threads.empty()) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  ASSERT_TRUE(AnswerIsOwed());
   auto started = std::chrono::steady_clock::now();
   server_->Shutdown(std::chrono::seconds(0));
   // The stop waited for the owed answer to be given (200 ms after it was asked for).
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(50));
   server_.reset();
-  std::string out;
-  boost::system::error_code ec;
-  char buf[4096];
-  while (!ec) {
-    size_t n = sock.read_some(asio::buffer(buf), ec);
-    out.append(buf, n);
-  }
+  std::string out = ReadToEnd(sock);
   EXPECT_EQ(out.find("from another thread"), std::string::npos) << out;
 }
 

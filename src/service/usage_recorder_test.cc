@@ -40,6 +40,19 @@ class UsageRecorderTest : public ::testing::Test {
     return n;
   }
 
+  // From now on (or, with false, no longer) the store refuses to write ended minutes to the
+  // usage log, while the journal still takes rows: a trigger, changed through a connection of
+  // its own.
+  void RefuseMinuteWrites(bool refuse = true) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_.path() + "/u.db").c_str(), &db), SQLITE_OK);
+    const char* sql = refuse ? "CREATE TRIGGER no_rows BEFORE INSERT ON usage_events BEGIN "
+                               "SELECT RAISE(ABORT, 'refused'); END"
+                             : "DROP TRIGGER no_rows";
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+
   int64_t Total() {
     auto r = sqlite_->QueryUsage({.since_ms = 0, .until_ms = INT64_MAX, .limit = 10});
     EXPECT_TRUE(r.ok());
@@ -207,13 +220,7 @@ TEST_F(UsageRecorderTest, AFailedFlushKeepsItsRowsForTheNext) {
 }
 
 TEST_F(UsageRecorderTest, AJournaledFlushWhoseMinuteCannotBeWrittenIsNotAFailedFlush) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir_.path() + "/u.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "CREATE TRIGGER no_rows BEFORE INSERT ON usage_events BEGIN "
-                         "SELECT RAISE(ABORT, 'refused'); END",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  RefuseMinuteWrites();
   UsageRecorder usage(*faulty_, env_, {});
   usage.Record(At(minute_, "key_a"));
   ASSERT_TRUE(usage.Flush().ok());
@@ -226,8 +233,7 @@ TEST_F(UsageRecorderTest, AJournaledFlushWhoseMinuteCannotBeWrittenIsNotAFailedF
   EXPECT_EQ(usage.minute_writes(), 0u);
   EXPECT_EQ(usage.failed_minute_writes(), 1u);
 
-  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER no_rows", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  RefuseMinuteWrites(false);
   ASSERT_TRUE(usage.Flush().ok());
   EXPECT_EQ(Total(), 1);
   EXPECT_EQ(Journaled(), 1) << "the open minute";
@@ -348,14 +354,7 @@ TEST_F(UsageRecorderTest, ACountNoFlushCouldReachIsDamageAndSkipped) {
 }
 
 TEST_F(UsageRecorderTest, WhileTheStoreRefusesMinutesMemoryStaysBoundedAndDropsAreCounted) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir_.path() + "/u.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "CREATE TRIGGER no_rows BEFORE INSERT ON usage_events BEGIN "
-                         "SELECT RAISE(ABORT, 'refused'); END",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  RefuseMinuteWrites();
   UsageRecorder usage(*faulty_, env_, {.max_open_rows = 100});
   for (int f = 0; f < 50; ++f) {
     env_.Set(minute_ + f * 1000);

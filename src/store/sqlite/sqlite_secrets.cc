@@ -260,6 +260,18 @@ size_t FirstReader(size_t readers) {
   return static_cast<size_t>(h % readers);
 }
 
+// A version's metadata from a row whose first columns are version, created_at, deleted_at,
+// destroyed, kek_term.
+SecretVersionRecord VersionOf(const Stmt& s) {
+  SecretVersionRecord v;
+  v.version = s.Int(0);
+  v.created_at_ms = s.Int(1);
+  v.deleted_at_ms = s.OptInt(2);
+  v.destroyed = s.Int(3) != 0;
+  v.kek_term = static_cast<int32_t>(s.Int(4));
+  return v;
+}
+
 Status ReadSecretOn(sqlite3* db, sqlite::StmtCache* stmts, const std::string& mount,
                     const std::string& path, std::optional<SecretRecord>& found) {
   found.reset();
@@ -272,13 +284,7 @@ Status ReadSecretOn(sqlite3* db, sqlite::StmtCache* stmts, const std::string& mo
   s.Bind(1, mount);
   s.Bind(2, path);
   return s.ForEachRow(Access::kRead, "read secret versions", [&] {
-    SecretVersionRecord v;
-    v.version = s.Int(0);
-    v.created_at_ms = s.Int(1);
-    v.deleted_at_ms = s.OptInt(2);
-    v.destroyed = s.Int(3) != 0;
-    v.kek_term = static_cast<int32_t>(s.Int(4));
-    found->versions.push_back(std::move(v));
+    found->versions.push_back(VersionOf(s));
     return OkStatus();
   });
 }
@@ -295,12 +301,7 @@ Status ReadSecretVersionOn(sqlite3* db, sqlite::StmtCache* stmts, const std::str
   s.Bind(2, path);
   s.Bind(3, version);
   return s.ForEachRow(Access::kRead, "read secret version", [&] {
-    SecretVersionRecord v;
-    v.version = s.Int(0);
-    v.created_at_ms = s.Int(1);
-    v.deleted_at_ms = s.OptInt(2);
-    v.destroyed = s.Int(3) != 0;
-    v.kek_term = static_cast<int32_t>(s.Int(4));
+    SecretVersionRecord v = VersionOf(s);
     v.wrapped_key = ReadBlob(s, 5);
     v.ciphertext = ReadBlob(s, 6);
     found = std::move(v);
