@@ -355,32 +355,26 @@ class SecretServiceImpl final : public SecretService {
     const auto& held = ctx.actor.permissions;
     ListPage page;
     std::string from = folder + after;
-    // Stored paths looked at for one page: enough for a caller who may list a tenth of a folder
-    // to fill a page, bounded for one who may list almost none of it.
-    size_t budget = static_cast<size_t>(limit) * 10;
+    // The cursor handed back is always a path the caller was shown, never one it may not list
+    // (even the name of a path is not the caller's to learn), so a page looks as far as it must
+    // to fill up or reach the end, within the request's deadline, as a plain LIST does.
     while (page.keys.size() < static_cast<size_t>(limit)) {
       if (ctx.Expired(std::chrono::steady_clock::now())) {
         return Unavailable("listing took too long; list a narrower folder");
       }
-      if (budget == 0) {  // more may follow: the caller goes on from here
-        page.next_after = from.substr(folder.size());
-        return page;
-      }
-      int want = static_cast<int>(std::min<size_t>(budget, 1000));
-      KH_ASSIGN_OR_RETURN(auto paths, store_.ListSecretPaths(mount, folder, from, want));
-      budget -= std::min(budget, paths.size());
-      bool full = false;
+      KH_ASSIGN_OR_RETURN(auto paths, store_.ListSecretPaths(mount, folder, from, 1000));
       for (const std::string& p : paths) {
         from = p;
         if (SecretAccessGranted(held, "list", Target(mount, p))) {
           page.keys.push_back(p.substr(folder.size()));
-          full = page.keys.size() == static_cast<size_t>(limit);
-          if (full) break;
+          if (page.keys.size() == static_cast<size_t>(limit)) break;
         }
       }
-      if (!full && paths.size() < static_cast<size_t>(want)) return page;  // nothing further
+      if (page.keys.size() < static_cast<size_t>(limit) && paths.size() < 1000) {
+        return page;  // the end
+      }
     }
-    page.next_after = from.substr(folder.size());
+    page.next_after = page.keys.back();
     return page;
   }
 

@@ -182,10 +182,10 @@ class SecretService {
                                                   const std::string& folder) = 0;
   // One page of every secret under `folder`, at any depth: paths relative to the folder, sorted,
   // only those the caller may list, the first after `after` (relative too; "" for the start), at
-  // most `limit` (1 to kMaxListPage). `next_after` is set when there may be more: pass it as
-  // `after` for the next page. A page looks at no more than a bounded number of stored paths, so
-  // it can hold fewer than `limit` (even none) and still have a next one. Needs list reaching
-  // somewhere under the folder. Errors: as List; kInvalidArgument for a limit out of range.
+  // most `limit` (1 to kMaxListPage). `next_after` is set when the page is full (there may be
+  // more): the last path of the page, to pass as `after` for the next. Needs list reaching
+  // somewhere under the folder. Errors: as List; kInvalidArgument for a limit out of range;
+  // kUnavailable if the request's deadline passes first.
   struct ListPage {
     std::vector<std::string> keys;
     std::optional<std::string> next_after;

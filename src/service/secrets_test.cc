@@ -342,23 +342,29 @@ TEST_F(SecretsTest, RecursiveListPagesThroughEverySecretTheCallerMayList) {
   EXPECT_EQ(top->keys.size(), under.size() + 2);
 }
 
-// A caller who may list almost nothing of a big folder gets pages that look at a bounded number
-// of paths each, possibly empty, each with where to go on, and in the end every path it may list.
-TEST_F(SecretsTest, RecursiveListLooksAtABoundedNumberOfPathsPerPage) {
+// A caller who may list almost nothing of a big folder learns no other name from the cursor:
+// a page's next_after is always a path it was shown, and a folder it may see nothing of answers
+// as an empty one.
+TEST_F(SecretsTest, RecursiveListCursorsNeverNameWhatTheCallerMayNotList) {
   for (int i = 0; i < 60; ++i) ASSERT_TRUE(Put("big/s" + std::to_string(100 + i), "{}").ok());
-  RequestContext one = Caller("key_one", {"secret.list:secret/big/s159"});
+  RequestContext two =
+      Caller("key_two", {"secret.list:secret/big/s120", "secret.list:secret/big/s159"});
   std::vector<std::string> got;
   std::string after;
-  int pages = 0;
-  for (; pages < 100; ++pages) {
-    auto page = secrets_->ListRecursive(one, "secret", "big/", after, 2);  // looks at 20 a page
+  for (int pages = 0; pages < 100; ++pages) {
+    auto page = secrets_->ListRecursive(two, "secret", "big/", after, 1);
     ASSERT_TRUE(page.ok());
     got.insert(got.end(), page->keys.begin(), page->keys.end());
     if (!page->next_after) break;
+    EXPECT_TRUE(*page->next_after == "s120" || *page->next_after == "s159") << *page->next_after;
     after = *page->next_after;
   }
-  EXPECT_EQ(got, std::vector<std::string>{"s159"});
-  EXPECT_EQ(pages, 3);  // 20 paths, 20, 20 (with s159), then an empty last page: the end
+  EXPECT_EQ(got, (std::vector<std::string>{"s120", "s159"}));
+  RequestContext elsewhere = Caller("key_else", {"secret.list:secret/+/x"});
+  auto nothing = secrets_->ListRecursive(elsewhere, "secret", "big/", "", 1);
+  ASSERT_TRUE(nothing.ok());
+  EXPECT_TRUE(nothing->keys.empty());
+  EXPECT_FALSE(nothing->next_after);
 }
 
 TEST_F(SecretsTest, ReadsChangesAndRefusalsAreAuditedWithoutValues) {
