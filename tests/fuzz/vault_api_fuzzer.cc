@@ -1,5 +1,6 @@
-// Fuzzes the `/v1/` secrets surface (http/vault/vault_api.h) against a real SecretService on an
-// in-memory SQLite store.
+// Fuzzes the `/v1/` secrets surface (http/vault/vault_api.h) against a real SecretService on a
+// SQLite store in a file of its own (so that reads may be answered from the I/O thread, on the
+// store's reader connections, as in the server).
 //
 // Input: the first byte picks the method (its value modulo 6: GET, POST, PUT, PATCH, DELETE, LIST)
 // and, from 128 up, a root key holding only `secret.*:secret/app/*` instead of the `*` one; then
@@ -9,9 +10,12 @@
 // Beyond "no crash" it checks: never a 5xx; every error (status >= 400) is Vault's
 // {"errors":[…]} unless it is the 404 of a deleted version, which carries its metadata; a body
 // that is not empty is JSON; the narrow key never succeeds (2xx) outside secret/app/ except on
-// token and health paths, and no response to it ever shows the hidden secret's marker.
+// token and health paths, and no response to it ever shows the hidden secret's marker; an answer
+// given later (a read answered without a worker) is the one the worker path gives.
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -39,7 +43,24 @@ void Check(bool ok, const char* what) {
   }
 }
 
+// A directory of its own for one input's database, removed with it.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char pattern[] = "/tmp/keyhold-fuzz-XXXXXX";
+    Check(mkdtemp(pattern) != nullptr, "make a temporary directory");
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
 struct World {
+  TempDir dir;  // first: removed after the store is closed
   testing::FakeEnv env;
   std::unique_ptr<store::SqliteStore> store;
   std::unique_ptr<service::KeyService> keys;
@@ -48,7 +69,7 @@ struct World {
   std::string narrow_key;
 
   World() {
-    auto s = store::SqliteStore::Open(":memory:");
+    auto s = store::SqliteStore::Open(dir.path + "/k.db");
     Check(s.ok(), "open store");
     store = std::move(s).value();
     auto k = service::KeyService::Open(*store, env);
@@ -127,7 +148,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   http::vault::VaultApi api({.version = "fuzz"}, world.env, world.keys.get(), world.secrets.get());
   RequestContext ctx{.request_id = "req_fuzz", .client_ip = "203.0.113.7", .may_block = false};
   http::HttpResponse response = api.Handle(ctx, request);
-  if (response.run_on_worker) {
+  if (response.later) {
+    std::promise<http::HttpResponse> given;
+    std::future<http::HttpResponse> answer = given.get_future();
+    response.later([&given](http::HttpResponse r) { given.set_value(std::move(r)); });
+    response = answer.get();
+    // The same request on a worker gives the same answer.
+    RequestContext worker = ctx;
+    worker.may_block = true;
+    http::HttpResponse again = api.Handle(worker, request);
+    Require(!again.later && !again.run_on_worker && again.status == response.status &&
+                again.body == response.body,
+            "a read answered without a worker differs from the worker's answer");
+  } else if (response.run_on_worker) {
     ctx.may_block = true;
     response = api.Handle(ctx, request);
   }
