@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cstdio>
 #include <cstdlib>
 
 namespace keyhold::cli {
@@ -59,6 +60,29 @@ StatusOr<ApiResult> ApiClient::Vault(const std::string& method, const std::strin
                                      const nlohmann::json& body,
                                      const std::string& content_type) const {
   return Send(method, target, body.is_null() ? "" : body.dump(), content_type, /*vault=*/true);
+}
+
+void PrintApiError(const nlohmann::json& body) {
+  if (!body.is_object()) {
+    std::fprintf(stderr, "error: %s\n", body.dump().c_str());
+    return;
+  }
+  const nlohmann::json& err = body.contains("error") ? body["error"] : body;
+  if (!err.is_object()) {
+    std::fprintf(stderr, "error: %s\n", err.dump().c_str());
+    return;
+  }
+  std::string code = err.value("type", "");
+  // The type is a URL naming the error; its path after /errors/ is the code clients match on.
+  if (size_t at = code.find("/errors/"); at != std::string::npos) code = code.substr(at + 8);
+  std::fprintf(stderr, "error: %s: %s%s\n", err.value("title", "error").c_str(),
+               err.value("detail", "").c_str(), code.empty() ? "" : (" (" + code + ")").c_str());
+  if (err.contains("errors") && err["errors"].is_array()) {
+    for (const auto& e : err["errors"]) {
+      std::fprintf(stderr, "  %s: %s\n", e.value("location", "").c_str(),
+                   e.value("message", "").c_str());
+    }
+  }
 }
 
 std::string ApiClient::Address() const {

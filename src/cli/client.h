@@ -51,4 +51,8 @@ class ApiClient {
   std::string ca_file_;
 };
 
+// Prints a /v2/ error envelope (or a bare error object) on standard error: title, detail and the
+// error's code (the end of its `type`, e.g. data/key_not_found), then each field at fault.
+void PrintApiError(const nlohmann::json& body);
+
 }  // namespace keyhold::cli

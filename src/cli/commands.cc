@@ -52,18 +52,6 @@ void PrintQuiet(const json& data) {
   }
 }
 
-void PrintError(const json& body) {
-  const json& err = body.contains("error") ? body["error"] : body;
-  std::fprintf(stderr, "error: %s: %s\n", err.value("title", "error").c_str(),
-               err.value("detail", "").c_str());
-  if (err.contains("errors") && err["errors"].is_array()) {
-    for (const auto& e : err["errors"]) {
-      std::fprintf(stderr, "  %s: %s\n", e.value("location", "").c_str(),
-                   e.value("message", "").c_str());
-    }
-  }
-}
-
 // Calls the server and prints `data` (JSON, or through `human`); returns the exit code.
 // `exit_for` may turn a successful answer into a non-zero exit code (keys verify).
 int Run(const std::string& op, const json& body, const ClientFlags& flags,
@@ -83,7 +71,7 @@ int Run(const std::string& op, const json& body, const ClientFlags& flags,
     if (flags.json_output) {
       std::printf("%s\n", result->body.dump(2).c_str());
     } else {
-      PrintError(result->body);
+      PrintApiError(result->body);
     }
     return kExitApiError;
   }

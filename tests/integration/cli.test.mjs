@@ -52,7 +52,7 @@ test("apis and keys from the command line, human and --json", async () => {
   assert.equal(del.code, 0);
   const gone = await cli(["keys", "get", keyId], { env });
   assert.equal(gone.code, 1);
-  assert.match(gone.stderr, /Not Found/);
+  assert.match(gone.stderr, /^error: Not Found: .* \(data\/key_not_found\)\n/, "the error's code is shown");
 });
 
 test("root keys from the command line", async () => {
