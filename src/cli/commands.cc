@@ -2,7 +2,8 @@
 // a server at KEYHOLD_ADDR, authenticated with KEYHOLD_TOKEN.
 //
 // Exit codes: 0 success; 1 the server answered with an error (or, for `keys verify`, the key is
-// not valid); 2 bad usage or settings; 3 the server could not be reached.
+// not valid; for `ratelimit limit`, the limit refused the request); 2 bad usage or settings; 3 the
+// server could not be reached.
 #include "cli/commands.h"
 
 #include <CLI/CLI.hpp>
@@ -791,8 +792,8 @@ int RunCli(int argc, char** argv) {
       "analytics, anomaly alerts and a leak scanner for files and git history.\n"
       "Client commands talk to KEYHOLD_ADDR (default http://127.0.0.1:8080) with the root key in\n"
       "KEYHOLD_TOKEN; for https with a private CA, --cacert FILE or KEYHOLD_CACERT. Exit codes:\n"
-      "0 success, 1 the server answered with an error or the key is not valid, 2 bad usage,\n"
-      "3 server unreachable.",
+      "0 success, 1 the server answered with an error, the key is not valid or the rate limit\n"
+      "refused the request, 2 bad usage, 3 server unreachable.",
       "keyhold"};
   app.require_subcommand(1);
   // Options of the top level may also follow a subcommand (keyhold keys list --cacert ca.pem).
@@ -814,8 +815,8 @@ int RunCli(int argc, char** argv) {
   // Building only one changes nothing in what the command line accepts or prints.
   const std::string_view first = argc > 1 ? std::string_view(argv[1]) : std::string_view();
   static constexpr std::string_view kCommands[] = {
-      "serve", "init",  "apis",     "keys",   "root-keys", "usage",    "bench", "scan",
-      "hook",  "audit", "webhooks", "alerts", "secrets",   "operator", "file",  "run"};
+      "serve", "init",     "apis",   "keys",      "root-keys", "usage",    "bench", "scan", "hook",
+      "audit", "webhooks", "alerts", "ratelimit", "secrets",   "operator", "file",  "run"};
   // `keyhold --version` alone needs none of them.
   const bool none = argc == 2 && first == "--version";
   const bool all =
@@ -883,6 +884,7 @@ int RunCli(int argc, char** argv) {
   if (wanted({"scan", "hook"})) AddScan(app, code);
   if (wanted({"audit"})) AddAudit(app, code);
   if (wanted({"webhooks", "alerts"})) AddAlertCommands(app, code);
+  if (wanted({"ratelimit"})) AddRatelimit(app, code);
   if (wanted({"secrets", "operator"})) {
     AddSecrets(app, code);
     AddSealCommands(app, code);
@@ -904,7 +906,8 @@ int RunCli(int argc, char** argv) {
     if (sub->get_name() == "serve" || sub->get_name() == "init" || sub->get_name() == "bench" ||
         sub->get_name() == "scan" || sub->get_name() == "hook" || sub->get_name() == "audit" ||
         sub->get_name() == "webhooks" || sub->get_name() == "alerts" ||
-        sub->get_name() == "secrets" || sub->get_name() == "operator" || sub->get_name() == "run" ||
+        sub->get_name() == "ratelimit" || sub->get_name() == "secrets" ||
+        sub->get_name() == "operator" || sub->get_name() == "run" ||
         sub->get_name() == "completion" || sub->get_name() == "file") {
       continue;
     }

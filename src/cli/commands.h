@@ -24,6 +24,8 @@ void AddScan(CLI::App& app, int& code);
 void AddAudit(CLI::App& app, int& code);
 // `keyhold webhooks create|list|delete|test` and `keyhold alerts list|ack` (alerts.cc).
 void AddAlertCommands(CLI::App& app, int& code);
+// `keyhold ratelimit limit` and `keyhold ratelimit overrides set|get|list|delete` (ratelimit.cc).
+void AddRatelimit(CLI::App& app, int& code);
 // `keyhold secrets …` and `keyhold operator rotate-kek` (secrets.cc).
 void AddSecrets(CLI::App& app, int& code);
 // `keyhold operator init-shares|unseal` (seal.cc). REQUIRES: AddSecrets made `operator`.
