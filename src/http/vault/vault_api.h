@@ -13,6 +13,7 @@
 // `sys/unseal` is Vault's 503 `{"errors":["Vault is sealed"]}`.
 // Any other path is Vault's 404 for a route that has no handler. A missing, unknown or
 // insufficient token is Vault's 403 `{"errors":["permission denied"]}`.
+// A query whose names or values do not %-decode is 400 naming the parameter, on every path.
 //
 //   VaultApi vault({.version = "0.1.0"}, env, &keys, &secrets);
 //   router.Mount("/v1/", vault);
