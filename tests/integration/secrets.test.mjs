@@ -337,6 +337,25 @@ test("query names decode as Go's do; limit takes leading zeros; flags are Go's b
   }
 });
 
+test("a LIST shows the folders leading to what a + permission lets the caller list, no others", async () => {
+  for (const p of ["plus/a/x", "plus/b/y", "plus/c/x/deeper", "plus/d/q", "plus/d/x"]) {
+    assert.equal((await v1("POST", `secret/data/${p}`, { data: { v: 1 } })).status, 200);
+  }
+  const narrow = await s.ok("rootKeys.createRootKey", { permissions: ["secret.list:secret/plus/+/x"] });
+  const as = { token: narrow.key };
+  const plain = await v1("LIST", "secret/metadata/plus/", undefined, as);
+  assert.equal(plain.status, 200, plain.text);
+  assert.deepEqual(plain.body.data.keys, ["a/", "d/"]);
+  const recursive = await v1("LIST", "secret/metadata/plus/?recursive=true", undefined, as);
+  assert.deepEqual(recursive.body.data.keys, ["a/x", "d/x"]);
+  assert.deepEqual((await v1("LIST", "secret/metadata/plus/d/", undefined, as)).body.data.keys, ["x"]);
+  for (const folder of ["plus/b/", "plus/c/", "plus/none/"]) {
+    const r = await v1("LIST", `secret/metadata/${folder}`, undefined, as);
+    assert.equal(r.status, 404, `${folder}: ${r.text}`);
+    assert.deepEqual(r.body, { errors: [] });
+  }
+});
+
 test("the mount in a path is %-decoded as the rest is, with the same refusals", async () => {
   assert.equal((await v1("POST", "sec%72et/data/enc/x", { data: { v: 7 } })).status, 200);
   const read = await v1("GET", "%73ecret/data/enc/x");
