@@ -368,6 +368,8 @@ std::optional<HttpResponse> VaultApi::ReadWithoutWorker(RequestContext& ctx, con
   }
   StatusOr<int64_t> version = VersionParam(req);
   if (!version.ok()) return std::nullopt;
+  // A blocked address, and a failed check (which the guard counts there), are Authenticated's.
+  if (keys_->AuthenticationBlockedForMs(ctx) > 0) return std::nullopt;
   auto token = TokenOf(req);
   if (!token || token->empty()) return std::nullopt;
   auto actor = keys_->Authenticate(*token);
@@ -411,9 +413,15 @@ std::optional<HttpResponse> VaultApi::ReadWithoutWorker(RequestContext& ctx, con
 
 HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req,
                                      std::string_view path) {
+  // An address blocked for guessing tokens (or keys) is not even told whether this one is good.
+  if (int64_t blocked_ms = keys_->AuthenticationBlockedForMs(ctx); blocked_ms > 0) {
+    HttpResponse r = VaultError(429, "too many failed token checks from this address; retry later");
+    r.headers.emplace_back("Retry-After", std::to_string((blocked_ms + 999) / 1000));
+    return r;
+  }
   auto token = TokenOf(req);
   if (!token || token->empty()) return PermissionDenied();
-  auto actor = keys_->Authenticate(*token);
+  auto actor = keys_->AuthenticateFrom(ctx, *token);
   if (!actor.ok()) return PermissionDenied();
   ctx.actor = *std::move(actor);
   if (req.HasHeader("x-vault-wrap-ttl")) {
