@@ -47,8 +47,15 @@ StatusOr<SecretRef> ParseRef(std::string_view text, bool allow_field, bool allow
   if (slash != std::string_view::npos) ref.path = std::string(text.substr(slash + 1));
   std::string_view check = ref.path;
   if (allow_folder && check.ends_with('/')) check.remove_suffix(1);
-  if (!(allow_folder && check.empty()) && !IsValidSecretPath(check)) {
-    return InvalidArgument("write a secret as MOUNT/PATH, e.g. secret/helpdesk/smtp");
+  if (allow_folder && check.empty()) return ref;
+  if (!allow_folder && ref.path.empty()) {
+    return InvalidArgument("'" + std::string(text) +
+                           "' has no path after the mount: write a secret as MOUNT/PATH, e.g. "
+                           "secret/helpdesk/smtp");
+  }
+  if (std::string problem = SecretPathProblem(check); !problem.empty()) {
+    return InvalidArgument("'" + std::string(text) + "' is not " +
+                           (allow_folder ? "a folder to list" : "a secret path") + ": " + problem);
   }
   return ref;
 }

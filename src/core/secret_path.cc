@@ -82,6 +82,28 @@ bool IsValidSecretPath(std::string_view path) {
   return EverySegment(path, [](std::string_view seg, bool) { return IsPlainSegment(seg); });
 }
 
+std::string SecretPathProblem(std::string_view path) {
+  if (path.empty()) return "the path is empty";
+  if (path.size() > kMaxSecretPathLength) {
+    return "the path is over " + std::to_string(kMaxSecretPathLength) + " characters";
+  }
+  std::string problem;
+  EverySegment(path, [&problem](std::string_view seg, bool) {
+    if (seg.empty()) {
+      problem = "a segment is empty (a leading, trailing or doubled '/')";
+    } else if (seg == "." || seg == "..") {
+      problem = "the segment '" + std::string(seg) + "' is not allowed";
+    } else if (auto bad = std::find_if_not(seg.begin(), seg.end(), IsPathChar); bad != seg.end()) {
+      unsigned char c = static_cast<unsigned char>(*bad);
+      problem = std::isprint(c) ? "the character '" + std::string(1, *bad) + "' is not allowed"
+                                : "a control or non-ASCII character is not allowed";
+      problem += " (segments are made of A-Z a-z 0-9 . _ - @ = , ~ :)";
+    }
+    return problem.empty();
+  });
+  return problem;
+}
+
 bool IsValidSecretGlob(std::string_view glob) {
   if (glob.empty() || glob.size() > kMaxSecretPathLength) return false;
   return EverySegment(glob, [](std::string_view seg, bool last) {

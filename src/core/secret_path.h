@@ -28,6 +28,10 @@ bool IsValidMountName(std::string_view name);
 // True if `path` is a well-formed secret path (see above), 1..512 characters.
 bool IsValidSecretPath(std::string_view path);
 
+// What is wrong with `path` as a secret path, in words a caller can act on ("the segment '..'
+// is not allowed"), or "" if IsValidSecretPath(path). Quotes at most one character of `path`.
+std::string SecretPathProblem(std::string_view path);
+
 // True if `glob` is a well-formed glob (see above), 1..512 characters.
 bool IsValidSecretGlob(std::string_view glob);
 

@@ -22,6 +22,22 @@ TEST(SecretPath, RefusesTraversalEmptySegmentsAndOddCharacters) {
   EXPECT_TRUE(IsValidSecretPath(std::string(kMaxSecretPathLength, 'a')));
 }
 
+TEST(SecretPath, ProblemsAreNamed) {
+  EXPECT_EQ(SecretPathProblem("helpdesk/smtp"), "");
+  EXPECT_EQ(SecretPathProblem(".."), "the segment '..' is not allowed");
+  EXPECT_EQ(SecretPathProblem("a/./b"), "the segment '.' is not allowed");
+  EXPECT_EQ(SecretPathProblem(""), "the path is empty");
+  EXPECT_EQ(SecretPathProblem("a//b"), "a segment is empty (a leading, trailing or doubled '/')");
+  EXPECT_EQ(SecretPathProblem("a b").find("the character ' ' is not allowed"), 0u);
+  EXPECT_EQ(SecretPathProblem("caf\xc3\xa9").find("a control or non-ASCII character"), 0u);
+  EXPECT_EQ(SecretPathProblem(std::string(kMaxSecretPathLength + 1, 'a')),
+            "the path is over 512 characters");
+  // Every path refused is given a reason.
+  for (const char* bad : {"/a", "a/", ".", "a\\b", "a*", "a+", "a%2Fb", "a?b", "a#b"}) {
+    EXPECT_NE(SecretPathProblem(bad), "") << bad;
+  }
+}
+
 TEST(SecretPath, MountNames) {
   EXPECT_TRUE(IsValidMountName("secret"));
   EXPECT_TRUE(IsValidMountName("team-a_kv2"));

@@ -47,11 +47,12 @@ std::vector<Setting> ServeSettingTable() {
        "raise a key.credits_low alert when a verification takes a key's remaining credits below "
        "this (0: never)"},
       {"brute_force_threshold", "KEYHOLD_BRUTE_FORCE_THRESHOLD", "0",
-       "failed verifications from one forwarded client address within the window after which it "
-       "is answered RATE_LIMITED for the cool-down; 0 (default): off. Turn on only where the "
-       "forwarded addresses are end users' (see docs/architecture.md)"},
+       "failed verifications and /v1 token checks from one forwarded client address within the "
+       "window after which it is answered RATE_LIMITED (on /v1: 429) for the cool-down; 0 "
+       "(default): off. Turn on only where the forwarded addresses are end users' (see "
+       "docs/architecture.md)"},
       {"brute_force_window", "KEYHOLD_BRUTE_FORCE_WINDOW", "1m",
-       "window in which an address's failed verifications are counted"},
+       "window in which an address's failed verifications and token checks are counted"},
       {"brute_force_cooldown", "KEYHOLD_BRUTE_FORCE_COOLDOWN", "5m",
        "how long a blocked address is refused"},
       {"forward_auth_apis", "KEYHOLD_FORWARD_AUTH_APIS", "",

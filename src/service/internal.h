@@ -295,6 +295,8 @@ class KeyServiceImpl final : public KeyService {
   KeyServiceImpl(store::Store& store, Env& env) : store_(store), env_(env) {}
 
   StatusOr<Principal> Authenticate(std::string_view bearer) override;
+  int64_t AuthenticationBlockedForMs(const RequestContext& ctx) override;
+  StatusOr<Principal> AuthenticateFrom(const RequestContext& ctx, std::string_view bearer) override;
   StatusOr<CreatedKey> Bootstrap(std::string_view name) override;
   bool HasRootKeys() const override;
   StatusOr<CreatedKey> CreateRootKey(const RequestContext& ctx, std::optional<std::string> name,
@@ -527,6 +529,10 @@ class KeyServiceImpl final : public KeyService {
   StatusOr<VerifyResult> VerifyUnrecorded(const RequestContext& ctx, const VerifyRequest& req);
   // VerifyUnrecorded behind the brute-force guard.
   StatusOr<VerifyResult> Guarded(const RequestContext& ctx, const VerifyRequest& req);
+  // Whether the brute-force guard counts `ctx`'s client: a forwarded end user's address.
+  bool Guards(const RequestContext& ctx) const;
+  // Counts a failure from `ctx`'s client, REQUIRES: Guards(ctx).
+  void CountFailure(const RequestContext& ctx, int64_t now_ms);
   // Spends `req.cost` credits of `e` (if it counts credits) into `result`: kUsageExceeded if they
   // do not suffice, a result of kNotFound if the key was deleted meanwhile. kWouldBlock if the
   // spend must wait on the disk and `ctx` may not block.

@@ -73,6 +73,15 @@ class KeyService {
   // "authentication/malformed" (not a keyhold key), "authentication/key_not_found",
   // "authentication/key_disabled" (disabled or expired).
   virtual StatusOr<Principal> Authenticate(std::string_view bearer) = 0;
+  // Authenticate for a caller at `ctx`'s client address, under the brute-force guard
+  // (SetBruteForceGuard) as verifications are: each failure from a forwarded end-user address
+  // counts towards blocking it, as a failed verification does. Errors: as Authenticate. It does
+  // not refuse a blocked address itself: ask AuthenticationBlockedForMs first.
+  virtual StatusOr<Principal> AuthenticateFrom(const RequestContext& ctx,
+                                               std::string_view bearer) = 0;
+  // How long `ctx`'s client address is still blocked by the brute-force guard, in ms; 0 when it
+  // is not (or is not guarded: no guard, or the caller's own address). Never waits.
+  virtual int64_t AuthenticationBlockedForMs(const RequestContext& ctx) = 0;
 
   // Creates the first root key, holding `*`. Errors: kFailedPrecondition if any root key exists.
   virtual StatusOr<CreatedKey> Bootstrap(std::string_view name) = 0;

@@ -233,6 +233,36 @@ TEST_F(RatelimitTest, AnEndUserAddressThatKeepsFailingIsRefusedForAWhile) {
   svc_->SetBruteForceGuard(nullptr, {});
 }
 
+// Failed token checks (the /v1 surface's) and failed verifications are one count per address.
+TEST_F(RatelimitTest, FailedTokenChecksCountIntoTheSameGuard) {
+  BruteForceGuard guard({.threshold = 3, .window_ms = kMinute, .cooldown_ms = 5 * kMinute});
+  std::vector<std::string> blocked;
+  svc_->SetBruteForceGuard(
+      &guard, [&](const std::string& address, int64_t, int64_t) { blocked.push_back(address); });
+  RequestContext user = root_;
+  user.peer_ip = "10.0.0.1";  // a trusted proxy
+  user.client_ip = "198.51.100.7";
+  EXPECT_EQ(svc_->AuthenticateFrom(user, "hvs.guess").status().code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_EQ(svc_->AuthenticateFrom(user, "khr_guess").status().code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_EQ(svc_->AuthenticationBlockedForMs(user), 0);
+  EXPECT_EQ(svc_->Verify(user, {.key = "hd_guess"})->code, VerifyCode::kNotFound);
+  EXPECT_EQ(blocked, std::vector<std::string>{"198.51.100.7"});
+  EXPECT_EQ(svc_->AuthenticationBlockedForMs(user), 5 * kMinute);
+  EXPECT_EQ(svc_->Verify(user, {.key = NewKey({})})->code, VerifyCode::kRateLimited);
+  // The application's own address is never counted nor blocked.
+  RequestContext app = root_;
+  app.client_ip = app.peer_ip = "10.0.0.1";
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(svc_->AuthenticateFrom(app, "hvs.guess").ok());
+  EXPECT_EQ(svc_->AuthenticationBlockedForMs(app), 0);
+  env_.Advance(5 * kMinute);
+  EXPECT_EQ(svc_->AuthenticationBlockedForMs(user), 0);
+  svc_->SetBruteForceGuard(nullptr, {});
+  EXPECT_FALSE(svc_->AuthenticateFrom(user, "hvs.guess").ok());
+  EXPECT_EQ(svc_->AuthenticationBlockedForMs(user), 0) << "no guard, no block";
+}
+
 TEST_F(RatelimitTest, StandaloneLimitsByNamespaceAndIdentifier) {
   bool passed = false;
   std::vector<LimitCheck> sms = {{.namespace_name = "sms.sign_up",

@@ -798,6 +798,30 @@ class SecretServiceImpl final : public SecretService {
     return store_.ChangeSecretVersions(mount, path, op, versions, env_.NowMillis(), &entry);
   }
 
+  // Whether a LIST may name the sub-folder `folder` ("dir/sub/"): a held `list` permission names
+  // it (SecretListNamesFolder), or one that reaches it only through a `+` grants `list` on a
+  // secret under it, which a recursive LIST would show by its path. A folder the caller could
+  // list nothing under is never named.
+  StatusOr<bool> FolderShown(const RequestContext& ctx, const std::string& mount,
+                             const std::string& folder) {
+    const auto& held = ctx.actor.permissions;
+    if (SecretListNamesFolder(held, Target(mount, folder))) return true;
+    if (!SecretListReaches(held, Target(mount, folder))) return false;
+    std::string after;
+    // Pages grow as in Children: the first secret of a folder often settles it.
+    for (int page = 16;; page = std::min(page * 4, 1000)) {
+      if (ctx.Expired(std::chrono::steady_clock::now())) {
+        return Unavailable("listing took too long; list a narrower folder");
+      }
+      KH_ASSIGN_OR_RETURN(auto paths, store_.ListSecretPaths(mount, folder, after, page));
+      for (const std::string& p : paths) {
+        if (SecretAccessGranted(held, "list", Target(mount, p))) return true;
+      }
+      if (paths.size() < static_cast<size_t>(page)) return false;
+      after = paths.back();
+    }
+  }
+
   StatusOr<std::vector<std::string>> Children(const RequestContext& ctx, const std::string& mount,
                                               const std::string& folder) {
     const auto& held = ctx.actor.permissions;
@@ -822,7 +846,8 @@ class SecretServiceImpl final : public SecretService {
           continue;
         }
         std::string child(rest.substr(0, slash + 1));
-        if (SecretListNamesFolder(held, Target(mount, folder + child))) out.push_back(child);
+        KH_ASSIGN_OR_RETURN(bool shown, FolderShown(ctx, mount, folder + child));
+        if (shown) out.push_back(child);
         // Every path under the child folder sorts before this (paths hold no byte above '~'):
         // go on past the whole subtree.
         next = folder + child + '\x7f';

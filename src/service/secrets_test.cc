@@ -200,10 +200,34 @@ TEST_F(SecretsTest, ListingManySubFoldersReadsLittle) {
   EXPECT_EQ(names->size(), 300u);
   EXPECT_EQ(names->front(), "d1000/");
   RequestContext plus = Caller("key_p", {"secret.list:secret/many/+/x"});
-  // `+` reaches every sub-folder but names none of them; what it names literally is shown.
+  // What `+` matches is shown where the caller may list a secret under it (each `x` here).
   EXPECT_EQ(*secrets_->List(plus, "secret", ""), std::vector<std::string>{"many/"});
-  EXPECT_TRUE(secrets_->List(plus, "secret", "many/")->empty());
+  EXPECT_EQ(secrets_->List(plus, "secret", "many/")->size(), 300u);
   EXPECT_EQ(*secrets_->List(plus, "secret", "many/d1000/"), std::vector<std::string>{"x"});
+}
+
+// A LIST one level deep shows the folders that lead to what a recursive LIST shows, and no
+// other: a folder a `+` matches is named only if the caller may list a secret under it.
+TEST_F(SecretsTest, ListNamesFoldersReachedThroughPlusOnlyWhereSomethingIsListable) {
+  for (const char* p : {"a/x", "b/y", "c/x/deeper", "d/q", "d/x", "e/f/x", "top"}) {
+    ASSERT_TRUE(Put(p, "{}").ok());
+  }
+  RequestContext narrow = Caller("key_n", {"secret.list:secret/+/x"});
+  auto top = secrets_->List(narrow, "secret", "");
+  ASSERT_TRUE(top.ok()) << top.status().message();
+  EXPECT_EQ(*top, (std::vector<std::string>{"a/", "d/"}));
+  auto recursive = secrets_->ListRecursive(narrow, "secret", "", "", 100);
+  ASSERT_TRUE(recursive.ok());
+  EXPECT_EQ(recursive->keys, (std::vector<std::string>{"a/x", "d/x"}));
+  EXPECT_EQ(*secrets_->List(narrow, "secret", "d/"), std::vector<std::string>{"x"});
+  // Folders it could list nothing under look empty (the HTTP surface answers 404 for both).
+  EXPECT_TRUE(secrets_->List(narrow, "secret", "b/")->empty());
+  EXPECT_TRUE(secrets_->List(narrow, "secret", "c/")->empty());
+  EXPECT_TRUE(secrets_->List(narrow, "secret", "nothing/")->empty());
+  // A `+` deeper down: the folders on the way are named once a secret at the end is listable.
+  RequestContext deep = Caller("key_d", {"secret.list:secret/e/+/x", "secret.list:secret/+/f/y"});
+  EXPECT_EQ(*secrets_->List(deep, "secret", ""), std::vector<std::string>{"e/"});
+  EXPECT_EQ(*secrets_->List(deep, "secret", "e/"), std::vector<std::string>{"f/"});
 }
 
 TEST_F(SecretsTest, RotationPeriodSetsTheNextDueTime) {

@@ -123,12 +123,36 @@ static bool IsFailure(VerifyCode code) {
          code == VerifyCode::kInsufficientPermissions;
 }
 
+bool KeyServiceImpl::Guards(const RequestContext& ctx) const {
+  // Only an end user's address, forwarded by a trusted proxy, is guarded (brute_force.h).
+  return brute_force_ && ctx.client_ip != ctx.peer_ip && !ctx.client_ip.empty();
+}
+
+void KeyServiceImpl::CountFailure(const RequestContext& ctx, int64_t now_ms) {
+  int64_t failures = 0;
+  if (brute_force_->Fail(ctx.client_ip, now_ms, &failures)) {
+    addresses_blocked_.fetch_add(1, std::memory_order_relaxed);
+    if (on_block_) on_block_(BruteForceSubject(ctx.client_ip), failures, now_ms);
+  }
+}
+
+int64_t KeyServiceImpl::AuthenticationBlockedForMs(const RequestContext& ctx) {
+  if (!Guards(ctx)) return 0;
+  int64_t now = env_.NowMillis();
+  int64_t until = brute_force_->BlockedUntil(ctx.client_ip, now);
+  return until > now ? until - now : 0;
+}
+
+StatusOr<Principal> KeyServiceImpl::AuthenticateFrom(const RequestContext& ctx,
+                                                     std::string_view bearer) {
+  StatusOr<Principal> p = Authenticate(bearer);
+  if (!p.ok() && Guards(ctx)) CountFailure(ctx, env_.NowMillis());
+  return p;
+}
+
 StatusOr<VerifyResult> KeyServiceImpl::Guarded(const RequestContext& ctx,
                                                const VerifyRequest& req) {
-  // Only an end user's address, forwarded by a trusted proxy, is guarded (brute_force.h).
-  if (!brute_force_ || ctx.client_ip == ctx.peer_ip || ctx.client_ip.empty()) {
-    return VerifyUnrecorded(ctx, req);
-  }
+  if (!Guards(ctx)) return VerifyUnrecorded(ctx, req);
   int64_t now = env_.NowMillis();
   if (int64_t until = brute_force_->BlockedUntil(ctx.client_ip, now); until > now) {
     VerifyResult blocked;
@@ -137,11 +161,7 @@ StatusOr<VerifyResult> KeyServiceImpl::Guarded(const RequestContext& ctx,
     return blocked;
   }
   StatusOr<VerifyResult> r = VerifyUnrecorded(ctx, req);
-  int64_t failures = 0;
-  if (r.ok() && IsFailure(r->code) && brute_force_->Fail(ctx.client_ip, now, &failures)) {
-    addresses_blocked_.fetch_add(1, std::memory_order_relaxed);
-    if (on_block_) on_block_(BruteForceSubject(ctx.client_ip), failures, now);
-  }
+  if (r.ok() && IsFailure(r->code)) CountFailure(ctx, now);
   return r;
 }
 

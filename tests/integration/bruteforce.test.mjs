@@ -46,6 +46,49 @@ test("an address that keeps guessing keys is refused for the cool-down, and logg
   }
 });
 
+test("failed /v1 token checks count into the same guard; a blocked address is 429 before its token", async () => {
+  const s = await new Server({
+    args: ["--trusted-proxies", "127.0.0.1", "--brute-force-threshold", "3", "--brute-force-cooldown", "3s"],
+  }).start();
+  try {
+    const v1 = async (token, address, path = "secret/data/bf/x") => {
+      const headers = {};
+      if (token !== undefined) headers["x-vault-token"] = token;
+      if (address) headers["x-forwarded-for"] = address;
+      const r = await fetch(`${s.url}/v1/${path}`, { headers });
+      const text = await r.text();
+      return { status: r.status, retryAfter: r.headers.get("retry-after"), body: text ? JSON.parse(text) : undefined };
+    };
+    // Two wrong tokens on /v1, one wrong key on keys.verifyKey: the third failure blocks.
+    for (const token of ["hvs.wrong", "khr_notakey0000000000000000000000000"]) {
+      assert.equal((await v1(token, "198.51.100.9")).status, 403);
+    }
+    assert.equal((await v1(undefined, "198.51.100.9")).status, 403, "no token is no guess");
+    const verify = await s.call("keys.verifyKey", { key: "bf_guess00000000000000000000000000" }, undefined, {
+      headers: { "x-forwarded-for": "198.51.100.9" },
+    });
+    assert.equal(verify.body.data.code, "NOT_FOUND");
+    const blocked = await v1(s.rootKey, "198.51.100.9");
+    assert.equal(blocked.status, 429, JSON.stringify(blocked.body));
+    assert.equal(blocked.body.errors.length, 1);
+    assert.ok(Number(blocked.retryAfter) >= 1 && Number(blocked.retryAfter) <= 3, blocked.retryAfter);
+    assert.equal((await v1(s.rootKey, "198.51.100.9", "secret/metadata/?list=true")).status, 429);
+    // Verifications from the address are refused too: one guard.
+    const refused = await s.call("keys.verifyKey", { key: "bf_guess00000000000000000000000000" }, undefined, {
+      headers: { "x-forwarded-for": "198.51.100.9" },
+    });
+    assert.equal(refused.body.data.code, "RATE_LIMITED");
+    assert.equal((await v1(s.rootKey, "198.51.100.10")).status, 404, "another address is served");
+    for (let i = 0; i < 5; i++) assert.equal((await v1("hvs.wrong")).status, 403);
+    assert.equal((await v1(s.rootKey)).status, 404, "the caller's own address is not guarded");
+    await eventually(() => assert.match(s.stderr, /brute force:.*"address":"198\.51\.100\.9"/));
+    await eventually(async () => assert.equal((await v1(s.rootKey, "198.51.100.9")).status, 404), 6000, 200);
+    assert.ok(!s.stderr.includes(s.rootKey));
+  } finally {
+    await s.stop();
+  }
+});
+
 test("malformed brute-force settings stop the server with the setting named", async () => {
   await assert.rejects(new Server({ args: ["--brute-force-cooldown", "soon"] }).start(), /brute_force_cooldown/);
 });

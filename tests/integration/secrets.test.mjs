@@ -267,3 +267,107 @@ test("mount existence is told only to callers who may use the mount; odd inputs 
   });
   assert.equal(upper.status, 200, upper.text);
 });
+
+test("a query parameter that does not decode is a 400 naming it, never taken as absent", async () => {
+  for (const v of [1, 2]) assert.equal((await v1("POST", "secret/data/q/x", { data: { v } })).status, 200);
+  for (const [query, name] of [
+    ["version=1%00", "version"],
+    ["version=%zz", "version"],
+    ["version=1%", "version"],
+    ["keyhold_stage=current%00", "keyhold_stage"],
+    ["after=x%00", "after"],
+  ]) {
+    const r = await v1("GET", `secret/data/q/x?${query}`);
+    assert.equal(r.status, 400, `${query}: ${r.text}`);
+    assert.equal(r.body.errors.length, 1);
+    assert.ok(r.body.errors[0].includes(`"${name}"`), `${query}: ${r.text}`);
+  }
+  for (const [query, name] of [
+    ["list=true&recursive=true&limit=5%00", "limit"],
+    ["list=true&recursive=true&after=x%00", "after"],
+    ["list=true%00", "list"],
+    ["list=true&recursive=%zz", "recursive"],
+  ]) {
+    const r = await v1("GET", `secret/metadata/q/?${query}`);
+    assert.equal(r.status, 400, `${query}: ${r.text}`);
+    assert.ok(r.body.errors[0].includes(`"${name}"`), `${query}: ${r.text}`);
+  }
+  const badName = await v1("GET", "secret/data/q/x?ver%zzsion=1");
+  assert.equal(badName.status, 400, badName.text);
+  assert.match(badName.body.errors[0], /parameter name/);
+  // Before any token, too.
+  const health = await fetch(`${s.url}/v1/sys/health?activecode=2%0000`);
+  assert.equal(health.status, 400);
+  assert.deepEqual((await health.json()).errors.length, 1);
+});
+
+test("query names decode as Go's do; limit takes leading zeros; flags are Go's booleans", async () => {
+  for (const v of [1, 2]) assert.equal((await v1("POST", "secret/data/g/x", { data: { v } })).status, 200);
+  assert.equal((await v1("POST", "secret/data/g/y", { data: { v: 3 } })).status, 200);
+  assert.equal((await v1("POST", "secret/data/g/sub/z", { data: { v: 4 } })).status, 200);
+  for (const query of ["ver%73ion=1", "%76ersion=0001", "version=%31"]) {
+    const r = await v1("GET", `secret/data/g/x?${query}`);
+    assert.equal(r.status, 200, `${query}: ${r.text}`);
+    assert.deepEqual(r.body.data.data, { v: 1 }, query);
+  }
+  const listed = await v1("GET", "secret/metadata/g/?l%69st=true");
+  assert.deepEqual(listed.body.data.keys, ["sub/", "x", "y"]);
+  const one = await v1("GET", "secret/metadata/g/?list=true&recursive=true&limit=0000000001");
+  assert.equal(one.status, 200, one.text);
+  assert.deepEqual(one.body.data, { keys: ["sub/z"], next_after: "sub/z" });
+  for (const bad of ["+1", "-1", "1.0", "0000000000", "00000000010001", "1%20"]) {
+    const r = await v1("GET", `secret/metadata/g/?list=true&recursive=true&limit=${bad}`);
+    assert.equal(r.status, 400, `limit=${bad}: ${r.text}`);
+    assert.match(r.body.errors[0], /limit must be a whole number from 1 to 10000/);
+  }
+  for (const on of ["1", "t", "T", "TRUE", "true", "True"]) {
+    const r = await v1("GET", `secret/metadata/g/?list=true&recursive=${on}`);
+    assert.deepEqual(r.body.data.keys, ["sub/z", "x", "y"], `recursive=${on}`);
+  }
+  for (const off of ["0", "f", "F", "FALSE", "false", "False", ""]) {
+    const r = await v1("GET", `secret/metadata/g/?list=true&recursive=${off}`);
+    assert.deepEqual(r.body.data.keys, ["sub/", "x", "y"], `recursive=${off}`);
+  }
+  for (const bad of ["yes", "2", "tRUE", "on", "true%20"]) {
+    const r = await v1("GET", `secret/metadata/g/?list=true&recursive=${bad}`);
+    assert.equal(r.status, 400, `recursive=${bad}: ${r.text}`);
+    assert.match(r.body.errors[0], /recursive must be one of/);
+    const l = await v1("GET", `secret/metadata/g/?list=${bad}`);
+    assert.equal(l.status, 400, `list=${bad}: ${l.text}`);
+  }
+});
+
+test("a LIST shows the folders leading to what a + permission lets the caller list, no others", async () => {
+  for (const p of ["plus/a/x", "plus/b/y", "plus/c/x/deeper", "plus/d/q", "plus/d/x"]) {
+    assert.equal((await v1("POST", `secret/data/${p}`, { data: { v: 1 } })).status, 200);
+  }
+  const narrow = await s.ok("rootKeys.createRootKey", { permissions: ["secret.list:secret/plus/+/x"] });
+  const as = { token: narrow.key };
+  const plain = await v1("LIST", "secret/metadata/plus/", undefined, as);
+  assert.equal(plain.status, 200, plain.text);
+  assert.deepEqual(plain.body.data.keys, ["a/", "d/"]);
+  const recursive = await v1("LIST", "secret/metadata/plus/?recursive=true", undefined, as);
+  assert.deepEqual(recursive.body.data.keys, ["a/x", "d/x"]);
+  assert.deepEqual((await v1("LIST", "secret/metadata/plus/d/", undefined, as)).body.data.keys, ["x"]);
+  for (const folder of ["plus/b/", "plus/c/", "plus/none/"]) {
+    const r = await v1("LIST", `secret/metadata/${folder}`, undefined, as);
+    assert.equal(r.status, 404, `${folder}: ${r.text}`);
+    assert.deepEqual(r.body, { errors: [] });
+  }
+});
+
+test("the mount in a path is %-decoded as the rest is, with the same refusals", async () => {
+  assert.equal((await v1("POST", "sec%72et/data/enc/x", { data: { v: 7 } })).status, 200);
+  const read = await v1("GET", "%73ecret/data/enc/x");
+  assert.equal(read.status, 200, read.text);
+  assert.deepEqual(read.body.data.data, { v: 7 });
+  assert.deepEqual((await v1("LIST", "secr%65t/metadata/enc/")).body.data.keys, ["x"]);
+  assert.equal((await v1("GET", "sys/internal/ui/mounts/s%65cret")).status, 200);
+  for (const bad of ["sec%zzret", "secret%00", "secret%", "s%6"]) {
+    const r = await v1("GET", `${bad}/data/enc/x`);
+    assert.equal(r.status, 400, `${bad}: ${r.text}`);
+    assert.match(r.body.errors[0], /malformed %-escape/);
+  }
+  assert.equal((await v1("GET", "sys/internal/ui/mounts/sec%zzret")).status, 400);
+  assert.equal((await v1("POST", "sys/mounts/m%00", { type: "kv", options: { version: "2" } })).status, 400);
+});

@@ -95,6 +95,17 @@ test("bad usage is exit 2 with a message; an unreachable server is exit 3", asyn
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, /error/);
   }
+  // The message says what is wrong with the path, not how to write a secret.
+  for (const [args, why] of [
+    [["secrets", "list", "secret/../", "--recursive"], /'secret\/\.\.\/' is not a folder to list: the segment '\.\.' is not allowed/],
+    [["secrets", "list", "secret/a//b/"], /not a folder to list: a segment is empty/],
+    [["secrets", "put", "secret/a b", "k=v"], /'secret\/a b' is not a secret path: the character ' ' is not allowed/],
+    [["secrets", "get", "secret"], /has no path after the mount/],
+  ]) {
+    const bad = await cli(args, { env });
+    assert.equal(bad.code, 2, `${args.join(" ")}: ${bad.stderr}`);
+    assert.match(bad.stderr, why);
+  }
   const r = await cli(["secrets", "get", "secret/x"], { env: { KEYHOLD_ADDR: "http://127.0.0.1:1", KEYHOLD_TOKEN: "x" } });
   assert.equal(r.code, 3);
   assert.match(r.stderr, /127\.0\.0\.1:1/);

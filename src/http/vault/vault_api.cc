@@ -54,6 +54,10 @@ HttpResponse NoHandler(std::string_view path) {
                              "\". route entry not found.");
 }
 
+HttpResponse MalformedPath() {
+  return VaultError(400, "invalid secret path: a malformed %-escape or an encoded NUL");
+}
+
 HttpResponse NoContent() {
   HttpResponse r;
   r.status = 204;
@@ -112,17 +116,27 @@ json VersionMetadata(const service::SecretVersionInfo& v, const std::string& cus
 }
 
 // `?version=` of a data read: absent or empty (as Vault) is 0, the current version; else decimal
-// digits, leading zeros allowed, of a number below 10^18. std::nullopt for anything else.
-std::optional<int64_t> VersionParam(const HttpRequest& req) {
-  auto v = QueryParam(req.target, "version");
+// digits, leading zeros allowed, of a number below 10^18. kInvalidArgument for anything else.
+StatusOr<int64_t> VersionParam(const HttpRequest& req) {
+  KH_ASSIGN_OR_RETURN(auto v, QueryParam(req.target, "version"));
   if (!v || v->empty()) return 0;
-  if (!std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
+  std::optional<int64_t> version = ParseGoInt(*v, 0, 999'999'999'999'999'999);
+  if (!version) return InvalidArgument("version must be a whole number of at most 18 digits");
+  return *version;
+}
+
+// A flag of the query, `name`, as Vault reads `list`: absent or empty is false; else a value
+// Go's strconv.ParseBool takes. kInvalidArgument naming the flag for anything else.
+StatusOr<bool> FlagParam(const HttpRequest& req, std::string_view name) {
+  KH_ASSIGN_OR_RETURN(auto v, QueryParam(req.target, name));
+  if (!v || v->empty()) return false;
+  std::optional<bool> flag = ParseGoBool(*v);
+  if (!flag) {
+    return InvalidArgument(
+        std::string(name) +
+        " must be one of 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False");
   }
-  size_t first = v->find_first_not_of('0');
-  if (first == std::string::npos) return 0;
-  if (v->size() - first > 18) return std::nullopt;
-  return std::stoll(v->substr(first));
+  return *flag;
 }
 
 // The answer to a read of a secret's data, for the request `request_id`: Vault's envelope
@@ -231,12 +245,6 @@ bool IsMergePatch(const HttpRequest& req) {
          });
 }
 
-// A query flag as Go's strconv.ParseBool reads it (what Vault accepts): true for 1, t, T, TRUE,
-// true, True.
-bool QueryTrue(const std::optional<std::string>& v) {
-  return v && (*v == "1" || *v == "t" || *v == "T" || *v == "TRUE" || *v == "true" || *v == "True");
-}
-
 // A string member of `body` ("" if absent); false if it is there but not a string.
 bool StringMember(const json& body, const char* name, std::string* out) {
   auto it = body.find(name);
@@ -249,7 +257,7 @@ bool StringMember(const json& body, const char* name, std::string* out) {
 // `keyhold_stage` of a data read (Vault has no such parameter, so no Vault client sends it):
 // current, pending or previous.
 StatusOr<std::optional<service::SecretStage>> StageOf(const HttpRequest& req) {
-  auto v = QueryParam(req.target, "keyhold_stage");
+  KH_ASSIGN_OR_RETURN(auto v, QueryParam(req.target, "keyhold_stage"));
   if (!v) return std::optional<service::SecretStage>();
   if (*v == "current") return std::optional(service::SecretStage::kCurrent);
   if (*v == "pending") return std::optional(service::SecretStage::kPending);
@@ -318,6 +326,9 @@ HttpResponse VaultApi::Envelope(const RequestContext& ctx, int status, json data
 
 HttpResponse VaultApi::Handle(RequestContext& ctx, const HttpRequest& req) {
   std::string_view path = req.Path().substr(4);  // after "/v1/"
+  // A parameter that cannot be read is refused, never taken as absent: `version=1%00` must not
+  // read the current version, nor a bad `after` start a listing over.
+  if (auto problem = QueryProblem(req.target)) return VaultError(400, *problem);
   if (path == "sys/health") return Health(req);
   if (path == "sys/seal-status") {
     if (req.method != "GET") return VaultError(405, "");
@@ -345,15 +356,20 @@ HttpResponse VaultApi::Handle(RequestContext& ctx, const HttpRequest& req) {
 std::optional<HttpResponse> VaultApi::ReadWithoutWorker(RequestContext& ctx, const HttpRequest& req,
                                                         std::string_view path) {
   if (req.method != "GET" || path.starts_with("sys/") || path.starts_with("auth/") ||
-      req.HasHeader("x-vault-wrap-ttl") || QueryParam(req.target, "keyhold_stage")) {
+      req.HasHeader("x-vault-wrap-ttl")) {
     return std::nullopt;
   }
+  // Anything but a plain read of a version (a stage, a malformed query) is for Authenticated.
+  auto stage = QueryParam(req.target, "keyhold_stage");
+  if (!stage.ok() || *stage) return std::nullopt;
   auto route = ParseKvPath(path);
   if (!route || route->malformed || route->kind != "data" || !IsValidMountName(route->mount)) {
     return std::nullopt;
   }
-  std::optional<int64_t> version = VersionParam(req);
-  if (!version) return std::nullopt;
+  StatusOr<int64_t> version = VersionParam(req);
+  if (!version.ok()) return std::nullopt;
+  // A blocked address, and a failed check (which the guard counts there), are Authenticated's.
+  if (keys_->AuthenticationBlockedForMs(ctx) > 0) return std::nullopt;
   auto token = TokenOf(req);
   if (!token || token->empty()) return std::nullopt;
   auto actor = keys_->Authenticate(*token);
@@ -397,9 +413,15 @@ std::optional<HttpResponse> VaultApi::ReadWithoutWorker(RequestContext& ctx, con
 
 HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req,
                                      std::string_view path) {
+  // An address blocked for guessing tokens (or keys) is not even told whether this one is good.
+  if (int64_t blocked_ms = keys_->AuthenticationBlockedForMs(ctx); blocked_ms > 0) {
+    HttpResponse r = VaultError(429, "too many failed token checks from this address; retry later");
+    r.headers.emplace_back("Retry-After", std::to_string((blocked_ms + 999) / 1000));
+    return r;
+  }
   auto token = TokenOf(req);
   if (!token || token->empty()) return PermissionDenied();
-  auto actor = keys_->Authenticate(*token);
+  auto actor = keys_->AuthenticateFrom(ctx, *token);
   if (!actor.ok()) return PermissionDenied();
   ctx.actor = *std::move(actor);
   if (req.HasHeader("x-vault-wrap-ttl")) {
@@ -408,6 +430,8 @@ HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req
   if (path.starts_with("sys/")) return Sys(ctx, req, path);
   if (path.starts_with("auth/")) return Token(ctx, req, path);
   auto route = ParseKvPath(path);
+  // A path that cannot be read (its mount included) names nothing to check access to.
+  if (route && route->malformed) return MalformedPath();
   // Only a caller who may use something in a mount learns whether it exists.
   if (route && !SecretAnyAccessReaches(ctx.actor.permissions, route->mount + "/")) {
     return PermissionDenied();
@@ -419,7 +443,7 @@ HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req
 }
 
 HttpResponse VaultApi::Kv(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
-  if (route.malformed) return VaultError(400, "invalid secret path: a malformed %-escape");
+  if (route.malformed) return MalformedPath();
   if (route.kind == "data") return Data(ctx, req, route);
   if (route.kind == "metadata") return Metadata(ctx, req, route);
   if (route.kind == "delete" || route.kind == "undelete" || route.kind == "destroy") {
@@ -431,8 +455,8 @@ HttpResponse VaultApi::Kv(RequestContext& ctx, const HttpRequest& req, const KvP
 
 HttpResponse VaultApi::Data(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
   if (req.method == "GET") {
-    std::optional<int64_t> parsed = VersionParam(req);
-    if (!parsed) return VaultError(400, "version must be a whole number of at most 18 digits");
+    StatusOr<int64_t> parsed = VersionParam(req);
+    if (!parsed.ok()) return ErrorOf(parsed.status());
     int64_t version = *parsed;
     auto stage = StageOf(req);
     if (!stage.ok()) return ErrorOf(stage.status());
@@ -467,9 +491,9 @@ HttpResponse VaultApi::Data(RequestContext& ctx, const HttpRequest& req, const K
 }
 
 HttpResponse VaultApi::Metadata(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
-  if (req.method == "LIST" || (req.method == "GET" && QueryTrue(QueryParam(req.target, "list")))) {
-    return List(ctx, req, route);
-  }
+  StatusOr<bool> list = FlagParam(req, "list");
+  if (!list.ok()) return ErrorOf(list.status());
+  if (req.method == "LIST" || (req.method == "GET" && *list)) return List(ctx, req, route);
   if (req.method == "GET") {
     auto m = secrets_->ReadMetadata(ctx, route.mount, route.path);
     if (!m.ok()) return ErrorOf(m.status());
@@ -533,7 +557,9 @@ HttpResponse VaultApi::Metadata(RequestContext& ctx, const HttpRequest& req, con
 HttpResponse VaultApi::List(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
   std::string folder = route.path;
   if (!folder.empty() && !folder.ends_with('/')) folder += '/';
-  if (QueryTrue(QueryParam(req.target, "recursive"))) return ListRecursive(ctx, req, route, folder);
+  StatusOr<bool> recursive = FlagParam(req, "recursive");
+  if (!recursive.ok()) return ErrorOf(recursive.status());
+  if (*recursive) return ListRecursive(ctx, req, route, folder);
   auto names = secrets_->List(ctx, route.mount, folder);
   if (!names.ok()) return ErrorOf(names.status());
   if (names->empty()) return VaultError(404, "");
@@ -545,16 +571,21 @@ HttpResponse VaultApi::List(RequestContext& ctx, const HttpRequest& req, const K
 // when present, is the `after` of the next page. An empty first page is Vault's empty LIST, 404.
 HttpResponse VaultApi::ListRecursive(RequestContext& ctx, const HttpRequest& req,
                                      const KvPath& route, const std::string& folder) {
+  auto limit_text = QueryParam(req.target, "limit");
+  if (!limit_text.ok()) return ErrorOf(limit_text.status());
   int limit = kDefaultListPage;
-  if (auto v = QueryParam(req.target, "limit")) {
-    if (v->empty() || v->size() > 5 ||
-        !std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (*limit_text) {
+    // Leading zeros as Go's strconv.Atoi reads them; no sign.
+    std::optional<int64_t> v = ParseGoInt(**limit_text, 1, service::SecretService::kMaxListPage);
+    if (!v) {
       return VaultError(400, "limit must be a whole number from 1 to " +
                                  std::to_string(service::SecretService::kMaxListPage));
     }
-    limit = std::stoi(*v);
+    limit = static_cast<int>(*v);
   }
-  std::string after = QueryParam(req.target, "after").value_or("");
+  auto after_text = QueryParam(req.target, "after");
+  if (!after_text.ok()) return ErrorOf(after_text.status());
+  std::string after = after_text->value_or("");
   auto page = secrets_->ListRecursive(ctx, route.mount, folder, after, limit);
   if (!page.ok()) return ErrorOf(page.status());
   if (page->keys.empty() && !page->next_after && after.empty()) return VaultError(404, "");
@@ -617,7 +648,9 @@ HttpResponse VaultApi::Sys(RequestContext& ctx, const HttpRequest& req, std::str
   }
   if (path.starts_with("sys/internal/ui/mounts/")) {
     std::string_view rest = path.substr(std::string_view("sys/internal/ui/mounts/").size());
-    std::string mount(rest.substr(0, rest.find('/')));
+    auto decoded = PercentDecode(rest.substr(0, rest.find('/')));
+    if (!decoded) return MalformedPath();
+    std::string mount = *std::move(decoded);
     if (!IsValidMountName(mount) || !SecretAnyAccessReaches(ctx.actor.permissions, mount + "/") ||
         !secrets_->MountExists(mount)) {
       return PermissionDenied();
@@ -629,7 +662,9 @@ HttpResponse VaultApi::Sys(RequestContext& ctx, const HttpRequest& req, std::str
                      {"description", "key/value secret storage"}});
   }
   if (path.starts_with("sys/mounts/")) {
-    std::string name(path.substr(std::string_view("sys/mounts/").size()));
+    auto decoded = PercentDecode(path.substr(std::string_view("sys/mounts/").size()));
+    if (!decoded) return MalformedPath();
+    std::string name = *std::move(decoded);
     if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
     auto body = BodyObject(req);
     if (!body.ok()) return ErrorOf(body.status());
@@ -700,7 +735,9 @@ HttpResponse VaultApi::Health(const HttpRequest& req) {
   if (req.method != "GET" && req.method != "HEAD") return VaultError(405, "");
   bool sealed = options_.seal && options_.seal->IsSealed();
   int status = sealed ? 503 : 200;
-  if (auto code = QueryParam(req.target, sealed ? "sealedcode" : "activecode")) {
+  auto asked = QueryParam(req.target, sealed ? "sealedcode" : "activecode");
+  if (!asked.ok()) return ErrorOf(asked.status());
+  if (const auto& code = *asked) {
     // A status that carries the health body: 200-599, and not 204 or 304 (which carry none).
     if (code->size() != 3 ||
         !std::all_of(code->begin(), code->end(), [](char c) { return c >= '0' && c <= '9'; }) ||

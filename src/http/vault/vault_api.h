@@ -12,7 +12,10 @@
 // While the server is sealed (SealControl) everything but `sys/health`, `sys/seal-status` and
 // `sys/unseal` is Vault's 503 `{"errors":["Vault is sealed"]}`.
 // Any other path is Vault's 404 for a route that has no handler. A missing, unknown or
-// insufficient token is Vault's 403 `{"errors":["permission denied"]}`.
+// insufficient token is Vault's 403 `{"errors":["permission denied"]}`; an unknown one from a
+// forwarded end-user address counts towards the brute-force guard's block (KeyService::
+// AuthenticateFrom), and a blocked address is 429 with Retry-After before its token is checked.
+// A query whose names or values do not %-decode is 400 naming the parameter, on every path.
 //
 //   VaultApi vault({.version = "0.1.0"}, env, &keys, &secrets);
 //   router.Mount("/v1/", vault);

@@ -17,11 +17,14 @@ int HexValue(char c) {
   return -1;
 }
 
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
 constexpr int64_t kMaxDurationMs = 100LL * 365 * 24 * 3600 * 1000;
 
-}  // namespace
+// A path keeps `+` as it is; a query reads it as a space (Go's PathUnescape / QueryUnescape).
+enum class PlusIs { kPlus, kSpace };
 
-std::optional<std::string> PercentDecode(std::string_view text) {
+std::optional<std::string> Decode(std::string_view text, PlusIs plus) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
@@ -33,6 +36,8 @@ std::optional<std::string> PercentDecode(std::string_view text) {
       if (hi < 0 || lo < 0) return std::nullopt;
       c = static_cast<char>(hi * 16 + lo);
       i += 2;
+    } else if (c == '+' && plus == PlusIs::kSpace) {
+      c = ' ';
     }
     if (c == '\0') return std::nullopt;
     out.push_back(c);
@@ -40,39 +45,116 @@ std::optional<std::string> PercentDecode(std::string_view text) {
   return out;
 }
 
-std::optional<std::string> QueryParam(std::string_view target, std::string_view name) {
+// Calls `fn(name, value)` for each `name[=value]` of the query of `target`, both decoded
+// (nullopt where that fails), in order, until it returns an error, which is returned. Empty
+// pairs (`a=1&&b=2`) are skipped, as Go skips them.
+template <typename Fn>
+Status ForEachParam(std::string_view target, Fn fn) {
   size_t q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
+  if (q == std::string_view::npos) return OkStatus();
   std::string_view query = target.substr(q + 1);
   while (!query.empty()) {
     size_t amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
-    size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name) {
-      return PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    if (!pair.empty()) {
+      size_t eq = pair.find('=');
+      KH_RETURN_IF_ERROR(
+          fn(QueryUnescape(pair.substr(0, eq)),
+             QueryUnescape(eq == std::string_view::npos ? "" : pair.substr(eq + 1))));
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }
+  return OkStatus();
+}
+
+std::string BadName() {
+  return "invalid query: a parameter name has a malformed %-escape or an encoded NUL";
+}
+
+// Names the parameter (at most 64 bytes of its name, which the caller sent).
+std::string BadValue(std::string_view name) {
+  return fmt::format("invalid query parameter \"{}\": a malformed %-escape or an encoded NUL",
+                     name.substr(0, 64));
+}
+
+}  // namespace
+
+std::optional<std::string> PercentDecode(std::string_view text) {
+  return Decode(text, PlusIs::kPlus);
+}
+
+std::optional<std::string> QueryUnescape(std::string_view text) {
+  return Decode(text, PlusIs::kSpace);
+}
+
+StatusOr<std::optional<std::string>> QueryParam(std::string_view target, std::string_view name) {
+  std::optional<std::string> found;
+  Status bad = ForEachParam(
+      target,
+      [&](const std::optional<std::string>& n, const std::optional<std::string>& value) -> Status {
+        if (!n) return InvalidArgument(BadName());
+        if (*n != name || found) return OkStatus();
+        if (!value) return InvalidArgument(BadValue(*n));
+        found = *value;
+        return OkStatus();
+      });
+  if (!bad.ok()) return bad;
+  return found;
+}
+
+std::optional<std::string> QueryProblem(std::string_view target) {
+  Status bad = ForEachParam(
+      target,
+      [](const std::optional<std::string>& n, const std::optional<std::string>& value) -> Status {
+        if (!n) return InvalidArgument(BadName());
+        if (!value) return InvalidArgument(BadValue(*n));
+        return OkStatus();
+      });
+  if (bad.ok()) return std::nullopt;
+  return bad.message();
+}
+
+std::optional<bool> ParseGoBool(std::string_view text) {
+  if (text == "1" || text == "t" || text == "T" || text == "TRUE" || text == "true" ||
+      text == "True") {
+    return true;
+  }
+  if (text == "0" || text == "f" || text == "F" || text == "FALSE" || text == "false" ||
+      text == "False") {
+    return false;
+  }
   return std::nullopt;
+}
+
+std::optional<int64_t> ParseGoInt(std::string_view text, int64_t min, int64_t max) {
+  if (text.empty() || !std::all_of(text.begin(), text.end(), IsDigit)) return std::nullopt;
+  text.remove_prefix(std::min(text.find_first_not_of('0'), text.size()));
+  if (text.size() > 18) return std::nullopt;  // past any bound we take, and int64 stays exact
+  int64_t value = 0;
+  for (char c : text) value = value * 10 + (c - '0');
+  if (value < min || value > max) return std::nullopt;
+  return value;
 }
 
 std::optional<KvPath> ParseKvPath(std::string_view after_v1) {
   size_t first = after_v1.find('/');
   if (first == std::string_view::npos) return std::nullopt;
   KvPath out;
-  out.mount = std::string(after_v1.substr(0, first));
   std::string_view rest = after_v1.substr(first + 1);
   size_t second = rest.find('/');
-  out.kind = std::string(rest.substr(0, second));
-  if (second != std::string_view::npos) {
-    auto decoded = PercentDecode(rest.substr(second + 1));
+  // Every part is decoded alike, as Go decodes a whole request path before Vault routes it.
+  auto decode = [&out](std::string_view part, std::string* to) {
+    auto decoded = PercentDecode(part);
     if (decoded) {
-      out.path = *std::move(decoded);
+      *to = *std::move(decoded);
     } else {
       out.malformed = true;
     }
-  }
+  };
+  decode(after_v1.substr(0, first), &out.mount);
+  decode(rest.substr(0, second), &out.kind);
+  if (second != std::string_view::npos) decode(rest.substr(second + 1), &out.path);
   return out;
 }
 

@@ -12,21 +12,43 @@
 #include <string>
 #include <string_view>
 
+#include "core/status.h"
+
 namespace keyhold::http::vault {
 
 // Decodes %XX escapes; nullopt for a malformed escape or a decoded NUL.
 std::optional<std::string> PercentDecode(std::string_view text);
 
-// The value of query parameter `name` in `target` (percent-decoded), or nullopt if absent.
-std::optional<std::string> QueryParam(std::string_view target, std::string_view name);
+// Decodes one name or value of a query as Go's url.QueryUnescape does (what Vault reads): %XX
+// escapes, and `+` as a space. nullopt for a malformed escape or a decoded NUL.
+std::optional<std::string> QueryUnescape(std::string_view text);
+
+// The value of query parameter `name` in `target`: names and values are decoded as QueryUnescape
+// does (so `ver%73ion=1` is `version`), the first occurrence counts and a name without `=` has the
+// value "". nullopt if absent. Errors: kInvalidArgument naming the parameter when its value, or
+// when any name of the query (which might have been `name`), does not decode.
+StatusOr<std::optional<std::string>> QueryParam(std::string_view target, std::string_view name);
+
+// What is wrong with the query of `target`, or nullopt if every name and value decodes: a
+// message naming the first parameter whose name or value has a malformed %-escape or a NUL.
+std::optional<std::string> QueryProblem(std::string_view target);
+
+// A query flag as Go's strconv.ParseBool reads it (what Vault accepts): true for 1, t, T, TRUE,
+// true, True; false for 0, f, F, FALSE, false, False; nullopt for anything else, "" included.
+std::optional<bool> ParseGoBool(std::string_view text);
+
+// A whole number as Go's strconv.Atoi reads one, leading zeros allowed ("0000000001" is 1), but
+// without a sign: decimal digits only. nullopt if malformed or outside [min, max].
+// REQUIRES: 0 <= min <= max < 10^18.
+std::optional<int64_t> ParseGoInt(std::string_view text, int64_t min, int64_t max);
 
 // A KV path after "/v1/": "<mount>/<kind>" or "<mount>/<kind>/<path>"; nullopt if it has no
 // kind.
 struct KvPath {
-  std::string mount;
-  std::string kind;        // data, metadata, delete, undelete, destroy, config, subkeys
+  std::string mount;       // decoded
+  std::string kind;        // decoded: data, metadata, delete, undelete, destroy, config, subkeys
   std::string path;        // decoded, may be empty or end in '/' (a folder to list)
-  bool malformed = false;  // the path has a bad %-escape or an encoded NUL (path is empty)
+  bool malformed = false;  // a bad %-escape or an encoded NUL in any part (the part is empty)
 };
 std::optional<KvPath> ParseKvPath(std::string_view after_v1);
 

@@ -21,14 +21,76 @@ TEST(VaultWire, SplitsKvPaths) {
   EXPECT_TRUE(ParseKvPath("secret/data/a%2")->malformed);
   EXPECT_TRUE(ParseKvPath("secret/data/a%00b")->malformed);
   EXPECT_FALSE(ParseKvPath("secret/data/a%2Fb")->malformed);
+  // The mount and kind decode as the path does, with the same refusals.
+  auto encoded = ParseKvPath("sec%72et/d%61ta/a");
+  ASSERT_TRUE(encoded);
+  EXPECT_FALSE(encoded->malformed);
+  EXPECT_EQ(encoded->mount, "secret");
+  EXPECT_EQ(encoded->kind, "data");
+  EXPECT_TRUE(ParseKvPath("sec%zzret/data/a")->malformed);
+  EXPECT_TRUE(ParseKvPath("secret%00/data/a")->malformed);
+  EXPECT_TRUE(ParseKvPath("secret%/data/a")->malformed);
+  EXPECT_TRUE(ParseKvPath("secret/dat%0/a")->malformed);
+}
+
+// The value of a parameter that was found and decoded.
+std::optional<std::string> Found(std::string_view target, std::string_view name) {
+  auto v = QueryParam(target, name);
+  EXPECT_TRUE(v.ok()) << target << ": " << v.status().message();
+  return v.ok() ? *v : std::nullopt;
 }
 
 TEST(VaultWire, QueryParameters) {
-  EXPECT_EQ(QueryParam("/v1/s/data/x?version=3", "version"), "3");
-  EXPECT_EQ(QueryParam("/v1/s/metadata/x?a=1&list=true", "list"), "true");
-  EXPECT_EQ(QueryParam("/v1/s/metadata/x?list", "list"), "");
-  EXPECT_FALSE(QueryParam("/v1/s/data/x", "version"));
-  EXPECT_FALSE(QueryParam("/v1/s/data/x?versions=1", "version"));
+  EXPECT_EQ(Found("/v1/s/data/x?version=3", "version"), "3");
+  EXPECT_EQ(Found("/v1/s/metadata/x?a=1&list=true", "list"), "true");
+  EXPECT_EQ(Found("/v1/s/metadata/x?list", "list"), "");
+  EXPECT_FALSE(Found("/v1/s/data/x", "version"));
+  EXPECT_FALSE(Found("/v1/s/data/x?versions=1", "version"));
+  EXPECT_EQ(Found("/v1/s/data/x?version=1&version=2", "version"), "1");  // the first, as Go
+  EXPECT_EQ(Found("/v1/s/data/x?&&version=4&", "version"), "4");
+}
+
+TEST(VaultWire, QueryNamesAndValuesDecodeAsGoDoes) {
+  EXPECT_EQ(Found("/v1/s/data/x?ver%73ion=1", "version"), "1");
+  EXPECT_EQ(Found("/v1/s/data/x?%76%65%72%73%69%6F%6E=%32", "version"), "2");
+  EXPECT_EQ(Found("/v1/s/data/x?a+b=c+d%2B", "a b"), "c d+");
+  EXPECT_EQ(QueryUnescape("a+b%20c"), "a b c");
+  EXPECT_EQ(PercentDecode("a+b"), "a+b");  // a path keeps its '+'
+}
+
+TEST(VaultWire, MalformedQueryIsAnErrorNotAbsence) {
+  for (const char* target : {"/v1/s/data/x?version=1%00", "/v1/s/data/x?version=%zz",
+                             "/v1/s/data/x?version=1%", "/v1/s/data/x?version=%4"}) {
+    auto v = QueryParam(target, "version");
+    ASSERT_FALSE(v.ok()) << target;
+    EXPECT_EQ(v.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(v.status().message().find("\"version\""), std::string::npos) << v.status().message();
+    EXPECT_NE(QueryProblem(target), std::nullopt);
+  }
+  // A name that does not decode might have been the one asked for.
+  EXPECT_FALSE(QueryParam("/v1/s/data/x?ver%zzsion=1", "version").ok());
+  EXPECT_FALSE(QueryParam("/v1/s/data/x?version%00=1", "version").ok());
+  // Another parameter's bad value leaves this one readable; the query as a whole is not.
+  EXPECT_EQ(Found("/v1/s/data/x?after=x%00&version=2", "version"), "2");
+  EXPECT_NE(QueryProblem("/v1/s/data/x?after=x%00&version=2")->find("\"after\""),
+            std::string::npos);
+  EXPECT_EQ(QueryProblem("/v1/s/data/x?version=1&list=%74rue"), std::nullopt);
+  EXPECT_EQ(QueryProblem("/v1/s/data/x"), std::nullopt);
+}
+
+TEST(VaultWire, GoBoolAndInt) {
+  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) EXPECT_EQ(ParseGoBool(t), true);
+  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) EXPECT_EQ(ParseGoBool(f), false);
+  for (const char* bad : {"", "yes", "2", "tRUE", " true", "true "}) {
+    EXPECT_EQ(ParseGoBool(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(ParseGoInt("0000000001", 1, 10000), 1);
+  EXPECT_EQ(ParseGoInt("10000", 1, 10000), 10000);
+  EXPECT_EQ(ParseGoInt("000000000000000000000000010000", 1, 10000), 10000);
+  for (const char* bad :
+       {"", "0", "10001", "+1", "-1", "1.0", "1e3", " 1", "x", "99999999999999999999"}) {
+    EXPECT_EQ(ParseGoInt(bad, 1, 10000), std::nullopt) << bad;
+  }
 }
 
 TEST(VaultWire, TimesAsGoPrintsThem) {
