@@ -95,6 +95,89 @@ TEST_P(SecretStoreContract, AReadWithoutWaitingGivesTheSecretAndTheVersionAsked)
   EXPECT_EQ(none->status().code(), StatusCode::kNotFound);
 }
 
+// Everything a read shows of a secret and one of its versions, to compare two reads.
+std::string Shown(const SecretRecord& r, const std::optional<SecretVersionRecord>& v) {
+  std::string out =
+      r.mount + "/" + r.path + " current " + std::to_string(r.current_version) + " oldest " +
+      std::to_string(r.oldest_version) + " max " + std::to_string(r.max_versions) + " cas " +
+      std::to_string(r.cas_required) + " meta " + r.custom_metadata_json + " pending " +
+      std::to_string(r.pending_version.value_or(-1)) + " previous " +
+      std::to_string(r.previous_version.value_or(-1)) + " step " + r.rotation_step + " failure " +
+      r.rotation_failure + " updated " + std::to_string(r.updated_at_ms) + " versions";
+  auto one = [&out](const SecretVersionRecord& x) {
+    out += " [" + std::to_string(x.version) + " deleted " +
+           std::to_string(x.deleted_at_ms.value_or(-1)) + " destroyed " +
+           std::to_string(x.destroyed) + " term " + std::to_string(x.kek_term) + " key " +
+           std::to_string(x.wrapped_key.size()) + ":" +
+           std::to_string(x.wrapped_key.empty() ? -1 : x.wrapped_key.back()) + " value " +
+           std::to_string(x.ciphertext.size()) + ":" +
+           std::to_string(x.ciphertext.empty() ? -1 : x.ciphertext.back()) + "]";
+  };
+  for (const SecretVersionRecord& x : r.versions) one(x);
+  out += " read";
+  if (v) one(*v);
+  return out;
+}
+
+// A read without waiting (which a store may answer from what it kept of an earlier read) shows
+// every change at once: it equals the plain reads after each kind of write.
+TEST_P(SecretStoreContract, AReadWithoutWaitingFollowsEveryChange) {
+  auto s = Open();
+  ASSERT_TRUE(s->WriteSecretVersion(Write("app", 0)).ok());
+  if (!s->TryReadSecretNow("secret", "app", 0)) {
+    GTEST_SKIP() << "this store has no reads without waiting";
+  }
+  auto expect_same = [&](const std::string& after) {
+    for (int64_t asked : {0, 1, 2}) {
+      // Twice: the second may come from what the first kept.
+      for (int round = 0; round < 2; ++round) {
+        auto now = s->TryReadSecretNow("secret", "app", asked);
+        auto plain = s->ReadSecret("secret", "app");
+        if (!plain.ok()) {
+          ASSERT_TRUE(now) << after;
+          EXPECT_EQ(now->status().code(), plain.status().code()) << after;
+          continue;
+        }
+        ASSERT_TRUE(now && now->ok()) << after;
+        int64_t wanted = asked == 0 ? plain->current_version : asked;
+        std::optional<SecretVersionRecord> version;
+        if (auto v = s->ReadSecretVersion("secret", "app", wanted); v.ok()) version = *v;
+        EXPECT_EQ(Shown((*now)->secret, (*now)->version), Shown(*plain, version))
+            << "after " << after << ", version " << asked;
+      }
+    }
+  };
+  expect_same("the first write");
+  ASSERT_TRUE(s->WriteSecretVersion(Write("app", 1, 2000)).ok());
+  expect_same("a second version");
+  ASSERT_TRUE(s->ChangeSecretVersions("secret", "app", SecretVersionOp::kDelete, {2}, 3000).ok());
+  expect_same("a delete");
+  ASSERT_TRUE(s->ChangeSecretVersions("secret", "app", SecretVersionOp::kUndelete, {2}, 4000).ok());
+  expect_same("an undelete");
+  ASSERT_TRUE(s->ChangeSecretVersions("secret", "app", SecretVersionOp::kDestroy, {1}, 5000).ok());
+  expect_same("a destroy");
+  SecretRecord meta = *s->ReadSecret("secret", "app");
+  meta.custom_metadata_json = R"({"owner":"billing"})";
+  meta.cas_required = true;
+  ASSERT_TRUE(s->PutSecretMetadata(meta).ok());
+  expect_same("a metadata change");
+  ASSERT_TRUE(s->AddKeyringTerm({2, {7}, 300}).ok());
+  auto old = s->VersionsWrappedBelow(2, 100);
+  ASSERT_TRUE(old.ok() && !old->empty());
+  ASSERT_TRUE(*s->RewrapSecretVersion(old->back(), 2, {5, 5}));
+  expect_same("a rewrap");
+  ASSERT_TRUE(s->WritePendingSecretVersion(Write("app", 2, 6000)).ok());
+  expect_same("a pending version");
+  ASSERT_TRUE(s->SetSecretRotationStep("secret", "app", "set", "test: exited 1").ok());
+  expect_same("a rotation step");
+  ASSERT_TRUE(s->FinishSecretRotation("secret", "app", 3, 9000, 7000).ok());
+  expect_same("a finished rotation");
+  ASSERT_TRUE(s->DeleteSecret("secret", "app").ok());
+  expect_same("deleting the secret");
+  ASSERT_TRUE(s->WriteSecretVersion(Write("app", 0, 8000)).ok());
+  expect_same("writing it anew");
+}
+
 TEST_P(SecretStoreContract, AStaleWriteIsRefusedAndWritesNothing) {
   auto s = Open();
   ASSERT_TRUE(s->WriteSecretVersion(Write("app", 0)).ok());

@@ -43,8 +43,8 @@ Status CollectEntries(Stmt& s, Access access, std::vector<audit::AuditEntry>& ou
 
 }  // namespace
 
-StatusOr<AuditTail> ReadTail(sqlite3* db, Access access) {
-  Stmt s(db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+StatusOr<AuditTail> ReadTail(sqlite3* db, Access access, StmtCache* stmts) {
+  Stmt s(db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", stmts);
   if (!s.ok()) return EngineError(db, access, "prepare read audit tail");
   AuditTail tail;
   int rc = s.Step();
@@ -55,12 +55,13 @@ StatusOr<AuditTail> ReadTail(sqlite3* db, Access access) {
   return tail;
 }
 
-Status AppendAudit(sqlite3* db, const std::vector<audit::AuditEntry>& entries) {
+Status AppendAudit(sqlite3* db, const std::vector<audit::AuditEntry>& entries, StmtCache* stmts) {
   if (entries.empty()) return OkStatus();
-  KH_ASSIGN_OR_RETURN(AuditTail tail, ReadTail(db, Access::kWrite));
+  KH_ASSIGN_OR_RETURN(AuditTail tail, ReadTail(db, Access::kWrite, stmts));
   Stmt s(db,
          "INSERT INTO audit_log (seq, time_ms, actor, action, target, outcome, client_ip, "
-         "request_id, details, hash) VALUES (?,?,?,?,?,?,?,?,?,?)");
+         "request_id, details, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+         stmts);
   for (audit::AuditEntry e : entries) {
     e.seq = tail.seq + 1;
     e.hash = audit::LinkHash(tail.hash, e);

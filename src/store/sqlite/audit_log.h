@@ -11,13 +11,15 @@
 namespace keyhold::store::sqlite {
 
 // Numbers and links `entries` after the newest entry and inserts them.
-// REQUIRES: a write transaction on `db`. Errors: as EngineError.
-Status AppendAudit(sqlite3* db, const std::vector<audit::AuditEntry>& entries);
+// REQUIRES: a write transaction on `db`. Errors: as EngineError. With `stmts` (db's), the
+// statements are kept there.
+Status AppendAudit(sqlite3* db, const std::vector<audit::AuditEntry>& entries,
+                   StmtCache* stmts = nullptr);
 
 // Store::ReadAudit, ReadAuditTail, QueryAudit, AuditSalt and ListAuditCheckpoints, with the
 // arguments already checked. REQUIRES: exclusive use of `db`.
 StatusOr<std::vector<audit::AuditEntry>> ReadAuditRange(sqlite3* db, int64_t after_seq, int limit);
-StatusOr<AuditTail> ReadTail(sqlite3* db, Access access);
+StatusOr<AuditTail> ReadTail(sqlite3* db, Access access, StmtCache* stmts = nullptr);
 StatusOr<std::vector<audit::AuditEntry>> RunAuditQuery(sqlite3* db, const AuditQuery& q);
 StatusOr<std::vector<uint8_t>> ReadAuditSalt(sqlite3* db);
 Status WriteCheckpoint(sqlite3* db, const audit::Checkpoint& cp);

@@ -1,6 +1,7 @@
 // SqliteStore: KV version 2 secrets. A version is written, and the versions beyond max_versions
 // dropped, in the transaction that checks the caller's expected current version, so two writers
 // never both become version N and a check-and-set write is exact (store/store.h "secrets").
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -165,7 +166,10 @@ void SqliteStore::RecordSecretReadLater(audit::AuditEntry entry, std::function<v
     std::lock_guard lock(read_audit_mu_);
     if (!read_audit_stopping_) {
       if (!read_audit_thread_.joinable()) {
-        read_audit_thread_ = std::thread([this] { CommitReadAuditsUntilStopped(); });
+        read_audit_thread_ = std::thread([this] {
+          pthread_setname_np(pthread_self(), "kh-read-audit");  // as top -H and perf show it
+          CommitReadAuditsUntilStopped();
+        });
       }
       read_audit_queue_.push_back({std::move(entry), std::move(done)});
       if (read_audit_queue_.size() == 1) read_audit_wake_.notify_one();
@@ -214,16 +218,20 @@ Status SqliteStore::CommitReadAudits(const std::vector<audit::AuditEntry>& entri
   std::lock_guard lock(mu_);
   // synchronous=NORMAL in WAL mode: the commit reaches the log file (a crash of the process loses
   // nothing) without an fsync of its own. Every other write keeps FULL.
-  KH_RETURN_IF_ERROR(sqlite::Exec(db_, "PRAGMA synchronous=NORMAL", Access::kWrite));
+  // The statements are kept in stmts_: compiling them cost more than running them, per batch.
+  KH_RETURN_IF_ERROR(sqlite::Exec(db_, "PRAGMA synchronous=NORMAL", Access::kWrite, stmts_.get()));
   // FULL again however the append ends, an exception included: every later write would
   // otherwise lose its durability silently.
   struct RestoreFull {
     sqlite3* db;
+    sqlite::StmtCache* stmts;
     ~RestoreFull() {
-      if (!sqlite::Exec(db, "PRAGMA synchronous=FULL", Access::kWrite).ok()) std::abort();
+      if (!sqlite::Exec(db, "PRAGMA synchronous=FULL", Access::kWrite, stmts).ok()) std::abort();
     }
-  } restore{db_};
-  return InTransaction(db_, Access::kWrite, [&] { return sqlite::AppendAudit(db_, entries); });
+  } restore{db_, stmts_.get()};
+  return InTransaction(
+      db_, Access::kWrite, [&] { return sqlite::AppendAudit(db_, entries, stmts_.get()); },
+      stmts_.get());
 }
 
 void SqliteStore::OpenReaders(const std::string& path) {
@@ -328,9 +336,66 @@ Status SqliteStore::WithSecretReader(
   return read(db_, stmts_.get());
 }
 
+Status SqliteStore::WatchSecretTables() {
+  if (!readers_[0].db) return OkStatus();  // reads use db_ itself: nothing to keep
+  std::lock_guard lock(mu_);
+  Stmt mode(db_, "PRAGMA journal_mode");
+  if (mode.Step() != SQLITE_ROW || mode.Text(0) != "wal") return OkStatus();
+  // SQLITE_DIRECTONLY: callable from these temporary triggers, never from the schema in the file.
+  if (sqlite3_create_function_v2(db_, "keyhold_secret_tables_changed", 0,
+                                 SQLITE_UTF8 | SQLITE_DIRECTONLY, this, &OnSecretTablesChanged,
+                                 nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return EngineError(db_, Access::kWrite, "register the secret change function");
+  }
+  std::string sql;
+  for (const char* table : {"secrets", "secret_versions"}) {
+    for (const char* change : {"INSERT", "UPDATE", "DELETE"}) {
+      sql += std::string("CREATE TEMP TRIGGER keyhold_watch_") + table + "_" + change + " AFTER " +
+             change + " ON main." + table + " BEGIN SELECT keyhold_secret_tables_changed(); END;";
+    }
+  }
+  KH_RETURN_IF_ERROR(sqlite::Exec(db_, sql.c_str(), Access::kWrite));
+  // Replaces SQLite's own hook, which checkpointed the log: OnCommitted does that too.
+  sqlite3_wal_hook(db_, &OnCommitted, this);
+  read_cache_on_ = true;
+  return OkStatus();
+}
+
+void SqliteStore::OnSecretTablesChanged(sqlite3_context* ctx, int /*argc*/,
+                                        sqlite3_value** /*argv*/) {
+  static_cast<SqliteStore*>(sqlite3_user_data(ctx))->secret_tables_changed_.store(true);
+  sqlite3_result_null(ctx);
+}
+
+// Called by SQLite on db_ after each commit (under mu_). A read that began before this point
+// holds an older generation, so what it keeps is never found again; the writer's caller is
+// answered only after this returns, so no one can have seen the change through the cache.
+int SqliteStore::OnCommitted(void* self, sqlite3* db, const char* name, int wal_frames) {
+  auto* store = static_cast<SqliteStore*>(self);
+  if (store->secret_tables_changed_.exchange(false)) {
+    store->secrets_generation_.fetch_add(1, std::memory_order_release);
+  }
+  // As SQLite's default hook does (wal_autocheckpoint=1000): copy the log back into the
+  // database once it holds 1000 pages, without waiting for readers.
+  if (wal_frames >= 1000) {
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  }
+  return SQLITE_OK;
+}
+
 std::optional<StatusOr<Store::SecretReadNow>> SqliteStore::TryReadSecretNow(
     const std::string& mount, const std::string& path, int64_t version) {
   if (!readers_[0].db) return std::nullopt;
+  std::string key;
+  uint64_t generation = 0;
+  if (read_cache_on_) {
+    // Read before the transaction begins: see OnCommitted.
+    generation = secrets_generation_.load(std::memory_order_acquire);
+    key = sqlite::SecretReadCache::KeyOf(mount, path, version);
+    if (auto kept = read_cache_.Find(key, generation)) {
+      return StatusOr<SecretReadNow>(*std::move(kept));
+    }
+  }
   size_t first = FirstReader(kReaders);
   for (size_t i = 0; i < kReaders; ++i) {
     Reader& r = readers_[(first + i) % kReaders];
@@ -341,16 +406,21 @@ std::optional<StatusOr<Store::SecretReadNow>> SqliteStore::TryReadSecretNow(
     sqlite3_busy_timeout(r.db, 0);
     std::optional<SecretRecord> secret;
     std::optional<SecretVersionRecord> kept;
-    Status st = InTransaction(r.db, Access::kRead, [&]() -> Status {
-      KH_RETURN_IF_ERROR(ReadSecretOn(r.db, r.stmts.get(), mount, path, secret));
-      int64_t wanted = !secret ? 0 : version == 0 ? secret->current_version : version;
-      if (wanted == 0) return OkStatus();
-      return ReadSecretVersionOn(r.db, r.stmts.get(), mount, path, wanted, kept);
-    });
+    Status st = InTransaction(
+        r.db, Access::kRead,
+        [&]() -> Status {
+          KH_RETURN_IF_ERROR(ReadSecretOn(r.db, r.stmts.get(), mount, path, secret));
+          int64_t wanted = !secret ? 0 : version == 0 ? secret->current_version : version;
+          if (wanted == 0) return OkStatus();
+          return ReadSecretVersionOn(r.db, r.stmts.get(), mount, path, wanted, kept);
+        },
+        r.stmts.get());
     sqlite3_busy_timeout(r.db, 5000);
     if (!st.ok()) return std::nullopt;
     if (!secret) return StatusOr<SecretReadNow>(SecretNotFound());
-    return StatusOr<SecretReadNow>(SecretReadNow{*std::move(secret), std::move(kept)});
+    SecretReadNow found{*std::move(secret), std::move(kept)};
+    if (read_cache_on_) read_cache_.Put(key, generation, found);
+    return StatusOr<SecretReadNow>(std::move(found));
   }
   return std::nullopt;
 }

@@ -63,7 +63,12 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   }
   // Secret reads get connections of their own where another connection sees the same
   // database: a file, not an in-memory or URI-named database.
-  if (!path.empty() && path != ":memory:" && !path.starts_with("file:")) store->OpenReaders(path);
+  if (!path.empty() && path != ":memory:" && !path.starts_with("file:")) {
+    store->OpenReaders(path);
+    if (Status st = store->WatchSecretTables(); !st.ok()) {
+      return st;
+    }
+  }
   return store;
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -22,9 +23,12 @@
 #include <thread>
 #include <vector>
 
+#include "store/sqlite/secret_read_cache.h"
 #include "store/store.h"
 
 struct sqlite3;
+struct sqlite3_context;
+struct sqlite3_value;
 
 namespace keyhold::store {
 namespace sqlite {
@@ -221,6 +225,17 @@ class SqliteStore final : public Store {
   void OpenReaders(const std::string& path);
   // Runs `read(db, stmts)` on a reader connection, or on db_ under mu_ if there are none.
   Status WithSecretReader(const std::function<Status(sqlite3*, sqlite::StmtCache*)>& read);
+  // Secrets read by TryReadSecretNow, kept while nothing has changed the tables it reads
+  // (`secrets`, `secret_versions`): temporary triggers on db_ flag every change to them, and
+  // db_'s WAL commit hook turns a flagged commit into a new generation once it is committed.
+  // Only for a database in WAL mode with reader connections; off otherwise.
+  Status WatchSecretTables();
+  static void OnSecretTablesChanged(sqlite3_context* ctx, int argc, sqlite3_value** argv);
+  static int OnCommitted(void* self, sqlite3* db, const char* name, int wal_frames);
+  std::atomic<bool> secret_tables_changed_{false};
+  std::atomic<uint64_t> secrets_generation_{0};
+  bool read_cache_on_ = false;  // set at Open
+  sqlite::SecretReadCache read_cache_;
   std::mutex mu_;
   sqlite3* db_;                               // owned
   std::unique_ptr<sqlite::StmtCache> stmts_;  // db_'s kept statements; used under mu_

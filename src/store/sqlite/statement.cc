@@ -54,8 +54,16 @@ Status Exec(sqlite3* db, const char* sql, Access access) {
   return ErrorFor(extended, access, Describe(what, text, extended));
 }
 
-Status InTransaction(sqlite3* db, Access access, const std::function<Status()>& body) {
-  KH_RETURN_IF_ERROR(Exec(db, access == Access::kWrite ? "BEGIN IMMEDIATE" : "BEGIN", access));
+Status Exec(sqlite3* db, const char* sql, Access access, StmtCache* stmts) {
+  if (!stmts) return Exec(db, sql, access);
+  Stmt s(db, sql, stmts);
+  return s.Run(access, sql);
+}
+
+Status InTransaction(sqlite3* db, Access access, const std::function<Status()>& body,
+                     StmtCache* stmts) {
+  KH_RETURN_IF_ERROR(
+      Exec(db, access == Access::kWrite ? "BEGIN IMMEDIATE" : "BEGIN", access, stmts));
   Status st;
   try {
     st = body();
@@ -65,7 +73,7 @@ Status InTransaction(sqlite3* db, Access access, const std::function<Status()>& 
     throw;
   }
   if (!st.ok()) return RollBack(db, std::move(st));
-  st = Exec(db, "COMMIT", access);
+  st = Exec(db, "COMMIT", access, stmts);
   if (!st.ok()) return RollBack(db, std::move(st));
   return OkStatus();
 }

@@ -34,8 +34,13 @@ enum class Access { kRead, kWrite };
 // error text and code go into the log detail only, never into the message.
 Status EngineError(sqlite3* db, Access access, std::string_view what);
 
+class StmtCache;
+
 // Runs one or more SQL statements that return no rows. Errors: as EngineError.
 Status Exec(sqlite3* db, const char* sql, Access access);
+// Runs one SQL statement that returns no rows, kept in `stmts` (SQL text as StmtCache requires)
+// when given: for those run on every transaction of a hot path.
+Status Exec(sqlite3* db, const char* sql, Access access, StmtCache* stmts);
 
 // Runs `body` in a transaction — BEGIN IMMEDIATE for kWrite (takes the write lock at once, so a
 // read-then-write inside cannot fail to upgrade), a deferred BEGIN for kRead — and commits it.
@@ -43,7 +48,9 @@ Status Exec(sqlite3* db, const char* sql, Access access);
 // fails with SQLITE_BUSY leaves it open and one that fails with SQLITE_IOERR or SQLITE_FULL may
 // or may not have ended it, so the connection is asked (sqlite3_get_autocommit). Nothing of a
 // failed transaction is applied. Errors: whatever `body` returns, else as EngineError.
-Status InTransaction(sqlite3* db, Access access, const std::function<Status()>& body);
+// With `stmts`, BEGIN and COMMIT are kept there instead of compiled each time.
+Status InTransaction(sqlite3* db, Access access, const std::function<Status()>& body,
+                     StmtCache* stmts = nullptr);
 
 // Statements prepared once and kept for the connection's life, for the paths that run them most
 // (a secret read): compiling SQL costs more than running these statements. Keyed by the address of
