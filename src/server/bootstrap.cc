@@ -126,7 +126,10 @@ StatusOr<Opened> Open(const std::string& data_dir, const std::string& master_key
                               " was made for");
   }
   if (before_load) KH_RETURN_IF_ERROR(before_load());
-  KH_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(DatabasePath(data_dir)));
+  // A serving server holds the lock: no other keyhold writes the database meanwhile.
+  store::SqliteOptions options;
+  options.sole_writer = lock == DataDirLock::kServing;
+  KH_ASSIGN_OR_RETURN(auto sqlite, store::SqliteStore::Open(DatabasePath(data_dir), options));
   o.store = std::move(sqlite);
   KH_ASSIGN_OR_RETURN(o.service, service::KeyService::Open(*o.store, env));
   if (!o.service->HasRootKeys()) {

@@ -46,6 +46,7 @@ inline const std::vector<StoreFactory>& Factories() {
       {"sqlite",
        [](const std::string& dir, const ContractOptions& o) -> StatusOr<std::unique_ptr<Store>> {
          SqliteOptions options;
+         options.sole_writer = true;  // as the server opens it
          if (o.change_retention > 0) options.change_retention = o.change_retention;
          KH_ASSIGN_OR_RETURN(auto s, SqliteStore::Open(dir + "/test.db", options));
          return std::unique_ptr<Store>(std::move(s));

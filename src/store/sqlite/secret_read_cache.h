@@ -8,16 +8,18 @@
 //
 // Validity is by generation: the store counts every committed change to the tables a read
 // looks at, and an entry is returned only while the count is still the one read before its
-// transaction began. The first Find or Put with a newer generation empties the cache. So an
-// entry can never outlive a change it does not show, whatever changed and by which method.
+// transaction began. The store empties the cache when it counts a change (Clear), and the
+// first Find or Put with a newer generation empties it too. So an entry can never outlive a
+// change it does not show, whatever changed it through the store.
 //
 // What is held is what the database holds: metadata, wrapped data keys and ciphertexts. Values
 // cannot be opened without the keyring. Bounded by kMaxBytes (emptied when full).
 //
-// Thread-safe.
+// Thread-safe. Entries are copied out, and emptied entries freed, outside the cache's mutex.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -44,15 +46,22 @@ class SecretReadCache {
   // newer generation: the value may be outdated.
   void Put(const std::string& key, uint64_t generation, const Store::SecretReadNow& value);
 
+  // Drops every entry now (a change was committed), so that nothing of what it changed stays
+  // in memory until the next read.
+  void Clear();
+
   size_t size() const;
 
  private:
-  void ResetLocked(uint64_t generation);
+  using Entry = std::shared_ptr<const Store::SecretReadNow>;
+  using Map = std::unordered_map<std::string, Entry>;
+  // Returns the entries dropped, for the caller to free outside mu_.
+  Map ResetLocked(uint64_t generation);
 
   mutable std::mutex mu_;
-  uint64_t generation_ = 0;                                        // guarded by mu_
-  size_t bytes_ = 0;                                               // guarded by mu_
-  std::unordered_map<std::string, Store::SecretReadNow> entries_;  // guarded by mu_
+  uint64_t generation_ = 0;  // guarded by mu_
+  size_t bytes_ = 0;         // guarded by mu_
+  Map entries_;              // guarded by mu_
 };
 
 }  // namespace keyhold::store::sqlite

@@ -218,17 +218,18 @@ Status SqliteStore::CommitReadAudits(const std::vector<audit::AuditEntry>& entri
   std::lock_guard lock(mu_);
   // synchronous=NORMAL in WAL mode: the commit reaches the log file (a crash of the process loses
   // nothing) without an fsync of its own. Every other write keeps FULL.
-  // The statements are kept in stmts_: compiling them cost more than running them, per batch.
-  KH_RETURN_IF_ERROR(sqlite::Exec(db_, "PRAGMA synchronous=NORMAL", Access::kWrite, stmts_.get()));
+  // Not kept prepared: SQLite applies this PRAGMA when it compiles it.
+  KH_RETURN_IF_ERROR(sqlite::Exec(db_, "PRAGMA synchronous=NORMAL", Access::kWrite));
   // FULL again however the append ends, an exception included: every later write would
   // otherwise lose its durability silently.
   struct RestoreFull {
     sqlite3* db;
-    sqlite::StmtCache* stmts;
     ~RestoreFull() {
-      if (!sqlite::Exec(db, "PRAGMA synchronous=FULL", Access::kWrite, stmts).ok()) std::abort();
+      if (!sqlite::Exec(db, "PRAGMA synchronous=FULL", Access::kWrite).ok()) std::abort();
     }
-  } restore{db_, stmts_.get()};
+  } restore{db_};
+  // BEGIN, COMMIT and the append's statements are kept in stmts_: compiling them cost more
+  // than running them, per batch.
   return InTransaction(
       db_, Access::kWrite, [&] { return sqlite::AppendAudit(db_, entries, stmts_.get()); },
       stmts_.get());
@@ -336,16 +337,15 @@ Status SqliteStore::WithSecretReader(
   return read(db_, stmts_.get());
 }
 
-Status SqliteStore::WatchSecretTables() {
-  if (!readers_[0].db) return OkStatus();  // reads use db_ itself: nothing to keep
+// Without the triggers, reads are simply not kept: only slower.
+void SqliteStore::WatchSecretTables() {
+  if (!readers_[0].db) return;  // reads use db_ itself: nothing to keep
   std::lock_guard lock(mu_);
-  Stmt mode(db_, "PRAGMA journal_mode");
-  if (mode.Step() != SQLITE_ROW || mode.Text(0) != "wal") return OkStatus();
   // SQLITE_DIRECTONLY: callable from these temporary triggers, never from the schema in the file.
   if (sqlite3_create_function_v2(db_, "keyhold_secret_tables_changed", 0,
                                  SQLITE_UTF8 | SQLITE_DIRECTONLY, this, &OnSecretTablesChanged,
                                  nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return EngineError(db_, Access::kWrite, "register the secret change function");
+    return;
   }
   std::string sql;
   for (const char* table : {"secrets", "secret_versions"}) {
@@ -354,11 +354,7 @@ Status SqliteStore::WatchSecretTables() {
              change + " ON main." + table + " BEGIN SELECT keyhold_secret_tables_changed(); END;";
     }
   }
-  KH_RETURN_IF_ERROR(sqlite::Exec(db_, sql.c_str(), Access::kWrite));
-  // Replaces SQLite's own hook, which checkpointed the log: OnCommitted does that too.
-  sqlite3_wal_hook(db_, &OnCommitted, this);
-  read_cache_on_ = true;
-  return OkStatus();
+  read_cache_on_ = sqlite::Exec(db_, sql.c_str(), Access::kWrite).ok();
 }
 
 void SqliteStore::OnSecretTablesChanged(sqlite3_context* ctx, int /*argc*/,
@@ -367,20 +363,13 @@ void SqliteStore::OnSecretTablesChanged(sqlite3_context* ctx, int /*argc*/,
   sqlite3_result_null(ctx);
 }
 
-// Called by SQLite on db_ after each commit (under mu_). A read that began before this point
-// holds an older generation, so what it keeps is never found again; the writer's caller is
-// answered only after this returns, so no one can have seen the change through the cache.
-int SqliteStore::OnCommitted(void* self, sqlite3* db, const char* name, int wal_frames) {
-  auto* store = static_cast<SqliteStore*>(self);
-  if (store->secret_tables_changed_.exchange(false)) {
-    store->secrets_generation_.fetch_add(1, std::memory_order_release);
-  }
-  // As SQLite's default hook does (wal_autocheckpoint=1000): copy the log back into the
-  // database once it holds 1000 pages, without waiting for readers.
-  if (wal_frames >= 1000) {
-    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  }
-  return SQLITE_OK;
+// Runs as db_'s mutex is released, after the transaction ended, before the writer returns. A
+// read that loaded the generation before this point keeps what it read under the old one,
+// which is never found again; no caller of the change can have been answered yet.
+void SqliteStore::AfterWrites() {
+  if (!secret_tables_changed_.exchange(false)) return;
+  secrets_generation_.fetch_add(1, std::memory_order_release);
+  read_cache_.Clear();  // nothing of a deleted or destroyed version stays in memory
 }
 
 std::optional<StatusOr<Store::SecretReadNow>> SqliteStore::TryReadSecretNow(

@@ -65,9 +65,7 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   // database: a file, not an in-memory or URI-named database.
   if (!path.empty() && path != ":memory:" && !path.starts_with("file:")) {
     store->OpenReaders(path);
-    if (Status st = store->WatchSecretTables(); !st.ok()) {
-      return st;
-    }
+    if (options.sole_writer) store->WatchSecretTables();
   }
   return store;
 }

@@ -4,7 +4,8 @@
 //
 // Durability: synchronous=FULL, so a write that returned OK survives a crash of the process or
 // of the machine. Writes are serialized by one connection behind a mutex; reads of secrets use
-// connections of their own (WithSecretReader). Every transaction ends
+// connections of their own (WithSecretReader), and a sole writer keeps what they found until
+// the secret tables change (SecretReadCache). Every transaction ends
 // before a method returns, committed or rolled back, even when COMMIT itself fails.
 //
 // Change feed: the `changes` table keeps at least the newest `change_retention` changes; older
@@ -55,6 +56,11 @@ struct SqliteOptions {
   // in table order, the fastest; with more, the keys are read in id order and joined with their
   // links as they stream, in bounded memory. Any value is valid: SIZE_MAX holds every link.
   size_t most_links_held = 16'384;
+  // The caller guarantees that no other process writes the database while this store is open
+  // (the server holds the data directory's lock). Secret reads may then be kept in memory
+  // between changes, which this store counts as it makes them: a change made beside it (with
+  // the sqlite3 shell, say) would not be seen until the next change made through it.
+  bool sole_writer = false;
 };
 
 class SqliteStore final : public Store {
@@ -227,16 +233,34 @@ class SqliteStore final : public Store {
   Status WithSecretReader(const std::function<Status(sqlite3*, sqlite::StmtCache*)>& read);
   // Secrets read by TryReadSecretNow, kept while nothing has changed the tables it reads
   // (`secrets`, `secret_versions`): temporary triggers on db_ flag every change to them, and
-  // db_'s WAL commit hook turns a flagged commit into a new generation once it is committed.
-  // Only for a database in WAL mode with reader connections; off otherwise.
-  Status WatchSecretTables();
+  // releasing the writer's mutex (WriterMutex) after a flagged change, committed or not, starts
+  // a new generation and empties the cache, before the writer's caller is answered. Only for a
+  // sole writer (SqliteOptions) with reader connections; off otherwise.
+  void WatchSecretTables();
   static void OnSecretTablesChanged(sqlite3_context* ctx, int argc, sqlite3_value** argv);
-  static int OnCommitted(void* self, sqlite3* db, const char* name, int wal_frames);
+  void AfterWrites();
   std::atomic<bool> secret_tables_changed_{false};
   std::atomic<uint64_t> secrets_generation_{0};
   bool read_cache_on_ = false;  // set at Open
   sqlite::SecretReadCache read_cache_;
-  std::mutex mu_;
+
+  // db_'s mutex. Every use of db_ holds it (std::lock_guard works on it as on a std::mutex);
+  // unlocking runs AfterWrites first.
+  class WriterMutex {
+   public:
+    explicit WriterMutex(SqliteStore& store) : store_(store) {}
+    void lock() { mu_.lock(); }
+    bool try_lock() { return mu_.try_lock(); }
+    void unlock() {
+      store_.AfterWrites();
+      mu_.unlock();
+    }
+
+   private:
+    SqliteStore& store_;
+    std::mutex mu_;
+  };
+  WriterMutex mu_{*this};
   sqlite3* db_;                               // owned
   std::unique_ptr<sqlite::StmtCache> stmts_;  // db_'s kept statements; used under mu_
   const SqliteOptions options_;

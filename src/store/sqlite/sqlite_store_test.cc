@@ -437,7 +437,7 @@ SecretVersionWrite VersionOf(int64_t after, size_t bytes = 16) {
 // show a version older than one whose write had returned before the read began.
 TEST(SqliteStoreTest, ReadsWithoutWaitingNeverGoBackBehindAnAnsweredWrite) {
   testing::TempDir dir;
-  auto s = SqliteStore::Open(dir.path() + "/k.db");
+  auto s = SqliteStore::Open(dir.path() + "/k.db", {.sole_writer = true});
   ASSERT_TRUE(s.ok()) << s.status().log_detail();
   ASSERT_TRUE((*s)->WriteSecretVersion(VersionOf(0)).ok());
   constexpr int64_t kWrites = 200;
@@ -493,6 +493,38 @@ TEST(SqliteStoreTest, TheWriteAheadLogIsCheckpointed) {
   ASSERT_EQ(stat((path + "-wal").c_str(), &wal), 0);
   // 300 versions of 40 KB are over 12 MB of pages: without checkpoints the log would hold them.
   EXPECT_LT(wal.st_size, 8 << 20);
+}
+
+// Without sole_writer (a store opened beside a server, say), nothing read is kept: a change
+// made through another connection shows at once. With it, a change through the store itself
+// shows at once.
+TEST(SqliteStoreTest, ReadsAreKeptOnlyForASoleWriter) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/k.db";
+  auto first = SqliteStore::Open(path);
+  ASSERT_TRUE(first.ok()) << first.status().log_detail();
+  ASSERT_TRUE((*first)->WriteSecretVersion(VersionOf(0)).ok());
+  auto before = (*first)->TryReadSecretNow("secret", "app", 0);
+  ASSERT_TRUE(before && before->ok());
+  EXPECT_EQ((*before)->secret.current_version, 1);
+  {
+    auto beside = SqliteStore::Open(path);
+    ASSERT_TRUE(beside.ok());
+    ASSERT_TRUE((*beside)->WriteSecretVersion(VersionOf(1)).ok());
+  }
+  auto after = (*first)->TryReadSecretNow("secret", "app", 0);
+  ASSERT_TRUE(after && after->ok());
+  EXPECT_EQ((*after)->secret.current_version, 2);
+  first->reset();
+
+  auto sole = SqliteStore::Open(path, {.sole_writer = true});
+  ASSERT_TRUE(sole.ok());
+  ASSERT_TRUE((*sole)->TryReadSecretNow("secret", "app", 0));
+  ASSERT_TRUE((*sole)->TryReadSecretNow("secret", "app", 1));
+  ASSERT_TRUE((*sole)->DeleteSecret("secret", "app").ok());
+  auto gone = (*sole)->TryReadSecretNow("secret", "app", 0);
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "store/sqlite/statement.h"
 
+#include <cstring>
+
 namespace keyhold::store::sqlite {
 
 namespace {
@@ -55,7 +57,8 @@ Status Exec(sqlite3* db, const char* sql, Access access) {
 }
 
 Status Exec(sqlite3* db, const char* sql, Access access, StmtCache* stmts) {
-  if (!stmts) return Exec(db, sql, access);
+  // One statement only: a kept statement would run the first of several and drop the rest.
+  if (!stmts || std::strchr(sql, ';') != nullptr) return Exec(db, sql, access);
   Stmt s(db, sql, stmts);
   return s.Run(access, sql);
 }

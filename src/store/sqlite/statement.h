@@ -39,7 +39,9 @@ class StmtCache;
 // Runs one or more SQL statements that return no rows. Errors: as EngineError.
 Status Exec(sqlite3* db, const char* sql, Access access);
 // Runs one SQL statement that returns no rows, kept in `stmts` (SQL text as StmtCache requires)
-// when given: for those run on every transaction of a hot path.
+// when given: for those run on every transaction of a hot path. SQL holding a ';' (several
+// statements) is compiled each time. Not for PRAGMAs that set: SQLite applies those as it
+// compiles them.
 Status Exec(sqlite3* db, const char* sql, Access access, StmtCache* stmts);
 
 // Runs `body` in a transaction — BEGIN IMMEDIATE for kWrite (takes the write lock at once, so a
