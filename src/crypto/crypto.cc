@@ -139,6 +139,13 @@ struct CipherContext {
   EVP_CIPHER_CTX* ctx;
 };
 
+// Fetched once: naming the cipher at each use makes OpenSSL 3 look it up every time.
+const EVP_CIPHER* FetchedAes256Gcm() {
+  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  if (cipher == nullptr) std::abort();  // the default provider always has it
+  return cipher;
+}
+
 const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
@@ -155,7 +162,7 @@ std::vector<uint8_t> Aes256GcmSeal(std::span<const uint8_t> key, std::span<const
   uint8_t* body = out.data() + kGcmNonce;
   bool ok =
       c.ctx &&
-      EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) == 1 &&
+      EVP_EncryptInit_ex2(c.ctx, FetchedAes256Gcm(), key.data(), nonce.data(), nullptr) == 1 &&
       EVP_EncryptUpdate(c.ctx, nullptr, &len, Bytes(aad), static_cast<int>(aad.size())) == 1 &&
       EVP_EncryptUpdate(c.ctx, body, &len, Bytes(plaintext), static_cast<int>(plaintext.size())) ==
           1 &&
@@ -175,7 +182,7 @@ bool Aes256GcmOpen(std::span<const uint8_t> key, std::span<const uint8_t> sealed
   int len = 0;
   bool ok =
       c.ctx &&
-      EVP_DecryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, key.data(), sealed.data()) == 1 &&
+      EVP_DecryptInit_ex2(c.ctx, FetchedAes256Gcm(), key.data(), sealed.data(), nullptr) == 1 &&
       EVP_DecryptUpdate(c.ctx, nullptr, &len, Bytes(aad), static_cast<int>(aad.size())) == 1 &&
       EVP_DecryptUpdate(c.ctx, out->data(), &len, sealed.data() + kGcmNonce,
                         static_cast<int>(body_size)) == 1 &&
