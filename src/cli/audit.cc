@@ -3,7 +3,8 @@
 //   keyhold audit verify --data-dir DIR [--checkpoints FILE] [--public-key HEX]   (offline)
 //   keyhold audit verify                                  (asks the server: audit.verifyChain)
 //   keyhold audit export --data-dir DIR [--output FILE] [--after SEQ] [--checkpoints] [--follow]
-//                        [--syslog] [--syslog-addr unix:/PATH|udp:HOST:PORT]
+//                        [--syslog] [--syslog-addr unix:/PATH|udp:HOST:PORT
+//                        [--syslog-max-bytes N] [--syslog-timeout MS]]
 //   keyhold audit events [--actor ID] [--action A] [--target ID] [--since MS] [--until MS]
 //
 // The offline commands open the database read-only, so they run beside a running server (or
@@ -160,6 +161,8 @@ struct ExportFlags {
   bool follow = false;
   bool syslog = false;
   std::string syslog_addr;
+  size_t syslog_max_bytes = audit::kDefaultSyslogMaxBytes;
+  int syslog_timeout_ms = audit::kDefaultSyslogSendTimeoutMs;
   int poll_ms = 1000;
 };
 
@@ -175,10 +178,12 @@ int Export(const ExportFlags& f) {
       std::fprintf(stderr, "error: --syslog-addr: %s\n", address.status().message().c_str());
       return kExitUsage;
     }
-    auto connected = audit::SyslogSender::Connect(*address, "keyhold-audit");
+    auto connected = audit::SyslogSender::Connect(
+        *address, "keyhold-audit",
+        {.max_bytes = f.syslog_max_bytes, .send_timeout_ms = f.syslog_timeout_ms});
     if (!connected.ok()) {
-      std::fprintf(stderr, "error: %s\n", connected.status().message().c_str());
-      return kExitUnavailable;
+      std::fprintf(stderr, "error: --syslog-addr: %s\n", connected.status().message().c_str());
+      return connected.status().code() == StatusCode::kUnavailable ? kExitUnavailable : kExitUsage;
     }
     sender = std::move(connected).value();
   }
@@ -201,13 +206,16 @@ int Export(const ExportFlags& f) {
   if (libc_syslog) openlog("keyhold-audit", LOG_PID, LOG_AUTHPRIV);
   // False if the line could not be sent (the error is printed).
   // A datagram is stamped with the time of what it carries, so a backfill keeps its times.
-  auto emit = [&](const std::string& line, const char* what, int64_t seq, int64_t time_ms) {
+  // An entry too long for one message goes as a stub naming it (`sent`), rather than stopping
+  // here for good: the whole entry stays in the log for `audit export` to fetch.
+  auto emit = [&](const std::string& line, const std::string& sent, const std::string& msgid,
+                  const char* what, int64_t seq, int64_t time_ms) {
     if (to_output) {
       std::fprintf(out, "%s\n", line.c_str());
     }
     if (libc_syslog) syslog(LOG_INFO, "%s", line.c_str());
     if (sender != nullptr) {
-      Status st = sender->Send(audit::kSyslogInfo, line, time_ms);
+      Status st = sender->Send(audit::kSyslogInfo, msgid, sent, time_ms);
       if (!st.ok()) {
         std::fprintf(stderr, "error: %s %lld not sent: %s\n", what, static_cast<long long>(seq),
                      st.message().c_str());
@@ -229,7 +237,10 @@ int Export(const ExportFlags& f) {
     for (const audit::AuditEntry& e : *page) {
       json j = audit::EntryJson(e);
       j["type"] = "event";
-      if (!emit(j.dump(), "entry", e.seq, e.time_ms)) {
+      std::string line = j.dump();
+      std::string sent =
+          sender != nullptr ? audit::FitEntryLine(e, sender->MsgBudget(e.action)) : line;
+      if (!emit(line, sent, e.action, "entry", e.seq, e.time_ms)) {
         code = kExitUnavailable;
         break;
       }
@@ -239,7 +250,8 @@ int Export(const ExportFlags& f) {
       auto cps = (*store)->ListAuditCheckpoints(checkpoint_after, store::kMaxAuditPage);
       if (cps.ok()) {
         for (const auto& cp : *cps) {
-          if (!emit(audit::ToJson(cp), "checkpoint at entry", cp.seq, cp.time_ms)) {
+          std::string line = audit::ToJson(cp);
+          if (!emit(line, line, "checkpoint", "checkpoint at entry", cp.seq, cp.time_ms)) {
             code = kExitUnavailable;
             break;
           }
@@ -351,8 +363,18 @@ void AddAudit(CLI::App& app, int& code) {
                 "--output is not given either");
   exp->add_option("--syslog-addr", export_flags.syslog_addr,
                   "send to syslog as RFC 5424 datagrams at unix:/PATH (a datagram socket) or "
-                  "udp:HOST:PORT instead of the local syslog (implies --syslog); an entry not "
-                  "sent stops the export with exit 3, naming it");
+                  "udp:HOST:PORT instead of the local syslog (implies --syslog; a host name is "
+                  "resolved once, at start); MSGID is the entry's action; an entry not sent "
+                  "stops the export with exit 3, naming it");
+  exp->add_option("--syslog-max-bytes", export_flags.syslog_max_bytes,
+                  "with --syslog-addr: longest message, header included (1024-65507, default "
+                  "8192); a longer entry is sent as a stub with its seq, hash and "
+                  "\"truncated\":true, and stays whole in the log")
+      ->check(CLI::Range(audit::kMinSyslogMaxBytes, audit::kMaxSyslogMaxBytes));
+  exp->add_option("--syslog-timeout", export_flags.syslog_timeout_ms,
+                  "with --syslog-addr: ms a send may wait for a unix socket's reader (default "
+                  "5000)")
+      ->check(CLI::Range(10, 600000));
   exp->add_option("--poll", export_flags.poll_ms, "with --follow: ms between looks (default 1000)")
       ->check(CLI::Range(10, 60000));
   exp->callback([&code] { code = Export(export_flags); });
