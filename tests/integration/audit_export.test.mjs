@@ -1,5 +1,5 @@
-// `keyhold audit export` to a syslog address: entries too long for one message, MSGID, and unix
-// socket kinds.
+// `keyhold audit export` to a syslog address: entries too long for one message, resuming after a
+// line that was not sent (to the address and to --output alike), MSGID, and unix socket kinds.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -34,6 +34,87 @@ async function udpReceiver() {
   await new Promise((resolve) => socket.bind(0, "127.0.0.1", resolve));
   return { socket, got, addr: `udp:127.0.0.1:${socket.address().port}` };
 }
+
+// The flags that resume right after line `i` of a straight export, as a stopped export names them
+// for the line it could not send: a checkpoint at seq N follows entry N, so the line after entry N
+// is --after N --from-checkpoint if that checkpoint exists, and --after N after both.
+function resumeAfter(parsed, i) {
+  const next = parsed[i + 1];
+  if (next?.type === "checkpoint") return ["--after", String(next.seq), "--from-checkpoint"];
+  return ["--after", String(parsed[i].seq)];
+}
+
+test("a resumed export writes exactly what a straight export writes after that point", async () => {
+  const s = await serverWithCheckpoints();
+  const straight = await cli(["audit", "export", "--data-dir", s.dataDir, "--checkpoints"]);
+  assert.equal(straight.code, 0, straight.stderr);
+  const lines = jsonLines(straight.stdout);
+  const parsed = lines.map((l) => JSON.parse(l));
+  const checkpoints = parsed.filter((l) => l.type === "checkpoint");
+  assert.ok(
+    checkpoints.some((cp) => cp.seq < parsed.filter((l) => l.type === "event").length),
+    "a checkpoint falls inside the log",
+  );
+  parsed.forEach((l, i) => {
+    if (l.type === "checkpoint") {
+      assert.equal(parsed[i - 1].seq, l.seq, "each checkpoint follows the entry it covers");
+    }
+  });
+  for (let i = 0; i < lines.length; i++) {
+    const after = await cli(["audit", "export", "--data-dir", s.dataDir, "--checkpoints",
+      ...resumeAfter(parsed, i)]);
+    assert.equal(after.code, 0, after.stderr);
+    assert.deepEqual(jsonLines(after.stdout), lines.slice(i + 1), `after line ${i}`);
+  }
+  const misuse = await cli(["audit", "export", "--data-dir", s.dataDir, "--after", "3",
+    "--from-checkpoint"]);
+  assert.equal(misuse.code, 2);
+  assert.match(misuse.stderr, /--from-checkpoint needs --checkpoints/);
+  await s.stop();
+});
+
+test("an export stopped by a line not sent resumes into syslog and --output without repeats",
+  async () => {
+    const s = await serverWithCheckpoints();
+    const straight = await cli(["audit", "export", "--data-dir", s.dataDir, "--checkpoints"]);
+    const lines = jsonLines(straight.stdout);
+
+    // Nothing listens on this port: the loopback refuses (ICMP), and the send after the first is
+    // told so.
+    const gone = dgram.createSocket("udp4");
+    await new Promise((resolve) => gone.bind(0, "127.0.0.1", resolve));
+    const deadPort = gone.address().port;
+    await new Promise((resolve) => gone.close(resolve));
+    const file = path.join(tempDir(), "audit.jsonl");
+    const stopped = await cli(["audit", "export", "--data-dir", s.dataDir, "--checkpoints",
+      "--output", file, "--syslog-addr", `udp:127.0.0.1:${deadPort}`]);
+    assert.equal(stopped.code, 3, stopped.stderr);
+    const m = /error: (entry|checkpoint at entry) (\d+) not sent: .*; resume with (--after \d+(?: --from-checkpoint)?)\n/
+      .exec(stopped.stderr);
+    assert.ok(m, stopped.stderr);
+    const failed = lines.findIndex((l) => {
+      const j = JSON.parse(l);
+      return j.seq === Number(m[2]) && j.type === (m[1] === "entry" ? "event" : "checkpoint");
+    });
+    assert.ok(failed > 0, stopped.stderr);
+    assert.deepEqual(jsonLines(fs.readFileSync(file, "utf8")), lines.slice(0, failed),
+      "the file holds the lines before the one not sent, not that one");
+
+    const r = await udpReceiver();
+    try {
+      const resumed = await cli(["audit", "export", "--data-dir", s.dataDir, "--checkpoints",
+        "--output", file, "--syslog-addr", r.addr, ...m[3].split(" ")]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.deepEqual(jsonLines(fs.readFileSync(file, "utf8")), lines,
+        "interrupted and resumed, the file is the straight export");
+      await eventually(() => assert.equal(r.got.length, lines.length - failed));
+      assert.deepEqual(r.got.map((d) => header.exec(d)[2]), lines.slice(failed),
+        "syslog got the rest, from the line not sent");
+    } finally {
+      r.socket.close();
+    }
+    await s.stop();
+  });
 
 test("an entry longer than a message is sent as a stub naming it, and later ones follow", async () => {
   const s = await new Server().start();
@@ -124,7 +205,7 @@ test("a unix stream socket is refused with what is needed instead", async () => 
     server.close();
   }
   const help = await cli(["audit", "export", "--help"]);
-  for (const flag of ["--syslog-max-bytes", "--syslog-timeout"]) {
+  for (const flag of ["--syslog-max-bytes", "--syslog-timeout", "--from-checkpoint"]) {
     assert.match(help.stdout, new RegExp(flag));
   }
   await s.stop();
