@@ -5,11 +5,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 
 #include "audit/json.h"
+#include "crypto/crypto.h"
 
 namespace keyhold::audit {
 namespace {
@@ -27,6 +30,29 @@ std::string HeaderField(std::string_view text, size_t max) {
 
 Status SystemError(const std::string& what) {
   return Unavailable(what + ": " + std::strerror(errno));
+}
+
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// The stub of an entry whose whole line is `full_bytes` long: what a SIEM needs to see that the
+// event happened and to fetch it whole, without its details.
+nlohmann::json StubJson(const AuditEntry& e, size_t full_bytes) {
+  return {{"type", "event"},           {"seq", e.seq},
+          {"time", e.time_ms},         {"actor", e.actor},
+          {"action", e.action},        {"target", e.target},
+          {"outcome", e.outcome},      {"clientIp", e.client_ip},
+          {"requestId", e.request_id}, {"hash", crypto::HexEncode(e.hash)},
+          {"truncated", true},         {"fullBytes", full_bytes}};
+}
+
+// Shortens `text` to at most `max` bytes without splitting a UTF-8 sequence: continuation bytes
+// (10xxxxxx) at the cut are dropped with the lead byte they belong to.
+void CutAtCharBoundary(std::string& text, size_t max) {
+  if (text.size() <= max) return;
+  while (max > 0 && (static_cast<unsigned char>(text[max]) & 0xC0) == 0x80) --max;
+  text.resize(max);
 }
 
 }  // namespace
@@ -71,7 +97,8 @@ StatusOr<SyslogAddress> ParseSyslogAddress(std::string_view text) {
 }
 
 std::string SyslogMessage(int facility, int severity, int64_t time_ms, std::string_view hostname,
-                          std::string_view app_name, int64_t pid, std::string_view msg) {
+                          std::string_view app_name, int64_t pid, std::string_view msgid,
+                          std::string_view msg) {
   std::string out = "<" + std::to_string(facility * 8 + severity) + ">1 " + Iso8601(time_ms);
   out += ' ';
   out += HeaderField(hostname, 255);
@@ -79,68 +106,151 @@ std::string SyslogMessage(int facility, int severity, int64_t time_ms, std::stri
   out += HeaderField(app_name, 48);
   out += ' ';
   out += std::to_string(pid);
-  out += " - - ";  // no message id, no structured data
+  out += ' ';
+  out += HeaderField(msgid, 32);
+  out += " - ";  // no structured data
   out += msg;
   return out;
 }
 
-StatusOr<std::unique_ptr<SyslogSender>> SyslogSender::Connect(const SyslogAddress& address,
-                                                              std::string app_name) {
-  int fd = -1;
-  if (!address.udp) {
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    if (address.path.size() >= sizeof sun.sun_path) {
-      return InvalidArgument("syslog socket path too long");
-    }
-    std::memcpy(sun.sun_path, address.path.c_str(), address.path.size() + 1);
-    fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return SystemError("syslog socket");
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&sun), sizeof sun) != 0) {
-      Status st = SystemError("cannot reach syslog socket " + address.path);
-      ::close(fd);
-      return st;
-    }
+std::string FitEntryLine(const AuditEntry& entry, size_t max_bytes) {
+  using nlohmann::json;
+  json whole = EntryJson(entry);
+  whole["type"] = "event";
+  std::string line = Dump(whole);
+  if (line.size() <= max_bytes) return line;
+  AuditEntry stub = entry;
+  // Cut the longest text first: a long target or actor is rarer than long details, but a stub
+  // must fit whatever the entry holds.
+  std::array<std::string*, 5> cuttable = {&stub.target, &stub.actor, &stub.request_id, &stub.action,
+                                          &stub.client_ip};
+  for (;;) {
+    std::string out = Dump(StubJson(stub, line.size()));
+    std::string* longest = *std::max_element(
+        cuttable.begin(), cuttable.end(),
+        [](const std::string* a, const std::string* b) { return a->size() < b->size(); });
+    if (out.size() <= max_bytes || longest->empty()) return out;
+    size_t over = out.size() - max_bytes;
+    CutAtCharBoundary(*longest, longest->size() > over ? longest->size() - over : 0);
+  }
+}
+
+namespace {
+
+int ConnectUnix(const std::string& path, Status& error) {
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sun.sun_path) {
+    error = InvalidArgument("syslog socket path too long");
+    return -1;
+  }
+  std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = SystemError("syslog socket");
+    return -1;
+  }
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sun), sizeof sun) == 0) return fd;
+  if (errno == EPROTOTYPE) {
+    // A datagram socket cannot connect to a stream one; say which kind is wanted.
+    error = FailedPrecondition("syslog socket " + path +
+                               " is a stream socket: a unix datagram socket is needed (such as "
+                               "rsyslog's imuxsock or syslog-ng's unix-dgram source)");
   } else {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
-    addrinfo* found = nullptr;
-    const std::string port = std::to_string(address.port);
-    int rc = ::getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found);
-    if (rc != 0) {
-      return Unavailable("cannot resolve syslog host " + address.host + ": " + gai_strerror(rc));
+    error = SystemError("cannot reach syslog socket " + path);
+  }
+  ::close(fd);
+  return -1;
+}
+
+int ConnectUdp(const std::string& host, uint16_t port_number, Status& error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(port_number);
+  int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
+  if (rc != 0) {
+    error = Unavailable("cannot resolve syslog host " + host + ": " + gai_strerror(rc));
+    return -1;
+  }
+  error = Unavailable("cannot reach syslog host " + host);
+  int fd = -1;
+  for (addrinfo* ai = found; ai != nullptr && fd < 0; ai = ai->ai_next) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) continue;
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+      error = SystemError("cannot reach syslog host " + host);
+      ::close(fd);
+      fd = -1;
     }
-    Status st = Unavailable("cannot reach syslog host " + address.host);
-    for (addrinfo* ai = found; ai != nullptr && fd < 0; ai = ai->ai_next) {
-      fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-      if (fd < 0) continue;
-      if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        st = SystemError("cannot reach syslog host " + address.host);
-        ::close(fd);
-        fd = -1;
-      }
-    }
-    ::freeaddrinfo(found);
-    if (fd < 0) return st;
+  }
+  ::freeaddrinfo(found);
+  return fd;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<SyslogSender>> SyslogSender::Connect(const SyslogAddress& address,
+                                                              std::string app_name,
+                                                              SyslogOptions options) {
+  if (options.max_bytes < kMinSyslogMaxBytes || options.max_bytes > kMaxSyslogMaxBytes) {
+    return InvalidArgument("syslog message size must be from " +
+                           std::to_string(kMinSyslogMaxBytes) + " to " +
+                           std::to_string(kMaxSyslogMaxBytes) + " bytes");
+  }
+  if (options.send_timeout_ms <= 0) {
+    return InvalidArgument("syslog send timeout must be positive");
+  }
+  Status error;
+  int fd = address.udp ? ConnectUdp(address.host, address.port, error)
+                       : ConnectUnix(address.path, error);
+  if (fd < 0) return error;
+  // A unix datagram send blocks while the reader's queue is full; a reader that stopped must
+  // not hang the export.
+  timeval tv{.tv_sec = options.send_timeout_ms / 1000,
+             .tv_usec = static_cast<suseconds_t>(options.send_timeout_ms % 1000) * 1000};
+  if (::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
+    Status st = SystemError("syslog socket timeout");
+    ::close(fd);
+    return st;
   }
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-  return std::unique_ptr<SyslogSender>(new SyslogSender(fd, std::move(app_name), host));
+  return std::unique_ptr<SyslogSender>(new SyslogSender(fd, std::move(app_name), host, options));
 }
 
-SyslogSender::SyslogSender(int fd, std::string app_name, std::string hostname)
-    : fd_(fd), app_name_(std::move(app_name)), hostname_(std::move(hostname)) {}
+SyslogSender::SyslogSender(int fd, std::string app_name, std::string hostname,
+                           SyslogOptions options)
+    : fd_(fd), app_name_(std::move(app_name)), hostname_(std::move(hostname)), options_(options) {}
 
 SyslogSender::~SyslogSender() { ::close(fd_); }
 
-Status SyslogSender::Send(int severity, std::string_view msg, int64_t time_ms) {
-  std::string m =
-      SyslogMessage(kSyslogAuthpriv, severity, time_ms, hostname_, app_name_, ::getpid(), msg);
+size_t SyslogSender::MsgBudget(std::string_view msgid) const {
+  // The timestamp has a fixed width, so any time gives the header's length.
+  size_t header =
+      SyslogMessage(kSyslogAuthpriv, kSyslogInfo, 0, hostname_, app_name_, ::getpid(), msgid, "")
+          .size();
+  return header < options_.max_bytes ? options_.max_bytes - header : 0;
+}
+
+Status SyslogSender::Send(int severity, std::string_view msgid, std::string_view msg,
+                          int64_t time_ms) {
+  std::string m = SyslogMessage(kSyslogAuthpriv, severity, time_ms, hostname_, app_name_,
+                                ::getpid(), msgid, msg);
+  if (m.size() > options_.max_bytes) {
+    return InvalidArgument("syslog message of " + std::to_string(m.size()) +
+                           " bytes is over the limit of " + std::to_string(options_.max_bytes));
+  }
   ssize_t sent = 0;
   do {
     sent = ::send(fd_, m.data(), m.size(), MSG_NOSIGNAL);
   } while (sent < 0 && errno == EINTR);
+  if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    return Unavailable("syslog socket did not take the message within " +
+                       std::to_string(options_.send_timeout_ms) +
+                       " ms (is its reader keeping up?)");
+  }
   if (sent < 0) return SystemError("syslog message of " + std::to_string(m.size()) + " bytes");
   if (static_cast<size_t>(sent) != m.size()) return Unavailable("syslog message cut short");
   return OkStatus();

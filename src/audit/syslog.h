@@ -4,11 +4,18 @@
 // flag the export goes through libc's syslog() to the local /dev/log.
 //
 //   auto address = audit::ParseSyslogAddress("udp:127.0.0.1:514");
-//   auto sender = audit::SyslogSender::Connect(*address, "keyhold-audit");
-//   Status st = (*sender)->Send(audit::kSyslogInfo, line, env.NowMillis());
+//   auto sender = audit::SyslogSender::Connect(*address, "keyhold-audit", {});
+//   std::string line = audit::FitEntryLine(entry, (*sender)->MsgBudget(entry.action));
+//   Status st = (*sender)->Send(audit::kSyslogInfo, entry.action, line, entry.time_ms);
 //
-// A message is "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - MSG", PRI = facility * 8 + severity,
-// the facility authpriv (10): audit entries are security records.
+// A message is "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG", PRI = facility * 8 +
+// severity, the facility authpriv (10): audit entries are security records. MSGID is the entry's
+// action ("key.create"), so a collector can route on it without parsing MSG.
+//
+// A message is at most SyslogOptions::max_bytes long, header included (8 KiB by default: what
+// rsyslog and syslog-ng take by default, and well inside a UDP datagram, RFC 5426 section 3.2).
+// An entry whose line would be longer is sent as a stub (FitEntryLine) that names it; the whole
+// entry stays in the log and in `audit export` without --syslog-addr.
 //
 // Thread-safety: a SyslogSender is used by one thread at a time.
 #pragma once
@@ -18,12 +25,26 @@
 #include <string>
 #include <string_view>
 
+#include "audit/chain.h"
 #include "core/status.h"
 
 namespace keyhold::audit {
 
 inline constexpr int kSyslogAuthpriv = 10;  // facility
 inline constexpr int kSyslogInfo = 6;       // severity
+
+// Bounds of SyslogOptions::max_bytes. The least leaves room for the largest header (a 255-byte
+// hostname) and a stub; the most is the largest UDP payload over IPv4.
+inline constexpr size_t kMinSyslogMaxBytes = 1024;
+inline constexpr size_t kDefaultSyslogMaxBytes = 8192;
+inline constexpr size_t kMaxSyslogMaxBytes = 65507;
+inline constexpr int kDefaultSyslogSendTimeoutMs = 5000;
+
+struct SyslogOptions {
+  size_t max_bytes = kDefaultSyslogMaxBytes;  // a whole message, header included
+  // How long a send may wait for a unix socket whose reader has fallen behind (its queue full).
+  int send_timeout_ms = kDefaultSyslogSendTimeoutMs;
+};
 
 struct SyslogAddress {
   bool udp = false;
@@ -36,30 +57,51 @@ struct SyslogAddress {
 // kInvalidArgument saying what is wrong.
 StatusOr<SyslogAddress> ParseSyslogAddress(std::string_view text);
 
-// The RFC 5424 message of `msg` (one line) sent at `time_ms`. A hostname or app name is cut to
-// what the format allows (printable ASCII without spaces; "-" if nothing is left).
+// The RFC 5424 message of `msg` (one line) sent at `time_ms`. A hostname, app name or message id
+// is cut to what the format allows (printable US-ASCII without spaces, at most 255, 48 and 32
+// characters; "-", the nil value, if nothing is left).
 std::string SyslogMessage(int facility, int severity, int64_t time_ms, std::string_view hostname,
-                          std::string_view app_name, int64_t pid, std::string_view msg);
+                          std::string_view app_name, int64_t pid, std::string_view msgid,
+                          std::string_view msg);
+
+// The export line of `entry` ({"type":"event",...} as `audit export` writes it) if it is at most
+// `max_bytes` long; otherwise a stub that is still one JSON object: "type", "seq", "time",
+// "actor", "action", "target", "outcome", "clientIp", "requestId" and "hash" of the entry, with
+// "truncated":true and "fullBytes" (the whole line's length), but no "details". If even the stub
+// is too long, its longest text fields are shortened, each at a UTF-8 character boundary before
+// it is JSON-encoded (so no character or escape is split), until it fits or they are empty.
+// Never throws: a byte that is not UTF-8 is written as U+FFFD.
+std::string FitEntryLine(const AuditEntry& entry, size_t max_bytes);
 
 class SyslogSender {
  public:
-  // Opens a datagram socket to `address`. Errors: kUnavailable if the name does not resolve or
-  // the socket cannot be connected (a unix socket no one listens on).
+  // Opens a datagram socket to `address`; a host name is resolved here, once. Errors:
+  // kInvalidArgument if options.max_bytes is outside [kMinSyslogMaxBytes, kMaxSyslogMaxBytes]
+  // or options.send_timeout_ms is not positive; kFailedPrecondition if the unix socket is a
+  // stream socket (only datagram sockets are spoken to); kUnavailable if the name does not
+  // resolve or the socket cannot be connected (a unix socket no one listens on).
   static StatusOr<std::unique_ptr<SyslogSender>> Connect(const SyslogAddress& address,
-                                                         std::string app_name);
+                                                         std::string app_name,
+                                                         SyslogOptions options);
   ~SyslogSender();
   SyslogSender(const SyslogSender&) = delete;
   SyslogSender& operator=(const SyslogSender&) = delete;
 
-  // Sends `msg` as one message with facility authpriv. Errors: kUnavailable if the datagram is
-  // not sent whole (too long for the transport, or refused), with the system's reason.
-  Status Send(int severity, std::string_view msg, int64_t time_ms);
+  // How long MSG may be in a message with `msgid` so that the whole message fits max_bytes.
+  size_t MsgBudget(std::string_view msgid) const;
+
+  // Sends `msg` as one message with facility authpriv and `msgid`. Errors: kInvalidArgument if
+  // the message would be longer than max_bytes (nothing is sent); kUnavailable if the datagram
+  // is not sent whole (refused, or a unix socket's reader did not take it within
+  // send_timeout_ms), with the reason.
+  Status Send(int severity, std::string_view msgid, std::string_view msg, int64_t time_ms);
 
  private:
-  SyslogSender(int fd, std::string app_name, std::string hostname);
+  SyslogSender(int fd, std::string app_name, std::string hostname, SyslogOptions options);
   int fd_;
   std::string app_name_;
   std::string hostname_;
+  SyslogOptions options_;
 };
 
 }  // namespace keyhold::audit

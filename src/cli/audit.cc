@@ -2,8 +2,10 @@
 //
 //   keyhold audit verify --data-dir DIR [--checkpoints FILE] [--public-key HEX]   (offline)
 //   keyhold audit verify                                  (asks the server: audit.verifyChain)
-//   keyhold audit export --data-dir DIR [--output FILE] [--after SEQ] [--checkpoints] [--follow]
-//                        [--syslog] [--syslog-addr unix:/PATH|udp:HOST:PORT]
+//   keyhold audit export --data-dir DIR [--output FILE] [--after SEQ [--from-checkpoint]]
+//                        [--checkpoints] [--follow] [--syslog]
+//                        [--syslog-addr unix:/PATH|udp:HOST:PORT [--syslog-max-bytes N]
+//                         [--syslog-timeout MS]]
 //   keyhold audit events [--actor ID] [--action A] [--target ID] [--since MS] [--until MS]
 //
 // The offline commands open the database read-only, so they run beside a running server (or
@@ -156,106 +158,193 @@ struct ExportFlags {
   std::string data_dir;
   std::string output;
   int64_t after = 0;
+  bool from_checkpoint = false;
   bool checkpoints = false;
   bool follow = false;
   bool syslog = false;
   std::string syslog_addr;
+  size_t syslog_max_bytes = audit::kDefaultSyslogMaxBytes;
+  int syslog_timeout_ms = audit::kDefaultSyslogSendTimeoutMs;
   int poll_ms = 1000;
 };
 
+// Where the export's lines go. A line goes to the syslog address first and to the output only
+// once it has been sent, so that after a failure both have the same lines and one resume
+// position serves both.
+class ExportSink {
+ public:
+  // Returns the exit code to stop with, or 0 when ready.
+  int Open(const ExportFlags& f) {
+    if (!f.syslog_addr.empty()) {
+      auto address = audit::ParseSyslogAddress(f.syslog_addr);
+      if (!address.ok()) {
+        std::fprintf(stderr, "error: --syslog-addr: %s\n", address.status().message().c_str());
+        return kExitUsage;
+      }
+      auto connected = audit::SyslogSender::Connect(
+          *address, "keyhold-audit",
+          {.max_bytes = f.syslog_max_bytes, .send_timeout_ms = f.syslog_timeout_ms});
+      if (!connected.ok()) {
+        std::fprintf(stderr, "error: --syslog-addr: %s\n", connected.status().message().c_str());
+        return connected.status().code() == StatusCode::kUnavailable ? kExitUnavailable
+                                                                     : kExitUsage;
+      }
+      sender_ = std::move(connected).value();
+    }
+    const bool to_syslog = f.syslog || sender_ != nullptr;
+    if (!f.output.empty()) {
+      out_ = std::fopen(f.output.c_str(), "a");
+      if (out_ == nullptr) {
+        std::fprintf(stderr, "error: cannot open %s for appending\n", f.output.c_str());
+        return kExitUsage;
+      }
+    } else if (!to_syslog) {
+      out_ = stdout;
+    }
+    libc_syslog_ = to_syslog && sender_ == nullptr;
+    if (libc_syslog_) openlog("keyhold-audit", LOG_PID, LOG_AUTHPRIV);
+    return 0;
+  }
+
+  ~ExportSink() {
+    if (out_ != nullptr && out_ != stdout) std::fclose(out_);
+    if (libc_syslog_) closelog();
+  }
+
+  // A datagram is stamped with the time of what it carries, so a backfill keeps its times.
+  Status EmitEntry(const audit::AuditEntry& e) {
+    json j = audit::EntryJson(e);
+    j["type"] = "event";
+    std::string line = j.dump();
+    if (sender_ != nullptr) {
+      // An entry too long for one message goes as a stub naming it, rather than stopping here
+      // for good: the whole entry stays in the log for `audit export` to fetch.
+      std::string fitted = audit::FitEntryLine(e, sender_->MsgBudget(e.action));
+      KH_RETURN_IF_ERROR(sender_->Send(audit::kSyslogInfo, e.action, fitted, e.time_ms));
+    }
+    Write(line);
+    return OkStatus();
+  }
+
+  Status EmitCheckpoint(const audit::Checkpoint& cp) {
+    std::string line = audit::ToJson(cp);
+    if (sender_ != nullptr) {
+      KH_RETURN_IF_ERROR(sender_->Send(audit::kSyslogInfo, "checkpoint", line, cp.time_ms));
+    }
+    Write(line);
+    return OkStatus();
+  }
+
+  void Flush() {
+    if (out_ != nullptr) std::fflush(out_);
+  }
+
+ private:
+  void Write(const std::string& line) {
+    if (out_ != nullptr) std::fprintf(out_, "%s\n", line.c_str());
+    if (libc_syslog_) syslog(LOG_INFO, "%s", line.c_str());
+  }
+
+  std::unique_ptr<audit::SyslogSender> sender_;
+  FILE* out_ = nullptr;
+  bool libc_syslog_ = false;
+};
+
+// The stored checkpoints with after_seq < seq <= up_to, oldest first.
+StatusOr<std::vector<audit::Checkpoint>> CheckpointsIn(store::SqliteStore& store, int64_t after_seq,
+                                                       int64_t up_to) {
+  std::vector<audit::Checkpoint> out;
+  while (after_seq < up_to) {
+    KH_ASSIGN_OR_RETURN(auto page, store.ListAuditCheckpoints(after_seq, store::kMaxAuditPage));
+    for (const auto& cp : page) {
+      if (cp.seq > up_to) return out;
+      out.push_back(cp);
+    }
+    if (static_cast<int>(page.size()) < store::kMaxAuditPage) break;
+    after_seq = page.back().seq;
+  }
+  return out;
+}
+
+// Where an export stands: every line up to entry `entry_seq` is out, and the checkpoints up to
+// `checkpoint_seq` (which is entry_seq, or less while one is still to go).
+struct ExportPosition {
+  int64_t entry_seq = 0;
+  int64_t checkpoint_seq = 0;
+};
+
+// One page of lines after `pos`, in the order of a straight export: each entry, then the
+// checkpoint at its seq. Returns the number of entries read; errors: the store's, or the sink's
+// for a line not sent, naming that line and the flags that resume exactly at it.
+StatusOr<int> ExportPage(store::SqliteStore& store, bool with_checkpoints, ExportSink& sink,
+                         ExportPosition& pos) {
+  KH_ASSIGN_OR_RETURN(auto entries, store.ReadAudit(pos.entry_seq, store::kMaxAuditPage));
+  std::vector<audit::Checkpoint> cps;
+  if (with_checkpoints) {
+    int64_t up_to = entries.empty() ? pos.entry_seq : entries.back().seq;
+    KH_ASSIGN_OR_RETURN(cps, CheckpointsIn(store, pos.checkpoint_seq, up_to));
+  }
+  size_t next_cp = 0;
+  auto emit_checkpoints_up_to = [&](int64_t seq) -> Status {
+    for (; next_cp < cps.size() && cps[next_cp].seq <= seq; ++next_cp) {
+      const audit::Checkpoint& cp = cps[next_cp];
+      if (Status st = sink.EmitCheckpoint(cp); !st.ok()) {
+        return Status(st.code(), st.reason(),
+                      "checkpoint at entry " + std::to_string(cp.seq) +
+                          " not sent: " + st.message() + "; resume with --after " +
+                          std::to_string(cp.seq) + " --from-checkpoint");
+      }
+      pos.checkpoint_seq = cp.seq;
+    }
+    return OkStatus();
+  };
+  // Checkpoints of entries already out (signed after they were read) come first.
+  KH_RETURN_IF_ERROR(emit_checkpoints_up_to(pos.entry_seq));
+  pos.checkpoint_seq = pos.entry_seq;
+  for (const audit::AuditEntry& e : entries) {
+    if (Status st = sink.EmitEntry(e); !st.ok()) {
+      return Status(st.code(), st.reason(),
+                    "entry " + std::to_string(e.seq) + " not sent: " + st.message() +
+                        "; resume with --after " + std::to_string(pos.entry_seq));
+    }
+    pos.entry_seq = e.seq;
+    KH_RETURN_IF_ERROR(emit_checkpoints_up_to(e.seq));
+    pos.checkpoint_seq = e.seq;
+  }
+  return static_cast<int>(entries.size());
+}
+
 // Writes every entry after `f.after` (then, with --follow, each new one as it is committed) as
 // JSON lines, to the output and/or syslog (facility authpriv, identity "keyhold-audit"): libc's
-// syslog(), or RFC 5424 datagrams to --syslog-addr. A line the address does not take stops the
-// export (exit 3) after saying which entry it was, so that it can be resumed with --after.
+// syslog(), or RFC 5424 datagrams to --syslog-addr. With --checkpoints, each signed checkpoint
+// follows the entry it covers. A line the address does not take stops the export (exit 3) after
+// saying which line it was and the flags that resume there: the resumed export writes exactly
+// the lines a straight export would have written after it.
 int Export(const ExportFlags& f) {
-  std::unique_ptr<audit::SyslogSender> sender;
-  if (!f.syslog_addr.empty()) {
-    auto address = audit::ParseSyslogAddress(f.syslog_addr);
-    if (!address.ok()) {
-      std::fprintf(stderr, "error: --syslog-addr: %s\n", address.status().message().c_str());
-      return kExitUsage;
-    }
-    auto connected = audit::SyslogSender::Connect(*address, "keyhold-audit");
-    if (!connected.ok()) {
-      std::fprintf(stderr, "error: %s\n", connected.status().message().c_str());
-      return kExitUnavailable;
-    }
-    sender = std::move(connected).value();
+  if (f.from_checkpoint && !f.checkpoints) {
+    std::fprintf(stderr, "error: --from-checkpoint needs --checkpoints\n");
+    return kExitUsage;
   }
-  const bool to_syslog = f.syslog || sender != nullptr;
+  ExportSink sink;
+  if (int code = sink.Open(f); code != 0) return code;
   auto store = OpenReadOnly(f.data_dir);
   if (!store.ok()) {
     std::fprintf(stderr, "error: %s\n", store.status().message().c_str());
     return kExitUnavailable;
   }
-  FILE* out = stdout;
-  if (!f.output.empty()) {
-    out = std::fopen(f.output.c_str(), "a");
-    if (!out) {
-      std::fprintf(stderr, "error: cannot open %s for appending\n", f.output.c_str());
-      return kExitUsage;
+  ExportPosition pos{.entry_seq = f.after,
+                     .checkpoint_seq = f.from_checkpoint ? f.after - 1 : f.after};
+  for (;;) {
+    auto read = ExportPage(**store, f.checkpoints, sink, pos);
+    sink.Flush();
+    if (!read.ok()) {
+      std::fprintf(stderr, "error: %s\n", read.status().message().c_str());
+      return kExitUnavailable;
     }
-  }
-  bool to_output = !to_syslog || !f.output.empty();
-  const bool libc_syslog = to_syslog && sender == nullptr;
-  if (libc_syslog) openlog("keyhold-audit", LOG_PID, LOG_AUTHPRIV);
-  // False if the line could not be sent (the error is printed).
-  // A datagram is stamped with the time of what it carries, so a backfill keeps its times.
-  auto emit = [&](const std::string& line, const char* what, int64_t seq, int64_t time_ms) {
-    if (to_output) {
-      std::fprintf(out, "%s\n", line.c_str());
-    }
-    if (libc_syslog) syslog(LOG_INFO, "%s", line.c_str());
-    if (sender != nullptr) {
-      Status st = sender->Send(audit::kSyslogInfo, line, time_ms);
-      if (!st.ok()) {
-        std::fprintf(stderr, "error: %s %lld not sent: %s\n", what, static_cast<long long>(seq),
-                     st.message().c_str());
-        return false;
-      }
-    }
-    return true;
-  };
-  int64_t after = f.after;
-  int64_t checkpoint_after = f.after;
-  int code = 0;
-  while (code == 0) {
-    auto page = (*store)->ReadAudit(after, store::kMaxAuditPage);
-    if (!page.ok()) {
-      std::fprintf(stderr, "error: %s\n", page.status().message().c_str());
-      code = kExitUnavailable;
-      break;
-    }
-    for (const audit::AuditEntry& e : *page) {
-      json j = audit::EntryJson(e);
-      j["type"] = "event";
-      if (!emit(j.dump(), "entry", e.seq, e.time_ms)) {
-        code = kExitUnavailable;
-        break;
-      }
-      after = e.seq;
-    }
-    if (f.checkpoints && code == 0) {
-      auto cps = (*store)->ListAuditCheckpoints(checkpoint_after, store::kMaxAuditPage);
-      if (cps.ok()) {
-        for (const auto& cp : *cps) {
-          if (!emit(audit::ToJson(cp), "checkpoint at entry", cp.seq, cp.time_ms)) {
-            code = kExitUnavailable;
-            break;
-          }
-          checkpoint_after = cp.seq;
-        }
-      }
-    }
-    std::fflush(out);
-    if (code != 0) break;
-    if (static_cast<int>(page->size()) == store::kMaxAuditPage) continue;
-    if (!f.follow) break;
+    if (*read == store::kMaxAuditPage) continue;
+    if (!f.follow) return 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(f.poll_ms));
   }
-  if (out != stdout) std::fclose(out);
-  if (libc_syslog) closelog();
-  return code;
 }
 
 struct EventFlags {
@@ -342,17 +431,35 @@ void AddAudit(CLI::App& app, int& code) {
   auto* exp = audit->add_subcommand("export", "write the audit log as JSON lines, for a SIEM");
   exp->add_option("--data-dir", export_flags.data_dir, "the data directory (read-only)")
       ->required();
-  exp->add_option("--output,-o", export_flags.output, "append to FILE instead of stdout");
-  exp->add_option("--after", export_flags.after, "only entries after this seq (to resume)");
-  exp->add_flag("--checkpoints", export_flags.checkpoints, "also write the signed checkpoints");
+  exp->add_option("--output,-o", export_flags.output,
+                  "append to FILE instead of stdout (with --syslog-addr, each line once it is "
+                  "sent)");
+  exp->add_option("--after", export_flags.after,
+                  "only what follows entry SEQ: later entries and, with --checkpoints, the "
+                  "checkpoints after SEQ's (to resume where a stopped export says)");
+  exp->add_flag("--from-checkpoint", export_flags.from_checkpoint,
+                "with --after SEQ --checkpoints: start at the checkpoint at SEQ (to resume a "
+                "checkpoint not sent)");
+  exp->add_flag("--checkpoints", export_flags.checkpoints,
+                "also write the signed checkpoints, each after the entry it covers");
   exp->add_flag("--follow,-f", export_flags.follow, "keep writing new entries as they commit");
   exp->add_flag("--syslog", export_flags.syslog,
                 "send each line to syslog (authpriv.info, ident keyhold-audit); stdout only if "
                 "--output is not given either");
   exp->add_option("--syslog-addr", export_flags.syslog_addr,
                   "send to syslog as RFC 5424 datagrams at unix:/PATH (a datagram socket) or "
-                  "udp:HOST:PORT instead of the local syslog (implies --syslog); an entry not "
-                  "sent stops the export with exit 3, naming it");
+                  "udp:HOST:PORT instead of the local syslog (implies --syslog; a host name is "
+                  "resolved once, at start); MSGID is the entry's action; a line not sent stops "
+                  "the export with exit 3, naming it and how to resume");
+  exp->add_option("--syslog-max-bytes", export_flags.syslog_max_bytes,
+                  "with --syslog-addr: longest message, header included (1024-65507, default "
+                  "8192); a longer entry is sent as a stub with its seq, hash and "
+                  "\"truncated\":true, and stays whole in the log")
+      ->check(CLI::Range(audit::kMinSyslogMaxBytes, audit::kMaxSyslogMaxBytes));
+  exp->add_option("--syslog-timeout", export_flags.syslog_timeout_ms,
+                  "with --syslog-addr: ms a send may wait for a unix socket's reader (default "
+                  "5000)")
+      ->check(CLI::Range(10, 600000));
   exp->add_option("--poll", export_flags.poll_ms, "with --follow: ms between looks (default 1000)")
       ->check(CLI::Range(10, 60000));
   exp->callback([&code] { code = Export(export_flags); });

@@ -328,7 +328,7 @@ test("export --syslog-addr sends each entry as one RFC 5424 datagram, authpriv.i
     await eventually(() => assert.equal(got.length, 9));
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(got.length, 9, "one datagram per entry, no more");
-    const header = /^<86>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) \S+ keyhold-audit \d+ - - (\{.*\})$/;
+    const header = /^<86>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) \S+ keyhold-audit \d+ [!-~]{1,32} - (\{.*\})$/;
     const entries = got.map((m) => {
       const match = header.exec(m); // <86>: facility authpriv (10) * 8 + severity info (6)
       assert.ok(match, m);
