@@ -1,0 +1,117 @@
+// Rotation of held secrets, what a restart must not forget: the last attempt's outcome is stored
+// and shown after a restart.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { Server, cli, tempDir, eventually } from "../lib/keyhold.mjs";
+
+// A rotation command whose set fails while the file `fail-set` exists, and waits while `slow-set`
+// does; the provider is a file.
+function command(dir) {
+  const script = path.join(dir, "rotate.sh");
+  fs.writeFileSync(
+    script,
+    `#!/bin/sh
+set -eu
+dir='${dir}'
+body='{"mount":"'"$KEYHOLD_SECRET_MOUNT"'","path":"'"$KEYHOLD_SECRET_PATH"'"'
+case "$1" in
+  create)
+    curl -sf -H "Authorization: Bearer $KEYHOLD_TOKEN" -H 'content-type: application/json' \\
+      -d "$body"',"data":{"password":"pending-value-'"$$"'"}}' "$KEYHOLD_ADDR/v2/secrets.putPendingValue" >/dev/null
+    ;;
+  set)
+    [ ! -e "$dir/fail-set" ] || exit 4
+    while [ -e "$dir/slow-set" ]; do sleep 0.1; done
+    ;;
+  test) ;;
+  *) exit 9 ;;
+esac
+`,
+  );
+  fs.chmodSync(script, 0o700);
+  return script;
+}
+
+async function put(s, p, data) {
+  const r = await fetch(`${s.url}/v1/secret/data/${p}`, {
+    method: "POST",
+    headers: { "x-vault-token": s.rootKey, "content-type": "application/json" },
+    body: JSON.stringify({ data }),
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
+async function settled(s, p) {
+  let state;
+  await eventually(async () => {
+    state = await s.ok("secrets.getRotation", { path: p });
+    assert.equal(state.running, false);
+  }, 15000);
+  return state;
+}
+
+test("the last attempt's outcome is stored, without a value, and shown after a restart", async () => {
+  const d = tempDir("rotation-outcome");
+  const args = ["--secret-rotation-command", command(d)];
+  fs.writeFileSync(path.join(d, "fail-set"), "");
+  const first = await new Server({ args }).start();
+  let pendingValue;
+  try {
+    await put(first, "db/flaky", { password: "first-password" });
+    const meta = await fetch(`${first.url}/v1/secret/metadata/db/flaky`, {
+      method: "POST",
+      headers: { "x-vault-token": first.rootKey, "content-type": "application/json" },
+      body: JSON.stringify({ rotation_period: "1s" }),
+    });
+    assert.equal(meta.status, 204);
+    const before = Date.now();
+    assert.equal((await first.call("secrets.rotate", { path: "db/flaky" })).status, 202);
+    const state = await settled(first, "db/flaky");
+    assert.equal(state.lastOutcome.result, "failed", JSON.stringify(state));
+    assert.equal(state.lastOutcome.step, "set");
+    assert.equal(state.lastOutcome.error, "the command exited with status 4");
+    assert.ok(state.lastOutcome.at >= before && state.lastOutcome.at <= Date.now());
+    const pending = await first.ok("secrets.getStageValue", { path: "db/flaky", stage: "pending" });
+    pendingValue = pending.data.password;
+    assert.match(pendingValue, /^pending-value-/);
+    assert.equal(JSON.stringify(state).includes(pendingValue), false);
+  } finally {
+    await first.stop();
+  }
+
+  const again = new Server({ dataDir: first.dataDir, args });
+  await again.start();
+  again.rootKey = first.rootKey;
+  try {
+    const env = { KEYHOLD_ADDR: again.url, KEYHOLD_TOKEN: again.rootKey };
+    const state = await again.ok("secrets.getRotation", { path: "db/flaky" });
+    assert.equal(state.lastOutcome.result, "failed", JSON.stringify(state));
+    assert.equal(state.lastOutcome.step, "set");
+    let r = await cli(["secrets", "rotate", "secret/db/flaky", "--status"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /last attempt: failed at step set, \d{4}-\d\d-\d\dT\d\d:\d\dZ: the command exited with status 4\n/);
+    await eventually(async () => {
+      const due = await again.ok("secrets.listDue", { within: 0 });
+      assert.equal(due.length, 1);
+      assert.equal(due[0].lastOutcome.result, "failed");
+    });
+    r = await cli(["secrets", "due", "--within", "0"], { env });
+    assert.match(r.stdout, /^secret\/db\/flaky {2}OVERDUE .*\(last attempt failed at step set, .*status 4\)\n$/);
+    // The retry finishes, and says so.
+    fs.rmSync(path.join(d, "fail-set"));
+    r = await cli(["secrets", "rotate", "secret/db/flaky"], { env });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /last attempt: finished, /);
+    const done = await again.ok("secrets.getRotation", { path: "db/flaky" });
+    assert.equal(done.lastOutcome.result, "finished");
+    assert.equal(done.lastOutcome.step, null);
+    assert.equal(done.lastOutcome.error, null);
+  } finally {
+    await again.stop();
+  }
+  for (const log of [first.stderr, again.stderr]) {
+    assert.equal(log.includes(pendingValue), false, "a value was logged");
+  }
+});
