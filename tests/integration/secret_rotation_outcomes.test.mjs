@@ -1,5 +1,5 @@
 // Rotation of held secrets, what a restart must not forget: the last attempt's outcome is stored
-// and shown after a restart.
+// and shown after a restart; a stop ends a webhook step that hangs and records it as interrupted.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -114,4 +114,80 @@ test("the last attempt's outcome is stored, without a value, and shown after a r
   for (const log of [first.stderr, again.stderr]) {
     assert.equal(log.includes(pendingValue), false, "a value was logged");
   }
+});
+
+test("a stop ends a webhook step that is never answered, recorded as interrupted, and a restart retries it", async () => {
+  const http = await import("node:http");
+  const crypto = await import("node:crypto");
+  const d = tempDir("rotation-webhook-stop");
+  const secretFile = path.join(d, "webhook.secret");
+  fs.writeFileSync(secretFile, `whsec_${crypto.randomBytes(24).toString("base64")}\n`, { mode: 0o600 });
+  const seen = [];
+  let hang = true;
+  const hanging = new Set();
+  const receiver = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", async () => {
+      const { step, mount, path: p, keyholdAddr, token } = JSON.parse(body).data;
+      seen.push(step);
+      if (step === "create") {
+        const put = await fetch(`${keyholdAddr}/v2/secrets.putPendingValue`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ mount, path: p, data: { password: "webhook-pending" } }),
+        });
+        res.writeHead(put.status).end();
+      } else if (step === "set" && hang) {
+        hanging.add(res);  // never answered
+      } else {
+        res.writeHead(200).end();
+      }
+    });
+  });
+  await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  const args = ["--secret-rotation-webhook", `http://127.0.0.1:${receiver.address().port}/rotate`,
+    "--secret-rotation-webhook-secret-file", secretFile, "--webhook-allow-private-networks", "true",
+    "--secret-rotation-timeout", "60s"];
+  const first = await new Server({ args }).start();
+  let again;
+  try {
+    await put(first, "api/hook", { password: "first-password" });
+    assert.equal((await first.call("secrets.rotate", { path: "api/hook" })).status, 202);
+    await eventually(() => assert.deepEqual(seen, ["create", "set"]), 10000);
+
+    const stopping = Date.now();
+    const exit = await first.stop();
+    assert.equal(exit.code, 0, first.stderr);
+    // Well within the 10 s the server gives requests to drain, and far from the 60 s timeout.
+    assert.ok(Date.now() - stopping < 8000, `stopping took ${Date.now() - stopping}ms`);
+    const log = first.stderr;
+    const at = log.indexOf("rotation of secret secret/api/hook interrupted: set: the webhook call was abandoned");
+    assert.ok(at >= 0, log);
+    assert.ok(at < log.search(/ stopped\r?\n?$/), log);
+
+    hang = false;
+    again = new Server({ dataDir: first.dataDir, args });
+    await again.start();
+    again.rootKey = first.rootKey;
+    let state = await again.ok("secrets.getRotation", { path: "api/hook" });
+    assert.equal(state.running, false);
+    assert.equal(state.lastStep, "create", JSON.stringify(state));
+    assert.equal(state.currentVersion, 1);
+    assert.equal(state.lastOutcome.result, "interrupted");
+    assert.equal(state.lastOutcome.step, "set");
+    assert.match(state.lastOutcome.error, /abandoned as keyhold stopped; rotate again to retry/);
+    // Retryable: set runs again, and the rotation finishes.
+    assert.equal((await again.call("secrets.rotate", { path: "api/hook" })).status, 202);
+    state = await settled(again, "api/hook");
+    assert.equal(state.lastStep, "finish", JSON.stringify(state));
+    assert.equal(state.currentVersion, 2);
+    assert.deepEqual(seen, ["create", "set", "set", "test"]);
+  } finally {
+    await first.stop();
+    if (again) await again.stop();
+    for (const res of hanging) res.destroy();
+    receiver.close();
+  }
+  assert.equal((first.stderr + (again?.stderr ?? "")).includes("webhook-pending"), false, "a value was logged");
 });
