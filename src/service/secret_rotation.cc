@@ -185,19 +185,27 @@ StatusOr<RotationStatus> SecretRotator::Start(const RequestContext& ctx, const s
   KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
   KH_RETURN_IF_ERROR(CheckStart(m, only));
   const std::string target = mount + "/" + path;
+  const std::string caller = ctx.actor.key_id;
   {
     std::lock_guard lock(mu_);
-    if (!busy_.insert(target).second) {
+    if (busy_.contains(target)) {
       return AlreadyExists("this secret is being rotated now; try again when that is done",
                            "data/rotation_busy");
     }
+    if (!ClaimCallerPlace(caller)) {
+      return Status(StatusCode::kResourceExhausted, "rotation/caller_limit",
+                    "this key has " + std::to_string(options_.per_caller_limit) +
+                        " rotations queued or running, the most one key may have; try again "
+                        "when one has ended");
+    }
+    busy_.insert(target);
   }
   // The request is answered before the rotation ends: its audit entries still name its caller,
   // address and request id, without its deadline.
   RequestContext job_ctx = ctx;
   job_ctx.deadline = std::chrono::steady_clock::time_point::max();
   job_ctx.may_block = true;
-  const bool queued = Submit([this, job_ctx, mount, path, only, target](bool run) {
+  const bool queued = Submit([this, job_ctx, mount, path, only, target, caller](bool run) {
     if (!run) {
       RecordOutcome(mount, path, store::RotationResult::kInterrupted, "",
                     std::string(kStoppedBeforeRun));
@@ -211,10 +219,12 @@ StatusOr<RotationStatus> SecretRotator::Start(const RequestContext& ctx, const s
     // Recorded before the path is free: whoever sees it not running sees how it ended.
     std::lock_guard lock(mu_);
     busy_.erase(target);
+    ReleaseCallerPlace(caller);
   });
   if (!queued) {
     std::lock_guard lock(mu_);
     busy_.erase(target);
+    ReleaseCallerPlace(caller);
     if (stopped_.load(std::memory_order_acquire)) return Unavailable("keyhold is stopping");
     return Status(StatusCode::kResourceExhausted, "rotation/queue_full",
                   "too many rotations are under way; try again in a few seconds");
@@ -370,6 +380,18 @@ StatusOr<std::optional<RotationOutcome>> SecretRotator::ReadOutcome(const std::s
                       .step = stored->step,
                       .error = stored->error,
                       .at_ms = stored->at_ms});
+}
+
+bool SecretRotator::ClaimCallerPlace(const std::string& caller) {
+  auto it = per_caller_.find(caller);
+  if (it != per_caller_.end() && it->second >= std::max(options_.per_caller_limit, 1)) return false;
+  ++per_caller_[caller];
+  return true;
+}
+
+void SecretRotator::ReleaseCallerPlace(const std::string& caller) {
+  auto it = per_caller_.find(caller);
+  if (it != per_caller_.end() && --it->second <= 0) per_caller_.erase(it);
 }
 
 StatusOr<RotationStatus> SecretRotator::Get(const RequestContext& ctx, const std::string& mount,

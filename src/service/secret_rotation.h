@@ -95,6 +95,9 @@ struct RotationOptions {
   // this many more waiting; past that Start refuses (kResourceExhausted).
   int workers = 2;
   int queue_limit = 32;
+  // One caller (one root key) may have this many rotations queued or running at once; past that
+  // Start refuses (kResourceExhausted), so that one key cannot take the whole queue.
+  int per_caller_limit = 4;
 };
 
 // How the last rotation attempt of a secret ended, as stored (store::RotationOutcomeRecord).
@@ -161,7 +164,8 @@ class SecretRotator {
   // A rotation command calls back into the server while its step runs: were the step run on
   // the request's thread, few request threads could all wait on steps waiting on them.
   // Errors: as Rotate; kResourceExhausted "rotation/queue_full" when workers + queue_limit
-  // rotations are under way.
+  // rotations are under way, "rotation/caller_limit" when the caller (ctx.actor.key_id) has
+  // per_caller_limit rotations queued or running.
   StatusOr<RotationStatus> Start(const RequestContext& ctx, const std::string& mount,
                                  const std::string& path, std::optional<RotationStep> only);
   // Stops rotating, for the server to stop: refuses new rotations (Start: kUnavailable), drops
@@ -216,6 +220,9 @@ class SecretRotator {
                      store::RotationResult result, std::string_view step, const std::string& error);
   StatusOr<std::optional<RotationOutcome>> ReadOutcome(const std::string& mount,
                                                        const std::string& path);
+  // Takes one of `caller`'s places in the queue; false if it has per_caller_limit. REQUIRES: mu_.
+  bool ClaimCallerPlace(const std::string& caller);
+  void ReleaseCallerPlace(const std::string& caller);
   std::string MintToken(const std::string& mount, const std::string& path);
   void DropToken(const std::string& token);
   void Remind(const store::SecretRecord& r, int64_t now, bool overdue);
@@ -235,6 +242,8 @@ class SecretRotator {
   };
   std::map<std::string, TokenGrant> tokens_;  // by SHA-256 hex of the token; guarded by mu_
   std::set<std::string> reminded_;            // reminder keys raised; guarded by mu_
+  // Rotations queued or running per caller (key id), for per_caller_limit; guarded by mu_.
+  std::map<std::string, int> per_caller_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -741,5 +741,49 @@ TEST_F(SecretRotationTest, ACancelDropsTheOutcomeWithThePendingVersion) {
   EXPECT_EQ(state->failure, "");
 }
 
+TEST_F(SecretRotationTest, OneCallerMayHaveOnlySoManyRotationsQueuedOrRunning) {
+  class Gate final : public RotationDriver {
+   public:
+    Status Run(const Call&) override {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return open; });
+      return Unavailable("the command exited with status 1");
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;
+  } gate;
+  for (const char* p : {"db/a", "db/b", "db/c", "db/d"}) {
+    ASSERT_TRUE(secrets_->Write(admin_, "secret", p, crypto::Secret(R"({"v":"1"})"), {}).ok());
+  }
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &gate,
+                        RotationOptions{.workers = 1, .queue_limit = 8, .per_caller_limit = 2});
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/a", {}).ok());  // runs
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/b", {}).ok());  // waits
+  auto over = rotator.Start(admin_, "secret", "db/c", {});
+  EXPECT_EQ(over.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(over.status().reason(), "rotation/caller_limit");
+  EXPECT_NE(over.status().message().find("this key has 2 rotations queued or running"),
+            std::string::npos)
+      << over.status().message();
+  EXPECT_FALSE(rotator.Get(admin_, "secret", "db/c")->running);  // refused: not left busy
+  // Another key still has its places: the queue is not one key's.
+  RequestContext other{.request_id = "req_o"};
+  other.actor = {.key_id = "key_other", .permissions = {"secret.rotate:secret/*"}};
+  ASSERT_TRUE(rotator.Start(other, "secret", "db/c", {}).ok());
+  {
+    std::lock_guard lock(gate.mu);
+    gate.open = true;
+  }
+  gate.cv.notify_all();
+  for (const char* p : {"db/a", "db/b", "db/c"})
+    ASSERT_TRUE(AwaitRotation(rotator, admin_, p).ok());
+  // Ended: the places are free again.
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/d", {}).ok());
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/a", {}).ok());
+  EXPECT_TRUE(AwaitRotation(rotator, admin_, "db/d").ok());
+  EXPECT_TRUE(AwaitRotation(rotator, admin_, "db/a").ok());
+}
+
 }  // namespace
 }  // namespace keyhold::service

@@ -1,5 +1,6 @@
-// Rotation of held secrets, what a restart must not forget: the last attempt's outcome is stored
-// and shown after a restart; a stop ends a webhook step that hangs and records it as interrupted.
+// Rotation of held secrets, what a restart must not forget and what one caller may not take: the
+// last attempt's outcome is stored and shown after a restart; a stop ends a webhook step that
+// hangs and records it as interrupted; one key may have only so many rotations queued.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -190,4 +191,39 @@ test("a stop ends a webhook step that is never answered, recorded as interrupted
     receiver.close();
   }
   assert.equal((first.stderr + (again?.stderr ?? "")).includes("webhook-pending"), false, "a value was logged");
+});
+
+test("one root key may have only so many rotations queued or running: 429 past that", async () => {
+  const d = tempDir("rotation-per-key");
+  fs.writeFileSync(path.join(d, "slow-set"), "");
+  const s = await new Server({
+    args: ["--secret-rotation-command", command(d), "--secret-rotation-per-key-limit", "2"],
+  }).start();
+  try {
+    for (const p of ["q/a", "q/b", "q/c", "q/d"]) await put(s, p, { password: "first-password" });
+    for (const p of ["q/a", "q/b"]) {
+      assert.equal((await s.call("secrets.rotate", { path: p })).status, 202);
+    }
+    const over = await s.call("secrets.rotate", { path: "q/c" });
+    assert.equal(over.status, 429, over.text);
+    assert.match(over.body.error.type, /rotation\/caller_limit$/);
+    assert.equal(over.body.error.detail,
+      "this key has 2 rotations queued or running, the most one key may have; try again when one has ended");
+    assert.equal(over.headers.get("retry-after"), "5");
+    assert.equal((await s.ok("secrets.getRotation", { path: "q/c" })).running, false);
+    const cliEnv = { KEYHOLD_ADDR: s.url, KEYHOLD_TOKEN: s.rootKey };
+    const r = await cli(["secrets", "rotate", "secret/q/c"], { env: cliEnv });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /this key has 2 rotations queued or running/);
+    // Another key still has its places.
+    const other = await s.ok("rootKeys.createRootKey", { permissions: ["secret.rotate:secret/q/*"] });
+    assert.equal((await s.call("secrets.rotate", { path: "q/c" }, other.key)).status, 202);
+    // Once the rotations end, the first key may start again.
+    fs.rmSync(path.join(d, "slow-set"));
+    for (const p of ["q/a", "q/b", "q/c"]) assert.equal((await settled(s, p)).lastStep, "finish");
+    assert.equal((await s.call("secrets.rotate", { path: "q/d" })).status, 202);
+    assert.equal((await settled(s, "q/d")).lastStep, "finish");
+  } finally {
+    await s.stop();
+  }
 });
