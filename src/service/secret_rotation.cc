@@ -305,6 +305,12 @@ StatusOr<RotationStatus> SecretRotator::Drive(const RequestContext& ctx, const s
     std::string name(RotationStepName(step));
     KH_RETURN_IF_ERROR(secrets_.RecordRotationStep(ctx, mount, path, name, ""));
   }
+  // The steps asked for are done and the rotation is not finished: an earlier attempt's failure
+  // is no longer what there is to retry.
+  if (Status st = store_.DeleteRotationOutcome(mount, path); !st.ok()) {
+    spdlog::warn("the outcome of the rotation of secret {}/{} could not be cleared: {}", mount,
+                 path, st.message());
+  }
   KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
   return StatusOf(m);
 }
@@ -410,7 +416,11 @@ StatusOr<RotationStatus> SecretRotator::Get(const RequestContext& ctx, const std
   if (o.result == "finished" && !m.pending_version) {
     out.last_step = RotationStepName(RotationStep::kFinish);
   }
-  if (o.result != "finished" && out.failure.empty()) out.failure = o.error;
+  // A failed step's failure is on the secret; a run that ended with none (stopped before a step,
+  // or in an error of no step) has only its outcome to say why.
+  if ((o.result == "interrupted" || o.result == "error") && out.failure.empty()) {
+    out.failure = o.error;
+  }
   return out;
 }
 

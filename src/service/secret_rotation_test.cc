@@ -729,6 +729,19 @@ TEST_F(SecretRotationTest, TheLastAttemptsOutcomeIsStoredAndReadBackAfterARestar
   EXPECT_EQ(state->last_outcome->error, "");
 }
 
+TEST_F(SecretRotationTest, AStepRunAloneThatSucceedsClearsAnEarlierFailure) {
+  provider_->fail_at = RotationStep::kSet;
+  ASSERT_TRUE(Rotate().ok());
+  EXPECT_EQ(rotator_->Get(admin_, "secret", "db/password")->last_outcome->result, "failed");
+  provider_->fail_at.reset();
+  ASSERT_TRUE(Rotate(RotationStep::kSet).ok());
+  auto state = rotator_->Get(admin_, "secret", "db/password");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->last_step, "set");
+  EXPECT_EQ(state->failure, "");
+  EXPECT_FALSE(state->last_outcome.has_value());
+}
+
 TEST_F(SecretRotationTest, ACancelDropsTheOutcomeWithThePendingVersion) {
   provider_->fail_at = RotationStep::kCreate;
   provider_->write_on_create = false;
