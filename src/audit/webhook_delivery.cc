@@ -10,6 +10,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <type_traits>
 
 #include "audit/json.h"
 
@@ -65,14 +67,72 @@ StatusOr<asio::ip::tcp::resolver::results_type> Resolve(asio::io_context& io, co
   return results;
 }
 
+// How often a send under way looks whether it was cancelled.
+constexpr auto kCancelPoll = std::chrono::milliseconds(50);
+
+// Starts one asynchronous operation, `start(handler)`, and runs `io` until it completes; its
+// error, or nullopt if `cancel` came first (the connection is then closed). Beast's stream
+// timeouts bound only asynchronous operations: hence these, on a private io_context, rather
+// than blocking calls.
+template <typename Start>
+std::optional<beast::error_code> Await(asio::io_context& io, beast::tcp_stream& tcp,
+                                       const WebhookCancel* cancel, Start&& start) {
+  bool done = false;
+  beast::error_code ec;
+  start([&done, &ec](beast::error_code e, auto&&...) {
+    ec = e;
+    done = true;
+  });
+  while (!done) {
+    if (cancel != nullptr && cancel->cancelled()) break;
+    io.restart();
+    io.run_for(kCancelPoll);
+  }
+  if (done) return ec;
+  tcp.close();
+  // The handler refers to this frame: it runs (aborted) before the frame goes.
+  for (int i = 0; !done && i < 100; ++i) {
+    io.restart();
+    io.run_for(kCancelPoll);
+  }
+  return std::nullopt;
+}
+
+WebhookResponse Failed(const std::optional<beast::error_code>& ec,
+                       std::chrono::milliseconds timeout) {
+  if (!ec) return {0, "cancelled", true};
+  if (*ec == beast::error::timeout) {
+    return {0, "no answer within " + std::to_string(timeout.count()) + "ms"};
+  }
+  return {0, ec->message()};
+}
+
+// Connects (and, over TLS, shakes hands), sends `request` and reads the answer's status.
 template <typename Stream>
-int Exchange(Stream& stream, const WebhookRequest& request) {
+WebhookResponse Exchange(asio::io_context& io, Stream& stream,
+                         const asio::ip::tcp::resolver::results_type& endpoints,
+                         const WebhookRequest& request, std::chrono::milliseconds timeout,
+                         const WebhookCancel* cancel) {
+  beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
+  tcp.expires_after(timeout);
+  auto ec = Await(io, tcp, cancel, [&](auto h) { tcp.async_connect(endpoints, std::move(h)); });
+  if (!ec || *ec) return Failed(ec, timeout);
+  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    ec = Await(io, tcp, cancel, [&](auto h) {
+      stream.async_handshake(asio::ssl::stream_base::client, std::move(h));
+    });
+    if (!ec || *ec) return Failed(ec, timeout);
+  }
   auto req = ToBeast(request);
-  bhttp::write(stream, req);
+  tcp.expires_after(timeout);
+  ec = Await(io, tcp, cancel, [&](auto h) { bhttp::async_write(stream, req, std::move(h)); });
+  if (!ec || *ec) return Failed(ec, timeout);
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
-  bhttp::read_header(stream, buffer, parser);  // the status is all an attempt needs
-  return static_cast<int>(parser.get().result_int());
+  ec = Await(io, tcp, cancel,
+             [&](auto h) { bhttp::async_read_header(stream, buffer, parser, std::move(h)); });
+  if (!ec || *ec) return Failed(ec, timeout);
+  return {static_cast<int>(parser.get().result_int()), ""};  // the status is all a caller needs
 }
 
 double RandomFraction(Env& env) {
@@ -85,17 +145,15 @@ double RandomFraction(Env& env) {
 }  // namespace
 
 WebhookResponse SendWebhook(const WebhookRequest& request, bool allow_private,
-                            std::chrono::milliseconds timeout) {
+                            std::chrono::milliseconds timeout, const WebhookCancel* cancel) {
+  if (cancel != nullptr && cancel->cancelled()) return {0, "cancelled", true};
   try {
     asio::io_context io;
     auto endpoints = Resolve(io, request.url, allow_private);
     if (!endpoints.ok()) return {0, endpoints.status().message()};
     if (!request.url.tls) {
       beast::tcp_stream stream(io);
-      stream.expires_after(timeout);
-      stream.connect(*endpoints);
-      stream.expires_after(timeout);
-      return {Exchange(stream, request), ""};
+      return Exchange(io, stream, *endpoints, request, timeout, cancel);
     }
     asio::ssl::context ctx(asio::ssl::context::tls_client);
     ctx.set_verify_mode(asio::ssl::verify_peer);
@@ -105,11 +163,7 @@ WebhookResponse SendWebhook(const WebhookRequest& request, bool allow_private,
     SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
              const_cast<char*>(request.url.host.c_str()));
     stream.set_verify_callback(asio::ssl::host_name_verification(request.url.host));
-    beast::get_lowest_layer(stream).expires_after(timeout);
-    beast::get_lowest_layer(stream).connect(*endpoints);
-    stream.handshake(asio::ssl::stream_base::client);
-    beast::get_lowest_layer(stream).expires_after(timeout);
-    return {Exchange(stream, request), ""};
+    return Exchange(io, stream, *endpoints, request, timeout, cancel);
   } catch (const std::exception& e) {
     return {0, e.what()};
   }

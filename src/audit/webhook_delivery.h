@@ -57,6 +57,19 @@ struct WebhookRequest {
 struct WebhookResponse {
   int status = 0;
   std::string error;
+  bool cancelled = false;  // a WebhookCancel ended it (status 0)
+};
+
+// Lets another thread end the SendWebhook calls it is given: Cancel makes those under way return
+// within about 50 ms (status 0, `cancelled`), the connection closed, and later ones return so at
+// once. Once cancelled, it stays so. Thread-safe.
+class WebhookCancel {
+ public:
+  void Cancel() { cancelled_.store(true, std::memory_order_release); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
 };
 
 // Sends one request; never throws. The default is SendWebhook.
@@ -65,9 +78,13 @@ using WebhookSender = std::function<WebhookResponse(const WebhookRequest&)>;
 // POSTs over HTTP or HTTPS (certificates verified against the system's CAs, SNI and host name
 // checked) with Boost.Beast: resolves the host, refuses if any resolved address is forbidden
 // (IsForbiddenWebhookAddress) unless `allow_private`, and connects only to the addresses it
-// checked. `timeout` bounds the connection and, again, reading the answer.
+// checked. `timeout` bounds the connection (with the TLS handshake) and, again, sending the
+// request and reading the answer's header: a receiver that never answers costs at most twice
+// `timeout`. `cancel`, if given, ends it sooner (WebhookCancel). Resolving the host is not
+// bounded by either (the system resolver's own timeouts apply).
 WebhookResponse SendWebhook(const WebhookRequest& request, bool allow_private,
-                            std::chrono::milliseconds timeout);
+                            std::chrono::milliseconds timeout,
+                            const WebhookCancel* cancel = nullptr);
 
 class WebhookDelivery {
  public:

@@ -1,8 +1,13 @@
 #include "audit/webhook_delivery.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "fakes/fake_env.h"
 #include "fakes/temp_dir.h"
@@ -169,6 +174,60 @@ TEST(SendWebhookTest, RefusesPrivateAddressesUnlessAllowed) {
   EXPECT_NE(refused.error.find("refused"), std::string::npos) << refused.error;
   WebhookResponse tried = SendWebhook(r, true, std::chrono::milliseconds(200));
   EXPECT_EQ(tried.error.find("refused: the host"), std::string::npos) << tried.error;
+}
+
+// A listener that takes connections (the kernel completes them) and never answers.
+class SilentReceiver {
+ public:
+  SilentReceiver() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(fd_, 8) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      ADD_FAILURE() << "cannot listen";
+    }
+    port_ = ntohs(a.sin_port);
+  }
+  ~SilentReceiver() { close(fd_); }
+  WebhookRequest Request() const {
+    WebhookRequest r;
+    r.url = *ParseWebhookUrl("http://127.0.0.1:" + std::to_string(port_) + "/hook");
+    r.body = "{}";
+    return r;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(SendWebhookTest, AReceiverThatNeverAnswersCostsTheTimeoutNoMore) {
+  SilentReceiver silent;
+  const auto start = std::chrono::steady_clock::now();
+  WebhookResponse r = SendWebhook(silent.Request(), true, std::chrono::milliseconds(300));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.error, "no answer within 300ms");
+  EXPECT_FALSE(r.cancelled);
+}
+
+TEST(SendWebhookTest, ACancelEndsTheCallUnderWayAndTheNextAtOnce) {
+  SilentReceiver silent;
+  WebhookCancel cancel;
+  WebhookResponse r;
+  std::thread send(
+      [&] { r = SendWebhook(silent.Request(), true, std::chrono::seconds(60), &cancel); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  cancel.Cancel();
+  send.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, std::chrono::seconds(2));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_TRUE(SendWebhook(silent.Request(), true, std::chrono::seconds(60), &cancel).cancelled);
 }
 
 }  // namespace

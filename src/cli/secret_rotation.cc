@@ -99,6 +99,16 @@ StatusOr<json> TargetOf(const std::string& ref) {
   return json{{"mount", mount}, {"path", path}};
 }
 
+// "interrupted at step set, 2026-12-06T08:00Z: why", or "" when `o` is no outcome.
+std::string OutcomeText(const json& o) {
+  if (!o.is_object()) return "";
+  std::string text = o.value("result", "");
+  if (o["step"].is_string()) text += " at step " + o["step"].get<std::string>();
+  if (o["at"].is_number()) text += ", " + When(o["at"].get<int64_t>());
+  if (o["error"].is_string()) text += ": " + o["error"].get<std::string>();
+  return text;
+}
+
 void PrintStatus(const json& s) {
   std::printf("%s/%s: current version %lld", s.value("mount", "").c_str(),
               s.value("path", "").c_str(), static_cast<long long>(s.value("currentVersion", 0)));
@@ -116,6 +126,9 @@ void PrintStatus(const json& s) {
   std::printf("\n");
   if (s["failure"].is_string()) {
     std::printf("failed: %s\n", s["failure"].get<std::string>().c_str());
+  }
+  if (s.contains("lastOutcome") && s["lastOutcome"].is_object()) {
+    std::printf("last attempt: %s\n", OutcomeText(s["lastOutcome"]).c_str());
   }
   if (s["nextRotationAt"].is_number()) {
     std::printf("next rotation due %s\n", When(s["nextRotationAt"].get<int64_t>()).c_str());
@@ -206,10 +219,15 @@ void AddDue(CLI::App& secrets, int& code) {
       }
       if (d.empty()) std::printf("no secrets due\n");
       for (const auto& s : d) {
-        std::printf("%s/%s  %s  %s%s\n", s.value("mount", "").c_str(), s.value("path", "").c_str(),
-                    s.value("overdue", false) ? "OVERDUE" : "due",
+        std::string last;
+        if (s.contains("lastOutcome") && s["lastOutcome"].is_object() &&
+            s["lastOutcome"].value("result", "") != "finished") {
+          last = "  (last attempt " + OutcomeText(s["lastOutcome"]) + ")";
+        }
+        std::printf("%s/%s  %s  %s%s%s\n", s.value("mount", "").c_str(),
+                    s.value("path", "").c_str(), s.value("overdue", false) ? "OVERDUE" : "due",
                     When(s.value("dueAt", int64_t{0})).c_str(),
-                    s.value("rotating", false) ? "  (rotation under way)" : "");
+                    s.value("rotating", false) ? "  (rotation under way)" : "", last.c_str());
       }
       return 0;
     });

@@ -21,9 +21,15 @@ Status StepFailed(const std::string& why) {
   return Status(StatusCode::kUnavailable, "rotation/step_failed", why);
 }
 
+Status StepInterrupted() {
+  return Status(StatusCode::kUnavailable, std::string(service::kStepInterrupted),
+                "the webhook call was abandoned as keyhold stopped; rotate again to retry");
+}
+
 }  // namespace
 
 Status WebhookDriver::Run(const Call& call) {
+  if (cancel_.cancelled()) return StepInterrupted();
   const int64_t now = env_.NowMillis();
   std::array<uint8_t, 16> id_bytes{};
   env_.RandomBytes(id_bytes);
@@ -47,10 +53,13 @@ Status WebhookDriver::Run(const Call& call) {
                {"webhook-timestamp", std::to_string(ts)},
                {"webhook-signature", audit::SignWebhook(options_.key, id, ts, r.body)}};
   audit::WebhookResponse answer =
-      options_.sender ? options_.sender(r)
-                      : audit::SendWebhook(r, options_.allow_private_networks,
-                                           std::chrono::milliseconds(options_.timeout_ms));
+      options_.sender
+          ? options_.sender(r)
+          : audit::SendWebhook(r, options_.allow_private_networks,
+                               std::chrono::milliseconds(options_.timeout_ms), &cancel_);
   if (answer.status >= 200 && answer.status < 300) return OkStatus();
+  // Whatever ended it once keyhold began to stop: the receiver may not have done the step yet.
+  if (answer.cancelled || (answer.status == 0 && cancel_.cancelled())) return StepInterrupted();
   if (answer.status == 0) {
     // The error names an address or a TLS problem, never a value: the body holds none.
     return StepFailed("the webhook was not answered: " + answer.error.substr(0, 200));

@@ -8,7 +8,8 @@
 //            "keyholdAddr":"http://127.0.0.1:8080","token":"khrot_…","tokenExpiresInMs":35000}}
 // The receiver reads and writes the pending value through keyhold with the token (valid for that
 // one path while the step runs); no value is ever in the body. A 2xx answer is success; any
-// other status, no answer, or none within the timeout fails the step.
+// other status, no answer, or none within the timeout fails the step. Interrupt (the server is
+// stopping) abandons the calls under way: their steps end interrupted, not failed.
 //
 //   WebhookDriver driver(env, {.url = *ParseWebhookUrl(url), .key = key, .timeout_ms = 30'000});
 //
@@ -42,12 +43,15 @@ class WebhookDriver final : public service::RotationDriver {
   WebhookDriver(Env& env, RotationWebhookOptions options)
       : env_(env), options_(std::move(options)) {}
   // OK on a 2xx answer. Errors: kUnavailable ("rotation/step_failed") naming the HTTP status, or
-  // why there was no answer.
+  // why there was no answer; kUnavailable (service::kStepInterrupted) once Interrupt was called.
   Status Run(const Call& call) override;
+  // Closes the connections of the calls under way (within about 50 ms); later runs end at once.
+  void Interrupt() override { cancel_.Cancel(); }
 
  private:
   Env& env_;
   RotationWebhookOptions options_;
+  audit::WebhookCancel cancel_;
 };
 
 }  // namespace keyhold::server

@@ -1,9 +1,15 @@
 // WebhookDriver: one signed POST per step, what a receiver sees, and each way a step fails.
 #include "server/rotation_webhook.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "fakes/fake_env.h"
 
@@ -63,6 +69,36 @@ TEST_F(RotationWebhookTest, AnythingButA2xxFailsTheStep) {
   Status silent = Driver(0, "timed out").Run(Call());
   EXPECT_EQ(silent.message(), "the webhook was not answered: timed out");
   EXPECT_EQ(Driver(302).Run(Call()).code(), StatusCode::kUnavailable);
+}
+
+TEST_F(RotationWebhookTest, AnInterruptAbandonsTheCallUnderWayAndLaterRunsAtOnce) {
+  // A receiver that takes the connection (the kernel completes it) and never answers.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), len), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  RotationWebhookOptions o;
+  o.url = *audit::ParseWebhookUrl("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/");
+  o.key = key_;
+  o.timeout_ms = 60'000;
+  o.allow_private_networks = true;
+  WebhookDriver driver(env_, o);
+  Status ran;
+  std::thread run([&] { ran = driver.Run(Call()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto interrupted_at = std::chrono::steady_clock::now();
+  driver.Interrupt();
+  run.join();
+  close(fd);
+  EXPECT_LT(std::chrono::steady_clock::now() - interrupted_at, std::chrono::seconds(2));
+  EXPECT_EQ(ran.reason(), service::kStepInterrupted) << ran.message();
+  EXPECT_EQ(ran.message(),
+            "the webhook call was abandoned as keyhold stopped; rotate again to retry");
+  EXPECT_EQ(driver.Run(Call()).reason(), service::kStepInterrupted);
 }
 
 }  // namespace

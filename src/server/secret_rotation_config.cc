@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +17,9 @@
 namespace keyhold::server {
 
 namespace {
+
+// The most a rotation queue limit may be set to: each waiting rotation holds a little memory.
+constexpr int kMaxRotationLimit = 10'000;
 
 // The webhook settings, if a webhook is configured: its URL and the signing secret from its file.
 Status ReadWebhook(const Settings& settings, SecretRotationSettings& s) {
@@ -141,6 +145,20 @@ StatusOr<SecretRotationSettings> ReadSecretRotationSettings(const Settings& sett
     if (!d.ok()) return InvalidArgument(std::string(name) + ": " + d.status().message());
     if (d->count() < 1) return InvalidArgument(std::string(name) + " must be at least 1ms");
     *field = d->count();
+  }
+  const std::pair<const char*, int*> limits[] = {
+      {"secret_rotation_queue_limit", &s.options.queue_limit},
+      {"secret_rotation_per_key_limit", &s.options.per_caller_limit}};
+  for (const auto& [name, field] : limits) {
+    const std::string& text = settings.Get(name);
+    int value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < 1 ||
+        value > kMaxRotationLimit) {
+      return InvalidArgument(std::string(name) + " must be a whole number from 1 to " +
+                             std::to_string(kMaxRotationLimit));
+    }
+    *field = value;
   }
   KH_RETURN_IF_ERROR(ReadWebhook(settings, s));
   // The token outlives the step a little, for a command that is slow to exit after its last call.

@@ -222,6 +222,26 @@ TEST_F(SecretRotationConfigTest, DurationsMustParseAndBePositive) {
       StatusCode::kInvalidArgument);
 }
 
+TEST_F(SecretRotationConfigTest, TheQueueAndPerKeyLimitsAreWholeNumbersFromOne) {
+  auto defaults = ReadSecretRotationSettings(From(""));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->options.queue_limit, 32);
+  EXPECT_EQ(defaults->options.per_caller_limit, 4);
+  auto set = ReadSecretRotationSettings(
+      From("secret_rotation_queue_limit = \"100\"\nsecret_rotation_per_key_limit = \"1\"\n"));
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->options.queue_limit, 100);
+  EXPECT_EQ(set->options.per_caller_limit, 1);
+  for (const char* bad : {"0", "-1", "many", "4x", "10001"}) {
+    EXPECT_EQ(ReadSecretRotationSettings(
+                  From(std::string("secret_rotation_per_key_limit = \"") + bad + "\"\n"))
+                  .status()
+                  .message(),
+              "secret_rotation_per_key_limit must be a whole number from 1 to 10000")
+        << bad;
+  }
+}
+
 TEST_F(SecretRotationConfigTest, ACommandReachesTheListenerOnLoopbackForAWildcard) {
   EXPECT_EQ(CommandAddress(false, "0.0.0.0:8080"), "http://127.0.0.1:8080");
   EXPECT_EQ(CommandAddress(true, "10.0.0.5:8443"), "https://10.0.0.5:8443");

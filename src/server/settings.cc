@@ -128,6 +128,12 @@ std::vector<Setting> ServeSettingTable() {
       {"secret_rotation_timeout", "KEYHOLD_SECRET_ROTATION_TIMEOUT", "30s",
        "how long one step of the rotation command (or webhook) may run before it is killed (or "
        "given up on) and the step fails"},
+      {"secret_rotation_queue_limit", "KEYHOLD_SECRET_ROTATION_QUEUE_LIMIT", "32",
+       "how many secret rotations may wait beyond the 2 running; past that secrets.rotate "
+       "answers 429 rotation/queue_full"},
+      {"secret_rotation_per_key_limit", "KEYHOLD_SECRET_ROTATION_PER_KEY_LIMIT", "4",
+       "how many secret rotations one root key may have queued or running at once; past that "
+       "secrets.rotate answers 429 rotation/caller_limit"},
       {"secret_rotation_remind_before", "KEYHOLD_SECRET_ROTATION_REMIND_BEFORE", "7d",
        "raise a secret.rotation_due alert this long before a secret falls due for rotation"},
       {"secret_rotation_remind_every", "KEYHOLD_SECRET_ROTATION_REMIND_EVERY", "1d",

@@ -23,6 +23,10 @@ Status StepFailed(const std::string& why) {
   return Status(StatusCode::kUnavailable, "rotation/step_failed", why);
 }
 
+Status StepInterrupted(const std::string& why) {
+  return Status(StatusCode::kUnavailable, std::string(kStepInterrupted), why);
+}
+
 // The child's side: never returns.
 [[noreturn]] void Exec(const char* file, char* const argv[], char* const envp[]) {
   setpgid(0, 0);
@@ -53,7 +57,7 @@ Status StepFailed(const std::string& why) {
 
 Status CommandDriver::Run(const Call& call) {
   if (interrupted_.load(std::memory_order_acquire)) {
-    return StepFailed("the command was not run: keyhold is stopping");
+    return StepInterrupted("the command was not run: keyhold is stopping; rotate again to retry");
   }
   if (options_.check) {
     if (Status st = options_.check(); !st.ok()) {
@@ -108,7 +112,7 @@ Status CommandDriver::Run(const Call& call) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
       }
-      return StepFailed("the command was stopped as keyhold stopped; rotate again to retry");
+      return StepInterrupted("the command was stopped as keyhold stopped; rotate again to retry");
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       kill(-pid, SIGKILL);

@@ -42,9 +42,10 @@ class CommandDriver final : public RotationDriver {
   explicit CommandDriver(CommandOptions options) : options_(std::move(options)) {}
   // OK on exit status 0. Errors: kUnavailable ("rotation/step_failed") with a message naming the
   // exit status, the signal, the timeout, that the command could not be started, or why `check`
-  // refused it.
+  // refused it; kUnavailable (kStepInterrupted) once Interrupt was called.
   Status Run(const Call& call) override;
-  // Terminates the commands running now (their steps fail, "stopped"); later runs fail at once.
+  // Terminates the commands running now (SIGTERM, then SIGKILL after stop_grace_ms; their steps
+  // end interrupted); later runs end so at once.
   void Interrupt() override { interrupted_.store(true, std::memory_order_release); }
 
  private:

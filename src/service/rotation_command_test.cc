@@ -7,10 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "fakes/temp_dir.h"
 
@@ -108,6 +110,20 @@ TEST_F(RotationCommandTest, OutputIsNeitherKeptNorPassedOn) {
   EXPECT_TRUE(d.Run(Call(RotationStep::kTest)).ok());
   EXPECT_EQ(::testing::internal::GetCapturedStdout(), "");
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+TEST_F(RotationCommandTest, AnInterruptEndsTheRunningCommandAsInterruptedAndLaterRunsAtOnce) {
+  CommandDriver d({.command = Script("sleep 30"), .timeout_ms = 60'000, .stop_grace_ms = 200});
+  Status ran;
+  std::thread run([&] { ran = d.Run(Call(RotationStep::kSet)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto interrupted_at = std::chrono::steady_clock::now();
+  d.Interrupt();
+  run.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - interrupted_at, std::chrono::seconds(5));
+  EXPECT_EQ(ran.reason(), kStepInterrupted) << ran.message();
+  EXPECT_NE(ran.message().find("rotate again"), std::string::npos);
+  EXPECT_EQ(d.Run(Call(RotationStep::kTest)).reason(), kStepInterrupted);
 }
 
 }  // namespace

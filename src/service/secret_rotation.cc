@@ -27,6 +27,23 @@ constexpr std::string_view kSetUnfinished =
     "set: started, but keyhold stopped before it ended (the provider may use the pending value); "
     "rotate again to retry it";
 
+constexpr std::string_view kStoppedBeforeRun =
+    "keyhold stopped before the rotation ran; rotate again to run it";
+
+std::string_view ResultName(store::RotationResult r) {
+  switch (r) {
+    case store::RotationResult::kFinished:
+      return "finished";
+    case store::RotationResult::kFailed:
+      return "failed";
+    case store::RotationResult::kInterrupted:
+      return "interrupted";
+    case store::RotationResult::kError:
+      break;
+  }
+  return "error";
+}
+
 std::string TokenKey(std::string_view token) {
   crypto::Sha256Digest d = crypto::Sha256(token);
   return crypto::HexEncode(d);
@@ -168,38 +185,46 @@ StatusOr<RotationStatus> SecretRotator::Start(const RequestContext& ctx, const s
   KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
   KH_RETURN_IF_ERROR(CheckStart(m, only));
   const std::string target = mount + "/" + path;
+  const std::string caller = ctx.actor.key_id;
   {
     std::lock_guard lock(mu_);
-    if (!busy_.insert(target).second) {
+    if (busy_.contains(target)) {
       return AlreadyExists("this secret is being rotated now; try again when that is done",
                            "data/rotation_busy");
     }
-    outcomes_.erase(target);
+    if (!ClaimCallerPlace(caller)) {
+      return Status(StatusCode::kResourceExhausted, "rotation/caller_limit",
+                    "this key has " + std::to_string(options_.per_caller_limit) +
+                        " rotations queued or running, the most one key may have; try again "
+                        "when one has ended");
+    }
+    busy_.insert(target);
   }
   // The request is answered before the rotation ends: its audit entries still name its caller,
   // address and request id, without its deadline.
   RequestContext job_ctx = ctx;
   job_ctx.deadline = std::chrono::steady_clock::time_point::max();
   job_ctx.may_block = true;
-  const bool queued = Submit([this, job_ctx, mount, path, only, target](bool run) {
-    auto done = run ? Drive(job_ctx, mount, path, only)
-                    : StatusOr<RotationStatus>(
-                          Unavailable("keyhold stopped before the rotation ran; start it again"));
-    Outcome o;
-    o.finished = done.ok() && done->last_step == RotationStepName(RotationStep::kFinish);
-    if (!done.ok()) {
-      o.error = done.status().message();
+  const bool queued = Submit([this, job_ctx, mount, path, only, target, caller](bool run) {
+    if (!run) {
+      RecordOutcome(mount, path, store::RotationResult::kInterrupted, "",
+                    std::string(kStoppedBeforeRun));
+    } else if (auto done = Drive(job_ctx, mount, path, only);
+               !done.ok() && done.status().reason() != kStepInterrupted) {
+      // Step failures, interruptions and finishes were recorded as they came; this is neither.
       spdlog::warn("{}: rotation of secret {} ended in an error: {}", job_ctx.request_id, target,
-                   o.error);
+                   done.status().message());
+      RecordOutcome(mount, path, store::RotationResult::kError, "", done.status().message());
     }
+    // Recorded before the path is free: whoever sees it not running sees how it ended.
     std::lock_guard lock(mu_);
     busy_.erase(target);
-    if (outcomes_.size() >= kMaxOutcomes) outcomes_.erase(outcomes_.begin());
-    outcomes_[target] = std::move(o);
+    ReleaseCallerPlace(caller);
   });
   if (!queued) {
     std::lock_guard lock(mu_);
     busy_.erase(target);
+    ReleaseCallerPlace(caller);
     if (stopped_.load(std::memory_order_acquire)) return Unavailable("keyhold is stopping");
     return Status(StatusCode::kResourceExhausted, "rotation/queue_full",
                   "too many rotations are under way; try again in a few seconds");
@@ -251,8 +276,10 @@ StatusOr<RotationStatus> SecretRotator::Drive(const RequestContext& ctx, const s
     auto step = static_cast<RotationStep>(i);
     if (stopped_.load(std::memory_order_acquire)) {
       // The steps done so far are recorded: a later rotate picks up here.
-      return Unavailable("keyhold is stopping: step '" + std::string(RotationStepName(step)) +
-                         "' was not started; rotate again once it runs");
+      const std::string why = "keyhold is stopping: step '" + std::string(RotationStepName(step)) +
+                              "' was not started; rotate again once it runs";
+      RecordOutcome(mount, path, store::RotationResult::kInterrupted, RotationStepName(step), why);
+      return Status(StatusCode::kUnavailable, std::string(kStepInterrupted), why);
     }
     if (step == RotationStep::kFinish) return Finish(ctx, mount, path);
     if (step == RotationStep::kCreate && !driver_) {
@@ -278,6 +305,12 @@ StatusOr<RotationStatus> SecretRotator::Drive(const RequestContext& ctx, const s
     std::string name(RotationStepName(step));
     KH_RETURN_IF_ERROR(secrets_.RecordRotationStep(ctx, mount, path, name, ""));
   }
+  // The steps asked for are done and the rotation is not finished: an earlier attempt's failure
+  // is no longer what there is to retry.
+  if (Status st = store_.DeleteRotationOutcome(mount, path); !st.ok()) {
+    spdlog::warn("the outcome of the rotation of secret {}/{} could not be cleared: {}", mount,
+                 path, st.message());
+  }
   KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
   return StatusOf(m);
 }
@@ -289,6 +322,7 @@ StatusOr<RotationStatus> SecretRotator::Finish(const RequestContext& ctx, const 
     return FailedPrecondition("nothing is pending", "data/no_pending_version");
   }
   KH_RETURN_IF_ERROR(secrets_.FinishRotation(ctx, mount, path, *m.pending_version));
+  RecordOutcome(mount, path, store::RotationResult::kFinished, "", "");
   KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
   RotationStatus out = StatusOf(m);
   out.last_step = RotationStepName(RotationStep::kFinish);
@@ -307,7 +341,12 @@ StatusOr<RotationStatus> SecretRotator::Failed(const RequestContext& ctx, const 
     KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
   }
   KH_RETURN_IF_ERROR(secrets_.RecordRotationStep(ctx, mount, path, LastDone(m), failure));
-  spdlog::warn("rotation of secret {}/{} failed: {}", mount, path, failure);
+  const bool interrupted = ran.reason() == kStepInterrupted;
+  spdlog::warn("rotation of secret {}/{} {}: {}", mount, path,
+               interrupted ? "interrupted" : "failed", failure);
+  RecordOutcome(mount, path,
+                interrupted ? store::RotationResult::kInterrupted : store::RotationResult::kFailed,
+                RotationStepName(step), ran.message());
   KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
   RotationStatus out = StatusOf(m);
   out.failure = failure;
@@ -323,19 +362,64 @@ Status SecretRotator::RunStep(RotationStep step, const std::string& mount,
   return st;
 }
 
+void SecretRotator::RecordOutcome(const std::string& mount, const std::string& path,
+                                  store::RotationResult result, std::string_view step,
+                                  const std::string& error) {
+  store::RotationOutcomeRecord o{.mount = mount,
+                                 .path = path,
+                                 .result = result,
+                                 .step = std::string(step),
+                                 .error = error,
+                                 .at_ms = env_.NowMillis()};
+  if (Status st = store_.PutRotationOutcome(o); !st.ok()) {
+    spdlog::warn("the outcome of the rotation of secret {}/{} could not be stored: {}", mount, path,
+                 st.message());
+  }
+}
+
+StatusOr<std::optional<RotationOutcome>> SecretRotator::ReadOutcome(const std::string& mount,
+                                                                    const std::string& path) {
+  KH_ASSIGN_OR_RETURN(auto stored, store_.ReadRotationOutcome(mount, path));
+  if (!stored) return std::optional<RotationOutcome>();
+  return std::optional<RotationOutcome>(
+      RotationOutcome{.result = std::string(ResultName(stored->result)),
+                      .step = stored->step,
+                      .error = stored->error,
+                      .at_ms = stored->at_ms});
+}
+
+bool SecretRotator::ClaimCallerPlace(const std::string& caller) {
+  auto it = per_caller_.find(caller);
+  if (it != per_caller_.end() && it->second >= std::max(options_.per_caller_limit, 1)) return false;
+  ++per_caller_[caller];
+  return true;
+}
+
+void SecretRotator::ReleaseCallerPlace(const std::string& caller) {
+  auto it = per_caller_.find(caller);
+  if (it != per_caller_.end() && --it->second <= 0) per_caller_.erase(it);
+}
+
 StatusOr<RotationStatus> SecretRotator::Get(const RequestContext& ctx, const std::string& mount,
                                             const std::string& path) {
   KH_ASSIGN_OR_RETURN(SecretMetadata m, secrets_.RotationState(ctx, mount, path));
   RotationStatus out = StatusOf(m);
-  std::lock_guard lock(mu_);
-  const std::string target = mount + "/" + path;
-  out.running = busy_.contains(target);
+  {
+    std::lock_guard lock(mu_);
+    out.running = busy_.contains(mount + "/" + path);
+  }
+  // Read after `running`: a run records its outcome before it frees the path.
+  KH_ASSIGN_OR_RETURN(out.last_outcome, ReadOutcome(mount, path));
   if (out.running && out.failure == kSetUnfinished) out.failure.clear();  // set is running now
-  if (auto it = outcomes_.find(target); !out.running && it != outcomes_.end()) {
-    if (it->second.finished && !m.pending_version) {
-      out.last_step = RotationStepName(RotationStep::kFinish);
-    }
-    if (!it->second.error.empty() && out.failure.empty()) out.failure = it->second.error;
+  if (out.running || !out.last_outcome) return out;
+  const RotationOutcome& o = *out.last_outcome;
+  if (o.result == "finished" && !m.pending_version) {
+    out.last_step = RotationStepName(RotationStep::kFinish);
+  }
+  // A failed step's failure is on the secret; a run that ended with none (stopped before a step,
+  // or in an error of no step) has only its outcome to say why.
+  if ((o.result == "interrupted" || o.result == "error") && out.failure.empty()) {
+    out.failure = o.error;
   }
   return out;
 }
@@ -355,10 +439,13 @@ StatusOr<RotationStatus> SecretRotator::Cancel(const RequestContext& ctx, const 
     }
   }
   Status cancelled = CancelClaimed(ctx, mount, path, force);
+  if (cancelled.ok()) {
+    // Nothing is left to retry: the last attempt's outcome goes with the pending version.
+    if (Status st = store_.DeleteRotationOutcome(mount, path); !st.ok()) cancelled = st;
+  }
   {
     std::lock_guard lock(mu_);
     busy_.erase(target);
-    if (cancelled.ok()) outcomes_.erase(target);
   }
   KH_RETURN_IF_ERROR(cancelled);
   return Get(ctx, mount, path);
@@ -395,8 +482,9 @@ StatusOr<std::vector<DueSecret>> SecretRotator::ListDue(const RequestContext& ct
   std::vector<DueSecret> out;
   for (const store::SecretRecord& r : rows) {
     if (!SecretAccessGranted(ctx.actor.permissions, "rotate", r.mount + "/" + r.path)) continue;
+    KH_ASSIGN_OR_RETURN(auto outcome, ReadOutcome(r.mount, r.path));
     out.push_back({r.mount, r.path, *r.next_rotation_at_ms, *r.next_rotation_at_ms <= now,
-                   r.pending_version.has_value(), r.rotation_period_ms});
+                   r.pending_version.has_value(), r.rotation_period_ms, std::move(outcome)});
   }
   return out;
 }

@@ -7,11 +7,12 @@
 //   test    the driver checks that the pending value works there;
 //   finish  keyhold makes the pending version current and the current one previous.
 // Until finish, a plain read returns the current version. A step that fails leaves the current
-// version untouched and is recorded (audit and rotation state); running the rotation again
-// retries from the failed step. A step that is done is not run again. Cancel drops the pending
-// version — refused, unless forced, once `set` has run (done or failed), since the provider may
-// already use the pending value and it is its only stored copy. A create that fails drops what
-// it wrote, so a retry creates afresh.
+// version untouched and is recorded (audit and rotation state), and each attempt's end is stored
+// (RotationStatus::last_outcome, kept across restarts); running the rotation again retries from
+// the failed step. A step cut short because keyhold stops is recorded as interrupted. A step that
+// is done is not run again. Cancel drops the pending version — refused, unless forced, once `set`
+// has run (done or failed), since the provider may already use the pending value and it is its only
+// stored copy. A create that fails drops what it wrote, so a retry creates afresh.
 //
 // The driver (a command the operator configured, rotation_command.h) is called with the step and
 // the path, and a token that may read and rotate that one path only, for as long as the step
@@ -48,6 +49,7 @@
 namespace keyhold::store {
 class Store;
 struct SecretRecord;
+enum class RotationResult : int32_t;
 }  // namespace keyhold::store
 
 namespace keyhold::service {
@@ -57,6 +59,11 @@ enum class RotationStep { kCreate, kSet, kTest, kFinish };
 // "create", "set", "test", "finish".
 std::string_view RotationStepName(RotationStep step);
 std::optional<RotationStep> ParseRotationStep(std::string_view name);
+
+// The reason of a driver's status when the step was ended because keyhold is stopping (or was not
+// started for that): the step is recorded as interrupted, not failed, and rotating again retries
+// it.
+inline constexpr std::string_view kStepInterrupted = "rotation/step_interrupted";
 
 // What carries out a step outside keyhold.
 class RotationDriver {
@@ -69,10 +76,11 @@ class RotationDriver {
   };
   virtual ~RotationDriver() = default;
   // OK when the step was done. Otherwise a status whose message says why in words that hold
-  // no value (an exit status, an HTTP status, a timeout).
+  // no value (an exit status, an HTTP status, a timeout); reason kStepInterrupted if Interrupt
+  // ended it.
   virtual Status Run(const Call& call) = 0;
-  // The server is stopping: runs under way end soon, failed, and later runs fail at once. By
-  // default runs are left to end within their own timeout.
+  // The server is stopping: runs under way end soon (reason kStepInterrupted), and later runs
+  // end so at once. By default runs are left to end within their own timeout.
   virtual void Interrupt() {}
 };
 
@@ -87,6 +95,17 @@ struct RotationOptions {
   // this many more waiting; past that Start refuses (kResourceExhausted).
   int workers = 2;
   int queue_limit = 32;
+  // One caller (one root key) may have this many rotations queued or running at once; past that
+  // Start refuses (kResourceExhausted), so that one key cannot take the whole queue.
+  int per_caller_limit = 4;
+};
+
+// How the last rotation attempt of a secret ended, as stored (store::RotationOutcomeRecord).
+struct RotationOutcome {
+  std::string result;  // "finished", "failed", "interrupted" (retry: rotate again) or "error"
+  std::string step;    // the step that failed or was interrupted; "" if finished or none started
+  std::string error;   // why it did not finish; never a value; "" if finished
+  int64_t at_ms = 0;   // when it ended
 };
 
 struct RotationStatus {
@@ -100,6 +119,8 @@ struct RotationStatus {
   std::optional<int64_t> rotation_period_ms;
   std::optional<int64_t> next_rotation_at_ms;
   bool running = false;  // a rotation of this secret is queued or running now
+  // The last attempt that ended (kept across restarts); Get fills it in, nullopt if none.
+  std::optional<RotationOutcome> last_outcome;
 };
 
 struct DueSecret {
@@ -109,6 +130,7 @@ struct DueSecret {
   bool overdue = false;
   bool rotating = false;  // a rotation is under way (a version is pending)
   std::optional<int64_t> rotation_period_ms;
+  std::optional<RotationOutcome> last_outcome;  // as RotationStatus's
 };
 
 class SecretRotator {
@@ -142,16 +164,17 @@ class SecretRotator {
   // A rotation command calls back into the server while its step runs: were the step run on
   // the request's thread, few request threads could all wait on steps waiting on them.
   // Errors: as Rotate; kResourceExhausted "rotation/queue_full" when workers + queue_limit
-  // rotations are under way.
+  // rotations are under way, "rotation/caller_limit" when the caller (ctx.actor.key_id) has
+  // per_caller_limit rotations queued or running.
   StatusOr<RotationStatus> Start(const RequestContext& ctx, const std::string& mount,
                                  const std::string& path, std::optional<RotationStep> only);
   // Stops rotating, for the server to stop: refuses new rotations (Start: kUnavailable), drops
   // those still queued, starts no new step, interrupts the steps running now (the driver ends
-  // them: a command is terminated) and waits for them to be recorded as failed, so a later
-  // rotate retries them. Call it while the server still serves (a command calls back into it)
-  // and before the last audit checkpoint.
+  // them: a command is terminated, a webhook call abandoned) and waits for them to be recorded
+  // as interrupted, so a later rotate retries them. Call it while the server still serves (a
+  // command calls back into it) and before the last audit checkpoint.
   void Stop();
-  // The rotation's state. Errors: as Rotate.
+  // The rotation's state, with the last attempt's outcome as stored. Errors: as Rotate.
   StatusOr<RotationStatus> Get(const RequestContext& ctx, const std::string& mount,
                                const std::string& path);
   // Drops the pending version; the current one is untouched. Once `set` has run (done, failed:
@@ -162,8 +185,8 @@ class SecretRotator {
   StatusOr<RotationStatus> Cancel(const RequestContext& ctx, const std::string& mount,
                                   const std::string& path, bool force);
   // The secrets due within `within_ms` from now (or overdue) that the caller may rotate,
-  // earliest first. Errors: kInvalidArgument for a negative within, or more than kMaxDue due;
-  // kUnavailable.
+  // earliest first, each with its last attempt's outcome. Errors: kInvalidArgument for a negative
+  // within, or more than kMaxDue due; kUnavailable.
   StatusOr<std::vector<DueSecret>> ListDue(const RequestContext& ctx, int64_t within_ms);
   // Raises a secret.rotation_due alert for each secret coming due within remind_before, once,
   // and for each overdue secret when it falls due and every remind_every after. Returns how
@@ -191,6 +214,15 @@ class SecretRotator {
                                   const std::string& path, RotationStep step, const Status& ran);
   // Runs `step` through the driver (or, without one, takes it as done). OK or the failure.
   Status RunStep(RotationStep step, const std::string& mount, const std::string& path);
+  // Stores how the attempt ended (best effort: a store that cannot be written is logged; the
+  // steps' own records stand).
+  void RecordOutcome(const std::string& mount, const std::string& path,
+                     store::RotationResult result, std::string_view step, const std::string& error);
+  StatusOr<std::optional<RotationOutcome>> ReadOutcome(const std::string& mount,
+                                                       const std::string& path);
+  // Takes one of `caller`'s places in the queue; false if it has per_caller_limit. REQUIRES: mu_.
+  bool ClaimCallerPlace(const std::string& caller);
+  void ReleaseCallerPlace(const std::string& caller);
   std::string MintToken(const std::string& mount, const std::string& path);
   void DropToken(const std::string& token);
   void Remind(const store::SecretRecord& r, int64_t now, bool overdue);
@@ -210,13 +242,8 @@ class SecretRotator {
   };
   std::map<std::string, TokenGrant> tokens_;  // by SHA-256 hex of the token; guarded by mu_
   std::set<std::string> reminded_;            // reminder keys raised; guarded by mu_
-  // How the last run Start queued for a path ended (until the next starts, or a cancel).
-  struct Outcome {
-    bool finished = false;  // it made the pending version current
-    std::string error;      // why it ended in an error that is no step failure; "" if none
-  };
-  static constexpr size_t kMaxOutcomes = 1024;
-  std::map<std::string, Outcome> outcomes_;  // by mount/path; guarded by mu_
+  // Rotations queued or running per caller (key id), for per_caller_limit; guarded by mu_.
+  std::map<std::string, int> per_caller_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

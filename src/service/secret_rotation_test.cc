@@ -609,7 +609,8 @@ TEST_F(SecretRotationTest, StopEndsTheRunningStepRecordsItFailedAndStartsNoOther
       in_set = true;
       cv.notify_all();
       cv.wait(lock, [&] { return interrupted; });
-      return Unavailable("the command was stopped as keyhold stopped");
+      return Status(StatusCode::kUnavailable, std::string(kStepInterrupted),
+                    "the command was stopped as keyhold stopped");
     }
     void Interrupt() override {
       std::lock_guard lock(mu);
@@ -642,6 +643,9 @@ TEST_F(SecretRotationTest, StopEndsTheRunningStepRecordsItFailedAndStartsNoOther
   EXPECT_EQ(state->last_step, "create");
   EXPECT_EQ(state->failure, "set: the command was stopped as keyhold stopped");
   EXPECT_TRUE(state->pending_version.has_value());
+  ASSERT_TRUE(state->last_outcome.has_value());
+  EXPECT_EQ(state->last_outcome->result, "interrupted");
+  EXPECT_EQ(state->last_outcome->step, "set");
   EXPECT_EQ(Current(), R"({"password":"old"})");
   // The failure is recorded durably, with its audit entry, by the time Stop returns.
   auto audit = Audit();
@@ -653,6 +657,9 @@ TEST_F(SecretRotationTest, StopEndsTheRunningStepRecordsItFailedAndStartsNoOther
   auto queued = rotator.Get(admin_, "secret", "db/b");
   EXPECT_FALSE(queued->running);
   EXPECT_NE(queued->failure.find("stopped before the rotation ran"), std::string::npos);
+  ASSERT_TRUE(queued->last_outcome.has_value());
+  EXPECT_EQ(queued->last_outcome->result, "interrupted");
+  EXPECT_EQ(queued->last_outcome->step, "");
   EXPECT_FALSE(queued->pending_version.has_value());
   // Stopped: no more rotations.
   EXPECT_EQ(rotator.Start(admin_, "secret", "db/b", {}).status().code(), StatusCode::kUnavailable);
@@ -664,6 +671,131 @@ TEST_F(SecretRotationTest, StopEndsTheRunningStepRecordsItFailedAndStartsNoOther
   ASSERT_TRUE(retried.ok()) << retried.status().message();
   EXPECT_EQ(retried->last_step, "finish");
   EXPECT_EQ(Current(), R"({"password":"new-1"})");
+}
+
+TEST_F(SecretRotationTest, TheLastAttemptsOutcomeIsStoredAndReadBackAfterARestart) {
+  provider_->fail_at = RotationStep::kSet;
+  env_.Advance(5000);
+  auto failed = Rotate();
+  ASSERT_TRUE(failed.ok()) << failed.status().message();
+  const int64_t failed_at = env_.NowMillis();
+  // Stored, with no value in it: the pending value is only in the secret's pending version.
+  auto stored = store_->ReadRotationOutcome("secret", "db/password");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->result, store::RotationResult::kFailed);
+  EXPECT_EQ((*stored)->step, "set");
+  EXPECT_EQ((*stored)->error, "the command exited with status 3");
+  EXPECT_EQ((*stored)->at_ms, failed_at);
+  EXPECT_EQ(AtStage(SecretStage::kPending), R"({"password":"new-1"})");
+  for (const std::string& text : {(*stored)->step, (*stored)->error}) {
+    EXPECT_EQ(text.find("new-1"), std::string::npos);
+  }
+
+  // A restarted server (another rotator on the same store) still knows what failed, and when.
+  env_.Advance(1000);
+  SecretRotator restarted(*secrets_, *store_, env_, nullptr, provider_.get(), RotationOptions{});
+  auto state = restarted.Get(admin_, "secret", "db/password");
+  ASSERT_TRUE(state.ok()) << state.status().message();
+  ASSERT_TRUE(state->last_outcome.has_value());
+  EXPECT_EQ(state->last_outcome->result, "failed");
+  EXPECT_EQ(state->last_outcome->step, "set");
+  EXPECT_EQ(state->last_outcome->error, "the command exited with status 3");
+  EXPECT_EQ(state->last_outcome->at_ms, failed_at);
+  EXPECT_EQ(state->failure, "set: the command exited with status 3");
+  auto due_state = [&] {
+    MetadataChange c;
+    c.rotation_period_ms = kDay;
+    EXPECT_TRUE(secrets_->WriteMetadata(admin_, "secret", "db/password", c).ok());
+    env_.Advance(2 * kDay);
+    auto due = restarted.ListDue(admin_, 0);
+    EXPECT_TRUE(due.ok() && due->size() == 1u);
+    return due.ok() && !due->empty() ? (*due)[0].last_outcome : std::nullopt;
+  }();
+  ASSERT_TRUE(due_state.has_value());
+  EXPECT_EQ(due_state->result, "failed");
+
+  // The retry finishes; a later restart shows that it did.
+  provider_->fail_at.reset();
+  rotator_ptr_ = &restarted;
+  ASSERT_TRUE(restarted.Rotate(admin_, "secret", "db/password", {}).ok());
+  rotator_ptr_ = rotator_.get();
+  SecretRotator again(*secrets_, *store_, env_, nullptr, provider_.get(), RotationOptions{});
+  state = again.Get(admin_, "secret", "db/password");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->last_step, "finish");
+  EXPECT_EQ(state->failure, "");
+  ASSERT_TRUE(state->last_outcome.has_value());
+  EXPECT_EQ(state->last_outcome->result, "finished");
+  EXPECT_EQ(state->last_outcome->error, "");
+}
+
+TEST_F(SecretRotationTest, AStepRunAloneThatSucceedsClearsAnEarlierFailure) {
+  provider_->fail_at = RotationStep::kSet;
+  ASSERT_TRUE(Rotate().ok());
+  EXPECT_EQ(rotator_->Get(admin_, "secret", "db/password")->last_outcome->result, "failed");
+  provider_->fail_at.reset();
+  ASSERT_TRUE(Rotate(RotationStep::kSet).ok());
+  auto state = rotator_->Get(admin_, "secret", "db/password");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->last_step, "set");
+  EXPECT_EQ(state->failure, "");
+  EXPECT_FALSE(state->last_outcome.has_value());
+}
+
+TEST_F(SecretRotationTest, ACancelDropsTheOutcomeWithThePendingVersion) {
+  provider_->fail_at = RotationStep::kCreate;
+  provider_->write_on_create = false;
+  ASSERT_TRUE(Rotate().ok());
+  EXPECT_TRUE(store_->ReadRotationOutcome("secret", "db/password")->has_value());
+  ASSERT_TRUE(rotator_->Cancel(admin_, "secret", "db/password", false).ok());
+  EXPECT_FALSE(store_->ReadRotationOutcome("secret", "db/password")->has_value());
+  auto state = rotator_->Get(admin_, "secret", "db/password");
+  EXPECT_FALSE(state->last_outcome.has_value());
+  EXPECT_EQ(state->failure, "");
+}
+
+TEST_F(SecretRotationTest, OneCallerMayHaveOnlySoManyRotationsQueuedOrRunning) {
+  class Gate final : public RotationDriver {
+   public:
+    Status Run(const Call&) override {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return open; });
+      return Unavailable("the command exited with status 1");
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;
+  } gate;
+  for (const char* p : {"db/a", "db/b", "db/c", "db/d"}) {
+    ASSERT_TRUE(secrets_->Write(admin_, "secret", p, crypto::Secret(R"({"v":"1"})"), {}).ok());
+  }
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &gate,
+                        RotationOptions{.workers = 1, .queue_limit = 8, .per_caller_limit = 2});
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/a", {}).ok());  // runs
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/b", {}).ok());  // waits
+  auto over = rotator.Start(admin_, "secret", "db/c", {});
+  EXPECT_EQ(over.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(over.status().reason(), "rotation/caller_limit");
+  EXPECT_NE(over.status().message().find("this key has 2 rotations queued or running"),
+            std::string::npos)
+      << over.status().message();
+  EXPECT_FALSE(rotator.Get(admin_, "secret", "db/c")->running);  // refused: not left busy
+  // Another key still has its places: the queue is not one key's.
+  RequestContext other{.request_id = "req_o"};
+  other.actor = {.key_id = "key_other", .permissions = {"secret.rotate:secret/*"}};
+  ASSERT_TRUE(rotator.Start(other, "secret", "db/c", {}).ok());
+  {
+    std::lock_guard lock(gate.mu);
+    gate.open = true;
+  }
+  gate.cv.notify_all();
+  for (const char* p : {"db/a", "db/b", "db/c"})
+    ASSERT_TRUE(AwaitRotation(rotator, admin_, p).ok());
+  // Ended: the places are free again.
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/d", {}).ok());
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/a", {}).ok());
+  EXPECT_TRUE(AwaitRotation(rotator, admin_, "db/d").ok());
+  EXPECT_TRUE(AwaitRotation(rotator, admin_, "db/a").ok());
 }
 
 }  // namespace

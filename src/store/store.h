@@ -303,6 +303,26 @@ struct WrappedVersion {
 
 inline constexpr int kMaxSecretListPage = 10'000;
 
+// How the last rotation attempt of a secret ended (service/secret_rotation.h). Stored as these
+// numbers (docs/storage-schema.md): never renumber, only add.
+enum class RotationResult : int32_t {
+  kFinished = 1,     // the pending version was made current
+  kFailed = 2,       // a step failed; rotating again retries it
+  kInterrupted = 3,  // keyhold stopped under a step, or before it started; rotating again retries
+  kError = 4,        // the run ended in an error that is no step's (the store could not be written)
+};
+
+// The last rotation attempt of one secret: kept across restarts, replaced by the next attempt,
+// removed with the secret or by a cancel.
+struct RotationOutcomeRecord {
+  std::string mount;
+  std::string path;
+  RotationResult result = RotationResult::kFinished;
+  std::string step;   // the step that failed or was interrupted; "" if finished or none started
+  std::string error;  // why it did not finish, in words that hold no value; "" if finished
+  int64_t at_ms = 0;  // when the attempt ended
+};
+
 // --- rate-limit overrides (records) ----------------------------------------------------------
 
 // A limit that replaces, for one identifier or a pattern of them, the limit a ratelimit.limit
@@ -716,6 +736,20 @@ class Store {
   // `due_by_ms`, earliest first (then by mount and path), without versions. Errors:
   // kInvalidArgument if limit is not in [1, kMaxSecretListPage]; kUnavailable.
   virtual StatusOr<std::vector<SecretRecord>> ListSecretsDue(int64_t due_by_ms, int limit) = 0;
+
+  // The last rotation attempt of each secret (RotationOutcomeRecord). These writes record no
+  // change and append no audit entry: the steps they sum up have theirs.
+
+  // Stores `o` as the outcome of (o.mount, o.path), replacing the one there. The secret need not
+  // exist (an outcome of a secret deleted meanwhile is removed with nothing else). Errors:
+  // kInvalidArgument for a result that is none of RotationResult's; kUnavailable.
+  virtual Status PutRotationOutcome(const RotationOutcomeRecord& o) = 0;
+  // The outcome of (mount, path); nullopt if there is none. Errors: kUnavailable.
+  virtual StatusOr<std::optional<RotationOutcomeRecord>> ReadRotationOutcome(
+      const std::string& mount, const std::string& path) = 0;
+  // Removes the outcome of (mount, path), if any. DeleteSecret removes a secret's outcome too.
+  // Errors: kUnavailable.
+  virtual Status DeleteRotationOutcome(const std::string& mount, const std::string& path) = 0;
 
   // --- rate-limit overrides ------------------------------------------------------------------
   //

@@ -242,6 +242,18 @@ class FaultyStore final : public store::Store {
   StatusOr<std::vector<store::SecretRecord>> ListSecretsDue(int64_t due_by_ms, int limit) override {
     return inner_.ListSecretsDue(due_by_ms, limit);
   }
+  Status PutRotationOutcome(const store::RotationOutcomeRecord& o) override {
+    if (fail_) return WriteFailure();
+    return inner_.PutRotationOutcome(o);
+  }
+  StatusOr<std::optional<store::RotationOutcomeRecord>> ReadRotationOutcome(
+      const std::string& mount, const std::string& path) override {
+    return inner_.ReadRotationOutcome(mount, path);
+  }
+  Status DeleteRotationOutcome(const std::string& mount, const std::string& path) override {
+    if (fail_) return WriteFailure();
+    return inner_.DeleteRotationOutcome(mount, path);
+  }
   StatusOr<bool> RewrapSecretVersion(const store::WrappedVersion& old, int32_t new_term,
                                      const std::vector<uint8_t>& wrapped_key) override {
     if (fail_) return WriteFailure();

@@ -363,7 +363,7 @@ test("what runs is checked when the configuration is", async () => {
   assert.match(r.stderr, /cannot run .*missing\.sh/);
 });
 
-test("a stop ends a running step at once, recorded as failed, and a restart retries it", async () => {
+test("a stop ends a running step at once, recorded as interrupted, and a restart retries it", async () => {
   const d = tempDir("rotation-stop");
   const slow = path.join(d, "rotate-slow.sh");
   // set takes 20s unless told to be quick; the provider here is a file again.
@@ -410,7 +410,7 @@ esac
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(fs.existsSync(path.join(d, "set-done")), false);
   const log = first.stderr;
-  const failedAt = log.indexOf("rotation of secret secret/db/slow failed: set: the command was stopped");
+  const failedAt = log.indexOf("rotation of secret secret/db/slow interrupted: set: the command was stopped");
   assert.ok(failedAt >= 0, log);
   assert.ok(failedAt < log.lastIndexOf("audit checkpoint"), log);
   const stoppedAt = log.search(/ stopped\r?\n?$/);
@@ -424,6 +424,8 @@ esac
     assert.equal(state.running, false);
     assert.equal(state.lastStep, "create", JSON.stringify(state));
     assert.match(state.failure, /^set: the command was stopped as keyhold stopped/);
+    assert.equal(state.lastOutcome.result, "interrupted", JSON.stringify(state));
+    assert.equal(state.lastOutcome.step, "set");
     assert.equal(state.currentVersion, 1);
     assert.equal(state.pendingVersion, 2);
     // Retryable: rotating again runs set again (quick now) and finishes.

@@ -25,6 +25,15 @@ constexpr int64_t kMaxWithinMs = 10LL * 366 * 24 * 3600 * 1000;
 
 json OptionalInt(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
 
+// The last attempt's outcome, or null if there is none.
+json OutcomeJson(const std::optional<service::RotationOutcome>& o) {
+  if (!o) return nullptr;
+  return {{"result", o->result},
+          {"step", o->step.empty() ? json(nullptr) : json(o->step)},
+          {"error", o->error.empty() ? json(nullptr) : json(o->error)},
+          {"at", o->at_ms}};
+}
+
 json StatusJson(const service::RotationStatus& s) {
   return {{"mount", s.mount},
           {"path", s.path},
@@ -35,7 +44,8 @@ json StatusJson(const service::RotationStatus& s) {
           {"failure", s.failure.empty() ? json(nullptr) : json(s.failure)},
           {"rotationPeriodMs", OptionalInt(s.rotation_period_ms)},
           {"nextRotationAt", OptionalInt(s.next_rotation_at_ms)},
-          {"running", s.running}};
+          {"running", s.running},
+          {"lastOutcome", OutcomeJson(s.last_outcome)}};
 }
 
 struct Target {
@@ -205,7 +215,8 @@ HttpResponse RotationApi::ListDue(Call& c) {
                    {"dueAt", d.due_at_ms},
                    {"overdue", d.overdue},
                    {"rotating", d.rotating},
-                   {"rotationPeriodMs", OptionalInt(d.rotation_period_ms)}});
+                   {"rotationPeriodMs", OptionalInt(d.rotation_period_ms)},
+                   {"lastOutcome", OutcomeJson(d.last_outcome)}});
   }
   return Ok(c.id, out);
 }

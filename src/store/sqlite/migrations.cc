@@ -299,6 +299,22 @@ CREATE TABLE usage_journal (
 );
 CREATE INDEX usage_journal_by_minute ON usage_journal(minute_ms);
 )sql",
+      // 11: the last rotation attempt of each held secret, so that a restart still knows which
+      // step failed or was interrupted; removed with its secret.
+      R"sql(
+CREATE TABLE rotation_outcomes (
+  mount TEXT NOT NULL,
+  path TEXT NOT NULL,
+  result INTEGER NOT NULL,
+  step TEXT NOT NULL,
+  error TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (mount, path)
+);
+CREATE TRIGGER rotation_outcomes_of_deleted_secret AFTER DELETE ON secrets BEGIN
+  DELETE FROM rotation_outcomes WHERE mount = OLD.mount AND path = OLD.path;
+END;
+)sql",
   };
   return kMigrations;
 }

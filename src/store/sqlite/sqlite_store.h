@@ -172,6 +172,10 @@ class SqliteStore final : public Store {
   Status CancelSecretRotation(const std::string& mount, const std::string& path,
                               const audit::AuditEntry* audit = nullptr) override;
   StatusOr<std::vector<SecretRecord>> ListSecretsDue(int64_t due_by_ms, int limit) override;
+  Status PutRotationOutcome(const RotationOutcomeRecord& o) override;
+  StatusOr<std::optional<RotationOutcomeRecord>> ReadRotationOutcome(
+      const std::string& mount, const std::string& path) override;
+  Status DeleteRotationOutcome(const std::string& mount, const std::string& path) override;
   StatusOr<RatelimitOverrideRecord> PutRatelimitOverride(
       const RatelimitOverrideRecord& o, const audit::AuditEntry* audit = nullptr) override;
   StatusOr<RatelimitOverrideRecord> DeleteRatelimitOverride(

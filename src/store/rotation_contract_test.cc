@@ -1,0 +1,96 @@
+// The Store contract for the outcomes of secret rotations (store/store.h, RotationOutcomeRecord),
+// run against every store in Factories().
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "fakes/temp_dir.h"
+#include "store/store_contract.h"
+
+namespace keyhold::store {
+namespace {
+
+class RotationOutcomeContract : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  std::unique_ptr<Store> Open() {
+    auto s = GetParam().open(dir_.path(), {});
+    if (!s.ok()) throw std::runtime_error("cannot open the store: " + s.status().message());
+    return std::move(s).value();
+  }
+  testing::TempDir dir_;
+};
+
+RotationOutcomeRecord Outcome(const std::string& path, RotationResult result, int64_t at) {
+  return {.mount = "secret",
+          .path = path,
+          .result = result,
+          .step = result == RotationResult::kFinished ? "" : "set",
+          .error = result == RotationResult::kFinished ? "" : "the webhook answered HTTP 500",
+          .at_ms = at};
+}
+
+void WriteSecret(Store& s, const std::string& path) {
+  SecretVersionWrite w;
+  w.mount = "secret";
+  w.path = path;
+  w.version.version = 1;
+  w.version.created_at_ms = 1000;
+  w.version.kek_term = 1;
+  w.version.wrapped_key = {1, 2, 3};
+  w.version.ciphertext = {4, 5, 6};
+  ASSERT_TRUE(s.WriteSecretVersion(w).ok());
+}
+
+TEST_P(RotationOutcomeContract, AnOutcomeIsReplacedByTheNextAndSurvivesAReopen) {
+  {
+    auto s = Open();
+    EXPECT_FALSE(s->ReadRotationOutcome("secret", "app")->has_value());
+    ASSERT_TRUE(s->PutRotationOutcome(Outcome("app", RotationResult::kFailed, 100)).ok());
+    ASSERT_TRUE(s->PutRotationOutcome(Outcome("app", RotationResult::kInterrupted, 200)).ok());
+    ASSERT_TRUE(s->PutRotationOutcome(Outcome("other", RotationResult::kFinished, 300)).ok());
+  }
+  auto s = Open();
+  auto app = s->ReadRotationOutcome("secret", "app");
+  ASSERT_TRUE(app.ok() && app->has_value());
+  EXPECT_EQ((*app)->result, RotationResult::kInterrupted);
+  EXPECT_EQ((*app)->step, "set");
+  EXPECT_EQ((*app)->error, "the webhook answered HTTP 500");
+  EXPECT_EQ((*app)->at_ms, 200);
+  EXPECT_EQ((*app)->mount, "secret");
+  EXPECT_EQ((*app)->path, "app");
+  auto other = s->ReadRotationOutcome("secret", "other");
+  ASSERT_TRUE(other.ok() && other->has_value());
+  EXPECT_EQ((*other)->result, RotationResult::kFinished);
+  EXPECT_EQ((*other)->step, "");
+  EXPECT_FALSE(s->ReadRotationOutcome("other-mount", "app")->has_value());
+}
+
+TEST_P(RotationOutcomeContract, DeletingTheOutcomeOrTheSecretRemovesIt) {
+  auto s = Open();
+  WriteSecret(*s, "app");
+  WriteSecret(*s, "kept");
+  ASSERT_TRUE(s->PutRotationOutcome(Outcome("app", RotationResult::kFailed, 100)).ok());
+  ASSERT_TRUE(s->PutRotationOutcome(Outcome("kept", RotationResult::kFailed, 100)).ok());
+  ASSERT_TRUE(s->DeleteSecret("secret", "app").ok());
+  EXPECT_FALSE(s->ReadRotationOutcome("secret", "app")->has_value());  // not inherited by a
+  EXPECT_TRUE(s->ReadRotationOutcome("secret", "kept")->has_value());  // secret of that name
+  ASSERT_TRUE(s->DeleteRotationOutcome("secret", "kept").ok());
+  EXPECT_FALSE(s->ReadRotationOutcome("secret", "kept")->has_value());
+  EXPECT_TRUE(s->DeleteRotationOutcome("secret", "none").ok());
+}
+
+TEST_P(RotationOutcomeContract, AnUnknownResultIsRefused) {
+  auto s = Open();
+  RotationOutcomeRecord bad = Outcome("app", RotationResult::kFailed, 100);
+  bad.result = static_cast<RotationResult>(99);
+  EXPECT_EQ(s->PutRotationOutcome(bad).code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(s->ReadRotationOutcome("secret", "app")->has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStores, RotationOutcomeContract, ::testing::ValuesIn(Factories()),
+                         [](const ::testing::TestParamInfo<StoreFactory>& p) {
+                           return p.param.name;
+                         });
+
+}  // namespace
+}  // namespace keyhold::store

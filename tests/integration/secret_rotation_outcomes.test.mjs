@@ -1,0 +1,229 @@
+// Rotation of held secrets, what a restart must not forget and what one caller may not take: the
+// last attempt's outcome is stored and shown after a restart; a stop ends a webhook step that
+// hangs and records it as interrupted; one key may have only so many rotations queued.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { Server, cli, tempDir, eventually } from "../lib/keyhold.mjs";
+
+// A rotation command whose set fails while the file `fail-set` exists, and waits while `slow-set`
+// does; the provider is a file.
+function command(dir) {
+  const script = path.join(dir, "rotate.sh");
+  fs.writeFileSync(
+    script,
+    `#!/bin/sh
+set -eu
+dir='${dir}'
+body='{"mount":"'"$KEYHOLD_SECRET_MOUNT"'","path":"'"$KEYHOLD_SECRET_PATH"'"'
+case "$1" in
+  create)
+    curl -sf -H "Authorization: Bearer $KEYHOLD_TOKEN" -H 'content-type: application/json' \\
+      -d "$body"',"data":{"password":"pending-value-'"$$"'"}}' "$KEYHOLD_ADDR/v2/secrets.putPendingValue" >/dev/null
+    ;;
+  set)
+    [ ! -e "$dir/fail-set" ] || exit 4
+    while [ -e "$dir/slow-set" ]; do sleep 0.1; done
+    ;;
+  test) ;;
+  *) exit 9 ;;
+esac
+`,
+  );
+  fs.chmodSync(script, 0o700);
+  return script;
+}
+
+async function put(s, p, data) {
+  const r = await fetch(`${s.url}/v1/secret/data/${p}`, {
+    method: "POST",
+    headers: { "x-vault-token": s.rootKey, "content-type": "application/json" },
+    body: JSON.stringify({ data }),
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
+async function settled(s, p) {
+  let state;
+  await eventually(async () => {
+    state = await s.ok("secrets.getRotation", { path: p });
+    assert.equal(state.running, false);
+  }, 15000);
+  return state;
+}
+
+test("the last attempt's outcome is stored, without a value, and shown after a restart", async () => {
+  const d = tempDir("rotation-outcome");
+  const args = ["--secret-rotation-command", command(d)];
+  fs.writeFileSync(path.join(d, "fail-set"), "");
+  const first = await new Server({ args }).start();
+  let pendingValue;
+  try {
+    await put(first, "db/flaky", { password: "first-password" });
+    const meta = await fetch(`${first.url}/v1/secret/metadata/db/flaky`, {
+      method: "POST",
+      headers: { "x-vault-token": first.rootKey, "content-type": "application/json" },
+      body: JSON.stringify({ rotation_period: "1s" }),
+    });
+    assert.equal(meta.status, 204);
+    const before = Date.now();
+    assert.equal((await first.call("secrets.rotate", { path: "db/flaky" })).status, 202);
+    const state = await settled(first, "db/flaky");
+    assert.equal(state.lastOutcome.result, "failed", JSON.stringify(state));
+    assert.equal(state.lastOutcome.step, "set");
+    assert.equal(state.lastOutcome.error, "the command exited with status 4");
+    assert.ok(state.lastOutcome.at >= before && state.lastOutcome.at <= Date.now());
+    const pending = await first.ok("secrets.getStageValue", { path: "db/flaky", stage: "pending" });
+    pendingValue = pending.data.password;
+    assert.match(pendingValue, /^pending-value-/);
+    assert.equal(JSON.stringify(state).includes(pendingValue), false);
+  } finally {
+    await first.stop();
+  }
+
+  const again = new Server({ dataDir: first.dataDir, args });
+  await again.start();
+  again.rootKey = first.rootKey;
+  try {
+    const env = { KEYHOLD_ADDR: again.url, KEYHOLD_TOKEN: again.rootKey };
+    const state = await again.ok("secrets.getRotation", { path: "db/flaky" });
+    assert.equal(state.lastOutcome.result, "failed", JSON.stringify(state));
+    assert.equal(state.lastOutcome.step, "set");
+    let r = await cli(["secrets", "rotate", "secret/db/flaky", "--status"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /last attempt: failed at step set, \d{4}-\d\d-\d\dT\d\d:\d\dZ: the command exited with status 4\n/);
+    await eventually(async () => {
+      const due = await again.ok("secrets.listDue", { within: 0 });
+      assert.equal(due.length, 1);
+      assert.equal(due[0].lastOutcome.result, "failed");
+    });
+    r = await cli(["secrets", "due", "--within", "0"], { env });
+    assert.match(r.stdout, /^secret\/db\/flaky {2}OVERDUE .*\(last attempt failed at step set, .*status 4\)\n$/);
+    // The retry finishes, and says so.
+    fs.rmSync(path.join(d, "fail-set"));
+    r = await cli(["secrets", "rotate", "secret/db/flaky"], { env });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /last attempt: finished, /);
+    const done = await again.ok("secrets.getRotation", { path: "db/flaky" });
+    assert.equal(done.lastOutcome.result, "finished");
+    assert.equal(done.lastOutcome.step, null);
+    assert.equal(done.lastOutcome.error, null);
+  } finally {
+    await again.stop();
+  }
+  for (const log of [first.stderr, again.stderr]) {
+    assert.equal(log.includes(pendingValue), false, "a value was logged");
+  }
+});
+
+test("a stop ends a webhook step that is never answered, recorded as interrupted, and a restart retries it", async () => {
+  const http = await import("node:http");
+  const crypto = await import("node:crypto");
+  const d = tempDir("rotation-webhook-stop");
+  const secretFile = path.join(d, "webhook.secret");
+  fs.writeFileSync(secretFile, `whsec_${crypto.randomBytes(24).toString("base64")}\n`, { mode: 0o600 });
+  const seen = [];
+  let hang = true;
+  const hanging = new Set();
+  const receiver = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", async () => {
+      const { step, mount, path: p, keyholdAddr, token } = JSON.parse(body).data;
+      seen.push(step);
+      if (step === "create") {
+        const put = await fetch(`${keyholdAddr}/v2/secrets.putPendingValue`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ mount, path: p, data: { password: "webhook-pending" } }),
+        });
+        res.writeHead(put.status).end();
+      } else if (step === "set" && hang) {
+        hanging.add(res);  // never answered
+      } else {
+        res.writeHead(200).end();
+      }
+    });
+  });
+  await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  const args = ["--secret-rotation-webhook", `http://127.0.0.1:${receiver.address().port}/rotate`,
+    "--secret-rotation-webhook-secret-file", secretFile, "--webhook-allow-private-networks", "true",
+    "--secret-rotation-timeout", "60s"];
+  const first = await new Server({ args }).start();
+  let again;
+  try {
+    await put(first, "api/hook", { password: "first-password" });
+    assert.equal((await first.call("secrets.rotate", { path: "api/hook" })).status, 202);
+    await eventually(() => assert.deepEqual(seen, ["create", "set"]), 10000);
+
+    const stopping = Date.now();
+    const exit = await first.stop();
+    assert.equal(exit.code, 0, first.stderr);
+    // Well within the 10 s the server gives requests to drain, and far from the 60 s timeout.
+    assert.ok(Date.now() - stopping < 8000, `stopping took ${Date.now() - stopping}ms`);
+    const log = first.stderr;
+    const at = log.indexOf("rotation of secret secret/api/hook interrupted: set: the webhook call was abandoned");
+    assert.ok(at >= 0, log);
+    assert.ok(at < log.search(/ stopped\r?\n?$/), log);
+
+    hang = false;
+    again = new Server({ dataDir: first.dataDir, args });
+    await again.start();
+    again.rootKey = first.rootKey;
+    let state = await again.ok("secrets.getRotation", { path: "api/hook" });
+    assert.equal(state.running, false);
+    assert.equal(state.lastStep, "create", JSON.stringify(state));
+    assert.equal(state.currentVersion, 1);
+    assert.equal(state.lastOutcome.result, "interrupted");
+    assert.equal(state.lastOutcome.step, "set");
+    assert.match(state.lastOutcome.error, /abandoned as keyhold stopped; rotate again to retry/);
+    // Retryable: set runs again, and the rotation finishes.
+    assert.equal((await again.call("secrets.rotate", { path: "api/hook" })).status, 202);
+    state = await settled(again, "api/hook");
+    assert.equal(state.lastStep, "finish", JSON.stringify(state));
+    assert.equal(state.currentVersion, 2);
+    assert.deepEqual(seen, ["create", "set", "set", "test"]);
+  } finally {
+    await first.stop();
+    if (again) await again.stop();
+    for (const res of hanging) res.destroy();
+    receiver.close();
+  }
+  assert.equal((first.stderr + (again?.stderr ?? "")).includes("webhook-pending"), false, "a value was logged");
+});
+
+test("one root key may have only so many rotations queued or running: 429 past that", async () => {
+  const d = tempDir("rotation-per-key");
+  fs.writeFileSync(path.join(d, "slow-set"), "");
+  const s = await new Server({
+    args: ["--secret-rotation-command", command(d), "--secret-rotation-per-key-limit", "2"],
+  }).start();
+  try {
+    for (const p of ["q/a", "q/b", "q/c", "q/d"]) await put(s, p, { password: "first-password" });
+    for (const p of ["q/a", "q/b"]) {
+      assert.equal((await s.call("secrets.rotate", { path: p })).status, 202);
+    }
+    const over = await s.call("secrets.rotate", { path: "q/c" });
+    assert.equal(over.status, 429, over.text);
+    assert.match(over.body.error.type, /rotation\/caller_limit$/);
+    assert.equal(over.body.error.detail,
+      "this key has 2 rotations queued or running, the most one key may have; try again when one has ended");
+    assert.equal(over.headers.get("retry-after"), "5");
+    assert.equal((await s.ok("secrets.getRotation", { path: "q/c" })).running, false);
+    const cliEnv = { KEYHOLD_ADDR: s.url, KEYHOLD_TOKEN: s.rootKey };
+    const r = await cli(["secrets", "rotate", "secret/q/c"], { env: cliEnv });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /this key has 2 rotations queued or running/);
+    // Another key still has its places.
+    const other = await s.ok("rootKeys.createRootKey", { permissions: ["secret.rotate:secret/q/*"] });
+    assert.equal((await s.call("secrets.rotate", { path: "q/c" }, other.key)).status, 202);
+    // Once the rotations end, the first key may start again.
+    fs.rmSync(path.join(d, "slow-set"));
+    for (const p of ["q/a", "q/b", "q/c"]) assert.equal((await settled(s, p)).lastStep, "finish");
+    assert.equal((await s.call("secrets.rotate", { path: "q/d" })).status, 202);
+    assert.equal((await settled(s, "q/d")).lastStep, "finish");
+  } finally {
+    await s.stop();
+  }
+});
