@@ -1,6 +1,7 @@
 // SqliteStore: opening, migrating and reading. Writes are in sqlite_writes.cc.
 #include "store/sqlite/sqlite_store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -65,6 +66,7 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   // database: a file, not an in-memory or URI-named database.
   if (!path.empty() && path != ":memory:" && !path.starts_with("file:")) {
     store->OpenReaders(path);
+    store->StartCheckpointer(path);
     if (options.sole_writer) store->WatchSecretTables();
   }
   return store;
@@ -88,6 +90,13 @@ SqliteStore::~SqliteStore() {
   }
   // The commit thread commits what is queued (every caller gets its answer), then ends.
   if (read_audit_thread_.joinable()) read_audit_thread_.join();
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    checkpoint_stopping_ = true;
+    checkpoint_wake_.notify_one();
+  }
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  sqlite3_close(checkpoint_db_);  // before db_: the last connection to close checkpoints all
   for (Reader& r : readers_) {
     r.stmts.reset();
     sqlite3_close(r.db);
@@ -573,6 +582,55 @@ StatusOr<std::vector<std::string>> SqliteStore::QueryKeyIds(const KeyQuery& q) {
     return OkStatus();
   }));
   return ids;
+}
+
+void SqliteStore::StartCheckpointer(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                           options_.vfs.empty() ? nullptr : options_.vfs.c_str());
+  // FULL: the log is synced before it is copied and the database after, as by the writer.
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_close(db);
+    return;  // SQLite's own checkpoints on db_ go on
+  }
+  checkpoint_db_ = db;
+  checkpoint_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "kh-checkpoint");
+    CheckpointUntilStopped();
+  });
+  std::lock_guard lock(mu_);
+  sqlite3_wal_hook(db_, &OnCommitted, this);  // replaces SQLite's checkpoint on commit
+}
+
+void SqliteStore::CheckpointUntilStopped() {
+  for (;;) {
+    {
+      std::unique_lock lock(checkpoint_mu_);
+      checkpoint_wake_.wait(lock, [&] { return checkpoint_due_ || checkpoint_stopping_; });
+      if (checkpoint_stopping_) return;
+      checkpoint_due_ = false;
+    }
+    // PASSIVE: copies what no reader still needs, waiting for no one; writers go on meanwhile.
+    // A failure (an I/O error) is retried at the next wake: the log keeps every page till then.
+    sqlite3_wal_checkpoint_v2(checkpoint_db_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  }
+}
+
+// Called by SQLite on db_ after each commit, under mu_.
+int SqliteStore::OnCommitted(void* self, sqlite3* db, const char* name, int wal_pages) {
+  auto* store = static_cast<SqliteStore*>(self);
+  if (wal_pages < store->checkpoint_asked_at_) store->checkpoint_asked_at_ = 0;  // started over
+  if (wal_pages >= kInlineCheckpointPages) {
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (wal_pages >= kCheckpointPages &&
+             wal_pages >= store->checkpoint_asked_at_ + kCheckpointStepPages) {
+    store->checkpoint_asked_at_ = wal_pages;
+    std::lock_guard lock(store->checkpoint_mu_);
+    store->checkpoint_due_ = true;
+    store->checkpoint_wake_.notify_one();
+  }
+  return SQLITE_OK;
 }
 
 }  // namespace keyhold::store

@@ -233,6 +233,26 @@ class SqliteStore final : public Store {
   };
   static constexpr size_t kReaders = 4;
   void OpenReaders(const std::string& path);
+  // Checkpoints (copying the write-ahead log back into the database, with an fsync) run on a
+  // thread and connection of their own, so that writes seldom wait for one: db_'s commit hook
+  // wakes the thread once the log holds kCheckpointPages pages, and again each
+  // kCheckpointStepPages more. The log starts over only after a checkpoint that copied all of
+  // it, which one beside a steady stream of writes rarely does: at kInlineCheckpointPages the
+  // writer checkpoints itself, as SQLite would, copying what the thread has not yet. None for a
+  // database that is not a file of its own: SQLite's own checkpoints apply then.
+  static constexpr int kCheckpointPages = 1000;
+  static constexpr int kCheckpointStepPages = 500;
+  static constexpr int kInlineCheckpointPages = 4'000;
+  int checkpoint_asked_at_ = 0;  // the log's pages at the last wake; guarded by mu_
+  void StartCheckpointer(const std::string& path);
+  void CheckpointUntilStopped();
+  static int OnCommitted(void* self, sqlite3* db, const char* name, int wal_pages);
+  sqlite3* checkpoint_db_ = nullptr;  // set at Open; used by checkpoint_thread_ only
+  std::thread checkpoint_thread_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_wake_;
+  bool checkpoint_due_ = false;       // guarded by checkpoint_mu_
+  bool checkpoint_stopping_ = false;  // guarded by checkpoint_mu_
   // Runs `read(db, stmts)` on a reader connection, or on db_ under mu_ if there are none.
   Status WithSecretReader(const std::function<Status(sqlite3*, sqlite::StmtCache*)>& read);
   // Secrets read by TryReadSecretNow, kept while nothing has changed the tables it reads

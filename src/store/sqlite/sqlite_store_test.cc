@@ -474,8 +474,8 @@ TEST(SqliteStoreTest, ReadsWithoutWaitingNeverGoBackBehindAnAnsweredWrite) {
   EXPECT_EQ((*last)->secret.current_version, kWrites + 1);
 }
 
-// The store checkpoints its write-ahead log itself (it replaces SQLite's hook that did): the
-// log stays near 1000 pages however much is written.
+// Checkpoints run beside the writes; if they fall behind, the writer checkpoints itself: the
+// log stays within about 4,000 pages however fast and much is written.
 TEST(SqliteStoreTest, TheWriteAheadLogIsCheckpointed) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/k.db";
@@ -486,13 +486,14 @@ TEST(SqliteStoreTest, TheWriteAheadLogIsCheckpointed) {
   meta.path = "app";
   meta.max_versions = 2;
   ASSERT_TRUE((*s)->PutSecretMetadata(meta).ok());
-  for (int64_t v = 0; v < 300; ++v) {
+  for (int64_t v = 0; v < 600; ++v) {
     ASSERT_TRUE((*s)->WriteSecretVersion(VersionOf(v, 40000)).ok());
   }
   struct stat wal {};
   ASSERT_EQ(stat((path + "-wal").c_str(), &wal), 0);
-  // 300 versions of 40 KB are over 12 MB of pages: without checkpoints the log would hold them.
-  EXPECT_LT(wal.st_size, 8 << 20);
+  // 600 versions of 40 KB write over 60 MB of pages: without checkpoints the log would hold
+  // them all.
+  EXPECT_LT(wal.st_size, 24 << 20);
 }
 
 // Without sole_writer (a store opened beside a server, say), nothing read is kept: a change
