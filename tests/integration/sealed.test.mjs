@@ -175,6 +175,13 @@ test("init-shares seals a data directory; serve starts sealed; unseal by shares;
   assert.equal((await v1(s, "GET", "sys/health", undefined, null)).status, 200);
   assert.equal((await v1(s, "GET", "sys/health?activecode=204", undefined, null)).status, 400);
   assert.equal((await v1(s, "GET", "sys/health?activecode=429", undefined, null)).status, 429);
+  // Every code is checked, as Vault does, whether or not it applies; and so are the flags.
+  for (const q of ["sealedcode=abc", "standbycode=abc", "uninitcode=", "drsecondarycode=99",
+    "performancestandbycode=1000", "removedcode=304", "haunhealthycode=x", "standbyok=maybe",
+    "perfstandbyok=2"]) {
+    assert.equal((await v1(s, "GET", `sys/health?${q}`, undefined, null)).status, 400, q);
+  }
+  assert.equal((await v1(s, "GET", "sys/health?standbycode=429&standbyok=true", undefined, null)).status, 200);
   assert.equal((await v1(s, "GET", "sys/seal-status", undefined, null)).body.sealed, false);
   ready = await get(s, "/health/ready");
   assert.deepEqual([ready.status, ready.body.status], [200, "ready"]);

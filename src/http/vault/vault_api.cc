@@ -728,23 +728,38 @@ HttpResponse VaultApi::Token(RequestContext& ctx, const HttpRequest& req, std::s
   return NoHandler(path);
 }
 
+namespace {
+
+// A status that carries the health body: 200-599, and not 204 or 304 (which carry none).
+bool IsHealthCode(const std::string& code) {
+  return code.size() == 3 &&
+         std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+         code[0] >= '2' && code[0] <= '5' && code != "204" && code != "304";
+}
+
+}  // namespace
+
 // Vault's health: 200 when unsealed; when sealed 503, or `sealedcode` if given (as Vault).
 // There is no standby, so `standbyok` and `standbycode` change nothing; `activecode` replaces
-// the 200.
+// the 200. As Vault, every code given is checked, whether or not it applies, and so are the
+// standby flags.
 HttpResponse VaultApi::Health(const HttpRequest& req) {
   if (req.method != "GET" && req.method != "HEAD") return VaultError(405, "");
   bool sealed = options_.seal && options_.seal->IsSealed();
   int status = sealed ? 503 : 200;
-  auto asked = QueryParam(req.target, sealed ? "sealedcode" : "activecode");
-  if (!asked.ok()) return ErrorOf(asked.status());
-  if (const auto& code = *asked) {
-    // A status that carries the health body: 200-599, and not 204 or 304 (which carry none).
-    if (code->size() != 3 ||
-        !std::all_of(code->begin(), code->end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-        (*code)[0] < '2' || (*code)[0] > '5' || *code == "204" || *code == "304") {
-      return VaultError(400, "bad code");
+  for (const char* name :
+       {"activecode", "standbycode", "sealedcode", "uninitcode", "drsecondarycode",
+        "performancestandbycode", "removedcode", "haunhealthycode"}) {
+    auto asked = QueryParam(req.target, name);
+    if (!asked.ok()) return ErrorOf(asked.status());
+    if (!*asked) continue;
+    if (!IsHealthCode(**asked)) return VaultError(400, "bad code");
+    if (name == std::string_view(sealed ? "sealedcode" : "activecode")) {
+      status = std::stoi(**asked);
     }
-    status = std::stoi(*code);
+  }
+  for (const char* flag : {"standbyok", "perfstandbyok"}) {
+    if (auto ok = FlagParam(req, flag); !ok.ok()) return ErrorOf(ok.status());
   }
   json body = {{"initialized", true},
                {"sealed", sealed},
