@@ -446,20 +446,30 @@ void AddAudit(CLI::App& app, int& code) {
   exp->add_flag("--syslog", export_flags.syslog,
                 "send each line to syslog (authpriv.info, ident keyhold-audit); stdout only if "
                 "--output is not given either");
-  exp->add_option("--syslog-addr", export_flags.syslog_addr,
-                  "send to syslog as RFC 5424 datagrams at unix:/PATH (a datagram socket) or "
-                  "udp:HOST:PORT instead of the local syslog (implies --syslog; a host name is "
-                  "resolved once, at start); MSGID is the entry's action; a line not sent stops "
-                  "the export with exit 3, naming it and how to resume");
+  auto* syslog_addr = exp->add_option(
+      "--syslog-addr", export_flags.syslog_addr,
+      "send to syslog as RFC 5424 datagrams at unix:/PATH (a datagram socket) or "
+      "udp:HOST:PORT instead of the local syslog (implies --syslog; a host name is "
+      "resolved once, at start); MSGID is the entry's action; a line not sent stops "
+      "the export with exit 3, naming it and how to resume");
+  // An empty address (an unset variable) must not quietly export to stdout instead.
+  syslog_addr->check(
+      [](const std::string& v) {
+        return v.empty() ? std::string("an address is needed: unix:/PATH or udp:HOST:PORT")
+                         : std::string();
+      },
+      "ADDRESS");
   exp->add_option("--syslog-max-bytes", export_flags.syslog_max_bytes,
                   "with --syslog-addr: longest message, header included (1024-65507, default "
                   "8192); a longer entry is sent as a stub with its seq, hash and "
                   "\"truncated\":true, and stays whole in the log")
-      ->check(CLI::Range(audit::kMinSyslogMaxBytes, audit::kMaxSyslogMaxBytes));
+      ->check(CLI::Range(audit::kMinSyslogMaxBytes, audit::kMaxSyslogMaxBytes))
+      ->needs(syslog_addr);
   exp->add_option("--syslog-timeout", export_flags.syslog_timeout_ms,
                   "with --syslog-addr: ms a send may wait for a unix socket's reader (default "
                   "5000)")
-      ->check(CLI::Range(10, 600000));
+      ->check(CLI::Range(10, 600000))
+      ->needs(syslog_addr);
   exp->add_option("--poll", export_flags.poll_ms, "with --follow: ms between looks (default 1000)")
       ->check(CLI::Range(10, 60000));
   exp->callback([&code] { code = Export(export_flags); });

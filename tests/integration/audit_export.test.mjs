@@ -166,6 +166,15 @@ test("an entry longer than a message is sent as a stub naming it, and later ones
     "udp:127.0.0.1:9", "--syslog-max-bytes", "100"]);
   assert.equal(tooSmall.code, 2);
   assert.match(tooSmall.stderr, /--syslog-max-bytes/);
+  // An empty address (an unset variable) is refused, not taken as "no syslog": the lines would
+  // go to stdout while the operator believes they reach the SIEM.
+  const empty = await cli(["audit", "export", "--data-dir", s.dataDir, "--syslog-addr", ""]);
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr, /--syslog-addr/);
+  assert.equal(empty.stdout, "");
+  const alone = await cli(["audit", "export", "--data-dir", s.dataDir, "--syslog-max-bytes", "2048"]);
+  assert.equal(alone.code, 2);
+  assert.match(alone.stderr, /--syslog-addr/);
   await s.stop();
 });
 
