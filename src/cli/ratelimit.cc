@@ -80,6 +80,14 @@ std::optional<int64_t> DurationMs(const std::string& text) {
   return parsed->count();
 }
 
+// The body both ratelimit.limit and ratelimit.setOverride start from.
+json LimitBody(const Flags& f, int64_t duration_ms) {
+  return {{"namespace", f.namespace_name},
+          {"identifier", f.identifier},
+          {"limit", f.limit},
+          {"duration", duration_ms}};
+}
+
 // `ms` in the largest unit that states it exactly (60000 -> 1m), as --duration accepts it.
 std::string ShortDuration(int64_t ms) {
   static constexpr std::pair<int64_t, const char*> kUnits[] = {
@@ -145,10 +153,7 @@ void AddLimit(CLI::App& ratelimit, Flags& f, int& code) {
       code = kExitUsage;
       return;
     }
-    json body = {{"namespace", f.namespace_name},
-                 {"identifier", f.identifier},
-                 {"limit", f.limit},
-                 {"duration", *ms}};
+    json body = LimitBody(f, *ms);
     if (f.cost) body["cost"] = *f.cost;
     Answer a = Call("ratelimit.limit", body, f);
     if (!a.body) {
@@ -257,10 +262,7 @@ void AddOverrides(CLI::App& ratelimit, Flags& f, int& code) {
       code = kExitUsage;
       return;
     }
-    json body = {{"namespace", f.namespace_name},
-                 {"identifier", f.identifier},
-                 {"limit", f.limit},
-                 {"duration", *ms}};
+    json body = LimitBody(f, *ms);
     code = CallAndPrint("ratelimit.setOverride", body, f, [&f, ms](const json& d) {
       std::printf("%s  %s  %lld per %s\n", d.value("overrideId", "").c_str(),
                   Printable(f.identifier).c_str(), static_cast<long long>(f.limit),

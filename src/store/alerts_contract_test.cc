@@ -10,15 +10,7 @@
 namespace keyhold::store {
 namespace {
 
-class AlertStoreContract : public ::testing::TestWithParam<StoreFactory> {
- protected:
-  std::unique_ptr<Store> Open() {
-    auto s = GetParam().open(dir_.path(), {});
-    if (!s.ok()) throw std::runtime_error("cannot open the store: " + s.status().message());
-    return std::move(s).value();
-  }
-  testing::TempDir dir_;
-};
+class AlertStoreContract : public StoreContractSuite {};
 
 audit::Alert MakeAlert(const std::string& id, const std::string& kind, int64_t at,
                        const std::string& dedupe = "") {

@@ -10,15 +10,7 @@
 namespace keyhold::store {
 namespace {
 
-class OverrideStoreContract : public ::testing::TestWithParam<StoreFactory> {
- protected:
-  std::unique_ptr<Store> Open() {
-    auto s = GetParam().open(dir_.path(), {});
-    if (!s.ok()) throw std::runtime_error("cannot open the store: " + s.status().message());
-    return std::move(s).value();
-  }
-  testing::TempDir dir_;
-};
+class OverrideStoreContract : public StoreContractSuite {};
 
 RatelimitOverrideRecord MakeOverride(const std::string& id, const std::string& ns,
                                      const std::string& identifier, int64_t limit,

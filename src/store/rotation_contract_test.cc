@@ -10,15 +10,7 @@
 namespace keyhold::store {
 namespace {
 
-class RotationOutcomeContract : public ::testing::TestWithParam<StoreFactory> {
- protected:
-  std::unique_ptr<Store> Open() {
-    auto s = GetParam().open(dir_.path(), {});
-    if (!s.ok()) throw std::runtime_error("cannot open the store: " + s.status().message());
-    return std::move(s).value();
-  }
-  testing::TempDir dir_;
-};
+class RotationOutcomeContract : public StoreContractSuite {};
 
 RotationOutcomeRecord Outcome(const std::string& path, RotationResult result, int64_t at) {
   return {.mount = "secret",

@@ -10,15 +10,7 @@
 namespace keyhold::store {
 namespace {
 
-class SecretStoreContract : public ::testing::TestWithParam<StoreFactory> {
- protected:
-  std::unique_ptr<Store> Open() {
-    auto s = GetParam().open(dir_.path(), {});
-    if (!s.ok()) throw std::runtime_error("cannot open the store: " + s.status().message());
-    return std::move(s).value();
-  }
-  testing::TempDir dir_;
-};
+class SecretStoreContract : public StoreContractSuite {};
 
 SecretVersionWrite Write(const std::string& path, int64_t after, int64_t at = 1000) {
   SecretVersionWrite w;

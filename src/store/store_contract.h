@@ -1,13 +1,18 @@
 // The stores the Store contract suites run against (store_contract_test.cc,
-// alerts_contract_test.cc). A new implementation joins every suite by adding one line here.
+// alerts_contract_test.cc and the other *_contract_test.cc), and their common fixture. A new
+// implementation joins every suite by adding one line here.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <functional>
 #include <memory>
 #include <ostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "fakes/temp_dir.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace keyhold::store {
@@ -54,5 +59,16 @@ inline const std::vector<StoreFactory>& Factories() {
   };
   return kFactories;
 }
+
+// A suite of the contract: each test opens the store under test in a fresh directory of its own.
+class StoreContractSuite : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  std::unique_ptr<Store> Open() {
+    auto s = GetParam().open(dir_.path(), {});
+    if (!s.ok()) throw std::runtime_error("cannot open the store: " + s.status().message());
+    return std::move(s).value();
+  }
+  testing::TempDir dir_;
+};
 
 }  // namespace keyhold::store
