@@ -1,5 +1,6 @@
 #include "service/usage_recorder.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <functional>
@@ -239,6 +240,7 @@ void UsageRecorder::Stop() {
 }
 
 void UsageRecorder::Run() {
+  pthread_setname_np(pthread_self(), "kh-usage");  // as top -H and perf show it
   std::unique_lock lock(run_mu_);
   while (!run_cv_.wait_for(lock, options_.flush_interval, [&] { return stopping_; })) {
     lock.unlock();
