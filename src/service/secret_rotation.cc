@@ -565,9 +565,21 @@ StatusOr<std::vector<DueSecret>> SecretRotator::ListDue(const RequestContext& ct
   std::vector<DueSecret> out;
   for (const store::SecretRecord& r : rows) {
     if (!SecretAccessGranted(ctx.actor.permissions, "rotate", r.mount + "/" + r.path)) continue;
+    bool running = false;
+    {
+      std::lock_guard lock(mu_);
+      running = busy_.contains(r.mount + "/" + r.path);
+    }
+    // Read after `running`, as Get does.
     KH_ASSIGN_OR_RETURN(auto outcome, ReadOutcome(r.mount, r.path));
-    out.push_back({r.mount, r.path, *r.next_rotation_at_ms, *r.next_rotation_at_ms <= now,
-                   r.pending_version.has_value(), r.rotation_period_ms, std::move(outcome)});
+    out.push_back({.mount = r.mount,
+                   .path = r.path,
+                   .due_at_ms = *r.next_rotation_at_ms,
+                   .overdue = *r.next_rotation_at_ms <= now,
+                   .rotating = r.pending_version.has_value(),
+                   .running = running,
+                   .rotation_period_ms = r.rotation_period_ms,
+                   .last_outcome = std::move(outcome)});
   }
   return out;
 }

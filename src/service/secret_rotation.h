@@ -131,7 +131,8 @@ struct DueSecret {
   std::string path;
   int64_t due_at_ms = 0;
   bool overdue = false;
-  bool rotating = false;  // a rotation is under way (a version is pending)
+  bool rotating = false;  // a rotation is staged (a version is pending)
+  bool running = false;   // a rotation of this secret is queued or running now
   std::optional<int64_t> rotation_period_ms;
   std::optional<RotationOutcome> last_outcome;  // as RotationStatus's
 };

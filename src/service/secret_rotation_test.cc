@@ -787,6 +787,7 @@ TEST_F(SecretRotationTest, AStepCutShortByAKillIsRecordedInterruptedOnTheNextSta
             "keyhold stopped while step 'set' ran, before it ended; rotate again to retry it");
   ASSERT_TRUE(killed.due.ok() && killed.due->size() == 1U);
   EXPECT_TRUE((*killed.due)[0].rotating);
+  EXPECT_FALSE((*killed.due)[0].running);
   ASSERT_TRUE((*killed.due)[0].last_outcome.has_value());
   EXPECT_EQ((*killed.due)[0].last_outcome->result, "interrupted");
   ASSERT_TRUE(killed.again.ok());
