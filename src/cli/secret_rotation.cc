@@ -197,6 +197,22 @@ void AddRotate(CLI::App& secrets, int& code) {
   });
 }
 
+// What `secrets due` says of a secret's rotation: under way, or staged with nothing running it
+// (interrupted or failed) and how to go on; "" when none is staged.
+std::string DueRotationText(const json& s) {
+  if (s.value("running", false)) return "  (rotation under way)";
+  if (!s.value("rotating", false)) return "";
+  if (!s.contains("running")) return "  (rotation under way)";  // a server that does not say
+  const std::string ref = s.value("mount", "") + "/" + s.value("path", "");
+  std::string result = "interrupted";
+  if (s.contains("lastOutcome") && s["lastOutcome"].is_object() &&
+      s["lastOutcome"].value("result", "") == "failed") {
+    result = "failed";
+  }
+  return "  (rotation " + result + ", not running: retry with 'keyhold secrets rotate " + ref +
+         "', or drop it with 'keyhold secrets rotate " + ref + " --cancel')";
+}
+
 void AddDue(CLI::App& secrets, int& code) {
   static std::string within = "7d";
   static bool json_output = false;
@@ -226,8 +242,8 @@ void AddDue(CLI::App& secrets, int& code) {
         }
         std::printf("%s/%s  %s  %s%s%s\n", s.value("mount", "").c_str(),
                     s.value("path", "").c_str(), s.value("overdue", false) ? "OVERDUE" : "due",
-                    When(s.value("dueAt", int64_t{0})).c_str(),
-                    s.value("rotating", false) ? "  (rotation under way)" : "", last.c_str());
+                    When(s.value("dueAt", int64_t{0})).c_str(), DueRotationText(s).c_str(),
+                    last.c_str());
       }
       return 0;
     });

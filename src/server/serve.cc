@@ -436,6 +436,21 @@ std::unique_ptr<PeriodicTask> CheckpointAudit(service::AuditService& audit,
                                         std::move(sign));
 }
 
+// Records as interrupted the rotations keyhold was killed under (SecretRotator::Recover), before
+// any rotation can start. A store that cannot be read is logged: the rotations themselves work.
+void RecoverSecretRotation(service::SecretRotator& rotator) {
+  auto recorded = rotator.Recover();
+  if (!recorded.ok()) {
+    spdlog::warn("the rotations interrupted by the last stop could not be recorded: {}",
+                 recorded.status().message());
+  } else if (*recorded > 0) {
+    spdlog::warn(
+        "{} rotation(s) of held secrets were interrupted by the last stop; rotate them "
+        "again to retry (keyhold secrets due)",
+        *recorded);
+  }
+}
+
 // Raises the reminders of secrets due for rotation (SecretRotator::SweepDue) at start and every
 // `interval`.
 std::unique_ptr<PeriodicTask> SweepSecretRotation(service::SecretRotator& rotator,
@@ -491,6 +506,7 @@ class KeyedServices {
     rotation_ =
         std::make_unique<SecretRotation>(rotation_settings_, *secrets_, store_, env_, alerts);
     if (!address_.empty()) rotation_->SetAddress(address_);
+    RecoverSecretRotation(rotation_->rotator());
     reminders_ = SweepSecretRotation(rotation_->rotator(), sweep_every_);
     return OkStatus();
   }

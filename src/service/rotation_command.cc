@@ -7,6 +7,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <cerrno>
 #include <chrono>
@@ -27,9 +30,18 @@ Status StepInterrupted(const std::string& why) {
   return Status(StatusCode::kUnavailable, std::string(kStepInterrupted), why);
 }
 
-// The child's side: never returns.
-[[noreturn]] void Exec(const char* file, char* const argv[], char* const envp[]) {
+// The child's side: never returns. `parent` is keyhold's pid.
+[[noreturn]] void Exec(const char* file, char* const argv[], char* const envp[], pid_t parent) {
+  // A group of its own: on a timeout or a stop the command and all it started are ended at once.
   setpgid(0, 0);
+#ifdef __linux__
+  // Killed with keyhold, even by SIGKILL, which leaves keyhold no time to end it. (The signal is
+  // sent when the thread that forked ends: that thread waits for the command.)
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(kExecFailed);  // keyhold died before prctl took effect
+#else
+  (void)parent;
+#endif
   // The server blocks its stop signals in every thread and ignores SIGPIPE; both would pass
   // through exec, leaving a command that ignores SIGTERM and never sees a broken pipe.
   struct sigaction dfl {};
@@ -51,6 +63,31 @@ Status StepInterrupted(const std::string& why) {
   }
   execve(file, argv, envp);
   _exit(kExecFailed);
+}
+
+// Whether the command has ended, without reaping it: until it is reaped its pid stays its process
+// group's id and cannot be reused, so what it left running in the group can still be signalled.
+bool Ended(pid_t pid) {
+  siginfo_t info{};
+  if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+    return errno != EINTR;  // ECHILD: nothing left to wait for
+  }
+  return info.si_pid == pid;
+}
+
+// Ends the command's process group: SIGTERM, then SIGKILL to all that is left once the command
+// has ended or `grace_ms` has passed. Then reaps the command; returns its wait status.
+int EndGroup(pid_t pid, int64_t grace_ms) {
+  kill(-pid, SIGTERM);
+  const auto grace = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+  while (!Ended(pid) && std::chrono::steady_clock::now() < grace) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(-pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
 }
 
 }  // namespace
@@ -85,45 +122,33 @@ Status CommandDriver::Run(const Call& call) {
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
 
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return StepFailed("the command could not be started (fork failed)");
-  if (pid == 0) Exec(options_.command.c_str(), argv.data(), envp.data());
+  if (pid == 0) Exec(options_.command.c_str(), argv.data(), envp.data(), parent);
   setpgid(pid, pid);  // also here: the child may not have run yet when the timeout strikes
 
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
   auto pause = std::chrono::milliseconds(1);
-  int status = 0;
-  while (true) {
-    pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0 && errno != EINTR) return StepFailed("the command could not be waited for");
+  while (!Ended(pid)) {
     if (interrupted_.load(std::memory_order_acquire)) {
       // The server is stopping: the command's whole group is asked to end, then made to.
-      kill(-pid, SIGTERM);
-      kill(pid, SIGTERM);
-      const auto grace =
-          std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.stop_grace_ms);
-      while (waitpid(pid, &status, WNOHANG) == 0 && std::chrono::steady_clock::now() < grace) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      kill(-pid, SIGKILL);  // what is left of the group, if the command itself has ended
-      if (waitpid(pid, &status, WNOHANG) == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-      }
+      EndGroup(pid, options_.stop_grace_ms);
       return StepInterrupted("the command was stopped as keyhold stopped; rotate again to retry");
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      kill(-pid, SIGKILL);
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
+      EndGroup(pid, options_.stop_grace_ms);
       return StepFailed("the command did not finish within " + std::to_string(options_.timeout_ms) +
                         "ms");
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(50));
   }
+  // Nothing the command started outlives its step.
+  kill(-pid, SIGKILL);
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return StepFailed("the command could not be waited for");
   if (WIFSIGNALED(status)) {
     return StepFailed("the command was killed by signal " + std::to_string(WTERMSIG(status)));
   }

@@ -10,7 +10,11 @@
 //   KEYHOLD_SECRET_MOUNT, KEYHOLD_SECRET_PATH
 // It reads and writes the pending value through keyhold with that token; no value is ever in
 // its arguments. Exit status 0 is success; any other status, a signal, or running past the
-// timeout (the process group is then killed) fails the step.
+// timeout fails the step. The command runs in a process group of its own: on a timeout or a stop
+// the group gets SIGTERM, then SIGKILL after stop_grace_ms, and once the command has ended
+// whatever it left running in the group is killed. On Linux the command is also killed
+// (PR_SET_PDEATHSIG) if keyhold dies, even by SIGKILL; what it started itself is then its own
+// to end.
 //
 //   CommandDriver driver({.command = "/etc/keyhold/rotate-db", .timeout_ms = 30'000,
 //                         .address = [] { return std::string("http://127.0.0.1:8080"); }});
@@ -33,7 +37,8 @@ struct CommandOptions {
   std::function<std::string()> address;  // KEYHOLD_ADDR, asked at each run
   // Asked before each run, if set: an error refuses the step (the command is not started).
   std::function<Status()> check;
-  // On Interrupt, a running command's process group gets SIGTERM, and SIGKILL this much later.
+  // On Interrupt or a timeout, a running command's process group gets SIGTERM, and SIGKILL this
+  // much later.
   int64_t stop_grace_ms = 2'000;
 };
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -32,6 +33,34 @@ class RotationCommandTest : public ::testing::Test {
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
+  }
+  // The pid a script wrote to `name`, once it has (0 if it never does).
+  pid_t PidIn(const std::string& name) {
+    for (int i = 0; i < 500; ++i) {
+      std::string text = Slurp(name);
+      if (!text.empty() && text.back() == '\n') return static_cast<pid_t>(std::stol(text));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return 0;
+  }
+  // Whether `pid` has ended (or is a zombie left for its new parent to reap), within 5 s.
+  static bool Gone(pid_t pid) {
+    for (int i = 0; i < 250; ++i) {
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string line;
+      if (!std::getline(stat, line)) return true;
+      const auto close = line.rfind(')');
+      if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z') {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  // A command that starts a sleeping grandchild (its pid in `grandchild`), then does `then`.
+  std::string SpawningScript(const std::string& then) {
+    return Script("sleep 300 &\necho $! > '" + dir_.path() + "/grandchild.tmp'\nmv '" +
+                  dir_.path() + "/grandchild.tmp' '" + dir_.path() + "/grandchild'\n" + then);
   }
   static RotationDriver::Call Call(RotationStep step) {
     return {step, "secret", "db/password", "khrot_token"};
@@ -96,6 +125,52 @@ TEST_F(RotationCommandTest, ACommandThatRunsTooLongIsKilled) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
 }
 
+TEST_F(RotationCommandTest, ATimeoutEndsWhatTheCommandStartedToo) {
+  CommandDriver d({.command = SpawningScript("sleep 30"), .timeout_ms = 500, .stop_grace_ms = 200});
+  EXPECT_EQ(d.Run(Call(RotationStep::kSet)).message(), "the command did not finish within 500ms");
+  const pid_t grandchild = PidIn("grandchild");
+  ASSERT_GT(grandchild, 0);
+  EXPECT_TRUE(Gone(grandchild));
+}
+
+TEST_F(RotationCommandTest, ACommandTermedOnTimeoutMayEndItsOwnWork) {
+  // SIGTERM first: a command that traps it gets to record that it stopped.
+  CommandDriver d({.command = Script("trap 'echo stopped > \"" + dir_.path() +
+                                     "/trapped\"; exit 1' TERM\nsleep 30 & wait"),
+                   .timeout_ms = 300,
+                   .stop_grace_ms = 2'000});
+  EXPECT_EQ(d.Run(Call(RotationStep::kSet)).message(), "the command did not finish within 300ms");
+  EXPECT_EQ(Slurp("trapped"), "stopped\n");
+}
+
+TEST_F(RotationCommandTest, NothingTheCommandStartedOutlivesItsStep) {
+  CommandDriver d({.command = SpawningScript("exit 0"), .timeout_ms = 10'000});
+  ASSERT_TRUE(d.Run(Call(RotationStep::kTest)).ok());
+  const pid_t grandchild = PidIn("grandchild");
+  ASSERT_GT(grandchild, 0);
+  EXPECT_TRUE(Gone(grandchild));
+}
+
+TEST_F(RotationCommandTest, TheCommandDiesWithKeyholdEvenByKill9) {
+  // A process of its own stands for keyhold, so that it can be killed.
+  const std::string pid_file = dir_.path() + "/command";
+  const pid_t keyhold = fork();
+  ASSERT_GE(keyhold, 0);
+  if (keyhold == 0) {
+    CommandDriver d({.command = Script("echo $$ > '" + pid_file + ".tmp'\nmv '" + pid_file +
+                                       ".tmp' '" + pid_file + "'\nexec sleep 300"),
+                     .timeout_ms = 60'000});
+    (void)d.Run(Call(RotationStep::kSet));
+    _exit(0);
+  }
+  const pid_t command = PidIn("command");
+  kill(keyhold, SIGKILL);
+  waitpid(keyhold, nullptr, 0);
+  ASSERT_GT(command, 0);
+  EXPECT_TRUE(Gone(command));
+  if (!Gone(command)) kill(command, SIGKILL);
+}
+
 TEST_F(RotationCommandTest, AMissingCommandFails) {
   CommandDriver d({.command = dir_.path() + "/nowhere", .timeout_ms = 10'000});
   EXPECT_EQ(d.Run(Call(RotationStep::kCreate)).message(),
@@ -113,7 +188,8 @@ TEST_F(RotationCommandTest, OutputIsNeitherKeptNorPassedOn) {
 }
 
 TEST_F(RotationCommandTest, AnInterruptEndsTheRunningCommandAsInterruptedAndLaterRunsAtOnce) {
-  CommandDriver d({.command = Script("sleep 30"), .timeout_ms = 60'000, .stop_grace_ms = 200});
+  CommandDriver d(
+      {.command = SpawningScript("sleep 30"), .timeout_ms = 60'000, .stop_grace_ms = 200});
   Status ran;
   std::thread run([&] { ran = d.Run(Call(RotationStep::kSet)); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -124,6 +200,9 @@ TEST_F(RotationCommandTest, AnInterruptEndsTheRunningCommandAsInterruptedAndLate
   EXPECT_EQ(ran.reason(), kStepInterrupted) << ran.message();
   EXPECT_NE(ran.message().find("rotate again"), std::string::npos);
   EXPECT_EQ(d.Run(Call(RotationStep::kTest)).reason(), kStepInterrupted);
+  const pid_t grandchild = PidIn("grandchild");
+  ASSERT_GT(grandchild, 0);
+  EXPECT_TRUE(Gone(grandchild));
 }
 
 }  // namespace

@@ -29,6 +29,7 @@ constexpr std::string_view kSetUnfinished =
 
 constexpr std::string_view kStoppedBeforeRun =
     "keyhold stopped before the rotation ran; rotate again to run it";
+constexpr int kRecoverPage = store::kMaxSecretListPage;
 
 std::string_view ResultName(store::RotationResult r) {
   switch (r) {
@@ -69,6 +70,18 @@ bool SetHasRun(const SecretMetadata& m) {
 std::string LastDone(const SecretMetadata& m) {
   const int progress = Progress(m);
   return progress == 0 ? "" : std::string(kStepNames[progress - 1]);
+}
+
+// The step a staged rotation is at: the one that failed, the set that started, or the first not
+// done.
+std::string StagedStep(const store::StagedRotationRecord& r) {
+  if (!r.rotation_failure.empty())
+    return r.rotation_failure.substr(0, r.rotation_failure.find(':'));
+  if (r.rotation_step == kSetStarted) return "set";
+  SecretMetadata m;
+  m.pending_version = r.pending_version;
+  m.rotation_step = r.rotation_step;
+  return std::string(kStepNames[Progress(m)]);
 }
 
 RotationStatus StatusOf(const SecretMetadata& m) {
@@ -200,6 +213,18 @@ StatusOr<RotationStatus> SecretRotator::Start(const RequestContext& ctx, const s
     }
     busy_.insert(target);
   }
+  // Durably before the caller hears it was accepted: a kill before it runs still leaves a trace.
+  if (Status st = store_.PutRotationRun({.mount = mount,
+                                         .path = path,
+                                         .state = store::RotationRunState::kQueued,
+                                         .step = "",
+                                         .at_ms = env_.NowMillis()});
+      !st.ok()) {
+    std::lock_guard lock(mu_);
+    busy_.erase(target);
+    ReleaseCallerPlace(caller);
+    return st;
+  }
   // The request is answered before the rotation ends: its audit entries still name its caller,
   // address and request id, without its deadline.
   RequestContext job_ctx = ctx;
@@ -216,12 +241,14 @@ StatusOr<RotationStatus> SecretRotator::Start(const RequestContext& ctx, const s
                    done.status().message());
       RecordOutcome(mount, path, store::RotationResult::kError, "", done.status().message());
     }
+    EndRun(mount, path);
     // Recorded before the path is free: whoever sees it not running sees how it ended.
     std::lock_guard lock(mu_);
     busy_.erase(target);
     ReleaseCallerPlace(caller);
   });
   if (!queued) {
+    EndRun(mount, path);
     std::lock_guard lock(mu_);
     busy_.erase(target);
     ReleaseCallerPlace(caller);
@@ -248,6 +275,7 @@ StatusOr<RotationStatus> SecretRotator::Rotate(const RequestContext& ctx, const 
     }
   }
   auto done = Drive(ctx, mount, path, only);
+  EndRun(mount, path);
   std::lock_guard lock(mu_);
   busy_.erase(target);
   return done;
@@ -288,6 +316,7 @@ StatusOr<RotationStatus> SecretRotator::Drive(const RequestContext& ctx, const s
           "(secrets.putPendingValue)",
           "rotation/no_pending_value");
     }
+    KH_RETURN_IF_ERROR(MarkRunning(mount, path, step));
     if (step == RotationStep::kSet && driver_) {
       // Durably before set runs: a cancel must know set may have changed the provider, however
       // this run ends (even by keyhold being killed).
@@ -364,17 +393,71 @@ Status SecretRotator::RunStep(RotationStep step, const std::string& mount,
 
 void SecretRotator::RecordOutcome(const std::string& mount, const std::string& path,
                                   store::RotationResult result, std::string_view step,
-                                  const std::string& error) {
+                                  const std::string& error, std::optional<int64_t> at_ms) {
   store::RotationOutcomeRecord o{.mount = mount,
                                  .path = path,
                                  .result = result,
                                  .step = std::string(step),
                                  .error = error,
-                                 .at_ms = env_.NowMillis()};
+                                 .at_ms = at_ms.value_or(env_.NowMillis())};
   if (Status st = store_.PutRotationOutcome(o); !st.ok()) {
     spdlog::warn("the outcome of the rotation of secret {}/{} could not be stored: {}", mount, path,
                  st.message());
   }
+}
+
+Status SecretRotator::MarkRunning(const std::string& mount, const std::string& path,
+                                  RotationStep step) {
+  return store_.PutRotationRun({.mount = mount,
+                                .path = path,
+                                .state = store::RotationRunState::kRunning,
+                                .step = std::string(RotationStepName(step)),
+                                .at_ms = env_.NowMillis()});
+}
+
+void SecretRotator::EndRun(const std::string& mount, const std::string& path) {
+  if (Status st = store_.DeleteRotationRun(mount, path); !st.ok()) {
+    // Left behind, the next start records the run as interrupted: stale, never lost.
+    spdlog::warn("the end of the rotation of secret {}/{} could not be stored: {}", mount, path,
+                 st.message());
+  }
+}
+
+StatusOr<int> SecretRotator::Recover() {
+  int recorded = 0;
+  std::set<std::string> seen;
+  KH_ASSIGN_OR_RETURN(auto runs, store_.ListRotationRuns(kRecoverPage));
+  for (const store::RotationRunRecord& r : runs) {
+    if (r.state == store::RotationRunState::kQueued) {
+      RecordOutcome(r.mount, r.path, store::RotationResult::kInterrupted, "",
+                    std::string(kStoppedBeforeRun), r.at_ms);
+    } else {
+      RecordOutcome(r.mount, r.path, store::RotationResult::kInterrupted, r.step,
+                    "keyhold stopped while step '" + r.step +
+                        "' ran, before it ended; rotate again to retry it",
+                    r.at_ms);
+    }
+    spdlog::warn("rotation of secret {}/{} interrupted: keyhold stopped while it was {}", r.mount,
+                 r.path, r.state == store::RotationRunState::kQueued ? "queued" : "running");
+    EndRun(r.mount, r.path);
+    seen.insert(r.mount + "/" + r.path);
+    ++recorded;
+  }
+  KH_ASSIGN_OR_RETURN(auto staged, store_.ListStagedRotations(kRecoverPage));
+  for (const store::StagedRotationRecord& r : staged) {
+    if (seen.contains(r.mount + "/" + r.path)) continue;
+    KH_ASSIGN_OR_RETURN(auto outcome, store_.ReadRotationOutcome(r.mount, r.path));
+    // A failure or interruption stored already names the step to retry; a finish is older than
+    // what is staged now.
+    if (outcome && outcome->result != store::RotationResult::kFinished) continue;
+    const std::string step = StagedStep(r);
+    RecordOutcome(r.mount, r.path, store::RotationResult::kInterrupted, step,
+                  "the rotation is staged at step '" + step +
+                      "' and nothing runs it; rotate again to continue, or cancel it",
+                  r.staged_at_ms);
+    ++recorded;
+  }
+  return recorded;
 }
 
 StatusOr<std::optional<RotationOutcome>> SecretRotator::ReadOutcome(const std::string& mount,
@@ -482,9 +565,21 @@ StatusOr<std::vector<DueSecret>> SecretRotator::ListDue(const RequestContext& ct
   std::vector<DueSecret> out;
   for (const store::SecretRecord& r : rows) {
     if (!SecretAccessGranted(ctx.actor.permissions, "rotate", r.mount + "/" + r.path)) continue;
+    bool running = false;
+    {
+      std::lock_guard lock(mu_);
+      running = busy_.contains(r.mount + "/" + r.path);
+    }
+    // Read after `running`, as Get does.
     KH_ASSIGN_OR_RETURN(auto outcome, ReadOutcome(r.mount, r.path));
-    out.push_back({r.mount, r.path, *r.next_rotation_at_ms, *r.next_rotation_at_ms <= now,
-                   r.pending_version.has_value(), r.rotation_period_ms, std::move(outcome)});
+    out.push_back({.mount = r.mount,
+                   .path = r.path,
+                   .due_at_ms = *r.next_rotation_at_ms,
+                   .overdue = *r.next_rotation_at_ms <= now,
+                   .rotating = r.pending_version.has_value(),
+                   .running = running,
+                   .rotation_period_ms = r.rotation_period_ms,
+                   .last_outcome = std::move(outcome)});
   }
   return out;
 }

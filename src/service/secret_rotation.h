@@ -10,9 +10,12 @@
 // version untouched and is recorded (audit and rotation state), and each attempt's end is stored
 // (RotationStatus::last_outcome, kept across restarts); running the rotation again retries from
 // the failed step. A step cut short because keyhold stops is recorded as interrupted. A step that
-// is done is not run again. Cancel drops the pending version — refused, unless forced, once `set`
-// has run (done or failed), since the provider may already use the pending value and it is its only
-// stored copy. A create that fails drops what it wrote, so a retry creates afresh.
+// is done is not run again. A rotation queued or running is written down (store::RotationRunRecord)
+// before the caller is answered and before each step, so that after keyhold was killed Recover
+// records it as interrupted, as a stop would have: rotations are never resumed on their own. Cancel
+// drops the pending version — refused, unless forced, once `set` has run (done or failed), since
+// the provider may already use the pending value and it is its only stored copy. A create that
+// fails drops what it wrote, so a retry creates afresh.
 //
 // The driver (a command the operator configured, rotation_command.h) is called with the step and
 // the path, and a token that may read and rotate that one path only, for as long as the step
@@ -128,7 +131,8 @@ struct DueSecret {
   std::string path;
   int64_t due_at_ms = 0;
   bool overdue = false;
-  bool rotating = false;  // a rotation is under way (a version is pending)
+  bool rotating = false;  // a rotation is staged (a version is pending)
+  bool running = false;   // a rotation of this secret is queued or running now
   std::optional<int64_t> rotation_period_ms;
   std::optional<RotationOutcome> last_outcome;  // as RotationStatus's
 };
@@ -193,6 +197,15 @@ class SecretRotator {
   // many were raised. Errors: kUnavailable.
   StatusOr<int> SweepDue();
 
+  // Called once at start, before any rotation: records as interrupted (RotationOutcome
+  // "interrupted", rotating again retries) what keyhold was killed under, as Stop would have:
+  // each rotation written down as queued (step "", "stopped before the rotation ran") or running
+  // (the step it ran, when it started), and each staged rotation (a version pending) whose stored
+  // outcome does not already say what to retry (the step it is at, when it was staged). Nothing
+  // is run again. Returns how many outcomes it recorded. Errors: kUnavailable (the store could not
+  // be read; a write that fails is logged and the rest go on).
+  StatusOr<int> Recover();
+
   // The principal of a rotation token that is still valid: `secret.read` and `secret.rotate`
   // on its one path. nullopt for any other text.
   std::optional<Principal> AuthenticateToken(std::string_view token);
@@ -217,7 +230,12 @@ class SecretRotator {
   // Stores how the attempt ended (best effort: a store that cannot be written is logged; the
   // steps' own records stand).
   void RecordOutcome(const std::string& mount, const std::string& path,
-                     store::RotationResult result, std::string_view step, const std::string& error);
+                     store::RotationResult result, std::string_view step, const std::string& error,
+                     std::optional<int64_t> at_ms = std::nullopt);
+  // Writes down, durably, that `step` of the rotation of mount/path starts now.
+  Status MarkRunning(const std::string& mount, const std::string& path, RotationStep step);
+  // Forgets the run of mount/path once its outcome is stored (best effort, logged).
+  void EndRun(const std::string& mount, const std::string& path);
   StatusOr<std::optional<RotationOutcome>> ReadOutcome(const std::string& mount,
                                                        const std::string& path);
   // Takes one of `caller`'s places in the queue; false if it has per_caller_limit. REQUIRES: mu_.

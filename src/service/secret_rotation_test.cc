@@ -729,6 +729,175 @@ TEST_F(SecretRotationTest, TheLastAttemptsOutcomeIsStoredAndReadBackAfterARestar
   EXPECT_EQ(state->last_outcome->error, "");
 }
 
+TEST_F(SecretRotationTest, AStepCutShortByAKillIsRecordedInterruptedOnTheNextStart) {
+  // While set runs, what is durable is all a server restarted after a kill would know: a new
+  // rotator over the same store, recovering, stands for it.
+  class Killed final : public RotationDriver {
+   public:
+    Killed(RotationDriver& inner, SecretService& secrets, store::Store& store, Env& env,
+           const RequestContext& admin)
+        : inner_(inner), secrets_(secrets), store_(store), env_(env), admin_(admin) {}
+    Status Run(const Call& call) override {
+      if (call.step != RotationStep::kSet) return inner_.Run(call);
+      SecretRotator restarted(secrets_, store_, env_, nullptr, nullptr, RotationOptions{});
+      recovered = restarted.Recover();
+      state = restarted.Get(admin_, call.mount, call.path);
+      due = restarted.ListDue(admin_, 10 * kDay);
+      again = restarted.Recover();
+      return Unavailable("the command was killed by signal 9");
+    }
+    StatusOr<int> recovered = 0, again = 0;
+    StatusOr<RotationStatus> state = RotationStatus{};
+    StatusOr<std::vector<DueSecret>> due = std::vector<DueSecret>{};
+
+   private:
+    RotationDriver& inner_;
+    SecretService& secrets_;
+    store::Store& store_;
+    Env& env_;
+    const RequestContext& admin_;
+  } killed(*provider_, *secrets_, *store_, env_, admin_);
+  MetadataChange c;
+  c.rotation_period_ms = kDay;
+  ASSERT_TRUE(secrets_->WriteMetadata(admin_, "secret", "db/password", c).ok());
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &killed, RotationOptions{});
+  rotator_ptr_ = &rotator;
+  ASSERT_TRUE(rotator.Rotate(admin_, "secret", "db/password", RotationStep::kCreate).ok());
+  ASSERT_TRUE(store_
+                  ->PutRotationOutcome({.mount = "secret",
+                                        .path = "db/password",
+                                        .result = store::RotationResult::kFailed,
+                                        .step = "set",
+                                        .error = "an earlier attempt's failure",
+                                        .at_ms = 1})
+                  .ok());
+  env_.Advance(5000);
+  const int64_t set_started = env_.NowMillis();
+  ASSERT_TRUE(rotator.Rotate(admin_, "secret", "db/password", {}).ok());
+  rotator_ptr_ = rotator_.get();
+  ASSERT_TRUE(killed.recovered.ok()) << killed.recovered.status().message();
+  EXPECT_EQ(*killed.recovered, 1);
+  ASSERT_TRUE(killed.state.ok()) << killed.state.status().message();
+  EXPECT_FALSE(killed.state->running);
+  ASSERT_TRUE(killed.state->last_outcome.has_value());
+  EXPECT_EQ(killed.state->last_outcome->result, "interrupted");  // not the stale failure
+  EXPECT_EQ(killed.state->last_outcome->step, "set");
+  EXPECT_EQ(killed.state->last_outcome->at_ms, set_started);
+  EXPECT_EQ(killed.state->last_outcome->error,
+            "keyhold stopped while step 'set' ran, before it ended; rotate again to retry it");
+  ASSERT_TRUE(killed.due.ok() && killed.due->size() == 1U);
+  EXPECT_TRUE((*killed.due)[0].rotating);
+  EXPECT_FALSE((*killed.due)[0].running);
+  ASSERT_TRUE((*killed.due)[0].last_outcome.has_value());
+  EXPECT_EQ((*killed.due)[0].last_outcome->result, "interrupted");
+  ASSERT_TRUE(killed.again.ok());
+  EXPECT_EQ(*killed.again, 0);  // recorded once
+  EXPECT_TRUE(store_->ListRotationRuns(10)->empty());
+}
+
+TEST_F(SecretRotationTest, AStagedRotationWithNothingRunningIsRecordedInterruptedOnStart) {
+  // Staged by hand (no driver), and a set cut short by a kill before runs were written down.
+  SecretRotator manual(*secrets_, *store_, env_, nullptr, nullptr, RotationOptions{});
+  env_.Advance(1000);
+  const int64_t staged_at = env_.NowMillis();
+  ASSERT_TRUE(
+      secrets_->WritePending(admin_, "secret", "db/password", crypto::Secret(R"({"p":"n"})")).ok());
+  ASSERT_TRUE(secrets_->Write(admin_, "secret", "db/cut", crypto::Secret(R"({"p":"o"})"), {}).ok());
+  ASSERT_TRUE(
+      secrets_->WritePending(admin_, "secret", "db/cut", crypto::Secret(R"({"p":"n"})")).ok());
+  ASSERT_TRUE(store_->SetSecretRotationStep("secret", "db/cut", "set-started", "").ok());
+  ASSERT_TRUE(
+      secrets_->Write(admin_, "secret", "db/failed", crypto::Secret(R"({"p":"o"})"), {}).ok());
+  ASSERT_TRUE(
+      secrets_->WritePending(admin_, "secret", "db/failed", crypto::Secret(R"({"p":"n"})")).ok());
+  ASSERT_TRUE(store_
+                  ->PutRotationOutcome({.mount = "secret",
+                                        .path = "db/failed",
+                                        .result = store::RotationResult::kFailed,
+                                        .step = "test",
+                                        .error = "the command exited with status 3",
+                                        .at_ms = 7})
+                  .ok());
+  env_.Advance(60'000);
+  SecretRotator restarted(*secrets_, *store_, env_, nullptr, nullptr, RotationOptions{});
+  auto recovered = restarted.Recover();
+  ASSERT_TRUE(recovered.ok()) << recovered.status().message();
+  EXPECT_EQ(*recovered, 2);
+  auto by_hand = restarted.Get(admin_, "secret", "db/password");
+  ASSERT_TRUE(by_hand.ok() && by_hand->last_outcome.has_value());
+  EXPECT_EQ(by_hand->last_outcome->result, "interrupted");
+  EXPECT_EQ(by_hand->last_outcome->step, "set");
+  EXPECT_EQ(by_hand->last_outcome->at_ms, staged_at);
+  EXPECT_EQ(by_hand->last_outcome->error,
+            "the rotation is staged at step 'set' and nothing runs it; rotate again to continue, "
+            "or cancel it");
+  auto cut = restarted.Get(admin_, "secret", "db/cut");
+  ASSERT_TRUE(cut.ok() && cut->last_outcome.has_value());
+  EXPECT_EQ(cut->last_outcome->result, "interrupted");
+  EXPECT_EQ(cut->last_outcome->step, "set");
+  auto failed = restarted.Get(admin_, "secret", "db/failed");  // already says what to retry
+  ASSERT_TRUE(failed.ok() && failed->last_outcome.has_value());
+  EXPECT_EQ(failed->last_outcome->result, "failed");
+  EXPECT_EQ(failed->last_outcome->at_ms, 7);
+  // Retryable: the rotation goes on from where it is.
+  auto done = restarted.Rotate(admin_, "secret", "db/password", {});
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  EXPECT_EQ(done->last_step, "finish");
+}
+
+TEST_F(SecretRotationTest, AQueuedRotationIsWrittenDownBeforeStartReturns) {
+  class Gate final : public RotationDriver {
+   public:
+    Status Run(const Call&) override {
+      std::unique_lock lock(mu);
+      ++entered;
+      cv.notify_all();
+      cv.wait(lock, [&] { return open; });
+      return Unavailable("the command exited with status 1");
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    int entered = 0;
+    bool open = false;
+  } gate;
+  ASSERT_TRUE(secrets_->Write(admin_, "secret", "db/b", crypto::Secret(R"({"v":"1"})"), {}).ok());
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &gate,
+                        RotationOptions{.workers = 1, .queue_limit = 4});
+  const int64_t queued_at = env_.NowMillis();
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/password", {}).ok());
+  {
+    std::unique_lock lock(gate.mu);
+    gate.cv.wait(lock, [&] { return gate.entered == 1; });
+  }
+  ASSERT_TRUE(rotator.Start(admin_, "secret", "db/b", {}).ok());  // waits for the one worker
+  // What a server killed now would find on its next start.
+  {
+    SecretRotator restarted(*secrets_, *store_, env_, nullptr, nullptr, RotationOptions{});
+    auto recovered = restarted.Recover();
+    ASSERT_TRUE(recovered.ok()) << recovered.status().message();
+    EXPECT_EQ(*recovered, 2);
+    auto queued = restarted.Get(admin_, "secret", "db/b");
+    ASSERT_TRUE(queued.ok() && queued->last_outcome.has_value());
+    EXPECT_EQ(queued->last_outcome->result, "interrupted");
+    EXPECT_EQ(queued->last_outcome->step, "");
+    EXPECT_EQ(queued->last_outcome->at_ms, queued_at);
+    EXPECT_EQ(queued->last_outcome->error,
+              "keyhold stopped before the rotation ran; rotate again to run it");
+    EXPECT_EQ(queued->failure, queued->last_outcome->error);
+    auto running = restarted.Get(admin_, "secret", "db/password");
+    ASSERT_TRUE(running.ok() && running->last_outcome.has_value());
+    EXPECT_EQ(running->last_outcome->result, "interrupted");
+    EXPECT_EQ(running->last_outcome->step, "create");
+  }
+  {
+    std::lock_guard lock(gate.mu);
+    gate.open = true;
+  }
+  gate.cv.notify_all();
+  for (const char* p : {"db/password", "db/b"}) ASSERT_TRUE(AwaitRotation(rotator, admin_, p).ok());
+  EXPECT_TRUE(store_->ListRotationRuns(10)->empty());  // nothing left once they ended
+}
+
 TEST_F(SecretRotationTest, AStepRunAloneThatSucceedsClearsAnEarlierFailure) {
   provider_->fail_at = RotationStep::kSet;
   ASSERT_TRUE(Rotate().ok());

@@ -1,5 +1,6 @@
 // The Store contract for the outcomes of secret rotations (store/store.h, RotationOutcomeRecord),
-// run against every store in Factories().
+// the rotations queued or running (RotationRunRecord) and the staged ones, run against every
+// store in Factories().
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -77,6 +78,72 @@ TEST_P(RotationOutcomeContract, AnUnknownResultIsRefused) {
   bad.result = static_cast<RotationResult>(99);
   EXPECT_EQ(s->PutRotationOutcome(bad).code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(s->ReadRotationOutcome("secret", "app")->has_value());
+}
+
+TEST_P(RotationOutcomeContract, ARunIsReplacedSurvivesAReopenAndGoesWithItsSecret) {
+  {
+    auto s = Open();
+    WriteSecret(*s, "app");
+    EXPECT_TRUE(s->ListRotationRuns(10)->empty());
+    ASSERT_TRUE(s->PutRotationRun({.mount = "secret",
+                                   .path = "app",
+                                   .state = RotationRunState::kQueued,
+                                   .step = "",
+                                   .at_ms = 100})
+                    .ok());
+    ASSERT_TRUE(s->PutRotationRun({.mount = "secret",
+                                   .path = "app",
+                                   .state = RotationRunState::kRunning,
+                                   .step = "set",
+                                   .at_ms = 200})
+                    .ok());
+    ASSERT_TRUE(s->PutRotationRun({.mount = "secret", .path = "queued", .at_ms = 300}).ok());
+  }
+  auto s = Open();
+  auto runs = s->ListRotationRuns(10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 2U);
+  EXPECT_EQ((*runs)[0].path, "app");
+  EXPECT_EQ((*runs)[0].state, RotationRunState::kRunning);
+  EXPECT_EQ((*runs)[0].step, "set");
+  EXPECT_EQ((*runs)[0].at_ms, 200);
+  EXPECT_EQ((*runs)[1].path, "queued");
+  EXPECT_EQ((*runs)[1].state, RotationRunState::kQueued);
+  EXPECT_EQ(s->ListRotationRuns(1)->size(), 1U);
+  EXPECT_EQ(s->ListRotationRuns(0).status().code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(s->DeleteSecret("secret", "app").ok());
+  ASSERT_TRUE(s->DeleteRotationRun("secret", "queued").ok());
+  EXPECT_TRUE(s->DeleteRotationRun("secret", "none").ok());
+  EXPECT_TRUE(s->ListRotationRuns(10)->empty());
+  RotationRunRecord bad{.mount = "secret", .path = "app"};
+  bad.state = static_cast<RotationRunState>(99);
+  EXPECT_EQ(s->PutRotationRun(bad).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(RotationOutcomeContract, StagedRotationsAreTheSecretsWithAPendingVersion) {
+  auto s = Open();
+  WriteSecret(*s, "plain");
+  WriteSecret(*s, "staged");
+  SecretVersionWrite w;
+  w.mount = "secret";
+  w.path = "staged";
+  w.expected_current = 1;
+  w.version.version = 2;
+  w.version.created_at_ms = 5000;
+  w.version.kek_term = 1;
+  w.version.wrapped_key = {1, 2, 3};
+  w.version.ciphertext = {4, 5, 6};
+  ASSERT_TRUE(s->WritePendingSecretVersion(w).ok());
+  ASSERT_TRUE(s->SetSecretRotationStep("secret", "staged", "set-started", "").ok());
+  auto staged = s->ListStagedRotations(10);
+  ASSERT_TRUE(staged.ok());
+  ASSERT_EQ(staged->size(), 1U);
+  EXPECT_EQ((*staged)[0].path, "staged");
+  EXPECT_EQ((*staged)[0].pending_version, 2);
+  EXPECT_EQ((*staged)[0].rotation_step, "set-started");
+  EXPECT_EQ((*staged)[0].rotation_failure, "");
+  EXPECT_EQ((*staged)[0].staged_at_ms, 5000);
+  EXPECT_EQ(s->ListStagedRotations(0).status().code(), StatusCode::kInvalidArgument);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllStores, RotationOutcomeContract, ::testing::ValuesIn(Factories()),

@@ -323,6 +323,34 @@ struct RotationOutcomeRecord {
   int64_t at_ms = 0;  // when the attempt ended
 };
 
+// What a rotation run was doing (RotationRunRecord). Stored as these numbers
+// (docs/storage-schema.md): never renumber, only add.
+enum class RotationRunState : int32_t {
+  kQueued = 1,   // accepted, not yet started
+  kRunning = 2,  // a step is running
+};
+
+// A rotation accepted or under way, written before the caller is answered and before each step,
+// and removed once its outcome is stored: one left behind at start names a rotation that keyhold
+// stopped without recording how it ended (it was killed).
+struct RotationRunRecord {
+  std::string mount;
+  std::string path;
+  RotationRunState state = RotationRunState::kQueued;
+  std::string step;   // the step running ("" while queued)
+  int64_t at_ms = 0;  // when it was queued, or when the step started
+};
+
+// A secret whose rotation is staged: a version is pending.
+struct StagedRotationRecord {
+  std::string mount;
+  std::string path;
+  int64_t pending_version = 0;
+  std::string rotation_step;     // as SecretRecord's
+  std::string rotation_failure;  // as SecretRecord's
+  int64_t staged_at_ms = 0;      // when the pending version was written
+};
+
 // --- rate-limit overrides (records) ----------------------------------------------------------
 
 // A limit that replaces, for one identifier or a pattern of them, the limit a ratelimit.limit
@@ -750,6 +778,21 @@ class Store {
   // Removes the outcome of (mount, path), if any. DeleteSecret removes a secret's outcome too.
   // Errors: kUnavailable.
   virtual Status DeleteRotationOutcome(const std::string& mount, const std::string& path) = 0;
+
+  // Rotations queued or running (RotationRunRecord). Written with no change and no audit entry.
+
+  // Stores `r` for (r.mount, r.path), replacing the one there, durably before it returns.
+  // Errors: kInvalidArgument for a state that is none of RotationRunState's; kUnavailable.
+  virtual Status PutRotationRun(const RotationRunRecord& r) = 0;
+  // Removes the run of (mount, path), if any. DeleteSecret removes a secret's run too. Errors:
+  // kUnavailable.
+  virtual Status DeleteRotationRun(const std::string& mount, const std::string& path) = 0;
+  // Up to `limit` runs, by mount and path. Errors: kInvalidArgument if limit is not in
+  // [1, kMaxSecretListPage]; kUnavailable.
+  virtual StatusOr<std::vector<RotationRunRecord>> ListRotationRuns(int limit) = 0;
+  // Up to `limit` secrets (every mount) with a pending version, by mount and path. Errors:
+  // kInvalidArgument if limit is not in [1, kMaxSecretListPage]; kUnavailable.
+  virtual StatusOr<std::vector<StagedRotationRecord>> ListStagedRotations(int limit) = 0;
 
   // --- rate-limit overrides ------------------------------------------------------------------
   //

@@ -254,6 +254,20 @@ class FaultyStore final : public store::Store {
     if (fail_) return WriteFailure();
     return inner_.DeleteRotationOutcome(mount, path);
   }
+  Status PutRotationRun(const store::RotationRunRecord& r) override {
+    if (fail_) return WriteFailure();
+    return inner_.PutRotationRun(r);
+  }
+  Status DeleteRotationRun(const std::string& mount, const std::string& path) override {
+    if (fail_) return WriteFailure();
+    return inner_.DeleteRotationRun(mount, path);
+  }
+  StatusOr<std::vector<store::RotationRunRecord>> ListRotationRuns(int limit) override {
+    return inner_.ListRotationRuns(limit);
+  }
+  StatusOr<std::vector<store::StagedRotationRecord>> ListStagedRotations(int limit) override {
+    return inner_.ListStagedRotations(limit);
+  }
   StatusOr<bool> RewrapSecretVersion(const store::WrappedVersion& old, int32_t new_term,
                                      const std::vector<uint8_t>& wrapped_key) override {
     if (fail_) return WriteFailure();

@@ -1,6 +1,8 @@
 // Rotation of held secrets, what a restart must not forget and what one caller may not take: the
 // last attempt's outcome is stored and shown after a restart; a stop ends a webhook step that
-// hangs and records it as interrupted; one key may have only so many rotations queued.
+// hangs and records it as interrupted; a kill -9 under a running or queued rotation is shown as
+// interrupted after the restart, and leaves no command running; one key may have only so many
+// rotations queued.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -24,6 +26,7 @@ case "$1" in
     ;;
   set)
     [ ! -e "$dir/fail-set" ] || exit 4
+    echo $$ > "$dir/set-$KEYHOLD_SECRET_MOUNT-$(echo "$KEYHOLD_SECRET_PATH" | tr / -).pid"
     while [ -e "$dir/slow-set" ]; do sleep 0.1; done
     ;;
   test) ;;
@@ -225,5 +228,100 @@ test("one root key may have only so many rotations queued or running: 429 past t
     assert.equal((await settled(s, "q/d")).lastStep, "finish");
   } finally {
     await s.stop();
+  }
+});
+
+// Whether process `pid` is gone (or a zombie its new parent has yet to reap).
+function gone(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return true;
+  }
+}
+
+test("after a kill -9, running and queued rotations are shown as interrupted, and none is resumed", async () => {
+  const d = tempDir("rotation-killed");
+  const args = ["--secret-rotation-command", command(d)];
+  fs.writeFileSync(path.join(d, "slow-set"), "");
+  const first = await new Server({ args }).start();
+  const paths = ["k/a", "k/b", "k/c"];
+  let setPids;
+  let before;
+  try {
+    for (const p of paths) await put(first, p, { password: "first-password" });
+    const meta = await fetch(`${first.url}/v1/secret/metadata/k/a`, {
+      method: "POST",
+      headers: { "x-vault-token": first.rootKey, "content-type": "application/json" },
+      body: JSON.stringify({ rotation_period: "1s" }),
+    });
+    assert.equal(meta.status, 204);
+    before = Date.now();
+    // Two workers: a and b reach set and wait there; c stays queued.
+    for (const p of paths) assert.equal((await first.call("secrets.rotate", { path: p })).status, 202);
+    setPids = ["a", "b"].map((n) => path.join(d, `set-secret-k-${n}.pid`));
+    await eventually(() => setPids.forEach((f) => assert.ok(fs.existsSync(f))), 10000);
+    assert.equal((await first.ok("secrets.getRotation", { path: "k/c" })).running, true);
+    const killed = await first.stop("SIGKILL");
+    assert.equal(killed.signal, "SIGKILL");
+  } finally {
+    await first.stop();
+  }
+  // The commands died with keyhold.
+  for (const f of setPids) {
+    const pid = Number(fs.readFileSync(f, "utf8"));
+    await eventually(() => assert.ok(gone(pid), `command ${pid} still runs`), 5000);
+  }
+
+  fs.rmSync(path.join(d, "slow-set"));
+  const again = new Server({ dataDir: first.dataDir, args });
+  await again.start();
+  again.rootKey = first.rootKey;
+  try {
+    const env = { KEYHOLD_ADDR: again.url, KEYHOLD_TOKEN: again.rootKey };
+    const a = await again.ok("secrets.getRotation", { path: "k/a" });
+    assert.equal(a.running, false);
+    assert.equal(a.currentVersion, 1);
+    assert.equal(a.lastOutcome.result, "interrupted", JSON.stringify(a));
+    assert.equal(a.lastOutcome.step, "set");
+    assert.equal(a.lastOutcome.error, "keyhold stopped while step 'set' ran, before it ended; rotate again to retry it");
+    assert.ok(a.lastOutcome.at >= before, JSON.stringify(a));
+    const c = await again.ok("secrets.getRotation", { path: "k/c" });
+    assert.equal(c.running, false);
+    assert.equal(c.pendingVersion, null);
+    assert.equal(c.lastOutcome.result, "interrupted", JSON.stringify(c));
+    assert.equal(c.lastOutcome.step, null);
+    assert.equal(c.lastOutcome.error, "keyhold stopped before the rotation ran; rotate again to run it");
+    assert.match(again.stderr, /rotation of secret secret\/k\/c interrupted: keyhold stopped while it was queued/);
+    // Not resumed on its own.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await again.ok("secrets.getRotation", { path: "k/a" })).lastStep, "create");
+
+    let r = await cli(["secrets", "rotate", "secret/k/a", "--status"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /last attempt: interrupted at step set, \d{4}-\d\d-\d\dT\d\d:\d\dZ: keyhold stopped while step 'set' ran/);
+    let due;
+    await eventually(async () => {
+      due = await again.ok("secrets.listDue", { within: 0 });
+      assert.equal(due.length, 1);
+    });
+    assert.equal(due[0].rotating, true);
+    assert.equal(due[0].running, false);
+    assert.equal(due[0].lastOutcome.result, "interrupted");
+    r = await cli(["secrets", "due", "--within", "0"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /under way/);
+    assert.match(r.stdout, /^secret\/k\/a {2}OVERDUE .* \(rotation interrupted, not running: retry with 'keyhold secrets rotate secret\/k\/a', or drop it with 'keyhold secrets rotate secret\/k\/a --cancel'\) {2}\(last attempt interrupted at step set, /);
+    // Retried, each picks up where it was and finishes.
+    for (const p of paths) {
+      r = await cli(["secrets", "rotate", `secret/${p}`], { env });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const done = await again.ok("secrets.getRotation", { path: p });
+      assert.equal(done.lastStep, "finish", JSON.stringify(done));
+      assert.equal(done.currentVersion, 2);
+    }
+  } finally {
+    await again.stop();
   }
 });

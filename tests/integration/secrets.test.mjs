@@ -371,3 +371,27 @@ test("the mount in a path is %-decoded as the rest is, with the same refusals", 
   assert.equal((await v1("GET", "sys/internal/ui/mounts/sec%zzret")).status, 400);
   assert.equal((await v1("POST", "sys/mounts/m%00", { type: "kv", options: { version: "2" } })).status, 400);
 });
+
+test("sys/ and auth/ paths are %-decoded as KV paths are, once, with the same refusals", async () => {
+  const plain = await v1("GET", "sys/seal-status", undefined, { token: null });
+  assert.equal(plain.status, 200, plain.text);
+  for (const p of ["%73ys/seal-status", "sys/seal%2Dstatus", "sys%2Fseal-status"]) {
+    const r = await v1("GET", p, undefined, { token: null });
+    assert.equal(r.status, 200, `${p}: ${r.text}`);
+    assert.deepEqual(r.body, plain.body);
+  }
+  const self = await v1("GET", "%61uth/token/lookup%2Dself");
+  assert.equal(self.status, 200, self.text);
+  assert.equal(self.body.data.display_name, "keyhold-root-key");
+  assert.equal((await v1("GET", "%61uth/token/lookup%2Dself", undefined, { token: null })).status, 403);
+  assert.equal((await v1("GET", "sys/internal/ui/mounts/s%65cret")).status, 200);
+  // Decoded once: "%2565" is "%65", no mount's name.
+  assert.equal((await v1("GET", "sys/internal/ui/mounts/s%2565cret")).status, 403);
+  assert.equal((await v1("POST", "%73ys/mounts/enc%2Dmount", { type: "kv", options: { version: "2" } })).status, 204);
+  assert.equal((await v1("GET", "sys/internal/ui/mounts/enc-mount")).status, 200);
+  for (const bad of ["sys/seal-status%00", "%73ys/health%zz", "auth/token/lookup-self%", "%61uth/token/%4"]) {
+    const r = await v1("GET", bad, undefined, { token: null });
+    assert.equal(r.status, 400, `${bad}: ${r.text}`);
+    assert.match(r.body.errors[0], /malformed %-escape/);
+  }
+});

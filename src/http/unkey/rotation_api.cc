@@ -215,6 +215,7 @@ HttpResponse RotationApi::ListDue(Call& c) {
                    {"dueAt", d.due_at_ms},
                    {"overdue", d.overdue},
                    {"rotating", d.rotating},
+                   {"running", d.running},
                    {"rotationPeriodMs", OptionalInt(d.rotation_period_ms)},
                    {"lastOutcome", OutcomeJson(d.last_outcome)}});
   }

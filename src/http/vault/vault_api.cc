@@ -305,6 +305,12 @@ int VaultApi::RouteIndex(std::string_view path) const {
     }
     return -1;
   };
+  std::string system;
+  if (auto sys = ParseSystemPath(path)) {
+    if (sys->malformed) return -1;
+    system = std::move(sys->path);
+    path = system;
+  }
   if (path.starts_with("sys/internal/ui/mounts")) return index_of("sys/internal/ui/mounts");
   if (path.starts_with("sys/mounts")) return index_of("sys/mounts");
   if (path.starts_with("sys/") || path.starts_with("auth/")) return index_of(path);
@@ -329,6 +335,11 @@ HttpResponse VaultApi::Handle(RequestContext& ctx, const HttpRequest& req) {
   // A parameter that cannot be read is refused, never taken as absent: `version=1%00` must not
   // read the current version, nor a bad `after` start a listing over.
   if (auto problem = QueryProblem(req.target)) return VaultError(400, *problem);
+  // sys/ and auth/ paths are decoded here, once, as KV paths are by ParseKvPath: the routes
+  // below compare the decoded path.
+  std::optional<SystemPath> system = ParseSystemPath(path);
+  if (system && system->malformed) return MalformedPath();
+  if (system) path = system->path;
   if (path == "sys/health") return Health(req);
   if (path == "sys/seal-status") {
     if (req.method != "GET") return VaultError(405, "");
@@ -647,10 +658,9 @@ HttpResponse VaultApi::Sys(RequestContext& ctx, const HttpRequest& req, std::str
     return term.ok() ? NoContent() : ErrorOf(term.status());
   }
   if (path.starts_with("sys/internal/ui/mounts/")) {
+    // Decoded already, with the whole path (Handle).
     std::string_view rest = path.substr(std::string_view("sys/internal/ui/mounts/").size());
-    auto decoded = PercentDecode(rest.substr(0, rest.find('/')));
-    if (!decoded) return MalformedPath();
-    std::string mount = *std::move(decoded);
+    std::string mount(rest.substr(0, rest.find('/')));
     if (!IsValidMountName(mount) || !SecretAnyAccessReaches(ctx.actor.permissions, mount + "/") ||
         !secrets_->MountExists(mount)) {
       return PermissionDenied();
@@ -662,9 +672,7 @@ HttpResponse VaultApi::Sys(RequestContext& ctx, const HttpRequest& req, std::str
                      {"description", "key/value secret storage"}});
   }
   if (path.starts_with("sys/mounts/")) {
-    auto decoded = PercentDecode(path.substr(std::string_view("sys/mounts/").size()));
-    if (!decoded) return MalformedPath();
-    std::string name = *std::move(decoded);
+    std::string name(path.substr(std::string_view("sys/mounts/").size()));  // decoded (Handle)
     if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
     auto body = BodyObject(req);
     if (!body.ok()) return ErrorOf(body.status());

@@ -158,6 +158,27 @@ std::optional<KvPath> ParseKvPath(std::string_view after_v1) {
   return out;
 }
 
+std::optional<SystemPath> ParseSystemPath(std::string_view after_v1) {
+  const size_t first = after_v1.find('/');
+  auto head = PercentDecode(after_v1.substr(0, first));
+  if (!head) return std::nullopt;  // not known to be sys/ or auth/: ParseKvPath refuses it
+  auto under = [](std::string_view p) { return p.starts_with("sys/") || p.starts_with("auth/"); };
+  const bool named = *head == "sys" || *head == "auth";
+  if (!named && !under(*head)) return std::nullopt;  // "sys%2Fhealth" is sys/health too
+  if (named && first == std::string_view::npos) return std::nullopt;
+  std::string decoded = *std::move(head);
+  for (size_t at = first; at != std::string_view::npos;) {
+    const size_t next = after_v1.find('/', at + 1);
+    auto part = PercentDecode(after_v1.substr(
+        at + 1, next == std::string_view::npos ? std::string_view::npos : next - at - 1));
+    if (!part) return SystemPath{.path = "", .malformed = true};
+    decoded += '/';
+    decoded += *part;
+    at = next;
+  }
+  return SystemPath{.path = std::move(decoded), .malformed = false};
+}
+
 std::string VaultTime(int64_t ms) {
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};

@@ -52,6 +52,16 @@ struct KvPath {
 };
 std::optional<KvPath> ParseKvPath(std::string_view after_v1);
 
+// A path after "/v1/" under sys/ or auth/, decoded part by part as ParseKvPath decodes (Go decodes
+// a whole request path before Vault routes it): "%73ys/health" is "sys/health". nullopt if the
+// path, decoded, is under neither; `malformed` if it is (its first part decodes to sys or auth)
+// and a part has a bad %-escape or an encoded NUL.
+struct SystemPath {
+  std::string path;  // decoded; "" if malformed
+  bool malformed = false;
+};
+std::optional<SystemPath> ParseSystemPath(std::string_view after_v1);
+
 // RFC 3339 in UTC with milliseconds, as Go prints a time: "2026-01-01T00:00:00.123Z".
 std::string VaultTime(int64_t ms);
 

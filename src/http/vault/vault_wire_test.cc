@@ -58,6 +58,24 @@ TEST(VaultWire, QueryNamesAndValuesDecodeAsGoDoes) {
   EXPECT_EQ(PercentDecode("a+b"), "a+b");  // a path keeps its '+'
 }
 
+TEST(VaultWire, SystemPathsDecodeAsKvPathsDo) {
+  EXPECT_EQ(ParseSystemPath("sys/health")->path, "sys/health");
+  EXPECT_EQ(ParseSystemPath("%73ys/health")->path, "sys/health");
+  EXPECT_EQ(ParseSystemPath("sys/%68ealth")->path, "sys/health");
+  EXPECT_EQ(ParseSystemPath("sys%2Fhealth")->path, "sys/health");
+  EXPECT_EQ(ParseSystemPath("auth/token/lookup%2Dself")->path, "auth/token/lookup-self");
+  EXPECT_EQ(ParseSystemPath("sys/mounts/a%2Bb")->path, "sys/mounts/a+b");
+  EXPECT_EQ(ParseSystemPath("sys/mounts/a%252F")->path, "sys/mounts/a%2F");  // decoded once
+  for (const char* bad : {"sys/health%00", "%73ys/x%zz", "auth/token/%4", "sys/a/%"}) {
+    auto p = ParseSystemPath(bad);
+    ASSERT_TRUE(p.has_value()) << bad;
+    EXPECT_TRUE(p->malformed) << bad;
+  }
+  for (const char* other : {"secret/data/sys", "sys", "%zz/sys/health", "system/data/x", ""}) {
+    EXPECT_FALSE(ParseSystemPath(other).has_value()) << other;
+  }
+}
+
 TEST(VaultWire, MalformedQueryIsAnErrorNotAbsence) {
   for (const char* target : {"/v1/s/data/x?version=1%00", "/v1/s/data/x?version=%zz",
                              "/v1/s/data/x?version=1%", "/v1/s/data/x?version=%4"}) {

@@ -315,6 +315,21 @@ CREATE TRIGGER rotation_outcomes_of_deleted_secret AFTER DELETE ON secrets BEGIN
   DELETE FROM rotation_outcomes WHERE mount = OLD.mount AND path = OLD.path;
 END;
 )sql",
+      // 12: the rotations queued or running, so that a restart after keyhold was killed still
+      // knows which were cut short; removed with their secret.
+      R"sql(
+CREATE TABLE rotation_runs (
+  mount TEXT NOT NULL,
+  path TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  step TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (mount, path)
+);
+CREATE TRIGGER rotation_runs_of_deleted_secret AFTER DELETE ON secrets BEGIN
+  DELETE FROM rotation_runs WHERE mount = OLD.mount AND path = OLD.path;
+END;
+)sql",
   };
   return kMigrations;
 }

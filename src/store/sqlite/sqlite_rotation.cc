@@ -1,6 +1,6 @@
 // SqliteStore: the last rotation attempt of each held secret (store/store.h, table
-// rotation_outcomes). One row per secret, replaced by each attempt; a trigger removes it with its
-// secret.
+// rotation_outcomes) and the rotations queued or running (table rotation_runs). One row of each
+// per secret, replaced by the next; triggers remove them with their secret.
 #include <sqlite3.h>
 
 #include "store/sqlite/sqlite_store.h"
@@ -16,6 +16,18 @@ namespace {
 bool IsKnownResult(int64_t result) {
   return result >= static_cast<int64_t>(RotationResult::kFinished) &&
          result <= static_cast<int64_t>(RotationResult::kError);
+}
+
+bool IsKnownRunState(int64_t state) {
+  return state >= static_cast<int64_t>(RotationRunState::kQueued) &&
+         state <= static_cast<int64_t>(RotationRunState::kRunning);
+}
+
+Status CheckLimit(int limit) {
+  if (limit < 1 || limit > kMaxSecretListPage) {
+    return InvalidArgument("limit must be between 1 and " + std::to_string(kMaxSecretListPage));
+  }
+  return OkStatus();
 }
 
 }  // namespace
@@ -72,6 +84,79 @@ Status SqliteStore::DeleteRotationOutcome(const std::string& mount, const std::s
     s.Bind(2, path);
     return s.Run(Access::kWrite, "delete rotation outcome");
   });
+}
+
+Status SqliteStore::PutRotationRun(const RotationRunRecord& r) {
+  if (!IsKnownRunState(static_cast<int64_t>(r.state))) {
+    return InvalidArgument("unknown rotation run state " +
+                           std::to_string(static_cast<int32_t>(r.state)));
+  }
+  std::lock_guard lock(mu_);
+  return sqlite::InTransaction(db_, Access::kWrite, [&]() -> Status {
+    Stmt s(db_,
+           "INSERT INTO rotation_runs (mount, path, state, step, at) VALUES (?,?,?,?,?) "
+           "ON CONFLICT(mount, path) DO UPDATE SET state = excluded.state, step = excluded.step, "
+           "at = excluded.at");
+    s.Bind(1, r.mount);
+    s.Bind(2, r.path);
+    s.Bind(3, static_cast<int64_t>(r.state));
+    s.Bind(4, r.step);
+    s.Bind(5, r.at_ms);
+    return s.Run(Access::kWrite, "write rotation run");
+  });
+}
+
+Status SqliteStore::DeleteRotationRun(const std::string& mount, const std::string& path) {
+  std::lock_guard lock(mu_);
+  return sqlite::InTransaction(db_, Access::kWrite, [&]() -> Status {
+    Stmt s(db_, "DELETE FROM rotation_runs WHERE mount = ? AND path = ?");
+    s.Bind(1, mount);
+    s.Bind(2, path);
+    return s.Run(Access::kWrite, "delete rotation run");
+  });
+}
+
+StatusOr<std::vector<RotationRunRecord>> SqliteStore::ListRotationRuns(int limit) {
+  KH_RETURN_IF_ERROR(CheckLimit(limit));
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT mount, path, state, step, at FROM rotation_runs ORDER BY mount, path LIMIT ?");
+  s.Bind(1, int64_t{limit});
+  std::vector<RotationRunRecord> out;
+  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "list rotation runs", [&] {
+    const int64_t state = s.Int(2);
+    // A state a later version wrote reads as running: the run was under way in some form.
+    out.push_back({.mount = s.Text(0),
+                   .path = s.Text(1),
+                   .state = IsKnownRunState(state) ? static_cast<RotationRunState>(state)
+                                                   : RotationRunState::kRunning,
+                   .step = s.Text(3),
+                   .at_ms = s.Int(4)});
+    return OkStatus();
+  }));
+  return out;
+}
+
+StatusOr<std::vector<StagedRotationRecord>> SqliteStore::ListStagedRotations(int limit) {
+  KH_RETURN_IF_ERROR(CheckLimit(limit));
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT s.mount, s.path, s.pending_version, s.rotation_step, s.rotation_failure, "
+         "COALESCE(v.created_at, s.updated_at) FROM secrets s LEFT JOIN secret_versions v ON "
+         "v.mount = s.mount AND v.path = s.path AND v.version = s.pending_version "
+         "WHERE s.pending_version IS NOT NULL ORDER BY s.mount, s.path LIMIT ?");
+  s.Bind(1, int64_t{limit});
+  std::vector<StagedRotationRecord> out;
+  KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "list staged rotations", [&] {
+    out.push_back({.mount = s.Text(0),
+                   .path = s.Text(1),
+                   .pending_version = s.Int(2),
+                   .rotation_step = s.Text(3),
+                   .rotation_failure = s.Text(4),
+                   .staged_at_ms = s.Int(5)});
+    return OkStatus();
+  }));
+  return out;
 }
 
 }  // namespace keyhold::store

@@ -176,6 +176,10 @@ class SqliteStore final : public Store {
   StatusOr<std::optional<RotationOutcomeRecord>> ReadRotationOutcome(
       const std::string& mount, const std::string& path) override;
   Status DeleteRotationOutcome(const std::string& mount, const std::string& path) override;
+  Status PutRotationRun(const RotationRunRecord& r) override;
+  Status DeleteRotationRun(const std::string& mount, const std::string& path) override;
+  StatusOr<std::vector<RotationRunRecord>> ListRotationRuns(int limit) override;
+  StatusOr<std::vector<StagedRotationRecord>> ListStagedRotations(int limit) override;
   StatusOr<RatelimitOverrideRecord> PutRatelimitOverride(
       const RatelimitOverrideRecord& o, const audit::AuditEntry* audit = nullptr) override;
   StatusOr<RatelimitOverrideRecord> DeleteRatelimitOverride(
