@@ -84,7 +84,7 @@ int64_t Detector::Window::Start() const {
 
 Detector::KeyState* Detector::KeyFor(const Observation& o) {
   if (o.key_id.empty()) return nullptr;
-  auto it = keys_.find(std::string(o.key_id));
+  auto it = keys_.find(o.key_id);
   if (it == keys_.end()) {
     if (keys_.size() >= options_.max_tracked) {
       ++untracked_;
@@ -195,10 +195,18 @@ void Detector::CloseMinute(std::string_view key_id, KeyState& k, std::vector<Det
   Emit(std::move(d), (minute + 1) * kMinuteMs, out);
 }
 
+const std::string& Detector::NetworkOfCached(std::string_view address) {
+  if (address != last_address_ || last_address_.empty()) {
+    last_network_ = NetworkOf(address, options_.v4_prefix, options_.v6_prefix);
+    last_address_ = address;
+  }
+  return last_network_;
+}
+
 void Detector::WatchNetwork(std::string_view key_id, KeyState& k, const Observation& o,
                             std::vector<Detection>* out) {
   if (o.client_ip.empty() || o.outcome == "NOT_FOUND" || k.anywhere) return;
-  std::string net = NetworkOf(o.client_ip, options_.v4_prefix, options_.v6_prefix);
+  const std::string& net = NetworkOfCached(o.client_ip);
   if (net.empty()) return;
   // A key in the stored usage was in use before this start: past its learning period.
   if (k.first_seen_ms < 0) {

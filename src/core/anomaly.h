@@ -190,9 +190,17 @@ class Detector {
   void Evict(int64_t now_ms);
   void Emit(Detection d, int64_t at_ms, std::vector<Detection>* out);
 
+  // Looks up by string_view without building a string: ids arrive as views into usage rows.
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  // NetworkOf(address) for the last address seen: a batch holds many rows from one address.
+  const std::string& NetworkOfCached(std::string_view address);
+
   const Options options_;
   const double alpha_;
-  std::unordered_map<std::string, KeyState> keys_;
+  std::unordered_map<std::string, KeyState, IdHash, std::equal_to<>> keys_;
   std::unordered_map<std::string, AddressState> addresses_;
   std::deque<std::pair<int64_t, std::string>> open_minutes_;  // (minute, key id), minute order
   std::unordered_map<std::string, int64_t> quiet_until_;      // dedupe key -> end of cooldown
@@ -200,6 +208,7 @@ class Detector {
   bool seeding_ = false;
   uint64_t untracked_ = 0;
   uint64_t suppressed_ = 0;
+  std::string last_address_, last_network_;
 };
 
 }  // namespace keyhold::anomaly
