@@ -245,14 +245,15 @@ int OnHit(unsigned id, unsigned long long /*from*/, unsigned long long to, unsig
 // generic: a rule that names the token's issuer says more about the same text.
 int Rank(const Finding& f) {
   if (f.kind == FindingKind::kKeyholdKey) return 0;
-  return f.rule_id.starts_with("generic") || f.rule_id == "jwt" ? 2 : 1;
+  const std::string& id = f.rule_id();
+  return id.starts_with("generic") || id == "jwt" ? 2 : 1;
 }
 
 // One secret, one finding: where findings overlap (their `column` holds the secret's offset),
 // the best-ranked one stays.
 void DropOverlaps(std::vector<Finding>& found) {
   auto before = [](const Finding& a, const Finding& b) {
-    return std::tie(a.column, a.rule_id) < std::tie(b.column, b.rule_id);
+    return std::tie(a.column, a.rule_id()) < std::tie(b.column, b.rule_id());
   };
   SortMovingOnce(found, before);
   // Compacted in place: a file dense with secrets holds hundreds of thousands of findings, and a
@@ -278,6 +279,17 @@ void DropOverlaps(std::vector<Finding>& found) {
 }
 
 }  // namespace
+
+const Rule& Finding::rule_or_default() const {
+  static const Rule kNone;
+  return rule ? *rule : kNone;
+}
+
+const std::string& Finding::description() const {
+  static const std::string kPathRule = "file matched by path rule";
+  const Rule& r = rule_or_default();
+  return r.description.empty() && !r.regex && r.path ? kPathRule : r.description;
+}
 
 std::string Finding::Masked() const {
   if (kind == FindingKind::kKeyholdKey) return key_start + "…";
@@ -432,10 +444,7 @@ std::vector<Finding> Scanner::PathFindings(const ScanContext& ctx) const {
     if (std::any_of(rule.allowlists.begin(), rule.allowlists.end(), allowed)) continue;
     if (std::any_of(rules_.allowlists.begin(), rules_.allowlists.end(), allowed)) continue;
     Finding f;
-    f.rule_id = rule.id;
-    f.description = rule.description.empty() ? "file matched by path rule" : rule.description;
-    f.severity = rule.severity;
-    f.revoke_url = rule.revoke_url;
+    f.rule = &rule;
     f.path = std::string(ctx.path);
     f.secret = std::string(ctx.path);  // the file is the finding; its path is no secret
     f.fingerprint = Fingerprint(f.secret);
@@ -618,10 +627,7 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       if (std::any_of(rules_.allowlists.begin(), rules_.allowlists.end(), allowed)) continue;
       Finding f;
       f.kind = FindingKind::kRule;
-      f.rule_id = rule.id;
-      f.description = rule.description;
-      f.severity = rule.severity;
-      f.revoke_url = rule.revoke_url;
+      f.rule = &rule;
       f.secret = std::string(secret_view);
       f.entropy = entropy;
       f.column = static_cast<int64_t>(s_begin);
@@ -729,9 +735,7 @@ void Scanner::ConfirmKeyholdToken(std::string_view data, size_t begin, size_t en
     if (parsed.ok()) {
       Finding f;
       f.kind = FindingKind::kKeyholdKey;
-      f.rule_id = "keyhold-key";
-      f.description = "keyhold API key (confirmed by its check characters)";
-      f.severity = "critical";
+      f.rule = &KeyholdKeyRule();
       f.secret = std::string(candidate);
       f.key_prefix = std::string(parsed->prefix);
       f.key_start = KeyStart(candidate);

@@ -70,13 +70,15 @@ class Scanner {
 
   // Every secret in `data`, in order of position, with path and line set. Lines carrying
   // `keyhold:allow` are skipped. Callers check PathAllowlisted() first, before reading the file.
+  // The findings refer to this Scanner's rules (Finding::rule): they must not outlive it.
   std::vector<Finding> Scan(std::string_view data, const ScanContext& ctx, Scratch& scratch) const;
 
   // True if a global allowlist excludes `path` entirely (checked before reading a file).
   bool PathAllowlisted(std::string_view path) const;
 
   // Findings of path rules (rules with a path and no regex) for the file at ctx.path, whatever
-  // its content; line and column are 0: the whole file. Checked before reading it.
+  // its content; line and column are 0: the whole file. Checked before reading it. They refer to
+  // this Scanner's rules, as Scan's do.
   std::vector<Finding> PathFindings(const ScanContext& ctx) const;
 
   const RuleSet& rules() const { return rules_; }
