@@ -578,6 +578,11 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
             [](const Window& a, const Window& b) { return a.begin < b.begin; });
   const RE2& regex = rule.regex->get();
   const int groups = regex.NumberOfCapturingGroups();
+  // Only the groups the secret is taken from: RE2 finds a match's span with its DFAs, then runs a
+  // capturing engine over the span alone, and that engine (the NFA, for a program over 512
+  // instructions such as the generic rule's) costs more with each group it tracks; with no group
+  // asked for it does not run at all.
+  const int wanted = rule.secret_group > 0 ? rule.secret_group + 1 : groups + 1;
   std::vector<re2::StringPiece> g(static_cast<size_t>(groups) + 1);
   std::unordered_set<size_t> seen;
   std::vector<Window> merged;
@@ -596,7 +601,7 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
     const size_t end = w.end;
     re2::StringPiece text(data.data(), w.context_end);
     size_t pos = w.begin;
-    while (pos < end && regex.Match(text, pos, end, RE2::UNANCHORED, g.data(), groups + 1)) {
+    while (pos < end && regex.Match(text, pos, end, RE2::UNANCHORED, g.data(), wanted)) {
       size_t m_begin = static_cast<size_t>(g[0].data() - data.data());
       size_t m_end = m_begin + g[0].size();
       pos = m_end > m_begin ? m_end : m_begin + 1;

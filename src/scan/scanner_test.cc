@@ -405,6 +405,26 @@ TEST(ScannerFindings, ReferToTheRuleThatFoundThem) {
   EXPECT_EQ(unset.severity(), "high");
 }
 
+// The regex is asked only for the groups up to the secret's; those it gives are the same.
+TEST(ScannerFindings, SecretGroupAmongOtherGroups) {
+  auto set = ParseRules(
+      "[[rules]]\nid = \"second\"\nregex = '''(ab)_(tok_[a-z0-9]{12})_(x+)'''\nsecretGroup = 2\n"
+      "[[rules]]\nid = \"first-non-empty\"\nregex = '''(?:zz()|zz(q)?)(key_[a-z0-9]{12})'''\n",
+      "r.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto s = Scanner::Create(std::move(set).value());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  Scanner::Scratch scratch = (*s)->NewScratch();
+  auto found =
+      (*s)->Scan("v = ab_tok_a1b2c3d4e5f6_xxx\nw = zzkey_0a1b2c3d4e5f\n", {.path = "f"}, scratch);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].rule_id(), "second");
+  EXPECT_EQ(found[0].secret, "tok_a1b2c3d4e5f6");
+  EXPECT_EQ(found[0].column, 8);
+  EXPECT_EQ(found[1].rule_id(), "first-non-empty");
+  EXPECT_EQ(found[1].secret, "key_0a1b2c3d4e5f");
+}
+
 TEST(ScannerInput, InvalidUtf8AroundASecret) {
   auto s = Scanner::Create(BuiltinRules());
   ASSERT_TRUE(s.ok());
