@@ -314,6 +314,7 @@ StatusOr<std::unique_ptr<Scanner>> Scanner::Create(RuleSet rules, std::string ca
   std::unique_ptr<Scanner> s(new Scanner());
   s->rules_ = std::move(rules);
   s->cache_dir_ = std::move(cache_dir);
+  s->relaxed_ = std::make_unique<Relaxed[]>(s->rules_.rules.size());
   KH_RETURN_IF_ERROR(s->Compile());
   return s;
 }
@@ -427,6 +428,12 @@ Status Scanner::Compile() {
     dropped.push_back(static_cast<uint32_t>(
         std::find(all_candidates.begin(), all_candidates.end(), rule) - all_candidates.begin()));
   }
+}
+
+const RelaxedRegex* Scanner::RelaxedFor(const Rule& rule) const {
+  Relaxed& r = relaxed_[static_cast<size_t>(&rule - rules_.rules.data())];
+  std::call_once(r.once, [&] { r.regex = RelaxedRegex::For(rule.regex_text, rule.regex->get()); });
+  return r.regex ? &*r.regex : nullptr;
 }
 
 Scanner::Scratch Scanner::NewScratch() const {
@@ -584,6 +591,17 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
   // asked for it does not run at all.
   const int wanted = rule.secret_group > 0 ? rule.secret_group + 1 : groups + 1;
   std::vector<re2::StringPiece> g(static_cast<size_t>(groups) + 1);
+  // The match's span alone is cheap (RE2's DFAs); where the rule's regex is large, its groups
+  // come from the relaxed regex when that can say (relaxed_regex.h), else from RE2 as before.
+  const RelaxedRegex* relaxed = wanted > 1 ? RelaxedFor(rule) : nullptr;
+  auto next_match = [&](re2::StringPiece text, size_t from, size_t to) {
+    if (relaxed == nullptr) {
+      return regex.Match(text, from, to, RE2::UNANCHORED, g.data(), wanted);
+    }
+    if (!regex.Match(text, from, to, RE2::UNANCHORED, g.data(), 1)) return false;
+    return relaxed->Groups(text, g[0], g.data(), wanted) ||
+           regex.Match(text, from, to, RE2::UNANCHORED, g.data(), wanted);
+  };
   std::unordered_set<size_t> seen;
   std::vector<Window> merged;
   for (const Window& w : windows) {
@@ -601,7 +619,7 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
     const size_t end = w.end;
     re2::StringPiece text(data.data(), w.context_end);
     size_t pos = w.begin;
-    while (pos < end && regex.Match(text, pos, end, RE2::UNANCHORED, g.data(), wanted)) {
+    while (pos < end && next_match(text, pos, end)) {
       size_t m_begin = static_cast<size_t>(g[0].data() - data.data());
       size_t m_end = m_begin + g[0].size();
       pos = m_end > m_begin ? m_end : m_begin + 1;

@@ -15,12 +15,15 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/status.h"
 #include "scan/finding.h"
+#include "scan/relaxed_regex.h"
 #include "scan/rules.h"
 
 struct hs_database;
@@ -105,6 +108,13 @@ class Scanner {
   std::vector<uint32_t> regex_rules_;                 // pattern id - first regex id -> rule
   std::vector<uint32_t> full_scan_rules_;             // rules the database cannot prefilter
   std::vector<uint32_t> path_rules_;                  // rules without a regex
+  // Per rule, built on its first match that needs groups (relaxed_regex.h).
+  struct Relaxed {
+    std::once_flag once;
+    std::optional<RelaxedRegex> regex;
+  };
+  const RelaxedRegex* RelaxedFor(const Rule& rule) const;
+  std::unique_ptr<Relaxed[]> relaxed_;
   hs_database* db_ = nullptr;
   std::unique_ptr<const RE2> skip_paths_;  // null: no path is excluded outright
   std::string cache_dir_;
