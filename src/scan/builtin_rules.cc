@@ -66,6 +66,14 @@ const RuleSet& BuiltinRules() {
   return *rules;
 }
 
+const Rule& KeyholdKeyRule() {
+  static const Rule* rule =
+      new Rule{.id = "keyhold-key",
+               .description = "keyhold API key (confirmed by its check characters)",
+               .severity = "critical"};
+  return *rule;
+}
+
 StatusOr<RuleSet> LoadRules(const std::optional<std::string>& file) {
   if (!file) return MakeBuiltinRules();  // built for the caller: no copy of the shared set
   std::ifstream in(*file, std::ios::binary);

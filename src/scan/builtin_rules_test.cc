@@ -634,10 +634,10 @@ TEST_F(BuiltinRuleCases, EachRuleFindsItsValue) {
     Sample s = Make(c, c.find, index++);
     std::vector<Finding> found = Scan(s);
     bool hit = std::any_of(found.begin(), found.end(), [&](const Finding& f) {
-      return f.rule_id == c.rule && (s.secret.empty() || f.secret == s.secret);
+      return f.rule_id() == c.rule && (s.secret.empty() || f.secret == s.secret);
     });
     std::string seen;
-    for (const Finding& f : found) seen += " " + f.rule_id;
+    for (const Finding& f : found) seen += " " + f.rule_id();
     EXPECT_TRUE(hit) << c.rule << " missed:\n" << s.text << s.path << "\nfound:" << seen;
   }
 }
@@ -647,8 +647,8 @@ TEST_F(BuiltinRuleCases, EachRuleSkipsItsNearMiss) {
   for (const Case& c : kCases) {
     Sample s = Make(c, c.miss, index++);
     for (const Finding& f : Scan(s)) {
-      EXPECT_TRUE(f.rule_id != c.rule && IsGeneric(f.rule_id))
-          << c.rule << "'s near miss was reported by " << f.rule_id << ":\n"
+      EXPECT_TRUE(f.rule_id() != c.rule && IsGeneric(f.rule_id()))
+          << c.rule << "'s near miss was reported by " << f.rule_id() << ":\n"
           << s.text << s.path;
     }
   }
@@ -678,16 +678,17 @@ TEST_F(BuiltinRuleCases, CorpusOfEveryFormat) {
   std::vector<Finding> found = scanner_->Scan(finds, {.path = "corpus/all.env"}, scratch);
   size_t hits = 0;
   for (const auto& [c, at] : expected) {
-    bool hit = std::any_of(found.begin(), found.end(),
-                           [&](const Finding& f) { return f.rule_id == c->rule && f.line == at; });
+    bool hit = std::any_of(found.begin(), found.end(), [&](const Finding& f) {
+      return f.rule_id() == c->rule && f.line == at;
+    });
     hits += hit;
     EXPECT_TRUE(hit) << c->rule << " not found on line " << at << " of the corpus";
   }
   size_t reported_misses = 0;
   for (const Finding& f : scanner_->Scan(misses, {.path = "corpus/misses.env"}, scratch)) {
-    if (!IsGeneric(f.rule_id)) {
+    if (!IsGeneric(f.rule_id())) {
       ++reported_misses;
-      ADD_FAILURE() << "near miss reported by " << f.rule_id << " on line " << f.line;
+      ADD_FAILURE() << "near miss reported by " << f.rule_id() << " on line " << f.line;
     }
   }
   std::cout << "recall corpus: " << hits << " / " << expected.size() << " formats found ("
@@ -703,17 +704,17 @@ TEST_F(BuiltinRuleCases, FindingsCarrySeverityAndWhereToRevoke) {
            .secret = "",
            .path = "app/config.env"};
   std::map<std::string, Finding> by_rule;
-  for (Finding& f : Scan(s)) by_rule[f.rule_id] = f;
+  for (Finding& f : Scan(s)) by_rule[f.rule_id()] = f;
   std::string ids;
   for (const auto& [id, f] : by_rule) ids += " " + id;
   ASSERT_TRUE(by_rule.count("stripe-secret-key") && by_rule.count("private-key-rsa") &&
               by_rule.count("generic-secret"))
       << "found:" << ids;
-  EXPECT_EQ(by_rule["stripe-secret-key"].severity, "high");
-  EXPECT_EQ(by_rule["stripe-secret-key"].revoke_url, "https://dashboard.stripe.com/apikeys");
-  EXPECT_EQ(by_rule["private-key-rsa"].severity, "critical");
-  EXPECT_EQ(by_rule["generic-secret"].severity, "medium");
-  EXPECT_EQ(by_rule["generic-secret"].revoke_url, "");
+  EXPECT_EQ(by_rule["stripe-secret-key"].severity(), "high");
+  EXPECT_EQ(by_rule["stripe-secret-key"].revoke_url(), "https://dashboard.stripe.com/apikeys");
+  EXPECT_EQ(by_rule["private-key-rsa"].severity(), "critical");
+  EXPECT_EQ(by_rule["generic-secret"].severity(), "medium");
+  EXPECT_EQ(by_rule["generic-secret"].revoke_url(), "");
 }
 
 TEST(Validators, GithubCrc32) {

@@ -232,8 +232,8 @@ bool LooksBinary(std::string_view data) {
 
 void SortFindings(std::vector<Finding>& findings) {
   auto before = [](const Finding& a, const Finding& b) {
-    return std::tie(a.path, a.line, a.column, a.rule_id) <
-           std::tie(b.path, b.line, b.column, b.rule_id);
+    return std::tie(a.path, a.line, a.column, a.rule_id()) <
+           std::tie(b.path, b.line, b.column, b.rule_id());
   };
   // Usually in order already (one file, or files that finished in order).
   SortMovingOnce(findings, before);

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "scan/rules.h"
+
 namespace keyhold::scan {
 
 enum class FindingKind {
@@ -19,13 +21,14 @@ enum class FindingKind {
 
 struct Finding {
   FindingKind kind = FindingKind::kRule;
-  std::string rule_id;  // "keyhold-key" for keyhold keys
-  std::string description;
-  std::string severity = "high";  // critical, high, medium, low or info
-  std::string revoke_url;         // the provider's page for revoking it; empty if none is known
-  std::string path;               // as given on the command line, or the path in the repository
-  int64_t line = 0;               // 1-based
-  int64_t column = 0;             // 1-based, in bytes
+  // The rule that found it: one of the Scanner's rules, or KeyholdKeyRule() for keyhold keys. Not
+  // owned: the rule set outlives the findings of a scan. A file dense with secrets yields hundreds
+  // of thousands of findings, and copying each one's rule id, description and revocation page
+  // cost more than finding it. Null reads as a rule with no id and the default severity.
+  const Rule* rule = nullptr;
+  std::string path;    // as given on the command line, or the path in the repository
+  int64_t line = 0;    // 1-based
+  int64_t column = 0;  // 1-based, in bytes
   int64_t end_line = 0;
   std::string secret;       // in memory only: never printed, logged or stored
   std::string fingerprint;  // hex SHA-256 of the secret, truncated to 128 bits
@@ -45,6 +48,18 @@ struct Finding {
 
   // The secret with all but its first few characters hidden ("ghp_…(40)").
   std::string Masked() const;
+
+  // The rule's: "keyhold-key" for keyhold keys.
+  const std::string& rule_id() const { return rule_or_default().id; }
+  // The rule's; "file matched by path rule" for a path rule that has none.
+  const std::string& description() const;
+  // critical, high, medium, low or info.
+  const std::string& severity() const { return rule_or_default().severity; }
+  // The provider's page for revoking it; empty if none is known.
+  const std::string& revoke_url() const { return rule_or_default().revoke_url; }
+
+ private:
+  const Rule& rule_or_default() const;
 };
 
 // Sorts `findings` by `before`, stably, moving each finding once: a finding is large, and a file

@@ -217,13 +217,14 @@ StatusOr<std::vector<Finding>> ScanBlobs(const Scanner& scanner, const std::stri
   }
   // A secret that stays in a file across several versions is reported once, for the oldest.
   std::stable_sort(found.begin(), found.end(), [&](const Finding& a, const Finding& b) {
-    return std::tie(a.rule_id, a.path, a.fingerprint) < std::tie(b.rule_id, b.path, b.fingerprint);
+    return std::tie(a.rule_id(), a.path, a.fingerprint) <
+           std::tie(b.rule_id(), b.path, b.fingerprint);
   });
   std::vector<Finding> unique;
   std::map<std::string, size_t> commit_rank;
   for (size_t i = 0; i < commits.size(); ++i) commit_rank[commits[i].id] = i;
   for (Finding& f : found) {
-    if (!unique.empty() && unique.back().rule_id == f.rule_id && unique.back().path == f.path &&
+    if (!unique.empty() && unique.back().rule_id() == f.rule_id() && unique.back().path == f.path &&
         unique.back().fingerprint == f.fingerprint) {
       if (commit_rank[f.commit] < commit_rank[unique.back().commit]) unique.back() = std::move(f);
       continue;

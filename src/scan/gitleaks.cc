@@ -128,12 +128,12 @@ GitleaksIgnore GitleaksIgnore::Parse(const std::string& text, const std::string&
 }
 
 std::string GitleaksFingerprint(const Finding& f) {
-  std::string tail = StripDotSlash(f.path) + ":" + f.rule_id + ":" + std::to_string(f.line);
+  std::string tail = StripDotSlash(f.path) + ":" + f.rule_id() + ":" + std::to_string(f.line);
   return f.commit.empty() ? tail : f.commit + ":" + tail;
 }
 
 bool GitleaksIgnore::Ignores(const Finding& f) const {
-  std::string tail = StripDotSlash(f.path) + ":" + f.rule_id + ":" + std::to_string(f.line);
+  std::string tail = StripDotSlash(f.path) + ":" + f.rule_id() + ":" + std::to_string(f.line);
   return entries_.count(tail) > 0 || (!f.commit.empty() && entries_.count(f.commit + ":" + tail));
 }
 
@@ -156,8 +156,8 @@ std::string RenderGitleaksJson(const std::vector<Finding>& findings) {
   nlohmann::json arr = nlohmann::json::array();
   for (const Finding& f : findings) {
     int64_t end_column = f.column + static_cast<int64_t>(f.secret.size()) - 1;
-    arr.push_back({{"RuleID", f.rule_id},
-                   {"Description", f.description},
+    arr.push_back({{"RuleID", f.rule_id()},
+                   {"Description", f.description()},
                    {"StartLine", f.line},
                    {"EndLine", std::max(f.line, f.end_line)},
                    {"StartColumn", f.column},
@@ -172,7 +172,7 @@ std::string RenderGitleaksJson(const std::vector<Finding>& findings) {
                    {"Email", f.email},
                    {"Date", f.date},
                    {"Message", ""},
-                   {"Tags", nlohmann::json::array({f.severity})},
+                   {"Tags", nlohmann::json::array({f.severity()})},
                    {"Fingerprint", GitleaksFingerprint(f)}});
   }
   return arr.dump(1) + "\n";

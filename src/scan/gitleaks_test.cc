@@ -2,15 +2,25 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 namespace keyhold::scan {
 namespace {
 
-Finding Make(std::string path, std::string rule, int64_t line, std::string commit = "") {
+// Findings refer to their rule, which outlives them: these live until the tests end.
+const Rule& RuleNamed(const std::string& id, const std::string& description = "") {
+  static std::map<std::pair<std::string, std::string>, Rule> rules;
+  Rule& r = rules[{id, description}];
+  r.id = id;
+  r.description = description;
+  return r;
+}
+
+Finding Make(std::string path, const std::string& rule, int64_t line, std::string commit = "") {
   Finding f;
   f.path = std::move(path);
-  f.rule_id = std::move(rule);
+  f.rule = &RuleNamed(rule);
   f.line = line;
   f.end_line = line;
   f.column = 7;
@@ -57,7 +67,7 @@ TEST(GitleaksIgnore, MalformedLinesAreSkippedWithAWarningNamingFileAndLine) {
 
 TEST(GitleaksReport, HasGitleaksFieldsAndNoSecret) {
   Finding f = Make("src/app.py", "github-pat", 4, "abc123");
-  f.description = "GitHub personal access token";
+  f.rule = &RuleNamed("github-pat", "GitHub personal access token");
   f.author = "Ann";
   auto j = nlohmann::json::parse(RenderGitleaksJson({f}));
   ASSERT_EQ(j.size(), 1u);

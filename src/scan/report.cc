@@ -15,10 +15,10 @@ const char* KindName(FindingKind k) {
 }
 
 json FindingJson(const Finding& f) {
-  json j = {{"ruleId", f.rule_id},
+  json j = {{"ruleId", f.rule_id()},
             {"kind", KindName(f.kind)},
-            {"description", f.description},
-            {"severity", f.severity},
+            {"description", f.description()},
+            {"severity", f.severity()},
             {"path", f.path},
             {"line", f.line},
             {"endLine", f.end_line},
@@ -26,7 +26,7 @@ json FindingJson(const Finding& f) {
             {"secretMasked", f.Masked()},
             {"fingerprint", f.fingerprint},
             {"entropy", std::round(f.entropy * 100) / 100}};
-  if (!f.revoke_url.empty()) j["revokeUrl"] = f.revoke_url;
+  if (!f.revoke_url().empty()) j["revokeUrl"] = f.revoke_url();
   if (f.kind == FindingKind::kKeyholdKey) {
     j["keyPrefix"] = f.key_prefix;
     j["keyStart"] = f.key_start;
@@ -97,8 +97,8 @@ std::string RenderText(const std::vector<Finding>& findings) {
   // would otherwise be copied each time a stream's buffer grew.
   size_t size = 0;
   for (const Finding& f : findings) {
-    size += f.path.size() + f.rule_id.size() + f.severity.size() + f.description.size() +
-            f.fingerprint.size() + f.revoke_url.size() + f.commit.size() + f.author.size() +
+    size += f.path.size() + f.rule_id().size() + f.severity().size() + f.description().size() +
+            f.fingerprint.size() + f.revoke_url().size() + f.commit.size() + f.author.size() +
             f.email.size() + f.date.size() + 160;
   }
   std::string out;
@@ -107,7 +107,7 @@ std::string RenderText(const std::vector<Finding>& findings) {
     out += f.path;
     if (f.line == 0) {  // a path rule: the file itself
       out += ": ";
-      out += f.rule_id;
+      out += f.rule_id();
       out += "  (the file)";
     } else {
       out += ':';
@@ -115,9 +115,9 @@ std::string RenderText(const std::vector<Finding>& findings) {
       out += ':';
       out += std::to_string(f.column);
       out += ": ";
-      out += f.rule_id;
+      out += f.rule_id();
       out += " [";
-      out += f.severity;
+      out += f.severity();
       out += "]  ";
       out += f.Masked();
     }
@@ -133,13 +133,13 @@ std::string RenderText(const std::vector<Finding>& findings) {
       out += ")";
     }
     out += "\n    ";
-    out += f.description;
+    out += f.description();
     out += "  [fingerprint ";
     out += f.fingerprint;
     out += "]\n";
-    if (!f.revoke_url.empty()) {
+    if (!f.revoke_url().empty()) {
       out += "    revoke it: ";
-      out += f.revoke_url;
+      out += f.revoke_url();
       out += "\n";
     }
     if (!f.leak_action.empty()) {
@@ -173,26 +173,28 @@ std::string RenderSarif(const std::vector<Finding>& findings, const std::vector<
     if (!revoke_url.empty()) rule["helpUri"] = revoke_url;
     driver_rules.push_back(rule);
   };
-  add_rule("keyhold-key", "keyhold API key (confirmed by its check characters)", "critical", "");
+  const Rule& key_rule = KeyholdKeyRule();
+  add_rule(key_rule.id, key_rule.description, key_rule.severity, key_rule.revoke_url);
   for (const Rule& r : rules) add_rule(r.id, r.description, r.severity, r.revoke_url);
   json results = json::array();
   for (const Finding& f : findings) {
-    if (!index.count(f.rule_id)) add_rule(f.rule_id, f.description, f.severity, f.revoke_url);
+    if (!index.count(f.rule_id()))
+      add_rule(f.rule_id(), f.description(), f.severity(), f.revoke_url());
     json region = {{"startLine", std::max<int64_t>(1, f.line)},
                    {"startColumn", std::max<int64_t>(1, f.column)},
                    {"endLine", std::max<int64_t>(1, std::max(f.line, f.end_line))}};
     json result = {
-        {"ruleId", f.rule_id},
-        {"ruleIndex", index[f.rule_id]},
-        {"level", SarifLevel(f.severity)},
+        {"ruleId", f.rule_id()},
+        {"ruleIndex", index[f.rule_id()]},
+        {"level", SarifLevel(f.severity())},
         {"message",
-         {{"text", f.description + ": " + f.Masked() +
-                       (f.revoke_url.empty() ? "" : " (revoke it: " + f.revoke_url + ")")}}},
+         {{"text", f.description() + ": " + f.Masked() +
+                       (f.revoke_url().empty() ? "" : " (revoke it: " + f.revoke_url() + ")")}}},
         {"locations",
          json::array({{{"physicalLocation",
                         {{"artifactLocation", {{"uri", UriOf(f.path)}}}, {"region", region}}}}})},
         {"partialFingerprints", {{"secretFingerprint/v1", f.fingerprint}}}};
-    json props = {{"severity", f.severity}};
+    json props = {{"severity", f.severity()}};
     if (!f.commit.empty()) {
       props["commit"] = f.commit;
       props["author"] = f.author;
@@ -239,7 +241,7 @@ StatusOr<std::set<BaselineKey>> ReadBaseline(const std::string& file) {
 
 Status WriteBaseline(const std::string& file, const std::vector<Finding>& findings) {
   std::set<BaselineKey> keys;
-  for (const Finding& f : findings) keys.emplace(f.rule_id, f.path, f.fingerprint);
+  for (const Finding& f : findings) keys.emplace(f.rule_id(), f.path, f.fingerprint);
   json arr = json::array();
   for (const auto& [rule, path, fp] : keys) {
     arr.push_back({{"rule", rule}, {"path", path}, {"fingerprint", fp}});
@@ -254,7 +256,7 @@ Status WriteBaseline(const std::string& file, const std::vector<Finding>& findin
 size_t ApplyBaseline(const std::set<BaselineKey>& baseline, std::vector<Finding>& findings) {
   size_t before = findings.size();
   std::erase_if(findings, [&](const Finding& f) {
-    return baseline.count({f.rule_id, f.path, f.fingerprint}) > 0;
+    return baseline.count({f.rule_id(), f.path, f.fingerprint}) > 0;
   });
   return before - findings.size();
 }

@@ -114,6 +114,10 @@ RuleSet MakeBuiltinRules();
 const RuleSet& BuiltinRules();
 std::string_view BuiltinRulesToml();
 
+// The rule keyhold keys are reported under ("keyhold-key", critical). It is in no rule set: the
+// scanner finds keyhold keys by their check characters, not by a regex.
+const Rule& KeyholdKeyRule();
+
 // Loads `file` if given (honouring its [extend] section), else the built-in rules.
 // Errors: kNotFound if the file cannot be read; whatever ParseRules returns.
 StatusOr<RuleSet> LoadRules(const std::optional<std::string>& file);

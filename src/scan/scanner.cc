@@ -245,14 +245,15 @@ int OnHit(unsigned id, unsigned long long /*from*/, unsigned long long to, unsig
 // generic: a rule that names the token's issuer says more about the same text.
 int Rank(const Finding& f) {
   if (f.kind == FindingKind::kKeyholdKey) return 0;
-  return f.rule_id.starts_with("generic") || f.rule_id == "jwt" ? 2 : 1;
+  const std::string& id = f.rule_id();
+  return id.starts_with("generic") || id == "jwt" ? 2 : 1;
 }
 
 // One secret, one finding: where findings overlap (their `column` holds the secret's offset),
 // the best-ranked one stays.
 void DropOverlaps(std::vector<Finding>& found) {
   auto before = [](const Finding& a, const Finding& b) {
-    return std::tie(a.column, a.rule_id) < std::tie(b.column, b.rule_id);
+    return std::tie(a.column, a.rule_id()) < std::tie(b.column, b.rule_id());
   };
   SortMovingOnce(found, before);
   // Compacted in place: a file dense with secrets holds hundreds of thousands of findings, and a
@@ -279,6 +280,17 @@ void DropOverlaps(std::vector<Finding>& found) {
 
 }  // namespace
 
+const Rule& Finding::rule_or_default() const {
+  static const Rule kNone;
+  return rule ? *rule : kNone;
+}
+
+const std::string& Finding::description() const {
+  static const std::string kPathRule = "file matched by path rule";
+  const Rule& r = rule_or_default();
+  return r.description.empty() && !r.regex && r.path ? kPathRule : r.description;
+}
+
 std::string Finding::Masked() const {
   if (kind == FindingKind::kKeyholdKey) return key_start + "…";
   size_t shown = std::min<size_t>(4, secret.size() / 4);
@@ -302,6 +314,7 @@ StatusOr<std::unique_ptr<Scanner>> Scanner::Create(RuleSet rules, std::string ca
   std::unique_ptr<Scanner> s(new Scanner());
   s->rules_ = std::move(rules);
   s->cache_dir_ = std::move(cache_dir);
+  s->relaxed_ = std::make_unique<Relaxed[]>(s->rules_.rules.size());
   KH_RETURN_IF_ERROR(s->Compile());
   return s;
 }
@@ -417,6 +430,12 @@ Status Scanner::Compile() {
   }
 }
 
+const RelaxedRegex* Scanner::RelaxedFor(const Rule& rule) const {
+  Relaxed& r = relaxed_[static_cast<size_t>(&rule - rules_.rules.data())];
+  std::call_once(r.once, [&] { r.regex = RelaxedRegex::For(rule.regex_text, rule.regex->get()); });
+  return r.regex ? &*r.regex : nullptr;
+}
+
 Scanner::Scratch Scanner::NewScratch() const {
   Scratch s;
   if (db_ && hs_alloc_scratch(db_, &s.hs_) != HS_SUCCESS) std::abort();  // out of memory
@@ -432,10 +451,7 @@ std::vector<Finding> Scanner::PathFindings(const ScanContext& ctx) const {
     if (std::any_of(rule.allowlists.begin(), rule.allowlists.end(), allowed)) continue;
     if (std::any_of(rules_.allowlists.begin(), rules_.allowlists.end(), allowed)) continue;
     Finding f;
-    f.rule_id = rule.id;
-    f.description = rule.description.empty() ? "file matched by path rule" : rule.description;
-    f.severity = rule.severity;
-    f.revoke_url = rule.revoke_url;
+    f.rule = &rule;
     f.path = std::string(ctx.path);
     f.secret = std::string(ctx.path);  // the file is the finding; its path is no secret
     f.fingerprint = Fingerprint(f.secret);
@@ -569,7 +585,23 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
             [](const Window& a, const Window& b) { return a.begin < b.begin; });
   const RE2& regex = rule.regex->get();
   const int groups = regex.NumberOfCapturingGroups();
+  // Only the groups the secret is taken from: RE2 finds a match's span with its DFAs, then runs a
+  // capturing engine over the span alone, and that engine (the NFA, for a program over 512
+  // instructions such as the generic rule's) costs more with each group it tracks; with no group
+  // asked for it does not run at all.
+  const int wanted = rule.secret_group > 0 ? rule.secret_group + 1 : groups + 1;
   std::vector<re2::StringPiece> g(static_cast<size_t>(groups) + 1);
+  // The match's span alone is cheap (RE2's DFAs); where the rule's regex is large, its groups
+  // come from the relaxed regex when that can say (relaxed_regex.h), else from RE2 as before.
+  const RelaxedRegex* relaxed = wanted > 1 ? RelaxedFor(rule) : nullptr;
+  auto next_match = [&](re2::StringPiece text, size_t from, size_t to) {
+    if (relaxed == nullptr) {
+      return regex.Match(text, from, to, RE2::UNANCHORED, g.data(), wanted);
+    }
+    if (!regex.Match(text, from, to, RE2::UNANCHORED, g.data(), 1)) return false;
+    return relaxed->Groups(text, g[0], g.data(), wanted) ||
+           regex.Match(text, from, to, RE2::UNANCHORED, g.data(), wanted);
+  };
   std::unordered_set<size_t> seen;
   std::vector<Window> merged;
   for (const Window& w : windows) {
@@ -587,7 +619,7 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
     const size_t end = w.end;
     re2::StringPiece text(data.data(), w.context_end);
     size_t pos = w.begin;
-    while (pos < end && regex.Match(text, pos, end, RE2::UNANCHORED, g.data(), groups + 1)) {
+    while (pos < end && next_match(text, pos, end)) {
       size_t m_begin = static_cast<size_t>(g[0].data() - data.data());
       size_t m_end = m_begin + g[0].size();
       pos = m_end > m_begin ? m_end : m_begin + 1;
@@ -618,10 +650,7 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       if (std::any_of(rules_.allowlists.begin(), rules_.allowlists.end(), allowed)) continue;
       Finding f;
       f.kind = FindingKind::kRule;
-      f.rule_id = rule.id;
-      f.description = rule.description;
-      f.severity = rule.severity;
-      f.revoke_url = rule.revoke_url;
+      f.rule = &rule;
       f.secret = std::string(secret_view);
       f.entropy = entropy;
       f.column = static_cast<int64_t>(s_begin);
@@ -729,9 +758,7 @@ void Scanner::ConfirmKeyholdToken(std::string_view data, size_t begin, size_t en
     if (parsed.ok()) {
       Finding f;
       f.kind = FindingKind::kKeyholdKey;
-      f.rule_id = "keyhold-key";
-      f.description = "keyhold API key (confirmed by its check characters)";
-      f.severity = "critical";
+      f.rule = &KeyholdKeyRule();
       f.secret = std::string(candidate);
       f.key_prefix = std::string(parsed->prefix);
       f.key_start = KeyStart(candidate);

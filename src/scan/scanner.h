@@ -15,12 +15,15 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/status.h"
 #include "scan/finding.h"
+#include "scan/relaxed_regex.h"
 #include "scan/rules.h"
 
 struct hs_database;
@@ -70,13 +73,15 @@ class Scanner {
 
   // Every secret in `data`, in order of position, with path and line set. Lines carrying
   // `keyhold:allow` are skipped. Callers check PathAllowlisted() first, before reading the file.
+  // The findings refer to this Scanner's rules (Finding::rule): they must not outlive it.
   std::vector<Finding> Scan(std::string_view data, const ScanContext& ctx, Scratch& scratch) const;
 
   // True if a global allowlist excludes `path` entirely (checked before reading a file).
   bool PathAllowlisted(std::string_view path) const;
 
   // Findings of path rules (rules with a path and no regex) for the file at ctx.path, whatever
-  // its content; line and column are 0: the whole file. Checked before reading it.
+  // its content; line and column are 0: the whole file. Checked before reading it. They refer to
+  // this Scanner's rules, as Scan's do.
   std::vector<Finding> PathFindings(const ScanContext& ctx) const;
 
   const RuleSet& rules() const { return rules_; }
@@ -103,6 +108,13 @@ class Scanner {
   std::vector<uint32_t> regex_rules_;                 // pattern id - first regex id -> rule
   std::vector<uint32_t> full_scan_rules_;             // rules the database cannot prefilter
   std::vector<uint32_t> path_rules_;                  // rules without a regex
+  // Per rule, built on its first match that needs groups (relaxed_regex.h).
+  struct Relaxed {
+    std::once_flag once;
+    std::optional<RelaxedRegex> regex;
+  };
+  const RelaxedRegex* RelaxedFor(const Rule& rule) const;
+  std::unique_ptr<Relaxed[]> relaxed_;
   hs_database* db_ = nullptr;
   std::unique_ptr<const RE2> skip_paths_;  // null: no path is excluded outright
   std::string cache_dir_;

@@ -32,7 +32,7 @@ class ScannerTest : public ::testing::Test {
   }
   std::vector<std::string> Rules(const std::vector<Finding>& found) {
     std::vector<std::string> ids;
-    for (const Finding& f : found) ids.push_back(f.rule_id);
+    for (const Finding& f : found) ids.push_back(f.rule_id());
     return ids;
   }
 
@@ -80,7 +80,7 @@ TEST_F(ScannerTest, ProviderCredentials) {
 TEST_F(ScannerTest, PrivateKeysSpanLines) {
   auto found = Scan("x = 1\n" + testing::FakePem("PRIVATE KEY", 10));
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].rule_id, "private-key-pkcs8");
+  EXPECT_EQ(found[0].rule_id(), "private-key-pkcs8");
   EXPECT_EQ(found[0].line, 2);
   EXPECT_EQ(found[0].end_line, 13);
 }
@@ -332,7 +332,7 @@ TEST(ScannerPrefilter, BuiltinRulesFindTheSameWithoutTheirPrefilters) {
   auto key = [](const std::vector<Finding>& found) {
     std::vector<std::string> out;
     for (const Finding& f : found) {
-      out.push_back(f.rule_id + "@" + std::to_string(f.line) + ":" + std::to_string(f.column) +
+      out.push_back(f.rule_id() + "@" + std::to_string(f.line) + ":" + std::to_string(f.column) +
                     "=" + f.secret);
     }
     return out;
@@ -358,10 +358,71 @@ TEST(ScannerPathRules, ReportTheFileWhateverItHolds) {
   ASSERT_TRUE(s.ok()) << s.status().message();
   auto found = (*s)->PathFindings({.path = "certs/server.p12"});
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].rule_id, "keystore");
+  EXPECT_EQ(found[0].rule_id(), "keystore");
   EXPECT_EQ(found[0].line, 0);
   EXPECT_TRUE((*s)->PathFindings({.path = "test/fixture.p12"}).empty());
   EXPECT_TRUE((*s)->PathFindings({.path = "certs/server.pem"}).empty());
+}
+
+// Findings carry no copy of their rule's fields: they point at the scanner's rule (or at the
+// keyhold-key rule) and read its id, description, severity and revocation page through it.
+TEST(ScannerFindings, ReferToTheRuleThatFoundThem) {
+  auto set = ParseRules(
+      "[[rules]]\nid = \"acme\"\ndescription = \"Acme token\"\nregex = '''acme_([a-z0-9]{20})'''\n"
+      "secretGroup = 1\nseverity = \"low\"\nrevoke = \"https://acme.test/revoke\"\n"
+      "[[rules]]\nid = \"bare-path\"\npath = '''\\.secretfile$'''\n",
+      "r.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto s = Scanner::Create(std::move(set).value());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  Scanner::Scratch scratch = (*s)->NewScratch();
+  testing::FakeEnv env;
+  const std::string key = GenerateKey(env, "sk", 16);
+  auto found =
+      (*s)->Scan("t = acme_abcdefghij0123456789\nk = " + key + "\n", {.path = "f"}, scratch);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].rule, &(*s)->rules().rules[0]);
+  EXPECT_EQ(found[0].rule_id(), "acme");
+  EXPECT_EQ(found[0].description(), "Acme token");
+  EXPECT_EQ(found[0].severity(), "low");
+  EXPECT_EQ(found[0].revoke_url(), "https://acme.test/revoke");
+  EXPECT_EQ(found[1].rule, &KeyholdKeyRule());
+  EXPECT_EQ(found[1].rule_id(), "keyhold-key");
+  EXPECT_EQ(found[1].description(), "keyhold API key (confirmed by its check characters)");
+  EXPECT_EQ(found[1].severity(), "critical");
+  EXPECT_EQ(found[1].revoke_url(), "");
+
+  // A path rule without a description is reported as what it is.
+  auto path = (*s)->PathFindings({.path = "x.secretfile"});
+  ASSERT_EQ(path.size(), 1u);
+  EXPECT_EQ(path[0].rule, &(*s)->rules().rules[1]);
+  EXPECT_EQ(path[0].description(), "file matched by path rule");
+  EXPECT_EQ(path[0].severity(), "high");
+
+  const Finding unset;
+  EXPECT_EQ(unset.rule_id(), "");
+  EXPECT_EQ(unset.description(), "");
+  EXPECT_EQ(unset.severity(), "high");
+}
+
+// The regex is asked only for the groups up to the secret's; those it gives are the same.
+TEST(ScannerFindings, SecretGroupAmongOtherGroups) {
+  auto set = ParseRules(
+      "[[rules]]\nid = \"second\"\nregex = '''(ab)_(tok_[a-z0-9]{12})_(x+)'''\nsecretGroup = 2\n"
+      "[[rules]]\nid = \"first-non-empty\"\nregex = '''(?:zz()|zz(q)?)(key_[a-z0-9]{12})'''\n",
+      "r.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto s = Scanner::Create(std::move(set).value());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  Scanner::Scratch scratch = (*s)->NewScratch();
+  auto found =
+      (*s)->Scan("v = ab_tok_a1b2c3d4e5f6_xxx\nw = zzkey_0a1b2c3d4e5f\n", {.path = "f"}, scratch);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].rule_id(), "second");
+  EXPECT_EQ(found[0].secret, "tok_a1b2c3d4e5f6");
+  EXPECT_EQ(found[0].column, 8);
+  EXPECT_EQ(found[1].rule_id(), "first-non-empty");
+  EXPECT_EQ(found[1].secret, "key_0a1b2c3d4e5f");
 }
 
 TEST(ScannerInput, InvalidUtf8AroundASecret) {
@@ -372,7 +433,7 @@ TEST(ScannerInput, InvalidUtf8AroundASecret) {
       "\xff\xfe\xc3 token " + testing::FakeSecret("sk_live_", 24) + " \xe2\x82\n\xc0\xaf";
   auto found = (*s)->Scan(text, {.path = "f"}, scratch);
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].rule_id, "stripe-secret-key");
+  EXPECT_EQ(found[0].rule_id(), "stripe-secret-key");
   EXPECT_EQ(found[0].column, 11);
 }
 
@@ -466,7 +527,7 @@ TEST(ScannerDatabaseCache, ReusedWhenTheRulesAreTheSameAndIgnoredWhenDamaged) {
     std::vector<std::string> ids;
     for (const Finding& f :
          (*s)->Scan("x = tok_abc9\ny = acme_0123456789abcdef\n", {.path = "f"}, scratch)) {
-      ids.push_back(f.rule_id);
+      ids.push_back(f.rule_id());
     }
     return ids;
   };
