@@ -288,9 +288,79 @@ HttpResponse BadRequest(const std::string& request_id, const std::vector<FieldEr
 
 // --- request framing ----------------------------------------------------------------------
 
+namespace {
+
+// The common request body, a flat object of plain strings (`{"key":"sk_..."}`), parsed without
+// the general parser: true and `*out` set if `text` is one, with every name and value printable
+// ASCII without escapes; false, `*out` untouched, for anything else, which the general parser
+// then reads (it gives the same answer for what this accepts, and its own errors for the rest).
+bool ParsePlainStringObject(std::string_view text, json* out, bool* duplicate) {
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < text.size() &&
+           (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) {
+      ++i;
+    }
+  };
+  auto plain_string = [&](std::string_view* s) {
+    if (i >= text.size() || text[i] != '"') return false;
+    const size_t start = ++i;
+    while (i < text.size() && text[i] != '"') {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if (c < 0x20 || c > 0x7e || c == '\\') return false;
+      ++i;
+    }
+    if (i >= text.size()) return false;
+    *s = text.substr(start, i - start);
+    ++i;  // the closing quote
+    return true;
+  };
+  skip_space();
+  if (i >= text.size() || text[i] != '{') return false;
+  ++i;
+  json object(json::value_t::object);
+  skip_space();
+  if (i < text.size() && text[i] == '}') {
+    ++i;
+  } else {
+    while (true) {
+      std::string_view name, value;
+      skip_space();
+      if (!plain_string(&name)) return false;
+      skip_space();
+      if (i >= text.size() || text[i] != ':') return false;
+      ++i;
+      skip_space();
+      if (!plain_string(&value)) return false;
+      if (!object.emplace(std::string(name), std::string(value)).second) {
+        *duplicate = true;
+        *out = json(json::value_t::discarded);
+        return true;
+      }
+      skip_space();
+      if (i < text.size() && text[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (i < text.size() && text[i] == '}') {
+        ++i;
+        break;
+      }
+      return false;
+    }
+  }
+  skip_space();
+  if (i != text.size()) return false;
+  *out = std::move(object);
+  return true;
+}
+
+}  // namespace
+
 json ParseJsonStrict(std::string_view text, bool* duplicate) {
-  std::vector<std::set<std::string, std::less<>>> open_objects;
   *duplicate = false;
+  if (json plain; ParsePlainStringObject(text, &plain, duplicate)) return plain;
+  std::vector<std::set<std::string, std::less<>>> open_objects;
   auto watch = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
     if (event == json::parse_event_t::object_start) {
       open_objects.emplace_back();

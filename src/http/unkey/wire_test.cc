@@ -4,6 +4,9 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <random>
+#include <set>
+
 #include "http/auth.h"
 
 namespace keyhold::http::unkey {
@@ -121,6 +124,85 @@ TEST(ParseJsonStrict, RefusesAKeyNamedTwiceInOneObject) {
   EXPECT_FALSE(dup);
   EXPECT_TRUE(ParseJsonStrict(R"({"a":1)", &dup).is_discarded()) << "malformed";
   EXPECT_FALSE(dup);
+}
+
+// What the general parser makes of `text`, duplicate names refused: the reference for the path
+// that reads flat objects of plain strings without it.
+json ReferenceParse(std::string_view text, bool* duplicate) {
+  std::vector<std::set<std::string>> open;
+  *duplicate = false;
+  auto watch = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) open.emplace_back();
+    if (event == json::parse_event_t::object_end && !open.empty()) open.pop_back();
+    if (event == json::parse_event_t::key && !open.empty() &&
+        !open.back().insert(parsed.get<std::string>()).second) {
+      *duplicate = true;
+    }
+    return true;
+  };
+  json v = json::parse(text, watch, /*allow_exceptions=*/false);
+  return *duplicate ? json(json::value_t::discarded) : v;
+}
+
+TEST(ParseJsonStrict, PlainStringObjectsReadAsTheGeneralParserReadsThem) {
+  // Pieces of JSON, valid and not: names, plain and escaped strings, non-ASCII, control
+  // characters, numbers, nesting, every kind of white space, stray punctuation.
+  const std::vector<std::string> pieces = {"{",
+                                           "}",
+                                           "\"key\"",
+                                           "\"sk_1AbC\"",
+                                           "\"a b\"",
+                                           "\"\"",
+                                           ":",
+                                           ",",
+                                           " ",
+                                           "\t",
+                                           "\n",
+                                           "\r",
+                                           "\"x\\\"y\"",
+                                           "\"\\u0041\"",
+                                           "\"\xc3\xa9\"",
+                                           "\"\xff\"",
+                                           std::string("\"a\x01\""),
+                                           "1",
+                                           "[",
+                                           "]",
+                                           "\"tags\"",
+                                           "null",
+                                           "\"~!@#$%^&*()\"",
+                                           "\v",
+                                           "\"open"};
+  std::mt19937 rng(7);
+  int plain = 0;
+  for (int n = 0; n < 200000; ++n) {
+    std::string text;
+    if (n % 2 == 0) {
+      // Well-formed flat objects, some with a name twice.
+      text = "{";
+      const int fields = static_cast<int>(rng() % 4);
+      for (int f = 0; f < fields; ++f) {
+        if (f > 0) text += pieces[7 + rng() % 5];  // "," or white space (some malformed)
+        text += pieces[2 + rng() % 4] + pieces[8 + rng() % 4] + ":" + pieces[2 + rng() % 20];
+      }
+      text += rng() % 8 == 0 ? pieces[rng() % pieces.size()] : "}";
+      if (rng() % 4 == 0) text += pieces[8 + rng() % 4];
+    } else {
+      for (int k = 1 + static_cast<int>(rng() % 12); k > 0; --k) {
+        text += pieces[rng() % pieces.size()];
+      }
+    }
+    bool dup_fast = false;
+    bool dup_ref = false;
+    json fast = ParseJsonStrict(text, &dup_fast);
+    json ref = ReferenceParse(text, &dup_ref);
+    ASSERT_EQ(dup_fast, dup_ref) << text;
+    ASSERT_EQ(fast.is_discarded(), ref.is_discarded()) << text;
+    if (!ref.is_discarded()) {
+      ASSERT_EQ(fast, ref) << text;
+      plain += ref.is_object() ? 1 : 0;
+    }
+  }
+  EXPECT_GT(plain, 10000) << "the generator must reach the objects it is about";
 }
 
 }  // namespace
