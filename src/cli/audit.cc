@@ -530,8 +530,8 @@ void AddAudit(CLI::App& app, int& code) {
       "send to syslog as RFC 5424 datagrams at unix:/PATH (a datagram socket) or "
       "udp:HOST:PORT instead of the local syslog (implies --syslog; a host name is "
       "resolved once, at start); MSGID is the entry's action; a line not sent stops "
-      "the export with exit 3, naming it and how to resume (over UDP, a refusal is "
-      "noticed on the next send: the line before it is the one named)");
+      "the export with exit 3, naming it and how to resume (over UDP, the refused line, "
+      "though the send after it is the one told)");
   // An empty address (an unset variable) must not quietly export to stdout instead.
   syslog_addr->check(
       [](const std::string& v) {
