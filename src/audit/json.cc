@@ -25,6 +25,16 @@ nlohmann::json EntryJson(const AuditEntry& e) {
           {"hash", crypto::HexEncode(e.hash)}};
 }
 
+std::string EntryLine(const AuditEntry& entry) {
+  nlohmann::json j = EntryJson(entry);
+  j["type"] = "event";
+  return DumpLenient(j);
+}
+
+std::string DumpLenient(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 nlohmann::json ReportJson(const ChainReport& r) {
   using nlohmann::json;
   json first_bad = nullptr;

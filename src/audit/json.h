@@ -17,6 +17,15 @@ namespace keyhold::audit {
 // `details` is the stored JSON object, or the stored text as a string if it is not one.
 nlohmann::json EntryJson(const AuditEntry& entry);
 
+// The line `keyhold audit export` writes for `entry`: EntryJson with "type":"event", on one line.
+// Never throws: a byte that is not UTF-8 (in any field) is written as U+FFFD, so one bad entry
+// cannot stop an export. The entry's hash is over the stored bytes, so such a line does not
+// re-check; the log itself (`audit verify`) still does.
+std::string EntryLine(const AuditEntry& entry);
+
+// `j` on one line, a byte that is not UTF-8 written as U+FFFD rather than thrown on.
+std::string DumpLenient(const nlohmann::json& j);
+
 // {"valid":bool,"entries":N,"checkpoints":N,"head":"<hex>","signer":"<hex>"|null,
 //  "firstBad":{"seq":N,"reason":"…"}|null}
 nlohmann::json ReportJson(const ChainReport& report);

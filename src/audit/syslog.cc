@@ -1,6 +1,7 @@
 #include "audit/syslog.h"
 
 #include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -30,10 +31,6 @@ std::string HeaderField(std::string_view text, size_t max) {
 
 Status SystemError(const std::string& what) {
   return Unavailable(what + ": " + std::strerror(errno));
-}
-
-std::string Dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // The stub of an entry whose whole line is `full_bytes` long: what a SIEM needs to see that the
@@ -114,10 +111,7 @@ std::string SyslogMessage(int facility, int severity, int64_t time_ms, std::stri
 }
 
 std::string FitEntryLine(const AuditEntry& entry, size_t max_bytes) {
-  using nlohmann::json;
-  json whole = EntryJson(entry);
-  whole["type"] = "event";
-  std::string line = Dump(whole);
+  std::string line = EntryLine(entry);
   if (line.size() <= max_bytes) return line;
   AuditEntry stub = entry;
   // Cut the longest text first: a long target or actor is rarer than long details, but a stub
@@ -125,7 +119,7 @@ std::string FitEntryLine(const AuditEntry& entry, size_t max_bytes) {
   std::array<std::string*, 5> cuttable = {&stub.target, &stub.actor, &stub.request_id, &stub.action,
                                           &stub.client_ip};
   for (;;) {
-    std::string out = Dump(StubJson(stub, line.size()));
+    std::string out = DumpLenient(StubJson(stub, line.size()));
     std::string* longest = *std::max_element(
         cuttable.begin(), cuttable.end(),
         [](const std::string* a, const std::string* b) { return a->size() < b->size(); });
@@ -133,6 +127,13 @@ std::string FitEntryLine(const AuditEntry& entry, size_t max_bytes) {
     size_t over = out.size() - max_bytes;
     CutAtCharBoundary(*longest, longest->size() > over ? longest->size() - over : 0);
   }
+}
+
+size_t LocalSyslogMsgBudget(size_t max_bytes, std::string_view ident, int64_t pid) {
+  // glibc's header: "<PRI>" (at most 5), the 15-character BSD timestamp and a space, then
+  // "IDENT[PID]: ".
+  size_t header = 5 + 16 + ident.size() + 1 + std::to_string(pid).size() + 3;
+  return header < max_bytes ? max_bytes - header : 0;
 }
 
 namespace {
@@ -217,12 +218,17 @@ StatusOr<std::unique_ptr<SyslogSender>> SyslogSender::Connect(const SyslogAddres
   }
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-  return std::unique_ptr<SyslogSender>(new SyslogSender(fd, std::move(app_name), host, options));
+  return std::unique_ptr<SyslogSender>(
+      new SyslogSender(fd, address.udp, std::move(app_name), host, options));
 }
 
-SyslogSender::SyslogSender(int fd, std::string app_name, std::string hostname,
+SyslogSender::SyslogSender(int fd, bool udp, std::string app_name, std::string hostname,
                            SyslogOptions options)
-    : fd_(fd), app_name_(std::move(app_name)), hostname_(std::move(hostname)), options_(options) {}
+    : fd_(fd),
+      udp_(udp),
+      app_name_(std::move(app_name)),
+      hostname_(std::move(hostname)),
+      options_(options) {}
 
 SyslogSender::~SyslogSender() { ::close(fd_); }
 
@@ -242,10 +248,18 @@ Status SyslogSender::Send(int severity, std::string_view msgid, std::string_view
     return InvalidArgument("syslog message of " + std::to_string(m.size()) +
                            " bytes is over the limit of " + std::to_string(options_.max_bytes));
   }
+  previous_refused_ = false;
   ssize_t sent = 0;
   do {
     sent = ::send(fd_, m.data(), m.size(), MSG_NOSIGNAL);
   } while (sent < 0 && errno == EINTR);
+  if (sent < 0 && udp_ && errno == ECONNREFUSED) {
+    // The kernel keeps an ICMP port unreachable for a connected UDP socket and fails the next
+    // send with it, without sending: the refused message is one sent before this one.
+    previous_refused_ = true;
+    return Unavailable("syslog host refused an earlier message (port unreachable): " +
+                       std::string(std::strerror(ECONNREFUSED)));
+  }
   if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
     return Unavailable("syslog socket did not take the message within " +
                        std::to_string(options_.send_timeout_ms) +
@@ -254,6 +268,21 @@ Status SyslogSender::Send(int severity, std::string_view msgid, std::string_view
   if (sent < 0) return SystemError("syslog message of " + std::to_string(m.size()) + " bytes");
   if (static_cast<size_t>(sent) != m.size()) return Unavailable("syslog message cut short");
   return OkStatus();
+}
+
+Status SyslogSender::Settle(int wait_ms) {
+  if (!udp_) return OkStatus();
+  pollfd p{.fd = fd_, .events = 0, .revents = 0};
+  int ready = 0;
+  do {
+    ready = ::poll(&p, 1, wait_ms);
+  } while (ready < 0 && errno == EINTR);
+  if (ready <= 0 || (p.revents & POLLERR) == 0) return OkStatus();
+  int error = 0;
+  socklen_t len = sizeof error;
+  if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error == 0) return OkStatus();
+  return Unavailable("syslog host refused the message (port unreachable): " +
+                     std::string(std::strerror(error)));
 }
 
 }  // namespace keyhold::audit

@@ -17,6 +17,11 @@
 // An entry whose line would be longer is sent as a stub (FitEntryLine) that names it; the whole
 // entry stays in the log and in `audit export` without --syslog-addr.
 //
+// Over UDP a refused message (nothing listens: ICMP port unreachable) is only reported on the
+// next send, or by Settle: Send then says the refusal was of the message before
+// (PreviousRefused), so a caller can tell which message was lost. Where no ICMP comes back, a lost
+// datagram goes unnoticed: UDP does not promise delivery.
+//
 // Thread-safety: a SyslogSender is used by one thread at a time.
 #pragma once
 
@@ -73,6 +78,12 @@ std::string SyslogMessage(int facility, int severity, int64_t time_ms, std::stri
 // Never throws: a byte that is not UTF-8 is written as U+FFFD.
 std::string FitEntryLine(const AuditEntry& entry, size_t max_bytes);
 
+// How long MSG may be in a message of `max_bytes` to the local syslog through libc's syslog(3)
+// with identity `ident` and process id `pid`: what its header ("<PRI>Mmm dd hh:mm:ss
+// IDENT[PID]: ") leaves. The export fits each entry to it (FitEntryLine), as it does for
+// --syslog-addr.
+size_t LocalSyslogMsgBudget(size_t max_bytes, std::string_view ident, int64_t pid);
+
 class SyslogSender {
  public:
   // Opens a datagram socket to `address`; a host name is resolved here, once. Errors:
@@ -93,12 +104,24 @@ class SyslogSender {
   // Sends `msg` as one message with facility authpriv and `msgid`. Errors: kInvalidArgument if
   // the message would be longer than max_bytes (nothing is sent); kUnavailable if the datagram
   // is not sent whole (refused, or a unix socket's reader did not take it within
-  // send_timeout_ms), with the reason.
+  // send_timeout_ms), with the reason. Over UDP, kUnavailable may also mean that an earlier
+  // message was refused (PreviousRefused); this one was then not sent either.
   Status Send(int severity, std::string_view msgid, std::string_view msg, int64_t time_ms);
 
+  // After a Send error: true if it reports the refusal of a message sent before (UDP, ECONNREFUSED
+  // from the kernel's ICMP), so that one is lost too; false after a success.
+  bool PreviousRefused() const { return previous_refused_; }
+
+  // Over UDP, waits up to `wait_ms` for a refusal of the messages sent so far. Ok if none came
+  // (for a unix socket at once: a send there is accepted or fails); kUnavailable if one did: the
+  // last message sent was refused (and possibly others, unnoticed, before it).
+  Status Settle(int wait_ms);
+
  private:
-  SyslogSender(int fd, std::string app_name, std::string hostname, SyslogOptions options);
+  SyslogSender(int fd, bool udp, std::string app_name, std::string hostname, SyslogOptions options);
   int fd_;
+  bool udp_;
+  bool previous_refused_ = false;
   std::string app_name_;
   std::string hostname_;
   SyslogOptions options_;

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "audit/json.h"
 #include "fakes/temp_dir.h"
 
 namespace keyhold::audit {
@@ -201,6 +202,87 @@ TEST(FitEntryLine, ShortensLongFieldsWithoutSplittingACharacterOrAnEscape) {
     EXPECT_EQ(stub["seq"], 41);
     EXPECT_EQ(stub["truncated"], true);
   }
+}
+
+TEST(SyslogSender, OverUdpARefusalIsOfTheMessageBeforeTheSendThatReportsIt) {
+  // A port bound and then closed: nothing listens, and the loopback refuses with ICMP.
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin), 0);
+  socklen_t len = sizeof sin;
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len), 0);
+  close(fd);
+  auto address = ParseSyslogAddress("udp:127.0.0.1:" + std::to_string(ntohs(sin.sin_port)));
+  ASSERT_TRUE(address.ok());
+  auto sender = SyslogSender::Connect(*address, "keyhold-audit", {});
+  ASSERT_TRUE(sender.ok()) << sender.status().message();
+
+  ASSERT_TRUE((*sender)->Send(kSyslogInfo, "key.create", R"({"seq":1})", 0).ok())
+      << "the kernel takes the datagram; the refusal comes later";
+  EXPECT_FALSE((*sender)->PreviousRefused());
+  Status next = (*sender)->Send(kSyslogInfo, "key.create", R"({"seq":2})", 0);
+  EXPECT_EQ(next.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE((*sender)->PreviousRefused()) << next.message();
+
+  // With no next send, Settle is told instead.
+  ASSERT_TRUE((*sender)->Send(kSyslogInfo, "key.create", R"({"seq":2})", 0).ok());
+  EXPECT_FALSE((*sender)->PreviousRefused());
+  Status settled = (*sender)->Settle(1000);
+  EXPECT_EQ(settled.code(), StatusCode::kUnavailable);
+  EXPECT_NE(settled.message().find("refused"), std::string::npos) << settled.message();
+  EXPECT_TRUE((*sender)->Settle(10).ok()) << "told once";
+}
+
+TEST(SyslogSender, SettleIsOkWhenNothingWasRefused) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin), 0);
+  socklen_t len = sizeof sin;
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len), 0);
+  Receiver receiver(fd);
+  auto address = ParseSyslogAddress("udp:127.0.0.1:" + std::to_string(ntohs(sin.sin_port)));
+  auto sender = SyslogSender::Connect(*address, "keyhold-audit", {});
+  ASSERT_TRUE(sender.ok()) << sender.status().message();
+  ASSERT_TRUE((*sender)->Send(kSyslogInfo, "key.create", R"({"seq":1})", 0).ok());
+  EXPECT_TRUE((*sender)->Settle(50).ok());
+  EXPECT_FALSE(receiver.Read().empty());
+}
+
+TEST(LocalSyslogMsgBudget, LeavesRoomForGlibcsHeaderSoAnEntryFitsTheLimit) {
+  // glibc's longest header for this identity: "<86>Dec 31 23:59:59 keyhold-audit[4194304]: ".
+  const std::string header = "<86>Dec 31 23:59:59 keyhold-audit[4194304]: ";
+  const size_t budget = LocalSyslogMsgBudget(kMinSyslogMaxBytes, "keyhold-audit", 4194304);
+  EXPECT_LE(header.size() + budget, kMinSyslogMaxBytes);
+  EXPECT_GE(header.size() + budget + 1, kMinSyslogMaxBytes) << "a 3-digit PRI is counted";
+  std::string line = FitEntryLine(BigEntry(), budget);
+  EXPECT_LE(header.size() + line.size(), kMinSyslogMaxBytes);
+  EXPECT_EQ(nlohmann::json::parse(line)["truncated"], true);
+  EXPECT_EQ(LocalSyslogMsgBudget(10, "keyhold-audit", 1), 0U);
+}
+
+TEST(EntryLine, ABadUtf8ByteIsReplacedNotThrownOn) {
+  AuditEntry e = BigEntry();
+  e.target = "key_\xff\xfe";
+  e.actor = "key_\xc3";  // a lead byte with nothing after it
+  // Not UTF-8, so kept as a string.
+  e.details_json = "{\"name\":\"" + std::string(2000, 'n') + "\xe2\x82\"}";
+  std::string line;
+  ASSERT_NO_THROW(line = EntryLine(e));
+  auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["type"], "event");
+  EXPECT_EQ(j["seq"], 41);
+  EXPECT_EQ(j["target"], "key_\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(j["actor"], "key_\xef\xbf\xbd");
+  EXPECT_TRUE(j["details"].is_string());
+  // The syslog form of the same entry, whole or as a stub.
+  ASSERT_NO_THROW(line = FitEntryLine(e, 100000));
+  EXPECT_EQ(nlohmann::json::parse(line)["target"], "key_\xef\xbf\xbd\xef\xbf\xbd");
+  ASSERT_NO_THROW(line = FitEntryLine(e, 400));
+  EXPECT_EQ(nlohmann::json::parse(line)["truncated"], true);
 }
 
 TEST(SyslogSender, RefusesBadOptions) {

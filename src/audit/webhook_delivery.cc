@@ -3,12 +3,14 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <type_traits>
@@ -25,7 +27,9 @@ using store::DeliveryStatus;
 
 namespace {
 
-constexpr int kPage = 100;
+// Due deliveries read at a time: the most the store gives, so that one endpoint's backlog leaves
+// room for others' deliveries in the page.
+constexpr int kPage = store::kMaxAlertsPage;
 constexpr int64_t kPruneEveryMs = 3'600'000;
 
 // Zeroes key bytes when they go out of scope.
@@ -183,6 +187,8 @@ WebhookDelivery::WebhookDelivery(store::Store& store, Env& env,
 WebhookDelivery::~WebhookDelivery() { Stop(); }
 
 void WebhookDelivery::Start() {
+  const int lanes = std::max(1, options_.max_parallel_endpoints);
+  for (int i = 0; i < lanes; ++i) lanes_.emplace_back([this] { Lane(/*until_idle=*/false); });
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -192,7 +198,11 @@ void WebhookDelivery::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  lane_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (std::thread& lane : lanes_) {
+    if (lane.joinable()) lane.join();
+  }
 }
 
 void WebhookDelivery::Wake() {
@@ -207,38 +217,95 @@ void WebhookDelivery::Run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     lock.unlock();
-    auto n = RunOnce();
+    auto n = HandOut();
     if (!n.ok()) {
       spdlog::error("webhook deliveries not read: {} ({})", n.status().message(),
                     n.status().log_detail());
     }
+    PruneIfDue();
     auto pending = store_.CountPendingDeliveries();
     pending_.store(pending.ok() ? *pending : -1, std::memory_order_relaxed);
     lock.lock();
-    bool more = n.ok() && *n == kPage;
-    if (!more) {
-      cv_.wait_for(lock, options_.poll_interval, [&] { return stopping_ || woken_; });
-    }
+    // A lane that finishes wakes this thread, so what a full page left out is read then.
+    cv_.wait_for(lock, options_.poll_interval, [&] { return stopping_ || woken_; });
     woken_ = false;
   }
 }
 
 StatusOr<int> WebhookDelivery::RunOnce() {
+  attempted_.store(0);
+  KH_RETURN_IF_ERROR(HandOut().status());
+  size_t batches = 0;
+  {
+    std::lock_guard lock(mu_);
+    batches = queue_.size();
+  }
+  const size_t lanes =
+      std::min(batches, static_cast<size_t>(std::max(1, options_.max_parallel_endpoints)));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < lanes; ++i) threads.emplace_back([this] { Lane(/*until_idle=*/true); });
+  for (std::thread& t : threads) t.join();
+  PruneIfDue();
+  return attempted_.load();
+}
+
+StatusOr<int> WebhookDelivery::HandOut() {
+  // Endpoints busy before the read are left out even if they finish meanwhile: the page may show
+  // as due a delivery their lane has just delivered.
+  std::set<std::string> busy_before;
+  {
+    std::lock_guard lock(mu_);
+    busy_before = busy_;
+  }
   KH_ASSIGN_OR_RETURN(auto due, store_.DueDeliveries(env_.NowMillis(), kPage));
-  int attempted = 0;
+  std::vector<Batch> batches;
+  std::map<std::string, size_t> batch_of;
   for (DeliveryRecord& d : due) {
+    if (busy_before.contains(d.endpoint_id)) continue;
+    auto [it, added] = batch_of.try_emplace(d.endpoint_id, batches.size());
+    if (added) batches.emplace_back();
+    batches[it->second].push_back(std::move(d));
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (Batch& batch : batches) {
+      if (stopping_) break;
+      if (!busy_.insert(batch.front().endpoint_id).second) continue;
+      queue_.push_back(std::move(batch));
+    }
+  }
+  lane_cv_.notify_all();
+  return static_cast<int>(due.size());
+}
+
+void WebhookDelivery::Lane(bool until_idle) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (!until_idle) lane_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_ || queue_.empty()) return;
+    Batch batch = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    RunBatch(batch);
+    lock.lock();
+    busy_.erase(batch.front().endpoint_id);
+    woken_ = true;
+    cv_.notify_all();
+  }
+}
+
+void WebhookDelivery::RunBatch(const Batch& batch) {
+  for (const DeliveryRecord& d : batch) {
     {
       std::lock_guard lock(mu_);
-      if (stopping_) break;
+      if (stopping_) return;
     }
-    Status st = Attempt(std::move(d));
+    Status st = Attempt(d);
     if (!st.ok()) {
       spdlog::error("webhook delivery outcome not stored: {} ({})", st.message(), st.log_detail());
     }
-    ++attempted;
+    attempted_.fetch_add(1);
   }
-  PruneIfDue();
-  return attempted;
 }
 
 Status WebhookDelivery::Attempt(DeliveryRecord d) {

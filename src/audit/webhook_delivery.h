@@ -3,6 +3,11 @@
 // every attempt before it moves on, so a restart resumes where it stopped and a message recorded
 // as delivered is never sent again.
 //
+// Endpoints are delivered to at once, up to DeliveryOptions::max_parallel_endpoints of them, so
+// one slow or dead receiver does not hold up the others' alerts; each endpoint's deliveries go one
+// at a time, oldest first, and a delivery is never in flight twice: an endpoint with an attempt
+// under way is left out when due deliveries are next handed out.
+//
 //   WebhookDelivery worker(store, env, storage_key, {.max_attempts = 8});
 //   worker.Start();
 //   ... alerts->Raise(a); worker.Wake();
@@ -15,14 +20,16 @@
 // is tried again after BackoffDelayMs, until max_attempts or max_age, then failed.
 //
 // Thread-safety: Start, Stop and Wake may be called from any thread; RunOnce only while the
-// worker is not started (tests).
+// worker is not started (tests). The sender is called from several threads at once.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +49,8 @@ struct DeliveryOptions {
   std::chrono::milliseconds timeout = std::chrono::seconds(10);  // connect, and then the answer
   bool allow_private_networks = false;
   std::chrono::milliseconds poll_interval = std::chrono::seconds(1);
+  // Endpoints delivered to at the same time (threads); more wait for one to finish.
+  int max_parallel_endpoints = 8;
   // Acknowledged alerts and finished deliveries older than this are deleted (hourly).
   std::chrono::milliseconds retention = std::chrono::hours(24 * 30);
 };
@@ -96,9 +105,10 @@ class WebhookDelivery {
   WebhookDelivery(const WebhookDelivery&) = delete;
   WebhookDelivery& operator=(const WebhookDelivery&) = delete;
 
-  // Starts the worker thread. REQUIRES: not started.
+  // Starts the worker threads. REQUIRES: not started.
   void Start();
-  // Finishes the attempt in flight (at most about twice the timeout) and stops. Idempotent.
+  // Finishes the attempts in flight (at most about twice the timeout) and stops; deliveries
+  // handed out but not yet attempted stay pending in the store. Idempotent.
   void Stop();
   // Looks for due deliveries now rather than at the next poll.
   void Wake();
@@ -106,12 +116,22 @@ class WebhookDelivery {
   // poll; -1 before the first count or while the store cannot be read. For the metrics.
   int64_t Pending() const { return pending_.load(std::memory_order_relaxed); }
 
-  // Attempts every delivery due now once; returns how many were attempted. Errors:
-  // kUnavailable if the store cannot be read.
+  // Attempts every delivery due now once, different endpoints at once, and returns when all are
+  // done; returns how many were attempted. Errors: kUnavailable if the store cannot be read.
   StatusOr<int> RunOnce();
 
  private:
+  // One endpoint's due deliveries, oldest first.
+  using Batch = std::vector<store::DeliveryRecord>;
+
   void Run();
+  // Reads the due deliveries and queues one batch per endpoint not already busy. Returns how
+  // many due deliveries were read.
+  StatusOr<int> HandOut();
+  // Lane threads: attempt queued batches; until stopped, or (`until_idle`) until none is queued.
+  void Lane(bool until_idle);
+  // Attempts each delivery of `batch` in turn, then frees its endpoint.
+  void RunBatch(const Batch& batch);
   // Attempts `d` and stores its outcome.
   Status Attempt(store::DeliveryRecord d);
   // The request for `d`, or the reason it cannot be made (the delivery then fails).
@@ -131,10 +151,17 @@ class WebhookDelivery {
   std::atomic<int64_t> pending_{-1};
 
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  bool woken_ = false;     // guarded by mu_
+  std::condition_variable cv_;       // wakes the thread that hands out deliveries
+  std::condition_variable lane_cv_;  // wakes lanes: a batch queued, or stopping
+  std::condition_variable idle_cv_;  // a batch finished
+  bool stopping_ = false;            // guarded by mu_
+  bool woken_ = false;               // guarded by mu_
+  std::deque<Batch> queue_;          // guarded by mu_
+  // Endpoints with a batch queued or under way. guarded by mu_
+  std::set<std::string> busy_;
+  std::atomic<int> attempted_{0};
   std::thread thread_;
+  std::vector<std::thread> lanes_;
 };
 
 }  // namespace keyhold::audit

@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -164,6 +167,68 @@ TEST_F(DeliveryTest, ARestartedWorkerPicksUpWhatWasPending) {
   auto worker = Worker();
   ASSERT_EQ(*worker.RunOnce(), 1);
   EXPECT_EQ(Delivery().status, store::DeliveryStatus::kDelivered);
+}
+
+TEST_F(DeliveryTest, ADeadEndpointDoesNotHoldUpAnotherAndEachKeepsItsOrder) {
+  store::WebhookEndpointRecord other;
+  other.id = "wh_2";
+  other.url = "https://other.example.com/in";
+  other.secret_sealed = SealWebhookSecret(storage_key_, env_, other.id, secret_);
+  ASSERT_TRUE(store_->PutWebhookEndpoint(other).ok());
+  Alert a;
+  a.id = "alert_2";
+  a.kind = "key.leaked";
+  a.summary = "another";
+  env_.Advance(1);  // after alert_1, and due now
+  a.created_at_ms = env_.NowMillis();
+  ASSERT_TRUE(store_->RaiseAlert(a, 0, "").ok());
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  std::map<std::string, std::vector<std::string>> got;  // host -> webhook-ids, in order
+  std::map<std::string, int> in_flight, most_in_flight;
+  WebhookDelivery worker(
+      *store_, env_, storage_key_, {.poll_interval = std::chrono::milliseconds(20)},
+      [&](const WebhookRequest& r) {
+        std::unique_lock lock(mu);
+        got[r.url.host].push_back(Header(r, "webhook-id"));
+        most_in_flight[r.url.host] = std::max(most_in_flight[r.url.host], ++in_flight[r.url.host]);
+        cv.notify_all();
+        if (r.url.host == "hooks.example.com") {
+          // Accepts and holds, as a receiver that never answers does.
+          cv.wait_for(lock, std::chrono::seconds(30), [&] { return released; });
+        }
+        --in_flight[r.url.host];
+        return WebhookResponse{204, ""};
+      });
+  worker.Start();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(2), [&] {
+      return got["other.example.com"].size() == 1;
+    })) << "the other endpoint waited for the one that holds";
+    EXPECT_EQ(got["hooks.example.com"].size(), 1u) << "the held endpoint gets one at a time";
+    released = true;
+    cv.notify_all();
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(5),
+                            [&] { return got["hooks.example.com"].size() == 2; }));
+  }
+  worker.Stop();
+  EXPECT_EQ(got["hooks.example.com"],
+            (std::vector<std::string>{store::DeliveryId("alert_1", "wh_1"),
+                                      store::DeliveryId("alert_2", "wh_1")}));
+  EXPECT_EQ(got["other.example.com"],
+            (std::vector<std::string>{store::DeliveryId("alert_2", "wh_2")}));
+  EXPECT_EQ(most_in_flight["hooks.example.com"], 1);
+  for (const char* id : {"wh_1", "wh_2"}) {
+    auto all = store_->ListDeliveries(id, 10);
+    ASSERT_TRUE(all.ok());
+    for (const auto& d : *all) {
+      EXPECT_EQ(d.status, store::DeliveryStatus::kDelivered) << d.id;
+      EXPECT_EQ(d.attempts, 1) << d.id << ": never sent twice";
+    }
+  }
 }
 
 TEST(SendWebhookTest, RefusesPrivateAddressesUnlessAllowed) {

@@ -3,7 +3,7 @@
 //   keyhold audit verify --data-dir DIR [--checkpoints FILE] [--public-key HEX]   (offline)
 //   keyhold audit verify                                  (asks the server: audit.verifyChain)
 //   keyhold audit export --data-dir DIR [--output FILE] [--after SEQ [--from-checkpoint]]
-//                        [--checkpoints] [--follow] [--syslog]
+//                        [--checkpoints] [--follow] [--syslog [--syslog-max-bytes N]]
 //                        [--syslog-addr unix:/PATH|udp:HOST:PORT [--syslog-max-bytes N]
 //                         [--syslog-timeout MS]]
 //   keyhold audit events [--actor ID] [--action A] [--target ID] [--since MS] [--until MS]
@@ -11,13 +11,17 @@
 // The offline commands open the database read-only, so they run beside a running server (or
 // on a copy of the data directory) and never change it. Exit codes: 0 whole (or done), 1 the log
 // does not verify (or the server answered with an error), 2 bad usage, 3 cannot read the
-// database or reach the server.
+// database or reach the server (or, for export, a line was not sent or not written).
 #include <syslog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "audit/json.h"
@@ -164,13 +168,26 @@ struct ExportFlags {
   bool syslog = false;
   std::string syslog_addr;
   size_t syslog_max_bytes = audit::kDefaultSyslogMaxBytes;
+  bool syslog_max_bytes_given = false;
   int syslog_timeout_ms = audit::kDefaultSyslogSendTimeoutMs;
   int poll_ms = 1000;
 };
 
+// One line of the export: its text, what an error calls it and the flags that resume at it.
+struct ExportLine {
+  std::string text;
+  std::string what;    // "entry 7", "checkpoint at entry 7"
+  std::string resume;  // "--after 6", "--after 7 --from-checkpoint"
+};
+
+// How long the export waits, before it stops or sleeps, for a syslog host to refuse the last
+// datagram: a refusal comes back as ICMP within a round trip, or never.
+constexpr int kUdpSettleMs = 200;
+
 // Where the export's lines go. A line goes to the syslog address first and to the output only
 // once it has been sent, so that after a failure both have the same lines and one resume
-// position serves both.
+// position serves both. Over UDP a refusal is only seen on the next send, so the output gets a
+// line only once the send after it (or Settle) has not reported it refused.
 class ExportSink {
  public:
   // Returns the exit code to stop with, or 0 when ready.
@@ -190,6 +207,7 @@ class ExportSink {
                                                                      : kExitUsage;
       }
       sender_ = std::move(connected).value();
+      udp_ = address->udp;
     }
     const bool to_syslog = f.syslog || sender_ != nullptr;
     if (!f.output.empty()) {
@@ -198,11 +216,16 @@ class ExportSink {
         std::fprintf(stderr, "error: cannot open %s for appending\n", f.output.c_str());
         return kExitUsage;
       }
+      out_name_ = f.output;
     } else if (!to_syslog) {
       out_ = stdout;
+      out_name_ = "stdout";
     }
     libc_syslog_ = to_syslog && sender_ == nullptr;
-    if (libc_syslog_) openlog("keyhold-audit", LOG_PID, LOG_AUTHPRIV);
+    if (libc_syslog_) {
+      openlog("keyhold-audit", LOG_PID, LOG_AUTHPRIV);
+      local_budget_ = audit::LocalSyslogMsgBudget(f.syslog_max_bytes, "keyhold-audit", ::getpid());
+    }
     return 0;
   }
 
@@ -212,42 +235,93 @@ class ExportSink {
   }
 
   // A datagram is stamped with the time of what it carries, so a backfill keeps its times.
-  Status EmitEntry(const audit::AuditEntry& e) {
-    json j = audit::EntryJson(e);
-    j["type"] = "event";
-    std::string line = j.dump();
+  Status EmitEntry(const audit::AuditEntry& e, ExportLine line) {
+    // An entry too long for one message goes as a stub naming it, rather than stopping here
+    // for good: the whole entry stays in the log for `audit export` to fetch.
+    std::string fitted;
     if (sender_ != nullptr) {
-      // An entry too long for one message goes as a stub naming it, rather than stopping here
-      // for good: the whole entry stays in the log for `audit export` to fetch.
-      std::string fitted = audit::FitEntryLine(e, sender_->MsgBudget(e.action));
-      KH_RETURN_IF_ERROR(sender_->Send(audit::kSyslogInfo, e.action, fitted, e.time_ms));
+      fitted = audit::FitEntryLine(e, sender_->MsgBudget(e.action));
+    } else if (libc_syslog_) {
+      fitted = audit::FitEntryLine(e, local_budget_);
     }
-    Write(line);
-    return OkStatus();
+    return Emit(std::move(line), e.action, fitted, e.time_ms);
   }
 
-  Status EmitCheckpoint(const audit::Checkpoint& cp) {
-    std::string line = audit::ToJson(cp);
-    if (sender_ != nullptr) {
-      KH_RETURN_IF_ERROR(sender_->Send(audit::kSyslogInfo, "checkpoint", line, cp.time_ms));
-    }
-    Write(line);
-    return OkStatus();
+  Status EmitCheckpoint(const audit::Checkpoint& cp, ExportLine line) {
+    std::string msg = line.text;
+    return Emit(std::move(line), "checkpoint", msg, cp.time_ms);
   }
 
-  void Flush() {
-    if (out_ != nullptr) std::fflush(out_);
+  // Confirms the line held back for a UDP refusal (waiting a little for one) and writes it out.
+  // Errors: that line's, not sent or not written.
+  Status Settle() {
+    if (!held_) return OkStatus();
+    ExportLine line = std::move(*held_);
+    held_.reset();
+    if (Status st = sender_->Settle(kUdpSettleMs); !st.ok()) return NotSent(line, st);
+    return WriteOut(line);
   }
 
  private:
-  void Write(const std::string& line) {
-    if (out_ != nullptr) std::fprintf(out_, "%s\n", line.c_str());
-    if (libc_syslog_) syslog(LOG_INFO, "%s", line.c_str());
+  Status Emit(ExportLine line, std::string_view msgid, const std::string& msg, int64_t time_ms) {
+    if (sender_ == nullptr) {
+      if (libc_syslog_) syslog(LOG_INFO, "%s", msg.c_str());
+      return WriteOut(line);
+    }
+    if (Status st = sender_->Send(audit::kSyslogInfo, msgid, msg, time_ms); !st.ok()) {
+      if (held_ && sender_->PreviousRefused()) {
+        // The refusal is of the line sent before; this one was not sent either.
+        ExportLine lost = std::move(*held_);
+        held_.reset();
+        return NotSent(lost, Unavailable("syslog host refused it (port unreachable, reported "
+                                         "on the next send)"));
+      }
+      KH_RETURN_IF_ERROR(WriteHeld());
+      return NotSent(line, st);
+    }
+    KH_RETURN_IF_ERROR(WriteHeld());
+    if (!udp_) return WriteOut(line);
+    held_ = std::move(line);
+    return OkStatus();
+  }
+
+  Status WriteHeld() {
+    if (!held_) return OkStatus();
+    ExportLine line = std::move(*held_);
+    held_.reset();
+    return WriteOut(line);
+  }
+
+  // Writes and flushes the whole line, or nothing: a line cut short (a full disk) is taken off
+  // again, so that a resumed export appends whole lines.
+  Status WriteOut(const ExportLine& line) {
+    if (out_ == nullptr) return OkStatus();
+    const off_t before = out_ == stdout ? -1 : ::lseek(::fileno(out_), 0, SEEK_END);
+    errno = 0;
+    if (std::fprintf(out_, "%s\n", line.text.c_str()) >= 0 && std::fflush(out_) == 0) {
+      return OkStatus();
+    }
+    const int error = errno;
+    std::clearerr(out_);
+    if (before >= 0) (void)::ftruncate(::fileno(out_), before);
+    std::string sent = sender_ != nullptr ? " (it was sent to syslog, and will be again)" : "";
+    return Unavailable(line.what + " not written to " + out_name_ + ": " +
+                       (error != 0 ? std::strerror(error) : "write failed") + sent +
+                       "; resume with " + line.resume);
+  }
+
+  static Status NotSent(const ExportLine& line, const Status& st) {
+    return Status(st.code(), st.reason(),
+                  line.what + " not sent: " + st.message() + "; resume with " + line.resume);
   }
 
   std::unique_ptr<audit::SyslogSender> sender_;
+  bool udp_ = false;
+  std::optional<ExportLine> held_;  // sent over UDP, not yet known not to be refused
   FILE* out_ = nullptr;
+  std::string out_name_;
   bool libc_syslog_ = false;
+  size_t local_budget_ = 0;
 };
 
 // The stored checkpoints with after_seq < seq <= up_to, oldest first.
@@ -275,7 +349,7 @@ struct ExportPosition {
 
 // One page of lines after `pos`, in the order of a straight export: each entry, then the
 // checkpoint at its seq. Returns the number of entries read; errors: the store's, or the sink's
-// for a line not sent, naming that line and the flags that resume exactly at it.
+// for a line not sent or not written, naming that line and the flags that resume exactly at it.
 StatusOr<int> ExportPage(store::SqliteStore& store, bool with_checkpoints, ExportSink& sink,
                          ExportPosition& pos) {
   KH_ASSIGN_OR_RETURN(auto entries, store.ReadAudit(pos.entry_seq, store::kMaxAuditPage));
@@ -288,12 +362,11 @@ StatusOr<int> ExportPage(store::SqliteStore& store, bool with_checkpoints, Expor
   auto emit_checkpoints_up_to = [&](int64_t seq) -> Status {
     for (; next_cp < cps.size() && cps[next_cp].seq <= seq; ++next_cp) {
       const audit::Checkpoint& cp = cps[next_cp];
-      if (Status st = sink.EmitCheckpoint(cp); !st.ok()) {
-        return Status(st.code(), st.reason(),
-                      "checkpoint at entry " + std::to_string(cp.seq) +
-                          " not sent: " + st.message() + "; resume with --after " +
-                          std::to_string(cp.seq) + " --from-checkpoint");
-      }
+      const std::string at = std::to_string(cp.seq);
+      KH_RETURN_IF_ERROR(
+          sink.EmitCheckpoint(cp, {.text = audit::ToJson(cp),
+                                   .what = "checkpoint at entry " + at,
+                                   .resume = "--after " + at + " --from-checkpoint"}));
       pos.checkpoint_seq = cp.seq;
     }
     return OkStatus();
@@ -302,11 +375,9 @@ StatusOr<int> ExportPage(store::SqliteStore& store, bool with_checkpoints, Expor
   KH_RETURN_IF_ERROR(emit_checkpoints_up_to(pos.entry_seq));
   pos.checkpoint_seq = pos.entry_seq;
   for (const audit::AuditEntry& e : entries) {
-    if (Status st = sink.EmitEntry(e); !st.ok()) {
-      return Status(st.code(), st.reason(),
-                    "entry " + std::to_string(e.seq) + " not sent: " + st.message() +
-                        "; resume with --after " + std::to_string(pos.entry_seq));
-    }
+    KH_RETURN_IF_ERROR(sink.EmitEntry(e, {.text = audit::EntryLine(e),
+                                          .what = "entry " + std::to_string(e.seq),
+                                          .resume = "--after " + std::to_string(pos.entry_seq)}));
     pos.entry_seq = e.seq;
     KH_RETURN_IF_ERROR(emit_checkpoints_up_to(e.seq));
     pos.checkpoint_seq = e.seq;
@@ -325,6 +396,10 @@ int Export(const ExportFlags& f) {
     std::fprintf(stderr, "error: --from-checkpoint needs --checkpoints\n");
     return kExitUsage;
   }
+  if (f.syslog_max_bytes_given && !f.syslog && f.syslog_addr.empty()) {
+    std::fprintf(stderr, "error: --syslog-max-bytes needs --syslog or --syslog-addr\n");
+    return kExitUsage;
+  }
   ExportSink sink;
   if (int code = sink.Open(f); code != 0) return code;
   auto store = OpenReadOnly(f.data_dir);
@@ -336,12 +411,15 @@ int Export(const ExportFlags& f) {
                      .checkpoint_seq = f.from_checkpoint ? f.after - 1 : f.after};
   for (;;) {
     auto read = ExportPage(**store, f.checkpoints, sink, pos);
-    sink.Flush();
     if (!read.ok()) {
       std::fprintf(stderr, "error: %s\n", read.status().message().c_str());
       return kExitUnavailable;
     }
     if (*read == store::kMaxAuditPage) continue;
+    if (Status st = sink.Settle(); !st.ok()) {
+      std::fprintf(stderr, "error: %s\n", st.message().c_str());
+      return kExitUnavailable;
+    }
     if (!f.follow) return 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(f.poll_ms));
   }
@@ -433,7 +511,8 @@ void AddAudit(CLI::App& app, int& code) {
       ->required();
   exp->add_option("--output,-o", export_flags.output,
                   "append to FILE instead of stdout (with --syslog-addr, each line once it is "
-                  "sent)");
+                  "sent); a line not written (a full disk) stops the export with exit 3, naming "
+                  "it and how to resume");
   exp->add_option("--after", export_flags.after,
                   "only what follows entry SEQ: later entries and, with --checkpoints, the "
                   "checkpoints after SEQ's (to resume where a stopped export says)");
@@ -451,7 +530,8 @@ void AddAudit(CLI::App& app, int& code) {
       "send to syslog as RFC 5424 datagrams at unix:/PATH (a datagram socket) or "
       "udp:HOST:PORT instead of the local syslog (implies --syslog; a host name is "
       "resolved once, at start); MSGID is the entry's action; a line not sent stops "
-      "the export with exit 3, naming it and how to resume");
+      "the export with exit 3, naming it and how to resume (over UDP, the refused line, "
+      "though the send after it is the one told)");
   // An empty address (an unset variable) must not quietly export to stdout instead.
   syslog_addr->check(
       [](const std::string& v) {
@@ -460,11 +540,11 @@ void AddAudit(CLI::App& app, int& code) {
       },
       "ADDRESS");
   exp->add_option("--syslog-max-bytes", export_flags.syslog_max_bytes,
-                  "with --syslog-addr: longest message, header included (1024-65507, default "
-                  "8192); a longer entry is sent as a stub with its seq, hash and "
-                  "\"truncated\":true, and stays whole in the log")
+                  "with --syslog or --syslog-addr: longest message, header included "
+                  "(1024-65507, default 8192); a longer entry is sent as a stub with its seq, "
+                  "hash and \"truncated\":true, and stays whole in the log and --output")
       ->check(CLI::Range(audit::kMinSyslogMaxBytes, audit::kMaxSyslogMaxBytes))
-      ->needs(syslog_addr);
+      ->each([](const std::string&) { export_flags.syslog_max_bytes_given = true; });
   exp->add_option("--syslog-timeout", export_flags.syslog_timeout_ms,
                   "with --syslog-addr: ms a send may wait for a unix socket's reader (default "
                   "5000)")

@@ -79,8 +79,8 @@ test("an export stopped by a line not sent resumes into syslog and --output with
     const straight = await cli(["audit", "export", "--data-dir", s.dataDir, "--checkpoints"]);
     const lines = jsonLines(straight.stdout);
 
-    // Nothing listens on this port: the loopback refuses (ICMP), and the send after the first is
-    // told so.
+    // Nothing listens on this port: the loopback refuses the first datagram (ICMP), and the send
+    // after it is told so; the line named is the refused one, the first.
     const gone = dgram.createSocket("udp4");
     await new Promise((resolve) => gone.bind(0, "127.0.0.1", resolve));
     const deadPort = gone.address().port;
@@ -96,7 +96,7 @@ test("an export stopped by a line not sent resumes into syslog and --output with
       const j = JSON.parse(l);
       return j.seq === Number(m[2]) && j.type === (m[1] === "entry" ? "event" : "checkpoint");
     });
-    assert.ok(failed > 0, stopped.stderr);
+    assert.equal(failed, 0, stopped.stderr);
     assert.deepEqual(jsonLines(fs.readFileSync(file, "utf8")), lines.slice(0, failed),
       "the file holds the lines before the one not sent, not that one");
 
@@ -115,6 +115,59 @@ test("an export stopped by a line not sent resumes into syslog and --output with
     }
     await s.stop();
   });
+
+test("over UDP a refused line is the one named, though the send after it is told", async () => {
+  const s = await new Server().start();
+  await s.ok("apis.createApi", { name: "helpdesk" });
+  const before = jsonLines((await cli(["audit", "export", "--data-dir", s.dataDir])).stdout);
+  const r = await udpReceiver();
+  const file = path.join(tempDir(), "audit.jsonl");
+  let closed = false;
+  const following = cli(["audit", "export", "--data-dir", s.dataDir, "--output", file,
+    "--syslog-addr", r.addr, "--follow", "--poll", "50"]);
+  try {
+    await eventually(() => assert.equal(r.got.length, before.length));
+    await eventually(() => assert.deepEqual(jsonLines(fs.readFileSync(file, "utf8")), before));
+    const sent = before;
+    // The collector goes away: the next datagrams are refused.
+    await new Promise((resolve) => r.socket.close(resolve));
+    closed = true;
+    await s.ok("apis.createApi", { name: "billing" });
+    await s.ok("apis.createApi", { name: "shipping" });
+    const stopped = await Promise.race([following, pause(15000).then(() => null)]);
+    assert.ok(stopped, "the export stops");
+    assert.equal(stopped.code, 3, stopped.stderr);
+    const firstLost = JSON.parse(sent.at(-1)).seq + 1;
+    assert.match(stopped.stderr,
+      new RegExp(`error: entry ${firstLost} not sent: .*; resume with --after ${firstLost - 1}\n`));
+    assert.deepEqual(jsonLines(fs.readFileSync(file, "utf8")), sent,
+      "the file claims no line the collector refused");
+  } finally {
+    if (!closed) r.socket.close();
+  }
+  await s.stop();
+});
+
+test("a line not written to --output stops the export, naming it and how to resume", async () => {
+  const s = await new Server().start();
+  await s.ok("apis.createApi", { name: "helpdesk" });
+  const full = await cli(["audit", "export", "--data-dir", s.dataDir, "--output", "/dev/full"]);
+  assert.equal(full.code, 3, full.stderr);
+  assert.match(full.stderr,
+    /^error: entry 1 not written to \/dev\/full: No space left on device; resume with --after 0\n$/);
+
+  // Sent to syslog first: the message says it will be sent again.
+  const r = await udpReceiver();
+  try {
+    const both = await cli(["audit", "export", "--data-dir", s.dataDir, "--output", "/dev/full",
+      "--syslog-addr", r.addr]);
+    assert.equal(both.code, 3, both.stderr);
+    assert.match(both.stderr, /entry 1 not written to \/dev\/full: .*sent to syslog.*; resume with --after 0\n$/);
+  } finally {
+    r.socket.close();
+  }
+  await s.stop();
+});
 
 test("an entry longer than a message is sent as a stub naming it, and later ones follow", async () => {
   const s = await new Server().start();
@@ -174,7 +227,7 @@ test("an entry longer than a message is sent as a stub naming it, and later ones
   assert.equal(empty.stdout, "");
   const alone = await cli(["audit", "export", "--data-dir", s.dataDir, "--syslog-max-bytes", "2048"]);
   assert.equal(alone.code, 2);
-  assert.match(alone.stderr, /--syslog-addr/);
+  assert.match(alone.stderr, /--syslog-max-bytes needs --syslog or --syslog-addr/);
   await s.stop();
 });
 

@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import net from "node:net";
 import { Webhook } from "standardwebhooks";
 import { Server, cli, tempDir } from "../lib/keyhold.mjs";
 import path from "node:path";
@@ -166,6 +167,39 @@ test("a pending delivery survives a restart and is received once", async () => {
   } finally {
     await again.stop();
     await rx.close();
+  }
+});
+
+test("an endpoint that never answers does not hold up another endpoint's alerts", async () => {
+  // Accepts connections and holds them, reading nothing back.
+  const held = new Set();
+  const dead = net.createServer((socket) => {
+    held.add(socket);
+    socket.on("error", () => {});
+  });
+  await new Promise((resolve) => dead.listen(0, "127.0.0.1", resolve));
+  const rx = await receiver([204]);
+  const s = await new Server({
+    args: ["--webhook-allow-private-networks", "true", "--webhook-timeout", "10s"],
+  }).start();
+  try {
+    const stuck = await s.ok("webhooks.createEndpoint", {
+      url: `http://127.0.0.1:${dead.address().port}/hooks`, kinds: ["webhook.test"],
+    });
+    const live = await s.ok("webhooks.createEndpoint", { url: rx.url, kinds: ["webhook.test"] });
+    await s.ok("webhooks.testEndpoint", { endpointId: stuck.endpointId });
+    await until(() => held.size > 0, "the held connection");
+    const start = Date.now();
+    await s.ok("webhooks.testEndpoint", { endpointId: live.endpointId });
+    await until(() => rx.received.length === 1, "the live endpoint's alert", 8000);
+    assert.ok(Date.now() - start < 3000, `delivered after ${Date.now() - start}ms`);
+    const [d] = await s.ok("webhooks.listDeliveries", { endpointId: stuck.endpointId });
+    assert.equal(d.status, "pending", "the held delivery is still under way");
+  } finally {
+    for (const socket of held) socket.destroy();
+    await s.stop();
+    await rx.close();
+    await new Promise((resolve) => dead.close(resolve));
   }
 });
 
