@@ -483,9 +483,10 @@ class KeyedServices {
   ~KeyedServices() { Stop(); }
 
   // Errors: the master key does not open the secrets keyring (kFailedPrecondition), or the store
-  // does not answer. Nothing is started then.
+  // does not answer. Nothing is started then. `post_alert` takes the alerts of secret reads that
+  // could not be audited (it must not wait: SecretService::SetUnauditedReadAlert).
   Status Start(std::span<const uint8_t> master_key, service::AuditService& audit,
-               audit::AlertSink* alerts) {
+               audit::AlertSink* alerts, std::function<void(audit::Alert)> post_alert) {
     std::lock_guard lock(mu_);
     if (secrets_) return OkStatus();
     KH_ASSIGN_OR_RETURN(audit::CheckpointSigner signer,
@@ -502,6 +503,7 @@ class KeyedServices {
     delivery_->Start();
     delivery_ptr_.store(delivery_.get(), std::memory_order_release);
     checkpointer_ = CheckpointAudit(audit, std::move(signer), checkpoint_every_);
+    (*secrets)->SetUnauditedReadAlert(std::move(post_alert));
     secrets_ = std::move(secrets).value();
     rotation_ =
         std::make_unique<SecretRotation>(rotation_settings_, *secrets_, store_, env_, alerts);
@@ -903,6 +905,8 @@ int Serve(const Settings& settings) {
   RegisterDeliveryMetrics(registry, [&keyed] { return keyed.PendingDeliveries(); });
   RegisterSealMetric(registry, readiness);
   // Sealed: the master key comes from shares (PUT /v1/sys/unseal); everything else serves now.
+  // A read refused for want of its audit entry is seen on the store's commit thread: queued.
+  auto post_alert = [&alert_queue](audit::Alert a) { alert_queue.Post(std::move(a)); };
   std::optional<Unsealer> unsealer;
   http::vault::VaultApi* vault_api = nullptr;  // set below, before the listener starts
   http::unkey::RotationApi* rotation_api = nullptr;
@@ -910,7 +914,7 @@ int Serve(const Settings& settings) {
     unsealer.emplace(
         *opened->seal, env,
         [&](std::span<const uint8_t> key) -> Status {
-          KH_RETURN_IF_ERROR(keyed.Start(key, *audit, alerts.get()));
+          KH_RETURN_IF_ERROR(keyed.Start(key, *audit, alerts.get(), post_alert));
           alerts->Unseal(key);
           vault_api->SetSecrets(keyed.secrets());
           rotation_api->Set(keyed.rotator(), keyed.secrets());
@@ -928,7 +932,8 @@ int Serve(const Settings& settings) {
         "sealed: keys are verified, but secrets, webhook delivery and audit checkpoints wait "
         "until {} of {} unseal shares are given (keyhold operator unseal)",
         opened->seal->threshold, opened->seal->shares);
-  } else if (Status st = keyed.Start(opened->master_key.view(), *audit, alerts.get()); !st.ok()) {
+  } else if (Status st = keyed.Start(opened->master_key.view(), *audit, alerts.get(), post_alert);
+             !st.ok()) {
     spdlog::error("{}", st.message());
     return 2;
   }

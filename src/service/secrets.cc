@@ -155,13 +155,16 @@ class SecretServiceImpl final : public SecretService {
     KH_RETURN_IF_ERROR(RequireMount(mount));
     int64_t wanted = 0;
     KH_ASSIGN_OR_RETURN(SecretValue out, OpenVersion(mount, path, version, wanted));
-    if (out.available) {
-      Status audited = store_.RecordSecretRead(ReadEntry(ctx, mount, path, wanted));
-      if (!audited.ok()) {
-        ReportUnaudited(audited);
-        return audited;
-      }
+    if (!out.available) return out;
+    // Counted only now: the value's size is known once it is open. A refused value is wiped here.
+    std::optional<PendingReads::Slot> slot = pending_.TryTake(out.data_json.Reveal().size());
+    if (!slot) return ReadsBacklogged();
+    Status audited = store_.RecordSecretRead(ReadEntry(ctx, mount, path, wanted));
+    if (!audited.ok()) {
+      ReportUnaudited(ctx, audited);
+      return audited;  // `out` is wiped as it goes
     }
+    ReportAudited();
     return out;
   }
 
@@ -182,6 +185,14 @@ class SecretServiceImpl final : public SecretService {
     }
     int64_t wanted = 0;
     store::Store::SecretReadNow& read = now->value();
+    // Taken before the value is opened, by its sealed size (which bounds the plaintext's): a
+    // refused read decrypts nothing.
+    std::optional<PendingReads::Slot> slot =
+        pending_.TryTake(read.version ? read.version->ciphertext.size() : 0);
+    if (!slot) {
+      done(ReadsBacklogged());
+      return true;
+    }
     StatusOr<SecretValue> out =
         OpenKept(mount, path, read.secret, version, wanted,
                  [&](int64_t v) -> StatusOr<store::SecretVersionRecord> {
@@ -194,17 +205,28 @@ class SecretServiceImpl final : public SecretService {
       done(std::move(out));
       return true;
     }
-    auto value = std::make_shared<SecretValue>(std::move(out.value()));
+    // Shared only because std::function must be copyable: one closure holds it.
+    auto held = std::make_shared<std::optional<HeldRead>>(
+        HeldRead{std::move(out.value()), std::move(*slot)});
     store_.RecordSecretReadLater(
-        ReadEntry(ctx, mount, path, wanted),
-        [this, value = std::move(value), done = std::move(done)](const Status& st) {
+        ReadEntry(ctx, mount, path, wanted), [this, held = std::move(held), done = std::move(done),
+                                              who = UnauditedReadOf(ctx)](const Status& st) {
           if (!st.ok()) {
-            ReportUnaudited(st);
+            held->reset();  // the value is wiped, and its slot given back, before anything else
+            ReportUnaudited(who, st);
             return done(st);
           }
-          done(std::move(*value));
+          ReportAudited();
+          SecretValue value = std::move((*held)->value);
+          done(std::move(value));
+          held->reset();
         });
     return true;
+  }
+
+  void SetPendingReadLimits(PendingReadLimits limits) override { pending_.SetLimits(limits); }
+  void SetUnauditedReadAlert(std::function<void(audit::Alert)> post) override {
+    unaudited_alert_ = std::move(post);
   }
 
   StatusOr<SecretVersionInfo> Write(const RequestContext& ctx, const std::string& mount,
@@ -645,10 +667,65 @@ class SecretServiceImpl final : public SecretService {
     return out;
   }
 
+  // A value waiting for its read's audit entry, and its place among the pending reads.
+  struct HeldRead {
+    SecretValue value;
+    PendingReads::Slot slot;
+  };
+
+  // Who asked for a read, for the alert if its audit entry cannot be written.
+  struct UnauditedRead {
+    std::string request_id;
+    std::string client_ip;
+  };
+  static UnauditedRead UnauditedReadOf(const RequestContext& ctx) {
+    return {ctx.request_id, ctx.client_ip};
+  }
+
+  static Status ReadsBacklogged() {
+    return Unavailable("too many secret reads are waiting for their audit entries; retry shortly",
+                       std::string(kReadsBackloggedReason));
+  }
+
+  void ReportUnaudited(const RequestContext& ctx, const Status& st) {
+    ReportUnaudited(UnauditedReadOf(ctx), st);
+  }
+
   // A read refused because its audit entry could not be written: the caller gets the error
   // (503) and no value; the operator hears of it in the log, at most every 10 seconds, with how
-  // many more were refused meanwhile.
-  void ReportUnaudited(const Status& st) {
+  // many more were refused meanwhile, and through one audit.sink_failing alert per streak of
+  // failures (the same alert a refused change raises).
+  void ReportUnaudited(const UnauditedRead& who, const Status& st) {
+    if (!unaudited_streak_.exchange(true, std::memory_order_acq_rel)) RaiseUnaudited(who, st);
+    LogUnaudited(st);
+  }
+
+  void RaiseUnaudited(const UnauditedRead& who, const Status& st) {
+    if (!unaudited_alert_) return;
+    audit::Alert a;
+    a.kind = std::string(audit::kAlertAuditSinkFailing);
+    a.severity = audit::AlertSeverity::kCritical;
+    a.summary = "a secret read was refused because its audit entry could not be written";
+    a.client_ip = who.client_ip;
+    a.evidence_json =
+        json{{"action", "secret.read"}, {"requestId", who.request_id}, {"error", st.message()}}
+            .dump();
+    a.dedupe_key = std::string(audit::kAlertAuditSinkFailing);
+    try {
+      unaudited_alert_(std::move(a));
+    } catch (...) {  // best effort, as the log line below is
+    }
+  }
+
+  // A read was audited: a streak of refusals, if there was one, is over.
+  void ReportAudited() {
+    if (!unaudited_streak_.load(std::memory_order_relaxed)) return;
+    if (unaudited_streak_.exchange(false, std::memory_order_acq_rel)) {
+      spdlog::info("secret reads are audited again");
+    }
+  }
+
+  void LogUnaudited(const Status& st) {
     int64_t now = env_.NowMillis();
     int64_t last = unaudited_logged_at_.load(std::memory_order_relaxed);
     if (now - last < 10'000 || !unaudited_logged_at_.compare_exchange_strong(last, now)) {
@@ -907,6 +984,9 @@ class SecretServiceImpl final : public SecretService {
   static constexpr std::chrono::seconds kMountsFresh{1};
   std::atomic<int64_t> unaudited_logged_at_{std::numeric_limits<int64_t>::min() / 2};
   std::atomic<uint64_t> unaudited_since_log_{0};
+  std::atomic<bool> unaudited_streak_{false};          // reads refused since the last audited one
+  std::function<void(audit::Alert)> unaudited_alert_;  // set before concurrent reads
+  PendingReads pending_;
   std::mutex mounts_mu_;
   std::set<std::string> known_mounts_;                    // guarded by mounts_mu_
   std::chrono::steady_clock::time_point mounts_read_at_;  // guarded by mounts_mu_

@@ -33,12 +33,15 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "audit/alert.h"
 #include "core/context.h"
 #include "core/env.h"
 #include "core/status.h"
 #include "crypto/secret.h"
+#include "service/pending_reads.h"
 
 namespace keyhold::store {
 class Store;
@@ -51,6 +54,9 @@ inline constexpr size_t kMaxSecretDataBytes = 512 * 1024;
 // The largest custom_metadata object, as JSON text (Vault: 64 keys of up to 128 + 512 bytes).
 inline constexpr size_t kMaxCustomMetadataBytes = 64 * 1024;
 inline constexpr int32_t kMaxSecretVersions = 1000;
+// The reason of the kUnavailable a read gets when too many reads already wait for their audit
+// entries (SetPendingReadLimits): nothing was decrypted, and the caller may retry shortly.
+inline constexpr std::string_view kReadsBackloggedReason = "application/reads_backlogged";
 
 struct SecretVersionInfo {
   int64_t version = 0;
@@ -122,7 +128,9 @@ class SecretService {
   // Version `version` (0: the current one). A deleted or destroyed version comes back with
   // available = false (and its metadata). Needs read. Errors: kNotFound
   // ("data/secret_not_found") if there is no such secret or version; kInternal
-  // ("crypto/tampered") if the stored row does not decrypt.
+  // ("crypto/tampered") if the stored row does not decrypt; kUnavailable if the read's audit
+  // entry could not be written, or (reason kReadsBackloggedReason) if too many reads already
+  // wait for theirs. A value that is not returned is wiped at once.
   virtual StatusOr<SecretValue> Read(const RequestContext& ctx, const std::string& mount,
                                      const std::string& path, int64_t version) = 0;
   // Read, for a thread that must not wait (an I/O thread). Returns false, having done nothing,
@@ -130,7 +138,8 @@ class SecretService {
   // to audit, the mounts to read again) or its input is bad: the caller then calls Read on a
   // thread that may wait. Else returns true, and `done` is called exactly once with what Read
   // would return: from this call for an answer that needs no audit entry, or once the read's
-  // audit entry is committed, from a thread of the store's.
+  // audit entry is committed, from a thread of the store's. Past the pending-read limits, `done`
+  // is called from this call with kUnavailable (kReadsBackloggedReason), nothing decrypted.
   virtual bool ReadLater(const RequestContext& ctx, const std::string& mount,
                          const std::string& path, int64_t version,
                          std::function<void(StatusOr<SecretValue>)> done) = 0;
@@ -245,6 +254,18 @@ class SecretService {
   // rotate on "*"-equivalent access (`secret.rotate` or a glob matching everything). Errors:
   // kAlreadyExists if another node rotated at the same moment.
   virtual StatusOr<int32_t> RotateKeyring(const RequestContext& ctx) = 0;
+
+  // How many reads (Read and ReadLater together) may hold a decrypted value while they wait for
+  // their audit entries, and how many bytes of values they may hold together; past either, a
+  // read is refused (see Read). REQUIRES: called before concurrent reads start.
+  virtual void SetPendingReadLimits(PendingReadLimits limits) = 0;
+  // Calls `post` with an audit.sink_failing alert (the shape the key service raises) when a read
+  // is refused because its audit entry could not be written: once per failure streak, that is
+  // again only after a read has been audited since. `post` is called from whichever thread saw
+  // the failure, the store's commit thread included: it must not wait and must not call into the
+  // store (hand the alert to an audit::AlertQueue). Empty: nothing is raised (the failure is
+  // logged either way). REQUIRES: called before concurrent reads start.
+  virtual void SetUnauditedReadAlert(std::function<void(audit::Alert)> post) = 0;
 };
 
 }  // namespace keyhold::service

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include "fakes/fake_env.h"
@@ -483,6 +485,135 @@ TEST_F(SecretsTest, ReadsRefusedForTheirAuditEntryAreLoggedAtMostEveryTenSeconds
   EXPECT_NE(lines[0].find("0 more since"), std::string::npos) << lines[0];
   EXPECT_NE(lines[1].find("2 more since"), std::string::npos) << lines[1];
   for (const auto& line : lines) EXPECT_EQ(line.find("logged-value-57"), std::string::npos);
+}
+
+// Reads waiting for their audit entries hold decrypted values: past the limits (reads, bytes),
+// a read is refused at once, 503 with its own reason, before anything is decrypted or audited.
+TEST_F(SecretsTest, ReadsPastThePendingLimitsAreRefusedUntilTheWaitingOnesAreAnswered) {
+  ASSERT_TRUE(Put("a", R"({"v":"pending-value-11"})").ok());
+  ASSERT_TRUE(secrets_->MountExists("secret"));
+  secrets_->SetPendingReadLimits({.reads = 2, .bytes = 1 << 20});
+  std::vector<std::future<StatusOr<SecretValue>>> waiting;
+  std::vector<std::shared_ptr<std::promise<StatusOr<SecretValue>>>> promises;
+  auto read_later = [&] {
+    auto p = std::make_shared<std::promise<StatusOr<SecretValue>>>();
+    waiting.push_back(p->get_future());
+    promises.push_back(p);
+    return secrets_->ReadLater(admin_, "secret", "a", 0,
+                               [p](StatusOr<SecretValue> v) { p->set_value(std::move(v)); });
+  };
+  size_t before = Audit().size();
+  faulty_->HoldReadAudits();
+  ASSERT_TRUE(read_later());
+  ASSERT_TRUE(read_later());
+  ASSERT_TRUE(read_later());  // answered at once: refused
+  ASSERT_EQ(waiting[2].wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  StatusOr<SecretValue> refused = waiting[2].get();
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(refused.status().reason(), kReadsBackloggedReason);
+  // Read (on a thread that may wait) counts among them too.
+  auto slow = secrets_->Read(admin_, "secret", "a", 0);
+  EXPECT_EQ(slow.status().reason(), kReadsBackloggedReason);
+  EXPECT_EQ(waiting[0].wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  faulty_->ReleaseReadAudits();
+  for (int i = 0; i < 2; ++i) {
+    auto got = waiting[i].get();
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    EXPECT_EQ(got->data_json.Reveal(), R"({"v":"pending-value-11"})");
+  }
+  EXPECT_EQ(Audit().size(), before + 2);  // the refused reads left nothing to audit
+  EXPECT_EQ(Value("a"), R"({"v":"pending-value-11"})");
+}
+
+TEST_F(SecretsTest, ThePendingByteLimitAdmitsALoneReadOfAnySize) {
+  ASSERT_TRUE(Put("big", R"({"v":"a value longer than the limit"})").ok());
+  ASSERT_TRUE(secrets_->MountExists("secret"));
+  secrets_->SetPendingReadLimits({.reads = 100, .bytes = 8});
+  faulty_->HoldReadAudits();
+  std::promise<StatusOr<SecretValue>> first;
+  std::promise<StatusOr<SecretValue>> second;
+  ASSERT_TRUE(secrets_->ReadLater(admin_, "secret", "big", 0,
+                                  [&](StatusOr<SecretValue> v) { first.set_value(std::move(v)); }));
+  ASSERT_TRUE(secrets_->ReadLater(admin_, "secret", "big", 0, [&](StatusOr<SecretValue> v) {
+    second.set_value(std::move(v));
+  }));
+  EXPECT_EQ(second.get_future().get().status().reason(), kReadsBackloggedReason);
+  faulty_->ReleaseReadAudits();
+  EXPECT_TRUE(first.get_future().get().ok());
+}
+
+// A read whose entry could not be committed gives back its place (and its value, wiped) before
+// its caller hears of it: failed reads never keep others out.
+TEST_F(SecretsTest, AFailedReadLetsGoOfItsValueBeforeItIsAnswered) {
+  ASSERT_TRUE(Put("a", R"({"v":1})").ok());
+  ASSERT_TRUE(secrets_->MountExists("secret"));
+  secrets_->SetPendingReadLimits({.reads = 1, .bytes = 1 << 20});
+  faulty_->HoldReadAudits();
+  std::promise<Status> next_read;
+  Status failed = OkStatus();
+  ASSERT_TRUE(secrets_->ReadLater(admin_, "secret", "a", 0, [&](StatusOr<SecretValue> v) {
+    failed = v.status();
+    // Its audit entry fails too (the store still does): but not for want of room.
+    next_read.set_value(secrets_->Read(admin_, "secret", "a", 0).status());
+  }));
+  faulty_->FailAuditWrites(true);
+  faulty_->ReleaseReadAudits(/*fail=*/true);
+  Status next = next_read.get_future().get();
+  faulty_->FailAuditWrites(false);
+  EXPECT_EQ(failed.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(failed.reason(), "application/store_unavailable");
+  EXPECT_EQ(next.reason(), "application/store_unavailable");
+  EXPECT_EQ(Value("a"), R"({"v":1})");
+}
+
+// A streak of reads refused for want of their audit entries raises one audit.sink_failing alert,
+// shaped as a refused change's; an audited read ends the streak, and the next failure raises again.
+TEST_F(SecretsTest, UnauditedReadsRaiseOneSinkFailingAlertPerStreak) {
+  ASSERT_TRUE(Put("a", R"({"v":"alert-value-23"})").ok());
+  ASSERT_TRUE(secrets_->MountExists("secret"));
+  std::mutex mu;
+  std::vector<audit::Alert> raised;
+  secrets_->SetUnauditedReadAlert([&](audit::Alert a) {
+    std::lock_guard lock(mu);
+    raised.push_back(std::move(a));
+  });
+  auto read_later = [&] {
+    std::promise<Status> got;
+    EXPECT_TRUE(secrets_->ReadLater(admin_, "secret", "a", 0,
+                                    [&](StatusOr<SecretValue> v) { got.set_value(v.status()); }));
+    return got.get_future().get();
+  };
+  faulty_->FailAuditWrites(true);
+  EXPECT_EQ(secrets_->Read(admin_, "secret", "a", 0).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(read_later().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(secrets_->Read(admin_, "secret", "a", 0).status().code(), StatusCode::kUnavailable);
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(raised.size(), 1u);
+    const audit::Alert& a = raised[0];
+    EXPECT_EQ(a.kind, audit::kAlertAuditSinkFailing);
+    EXPECT_EQ(a.severity, audit::AlertSeverity::kCritical);
+    EXPECT_EQ(a.dedupe_key, "audit.sink_failing");
+    EXPECT_EQ(a.client_ip, "198.51.100.4");
+    EXPECT_EQ(a.evidence_json,
+              R"({"action":"secret.read","error":"the store could not be written",)"
+              R"("requestId":"req_1"})");
+    EXPECT_EQ(a.evidence_json.find("alert-value-23"), std::string::npos);
+  }
+  // Audited again (on the commit thread): the streak ends; the next failure starts a new one.
+  faulty_->FailAuditWrites(false);
+  EXPECT_TRUE(read_later().ok());
+  EXPECT_EQ(raised.size(), 1u);
+  faulty_->FailAuditWrites(true);
+  faulty_->HoldReadAudits();
+  std::promise<Status> held;
+  ASSERT_TRUE(secrets_->ReadLater(admin_, "secret", "a", 0,
+                                  [&](StatusOr<SecretValue> v) { held.set_value(v.status()); }));
+  faulty_->ReleaseReadAudits(/*fail=*/true);
+  EXPECT_EQ(held.get_future().get().code(), StatusCode::kUnavailable);
+  faulty_->FailAuditWrites(false);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(raised.size(), 2u);
 }
 
 TEST_F(SecretsTest, NoAuditNoReadAndNoWrite) {

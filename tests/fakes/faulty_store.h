@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <functional>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "store/store.h"
 
@@ -157,7 +160,35 @@ class FaultyStore final : public store::Store {
   }
   void RecordSecretReadLater(audit::AuditEntry entry, std::function<void(Status)> done) override {
     if (Fails(&entry)) return done(WriteFailure());
+    {
+      std::lock_guard lock(held_mu_);
+      if (hold_reads_) {
+        held_reads_.emplace_back(std::move(entry), std::move(done));
+        return;
+      }
+    }
     inner_.RecordSecretReadLater(std::move(entry), std::move(done));
+  }
+  // While held, the entries of RecordSecretReadLater wait here, uncommitted, as behind a slow
+  // commit. Unholding passes them on (or, with `fail`, fails each) and stops holding.
+  void HoldReadAudits() {
+    std::lock_guard lock(held_mu_);
+    hold_reads_ = true;
+  }
+  void ReleaseReadAudits(bool fail = false) {
+    std::vector<std::pair<audit::AuditEntry, std::function<void(Status)>>> held;
+    {
+      std::lock_guard lock(held_mu_);
+      hold_reads_ = false;
+      held.swap(held_reads_);
+    }
+    for (auto& [entry, done] : held) {
+      if (fail) {
+        done(WriteFailure());
+      } else {
+        inner_.RecordSecretReadLater(std::move(entry), std::move(done));
+      }
+    }
   }
   std::optional<StatusOr<store::Store::SecretReadNow>> TryReadSecretNow(const std::string& mount,
                                                                         const std::string& path,
@@ -307,6 +338,9 @@ class FaultyStore final : public store::Store {
   std::function<void()> before_apply_;
   std::atomic<bool> fail_{false};
   std::atomic<bool> fail_audit_{false};
+  std::mutex held_mu_;
+  bool hold_reads_ = false;  // guarded by held_mu_
+  std::vector<std::pair<audit::AuditEntry, std::function<void(Status)>>> held_reads_;  // held_mu_
   std::atomic<size_t> journal_reads_{0};
   std::atomic<bool> fail_journal_reads_{false};
 };

@@ -3,7 +3,9 @@
 // master key; and what the audit log records of it all.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Server, rawExchange } from "../lib/keyhold.mjs";
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { Server, eventually, rawExchange } from "../lib/keyhold.mjs";
 
 let s;
 
@@ -27,6 +29,40 @@ async function v1(method, path, body, { token = s.rootKey, headers = {} } = {}) 
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined, text };
 }
+
+const sql = (dataDir, statement) =>
+  execFileSync("sqlite3", ["-cmd", ".timeout 5000", path.join(dataDir, "keyhold.db"), statement], {
+    encoding: "utf8",
+  });
+
+test("a read whose audit entry cannot be written is 503, and raises audit.sink_failing once", async () => {
+  assert.equal((await v1("POST", "secret/data/jam/x", { data: { v: "jammed-read-value-3" } })).status, 200);
+  sql(
+    s.dataDir,
+    "CREATE TRIGGER read_audit_jammed BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'jammed'); END;",
+  );
+  try {
+    for (let i = 0; i < 3; i++) {
+      const r = await v1("GET", "secret/data/jam/x");
+      assert.equal(r.status, 503, r.text);
+      assert.ok(!r.text.includes("jammed"), r.text);
+    }
+    const [alert] = await eventually(async () => {
+      const list = await s.ok("alerts.list", { kind: "audit.sink_failing" });
+      assert.equal(list.length, 1, JSON.stringify(list));
+      return list;
+    });
+    assert.equal(alert.severity, "critical");
+    assert.equal(alert.count, 1);
+    assert.equal(alert.evidence.action, "secret.read");
+    assert.ok(!JSON.stringify(alert).includes("jammed-read-value-3"));
+  } finally {
+    sql(s.dataDir, "DROP TRIGGER read_audit_jammed;");
+  }
+  const again = await v1("GET", "secret/data/jam/x");
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.body.data.data.v, "jammed-read-value-3");
+});
 
 test("paths that escape, repeat or smuggle are refused with 400", async () => {
   // Sent raw: a client library would normalise some of these away before they left.

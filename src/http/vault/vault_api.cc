@@ -64,7 +64,8 @@ HttpResponse NoContent() {
   return r;
 }
 
-// A service error in Vault's words. Not-found secrets are Vault's bare 404.
+}  // namespace
+
 HttpResponse ErrorOf(const Status& st) {
   switch (st.code()) {
     case StatusCode::kPermissionDenied:
@@ -78,12 +79,20 @@ HttpResponse ErrorOf(const Status& st) {
       return VaultError(400, st.message());
     case StatusCode::kPayloadTooLarge:
       return VaultError(413, st.message());
-    case StatusCode::kUnavailable:
-      return VaultError(503, st.message());
+    case StatusCode::kUnavailable: {
+      HttpResponse r = VaultError(503, st.message());
+      // Too many reads wait for their audit entries: a moment's wait is enough (Vault's clients
+      // retry a 503 by themselves).
+      if (st.reason() == service::kReadsBackloggedReason)
+        r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
     default:
       return VaultError(500, st.message());
   }
 }
+
+namespace {
 
 // The token of a request: X-Vault-Token, else (as Vault, also when it is empty) Authorization:
 // Bearer.

@@ -135,5 +135,9 @@ class VaultApi final : public Surface {
 
 // A Vault error response: {"errors":[detail]} (or [] when detail is empty).
 HttpResponse VaultError(int status, std::string_view detail);
+// A service error in Vault's words: its status for the code, the message as the one error, Vault's
+// bare 404 for anything not found, and Retry-After: 1 for a read refused because too many wait for
+// their audit entries (service::kReadsBackloggedReason).
+HttpResponse ErrorOf(const Status& st);
 
 }  // namespace keyhold::http::vault

@@ -2,8 +2,31 @@
 
 #include <gtest/gtest.h>
 
+#include "http/vault/vault_api.h"
+#include "service/secrets.h"
+
 namespace keyhold::http::vault {
 namespace {
+
+std::string HeaderOf(const HttpResponse& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+// A read refused because too many wait for their audit entries is Vault's 503, and says when to
+// retry; a 503 for an audit entry that could not be written does not promise a time.
+TEST(VaultWire, BackloggedReadsAre503WithRetryAfter) {
+  HttpResponse busy = ErrorOf(Unavailable("too many secret reads are waiting",
+                                          std::string(service::kReadsBackloggedReason)));
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(busy.body, R"({"errors":["too many secret reads are waiting"]})");
+  EXPECT_EQ(HeaderOf(busy, "Retry-After"), "1");
+  HttpResponse failing = ErrorOf(Unavailable("the store could not be written"));
+  EXPECT_EQ(failing.status, 503);
+  EXPECT_EQ(HeaderOf(failing, "Retry-After"), "");
+}
 
 TEST(VaultWire, SplitsKvPaths) {
   auto r = ParseKvPath("secret/data/helpdesk/smtp");
