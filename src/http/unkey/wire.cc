@@ -10,6 +10,7 @@
 
 #include "core/base62.h"
 #include "http/json_response.h"
+#include "service/secrets.h"
 
 namespace keyhold::http::unkey {
 
@@ -270,8 +271,13 @@ HttpResponse Error(const std::string& request_id, const Status& status) {
     // Service-level validation: name no field more precisely than the body.
     errors = json::array({{{"location", "body"}, {"message", status.message()}}});
   }
-  return ErrorEnvelope(request_id, HttpStatusFor(status.code()), status.reason(), status.message(),
-                       std::move(errors));
+  HttpResponse r = ErrorEnvelope(request_id, HttpStatusFor(status.code()), status.reason(),
+                                 status.message(), std::move(errors));
+  // Too many secret reads wait for their audit entries: a moment's wait is enough.
+  if (status.reason() == service::kReadsBackloggedReason) {
+    r.headers.emplace_back("Retry-After", "1");
+  }
+  return r;
 }
 
 HttpResponse BadRequest(const std::string& request_id, const std::vector<FieldError>& errors) {

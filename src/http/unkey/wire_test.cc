@@ -4,10 +4,12 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 
 #include "http/auth.h"
+#include "service/secrets.h"
 
 namespace keyhold::http::unkey {
 namespace {
@@ -203,6 +205,20 @@ TEST(ParseJsonStrict, PlainStringObjectsReadAsTheGeneralParserReadsThem) {
     }
   }
   EXPECT_GT(plain, 10000) << "the generator must reach the objects it is about";
+}
+
+TEST(UnkeyError, BackloggedSecretReadsAre503WithRetryAfter) {
+  HttpResponse busy = Error("req_1", Unavailable("too many secret reads are waiting",
+                                                 std::string(service::kReadsBackloggedReason)));
+  EXPECT_EQ(busy.status, 503);
+  auto retry = std::find_if(busy.headers.begin(), busy.headers.end(),
+                            [](const auto& h) { return h.first == "Retry-After"; });
+  ASSERT_NE(retry, busy.headers.end());
+  EXPECT_EQ(retry->second, "1");
+  HttpResponse failing = Error("req_2", Unavailable("the store could not be written"));
+  EXPECT_EQ(failing.status, 503);
+  EXPECT_TRUE(std::none_of(failing.headers.begin(), failing.headers.end(),
+                           [](const auto& h) { return h.first == "Retry-After"; }));
 }
 
 }  // namespace
