@@ -542,6 +542,19 @@ class KeyedServices {
     service::SecretRotator* rotator = this->rotator();
     if (rotator) rotator->Stop();  // not under mu_: requests ask for the rotator meanwhile
   }
+  // Stop(), then closes the secret service once the store has answered every read it started:
+  // before what those answers reach (the alert queue) goes away.
+  void Close() {
+    Stop();
+    std::unique_ptr<service::SecretService> secrets;
+    {
+      std::lock_guard lock(mu_);
+      reminders_.reset();
+      rotation_.reset();  // holds the secret service
+      secrets = std::move(secrets_);
+    }
+    secrets.reset();  // not under mu_: waits for the store's thread
+  }
   // Stops rotation, delivery and checkpoint signing (a last checkpoint is signed, after all else).
   void Stop() {
     StopRotation();
@@ -999,7 +1012,7 @@ int Serve(const Settings& settings) {
   rotation->Stop();
   usage.Stop();  // its last flush may still detect something: queued, then raised
   alert_queue.Stop();
-  keyed.Stop();
+  keyed.Close();
   spdlog::info("stopped");
   return 0;
 }

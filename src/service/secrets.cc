@@ -137,10 +137,22 @@ class SecretServiceImpl final : public SecretService {
   SecretServiceImpl(store::Store& store, Env& env, std::unique_ptr<crypto::Keyring> ring)
       : store_(store), env_(env), ring_(std::move(ring)) {}
   ~SecretServiceImpl() override {
-    std::lock_guard lock(rewrap_mu_);
-    if (rewrap_.joinable()) {
-      rewrap_.request_stop();
-      rewrap_.join();
+    {
+      std::lock_guard lock(rewrap_mu_);
+      if (rewrap_.joinable()) {
+        rewrap_.request_stop();
+        rewrap_.join();
+      }
+    }
+    // Reads waiting for their audit entries are answered from the store's thread through this
+    // service (their slots, the unaudited-read alert): wait until the store has answered them all.
+    // It always does, committed or failed, within its busy timeout.
+    for (int waited_ms = 0; pending_.Reads() > 0; ++waited_ms) {
+      if (waited_ms > 0 && waited_ms % 10'000 == 0) {
+        spdlog::warn("closing the secret service: {} reads still wait for their audit entries",
+                     pending_.Reads());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
 

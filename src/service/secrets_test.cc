@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -564,6 +565,30 @@ TEST_F(SecretsTest, AFailedReadLetsGoOfItsValueBeforeItIsAnswered) {
   EXPECT_EQ(failed.reason(), "application/store_unavailable");
   EXPECT_EQ(next.reason(), "application/store_unavailable");
   EXPECT_EQ(Value("a"), R"({"v":1})");
+}
+
+// Closing the service waits for the reads still waiting for their audit entries: the store
+// answers them through it, so it must outlive them.
+TEST_F(SecretsTest, ClosingWaitsForReadsTheStoreHasNotAnswered) {
+  ASSERT_TRUE(Put("a", R"({"v":1})").ok());
+  ASSERT_TRUE(secrets_->MountExists("secret"));
+  faulty_->HoldReadAudits();
+  std::atomic<bool> answered{false};
+  ASSERT_TRUE(secrets_->ReadLater(admin_, "secret", "a", 0, [&](StatusOr<SecretValue> v) {
+    EXPECT_TRUE(v.ok());
+    answered = true;
+  }));
+  std::atomic<bool> closed{false};
+  std::thread closer([&] {
+    secrets_.reset();
+    closed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(closed) << "closed while a read still waited for the store";
+  faulty_->ReleaseReadAudits();
+  closer.join();
+  EXPECT_TRUE(answered);
+  EXPECT_TRUE(closed);
 }
 
 // A streak of reads refused for want of their audit entries raises one audit.sink_failing alert,
