@@ -30,6 +30,9 @@ namespace {
 // Due deliveries read at a time: the most the store gives, so that one endpoint's backlog leaves
 // room for others' deliveries in the page.
 constexpr int kPage = store::kMaxAlertsPage;
+// Deliveries handed to one endpoint's lane at a time: a slow endpoint's backlog holds its lane
+// for a bounded time (at most this many attempts) before the page is read again.
+constexpr size_t kMaxBatch = 100;
 constexpr int64_t kPruneEveryMs = 3'600'000;
 
 // Zeroes key bytes when they go out of scope.
@@ -264,7 +267,7 @@ StatusOr<int> WebhookDelivery::HandOut() {
     if (busy_before.contains(d.endpoint_id)) continue;
     auto [it, added] = batch_of.try_emplace(d.endpoint_id, batches.size());
     if (added) batches.emplace_back();
-    batches[it->second].push_back(std::move(d));
+    if (batches[it->second].size() < kMaxBatch) batches[it->second].push_back(std::move(d));
   }
   {
     std::lock_guard lock(mu_);
@@ -286,26 +289,33 @@ void WebhookDelivery::Lane(bool until_idle) {
     Batch batch = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    RunBatch(batch);
+    const bool stored = RunBatch(batch);
     lock.lock();
     busy_.erase(batch.front().endpoint_id);
-    woken_ = true;
-    cv_.notify_all();
+    // Read again at once what a full page left out; but not after outcomes that could not be
+    // stored: those deliveries are still due, and would be sent again at full speed.
+    if (stored) {
+      woken_ = true;
+      cv_.notify_all();
+    }
   }
 }
 
-void WebhookDelivery::RunBatch(const Batch& batch) {
+bool WebhookDelivery::RunBatch(const Batch& batch) {
+  bool stored = true;
   for (const DeliveryRecord& d : batch) {
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return;
+      if (stopping_) return stored;
     }
     Status st = Attempt(d);
     if (!st.ok()) {
       spdlog::error("webhook delivery outcome not stored: {} ({})", st.message(), st.log_detail());
+      stored = false;
     }
     attempted_.fetch_add(1);
   }
+  return stored;
 }
 
 Status WebhookDelivery::Attempt(DeliveryRecord d) {

@@ -130,8 +130,9 @@ class WebhookDelivery {
   StatusOr<int> HandOut();
   // Lane threads: attempt queued batches; until stopped, or (`until_idle`) until none is queued.
   void Lane(bool until_idle);
-  // Attempts each delivery of `batch` in turn, then frees its endpoint.
-  void RunBatch(const Batch& batch);
+  // Attempts each delivery of `batch` in turn. False if an outcome could not be stored (the
+  // deliveries stay due: the dispatcher then waits its poll interval before reading them again).
+  bool RunBatch(const Batch& batch);
   // Attempts `d` and stores its outcome.
   Status Attempt(store::DeliveryRecord d);
   // The request for `d`, or the reason it cannot be made (the delivery then fails).

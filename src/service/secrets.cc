@@ -145,9 +145,12 @@ class SecretServiceImpl final : public SecretService {
       }
     }
     // Reads waiting for their audit entries are answered from the store's thread through this
-    // service (their slots, the unaudited-read alert): wait until the store has answered them all.
+    // service (their slots, the unaudited-read alert): wait until the store has answered them all
+    // and left their answers' code.
     // It always does, committed or failed, within its busy timeout.
-    for (int waited_ms = 0; pending_.Reads() > 0; ++waited_ms) {
+    for (int waited_ms = 0;
+         pending_.Reads() > 0 || answers_in_flight_.load(std::memory_order_acquire) > 0;
+         ++waited_ms) {
       if (waited_ms > 0 && waited_ms % 10'000 == 0) {
         spdlog::warn("closing the secret service: {} reads still wait for their audit entries",
                      pending_.Reads());
@@ -220,9 +223,15 @@ class SecretServiceImpl final : public SecretService {
     // Shared only because std::function must be copyable: one closure holds it.
     auto held = std::make_shared<std::optional<HeldRead>>(
         HeldRead{std::move(out.value()), std::move(*slot)});
+    // Counted until the store's thread has left the closure: closing the service waits for it.
+    answers_in_flight_.fetch_add(1, std::memory_order_relaxed);
     store_.RecordSecretReadLater(
         ReadEntry(ctx, mount, path, wanted), [this, held = std::move(held), done = std::move(done),
                                               who = UnauditedReadOf(ctx)](const Status& st) {
+          struct Leaving {
+            std::atomic<int64_t>& n;
+            ~Leaving() { n.fetch_sub(1, std::memory_order_release); }
+          } leaving{answers_in_flight_};  // the last thing this closure does
           if (!st.ok()) {
             held->reset();  // the value is wiped, and its slot given back, before anything else
             ReportUnaudited(who, st);
@@ -705,10 +714,18 @@ class SecretServiceImpl final : public SecretService {
 
   // A read refused because its audit entry could not be written: the caller gets the error
   // (503) and no value; the operator hears of it in the log, at most every 10 seconds, with how
-  // many more were refused meanwhile, and through one audit.sink_failing alert per streak of
-  // failures (the same alert a refused change raises).
+  // many more were refused meanwhile, and through the audit.sink_failing alert (the one a
+  // refused change raises) at the first failure of a streak and every minute while it lasts.
   void ReportUnaudited(const UnauditedRead& who, const Status& st) {
-    if (!unaudited_streak_.exchange(true, std::memory_order_acq_rel)) RaiseUnaudited(who, st);
+    const int64_t now = env_.NowMillis();
+    // Raised again every minute while the streak lasts: the first alert may have been dropped
+    // (a full queue) or not stored (the store is what fails), and it is deduplicated anyway.
+    int64_t last = unaudited_raised_at_.load(std::memory_order_relaxed);
+    const bool first = !unaudited_streak_.exchange(true, std::memory_order_acq_rel);
+    if ((first || now - last >= 60'000) &&
+        unaudited_raised_at_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+      RaiseUnaudited(who, st);
+    }
     LogUnaudited(st);
   }
 
@@ -995,6 +1012,8 @@ class SecretServiceImpl final : public SecretService {
   std::unique_ptr<crypto::Keyring> ring_;
   static constexpr std::chrono::seconds kMountsFresh{1};
   std::atomic<int64_t> unaudited_logged_at_{std::numeric_limits<int64_t>::min() / 2};
+  std::atomic<int64_t> unaudited_raised_at_{std::numeric_limits<int64_t>::min() / 2};
+  std::atomic<int64_t> answers_in_flight_{0};  // ReadLater closures the store has not left
   std::atomic<uint64_t> unaudited_since_log_{0};
   std::atomic<bool> unaudited_streak_{false};          // reads refused since the last audited one
   std::function<void(audit::Alert)> unaudited_alert_;  // set before concurrent reads

@@ -55,7 +55,8 @@ inline constexpr size_t kMaxSecretDataBytes = 512 * 1024;
 inline constexpr size_t kMaxCustomMetadataBytes = 64 * 1024;
 inline constexpr int32_t kMaxSecretVersions = 1000;
 // The reason of the kUnavailable a read gets when too many reads already wait for their audit
-// entries (SetPendingReadLimits): nothing was decrypted, and the caller may retry shortly.
+// entries (SetPendingReadLimits): nothing is returned (what was decrypted is wiped), and the
+// caller may retry shortly.
 inline constexpr std::string_view kReadsBackloggedReason = "application/reads_backlogged";
 
 struct SecretVersionInfo {

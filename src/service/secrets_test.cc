@@ -593,7 +593,7 @@ TEST_F(SecretsTest, ClosingWaitsForReadsTheStoreHasNotAnswered) {
 
 // A streak of reads refused for want of their audit entries raises one audit.sink_failing alert,
 // shaped as a refused change's; an audited read ends the streak, and the next failure raises again.
-TEST_F(SecretsTest, UnauditedReadsRaiseOneSinkFailingAlertPerStreak) {
+TEST_F(SecretsTest, UnauditedReadsRaiseSinkFailingOncePerStreakAndMinute) {
   ASSERT_TRUE(Put("a", R"({"v":"alert-value-23"})").ok());
   ASSERT_TRUE(secrets_->MountExists("secret"));
   std::mutex mu;
@@ -636,9 +636,15 @@ TEST_F(SecretsTest, UnauditedReadsRaiseOneSinkFailingAlertPerStreak) {
                                   [&](StatusOr<SecretValue> v) { held.set_value(v.status()); }));
   faulty_->ReleaseReadAudits(/*fail=*/true);
   EXPECT_EQ(held.get_future().get().code(), StatusCode::kUnavailable);
+  // While a streak lasts the alert is raised again every minute (the first may have been lost
+  // with the store that fails), not at every read.
+  EXPECT_EQ(secrets_->Read(admin_, "secret", "a", 0).status().code(), StatusCode::kUnavailable);
+  env_.Advance(61'000);
+  EXPECT_EQ(secrets_->Read(admin_, "secret", "a", 0).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(secrets_->Read(admin_, "secret", "a", 0).status().code(), StatusCode::kUnavailable);
   faulty_->FailAuditWrites(false);
   std::lock_guard lock(mu);
-  EXPECT_EQ(raised.size(), 2u);
+  EXPECT_EQ(raised.size(), 3u);
 }
 
 TEST_F(SecretsTest, NoAuditNoReadAndNoWrite) {
