@@ -797,8 +797,9 @@ class Store {
 
   // Rotations queued or running (RotationRunRecord). Written with no change and no audit entry.
 
-  // Stores `r` for (r.mount, r.path), replacing the one there, durably before it returns.
-  // Errors: kInvalidArgument for a state that is none of RotationRunState's; kUnavailable.
+  // Stores `r` for (r.mount, r.path), replacing the one there, durably before it returns; does
+  // nothing (OK) if there is no such secret (deleted while it rotated). Errors: kInvalidArgument
+  // for a state that is none of RotationRunState's; kUnavailable.
   virtual Status PutRotationRun(const RotationRunRecord& r) = 0;
   // Removes the run of (mount, path), if any. DeleteSecret removes a secret's run too. Errors:
   // kUnavailable.

@@ -93,8 +93,10 @@ Status SqliteStore::PutRotationRun(const RotationRunRecord& r) {
   }
   std::lock_guard lock(mu_);
   return sqlite::InTransaction(db_, Access::kWrite, [&]() -> Status {
+    // Only for a secret still there: one deleted while it rotated leaves no run behind.
     Stmt s(db_,
-           "INSERT INTO rotation_runs (mount, path, state, step, at) VALUES (?,?,?,?,?) "
+           "INSERT INTO rotation_runs (mount, path, state, step, at) SELECT ?1, ?2, ?3, ?4, ?5 "
+           "WHERE EXISTS (SELECT 1 FROM secrets WHERE mount = ?1 AND path = ?2) "
            "ON CONFLICT(mount, path) DO UPDATE SET state = excluded.state, step = excluded.step, "
            "at = excluded.at");
     s.Bind(1, r.mount);
