@@ -197,20 +197,27 @@ void AddRotate(CLI::App& secrets, int& code) {
   });
 }
 
-// What `secrets due` says of a secret's rotation: under way, or staged with nothing running it
-// (interrupted or failed) and how to go on; "" when none is staged.
+// What `secrets due` says of a secret's rotation: under way; or staged with nothing running it
+// (failed, interrupted, or waiting for the next step) and how to go on; "" when none is staged.
 std::string DueRotationText(const json& s) {
   if (s.value("running", false)) return "  (rotation under way)";
   if (!s.value("rotating", false)) return "";
   if (!s.contains("running")) return "  (rotation under way)";  // a server that does not say
   const std::string ref = s.value("mount", "") + "/" + s.value("path", "");
-  std::string result = "interrupted";
-  if (s.contains("lastOutcome") && s["lastOutcome"].is_object() &&
-      s["lastOutcome"].value("result", "") == "failed") {
-    result = "failed";
+  const std::string cancel =
+      "'keyhold secrets rotate " + ref +
+      (s.value("cancelNeedsForce", false) ? " --cancel --force'" : " --cancel'");
+  const std::string result = s.contains("lastOutcome") && s["lastOutcome"].is_object()
+                                 ? s["lastOutcome"].value("result", "")
+                                 : "";
+  if (result == "failed" || result == "interrupted") {
+    return "  (rotation " + result + ", not running: retry with 'keyhold secrets rotate " + ref +
+           "', or drop it with " + cancel + ")";
   }
-  return "  (rotation " + result + ", not running: retry with 'keyhold secrets rotate " + ref +
-         "', or drop it with 'keyhold secrets rotate " + ref + " --cancel')";
+  std::string step = s["stagedStep"].is_string() ? s["stagedStep"].get<std::string>() : "";
+  return "  (rotation staged" + (step.empty() ? "" : " at step " + step) +
+         ", waiting: continue with 'keyhold secrets rotate " + ref + "', or drop it with " +
+         cancel + ")";
 }
 
 void AddDue(CLI::App& secrets, int& code) {

@@ -31,6 +31,14 @@ constexpr std::string_view kStoppedBeforeRun =
     "keyhold stopped before the rotation ran; rotate again to run it";
 constexpr int kRecoverPage = store::kMaxSecretListPage;
 
+// The caller of what Recover does by itself, as the audit log names it.
+RequestContext RecoveryContext() {
+  RequestContext ctx{.request_id = "recover"};
+  ctx.actor.key_id = "keyhold";
+  ctx.actor.permissions = {"secret.rotate"};
+  return ctx;
+}
+
 std::string_view ResultName(store::RotationResult r) {
   switch (r) {
     case store::RotationResult::kFinished:
@@ -74,13 +82,10 @@ std::string LastDone(const SecretMetadata& m) {
 
 // The step a staged rotation is at: the one that failed, the set that started, or the first not
 // done.
-std::string StagedStep(const store::StagedRotationRecord& r) {
-  if (!r.rotation_failure.empty())
-    return r.rotation_failure.substr(0, r.rotation_failure.find(':'));
-  if (r.rotation_step == kSetStarted) return "set";
-  SecretMetadata m;
-  m.pending_version = r.pending_version;
-  m.rotation_step = r.rotation_step;
+std::string StagedStep(const SecretMetadata& m) {
+  if (!m.rotation_failure.empty())
+    return m.rotation_failure.substr(0, m.rotation_failure.find(':'));
+  if (m.rotation_step == kSetStarted) return "set";
   return std::string(kStepNames[Progress(m)]);
 }
 
@@ -336,7 +341,10 @@ StatusOr<RotationStatus> SecretRotator::Drive(const RequestContext& ctx, const s
   }
   // The steps asked for are done and the rotation is not finished: an earlier attempt's failure
   // is no longer what there is to retry.
-  if (Status st = store_.DeleteRotationOutcome(mount, path); !st.ok()) {
+  // Cleared with the run, in one write: a kill cannot leave a run whose end is stored.
+  if (Status st = store_.EndRotationRuns(
+          {{.mount = mount, .path = path, .change = store::RotationRunEnd::Outcome::kRemove}});
+      !st.ok()) {
     spdlog::warn("the outcome of the rotation of secret {}/{} could not be cleared: {}", mount,
                  path, st.message());
   }
@@ -350,6 +358,9 @@ StatusOr<RotationStatus> SecretRotator::Finish(const RequestContext& ctx, const 
   if (!m.pending_version) {
     return FailedPrecondition("nothing is pending", "data/no_pending_version");
   }
+  // Written down like every other step: a kill after the finish and before its outcome is
+  // stored leaves a run at "finish" and no pending version, which Recover reads as finished.
+  KH_RETURN_IF_ERROR(MarkRunning(mount, path, RotationStep::kFinish));
   KH_RETURN_IF_ERROR(secrets_.FinishRotation(ctx, mount, path, *m.pending_version));
   RecordOutcome(mount, path, store::RotationResult::kFinished, "", "");
   KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
@@ -394,13 +405,18 @@ Status SecretRotator::RunStep(RotationStep step, const std::string& mount,
 void SecretRotator::RecordOutcome(const std::string& mount, const std::string& path,
                                   store::RotationResult result, std::string_view step,
                                   const std::string& error, std::optional<int64_t> at_ms) {
-  store::RotationOutcomeRecord o{.mount = mount,
-                                 .path = path,
-                                 .result = result,
-                                 .step = std::string(step),
-                                 .error = error,
-                                 .at_ms = at_ms.value_or(env_.NowMillis())};
-  if (Status st = store_.PutRotationOutcome(o); !st.ok()) {
+  store::RotationRunEnd end{.mount = mount,
+                            .path = path,
+                            .change = store::RotationRunEnd::Outcome::kReplace,
+                            .outcome = {.mount = mount,
+                                        .path = path,
+                                        .result = result,
+                                        .step = std::string(step),
+                                        .error = error,
+                                        .at_ms = at_ms.value_or(env_.NowMillis())}};
+  // The run ends in the same write as its outcome is stored: a kill between the two would leave
+  // a run that the next start takes for one cut short, and relabel its end "interrupted".
+  if (Status st = store_.EndRotationRuns({end}); !st.ok()) {
     spdlog::warn("the outcome of the rotation of secret {}/{} could not be stored: {}", mount, path,
                  st.message());
   }
@@ -416,7 +432,7 @@ Status SecretRotator::MarkRunning(const std::string& mount, const std::string& p
 }
 
 void SecretRotator::EndRun(const std::string& mount, const std::string& path) {
-  if (Status st = store_.DeleteRotationRun(mount, path); !st.ok()) {
+  if (Status st = store_.EndRotationRuns({{.mount = mount, .path = path}}); !st.ok()) {
     // Left behind, the next start records the run as interrupted: stale, never lost.
     spdlog::warn("the end of the rotation of secret {}/{} could not be stored: {}", mount, path,
                  st.message());
@@ -424,40 +440,62 @@ void SecretRotator::EndRun(const std::string& mount, const std::string& path) {
 }
 
 StatusOr<int> SecretRotator::Recover() {
-  int recorded = 0;
-  std::set<std::string> seen;
   KH_ASSIGN_OR_RETURN(auto runs, store_.ListRotationRuns(kRecoverPage));
+  std::vector<store::RotationRunEnd> ends;
+  ends.reserve(runs.size());
+  int recorded = 0;
   for (const store::RotationRunRecord& r : runs) {
-    if (r.state == store::RotationRunState::kQueued) {
-      RecordOutcome(r.mount, r.path, store::RotationResult::kInterrupted, "",
-                    std::string(kStoppedBeforeRun), r.at_ms);
-    } else {
-      RecordOutcome(r.mount, r.path, store::RotationResult::kInterrupted, r.step,
-                    "keyhold stopped while step '" + r.step +
-                        "' ran, before it ended; rotate again to retry it",
-                    r.at_ms);
+    KH_ASSIGN_OR_RETURN(store::RotationRunEnd end, EndOfLeftover(r));
+    if (end.change == store::RotationRunEnd::Outcome::kReplace) {
+      spdlog::warn("rotation of secret {}/{} {}: keyhold stopped while it was {}", r.mount, r.path,
+                   ResultName(end.outcome.result),
+                   r.state == store::RotationRunState::kQueued ? "queued" : "running");
+      ++recorded;
     }
-    spdlog::warn("rotation of secret {}/{} interrupted: keyhold stopped while it was {}", r.mount,
-                 r.path, r.state == store::RotationRunState::kQueued ? "queued" : "running");
-    EndRun(r.mount, r.path);
-    seen.insert(r.mount + "/" + r.path);
-    ++recorded;
+    ends.push_back(std::move(end));
   }
-  KH_ASSIGN_OR_RETURN(auto staged, store_.ListStagedRotations(kRecoverPage));
-  for (const store::StagedRotationRecord& r : staged) {
-    if (seen.contains(r.mount + "/" + r.path)) continue;
-    KH_ASSIGN_OR_RETURN(auto outcome, store_.ReadRotationOutcome(r.mount, r.path));
-    // A failure or interruption stored already names the step to retry; a finish is older than
-    // what is staged now.
-    if (outcome && outcome->result != store::RotationResult::kFinished) continue;
-    const std::string step = StagedStep(r);
-    RecordOutcome(r.mount, r.path, store::RotationResult::kInterrupted, step,
-                  "the rotation is staged at step '" + step +
-                      "' and nothing runs it; rotate again to continue, or cancel it",
-                  r.staged_at_ms);
-    ++recorded;
-  }
+  // One transaction for them all: this runs before keyhold serves, and each write is synced.
+  if (!ends.empty()) KH_RETURN_IF_ERROR(store_.EndRotationRuns(ends));
   return recorded;
+}
+
+StatusOr<store::RotationRunEnd> SecretRotator::EndOfLeftover(const store::RotationRunRecord& r) {
+  store::RotationRunEnd end{.mount = r.mount, .path = r.path};
+  auto secret = store_.ReadSecret(r.mount, r.path);
+  if (!secret.ok() && secret.status().code() == StatusCode::kNotFound) return end;  // deleted
+  KH_RETURN_IF_ERROR(secret.status());
+  KH_ASSIGN_OR_RETURN(auto outcome, store_.ReadRotationOutcome(r.mount, r.path));
+  // Stored when or after this run was: the run's own end, never to be relabelled.
+  if (outcome && outcome->at_ms >= r.at_ms) return end;
+  end.change = store::RotationRunEnd::Outcome::kReplace;
+  end.outcome = {.mount = r.mount,
+                 .path = r.path,
+                 .result = store::RotationResult::kInterrupted,
+                 .step = r.step,
+                 .error = "",
+                 .at_ms = r.at_ms};
+  SecretMetadata m;
+  m.pending_version = secret->pending_version;
+  m.rotation_step = secret->rotation_step;
+  m.rotation_failure = secret->rotation_failure;
+  if (r.state == store::RotationRunState::kQueued) {
+    end.outcome.step.clear();
+    end.outcome.error = std::string(kStoppedBeforeRun);
+  } else if (r.step != RotationStepName(RotationStep::kCreate) && !m.pending_version) {
+    // Past create a version was pending; none is now: the finish was done (a run holds its path,
+    // so nothing else made it current or dropped it), and only its outcome was not stored.
+    end.outcome.result = store::RotationResult::kFinished;
+    end.outcome.step.clear();
+  } else {
+    if (r.step == RotationStepName(RotationStep::kCreate) && m.pending_version && !SetHasRun(m)) {
+      // As a create that fails or is stopped: what it wrote is not trusted, the retry creates
+      // afresh. Set has not run, so the provider does not use it.
+      KH_RETURN_IF_ERROR(secrets_.CancelRotation(RecoveryContext(), r.mount, r.path, false));
+    }
+    end.outcome.error = "keyhold stopped while step '" + r.step +
+                        "' ran, before it ended; rotate again to retry it";
+  }
+  return end;
 }
 
 StatusOr<std::optional<RotationOutcome>> SecretRotator::ReadOutcome(const std::string& mount,
@@ -572,12 +610,18 @@ StatusOr<std::vector<DueSecret>> SecretRotator::ListDue(const RequestContext& ct
     }
     // Read after `running`, as Get does.
     KH_ASSIGN_OR_RETURN(auto outcome, ReadOutcome(r.mount, r.path));
+    SecretMetadata m;
+    m.pending_version = r.pending_version;
+    m.rotation_step = r.rotation_step;
+    m.rotation_failure = r.rotation_failure;
     out.push_back({.mount = r.mount,
                    .path = r.path,
                    .due_at_ms = *r.next_rotation_at_ms,
                    .overdue = *r.next_rotation_at_ms <= now,
                    .rotating = r.pending_version.has_value(),
                    .running = running,
+                   .staged_step = r.pending_version ? StagedStep(m) : "",
+                   .cancel_needs_force = SetHasRun(m),
                    .rotation_period_ms = r.rotation_period_ms,
                    .last_outcome = std::move(outcome)});
   }

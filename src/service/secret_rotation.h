@@ -52,6 +52,8 @@
 namespace keyhold::store {
 class Store;
 struct SecretRecord;
+struct RotationRunRecord;
+struct RotationRunEnd;
 enum class RotationResult : int32_t;
 }  // namespace keyhold::store
 
@@ -108,7 +110,7 @@ struct RotationOutcome {
   std::string result;  // "finished", "failed", "interrupted" (retry: rotate again) or "error"
   std::string step;    // the step that failed or was interrupted; "" if finished or none started
   std::string error;   // why it did not finish; never a value; "" if finished
-  int64_t at_ms = 0;   // when it ended
+  int64_t at_ms = 0;   // when it ended (store::RotationOutcomeRecord::at_ms)
 };
 
 struct RotationStatus {
@@ -133,6 +135,10 @@ struct DueSecret {
   bool overdue = false;
   bool rotating = false;  // a rotation is staged (a version is pending)
   bool running = false;   // a rotation of this secret is queued or running now
+  // When staged: the step it is at (the next to run, or the one that failed) and whether a cancel
+  // needs force (`set` has run); "" and false when nothing is staged.
+  std::string staged_step;
+  bool cancel_needs_force = false;
   std::optional<int64_t> rotation_period_ms;
   std::optional<RotationOutcome> last_outcome;  // as RotationStatus's
 };
@@ -197,13 +203,16 @@ class SecretRotator {
   // many were raised. Errors: kUnavailable.
   StatusOr<int> SweepDue();
 
-  // Called once at start, before any rotation: records as interrupted (RotationOutcome
-  // "interrupted", rotating again retries) what keyhold was killed under, as Stop would have:
-  // each rotation written down as queued (step "", "stopped before the rotation ran") or running
-  // (the step it ran, when it started), and each staged rotation (a version pending) whose stored
-  // outcome does not already say what to retry (the step it is at, when it was staged). Nothing
-  // is run again. Returns how many outcomes it recorded. Errors: kUnavailable (the store could not
-  // be read; a write that fails is logged and the rest go on).
+  // Called once at start, before any rotation: ends each rotation written down as queued or
+  // running (what keyhold was killed under), as Stop would have. Its outcome becomes
+  // "interrupted" (rotating again retries it): step "" and "stopped before the rotation ran" if it
+  // was queued, else the step it ran, when that started; a pending version that a create cut
+  // short wrote is dropped, as a create that fails or is stopped drops it. A run whose finish was
+  // done (no version pending any more) is recorded "finished"; an outcome stored when or after the
+  // run was is the run's own, and is kept. A staged rotation with no run left behind is not
+  // touched: it waits for a rotate or a cancel (ListDue says so). Nothing is run again. All in
+  // one store transaction. Returns how many outcomes it recorded. Errors: kUnavailable (the store
+  // could not be read or written; then no run is ended).
   StatusOr<int> Recover();
 
   // The principal of a rotation token that is still valid: `secret.read` and `secret.rotate`
@@ -234,6 +243,10 @@ class SecretRotator {
                      std::optional<int64_t> at_ms = std::nullopt);
   // Writes down, durably, that `step` of the rotation of mount/path starts now.
   Status MarkRunning(const std::string& mount, const std::string& path, RotationStep step);
+  // How Recover ends a run left behind: its outcome (interrupted; or finished, when the secret
+  // shows the finish was done; or kept, when the stored one is the run's own or newer), with the
+  // pending version of a create cut short dropped first.
+  StatusOr<store::RotationRunEnd> EndOfLeftover(const store::RotationRunRecord& r);
   // Forgets the run of mount/path once its outcome is stored (best effort, logged).
   void EndRun(const std::string& mount, const std::string& path);
   StatusOr<std::optional<RotationOutcome>> ReadOutcome(const std::string& mount,

@@ -15,6 +15,7 @@
 
 #include "core/secret_path.h"
 #include "fakes/fake_env.h"
+#include "fakes/faulty_store.h"
 #include "fakes/temp_dir.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -795,54 +796,176 @@ TEST_F(SecretRotationTest, AStepCutShortByAKillIsRecordedInterruptedOnTheNextSta
   EXPECT_TRUE(store_->ListRotationRuns(10)->empty());
 }
 
-TEST_F(SecretRotationTest, AStagedRotationWithNothingRunningIsRecordedInterruptedOnStart) {
-  // Staged by hand (no driver), and a set cut short by a kill before runs were written down.
-  SecretRotator manual(*secrets_, *store_, env_, nullptr, nullptr, RotationOptions{});
-  env_.Advance(1000);
-  const int64_t staged_at = env_.NowMillis();
+TEST_F(SecretRotationTest, AStagedRotationWithNoRunLeftBehindIsWaitingNotInterrupted) {
+  // Paused on purpose after create, staged by hand (no driver), and a set cut short before runs
+  // were written down: none is evidence of a kill, so a restart records nothing.
+  MetadataChange due;
+  due.rotation_period_ms = kDay;
+  ASSERT_TRUE(rotator_->Rotate(admin_, "secret", "db/password", RotationStep::kCreate).ok());
+  ASSERT_TRUE(secrets_->WriteMetadata(admin_, "secret", "db/password", due).ok());
   ASSERT_TRUE(
-      secrets_->WritePending(admin_, "secret", "db/password", crypto::Secret(R"({"p":"n"})")).ok());
+      secrets_->Write(admin_, "secret", "db/manual", crypto::Secret(R"({"p":"o"})"), {}).ok());
+  ASSERT_TRUE(
+      secrets_->WritePending(admin_, "secret", "db/manual", crypto::Secret(R"({"p":"n"})")).ok());
+  ASSERT_TRUE(secrets_->WriteMetadata(admin_, "secret", "db/manual", due).ok());
   ASSERT_TRUE(secrets_->Write(admin_, "secret", "db/cut", crypto::Secret(R"({"p":"o"})"), {}).ok());
   ASSERT_TRUE(
       secrets_->WritePending(admin_, "secret", "db/cut", crypto::Secret(R"({"p":"n"})")).ok());
   ASSERT_TRUE(store_->SetSecretRotationStep("secret", "db/cut", "set-started", "").ok());
-  ASSERT_TRUE(
-      secrets_->Write(admin_, "secret", "db/failed", crypto::Secret(R"({"p":"o"})"), {}).ok());
-  ASSERT_TRUE(
-      secrets_->WritePending(admin_, "secret", "db/failed", crypto::Secret(R"({"p":"n"})")).ok());
-  ASSERT_TRUE(store_
-                  ->PutRotationOutcome({.mount = "secret",
-                                        .path = "db/failed",
-                                        .result = store::RotationResult::kFailed,
-                                        .step = "test",
-                                        .error = "the command exited with status 3",
-                                        .at_ms = 7})
-                  .ok());
-  env_.Advance(60'000);
+  ASSERT_TRUE(secrets_->WriteMetadata(admin_, "secret", "db/cut", due).ok());
+  env_.Advance(2 * kDay);
   SecretRotator restarted(*secrets_, *store_, env_, nullptr, nullptr, RotationOptions{});
   auto recovered = restarted.Recover();
   ASSERT_TRUE(recovered.ok()) << recovered.status().message();
-  EXPECT_EQ(*recovered, 2);
-  auto by_hand = restarted.Get(admin_, "secret", "db/password");
-  ASSERT_TRUE(by_hand.ok() && by_hand->last_outcome.has_value());
-  EXPECT_EQ(by_hand->last_outcome->result, "interrupted");
-  EXPECT_EQ(by_hand->last_outcome->step, "set");
-  EXPECT_EQ(by_hand->last_outcome->at_ms, staged_at);
-  EXPECT_EQ(by_hand->last_outcome->error,
-            "the rotation is staged at step 'set' and nothing runs it; rotate again to continue, "
-            "or cancel it");
-  auto cut = restarted.Get(admin_, "secret", "db/cut");
-  ASSERT_TRUE(cut.ok() && cut->last_outcome.has_value());
-  EXPECT_EQ(cut->last_outcome->result, "interrupted");
-  EXPECT_EQ(cut->last_outcome->step, "set");
-  auto failed = restarted.Get(admin_, "secret", "db/failed");  // already says what to retry
-  ASSERT_TRUE(failed.ok() && failed->last_outcome.has_value());
-  EXPECT_EQ(failed->last_outcome->result, "failed");
-  EXPECT_EQ(failed->last_outcome->at_ms, 7);
-  // Retryable: the rotation goes on from where it is.
-  auto done = restarted.Rotate(admin_, "secret", "db/password", {});
+  EXPECT_EQ(*recovered, 0);
+  for (const char* p : {"db/password", "db/manual", "db/cut"}) {
+    EXPECT_FALSE(store_->ReadRotationOutcome("secret", p)->has_value()) << p;
+  }
+  auto listed = restarted.ListDue(admin_, 0);
+  ASSERT_TRUE(listed.ok()) << listed.status().message();
+  ASSERT_EQ(listed->size(), 3U);
+  std::map<std::string, DueSecret> by_path;
+  for (const DueSecret& d : *listed) by_path[d.path] = d;
+  EXPECT_TRUE(by_path["db/password"].rotating);
+  EXPECT_EQ(by_path["db/password"].staged_step, "set");
+  EXPECT_FALSE(by_path["db/password"].cancel_needs_force);
+  EXPECT_FALSE(by_path["db/password"].last_outcome.has_value());
+  EXPECT_EQ(by_path["db/manual"].staged_step, "set");
+  EXPECT_EQ(by_path["db/cut"].staged_step, "set");
+  EXPECT_TRUE(by_path["db/cut"].cancel_needs_force);
+  // It goes on from where it is.
+  rotator_ptr_ = &restarted;
+  auto done = restarted.Rotate(admin_, "secret", "db/manual", {});
+  rotator_ptr_ = rotator_.get();
   ASSERT_TRUE(done.ok()) << done.status().message();
   EXPECT_EQ(done->last_step, "finish");
+}
+
+TEST_F(SecretRotationTest, RecoverNeverRelabelsAnOutcomeStoredForOrAfterTheRun) {
+  // A finish whose run record outlived its stored outcome (as a kill between two writes left it).
+  env_.Advance(1000);
+  const int64_t started = env_.NowMillis();
+  ASSERT_TRUE(Rotate().ok());
+  ASSERT_TRUE(store_
+                  ->PutRotationRun({.mount = "secret",
+                                    .path = "db/password",
+                                    .state = store::RotationRunState::kRunning,
+                                    .step = "test",
+                                    .at_ms = started})
+                  .ok());
+  env_.Advance(1000);
+  SecretRotator restarted(*secrets_, *store_, env_, nullptr, nullptr, RotationOptions{});
+  auto recovered = restarted.Recover();
+  ASSERT_TRUE(recovered.ok()) << recovered.status().message();
+  EXPECT_EQ(*recovered, 0);
+  auto state = restarted.Get(admin_, "secret", "db/password");
+  ASSERT_TRUE(state.ok() && state->last_outcome.has_value());
+  EXPECT_EQ(state->last_outcome->result, "finished");
+  EXPECT_EQ(state->failure, "");
+  EXPECT_TRUE(store_->ListRotationRuns(10)->empty());
+}
+
+TEST_F(SecretRotationTest, AFinishDoneBeforeAKillIsRecordedFinishedNotInterrupted) {
+  // Killed after the finish was stored, before its outcome was: the run is at "finish", nothing
+  // is pending, the current version moved on.
+  ASSERT_TRUE(Rotate(RotationStep::kCreate).ok());
+  ASSERT_TRUE(Rotate(RotationStep::kSet).ok());
+  ASSERT_TRUE(Rotate(RotationStep::kTest).ok());
+  env_.Advance(1000);
+  const int64_t finish_started = env_.NowMillis();
+  // What a kill right after FinishRotation leaves: the run at finish, the secret rotated.
+  ASSERT_TRUE(store_
+                  ->PutRotationRun({.mount = "secret",
+                                    .path = "db/password",
+                                    .state = store::RotationRunState::kRunning,
+                                    .step = "finish",
+                                    .at_ms = finish_started})
+                  .ok());
+  auto m = secrets_->RotationState(admin_, "secret", "db/password");
+  ASSERT_TRUE(m.ok() && m->pending_version.has_value());
+  ASSERT_TRUE(secrets_->FinishRotation(admin_, "secret", "db/password", *m->pending_version).ok());
+  env_.Advance(1000);
+  SecretRotator restarted(*secrets_, *store_, env_, nullptr, nullptr, RotationOptions{});
+  auto recovered = restarted.Recover();
+  ASSERT_TRUE(recovered.ok()) << recovered.status().message();
+  EXPECT_EQ(*recovered, 1);
+  auto state = restarted.Get(admin_, "secret", "db/password");
+  ASSERT_TRUE(state.ok() && state->last_outcome.has_value());
+  EXPECT_EQ(state->last_outcome->result, "finished");
+  EXPECT_EQ(state->last_outcome->at_ms, finish_started);
+  EXPECT_EQ(state->last_step, "finish");
+  EXPECT_EQ(state->failure, "");
+  EXPECT_EQ(Current(), R"({"password":"new-1"})");
+}
+
+TEST_F(SecretRotationTest, ARunWhoseEndCouldNotBeStoredAfterAFinishIsRecoveredAsFinished) {
+  // The end of the run (its outcome, and the removal of its record) cannot be written: what is
+  // left must say the finish was under way, and a restart must not call the rotation interrupted.
+  testing::FaultyStore faulty(*store_);
+  SecretRotator rotator(*secrets_, faulty, env_, nullptr, provider_.get(), RotationOptions{});
+  rotator_ptr_ = &rotator;
+  faulty.FailRotationRunEnds(true);
+  auto done = rotator.Rotate(admin_, "secret", "db/password", {});
+  rotator_ptr_ = rotator_.get();
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  EXPECT_EQ(done->last_step, "finish");
+  auto runs = store_->ListRotationRuns(10);
+  ASSERT_TRUE(runs.ok() && runs->size() == 1U);
+  EXPECT_EQ((*runs)[0].step, "finish");
+  SecretRotator restarted(*secrets_, *store_, env_, nullptr, nullptr, RotationOptions{});
+  auto recovered = restarted.Recover();
+  ASSERT_TRUE(recovered.ok()) << recovered.status().message();
+  auto state = restarted.Get(admin_, "secret", "db/password");
+  ASSERT_TRUE(state.ok() && state->last_outcome.has_value());
+  EXPECT_EQ(state->last_outcome->result, "finished");
+  EXPECT_EQ(state->failure, "");
+  EXPECT_TRUE(store_->ListRotationRuns(10)->empty());
+}
+
+TEST_F(SecretRotationTest, AKillDuringCreateDropsWhatItWroteAsAStopWould) {
+  class KilledInCreate final : public RotationDriver {
+   public:
+    KilledInCreate(RotationDriver& inner, SecretService& secrets, store::Store& store, Env& env,
+                   const RequestContext& admin)
+        : inner_(inner), secrets_(secrets), store_(store), env_(env), admin_(admin) {}
+    Status Run(const Call& call) override {
+      Status ran = inner_.Run(call);  // the pending value is written
+      if (call.step != RotationStep::kCreate || !kill) return ran;
+      kill = false;
+      SecretRotator restarted(secrets_, store_, env_, nullptr, nullptr, RotationOptions{});
+      recovered = restarted.Recover();
+      state = restarted.Get(admin_, call.mount, call.path);
+      return Unavailable("the command was killed by signal 9");
+    }
+    bool kill = true;
+    StatusOr<int> recovered = 0;
+    StatusOr<RotationStatus> state = RotationStatus{};
+
+   private:
+    RotationDriver& inner_;
+    SecretService& secrets_;
+    store::Store& store_;
+    Env& env_;
+    const RequestContext& admin_;
+  } killed(*provider_, *secrets_, *store_, env_, admin_);
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &killed, RotationOptions{});
+  rotator_ptr_ = &rotator;
+  // What this rotator does after the simulated kill stands for nothing: only the restart counts.
+  (void)rotator.Rotate(admin_, "secret", "db/password", RotationStep::kCreate);
+  ASSERT_TRUE(killed.recovered.ok()) << killed.recovered.status().message();
+  EXPECT_EQ(*killed.recovered, 1);
+  ASSERT_TRUE(killed.state.ok()) << killed.state.status().message();
+  EXPECT_FALSE(killed.state->pending_version.has_value());
+  ASSERT_TRUE(killed.state->last_outcome.has_value());
+  EXPECT_EQ(killed.state->last_outcome->result, "interrupted");
+  EXPECT_EQ(killed.state->last_outcome->step, "create");
+  // The retry creates afresh: it never uses the value of the create cut short.
+  auto done = rotator.Rotate(admin_, "secret", "db/password", {});
+  rotator_ptr_ = rotator_.get();
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  EXPECT_EQ(done->last_step, "finish");
+  EXPECT_EQ(provider_->runs["create"], 2);
+  EXPECT_EQ(Current(), R"({"password":"new-2"})");
 }
 
 TEST_F(SecretRotationTest, AQueuedRotationIsWrittenDownBeforeStartReturns) {

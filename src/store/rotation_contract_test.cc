@@ -97,7 +97,10 @@ TEST_P(RotationOutcomeContract, ARunIsReplacedSurvivesAReopenAndGoesWithItsSecre
                                    .step = "set",
                                    .at_ms = 200})
                     .ok());
+    WriteSecret(*s, "queued");
     ASSERT_TRUE(s->PutRotationRun({.mount = "secret", .path = "queued", .at_ms = 300}).ok());
+    // None for a secret that is not there (deleted while it rotated).
+    ASSERT_TRUE(s->PutRotationRun({.mount = "secret", .path = "none", .at_ms = 300}).ok());
   }
   auto s = Open();
   auto runs = s->ListRotationRuns(10);
@@ -118,6 +121,62 @@ TEST_P(RotationOutcomeContract, ARunIsReplacedSurvivesAReopenAndGoesWithItsSecre
   RotationRunRecord bad{.mount = "secret", .path = "app"};
   bad.state = static_cast<RotationRunState>(99);
   EXPECT_EQ(s->PutRotationRun(bad).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(RotationOutcomeContract, EndingRunsRemovesThemWithTheirOutcomeChangeInOneWrite) {
+  {
+    auto s = Open();
+    for (const char* p : {"kept", "replaced", "removed", "gone"}) {
+      WriteSecret(*s, p);
+      ASSERT_TRUE(s->PutRotationOutcome(Outcome(p, RotationResult::kFailed, 100)).ok());
+      ASSERT_TRUE(s->PutRotationRun({.mount = "secret",
+                                     .path = p,
+                                     .state = RotationRunState::kRunning,
+                                     .step = "set",
+                                     .at_ms = 150})
+                      .ok());
+    }
+    WriteSecret(*s, "other");
+    ASSERT_TRUE(s->PutRotationRun({.mount = "secret", .path = "other", .at_ms = 150}).ok());
+    ASSERT_TRUE(s->PutRotationRun({.mount = "secret", .path = "gone", .at_ms = 150}).ok());
+    ASSERT_TRUE(s->DeleteSecret("secret", "gone").ok());
+    RotationRunEnd bad{.mount = "secret",
+                       .path = "kept",
+                       .change = RotationRunEnd::Outcome::kReplace,
+                       .outcome = Outcome("kept", RotationResult::kFinished, 200)};
+    bad.outcome.result = static_cast<RotationResult>(99);
+    EXPECT_EQ(s->EndRotationRuns({{.mount = "secret", .path = "removed"}, bad}).code(),
+              StatusCode::kInvalidArgument);
+    EXPECT_EQ(s->ListRotationRuns(10)->size(), 4U);  // none ended
+    ASSERT_TRUE(
+        s->EndRotationRuns(
+             {{.mount = "secret", .path = "kept"},
+              {.mount = "secret",
+               .path = "replaced",
+               .change = RotationRunEnd::Outcome::kReplace,
+               .outcome = Outcome("replaced", RotationResult::kFinished, 200)},
+              {.mount = "secret", .path = "removed", .change = RotationRunEnd::Outcome::kRemove},
+              {.mount = "secret",
+               .path = "gone",
+               .change = RotationRunEnd::Outcome::kReplace,
+               .outcome = Outcome("gone", RotationResult::kInterrupted, 200)}})
+            .ok());
+    EXPECT_TRUE(s->EndRotationRuns({}).ok());
+  }
+  auto s = Open();
+  auto runs = s->ListRotationRuns(10);
+  ASSERT_TRUE(runs.ok() && runs->size() == 1U);
+  EXPECT_EQ((*runs)[0].path, "other");
+  auto kept = s->ReadRotationOutcome("secret", "kept");
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->result, RotationResult::kFailed);
+  EXPECT_EQ((*kept)->at_ms, 100);
+  auto replaced = s->ReadRotationOutcome("secret", "replaced");
+  ASSERT_TRUE(replaced.ok() && replaced->has_value());
+  EXPECT_EQ((*replaced)->result, RotationResult::kFinished);
+  EXPECT_EQ((*replaced)->at_ms, 200);
+  EXPECT_FALSE(s->ReadRotationOutcome("secret", "removed")->has_value());
+  EXPECT_FALSE(s->ReadRotationOutcome("secret", "gone")->has_value());  // deleted meanwhile
 }
 
 TEST_P(RotationOutcomeContract, StagedRotationsAreTheSecretsWithAPendingVersion) {

@@ -320,7 +320,9 @@ struct RotationOutcomeRecord {
   RotationResult result = RotationResult::kFinished;
   std::string step;   // the step that failed or was interrupted; "" if finished or none started
   std::string error;  // why it did not finish, in words that hold no value; "" if finished
-  int64_t at_ms = 0;  // when the attempt ended
+  // When the attempt ended; for one keyhold was killed under (recorded at the next start), when
+  // it was queued or its last step started, the last moment it is known to have run.
+  int64_t at_ms = 0;
 };
 
 // What a rotation run was doing (RotationRunRecord). Stored as these numbers
@@ -339,6 +341,20 @@ struct RotationRunRecord {
   RotationRunState state = RotationRunState::kQueued;
   std::string step;   // the step running ("" while queued)
   int64_t at_ms = 0;  // when it was queued, or when the step started
+};
+
+// The end of a rotation run (Store::EndRotationRuns): its run record goes, and its outcome with
+// it in one write, so that no run is left behind whose outcome is stored already.
+struct RotationRunEnd {
+  enum class Outcome {
+    kKeep,     // the stored outcome stays as it is
+    kReplace,  // `outcome` replaces it
+    kRemove,   // it is removed (the steps asked for are done: nothing is left to retry)
+  };
+  std::string mount;
+  std::string path;
+  Outcome change = Outcome::kKeep;
+  RotationOutcomeRecord outcome;  // with kReplace; its mount and path are the run's
 };
 
 // A secret whose rotation is staged: a version is pending.
@@ -781,8 +797,9 @@ class Store {
 
   // Rotations queued or running (RotationRunRecord). Written with no change and no audit entry.
 
-  // Stores `r` for (r.mount, r.path), replacing the one there, durably before it returns.
-  // Errors: kInvalidArgument for a state that is none of RotationRunState's; kUnavailable.
+  // Stores `r` for (r.mount, r.path), replacing the one there, durably before it returns; does
+  // nothing (OK) if there is no such secret (deleted while it rotated). Errors: kInvalidArgument
+  // for a state that is none of RotationRunState's; kUnavailable.
   virtual Status PutRotationRun(const RotationRunRecord& r) = 0;
   // Removes the run of (mount, path), if any. DeleteSecret removes a secret's run too. Errors:
   // kUnavailable.
@@ -790,6 +807,12 @@ class Store {
   // Up to `limit` runs, by mount and path. Errors: kInvalidArgument if limit is not in
   // [1, kMaxSecretListPage]; kUnavailable.
   virtual StatusOr<std::vector<RotationRunRecord>> ListRotationRuns(int limit) = 0;
+  // Ends each run of `ends`, all in one transaction, durably before it returns: removes its run
+  // record and keeps, replaces or removes its outcome. An outcome is not written for a secret
+  // that does not exist (deleted while it rotated). All or nothing: on an error none is ended.
+  // Errors: kInvalidArgument for a result that is none of RotationResult's (nothing written);
+  // kUnavailable.
+  virtual Status EndRotationRuns(const std::vector<RotationRunEnd>& ends) = 0;
   // Up to `limit` secrets (every mount) with a pending version, by mount and path. Errors:
   // kInvalidArgument if limit is not in [1, kMaxSecretListPage]; kUnavailable.
   virtual StatusOr<std::vector<StagedRotationRecord>> ListStagedRotations(int limit) = 0;

@@ -19,6 +19,9 @@ class FaultyStore final : public store::Store {
   // Fails only the writes that append to the audit log, as a store whose audit table cannot be
   // written would.
   void FailAuditWrites(bool fail) { fail_audit_ = fail; }
+  // Fails only EndRotationRuns, as a store that could not end a rotation run (nor store its
+  // outcome) would: the run record stays.
+  void FailRotationRunEnds(bool fail) { fail_run_ends_ = fail; }
 
   Status Load(store::Snapshot& snap, const KeyVisitor& on_key) override {
     return inner_.Load(snap, on_key);
@@ -293,6 +296,10 @@ class FaultyStore final : public store::Store {
     if (fail_) return WriteFailure();
     return inner_.DeleteRotationRun(mount, path);
   }
+  Status EndRotationRuns(const std::vector<store::RotationRunEnd>& ends) override {
+    if (fail_ || fail_run_ends_) return WriteFailure();
+    return inner_.EndRotationRuns(ends);
+  }
   StatusOr<std::vector<store::RotationRunRecord>> ListRotationRuns(int limit) override {
     return inner_.ListRotationRuns(limit);
   }
@@ -341,6 +348,7 @@ class FaultyStore final : public store::Store {
   std::mutex held_mu_;
   bool hold_reads_ = false;  // guarded by held_mu_
   std::vector<std::pair<audit::AuditEntry, std::function<void(Status)>>> held_reads_;  // held_mu_
+  std::atomic<bool> fail_run_ends_{false};
   std::atomic<size_t> journal_reads_{0};
   std::atomic<bool> fail_journal_reads_{false};
 };

@@ -172,6 +172,10 @@ test("the Dockerfile: Debian, multi-stage, non-root, data in a volume, health ch
   const installs = final.filter((i) => i.op === "RUN").map((i) => i.args).join(" ");
   assert.match(installs, /install -d -m 0700 -o keyhold -g keyhold \/var\/lib\/keyhold/);
   assert.match(installs, /curl/, "the health check's curl is installed");
+  // Not keyhold as PID 1: an init reaps what a rotation command left behind.
+  assert.match(installs, /\btini\b/, "tini is installed");
+  const entry = final.filter((i) => i.op === "ENTRYPOINT").at(-1);
+  assert.deepEqual(JSON.parse(entry.args).slice(0, 3), ["/usr/bin/tini", "--", "/usr/local/bin/keyhold"]);
 
   // Every library the release binary links directly comes from a package the image installs (or
   // one every Debian image has).

@@ -312,7 +312,7 @@ test("after a kill -9, running and queued rotations are shown as interrupted, an
     r = await cli(["secrets", "due", "--within", "0"], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout, /under way/);
-    assert.match(r.stdout, /^secret\/k\/a {2}OVERDUE .* \(rotation interrupted, not running: retry with 'keyhold secrets rotate secret\/k\/a', or drop it with 'keyhold secrets rotate secret\/k\/a --cancel'\) {2}\(last attempt interrupted at step set, /);
+    assert.match(r.stdout, /^secret\/k\/a {2}OVERDUE .* \(rotation interrupted, not running: retry with 'keyhold secrets rotate secret\/k\/a', or drop it with 'keyhold secrets rotate secret\/k\/a --cancel --force'\) {2}\(last attempt interrupted at step set, /);
     // Retried, each picks up where it was and finishes.
     for (const p of paths) {
       r = await cli(["secrets", "rotate", `secret/${p}`], { env });
@@ -321,6 +321,49 @@ test("after a kill -9, running and queued rotations are shown as interrupted, an
       assert.equal(done.lastStep, "finish", JSON.stringify(done));
       assert.equal(done.currentVersion, 2);
     }
+  } finally {
+    await again.stop();
+  }
+});
+
+test("a rotation paused after one step is staged and waiting after a restart, never interrupted", async () => {
+  const d = tempDir("rotation-paused");
+  const args = ["--secret-rotation-command", command(d)];
+  const first = await new Server({ args }).start();
+  try {
+    await put(first, "k/p", { password: "first-password" });
+    const meta = await fetch(`${first.url}/v1/secret/metadata/k/p`, {
+      method: "POST",
+      headers: { "x-vault-token": first.rootKey, "content-type": "application/json" },
+      body: JSON.stringify({ rotation_period: "1s" }),
+    });
+    assert.equal(meta.status, 204);
+    const env = { KEYHOLD_ADDR: first.url, KEYHOLD_TOKEN: first.rootKey };
+    const r = await cli(["secrets", "rotate", "secret/k/p", "--step", "create"], { env });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  } finally {
+    await first.stop();
+  }
+  const again = new Server({ dataDir: first.dataDir, args });
+  await again.start();
+  again.rootKey = first.rootKey;
+  try {
+    const env = { KEYHOLD_ADDR: again.url, KEYHOLD_TOKEN: again.rootKey };
+    const state = await again.ok("secrets.getRotation", { path: "k/p" });
+    assert.equal(state.lastOutcome, null, JSON.stringify(state));
+    assert.equal(state.failure, null, JSON.stringify(state));
+    assert.doesNotMatch(again.stderr, /interrupted/);
+    let due;
+    await eventually(async () => {
+      due = await again.ok("secrets.listDue", { within: 0 });
+      assert.equal(due.length, 1);
+    });
+    assert.equal(due[0].rotating, true);
+    assert.equal(due[0].stagedStep, "set");
+    assert.equal(due[0].cancelNeedsForce, false);
+    const r = await cli(["secrets", "due", "--within", "0"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^secret\/k\/p {2}OVERDUE .* \(rotation staged at step set, waiting: continue with 'keyhold secrets rotate secret\/k\/p', or drop it with 'keyhold secrets rotate secret\/k\/p --cancel'\)\n$/);
   } finally {
     await again.stop();
   }

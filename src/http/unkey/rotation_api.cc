@@ -216,6 +216,8 @@ HttpResponse RotationApi::ListDue(Call& c) {
                    {"overdue", d.overdue},
                    {"rotating", d.rotating},
                    {"running", d.running},
+                   {"stagedStep", d.staged_step.empty() ? json(nullptr) : json(d.staged_step)},
+                   {"cancelNeedsForce", d.cancel_needs_force},
                    {"rotationPeriodMs", OptionalInt(d.rotation_period_ms)},
                    {"lastOutcome", OutcomeJson(d.last_outcome)}});
   }

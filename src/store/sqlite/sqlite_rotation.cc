@@ -93,8 +93,10 @@ Status SqliteStore::PutRotationRun(const RotationRunRecord& r) {
   }
   std::lock_guard lock(mu_);
   return sqlite::InTransaction(db_, Access::kWrite, [&]() -> Status {
+    // Only for a secret still there: one deleted while it rotated leaves no run behind.
     Stmt s(db_,
-           "INSERT INTO rotation_runs (mount, path, state, step, at) VALUES (?,?,?,?,?) "
+           "INSERT INTO rotation_runs (mount, path, state, step, at) SELECT ?1, ?2, ?3, ?4, ?5 "
+           "WHERE EXISTS (SELECT 1 FROM secrets WHERE mount = ?1 AND path = ?2) "
            "ON CONFLICT(mount, path) DO UPDATE SET state = excluded.state, step = excluded.step, "
            "at = excluded.at");
     s.Bind(1, r.mount);
@@ -113,6 +115,46 @@ Status SqliteStore::DeleteRotationRun(const std::string& mount, const std::strin
     s.Bind(1, mount);
     s.Bind(2, path);
     return s.Run(Access::kWrite, "delete rotation run");
+  });
+}
+
+Status SqliteStore::EndRotationRuns(const std::vector<RotationRunEnd>& ends) {
+  for (const RotationRunEnd& e : ends) {
+    if (e.change == RotationRunEnd::Outcome::kReplace &&
+        !IsKnownResult(static_cast<int64_t>(e.outcome.result))) {
+      return InvalidArgument("unknown rotation result " +
+                             std::to_string(static_cast<int32_t>(e.outcome.result)));
+    }
+  }
+  std::lock_guard lock(mu_);
+  return sqlite::InTransaction(db_, Access::kWrite, [&]() -> Status {
+    for (const RotationRunEnd& e : ends) {
+      Stmt run(db_, "DELETE FROM rotation_runs WHERE mount = ? AND path = ?");
+      run.Bind(1, e.mount);
+      run.Bind(2, e.path);
+      KH_RETURN_IF_ERROR(run.Run(Access::kWrite, "delete rotation run"));
+      if (e.change == RotationRunEnd::Outcome::kRemove) {
+        Stmt s(db_, "DELETE FROM rotation_outcomes WHERE mount = ? AND path = ?");
+        s.Bind(1, e.mount);
+        s.Bind(2, e.path);
+        KH_RETURN_IF_ERROR(s.Run(Access::kWrite, "delete rotation outcome"));
+      } else if (e.change == RotationRunEnd::Outcome::kReplace) {
+        // Only for a secret still there: one deleted while it rotated keeps nothing of it.
+        Stmt s(db_,
+               "INSERT INTO rotation_outcomes (mount, path, result, step, error, at) SELECT "
+               "?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM secrets WHERE mount = ?1 AND "
+               "path = ?2) ON CONFLICT(mount, path) DO UPDATE SET result = excluded.result, "
+               "step = excluded.step, error = excluded.error, at = excluded.at");
+        s.Bind(1, e.mount);
+        s.Bind(2, e.path);
+        s.Bind(3, static_cast<int64_t>(e.outcome.result));
+        s.Bind(4, e.outcome.step);
+        s.Bind(5, e.outcome.error);
+        s.Bind(6, e.outcome.at_ms);
+        KH_RETURN_IF_ERROR(s.Run(Access::kWrite, "write rotation outcome"));
+      }
+    }
+    return OkStatus();
   });
 }
 

@@ -178,6 +178,7 @@ class SqliteStore final : public Store {
   Status DeleteRotationOutcome(const std::string& mount, const std::string& path) override;
   Status PutRotationRun(const RotationRunRecord& r) override;
   Status DeleteRotationRun(const std::string& mount, const std::string& path) override;
+  Status EndRotationRuns(const std::vector<RotationRunEnd>& ends) override;
   StatusOr<std::vector<RotationRunRecord>> ListRotationRuns(int limit) override;
   StatusOr<std::vector<StagedRotationRecord>> ListStagedRotations(int limit) override;
   StatusOr<RatelimitOverrideRecord> PutRatelimitOverride(
