@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "fakes/fake_env.h"
@@ -87,6 +88,27 @@ TEST_F(DeliveryTest, SignsTheBodyAsStandardWebhooksDoes) {
   EXPECT_EQ(body["timestamp"], "2026-01-01T00:00:00.000Z");
   EXPECT_EQ(Delivery().status, store::DeliveryStatus::kDelivered);
   EXPECT_EQ(*worker.RunOnce(), 0);  // never sent twice
+}
+
+// One endpoint's backlog is handed out in batches of at most 100, so its lane is given back
+// (and the page read again) within a bounded number of attempts; nothing is lost or sent twice.
+TEST_F(DeliveryTest, ABacklogIsHandedOutInBoundedBatches) {
+  for (int i = 2; i <= 150; ++i) {
+    Alert a;
+    a.id = "alert_" + std::to_string(i);
+    a.kind = "key.leaked";
+    a.summary = "key found";
+    a.created_at_ms = env_.NowMillis();
+    ASSERT_TRUE(store_->RaiseAlert(a, 0, "").ok());
+  }
+  auto worker = Worker();
+  ASSERT_EQ(*worker.RunOnce(), 100);
+  ASSERT_EQ(*worker.RunOnce(), 50);
+  EXPECT_EQ(*worker.RunOnce(), 0);
+  std::set<std::string> ids;
+  for (const WebhookRequest& r : sent_) ids.insert(Header(r, "webhook-id"));
+  EXPECT_EQ(ids.size(), 150u);
+  EXPECT_EQ(sent_.size(), 150u);
 }
 
 TEST_F(DeliveryTest, RetriesWithBackoffUntilDelivered) {
