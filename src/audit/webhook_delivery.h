@@ -154,7 +154,6 @@ class WebhookDelivery {
   std::mutex mu_;
   std::condition_variable cv_;       // wakes the thread that hands out deliveries
   std::condition_variable lane_cv_;  // wakes lanes: a batch queued, or stopping
-  std::condition_variable idle_cv_;  // a batch finished
   bool stopping_ = false;            // guarded by mu_
   bool woken_ = false;               // guarded by mu_
   std::deque<Batch> queue_;          // guarded by mu_

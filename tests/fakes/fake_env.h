@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <span>
 
 #include "core/env.h"
@@ -15,7 +16,9 @@ class FakeEnv final : public Env {
   explicit FakeEnv(int64_t now_ms = 1'767'225'600'000, uint64_t seed = 0x9E3779B97F4A7C15ULL)
       : now_(now_ms), state_(seed) {}
   int64_t NowMillis() override { return now_.load(); }
+  // Thread-safe, as Env requires: concurrent callers each get distinct bytes of the one stream.
   void RandomBytes(std::span<uint8_t> out) override {
+    std::lock_guard lock(mu_);
     for (uint8_t& b : out) {
       // xorshift: distinct, reproducible streams; not cryptographic, never used outside tests.
       state_ ^= state_ << 13;
@@ -29,7 +32,8 @@ class FakeEnv final : public Env {
 
  private:
   std::atomic<int64_t> now_;
-  uint64_t state_;
+  std::mutex mu_;
+  uint64_t state_;  // guarded by mu_
 };
 
 }  // namespace keyhold::testing
