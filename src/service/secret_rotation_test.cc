@@ -33,6 +33,22 @@ class CountingSink final : public audit::AlertSink {
   std::vector<audit::Alert> raised;
 };
 
+// A driver whose steps wait until opened, as a slow command does, then fail.
+class GateDriver final : public RotationDriver {
+ public:
+  Status Run(const Call&) override {
+    std::unique_lock lock(mu);
+    ++entered;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
+    return Unavailable("the command exited with status 1");
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  int entered = 0;    // guarded by mu
+  bool open = false;  // guarded by mu
+};
+
 // A provider that does what a rotation command does: on create it writes a new value through
 // keyhold with the token it was given; set and test succeed unless told to fail.
 class FakeProvider final : public RotationDriver {
@@ -551,21 +567,7 @@ TEST_F(SecretRotationTest, StartRefusesAtOnceWhatRotateWouldRefuse) {
 }
 
 TEST_F(SecretRotationTest, StartIsBoundedByItsWorkersAndQueue) {
-  // A driver whose steps wait until released, as a slow command does.
-  class Gate final : public RotationDriver {
-   public:
-    Status Run(const Call&) override {
-      std::unique_lock lock(mu);
-      ++entered;
-      cv.notify_all();
-      cv.wait(lock, [&] { return open; });
-      return Unavailable("the command exited with status 1");
-    }
-    std::mutex mu;
-    std::condition_variable cv;
-    int entered = 0;
-    bool open = false;
-  } gate;
+  GateDriver gate;
   for (const char* p : {"db/a", "db/b", "db/c"}) {
     ASSERT_TRUE(secrets_->Write(admin_, "secret", p, crypto::Secret(R"({"v":"1"})"), {}).ok());
   }
@@ -969,20 +971,7 @@ TEST_F(SecretRotationTest, AKillDuringCreateDropsWhatItWroteAsAStopWould) {
 }
 
 TEST_F(SecretRotationTest, AQueuedRotationIsWrittenDownBeforeStartReturns) {
-  class Gate final : public RotationDriver {
-   public:
-    Status Run(const Call&) override {
-      std::unique_lock lock(mu);
-      ++entered;
-      cv.notify_all();
-      cv.wait(lock, [&] { return open; });
-      return Unavailable("the command exited with status 1");
-    }
-    std::mutex mu;
-    std::condition_variable cv;
-    int entered = 0;
-    bool open = false;
-  } gate;
+  GateDriver gate;
   ASSERT_TRUE(secrets_->Write(admin_, "secret", "db/b", crypto::Secret(R"({"v":"1"})"), {}).ok());
   SecretRotator rotator(*secrets_, *store_, env_, nullptr, &gate,
                         RotationOptions{.workers = 1, .queue_limit = 4});
@@ -1047,17 +1036,7 @@ TEST_F(SecretRotationTest, ACancelDropsTheOutcomeWithThePendingVersion) {
 }
 
 TEST_F(SecretRotationTest, OneCallerMayHaveOnlySoManyRotationsQueuedOrRunning) {
-  class Gate final : public RotationDriver {
-   public:
-    Status Run(const Call&) override {
-      std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return open; });
-      return Unavailable("the command exited with status 1");
-    }
-    std::mutex mu;
-    std::condition_variable cv;
-    bool open = false;
-  } gate;
+  GateDriver gate;
   for (const char* p : {"db/a", "db/b", "db/c", "db/d"}) {
     ASSERT_TRUE(secrets_->Write(admin_, "secret", p, crypto::Secret(R"({"v":"1"})"), {}).ok());
   }
