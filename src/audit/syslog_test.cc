@@ -53,6 +53,22 @@ TEST(SyslogMessage, Rfc5424HeaderThenTheLine) {
 }
 
 // A datagram socket bound where the sender is pointed; reads what arrives.
+// A UDP socket bound to a free loopback port (`*port`), or -1.
+int BindLoopbackUdp(int* port) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sin;
+  if (fd < 0 || bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  *port = ntohs(sin.sin_port);
+  return fd;
+}
+
 class Receiver {
  public:
   explicit Receiver(int fd) : fd_(fd) {
@@ -100,16 +116,12 @@ TEST(SyslogSender, SendsOneDatagramPerLineOverAUnixSocket) {
 }
 
 TEST(SyslogSender, SendsOverUdpAndRefusesADatagramTooLongToSend) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin), 0);
-  socklen_t len = sizeof sin;
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len), 0);
+  int port = 0;
+  int fd = BindLoopbackUdp(&port);
+  ASSERT_GE(fd, 0);
   Receiver receiver(fd);
 
-  auto address = ParseSyslogAddress("udp:127.0.0.1:" + std::to_string(ntohs(sin.sin_port)));
+  auto address = ParseSyslogAddress("udp:127.0.0.1:" + std::to_string(port));
   ASSERT_TRUE(address.ok());
   auto sender = SyslogSender::Connect(*address, "keyhold-audit", {});
   ASSERT_TRUE(sender.ok()) << sender.status().message();
@@ -206,15 +218,11 @@ TEST(FitEntryLine, ShortensLongFieldsWithoutSplittingACharacterOrAnEscape) {
 
 TEST(SyslogSender, OverUdpARefusalIsOfTheMessageBeforeTheSendThatReportsIt) {
   // A port bound and then closed: nothing listens, and the loopback refuses with ICMP.
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin), 0);
-  socklen_t len = sizeof sin;
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len), 0);
+  int port = 0;
+  int fd = BindLoopbackUdp(&port);
+  ASSERT_GE(fd, 0);
   close(fd);
-  auto address = ParseSyslogAddress("udp:127.0.0.1:" + std::to_string(ntohs(sin.sin_port)));
+  auto address = ParseSyslogAddress("udp:127.0.0.1:" + std::to_string(port));
   ASSERT_TRUE(address.ok());
   auto sender = SyslogSender::Connect(*address, "keyhold-audit", {});
   ASSERT_TRUE(sender.ok()) << sender.status().message();
@@ -236,15 +244,11 @@ TEST(SyslogSender, OverUdpARefusalIsOfTheMessageBeforeTheSendThatReportsIt) {
 }
 
 TEST(SyslogSender, SettleIsOkWhenNothingWasRefused) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin), 0);
-  socklen_t len = sizeof sin;
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len), 0);
+  int port = 0;
+  int fd = BindLoopbackUdp(&port);
+  ASSERT_GE(fd, 0);
   Receiver receiver(fd);
-  auto address = ParseSyslogAddress("udp:127.0.0.1:" + std::to_string(ntohs(sin.sin_port)));
+  auto address = ParseSyslogAddress("udp:127.0.0.1:" + std::to_string(port));
   auto sender = SyslogSender::Connect(*address, "keyhold-audit", {});
   ASSERT_TRUE(sender.ok()) << sender.status().message();
   ASSERT_TRUE((*sender)->Send(kSyslogInfo, "key.create", R"({"seq":1})", 0).ok());
