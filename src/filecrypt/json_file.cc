@@ -3,10 +3,10 @@
 #include <openssl/crypto.h>
 
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
 #include <vector>
 
+#include "core/json_names.h"
 #include "filecrypt/formats.h"
 
 namespace keyhold::filecrypt::internal {
@@ -57,21 +57,9 @@ StatusOr<Json> Parse(std::string_view text) {
   KH_RETURN_IF_ERROR(CheckUtf8(text));
   KH_RETURN_IF_ERROR(CheckDepth(text));
   // A member named twice in one object would be read as one of the two, silently: refused.
-  std::vector<std::set<std::string>> names;
-  bool duplicate = false;
-  auto watch = [&](int /*depth*/, nlohmann::json::parse_event_t event, Json& parsed) {
-    using E = nlohmann::json::parse_event_t;
-    if (event == E::object_start) names.emplace_back();
-    if (event == E::object_end && !names.empty()) names.pop_back();
-    if (event == E::key && !names.empty() &&
-        !names.back().insert(parsed.get<std::string>()).second) {
-      duplicate = true;
-    }
-    return true;
-  };
+  if (NamesMemberTwice<Json>(text)) return Malformed("an object names a member twice");
   try {
-    Json doc = Json::parse(text.begin(), text.end(), watch);
-    if (duplicate) return Malformed("an object names a member twice");
+    Json doc = Json::parse(text.begin(), text.end());
     if (!doc.is_object()) return Malformed("the top level must be an object");
     return doc;
   } catch (const Json::out_of_range&) {

@@ -6,9 +6,9 @@
 #include <array>
 #include <atomic>
 #include <cctype>
-#include <set>
 
 #include "core/base62.h"
+#include "core/json_names.h"
 #include "http/json_response.h"
 #include "service/secrets.h"
 
@@ -366,21 +366,12 @@ bool ParsePlainStringObject(std::string_view text, json* out, bool* duplicate) {
 json ParseJsonStrict(std::string_view text, bool* duplicate) {
   *duplicate = false;
   if (json plain; ParsePlainStringObject(text, &plain, duplicate)) return plain;
-  std::vector<std::set<std::string, std::less<>>> open_objects;
-  auto watch = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::object_start) {
-      open_objects.emplace_back();
-    } else if (event == json::parse_event_t::object_end && !open_objects.empty()) {
-      open_objects.pop_back();
-    } else if (event == json::parse_event_t::key && !open_objects.empty() &&
-               !open_objects.back().insert(parsed.get_ref<const std::string&>()).second) {
-      *duplicate = true;
-    }
-    return true;
-  };
-  json v = json::parse(text, watch, /*allow_exceptions=*/false);
-  if (*duplicate) return json(json::value_t::discarded);
-  return v;
+  // Two linear passes: names first (NamesMemberTwice), then the document.
+  if (NamesMemberTwice<json>(text)) {
+    *duplicate = true;
+    return json(json::value_t::discarded);
+  }
+  return json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
 bool JsonDepthExceeds(std::string_view text, int max_depth) {

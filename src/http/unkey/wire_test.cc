@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <algorithm>
 #include <random>
@@ -205,6 +206,50 @@ TEST(ParseJsonStrict, PlainStringObjectsReadAsTheGeneralParserReadsThem) {
     }
   }
   EXPECT_GT(plain, 10000) << "the generator must reach the objects it is about";
+}
+
+// CPU time of this thread, in seconds.
+double ThreadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+// A flat object of n objects, each member named once.
+std::string ObjectOfObjects(int n) {
+  std::string text = "{";
+  for (int i = 0; i < n; ++i) {
+    if (i > 0) text += ',';
+    text += "\"m" + std::to_string(i) + "\":{}";
+  }
+  return text + "}";
+}
+
+// The parser's callback form rescanned an object's members at the end of every nested object:
+// 40,000 members took seconds (n²). Four times the members must cost about four times the time.
+TEST(ParseJsonStrict, TimeGrowsWithTheMembersNotTheirSquare) {
+  auto best_of_three = [](const std::string& text) {
+    double best = 1e9;
+    for (int round = 0; round < 3; ++round) {
+      bool dup = true;
+      const double start = ThreadCpuSeconds();
+      json v = ParseJsonStrict(text, &dup);
+      best = std::min(best, ThreadCpuSeconds() - start);
+      EXPECT_FALSE(dup);
+      EXPECT_TRUE(v.is_object());
+    }
+    return best;
+  };
+  const double small = best_of_three(ObjectOfObjects(10'000));
+  const double large = best_of_three(ObjectOfObjects(40'000));
+  EXPECT_LT(large, 10 * std::max(small, 1e-3))
+      << small << " s for 10,000, " << large << " s for 40,000";
+  std::string repeated = ObjectOfObjects(40'000);
+  repeated.pop_back();
+  repeated += R"(,"m7":{}})";
+  bool dup = false;
+  EXPECT_TRUE(ParseJsonStrict(repeated, &dup).is_discarded());
+  EXPECT_TRUE(dup);
 }
 
 TEST(UnkeyError, BackloggedSecretReadsAre503WithRetryAfter) {
