@@ -281,8 +281,16 @@ HttpResponse Error(const std::string& request_id, const Status& status) {
 }
 
 HttpResponse BadRequest(const std::string& request_id, const std::vector<FieldError>& errors) {
+  // A body of 100,000 unknown fields must not earn an answer ten times its size.
+  constexpr size_t kMaxListed = 20;
   json list = json::array();
   for (const FieldError& e : errors) {
+    if (list.size() == kMaxListed) {
+      list.push_back({{"location", "body"},
+                      {"message", "and " + std::to_string(errors.size() - kMaxListed) +
+                                      " more problems, not listed"}});
+      break;
+    }
     json item = {{"location", e.location}, {"message", e.message}};
     if (!e.fix.empty()) item["fix"] = e.fix;
     list.push_back(item);

@@ -252,6 +252,21 @@ TEST(ParseJsonStrict, TimeGrowsWithTheMembersNotTheirSquare) {
   EXPECT_TRUE(dup);
 }
 
+TEST(UnkeyError, ABadRequestListsAtMostTwentyProblems) {
+  std::vector<FieldError> errors;
+  for (int i = 0; i < 1000; ++i) {
+    errors.push_back({"body.f" + std::to_string(i), "is not a known field", ""});
+  }
+  HttpResponse r = BadRequest("req_1", errors);
+  EXPECT_EQ(r.status, 400);
+  json body = json::parse(r.body);
+  const json& listed = body["error"]["errors"];
+  ASSERT_EQ(listed.size(), 21u) << r.body.substr(0, 300);
+  EXPECT_EQ(listed[0]["location"], "body.f0");
+  EXPECT_EQ(listed[20]["message"], "and 980 more problems, not listed");
+  EXPECT_LT(r.body.size(), 4096u);
+}
+
 TEST(UnkeyError, BackloggedSecretReadsAre503WithRetryAfter) {
   HttpResponse busy = Error("req_1", Unavailable("too many secret reads are waiting",
                                                  std::string(service::kReadsBackloggedReason)));
