@@ -17,10 +17,10 @@
 #include <boost/beast/version.hpp>
 #include <exception>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "http/request_checks.h"
+#include "http/response_bytes.h"
 
 namespace keyhold::http {
 namespace {
@@ -38,6 +38,8 @@ constexpr size_t kHeaderLimit = 16 * 1024;
 constexpr std::chrono::milliseconds kLingerBudget{2000};
 // The pause before accepting again when accepting failed for want of descriptors or memory.
 constexpr std::chrono::milliseconds kAcceptBackoff{100};
+// The answer buffer a connection keeps between answers; a larger one is freed after its send.
+constexpr size_t kKeptAnswerBuffer = 16 * 1024;
 // The most kept of the target of a request that never arrived whole: enough to route its error.
 constexpr size_t kPeekedTargetLimit = 256;
 
@@ -59,7 +61,9 @@ HttpRequest ToRequest(bhttp::request<bhttp::string_body>& in) {
   out.target = OriginForm(View(in.target()));
   for (const auto& field : in) {
     std::string name(field.name_string());
-    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (char& ch : name) {
+      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');  // field names are ASCII
+    }
     out.headers.emplace_back(std::move(name), std::string(field.value()));
   }
   out.body = std::move(in.body());
@@ -74,32 +78,6 @@ std::string ForwardedFor(const HttpRequest& req) {
     if (!out.empty()) out.push_back(',');
     out += value;
   }
-  return out;
-}
-
-// The answer to a HEAD request is the GET answer's head: its Content-Length, no body
-// (RFC 9110 §9.3.2), whatever the handler put in it.
-enum class Method { kOther, kHead };
-
-bhttp::response<bhttp::string_body> ToBeast(HttpResponse&& r, unsigned version, bool keep_alive,
-                                            Method method = Method::kOther) {
-  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(r.status), version};
-  out.set(bhttp::field::server, "keyhold");
-  for (auto& [k, v] : r.headers) out.set(k, v);
-  out.keep_alive(keep_alive);
-  if (method == Method::kHead) {
-    out.content_length(r.body.size());
-    return out;
-  }
-  // 1xx, 204 and 304 carry no body (RFC 9110 §6.4.1): whatever a handler put there is dropped,
-  // never sent, and never a reason to fail the connection.
-  if (r.status < 200 || r.status == 204 || r.status == 304) {
-    out.body().clear();
-    out.content_length(boost::none);
-    return out;
-  }
-  out.body() = std::move(r.body);
-  out.prepare_payload();
   return out;
 }
 
@@ -437,8 +415,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     resp.headers.emplace_back("X-Request-Id", ctx_.request_id);
     NoStore(resp);
     Log(ctx_, request_, resp.status, resp.body.size());
-    Write(ToBeast(std::move(resp), version_, keep_alive_,
-                  request_.method == "HEAD" ? Method::kHead : Method::kOther));
+    Write(resp, version_, keep_alive_,
+          request_.method == "HEAD" ? BodyPolicy::kHeadOnly : BodyPolicy::kSend);
   }
 
   // Answers a request the server refuses itself, in the format of its path's owner, and ends
@@ -456,7 +434,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     NoStore(resp);
     Log(ctx, req, resp.status, resp.body.size());
     lingering_ = true;
-    Write(ToBeast(std::move(resp), 11, /*keep_alive=*/false));
+    Write(resp, 11, /*keep_alive=*/false);
   }
 
   void Log(const RequestContext& ctx, const HttpRequest& req, int status, size_t body_bytes) {
@@ -467,17 +445,22 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         body_bytes);
   }
 
-  void Write(bhttp::response<bhttp::string_body> resp) {
+  // Sends the answer from out_, one buffer kept for the connection's life (a large one is let
+  // go of after its send).
+  void Write(const HttpResponse& resp, unsigned version, bool keep_alive,
+             BodyPolicy body = BodyPolicy::kSend) {
     SetDeadline(Phase::kWriting, Clock::now() + host_.options.read_timeout);
-    auto sp = std::make_shared<bhttp::response<bhttp::string_body>>(std::move(resp));
-    bool keep = sp->keep_alive();
-    bhttp::async_write(stream_, *sp,
-                       [self = this->shared_from_this(), sp, keep](beast::error_code ec, size_t) {
-                         if (ec) return self->CloseSocket();
-                         if (self->lingering_) return self->StartLinger();
-                         if (!keep) return self->Close();
-                         self->ReadRequest();
-                       });
+    out_.clear();
+    AppendResponse(out_, resp, version, keep_alive, body);
+    asio::async_write(
+        stream_, asio::buffer(out_),
+        [self = this->shared_from_this(), keep = keep_alive](beast::error_code ec, size_t) {
+          if (self->out_.capacity() > kKeptAnswerBuffer) std::string().swap(self->out_);
+          if (ec) return self->CloseSocket();
+          if (self->lingering_) return self->StartLinger();
+          if (!keep) return self->Close();
+          self->ReadRequest();
+        });
   }
 
   // After a refusal, read and drop what the client still sends, so that one still uploading
@@ -537,6 +520,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   RequestContext ctx_;
   unsigned version_ = 11;
   bool keep_alive_ = false;
+  std::string out_;  // the answer being sent
 };
 
 class ServerImpl final : public HttpServer {
@@ -725,11 +709,11 @@ class ServerImpl final : public HttpServer {
     if (options_.on_response) {
       options_.on_response(ctx, HttpRequest{}, 503, std::chrono::microseconds(0), r.body.size());
     }
-    std::ostringstream text;
-    text << ToBeast(std::move(r), 11, /*keep_alive=*/false);
+    std::string text;
+    AppendResponse(text, r, 11, /*keep_alive=*/false);
     // A new socket's send buffer takes the whole answer without waiting.
     sock.non_blocking(true, ec);
-    sock.send(asio::buffer(text.str()), 0, ec);
+    sock.send(asio::buffer(text), 0, ec);
     // Drop what already arrived, so that closing sends a FIN after the answer, not a reset.
     std::array<char, 4096> sink;
     for (int i = 0; i < 4; ++i) {
