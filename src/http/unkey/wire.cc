@@ -202,6 +202,82 @@ HttpResponse Ok(const std::string& request_id, const json& data) {
   return Envelope(request_id, data, nullptr);
 }
 
+HttpResponse OkText(const std::string& request_id, std::string_view data_text) {
+  HttpResponse r;
+  r.status = 200;
+  r.headers.emplace_back("Content-Type", "application/json");
+  std::string& out = r.body;
+  out.reserve(48 + request_id.size() + data_text.size());
+  out += R"({"meta":{"requestId":")";
+  out += request_id;  // [A-Za-z0-9_] only: no escaping needed
+  out += R"("},"data":)";
+  out += data_text;
+  out += '}';
+  return r;
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  // Printable ASCII other than '"' and '\\' is written as it is; anything else (escapes,
+  // UTF-8, invalid bytes) the way json writes it.
+  bool plain = true;
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (!plain) {
+    out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+    return;
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+void JsonWriter::Name(std::string_view name) {
+  if (!first_) out_ += ',';
+  first_ = false;
+  AppendJsonString(out_, name);
+  out_ += ':';
+}
+
+JsonWriter& JsonWriter::Bool(std::string_view name, bool v) {
+  Name(name);
+  out_ += v ? "true" : "false";
+  return *this;
+}
+
+JsonWriter& JsonWriter::Int(std::string_view name, int64_t v) {
+  Name(name);
+  out_ += std::to_string(v);
+  return *this;
+}
+
+JsonWriter& JsonWriter::String(std::string_view name, std::string_view v) {
+  Name(name);
+  AppendJsonString(out_, v);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Strings(std::string_view name, const std::vector<std::string>& v) {
+  Name(name);
+  out_ += '[';
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) out_ += ',';
+    AppendJsonString(out_, v[i]);
+  }
+  out_ += ']';
+  return *this;
+}
+
+JsonWriter& JsonWriter::Value(std::string_view name, const json& v) {
+  Name(name);
+  out_ += v.dump(-1, ' ', false, json::error_handler_t::replace);
+  return *this;
+}
+
 HttpResponse OkPage(const std::string& request_id, const json& data, const std::string& cursor,
                     bool has_more) {
   json pagination = {{"hasMore", has_more}};

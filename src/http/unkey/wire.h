@@ -78,6 +78,8 @@ class BodyReader {
 HttpResponse Ok(const std::string& request_id, const json& data);
 HttpResponse OkPage(const std::string& request_id, const json& data, const std::string& cursor,
                     bool has_more);
+// Ok with `data_text`, data already written as JSON (see JsonWriter).
+HttpResponse OkText(const std::string& request_id, std::string_view data_text);
 HttpResponse Error(const std::string& request_id, const Status& status);
 HttpResponse BadRequest(const std::string& request_id, const std::vector<FieldError>& errors);
 HttpResponse ErrorWith(const std::string& request_id, int http_status, const std::string& reason,
@@ -94,6 +96,29 @@ bool JsonDepthExceeds(std::string_view text, int max_depth);
 // (a proxy, a log, this server) must not see different values. REQUIRES: the depth was checked
 // (JsonDepthExceeds), as parsing recurses.
 json ParseJsonStrict(std::string_view text, bool* duplicate);
+
+// Writes a JSON object member by member into a string, byte for byte as json::dump(-1, ' ',
+// false, replace) writes the same values when members are added in name order (json sorts its
+// members by name). For hot answers, where building a json document first costs more than the
+// answer's work.
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) { out_ += '{'; }
+  JsonWriter& Bool(std::string_view name, bool v);
+  JsonWriter& Int(std::string_view name, int64_t v);
+  JsonWriter& String(std::string_view name, std::string_view v);
+  JsonWriter& Strings(std::string_view name, const std::vector<std::string>& v);
+  JsonWriter& Value(std::string_view name, const json& v);  // any value, written by json
+  void End() { out_ += '}'; }
+
+ private:
+  void Name(std::string_view name);
+  std::string& out_;
+  bool first_ = true;
+};
+
+// Appends `s` as a JSON string, as json::dump(-1, ' ', false, replace) writes it.
+void AppendJsonString(std::string& out, std::string_view s);
 
 // --- record forms -------------------------------------------------------------------------
 

@@ -281,5 +281,36 @@ TEST(UnkeyError, BackloggedSecretReadsAre503WithRetryAfter) {
                            [](const auto& h) { return h.first == "Retry-After"; }));
 }
 
+TEST(JsonWriter, WritesWhatJsonWritesForTheSameMembers) {
+  const std::vector<std::string> strings = {
+      "",
+      "plain text",
+      "quote \" and backslash \\",
+      std::string("nul \0 and\tcontrols\x01\x1f\x7f", 27),
+      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91",
+      "invalid \xff\xfe bytes \xc3",
+      "\xed\xa0\x80 surrogate",
+  };
+  for (const std::string& s : strings) {
+    std::string text;
+    JsonWriter w(text);
+    w.Bool("a", true).Int("b", -42).String("c", s).Strings("d", {s, "x", s});
+    w.Value("e", json{{"k", s}, {"n", nullptr}});
+    w.Bool("f", false);
+    w.End();
+    json expected = {
+        {"a", true}, {"b", -42}, {"c", s}, {"d", {s, "x", s}}, {"e", {{"k", s}, {"n", nullptr}}},
+        {"f", false}};
+    EXPECT_EQ(text, expected.dump(-1, ' ', false, json::error_handler_t::replace))
+        << "for a string of " << s.size() << " bytes";
+  }
+}
+
+TEST(JsonWriter, AnEmptyObject) {
+  std::string text;
+  JsonWriter(text).End();
+  EXPECT_EQ(text, "{}");
+}
+
 }  // namespace
 }  // namespace keyhold::http::unkey
