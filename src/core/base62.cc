@@ -1,5 +1,6 @@
 #include "core/base62.h"
 
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -46,7 +47,7 @@ std::string Base62EncodeUint(uint64_t value, size_t width) {
   return out;
 }
 
-static int Base62Digit(char c) {
+static constexpr int Base62Digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'A' && c <= 'Z') return c - 'A' + 10;
   if (c >= 'a' && c <= 'z') return c - 'a' + 36;
@@ -54,8 +55,15 @@ static int Base62Digit(char c) {
 }
 
 bool IsBase62(std::string_view s) {
+  // One table lookup a byte: keys are checked on every verification.
+  static constexpr auto kIsDigit = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c)
+      t[static_cast<size_t>(c)] = Base62Digit(static_cast<char>(c)) >= 0;
+    return t;
+  }();
   for (char c : s) {
-    if (Base62Digit(c) < 0) return false;
+    if (!kIsDigit[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }

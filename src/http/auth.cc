@@ -18,7 +18,10 @@ std::optional<std::string_view> BearerToken(std::string_view authorization) {
   if (rest.front() != ' ') return std::nullopt;
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
-  if (rest.empty() || rest.find_first_of(" \t,") != std::string_view::npos) return std::nullopt;
+  if (rest.empty()) return std::nullopt;
+  for (char c : rest) {
+    if (c == ' ' || c == '\t' || c == ',') return std::nullopt;
+  }
   return rest;
 }
 

@@ -200,6 +200,10 @@ bool KeyLike(std::string_view token) {
 // every byte that is not printable ASCII or is a space as '?', so a client cannot start a line of
 // its own, and every key or piece of one in it (KeyLike) as "[key]".
 std::string ForLog(std::string_view text) {
+  // ASCII letters, digits and '_' (what a key is made of), without the locale's classification.
+  auto is_word = [](unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+  };
   if (text.empty()) return "-";
   std::string out;
   size_t token_start = 0;
@@ -207,8 +211,7 @@ std::string ForLog(std::string_view text) {
   // checked whole, so that a key there is not written all but its last characters.
   auto end_token = [&](size_t at) {
     size_t whole = at;
-    while (whole < text.size() &&
-           (std::isalnum(static_cast<unsigned char>(text[whole])) != 0 || text[whole] == '_')) {
+    while (whole < text.size() && is_word(static_cast<unsigned char>(text[whole]))) {
       ++whole;
     }
     std::string_view token = text.substr(token_start, whole - token_start);
@@ -219,7 +222,7 @@ std::string ForLog(std::string_view text) {
   };
   for (size_t i = 0; i < text.size() && i < 200; ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
-    bool word = std::isalnum(c) != 0 || c == '_';
+    bool word = is_word(c);
     if (!word) {
       end_token(i);
       token_start = i + 1;
