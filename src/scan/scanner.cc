@@ -629,7 +629,7 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
           data.substr(finding_line.begin(), finding_line.end() - finding_line.begin()));
     }
     if (line_allowed) continue;
-    f.path = std::string(ctx.path);
+    f.path.assign(ctx.path);
     f.line = lines.LineOf(begin);
     f.end_line = lines.LineOf(end > begin ? end - 1 : begin);
     f.column = static_cast<int64_t>(begin - finding_line.begin()) + 1;
@@ -727,18 +727,18 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       }
       auto allowed = [&](const AllowlistCheck& a) { return a.Allows(secret_view, match, line); };
       if (std::any_of(allowlists.begin(), allowlists.end(), allowed)) continue;
-      Finding f;
-      f.kind = FindingKind::kRule;
-      f.rule = &rule;
-      f.secret = std::string(secret_view);
-      f.entropy = entropy;
-      f.column = static_cast<int64_t>(s_begin);
       // Room for a finding in each window left, at once: a file with a finding on every line
       // would otherwise move each (large) finding to fresh pages a dozen times as the vector grew.
       if (out.size() == out.capacity()) {
         out.reserve(std::max(2 * out.size(), out.size() + merged.size() - wi));
       }
-      out.push_back(std::move(f));
+      // Built in its place: a finding is large, and moving one in costs as much as filling it.
+      Finding& f = out.emplace_back();
+      f.kind = FindingKind::kRule;
+      f.rule = &rule;
+      f.secret.assign(secret_view);
+      f.entropy = entropy;
+      f.column = static_cast<int64_t>(s_begin);
     }
   }
 }
