@@ -1,5 +1,7 @@
 #include "scan/report.h"
 
+#include <array>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -81,6 +83,27 @@ std::string LeakActionText(const std::string& action) {
   return "the report did not reach the server: revoke this key by hand";
 }
 
+// The text report's numbers and masked secrets are appended in place: it has a few per finding,
+// and a temporary string for each cost more than the rest of the line.
+void AppendNumber(std::string& out, int64_t n) {
+  std::array<char, 24> digits;
+  auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), n);
+  out.append(digits.data(), end);
+}
+
+// As Finding::Masked().
+void AppendMasked(std::string& out, const Finding& f) {
+  if (f.kind == FindingKind::kKeyholdKey) {
+    out += f.key_start;
+    out += "…";
+    return;
+  }
+  out.append(f.secret, 0, std::min<size_t>(4, f.secret.size() / 4));
+  out += "…(";
+  AppendNumber(out, static_cast<int64_t>(f.secret.size()));
+  out += ')';
+}
+
 }  // namespace
 
 StatusOr<ReportFormat> ParseReportFormat(const std::string& name) {
@@ -111,15 +134,15 @@ std::string RenderText(const std::vector<Finding>& findings) {
       out += "  (the file)";
     } else {
       out += ':';
-      out += std::to_string(f.line);
+      AppendNumber(out, f.line);
       out += ':';
-      out += std::to_string(f.column);
+      AppendNumber(out, f.column);
       out += ": ";
       out += f.rule_id();
       out += " [";
       out += f.severity();
       out += "]  ";
-      out += f.Masked();
+      AppendMasked(out, f);
     }
     if (!f.commit.empty()) {
       out += "  (commit ";

@@ -141,34 +141,90 @@ bool AnyMatch(const std::vector<std::shared_ptr<const LazyRegex>>& res, std::str
                      [&](const auto& re) { return RE2::PartialMatch(text, re->get()); });
 }
 
-// gitleaks' semantics: with OR any given criterion allows the finding; with AND all must.
+// True if `text`, lowered, holds one of `words` (lower case).
+bool HoldsStopword(const std::vector<std::string>& words, std::string_view text) {
+  // Lowered on the stack: this runs for every candidate secret.
+  std::array<char, 256> buffer;
+  std::string heap;
+  std::string_view lower;
+  if (text.size() <= buffer.size()) {
+    std::transform(text.begin(), text.end(), buffer.begin(), [](char c) {
+      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    });
+    lower = std::string_view(buffer.data(), text.size());
+  } else {
+    heap = LowerCopy(text);
+    lower = heap;
+  }
+  return std::any_of(words.begin(), words.end(),
+                     [&](const std::string& w) { return lower.find(w) != std::string_view::npos; });
+}
+
+// One allowlist applied to the findings of one buffer: what its path and commit criteria say is
+// the same for every finding there, so it is worked out once, not once per finding. gitleaks'
+// semantics: with OR any given criterion allows the finding; with AND all must.
+class AllowlistCheck {
+ public:
+  // `any_regex`: the allowlist's regexes as one (CombineRegexes), or null to search each.
+  AllowlistCheck(const Allowlist& a, const ScanContext& ctx, const RE2* any_regex)
+      : list_(&a), any_regex_(any_regex) {
+    if (!a.commits.empty()) {
+      commit_hit_ = !ctx.commit.empty() &&
+                    std::find(a.commits.begin(), a.commits.end(), ctx.commit) != a.commits.end();
+    }
+    if (!a.paths.empty()) path_hit_ = AnyMatch(a.paths, ctx.path);
+  }
+
+  bool Allows(std::string_view secret, std::string_view match, std::string_view line) const {
+    const Allowlist& a = *list_;
+    bool any = false, all = true, some = false;
+    auto criterion = [&](bool hit) {
+      some = true;
+      any = any || hit;
+      all = all && hit;
+    };
+    if (!a.commits.empty()) criterion(commit_hit_);
+    if (!a.paths.empty()) criterion(path_hit_);
+    if (!a.regexes.empty()) {
+      std::string_view target = a.regex_target == Allowlist::Target::kSecret  ? secret
+                                : a.regex_target == Allowlist::Target::kMatch ? match
+                                                                              : line;
+      criterion(any_regex_ != nullptr ? RE2::PartialMatch(target, *any_regex_)
+                                      : AnyMatch(a.regexes, target));
+    }
+    if (!a.stopwords.empty()) criterion(HoldsStopword(a.stopwords, secret));
+    if (!some) return false;
+    return a.condition == Allowlist::Condition::kOr ? any : all;
+  }
+
+ private:
+  const Allowlist* list_;
+  const RE2* any_regex_;
+  bool commit_hit_ = false;
+  bool path_hit_ = false;
+};
+
 bool Allows(const Allowlist& a, const ScanContext& ctx, std::string_view secret,
             std::string_view match, std::string_view line) {
-  bool any = false, all = true, some = false;
-  auto criterion = [&](bool hit) {
-    some = true;
-    any = any || hit;
-    all = all && hit;
-  };
-  if (!a.commits.empty()) {
-    criterion(!ctx.commit.empty() &&
-              std::find(a.commits.begin(), a.commits.end(), ctx.commit) != a.commits.end());
+  return AllowlistCheck(a, ctx, nullptr).Allows(secret, match, line);
+}
+
+// An allowlist's regexes as one alternation, which matches where any of them does: one search of
+// the text instead of one per regex. Null for fewer than two, or if the alternation does not
+// compile (too large): each is then searched on its own.
+std::unique_ptr<const RE2> CombineRegexes(const Allowlist& a) {
+  if (a.regexes.size() < 2) return nullptr;
+  std::string pattern;
+  for (const auto& re : a.regexes) {
+    pattern += pattern.empty() ? "(?:" : "|(?:";
+    pattern += re->pattern();
+    pattern += ')';
   }
-  if (!a.paths.empty()) criterion(AnyMatch(a.paths, ctx.path));
-  if (!a.regexes.empty()) {
-    std::string_view target = a.regex_target == Allowlist::Target::kSecret  ? secret
-                              : a.regex_target == Allowlist::Target::kMatch ? match
-                                                                            : line;
-    criterion(AnyMatch(a.regexes, target));
-  }
-  if (!a.stopwords.empty()) {
-    std::string lower = LowerCopy(secret);
-    criterion(std::any_of(a.stopwords.begin(), a.stopwords.end(), [&](const std::string& w) {
-      return lower.find(w) != std::string::npos;
-    }));
-  }
-  if (!some) return false;
-  return a.condition == Allowlist::Condition::kOr ? any : all;
+  RE2::Options options = a.regexes.front()->get().options();
+  options.set_log_errors(false);
+  auto combined = std::make_unique<const RE2>(pattern, options);
+  if (!combined->ok()) return nullptr;
+  return combined;
 }
 
 bool InlineAllowed(std::string_view line) {
@@ -315,6 +371,7 @@ StatusOr<std::unique_ptr<Scanner>> Scanner::Create(RuleSet rules, std::string ca
   s->rules_ = std::move(rules);
   s->cache_dir_ = std::move(cache_dir);
   s->relaxed_ = std::make_unique<Relaxed[]>(s->rules_.rules.size());
+  s->allowlist_regexes_ = std::make_unique<AllowlistRegexes[]>(s->rules_.rules.size() + 1);
   KH_RETURN_IF_ERROR(s->Compile());
   return s;
 }
@@ -434,6 +491,15 @@ const RelaxedRegex* Scanner::RelaxedFor(const Rule& rule) const {
   Relaxed& r = relaxed_[static_cast<size_t>(&rule - rules_.rules.data())];
   std::call_once(r.once, [&] { r.regex = RelaxedRegex::For(rule.regex_text, rule.regex->get()); });
   return r.regex ? &*r.regex : nullptr;
+}
+
+const std::vector<std::unique_ptr<const RE2>>& Scanner::CombinedRegexes(
+    size_t index, const std::vector<Allowlist>& lists) const {
+  AllowlistRegexes& r = allowlist_regexes_[index];
+  std::call_once(r.once, [&] {
+    for (const Allowlist& a : lists) r.combined.push_back(CombineRegexes(a));
+  });
+  return r.combined;
 }
 
 Scanner::Scratch Scanner::NewScratch() const {
@@ -563,7 +629,7 @@ std::vector<Finding> Scanner::Scan(std::string_view data, const ScanContext& ctx
           data.substr(finding_line.begin(), finding_line.end() - finding_line.begin()));
     }
     if (line_allowed) continue;
-    f.path = std::string(ctx.path);
+    f.path.assign(ctx.path);
     f.line = lines.LineOf(begin);
     f.end_line = lines.LineOf(end > begin ? end - 1 : begin);
     f.column = static_cast<int64_t>(begin - finding_line.begin()) + 1;
@@ -612,6 +678,15 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       merged.push_back(w);
     }
   }
+  // The rule's allowlists, then the global ones; set up at the first candidate they judge.
+  std::vector<AllowlistCheck> allowlists;
+  bool allowlists_ready = false;
+  auto add_allowlist_checks = [&](const std::vector<Allowlist>& lists, size_t index) {
+    if (lists.empty()) return;
+    const auto& combined = CombinedRegexes(index, lists);
+    for (size_t i = 0; i < lists.size(); ++i)
+      allowlists.emplace_back(lists[i], ctx, combined[i].get());
+  };
   // Matches come in order of their offset, so their lines are found by a cursor moving forward.
   LineCursor secret_line(data);
   for (size_t wi = 0; wi < merged.size(); ++wi) {
@@ -645,21 +720,25 @@ void Scanner::ConfirmRule(const Rule& rule, std::vector<Window>& windows, std::s
       secret_line.MoveTo(s_begin);
       std::string_view line = LineAround(data, secret_line.begin(), secret_line.end(), s_begin,
                                          s_begin + secret_view.size());
-      auto allowed = [&](const Allowlist& a) { return Allows(a, ctx, secret_view, match, line); };
-      if (std::any_of(rule.allowlists.begin(), rule.allowlists.end(), allowed)) continue;
-      if (std::any_of(rules_.allowlists.begin(), rules_.allowlists.end(), allowed)) continue;
-      Finding f;
-      f.kind = FindingKind::kRule;
-      f.rule = &rule;
-      f.secret = std::string(secret_view);
-      f.entropy = entropy;
-      f.column = static_cast<int64_t>(s_begin);
+      if (!allowlists_ready) {
+        add_allowlist_checks(rule.allowlists, static_cast<size_t>(&rule - rules_.rules.data()));
+        add_allowlist_checks(rules_.allowlists, rules_.rules.size());
+        allowlists_ready = true;
+      }
+      auto allowed = [&](const AllowlistCheck& a) { return a.Allows(secret_view, match, line); };
+      if (std::any_of(allowlists.begin(), allowlists.end(), allowed)) continue;
       // Room for a finding in each window left, at once: a file with a finding on every line
       // would otherwise move each (large) finding to fresh pages a dozen times as the vector grew.
       if (out.size() == out.capacity()) {
         out.reserve(std::max(2 * out.size(), out.size() + merged.size() - wi));
       }
-      out.push_back(std::move(f));
+      // Built in its place: a finding is large, and moving one in costs as much as filling it.
+      Finding& f = out.emplace_back();
+      f.kind = FindingKind::kRule;
+      f.rule = &rule;
+      f.secret.assign(secret_view);
+      f.entropy = entropy;
+      f.column = static_cast<int64_t>(s_begin);
     }
   }
 }

@@ -115,6 +115,15 @@ class Scanner {
   };
   const RelaxedRegex* RelaxedFor(const Rule& rule) const;
   std::unique_ptr<Relaxed[]> relaxed_;
+  // Per rule, then one for the global allowlists: each allowlist's regexes as one (null where
+  // they are searched one by one), built on the first finding that needs them.
+  struct AllowlistRegexes {
+    std::once_flag once;
+    std::vector<std::unique_ptr<const RE2>> combined;
+  };
+  const std::vector<std::unique_ptr<const RE2>>& CombinedRegexes(
+      size_t index, const std::vector<Allowlist>& lists) const;
+  std::unique_ptr<AllowlistRegexes[]> allowlist_regexes_;
   hs_database* db_ = nullptr;
   std::unique_ptr<const RE2> skip_paths_;  // null: no path is excluded outright
   std::string cache_dir_;

@@ -425,6 +425,45 @@ TEST(ScannerFindings, SecretGroupAmongOtherGroups) {
   EXPECT_EQ(found[1].secret, "key_0a1b2c3d4e5f");
 }
 
+// An allowlist's regexes are searched as one alternation, and its path and commit criteria are
+// judged once per buffer: what it allows is what each regex alone allows. Each regex keeps its
+// own flags and anchors; AND needs every criterion, OR any; stopwords ignore case, also in a
+// secret longer than 256 characters.
+TEST(ScannerAllowlists, SeveralRegexesAllowWhatEachAllows) {
+  auto set = ParseRules(
+      "[[rules]]\nid = \"acme\"\nregex = '''acme_([A-Za-z0-9]{8,400})'''\nsecretGroup = 1\n"
+      "[[rules.allowlists]]\nregexes = ['''(?i)^abc''', '''XYZ$''', '''^[0-9]+$''']\n"
+      "stopwords = [\"dummy\"]\n"
+      "[[rules.allowlists]]\ncondition = \"AND\"\npaths = ['''^fixtures/''']\n"
+      "regexes = ['''^Q''', '''^R''']\n",
+      "r.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto s = Scanner::Create(std::move(set).value());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  Scanner::Scratch scratch = (*s)->NewScratch();
+  auto secrets = [&](const std::string& text, const std::string& path) {
+    std::vector<std::string> out;
+    for (const Finding& f : (*s)->Scan(text, {.path = path}, scratch)) out.push_back(f.secret);
+    return out;
+  };
+  const std::string long_dummy = std::string(300, 'k') + "DuMmY";
+  const std::string text =
+      "a = acme_ABCdefgh1\n"  // (?i)^abc: allowed
+      "b = acme_defgh1XYZ\n"  // XYZ$: allowed
+      "c = acme_defgh1xyz\n"  // XYZ$ is case-sensitive: reported
+      "d = acme_12345678\n"   // ^[0-9]+$: allowed
+      "e = acme_1234567x8\n"  // reported
+      "f = acme_xxDUMMYxx\n"  // stopword: allowed
+      "g = acme_" +
+      long_dummy +
+      "\n"                    // stopword: allowed
+      "h = acme_Qabcdefgh\n"  // ^Q, but AND needs the path: reported
+      "i = acme_Rabcdefgh\n";
+  EXPECT_EQ(secrets(text, "src/a.txt"),
+            (std::vector<std::string>{"defgh1xyz", "1234567x8", "Qabcdefgh", "Rabcdefgh"}));
+  EXPECT_EQ(secrets(text, "fixtures/a.txt"), (std::vector<std::string>{"defgh1xyz", "1234567x8"}));
+}
+
 TEST(ScannerInput, InvalidUtf8AroundASecret) {
   auto s = Scanner::Create(BuiltinRules());
   ASSERT_TRUE(s.ok());
