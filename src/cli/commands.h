@@ -28,7 +28,7 @@ void AddAlertCommands(CLI::App& app, int& code);
 void AddRatelimit(CLI::App& app, int& code);
 // `keyhold secrets …` and `keyhold operator rotate-kek` (secrets.cc).
 void AddSecrets(CLI::App& app, int& code);
-// `keyhold operator init-shares|unseal` (seal.cc). REQUIRES: AddSecrets made `operator`.
+// `keyhold operator init-shares|unseal|seal` (seal.cc). REQUIRES: AddSecrets made `operator`.
 void AddSealCommands(CLI::App& app, int& code);
 // `keyhold file encrypt|decrypt|keygen` (file.cc).
 void AddFile(CLI::App& app, int& code);

@@ -1,5 +1,6 @@
-// `keyhold operator init-shares` (offline: split the master key, seal the data directory) and
-// `keyhold operator unseal` (give a running sealed server one or more shares).
+// `keyhold operator init-shares` (offline: split the master key, seal the data directory),
+// `keyhold operator unseal` (give a running sealed server one or more shares) and
+// `keyhold operator seal` (seal a running server again).
 #include "server/seal.h"
 
 #include <openssl/crypto.h>
@@ -121,6 +122,35 @@ int Unseal(bool reset, bool json_output) {
   return 0;
 }
 
+// PUT /v1/sys/seal with KEYHOLD_TOKEN. Returns the exit code.
+int Seal(bool json_output) {
+  auto client = ApiClient::FromEnvironment();
+  if (!client.ok()) {
+    std::fprintf(stderr, "error: %s\n", client.status().message().c_str());
+    return kExitUsage;
+  }
+  auto r = client->Vault("PUT", "/v1/sys/seal", nullptr);
+  if (!r.ok()) {
+    std::fprintf(stderr, "error: %s\n", r.status().message().c_str());
+    return kExitUnreachable;
+  }
+  if (r->http_status != 204 && r->http_status != 200) {
+    std::string detail = "request failed";
+    if (r->body.is_object() && r->body.contains("errors") && r->body["errors"].is_array() &&
+        !r->body["errors"].empty() && r->body["errors"][0].is_string()) {
+      detail = r->body["errors"][0].get<std::string>();
+    }
+    std::fprintf(stderr, "error: %d: %s\n", r->http_status, detail.c_str());
+    return kExitApiError;
+  }
+  if (json_output) {
+    std::printf("%s\n", json{{"sealed", true}}.dump().c_str());
+  } else {
+    std::printf("sealed\n");
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AddSealCommands(CLI::App& app, int& code) {
@@ -181,6 +211,17 @@ void AddSealCommands(CLI::App& app, int& code) {
     }
     code = Unseal(u->reset, u->json_output);
   });
+
+  auto seal_json = std::make_shared<bool>(false);
+  auto* seal = op->add_subcommand(
+      "seal",
+      "seal the server at KEYHOLD_ADDR again (KEYHOLD_TOKEN must hold secret.seal): secrets "
+      "answer 503 and the key material in memory is wiped until `operator unseal` is given the "
+      "threshold of shares; keys still verify. Only a server whose master key is split into "
+      "shares (operator init-shares) can be sealed: one with a key file or KEYHOLD_MASTER_KEY "
+      "refuses (400)");
+  seal->add_flag("--json", *seal_json, "print {\"sealed\":true} as JSON");
+  seal->callback([&code, seal_json] { code = Seal(*seal_json); });
 }
 
 }  // namespace keyhold::cli

@@ -359,4 +359,24 @@ StatusOr<Unsealer::State> Unsealer::Submit(std::string_view text, const RequestC
   return StateLocked();
 }
 
+Status Unsealer::Seal(const RequestContext& ctx) {
+  if (!on_seal_) return FailedPrecondition("this server cannot be sealed while it runs");
+  // Held throughout: no share is taken, and no unseal starts the services again, while they stop.
+  std::lock_guard lock(mu_);
+  if (IsSealed()) return OkStatus();
+  sealed_.store(true, std::memory_order_release);
+  ForgetLocked();
+  spdlog::warn("sealing: requested by root key {} from {}", ctx.actor.key_id, ctx.client_ip);
+  if (Status st = Audit(ctx, "seal.seal", "success", json{{"threshold", config_.threshold}}.dump());
+      !st.ok()) {
+    spdlog::error("the seal could not be audited (sealing anyway): {}", st.message());
+  }
+  on_seal_();
+  spdlog::warn(
+      "sealed: secrets wait until {} of {} unseal shares are given (keyhold operator "
+      "unseal)",
+      config_.threshold, config_.shares);
+  return OkStatus();
+}
+
 }  // namespace keyhold::server

@@ -7,7 +7,10 @@
 // services that need it. Each attempt is recorded in the audit log (which is in the store, not
 // under the master key, so it is written while sealed): a share taken (seal.unseal_share, with
 // the progress and the share's index, never the share), a share refused (outcome failed, with
-// why), the unseal (seal.unseal), a reset (seal.unseal_reset).
+// why), the unseal (seal.unseal), a reset (seal.unseal_reset). A running server is sealed again
+// by Seal (PUT /v1/sys/seal, `keyhold operator seal`): the services that hold the key are
+// stopped and their key material zeroed and freed (seal.seal, naming who sealed), and shares
+// unseal it again as at start.
 //
 //   KH_ASSIGN_OR_RETURN(std::optional<SealConfig> seal, LoadSealConfig(data_dir));
 //   Unsealer unsealer(*seal, env, [&](std::span<const uint8_t> key) { return StartKeyed(key); });
@@ -75,13 +78,27 @@ class Unsealer final : public http::vault::SealControl {
   // taken only once its entry is written; refusals and resets whose entry cannot be written are
   // logged. Empty: nothing is audited.
   using AuditRecorder = std::function<Status(const audit::AuditEntry&)>;
-  Unsealer(SealConfig config, Env& env, OnUnseal on_unseal, AuditRecorder audit = {})
-      : config_(config), env_(env), on_unseal_(std::move(on_unseal)), audit_(std::move(audit)) {}
+  // Called by Seal, once the server reports sealed: returns once nothing uses the master key's
+  // material any more and it is zeroed and freed (it waits for the requests and rotations under
+  // way). Empty: Seal is refused (kFailedPrecondition).
+  using OnSeal = std::function<void()>;
+  Unsealer(SealConfig config, Env& env, OnUnseal on_unseal, AuditRecorder audit = {},
+           OnSeal on_seal = {})
+      : config_(config),
+        env_(env),
+        on_unseal_(std::move(on_unseal)),
+        audit_(std::move(audit)),
+        on_seal_(std::move(on_seal)) {}
 
   bool IsSealed() const override { return sealed_.load(std::memory_order_acquire); }
   State Get() override;
   StatusOr<State> Submit(std::string_view share, const RequestContext& ctx) override;
   StatusOr<State> Reset(const RequestContext& ctx) override;
+  // Seals an unsealed server: reports sealed at once, forgets any shares held, audits seal.seal
+  // (the caller's key id and address; a failure to write it is logged, and the server is sealed
+  // anyway: an audit log that cannot be written must not keep the secrets open), then calls
+  // on_seal. Sealed already: OK, nothing done, nothing audited.
+  Status Seal(const RequestContext& ctx) override;
 
  private:
   // Writes an audit entry for `ctx`'s caller; OK without a recorder.
@@ -98,6 +115,7 @@ class Unsealer final : public http::vault::SealControl {
   Env& env_;
   const OnUnseal on_unseal_;
   const AuditRecorder audit_;
+  const OnSeal on_seal_;
   std::atomic<bool> sealed_{true};
   std::mutex mu_;
   std::vector<crypto::shamir::Share> held_;  // guarded by mu_; in locked memory

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -52,7 +53,8 @@ class UnsealerTest : public ::testing::Test {
               if (!audit_ok_.ok()) return audit_ok_;
               audited_.push_back(e);
               return OkStatus();
-            }};
+            },
+            [this] { ++seals_; }};
   }
   // "action outcome reason-or-progress" of each audited entry.
   std::vector<std::string> Audited() const {
@@ -68,6 +70,7 @@ class UnsealerTest : public ::testing::Test {
   }
   testing::FakeEnv env_;
   int calls_ = 0;
+  int seals_ = 0;  // on_seal calls
   Status next_ = OkStatus();
   Status audit_ok_ = OkStatus();
   std::vector<audit::AuditEntry> audited_;
@@ -278,6 +281,81 @@ TEST_F(UnsealerTest, TooManyAttemptsAreRefusedForAMinute) {
             StatusCode::kResourceExhausted);
   env_.Advance(60'000);
   EXPECT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
+}
+
+RequestContext Sealer() {
+  RequestContext ctx = Caller(kOperator);
+  ctx.actor.key_id = "key_sealer";
+  ctx.actor.permissions = {"secret.seal"};
+  return ctx;
+}
+
+void UnsealWith(Unsealer& u, const Split& s, int threshold) {
+  for (int i = 0; i < threshold; ++i) ASSERT_TRUE(u.Submit(s.texts[i], Caller(kOperator)).ok());
+}
+
+TEST_F(UnsealerTest, SealingARunningServerStopsItsServicesAndSharesUnsealItAgain) {
+  Split s = MakeSplit(2, 3);
+  Unsealer u = Make(s);
+  UnsealWith(u, s, 2);
+  ASSERT_FALSE(u.IsSealed());
+  ASSERT_EQ(calls_, 1);
+
+  ASSERT_TRUE(u.Seal(Sealer()).ok());
+  EXPECT_TRUE(u.IsSealed());
+  EXPECT_TRUE(u.Get().sealed);
+  EXPECT_EQ(u.Get().progress, 0);
+  EXPECT_EQ(seals_, 1);
+  ASSERT_FALSE(audited_.empty());
+  const audit::AuditEntry& sealed = audited_.back();
+  EXPECT_EQ(sealed.action, "seal.seal");
+  EXPECT_EQ(sealed.outcome, "success");
+  EXPECT_EQ(sealed.actor, "key_sealer");
+  EXPECT_EQ(sealed.target, "seal");
+
+  // Other shares than the first time: any threshold of them unseals, as at start.
+  ASSERT_TRUE(u.Submit(s.texts[1], Caller(kOperator)).ok());
+  EXPECT_TRUE(u.IsSealed());
+  ASSERT_TRUE(u.Submit(s.texts[2], Caller(kOperator)).ok());
+  EXPECT_FALSE(u.IsSealed());
+  EXPECT_EQ(calls_, 2);
+}
+
+TEST_F(UnsealerTest, SealingASealedServerChangesAndAuditsNothing) {
+  Split s = MakeSplit(2, 3);
+  Unsealer u = Make(s);
+  ASSERT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
+  size_t audited = audited_.size();
+  ASSERT_TRUE(u.Seal(Sealer()).ok());  // sealed from the start
+  EXPECT_EQ(seals_, 0);
+  EXPECT_EQ(u.Get().progress, 1);  // an unseal under way is not disturbed
+  EXPECT_EQ(audited_.size(), audited);
+
+  ASSERT_TRUE(u.Submit(s.texts[1], Caller(kOperator)).ok());
+  ASSERT_TRUE(u.Seal(Sealer()).ok());
+  ASSERT_TRUE(u.Seal(Sealer()).ok());  // twice: the second changes nothing
+  EXPECT_EQ(seals_, 1);
+  EXPECT_EQ(std::count_if(audited_.begin(), audited_.end(),
+                          [](const audit::AuditEntry& e) { return e.action == "seal.seal"; }),
+            1);
+}
+
+TEST_F(UnsealerTest, SealsEvenWhenTheSealCannotBeAudited) {
+  Split s = MakeSplit(1, 1);
+  Unsealer u = Make(s);
+  UnsealWith(u, s, 1);
+  audit_ok_ = Unavailable("disk full");
+  ASSERT_TRUE(u.Seal(Sealer()).ok());
+  EXPECT_TRUE(u.IsSealed());
+  EXPECT_EQ(seals_, 1);
+}
+
+TEST_F(UnsealerTest, AnUnsealerWithoutOnSealRefusesToSeal) {
+  Split s = MakeSplit(1, 1);
+  Unsealer u(s.config, env_, [](std::span<const uint8_t>) { return OkStatus(); });
+  ASSERT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
+  EXPECT_EQ(u.Seal(Sealer()).code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(u.IsSealed());
 }
 
 TEST(SealConfig, SavesAndLoads) {

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <shared_mutex>
 #include <thread>
 
 #include "audit/alert_queue.h"
@@ -504,7 +505,10 @@ class KeyedServices {
         std::make_unique<audit::WebhookDelivery>(store_, env_, webhook_key, delivery_options_);
     OPENSSL_cleanse(webhook_key.data(), webhook_key.size());
     delivery_->Start();
-    delivery_ptr_.store(delivery_.get(), std::memory_order_release);
+    {
+      std::unique_lock delivery_lock(delivery_mu_);
+      delivery_ptr_ = delivery_.get();
+    }
     checkpointer_ = CheckpointAudit(audit, std::move(signer), checkpoint_every_);
     (*secrets)->SetUnauditedReadAlert(std::move(post_alert));
     secrets_ = std::move(secrets).value();
@@ -528,12 +532,13 @@ class KeyedServices {
   }
   // Deliveries pending as the delivery worker last counted them; -1 while sealed (not started).
   int64_t PendingDeliveries() const {
-    auto* d = delivery_ptr_.load(std::memory_order_acquire);
-    return d ? d->Pending() : -1;
+    std::shared_lock lock(delivery_mu_);
+    return delivery_ptr_ ? delivery_ptr_->Pending() : -1;
   }
   // Wakes webhook delivery, once started (an alert was queued).
   void Wake() {
-    if (auto* d = delivery_ptr_.load(std::memory_order_acquire)) d->Wake();
+    std::shared_lock lock(delivery_mu_);
+    if (delivery_ptr_) delivery_ptr_->Wake();
   }
   service::SecretService* secrets() {
     std::lock_guard lock(mu_);
@@ -558,6 +563,36 @@ class KeyedServices {
     }
     secrets.reset();  // not under mu_: waits for the store's thread
   }
+  // Takes back what Start gave, so that Start may give it again: rotation stops (the steps under
+  // way end as interrupted, as at a stop), the secret service closes once its reads are answered
+  // and its re-wrap has stopped, delivery stops, a last checkpoint is signed; the keyring, the
+  // webhook key and the checkpoint key go with them, zeroed. REQUIRES: no request can reach
+  // secrets() or rotator() any more (the surfaces were given null).
+  void Seal() {
+    StopRotation();
+    std::unique_ptr<PeriodicTask> reminders;
+    std::unique_ptr<SecretRotation> rotation;
+    std::unique_ptr<service::SecretService> secrets;
+    std::unique_ptr<audit::WebhookDelivery> delivery;
+    std::unique_ptr<PeriodicTask> checkpointer;
+    {
+      std::lock_guard lock(mu_);
+      reminders = std::move(reminders_);
+      rotation = std::move(rotation_);
+      secrets = std::move(secrets_);
+      checkpointer = std::move(checkpointer_);
+      std::unique_lock delivery_lock(delivery_mu_);  // Wake and PendingDeliveries are done with it
+      delivery_ptr_ = nullptr;
+      delivery = std::move(delivery_);
+    }
+    // Not under mu_: each waits for a thread (the store's, delivery's, the signer's).
+    reminders.reset();
+    rotation.reset();  // holds the secret service
+    secrets.reset();
+    if (delivery) delivery->Stop();
+    delivery.reset();
+    checkpointer.reset();  // signs a last checkpoint as it stops
+  }
   // Stops rotation, delivery and checkpoint signing (a last checkpoint is signed, after all else).
   void Stop() {
     StopRotation();
@@ -575,8 +610,10 @@ class KeyedServices {
   std::mutex mu_;
   std::unique_ptr<service::SecretService> secrets_;   // guarded by mu_
   std::unique_ptr<audit::WebhookDelivery> delivery_;  // guarded by mu_
-  std::atomic<audit::WebhookDelivery*> delivery_ptr_{nullptr};
-  std::unique_ptr<PeriodicTask> checkpointer_;  // guarded by mu_
+  // delivery_, for Wake (called as alerts are queued, also under mu_) without mu_.
+  mutable std::shared_mutex delivery_mu_;
+  audit::WebhookDelivery* delivery_ptr_ = nullptr;  // guarded by delivery_mu_
+  std::unique_ptr<PeriodicTask> checkpointer_;      // guarded by mu_
   const SecretRotationSettings rotation_settings_;
   const std::chrono::milliseconds sweep_every_;
   std::string address_;                       // guarded by mu_
@@ -942,6 +979,15 @@ int Serve(const Settings& settings) {
           store::WriteBatch batch;
           batch.audit.push_back(entry);
           return opened->store->Apply(batch);
+        },
+        // Sealed again (PUT /v1/sys/seal): the surfaces let no new request at the secrets and
+        // wait for those under way, then what holds key material stops and frees it.
+        [&] {
+          readiness.SetSealed(true);
+          vault_api->SetSecrets(nullptr);
+          rotation_api->Set(nullptr, nullptr);
+          keyed.Seal();
+          alerts->Seal();
         });
     readiness.SetSealed(true);
     spdlog::warn(

@@ -3,12 +3,14 @@
 // only once, in the CreatedEndpoint handed to the caller who asked for it.
 #include "service/alerts.h"
 
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <shared_mutex>
 
 #include "audit/webhook.h"
 #include "core/ids.h"
@@ -100,10 +102,16 @@ class AlertServiceImpl final : public AlertService {
   }
 
   void Unseal(std::span<const uint8_t> master_key) override {
-    std::lock_guard lock(unseal_mu_);
-    if (has_storage_key_.load(std::memory_order_acquire)) return;
+    std::unique_lock lock(key_mu_);
+    if (has_storage_key_) return;
     storage_key_ = audit::WebhookSecretKey(master_key);
-    has_storage_key_.store(true, std::memory_order_release);
+    has_storage_key_ = true;
+  }
+
+  void Seal() override {
+    std::unique_lock lock(key_mu_);  // waits for the calls sealing a secret with the key
+    OPENSSL_cleanse(storage_key_.data(), storage_key_.size());
+    has_storage_key_ = false;
   }
 
   StatusOr<audit::RaiseOutcome> Raise(const audit::Alert& alert) override {
@@ -113,7 +121,7 @@ class AlertServiceImpl final : public AlertService {
   StatusOr<CreatedEndpoint> CreateEndpoint(const RequestContext& ctx,
                                            const EndpointSpec& spec) override {
     KH_RETURN_IF_ERROR(Require(ctx.actor, "alerts.*.manage"));
-    KH_RETURN_IF_ERROR(Unsealed());
+    KH_RETURN_IF_ERROR(Unsealed());  // said first; checked again as the key is used
     KH_RETURN_IF_ERROR(audit::ParseWebhookUrl(spec.url).status());
     KH_RETURN_IF_ERROR(CheckKinds(spec.kinds));
     KH_ASSIGN_OR_RETURN(std::vector<uint8_t> salt, Salt());
@@ -125,7 +133,7 @@ class AlertServiceImpl final : public AlertService {
     r.enabled = spec.enabled;
     r.created_at_ms = r.updated_at_ms = env_.NowMillis();
     audit::WebhookSecret secret = audit::NewWebhookSecret(env_);
-    r.secret_sealed = audit::SealWebhookSecret(storage_key_, env_, r.id, secret.key);
+    KH_ASSIGN_OR_RETURN(r.secret_sealed, SealSigningSecret(r.id, secret.key));
     audit::AuditEntry e =
         Entry(ctx, "webhook_endpoint.create", r.id, Details(nullptr, Describe(r, salt)));
     KH_RETURN_IF_ERROR(store_.PutWebhookEndpoint(r, &e));
@@ -182,7 +190,7 @@ class AlertServiceImpl final : public AlertService {
     audit::WebhookSecret secret = audit::NewWebhookSecret(env_);
     r.previous_secret_sealed = std::move(r.secret_sealed);
     r.previous_secret_until_ms = now + options_.secret_grace.count();
-    r.secret_sealed = audit::SealWebhookSecret(storage_key_, env_, r.id, secret.key);
+    KH_ASSIGN_OR_RETURN(r.secret_sealed, SealSigningSecret(r.id, secret.key));
     r.updated_at_ms = now;
     json detail = {{"previousSecretValidUntil", *r.previous_secret_until_ms}};
     audit::AuditEntry e = Entry(ctx, "webhook_endpoint.rotate_secret", id, detail.dump());
@@ -297,9 +305,21 @@ class AlertServiceImpl final : public AlertService {
 
   // Signing secrets are sealed with a key from the master key: none while the server is sealed.
   Status Unsealed() const {
-    if (has_storage_key_.load(std::memory_order_acquire)) return OkStatus();
+    std::shared_lock lock(key_mu_);
+    return UnsealedLocked();
+  }
+  Status UnsealedLocked() const {  // REQUIRES: key_mu_ held
+    if (has_storage_key_) return OkStatus();
     return Unavailable("keyhold is sealed: webhook signing secrets can be made once it is unsealed",
                        "server/sealed");
+  }
+  // `key` sealed for endpoint `id` under the storage key (audit::SealWebhookSecret). Errors:
+  // kUnavailable ("server/sealed") without one.
+  StatusOr<std::vector<uint8_t>> SealSigningSecret(const std::string& id,
+                                                   std::span<const uint8_t> key) {
+    std::shared_lock lock(key_mu_);  // the key stays while it is used (Seal waits)
+    KH_RETURN_IF_ERROR(UnsealedLocked());
+    return audit::SealWebhookSecret(storage_key_, env_, id, key);
   }
 
   audit::AuditEntry Entry(const RequestContext& ctx, std::string action, std::string target,
@@ -310,11 +330,10 @@ class AlertServiceImpl final : public AlertService {
 
   store::Store& store_;
   Env& env_;
-  // Written once (under unseal_mu_), before has_storage_key_ is set; read only after it is seen
-  // set.
-  std::mutex unseal_mu_;
-  crypto::Sha256Digest storage_key_{};
-  std::atomic<bool> has_storage_key_{false};
+  // Given by Unseal, zeroed by Seal; used under a shared lock.
+  mutable std::shared_mutex key_mu_;
+  crypto::Sha256Digest storage_key_{};  // guarded by key_mu_
+  bool has_storage_key_ = false;        // guarded by key_mu_
   const AlertOptions options_;
   std::mutex salt_mu_;
   std::vector<uint8_t> salt_;  // guarded by salt_mu_

@@ -111,8 +111,12 @@ class AlertService : public audit::AlertSink {
                                               std::span<const uint8_t> master_key,
                                               AlertOptions options = {});
 
-  // Gives a service made without a master key the key (once; later calls change nothing).
+  // Gives a service made without a master key (or sealed since) the key; while it has one,
+  // later calls change nothing.
   virtual void Unseal(std::span<const uint8_t> master_key) = 0;
+  // Forgets the key Unseal gave, zeroed, once no call still uses it: creating an endpoint or
+  // rotating its secret is then kUnavailable ("server/sealed") again until Unseal.
+  virtual void Seal() = 0;
 
   // audit::AlertSink: also writes the alert to the log (ids and addresses only).
   StatusOr<audit::RaiseOutcome> Raise(const audit::Alert& alert) override = 0;

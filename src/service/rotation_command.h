@@ -13,8 +13,10 @@
 // timeout fails the step. The command runs in a process group of its own: on a timeout or a stop
 // the group gets SIGTERM, then SIGKILL after stop_grace_ms, and once the command has ended
 // whatever it left running in the group is killed. On Linux the command is also killed
-// (PR_SET_PDEATHSIG) if keyhold dies, even by SIGKILL; what it started itself is then its own
-// to end.
+// (PR_SET_PDEATHSIG) if keyhold dies, even by SIGKILL; what it started itself lives on, so the
+// group is written down with the run (Call::started: its id, its leader's start time and the
+// boot) before the command may run (it waits for that), and the next start kills what is left of
+// it (KillLeftoverGroup, from SecretRotator::Recover).
 //
 //   CommandDriver driver({.command = "/etc/keyhold/rotate-db", .timeout_ms = 30'000,
 //                         .address = [] { return std::string("http://127.0.0.1:8080"); }});
@@ -22,9 +24,12 @@
 // Thread-safety: Run may be called concurrently.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "service/secret_rotation.h"
@@ -54,8 +59,28 @@ class CommandDriver final : public RotationDriver {
   void Interrupt() override { interrupted_.store(true, std::memory_order_release); }
 
  private:
+  // Hands the started group `pid` to call.started, if set.
+  Status Record(const Call& call, pid_t pid);
+
   CommandOptions options_;
   std::atomic<bool> interrupted_{false};
 };
+
+// The start time of process `pid`: /proc/PID/stat field 22, in clock ticks since boot; nullopt
+// if there is no such process or /proc cannot be read.
+std::optional<int64_t> ProcessStartTicks(pid_t pid);
+// This process's start time, as ProcessStartTicks; the largest int64_t if it cannot be read.
+int64_t OwnStartTicks();
+// The id of the boot running now (/proc/sys/kernel/random/boot_id); nullopt if it cannot be read.
+std::optional<std::string> BootId();
+
+// Kills (SIGKILL to the group) what is left of the process group `group` recorded as a command
+// started, and returns how many of its processes were alive (zombies not counted). Nothing is
+// killed (0) unless the boot is `group.boot_id`, and at least one process of that group is found
+// (by scanning /proc, as a group whose leader has ended can still have members) that started at
+// or after `group.start_ticks` and not after `not_after_ticks` (a later keyhold passes its own
+// start: what the command started came before it). A group whose id now has another leader (a
+// process with pid `pgid` started at another time) is a recycled id: nothing is killed.
+int KillLeftoverGroup(const CommandProcess& group, int64_t not_after_ticks);
 
 }  // namespace keyhold::service

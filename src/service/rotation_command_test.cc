@@ -12,6 +12,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -203,6 +205,120 @@ TEST_F(RotationCommandTest, AnInterruptEndsTheRunningCommandAsInterruptedAndLate
   const pid_t grandchild = PidIn("grandchild");
   ASSERT_GT(grandchild, 0);
   EXPECT_TRUE(Gone(grandchild));
+}
+
+// Whether `pid` runs now (a zombie does not).
+bool Running(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+TEST_F(RotationCommandTest, TheGroupIsRecordedBeforeTheCommandRuns) {
+  const std::string ran = dir_.path() + "/ran";
+  CommandDriver d({.command = Script("echo $$ > '" + ran + "'"), .timeout_ms = 10'000});
+  RotationDriver::Call call = Call(RotationStep::kSet);
+  std::optional<CommandProcess> recorded;
+  bool ran_before = true;
+  call.started = [&](const CommandProcess& group) {
+    recorded = group;
+    ran_before = access(ran.c_str(), F_OK) == 0;
+    EXPECT_EQ(ProcessStartTicks(static_cast<pid_t>(group.pgid)), group.start_ticks);
+    return OkStatus();
+  };
+  ASSERT_TRUE(d.Run(call).ok());
+  ASSERT_TRUE(recorded.has_value());
+  EXPECT_FALSE(ran_before);
+  EXPECT_EQ(std::to_string(recorded->pgid) + "\n", Slurp("ran"));  // the command leads it
+  EXPECT_GT(recorded->start_ticks, 0);
+  EXPECT_EQ(recorded->boot_id, BootId().value_or("?"));
+  EXPECT_EQ(recorded->boot_id.size(), 36U);
+}
+
+TEST_F(RotationCommandTest, ACommandWhoseGroupCannotBeRecordedDoesNotRun) {
+  const std::string ran = dir_.path() + "/ran";
+  CommandDriver d({.command = Script("touch '" + ran + "'"), .timeout_ms = 10'000});
+  RotationDriver::Call call = Call(RotationStep::kSet);
+  call.started = [](const CommandProcess&) { return Unavailable("database is locked"); };
+  Status st = d.Run(call);
+  EXPECT_EQ(st.reason(), "rotation/step_failed");
+  EXPECT_NE(st.message().find("could not be recorded: database is locked"), std::string::npos)
+      << st.message();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_NE(access(ran.c_str(), F_OK), 0);
+}
+
+TEST_F(RotationCommandTest, WhatAKilledKeyholdsCommandLeftIsKilledOnlyWhenItIsThatGroup) {
+  // A process of its own stands for keyhold, so that it can be killed; the group its command
+  // started in is written to a file, as the store would hold it.
+  const std::string group_file = dir_.path() + "/group";
+  const pid_t keyhold = fork();
+  ASSERT_GE(keyhold, 0);
+  if (keyhold == 0) {
+    CommandDriver d({.command = SpawningScript("sleep 300"), .timeout_ms = 60'000});
+    RotationDriver::Call call = Call(RotationStep::kSet);
+    call.started = [&](const CommandProcess& g) {
+      std::ofstream(group_file + ".tmp")
+          << g.pgid << " " << g.start_ticks << " " << g.boot_id << "\n";
+      rename((group_file + ".tmp").c_str(), group_file.c_str());
+      return OkStatus();
+    };
+    (void)d.Run(call);
+    _exit(0);
+  }
+  const pid_t grandchild = PidIn("grandchild");
+  kill(keyhold, SIGKILL);
+  waitpid(keyhold, nullptr, 0);
+  ASSERT_GT(grandchild, 0);
+  CommandProcess group;
+  std::istringstream(Slurp("group")) >> group.pgid >> group.start_ticks >> group.boot_id;
+  ASSERT_GT(group.pgid, 0);
+  // The command died with keyhold; what it started did not.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(Running(grandchild));
+  const int64_t any_time = std::numeric_limits<int64_t>::max();
+
+  CommandProcess other_boot = group;
+  other_boot.boot_id = "00000000-0000-0000-0000-000000000000";
+  EXPECT_EQ(KillLeftoverGroup(other_boot, any_time), 0);
+  CommandProcess later = group;  // started after what is in the group: not the one recorded
+  later.start_ticks = *ProcessStartTicks(grandchild) + 1000;
+  EXPECT_EQ(KillLeftoverGroup(later, any_time), 0);
+  // What started after the keyhold asking (here: the start recorded) is not the old one's.
+  EXPECT_EQ(KillLeftoverGroup(group, group.start_ticks - 1), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(Running(grandchild));
+
+  // Both that the command started: the background sleep and the one it waited for.
+  EXPECT_EQ(KillLeftoverGroup(group, any_time), 2);
+  EXPECT_TRUE(Gone(grandchild));
+  EXPECT_EQ(KillLeftoverGroup(group, any_time), 0);  // nothing left
+  if (Running(grandchild)) kill(grandchild, SIGKILL);
+}
+
+TEST_F(RotationCommandTest, AGroupIdLedByAnotherProcessNowIsNotKilled) {
+  const pid_t leader = fork();
+  ASSERT_GE(leader, 0);
+  if (leader == 0) {
+    setpgid(0, 0);
+    execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  setpgid(leader, leader);
+  const std::optional<int64_t> start = ProcessStartTicks(leader);
+  ASSERT_TRUE(start.has_value());
+  const int64_t any_time = std::numeric_limits<int64_t>::max();
+  // The id recorded for a command that started earlier: this leader is a later process.
+  CommandProcess recycled{.pgid = leader, .start_ticks = *start - 1, .boot_id = *BootId()};
+  EXPECT_EQ(KillLeftoverGroup(recycled, any_time), 0);
+  EXPECT_TRUE(Running(leader));
+  CommandProcess same{.pgid = leader, .start_ticks = *start, .boot_id = *BootId()};
+  EXPECT_EQ(KillLeftoverGroup(same, any_time), 1);
+  int status = 0;
+  ASSERT_EQ(waitpid(leader, &status, 0), leader);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
 }  // namespace

@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "core/base62.h"
 #include "core/secret_path.h"
 #include "crypto/crypto.h"
+#include "service/rotation_command.h"
 #include "store/store.h"
 
 namespace keyhold::service {
@@ -128,7 +130,7 @@ SecretRotator::SecretRotator(SecretService& secrets, store::Store& store, Env& e
       env_(env),
       alerts_(alerts),
       driver_(driver),
-      options_(options) {}
+      options_(std::move(options)) {}
 
 SecretRotator::~SecretRotator() { Stop(); }
 
@@ -321,14 +323,14 @@ StatusOr<RotationStatus> SecretRotator::Drive(const RequestContext& ctx, const s
           "(secrets.putPendingValue)",
           "rotation/no_pending_value");
     }
-    KH_RETURN_IF_ERROR(MarkRunning(mount, path, step));
+    KH_ASSIGN_OR_RETURN(int64_t marked_at_ms, MarkRunning(mount, path, step));
     if (step == RotationStep::kSet && driver_) {
       // Durably before set runs: a cancel must know set may have changed the provider, however
       // this run ends (even by keyhold being killed).
       KH_RETURN_IF_ERROR(
           secrets_.RecordRotationStep(ctx, mount, path, std::string(kSetStarted), ""));
     }
-    Status ran = RunStep(step, mount, path);
+    Status ran = RunStep(step, mount, path, marked_at_ms);
     if (ran.ok() && step == RotationStep::kCreate) {
       KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
       if (!m.pending_version) {
@@ -360,7 +362,7 @@ StatusOr<RotationStatus> SecretRotator::Finish(const RequestContext& ctx, const 
   }
   // Written down like every other step: a kill after the finish and before its outcome is
   // stored leaves a run at "finish" and no pending version, which Recover reads as finished.
-  KH_RETURN_IF_ERROR(MarkRunning(mount, path, RotationStep::kFinish));
+  KH_RETURN_IF_ERROR(MarkRunning(mount, path, RotationStep::kFinish).status());
   KH_RETURN_IF_ERROR(secrets_.FinishRotation(ctx, mount, path, *m.pending_version));
   RecordOutcome(mount, path, store::RotationResult::kFinished, "", "");
   KH_ASSIGN_OR_RETURN(m, secrets_.RotationState(ctx, mount, path));
@@ -393,10 +395,20 @@ StatusOr<RotationStatus> SecretRotator::Failed(const RequestContext& ctx, const 
   return out;
 }
 
-Status SecretRotator::RunStep(RotationStep step, const std::string& mount,
-                              const std::string& path) {
+Status SecretRotator::RunStep(RotationStep step, const std::string& mount, const std::string& path,
+                              int64_t marked_at_ms) {
   if (!driver_) return OkStatus();  // set and test done by hand: the caller says so
   RotationDriver::Call call{step, mount, path, MintToken(mount, path)};
+  call.started = [&](const CommandProcess& group) {
+    return store_.PutRotationRun({.mount = mount,
+                                  .path = path,
+                                  .state = store::RotationRunState::kRunning,
+                                  .step = std::string(RotationStepName(step)),
+                                  .at_ms = marked_at_ms,
+                                  .command_pgid = group.pgid,
+                                  .command_start_ticks = group.start_ticks,
+                                  .command_boot_id = group.boot_id});
+  };
   Status st = driver_->Run(call);
   DropToken(call.token);
   return st;
@@ -422,13 +434,15 @@ void SecretRotator::RecordOutcome(const std::string& mount, const std::string& p
   }
 }
 
-Status SecretRotator::MarkRunning(const std::string& mount, const std::string& path,
-                                  RotationStep step) {
-  return store_.PutRotationRun({.mount = mount,
-                                .path = path,
-                                .state = store::RotationRunState::kRunning,
-                                .step = std::string(RotationStepName(step)),
-                                .at_ms = env_.NowMillis()});
+StatusOr<int64_t> SecretRotator::MarkRunning(const std::string& mount, const std::string& path,
+                                             RotationStep step) {
+  const int64_t now = env_.NowMillis();
+  KH_RETURN_IF_ERROR(store_.PutRotationRun({.mount = mount,
+                                            .path = path,
+                                            .state = store::RotationRunState::kRunning,
+                                            .step = std::string(RotationStepName(step)),
+                                            .at_ms = now}));
+  return now;
 }
 
 void SecretRotator::EndRun(const std::string& mount, const std::string& path) {
@@ -459,7 +473,24 @@ StatusOr<int> SecretRotator::Recover() {
   return recorded;
 }
 
+// Kills what the command of run `r` left running, if it recorded one; returns how many processes.
+int SecretRotator::StopLeftovers(const store::RotationRunRecord& r) {
+  if (r.command_pgid <= 0) return 0;
+  CommandProcess group{
+      .pgid = r.command_pgid, .start_ticks = r.command_start_ticks, .boot_id = r.command_boot_id};
+  int stopped = options_.stop_leftovers ? options_.stop_leftovers(group)
+                                        : KillLeftoverGroup(group, OwnStartTicks());
+  if (stopped > 0) {
+    spdlog::warn(
+        "rotation of secret {}/{}: {} process(es) its command left running (group {}) "
+        "were killed",
+        r.mount, r.path, stopped, r.command_pgid);
+  }
+  return stopped;
+}
+
 StatusOr<store::RotationRunEnd> SecretRotator::EndOfLeftover(const store::RotationRunRecord& r) {
+  const int stopped = StopLeftovers(r);  // first: whatever is told of the run, they are ended
   store::RotationRunEnd end{.mount = r.mount, .path = r.path};
   auto secret = store_.ReadSecret(r.mount, r.path);
   if (!secret.ok() && secret.status().code() == StatusCode::kNotFound) return end;  // deleted
@@ -494,6 +525,11 @@ StatusOr<store::RotationRunEnd> SecretRotator::EndOfLeftover(const store::Rotati
     }
     end.outcome.error = "keyhold stopped while step '" + r.step +
                         "' ran, before it ended; rotate again to retry it";
+    if (stopped > 0) {
+      end.outcome.error +=
+          "; " + std::to_string(stopped) + (stopped == 1 ? " process" : " processes") +
+          " its command left running " + (stopped == 1 ? "was" : "were") + " stopped";
+    }
   }
   return end;
 }

@@ -70,6 +70,15 @@ std::optional<RotationStep> ParseRotationStep(std::string_view name);
 // it.
 inline constexpr std::string_view kStepInterrupted = "rotation/step_interrupted";
 
+// A started command's process group, as told apart from a later group with the same id: its
+// leader's start time (/proc/PID/stat field 22, clock ticks since boot) in the boot `boot_id`
+// (/proc/sys/kernel/random/boot_id).
+struct CommandProcess {
+  int64_t pgid = 0;
+  int64_t start_ticks = 0;
+  std::string boot_id;
+};
+
 // What carries out a step outside keyhold.
 class RotationDriver {
  public:
@@ -78,6 +87,9 @@ class RotationDriver {
     std::string mount;
     std::string path;
     std::string token;  // scoped to mount/path, valid while the step runs
+    // Called by a driver that starts a process group, once it is started and before it runs:
+    // writes it down (durably) with the run. An error refuses the step (the group is killed).
+    std::function<Status(const CommandProcess&)> started;
   };
   virtual ~RotationDriver() = default;
   // OK when the step was done. Otherwise a status whose message says why in words that hold
@@ -103,6 +115,10 @@ struct RotationOptions {
   // One caller (one root key) may have this many rotations queued or running at once; past that
   // Start refuses (kResourceExhausted), so that one key cannot take the whole queue.
   int per_caller_limit = 4;
+  // Recover: kills what a run's command left running (its process group as recorded) and
+  // returns how many processes it killed. Empty: KillLeftoverGroup (rotation_command.h), for
+  // processes started before this one.
+  std::function<int(const CommandProcess&)> stop_leftovers;
 };
 
 // How the last rotation attempt of a secret ended, as stored (store::RotationOutcomeRecord).
@@ -207,7 +223,9 @@ class SecretRotator {
   // running (what keyhold was killed under), as Stop would have. Its outcome becomes
   // "interrupted" (rotating again retries it): step "" and "stopped before the rotation ran" if it
   // was queued, else the step it ran, when that started; a pending version that a create cut
-  // short wrote is dropped, as a create that fails or is stopped drops it. A run whose finish was
+  // short wrote is dropped, as a create that fails or is stopped drops it. First, what the run's
+  // command left running (processes it started, in its process group) is killed
+  // (RotationOptions::stop_leftovers), and the outcome says how many were. A run whose finish was
   // done (no version pending any more) is recorded "finished"; an outcome stored when or after the
   // run was is the run's own, and is kept. A staged rotation with no run left behind is not
   // touched: it waits for a rotate or a cancel (ListDue says so). Nothing is run again. All in
@@ -234,19 +252,25 @@ class SecretRotator {
                                   const std::string& path);
   StatusOr<RotationStatus> Failed(const RequestContext& ctx, const std::string& mount,
                                   const std::string& path, RotationStep step, const Status& ran);
-  // Runs `step` through the driver (or, without one, takes it as done). OK or the failure.
-  Status RunStep(RotationStep step, const std::string& mount, const std::string& path);
+  // Runs `step` through the driver (or, without one, takes it as done); the run marked at
+  // `marked_at_ms` records the command's process group. OK or the failure.
+  Status RunStep(RotationStep step, const std::string& mount, const std::string& path,
+                 int64_t marked_at_ms);
   // Stores how the attempt ended (best effort: a store that cannot be written is logged; the
   // steps' own records stand).
   void RecordOutcome(const std::string& mount, const std::string& path,
                      store::RotationResult result, std::string_view step, const std::string& error,
                      std::optional<int64_t> at_ms = std::nullopt);
-  // Writes down, durably, that `step` of the rotation of mount/path starts now.
-  Status MarkRunning(const std::string& mount, const std::string& path, RotationStep step);
+  // Writes down, durably, that `step` of the rotation of mount/path starts now; returns when
+  // (the record's at_ms).
+  StatusOr<int64_t> MarkRunning(const std::string& mount, const std::string& path,
+                                RotationStep step);
   // How Recover ends a run left behind: its outcome (interrupted; or finished, when the secret
   // shows the finish was done; or kept, when the stored one is the run's own or newer), with the
   // pending version of a create cut short dropped first.
   StatusOr<store::RotationRunEnd> EndOfLeftover(const store::RotationRunRecord& r);
+  // Kills what the command of a run left behind left running (Recover); how many processes.
+  int StopLeftovers(const store::RotationRunRecord& r);
   // Forgets the run of mount/path once its outcome is stored (best effort, logged).
   void EndRun(const std::string& mount, const std::string& path);
   StatusOr<std::optional<RotationOutcome>> ReadOutcome(const std::string& mount,

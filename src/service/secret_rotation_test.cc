@@ -798,6 +798,82 @@ TEST_F(SecretRotationTest, AStepCutShortByAKillIsRecordedInterruptedOnTheNextSta
   EXPECT_TRUE(store_->ListRotationRuns(10)->empty());
 }
 
+TEST_F(SecretRotationTest, RecoverEndsWhatAKilledRunsCommandLeftAndSaysHowMany) {
+  ASSERT_TRUE(rotator_->Rotate(admin_, "secret", "db/password", RotationStep::kCreate).ok());
+  ASSERT_TRUE(
+      secrets_->Write(admin_, "secret", "db/queued", crypto::Secret(R"({"p":"o"})"), {}).ok());
+  env_.Advance(1000);
+  const int64_t set_started = env_.NowMillis();
+  ASSERT_TRUE(store_
+                  ->PutRotationRun({.mount = "secret",
+                                    .path = "db/password",
+                                    .state = store::RotationRunState::kRunning,
+                                    .step = "set",
+                                    .at_ms = set_started,
+                                    .command_pgid = 4242,
+                                    .command_start_ticks = 777,
+                                    .command_boot_id = "boot"})
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->PutRotationRun({.mount = "secret",
+                                    .path = "db/queued",
+                                    .state = store::RotationRunState::kQueued,
+                                    .at_ms = set_started})
+                  .ok());
+  std::vector<CommandProcess> asked;
+  RotationOptions options;
+  options.stop_leftovers = [&](const CommandProcess& g) {
+    asked.push_back(g);
+    return 2;
+  };
+  SecretRotator restarted(*secrets_, *store_, env_, nullptr, nullptr, options);
+  auto recovered = restarted.Recover();
+  ASSERT_TRUE(recovered.ok()) << recovered.status().message();
+  EXPECT_EQ(*recovered, 2);
+  // Only the run whose command started has a group to end: as recorded.
+  ASSERT_EQ(asked.size(), 1U);
+  EXPECT_EQ(asked[0].pgid, 4242);
+  EXPECT_EQ(asked[0].start_ticks, 777);
+  EXPECT_EQ(asked[0].boot_id, "boot");
+  auto outcome = store_->ReadRotationOutcome("secret", "db/password");
+  ASSERT_TRUE(outcome.ok() && outcome->has_value());
+  EXPECT_EQ((*outcome)->result, store::RotationResult::kInterrupted);
+  EXPECT_EQ((*outcome)->error,
+            "keyhold stopped while step 'set' ran, before it ended; rotate again to retry it; 2 "
+            "processes its command left running were stopped");
+  outcome = store_->ReadRotationOutcome("secret", "db/queued");
+  ASSERT_TRUE(outcome.ok() && outcome->has_value());
+  EXPECT_EQ((*outcome)->error, "keyhold stopped before the rotation ran; rotate again to run it");
+}
+
+TEST_F(SecretRotationTest, AStepsRunRecordsItsCommandsGroupAndTheNextStepForgetsIt) {
+  class Recording final : public RotationDriver {
+   public:
+    explicit Recording(store::Store& store) : store_(store) {}
+    Status Run(const Call& call) override {
+      if (call.step != RotationStep::kSet) return OkStatus();
+      EXPECT_TRUE(call.started({.pgid = 31337, .start_ticks = 99, .boot_id = "b"}).ok());
+      runs = store_.ListRotationRuns(10);
+      return OkStatus();
+    }
+    StatusOr<std::vector<store::RotationRunRecord>> runs = std::vector<store::RotationRunRecord>{};
+
+   private:
+    store::Store& store_;
+  } driver(*store_);
+  ASSERT_TRUE(rotator_->Rotate(admin_, "secret", "db/password", RotationStep::kCreate).ok());
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &driver, RotationOptions{});
+  ASSERT_TRUE(rotator.Rotate(admin_, "secret", "db/password", RotationStep::kSet).ok());
+  ASSERT_TRUE(driver.runs.ok());
+  ASSERT_EQ(driver.runs->size(), 1U);
+  const store::RotationRunRecord& r = (*driver.runs)[0];
+  EXPECT_EQ(r.step, "set");
+  EXPECT_EQ(r.command_pgid, 31337);
+  EXPECT_EQ(r.command_start_ticks, 99);
+  EXPECT_EQ(r.command_boot_id, "b");
+  EXPECT_TRUE(store_->ListRotationRuns(10)->empty());  // ended with the step
+}
+
 TEST_F(SecretRotationTest, AStagedRotationWithNoRunLeftBehindIsWaitingNotInterrupted) {
   // Paused on purpose after create, staged by hand (no driver), and a set cut short before runs
   // were written down: none is evidence of a kill, so a restart records nothing.

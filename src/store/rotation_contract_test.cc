@@ -110,6 +110,9 @@ TEST_P(RotationOutcomeContract, ARunIsReplacedSurvivesAReopenAndGoesWithItsSecre
   EXPECT_EQ((*runs)[0].state, RotationRunState::kRunning);
   EXPECT_EQ((*runs)[0].step, "set");
   EXPECT_EQ((*runs)[0].at_ms, 200);
+  EXPECT_EQ((*runs)[0].command_pgid, 0);  // none given: none started
+  EXPECT_EQ((*runs)[0].command_start_ticks, 0);
+  EXPECT_EQ((*runs)[0].command_boot_id, "");
   EXPECT_EQ((*runs)[1].path, "queued");
   EXPECT_EQ((*runs)[1].state, RotationRunState::kQueued);
   EXPECT_EQ(s->ListRotationRuns(1)->size(), 1U);
@@ -121,6 +124,44 @@ TEST_P(RotationOutcomeContract, ARunIsReplacedSurvivesAReopenAndGoesWithItsSecre
   RotationRunRecord bad{.mount = "secret", .path = "app"};
   bad.state = static_cast<RotationRunState>(99);
   EXPECT_EQ(s->PutRotationRun(bad).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(RotationOutcomeContract, ARunKeepsItsCommandsProcessGroupAcrossAReopenUntilReplaced) {
+  const std::string boot = "0d4f3c8e-2b1a-4c6d-9e8f-7a6b5c4d3e2f";
+  {
+    auto s = Open();
+    WriteSecret(*s, "app");
+    ASSERT_TRUE(s->PutRotationRun({.mount = "secret",
+                                   .path = "app",
+                                   .state = RotationRunState::kRunning,
+                                   .step = "set",
+                                   .at_ms = 200,
+                                   .command_pgid = 4'194'000,
+                                   .command_start_ticks = 9'876'543'210,
+                                   .command_boot_id = boot})
+                    .ok());
+  }
+  auto s = Open();
+  auto runs = s->ListRotationRuns(10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1U);
+  EXPECT_EQ((*runs)[0].command_pgid, 4'194'000);
+  EXPECT_EQ((*runs)[0].command_start_ticks, 9'876'543'210);
+  EXPECT_EQ((*runs)[0].command_boot_id, boot);
+  // The next step's record has no command yet: the last one's group is not kept.
+  ASSERT_TRUE(s->PutRotationRun({.mount = "secret",
+                                 .path = "app",
+                                 .state = RotationRunState::kRunning,
+                                 .step = "test",
+                                 .at_ms = 300})
+                  .ok());
+  runs = s->ListRotationRuns(10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1U);
+  EXPECT_EQ((*runs)[0].step, "test");
+  EXPECT_EQ((*runs)[0].command_pgid, 0);
+  EXPECT_EQ((*runs)[0].command_start_ticks, 0);
+  EXPECT_EQ((*runs)[0].command_boot_id, "");
 }
 
 TEST_P(RotationOutcomeContract, EndingRunsRemovesThemWithTheirOutcomeChangeInOneWrite) {

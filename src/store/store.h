@@ -341,6 +341,13 @@ struct RotationRunRecord {
   RotationRunState state = RotationRunState::kQueued;
   std::string step;   // the step running ("" while queued)
   int64_t at_ms = 0;  // when it was queued, or when the step started
+  // The process group of the step's command once it started (pgid 0: none), so that a start
+  // after keyhold was killed can end what the command left running, and nothing else: the
+  // group's id, its leader's start time (/proc/PID/stat field 22, clock ticks since boot) and
+  // the boot it ran in (/proc/sys/kernel/random/boot_id).
+  int64_t command_pgid = 0;
+  int64_t command_start_ticks = 0;
+  std::string command_boot_id;
 };
 
 // The end of a rotation run (Store::EndRotationRuns): its run record goes, and its outcome with
@@ -797,7 +804,8 @@ class Store {
 
   // Rotations queued or running (RotationRunRecord). Written with no change and no audit entry.
 
-  // Stores `r` for (r.mount, r.path), replacing the one there, durably before it returns; does
+  // Stores `r` (every field, the command's process group too) for (r.mount, r.path), replacing
+  // the one there, durably before it returns; does
   // nothing (OK) if there is no such secret (deleted while it rotated). Errors: kInvalidArgument
   // for a state that is none of RotationRunState's; kUnavailable.
   virtual Status PutRotationRun(const RotationRunRecord& r) = 0;

@@ -93,11 +93,13 @@ HttpResponse RotationApi::Handle(RequestContext& ctx, const HttpRequest& req) {
     r.headers.emplace_back("Allow", "POST");
     return r;
   }
-  if (rotator_.load(std::memory_order_acquire) == nullptr) {
+  if (!ctx.may_block) return HttpResponse::RunOnWorker();
+  // Held until the answer is made: the rotator and the secrets stay (a seal waits) meanwhile.
+  RequestGate::Pass pass = gate_.Enter();
+  if (!pass) {
     return ErrorWith(ctx.request_id, 503, "server/sealed",
                      "keyhold is sealed: secrets can be rotated once it is unsealed");
   }
-  if (!ctx.may_block) return HttpResponse::RunOnWorker();
   // A rotation command's token first: it is no root key, and never looked up as one.
   auto bearer = BearerToken(req.Header("authorization"));
   if (auto scoped = bearer ? rotator().AuthenticateToken(*bearer) : std::nullopt) {

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "http/request_gate.h"
 #include "http/router.h"
 
 namespace keyhold::service {
@@ -39,11 +40,19 @@ class Call;
 class RotationApi final : public Surface {
  public:
   explicit RotationApi(service::KeyService& keys) : keys_(keys) {}
-  // Makes the operations available; both must outlive the surface. Null (sealed) leaves them
-  // answering 503. Set once; any thread.
+  // Makes the operations available; both must stay until Set(nullptr, nullptr) has returned.
+  // Null (sealed, or being sealed) makes new requests answer 503 and returns once no request
+  // uses the old ones. Any thread but one of this surface's requests.
   void Set(service::SecretRotator* rotator, service::SecretService* secrets) {
-    secrets_.store(secrets, std::memory_order_release);
-    rotator_.store(rotator, std::memory_order_release);
+    if (rotator != nullptr) {
+      secrets_.store(secrets, std::memory_order_release);
+      rotator_.store(rotator, std::memory_order_release);
+      gate_.Open();
+    } else {
+      gate_.Close();
+      rotator_.store(nullptr, std::memory_order_release);
+      secrets_.store(nullptr, std::memory_order_release);
+    }
   }
 
   HttpResponse Handle(RequestContext& ctx, const HttpRequest& req) override;
@@ -67,6 +76,7 @@ class RotationApi final : public Surface {
   service::KeyService& keys_;
   std::atomic<service::SecretRotator*> rotator_{nullptr};
   std::atomic<service::SecretService*> secrets_{nullptr};
+  RequestGate gate_{false};  // a pass keeps rotator_ and secrets_ while a request uses them
 };
 
 }  // namespace keyhold::http::unkey

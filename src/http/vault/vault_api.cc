@@ -36,7 +36,8 @@ constexpr std::string_view kRoutes[] = {"sys/health",
                                         "kv/undelete",
                                         "kv/destroy",
                                         "kv/config",
-                                        "sys/unseal"};
+                                        "sys/unseal",
+                                        "sys/seal"};
 
 HttpResponse PermissionDenied() { return VaultError(403, "permission denied"); }
 
@@ -355,10 +356,13 @@ HttpResponse VaultApi::Handle(RequestContext& ctx, const HttpRequest& req) {
     return SealStatus(ctx);
   }
   if (path == "sys/unseal") return Unseal(ctx, req);
-  if (options_.seal && !secrets_ && options_.seal->IsSealed()) {
+  if (path == "sys/seal") return Seal(ctx, req);  // before the pass: sealing waits for passes
+  // Held until the answer is made: the secret service stays (a seal waits) while it is used.
+  RequestGate::Pass pass = secrets_.Enter();
+  if (!pass && options_.seal && options_.seal->IsSealed()) {
     return VaultError(503, "Vault is sealed");
   }
-  if (!keys_ || !secrets_) return NoHandler(path);
+  if (!keys_ || !pass) return NoHandler(path);
   if (!ctx.may_block) {
     // Everything else reads the store (tokens are in memory, but secrets and mounts are not):
     // on a worker, unless it is a read of a secret's data that can be answered without one.
@@ -431,8 +435,7 @@ std::optional<HttpResponse> VaultApi::ReadWithoutWorker(RequestContext& ctx, con
   });
 }
 
-HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req,
-                                     std::string_view path) {
+std::optional<HttpResponse> VaultApi::SignIn(RequestContext& ctx, const HttpRequest& req) {
   // An address blocked for guessing tokens (or keys) is not even told whether this one is good.
   if (int64_t blocked_ms = keys_->AuthenticationBlockedForMs(ctx); blocked_ms > 0) {
     HttpResponse r = VaultError(429, "too many failed token checks from this address; retry later");
@@ -444,6 +447,12 @@ HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req
   auto actor = keys_->AuthenticateFrom(ctx, *token);
   if (!actor.ok()) return PermissionDenied();
   ctx.actor = *std::move(actor);
+  return std::nullopt;
+}
+
+HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req,
+                                     std::string_view path) {
+  if (auto refused = SignIn(ctx, req)) return *std::move(refused);
   if (req.HasHeader("x-vault-wrap-ttl")) {
     return VaultError(400, "response wrapping is not supported: ask without X-Vault-Wrap-TTL");
   }
@@ -833,6 +842,29 @@ HttpResponse VaultApi::Unseal(RequestContext& ctx, const HttpRequest& req) {
     return ErrorOf(state.status());
   }
   return JsonResponse(200, SealStatusJson(*state, options_));
+}
+
+// Vault's seal: 204 once sealed, also when it was sealed already (as Vault). It needs a token
+// holding kSealPermission, checked also while sealed (tokens are verified while sealed), so the
+// answer tells a caller without it nothing. A server whose master key did not come from shares
+// has no seal to close: 400, after the permission check.
+HttpResponse VaultApi::Seal(RequestContext& ctx, const HttpRequest& req) {
+  if (req.method != "PUT" && req.method != "POST") return VaultError(405, "");
+  if (!keys_) return NoHandler("sys/seal");
+  // Authenticating may wait for the store (a failed check is counted), and sealing waits for the
+  // requests under way.
+  if (!ctx.may_block) return HttpResponse::RunOnWorker();
+  if (auto refused = SignIn(ctx, req)) return *std::move(refused);
+  if (!ctx.actor.Can(kSealPermission)) return PermissionDenied();
+  if (!options_.seal) {
+    return VaultError(400,
+                      "this server cannot be sealed: its master key comes from a key file or "
+                      "KEYHOLD_MASTER_KEY, not from unseal shares, so nothing could unseal it "
+                      "again but a restart; split it into shares first (keyhold operator "
+                      "init-shares, docs/deploy.md)");
+  }
+  Status st = options_.seal->Seal(ctx);
+  return st.ok() ? NoContent() : ErrorOf(st);
 }
 
 }  // namespace keyhold::http::vault

@@ -5,12 +5,12 @@
 //     undelete|destroy/<path>`, `<mount>/config`, the LIST verb and `?list=true`;
 //   - `auth/token/lookup-self`, `auth/token/renew-self`: the root key in `X-Vault-Token` (or
 //     `Authorization: Bearer`) described as a Vault token;
-//   - `sys/health`, `sys/seal-status`, `sys/unseal` (no token, as in Vault), `sys/mounts/<name>`
-//     (enable a KV v2 mount),
+//   - `sys/health`, `sys/seal-status`, `sys/unseal` (no token, as in Vault), `sys/seal` (a token
+//     holding kSealPermission), `sys/mounts/<name>` (enable a KV v2 mount),
 //     `sys/internal/ui/mounts/<path>` (which the vault CLI asks to learn a mount's KV version),
 //     `sys/rotate` (a new keyring term; data keys re-wrapped in the background).
-// While the server is sealed (SealControl) everything but `sys/health`, `sys/seal-status` and
-// `sys/unseal` is Vault's 503 `{"errors":["Vault is sealed"]}`.
+// While the server is sealed (SealControl) everything but `sys/health`, `sys/seal-status`,
+// `sys/unseal` and `sys/seal` is Vault's 503 `{"errors":["Vault is sealed"]}`.
 // Any other path is Vault's 404 for a route that has no handler. A missing, unknown or
 // insufficient token is Vault's 403 `{"errors":["permission denied"]}`; an unknown one from a
 // forwarded end-user address counts towards the brute-force guard's block (KeyService::
@@ -32,6 +32,7 @@
 #include "core/context.h"
 #include "core/env.h"
 #include "core/status.h"
+#include "http/request_gate.h"
 #include "http/router.h"
 #include "http/vault/vault_wire.h"
 
@@ -41,6 +42,10 @@ class SecretService;
 }  // namespace keyhold::service
 
 namespace keyhold::http::vault {
+
+// What `sys/seal` needs (plain: no path glob). `*` and `secret.*` hold it; `secret.rotate` does
+// not, so a key that may rotate the keyring cannot also take the secrets offline.
+inline constexpr std::string_view kSealPermission = "secret.seal";
 
 // The seal of a server that starts sealed (server/seal.h): its state, and unsealing by shares.
 class SealControl {
@@ -67,6 +72,13 @@ class SealControl {
   virtual StatusOr<State> Submit(std::string_view share, const RequestContext& ctx) = 0;
   // Forgets the shares held so far. Errors: kResourceExhausted as Submit.
   virtual StatusOr<State> Reset(const RequestContext& ctx) = 0;
+  // Seals the running server again for `ctx`'s caller (who holds kSealPermission: the caller
+  // checks): secrets answer 503 at once, the call returns once no request or rotation uses the
+  // key material any more and it has been zeroed and freed; Submit then unseals as at start.
+  // Sealing a sealed server changes nothing and is OK (as Vault). Must not be called from a
+  // request that holds the secrets (VaultApi calls it before taking them). Errors:
+  // kFailedPrecondition when this seal cannot seal a running server.
+  virtual Status Seal(const RequestContext& ctx) = 0;
 };
 
 struct VaultOptions {
@@ -89,23 +101,40 @@ class VaultApi final : public Surface {
   std::string_view Name() const override { return "vault"; }
   std::vector<std::string_view> Routes() const override;
   int RouteIndex(std::string_view path) const override;
-  // Serves the KV mounts from now on (once the server is unsealed). `secrets` must outlive this.
+  // Serves the KV mounts with `secrets` from now on (once the server is unsealed); `secrets` must
+  // stay until SetSecrets(nullptr) has returned. Null (the server is being sealed): new requests
+  // get 503 (or 404 without a seal), and the call returns once no request uses the old one.
+  // Must not be called from a request of this surface.
   void SetSecrets(service::SecretService* secrets) { secrets_.Set(secrets); }
 
  private:
   HttpResponse Health(const HttpRequest& req);
   HttpResponse SealStatus(RequestContext& ctx);
   HttpResponse Unseal(RequestContext& ctx, const HttpRequest& req);
-  // The secret service, set at construction or once later (SetSecrets); read by any thread.
+  HttpResponse Seal(RequestContext& ctx, const HttpRequest& req);
+  // Authenticates the request's token into ctx.actor; the refusal (403, or 429 for a blocked
+  // address) if it cannot.
+  std::optional<HttpResponse> SignIn(RequestContext& ctx, const HttpRequest& req);
+  // The secret service, set at construction or later (SetSecrets, also back to null when the
+  // server is sealed); used only under a pass of its gate, which keeps it while a request runs.
   class LateSecrets {
    public:
-    explicit LateSecrets(service::SecretService* s) : p_(s) {}
-    void Set(service::SecretService* s) { p_.store(s, std::memory_order_release); }
+    explicit LateSecrets(service::SecretService* s) : p_(s), gate_(s != nullptr) {}
+    void Set(service::SecretService* s) {
+      if (s != nullptr) {
+        p_.store(s, std::memory_order_release);
+        gate_.Open();
+      } else {
+        gate_.Close();
+        p_.store(nullptr, std::memory_order_release);
+      }
+    }
+    RequestGate::Pass Enter() { return gate_.Enter(); }
     service::SecretService* operator->() const { return p_.load(std::memory_order_acquire); }
-    bool operator!() const { return p_.load(std::memory_order_acquire) == nullptr; }
 
    private:
     std::atomic<service::SecretService*> p_;
+    RequestGate gate_;
   };
   // A read of a secret's data answered from the I/O thread, or nullopt (nothing done) if it
   // is to go to a worker.

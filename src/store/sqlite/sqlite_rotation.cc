@@ -95,15 +95,21 @@ Status SqliteStore::PutRotationRun(const RotationRunRecord& r) {
   return sqlite::InTransaction(db_, Access::kWrite, [&]() -> Status {
     // Only for a secret still there: one deleted while it rotated leaves no run behind.
     Stmt s(db_,
-           "INSERT INTO rotation_runs (mount, path, state, step, at) SELECT ?1, ?2, ?3, ?4, ?5 "
+           "INSERT INTO rotation_runs (mount, path, state, step, at, command_pgid, "
+           "command_start_ticks, command_boot_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
            "WHERE EXISTS (SELECT 1 FROM secrets WHERE mount = ?1 AND path = ?2) "
            "ON CONFLICT(mount, path) DO UPDATE SET state = excluded.state, step = excluded.step, "
-           "at = excluded.at");
+           "at = excluded.at, command_pgid = excluded.command_pgid, "
+           "command_start_ticks = excluded.command_start_ticks, "
+           "command_boot_id = excluded.command_boot_id");
     s.Bind(1, r.mount);
     s.Bind(2, r.path);
     s.Bind(3, static_cast<int64_t>(r.state));
     s.Bind(4, r.step);
     s.Bind(5, r.at_ms);
+    s.Bind(6, r.command_pgid);
+    s.Bind(7, r.command_start_ticks);
+    s.Bind(8, r.command_boot_id);
     return s.Run(Access::kWrite, "write rotation run");
   });
 }
@@ -162,7 +168,8 @@ StatusOr<std::vector<RotationRunRecord>> SqliteStore::ListRotationRuns(int limit
   KH_RETURN_IF_ERROR(CheckLimit(limit));
   std::lock_guard lock(mu_);
   Stmt s(db_,
-         "SELECT mount, path, state, step, at FROM rotation_runs ORDER BY mount, path LIMIT ?");
+         "SELECT mount, path, state, step, at, command_pgid, command_start_ticks, command_boot_id "
+         "FROM rotation_runs ORDER BY mount, path LIMIT ?");
   s.Bind(1, int64_t{limit});
   std::vector<RotationRunRecord> out;
   KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "list rotation runs", [&] {
@@ -173,7 +180,10 @@ StatusOr<std::vector<RotationRunRecord>> SqliteStore::ListRotationRuns(int limit
                    .state = IsKnownRunState(state) ? static_cast<RotationRunState>(state)
                                                    : RotationRunState::kRunning,
                    .step = s.Text(3),
-                   .at_ms = s.Int(4)});
+                   .at_ms = s.Int(4),
+                   .command_pgid = s.Int(5),
+                   .command_start_ticks = s.Int(6),
+                   .command_boot_id = s.Text(7)});
     return OkStatus();
   }));
   return out;
