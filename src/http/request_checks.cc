@@ -123,6 +123,19 @@ std::string OriginForm(std::string_view target) {
   return out;
 }
 
+std::optional<Refusal> CheckLineFolding(std::string_view head) {
+  head = head.substr(0, head.find("\r\n\r\n"));
+  for (size_t eol = head.find('\n'); eol != std::string_view::npos && eol + 1 < head.size();
+       eol = head.find('\n', eol + 1)) {
+    if (head[eol + 1] == ' ' || head[eol + 1] == '\t') {
+      return Refusal{400, "application/invalid_input",
+                     "a header field value is continued on a line of its own (obsolete line "
+                     "folding); send each field on one line"};
+    }
+  }
+  return std::nullopt;
+}
+
 RequestLine PeekRequestLine(std::string_view bytes, size_t max_target) {
   RequestLine line;
   size_t space = bytes.find(' ');

@@ -48,6 +48,14 @@ std::optional<Refusal> CheckHead(const boost::beast::http::request_header<>& hea
 // targets (origin form, "*") are returned unchanged.
 std::string OriginForm(std::string_view target);
 
+// Checks a request head as it was received: all of it, or one of the parts the parser takes in
+// turn (the request line, whole fields, the empty line), given in order. Returns 400 if a field
+// value is continued on a line that starts with a space or a tab (obsolete line folding, RFC 9112
+// §5.2): the parser would join the lines, where a proxy in front may have read them otherwise.
+// nullopt when it has none. Nothing after the empty line ending the head is looked at. Call it
+// on the bytes as sent: the parsed fields no longer show where a value was folded.
+std::optional<Refusal> CheckLineFolding(std::string_view head);
+
 // As much of a request line as `bytes` (the start of a request) holds: the method, and the
 // target up to its end or up to `max_target` bytes. Both empty if no method followed by a space
 // has arrived. `complete` is true once the line's end has arrived.

@@ -93,6 +93,24 @@ TEST(OriginForm, DropsSchemeAndAuthority) {
   EXPECT_EQ(OriginForm("*"), "*");
 }
 
+TEST(CheckLineFolding, AValueContinuedOnTheNextLineIs400) {
+  EXPECT_FALSE(CheckLineFolding("GET / HTTP/1.1\r\nHost: x\r\nA: b  c\r\n\r\n"));
+  for (const char* head : {"GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n",
+                           "GET / HTTP/1.1\r\nA: b\r\n\tc\r\nHost: x\r\n\r\n",
+                           "GET / HTTP/1.1\r\nA: b\r\n \r\n\r\n"}) {
+    auto refusal = CheckLineFolding(head);
+    ASSERT_TRUE(refusal) << head;
+    EXPECT_EQ(refusal->status, 400);
+    EXPECT_EQ(refusal->reason, "application/invalid_input");
+    EXPECT_NE(refusal->detail.find("folding"), std::string::npos) << refusal->detail;
+  }
+  // A part of a head, as the parser takes them in turn.
+  EXPECT_TRUE(CheckLineFolding("A: b\r\n c\r\n"));
+  EXPECT_FALSE(CheckLineFolding("A: b\r\n"));
+  // What follows the head is the body's: a space after a line break there is no fold.
+  EXPECT_FALSE(CheckLineFolding("POST / HTTP/1.1\r\nHost: x\r\n\r\n{\r\n \"a\": 1}"));
+}
+
 TEST(PeekRequestLine, TakesWhatHasArrived) {
   RequestLine l = PeekRequestLine("POST /v2/keys.verifyKey HTTP/1.1\r\nHost", 256);
   EXPECT_EQ(l.method, "POST");
