@@ -66,6 +66,44 @@ std::optional<Refusal> CheckFraming(const bhttp::fields& fields) {
   return has_coding ? CheckTransferCodings(fields) : std::nullopt;
 }
 
+// True if a body follows the head: a chunked one, or a Content-Length other than 0.
+bool HasBody(const bhttp::fields& fields) {
+  if (fields.find(bhttp::field::transfer_encoding) != fields.end()) return true;
+  auto length = fields.find(bhttp::field::content_length);
+  return length != fields.end() &&
+         View(length->value()).find_first_not_of("0 \t") != std::string_view::npos;
+}
+
+// A content coding as an answer may quote it: the registered ones (gzip, br, zstd, x-compress...)
+// are short tokens; anything else the client wrote there, a key perhaps, is not repeated.
+std::string CodingName(std::string_view coding) {
+  bool token = coding.size() <= 16 && std::all_of(coding.begin(), coding.end(), [](char c) {
+                 return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+               });
+  return token ? std::string(coding) : "given";
+}
+
+// No handler undoes a content coding: a compressed body would be read as if it were the JSON
+// it holds. "identity" (no coding) is the only one accepted.
+std::optional<Refusal> CheckContentCodings(const bhttp::fields& fields) {
+  for (const auto& field : fields) {
+    if (field.name() != bhttp::field::content_encoding) continue;
+    std::string_view list = View(field.value());
+    while (!list.empty()) {
+      size_t comma = std::min(list.find(','), list.size());
+      std::string_view coding = TrimSpace(list.substr(0, comma));
+      list.remove_prefix(std::min(comma + 1, list.size()));
+      if (coding.empty() || IEquals(coding, "identity")) continue;
+      if (!HasBody(fields)) return std::nullopt;  // nothing is coded
+      return Refusal{415, "application/unsupported_content_encoding",
+                     "the request body's Content-Encoding " + CodingName(coding) +
+                         " is not supported: send the body uncompressed"};
+    }
+  }
+  return std::nullopt;
+}
+
 bool KnownMethod(std::string_view method) {
   static constexpr std::array<std::string_view, 9> kKnown = {
       "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "LIST"};
@@ -110,7 +148,8 @@ std::optional<Refusal> CheckHead(const bhttp::request_header<>& head, size_t max
     return Refusal{501, "application/method_not_implemented",
                    "the method " + std::string(method.substr(0, 32)) + " is not implemented"};
   }
-  return CheckTarget(method, View(head.target()));
+  std::optional<Refusal> refusal = CheckTarget(method, View(head.target()));
+  return refusal ? refusal : CheckContentCodings(head);
 }
 
 std::string OriginForm(std::string_view target) {

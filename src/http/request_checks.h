@@ -38,7 +38,9 @@ inline constexpr size_t kMaxHeaderFields = 100;
 // - 501 if its method is not one keyhold knows (GET HEAD POST PUT PATCH DELETE OPTIONS TRACE,
 //   and Vault's LIST); a known method that a path does not serve is the surface's 405;
 // - 400 if its target is not in origin form ("/path?query"), absolute form
-//   ("http://host/path"), or asterisk form ("*", OPTIONS only).
+//   ("http://host/path"), or asterisk form ("*", OPTIONS only);
+// - 415 if a body follows and Content-Encoding names a coding other than identity: no body is
+//   decoded, so a compressed one would be read as plain (RFC 9110 §8.4.1, §15.5.16).
 // nullopt when none applies.
 std::optional<Refusal> CheckHead(const boost::beast::http::request_header<>& head,
                                  size_t max_fields);

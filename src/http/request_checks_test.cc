@@ -74,6 +74,34 @@ TEST(CheckHead, TargetsInOriginAbsoluteOrAsteriskForm) {
   EXPECT_EQ(Verdict("GET", "v2/liveness"), 400);
 }
 
+TEST(CheckHead, ABodyInAContentCodingIs415) {
+  EXPECT_EQ(Verdict("POST", "/x", {{"Content-Length", "5"}, {"Content-Encoding", "gzip"}}), 415);
+  EXPECT_EQ(Verdict("POST", "/x", {{"Transfer-Encoding", "chunked"}, {"Content-Encoding", "br"}}),
+            415);
+  EXPECT_EQ(
+      Verdict("PUT", "/x", {{"Content-Length", "5"}, {"Content-Encoding", "identity, deflate"}}),
+      415);
+  EXPECT_EQ(Verdict("POST", "/x", {{"Content-Length", "5"}, {"Content-Encoding", "Identity"}}), 0);
+  EXPECT_EQ(Verdict("POST", "/x", {{"Content-Length", "5"}, {"Content-Encoding", ""}}), 0);
+  // No body, nothing coded: a forwarded request's fields, say.
+  EXPECT_EQ(Verdict("GET", "/x", {{"Content-Encoding", "gzip"}}), 0);
+  EXPECT_EQ(Verdict("POST", "/x", {{"Content-Length", "0"}, {"Content-Encoding", "gzip"}}), 0);
+  auto refusal =
+      CheckHead(Head("POST", "/x", {{"Content-Length", "5"}, {"Content-Encoding", " zstd "}}),
+                kMaxHeaderFields);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->reason, "application/unsupported_content_encoding");
+  EXPECT_EQ(refusal->detail,
+            "the request body's Content-Encoding zstd is not supported: send the body "
+            "uncompressed");
+  // What is not a coding's name is not repeated.
+  const char* key = "sk_3ZkQ9xWmT4pLr8VbN2cYhJ6dF1gA";
+  refusal = CheckHead(Head("POST", "/x", {{"Content-Length", "5"}, {"Content-Encoding", key}}),
+                      kMaxHeaderFields);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->detail.find(key), std::string::npos) << refusal->detail;
+}
+
 TEST(CheckHead, MoreThanTheFieldLimitIs431) {
   auto req = Head("GET", "/x", {});
   for (size_t i = 0; i < kMaxHeaderFields; ++i) req.insert("X-" + std::to_string(i), "v");
