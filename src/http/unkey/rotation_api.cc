@@ -85,7 +85,7 @@ HttpResponse RotationApi::Handle(RequestContext& ctx, const HttpRequest& req) {
   int op = RouteIndex(req.Path());
   if (op < 0) {
     return ErrorWith(ctx.request_id, 404, "application/route_not_found",
-                     "no operation at " + std::string(req.Path().substr(0, 256)));
+                     "no operation at this path");
   }
   if (req.method != "POST") {
     HttpResponse r = ErrorWith(ctx.request_id, 405, "application/method_not_allowed",

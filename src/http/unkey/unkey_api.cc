@@ -120,8 +120,7 @@ HttpResponse UnkeyApi::Handle(RequestContext& ctx, const HttpRequest& req) {
   }
   auto op = operations_.find(path.substr(4));  // after "/v2/"
   if (op == operations_.end()) {
-    return ErrorWith(request_id, 404, "application/route_not_found",
-                     "no operation at " + std::string(path.substr(0, 256)));
+    return ErrorWith(request_id, 404, "application/route_not_found", "no operation at this path");
   }
   if (req.method != "POST") {
     HttpResponse r = ErrorWith(request_id, 405, "application/method_not_allowed",

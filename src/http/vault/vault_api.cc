@@ -50,10 +50,9 @@ json SealStatusJson(const SealControl::State& state, const VaultOptions& options
       {"migration", false},   {"recovery_seal", false},     {"storage_type", options.storage_type}};
 }
 
-HttpResponse NoHandler(std::string_view path) {
-  return VaultError(404, "no handler for route \"" + std::string(path.substr(0, 256)) +
-                             "\". route entry not found.");
-}
+// Vault's 404 for a path nothing serves, without the path Vault quotes: a client may have put
+// a key or a token in it, and an answer is no place to repeat one.
+HttpResponse NoHandler() { return VaultError(404, "no handler for route: route entry not found"); }
 
 HttpResponse MalformedPath() {
   return VaultError(400,
@@ -375,7 +374,7 @@ HttpResponse VaultApi::Handle(RequestContext& ctx, const HttpRequest& req) {
   if (!pass && options_.seal && options_.seal->IsSealed()) {
     return VaultError(503, "Vault is sealed");
   }
-  if (!keys_ || !pass) return NoHandler(path);
+  if (!keys_ || !pass) return NoHandler();
   if (!ctx.may_block) {
     // Everything else reads the store (tokens are in memory, but secrets and mounts are not):
     // on a worker, unless it is a read of a secret's data that can be answered without one.
@@ -482,7 +481,7 @@ HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req
     return PermissionDenied();
   }
   if (!route || !IsValidMountName(route->mount) || !secrets_->MountExists(route->mount)) {
-    return NoHandler(path);
+    return NoHandler();
   }
   return Kv(ctx, req, *route);
 }
@@ -495,7 +494,7 @@ HttpResponse VaultApi::Kv(RequestContext& ctx, const HttpRequest& req, const KvP
     return Versions(ctx, req, route);
   }
   if (route.kind == "config" && route.path.empty()) return Config(ctx, req, route);
-  return NoHandler(req.Path().substr(4));
+  return NoHandler();
 }
 
 HttpResponse VaultApi::Data(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
@@ -735,7 +734,7 @@ HttpResponse VaultApi::Sys(RequestContext& ctx, const HttpRequest& req, std::str
     }
     return st.ok() ? NoContent() : ErrorOf(st);
   }
-  return NoHandler(path);
+  return NoHandler();
 }
 
 HttpResponse VaultApi::Token(RequestContext& ctx, const HttpRequest& req, std::string_view path) {
@@ -774,7 +773,7 @@ HttpResponse VaultApi::Token(RequestContext& ctx, const HttpRequest& req, std::s
                     {"token_type", "service"}, {"orphan", true}};
     return JsonResponse(200, body);
   }
-  return NoHandler(path);
+  return NoHandler();
 }
 
 namespace {
@@ -873,7 +872,7 @@ HttpResponse VaultApi::Unseal(RequestContext& ctx, const HttpRequest& req) {
 // has no seal to close: 400, after the permission check.
 HttpResponse VaultApi::Seal(RequestContext& ctx, const HttpRequest& req) {
   if (req.method != "PUT" && req.method != "POST") return UnsupportedOperation(req);
-  if (!keys_) return NoHandler("sys/seal");
+  if (!keys_) return NoHandler();
   // Authenticating may wait for the store (a failed check is counted), and sealing waits for the
   // requests under way.
   if (!ctx.may_block) return HttpResponse::RunOnWorker();
