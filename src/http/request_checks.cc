@@ -74,14 +74,14 @@ bool HasBody(const bhttp::fields& fields) {
          View(length->value()).find_first_not_of("0 \t") != std::string_view::npos;
 }
 
-// A content coding as an answer may quote it: the registered ones (gzip, br, zstd, x-compress...)
-// are short tokens; anything else the client wrote there, a key perhaps, is not repeated.
-std::string CodingName(std::string_view coding) {
-  bool token = coding.size() <= 16 && std::all_of(coding.begin(), coding.end(), [](char c) {
-                 return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
-               });
-  return token ? std::string(coding) : "given";
+// Whether an answer may quote a content coding: the registered ones (gzip, br, zstd,
+// x-compress...) are short tokens; anything else the client wrote there, a key perhaps, is not
+// repeated.
+bool Quotable(std::string_view coding) {
+  return coding.size() <= 16 && std::all_of(coding.begin(), coding.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '.' || c == '_';
+         });
 }
 
 // No handler undoes a content coding: a compressed body would be read as if it were the JSON
@@ -96,9 +96,13 @@ std::optional<Refusal> CheckContentCodings(const bhttp::fields& fields) {
       list.remove_prefix(std::min(comma + 1, list.size()));
       if (coding.empty() || IEquals(coding, "identity")) continue;
       if (!HasBody(fields)) return std::nullopt;  // nothing is coded
-      return Refusal{415, "application/unsupported_content_encoding",
-                     "the request body's Content-Encoding " + CodingName(coding) +
-                         " is not supported: send the body uncompressed"};
+      std::string detail = "the request body's Content-Encoding";
+      if (Quotable(coding)) {
+        detail.push_back(' ');
+        detail.append(coding);
+      }
+      detail.append(" is not supported: send the body uncompressed");
+      return Refusal{415, "application/unsupported_content_encoding", std::move(detail)};
     }
   }
   return std::nullopt;
