@@ -249,7 +249,7 @@ void RecentReports::ExpireLocked(Clock::time_point now) {
 HttpResponse LeakReportSurface::Handle(RequestContext& ctx, const HttpRequest& req) {
   if (req.Path() != kLeakReportPath) {
     return PlainJsonError(ctx, 404, "application/route_not_found",
-                          "no route for " + std::string(req.Path().substr(0, 256)));
+                          "no route for " + req.method + " at this path");
   }
   if (req.method != "POST") {
     HttpResponse r = PlainJsonError(ctx, 405, "application/method_not_allowed",

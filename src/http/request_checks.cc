@@ -66,6 +66,48 @@ std::optional<Refusal> CheckFraming(const bhttp::fields& fields) {
   return has_coding ? CheckTransferCodings(fields) : std::nullopt;
 }
 
+// True if a body follows the head: a chunked one, or a Content-Length other than 0.
+bool HasBody(const bhttp::fields& fields) {
+  if (fields.find(bhttp::field::transfer_encoding) != fields.end()) return true;
+  auto length = fields.find(bhttp::field::content_length);
+  return length != fields.end() &&
+         View(length->value()).find_first_not_of("0 \t") != std::string_view::npos;
+}
+
+// Whether an answer may quote a content coding: the registered ones (gzip, br, zstd,
+// x-compress...) are short tokens; anything else the client wrote there, a key perhaps, is not
+// repeated.
+bool Quotable(std::string_view coding) {
+  return coding.size() <= 16 && std::all_of(coding.begin(), coding.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '.' || c == '_';
+         });
+}
+
+// No handler undoes a content coding: a compressed body would be read as if it were the JSON
+// it holds. "identity" (no coding) is the only one accepted.
+std::optional<Refusal> CheckContentCodings(const bhttp::fields& fields) {
+  for (const auto& field : fields) {
+    if (field.name() != bhttp::field::content_encoding) continue;
+    std::string_view list = View(field.value());
+    while (!list.empty()) {
+      size_t comma = std::min(list.find(','), list.size());
+      std::string_view coding = TrimSpace(list.substr(0, comma));
+      list.remove_prefix(std::min(comma + 1, list.size()));
+      if (coding.empty() || IEquals(coding, "identity")) continue;
+      if (!HasBody(fields)) return std::nullopt;  // nothing is coded
+      std::string detail = "the request body's Content-Encoding";
+      if (Quotable(coding)) {
+        detail.push_back(' ');
+        detail.append(coding);
+      }
+      detail.append(" is not supported: send the body uncompressed");
+      return Refusal{415, "application/unsupported_content_encoding", std::move(detail)};
+    }
+  }
+  return std::nullopt;
+}
+
 bool KnownMethod(std::string_view method) {
   static constexpr std::array<std::string_view, 9> kKnown = {
       "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "LIST"};
@@ -110,7 +152,8 @@ std::optional<Refusal> CheckHead(const bhttp::request_header<>& head, size_t max
     return Refusal{501, "application/method_not_implemented",
                    "the method " + std::string(method.substr(0, 32)) + " is not implemented"};
   }
-  return CheckTarget(method, View(head.target()));
+  std::optional<Refusal> refusal = CheckTarget(method, View(head.target()));
+  return refusal ? refusal : CheckContentCodings(head);
 }
 
 std::string OriginForm(std::string_view target) {
@@ -121,6 +164,19 @@ std::string OriginForm(std::string_view target) {
   std::string out(target[path] == '?' ? "/" : "");
   out.append(target.substr(path));
   return out;
+}
+
+std::optional<Refusal> CheckLineFolding(std::string_view head) {
+  head = head.substr(0, head.find("\r\n\r\n"));
+  for (size_t eol = head.find('\n'); eol != std::string_view::npos && eol + 1 < head.size();
+       eol = head.find('\n', eol + 1)) {
+    if (head[eol + 1] == ' ' || head[eol + 1] == '\t') {
+      return Refusal{400, "application/invalid_input",
+                     "a header field value is continued on a line of its own (obsolete line "
+                     "folding); send each field on one line"};
+    }
+  }
+  return std::nullopt;
 }
 
 RequestLine PeekRequestLine(std::string_view bytes, size_t max_target) {

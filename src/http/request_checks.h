@@ -38,7 +38,9 @@ inline constexpr size_t kMaxHeaderFields = 100;
 // - 501 if its method is not one keyhold knows (GET HEAD POST PUT PATCH DELETE OPTIONS TRACE,
 //   and Vault's LIST); a known method that a path does not serve is the surface's 405;
 // - 400 if its target is not in origin form ("/path?query"), absolute form
-//   ("http://host/path"), or asterisk form ("*", OPTIONS only).
+//   ("http://host/path"), or asterisk form ("*", OPTIONS only);
+// - 415 if a body follows and Content-Encoding names a coding other than identity: no body is
+//   decoded, so a compressed one would be read as plain (RFC 9110 §8.4.1, §15.5.16).
 // nullopt when none applies.
 std::optional<Refusal> CheckHead(const boost::beast::http::request_header<>& head,
                                  size_t max_fields);
@@ -47,6 +49,14 @@ std::optional<Refusal> CheckHead(const boost::beast::http::request_header<>& hea
 // loses its scheme and authority ("http://h:1/v2/x?y" -> "/v2/x?y", "http://h" -> "/"); other
 // targets (origin form, "*") are returned unchanged.
 std::string OriginForm(std::string_view target);
+
+// Checks a request head as it was received: all of it, or one of the parts the parser takes in
+// turn (the request line, whole fields, the empty line), given in order. Returns 400 if a field
+// value is continued on a line that starts with a space or a tab (obsolete line folding, RFC 9112
+// §5.2): the parser would join the lines, where a proxy in front may have read them otherwise.
+// nullopt when it has none. Nothing after the empty line ending the head is looked at. Call it
+// on the bytes as sent: the parsed fields no longer show where a value was folded.
+std::optional<Refusal> CheckLineFolding(std::string_view head);
 
 // As much of a request line as `bytes` (the start of a request) holds: the method, and the
 // target up to its end or up to `max_target` bytes. Both empty if no method followed by a space

@@ -74,6 +74,35 @@ TEST(CheckHead, TargetsInOriginAbsoluteOrAsteriskForm) {
   EXPECT_EQ(Verdict("GET", "v2/liveness"), 400);
 }
 
+TEST(CheckHead, ABodyInAContentCodingIs415) {
+  EXPECT_EQ(Verdict("POST", "/x", {{"Content-Length", "5"}, {"Content-Encoding", "gzip"}}), 415);
+  EXPECT_EQ(Verdict("POST", "/x", {{"Transfer-Encoding", "chunked"}, {"Content-Encoding", "br"}}),
+            415);
+  EXPECT_EQ(
+      Verdict("PUT", "/x", {{"Content-Length", "5"}, {"Content-Encoding", "identity, deflate"}}),
+      415);
+  EXPECT_EQ(Verdict("POST", "/x", {{"Content-Length", "5"}, {"Content-Encoding", "Identity"}}), 0);
+  EXPECT_EQ(Verdict("POST", "/x", {{"Content-Length", "5"}, {"Content-Encoding", ""}}), 0);
+  // No body, nothing coded: a forwarded request's fields, say.
+  EXPECT_EQ(Verdict("GET", "/x", {{"Content-Encoding", "gzip"}}), 0);
+  EXPECT_EQ(Verdict("POST", "/x", {{"Content-Length", "0"}, {"Content-Encoding", "gzip"}}), 0);
+  auto refusal =
+      CheckHead(Head("POST", "/x", {{"Content-Length", "5"}, {"Content-Encoding", " zstd "}}),
+                kMaxHeaderFields);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->reason, "application/unsupported_content_encoding");
+  EXPECT_EQ(refusal->detail,
+            "the request body's Content-Encoding zstd is not supported: send the body "
+            "uncompressed");
+  // What is not a coding's name is not repeated.
+  const char* key = "sk_3ZkQ9xWmT4pLr8VbN2cYhJ6dF1gA";
+  refusal = CheckHead(Head("POST", "/x", {{"Content-Length", "5"}, {"Content-Encoding", key}}),
+                      kMaxHeaderFields);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->detail,
+            "the request body's Content-Encoding is not supported: send the body uncompressed");
+}
+
 TEST(CheckHead, MoreThanTheFieldLimitIs431) {
   auto req = Head("GET", "/x", {});
   for (size_t i = 0; i < kMaxHeaderFields; ++i) req.insert("X-" + std::to_string(i), "v");
@@ -91,6 +120,24 @@ TEST(OriginForm, DropsSchemeAndAuthority) {
   EXPECT_EQ(OriginForm("HTTPS://h"), "/");
   EXPECT_EQ(OriginForm("http://h?y=1"), "/?y=1");
   EXPECT_EQ(OriginForm("*"), "*");
+}
+
+TEST(CheckLineFolding, AValueContinuedOnTheNextLineIs400) {
+  EXPECT_FALSE(CheckLineFolding("GET / HTTP/1.1\r\nHost: x\r\nA: b  c\r\n\r\n"));
+  for (const char* head : {"GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n",
+                           "GET / HTTP/1.1\r\nA: b\r\n\tc\r\nHost: x\r\n\r\n",
+                           "GET / HTTP/1.1\r\nA: b\r\n \r\n\r\n"}) {
+    auto refusal = CheckLineFolding(head);
+    ASSERT_TRUE(refusal) << head;
+    EXPECT_EQ(refusal->status, 400);
+    EXPECT_EQ(refusal->reason, "application/invalid_input");
+    EXPECT_NE(refusal->detail.find("folding"), std::string::npos) << refusal->detail;
+  }
+  // A part of a head, as the parser takes them in turn.
+  EXPECT_TRUE(CheckLineFolding("A: b\r\n c\r\n"));
+  EXPECT_FALSE(CheckLineFolding("A: b\r\n"));
+  // What follows the head is the body's: a space after a line break there is no fold.
+  EXPECT_FALSE(CheckLineFolding("POST / HTTP/1.1\r\nHost: x\r\n\r\n{\r\n \"a\": 1}"));
 }
 
 TEST(PeekRequestLine, TakesWhatHasArrived) {

@@ -43,8 +43,9 @@ std::vector<Surface*> Router::Surfaces() const { return surfaces_; }
 HttpResponse Router::Handle(RequestContext& ctx, const HttpRequest& req) {
   std::string_view path = req.Path();
   if (Surface* s = Find(path)) return s->Handle(ctx, req);
+  // The path is not repeated: a client may have put a key in it.
   return PlainJsonError(ctx, 404, "application/route_not_found",
-                        "no route for " + std::string(path.substr(0, 256)));
+                        "no route for " + req.method + " at this path");
 }
 
 HttpResponse Router::Reject(const RequestContext& ctx, std::string_view path, int status,

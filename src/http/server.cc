@@ -194,6 +194,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     parser_->body_limit(host_.options.max_body_bytes);
     parser_->header_limit(kHeaderLimit);
     head_checked_ = false;
+    folding_.reset();
     if (buffer_.size() > 0) {  // the next request was sent behind the last
       BeginRequest();
       return Parse();
@@ -231,11 +232,21 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void Parse() {
     while (buffer_.size() > 0) {
       beast::error_code ec;
-      buffer_.consume(parser_->put(buffer_.data(), ec));
+      bool in_head = !parser_->is_header_done();
+      auto bytes = buffer_.data();
+      size_t used = parser_->put(bytes, ec);
+      // The head is looked at as sent, a part at a time (the parser takes the request line and
+      // each whole field as they arrive, and no part ends inside a fold): once parsed, a folded
+      // value no longer shows its fold.
+      if (in_head && !folding_) {
+        folding_ = CheckLineFolding({static_cast<const char*>(bytes.data()), used});
+      }
+      buffer_.consume(used);
       if (ec == bhttp::error::need_more) break;
       if (ec) return OnParseError(ec);
       if (parser_->is_header_done() && !head_checked_) {
         head_checked_ = true;
+        if (folding_) return Reject(*folding_);
         if (auto refusal = CheckHead(parser_->get(), kMaxHeaderFields)) return Reject(*refusal);
         if (!parser_->is_done() && ExpectsContinue(parser_->get())) return SendContinue();
       }
@@ -514,6 +525,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool head_checked_ = false;
+  std::optional<Refusal> folding_;  // the current head's line folding, once seen
   bool lingering_ = false;
   // The request being answered; touched by one thread at a time (I/O, then worker, then I/O).
   HttpRequest request_;

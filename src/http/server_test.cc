@@ -513,6 +513,30 @@ TEST_F(ServerTest, FramingThatCannotBeTrustedIsRefusedAndNothingBehindItRuns) {
   EXPECT_EQ(surface_.calls, 0);
 }
 
+TEST_F(ServerTest, AFieldFoldedOntoASecondLineIsRefusedWhateverTheReadsItArrivesIn) {
+  Start();
+  const std::string folded =
+      "GET /t/echo HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\nConnection: close\r\n\r\n";
+  std::string r = Exchange(folded);
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 400")) << r;
+  EXPECT_NE(r.find("test-format application/invalid_input"), std::string::npos) << r;
+  EXPECT_TRUE(Logged(r, 400)) << r;
+  // Split where the parser has taken the fields before the fold, then at the fold itself.
+  for (size_t cut : {folded.find("X-A"), folded.find(" c"), folded.find("\r\n c")}) {
+    RawClient c(server_->LocalPort());
+    c.Send(folded.substr(0, cut));
+    std::this_thread::sleep_for(milliseconds(50));
+    c.Send(folded.substr(cut));
+    r = c.ReadResponse();
+    EXPECT_TRUE(r.starts_with("HTTP/1.1 400")) << cut << r;
+  }
+  EXPECT_EQ(surface_.calls, 0);
+  // A body may hold a space after a line break.
+  r = Exchange(
+      "POST /t/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4\r\n\r\n\r\n a");
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 200")) << r;
+}
+
 TEST_F(ServerTest, OversizedHeadsAre431And414) {
   Start();
   std::string r = Exchange(Get("/t/x", "X-Big: " + std::string(100 * 1024, 'a') + "\r\n"));

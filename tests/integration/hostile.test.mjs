@@ -131,6 +131,34 @@ test("a request hidden in the body of one whose framing cannot be trusted never 
   assert.doesNotMatch(s.stderr, /POST \/v2\/keys\.createKey/);
 });
 
+test("a header value folded onto a second line is 400 in the format of the path's owner", async () => {
+  const folded = "X-Note: first\r\n  second\r\n";
+  let raw = await rawExchange(s.port, `POST /v2/keys.createKey HTTP/1.1\r\nHost: x\r\n${folded}Content-Length: 2\r\n\r\n{}`);
+  assert.equal(responsesIn(raw), 1, raw);
+  let body = await assertRefused(s, raw, 400, "unkey");
+  assert.match(body.error.detail, /line folding/);
+  raw = await rawExchange(s.port, `GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nX-Note: a\r\n\tb\r\n\r\n`);
+  body = await assertRefused(s, raw, 400, "vault");
+  assert.match(body.errors[0], /line folding/);
+});
+
+test("a body in a content coding is 415 naming the coding, in the format of the path's owner", async () => {
+  const gzipped = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xab\xae\x05\x00\x43\xbf\xa6\xa3\x02\x00\x00\x00";
+  let raw = await rawExchange(s.port, Buffer.from(`POST /v2/apis.listApis HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.rootKey}\r\n` +
+    `Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: ${gzipped.length}\r\n\r\n${gzipped}`, "latin1"));
+  let body = await assertRefused(s, raw, 415, "unkey");
+  assert.equal(body.error.title, "Unsupported Media Type");
+  assert.match(body.error.type, /unsupported_content_encoding$/);
+  assert.match(body.error.detail, /Content-Encoding gzip is not supported/);
+  raw = await rawExchange(s.port, "PUT /v1/secret/data/app HTTP/1.1\r\nHost: x\r\nContent-Encoding: br\r\n" +
+    "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+  body = await assertRefused(s, raw, 415, "vault");
+  assert.match(body.errors[0], /Content-Encoding br is not supported/);
+  // Nothing is coded without a body: such a request is served.
+  raw = await rawExchange(s.port, liveness("Content-Encoding: gzip\r\nConnection: close\r\n"));
+  assert.equal(status(raw), 200, raw);
+});
+
 test("a chunked body counts against the body limit", async () => {
   const chunk = (n) => `${n.toString(16)}\r\n${"a".repeat(n)}\r\n`;
   const raw = await rawExchange(s.port,

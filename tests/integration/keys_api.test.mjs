@@ -154,6 +154,19 @@ test("bad input gets 400 with locations and changes nothing", async () => {
   assert.equal(await keyCount(), before);
 });
 
+test("a call without a body is a 400 saying a JSON object is needed, {} being enough", async () => {
+  for (const op of ["apis.listApis", "keys.createKey", "ratelimit.multiLimit", "secrets.listDue"]) {
+    const r = await s.call(op, null, s.rootKey, { raw: "" });
+    assert.equal(r.status, 400, `${op}: ${r.text}`);
+    assert.equal(r.body.error.status, 400);
+    assert.match(r.body.meta.requestId, /^req_/);
+    assert.deepEqual(r.body.error.errors.map((e) => e.location), ["body"], r.text);
+    assert.match(r.body.error.errors[0].message, /missing: it must be a JSON object/, r.text);
+  }
+  assert.equal((await s.call("apis.listApis", {})).status, 200);
+  assert.equal((await s.call("secrets.listDue", {})).status, 200);
+});
+
 test("bodies over 1 MiB get 413", async () => {
   const big = JSON.stringify({ apiId, name: "x".repeat(1100 * 1024) });
   const r = await s.call("keys.createKey", null, s.rootKey, { raw: big });

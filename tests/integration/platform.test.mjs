@@ -273,6 +273,29 @@ test("the master key leaves the environment once read, and the server dumps no c
   }
 });
 
+test("a 404 does not repeat the path it was asked for: a key or control bytes may be in it", async () => {
+  const { key } = await s.ok("keys.createKey", { apiId });
+  const auth = `X-Vault-Token: ${s.rootKey}\r\nAuthorization: Bearer ${s.rootKey}\r\n`;
+  for (const [method, path, detail] of [
+    ["GET", `/nowhere/${key}`, /^no route for GET at this path$/],
+    ["POST", `/v2/${key}`, /^no operation at this path$/],
+    ["POST", `/v2/secrets.${key}`, /^no operation at this path$/],
+    ["GET", `/v1/secret/${key}/x`, /^no handler for route: route entry not found$/],
+    ["GET", `/v1/sys/${key}`, /^no handler for route: route entry not found$/],
+    ["GET", `/v1/nomount/data/${key}`, /^no handler for route: route entry not found$/],
+    ["GET", `/a%0d%0aX-Injected:%20yes/${key}%00`, /^no route for GET at this path$/],
+  ]) {
+    const raw = await rawExchange(s.port,
+      `${method} ${path} HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 2\r\nConnection: close\r\n\r\n{}`);
+    assert.match(raw, /^HTTP\/1\.1 404/, `${path}: ${raw}`);
+    const body = bodyOf(raw);
+    const message = body.errors?.[0] ?? body.error.detail ?? body.error.message;
+    assert.match(message, detail, `${path}: ${raw}`);
+    assert.ok(!raw.includes(key.slice(3)), `${path}: the key is repeated: ${raw}`);
+    assert.ok(!/X-Injected|%0d|\r\nX-/i.test(raw.slice(raw.indexOf("\r\n\r\n"))), raw);
+  }
+});
+
 test("what a client sends cannot forge log lines or put a key in the log", async () => {
   const { key } = await s.ok("keys.createKey", { apiId });
   await rawExchange(s.port, "GET\t/health\tHTTP/1.1\r\nX-Forged: [2026-01-01] [info] forged\r\n\r\n");

@@ -392,6 +392,22 @@ test("a LIST shows the folders leading to what a + permission lets the caller li
   }
 });
 
+test("a data/ path cannot be listed, and every 405 says which method is not served", async () => {
+  assert.equal((await v1("POST", "secret/data/lists/x", { data: { v: "not-for-a-list-9" } })).status, 200);
+  for (const [method, p] of [["LIST", "secret/data/lists/"], ["LIST", "secret/data/lists/x"],
+    ["GET", "secret/data/lists/?list=true"], ["GET", "secret/data/lists/x?list=true"]]) {
+    const r = await v1(method, p);
+    assert.equal(r.status, 405, `${method} ${p}: ${r.text}`);
+    assert.match(r.body.errors[0], /data\/ paths cannot be listed; list a folder with LIST <mount>\/metadata\/<folder>\//);
+    assert.ok(!r.text.includes("not-for-a-list-9"), r.text);
+  }
+  assert.equal((await v1("GET", "secret/data/lists/x?list=false")).body.data.data.v, "not-for-a-list-9");
+  assert.equal((await v1("GET", "secret/data/lists/x?list=maybe")).status, 400);
+  const r = await v1("DELETE", "secret/config");
+  assert.equal(r.status, 405);
+  assert.deepEqual(r.body, { errors: ["unsupported operation: DELETE is not served on this path"] });
+});
+
 test("the mount in a path is %-decoded as the rest is, with the same refusals", async () => {
   assert.equal((await v1("POST", "sec%72et/data/enc/x", { data: { v: 7 } })).status, 200);
   const read = await v1("GET", "%73ecret/data/enc/x");
@@ -428,6 +444,6 @@ test("sys/ and auth/ paths are %-decoded as KV paths are, once, with the same re
   for (const bad of ["sys/seal-status%00", "%73ys/health%zz", "auth/token/lookup-self%", "%61uth/token/%4"]) {
     const r = await v1("GET", bad, undefined, { token: null });
     assert.equal(r.status, 400, `${bad}: ${r.text}`);
-    assert.match(r.body.errors[0], /malformed %-escape/);
+    assert.match(r.body.errors[0], /^invalid path: a malformed %-escape/);
   }
 });

@@ -85,7 +85,7 @@ HttpResponse RotationApi::Handle(RequestContext& ctx, const HttpRequest& req) {
   int op = RouteIndex(req.Path());
   if (op < 0) {
     return ErrorWith(ctx.request_id, 404, "application/route_not_found",
-                     "no operation at " + std::string(req.Path().substr(0, 256)));
+                     "no operation at this path");
   }
   if (req.method != "POST") {
     HttpResponse r = ErrorWith(ctx.request_id, 405, "application/method_not_allowed",
@@ -109,18 +109,19 @@ HttpResponse RotationApi::Handle(RequestContext& ctx, const HttpRequest& req) {
     if (!principal.ok()) return unkey::Error(ctx.request_id, principal.status());
     ctx.actor = *std::move(principal);
   }
-  json body = json::object();
-  if (!req.body.empty()) {
-    bool duplicate = false;
-    if (req.body.find('\0') != std::string::npos || JsonDepthExceeds(req.body, kMaxBodyDepth)) {
-      return BadRequest(ctx.request_id, {{"body", "is not a JSON object this server reads",
-                                          "send a flat JSON object encoded as UTF-8"}});
-    }
-    body = ParseJsonStrict(req.body, &duplicate);
-    if (duplicate || !body.is_object()) {
-      return BadRequest(ctx.request_id, {{"body", "must be a JSON object naming each field once",
-                                          "send a JSON object encoded as UTF-8"}});
-    }
+  if (req.body.empty()) {
+    return BadRequest(ctx.request_id, {{"body", "is missing: it must be a JSON object",
+                                        "send a JSON object, {} if no field is needed"}});
+  }
+  bool duplicate = false;
+  if (req.body.find('\0') != std::string::npos || JsonDepthExceeds(req.body, kMaxBodyDepth)) {
+    return BadRequest(ctx.request_id, {{"body", "is not a JSON object this server reads",
+                                        "send a flat JSON object encoded as UTF-8"}});
+  }
+  json body = ParseJsonStrict(req.body, &duplicate);
+  if (duplicate || !body.is_object()) {
+    return BadRequest(ctx.request_id, {{"body", "must be a JSON object naming each field once",
+                                        "send a JSON object encoded as UTF-8"}});
   }
   Call call(req, ctx, std::move(body));
   switch (op) {

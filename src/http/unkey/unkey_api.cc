@@ -120,8 +120,7 @@ HttpResponse UnkeyApi::Handle(RequestContext& ctx, const HttpRequest& req) {
   }
   auto op = operations_.find(path.substr(4));  // after "/v2/"
   if (op == operations_.end()) {
-    return ErrorWith(request_id, 404, "application/route_not_found",
-                     "no operation at " + std::string(path.substr(0, 256)));
+    return ErrorWith(request_id, 404, "application/route_not_found", "no operation at this path");
   }
   if (req.method != "POST") {
     HttpResponse r = ErrorWith(request_id, 405, "application/method_not_allowed",
@@ -132,35 +131,37 @@ HttpResponse UnkeyApi::Handle(RequestContext& ctx, const HttpRequest& req) {
   if (op->second.blocking == Blocking::kMay && !ctx.may_block) return HttpResponse::RunOnWorker();
   if (auto refused = Authenticate(ctx, req)) return *refused;
 
-  json body = json::object();
-  if (!req.body.empty()) {
-    // JSON allows no raw NUL, and the parser would stop at one, leaving what follows unread.
-    if (req.body.find('\0') != std::string::npos) {
-      return BadRequest(request_id, {{"body", "is not valid JSON: it holds a NUL byte",
-                                      "send a JSON object encoded as UTF-8"}});
-    }
-    if (JsonDepthExceeds(req.body, kMaxJsonDepth)) {
-      return BadRequest(
-          request_id,
-          {{"body", "is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep",
-            "flatten the JSON document"}});
-    }
-    bool duplicate = false;
-    body = ParseJsonStrict(req.body, &duplicate);
-    if (duplicate) {
-      // Not named: the name could be anything the caller sent, a key's text included.
-      return BadRequest(request_id, {{"body", "names the same field twice in one object",
-                                      "send each field once"}});
-    }
-    if (body.is_discarded()) {
-      return BadRequest(request_id, {{"body", "is not valid JSON (or not valid UTF-8)",
-                                      "send a JSON object encoded as UTF-8"}});
-    }
-    if (body.is_array() && op->first == "ratelimit.multiLimit") {
-      body = json{{"limits", std::move(body)}};  // its body is the array of limits
-    } else if (!body.is_object()) {
-      return BadRequest(request_id, {{"body", "must be a JSON object", ""}});
-    }
+  // As in Unkey's API, a body is required: a JSON object, {} when no field is needed.
+  if (req.body.empty()) {
+    return BadRequest(request_id, {{"body", "is missing: it must be a JSON object",
+                                    "send a JSON object, {} if no field is needed"}});
+  }
+  // JSON allows no raw NUL, and the parser would stop at one, leaving what follows unread.
+  if (req.body.find('\0') != std::string::npos) {
+    return BadRequest(request_id, {{"body", "is not valid JSON: it holds a NUL byte",
+                                    "send a JSON object encoded as UTF-8"}});
+  }
+  if (JsonDepthExceeds(req.body, kMaxJsonDepth)) {
+    return BadRequest(
+        request_id,
+        {{"body", "is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep",
+          "flatten the JSON document"}});
+  }
+  bool duplicate = false;
+  json body = ParseJsonStrict(req.body, &duplicate);
+  if (duplicate) {
+    // Not named: the name could be anything the caller sent, a key's text included.
+    return BadRequest(
+        request_id, {{"body", "names the same field twice in one object", "send each field once"}});
+  }
+  if (body.is_discarded()) {
+    return BadRequest(request_id, {{"body", "is not valid JSON (or not valid UTF-8)",
+                                    "send a JSON object encoded as UTF-8"}});
+  }
+  if (body.is_array() && op->first == "ratelimit.multiLimit") {
+    body = json{{"limits", std::move(body)}};  // its body is the array of limits
+  } else if (!body.is_object()) {
+    return BadRequest(request_id, {{"body", "must be a JSON object", ""}});
   }
   Call call(req, ctx, std::move(body));
   HttpResponse out = (this->*(op->second.handler))(call);

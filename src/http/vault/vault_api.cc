@@ -50,13 +50,25 @@ json SealStatusJson(const SealControl::State& state, const VaultOptions& options
       {"migration", false},   {"recovery_seal", false},     {"storage_type", options.storage_type}};
 }
 
-HttpResponse NoHandler(std::string_view path) {
-  return VaultError(404, "no handler for route \"" + std::string(path.substr(0, 256)) +
-                             "\". route entry not found.");
-}
+// Vault's 404 for a path nothing serves, without the path Vault quotes: a client may have put
+// a key or a token in it, and an answer is no place to repeat one.
+HttpResponse NoHandler() { return VaultError(404, "no handler for route: route entry not found"); }
 
 HttpResponse MalformedPath() {
-  return VaultError(400, "invalid secret path: a malformed %-escape or an encoded NUL");
+  return VaultError(400,
+                    "invalid secret path: a malformed %-escape (a % not followed by two hex "
+                    "digits) or an encoded NUL");
+}
+
+HttpResponse MalformedSystemPath() {
+  return VaultError(400,
+                    "invalid path: a malformed %-escape (a % not followed by two hex digits) "
+                    "or an encoded NUL");
+}
+
+// Vault's 405 says no more than "unsupported operation"; this one names the method too.
+HttpResponse UnsupportedOperation(const HttpRequest& req) {
+  return VaultError(405, "unsupported operation: " + req.method + " is not served on this path");
 }
 
 HttpResponse NoContent() {
@@ -348,11 +360,11 @@ HttpResponse VaultApi::Handle(RequestContext& ctx, const HttpRequest& req) {
   // sys/ and auth/ paths are decoded here, once, as KV paths are by ParseKvPath: the routes
   // below compare the decoded path.
   std::optional<SystemPath> system = ParseSystemPath(path);
-  if (system && system->malformed) return MalformedPath();
+  if (system && system->malformed) return MalformedSystemPath();
   if (system) path = system->path;
   if (path == "sys/health") return Health(req);
   if (path == "sys/seal-status") {
-    if (req.method != "GET") return VaultError(405, "");
+    if (req.method != "GET") return UnsupportedOperation(req);
     return SealStatus(ctx);
   }
   if (path == "sys/unseal") return Unseal(ctx, req);
@@ -362,7 +374,7 @@ HttpResponse VaultApi::Handle(RequestContext& ctx, const HttpRequest& req) {
   if (!pass && options_.seal && options_.seal->IsSealed()) {
     return VaultError(503, "Vault is sealed");
   }
-  if (!keys_ || !pass) return NoHandler(path);
+  if (!keys_ || !pass) return NoHandler();
   if (!ctx.may_block) {
     // Everything else reads the store (tokens are in memory, but secrets and mounts are not):
     // on a worker, unless it is a read of a secret's data that can be answered without one.
@@ -383,9 +395,12 @@ std::optional<HttpResponse> VaultApi::ReadWithoutWorker(RequestContext& ctx, con
       req.HasHeader("x-vault-wrap-ttl")) {
     return std::nullopt;
   }
-  // Anything but a plain read of a version (a stage, a malformed query) is for Authenticated.
+  // Anything but a plain read of a version (a stage, a list, a malformed query) is for
+  // Authenticated.
   auto stage = QueryParam(req.target, "keyhold_stage");
   if (!stage.ok() || *stage) return std::nullopt;
+  StatusOr<bool> list = FlagParam(req, "list");
+  if (!list.ok() || *list) return std::nullopt;
   auto route = ParseKvPath(path);
   if (!route || route->malformed || route->kind != "data" || !IsValidMountName(route->mount)) {
     return std::nullopt;
@@ -466,7 +481,7 @@ HttpResponse VaultApi::Authenticated(RequestContext& ctx, const HttpRequest& req
     return PermissionDenied();
   }
   if (!route || !IsValidMountName(route->mount) || !secrets_->MountExists(route->mount)) {
-    return NoHandler(path);
+    return NoHandler();
   }
   return Kv(ctx, req, *route);
 }
@@ -479,10 +494,17 @@ HttpResponse VaultApi::Kv(RequestContext& ctx, const HttpRequest& req, const KvP
     return Versions(ctx, req, route);
   }
   if (route.kind == "config" && route.path.empty()) return Config(ctx, req, route);
-  return NoHandler(req.Path().substr(4));
+  return NoHandler();
 }
 
 HttpResponse VaultApi::Data(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
+  StatusOr<bool> list = FlagParam(req, "list");
+  if (!list.ok()) return ErrorOf(list.status());
+  if (req.method == "LIST" || (req.method == "GET" && *list)) {
+    return VaultError(405,
+                      "unsupported operation: data/ paths cannot be listed; list a folder "
+                      "with LIST <mount>/metadata/<folder>/");
+  }
   if (req.method == "GET") {
     StatusOr<int64_t> parsed = VersionParam(req);
     if (!parsed.ok()) return ErrorOf(parsed.status());
@@ -516,7 +538,7 @@ HttpResponse VaultApi::Data(RequestContext& ctx, const HttpRequest& req, const K
     if (!st.ok() && st.code() != StatusCode::kNotFound) return ErrorOf(st);
     return NoContent();
   }
-  return VaultError(405, "");
+  return UnsupportedOperation(req);
 }
 
 HttpResponse VaultApi::Metadata(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
@@ -580,7 +602,7 @@ HttpResponse VaultApi::Metadata(RequestContext& ctx, const HttpRequest& req, con
     if (!st.ok() && st.code() != StatusCode::kNotFound) return ErrorOf(st);
     return NoContent();
   }
-  return VaultError(405, "");
+  return UnsupportedOperation(req);
 }
 
 HttpResponse VaultApi::List(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
@@ -624,7 +646,7 @@ HttpResponse VaultApi::ListRecursive(RequestContext& ctx, const HttpRequest& req
 }
 
 HttpResponse VaultApi::Versions(RequestContext& ctx, const HttpRequest& req, const KvPath& route) {
-  if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
+  if (req.method != "POST" && req.method != "PUT") return UnsupportedOperation(req);
   auto body = BodyObject(req);
   if (!body.ok()) return ErrorOf(body.status());
   auto versions = VersionsOf(*body);
@@ -650,7 +672,7 @@ HttpResponse VaultApi::Config(RequestContext& ctx, const HttpRequest& req, const
                      {"delete_version_after", GoDuration(c->delete_version_after_ms)},
                      {"max_versions", c->max_versions}});
   }
-  if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
+  if (req.method != "POST" && req.method != "PUT") return UnsupportedOperation(req);
   auto body = BodyObject(req);
   if (!body.ok()) return ErrorOf(body.status());
   auto current = secrets_->ReadMountConfig(ctx, route.mount);
@@ -671,7 +693,7 @@ HttpResponse VaultApi::Config(RequestContext& ctx, const HttpRequest& req, const
 
 HttpResponse VaultApi::Sys(RequestContext& ctx, const HttpRequest& req, std::string_view path) {
   if (path == "sys/rotate") {
-    if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
+    if (req.method != "POST" && req.method != "PUT") return UnsupportedOperation(req);
     auto term = secrets_->RotateKeyring(ctx);
     return term.ok() ? NoContent() : ErrorOf(term.status());
   }
@@ -691,7 +713,7 @@ HttpResponse VaultApi::Sys(RequestContext& ctx, const HttpRequest& req, std::str
   }
   if (path.starts_with("sys/mounts/")) {
     std::string name(path.substr(std::string_view("sys/mounts/").size()));  // decoded (Handle)
-    if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
+    if (req.method != "POST" && req.method != "PUT") return UnsupportedOperation(req);
     auto body = BodyObject(req);
     if (!body.ok()) return ErrorOf(body.status());
     std::string type;
@@ -712,7 +734,7 @@ HttpResponse VaultApi::Sys(RequestContext& ctx, const HttpRequest& req, std::str
     }
     return st.ok() ? NoContent() : ErrorOf(st);
   }
-  return NoHandler(path);
+  return NoHandler();
 }
 
 HttpResponse VaultApi::Token(RequestContext& ctx, const HttpRequest& req, std::string_view path) {
@@ -720,7 +742,7 @@ HttpResponse VaultApi::Token(RequestContext& ctx, const HttpRequest& req, std::s
   json policies = json::array();
   for (const std::string& perm : p.permissions) policies.push_back(perm == "*" ? "root" : perm);
   if (path == "auth/token/lookup-self") {
-    if (req.method != "GET") return VaultError(405, "");
+    if (req.method != "GET") return UnsupportedOperation(req);
     // The token itself is never echoed: `id` is the root key's id, which names it.
     return Envelope(ctx, 200,
                     {{"accessor", p.key_id},
@@ -740,7 +762,7 @@ HttpResponse VaultApi::Token(RequestContext& ctx, const HttpRequest& req, std::s
                      {"type", "service"}});
   }
   if (path == "auth/token/renew-self") {
-    if (req.method != "POST" && req.method != "PUT") return VaultError(405, "");
+    if (req.method != "POST" && req.method != "PUT") return UnsupportedOperation(req);
     json body = {{"request_id", ctx.request_id}, {"lease_id", ""},  {"renewable", false},
                  {"lease_duration", 0},          {"data", nullptr}, {"wrap_info", nullptr},
                  {"warnings", nullptr}};
@@ -751,7 +773,7 @@ HttpResponse VaultApi::Token(RequestContext& ctx, const HttpRequest& req, std::s
                     {"token_type", "service"}, {"orphan", true}};
     return JsonResponse(200, body);
   }
-  return NoHandler(path);
+  return NoHandler();
 }
 
 namespace {
@@ -770,7 +792,7 @@ bool IsHealthCode(const std::string& code) {
 // the 200. As Vault, every code given is checked, whether or not it applies, and so are the
 // standby flags.
 HttpResponse VaultApi::Health(const HttpRequest& req) {
-  if (req.method != "GET" && req.method != "HEAD") return VaultError(405, "");
+  if (req.method != "GET" && req.method != "HEAD") return UnsupportedOperation(req);
   bool sealed = options_.seal && options_.seal->IsSealed();
   int status = sealed ? 503 : 200;
   for (const char* name :
@@ -812,7 +834,7 @@ HttpResponse VaultApi::SealStatus(RequestContext& ctx) {
 // Vault's unseal: {"key": share} adds a share, {"reset": true} forgets those held. No token, as
 // in Vault; the seal bounds how fast shares are taken. The share is never echoed or logged.
 HttpResponse VaultApi::Unseal(RequestContext& ctx, const HttpRequest& req) {
-  if (req.method != "PUT" && req.method != "POST") return VaultError(405, "");
+  if (req.method != "PUT" && req.method != "POST") return UnsupportedOperation(req);
   if (!options_.seal) return JsonResponse(200, SealStatusJson({}, options_));
   if (req.body.size() > 4096) return VaultError(413, "the request body is too large");
   // Unsealing opens the secrets keyring, which reads the store.
@@ -849,8 +871,8 @@ HttpResponse VaultApi::Unseal(RequestContext& ctx, const HttpRequest& req) {
 // answer tells a caller without it nothing. A server whose master key did not come from shares
 // has no seal to close: 400, after the permission check.
 HttpResponse VaultApi::Seal(RequestContext& ctx, const HttpRequest& req) {
-  if (req.method != "PUT" && req.method != "POST") return VaultError(405, "");
-  if (!keys_) return NoHandler("sys/seal");
+  if (req.method != "PUT" && req.method != "POST") return UnsupportedOperation(req);
+  if (!keys_) return NoHandler();
   // Authenticating may wait for the store (a failed check is counted), and sealing waits for the
   // requests under way.
   if (!ctx.may_block) return HttpResponse::RunOnWorker();
