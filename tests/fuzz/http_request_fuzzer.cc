@@ -14,19 +14,24 @@
 //   - an accepted request's body is within the limit, and as long as its Content-Length says
 //     when it is not chunked;
 //   - the request as handlers see it (http/message.h) has lower-case header names and a path
-//     without its query.
+//     without its query;
+//   - the refusal of obsolete line folding (CheckLineFolding on each part of the head the parser
+//     takes, as the session does) does not depend on how the bytes arrive either.
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/_experimental/test/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "fuzz/property.h"
 #include "http/message.h"
+#include "http/request_checks.h"
 #include "http/server.h"
 
 namespace keyhold {
@@ -93,6 +98,38 @@ Outcome Read(std::string_view bytes, size_t piece) {
   return out;
 }
 
+// Feeds `bytes` to a parser `piece` bytes at a time as Session::Parse does, checking each part
+// of the head the parser takes for line folding. Empty if the head was never whole.
+std::optional<bool> FoldingRefused(std::string_view bytes, size_t piece) {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.body_limit(kBodyLimit);
+  parser.header_limit(kHeaderLimit);
+  beast::flat_buffer buffer;
+  bool refused = false;
+  size_t at = 0;
+  while (at < bytes.size()) {
+    size_t n = std::min(piece, bytes.size() - at);
+    auto room = buffer.prepare(n);
+    std::memcpy(room.data(), bytes.data() + at, n);
+    buffer.commit(n);
+    at += n;
+    while (buffer.size() > 0) {
+      beast::error_code ec;
+      bool in_head = !parser.is_header_done();
+      auto data = buffer.data();
+      size_t used = parser.put(data, ec);
+      if (in_head && !refused) {
+        refused = http::CheckLineFolding({static_cast<const char*>(data.data()), used}).has_value();
+      }
+      buffer.consume(used);
+      if (parser.is_header_done()) return refused;
+      if (ec == bhttp::error::need_more) break;
+      if (ec) return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
 // True if the header block (through the first empty line, or all of the input without one) is
 // longer than the limit: whether Beast refuses it depends on how the bytes arrive.
 bool OverHeaderLimit(std::string_view bytes) {
@@ -138,6 +175,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!whole.ec) {
     fuzz::Require(Same(whole.request, pieces.request),
                   "the request depends on how the bytes arrive");
+  }
+  std::optional<bool> fold_whole = FoldingRefused(bytes, size + 1);
+  std::optional<bool> fold_pieces = FoldingRefused(bytes, size == 0 ? 1 : 1 + data[0] % 64);
+  if (fold_whole && fold_pieces) {
+    fuzz::Require(*fold_whole == *fold_pieces,
+                  "refusing a folded field depends on how the bytes arrive");
   }
   return 0;
 }
