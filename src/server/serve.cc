@@ -572,7 +572,7 @@ class KeyedServices {
   void Seal() {
     // Held until the rotator is gone: a StopRotation meanwhile (a SIGTERM) waits for it.
     std::lock_guard life(rotation_life_mu_);
-    StopRotationLocked();
+    StopRotationLocked(service::StopReason::kSeal);
     std::unique_ptr<PeriodicTask> reminders;
     std::unique_ptr<SecretRotation> rotation;
     std::unique_ptr<service::SecretService> secrets;
@@ -607,9 +607,9 @@ class KeyedServices {
 
  private:
   // REQUIRES: rotation_life_mu_ held, so that the rotator cannot be destroyed under Stop.
-  void StopRotationLocked() {
+  void StopRotationLocked(service::StopReason reason = service::StopReason::kShutdown) {
     service::SecretRotator* rotator = this->rotator();
-    if (rotator) rotator->Stop();  // not under mu_: requests ask for the rotator meanwhile
+    if (rotator) rotator->Stop(reason);  // not under mu_: requests ask for the rotator meanwhile
   }
 
   store::Store& store_;

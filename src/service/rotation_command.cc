@@ -266,7 +266,11 @@ Status CommandDriver::Record(const Call& call, pid_t pid) {
 
 Status CommandDriver::Run(const Call& call) {
   if (interrupted_.load(std::memory_order_acquire)) {
-    return StepInterrupted("the command was not run: keyhold is stopping; rotate again to retry");
+    const StopReason why = reason_.load(std::memory_order_relaxed);
+    return StepInterrupted(
+        std::string("the command was not run: ") +
+        (why == StopReason::kSeal ? "the server is being sealed" : "keyhold is stopping") + "; " +
+        std::string(RetryAdvice(why)));
   }
   if (options_.check) {
     if (Status st = options_.check(); !st.ok()) {
@@ -340,7 +344,9 @@ Status CommandDriver::Run(const Call& call) {
       // The server is stopping: the command's whole group is asked to end, then made to.
       EndGroup(pid, options_.stop_grace_ms);
       sweep();
-      return StepInterrupted("the command was stopped as keyhold stopped; rotate again to retry");
+      const StopReason why = reason_.load(std::memory_order_relaxed);
+      return StepInterrupted("the command was stopped as " + std::string(StoppedBecause(why)) +
+                             "; " + std::string(RetryAdvice(why)));
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       EndGroup(pid, options_.stop_grace_ms);

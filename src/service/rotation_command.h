@@ -59,7 +59,10 @@ class CommandDriver final : public RotationDriver {
   Status Run(const Call& call) override;
   // Terminates the commands running now (SIGTERM, then SIGKILL after stop_grace_ms; their steps
   // end interrupted); later runs end so at once.
-  void Interrupt() override { interrupted_.store(true, std::memory_order_release); }
+  void Interrupt(StopReason reason) override {
+    reason_.store(reason, std::memory_order_relaxed);
+    interrupted_.store(true, std::memory_order_release);
+  }
 
  private:
   // Hands the started group `pid` to call.started, if set.
@@ -67,6 +70,7 @@ class CommandDriver final : public RotationDriver {
 
   CommandOptions options_;
   std::atomic<bool> interrupted_{false};
+  std::atomic<StopReason> reason_{StopReason::kShutdown};  // stored before interrupted_
 };
 
 // The start time of process `pid`: /proc/PID/stat field 22, in clock ticks since boot; nullopt

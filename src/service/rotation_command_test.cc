@@ -210,7 +210,7 @@ TEST_F(RotationCommandTest, AnInterruptEndsTheRunningCommandAsInterruptedAndLate
   std::thread run([&] { ran = d.Run(Call(RotationStep::kSet)); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const auto interrupted_at = std::chrono::steady_clock::now();
-  d.Interrupt();
+  d.Interrupt(StopReason::kShutdown);
   run.join();
   EXPECT_LT(std::chrono::steady_clock::now() - interrupted_at, std::chrono::seconds(5));
   EXPECT_EQ(ran.reason(), kStepInterrupted) << ran.message();
@@ -228,6 +228,22 @@ bool Running(pid_t pid) {
   if (!std::getline(stat, line)) return false;
   const auto close = line.rfind(')');
   return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+TEST_F(RotationCommandTest, ACommandStoppedByASealSaysTheServerWasSealed) {
+  CommandDriver d({.command = Script("sleep 30"), .timeout_ms = 60'000, .stop_grace_ms = 200});
+  Status ran;
+  std::thread run([&] { ran = d.Run(Call(RotationStep::kSet)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  d.Interrupt(StopReason::kSeal);
+  run.join();
+  EXPECT_EQ(ran.reason(), kStepInterrupted);
+  EXPECT_EQ(ran.message(),
+            "the command was stopped as the server was sealed; rotate again once it is unsealed "
+            "to retry");
+  EXPECT_EQ(d.Run(Call(RotationStep::kTest)).message(),
+            "the command was not run: the server is being sealed; rotate again once it is "
+            "unsealed to retry");
 }
 
 TEST_F(RotationCommandTest, TheGroupIsRecordedBeforeTheCommandRuns) {

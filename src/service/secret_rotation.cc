@@ -132,21 +132,33 @@ SecretRotator::SecretRotator(SecretService& secrets, store::Store& store, Env& e
       driver_(driver),
       options_(std::move(options)) {}
 
+std::string_view StoppedBecause(StopReason reason) {
+  return reason == StopReason::kSeal ? "the server was sealed" : "keyhold stopped";
+}
+
+std::string_view RetryAdvice(StopReason reason) {
+  return reason == StopReason::kSeal ? "rotate again once it is unsealed to retry"
+                                     : "rotate again to retry";
+}
+
 SecretRotator::~SecretRotator() { Stop(); }
 
-void SecretRotator::Stop() {
+void SecretRotator::Stop(StopReason reason) {
   std::vector<std::thread> workers;
   std::deque<std::function<void(bool)>> dropped;
   {
     std::lock_guard lock(queue_mu_);
     stopping_ = true;
+    if (!stopped_.load(std::memory_order_relaxed)) {
+      stop_reason_.store(reason, std::memory_order_relaxed);
+    }
     stopped_.store(true, std::memory_order_release);
     dropped.swap(queue_);
     workers.swap(workers_);
   }
   queue_cv_.notify_all();
   for (auto& job : dropped) job(false);
-  if (driver_) driver_->Interrupt();
+  if (driver_) driver_->Interrupt(stop_reason_.load(std::memory_order_relaxed));
   for (std::thread& t : workers) t.join();
 }
 
@@ -311,8 +323,11 @@ StatusOr<RotationStatus> SecretRotator::Drive(const RequestContext& ctx, const s
     auto step = static_cast<RotationStep>(i);
     if (stopped_.load(std::memory_order_acquire)) {
       // The steps done so far are recorded: a later rotate picks up here.
-      const std::string why = "keyhold is stopping: step '" + std::string(RotationStepName(step)) +
-                              "' was not started; rotate again once it runs";
+      const bool sealed = stop_reason_.load(std::memory_order_relaxed) == StopReason::kSeal;
+      const std::string why =
+          std::string(sealed ? "the server was sealed" : "keyhold is stopping") + ": step '" +
+          std::string(RotationStepName(step)) + "' was not started; rotate again once " +
+          (sealed ? "it is unsealed" : "it runs");
       RecordOutcome(mount, path, store::RotationResult::kInterrupted, RotationStepName(step), why);
       return Status(StatusCode::kUnavailable, std::string(kStepInterrupted), why);
     }

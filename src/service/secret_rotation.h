@@ -70,6 +70,13 @@ std::optional<RotationStep> ParseRotationStep(std::string_view name);
 // it.
 inline constexpr std::string_view kStepInterrupted = "rotation/step_interrupted";
 
+// Why rotation stops: the server stops, or it is sealed (and goes on serving keys).
+enum class StopReason { kShutdown, kSeal };
+// How an interrupted step's outcome says why: "keyhold stopped" or "the server was sealed".
+std::string_view StoppedBecause(StopReason reason);
+// What to do then: "rotate again to retry" or "rotate again once it is unsealed to retry".
+std::string_view RetryAdvice(StopReason reason);
+
 // A started command: its process group, its leader's start time (/proc/PID/stat field 22, clock
 // ticks since boot), the boot `boot_id` (/proc/sys/kernel/random/boot_id) it ran in, and the
 // marker of its run, which the command and all it starts inherit in their environment
@@ -109,9 +116,10 @@ class RotationDriver {
   // no value (an exit status, an HTTP status, a timeout); reason kStepInterrupted if Interrupt
   // ended it.
   virtual Status Run(const Call& call) = 0;
-  // The server is stopping: runs under way end soon (reason kStepInterrupted), and later runs
-  // end so at once. By default runs are left to end within their own timeout.
-  virtual void Interrupt() {}
+  // The server is stopping or being sealed (`reason`, which the interrupted runs' messages
+  // name): runs under way end soon (reason kStepInterrupted), and later runs end so at once. By
+  // default runs are left to end within their own timeout.
+  virtual void Interrupt(StopReason /*reason*/) {}
 };
 
 struct RotationOptions {
@@ -212,7 +220,8 @@ class SecretRotator {
   // them: a command is terminated, a webhook call abandoned) and waits for them to be recorded
   // as interrupted, so a later rotate retries them. Call it while the server still serves (a
   // command calls back into it) and before the last audit checkpoint.
-  void Stop();
+  // `reason` is named in the outcomes of the steps it interrupts.
+  void Stop(StopReason reason = StopReason::kShutdown);
   // The rotation's state, with the last attempt's outcome as stored. Errors: as Rotate.
   StatusOr<RotationStatus> Get(const RequestContext& ctx, const std::string& mount,
                                const std::string& path);
@@ -320,6 +329,7 @@ class SecretRotator {
   std::vector<std::thread> workers_;             // started at the first Start; guarded by queue_mu_
   bool stopping_ = false;                        // guarded by queue_mu_
   std::atomic<bool> stopped_{false};             // Stop was called: no new step starts
+  std::atomic<StopReason> stop_reason_{StopReason::kShutdown};  // set before stopped_
 };
 
 }  // namespace keyhold::service

@@ -600,6 +600,21 @@ TEST_F(SecretRotationTest, StartIsBoundedByItsWorkersAndQueue) {
   EXPECT_TRUE(AwaitRotation(rotator, admin_, "db/c").ok());
 }
 
+TEST_F(SecretRotationTest, AStopForASealIsPassedToTheDriverAndNamedInWhatItInterrupts) {
+  class Told final : public RotationDriver {
+   public:
+    Status Run(const Call&) override { return OkStatus(); }
+    void Interrupt(StopReason why) override { reasons.push_back(why); }
+    std::vector<StopReason> reasons;
+  } driver;
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &driver, RotationOptions{});
+  rotator.Stop(StopReason::kSeal);
+  rotator.Stop();  // a stop after the seal (the server stopping) does not change the reason
+  EXPECT_EQ(driver.reasons, (std::vector<StopReason>{StopReason::kSeal, StopReason::kSeal}));
+  EXPECT_EQ(StoppedBecause(StopReason::kSeal), "the server was sealed");
+  EXPECT_EQ(StoppedBecause(StopReason::kShutdown), "keyhold stopped");
+}
+
 TEST_F(SecretRotationTest, StopEndsTheRunningStepRecordsItFailedAndStartsNoOther) {
   // Create writes the pending value; set waits until interrupted, as a slow command would.
   class Slow final : public RotationDriver {
@@ -615,14 +630,16 @@ TEST_F(SecretRotationTest, StopEndsTheRunningStepRecordsItFailedAndStartsNoOther
       return Status(StatusCode::kUnavailable, std::string(kStepInterrupted),
                     "the command was stopped as keyhold stopped");
     }
-    void Interrupt() override {
+    void Interrupt(StopReason why) override {
       std::lock_guard lock(mu);
+      reason = why;
       interrupted = true;
       cv.notify_all();
     }
     std::mutex mu;
     std::condition_variable cv;
     bool in_set = false, interrupted = false;
+    StopReason reason = StopReason::kSeal;
     std::vector<std::string> steps;  // written by the one worker only
 
    private:
@@ -639,6 +656,7 @@ TEST_F(SecretRotationTest, StopEndsTheRunningStepRecordsItFailedAndStartsNoOther
   }
   ASSERT_TRUE(rotator.Start(admin_, "secret", "db/b", {}).ok());  // queued behind it
   rotator.Stop();
+  EXPECT_EQ(slow.reason, StopReason::kShutdown);
   EXPECT_EQ(slow.steps, (std::vector<std::string>{"create", "set"}));  // test never started
   auto state = rotator.Get(admin_, "secret", "db/password");
   ASSERT_TRUE(state.ok()) << state.status().message();
