@@ -18,7 +18,7 @@ namespace {
 
 class RotationWebhookTest : public ::testing::Test {
  protected:
-  WebhookDriver Driver(int status, std::string error = "") {
+  WebhookDriver Driver(int status, const std::string& error = "") {
     RotationWebhookOptions o;
     o.url = *audit::ParseWebhookUrl("https://rotate.example.com/hook");
     o.key = key_;
