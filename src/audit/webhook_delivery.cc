@@ -187,7 +187,10 @@ WebhookDelivery::WebhookDelivery(store::Store& store, Env& env,
         return SendWebhook(r, options.allow_private_networks, options.timeout);
       })) {}
 
-WebhookDelivery::~WebhookDelivery() { Stop(); }
+WebhookDelivery::~WebhookDelivery() {
+  Stop();  // no worker reads the key any more
+  OPENSSL_cleanse(storage_key_.data(), storage_key_.size());
+}
 
 void WebhookDelivery::Start() {
   const int lanes = std::max(1, options_.max_parallel_endpoints);

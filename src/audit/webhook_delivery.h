@@ -98,7 +98,8 @@ WebhookResponse SendWebhook(const WebhookRequest& request, bool allow_private,
 class WebhookDelivery {
  public:
   // `store` and `env` must outlive the worker; `storage_key` opens sealed signing secrets
-  // (WebhookSecretKey). `sender` replaces SendWebhook (tests).
+  // (WebhookSecretKey); the copy kept is zeroed when this is destroyed (a seal). `sender`
+  // replaces SendWebhook (tests).
   WebhookDelivery(store::Store& store, Env& env, const crypto::Sha256Digest& storage_key,
                   DeliveryOptions options, WebhookSender sender = nullptr);
   ~WebhookDelivery();
@@ -145,7 +146,7 @@ class WebhookDelivery {
 
   store::Store& store_;
   Env& env_;
-  const crypto::Sha256Digest storage_key_;
+  crypto::Sha256Digest storage_key_;  // zeroed by the destructor
   const DeliveryOptions options_;
   const WebhookSender sender_;
   int64_t last_prune_ms_ = 0;  // only the worker thread uses it

@@ -6,11 +6,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <condition_variable>
+#include <cstddef>
 #include <map>
 #include <mutex>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <span>
 #include <thread>
 
 #include "fakes/fake_env.h"
@@ -72,6 +77,23 @@ class DeliveryTest : public ::testing::Test {
   std::vector<WebhookRequest> sent_;
   std::vector<int> answers_;
 };
+
+// Whether `needle` occurs anywhere in `hay`.
+bool Holds(std::span<const std::byte> hay, std::span<const uint8_t> needle) {
+  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
+                     [](std::byte b, uint8_t n) { return std::to_integer<uint8_t>(b) == n; }) !=
+         hay.end();
+}
+
+TEST_F(DeliveryTest, TheStorageKeyIsZeroedWhenDeliveryIsDestroyed) {
+  // Built in memory of the test's own, so that what is left in it can be read once it is gone.
+  alignas(WebhookDelivery) std::array<std::byte, sizeof(WebhookDelivery)> memory{};
+  auto* delivery = new (memory.data()) WebhookDelivery(*store_, env_, storage_key_, {});
+  delivery->Start();
+  ASSERT_TRUE(Holds(memory, storage_key_));  // the copy it keeps
+  delivery->~WebhookDelivery();
+  EXPECT_FALSE(Holds(memory, storage_key_));
+}
 
 TEST_F(DeliveryTest, SignsTheBodyAsStandardWebhooksDoes) {
   auto worker = Worker();

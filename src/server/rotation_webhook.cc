@@ -21,15 +21,17 @@ Status StepFailed(const std::string& why) {
   return Status(StatusCode::kUnavailable, "rotation/step_failed", why);
 }
 
-Status StepInterrupted() {
+Status StepInterrupted(service::StopReason reason) {
   return Status(StatusCode::kUnavailable, std::string(service::kStepInterrupted),
-                "the webhook call was abandoned as keyhold stopped; rotate again to retry");
+                "the webhook call was abandoned as " +
+                    std::string(service::StoppedBecause(reason)) + "; " +
+                    std::string(service::RetryAdvice(reason)));
 }
 
 }  // namespace
 
 Status WebhookDriver::Run(const Call& call) {
-  if (cancel_.cancelled()) return StepInterrupted();
+  if (cancel_.cancelled()) return StepInterrupted(reason_.load(std::memory_order_relaxed));
   const int64_t now = env_.NowMillis();
   std::array<uint8_t, 16> id_bytes{};
   env_.RandomBytes(id_bytes);
@@ -59,7 +61,9 @@ Status WebhookDriver::Run(const Call& call) {
                                std::chrono::milliseconds(options_.timeout_ms), &cancel_);
   if (answer.status >= 200 && answer.status < 300) return OkStatus();
   // Whatever ended it once keyhold began to stop: the receiver may not have done the step yet.
-  if (answer.cancelled || (answer.status == 0 && cancel_.cancelled())) return StepInterrupted();
+  if (answer.cancelled || (answer.status == 0 && cancel_.cancelled())) {
+    return StepInterrupted(reason_.load(std::memory_order_relaxed));
+  }
   if (answer.status == 0) {
     // The error names an address or a TLS problem, never a value: the body holds none.
     return StepFailed("the webhook was not answered: " + answer.error.substr(0, 200));

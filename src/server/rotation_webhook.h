@@ -16,6 +16,7 @@
 // Thread-safety: Run may be called concurrently.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -46,12 +47,16 @@ class WebhookDriver final : public service::RotationDriver {
   // why there was no answer; kUnavailable (service::kStepInterrupted) once Interrupt was called.
   Status Run(const Call& call) override;
   // Closes the connections of the calls under way (within about 50 ms); later runs end at once.
-  void Interrupt() override { cancel_.Cancel(); }
+  void Interrupt(service::StopReason reason) override {
+    reason_.store(reason, std::memory_order_relaxed);
+    cancel_.Cancel();
+  }
 
  private:
   Env& env_;
   RotationWebhookOptions options_;
   audit::WebhookCancel cancel_;
+  std::atomic<service::StopReason> reason_{service::StopReason::kShutdown};  // before cancel_
 };
 
 }  // namespace keyhold::server

@@ -18,7 +18,7 @@ namespace {
 
 class RotationWebhookTest : public ::testing::Test {
  protected:
-  WebhookDriver Driver(int status, std::string error = "") {
+  WebhookDriver Driver(int status, const std::string& error = "") {
     RotationWebhookOptions o;
     o.url = *audit::ParseWebhookUrl("https://rotate.example.com/hook");
     o.key = key_;
@@ -91,7 +91,7 @@ TEST_F(RotationWebhookTest, AnInterruptAbandonsTheCallUnderWayAndLaterRunsAtOnce
   std::thread run([&] { ran = driver.Run(Call()); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const auto interrupted_at = std::chrono::steady_clock::now();
-  driver.Interrupt();
+  driver.Interrupt(service::StopReason::kShutdown);
   run.join();
   close(fd);
   EXPECT_LT(std::chrono::steady_clock::now() - interrupted_at, std::chrono::seconds(2));

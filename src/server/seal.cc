@@ -265,8 +265,15 @@ bool Unsealer::AdmitLocked(std::string_view client, int64_t now) {
   return ++w.count <= kMaxSharesPerMinute;
 }
 
+Status Unsealer::SealingLocked() const {
+  if (!sealing_) return OkStatus();
+  return Status(StatusCode::kUnavailable, "server/sealing",
+                "the server is being sealed: try again once it is sealed");
+}
+
 StatusOr<Unsealer::State> Unsealer::Reset(const RequestContext& ctx) {
   std::lock_guard lock(mu_);
+  KH_RETURN_IF_ERROR(SealingLocked());
   // Unsealed, there is no progress to forget: nothing changes and nothing is audited, so
   // unauthenticated resets cannot fill the audit log.
   if (!IsSealed()) return StateLocked();
@@ -284,6 +291,7 @@ StatusOr<Unsealer::State> Unsealer::Reset(const RequestContext& ctx) {
 
 StatusOr<Unsealer::State> Unsealer::Submit(std::string_view text, const RequestContext& ctx) {
   std::lock_guard lock(mu_);
+  KH_RETURN_IF_ERROR(SealingLocked());
   if (!IsSealed()) return StateLocked();
   int64_t now = env_.NowMillis();
   if (!AdmitLocked(ctx.client_ip, now)) {
@@ -361,17 +369,25 @@ StatusOr<Unsealer::State> Unsealer::Submit(std::string_view text, const RequestC
 
 Status Unsealer::Seal(const RequestContext& ctx) {
   if (!on_seal_) return FailedPrecondition("this server cannot be sealed while it runs");
-  // Held throughout: no share is taken, and no unseal starts the services again, while they stop.
-  std::lock_guard lock(mu_);
-  if (IsSealed()) return OkStatus();
-  sealed_.store(true, std::memory_order_release);
-  ForgetLocked();
+  {
+    // Not held while the services stop (seconds, with a webhook receiver that hangs):
+    // seal-status answers meanwhile, and shares are refused until the seal is done.
+    std::lock_guard lock(mu_);
+    if (IsSealed()) return OkStatus();
+    sealed_.store(true, std::memory_order_release);
+    sealing_ = true;
+    ForgetLocked();
+  }
   spdlog::warn("sealing: requested by root key {} from {}", ctx.actor.key_id, ctx.client_ip);
   if (Status st = Audit(ctx, "seal.seal", "success", json{{"threshold", config_.threshold}}.dump());
       !st.ok()) {
     spdlog::error("the seal could not be audited (sealing anyway): {}", st.message());
   }
   on_seal_();
+  {
+    std::lock_guard lock(mu_);
+    sealing_ = false;
+  }
   spdlog::warn(
       "sealed: secrets wait until {} of {} unseal shares are given (keyhold operator "
       "unseal)",

@@ -97,7 +97,9 @@ class Unsealer final : public http::vault::SealControl {
   // Seals an unsealed server: reports sealed at once, forgets any shares held, audits seal.seal
   // (the caller's key id and address; a failure to write it is logged, and the server is sealed
   // anyway: an audit log that cannot be written must not keep the secrets open), then calls
-  // on_seal. Sealed already: OK, nothing done, nothing audited.
+  // on_seal. Sealed already (or being sealed): OK, nothing done, nothing audited. While on_seal
+  // runs Get answers sealed at once, and Submit and Reset refuse (kUnavailable,
+  // "server/sealing").
   Status Seal(const RequestContext& ctx) override;
 
  private:
@@ -107,7 +109,9 @@ class Unsealer final : public http::vault::SealControl {
   // Audits a refused share (a failure to write the entry is logged) and returns `refusal`.
   Status Refuse(const RequestContext& ctx, std::string_view why, Status refusal);
   State StateLocked() const;  // REQUIRES: mu_ held
-  void ForgetLocked();        // REQUIRES: mu_ held
+  // kUnavailable while a seal is under way, else OK. REQUIRES: mu_ held.
+  Status SealingLocked() const;
+  void ForgetLocked();  // REQUIRES: mu_ held
   // Counts one attempt from `client`; false past kMaxSharesPerMinute. REQUIRES: mu_ held.
   bool AdmitLocked(std::string_view client, int64_t now);
 
@@ -118,6 +122,7 @@ class Unsealer final : public http::vault::SealControl {
   const OnSeal on_seal_;
   std::atomic<bool> sealed_{true};
   std::mutex mu_;
+  bool sealing_ = false;                     // guarded by mu_; on_seal is running
   std::vector<crypto::shamir::Share> held_;  // guarded by mu_; in locked memory
   std::string nonce_;                        // guarded by mu_
   int64_t last_share_ms_ = 0;                // guarded by mu_

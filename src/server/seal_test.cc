@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "fakes/fake_env.h"
 #include "fakes/temp_dir.h"
@@ -348,6 +350,39 @@ TEST_F(UnsealerTest, SealsEvenWhenTheSealCannotBeAudited) {
   ASSERT_TRUE(u.Seal(Sealer()).ok());
   EXPECT_TRUE(u.IsSealed());
   EXPECT_EQ(seals_, 1);
+}
+
+TEST_F(UnsealerTest, WhileASealIsUnderWayStatusAnswersAtOnceAndSharesAreRefused) {
+  Split s = MakeSplit(1, 1);
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  Unsealer u(
+      s.config, env_, [](std::span<const uint8_t>) { return OkStatus(); }, {},
+      [&] {
+        entered.set_value();
+        released.wait();  // services slow to stop, as with a webhook receiver that hangs
+      });
+  ASSERT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());
+  ASSERT_FALSE(u.IsSealed());
+  std::thread sealing([&] { EXPECT_TRUE(u.Seal(Sealer()).ok()); });
+  entered.get_future().wait();
+
+  auto status = std::async(std::launch::async, [&] { return u.Get(); });
+  const bool answered = status.wait_for(std::chrono::seconds(2)) == std::future_status::ready;
+  EXPECT_TRUE(answered) << "seal-status waited for the seal";
+  auto submitted =
+      std::async(std::launch::async, [&] { return u.Submit(s.texts[0], Caller(kOperator)); });
+  auto reset = std::async(std::launch::async, [&] { return u.Reset(Caller(kOperator)); });
+  if (answered) {
+    EXPECT_TRUE(status.get().sealed);
+    EXPECT_EQ(submitted.get().status().code(), StatusCode::kUnavailable);
+    EXPECT_EQ(reset.get().status().reason(), "server/sealing");
+  }
+  release.set_value();
+  sealing.join();
+  ASSERT_TRUE(u.Submit(s.texts[0], Caller(kOperator)).ok());  // once sealed, shares unseal it
+  EXPECT_FALSE(u.IsSealed());
 }
 
 TEST_F(UnsealerTest, AnUnsealerWithoutOnSealRefusesToSeal) {

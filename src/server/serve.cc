@@ -563,13 +563,14 @@ class KeyedServices {
   // Stops secret rotation (SecretRotator::Stop): the running steps are ended and recorded as
   // failed. Called while the server still serves: a command calls back into it as it ends.
   void StopRotation() {
-    service::SecretRotator* rotator = this->rotator();
-    if (rotator) rotator->Stop();  // not under mu_: requests ask for the rotator meanwhile
+    std::lock_guard life(rotation_life_mu_);
+    StopRotationLocked();
   }
   // Stop(), then closes the secret service once the store has answered every read it started:
   // before what those answers reach (the alert queue) goes away.
   void Close() {
     Stop();
+    std::lock_guard life(rotation_life_mu_);
     std::unique_ptr<service::SecretService> secrets;
     {
       std::lock_guard lock(mu_);
@@ -585,7 +586,9 @@ class KeyedServices {
   // webhook key and the checkpoint key go with them, zeroed. REQUIRES: no request can reach
   // secrets() or rotator() any more (the surfaces were given null).
   void Seal() {
-    StopRotation();
+    // Held until the rotator is gone: a StopRotation meanwhile (a SIGTERM) waits for it.
+    std::lock_guard life(rotation_life_mu_);
+    StopRotationLocked(service::StopReason::kSeal);
     std::unique_ptr<PeriodicTask> reminders;
     std::unique_ptr<SecretRotation> rotation;
     std::unique_ptr<service::SecretService> secrets;
@@ -619,10 +622,19 @@ class KeyedServices {
   }
 
  private:
+  // REQUIRES: rotation_life_mu_ held, so that the rotator cannot be destroyed under Stop.
+  void StopRotationLocked(service::StopReason reason = service::StopReason::kShutdown) {
+    service::SecretRotator* rotator = this->rotator();
+    if (rotator) rotator->Stop(reason);  // not under mu_: requests ask for the rotator meanwhile
+  }
+
   store::Store& store_;
   Env& env_;
   const audit::DeliveryOptions delivery_options_;
   const std::chrono::milliseconds checkpoint_every_;
+  // Held across stopping the rotator and destroying it (StopRotation, Seal, Close), so that one
+  // never stops a rotator another has destroyed. Taken before mu_, never under it.
+  std::mutex rotation_life_mu_;
   std::mutex mu_;
   std::unique_ptr<service::SecretService> secrets_;   // guarded by mu_
   std::unique_ptr<audit::WebhookDelivery> delivery_;  // guarded by mu_

@@ -14,11 +14,12 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <limits>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -132,32 +133,98 @@ std::optional<int64_t> NumberField(const std::vector<std::string>& fields, size_
   return static_cast<int64_t>(v);
 }
 
-constexpr size_t kPgrpField = 5;
 constexpr size_t kStartTimeField = 22;
+constexpr int kKillRounds = 5;
 
-// A process of the scan: its pid, state (R, S, Z, ...), start time.
-struct Member {
-  pid_t pid = 0;
-  char state = '?';
-  int64_t start_ticks = 0;
-};
+bool IsMarker(std::string_view marker) {
+  return marker.size() == 32 && std::all_of(marker.begin(), marker.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
 
-// Every process in process group `pgid` that /proc shows.
-std::vector<Member> GroupMembers(int64_t pgid) {
-  std::vector<Member> out;
+// Whether the environment of `pid` (NUL-separated entries, its first kEnvironLimit bytes) holds
+// exactly `entry`. False if it cannot be read: a zombie's is empty, another user's is refused.
+bool CarriesEntry(const std::string& pid, std::string_view entry, std::vector<char>& buf) {
+  int fd = open(("/proc/" + pid + "/environ").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  size_t used = 0;
+  while (used < buf.size()) {
+    ssize_t got = read(fd, buf.data() + used, buf.size() - used);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    used += static_cast<size_t>(got);
+  }
+  close(fd);
+  std::string_view all(buf.data(), used);
+  while (!all.empty()) {
+    size_t nul = all.find('\0');
+    // An entry cut by the bound is not taken as whole.
+    if (nul == std::string_view::npos) return false;
+    if (all.substr(0, nul) == entry) return true;
+    all.remove_prefix(nul + 1);
+  }
+  return false;
+}
+
+// Sends SIGKILL to `pid` if its environment holds `entry`. Through a pidfd opened before the
+// environment is read, so that a pid reused in between is never signalled: the signal reaches
+// the process whose environment was read, or no one. True if it was sent.
+bool KillIfCarrying(pid_t pid, std::string_view entry, std::vector<char>& buf) {
+  const std::string name = std::to_string(pid);
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+  const long fd = syscall(SYS_pidfd_open, pid, 0);
+  if (fd >= 0) {
+    bool sent = CarriesEntry(name, entry, buf) &&
+                syscall(SYS_pidfd_send_signal, static_cast<int>(fd), SIGKILL, nullptr, 0) == 0;
+    close(static_cast<int>(fd));
+    return sent;
+  }
+  if (errno != ENOSYS) return false;  // gone
+#endif
+  return CarriesEntry(name, entry, buf) && kill(pid, SIGKILL) == 0;
+}
+
+// One scan of /proc: kills each process that carries `entry` (when `kill` is set); returns the
+// pids that carried it.
+std::vector<pid_t> ScanFor(std::string_view entry, bool kill, std::vector<char>& buf) {
+  std::vector<pid_t> found;
   DIR* proc = opendir("/proc");
-  if (proc == nullptr) return out;
+  if (proc == nullptr) return found;
+  const pid_t self = getpid();
   while (const dirent* e = readdir(proc)) {
     char* end = nullptr;
     long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || *end != '\0') continue;
-    auto fields = StatFields(std::string("/proc/") + e->d_name + "/stat");
-    auto pgrp = NumberField(fields, kPgrpField);
-    auto start = NumberField(fields, kStartTimeField);
-    if (!pgrp || !start || *pgrp != pgid) continue;
-    out.push_back({static_cast<pid_t>(pid), fields[0].empty() ? '?' : fields[0][0], *start});
+    if (pid <= 0 || *end != '\0' || pid == self) continue;
+    const auto p = static_cast<pid_t>(pid);
+    if (kill ? KillIfCarrying(p, entry, buf) : CarriesEntry(e->d_name, entry, buf)) {
+      found.push_back(p);
+    }
   }
   closedir(proc);
+  return found;
+}
+
+// Kills every process whose environment carries the run marker `marker`, scanning again while
+// new ones turn up (forked meanwhile), kKillRounds times at most.
+LeftoverKill KillMarked(const std::string& marker) {
+  const std::string entry = std::string(kRunMarkerVariable) + "=" + marker;
+  std::vector<char> buf(kEnvironLimit);
+  std::set<pid_t> killed;
+  bool quiet = false;
+  for (int round = 0; round < kKillRounds && !quiet; ++round) {
+    quiet = true;
+    for (pid_t pid : ScanFor(entry, true, buf)) {
+      if (killed.insert(pid).second) quiet = false;
+    }
+    // A killed process may still show its environment for a moment: give it that moment.
+    if (!quiet) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  LeftoverKill out{.killed = static_cast<int>(killed.size())};
+  if (!quiet) {
+    for (pid_t pid : ScanFor(entry, false, buf)) {
+      if (killed.count(pid) == 0) ++out.left;
+    }
+  }
   return out;
 }
 
@@ -167,10 +234,6 @@ std::optional<int64_t> ProcessStartTicks(pid_t pid) {
   return NumberField(StatFields("/proc/" + std::to_string(pid) + "/stat"), kStartTimeField);
 }
 
-int64_t OwnStartTicks() {
-  return ProcessStartTicks(getpid()).value_or(std::numeric_limits<int64_t>::max());
-}
-
 std::optional<std::string> BootId() {
   std::ifstream in("/proc/sys/kernel/random/boot_id");
   std::string id;
@@ -178,20 +241,11 @@ std::optional<std::string> BootId() {
   return id;
 }
 
-int KillLeftoverGroup(const CommandProcess& group, int64_t not_after_ticks) {
-  if (group.pgid <= 1 || group.boot_id.empty()) return 0;
+LeftoverKill KillLeftovers(const CommandProcess& command) {
+  if (command.boot_id.empty() || !IsMarker(command.marker)) return {};
   auto boot = BootId();
-  if (!boot || *boot != group.boot_id) return 0;  // another boot: the ids mean nothing now
-  int alive = 0;
-  for (const Member& m : GroupMembers(group.pgid)) {
-    // The id leads another group now: the recorded one ended entirely and the id was reused.
-    if (m.pid == group.pgid && m.start_ticks != group.start_ticks) return 0;
-    if (m.start_ticks < group.start_ticks || m.start_ticks > not_after_ticks) return 0;
-    if (m.state != 'Z' && m.state != 'X') ++alive;
-  }
-  if (alive == 0) return 0;
-  kill(static_cast<pid_t>(-group.pgid), SIGKILL);
-  return alive;
+  if (!boot || *boot != command.boot_id) return {};  // another boot: nothing of it is left
+  return KillMarked(command.marker);
 }
 
 Status CommandDriver::Record(const Call& call, pid_t pid) {
@@ -206,12 +260,17 @@ Status CommandDriver::Record(const Call& call, pid_t pid) {
         "leaves running if keyhold is killed is not ended at the next start");
     return OkStatus();
   }
-  return call.started({.pgid = pid, .start_ticks = *start, .boot_id = *boot});
+  return call.started(
+      {.pgid = pid, .start_ticks = *start, .boot_id = *boot, .marker = call.marker});
 }
 
 Status CommandDriver::Run(const Call& call) {
   if (interrupted_.load(std::memory_order_acquire)) {
-    return StepInterrupted("the command was not run: keyhold is stopping; rotate again to retry");
+    const StopReason why = reason_.load(std::memory_order_relaxed);
+    return StepInterrupted(
+        std::string("the command was not run: ") +
+        (why == StopReason::kSeal ? "the server is being sealed" : "keyhold is stopping") + "; " +
+        std::string(RetryAdvice(why)));
   }
   if (options_.check) {
     if (Status st = options_.check(); !st.ok()) {
@@ -229,6 +288,7 @@ Status CommandDriver::Run(const Call& call) {
       "KEYHOLD_ROTATION_STEP=" + step,
       "KEYHOLD_SECRET_MOUNT=" + call.mount,
       "KEYHOLD_SECRET_PATH=" + call.path};
+  if (!call.marker.empty()) env.push_back(std::string(kRunMarkerVariable) + "=" + call.marker);
   // Built before fork: the child may only make async-signal-safe calls.
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
@@ -275,14 +335,22 @@ Status CommandDriver::Run(const Call& call) {
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
   auto pause = std::chrono::milliseconds(1);
+  // What the command started outside its group (setsid) but with its environment goes too.
+  auto sweep = [&call] {
+    if (IsMarker(call.marker)) KillMarked(call.marker);
+  };
   while (!Ended(pid)) {
     if (interrupted_.load(std::memory_order_acquire)) {
       // The server is stopping: the command's whole group is asked to end, then made to.
       EndGroup(pid, options_.stop_grace_ms);
-      return StepInterrupted("the command was stopped as keyhold stopped; rotate again to retry");
+      sweep();
+      const StopReason why = reason_.load(std::memory_order_relaxed);
+      return StepInterrupted("the command was stopped as " + std::string(StoppedBecause(why)) +
+                             "; " + std::string(RetryAdvice(why)));
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       EndGroup(pid, options_.stop_grace_ms);
+      sweep();
       return StepFailed("the command did not finish within " + std::to_string(options_.timeout_ms) +
                         "ms");
     }
@@ -293,6 +361,7 @@ Status CommandDriver::Run(const Call& call) {
   kill(-pid, SIGKILL);
   int status = 0;
   if (waitpid(pid, &status, 0) != pid) return StepFailed("the command could not be waited for");
+  sweep();
   if (WIFSIGNALED(status)) {
     return StepFailed("the command was killed by signal " + std::to_string(WTERMSIG(status)));
   }

@@ -8,15 +8,17 @@
 //   KEYHOLD_TOKEN          a token that may read and rotate MOUNT/PATH only, while the step runs
 //   KEYHOLD_ROTATION_STEP  create, set or test
 //   KEYHOLD_SECRET_MOUNT, KEYHOLD_SECRET_PATH
+//   KEYHOLD_ROTATION_RUN   the run's marker (Call::marker), if it has one
 // It reads and writes the pending value through keyhold with that token; no value is ever in
 // its arguments. Exit status 0 is success; any other status, a signal, or running past the
 // timeout fails the step. The command runs in a process group of its own: on a timeout or a stop
 // the group gets SIGTERM, then SIGKILL after stop_grace_ms, and once the command has ended
-// whatever it left running in the group is killed. On Linux the command is also killed
-// (PR_SET_PDEATHSIG) if keyhold dies, even by SIGKILL; what it started itself lives on, so the
-// group is written down with the run (Call::started: its id, its leader's start time and the
-// boot) before the command may run (it waits for that), and the next start kills what is left of
-// it (KillLeftoverGroup, from SecretRotator::Recover).
+// whatever it left running in the group, or anywhere with the run's marker in its environment,
+// is killed. On Linux the command is also killed (PR_SET_PDEATHSIG) if keyhold dies, even by
+// SIGKILL; what it started itself lives on, so the command is written down with the run
+// (Call::started: its group, its leader's start time, the boot and the marker) before it may run
+// (it waits for that), and the next start kills what carries the marker (KillLeftovers, from
+// SecretRotator::Recover).
 //
 //   CommandDriver driver({.command = "/etc/keyhold/rotate-db", .timeout_ms = 30'000,
 //                         .address = [] { return std::string("http://127.0.0.1:8080"); }});
@@ -31,6 +33,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "service/secret_rotation.h"
 
@@ -56,7 +59,10 @@ class CommandDriver final : public RotationDriver {
   Status Run(const Call& call) override;
   // Terminates the commands running now (SIGTERM, then SIGKILL after stop_grace_ms; their steps
   // end interrupted); later runs end so at once.
-  void Interrupt() override { interrupted_.store(true, std::memory_order_release); }
+  void Interrupt(StopReason reason) override {
+    reason_.store(reason, std::memory_order_relaxed);
+    interrupted_.store(true, std::memory_order_release);
+  }
 
  private:
   // Hands the started group `pid` to call.started, if set.
@@ -64,23 +70,25 @@ class CommandDriver final : public RotationDriver {
 
   CommandOptions options_;
   std::atomic<bool> interrupted_{false};
+  std::atomic<StopReason> reason_{StopReason::kShutdown};  // stored before interrupted_
 };
 
 // The start time of process `pid`: /proc/PID/stat field 22, in clock ticks since boot; nullopt
 // if there is no such process or /proc cannot be read.
 std::optional<int64_t> ProcessStartTicks(pid_t pid);
-// This process's start time, as ProcessStartTicks; the largest int64_t if it cannot be read.
-int64_t OwnStartTicks();
 // The id of the boot running now (/proc/sys/kernel/random/boot_id); nullopt if it cannot be read.
 std::optional<std::string> BootId();
 
-// Kills (SIGKILL to the group) what is left of the process group `group` recorded as a command
-// started, and returns how many of its processes were alive (zombies not counted). Nothing is
-// killed (0) unless the boot is `group.boot_id`, and at least one process of that group is found
-// (by scanning /proc, as a group whose leader has ended can still have members) that started at
-// or after `group.start_ticks` and not after `not_after_ticks` (a later keyhold passes its own
-// start: what the command started came before it). A group whose id now has another leader (a
-// process with pid `pgid` started at another time) is a recycled id: nothing is killed.
-int KillLeftoverGroup(const CommandProcess& group, int64_t not_after_ticks);
+// The environment variable that carries a run's marker into its command and all it starts.
+inline constexpr std::string_view kRunMarkerVariable = "KEYHOLD_ROTATION_RUN";
+
+// Kills (SIGKILL, pid by pid) every process, in any group, whose environment
+// (/proc/PID/environ, its first kEnvironLimit bytes) holds exactly the entry
+// KEYHOLD_ROTATION_RUN=`command.marker`, and scans again, a few times, for what they forked
+// meanwhile. A process whose environment cannot be read (another user's, a zombie) is not killed.
+// Nothing is killed unless the boot is `command.boot_id` and the marker is 32 hex digits. Returns
+// how many were killed and how many still carried the marker after the last try.
+LeftoverKill KillLeftovers(const CommandProcess& command);
+inline constexpr size_t kEnvironLimit = 1 << 20;
 
 }  // namespace keyhold::service

@@ -10,10 +10,12 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -64,8 +66,19 @@ class RotationCommandTest : public ::testing::Test {
     return Script("sleep 300 &\necho $! > '" + dir_.path() + "/grandchild.tmp'\nmv '" +
                   dir_.path() + "/grandchild.tmp' '" + dir_.path() + "/grandchild'\n" + then);
   }
+  // A call with a marker of its own, so that no two tests (nor two runs of them) share one.
   static RotationDriver::Call Call(RotationStep step) {
-    return {step, "secret", "db/password", "khrot_token"};
+    return {step, "secret", "db/password", "khrot_token", NewMarker()};
+  }
+  static std::string NewMarker() {
+    std::random_device random;
+    std::string marker;
+    for (int i = 0; i < 4; ++i) {
+      char word[9];
+      std::snprintf(word, sizeof(word), "%08x", static_cast<unsigned>(random()));
+      marker += word;
+    }
+    return marker;
   }
   testing::TempDir dir_;
 };
@@ -84,6 +97,7 @@ TEST_F(RotationCommandTest, GetsTheStepAndPathAndAnEnvironmentOfItsOwn) {
   EXPECT_NE(env.find("KEYHOLD_TOKEN=khrot_token\n"), std::string::npos);
   EXPECT_NE(env.find("KEYHOLD_ROTATION_STEP=set\n"), std::string::npos);
   EXPECT_NE(env.find("KEYHOLD_SECRET_PATH=db/password\n"), std::string::npos);
+  EXPECT_NE(env.find("KEYHOLD_ROTATION_RUN="), std::string::npos);
   EXPECT_EQ(env.find("MASTER_KEY"), std::string::npos);
 }
 
@@ -196,7 +210,7 @@ TEST_F(RotationCommandTest, AnInterruptEndsTheRunningCommandAsInterruptedAndLate
   std::thread run([&] { ran = d.Run(Call(RotationStep::kSet)); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const auto interrupted_at = std::chrono::steady_clock::now();
-  d.Interrupt();
+  d.Interrupt(StopReason::kShutdown);
   run.join();
   EXPECT_LT(std::chrono::steady_clock::now() - interrupted_at, std::chrono::seconds(5));
   EXPECT_EQ(ran.reason(), kStepInterrupted) << ran.message();
@@ -214,6 +228,22 @@ bool Running(pid_t pid) {
   if (!std::getline(stat, line)) return false;
   const auto close = line.rfind(')');
   return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+TEST_F(RotationCommandTest, ACommandStoppedByASealSaysTheServerWasSealed) {
+  CommandDriver d({.command = Script("sleep 30"), .timeout_ms = 60'000, .stop_grace_ms = 200});
+  Status ran;
+  std::thread run([&] { ran = d.Run(Call(RotationStep::kSet)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  d.Interrupt(StopReason::kSeal);
+  run.join();
+  EXPECT_EQ(ran.reason(), kStepInterrupted);
+  EXPECT_EQ(ran.message(),
+            "the command was stopped as the server was sealed; rotate again once it is unsealed "
+            "to retry");
+  EXPECT_EQ(d.Run(Call(RotationStep::kTest)).message(),
+            "the command was not run: the server is being sealed; rotate again once it is "
+            "unsealed to retry");
 }
 
 TEST_F(RotationCommandTest, TheGroupIsRecordedBeforeTheCommandRuns) {
@@ -235,6 +265,7 @@ TEST_F(RotationCommandTest, TheGroupIsRecordedBeforeTheCommandRuns) {
   EXPECT_GT(recorded->start_ticks, 0);
   EXPECT_EQ(recorded->boot_id, BootId().value_or("?"));
   EXPECT_EQ(recorded->boot_id.size(), 36U);
+  EXPECT_EQ(recorded->marker, call.marker);
 }
 
 TEST_F(RotationCommandTest, ACommandWhoseGroupCannotBeRecordedDoesNotRun) {
@@ -250,18 +281,24 @@ TEST_F(RotationCommandTest, ACommandWhoseGroupCannotBeRecordedDoesNotRun) {
   EXPECT_NE(access(ran.c_str(), F_OK), 0);
 }
 
-TEST_F(RotationCommandTest, WhatAKilledKeyholdsCommandLeftIsKilledOnlyWhenItIsThatGroup) {
-  // A process of its own stands for keyhold, so that it can be killed; the group its command
-  // started in is written to a file, as the store would hold it.
+TEST_F(RotationCommandTest, WhatAKilledKeyholdsCommandLeftIsKilledByItsMarkerEvenOutOfItsGroup) {
+  // A process of its own stands for keyhold, so that it can be killed; the command it started is
+  // written to a file, as the store would hold it. The command starts a sleep in its group, one
+  // in a session of its own (setsid), and a loop that keeps forking.
   const std::string group_file = dir_.path() + "/group";
+  const std::string d_path = dir_.path();
   const pid_t keyhold = fork();
   ASSERT_GE(keyhold, 0);
   if (keyhold == 0) {
-    CommandDriver d({.command = SpawningScript("sleep 300"), .timeout_ms = 60'000});
+    CommandDriver d({.command = SpawningScript(
+                         "setsid sleep 300 &\necho $! > '" + d_path + "/session.tmp'\nmv '" +
+                         d_path + "/session.tmp' '" + d_path + "/session'\n" +
+                         "(while :; do sleep 300 & sleep 0.01; done) &\n" + "sleep 300"),
+                     .timeout_ms = 60'000});
     RotationDriver::Call call = Call(RotationStep::kSet);
     call.started = [&](const CommandProcess& g) {
       std::ofstream(group_file + ".tmp")
-          << g.pgid << " " << g.start_ticks << " " << g.boot_id << "\n";
+          << g.pgid << " " << g.start_ticks << " " << g.boot_id << " " << g.marker << "\n";
       rename((group_file + ".tmp").c_str(), group_file.c_str());
       return OkStatus();
     };
@@ -269,56 +306,79 @@ TEST_F(RotationCommandTest, WhatAKilledKeyholdsCommandLeftIsKilledOnlyWhenItIsTh
     _exit(0);
   }
   const pid_t grandchild = PidIn("grandchild");
+  const pid_t in_session = PidIn("session");
   kill(keyhold, SIGKILL);
   waitpid(keyhold, nullptr, 0);
   ASSERT_GT(grandchild, 0);
-  CommandProcess group;
-  std::istringstream(Slurp("group")) >> group.pgid >> group.start_ticks >> group.boot_id;
-  ASSERT_GT(group.pgid, 0);
+  ASSERT_GT(in_session, 0);
+  CommandProcess command;
+  std::istringstream(Slurp("group")) >> command.pgid >> command.start_ticks >> command.boot_id >>
+      command.marker;
+  ASSERT_EQ(command.marker.size(), 32U);
   // The command died with keyhold; what it started did not.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   ASSERT_TRUE(Running(grandchild));
-  const int64_t any_time = std::numeric_limits<int64_t>::max();
+  ASSERT_TRUE(Running(in_session));
 
-  CommandProcess other_boot = group;
+  CommandProcess other_boot = command;
   other_boot.boot_id = "00000000-0000-0000-0000-000000000000";
-  EXPECT_EQ(KillLeftoverGroup(other_boot, any_time), 0);
-  CommandProcess later = group;  // started after what is in the group: not the one recorded
-  later.start_ticks = *ProcessStartTicks(grandchild) + 1000;
-  EXPECT_EQ(KillLeftoverGroup(later, any_time), 0);
-  // What started after the keyhold asking (here: the start recorded) is not the old one's.
-  EXPECT_EQ(KillLeftoverGroup(group, group.start_ticks - 1), 0);
+  EXPECT_EQ(KillLeftovers(other_boot).killed, 0);
+  CommandProcess other_run = command;
+  other_run.marker = NewMarker();
+  EXPECT_EQ(KillLeftovers(other_run).killed, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_TRUE(Running(grandchild));
 
-  // Both that the command started: the background sleep and the one it waited for.
-  EXPECT_EQ(KillLeftoverGroup(group, any_time), 2);
+  // All of them, the one out of the group and what the loop forked while it was killed.
+  const LeftoverKill killed = KillLeftovers(command);
+  EXPECT_GE(killed.killed, 4);
+  EXPECT_EQ(killed.left, 0);
   EXPECT_TRUE(Gone(grandchild));
-  EXPECT_EQ(KillLeftoverGroup(group, any_time), 0);  // nothing left
+  EXPECT_TRUE(Gone(in_session));
+  EXPECT_EQ(KillLeftovers(command).killed, 0);  // nothing left
   if (Running(grandchild)) kill(grandchild, SIGKILL);
+  if (Running(in_session)) kill(in_session, SIGKILL);
 }
 
-TEST_F(RotationCommandTest, AGroupIdLedByAnotherProcessNowIsNotKilled) {
+TEST_F(RotationCommandTest, AReusedGroupWhoseLeaderIsGoneIsNotKilled) {
+  // As after the id was reused: a group with the recorded id, started after the recorded time,
+  // whose leader has exited (setsid sh -c 'sleep 300 & exit'); its members lack the marker.
+  const std::string member_file = dir_.path() + "/member";
   const pid_t leader = fork();
   ASSERT_GE(leader, 0);
   if (leader == 0) {
-    setpgid(0, 0);
-    execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
+    setsid();
+    execl("/bin/sh", "sh", "-c",
+          ("sleep 300 & echo $! > '" + member_file + ".tmp'; mv '" + member_file + ".tmp' '" +
+           member_file + "'")
+              .c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
-  setpgid(leader, leader);
   const std::optional<int64_t> start = ProcessStartTicks(leader);
+  const pid_t member = PidIn("member");
+  waitpid(leader, nullptr, 0);
+  ASSERT_GT(member, 0);
+  ASSERT_TRUE(Running(member));
   ASSERT_TRUE(start.has_value());
-  const int64_t any_time = std::numeric_limits<int64_t>::max();
-  // The id recorded for a command that started earlier: this leader is a later process.
-  CommandProcess recycled{.pgid = leader, .start_ticks = *start - 1, .boot_id = *BootId()};
-  EXPECT_EQ(KillLeftoverGroup(recycled, any_time), 0);
-  EXPECT_TRUE(Running(leader));
-  CommandProcess same{.pgid = leader, .start_ticks = *start, .boot_id = *BootId()};
-  EXPECT_EQ(KillLeftoverGroup(same, any_time), 1);
-  int status = 0;
-  ASSERT_EQ(waitpid(leader, &status, 0), leader);
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  CommandProcess recorded{
+      .pgid = leader, .start_ticks = *start - 1, .boot_id = *BootId(), .marker = NewMarker()};
+  EXPECT_EQ(KillLeftovers(recorded).killed, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(Running(member));
+  kill(member, SIGKILL);
+}
+
+TEST_F(RotationCommandTest, WhatACommandStartedOutOfItsGroupEndsWithItsStep) {
+  CommandDriver d(
+      {.command = Script("setsid sleep 300 &\necho $! > '" + dir_.path() + "/session.tmp'\nmv '" +
+                         dir_.path() + "/session.tmp' '" + dir_.path() + "/session'"),
+       .timeout_ms = 10'000});
+  ASSERT_TRUE(d.Run(Call(RotationStep::kSet)).ok());
+  const pid_t in_session = PidIn("session");
+  ASSERT_GT(in_session, 0);
+  EXPECT_TRUE(Gone(in_session));
+  if (Running(in_session)) kill(in_session, SIGKILL);
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <limits>
-#include <utility>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "core/base62.h"
 #include "core/secret_path.h"
@@ -132,21 +132,33 @@ SecretRotator::SecretRotator(SecretService& secrets, store::Store& store, Env& e
       driver_(driver),
       options_(std::move(options)) {}
 
+std::string_view StoppedBecause(StopReason reason) {
+  return reason == StopReason::kSeal ? "the server was sealed" : "keyhold stopped";
+}
+
+std::string_view RetryAdvice(StopReason reason) {
+  return reason == StopReason::kSeal ? "rotate again once it is unsealed to retry"
+                                     : "rotate again to retry";
+}
+
 SecretRotator::~SecretRotator() { Stop(); }
 
-void SecretRotator::Stop() {
+void SecretRotator::Stop(StopReason reason) {
   std::vector<std::thread> workers;
   std::deque<std::function<void(bool)>> dropped;
   {
     std::lock_guard lock(queue_mu_);
     stopping_ = true;
+    if (!stopped_.load(std::memory_order_relaxed)) {
+      stop_reason_.store(reason, std::memory_order_relaxed);
+    }
     stopped_.store(true, std::memory_order_release);
     dropped.swap(queue_);
     workers.swap(workers_);
   }
   queue_cv_.notify_all();
   for (auto& job : dropped) job(false);
-  if (driver_) driver_->Interrupt();
+  if (driver_) driver_->Interrupt(stop_reason_.load(std::memory_order_relaxed));
   for (std::thread& t : workers) t.join();
 }
 
@@ -311,8 +323,11 @@ StatusOr<RotationStatus> SecretRotator::Drive(const RequestContext& ctx, const s
     auto step = static_cast<RotationStep>(i);
     if (stopped_.load(std::memory_order_acquire)) {
       // The steps done so far are recorded: a later rotate picks up here.
-      const std::string why = "keyhold is stopping: step '" + std::string(RotationStepName(step)) +
-                              "' was not started; rotate again once it runs";
+      const bool sealed = stop_reason_.load(std::memory_order_relaxed) == StopReason::kSeal;
+      const std::string why =
+          std::string(sealed ? "the server was sealed" : "keyhold is stopping") + ": step '" +
+          std::string(RotationStepName(step)) + "' was not started; rotate again once " +
+          (sealed ? "it is unsealed" : "it runs");
       RecordOutcome(mount, path, store::RotationResult::kInterrupted, RotationStepName(step), why);
       return Status(StatusCode::kUnavailable, std::string(kStepInterrupted), why);
     }
@@ -399,18 +414,34 @@ Status SecretRotator::RunStep(RotationStep step, const std::string& mount, const
                               int64_t marked_at_ms) {
   if (!driver_) return OkStatus();  // set and test done by hand: the caller says so
   RotationDriver::Call call{step, mount, path, MintToken(mount, path)};
-  call.started = [&](const CommandProcess& group) {
-    return store_.PutRotationRun({.mount = mount,
-                                  .path = path,
-                                  .state = store::RotationRunState::kRunning,
-                                  .step = std::string(RotationStepName(step)),
-                                  .at_ms = marked_at_ms,
-                                  .command_pgid = group.pgid,
-                                  .command_start_ticks = group.start_ticks,
-                                  .command_boot_id = group.boot_id});
+  std::array<uint8_t, 16> marker{};
+  env_.RandomBytes(marker);
+  call.marker = crypto::HexEncode(marker);
+  store::RotationRunRecord run{.mount = mount,
+                               .path = path,
+                               .state = store::RotationRunState::kRunning,
+                               .step = std::string(RotationStepName(step)),
+                               .at_ms = marked_at_ms};
+  bool recorded = false;
+  call.started = [&](const CommandProcess& command) {
+    store::RotationRunRecord with = run;
+    with.command_pgid = command.pgid;
+    with.command_start_ticks = command.start_ticks;
+    with.command_boot_id = command.boot_id;
+    with.command_marker = command.marker;
+    recorded = true;
+    return store_.PutRotationRun(with);
   };
   Status st = driver_->Run(call);
   DropToken(call.token);
+  // The command has been reaped: its record goes now, so that a run whose end cannot be stored
+  // leaves nothing for a later start to kill.
+  if (recorded) {
+    if (Status cleared = store_.PutRotationRun(run); !cleared.ok()) {
+      spdlog::warn("rotation of secret {}/{}: that step '{}' ended could not be stored: {}", mount,
+                   path, run.step, cleared.message());
+    }
+  }
   return st;
 }
 
@@ -474,23 +505,30 @@ StatusOr<int> SecretRotator::Recover() {
 }
 
 // Kills what the command of run `r` left running, if it recorded one; returns how many processes.
-int SecretRotator::StopLeftovers(const store::RotationRunRecord& r) {
-  if (r.command_pgid <= 0) return 0;
-  CommandProcess group{
-      .pgid = r.command_pgid, .start_ticks = r.command_start_ticks, .boot_id = r.command_boot_id};
-  int stopped = options_.stop_leftovers ? options_.stop_leftovers(group)
-                                        : KillLeftoverGroup(group, OwnStartTicks());
-  if (stopped > 0) {
-    spdlog::warn(
-        "rotation of secret {}/{}: {} process(es) its command left running (group {}) "
-        "were killed",
-        r.mount, r.path, stopped, r.command_pgid);
+LeftoverKill SecretRotator::StopLeftovers(const store::RotationRunRecord& r) {
+  if (r.command_pgid <= 0 && r.command_marker.empty()) return {};
+  const CommandProcess command{.pgid = r.command_pgid,
+                               .start_ticks = r.command_start_ticks,
+                               .boot_id = r.command_boot_id,
+                               .marker = r.command_marker};
+  const LeftoverKill done =
+      options_.stop_leftovers ? options_.stop_leftovers(command) : KillLeftovers(command);
+  if (done.killed > 0) {
+    spdlog::warn("rotation of secret {}/{}: {} process(es) its command left running were killed",
+                 r.mount, r.path, done.killed);
   }
-  return stopped;
+  if (done.left > 0) {
+    spdlog::warn(
+        "rotation of secret {}/{}: {} process(es) its command left running could not all be "
+        "killed (they kept starting others); they still run",
+        r.mount, r.path, done.left);
+  }
+  return done;
 }
 
 StatusOr<store::RotationRunEnd> SecretRotator::EndOfLeftover(const store::RotationRunRecord& r) {
-  const int stopped = StopLeftovers(r);  // first: whatever is told of the run, they are ended
+  const int stopped =
+      StopLeftovers(r).killed;  // first: whatever is told of the run, they are ended
   store::RotationRunEnd end{.mount = r.mount, .path = r.path};
   auto secret = store_.ReadSecret(r.mount, r.path);
   if (!secret.ok() && secret.status().code() == StatusCode::kNotFound) return end;  // deleted

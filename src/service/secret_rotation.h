@@ -70,13 +70,30 @@ std::optional<RotationStep> ParseRotationStep(std::string_view name);
 // it.
 inline constexpr std::string_view kStepInterrupted = "rotation/step_interrupted";
 
-// A started command's process group, as told apart from a later group with the same id: its
-// leader's start time (/proc/PID/stat field 22, clock ticks since boot) in the boot `boot_id`
-// (/proc/sys/kernel/random/boot_id).
+// Why rotation stops: the server stops, or it is sealed (and goes on serving keys).
+enum class StopReason { kShutdown, kSeal };
+// How an interrupted step's outcome says why: "keyhold stopped" or "the server was sealed".
+std::string_view StoppedBecause(StopReason reason);
+// What to do then: "rotate again to retry" or "rotate again once it is unsealed to retry".
+std::string_view RetryAdvice(StopReason reason);
+
+// A started command: its process group, its leader's start time (/proc/PID/stat field 22, clock
+// ticks since boot), the boot `boot_id` (/proc/sys/kernel/random/boot_id) it ran in, and the
+// marker of its run, which the command and all it starts inherit in their environment
+// (KEYHOLD_ROTATION_RUN=marker): what is left of it is found by that marker, not by the group id,
+// which may have been reused.
 struct CommandProcess {
   int64_t pgid = 0;
   int64_t start_ticks = 0;
   std::string boot_id;
+  std::string marker;
+};
+
+// What killing the leftovers of a command did: how many processes were killed, and how many
+// carrying its marker were still found after the last try (0 when all were killed).
+struct LeftoverKill {
+  int killed = 0;
+  int left = 0;
 };
 
 // What carries out a step outside keyhold.
@@ -87,6 +104,9 @@ class RotationDriver {
     std::string mount;
     std::string path;
     std::string token;  // scoped to mount/path, valid while the step runs
+    // 32 hex digits (128 random bits) naming this run; a driver that starts a command puts it in
+    // the command's environment as KEYHOLD_ROTATION_RUN, and hands it back in `started`.
+    std::string marker;
     // Called by a driver that starts a process group, once it is started and before it runs:
     // writes it down (durably) with the run. An error refuses the step (the group is killed).
     std::function<Status(const CommandProcess&)> started;
@@ -96,9 +116,10 @@ class RotationDriver {
   // no value (an exit status, an HTTP status, a timeout); reason kStepInterrupted if Interrupt
   // ended it.
   virtual Status Run(const Call& call) = 0;
-  // The server is stopping: runs under way end soon (reason kStepInterrupted), and later runs
-  // end so at once. By default runs are left to end within their own timeout.
-  virtual void Interrupt() {}
+  // The server is stopping or being sealed (`reason`, which the interrupted runs' messages
+  // name): runs under way end soon (reason kStepInterrupted), and later runs end so at once. By
+  // default runs are left to end within their own timeout.
+  virtual void Interrupt(StopReason /*reason*/) {}
 };
 
 struct RotationOptions {
@@ -115,10 +136,10 @@ struct RotationOptions {
   // One caller (one root key) may have this many rotations queued or running at once; past that
   // Start refuses (kResourceExhausted), so that one key cannot take the whole queue.
   int per_caller_limit = 4;
-  // Recover: kills what a run's command left running (its process group as recorded) and
-  // returns how many processes it killed. Empty: KillLeftoverGroup (rotation_command.h), for
-  // processes started before this one.
-  std::function<int(const CommandProcess&)> stop_leftovers;
+  // Recover: kills what a run's command left running (the processes carrying its marker) and
+  // says how many it killed and how many it could not. Empty: KillLeftovers
+  // (rotation_command.h).
+  std::function<LeftoverKill(const CommandProcess&)> stop_leftovers;
 };
 
 // How the last rotation attempt of a secret ended, as stored (store::RotationOutcomeRecord).
@@ -199,7 +220,8 @@ class SecretRotator {
   // them: a command is terminated, a webhook call abandoned) and waits for them to be recorded
   // as interrupted, so a later rotate retries them. Call it while the server still serves (a
   // command calls back into it) and before the last audit checkpoint.
-  void Stop();
+  // `reason` is named in the outcomes of the steps it interrupts.
+  void Stop(StopReason reason = StopReason::kShutdown);
   // The rotation's state, with the last attempt's outcome as stored. Errors: as Rotate.
   StatusOr<RotationStatus> Get(const RequestContext& ctx, const std::string& mount,
                                const std::string& path);
@@ -224,7 +246,7 @@ class SecretRotator {
   // "interrupted" (rotating again retries it): step "" and "stopped before the rotation ran" if it
   // was queued, else the step it ran, when that started; a pending version that a create cut
   // short wrote is dropped, as a create that fails or is stopped drops it. First, what the run's
-  // command left running (processes it started, in its process group) is killed
+  // command left running (every process carrying its run's marker) is killed
   // (RotationOptions::stop_leftovers), and the outcome says how many were. A run whose finish was
   // done (no version pending any more) is recorded "finished"; an outcome stored when or after the
   // run was is the run's own, and is kept. A staged rotation with no run left behind is not
@@ -270,7 +292,7 @@ class SecretRotator {
   // pending version of a create cut short dropped first.
   StatusOr<store::RotationRunEnd> EndOfLeftover(const store::RotationRunRecord& r);
   // Kills what the command of a run left behind left running (Recover); how many processes.
-  int StopLeftovers(const store::RotationRunRecord& r);
+  LeftoverKill StopLeftovers(const store::RotationRunRecord& r);
   // Forgets the run of mount/path once its outcome is stored (best effort, logged).
   void EndRun(const std::string& mount, const std::string& path);
   StatusOr<std::optional<RotationOutcome>> ReadOutcome(const std::string& mount,
@@ -307,6 +329,7 @@ class SecretRotator {
   std::vector<std::thread> workers_;             // started at the first Start; guarded by queue_mu_
   bool stopping_ = false;                        // guarded by queue_mu_
   std::atomic<bool> stopped_{false};             // Stop was called: no new step starts
+  std::atomic<StopReason> stop_reason_{StopReason::kShutdown};  // set before stopped_
 };
 
 }  // namespace keyhold::service

@@ -600,6 +600,21 @@ TEST_F(SecretRotationTest, StartIsBoundedByItsWorkersAndQueue) {
   EXPECT_TRUE(AwaitRotation(rotator, admin_, "db/c").ok());
 }
 
+TEST_F(SecretRotationTest, AStopForASealIsPassedToTheDriverAndNamedInWhatItInterrupts) {
+  class Told final : public RotationDriver {
+   public:
+    Status Run(const Call&) override { return OkStatus(); }
+    void Interrupt(StopReason why) override { reasons.push_back(why); }
+    std::vector<StopReason> reasons;
+  } driver;
+  SecretRotator rotator(*secrets_, *store_, env_, nullptr, &driver, RotationOptions{});
+  rotator.Stop(StopReason::kSeal);
+  rotator.Stop();  // a stop after the seal (the server stopping) does not change the reason
+  EXPECT_EQ(driver.reasons, (std::vector<StopReason>{StopReason::kSeal, StopReason::kSeal}));
+  EXPECT_EQ(StoppedBecause(StopReason::kSeal), "the server was sealed");
+  EXPECT_EQ(StoppedBecause(StopReason::kShutdown), "keyhold stopped");
+}
+
 TEST_F(SecretRotationTest, StopEndsTheRunningStepRecordsItFailedAndStartsNoOther) {
   // Create writes the pending value; set waits until interrupted, as a slow command would.
   class Slow final : public RotationDriver {
@@ -615,14 +630,16 @@ TEST_F(SecretRotationTest, StopEndsTheRunningStepRecordsItFailedAndStartsNoOther
       return Status(StatusCode::kUnavailable, std::string(kStepInterrupted),
                     "the command was stopped as keyhold stopped");
     }
-    void Interrupt() override {
+    void Interrupt(StopReason why) override {
       std::lock_guard lock(mu);
+      reason = why;
       interrupted = true;
       cv.notify_all();
     }
     std::mutex mu;
     std::condition_variable cv;
     bool in_set = false, interrupted = false;
+    StopReason reason = StopReason::kSeal;
     std::vector<std::string> steps;  // written by the one worker only
 
    private:
@@ -639,6 +656,7 @@ TEST_F(SecretRotationTest, StopEndsTheRunningStepRecordsItFailedAndStartsNoOther
   }
   ASSERT_TRUE(rotator.Start(admin_, "secret", "db/b", {}).ok());  // queued behind it
   rotator.Stop();
+  EXPECT_EQ(slow.reason, StopReason::kShutdown);
   EXPECT_EQ(slow.steps, (std::vector<std::string>{"create", "set"}));  // test never started
   auto state = rotator.Get(admin_, "secret", "db/password");
   ASSERT_TRUE(state.ok()) << state.status().message();
@@ -812,7 +830,8 @@ TEST_F(SecretRotationTest, RecoverEndsWhatAKilledRunsCommandLeftAndSaysHowMany) 
                                     .at_ms = set_started,
                                     .command_pgid = 4242,
                                     .command_start_ticks = 777,
-                                    .command_boot_id = "boot"})
+                                    .command_boot_id = "boot",
+                                    .command_marker = "0123456789abcdef0123456789abcdef"})
                   .ok());
   ASSERT_TRUE(store_
                   ->PutRotationRun({.mount = "secret",
@@ -824,7 +843,7 @@ TEST_F(SecretRotationTest, RecoverEndsWhatAKilledRunsCommandLeftAndSaysHowMany) 
   RotationOptions options;
   options.stop_leftovers = [&](const CommandProcess& g) {
     asked.push_back(g);
-    return 2;
+    return LeftoverKill{.killed = 2, .left = 1};
   };
   SecretRotator restarted(*secrets_, *store_, env_, nullptr, nullptr, options);
   auto recovered = restarted.Recover();
@@ -835,6 +854,7 @@ TEST_F(SecretRotationTest, RecoverEndsWhatAKilledRunsCommandLeftAndSaysHowMany) 
   EXPECT_EQ(asked[0].pgid, 4242);
   EXPECT_EQ(asked[0].start_ticks, 777);
   EXPECT_EQ(asked[0].boot_id, "boot");
+  EXPECT_EQ(asked[0].marker, "0123456789abcdef0123456789abcdef");
   auto outcome = store_->ReadRotationOutcome("secret", "db/password");
   ASSERT_TRUE(outcome.ok() && outcome->has_value());
   EXPECT_EQ((*outcome)->result, store::RotationResult::kInterrupted);
@@ -852,11 +872,15 @@ TEST_F(SecretRotationTest, AStepsRunRecordsItsCommandsGroupAndTheNextStepForgets
     explicit Recording(store::Store& store) : store_(store) {}
     Status Run(const Call& call) override {
       if (call.step != RotationStep::kSet) return OkStatus();
-      EXPECT_TRUE(call.started({.pgid = 31337, .start_ticks = 99, .boot_id = "b"}).ok());
+      marker = call.marker;
+      EXPECT_TRUE(
+          call.started({.pgid = 31337, .start_ticks = 99, .boot_id = "b", .marker = call.marker})
+              .ok());
       runs = store_.ListRotationRuns(10);
       return OkStatus();
     }
     StatusOr<std::vector<store::RotationRunRecord>> runs = std::vector<store::RotationRunRecord>{};
+    std::string marker;
 
    private:
     store::Store& store_;
@@ -871,7 +895,33 @@ TEST_F(SecretRotationTest, AStepsRunRecordsItsCommandsGroupAndTheNextStepForgets
   EXPECT_EQ(r.command_pgid, 31337);
   EXPECT_EQ(r.command_start_ticks, 99);
   EXPECT_EQ(r.command_boot_id, "b");
+  EXPECT_EQ(r.command_marker, driver.marker);
+  EXPECT_EQ(driver.marker.size(), 32U);  // 128 bits from the env's random source, in hex
+  EXPECT_EQ(driver.marker.find_first_not_of("0123456789abcdef"), std::string::npos);
   EXPECT_TRUE(store_->ListRotationRuns(10)->empty());  // ended with the step
+}
+
+TEST_F(SecretRotationTest, ACommandReapedLeavesNoRecordOfItEvenIfTheRunsEndCannotBeStored) {
+  class Starting final : public RotationDriver {
+   public:
+    Status Run(const Call& call) override {
+      if (call.step != RotationStep::kSet) return OkStatus();
+      return call.started(
+          {.pgid = 31337, .start_ticks = 99, .boot_id = "b", .marker = call.marker});
+    }
+  } driver;
+  ASSERT_TRUE(rotator_->Rotate(admin_, "secret", "db/password", RotationStep::kCreate).ok());
+  testing::FaultyStore faulty(*store_);
+  SecretRotator rotator(*secrets_, faulty, env_, nullptr, &driver, RotationOptions{});
+  faulty.FailRotationRunEnds(true);
+  ASSERT_TRUE(rotator.Rotate(admin_, "secret", "db/password", RotationStep::kSet).ok());
+  auto runs = store_->ListRotationRuns(10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1U);  // the end could not be stored: the run is left behind
+  EXPECT_EQ((*runs)[0].step, "set");
+  EXPECT_EQ((*runs)[0].command_pgid, 0);
+  EXPECT_EQ((*runs)[0].command_boot_id, "");
+  EXPECT_EQ((*runs)[0].command_marker, "");
 }
 
 TEST_F(SecretRotationTest, AStagedRotationWithNoRunLeftBehindIsWaitingNotInterrupted) {

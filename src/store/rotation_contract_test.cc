@@ -113,6 +113,7 @@ TEST_P(RotationOutcomeContract, ARunIsReplacedSurvivesAReopenAndGoesWithItsSecre
   EXPECT_EQ((*runs)[0].command_pgid, 0);  // none given: none started
   EXPECT_EQ((*runs)[0].command_start_ticks, 0);
   EXPECT_EQ((*runs)[0].command_boot_id, "");
+  EXPECT_EQ((*runs)[0].command_marker, "");
   EXPECT_EQ((*runs)[1].path, "queued");
   EXPECT_EQ((*runs)[1].state, RotationRunState::kQueued);
   EXPECT_EQ(s->ListRotationRuns(1)->size(), 1U);
@@ -128,6 +129,7 @@ TEST_P(RotationOutcomeContract, ARunIsReplacedSurvivesAReopenAndGoesWithItsSecre
 
 TEST_P(RotationOutcomeContract, ARunKeepsItsCommandsProcessGroupAcrossAReopenUntilReplaced) {
   const std::string boot = "0d4f3c8e-2b1a-4c6d-9e8f-7a6b5c4d3e2f";
+  const std::string marker = "5f0e9a3c7b2d4e6f8a1b3c5d7e9f0a2b";
   {
     auto s = Open();
     WriteSecret(*s, "app");
@@ -138,7 +140,8 @@ TEST_P(RotationOutcomeContract, ARunKeepsItsCommandsProcessGroupAcrossAReopenUnt
                                    .at_ms = 200,
                                    .command_pgid = 4'194'000,
                                    .command_start_ticks = 9'876'543'210,
-                                   .command_boot_id = boot})
+                                   .command_boot_id = boot,
+                                   .command_marker = marker})
                     .ok());
   }
   auto s = Open();
@@ -148,6 +151,7 @@ TEST_P(RotationOutcomeContract, ARunKeepsItsCommandsProcessGroupAcrossAReopenUnt
   EXPECT_EQ((*runs)[0].command_pgid, 4'194'000);
   EXPECT_EQ((*runs)[0].command_start_ticks, 9'876'543'210);
   EXPECT_EQ((*runs)[0].command_boot_id, boot);
+  EXPECT_EQ((*runs)[0].command_marker, marker);
   // The next step's record has no command yet: the last one's group is not kept.
   ASSERT_TRUE(s->PutRotationRun({.mount = "secret",
                                  .path = "app",
@@ -162,6 +166,7 @@ TEST_P(RotationOutcomeContract, ARunKeepsItsCommandsProcessGroupAcrossAReopenUnt
   EXPECT_EQ((*runs)[0].command_pgid, 0);
   EXPECT_EQ((*runs)[0].command_start_ticks, 0);
   EXPECT_EQ((*runs)[0].command_boot_id, "");
+  EXPECT_EQ((*runs)[0].command_marker, "");
 }
 
 TEST_P(RotationOutcomeContract, EndingRunsRemovesThemWithTheirOutcomeChangeInOneWrite) {

@@ -341,13 +341,15 @@ struct RotationRunRecord {
   RotationRunState state = RotationRunState::kQueued;
   std::string step;   // the step running ("" while queued)
   int64_t at_ms = 0;  // when it was queued, or when the step started
-  // The process group of the step's command once it started (pgid 0: none), so that a start
-  // after keyhold was killed can end what the command left running, and nothing else: the
-  // group's id, its leader's start time (/proc/PID/stat field 22, clock ticks since boot) and
-  // the boot it ran in (/proc/sys/kernel/random/boot_id).
+  // The step's command while it runs (pgid 0 and marker "": none), so that a start after
+  // keyhold was killed can end what the command left running, and nothing else: its process
+  // group, its leader's start time (/proc/PID/stat field 22, clock ticks since boot), the boot it
+  // ran in (/proc/sys/kernel/random/boot_id) and the marker of the run (32 hex digits) that the
+  // command and all it started carry in their environment (KEYHOLD_ROTATION_RUN).
   int64_t command_pgid = 0;
   int64_t command_start_ticks = 0;
   std::string command_boot_id;
+  std::string command_marker;
 };
 
 // The end of a rotation run (Store::EndRotationRuns): its run record goes, and its outcome with

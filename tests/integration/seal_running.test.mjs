@@ -182,8 +182,48 @@ esac
   const state = await s.ok("secrets.getRotation", { path: "db/pw" });
   assert.equal(state.running, false);
   assert.deepEqual([state.lastOutcome.result, state.lastOutcome.step], ["interrupted", "set"], JSON.stringify(state));
+  assert.match(state.lastOutcome.error, /the server was sealed; rotate again once it is unsealed to retry/);
   const r = await v1(s, "GET", "secret/data/db/pw");
   assert.equal(r.body.data.data.password, "current");
+});
+
+test("during a slow seal seal-status answers at once, unseal 503, and a SIGTERM exits cleanly", async () => {
+  const d = tempDir("seal-slow");
+  const script = path.join(d, "rotate.sh");
+  // set ignores SIGTERM: the seal waits the stop grace (2 s) before its SIGKILL.
+  fs.writeFileSync(script, `#!/bin/sh
+body='{"mount":"'"$KEYHOLD_SECRET_MOUNT"'","path":"'"$KEYHOLD_SECRET_PATH"'"'
+case "$1" in
+  create)
+    curl -sf -H "Authorization: Bearer $KEYHOLD_TOKEN" -H 'content-type: application/json' \\
+      -d "$body"',"data":{"password":"pending"}}' "$KEYHOLD_ADDR/v2/secrets.putPendingValue" >/dev/null
+    ;;
+  set)
+    trap '' TERM
+    echo $$ > '${d}/set.pid'
+    while :; do sleep 0.1; done
+    ;;
+  *) ;;
+esac
+`);
+  fs.chmodSync(script, 0o700);
+  const s = await sealedServer(["--secret-rotation-command", script]);
+  assert.equal((await v1(s, "POST", "secret/data/db/pw", { data: { password: "current" } })).status, 200);
+  assert.equal((await s.call("secrets.rotate", { path: "db/pw" })).status, 202);
+  const pidFile = path.join(d, "set.pid");
+  await eventually(() => assert.ok(fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim()), 10000);
+
+  const sealing = v1(s, "PUT", "sys/seal", undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  const asked = Date.now();
+  const status = await v1(s, "GET", "sys/seal-status", undefined, "");
+  assert.ok(Date.now() - asked < 1000, "seal-status waited for the seal");
+  assert.equal(status.body.sealed, true);
+  assert.equal((await v1(s, "PUT", "sys/unseal", { key: s.shares[0] }, "")).status, 503);
+  const exited = await s.stop("SIGTERM");  // while the seal still runs
+  assert.equal((await sealing).status, 204);
+  assert.equal(exited.code, 0, s.stderr);
+  assert.equal(exited.signal, null);
 });
 
 test("a server whose master key is not split refuses to seal, and says why", async () => {

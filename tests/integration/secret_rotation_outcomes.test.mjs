@@ -332,8 +332,8 @@ test("after a kill -9, running and queued rotations are shown as interrupted, an
 test("what a command started is killed at the restart after a kill -9, and the outcome says so", async () => {
   const d = tempDir("rotation-orphans");
   const script = path.join(d, "rotate.sh");
-  // set starts a background child (as a provider's CLI may) and waits; the child outlives the
-  // command, which dies with keyhold.
+  // set starts a background child (as a provider's CLI may) and one in a session of its own
+  // (setsid), and waits; both outlive the command, which dies with keyhold.
   fs.writeFileSync(script, `#!/bin/sh
 set -eu
 body='{"mount":"'"$KEYHOLD_SECRET_MOUNT"'","path":"'"$KEYHOLD_SECRET_PATH"'"'
@@ -343,6 +343,8 @@ case "$1" in
       -d "$body"',"data":{"password":"pending"}}' "$KEYHOLD_ADDR/v2/secrets.putPendingValue" >/dev/null
     ;;
   set)
+    setsid sleep 600 &
+    echo $! > '${d}/session.pid'
     sleep 600 &
     echo $! > '${d}/child.tmp'
     mv '${d}/child.tmp' '${d}/child.pid'
@@ -356,11 +358,13 @@ esac
   const first = await new Server({ args }).start();
   const childFile = path.join(d, "child.pid");
   let child;
+  let inSession;
   try {
     await put(first, "orphan/db", { password: "first-password" });
     assert.equal((await first.call("secrets.rotate", { path: "orphan/db" })).status, 202);
     await eventually(() => assert.ok(fs.existsSync(childFile)), 10000);
     child = Number(fs.readFileSync(childFile, "utf8"));
+    inSession = Number(fs.readFileSync(path.join(d, "session.pid"), "utf8"));
     assert.equal((await first.stop("SIGKILL")).signal, "SIGKILL");
   } finally {
     await first.stop();
@@ -368,21 +372,24 @@ esac
   // keyhold's death ended the command, not what it started.
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(gone(child), false, "the command's child runs on after the kill");
+  assert.equal(gone(inSession), false, "the child out of its group runs on after the kill");
 
   const again = new Server({ dataDir: first.dataDir, args });
   await again.start();
   again.rootKey = first.rootKey;
   try {
     await eventually(() => assert.ok(gone(child), `child ${child} still runs`), 5000);
+    await eventually(() => assert.ok(gone(inSession), `child ${inSession} still runs`), 5000);
     const state = await again.ok("secrets.getRotation", { path: "orphan/db" });
     assert.equal(state.lastOutcome.result, "interrupted", JSON.stringify(state));
     assert.equal(state.lastOutcome.step, "set");
     assert.equal(state.lastOutcome.error,
-      "keyhold stopped while step 'set' ran, before it ended; rotate again to retry it; 1 process its command left running was stopped");
-    assert.match(again.stderr, /1 process\(es\) its command left running \(group \d+\) were killed/);
+      "keyhold stopped while step 'set' ran, before it ended; rotate again to retry it; 2 processes its command left running were stopped");
+    assert.match(again.stderr, /2 process\(es\) its command left running were killed/);
   } finally {
     await again.stop();
     if (!gone(child)) process.kill(child, "SIGKILL");
+    if (!gone(inSession)) process.kill(inSession, "SIGKILL");
   }
 });
 

@@ -330,13 +330,14 @@ CREATE TRIGGER rotation_runs_of_deleted_secret AFTER DELETE ON secrets BEGIN
   DELETE FROM rotation_runs WHERE mount = OLD.mount AND path = OLD.path;
 END;
 )sql",
-      // 13: the process group of a running step's command, so that a start after keyhold was
-      // killed ends what the command left running (and only that: a recycled group id is told
-      // apart by its start time and boot).
+      // 13: a running step's command, so that a start after keyhold was killed ends what the
+      // command left running, and only that: the processes that carry the run's marker in their
+      // environment, in the same boot (a group id alone may have been reused).
       R"sql(
 ALTER TABLE rotation_runs ADD COLUMN command_pgid INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE rotation_runs ADD COLUMN command_start_ticks INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE rotation_runs ADD COLUMN command_boot_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE rotation_runs ADD COLUMN command_marker TEXT NOT NULL DEFAULT '';
 )sql",
   };
   return kMigrations;

@@ -96,12 +96,14 @@ Status SqliteStore::PutRotationRun(const RotationRunRecord& r) {
     // Only for a secret still there: one deleted while it rotated leaves no run behind.
     Stmt s(db_,
            "INSERT INTO rotation_runs (mount, path, state, step, at, command_pgid, "
-           "command_start_ticks, command_boot_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
+           "command_start_ticks, command_boot_id, command_marker) "
+           "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 "
            "WHERE EXISTS (SELECT 1 FROM secrets WHERE mount = ?1 AND path = ?2) "
            "ON CONFLICT(mount, path) DO UPDATE SET state = excluded.state, step = excluded.step, "
            "at = excluded.at, command_pgid = excluded.command_pgid, "
            "command_start_ticks = excluded.command_start_ticks, "
-           "command_boot_id = excluded.command_boot_id");
+           "command_boot_id = excluded.command_boot_id, "
+           "command_marker = excluded.command_marker");
     s.Bind(1, r.mount);
     s.Bind(2, r.path);
     s.Bind(3, static_cast<int64_t>(r.state));
@@ -110,6 +112,7 @@ Status SqliteStore::PutRotationRun(const RotationRunRecord& r) {
     s.Bind(6, r.command_pgid);
     s.Bind(7, r.command_start_ticks);
     s.Bind(8, r.command_boot_id);
+    s.Bind(9, r.command_marker);
     return s.Run(Access::kWrite, "write rotation run");
   });
 }
@@ -168,8 +171,8 @@ StatusOr<std::vector<RotationRunRecord>> SqliteStore::ListRotationRuns(int limit
   KH_RETURN_IF_ERROR(CheckLimit(limit));
   std::lock_guard lock(mu_);
   Stmt s(db_,
-         "SELECT mount, path, state, step, at, command_pgid, command_start_ticks, command_boot_id "
-         "FROM rotation_runs ORDER BY mount, path LIMIT ?");
+         "SELECT mount, path, state, step, at, command_pgid, command_start_ticks, command_boot_id, "
+         "command_marker FROM rotation_runs ORDER BY mount, path LIMIT ?");
   s.Bind(1, int64_t{limit});
   std::vector<RotationRunRecord> out;
   KH_RETURN_IF_ERROR(s.ForEachRow(Access::kRead, "list rotation runs", [&] {
@@ -183,7 +186,8 @@ StatusOr<std::vector<RotationRunRecord>> SqliteStore::ListRotationRuns(int limit
                    .at_ms = s.Int(4),
                    .command_pgid = s.Int(5),
                    .command_start_ticks = s.Int(6),
-                   .command_boot_id = s.Text(7)});
+                   .command_boot_id = s.Text(7),
+                   .command_marker = s.Text(8)});
     return OkStatus();
   }));
   return out;
