@@ -282,11 +282,12 @@ TEST(UnkeyError, BackloggedSecretReadsAre503WithRetryAfter) {
 }
 
 TEST(JsonWriter, WritesWhatJsonWritesForTheSameMembers) {
+  static constexpr char kControls[] = "nul \0 and\tcontrols\x01\x1f\x7f";
   const std::vector<std::string> strings = {
       "",
       "plain text",
       "quote \" and backslash \\",
-      std::string("nul \0 and\tcontrols\x01\x1f\x7f", 27),
+      std::string(kControls, sizeof(kControls) - 1),
       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91",
       "invalid \xff\xfe bytes \xc3",
       "\xed\xa0\x80 surrogate",
