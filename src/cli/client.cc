@@ -85,6 +85,25 @@ void PrintApiError(const nlohmann::json& body) {
   }
 }
 
+void PrintVaultError(const ApiResult& r) {
+  std::string detail;
+  if (r.body.is_object() && r.body.contains("errors") && r.body["errors"].is_array()) {
+    for (const auto& e : r.body["errors"]) {
+      if (e.is_string()) detail += (detail.empty() ? "" : "; ") + e.get<std::string>();
+    }
+  }
+  if (detail.empty() && r.body.is_object() && r.body.contains("data") &&
+      r.body["data"].is_object() && r.body["data"].contains("metadata")) {
+    const nlohmann::json& m = r.body["data"]["metadata"];
+    detail = "version " + std::to_string(m.value("version", 0)) +
+             (m.value("destroyed", false) ? " is destroyed"
+                                          : " is deleted (since " + m.value("deletion_time", "") +
+                                                "; undelete restores it)");
+  }
+  if (detail.empty()) detail = r.http_status == 404 ? "not found" : "request failed";
+  std::fprintf(stderr, "error: %d: %s\n", r.http_status, detail.c_str());
+}
+
 std::string ApiClient::Address() const {
   bool v6 = host_.find(':') != std::string::npos;
   return std::string(tls_ ? "https://" : "http://") + (v6 ? "[" + host_ + "]" : host_) + ":" +

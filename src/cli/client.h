@@ -54,5 +54,7 @@ class ApiClient {
 // Prints a /v2/ error envelope (or a bare error object) on standard error: title, detail and the
 // error's code (the end of its `type`, e.g. data/key_not_found), then each field at fault.
 void PrintApiError(const nlohmann::json& body);
+// Prints a /v1/ (Vault-format) error answer to standard error: "error: STATUS: the errors".
+void PrintVaultError(const ApiResult& r);
 
 }  // namespace keyhold::cli

@@ -69,12 +69,7 @@ int SendUnseal(const ApiClient& client, const json& body, json* status) {
     return kExitUnreachable;
   }
   if (r->http_status != 200) {
-    std::string detail = "request failed";
-    if (r->body.is_object() && r->body.contains("errors") && r->body["errors"].is_array() &&
-        !r->body["errors"].empty() && r->body["errors"][0].is_string()) {
-      detail = r->body["errors"][0].get<std::string>();
-    }
-    std::fprintf(stderr, "error: %d: %s\n", r->http_status, detail.c_str());
+    PrintVaultError(*r);
     return kExitApiError;
   }
   *status = r->body;
@@ -135,12 +130,7 @@ int Seal(bool json_output) {
     return kExitUnreachable;
   }
   if (r->http_status != 204 && r->http_status != 200) {
-    std::string detail = "request failed";
-    if (r->body.is_object() && r->body.contains("errors") && r->body["errors"].is_array() &&
-        !r->body["errors"].empty() && r->body["errors"][0].is_string()) {
-      detail = r->body["errors"][0].get<std::string>();
-    }
-    std::fprintf(stderr, "error: %d: %s\n", r->http_status, detail.c_str());
+    PrintVaultError(*r);
     return kExitApiError;
   }
   if (json_output) {

@@ -112,25 +112,6 @@ StatusOr<json> ParsePairs(const std::vector<std::string>& pairs) {
   return data;
 }
 
-void PrintVaultError(const ApiResult& r) {
-  std::string detail;
-  if (r.body.is_object() && r.body.contains("errors") && r.body["errors"].is_array()) {
-    for (const auto& e : r.body["errors"]) {
-      if (e.is_string()) detail += (detail.empty() ? "" : "; ") + e.get<std::string>();
-    }
-  }
-  if (detail.empty() && r.body.is_object() && r.body.contains("data") &&
-      r.body["data"].is_object() && r.body["data"].contains("metadata")) {
-    const json& m = r.body["data"]["metadata"];
-    detail = "version " + std::to_string(m.value("version", 0)) +
-             (m.value("destroyed", false) ? " is destroyed"
-                                          : " is deleted (since " + m.value("deletion_time", "") +
-                                                "; undelete restores it)");
-  }
-  if (detail.empty()) detail = r.http_status == 404 ? "not found" : "request failed";
-  std::fprintf(stderr, "error: %d: %s\n", r.http_status, detail.c_str());
-}
-
 // Sends one /v1/ request; on success passes the answer to `on_ok`. Returns the exit code.
 int Vault(const std::string& method, const std::string& target, const json& body,
           const std::function<int(const ApiResult&)>& on_ok,
