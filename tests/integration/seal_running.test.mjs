@@ -6,7 +6,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { Server, cli, tempDir, eventually } from "../lib/keyhold.mjs";
+import { Server, cli, tempDir, eventually, vaultRequest as v1 } from "../lib/keyhold.mjs";
 
 const servers = [];
 const allShares = [];
@@ -18,14 +18,6 @@ after(async () => {
     }
   }
 });
-
-async function v1(s, method, p, body, token = s.rootKey) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers["x-vault-token"] = token;
-  const res = await fetch(`${s.url}/v1/${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
 
 // A sealed data directory (2 of 3 shares), served and unsealed; `s.shares` holds the shares.
 async function sealedServer(args = []) {

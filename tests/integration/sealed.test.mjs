@@ -8,7 +8,7 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { Webhook } from "standardwebhooks";
-import { Server, cli, eventually, tempDir } from "../lib/keyhold.mjs";
+import { Server, cli, eventually, tempDir, vaultRequest as v1 } from "../lib/keyhold.mjs";
 
 const servers = [];
 const allShares = [];
@@ -26,14 +26,6 @@ async function initShares(dataDir, shares, threshold, env = {}) {
     "--threshold", String(threshold), "--json"], { env });
   if (r.code === 0) allShares.push(...JSON.parse(r.stdout).unseal_keys_b64);
   return r;
-}
-
-async function v1(s, method, p, body, token = s.rootKey) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers["x-vault-token"] = token;
-  const res = await fetch(`${s.url}/v1/${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
 async function get(s, p) {

@@ -54,6 +54,16 @@ process.on("exit", () => {
   for (const proc of running) proc.kill("SIGKILL");
 });
 
+// One /v1/ (Vault API) request to server `s` as `token` (its root key by default): the status
+// and the parsed answer (undefined when empty).
+export async function vaultRequest(s, method, p, body, token = s.rootKey) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers["x-vault-token"] = token;
+  const res = await fetch(`${s.url}/v1/${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
 export class Server {
   // `listen`: the address to serve on; by default any free port on 127.0.0.1.
   constructor({ dataDir, args = [], env = {}, listen = "127.0.0.1:0" } = {}) {
