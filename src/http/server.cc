@@ -246,13 +246,28 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       if (ec) return OnParseError(ec);
       if (parser_->is_header_done() && !head_checked_) {
         head_checked_ = true;
+        head_fields_ = FieldCount();
         if (folding_) return Reject(*folding_);
         if (auto refusal = CheckHead(parser_->get(), kMaxHeaderFields)) return Reject(*refusal);
         if (!parser_->is_done() && ExpectsContinue(parser_->get())) return SendContinue();
       }
-      if (parser_->is_done()) return Dispatch();
+      if (parser_->is_done()) {
+        // Beast adds a chunked body's trailer fields to the head's; none were checked with it,
+        // and none may stand for a field of the head (RFC 9110 §6.5.1): refused, not merged.
+        if (FieldCount() != head_fields_) {
+          return Reject({400, "application/invalid_input",
+                         "trailer fields after a chunked body are not accepted; send every "
+                         "field in the head"});
+        }
+        return Dispatch();
+      }
     }
     ReadMore();
+  }
+
+  size_t FieldCount() const {
+    const auto& fields = parser_->get().base();
+    return static_cast<size_t>(std::distance(fields.begin(), fields.end()));
   }
 
   // A client that sent `Expect: 100-continue` waits for this before it sends the body (RFC 9110
@@ -445,7 +460,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     NoStore(resp);
     Log(ctx, req, resp.status, resp.body.size());
     lingering_ = true;
-    Write(resp, 11, /*keep_alive=*/false);
+    // A HEAD request refused is answered with the head alone, as any answer to HEAD is.
+    Write(resp, 11, /*keep_alive=*/false,
+          req.method == "HEAD" ? BodyPolicy::kHeadOnly : BodyPolicy::kSend);
   }
 
   void Log(const RequestContext& ctx, const HttpRequest& req, int status, size_t body_bytes) {
@@ -525,6 +542,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool head_checked_ = false;
+  size_t head_fields_ = 0;          // fields in the current request's head, once it was whole
   std::optional<Refusal> folding_;  // the current head's line folding, once seen
   bool lingering_ = false;
   // The request being answered; touched by one thread at a time (I/O, then worker, then I/O).

@@ -537,6 +537,29 @@ TEST_F(ServerTest, AFieldFoldedOntoASecondLineIsRefusedWhateverTheReadsItArrives
   EXPECT_TRUE(r.starts_with("HTTP/1.1 200")) << r;
 }
 
+TEST_F(ServerTest, TrailerFieldsAfterAChunkedBodyAreRefusedNotTakenAsTheHeads) {
+  Start();
+  const std::string head =
+      "POST /t/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n2\r\nab\r\n0\r\n";
+  std::string r = Exchange(head + "Authorization: Bearer x\r\n\r\n");
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 400")) << r;
+  EXPECT_NE(r.find("test-format application/invalid_input"), std::string::npos) << r;
+  EXPECT_EQ(surface_.calls, 0);
+  r = Exchange(head + "\r\n");  // no trailer: served
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 200")) << r;
+}
+
+TEST_F(ServerTest, ARefusedHeadRequestIsAnsweredWithoutABody) {
+  Start();
+  std::string r = Exchange("HEAD /t/echo HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\n\r\n");
+  ASSERT_TRUE(r.starts_with("HTTP/1.1 400")) << r;
+  size_t end = r.find("\r\n\r\n");
+  ASSERT_NE(end, std::string::npos) << r;
+  EXPECT_EQ(r.size(), end + 4) << r;  // the head alone, its Content-Length the body's
+  EXPECT_NE(r.find("Content-Length: "), std::string::npos) << r;
+}
+
 TEST_F(ServerTest, OversizedHeadsAre431And414) {
   Start();
   std::string r = Exchange(Get("/t/x", "X-Big: " + std::string(100 * 1024, 'a') + "\r\n"));
